@@ -1,0 +1,1 @@
+"""Validated experience measures: tables in, tidy tables out."""
