@@ -13,13 +13,19 @@ Nothing is dropped: a value that cannot be coerced is a failure, not a NaN.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
-import pandera.pandas as pa
-from pandera.errors import SchemaErrors
+
+with warnings.catch_warnings():
+    # With pyspark installed, pandera imports pyspark.pandas, which warns that it
+    # does not support pandas 3. hxmetrics never uses pyspark.pandas.
+    warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas")
+    import pandera.pandas as pa
+    from pandera.errors import SchemaErrors
 
 from hxmetrics.errors import InputTableError, did_you_mean
 
@@ -51,7 +57,7 @@ ENGAGEMENTS: dict[str, tuple[str, ...]] = {
 }
 
 _STR = pa.String
-_FINITE = pa.Check(lambda s: np.isfinite(s), name="finite", error="must be a finite number")
+_FINITE = pa.Check(lambda s: np.isfinite(s), name="finite")
 _TS = pa.DateTime
 _SEVERITIES = ("low", "medium", "high", "critical")
 
@@ -257,11 +263,16 @@ def validate(df: pd.DataFrame, *, table: str) -> pd.DataFrame:
             table=table,
             failure_cases=pd.DataFrame(columns=_CASE_COLUMNS),
         )
+    schema = SCHEMAS[table]
+    df, date_cases = _parse_datetimes(df, schema)
     try:
-        coerced = SCHEMAS[table].validate(df, lazy=True)
+        coerced = schema.validate(df, lazy=True)
     except SchemaErrors as exc:
-        cases = _tidy_failures(exc.failure_cases)
+        cases = pd.concat([date_cases, _tidy_failures(exc.failure_cases)], ignore_index=True)
     else:
+        if not date_cases.empty:
+            cases = date_cases
+            raise InputTableError(_message(table, cases, df), table=table, failure_cases=cases)
         # Cross-column rules run only once every column has its type, so a bad
         # date is reported as a bad date and not as a failed comparison.
         cases = _ordering_failures(coerced, _ORDERINGS.get(table, ()))
@@ -271,6 +282,44 @@ def validate(df: pd.DataFrame, *, table: str) -> pd.DataFrame:
 
 
 _CASE_COLUMNS = ["column", "check", "failure_case", "index"]
+
+
+def _parse_datetimes(
+    df: pd.DataFrame, schema: pa.DataFrameSchema
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Parse text timestamps in any ISO-like format, row by row.
+
+    pandas infers one format from the first value, so "2024-01-01" followed by
+    "2024-01-01 10:00" would fail; ``format="mixed"`` parses each value on its own.
+    Values that do not parse are reported (never turned into NaT silently).
+    """
+    out = df
+    parts = []
+    for name, column in schema.columns.items():
+        if name not in df.columns or str(column.dtype) != "datetime64[ns]":
+            continue
+        raw = df[name]
+        if pd.api.types.is_datetime64_any_dtype(raw):
+            continue
+        parsed = pd.to_datetime(raw, errors="coerce", format="mixed")
+        bad = parsed.isna() & raw.notna()
+        if bad.any():
+            parts.append(
+                pd.DataFrame(
+                    {
+                        "column": name,
+                        "check": "coerce_dtype('datetime64[ns]')",
+                        "failure_case": raw[bad].to_numpy(),
+                        "index": raw.index[bad],
+                    }
+                )
+            )
+            parsed = parsed.where(~bad)
+        if out is df:
+            out = df.copy()
+        out[name] = parsed.astype("datetime64[ns]")
+    cases = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=_CASE_COLUMNS)
+    return out, cases
 
 
 def _ordering_failures(df: pd.DataFrame, rules: tuple[_Ordering, ...]) -> pd.DataFrame:
@@ -321,7 +370,8 @@ def _describe_check(check: Any) -> str:
 def _message(table: str, cases: pd.DataFrame, df: pd.DataFrame) -> str:
     n_rows = cases["index"].dropna().nunique()
     n_checks = cases.groupby(["column", "check"], sort=False).ngroups
-    lines = [f"table {table!r} failed {n_checks} check(s) on {n_rows} row(s):"]
+    rows = f" on {n_rows} row(s)" if n_rows else ""
+    lines = [f"table {table!r} failed {n_checks} check(s){rows}:"]
     for (column, check), group in cases.groupby(["column", "check"], sort=False):
         label = _describe_check(check)
         if check == "column_in_dataframe":

@@ -1,0 +1,102 @@
+"""The ``hxmetrics`` command.
+
+Exit codes: 0 success, 1 invalid input (a validation report is printed),
+2 usage error, 3 runtime failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from hxmetrics.errors import HxError, InputTableError
+from hxmetrics.tables import TABLES, table_from_filename, validate
+
+__all__ = ["main", "read_table"]
+
+EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_RUNTIME = 0, 1, 2, 3
+
+
+class UsageError(HxError):
+    """The command line asks for something that cannot be done (exit code 2)."""
+
+
+def read_table(path: Path) -> pd.DataFrame:
+    """Read a CSV or Parquet file as given; types are the contract's job."""
+    suffix = path.suffix.lower()
+    if not path.exists():
+        raise UsageError(f"{path}: no such file")
+    if suffix == ".csv":
+        # Everything as text: the contract coerces, so nothing is guessed twice.
+        return pd.read_csv(path, dtype=str, keep_default_na=True)
+    if suffix in {".parquet", ".pq"}:
+        return pd.read_parquet(path)
+    raise UsageError(f"{path}: expected a .csv or .parquet file, got {suffix or 'no suffix'!r}")
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    status = EXIT_OK
+    for raw in args.paths:
+        path = Path(raw)
+        table = args.table or table_from_filename(path.name)
+        if table is None:
+            raise UsageError(
+                f"{path}: cannot tell which table this is from its name; "
+                f"name it after a table ({', '.join(TABLES)}) or pass --table."
+            )
+        df = read_table(path)
+        try:
+            checked = validate(df, table=table)
+        except InputTableError as exc:
+            print(f"INVALID {path} ({table}, {len(df)} rows)\n{exc}\n")
+            status = EXIT_INVALID
+        else:
+            print(f"ok      {path} ({table}, {len(checked)} rows, {checked.shape[1]} columns)")
+    return status
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="hxmetrics", description="Human-experience analytics on a unified stakeholder model."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    val = sub.add_parser(
+        "validate",
+        help="check CSV/Parquet files against the data contract",
+        description="Check each file against the table contract. The table is inferred "
+        "from the file name (responses.csv, workers_2025.parquet, ...) unless --table "
+        "is given.",
+    )
+    val.add_argument("paths", nargs="+", metavar="PATH")
+    val.add_argument("--table", choices=TABLES, help="table of every PATH")
+    val.set_defaults(func=_cmd_validate)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code."""
+    parser = _parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse exits 2 on usage errors, 0 on --help
+        return int(exc.code or 0)
+    try:
+        code: int = args.func(args)
+    except UsageError as exc:
+        print(f"hxmetrics: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except InputTableError as exc:
+        print(f"hxmetrics: invalid input:\n{exc}", file=sys.stderr)
+        return EXIT_INVALID
+    except HxError as exc:
+        print(f"hxmetrics: {exc}", file=sys.stderr)
+        return EXIT_RUNTIME
+    return code
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,232 @@
+"""The data contract: a valid frame of every table passes; every kind of violation
+is reported with table, column, check and example rows."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from hxmetrics.errors import InputTableError
+from hxmetrics.tables import ROSTERS, TABLES, table_from_filename, validate
+
+
+def valid(table: str) -> pd.DataFrame:
+    """A small frame that satisfies the contract for ``table``, values as text."""
+    if table in ROSTERS:
+        id_col = {"customers": "customer_id", "workers": "worker_id", "partners": "partner_id"}
+        kind = {"customers": "consumer", "workers": "gig", "partners": "driver"}[table]
+        return pd.DataFrame(
+            {
+                id_col[table]: ["a1", "a2", "a1"],
+                "email": ["X@example.com ", None, "x@example.com"],
+                "phone": ["555-010-1234", None, None],
+                "birth_year": ["1980", None, "1980"],
+                "start": ["2020-01-01", "2021-06-01", "2023-01-01"],
+                "end": ["2022-01-01", None, None],
+                "engagement": [kind, kind, kind],
+            }
+        )
+    keys = {"silo": ["customers", "workers"], "source_id": ["c1", "w1"]}
+    if table == "responses":
+        return pd.DataFrame(
+            {
+                "response_id": ["r1", "r1"],
+                **keys,
+                "instrument": ["nps", "nps"],
+                "item": ["ltr", "ltr2"],
+                "score": ["9", "3"],
+                "timestamp": ["2024-01-01 10:00", "2024-01-02"],
+                "weight": [1.0, 2.5],
+            }
+        )
+    if table == "events":
+        return pd.DataFrame(
+            {
+                "event_id": ["e1", "e2"],
+                **keys,
+                "timestamp": ["2024-01-01"] * 2,
+                "event_type": ["login", "call"],
+            }
+        )
+    if table == "transactions":
+        return pd.DataFrame(
+            {
+                "transaction_id": ["t1", "t2"],
+                **keys,
+                "timestamp": ["2024-01-01"] * 2,
+                "amount": ["12.5", "-3"],
+            }
+        )
+    assert table == "tickets"
+    return pd.DataFrame(
+        {
+            "ticket_id": ["k1", "k2"],
+            **keys,
+            "opened": ["2024-01-01", "2024-01-02"],
+            "first_response": ["2024-01-01 02:00", None],
+            "closed": ["2024-01-03", None],
+            "reopened": ["0", "1"],
+            "severity": ["low", "critical"],
+            "touchpoint": ["app", "phone"],
+            "team": ["t-a", "t-b"],
+        }
+    )
+
+
+def failure(df: pd.DataFrame, table: str) -> InputTableError:
+    with pytest.raises(InputTableError) as info:
+        validate(df, table=table)
+    return info.value
+
+
+@pytest.mark.parametrize("table", TABLES)
+def test_valid_frame_passes_with_same_rows_and_extra_columns_kept(table):
+    df = valid(table).assign(extra=1)
+    out = validate(df, table=table)
+    assert len(out) == len(df)
+    assert list(out.index) == list(df.index)
+    assert "extra" in out.columns
+    time_cols = [c for c in ("start", "timestamp", "opened") if c in out.columns]
+    assert all(pd.api.types.is_datetime64_any_dtype(out[c]) for c in time_cols)
+
+
+@pytest.mark.parametrize("table", TABLES)
+def test_missing_column_named_with_did_you_mean(table):
+    df = valid(table)
+    first = df.columns[0]
+    err = failure(df.rename(columns={first: first.upper()}), table)
+    text = str(err)
+    assert f"table {table!r}" in text
+    assert f"missing required column {first!r}" in text
+    assert f"Did you mean {first.upper()!r}" in text
+    assert err.table == table
+    assert (err.failure_cases["check"] == "column_in_dataframe").any()
+
+
+@pytest.mark.parametrize("table", TABLES)
+def test_null_id_reported_with_row(table):
+    df = valid(table)
+    id_col = df.columns[0]
+    df.loc[1, id_col] = None
+    err = failure(df, table)
+    assert f"column {id_col!r}, check not_nullable" in str(err)
+    assert "row 1" in str(err)
+    cases = err.failure_cases
+    assert cases.loc[cases["column"] == id_col, "index"].tolist() == [1]
+
+
+@pytest.mark.parametrize("table", ["workers", "customers", "partners"])
+def test_roster_violations_are_all_listed_at_once(table):
+    df = valid(table)
+    df.loc[0, "engagement"] = "fulltime"
+    df.loc[1, "birth_year"] = "1850"
+    df.loc[2, "start"] = "not a date"
+    err = failure(df, table)
+    text = str(err)
+    assert "column 'engagement', check isin" in text
+    assert "'fulltime'" in text
+    assert "row 0" in text
+    assert "column 'birth_year', check in_range(1900, 2100)" in text
+    assert "column 'start', check coerce_dtype" in text
+    assert "'not a date'" in text
+    assert set(err.failure_cases["column"]) == {"engagement", "birth_year", "start"}
+
+
+@pytest.mark.parametrize("table", ["workers", "customers", "partners"])
+def test_end_before_start_is_a_cross_column_failure(table):
+    df = valid(table)
+    df.loc[0, "end"] = "2019-12-31"
+    err = failure(df, table)
+    assert "column 'end', check end_not_before_start: 1 row(s), e.g. row 0" in str(err)
+
+
+@pytest.mark.parametrize("table", ["workers", "customers", "partners"])
+def test_duplicate_episode_rows_are_rejected(table):
+    df = valid(table)
+    df = pd.concat([df, df.iloc[[0]]], ignore_index=True)
+    err = failure(df, table)
+    assert "unique" in str(err).lower() or "duplicate" in str(err).lower()
+
+
+def test_responses_value_checks():
+    df = valid("responses")
+    df.loc[0, "score"] = "nine"
+    df.loc[1, "silo"] = "customer"
+    df.loc[1, "weight"] = 0.0
+    err = failure(df, "responses")
+    text = str(err)
+    assert "column 'score', check coerce_dtype('float64'): 1 row(s), e.g. row 0: 'nine'" in text
+    assert "column 'silo', check isin" in text
+    assert "'customer'" in text
+    assert "column 'weight', check greater_than(0)" in text
+
+
+def test_nan_and_infinite_scores_are_failures_not_dropped():
+    df = valid("responses")
+    df["score"] = [np.nan, np.inf]
+    err = failure(df, "responses")
+    text = str(err)
+    assert "column 'score', check not_nullable" in text
+    assert "column 'score', check finite" in text
+
+
+def test_tickets_ordering_and_values():
+    df = valid("tickets")
+    df.loc[0, "closed"] = "2023-12-31"
+    df.loc[1, "severity"] = "urgent"
+    df.loc[1, "reopened"] = "-1"
+    err = failure(df, "tickets")
+    text = str(err)
+    assert "column 'severity', check isin" in text
+    assert "column 'reopened', check greater_than_or_equal_to(0)" in text
+    # Cross-column rules run once types are right: fix the values, see the ordering.
+    df.loc[1, "severity"] = "high"
+    df.loc[1, "reopened"] = "0"
+    err = failure(df, "tickets")
+    assert "column 'closed', check closed_not_before_opened: 1 row(s), e.g. row 0" in str(err)
+
+
+def test_unknown_table_suggests_the_nearest():
+    err = failure(valid("responses"), "response")
+    assert "Did you mean 'responses'?" in str(err)
+
+
+def test_not_a_dataframe():
+    with pytest.raises(InputTableError, match="expected a pandas DataFrame"):
+        validate([1, 2], table="responses")  # type: ignore[arg-type]
+
+
+def test_examples_are_capped_but_counts_are_complete():
+    df = pd.concat([valid("events")] * 20, ignore_index=True)
+    df["event_id"] = [f"e{i}" for i in range(len(df))]
+    df["silo"] = "crm"
+    err = failure(df, "events")
+    line = next(x for x in str(err).splitlines() if "'silo'" in x)
+    assert "40 row(s)" in line
+    assert line.count("row ") == 5  # five examples, however many rows fail
+    assert len(err.failure_cases) == 40
+
+
+@given(st.permutations(list(range(6))))
+def test_validation_keeps_rows_in_order(perm):
+    df = pd.concat([valid("transactions")] * 3, ignore_index=True)
+    df["transaction_id"] = [f"t{i}" for i in range(6)]
+    shuffled = df.iloc[perm]
+    out = validate(shuffled, table="transactions")
+    assert list(out["transaction_id"]) == list(shuffled["transaction_id"])
+
+
+@pytest.mark.parametrize(
+    ("name", "table"),
+    [
+        ("responses.csv", "responses"),
+        ("workers_2025.parquet", "workers"),
+        ("data/tickets-q1.csv", "tickets"),
+        ("notes.csv", None),
+    ],
+)
+def test_table_from_filename(name, table):
+    assert table_from_filename(name) == table
