@@ -1,0 +1,77 @@
+"""The command line: exit codes 0 (valid), 1 (invalid input), 2 (usage)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from hxmetrics.cli import main
+from tests.test_tables import valid
+
+
+@pytest.fixture
+def files(tmp_path):
+    good = tmp_path / "workers.csv"
+    valid("workers").to_csv(good, index=False)
+    bad = valid("responses")
+    bad.loc[1, "score"] = "high"
+    bad_path = tmp_path / "responses_2025.csv"
+    bad.to_csv(bad_path, index=False)
+    pq = tmp_path / "ticket_dump.parquet"
+    valid("tickets").to_parquet(pq)
+    return good, bad_path, pq
+
+
+def test_valid_file_exits_0(files, capsys):
+    good, _, _ = files
+    assert main(["validate", str(good)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("ok")
+    assert "(workers, 3 rows" in out
+
+
+def test_invalid_file_exits_1_with_the_report(files, capsys):
+    good, bad, _ = files
+    assert main(["validate", str(good), str(bad)]) == 1
+    out = capsys.readouterr().out
+    assert f"INVALID {bad} (responses, 2 rows)" in out
+    assert "column 'score', check coerce_dtype('float64'): 1 row(s), e.g. row 1: 'high'" in out
+
+
+def test_table_given_explicitly_for_a_parquet_file(files, capsys):
+    _, _, pq = files
+    assert main(["validate", "--table", "tickets", str(pq)]) == 0
+    assert "(tickets, 2 rows" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        [],
+        ["validate"],
+        ["validate", "--table", "nonsense", "x.csv"],
+        ["frobnicate"],
+    ],
+)
+def test_usage_errors_exit_2(argv, capsys):
+    assert main(argv) == 2
+
+
+def test_unknown_table_name_and_missing_file_exit_2(files, tmp_path, capsys):
+    _, _, pq = files
+    assert main(["validate", str(pq)]) == 2
+    assert "cannot tell which table" in capsys.readouterr().err
+    assert main(["validate", str(tmp_path / "responses.csv")]) == 2
+    assert "no such file" in capsys.readouterr().err
+
+
+def test_console_script_entry_point(files):
+    good, bad, _ = files
+    ok = subprocess.run([sys.executable, "-m", "hxmetrics.cli", "validate", str(good)])
+    assert ok.returncode == 0
+    fail = subprocess.run(
+        [sys.executable, "-m", "hxmetrics.cli", "validate", str(bad)], capture_output=True
+    )
+    assert fail.returncode == 1
