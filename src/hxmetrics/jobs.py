@@ -1,0 +1,341 @@
+"""Batch jobs: a TOML file names the inputs, the measures and the output directory.
+
+``hxmetrics compute --job job.toml`` runs it. Outputs are tidy tables (one file per
+measure) plus ``manifest.json`` (input checksums, versions, options, row counts,
+rows excluded and why). A failed run leaves no partial output: everything is written
+to a temporary directory beside the target and moved into place at the end.
+
+A job file::
+
+    [job]
+    name = "quarterly-hx"
+    engine = "pandas"            # pandas | polars | duckdb | spark
+
+    [inputs]                     # table = path (CSV or Parquet), relative to this file
+    responses = "responses.csv"
+    customers = "customers.csv"
+    workers = "workers.csv"
+
+    [stakeholders]               # optional: resolve persons, attribute exhaust rows
+    keys = ["email", "phone"]
+
+    [output]
+    dir = "out"
+    format = "parquet"           # parquet | csv
+
+    [[measure]]
+    name = "nps_by_silo"         # output file name
+    function = "nps"             # a measure of hxmetrics.measures
+    table = "responses"
+    where = { instrument = "nps" }
+    score = "score"
+    by = ["silo"]
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata as md
+import json
+import os
+import platform
+import shutil
+import tempfile
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import narwhals as nw
+import pandas as pd
+
+from hxmetrics.errors import HxError, ParameterError, did_you_mean
+from hxmetrics.tables import ROSTERS, TABLES, validate
+
+__all__ = ["ENGINES", "Job", "JobError", "load_job", "run_job", "to_engine"]
+
+ENGINES = ("pandas", "polars", "duckdb", "spark")
+FORMATS = ("parquet", "csv")
+
+
+class JobError(HxError, ValueError):
+    """The job file asks for something that cannot be done (a usage error)."""
+
+
+@dataclass(frozen=True)
+class MeasureSpec:
+    name: str
+    function: str
+    table: str
+    where: dict[str, Any]
+    options: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Job:
+    """A parsed, checked job file."""
+
+    path: Path
+    name: str
+    engine: str
+    inputs: dict[str, Path]
+    output_dir: Path
+    output_format: str
+    keys: tuple[str, ...] | None
+    measures: tuple[MeasureSpec, ...]
+    raw: dict[str, Any] = field(repr=False)
+
+
+def _measure_functions() -> dict[str, Callable[..., pd.DataFrame]]:
+    """The measures a job can call, by name (imported lazily: jobs load fast)."""
+    from hxmetrics import measures
+
+    return {name: getattr(measures, name) for name in getattr(measures, "JOB_MEASURES", ())}
+
+
+def _expect(section: Mapping[str, Any], key: str, kind: type, where: str) -> Any:
+    if key not in section:
+        raise JobError(f"{where}: missing key {key!r}." + did_you_mean(key, section))
+    value = section[key]
+    if not isinstance(value, kind):
+        raise JobError(
+            f"{where}.{key}: expected {kind.__name__}, got {type(value).__name__} {value!r}."
+        )
+    return value
+
+
+def load_job(path: str | os.PathLike[str], *, engine: str | None = None) -> Job:
+    """Read and check a job file; every problem is a :class:`JobError`."""
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise JobError(f"{path}: no such job file") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise JobError(f"{path}: not valid TOML: {exc}") from None
+    known = {"job", "inputs", "output", "stakeholders", "measure"}
+    for key in raw:
+        if key not in known:
+            raise JobError(f"{path}: unknown section [{key}]." + did_you_mean(key, known))
+    base = path.parent
+    job = raw.get("job", {})
+    name = str(job.get("name", path.stem))
+    engine = engine or str(job.get("engine", "pandas"))
+    if engine not in ENGINES:
+        raise JobError(f"engine must be one of {ENGINES}; got {engine!r}.")
+
+    inputs_raw = _expect(raw, "inputs", dict, str(path))
+    inputs = {}
+    for table, rel in inputs_raw.items():
+        if table not in TABLES:
+            raise JobError(
+                f"[inputs]: unknown table {table!r}; the contract has {', '.join(TABLES)}."
+                + did_you_mean(table, TABLES)
+            )
+        file = (base / str(rel)).resolve()
+        if not file.exists():
+            raise JobError(f"[inputs].{table}: no such file {file}")
+        inputs[table] = file
+
+    output = _expect(raw, "output", dict, str(path))
+    out_dir = (base / str(_expect(output, "dir", str, "[output]"))).resolve()
+    fmt = str(output.get("format", "parquet"))
+    if fmt not in FORMATS:
+        raise JobError(f"[output].format must be one of {FORMATS}; got {fmt!r}.")
+
+    keys: tuple[str, ...] | None = None
+    if "stakeholders" in raw:
+        keys = tuple(raw["stakeholders"].get("keys", ("email", "phone")))
+        if not any(t in inputs for t in ROSTERS):
+            raise JobError("[stakeholders] needs at least one roster in [inputs].")
+
+    available = _measure_functions()
+    specs = []
+    seen: set[str] = set()
+    for i, entry in enumerate(raw.get("measure", [])):
+        where = f"[[measure]] #{i + 1}"
+        entry = dict(entry)
+        mname = str(_expect(entry, "name", str, where))
+        if mname in seen:
+            raise JobError(f"{where}: duplicate measure name {mname!r}.")
+        seen.add(mname)
+        function = str(_expect(entry, "function", str, where))
+        if function not in available:
+            raise JobError(
+                f"{where}: unknown function {function!r}; available: "
+                f"{', '.join(sorted(available))}." + did_you_mean(function, available)
+            )
+        table = str(_expect(entry, "table", str, where))
+        if table not in inputs:
+            raise JobError(f"{where}: table {table!r} is not among [inputs] {sorted(inputs)}.")
+        filters = dict(entry.pop("where", {}))
+        for k in ("name", "function", "table"):
+            entry.pop(k)
+        specs.append(MeasureSpec(mname, function, table, filters, entry))
+    if not specs:
+        raise JobError(f"{path}: no [[measure]] entries: nothing to compute.")
+    return Job(path, name, engine, inputs, out_dir, fmt, keys, tuple(specs), raw)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def to_engine(df: pd.DataFrame, engine: str) -> Any:
+    """Hand a pandas frame to another engine for the aggregations."""
+    if engine == "pandas":
+        return df
+    if engine == "polars":
+        import polars as pl
+
+        return pl.from_pandas(df)
+    import pyarrow as pa
+
+    table = pa.Table.from_pandas(df, preserve_index=False)
+    if engine == "duckdb":
+        import duckdb
+
+        return duckdb.from_arrow(table)
+    if engine == "spark":
+        from pyspark.sql import SparkSession
+
+        spark = SparkSession.getActiveSession() or (
+            SparkSession.builder.master("local[2]")
+            .config("spark.driver.bindAddress", "127.0.0.1")
+            .config("spark.ui.enabled", "false")
+            .config("spark.sql.shuffle.partitions", "4")
+            .getOrCreate()
+        )
+        return spark.createDataFrame(table)
+    raise ParameterError(f"engine must be one of {ENGINES}; got {engine!r}.")
+
+
+def _apply_where(frame: Any, where: Mapping[str, Any]) -> Any:
+    nwf = nw.from_native(frame)
+    for column, value in where.items():
+        if column not in nwf.columns:
+            raise JobError(
+                f"where: column {column!r} not found; available {list(nwf.columns)}."
+                + did_you_mean(column, nwf.columns)
+            )
+        values = value if isinstance(value, list) else [value]
+        nwf = nwf.filter(nw.col(column).is_in(values))
+    return nwf.to_native()
+
+
+def _versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for name in ("hxmetrics", "pandas", "numpy", "scipy", "narwhals", "pandera"):
+        try:
+            out[name] = md.version(name)
+        except md.PackageNotFoundError:  # pragma: no cover
+            continue
+    return out
+
+
+def _excluded(result: pd.DataFrame) -> dict[str, int]:
+    """Rows a measure left out, by reason, from its ``n_excluded_*`` columns."""
+    return {
+        col.removeprefix("n_excluded_") or "total": int(result[col].sum())
+        for col in result.columns
+        if col.startswith("n_excluded")
+    }
+
+
+def run_job(job: Job) -> dict[str, Any]:
+    """Run a checked job; returns the manifest (also written to the output dir).
+
+    Raises :class:`~hxmetrics.errors.InputTableError` (invalid input) before anything
+    is written; any failure leaves the output directory as it was.
+    """
+    tables: dict[str, pd.DataFrame] = {}
+    manifest_inputs = {}
+    from hxmetrics.cli import read_table
+
+    for table, file in job.inputs.items():
+        tables[table] = validate(read_table(file), table=table)
+        manifest_inputs[table] = {
+            "path": str(file),
+            "sha256": _sha256(file),
+            "rows": len(tables[table]),
+        }
+
+    attribution: dict[str, Any] = {}
+    if job.keys is not None:
+        from hxmetrics.stakeholders import StakeholderRegistry
+
+        rosters = {t: tables[t] for t in ROSTERS if t in tables}
+        registry = StakeholderRegistry.from_rosters(**rosters, keys=job.keys)
+        for table in list(tables):
+            if table in ROSTERS:
+                continue
+            time_col = "opened" if table == "tickets" else "timestamp"
+            attributed = registry.attribute(tables[table], time=time_col)
+            status = attributed["attribution"].value_counts().to_dict()
+            attribution[table] = {str(k): int(v) for k, v in status.items()}
+            tables[table] = attributed
+
+    functions = _measure_functions()
+    results: dict[str, pd.DataFrame] = {}
+    manifest_measures = []
+    for spec in job.measures:
+        frame = to_engine(tables[spec.table], job.engine)
+        frame = _apply_where(frame, spec.where)
+        rows_in = int(nw.from_native(frame).lazy().select(nw.len()).collect().item())
+        result = functions[spec.function](frame, **spec.options)
+        results[spec.name] = result
+        manifest_measures.append(
+            {
+                "name": spec.name,
+                "function": spec.function,
+                "table": spec.table,
+                "where": spec.where,
+                "options": spec.options,
+                "rows_in": rows_in,
+                "rows_out": len(result),
+                "excluded": _excluded(result),
+            }
+        )
+
+    manifest = {
+        "job": job.name,
+        "job_file": str(job.path),
+        "engine": job.engine,
+        "versions": _versions(),
+        "inputs": manifest_inputs,
+        "attribution": attribution,
+        "measures": manifest_measures,
+        "output_format": job.output_format,
+    }
+    _write_atomically(job.output_dir, results, manifest, job.output_format)
+    return manifest
+
+
+def _write_atomically(
+    out_dir: Path, results: Mapping[str, pd.DataFrame], manifest: dict[str, Any], fmt: str
+) -> None:
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
+    try:
+        for name, result in results.items():
+            target = tmp / f"{name}.{fmt}"
+            if fmt == "csv":
+                result.to_csv(target, index=False)
+            else:
+                result.to_parquet(target, index=False)
+        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str) + "\n")
+        old = None
+        if out_dir.exists():
+            old = out_dir.with_name(f".{out_dir.name}.old-{os.getpid()}")
+            out_dir.rename(old)
+        tmp.rename(out_dir)
+        if old is not None:
+            shutil.rmtree(old)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
