@@ -1,0 +1,803 @@
+"""Maximum-likelihood engine for single- and multi-group confirmatory factor analysis.
+
+Private: the public faces are :mod:`hxmetrics.measures.invariance` (``CFA``, ``cfa``,
+``measurement_invariance``) and :mod:`hxmetrics.measures.reliability` (omega).
+
+Everything here works on *sufficient statistics* only: per group the count ``n_g``, the
+mean vector ``m_g`` and the covariance matrix ``S_g`` with divisor ``n_g`` (the normal
+likelihood, as lavaan's default ``likelihood = "normal"``). Fitting never touches rows.
+
+Model (per group g; Jöreskog 1971)::
+
+    Sigma_g = Lambda_g Phi_g Lambda_g' + Theta_g        (Theta diagonal)
+    mu_g    = nu_g + Lambda_g alpha_g
+
+Discrepancy minimised (the ML fit function, summed over groups with weights n_g / N)::
+
+    F = sum_g (n_g/N) [log|Sigma_g| + tr(S_g Sigma_g^-1) - log|S_g| - p
+                       + (m_g - mu_g)' Sigma_g^-1 (m_g - mu_g)]
+
+and the likelihood-ratio statistic is ``N * F`` (lavaan's convention with the normal
+likelihood). The gradient is analytic (matrix calculus below); the optimiser is scipy's
+L-BFGS-B followed by a few Fisher-scoring steps with the expected information, which
+also gives the standard errors ("standard" SEs from the expected information, lavaan's
+default).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from scipy import optimize, stats
+
+from hxmetrics.errors import ConvergenceError, ParameterError
+
+__all__ = [
+    "EQUALITY_KEYWORDS",
+    "LEVELS",
+    "FitResult",
+    "Moments",
+    "Spec",
+    "Structure",
+    "fit_measures",
+    "fit_ml",
+    "moments_from_array",
+    "params_from_matrices",
+    "parse_model",
+]
+
+#: Parameter families that can be held equal across groups (lavaan's ``group.equal``).
+EQUALITY_KEYWORDS = (
+    "loadings",
+    "intercepts",
+    "residuals",
+    "means",
+    "lv_variances",
+    "lv_covariances",
+)
+
+#: The standard invariance ladder (Meredith 1993; Vandenberg & Lance 2000).
+LEVELS: dict[str, frozenset[str]] = {
+    "configural": frozenset(),
+    "metric": frozenset({"loadings"}),
+    "scalar": frozenset({"loadings", "intercepts"}),
+    "strict": frozenset({"loadings", "intercepts", "residuals"}),
+}
+
+
+# --------------------------------------------------------------------------- model
+
+
+@dataclass(frozen=True)
+class Structure:
+    """A measurement model: which item loads on which factor."""
+
+    factors: tuple[str, ...]
+    items: tuple[str, ...]
+    pattern: np.ndarray  # (p, m) bool
+    markers: tuple[int, ...]  # item index whose loading is fixed to 1, per factor
+
+    @property
+    def p(self) -> int:
+        return len(self.items)
+
+    @property
+    def m(self) -> int:
+        return len(self.factors)
+
+    def as_dict(self) -> dict[str, list[str]]:
+        return {
+            f: [self.items[i] for i in np.flatnonzero(self.pattern[:, j])]
+            for j, f in enumerate(self.factors)
+        }
+
+
+def parse_model(model: Mapping[str, Sequence[str]]) -> Structure:
+    """Validate ``{"factor": ["item", ...], ...}`` and return a :class:`Structure`.
+
+    The first item listed for a factor is its marker (loading fixed to 1), as lavaan.
+    An item may be listed under several factors (a cross-loading).
+    """
+    if not isinstance(model, Mapping) or len(model) == 0:
+        raise ParameterError(
+            "model must be a non-empty mapping from factor name to a list of items, e.g. "
+            f"{{'hx': ['hx1', 'hx2', 'hx3']}}; got {model!r}."
+        )
+    factors: list[str] = []
+    items: list[str] = []
+    for factor, its in model.items():
+        if not isinstance(factor, str) or not factor:
+            raise ParameterError(f"model: factor names must be non-empty strings; got {factor!r}.")
+        if isinstance(its, str) or not isinstance(its, Iterable):
+            raise ParameterError(
+                f"model[{factor!r}] must be a list of item column names; got {its!r}. "
+                f"Hint: write {{{factor!r}: [{its!r}, ...]}}."
+            )
+        its = list(its)
+        if len(its) == 0:
+            raise ParameterError(f"model[{factor!r}] lists no items.")
+        if len(set(its)) != len(its):
+            raise ParameterError(f"model[{factor!r}] lists an item twice: {its}.")
+        factors.append(factor)
+        for it in its:
+            if not isinstance(it, str):
+                raise ParameterError(f"model[{factor!r}]: item names must be strings; got {it!r}.")
+            if it not in items:
+                items.append(it)
+    clash = sorted(set(factors) & set(items))
+    if clash:
+        raise ParameterError(f"model: names used both as a factor and as an item: {clash}.")
+    pattern = np.zeros((len(items), len(factors)), dtype=bool)
+    markers = []
+    for j, (_, its) in enumerate(model.items()):
+        idx = [items.index(it) for it in its]
+        pattern[idx, j] = True
+        markers.append(idx[0])
+    return Structure(tuple(factors), tuple(items), pattern, tuple(markers))
+
+
+# --------------------------------------------------------------------------- data
+
+
+@dataclass(frozen=True)
+class Moments:
+    """Sufficient statistics per group: counts, means, covariances (divisor n)."""
+
+    groups: tuple[Any, ...]
+    n: np.ndarray  # (G,)
+    mean: np.ndarray  # (G, p)
+    cov: np.ndarray  # (G, p, p)
+
+    @property
+    def G(self) -> int:
+        return len(self.groups)
+
+    @property
+    def N(self) -> int:
+        return int(self.n.sum())
+
+
+def moments_from_array(x: np.ndarray, codes: np.ndarray, groups: Sequence[Any]) -> Moments:
+    """Counts, means and covariances (divisor n) per group code, without a Python row loop.
+
+    ``codes`` holds 0..G-1 per row. Rows are centred on their group mean before the
+    cross-products are taken (numerically safer than raw sums of squares).
+    """
+    G = len(groups)
+    p = x.shape[1]
+    n = np.bincount(codes, minlength=G).astype(float)
+    sums = np.zeros((G, p))
+    np.add.at(sums, codes, x)
+    mean = sums / n[:, None]
+    xc = x - mean[codes]
+    order = np.argsort(codes, kind="stable")
+    bounds = np.concatenate([[0], np.cumsum(n.astype(int))])
+    xs = xc[order]
+    cov = np.empty((G, p, p))
+    for g in range(G):  # one BLAS call per group, not per row
+        block = xs[bounds[g] : bounds[g + 1]]
+        cov[g] = block.T @ block / n[g]
+    return Moments(tuple(groups), n, mean, cov)
+
+
+# --------------------------------------------------------------------------- parameters
+
+
+@dataclass
+class Spec:
+    """Where each free parameter sits in each group's matrices.
+
+    Index arrays hold the position in the parameter vector, or -1 for a fixed entry
+    whose value is in the matching ``*_val`` array. Equality across groups is the same
+    index in several groups.
+    """
+
+    structure: Structure
+    G: int
+    equal: frozenset[str]
+    meanstructure: bool
+    L_idx: np.ndarray = field(init=False)
+    L_val: np.ndarray = field(init=False)
+    P_idx: np.ndarray = field(init=False)
+    P_val: np.ndarray = field(init=False)
+    T_idx: np.ndarray = field(init=False)
+    T_val: np.ndarray = field(init=False)
+    N_idx: np.ndarray = field(init=False)
+    N_val: np.ndarray = field(init=False)
+    A_idx: np.ndarray = field(init=False)
+    A_val: np.ndarray = field(init=False)
+    labels: list[tuple[str, str, str, str]] = field(init=False)  # (kind, lhs, op, rhs)
+    kinds: np.ndarray = field(init=False)  # per parameter: its family
+
+    def __post_init__(self) -> None:
+        bad = sorted(set(self.equal) - set(EQUALITY_KEYWORDS))
+        if bad:
+            raise ParameterError(
+                f"unknown equality constraint(s) {bad}; allowed: {list(EQUALITY_KEYWORDS)}."
+            )
+        s, G = self.structure, self.G
+        p, m = s.p, s.m
+        self.L_idx = np.full((G, p, m), -1)
+        self.L_val = np.zeros((G, p, m))
+        self.P_idx = np.full((G, m, m), -1)
+        self.P_val = np.zeros((G, m, m))
+        self.T_idx = np.full((G, p), -1)
+        self.T_val = np.zeros((G, p))
+        self.N_idx = np.full((G, p), -1)
+        self.N_val = np.zeros((G, p))
+        self.A_idx = np.full((G, m), -1)
+        self.A_val = np.zeros((G, m))
+        self.labels = []
+        kinds: list[str] = []
+
+        def new(kind: str, lhs: str, op: str, rhs: str) -> int:
+            self.labels.append((kind, lhs, op, rhs))
+            kinds.append(kind)
+            return len(self.labels) - 1
+
+        def assign(idx: np.ndarray, pos: tuple[int, ...], kind: str, key: str, lab: tuple) -> None:
+            # one index shared by all groups when the family is held equal
+            if kind in self.equal:
+                k = new(key, *lab)
+                for g in range(G):
+                    idx[(g, *pos)] = k
+            else:
+                for g in range(G):
+                    idx[(g, *pos)] = new(key, *lab)
+
+        for j, f in enumerate(s.factors):
+            for i in np.flatnonzero(s.pattern[:, j]):
+                if i == s.markers[j]:
+                    self.L_val[:, i, j] = 1.0
+                else:
+                    assign(self.L_idx, (i, j), "loadings", "loadings", (f, "=~", s.items[i]))
+        for j in range(m):
+            assign(
+                self.P_idx,
+                (j, j),
+                "lv_variances",
+                "lv_variances",
+                (s.factors[j], "~~", s.factors[j]),
+            )
+        for j in range(m):
+            for k in range(j + 1, m):
+                assign(
+                    self.P_idx,
+                    (j, k),
+                    "lv_covariances",
+                    "lv_covariances",
+                    (s.factors[j], "~~", s.factors[k]),
+                )
+                self.P_idx[:, k, j] = self.P_idx[:, j, k]
+        for i in range(p):
+            assign(self.T_idx, (i,), "residuals", "residuals", (s.items[i], "~~", s.items[i]))
+        if self.meanstructure:
+            for i in range(p):
+                assign(self.N_idx, (i,), "intercepts", "intercepts", (s.items[i], "~1", ""))
+            # Latent means: fixed to 0 unless intercepts are equal (then free in every
+            # group but the first, lavaan's default), and 0 everywhere when "means" is
+            # held equal too.
+            if "intercepts" in self.equal and "means" not in self.equal:
+                for j in range(m):
+                    for g in range(1, G):
+                        self.A_idx[g, j] = new("means", s.factors[j], "~1", "")
+        self.kinds = np.array(kinds, dtype=object)
+        self._slots()
+
+    @property
+    def q(self) -> int:
+        return len(self.labels)
+
+    def param_groups(self) -> list[list[int]]:
+        """For each parameter, the groups it appears in."""
+        out: list[set[int]] = [set() for _ in range(self.q)]
+        for arr in (self.L_idx, self.P_idx, self.T_idx, self.N_idx, self.A_idx):
+            for g in range(self.G):
+                for k in np.unique(arr[g]):
+                    if k >= 0:
+                        out[k].add(g)
+        return [sorted(x) for x in out]
+
+    def fill(self, theta: np.ndarray) -> tuple[np.ndarray, ...]:
+        """Group matrices (stacked over groups) from the parameter vector."""
+        t = np.append(theta, 0.0)  # index -1 reads the appended 0, masked below
+
+        def put(idx: np.ndarray, val: np.ndarray) -> np.ndarray:
+            return np.where(idx >= 0, t[idx], val)
+
+        return (
+            put(self.L_idx, self.L_val),
+            put(self.P_idx, self.P_val),
+            put(self.T_idx, self.T_val),
+            put(self.N_idx, self.N_val),
+            put(self.A_idx, self.A_val),
+        )
+
+    # Slots: every matrix entry that may hold a free parameter, in a fixed order per
+    # group; used for the Jacobian (information matrix).
+    def _slots(self) -> None:
+        s = self.structure
+        p, m = s.p, s.m
+        slots: list[tuple[str, int, int]] = []
+        for j in range(m):
+            for i in np.flatnonzero(s.pattern[:, j]):
+                slots.append(("L", int(i), j))
+        for j in range(m):
+            for k in range(j, m):
+                slots.append(("P", j, k))
+        for i in range(p):
+            slots.append(("T", i, i))
+        if self.meanstructure:
+            for i in range(p):
+                slots.append(("N", i, 0))
+            for j in range(m):
+                slots.append(("A", j, 0))
+        self.slot_kind = [x[0] for x in slots]
+        self.slot_pos = [(x[1], x[2]) for x in slots]
+        idx = np.full((self.G, len(slots)), -1)
+        for si, (kind, a, b) in enumerate(slots):
+            src = {
+                "L": lambda g, a=a, b=b: self.L_idx[g, a, b],
+                "P": lambda g, a=a, b=b: self.P_idx[g, a, b],
+                "T": lambda g, a=a: self.T_idx[g, a],
+                "N": lambda g, a=a: self.N_idx[g, a],
+                "A": lambda g, a=a: self.A_idx[g, a],
+            }[kind]
+            for g in range(self.G):
+                idx[g, si] = src(g)
+        self.slot_param = idx
+
+    def moments_count(self) -> int:
+        p = self.structure.p
+        return self.G * (p * (p + 1) // 2 + (p if self.meanstructure else 0))
+
+    def df(self) -> int:
+        return self.moments_count() - self.q
+
+
+# --------------------------------------------------------------------------- objective
+
+
+def _implied(spec: Spec, theta: np.ndarray) -> tuple[np.ndarray, ...]:
+    L, P, T, Nu, Al = spec.fill(theta)
+    sigma = L @ P @ np.swapaxes(L, 1, 2)
+    idx = np.arange(spec.structure.p)
+    sigma[:, idx, idx] += T
+    mu = Nu + np.einsum("gpm,gm->gp", L, Al)
+    return L, P, T, Nu, Al, sigma, mu
+
+
+def _group_discrepancy(spec: Spec, mom: Moments, theta: np.ndarray) -> np.ndarray | None:
+    """Per-group ML discrepancy F_g, or None when a Sigma_g is not positive definite."""
+    *_, sigma, mu = _implied(spec, theta)
+    try:
+        chol = np.linalg.cholesky(sigma)
+    except np.linalg.LinAlgError:
+        return None
+    logdet = 2.0 * np.log(np.diagonal(chol, axis1=1, axis2=2)).sum(axis=1)
+    inv = np.linalg.inv(sigma)
+    d = (mom.mean - mu) if spec.meanstructure else np.zeros_like(mu)
+    c = mom.cov + d[:, :, None] * d[:, None, :]
+    tr = np.einsum("gij,gji->g", c, inv)
+    _, logdet_s = np.linalg.slogdet(mom.cov)
+    return logdet + tr - logdet_s - spec.structure.p
+
+
+def discrepancy(theta: np.ndarray, spec: Spec, mom: Moments) -> tuple[float, np.ndarray]:
+    """The ML discrepancy F and its analytic gradient.
+
+    With ``C = S + d d'``, ``d = m - mu`` and ``G = Sigma^-1 - Sigma^-1 C Sigma^-1``::
+
+        dF/dLambda = 2 G Lambda Phi + h alpha'      h = -2 Sigma^-1 d
+        dF/dPhi    = Lambda' G Lambda               (both triangles: symmetric entries)
+        dF/dTheta  = diag(G)
+        dF/dnu     = h
+        dF/dalpha  = Lambda' h
+    """
+    L, P, _T, _Nu, Al, sigma, mu = _implied(spec, theta)
+    try:
+        chol = np.linalg.cholesky(sigma)
+    except np.linalg.LinAlgError:
+        return math.inf, np.zeros_like(theta)
+    w = mom.n / mom.n.sum()
+    logdet = 2.0 * np.log(np.diagonal(chol, axis1=1, axis2=2)).sum(axis=1)
+    inv = np.linalg.inv(sigma)
+    d = (mom.mean - mu) if spec.meanstructure else np.zeros_like(mu)
+    c = mom.cov + d[:, :, None] * d[:, None, :]
+    ic = inv @ c
+    tr = np.einsum("gii->g", ic)
+    _, logdet_s = np.linalg.slogdet(mom.cov)
+    f_g = logdet + tr - logdet_s - spec.structure.p
+    F = float(w @ f_g)
+
+    gmat = (inv - ic @ inv) * w[:, None, None]
+    h = -2.0 * np.einsum("gij,gj->gi", inv, d) * w[:, None]
+    dL = 2.0 * gmat @ L @ P + h[:, :, None] * Al[:, None, :]
+    dP = np.swapaxes(L, 1, 2) @ gmat @ L
+    dT = np.diagonal(gmat, axis1=1, axis2=2)
+    dA = np.einsum("gpm,gp->gm", L, h)
+    grad = np.zeros_like(theta)
+    for idx, der in ((spec.L_idx, dL), (spec.P_idx, dP), (spec.T_idx, dT)):
+        mask = idx >= 0
+        np.add.at(grad, idx[mask], der[mask])
+    if spec.meanstructure:
+        for idx, der in ((spec.N_idx, h), (spec.A_idx, dA)):
+            mask = idx >= 0
+            np.add.at(grad, idx[mask], der[mask])
+    return F, grad
+
+
+def unit_information(spec: Spec, theta: np.ndarray) -> np.ndarray:
+    """Per-group expected information for one observation, over the group's slots.
+
+    ``I_kl = 0.5 tr(Sigma^-1 dSigma_k Sigma^-1 dSigma_l) + dmu_k' Sigma^-1 dmu_l``.
+    Returns an array (G, s, s).
+    """
+    L, P, _T, _Nu, Al, sigma, _mu = _implied(spec, theta)
+    G, p = spec.G, spec.structure.p
+    ns = len(spec.slot_kind)
+    dS = np.zeros((G, ns, p, p))
+    dM = np.zeros((G, ns, p))
+    LP = L @ P
+    for k, (kind, (a, b)) in enumerate(zip(spec.slot_kind, spec.slot_pos, strict=True)):
+        if kind == "L":  # dSigma = e_a c' + c e_a', c = (Lambda Phi)[:, b]
+            c = LP[:, :, b]
+            dS[:, k, a, :] += c
+            dS[:, k, :, a] += c
+            dM[:, k, a] = Al[:, b]
+        elif kind == "P":
+            la, lb = L[:, :, a], L[:, :, b]
+            outer = la[:, :, None] * lb[:, None, :]
+            dS[:, k] = outer if a == b else outer + np.swapaxes(outer, 1, 2)
+        elif kind == "T":
+            dS[:, k, a, a] = 1.0
+        elif kind == "N":
+            dM[:, k, a] = 1.0
+        else:  # "A"
+            dM[:, k] = L[:, :, a]
+    inv = np.linalg.inv(sigma)
+    mk = np.einsum("gij,gkjl->gkil", inv, dS)
+    info = 0.5 * np.einsum("gkab,glba->gkl", mk, mk)
+    if spec.meanstructure:
+        info += np.einsum("gka,gab,glb->gkl", dM, inv, dM)
+    return info
+
+
+def information(spec: Spec, mom: Moments, theta: np.ndarray) -> np.ndarray:
+    """Expected (Fisher) information of the whole sample, over the free parameters."""
+    unit = unit_information(spec, theta)
+    out = np.zeros((spec.q, spec.q))
+    for g in range(spec.G):
+        idx = spec.slot_param[g]
+        keep = np.flatnonzero(idx >= 0)
+        rows = idx[keep]
+        np.add.at(out, (rows[:, None], rows[None, :]), mom.n[g] * unit[g][np.ix_(keep, keep)])
+    return out
+
+
+# --------------------------------------------------------------------------- starts
+
+
+def start_values(spec: Spec, mom: Moments) -> np.ndarray:
+    """Data-based starting values (per group, then averaged over shared parameters).
+
+    Marker-scaled loadings from covariance triads (lambda_a = s_ar / phi with
+    phi ~ s_ra s_rb / s_ab), factor covariances 0, residual variances from what the
+    factor leaves over, intercepts at the observed means, latent means 0.
+    """
+    s = spec.structure
+    G, p, m = spec.G, s.p, s.m
+    L0 = np.zeros((G, p, m))
+    P0 = np.zeros((G, m, m))
+    T0 = np.zeros((G, p))
+    for g in range(G):
+        S = mom.cov[g]
+        for j in range(m):
+            r = s.markers[j]
+            others = [i for i in np.flatnonzero(s.pattern[:, j]) if i != r]
+            phis = [
+                S[r, a] * S[r, b] / S[a, b]
+                for ai, a in enumerate(others)
+                for b in others[ai + 1 :]
+                if S[a, b] * S[r, a] * S[r, b] > 0
+            ]
+            phi = float(np.mean(phis)) if phis else 0.5 * S[r, r]
+            phi = min(max(phi, 0.05 * S[r, r]), 0.95 * S[r, r])
+            P0[g, j, j] = phi
+            L0[g, r, j] = 1.0
+            for a in others:
+                L0[g, a, j] = S[r, a] / phi
+        common = np.einsum("pm,m,pm->p", L0[g], np.diagonal(P0[g]), L0[g])
+        var = np.diagonal(S)
+        T0[g] = np.clip(var - common, 0.1 * var, 0.9 * var)
+    return params_from_matrices(spec, (L0, P0, T0, mom.mean.copy(), np.zeros((G, m))), mom.n)
+
+
+def params_from_matrices(
+    spec: Spec, matrices: tuple[np.ndarray, ...], weights: np.ndarray
+) -> np.ndarray:
+    """A parameter vector for ``spec`` from per-group matrices (L, P, T, nu, alpha):
+    shared parameters take the weighted average of their groups' values. Used for
+    starting values, also from the previous level of an invariance ladder."""
+    G = spec.G
+    idxs = (spec.L_idx, spec.P_idx, spec.T_idx, spec.N_idx, spec.A_idx)
+    total = np.zeros(spec.q)
+    weight = np.zeros(spec.q)
+    for idx, val in zip(idxs, matrices, strict=True):
+        wg = np.broadcast_to(
+            np.asarray(weights, float).reshape((G,) + (1,) * (idx.ndim - 1)), idx.shape
+        )
+        mask = idx >= 0
+        np.add.at(total, idx[mask], (val * wg)[mask])
+        np.add.at(weight, idx[mask], wg[mask])
+    return total / np.where(weight > 0, weight, 1.0)
+
+
+def _bounds(spec: Spec, mom: Moments) -> list[tuple[float | None, float | None]]:
+    """Variances stay positive (a tiny floor) so Sigma stays positive definite."""
+    lo: list[float | None] = [None] * spec.q
+    scale = float(np.mean(np.diagonal(mom.cov, axis1=1, axis2=2)))
+    for g in range(spec.G):
+        for i in range(spec.structure.p):
+            k = spec.T_idx[g, i]
+            if k >= 0:
+                lo[k] = 1e-8 * scale
+        for j in range(spec.structure.m):
+            k = spec.P_idx[g, j, j]
+            if k >= 0:
+                lo[k] = 1e-8 * scale
+    return [(b, None) for b in lo]
+
+
+# --------------------------------------------------------------------------- fitting
+
+
+@dataclass
+class FitResult:
+    theta: np.ndarray
+    F: float
+    f_groups: np.ndarray
+    converged: bool
+    iterations: int
+    message: str
+    at_bound: list[int]
+
+
+def fit_ml(
+    spec: Spec,
+    mom: Moments,
+    *,
+    start: np.ndarray | None = None,
+    max_iter: int = 5000,
+) -> FitResult:
+    """Minimise the ML discrepancy: L-BFGS-B (analytic gradient), then Fisher scoring.
+
+    The scoring steps (theta <- theta - (N/2) I^-1 dF, with step halving) polish the
+    optimum to machine precision so that chi-square is exact to the printed digits.
+    """
+    if spec.df() < 0:
+        raise ParameterError(
+            f"the model is not identified: {spec.q} free parameters but only "
+            f"{spec.moments_count()} sample moments (df = {spec.df()}). A one-factor model "
+            "needs at least 3 items; a factor with 2 items needs to correlate with another."
+        )
+    if np.any(mom.n <= spec.structure.p):
+        small = [str(g) for g, n in zip(mom.groups, mom.n, strict=True) if n <= spec.structure.p]
+        raise ParameterError(
+            f"groups {small} have no more respondents than items ({spec.structure.p}); their "
+            "covariance matrix is singular. Merge or drop these groups."
+        )
+    eig = np.linalg.eigvalsh(mom.cov)
+    if np.any(eig[:, 0] <= 1e-12 * np.maximum(eig[:, -1], 1e-300)):
+        bad = [str(g) for g, e in zip(mom.groups, eig[:, 0], strict=True) if e <= 0 or e < 1e-12]
+        raise ParameterError(
+            f"the item covariance matrix of group(s) {bad} is singular (an item is constant "
+            "or a linear combination of others). Drop the offending item."
+        )
+    theta = start_values(spec, mom) if start is None else np.asarray(start, float).copy()
+    bounds = _bounds(spec, mom)
+    res = optimize.minimize(
+        discrepancy,
+        theta,
+        args=(spec, mom),
+        jac=True,
+        method="L-BFGS-B",
+        bounds=bounds,
+        options={"maxiter": max_iter, "maxcor": 30, "ftol": 1e-15, "gtol": 1e-10},
+    )
+    theta = res.x
+    F, grad = discrepancy(theta, spec, mom)
+    if not math.isfinite(F):
+        raise ConvergenceError(
+            "the ML fit ended at a non-positive-definite implied covariance matrix; tried "
+            "L-BFGS-B from data-based starting values. Check the model and the items."
+        )
+    lo = np.array([b[0] if b[0] is not None else -np.inf for b in bounds])
+    at_bound = [int(k) for k in np.flatnonzero(theta <= lo * 1.0001 + 1e-12)]
+    iters = int(res.nit)
+    N = mom.N
+    free = np.setdiff1d(np.arange(spec.q), at_bound)
+    for _ in range(50):  # Fisher scoring polish on the interior parameters
+        info = information(spec, mom, theta)[np.ix_(free, free)]
+        try:
+            step = np.zeros_like(theta)
+            step[free] = -(N / 2.0) * np.linalg.solve(info, grad[free])
+        except np.linalg.LinAlgError:
+            break
+        t = 1.0
+        improved = False
+        while t > 1e-4:
+            cand = theta + t * step
+            if np.all(cand[at_bound] >= lo[at_bound]) if at_bound else True:
+                Fc, gc = discrepancy(cand, spec, mom)
+                if Fc <= F + 1e-14 * max(1.0, abs(F)):
+                    theta, F, grad, improved = cand, Fc, gc, True
+                    break
+            t /= 2.0
+        iters += 1
+        if not improved or np.max(np.abs(t * step)) < 1e-11:
+            break
+    gnorm = float(np.max(np.abs(grad[free]))) if len(free) else 0.0
+    converged = bool(gnorm < 1e-6)
+    f_groups = _group_discrepancy(spec, mom, theta)
+    if f_groups is None:  # cannot happen when F is finite; kept as a guard
+        raise ConvergenceError("the fitted implied covariance matrix is not positive definite.")
+    return FitResult(
+        theta=theta,
+        F=F,
+        f_groups=f_groups,
+        converged=converged,
+        iterations=iters,
+        message=f"L-BFGS-B: {res.message}; max |gradient| = {gnorm:.2e}",
+        at_bound=at_bound,
+    )
+
+
+def standard_errors(spec: Spec, mom: Moments, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Standard errors from the inverse expected information, and the covariance."""
+    info = information(spec, mom, theta)
+    try:
+        vcov = np.linalg.inv(info)
+    except np.linalg.LinAlgError:
+        vcov = np.linalg.pinv(info)
+    return np.sqrt(np.clip(np.diagonal(vcov), 0.0, None)), vcov
+
+
+# --------------------------------------------------------------------------- fit indices
+
+
+def _rmsea(chisq: float, df: int, N: int, G: int, level: float = 0.90) -> tuple[float, ...]:
+    """RMSEA and its interval; lavaan multiplies by sqrt(G) for multiple groups
+    (Steiger 1998), with N (the normal likelihood) in the denominator."""
+    if df <= 0:
+        return 0.0, 0.0, 0.0
+    est = math.sqrt(max(chisq / N / df - 1.0 / N, 0.0)) * math.sqrt(G)
+
+    def ncp(prob: float) -> float:
+        # the noncentrality lambda with P(chi2(df, lambda) <= chisq) = prob
+        if stats.chi2.cdf(chisq, df) < prob:
+            return 0.0
+        hi = max(chisq, 1.0)
+        while stats.ncx2.cdf(chisq, df, hi) > prob:
+            hi *= 2.0
+        return float(optimize.brentq(lambda lam: stats.ncx2.cdf(chisq, df, lam) - prob, 1e-10, hi))
+
+    a = (1.0 - level) / 2.0
+    lo = math.sqrt(ncp(1.0 - a) / (N * df)) * math.sqrt(G)
+    hi = math.sqrt(ncp(a) / (N * df)) * math.sqrt(G)
+    return est, lo, hi
+
+
+def _srmr(spec: Spec, mom: Moments, theta: np.ndarray) -> float:
+    """Bentler's SRMR: residuals standardised by the observed SDs, averaged over the
+    p(p+1)/2 covariance entries (+ p means with a mean structure), square-rooted per
+    group and weighted by n_g / N (lavaan's ``srmr``)."""
+    *_, sigma, mu = _implied(spec, theta)
+    p = spec.structure.p
+    sd = np.sqrt(np.diagonal(mom.cov, axis1=1, axis2=2))
+    r = (mom.cov - sigma) / (sd[:, :, None] * sd[:, None, :])
+    iu = np.triu_indices(p)
+    ss = (r[:, iu[0], iu[1]] ** 2).sum(axis=1)
+    e = p * (p + 1) / 2
+    if spec.meanstructure:
+        ss = ss + (((mom.mean - mu) / sd) ** 2).sum(axis=1)
+        e += p
+    per_group = np.sqrt(ss / e)
+    return float(per_group @ (mom.n / mom.n.sum()))
+
+
+def fit_measures(spec: Spec, mom: Moments, fit: FitResult) -> dict[str, float]:
+    """chi-square, df, p, CFI, TLI, RMSEA (+90% CI), SRMR, log-likelihood, AIC, BIC."""
+    N, G, p = mom.N, mom.G, spec.structure.p
+    chisq = float(N * fit.F)
+    df = spec.df()
+    pvalue = float(stats.chi2.sf(chisq, df)) if df > 0 else math.nan
+    # Baseline: independence with group-specific variances (and means), lavaan's default.
+    var = np.diagonal(mom.cov, axis1=1, axis2=2)
+    _, logdet_s = np.linalg.slogdet(mom.cov)
+    chisq_b = float((mom.n * (np.log(var).sum(axis=1) - logdet_s)).sum())
+    df_b = G * p * (p - 1) // 2
+    d_m = max(chisq - df, 0.0)
+    d_b = max(chisq_b - df_b, 0.0)
+    cfi = 1.0 - d_m / max(d_b, d_m) if max(d_b, d_m) > 0 else 1.0
+    tli = (
+        (chisq_b / df_b - chisq / df) / (chisq_b / df_b - 1.0)
+        if df > 0 and df_b > 0 and chisq_b / df_b != 1.0
+        else math.nan
+    )
+    rmsea, rmsea_lo, rmsea_hi = _rmsea(chisq, df, N, G)
+    const = p * math.log(2.0 * math.pi)
+    loglik_h1 = float(-0.5 * (mom.n * (const + logdet_s + p)).sum())
+    loglik = loglik_h1 - 0.5 * chisq
+    q = spec.q
+    return {
+        "chisq": chisq,
+        "df": float(df),
+        "pvalue": pvalue,
+        "cfi": cfi,
+        "tli": tli,
+        "rmsea": rmsea,
+        "rmsea_ci_low": rmsea_lo,
+        "rmsea_ci_high": rmsea_hi,
+        "srmr": _srmr(spec, mom, fit.theta),
+        "loglik": loglik,
+        "loglik_h1": loglik_h1,
+        "npar": float(q),
+        "aic": -2.0 * loglik + 2.0 * q,
+        "bic": -2.0 * loglik + q * math.log(N),
+        "baseline_chisq": chisq_b,
+        "baseline_df": float(df_b),
+        "n": float(N),
+        "n_groups": float(G),
+    }
+
+
+# --------------------------------------------------------------------------- input tables
+
+
+def to_pandas(data: Any, *, what: str = "data") -> Any:
+    """Any frame narwhals accepts (pandas, Polars, DuckDB relation, ...) as pandas."""
+    import pandas as pd
+
+    if isinstance(data, pd.DataFrame):
+        return data
+    try:
+        import narwhals as nw
+
+        frame = nw.from_native(data, eager_only=False)
+        if isinstance(frame, nw.LazyFrame):
+            frame = frame.collect()
+        return frame.to_pandas()
+    except TypeError as exc:
+        raise ParameterError(
+            f"{what} must be a data frame (pandas, Polars, DuckDB, ... any frame narwhals "
+            f"accepts) with one column per item; got {type(data).__name__}."
+        ) from exc
+
+
+def item_matrix(frame: Any, items: Sequence[str], *, table: str = "data") -> np.ndarray:
+    """The item columns as a float matrix; non-numeric answers raise, NaN stays NaN."""
+    import pandas as pd
+
+    from hxmetrics.errors import check_columns
+
+    check_columns(frame.columns, items, table=table)
+    out = np.empty((len(frame), len(items)))
+    for j, it in enumerate(items):
+        col = frame[it]
+        num = pd.to_numeric(col, errors="coerce")
+        bad = num.isna() & col.notna()
+        if bad.any():
+            rows = list(frame.index[bad.to_numpy()][:3])
+            raise ParameterError(
+                f"{table}: item {it!r} must be numeric; non-numeric values such as "
+                f"{list(col[bad].head(3))} at rows {rows}. Recode the answers to numbers."
+            )
+        out[:, j] = num.to_numpy(dtype=float, na_value=np.nan)
+    if not np.all(np.isfinite(out) | np.isnan(out)):
+        raise ParameterError(f"{table}: items contain infinite values.")
+    return out
