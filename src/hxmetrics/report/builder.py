@@ -1,0 +1,622 @@
+"""A self-contained HTML report: one file, inline CSS, figures embedded, nothing external.
+
+The builder is deliberately small: text is escaped with :func:`html.escape`, the
+document is built from strings, and every piece is rendered when it is added. Two
+builds from the same content give the same bytes (figures are encoded by
+:func:`hxmetrics.plotting.figure_to_png`, which fixes their metadata), so a report can
+be golden-tested.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+import os
+import re
+import tempfile
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from html import escape
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+from hxmetrics.errors import ParameterError
+from hxmetrics.plotting import DPI, figure_to_png
+from hxmetrics.report.privacy import check_no_external_urls, privacy_guard
+
+__all__ = ["Kpi", "Report", "Section", "format_value"]
+
+_ID = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
+_RESERVED_IDS = frozenset({"top", "contents"})
+_CSS_PX_PER_INCH = 96
+_MISSING = "–"
+_NUM = ' class="num"'
+
+Formatter = str | Callable[[Any], str]
+
+
+def _e(text: object) -> str:
+    return escape(str(text), quote=True)
+
+
+def _paragraphs(text: str) -> str:
+    """Escape ``text``; blank lines separate paragraphs."""
+    parts = [p.strip() for p in re.split(r"\n\s*\n", text.strip()) if p.strip()]
+    return "".join(f"<p>{_e(' '.join(p.split()))}</p>" for p in parts)
+
+
+def _is_missing(value: Any) -> bool:
+    if value is None or value is pd.NA or value is pd.NaT:
+        return True
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def format_value(value: Any, fmt: Formatter | None = None) -> str:
+    """Format one value for display (not yet escaped).
+
+    Parameters
+    ----------
+    value : object
+        The value. Missing values (None, NaN, NA, NaT) show as an en dash.
+    fmt : str or callable, optional
+        A format string (``"{:.1f}"``) or spec (``".1%"``), or a function of the value.
+        Default: thousands separators for integers, 2 decimals for other floats,
+        "yes"/"no" for booleans, ISO dates for timestamps.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> format_value(1234567), format_value(0.25, ".0%"), format_value(float("nan"))
+    ('1,234,567', '25%', '–')
+    >>> format_value(12.345, "{:+.1f}"), format_value(True)
+    ('+12.3', 'yes')
+    """
+    if _is_missing(value):
+        return _MISSING
+    if fmt is not None:
+        if callable(fmt):
+            return str(fmt(value))
+        return fmt.format(value) if "{" in fmt else format(value, fmt)
+    if isinstance(value, bool | np.bool_):
+        return "yes" if value else "no"
+    if isinstance(value, int | np.integer):
+        return f"{int(value):,}"
+    if isinstance(value, float | np.floating):
+        return f"{float(value):,.2f}"
+    if isinstance(value, pd.Timestamp):
+        return value.strftime("%Y-%m-%d" if value == value.normalize() else "%Y-%m-%d %H:%M")
+    return str(value)
+
+
+def _column_format(series: pd.Series) -> Formatter | None:
+    """Pick decimals for a float column from its magnitude, the same for every row."""
+    if not pd.api.types.is_float_dtype(series.dtype):
+        if pd.api.types.is_datetime64_any_dtype(series.dtype):
+            values = series.dropna()
+            midnight = bool((values == values.dt.normalize()).all()) if len(values) else True
+            return (lambda v: v.strftime("%Y-%m-%d")) if midnight else None
+        return None
+    raw = series.to_numpy(dtype=float)
+    finite = raw[np.isfinite(raw)]
+    if finite.size == 0:
+        return None
+    if np.all(finite == np.round(finite)):
+        return ",.0f"
+    top = float(np.max(np.abs(finite)))
+    if top >= 1000:
+        return ",.0f"
+    if top >= 10:
+        return ",.1f"
+    if top >= 1:
+        return ",.2f"
+    return ",.3f"
+
+
+@dataclass(frozen=True)
+class Kpi:
+    """A headline number for :meth:`Section.add_kpis`.
+
+    Parameters
+    ----------
+    label : str
+        What the number is ("Customer NPS").
+    value : float or None
+        The estimate; ``None``/NaN shows as suppressed.
+    ci_low, ci_high : float, optional
+        Interval bounds, shown as "95% CI low to high".
+    n : int, optional
+        Sample size behind the number.
+    fmt : str, default "{:.1f}"
+        Format of the value and the bounds.
+    unit : str, default ""
+        Written after the value ("%", " pts").
+    note : str, default ""
+        One short line under the number.
+    confidence : float, default 0.95
+        Level of the interval, for its label.
+    """
+
+    label: str
+    value: float | None
+    ci_low: float | None = None
+    ci_high: float | None = None
+    n: int | None = None
+    fmt: str = "{:.1f}"
+    unit: str = ""
+    note: str = ""
+    confidence: float = 0.95
+
+    def to_html(self) -> str:
+        """Render the card."""
+        parts = [f'<div class="kpi"><div class="kpi-label">{_e(self.label)}</div>']
+        if _is_missing(self.value):
+            parts.append('<div class="kpi-value kpi-suppressed">suppressed</div>')
+        else:
+            value = format_value(self.value, self.fmt)
+            parts.append(f'<div class="kpi-value">{_e(value)}{_e(self.unit)}</div>')
+            if not (_is_missing(self.ci_low) or _is_missing(self.ci_high)):
+                lo = format_value(self.ci_low, self.fmt)
+                hi = format_value(self.ci_high, self.fmt)
+                level = f"{self.confidence * 100:g}% CI"
+                parts.append(f'<div class="kpi-ci">{_e(level)} {_e(lo)} to {_e(hi)}</div>')
+        if not _is_missing(self.n):
+            parts.append(f'<div class="kpi-n">n = {int(self.n):,}</div>')  # type: ignore[arg-type]
+        if self.note:
+            parts.append(f'<div class="kpi-note">{_e(self.note)}</div>')
+        parts.append("</div>")
+        return "".join(parts)
+
+
+class Section:
+    """A part of a report with its own heading and entry in the table of contents.
+
+    Made by :meth:`Report.add_section`; its ``add_*`` methods append content in order
+    and return the section, so calls can be chained.
+    """
+
+    def __init__(self, id: str, title: str, *, intro: str | None = None) -> None:
+        self.id = id
+        self.title = title
+        self.intro = intro
+        self._parts: list[str] = []
+        self._figures = 0
+        self._tables = 0
+
+    def __repr__(self) -> str:
+        return f"Section(id={self.id!r}, title={self.title!r}, parts={len(self._parts)})"
+
+    def add_heading(self, text: str) -> Section:
+        """Add a sub-heading inside the section."""
+        self._parts.append(f"<h3>{_e(text)}</h3>")
+        return self
+
+    def add_text(self, text: str) -> Section:
+        """Add prose; blank lines separate paragraphs. The text is escaped."""
+        self._parts.append(_paragraphs(text))
+        return self
+
+    def add_note(self, text: str, *, kind: str = "info") -> Section:
+        """Add a highlighted note (``kind`` "info" or "warning"), e.g. what was suppressed.
+
+        Parameters
+        ----------
+        text : str
+            The note; blank lines separate paragraphs. Escaped.
+        kind : {"info", "warning"}, default "info"
+            Look of the box.
+        """
+        if kind not in ("info", "warning"):
+            raise ParameterError(f"kind must be 'info' or 'warning'; got {kind!r}.")
+        role = ' role="note"' if kind == "info" else ' role="alert"'
+        self._parts.append(f'<div class="note note-{kind}"{role}>{_paragraphs(text)}</div>')
+        return self
+
+    def add_kpis(self, kpis: Iterable[Kpi | Mapping[str, Any]]) -> Section:
+        """Add a row of headline number cards.
+
+        Parameters
+        ----------
+        kpis : iterable of Kpi or mapping
+            Each a :class:`Kpi` or a mapping of its fields (``label``, ``value``,
+            ``ci_low``, ``ci_high``, ``n``, ``fmt``, ``unit``, ``note``, ``confidence``).
+        """
+        cards = []
+        for item in kpis:
+            if isinstance(item, Kpi):
+                cards.append(item)
+                continue
+            if not isinstance(item, Mapping):
+                raise ParameterError(
+                    f"each KPI must be a Kpi or a mapping of its fields; got {type(item).__name__}."
+                )
+            try:
+                cards.append(Kpi(**item))
+            except TypeError as exc:
+                raise ParameterError(
+                    f"a KPI mapping has unknown or missing fields ({exc}); allowed: label, "
+                    "value, ci_low, ci_high, n, fmt, unit, note, confidence."
+                ) from None
+        if not cards:
+            raise ParameterError("add_kpis needs at least one KPI.")
+        self._parts.append(f'<div class="kpis">{"".join(k.to_html() for k in cards)}</div>')
+        return self
+
+    def add_table(
+        self,
+        data: pd.DataFrame,
+        *,
+        caption: str | None = None,
+        number_formats: Mapping[str, Formatter] | None = None,
+        index: bool | None = None,
+        max_rows: int | None = None,
+    ) -> Section:
+        """Add a table; every cell is escaped.
+
+        Numeric columns are right-aligned with tabular figures. A float column gets
+        the same number of decimals in every row, chosen from its magnitude, unless
+        ``number_formats`` says otherwise. Rows whose ``suppressed`` column is true are
+        greyed.
+
+        Parameters
+        ----------
+        data : DataFrame
+            The table.
+        caption : str, optional
+            Shown above the table.
+        number_formats : mapping of column to str or callable, optional
+            Format string (``"{:.1f}"``), spec (``".1%"``) or function per column.
+        index : bool, optional
+            Show the index as leading columns. Default: when it is not a plain
+            0..n-1 range.
+        max_rows : int, optional
+            Show at most this many rows; the table then says how many were left out.
+        """
+        if not isinstance(data, pd.DataFrame):
+            raise ParameterError(f"add_table expects a DataFrame; got {type(data).__name__}.")
+        formats = dict(number_formats or {})
+        unknown = [c for c in formats if c not in data.columns]
+        if unknown:
+            raise ParameterError(
+                f"number_formats names columns not in the table: {unknown}; "
+                f"columns: {[str(c) for c in data.columns]}."
+            )
+        if max_rows is not None and (not isinstance(max_rows, int) or max_rows < 1):
+            raise ParameterError(f"max_rows must be a positive integer or None; got {max_rows!r}.")
+        frame = data
+        if index is None:
+            idx = frame.index
+            index = not (
+                isinstance(idx, pd.RangeIndex)
+                and idx.name is None
+                and idx.start == 0
+                and idx.step == 1
+            )
+        if index:
+            frame = frame.reset_index()
+        total = len(frame)
+        if max_rows is not None and total > max_rows:
+            frame = frame.iloc[:max_rows]
+        self._tables += 1
+
+        columns = list(frame.columns)
+        names = [" · ".join(map(str, c)) if isinstance(c, tuple) else str(c) for c in columns]
+        col_formats: list[Formatter | None] = []
+        numeric: list[bool] = []
+        for pos, column in enumerate(columns):
+            series = frame.iloc[:, pos]
+            numeric.append(
+                pd.api.types.is_numeric_dtype(series.dtype)
+                and not pd.api.types.is_bool_dtype(series.dtype)
+            )
+            col_formats.append(formats.get(column, _column_format(series)))
+
+        head = "".join(
+            f'<th scope="col"{_NUM if num else ""}>{_e(name)}</th>'
+            for name, num in zip(names, numeric, strict=True)
+        )
+        suppressed = (
+            frame["suppressed"].fillna(False).astype(bool).to_numpy()
+            if "suppressed" in frame.columns and frame["suppressed"].ndim == 1
+            else np.zeros(len(frame), dtype=bool)
+        )
+        rows = []
+        for r, values in enumerate(frame.itertuples(index=False, name=None)):
+            cells = "".join(
+                f"<td{_NUM if num else ''}>{_e(format_value(v, f))}</td>"
+                for v, f, num in zip(values, col_formats, numeric, strict=True)
+            )
+            cls = ' class="suppressed"' if suppressed[r] else ""
+            rows.append(f"<tr{cls}>{cells}</tr>")
+        if not rows:
+            rows.append(f'<tr><td colspan="{max(len(columns), 1)}" class="empty">no rows</td></tr>')
+        cap = f"<caption>{_e(caption)}</caption>" if caption else ""
+        more = ""
+        if len(frame) < total:
+            more = f'<p class="table-more">Showing the first {len(frame):,} of {total:,} rows.</p>'
+        self._parts.append(
+            f'<div class="table-wrap"><table>{cap}<thead><tr>{head}</tr></thead>'
+            f"<tbody>{''.join(rows)}</tbody></table></div>{more}"
+        )
+        return self
+
+    def add_figure(
+        self, fig: Figure | Axes, *, alt: str, caption: str | None = None, dpi: int = DPI
+    ) -> Section:
+        """Embed a matplotlib figure as a PNG data URI.
+
+        The PNG bytes are deterministic (:func:`hxmetrics.plotting.figure_to_png`).
+        The image is shown at the figure's size in inches (96 CSS pixels per inch),
+        shrinking to fit narrow screens.
+
+        Parameters
+        ----------
+        fig : Figure or Axes
+            The figure (or an Axes of it).
+        alt : str
+            Text alternative for readers who cannot see the image: what it shows and
+            the main finding. Required.
+        caption : str, optional
+            Shown under the image.
+        dpi : int, default 144
+            Pixels per inch of the embedded image.
+        """
+        figure = fig.figure if isinstance(fig, Axes) else fig
+        if not isinstance(alt, str) or not alt.strip():
+            raise ParameterError(
+                "add_figure needs alt text: one sentence saying what the figure shows."
+            )
+        if not isinstance(figure, Figure):
+            raise ParameterError(
+                f"add_figure expects a matplotlib Figure or Axes; got {type(fig).__name__}."
+            )
+        png = figure_to_png(figure, dpi=dpi)
+        width, height = figure.get_size_inches()
+        w = math.ceil(width * _CSS_PX_PER_INCH)
+        h = math.ceil(height * _CSS_PX_PER_INCH)
+        data = base64.b64encode(png).decode("ascii")
+        self._figures += 1
+        cap = f"<figcaption>{_e(caption)}</figcaption>" if caption else ""
+        self._parts.append(
+            f'<figure><img src="data:image/png;base64,{data}" width="{w}" height="{h}" '
+            f'alt="{_e(alt.strip())}">{cap}</figure>'
+        )
+        return self
+
+    def to_html(self) -> str:
+        """Render the section."""
+        intro = f'<div class="intro">{_paragraphs(self.intro)}</div>' if self.intro else ""
+        return (
+            f'<section id="{_e(self.id)}" aria-labelledby="{_e(self.id)}-h">'
+            f'<h2 id="{_e(self.id)}-h">{_e(self.title)}</h2>'
+            f"{intro}"
+            f"{''.join(self._parts)}</section>"
+        )
+
+
+class Report:
+    """A self-contained HTML report: sections with KPIs, tables, figures and notes.
+
+    Parameters
+    ----------
+    title : str
+        The report's title.
+    subtitle : str, optional
+        A line under the title (the data it was computed on, say).
+    footer : str, optional
+        Text at the end (how it was made). No timestamp is added by the builder: the
+        caller decides what goes in, so that identical input gives identical bytes.
+    lang : str, default "en"
+        Language of the document.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> report = Report(title="Experience report", subtitle="Sample organisation")
+    >>> section = report.add_section("nps", "Net Promoter Score", intro="By role.")
+    >>> _ = section.add_kpis([Kpi("Customer NPS", 21.4, ci_low=15.0, ci_high=27.6, n=812)])
+    >>> _ = section.add_table(pd.DataFrame({"role": ["customer"], "nps": [21.4]}))
+    >>> page = report.to_html()
+    >>> page.startswith("<!DOCTYPE html>"), '<a href="#nps">' in page, "http://" in page
+    (True, True, False)
+    """
+
+    def __init__(
+        self,
+        title: str,
+        *,
+        subtitle: str | None = None,
+        footer: str | None = None,
+        lang: str = "en",
+    ) -> None:
+        if not isinstance(title, str) or not title.strip():
+            raise ParameterError("a report needs a non-empty title.")
+        if not re.fullmatch(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*", lang):
+            raise ParameterError(f"lang must be a language tag like 'en' or 'en-GB'; got {lang!r}.")
+        self.title = title
+        self.subtitle = subtitle
+        self.footer = footer
+        self.lang = lang
+        self.sections: list[Section] = []
+
+    def __repr__(self) -> str:
+        ids = ", ".join(s.id for s in self.sections)
+        return f"Report(title={self.title!r}, sections=[{ids}])"
+
+    def add_section(self, id: str, title: str, *, intro: str | None = None) -> Section:
+        """Append a section and return it.
+
+        Parameters
+        ----------
+        id : str
+            Anchor of the section: a letter, then letters, digits, ``-`` or ``_``;
+            unique in the report.
+        title : str
+            Heading, also its entry in the table of contents.
+        intro : str, optional
+            Prose under the heading; blank lines separate paragraphs.
+
+        Returns
+        -------
+        Section
+        """
+        if not isinstance(id, str) or not _ID.match(id) or id.endswith("-h"):
+            raise ParameterError(
+                f"section id must start with a letter and hold only letters, digits, '-' "
+                f"and '_' (and not end in '-h'); got {id!r}."
+            )
+        if id in _RESERVED_IDS or any(s.id == id for s in self.sections):
+            taken = sorted(_RESERVED_IDS | {s.id for s in self.sections})
+            raise ParameterError(f"section id {id!r} is already taken; taken ids: {taken}.")
+        section = Section(id, title, intro=intro)
+        self.sections.append(section)
+        return section
+
+    def to_html(self) -> str:
+        """Render the whole document as one string."""
+        toc = "".join(f'<li><a href="#{_e(s.id)}">{_e(s.title)}</a></li>' for s in self.sections)
+        nav = (
+            f'<nav id="contents" aria-label="Contents"><h2>Contents</h2><ol>{toc}</ol></nav>'
+            if self.sections
+            else ""
+        )
+        subtitle = f'<p class="subtitle">{_e(self.subtitle)}</p>' if self.subtitle else ""
+        footer = f"<footer>{_paragraphs(self.footer)}</footer>" if self.footer else ""
+        body = "\n".join(s.to_html() for s in self.sections)
+        return (
+            "<!DOCTYPE html>\n"
+            f'<html lang="{_e(self.lang)}">\n<head>\n<meta charset="utf-8">\n'
+            # The browser itself refuses to load anything external, whatever slips in.
+            '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; '
+            "img-src data:; style-src 'unsafe-inline'\">\n"
+            '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+            '<meta name="color-scheme" content="light">\n'
+            f"<title>{_e(self.title)}</title>\n<style>{_CSS}</style>\n</head>\n"
+            f'<body>\n<header id="top"><h1>{_e(self.title)}</h1>{subtitle}</header>\n'
+            f"{nav}\n<main>\n{body}\n</main>\n{footer}\n</body>\n</html>\n"
+        )
+
+    def write(self, path: str | os.PathLike[str], *, forbidden: Sequence[str] = ()) -> Path:
+        """Write the report to ``path`` atomically, after the privacy checks.
+
+        The document is checked for external references and for the ``forbidden``
+        identifiers (:func:`~hxmetrics.report.privacy_guard`) before anything is
+        written; it is then written to a temporary file beside ``path`` and moved
+        into place, so a reader never sees half a report.
+
+        Parameters
+        ----------
+        path : path-like
+            Destination ``.html`` file; its folder must exist.
+        forbidden : sequence of str, optional
+            Identifiers from the input that must not appear (emails, phones).
+
+        Returns
+        -------
+        pathlib.Path
+            The path written.
+
+        Raises
+        ------
+        PrivacyError
+            If the document references anything external or contains a forbidden value.
+        """
+        target = Path(path)
+        if not target.parent.is_dir():
+            raise ParameterError(f"cannot write {target}: folder {target.parent} does not exist.")
+        document = self.to_html()
+        if forbidden:
+            privacy_guard(document, forbidden=forbidden)
+        else:
+            check_no_external_urls(document)
+        data = document.encode("utf-8")
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return target
+
+
+# Colours: text #1f2328 on white (15.8:1), secondary #57606a (6.4:1), accent #1f5f99
+# (6.6:1); all pass WCAG 2.1 AA for body text. Fonts: the reader's system fonts only.
+_CSS = """
+:root{--ink:#1f2328;--muted:#57606a;--line:#d0d7de;--soft:#f4f6f8;--accent:#1f5f99;
+--warn:#8a4b00;--warn-bg:#fff6e5;--info-bg:#eef4fa}
+*{box-sizing:border-box}
+html{-webkit-text-size-adjust:100%}
+body{margin:0 auto;max-width:1100px;padding:2rem 2.5rem 3rem;color:var(--ink);background:#fff;
+font:16px/1.55 system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif}
+header h1{font-size:2rem;line-height:1.2;margin:0 0 .35rem}
+.subtitle{color:var(--muted);margin:0 0 1.5rem;font-size:1.05rem}
+nav#contents{border:1px solid var(--line);border-radius:6px;padding:.8rem 1.2rem;margin:0 0 2rem;
+background:var(--soft)}
+nav#contents h2{font-size:.8rem;text-transform:uppercase;letter-spacing:.06em;color:var(--muted);
+margin:0 0 .4rem;border:0;padding:0}
+nav#contents ol{margin:0;padding-left:1.4rem;columns:2 18rem;column-gap:2rem}
+nav#contents li{margin:.15rem 0;break-inside:avoid}
+a{color:var(--accent)}
+section{margin:0 0 2.75rem}
+h2{font-size:1.45rem;line-height:1.25;margin:2.25rem 0 .75rem;padding-bottom:.3rem;
+border-bottom:2px solid var(--line)}
+h3{font-size:1.1rem;margin:1.6rem 0 .5rem}
+p{margin:.5rem 0;max-width:46rem}
+.intro{color:var(--ink);margin-bottom:1rem}
+.kpis{display:grid;grid-template-columns:repeat(auto-fill,minmax(12.5rem,1fr));gap:.9rem;
+margin:1rem 0 1.5rem}
+.kpi{border:1px solid var(--line);border-top:4px solid var(--accent);border-radius:6px;
+padding:.75rem 1rem;break-inside:avoid}
+.kpi-label{font-size:.85rem;color:var(--muted);font-weight:600}
+.kpi-value{font-size:2rem;font-weight:700;line-height:1.2;margin:.15rem 0;
+font-variant-numeric:tabular-nums}
+.kpi-suppressed{font-size:1.1rem;font-weight:600;color:var(--muted);font-style:italic;
+padding:.55rem 0}
+.kpi-ci,.kpi-n,.kpi-note{font-size:.85rem;color:var(--muted);font-variant-numeric:tabular-nums}
+.table-wrap{overflow-x:auto;margin:1rem 0 1.5rem}
+table{border-collapse:collapse;font-size:.9rem;font-variant-numeric:tabular-nums}
+caption{caption-side:top;text-align:left;font-weight:600;padding:0 0 .4rem}
+th,td{padding:.35rem .75rem;border-bottom:1px solid var(--line);text-align:left;
+vertical-align:top}
+thead th{background:var(--soft);border-bottom:2px solid var(--line);font-weight:600}
+tbody tr:nth-child(even){background:#fafbfc}
+.num{text-align:right;white-space:nowrap}
+tr.suppressed td{color:var(--muted);font-style:italic}
+td.empty{color:var(--muted);font-style:italic}
+.table-more{font-size:.85rem;color:var(--muted);margin-top:-.9rem}
+figure{margin:1.25rem 0 1.75rem;break-inside:avoid}
+figure img{display:block;max-width:100%;height:auto}
+figcaption{font-size:.9rem;color:var(--muted);margin-top:.4rem;max-width:46rem}
+.note{border-left:4px solid var(--accent);background:var(--info-bg);padding:.6rem 1rem;
+margin:1rem 0;border-radius:0 6px 6px 0;max-width:52rem}
+.note p{margin:.25rem 0}
+.note-warning{border-left-color:var(--warn);background:var(--warn-bg)}
+footer{margin-top:3rem;padding-top:1rem;border-top:1px solid var(--line);color:var(--muted);
+font-size:.85rem}
+@media (max-width:700px){body{padding:1rem}.kpi-value{font-size:1.6rem}}
+@media print{
+body{max-width:none;padding:0;font-size:10.5pt}
+nav#contents{background:none}
+a{color:inherit;text-decoration:none}
+h2{break-after:avoid}
+h3{break-after:avoid}
+.table-wrap{overflow:visible}
+thead{display:table-header-group}
+tr,figure,.kpi,.note{break-inside:avoid}
+}
+""".strip()
