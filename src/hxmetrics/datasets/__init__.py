@@ -1,0 +1,40 @@
+"""Synthetic organisations with known ground truth, and the bundled sample.
+
+``simulate_organisation`` draws persons from archetypes (pure and hybrid),
+gives them role episodes in three silos with noisy match keys, and lets them
+leave exhaust (survey answers, events, purchases, tickets). ``truth`` says who
+is who, which hybrid labels hold, and which parameters made every score, so
+identity resolution and every measure can be checked against the truth.
+``load_sample`` reads the committed sample in ``data/samples/``.
+"""
+
+from hxmetrics.datasets._hybrids import LABELS as HYBRID_LABELS
+from hxmetrics.datasets._model import ClvTruth, ExperienceTruth, Organisation, Truth
+from hxmetrics.datasets._sample import (
+    SAMPLE_SETTINGS,
+    load_sample,
+    read_organisation,
+    write_organisation,
+)
+from hxmetrics.datasets._simulate import (
+    ARCHETYPES,
+    DEFAULT_CLV,
+    DEFAULT_EXPERIENCE,
+    simulate_organisation,
+)
+
+__all__ = [
+    "ARCHETYPES",
+    "DEFAULT_CLV",
+    "DEFAULT_EXPERIENCE",
+    "HYBRID_LABELS",
+    "SAMPLE_SETTINGS",
+    "ClvTruth",
+    "ExperienceTruth",
+    "Organisation",
+    "Truth",
+    "load_sample",
+    "read_organisation",
+    "simulate_organisation",
+    "write_organisation",
+]

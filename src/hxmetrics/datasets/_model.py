@@ -1,0 +1,171 @@
+"""The containers a simulated organisation comes in: tables plus the truth behind them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+__all__ = ["ClvTruth", "ExperienceTruth", "Organisation", "Truth"]
+
+
+@dataclass(frozen=True, eq=False)
+class ExperienceTruth:
+    """The parameters the survey scores were drawn from.
+
+    Every respondent-occasion has a latent experience ``eta = mu + b + w``:
+    ``mu`` is the cell mean (role x engagement x archetype, in ``latent_mean``),
+    ``b`` a person effect shared by all of a person's roles (sd ``person_sd``)
+    and ``w`` an occasion effect (sd ``sqrt(1 - person_sd**2)``), so
+    ``eta ~ N(mu, 1)`` for any single response.
+
+    Attributes
+    ----------
+    params : dict
+        The plain-number configuration used (loadings, thresholds, shifts,
+        rates); round-trips through JSON.
+    latent_mean : pandas.DataFrame
+        ``role, engagement, archetype, hybrid, mu``: one row per possible cell.
+    items : pandas.DataFrame
+        ``role, item, loading, intercept, residual_sd, t1..t4``: the one-factor
+        model of ``hx1..hx6`` per role: ``y = intercept + loading * eta +
+        residual_sd * e`` and score ``1 + #{k: y > t_k}``.
+    nps : pandas.DataFrame
+        Per cell: ``p0..p10`` (exact probabilities of each 0-10 answer),
+        ``p_detractor, p_passive, p_promoter, nps`` (NPS on the -100..100 scale).
+    csat, ces : pandas.DataFrame
+        Per customer cell and touchpoint: ``p1..p5`` / ``p1..p7`` and ``mean``.
+    weights : pandas.DataFrame
+        ``role, engagement, propensity, weight``: relative response propensity
+        and the survey weight (``1 / propensity``) written on every response.
+    """
+
+    params: dict[str, Any]
+    latent_mean: pd.DataFrame
+    items: pd.DataFrame
+    nps: pd.DataFrame
+    csat: pd.DataFrame
+    ces: pd.DataFrame
+    weights: pd.DataFrame
+
+
+@dataclass(frozen=True, eq=False)
+class ClvTruth:
+    """The purchase process behind ``transactions``.
+
+    Attributes
+    ----------
+    params : dict
+        ``r, alpha, a, b`` (BG/NBD, time unit weeks) and ``p, q, gamma``
+        (Gamma-Gamma spend), plus ``time_unit``.
+    latent : pandas.DataFrame
+        One row per customer episode: ``person_id, silo, source_id, start``
+        (first purchase), ``lambda_`` (purchase rate per week), ``p_dropout``,
+        ``nu`` (Gamma-Gamma rate: mean spend is ``p / nu``), ``mean_spend``,
+        ``alive`` (still active at the observation end), ``dropout`` (time of
+        becoming inactive, NaT if alive), ``n_repeat`` (repeat purchases
+        observed), ``T_weeks`` (time from first purchase to the end of
+        observation of that episode).
+    """
+
+    params: dict[str, Any]
+    latent: pd.DataFrame
+
+
+@dataclass(frozen=True, eq=False)
+class Truth:
+    """What really happened in a simulated organisation.
+
+    Attributes
+    ----------
+    crosswalk : pandas.DataFrame
+        ``silo, source_id, person_id, in_roster``: the true person of every
+        silo id that appears anywhere (``in_roster`` is False for the legacy
+        ids that only occur in ``responses``).
+    episodes : pandas.DataFrame
+        ``person_id, role, engagement, start, end, silo, source_id``: one row
+        per roster row.
+    hybrids : pandas.DataFrame
+        ``person_id``, one bool column per hybrid label, ``boomerang_gap_days``
+        and ``archetype`` (the recipe the person was generated from).
+    experience : ExperienceTruth
+        Survey-score parameters.
+    clv : ClvTruth
+        Purchase-process parameters and per-customer latents.
+    keys : pandas.DataFrame
+        ``person_id, email, phone, birth_year, anchor, shares_phone_with``: the
+        clean keys of each person (``phone`` as 10 digits), which key is never
+        missing in their records (``anchor``) and, for the household trap,
+        the other person whose phone they share.
+    unattributable : pandas.DataFrame
+        ``response_id, silo, source_id, person_id, reason``: responses whose id
+        is not in any roster (``unknown_id``) or whose timestamp is outside
+        every episode of that id (``outside_episode``).
+    service : pandas.DataFrame
+        ``team, severity, median_first_response_hours, first_response_sigma,
+        median_resolution_hours, resolution_sigma, reopen_rate``: the
+        log-normal ticket-handling times.
+    """
+
+    crosswalk: pd.DataFrame
+    episodes: pd.DataFrame
+    hybrids: pd.DataFrame
+    experience: ExperienceTruth
+    clv: ClvTruth
+    keys: pd.DataFrame
+    unattributable: pd.DataFrame
+    service: pd.DataFrame
+
+
+@dataclass(frozen=True, eq=False)
+class Organisation:
+    """A synthetic organisation: three silo rosters, four exhaust tables, the truth.
+
+    Attributes
+    ----------
+    customers, workers, partners : pandas.DataFrame
+        Rosters (one row per relationship episode), valid under
+        :func:`hxmetrics.tables.validate`.
+    responses, events, transactions, tickets : pandas.DataFrame
+        Exhaust tables, valid under :func:`hxmetrics.tables.validate`.
+    truth : Truth
+        The ground truth.
+    start, end : pandas.Timestamp
+        The observation window ``[start, end)``: every exhaust timestamp lies
+        in it, and an episode still running at ``end`` has ``end`` NaT.
+    settings : dict
+        The arguments of :func:`simulate_organisation` that made it.
+    """
+
+    customers: pd.DataFrame
+    workers: pd.DataFrame
+    partners: pd.DataFrame
+    responses: pd.DataFrame
+    events: pd.DataFrame
+    transactions: pd.DataFrame
+    tickets: pd.DataFrame
+    truth: Truth
+    start: pd.Timestamp
+    end: pd.Timestamp
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """The seven contract tables by name (rosters first)."""
+        return {
+            "customers": self.customers,
+            "workers": self.workers,
+            "partners": self.partners,
+            "responses": self.responses,
+            "events": self.events,
+            "transactions": self.transactions,
+            "tickets": self.tickets,
+        }
+
+    def __repr__(self) -> str:
+        sizes = ", ".join(f"{k}={len(v)}" for k, v in self.tables.items())
+        return (
+            f"Organisation(persons={len(self.truth.hybrids)}, {sizes}, "
+            f"window=[{self.start.date()}, {self.end.date()}))"
+        )

@@ -1,0 +1,193 @@
+"""Write an organisation to CSV/JSON files and read it back, bit for bit.
+
+Layout of a directory (``data/samples/`` holds the committed sample)::
+
+    customers.csv workers.csv partners.csv            the rosters
+    responses.csv events.csv transactions.csv tickets.csv
+    truth/*.csv                                        truth frames
+    truth/params.json                                  settings, parameters
+    schema.json                                        dtype of every column
+
+Rows are written in the order the generator produces (sorted), floats with
+Python's shortest round-trip repr, so the files are stable and re-reading
+gives frames equal to the generator's.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from hxmetrics.errors import HxError
+from hxmetrics.tables import TABLES, validate
+
+from ._model import ClvTruth, ExperienceTruth, Organisation, Truth
+
+__all__ = ["SAMPLE_SETTINGS", "load_sample", "read_organisation", "write_organisation"]
+
+#: The arguments of :func:`simulate_organisation` behind ``data/samples/``.
+SAMPLE_SETTINGS: dict[str, Any] = {"n_people": 3000, "seed": 20250101}
+
+_TRUTH_FRAMES = ("crosswalk", "episodes", "hybrids", "keys", "unattributable", "service")
+_EXPERIENCE_FRAMES = ("latent_mean", "items", "nps", "csat", "ces", "weights")
+
+
+def _frames(org: Organisation) -> dict[str, pd.DataFrame]:
+    out = dict(org.tables)
+    for name in _TRUTH_FRAMES:
+        out[f"truth/{name}"] = getattr(org.truth, name)
+    for name in _EXPERIENCE_FRAMES:
+        out[f"truth/experience_{name}"] = getattr(org.truth.experience, name)
+    out["truth/clv_latent"] = org.truth.clv.latent
+    return out
+
+
+def _for_csv(df: pd.DataFrame) -> pd.DataFrame:
+    out = df.copy()
+    for col in out.columns:
+        s = out[col]
+        # Whole-number floats (scores) are written without ".0": smaller, same value.
+        if s.dtype == "float64" and s.notna().any():
+            vals = s.dropna()
+            if (vals == vals.round()).all() and vals.abs().max() < 2**53:
+                out[col] = s.astype("Int64")
+    return out
+
+
+def write_organisation(org: Organisation, directory: str | Path) -> list[Path]:
+    """Write every table and the truth of ``org`` under ``directory``.
+
+    Parameters
+    ----------
+    org : Organisation
+        What :func:`simulate_organisation` returned.
+    directory : str or Path
+        Created if missing; existing files of the same names are replaced.
+
+    Returns
+    -------
+    list of Path
+        The files written, in a fixed order.
+    """
+    root = Path(directory)
+    (root / "truth").mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    schema: dict[str, dict[str, str]] = {}
+    for name, df in _frames(org).items():
+        path = root / f"{name}.csv"
+        _for_csv(df).to_csv(path, index=False, lineterminator="\n")
+        schema[name] = {str(c): str(t) for c, t in df.dtypes.items()}
+        written.append(path)
+    params = {
+        "settings": org.settings,
+        "start": str(org.start.date()),
+        "end": str(org.end.date()),
+        "experience": org.truth.experience.params,
+        "clv": org.truth.clv.params,
+    }
+    # The schema keeps column order (it is the order read back); params are sorted.
+    for name, obj, sort in (("truth/params.json", params, True), ("schema.json", schema, False)):
+        path = root / name
+        path.write_text(json.dumps(obj, indent=1, sort_keys=sort) + "\n", encoding="utf-8")
+        written.append(path)
+    return written
+
+
+def _read(path: Path, dtypes: dict[str, Any]) -> pd.DataFrame:
+    text_cols = {c: "str" for c, t in dtypes.items() if t in ("str", "object", "string")}
+    df = pd.read_csv(
+        path, dtype=text_cols, float_precision="round_trip", keep_default_na=False, na_values=[""]
+    )
+    for col, dtype in dtypes.items():
+        if dtype.startswith("datetime64"):
+            df[col] = pd.to_datetime(df[col], format="ISO8601").astype(dtype)
+        elif col not in text_cols:
+            df[col] = df[col].astype(dtype)
+    return df[list(dtypes)]
+
+
+def read_organisation(directory: str | Path) -> Organisation:
+    """Read an organisation written by :func:`write_organisation`.
+
+    Parameters
+    ----------
+    directory : str or Path
+        The directory holding ``schema.json``, the table files and ``truth/``.
+
+    Returns
+    -------
+    Organisation
+        Tables validated (and coerced) by :func:`hxmetrics.tables.validate`;
+        truth frames with the dtypes recorded in ``schema.json``.
+    """
+    root = Path(directory)
+    schema_path = root / "schema.json"
+    if not schema_path.is_file():
+        raise HxError(
+            f"no organisation in {str(root)!r}: schema.json not found. Write one with "
+            "write_organisation(org, directory) or regenerate the sample with "
+            "`python scripts/make_sample.py`."
+        )
+    schema = json.loads(schema_path.read_text(encoding="utf-8"))
+    frames = {name: _read(root / f"{name}.csv", dtypes) for name, dtypes in schema.items()}
+    for table in TABLES:
+        frames[table] = validate(frames[table], table=table)
+    params = json.loads((root / "truth" / "params.json").read_text(encoding="utf-8"))
+    experience = ExperienceTruth(
+        params=params["experience"],
+        **{name: frames[f"truth/experience_{name}"] for name in _EXPERIENCE_FRAMES},
+    )
+    truth = Truth(
+        **{name: frames[f"truth/{name}"] for name in _TRUTH_FRAMES},
+        experience=experience,
+        clv=ClvTruth(params=params["clv"], latent=frames["truth/clv_latent"]),
+    )
+    return Organisation(
+        **{table: frames[table] for table in TABLES},
+        truth=truth,
+        start=pd.Timestamp(params["start"]).as_unit("ns"),
+        end=pd.Timestamp(params["end"]).as_unit("ns"),
+        settings=params["settings"],
+    )
+
+
+def _sample_dir() -> Path:
+    here = Path(__file__).resolve()
+    for parent in here.parents:
+        candidate = parent / "data" / "samples"
+        if (candidate / "schema.json").is_file():
+            return candidate
+    raise HxError(
+        "the sample data (data/samples/) was not found above "
+        f"{str(here.parent)!r}; it ships with the source checkout. Pass path= "
+        "or simulate one with simulate_organisation()."
+    )
+
+
+def load_sample(path: str | Path | None = None) -> Organisation:
+    """Load the committed sample organisation (no simulation).
+
+    Parameters
+    ----------
+    path : str or Path, optional
+        Directory to read; default the repository's ``data/samples/``, made by
+        ``scripts/make_sample.py`` as ``simulate_organisation(**SAMPLE_SETTINGS)``.
+
+    Returns
+    -------
+    Organisation
+        The same tables and truth as the simulation with those settings.
+
+    Examples
+    --------
+    >>> from hxmetrics.datasets import load_sample
+    >>> org = load_sample()
+    >>> org.settings["n_people"], len(org.truth.hybrids)
+    (3000, 3000)
+    >>> str(org.responses["timestamp"].dtype)
+    'datetime64[ns]'
+    """
+    return read_organisation(_sample_dir() if path is None else path)
