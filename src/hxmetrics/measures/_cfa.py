@@ -239,45 +239,36 @@ class Spec:
             kinds.append(kind)
             return len(self.labels) - 1
 
-        def assign(idx: np.ndarray, pos: tuple[int, ...], kind: str, key: str, lab: tuple) -> None:
+        def assign(
+            idx: np.ndarray, pos: tuple[int, ...], kind: str, lab: tuple[str, str, str]
+        ) -> None:
             # one index shared by all groups when the family is held equal
             if kind in self.equal:
-                k = new(key, *lab)
+                k = new(kind, *lab)
                 for g in range(G):
                     idx[(g, *pos)] = k
             else:
                 for g in range(G):
-                    idx[(g, *pos)] = new(key, *lab)
+                    idx[(g, *pos)] = new(kind, *lab)
 
         for j, f in enumerate(s.factors):
-            for i in np.flatnonzero(s.pattern[:, j]):
+            for i in map(int, np.flatnonzero(s.pattern[:, j])):
                 if i == s.markers[j]:
                     self.L_val[:, i, j] = 1.0
                 else:
-                    assign(self.L_idx, (i, j), "loadings", "loadings", (f, "=~", s.items[i]))
+                    assign(self.L_idx, (i, j), "loadings", (f, "=~", s.items[i]))
         for j in range(m):
-            assign(
-                self.P_idx,
-                (j, j),
-                "lv_variances",
-                "lv_variances",
-                (s.factors[j], "~~", s.factors[j]),
-            )
+            assign(self.P_idx, (j, j), "lv_variances", (s.factors[j], "~~", s.factors[j]))
         for j in range(m):
             for k in range(j + 1, m):
-                assign(
-                    self.P_idx,
-                    (j, k),
-                    "lv_covariances",
-                    "lv_covariances",
-                    (s.factors[j], "~~", s.factors[k]),
-                )
+                lab = (s.factors[j], "~~", s.factors[k])
+                assign(self.P_idx, (j, k), "lv_covariances", lab)
                 self.P_idx[:, k, j] = self.P_idx[:, j, k]
         for i in range(p):
-            assign(self.T_idx, (i,), "residuals", "residuals", (s.items[i], "~~", s.items[i]))
+            assign(self.T_idx, (i,), "residuals", (s.items[i], "~~", s.items[i]))
         if self.meanstructure:
             for i in range(p):
-                assign(self.N_idx, (i,), "intercepts", "intercepts", (s.items[i], "~1", ""))
+                assign(self.N_idx, (i,), "intercepts", (s.items[i], "~1", ""))
             # Latent means: fixed to 0 unless intercepts are equal (then free in every
             # group but the first, lavaan's default), and 0 everywhere when "means" is
             # held equal too.
@@ -324,8 +315,8 @@ class Spec:
         p, m = s.p, s.m
         slots: list[tuple[str, int, int]] = []
         for j in range(m):
-            for i in np.flatnonzero(s.pattern[:, j]):
-                slots.append(("L", int(i), j))
+            for i in map(int, np.flatnonzero(s.pattern[:, j])):
+                slots.append(("L", i, j))
         for j in range(m):
             for k in range(j, m):
                 slots.append(("P", j, k))
@@ -340,15 +331,16 @@ class Spec:
         self.slot_pos = [(x[1], x[2]) for x in slots]
         idx = np.full((self.G, len(slots)), -1)
         for si, (kind, a, b) in enumerate(slots):
-            src = {
-                "L": lambda g, a=a, b=b: self.L_idx[g, a, b],
-                "P": lambda g, a=a, b=b: self.P_idx[g, a, b],
-                "T": lambda g, a=a: self.T_idx[g, a],
-                "N": lambda g, a=a: self.N_idx[g, a],
-                "A": lambda g, a=a: self.A_idx[g, a],
-            }[kind]
-            for g in range(self.G):
-                idx[g, si] = src(g)
+            if kind == "L":
+                idx[:, si] = self.L_idx[:, a, b]
+            elif kind == "P":
+                idx[:, si] = self.P_idx[:, a, b]
+            elif kind == "T":
+                idx[:, si] = self.T_idx[:, a]
+            elif kind == "N":
+                idx[:, si] = self.N_idx[:, a]
+            else:
+                idx[:, si] = self.A_idx[:, a]
         self.slot_param = idx
 
     def moments_count(self) -> int:
