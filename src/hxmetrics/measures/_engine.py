@@ -1,0 +1,608 @@
+"""One aggregation, every engine: rows -> sufficient statistics per group.
+
+Every measure in :mod:`hxmetrics.measures` is computed in two steps:
+
+1. **Aggregate** (this module). Each row gets a small integer *code* (its status or
+   category: missing, invalid, detractor, passive, promoter, ...) and, optionally, a
+   few numeric columns to sum (a weight, the weight squared, a score, ...). The rows
+   are then counted and summed per *cell* = (group, code). Everything is written once
+   with narwhals, so the same expressions run on pandas, Polars (eager or lazy),
+   DuckDB, PyArrow and Spark. Following the architecture, the derived columns are
+   computed first with ``select`` and only plain columns are summed in ``agg``.
+2. **Finish** (the measure's module). The small per-group arrays are turned into
+   estimates, standard errors and intervals with numpy/scipy.
+
+Because counts and sums add, statistics computed on two halves of a table merge to
+the statistics of the whole (:func:`merge_partials`): counts exactly, float sums up
+to floating-point rounding (the order of additions differs).
+
+The public surface, for measure authors:
+
+* :func:`to_narwhals`, :func:`column_names`, :func:`require_columns`,
+  :func:`is_float_column`, :func:`is_numeric_column` -- look at an input frame;
+* :func:`aggregate` -> :class:`Cells` -- the one aggregation;
+* :func:`merge_partials` -- add up sufficient-statistics frames;
+* :func:`invalid_rows` -- example rows for an error message;
+* :func:`missing_expr` -- "missing" for a numeric column on every engine.
+
+pandas inputs take a fast path with the same semantics: the group keys are
+factorised once and every count and sum is one :func:`numpy.bincount` over the
+cell index, which is faster than a pandas ``groupby`` on many rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import narwhals as nw
+import numpy as np
+import pandas as pd
+
+from hxmetrics.errors import InputTableError, ParameterError, check_columns
+
+__all__ = [
+    "Cells",
+    "Inputs",
+    "aggregate",
+    "as_columns",
+    "column_names",
+    "invalid_rows",
+    "is_float_column",
+    "is_numeric_column",
+    "merge_partials",
+    "missing_expr",
+    "prepare",
+    "raise_invalid",
+    "rating_code",
+    "require_columns",
+    "to_narwhals",
+]
+
+_CODE = "__hx_code"
+_ROW = "__hx_row"
+
+
+def to_narwhals(data: Any) -> nw.DataFrame[Any] | nw.LazyFrame[Any]:
+    """Wrap any frame narwhals accepts (pandas, Polars, DuckDB, PyArrow, Spark, ...).
+
+    Raises
+    ------
+    InputTableError
+        If ``data`` is not a data frame narwhals knows.
+    """
+    if isinstance(data, (nw.DataFrame, nw.LazyFrame)):
+        return data
+    try:
+        frame = nw.from_native(data)
+    except TypeError as exc:
+        raise InputTableError(
+            f"expected a data frame (pandas, Polars, DuckDB, PyArrow, Spark, ...); "
+            f"got {type(data).__name__}.",
+            table="data",
+            failure_cases=_no_cases(),
+        ) from exc
+    if not isinstance(frame, (nw.DataFrame, nw.LazyFrame)):
+        raise InputTableError(
+            f"expected a data frame, got a series ({type(data).__name__}); "
+            "pass a frame and name the column.",
+            table="data",
+            failure_cases=_no_cases(),
+        )
+    return frame
+
+
+def column_names(data: Any) -> list[str]:
+    """Column names of any supported frame (no computation on lazy frames)."""
+    frame = to_narwhals(data)
+    return list(frame.collect_schema().names())
+
+
+def require_columns(data: Any, columns: Iterable[str], *, table: str = "data") -> None:
+    """Raise :class:`InputTableError` naming each missing column, with a "did you mean"."""
+    check_columns(column_names(data), list(columns), table=table)
+
+
+def _dtype(data: Any, column: str) -> Any:
+    return to_narwhals(data).collect_schema()[column]
+
+
+def is_numeric_column(data: Any, column: str) -> bool:
+    """True if ``column`` holds numbers (integers or floats, not booleans)."""
+    dtype = _dtype(data, column)
+    return bool(dtype.is_numeric())
+
+
+def is_float_column(data: Any, column: str) -> bool:
+    """True if ``column`` is a float column (so it may hold NaN as well as nulls)."""
+    dtype = _dtype(data, column)
+    return bool(dtype.is_float())
+
+
+def missing_expr(column: str, *, is_float: bool) -> nw.Expr:
+    """Null, or NaN for a float column: both count as "missing" on every engine.
+
+    pandas already treats NaN as null; Polars, DuckDB and Spark keep them apart, and
+    Spark and DuckDB even sort NaN above every number, so the code of a row must test
+    for NaN before any comparison.
+    """
+    expr = nw.col(column).is_null()
+    if is_float:
+        expr = expr | nw.col(column).is_nan()
+    return expr
+
+
+@dataclass(frozen=True)
+class Cells:
+    """Counts and sums per (group, code) cell.
+
+    Attributes
+    ----------
+    keys : pandas.DataFrame
+        One row per group, the ``by`` columns, sorted by them (missing keys last).
+        With no ``by`` there is one group and no columns.
+    counts : numpy.ndarray
+        ``(n_groups, n_codes)`` int64: rows per group and code.
+    sums : dict of str to numpy.ndarray
+        ``(n_groups, n_codes)`` float64 per summed expression.
+    """
+
+    keys: pd.DataFrame
+    counts: np.ndarray
+    sums: dict[str, np.ndarray]
+
+    @property
+    def n_groups(self) -> int:
+        return int(self.counts.shape[0])
+
+
+def aggregate(
+    data: Any,
+    *,
+    by: Sequence[str] = (),
+    code: nw.Expr,
+    n_codes: int,
+    sums: Mapping[str, nw.Expr] | None = None,
+) -> Cells:
+    """Count rows and sum expressions per group and code, on any engine.
+
+    Parameters
+    ----------
+    data : frame
+        Any frame narwhals accepts; lazy frames stay lazy until the (small) result
+        is collected.
+    by : sequence of str
+        Group columns. Missing keys form their own group; no row is dropped.
+    code : narwhals.Expr
+        An integer expression in ``0 .. n_codes - 1`` for *every* row (write it with
+        ``nw.when(...).then(...)`` and an ``otherwise``, so it is never null).
+    n_codes : int
+        Number of distinct codes.
+    sums : mapping of str to narwhals.Expr, optional
+        Numeric expressions summed per cell (cast to Float64). Nulls add nothing.
+
+    Returns
+    -------
+    Cells
+        Groups sorted by their keys; empty input gives zero groups when ``by`` is
+        given and one all-zero group otherwise.
+
+    Examples
+    --------
+    >>> import narwhals as nw, pandas as pd
+    >>> df = pd.DataFrame({"g": ["a", "b", "a"], "x": [1.0, 5.0, 7.0]})
+    >>> cells = aggregate(df, by=["g"], code=nw.when(nw.col("x") > 4).then(1).otherwise(0),
+    ...                   n_codes=2, sums={"x": nw.col("x")})
+    >>> cells.keys["g"].tolist(), cells.counts.tolist(), cells.sums["x"].tolist()
+    (['a', 'b'], [[1, 1], [0, 1]], [[1.0, 7.0], [0.0, 5.0]])
+    """
+    by = list(by)
+    sums = dict(sums or {})
+    if n_codes < 1:
+        raise ParameterError(f"n_codes must be at least 1; got {n_codes}.")
+    clash = [name for name in sums if name in by or name == _CODE]
+    if clash:
+        raise ParameterError(f"sum names {clash} clash with group columns or internal names.")
+    frame = to_narwhals(data)
+    if isinstance(frame, nw.DataFrame) and frame.implementation.is_pandas():
+        cells = _aggregate_pandas(frame, by, code, n_codes, sums)
+    else:
+        cells = _aggregate_lazy(frame, by, code, n_codes, sums)
+    return _sorted(cells, by)
+
+
+def _aggregate_pandas(
+    frame: nw.DataFrame[Any],
+    by: list[str],
+    code: nw.Expr,
+    n_codes: int,
+    sums: dict[str, nw.Expr],
+) -> Cells:
+    native = frame.to_native()
+    derived = frame.select(
+        code.cast(nw.Int64).alias(_CODE),
+        *[expr.cast(nw.Float64).alias(name) for name, expr in sums.items()],
+    )
+    codes = _checked_codes(derived[_CODE].to_numpy(), n_codes)
+    group, keys = _factorise(native, by)
+    n_groups = len(keys)
+    cell = group * n_codes + codes
+    size = n_groups * n_codes
+    counts = np.bincount(cell, minlength=size).astype(np.int64).reshape(n_groups, n_codes)
+    out = {}
+    for name in sums:
+        values = derived[name].to_numpy().astype(np.float64, copy=False)
+        # Nulls add nothing, as in a SQL SUM.
+        values = np.where(np.isnan(values), 0.0, values)
+        out[name] = np.bincount(cell, weights=values, minlength=size).reshape(n_groups, n_codes)
+    return Cells(keys, counts, out)
+
+
+def _checked_codes(codes: np.ndarray, n_codes: int) -> np.ndarray:
+    if codes.dtype.kind not in "iu":
+        # A null code arrives as float NaN: the code expression was not total.
+        raise ParameterError("the code expression gave nulls; end it with .otherwise(...).")
+    codes = codes.astype(np.int64, copy=False)
+    if codes.size and (codes.min() < 0 or codes.max() >= n_codes):
+        raise ParameterError(f"codes must lie in 0..{n_codes - 1}.")
+    return codes
+
+
+def _factorise(native: pd.DataFrame, by: list[str]) -> tuple[np.ndarray, pd.DataFrame]:
+    """Integer group id per row and the key row of each group id."""
+    n_rows = len(native)
+    if not by:
+        return np.zeros(n_rows, dtype=np.int64), pd.DataFrame(index=pd.RangeIndex(1))
+    if n_rows == 0:
+        return np.zeros(0, dtype=np.int64), native[by].iloc[:0].reset_index(drop=True)
+    group = np.zeros(n_rows, dtype=np.int64)
+    uniques = []
+    for i, column in enumerate(by):
+        codes, values = pd.factorize(native[column], use_na_sentinel=False)
+        uniques.append(values)
+        if i == 0:
+            group = codes.astype(np.int64)
+        else:
+            # Mixed radix, then re-factorise so the ids stay small.
+            group = group * len(values) + codes
+            group, _ = pd.factorize(group)
+            group = group.astype(np.int64)
+    if len(by) == 1:
+        keys = pd.DataFrame({by[0]: uniques[0]})
+        return group, keys
+    # Recover each group's key from its first row.
+    first = np.full(int(group.max()) + 1 if n_rows else 0, -1, dtype=np.int64)
+    order = np.arange(n_rows - 1, -1, -1)
+    first[group[order]] = order
+    keys = native.iloc[first][by].reset_index(drop=True)
+    return group, keys
+
+
+def _aggregate_lazy(
+    frame: nw.DataFrame[Any] | nw.LazyFrame[Any],
+    by: list[str],
+    code: nw.Expr,
+    n_codes: int,
+    sums: dict[str, nw.Expr],
+) -> Cells:
+    lazy = frame.lazy() if isinstance(frame, nw.DataFrame) else frame
+    derived = lazy.select(
+        *by,
+        code.cast(nw.Int64).alias(_CODE),
+        *[expr.cast(nw.Float64).alias(name) for name, expr in sums.items()],
+    )
+    aggregated = derived.group_by([*by, _CODE]).agg(
+        nw.len().alias("__hx_n"),
+        *[nw.col(name).sum() for name in sums],
+    )
+    result = aggregated.collect().to_pandas()
+    if result[_CODE].isna().any():
+        raise ParameterError("the code expression gave nulls; end it with .otherwise(...).")
+    codes = _checked_codes(result[_CODE].to_numpy().astype(np.int64), n_codes)
+    group, keys = _factorise(result, by)
+    n_groups = len(keys)
+    counts = np.zeros((n_groups, n_codes), dtype=np.int64)
+    np.add.at(counts, (group, codes), result["__hx_n"].to_numpy().astype(np.int64))
+    out = {}
+    for name in sums:
+        values = result[name].to_numpy(dtype=np.float64, na_value=0.0)
+        arr = np.zeros((n_groups, n_codes), dtype=np.float64)
+        np.add.at(arr, (group, codes), values)
+        out[name] = arr
+    return Cells(keys, counts, out)
+
+
+def _normalise_keys(keys: pd.DataFrame) -> pd.DataFrame:
+    """Same key dtypes whatever the engine: text as pandas' string dtype."""
+    keys = keys.reset_index(drop=True)
+    for column in keys.columns:
+        col = keys[column]
+        if isinstance(col.dtype, pd.CategoricalDtype):
+            continue
+        if pd.api.types.is_string_dtype(col.dtype) or (
+            col.dtype == object and col.dropna().map(type).eq(str).all()
+        ):
+            keys[column] = col.astype("str")
+    return keys
+
+
+def _sort_order(keys: pd.DataFrame) -> np.ndarray:
+    if keys.shape[1] == 0 or len(keys) == 0:
+        return np.arange(len(keys))
+    try:
+        ordered = keys.sort_values(list(keys.columns), na_position="last", kind="stable")
+    except TypeError:
+        # Unorderable mixed keys: order by their text.
+        ordered = keys.astype(str).sort_values(list(keys.columns), kind="stable")
+    return ordered.index.to_numpy()
+
+
+def _sorted(cells: Cells, by: list[str]) -> Cells:
+    keys = _normalise_keys(cells.keys)
+    order = _sort_order(keys)
+    return Cells(
+        keys.iloc[order].reset_index(drop=True),
+        cells.counts[order],
+        {k: v[order] for k, v in cells.sums.items()},
+    )
+
+
+def merge_partials(parts: Iterable[pd.DataFrame], *, by: Sequence[str] = ()) -> pd.DataFrame:
+    """Add up sufficient-statistics frames computed on parts of one table.
+
+    Every column that is not a group column is summed per group, so the result is
+    the statistics of the union of the parts: a measure finished on it equals the
+    measure on the whole table (counts exactly; float sums up to rounding).
+
+    Parameters
+    ----------
+    parts : iterable of pandas.DataFrame
+        Frames with the same columns (the ``by`` columns and the sums).
+    by : sequence of str
+        The group columns.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per group, sorted by the group columns.
+
+    Examples
+    --------
+    >>> a = pd.DataFrame({"g": ["x", "y"], "n": [2, 1]})
+    >>> b = pd.DataFrame({"g": ["x"], "n": [3]})
+    >>> merge_partials([a, b], by=["g"])
+       g  n
+    0  x  5
+    1  y  1
+    """
+    frames = [p for p in parts]
+    if not frames:
+        raise ParameterError("merge_partials needs at least one frame.")
+    by = list(by)
+    columns = list(frames[0].columns)
+    for frame in frames[1:]:
+        if list(frame.columns) != columns:
+            raise ParameterError(
+                f"partial statistics have different columns: {columns} vs {list(frame.columns)}."
+            )
+    whole = pd.concat(frames, ignore_index=True)
+    values = [c for c in columns if c not in by]
+    if not by:
+        merged = whole[values].sum(axis=0, min_count=0).to_frame().T
+        for column in values:
+            merged[column] = merged[column].astype(whole[column].dtype)
+        return merged.reset_index(drop=True)
+    grouped = whole.groupby(by, dropna=False, sort=False, observed=True)[values].sum()
+    merged = grouped.reset_index()
+    keys = _normalise_keys(merged[by])
+    order = _sort_order(keys)
+    merged = merged.iloc[order].reset_index(drop=True)
+    merged[by] = keys.iloc[order].reset_index(drop=True)
+    return merged[columns]
+
+
+def invalid_rows(
+    data: Any,
+    condition: nw.Expr,
+    *,
+    columns: Sequence[str],
+    limit: int = 5,
+) -> pd.DataFrame:
+    """The first ``limit`` rows where ``condition`` holds, for an error message.
+
+    Returns the ``columns`` plus ``row``: the index label for pandas, the position for
+    other eager frames, and missing for lazy frames (which have no row order).
+    """
+    frame = to_narwhals(data)
+    columns = list(columns)
+    if isinstance(frame, nw.DataFrame) and frame.implementation.is_pandas():
+        native = frame.to_native()
+        mask = frame.select(condition.alias("__hx_bad"))["__hx_bad"].to_numpy()
+        mask = np.asarray(mask, dtype=bool)
+        rows = native.loc[mask, columns].head(limit)
+        out = rows.reset_index(drop=True)
+        out["row"] = list(rows.index)
+        return out
+    if isinstance(frame, nw.DataFrame):
+        picked = frame.with_row_index(_ROW).filter(condition).head(limit)
+        out = picked.select(*columns, _ROW).to_pandas().rename(columns={_ROW: "row"})
+        return out
+    picked_lazy = frame.filter(condition).select(*columns).head(limit).collect().to_pandas()
+    picked_lazy["row"] = None
+    return picked_lazy
+
+
+def _no_cases() -> pd.DataFrame:
+    return pd.DataFrame(columns=["column", "check", "failure_case", "index"])
+
+
+def rating_code(
+    score: str,
+    *,
+    is_float: bool,
+    low: float | None,
+    high: float | None,
+    integer: bool,
+    categories: Sequence[nw.Expr],
+    weights: str | None = None,
+    weights_float: bool = True,
+) -> tuple[nw.Expr, int, nw.Expr, nw.Expr]:
+    """The status/category code of a rating item, shared by the survey measures.
+
+    Codes: ``0`` missing score (excluded and reported); ``1 .. k`` the first of
+    ``categories`` that holds (the last category is the catch-all); ``k + 1`` a
+    score off the scale (or not whole when ``integer``); ``k + 2`` a bad weight
+    (null, NaN, infinite or not positive) on a row with a score.
+
+    Returns ``(code, n_codes, bad_score, bad_weight)``; the last two are the row
+    conditions used to show example rows in an error.
+    """
+    s = nw.col(score)
+    missing = missing_expr(score, is_float=is_float)
+    inf = float("inf")
+    bad = (s == inf) | (s == -inf) if is_float else nw.lit(False)
+    if low is not None:
+        bad = bad | (s < low)
+    if high is not None:
+        bad = bad | (s > high)
+    if integer and is_float:
+        bad = bad | (s.round(0) != s)
+    k = len(categories)
+    if k < 1:
+        raise ParameterError("rating_code needs at least one category.")
+    code = nw.when(missing).then(0).when(bad).then(k + 1)
+    if weights is not None:
+        w = nw.col(weights)
+        bad_w = w.is_null() | ~(w > 0)
+        if weights_float:
+            bad_w = bad_w | w.is_nan() | (w == inf)
+        code = code.when(bad_w).then(k + 2)
+        bad_weight = ~missing & ~bad & bad_w
+    else:
+        bad_weight = nw.lit(False)
+    for i, category in enumerate(categories[:-1], start=1):
+        code = code.when(category).then(i)
+    return code.otherwise(k), k + 3, ~missing & bad, bad_weight
+
+
+def raise_invalid(
+    data: Any,
+    condition: nw.Expr,
+    *,
+    column: str,
+    check: str,
+    expected: str,
+    count: int,
+    hint: str = "",
+    table: str = "data",
+) -> None:
+    """Raise :class:`InputTableError` for ``count`` rows where ``condition`` holds.
+
+    The message names the column, what was expected, how many rows fail, and up to
+    five example rows (row label for pandas, position for other eager frames).
+    """
+    examples = invalid_rows(data, condition, columns=[column])
+    shown = []
+    for _, row in examples.iterrows():
+        where = "" if row["row"] is None or pd.isna(row["row"]) else f"row {row['row']}: "
+        shown.append(f"{where}{row[column]!r}")
+    message = (
+        f"{table}: column {column!r} failed check {check}: expected {expected}; "
+        f"{count} row(s) do not, e.g. " + "; ".join(shown) + "." + (f" {hint}" if hint else "")
+    )
+    cases = pd.DataFrame(
+        {
+            "column": column,
+            "check": check,
+            "failure_case": examples[column].to_list(),
+            "index": examples["row"].to_list(),
+        }
+    )
+    raise InputTableError(message, table=table, failure_cases=cases)
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """Checked arguments of a measure: the frame, its group columns and dtypes."""
+
+    frame: nw.DataFrame[Any] | nw.LazyFrame[Any]
+    score: str
+    by: list[str]
+    weights: str | None
+    score_is_float: bool
+    weights_is_float: bool
+
+
+def as_columns(by: str | Sequence[str] | None, *, name: str = "by") -> list[str]:
+    """``None`` -> ``[]``, ``"a"`` -> ``["a"]``, a sequence -> a list; no duplicates."""
+    if by is None:
+        return []
+    columns = [by] if isinstance(by, str) else list(by)
+    for column in columns:
+        if not isinstance(column, str):
+            raise ParameterError(f"{name} must name columns (strings); got {column!r}.")
+    if len(set(columns)) != len(columns):
+        raise ParameterError(f"{name} names a column twice: {columns}.")
+    return columns
+
+
+def prepare(
+    data: Any,
+    score: str,
+    *,
+    by: str | Sequence[str] | None,
+    weights: str | None,
+    reserved: Sequence[str] = (),
+) -> Inputs:
+    """Check a measure's table arguments once, before any aggregation.
+
+    Raises :class:`InputTableError` for missing columns (with "did you mean") and
+    non-numeric score or weight columns, and :class:`ParameterError` for clashing
+    names (a group column named like an output column, the score used as a group).
+    """
+    frame = to_narwhals(data)
+    if not isinstance(score, str):
+        raise ParameterError(f"score must name a column; got {score!r}.")
+    columns = as_columns(by)
+    if weights is not None and not isinstance(weights, str):
+        raise ParameterError(f"weights must name a column of survey weights; got {weights!r}.")
+    if score in columns or (weights is not None and (weights in columns or weights == score)):
+        raise ParameterError(
+            f"the score ({score!r}), weights ({weights!r}) and group columns {columns} "
+            "must be different columns."
+        )
+    clash = [c for c in columns if c in reserved]
+    if clash:
+        raise ParameterError(
+            f"group columns {clash} have the names of result columns; rename them first."
+        )
+    names = list(frame.collect_schema().names())
+    check_columns(names, [score, *columns, *([weights] if weights else [])], table="data")
+    schema = frame.collect_schema()
+    for column, role in ((score, "score"), (weights, "weights")):
+        if column is None:
+            continue
+        dtype = schema[column]
+        if not dtype.is_numeric():
+            raise InputTableError(
+                f"data: the {role} column {column!r} must be numeric; found dtype {dtype}. "
+                "Hint: convert labels such as '9 - very likely' to numbers first.",
+                table="data",
+                failure_cases=pd.DataFrame(
+                    {
+                        "column": [column],
+                        "check": ["dtype('numeric')"],
+                        "failure_case": [str(dtype)],
+                        "index": [None],
+                    }
+                ),
+            )
+    return Inputs(
+        frame=frame,
+        score=score,
+        by=columns,
+        weights=weights,
+        score_is_float=bool(schema[score].is_float()),
+        weights_is_float=bool(weights is not None and schema[weights].is_float()),
+    )

@@ -1,0 +1,751 @@
+"""Net Promoter Score: NPS for customers, eNPS for workers, partner NPS; one implementation.
+
+The likelihood-to-recommend item (0-10) sorts respondents into promoters (9-10),
+passives (7-8) and detractors (0-6) (Reichheld 2003); the score is
+``100 (p - d)`` points, from -100 to 100. Each respondent contributes
+``+1 / 0 / -1``, so the per-respondent variance is the trinomial
+``p + d - (p - d)²`` (e.g. p = 1/2, d = 1/6 gives 5/9).
+
+Intervals (``method=``):
+
+* ``"adjusted_wald"`` (default; Rocks 2016, the best performer in his study with
+  MeasuringU's replication): add three pseudo-respondents, 3/4 promoter,
+  3/2 passive, 3/4 detractor, and use ``Var/(n + 3)`` around the adjusted score.
+* ``"wald"``: ``NPS ± z sqrt((p + d - (p - d)²) / n)``; poor for small n.
+* ``"bootstrap"``: percentile interval of a multinomial bootstrap of the counts
+  (equivalent to resampling respondents), vectorised, ``random_state``.
+* ``"bayes"``: Dirichlet-multinomial posterior of (promoter, passive, detractor)
+  shares under a symmetric Dirichlet prior (Jeffreys, 1/2 each, by default;
+  ``"uniform"``, 1 each; or any positive number); NPS = θp - θd. The posterior
+  mean and standard deviation are exact; the median and the equal-tailed interval
+  come from ``n_resamples`` Monte Carlo draws (``random_state``).
+
+Every interval is clipped to [-100, 100].
+
+With ``weights=`` the score is the weighted (Hájek) ratio ``Σw(P - D)/Σw``; its
+standard error is the linearised (Taylor) one, computed from the sums
+Σw, Σw², ΣwP, ΣwD, Σw²P, Σw²D (P·D = 0, so nothing else is needed and partial sums
+merge). The small-sample methods then use the effective sample size
+``n* = (p + d - (p - d)²) / v_lin`` (Korn & Graubard 1998), which equals n for unit
+weights, so unit weights reproduce the unweighted result. Kish's effective n and
+design effect are reported as ``n_eff`` and ``deff``.
+
+References
+----------
+Reichheld, F. F. (2003). The one number you need to grow. Harvard Business Review.
+Rocks, B. (2016). Interval estimation for the "Net Promoter Score". The American
+Statistician 70(4), 365-372.
+Lewis, J. R. & Sauro, J. (2021). Sample size estimation for NPS confidence intervals;
+Evaluating NPS confidence intervals with real-world data. MeasuringU.
+Kish, L. (1965). Survey Sampling. Wiley.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import narwhals as nw
+import numpy as np
+import pandas as pd
+from scipy import stats as sps
+
+from hxmetrics.errors import InputTableError, ParameterError, check_choice
+from hxmetrics.measures._engine import aggregate, as_columns, prepare, raise_invalid, rating_code
+from hxmetrics.measures._inference import (
+    check_confidence,
+    effective_n,
+    kish,
+    t_critical,
+    z_critical,
+    z_test,
+)
+from hxmetrics.measures.privacy import suppress
+
+__all__ = [
+    "METHODS",
+    "PRIORS",
+    "nps",
+    "nps_from_statistics",
+    "nps_margin",
+    "nps_sample_size",
+    "nps_statistics",
+    "nps_test",
+]
+
+METHODS = ("adjusted_wald", "wald", "bootstrap", "bayes")
+#: Symmetric Dirichlet priors by name: the concentration given to each category.
+PRIORS = {"jeffreys": 0.5, "uniform": 1.0}
+
+_COUNTS = ["detractors", "passives", "promoters"]
+_WEIGHTED = [f"sw_{c}" for c in _COUNTS] + [f"sw2_{c}" for c in _COUNTS]
+_STATS = ["n_excluded_missing", *_COUNTS]
+_RESULT = [
+    "n",
+    "promoters",
+    "passives",
+    "detractors",
+    "pct_promoters",
+    "pct_passives",
+    "pct_detractors",
+    "nps",
+    "se",
+    "ci_low",
+    "ci_high",
+    "posterior_mean",
+    "posterior_median",
+    "method",
+    "confidence",
+    "n_eff",
+    "deff",
+    "n_excluded_missing",
+    "suppressed",
+]
+# Draws held in memory at once by the bootstrap and the posterior sampler.
+_CHUNK = 3_000_000
+
+
+def nps_statistics(
+    data: Any,
+    score: str,
+    *,
+    by: str | Sequence[str] | None = None,
+    weights: str | None = None,
+) -> pd.DataFrame:
+    """Sufficient statistics of NPS per group, on any engine.
+
+    One row per group: the group columns, ``n_excluded_missing`` (rows whose score
+    is missing), ``detractors``, ``passives``, ``promoters`` and, with weights,
+    ``sw_*`` (Σw) and ``sw2_*`` (Σw²) per category. Statistics of parts of a table
+    add up (:func:`hxmetrics.measures._engine.merge_partials`) to those of the whole;
+    :func:`nps_from_statistics` finishes them.
+
+    Raises
+    ------
+    InputTableError
+        Missing columns; a non-numeric score; scores that are not whole numbers
+        0..10; weights that are missing, not finite or not positive where a score
+        is present. The message shows example rows.
+    """
+    inputs = prepare(data, score, by=by, weights=weights, reserved=_RESULT)
+    s = nw.col(score)
+    code, n_codes, bad_score, bad_weight = rating_code(
+        score,
+        is_float=inputs.score_is_float,
+        low=0,
+        high=10,
+        integer=True,
+        # detractor, passive, promoter: codes 1, 2, 3
+        categories=[s <= 6, s <= 8, s >= 9],
+        weights=weights,
+        weights_float=inputs.weights_is_float,
+    )
+    sums = {}
+    if weights is not None:
+        w = nw.col(weights)
+        sums = {"w": w, "w2": w * w}
+    cells = aggregate(inputs.frame, by=inputs.by, code=code, n_codes=n_codes, sums=sums)
+    n_bad = int(cells.counts[:, 4].sum())
+    if n_bad:
+        raise_invalid(
+            inputs.frame,
+            bad_score,
+            column=score,
+            check="nps_scale",
+            expected="whole numbers from 0 to 10 (the likelihood-to-recommend scale)",
+            count=n_bad,
+            hint="Missing answers may be left empty (NaN/null): they are excluded and "
+            "counted in n_excluded_missing.",
+        )
+    n_bad_w = int(cells.counts[:, 5].sum())
+    if n_bad_w:
+        raise_invalid(
+            inputs.frame,
+            bad_weight,
+            column=weights or "",
+            check="positive_weight",
+            expected="finite weights greater than 0 on every answered row",
+            count=n_bad_w,
+        )
+    out = cells.keys.copy()
+    out["n_excluded_missing"] = cells.counts[:, 0]
+    for i, name in enumerate(_COUNTS, start=1):
+        out[name] = cells.counts[:, i]
+    if weights is not None:
+        for i, name in enumerate(_COUNTS, start=1):
+            out[f"sw_{name}"] = cells.sums["w"][:, i]
+        for i, name in enumerate(_COUNTS, start=1):
+            out[f"sw2_{name}"] = cells.sums["w2"][:, i]
+    return out
+
+
+def nps(
+    data: Any,
+    score: str,
+    *,
+    by: str | Sequence[str] | None = None,
+    weights: str | None = None,
+    method: str = "adjusted_wald",
+    confidence: float = 0.95,
+    min_n: int | None = None,
+    random_state: int | np.random.Generator | None = None,
+    n_resamples: int = 4000,
+    prior: str | float = "jeffreys",
+) -> pd.DataFrame:
+    """Net Promoter Score per group, with its uncertainty.
+
+    Parameters
+    ----------
+    data : frame
+        Any frame narwhals accepts: pandas, Polars (eager or lazy), DuckDB relation,
+        PyArrow table, Spark DataFrame. One row per answer.
+    score : str
+        The 0-10 likelihood-to-recommend column (whole numbers). Missing answers
+        (null/NaN) are excluded and counted in ``n_excluded_missing``.
+    by : str or sequence of str, optional
+        Group columns; one result row per group (missing keys form a group).
+    weights : str, optional
+        Survey weights column (finite, > 0).
+    method : {"adjusted_wald", "wald", "bootstrap", "bayes"}
+        Interval method (see the module notes).
+    confidence : float
+        Interval confidence level, e.g. 0.95.
+    min_n : int, optional
+        Groups with fewer answers are suppressed, with complementary suppression
+        (:func:`hxmetrics.measures.privacy.suppress`); use
+        :data:`~hxmetrics.measures.privacy.WORKER_MIN_N` for eNPS.
+    random_state : int or numpy.random.Generator, optional
+        Seed for ``bootstrap`` and ``bayes``; an int makes them reproducible.
+    n_resamples : int
+        Bootstrap resamples or posterior draws.
+    prior : {"jeffreys", "uniform"} or float
+        Symmetric Dirichlet prior for ``bayes``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per group, sorted: the group columns, ``n``, ``promoters``,
+        ``passives``, ``detractors`` (counts), ``pct_*`` (shares in %, weighted if
+        weights are given), ``nps`` (points), ``se``, ``ci_low``, ``ci_high``
+        (points), ``method``, ``confidence``, ``n_eff``, ``deff`` (Kish; n and 1
+        without weights), ``n_excluded_missing`` and ``suppressed``. ``bayes`` adds
+        ``posterior_mean`` and ``posterior_median`` (``se`` is then the posterior
+        standard deviation). For ``adjusted_wald`` ``se`` is the adjusted standard
+        error and the interval is centred on the adjusted score.
+
+    References
+    ----------
+    Rocks, B. (2016). Interval estimation for the "Net Promoter Score". The American
+    Statistician 70(4), 365-372.
+
+    Examples
+    --------
+    Ten answers: 5 promoters, 2 passives, 3 detractors, NPS = 20. The adjusted Wald
+    interval adds 3/4, 3/2, 3/4: p~ = 5.75/13, d~ = 3.75/13.
+
+    >>> import pandas as pd
+    >>> df = pd.DataFrame({"ltr": [10, 9, 9, 10, 9, 8, 7, 3, 6, 0]})
+    >>> r = nps(df, "ltr")
+    >>> r[["n", "promoters", "passives", "detractors", "nps"]]
+        n  promoters  passives  detractors   nps
+    0  10          5         2           3  20.0
+    >>> round(float(r["ci_low"].iloc[0]), 2), round(float(r["ci_high"].iloc[0]), 2)
+    (-30.33, 61.1)
+    """
+    check_choice("method", method, METHODS)
+    stats = nps_statistics(data, score, by=by, weights=weights)
+    return nps_from_statistics(
+        stats,
+        method=method,
+        confidence=confidence,
+        min_n=min_n,
+        random_state=random_state,
+        n_resamples=n_resamples,
+        prior=prior,
+    )
+
+
+def _group_columns(stats: pd.DataFrame) -> tuple[list[str], bool]:
+    missing = [c for c in _STATS if c not in stats.columns]
+    if missing:
+        raise ParameterError(
+            f"not NPS statistics: columns {missing} are missing (use nps_statistics)."
+        )
+    weighted = all(c in stats.columns for c in _WEIGHTED)
+    known = set(_STATS) | (set(_WEIGHTED) if weighted else set())
+    return [c for c in stats.columns if c not in known], weighted
+
+
+def _prior_value(prior: str | float) -> float:
+    if isinstance(prior, str):
+        check_choice("prior", prior, PRIORS)
+        return PRIORS[prior]
+    try:
+        value = float(prior)
+    except (TypeError, ValueError):
+        raise ParameterError(
+            f"prior must be 'jeffreys', 'uniform' or a positive number; got {prior!r}."
+        ) from None
+    if not value > 0:
+        raise ParameterError(f"prior must be positive; got {prior!r}.")
+    return value
+
+
+def _check_resamples(n_resamples: Any) -> int:
+    if isinstance(n_resamples, bool) or not isinstance(n_resamples, (int, np.integer)):
+        raise ParameterError(f"n_resamples must be an integer >= 100; got {n_resamples!r}.")
+    if n_resamples < 100:
+        raise ParameterError(f"n_resamples must be at least 100; got {n_resamples}.")
+    return int(n_resamples)
+
+
+def nps_from_statistics(
+    stats: pd.DataFrame,
+    *,
+    method: str = "adjusted_wald",
+    confidence: float = 0.95,
+    min_n: int | None = None,
+    random_state: int | np.random.Generator | None = None,
+    n_resamples: int = 4000,
+    prior: str | float = "jeffreys",
+) -> pd.DataFrame:
+    """Finish :func:`nps_statistics` (possibly merged from parts) into the NPS result.
+
+    Takes the same options as :func:`nps` and returns the same frame.
+    """
+    check_choice("method", method, METHODS)
+    confidence = check_confidence(confidence)
+    n_resamples = _check_resamples(n_resamples)
+    prior_a = _prior_value(prior)
+    by, weighted = _group_columns(stats)
+    det = stats["detractors"].to_numpy(dtype=float)
+    pas = stats["passives"].to_numpy(dtype=float)
+    pro = stats["promoters"].to_numpy(dtype=float)
+    n = det + pas + pro
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if weighted:
+            swd, swq, swp = (stats[f"sw_{c}"].to_numpy(dtype=float) for c in _COUNTS)
+            s2d, _, s2p = (stats[f"sw2_{c}"].to_numpy(dtype=float) for c in _COUNTS)
+            sum_w = swd + swq + swp
+            sum_w2 = stats[[f"sw2_{c}" for c in _COUNTS]].to_numpy(dtype=float).sum(axis=1)
+            p, q, d = swp / sum_w, swq / sum_w, swd / sum_w
+            r = p - d
+            # Σw²(y - R)² with y² = P + D and P·D = 0 (see the module notes).
+            ss = (s2p + s2d) - 2 * r * (s2p - s2d) + r * r * sum_w2
+            variance = np.clip(ss, 0, None) / (sum_w * sum_w)
+            n_eff, deff = kish(sum_w, sum_w2, n)
+            n_star = effective_n(p + d - r * r, variance, n_eff)
+        else:
+            p, q, d = pro / n, pas / n, det / n
+            r = p - d
+            variance = np.clip(p + d - r * r, 0, None) / n
+            n_eff, deff = n.copy(), np.where(n > 0, 1.0, np.nan)
+            n_star = n
+    ok = n > 0
+    rng = np.random.default_rng(random_state)
+    est = _intervals(p, q, d, variance, n_star, ok, method, confidence, rng, n_resamples, prior_a)
+    out = stats[by].copy().reset_index(drop=True)
+    out["n"] = n.astype(np.int64)
+    out["promoters"] = stats["promoters"].to_numpy()
+    out["passives"] = stats["passives"].to_numpy()
+    out["detractors"] = stats["detractors"].to_numpy()
+    out["pct_promoters"] = 100 * p
+    out["pct_passives"] = 100 * q
+    out["pct_detractors"] = 100 * d
+    out["nps"] = np.where(ok, 100 * r, np.nan)
+    out["se"] = est["se"]
+    out["ci_low"] = est["low"]
+    out["ci_high"] = est["high"]
+    if method == "bayes":
+        out["posterior_mean"] = est["mean"]
+        out["posterior_median"] = est["median"]
+    out["method"] = method
+    out["confidence"] = confidence
+    out["n_eff"] = np.where(ok, n_eff, np.nan)
+    out["deff"] = np.where(ok, deff, np.nan)
+    out["n_excluded_missing"] = stats["n_excluded_missing"].to_numpy()
+    out = suppress(out, min_n=min_n, by=by)
+    out.attrs["hxmetrics"] = {
+        "measure": "nps",
+        "estimate": "nps",
+        "by": by,
+        "test": "z",
+        "bounds": (-100.0, 100.0),
+        "method": method,
+        "confidence": confidence,
+        "weighted": weighted,
+    }
+    return out
+
+
+def _intervals(
+    p: np.ndarray,
+    q: np.ndarray,
+    d: np.ndarray,
+    variance: np.ndarray,
+    n_star: np.ndarray,
+    ok: np.ndarray,
+    method: str,
+    confidence: float,
+    rng: np.random.Generator,
+    n_resamples: int,
+    prior_a: float,
+) -> dict[str, np.ndarray]:
+    """Standard error and interval (points) per group; NaN where ``ok`` is False."""
+    z = z_critical(confidence)
+    nan = np.full(p.shape, np.nan)
+    out: dict[str, np.ndarray] = {"se": nan.copy(), "low": nan.copy(), "high": nan.copy()}
+    if not ok.any():
+        out["mean"], out["median"] = nan.copy(), nan.copy()
+        return out
+    idx = np.flatnonzero(ok)
+    pi, qi, di, vi, ni = p[idx], q[idx], d[idx], variance[idx], n_star[idx]
+    if method == "wald":
+        se = np.sqrt(vi)
+        centre = pi - di
+        lo, hi = centre - z * se, centre + z * se
+    elif method == "adjusted_wald":
+        se, lo, hi = _adjusted_wald(pi, di, ni, z)
+    elif method == "bootstrap":
+        se, lo, hi = _bootstrap(pi, qi, di, ni, confidence, rng, n_resamples)
+    else:
+        se, lo, hi, mean, median = _bayes(pi, qi, di, ni, confidence, rng, n_resamples, prior_a)
+        out["mean"], out["median"] = nan.copy(), nan.copy()
+        out["mean"][idx] = 100 * mean
+        out["median"][idx] = 100 * median
+    out["se"][idx] = 100 * se
+    out["low"][idx] = np.clip(100 * lo, -100, 100)
+    out["high"][idx] = np.clip(100 * hi, -100, 100)
+    return out
+
+
+def _adjusted_wald(
+    p: np.ndarray, d: np.ndarray, n: np.ndarray, z: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    # Rocks (2016): three pseudo-respondents, 3/4 promoter, 3/2 passive, 3/4 detractor.
+    n3 = n + 3.0
+    pt = (n * p + 0.75) / n3
+    dt = (n * d + 0.75) / n3
+    centre = pt - dt
+    se = np.sqrt(np.clip(pt + dt - centre**2, 0, None) / n3)
+    return se, centre - z * se, centre + z * se
+
+
+def _chunks(n_groups: int, per_group: int) -> list[slice]:
+    size = max(1, _CHUNK // max(1, per_group))
+    return [slice(i, min(n_groups, i + size)) for i in range(0, n_groups, size)]
+
+
+def _shares(p: np.ndarray, q: np.ndarray, d: np.ndarray) -> np.ndarray:
+    probs = np.clip(np.column_stack([p, q, d]), 0, None)
+    return probs / probs.sum(axis=1, keepdims=True)
+
+
+def _bootstrap(
+    p: np.ndarray,
+    q: np.ndarray,
+    d: np.ndarray,
+    n: np.ndarray,
+    confidence: float,
+    rng: np.random.Generator,
+    n_resamples: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    # Resampling respondents is a multinomial draw of the three counts. With
+    # weights, n is the effective sample size (rounded) and the shares are weighted.
+    trials = np.maximum(1, np.rint(n)).astype(np.int64)
+    probs = _shares(p, q, d)
+    alpha = 1 - confidence
+    se, lo, hi = (np.empty(p.size) for _ in range(3))
+    for part in _chunks(p.size, 3 * n_resamples):
+        k = part.stop - part.start
+        draws = rng.multinomial(trials[part], probs[part], size=(n_resamples, k))
+        est = (draws[..., 0] - draws[..., 2]) / trials[part]
+        se[part] = est.std(axis=0, ddof=1)
+        lo[part], hi[part] = np.quantile(est, [alpha / 2, 1 - alpha / 2], axis=0)
+    return se, lo, hi
+
+
+def _bayes(
+    p: np.ndarray,
+    q: np.ndarray,
+    d: np.ndarray,
+    n: np.ndarray,
+    confidence: float,
+    rng: np.random.Generator,
+    n_resamples: int,
+    prior_a: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    # Posterior Dirichlet(n p + a, n q + a, n d + a); with weights n is n*.
+    a_p, a_q, a_d = n * p + prior_a, n * q + prior_a, n * d + prior_a
+    a0 = a_p + a_q + a_d
+    mean = (a_p - a_d) / a0
+    # Var(θp - θd) = Var θp + Var θd - 2 Cov, Dirichlet moments.
+    var = (a_p * (a0 - a_p) + a_d * (a0 - a_d) + 2 * a_p * a_d) / (a0 * a0 * (a0 + 1))
+    alpha = 1 - confidence
+    lo, hi, median = (np.empty(p.size) for _ in range(3))
+    shape = np.column_stack([a_p, a_q, a_d])
+    for part in _chunks(p.size, 3 * n_resamples):
+        k = part.stop - part.start
+        g = rng.standard_gamma(shape[part], size=(n_resamples, k, 3))
+        theta = g / g.sum(axis=2, keepdims=True)
+        draws = theta[..., 0] - theta[..., 2]
+        lo[part], median[part], hi[part] = np.quantile(
+            draws, [alpha / 2, 0.5, 1 - alpha / 2], axis=0
+        )
+    return np.sqrt(var), lo, hi, mean, median
+
+
+# ---------------------------------------------------------------------------
+# Two samples
+# ---------------------------------------------------------------------------
+
+
+def _scores(values: Any, name: str) -> np.ndarray:
+    try:
+        arr = np.asarray(values, dtype=float)
+    except (TypeError, ValueError):
+        raise InputTableError(
+            f"{name}: expected 0-10 likelihood-to-recommend scores (numbers); "
+            f"got values that are not numbers.",
+            table=name,
+            failure_cases=pd.DataFrame(columns=["column", "check", "failure_case", "index"]),
+        ) from None
+    if arr.ndim != 1:
+        raise ParameterError(f"{name} must be one-dimensional; got shape {arr.shape}.")
+    bad = ~np.isnan(arr) & ((arr < 0) | (arr > 10) | (np.round(arr) != arr))
+    if bad.any():
+        where = np.flatnonzero(bad)[:5]
+        examples = "; ".join(f"position {i}: {arr[i]!r}" for i in where)
+        raise InputTableError(
+            f"{name}: expected whole numbers from 0 to 10; {int(bad.sum())} value(s) are "
+            f"not, e.g. {examples}.",
+            table=name,
+            failure_cases=pd.DataFrame(
+                {
+                    "column": name,
+                    "check": "nps_scale",
+                    "failure_case": arr[where],
+                    "index": where,
+                }
+            ),
+        )
+    return arr
+
+
+def _category(arr: np.ndarray) -> np.ndarray:
+    """+1 promoter, 0 passive, -1 detractor (NaN stays NaN)."""
+    return np.where(arr >= 9, 1.0, np.where(arr <= 6, -1.0, 0.0)) + 0 * arr
+
+
+def nps_test(
+    a: Any,
+    b: Any,
+    *,
+    paired: bool = False,
+    method: str = "adjusted_wald",
+    confidence: float = 0.95,
+) -> pd.DataFrame:
+    """Test whether two Net Promoter Scores differ, for independent or paired samples.
+
+    Parameters
+    ----------
+    a, b : array-like
+        0-10 scores (lists, numpy arrays, pandas or Polars series). Missing values
+        (NaN/None) are excluded and counted in ``n_excluded_missing``; for paired
+        samples a pair is excluded if either score is missing.
+    paired : bool
+        False: independent samples, a z test on the difference with the trinomial
+        variances ``(p + d - (p - d)²)/n`` of each sample (``method="wald"``), or
+        with the adjusted-Wald proportions and ``n + 3`` of each sample
+        (``method="adjusted_wald"``, MeasuringU's NPS significance test). True: the
+        same people answered twice (``a[i]`` and ``b[i]``): each answer is mapped
+        to +1/0/-1 and the per-person differences get a paired t test, whose
+        variance is that of the paired difference (this equals
+        ``scipy.stats.ttest_rel`` on the mapped values).
+    method : {"adjusted_wald", "wald"}
+        For independent samples (ignored when ``paired``).
+    confidence : float
+        Level of the interval for the difference.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row: ``n_a``, ``n_b``, ``nps_a``, ``nps_b``, ``difference`` (a - b,
+        points), ``se``, ``statistic`` (z or t), ``df`` (t only), ``p_value``
+        (two-sided), ``ci_low``, ``ci_high`` (for the difference, clipped to
+        [-200, 200]; adjusted-Wald intervals are centred on the adjusted difference),
+        ``method``, ``paired``, ``confidence``, ``n_excluded_missing``.
+
+    Examples
+    --------
+    >>> r = nps_test([10, 9, 9, 8, 3], [10, 6, 5, 7, 8, 2], method="wald")
+    >>> r[["nps_a", "nps_b", "difference"]].round(2)
+       nps_a  nps_b  difference
+    0   40.0 -33.33       73.33
+    """
+    confidence = check_confidence(confidence)
+    x, y = _scores(a, "a"), _scores(b, "b")
+    if paired:
+        if x.shape != y.shape:
+            raise ParameterError(
+                f"paired samples need the same length (one pair per person); "
+                f"got {x.size} and {y.size}."
+            )
+        keep = ~np.isnan(x) & ~np.isnan(y)
+        n = int(keep.sum())
+        if n < 2:
+            raise InputTableError(
+                f"a paired NPS test needs at least 2 complete pairs; got {n}.",
+                table="a",
+                failure_cases=pd.DataFrame(columns=["column", "check", "failure_case", "index"]),
+            )
+        diff = _category(x[keep]) - _category(y[keep])
+        mean = float(diff.mean())
+        sd = float(diff.std(ddof=1))
+        se = sd / np.sqrt(n)
+        df = n - 1
+        if se > 0:
+            stat = mean / se
+            p_value = float(2 * sps.t.sf(abs(stat), df))
+        else:
+            stat = 0.0 if mean == 0 else float(np.sign(mean) * np.inf)
+            p_value = 1.0 if mean == 0 else 0.0
+        t = float(t_critical(confidence, df))
+        row = {
+            "n_a": n,
+            "n_b": n,
+            "nps_a": 100 * float(_category(x[keep]).mean()),
+            "nps_b": 100 * float(_category(y[keep]).mean()),
+            "difference": 100 * mean,
+            "se": 100 * se,
+            "statistic": stat,
+            "df": float(df),
+            "p_value": p_value,
+            "ci_low": max(-200.0, 100 * (mean - t * se)),
+            "ci_high": min(200.0, 100 * (mean + t * se)),
+            "method": "paired_t",
+            "paired": True,
+            "confidence": confidence,
+            "n_excluded_missing": int((~keep).sum()),
+        }
+        return pd.DataFrame([row])
+    check_choice("method", method, ("adjusted_wald", "wald"))
+    groups = []
+    for arr, name in ((x, "a"), (y, "b")):
+        cat = _category(arr[~np.isnan(arr)])
+        if cat.size == 0:
+            raise InputTableError(
+                f"sample {name} has no scores (all missing or empty).",
+                table=name,
+                failure_cases=pd.DataFrame(columns=["column", "check", "failure_case", "index"]),
+            )
+        groups.append((cat.size, float((cat == 1).mean()), float((cat == -1).mean())))
+    z = z_critical(confidence)
+    centres, variances = [], []
+    for n_i, p_i, d_i in groups:
+        if method == "wald":
+            centres.append(p_i - d_i)
+            variances.append(max(0.0, p_i + d_i - (p_i - d_i) ** 2) / n_i)
+        else:
+            n3 = n_i + 3.0
+            pt, dt = (n_i * p_i + 0.75) / n3, (n_i * d_i + 0.75) / n3
+            centres.append(pt - dt)
+            variances.append(max(0.0, pt + dt - (pt - dt) ** 2) / n3)
+    centre = centres[0] - centres[1]
+    se = float(np.sqrt(variances[0] + variances[1]))
+    stat, p_value = z_test(centre, se)
+    row = {
+        "n_a": groups[0][0],
+        "n_b": groups[1][0],
+        "nps_a": 100 * (groups[0][1] - groups[0][2]),
+        "nps_b": 100 * (groups[1][1] - groups[1][2]),
+        "difference": 100 * ((groups[0][1] - groups[0][2]) - (groups[1][1] - groups[1][2])),
+        "se": 100 * se,
+        "statistic": float(stat),
+        "df": np.nan,
+        "p_value": float(p_value),
+        "ci_low": max(-200.0, 100 * (centre - z * se)),
+        "ci_high": min(200.0, 100 * (centre + z * se)),
+        "method": method,
+        "paired": False,
+        "confidence": confidence,
+        "n_excluded_missing": int(np.isnan(x).sum() + np.isnan(y).sum()),
+    }
+    return pd.DataFrame([row])
+
+
+# ---------------------------------------------------------------------------
+# Planning
+# ---------------------------------------------------------------------------
+
+
+def _planning_variance(promoters: float | None, detractors: float | None) -> float:
+    if (promoters is None) != (detractors is None):
+        raise ParameterError("give both promoters and detractors (expected shares) or neither.")
+    if promoters is None or detractors is None:
+        # The largest possible per-respondent variance: p = d = 1/2 gives 1.
+        return 1.0
+    p, d = float(promoters), float(detractors)
+    if not (0 <= p <= 1 and 0 <= d <= 1 and p + d <= 1):
+        raise ParameterError(
+            "promoters and detractors are expected shares in [0, 1] with a sum of at most 1; "
+            f"got {promoters!r} and {detractors!r}."
+        )
+    return p + d - (p - d) ** 2
+
+
+def nps_sample_size(
+    *,
+    margin: float,
+    promoters: float | None = None,
+    detractors: float | None = None,
+    confidence: float = 0.95,
+) -> int:
+    """Respondents needed for an adjusted-Wald NPS interval of ± ``margin`` points.
+
+    MeasuringU's formula (Lewis & Sauro 2021), from solving the adjusted-Wald margin
+    ``z s / sqrt(n + 3)`` for n: ``n = s² z² / d² - 3``, rounded up, with
+    ``d = margin / 100`` and ``s² = p + d - (p - d)²`` from the expected shares of
+    promoters and detractors (without them, the maximum ``s² = 1``).
+
+    Examples
+    --------
+    ±5 points at 95% with no prior guess: 1.96² / 0.05² - 3 = 1533.6, so 1534.
+
+    >>> nps_sample_size(margin=5)
+    1534
+    """
+    try:
+        margin = float(margin)
+    except (TypeError, ValueError):
+        raise ParameterError(f"margin must be a number of NPS points; got {margin!r}.") from None
+    if not 0 < margin <= 100:
+        raise ParameterError(f"margin must be in (0, 100] NPS points; got {margin!r}.")
+    s2 = _planning_variance(promoters, detractors)
+    z = z_critical(confidence)
+    n = s2 * z * z / (margin / 100) ** 2 - 3
+    # Round up, ignoring floating-point fuzz just above an integer.
+    return max(1, int(np.ceil(n - 1e-9)))
+
+
+def nps_margin(
+    *,
+    n: int,
+    promoters: float | None = None,
+    detractors: float | None = None,
+    confidence: float = 0.95,
+) -> float:
+    """Expected ± margin (NPS points) of an adjusted-Wald interval with ``n`` respondents.
+
+    ``100 z s / sqrt(n + 3)``, the inverse of :func:`nps_sample_size`.
+
+    Examples
+    --------
+    >>> round(nps_margin(n=1534), 2)
+    5.0
+    """
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ParameterError(f"n must be a positive integer; got {n!r}.")
+    s2 = _planning_variance(promoters, detractors)
+    z = z_critical(confidence)
+    return float(100 * z * np.sqrt(s2 / (n + 3)))
