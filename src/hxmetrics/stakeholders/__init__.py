@@ -1,0 +1,65 @@
+"""The unified stakeholder model: persons, their role episodes, hybrids, attribution.
+
+``StakeholderRegistry.from_rosters(customers=..., workers=..., partners=...)`` is the
+entry point; the functions below are its parts, usable on their own.
+"""
+
+from hxmetrics.stakeholders.attribution import (
+    ATTRIBUTION_COLUMNS,
+    STATUSES,
+    AttributionIndex,
+    attribute,
+    attribution_summary,
+)
+from hxmetrics.stakeholders.episodes import EPISODE_COLUMNS, ROLES, merge_episodes, role_episodes
+from hxmetrics.stakeholders.hybrids import (
+    HYBRID_RULES,
+    RULE_KINDS,
+    HybridRule,
+    classify_hybrids,
+    rules_table,
+)
+from hxmetrics.stakeholders.identity import (
+    CONFLICT_KINDS,
+    PSEUDONYM_PREFIX,
+    Resolution,
+    exact_matches,
+    normalise_key,
+    pseudonymise,
+    resolution_scores,
+    resolve_identities,
+)
+from hxmetrics.stakeholders.plots import plot_overlap
+from hxmetrics.stakeholders.registry import StakeholderRegistry, overlap_matrix, overlap_summary
+from hxmetrics.stakeholders.views import SiloView, silo_view
+
+__all__ = [
+    "ATTRIBUTION_COLUMNS",
+    "CONFLICT_KINDS",
+    "EPISODE_COLUMNS",
+    "HYBRID_RULES",
+    "PSEUDONYM_PREFIX",
+    "ROLES",
+    "RULE_KINDS",
+    "STATUSES",
+    "AttributionIndex",
+    "HybridRule",
+    "Resolution",
+    "SiloView",
+    "StakeholderRegistry",
+    "attribute",
+    "attribution_summary",
+    "classify_hybrids",
+    "exact_matches",
+    "merge_episodes",
+    "normalise_key",
+    "overlap_matrix",
+    "overlap_summary",
+    "plot_overlap",
+    "pseudonymise",
+    "resolution_scores",
+    "resolve_identities",
+    "role_episodes",
+    "rules_table",
+    "silo_view",
+]

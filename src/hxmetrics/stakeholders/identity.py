@@ -1,0 +1,811 @@
+"""Identity resolution: link silo records into persons through shared keys.
+
+Every silo keeps its own id for a person (``customer_id``, ``worker_id``,
+``partner_id``). A *record* here is one ``(silo, source_id)``; a roster may hold
+several rows for it (one per episode). Records are linked when they carry the
+same normalised key value (email, phone, any external id), and links are
+transitive: the persons are the connected components of the bipartite graph
+record -- key value (union-find over key components, computed by
+:func:`scipy.sparse.csgraph.connected_components`, no Python loop per record).
+
+Suspicious merges are reported in a conflicts table and never silently made:
+
+* ``birth_year_mismatch``: a key value shared by records whose birth years
+  contradict (a household phone, a shared mailbox). The key is not used.
+* ``ambiguous_birth_year_bridge``: records without a birth year joined records
+  with contradicting birth years (A 1980 -- B ? -- C 1985). Keys of the records
+  without a birth year in that component are not used.
+* ``component_birth_year_mismatch`` / ``component_too_large``: a component that
+  still contradicts itself, or has more than ``max_component_size`` records. Its
+  most shared key is not used, and the graph is cut again.
+* ``unresolved_component``: still suspicious after the cuts: its records stay
+  separate persons.
+* ``record_birth_year_mismatch``: one record's own rows carry different birth
+  years; its birth year is ignored for the checks above.
+
+``person_id`` is ``"P"`` followed by 16 hex digits of a stable hash of the
+component's smallest ``(silo, source_id)``: the same records give the same ids in
+any row order, and ids never encode row positions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Mapping, Sequence
+from typing import NamedTuple
+
+import numpy as np
+import pandas as pd
+
+from hxmetrics.errors import HxError, InputTableError, ParameterError, check_columns, did_you_mean
+from hxmetrics.stakeholders._unionfind import (
+    bipartite_components,
+    canonical,
+    first_of_group,
+    group_max,
+    group_min,
+)
+from hxmetrics.tables import ID_COLUMN, SILOS
+
+__all__ = [
+    "CONFLICT_KINDS",
+    "PSEUDONYM_PREFIX",
+    "Resolution",
+    "exact_matches",
+    "normalise_key",
+    "pseudonymise",
+    "resolution_scores",
+    "resolve_identities",
+]
+
+#: Pseudonymised key values start with this marker; normalisation leaves them alone.
+PSEUDONYM_PREFIX = "hxp:"
+
+#: Conflict kinds, in the order conflicts are numbered, and what was done about each.
+CONFLICT_KINDS: dict[str, str] = {
+    "birth_year_mismatch": "key_not_used",
+    "ambiguous_birth_year_bridge": "key_not_used",
+    "component_birth_year_mismatch": "key_not_used",
+    "component_too_large": "key_not_used",
+    "unresolved_component": "split_into_records",
+    "record_birth_year_mismatch": "birth_year_ignored",
+}
+_KIND_CODE = {kind: i for i, kind in enumerate(CONFLICT_KINDS)}
+
+# Rounds of "cut the most shared key of each suspicious component" before the
+# remaining suspicious components are split into their records.
+_MAX_ROUNDS = 10
+_MIN_SALT_BYTES = 8
+_CROSSWALK_COLUMNS = ["silo", "source_id", "person_id", "matched_on"]
+_CONFLICT_COLUMNS = ["conflict_id", "kind", "key", "silo", "source_id", "birth_year", "action"]
+
+
+class Resolution(NamedTuple):
+    """The result of :func:`resolve_identities`.
+
+    Attributes
+    ----------
+    crosswalk : pandas.DataFrame
+        One row per ``(silo, source_id)``: ``silo``, ``source_id``, ``person_id``,
+        ``matched_on`` (the key kinds that linked the record to another record of
+        the same person, joined by ``"+"``; ``"none"`` for a person with one record).
+    conflicts : pandas.DataFrame
+        One row per record involved in a suspicious merge: ``conflict_id``,
+        ``kind``, ``key``, ``silo``, ``source_id``, ``birth_year``, ``action``.
+        Raw key values never appear.
+    """
+
+    crosswalk: pd.DataFrame
+    conflicts: pd.DataFrame
+
+
+# --------------------------------------------------------------------------- keys
+
+
+def _key_kind(column: str, kinds: Mapping[str, str] | None) -> str:
+    if kinds is not None and column in kinds:
+        kind = kinds[column]
+        if kind not in ("email", "phone", "generic"):
+            raise ParameterError(
+                f"key_kinds[{column!r}] must be 'email', 'phone' or 'generic'; got {kind!r}."
+            )
+        return kind
+    lower = column.lower()
+    if "email" in lower or "e_mail" in lower:
+        return "email"
+    if "phone" in lower or "mobile" in lower:
+        return "phone"
+    return "generic"
+
+
+def _as_text(values: pd.Series) -> pd.Series:
+    """Key values as strings; integral floats (a phone read as a number) lose their ``.0``."""
+    if pd.api.types.is_float_dtype(values.dtype):
+        whole = values.isna() | (values == np.floor(values))
+        if bool(whole.all()):
+            values = values.astype("Int64")
+    if pd.api.types.is_string_dtype(values.dtype) and not pd.api.types.is_object_dtype(
+        values.dtype
+    ):
+        return values
+    return values.astype("str")
+
+
+def normalise_key(
+    values: pd.Series, *, kind: str = "generic", min_phone_digits: int = 7
+) -> pd.Series:
+    """Normalise key values so that spellings of the same identifier compare equal.
+
+    Parameters
+    ----------
+    values : pandas.Series
+        Raw key values (strings or numbers); missing values stay missing.
+    kind : {"email", "phone", "generic"}
+        ``email`` and ``generic``: strip surrounding whitespace and lower-case.
+        ``phone``: keep digits only, then the last 10 digits (drops country codes
+        and trunk prefixes); fewer than ``min_phone_digits`` digits becomes missing.
+        Empty strings become missing. Pseudonymised values (starting with
+        :data:`PSEUDONYM_PREFIX`) are returned unchanged.
+    min_phone_digits : int, default 7
+        Phones with fewer digits are treated as missing (too short to identify).
+
+    Returns
+    -------
+    pandas.Series
+        Normalised strings (``str`` dtype) with the same index.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from hxmetrics.stakeholders import normalise_key
+    >>> normalise_key(pd.Series([" Ann@Example.COM", ""]), kind="email").tolist()
+    ['ann@example.com', nan]
+    >>> normalise_key(pd.Series(["+1 (555) 010-2030", "555.010.2030", "12"]),
+    ...               kind="phone").tolist()
+    ['5550102030', '5550102030', nan]
+    """
+    if kind not in ("email", "phone", "generic"):
+        raise ParameterError(f"kind must be 'email', 'phone' or 'generic'; got {kind!r}.")
+    text = _as_text(values).str.strip()
+    hashed = text.str.startswith(PSEUDONYM_PREFIX).fillna(False).astype(bool)
+    if kind == "phone":
+        digits = text.str.replace(r"\D+", "", regex=True).str.slice(-10)
+        digits = digits.where(digits.str.len() >= min_phone_digits)
+        out = digits.where(~hashed, text)
+    else:
+        out = text.str.lower().where(~hashed, text)
+    return out.where(out.str.len() > 0)
+
+
+def pseudonymise(
+    df: pd.DataFrame,
+    columns: Sequence[str],
+    *,
+    salt: str | bytes,
+    key_kinds: Mapping[str, str] | None = None,
+) -> pd.DataFrame:
+    """Replace identifier columns by salted hashes of their normalised values.
+
+    Each value is normalised (see :func:`normalise_key`) and replaced by
+    ``"hxp:"`` + the first 32 hex digits of HMAC-SHA256(salt, value). The same salt
+    gives the same pseudonym for the same identifier, so
+    :func:`resolve_identities` links hashed rosters exactly as it links raw ones,
+    and raw identifiers need not leave the caller. Keep the salt secret: without
+    it a pseudonym cannot be checked against a guessed identifier.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        A roster (or any table) holding identifier columns.
+    columns : sequence of str
+        The columns to pseudonymise, e.g. ``["email", "phone"]``.
+    salt : str or bytes
+        The secret key of the HMAC, at least 8 bytes; use the same salt for every
+        roster that should link.
+    key_kinds : mapping, optional
+        Normalisation kind per column (``email``, ``phone``, ``generic``); by
+        default guessed from the column name.
+
+    Returns
+    -------
+    pandas.DataFrame
+        A copy of ``df`` with those columns hashed; missing values stay missing.
+
+    References
+    ----------
+    Krawczyk, Bellare & Canetti (1997), RFC 2104, "HMAC: Keyed-Hashing for
+    Message Authentication".
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from hxmetrics.stakeholders import pseudonymise
+    >>> df = pd.DataFrame({"email": ["Ann@x.org ", "ann@x.org", None]})
+    >>> out = pseudonymise(df, ["email"], salt="a long secret salt")
+    >>> bool(out["email"].iloc[0] == out["email"].iloc[1]), bool(out["email"].isna().iloc[2])
+    (True, True)
+    >>> out["email"].iloc[0][:4]
+    'hxp:'
+    """
+    if not isinstance(df, pd.DataFrame):
+        raise ParameterError(f"df must be a pandas DataFrame; got {type(df).__name__}.")
+    key = salt.encode() if isinstance(salt, str) else bytes(salt)
+    if len(key) < _MIN_SALT_BYTES:
+        raise ParameterError(
+            f"salt must be at least {_MIN_SALT_BYTES} bytes; got {len(key)}. "
+            "Use a long random secret, e.g. secrets.token_hex(16), and keep it."
+        )
+    if isinstance(columns, str):
+        columns = [columns]
+    check_columns(df.columns, columns, table="data")
+    out = df.copy()
+    for column in columns:
+        norm = normalise_key(df[column], kind=_key_kind(column, key_kinds))
+        codes, uniques = pd.factorize(norm)
+        digests = np.array(
+            [
+                u
+                if u.startswith(PSEUDONYM_PREFIX)
+                # 128 bits of HMAC-SHA256: collisions are out of reach for any roster.
+                else PSEUDONYM_PREFIX + hmac.new(key, u.encode(), hashlib.sha256).hexdigest()[:32]
+                for u in uniques
+            ],
+            dtype=object,
+        )
+        hashed = pd.Series(pd.NA, index=df.index, dtype="str")
+        present = codes >= 0
+        hashed[present] = digests[codes[present]]
+        out[column] = hashed
+    return out
+
+
+# --------------------------------------------------------------------- collection
+
+
+class _Records(NamedTuple):
+    node_silo: np.ndarray  # silo name per record (object)
+    node_source: np.ndarray  # source_id per record (object), sorted within silo
+    row_node: np.ndarray  # record of each roster row
+    row_birth_year: np.ndarray  # float, nan if missing
+    key_values: dict[str, pd.Series]  # normalised values per key, aligned with rows
+
+
+def _fail(table: str, column: str, check: str, bad: pd.Series, hint: str) -> InputTableError:
+    rows = bad.head(5)
+    cases = pd.DataFrame(
+        {
+            "column": column,
+            "check": check,
+            "failure_case": [str(v) for v in bad.to_numpy()],
+            "index": bad.index,
+        }
+    )
+    examples = "; ".join(f"row {i!r}: {v!r}" for i, v in rows.items())
+    return InputTableError(
+        f"table {table!r}, column {column!r}: {len(bad)} row(s) fail {check}, "
+        f"e.g. {examples}. {hint}",
+        table=table,
+        failure_cases=cases,
+    )
+
+
+def id_column_of(df: pd.DataFrame, silo: str) -> str:
+    """The id column of a roster: the contract's name, else ``source_id``."""
+    column = ID_COLUMN[silo]
+    if column in df.columns:
+        return column
+    if "source_id" in df.columns:
+        return "source_id"
+    check_columns(df.columns, [column], table=silo)
+    return column  # pragma: no cover - check_columns raised
+
+
+def check_rosters(rosters: Mapping[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """Rosters by silo, in the canonical silo order; errors name the bad input."""
+    if not isinstance(rosters, Mapping):
+        raise ParameterError(
+            "rosters must be a mapping from silo name to roster DataFrame, e.g. "
+            f"{{'customers': customers_df, 'workers': workers_df}}; got {type(rosters).__name__}."
+        )
+    if not rosters:
+        raise ParameterError("rosters is empty: pass at least one roster, e.g. {'workers': df}.")
+    out: dict[str, pd.DataFrame] = {}
+    for silo, df in rosters.items():
+        if silo not in SILOS:
+            raise ParameterError(
+                f"unknown silo {silo!r}; rosters are keyed by {', '.join(map(repr, SILOS))}."
+                + did_you_mean(str(silo), SILOS)
+            )
+        if not isinstance(df, pd.DataFrame):
+            raise InputTableError(
+                f"table {silo!r}: expected a pandas DataFrame, got {type(df).__name__}.",
+                table=silo,
+                failure_cases=pd.DataFrame(columns=["column", "check", "failure_case", "index"]),
+            )
+    for silo in sorted(rosters):
+        out[silo] = rosters[silo]
+    return out
+
+
+def source_ids(df: pd.DataFrame, silo: str) -> pd.Series:
+    """The roster's ids as strings; missing ids are an error naming the rows."""
+    column = id_column_of(df, silo)
+    ids = df[column]
+    missing = ids.isna()
+    if bool(missing.any()):
+        raise _fail(
+            silo,
+            column,
+            "not_nullable",
+            ids[missing],
+            "Every roster row needs the silo's id for the person.",
+        )
+    return _as_text(ids)
+
+
+def _collect(
+    rosters: dict[str, pd.DataFrame],
+    keys: Sequence[str],
+    birth_year: str | None,
+    key_kinds: Mapping[str, str] | None,
+    min_phone_digits: int,
+) -> _Records:
+    present = {k for df in rosters.values() for k in keys if k in df.columns}
+    absent = [k for k in keys if k not in present]
+    if absent:
+        columns = sorted({str(c) for df in rosters.values() for c in df.columns})
+        hints = "".join(did_you_mean(k, columns) for k in absent)
+        raise InputTableError(
+            f"key column(s) {absent} are in none of the rosters "
+            f"({', '.join(rosters)}); available: {columns}.{hints}",
+            table=next(iter(rosters)),
+            failure_cases=pd.DataFrame(
+                {
+                    "column": absent,
+                    "check": "column_in_dataframe",
+                    "failure_case": absent,
+                    "index": [None] * len(absent),
+                }
+            ),
+        )
+    node_silo, node_source, row_node, row_by = [], [], [], []
+    values: dict[str, list[pd.Series]] = {k: [] for k in keys}
+    offset = 0
+    for silo, df in rosters.items():
+        ids = source_ids(df, silo)
+        codes, uniques = pd.factorize(ids, sort=True)
+        node_source.append(np.asarray(uniques, dtype=object))
+        node_silo.append(np.full(len(uniques), silo, dtype=object))
+        row_node.append(codes.astype(np.int64) + offset)
+        offset += len(uniques)
+        if birth_year is not None and birth_year in df.columns:
+            raw = df[birth_year]
+            years = pd.to_numeric(raw, errors="coerce")
+            bad = years.isna() & raw.notna()
+            if bool(bad.any()):
+                raise _fail(
+                    silo, birth_year, "numeric", raw[bad], "Birth years must be numbers or missing."
+                )
+            row_by.append(years.to_numpy(dtype=float, na_value=np.nan))
+        else:
+            row_by.append(np.full(len(df), np.nan))
+        for k in keys:
+            if k in df.columns:
+                norm = normalise_key(
+                    df[k], kind=_key_kind(k, key_kinds), min_phone_digits=min_phone_digits
+                )
+                values[k].append(norm.reset_index(drop=True))
+            else:
+                values[k].append(pd.Series(pd.NA, index=range(len(df)), dtype="str"))
+    return _Records(
+        node_silo=np.concatenate(node_silo),
+        node_source=np.concatenate(node_source),
+        row_node=np.concatenate(row_node),
+        row_birth_year=np.concatenate(row_by),
+        key_values={
+            k: pd.concat(v, ignore_index=True) if len(v) > 1 else v[0] for k, v in values.items()
+        },
+    )
+
+
+# ---------------------------------------------------------------------- resolution
+
+
+def resolve_identities(
+    rosters: Mapping[str, pd.DataFrame],
+    *,
+    keys: Sequence[str] = ("email", "phone"),
+    birth_year: str | None = "birth_year",
+    birth_year_tolerance: int = 0,
+    max_component_size: int = 50,
+    key_kinds: Mapping[str, str] | None = None,
+    min_phone_digits: int = 7,
+) -> Resolution:
+    """Link roster records across (and within) silos into persons.
+
+    Parameters
+    ----------
+    rosters : mapping of str to pandas.DataFrame
+        Roster per silo (``customers``, ``workers``, ``partners``), one row per
+        episode, with the silo's id column (``customer_id``, ``worker_id``,
+        ``partner_id``, or ``source_id``) and the key columns. A key column may be
+        missing from some rosters, not from all.
+    keys : sequence of str, default ("email", "phone")
+        Key columns. Values are normalised (see :func:`normalise_key`); columns
+        whose name contains ``email`` / ``phone`` get the email / phone rules.
+        Pseudonymised keys (:func:`pseudonymise`) work the same.
+    birth_year : str or None, default "birth_year"
+        Column used as a conflict signal only: records with contradicting birth
+        years are never merged through a shared key. ``None`` disables the check.
+    birth_year_tolerance : int, default 0
+        Birth years further apart than this contradict.
+    max_component_size : int, default 50
+        A person with more records than this is suspicious (a shared mailbox, a
+        placeholder phone): its most shared key is cut and the rest re-linked.
+    key_kinds : mapping, optional
+        Normalisation per key column (``email``, ``phone``, ``generic``),
+        overriding the guess from the name.
+    min_phone_digits : int, default 7
+        Shorter phone numbers are treated as missing.
+
+    Returns
+    -------
+    Resolution
+        ``crosswalk`` (silo, source_id, person_id, matched_on), sorted by silo and
+        source_id, and ``conflicts`` (one row per record in a reported conflict).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from hxmetrics.stakeholders import resolve_identities
+    >>> customers = pd.DataFrame({"customer_id": ["c1", "c2"],
+    ...     "email": ["Ann@x.org", "bo@y.org"], "phone": [None, "555-010-2030"]})
+    >>> workers = pd.DataFrame({"worker_id": ["w1"], "email": ["ann@x.org "],
+    ...     "phone": ["+1 555 010 9999"]})
+    >>> cw, conflicts = resolve_identities({"customers": customers, "workers": workers})
+    >>> cw[["silo", "source_id", "matched_on"]]
+            silo source_id matched_on
+    0  customers        c1      email
+    1  customers        c2       none
+    2    workers        w1      email
+    >>> cw["person_id"].nunique(), len(conflicts)
+    (2, 0)
+    """
+    rosters = check_rosters(rosters)
+    if isinstance(keys, str):
+        keys = (keys,)
+    keys = tuple(keys)
+    if not keys:
+        raise ParameterError("keys is empty: name at least one key column, e.g. ('email',).")
+    if len(set(keys)) != len(keys):
+        raise ParameterError(f"keys has duplicates: {list(keys)}.")
+    if max_component_size < 2:
+        raise ParameterError(f"max_component_size must be at least 2; got {max_component_size}.")
+    if birth_year_tolerance < 0:
+        raise ParameterError(f"birth_year_tolerance must be >= 0; got {birth_year_tolerance}.")
+    rec = _collect(rosters, keys, birth_year, key_kinds, min_phone_digits)
+    return _resolve(rec, keys, float(birth_year_tolerance), max_component_size)
+
+
+def _resolve(rec: _Records, keys: tuple[str, ...], tol: float, max_size: int) -> Resolution:
+    n_nodes = rec.node_source.size
+    # Key tokens: one integer per (key column, normalised value); values are
+    # factorised sorted, so token order is a function of the value set only.
+    edge_nodes, edge_toks, kind_offsets = [], [], [0]
+    for k in keys:
+        vals = rec.key_values[k]
+        valid = vals.notna().to_numpy()
+        codes, uniques = pd.factorize(vals[valid], sort=True)
+        edge_nodes.append(rec.row_node[valid])
+        edge_toks.append(codes.astype(np.int64) + kind_offsets[-1])
+        kind_offsets.append(kind_offsets[-1] + len(uniques))
+    n_tok = kind_offsets[-1]
+    en = np.concatenate(edge_nodes) if edge_nodes else np.zeros(0, np.int64)
+    et = np.concatenate(edge_toks) if edge_toks else np.zeros(0, np.int64)
+    pair = np.unique(en * max(n_tok, 1) + et)
+    edge_node, edge_tok = pair // max(n_tok, 1), pair % max(n_tok, 1)
+    tok_kind = np.searchsorted(np.asarray(kind_offsets[1:]), edge_tok, side="right")
+    tok_kind_of = np.searchsorted(np.asarray(kind_offsets[1:]), np.arange(n_tok), side="right")
+    tok_nodes = np.bincount(edge_tok, minlength=n_tok)
+
+    # Birth year per record; a record whose own rows disagree gets none.
+    known = ~np.isnan(rec.row_birth_year)
+    nlo = group_min(rec.row_node[known], rec.row_birth_year[known], n_nodes)
+    nhi = group_max(rec.row_node[known], rec.row_birth_year[known], n_nodes)
+    inconsistent = nhi - nlo > tol
+    node_lo = np.where(inconsistent, np.inf, nlo)
+    node_hi = np.where(inconsistent, -np.inf, nhi)
+    unknown = np.isinf(node_lo)
+
+    conflicts = _ConflictLog(edge_node, edge_tok, tok_kind_of)
+    conflicts.add_nodes("record_birth_year_mismatch", np.flatnonzero(inconsistent))
+
+    klo = group_min(edge_tok, node_lo[edge_node], n_tok)
+    khi = group_max(edge_tok, node_hi[edge_node], n_tok)
+    linking = tok_nodes >= 2
+    mismatch = linking & (khi - klo > tol)
+    conflicts.add_keys("birth_year_mismatch", np.flatnonzero(mismatch))
+    active = linking & ~mismatch
+
+    for round_ in range(_MAX_ROUNDS + 1):
+        act_e = active[edge_tok]
+        labels = bipartite_components(n_nodes, n_tok, edge_node[act_e], edge_tok[act_e])
+        n_comp = int(labels.max()) + 1 if n_nodes else 0
+        size = np.bincount(labels, minlength=n_comp)
+        bad_by = group_max(labels, node_hi, n_comp) - group_min(labels, node_lo, n_comp) > tol
+        bad_size = size > max_size
+        bad = bad_by | bad_size
+        if not bad.any():
+            break
+        if round_ == _MAX_ROUNDS:
+            split = bad[labels]
+            first = first_of_group(labels, n_comp)
+            conflicts.add_groups(
+                "unresolved_component", np.flatnonzero(split), first[labels[split]]
+            )
+            labels = labels.copy()
+            labels[split] = n_comp + np.arange(int(split.sum()))
+            labels = canonical(labels)
+            break
+        e_comp = labels[edge_node]
+        # Records without a birth year that join contradicting birth years are
+        # ambiguous bridges: the keys they carry in that component are not used.
+        bridge_e = act_e & bad_by[e_comp] & unknown[edge_node]
+        bridge_tok = np.unique(edge_tok[bridge_e])
+        has_bridge = np.zeros(n_comp, dtype=bool)
+        has_bridge[e_comp[bridge_e]] = True
+        conflicts.add_keys("ambiguous_birth_year_bridge", bridge_tok)
+        active[bridge_tok] = False
+        # Otherwise cut the most shared key (ties: the smallest token, i.e. the
+        # first key column, then the smallest value).
+        need = bad & ~has_bridge
+        cand_e = act_e & need[e_comp]
+        if cand_e.any():
+            comp_c, tok_c = e_comp[cand_e], edge_tok[cand_e]
+            order = np.lexsort((tok_c, -tok_nodes[tok_c], comp_c))
+            comp_c, tok_c = comp_c[order], tok_c[order]
+            lead = np.r_[True, comp_c[1:] != comp_c[:-1]]
+            cut_comp, cut_tok = comp_c[lead], tok_c[lead]
+            too_large = bad_size[cut_comp]
+            conflicts.add_keys("component_too_large", cut_tok[too_large])
+            conflicts.add_keys("component_birth_year_mismatch", cut_tok[~too_large])
+            active[cut_tok] = False
+
+    n_comp = int(labels.max()) + 1 if n_nodes else 0
+    first = first_of_group(labels, n_comp)
+    person_of_comp = _person_ids(rec.node_silo[first], rec.node_source[first])
+
+    act_e = active[edge_tok]
+    bits = np.zeros(n_nodes, dtype=np.int64)
+    np.bitwise_or.at(bits, edge_node[act_e], np.left_shift(1, tok_kind[act_e]))
+    size = np.bincount(labels, minlength=n_comp)
+    bits[size[labels] == 1] = 0
+    names = np.array(
+        [
+            "+".join(k for i, k in enumerate(keys) if m >> i & 1) or "none"
+            for m in range(2 ** len(keys))
+        ],
+        dtype=object,
+    )
+    crosswalk = pd.DataFrame(
+        {
+            "silo": pd.Series(rec.node_silo, dtype="str"),
+            "source_id": pd.Series(rec.node_source, dtype="str"),
+            "person_id": pd.Series(person_of_comp[labels], dtype="str"),
+            "matched_on": pd.Series(names[bits], dtype="str"),
+        }
+    )
+    return Resolution(crosswalk, conflicts.table(rec, keys, node_lo))
+
+
+class _ConflictLog:
+    """Collects conflicts as (kind, key column, group, record) arrays."""
+
+    def __init__(self, edge_node: np.ndarray, edge_tok: np.ndarray, tok_kind: np.ndarray) -> None:
+        self.edge_node = edge_node
+        self.edge_tok = edge_tok
+        self.tok_kind = tok_kind
+        self.parts: list[tuple[int, np.ndarray, np.ndarray, np.ndarray]] = []
+
+    def add_keys(self, kind: str, toks: np.ndarray) -> None:
+        if toks.size == 0:
+            return
+        hit = np.isin(self.edge_tok, toks)
+        tok = self.edge_tok[hit]
+        self.parts.append((_KIND_CODE[kind], self.tok_kind[tok], tok, self.edge_node[hit]))
+
+    def add_nodes(self, kind: str, nodes: np.ndarray) -> None:
+        if nodes.size:
+            self.parts.append((_KIND_CODE[kind], np.full(nodes.size, -1), nodes, nodes))
+
+    def add_groups(self, kind: str, nodes: np.ndarray, groups: np.ndarray) -> None:
+        if nodes.size:
+            self.parts.append((_KIND_CODE[kind], np.full(nodes.size, -1), groups, nodes))
+
+    def table(self, rec: _Records, keys: tuple[str, ...], node_lo: np.ndarray) -> pd.DataFrame:
+        if not self.parts:
+            return pd.DataFrame(
+                {
+                    "conflict_id": pd.Series(dtype="int64"),
+                    "kind": pd.Series(dtype="str"),
+                    "key": pd.Series(dtype="str"),
+                    "silo": pd.Series(dtype="str"),
+                    "source_id": pd.Series(dtype="str"),
+                    "birth_year": pd.Series(dtype="Int64"),
+                    "action": pd.Series(dtype="str"),
+                }
+            )
+        kind = np.concatenate([np.full(p[2].size, p[0]) for p in self.parts])
+        key = np.concatenate([p[1] for p in self.parts])
+        group = np.concatenate([p[2] for p in self.parts])
+        node = np.concatenate([p[3] for p in self.parts])
+        # Ids follow (kind, key, group): tokens are in sorted-value order and groups
+        # are smallest records, so numbering does not depend on row order.
+        order = np.lexsort((node, group, key, kind))
+        kind, key, group, node = kind[order], key[order], group[order], node[order]
+        new = np.r_[
+            True, (kind[1:] != kind[:-1]) | (key[1:] != key[:-1]) | (group[1:] != group[:-1])
+        ]
+        kinds = np.array(list(CONFLICT_KINDS), dtype=object)
+        actions = np.array(list(CONFLICT_KINDS.values()), dtype=object)
+        key_names = np.array([*keys, None], dtype=object)
+        years = node_lo[node]
+        return pd.DataFrame(
+            {
+                "conflict_id": np.cumsum(new) - 1,
+                "kind": pd.Series(kinds[kind], dtype="str"),
+                "key": pd.Series(key_names[key], dtype="str"),
+                "silo": pd.Series(rec.node_silo[node], dtype="str"),
+                "source_id": pd.Series(rec.node_source[node], dtype="str"),
+                "birth_year": pd.array(np.where(np.isinf(years), np.nan, years), dtype="Int64"),
+                "action": pd.Series(actions[kind], dtype="str"),
+            }
+        )
+
+
+def _person_ids(silo: np.ndarray, source: np.ndarray) -> np.ndarray:
+    """``"P"`` + 16 hex digits of a stable 64-bit hash of ``silo \\x1f source_id``."""
+    if silo.size == 0:
+        return np.zeros(0, dtype=object)
+    text = (pd.Series(silo, dtype="str") + "\x1f" + pd.Series(source, dtype="str")).to_numpy(
+        dtype=object
+    )
+    # pandas' hash_array is SipHash-2-4 with a fixed key: deterministic across runs.
+    h = pd.util.hash_array(text, categorize=False)
+    if np.unique(h).size != h.size:  # pragma: no cover - probability ~n^2 / 2^65
+        raise HxError("person_id hash collision; please report this input (ids only).")
+    shifts = np.arange(60, -4, -4, dtype=np.uint64)
+    nibbles = ((h[:, None] >> shifts) & np.uint64(15)).astype(np.intp)
+    buf = np.empty((h.size, 17), dtype=np.uint8)
+    buf[:, 0] = ord("P")
+    buf[:, 1:] = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)[nibbles]
+    return buf.view("S17").ravel().astype(str).astype(object)
+
+
+# ---------------------------------------------------------------------- evaluation
+
+
+def _align(crosswalk: pd.DataFrame, truth: pd.DataFrame) -> pd.DataFrame:
+    check_columns(crosswalk.columns, ["silo", "source_id", "person_id"], table="crosswalk")
+    check_columns(truth.columns, ["silo", "source_id", "person_id"], table="truth")
+    found = crosswalk[["silo", "source_id", "person_id"]].astype("str")
+    true = truth[["silo", "source_id", "person_id"]].drop_duplicates().astype("str")
+    dup = true.duplicated(["silo", "source_id"], keep=False)
+    if bool(dup.any()):
+        raise _fail(
+            "truth",
+            "person_id",
+            "one_person_per_record",
+            true.loc[dup, "source_id"],
+            "Each (silo, source_id) must belong to one true person.",
+        )
+    return found.merge(true, on=["silo", "source_id"], how="inner", suffixes=("_found", "_true"))
+
+
+def _pairs(counts: np.ndarray) -> float:
+    c = counts.astype(float)
+    return float(np.sum(c * (c - 1) / 2))
+
+
+def resolution_scores(crosswalk: pd.DataFrame, truth: pd.DataFrame) -> pd.DataFrame:
+    """Pairwise precision and recall of a crosswalk against the true persons.
+
+    A pair of records is *found* if the crosswalk puts them in one person and
+    *true* if the truth does. Precision = correct found pairs / found pairs;
+    recall = correct found pairs / true pairs (both 1.0 when there are no pairs).
+    Records missing from either table are counted, not scored.
+
+    Parameters
+    ----------
+    crosswalk, truth : pandas.DataFrame
+        Each with ``silo``, ``source_id``, ``person_id``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row: ``n_records`` (scored), ``n_unmatched`` (records in only one
+        table), ``n_persons_true``, ``n_persons_found``, ``true_pairs``,
+        ``found_pairs``, ``correct_pairs``, ``precision``, ``recall``, ``f1``,
+        ``exact_persons`` (share of true persons whose records are exactly one
+        found person).
+
+    References
+    ----------
+    Christen (2012), *Data Matching*, Springer, ch. 7 (pairwise precision/recall).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from hxmetrics.stakeholders import resolution_scores
+    >>> truth = pd.DataFrame({"silo": ["workers"] * 3, "source_id": ["a", "b", "c"],
+    ...                       "person_id": ["x", "x", "y"]})
+    >>> found = truth.assign(person_id=["p", "q", "q"])
+    >>> resolution_scores(found, truth)[["true_pairs", "found_pairs", "precision", "recall"]]
+       true_pairs  found_pairs  precision  recall
+    0         1.0          1.0        0.0     0.0
+    """
+    both = _align(crosswalk, truth)
+    n_unmatched = (
+        len(crosswalk) + len(truth[["silo", "source_id"]].drop_duplicates()) - 2 * len(both)
+    )
+    f = pd.factorize(both["person_id_found"])[0]
+    t = pd.factorize(both["person_id_true"])[0]
+    cell = np.unique(f.astype(np.int64) * (t.max() + 1 if t.size else 1) + t, return_counts=True)[1]
+    found_sizes = np.bincount(f) if f.size else np.zeros(0, int)
+    true_sizes = np.bincount(t) if t.size else np.zeros(0, int)
+    correct, found_p, true_p = _pairs(cell), _pairs(found_sizes), _pairs(true_sizes)
+    precision = correct / found_p if found_p else 1.0
+    recall = correct / true_p if true_p else 1.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    exact = exact_matches(crosswalk, truth)
+    return pd.DataFrame(
+        {
+            "n_records": [len(both)],
+            "n_unmatched": [int(n_unmatched)],
+            "n_persons_true": [int(true_sizes.size)],
+            "n_persons_found": [int(found_sizes.size)],
+            "true_pairs": [true_p],
+            "found_pairs": [found_p],
+            "correct_pairs": [correct],
+            "precision": [precision],
+            "recall": [recall],
+            "f1": [f1],
+            "exact_persons": [len(exact) / true_sizes.size if true_sizes.size else 1.0],
+        }
+    )
+
+
+def exact_matches(crosswalk: pd.DataFrame, truth: pd.DataFrame) -> pd.DataFrame:
+    """True persons whose records resolve to exactly one found person and nothing else.
+
+    Parameters
+    ----------
+    crosswalk, truth : pandas.DataFrame
+        Each with ``silo``, ``source_id``, ``person_id``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``person_id_true``, ``person_id_found``: one row per exactly recovered person.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from hxmetrics.stakeholders import exact_matches
+    >>> truth = pd.DataFrame({"silo": ["workers"] * 3, "source_id": ["a", "b", "c"],
+    ...                       "person_id": ["x", "x", "y"]})
+    >>> exact_matches(truth.assign(person_id=["p", "p", "q"]), truth)
+      person_id_true person_id_found
+    0              x               p
+    1              y               q
+    """
+    both = _align(crosswalk, truth)
+    n_found = crosswalk.groupby("person_id").size().rename("n_found")
+    n_true = truth[["silo", "source_id", "person_id"]].drop_duplicates().groupby("person_id").size()
+    cells = both.groupby(["person_id_true", "person_id_found"]).size().rename("n").reset_index()
+    cells = cells.merge(n_found.astype("int64"), left_on="person_id_found", right_index=True)
+    cells = cells.merge(n_true.rename("n_true"), left_on="person_id_true", right_index=True)
+    keep = (cells["n"] == cells["n_found"]) & (cells["n"] == cells["n_true"])
+    out = cells.loc[keep, ["person_id_true", "person_id_found"]]
+    return out.sort_values("person_id_true").reset_index(drop=True)

@@ -1,0 +1,294 @@
+"""``StakeholderRegistry``: the facade over identity, episodes, hybrids and attribution."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from hxmetrics.errors import ParameterError, check_choice, check_columns
+from hxmetrics.stakeholders.attribution import AttributionIndex, attribute_with_index
+from hxmetrics.stakeholders.episodes import ROLES, role_episodes
+from hxmetrics.stakeholders.hybrids import HybridRule, classify_hybrids
+from hxmetrics.stakeholders.identity import resolve_identities
+from hxmetrics.stakeholders.views import SiloView, silo_view
+from hxmetrics.tables import SILOS, validate
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+__all__ = ["StakeholderRegistry", "overlap_matrix", "overlap_summary"]
+
+# Every combination of roles (customer=1, worker=2, partner=4), singles first.
+_COMBOS = (1, 2, 4, 3, 5, 6, 7, 0)
+
+
+def _mask(roles: pd.Series) -> np.ndarray:
+    text = roles.astype("str")
+    mask = np.zeros(len(text), dtype=np.int64)
+    for i, role in enumerate(ROLES):
+        has = text.str.split("+").apply(lambda parts, r=role: r in parts)
+        mask |= has.to_numpy(dtype=bool).astype(np.int64) << i
+    return mask
+
+
+def _name(mask: int) -> str:
+    return "+".join(r for i, r in enumerate(ROLES) if mask >> i & 1) or "none"
+
+
+def overlap_summary(hybrids: pd.DataFrame) -> pd.DataFrame:
+    """Counts of persons by role combination (no personal identifiers).
+
+    Parameters
+    ----------
+    hybrids : pandas.DataFrame
+        Output of :func:`~hxmetrics.stakeholders.classify_hybrids` (``roles_ever``
+        and ``roles_as_of``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per combination (every one listed, zeros included): ``roles``,
+        one boolean column per role, ``n_ever``, ``share_ever`` (persons whose
+        roles ever held are exactly this combination), ``n_as_of``, ``share_as_of``
+        (roles held at ``as_of``, or now).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from hxmetrics.stakeholders import overlap_summary
+    >>> h = pd.DataFrame({"roles_ever": ["customer+worker", "customer", "customer"],
+    ...                   "roles_as_of": ["customer", "customer", "none"]})
+    >>> overlap_summary(h)[["roles", "n_ever", "n_as_of"]].head(4)
+                 roles  n_ever  n_as_of
+    0         customer       2        2
+    1           worker       0        0
+    2          partner       0        0
+    3  customer+worker       1        0
+    """
+    check_columns(hybrids.columns, ["roles_ever", "roles_as_of"], table="hybrids")
+    ever = np.bincount(_mask(hybrids["roles_ever"]), minlength=8)
+    now = np.bincount(_mask(hybrids["roles_as_of"]), minlength=8)
+    combos = np.array(_COMBOS)
+    total = max(len(hybrids), 1)
+    out: dict[str, Any] = {"roles": pd.Series([_name(m) for m in _COMBOS], dtype="str")}
+    for i, role in enumerate(ROLES):
+        out[role] = (combos >> i & 1).astype(bool)
+    out["n_ever"] = ever[combos].astype(np.int64)
+    out["share_ever"] = ever[combos] / total
+    out["n_as_of"] = now[combos].astype(np.int64)
+    out["share_as_of"] = now[combos] / total
+    return pd.DataFrame(out)
+
+
+def overlap_matrix(hybrids: pd.DataFrame, *, column: str = "roles_ever") -> pd.DataFrame:
+    """Persons holding both roles (off-diagonal) or each role (diagonal).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from hxmetrics.stakeholders import overlap_matrix
+    >>> h = pd.DataFrame({"roles_ever": ["customer+worker", "customer", "partner"]})
+    >>> overlap_matrix(h)
+              customer  worker  partner
+    customer         2       1        0
+    worker           1       1        0
+    partner          0       0        1
+    """
+    check_choice("column", column, ["roles_ever", "roles_as_of"])
+    check_columns(hybrids.columns, [column], table="hybrids")
+    mask = _mask(hybrids[column])
+    has = np.stack([(mask >> i & 1).astype(np.int64) for i in range(len(ROLES))], axis=1)
+    counts = has.T @ has
+    return pd.DataFrame(
+        counts, index=pd.Index(ROLES, dtype="str"), columns=pd.Index(ROLES, dtype="str")
+    )
+
+
+class StakeholderRegistry:
+    """One stakeholder model over every silo's roster.
+
+    Build it with :meth:`from_rosters`. It holds the crosswalk, the conflicts, the
+    merged role episodes; hybrids, attribution and silo views are computed from
+    them (cached where reused).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from hxmetrics.stakeholders import StakeholderRegistry
+    >>> day = pd.to_datetime
+    >>> customers = pd.DataFrame({"customer_id": ["c1", "c2"], "email": ["ann@x", "bo@y"],
+    ...     "start": day(["2020-01-01", "2021-01-01"]), "end": [None, None],
+    ...     "engagement": ["consumer", "consumer"]})
+    >>> workers = pd.DataFrame({"worker_id": ["w1"], "email": ["ANN@x"],
+    ...     "start": day(["2019-01-01"]), "end": [None], "engagement": ["full_time"]})
+    >>> reg = StakeholderRegistry.from_rosters(customers=customers, workers=workers,
+    ...                                        keys=["email"])
+    >>> reg  # doctest: +NORMALIZE_WHITESPACE
+    StakeholderRegistry(silos=['customers', 'workers'], records=3, persons=2,
+                        episodes=3, conflicts=0)
+    >>> reg.summary()[["roles", "n_ever"]].head(4)
+                 roles  n_ever
+    0         customer       1
+    1           worker       0
+    2          partner       0
+    3  customer+worker       1
+    """
+
+    def __init__(
+        self,
+        *,
+        rosters: Mapping[str, pd.DataFrame],
+        crosswalk: pd.DataFrame,
+        conflicts: pd.DataFrame,
+        episodes: pd.DataFrame,
+        rules: Sequence[HybridRule] | pd.DataFrame | None = None,
+    ) -> None:
+        self._rosters = dict(rosters)
+        self._crosswalk = crosswalk
+        self._conflicts = conflicts
+        self._episodes = episodes
+        self._rules = rules
+        self._hybrids: pd.DataFrame | None = None
+        self._index: AttributionIndex | None = None
+        self._views: dict[str, SiloView] = {}
+
+    @classmethod
+    def from_rosters(
+        cls,
+        *,
+        customers: pd.DataFrame | None = None,
+        workers: pd.DataFrame | None = None,
+        partners: pd.DataFrame | None = None,
+        keys: Sequence[str] = ("email", "phone"),
+        validate_rosters: bool = True,
+        birth_year: str | None = "birth_year",
+        birth_year_tolerance: int = 0,
+        max_component_size: int = 50,
+        key_kinds: Mapping[str, str] | None = None,
+        rules: Sequence[HybridRule] | pd.DataFrame | None = None,
+    ) -> StakeholderRegistry:
+        """Resolve identities and build episodes from the silo rosters.
+
+        Parameters
+        ----------
+        customers, workers, partners : pandas.DataFrame, optional
+            The rosters (at least one), per the table contract.
+        keys : sequence of str, default ("email", "phone")
+            Key columns for identity resolution (raw or pseudonymised).
+        validate_rosters : bool, default True
+            Check every roster against the contract first
+            (:func:`hxmetrics.validate`); turn off only for rosters already checked.
+        birth_year, birth_year_tolerance, max_component_size, key_kinds
+            Passed to :func:`~hxmetrics.stakeholders.resolve_identities`.
+        rules : optional
+            Hybrid rules (default :data:`~hxmetrics.stakeholders.HYBRID_RULES`).
+
+        Returns
+        -------
+        StakeholderRegistry
+        """
+        given = {"customers": customers, "workers": workers, "partners": partners}
+        rosters = {s: df for s, df in given.items() if df is not None}
+        if not rosters:
+            raise ParameterError(
+                "from_rosters needs at least one roster: customers=..., workers=..., partners=...."
+            )
+        if validate_rosters:
+            rosters = {s: validate(df, table=s) for s, df in rosters.items()}
+        crosswalk, conflicts = resolve_identities(
+            rosters,
+            keys=keys,
+            birth_year=birth_year,
+            birth_year_tolerance=birth_year_tolerance,
+            max_component_size=max_component_size,
+            key_kinds=key_kinds,
+        )
+        episodes = role_episodes(rosters, crosswalk)
+        return cls(
+            rosters=rosters,
+            crosswalk=crosswalk,
+            conflicts=conflicts,
+            episodes=episodes,
+            rules=rules,
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"StakeholderRegistry(silos={sorted(self._rosters)}, records={len(self._crosswalk)}, "
+            f"persons={self._crosswalk['person_id'].nunique()}, episodes={len(self._episodes)}, "
+            f"conflicts={self._conflicts['conflict_id'].nunique()})"
+        )
+
+    @property
+    def crosswalk(self) -> pd.DataFrame:
+        """``silo``, ``source_id``, ``person_id``, ``matched_on``: one row per silo record."""
+        return self._crosswalk
+
+    @property
+    def conflicts(self) -> pd.DataFrame:
+        """Suspicious merges that were reported and not made (see ``resolve_identities``)."""
+        return self._conflicts
+
+    @property
+    def episodes(self) -> pd.DataFrame:
+        """Merged role episodes: ``person_id, role, engagement, start, end, silo, source_id``."""
+        return self._episodes
+
+    def hybrids(self, as_of: Any = None) -> pd.DataFrame:
+        """Per person: roles ever, roles at ``as_of``, hybrid labels (see ``classify_hybrids``)."""
+        if as_of is None:
+            if self._hybrids is None:
+                self._hybrids = classify_hybrids(self._episodes, rules=self._rules)
+            return self._hybrids
+        return classify_hybrids(self._episodes, as_of=as_of, rules=self._rules)
+
+    def attribute(
+        self,
+        events: pd.DataFrame,
+        *,
+        time: str = "timestamp",
+        silo: str = "silo",
+        source_id: str = "source_id",
+    ) -> pd.DataFrame:
+        """Add ``person_id``, the roles held at each row's time and ``hybrid_type``.
+
+        See :func:`~hxmetrics.stakeholders.attribute`; the index is built once.
+        """
+        return attribute_with_index(events, self.index, time=time, silo=silo, source_id=source_id)
+
+    @property
+    def index(self) -> AttributionIndex:
+        """The attribution index (built on first use, then reused)."""
+        if self._index is None:
+            self._index = AttributionIndex.build(self._crosswalk, self._episodes, self.hybrids())
+        return self._index
+
+    def silo_view(self, silo: str) -> SiloView:
+        """What one department sees: its own ids and role, no cross-silo knowledge."""
+        check_choice("silo", silo, SILOS)
+        if silo not in self._rosters:
+            raise ParameterError(
+                f"no {silo!r} roster in this registry; it has {sorted(self._rosters)}."
+            )
+        if silo not in self._views:
+            self._views[silo] = silo_view(self._rosters[silo], silo, rules=self._rules)
+        return self._views[silo]
+
+    def summary(self, as_of: Any = None) -> pd.DataFrame:
+        """Counts of persons by role combination (see :func:`overlap_summary`)."""
+        return overlap_summary(self.hybrids(as_of))
+
+    def overlap_matrix(self, as_of: Any = None, *, column: str = "roles_ever") -> pd.DataFrame:
+        """Persons per pair of roles (see :func:`overlap_matrix`)."""
+        return overlap_matrix(self.hybrids(as_of), column=column)
+
+    def plot_overlap(
+        self, ax: Axes | None = None, *, as_of: Any = None, column: str = "roles_ever"
+    ) -> Axes:
+        """Heat map of the overlap matrix (see :func:`~hxmetrics.stakeholders.plot_overlap`)."""
+        from hxmetrics.stakeholders.plots import plot_overlap
+
+        return plot_overlap(self.overlap_matrix(as_of, column=column), ax=ax)
