@@ -75,11 +75,11 @@ _MAX_RENDERS = 6
 STYLE: dict[str, Any] = {
     "font.family": "sans-serif",
     "font.sans-serif": ["DejaVu Sans"],
-    "font.size": 9.0,
-    "axes.titlesize": 10.0,
+    "font.size": 10.5,
+    "axes.titlesize": 11.5,
     "axes.titleweight": "bold",
     "axes.titlelocation": "left",
-    "axes.labelsize": 9.0,
+    "axes.labelsize": 10.5,
     "axes.edgecolor": _MUTED,
     "axes.labelcolor": _INK,
     "axes.linewidth": 0.8,
@@ -93,10 +93,10 @@ STYLE: dict[str, Any] = {
     "grid.linewidth": 0.8,
     "xtick.color": _INK,
     "ytick.color": _INK,
-    "xtick.labelsize": 8.5,
-    "ytick.labelsize": 8.5,
+    "xtick.labelsize": 10.0,
+    "ytick.labelsize": 10.0,
     "legend.frameon": False,
-    "legend.fontsize": 8.5,
+    "legend.fontsize": 10.0,
     "figure.facecolor": "white",
     "savefig.facecolor": "white",
     "text.color": _INK,
@@ -357,7 +357,7 @@ def plot_estimates(
                     va="center",
                     ha="left",
                     color=_MUTED,
-                    fontsize=8,
+                    fontsize=9.5,
                     fontstyle="italic",
                 )
                 continue
@@ -388,7 +388,7 @@ def plot_estimates(
                     va="center",
                     ha="left",
                     color=_MUTED,
-                    fontsize=7.5,
+                    fontsize=9,
                     clip_on=False,
                 )
         if hue is not None:
@@ -521,7 +521,9 @@ def _draw_bars(
         top = float(values.max()) if values.size else 1.0
         for y, i in zip(range(len(order)), order, strict=True):
             text = "suppressed" if np.isnan(counts[i]) else f"{counts[i]:,.0f}"
-            ax.text(values[y] + top * 0.01, y, text, va="center", ha="left", fontsize=8, color=_INK)
+            ax.text(
+                values[y] + top * 0.01, y, text, va="center", ha="left", fontsize=9.5, color=_INK
+            )
         ax.set_yticks(ys, [labels[i] for i in order])
         ax.set_ylim(len(order) - 0.5, -0.5)
         ax.set_xlim(0, (top or 1.0) * 1.15)
@@ -547,7 +549,7 @@ def _draw_heatmap(matrix: pd.DataFrame, title: str | None, ax: Axes | None) -> A
                 text,
                 ha="center",
                 va="center",
-                fontsize=8.5,
+                fontsize=10,
                 color="white" if v > 0.55 * top else _INK,
             )
         ax.set_xticks(range(values.shape[1]), [str(c) for c in matrix.columns])

@@ -258,6 +258,7 @@ class Section:
         *,
         caption: str | None = None,
         number_formats: Mapping[str, Formatter] | None = None,
+        labels: Mapping[str, str] | None = None,
         index: bool | None = None,
         max_rows: int | None = None,
     ) -> Section:
@@ -276,6 +277,9 @@ class Section:
             Shown above the table.
         number_formats : mapping of column to str or callable, optional
             Format string (``"{:.1f}"``), spec (``".1%"``) or function per column.
+        labels : mapping of column to str, optional
+            Header text per column, for readers (``{"ci_low": "95% CI from"}``);
+            other columns show their names.
         index : bool, optional
             Show the index as leading columns. Default: when it is not a plain
             0..n-1 range.
@@ -285,12 +289,14 @@ class Section:
         if not isinstance(data, pd.DataFrame):
             raise ParameterError(f"add_table expects a DataFrame; got {type(data).__name__}.")
         formats = dict(number_formats or {})
-        unknown = [c for c in formats if c not in data.columns]
-        if unknown:
-            raise ParameterError(
-                f"number_formats names columns not in the table: {unknown}; "
-                f"columns: {[str(c) for c in data.columns]}."
-            )
+        headers = dict(labels or {})
+        for what, given in (("number_formats", formats), ("labels", headers)):
+            unknown = [c for c in given if c not in data.columns]
+            if unknown:
+                raise ParameterError(
+                    f"{what} names columns not in the table: {unknown}; "
+                    f"columns: {[str(c) for c in data.columns]}."
+                )
         if max_rows is not None and (not isinstance(max_rows, int) or max_rows < 1):
             raise ParameterError(f"max_rows must be a positive integer or None; got {max_rows!r}.")
         frame = data
@@ -310,7 +316,14 @@ class Section:
         self._tables += 1
 
         columns = list(frame.columns)
-        names = [" · ".join(map(str, c)) if isinstance(c, tuple) else str(c) for c in columns]
+        names = [
+            headers[c]
+            if c in headers
+            else " · ".join(map(str, c))
+            if isinstance(c, tuple)
+            else str(c)
+            for c in columns
+        ]
         col_formats: list[Formatter | None] = []
         numeric: list[bool] = []
         for pos, column in enumerate(columns):

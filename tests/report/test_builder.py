@@ -1,0 +1,250 @@
+"""The HTML report builder: determinism, self-containment, escaping, structure, writing."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from html.parser import HTMLParser
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from hxmetrics.errors import ParameterError
+from hxmetrics.plotting import new_figure
+from hxmetrics.report import Kpi, PrivacyError, Report, find_external_urls
+from tests.report import demo
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class _Collect(HTMLParser):
+    """Collect tags with attributes and the text of table cells."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+        self.cells: list[str] = []
+        self._in_cell = False
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+        if tag == "td":
+            self._in_cell = True
+            self.cells.append("")
+
+    def handle_endtag(self, tag):
+        if tag == "td":
+            self._in_cell = False
+
+    def handle_data(self, data):
+        if self._in_cell:
+            self.cells[-1] += data
+
+
+def parse(document: str) -> _Collect:
+    parser = _Collect()
+    parser.feed(document)
+    parser.close()
+    return parser
+
+
+def test_two_builds_with_figures_are_byte_identical(page):
+    again = demo.build().to_html()
+    assert page.count("data:image/png;base64,") == 3
+    assert again.encode("utf-8") == page.encode("utf-8")
+
+
+def test_another_process_writes_the_same_bytes(page, tmp_path):
+    # A separate interpreter with another hash seed: nothing may depend on set or dict
+    # iteration order, object ids or the clock.
+    seed = "1" if os.environ.get("PYTHONHASHSEED") != "1" else "2"
+    env = {**os.environ, "PYTHONHASHSEED": seed, "MPLBACKEND": "Agg"}
+    out = tmp_path / "report.html"
+    cmd = [sys.executable, "-m", "tests.report.demo", str(out)]
+    subprocess.run(cmd, cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL, timeout=120)
+    assert len(page) > 50_000
+    assert out.read_bytes() == page.encode("utf-8")
+
+
+def test_no_external_reference_of_any_kind(page):
+    assert "http://" not in page
+    assert "https://" not in page
+    assert find_external_urls(page) == []
+    tags = parse(page).tags
+    for tag, attrs in tags:
+        assert tag not in {"script", "link", "iframe", "object", "embed"}
+        for name in ("src", "href"):
+            value = attrs.get(name)
+            if value is not None:
+                assert value.startswith(("#", "data:image/png;base64,")), (tag, value)
+    # The browser is told to refuse anything external as well.
+    csp = [a["content"] for t, a in tags if t == "meta" and a.get("http-equiv")]
+    assert csp == ["default-src 'none'; img-src data:; style-src 'unsafe-inline'"]
+
+
+def test_table_of_contents_lists_every_section_in_order(page):
+    tags = parse(page).tags
+    toc = re.search(r'<nav id="contents".*?</nav>', page, re.S)
+    assert toc is not None
+    hrefs = [a["href"] for t, a in parse(toc.group()).tags if t == "a"]
+    ids = [a["id"] for t, a in tags if t == "section"]
+    assert hrefs == ["#overview", "#stakeholders", "#nps", "#tenure"]
+    assert hrefs == [f"#{i}" for i in ids]
+    assert len(set(a.get("id") for _, a in tags if a.get("id"))) == len(
+        [a for _, a in tags if a.get("id")]
+    )
+
+
+def test_table_cells_are_escaped(page):
+    assert "<script" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "app &amp; web" in page
+    cells = parse(page).cells
+    assert "<script>alert(1)</script>" in cells
+
+
+@given(st.text(st.characters(exclude_categories=("Cs", "Cc")), min_size=1, max_size=40))
+def test_any_cell_text_round_trips_through_the_html(text):
+    report = Report(title="t")
+    report.add_section("s", "S").add_table(pd.DataFrame({"c": [text]}))
+    cells = parse(report.to_html()).cells
+    assert cells == [text]
+
+
+def test_titles_notes_and_captions_are_escaped():
+    report = Report(title="<b>T</b>", subtitle="a & b")
+    sec = report.add_section("s", "<i>S</i>", intro="<img src=x>")
+    sec.add_note("<u>note</u>")
+    sec.add_table(pd.DataFrame({"<th>": [1]}), caption="<cap>")
+    html = report.to_html()
+    for raw in ("<b>T", "<i>S", "<img src=x", "<u>", "<th>", "<cap>"):
+        assert raw not in html
+    assert "&lt;b&gt;T&lt;/b&gt;" in html
+    assert "a &amp; b" in html
+
+
+def test_float_columns_share_decimals_and_formats_apply():
+    frame = pd.DataFrame(
+        {
+            "small": [0.5, 0.12345],
+            "mid": [12.0, 3.25],
+            "big": [1234.5, 99.0],
+            "whole": [3.0, 4.0],
+            "count": [1000, 2],
+            "flag": [True, False],
+            "p": [0.25, np.nan],
+        }
+    )
+    sec = Report(title="t").add_section("s", "S")
+    sec.add_table(frame, number_formats={"p": ".0%"}, labels={"p": "share"})
+    cells = parse(sec.to_html()).cells
+    assert cells[:7] == ["0.500", "12.0", "1,234", "3", "1,000", "yes", "25%"]
+    assert cells[7:] == ["0.123", "3.2", "99", "4", "2", "no", "–"]
+    assert ">share</th>" in sec.to_html()
+    with pytest.raises(ParameterError, match="not in the table"):
+        sec.add_table(frame, number_formats={"nps": ".1f"})
+
+
+def test_index_shown_only_when_meaningful():
+    sec = Report(title="t").add_section("s", "S")
+    sec.add_table(pd.DataFrame({"n": [1, 2]}))
+    sec.add_table(pd.DataFrame({"n": [1, 2]}, index=pd.Index(["a", "b"], name="role")))
+    html = sec.to_html()
+    assert html.count('scope="col"') == 3
+    assert ">role</th>" in html
+
+
+def test_truncated_table_says_how_many_rows_are_left_out():
+    sec = Report(title="t").add_section("s", "S")
+    sec.add_table(pd.DataFrame({"n": range(120)}), max_rows=50)
+    assert len(parse(sec.to_html()).cells) == 50
+    assert "Showing the first 50 of 120 rows." in sec.to_html()
+
+
+def test_suppressed_rows_are_marked(page):
+    assert page.count('<tr class="suppressed">') == 2
+
+
+def test_section_ids_are_checked():
+    report = Report(title="t")
+    report.add_section("nps", "NPS")
+    for bad in ("nps", "contents", "top", "1st", "has space", "", "x-h"):
+        with pytest.raises(ParameterError):
+            report.add_section(bad, "again")
+    with pytest.raises(ParameterError, match="title"):
+        Report(title="  ")
+
+
+def test_figure_needs_alt_text_and_accepts_an_axes():
+    fig, ax = new_figure(3, 2)
+    sec = Report(title="t").add_section("s", "S")
+    with pytest.raises(ParameterError, match="alt text"):
+        sec.add_figure(fig, alt=" ")
+    with pytest.raises(ParameterError, match="Figure or Axes"):
+        sec.add_figure("figure.png", alt="x")  # type: ignore[arg-type]
+    sec.add_figure(ax, alt="a <line>", caption="c")
+    img = [a for t, a in parse(sec.to_html()).tags if t == "img"]
+    assert img[0]["width"] == "288"
+    assert img[0]["height"] == "192"
+    assert img[0]["alt"] == "a <line>"
+
+
+def test_kpi_cards():
+    sec = Report(title="t").add_section("s", "S")
+    sec.add_kpis(
+        [
+            Kpi("NPS", 21.44, ci_low=15.06, ci_high=27.61, n=1204),
+            {"label": "Partner NPS", "value": None, "n": 9},
+            {"label": "CSAT", "value": 0.812, "fmt": "{:.1%}", "confidence": 0.9},
+        ]
+    )
+    html = sec.to_html()
+    assert ">21.4<" in html
+    assert "95% CI 15.1 to 27.6" in html
+    assert "n = 1,204" in html
+    assert "suppressed" in html
+    assert ">81.2%<" in html
+    with pytest.raises(ParameterError, match="unknown or missing"):
+        sec.add_kpis([{"label": "x", "valeu": 1}])
+    with pytest.raises(ParameterError):
+        sec.add_kpis([])
+
+
+def _small_report() -> Report:
+    report = Report(title="Small")
+    fig, ax = new_figure(2, 1.5)
+    ax.plot([0, 1], [1, 0])
+    sec = report.add_section("s", "S", intro="One figure, one table.")
+    sec.add_figure(fig, alt="A falling line.")
+    sec.add_table(pd.DataFrame({"role": ["customer"], "n": [12]}))
+    return report
+
+
+def test_write_is_atomic_and_guarded(tmp_path):
+    report = _small_report()
+    target = tmp_path / "report.html"
+    assert report.write(target, forbidden=demo.EMAILS + demo.PHONES) == target
+    assert target.read_bytes() == report.to_html().encode("utf-8")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.html"]
+
+    leaky = _small_report()
+    leaky.sections[0].add_table(pd.DataFrame({"contact": ["ana.lima@example.com"]}))
+    with pytest.raises(PrivacyError, match="1 identifier"):
+        leaky.write(target, forbidden=demo.EMAILS)
+    # The earlier file is untouched and no temporary file is left behind.
+    assert target.read_bytes() == report.to_html().encode("utf-8")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.html"]
+
+    linked = Report(title="t")
+    linked.add_section("s", "S").add_note("see https://example.org")
+    with pytest.raises(PrivacyError, match="external"):
+        linked.write(tmp_path / "other.html")
+    assert not (tmp_path / "other.html").exists()
+    with pytest.raises(ParameterError, match="does not exist"):
+        report.write(tmp_path / "missing" / "r.html")
