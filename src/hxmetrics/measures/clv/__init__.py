@@ -1,0 +1,28 @@
+"""Customer lifetime value: RFM summaries, buy-till-you-die models, spend, retention.
+
+* :func:`rfm_summary` turns a transaction log into one row per customer
+  (frequency, recency, T, monetary value, optional holdout columns), in an explicit
+  time unit, on pandas, Polars or DuckDB.
+* Repeat-buying models fitted to those rows: :class:`BetaGeo` (BG/NBD),
+  :class:`ModifiedBetaGeo` (MBG/NBD), :class:`ParetoNBD`; for discrete opportunities
+  :class:`BetaGeoBetaBinom` (BG/BB); for spend :class:`GammaGamma`; for contractual
+  retention by cohort :class:`ShiftedBetaGeometric` (sBG).
+* :func:`customer_lifetime_value` combines a transaction model and a spend model with
+  an explicit horizon, unit and discount rate.
+* Per-model simulators with known parameters (:mod:`.simulate`) and diagnostics plots
+  (:mod:`.plotting`).
+"""
+
+from hxmetrics.measures.clv._base import UNITS, CLVModel, model_from_dict
+from hxmetrics.measures.clv.betageo import BetaGeo
+from hxmetrics.measures.clv.modified_betageo import ModifiedBetaGeo
+from hxmetrics.measures.clv.pareto_nbd import ParetoNBD
+
+__all__ = [
+    "UNITS",
+    "BetaGeo",
+    "CLVModel",
+    "ModifiedBetaGeo",
+    "ParetoNBD",
+    "model_from_dict",
+]
