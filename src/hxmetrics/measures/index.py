@@ -277,31 +277,39 @@ def _prepare(
     no_group = nw.lit(False)
     for c in group_cols:
         no_group = no_group | nw.col(c).is_null()
+    kept = in_items & ~no_group & ~no_score
+    bad_w = nw.col(_W).is_null() | nw.col(_W).is_nan() | (nw.col(_W) <= 0)
     counts = _to_pandas(
         frame.select(
-            nw.len().alias("rows"),
             (~in_items).cast(nw.Int64).sum().alias("other_items"),
             (in_items & no_group).cast(nw.Int64).sum().alias("missing_group"),
             (in_items & ~no_group & no_score).cast(nw.Int64).sum().alias("missing_score"),
+            (kept & nw.col(_P).is_null()).cast(nw.Int64).sum().alias("_no_person"),
+            (kept & bad_w).cast(nw.Int64).sum().alias("_bad_weight"),
         )
     ).iloc[0]
     excluded = {k: int(counts[k]) for k in ("other_items", "missing_group", "missing_score")}
-    frame = frame.filter(in_items & ~no_group & ~no_score)
+    frame = frame.filter(kept)
+    if counts["_no_person"] > 0:
+        _raise_no_person(frame, person_col)
+    if counts["_bad_weight"] > 0 and weights is not None:
+        _raise_bad_weight(frame, weights, bad_w)
 
-    _check_values(
-        frame, weights=weights, person_col=person_col, items=all_items, low=low, high=high
+    frame = frame.with_columns(
+        (nw.col(_W) * nw.col(_SCORE)).alias("_hx_ws"),
+        (nw.col(_W) * nw.col(_SCORE) * nw.col(_SCORE)).alias("_hx_wss"),
     )
-
-    frame = frame.with_columns((nw.col(_W) * nw.col(_SCORE)).alias("_hx_ws"))
-    frame = frame.with_columns((nw.col("_hx_ws") * nw.col(_SCORE)).alias("_hx_wss"))
     stats = _to_pandas(
         frame.group_by([*group_cols, _P, _ITEM]).agg(
             nw.col(_W).sum(),
             nw.col("_hx_ws").sum(),
             nw.col("_hx_wss").sum(),
             nw.len().alias("_hx_k"),
+            nw.col(_SCORE).min().alias("_hx_min"),
+            nw.col(_SCORE).max().alias("_hx_max"),
         )
     )
+    _check_scale(frame, stats, items=all_items, low=low, high=high)
     resp = _to_pandas(frame.group_by(group_cols).agg(nw.col(_R).n_unique().alias("_hx_nresp")))
     if stats.empty:
         raise InputTableError(
@@ -356,81 +364,76 @@ def _prepare(
     return data_out
 
 
-def _check_values(
-    frame: Any,
-    *,
-    weights: str | None,
-    person_col: str,
-    items: list[str],
-    low: np.ndarray,
-    high: np.ndarray,
+_NO_CASES = ["column", "check", "failure_case", "index"]
+
+
+def _raise_no_person(frame: Any, person_col: str) -> None:
+    ex = _to_pandas(frame.filter(nw.col(_P).is_null()).select(_R).head(5))
+    raise InputTableError(
+        f"column {person_col!r} (the person to cluster on) is missing for some answers, "
+        f"e.g. responses {ex[_R].tolist()}; attribute every response to a person "
+        "or pass person=None to treat responses as independent.",
+        table="responses",
+        failure_cases=pd.DataFrame(
+            {"column": person_col, "check": "not_nullable", "failure_case": None, "index": None},
+            index=range(len(ex)),
+        ),
+    )
+
+
+def _raise_bad_weight(frame: Any, weights: str, bad_w: Any) -> None:
+    ex = _to_pandas(frame.filter(bad_w).select(_R, _W).head(5))
+    raise InputTableError(
+        f"survey weights in {weights!r} must be positive numbers; found "
+        f"{ex[_W].tolist()} for responses {ex[_R].tolist()}.",
+        table="responses",
+        failure_cases=pd.DataFrame(
+            {"column": weights, "check": "greater_than(0)", "failure_case": ex[_W], "index": None}
+        ),
+    )
+
+
+def _check_scale(
+    frame: Any, stats: pd.DataFrame, *, items: list[str], low: np.ndarray, high: np.ndarray
 ) -> None:
-    empty = pd.DataFrame(columns=["column", "check", "failure_case", "index"])
-    bad_person = _to_pandas(frame.filter(nw.col(_P).is_null()).select(_R).head(5))
-    if len(bad_person):
-        raise InputTableError(
-            f"column {person_col!r} (the person to cluster on) is missing for some answers, "
-            f"e.g. responses {bad_person[_R].tolist()}; attribute every response to a person "
-            "or pass person=None to treat responses as independent.",
-            table="responses",
-            failure_cases=empty,
+    codes = pd.Categorical(stats[_ITEM], categories=items).codes
+    mins = np.full(len(items), np.inf)
+    maxs = np.full(len(items), -np.inf)
+    np.minimum.at(mins, codes, stats["_hx_min"].to_numpy(dtype=float))
+    np.maximum.at(maxs, codes, stats["_hx_max"].to_numpy(dtype=float))
+    bad = (mins < low) | (maxs > high)
+    if not bad.any():
+        return
+    outside = pd.DataFrame({"_lo": low, "_hi": high}, index=pd.Index(items))[bad]
+    lines = []
+    cases: list[dict[str, Any]] = []
+    for item, row in outside.iterrows():
+        lo, hi = row["_lo"], row["_hi"]
+        ex = _to_pandas(
+            frame.filter((nw.col(_ITEM) == item) & ((nw.col(_SCORE) < lo) | (nw.col(_SCORE) > hi)))
+            .select(_R, _SCORE)
+            .head(3)
         )
-    if weights is not None:
-        bad_w = nw.col(_W).is_null() | nw.col(_W).is_nan() | (nw.col(_W) <= 0)
-        bad = _to_pandas(frame.filter(bad_w).select(_R, _W).head(5))
-        if len(bad):
-            raise InputTableError(
-                f"survey weights in {weights!r} must be positive numbers; found "
-                f"{bad[_W].tolist()} for responses {bad[_R].tolist()}.",
-                table="responses",
-                failure_cases=pd.DataFrame(
-                    {
-                        "column": weights,
-                        "check": "greater_than(0)",
-                        "failure_case": bad[_W],
-                        "index": None,
-                    }
-                ),
-            )
-    bounds = pd.DataFrame({_ITEM: items, "_lo": low, "_hi": high})
-    ranges = _to_pandas(
-        frame.group_by(_ITEM).agg(
-            nw.col(_SCORE).min().alias("_min"), nw.col(_SCORE).max().alias("_max")
+        examples = ", ".join(
+            f"response {r}: {v:g}" for r, v in zip(ex[_R], ex[_SCORE], strict=True)
         )
-    ).merge(bounds, on=_ITEM)
-    outside = ranges[(ranges["_min"] < ranges["_lo"]) | (ranges["_max"] > ranges["_hi"])]
-    if len(outside):
-        lines = []
-        cases: list[dict[str, Any]] = []
-        for row in outside.itertuples(index=False):
-            item, lo, hi = getattr(row, _ITEM), row._lo, row._hi
-            ex = _to_pandas(
-                frame.filter(
-                    (nw.col(_ITEM) == item) & ((nw.col(_SCORE) < lo) | (nw.col(_SCORE) > hi))
-                )
-                .select(_R, _SCORE)
-                .head(3)
-            )
-            examples = ", ".join(
-                f"response {r}: {v:g}" for r, v in zip(ex[_R], ex[_SCORE], strict=True)
-            )
-            lines.append(f"  item {item!r} outside its scale [{lo:g}, {hi:g}], e.g. {examples}")
-            cases.extend(
-                {
-                    "column": "score",
-                    "check": f"in_range({lo:g}, {hi:g})",
-                    "failure_case": v,
-                    "index": None,
-                }
-                for v in ex[_SCORE]
-            )
-        raise InputTableError(
-            "scores must lie on the instrument's fixed scale (the index maps low -> 0 and "
-            "high -> 100):\n" + "\n".join(lines) + "\nHint: pass scale=(low, high) or a "
-            "{item: (low, high)} mapping matching the instrument.",
-            table="responses",
-            failure_cases=pd.DataFrame(cases),
+        lines.append(f"  item {item!r} outside its scale [{lo:g}, {hi:g}], e.g. {examples}")
+        cases.extend(
+            {
+                "column": "score",
+                "check": f"in_range({lo:g}, {hi:g})",
+                "failure_case": v,
+                "index": None,
+            }
+            for v in ex[_SCORE]
         )
+    raise InputTableError(
+        "scores must lie on the instrument's fixed scale (the index maps low -> 0 and "
+        "high -> 100):\n" + "\n".join(lines) + "\nHint: pass scale=(low, high) or a "
+        "{item: (low, high)} mapping matching the instrument.",
+        table="responses",
+        failure_cases=pd.DataFrame(cases),
+    )
 
 
 def _response_matrix(frame: Any, items: list[str]) -> np.ndarray:
@@ -699,11 +702,14 @@ def _resampled_sums(
         lo, hi = int(data.offsets[g]), int(data.offsets[g + 1])
         n = hi - lo
         stacked = np.concatenate([data.w[lo:hi], data.s[lo:hi], data.q[lo:hi]], axis=1)
-        pvals = np.full(n, 1.0 / n)
         chunk = max(1, _MAX_CELLS // n)
         for start in range(0, n_rep, chunk):
             stop = min(n_rep, start + chunk)
-            counts = rngs[g].multinomial(n, pvals, size=stop - start).astype(float)
+            b = stop - start
+            # n draws with replacement per replicate, tallied per person: a
+            # multinomial(n, 1/n) count vector, built with one bincount.
+            picks = rngs[g].integers(0, n, size=(b, n)) + (np.arange(b) * n)[:, None]
+            counts = np.bincount(picks.ravel(), minlength=b * n).reshape(b, n).astype(float)
             res = counts @ stacked
             out[0, start:stop, g] = res[:, :j]
             out[1, start:stop, g] = res[:, j : 2 * j]
