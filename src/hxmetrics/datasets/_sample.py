@@ -98,9 +98,7 @@ def write_organisation(org: Organisation, directory: str | Path) -> list[Path]:
 
 def _read(path: Path, dtypes: dict[str, Any]) -> pd.DataFrame:
     text_cols = {c: "str" for c, t in dtypes.items() if t in ("str", "object", "string")}
-    df = pd.read_csv(
-        path, dtype=text_cols, float_precision="round_trip", keep_default_na=False, na_values=[""]
-    )
+    df = pd.read_csv(path, dtype=text_cols, keep_default_na=False, na_values=[""])
     for col, dtype in dtypes.items():
         if dtype.startswith("datetime64"):
             df[col] = pd.to_datetime(df[col], format="ISO8601").astype(dtype)

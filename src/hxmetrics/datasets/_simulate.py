@@ -475,11 +475,14 @@ def _build_episodes(
 
 
 def _group_cumsum(values: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Cumulative sums restarting at each group (groups are consecutive runs)."""
     total = np.cumsum(values)
     first = np.cumsum(counts) - counts
-    base = np.where(first > 0, total[np.maximum(first - 1, 0)], 0.0)
-    base = np.where(first > 0, base, 0.0)
-    return total - np.repeat(base, counts)
+    before = np.zeros(len(counts))
+    starts_later = first > 0
+    before[starts_later] = total[first[starts_later] - 1]
+    out: np.ndarray = total - np.repeat(before, counts)
+    return out
 
 
 def _simulate_purchases(
