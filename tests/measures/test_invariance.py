@@ -1,0 +1,634 @@
+"""Tests for hxmetrics.measures.invariance (CFA and measurement invariance).
+
+Reference analysis: the lavaan tutorial (Rosseel), Holzinger & Swineford (1939) data,
+three-factor model (visual x1-x3, textual x4-x6, speed x7-x9):
+
+* single group: tutorial chapter "A first example: CFA", lavaan 0.5-13 output
+  (lavaan.org tutorial source, tutorial.src/cfa.tex);
+* grouped by school: chapter "Multiple groups", lavaan 0.5-16 output of
+  ``cfa(HS.model, data, group = "school")`` (with and without
+  ``group.equal = "loadings"``) and of ``semTools::measurementInvariance(HS.model,
+  data, group = "school")`` (lavaan.org tutorial source, tutorial.src/groups.tex).
+
+The data: HolzingerSwineford1939 as shipped in the MIT-licensed PyPI package ``semopy``
+(semopy/examples/holzinger_swineford39_data.csv, 301 rows), read from the installed
+package without importing it.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy import optimize
+from scipy import stats as sps
+
+from hxmetrics.errors import InputTableError, ParameterError
+from hxmetrics.measures import _cfa
+from hxmetrics.measures.invariance import (
+    CFA,
+    InvarianceResult,
+    cfa,
+    measurement_invariance,
+)
+
+HS_MODEL = {
+    "visual": ["x1", "x2", "x3"],
+    "textual": ["x4", "x5", "x6"],
+    "speed": ["x7", "x8", "x9"],
+}
+
+
+def load_holzinger_swineford() -> pd.DataFrame:
+    spec = importlib.util.find_spec("semopy")
+    if spec is None or spec.origin is None:
+        raise RuntimeError(
+            "these reference tests need the PyPI package 'semopy' (MIT), which ships the "
+            "Holzinger & Swineford (1939) data: pip install semopy"
+        )
+    path = Path(spec.origin).parent / "examples" / "holzinger_swineford39_data.csv"
+    return pd.read_csv(path, index_col=0)
+
+
+@pytest.fixture(scope="module")
+def hs() -> pd.DataFrame:
+    return load_holzinger_swineford()
+
+
+@pytest.fixture(scope="module")
+def hs_invariance(hs: pd.DataFrame):
+    # semTools::measurementInvariance's default sequence: configural, loadings,
+    # loadings + intercepts, loadings + intercepts + latent means.
+    levels = ["configural", "metric", "scalar", ("loadings", "intercepts", "means")]
+    return measurement_invariance(hs, HS_MODEL, group="school", levels=levels)
+
+
+def close(value: float, printed: float, decimals: int = 3) -> bool:
+    """Equal to the printed number at its printed precision (half a unit of the last
+    digit; 1e-6 extra for the convergence tolerance of the printing program)."""
+    return abs(value - printed) <= 0.5 * 10.0 ** (-decimals) + 1e-6
+
+
+def row(params: pd.DataFrame, group: object, lhs: str, op: str, rhs: str) -> pd.Series:
+    sel = params[
+        (params["group"] == group)
+        & (params["lhs"] == lhs)
+        & (params["op"] == op)
+        & (params["rhs"] == rhs)
+    ]
+    assert len(sel) == 1
+    return sel.iloc[0]
+
+
+# --------------------------------------------------------------------------- single group
+
+
+def test_single_group_cfa_reproduces_lavaan_tutorial(hs: pd.DataFrame) -> None:
+    fit = cfa(hs, HS_MODEL)
+    fm = fit.fit_measures_
+    # lavaan 0.5-13, tutorial "A first example: CFA", summary(fit, fit.measures = TRUE)
+    assert close(fm["chisq"], 85.306)
+    assert fm["df"] == 24
+    assert close(fm["baseline_chisq"], 918.852)
+    assert fm["baseline_df"] == 36
+    assert close(fm["cfi"], 0.931)
+    assert close(fm["tli"], 0.896)
+    assert close(fm["loglik"], -3737.745)
+    assert close(fm["loglik_h1"], -3695.092)
+    assert fm["npar"] == 21
+    assert close(fm["aic"], 7517.490)
+    assert close(fm["bic"], 7595.339)
+    assert close(fm["rmsea"], 0.092)
+    assert close(fm["rmsea_ci_low"], 0.071)
+    assert close(fm["rmsea_ci_high"], 0.114)
+    assert close(fm["srmr"], 0.065)
+    p = fit.params_
+    # Latent variables, covariances and variances: (lhs, op, rhs, estimate, std.err)
+    printed = [
+        ("visual", "=~", "x2", 0.553, 0.100),
+        ("visual", "=~", "x3", 0.729, 0.109),
+        ("textual", "=~", "x5", 1.113, 0.065),
+        ("textual", "=~", "x6", 0.926, 0.055),
+        ("speed", "=~", "x8", 1.180, 0.165),
+        ("speed", "=~", "x9", 1.082, 0.151),
+        ("visual", "~~", "textual", 0.408, 0.074),
+        ("visual", "~~", "speed", 0.262, 0.056),
+        ("textual", "~~", "speed", 0.173, 0.049),
+        ("x1", "~~", "x1", 0.549, 0.114),
+        ("x2", "~~", "x2", 1.134, 0.102),
+        ("x3", "~~", "x3", 0.844, 0.091),
+        ("x4", "~~", "x4", 0.371, 0.048),
+        ("x5", "~~", "x5", 0.446, 0.058),
+        ("x6", "~~", "x6", 0.356, 0.043),
+        ("x7", "~~", "x7", 0.799, 0.081),
+        ("x8", "~~", "x8", 0.488, 0.074),
+        ("x9", "~~", "x9", 0.566, 0.071),
+        ("visual", "~~", "visual", 0.809, 0.145),
+        ("textual", "~~", "textual", 0.979, 0.112),
+        ("speed", "~~", "speed", 0.384, 0.086),
+    ]
+    for lhs, op, rhs, est, se in printed:
+        r = row(p, "all", lhs, op, rhs)
+        assert close(r["estimate"], est), (lhs, op, rhs, r["estimate"])
+        assert close(r["se"], se), (lhs, op, rhs, r["se"])
+    # the printed z-values of two loadings (x5 17.014, x9 7.155)
+    assert close(row(p, "all", "textual", "=~", "x5")["z"], 17.014)
+    assert close(row(p, "all", "speed", "=~", "x9")["z"], 7.155)
+
+
+def test_composite_reliability_matches_semtools(hs: pd.DataFrame) -> None:
+    # Native R 4.6.0, lavaan::cfa(HS.model) with semTools::compRelSEM (observed total
+    # variance) and semTools::AVE, as recorded in a public test fixture
+    # (cfaReliability test: "CR=omega: visual=0.6120051511, textual=0.8850607732,
+    # speed=0.6858416922"; "AVE: visual=0.3705588726, textual=0.7210162828,
+    # speed=0.4244882926"). Tolerance 1e-5: lavaan's own convergence tolerance.
+    rel = cfa(hs, HS_MODEL).composite_reliability(denominator="observed").set_index("factor")
+    for f, om in (("visual", 0.6120051511), ("textual", 0.8850607732), ("speed", 0.6858416922)):
+        assert rel.loc[f, "omega"] == pytest.approx(om, abs=1e-5)
+    for f, ave in (("visual", 0.3705588726), ("textual", 0.7210162828), ("speed", 0.4244882926)):
+        assert rel.loc[f, "ave"] == pytest.approx(ave, abs=1e-5)
+    model_based = cfa(hs, HS_MODEL).composite_reliability(denominator="model")
+    assert (model_based["omega"] >= rel["omega"].to_numpy() - 0.05).all()
+
+
+# --------------------------------------------------------------------------- multi-group
+
+
+def test_configural_model_reproduces_lavaan_groups_chapter(hs: pd.DataFrame) -> None:
+    fit = cfa(hs, HS_MODEL, group="school")
+    fm = fit.fit_measures_
+    # lavaan 0.5-16, cfa(HS.model, data = HolzingerSwineford1939, group = "school")
+    assert close(fm["chisq"], 115.851)
+    assert fm["df"] == 48
+    assert fm["npar"] == 60
+    g = fit.groups_.set_index("group")
+    assert g.loc["Pasteur", "n"] == 156
+    assert g.loc["Grant-White", "n"] == 145
+    assert close(g.loc["Pasteur", "chisq"], 64.309)
+    assert close(g.loc["Grant-White", "chisq"], 51.542)
+    p = fit.params_
+    printed = {  # (lhs, op, rhs): (Pasteur est, se), (Grant-White est, se)
+        ("visual", "=~", "x2"): ((0.394, 0.122), (0.736, 0.155)),
+        ("visual", "=~", "x3"): ((0.570, 0.140), (0.925, 0.166)),
+        ("textual", "=~", "x5"): ((1.183, 0.102), (0.990, 0.087)),
+        ("textual", "=~", "x6"): ((0.875, 0.077), (0.963, 0.085)),
+        ("speed", "=~", "x8"): ((1.125, 0.277), (1.226, 0.187)),
+        ("speed", "=~", "x9"): ((0.922, 0.225), (1.058, 0.165)),
+        ("visual", "~~", "textual"): ((0.479, 0.106), (0.408, 0.098)),
+        ("visual", "~~", "speed"): ((0.185, 0.077), (0.276, 0.076)),
+        ("textual", "~~", "speed"): ((0.182, 0.069), (0.222, 0.073)),
+        ("x1", "~1", ""): ((4.941, 0.095), (4.930, 0.095)),
+        ("x5", "~1", ""): ((3.995, 0.105), (4.712, 0.096)),
+        ("x9", "~1", ""): ((5.418, 0.079), (5.327, 0.085)),
+        ("x1", "~~", "x1"): ((0.298, 0.232), (0.715, 0.126)),
+        ("x2", "~~", "x2"): ((1.334, 0.158), (0.899, 0.123)),
+        ("x7", "~~", "x7"): ((0.820, 0.125), (0.600, 0.091)),
+        ("visual", "~~", "visual"): ((1.097, 0.276), (0.604, 0.160)),
+        ("textual", "~~", "textual"): ((0.894, 0.150), (0.942, 0.152)),
+        ("speed", "~~", "speed"): ((0.350, 0.126), (0.461, 0.118)),
+    }
+    for (lhs, op, rhs), per_group in printed.items():
+        for grp, (est, se) in zip(("Pasteur", "Grant-White"), per_group, strict=True):
+            r = row(p, grp, lhs, op, rhs)
+            assert close(r["estimate"], est), (grp, lhs, op, rhs, r["estimate"])
+            assert close(r["se"], se), (grp, lhs, op, rhs, r["se"])
+
+
+def test_metric_model_reproduces_lavaan_groups_chapter(hs: pd.DataFrame) -> None:
+    fit = cfa(hs, HS_MODEL, group="school", equal="loadings")
+    # lavaan 0.5-16, group.equal = c("loadings")
+    assert close(fit.fit_measures_["chisq"], 124.044)
+    assert fit.fit_measures_["df"] == 54
+    g = fit.groups_.set_index("group")
+    assert close(g.loc["Pasteur", "chisq"], 68.825)
+    assert close(g.loc["Grant-White", "chisq"], 55.219)
+    p = fit.params_
+    loadings = {"x2": (0.599, 0.100), "x3": (0.784, 0.108), "x5": (1.083, 0.067),
+                "x6": (0.912, 0.058), "x8": (1.201, 0.155), "x9": (1.038, 0.136)}  # fmt: skip
+    factor = {"x2": "visual", "x3": "visual", "x5": "textual", "x6": "textual",
+              "x8": "speed", "x9": "speed"}  # fmt: skip
+    for item, (est, se) in loadings.items():
+        for grp in ("Pasteur", "Grant-White"):  # equal across groups, one shared label
+            r = row(p, grp, factor[item], "=~", item)
+            assert close(r["estimate"], est) and close(r["se"], se), (grp, item)
+            assert r["label"] != ""
+    printed = {
+        ("visual", "~~", "textual"): ((0.416, 0.097), (0.437, 0.099)),
+        ("textual", "~~", "speed"): ((0.176, 0.061), (0.226, 0.072)),
+        ("x3", "~1", ""): ((2.487, 0.094), (1.996, 0.085)),
+        ("x1", "~~", "x1"): ((0.551, 0.137), (0.645, 0.127)),
+        ("x9", "~~", "x9"): ((0.658, 0.096), (0.532, 0.086)),
+        ("visual", "~~", "visual"): ((0.805, 0.171), (0.722, 0.161)),
+        ("speed", "~~", "speed"): ((0.305, 0.078), (0.475, 0.109)),
+    }
+    for (lhs, op, rhs), per_group in printed.items():
+        for grp, (est, se) in zip(("Pasteur", "Grant-White"), per_group, strict=True):
+            r = row(p, grp, lhs, op, rhs)
+            assert close(r["estimate"], est) and close(r["se"], se), (grp, lhs, op, rhs)
+
+
+def test_invariance_table_reproduces_semtools_measurement_invariance(hs_invariance) -> None:
+    t = hs_invariance.table.set_index("level")
+    # semTools::measurementInvariance(HS.model, data, group = "school"), lavaan 0.5-16:
+    #   level: chisq, df, pvalue, cfi, rmsea, bic
+    printed = {
+        "configural": (115.851, 48, 0.000, 0.923, 0.097, 7706.822),
+        "metric": (124.044, 54, 0.000, 0.921, 0.093, 7680.771),
+        "scalar": (164.103, 60, 0.000, 0.882, 0.107, 7686.588),
+        "intercepts+loadings+means": (204.605, 63, 0.000, 0.840, 0.122, 7709.969),
+    }
+    for level, (chisq, df, pvalue, cfi, rmsea, bic) in printed.items():
+        r = t.loc[level]
+        assert close(r["chisq"], chisq), level
+        assert r["df"] == df, level
+        assert close(r["pvalue"], pvalue), level
+        assert close(r["cfi"], cfi), level
+        assert close(r["rmsea"], rmsea), level
+        assert close(r["bic"], bic), level
+    # [Model 1 versus model 2], [Model 2 versus model 3], [Model 3 versus model 4]:
+    #   delta.chisq, delta.df, delta.p.value, delta.cfi (printed as a decrease)
+    steps = {
+        "metric": (8.192, 6, 0.224, 0.002),
+        "scalar": (40.059, 6, 0.000, 0.038),
+        "intercepts+loadings+means": (40.502, 3, 0.000, 0.042),
+    }
+    for level, (dchi, ddf, dp, dcfi) in steps.items():
+        r = t.loc[level]
+        assert close(r["chisq_diff"], dchi), level
+        assert r["df_diff"] == ddf, level
+        assert close(r["p_diff"], dp), level
+        assert close(-r["delta_cfi"], dcfi), level
+    # [Model 1 versus model 3] and [Model 1 versus model 4]
+    assert close(t.loc["scalar", "chisq"] - t.loc["configural", "chisq"], 48.251)
+    assert close(t.loc["intercepts+loadings+means", "chisq"] - t.loc["configural", "chisq"], 88.754)
+
+
+def test_hs_verdict_follows_chen_2007(hs_invariance) -> None:
+    t = hs_invariance.table.set_index("level")
+    # metric: CFI drops 0.002 -> invariant; scalar: CFI drops 0.038 and SRMR rises by
+    # >= 0.010 (while RMSEA rises 0.014 < 0.015) -> non-invariant.
+    assert bool(t.loc["metric", "invariant"]) is True
+    assert t.loc["scalar", "delta_cfi"] <= -0.010
+    assert t.loc["scalar", "delta_rmsea"] < 0.015
+    assert bool(t.loc["scalar", "invariant"]) == bool(t.loc["scalar", "delta_srmr"] < 0.010)
+    assert hs_invariance.supported_level == "metric"
+    v = hs_invariance.verdict.set_index("requires")
+    assert bool(v.loc["metric", "valid"]) and not bool(v.loc["scalar", "valid"])
+    assert "not tested" in v.loc["strict", "reason"]
+
+
+def test_strict_level_matches_an_independent_raw_data_likelihood(hs: pd.DataFrame) -> None:
+    """No published strict fit for this example; check the strict model against a
+    brute-force fit written independently: row-wise multivariate normal log-likelihood
+    (scipy.stats), numerical gradients, a generic optimiser."""
+    fit = cfa(hs, HS_MODEL, group="school", equal="strict")
+    assert fit.fit_measures_["df"] == 69  # 108 moments - 39 parameters
+    items = [f"x{i}" for i in range(1, 10)]
+    groups = [hs.loc[hs["school"] == g, items].to_numpy() for g in fit.groups_["group"]]
+    pattern = fit._spec.structure.pattern
+
+    def unpack(th: np.ndarray):
+        lam = np.zeros((9, 3))
+        lam[[0, 3, 6], [0, 1, 2]] = 1.0
+        lam[[1, 2, 4, 5, 7, 8], [0, 0, 1, 1, 2, 2]] = th[:6]
+        nu, theta = th[6:15], th[15:24]
+        rest = th[24:]
+        out = []
+        for g in range(2):
+            c = rest[g * 6 : g * 6 + 6]
+            phi = np.array([[c[0], c[3], c[4]], [c[3], c[1], c[5]], [c[4], c[5], c[2]]])
+            alpha = np.zeros(3) if g == 0 else rest[12:15]
+            out.append((lam @ phi @ lam.T + np.diag(theta), nu + lam @ alpha))
+        return out
+
+    def negll(th: np.ndarray) -> float:
+        total = 0.0
+        for x, (sigma, mu) in zip(groups, unpack(th), strict=True):
+            if np.any(np.linalg.eigvalsh(sigma) <= 0):
+                return 1e12
+            total -= sps.multivariate_normal(mean=mu, cov=sigma).logpdf(x).sum()
+        return float(total)
+
+    p = fit.params_
+    pasteur, gw = fit.groups_["group"]
+    start = np.concatenate(
+        [
+            p[(p["group"] == pasteur) & (p["op"] == "=~") & p["free"]]["estimate"],
+            p[(p["group"] == pasteur) & (p["op"] == "~1") & (p["kind"] == "intercept")]["estimate"],
+            p[(p["group"] == pasteur) & (p["kind"] == "residual variance")]["estimate"],
+        ]
+    )
+    # start the independent optimiser away from our optimum
+    covs = [np.cov(x.T, bias=True) for x in groups]
+    extra = []
+    for c in covs:
+        extra += [c[0, 0] * 0.5, c[3, 3] * 0.5, c[6, 6] * 0.5, 0.1, 0.1, 0.1]
+    th0 = np.concatenate([start * 0.9, extra, np.zeros(3)])
+    assert pattern.shape == (9, 3)
+    res = optimize.minimize(negll, th0, method="BFGS", options={"gtol": 1e-6, "maxiter": 5000})
+    # the brute-force maximum log-likelihood equals ours
+    assert -res.fun == pytest.approx(fit.fit_measures_["loglik"], abs=1e-3)
+
+
+def test_gradient_matches_finite_differences(hs: pd.DataFrame) -> None:
+    items = [f"x{i}" for i in range(1, 10)]
+    structure = _cfa.parse_model(HS_MODEL)
+    codes, labels = pd.factorize(hs["school"])
+    mom = _cfa.moments_from_array(hs[items].to_numpy(), codes, list(labels))
+    rng = np.random.default_rng(5)
+    for eq in (frozenset(), _cfa.LEVELS["scalar"], _cfa.LEVELS["strict"]):
+        spec = _cfa.Spec(structure, 2, eq, True)
+        theta = _cfa.start_values(spec, mom) * (1 + 0.1 * rng.normal(size=spec.q))
+        f0, grad = _cfa.discrepancy(theta, spec, mom)
+        num = optimize.approx_fprime(theta, lambda t: _cfa.discrepancy(t, spec, mom)[0], 1e-7)
+        assert np.isfinite(f0)
+        np.testing.assert_allclose(grad, num, rtol=1e-4, atol=1e-6)
+
+
+def test_expected_information_equals_hessian_at_exact_fit() -> None:
+    """At data reproduced exactly by the model, the Hessian of (N/2) F equals the
+    expected information; checked against finite differences of the analytic gradient."""
+    structure = _cfa.parse_model({"a": ["i1", "i2", "i3"], "b": ["i4", "i5", "i6"]})
+    spec = _cfa.Spec(structure, 2, _cfa.LEVELS["scalar"], True)
+    rng = np.random.default_rng(2)
+    theta = np.abs(rng.normal(0.8, 0.2, size=spec.q))
+    *_, sigma, mu = _cfa._implied(spec, theta)
+    mom = _cfa.Moments(("a", "b"), np.array([200.0, 300.0]), mu, sigma)
+    info = _cfa.information(spec, mom, theta)
+    h = 1e-6
+    hess = np.empty_like(info)
+    for k in range(spec.q):
+        e = np.zeros(spec.q)
+        e[k] = h
+        hess[:, k] = (
+            _cfa.discrepancy(theta + e, spec, mom)[1] - _cfa.discrepancy(theta - e, spec, mom)[1]
+        ) / (2 * h)
+    np.testing.assert_allclose(info, mom.N / 2.0 * hess, rtol=1e-5, atol=1e-4)
+    # and the block-arrowhead solver agrees with a dense solve
+    r = rng.normal(size=spec.q)
+    blocks = _cfa._InfoBlocks(spec, mom, theta)
+    np.testing.assert_allclose(blocks.solve(r), np.linalg.solve(info, r), rtol=1e-9)
+    np.testing.assert_allclose(blocks.inverse(), np.linalg.inv(info), rtol=1e-8, atol=1e-12)
+
+
+# --------------------------------------------------------------------------- simulation
+
+
+def _simulate_moments(
+    rng: np.random.Generator,
+    lam: np.ndarray,
+    theta: np.ndarray,
+    nu: np.ndarray,
+    means: list[float],
+    n: int,
+) -> _cfa.Moments:
+    """Normal-theory sufficient statistics of each group drawn directly:
+    n S ~ Wishart(n - 1, Sigma) and the mean ~ N(mu, Sigma / n), independently."""
+    G = len(means)
+    p = lam.shape[1]
+    covs = np.empty((G, p, p))
+    mus = np.empty((G, p))
+    for g in range(G):
+        sigma = np.outer(lam[g], lam[g]) + np.diag(theta[g])
+        mu = nu[g] + lam[g] * means[g]
+        covs[g] = sps.wishart(df=n - 1, scale=sigma).rvs(random_state=rng) / n
+        mus[g] = rng.multivariate_normal(mu, sigma / n)
+    return _cfa.Moments(tuple(f"g{g}" for g in range(G)), np.full(G, float(n)), mus, covs)
+
+
+@pytest.mark.slow
+def test_likelihood_ratio_steps_are_calibrated_when_invariance_holds() -> None:
+    """With strict invariance true, each step's chi-square difference is chi2(df_diff):
+    its p-values are uniform (Kolmogorov-Smirnov) and reject at 5% about 5% of the time."""
+    rng = np.random.default_rng(2024)
+    structure = _cfa.parse_model({"hx": ["i1", "i2", "i3", "i4"]})
+    lam = np.tile([1.0, 0.8, 1.2, 0.7], (3, 1))
+    theta = np.tile([0.5, 0.6, 0.4, 0.7], (3, 1))
+    nu = np.tile([3.0, 3.2, 2.8, 3.5], (3, 1))
+    ladder = [_cfa.LEVELS[k] for k in ("configural", "metric", "scalar", "strict")]
+    specs = [_cfa.Spec(structure, 3, eq, True) for eq in ladder]
+    reps = 100
+    pvals = np.empty((reps, 3))
+    for r in range(reps):
+        mom = _simulate_moments(rng, lam, theta, nu, [0.0, 0.3, -0.2], 300)
+        chis = [mom.N * _cfa.fit_ml(s, mom).F for s in specs]
+        for k in range(3):
+            ddf = specs[k + 1].df() - specs[k].df()
+            pvals[r, k] = sps.chi2.sf(chis[k + 1] - chis[k], ddf)
+    for k in range(3):
+        assert sps.kstest(pvals[:, k], "uniform").pvalue > 0.001
+        # upper end of the binomial 99.9% band for a 5% rejection rate in 100 trials: 13
+        assert (pvals[:, k] < 0.05).sum() <= 13
+
+
+@pytest.mark.slow
+def test_parameter_recovery_and_standard_error_calibration() -> None:
+    """Scalar-invariant truth: estimates are unbiased and the expected-information SEs
+    match the spread of the estimates across replications."""
+    rng = np.random.default_rng(77)
+    structure = _cfa.parse_model({"hx": ["i1", "i2", "i3", "i4", "i5"]})
+    lam = np.tile([1.0, 0.9, 1.1, 0.6, 0.8], (2, 1))
+    theta = np.array([[0.5, 0.6, 0.4, 0.7, 0.5], [0.6, 0.5, 0.5, 0.6, 0.4]])
+    nu = np.tile([3.0, 3.2, 2.8, 3.5, 3.1], (2, 1))
+    spec = _cfa.Spec(structure, 2, _cfa.LEVELS["scalar"], True)
+    # truth in parameter order: loadings (4), factor variances (2, both 1), residuals
+    # (10), intercepts (5), latent mean of group 2 (0.4)
+    reps = 200
+    est = np.empty((reps, spec.q))
+    ses = np.empty((reps, spec.q))
+    for r in range(reps):
+        mom = _simulate_moments(rng, lam, theta, nu, [0.0, 0.4], 400)
+        fit = _cfa.fit_ml(spec, mom)
+        est[r] = fit.theta
+        ses[r] = _cfa.standard_errors(spec, mom, fit.theta)[0]
+    kinds = spec.kinds
+    truth = np.empty(spec.q)
+    truth[kinds == "loadings"] = [0.9, 1.1, 0.6, 0.8]
+    truth[kinds == "lv_variances"] = 1.0
+    truth[kinds == "residuals"] = theta.T.ravel()  # item-major: (i1, g1), (i1, g2), ...
+    truth[kinds == "intercepts"] = nu[0]
+    truth[kinds == "means"] = 0.4
+    mc_se = est.std(axis=0, ddof=1)
+    # bias within 4 Monte Carlo standard errors
+    assert np.all(np.abs(est.mean(axis=0) - truth) < 4 * mc_se / math.sqrt(reps))
+    # SEs within 15% of the Monte Carlo spread (the MC sd itself is uncertain by ~5%)
+    np.testing.assert_allclose(ses.mean(axis=0), mc_se, rtol=0.15)
+
+
+def test_non_invariant_intercepts_are_detected() -> None:
+    rng = np.random.default_rng(9)
+    rows = []
+    for g, shift in (("a", 0.0), ("b", 0.0), ("c", 0.8)):
+        f = rng.normal(size=(800, 1))
+        x = f * [1.0, 0.8, 0.9, 0.7, 0.8] + rng.normal(scale=0.5, size=(800, 5))
+        x[:, 2] += shift  # item 3 is easier in group c: intercept non-invariance
+        rows.append(pd.DataFrame(x, columns=list("pqrst")).assign(grp=g))
+    df = pd.concat(rows, ignore_index=True)
+    res = measurement_invariance(df, {"hx": list("pqrst")}, group="grp")
+    t = res.table.set_index("level")
+    assert bool(t.loc["metric", "invariant"]) is True
+    assert bool(t.loc["scalar", "invariant"]) is False
+    assert t.loc["scalar", "p_diff"] < 1e-6
+    assert res.supported_level == "metric"
+    v = res.verdict.set_index("requires")
+    assert bool(v.loc["metric", "valid"]) is True
+    assert bool(v.loc["scalar", "valid"]) is False
+    assert "rejected" in v.loc["scalar", "reason"]
+    # the same data under the chi-square criterion
+    res2 = measurement_invariance(df, {"hx": list("pqrst")}, group="grp", criterion="chisq")
+    assert res2.supported_level == "metric"
+
+
+def test_non_invariant_loadings_are_detected() -> None:
+    rng = np.random.default_rng(10)
+    rows = []
+    for g, lam in (("a", [1.0, 0.8, 0.9, 0.7]), ("b", [1.0, 0.1, 0.9, 1.6])):
+        f = rng.normal(size=(1500, 1))
+        x = f * lam + rng.normal(scale=0.5, size=(1500, 4))
+        rows.append(pd.DataFrame(x, columns=list("pqrs")).assign(grp=g))
+    res = measurement_invariance(pd.concat(rows), {"hx": list("pqrs")}, group="grp")
+    assert res.supported_level == "configural"
+    v = res.verdict.set_index("requires")
+    assert bool(v.loc["configural", "valid"]) and not bool(v.loc["metric", "valid"])
+
+
+# --------------------------------------------------------------------------- behaviour
+
+
+def test_reliability_per_group_is_reported(hs_invariance) -> None:
+    rel = hs_invariance.reliability
+    assert set(rel["school"]) == {"Pasteur", "Grant-White"}
+    assert set(rel["scale"]) == {"visual", "textual", "speed"}
+    assert set(rel["measure"]) == {"alpha", "omega"}
+    assert len(rel) == 2 * 3 * 2
+    assert (rel["n"] == rel["school"].map({"Pasteur": 156, "Grant-White": 145})).all()
+
+
+def test_rows_with_missing_answers_are_counted_not_silently_dropped(hs: pd.DataFrame) -> None:
+    df = hs.copy()
+    df.loc[df.index[:4], "x5"] = np.nan
+    df.loc[df.index[10], "school"] = None
+    fit = cfa(df, HS_MODEL, group="school")
+    assert fit.n_excluded_ == 5
+    assert fit.groups_["n"].sum() == 296
+    res = measurement_invariance(df, HS_MODEL, group="school", levels=["configural", "metric"])
+    assert res.n_excluded == 5
+
+
+def test_json_round_trip(hs_invariance, hs: pd.DataFrame) -> None:
+    fit = cfa(hs, HS_MODEL, group="school", equal="metric")
+    back = CFA.from_dict(json.loads(json.dumps(fit.to_dict())))
+    pd.testing.assert_frame_equal(back.params_, fit.params_)
+    assert back.fit_measures_ == pytest.approx(fit.fit_measures_)
+    res = InvarianceResult.from_dict(json.loads(json.dumps(hs_invariance.to_dict())))
+    pd.testing.assert_frame_equal(res.table, hs_invariance.table)
+    pd.testing.assert_frame_equal(res.verdict, hs_invariance.verdict)
+    assert res.supported_level == hs_invariance.supported_level
+    assert set(res.fits) == set(hs_invariance.fits)
+
+
+def test_predict_factor_scores() -> None:
+    rng = np.random.default_rng(4)
+    f = rng.normal(size=(2000, 1))
+    x = 2.0 + f * [1.0, 0.8, 0.9, 0.7] + rng.normal(scale=0.5, size=(2000, 4))
+    df = pd.DataFrame(x, columns=list("abcd")).assign(team=np.repeat(["u", "v"], 1000))
+    fit = cfa(df, {"hx": list("abcd")}, group="team", equal="scalar")
+    scores = fit.predict(df)
+    assert list(scores.columns) == ["hx"]
+    assert np.corrcoef(scores["hx"], f[:, 0])[0, 1] > 0.9
+    # the regression-method weights reproduce the formula for one row
+    L, P, T, Nu, Al = fit._spec.fill(fit._theta)
+    sigma = L[0] @ P[0] @ L[0].T + np.diag(T[0])
+    w = P[0] @ L[0].T @ np.linalg.inv(sigma)
+    expected = Al[0] + w @ (x[0] - (Nu[0] + L[0] @ Al[0]))
+    assert scores.iloc[0, 0] == pytest.approx(expected[0])
+    with pytest.raises(ParameterError, match="not in the fitted data"):
+        fit.predict(df.assign(team="w"))
+
+
+def test_reference_group_moves_the_latent_mean_not_the_fit(hs: pd.DataFrame) -> None:
+    a = cfa(hs, HS_MODEL, group="school", equal="scalar")
+    b = cfa(hs, HS_MODEL, group="school", equal="scalar", reference="Pasteur")
+    assert b.groups_["group"].iloc[0] == "Pasteur"
+    assert a.fit_measures_["chisq"] == pytest.approx(b.fit_measures_["chisq"], rel=1e-9)
+    ma = a.params_[(a.params_["kind"] == "factor mean") & a.params_["free"]]
+    mb = b.params_[(b.params_["kind"] == "factor mean") & b.params_["free"]]
+    np.testing.assert_allclose(ma["estimate"].to_numpy(), -mb["estimate"].to_numpy(), atol=1e-6)
+
+
+def test_polars_input_gives_the_same_fit(hs: pd.DataFrame) -> None:
+    pl = pytest.importorskip("polars")
+    a = cfa(hs, HS_MODEL, group="school")
+    b = cfa(pl.from_pandas(hs), HS_MODEL, group="school")
+    assert a.fit_measures_["chisq"] == pytest.approx(b.fit_measures_["chisq"], rel=1e-12)
+
+
+@settings(max_examples=5, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1))
+def test_fit_is_invariant_to_row_order(seed: int) -> None:
+    hs = load_holzinger_swineford()
+    shuffled = hs.sample(frac=1.0, random_state=seed)
+    a = cfa(hs, HS_MODEL, group="school", equal="metric")
+    b = cfa(shuffled, HS_MODEL, group="school", equal="metric")
+    assert a.fit_measures_["chisq"] == pytest.approx(b.fit_measures_["chisq"], rel=1e-8)
+    pd.testing.assert_frame_equal(a.params_, b.params_, atol=1e-6)
+
+
+@settings(max_examples=5, deadline=None)
+@given(scale=st.floats(0.2, 5.0), shift=st.floats(-10.0, 10.0))
+def test_fit_is_invariant_to_rescaling_items(scale: float, shift: float) -> None:
+    """ML is scale invariant: a linear rescaling of an item leaves chi-square unchanged."""
+    hs = load_holzinger_swineford()
+    moved = hs.assign(x4=hs["x4"] * scale + shift, x8=hs["x8"] * scale)
+    a = cfa(hs, HS_MODEL, group="school", equal="scalar")
+    b = cfa(moved, HS_MODEL, group="school", equal="scalar")
+    assert a.fit_measures_["chisq"] == pytest.approx(b.fit_measures_["chisq"], rel=1e-7)
+
+
+# --------------------------------------------------------------------------- errors
+
+
+def test_missing_column_names_the_closest_one(hs: pd.DataFrame) -> None:
+    with pytest.raises(InputTableError, match="Did you mean 'x1'"):
+        cfa(hs, {"visual": ["x_1", "x2", "x3"]})
+    with pytest.raises(InputTableError, match="schol"):
+        cfa(hs, HS_MODEL, group="schol")
+
+
+def test_invalid_models_and_levels_are_rejected(hs: pd.DataFrame) -> None:
+    with pytest.raises(ParameterError, match="not identified"):
+        cfa(hs, {"f": ["x1", "x2"]})
+    with pytest.raises(ParameterError, match="list of item"):
+        cfa(hs, {"f": "x1"})  # type: ignore[dict-item]
+    with pytest.raises(ParameterError, match="both as a factor and as an item"):
+        cfa(hs, {"x1": ["x1", "x2", "x3"]})
+    with pytest.raises(ParameterError, match="unknown constraint"):
+        cfa(hs, HS_MODEL, group="school", equal="loading")
+    with pytest.raises(ParameterError, match="unknown level"):
+        measurement_invariance(hs, HS_MODEL, group="school", levels=["configural", "weak"])
+    with pytest.raises(ParameterError, match="nested"):
+        measurement_invariance(hs, HS_MODEL, group="school", levels=["scalar", "metric"])
+    with pytest.raises(ParameterError, match="at least two groups"):
+        measurement_invariance(hs.assign(one="x"), HS_MODEL, group="one")
+    with pytest.raises(ParameterError, match="criterion"):
+        measurement_invariance(hs, HS_MODEL, group="school", criterion="chen")
+
+
+def test_tiny_groups_and_non_numeric_items_are_explained(hs: pd.DataFrame) -> None:
+    df = hs.copy()
+    df.loc[df.index[:5], "school"] = "tiny"
+    with pytest.raises(ParameterError, match="no more respondents than items"):
+        cfa(df, HS_MODEL, group="school")
+    bad = hs.astype({"x3": object})
+    bad.loc[bad.index[2], "x3"] = "n/a"
+    with pytest.raises(ParameterError, match="must be numeric"):
+        cfa(bad, HS_MODEL)
+    with pytest.raises(ParameterError, match="not fitted"):
+        CFA(HS_MODEL).summary()
