@@ -72,6 +72,8 @@ _MAX_RENDERS = 6
 
 #: matplotlib settings applied while drawing and saving. The font is the one shipped
 #: with matplotlib, so output does not depend on the fonts installed on a machine.
+#:
+#: :meta hide-value:
 STYLE: dict[str, Any] = {
     "font.family": "sans-serif",
     "font.sans-serif": ["DejaVu Sans"],
@@ -511,7 +513,9 @@ def plot_overlap(
 def _draw_bars(
     labels: list[str], counts: np.ndarray, multi: np.ndarray, title: str | None, ax: Axes | None
 ) -> Axes:
-    order = np.lexsort((-np.nan_to_num(counts, nan=-1.0), multi))  # single roles first
+    # Single roles first, then pairs, ...; people with no role (as of a date) last.
+    rank = np.where(multi == 0, len(labels) + 1, multi)
+    order = np.lexsort((-np.nan_to_num(counts, nan=-1.0), rank))
     ax = _axes(ax, 6.4, 0.9 + 0.3 * len(labels))
     with style():
         ys = np.arange(len(order))

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Build the documentation site offline, warnings as errors:
+#   bash docs/build.sh                     # with python3 from PATH
+#   PYTHON=.venv/bin/python bash docs/build.sh
+# Needs the "docs" extra (sphinx, pydata-sphinx-theme, numpydoc, myst-parser).
+# Output: docs/_build/html/index.html
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+python="${PYTHON:-python3}"
+export MPLBACKEND=Agg PYTHONHASHSEED=0
+# A fresh environment each time (-E): a page added or removed is never masked by a
+# stale pickle from an earlier build.
+exec "$python" -m sphinx -E -W --keep-going -b html -d "$here/_build/doctrees" \
+    "$here" "$here/_build/html" "$@"
