@@ -15,14 +15,22 @@
 
 from hxmetrics.measures.clv._base import UNITS, CLVModel, model_from_dict
 from hxmetrics.measures.clv.betageo import BetaGeo
+from hxmetrics.measures.clv.bgbb import BetaGeoBetaBinom
+from hxmetrics.measures.clv.gamma_gamma import GammaGamma
 from hxmetrics.measures.clv.modified_betageo import ModifiedBetaGeo
 from hxmetrics.measures.clv.pareto_nbd import ParetoNBD
+from hxmetrics.measures.clv.rfm import rfm_summary
+from hxmetrics.measures.clv.sbg import ShiftedBetaGeometric
 
 __all__ = [
     "UNITS",
     "BetaGeo",
+    "BetaGeoBetaBinom",
     "CLVModel",
+    "GammaGamma",
     "ModifiedBetaGeo",
     "ParetoNBD",
+    "ShiftedBetaGeometric",
     "model_from_dict",
+    "rfm_summary",
 ]

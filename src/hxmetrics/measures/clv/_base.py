@@ -79,6 +79,24 @@ def frame_unit(data: Any) -> str | None:
     return None
 
 
+def resolve_fit_unit(model_name: str, unit: str | None, data: Any) -> str:
+    """The unit of the data a model is fitted to: ``unit=`` or the frame's ``hx_unit``."""
+    data_unit = frame_unit(data)
+    if unit is None and data_unit is None:
+        raise ParameterError(
+            f"{model_name}.fit needs the time unit of the data: pass unit='W' (or 'D', "
+            "'M', ...), or fit on the output of rfm_summary, which records it."
+        )
+    if unit is not None:
+        check_unit(unit)
+        if data_unit is not None and data_unit != unit:
+            raise ParameterError(
+                f"unit={unit!r} disagrees with the data's unit {data_unit!r} "
+                "(data.attrs['hx_unit']); times are never rescaled silently."
+            )
+    return check_unit(unit if unit is not None else data_unit)
+
+
 def as_pandas(data: Any, *, table: str = "data") -> pd.DataFrame:
     """A pandas frame from a pandas/Polars/DuckDB frame or a mapping of columns."""
     if isinstance(data, pd.DataFrame):
@@ -225,6 +243,8 @@ class CLVModel(DisplayMixin):
 
     _param_names: ClassVar[tuple[str, ...]] = ()
     _start: ClassVar[tuple[float, ...]] = ()
+    #: False for models without time in their data (spend models).
+    _needs_unit: ClassVar[bool] = True
 
     def __init__(self, *, l2: float = 0.0) -> None:
         if not (isinstance(l2, (int, float)) and math.isfinite(l2) and l2 >= 0):
@@ -255,7 +275,7 @@ class CLVModel(DisplayMixin):
         data: tuple[np.ndarray, ...],
         weights: np.ndarray,
         *,
-        unit: str,
+        unit: str | None,
         start: Sequence[float] | None = None,
         extra_info: Mapping[str, Any] | None = None,
     ) -> None:
@@ -327,6 +347,22 @@ class CLVModel(DisplayMixin):
             **(dict(extra_info) if extra_info else {}),
         }
 
+    def _start_values(self, start: Mapping[str, float] | None) -> list[float] | None:
+        if start is None:
+            return None
+        unknown = [k for k in start if k not in self._param_names]
+        if unknown:
+            raise ParameterError(
+                f"start has unknown parameters {unknown}; {type(self).__name__} has "
+                f"{list(self._param_names)}."
+            )
+        values = [
+            float(start.get(n, d)) for n, d in zip(self._param_names, self._start, strict=True)
+        ]
+        if not all(math.isfinite(v) and v > 0 for v in values):
+            raise ParameterError(f"start values must be positive and finite; got {dict(start)}.")
+        return values
+
     @staticmethod
     def _hessian(
         objective: Callable[[np.ndarray], tuple[float, np.ndarray]], theta: np.ndarray
@@ -344,7 +380,7 @@ class CLVModel(DisplayMixin):
 
     # -- state ----------------------------------------------------------------------
     @classmethod
-    def from_params(cls, *, unit: str, **params: float) -> Any:
+    def from_params(cls, *, unit: str | None = None, **params: float) -> Any:
         """A model with given parameter values (e.g. published estimates), not fitted.
 
         Predictions work; standard errors and the log-likelihood are unknown (NaN).
@@ -364,7 +400,8 @@ class CLVModel(DisplayMixin):
         model = cls()
         model.params_ = values
         model.standard_errors_ = {n: float("nan") for n in names}
-        model.unit_ = check_unit(unit)
+        if cls._needs_unit or unit is not None:
+            model.unit_ = check_unit(unit)
         return model
 
     def _check_fitted(self) -> dict[str, float]:
@@ -481,7 +518,8 @@ class CLVModel(DisplayMixin):
         model.covariance_ = None if cov is None else np.asarray(cov, dtype=float)
         ll = state.get("log_likelihood")
         model.log_likelihood_ = None if ll is None else float(ll)
-        model.unit_ = check_unit(state.get("unit"))
+        unit = state.get("unit")
+        model.unit_ = None if unit is None and not target._needs_unit else check_unit(unit)
         n = state.get("n")
         model.n_ = None if n is None else float(n)
         return model
@@ -611,21 +649,7 @@ class RepeatBuyingModel(CLVModel):
         -------
         self
         """
-        data_unit = frame_unit(data)
-        if unit is None and data_unit is None:
-            raise ParameterError(
-                f"{type(self).__name__}.fit needs the time unit of recency and T: pass "
-                "unit='W' (or 'D', 'M', ...), or fit on the output of rfm_summary, which "
-                "records it."
-            )
-        if unit is not None:
-            check_unit(unit)
-            if data_unit is not None and data_unit != unit:
-                raise ParameterError(
-                    f"unit={unit!r} disagrees with the data's unit {data_unit!r} "
-                    "(data.attrs['hx_unit']); times are never rescaled silently."
-                )
-        fit_unit = check_unit(unit if unit is not None else data_unit)
+        fit_unit = resolve_fit_unit(type(self).__name__, unit, data)
         frame, x, tx, big_t = self._histories(data, frequency=frequency, recency=recency, T=T)
         w = None
         if weights is not None:
@@ -642,7 +666,7 @@ class RepeatBuyingModel(CLVModel):
             (cx[keep], ctx[keep], cT[keep]),
             cw[keep],
             unit=fit_unit,
-            start=start_values,
+            start=self._start_values(start),
             extra_info={"n_customers": float(cw.sum())},
         )
         return self
