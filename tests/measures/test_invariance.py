@@ -217,7 +217,8 @@ def test_metric_model_reproduces_lavaan_groups_chapter(hs: pd.DataFrame) -> None
     for item, (est, se) in loadings.items():
         for grp in ("Pasteur", "Grant-White"):  # equal across groups, one shared label
             r = row(p, grp, factor[item], "=~", item)
-            assert close(r["estimate"], est) and close(r["se"], se), (grp, item)
+            assert close(r["estimate"], est), (grp, item)
+            assert close(r["se"], se), (grp, item)
             assert r["label"] != ""
     printed = {
         ("visual", "~~", "textual"): ((0.416, 0.097), (0.437, 0.099)),
@@ -231,7 +232,8 @@ def test_metric_model_reproduces_lavaan_groups_chapter(hs: pd.DataFrame) -> None
     for (lhs, op, rhs), per_group in printed.items():
         for grp, (est, se) in zip(("Pasteur", "Grant-White"), per_group, strict=True):
             r = row(p, grp, lhs, op, rhs)
-            assert close(r["estimate"], est) and close(r["se"], se), (grp, lhs, op, rhs)
+            assert close(r["estimate"], est), (grp, lhs, op, rhs)
+            assert close(r["se"], se), (grp, lhs, op, rhs)
 
 
 def test_invariance_table_reproduces_semtools_measurement_invariance(hs_invariance) -> None:
@@ -280,7 +282,8 @@ def test_hs_verdict_follows_chen_2007(hs_invariance) -> None:
     assert bool(t.loc["scalar", "invariant"]) == bool(t.loc["scalar", "delta_srmr"] < 0.010)
     assert hs_invariance.supported_level == "metric"
     v = hs_invariance.verdict.set_index("requires")
-    assert bool(v.loc["metric", "valid"]) and not bool(v.loc["scalar", "valid"])
+    assert bool(v.loc["metric", "valid"])
+    assert not bool(v.loc["scalar", "valid"])
     assert "not tested" in v.loc["strict", "reason"]
 
 
@@ -317,7 +320,7 @@ def test_strict_level_matches_an_independent_raw_data_likelihood(hs: pd.DataFram
         return float(total)
 
     p = fit.params_
-    pasteur, gw = fit.groups_["group"]
+    pasteur, _gw = fit.groups_["group"]
     start = np.concatenate(
         [
             p[(p["group"] == pasteur) & (p["op"] == "=~") & p["free"]]["estimate"],
@@ -347,7 +350,9 @@ def test_gradient_matches_finite_differences(hs: pd.DataFrame) -> None:
         spec = _cfa.Spec(structure, 2, eq, True)
         theta = _cfa.start_values(spec, mom) * (1 + 0.1 * rng.normal(size=spec.q))
         f0, grad = _cfa.discrepancy(theta, spec, mom)
-        num = optimize.approx_fprime(theta, lambda t: _cfa.discrepancy(t, spec, mom)[0], 1e-7)
+        num = optimize.approx_fprime(
+            theta, lambda t, spec=spec: _cfa.discrepancy(t, spec, mom)[0], 1e-7
+        )
         assert np.isfinite(f0)
         np.testing.assert_allclose(grad, num, rtol=1e-4, atol=1e-6)
 
@@ -496,7 +501,8 @@ def test_non_invariant_loadings_are_detected() -> None:
     res = measurement_invariance(pd.concat(rows), {"hx": list("pqrs")}, group="grp")
     assert res.supported_level == "configural"
     v = res.verdict.set_index("requires")
-    assert bool(v.loc["configural", "valid"]) and not bool(v.loc["metric", "valid"])
+    assert bool(v.loc["configural", "valid"])
+    assert not bool(v.loc["metric", "valid"])
 
 
 # --------------------------------------------------------------------------- behaviour
