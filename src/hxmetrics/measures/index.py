@@ -598,10 +598,8 @@ def _normalise(
         tie = (pooled_sd[..., None, :] == 0) & np.isfinite(means)
         return np.where(tie, 50.0, 50.0 + 10.0 * z)
     if method == "rank":
-        from scipy.stats import rankdata
-
         masked = np.where(active[:, None], means, np.nan)
-        ranks = rankdata(masked, axis=-2, nan_policy="omit")
+        ranks = _average_ranks(masked)
         n_valid = np.isfinite(masked).sum(axis=-2, keepdims=True)
         out = _safe_div(100.0 * (ranks - 1.0), (n_valid - 1.0) * np.ones_like(ranks))
         return np.where((n_valid == 1) & np.isfinite(ranks), 50.0, out)
@@ -611,6 +609,19 @@ def _normalise(
         unit_ref = (ref - low) / (high - low)
         return 100.0 * _safe_div(unit, unit_ref[..., None, :])
     raise ParameterError(f"unknown normalisation {method!r}")  # pragma: no cover
+
+
+def _average_ranks(values: np.ndarray) -> np.ndarray:
+    """Ascending ranks along axis -2 among finite values, ties averaged; NaN stays NaN."""
+    valid = np.isfinite(values)
+    a = values[..., :, None, :]  # the group being ranked
+    b = values[..., None, :, :]  # the groups it is compared with
+    other = valid[..., None, :, :]
+    with np.errstate(invalid="ignore"):
+        below = ((b < a) & other).sum(axis=-2)
+        ties = ((b == a) & other).sum(axis=-2)
+    ranks = 1.0 + below + (ties - 1) / 2.0
+    return np.where(valid, ranks, np.nan)
 
 
 def _aggregate(x: np.ndarray, weights: np.ndarray, method: str, shift: float) -> np.ndarray:
