@@ -44,8 +44,9 @@ __all__ = [
 ]
 
 #: Categorical colours: muted, told apart by people with the common colour-vision
-#: deficiencies (hues from the Okabe-Ito set, darkened so each has a contrast of at
-#: least 3:1 against white, the WCAG 2.1 level for graphical objects).
+#: deficiencies (hues after the Okabe-Ito set), darkened so each has a contrast of at
+#: least 4.5:1 against white: enough for lines and markers (WCAG 2.1 asks 3:1 of
+#: graphical objects) and for text in these colours (4.5:1).
 PALETTE: tuple[str, ...] = (
     "#1f5f99",  # blue
     "#b35806",  # orange

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -10,6 +12,7 @@ from matplotlib.axes import Axes
 
 from hxmetrics.errors import InputTableError, ParameterError
 from hxmetrics.plotting import (
+    PALETTE,
     ROLE_COLORS,
     figure_to_png,
     new_figure,
@@ -17,6 +20,7 @@ from hxmetrics.plotting import (
     plot_estimates,
     plot_overlap,
 )
+from hxmetrics.report import builder
 from tests.report import demo
 
 
@@ -166,3 +170,36 @@ def test_new_figure_checks_its_size():
         new_figure(np.nan, 3)
     with pytest.raises(ParameterError, match="Figure"):
         figure_to_png("fig")  # type: ignore[arg-type]
+
+
+def _luminance(colour: str) -> float:
+    # WCAG 2.1, "relative luminance": sRGB channels linearised, then weighted.
+    channels = [int(colour.lstrip("#")[i : i + 2], 16) / 255 for i in (0, 2, 4)]
+    lin = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+
+
+def _contrast(a: str, b: str) -> float:
+    hi, lo = sorted((_luminance(a), _luminance(b)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
+
+
+def test_palette_and_report_colours_have_accessible_contrast():
+    # WCAG 2.1 defines the ratio so that black on white is 21:1 and a colour on itself 1:1.
+    assert _contrast("#000000", "#ffffff") == pytest.approx(21.0)
+    assert _contrast("#777777", "#777777") == pytest.approx(1.0)
+    for colour in PALETTE:
+        assert _contrast(colour, "#ffffff") >= 4.5, colour
+    css = builder._CSS
+    colours = dict(re.findall(r"--([a-z-]+):(#[0-9a-f]{6})", css))
+    # Text colours on the backgrounds they are used on: 4.5:1 (WCAG 2.1 AA, body text).
+    for text, background in [
+        ("ink", "#ffffff"),
+        ("muted", "#ffffff"),
+        ("muted", colours["soft"]),
+        ("accent", "#ffffff"),
+        ("accent", colours["soft"]),
+        ("ink", colours["warn-bg"]),
+        ("ink", colours["info-bg"]),
+    ]:
+        assert _contrast(colours[text], background) >= 4.5, (text, background)

@@ -383,6 +383,12 @@ class Section:
             Shown under the image.
         dpi : int, default 144
             Pixels per inch of the embedded image.
+
+        Notes
+        -----
+        Figures from :func:`hxmetrics.plotting.new_figure` are not registered with
+        pyplot and need no closing; close pyplot figures (``plt.close(fig)``) once
+        added, or pyplot keeps them all in memory.
         """
         figure = fig.figure if isinstance(fig, Axes) else fig
         if not isinstance(alt, str) or not alt.strip():
