@@ -97,8 +97,8 @@ class _Prepared:
         answered = ~np.isnan(x)
         n_answered = answered.sum(axis=1)
         self.n_rows = np.bincount(codes, minlength=G)
-        # pairwise: a row with a single answer enters no covariance
-        keep = n_answered == k if self.missing == "listwise" else n_answered >= 2
+        # pairwise: every answer counts (a lone answer still enters its item's variance)
+        keep = n_answered == k if self.missing == "listwise" else n_answered >= 1
         self.n_excluded = np.bincount(codes[~keep], minlength=G)
         xk, mk, ck = x[keep], answered[keep], codes[keep]
         x0 = np.where(mk, xk, 0.0)
@@ -258,7 +258,7 @@ def cronbach_alpha(
         One row per group: the ``by`` columns, ``n``, ``n_items``, ``estimate`` (alpha),
         ``se`` (normal-theory asymptotic SE), ``ci_low``, ``ci_high`` (Feldt),
         ``n_rows`` (rows in the group), ``n_excluded`` (rows not used: incomplete under
-        listwise, fewer than two answers under pairwise), ``missing``, ``suppressed``,
+        listwise, no answer at all under pairwise), ``missing``, ``suppressed``,
         ``note``.
 
     References
