@@ -21,6 +21,7 @@ from hxmetrics.measures.clv.modified_betageo import ModifiedBetaGeo
 from hxmetrics.measures.clv.pareto_nbd import ParetoNBD
 from hxmetrics.measures.clv.rfm import rfm_summary
 from hxmetrics.measures.clv.sbg import ShiftedBetaGeometric
+from hxmetrics.measures.clv.value import customer_lifetime_value
 
 __all__ = [
     "UNITS",
@@ -31,6 +32,7 @@ __all__ = [
     "ModifiedBetaGeo",
     "ParetoNBD",
     "ShiftedBetaGeometric",
+    "customer_lifetime_value",
     "model_from_dict",
     "rfm_summary",
 ]
