@@ -172,8 +172,9 @@ def test_repeat_purchases_match_the_bgnbd_expectation(big_org: Organisation) -> 
 @pytest.mark.slow
 def test_spend_matches_the_gamma_gamma_mean(big_org: Organisation) -> None:
     p = big_org.truth.clv.params
-    # Fader & Hardie (2013), "The Gamma-Gamma model of monetary value", eq. (4):
-    # E(Z) = p * gamma / (q - 1); with the CDNOW estimates 6.25 * 15.44 / 2.74 = 35.22.
+    # Fader & Hardie (2013), "The Gamma-Gamma model of monetary value": the mean
+    # spend per transaction is E(Z) = p * gamma / (q - 1); with their CDNOW
+    # estimates (p, q, gamma) = (6.25, 3.74, 15.44) that is 35.22.
     mean = p["p"] * p["gamma"] / (p["q"] - 1)
     assert mean == pytest.approx(35.22, abs=0.01)
     g = big_org.transactions.groupby("source_id")["amount"].agg(["sum", "size"])

@@ -102,23 +102,40 @@ def hybrid_labels(episodes: pd.DataFrame, persons: Sequence[str] | None = None) 
     for pid in ids:
         p = spans.get(pid, empty)
         c, w, q = p["customer"], p["worker"], p["partner"]
+        if len(c) + len(w) + len(q) < 2:
+            # Every label but gig_worker relates two episodes: one episode, no label.
+            rows.append(
+                (
+                    pid,
+                    False,
+                    False,
+                    False,
+                    gig.get(pid, False),
+                    False,
+                    False,
+                    False,
+                    False,
+                    math.nan,
+                )
+            )
+            continue
         gap = _boomerang_gap(w)
         first_worker = min((x[0] for x in w), default=_INF)
         rows.append(
-            {
-                "person_id": pid,
-                "worker_customer": _any_overlap(w, c),
-                "partner_customer": _any_overlap(q, c),
-                "worker_partner": _any_overlap(w, q),
-                "gig_worker": gig.get(pid, False),
-                "boomerang": not math.isnan(gap),
-                "alumni_customer": _starts_after_end(c, w),
-                "alumni_partner": _starts_after_end(q, w),
-                # The person's first worker episode starts strictly after the
-                # start of a customer episode: they were a customer, not yet a worker.
-                "customer_to_worker": any(x[0] < first_worker for x in c) and bool(w),
-                "boomerang_gap_days": gap,
-            }
+            (
+                pid,
+                _any_overlap(w, c),  # worker_customer
+                _any_overlap(q, c),  # partner_customer
+                _any_overlap(w, q),  # worker_partner
+                gig.get(pid, False),  # gig_worker
+                not math.isnan(gap),  # boomerang
+                _starts_after_end(c, w),  # alumni_customer
+                _starts_after_end(q, w),  # alumni_partner
+                # customer_to_worker: the person's first worker episode starts strictly
+                # after the start of a customer episode (a customer, not yet a worker).
+                bool(w) and any(x[0] < first_worker for x in c),
+                gap,
+            )
         )
     out = pd.DataFrame(rows, columns=["person_id", *LABELS, "boomerang_gap_days"])
     out = out.astype({label: bool for label in LABELS} | {"boomerang_gap_days": float})

@@ -216,9 +216,9 @@ DEFAULT_EXPERIENCE: dict[str, Any] = {
     "unattributable_share": 0.005,
 }
 
-#: BG/NBD (weeks) and Gamma-Gamma parameters: the CDNOW estimates of Fader,
-#: Hardie & Lee (2005, Marketing Science 24(2), table 1 / sec. 4) and of
-#: Fader & Hardie (2013), "The Gamma-Gamma Model of Monetary Value".
+#: BG/NBD (weeks) and Gamma-Gamma parameters: the CDNOW estimates reported by
+#: Fader, Hardie & Lee (2005), Marketing Science 24(2), and by Fader & Hardie
+#: (2013), "The Gamma-Gamma Model of Monetary Value" (brucehardie.com note 025).
 DEFAULT_CLV: dict[str, float] = {
     "r": 0.243,
     "alpha": 4.414,
@@ -329,7 +329,10 @@ def _choice(rng: np.random.Generator, mix: Mapping[str, float], size: int) -> np
 
 
 def _lookup(mapping: Mapping[str, float], keys: np.ndarray) -> np.ndarray:
-    return pd.Series(keys, dtype=object).map(mapping).to_numpy(dtype=float)
+    codes, names = pd.factorize(np.asarray(keys, dtype=object))
+    values = np.array([mapping[str(k)] for k in names], dtype=float)
+    out: np.ndarray = values[codes]
+    return out
 
 
 def _tenure(rng: np.random.Generator, eng: np.ndarray) -> np.ndarray:
@@ -564,36 +567,18 @@ _PHONE_FORMATS = (
 _PREFERRED_PHONE_FORMAT = {"customers": 0, "workers": 1, "partners": 2}
 
 
-def _format_phones(digits: pd.Series, fmt: np.ndarray) -> pd.Series:
-    a, b, c = digits.str[:3], digits.str[3:6], digits.str[6:]
-    out = pd.Series(np.full(len(digits), None, dtype=object), index=digits.index)
-    for k, pattern in enumerate(_PHONE_FORMATS):
-        sel = fmt == k
-        if not sel.any():
-            continue
-        pieces = {"a": a[sel], "b": b[sel], "c": c[sel]}
-        text = pattern
-        # Build the string column by column, following the pattern's literal parts.
-        value = pd.Series("", index=digits.index[sel], dtype=object)
-        while text:
-            if text.startswith("{"):
-                name = text[1]
-                value = value + pieces[name].astype(object)
-                text = text[3:]
-            else:
-                cut = text.find("{")
-                lit = text if cut < 0 else text[:cut]
-                value = value + lit
-                text = "" if cut < 0 else text[cut:]
-        out[sel] = value.to_numpy()
-    return out
+def _format_phones(digits: np.ndarray, fmt: np.ndarray) -> list[str]:
+    return [
+        _PHONE_FORMATS[f].format(a=d[:3], b=d[3:6], c=d[6:])
+        for d, f in zip(digits.tolist(), fmt.tolist(), strict=True)
+    ]
 
 
 def _person_keys(rng: np.random.Generator, n: int, key_noise: float) -> pd.DataFrame:
     letters = rng.integers(0, 26, size=(n, 6))
     domains = np.array(["example.com", "example.org", "example.net"], dtype=object)
     domain = domains[rng.integers(0, 3, n)]
-    local = ["".join(chr(97 + x) for x in row) for row in letters.tolist()]
+    local = (97 + letters).astype(np.uint8).view("S6").ravel().astype(str).tolist()
     email = [f"{loc}{i + 1}@{dom}" for i, (loc, dom) in enumerate(zip(local, domain, strict=True))]
     # Area code 555 is not in service: every number is fictional.
     phone = [f"555{x:07d}" for x in rng.choice(10**7, size=n, replace=False).tolist()]
@@ -647,8 +632,8 @@ def _noisy_keys(
     fmt = np.where(rng.random(m) < 0.7, pref, rng.integers(0, len(_PHONE_FORMATS), m)).astype(
         np.int64
     )
-    digits = pd.Series(keys["phone"].to_numpy(dtype=object)[person], dtype=object)
-    phone = _format_phones(digits, fmt)
+    digits = keys["phone"].to_numpy(dtype=object)[person]
+    phone = pd.Series(_format_phones(digits, fmt), dtype=object)
     phone = phone.where(~((u_miss_p < key_noise) & (anchor == "email")), None)
     birth = pd.array(keys["birth_year"].to_numpy()[person], dtype="Int64")
     birth[u_birth < key_noise / 2] = pd.NA
@@ -679,6 +664,11 @@ def _to_ts(origin: np.datetime64, seconds: np.ndarray) -> np.ndarray:
 
 def _str(values: Any) -> pd.Series:
     return pd.Series(np.asarray(values, dtype=object), dtype="str")
+
+
+def _take(base: Any, index: np.ndarray) -> pd.Series:
+    """``base[index]`` as a string column, converting only the (short) base."""
+    return pd.Series(_str(base).array.take(np.asarray(index, dtype=np.intp)), dtype="str")
 
 
 # --------------------------------------------------------------------------- main
@@ -867,8 +857,8 @@ def simulate_organisation(
     events = pd.DataFrame(
         {
             "event_id": _str(_ids("E", np.arange(1, len(ev_ep) + 1), 7)),
-            "silo": _str(silo[ev_ep]),
-            "source_id": _str(source_id[ev_ep]),
+            "silo": _take(silo, ev_ep),
+            "source_id": _take(source_id, ev_ep),
             "timestamp": _to_ts(origin, ev_ts),
             "event_type": _str(ev_type),
             "touchpoint": _str(ev_tp),
@@ -894,7 +884,7 @@ def simulate_organisation(
         {
             "transaction_id": _str(_ids("T", np.arange(1, len(tx_owner) + 1), 7)),
             "silo": _str(np.full(len(tx_owner), "customers", dtype=object)),
-            "source_id": _str(source_id[cust][tx_owner]),
+            "source_id": _take(source_id, cust[tx_owner]),
             "timestamp": _to_ts(origin, tx_sec),
             "amount": amount.astype(float),
         }
@@ -1288,35 +1278,31 @@ def _long_responses(
     source: np.ndarray,
     origin: np.datetime64,
 ) -> pd.DataFrame:
-    # (instrument, item, score key, which responses carry it, item order)
-    spec = [
-        ("nps", "ltr", "ltr", kind == 0, 0),
-        *[("hx_core", item, item, scores["hx_asked"], 1 + j) for j, item in enumerate(_HX_ITEMS)],
-        ("csat", "overall", "csat", kind == 1, 7),
-        ("ces", "effort", "ces", kind == 1, 8),
+    # (instrument, item, score key, which responses carry it), in item order.
+    spec: list[tuple[str, str, str, np.ndarray]] = [
+        ("nps", "ltr", "ltr", kind == 0),
+        *[("hx_core", item, item, scores["hx_asked"]) for item in _HX_ITEMS],
+        ("csat", "overall", "csat", kind == 1),
+        ("ces", "effort", "ces", kind == 1),
     ]
-    parts = []
-    for inst_name, item_name, key, mask, item_rank in spec:
-        sel = np.flatnonzero(mask)
-        parts.append((sel, inst_name, item_name, scores[key][sel], item_rank))
-    idx = np.concatenate([p[0] for p in parts])
-    instrument = np.concatenate([np.full(len(p[0]), p[1], dtype=object) for p in parts])
-    item = np.concatenate([np.full(len(p[0]), p[2], dtype=object) for p in parts])
-    score = np.concatenate([p[3] for p in parts])
-    rank = np.concatenate([np.full(len(p[0]), p[4]) for p in parts])
+    # Row k of the long table: response idx[k], spec entry rank[k] (also the item order).
+    sel = [np.flatnonzero(mask) for _, _, _, mask in spec]
+    idx = np.concatenate(sel)
+    rank = np.concatenate([np.full(len(x), k) for k, x in enumerate(sel)])
+    score = np.concatenate([scores[key][x] for (_, _, key, _), x in zip(spec, sel, strict=True)])
     order = np.lexsort((rank, rnum[idx]))
-    idx, instrument, item, score = idx[order], instrument[order], item[order], score[order]
+    idx, rank, score = idx[order], rank[order], score[order]
     return pd.DataFrame(
         {
-            "response_id": _str(rid[idx]),
-            "silo": _str(silo[r_ep][idx]),
-            "source_id": _str(source[idx]),
-            "instrument": _str(instrument),
-            "item": _str(item),
+            "response_id": _take(rid, idx),
+            "silo": _take(silo, r_ep[idx]),
+            "source_id": _take(source, idx),
+            "instrument": _take([x[0] for x in spec], rank),
+            "item": _take([x[1] for x in spec], rank),
             "score": score.astype(float),
             "timestamp": _to_ts(origin, r_ts[idx]),
             "weight": weight[idx].astype(float),
-            "touchpoint": _str(touchpoint[idx]),
+            "touchpoint": _take(touchpoint, idx),
         }
     )
 
