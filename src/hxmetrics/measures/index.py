@@ -628,14 +628,10 @@ def _aggregate(x: np.ndarray, weights: np.ndarray, method: str, shift: float) ->
     """Weighted linear or (shifted) geometric mean over the last axis."""
     if method == "linear":
         return np.sum(x * weights, axis=-1)
+    # Outside the domain (x + shift <= 0) the log is NaN, and so is the composite.
     y = x + shift
-    with np.errstate(invalid="ignore", divide="ignore"):
-        logs = np.where(
-            y > 0, np.log(np.where(y > 0, y, 1.0)), np.where(np.isnan(y), np.nan, -np.inf)
-        )
-        # A non-positive value is outside the geometric mean's domain: mark it NaN.
-        logs = np.where((y <= 0) & ~np.isnan(y), np.nan, logs)
-        return np.exp(np.sum(logs * weights, axis=-1)) - shift
+    logs = np.log(np.where(y > 0, y, np.nan))
+    return np.exp(np.sum(logs * weights, axis=-1)) - shift
 
 
 @dataclass(frozen=True)
@@ -993,6 +989,7 @@ def hx_index(
             reps_sums if n_boot > 0 else None,
             reps,
             confidence,
+            notes,
         )
     value_cols = [c for c in out.columns if c not in group_cols and c not in ("n", "n_responses")]
     out.loc[~active, value_cols] = np.nan
@@ -1052,6 +1049,7 @@ def _add_modules(
     reps_sums: tuple[np.ndarray, np.ndarray, np.ndarray] | None,
     core_reps: np.ndarray | None,
     confidence: float,
+    notes: list[str],
 ) -> None:
     keys = d.key_tuples()
     unknown = [k for k in module_map if k not in keys]
@@ -1095,6 +1093,12 @@ def _add_modules(
         if reps_sums is not None and core_reps is not None:
             rw, rs, _ = reps_sums
             m_reps = module(rw[:, g], rs[:, g])
+            n_bad = int((~np.isfinite(m_reps)).sum())
+            if n_bad and np.isfinite(m_point):
+                notes.append(
+                    f"{n_bad} bootstrap replicate(s) of the module of group {key} drew no "
+                    "answers to some module item and were left out of its intervals."
+                )
             _, lo, hi = _summarise_reps(m_reps[:, None], confidence)
             out.loc[g, ["module_ci_low", "module_ci_high"]] = [lo[0], hi[0]]
             _, lo, hi = _summarise_reps(combine(core_reps[:, g], m_reps)[:, None], confidence)
