@@ -349,10 +349,20 @@ def plot_estimates(
         lo, hi = (finite_bounds.min(), finite_bounds.max()) if finite_bounds.size else (0, 1)
         pad = (hi - lo) * 0.05 or 1.0
         x_hidden = lo
+        row_all_hidden = {
+            r: bool(np.all(hidden[np.asarray(row_of) == r])) for r in range(len(row_keys))
+        }
+        labelled: set[int] = set()
         for i in range(len(frame)):
             y = row_of[i] + (hue_of[i] - (k - 1) / 2) * step
             color = PALETTE[hue_of[i] % len(PALETTE)]
             if hidden[i]:
+                if row_all_hidden[row_of[i]]:
+                    # One label for a group hidden in every hue level, on its row.
+                    if row_of[i] in labelled:
+                        continue
+                    labelled.add(row_of[i])
+                    y = row_of[i]
                 ax.text(
                     x_hidden,
                     y,

@@ -38,8 +38,14 @@ def test_plot_estimates_draws_on_the_given_axes():
     assert sorted(float(d.get_xdata()[0]) for d in dots) == sorted(
         demo.NPS["nps"].dropna().tolist()
     )
-    # The suppressed partner rows are shown as suppressed, not silently left out.
-    assert _texts(ax).count("suppressed") == 2
+    # The suppressed partner rows are shown as suppressed, not silently left out: one
+    # label for the group, hidden in both views.
+    assert _texts(ax).count("suppressed") == 1
+    partly = demo.NPS.copy()
+    partly.loc[3, "suppressed"] = True  # unified customers hidden, siloed shown
+    _fig, ax2 = new_figure(6, 3)
+    plot_estimates(partly, estimate="nps", by="role", hue="view", ax=ax2)
+    assert _texts(ax2).count("suppressed") == 2
     assert "n=812" in _texts(ax)
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["siloed", "unified"]
 
