@@ -423,6 +423,13 @@ def discrepancy(theta: np.ndarray, spec: Spec, mom: Moments) -> tuple[float, np.
     return F, grad
 
 
+def penalised(theta: np.ndarray, spec: Spec, mom: Moments) -> tuple[float, np.ndarray]:
+    """:func:`discrepancy` with a large finite value where Sigma is not positive
+    definite: L-BFGS-B's line search stops at an infinite value instead of backing off."""
+    F, grad = discrepancy(theta, spec, mom)
+    return (F, grad) if math.isfinite(F) else (1e10, np.zeros_like(theta))
+
+
 def unit_information(spec: Spec, theta: np.ndarray) -> np.ndarray:
     """Per-group expected information for one observation, over the group's slots.
 
@@ -717,7 +724,7 @@ def fit_ml(
     if not ok:
         origin = theta if math.isfinite(F) else theta0
         res = optimize.minimize(
-            discrepancy,
+            penalised,
             origin,
             args=(spec, mom),
             jac=True,
