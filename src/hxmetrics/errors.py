@@ -17,6 +17,7 @@ __all__ = [
     "HxError",
     "InputTableError",
     "ParameterError",
+    "PrivacyError",
     "did_you_mean",
 ]
 
@@ -27,6 +28,10 @@ class HxError(Exception):
 
 class ParameterError(HxError, ValueError):
     """An argument has a value that is not allowed."""
+
+
+class PrivacyError(HxError):
+    """A report would leak a personal identifier or reference an external resource."""
 
 
 class ConvergenceError(HxError, RuntimeError):
