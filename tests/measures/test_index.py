@@ -13,7 +13,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hxmetrics.errors import InputTableError, ParameterError
@@ -381,6 +381,12 @@ def _items_of(data: pd.DataFrame) -> list[str]:
     return sorted(data["item"].unique())
 
 
+# Each example runs the whole pipeline (narwhals reduction, bootstrap) once or
+# twice; 30 examples per property keep this file within its time budget.
+_PROPERTY = settings(max_examples=30)
+
+
+@_PROPERTY
 @given(
     data=_small_long(),
     aggregate=st.sampled_from(AGGREGATIONS),
@@ -393,6 +399,7 @@ def test_bounds_0_100(data: pd.DataFrame, aggregate: str, normalise: str) -> Non
     assert np.all((values >= -1e-9) & (values <= 100 + 1e-9))
 
 
+@_PROPERTY
 @given(data=_small_long(), seed=st.integers(0, 2**32 - 1))
 def test_row_order_invariance(data: pd.DataFrame, seed: int) -> None:
     shuffled = data.sample(frac=1.0, random_state=seed)
@@ -409,6 +416,7 @@ def test_unit_weights_equal_unweighted() -> None:
     pd.testing.assert_frame_equal(plain, unit)
 
 
+@_PROPERTY
 @given(data=_small_long(), c=st.floats(0.1, 50.0))
 def test_constant_weights_equal_unweighted(data: pd.DataFrame, c: float) -> None:
     items = _items_of(data)
@@ -418,6 +426,7 @@ def test_constant_weights_equal_unweighted(data: pd.DataFrame, c: float) -> None
     np.testing.assert_allclose(scaled[cols], plain[cols], rtol=1e-9, atol=1e-9)
 
 
+@_PROPERTY
 @given(
     data=_small_long(),
     shift=st.sampled_from([0.5, 1.0, 5.0]),
