@@ -116,7 +116,8 @@ def test_merge_partials_without_groups_and_errors() -> None:
     a = pd.DataFrame({"n": [2], "s": [1.5]})
     b = pd.DataFrame({"n": [3], "s": [2.0]})
     merged = merge_partials([a, b])
-    assert merged["n"].tolist() == [5] and merged["n"].dtype == np.int64
+    assert merged["n"].tolist() == [5]
+    assert merged["n"].dtype == np.int64
     assert merged["s"].tolist() == [3.5]
     with pytest.raises(ParameterError, match="different columns"):
         merge_partials([a, b.rename(columns={"s": "t"})])

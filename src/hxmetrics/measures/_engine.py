@@ -321,7 +321,7 @@ def _normalise_keys(keys: pd.DataFrame) -> pd.DataFrame:
         if isinstance(col.dtype, pd.CategoricalDtype):
             continue
         if pd.api.types.is_string_dtype(col.dtype) or (
-            col.dtype == object and col.dropna().map(type).eq(str).all()
+            col.dtype == object and col.dropna().map(lambda v: isinstance(v, str)).all()
         ):
             keys[column] = col.astype("str")
     return keys
@@ -433,6 +433,11 @@ def invalid_rows(
     return picked_lazy
 
 
+def _plain(value: Any) -> Any:
+    """numpy scalars as Python ones, so messages read ``11.0`` and not ``np.float64(11.0)``."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
 def _no_cases() -> pd.DataFrame:
     return pd.DataFrame(columns=["column", "check", "failure_case", "index"])
 
@@ -504,9 +509,9 @@ def raise_invalid(
     """
     examples = invalid_rows(data, condition, columns=[column])
     shown = []
-    for _, row in examples.iterrows():
-        where = "" if row["row"] is None or pd.isna(row["row"]) else f"row {row['row']}: "
-        shown.append(f"{where}{row[column]!r}")
+    for value, label in zip(examples[column], examples["row"], strict=True):
+        where = "" if label is None or pd.isna(label) else f"row {_plain(label)}: "
+        shown.append(f"{where}{_plain(value)!r}")
     message = (
         f"{table}: column {column!r} failed check {check}: expected {expected}; "
         f"{count} row(s) do not, e.g. " + "; ".join(shown) + "." + (f" {hint}" if hint else "")
@@ -515,8 +520,8 @@ def raise_invalid(
         {
             "column": column,
             "check": check,
-            "failure_case": examples[column].to_list(),
-            "index": examples["row"].to_list(),
+            "failure_case": [_plain(v) for v in examples[column]],
+            "index": [_plain(v) for v in examples["row"]],
         }
     )
     raise InputTableError(message, table=table, failure_cases=cases)

@@ -239,7 +239,7 @@ def z_test(difference: Any, se: Any) -> tuple[np.ndarray, np.ndarray]:
     difference, se = _arr(difference), _arr(se)
     with np.errstate(invalid="ignore", divide="ignore"):
         z = difference / se
-    z = np.where(se == 0, np.where(difference == 0, 0.0, np.sign(difference) * np.inf), z)
+    z = np.where(se == 0, np.where(difference == 0, 0.0, np.copysign(np.inf, difference)), z)
     p = 2 * stats.norm.sf(np.abs(z))
     return z, p
 

@@ -51,7 +51,7 @@ import pandas as pd
 from scipy import stats as sps
 
 from hxmetrics.errors import InputTableError, ParameterError, check_choice
-from hxmetrics.measures._engine import aggregate, as_columns, prepare, raise_invalid, rating_code
+from hxmetrics.measures._engine import aggregate, prepare, raise_invalid, rating_code
 from hxmetrics.measures._inference import (
     check_confidence,
     effective_n,
@@ -515,7 +515,7 @@ def _scores(values: Any, name: str) -> np.ndarray:
     bad = ~np.isnan(arr) & ((arr < 0) | (arr > 10) | (np.round(arr) != arr))
     if bad.any():
         where = np.flatnonzero(bad)[:5]
-        examples = "; ".join(f"position {i}: {arr[i]!r}" for i in where)
+        examples = "; ".join(f"position {i}: {float(arr[i])!r}" for i in where)
         raise InputTableError(
             f"{name}: expected whole numbers from 0 to 10; {int(bad.sum())} value(s) are "
             f"not, e.g. {examples}.",
@@ -602,15 +602,10 @@ def nps_test(
         diff = _category(x[keep]) - _category(y[keep])
         mean = float(diff.mean())
         sd = float(diff.std(ddof=1))
-        se = sd / np.sqrt(n)
+        se, stat, p_value, lo, hi = (
+            float(v[0]) for v in _paired(np.array([mean]), np.array([sd]), n, confidence)
+        )
         df = n - 1
-        if se > 0:
-            stat = mean / se
-            p_value = float(2 * sps.t.sf(abs(stat), df))
-        else:
-            stat = 0.0 if mean == 0 else float(np.sign(mean) * np.inf)
-            p_value = 1.0 if mean == 0 else 0.0
-        t = float(t_critical(confidence, df))
         row = {
             "n_a": n,
             "n_b": n,
@@ -621,8 +616,8 @@ def nps_test(
             "statistic": stat,
             "df": float(df),
             "p_value": p_value,
-            "ci_low": max(-200.0, 100 * (mean - t * se)),
-            "ci_high": min(200.0, 100 * (mean + t * se)),
+            "ci_low": max(-200.0, 100 * lo),
+            "ci_high": min(200.0, 100 * hi),
             "method": "paired_t",
             "paired": True,
             "confidence": confidence,
@@ -640,20 +635,19 @@ def nps_test(
                 failure_cases=pd.DataFrame(columns=["column", "check", "failure_case", "index"]),
             )
         groups.append((cat.size, float((cat == 1).mean()), float((cat == -1).mean())))
+    (n_a, p_a, d_a), (n_b, p_b, d_b) = groups
+    centre_arr, se_arr = _independent(
+        np.array([n_a]),
+        np.array([p_a]),
+        np.array([d_a]),
+        np.array([n_b]),
+        np.array([p_b]),
+        np.array([d_b]),
+        method,
+    )
+    centre, se = float(centre_arr[0]), float(se_arr[0])
     z = z_critical(confidence)
-    centres, variances = [], []
-    for n_i, p_i, d_i in groups:
-        if method == "wald":
-            centres.append(p_i - d_i)
-            variances.append(max(0.0, p_i + d_i - (p_i - d_i) ** 2) / n_i)
-        else:
-            n3 = n_i + 3.0
-            pt, dt = (n_i * p_i + 0.75) / n3, (n_i * d_i + 0.75) / n3
-            centres.append(pt - dt)
-            variances.append(max(0.0, pt + dt - (pt - dt) ** 2) / n3)
-    centre = centres[0] - centres[1]
-    se = float(np.sqrt(variances[0] + variances[1]))
-    stat, p_value = z_test(centre, se)
+    z_stat, z_p = z_test(centre, se)
     row = {
         "n_a": groups[0][0],
         "n_b": groups[1][0],
@@ -661,9 +655,9 @@ def nps_test(
         "nps_b": 100 * (groups[1][1] - groups[1][2]),
         "difference": 100 * ((groups[0][1] - groups[0][2]) - (groups[1][1] - groups[1][2])),
         "se": 100 * se,
-        "statistic": float(stat),
+        "statistic": float(z_stat),
         "df": np.nan,
-        "p_value": float(p_value),
+        "p_value": float(z_p),
         "ci_low": max(-200.0, 100 * (centre - z * se)),
         "ci_high": min(200.0, 100 * (centre + z * se)),
         "method": method,
@@ -672,6 +666,46 @@ def nps_test(
         "n_excluded_missing": int(np.isnan(x).sum() + np.isnan(y).sum()),
     }
     return pd.DataFrame([row])
+
+
+def _independent(
+    n_a: np.ndarray,
+    p_a: np.ndarray,
+    d_a: np.ndarray,
+    n_b: np.ndarray,
+    p_b: np.ndarray,
+    d_b: np.ndarray,
+    method: str,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Centre and standard error of NPS_a - NPS_b (proportions), vectorised."""
+    if method == "wald":
+        va = np.clip(p_a + d_a - (p_a - d_a) ** 2, 0, None) / n_a
+        vb = np.clip(p_b + d_b - (p_b - d_b) ** 2, 0, None) / n_b
+        return (p_a - d_a) - (p_b - d_b), np.sqrt(va + vb)
+    se_a, _, _ = _adjusted_wald(p_a, d_a, n_a, 0.0)
+    se_b, _, _ = _adjusted_wald(p_b, d_b, n_b, 0.0)
+    centre_a = (n_a * p_a + 0.75) / (n_a + 3) - (n_a * d_a + 0.75) / (n_a + 3)
+    centre_b = (n_b * p_b + 0.75) / (n_b + 3) - (n_b * d_b + 0.75) / (n_b + 3)
+    return centre_a - centre_b, np.sqrt(se_a**2 + se_b**2)
+
+
+def _paired(
+    mean: np.ndarray, sd: np.ndarray, n: int | np.ndarray, confidence: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Paired t test of mean per-person differences: se, t, p, interval (vectorised).
+
+    A zero standard deviation gives t = 0 and p = 1 for a zero mean difference and
+    an infinite t with p = 0 otherwise (the limits).
+    """
+    n_arr = np.asarray(n, dtype=float)
+    se = sd / np.sqrt(n_arr)
+    df = n_arr - 1
+    with np.errstate(invalid="ignore", divide="ignore"):
+        stat = mean / se
+    stat = np.where(se > 0, stat, np.where(mean == 0, 0.0, np.copysign(np.inf, mean)))
+    p_value = 2 * sps.t.sf(np.abs(stat), df)
+    t = t_critical(confidence, df)
+    return se, stat, p_value, mean - t * se, mean + t * se
 
 
 # ---------------------------------------------------------------------------

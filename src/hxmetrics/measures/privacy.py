@@ -102,7 +102,9 @@ def suppress(
     value_columns = [
         c
         for c in out.columns
-        if c not in by and c not in _METADATA and pd.api.types.is_numeric_dtype(out[c].dtype)
+        if c not in by
+        and c not in _METADATA
+        and pd.api.types.is_numeric_dtype(out[c].dtype)
         and not pd.api.types.is_bool_dtype(out[c].dtype)
     ]
     for column in value_columns:

@@ -371,7 +371,7 @@ def _mean_finish(
             cols = [
                 stats[f"sum_{k}"].to_numpy(float) for k in ("w", "w2", "wx", "wx2", "w2x", "w2x2")
             ]
-            sum_w, sum_w2, sum_wx, sum_wx2, _, _ = cols
+            sum_w, sum_w2, _, sum_wx2, _, _ = cols
             m, v = linearised_mean_variance(n, *cols)
             n_eff, deff = kish(sum_w, sum_w2, n)
             ss = np.clip(sum_wx2 - m * m * sum_w, 0, None)

@@ -140,7 +140,7 @@ def compare_groups(
     if "suppressed" in frame.columns:
         usable &= ~frame["suppressed"].to_numpy(dtype=bool)
     if reference is None:
-        pairs = list(combinations(np.flatnonzero(usable), 2))
+        pairs = [(int(i), int(j)) for i, j in combinations(np.flatnonzero(usable), 2)]
     else:
         ref_rows = _label_rows(frame, by, reference)
         ref = int(ref_rows[0])
@@ -148,7 +148,7 @@ def compare_groups(
             raise ParameterError(
                 f"the reference group {reference!r} is suppressed or has no estimate."
             )
-        pairs = [(i, ref) for i in np.flatnonzero(usable) if i != ref]
+        pairs = [(int(i), ref) for i in np.flatnonzero(usable) if i != ref]
     a = np.array([i for i, _ in pairs], dtype=int)
     b = np.array([j for _, j in pairs], dtype=int)
     diff = est[a] - est[b]
@@ -157,7 +157,7 @@ def compare_groups(
         df = welch_df(se[a], n[a], se[b], n[b])
         with np.errstate(invalid="ignore", divide="ignore"):
             stat = diff / se_diff
-        stat = np.where(se_diff == 0, np.where(diff == 0, 0.0, np.sign(diff) * np.inf), stat)
+        stat = np.where(se_diff == 0, np.where(diff == 0, 0.0, np.copysign(np.inf, diff)), stat)
         p = 2 * sps.t.sf(np.abs(stat), np.where(np.isfinite(df), df, np.inf))
     else:
         df = np.full(len(pairs), np.nan)
