@@ -569,6 +569,21 @@ def test_reference_group_moves_the_latent_mean_not_the_fit(hs: pd.DataFrame) -> 
     np.testing.assert_allclose(ma["estimate"].to_numpy(), -mb["estimate"].to_numpy(), atol=1e-6)
 
 
+def test_heywood_cases_are_reported() -> None:
+    # s12 s13 / s23 = 1.28 > s11 = 1: the one-factor solution needs a negative residual
+    # variance for item a (exactly -(1.28 - 1) scaled by (n - 1)/n, the ML divisor)
+    s = np.array([[1.0, 0.8, 0.8], [0.8, 1.0, 0.5], [0.8, 0.5, 1.0]])
+    rng = np.random.default_rng(1)
+    z = rng.normal(size=(200, 3))
+    z = (z - z.mean(axis=0)) @ np.linalg.inv(np.linalg.cholesky(np.cov(z.T))).T
+    df = pd.DataFrame(z @ np.linalg.cholesky(s).T, columns=list("abc"))
+    fit = cfa(df, {"h": list("abc")})
+    assert fit.heywood_ == ["a ~~ a [all]"]
+    assert fit.fit_measures_["chisq"] == 0.0
+    theta_a = row(fit.params_, "all", "a", "~~", "a")["estimate"]
+    assert theta_a == pytest.approx((1.0 - 0.8 * 0.8 / 0.5) * 199 / 200, rel=1e-8)
+
+
 def test_polars_input_gives_the_same_fit(hs: pd.DataFrame) -> None:
     pl = pytest.importorskip("polars")
     a = cfa(hs, HS_MODEL, group="school")

@@ -823,7 +823,7 @@ def _srmr(spec: Spec, mom: Moments, theta: np.ndarray) -> float:
 def fit_measures(spec: Spec, mom: Moments, fit: FitResult) -> dict[str, float]:
     """chi-square, df, p, CFI, TLI, RMSEA (+90% CI), SRMR, log-likelihood, AIC, BIC."""
     N, G, p = mom.N, mom.G, spec.structure.p
-    chisq = float(N * fit.F)
+    chisq = max(float(N * fit.F), 0.0)  # an exact fit can round to -1e-13
     df = spec.df()
     pvalue = float(stats.chi2.sf(chisq, df)) if df > 0 else math.nan
     # Baseline: independence with group-specific variances (and means), lavaan's default.

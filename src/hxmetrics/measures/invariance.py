@@ -126,6 +126,11 @@ class CFA:
         ``group``, ``n`` (respondents used) and ``chisq`` (the group's contribution).
     n_excluded_ : int
         Rows left out: an item missing, or (with ``group``) the group label missing.
+    heywood_ : list of str
+        Variances estimated at or below zero (Heywood cases), e.g. ``"x1 ~~ x1 [a]"``;
+        empty for a proper solution.
+    converged_ : bool
+        Whether the optimiser reached a zero gradient (``message_`` says how).
 
     References
     ----------
@@ -239,6 +244,11 @@ class CFA:
         self.iterations_ = int(iterations)
         self.message_ = message
         self._at_bound = list(at_bound)
+        self.heywood_ = [
+            " ".join(x for x in spec.labels[k][1:] if x)
+            + (f" [{', '.join(str(mom.groups[g]) for g in spec.param_groups()[k])}]")
+            for k in self._at_bound
+        ]
         f_groups = _cfa._group_discrepancy(spec, mom, self._theta)
         fit = _cfa.FitResult(
             theta=self._theta,
@@ -582,7 +592,8 @@ class InvarianceResult:
     table : DataFrame
         One row per level: ``level``, ``constraints``, ``npar``, ``chisq``, ``df``,
         ``pvalue``, ``cfi``, ``tli``, ``rmsea`` (+ ``rmsea_ci_low``/``high``), ``srmr``,
-        ``aic``, ``bic``, then the comparison with the previous level:
+        ``aic``, ``bic``, ``converged``, ``heywood`` (variances at or below zero), then
+        the comparison with the previous level:
         ``compared_to``, ``chisq_diff``, ``df_diff``, ``p_diff``, ``delta_cfi``,
         ``delta_rmsea``, ``delta_srmr``, ``invariant`` (the rule's verdict on that
         step), and ``supported`` (this level and every step below it hold).
@@ -814,6 +825,7 @@ def measurement_invariance(
             "aic": fm["aic"],
             "bic": fm["bic"],
             "converged": fits[name].converged_,
+            "heywood": len(fits[name].heywood_),
             "compared_to": None,
             "chisq_diff": math.nan,
             "df_diff": math.nan,

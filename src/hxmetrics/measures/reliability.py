@@ -344,7 +344,7 @@ def _omega_one(s_biased: np.ndarray, n: int) -> tuple[float, float, str]:
     if fit.at_bound:
         note = (
             note + "; " if note else ""
-        ) + "a residual variance is at its bound 0 (Heywood case)"
+        ) + "a residual variance is estimated at or below 0 (Heywood case)"
     return omega, se, note
 
 
