@@ -579,7 +579,9 @@ def _person_keys(rng: np.random.Generator, n: int, key_noise: float) -> pd.DataF
     domains = np.array(["example.com", "example.org", "example.net"], dtype=object)
     domain = domains[rng.integers(0, 3, n)]
     local = (97 + letters).astype(np.uint8).view("S6").ravel().astype(str).tolist()
-    email = [f"{loc}{i + 1}@{dom}" for i, (loc, dom) in enumerate(zip(local, domain, strict=True))]
+    # A shuffled number keeps emails unique without revealing the person's index.
+    suffix = (rng.permutation(n) + 1).tolist()
+    email = [f"{loc}{k}@{dom}" for loc, k, dom in zip(local, suffix, domain.tolist(), strict=True)]
     # Area code 555 is not in service: every number is fictional.
     phone = [f"555{x:07d}" for x in rng.choice(10**7, size=n, replace=False).tolist()]
     birth = np.clip(np.rint(1982 + 13 * rng.standard_normal(n)), 1940, 2006).astype(np.int64)
@@ -762,7 +764,12 @@ def simulate_organisation(
         "start": str(t0.date()),
         "end": str(t1.date()),
     }
-    rng = np.random.default_rng(int(seed))
+    # One independent stream per component: changing key_noise, say, changes the
+    # keys and nothing else (same persons, episodes and exhaust).
+    streams = np.random.SeedSequence(int(seed)).spawn(8)
+    rng_arch, rng_ep, rng_buy, rng_ids, rng_keys, rng_ev, rng_tk, rng_srv = (
+        np.random.default_rng(s) for s in streams
+    )
     n = int(n_people)
     origin = t0.to_datetime64()
 
@@ -770,15 +777,15 @@ def simulate_organisation(
     mix = {k: (1 - hybrid_share) * v for k, v in _PURE_MIX.items()}
     mix |= {k: hybrid_share * v for k, v in _HYBRID_MIX.items()}
     mix = {k: v for k, v in mix.items() if v > 0}
-    archetype = _choice(rng, mix, n)
+    archetype = _choice(rng_arch, mix, n)
     person_ids = _ids("H", np.arange(1, n + 1), 6)
 
     # Episodes ---------------------------------------------------------------
-    ep = _build_episodes(rng, archetype, end_d)
+    ep = _build_episodes(rng_ep, archetype, end_d)
     cust = np.flatnonzero(ep["role"] == "customer")
-    buy = _simulate_purchases(rng, ep["start"][cust], end_d, clv_cfg)
-    close = (~buy["alive"]) & (rng.random(len(cust)) < _CLOSE_AFTER_DROPOUT)
-    delay = rng.exponential(_CLOSE_DELAY_DAYS, len(cust))
+    buy = _simulate_purchases(rng_buy, ep["start"][cust], end_d, clv_cfg)
+    close = (~buy["alive"]) & (rng_buy.random(len(cust)) < _CLOSE_AFTER_DROPOUT)
+    delay = rng_buy.exponential(_CLOSE_DELAY_DAYS, len(cust))
     closed_day = (
         np.floor(ep["start"][cust] + np.nan_to_num(buy["dropout_weeks"]) * 7 + delay).astype(
             np.int64
@@ -793,7 +800,7 @@ def simulate_organisation(
     account_key = pd.DataFrame(
         {"role": ep["role"], "person": ep["person"], "slot": ep["slot"], "start": ep["start"]}
     )
-    tiebreak = rng.random(n_ep)
+    tiebreak = rng_ids.random(n_ep)
     account_key["tiebreak"] = tiebreak
     first = account_key.groupby(["role", "person", "slot"], sort=True).agg(
         start=("start", "min"), tiebreak=("tiebreak", "min")
@@ -820,11 +827,11 @@ def simulate_organisation(
     )
 
     # Keys and rosters --------------------------------------------------------
-    keys = _person_keys(rng, n, key_noise)
+    keys = _person_keys(rng_keys, n, key_noise)
     rosters: dict[str, pd.DataFrame] = {}
     for s, role in ROLE_OF_SILO.items():
         rows = np.flatnonzero(ep["role"] == role)
-        noisy = _noisy_keys(rng, keys, ep["person"][rows], s, key_noise)
+        noisy = _noisy_keys(rng_keys, keys, ep["person"][rows], s, key_noise)
         id_col = {"customers": "customer_id", "workers": "worker_id", "partners": "partner_id"}[s]
         frame = pd.DataFrame(
             {
@@ -845,13 +852,13 @@ def simulate_organisation(
     role_arr = ep["role"]
 
     # Events -------------------------------------------------------------------
-    ev_ep, ev_ts = _poisson_times(rng, a_sec, b_sec, _lookup(_EVENT_RATE, role_arr))
+    ev_ep, ev_ts = _poisson_times(rng_ev, a_sec, b_sec, _lookup(_EVENT_RATE, role_arr))
     ev_type = np.empty(len(ev_ep), dtype=object)
     ev_tp = np.empty(len(ev_ep), dtype=object)
     for role in ("customer", "worker", "partner"):
         sel = role_arr[ev_ep] == role
-        ev_type[sel] = _choice(rng, _EVENT_TYPES[role], int(sel.sum()))
-        ev_tp[sel] = _choice(rng, _TOUCHPOINTS[role], int(sel.sum()))
+        ev_type[sel] = _choice(rng_ev, _EVENT_TYPES[role], int(sel.sum()))
+        ev_tp[sel] = _choice(rng_ev, _TOUCHPOINTS[role], int(sel.sum()))
     order = np.lexsort((np.arange(len(ev_ep)), ev_ts))
     ev_ep, ev_ts, ev_type, ev_tp = ev_ep[order], ev_ts[order], ev_type[order], ev_tp[order]
     events = pd.DataFrame(
@@ -876,7 +883,7 @@ def simulate_organisation(
         ]
     )
     tx_sec = np.minimum(tx_sec, b_sec[cust][tx_owner] - 1)
-    amount = rng.gamma(clv_cfg["p"], 1.0 / buy["nu"][tx_owner])
+    amount = rng_buy.gamma(clv_cfg["p"], 1.0 / buy["nu"][tx_owner])
     amount = np.maximum(np.round(amount, 2), 0.01)
     order = np.lexsort((np.arange(len(tx_owner)), tx_sec))
     tx_owner, tx_sec, amount = tx_owner[order], tx_sec[order], amount[order]
@@ -891,26 +898,26 @@ def simulate_organisation(
     )
 
     # Tickets -----------------------------------------------------------------------
-    tk_ep, tk_ts = _poisson_times(rng, a_sec, b_sec, _lookup(_TICKET_RATE, role_arr))
+    tk_ep, tk_ts = _poisson_times(rng_tk, a_sec, b_sec, _lookup(_TICKET_RATE, role_arr))
     m_tk = len(tk_ep)
     team = np.empty(m_tk, dtype=object)
     tk_tp = np.empty(m_tk, dtype=object)
     for role in ("customer", "worker", "partner"):
         sel = role_arr[tk_ep] == role
-        team[sel] = _choice(rng, _TEAMS[role], int(sel.sum()))
-        tk_tp[sel] = _choice(rng, _TOUCHPOINTS[role], int(sel.sum()))
-    severity = _choice(rng, _SEVERITY_MIX, m_tk)
+        team[sel] = _choice(rng_tk, _TEAMS[role], int(sel.sum()))
+        tk_tp[sel] = _choice(rng_tk, _TOUCHPOINTS[role], int(sel.sum()))
+    severity = _choice(rng_tk, _SEVERITY_MIX, m_tk)
     factor = _lookup(_SEVERITY_FACTOR, severity)
     med_first = _lookup({t: v[0] for t, v in _TEAM_TIMES.items()}, team) * factor
     med_close = _lookup({t: v[1] for t, v in _TEAM_TIMES.items()}, team) * factor
     reopen_rate = _lookup({t: v[2] for t, v in _TEAM_TIMES.items()}, team)
     first_s = np.maximum(
-        60, np.rint(med_first * 3600 * np.exp(_FIRST_RESPONSE_SIGMA * rng.standard_normal(m_tk)))
+        60, np.rint(med_first * 3600 * np.exp(_FIRST_RESPONSE_SIGMA * rng_tk.standard_normal(m_tk)))
     ).astype(np.int64)
     close_s = np.maximum(
-        60, np.rint(med_close * 3600 * np.exp(_RESOLUTION_SIGMA * rng.standard_normal(m_tk)))
+        60, np.rint(med_close * 3600 * np.exp(_RESOLUTION_SIGMA * rng_tk.standard_normal(m_tk)))
     ).astype(np.int64)
-    reopened = rng.poisson(reopen_rate)
+    reopened = rng_tk.poisson(reopen_rate)
     first_at = tk_ts + first_s
     closed_at = first_at + close_s
     end_sec = end_d * _DAY
@@ -937,12 +944,12 @@ def simulate_organisation(
     exp_truth, cell_mu = _experience_truth(exp_cfg, archetype, ep)
     prop = _lookup(exp_cfg["propensity"], ep["engagement"])
     rate = _lookup(exp_cfg["survey_rate"], role_arr) * prop
-    rel_ep, rel_ts = _poisson_times(rng, a_sec, b_sec, rate)
+    rel_ep, rel_ts = _poisson_times(rng_srv, a_sec, b_sec, rate)
     is_cust_event = (role_arr[ev_ep] == "customer") & np.isin(ev_type, _SURVEYED_EVENTS)
-    asked = is_cust_event & (rng.random(len(ev_ep)) < exp_cfg["transactional_share"])
+    asked = is_cust_event & (rng_srv.random(len(ev_ep)) < exp_cfg["transactional_share"])
     tr_ep = ev_ep[asked]
     tr_ts = np.minimum(
-        ev_ts[asked] + np.floor(rng.random(int(asked.sum())) * 2 * _DAY).astype(np.int64),
+        ev_ts[asked] + np.floor(rng_srv.random(int(asked.sum())) * 2 * _DAY).astype(np.int64),
         b_sec[tr_ep] - 1,
     )
     tr_tp = ev_tp[asked]
@@ -953,15 +960,15 @@ def simulate_organisation(
     n_r = len(r_ep)
 
     # Latent experience of each answer: cell mean + person effect + occasion effect.
-    person_effect = exp_cfg["person_sd"] * rng.standard_normal(n)
+    person_effect = exp_cfg["person_sd"] * rng_srv.standard_normal(n)
     occ_sd = math.sqrt(1.0 - exp_cfg["person_sd"] ** 2)
-    eta = cell_mu[r_ep] + person_effect[ep["person"][r_ep]] + occ_sd * rng.standard_normal(n_r)
-    scores = _score_responses(rng, exp_cfg, eta, r_kind, r_tp, role_arr[r_ep])
+    eta = cell_mu[r_ep] + person_effect[ep["person"][r_ep]] + occ_sd * rng_srv.standard_normal(n_r)
+    scores = _score_responses(rng_srv, exp_cfg, eta, r_kind, r_tp, role_arr[r_ep])
 
     # Unattributable responses: unknown (legacy) ids and answers outside every episode.
     r_source = source_id[r_ep].copy()
-    odd = rng.random(n_r) < exp_cfg["unattributable_share"]
-    want_outside = rng.random(n_r) < 0.5
+    odd = rng_srv.random(n_r) < exp_cfg["unattributable_share"]
+    want_outside = rng_srv.random(n_r) < 0.5
     acct = pd.DataFrame({"source_id": source_id, "start": ep["start"], "end": ep["end"]})
     span = acct.groupby("source_id").agg(lo=("start", "min"), hi=("end", "max"))
     lo = span["lo"].reindex(r_source).to_numpy()
@@ -969,7 +976,7 @@ def simulate_organisation(
     after_ok = hi < end_d
     before_ok = lo > 0
     outside = odd & want_outside & (after_ok | before_ok)
-    u = rng.random(n_r)
+    u = rng_srv.random(n_r)
     after_ts = (hi * _DAY + np.floor(u * (np.minimum(end_d, hi + 180) - hi) * _DAY)).astype(
         np.int64
     )
