@@ -584,11 +584,12 @@ def test_heywood_cases_are_reported() -> None:
     assert theta_a == pytest.approx((1.0 - 0.8 * 0.8 / 0.5) * 199 / 200, rel=1e-8)
 
 
-def test_polars_input_gives_the_same_fit(hs: pd.DataFrame) -> None:
-    pl = pytest.importorskip("polars")
+def test_every_dataframe_engine_gives_the_same_fit(hs: pd.DataFrame, engine) -> None:
+    # ``engine`` (tests/measures/conftest.py): pandas, Polars eager and lazy, DuckDB, PyArrow
     a = cfa(hs, HS_MODEL, group="school")
-    b = cfa(pl.from_pandas(hs), HS_MODEL, group="school")
+    b = cfa(engine(hs), HS_MODEL, group="school")
     assert a.fit_measures_["chisq"] == pytest.approx(b.fit_measures_["chisq"], rel=1e-12)
+    assert b.n_excluded_ == 0
 
 
 @settings(max_examples=5, deadline=None)

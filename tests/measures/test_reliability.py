@@ -281,10 +281,10 @@ def test_reliability_table_lists_both_measures_per_scale(hs: pd.DataFrame) -> No
     assert list(two["measure"]) == ["alpha"]  # omega needs 3 items
 
 
-def test_polars_input(hs: pd.DataFrame) -> None:
-    pl = pytest.importorskip("polars")
-    a = cronbach_alpha(hs, items=SUBSCALES["speed"], by="school")
-    b = cronbach_alpha(pl.from_pandas(hs), items=SUBSCALES["speed"], by="school")
+def test_every_dataframe_engine_gives_the_same_result(hs: pd.DataFrame, engine) -> None:
+    # ``engine`` (tests/measures/conftest.py): pandas, Polars eager and lazy, DuckDB, PyArrow
+    a = reliability(hs, scales={"speed": SUBSCALES["speed"]}, by="school")
+    b = reliability(engine(hs), scales={"speed": SUBSCALES["speed"]}, by="school")
     pd.testing.assert_frame_equal(a, b, check_dtype=False)
 
 
