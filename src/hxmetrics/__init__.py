@@ -1,8 +1,57 @@
-"""hxmetrics: human-experience analytics on a unified stakeholder model."""
+"""hxmetrics: human-experience analytics on a unified stakeholder model.
 
-from hxmetrics.errors import HxError, InputTableError, ParameterError
+Everything a notebook needs is reachable from ``hx.``::
+
+    import hxmetrics as hx
+    org = hx.load_sample()
+    registry = hx.StakeholderRegistry.from_rosters(
+        customers=org.customers, workers=org.workers, partners=org.partners)
+    answers = registry.attribute(org.responses)
+    hx.nps(answers[answers["instrument"] == "nps"], "score", by="hybrid_type")
+
+Importing hxmetrics registers the ``df.hx`` pandas accessor.
+"""
+
+from hxmetrics import accessor as _accessor  # noqa: F401  (registers df.hx)
+from hxmetrics.datasets import load_sample, simulate_organisation
+from hxmetrics.errors import (
+    ConvergenceError,
+    HxError,
+    InputTableError,
+    ParameterError,
+    PrivacyError,
+)
+from hxmetrics.measures import *  # noqa: F403
+from hxmetrics.measures import __all__ as _measures_all
+from hxmetrics.stakeholders import (
+    StakeholderRegistry,
+    attribute,
+    classify_hybrids,
+    pseudonymise,
+    resolve_identities,
+    role_episodes,
+    silo_view,
+)
 from hxmetrics.tables import validate
 
 __version__ = "0.1.0"
 
-__all__ = ["HxError", "InputTableError", "ParameterError", "__version__", "validate"]
+__all__ = [
+    "ConvergenceError",
+    "HxError",
+    "InputTableError",
+    "ParameterError",
+    "PrivacyError",
+    "StakeholderRegistry",
+    "__version__",
+    "attribute",
+    "classify_hybrids",
+    "load_sample",
+    "pseudonymise",
+    "resolve_identities",
+    "role_episodes",
+    "silo_view",
+    "simulate_organisation",
+    "validate",
+    *_measures_all,
+]

@@ -59,6 +59,29 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     return status
 
 
+def _cmd_compute(args: argparse.Namespace) -> int:
+    from hxmetrics.jobs import JobError, load_job, run_job
+
+    try:
+        job = load_job(args.job, engine=args.engine)
+    except JobError as exc:
+        raise UsageError(str(exc)) from None
+    try:
+        manifest = run_job(job)
+    except InputTableError as exc:
+        print(f"INVALID input ({exc.table})\n{exc}", file=sys.stderr)
+        return EXIT_INVALID
+    except (HxError, UsageError):
+        raise
+    except Exception as exc:
+        print(f"hxmetrics: the job failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return EXIT_RUNTIME
+    for entry in manifest["measures"]:
+        print(f"ok      {entry['name']}: {entry['rows_out']} rows from {entry['rows_in']}")
+    print(f"wrote   {job.output_dir} ({job.output_format}, manifest.json)")
+    return EXIT_OK
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="hxmetrics", description="Human-experience analytics on a unified stakeholder model."
@@ -74,6 +97,20 @@ def _parser() -> argparse.ArgumentParser:
     val.add_argument("paths", nargs="+", metavar="PATH")
     val.add_argument("--table", choices=TABLES, help="table of every PATH")
     val.set_defaults(func=_cmd_validate)
+
+    com = sub.add_parser(
+        "compute",
+        help="run a batch job file: measures on your tables, tidy outputs and a manifest",
+        description="Run the measures a TOML job file names on its input tables and "
+        "write one tidy file per measure plus manifest.json. Exit codes: 0 ok, 1 invalid "
+        "input, 2 usage error (a bad job file), 3 runtime failure. A failed run leaves "
+        "the output directory as it was.",
+    )
+    com.add_argument("--job", required=True, metavar="JOB.toml")
+    com.add_argument(
+        "--engine", choices=("pandas", "polars", "duckdb", "spark"), help="overrides [job].engine"
+    )
+    com.set_defaults(func=_cmd_compute)
     return parser
 
 
