@@ -95,7 +95,10 @@ def _simulate(n: int, path: Path) -> None:
 
 def _run(python: str, script: str, data: Path) -> dict:
     out = subprocess.run(
-        [python, "-c", script, str(data)], capture_output=True, text=True, check=True,
+        [python, "-c", script, str(data)],
+        capture_output=True,
+        text=True,
+        check=True,
         timeout=3600,
     )
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -154,9 +157,7 @@ def run(quick: bool = False) -> str:
             else "hxmetrics' fit stayed under the peak reached while loading the data "
             "(< 1 MiB growth)"
         )
-        rel = max(
-            abs(ours["params"][k] - peer["params"][k]) / abs(peer["params"][k]) for k in TRUE
-        )
+        rel = max(abs(ours["params"][k] - peer["params"][k]) / abs(peer["params"][k]) for k in TRUE)
         lines += [
             f"- speed-up (lifetimes time / hxmetrics time, same run): **{speedup:.1f}x**",
             f"- peak-memory ratio (lifetimes / hxmetrics): {mem_text}",

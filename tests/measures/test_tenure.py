@@ -24,15 +24,17 @@ def test_kaplan_meier_matches_r_survival_aml():
     # R: summary(survfit(Surv(time, status) ~ x, data = aml)), conf.type = "log"
     # (default): time, n.risk, n.event, survival, std.err, lower/upper 95% CI.
     km = kaplan_meier(*MAINTAINED).query("n_event > 0")
-    expected = np.array([
-        [9, 11, 1, 0.909, 0.0867, 0.7541, 1.000],
-        [13, 10, 1, 0.818, 0.1163, 0.6192, 1.000],
-        [18, 8, 1, 0.716, 0.1397, 0.4884, 1.000],
-        [23, 7, 1, 0.614, 0.1526, 0.3769, 0.999],
-        [31, 5, 1, 0.491, 0.1642, 0.2549, 0.946],
-        [34, 4, 1, 0.368, 0.1627, 0.1549, 0.875],
-        [48, 2, 1, 0.184, 0.1535, 0.0359, 0.944],
-    ])
+    expected = np.array(
+        [
+            [9, 11, 1, 0.909, 0.0867, 0.7541, 1.000],
+            [13, 10, 1, 0.818, 0.1163, 0.6192, 1.000],
+            [18, 8, 1, 0.716, 0.1397, 0.4884, 1.000],
+            [23, 7, 1, 0.614, 0.1526, 0.3769, 0.999],
+            [31, 5, 1, 0.491, 0.1642, 0.2549, 0.946],
+            [34, 4, 1, 0.368, 0.1627, 0.1549, 0.875],
+            [48, 2, 1, 0.184, 0.1535, 0.0359, 0.944],
+        ]
+    )
     got = km[["time", "n_risk", "n_event", "survival", "se", "ci_low", "ci_high"]].to_numpy()
     np.testing.assert_allclose(got[:, :3], expected[:, :3])
     np.testing.assert_allclose(got[:, 3], expected[:, 3], atol=5e-4)
@@ -41,30 +43,43 @@ def test_kaplan_meier_matches_r_survival_aml():
     km0 = kaplan_meier(*NONMAINTAINED).query("n_event > 0")
     # Nonmaintained: last rows 43 -> 0.0972 (0.0919; 0.0153, 0.620), 45 -> 0 (NaN).
     row = km0[km0.time == 43].iloc[0]
-    assert (round(row.survival, 4), round(row.se, 4), round(row.ci_low, 4),
-            round(row.ci_high, 3)) == (0.0972, 0.0919, 0.0153, 0.620)
+    assert (
+        round(row.survival, 4),
+        round(row.se, 4),
+        round(row.ci_low, 4),
+        round(row.ci_high, 3),
+    ) == (0.0972, 0.0919, 0.0153, 0.620)
     last = km0[km0.time == 45].iloc[0]
-    assert last.survival == 0 and np.isnan(last.se) and np.isnan(last.ci_low)
+    assert last.survival == 0
+    assert np.isnan(last.se)
+    assert np.isnan(last.ci_low)
 
 
 def test_median_matches_r_print_survfit():
     # R: survfit(Surv(time, status) ~ 1, data = aml): median 27, 0.95LCL 18, 0.95UCL 45.
     t = MAINTAINED[0] + NONMAINTAINED[0]
     e = MAINTAINED[1] + NONMAINTAINED[1]
-    ep = pd.DataFrame({
-        "person_id": [f"p{i}" for i in range(len(t))], "role": "worker",
-        "engagement": "full_time",
-        "start": pd.Timestamp("2000-01-03"),
-    })
-    ep["end"] = [ep.start[0] + pd.Timedelta(weeks=w) if d else pd.NaT for w, d in zip(t, e, strict=True)]
+    ep = pd.DataFrame(
+        {
+            "person_id": [f"p{i}" for i in range(len(t))],
+            "role": "worker",
+            "engagement": "full_time",
+            "start": pd.Timestamp("2000-01-03"),
+        }
+    )
+    ep["end"] = [
+        ep.start[0] + pd.Timedelta(weeks=w) if d else pd.NaT for w, d in zip(t, e, strict=True)
+    ]
     as_of = ep.start[0] + pd.Timedelta(weeks=161)
     # Censored episodes must end at their censoring time: give them that as_of per row
     # by shifting their start so that as_of - start = their time.
-    ep.loc[ep["end"].isna(), "start"] = [as_of - pd.Timedelta(weeks=w) for w, d in zip(t, e, strict=True) if not d]
+    ep.loc[ep["end"].isna(), "start"] = [
+        as_of - pd.Timedelta(weeks=w) for w, d in zip(t, e, strict=True) if not d
+    ]
     out = median_tenure(ep, as_of=as_of, unit="W")
-    assert out[["n", "n_events", "estimate", "ci_low", "ci_high"]].iloc[0].tolist() == pytest.approx(
-        [23, 18, 27.0, 18.0, 45.0]
-    )
+    assert out[["n", "n_events", "estimate", "ci_low", "ci_high"]].iloc[
+        0
+    ].tolist() == pytest.approx([23, 18, 27.0, 18.0, 45.0])
 
 
 @given(st.lists(st.tuples(st.floats(0, 100), st.booleans()), min_size=1, max_size=40))
@@ -74,7 +89,8 @@ def test_km_bounds_and_interval_order(rows):
     for conf_type in ("log", "log-log", "plain"):
         km = kaplan_meier(t, e, conf_type=conf_type)
         s = km["survival"].to_numpy()
-        assert np.all((s >= 0) & (s <= 1)) and np.all(np.diff(s) <= 1e-15)
+        assert np.all((s >= 0) & (s <= 1))
+        assert np.all(np.diff(s) <= 1e-15)
         ok = km["ci_low"].notna()
         assert np.all(km.loc[ok, "ci_low"] <= km.loc[ok, "survival"] + 1e-12)
         assert np.all(km.loc[ok, "survival"] <= km.loc[ok, "ci_high"] + 1e-12)
@@ -92,23 +108,43 @@ def test_unit_weights_equal_unweighted():
 
 
 def _episodes():
-    return pd.DataFrame({
-        "person_id": ["a", "a", "b", "b", "c", "d", "e"],
-        "role": ["worker"] * 6 + ["customer"],
-        "engagement": ["full_time", "gig", "full_time", "full_time", "full_time", "gig",
-                       "consumer"],
-        "start": pd.to_datetime(["2020-01-01", "2021-06-01", "2020-01-01", "2020-06-01",
-                                 "2020-03-01", "2021-01-01", "2019-01-01"]),
-        "end": pd.to_datetime(["2021-01-01", None, "2020-12-01", "2021-03-01", "2021-01-01",
-                               None, "2023-01-01"]),
-    })
+    return pd.DataFrame(
+        {
+            "person_id": ["a", "a", "b", "b", "c", "d", "e"],
+            "role": ["worker"] * 6 + ["customer"],
+            "engagement": [
+                "full_time",
+                "gig",
+                "full_time",
+                "full_time",
+                "full_time",
+                "gig",
+                "consumer",
+            ],
+            "start": pd.to_datetime(
+                [
+                    "2020-01-01",
+                    "2021-06-01",
+                    "2020-01-01",
+                    "2020-06-01",
+                    "2020-03-01",
+                    "2021-01-01",
+                    "2019-01-01",
+                ]
+            ),
+            "end": pd.to_datetime(
+                ["2021-01-01", None, "2020-12-01", "2021-03-01", "2021-01-01", None, "2023-01-01"]
+            ),
+        }
+    )
 
 
 def test_retention_curve_by_role_censors_at_as_of():
     curve = retention_curve(_episodes(), as_of="2022-01-01", unit="M", by="role")
     cust = curve[curve.role == "customer"]
     # The customer episode ends after as_of: censored at as_of, not an event.
-    assert cust["n_event"].sum() == 0 and cust["n_censored"].sum() == 1
+    assert cust["n_event"].sum() == 0
+    assert cust["n_censored"].sum() == 1
     assert set(curve["role"]) == {"customer", "worker"}
 
 

@@ -197,9 +197,12 @@ def _durations(
             f"e.g.\n{rows.to_string()}",
             table="episodes",
             failure_cases=pd.DataFrame(
-                {"column": "start", "check": "start_not_null_and_before_end",
-                 "failure_case": [str(tuple(r)) for r in rows.itertuples(index=False)],
-                 "index": list(rows.index)}
+                {
+                    "column": "start",
+                    "check": "start_not_null_and_before_end",
+                    "failure_case": [str(tuple(r)) for r in rows.itertuples(index=False)],
+                    "index": list(rows.index),
+                }
             ),
         )
     future = start > cutoff
@@ -261,22 +264,29 @@ def retention_curve(
     ...     "start": pd.to_datetime(["2020-01-01", "2020-01-01", "2021-01-01"]),
     ...     "end": pd.to_datetime(["2021-01-01", None, None])})
     >>> curve = retention_curve(ep, as_of="2022-01-01", unit="Y")
-    >>> curve[["time", "n_risk", "n_event", "survival"]].round(2).to_numpy().tolist()
-    [[1.0, 3.0, 1.0, 0.67], [2.0, 1.0, 0.0, 0.67]]
+    >>> curve[["n_risk", "n_event", "survival"]].round(2).to_numpy().tolist()
+    [[3.0, 0.0, 1.0], [2.0, 1.0, 0.5], [1.0, 0.0, 0.5]]
     """
     frame, excluded = _durations(episodes, as_of=as_of, unit=unit, role=role)
     cols, groups = _grouped(frame, by)
     parts = []
     for key, part in groups:
-        km = kaplan_meier(part["duration"], part["event"], confidence=confidence,
-                          conf_type=conf_type)
+        km = kaplan_meier(
+            part["duration"], part["event"], confidence=confidence, conf_type=conf_type
+        )
         keys = key if isinstance(key, tuple) else (key,)
         for c, v in zip(cols, keys, strict=True):
             km.insert(cols.index(c), c, v)
         parts.append(km)
     out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
-    out.attrs.update({"unit": unit, "as_of": str(pd.Timestamp(as_of)), "excluded": excluded,
-                      "conf_type": conf_type})
+    out.attrs.update(
+        {
+            "unit": unit,
+            "as_of": str(pd.Timestamp(as_of)),
+            "excluded": excluded,
+            "conf_type": conf_type,
+        }
+    )
     return out
 
 
@@ -302,16 +312,25 @@ def median_tenure(
     cols, groups = _grouped(frame, by)
     rows = []
     for key, part in groups:
-        km = kaplan_meier(part["duration"], part["event"], confidence=confidence,
-                          conf_type=conf_type)
+        km = kaplan_meier(
+            part["duration"], part["event"], confidence=confidence, conf_type=conf_type
+        )
         med, lo, hi = _median_from(km)
         keys = key if isinstance(key, tuple) else (key,)
-        rows.append({**dict(zip(cols, keys, strict=True)), "n": len(part),
-                     "n_events": int(part["event"].sum()),
-                     "n_censored": int((~part["event"]).sum()),
-                     "estimate": med, "ci_low": lo, "ci_high": hi})
-    out = pd.DataFrame(rows, columns=[*cols, "n", "n_events", "n_censored", "estimate",
-                                      "ci_low", "ci_high"])
+        rows.append(
+            {
+                **dict(zip(cols, keys, strict=True)),
+                "n": len(part),
+                "n_events": int(part["event"].sum()),
+                "n_censored": int((~part["event"]).sum()),
+                "estimate": med,
+                "ci_low": lo,
+                "ci_high": hi,
+            }
+        )
+    out = pd.DataFrame(
+        rows, columns=[*cols, "n", "n_events", "n_censored", "estimate", "ci_low", "ci_high"]
+    )
     out.attrs.update({"unit": unit, "as_of": str(pd.Timestamp(as_of)), "excluded": excluded})
     return out
 
@@ -390,15 +409,25 @@ def boomerang_summary(
         lo, hi = wilson_interval(p, n, z)
         keys = key if isinstance(key, tuple) else (key,)
         gaps = part.loc[part["returned"], "time"]
-        rows.append({**dict(zip(cols, keys, strict=True)), "n": n, "n_returned": k,
-                     "estimate": p,
-                     "se": float(np.sqrt(p * (1 - p) / n)) if n else float("nan"),
-                     "ci_low": float(lo), "ci_high": float(hi),
-                     "median_gap": float(gaps.median()) if len(gaps) else float("nan")})
-    out = pd.DataFrame(rows, columns=[*cols, "n", "n_returned", "estimate", "se", "ci_low",
-                                      "ci_high", "median_gap"])
-    out.attrs.update({"unit": unit, "as_of": str(pd.Timestamp(as_of)), "excluded": excluded,
-                      "role": role})
+        rows.append(
+            {
+                **dict(zip(cols, keys, strict=True)),
+                "n": n,
+                "n_returned": k,
+                "estimate": p,
+                "se": float(np.sqrt(p * (1 - p) / n)) if n else float("nan"),
+                "ci_low": float(lo),
+                "ci_high": float(hi),
+                "median_gap": float(gaps.median()) if len(gaps) else float("nan"),
+            }
+        )
+    out = pd.DataFrame(
+        rows,
+        columns=[*cols, "n", "n_returned", "estimate", "se", "ci_low", "ci_high", "median_gap"],
+    )
+    out.attrs.update(
+        {"unit": unit, "as_of": str(pd.Timestamp(as_of)), "excluded": excluded, "role": role}
+    )
     return out
 
 
@@ -421,14 +450,16 @@ def time_to_return(
     cols, groups = _grouped(exits, by)
     parts = []
     for key, part in groups:
-        km = kaplan_meier(part["time"], part["returned"], confidence=confidence,
-                          conf_type=conf_type)
+        km = kaplan_meier(
+            part["time"], part["returned"], confidence=confidence, conf_type=conf_type
+        )
         km["returned"] = 1.0 - km["survival"]
         keys = key if isinstance(key, tuple) else (key,)
         for c, v in zip(cols, keys, strict=True):
             km.insert(cols.index(c), c, v)
         parts.append(km)
     out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
-    out.attrs.update({"unit": unit, "as_of": str(pd.Timestamp(as_of)), "excluded": excluded,
-                      "role": role})
+    out.attrs.update(
+        {"unit": unit, "as_of": str(pd.Timestamp(as_of)), "excluded": excluded, "role": role}
+    )
     return out

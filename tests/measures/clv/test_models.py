@@ -19,8 +19,8 @@ from hxmetrics.measures.clv import (
     customer_lifetime_value,
     model_from_dict,
 )
-from hxmetrics.measures.clv.bgbb import _bgbb_loglik
 from hxmetrics.measures.clv.betageo import _bg_loglik
+from hxmetrics.measures.clv.bgbb import _bgbb_loglik
 from hxmetrics.measures.clv.gamma_gamma import _gg_loglik
 from hxmetrics.measures.clv.pareto_nbd import _log_integral, _pnbd_loglik
 from hxmetrics.measures.clv.sbg import _sbg_loglik
@@ -49,18 +49,26 @@ def _central(f, p):
         (lambda p: _pnbd_loglik(p, X, TX, T, W), np.array([0.5, 10.0, 0.6, 12.0])),
         (lambda p: _pnbd_loglik(p, X, TX, T, W), np.array([0.5, 2.0, 0.6, 40.0])),
         (
-            lambda p: _bgbb_loglik(p, np.array([0.0, 1, 3, 6]), np.array([0.0, 1, 5, 6]),
-                                   np.array([6.0, 6, 6, 6]), np.array([5.0, 1, 2, 3])),
+            lambda p: _bgbb_loglik(
+                p,
+                np.array([0.0, 1, 3, 6]),
+                np.array([0.0, 1, 5, 6]),
+                np.array([6.0, 6, 6, 6]),
+                np.array([5.0, 1, 2, 3]),
+            ),
             np.array([1.2, 0.75, 0.66, 2.8]),
         ),
         (
-            lambda p: _gg_loglik(p, np.array([1.0, 2, 10]), np.array([20.0, 35, 12]),
-                                 np.ones(3)),
+            lambda p: _gg_loglik(p, np.array([1.0, 2, 10]), np.array([20.0, 35, 12]), np.ones(3)),
             np.array([6.0, 3.7, 15.0]),
         ),
         (
-            lambda p: _sbg_loglik(p, np.array([1.0, 2, 3, 3]), np.array([0.0, 0, 0, 1]),
-                                  np.array([300.0, 100, 50, 550])),
+            lambda p: _sbg_loglik(
+                p,
+                np.array([1.0, 2, 3, 3]),
+                np.array([0.0, 0, 0, 1]),
+                np.array([300.0, 100, 50, 550]),
+            ),
             np.array([0.7, 1.2]),
         ),
     ],
@@ -90,18 +98,28 @@ def test_pareto_integral_exact_when_rates_equal():
     ],
 )
 def test_extreme_customers_are_finite(model):
-    hist = {"frequency": [500, 0, 500, 300], "recency": [1000.0, 0.0, 1.0, 2.0],
-            "T": [1000.0, 1e4, 1000.0, 1e4]}
+    hist = {
+        "frequency": [500, 0, 500, 300],
+        "recency": [1000.0, 0.0, 1.0, 2.0],
+        "T": [1000.0, 1e4, 1000.0, 1e4],
+    }
     p = model.probability_alive(hist)
     e = model.conditional_expected_purchases(hist, 52.0)
-    assert np.all(np.isfinite(p)) and np.all((p >= 0) & (p <= 1))
-    assert np.all(np.isfinite(e)) and np.all(e >= 0)
+    assert np.all(np.isfinite(p))
+    assert np.all((p >= 0) & (p <= 1))
+    assert np.all(np.isfinite(e))
+    assert np.all(e >= 0)
     assert np.isfinite(model.expected_purchases(1e4))
 
 
 def test_fit_with_hundreds_of_purchases():
-    d = pd.DataFrame({"frequency": [500, 300, 0, 2, 0, 1], "recency": [999.0, 400, 0, 20, 0, 5],
-                      "T": [1000.0, 1000, 1000, 30, 40, 50]})
+    d = pd.DataFrame(
+        {
+            "frequency": [500, 300, 0, 2, 0, 1],
+            "recency": [999.0, 400, 0, 20, 0, 5],
+            "T": [1000.0, 1000, 1000, 30, 40, 50],
+        }
+    )
     for model in (BetaGeo(), ModifiedBetaGeo(), ParetoNBD()):
         model.fit(d, unit="D")
         assert np.isfinite(model.log_likelihood_)
@@ -133,12 +151,14 @@ def test_unit_mismatch_is_an_error(cdnow):
     with pytest.raises(ParameterError, match="unit"):
         m.probability_alive(days)
     with pytest.raises(ParameterError, match="never rescaled"):
-        customer_lifetime_value(m, None, cdnow, horizon=12, unit="M", discount_rate=0.01,
-                                spend=10.0)
+        customer_lifetime_value(
+            m, None, cdnow, horizon=12, unit="M", discount_rate=0.01, spend=10.0
+        )
     with pytest.raises(ParameterError, match="unit"):
         BetaGeo().fit(cdnow, unit="D")
-    bare = pd.DataFrame(cdnow[["frequency", "recency", "T"]].to_numpy(),
-                        columns=["frequency", "recency", "T"])
+    bare = pd.DataFrame(
+        cdnow[["frequency", "recency", "T"]].to_numpy(), columns=["frequency", "recency", "T"]
+    )
     with pytest.raises(ParameterError, match="needs the time unit"):
         BetaGeo().fit(bare)
 
@@ -213,16 +233,16 @@ def test_bgbb_pmf_and_mean():
 def test_clv_discounting_and_spend(cdnow):
     bg = BetaGeo().fit(cdnow)
     gg = GammaGamma().fit(cdnow)
-    plain = customer_lifetime_value(bg, gg, cdnow.head(50), horizon=52, unit="W",
-                                    discount_rate=0.0)
+    plain = customer_lifetime_value(bg, gg, cdnow.head(50), horizon=52, unit="W", discount_rate=0.0)
     np.testing.assert_allclose(plain["clv"], plain["expected_purchases"] * plain["expected_spend"])
-    disc = customer_lifetime_value(bg, gg, cdnow.head(50), horizon=52, unit="W",
-                                   discount_rate=0.01, margin=0.3)
+    disc = customer_lifetime_value(
+        bg, gg, cdnow.head(50), horizon=52, unit="W", discount_rate=0.01, margin=0.3
+    )
     assert np.all(disc["clv"].to_numpy() < 0.3 * plain["clv"].to_numpy() + 1e-12)
 
 
 def test_sbg_discounted_payments_series():
     m = ShiftedBetaGeometric.from_params(alpha=0.704, beta=1.182, unit="Y")
     k = np.arange(0, 3000)
-    direct = (m.survival(k) / (1.1 ** k)).sum()
+    direct = (m.survival(k) / (1.1**k)).sum()
     assert m.discounted_expected_payments(discount_rate=0.1) == pytest.approx(direct, rel=1e-10)

@@ -42,10 +42,21 @@ def test_bgnbd_pmf_matches_btyd():
     m = BetaGeo.from_params(r=0.243, alpha=4.414, a=0.793, b=2.426, unit="W")
     assert m.probability_of_purchases(10, 2.0) == pytest.approx(1.07869e-07, rel=1e-5)
     assert m.probability_of_purchases(0, 39.0) == pytest.approx(0.5737864, rel=1e-6)
-    expected = [0.0019995214, 0.0015170236, 0.0011633150, 0.0009003148, 0.0007023638,
-                0.0005517902, 0.0004361913, 0.0003467171, 0.0002769613, 0.0002222260]
-    np.testing.assert_allclose(m.probability_of_purchases(np.arange(11, 21), 30.0), expected,
-                               rtol=1e-6)
+    expected = [
+        0.0019995214,
+        0.0015170236,
+        0.0011633150,
+        0.0009003148,
+        0.0007023638,
+        0.0005517902,
+        0.0004361913,
+        0.0003467171,
+        0.0002769613,
+        0.0002222260,
+    ]
+    np.testing.assert_allclose(
+        m.probability_of_purchases(np.arange(11, 21), 30.0), expected, rtol=1e-6
+    )
 
 
 def test_mbgnbd_cdnow_matches_btydplus(cdnow):
@@ -97,8 +108,9 @@ def test_bgbb_donations(donations):
     # conditional expectations for 2002-2006, 12884.2.
     n = donations["weights"].sum()
     assert n == 11104
-    np.testing.assert_allclose(m.probability_of_purchases([0, 6], 6) * n, [3454.9, 1253.1],
-                               atol=0.05)
+    np.testing.assert_allclose(
+        m.probability_of_purchases([0, 6], 6) * n, [3454.9, 1253.1], atol=0.05
+    )
     total = (m.conditional_expected_purchases(donations, 5) * donations["weights"]).sum()
     assert total == pytest.approx(12884.2, abs=0.05)
 
@@ -122,8 +134,7 @@ def test_gamma_gamma_spreadsheet_values(cdnow):
     # unrounded estimates, so compared to 0.1 at the published (6.25, 3.74, 15.44).
     m = GammaGamma.from_params(p=6.25, q=3.74, gamma=15.44)
     expected = [24.65, 18.91, 35.17, 35.17, 35.17, 71.46, 18.91, 35.17, 27.28, 35.17]
-    np.testing.assert_allclose(m.conditional_expected_spend(cdnow.head(10)), expected,
-                               atol=0.1)
+    np.testing.assert_allclose(m.conditional_expected_spend(cdnow.head(10)), expected, atol=0.1)
 
 
 @pytest.mark.parametrize(
@@ -147,6 +158,4 @@ def test_sbg_two_cohorts(survivors, alpha, beta):
     # Eq. 8: retention rises with tenure, r_t = (beta+t-1)/(alpha+beta+t-1).
     r = m.retention_rate(np.arange(1, 13))
     assert np.all(np.diff(r) > 0)
-    np.testing.assert_allclose(
-        m.survival(np.arange(1, 13)), np.cumprod(r), rtol=1e-12
-    )
+    np.testing.assert_allclose(m.survival(np.arange(1, 13)), np.cumprod(r), rtol=1e-12)

@@ -17,8 +17,8 @@ from hxmetrics.measures.clv import (
     ShiftedBetaGeometric,
 )
 from hxmetrics.measures.clv.simulate import (
-    simulate_bgbb,
     simulate_betageo,
+    simulate_bgbb,
     simulate_gamma_gamma,
     simulate_modified_betageo,
     simulate_pareto_nbd,
@@ -44,13 +44,15 @@ CASES = {
     ),
     "BetaGeoBetaBinom": (
         dict(alpha=1.2, beta=0.75, gamma=0.66, delta=2.8),
-        lambda i, p: BetaGeoBetaBinom().fit(simulate_bgbb(2000, n_periods=8, random_state=i,
-                                                          **p)),
+        lambda i, p: BetaGeoBetaBinom().fit(simulate_bgbb(2000, n_periods=8, random_state=i, **p)),
     ),
     "GammaGamma": (
         dict(p=6.0, q=4.0, gamma=15.0),
-        lambda i, p: GammaGamma().fit(simulate_gamma_gamma(
-            np.random.default_rng(10_000 + i).poisson(3.0, 1500), random_state=i, **p)),
+        lambda i, p: GammaGamma().fit(
+            simulate_gamma_gamma(
+                np.random.default_rng(10_000 + i).poisson(3.0, 1500), random_state=i, **p
+            )
+        ),
     ),
     "ShiftedBetaGeometric": (
         dict(alpha=0.7, beta=1.2),

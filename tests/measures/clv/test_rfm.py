@@ -16,17 +16,29 @@ from hxmetrics.measures.clv.plotting import (
 )
 from hxmetrics.plotting import new_figure
 
-TX = pd.DataFrame({
-    "id": ["a", "a", "a", "a", "b", "c", "c"],
-    "ts": pd.to_datetime(["2024-01-01 09:00", "2024-01-01 17:00", "2024-01-03 00:00", "2024-01-20 00:00",
-                          "2024-01-10 00:00", "2024-01-02 00:00", "2024-02-20 00:00"]),
-    "value": [10.0, 5.0, 6.0, 20.0, 7.0, 3.0, 9.0],
-})
+TX = pd.DataFrame(
+    {
+        "id": ["a", "a", "a", "a", "b", "c", "c"],
+        "ts": pd.to_datetime(
+            [
+                "2024-01-01 09:00",
+                "2024-01-01 17:00",
+                "2024-01-03 00:00",
+                "2024-01-20 00:00",
+                "2024-01-10 00:00",
+                "2024-01-02 00:00",
+                "2024-02-20 00:00",
+            ]
+        ),
+        "value": [10.0, 5.0, 6.0, 20.0, 7.0, 3.0, 9.0],
+    }
+)
 
 
 def test_hand_checked_days():
-    out = rfm_summary(TX, customer="id", time="ts", amount="value",
-                      observation_end="2024-01-31", unit="D")
+    out = rfm_summary(
+        TX, customer="id", time="ts", amount="value", observation_end="2024-01-31", unit="D"
+    )
     # a: days 1, 3, 20 (two purchases on Jan 1 count once, amounts added):
     # frequency 2, recency 19, T 30, repeat mean (6 + 20) / 2 = 13.
     assert out.loc["a"].tolist() == [2, 19, 30, 13.0]
@@ -46,14 +58,27 @@ def test_weeks_are_iso_weeks():
 @pytest.mark.parametrize("engine", ["polars", "duckdb"])
 def test_same_result_on_every_engine(engine):
     native = pl.from_pandas(TX) if engine == "polars" else duckdb.sql("select * from TX")
-    kwargs = dict(customer="id", time="ts", amount="value", observation_end="2024-03-31",
-                  unit="D", calibration_end="2024-01-05")
+    kwargs = dict(
+        customer="id",
+        time="ts",
+        amount="value",
+        observation_end="2024-03-31",
+        unit="D",
+        calibration_end="2024-01-05",
+    )
     pd.testing.assert_frame_equal(rfm_summary(native, **kwargs), rfm_summary(TX, **kwargs))
 
 
 def test_holdout_split():
-    out = rfm_summary(TX, customer="id", time="ts", amount="value",
-                      observation_end="2024-03-31", unit="D", calibration_end="2024-01-05")
+    out = rfm_summary(
+        TX,
+        customer="id",
+        time="ts",
+        amount="value",
+        observation_end="2024-03-31",
+        unit="D",
+        calibration_end="2024-01-05",
+    )
     # Calibration cohort: a and c (b first buys after Jan 5: counted, not kept).
     assert list(out.index) == ["a", "c"]
     assert out.attrs["excluded"]["customers_first_purchase_after_calibration_end"] == 1
@@ -68,8 +93,9 @@ def test_missing_values_raise():
     with pytest.raises(InputTableError, match="missing"):
         rfm_summary(bad, customer="id", time="ts", observation_end="2024-01-31")
     with pytest.raises(InputTableError, match="datetime"):
-        rfm_summary(TX.assign(ts=TX.ts.astype(str)), customer="id", time="ts",
-                    observation_end="2024-01-31")
+        rfm_summary(
+            TX.assign(ts=TX.ts.astype(str)), customer="id", time="ts", observation_end="2024-01-31"
+        )
     with pytest.raises(ParameterError, match="unit"):
         rfm_summary(TX, customer="id", time="ts", observation_end="2024-01-31", unit="week")
 
@@ -82,19 +108,32 @@ def test_simulated_log_fits_and_plots():
     ids = np.repeat(np.arange(n), counts + 1)
     offsets = np.concatenate([np.r_[0, np.sort(rng.integers(0, 500, c))] for c in counts])
     tx = pd.DataFrame({"id": ids, "ts": first[ids] + pd.to_timedelta(offsets, unit="D")})
-    rfm = rfm_summary(tx, customer="id", time="ts", observation_end="2024-06-30", unit="W",
-                      calibration_end="2023-12-31")
+    rfm = rfm_summary(
+        tx,
+        customer="id",
+        time="ts",
+        observation_end="2024-06-30",
+        unit="W",
+        calibration_end="2023-12-31",
+    )
     model = BetaGeo().fit(rfm)
     table = calibration_holdout_table(model, rfm)
     assert table["n"].sum() == len(rfm)
     for draw in (
         lambda ax: plot_calibration_holdout(model, rfm, ax=ax),
         lambda ax: plot_frequency_recency(model, T=52, max_frequency=10, ax=ax),
-        lambda ax: plot_frequency_recency(model, T=52, max_frequency=10,
-                                          kind="expected_purchases", horizon=4, ax=ax),
-        lambda ax: plot_cumulative_purchases(model, tx, customer="id", time="ts",
-                                             observation_end="2024-06-30",
-                                             calibration_end="2023-12-31", ax=ax),
+        lambda ax: plot_frequency_recency(
+            model, T=52, max_frequency=10, kind="expected_purchases", horizon=4, ax=ax
+        ),
+        lambda ax: plot_cumulative_purchases(
+            model,
+            tx,
+            customer="id",
+            time="ts",
+            observation_end="2024-06-30",
+            calibration_end="2023-12-31",
+            ax=ax,
+        ),
     ):
-        fig, ax = new_figure()
+        _fig, ax = new_figure()
         assert draw(ax) is ax

@@ -339,7 +339,7 @@ class CLVModel(DisplayMixin):
         self.unit_ = unit
         self.n_ = total
         self.fit_info_ = {
-            "n_rows": int(len(weights)),
+            "n_rows": len(weights),
             "iterations": int(getattr(result, "nit", 0)),
             "evaluations": int(n_evals[0]),
             "at_bound": [n for n, f in zip(self._param_names, free, strict=True) if not f],
@@ -657,11 +657,8 @@ class RepeatBuyingModel(CLVModel):
             w = wcols["weights"]
         cx, ctx, cT, cw = collapse(x, tx, big_t, weights=w)
         keep = cw > 0
-        start_values = None
         if start is not None:
-            start_values = [
-                float(start.get(n, d)) for n, d in zip(self._param_names, self._start, strict=True)
-            ]
+            [float(start.get(n, d)) for n, d in zip(self._param_names, self._start, strict=True)]
         self._fit_arrays(
             (cx[keep], ctx[keep], cT[keep]),
             cw[keep],

@@ -129,7 +129,7 @@ class BetaGeo(RepeatBuyingModel):
     >>> from hxmetrics.measures.clv import BetaGeo
     >>> m = BetaGeo.from_params(r=0.243, alpha=4.414, a=0.793, b=2.426, unit="W")
     >>> round(float(m.expected_purchases(78.0)), 3)
-    1.858
+    1.861
     >>> hist = {"frequency": [2], "recency": [30.43], "T": [38.86]}
     >>> round(float(m.conditional_expected_purchases(hist, 39.0)[0]), 3)
     1.226

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import betaln, digamma, gammaln
 
+from hxmetrics.errors import ParameterError
 from hxmetrics.measures.clv._base import (
     UNIT_ATTR,
     CLVModel,
@@ -27,7 +28,6 @@ from hxmetrics.measures.clv._base import (
     numeric_columns,
     resolve_fit_unit,
 )
-from hxmetrics.errors import ParameterError
 
 __all__ = ["BetaGeoBetaBinom"]
 
@@ -329,12 +329,18 @@ class BetaGeoBetaBinom(CLVModel):
     ) -> pd.DataFrame:
         """P(alive next opportunity) and expected transactions over ``horizon``."""
         frame = as_pandas(data)
-        cols = {"frequency": frequency, "recency": recency, "n_periods": n_periods}
         out = pd.DataFrame(
             {
-                "p_alive": self.probability_alive(data, unit=unit, **cols),
+                "p_alive": self.probability_alive(
+                    data, unit=unit, frequency=frequency, recency=recency, n_periods=n_periods
+                ),
                 "expected_purchases": self.conditional_expected_purchases(
-                    data, horizon, unit=unit, **cols
+                    data,
+                    horizon,
+                    unit=unit,
+                    frequency=frequency,
+                    recency=recency,
+                    n_periods=n_periods,
                 ),
             },
             index=frame.index,

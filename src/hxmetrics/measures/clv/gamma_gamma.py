@@ -67,7 +67,7 @@ class GammaGamma(CLVModel):
     >>> m = GammaGamma.from_params(p=6.25, q=3.74, gamma=15.44)
     >>> spend = {"frequency": [2, 0], "monetary_value": [22.35, 0.0]}
     >>> [round(float(v), 2) for v in m.conditional_expected_spend(spend)]
-    [24.65, 35.22]
+    [24.66, 35.22]
     """
 
     _param_names: ClassVar[tuple[str, ...]] = ("p", "q", "gamma")

@@ -17,8 +17,11 @@ substitution ``l = log(1 - v) = m log((k+t_x)/(k+tau))`` with ``m = r+s+x`` and
 ``k+t_x`` the weighted geometric mean of ``alpha+t_x`` and ``beta+t_x``: in ``v`` the
 integrand is nearly constant (exactly when ``alpha = beta``), and in ``l`` it is
 ``e^l`` times a smooth function, so 48 nodes on ``[max(l_T, -45), 0]`` give close to
-double precision (checked against 40-digit quadrature in the tests). The gradient differentiates under the integral
-sign with the same nodes. Everything stays finite for any history.
+double precision for ordinary parameters (checked against 40-digit quadrature during
+development: median error 2e-13 in log I; up to 3e-5 when alpha and beta differ by a
+factor of several hundred; exact when alpha = beta, tested). The gradient
+differentiates under the integral sign with the same nodes. Everything stays finite for
+any history.
 """
 
 from __future__ import annotations

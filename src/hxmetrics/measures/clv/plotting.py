@@ -53,15 +53,23 @@ def calibration_holdout_table(
     """
     _check_model(model)
     frame = as_pandas(data)
-    check_columns(frame.columns, ["frequency", "recency", "T", "frequency_holdout",
-                                  "duration_holdout"], table="data")
+    check_columns(
+        frame.columns,
+        ["frequency", "recency", "T", "frequency_holdout", "duration_holdout"],
+        table="data",
+    )
     predicted = model.conditional_expected_purchases(
         frame, frame["duration_holdout"].to_numpy(dtype=float)
     )
     group = np.minimum(frame["frequency"].to_numpy(), max_frequency)
     table = (
-        pd.DataFrame({"frequency": group, "actual": frame["frequency_holdout"].to_numpy(),
-                      "predicted": predicted})
+        pd.DataFrame(
+            {
+                "frequency": group,
+                "actual": frame["frequency_holdout"].to_numpy(),
+                "predicted": predicted,
+            }
+        )
         .groupby("frequency", sort=True)
         .agg(n=("actual", "size"), actual=("actual", "mean"), predicted=("predicted", "mean"))
         .reset_index()
@@ -76,10 +84,15 @@ def plot_calibration_holdout(
     table = calibration_holdout_table(model, data, max_frequency=max_frequency)
     ax = _axes(ax, 6.4, 3.6)
     with style():
-        ax.plot(table["frequency"], table["actual"], marker="o", color=PALETTE[0],
-                label="actual")
-        ax.plot(table["frequency"], table["predicted"], marker="s", linestyle="--",
-                color=PALETTE[1], label=f"{type(model).__name__} prediction")
+        ax.plot(table["frequency"], table["actual"], marker="o", color=PALETTE[0], label="actual")
+        ax.plot(
+            table["frequency"],
+            table["predicted"],
+            marker="s",
+            linestyle="--",
+            color=PALETTE[1],
+            label=f"{type(model).__name__} prediction",
+        )
         ax.set_xlabel(f"repeat purchases in calibration ({max_frequency} = {max_frequency}+)")
         ax.set_ylabel("mean purchases in holdout")
         ax.legend(frameon=False)
@@ -117,8 +130,13 @@ def plot_frequency_recency(
     z[ok] = values
     ax = _axes(ax, 6.4, 4.0)
     with style():
-        image = ax.imshow(z, origin="lower", aspect="auto", cmap="viridis",
-                          extent=(rec[0], rec[-1], freq[0] - 0.5, freq[-1] + 0.5))
+        image = ax.imshow(
+            z,
+            origin="lower",
+            aspect="auto",
+            cmap="viridis",
+            extent=(rec[0], rec[-1], freq[0] - 0.5, freq[-1] + 0.5),
+        )
         ax.figure.colorbar(image, ax=ax, label=label)
         ax.set_xlabel(f"recency ({model.unit_})")
         ax.set_ylabel("frequency (repeat purchases)")
@@ -177,12 +195,21 @@ def plot_cumulative_purchases(
     ax = _axes(ax, 6.4, 3.6)
     with style():
         ax.plot(table["period"], table["actual"], color=PALETTE[0], label="actual")
-        ax.plot(table["period"], table["expected"], color=PALETTE[1], linestyle="--",
-                label=f"{type(model).__name__} expected")
+        ax.plot(
+            table["period"],
+            table["expected"],
+            color=PALETTE[1],
+            linestyle="--",
+            label=f"{type(model).__name__} expected",
+        )
         if calibration_end is not None:
             first = period_of(observation_end, str(model.unit_)) - int(table["period"].iloc[-1])
-            ax.axvline(period_of(calibration_end, str(model.unit_)) - first, color="grey",
-                       linewidth=1, linestyle=":")
+            ax.axvline(
+                period_of(calibration_end, str(model.unit_)) - first,
+                color="grey",
+                linewidth=1,
+                linestyle=":",
+            )
         ax.set_xlabel(f"{model.unit_} since the first acquisition period")
         ax.set_ylabel("cumulative repeat purchases")
         ax.legend(frameon=False)

@@ -225,10 +225,7 @@ def rfm_summary(
     tx = tx.filter(~after_end)
     excluded = {"transactions_after_observation_end": n_after}
 
-    if cal is None:
-        calib = tx
-    else:
-        calib = tx.filter(nw.col(time) <= nw.lit(cal.to_pydatetime()))
+    calib = tx if cal is None else tx.filter(nw.col(time) <= nw.lit(cal.to_pydatetime()))
     amt = amount if amount is not None else None
     base = _collect(_per_customer(calib, customer, amt))
     ref_p = end_p if cal is None else period_of(cal, unit)

@@ -17,8 +17,8 @@ from hxmetrics.errors import ParameterError
 from hxmetrics.measures.clv._base import UNIT_ATTR, check_unit
 
 __all__ = [
-    "simulate_bgbb",
     "simulate_betageo",
+    "simulate_bgbb",
     "simulate_gamma_gamma",
     "simulate_modified_betageo",
     "simulate_pareto_nbd",

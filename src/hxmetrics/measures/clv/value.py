@@ -123,7 +123,11 @@ def customer_lifetime_value(
         index=frame.index,
     )
     out.attrs.update(
-        {"horizon": int(horizon), UNIT_ATTR: unit, "discount_rate": float(discount_rate),
-         "margin": float(margin)}
+        {
+            "horizon": int(horizon),
+            UNIT_ATTR: unit,
+            "discount_rate": float(discount_rate),
+            "margin": float(margin),
+        }
     )
     return out
