@@ -18,10 +18,11 @@ Discrepancy minimised (the ML fit function, summed over groups with weights n_g 
                        + (m_g - mu_g)' Sigma_g^-1 (m_g - mu_g)]
 
 and the likelihood-ratio statistic is ``N * F`` (lavaan's convention with the normal
-likelihood). The gradient is analytic (matrix calculus below); the optimiser is scipy's
-L-BFGS-B followed by a few Fisher-scoring steps with the expected information, which
-also gives the standard errors ("standard" SEs from the expected information, lavaan's
-default).
+likelihood). The gradient is analytic (matrix calculus in :func:`discrepancy`). The
+optimiser is Fisher scoring with the expected information (which also gives the
+standard errors: "standard" SEs from the expected information, lavaan's default),
+solved in block-arrowhead form so that the cost grows linearly with the number of
+groups; scipy's L-BFGS-B with the same analytic gradient is the fallback.
 """
 
 from __future__ import annotations
