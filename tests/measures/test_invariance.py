@@ -357,6 +357,23 @@ def test_gradient_matches_finite_differences(hs: pd.DataFrame) -> None:
         np.testing.assert_allclose(grad, num, rtol=1e-4, atol=1e-6)
 
 
+def test_lbfgs_fallback_reaches_the_same_optimum(hs: pd.DataFrame) -> None:
+    # one scoring step cannot converge from the starting values: L-BFGS-B takes over
+    items = [f"x{i}" for i in range(1, 10)]
+    codes, labels = pd.factorize(hs["school"])
+    mom = _cfa.moments_from_array(hs[items].to_numpy(), codes, list(labels))
+    spec = _cfa.Spec(_cfa.parse_model(HS_MODEL), 2, _cfa.LEVELS["scalar"], True)
+    full = _cfa.fit_ml(spec, mom)
+    fallback = _cfa.fit_ml(spec, mom, max_iter=1)
+    assert "L-BFGS-B" in fallback.message
+    assert "Fisher scoring" in full.message
+    assert "L-BFGS-B" not in full.message
+    assert fallback.converged
+    chisq_fallback, chisq_full = mom.N * fallback.F, mom.N * full.F
+    assert chisq_fallback == pytest.approx(chisq_full, abs=1e-6)
+    np.testing.assert_allclose(fallback.theta, full.theta, atol=1e-5)
+
+
 def test_expected_information_equals_hessian_at_exact_fit() -> None:
     """At data reproduced exactly by the model, the Hessian of (N/2) F equals the
     expected information; checked against finite differences of the analytic gradient."""
