@@ -138,7 +138,9 @@ class _Design:
 
     def totals(self, y: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Per-cluster ``T = sum a y`` and ``N = sum a`` (clusters x estimators)."""
-        return cluster_totals(self.y if y is None else y, self.weights, self.cluster, self.n_clusters)
+        return cluster_totals(
+            self.y if y is None else y, self.weights, self.cluster, self.n_clusters
+        )
 
 
 def _text(values: Any) -> np.ndarray:
@@ -237,10 +239,14 @@ def _select(responses: pd.DataFrame, spec: _Measure) -> tuple[pd.DataFrame, int]
 
 
 def _cases(column: str, check: str, case: Any, index: Any) -> pd.DataFrame:
-    return pd.DataFrame({"column": [column], "check": [check], "failure_case": [case], "index": [index]})
+    return pd.DataFrame(
+        {"column": [column], "check": [check], "failure_case": [case], "index": [index]}
+    )
 
 
-def _raise_rows(rows: pd.DataFrame, bad: np.ndarray, column: str, check: str, expected: str) -> None:
+def _raise_rows(
+    rows: pd.DataFrame, bad: np.ndarray, column: str, check: str, expected: str
+) -> None:
     where = np.flatnonzero(bad)
     examples = "; ".join(
         f"row {rows.index[i]!r}: {rows[column].iloc[i]!r}" for i in where[:5].tolist()
@@ -329,7 +335,7 @@ def build_design(
     att = registry.attribute(rows)
     n = len(att)
     silo_text = att["silo"].astype("str").to_numpy(dtype=object)
-    silo = pd.Index(SILOS).get_indexer(silo_text)
+    silo = pd.Index(SILOS).get_indexer(pd.Index(silo_text))
     status = att["attribution"].astype("str").to_numpy(dtype=object)
     ok = status == "ok"
 
@@ -645,7 +651,7 @@ def pooled_vs_stratified(
     ...                   columns=["hospital", "severity", "survived"])
     >>> check = pooled_vs_stratified(df, "survived", compare="hospital", by="severity")
     >>> round(check.pooled, 3), check.kind
-    (-0.136, 'all')
+    (-0.252, 'all')
     """
     confidence = check_confidence(confidence)
     by_cols = [by] if isinstance(by, str) else list(by)
@@ -1178,7 +1184,7 @@ def _strata(
 
 def _overlap(design: _Design) -> pd.DataFrame:
     used = (design.weights > 0).any(axis=1)
-    silo_code = pd.Index(SILOS).get_indexer(design.silo[used])
+    silo_code = pd.Index(SILOS).get_indexer(pd.Index(design.silo[used]))
     ind = np.zeros((design.n_clusters, len(SILOS)), dtype=np.int64)
     ind[design.cluster[used], silo_code] = 1
     counts = ind.T @ ind
@@ -1219,26 +1225,25 @@ def plot_decomposition(result: SiloComparison, ax: Axes | None = None) -> Axes:
         _, ax = plt.subplots(figsize=(6.4, 3.6))
     est = result.estimates.set_index("estimator")
     dec = result.decomposition.set_index("component")
+    value = est["estimate"].astype(float).to_dict()
+    value_se = est["se"].astype(float).to_dict()
+    step_se = dec["se"].astype(float).to_dict()
+    steps = (-dec["contribution"].astype(float)).to_dict()
     z = z_critical(result.confidence)
     labels = ["siloed", *[c.replace("_", "\n") for c in COMPONENTS], "unified"]
-    level = float(est.loc["siloed", "estimate"])
+    level = value["siloed"]
     x = np.arange(len(labels))
     ax.bar(0, level, color=PALETTE[0], width=0.6)
-    ax.errorbar(0, level, yerr=z * est.loc["siloed", "se"], color="black", capsize=3)
+    ax.errorbar(0, level, yerr=z * value_se["siloed"], color="black", capsize=3)
     for i, comp in enumerate(COMPONENTS, start=1):
-        step = -float(dec.loc[comp, "contribution"])
+        step = steps[comp]
         color = PALETTE[2] if step >= 0 else PALETTE[1]
         ax.bar(i, step, bottom=level, color=color, width=0.6)
-        ax.errorbar(i, level + step, yerr=z * dec.loc[comp, "se"], color="black", capsize=3)
+        ax.errorbar(i, level + step, yerr=z * step_se[comp], color="black", capsize=3)
         level += step
-    ax.bar(len(labels) - 1, est.loc["unified", "estimate"], color=PALETTE[0], width=0.6)
-    ax.errorbar(
-        len(labels) - 1,
-        est.loc["unified", "estimate"],
-        yerr=z * est.loc["unified", "se"],
-        color="black",
-        capsize=3,
-    )
+    last = len(labels) - 1
+    ax.bar(last, value["unified"], color=PALETTE[0], width=0.6)
+    ax.errorbar(last, value["unified"], yerr=z * value_se["unified"], color="black", capsize=3)
     ax.axhline(0, color="grey", linewidth=0.8)
     ax.set_xticks(x, labels)
     unit = f" ({result.unit})" if result.unit else ""

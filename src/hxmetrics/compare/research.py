@@ -84,7 +84,9 @@ class _LtrModel:
     def pmf(self, mu: np.ndarray) -> np.ndarray:
         """P(ltr = 0..10) for latent cell means ``mu`` (rows)."""
         cut = np.concatenate([[-np.inf], self.thresholds, [np.inf]])
-        cdf = ndtr((cut[None, :] - self.loading * np.asarray(mu, dtype=float)[:, None]) / self.scale)
+        cdf = ndtr(
+            (cut[None, :] - self.loading * np.asarray(mu, dtype=float)[:, None]) / self.scale
+        )
         out: np.ndarray = np.diff(cdf, axis=1)
         return out
 
@@ -195,7 +197,9 @@ def _scaled_shifts(effect: float) -> dict[str, dict[str, float]]:
     from hxmetrics.datasets import DEFAULT_EXPERIENCE
 
     shifts = DEFAULT_EXPERIENCE["archetype_shift"]
-    return {arch: {role: effect * v for role, v in by_role.items()} for arch, by_role in shifts.items()}
+    return {
+        arch: {role: effect * v for role, v in by_role.items()} for arch, by_role in shifts.items()
+    }
 
 
 def _one_organisation(
@@ -328,7 +332,10 @@ def simulate_silo_bias(
         raise ParameterError(f"n_people must be an integer of at least 20; got {n_people!r}.")
     shares = _check_values("hybrid_shares", hybrid_shares, 0.0, 1.0)
     effects = _check_values("hybrid_effects", hybrid_effects, -10.0, 10.0)
-    for name, value, low in (("n_replications", n_replications, 2), ("n_organisations", n_organisations, 1)):
+    for name, value, low in (
+        ("n_replications", n_replications, 2),
+        ("n_organisations", n_organisations, 1),
+    ):
         if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
             raise ParameterError(f"{name} must be an integer of at least {low}; got {value!r}.")
     if n_organisations > n_replications:
@@ -363,11 +370,17 @@ def simulate_silo_bias(
             est = np.concatenate([p["estimate"] for p in parts], axis=1)
             se = np.concatenate([p["se"] for p in parts], axis=1)
             own = np.concatenate(
-                [np.repeat(p["own_truth"][:, None], n, axis=1) for p, n in zip(parts, per_org, strict=True)],
+                [
+                    np.repeat(p["own_truth"][:, None], n, axis=1)
+                    for p, n in zip(parts, per_org, strict=True)
+                ],
                 axis=1,
             )
             target = np.concatenate(
-                [np.repeat(p["target"][:, None], n, axis=1) for p, n in zip(parts, per_org, strict=True)],
+                [
+                    np.repeat(p["target"][:, None], n, axis=1)
+                    for p, n in zip(parts, per_org, strict=True)
+                ],
                 axis=1,
             )
             persons = float(np.mean([p["persons"][0] for p in parts]))
@@ -413,9 +426,7 @@ def simulate_silo_bias(
 _METRICS = ("bias", "coverage", "rmse")
 
 
-def plot_silo_bias(
-    result: pd.DataFrame, ax: Axes | None = None, *, metric: str = "bias"
-) -> Axes:
+def plot_silo_bias(result: pd.DataFrame, ax: Axes | None = None, *, metric: str = "bias") -> Axes:
     """Bias (or coverage, or RMSE) of the siloed and unified estimators across settings.
 
     x: hybrid share; one line per estimator and hybrid effect (siloed solid,
@@ -478,14 +489,28 @@ def plot_silo_bias(
                     capsize=3,
                     label=label,
                 )
-                ax.plot(x, d["implied_bias"], linestyle="none", marker="o", mfc="none",
-                        ms=10, color=color)
+                ax.plot(
+                    x,
+                    d["implied_bias"],
+                    linestyle="none",
+                    marker="o",
+                    mfc="none",
+                    ms=10,
+                    color=color,
+                )
             elif metric == "coverage":
-                lo = (d["coverage"] - d["coverage_low"]).to_numpy()
-                hi = (d["coverage_high"] - d["coverage"]).to_numpy()
+                # Wilson bounds at a coverage of 0 or 1 may miss it by a rounding error.
+                lo = np.clip((d["coverage"] - d["coverage_low"]).to_numpy(), 0, None)
+                hi = np.clip((d["coverage_high"] - d["coverage"]).to_numpy(), 0, None)
                 ax.errorbar(
-                    x, d["coverage"], yerr=[lo, hi], linestyle=style, marker="o", color=color,
-                    capsize=3, label=label,
+                    x,
+                    d["coverage"],
+                    yerr=[lo, hi],
+                    linestyle=style,
+                    marker="o",
+                    color=color,
+                    capsize=3,
+                    label=label,
                 )
             else:
                 ax.plot(x, d["rmse"], linestyle=style, marker="o", color=color, label=label)
