@@ -118,7 +118,7 @@ def test_linearised_mean_variance_equals_rowwise_and_unit_weights_give_s2_over_n
     expected = 40 / 39 * (w**2 * (x - m_direct) ** 2).sum() / w.sum() ** 2
     assert float(v) == pytest.approx(expected)
     one = np.ones(40)
-    m1, v1 = linearised_mean_variance(
+    _, v1 = linearised_mean_variance(
         40, 40.0, 40.0, x.sum(), (x * x).sum(), (one * x).sum(), (x * x).sum()
     )
     assert float(v1) == pytest.approx(x.var(ddof=1) / 40)
@@ -147,8 +147,10 @@ def test_z_test_and_welch_df_on_the_sleep_data() -> None:
 
 # Benjamini & Hochberg (1995), section 4: fifteen p-values (Neuhaus et al. 1992).
 BH_1995 = np.array(
-    [0.0001, 0.0004, 0.0019, 0.0095, 0.0201, 0.0278, 0.0298, 0.0344, 0.0459, 0.3240]
-    + [0.4262, 0.5719, 0.6528, 0.7590, 1.0000]
+    [
+        *(0.0001, 0.0004, 0.0019, 0.0095, 0.0201, 0.0278, 0.0298, 0.0344, 0.0459, 0.3240),
+        *(0.4262, 0.5719, 0.6528, 0.7590, 1.0000),
+    ]
 )
 
 

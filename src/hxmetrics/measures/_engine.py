@@ -48,6 +48,7 @@ __all__ = [
     "aggregate",
     "as_columns",
     "column_names",
+    "frame_with",
     "invalid_rows",
     "is_float_column",
     "is_numeric_column",
@@ -431,6 +432,17 @@ def invalid_rows(
     picked_lazy = frame.filter(condition).select(*columns).head(limit).collect().to_pandas()
     picked_lazy["row"] = None
     return picked_lazy
+
+
+def frame_with(keys: pd.DataFrame, columns: Mapping[str, Any]) -> pd.DataFrame:
+    """``keys`` (one row per group) with ``columns`` (arrays or scalars) appended.
+
+    Built in one go: adding columns one by one to a frame with text keys is slow.
+    """
+    keys = keys.reset_index(drop=True)
+    data: dict[str, Any] = {c: keys[c] for c in keys.columns}
+    data.update(columns)
+    return pd.DataFrame(data, index=pd.RangeIndex(len(keys)))
 
 
 def _plain(value: Any) -> Any:

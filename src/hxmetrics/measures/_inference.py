@@ -44,6 +44,7 @@ __all__ = [
     "adjust_pvalues",
     "agresti_coull_interval",
     "benjamini_hochberg",
+    "cancel_rounding",
     "check_confidence",
     "effective_n",
     "holm",
@@ -174,6 +175,22 @@ def kish(sum_w: Any, sum_w2: Any, n: Any) -> tuple[np.ndarray, np.ndarray]:
     return n_eff, deff
 
 
+def cancel_rounding(difference: Any, *terms: Any) -> np.ndarray:
+    """A difference of large sums, set to 0 where it is within rounding error of 0.
+
+    Variances computed from sums (``Σx² - n m²``) lose relative precision when the
+    spread is small. Below 64 machine epsilons times the size of the terms the
+    result is rounding noise, so a group of identical answers reports a variance of
+    exactly 0 (not 1e-17, whose square root would show as a standard error of 1e-8).
+    """
+    difference = _arr(difference)
+    scale = np.zeros_like(difference)
+    for term in terms:
+        scale = scale + np.abs(_arr(term))
+    eps = np.finfo(float).eps
+    return np.where(difference <= 64 * eps * scale, 0.0, difference)
+
+
 def linearised_share_variance(
     sum_w: Any, sum_w2: Any, sum_wy: Any, sum_w2y: Any
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -187,8 +204,9 @@ def linearised_share_variance(
     sum_w, sum_w2, sum_wy, sum_w2y = map(_arr, (sum_w, sum_w2, sum_wy, sum_w2y))
     with np.errstate(invalid="ignore", divide="ignore"):
         p = sum_wy / sum_w
-        v = (sum_w2y * (1 - 2 * p) + p * p * sum_w2) / (sum_w * sum_w)
-    return p, np.clip(v, 0, None)
+        ss = cancel_rounding(sum_w2y * (1 - 2 * p) + p * p * sum_w2, sum_w2y, p * p * sum_w2)
+        v = ss / (sum_w * sum_w)
+    return p, v
 
 
 def linearised_mean_variance(
@@ -212,8 +230,10 @@ def linearised_mean_variance(
     )
     with np.errstate(invalid="ignore", divide="ignore"):
         m = sum_wx / sum_w
-        ss = sum_w2x2 - 2 * m * sum_w2x + m * m * sum_w2
-        v = np.where(n > 1, n / (n - 1) * np.clip(ss, 0, None) / (sum_w * sum_w), np.nan)
+        ss = cancel_rounding(
+            sum_w2x2 - 2 * m * sum_w2x + m * m * sum_w2, sum_w2x2, 2 * m * sum_w2x, m * m * sum_w2
+        )
+        v = np.where(n > 1, n / (n - 1) * ss / (sum_w * sum_w), np.nan)
     return m, v
 
 

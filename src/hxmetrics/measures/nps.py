@@ -51,8 +51,9 @@ import pandas as pd
 from scipy import stats as sps
 
 from hxmetrics.errors import InputTableError, ParameterError, check_choice
-from hxmetrics.measures._engine import aggregate, prepare, raise_invalid, rating_code
+from hxmetrics.measures._engine import aggregate, frame_with, prepare, raise_invalid, rating_code
 from hxmetrics.measures._inference import (
+    cancel_rounding,
     check_confidence,
     effective_n,
     kish,
@@ -60,7 +61,7 @@ from hxmetrics.measures._inference import (
     z_critical,
     z_test,
 )
-from hxmetrics.measures.privacy import suppress
+from hxmetrics.measures.privacy import check_min_n, suppress
 
 __all__ = [
     "METHODS",
@@ -167,16 +168,15 @@ def nps_statistics(
             expected="finite weights greater than 0 on every answered row",
             count=n_bad_w,
         )
-    out = cells.keys.copy()
-    out["n_excluded_missing"] = cells.counts[:, 0]
+    columns: dict[str, np.ndarray] = {"n_excluded_missing": cells.counts[:, 0]}
     for i, name in enumerate(_COUNTS, start=1):
-        out[name] = cells.counts[:, i]
+        columns[name] = cells.counts[:, i]
     if weights is not None:
         for i, name in enumerate(_COUNTS, start=1):
-            out[f"sw_{name}"] = cells.sums["w"][:, i]
+            columns[f"sw_{name}"] = cells.sums["w"][:, i]
         for i, name in enumerate(_COUNTS, start=1):
-            out[f"sw2_{name}"] = cells.sums["w2"][:, i]
-    return out
+            columns[f"sw2_{name}"] = cells.sums["w2"][:, i]
+    return frame_with(cells.keys, columns)
 
 
 def nps(
@@ -315,6 +315,7 @@ def nps_from_statistics(
     """
     check_choice("method", method, METHODS)
     confidence = check_confidence(confidence)
+    min_n = check_min_n(min_n)
     n_resamples = _check_resamples(n_resamples)
     prior_a = _prior_value(prior)
     by, weighted = _group_columns(stats)
@@ -331,8 +332,13 @@ def nps_from_statistics(
             p, q, d = swp / sum_w, swq / sum_w, swd / sum_w
             r = p - d
             # Σw²(y - R)² with y² = P + D and P·D = 0 (see the module notes).
-            ss = (s2p + s2d) - 2 * r * (s2p - s2d) + r * r * sum_w2
-            variance = np.clip(ss, 0, None) / (sum_w * sum_w)
+            ss = cancel_rounding(
+                (s2p + s2d) - 2 * r * (s2p - s2d) + r * r * sum_w2,
+                s2p + s2d,
+                2 * r * (s2p - s2d),
+                r * r * sum_w2,
+            )
+            variance = ss / (sum_w * sum_w)
             n_eff, deff = kish(sum_w, sum_w2, n)
             n_star = effective_n(p + d - r * r, variance, n_eff)
         else:
@@ -344,27 +350,33 @@ def nps_from_statistics(
     ok = n > 0
     rng = np.random.default_rng(random_state)
     est = _intervals(p, q, d, variance, n_star, ok, method, confidence, rng, n_resamples, prior_a)
-    out = stats[by].copy().reset_index(drop=True)
-    out["n"] = n.astype(np.int64)
-    out["promoters"] = stats["promoters"].to_numpy()
-    out["passives"] = stats["passives"].to_numpy()
-    out["detractors"] = stats["detractors"].to_numpy()
-    out["pct_promoters"] = 100 * p
-    out["pct_passives"] = 100 * q
-    out["pct_detractors"] = 100 * d
-    out["nps"] = np.where(ok, 100 * r, np.nan)
-    out["se"] = est["se"]
-    out["ci_low"] = est["low"]
-    out["ci_high"] = est["high"]
+    columns: dict[str, Any] = {
+        "n": n.astype(np.int64),
+        "promoters": stats["promoters"].to_numpy(),
+        "passives": stats["passives"].to_numpy(),
+        "detractors": stats["detractors"].to_numpy(),
+        "pct_promoters": 100 * p,
+        "pct_passives": 100 * q,
+        "pct_detractors": 100 * d,
+        "nps": np.where(ok, 100 * r, np.nan),
+        "se": est["se"],
+        "ci_low": est["low"],
+        "ci_high": est["high"],
+    }
     if method == "bayes":
-        out["posterior_mean"] = est["mean"]
-        out["posterior_median"] = est["median"]
-    out["method"] = method
-    out["confidence"] = confidence
-    out["n_eff"] = np.where(ok, n_eff, np.nan)
-    out["deff"] = np.where(ok, deff, np.nan)
-    out["n_excluded_missing"] = stats["n_excluded_missing"].to_numpy()
-    out = suppress(out, min_n=min_n, by=by)
+        columns["posterior_mean"] = est["mean"]
+        columns["posterior_median"] = est["median"]
+    columns |= {
+        "method": method,
+        "confidence": confidence,
+        "n_eff": np.where(ok, n_eff, np.nan),
+        "deff": np.where(ok, deff, np.nan),
+        "n_excluded_missing": stats["n_excluded_missing"].to_numpy(),
+        "suppressed": np.zeros(n.size, dtype=bool),
+    }
+    out = frame_with(stats[by], columns)
+    if min_n is not None:
+        out = suppress(out, min_n=min_n, by=by)
     out.attrs["hxmetrics"] = {
         "measure": "nps",
         "estimate": "nps",

@@ -31,8 +31,11 @@ from typing import Any
 import pandas as pd
 
 from hxmetrics.errors import ParameterError
-from hxmetrics.measures import nps as _nps
 from hxmetrics.measures import satisfaction as _sat
+from hxmetrics.measures.nps import METHODS as _NPS_METHODS
+from hxmetrics.measures.nps import nps as _nps
+from hxmetrics.measures.nps import nps_from_statistics as _nps_from_statistics
+from hxmetrics.measures.nps import nps_statistics as _nps_statistics
 
 __all__ = ["MEASURES", "Measure", "register"]
 
@@ -93,14 +96,14 @@ _SEVEN = tuple(float(v) for v in range(1, 8))
 # Monte Carlo methods get a seed so that every call is reproducible.
 _SEEDED = _options(random_state=12345, n_resamples=1000)
 
-for _method in _nps.METHODS:
+for _method in _NPS_METHODS:
     _opts = _options(method=_method, **(_SEEDED if _method in ("bootstrap", "bayes") else {}))
     register(
         Measure(
             name="nps" if _method == "adjusted_wald" else f"nps_{_method}",
-            function=partial(_nps.nps, **_opts),
-            statistics=_nps.nps_statistics,
-            finish=partial(_nps.nps_from_statistics, **_opts),
+            function=partial(_nps, **_opts),
+            statistics=_nps_statistics,
+            finish=partial(_nps_from_statistics, **_opts),
             estimate="nps",
             bounds=(-100.0, 100.0),
             values=_LTR,

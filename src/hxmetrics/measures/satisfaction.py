@@ -41,9 +41,10 @@ import numpy as np
 import pandas as pd
 
 from hxmetrics.errors import ParameterError, check_choice
-from hxmetrics.measures._engine import aggregate, prepare, raise_invalid, rating_code
+from hxmetrics.measures._engine import aggregate, frame_with, prepare, raise_invalid, rating_code
 from hxmetrics.measures._inference import (
     agresti_coull_interval,
+    cancel_rounding,
     check_confidence,
     effective_n,
     kish,
@@ -53,7 +54,7 @@ from hxmetrics.measures._inference import (
     wilson_interval,
     z_critical,
 )
-from hxmetrics.measures.privacy import suppress
+from hxmetrics.measures.privacy import check_min_n, suppress
 
 __all__ = [
     "POLARITIES",
@@ -162,16 +163,17 @@ def _share_stats(
         sums = {"w": w, "w2": w * w}
     cells = aggregate(inputs.frame, by=inputs.by, code=code, n_codes=n_codes, sums=sums)
     _raise_bad(inputs.frame, cells.counts, score, weights, bad_score, bad_weight, low, high, True)
-    out = cells.keys.copy()
-    out["n_excluded_missing"] = cells.counts[:, 0]
-    out["in_box"] = cells.counts[:, 1]
-    out["out_box"] = cells.counts[:, 2]
+    columns = {
+        "n_excluded_missing": cells.counts[:, 0],
+        "in_box": cells.counts[:, 1],
+        "out_box": cells.counts[:, 2],
+    }
     if weights is not None:
-        out["sw_in_box"] = cells.sums["w"][:, 1]
-        out["sw_out_box"] = cells.sums["w"][:, 2]
-        out["sw2_in_box"] = cells.sums["w2"][:, 1]
-        out["sw2_out_box"] = cells.sums["w2"][:, 2]
-    return out
+        columns["sw_in_box"] = cells.sums["w"][:, 1]
+        columns["sw_out_box"] = cells.sums["w"][:, 2]
+        columns["sw2_in_box"] = cells.sums["w2"][:, 1]
+        columns["sw2_out_box"] = cells.sums["w2"][:, 2]
+    return frame_with(cells.keys, columns)
 
 
 def _raise_bad(
@@ -237,6 +239,7 @@ def _share_finish(
     """Share (percent) per group with its interval, from :func:`_share_stats`."""
     check_choice("method", method, SHARE_METHODS)
     confidence = check_confidence(confidence)
+    min_n = check_min_n(min_n)
     by, weighted = _groups(stats, _SHARE_STATS, _SHARE_WEIGHTED)
     hits = stats["in_box"].to_numpy(dtype=float)
     n = hits + stats["out_box"].to_numpy(dtype=float)
@@ -265,19 +268,25 @@ def _share_finish(
         se, low, high = agresti_coull_interval(p, n_star, z)
     else:
         low, high = np.clip(p - z * se, 0, 1), np.clip(p + z * se, 0, 1)
-    out = stats[by].copy().reset_index(drop=True)
-    out["n"] = n.astype(np.int64)
-    out["in_box"] = stats["in_box"].to_numpy()
-    out[name] = np.where(ok, 100 * p, np.nan)
-    out["se"] = np.where(ok, 100 * se, np.nan)
-    out["ci_low"] = np.where(ok, 100 * low, np.nan)
-    out["ci_high"] = np.where(ok, 100 * high, np.nan)
-    out["method"] = method
-    out["confidence"] = confidence
-    out["n_eff"] = np.where(ok, n_eff, np.nan)
-    out["deff"] = np.where(ok, deff, np.nan)
-    out["n_excluded_missing"] = stats["n_excluded_missing"].to_numpy()
-    out = suppress(out, min_n=min_n, by=by)
+    out = frame_with(
+        stats[by],
+        {
+            "n": n.astype(np.int64),
+            "in_box": stats["in_box"].to_numpy(),
+            name: np.where(ok, 100 * p, np.nan),
+            "se": np.where(ok, 100 * se, np.nan),
+            "ci_low": np.where(ok, 100 * low, np.nan),
+            "ci_high": np.where(ok, 100 * high, np.nan),
+            "method": method,
+            "confidence": confidence,
+            "n_eff": np.where(ok, n_eff, np.nan),
+            "deff": np.where(ok, deff, np.nan),
+            "n_excluded_missing": stats["n_excluded_missing"].to_numpy(),
+            "suppressed": np.zeros(n.size, dtype=bool),
+        },
+    )
+    if min_n is not None:
+        out = suppress(out, min_n=min_n, by=by)
     out.attrs["hxmetrics"] = {
         "measure": measure,
         "estimate": name,
@@ -341,15 +350,16 @@ def _mean_stats(
     _raise_bad(
         inputs.frame, cells.counts, score, weights, bad_score, bad_weight, low, high, integer
     )
-    out = cells.keys.copy()
-    out["n_excluded_missing"] = cells.counts[:, 0]
-    out["n"] = cells.counts[:, 1]
-    out["sum_x"] = cells.sums["x"][:, 1]
-    out["sum_x2"] = cells.sums["x2"][:, 1]
+    columns = {
+        "n_excluded_missing": cells.counts[:, 0],
+        "n": cells.counts[:, 1],
+        "sum_x": cells.sums["x"][:, 1],
+        "sum_x2": cells.sums["x2"][:, 1],
+    }
     if weights is not None:
         for key in ("w", "w2", "wx", "wx2", "w2x", "w2x2"):
-            out[f"sum_{key}"] = cells.sums[key][:, 1]
-    return out
+            columns[f"sum_{key}"] = cells.sums[key][:, 1]
+    return frame_with(cells.keys, columns)
 
 
 def _mean_finish(
@@ -364,6 +374,7 @@ def _mean_finish(
 ) -> pd.DataFrame:
     """Mean per group with a t interval, from :func:`_mean_stats`."""
     confidence = check_confidence(confidence)
+    min_n = check_min_n(min_n)
     by, weighted = _groups(stats, _MEAN_STATS, _MEAN_WEIGHTED)
     n = stats["n"].to_numpy(dtype=float)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -374,12 +385,12 @@ def _mean_finish(
             sum_w, sum_w2, _, sum_wx2, _, _ = cols
             m, v = linearised_mean_variance(n, *cols)
             n_eff, deff = kish(sum_w, sum_w2, n)
-            ss = np.clip(sum_wx2 - m * m * sum_w, 0, None)
+            ss = cancel_rounding(sum_wx2 - m * m * sum_w, sum_wx2, m * m * sum_w)
             sd = np.where(n > 1, np.sqrt(ss / sum_w * n / (n - 1)), np.nan)
         else:
             sum_x, sum_x2 = stats["sum_x"].to_numpy(float), stats["sum_x2"].to_numpy(float)
             m = sum_x / n
-            ss = np.clip(sum_x2 - n * m * m, 0, None)
+            ss = cancel_rounding(sum_x2 - n * m * m, sum_x2, n * m * m)
             var = np.where(n > 1, ss / (n - 1), np.nan)
             sd = np.sqrt(var)
             v = var / n
@@ -390,19 +401,25 @@ def _mean_finish(
     if scale is not None:
         lo_s, hi_s = _check_scale(scale, integer=False)
         low, high = np.clip(low, lo_s, hi_s), np.clip(high, lo_s, hi_s)
-    out = stats[by].copy().reset_index(drop=True)
-    out["n"] = stats["n"].to_numpy().astype(np.int64)
-    out[name] = np.where(ok, m, np.nan)
-    out["sd"] = sd
-    out["se"] = se
-    out["ci_low"] = low
-    out["ci_high"] = high
-    out["method"] = "t"
-    out["confidence"] = confidence
-    out["n_eff"] = np.where(ok, n_eff, np.nan)
-    out["deff"] = np.where(ok, deff, np.nan)
-    out["n_excluded_missing"] = stats["n_excluded_missing"].to_numpy()
-    out = suppress(out, min_n=min_n, by=by)
+    out = frame_with(
+        stats[by],
+        {
+            "n": stats["n"].to_numpy().astype(np.int64),
+            name: np.where(ok, m, np.nan),
+            "sd": sd,
+            "se": se,
+            "ci_low": low,
+            "ci_high": high,
+            "method": "t",
+            "confidence": confidence,
+            "n_eff": np.where(ok, n_eff, np.nan),
+            "deff": np.where(ok, deff, np.nan),
+            "n_excluded_missing": stats["n_excluded_missing"].to_numpy(),
+            "suppressed": np.zeros(n.size, dtype=bool),
+        },
+    )
+    if min_n is not None:
+        out = suppress(out, min_n=min_n, by=by)
     bounds = _check_scale(scale, integer=False) if scale is not None else (-np.inf, np.inf)
     out.attrs["hxmetrics"] = {
         "measure": measure,
