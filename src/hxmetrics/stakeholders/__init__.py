@@ -21,6 +21,7 @@ from hxmetrics.stakeholders.hybrids import (
 )
 from hxmetrics.stakeholders.identity import (
     CONFLICT_KINDS,
+    DEFAULT_KEYS,
     PSEUDONYM_PREFIX,
     Resolution,
     exact_matches,
@@ -36,6 +37,7 @@ from hxmetrics.stakeholders.views import SiloView, silo_view
 __all__ = [
     "ATTRIBUTION_COLUMNS",
     "CONFLICT_KINDS",
+    "DEFAULT_KEYS",
     "EPISODE_COLUMNS",
     "HYBRID_RULES",
     "PSEUDONYM_PREFIX",

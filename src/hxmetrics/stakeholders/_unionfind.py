@@ -12,7 +12,7 @@ import numpy as np
 from scipy import sparse
 from scipy.sparse import csgraph
 
-__all__ = ["bipartite_components", "first_of_group", "group_max", "group_min"]
+__all__ = ["bipartite_components", "group_max", "group_min"]
 
 
 def bipartite_components(
@@ -21,9 +21,8 @@ def bipartite_components(
     """Component label of each left vertex of a bipartite graph.
 
     ``left[i]`` and ``right[i]`` are the ends of edge ``i`` (``0 <= left < n_left``,
-    ``0 <= right < n_right``). Labels are canonical: components are numbered in
-    order of their smallest left vertex, so the labelling depends only on the graph,
-    not on the order of the edges.
+    ``0 <= right < n_right``). Labels are ``0 .. n_components - 1`` in an
+    arbitrary order; callers name components by their members, not by label.
     """
     n = n_left + n_right
     if n_left == 0:
@@ -35,17 +34,7 @@ def bipartite_components(
     weights = np.ones(rows.size, dtype=np.int32)
     graph = sparse.csr_array((weights, (rows, cols)), shape=(n, n))
     _, labels = csgraph.connected_components(graph, directed=False)
-    return canonical(labels[:n_left])
-
-
-def canonical(labels: np.ndarray) -> np.ndarray:
-    """Renumber ``labels`` 0, 1, ... in order of first appearance."""
-    if labels.size == 0:
-        return labels.astype(np.int64)
-    _, first, inverse = np.unique(labels, return_index=True, return_inverse=True)
-    rank = np.empty(first.size, dtype=np.int64)
-    rank[np.argsort(first, kind="stable")] = np.arange(first.size, dtype=np.int64)
-    return rank[inverse.reshape(-1)]
+    return labels[:n_left].astype(np.int64)
 
 
 def group_min(groups: np.ndarray, values: np.ndarray, n_groups: int) -> np.ndarray:
@@ -59,13 +48,4 @@ def group_max(groups: np.ndarray, values: np.ndarray, n_groups: int) -> np.ndarr
     """Maximum of ``values`` per group (``-inf`` for an empty group)."""
     out = np.full(n_groups, -np.inf)
     np.maximum.at(out, groups, values)
-    return out
-
-
-def first_of_group(groups: np.ndarray, n_groups: int) -> np.ndarray:
-    """Index of the first element of each group (``-1`` for an empty group)."""
-    sentinel = groups.size
-    out = np.full(n_groups, sentinel, dtype=np.int64)
-    np.minimum.at(out, groups, np.arange(groups.size, dtype=np.int64))
-    out[out == sentinel] = -1
     return out

@@ -30,8 +30,11 @@ import numpy as np
 import pandas as pd
 
 from hxmetrics.errors import ParameterError, check_columns
+from hxmetrics.stakeholders._lookup import positions
+from hxmetrics.stakeholders._lookup import text as _text
 from hxmetrics.stakeholders.episodes import ROLES, _ns, merge_episodes, to_ns
 from hxmetrics.stakeholders.hybrids import classify_hybrids
+from hxmetrics.stakeholders.identity import _fail
 
 __all__ = ["ATTRIBUTION_COLUMNS", "STATUSES", "attribute", "attribution_summary"]
 
@@ -46,6 +49,9 @@ ATTRIBUTION_COLUMNS = [
     "attribution",
 ]
 _OK, _UNKNOWN, _OUTSIDE, _NO_TIME, _OTHER = range(5)
+_INFO, _HYB = 6, 7
+_ENG_SHIFT = 8
+_NEVER, _BEFORE_ALL = np.iinfo(np.int64).max, np.iinfo(np.int64).min
 
 
 @dataclass(frozen=True)
@@ -63,10 +69,13 @@ class AttributionIndex:
     """Everything an as-of lookup needs, as sorted integer arrays (built once)."""
 
     persons: pd.Index
-    silos: dict[str, tuple[pd.Index, np.ndarray]]
+    silos: dict[str, tuple[pd.Series, np.ndarray]]
     roles: dict[str, _RoleRuns]
-    hybrid_codes: np.ndarray
     hybrid_categories: pd.Index
+    #: One 8-column int64 row per person (plus a last row for "no person"):
+    #: start/end of the single episode of each role (start = +inf when the person
+    #: has none or several), flags and engagement codes, hybrid code.
+    packed: np.ndarray
 
     @classmethod
     def build(
@@ -74,34 +83,49 @@ class AttributionIndex:
         crosswalk: pd.DataFrame,
         episodes: pd.DataFrame,
         hybrids: pd.DataFrame | None = None,
+        *,
+        merged: bool = False,
     ) -> AttributionIndex:
-        """Index a crosswalk and its episodes (and hybrid labels, computed if absent)."""
+        """Index a crosswalk and its episodes (and hybrid labels, computed if absent).
+
+        ``merged=True`` says the episodes are already merged (as
+        :func:`~hxmetrics.stakeholders.role_episodes` returns them) and skips merging.
+        """
         check_columns(crosswalk.columns, ["silo", "source_id", "person_id"], table="crosswalk")
-        merged = merge_episodes(episodes)
-        person_text = crosswalk["person_id"].astype("str")
-        persons = pd.Index(
-            np.union1d(person_text.unique(), merged["person_id"].unique()).astype(object),
-            dtype="str",
-        )
-        silos: dict[str, tuple[pd.Index, np.ndarray]] = {}
-        cw_silo = crosswalk["silo"].astype("str")
+        if not merged:
+            episodes = merge_episodes(episodes)
+        cw_codes, uniques = pd.factorize(_text(crosswalk["person_id"]))
+        persons = pd.Index(uniques, dtype="str")
+        silos: dict[str, tuple[pd.Series, np.ndarray]] = {}
+        cw_silo = _text(crosswalk["silo"])
+        source = _text(crosswalk["source_id"])
         for silo in cw_silo.unique():
             mine = (cw_silo == silo).to_numpy()
-            ids = pd.Index(crosswalk["source_id"].astype("str")[mine])
-            if not ids.is_unique:
-                dup = ids[ids.duplicated()][:5].tolist()
+            ids = source[mine].reset_index(drop=True)
+            if ids.duplicated().any():
+                dup = ids[ids.duplicated()].head(5).tolist()
                 raise ParameterError(
                     f"crosswalk: (silo, source_id) must be unique; silo {silo!r} repeats {dup}."
                 )
-            silos[str(silo)] = (ids, persons.get_indexer(person_text[mine]))
+            silos[str(silo)] = (ids, cw_codes[mine])
+        person_code = positions(episodes["person_id"], persons)
+        if (person_code < 0).any():
+            raise _fail(
+                "episodes",
+                "person_id",
+                "in_crosswalk",
+                episodes["person_id"][person_code < 0],
+                "Episodes and crosswalk must come from the same resolution.",
+            )
+        merged_eps = episodes
+
         roles = {}
-        person_code = persons.get_indexer(merged["person_id"])
         for role in ROLES:
-            mine = (merged["role"] == role).to_numpy()
+            mine = (merged_eps["role"] == role).to_numpy()
             p = person_code[mine]
-            s = _ns(merged["start"][mine])
-            e = _ns(merged["end"][mine])
-            eng_codes, eng_cats = pd.factorize(merged["engagement"][mine], sort=True)
+            s = _ns(merged_eps["start"][mine])
+            e = _ns(merged_eps["end"][mine])
+            eng_codes, eng_cats = pd.factorize(merged_eps["engagement"][mine], sort=True)
             order = np.lexsort((e, s, p))
             counts = np.bincount(p, minlength=len(persons))
             roles[role] = _RoleRuns(
@@ -113,11 +137,11 @@ class AttributionIndex:
                 longest=int(counts.max()) if counts.size else 0,
             )
         if hybrids is None:
-            hybrids = classify_hybrids(merged)
+            hybrids = classify_hybrids(merged_eps, merged=True)
         check_columns(hybrids.columns, ["person_id", "hybrid_type"], table="hybrids")
         h_codes, h_cats = pd.factorize(hybrids["hybrid_type"].astype("str"), sort=True)
         hybrid_codes = np.full(len(persons), -1, dtype=np.int64)
-        where = persons.get_indexer(hybrids["person_id"].astype("str"))
+        where = positions(hybrids["person_id"], persons)
         hybrid_codes[where[where >= 0]] = h_codes[where >= 0]
         # A person without episodes has no label to find; call them "none".
         cats = pd.Index(h_cats, dtype="str")
@@ -125,51 +149,87 @@ class AttributionIndex:
             if "none" not in cats:
                 cats = cats.append(pd.Index(["none"], dtype="str"))
             hybrid_codes[hybrid_codes < 0] = cats.get_loc("none")
-        return cls(persons, silos, roles, hybrid_codes, cats)
+        packed = _pack(roles, len(persons), hybrid_codes)
+        return cls(persons, silos, roles, cats, packed)
 
 
-def _person_codes(index: AttributionIndex, silo: pd.Series, source: pd.Series) -> np.ndarray:
+def _pack(roles: dict[str, _RoleRuns], n_persons: int, hybrid_codes: np.ndarray) -> np.ndarray:
+    packed = np.empty((n_persons + 1, 8), dtype=np.int64)
+    info = np.zeros(n_persons + 1, dtype=np.int64)
+    for r, role in enumerate(ROLES):
+        runs = roles[role]
+        if len(runs.categories) >= 0xFFFF:
+            raise ParameterError(  # pragma: no cover - 65 535 engagement kinds per role
+                f"too many distinct {role} engagements ({len(runs.categories)})."
+            )
+        count = np.diff(runs.ptr)
+        one = np.flatnonzero(count == 1)
+        first = runs.ptr[:-1][one]
+        starts = np.full(n_persons + 1, _NEVER, dtype=np.int64)
+        ends = np.full(n_persons + 1, _BEFORE_ALL, dtype=np.int64)
+        starts[one] = runs.start[first]
+        ends[one] = runs.end[first]
+        packed[:, 2 * r] = starts
+        packed[:, 2 * r + 1] = ends
+        code = np.zeros(n_persons + 1, dtype=np.int64)
+        code[one] = runs.engagement[first] + 1
+        info |= code << (_ENG_SHIFT + 16 * r)
+        several = np.zeros(n_persons + 1, dtype=np.int64)
+        several[:-1] = count > 1
+        info |= several << r
+    packed[:, _INFO] = info
+    packed[:-1, _HYB] = hybrid_codes
+    packed[-1, _HYB] = -1
+    return packed
+
+
+def _id_lookup(
+    index: AttributionIndex, silo: pd.Series, source: pd.Series
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Codes of each row's silo and id, and the (silo, id) -> person table.
+
+    Each id string is hashed once (a factorisation); only the distinct ids are
+    looked up in the crosswalk. Missing silo or id codes are -1 and pick the last
+    row / column of the table, which holds -1: no person.
+    """
     silo_codes, silo_uniques = pd.factorize(silo)
-    src_codes, src_uniques = pd.factorize(source)
-    src_text = pd.Index(src_uniques).astype("str")
+    src_codes, src_uniques = pd.factorize(_text(source))
+    src_text = _text(pd.Series(src_uniques))
     known = [str(s) for s in silo_uniques]
     table = np.full((len(known) + 1, len(src_text) + 1), -1, dtype=np.int64)
     for row, name in enumerate(known):
         if name in index.silos:
             ids, person = index.silos[name]
-            hit = ids.get_indexer(src_text)
+            hit = positions(src_text, ids)
             table[row, :-1] = np.where(hit >= 0, person[hit], -1)
-    # Missing silo or id codes are -1 and pick the last row / column: no person.
-    return table[silo_codes, src_codes]
+    return silo_codes, src_codes, table
 
 
-def _find(runs: _RoleRuns, person: np.ndarray, t: np.ndarray, valid: np.ndarray) -> np.ndarray:
-    """Index of the episode held at ``t`` (``-1`` if none), per row."""
-    p = np.where(valid, person, 0)
-    lo = runs.ptr[p]
-    hi = np.where(valid, runs.ptr[p + 1], lo)
-    idx = hi - 1  # a one-episode run: its only episode is the candidate
-    multi = np.flatnonzero(hi - lo > 1)
-    if multi.size:
-        # Vectorised upper bound: first episode in the run starting after t.
-        left, right, tt = lo[multi], hi[multi], t[multi]
-        last = runs.start.size - 1
-        while True:
-            open_ = left < right
-            if not open_.any():
-                break
-            mid = np.minimum((left + right) // 2, last)
-            go_right = open_ & (runs.start[mid] <= tt)
-            go_left = open_ & ~go_right
-            left = np.where(go_right, mid + 1, left)
-            right = np.where(go_left, mid, right)
-        idx[multi] = left - 1
-    has = hi > lo
-    cand = np.where(has & (idx >= lo), idx, 0)
-    if runs.start.size == 0:
-        return np.full(person.size, -1, dtype=np.int64)
-    held = has & (idx >= lo) & (runs.start[cand] <= t) & (t < runs.end[cand])
+def _find_in_runs(runs: _RoleRuns, person: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """Index of the episode held at ``t`` (``-1`` if none) for persons with several."""
+    lo = runs.ptr[person]
+    hi = runs.ptr[person + 1]
+    # Vectorised upper bound: the first episode of the run starting after t.
+    left, right = lo.copy(), hi.copy()
+    last = runs.start.size - 1
+    while True:
+        open_ = left < right
+        if not open_.any():
+            break
+        mid = np.minimum((left + right) // 2, last)
+        go_right = open_ & (runs.start[mid] <= t)
+        go_left = open_ & ~go_right
+        left = np.where(go_right, mid + 1, left)
+        right = np.where(go_left, mid, right)
+    idx = left - 1
+    cand = np.maximum(idx, 0)
+    held = (idx >= lo) & (runs.start[cand] <= t) & (t < runs.end[cand])
     return np.where(held, cand, -1)
+
+
+# Events are processed in blocks so the per-person rows fetched for a block stay
+# in cache while all three roles are checked.
+_BLOCK = 1 << 18
 
 
 def attribute_with_index(
@@ -192,29 +252,29 @@ def attribute_with_index(
     n = len(events)
     stamps = to_ns(events[time], table="events", column=time)
     has_time = stamps.notna().to_numpy()
-    t = np.where(has_time, stamps.to_numpy(dtype="datetime64[ns]").view(np.int64), 0)
-    person = _person_codes(index, events[silo], events[source_id])
+    t = stamps.to_numpy(dtype="datetime64[ns]").view(np.int64)
+    silo_codes, src_codes, lookup = _id_lookup(index, events[silo], events[source_id])
+    person = np.empty(n, dtype=np.int64)
+    held = np.zeros((len(ROLES), n), dtype=bool)
+    eng = np.empty((len(ROLES), n), dtype=np.int64)
+    hyb = np.empty(n, dtype=np.int64)
+    for lo in range(0, n, _BLOCK):
+        hi = min(lo + _BLOCK, n)
+        p = lookup[silo_codes[lo:hi], src_codes[lo:hi]]
+        person[lo:hi] = p
+        _attribute_block(index, p, t[lo:hi], has_time[lo:hi], held[:, lo:hi], eng[:, lo:hi])
+        hyb[lo:hi] = index.packed[p, _HYB]
     known = person >= 0
-    valid = known & has_time
-
+    any_role = held.any(axis=0)
     new: dict[str, Any] = {
         "person_id": pd.Categorical.from_codes(person, categories=index.persons),
     }
-    any_role = np.zeros(n, dtype=bool)
-    engagement = {}
-    for role in ROLES:
-        runs = index.roles[role]
-        hit = _find(runs, person, t, valid)
-        held = hit >= 0
-        new[f"is_{role}"] = held
-        any_role |= held
-        codes = np.full(n, -1, dtype=np.int64)
-        codes[held] = runs.engagement[hit[held]]
-        engagement[f"{role}_engagement"] = pd.Categorical.from_codes(
-            codes, categories=runs.categories
+    for r, role in enumerate(ROLES):
+        new[f"is_{role}"] = held[r]
+    for r, role in enumerate(ROLES):
+        new[f"{role}_engagement"] = pd.Categorical.from_codes(
+            eng[r], categories=index.roles[role].categories
         )
-    new.update(engagement)
-    hyb = np.where(known, index.hybrid_codes[np.where(known, person, 0)], -1)
     new["hybrid_type"] = pd.Categorical.from_codes(hyb, categories=index.hybrid_categories)
     status = np.full(n, _OK, dtype=np.int8)
     status[~any_role] = _OUTSIDE
@@ -227,6 +287,32 @@ def attribute_with_index(
     for name, values in new.items():
         out[name] = values
     return out
+
+
+def _attribute_block(
+    index: AttributionIndex,
+    p: np.ndarray,
+    t: np.ndarray,
+    has_time: np.ndarray,
+    held: np.ndarray,
+    eng: np.ndarray,
+) -> None:
+    """Roles held and engagements for one block of rows (writes into held, eng)."""
+    # One gather per row fetches everything about the person (a 64-byte row):
+    # the single episode of each role, flags for persons with several, engagements.
+    rows = index.packed[p]
+    info = rows[:, _INFO]
+    for r, role in enumerate(ROLES):
+        h = (rows[:, 2 * r] <= t) & (t < rows[:, 2 * r + 1]) & has_time
+        held[r] = h
+        eng[r] = np.where(h, ((info >> (_ENG_SHIFT + 16 * r)) & 0xFFFF) - 1, -1)
+        several = np.flatnonzero(((info >> r) & 1).astype(bool) & has_time)
+        if several.size:
+            runs = index.roles[role]
+            hit = _find_in_runs(runs, p[several], t[several])
+            got = hit >= 0
+            held[r, several] = got
+            eng[r, several] = np.where(got, runs.engagement[np.maximum(hit, 0)], -1)
 
 
 def _as_pandas(frame: Any) -> pd.DataFrame:

@@ -25,6 +25,8 @@ import numpy as np
 import pandas as pd
 
 from hxmetrics.errors import check_columns
+from hxmetrics.stakeholders._lookup import positions
+from hxmetrics.stakeholders._lookup import text as _text
 from hxmetrics.stakeholders.identity import _fail, check_rosters, source_ids
 from hxmetrics.tables import ROLE_OF_SILO
 
@@ -115,7 +117,7 @@ def role_episodes(rosters: Mapping[str, pd.DataFrame], crosswalk: pd.DataFrame) 
         check_columns(df.columns, ["start", "end", "engagement"], table=silo)
         ids = source_ids(df, silo)
         cw = crosswalk.loc[crosswalk["silo"].astype("str") == silo]
-        lookup = pd.Index(cw["source_id"].astype("str")).get_indexer(pd.Index(ids))
+        lookup = positions(ids, cw["source_id"])
         missing = lookup < 0
         if missing.any():
             raise _fail(
@@ -149,17 +151,18 @@ def role_episodes(rosters: Mapping[str, pd.DataFrame], crosswalk: pd.DataFrame) 
                 df["engagement"][missing_eng],
                 "Every episode has an engagement kind.",
             )
+        m = len(df)
         parts.append(
             pd.DataFrame(
                 {
-                    "person_id": cw["person_id"].astype("str").to_numpy()[lookup],
-                    "role": ROLE_OF_SILO[silo],
-                    "engagement": df["engagement"].astype("str").to_numpy(),
-                    "start": start.to_numpy(),
-                    "end": end.to_numpy(),
-                    "silo": silo,
-                    "source_id": ids.to_numpy(),
-                    "n_records": 1,
+                    "person_id": _text(cw["person_id"]).take(lookup).reset_index(drop=True),
+                    "role": pd.Series([ROLE_OF_SILO[silo]] * m, dtype="str"),
+                    "engagement": _text(df["engagement"]).reset_index(drop=True),
+                    "start": start.reset_index(drop=True),
+                    "end": end.reset_index(drop=True),
+                    "silo": pd.Series([silo] * m, dtype="str"),
+                    "source_id": ids.reset_index(drop=True),
+                    "n_records": np.ones(m, dtype=np.int64),
                 }
             )
         )
@@ -218,34 +221,41 @@ def merge_episodes(episodes: pd.DataFrame) -> pd.DataFrame:
             episodes["start"][start.isna()],
             "Every episode starts.",
         )
-    person_codes, persons = pd.factorize(episodes["person_id"].astype("str"), sort=True)
+    person_text = _text(episodes["person_id"]).reset_index(drop=True)
+    person_codes, persons = pd.factorize(person_text)
+    # Output is sorted by person_id: rank the distinct ids, not every row.
+    person_rank = np.empty(len(persons), dtype=np.int64)
+    person_rank[np.asarray(pd.Index(persons).argsort())] = np.arange(len(persons))
+    person_codes = person_rank[person_codes] if len(persons) else person_codes
     role_codes = pd.Index(ROLES).get_indexer(pd.Index(episodes["role"]))
     s, e = _ns(start), _ns(end)
+    n = len(episodes)
     silo = (
-        episodes["silo"].astype("str").to_numpy(dtype=object)
+        _text(episodes["silo"]).reset_index(drop=True)
         if "silo" in episodes.columns
-        else np.array([_silo_of(r) for r in ROLES], dtype=object)[role_codes]
+        else pd.Series(
+            np.array([_silo_of(r) for r in ROLES], dtype=object)[role_codes], dtype="str"
+        )
     )
     source = (
-        episodes["source_id"].astype("str").to_numpy(dtype=object)
+        _text(episodes["source_id"]).reset_index(drop=True)
         if "source_id" in episodes.columns
-        else np.full(len(episodes), None, dtype=object)
+        else pd.Series([None] * n, dtype="str")
     )
     n_rec = (
         episodes["n_records"].to_numpy(dtype=np.int64)
         if "n_records" in episodes.columns
-        else np.ones(len(episodes), dtype=np.int64)
+        else np.ones(n, dtype=np.int64)
     )
-    engagement = episodes["engagement"].astype("str").to_numpy(dtype=object)
-    src_rank = pd.factorize(pd.Series(source, dtype="str"), sort=True)[0]
-    order = np.lexsort((src_rank, e, s, role_codes, person_codes))
-    group = person_codes[order].astype(np.int64) * len(ROLES) + role_codes[order]
+    group = person_codes.astype(np.int64) * len(ROLES) + role_codes
+    order = _episode_order(group, s, e, source)
+    group = group[order]
     s, e = s[order], e[order]
     first = np.r_[True, group[1:] != group[:-1]] if group.size else np.zeros(0, bool)
     # Running latest end within (person, role); a row starts a new merged episode when
     # it starts at/after everything before it has ended (no overlap) and is not an
     # exact duplicate of the previous row.
-    run_end = pd.Series(e).groupby(group).cummax().to_numpy()
+    run_end = _group_cummax(e, first)
     prev_end = np.r_[np.int64(0), run_end[:-1]] if group.size else run_end
     dup = np.r_[False, (s[1:] == s[:-1]) & (e[1:] == e[:-1])] if group.size else first
     new = first | ((s >= prev_end) & ~dup)
@@ -254,24 +264,37 @@ def merge_episodes(episodes: pd.DataFrame) -> pd.DataFrame:
     lead = np.flatnonzero(new)
     block_end = np.maximum.reduceat(e, lead) if n_blocks else e[:0]
     block_n = np.add.reduceat(n_rec[order], lead) if n_blocks else n_rec[:0]
-    eng = _joined_engagements(block, engagement[order], n_blocks)
+    eng = _joined_engagements(block, _text(episodes["engagement"]).to_numpy()[order], n_blocks)
     is_open = block_end == _OPEN
+    take = order[lead]
     out = pd.DataFrame(
         {
-            "person_id": pd.Series(
-                np.asarray(persons, dtype=object)[person_codes[order][lead]], dtype="str"
-            ),
-            "role": pd.Series(
-                np.asarray(ROLES, dtype=object)[role_codes[order][lead]], dtype="str"
-            ),
-            "engagement": pd.Series(eng, dtype="str"),
+            "person_id": person_text.take(take).reset_index(drop=True),
+            "role": pd.Series(pd.Index(ROLES, dtype="str")[role_codes[take]], dtype="str"),
+            "engagement": eng,
             "start": pd.Series(s[lead].view("datetime64[ns]")),
             "end": pd.Series(np.where(is_open, 0, block_end).view("datetime64[ns]")).mask(is_open),
-            "silo": pd.Series(silo[order][lead], dtype="str"),
-            "source_id": pd.Series(source[order][lead], dtype="str"),
+            "silo": silo.take(take).reset_index(drop=True),
+            "source_id": source.take(take).reset_index(drop=True),
             "n_records": block_n.astype(np.int64),
         }
     )
+    return out
+
+
+def _group_cummax(values: np.ndarray, first: np.ndarray) -> np.ndarray:
+    """Running maximum that restarts where ``first`` is True (groups are runs)."""
+    n = values.size
+    if n == 0:
+        return values.copy()
+    # On ranks (< n) every group can be lifted above all earlier ones without
+    # overflow, so one global running maximum does every group at once.
+    order = np.argsort(values, kind="stable")
+    rank = np.empty(n, dtype=np.int64)
+    rank[order] = np.arange(n, dtype=np.int64)
+    lift = (np.cumsum(first) - 1) * np.int64(n)
+    best = np.maximum.accumulate(rank + lift) - lift
+    out: np.ndarray = values[order[best]]
     return out
 
 
@@ -279,21 +302,80 @@ def _silo_of(role: str) -> str:
     return {r: s for s, r in ROLE_OF_SILO.items()}[role]
 
 
-def _joined_engagements(block: np.ndarray, engagement: np.ndarray, n_blocks: int) -> np.ndarray:
-    """Distinct engagements per block in order of first appearance, joined by '+'."""
+def _episode_order(
+    group: np.ndarray, s: np.ndarray, e: np.ndarray, source: pd.Series
+) -> np.ndarray:
+    """Row order by (group, start, end, source_id), in two integer sorts.
+
+    ``(group, rank of start)`` is packed into one int64 and sorted; runs that tie on
+    (group, start), rare, are then ordered by (end, source_id).
+    """
+    n = group.size
+    if n < 2:
+        return np.arange(n)
+    by_start = np.argsort(s)
+    rank = np.empty(n, dtype=np.int64)
+    rank[by_start] = np.arange(n, dtype=np.int64)
+    order = np.argsort(group * np.int64(n) + rank)
+    g, ss = group[order], s[order]
+    same = (g[1:] == g[:-1]) & (ss[1:] == ss[:-1])
+    if not same.any():
+        return order
+    tied = np.zeros(n, dtype=bool)
+    tied[1:] |= same
+    tied[:-1] |= same
+    rows = order[tied]
+    run = np.cumsum(np.r_[True, ~same])[tied]
+    sub = pd.DataFrame(
+        {"run": run, "end": e[rows], "src": source.to_numpy(dtype=object)[rows], "row": rows}
+    ).sort_values(["run", "end", "src"], kind="stable", na_position="last")
+    order = order.copy()
+    order[np.flatnonzero(tied)] = sub["row"].to_numpy()
+    return order
+
+
+def _joined_engagements(block: np.ndarray, engagement: np.ndarray, n_blocks: int) -> pd.Series:
+    """Distinct engagements per block in order of first appearance, joined by '+'.
+
+    Vectorised: each block's sequence of distinct engagement codes is packed into one
+    integer, and only the few distinct sequences are turned into strings. An already
+    joined value ("full_time+gig") counts as its parts, so merging twice is stable.
+    """
     if n_blocks == 0:
-        return np.zeros(0, dtype=object)
-    pairs = pd.DataFrame({"block": block, "engagement": engagement}).drop_duplicates()
-    counts = np.bincount(pairs["block"].to_numpy(), minlength=n_blocks)
-    out = np.empty(n_blocks, dtype=object)
-    single = pairs[counts[pairs["block"].to_numpy()] == 1]
-    out[single["block"].to_numpy()] = single["engagement"].to_numpy(dtype=object)
-    multi = pairs[counts[pairs["block"].to_numpy()] > 1]
-    if len(multi):
-        # A merged engagement that is already joined ("full_time+gig") is split so
-        # merging twice gives the same string.
-        parts = multi.assign(engagement=multi["engagement"].str.split("+")).explode("engagement")
-        parts = parts.drop_duplicates()
-        joined = parts.groupby("block", sort=True)["engagement"].agg("+".join)
-        out[joined.index.to_numpy()] = joined.to_numpy(dtype=object)
-    return out
+        return pd.Series([], dtype="str")
+    codes, uniques = pd.factorize(pd.Series(engagement, dtype="str"))
+    parts_of = [str(u).split("+") for u in uniques]
+    vocab = pd.Index(pd.unique(np.array([p for ps in parts_of for p in ps], dtype=object)))
+    part_codes = [vocab.get_indexer(ps) for ps in parts_of]
+    n_parts = np.array([len(pc) for pc in part_codes], dtype=np.int64)
+    flat = np.concatenate(part_codes)
+    start_of = np.r_[0, np.cumsum(n_parts)[:-1]]
+    # Expand rows into their parts, keep the first occurrence of each (block, part).
+    reps = n_parts[codes]
+    row_block = np.repeat(block, reps)
+    offset = np.arange(reps.sum()) - np.repeat(np.cumsum(reps) - reps, reps)
+    part = flat[np.repeat(start_of[codes], reps) + offset]
+    key = row_block * len(vocab) + part
+    keep = ~pd.Series(key).duplicated().to_numpy()
+    row_block, part = row_block[keep], part[keep]
+    lead = np.r_[True, row_block[1:] != row_block[:-1]]
+    first_pos = np.maximum.accumulate(np.where(lead, np.arange(row_block.size), 0))
+    pos = np.arange(row_block.size) - first_pos
+    base = len(vocab) + 1
+    longest = int(pos.max()) + 1
+    if longest * np.log2(base) < 62:
+        packed = np.zeros(n_blocks, dtype=np.int64)
+        np.add.at(packed, row_block, (part + 1) * base**pos)
+        pattern_codes, patterns = pd.factorize(packed)
+        names = []
+        for value in np.asarray(patterns).tolist():
+            items = []
+            while value:
+                value, digit = divmod(value, base)
+                items.append(str(vocab[digit - 1]))
+            names.append("+".join(items))
+        return pd.Series(pd.Index(names, dtype="str")[pattern_codes], dtype="str")
+    # Many distinct engagements in one episode: join them in Python.  # pragma: no cover
+    frame = pd.DataFrame({"block": row_block, "part": vocab[part]})
+    joined = frame.groupby("block", sort=True)["part"].agg("+".join)
+    return pd.Series(joined.to_numpy(dtype=object), dtype="str")

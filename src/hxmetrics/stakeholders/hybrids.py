@@ -37,7 +37,8 @@ import numpy as np
 import pandas as pd
 
 from hxmetrics.errors import ParameterError, check_choice
-from hxmetrics.stakeholders.episodes import _OPEN, ROLES, _ns, merge_episodes
+from hxmetrics.stakeholders._lookup import text as _text
+from hxmetrics.stakeholders.episodes import _OPEN, ROLES, _ns, merge_episodes, to_ns
 
 __all__ = ["HYBRID_RULES", "RULE_KINDS", "HybridRule", "classify_hybrids", "rules_table"]
 
@@ -174,6 +175,7 @@ def classify_hybrids(
     *,
     as_of: Any = None,
     rules: Sequence[HybridRule] | pd.DataFrame | None = None,
+    merged: bool = False,
 ) -> pd.DataFrame:
     """Per person: roles ever held, roles held at ``as_of``, and hybrid labels.
 
@@ -188,6 +190,8 @@ def classify_hybrids(
         ``roles_as_of`` is then the roles of open episodes (held "now").
     rules : sequence of HybridRule, list of dicts or DataFrame, optional
         The labels to compute, in precedence order; default :data:`HYBRID_RULES`.
+    merged : bool, default False
+        The episodes are already merged (e.g. from ``role_episodes``): skip merging.
 
     Returns
     -------
@@ -218,12 +222,14 @@ def classify_hybrids(
     """
     rule_list = _coerce_rules(rules)
     cut = _as_of_ns(as_of)
-    merged = merge_episodes(episodes)
-    person_codes, persons = pd.factorize(merged["person_id"], sort=True)
+    if not merged:
+        episodes = merge_episodes(episodes)
+    person_codes, persons = pd.factorize(_text(episodes["person_id"]), sort=True)
     n = len(persons)
-    role = pd.Index(ROLES).get_indexer(pd.Index(merged["role"]))
-    s, e = _ns(merged["start"]), _ns(merged["end"])
-    eng = merged["engagement"].astype("str")
+    role = pd.Index(ROLES).get_indexer(pd.Index(episodes["role"]))
+    s = _ns(to_ns(episodes["start"], table="episodes", column="start"))
+    e = _ns(to_ns(episodes["end"], table="episodes", column="end"))
+    eng = _text(episodes["engagement"])
     if cut is not None:
         keep = s <= cut
         e = np.where(e > cut, _OPEN, e)

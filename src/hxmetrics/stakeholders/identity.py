@@ -13,8 +13,9 @@ Suspicious merges are reported in a conflicts table and never silently made:
 * ``birth_year_mismatch``: a key value shared by records whose birth years
   contradict (a household phone, a shared mailbox). The key is not used.
 * ``ambiguous_birth_year_bridge``: records without a birth year joined records
-  with contradicting birth years (A 1980 -- B ? -- C 1985). Keys of the records
-  without a birth year in that component are not used.
+  with contradicting birth years (A 1980 -- B ? -- C 1985). The records without a
+  birth year in that component are not linked through these keys (the key still
+  links the other records).
 * ``component_birth_year_mismatch`` / ``component_too_large``: a component that
   still contradicts itself, or has more than ``max_component_size`` records. Its
   most shared key is not used, and the graph is cut again.
@@ -23,9 +24,11 @@ Suspicious merges are reported in a conflicts table and never silently made:
 * ``record_birth_year_mismatch``: one record's own rows carry different birth
   years; its birth year is ignored for the checks above.
 
-``person_id`` is ``"P"`` followed by 16 hex digits of a stable hash of the
-component's smallest ``(silo, source_id)``: the same records give the same ids in
-any row order, and ids never encode row positions.
+``person_id`` is ``"P"`` followed by 16 hex digits of a stable 64-bit hash of
+one member record's ``(silo, source_id)``, the member whose hash is smallest: the
+same records give the same ids in any row order, and ids never encode row
+positions. The crosswalk lists records in order of first appearance in the rosters
+(silos in the order customers, partners, workers).
 """
 
 from __future__ import annotations
@@ -39,17 +42,12 @@ import numpy as np
 import pandas as pd
 
 from hxmetrics.errors import HxError, InputTableError, ParameterError, check_columns, did_you_mean
-from hxmetrics.stakeholders._unionfind import (
-    bipartite_components,
-    canonical,
-    first_of_group,
-    group_max,
-    group_min,
-)
+from hxmetrics.stakeholders._unionfind import bipartite_components, group_max, group_min
 from hxmetrics.tables import ID_COLUMN, SILOS
 
 __all__ = [
     "CONFLICT_KINDS",
+    "DEFAULT_KEYS",
     "PSEUDONYM_PREFIX",
     "Resolution",
     "exact_matches",
@@ -59,13 +57,16 @@ __all__ = [
     "resolve_identities",
 ]
 
+#: Key columns used when none are named (those present in the rosters).
+DEFAULT_KEYS: tuple[str, ...] = ("email", "phone")
+
 #: Pseudonymised key values start with this marker; normalisation leaves them alone.
 PSEUDONYM_PREFIX = "hxp:"
 
 #: Conflict kinds, in the order conflicts are numbered, and what was done about each.
 CONFLICT_KINDS: dict[str, str] = {
     "birth_year_mismatch": "key_not_used",
-    "ambiguous_birth_year_bridge": "key_not_used",
+    "ambiguous_birth_year_bridge": "records_without_birth_year_not_linked",
     "component_birth_year_mismatch": "key_not_used",
     "component_too_large": "key_not_used",
     "unresolved_component": "split_into_records",
@@ -264,8 +265,10 @@ def pseudonymise(
 
 
 class _Records(NamedTuple):
-    node_silo: np.ndarray  # silo name per record (object)
-    node_source: np.ndarray  # source_id per record (object), sorted within silo
+    silos: list[str]  # silo names, canonical order
+    node_silo: np.ndarray  # silo code per record (int64)
+    node_source: pd.Series  # source_id per record (str), in order of first appearance
+    node_hash: np.ndarray  # stable 64-bit hash of (silo, source_id) per record
     row_node: np.ndarray  # record of each roster row
     row_birth_year: np.ndarray  # float, nan if missing
     key_values: dict[str, pd.Series]  # normalised values per key, aligned with rows
@@ -351,6 +354,8 @@ def _collect(
     key_kinds: Mapping[str, str] | None,
     min_phone_digits: int,
 ) -> _Records:
+    for silo, df in rosters.items():
+        id_column_of(df, silo)
     present = {k for df in rosters.values() for k in keys if k in df.columns}
     absent = [k for k in keys if k not in present]
     if absent:
@@ -369,16 +374,18 @@ def _collect(
                 }
             ),
         )
-    node_silo, node_source, row_node, row_by = [], [], [], []
+    node_silo, node_source, node_hash, row_node, row_by = [], [], [], [], []
     values: dict[str, list[pd.Series]] = {k: [] for k in keys}
     offset = 0
-    for silo, df in rosters.items():
+    for code, (silo, df) in enumerate(rosters.items()):
         ids = source_ids(df, silo)
-        codes, uniques = pd.factorize(ids, sort=True)
-        node_source.append(np.asarray(uniques, dtype=object))
-        node_silo.append(np.full(len(uniques), silo, dtype=object))
+        codes, uniques = pd.factorize(ids)
+        uniq = pd.Series(uniques, dtype="str")
+        node_source.append(uniq)
+        node_silo.append(np.full(len(uniq), code, dtype=np.int64))
+        node_hash.append(_record_hash(silo, uniq))
         row_node.append(codes.astype(np.int64) + offset)
-        offset += len(uniques)
+        offset += len(uniq)
         if birth_year is not None and birth_year in df.columns:
             raw = df[birth_year]
             years = pd.to_numeric(raw, errors="coerce")
@@ -399,8 +406,10 @@ def _collect(
             else:
                 values[k].append(pd.Series(pd.NA, index=range(len(df)), dtype="str"))
     return _Records(
+        silos=list(rosters),
         node_silo=np.concatenate(node_silo),
-        node_source=np.concatenate(node_source),
+        node_source=pd.concat(node_source, ignore_index=True),
+        node_hash=np.concatenate(node_hash),
         row_node=np.concatenate(row_node),
         row_birth_year=np.concatenate(row_by),
         key_values={
@@ -409,13 +418,39 @@ def _collect(
     )
 
 
+_U64 = np.uint64
+
+
+def _mix(x: np.ndarray) -> np.ndarray:
+    """SplitMix64 finaliser: a bijection of uint64 that spreads every input bit."""
+    z = x + _U64(0x9E3779B97F4A7C15)
+    z = (z ^ (z >> _U64(30))) * _U64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> _U64(27))) * _U64(0x94D049BB133111EB)
+    out: np.ndarray = z ^ (z >> _U64(31))
+    return out
+
+
+def _record_hash(silo: str, ids: pd.Series) -> np.ndarray:
+    """Stable 64-bit hash of (silo, source_id).
+
+    pandas' ``hash_array`` is SipHash-2-4 with a fixed key, so the value is the same
+    in every run and on every machine; the silo enters through a second SipHash and
+    the SplitMix64 finaliser.
+    """
+    text = ids.to_numpy(dtype=object)
+    h = pd.util.hash_array(text, categorize=False)
+    salt = pd.util.hash_array(np.array([silo], dtype=object), categorize=False)
+    with np.errstate(over="ignore"):
+        return _mix(h ^ salt[0])
+
+
 # ---------------------------------------------------------------------- resolution
 
 
 def resolve_identities(
     rosters: Mapping[str, pd.DataFrame],
     *,
-    keys: Sequence[str] = ("email", "phone"),
+    keys: Sequence[str] | None = None,
     birth_year: str | None = "birth_year",
     birth_year_tolerance: int = 0,
     max_component_size: int = 50,
@@ -431,10 +466,12 @@ def resolve_identities(
         episode, with the silo's id column (``customer_id``, ``worker_id``,
         ``partner_id``, or ``source_id``) and the key columns. A key column may be
         missing from some rosters, not from all.
-    keys : sequence of str, default ("email", "phone")
-        Key columns. Values are normalised (see :func:`normalise_key`); columns
-        whose name contains ``email`` / ``phone`` get the email / phone rules.
-        Pseudonymised keys (:func:`pseudonymise`) work the same.
+    keys : sequence of str, optional
+        Key columns; each must be in at least one roster. Default: ``email`` and
+        ``phone``, those of them that the rosters have. Values are normalised (see
+        :func:`normalise_key`); columns whose name contains ``email`` / ``phone``
+        get the email / phone rules. Pseudonymised keys (:func:`pseudonymise`)
+        work the same.
     birth_year : str or None, default "birth_year"
         Column used as a conflict signal only: records with contradicting birth
         years are never merged through a shared key. ``None`` disables the check.
@@ -473,6 +510,9 @@ def resolve_identities(
     (2, 0)
     """
     rosters = check_rosters(rosters)
+    if keys is None:
+        have = {c for df in rosters.values() for c in df.columns}
+        keys = tuple(k for k in DEFAULT_KEYS if k in have) or DEFAULT_KEYS
     if isinstance(keys, str):
         keys = (keys,)
     keys = tuple(keys)
@@ -489,24 +529,24 @@ def resolve_identities(
 
 
 def _resolve(rec: _Records, keys: tuple[str, ...], tol: float, max_size: int) -> Resolution:
-    n_nodes = rec.node_source.size
-    # Key tokens: one integer per (key column, normalised value); values are
-    # factorised sorted, so token order is a function of the value set only.
+    n_nodes = rec.node_hash.size
+    _check_unique_hashes(rec)
+    # Key tokens: one integer per (key column, normalised value).
     edge_nodes, edge_toks, kind_offsets = [], [], [0]
+    uniques: list[pd.Series] = []
     for k in keys:
         vals = rec.key_values[k]
         valid = vals.notna().to_numpy()
-        codes, uniques = pd.factorize(vals[valid], sort=True)
+        codes, uniq = pd.factorize(vals[valid])
+        uniques.append(pd.Series(uniq, dtype="str"))
         edge_nodes.append(rec.row_node[valid])
         edge_toks.append(codes.astype(np.int64) + kind_offsets[-1])
-        kind_offsets.append(kind_offsets[-1] + len(uniques))
-    n_tok = kind_offsets[-1]
-    en = np.concatenate(edge_nodes) if edge_nodes else np.zeros(0, np.int64)
-    et = np.concatenate(edge_toks) if edge_toks else np.zeros(0, np.int64)
-    pair = np.unique(en * max(n_tok, 1) + et)
-    edge_node, edge_tok = pair // max(n_tok, 1), pair % max(n_tok, 1)
-    tok_kind = np.searchsorted(np.asarray(kind_offsets[1:]), edge_tok, side="right")
-    tok_kind_of = np.searchsorted(np.asarray(kind_offsets[1:]), np.arange(n_tok), side="right")
+        kind_offsets.append(kind_offsets[-1] + len(uniq))
+    tokens = _Tokens(np.asarray(kind_offsets, dtype=np.int64), uniques)
+    n_tok = tokens.n
+    width = max(n_tok, 1)
+    pair = _distinct(np.concatenate(edge_nodes) * width + np.concatenate(edge_toks))
+    edge_node, edge_tok = pair // width, pair % width
     tok_nodes = np.bincount(edge_tok, minlength=n_tok)
 
     # Birth year per record; a record whose own rows disagree gets none.
@@ -518,18 +558,19 @@ def _resolve(rec: _Records, keys: tuple[str, ...], tol: float, max_size: int) ->
     node_hi = np.where(inconsistent, -np.inf, nhi)
     unknown = np.isinf(node_lo)
 
-    conflicts = _ConflictLog(edge_node, edge_tok, tok_kind_of)
-    conflicts.add_nodes("record_birth_year_mismatch", np.flatnonzero(inconsistent))
+    conflicts = _ConflictLog(edge_node, edge_tok, tokens)
+    conflicts.add_nodes("record_birth_year_mismatch", np.flatnonzero(inconsistent), rec.node_hash)
 
     klo = group_min(edge_tok, node_lo[edge_node], n_tok)
     khi = group_max(edge_tok, node_hi[edge_node], n_tok)
     linking = tok_nodes >= 2
     mismatch = linking & (khi - klo > tol)
     conflicts.add_keys("birth_year_mismatch", np.flatnonzero(mismatch))
-    active = linking & ~mismatch
+    # Links are edges: a key can stop linking one record (an ambiguous bridge)
+    # and keep linking the others.
+    act_e = linking[edge_tok] & ~mismatch[edge_tok]
 
     for round_ in range(_MAX_ROUNDS + 1):
-        act_e = active[edge_tok]
         labels = bipartite_components(n_nodes, n_tok, edge_node[act_e], edge_tok[act_e])
         n_comp = int(labels.max()) + 1 if n_nodes else 0
         size = np.bincount(labels, minlength=n_comp)
@@ -540,147 +581,228 @@ def _resolve(rec: _Records, keys: tuple[str, ...], tol: float, max_size: int) ->
             break
         if round_ == _MAX_ROUNDS:
             split = bad[labels]
-            first = first_of_group(labels, n_comp)
             conflicts.add_groups(
-                "unresolved_component", np.flatnonzero(split), first[labels[split]]
+                "unresolved_component",
+                np.flatnonzero(split),
+                _group_min_hash(labels, rec.node_hash, n_comp)[labels[split]],
             )
+            act_e &= ~split[edge_node]
             labels = labels.copy()
             labels[split] = n_comp + np.arange(int(split.sum()))
-            labels = canonical(labels)
             break
         e_comp = labels[edge_node]
         # Records without a birth year that join contradicting birth years are
-        # ambiguous bridges: the keys they carry in that component are not used.
+        # ambiguous bridges: they are not linked through any key in that component.
         bridge_e = act_e & bad_by[e_comp] & unknown[edge_node]
-        bridge_tok = np.unique(edge_tok[bridge_e])
         has_bridge = np.zeros(n_comp, dtype=bool)
         has_bridge[e_comp[bridge_e]] = True
-        conflicts.add_keys("ambiguous_birth_year_bridge", bridge_tok)
-        active[bridge_tok] = False
-        # Otherwise cut the most shared key (ties: the smallest token, i.e. the
-        # first key column, then the smallest value).
+        conflicts.add_keys("ambiguous_birth_year_bridge", _distinct(edge_tok[bridge_e]))
+        act_e &= ~bridge_e
+        # Otherwise cut the most shared key (ties: the first key column, then the
+        # smallest value: an order that does not depend on the rows' order).
         need = bad & ~has_bridge
         cand_e = act_e & need[e_comp]
         if cand_e.any():
+            degree = np.bincount(edge_tok[act_e], minlength=n_tok)
             comp_c, tok_c = e_comp[cand_e], edge_tok[cand_e]
-            order = np.lexsort((tok_c, -tok_nodes[tok_c], comp_c))
+            order = np.lexsort((tokens.rank(tok_c), -degree[tok_c], comp_c))
             comp_c, tok_c = comp_c[order], tok_c[order]
             lead = np.r_[True, comp_c[1:] != comp_c[:-1]]
             cut_comp, cut_tok = comp_c[lead], tok_c[lead]
             too_large = bad_size[cut_comp]
             conflicts.add_keys("component_too_large", cut_tok[too_large])
             conflicts.add_keys("component_birth_year_mismatch", cut_tok[~too_large])
-            active[cut_tok] = False
+            act_e &= ~np.isin(edge_tok, cut_tok)
 
     n_comp = int(labels.max()) + 1 if n_nodes else 0
-    first = first_of_group(labels, n_comp)
-    person_of_comp = _person_ids(rec.node_silo[first], rec.node_source[first])
-
-    act_e = active[edge_tok]
-    bits = np.zeros(n_nodes, dtype=np.int64)
-    np.bitwise_or.at(bits, edge_node[act_e], np.left_shift(1, tok_kind[act_e]))
+    # A person is named after its member record with the smallest hash: the same
+    # records give the same id whatever the order of the rows.
+    person_hash = _group_min_hash(labels, rec.node_hash, n_comp)
     size = np.bincount(labels, minlength=n_comp)
+
+    # matched_on: key columns whose value links the record to another record.
+    link_e = act_e & (np.bincount(edge_tok[act_e], minlength=n_tok)[edge_tok] >= 2)
+    bits = np.zeros(n_nodes, dtype=np.int64)
+    np.bitwise_or.at(bits, edge_node[link_e], np.left_shift(1, tokens.kind(edge_tok[link_e])))
     bits[size[labels] == 1] = 0
-    names = np.array(
+    names = pd.Index(
         [
             "+".join(k for i, k in enumerate(keys) if m >> i & 1) or "none"
             for m in range(2 ** len(keys))
         ],
-        dtype=object,
+        dtype="str",
     )
+    person_codes, person_hashes = pd.factorize(person_hash[labels])
     crosswalk = pd.DataFrame(
         {
-            "silo": pd.Series(rec.node_silo, dtype="str"),
-            "source_id": pd.Series(rec.node_source, dtype="str"),
-            "person_id": pd.Series(person_of_comp[labels], dtype="str"),
+            "silo": pd.Series(pd.Index(rec.silos, dtype="str")[rec.node_silo], dtype="str"),
+            "source_id": rec.node_source,
+            "person_id": pd.Series(_format_ids(np.asarray(person_hashes))[person_codes]),
             "matched_on": pd.Series(names[bits], dtype="str"),
         }
     )
     return Resolution(crosswalk, conflicts.table(rec, keys, node_lo))
 
 
+def _distinct(values: np.ndarray) -> np.ndarray:
+    """Sorted distinct values (sort + mask: faster than ``np.unique`` on large ints)."""
+    ordered = np.sort(values)
+    if ordered.size == 0:
+        return ordered
+    keep = np.empty(ordered.size, dtype=bool)
+    keep[0] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=keep[1:])
+    out: np.ndarray = ordered[keep]
+    return out
+
+
+def _group_min_hash(labels: np.ndarray, hashes: np.ndarray, n: int) -> np.ndarray:
+    out = np.full(n, np.iinfo(np.uint64).max, dtype=np.uint64)
+    np.minimum.at(out, labels, hashes)
+    return out
+
+
+def _check_unique_hashes(rec: _Records) -> None:
+    ordered = np.sort(rec.node_hash)
+    if ordered.size and bool((ordered[1:] == ordered[:-1]).any()):  # pragma: no cover
+        # Probability about n^2 / 2^65 (1e-8 for a million records).
+        raise HxError("two silo records share a 64-bit id hash; please report this (ids only).")
+
+
+def _format_ids(hashes: np.ndarray) -> pd.Index:
+    """``"P"`` + 16 lower-case hex digits per hash, without a Python loop."""
+    h = hashes.astype(np.uint64)
+    shifts = np.arange(60, -4, -4, dtype=np.uint64)
+    nibbles = ((h[:, None] >> shifts) & _U64(15)).astype(np.intp)
+    buf = np.empty((h.size, 17), dtype=np.uint8)
+    buf[:, 0] = ord("P")
+    buf[:, 1:] = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)[nibbles]
+    try:
+        import pyarrow as pa
+    except ImportError:  # pragma: no cover - pyarrow is optional for pandas
+        return pd.Index(buf.view("S17").ravel().astype(str).astype(object), dtype="str")
+    # Fixed-width ASCII: hand the bytes to Arrow as a string array, no Python objects.
+    offsets = np.arange(0, 17 * (h.size + 1), 17, dtype=np.int32)
+    arrow = pa.StringArray.from_buffers(h.size, pa.py_buffer(offsets), pa.py_buffer(buf))
+    return pd.Index(pd.array(arrow, dtype=pd.StringDtype("pyarrow", na_value=np.nan)))
+
+
+class _Tokens:
+    """Key tokens: kind = which key column; rank = order by (column, value)."""
+
+    def __init__(self, offsets: np.ndarray, uniques: list[pd.Series]) -> None:
+        self.offsets = offsets
+        self.uniques = uniques
+        self.n = int(offsets[-1])
+
+    def kind(self, toks: np.ndarray) -> np.ndarray:
+        out: np.ndarray = np.searchsorted(self.offsets[1:], toks, side="right")
+        return out
+
+    def rank(self, toks: np.ndarray) -> np.ndarray:
+        """Rank of each token by (key column, value); computed for these tokens only."""
+        if toks.size == 0:
+            return np.zeros(0, dtype=np.int64)
+        kinds = self.kind(toks)
+        values = np.empty(toks.size, dtype=object)
+        for k in _distinct(kinds):
+            sel = kinds == k
+            values[sel] = self.uniques[k].to_numpy(dtype=object)[toks[sel] - self.offsets[k]]
+        frame = pd.DataFrame({"kind": kinds, "value": values})
+        order = frame.sort_values(["kind", "value"], kind="stable").index.to_numpy()
+        key = frame.iloc[order]
+        new = np.r_[
+            True,
+            (key["kind"].to_numpy()[1:] != key["kind"].to_numpy()[:-1])
+            | (key["value"].to_numpy()[1:] != key["value"].to_numpy()[:-1]),
+        ]
+        rank = np.empty(toks.size, dtype=np.int64)
+        rank[order] = np.cumsum(new) - 1
+        return rank
+
+
 class _ConflictLog:
     """Collects conflicts as (kind, key column, group, record) arrays."""
 
-    def __init__(self, edge_node: np.ndarray, edge_tok: np.ndarray, tok_kind: np.ndarray) -> None:
+    def __init__(self, edge_node: np.ndarray, edge_tok: np.ndarray, tokens: _Tokens) -> None:
         self.edge_node = edge_node
         self.edge_tok = edge_tok
-        self.tok_kind = tok_kind
-        self.parts: list[tuple[int, np.ndarray, np.ndarray, np.ndarray]] = []
+        self.tokens = tokens
+        # (kind, key column or -1, token or -1, group hash or 0, record)
+        self.parts: list[tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
 
     def add_keys(self, kind: str, toks: np.ndarray) -> None:
         if toks.size == 0:
             return
         hit = np.isin(self.edge_tok, toks)
         tok = self.edge_tok[hit]
-        self.parts.append((_KIND_CODE[kind], self.tok_kind[tok], tok, self.edge_node[hit]))
+        zeros = np.zeros(tok.size, dtype=np.uint64)
+        self.parts.append(
+            (_KIND_CODE[kind], self.tokens.kind(tok), tok, zeros, self.edge_node[hit])
+        )
 
-    def add_nodes(self, kind: str, nodes: np.ndarray) -> None:
-        if nodes.size:
-            self.parts.append((_KIND_CODE[kind], np.full(nodes.size, -1), nodes, nodes))
+    def add_nodes(self, kind: str, nodes: np.ndarray, hashes: np.ndarray) -> None:
+        self.add_groups(kind, nodes, hashes[nodes])
 
     def add_groups(self, kind: str, nodes: np.ndarray, groups: np.ndarray) -> None:
         if nodes.size:
-            self.parts.append((_KIND_CODE[kind], np.full(nodes.size, -1), groups, nodes))
+            minus = np.full(nodes.size, -1, dtype=np.int64)
+            self.parts.append((_KIND_CODE[kind], minus, minus, groups.astype(np.uint64), nodes))
 
     def table(self, rec: _Records, keys: tuple[str, ...], node_lo: np.ndarray) -> pd.DataFrame:
+        columns = {
+            "conflict_id": "int64",
+            "kind": "str",
+            "key": "str",
+            "silo": "str",
+            "source_id": "str",
+            "birth_year": "Int64",
+            "action": "str",
+        }
         if not self.parts:
-            return pd.DataFrame(
-                {
-                    "conflict_id": pd.Series(dtype="int64"),
-                    "kind": pd.Series(dtype="str"),
-                    "key": pd.Series(dtype="str"),
-                    "silo": pd.Series(dtype="str"),
-                    "source_id": pd.Series(dtype="str"),
-                    "birth_year": pd.Series(dtype="Int64"),
-                    "action": pd.Series(dtype="str"),
-                }
-            )
+            return pd.DataFrame({c: pd.Series(dtype=t) for c, t in columns.items()})
         kind = np.concatenate([np.full(p[2].size, p[0]) for p in self.parts])
         key = np.concatenate([p[1] for p in self.parts])
-        group = np.concatenate([p[2] for p in self.parts])
-        node = np.concatenate([p[3] for p in self.parts])
-        # Ids follow (kind, key, group): tokens are in sorted-value order and groups
-        # are smallest records, so numbering does not depend on row order.
-        order = np.lexsort((node, group, key, kind))
-        kind, key, group, node = kind[order], key[order], group[order], node[order]
-        new = np.r_[
-            True, (kind[1:] != kind[:-1]) | (key[1:] != key[:-1]) | (group[1:] != group[:-1])
-        ]
+        tok = np.concatenate([p[2] for p in self.parts])
+        group_hash = np.concatenate([p[3] for p in self.parts])
+        node = np.concatenate([p[4] for p in self.parts])
+        # The group of a key conflict is the key value, ranked by (column, value);
+        # of a record conflict, a record hash. Neither depends on the rows' order.
+        group = np.zeros(kind.size, dtype=np.int64)
+        is_tok = tok >= 0
+        group[is_tok] = self.tokens.rank(tok[is_tok])
+        by_hash = _distinct(group_hash[~is_tok])
+        group[~is_tok] = np.searchsorted(by_hash, group_hash[~is_tok])
+        frame = pd.DataFrame(
+            {
+                "k": kind,
+                "key_i": key,
+                "group": group,
+                "silo_i": rec.node_silo[node],
+                "source_id": rec.node_source.to_numpy(dtype=object)[node],
+                "node": node,
+            }
+        ).drop_duplicates(["k", "key_i", "group", "node"])
+        frame = frame.sort_values(["k", "key_i", "group", "silo_i", "source_id"], ignore_index=True)
+        lead = frame[["k", "key_i", "group"]].ne(frame[["k", "key_i", "group"]].shift()).any(axis=1)
         kinds = np.array(list(CONFLICT_KINDS), dtype=object)
         actions = np.array(list(CONFLICT_KINDS.values()), dtype=object)
         key_names = np.array([*keys, None], dtype=object)
-        years = node_lo[node]
+        years = node_lo[frame["node"].to_numpy()]
+        k = frame["k"].to_numpy()
         return pd.DataFrame(
             {
-                "conflict_id": np.cumsum(new) - 1,
-                "kind": pd.Series(kinds[kind], dtype="str"),
-                "key": pd.Series(key_names[key], dtype="str"),
-                "silo": pd.Series(rec.node_silo[node], dtype="str"),
-                "source_id": pd.Series(rec.node_source[node], dtype="str"),
+                "conflict_id": np.cumsum(lead.to_numpy()) - 1,
+                "kind": pd.Series(kinds[k], dtype="str"),
+                "key": pd.Series(key_names[frame["key_i"].to_numpy()], dtype="str"),
+                "silo": pd.Series(
+                    np.asarray(rec.silos, dtype=object)[frame["silo_i"]], dtype="str"
+                ),
+                "source_id": pd.Series(frame["source_id"].to_numpy(), dtype="str"),
                 "birth_year": pd.array(np.where(np.isinf(years), np.nan, years), dtype="Int64"),
-                "action": pd.Series(actions[kind], dtype="str"),
+                "action": pd.Series(actions[k], dtype="str"),
             }
         )
-
-
-def _person_ids(silo: np.ndarray, source: np.ndarray) -> np.ndarray:
-    """``"P"`` + 16 hex digits of a stable 64-bit hash of ``silo \\x1f source_id``."""
-    if silo.size == 0:
-        return np.zeros(0, dtype=object)
-    text = (pd.Series(silo, dtype="str") + "\x1f" + pd.Series(source, dtype="str")).to_numpy(
-        dtype=object
-    )
-    # pandas' hash_array is SipHash-2-4 with a fixed key: deterministic across runs.
-    h = pd.util.hash_array(text, categorize=False)
-    if np.unique(h).size != h.size:  # pragma: no cover - probability ~n^2 / 2^65
-        raise HxError("person_id hash collision; please report this input (ids only).")
-    shifts = np.arange(60, -4, -4, dtype=np.uint64)
-    nibbles = ((h[:, None] >> shifts) & np.uint64(15)).astype(np.intp)
-    buf = np.empty((h.size, 17), dtype=np.uint8)
-    buf[:, 0] = ord("P")
-    buf[:, 1:] = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)[nibbles]
-    return buf.view("S17").ravel().astype(str).astype(object)
 
 
 # ---------------------------------------------------------------------- evaluation

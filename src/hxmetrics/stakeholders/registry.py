@@ -162,7 +162,7 @@ class StakeholderRegistry:
         customers: pd.DataFrame | None = None,
         workers: pd.DataFrame | None = None,
         partners: pd.DataFrame | None = None,
-        keys: Sequence[str] = ("email", "phone"),
+        keys: Sequence[str] | None = None,
         validate_rosters: bool = True,
         birth_year: str | None = "birth_year",
         birth_year_tolerance: int = 0,
@@ -176,8 +176,9 @@ class StakeholderRegistry:
         ----------
         customers, workers, partners : pandas.DataFrame, optional
             The rosters (at least one), per the table contract.
-        keys : sequence of str, default ("email", "phone")
-            Key columns for identity resolution (raw or pseudonymised).
+        keys : sequence of str, optional
+            Key columns for identity resolution (raw or pseudonymised); default
+            ``email`` and ``phone``, those the rosters have.
         validate_rosters : bool, default True
             Check every roster against the contract first
             (:func:`hxmetrics.validate`); turn off only for rosters already checked.
@@ -241,9 +242,9 @@ class StakeholderRegistry:
         """Per person: roles ever, roles at ``as_of``, hybrid labels (see ``classify_hybrids``)."""
         if as_of is None:
             if self._hybrids is None:
-                self._hybrids = classify_hybrids(self._episodes, rules=self._rules)
+                self._hybrids = classify_hybrids(self._episodes, rules=self._rules, merged=True)
             return self._hybrids
-        return classify_hybrids(self._episodes, as_of=as_of, rules=self._rules)
+        return classify_hybrids(self._episodes, as_of=as_of, rules=self._rules, merged=True)
 
     def attribute(
         self,
@@ -263,7 +264,9 @@ class StakeholderRegistry:
     def index(self) -> AttributionIndex:
         """The attribution index (built on first use, then reused)."""
         if self._index is None:
-            self._index = AttributionIndex.build(self._crosswalk, self._episodes, self.hybrids())
+            self._index = AttributionIndex.build(
+                self._crosswalk, self._episodes, self.hybrids(), merged=True
+            )
         return self._index
 
     def silo_view(self, silo: str) -> SiloView:

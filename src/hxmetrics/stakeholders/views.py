@@ -71,9 +71,9 @@ class SiloView:
         """
         if as_of is None:
             if self._hybrids is None:
-                self._hybrids = classify_hybrids(self.episodes, rules=self._rules)
+                self._hybrids = classify_hybrids(self.episodes, rules=self._rules, merged=True)
             return self._hybrids
-        return classify_hybrids(self.episodes, as_of=as_of, rules=self._rules)
+        return classify_hybrids(self.episodes, as_of=as_of, rules=self._rules, merged=True)
 
     def attribute(
         self,
@@ -90,7 +90,9 @@ class SiloView:
         true, and rows of other silos are kept with ``attribution = "other_silo"``.
         """
         if self._index is None:
-            self._index = AttributionIndex.build(self.crosswalk, self.episodes, self.hybrids())
+            self._index = AttributionIndex.build(
+                self.crosswalk, self.episodes, self.hybrids(), merged=True
+            )
         out = attribute_with_index(events, self._index, time=time, silo=silo, source_id=source_id)
         rows_silo = out[silo].astype("str")
         foreign = (rows_silo.notna() & (rows_silo != self.silo)).to_numpy(dtype=bool)
