@@ -307,3 +307,36 @@ def test_errors_say_what_is_wrong(tiny: tuple[StakeholderRegistry, pd.DataFrame]
         siloed_vs_unified(reg, dup)
     with pytest.raises(InputTableError, match="group 'partner'"):
         siloed_vs_unified(reg, responses, group="partner")
+
+
+def test_an_empty_estimator_is_missing_not_zero(
+    tiny: tuple[StakeholderRegistry, pd.DataFrame],
+) -> None:
+    """Workers answered only the customer survey: no siloed eNPS, but a unified one."""
+    reg, responses = tiny
+    only_customers = responses[responses["silo"] == "customers"]
+    res = siloed_vs_unified(reg, only_customers, group="worker")
+    est = res.estimates.set_index("estimator")
+    assert np.isnan(est.loc["siloed", "estimate"])
+    assert np.isnan(est.loc["siloed", "se"])
+    # A (worker since 2021) answered the customer survey in 2022: +100.
+    assert est.loc["unified", "estimate"] == pytest.approx(100.0)
+    assert np.isnan(res.difference["difference"].iloc[0])
+    assert np.isnan(res.difference["se"].iloc[0])
+    # Nothing recorded by the worker silo: every step from it is undefined too.
+    assert np.isnan(est.loc["attributed", "estimate"])
+    assert res.decomposition["contribution"].isna().all()
+
+
+def test_other_frames_and_text_timestamps(
+    tiny: tuple[StakeholderRegistry, pd.DataFrame],
+) -> None:
+    import polars as pl
+
+    reg, responses = tiny
+    base = siloed_vs_unified(reg, responses, group="customer").estimates
+    as_polars = siloed_vs_unified(reg, pl.from_pandas(responses), group="customer").estimates
+    pd.testing.assert_frame_equal(base, as_polars)
+    text = responses.assign(timestamp=responses["timestamp"].dt.strftime("%Y-%m-%d"))
+    as_text = siloed_vs_unified(reg, text, group="customer").estimates
+    pd.testing.assert_frame_equal(base, as_text)

@@ -487,7 +487,26 @@ def ratio_covariance(t_tot: np.ndarray, n_tot: np.ndarray) -> tuple[np.ndarray, 
     u = np.where(n_tot > 0, u, 0.0)
     factor = g / (g - 1) if g > 1 else np.nan
     cov = factor * (u.T @ u)
+    # A column without any weight has no estimate and no variance (not a zero one).
+    empty = ~(a > 0)
+    cov[empty, :] = np.nan
+    cov[:, empty] = np.nan
     return theta, cov
+
+
+def contrast(
+    c: np.ndarray, theta: np.ndarray, cov: np.ndarray, boot: np.ndarray | None = None
+) -> tuple[float, float, float]:
+    """Estimate, SE and bootstrap SE of ``c @ theta``, using only the columns ``c`` names."""
+    idx = np.flatnonzero(c)
+    ci = c[idx]
+    est = float(ci @ theta[idx])
+    var = float(ci @ cov[np.ix_(idx, idx)] @ ci)
+    se = float(np.sqrt(var)) if var >= 0 else np.nan
+    se_boot = np.nan
+    if boot is not None:
+        se_boot = float(np.nanstd(boot[:, idx] @ ci, ddof=1))
+    return est, se, se_boot
 
 
 def bootstrap_estimates(
@@ -704,14 +723,9 @@ def pooled_vs_stratified(
     counts = cols.sum(axis=0)
     z = z_critical(confidence)
 
-    def contrast(c: np.ndarray) -> tuple[float, float]:
-        est = float(np.nansum(c * np.where(c != 0, theta, 0.0)))
-        var = float(c @ np.where(np.isfinite(cov), cov, 0.0) @ c)
-        return est, float(np.sqrt(max(var, 0.0)))
-
     pooled_c = np.zeros(2 + 2 * h)
     pooled_c[[0, 1]] = [1.0, -1.0]
-    pooled, pooled_se = contrast(pooled_c)
+    pooled, pooled_se, _ = contrast(pooled_c, theta, cov)
     n_a = counts[2::2]
     n_b = counts[3::2]
     both = (n_a > 0) & (n_b > 0)
@@ -720,13 +734,13 @@ def pooled_vs_stratified(
     for j in np.flatnonzero(both):
         c = np.zeros(2 + 2 * h)
         c[[2 + 2 * j, 3 + 2 * j]] = [1.0, -1.0]
-        ses[j] = contrast(c)[1]
+        ses[j] = contrast(c, theta, cov)[1]
     share_rows = (n_a + n_b) / (n_a + n_b)[both].sum()
     std_c = np.zeros(2 + 2 * h)
     for j in np.flatnonzero(both):
         std_c[2 + 2 * j] = share_rows[j]
         std_c[3 + 2 * j] = -share_rows[j]
-    standardised, std_se = contrast(std_c)
+    standardised, std_se, _ = contrast(std_c, theta, cov)
     share, kind = _simpson_flag(pooled, diffs, np.where(both, n_a + n_b, 0))
 
     keys = pd.DataFrame(list(uniques), columns=by_cols) if h else pd.DataFrame(columns=by_cols)
@@ -1011,7 +1025,7 @@ def _compare(
     z = z_critical(confidence)
     t_tot, n_tot = design.totals()
     theta, cov = ratio_covariance(t_tot, n_tot)
-    se = np.sqrt(np.clip(np.diag(cov), 0, None))
+    se = np.sqrt(np.clip(np.diag(cov), 0, None))  # NaN stays NaN
     boot = None
     if n_bootstrap:
         boot = bootstrap_estimates(
@@ -1039,14 +1053,8 @@ def _compare(
     if boot is not None:
         estimates["se_bootstrap"] = np.nanstd(boot, axis=0, ddof=1)
 
-    def contrast(c: np.ndarray) -> tuple[float, float, float]:
-        est = float(c @ theta)
-        s = float(np.sqrt(max(float(c @ cov @ c), 0.0)))
-        sb = float(np.nanstd(boot @ c, ddof=1)) if boot is not None else np.nan
-        return est, s, sb
-
     c_gap = np.array([1.0, 0.0, 0.0, -1.0])
-    gap, gap_se, gap_boot = contrast(c_gap)
+    gap, gap_se, gap_boot = contrast(c_gap, theta, cov, boot)
     stat = gap / gap_se if gap_se > 0 else np.nan
     p_value = float(2 * sps.norm.sf(abs(stat))) if np.isfinite(stat) else np.nan
     difference = pd.DataFrame(
@@ -1070,7 +1078,7 @@ def _compare(
         c = np.zeros(4)
         c[ESTIMATORS.index(a)] += 1.0
         c[ESTIMATORS.index(b)] -= 1.0
-        est, s, sb = contrast(c)
+        est, s, sb = contrast(c, theta, cov, boot)
         rows.append(
             {
                 "component": name,
