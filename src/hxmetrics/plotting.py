@@ -38,6 +38,7 @@ __all__ = [
     "figure_to_png",
     "new_figure",
     "plot_curves",
+    "plot_distribution",
     "plot_estimates",
     "plot_overlap",
     "style",
@@ -254,6 +255,7 @@ def plot_estimates(
     reference: float | None = None,
     xlabel: str | None = None,
     title: str | None = None,
+    color: str | None = None,
     ax: Axes | None = None,
 ) -> Axes:
     """Dot-and-interval (forest) plot of the estimates in a tidy result.
@@ -285,6 +287,9 @@ def plot_estimates(
         Draw a vertical reference line here (0 for NPS, say).
     xlabel, title : str, optional
         Axis label (default: the estimate column) and title.
+    color : str, optional
+        Colour of the dots and lines without ``hue`` (e.g. ``ROLE_COLORS["worker"]``);
+        default the first colour of :data:`PALETTE`. With ``hue`` the palette is used.
     ax : matplotlib Axes, optional
         Where to draw; a new figure when omitted.
 
@@ -355,7 +360,9 @@ def plot_estimates(
         labelled: set[int] = set()
         for i in range(len(frame)):
             y = row_of[i] + (hue_of[i] - (k - 1) / 2) * step
-            color = PALETTE[hue_of[i] % len(PALETTE)]
+            dot_color = (
+                color if color is not None and hue is None else PALETTE[hue_of[i] % len(PALETTE)]
+            )
             if hidden[i]:
                 if row_all_hidden[row_of[i]]:
                     # One label for a group hidden in every hue level, on its row.
@@ -376,9 +383,13 @@ def plot_estimates(
                 continue
             if np.isfinite(low[i]) and np.isfinite(high[i]):
                 ax.plot(
-                    [low[i], high[i]], [y, y], color=color, linewidth=1.6, solid_capstyle="butt"
+                    [low[i], high[i]],
+                    [y, y],
+                    color=dot_color,
+                    linewidth=1.6,
+                    solid_capstyle="butt",
                 )
-            ax.plot([est[i]], [y], marker="o", markersize=5.5, color=color, linestyle="none")
+            ax.plot([est[i]], [y], marker="o", markersize=5.5, color=dot_color, linestyle="none")
         if reference is not None:
             ax.axvline(reference, color=_MUTED, linewidth=0.9, linestyle=(0, (4, 3)))
         ax.set_xlim(lo - pad, hi + pad)
@@ -672,6 +683,110 @@ def plot_curves(
         ax.set_ylabel(ylabel if ylabel is not None else y)
         if by is not None:
             ax.legend(title=by)
+        if title:
+            ax.set_title(title)
+    return ax
+
+
+def plot_distribution(
+    values: Any,
+    *,
+    bins: int = 30,
+    log: bool = False,
+    floor: float | None = None,
+    xlabel: str | None = None,
+    title: str | None = None,
+    color: str | None = None,
+    ax: Axes | None = None,
+) -> Axes:
+    """Histogram of a skewed quantity (lifetime value, spend, tenure) with its median and mean.
+
+    Parameters
+    ----------
+    values : array-like
+        The values; missing ones are left out and counted in a line under the axis.
+    bins : int, default 30
+        Number of bins (equal width, or equal width in log scale with ``log``).
+    log : bool, default False
+        Log-scaled x axis with log-spaced bins, for values over several orders of
+        magnitude. Values that are not positive cannot be placed on it: they are
+        counted in the line under the axis.
+    floor : float, optional
+        Draw only values at or above ``floor`` (e.g. 0.01 for money on a log axis,
+        where a near-zero value would stretch the axis over many empty decades); the
+        others are counted in the line under the axis. The median and mean lines are
+        those of every finite value.
+    xlabel, title : str, optional
+        Labels.
+    color : str, optional
+        Bar colour; default the first colour of :data:`PALETTE`.
+    ax : matplotlib Axes, optional
+        Where to draw; a new figure when omitted.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> fig, ax = new_figure(5, 3)
+    >>> values = np.random.default_rng(1).lognormal(2.0, 1.0, 500)
+    >>> ax = plot_distribution(values, log=True, xlabel="value", ax=ax)
+    >>> ax.get_xscale(), len(ax.patches)
+    ('log', 30)
+    """
+    if not (isinstance(bins, int) and not isinstance(bins, bool) and bins >= 1):
+        raise ParameterError(f"bins must be a positive integer; got {bins!r}.")
+    data = pd.to_numeric(pd.Series(np.asarray(values).ravel()), errors="coerce")
+    x = data.to_numpy(dtype=float)
+    finite = np.isfinite(x)
+    left_out = []
+    if (~finite).any():
+        left_out.append(f"{int((~finite).sum()):,} missing")
+    if log:
+        nonpos = finite & (x <= 0)
+        if nonpos.any():
+            left_out.append(f"{int(nonpos.sum()):,} not positive")
+        finite &= x > 0
+    all_finite = x[np.isfinite(x)]
+    if floor is not None:
+        below = finite & (x < floor)
+        if below.any():
+            left_out.append(f"{int(below.sum()):,} below {floor:g}")
+        finite &= x >= floor
+    shown = x[finite]
+    if shown.size == 0:
+        raise ParameterError("plot_distribution: no values to draw.")
+    ax = _axes(ax, 6.4, 3.4)
+    with style():
+        lo, hi = float(shown.min()), float(shown.max())
+        if log:
+            edges = np.geomspace(lo, hi if hi > lo else lo * 10, bins + 1)
+        else:
+            edges = np.linspace(lo, hi if hi > lo else lo + 1, bins + 1)
+        ax.hist(
+            shown, bins=edges.tolist(), color=color or PALETTE[0], edgecolor="white", linewidth=0.5
+        )
+        if log:
+            ax.set_xscale("log")
+        median, mean = float(np.median(all_finite)), float(np.mean(all_finite))
+        ax.axvline(median, color=_INK, linewidth=1.2, label=f"median {median:,.2f}")
+        ax.axvline(
+            mean, color=PALETTE[1], linewidth=1.2, linestyle=(0, (4, 3)), label=f"mean {mean:,.2f}"
+        )
+        ax.legend(loc="upper right")
+        ax.grid(True, axis="y")
+        ax.grid(False, axis="x")
+        ax.set_ylabel("count")
+        label = xlabel if xlabel is not None else ("" if data.name is None else str(data.name))
+        if left_out:
+            label = (
+                f"{label}\n(not shown: {', '.join(left_out)})"
+                if label
+                else (f"not shown: {', '.join(left_out)}")
+            )
+        ax.set_xlabel(label)
         if title:
             ax.set_title(title)
     return ax

@@ -137,8 +137,8 @@ class Kpi:
         Interval bounds, shown as "95% CI low to high".
     n : int, optional
         Sample size behind the number.
-    fmt : str, default "{:.1f}"
-        Format of the value and the bounds.
+    fmt : str or callable, default "{:.1f}"
+        Format of the value and the bounds (see :func:`format_value`).
     unit : str, default ""
         Written after the value ("%", " pts").
     note : str, default ""
@@ -152,7 +152,7 @@ class Kpi:
     ci_low: float | None = None
     ci_high: float | None = None
     n: int | None = None
-    fmt: str = "{:.1f}"
+    fmt: Formatter = "{:.1f}"
     unit: str = ""
     note: str = ""
     confidence: float = 0.95
@@ -204,6 +204,24 @@ class Section:
     def add_text(self, text: str) -> Section:
         """Add prose; blank lines separate paragraphs. The text is escaped."""
         self._parts.append(_paragraphs(text))
+        return self
+
+    def add_list(self, items: Iterable[str], *, ordered: bool = False) -> Section:
+        """Add a bulleted (or numbered) list; each item is escaped.
+
+        Parameters
+        ----------
+        items : iterable of str
+            The entries, in order.
+        ordered : bool, default False
+            Numbered instead of bulleted.
+        """
+        entries = [str(item) for item in items]
+        if not entries:
+            raise ParameterError("add_list needs at least one item.")
+        tag = "ol" if ordered else "ul"
+        body = "".join(f"<li>{_e(' '.join(item.split()))}</li>" for item in entries)
+        self._parts.append(f"<{tag}>{body}</{tag}>")
         return self
 
     def add_note(self, text: str, *, kind: str = "info") -> Section:
@@ -437,6 +455,10 @@ class Report:
         caller decides what goes in, so that identical input gives identical bytes.
     lang : str, default "en"
         Language of the document.
+    forbidden : sequence of str, optional
+        Identifiers from the input that must never appear (emails, phones, ids):
+        :meth:`write` refuses a document containing any of them, in addition to the
+        ``forbidden`` values given to it.
 
     Examples
     --------
@@ -457,6 +479,7 @@ class Report:
         subtitle: str | None = None,
         footer: str | None = None,
         lang: str = "en",
+        forbidden: Sequence[str] = (),
     ) -> None:
         if not isinstance(title, str) or not title.strip():
             raise ParameterError("a report needs a non-empty title.")
@@ -466,6 +489,7 @@ class Report:
         self.subtitle = subtitle
         self.footer = footer
         self.lang = lang
+        self.forbidden: list[str] = [str(v) for v in forbidden]
         self.sections: list[Section] = []
 
     def __repr__(self) -> str:
@@ -538,7 +562,8 @@ class Report:
         path : path-like
             Destination ``.html`` file; its folder must exist.
         forbidden : sequence of str, optional
-            Identifiers from the input that must not appear (emails, phones).
+            Identifiers from the input that must not appear (emails, phones), checked
+            together with the report's own :attr:`forbidden` list.
 
         Returns
         -------
@@ -554,8 +579,9 @@ class Report:
         if not target.parent.is_dir():
             raise ParameterError(f"cannot write {target}: folder {target.parent} does not exist.")
         document = self.to_html()
-        if forbidden:
-            privacy_guard(document, forbidden=forbidden)
+        values = [*self.forbidden, *forbidden]
+        if values:
+            privacy_guard(document, forbidden=values)
         else:
             check_no_external_urls(document)
         data = document.encode("utf-8")
@@ -596,6 +622,8 @@ h2{font-size:1.45rem;line-height:1.25;margin:2.25rem 0 .75rem;padding-bottom:.3r
 border-bottom:2px solid var(--line)}
 h3{font-size:1.1rem;margin:1.6rem 0 .5rem}
 p{margin:.5rem 0;max-width:46rem}
+section ul,section ol{max-width:46rem;padding-left:1.4rem}
+section li{margin:.2rem 0}
 .intro{color:var(--ink);margin-bottom:1rem}
 .kpis{display:grid;grid-template-columns:repeat(auto-fill,minmax(12.5rem,1fr));gap:.9rem;
 margin:1rem 0 1.5rem}
@@ -612,7 +640,9 @@ table{border-collapse:collapse;font-size:.9rem;font-variant-numeric:tabular-nums
 caption{caption-side:top;text-align:left;font-weight:600;padding:0 0 .4rem}
 th,td{padding:.35rem .75rem;border-bottom:1px solid var(--line);text-align:left;
 vertical-align:top}
-thead th{background:var(--soft);border-bottom:2px solid var(--line);font-weight:600}
+thead th{background:var(--soft);border-bottom:2px solid var(--line);font-weight:600;
+white-space:nowrap}
+tbody td:first-child{white-space:nowrap}
 tbody tr:nth-child(even){background:#fafbfc}
 .num{text-align:right;white-space:nowrap}
 tr.suppressed td{color:var(--muted);font-style:italic}

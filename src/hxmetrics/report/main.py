@@ -1,0 +1,400 @@
+"""The main job: one self-contained HTML report on a roster-and-exhaust data set.
+
+:func:`build_report` takes the contract tables (rosters and exhaust), checks them,
+resolves the stakeholders, computes every measure through the public functions of
+:mod:`hxmetrics.measures`, :mod:`hxmetrics.stakeholders` and :mod:`hxmetrics.compare`,
+and returns a :class:`~hxmetrics.report.Report`. :func:`run_report` reads the tables
+(the bundled sample, a directory, or the ``[inputs]`` of a job file), builds the
+report and writes it after the privacy checks. The sections themselves live in
+:mod:`hxmetrics.report.sections`, one function per section.
+
+The same input gives the same bytes: no timestamp, no path and no random seed that
+is not fixed goes into the document.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from hxmetrics.errors import ParameterError, did_you_mean
+from hxmetrics.measures.privacy import WORKER_MIN_N, check_min_n
+from hxmetrics.report.builder import Report
+from hxmetrics.report.privacy import collect_identifiers
+from hxmetrics.report.progress import Progress
+from hxmetrics.report.sections import SECTIONS, Context
+from hxmetrics.tables import ID_COLUMN, ROSTERS, TABLES, table_from_filename, validate
+
+__all__ = [
+    "DEFAULT_OUT",
+    "DEFAULT_TITLE",
+    "build_report",
+    "default_as_of",
+    "input_identifiers",
+    "read_tables",
+    "run_report",
+]
+
+DEFAULT_TITLE = "Human-experience report"
+DEFAULT_OUT = Path("hxmetrics-report.html")
+#: Seed of every random step (bootstrap intervals); fixed so that a report is repeatable.
+DEFAULT_SEED = 20240611
+_SUFFIXES = (".csv", ".parquet", ".pq")
+# Columns holding personal identifiers or record ids: never shown in a report.
+_ID_COLUMNS = ("email", "phone", "source_id", *ID_COLUMN.values())
+# Numeric ids this short cannot be told from counts in the text, so the guard skips
+# them (the report never prints an id; the guard is the second line of defence).
+_MIN_NUMERIC_ID = 6
+_TIME_COLUMNS = {"tickets": "opened"}
+
+
+def _time_column(table: str) -> str:
+    return _TIME_COLUMNS.get(table, "timestamp")
+
+
+def read_tables(directory: str | os.PathLike[str]) -> dict[str, pd.DataFrame]:
+    """Read every contract table found in a directory of CSV or Parquet files.
+
+    A file belongs to the table its name starts with (``responses.csv``,
+    ``workers_2025.parquet``; see :func:`hxmetrics.tables.table_from_filename`).
+    Files of other names are ignored; two files for one table are an error. CSV
+    values are read as text: the contract (:func:`hxmetrics.validate`) gives them
+    their types.
+
+    Parameters
+    ----------
+    directory : path-like
+        The folder to read (not recursive).
+
+    Returns
+    -------
+    dict of str to DataFrame
+        Table name to frame, in the contract's order (rosters first).
+
+    Raises
+    ------
+    ParameterError
+        If the folder does not exist, holds no table, or holds two files for one table.
+
+    Examples
+    --------
+    >>> import tempfile, pandas as pd
+    >>> folder = tempfile.mkdtemp()
+    >>> pd.DataFrame({"worker_id": ["w1"]}).to_csv(f"{folder}/workers.csv", index=False)
+    >>> list(read_tables(folder))
+    ['workers']
+    """
+    folder = Path(directory)
+    if not folder.is_dir():
+        raise ParameterError(f"--data: {folder} is not a directory.")
+    found: dict[str, Path] = {}
+    for path in sorted(folder.iterdir()):
+        if not path.is_file() or path.suffix.lower() not in _SUFFIXES:
+            continue
+        table = table_from_filename(path.name)
+        if table is None:
+            continue
+        if table in found:
+            raise ParameterError(
+                f"{folder}: two files for table {table!r}: {found[table].name} and {path.name}. "
+                "Keep one (or concatenate them first)."
+            )
+        found[table] = path
+    if not found:
+        names = sorted(p.name for p in folder.iterdir() if p.is_file())[:10]
+        raise ParameterError(
+            f"{folder}: no table files found. Name each CSV/Parquet file after its table "
+            f"({', '.join(TABLES)}), e.g. responses.csv; found: {names or 'no files'}."
+        )
+    return {t: _read_file(found[t]) for t in TABLES if t in found}
+
+
+def _read_file(path: Path) -> pd.DataFrame:
+    if path.suffix.lower() == ".csv":
+        # Everything as text: the contract coerces, so nothing is guessed twice.
+        return pd.read_csv(path, dtype=str, keep_default_na=True)
+    return pd.read_parquet(path)
+
+
+def _tables_from_job(job: str | os.PathLike[str]) -> dict[str, pd.DataFrame]:
+    """The ``[inputs]`` of a job file (see :mod:`hxmetrics.jobs`), read like ``--data``."""
+    path = Path(job)
+    try:
+        raw = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise ParameterError(f"--job: no such job file {path}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ParameterError(f"--job: {path} is not valid TOML: {exc}") from None
+    inputs = raw.get("inputs")
+    if not isinstance(inputs, dict) or not inputs:
+        raise ParameterError(f"--job: {path} has no [inputs] table naming the input files.")
+    out = {}
+    for table, rel in inputs.items():
+        if table not in TABLES:
+            raise ParameterError(
+                f"--job: [inputs] names unknown table {table!r}; the contract has "
+                f"{', '.join(TABLES)}." + did_you_mean(table, TABLES)
+            )
+        file = (path.parent / str(rel)).resolve()
+        if not file.is_file():
+            raise ParameterError(f"--job: [inputs].{table}: no such file {file}")
+        if file.suffix.lower() not in _SUFFIXES:
+            raise ParameterError(f"--job: [inputs].{table}: expected .csv or .parquet, got {file}")
+        out[table] = _read_file(file)
+    return {t: out[t] for t in TABLES if t in out}
+
+
+def default_as_of(tables: Mapping[str, pd.DataFrame]) -> pd.Timestamp:
+    """The day after the latest date in the tables: the default reference date.
+
+    Retention is censored at this date, roles "now" are the roles held on it, and
+    lifetime value counts purchases up to it. Every start, end and exhaust
+    timestamp is considered, so the date depends on the data only.
+
+    Parameters
+    ----------
+    tables : mapping of str to DataFrame
+        Validated contract tables.
+
+    Returns
+    -------
+    pandas.Timestamp
+        Midnight after the latest timestamp.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> t = {"responses": pd.DataFrame({"timestamp": pd.to_datetime(["2025-03-01 10:00"])})}
+    >>> default_as_of(t)
+    Timestamp('2025-03-02 00:00:00')
+    """
+    latest: list[pd.Timestamp] = []
+    for name, frame in tables.items():
+        columns = ("start", "end") if name in ROSTERS else (_time_column(name),)
+        for column in columns:
+            if column in frame.columns:
+                value = pd.to_datetime(frame[column]).max()
+                if pd.notna(value):
+                    latest.append(pd.Timestamp(value))
+    if not latest:
+        raise ParameterError(
+            "cannot choose a reference date: the tables hold no dates. Pass as_of=..."
+        )
+    return max(latest).normalize() + pd.Timedelta(days=1)
+
+
+def input_identifiers(
+    tables: Mapping[str, pd.DataFrame], *, person_ids: Sequence[str] = ()
+) -> list[str]:
+    """Every personal identifier and record id in the input: what a report must not show.
+
+    Emails, phones, the rosters' ids and the exhaust tables' ``source_id`` values, and
+    the resolved ``person_ids``. Numeric ids shorter than 6 digits are left out: they
+    cannot be told from ordinary numbers in the text.
+
+    Parameters
+    ----------
+    tables : mapping of str to DataFrame
+        The input tables.
+    person_ids : sequence of str, optional
+        Resolved person ids (``registry.crosswalk["person_id"]``).
+
+    Returns
+    -------
+    list of str
+        Distinct values, sorted, for :meth:`Report.write`'s ``forbidden``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> roster = pd.DataFrame({"worker_id": ["W-001", "1234"], "email": ["a@x.org", None]})
+    >>> input_identifiers({"workers": roster}, person_ids=["P9f3"])
+    ['P9f3', 'W-001', 'a@x.org']
+    """
+    values = collect_identifiers(tables.values(), columns=_ID_COLUMNS)
+    values += [str(p) for p in person_ids]
+    keep = {v for v in values if not (v.isdigit() and len(v) < _MIN_NUMERIC_ID)}
+    return sorted(keep)
+
+
+def build_report(
+    tables: Mapping[str, pd.DataFrame],
+    *,
+    title: str = DEFAULT_TITLE,
+    source: str | None = None,
+    as_of: Any = None,
+    min_n: int = WORKER_MIN_N,
+    keys: Sequence[str] = ("email", "phone"),
+    confidence: float = 0.95,
+    random_state: int = DEFAULT_SEED,
+    progress: Progress | None = None,
+) -> Report:
+    """Compute every measure on the tables and lay them out as a report.
+
+    Steps: validate each table against the contract; resolve identities across the
+    rosters and attribute every exhaust row to a person and the roles held at its
+    time; then one section per topic (see :data:`hxmetrics.report.sections.SECTIONS`):
+    overview, who crosses roles, experience by role and hybrid type, siloed vs
+    unified, reliability and the HX index, lifetime value and retention, data
+    quality. A section whose tables are missing says so instead of failing.
+
+    Parameters
+    ----------
+    tables : mapping of str to DataFrame
+        Contract tables by name: at least one roster (``customers``, ``workers``,
+        ``partners``) and ``responses``; ``transactions`` enables lifetime value.
+        Other exhaust tables are checked and counted.
+    title : str, default "Human-experience report"
+        The report's title.
+    source : str, optional
+        One phrase naming the data, shown under the title (never a file path).
+    as_of : timestamp, optional
+        Reference date (censoring of tenure, end of the purchase history, roles
+        "now"). Default :func:`default_as_of`.
+    min_n : int, default 5
+        Smallest group shown in any table or figure of the report
+        (:data:`~hxmetrics.measures.privacy.WORKER_MIN_N`); smaller groups are
+        suppressed, with complementary suppression, and never below a measure's own
+        minimum.
+    keys : sequence of str, default ("email", "phone")
+        Roster columns that link records of one person across silos.
+    confidence : float, default 0.95
+        Level of every interval.
+    random_state : int
+        Seed of the bootstrap intervals (fixed by default).
+    progress : Progress, optional
+        Step progress on stderr (see :class:`~hxmetrics.report.Progress`).
+
+    Returns
+    -------
+    Report
+        Its ``forbidden`` list holds every identifier of the input
+        (:func:`input_identifiers`), so ``report.write(path)`` refuses a document
+        that would show one. :func:`run_report` builds and writes in one call.
+
+    Raises
+    ------
+    InputTableError
+        A table breaks the data contract (the message lists every failed check).
+    ParameterError
+        A required table is missing or an option is out of range.
+    """
+    min_n_checked = check_min_n(min_n)
+    if min_n_checked is None:  # pragma: no cover - check_min_n returns None only for None
+        raise ParameterError("min_n must be a positive integer.")
+    unknown = [t for t in tables if t not in TABLES]
+    if unknown:
+        raise ParameterError(
+            f"unknown table(s) {unknown}; the contract has {', '.join(TABLES)}."
+            + did_you_mean(str(unknown[0]), TABLES)
+        )
+    if not any(t in tables for t in ROSTERS):
+        raise ParameterError(
+            "the report needs at least one roster (customers, workers or partners) to "
+            f"resolve the stakeholders; got only {sorted(tables)}."
+        )
+    if "responses" not in tables:
+        raise ParameterError(
+            "the report needs the survey responses table (responses) for the experience "
+            f"measures; got {sorted(tables)}."
+        )
+    steps = Progress(total=len(SECTIONS) + 2, enabled=False) if progress is None else progress
+    with steps.step("Checking the tables against the contract"):
+        checked = {t: validate(tables[t], table=t) for t in TABLES if t in tables}
+    with steps.step("Resolving stakeholders and attributing exhaust rows"):
+        context = Context.build(
+            checked,
+            as_of=default_as_of(checked) if as_of is None else pd.Timestamp(as_of),
+            min_n=min_n_checked,
+            keys=tuple(keys),
+            confidence=confidence,
+            random_state=random_state,
+        )
+    report = Report(
+        title=title,
+        subtitle=context.subtitle(source),
+        footer=context.footer(),
+        forbidden=input_identifiers(tables, person_ids=context.person_ids()),
+    )
+    for label, section in SECTIONS:
+        with steps.step(label):
+            section(report, context)
+    return report
+
+
+def run_report(
+    data_dir: str | os.PathLike[str] | None = None,
+    *,
+    job: str | os.PathLike[str] | None = None,
+    out: str | os.PathLike[str] = DEFAULT_OUT,
+    title: str = DEFAULT_TITLE,
+    as_of: Any = None,
+    min_n: int = WORKER_MIN_N,
+    keys: Sequence[str] = ("email", "phone"),
+    progress: bool | None = None,
+) -> Path:
+    """Build the report and write it to one self-contained HTML file.
+
+    With neither ``data_dir`` nor ``job`` it runs on the bundled sample organisation
+    (:func:`hxmetrics.datasets.load_sample`).
+
+    Parameters
+    ----------
+    data_dir : path-like, optional
+        A folder of CSV/Parquet files named after the contract tables
+        (see :func:`read_tables`).
+    job : path-like, optional
+        A job file (:mod:`hxmetrics.jobs`): its ``[inputs]`` are read, its measures
+        are not run. Not together with ``data_dir``.
+    out : path-like, default "hxmetrics-report.html"
+        The HTML file to write; its folder must exist.
+    title, as_of, min_n, keys
+        As in :func:`build_report`.
+    progress : bool, optional
+        Step progress on stderr; default: only when stderr is a terminal.
+
+    Returns
+    -------
+    pathlib.Path
+        The file written.
+
+    Raises
+    ------
+    InputTableError
+        A table breaks the contract (nothing is written).
+    PrivacyError
+        The document would contain an identifier from the input (nothing is written).
+    """
+    if data_dir is not None and job is not None:
+        raise ParameterError("give either a data directory or a job file, not both.")
+    if job is not None:
+        tables = _tables_from_job(job)
+        source = f"{len(tables)} tables named in a job file"
+    elif data_dir is not None:
+        tables = read_tables(data_dir)
+        source = f"{len(tables)} tables read from a data folder"
+    else:
+        from hxmetrics.datasets import load_sample
+
+        tables = dict(load_sample().tables)
+        source = "the bundled synthetic sample organisation"
+    target = Path(out)
+    if not target.parent.is_dir():
+        raise ParameterError(f"cannot write {target}: folder {target.parent} does not exist.")
+    steps = Progress(total=len(SECTIONS) + 3, enabled=progress)
+    report = build_report(
+        tables,
+        title=title,
+        source=source,
+        as_of=as_of,
+        min_n=min_n,
+        keys=keys,
+        progress=steps,
+    )
+    with steps.step("Checking for identifiers and writing the report"):
+        return report.write(target)
