@@ -13,6 +13,15 @@ Importing hxmetrics registers the ``df.hx`` pandas accessor.
 """
 
 from hxmetrics import accessor as _accessor  # noqa: F401  (registers df.hx)
+from hxmetrics.compare import (
+    SiloComparison,
+    SimpsonCheck,
+    plot_decomposition,
+    plot_silo_bias,
+    pooled_vs_stratified,
+    siloed_vs_unified,
+    simulate_silo_bias,
+)
 from hxmetrics.datasets import load_sample, simulate_organisation
 from hxmetrics.errors import (
     ConvergenceError,
@@ -42,15 +51,22 @@ __all__ = [
     "InputTableError",
     "ParameterError",
     "PrivacyError",
+    "SiloComparison",
+    "SimpsonCheck",
     "StakeholderRegistry",
     "__version__",
     "attribute",
     "classify_hybrids",
     "load_sample",
+    "plot_decomposition",
+    "plot_silo_bias",
+    "pooled_vs_stratified",
     "pseudonymise",
     "resolve_identities",
     "role_episodes",
     "silo_view",
+    "siloed_vs_unified",
+    "simulate_silo_bias",
     "simulate_organisation",
     "validate",
     *_measures_all,
