@@ -72,3 +72,131 @@ def partition(crosswalk: pd.DataFrame) -> set[frozenset[tuple[str, str]]]:
     for s, i, p in crosswalk[["silo", "source_id", "person_id"]].itertuples(index=False):
         groups[p].add((s, i))
     return {frozenset(g) for g in groups.values()}
+
+
+# ------------------------------------------------------------ slow references
+
+_ROLES = ("customer", "worker", "partner")
+
+
+def slow_merge(episodes: pd.DataFrame) -> dict[tuple[str, str], list[dict]]:
+    """Merged episodes per (person, role) by a plain loop (the documented rule).
+
+    Rows sorted by (start, end, engagement); a row joins the current episode if it starts before
+    the latest end so far or repeats the previous row's (start, end) exactly.
+    Ends are ``math.inf`` when open; times are nanosecond integers.
+    """
+    rows: dict[tuple[str, str], list[tuple[int, float, str]]] = defaultdict(list)
+    for p, role, eng, s, e in episodes[
+        ["person_id", "role", "engagement", "start", "end"]
+    ].itertuples(index=False):
+        end = math.inf if pd.isna(e) else pd.Timestamp(e).value
+        rows[(p, role)].append((pd.Timestamp(s).value, end, eng))
+    out: dict[tuple[str, str], list[dict]] = {}
+    for key, items in rows.items():
+        items.sort()
+        merged: list[dict] = []
+        prev = None
+        for s, e, eng in items:
+            if merged and (s < merged[-1]["end"] or (prev is not None and (s, e) == prev)):
+                block = merged[-1]
+                block["end"] = max(block["end"], e)
+                for part in eng.split("+"):
+                    if part not in block["parts"]:
+                        block["parts"].append(part)
+            else:
+                merged.append({"start": s, "end": e, "parts": list(dict.fromkeys(eng.split("+")))})
+            prev = (s, e)
+        out[key] = merged
+    return out
+
+
+def slow_hybrids(episodes: pd.DataFrame) -> pd.DataFrame:
+    """The default hybrid labels per person, by loops over merged episodes."""
+    merged = slow_merge(episodes)
+    persons = sorted(episodes["person_id"].unique())
+    rows = []
+    for p in persons:
+        eps = {r: merged.get((p, r), []) for r in _ROLES}
+        c, w, q = eps["customer"], eps["worker"], eps["partner"]
+
+        def overlap(xs, ys):
+            return any(
+                x is not y and x["start"] < y["end"] and y["start"] < x["end"]
+                for x in xs
+                for y in ys
+            )
+
+        def after(later, earlier):
+            hits = [
+                (
+                    x["start"],
+                    max(
+                        e["end"]
+                        for e in earlier
+                        if e is not x and e["end"] != math.inf and x["start"] >= e["end"]
+                    ),
+                )
+                for x in later
+                if any(
+                    e is not x and e["end"] != math.inf and x["start"] >= e["end"] for e in earlier
+                )
+            ]
+            if not hits:
+                return False, math.nan
+            start, end = min(hits)
+            return True, (start - end) / 86_400e9
+
+        boomerang, gap = after(w, w)
+        row = {
+            "person_id": p,
+            "worker_customer": overlap(w, c),
+            "partner_customer": overlap(q, c),
+            "worker_partner": overlap(w, q),
+            "gig_worker": any({"gig", "freelance"} & set(x["parts"]) for x in w),
+            "boomerang": boomerang,
+            "alumni_customer": after(c, w)[0],
+            "alumni_partner": after(q, w)[0],
+            "customer_to_worker": bool(c and w)
+            and min(x["start"] for x in w) > min(x["start"] for x in c),
+            "boomerang_gap_days": gap,
+        }
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def slow_attribute(
+    events: pd.DataFrame, crosswalk: pd.DataFrame, episodes: pd.DataFrame, hybrid: dict[str, str]
+) -> pd.DataFrame:
+    """Attribution row by row: crosswalk dict, then every merged episode of the person."""
+    person_of = {
+        (s, i): p
+        for s, i, p in crosswalk[["silo", "source_id", "person_id"]].itertuples(index=False)
+    }
+    merged = slow_merge(episodes)
+    out = []
+    for silo, sid, ts in events[["silo", "source_id", "timestamp"]].itertuples(index=False):
+        p = person_of.get((silo, sid)) if not (pd.isna(silo) or pd.isna(sid)) else None
+        row: dict = {"person_id": p, "hybrid_type": hybrid.get(p, "none") if p else None}
+        any_role = False
+        for r in _ROLES:
+            held = None
+            if p is not None and not pd.isna(ts):
+                t = pd.Timestamp(ts).value
+                for x in merged.get((p, r), []):
+                    if x["start"] <= t < x["end"]:
+                        held = x
+            row[f"is_{r}"] = held is not None
+            row[f"{r}_engagement"] = "+".join(held["parts"]) if held else None
+            any_role |= held is not None
+        if p is None:
+            status = "unknown_id"
+        elif pd.isna(ts):
+            status = "missing_time"
+        elif not any_role:
+            status = "outside_episodes"
+        else:
+            status = "ok"
+        row["attribution"] = status
+        out.append(row)
+    return pd.DataFrame(out)

@@ -248,7 +248,8 @@ def merge_episodes(episodes: pd.DataFrame) -> pd.DataFrame:
         else np.ones(n, dtype=np.int64)
     )
     group = person_codes.astype(np.int64) * len(ROLES) + role_codes
-    order = _episode_order(group, s, e, source)
+    engagement = _text(episodes["engagement"]).reset_index(drop=True)
+    order = _episode_order(group, s, e, source, engagement)
     group = group[order]
     s, e = s[order], e[order]
     first = np.r_[True, group[1:] != group[:-1]] if group.size else np.zeros(0, bool)
@@ -264,7 +265,7 @@ def merge_episodes(episodes: pd.DataFrame) -> pd.DataFrame:
     lead = np.flatnonzero(new)
     block_end = np.maximum.reduceat(e, lead) if n_blocks else e[:0]
     block_n = np.add.reduceat(n_rec[order], lead) if n_blocks else n_rec[:0]
-    eng = _joined_engagements(block, _text(episodes["engagement"]).to_numpy()[order], n_blocks)
+    eng = _joined_engagements(block, engagement.to_numpy()[order], n_blocks)
     is_open = block_end == _OPEN
     take = order[lead]
     out = pd.DataFrame(
@@ -303,12 +304,13 @@ def _silo_of(role: str) -> str:
 
 
 def _episode_order(
-    group: np.ndarray, s: np.ndarray, e: np.ndarray, source: pd.Series
+    group: np.ndarray, s: np.ndarray, e: np.ndarray, source: pd.Series, engagement: pd.Series
 ) -> np.ndarray:
-    """Row order by (group, start, end, source_id), in two integer sorts.
+    """Row order by (group, start, end, source_id, engagement), in two integer sorts.
 
     ``(group, rank of start)`` is packed into one int64 and sorted; runs that tie on
-    (group, start), rare, are then ordered by (end, source_id).
+    (group, start), rare, are then ordered by (end, source_id, engagement), so the
+    order never depends on the order of the input rows.
     """
     n = group.size
     if n < 2:
@@ -327,8 +329,14 @@ def _episode_order(
     rows = order[tied]
     run = np.cumsum(np.r_[True, ~same])[tied]
     sub = pd.DataFrame(
-        {"run": run, "end": e[rows], "src": source.to_numpy(dtype=object)[rows], "row": rows}
-    ).sort_values(["run", "end", "src"], kind="stable", na_position="last")
+        {
+            "run": run,
+            "end": e[rows],
+            "src": source.to_numpy(dtype=object)[rows],
+            "eng": engagement.to_numpy(dtype=object)[rows],
+            "row": rows,
+        }
+    ).sort_values(["run", "end", "src", "eng"], kind="stable", na_position="last")
     order = order.copy()
     order[np.flatnonzero(tied)] = sub["row"].to_numpy()
     return order

@@ -129,12 +129,15 @@ def _coerce_rules(rules: Any) -> tuple[HybridRule, ...]:
         if isinstance(r, HybridRule):
             out.append(r)
         elif isinstance(r, Mapping):
-            eng = r.get("engagements") or ()
+            eng = r.get("engagements")
+            # A DataFrame of rules holds missing cells as NaN / None.
             if isinstance(eng, str):
                 eng = tuple(eng.split("+"))
+            elif not isinstance(eng, list | tuple):
+                eng = ()
             second = r.get("second")
-            if second is not None and not isinstance(second, str):
-                second = None  # NaN from a DataFrame
+            if not isinstance(second, str):
+                second = None
             out.append(
                 HybridRule(str(r["label"]), str(r["kind"]), str(r["first"]), second, tuple(eng))
             )
