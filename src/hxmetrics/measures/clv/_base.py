@@ -7,12 +7,12 @@ analytic gradient, over the logarithms of its (positive) parameters:
   weighted sum over the distinct rows, not over customers;
 * the objective is the mean negative log-likelihood per customer plus an optional L2
   penalty ``l2 * sum(log(param) ** 2)`` (it shrinks every parameter towards 1);
-* L-BFGS-B runs on the log parameters (bounded to ``[-30, 30]`` so no step can
-  overflow), then the Hessian is the central finite difference of the analytic
-  gradient at the optimum. The covariance of the log parameters is its inverse and the
-  standard errors of the parameters follow by the delta method
-  (``se(theta) = theta * se(log theta)``); intervals are Wald intervals on the log
-  scale, so they stay positive.
+* a trust-region quasi-Newton method (:mod:`._optimize`) runs on the log parameters
+  (bounded to ``[-30, 30]`` so no step can overflow); its final Hessian is the
+  forward finite difference of the analytic gradient at the optimum. The covariance
+  of the log parameters is its inverse and the standard errors of the parameters
+  follow by the delta method (``se(theta) = theta * se(log theta)``); intervals are
+  Wald intervals on the log scale, so they stay positive.
 
 Time units are part of a model: ``fit`` records the unit of the data (from the
 ``unit=`` argument or from the ``hx_unit`` attribute that
@@ -23,16 +23,16 @@ checks it. A model fitted in weeks refuses days: there is no silent rescaling.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
-from scipy import optimize
 
 from hxmetrics._display import DisplayMixin
 from hxmetrics.errors import ConvergenceError, InputTableError, ParameterError, did_you_mean
 from hxmetrics.measures._inference import check_confidence, z_critical
+from hxmetrics.measures.clv._optimize import trust_region_sr1
 
 __all__ = [
     "UNITS",
@@ -195,34 +195,71 @@ def numeric_columns(
     return frame, out
 
 
+def _codes(col: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Integer codes ``0..k-1`` of a column and the value of each code.
+
+    Whole numbers in a modest range (counts, periods: what an RFM summary holds) are
+    coded by arithmetic, ``value - min``; anything else is hashed (``pd.factorize``).
+    """
+    if len(col) and col.dtype.kind in "fiu":
+        lo, hi = col.min(), col.max()
+        if np.isfinite(lo) and np.isfinite(hi) and hi - lo < 2**24:
+            codes = (col - lo).astype(np.int64)
+            if np.array_equal(codes + lo, col):
+                return codes, lo + np.arange(int(hi - lo) + 1, dtype=col.dtype)
+    codes, uniques = pd.factorize(col, sort=False)
+    return codes.astype(np.int64, copy=False), np.asarray(uniques)
+
+
 def collapse(*columns: np.ndarray, weights: np.ndarray | None = None) -> tuple[Any, ...]:
     """Collapse identical rows: the distinct rows of ``columns`` and summed weights.
 
-    Returns ``(col_1, ..., col_k, weights)`` for the distinct rows, in order of first
-    appearance. Each column is factorised (hashing, no sort) and the codes are combined
-    into one integer key, so a million rows take a few tens of milliseconds.
+    Returns ``(col_1, ..., col_k, weights)`` for the distinct rows, in no particular
+    order. Each column is coded as integers (:func:`_codes`), the codes are combined
+    into one integer key, and the key is counted with ``np.bincount`` when its range is
+    small (as for whole-period RFM data: a million rows take ~20 ms) or hashed
+    otherwise.
     """
     n = len(columns[0])
-    w = np.ones(n) if weights is None else np.asarray(weights, dtype=float)
+    cols = [np.asarray(c) for c in columns]
+    coded = [_codes(c) for c in cols]
     key = np.zeros(n, dtype=np.int64)
     span = 1
-    for col in columns:
-        codes, uniques = pd.factorize(col, sort=False)
-        k = max(len(uniques), 1)
-        if span > (2**62) // k:  # the combined key would overflow: re-factorise it
-            key, _ = pd.factorize(key, sort=False)
-            key = key.astype(np.int64)
+    for codes, values in coded:
+        k = max(len(values), 1)
+        if span > (2**62) // k:  # the combined key would overflow: re-code it first
+            key, _ = _codes(key)
             span = int(key.max()) + 1 if n else 1
         key = key * k + codes
         span *= k
-    codes, _ = pd.factorize(key, sort=False)
-    m = int(codes.max()) + 1 if n else 0
-    first = np.full(m, n, dtype=np.int64)
-    # Assigning in reverse order leaves the first occurrence of each code in place.
-    idx = np.arange(n - 1, -1, -1)
-    first[codes[idx]] = idx
-    summed = np.bincount(codes, weights=w, minlength=m)
-    return (*(np.asarray(c)[first] for c in columns), summed)
+    w = None if weights is None else np.asarray(weights, dtype=float)
+    if span <= max(2 * n, 1 << 16):
+        counts = np.bincount(key, minlength=span)
+        distinct = np.flatnonzero(counts)
+        summed = (
+            counts[distinct].astype(float)
+            if w is None
+            else np.bincount(key, weights=w, minlength=span)[distinct]
+        )
+    else:
+        inverse, distinct = pd.factorize(key, sort=False)
+        summed = np.bincount(inverse, weights=w, minlength=len(distinct)).astype(float)
+    out = []
+    for codes_values in reversed(coded):
+        k = max(len(codes_values[1]), 1)
+        out.append(codes_values[1][distinct % k])
+        distinct = distinct // k
+    return (*reversed(out), summed)
+
+
+def wsum(weights: np.ndarray, values: np.ndarray) -> float:
+    """``sum(weights * values)`` without BLAS.
+
+    ``weights @ values`` calls BLAS ``ddot``, which OpenBLAS spreads over threads above
+    10,000 elements; waking them costs more than the sum (and a lot more on a busy
+    machine). NumPy's pairwise sum is also the more accurate of the two.
+    """
+    return float(np.sum(weights * values))
 
 
 def _positive_weights(weights: np.ndarray) -> np.ndarray:
@@ -265,9 +302,13 @@ class CLVModel(DisplayMixin):
 
     # -- to implement -------------------------------------------------------------
     def _loglik(
-        self, params: np.ndarray, data: tuple[np.ndarray, ...], weights: np.ndarray
+        self, params: np.ndarray, data: Any, weights: np.ndarray
     ) -> tuple[float, np.ndarray]:
         raise NotImplementedError
+
+    def _prepare(self, data: tuple[np.ndarray, ...], weights: np.ndarray) -> Any:
+        """Precompute what does not depend on the parameters (once per fit)."""
+        return data
 
     # -- fitting ------------------------------------------------------------------
     def _fit_arrays(
@@ -284,41 +325,32 @@ class CLVModel(DisplayMixin):
         k = len(self._param_names)
         l2 = self.l2
         n_evals = [0]
+        prepared = self._prepare(data, weights)
 
         def objective(theta: np.ndarray) -> tuple[float, np.ndarray]:
             n_evals[0] += 1
             params = np.exp(theta)
-            ll, grad = self._loglik(params, data, weights)
+            ll, grad = self._loglik(params, prepared, weights)
             if not np.isfinite(ll) or not np.all(np.isfinite(grad)):
-                # A finite but large value sends the line search back without a NaN.
-                return 1e100, np.zeros(k)
+                return math.inf, np.full(k, math.nan)  # the trust region shrinks
             f = -ll / total + l2 * float(theta @ theta)
             g = -(grad * params) / total + 2.0 * l2 * theta
             return f, g
 
         theta0 = np.log(np.asarray(start if start is not None else self._start, dtype=float))
-        f0, _ = objective(theta0)
-        if f0 >= 1e100:
+        first = objective(theta0)
+        if not math.isfinite(first[0]):
             raise ConvergenceError(
                 f"{type(self).__name__}: the log-likelihood is not finite at the starting "
                 f"values {dict(zip(self._param_names, np.exp(theta0), strict=True))}; "
                 "check the data (units, recency <= T) or pass start=."
             )
-        bounds = [(-_BOUND, _BOUND)] * k
-        result = optimize.minimize(
-            objective,
-            theta0,
-            jac=True,
-            method="L-BFGS-B",
-            bounds=bounds,
-            options={"maxiter": 1000, "ftol": 1e-15, "gtol": 1e-10, "maxcor": 20},
-        )
-        theta = np.asarray(result.x, dtype=float)
-        _, grad = objective(theta)
-        # L-BFGS-B may stop on "ABNORMAL" line searches at a solution already good to
-        # machine precision; judge convergence by the projected gradient instead.
+        result = trust_region_sr1(objective, theta0, bound=_BOUND, first=first)
+        theta, grad = result.x, result.jac
         free = np.abs(theta) < _BOUND - 1e-6
-        converged = bool(result.success) or bool(np.max(np.abs(grad[free]), initial=0.0) < 1e-6)
+        # A fit that stalls at the rounding floor of the objective with a negligible
+        # projected gradient is as good as converged.
+        converged = result.success or bool(np.max(np.abs(grad[free]), initial=0.0) < 1e-6)
         if not converged:
             raise ConvergenceError(
                 f"{type(self).__name__}: the optimiser stopped without converging "
@@ -326,10 +358,10 @@ class CLVModel(DisplayMixin):
                 f"{dict(zip(self._param_names, np.exp(theta), strict=True))}. Try other "
                 "start= values, a small l2 penalty, or check the data."
             )
-        hess = self._hessian(objective, theta) * total
+        hess = result.hess * total
         params = np.exp(theta)
         cov_log, cov = _covariances(hess, params)
-        ll, _ = self._loglik(params, data, weights)
+        ll = -total * (result.fun - l2 * float(theta @ theta))
         self.params_ = {n: float(v) for n, v in zip(self._param_names, params, strict=True)}
         se = np.sqrt(np.diag(cov)) if cov is not None else np.full(k, np.nan)
         self.standard_errors_ = {n: float(v) for n, v in zip(self._param_names, se, strict=True)}
@@ -340,7 +372,7 @@ class CLVModel(DisplayMixin):
         self.n_ = total
         self.fit_info_ = {
             "n_rows": len(weights),
-            "iterations": int(getattr(result, "nit", 0)),
+            "iterations": int(result.nit),
             "evaluations": int(n_evals[0]),
             "at_bound": [n for n, f in zip(self._param_names, free, strict=True) if not f],
             "message": str(result.message),
@@ -362,21 +394,6 @@ class CLVModel(DisplayMixin):
         if not all(math.isfinite(v) and v > 0 for v in values):
             raise ParameterError(f"start values must be positive and finite; got {dict(start)}.")
         return values
-
-    @staticmethod
-    def _hessian(
-        objective: Callable[[np.ndarray], tuple[float, np.ndarray]], theta: np.ndarray
-    ) -> np.ndarray:
-        k = len(theta)
-        h = 1e-5 * np.maximum(1.0, np.abs(theta))
-        hess = np.empty((k, k))
-        for j in range(k):
-            step = np.zeros(k)
-            step[j] = h[j]
-            _, gp = objective(theta + step)
-            _, gm = objective(theta - step)
-            hess[:, j] = (gp - gm) / (2 * h[j])
-        return 0.5 * (hess + hess.T)
 
     # -- state ----------------------------------------------------------------------
     @classmethod

@@ -22,14 +22,122 @@ large ``x``; Euler's transformation turns it into
 
 from __future__ import annotations
 
-from typing import ClassVar
+from collections.abc import Callable
+from typing import ClassVar, NamedTuple
 
 import numpy as np
 from scipy.special import betainc, betaln, digamma, expit, gammaln, hyp2f1
 
-from hxmetrics.measures.clv._base import RepeatBuyingModel
+from hxmetrics.measures.clv._base import RepeatBuyingModel, wsum
 
 __all__ = ["BetaGeo"]
+
+
+class _BGRows(NamedTuple):
+    """BG/NBD data reduced once per fit (nothing here depends on the parameters)."""
+
+    ux: np.ndarray  # distinct x
+    wx: np.ndarray  # weight of each distinct x
+    ut: np.ndarray  # distinct T
+    wt: np.ndarray  # weight of each distinct T
+    wxt: np.ndarray  # sum of w * x for each distinct T
+    # Rows with a "dropped out" branch (x > 0 for BG/NBD, every row for MBG/NBD):
+    x: np.ndarray
+    ix: np.ndarray  # position of x in ux
+    w: np.ndarray
+    log_gap: Callable[[float], np.ndarray]  # alpha -> log(alpha+T) - log(alpha+t_x)
+    inv_gap: Callable[[float], np.ndarray]  # alpha -> 1/(alpha+T) - 1/(alpha+t_x)
+
+
+def _bg_rows(
+    x: np.ndarray, tx: np.ndarray, big_t: np.ndarray, w: np.ndarray, *, modified: bool
+) -> _BGRows:
+    ux, ix_all = np.unique(x, return_inverse=True)
+    ut, it_all = np.unique(big_t, return_inverse=True)
+    dying = np.ones(len(x), dtype=bool) if modified else x > 0
+    tx_d, t_d = tx[dying], big_t[dying]
+    gap = t_d - tx_d
+
+    def log_gap(alpha: float) -> np.ndarray:
+        # log((alpha+T)/(alpha+t_x)) = log1p((T-t_x)/(alpha+t_x)): exact for tiny gaps.
+        return np.log1p(gap / (alpha + tx_d))
+
+    def inv_gap(alpha: float) -> np.ndarray:
+        return -gap / ((alpha + t_d) * (alpha + tx_d))
+
+    return _BGRows(
+        ux=ux,
+        wx=np.bincount(ix_all, weights=w, minlength=len(ux)),
+        ut=ut,
+        wt=np.bincount(it_all, weights=w, minlength=len(ut)),
+        wxt=np.bincount(it_all, weights=w * x, minlength=len(ut)),
+        x=x[dying],
+        ix=ix_all[dying],
+        w=w[dying],
+        log_gap=log_gap,
+        inv_gap=inv_gap,
+    )
+
+
+def _rising(c: float, m: np.ndarray, top: int) -> tuple[np.ndarray, np.ndarray]:
+    """``log G(c+m) - log G(c)`` and ``psi(c+m) - psi(c)`` for whole ``0 <= m <= top``.
+
+    As sums of ``log(c+k)`` and ``1/(c+k)``, ``k < m``: unlike a difference of two
+    ``gammaln`` values these keep full precision when ``c`` is large (a customer base
+    without heterogeneity drives ``r`` and ``alpha`` towards infinity), and a table up
+    to the largest ``x`` costs less than special functions on every distinct ``x``.
+    """
+    if top > 20_000:  # a table that long would cost more than it saves
+        return gammaln(c + m) - gammaln(c), digamma(c + m) - digamma(c)
+    k = c + np.arange(top)
+    log_table = np.concatenate(([0.0], np.cumsum(np.log(k))))
+    inv_table = np.concatenate(([0.0], np.cumsum(1.0 / k)))
+    idx = m.astype(np.int64)
+    return log_table[idx], inv_table[idx]
+
+
+def _bg_loglik_rows(
+    params: np.ndarray, rows: _BGRows, *, modified: bool
+) -> tuple[float, np.ndarray]:
+    """Weighted log-likelihood of BG/NBD (or MBG/NBD) and its gradient.
+
+    Terms that depend on ``x`` alone or on ``T`` alone are evaluated once per distinct
+    value and weighted by its total weight; only the "dropped out" branch is per row.
+    """
+    r, alpha, a, b = params
+    # MBG/NBD lets a customer drop out right after the first purchase too: the beta
+    # terms shift by one purchase and the "died" branch exists for every x.
+    shift = 1 if modified else 0
+    ux, wx, ut, wt, wxt = rows.ux, rows.wx, rows.ut, rows.wt, rows.wxt
+    top = int(ux[-1]) + shift
+    lg_r, psi_r = _rising(r, ux, top)
+    lg_b, psi_b = _rising(b, ux + shift, top)
+    lg_ab, psi_ab = _rising(a + b, ux + shift, top)
+    # r ln(alpha) - (r+x) ln(alpha+T) = -r ln(1 + T/alpha) - x ln(alpha+T)
+    log1p_t = np.log1p(ut / alpha)
+    log_alpha_t = np.log(alpha + ut)
+    ll_base = wsum(wx, lg_r + lg_b - lg_ab) - r * wsum(wt, log1p_t) - wsum(wxt, log_alpha_t)
+    g_r = wsum(wx, psi_r) - wsum(wt, log1p_t)
+    g_alpha = r * wsum(wt, ut / (alpha * (alpha + ut))) - wsum(wxt, 1.0 / (alpha + ut))
+    g_a = -wsum(wx, psi_ab)
+    g_b = wsum(wx, psi_b - psi_ab)
+    # The dropped-out branch: d = log a - log(b+x-1) + (r+x) log((alpha+T)/(alpha+t_x))
+    # (b+x for MBG/NBD), and the row's likelihood gains a factor 1 + e^d.
+    x, w = rows.x, rows.w
+    log_gap = rows.log_gap(alpha)
+    # log of the odds denominator per distinct x (x = 0 has none in BG/NBD)
+    log_bx1 = np.log(np.where(ux + shift > 0, b + ux + shift - 1.0, 1.0))
+    d = (np.log(a) - log_bx1[rows.ix]) + (r + x) * log_gap
+    e = np.exp(-np.abs(d))
+    softplus = np.maximum(d, 0.0) + np.log1p(e)
+    dead = np.where(d > 0, 1.0, e) / (1.0 + e)  # expit(d): P(dropped out | history)
+    wd = w * dead
+    ll = ll_base + wsum(w, softplus)
+    g_r += wsum(wd, log_gap)
+    g_alpha += wsum(wd * (r + x), rows.inv_gap(alpha))
+    g_a += float(wd.sum()) / a
+    g_b -= wsum(np.bincount(rows.ix, weights=wd, minlength=len(ux)), np.exp(-log_bx1))
+    return float(ll), np.array([g_r, g_alpha, g_a, g_b])
 
 
 def _bg_loglik(
@@ -41,39 +149,8 @@ def _bg_loglik(
     *,
     modified: bool,
 ) -> tuple[float, np.ndarray]:
-    """Weighted log-likelihood of BG/NBD (or MBG/NBD) and its gradient."""
-    r, alpha, a, b = params
-    lat = np.log(alpha + big_t)
-    ltx = np.log(alpha + tx)
-    # MBG/NBD lets a customer drop out right after the first purchase too: the beta
-    # terms shift by one purchase and the "died" branch exists for every x.
-    shift = 1.0 if modified else 0.0
-    has_death = np.ones_like(x, dtype=bool) if modified else x > 0
-    bx = b + x + shift - 1.0  # b+x-1 (BG) or b+x (MBG): the odds of the last drop-out
-    safe_bx = np.where(has_death, bx, 1.0)
-    d = np.where(has_death, np.log(a) - np.log(safe_bx) + (r + x) * (lat - ltx), -np.inf)
-    ll = (
-        gammaln(r + x)
-        - gammaln(r)
-        + r * np.log(alpha)
-        + betaln(a, b + x + shift)
-        - betaln(a, b)
-        - (r + x) * lat
-        + np.logaddexp(0.0, d)
-    )
-    dead = expit(d)  # posterior probability of the "dropped out" branch
-    psi_ab = digamma(a + b)
-    psi_abx = digamma(a + b + x + shift)
-    g_r = digamma(r + x) - digamma(r) + np.log(alpha) - lat + dead * (lat - ltx)
-    g_alpha = (
-        r / alpha
-        - (r + x) / (alpha + big_t)
-        + dead * (r + x) * (1.0 / (alpha + big_t) - 1.0 / (alpha + tx))
-    )
-    g_a = psi_ab - psi_abx + dead / a
-    g_b = digamma(b + x + shift) - psi_abx - digamma(b) + psi_ab - dead / safe_bx
-    grad = np.array([w @ g_r, w @ g_alpha, w @ g_a, w @ g_b])
-    return float(w @ ll), grad
+    """Weighted log-likelihood of BG/NBD (or MBG/NBD) and its gradient, from raw rows."""
+    return _bg_loglik_rows(params, _bg_rows(x, tx, big_t, w, modified=modified), modified=modified)
 
 
 def _one_minus_tail(
@@ -139,11 +216,14 @@ class BetaGeo(RepeatBuyingModel):
     _start: ClassVar[tuple[float, ...]] = (1.0, 1.0, 1.0, 1.0)
     _modified: ClassVar[bool] = False
 
-    def _loglik(
-        self, params: np.ndarray, data: tuple[np.ndarray, ...], weights: np.ndarray
-    ) -> tuple[float, np.ndarray]:
+    def _prepare(self, data: tuple[np.ndarray, ...], weights: np.ndarray) -> _BGRows:
         x, tx, big_t = data
-        return _bg_loglik(params, x, tx, big_t, weights, modified=self._modified)
+        return _bg_rows(x, tx, big_t, weights, modified=self._modified)
+
+    def _loglik(
+        self, params: np.ndarray, data: _BGRows, weights: np.ndarray
+    ) -> tuple[float, np.ndarray]:
+        return _bg_loglik_rows(params, data, modified=self._modified)
 
     def _log_odds_dead(self, x: np.ndarray, tx: np.ndarray, big_t: np.ndarray) -> np.ndarray:
         r, alpha, a, b = self._p()

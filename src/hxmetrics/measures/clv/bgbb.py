@@ -27,6 +27,7 @@ from hxmetrics.measures.clv._base import (
     collapse,
     numeric_columns,
     resolve_fit_unit,
+    wsum,
 )
 
 __all__ = ["BetaGeoBetaBinom"]
@@ -79,8 +80,8 @@ def _bgbb_loglik(
     g_b = s0 * d_b0 + (si * safe * d_bi).sum(axis=1) - (digamma(b) - digamma(a + b))
     g_g = s0 * d_g0 + (si * safe * d_gi).sum(axis=1) - (digamma(g) - digamma(g + d))
     g_d = s0 * d_d0 + (si * safe * d_di).sum(axis=1) - (digamma(d) - digamma(g + d))
-    grad = np.array([w @ g_a, w @ g_b, w @ g_g, w @ g_d])
-    return float(w @ ll), grad
+    grad = np.array([wsum(w, g_a), wsum(w, g_b), wsum(w, g_g), wsum(w, g_d)])
+    return wsum(w, ll), grad
 
 
 class BetaGeoBetaBinom(CLVModel):

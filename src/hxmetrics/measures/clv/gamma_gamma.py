@@ -21,7 +21,14 @@ import pandas as pd
 from scipy.special import betaln, digamma
 
 from hxmetrics.errors import ParameterError
-from hxmetrics.measures.clv._base import CLVModel, as_pandas, bad_rows, collapse, numeric_columns
+from hxmetrics.measures.clv._base import (
+    CLVModel,
+    as_pandas,
+    bad_rows,
+    collapse,
+    numeric_columns,
+    wsum,
+)
 
 __all__ = ["GammaGamma"]
 
@@ -39,7 +46,7 @@ def _gg_loglik(
     g_p = x * (psi - digamma(px) + log_z_share)
     g_q = psi - digamma(q) + log_g_share
     g_g = q / g - (px + q) / (g + x * zbar)
-    return float(w @ ll), np.array([w @ g_p, w @ g_q, w @ g_g])
+    return wsum(w, ll), np.array([wsum(w, g_p), wsum(w, g_q), wsum(w, g_g)])
 
 
 class GammaGamma(CLVModel):

@@ -31,7 +31,7 @@ from typing import ClassVar
 import numpy as np
 from scipy.special import digamma, expit, gammaln
 
-from hxmetrics.measures.clv._base import RepeatBuyingModel
+from hxmetrics.measures.clv._base import RepeatBuyingModel, wsum
 
 __all__ = ["ParetoNBD"]
 
@@ -125,8 +125,8 @@ def _pnbd_loglik(
     g_alpha = r / alpha - (r + x) / (alpha + big_t) + dead * d_log_j[1]
     g_s = np.log(beta) - lbt + dead * d_log_j[2]
     g_beta = s / beta - s / (beta + big_t) + dead * d_log_j[3]
-    grad = np.array([w @ g_r, w @ g_alpha, w @ g_s, w @ g_beta])
-    return float(w @ ll), grad
+    grad = np.array([wsum(w, g_r), wsum(w, g_alpha), wsum(w, g_s), wsum(w, g_beta)])
+    return wsum(w, ll), grad
 
 
 def _one_minus_power_over(k: float | np.ndarray, log_ratio: np.ndarray) -> np.ndarray:

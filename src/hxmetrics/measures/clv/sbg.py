@@ -28,6 +28,7 @@ from hxmetrics.measures.clv._base import (
     bad_rows,
     numeric_columns,
     resolve_fit_unit,
+    wsum,
 )
 
 __all__ = ["ShiftedBetaGeometric"]
@@ -56,7 +57,7 @@ def _sbg_loglik(
         digamma(b + t - 1.0) - digamma(a + b + t) - base_b,
         digamma(b + t) - digamma(a + b + t) - base_b,
     )
-    return float(w @ ll), np.array([w @ g_a, w @ g_b])
+    return wsum(w, ll), np.array([wsum(w, g_a), wsum(w, g_b)])
 
 
 def _hyp1(p: np.ndarray, q: np.ndarray, z: float) -> np.ndarray:
