@@ -11,6 +11,7 @@ from hxmetrics.errors import InputTableError, ParameterError
 from hxmetrics.measures._engine import (
     aggregate,
     column_names,
+    histogram,
     invalid_rows,
     merge_partials,
     prepare,
@@ -180,3 +181,42 @@ def test_rating_code_flags_off_scale_fractional_and_bad_weights(engine) -> None:
     cells = aggregate(engine(df), code=code, n_codes=n_codes)
     # missing | valid | bad score | bad weight
     assert cells.counts.tolist() == [[1, 1, 3, 2]]
+
+
+@pytest.mark.parametrize("by", [[], ["region"], ["region", "team"]])
+def test_histogram_matches_plain_pandas_on_every_engine(engine, by) -> None:
+    df = _table()
+    cells = histogram(engine(df), by=by, column="x", sums={"w": nw.col("w")})
+    values = cells.values
+    assert values is not None
+    assert np.isnan(values[-1])  # missing answers form one value, last
+    np.testing.assert_array_equal(values[:-1], np.sort(df["x"].dropna().unique()))
+    keys = df[by].drop_duplicates().sort_values(by, na_position="last") if by else None
+    assert cells.n_groups == (len(keys) if by else 1)
+    assert cells.counts.sum() == len(df)
+    # Spot-check one cell against pandas: the first group, the answer 10.
+    first = np.ones(len(df), dtype=bool)
+    if by:
+        for column in by:
+            value = keys.iloc[0][column]
+            first &= (df[column] == value).to_numpy(dtype=bool, na_value=False)
+    j = int(np.flatnonzero(values == 10.0)[0])
+    sel = first & (df["x"] == 10.0).to_numpy()
+    assert cells.counts[0, j] == sel.sum()
+    assert cells.sums["w"][0, j] == pytest.approx(df.loc[sel, "w"].sum(), rel=1e-12)
+
+
+def test_histogram_merges_null_and_nan_and_handles_empty_input() -> None:
+    import polars as pl
+
+    frame = pl.DataFrame({"x": [1.0, None, float("nan"), 2.0]})
+    cells = histogram(frame, column="x")
+    assert cells.values is not None
+    assert cells.values[:2].tolist() == [1.0, 2.0]
+    assert cells.counts.tolist() == [[1, 1, 2]]
+    empty = histogram(
+        pd.DataFrame({"x": pd.Series([], dtype=float), "g": []}), by=["g"], column="x"
+    )
+    assert empty.n_groups == 0
+    whole = histogram(pd.DataFrame({"x": pd.Series([], dtype=float)}), column="x")
+    assert whole.counts.shape == (1, 0)

@@ -2,32 +2,40 @@
 
 Every measure in :mod:`hxmetrics.measures` is computed in two steps:
 
-1. **Aggregate** (this module). Each row gets a small integer *code* (its status or
-   category: missing, invalid, detractor, passive, promoter, ...) and, optionally, a
-   few numeric columns to sum (a weight, the weight squared, a score, ...). The rows
-   are then counted and summed per *cell* = (group, code). Everything is written once
-   with narwhals, so the same expressions run on pandas, Polars (eager or lazy),
-   DuckDB, PyArrow and Spark. Following the architecture, the derived columns are
-   computed first with ``select`` and only plain columns are summed in ``agg``.
-2. **Finish** (the measure's module). The small per-group arrays are turned into
-   estimates, standard errors and intervals with numpy/scipy.
+1. **Aggregate** (this module) rows into sufficient statistics per group, written
+   once with narwhals, so that the same code runs on pandas, Polars (eager or lazy),
+   DuckDB, PyArrow and Spark:
 
-Because counts and sums add, statistics computed on two halves of a table merge to
+   * :func:`histogram` -- counts (and sums) per group and *distinct value* of a
+     column: the sufficient statistic of a discrete rating item. Engines group by
+     plain columns; the answers are checked on the few distinct values.
+   * :func:`aggregate` -- each row gets a small integer *code* (missing, valid,
+     invalid, ... ) and a few derived numeric columns are summed per (group, code)
+     cell. Following the architecture, derived columns are computed first with
+     ``select`` and only plain columns are summed in ``agg``.
+
+2. **Finish** (the measure's module): the small per-group arrays become estimates,
+   standard errors and intervals with numpy/scipy.
+
+Because counts and sums add, statistics computed on two parts of a table merge to
 the statistics of the whole (:func:`merge_partials`): counts exactly, float sums up
 to floating-point rounding (the order of additions differs).
 
 The public surface, for measure authors:
 
-* :func:`to_narwhals`, :func:`column_names`, :func:`require_columns`,
-  :func:`is_float_column`, :func:`is_numeric_column` -- look at an input frame;
-* :func:`aggregate` -> :class:`Cells` -- the one aggregation;
+* :func:`prepare` -> :class:`Inputs` -- check a measure's table arguments once
+  (columns with "did you mean", numeric score and weights, name clashes);
+* :func:`histogram`, :func:`rating_histogram` (histogram + scale and weight checks
+  with example rows), :func:`aggregate`, :func:`rating_code` -> :class:`Cells`;
 * :func:`merge_partials` -- add up sufficient-statistics frames;
-* :func:`invalid_rows` -- example rows for an error message;
-* :func:`missing_expr` -- "missing" for a numeric column on every engine.
+* :func:`frame_with` -- assemble a result frame from group keys and arrays;
+* :func:`invalid_rows`, :func:`raise_invalid` -- example rows for an error message;
+* :func:`missing_expr`, :func:`score_conditions`, :func:`weight_condition`,
+  :func:`scale_values` -- the row and value conditions, the same on every engine.
 
-pandas inputs take a fast path with the same semantics: the group keys are
-factorised once and every count and sum is one :func:`numpy.bincount` over the
-cell index, which is faster than a pandas ``groupby`` on many rows.
+pandas inputs take a fast path with the same semantics: the group keys (and the
+histogram column) are factorised once and every count and sum is one
+:func:`numpy.bincount` over the cell index, faster than a pandas ``groupby``.
 """
 
 from __future__ import annotations
@@ -49,6 +57,7 @@ __all__ = [
     "as_columns",
     "column_names",
     "frame_with",
+    "histogram",
     "invalid_rows",
     "is_float_column",
     "is_numeric_column",
@@ -57,8 +66,12 @@ __all__ = [
     "prepare",
     "raise_invalid",
     "rating_code",
+    "rating_histogram",
     "require_columns",
+    "scale_values",
+    "score_conditions",
     "to_narwhals",
+    "weight_condition",
 ]
 
 _CODE = "__hx_code"
@@ -152,6 +165,9 @@ class Cells:
     keys: pd.DataFrame
     counts: np.ndarray
     sums: dict[str, np.ndarray]
+    #: For :func:`histogram`: the distinct values of the column, one per cell column
+    #: (ascending, NaN last for null/NaN); None for :func:`aggregate`.
+    values: np.ndarray | None = None
 
     @property
     def n_groups(self) -> int:
@@ -213,6 +229,122 @@ def aggregate(
     return _sorted(cells, by)
 
 
+def histogram(
+    data: Any,
+    *,
+    by: Sequence[str] = (),
+    column: str,
+    sums: Mapping[str, nw.Expr] | None = None,
+) -> Cells:
+    """Count rows and sum expressions per group and distinct value of ``column``.
+
+    For discrete answers (0-10 recommend scores, 1-5 ratings) the histogram per group
+    is the sufficient statistic: every count, share, mean and variance follows from
+    it, and checking the answers needs only the few distinct values, not every row.
+    The cell key is the raw column, so the engines group by plain columns (fast on
+    every engine); the pandas path factorises the column and uses one bincount.
+
+    Returns
+    -------
+    Cells
+        With ``values`` the distinct values as floats (ascending; null and NaN both
+        become one NaN value, last), and ``counts``/``sums`` of shape
+        ``(n_groups, n_values)``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> df = pd.DataFrame({"g": ["a", "b", "a", "a"], "x": [9, 3, 9, None]})
+    >>> cells = histogram(df, by=["g"], column="x")
+    >>> cells.values.tolist(), cells.counts.tolist()
+    ([3.0, 9.0, nan], [[0, 2, 1], [1, 0, 0]])
+    """
+    by = list(by)
+    sums = dict(sums or {})
+    clash = [name for name in sums if name in by or name == column]
+    if clash:
+        raise ParameterError(f"sum names {clash} clash with group or value columns.")
+    frame = to_narwhals(data)
+    if isinstance(frame, nw.DataFrame) and frame.implementation.is_pandas():
+        keys, counts, out, raw = _histogram_pandas(frame, by, column, sums)
+    else:
+        keys, counts, out, raw = _histogram_lazy(frame, by, column, sums)
+    values = raw.to_numpy(dtype=np.float64, na_value=np.nan) if len(raw) else np.zeros(0)
+    # Null and NaN are one "missing" value; merge their cells, then sort the values.
+    missing = np.isnan(values)
+    if missing.sum() > 1:
+        first = np.flatnonzero(missing)[0]
+        for extra in np.flatnonzero(missing)[1:]:
+            counts[:, first] += counts[:, extra]
+            for arr in out.values():
+                arr[:, first] += arr[:, extra]
+        keep = ~missing
+        keep[first] = True
+        values, counts = values[keep], counts[:, keep]
+        out = {k: v[:, keep] for k, v in out.items()}
+    order = np.argsort(values, kind="stable")
+    cells = Cells(keys, counts[:, order], {k: v[:, order] for k, v in out.items()}, values[order])
+    sorted_cells = _sorted(cells, by)
+    return Cells(sorted_cells.keys, sorted_cells.counts, sorted_cells.sums, values[order])
+
+
+_Histogram = tuple[pd.DataFrame, np.ndarray, dict[str, np.ndarray], pd.Series]
+
+
+def _histogram_pandas(
+    frame: nw.DataFrame[Any], by: list[str], column: str, sums: dict[str, nw.Expr]
+) -> _Histogram:
+    native = frame.to_native()
+    value_codes, uniques = pd.factorize(native[column], use_na_sentinel=False)
+    group, keys = _factorise(native, by)
+    n_groups, n_values = len(keys), len(uniques)
+    cell = group * n_values
+    cell += value_codes
+    size = n_groups * n_values
+    counts = np.bincount(cell, minlength=size).astype(np.int64).reshape(n_groups, n_values)
+    out: dict[str, np.ndarray] = {name: np.zeros((n_groups, n_values)) for name in sums}
+    if sums and n_values:
+        derived = frame.select(*[expr.cast(nw.Float64).alias(name) for name, expr in sums.items()])
+        for name in sums:
+            summed = derived[name].to_numpy().astype(np.float64, copy=False)
+            summed = np.where(np.isnan(summed), 0.0, summed)
+            out[name] = np.bincount(cell, weights=summed, minlength=size).reshape(
+                n_groups, n_values
+            )
+    return keys, counts, out, pd.Series(uniques)
+
+
+def _histogram_lazy(
+    frame: nw.DataFrame[Any] | nw.LazyFrame[Any],
+    by: list[str],
+    column: str,
+    sums: dict[str, nw.Expr],
+) -> _Histogram:
+    lazy = frame.lazy() if isinstance(frame, nw.DataFrame) else frame
+    derived = lazy.select(
+        *by,
+        nw.col(column),
+        *[expr.cast(nw.Float64).alias(name) for name, expr in sums.items()],
+    )
+    result = (
+        derived.group_by([*by, column])
+        .agg(nw.len().alias("__hx_n"), *[nw.col(name).sum() for name in sums])
+        .collect()
+        .to_pandas()
+    )
+    value_codes, uniques = pd.factorize(result[column], use_na_sentinel=False)
+    group, keys = _factorise(result, by)
+    n_groups, n_values = len(keys), len(uniques)
+    counts = np.zeros((n_groups, n_values), dtype=np.int64)
+    np.add.at(counts, (group, value_codes), result["__hx_n"].to_numpy().astype(np.int64))
+    out: dict[str, np.ndarray] = {}
+    for name in sums:
+        arr = np.zeros((n_groups, n_values), dtype=np.float64)
+        np.add.at(arr, (group, value_codes), result[name].to_numpy(np.float64, na_value=0.0))
+        out[name] = arr
+    return keys, counts, out, pd.Series(uniques)
+
+
 def _aggregate_pandas(
     frame: nw.DataFrame[Any],
     by: list[str],
@@ -263,7 +395,7 @@ def _factorise(native: pd.DataFrame, by: list[str]) -> tuple[np.ndarray, pd.Data
         codes, values = pd.factorize(native[column], use_na_sentinel=False)
         uniques.append(values)
         if i == 0:
-            group = codes.astype(np.int64)
+            group = codes.astype(np.int64, copy=False)
         else:
             # Mixed radix, then re-factorise so the ids stay small.
             group = group * len(values) + codes
@@ -454,6 +586,99 @@ def _no_cases() -> pd.DataFrame:
     return pd.DataFrame(columns=["column", "check", "failure_case", "index"])
 
 
+def score_conditions(
+    score: str, *, is_float: bool, low: float | None, high: float | None, integer: bool
+) -> tuple[nw.Expr, nw.Expr]:
+    """Row conditions ``(missing, bad)`` of a rating item: null/NaN, and off the scale
+    (or not a whole number when ``integer``) among the answered rows."""
+    s = nw.col(score)
+    missing = missing_expr(score, is_float=is_float)
+    inf = float("inf")
+    bad = (s == inf) | (s == -inf) if is_float else nw.lit(False)
+    if low is not None:
+        bad = bad | (s < low)
+    if high is not None:
+        bad = bad | (s > high)
+    if integer and is_float:
+        bad = bad | (s.round(0) != s)
+    return missing, ~missing & bad
+
+
+def weight_condition(weights: str, *, is_float: bool) -> nw.Expr:
+    """Rows whose weight is null, NaN, infinite or not positive."""
+    w = nw.col(weights)
+    bad = w.is_null() | ~(w > 0)
+    if is_float:
+        bad = bad | w.is_nan() | (w == float("inf"))
+    return bad
+
+
+def scale_values(
+    values: np.ndarray, *, low: float, high: float, integer: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """For the distinct values of a :func:`histogram`: ``(missing, bad)`` masks."""
+    missing = np.isnan(values)
+    with np.errstate(invalid="ignore"):
+        ok = (values >= low) & (values <= high)
+        if integer:
+            ok &= values == np.round(values)
+    return missing, ~missing & ~ok
+
+
+def rating_histogram(
+    inputs: Inputs,
+    *,
+    low: float,
+    high: float,
+    integer: bool,
+    check: str,
+    expected: str,
+) -> tuple[Cells, np.ndarray]:
+    """Histogram of a discrete rating item per group, checked, on any engine.
+
+    Counts (and, with weights, Σw and Σw²) per group and distinct answer; answers
+    off the scale and bad weights on answered rows raise
+    :class:`~hxmetrics.errors.InputTableError` with example rows (found with a
+    second query, only then). Returns the cells and the mask of the missing value.
+    """
+    sums: dict[str, nw.Expr] = {}
+    if inputs.weights is not None:
+        w = nw.col(inputs.weights)
+        bad_w = weight_condition(inputs.weights, is_float=inputs.weights_is_float)
+        sums = {"w": w, "w2": w * w, "bad_w": bad_w.cast(nw.Float64)}
+    cells = histogram(inputs.frame, by=inputs.by, column=inputs.score, sums=sums)
+    values = cells.values if cells.values is not None else np.zeros(0)
+    missing, bad = scale_values(values, low=low, high=high, integer=integer)
+    n_bad = int(cells.counts[:, bad].sum())
+    if n_bad:
+        _, bad_rows = score_conditions(
+            inputs.score, is_float=inputs.score_is_float, low=low, high=high, integer=integer
+        )
+        raise_invalid(
+            inputs.frame,
+            bad_rows,
+            column=inputs.score,
+            check=check,
+            expected=expected,
+            count=n_bad,
+            hint="Missing answers may be left empty (NaN/null): they are excluded and "
+            "counted in n_excluded_missing.",
+        )
+    if inputs.weights is not None:
+        n_bad_w = round(float(cells.sums["bad_w"][:, ~missing].sum()))
+        if n_bad_w:
+            answered = ~missing_expr(inputs.score, is_float=inputs.score_is_float)
+            raise_invalid(
+                inputs.frame,
+                answered & weight_condition(inputs.weights, is_float=inputs.weights_is_float),
+                column=inputs.weights,
+                check="positive_weight",
+                expected="finite weights greater than 0 on every answered row",
+                count=n_bad_w,
+            )
+    return cells, missing
+
+
 def rating_code(
     score: str,
     *,
@@ -475,32 +700,22 @@ def rating_code(
     Returns ``(code, n_codes, bad_score, bad_weight)``; the last two are the row
     conditions used to show example rows in an error.
     """
-    s = nw.col(score)
-    missing = missing_expr(score, is_float=is_float)
-    inf = float("inf")
-    bad = (s == inf) | (s == -inf) if is_float else nw.lit(False)
-    if low is not None:
-        bad = bad | (s < low)
-    if high is not None:
-        bad = bad | (s > high)
-    if integer and is_float:
-        bad = bad | (s.round(0) != s)
+    missing, bad_score = score_conditions(
+        score, is_float=is_float, low=low, high=high, integer=integer
+    )
     k = len(categories)
     if k < 1:
         raise ParameterError("rating_code needs at least one category.")
-    code = nw.when(missing).then(0).when(bad).then(k + 1)
+    code = nw.when(missing).then(0).when(bad_score).then(k + 1)
     if weights is not None:
-        w = nw.col(weights)
-        bad_w = w.is_null() | ~(w > 0)
-        if weights_float:
-            bad_w = bad_w | w.is_nan() | (w == inf)
+        bad_w = weight_condition(weights, is_float=weights_float)
         code = code.when(bad_w).then(k + 2)
-        bad_weight = ~missing & ~bad & bad_w
+        bad_weight = ~missing & ~bad_score & bad_w
     else:
         bad_weight = nw.lit(False)
     for i, category in enumerate(categories[:-1], start=1):
         code = code.when(category).then(i)
-    return code.otherwise(k), k + 3, ~missing & bad, bad_weight
+    return code.otherwise(k), k + 3, bad_score, bad_weight
 
 
 def raise_invalid(

@@ -45,13 +45,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import narwhals as nw
 import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
 from hxmetrics.errors import InputTableError, ParameterError, check_choice
-from hxmetrics.measures._engine import aggregate, frame_with, prepare, raise_invalid, rating_code
+from hxmetrics.measures._engine import frame_with, prepare, rating_histogram
 from hxmetrics.measures._inference import (
     cancel_rounding,
     check_confidence,
@@ -129,53 +128,28 @@ def nps_statistics(
         is present. The message shows example rows.
     """
     inputs = prepare(data, score, by=by, weights=weights, reserved=_RESULT)
-    s = nw.col(score)
-    code, n_codes, bad_score, bad_weight = rating_code(
-        score,
-        is_float=inputs.score_is_float,
+    cells, missing = rating_histogram(
+        inputs,
         low=0,
         high=10,
         integer=True,
-        # detractor, passive, promoter: codes 1, 2, 3
-        categories=[s <= 6, s <= 8, s >= 9],
-        weights=weights,
-        weights_float=inputs.weights_is_float,
+        check="nps_scale",
+        expected="whole numbers from 0 to 10 (the likelihood-to-recommend scale)",
     )
-    sums = {}
+    values = np.where(missing, -1.0, cells.values if cells.values is not None else 0.0)
+    masks = {
+        "detractors": ~missing & (values <= 6),
+        "passives": ~missing & (values > 6) & (values <= 8),
+        "promoters": ~missing & (values > 8),
+    }
+    columns: dict[str, np.ndarray] = {"n_excluded_missing": cells.counts[:, missing].sum(axis=1)}
+    for name in _COUNTS:
+        columns[name] = cells.counts[:, masks[name]].sum(axis=1)
     if weights is not None:
-        w = nw.col(weights)
-        sums = {"w": w, "w2": w * w}
-    cells = aggregate(inputs.frame, by=inputs.by, code=code, n_codes=n_codes, sums=sums)
-    n_bad = int(cells.counts[:, 4].sum())
-    if n_bad:
-        raise_invalid(
-            inputs.frame,
-            bad_score,
-            column=score,
-            check="nps_scale",
-            expected="whole numbers from 0 to 10 (the likelihood-to-recommend scale)",
-            count=n_bad,
-            hint="Missing answers may be left empty (NaN/null): they are excluded and "
-            "counted in n_excluded_missing.",
-        )
-    n_bad_w = int(cells.counts[:, 5].sum())
-    if n_bad_w:
-        raise_invalid(
-            inputs.frame,
-            bad_weight,
-            column=weights or "",
-            check="positive_weight",
-            expected="finite weights greater than 0 on every answered row",
-            count=n_bad_w,
-        )
-    columns: dict[str, np.ndarray] = {"n_excluded_missing": cells.counts[:, 0]}
-    for i, name in enumerate(_COUNTS, start=1):
-        columns[name] = cells.counts[:, i]
-    if weights is not None:
-        for i, name in enumerate(_COUNTS, start=1):
-            columns[f"sw_{name}"] = cells.sums["w"][:, i]
-        for i, name in enumerate(_COUNTS, start=1):
-            columns[f"sw2_{name}"] = cells.sums["w2"][:, i]
+        for name in _COUNTS:
+            columns[f"sw_{name}"] = cells.sums["w"][:, masks[name]].sum(axis=1)
+        for name in _COUNTS:
+            columns[f"sw2_{name}"] = cells.sums["w2"][:, masks[name]].sum(axis=1)
     return frame_with(cells.keys, columns)
 
 

@@ -41,7 +41,14 @@ import numpy as np
 import pandas as pd
 
 from hxmetrics.errors import ParameterError, check_choice
-from hxmetrics.measures._engine import aggregate, frame_with, prepare, raise_invalid, rating_code
+from hxmetrics.measures._engine import (
+    aggregate,
+    frame_with,
+    prepare,
+    raise_invalid,
+    rating_code,
+    rating_histogram,
+)
 from hxmetrics.measures._inference import (
     agresti_coull_interval,
     cancel_rounding,
@@ -145,34 +152,27 @@ def _share_stats(
     low, high = _check_scale(scale, integer=True)
     values = _check_box(box, low, high)
     inputs = prepare(data, score, by=by, weights=weights, reserved=_RESERVED)
-    s = nw.col(score)
-    code, n_codes, bad_score, bad_weight = rating_code(
-        score,
-        is_float=inputs.score_is_float,
+    cells, missing = rating_histogram(
+        inputs,
         low=low,
         high=high,
         integer=True,
-        # An integer column is matched against integers (Polars and Spark are strict).
-        categories=[s.is_in(values if inputs.score_is_float else [int(v) for v in values]), s == s],
-        weights=weights,
-        weights_float=inputs.weights_is_float,
+        check="rating_scale",
+        expected=f"whole numbers from {low:g} to {high:g} (the scale)",
     )
-    sums = {}
-    if weights is not None:
-        w = nw.col(weights)
-        sums = {"w": w, "w2": w * w}
-    cells = aggregate(inputs.frame, by=inputs.by, code=code, n_codes=n_codes, sums=sums)
-    _raise_bad(inputs.frame, cells.counts, score, weights, bad_score, bad_weight, low, high, True)
+    answers = cells.values if cells.values is not None else np.zeros(0)
+    in_box = ~missing & np.isin(answers, values)
+    out_box = ~missing & ~in_box
     columns = {
-        "n_excluded_missing": cells.counts[:, 0],
-        "in_box": cells.counts[:, 1],
-        "out_box": cells.counts[:, 2],
+        "n_excluded_missing": cells.counts[:, missing].sum(axis=1),
+        "in_box": cells.counts[:, in_box].sum(axis=1),
+        "out_box": cells.counts[:, out_box].sum(axis=1),
     }
     if weights is not None:
-        columns["sw_in_box"] = cells.sums["w"][:, 1]
-        columns["sw_out_box"] = cells.sums["w"][:, 2]
-        columns["sw2_in_box"] = cells.sums["w2"][:, 1]
-        columns["sw2_out_box"] = cells.sums["w2"][:, 2]
+        columns["sw_in_box"] = cells.sums["w"][:, in_box].sum(axis=1)
+        columns["sw_out_box"] = cells.sums["w"][:, out_box].sum(axis=1)
+        columns["sw2_in_box"] = cells.sums["w2"][:, in_box].sum(axis=1)
+        columns["sw2_out_box"] = cells.sums["w2"][:, out_box].sum(axis=1)
     return frame_with(cells.keys, columns)
 
 
