@@ -1,13 +1,36 @@
 """Parameter recovery: 100 simulated data sets per model with known parameters.
 
-Each estimate should lie within two standard errors of the truth in at least 90% of
-the replications (nominal 95.4%), and the standard errors should match the spread of
-the estimates (on the log scale the models are fitted on).
+For each of the six models, ``R = 100`` data sets are drawn from the model's own story
+(:mod:`hxmetrics.measures.clv.simulate`, vectorised generators) and fitted. Two
+criteria of issue 5, both asserted for every parameter:
+
+1. **Coverage**: the estimate lies within two standard errors of the truth,
+   ``|est - truth| <= 2 se``, in at least 90% of the replications (nominal 95.4%).
+2. **Calibration**: the standard errors agree with the spread of the estimates. The
+   models are fitted on the log scale, where the standard error comes from the
+   inverse Hessian and the reported intervals are built, so the comparison is
+   ``sd(log est)`` across replications against the mean of ``se(log est) = se/est``.
+   Tolerance: the Monte Carlo standard error of the log of a sample SD from ``R``
+   normal replicates is ``1/sqrt(2(R-1))`` = 0.071 (+-14% at 95% for one parameter);
+   the mean of the SEs adds little (their spread across replicates is ~5-10%, so
+   ~1% in the mean). 21 parameters are checked, so each check runs at the Bonferroni
+   level 0.05/21 (z = 3.04), a family-wise 95%: ``|log(sd / mean se)| <= 0.216``,
+   i.e. a ratio within [0.806, 1.241]. A systematic error of the SEs of 25% or more
+   fails.
+
+Last, the simulator check: BG/NBD and Gamma-Gamma fitted to the transactions of
+:func:`hxmetrics.datasets.simulate_organisation` through ``rfm_summary`` recover the
+parameters the organisation was generated with (``org.truth.clv``).
 """
 
-import numpy as np
-import pytest
+import math
 
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.stats import norm
+
+from hxmetrics.datasets import simulate_organisation
 from hxmetrics.measures.clv import (
     BetaGeo,
     BetaGeoBetaBinom,
@@ -15,6 +38,7 @@ from hxmetrics.measures.clv import (
     ModifiedBetaGeo,
     ParetoNBD,
     ShiftedBetaGeometric,
+    rfm_summary,
 )
 from hxmetrics.measures.clv.simulate import (
     simulate_betageo,
@@ -62,6 +86,17 @@ CASES = {
     ),
 }
 
+N_CHECKS = sum(len(truth) for truth, _ in CASES.values())  # 21 parameters
+# Family-wise 95% over all parameters (Bonferroni), normal-theory MC error of log(SD).
+Z_FAMILY = float(norm.ppf(1 - 0.05 / (2 * N_CHECKS)))
+LOG_RATIO_TOL = Z_FAMILY / math.sqrt(2 * (R - 1))
+
+
+def test_tolerance_is_what_the_docstring_says():
+    assert N_CHECKS == 21
+    assert round(Z_FAMILY, 2) == 3.04
+    assert round(LOG_RATIO_TOL, 3) == 0.216
+
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", list(CASES))
@@ -73,9 +108,48 @@ def test_parameter_recovery(name):
         est.append([m.params_[k] for k in truth])
         se.append([m.standard_errors_[k] for k in truth])
     est, se, tr = np.array(est), np.array(se), np.array(list(truth.values()))
-    assert np.all(np.isfinite(se))
+    assert np.all(np.isfinite(est)) and np.all(np.isfinite(se)) and np.all(se > 0)
     coverage = (np.abs(est - tr) <= 2 * se).mean(axis=0)
     assert np.all(coverage >= 0.90), dict(zip(truth, coverage, strict=True))
-    # SEs vs spread, on the log scale: sd(log est) against the median of se/est.
-    ratio = np.log(est).std(axis=0, ddof=1) / np.median(se / est, axis=0)
-    assert np.all((ratio > 0.75) & (ratio < 1.33)), dict(zip(truth, ratio, strict=True))
+    ratio = np.log(est).std(axis=0, ddof=1) / (se / est).mean(axis=0)
+    assert np.all(np.abs(np.log(ratio)) <= LOG_RATIO_TOL), dict(zip(truth, ratio, strict=True))
+
+
+def test_bgnbd_and_gamma_gamma_recover_the_simulated_organisation():
+    # One organisation of 6,000 persons (~4,400 customer accounts over seven years),
+    # its transaction log summarised with rfm_summary, then both models fitted.
+    org = simulate_organisation(6000, seed=11)
+    truth = org.truth.clv.params
+    assert truth["time_unit"] == "weeks"
+    # Hourly periods: rfm_summary counts the purchases of one period as one, and with
+    # days the heaviest buyers lose a few same-day repeats (alpha drifts ~0.6 SE high;
+    # with weeks, ~4 SE). Hours keep the data essentially continuous, as the models
+    # assume. The truth is per week, so alpha (a rate) is converted: 168 h per week.
+    rfm = rfm_summary(
+        org.tables["transactions"],
+        customer="source_id",
+        time="timestamp",
+        amount="amount",
+        observation_end=org.end,
+        unit="h",
+    )
+    assert len(rfm) == len(org.truth.clv.latent)
+    bg = BetaGeo().fit(rfm)
+    gg = GammaGamma().fit(rfm)
+    expected = {
+        "r": truth["r"],
+        "alpha": truth["alpha"] * 168.0,
+        "a": truth["a"],
+        "b": truth["b"],
+        "p": truth["p"],
+        "q": truth["q"],
+        "gamma": truth["gamma"],
+    }
+    # Seven intervals at family-wise 95% (Bonferroni: each at 1 - 0.05/7).
+    table = pd.concat([m.summary(confidence=1 - 0.05 / 7) for m in (bg, gg)])
+    table = table.set_index("parameter")
+    table["truth"] = pd.Series(expected)
+    inside = (table["ci_low"] <= table["truth"]) & (table["truth"] <= table["ci_high"])
+    assert inside.all(), table
+    # The intervals are informative, not vacuous: each is narrower than the truth.
+    assert ((table["ci_high"] - table["ci_low"]) < table["truth"]).all(), table
