@@ -6,11 +6,15 @@ episode that holds at the row's time is found across *all* their episodes, not
 only the silo's: a ticket raised through the customer desk by someone who also
 works here gets ``is_worker = True``.
 
-The search is vectorised: episodes of a role are sorted by (person, start) into a
-CSR layout (one contiguous run per person), and each row does a binary search
-inside its person's run, all rows at once in numpy (a few passes, one per halving
-of the longest run). After merging, a person holds at most one episode per role at
-any time, so the last episode starting at or before ``t`` is the only candidate.
+The lookup is vectorised. Each id string is hashed once (a factorisation) and only
+the distinct ids are looked up in the crosswalk. Most persons have at most one
+episode per role: their episodes sit in one 64-byte row per person (start and end of
+each role's episode, engagement codes, hybrid code), fetched with one gather per
+event and checked for all three roles at once, in cache-sized blocks of events. A
+person with several episodes of a role has them sorted by start in a CSR layout (one
+contiguous run per person), searched with a vectorised binary search. After merging,
+a person holds at most one episode per role at any time, so the last episode
+starting at or before ``t`` is the only candidate.
 
 Every row is kept. ``attribution`` says what happened:
 
@@ -61,7 +65,6 @@ class _RoleRuns:
     end: np.ndarray  # _OPEN for an open end
     engagement: np.ndarray  # codes into categories
     categories: pd.Index
-    longest: int
 
 
 @dataclass(frozen=True)
@@ -134,7 +137,6 @@ class AttributionIndex:
                 end=e[order],
                 engagement=eng_codes[order],
                 categories=pd.Index(eng_cats, dtype="str"),
-                longest=int(counts.max()) if counts.size else 0,
             )
         if hybrids is None:
             hybrids = classify_hybrids(merged_eps, merged=True)
