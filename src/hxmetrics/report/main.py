@@ -14,6 +14,7 @@ is not fixed goes into the document.
 
 from __future__ import annotations
 
+import argparse
 import os
 import tomllib
 from collections.abc import Mapping, Sequence
@@ -33,10 +34,12 @@ from hxmetrics.tables import ID_COLUMN, ROSTERS, TABLES, table_from_filename, va
 __all__ = [
     "DEFAULT_OUT",
     "DEFAULT_TITLE",
+    "add_report_arguments",
     "build_report",
     "default_as_of",
     "input_identifiers",
     "read_tables",
+    "report_from_args",
     "run_report",
 ]
 
@@ -398,3 +401,108 @@ def run_report(
     )
     with steps.step("Checking for identifiers and writing the report"):
         return report.write(target)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _date(text: str) -> pd.Timestamp:
+    try:
+        return pd.Timestamp(text)
+    except (ValueError, TypeError):
+        raise argparse.ArgumentTypeError(
+            f"expected a date such as 2025-12-31, got {text!r}"
+        ) from None
+
+
+def add_report_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Add the options of ``hxmetrics report`` to a parser (the CLI and ``-m`` share them).
+
+    Parameters
+    ----------
+    parser : argparse.ArgumentParser
+        The (sub)parser to extend.
+
+    Returns
+    -------
+    argparse.ArgumentParser
+        The same parser; :func:`report_from_args` runs the report from its namespace.
+
+    Examples
+    --------
+    >>> import argparse
+    >>> args = add_report_arguments(argparse.ArgumentParser()).parse_args(["--min-n", "10"])
+    >>> args.data, args.min_n, str(args.out)
+    (None, 10, 'hxmetrics-report.html')
+    """
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument(
+        "--data",
+        metavar="DIR",
+        help="folder of CSV/Parquet files named after the tables (customers.csv, "
+        "responses.parquet, ...); default: the bundled sample organisation",
+    )
+    source.add_argument(
+        "--job", metavar="FILE", help="read the [inputs] of a job file instead of --data"
+    )
+    parser.add_argument(
+        "--out",
+        metavar="PATH",
+        type=Path,
+        default=DEFAULT_OUT,
+        help=f"HTML file to write (default: {DEFAULT_OUT})",
+    )
+    parser.add_argument("--title", default=DEFAULT_TITLE, help="title of the report")
+    parser.add_argument(
+        "--as-of",
+        metavar="DATE",
+        type=_date,
+        default=None,
+        help="reference date for retention and lifetime value (default: the day after "
+        "the latest date in the data)",
+    )
+    parser.add_argument(
+        "--min-n",
+        metavar="N",
+        type=_positive_int,
+        default=WORKER_MIN_N,
+        help=f"smallest group shown; smaller groups are suppressed (default: {WORKER_MIN_N})",
+    )
+    parser.add_argument(
+        "--keys",
+        nargs="+",
+        metavar="COLUMN",
+        default=["email", "phone"],
+        help="roster columns that link one person's records (default: email phone)",
+    )
+    parser.add_argument(
+        "--quiet", action="store_true", help="no progress on stderr, even on a terminal"
+    )
+    return parser
+
+
+def report_from_args(args: argparse.Namespace) -> int:
+    """Run :func:`run_report` from parsed :func:`add_report_arguments` options.
+
+    Prints the path written on stdout and returns 0; errors propagate as
+    :class:`~hxmetrics.errors.HxError` subclasses for the caller to map to exit codes.
+    """
+    written = run_report(
+        args.data,
+        job=args.job,
+        out=args.out,
+        title=args.title,
+        as_of=args.as_of,
+        min_n=args.min_n,
+        keys=tuple(args.keys),
+        progress=False if args.quiet else None,
+    )
+    print(f"wrote {written}")
+    return 0

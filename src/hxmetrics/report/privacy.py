@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 
 import pandas as pd
 
-from hxmetrics.errors import HxError
+from hxmetrics.errors import PrivacyError
 
 __all__ = [
     "PrivacyError",
@@ -22,10 +22,6 @@ __all__ = [
     "find_external_urls",
     "privacy_guard",
 ]
-
-
-class PrivacyError(HxError):
-    """A report would leak a personal identifier or reference an external resource."""
 
 
 # Any URL scheme followed by "//" (http, https, ftp, file, ...), protocol-relative
@@ -95,7 +91,7 @@ def check_no_external_urls(text: str) -> None:
     >>> check_no_external_urls('<link href="https://fonts.example/x.css">')
     Traceback (most recent call last):
     ...
-    hxmetrics.report.privacy.PrivacyError: the report references 1 external resource(s) ...
+    hxmetrics.errors.PrivacyError: the report references 1 external resource(s) ...
     """
     found = find_external_urls(text)
     if found:
@@ -169,7 +165,7 @@ def privacy_guard(document: str, *, forbidden: Iterable[str]) -> None:
     >>> privacy_guard("<td>020-7946-0958</td>", forbidden=["+44 20 7946 0958"])
     Traceback (most recent call last):
     ...
-    hxmetrics.report.privacy.PrivacyError: the report contains 1 identifier(s) from the input ...
+    hxmetrics.errors.PrivacyError: the report contains 1 identifier(s) from the input ...
     """
     check_no_external_urls(document)
     text = _DATA_URI.sub("data:", html.unescape(document))

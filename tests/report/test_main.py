@@ -1,0 +1,508 @@
+"""The main job: the sample report's sections, its numbers against the API, privacy,
+self-containment, byte-for-byte repeatability, inputs from folders and job files.
+
+The sample report is built once per run (``sample_report`` in conftest.py); every
+number checked here is recomputed through the public functions and looked up in the
+HTML exactly as the report formats it.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import hxmetrics as hx
+from hxmetrics.errors import InputTableError, ParameterError, PrivacyError
+from hxmetrics.measures.privacy import WORKER_MIN_N
+from hxmetrics.report import (
+    Progress,
+    Report,
+    build_report,
+    default_as_of,
+    find_external_urls,
+    input_identifiers,
+    privacy_guard,
+    read_tables,
+    run_report,
+)
+from hxmetrics.report.__main__ import main as module_main
+from hxmetrics.report.main import DEFAULT_SEED, _tables_from_job
+from hxmetrics.report.sections import (
+    CLV_HORIZON,
+    CLV_UNIT,
+    CLV_WEEKLY_DISCOUNT,
+    SECTIONS,
+    hybrid_name,
+)
+from hxmetrics.tables import ROLE_OF_SILO
+
+SECTION_IDS = [
+    "overview",
+    "stakeholders",
+    "experience",
+    "siloed-unified",
+    "hx-index",
+    "value-retention",
+    "data-quality",
+]
+INSTRUMENT = {"customer": "Customer NPS", "worker": "Employee NPS (eNPS)", "partner": "Partner NPS"}
+
+
+class _Page(HTMLParser):
+    """Tables (caption, header, rows of cell text), KPI cards and image alt texts."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tables: list[dict] = []
+        self.kpis: list[list[str]] = []
+        self.alts: list[str | None] = []
+        self.sections: list[str] = []
+        self._cell: list[str] | None = None
+        self._row: list[str] | None = None
+        self._caption = False
+        self._kpi_depth = 0
+        self._depth = 0
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        self._depth += 1
+        if tag == "section":
+            self.sections.append(a.get("id", ""))
+        elif tag == "table":
+            self.tables.append({"caption": "", "header": [], "rows": []})
+        elif tag == "caption":
+            self._caption = True
+        elif tag == "tr":
+            self._row = []
+        elif tag in ("td", "th"):
+            self._cell = []
+        elif tag == "img":
+            self.alts.append(a.get("alt"))
+        elif tag == "div" and a.get("class") == "kpi":
+            self.kpis.append([])
+            self._kpi_depth = self._depth
+        if tag == "img":
+            self._depth -= 1  # void element: no end tag
+
+    def handle_endtag(self, tag):
+        if tag == "caption":
+            self._caption = False
+        elif tag in ("td", "th") and self._cell is not None and self._row is not None:
+            self._row.append("".join(self._cell).strip())
+            self._cell = None
+        elif tag == "tr" and self._row is not None:
+            table = self.tables[-1]
+            if not table["header"]:
+                table["header"] = self._row
+            else:
+                table["rows"].append(self._row)
+            self._row = None
+        if tag == "div" and self._kpi_depth == self._depth:
+            self._kpi_depth = 0
+        self._depth -= 1
+
+    def handle_data(self, data):
+        if self._caption:
+            self.tables[-1]["caption"] += data
+        if self._cell is not None:
+            self._cell.append(data)
+        if self._kpi_depth and data.strip():
+            self.kpis[-1].append(data.strip())
+
+
+@pytest.fixture(scope="module")
+def page(sample_html: str) -> _Page:
+    parser = _Page()
+    parser.feed(sample_html)
+    parser.close()
+    return parser
+
+
+def table(page: _Page, caption: str) -> dict:
+    found = [t for t in page.tables if t["caption"].strip() == caption]
+    assert len(found) == 1, [t["caption"] for t in page.tables]
+    return found[0]
+
+
+def row(tab: dict, first: str) -> list[str]:
+    found = [r for r in tab["rows"] if r[0] == first]
+    assert len(found) == 1, (first, tab["rows"])
+    return found[0]
+
+
+def kpi(page: _Page, label: str) -> list[str]:
+    found = [k for k in page.kpis if k and k[0] == label]
+    assert len(found) == 1, [k[:1] for k in page.kpis]
+    return found[0]
+
+
+def signed(value: float) -> str:
+    return f"{value:+.1f}"
+
+
+@pytest.fixture(scope="module")
+def api() -> dict:
+    """The sample's stakeholder model and attributed answers, through the public API."""
+    org = hx.load_sample()
+    registry = hx.StakeholderRegistry.from_rosters(
+        customers=org.customers, workers=org.workers, partners=org.partners
+    )
+    answers = registry.attribute(org.responses)
+    answers["role"] = answers["silo"].map(ROLE_OF_SILO)
+    held = np.zeros(len(answers), dtype=bool)
+    for role in ROLE_OF_SILO.values():
+        held |= (answers["role"] == role).to_numpy() & answers[f"is_{role}"].to_numpy(bool)
+    used = answers[(answers["attribution"] == "ok").to_numpy() & held]
+    return {"org": org, "registry": registry, "used": used, "as_of": default_as_of(org.tables)}
+
+
+# -- structure ------------------------------------------------------------------------------
+def test_sections_in_reading_order_each_with_an_intro(sample_html, page):
+    assert page.sections == SECTION_IDS
+    assert next(label for label, _ in SECTIONS) == "Overview"
+    for section_id in SECTION_IDS:
+        body = sample_html.split(f'<section id="{section_id}"', 1)[1].split("</section>", 1)[0]
+        intro = re.search(r'<div class="intro"><p>(.*?)</p>', body)
+        assert intro is not None, section_id
+        assert len(intro.group(1).split()) >= 20, section_id
+
+
+def test_every_figure_is_embedded_with_alt_text(sample_html, page):
+    assert len(page.alts) >= 9
+    assert all(alt and len(alt.split()) >= 6 for alt in page.alts)
+    sources = re.findall(r'<img src="([^"]{0,30})', sample_html)
+    assert all(s.startswith("data:image/png;base64,") for s in sources)
+
+
+def test_self_contained_no_external_reference(sample_html):
+    assert find_external_urls(sample_html) == []
+    assert "<script" not in sample_html
+    assert "<link" not in sample_html
+
+
+# -- numbers against the API ------------------------------------------------------------------
+def test_headline_counts(page, api):
+    registry = api["registry"]
+    persons = registry.crosswalk["person_id"].nunique()
+    assert kpi(page, "People")[1] == f"{persons:,}"
+    crossing = int(
+        registry.hybrids(api["as_of"])["roles_ever"].str.contains("+", regex=False).sum()
+    )
+    assert kpi(page, "People in more than one role")[1] == f"{crossing:,}"
+
+
+def test_nps_by_role_matches_the_measure(page, api):
+    result = hx.nps(
+        api["used"][api["used"]["instrument"] == "nps"], "score", by="role", min_n=WORKER_MIN_N
+    )
+    tab = table(page, "Net Promoter Score by role")
+    for r in result.itertuples(index=False):
+        cells = row(tab, INSTRUMENT[r.role])
+        assert cells[1:] == [
+            f"{r.n:,}",
+            f"{r.pct_promoters:.1f}",
+            f"{r.pct_detractors:.1f}",
+            signed(r.nps),
+            signed(r.ci_low),
+            signed(r.ci_high),
+        ]
+        card = kpi(page, INSTRUMENT[r.role])
+        assert card[1] == signed(r.nps)
+        assert card[2] == f"95% CI {signed(r.ci_low)} to {signed(r.ci_high)}"
+    # The sample is built so that the three scores differ in sign (customers positive).
+    assert result.set_index("role").loc["customer", "nps"] > 0
+
+
+def test_nps_by_hybrid_type_is_suppressed_like_the_measure(page, api):
+    rows = api["used"][api["used"]["instrument"] == "nps"]
+    result = hx.nps(rows, "score", by=["role", "hybrid_type"], min_n=WORKER_MIN_N)
+    assert result["suppressed"].any(), "the sample has small groups to suppress"
+    for role, part in result.groupby("role"):
+        tab = table(page, f"{INSTRUMENT[role]} by hybrid type")
+        assert len(tab["rows"]) == len(part)
+        cells = {r[0]: r for r in tab["rows"]}
+        for r in part.itertuples(index=False):
+            shown = cells[hybrid_name(r.hybrid_type)]
+            if r.suppressed:
+                assert shown[1:5] == ["–"] * 4
+                assert shown[-1] == "suppressed"
+            else:
+                assert shown[1:5] == [
+                    f"{r.n:,}",
+                    signed(r.nps),
+                    signed(r.ci_low),
+                    signed(r.ci_high),
+                ]
+                assert int(r.n) >= WORKER_MIN_N
+
+
+def test_no_visible_group_below_the_minimum(page):
+    counted = {"Answers", "Respondents", "People", "Customers"}
+    checked = 0
+    for tab in page.tables:
+        for position, name in enumerate(tab["header"]):
+            if name not in counted:
+                continue
+            for cells in tab["rows"]:
+                value = cells[position]
+                if value != "–":
+                    assert int(value.replace(",", "")) >= WORKER_MIN_N, (tab["caption"], cells)
+                    checked += 1
+    assert checked > 30
+
+
+def test_csat_and_ces_match_the_measures(page, api):
+    used = api["used"]
+    csat = hx.csat(used[used["instrument"] == "csat"], "score", scale=(1, 5), box=(4, 5))
+    card = kpi(page, "CSAT (top-2-box)")
+    assert card[1] == f"{csat['csat'].iloc[0]:.1f}%"
+    ces = hx.ces(
+        used[used["instrument"] == "ces"], "score", scale=(1, 7), polarity="higher_is_easier"
+    )
+    assert kpi(page, "Customer effort (CES)")[1] == f"{ces['ces'].iloc[0]:.2f}"
+
+
+def test_siloed_vs_unified_matches_compare(page, api):
+    org = api["org"]
+    result = hx.siloed_vs_unified(api["registry"], org.responses, measure="nps", group="all")
+    d = result.difference.iloc[0]
+    tab = table(page, "Siloed and unified NPS and the gap between them (siloed minus unified)")
+    cells = row(tab, "everyone")
+    assert cells[1:6] == [
+        signed(d["siloed"]),
+        signed(d["unified"]),
+        signed(d["difference"]),
+        signed(d["ci_low"]),
+        signed(d["ci_high"]),
+    ]
+    dec = result.decomposition.set_index("component")["contribution"]
+    parts = row(
+        table(page, "Where the gap comes from (points; the three causes add up to the gap)"),
+        "everyone",
+    )
+    assert parts[1:3] == [signed(dec["double_counting"]), signed(dec["role_attribution"])]
+
+
+def test_reliability_and_hx_index_match_the_measures(page, api):
+    used = api["used"]
+    core = used[used["instrument"] == "hx_core"]
+    items = [f"hx{i}" for i in range(1, 7)]
+    wide = core.pivot(index="response_id", columns="item", values="score")
+    wide = wide.join(core.groupby("response_id")["role"].first())
+    alpha = hx.cronbach_alpha(wide, items=items, by="role")
+    tab = table(page, "Reliability of the six core questions by role")
+    alphas = [r for r in tab["rows"] if r[1] == "alpha"]
+    for r in alpha.itertuples(index=False):
+        cells = next(c for c in alphas if c[0] == r.role)
+        assert cells[2:6] == [
+            f"{r.n:,}",
+            f"{r.estimate:.3f}",
+            f"{r.ci_low:.3f}",
+            f"{r.ci_high:.3f}",
+        ]
+    index = hx.hx_index(
+        core, items, group="role", person="person_id", min_n=10, random_state=DEFAULT_SEED
+    )
+    tab = table(page, "HX index by role and by hybrid type")
+    for r in index.itertuples(index=False):
+        cells = next(c for c in tab["rows"] if c[:2] == ["role", r.role])
+        assert cells[2:7] == [
+            f"{r.n:,}",
+            f"{r.n_responses:,}",
+            f"{r.hx_index:.1f}",
+            f"{r.ci_low:.1f}",
+            f"{r.ci_high:.1f}",
+        ]
+
+
+def test_lifetime_value_and_tenure_match_the_models(page, api):
+    registry, as_of = api["registry"], api["as_of"]
+    tx = registry.attribute(api["org"].transactions)
+    rfm = hx.rfm_summary(
+        tx[tx["attribution"] == "ok"],
+        customer="person_id",
+        time="timestamp",
+        amount="amount",
+        observation_end=as_of,
+        unit=CLV_UNIT,
+    )
+    bg = hx.BetaGeo().fit(rfm)
+    gg = hx.GammaGamma().fit(rfm)
+    value = hx.customer_lifetime_value(
+        bg, gg, rfm, horizon=CLV_HORIZON, unit=CLV_UNIT, discount_rate=CLV_WEEKLY_DISCOUNT
+    )
+    assert kpi(page, f"Expected value, next {CLV_HORIZON} weeks")[1] == (
+        f"{value['clv'].sum():,.0f}"
+    )
+    params = table(page, "Fitted model parameters")
+    r_row = next(c for c in params["rows"] if c[1] == "r")
+    assert r_row[2] == f"{bg.params_['r']:.3f}"
+    median = hx.median_tenure(registry.episodes, as_of=as_of, unit="M", by="role")
+    worker = median.set_index("role").loc["worker"]
+    cells = row(table(page, "Median time in the role (months)"), "worker")
+    assert cells[4:7] == [
+        f"{worker['estimate']:.1f}",
+        f"{worker['ci_low']:.1f}",
+        f"{worker['ci_high']:.1f}",
+    ]
+
+
+# -- privacy --------------------------------------------------------------------------------
+def test_no_identifier_from_the_input(sample_html, api):
+    org, registry = api["org"], api["registry"]
+    text = re.sub(r"data:image/png;base64,[A-Za-z0-9+/=]+", "", sample_html).casefold()
+    emails = pd.concat([org.customers["email"], org.workers["email"], org.partners["email"]])
+    for email in emails.dropna().str.strip().unique():
+        assert email.casefold() not in text
+    digits = re.sub(r"\D", "", text)
+    phones = pd.concat([org.customers["phone"], org.workers["phone"], org.partners["phone"]])
+    for phone in phones.dropna().unique():
+        assert re.sub(r"\D", "", phone)[-9:] not in digits
+    ids = [*org.customers["customer_id"], *org.workers["worker_id"], *org.partners["partner_id"]]
+    for value in [*ids, *registry.crosswalk["person_id"].unique()]:
+        assert str(value).casefold() not in text
+    # and the library's own guard agrees, on every identifier it collects
+    privacy_guard(
+        sample_html,
+        forbidden=input_identifiers(
+            org.tables, person_ids=list(registry.crosswalk["person_id"].unique())
+        ),
+    )
+
+
+def test_input_identifiers_covers_ids_emails_phones():
+    roster = pd.DataFrame(
+        {
+            "worker_id": ["W-9", "777777"],
+            "email": ["a@b.co", None],
+            "phone": ["+1 555 0100 22", "1234"],
+        }
+    )
+    found = input_identifiers({"workers": roster}, person_ids=["Pabc"])
+    assert found == sorted(["W-9", "777777", "a@b.co", "+1 555 0100 22", "Pabc"])
+
+
+# -- repeatability ----------------------------------------------------------------------------
+def test_two_runs_are_byte_identical_and_quiet_off_a_terminal(sample_report, tmp_path, capsys):
+    again = run_report(out=tmp_path / "again.html")
+    assert again.read_bytes() == sample_report.read_bytes()
+    # stderr is captured here, not a terminal: no progress lines.
+    assert capsys.readouterr().err == ""
+
+
+# -- inputs -----------------------------------------------------------------------------------
+def _write_csvs(tables: dict[str, pd.DataFrame], folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, frame in tables.items():
+        frame.to_csv(folder / f"{name}.csv", index=False, date_format="%Y-%m-%d %H:%M:%S")
+    return folder
+
+
+def test_a_data_folder_gives_the_same_tables_as_the_sample(api, tmp_path):
+    org = api["org"]
+    folder = _write_csvs(org.tables, tmp_path / "data")
+    (folder / "notes.txt").write_text("not a table")
+    read = read_tables(folder)
+    assert list(read) == list(org.tables)
+    for name, frame in read.items():
+        pd.testing.assert_frame_equal(
+            hx.validate(frame, table=name),
+            hx.validate(org.tables[name], table=name),
+            check_dtype=False,
+        )
+
+
+def test_a_job_file_names_the_inputs(api, tmp_path):
+    org = api["org"]
+    _write_csvs({"workers": org.workers, "responses": org.responses}, tmp_path / "in")
+    job = tmp_path / "job.toml"
+    job.write_text(
+        '[inputs]\nworkers = "in/workers.csv"\nresponses = "in/responses.csv"\n'
+        '[output]\ndir = "out"\n'
+    )
+    tables = _tables_from_job(job)
+    assert list(tables) == ["workers", "responses"]
+    assert len(tables["responses"]) == len(org.responses)
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[inputs]\nworker = "in/workers.csv"\n')
+    with pytest.raises(ParameterError, match="unknown table 'worker'"):
+        _tables_from_job(bad)
+
+
+def test_folder_errors(tmp_path):
+    with pytest.raises(ParameterError, match="not a directory"):
+        read_tables(tmp_path / "missing")
+    with pytest.raises(ParameterError, match="no table files"):
+        read_tables(tmp_path)
+    pd.DataFrame({"a": [1]}).to_csv(tmp_path / "workers.csv", index=False)
+    pd.DataFrame({"a": [1]}).to_csv(tmp_path / "workers_2025.csv", index=False)
+    with pytest.raises(ParameterError, match="two files for table 'workers'"):
+        read_tables(tmp_path)
+
+
+def test_required_tables_and_invalid_input(api):
+    org = api["org"]
+    with pytest.raises(ParameterError, match="responses"):
+        build_report({"workers": org.workers})
+    with pytest.raises(ParameterError, match="at least one roster"):
+        build_report({"responses": org.responses})
+    with pytest.raises(ParameterError, match="unknown table"):
+        build_report({"workers": org.workers, "responses": org.responses, "survey": org.events})
+    broken = org.workers.assign(engagement="fulltime")
+    with pytest.raises(InputTableError, match="engagement"):
+        build_report({"workers": broken, "responses": org.responses})
+    with pytest.raises(ParameterError, match="min_n"):
+        build_report({"workers": org.workers, "responses": org.responses}, min_n=0)
+
+
+# -- a small organisation: missing tables, progress, the guard at write time ----------------
+@pytest.fixture(scope="module")
+def small() -> tuple[dict[str, pd.DataFrame], Report, str]:
+    org = hx.simulate_organisation(300, seed=3)
+    tables = {k: v for k, v in org.tables.items() if k != "transactions"}
+    stream = io.StringIO()
+    report = build_report(
+        tables, progress=Progress(total=len(SECTIONS) + 2, stream=stream, enabled=True)
+    )
+    return tables, report, stream.getvalue()
+
+
+def test_progress_lines_when_watched(small):
+    lines = small[2].splitlines()
+    assert len(lines) == len(SECTIONS) + 2
+    assert lines[0].startswith("hxmetrics [1/9] Checking the tables")
+    assert all(re.search(r" \.\.\. done \(\d+\.\d s\)$", line) for line in lines)
+
+
+def test_a_missing_table_is_said_not_failed(small, tmp_path):
+    _, report, _ = small
+    html = report.to_html()
+    assert "No attributable transactions in the data" in html
+    assert report.write(tmp_path / "small.html").is_file()
+
+
+def test_the_guard_refuses_an_identifier_at_write_time(small, tmp_path):
+    tables, report, _ = small
+    email = tables["customers"]["email"].dropna().iloc[0]
+    report.title = f"Report for {email}"
+    with pytest.raises(PrivacyError, match="1 identifier"):
+        report.write(tmp_path / "leak.html")
+    assert not (tmp_path / "leak.html").exists()
+
+
+def test_module_entry_point_options(tmp_path, capsys):
+    assert (
+        module_main(
+            ["--data", str(tmp_path / "nowhere"), "--out", str(tmp_path / "r.html"), "--quiet"]
+        )
+        == 3
+    )
+    assert "not a directory" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        module_main(["--min-n", "0"])
