@@ -4,15 +4,20 @@ While alive a customer buys as a Poisson process with rate ``lambda`` (gamma(r,
 alpha) across customers); after each purchase the customer drops out with
 probability ``p`` (beta(a, b) across customers). Fader, Hardie & Lee (2005).
 
-The likelihood (their Eq. 6) is evaluated in log space as
+The likelihood (their Eq. 6) is evaluated in log space as::
 
-    log L = lnG(r+x) - lnG(r) + r ln(alpha) + lnB(a, b+x) - lnB(a, b)
-            - (r+x) ln(alpha+T) + softplus(d),
-    d = ln(a) - ln(b+x-1) + (r+x) [ln(alpha+T) - ln(alpha+t_x)]   (x > 0; else no term)
+    log L = [lnG(r+x) - lnG(r)] + [lnB(a, b+x) - lnB(a, b)]
+            - r ln(1 + T/alpha) - x ln(alpha+T) + softplus(d),
+    d = ln(a) - ln(b+x-1) + (r+x) ln(1 + (T-t_x)/(alpha+t_x))   (x > 0; else no term)
 
 so a customer with hundreds of purchases and a long silence gives a large ``d`` and no
-overflow (``softplus(d) = log(1 + e^d)`` via ``logaddexp``). ``P(alive) = 1 /
-(1 + e^d) = expit(-d)``.
+overflow (``softplus(d) = log(1 + e^d)``), and ``P(alive) = 1 / (1 + e^d) =
+expit(-d)``. The bracketed differences are sums of ``ln(r+k)`` and
+``ln((b+k)/(a+b+k))`` over ``k < x``, tabulated once per evaluation up to the largest
+``x``: exact where a difference of ``gammaln`` values would cancel (a customer base
+without heterogeneity sends ``r`` and ``alpha`` towards infinity). Terms that depend on
+``x`` alone or on ``T`` alone are computed once per distinct value and weighted by its
+count, so only the ``d`` terms run over the (collapsed) rows.
 
 The conditional expectation (their Eq. 10) contains
 ``(1-z)^(r+x) 2F1(r+x, b+x; a+b+x-1; z)``, whose hypergeometric factor overflows for

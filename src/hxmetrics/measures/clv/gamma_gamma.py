@@ -2,7 +2,7 @@
 
 A customer's transaction values are gamma(p, nu); ``nu`` is gamma(q, gamma) across
 customers and independent of the transaction process. The average ``zbar`` of ``x``
-transactions has the beta-of-the-second-kind density
+transactions has the beta-of-the-second-kind density::
 
     f(zbar | x) = 1 / (zbar B(px, q)) * (g / (g + x zbar))^q * (x zbar / (g + x zbar))^(px),
 

@@ -3,7 +3,7 @@
 Batislam, Denizel & Filiztekin (2007) (and Hoppe & Wagner 2007, "central variant")
 let the drop-out coin be flipped at time 0 as well, so a customer without repeat
 purchases is not certainly alive. The individual likelihood is
-``(1-p)^(x+1) lambda^x e^(-lambda T) + p (1-p)^x lambda^x e^(-lambda t_x)``; mixing gives
+``(1-p)^(x+1) lambda^x e^(-lambda T) + p (1-p)^x lambda^x e^(-lambda t_x)``; mixing gives::
 
     L = B(a, b+x+1)/B(a, b) * NBD(T) + B(a+1, b+x)/B(a, b) * NBD(t_x),
 

@@ -2,7 +2,7 @@
 
 Schmittlein, Morrison & Colombo (1987); the likelihood and its pieces follow Fader &
 Hardie's (2005) note. Integrating the purchase and drop-out rates out first and the
-(unobserved) death time last (their Eq. 21 route) gives
+(unobserved) death time last (their Eq. 21 route) gives::
 
     L = K (alpha+T)^-(r+x) (beta+T)^-s  [1 + J],
     K = G(r+x) alpha^r beta^s / G(r),

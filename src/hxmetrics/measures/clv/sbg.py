@@ -2,7 +2,7 @@
 
 At the end of each period a customer cancels with probability ``theta`` (constant for
 the customer, beta(alpha, beta) across customers). For a cohort observed over ``K``
-periods, with ``n_t`` lost in period ``t`` and ``S_K`` still active,
+periods, with ``n_t`` lost in period ``t`` and ``S_K`` still active::
 
     LL = sum_t n_t ln P(T = t) + S_K ln S(K),
     P(T = t) = B(alpha+1, beta+t-1) / B(alpha, beta),   S(t) = B(alpha, beta+t) / B(alpha, beta),
