@@ -28,6 +28,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
+from scipy.special import digamma, gammaln
 
 from hxmetrics._display import DisplayMixin
 from hxmetrics.errors import ConvergenceError, InputTableError, ParameterError, did_you_mean
@@ -260,6 +261,23 @@ def wsum(weights: np.ndarray, values: np.ndarray) -> float:
     machine). NumPy's pairwise sum is also the more accurate of the two.
     """
     return float(np.sum(weights * values))
+
+
+def rising(c: float, m: np.ndarray, top: int) -> tuple[np.ndarray, np.ndarray]:
+    """``log G(c+m) - log G(c)`` and ``psi(c+m) - psi(c)`` for whole ``0 <= m <= top``.
+
+    As sums of ``log(c+k)`` and ``1/(c+k)``, ``k < m``: unlike a difference of two
+    ``gammaln`` values these keep full precision when ``c`` is large (a customer base
+    without heterogeneity drives ``r`` and ``alpha`` towards infinity), and a table up
+    to the largest ``x`` costs less than special functions on every distinct ``x``.
+    """
+    if top > 20_000:  # a table that long would cost more than it saves
+        return gammaln(c + m) - gammaln(c), digamma(c + m) - digamma(c)
+    k = c + np.arange(top)
+    log_table = np.concatenate(([0.0], np.cumsum(np.log(k))))
+    inv_table = np.concatenate(([0.0], np.cumsum(1.0 / k)))
+    idx = m.astype(np.int64)
+    return log_table[idx], inv_table[idx]
 
 
 def _positive_weights(weights: np.ndarray) -> np.ndarray:

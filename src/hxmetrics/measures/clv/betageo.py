@@ -31,9 +31,9 @@ from collections.abc import Callable
 from typing import ClassVar, NamedTuple
 
 import numpy as np
-from scipy.special import betainc, betaln, digamma, expit, gammaln, hyp2f1
+from scipy.special import betainc, betaln, expit, gammaln, hyp2f1
 
-from hxmetrics.measures.clv._base import RepeatBuyingModel, wsum
+from hxmetrics.measures.clv._base import RepeatBuyingModel, rising, wsum
 
 __all__ = ["BetaGeo"]
 
@@ -84,23 +84,6 @@ def _bg_rows(
     )
 
 
-def _rising(c: float, m: np.ndarray, top: int) -> tuple[np.ndarray, np.ndarray]:
-    """``log G(c+m) - log G(c)`` and ``psi(c+m) - psi(c)`` for whole ``0 <= m <= top``.
-
-    As sums of ``log(c+k)`` and ``1/(c+k)``, ``k < m``: unlike a difference of two
-    ``gammaln`` values these keep full precision when ``c`` is large (a customer base
-    without heterogeneity drives ``r`` and ``alpha`` towards infinity), and a table up
-    to the largest ``x`` costs less than special functions on every distinct ``x``.
-    """
-    if top > 20_000:  # a table that long would cost more than it saves
-        return gammaln(c + m) - gammaln(c), digamma(c + m) - digamma(c)
-    k = c + np.arange(top)
-    log_table = np.concatenate(([0.0], np.cumsum(np.log(k))))
-    inv_table = np.concatenate(([0.0], np.cumsum(1.0 / k)))
-    idx = m.astype(np.int64)
-    return log_table[idx], inv_table[idx]
-
-
 def _bg_loglik_rows(
     params: np.ndarray, rows: _BGRows, *, modified: bool
 ) -> tuple[float, np.ndarray]:
@@ -115,9 +98,9 @@ def _bg_loglik_rows(
     shift = 1 if modified else 0
     ux, wx, ut, wt, wxt = rows.ux, rows.wx, rows.ut, rows.wt, rows.wxt
     top = int(ux[-1]) + shift
-    lg_r, psi_r = _rising(r, ux, top)
-    lg_b, psi_b = _rising(b, ux + shift, top)
-    lg_ab, psi_ab = _rising(a + b, ux + shift, top)
+    lg_r, psi_r = rising(r, ux, top)
+    lg_b, psi_b = rising(b, ux + shift, top)
+    lg_ab, psi_ab = rising(a + b, ux + shift, top)
     # r ln(alpha) - (r+x) ln(alpha+T) = -r ln(1 + T/alpha) - x ln(alpha+T)
     log1p_t = np.log1p(ut / alpha)
     log_alpha_t = np.log(alpha + ut)

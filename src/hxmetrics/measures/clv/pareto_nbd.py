@@ -29,9 +29,9 @@ from __future__ import annotations
 from typing import ClassVar
 
 import numpy as np
-from scipy.special import digamma, expit, gammaln
+from scipy.special import expit, gammaln
 
-from hxmetrics.measures.clv._base import RepeatBuyingModel, wsum
+from hxmetrics.measures.clv._base import RepeatBuyingModel, rising, wsum
 
 __all__ = ["ParetoNBD"]
 
@@ -110,21 +110,17 @@ def _pnbd_loglik(
     log_j, maybe_d = _log_j(params, x, tx, big_t, grad=True)
     d_log_j = maybe_d if maybe_d is not None else np.zeros((4, len(x)))
     lat = np.log(alpha + big_t)
-    lbt = np.log(beta + big_t)
-    ll = (
-        gammaln(r + x)
-        - gammaln(r)
-        + r * np.log(alpha)
-        + s * np.log(beta)
-        - (r + x) * lat
-        - s * lbt
-        + np.logaddexp(0.0, log_j)
-    )
+    # r ln(alpha) - r ln(alpha+T) = -r ln(1 + T/alpha), and the same for s and beta;
+    # the gamma-function ratio as an exact rising sum (see clv._base.rising).
+    log1p_a = np.log1p(big_t / alpha)
+    log1p_b = np.log1p(big_t / beta)
+    lg_r, psi_r = rising(r, x, int(x.max(initial=0)))
+    ll = lg_r - r * log1p_a - x * lat - s * log1p_b + np.logaddexp(0.0, log_j)
     dead = expit(log_j)
-    g_r = digamma(r + x) - digamma(r) + np.log(alpha) - lat + dead * d_log_j[0]
-    g_alpha = r / alpha - (r + x) / (alpha + big_t) + dead * d_log_j[1]
-    g_s = np.log(beta) - lbt + dead * d_log_j[2]
-    g_beta = s / beta - s / (beta + big_t) + dead * d_log_j[3]
+    g_r = psi_r - log1p_a + dead * d_log_j[0]
+    g_alpha = r * big_t / (alpha * (alpha + big_t)) - x / (alpha + big_t) + dead * d_log_j[1]
+    g_s = -log1p_b + dead * d_log_j[2]
+    g_beta = s * big_t / (beta * (beta + big_t)) + dead * d_log_j[3]
     grad = np.array([wsum(w, g_r), wsum(w, g_alpha), wsum(w, g_s), wsum(w, g_beta)])
     return wsum(w, ll), grad
 
