@@ -356,6 +356,7 @@ class CLVModel(DisplayMixin):
             return f, g
 
         theta0 = np.log(np.asarray(start if start is not None else self._start, dtype=float))
+        theta0 = np.clip(theta0, -_BOUND, _BOUND)
         first = objective(theta0)
         if not math.isfinite(first[0]):
             raise ConvergenceError(
