@@ -54,7 +54,9 @@ ATTRIBUTION_COLUMNS = [
 ]
 _OK, _UNKNOWN, _OUTSIDE, _NO_TIME, _OTHER = range(5)
 _INFO, _HYB = 6, 7
-_ENG_SHIFT = 8
+# Column _INFO holds four int16 slots: flags (bit r: several episodes of role r),
+# then the engagement code of each role's single episode (-1: none).
+_FLAGS16, _ENG16 = 4 * _INFO, 4 * _INFO + 1
 _NEVER, _BEFORE_ALL = np.iinfo(np.int64).max, np.iinfo(np.int64).min
 
 
@@ -156,12 +158,13 @@ class AttributionIndex:
 
 
 def _pack(roles: dict[str, _RoleRuns], n_persons: int, hybrid_codes: np.ndarray) -> np.ndarray:
-    packed = np.empty((n_persons + 1, 8), dtype=np.int64)
-    info = np.zeros(n_persons + 1, dtype=np.int64)
+    packed = np.zeros((n_persons + 1, 8), dtype=np.int64)
+    slots = packed.view(np.int16)
+    flags = np.zeros(n_persons + 1, dtype=np.int16)
     for r, role in enumerate(ROLES):
         runs = roles[role]
-        if len(runs.categories) >= 0xFFFF:
-            raise ParameterError(  # pragma: no cover - 65 535 engagement kinds per role
+        if len(runs.categories) > np.iinfo(np.int16).max:
+            raise ParameterError(  # pragma: no cover - 32 767 engagement kinds per role
                 f"too many distinct {role} engagements ({len(runs.categories)})."
             )
         count = np.diff(runs.ptr)
@@ -173,13 +176,11 @@ def _pack(roles: dict[str, _RoleRuns], n_persons: int, hybrid_codes: np.ndarray)
         ends[one] = runs.end[first]
         packed[:, 2 * r] = starts
         packed[:, 2 * r + 1] = ends
-        code = np.zeros(n_persons + 1, dtype=np.int64)
-        code[one] = runs.engagement[first] + 1
-        info |= code << (_ENG_SHIFT + 16 * r)
-        several = np.zeros(n_persons + 1, dtype=np.int64)
-        several[:-1] = count > 1
-        info |= several << r
-    packed[:, _INFO] = info
+        code = np.full(n_persons + 1, -1, dtype=np.int16)
+        code[one] = runs.engagement[first]
+        slots[:, _ENG16 + r] = code
+        flags[:-1] |= ((count > 1).astype(np.int16) << r).astype(np.int16)
+    slots[:, _FLAGS16] = flags
     packed[:-1, _HYB] = hybrid_codes
     packed[-1, _HYB] = -1
     return packed
@@ -264,8 +265,9 @@ def attribute_with_index(
         hi = min(lo + _BLOCK, n)
         p = lookup[silo_codes[lo:hi], src_codes[lo:hi]]
         person[lo:hi] = p
-        _attribute_block(index, p, t[lo:hi], has_time[lo:hi], held[:, lo:hi], eng[:, lo:hi])
-        hyb[lo:hi] = index.packed[p, _HYB]
+        hyb[lo:hi] = _attribute_block(
+            index, p, t[lo:hi], has_time[lo:hi], held[:, lo:hi], eng[:, lo:hi]
+        )
     known = person >= 0
     any_role = held.any(axis=0)
     new: dict[str, Any] = {
@@ -298,23 +300,29 @@ def _attribute_block(
     has_time: np.ndarray,
     held: np.ndarray,
     eng: np.ndarray,
-) -> None:
-    """Roles held and engagements for one block of rows (writes into held, eng)."""
+) -> np.ndarray:
+    """Roles held and engagements for one block of rows (written into held, eng).
+
+    Returns the hybrid code of each row's person.
+    """
     # One gather per row fetches everything about the person (a 64-byte row):
     # the single episode of each role, flags for persons with several, engagements.
     rows = index.packed[p]
-    info = rows[:, _INFO]
+    slots = rows.view(np.int16)
+    flags = slots[:, _FLAGS16]
     for r, role in enumerate(ROLES):
         h = (rows[:, 2 * r] <= t) & (t < rows[:, 2 * r + 1]) & has_time
         held[r] = h
-        eng[r] = np.where(h, ((info >> (_ENG_SHIFT + 16 * r)) & 0xFFFF) - 1, -1)
-        several = np.flatnonzero(((info >> r) & 1).astype(bool) & has_time)
+        eng[r] = np.where(h, slots[:, _ENG16 + r], -1)
+        several = np.flatnonzero(((flags >> r) & 1).astype(bool) & has_time)
         if several.size:
             runs = index.roles[role]
             hit = _find_in_runs(runs, p[several], t[several])
             got = hit >= 0
             held[r, several] = got
             eng[r, several] = np.where(got, runs.engagement[np.maximum(hit, 0)], -1)
+    out: np.ndarray = rows[:, _HYB]
+    return out
 
 
 def _as_pandas(frame: Any) -> pd.DataFrame:
