@@ -82,11 +82,28 @@ def _cmd_compute(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_report(args: argparse.Namespace) -> int:
+    from hxmetrics.report.main import report_from_args
+
+    return report_from_args(args)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="hxmetrics", description="Human-experience analytics on a unified stakeholder model."
     )
     sub = parser.add_subparsers(dest="command", required=True)
+    from hxmetrics.report.main import add_report_arguments
+
+    rep = sub.add_parser(
+        "report",
+        help="the main job: one self-contained HTML report (default: the bundled sample)",
+        description="Validate the tables, resolve stakeholders, compute the measures and "
+        "write one self-contained HTML report. With no --data/--job it runs on the bundled "
+        "sample organisation.",
+    )
+    add_report_arguments(rep)
+    rep.set_defaults(func=_cmd_report)
     val = sub.add_parser(
         "validate",
         help="check CSV/Parquet files against the data contract",

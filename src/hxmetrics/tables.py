@@ -14,20 +14,30 @@ Nothing is dropped: a value that cannot be coerced is a failure, not a NaN.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-with warnings.catch_warnings():
-    # With pyspark installed, pandera imports pyspark.pandas, which warns that it
-    # does not support pandas 3. hxmetrics never uses pyspark.pandas.
-    warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas")
+from hxmetrics.errors import InputTableError, did_you_mean
+
+
+@contextmanager
+def _without_pyspark_pandas_warning() -> Iterator[None]:
+    # With pyspark installed, pandera imports pyspark.pandas (on import and when it
+    # registers its backends at the first validation), which warns that it does not
+    # support pandas 3. hxmetrics never uses pyspark.pandas; silence that one warning.
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas")
+        yield
+
+
+with _without_pyspark_pandas_warning():
     import pandera.pandas as pa
     from pandera.errors import SchemaErrors
-
-from hxmetrics.errors import InputTableError, did_you_mean
 
 __all__ = [
     "ENGAGEMENTS",
@@ -266,7 +276,8 @@ def validate(df: pd.DataFrame, *, table: str) -> pd.DataFrame:
     schema = SCHEMAS[table]
     df, date_cases = _parse_datetimes(df, schema)
     try:
-        coerced = schema.validate(df, lazy=True)
+        with _without_pyspark_pandas_warning():
+            coerced = schema.validate(df, lazy=True)
     except SchemaErrors as exc:
         cases = pd.concat([date_cases, _tidy_failures(exc.failure_cases)], ignore_index=True)
     else:
