@@ -282,7 +282,9 @@ def histogram(
         keep[first] = True
         values, counts = values[keep], counts[:, keep]
         out = {k: v[:, keep] for k, v in out.items()}
+    # Only values that occur (the fast path may code a whole range).
     order = np.argsort(values, kind="stable")
+    order = order[counts[:, order].sum(axis=0) > 0]
     cells = Cells(keys, counts[:, order], {k: v[:, order] for k, v in out.items()}, values[order])
     sorted_cells = _sorted(cells, by)
     return Cells(sorted_cells.keys, sorted_cells.counts, sorted_cells.sums, values[order])
@@ -295,7 +297,7 @@ def _histogram_pandas(
     frame: nw.DataFrame[Any], by: list[str], column: str, sums: dict[str, nw.Expr]
 ) -> _Histogram:
     native = frame.to_native()
-    value_codes, uniques = pd.factorize(native[column], use_na_sentinel=False)
+    value_codes, uniques = _value_codes(native[column])
     group, keys = _factorise(native, by)
     n_groups, n_values = len(keys), len(uniques)
     cell = group * n_values
@@ -312,6 +314,32 @@ def _histogram_pandas(
                 n_groups, n_values
             )
     return keys, counts, out, pd.Series(uniques)
+
+
+def _value_codes(series: pd.Series) -> tuple[np.ndarray, Any]:
+    """Codes of the distinct values of a numeric column, like ``pd.factorize``.
+
+    Rating answers are whole numbers in a short range: then the code is the value
+    minus the smallest one (NaN gets the last code), a few vectorised passes that
+    are about twice as fast as hashing. Anything else is factorised.
+    """
+    if series.dtype.kind in "fiu":
+        x = series.to_numpy()
+        if x.size:
+            lo, hi = np.fmin.reduce(x), np.fmax.reduce(x)
+            if np.isfinite(lo) and np.isfinite(hi) and hi - lo <= 4096:
+                span = int(hi - lo) + 1
+                with np.errstate(invalid="ignore"):
+                    shifted = x - lo
+                    codes = shifted.astype(np.int64)
+                if x.dtype.kind in "iu":
+                    return codes, lo + np.arange(span, dtype=np.float64)
+                nan = np.isnan(x)
+                if bool(((codes == shifted) | nan).all()):
+                    codes[nan] = span
+                    uniques = np.append(lo + np.arange(span, dtype=np.float64), np.nan)
+                    return codes, uniques
+    return pd.factorize(series, use_na_sentinel=False)
 
 
 def _histogram_lazy(

@@ -126,6 +126,19 @@ def nps_statistics(
         Missing columns; a non-numeric score; scores that are not whole numbers
         0..10; weights that are missing, not finite or not positive where a score
         is present. The message shows example rows.
+
+    Examples
+    --------
+    Two halves of a table, aggregated separately (on any engine), merge exactly:
+
+    >>> import pandas as pd
+    >>> from hxmetrics.measures._engine import merge_partials
+    >>> df = pd.DataFrame({"ltr": [10, 9, 3, 8, 10, 0], "team": list("aabbab")})
+    >>> parts = [nps_statistics(df.iloc[:3], "ltr", by="team"),
+    ...          nps_statistics(df.iloc[3:], "ltr", by="team")]
+    >>> merged = nps_from_statistics(merge_partials(parts, by=["team"]))
+    >>> merged[["team", "n", "nps"]].equals(nps(df, "ltr", by="team")[["team", "n", "nps"]])
+    True
     """
     inputs = prepare(data, score, by=by, weights=weights, reserved=_RESULT)
     cells, missing = rating_histogram(
@@ -285,7 +298,8 @@ def nps_from_statistics(
 ) -> pd.DataFrame:
     """Finish :func:`nps_statistics` (possibly merged from parts) into the NPS result.
 
-    Takes the same options as :func:`nps` and returns the same frame.
+    Takes the same options as :func:`nps` and returns the same frame (see the
+    example of :func:`nps_statistics`).
     """
     check_choice("method", method, METHODS)
     confidence = check_confidence(confidence)
@@ -562,6 +576,13 @@ def nps_test(
         [-200, 200]; adjusted-Wald intervals are centred on the adjusted difference),
         ``method``, ``paired``, ``confidence``, ``n_excluded_missing``.
 
+    References
+    ----------
+    Rocks, B. (2016). Interval estimation for the "Net Promoter Score". The American
+    Statistician 70(4), 365-372 (the two-sample Wald test).
+    Sauro, J. & Lewis, J. R. (2021). MeasuringU: a significance test for comparing two
+    Net Promoter Scores with adjusted-Wald proportions.
+
     Examples
     --------
     >>> r = nps_test([10, 9, 9, 8, 3], [10, 6, 5, 7, 8, 2], method="wald")
@@ -728,6 +749,11 @@ def nps_sample_size(
     ``d = margin / 100`` and ``s² = p + d - (p - d)²`` from the expected shares of
     promoters and detractors (without them, the maximum ``s² = 1``).
 
+    References
+    ----------
+    Lewis, J. R. & Sauro, J. (2021). Sample size estimation for NPS confidence
+    intervals. MeasuringU.
+
     Examples
     --------
     ±5 points at 95% with no prior guess: 1.96² / 0.05² - 3 = 1533.6, so 1534.
@@ -758,6 +784,11 @@ def nps_margin(
     """Expected ± margin (NPS points) of an adjusted-Wald interval with ``n`` respondents.
 
     ``100 z s / sqrt(n + 3)``, the inverse of :func:`nps_sample_size`.
+
+    References
+    ----------
+    Lewis, J. R. & Sauro, J. (2021). Sample size estimation for NPS confidence
+    intervals. MeasuringU.
 
     Examples
     --------

@@ -78,6 +78,11 @@ def suppress(
         A copy with a boolean ``suppressed`` column; suppressed rows show NaN/<NA>
         in every numeric column except the group columns.
 
+    References
+    ----------
+    Hundepool, A. et al. (2012). Statistical Disclosure Control. Wiley (primary and
+    secondary, i.e. complementary, cell suppression).
+
     Examples
     --------
     >>> import pandas as pd

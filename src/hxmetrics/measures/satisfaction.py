@@ -634,6 +634,11 @@ def mean_score(
         (``mean ± t(n - 1) se``; NaN when n < 2), ``method`` ("t"), ``confidence``,
         ``n_eff``, ``deff``, ``n_excluded_missing``, ``suppressed``.
 
+    References
+    ----------
+    Student (1908). The probable error of a mean. Biometrika 6, 1-25.
+    Kish, L. (1965). Survey Sampling (weights: effective n, design effect).
+
     Examples
     --------
     R's ``t.test(sleep$extra[1:10])`` (Cushny & Peebles' sleep data, group 1) gives
