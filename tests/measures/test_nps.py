@@ -479,3 +479,17 @@ def test_errors_show_examples_on_lazy_engines(engine) -> None:
     df = pd.DataFrame({"ltr": [10.0, 12.0, 4.0]})
     with pytest.raises(InputTableError, match=r"1 row\(s\).*12\.0"):
         nps(engine(df), "ltr")
+
+
+def test_nullable_integer_scores_and_categorical_groups() -> None:
+    df = pd.DataFrame(
+        {
+            "ltr": pd.array([9, None, 3, 10, 7], dtype="Int64"),
+            "team": pd.Categorical(["b", "a", "a", "b", "b"], categories=["b", "a"]),
+        }
+    )
+    r = nps(df, "ltr", by="team")
+    assert r["team"].astype(str).tolist() == ["b", "a"]  # the categories' order
+    assert r["n"].tolist() == [3, 1]
+    assert r["n_excluded_missing"].tolist() == [0, 1]
+    assert r["nps"].tolist() == pytest.approx([100 * 2 / 3, -100.0])

@@ -94,3 +94,25 @@ def test_compare_groups_needs_a_grouped_measure_result() -> None:
         compare_groups(mean_score(SLEEP, "extra"))
     with pytest.raises(ParameterError, match="correction"):
         compare_groups(mean_score(SLEEP, "extra", by="group"), correction="bonferroni")
+
+
+def test_two_group_columns_are_labelled_on_both_sides() -> None:
+    rng = np.random.default_rng(6)
+    df = pd.DataFrame(
+        {
+            "ltr": rng.integers(0, 11, 400).astype(float),
+            "silo": rng.choice(["customers", "workers"], 400),
+            "region": rng.choice(["n", "s"], 400),
+        }
+    )
+    result = nps(df, "ltr", by=["silo", "region"])
+    c = compare_groups(result, reference=("customers", "n"), correction="bh")
+    assert len(c) == 3
+    assert (c["silo_other"] == "customers").all()
+    assert (c["region_other"] == "n").all()
+    assert set(zip(c["silo"], c["region"], strict=True)) == {
+        ("customers", "s"),
+        ("workers", "n"),
+        ("workers", "s"),
+    }
+    assert compare_groups(result, reference={"silo": "workers", "region": "s"}).shape[0] == 3
