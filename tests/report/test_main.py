@@ -224,7 +224,7 @@ def test_nps_by_hybrid_type_is_suppressed_like_the_measure(page, api):
     result = hx.nps(rows, "score", by=["role", "hybrid_type"], min_n=WORKER_MIN_N)
     assert result["suppressed"].any(), "the sample has small groups to suppress"
     for role, part in result.groupby("role"):
-        tab = table(page, f"{INSTRUMENT[role]} by hybrid type")
+        tab = table(page, f"{INSTRUMENT[role]}: scores and differences from no hybrid pattern")
         assert len(tab["rows"]) == len(part)
         cells = {r[0]: r for r in tab["rows"]}
         for r in part.itertuples(index=False):

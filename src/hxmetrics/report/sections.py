@@ -881,7 +881,7 @@ def experience(report: Report, ctx: Context) -> None:
             section,
             ctx,
             table,
-            caption=f"{INSTRUMENT_NAME[role]} by hybrid type",
+            caption=f"{INSTRUMENT_NAME[role]}: scores and differences from no hybrid pattern",
             labels={
                 **_NPS_LABELS,
                 "group": "Hybrid type",
