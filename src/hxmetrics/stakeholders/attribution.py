@@ -259,7 +259,7 @@ def attribute_with_index(
     silo_codes, src_codes, lookup = _id_lookup(index, events[silo], events[source_id])
     person = np.empty(n, dtype=np.int64)
     held = np.zeros((len(ROLES), n), dtype=bool)
-    eng = np.empty((len(ROLES), n), dtype=np.int64)
+    eng = np.empty((len(ROLES), n), dtype=np.int32)
     hyb = np.empty(n, dtype=np.int64)
     for lo in range(0, n, _BLOCK):
         hi = min(lo + _BLOCK, n)
@@ -313,7 +313,9 @@ def _attribute_block(
     for r, role in enumerate(ROLES):
         h = (rows[:, 2 * r] <= t) & (t < rows[:, 2 * r + 1]) & has_time
         held[r] = h
-        eng[r] = np.where(h, slots[:, _ENG16 + r], -1)
+        code = slots[:, _ENG16 + r].astype(np.int32)
+        np.putmask(code, ~h, -1)
+        eng[r] = code
         several = np.flatnonzero(((flags >> r) & 1).astype(bool) & has_time)
         if several.size:
             runs = index.roles[role]
