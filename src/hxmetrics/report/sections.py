@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
@@ -236,7 +236,8 @@ class Context:
     min_n: int
     confidence: float
     random_state: int
-    notes: list[str] = field(default_factory=list)
+    keys: tuple[str, ...] = ()
+    missing_keys: tuple[str, ...] = ()
 
     @classmethod
     def build(
@@ -272,6 +273,8 @@ class Context:
             min_n=min_n,
             confidence=confidence,
             random_state=random_state,
+            keys=tuple(present),
+            missing_keys=tuple(k for k in keys if k not in present),
         )
 
     # -- text around the sections ---------------------------------------------------
@@ -1702,11 +1705,15 @@ def data_quality(report: Report, ctx: Context) -> None:
         },
     )
     matched = ctx.registry.crosswalk["matched_on"].astype("str").value_counts()
-    section.add_text(
+    linked_on = " or ".join(ctx.keys) if ctx.keys else "no column (every record is a person)"
+    text = (
         f"Identity resolution: {ctx.n_records:,} roster records became {ctx.n_persons:,} "
         f"persons; {ctx.n_records - int(matched.get('none', 0)):,} records were linked to at "
-        "least one other record through a shared email address or phone number."
+        f"least one other record through a shared {linked_on}."
     )
+    if ctx.missing_keys:
+        text += f" Key column(s) asked for but found in no roster: {', '.join(ctx.missing_keys)}."
+    section.add_text(text)
     usage = ctx.usage()
     _table(
         section,
