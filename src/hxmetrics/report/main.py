@@ -375,21 +375,22 @@ def run_report(
     """
     if data_dir is not None and job is not None:
         raise ParameterError("give either a data directory or a job file, not both.")
-    if job is not None:
-        tables = _tables_from_job(job)
-        source = f"{len(tables)} tables named in a job file"
-    elif data_dir is not None:
-        tables = read_tables(data_dir)
-        source = f"{len(tables)} tables read from a data folder"
-    else:
-        from hxmetrics.datasets import load_sample
-
-        tables = dict(load_sample().tables)
-        source = "the bundled synthetic sample organisation"
     target = Path(out)
     if not target.parent.is_dir():
         raise ParameterError(f"cannot write {target}: folder {target.parent} does not exist.")
-    steps = Progress(total=len(SECTIONS) + 3, enabled=progress)
+    steps = Progress(total=len(SECTIONS) + 4, enabled=progress)
+    with steps.step("Reading the tables"):
+        if job is not None:
+            tables = _tables_from_job(job)
+            source = f"{len(tables)} tables named in a job file"
+        elif data_dir is not None:
+            tables = read_tables(data_dir)
+            source = f"{len(tables)} tables read from a data folder"
+        else:
+            from hxmetrics.datasets import load_sample
+
+            tables = dict(load_sample().tables)
+            source = "the bundled synthetic sample organisation"
     report = build_report(
         tables,
         title=title,
