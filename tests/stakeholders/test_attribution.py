@@ -102,6 +102,12 @@ def test_attribution_equals_the_row_by_row_reference(world):
     )
     # The caller's columns and rows are untouched, in their order.
     pd.testing.assert_frame_equal(got[events.columns], events)
+    # Dictionary-encoded ids (categoricals) take a path without hashing: same answer.
+    encoded = events.astype({"silo": "category", "source_id": "category"})
+    same = attribute(encoded, crosswalk=crosswalk, episodes=episodes)
+    pd.testing.assert_frame_equal(
+        _plain(same[ATTRIBUTION_COLUMNS]), _plain(got[ATTRIBUTION_COLUMNS]), check_dtype=False
+    )
 
 
 def _world():

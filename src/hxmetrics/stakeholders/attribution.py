@@ -186,6 +186,19 @@ def _pack(roles: dict[str, _RoleRuns], n_persons: int, hybrid_codes: np.ndarray)
     return packed
 
 
+def _encode(values: pd.Series) -> tuple[np.ndarray, pd.Series]:
+    """Integer codes (-1 for missing) and the distinct values as strings.
+
+    A categorical column (e.g. a dictionary-encoded Parquet column) is already
+    encoded: its codes are used as they are, no string is hashed.
+    """
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        codes = values.cat.codes.to_numpy().astype(np.int64)
+        return codes, _text(pd.Series(values.cat.categories))
+    codes, uniques = pd.factorize(_text(values))
+    return codes, _text(pd.Series(uniques))
+
+
 def _id_lookup(
     index: AttributionIndex, silo: pd.Series, source: pd.Series
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -195,9 +208,9 @@ def _id_lookup(
     looked up in the crosswalk. Missing silo or id codes are -1 and pick the last
     row / column of the table, which holds -1: no person.
     """
-    silo_codes, silo_uniques = pd.factorize(silo)
-    src_codes, src_uniques = pd.factorize(_text(source))
-    src_text = _text(pd.Series(src_uniques))
+    silo_codes, silo_uniques = _encode(silo)
+    src_codes, src_uniques = _encode(source)
+    src_text = src_uniques
     known = [str(s) for s in silo_uniques]
     table = np.full((len(known) + 1, len(src_text) + 1), -1, dtype=np.int64)
     for row, name in enumerate(known):
@@ -263,7 +276,11 @@ def attribute_with_index(
     hyb = np.empty(n, dtype=np.int64)
     for lo in range(0, n, _BLOCK):
         hi = min(lo + _BLOCK, n)
-        p = lookup[silo_codes[lo:hi], src_codes[lo:hi]]
+        # Code -1 (missing) wraps to the last row / column, which holds "no person".
+        flat = (silo_codes[lo:hi] % lookup.shape[0]) * lookup.shape[1] + (
+            src_codes[lo:hi] % lookup.shape[1]
+        )
+        p = np.take(lookup, flat)
         person[lo:hi] = p
         hyb[lo:hi] = _attribute_block(
             index, p, t[lo:hi], has_time[lo:hi], held[:, lo:hi], eng[:, lo:hi]
@@ -307,7 +324,8 @@ def _attribute_block(
     """
     # One gather per row fetches everything about the person (a 64-byte row):
     # the single episode of each role, flags for persons with several, engagements.
-    rows = index.packed[p]
+    # np.take on axis 0 copies whole rows; fancy indexing goes element by element.
+    rows = np.take(index.packed, p, axis=0)
     slots = rows.view(np.int16)
     flags = slots[:, _FLAGS16]
     for r, role in enumerate(ROLES):
