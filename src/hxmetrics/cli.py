@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from hxmetrics.errors import HxError, InputTableError
+from hxmetrics.errors import HxError, InputTableError, ParameterError
 from hxmetrics.tables import TABLES, table_from_filename, validate
 
 __all__ = ["main", "read_table"]
@@ -140,7 +140,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(exc.code or 0)
     try:
         code: int = args.func(args)
-    except UsageError as exc:
+    except (UsageError, ParameterError) as exc:
         print(f"hxmetrics: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except InputTableError as exc:
