@@ -104,6 +104,8 @@ def test_end_before_start_and_missing_engagement_are_named():
         role_episodes({"workers": none}, cw)
     with pytest.raises(InputTableError, match=r"role.*isin"):
         merge_episodes(_eps([("P1", "boss", "x", 0, None)]))
+    with pytest.raises(InputTableError, match=r"'engagement'.*row 1"):
+        merge_episodes(_eps([("P1", "worker", "gig", 0, None), ("P1", "worker", None, 3, None)]))
 
 
 @st.composite

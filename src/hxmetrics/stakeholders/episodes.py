@@ -221,6 +221,16 @@ def merge_episodes(episodes: pd.DataFrame) -> pd.DataFrame:
             episodes["start"][start.isna()],
             "Every episode starts.",
         )
+    for column in ("person_id", "engagement"):
+        missing = episodes[column].isna()
+        if bool(missing.any()):
+            raise _fail(
+                "episodes",
+                column,
+                "not_nullable",
+                episodes[column][missing].astype("object"),
+                "Every episode has a person and an engagement kind.",
+            )
     person_text = _text(episodes["person_id"]).reset_index(drop=True)
     person_codes, persons = pd.factorize(person_text)
     # Output is sorted by person_id: rank the distinct ids, not every row.
@@ -265,7 +275,8 @@ def merge_episodes(episodes: pd.DataFrame) -> pd.DataFrame:
     lead = np.flatnonzero(new)
     block_end = np.maximum.reduceat(e, lead) if n_blocks else e[:0]
     block_n = np.add.reduceat(n_rec[order], lead) if n_blocks else n_rec[:0]
-    eng = _joined_engagements(block, engagement.to_numpy()[order], n_blocks)
+    eng_codes, eng_uniques = pd.factorize(engagement)
+    eng = _joined_engagements(block, eng_codes[order], list(eng_uniques), n_blocks)
     is_open = block_end == _OPEN
     take = order[lead]
     out = pd.DataFrame(
@@ -342,7 +353,9 @@ def _episode_order(
     return order
 
 
-def _joined_engagements(block: np.ndarray, engagement: np.ndarray, n_blocks: int) -> pd.Series:
+def _joined_engagements(
+    block: np.ndarray, codes: np.ndarray, uniques: list[str], n_blocks: int
+) -> pd.Series:
     """Distinct engagements per block in order of first appearance, joined by '+'.
 
     Vectorised: each block's sequence of distinct engagement codes is packed into one
@@ -351,7 +364,6 @@ def _joined_engagements(block: np.ndarray, engagement: np.ndarray, n_blocks: int
     """
     if n_blocks == 0:
         return pd.Series([], dtype="str")
-    codes, uniques = pd.factorize(pd.Series(engagement, dtype="str"))
     parts_of = [str(u).split("+") for u in uniques]
     vocab = pd.Index(pd.unique(np.array([p for ps in parts_of for p in ps], dtype=object)))
     part_codes = [vocab.get_indexer(ps) for ps in parts_of]
