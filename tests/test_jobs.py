@@ -195,3 +195,11 @@ def test_interrupted_write_leaves_no_partial_output(tmp_path, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         jobs.run_job(job)
     assert list(tmp_path.iterdir()) == [tmp_path / "job.toml"]
+
+
+def test_stakeholder_keys_default_to_the_rosters_key_columns(tmp_path):
+    job = write_job(tmp_path, text=JOB.replace('keys = ["email", "phone"]\n', ""))
+    assert "keys" not in job.read_text()
+    assert main(["compute", "--job", str(job)]) == 0
+    got = read(tmp_path / "out", "nps_by_hybrid", "csv")
+    assert "hybrid_type" in got.columns

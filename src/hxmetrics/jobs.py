@@ -17,7 +17,7 @@ A job file::
     workers = "workers.csv"
 
     [stakeholders]               # optional: resolve persons, attribute exhaust rows
-    keys = ["email", "phone"]
+    keys = ["email", "phone"]    # default: every key column the rosters have
 
     [output]
     dir = "out"
@@ -144,9 +144,10 @@ def load_job(path: str | os.PathLike[str], *, engine: str | None = None) -> Job:
     if fmt not in FORMATS:
         raise JobError(f"[output].format must be one of {FORMATS}; got {fmt!r}.")
 
+    # None: no stakeholder model; (): resolve on every key column the rosters have.
     keys: tuple[str, ...] | None = None
     if "stakeholders" in raw:
-        keys = tuple(raw["stakeholders"].get("keys", ("email", "phone")))
+        keys = tuple(raw["stakeholders"].get("keys", ()))
         if not any(t in inputs for t in ROSTERS):
             raise JobError("[stakeholders] needs at least one roster in [inputs].")
 
@@ -269,8 +270,13 @@ def run_job(job: Job) -> dict[str, Any]:
     if job.keys is not None:
         from hxmetrics.stakeholders import StakeholderRegistry
 
-        rosters = {t: tables[t] for t in ROSTERS if t in tables}
-        registry = StakeholderRegistry.from_rosters(**rosters, keys=job.keys)
+        registry = StakeholderRegistry.from_rosters(
+            customers=tables.get("customers"),
+            workers=tables.get("workers"),
+            partners=tables.get("partners"),
+            keys=job.keys or None,
+            validate_rosters=False,  # validated above
+        )
         for table in list(tables):
             if table in ROSTERS:
                 continue
