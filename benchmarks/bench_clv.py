@@ -26,11 +26,11 @@ the same data.
 
 The peer is ``lifetimes==0.11.3``, a benchmark-only dependency. It is looked up in
 this order: the interpreter named by ``HXMETRICS_LIFETIMES_PYTHON``; the current
-interpreter if ``import lifetimes`` works; ``/work/venv-lifetimes/bin/python``. Set it
+interpreter if ``import lifetimes`` works; ``.venv-lifetimes/bin/python`` at the repository root. Set it
 up in its own environment (it pins nothing that clashes, but it pulls ``autograd``)::
 
-    python -m venv /work/venv-lifetimes
-    /work/venv-lifetimes/bin/pip install lifetimes==0.11.3
+    python -m venv .venv-lifetimes
+    .venv-lifetimes/bin/pip install lifetimes==0.11.3
 
 Without it the peer rows say "not installed".
 """
@@ -154,7 +154,7 @@ def _peer_python() -> str | None:
         pass
     else:
         return sys.executable
-    candidate = Path("/work/venv-lifetimes/bin/python")
+    candidate = Path(__file__).resolve().parents[1] / ".venv-lifetimes" / "bin" / "python"
     return str(candidate) if candidate.exists() else None
 
 
