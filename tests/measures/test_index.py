@@ -9,6 +9,7 @@ known truth for the intervals and the rank analysis.
 from __future__ import annotations
 
 import math
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -149,13 +150,11 @@ def test_pooled_normalisations_by_hand() -> None:
 # ------------------------------------------------- published worked examples
 
 
-def test_hdi_2020_geometric_fixed_goalposts() -> None:
-    # UNDP Human Development Report 2020, Table 1 and Technical note 1 (2019 data):
-    # health = (LE - 20) / (85 - 20); education = mean of MYS / 15 and
-    # min(EYS, 18) / 18; income = (ln GNIpc - ln 100) / (ln 75,000 - ln 100);
-    # HDI = geometric mean of the three. Published: United States 0.926
-    # (LE 78.9, EYS 16.3, MYS 13.4, GNIpc 63,826), Norway 0.957 (LE 82.4,
-    # EYS 18.1, MYS 12.9, GNIpc 66,494).
+def _hdi_2020(aggregate: Literal["linear", "geometric"]) -> pd.DataFrame:
+    # UNDP HDR 2020 Technical note 1 goalposts (2019 data): health = (LE - 20) / (85 - 20);
+    # education = mean of MYS / 15 and min(EYS, 18) / 18; income = (ln GNIpc - ln 100) /
+    # (ln 75,000 - ln 100); HDI = geometric mean of the three. Goalposts and aggregation
+    # as stated on UNDP's page http://hdr.undp.org/en/content/human-development-index-hdi
     countries = pd.DataFrame(
         {
             "country": ["United States", "Norway"],
@@ -174,28 +173,54 @@ def test_hdi_2020_geometric_fixed_goalposts() -> None:
         }
     )
     scale = {"health": (20, 85), "education": (0, 1), "income": (math.log(100), math.log(75_000))}
-    out = hx_index(
+    return hx_index(
         wide,
         ["health", "education", "income"],
         group="country",
         scale=scale,
-        aggregate="geometric",
+        aggregate=aggregate,
         shift=0.0,
         min_n=1,
         n_boot=0,
     ).set_index("country")
+
+
+def test_hdi_2020_geometric_fixed_goalposts() -> None:
+    # Sources and what was checked against them:
+    # * United States (carries the weight of this test): HDI 0.926 for 2019, LE 78.9,
+    #   EYS 16.3, MYS 13.4, GNIpc (2017 PPP $) 63,826 -- UNDP Human Development Report
+    #   2020, statistical annex Table 1 "Human Development Index and its components".
+    #   The search tool did not find the primary PDF of Table 1: only the HDI value
+    #   (0.926, rank 17 of 189) was confirmed, on a secondary page quoting UNDP's 2020
+    #   country note; the four inputs are NOT checked against the primary PDF.
+    # * Norway: HDI 0.957 (confirmed the same way); LE 82.4, EYS 18.1, MYS 12.9 and
+    #   GNIpc 66,494 are NOT checked against the primary PDF.
     # Published to 3 decimals: +-0.0005 on 0-1 is +-0.05 index points.
-    assert out.loc["United States", "hx_index"] == pytest.approx(92.6, abs=0.05)
-    assert out.loc["Norway", "hx_index"] == pytest.approx(95.7, abs=0.05)
+    geo = _hdi_2020("geometric")
+    assert geo.loc["United States", "hx_index"] == pytest.approx(92.6, abs=0.05)  # 92.645
+    assert geo.loc["Norway", "hx_index"] == pytest.approx(95.7, abs=0.05)  # 95.704
+    # The United States case separates the aggregations: the arithmetic mean of the same
+    # three indices is 0.9271, which the published 0.926 rules out. Norway cannot (its
+    # arithmetic mean 0.9573 also rounds to 0.957), so it checks the goalposts only.
+    arith = _hdi_2020("linear")
+    assert arith.loc["United States", "hx_index"] == pytest.approx(92.708, abs=5e-4)
+    assert abs(arith["hx_index"]["United States"] - 92.6) > 0.05
+    assert arith.loc["Norway", "hx_index"] == pytest.approx(95.7, abs=0.05)
 
 
 def test_hdi_2007_linear_budget_weights() -> None:
-    # UNDP Human Development Report 2007/2008, Technical note 1 (illustration for
-    # Turkey): LE index (71.4 - 25)/(85 - 25) = 0.773; education index =
-    # 2/3 literacy (87.4 / 100) + 1/3 gross enrolment (68.7 / 100) = 0.812;
-    # GDP index (log 8,407 - log 100)/(log 40,000 - log 100) = 0.740;
-    # HDI = mean of the three = 0.775. As one flat composite the weights are
-    # LE 1/3, literacy 2/9, enrolment 1/9, GDP 1/3 (budget points 3, 2, 1, 3).
+    # UNDP Human Development Report 2007/2008, Technical note 1, "Calculating the HDI"
+    # (illustration for Turkey): LE index (71.4 - 25)/(85 - 25) = 0.773; education
+    # index = 2/3 literacy (87.4 / 100) + 1/3 gross enrolment (68.7 / 100) = 0.812;
+    # GDP index (log 8,407 - log 100)/(log 40,000 - log 100) = 0.740; HDI = mean of the
+    # three = 0.775. The search tool did not find the technical note itself: the inputs
+    # (71.4, 87.4, 68.7, 8,407) and 0.775 are NOT checked against the primary PDF; only
+    # the method (LE, 2/3 adult literacy + 1/3 gross enrolment, GDP per capita, simple
+    # mean) is confirmed, by UNDP's HDR 2007/2008 FAQ page and secondary descriptions.
+    # The arithmetic mean matters here: the geometric mean of the same three indices is
+    # 0.7743 (-> 0.774), which the published 0.775 rules out.
+    # As one flat composite the weights are LE 1/3, literacy 2/9, enrolment 1/9, GDP 1/3
+    # (budget points 3, 2, 1, 3).
     wide = pd.DataFrame(
         {"country": ["Turkey"], "le": [71.4], "lit": [87.4], "ger": [68.7], "gdp": [math.log(8407)]}
     )
@@ -214,7 +239,7 @@ def test_hdi_2007_linear_budget_weights() -> None:
         min_n=1,
         n_boot=0,
     )
-    assert out["hx_index"].iloc[0] == pytest.approx(77.5, abs=0.05)
+    assert out["hx_index"].iloc[0] == pytest.approx(77.5, abs=0.05)  # 77.489
 
 
 def test_factor_loadings_match_statsmodels_principal_axis() -> None:
