@@ -144,18 +144,44 @@ def test_single_group_cfa_reproduces_lavaan_tutorial(hs: pd.DataFrame) -> None:
 
 
 def test_composite_reliability_matches_semtools(hs: pd.DataFrame) -> None:
-    # Native R 4.6.0, lavaan::cfa(HS.model) with semTools::compRelSEM (observed total
-    # variance) and semTools::AVE, as recorded in a public test fixture
-    # (cfaReliability test: "CR=omega: visual=0.6120051511, textual=0.8850607732,
-    # speed=0.6858416922"; "AVE: visual=0.3705588726, textual=0.7210162828,
-    # speed=0.4244882926"). Tolerance 1e-5: lavaan's own convergence tolerance.
-    rel = cfa(hs, HS_MODEL).composite_reliability(denominator="observed").set_index("factor")
+    fit = cfa(hs, HS_MODEL)
+    rel = fit.composite_reliability(denominator="observed").set_index("factor")
+    model_based = fit.composite_reliability(denominator="model").set_index("factor")
+    # Documented source: the formulas of semTools' help pages, ?compRelSEM (omega =
+    # (sum lambda)^2 phi / variance of the observed sum score, obs.var = TRUE) and ?AVE
+    # (sum lambda^2 phi / summed item variances; for this ML fit the implied item
+    # variances lambda^2 phi + theta equal the observed ones to 7e-16, so the
+    # denominator is written as sum lambda^2 phi + sum theta),
+    # and for the model-based omega (Raykov 2001) the model-implied variance of the sum,
+    # (sum lambda)^2 phi + sum theta, evaluated at the estimates the lavaan tutorial
+    # prints ("A first example: CFA", lavaan 0.5-13; the same numbers as
+    # test_single_group_cfa_reproduces_lavaan_tutorial) with the sample covariance
+    # (divisor N). Half a unit in the third decimal of each of the seven printed
+    # estimates moves omega by at most 1.32e-3 and AVE by 6.8e-4 (worst corner,
+    # measured), hence the tolerances.
+    printed = {  # loadings (marker 1), factor variance, residual variances
+        "visual": ([1.0, 0.553, 0.729], 0.809, [0.549, 1.134, 0.844]),
+        "textual": ([1.0, 1.113, 0.926], 0.979, [0.371, 0.446, 0.356]),
+        "speed": ([1.0, 1.180, 1.082], 0.384, [0.799, 0.488, 0.566]),
+    }
+    for f, (lam_list, phi, theta_list) in printed.items():
+        lam, theta = np.array(lam_list), np.array(theta_list)
+        total = np.cov(hs[HS_MODEL[f]].to_numpy(dtype=float), rowvar=False, bias=True).sum()
+        true = lam.sum() ** 2 * phi
+        assert rel.loc[f, "omega"] == pytest.approx(true / total, abs=1.5e-3)
+        assert model_based.loc[f, "omega"] == pytest.approx(true / (true + theta.sum()), abs=1.5e-3)
+        common = (lam**2).sum() * phi
+        assert rel.loc[f, "ave"] == pytest.approx(common / (common + theta.sum()), abs=7e-4)
+    # Cross-check, not a primary source: semTools::compRelSEM and semTools::AVE on
+    # lavaan::cfa(HS.model) in native R 4.6.0 as recorded in the header comment of a
+    # third-party vitest file ("cfaReliability" test of a webR application, "Derived
+    # 2026-06-19 via Rscript"), found with the code index's exact-string search, which
+    # does not name the repository or path. Measured differences <= 3.1e-7 (lavaan's
+    # convergence tolerance), hence 1e-6.
     for f, om in (("visual", 0.6120051511), ("textual", 0.8850607732), ("speed", 0.6858416922)):
-        assert rel.loc[f, "omega"] == pytest.approx(om, abs=1e-5)
+        assert rel.loc[f, "omega"] == pytest.approx(om, abs=1e-6)
     for f, ave in (("visual", 0.3705588726), ("textual", 0.7210162828), ("speed", 0.4244882926)):
-        assert rel.loc[f, "ave"] == pytest.approx(ave, abs=1e-5)
-    model_based = cfa(hs, HS_MODEL).composite_reliability(denominator="model")
-    assert (model_based["omega"] >= rel["omega"].to_numpy() - 0.05).all()
+        assert rel.loc[f, "ave"] == pytest.approx(ave, abs=1e-6)
 
 
 # --------------------------------------------------------------------------- multi-group
@@ -279,7 +305,7 @@ def test_hs_verdict_follows_chen_2007(hs_invariance) -> None:
     assert bool(t.loc["metric", "invariant"]) is True
     assert t.loc["scalar", "delta_cfi"] <= -0.010
     assert t.loc["scalar", "delta_rmsea"] < 0.015
-    assert bool(t.loc["scalar", "invariant"]) == bool(t.loc["scalar", "delta_srmr"] < 0.010)
+    assert bool(t.loc["scalar", "invariant"]) is False
     assert hs_invariance.supported_level == "metric"
     v = hs_invariance.verdict.set_index("requires")
     assert bool(v.loc["metric", "valid"])
@@ -428,26 +454,37 @@ def _simulate_moments(
 @pytest.mark.slow
 def test_likelihood_ratio_steps_are_calibrated_when_invariance_holds() -> None:
     """With strict invariance true, each step's chi-square difference is chi2(df_diff):
-    its p-values are uniform (Kolmogorov-Smirnov) and reject at 5% about 5% of the time."""
+    over 500 replications its p-values are uniform (Kolmogorov-Smirnov) and the number
+    of 5% rejections lies in the two-sided binomial(500, 0.05) 99.9% band, 11-42.
+
+    Two groups and three items keep 500 replications cheap: the configural model is
+    then just-identified (df 0, chi-square 0, checked once), so each replication fits
+    the metric, scalar and strict models only (df_diff 2, 2 and 3)."""
     rng = np.random.default_rng(2024)
-    structure = _cfa.parse_model({"hx": ["i1", "i2", "i3", "i4"]})
-    lam = np.tile([1.0, 0.8, 1.2, 0.7], (3, 1))
-    theta = np.tile([0.5, 0.6, 0.4, 0.7], (3, 1))
-    nu = np.tile([3.0, 3.2, 2.8, 3.5], (3, 1))
-    ladder = [_cfa.LEVELS[k] for k in ("configural", "metric", "scalar", "strict")]
-    specs = [_cfa.Spec(structure, 3, eq, True) for eq in ladder]
-    reps = 100
+    structure = _cfa.parse_model({"hx": ["i1", "i2", "i3"]})
+    lam = np.tile([1.0, 0.8, 1.2], (2, 1))
+    theta = np.tile([0.5, 0.6, 0.4], (2, 1))
+    nu = np.tile([3.0, 3.2, 2.8], (2, 1))
+    means = [0.0, 0.3]
+    configural = _cfa.Spec(structure, 2, _cfa.LEVELS["configural"], True)
+    ladder = [_cfa.LEVELS[k] for k in ("metric", "scalar", "strict")]
+    specs = [_cfa.Spec(structure, 2, eq, True) for eq in ladder]
+    assert configural.df() == 0
+    assert [s.df() for s in specs] == [2, 4, 7]
+    first = _simulate_moments(rng, lam, theta, nu, means, 300)
+    assert abs(_cfa.fit_ml(configural, first).F) <= 1e-10
+    reps = 500
+    low, high = sps.binom.interval(0.999, reps, 0.05)
     pvals = np.empty((reps, 3))
     for r in range(reps):
-        mom = _simulate_moments(rng, lam, theta, nu, [0.0, 0.3, -0.2], 300)
-        chis = [mom.N * _cfa.fit_ml(s, mom).F for s in specs]
+        mom = first if r == 0 else _simulate_moments(rng, lam, theta, nu, means, 300)
+        chis = [0.0] + [mom.N * _cfa.fit_ml(s, mom).F for s in specs]
+        dfs = [0] + [s.df() for s in specs]
         for k in range(3):
-            ddf = specs[k + 1].df() - specs[k].df()
-            pvals[r, k] = sps.chi2.sf(chis[k + 1] - chis[k], ddf)
+            pvals[r, k] = sps.chi2.sf(chis[k + 1] - chis[k], dfs[k + 1] - dfs[k])
     for k in range(3):
         assert sps.kstest(pvals[:, k], "uniform").pvalue > 0.001
-        # upper end of the binomial 99.9% band for a 5% rejection rate in 100 trials: 13
-        assert (pvals[:, k] < 0.05).sum() <= 13
+        assert low <= (pvals[:, k] < 0.05).sum() <= high
 
 
 @pytest.mark.slow
