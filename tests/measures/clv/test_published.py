@@ -37,7 +37,9 @@ def test_bgnbd_cdnow_estimates(cdnow):
 
 
 def test_bgnbd_pmf_matches_btyd():
-    # R BTYD manual, bgnbd.pmf examples at params (0.243, 4.414, 0.793, 2.426):
+    # R BTYD reference manual, bgnbd.pmf at params (0.243, 4.414, 0.793, 2.426), as
+    # quoted in lifetimes (CamDavidsonPilon/lifetimes) tests/test_estimation.py,
+    # test_probability_of_n_purchases_up_to_time_same_as_R_BTYD:
     # P(X(2) = 10) = 1.07869e-07, P(X(39) = 0) = 0.5737864, and P(X(30) = 11..20).
     m = BetaGeo.from_params(r=0.243, alpha=4.414, a=0.793, b=2.426, unit="W")
     assert m.probability_of_purchases(10, 2.0) == pytest.approx(1.07869e-07, rel=1e-5)
@@ -77,9 +79,10 @@ def test_pareto_nbd_cdnow_estimates(cdnow):
     # Fader, Hardie & Lee (2005), Table 2 / Fader & Hardie (2005) note 009:
     # r = 0.553, alpha = 10.578, s = 0.606, beta = 11.669, LL = -9595.0.
     assert [round(m.params_[k], 3) for k in ("r", "alpha", "s")] == [0.553, 10.578, 0.606]
-    # beta is weakly identified (se ~ 6): the likelihood is flat to 1e-7 over the
-    # third decimal, so compare at the second.
-    assert round(m.params_["beta"], 2) == pytest.approx(11.67, abs=0.011)
+    # beta is weakly identified (se ~ 6) and the likelihood is flat in it: two published
+    # optima on these same data differ by 0.013 (FHL 2005: 11.669; the BTYD walkthrough
+    # below: 11.6562), so beta is checked to 0.015 (measured here: 11.6679, 0.0011 off).
+    assert abs(m.params_["beta"] - 11.669) <= 0.015
     assert round(m.log_likelihood_, 1) == -9595.0
 
 
@@ -130,11 +133,14 @@ def test_gamma_gamma_cdnow(cdnow):
 
 def test_gamma_gamma_spreadsheet_values(cdnow):
     # Hardie's Gamma-Gamma workbook (note 025, as quoted in lifetimes' tests):
-    # E(Z | zbar, x) of the first ten CDNOW customers; computed with the workbook's
-    # unrounded estimates, so compared to 0.1 at the published (6.25, 3.74, 15.44).
-    m = GammaGamma.from_params(p=6.25, q=3.74, gamma=15.44)
+    # E(Z | zbar, x) of the first ten CDNOW customers, computed with the workbook's
+    # unrounded estimates; compared at our unrounded MLE. Measured: all ten within
+    # 0.0029 of the 2-decimal values except customer 1 (24.6586 vs 24.65, 0.0086),
+    # most likely from the cent-rounded mean spends of the CSV (see the test above), so
+    # the tolerance is 0.01, not half a cent.
+    m = GammaGamma().fit(cdnow)
     expected = [24.65, 18.91, 35.17, 35.17, 35.17, 71.46, 18.91, 35.17, 27.28, 35.17]
-    np.testing.assert_allclose(m.conditional_expected_spend(cdnow.head(10)), expected, atol=0.1)
+    np.testing.assert_allclose(m.conditional_expected_spend(cdnow.head(10)), expected, atol=0.01)
 
 
 @pytest.mark.parametrize(
