@@ -63,7 +63,13 @@ def machine() -> str:
             versions.append(f"{name} {md.version(name)}")
         except md.PackageNotFoundError:
             continue
+    threads = ", ".join(
+        f"{k}={os.environ[k]}"
+        for k in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")
+        if k in os.environ
+    )
     return (
+        f"- Environment: {threads or 'BLAS threads not limited'}\n"
         f"- Machine: {cpu}, {os.cpu_count()} cores, {mem} RAM, {platform.system()} "
         f"{platform.release()}\n"
         f"- Python {platform.python_version()}; {', '.join(versions)}\n"
