@@ -27,7 +27,7 @@ the same data.
 The peer is ``lifetimes==0.11.3``, a benchmark-only dependency. It is looked up in
 this order: the interpreter named by ``HXMETRICS_LIFETIMES_PYTHON``; the current
 interpreter if ``import lifetimes`` works; ``.venv-lifetimes/bin/python`` at the
-repository root. Set it up in its own environment (it pins nothing that clashes, but it pulls ``autograd``)::
+repository root. Set it up in its own environment (it predates pandas 3)::
 
     python -m venv .venv-lifetimes
     .venv-lifetimes/bin/pip install lifetimes==0.11.3
