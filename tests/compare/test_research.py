@@ -69,11 +69,15 @@ def test_redraws_have_the_cells_expectation(org: Organisation) -> None:
     design = build_design(_truth_registry(org), org.responses)
     mu, cell_nps, person = _generating_cells(org, design.response_id)
     model = _LtrModel(org.truth.experience.params)
-    y = model.draw(np.random.default_rng(3), mu, person, 300)
-    # Per answer the mean over 300 redraws has sd <= 100/sqrt(300) = 5.8: check the
-    # average over answers (sd about 5.8/sqrt(n), inflated by the person effect).
-    err = (y.mean(axis=1) - cell_nps).mean()
-    assert abs(err) < 4 * 100 / np.sqrt(300 * len(mu)) * 2
+    reps = 300
+    y = model.draw(np.random.default_rng(3), mu, person, reps)
+    # The redraws are independent, so the error averaged over answers within one redraw
+    # is one draw of a variable whose SE includes the within-person correlation of the
+    # person effect; its mean over the 300 redraws has SE sd / sqrt(300), estimated
+    # from the redraws (measured 0.139 points; the error is 0.166).
+    per_redraw = (y - cell_nps[:, None]).mean(axis=0)
+    se = per_redraw.std(ddof=1) / np.sqrt(reps)
+    assert abs(per_redraw.mean()) < 4 * se
 
 
 @pytest.mark.slow
@@ -132,6 +136,8 @@ def test_organisation_wide_gap_matches_the_implied_double_counting() -> None:
     assert abs(gap["target"]) > 5 * gap["bias_mcse"]
     assert abs(gap["bias"]) <= 3 * gap["bias_mcse"]
     assert sil["implied_bias"] == pytest.approx(gap["target"])
+    # The siloed estimates show the implied bias (within 3 MCSE).
+    assert abs(sil["bias"] - sil["implied_bias"]) <= 3 * sil["bias_mcse"]
 
 
 def test_full_pipeline_with_resolution_gives_the_same(org: Organisation) -> None:

@@ -46,7 +46,8 @@ def test_berkeley_admissions_reverse_within_departments() -> None:
     assert pooled["estimate_b"] == pytest.approx(0.304, abs=5e-4)
     assert check.pooled == pytest.approx(1198 / 2691 - 557 / 1835)
     strata = t[t["level"] == "stratum"].set_index("dept")
-    # Women are admitted at higher rates in A, B, D and F (Bickel et al. 1975, table 1).
+    # Women are admitted at higher rates in A, B, D and F: R's UCBAdmissions data
+    # (?UCBAdmissions: "the six largest departments in 1973"; the counts above).
     assert sorted(strata.index[strata["difference"] < 0]) == ["A", "B", "D", "F"]
     assert strata["opposite_sign"].sum() == 4
     # Those four departments hold 3024 of the 4526 applicants.
