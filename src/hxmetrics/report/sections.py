@@ -222,6 +222,11 @@ def _pct(part: float, whole: float) -> str:
     return f"{100 * part / whole:.1f}%" if whole else "–"
 
 
+def _ci_formats(column: str, fmt: Any) -> dict[str, Any]:
+    """One number format for an estimate column and its interval columns."""
+    return {column: fmt, "ci_low": fmt, "ci_high": fmt}
+
+
 @dataclass
 class Context:
     """What every section needs: the checked tables, the stakeholder model, settings.
@@ -405,30 +410,15 @@ class Context:
             confidence=self.confidence,
         )
 
-    @cached_property
-    def csat_by_hybrid(self) -> pd.DataFrame | None:
+    def _csat(self, **grouping: Any) -> pd.DataFrame | None:
+        """CSAT (top-2-box of 1-5) of the ``csat`` answers, or None without any."""
         rows = self.answers("csat", ["overall"])
         if rows.empty:
             return None
-        return csat(
-            rows,
-            "score",
-            scale=(1, 5),
-            box=(4, 5),
-            by="hybrid_type",
-            min_n=self.min_n,
-            confidence=self.confidence,
-        )
+        return csat(rows, "score", scale=(1, 5), box=(4, 5), confidence=self.confidence, **grouping)
 
-    @cached_property
-    def csat_overall(self) -> pd.DataFrame | None:
-        rows = self.answers("csat", ["overall"])
-        if rows.empty:
-            return None
-        return csat(rows, "score", scale=(1, 5), box=(4, 5), confidence=self.confidence)
-
-    @cached_property
-    def ces_by_hybrid(self) -> pd.DataFrame | None:
+    def _ces(self, **grouping: Any) -> pd.DataFrame | None:
+        """CES (mean of 1-7, higher is easier) of the ``ces`` answers, or None without any."""
         rows = self.answers("ces", ["effort"])
         if rows.empty:
             return None
@@ -437,19 +427,25 @@ class Context:
             "score",
             scale=(1, 7),
             polarity="higher_is_easier",
-            by="hybrid_type",
-            min_n=self.min_n,
             confidence=self.confidence,
+            **grouping,
         )
 
     @cached_property
+    def csat_by_hybrid(self) -> pd.DataFrame | None:
+        return self._csat(by="hybrid_type", min_n=self.min_n)
+
+    @cached_property
+    def csat_overall(self) -> pd.DataFrame | None:
+        return self._csat()
+
+    @cached_property
+    def ces_by_hybrid(self) -> pd.DataFrame | None:
+        return self._ces(by="hybrid_type", min_n=self.min_n)
+
+    @cached_property
     def ces_overall(self) -> pd.DataFrame | None:
-        rows = self.answers("ces", ["effort"])
-        if rows.empty:
-            return None
-        return ces(
-            rows, "score", scale=(1, 7), polarity="higher_is_easier", confidence=self.confidence
-        )
+        return self._ces()
 
     # -- siloed vs unified ---------------------------------------------------------------
     @cached_property
@@ -952,7 +948,7 @@ def _satisfaction(section: Section, ctx: Context) -> None:
                 "ci_high": "to",
                 "suppressed": "Suppressed",
             },
-            number_formats={"csat": PCT_FMT, "ci_low": PCT_FMT, "ci_high": PCT_FMT},
+            number_formats=_ci_formats("csat", PCT_FMT),
         )
     if effort is not None:
         frame = _hybrid_sorted(effort)
@@ -969,7 +965,7 @@ def _satisfaction(section: Section, ctx: Context) -> None:
                 "ci_high": "to",
                 "suppressed": "Suppressed",
             },
-            number_formats={"ces": "{:.2f}", "ci_low": "{:.2f}", "ci_high": "{:.2f}"},
+            number_formats=_ci_formats("ces", "{:.2f}"),
         )
 
 
@@ -1210,7 +1206,7 @@ def reliability_index(report: Report, ctx: Context) -> None:
             "n_excluded": "Incomplete (left out)",
             "suppressed": "Suppressed",
         },
-        number_formats={"estimate": "{:.3f}", "ci_low": "{:.3f}", "ci_high": "{:.3f}"},
+        number_formats=_ci_formats("estimate", "{:.3f}"),
     )
     by_role = hx_index(
         ctx.hx_long,
@@ -1283,7 +1279,7 @@ def reliability_index(report: Report, ctx: Context) -> None:
             "ci_high": "to",
             "suppressed": "Suppressed",
         },
-        number_formats={"hx_index": "{:.1f}", "ci_low": "{:.1f}", "ci_high": "{:.1f}"},
+        number_formats=_ci_formats("hx_index", "{:.1f}"),
     )
     _invariance(section, ctx, wide, items, floor)
 
@@ -1501,7 +1497,7 @@ def _clv(section: Section, ctx: Context) -> None:
             "ci_high": "to",
             "suppressed": "Suppressed",
         },
-        number_formats={"mean": "{:,.2f}", "ci_low": "{:,.2f}", "ci_high": "{:,.2f}"},
+        number_formats=_ci_formats("mean", "{:,.2f}"),
     )
     params = pd.concat(
         [
@@ -1522,7 +1518,7 @@ def _clv(section: Section, ctx: Context) -> None:
             "ci_low": "CI from",
             "ci_high": "to",
         },
-        number_formats={"estimate": "{:.3f}", "ci_low": "{:.3f}", "ci_high": "{:.3f}"},
+        number_formats=_ci_formats("estimate", "{:.3f}"),
     )
 
 
@@ -1609,7 +1605,7 @@ def _retention(section: Section, ctx: Context) -> None:
             "ci_high": "to",
             "suppressed": "Suppressed",
         },
-        number_formats={"estimate": "{:.1f}", "ci_low": "{:.1f}", "ci_high": "{:.1f}"},
+        number_formats=_ci_formats("estimate", "{:.1f}"),
     )
     if medians["estimate"].isna().any():
         section.add_text(
