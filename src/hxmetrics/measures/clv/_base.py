@@ -398,6 +398,29 @@ class CLVModel(DisplayMixin):
             **(dict(extra_info) if extra_info else {}),
         }
 
+    def _fit_collapsed(
+        self,
+        histories: tuple[np.ndarray, ...],
+        weights: np.ndarray | None,
+        *,
+        unit: str | None,
+        start: Mapping[str, float] | None,
+    ) -> None:
+        """Fit to one weighted row per distinct history (columns ``histories``).
+
+        Identical histories are collapsed (:func:`collapse`), rows of zero weight
+        dropped; ``fit_info_["n_customers"]`` is the total weight.
+        """
+        *distinct, counts = collapse(*histories, weights=weights)
+        keep = counts > 0
+        self._fit_arrays(
+            tuple(column[keep] for column in distinct),
+            counts[keep],
+            unit=unit,
+            start=self._start_values(start),
+            extra_info={"n_customers": float(counts.sum())},
+        )
+
     def _start_values(self, start: Mapping[str, float] | None) -> list[float] | None:
         if start is None:
             return None
@@ -691,17 +714,9 @@ class RepeatBuyingModel(CLVModel):
         if weights is not None:
             _, wcols = numeric_columns(frame, {"weights": weights})
             w = wcols["weights"]
-        cx, ctx, cT, cw = collapse(x, tx, big_t, weights=w)
-        keep = cw > 0
         if start is not None:
             [float(start.get(n, d)) for n, d in zip(self._param_names, self._start, strict=True)]
-        self._fit_arrays(
-            (cx[keep], ctx[keep], cT[keep]),
-            cw[keep],
-            unit=fit_unit,
-            start=self._start_values(start),
-            extra_info={"n_customers": float(cw.sum())},
-        )
+        self._fit_collapsed((x, tx, big_t), w, unit=fit_unit, start=start)
         return self
 
     # -- model-specific pieces ------------------------------------------------------

@@ -24,7 +24,6 @@ from hxmetrics.measures.clv._base import (
     CLVModel,
     as_pandas,
     bad_rows,
-    collapse,
     numeric_columns,
     resolve_fit_unit,
     wsum,
@@ -192,15 +191,7 @@ class BetaGeoBetaBinom(CLVModel):
         w = None
         if weights is not None:
             w = numeric_columns(frame, {"weights": weights})[1]["weights"]
-        cx, ctx, cn, cw = collapse(x, tx, n, weights=w)
-        keep = cw > 0
-        self._fit_arrays(
-            (cx[keep], ctx[keep], cn[keep]),
-            cw[keep],
-            unit=fit_unit,
-            start=self._start_values(start),
-            extra_info={"n_customers": float(cw.sum())},
-        )
+        self._fit_collapsed((x, tx, n), w, unit=fit_unit, start=start)
         return self
 
     def _log_lik(self, x: np.ndarray, tx: np.ndarray, n: np.ndarray) -> np.ndarray:

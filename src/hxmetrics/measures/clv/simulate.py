@@ -72,6 +72,33 @@ def _repeat_buying(
     return x, tx
 
 
+def _simulate_bg(
+    n: int,
+    r: float,
+    alpha: float,
+    a: float,
+    b: float,
+    T: Any,
+    unit: str,
+    random_state: Any,
+    *,
+    toss_at_start: bool,
+) -> pd.DataFrame:
+    """BG/NBD histories; with ``toss_at_start`` also the MBG/NBD toss at time 0."""
+    _check(n, r=r, alpha=alpha, a=a, b=b)
+    rng = _rng(random_state)
+    big_t = _observation_lengths(n, T, rng)
+    lam = rng.gamma(r, 1.0 / alpha, n)
+    p = rng.beta(a, b, n)
+    # The drop-out comes right after purchase K ~ Geometric(p) on {1, 2, ...}; with a
+    # toss at time 0 as well, the customer makes K - 1 purchases before dropping out.
+    k = rng.geometric(np.clip(p, 1e-12, 1.0))
+    if toss_at_start:
+        k = k - 1
+    x, tx = _repeat_buying(n, lam, np.full(n, np.inf), k, big_t, rng)
+    return _frame(x, tx, big_t, unit)
+
+
 def simulate_betageo(
     n: int,
     *,
@@ -109,15 +136,7 @@ def simulate_betageo(
     >>> list(d.columns), d.attrs["hx_unit"]
     (['frequency', 'recency', 'T'], 'W')
     """
-    _check(n, r=r, alpha=alpha, a=a, b=b)
-    rng = _rng(random_state)
-    big_t = _observation_lengths(n, T, rng)
-    lam = rng.gamma(r, 1.0 / alpha, n)
-    p = rng.beta(a, b, n)
-    # The drop-out comes right after purchase K ~ Geometric(p) on {1, 2, ...}.
-    k = rng.geometric(np.clip(p, 1e-12, 1.0))
-    x, tx = _repeat_buying(n, lam, np.full(n, np.inf), k, big_t, rng)
-    return _frame(x, tx, big_t, unit)
+    return _simulate_bg(n, r, alpha, a, b, T, unit, random_state, toss_at_start=False)
 
 
 def simulate_modified_betageo(
@@ -132,14 +151,7 @@ def simulate_modified_betageo(
     random_state: Any = None,
 ) -> pd.DataFrame:
     """Histories from the MBG/NBD story: the drop-out coin is also tossed at time 0."""
-    _check(n, r=r, alpha=alpha, a=a, b=b)
-    rng = _rng(random_state)
-    big_t = _observation_lengths(n, T, rng)
-    lam = rng.gamma(r, 1.0 / alpha, n)
-    p = rng.beta(a, b, n)
-    k = rng.geometric(np.clip(p, 1e-12, 1.0)) - 1  # purchases before dropping out
-    x, tx = _repeat_buying(n, lam, np.full(n, np.inf), k, big_t, rng)
-    return _frame(x, tx, big_t, unit)
+    return _simulate_bg(n, r, alpha, a, b, T, unit, random_state, toss_at_start=True)
 
 
 def simulate_pareto_nbd(
