@@ -216,11 +216,20 @@ def _durations(
 
 
 def _grouped(frame: pd.DataFrame, by: str | Sequence[str] | None) -> tuple[list[str], Any]:
+    """The group columns and ``(values, rows)`` per group, ``values`` a tuple."""
     cols = [] if by is None else ([by] if isinstance(by, str) else list(by))
     check_columns(frame.columns, cols, table="episodes")
     if not cols:
         return cols, [((), frame)]
-    return cols, frame.groupby(cols, sort=True, dropna=False)
+    groups = frame.groupby(cols, sort=True, dropna=False)
+    return cols, ((key if isinstance(key, tuple) else (key,), part) for key, part in groups)
+
+
+def _insert_groups(curve: pd.DataFrame, cols: list[str], keys: tuple[Any, ...]) -> pd.DataFrame:
+    """``curve`` with the group columns ``cols`` (values ``keys``) put first."""
+    for c, v in zip(cols, keys, strict=True):
+        curve.insert(cols.index(c), c, v)
+    return curve
 
 
 def retention_curve(
@@ -270,14 +279,11 @@ def retention_curve(
     frame, excluded = _durations(episodes, as_of=as_of, unit=unit, role=role)
     cols, groups = _grouped(frame, by)
     parts = []
-    for key, part in groups:
+    for keys, part in groups:
         km = kaplan_meier(
             part["duration"], part["event"], confidence=confidence, conf_type=conf_type
         )
-        keys = key if isinstance(key, tuple) else (key,)
-        for c, v in zip(cols, keys, strict=True):
-            km.insert(cols.index(c), c, v)
-        parts.append(km)
+        parts.append(_insert_groups(km, cols, keys))
     out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
     out.attrs.update(
         {
@@ -311,12 +317,11 @@ def median_tenure(
     frame, excluded = _durations(episodes, as_of=as_of, unit=unit, role=role)
     cols, groups = _grouped(frame, by)
     rows = []
-    for key, part in groups:
+    for keys, part in groups:
         km = kaplan_meier(
             part["duration"], part["event"], confidence=confidence, conf_type=conf_type
         )
         med, lo, hi = _median_from(km)
-        keys = key if isinstance(key, tuple) else (key,)
         rows.append(
             {
                 **dict(zip(cols, keys, strict=True)),
@@ -402,12 +407,11 @@ def boomerang_summary(
     z = z_critical(check_confidence(confidence))
     cols, groups = _grouped(exits, by)
     rows = []
-    for key, part in groups:
+    for keys, part in groups:
         n = len(part)
         k = int(part["returned"].sum())
         p = k / n if n else float("nan")
         lo, hi = wilson_interval(p, n, z)
-        keys = key if isinstance(key, tuple) else (key,)
         gaps = part.loc[part["returned"], "time"]
         rows.append(
             {
@@ -449,15 +453,12 @@ def time_to_return(
     exits, excluded = _exits(episodes, as_of=as_of, unit=unit, role=role)
     cols, groups = _grouped(exits, by)
     parts = []
-    for key, part in groups:
+    for keys, part in groups:
         km = kaplan_meier(
             part["time"], part["returned"], confidence=confidence, conf_type=conf_type
         )
         km["returned"] = 1.0 - km["survival"]
-        keys = key if isinstance(key, tuple) else (key,)
-        for c, v in zip(cols, keys, strict=True):
-            km.insert(cols.index(c), c, v)
-        parts.append(km)
+        parts.append(_insert_groups(km, cols, keys))
     out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
     out.attrs.update(
         {"unit": unit, "as_of": str(pd.Timestamp(as_of)), "excluded": excluded, "role": role}
