@@ -203,3 +203,34 @@ def test_stakeholder_keys_default_to_the_rosters_key_columns(tmp_path):
     assert main(["compute", "--job", str(job)]) == 0
     got = read(tmp_path / "out", "nps_by_hybrid", "csv")
     assert "hybrid_type" in got.columns
+
+
+def test_a_killed_run_leaves_no_output_and_its_leftovers_are_cleaned(tmp_path):
+    """SIGKILL a real run; the output directory never appears half-written, and a
+    temporary directory left by a dead process is removed by the next run."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    job = write_job(tmp_path)
+    proc = subprocess.Popen([sys.executable, "-m", "hxmetrics.cli", "compute", "--job", str(job)])
+    time.sleep(2.0)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    out = tmp_path / "out"
+    # Either the run was killed before the final rename (no output at all) or after it
+    # (a complete output with its manifest): never a partial directory.
+    assert not out.exists() or (out / "manifest.json").exists()
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    stale = tmp_path / f".out.tmp-{dead}-abc"
+    stale.mkdir()
+    (stale / "nps_by_silo.csv").write_text("half")
+    assert main(["compute", "--job", str(job)]) == 0
+    assert not stale.exists()
+    assert [p.name for p in tmp_path.iterdir() if ".tmp-" in p.name] == []

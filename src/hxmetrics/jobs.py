@@ -322,11 +322,31 @@ def run_job(job: Job) -> dict[str, Any]:
     return manifest
 
 
+def _remove_stale_temporaries(out_dir: Path) -> None:
+    """Remove temporary directories left by runs that were killed (their process is gone).
+
+    A killed run cannot clean up after itself; its ``.<out>.tmp-<pid>-*`` directory
+    is removed by the next run into the same output once that pid no longer exists.
+    """
+    for path in out_dir.parent.glob(f".{out_dir.name}.tmp-*-*"):
+        pid_text = path.name.removeprefix(f".{out_dir.name}.tmp-").split("-", 1)[0]
+        if not pid_text.isdigit():
+            continue
+        try:
+            os.kill(int(pid_text), 0)
+        except ProcessLookupError:
+            shutil.rmtree(path, ignore_errors=True)
+        except PermissionError:  # alive, owned by someone else
+            continue
+
+
 def _write_atomically(
     out_dir: Path, results: Mapping[str, pd.DataFrame], manifest: dict[str, Any], fmt: str
 ) -> None:
     out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
+    _remove_stale_temporaries(out_dir)
+    prefix = f".{out_dir.name}.tmp-{os.getpid()}-"
+    tmp = Path(tempfile.mkdtemp(prefix=prefix, dir=out_dir.parent))
     try:
         for name, result in results.items():
             target = tmp / f"{name}.{fmt}"
