@@ -66,7 +66,15 @@ def labels_by_intervals(episodes: pd.DataFrame, persons: pd.Series) -> pd.DataFr
     ww = _pairs(episodes, "worker", "worker")
     # Distinct episodes: a later one (b) starting on/after the end of an earlier one (a).
     ww = ww[(ww["start_a"] != ww["start_b"]) | (ww["end_a"] != ww["end_b"])]
-    out["boomerang"] = flag(ww, (ww["end_a"] != FAR_FUTURE) & (ww["start_b"] >= ww["end_a"]))
+    rehire = (ww["end_a"] != FAR_FUTURE) & (ww["start_b"] >= ww["end_a"])
+    out["boomerang"] = flag(ww, rehire)
+    # Gap of the first re-hire: the earliest qualifying start, measured from the latest
+    # end before it.
+    r = ww.loc[rehire, ["person_id", "start_b", "end_a"]]
+    r = r[r["start_b"] == r.groupby("person_id")["start_b"].transform("min")]
+    first = r.groupby("person_id").agg(start=("start_b", "min"), end=("end_a", "max"))
+    gap = (first["start"] - first["end"]) / pd.Timedelta(days=1)
+    out["boomerang_gap_days"] = gap.reindex(out.index).astype(float)
     for other, name in (("customer", "alumni_customer"), ("partner", "alumni_partner")):
         p = _pairs(episodes, "worker", other)
         out[name] = flag(p, (p["end_a"] != FAR_FUTURE) & (p["start_b"] >= p["end_a"]))

@@ -8,6 +8,7 @@ HTML exactly as the report formats it.
 
 from __future__ import annotations
 
+import html
 import io
 import re
 from html.parser import HTMLParser
@@ -354,26 +355,66 @@ def test_lifetime_value_and_tenure_match_the_models(page, api):
 
 
 # -- privacy --------------------------------------------------------------------------------
-def test_no_identifier_from_the_input(sample_html, api):
-    org, registry = api["org"], api["registry"]
-    text = re.sub(r"data:image/png;base64,[A-Za-z0-9+/=]+", "", sample_html).casefold()
+def _leaks(html_text: str, org, registry) -> list[str]:
+    """Input emails, phones (last 9 digits, any format), roster and person ids found
+    anywhere in the page: text, table cells, attributes (alt texts), the title.
+
+    A scan written independently of the library's guard; only embedded images are
+    skipped (base64 can spell anything).
+    """
+    text = re.sub(r"data:image/png;base64,[A-Za-z0-9+/=]+", "", html.unescape(html_text))
+    text = text.casefold()
+    found = []
     emails = pd.concat([org.customers["email"], org.workers["email"], org.partners["email"]])
-    for email in emails.dropna().str.strip().unique():
-        assert email.casefold() not in text
+    found += [e for e in emails.dropna().str.strip().unique() if e.casefold() in text]
     digits = re.sub(r"\D", "", text)
     phones = pd.concat([org.customers["phone"], org.workers["phone"], org.partners["phone"]])
-    for phone in phones.dropna().unique():
-        assert re.sub(r"\D", "", phone)[-9:] not in digits
+    found += [p for p in phones.dropna().unique() if re.sub(r"\D", "", p)[-9:] in digits]
     ids = [*org.customers["customer_id"], *org.workers["worker_id"], *org.partners["partner_id"]]
-    for value in [*ids, *registry.crosswalk["person_id"].unique()]:
-        assert str(value).casefold() not in text
-    # and the library's own guard agrees, on every identifier it collects
+    found += [
+        str(v)
+        for v in [*ids, *registry.crosswalk["person_id"].unique()]
+        if str(v).casefold() in text
+    ]
+    return found
+
+
+def _guard(html_text: str, org, registry) -> None:
     privacy_guard(
-        sample_html,
+        html_text,
         forbidden=input_identifiers(
             org.tables, person_ids=list(registry.crosswalk["person_id"].unique())
         ),
     )
+
+
+def test_no_identifier_from_the_input(sample_html, api):
+    org, registry = api["org"], api["registry"]
+    assert _leaks(sample_html, org, registry) == []
+    # and the library's own guard agrees, on every identifier it collects
+    _guard(sample_html, org, registry)
+
+
+@pytest.mark.parametrize("where", ["alt", "cell"])
+@pytest.mark.parametrize("kind", ["email", "phone", "source_id", "person_id"])
+def test_a_planted_identifier_is_caught_by_the_scan_and_the_guard(sample_html, api, where, kind):
+    # The negative control of the test above: one input identifier planted in an image's
+    # alt text or a table cell of the real page must be found by both checks.
+    org, registry = api["org"], api["registry"]
+    roster = org.workers
+    value = {
+        "email": roster["email"].dropna().iloc[0].strip().upper(),
+        # the same number written as bare digits: a different format from the roster's
+        "phone": re.sub(r"\D", "", roster["phone"].dropna().iloc[0]),
+        "source_id": roster["worker_id"].iloc[0],
+        "person_id": registry.crosswalk["person_id"].iloc[0],
+    }[kind]
+    anchor = {"alt": 'alt="', "cell": "<td>"}[where]
+    assert sample_html.count(anchor) >= 1
+    planted = sample_html.replace(anchor, anchor + html.escape(value) + " ", 1)
+    assert _leaks(planted, org, registry) != []
+    with pytest.raises(PrivacyError):
+        _guard(planted, org, registry)
 
 
 def test_input_identifiers_covers_ids_emails_phones():
@@ -482,8 +523,8 @@ def test_progress_lines_when_watched(small):
 
 def test_a_missing_table_is_said_not_failed(small, tmp_path):
     _, report, _ = small
-    html = report.to_html()
-    assert "No attributable transactions in the data" in html
+    text = report.to_html()
+    assert "No attributable transactions in the data" in text
     assert report.write(tmp_path / "small.html").is_file()
 
 

@@ -78,6 +78,19 @@ def partition(crosswalk: pd.DataFrame) -> set[frozenset[tuple[str, str]]]:
 
 _ROLES = ("customer", "worker", "partner")
 
+# The default labels in their documented precedence order (COMMON brief, "Hybrid labels"),
+# written out here rather than read from ``HYBRID_RULES`` so the reference is independent.
+DEFAULT_LABELS = (
+    "worker_customer",
+    "partner_customer",
+    "worker_partner",
+    "gig_worker",
+    "boomerang",
+    "alumni_customer",
+    "alumni_partner",
+    "customer_to_worker",
+)
+
 
 def slow_merge(episodes: pd.DataFrame) -> dict[tuple[str, str], list[dict]]:
     """Merged episodes per (person, role) by a plain loop (the documented rule).
@@ -112,7 +125,10 @@ def slow_merge(episodes: pd.DataFrame) -> dict[tuple[str, str], list[dict]]:
 
 
 def slow_hybrids(episodes: pd.DataFrame) -> pd.DataFrame:
-    """The default hybrid labels per person, by loops over merged episodes."""
+    """The default hybrid labels per person, by loops over merged episodes.
+
+    ``hybrid_type`` is the first true label in :data:`DEFAULT_LABELS`, else ``"none"``.
+    """
     merged = slow_merge(episodes)
     persons = sorted(episodes["person_id"].unique())
     rows = []
@@ -161,6 +177,7 @@ def slow_hybrids(episodes: pd.DataFrame) -> pd.DataFrame:
             and min(x["start"] for x in w) > min(x["start"] for x in c),
             "boomerang_gap_days": gap,
         }
+        row["hybrid_type"] = next((lab for lab in DEFAULT_LABELS if row[lab]), "none")
         rows.append(row)
     return pd.DataFrame(rows)
 

@@ -16,7 +16,8 @@ from ._helpers import day, roster, slow_merge
 
 ENG = {
     "customer": ["consumer", "business"],
-    "worker": ["full_time", "gig", "contract"],
+    # "freelance" as well as "gig": both make a gig_worker (the rule's two engagements).
+    "worker": ["full_time", "gig", "freelance", "contract"],
     "partner": ["driver", "host"],
 }
 

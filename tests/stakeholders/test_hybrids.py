@@ -161,8 +161,9 @@ def test_bad_rules_are_rejected(rule, message):
 def test_labels_equal_the_slow_reference(eps):
     got = classify_hybrids(eps)
     want = slow_hybrids(eps)
+    cols = ["person_id", *LABELS, "boomerang_gap_days", "hybrid_type"]
     pd.testing.assert_frame_equal(
-        got[["person_id", *LABELS, "boomerang_gap_days"]].astype({"person_id": object}),
-        want[["person_id", *LABELS, "boomerang_gap_days"]].astype({"person_id": object}),
+        got[cols].astype({"person_id": object, "hybrid_type": object}),
+        want[cols].astype({"person_id": object, "hybrid_type": object}),
         check_dtype=False,
     )
