@@ -147,8 +147,14 @@ def test_end_before_start_is_a_cross_column_failure(table):
 def test_duplicate_episode_rows_are_rejected(table):
     df = valid(table)
     df = pd.concat([df, df.iloc[[0]]], ignore_index=True)
+    last = len(df) - 1
     err = failure(df, table)
-    assert "unique" in str(err).lower() or "duplicate" in str(err).lower()
+    id_col = df.columns[0]
+    # Both copies of the repeated (id, start) are named, and nothing else fails.
+    assert f"column {id_col!r}, check multiple_fields_uniqueness: 2 row(s)" in str(err)
+    cases = err.failure_cases
+    assert set(cases["check"]) == {"multiple_fields_uniqueness"}
+    assert sorted(set(cases["index"])) == [0, last]
 
 
 def test_responses_value_checks():
