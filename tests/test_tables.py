@@ -202,6 +202,7 @@ def test_unknown_table_suggests_the_nearest():
 
 def test_not_a_dataframe():
     with pytest.raises(InputTableError, match="expected a pandas DataFrame"):
+        # wrong type on purpose: the runtime check is under test
         validate([1, 2], table="responses")  # type: ignore[arg-type]
 
 

@@ -170,6 +170,7 @@ def test_clustered_se_agrees_with_person_bootstrap(
         sample_registry, sample.responses, group=group, n_bootstrap=2000, random_state=11
     )
     est = res.estimates
+    # Issue 6: the clustered SE agrees with the person-level bootstrap within 10%.
     np.testing.assert_allclose(est["se"], est["se_bootstrap"], rtol=0.10)
     d = res.difference.iloc[0]
     assert d["se"] == pytest.approx(d["se_bootstrap"], rel=0.10)
@@ -276,6 +277,7 @@ def test_plot_decomposition_returns_the_axes(
     assert len(ax.get_xticklabels()) == 5
     plt.close(fig)
     with pytest.raises(ParameterError, match="SiloComparison"):
+        # wrong type on purpose: the runtime check is under test
         plot_decomposition(res.estimates)  # type: ignore[arg-type]
 
 
@@ -291,6 +293,7 @@ def test_errors_say_what_is_wrong(tiny: tuple[StakeholderRegistry, pd.DataFrame]
     with pytest.raises(ParameterError, match="instrument and item"):
         siloed_vs_unified(reg, responses, measure="mean")
     with pytest.raises(ParameterError, match="StakeholderRegistry"):
+        # wrong type on purpose: the runtime check is under test
         siloed_vs_unified(object(), responses)  # type: ignore[arg-type]
     with pytest.raises(ParameterError, match="n_bootstrap"):
         siloed_vs_unified(reg, responses, n_bootstrap=10)

@@ -54,6 +54,8 @@ def engine(request: pytest.FixtureRequest) -> Convert:
     def convert(df: pd.DataFrame) -> Any:
         return to_engine(df, name)
 
+    # A label on the converter, read by the tests to name the engine; functions take
+    # attributes at run time, which mypy cannot see.
     convert.engine = name  # type: ignore[attr-defined]
     return convert
 

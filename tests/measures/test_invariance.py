@@ -682,6 +682,7 @@ def test_invalid_models_and_levels_are_rejected(hs: pd.DataFrame) -> None:
     with pytest.raises(ParameterError, match="not identified"):
         cfa(hs, {"f": ["x1", "x2"]})
     with pytest.raises(ParameterError, match="list of item"):
+        # wrong type on purpose: the runtime check is under test
         cfa(hs, {"f": "x1"})  # type: ignore[dict-item]
     with pytest.raises(ParameterError, match="both as a factor and as an item"):
         cfa(hs, {"x1": ["x1", "x2", "x3"]})

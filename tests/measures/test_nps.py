@@ -98,7 +98,9 @@ def test_bootstrap_is_reproducible_and_close_to_wald_for_large_n() -> None:
     wald = _row(nps(data, "ltr", method="wald"))
     # Resampling respondents has the trinomial variance: SE within 5% (4000 resamples).
     assert a["se"] == pytest.approx(wald["se"], rel=0.05)
-    assert a["ci_low"] == pytest.approx(wald["ci_low"], abs=0.6)
+    # A percentile endpoint from 4000 resamples has Monte Carlo SE ~0.08 points here
+    # (SE of NPS 1.9 points); 0.35 is about 4 MC SE (measured difference 0.01).
+    assert a["ci_low"] == pytest.approx(wald["ci_low"], abs=0.35)
     rng = np.random.default_rng(3)
     c = _row(nps(data, "ltr", method="bootstrap", random_state=rng))
     assert np.isfinite(c["se"])

@@ -94,4 +94,5 @@ def test_every_measure_suppresses() -> None:
 def test_min_n_is_checked() -> None:
     for bad in (0, -1, 2.5, True, "5"):
         with pytest.raises(ParameterError, match="min_n"):
+            # wrong type on purpose: the runtime check is under test
             suppress(_result([3]), min_n=bad, by=["team"])  # type: ignore[arg-type]

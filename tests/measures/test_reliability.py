@@ -384,6 +384,7 @@ def test_errors_say_what_to_do(hs: pd.DataFrame) -> None:
     with pytest.raises(ParameterError, match="at least 2 items"):
         cronbach_alpha(hs, items=["x1"])
     with pytest.raises(ParameterError, match="list of column names"):
+        # wrong type on purpose: the runtime check is under test
         cronbach_alpha(hs, items="x1")  # type: ignore[arg-type]
     with pytest.raises(ParameterError, match="Did you mean 'pairwise'"):
         cronbach_alpha(hs, items=["x1", "x2"], missing="pairwise_complete")

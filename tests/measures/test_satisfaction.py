@@ -30,6 +30,7 @@ def _csat_table(hits: int, n: int) -> pd.DataFrame:
 def test_csat_wilson_reproduces_newcombe(hits, n, low, high) -> None:
     r = csat(_csat_table(hits, n), "overall", scale=(1, 5), box=(4, 5)).iloc[0]
     assert r["csat"] == pytest.approx(100 * hits / n)
+    # Newcombe prints proportions to 4 decimals: half a unit is 0.005 percentage points.
     assert r["ci_low"] == pytest.approx(low, abs=0.005)
     assert r["ci_high"] == pytest.approx(high, abs=0.005)
     assert r["in_box"] == hits
@@ -57,6 +58,7 @@ def test_csat_box_and_scale_are_explicit_and_checked() -> None:
     bottom2 = csat(df, "overall", scale=(1, 5), box=[1, 2]).iloc[0]
     assert bottom2["in_box"] == 2
     with pytest.raises(TypeError):
+        # wrong type on purpose: the runtime check is under test
         csat(df, "overall")  # type: ignore[call-arg]
     with pytest.raises(ParameterError, match="box points"):
         csat(df, "overall", scale=(1, 5), box=(6,))

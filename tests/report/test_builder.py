@@ -187,6 +187,7 @@ def test_figure_needs_alt_text_and_accepts_an_axes():
     with pytest.raises(ParameterError, match="alt text"):
         sec.add_figure(fig, alt=" ")
     with pytest.raises(ParameterError, match="Figure or Axes"):
+        # wrong type on purpose: the runtime check is under test
         sec.add_figure("figure.png", alt="x")  # type: ignore[arg-type]
     sec.add_figure(ax, alt="a <line>", caption="c")
     img = [a for t, a in parse(sec.to_html()).tags if t == "img"]

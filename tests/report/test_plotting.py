@@ -75,6 +75,7 @@ def test_plot_estimates_errors():
     with pytest.raises(ParameterError, match="DataFrame"):
         plot_estimates([1, 2], ax=ax)
     with pytest.raises(ParameterError, match="Axes"):
+        # wrong type on purpose: the runtime check is under test
         plot_estimates(demo.NPS, estimate="nps", ax="left")  # type: ignore[arg-type]
 
 
@@ -175,6 +176,7 @@ def test_new_figure_checks_its_size():
     with pytest.raises(ParameterError):
         new_figure(np.nan, 3)
     with pytest.raises(ParameterError, match="Figure"):
+        # wrong type on purpose: the runtime check is under test
         figure_to_png("fig")  # type: ignore[arg-type]
 
 

@@ -80,6 +80,7 @@ def test_escaped_identifier_is_found(with_cell):
 
 
 def test_short_and_missing_values_are_not_matched():
+    # None and NaN are passed on purpose (rosters have missing keys): type: ignore.
     privacy_guard("<p>n = 12, 3 of 4</p>", forbidden=["12", "", "  ", None, float("nan")])  # type: ignore[list-item]
     with pytest.raises(PrivacyError):
         privacy_guard("<p>employee X99-Q7</p>", forbidden=["x99-q7"])

@@ -147,7 +147,9 @@ def test_no_heterogeneity_fits_on_the_ridge():
     m = BetaGeo().fit({"frequency": x, "recency": tx, "T": np.full(n, big_t)}, unit="W")
     r, alpha, a, b = (m.params_[k] for k in ("r", "alpha", "a", "b"))
     assert r > 100
-    assert r / alpha == pytest.approx(x.sum() / (n * big_t), rel=0.01)
+    # On the ridge the MLE of the rate r/alpha is the pooled rate sum(x)/(n T); the fit
+    # stops at a finite point of the ridge (measured relative error 4e-8).
+    assert r / alpha == pytest.approx(x.sum() / (n * big_t), rel=1e-4)
     assert a / (a + b) < 1e-6
     assert m.fit_info_["at_bound"]
 

@@ -203,7 +203,10 @@ def test_collapsed_weights_equal_expanded_rows(cdnow):
 def test_l2_penalty_shrinks_log_parameters(cdnow):
     free = BetaGeo().fit(cdnow)
     pen = BetaGeo(l2=0.1).fit(cdnow)
-    norm = lambda m: sum(np.log(v) ** 2 for v in m.params_.values())  # noqa: E731
+
+    def norm(m: BetaGeo) -> float:
+        return float(sum(np.log(v) ** 2 for v in m.params_.values()))
+
     assert norm(pen) < norm(free)
 
 
