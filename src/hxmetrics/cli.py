@@ -11,31 +11,16 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-import pandas as pd
-
 from hxmetrics.errors import HxError, InputTableError, ParameterError
-from hxmetrics.tables import TABLES, table_from_filename, validate
+from hxmetrics.tables import TABLES, read_table, table_from_filename, validate
 
-__all__ = ["main", "read_table"]
+__all__ = ["main"]
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_RUNTIME = 0, 1, 2, 3
 
 
 class UsageError(HxError):
     """The command line asks for something that cannot be done (exit code 2)."""
-
-
-def read_table(path: Path) -> pd.DataFrame:
-    """Read a CSV or Parquet file as given; types are the contract's job."""
-    suffix = path.suffix.lower()
-    if not path.exists():
-        raise UsageError(f"{path}: no such file")
-    if suffix == ".csv":
-        # Everything as text: the contract coerces, so nothing is guessed twice.
-        return pd.read_csv(path, dtype=str, keep_default_na=True)
-    if suffix in {".parquet", ".pq"}:
-        return pd.read_parquet(path)
-    raise UsageError(f"{path}: expected a .csv or .parquet file, got {suffix or 'no suffix'!r}")
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:

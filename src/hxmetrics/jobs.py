@@ -50,16 +50,16 @@ from typing import Any
 import narwhals as nw
 import pandas as pd
 
-from hxmetrics.errors import HxError, ParameterError, did_you_mean
-from hxmetrics.tables import ROSTERS, TABLES, validate
+from hxmetrics.errors import ParameterError, did_you_mean
+from hxmetrics.tables import ROSTERS, SUFFIXES, TABLES, read_table, validate
 
-__all__ = ["ENGINES", "Job", "JobError", "load_job", "run_job", "to_engine"]
+__all__ = ["ENGINES", "Job", "JobError", "job_inputs", "load_job", "run_job", "to_engine"]
 
 ENGINES = ("pandas", "polars", "duckdb", "spark")
 FORMATS = ("parquet", "csv")
 
 
-class JobError(HxError, ValueError):
+class JobError(ParameterError):
     """The job file asks for something that cannot be done (a usage error)."""
 
 
@@ -105,15 +105,48 @@ def _expect(section: Mapping[str, Any], key: str, kind: type, where: str) -> Any
     return value
 
 
-def load_job(path: str | os.PathLike[str], *, engine: str | None = None) -> Job:
-    """Read and check a job file; every problem is a :class:`JobError`."""
-    path = Path(path)
+def _read_toml(path: Path) -> dict[str, Any]:
     try:
-        raw = tomllib.loads(path.read_text())
+        return tomllib.loads(path.read_text())
     except FileNotFoundError:
         raise JobError(f"{path}: no such job file") from None
     except tomllib.TOMLDecodeError as exc:
         raise JobError(f"{path}: not valid TOML: {exc}") from None
+
+
+def _inputs(raw: Mapping[str, Any], path: Path) -> dict[str, Path]:
+    inputs_raw = _expect(raw, "inputs", dict, str(path))
+    if not inputs_raw:
+        raise JobError(f"{path}: [inputs] names no table files.")
+    inputs = {}
+    for table, rel in inputs_raw.items():
+        if table not in TABLES:
+            raise JobError(
+                f"[inputs]: unknown table {table!r}; the contract has {', '.join(TABLES)}."
+                + did_you_mean(table, TABLES)
+            )
+        file = (path.parent / str(rel)).resolve()
+        if not file.is_file():
+            raise JobError(f"[inputs].{table}: no such file {file}")
+        if file.suffix.lower() not in SUFFIXES:
+            raise JobError(f"[inputs].{table}: expected .csv or .parquet, got {file}")
+        inputs[table] = file
+    return {t: inputs[t] for t in TABLES if t in inputs}
+
+
+def job_inputs(path: str | os.PathLike[str]) -> dict[str, Path]:
+    """The input files a job file names, by table (its ``[inputs]``), checked.
+
+    ``hxmetrics report --job`` reads its tables from here without running the measures.
+    """
+    path = Path(path)
+    return _inputs(_read_toml(path), path)
+
+
+def load_job(path: str | os.PathLike[str], *, engine: str | None = None) -> Job:
+    """Read and check a job file; every problem is a :class:`JobError`."""
+    path = Path(path)
+    raw = _read_toml(path)
     known = {"job", "inputs", "output", "stakeholders", "measure"}
     for key in raw:
         if key not in known:
@@ -125,19 +158,7 @@ def load_job(path: str | os.PathLike[str], *, engine: str | None = None) -> Job:
     if engine not in ENGINES:
         raise JobError(f"engine must be one of {ENGINES}; got {engine!r}.")
 
-    inputs_raw = _expect(raw, "inputs", dict, str(path))
-    inputs = {}
-    for table, rel in inputs_raw.items():
-        if table not in TABLES:
-            raise JobError(
-                f"[inputs]: unknown table {table!r}; the contract has {', '.join(TABLES)}."
-                + did_you_mean(table, TABLES)
-            )
-        file = (base / str(rel)).resolve()
-        if not file.exists():
-            raise JobError(f"[inputs].{table}: no such file {file}")
-        inputs[table] = file
-
+    inputs = _inputs(raw, path)
     output = _expect(raw, "output", dict, str(path))
     out_dir = (base / str(_expect(output, "dir", str, "[output]"))).resolve()
     fmt = str(output.get("format", "parquet"))
@@ -256,8 +277,6 @@ def run_job(job: Job) -> dict[str, Any]:
     """
     tables: dict[str, pd.DataFrame] = {}
     manifest_inputs = {}
-    from hxmetrics.cli import read_table
-
     for table, file in job.inputs.items():
         tables[table] = validate(read_table(file), table=table)
         manifest_inputs[table] = {

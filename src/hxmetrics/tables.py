@@ -13,16 +13,18 @@ Nothing is dropped: a value that cannot be coerced is a failure, not a NaN.
 
 from __future__ import annotations
 
+import os
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from hxmetrics.errors import InputTableError, did_you_mean
+from hxmetrics.errors import InputTableError, ParameterError, did_you_mean
 
 
 @contextmanager
@@ -47,6 +49,7 @@ __all__ = [
     "SCHEMAS",
     "SILOS",
     "TABLES",
+    "read_table",
     "table_from_filename",
     "validate",
 ]
@@ -224,6 +227,33 @@ def table_from_filename(name: str) -> str | None:
         if stem == table or stem.startswith(table + "_") or stem.startswith(table + "-"):
             return table
     return None
+
+
+#: File types :func:`read_table` reads.
+SUFFIXES: tuple[str, ...] = (".csv", ".parquet", ".pq")
+
+
+def read_table(path: str | os.PathLike[str]) -> pd.DataFrame:
+    """Read a CSV or Parquet file as it is; giving values their types is :func:`validate`'s job.
+
+    CSV values are read as text, so nothing is guessed before the contract coerces it.
+
+    Raises
+    ------
+    ParameterError
+        If the file does not exist or is not ``.csv``/``.parquet``.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if not path.is_file():
+        raise ParameterError(f"{path}: no such file")
+    if suffix not in SUFFIXES:
+        raise ParameterError(
+            f"{path}: expected a .csv or .parquet file, got {suffix or 'no suffix'!r}"
+        )
+    if suffix == ".csv":
+        return pd.read_csv(path, dtype=str, keep_default_na=True)
+    return pd.read_parquet(path)
 
 
 def validate(df: pd.DataFrame, *, table: str) -> pd.DataFrame:

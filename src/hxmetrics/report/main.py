@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import tomllib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -29,7 +28,15 @@ from hxmetrics.report.builder import Report
 from hxmetrics.report.privacy import collect_identifiers
 from hxmetrics.report.progress import Progress
 from hxmetrics.report.sections import SECTIONS, Context
-from hxmetrics.tables import ID_COLUMN, ROSTERS, TABLES, table_from_filename, validate
+from hxmetrics.tables import (
+    ID_COLUMN,
+    ROSTERS,
+    SUFFIXES,
+    TABLES,
+    read_table,
+    table_from_filename,
+    validate,
+)
 
 __all__ = [
     "DEFAULT_OUT",
@@ -47,7 +54,6 @@ DEFAULT_TITLE = "Human-experience report"
 DEFAULT_OUT = Path("hxmetrics-report.html")
 #: Seed of every random step (bootstrap intervals); fixed so that a report is repeatable.
 DEFAULT_SEED = 20240611
-_SUFFIXES = (".csv", ".parquet", ".pq")
 # Columns holding personal identifiers or record ids: never shown in a report.
 _ID_COLUMNS = ("email", "phone", "source_id", *ID_COLUMN.values())
 # Numeric ids this short cannot be told from counts in the text, so the guard skips
@@ -97,7 +103,7 @@ def read_tables(directory: str | os.PathLike[str]) -> dict[str, pd.DataFrame]:
         raise ParameterError(f"--data: {folder} is not a directory.")
     found: dict[str, Path] = {}
     for path in sorted(folder.iterdir()):
-        if not path.is_file() or path.suffix.lower() not in _SUFFIXES:
+        if not path.is_file() or path.suffix.lower() not in SUFFIXES:
             continue
         table = table_from_filename(path.name)
         if table is None:
@@ -114,42 +120,14 @@ def read_tables(directory: str | os.PathLike[str]) -> dict[str, pd.DataFrame]:
             f"{folder}: no table files found. Name each CSV/Parquet file after its table "
             f"({', '.join(TABLES)}), e.g. responses.csv; found: {names or 'no files'}."
         )
-    return {t: _read_file(found[t]) for t in TABLES if t in found}
-
-
-def _read_file(path: Path) -> pd.DataFrame:
-    if path.suffix.lower() == ".csv":
-        # Everything as text: the contract coerces, so nothing is guessed twice.
-        return pd.read_csv(path, dtype=str, keep_default_na=True)
-    return pd.read_parquet(path)
+    return {t: read_table(found[t]) for t in TABLES if t in found}
 
 
 def _tables_from_job(job: str | os.PathLike[str]) -> dict[str, pd.DataFrame]:
-    """The ``[inputs]`` of a job file (see :mod:`hxmetrics.jobs`), read like ``--data``."""
-    path = Path(job)
-    try:
-        raw = tomllib.loads(path.read_text())
-    except FileNotFoundError:
-        raise ParameterError(f"--job: no such job file {path}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ParameterError(f"--job: {path} is not valid TOML: {exc}") from None
-    inputs = raw.get("inputs")
-    if not isinstance(inputs, dict) or not inputs:
-        raise ParameterError(f"--job: {path} has no [inputs] table naming the input files.")
-    out = {}
-    for table, rel in inputs.items():
-        if table not in TABLES:
-            raise ParameterError(
-                f"--job: [inputs] names unknown table {table!r}; the contract has "
-                f"{', '.join(TABLES)}." + did_you_mean(table, TABLES)
-            )
-        file = (path.parent / str(rel)).resolve()
-        if not file.is_file():
-            raise ParameterError(f"--job: [inputs].{table}: no such file {file}")
-        if file.suffix.lower() not in _SUFFIXES:
-            raise ParameterError(f"--job: [inputs].{table}: expected .csv or .parquet, got {file}")
-        out[table] = _read_file(file)
-    return {t: out[t] for t in TABLES if t in out}
+    """The ``[inputs]`` of a job file (see :func:`hxmetrics.jobs.job_inputs`), read."""
+    from hxmetrics.jobs import job_inputs
+
+    return {table: read_table(path) for table, path in job_inputs(job).items()}
 
 
 def default_as_of(tables: Mapping[str, pd.DataFrame]) -> pd.Timestamp:
