@@ -228,9 +228,282 @@ def test_a_killed_run_leaves_no_output_and_its_leftovers_are_cleaned(tmp_path):
         text=True,
         check=True,
     ).stdout.strip()
+    # As a killed run leaves it: the marker (written first, listing the files to come)
+    # and a half-written file.
     stale = tmp_path / f".out.tmp-{dead}-abc"
     stale.mkdir()
+    (stale / ".hxmetrics-output").write_text(
+        json.dumps({"tool": "hxmetrics", "files": ["nps_by_silo.csv", "manifest.json"]})
+    )
     (stale / "nps_by_silo.csv").write_text("half")
+    # A folder with our naming pattern but without the marker is not ours: left alone.
+    foreign = tmp_path / f".out.tmp-{dead}-xyz"
+    foreign.mkdir()
+    (foreign / "nps_by_silo.csv").write_text("someone else's")
     assert main(["compute", "--job", str(job)]) == 0
     assert not stale.exists()
-    assert [p.name for p in tmp_path.iterdir() if ".tmp-" in p.name] == []
+    assert (foreign / "nps_by_silo.csv").read_text() == "someone else's"
+    assert [p.name for p in tmp_path.iterdir() if ".tmp-" in p.name] == [foreign.name]
+
+
+# ------------------------------------------------------------ outputs that never destroy
+
+
+def snapshot(root: Path, *, skip: Path | None = None) -> dict[str, str]:
+    """Every file and folder under ``root`` (outside ``skip``): path -> sha256 / 'dir' /
+    'link -> target'."""
+    import hashlib
+    import os
+
+    out: dict[str, str] = {}
+    for folder, dirs, files in os.walk(root):
+        here = Path(folder)
+        if skip is not None and (here == skip or skip in here.parents):
+            continue
+        for name in dirs + files:
+            path = here / name
+            if skip is not None and path == skip:
+                continue
+            rel = str(path.relative_to(root))
+            if path.is_symlink():
+                out[rel] = f"link -> {os.readlink(path)}"
+            elif path.is_dir():
+                out[rel] = "dir"
+            else:
+                out[rel] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return out
+
+
+@pytest.fixture
+def workdir(tmp_path):
+    """A job in tmp/work with its inputs copied beside it, a sentinel file and folder."""
+    work = tmp_path / "work"
+    data = work / "data"
+    shutil.copytree(SAMPLE, data, ignore=shutil.ignore_patterns("truth", "events*", "tickets*"))
+    (tmp_path / "keep.txt").write_text("do not touch")
+    (tmp_path / "unrelated").mkdir()
+    (tmp_path / "unrelated" / "notes.txt").write_text("mine")
+    (work / "job.toml").write_text(JOB.format(d=data.as_posix(), fmt="csv"))
+    return work
+
+
+def set_output(work: Path, value: str) -> Path:
+    job = work / "job.toml"
+    job.write_text(job.read_text().replace('dir = "out"', f"dir = {json.dumps(value)}"))
+    return job
+
+
+@pytest.mark.parametrize(
+    "target",
+    [".", "..", "../unrelated", "data", "data/customers.csv", "link", "../keep.txt"],
+)
+def test_an_existing_folder_or_file_is_never_replaced(workdir, capsys, target):
+    """Found: `dir="."` deleted the inputs and the job file; `dir="customers.csv"` turned
+    the input into a folder. Now: exit 2 naming the path and the rule; nothing changes."""
+    (workdir / "link").symlink_to(workdir.parent / "unrelated", target_is_directory=True)
+    job = set_output(workdir, target)
+    root = workdir.parent
+    before = snapshot(root)
+    assert main(["compute", "--job", str(job)]) == 2
+    err = capsys.readouterr().err
+    assert "refused" in err
+    assert "hxmetrics" in err
+    assert "marked by a .hxmetrics-output file" in err
+    assert snapshot(root) == before
+
+
+def test_an_empty_existing_folder_is_adopted(workdir):
+    (workdir / "empty").mkdir()
+    job = set_output(workdir, "empty")
+    root = workdir.parent
+    before = snapshot(root, skip=workdir / "empty")
+    assert main(["compute", "--job", str(job)]) == 0
+    assert (workdir / "empty" / "manifest.json").is_file()
+    assert (workdir / "empty" / ".hxmetrics-output").is_file()
+    assert snapshot(root, skip=workdir / "empty") == before
+    # Owned now: a second run replaces it.
+    assert main(["compute", "--job", str(job)]) == 0
+    assert snapshot(root, skip=workdir / "empty") == before
+
+
+def test_an_owned_output_holding_someone_elses_file_is_refused(workdir, capsys):
+    job = workdir / "job.toml"
+    assert main(["compute", "--job", str(job)]) == 0
+    (workdir / "out" / "my-notes.txt").write_text("mine")
+    before = snapshot(workdir.parent)
+    assert main(["compute", "--job", str(job)]) == 2
+    assert "'my-notes.txt', which hxmetrics did not write" in capsys.readouterr().err
+    assert snapshot(workdir.parent) == before
+
+
+def test_an_input_inside_the_output_folder_is_refused(workdir, capsys):
+    """A job reading an earlier output (out/nps_by_silo.csv) must not write into out/."""
+    job = workdir / "job.toml"
+    assert main(["compute", "--job", str(job)]) == 0
+    second = workdir / "second.toml"
+    second.write_text(
+        "[inputs]\nresponses = 'out/nps_by_silo.csv'\n[output]\ndir = 'out'\n"
+        "[[measure]]\nname = 'x'\nfunction = 'mean_score'\ntable = 'responses'\n"
+        "score = 'n'\n"
+    )
+    before = snapshot(workdir.parent)
+    assert main(["compute", "--job", str(second)]) == 2
+    assert "contains the input" in capsys.readouterr().err
+    assert snapshot(workdir.parent) == before
+
+
+@pytest.mark.parametrize(
+    "name", ["../escape", "/tmp/abs", "", ".hidden", "a/b", "a\\\\b", "manifest", "a b", ".."]
+)
+def test_unsafe_measure_names_are_refused(workdir, capsys, name):
+    """Found: `name="../x"` or an absolute path wrote outside the output folder;
+    `name=""` wrote a hidden `.csv`."""
+    job = workdir / "job.toml"
+    job.write_text(job.read_text().replace('name = "csat_overall"', f'name = "{name}"'))
+    before = snapshot(workdir.parent)
+    assert main(["compute", "--job", str(job)]) == 2
+    assert "[[measure]] #3" in capsys.readouterr().err
+    assert snapshot(workdir.parent) == before
+
+
+def test_a_run_killed_between_the_renames_is_restored_by_the_next_run(workdir, capsys):
+    """Found: a kill between `out -> .out.old-PID` and `tmp -> out` left `out/` missing
+    and the old folder behind, never restored. The state such a kill leaves is built
+    here (the SIGKILL tests below produce it for real); any later run, even one that
+    fails, restores the previous output first."""
+    job = workdir / "job.toml"
+    assert main(["compute", "--job", str(job)]) == 0
+    out = workdir / "out"
+    previous = snapshot(out)
+    dead = _dead_pid()
+    out.rename(workdir / f".out.old-{dead}-abcd1234")
+    broken = job.read_text().replace('by = ["silo"]', 'by = ["no_such_column"]')
+    job.write_text(broken)
+    assert main(["compute", "--job", str(job)]) in (1, 3)
+    assert snapshot(out) == previous
+    assert sorted(p.name for p in workdir.iterdir()) == ["data", "job.toml", "out"]
+
+
+def _dead_pid() -> int:
+    import subprocess
+    import sys
+
+    return int(
+        subprocess.run(
+            [sys.executable, "-c", "import os; print(os.getpid())"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    )
+
+
+def _run_killed_at(step: int, argv: list[str]) -> int:
+    """Run the CLI in a forked child that SIGKILLs itself at write step ``step``;
+    returns the child's wait status (the signal number if it was killed, else -exit)."""
+    import os
+    import signal
+
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        try:
+            os.environ["HXMETRICS_TEST_KILL_AT"] = str(step)
+            code = main(argv)
+        finally:
+            os._exit(0 if "code" not in locals() else 100 + code)
+    _, status = os.waitpid(pid, 0)
+    if os.WIFSIGNALED(status):
+        assert os.WTERMSIG(status) == signal.SIGKILL
+        return signal.SIGKILL
+    return -os.WEXITSTATUS(status)
+
+
+def test_sigkill_at_every_write_step_is_recovered(workdir):
+    """Kill a run at every step of the write (first run: no previous output; second run:
+    replacing one). Nothing outside the output folder changes (our own staging and old
+    folders aside, which only the next run may clean), and a normal run afterwards
+    recovers: a complete output, no leftovers, the tree as before."""
+    # A small job (one measure, no stakeholder model): the write steps are the same.
+    job = workdir / "job.toml"
+    job.write_text(
+        "[inputs]\nresponses = 'data/responses.csv'\n[output]\ndir = 'out'\nformat = 'csv'\n"
+        "[[measure]]\nname = 'nps_by_silo'\nfunction = 'nps'\ntable = 'responses'\n"
+        "where = { instrument = 'nps' }\nscore = 'score'\nby = ['silo']\n"
+        "[[measure]]\nname = 'csat'\nfunction = 'csat'\ntable = 'responses'\n"
+        "where = { instrument = 'csat' }\nscore = 'score'\nscale = [1, 5]\nbox = [4, 5]\n"
+    )
+    root = workdir.parent
+    out = workdir / "out"
+    before = snapshot(root)
+
+    def ours(rel: str) -> bool:
+        parts = Path(rel).parts
+        return len(parts) > 1 and parts[1].startswith((".out.tmp-", ".out.old-"))
+
+    for previous in (False, True):
+        if previous:
+            assert main(["compute", "--job", str(job)]) == 0
+            first = snapshot(out)
+        step = 1
+        while True:
+            status = _run_killed_at(step, ["compute", "--job", str(job)])
+            after_kill = {k: v for k, v in snapshot(root, skip=out).items() if not ours(k)}
+            assert after_kill == before
+            if previous:
+                # Killed before the new output is in place, the old one is intact (or
+                # restorable); after it, the new one is complete.
+                assert not out.exists() or (out / "manifest.json").is_file()
+            assert main(["compute", "--job", str(job)]) == 0
+            assert snapshot(root, skip=out) == before
+            assert (out / "manifest.json").is_file()
+            assert sorted(p.name for p in workdir.iterdir()) == ["data", "job.toml", "out"]
+            if previous:
+                assert snapshot(out).keys() == first.keys()
+            if status != 9:  # the run finished: every step has been tried
+                assert status == -100
+                break
+            step += 1
+        assert step > 6
+        shutil.rmtree(out)
+
+
+def test_csv_cells_that_start_a_formula_are_neutralised(tmp_path):
+    """Found: group names such as `=HYPERLINK(...)`, `+cmd|...`, `@SUM` were written
+    verbatim to CSV outputs. OWASP's rule: prefix a single quote. Parquet unchanged;
+    numbers (negative ones too) untouched."""
+    labels = ['=HYPERLINK("http://x","y")', "+cmd|' /C calc'!A0", "@SUM(1+1)", "-2+3", "web"]
+    rows = []
+    for g, label in enumerate(labels):
+        for i in range(6):
+            rows.append(
+                {
+                    "response_id": f"R{g}{i}",
+                    "silo": "customers",
+                    "source_id": f"C-{g}{i}",
+                    "instrument": "nps",
+                    "item": "ltr",
+                    "score": (i * 3 + g) % 11,
+                    "timestamp": "2024-01-01 00:00:00",
+                    "touchpoint": label,
+                }
+            )
+    pd.DataFrame(rows).to_csv(tmp_path / "responses.csv", index=False)
+    text = (
+        "[inputs]\nresponses = 'responses.csv'\n[output]\ndir = 'out'\nformat = '{fmt}'\n"
+        "[[measure]]\nname = 'by_touchpoint'\nfunction = 'nps'\ntable = 'responses'\n"
+        "score = 'score'\nby = ['touchpoint']\n"
+    )
+    for fmt in ("csv", "parquet"):
+        job = tmp_path / f"{fmt}.toml"
+        job.write_text(text.format(fmt=fmt).replace("'out'", f"'out-{fmt}'"))
+        assert main(["compute", "--job", str(job)]) == 0
+    raw = (tmp_path / "out-csv" / "by_touchpoint.csv").read_text()
+    for label in labels[:4]:
+        assert f"\n{label}" not in raw
+        assert f",{label}" not in raw
+    got = pd.read_csv(tmp_path / "out-csv" / "by_touchpoint.csv")
+    assert sorted(got["touchpoint"]) == sorted(["'" + x for x in labels[:4]] + ["web"])
+    assert (got["nps"] < 0).any()  # negative numbers stay numbers
+    assert pd.api.types.is_float_dtype(got["nps"])
+    parquet = pd.read_parquet(tmp_path / "out-parquet" / "by_touchpoint.parquet")
+    assert sorted(parquet["touchpoint"]) == sorted(labels)

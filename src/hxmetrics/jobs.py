@@ -39,8 +39,6 @@ import importlib.metadata as md
 import json
 import os
 import platform
-import shutil
-import tempfile
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -50,6 +48,7 @@ from typing import Any
 import narwhals as nw
 import pandas as pd
 
+from hxmetrics import _outputs
 from hxmetrics.errors import ParameterError, did_you_mean
 from hxmetrics.tables import ROSTERS, SUFFIXES, TABLES, read_table, validate
 
@@ -160,7 +159,12 @@ def load_job(path: str | os.PathLike[str], *, engine: str | None = None) -> Job:
 
     inputs = _inputs(raw, path)
     output = _expect(raw, "output", dict, str(path))
-    out_dir = (base / str(_expect(output, "dir", str, "[output]"))).resolve()
+    # The last component is not resolved: a symlink as the target is refused, not followed.
+    out_dir = _outputs.output_path(base, str(_expect(output, "dir", str, "[output]")))
+    try:
+        _outputs.check_output_dir(out_dir, inputs=[*inputs.values(), path.resolve()])
+    except ParameterError as exc:
+        raise JobError(f"[output].dir: {exc}") from None
     fmt = str(output.get("format", "parquet"))
     if fmt not in FORMATS:
         raise JobError(f"[output].format must be one of {FORMATS}; got {fmt!r}.")
@@ -179,9 +183,14 @@ def load_job(path: str | os.PathLike[str], *, engine: str | None = None) -> Job:
         where = f"[[measure]] #{i + 1}"
         entry = dict(entry)
         mname = str(_expect(entry, "name", str, where))
-        if mname in seen:
+        try:
+            _outputs.check_output_name(mname, what=f"{where}: name")
+        except ParameterError as exc:
+            raise JobError(str(exc)) from None
+        # Case-insensitive: on macOS and Windows "NPS" and "nps" are one file.
+        if mname.lower() in seen:
             raise JobError(f"{where}: duplicate measure name {mname!r}.")
-        seen.add(mname)
+        seen.add(mname.lower())
         function = str(_expect(entry, "function", str, where))
         if function not in available:
             raise JobError(
@@ -275,6 +284,9 @@ def run_job(job: Job) -> dict[str, Any]:
     Raises :class:`~hxmetrics.errors.InputTableError` (invalid input) before anything
     is written; any failure leaves the output directory as it was.
     """
+    # A run killed during an earlier write left the previous output aside: restore it
+    # first, so that even a run that fails below leaves the output as it was.
+    recovered = _outputs.recover(job.output_dir)
     tables: dict[str, pd.DataFrame] = {}
     manifest_inputs = {}
     for table, file in job.inputs.items():
@@ -337,50 +349,38 @@ def run_job(job: Job) -> dict[str, Any]:
         "measures": manifest_measures,
         "output_format": job.output_format,
     }
-    _write_atomically(job.output_dir, results, manifest, job.output_format)
+    if recovered:
+        manifest["recovered"] = recovered
+    _write_outputs(job, results, manifest)
     return manifest
 
 
-def _remove_stale_temporaries(out_dir: Path) -> None:
-    """Remove temporary directories left by runs that were killed (their process is gone).
+def _writer(result: pd.DataFrame, fmt: str) -> Callable[[Path], None]:
+    def write(target: Path) -> None:
+        if fmt == "csv":
+            _outputs.neutralise_csv(result).to_csv(target, index=False)
+        else:
+            result.to_parquet(target, index=False)
 
-    A killed run cannot clean up after itself; its ``.<out>.tmp-<pid>-*`` directory
-    is removed by the next run into the same output once that pid no longer exists.
-    """
-    for path in out_dir.parent.glob(f".{out_dir.name}.tmp-*-*"):
-        pid_text = path.name.removeprefix(f".{out_dir.name}.tmp-").split("-", 1)[0]
-        if not pid_text.isdigit():
-            continue
-        try:
-            os.kill(int(pid_text), 0)
-        except ProcessLookupError:
-            shutil.rmtree(path, ignore_errors=True)
-        except PermissionError:  # alive, owned by someone else
-            continue
+    return write
 
 
-def _write_atomically(
-    out_dir: Path, results: Mapping[str, pd.DataFrame], manifest: dict[str, Any], fmt: str
-) -> None:
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    _remove_stale_temporaries(out_dir)
-    prefix = f".{out_dir.name}.tmp-{os.getpid()}-"
-    tmp = Path(tempfile.mkdtemp(prefix=prefix, dir=out_dir.parent))
-    try:
-        for name, result in results.items():
-            target = tmp / f"{name}.{fmt}"
-            if fmt == "csv":
-                result.to_csv(target, index=False)
-            else:
-                result.to_parquet(target, index=False)
-        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str) + "\n")
-        old = None
-        if out_dir.exists():
-            old = out_dir.with_name(f".{out_dir.name}.old-{os.getpid()}")
-            out_dir.rename(old)
-        tmp.rename(out_dir)
-        if old is not None:
-            shutil.rmtree(old)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+def _write_outputs(
+    job: Job, results: Mapping[str, pd.DataFrame], manifest: dict[str, Any]
+) -> list[str]:
+    writers: dict[str, Callable[[Path], None]] = {
+        f"{name}.{job.output_format}": _writer(result, job.output_format)
+        for name, result in results.items()
+    }
+    text = json.dumps(manifest, indent=2, default=str) + "\n"
+
+    def write_manifest(target: Path) -> None:
+        target.write_text(text)
+
+    writers["manifest.json"] = write_manifest
+    return _outputs.write_outputs(
+        job.output_dir,
+        writers,
+        owner={"job": job.name},
+        inputs=[*job.inputs.values(), job.path.resolve()],
+    )
