@@ -610,7 +610,7 @@ def test_sensitivity_without_randomness_is_the_nominal_ranking() -> None:
 
 def test_small_groups_suppressed_and_left_out_of_pooling() -> None:
     rng = np.random.default_rng(13)
-    data = _sim([0.3, 0.7], 20, rng)
+    data = _sim([0.3, 0.5, 0.7], 20, rng)
     tiny = _sim([0.99], 3, rng)
     tiny["grp"] = "tiny"
     tiny["person_id"] += 10_000
@@ -619,10 +619,16 @@ def test_small_groups_suppressed_and_left_out_of_pooling() -> None:
     kw = {"group": "grp", "person": "person_id", "min_n": 5, "n_boot": 100, "random_state": 0}
     out = hx_index(both, ITEMS, normalise="pooled_minmax", **kw).set_index("grp")
     assert out.loc["tiny", "suppressed"]
-    assert out.loc["tiny", "n"] == 3
-    assert np.isnan(out.loc["tiny", ["hx_index", "se", "ci_low", "ci_high"]].astype(float)).all()
-    without = hx_index(data, ITEMS, normalise="pooled_minmax", **kw).set_index("grp")
-    pd.testing.assert_frame_equal(out.loc[["g0", "g1"]], without)
+    # Issue 10: a suppressed group's n is hidden (it was shown, 3), and so is a
+    # neighbour (g0, the first of the smallest), else the total minus g0..g2 gives it.
+    assert out.loc["tiny", "n"] is pd.NA
+    assert out.loc["g0", "suppressed"]
+    for g in ("tiny", "g0"):
+        assert np.isnan(out.loc[g, ["hx_index", "se", "ci_low", "ci_high"]].astype(float)).all()
+    # Hidden groups take no part in pooling: the shown ones are as if they were absent.
+    rest = data[data["grp"] != "g0"]
+    without = hx_index(rest, ITEMS, normalise="pooled_minmax", **kw).set_index("grp")
+    pd.testing.assert_frame_equal(out.loc[["g1", "g2"]], without)
 
 
 def test_excluded_rows_are_counted() -> None:

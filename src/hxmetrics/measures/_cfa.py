@@ -81,6 +81,10 @@ class Structure:
     items: tuple[str, ...]
     pattern: np.ndarray  # (p, m) bool
     markers: tuple[int, ...]  # item index whose loading is fixed to 1, per factor
+    #: Item indices per factor in the order the model lists them (marker first). Kept
+    #: because ``pattern`` alone loses it: with a cross-loaded item listed after a
+    #: factor's marker, rebuilding the model in item order would make it the marker.
+    listed: tuple[tuple[int, ...], ...] = ()
 
     @property
     def p(self) -> int:
@@ -91,10 +95,14 @@ class Structure:
         return len(self.factors)
 
     def as_dict(self) -> dict[str, list[str]]:
-        return {
-            f: [self.items[i] for i in np.flatnonzero(self.pattern[:, j])]
-            for j, f in enumerate(self.factors)
-        }
+        """The model as given: ``parse_model(s.as_dict())`` has the same markers."""
+        if self.listed:
+            return {f: [self.items[i] for i in self.listed[j]] for j, f in enumerate(self.factors)}
+        out = {}
+        for j, f in enumerate(self.factors):
+            rest = [int(i) for i in np.flatnonzero(self.pattern[:, j]) if i != self.markers[j]]
+            out[f] = [self.items[i] for i in [self.markers[j], *rest]]
+        return out
 
 
 def parse_model(model: Mapping[str, Sequence[str]]) -> Structure:
@@ -134,11 +142,13 @@ def parse_model(model: Mapping[str, Sequence[str]]) -> Structure:
         raise ParameterError(f"model: names used both as a factor and as an item: {clash}.")
     pattern = np.zeros((len(items), len(factors)), dtype=bool)
     markers = []
+    listed = []
     for j, (_, its) in enumerate(model.items()):
         idx = [items.index(it) for it in its]
         pattern[idx, j] = True
         markers.append(idx[0])
-    return Structure(tuple(factors), tuple(items), pattern, tuple(markers))
+        listed.append(tuple(idx))
+    return Structure(tuple(factors), tuple(items), pattern, tuple(markers), tuple(listed))
 
 
 # --------------------------------------------------------------------------- data

@@ -40,6 +40,7 @@ histogram column) are factorised once and every count and sum is one
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -55,6 +56,7 @@ __all__ = [
     "Inputs",
     "aggregate",
     "as_columns",
+    "check_finite_sums",
     "column_names",
     "frame_with",
     "histogram",
@@ -693,9 +695,9 @@ def rating_histogram(
             "counted in n_excluded_missing.",
         )
     if inputs.weights is not None:
+        answered = ~missing_expr(inputs.score, is_float=inputs.score_is_float)
         n_bad_w = round(float(cells.sums["bad_w"][:, ~missing].sum()))
         if n_bad_w:
-            answered = ~missing_expr(inputs.score, is_float=inputs.score_is_float)
             raise_invalid(
                 inputs.frame,
                 answered & weight_condition(inputs.weights, is_float=inputs.weights_is_float),
@@ -704,7 +706,103 @@ def rating_histogram(
                 expected="finite weights greater than 0 on every answered row",
                 count=n_bad_w,
             )
+        with np.errstate(over="ignore", invalid="ignore"):
+            totals = {k: cells.sums[k][:, ~missing].sum(axis=1) for k in ("w", "w2")}
+        check_finite_sums(
+            inputs.frame,
+            totals,
+            answered=answered,
+            n_rows=int(cells.counts[:, ~missing].sum()),
+            score=inputs.score,
+            weights=inputs.weights,
+        )
     return cells, missing
+
+
+def _count(data: Any, condition: nw.Expr) -> int:
+    """Rows where ``condition`` holds, on any engine."""
+    frame = to_narwhals(data)
+    counted = frame.select(condition.cast(nw.Int64).sum().alias("__hx_n"))
+    if isinstance(counted, nw.LazyFrame):
+        counted = counted.collect()
+    return int(counted["__hx_n"][0] or 0)
+
+
+#: Sums of the weights alone, of the scores alone; every other sum is of products.
+_WEIGHT_SUMS = frozenset({"w", "w2"})
+_SCORE_SUMS = frozenset({"x", "x2"})
+
+
+def check_finite_sums(
+    data: Any,
+    sums: Mapping[str, np.ndarray],
+    *,
+    answered: nw.Expr,
+    n_rows: int,
+    score: str,
+    weights: str | None,
+    x: nw.Expr | None = None,
+    label_column: str | None = None,
+    names: Mapping[str, str] | None = None,
+    table: str = "data",
+) -> None:
+    """Refuse sufficient statistics that overflowed, naming the column and example rows.
+
+    A weight of 1e308 is finite, but two of them (or its square) are not: the sums of a
+    measure become infinite and its estimates NaN. ``sums`` are per-group sums over the
+    answered rows, named as the measures name them (``w``, ``w2`` of the weights,
+    ``x``, ``x2`` of the score ``x``, the others of products ``wx``, ``w2x2``, ...).
+    A sum of ``n_rows`` terms reaches the largest float only if one term is at least
+    ``1/n_rows`` of it, so the example rows (those with such a term) always exist.
+
+    ``label_column`` and ``names`` are for callers that reshaped the table first: the
+    column holding each row's label, and the names to show for internal columns.
+
+    Raises
+    ------
+    InputTableError
+        Check ``weight_total`` (the weights' sums), ``score_magnitude`` (the score's)
+        or ``weighted_score_magnitude`` (products of weight and score), with the number
+        of rows with too large a term and up to five of them.
+    """
+    bad = {name for name, arr in sums.items() if not np.isfinite(arr).all()}
+    if not bad:
+        return
+    # The largest term of a sum of n_rows terms that overflowed is at least `top`.
+    top = float(np.finfo(np.float64).max) / max(int(n_rows), 1)
+    root = math.sqrt(top)
+    hint = (
+        "Survey weights matter only relative to each other: divide them by their mean "
+        "(the estimates do not change)."
+    )
+    if weights is not None and bad & _WEIGHT_SUMS:
+        condition = answered & (nw.col(weights) >= root)
+        column, check = weights, "weight_total"
+        expected = f"survey weights whose squares add up to a finite number (below {root:.3g})"
+    elif x is not None and bad & _SCORE_SUMS:
+        condition = answered & (x.abs() >= root)
+        column, check, hint = score, "score_magnitude", ""
+        expected = f"scores whose squares add up to a finite number (below {root:.3g} in size)"
+    else:
+        w = nw.col(weights) if weights is not None else nw.lit(1.0)
+        ax = x.abs() if x is not None else nw.col(score).abs()
+        condition = answered & (
+            (w * ax >= root) | (w * ax * ax >= top) | (w * w * ax >= top) | (w * ax >= top)
+        )
+        column, check = (weights or score), "weighted_score_magnitude"
+        expected = "weights and scores whose products (w·x, w·x², w²·x²) add up to finite numbers"
+    raise_invalid(
+        data,
+        condition,
+        column=column,
+        check=check,
+        expected=expected,
+        count=_count(data, condition),
+        hint=hint,
+        table=table,
+        label_column=label_column,
+        name=(names or {}).get(column, column),
+    )
 
 
 def rating_code(
@@ -756,24 +854,34 @@ def raise_invalid(
     count: int,
     hint: str = "",
     table: str = "data",
+    label_column: str | None = None,
+    name: str | None = None,
 ) -> None:
     """Raise :class:`InputTableError` for ``count`` rows where ``condition`` holds.
 
     The message names the column, what was expected, how many rows fail, and up to
-    five example rows (row label for pandas, position for other eager frames).
+    five example rows (row label for pandas, position for other eager frames; or the
+    values of ``label_column``). ``name`` is the column's name to show, if ``column``
+    is an internal one.
     """
-    examples = invalid_rows(data, condition, columns=[column])
+    if label_column is not None:
+        frame = to_narwhals(data).filter(condition).select(column, label_column).head(5)
+        picked = frame.collect() if isinstance(frame, nw.LazyFrame) else frame
+        examples = picked.to_pandas().rename(columns={label_column: "row"})
+    else:
+        examples = invalid_rows(data, condition, columns=[column])
     shown = []
     for value, label in zip(examples[column], examples["row"], strict=True):
         where = "" if label is None or pd.isna(label) else f"row {_plain(label)}: "
         shown.append(f"{where}{_plain(value)!r}")
+    shown_name = column if name is None else name
     message = (
-        f"{table}: column {column!r} failed check {check}: expected {expected}; "
+        f"{table}: column {shown_name!r} failed check {check}: expected {expected}; "
         f"{count} row(s) do not, e.g. " + "; ".join(shown) + "." + (f" {hint}" if hint else "")
     )
     cases = pd.DataFrame(
         {
-            "column": column,
+            "column": shown_name,
             "check": check,
             "failure_case": [_plain(v) for v in examples[column]],
             "index": [_plain(v) for v in examples["row"]],

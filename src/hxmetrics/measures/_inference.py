@@ -54,6 +54,7 @@ __all__ = [
     "t_critical",
     "t_interval",
     "wald_interval",
+    "weight_scale",
     "welch_df",
     "wilson_interval",
     "z_critical",
@@ -173,6 +174,29 @@ def kish(sum_w: Any, sum_w2: Any, n: Any) -> tuple[np.ndarray, np.ndarray]:
         n_eff = np.where(sum_w2 > 0, sum_w * sum_w / sum_w2, np.nan)
         deff = np.where(sum_w > 0, n * sum_w2 / (sum_w * sum_w), np.nan)
     return n_eff, deff
+
+
+#: Groups whose weights total more than this are rescaled to a total of 1 before
+#: finishing: the formulas multiply Σw by itself, which overflows above 1.3e154.
+RESCALE_ABOVE = 1e100
+
+
+def weight_scale(sum_w: Any) -> np.ndarray:
+    """Per group, the factor ``c`` to divide first-order weighted sums by (``c²`` for Σw²...).
+
+    Survey weights matter only relative to each other: every estimate, standard error
+    and design effect is unchanged when all weights of a group are multiplied by one
+    constant. Groups whose weights total more than :data:`RESCALE_ABOVE` get ``c = Σw``
+    (a total of 1 afterwards); every other group ``c = 1``, so ordinary weights give
+    bit-identical results.
+
+    Examples
+    --------
+    >>> weight_scale([10.0, 3e153]).tolist()
+    [1.0, 3e+153]
+    """
+    sum_w = _arr(sum_w)
+    return np.where(np.isfinite(sum_w) & (sum_w > RESCALE_ABOVE), sum_w, 1.0)
 
 
 def cancel_rounding(difference: Any, *terms: Any) -> np.ndarray:

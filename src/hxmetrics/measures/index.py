@@ -53,6 +53,8 @@ from hxmetrics.errors import (
     check_columns,
     did_you_mean,
 )
+from hxmetrics.measures._engine import check_finite_sums
+from hxmetrics.measures.privacy import suppress
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -106,6 +108,7 @@ _R = "_hx_response"
 _ITEM = "_hx_item"
 _SCORE = "_hx_score"
 _W = "_hx_w"
+_ROW = "_hx_row"
 
 
 # --------------------------------------------------------------------------- data
@@ -226,6 +229,9 @@ def _prepare(
             failure_cases=pd.DataFrame(columns=["column", "check", "failure_case", "index"]),
         ) from exc
     columns = list(frame.columns)
+    # Example rows in errors are shown by their label, never by an id's value.
+    if isinstance(frame, nw.DataFrame):
+        frame = frame.with_row_index(name=_ROW)
     is_long = "item" in columns and "score" in columns
     extra = [c for c in (person, weights) if c is not None]
     if is_long:
@@ -251,13 +257,15 @@ def _prepare(
         check_columns(columns, [*group_cols, *extra], table="responses")
         if isinstance(frame, nw.LazyFrame):
             frame = frame.collect()
+        if _ROW not in frame.columns:
+            frame = frame.with_row_index(name=_ROW)
         present = [i for i in all_items if i in columns]
         if response not in columns:
             frame = frame.with_row_index(name=_R)
             rcol = _R
         else:
             rcol = response
-        keep = list(dict.fromkeys([*group_cols, *extra, rcol]))
+        keep = list(dict.fromkeys([*group_cols, *extra, rcol, _ROW]))
         frame = frame.select([*keep, *present]).with_columns(
             [nw.col(c).cast(nw.Float64) for c in present]
         )
@@ -278,7 +286,12 @@ def _prepare(
     for c in group_cols:
         no_group = no_group | nw.col(c).is_null()
     kept = in_items & ~no_group & ~no_score
-    bad_w = nw.col(_W).is_null() | nw.col(_W).is_nan() | (nw.col(_W) <= 0)
+    bad_w = (
+        nw.col(_W).is_null()
+        | nw.col(_W).is_nan()
+        | (nw.col(_W) <= 0)
+        | (nw.col(_W) == float("inf"))
+    )
     counts = _to_pandas(
         frame.select(
             (~in_items).cast(nw.Int64).sum().alias("other_items"),
@@ -305,11 +318,17 @@ def _prepare(
             nw.col("_hx_ws").sum(),
             nw.col("_hx_wss").sum(),
             nw.len().alias("_hx_k"),
+            nw.col(_R).n_unique().alias("_hx_nr"),
             nw.col(_SCORE).min().alias("_hx_min"),
             nw.col(_SCORE).max().alias("_hx_max"),
         )
     )
+    # A response answers an item once: a person's answers to an item in fewer
+    # responses than answers means a repeated (response, item) row.
+    if bool((stats["_hx_nr"] < stats["_hx_k"]).any()):
+        _raise_duplicates(frame, stats, response if is_long else rcol, is_long=is_long)
     _check_scale(frame, stats, items=all_items, low=low, high=high)
+    _check_weighted_sums(frame, stats, weights=weights, is_long=is_long)
     resp = _to_pandas(frame.group_by(group_cols).agg(nw.col(_R).n_unique().alias("_hx_nresp")))
     if stats.empty:
         raise InputTableError(
@@ -378,6 +397,71 @@ def _raise_no_person(frame: Any, person_col: str) -> None:
             {"column": person_col, "check": "not_nullable", "failure_case": None, "index": None},
             index=range(len(ex)),
         ),
+    )
+
+
+def _raise_duplicates(frame: Any, stats: pd.DataFrame, response: str, *, is_long: bool) -> None:
+    dup = stats.loc[stats["_hx_nr"] < stats["_hx_k"], [_P, _ITEM]]
+    n_pairs = len(dup)
+    # Example rows: every answer of the first repeated (person, item) pairs, found by
+    # the internal columns so that no identifier value enters the message.
+    first = dup.head(3)
+    condition = nw.lit(False)
+    for person, item in zip(first[_P], first[_ITEM], strict=True):
+        condition = condition | ((nw.col(_P) == person) & (nw.col(_ITEM) == item))
+    ex = _to_pandas(
+        frame.filter(condition).select(_R, _ITEM, *([_ROW] if _ROW in frame.columns else []))
+    )
+    repeated = ex[ex.duplicated([_R, _ITEM], keep=False)]
+    rows = repeated[_ROW].astype(int).tolist() if _ROW in repeated.columns else []
+    where = ", ".join(f"row {r}" for r in rows[:6]) or "(a lazy frame has no row order)"
+    what = (
+        f"columns {response!r} and 'item' failed check unique: each response answers an "
+        "item once (one row per response x item)"
+        if is_long
+        else f"column {response!r} failed check unique: one row per response"
+    )
+    raise InputTableError(
+        f"responses: {what}; {n_pairs} (person, item) pair(s) have a repeated answer, e.g. "
+        f"{where}. Remove the repeated rows (keep one answer per response and item).",
+        table="responses",
+        failure_cases=pd.DataFrame(
+            {
+                "column": response if not is_long else f"{response}, item",
+                "check": "unique",
+                "failure_case": [f"row {r}" for r in rows[:6]] if rows else ["unknown row"],
+                "index": list(rows[:6]) if rows else [pd.NA],
+            }
+        ),
+    )
+
+
+def _check_weighted_sums(
+    frame: Any, stats: pd.DataFrame, *, weights: str | None, is_long: bool
+) -> None:
+    """Weights of 1e308 are finite, their sums are not: refuse them with example rows."""
+    if weights is None:
+        return
+    n_rows = int(stats["_hx_k"].sum())
+    # The bootstrap draws a person up to n times: its sums must stay finite n-fold.
+    n_max = max(int(stats.groupby(_P, dropna=False).ngroups), 1)
+    with np.errstate(over="ignore", invalid="ignore"):
+        totals = {
+            "w": np.array([stats[_W].sum() * n_max]),
+            "wx": np.array([stats["_hx_ws"].sum() * n_max]),
+            "wx2": np.array([stats["_hx_wss"].sum() * n_max]),
+        }
+    check_finite_sums(
+        frame,
+        totals,
+        answered=nw.lit(True),
+        n_rows=n_rows * n_max,
+        score=_SCORE,
+        weights=_W,
+        x=nw.col(_SCORE),
+        label_column=_ROW if _ROW in frame.columns else None,
+        names={_W: weights, _SCORE: "score"},
+        table="responses",
     )
 
 
@@ -947,9 +1031,12 @@ def hx_index(
     )
     item_w, _, _, notes = _resolve_weights(weighting, items, d.matrix)
     spec = _Spec(normalise, aggregate, float(shift), _reference_index(reference, d))
-    active = d.n_persons >= min_n
+    active = ~_hidden(d, min_n)
     if spec.reference is not None and not active[spec.reference]:
-        raise ParameterError(f"reference group {reference!r} has fewer than min_n={min_n} persons.")
+        raise ParameterError(
+            f"reference group {reference!r} is suppressed: it has fewer than min_n={min_n} "
+            "persons, or hiding a smaller group required hiding it too."
+        )
     notes = notes + _missing_item_notes(d, active)
 
     sums = d.group_sums()
@@ -991,9 +1078,9 @@ def hx_index(
             confidence,
             notes,
         )
-    value_cols = [c for c in out.columns if c not in group_cols and c not in ("n", "n_responses")]
-    out.loc[~active, value_cols] = np.nan
-    out["suppressed"] = ~active
+    # One disclosure rule for every measure: n and counts of a hidden group are hidden
+    # too, and so is a neighbour whenever the total would give the hidden group back.
+    out = suppress(out, min_n=min_n, by=group_cols)
     out.attrs = {
         "weights": dict(zip(items, item_w.tolist(), strict=True)),
         "normalise": normalise,
@@ -1007,6 +1094,19 @@ def hx_index(
         "notes": notes,
     }
     return out
+
+
+def _hidden(d: _Data, min_n: int) -> np.ndarray:
+    """Groups not shown: below ``min_n`` persons, and their complements.
+
+    The same rule (:func:`hxmetrics.measures.privacy.suppress`) that hides the rows of
+    the output decides which groups take part in pooled normalisations and ranks, so a
+    hidden group influences no number that is shown.
+    """
+    sizes = d.keys.copy()
+    sizes["n"] = d.n_persons
+    hidden = suppress(sizes, min_n=min_n, by=d.group_cols)["suppressed"]
+    return hidden.to_numpy(dtype=bool)
 
 
 def _missing_item_notes(d: _Data, active: np.ndarray) -> list[str]:
@@ -1363,7 +1463,7 @@ def sensitivity(
     labels = _weighting_labels(wts)
     wvecs = [_resolve_weights(w, items, d.matrix)[0] for w in wts]
     ref = _reference_index(reference, d)
-    active = d.n_persons >= min_n
+    active = ~_hidden(d, min_n)
     if active.sum() < 2:
         raise ParameterError(
             f"ranking needs at least two groups with min_n={min_n} persons or more; "
@@ -1448,6 +1548,9 @@ def sensitivity(
     for k, v in cols.items():
         summary[k] = v
     summary["n_draws"] = n_valid
+    # n and the counts of hidden groups are hidden too (the same rule as hx_index).
+    order = list(summary.columns)
+    summary = suppress(summary.drop(columns="suppressed"), min_n=min_n, by=group_cols)[order]
 
     draws = pd.DataFrame(
         {

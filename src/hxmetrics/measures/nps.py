@@ -57,6 +57,7 @@ from hxmetrics.measures._inference import (
     effective_n,
     kish,
     t_critical,
+    weight_scale,
     z_critical,
     z_test,
 )
@@ -317,6 +318,10 @@ def nps_from_statistics(
             s2d, _, s2p = (stats[f"sw2_{c}"].to_numpy(dtype=float) for c in _COUNTS)
             sum_w = swd + swq + swp
             sum_w2 = stats[[f"sw2_{c}" for c in _COUNTS]].to_numpy(dtype=float).sum(axis=1)
+            # Huge weights: rescale the group so that (Σw)² below cannot overflow.
+            c = weight_scale(sum_w)
+            swd, swq, swp, sum_w = swd / c, swq / c, swp / c, sum_w / c
+            s2d, s2p, sum_w2 = s2d / c / c, s2p / c / c, sum_w2 / c / c
             p, q, d = swp / sum_w, swq / sum_w, swd / sum_w
             r = p - d
             # Σw²(y - R)² with y² = P + D and P·D = 0 (see the module notes).

@@ -43,7 +43,9 @@ import pandas as pd
 from hxmetrics.errors import ParameterError, check_choice
 from hxmetrics.measures._engine import (
     aggregate,
+    check_finite_sums,
     frame_with,
+    missing_expr,
     prepare,
     raise_invalid,
     rating_code,
@@ -58,6 +60,7 @@ from hxmetrics.measures._inference import (
     linearised_mean_variance,
     linearised_share_variance,
     t_interval,
+    weight_scale,
     wilson_interval,
     z_critical,
 )
@@ -250,6 +253,9 @@ def _share_finish(
                 stats["sw2_in_box"].to_numpy(float),
                 stats["sw2_out_box"].to_numpy(float),
             )
+            # Huge weights: rescale the group so that (Σw)² cannot overflow.
+            c = weight_scale(sw_in + sw_out)
+            sw_in, sw_out, s2_in, s2_out = sw_in / c, sw_out / c, s2_in / c / c, s2_out / c / c
             sum_w, sum_w2 = sw_in + sw_out, s2_in + s2_out
             p, v = linearised_share_variance(sum_w, sum_w2, sw_in, s2_in)
             n_eff, deff = kish(sum_w, sum_w2, n)
@@ -350,6 +356,16 @@ def _mean_stats(
     _raise_bad(
         inputs.frame, cells.counts, score, weights, bad_score, bad_weight, low, high, integer
     )
+    # Scores of 1e200 (no scale) or weights of 1e308 are finite, their squares are not.
+    check_finite_sums(
+        inputs.frame,
+        {k: cells.sums[k][:, 1] for k in sums},
+        answered=~missing_expr(score, is_float=inputs.score_is_float),
+        n_rows=int(cells.counts[:, 1].sum()),
+        score=score,
+        weights=weights,
+        x=x,
+    )
     columns = {
         "n_excluded_missing": cells.counts[:, 0],
         "n": cells.counts[:, 1],
@@ -381,6 +397,12 @@ def _mean_finish(
         if weighted:
             cols = [
                 stats[f"sum_{k}"].to_numpy(float) for k in ("w", "w2", "wx", "wx2", "w2x", "w2x2")
+            ]
+            # Huge weights: rescale the group (first-order sums by c, second-order by c²).
+            c = weight_scale(cols[0])
+            cols = [
+                col / c if k in ("w", "wx", "wx2") else col / c / c
+                for k, col in zip(("w", "w2", "wx", "wx2", "w2x", "w2x2"), cols, strict=True)
             ]
             sum_w, sum_w2, _, sum_wx2, _, _ = cols
             m, v = linearised_mean_variance(n, *cols)
