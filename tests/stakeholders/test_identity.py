@@ -56,7 +56,9 @@ def test_short_phones_are_missing_and_numeric_phones_are_read_as_digits():
 
 
 def test_pseudonymised_values_pass_normalisation_unchanged():
-    hashed = pseudonymise(pd.DataFrame({"phone": ["555 010 2030"]}), ["phone"], salt="s" * 16)
+    hashed = pseudonymise(
+        pd.DataFrame({"phone": ["555 010 2030"]}), ["phone"], salt="a secret salt value"
+    )
     value = hashed["phone"].iloc[0]
     assert value.startswith(PSEUDONYM_PREFIX)
     assert normalise_key(pd.Series([value]), kind="phone").iloc[0] == value
@@ -285,8 +287,8 @@ def test_pseudonymised_keys_give_the_identical_partition():
 
 def test_different_salts_do_not_link():
     rosters = _three_silos()
-    a = pseudonymise(rosters["customers"], ["email", "phone"], salt="first salt 123")
-    b = pseudonymise(rosters["workers"], ["email", "phone"], salt="other salt 456")
+    a = pseudonymise(rosters["customers"], ["email", "phone"], salt="first salt 1234567")
+    b = pseudonymise(rosters["workers"], ["email", "phone"], salt="other salt 4567890")
     cw, _ = resolve_identities({"customers": a, "workers": b})
     persons = cw.groupby("person_id")["silo"].nunique()
     assert (persons == 1).all()
@@ -294,7 +296,7 @@ def test_different_salts_do_not_link():
 
 def test_pseudonymise_rejects_a_short_salt_and_a_missing_column():
     df = pd.DataFrame({"email": ["a@x"]})
-    with pytest.raises(ParameterError, match="salt must be at least 8 bytes"):
+    with pytest.raises(ParameterError, match="salt must be at least 16 bytes; got 5"):
         pseudonymise(df, ["email"], salt="short")
     with pytest.raises(InputTableError, match="Did you mean 'email'"):
         pseudonymise(df, ["emial"], salt="long enough salt")

@@ -24,33 +24,45 @@ Suspicious merges are reported in a conflicts table and never silently made:
 * ``record_birth_year_mismatch``: one record's own rows carry different birth
   years; its birth year is ignored for the checks above.
 
-``person_id`` is ``"P"`` followed by 16 hex digits of a stable 64-bit hash of
-one member record's ``(silo, source_id)``, the member whose hash is smallest: the
-same records give the same ids in any row order, and ids never encode row
-positions. The crosswalk lists records in order of first appearance in the rosters
-(silos in the order customers, partners, workers).
+``person_id`` is ``"P"`` followed by 16 hex digits of a keyed hash (HMAC-SHA256,
+RFC 2104) of one member record's ``(silo, source_id)`` under a secret: without the
+secret, ids cannot be computed from roster ids, so hashing guessed ids (``C000001``,
+...) re-identifies no one. Pass the organisation's secret (:func:`new_secret` makes
+one; keep it with the rosters, not with the outputs) for ids that are stable across
+runs; without one, a random secret is drawn once per process and the ids are stable
+within that process only. The secret changes the ids and nothing else: which records
+form a person, which member names it (the member whose unkeyed 64-bit hash is smallest,
+so ids do not depend on the rows' order), the conflicts and the crosswalk's row order
+are the same under any secret. The crosswalk lists records in order of first
+appearance in the rosters (silos in the order customers, partners, workers).
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
-from collections.abc import Mapping, Sequence
-from typing import NamedTuple
+import re
+import secrets
+from collections.abc import Mapping, Sequence, Set
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
 
 from hxmetrics.errors import HxError, InputTableError, ParameterError, check_columns, did_you_mean
+from hxmetrics.privacy import IDENTIFIER_COLUMNS
 from hxmetrics.stakeholders._unionfind import bipartite_components, group_max, group_min
 from hxmetrics.tables import ID_COLUMN, SILOS
 
 __all__ = [
     "CONFLICT_KINDS",
     "DEFAULT_KEYS",
+    "MIN_SECRET_BYTES",
     "PSEUDONYM_PREFIX",
     "Resolution",
     "exact_matches",
+    "new_secret",
     "normalise_key",
     "pseudonymise",
     "resolution_scores",
@@ -62,6 +74,9 @@ DEFAULT_KEYS: tuple[str, ...] = ("email", "phone")
 
 #: Pseudonymised key values start with this marker; normalisation leaves them alone.
 PSEUDONYM_PREFIX = "hxp:"
+
+#: Shortest secret (person ids) or salt (:func:`pseudonymise`) accepted, in bytes.
+MIN_SECRET_BYTES = 16
 
 #: Conflict kinds, in the order conflicts are numbered, and what was done about each.
 CONFLICT_KINDS: dict[str, str] = {
@@ -77,7 +92,6 @@ _KIND_CODE = {kind: i for i, kind in enumerate(CONFLICT_KINDS)}
 # Rounds of "cut the most shared key of each suspicious component" before the
 # remaining suspicious components are split into their records.
 _MAX_ROUNDS = 10
-_MIN_SALT_BYTES = 8
 _CROSSWALK_COLUMNS = ["silo", "source_id", "person_id", "matched_on"]
 _CONFLICT_COLUMNS = ["conflict_id", "kind", "key", "silo", "source_id", "birth_year", "action"]
 
@@ -99,6 +113,80 @@ class Resolution(NamedTuple):
 
     crosswalk: pd.DataFrame
     conflicts: pd.DataFrame
+
+
+# ------------------------------------------------------------------------ secrets
+
+_MAKE_ONE = (
+    "Make one with hxmetrics.stakeholders.new_secret() (64 random hex digits), keep it "
+    "secret and pass the same one every time."
+)
+# Words a person types when asked for a secret; a value made of them (and of digits or
+# punctuation) is refused whatever its length.
+_WEAK_WORDS = re.compile(
+    rb"(?:password|passwort|passe|secret|changeme|change|qwerty|azerty|letmein|admin|"
+    rb"default|welcome|salt|test|example|hxmetrics)+"
+)
+_MIN_DISTINCT_BYTES = 8
+# Share of neighbouring bytes equal or one apart ("aaaa", "1234", "abcd") above
+# which a value is a run, not a secret; random hex has about 0.19.
+_MAX_RUN_SHARE = 0.75
+
+
+def new_secret() -> str:
+    """A fresh random secret for person ids and :func:`pseudonymise`: 64 hex digits.
+
+    32 bytes from :func:`secrets.token_bytes`, as hex so it can be stored in a text
+    file. Store it where the rosters are (whoever holds it and the roster ids can
+    recompute the person ids), and pass the same secret to every run whose person
+    ids or pseudonyms must match.
+
+    Examples
+    --------
+    >>> from hxmetrics.stakeholders import new_secret
+    >>> len(new_secret()), new_secret() == new_secret()
+    (64, False)
+    """
+    return secrets.token_hex(32)
+
+
+def _weakness(key: bytes) -> str | None:
+    """Why ``key`` is not a secret worth the name, or ``None`` (never quotes the key)."""
+    codes = np.frombuffer(key, dtype=np.uint8).astype(np.int64)
+    if np.unique(codes).size < _MIN_DISTINCT_BYTES:
+        return f"fewer than {_MIN_DISTINCT_BYTES} distinct characters"
+    if float(np.mean(np.abs(np.diff(codes)) <= 1)) >= _MAX_RUN_SHARE:
+        return "mostly repeated or consecutive characters"
+    n = len(key)
+    if any(key == key[:p] * (n // p) + key[: n % p] for p in range(1, n // 2 + 1)):
+        return "a short pattern repeated"
+    letters = re.sub(rb"[^a-z]", b"", key.lower())
+    if letters and _WEAK_WORDS.fullmatch(letters):
+        return "a common word with digits or punctuation"
+    return None
+
+
+def secret_key(value: Any, *, name: str) -> bytes:
+    """The bytes of a secret or salt; :class:`ParameterError` if it is not one."""
+    if not isinstance(value, str | bytes):
+        raise ParameterError(
+            f"{name} must be str or bytes; got {type(value).__name__}. {_MAKE_ONE}"
+        )
+    key = value.encode() if isinstance(value, str) else bytes(value)
+    if len(key) < MIN_SECRET_BYTES:
+        raise ParameterError(
+            f"{name} must be at least {MIN_SECRET_BYTES} bytes; got {len(key)}. {_MAKE_ONE}"
+        )
+    reason = _weakness(key)
+    if reason is not None:
+        raise ParameterError(f"{name} is too weak: {reason}. {_MAKE_ONE}")
+    return key
+
+
+@functools.cache
+def _process_secret() -> bytes:
+    """The secret used when none is given: drawn once per process (forks inherit it)."""
+    return secrets.token_bytes(32)
 
 
 # --------------------------------------------------------------------------- keys
@@ -166,10 +254,19 @@ def normalise_key(
     ...               kind="phone").tolist()
     ['5550102030', '5550102030', nan]
     """
+    return _normalise(values, kind=kind, min_phone_digits=min_phone_digits, keep_hashed=True)
+
+
+def _normalise(
+    values: pd.Series, *, kind: str, min_phone_digits: int = 7, keep_hashed: bool
+) -> pd.Series:
     if kind not in ("email", "phone", "generic"):
         raise ParameterError(f"kind must be 'email', 'phone' or 'generic'; got {kind!r}.")
     text = _as_text(values).str.strip()
-    hashed = text.str.startswith(PSEUDONYM_PREFIX).fillna(False).astype(bool)
+    if keep_hashed:
+        hashed = text.str.startswith(PSEUDONYM_PREFIX).fillna(False).astype(bool)
+    else:
+        hashed = pd.Series(False, index=text.index)
     if kind == "phone":
         digits = text.str.replace(r"\D+", "", regex=True).str.slice(-10)
         digits = digits.where(digits.str.len() >= min_phone_digits)
@@ -195,15 +292,20 @@ def pseudonymise(
     and raw identifiers need not leave the caller. Keep the salt secret: without
     it a pseudonym cannot be checked against a guessed identifier.
 
+    Every value is hashed, including values that already start with ``"hxp:"``
+    (nothing is passed through in clear), so pseudonymising twice is not the same
+    as pseudonymising once: pseudonymise each roster once, with one salt.
+
     Parameters
     ----------
     df : pandas.DataFrame
         A roster (or any table) holding identifier columns.
-    columns : sequence of str
+    columns : str or sequence of str
         The columns to pseudonymise, e.g. ``["email", "phone"]``.
     salt : str or bytes
-        The secret key of the HMAC, at least 8 bytes; use the same salt for every
-        roster that should link.
+        The secret key of the HMAC: at least :data:`MIN_SECRET_BYTES` (16) bytes, not
+        a common word, a run or a repeated pattern (:func:`new_secret` makes one).
+        Use the same salt for every roster that should link.
     key_kinds : mapping, optional
         Normalisation kind per column (``email``, ``phone``, ``generic``); by
         default guessed from the column name.
@@ -213,6 +315,12 @@ def pseudonymise(
     pandas.DataFrame
         A copy of ``df`` with those columns hashed; missing values stay missing.
 
+    Raises
+    ------
+    ParameterError
+        If ``salt`` is not str or bytes, is shorter than 16 bytes or is weak (the
+        message never repeats it).
+
     References
     ----------
     Krawczyk, Bellare & Canetti (1997), RFC 2104, "HMAC: Keyed-Hashing for
@@ -221,9 +329,10 @@ def pseudonymise(
     Examples
     --------
     >>> import pandas as pd
-    >>> from hxmetrics.stakeholders import pseudonymise
+    >>> from hxmetrics.stakeholders import new_secret, pseudonymise
+    >>> salt = new_secret()  # store it: the same salt links the same people
     >>> df = pd.DataFrame({"email": ["Ann@x.org ", "ann@x.org", None]})
-    >>> out = pseudonymise(df, ["email"], salt="a long secret salt")
+    >>> out = pseudonymise(df, ["email"], salt=salt)
     >>> bool(out["email"].iloc[0] == out["email"].iloc[1]), bool(out["email"].isna().iloc[2])
     (True, True)
     >>> out["email"].iloc[0][:4]
@@ -231,25 +340,19 @@ def pseudonymise(
     """
     if not isinstance(df, pd.DataFrame):
         raise ParameterError(f"df must be a pandas DataFrame; got {type(df).__name__}.")
-    key = salt.encode() if isinstance(salt, str) else bytes(salt)
-    if len(key) < _MIN_SALT_BYTES:
-        raise ParameterError(
-            f"salt must be at least {_MIN_SALT_BYTES} bytes; got {len(key)}. "
-            "Use a long random secret, e.g. secrets.token_hex(16), and keep it."
-        )
+    key = secret_key(salt, name="salt")
     if isinstance(columns, str):
         columns = [columns]
     check_columns(df.columns, columns, table="data")
     out = df.copy()
     for column in columns:
-        norm = normalise_key(df[column], kind=_key_kind(column, key_kinds))
+        norm = _normalise(df[column], kind=_key_kind(column, key_kinds), keep_hashed=False)
         codes, uniques = pd.factorize(norm)
+        # One HMAC per distinct value; 128 bits of HMAC-SHA256 put collisions out of
+        # reach for any roster.
         digests = np.array(
             [
-                u
-                if u.startswith(PSEUDONYM_PREFIX)
-                # 128 bits of HMAC-SHA256: collisions are out of reach for any roster.
-                else PSEUDONYM_PREFIX + hmac.new(key, u.encode(), hashlib.sha256).hexdigest()[:32]
+                PSEUDONYM_PREFIX + hmac.new(key, u.encode(), hashlib.sha256).hexdigest()[:32]
                 for u in uniques
             ],
             dtype=object,
@@ -274,17 +377,26 @@ class _Records(NamedTuple):
     key_values: dict[str, pd.Series]  # normalised values per key, aligned with rows
 
 
-def _fail(table: str, column: str, check: str, bad: pd.Series, hint: str) -> InputTableError:
-    rows = bad.head(5)
+def _fail(
+    table: str, column: str, check: str, bad: pd.Series, hint: str, *, identifying: bool = False
+) -> InputTableError:
+    """The error for rows failing a check; values of identifier columns are masked.
+
+    An identifier (an email, a phone, a roster id) is shown as ``<column, masked>``
+    in the message and in ``failure_cases``: the row label points to it.
+    """
+    identifying = identifying or column in IDENTIFIER_COLUMNS
+    missing = bad.isna().to_numpy()
+    shown = np.array([str(v) for v in bad.to_numpy()], dtype=object)
+    if identifying:
+        shown[~missing] = f"<{column}, masked>"
     cases = pd.DataFrame(
-        {
-            "column": column,
-            "check": check,
-            "failure_case": [str(v) for v in bad.to_numpy()],
-            "index": bad.index,
-        }
+        {"column": column, "check": check, "failure_case": shown, "index": bad.index}
     )
-    examples = "; ".join(f"row {i!r}: {v!r}" for i, v in rows.items())
+    examples = "; ".join(
+        f"row {i!r}: {'<missing>' if gone else (text if identifying else repr(v))}"
+        for (i, v), text, gone in zip(bad.head(5).items(), shown, missing, strict=False)
+    )
     return InputTableError(
         f"table {table!r}, column {column!r}: {len(bad)} row(s) fail {check}, "
         f"e.g. {examples}. {hint}",
@@ -456,6 +568,7 @@ def resolve_identities(
     max_component_size: int = 50,
     key_kinds: Mapping[str, str] | None = None,
     min_phone_digits: int = 7,
+    secret: str | bytes | None = None,
 ) -> Resolution:
     """Link roster records across (and within) silos into persons.
 
@@ -466,12 +579,13 @@ def resolve_identities(
         episode, with the silo's id column (``customer_id``, ``worker_id``,
         ``partner_id``, or ``source_id``) and the key columns. A key column may be
         missing from some rosters, not from all.
-    keys : sequence of str, optional
-        Key columns; each must be in at least one roster. Default: ``email`` and
-        ``phone``, those of them that the rosters have. Values are normalised (see
-        :func:`normalise_key`); columns whose name contains ``email`` / ``phone``
-        get the email / phone rules. Pseudonymised keys (:func:`pseudonymise`)
-        work the same.
+    keys : str or sequence of str, optional
+        Key columns; each must be in at least one roster. One string is one column
+        (``keys="email"``). Default: ``email`` and ``phone``, those of them that the
+        rosters have. Values are normalised (see :func:`normalise_key`); columns
+        whose name contains ``email`` / ``phone`` get the email / phone rules.
+        Pseudonymised keys (:func:`pseudonymise`, one salt for every roster) link
+        exactly as the raw keys do.
     birth_year : str or None, default "birth_year"
         Column used as a conflict signal only: records with contradicting birth
         years are never merged through a shared key. ``None`` disables the check.
@@ -485,22 +599,39 @@ def resolve_identities(
         overriding the guess from the name.
     min_phone_digits : int, default 7
         Shorter phone numbers are treated as missing.
+    secret : str or bytes, optional
+        The organisation's secret key of the person ids (HMAC-SHA256): at least
+        :data:`MIN_SECRET_BYTES` (16) bytes, not a common word, a run or a repeated
+        pattern; :func:`new_secret` makes one. Pass the same secret to every run
+        whose person ids must match. Default: a random secret drawn once per process,
+        so the ids are stable within the process only. The secret changes the ids,
+        never which records form a person, the conflicts or the row order.
 
     Returns
     -------
     Resolution
-        ``crosswalk`` (silo, source_id, person_id, matched_on), sorted by silo and
-        source_id, and ``conflicts`` (one row per record in a reported conflict).
+        ``crosswalk`` (silo, source_id, person_id, matched_on), in order of first
+        appearance (silos in the order customers, partners, workers), and
+        ``conflicts`` (one row per record in a reported conflict).
+
+    Raises
+    ------
+    ParameterError
+        For a bad argument (a weak ``secret``: the message never repeats it).
+    InputTableError
+        For a roster that breaks the contract (identifier values are masked).
 
     Examples
     --------
     >>> import pandas as pd
-    >>> from hxmetrics.stakeholders import resolve_identities
+    >>> from hxmetrics.stakeholders import new_secret, resolve_identities
     >>> customers = pd.DataFrame({"customer_id": ["c1", "c2"],
     ...     "email": ["Ann@x.org", "bo@y.org"], "phone": [None, "555-010-2030"]})
     >>> workers = pd.DataFrame({"worker_id": ["w1"], "email": ["ann@x.org "],
     ...     "phone": ["+1 555 010 9999"]})
-    >>> cw, conflicts = resolve_identities({"customers": customers, "workers": workers})
+    >>> secret = new_secret()  # stored with the rosters: the same ids in every run
+    >>> cw, conflicts = resolve_identities({"customers": customers, "workers": workers},
+    ...                                    secret=secret)
     >>> cw[["silo", "source_id", "matched_on"]]
             silo source_id matched_on
     0  customers        c1      email
@@ -510,25 +641,51 @@ def resolve_identities(
     (2, 0)
     """
     rosters = check_rosters(rosters)
+    key = _process_secret() if secret is None else secret_key(secret, name="secret")
+    keys = check_keys(keys)
     if keys is None:
         have = {c for df in rosters.values() for c in df.columns}
         keys = tuple(k for k in DEFAULT_KEYS if k in have) or DEFAULT_KEYS
-    if isinstance(keys, str):
-        keys = (keys,)
-    keys = tuple(keys)
-    if not keys:
-        raise ParameterError("keys is empty: name at least one key column, e.g. ('email',).")
-    if len(set(keys)) != len(keys):
-        raise ParameterError(f"keys has duplicates: {list(keys)}.")
     if max_component_size < 2:
         raise ParameterError(f"max_component_size must be at least 2; got {max_component_size}.")
     if birth_year_tolerance < 0:
         raise ParameterError(f"birth_year_tolerance must be >= 0; got {birth_year_tolerance}.")
     rec = _collect(rosters, keys, birth_year, key_kinds, min_phone_digits)
-    return _resolve(rec, keys, float(birth_year_tolerance), max_component_size)
+    return _resolve(rec, keys, float(birth_year_tolerance), max_component_size, key)
 
 
-def _resolve(rec: _Records, keys: tuple[str, ...], tol: float, max_size: int) -> Resolution:
+def check_keys(keys: Any) -> tuple[str, ...] | None:
+    """Key columns as a tuple of names; one string is one key, ``None`` stays ``None``.
+
+    :class:`ParameterError` for anything else than a column name or a list (tuple)
+    of distinct, non-empty column names.
+    """
+    if keys is None:
+        return None
+    if isinstance(keys, str):
+        keys = (keys,)
+    elif isinstance(keys, bytes | Mapping | Set) or not isinstance(keys, Sequence | pd.Index):
+        raise ParameterError(
+            "keys must be a column name or a list of column names, e.g. 'email' or "
+            f"['email', 'phone']; got {type(keys).__name__}."
+        )
+    keys = tuple(keys)
+    for i, k in enumerate(keys):
+        if not isinstance(k, str) or not k:
+            raise ParameterError(
+                f"keys must hold non-empty column names (str); keys[{i}] is "
+                f"{'an empty string' if isinstance(k, str) else type(k).__name__}."
+            )
+    if not keys:
+        raise ParameterError("keys is empty: name at least one key column, e.g. ('email',).")
+    if len(set(keys)) != len(keys):
+        raise ParameterError(f"keys has duplicates: {list(keys)}.")
+    return keys
+
+
+def _resolve(
+    rec: _Records, keys: tuple[str, ...], tol: float, max_size: int, secret: bytes
+) -> Resolution:
     n_nodes = rec.node_hash.size
     _check_unique_hashes(rec)
     # Key tokens: one integer per (key column, normalised value).
@@ -615,9 +772,6 @@ def _resolve(rec: _Records, keys: tuple[str, ...], tol: float, max_size: int) ->
             act_e &= ~np.isin(edge_tok, cut_tok)
 
     n_comp = int(labels.max()) + 1 if n_nodes else 0
-    # A person is named after its member record with the smallest hash: the same
-    # records give the same id whatever the order of the rows.
-    person_hash = _group_min_hash(labels, rec.node_hash, n_comp)
     size = np.bincount(labels, minlength=n_comp)
 
     # matched_on: key columns whose value links the record to another record.
@@ -632,12 +786,11 @@ def _resolve(rec: _Records, keys: tuple[str, ...], tol: float, max_size: int) ->
         ],
         dtype="str",
     )
-    person_codes, person_hashes = pd.factorize(person_hash[labels])
     crosswalk = pd.DataFrame(
         {
             "silo": pd.Series(pd.Index(rec.silos, dtype="str")[rec.node_silo], dtype="str"),
             "source_id": rec.node_source,
-            "person_id": pd.Series(_format_ids(np.asarray(person_hashes))[person_codes]),
+            "person_id": _person_ids(rec, labels, secret),
             "matched_on": pd.Series(names[bits], dtype="str"),
         }
     )
@@ -667,6 +820,48 @@ def _check_unique_hashes(rec: _Records) -> None:
     if ordered.size and bool((ordered[1:] == ordered[:-1]).any()):  # pragma: no cover
         # Probability about n^2 / 2^65 (1e-8 for a million records).
         raise HxError("two silo records share a 64-bit id hash; please report this (ids only).")
+
+
+# Domain separation: the person-id key is derived from the secret, so a secret also
+# used as a pseudonymise salt never makes a person id equal a pseudonym.
+_PERSON_ID_CONTEXT = b"hxmetrics/person_id/v1"
+
+
+def _person_ids(rec: _Records, labels: np.ndarray, secret: bytes) -> pd.Series:
+    """``"P"`` + 16 hex digits of HMAC-SHA256 of each person's representative record.
+
+    The representative is the member whose unkeyed record hash is smallest: it does
+    not depend on the rows' order or on the secret, only the id does. The id is
+    ``"P" + HMAC-SHA256(K, silo + "\\x1f" + source_id).hexdigest()[:16]`` with
+    ``K = HMAC-SHA256(secret, "hxmetrics/person_id/v1")``.
+    """
+    codes, _ = pd.factorize(labels)  # labels may skip numbers after a split
+    n_persons = int(codes.max()) + 1 if codes.size else 0
+    smallest = _group_min_hash(codes, rec.node_hash, n_persons)
+    is_rep = rec.node_hash == smallest[codes]  # exactly one per person: hashes are unique
+    rep = np.empty(n_persons, dtype=np.int64)
+    rep[codes[is_rep]] = np.flatnonzero(is_rep)
+    silo = pd.Series(np.asarray(rec.silos, dtype=object)[rec.node_silo[rep]], dtype="str")
+    message = silo + "\x1f" + rec.node_source.iloc[rep].reset_index(drop=True)
+    key = hmac.digest(secret, _PERSON_ID_CONTEXT, "sha256")
+    # HMAC has no vectorised implementation in numpy, pandas or Arrow: one C call per
+    # person (not per row), on bytes Arrow encodes without a Python loop.
+    digest = b"".join([hmac.digest(key, m, "sha256")[:8] for m in _utf8(message)])
+    ids = np.frombuffer(digest, dtype=">u8").astype(np.uint64)
+    if _distinct(ids).size != ids.size:  # pragma: no cover
+        # Probability about n^2 / 2^65 (3e-8 for a million persons).
+        raise HxError("two persons share a 64-bit person id under this secret; use another.")
+    return pd.Series(_format_ids(ids)[codes])
+
+
+def _utf8(text: pd.Series) -> list[bytes]:
+    """The UTF-8 bytes of each string (Arrow's cast when available)."""
+    try:
+        import pyarrow as pa
+    except ImportError:  # pragma: no cover - pyarrow is optional for pandas
+        return [t.encode() for t in text.tolist()]
+    out: list[bytes] = pa.array(text, type=pa.string()).cast(pa.binary()).to_pylist()
+    return out
 
 
 def _format_ids(hashes: np.ndarray) -> pd.Index:

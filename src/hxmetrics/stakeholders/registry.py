@@ -12,7 +12,7 @@ from hxmetrics.errors import ParameterError, check_choice, check_columns
 from hxmetrics.stakeholders.attribution import AttributionIndex, attribute_with_index
 from hxmetrics.stakeholders.episodes import ROLES, role_episodes
 from hxmetrics.stakeholders.hybrids import HybridRule, classify_hybrids
-from hxmetrics.stakeholders.identity import resolve_identities
+from hxmetrics.stakeholders.identity import check_keys, resolve_identities, secret_key
 from hxmetrics.stakeholders.views import SiloView, silo_view
 from hxmetrics.tables import SILOS, validate
 
@@ -117,7 +117,7 @@ class StakeholderRegistry:
     Examples
     --------
     >>> import pandas as pd
-    >>> from hxmetrics.stakeholders import StakeholderRegistry
+    >>> from hxmetrics.stakeholders import StakeholderRegistry, new_secret
     >>> day = pd.to_datetime
     >>> customers = pd.DataFrame({"customer_id": ["c1", "c2"], "email": ["ann@x", "bo@y"],
     ...     "start": day(["2020-01-01", "2021-01-01"]), "end": [None, None],
@@ -125,7 +125,7 @@ class StakeholderRegistry:
     >>> workers = pd.DataFrame({"worker_id": ["w1"], "email": ["ANN@x"],
     ...     "start": day(["2019-01-01"]), "end": [None], "engagement": ["full_time"]})
     >>> reg = StakeholderRegistry.from_rosters(customers=customers, workers=workers,
-    ...                                        keys=["email"])
+    ...                                        keys="email", secret=new_secret())
     >>> reg  # doctest: +NORMALIZE_WHITESPACE
     StakeholderRegistry(silos=['customers', 'workers'], records=3, persons=2,
                         episodes=3, conflicts=0)
@@ -162,7 +162,8 @@ class StakeholderRegistry:
         customers: pd.DataFrame | None = None,
         workers: pd.DataFrame | None = None,
         partners: pd.DataFrame | None = None,
-        keys: Sequence[str] | None = None,
+        keys: str | Sequence[str] | None = None,
+        secret: str | bytes | None = None,
         validate_rosters: bool = True,
         birth_year: str | None = "birth_year",
         birth_year_tolerance: int = 0,
@@ -176,9 +177,16 @@ class StakeholderRegistry:
         ----------
         customers, workers, partners : pandas.DataFrame, optional
             The rosters (at least one), per the table contract.
-        keys : sequence of str, optional
-            Key columns for identity resolution (raw or pseudonymised); default
-            ``email`` and ``phone``, those the rosters have.
+        keys : str or sequence of str, optional
+            Key columns for identity resolution (raw or pseudonymised); one string
+            is one column (``keys="email"``); default ``email`` and ``phone``, those
+            the rosters have.
+        secret : str or bytes, optional
+            The organisation's secret key of the person ids (at least 16 bytes;
+            :func:`~hxmetrics.stakeholders.new_secret` makes one). Pass the same
+            secret for person ids that are stable across runs; by default a random
+            secret is drawn once per process (ids stable within the process only).
+            See :func:`~hxmetrics.stakeholders.resolve_identities`.
         validate_rosters : bool, default True
             Check every roster against the contract first
             (:func:`hxmetrics.validate`); turn off only for rosters already checked.
@@ -197,11 +205,16 @@ class StakeholderRegistry:
             raise ParameterError(
                 "from_rosters needs at least one roster: customers=..., workers=..., partners=...."
             )
+        # Arguments first: a bad key list or secret fails before the rosters are checked.
+        keys = check_keys(keys)
+        if secret is not None:
+            secret_key(secret, name="secret")
         if validate_rosters:
             rosters = {s: validate(df, table=s) for s, df in rosters.items()}
         crosswalk, conflicts = resolve_identities(
             rosters,
             keys=keys,
+            secret=secret,
             birth_year=birth_year,
             birth_year_tolerance=birth_year_tolerance,
             max_component_size=max_component_size,
