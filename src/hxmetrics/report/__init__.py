@@ -8,7 +8,7 @@ person is watching. :func:`build_report` and :func:`run_report` are the main job
 whole report on a roster-and-exhaust data set (the bundled sample by default).
 """
 
-from hxmetrics.report.builder import Kpi, Report, Section, format_value
+from hxmetrics.report.builder import Kpi, Report, Section, check_target, format_value
 from hxmetrics.report.main import (
     build_report,
     default_as_of,
@@ -33,6 +33,7 @@ __all__ = [
     "Section",
     "build_report",
     "check_no_external_urls",
+    "check_target",
     "collect_identifiers",
     "default_as_of",
     "find_external_urls",

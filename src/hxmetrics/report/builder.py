@@ -29,7 +29,13 @@ from hxmetrics.errors import ParameterError
 from hxmetrics.plotting import DPI, figure_to_png
 from hxmetrics.report.privacy import check_no_external_urls, privacy_guard
 
-__all__ = ["Kpi", "Report", "Section", "format_value"]
+__all__ = ["GENERATOR_TAG", "Kpi", "Report", "Section", "check_target", "format_value"]
+
+#: The first line of every report's head: how an existing file is recognised as a
+#: report hxmetrics wrote (and so may be replaced by a new one).
+GENERATOR_TAG = '<meta name="generator" content="hxmetrics">'
+# A report's generator tag sits in its first few hundred bytes; read no further.
+_SNIFF_BYTES = 4096
 
 _ID = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
 _RESERVED_IDS = frozenset({"top", "contents"})
@@ -539,6 +545,7 @@ class Report:
         return (
             "<!DOCTYPE html>\n"
             f'<html lang="{_e(self.lang)}">\n<head>\n<meta charset="utf-8">\n'
+            f"{GENERATOR_TAG}\n"
             # The browser itself refuses to load anything external, whatever slips in.
             '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; '
             "img-src data:; style-src 'unsafe-inline'\">\n"
@@ -549,13 +556,21 @@ class Report:
             f"{nav}\n<main>\n{body}\n</main>\n{footer}\n</body>\n</html>\n"
         )
 
-    def write(self, path: str | os.PathLike[str], *, forbidden: Sequence[str] = ()) -> Path:
+    def write(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        forbidden: Sequence[str] = (),
+        inputs: Iterable[str | os.PathLike[str]] = (),
+    ) -> Path:
         """Write the report to ``path`` atomically, after the privacy checks.
 
-        The document is checked for external references and for the ``forbidden``
-        identifiers (:func:`~hxmetrics.report.privacy_guard`) before anything is
-        written; it is then written to a temporary file beside ``path`` and moved
-        into place, so a reader never sees half a report.
+        The target is checked first (:func:`check_target`: never a folder, a symlink,
+        an input or a file that is not an hxmetrics report). The document is checked
+        for external references and for the ``forbidden`` identifiers
+        (:func:`~hxmetrics.report.privacy_guard`) before anything is written; it is
+        then written to a temporary file beside ``path`` and moved into place, so a
+        reader never sees half a report and a failure leaves no temporary file.
 
         Parameters
         ----------
@@ -564,6 +579,8 @@ class Report:
         forbidden : sequence of str, optional
             Identifiers from the input that must not appear (emails, phones), checked
             together with the report's own :attr:`forbidden` list.
+        inputs : iterable of path-like, optional
+            Files the report was computed from: never written over.
 
         Returns
         -------
@@ -572,12 +589,12 @@ class Report:
 
         Raises
         ------
+        ParameterError
+            If the target may not be written (see :func:`check_target`).
         PrivacyError
             If the document references anything external or contains a forbidden value.
         """
-        target = Path(path)
-        if not target.parent.is_dir():
-            raise ParameterError(f"cannot write {target}: folder {target.parent} does not exist.")
+        target = check_target(path, inputs=inputs)
         document = self.to_html()
         values = [*self.forbidden, *forbidden]
         if values:
@@ -597,6 +614,85 @@ class Report:
             Path(tmp).unlink(missing_ok=True)
             raise
         return target
+
+
+def check_target(
+    path: str | os.PathLike[str], *, inputs: Iterable[str | os.PathLike[str]] = ()
+) -> Path:
+    """Check that a report may be written to ``path``, before any work is done.
+
+    A report replaces only a file that is itself an hxmetrics report (its head holds
+    :data:`GENERATOR_TAG`); anything else already at the path is left alone.
+
+    Parameters
+    ----------
+    path : path-like
+        The ``.html`` file to write.
+    inputs : iterable of path-like, optional
+        Files the report is computed from (tables, a job file): never written over,
+        whatever they hold. Compared by resolved path, so ``./data/../data/x.csv``
+        and a symlink to an input are caught too.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path`` as given, as a :class:`~pathlib.Path`.
+
+    Raises
+    ------
+    ParameterError
+        If the path is a symlink, a folder, an input or an existing file that is not
+        an hxmetrics report, or if its folder is missing or not writable.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> check_target(folder / "report.html") == folder / "report.html"
+    True
+    >>> (folder / "notes.txt").write_text("mine")
+    4
+    >>> check_target(folder / "notes.txt")
+    Traceback (most recent call last):
+    ...
+    hxmetrics.errors.ParameterError: will not write the report over .../notes.txt: ...
+    """
+    target = Path(path)
+    where = f"will not write the report over {target}"
+    if target.is_symlink():
+        raise ParameterError(f"{where}: it is a symbolic link. Give the path of a plain file.")
+    if target.is_dir():
+        raise ParameterError(
+            f"{where}: it is a folder. Give a file name, e.g. {target / 'report.html'}."
+        )
+    resolved = target.resolve()
+    for item in inputs:
+        if Path(item).resolve() == resolved:
+            raise ParameterError(f"{where}: it is an input of this report. Choose another --out.")
+    parent = target.parent
+    if not parent.is_dir():
+        raise ParameterError(f"cannot write {target}: folder {parent} does not exist.")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise ParameterError(f"cannot write {target}: folder {parent} is not writable.")
+    if target.exists():
+        if not target.is_file():
+            raise ParameterError(f"{where}: it is not a regular file.")
+        if not _is_report(target):
+            raise ParameterError(
+                f"{where}: it exists and is not a report hxmetrics wrote. Move it away or "
+                "choose another --out."
+            )
+    return target
+
+
+def _is_report(path: Path) -> bool:
+    """Whether the file's head carries hxmetrics' generator tag."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(_SNIFF_BYTES)
+    except OSError:
+        return False
+    return GENERATOR_TAG.encode("ascii") in head
 
 
 # Colours: text #1f2328 on white (15.8:1), secondary #57606a (6.4:1), accent #1f5f99

@@ -24,7 +24,7 @@ import pandas as pd
 
 from hxmetrics.errors import ParameterError, did_you_mean
 from hxmetrics.measures.privacy import WORKER_MIN_N, check_min_n
-from hxmetrics.report.builder import Report
+from hxmetrics.report.builder import Report, check_target
 from hxmetrics.report.privacy import collect_identifiers
 from hxmetrics.report.progress import Progress
 from hxmetrics.report.sections import SECTIONS, Context
@@ -98,6 +98,12 @@ def read_tables(directory: str | os.PathLike[str]) -> dict[str, pd.DataFrame]:
     >>> list(read_tables(folder))
     ['workers']
     """
+    files = _table_files(directory)
+    return {t: read_table(files[t]) for t in TABLES if t in files}
+
+
+def _table_files(directory: str | os.PathLike[str]) -> dict[str, Path]:
+    """The file of each contract table in a folder (see :func:`read_tables`)."""
     folder = Path(directory)
     if not folder.is_dir():
         raise ParameterError(f"--data: {folder} is not a directory.")
@@ -120,14 +126,19 @@ def read_tables(directory: str | os.PathLike[str]) -> dict[str, pd.DataFrame]:
             f"{folder}: no table files found. Name each CSV/Parquet file after its table "
             f"({', '.join(TABLES)}), e.g. responses.csv; found: {names or 'no files'}."
         )
-    return {t: read_table(found[t]) for t in TABLES if t in found}
+    return found
+
+
+def _job_files(job: str | os.PathLike[str]) -> dict[str, Path]:
+    """The ``[inputs]`` of a job file by table (see :func:`hxmetrics.jobs.job_inputs`)."""
+    from hxmetrics.jobs import job_inputs
+
+    return job_inputs(job)
 
 
 def _tables_from_job(job: str | os.PathLike[str]) -> dict[str, pd.DataFrame]:
     """The ``[inputs]`` of a job file (see :func:`hxmetrics.jobs.job_inputs`), read."""
-    from hxmetrics.jobs import job_inputs
-
-    return {table: read_table(path) for table, path in job_inputs(job).items()}
+    return {table: read_table(path) for table, path in _job_files(job).items()}
 
 
 def default_as_of(tables: Mapping[str, pd.DataFrame]) -> pd.Timestamp:
@@ -333,7 +344,9 @@ def run_report(
         A job file (:mod:`hxmetrics.jobs`): its ``[inputs]`` are read, its measures
         are not run. Not together with ``data_dir``.
     out : path-like, default "hxmetrics-report.html"
-        The HTML file to write; its folder must exist.
+        The HTML file to write; its folder must exist. It is checked before any work
+        (:func:`~hxmetrics.report.builder.check_target`): an existing file is replaced
+        only if it is an hxmetrics report, never an input, a folder or a symlink.
     title, as_of, min_n, keys
         As in :func:`build_report`.
     progress : bool, optional
@@ -346,6 +359,8 @@ def run_report(
 
     Raises
     ------
+    ParameterError
+        ``out`` may not be written (checked before anything is read or computed).
     InputTableError
         A table breaks the contract (nothing is written).
     PrivacyError
@@ -353,16 +368,24 @@ def run_report(
     """
     if data_dir is not None and job is not None:
         raise ParameterError("give either a data directory or a job file, not both.")
-    target = Path(out)
-    if not target.parent.is_dir():
-        raise ParameterError(f"cannot write {target}: folder {target.parent} does not exist.")
+    # Where the tables come from, then whether --out may be written: both before any
+    # work, so that a bad --out fails in a second, not after the whole run.
+    if job is not None:
+        files = _job_files(job)
+        inputs = [Path(job), *files.values()]
+    elif data_dir is not None:
+        files = _table_files(data_dir)
+        inputs = list(files.values())
+    else:
+        files, inputs = {}, []
+    target = check_target(out, inputs=inputs)
     steps = Progress(total=len(SECTIONS) + 4, enabled=progress)
     with steps.step("Reading the tables"):
         if job is not None:
-            tables = _tables_from_job(job)
+            tables = {table: read_table(path) for table, path in files.items()}
             source = f"{len(tables)} tables named in a job file"
         elif data_dir is not None:
-            tables = read_tables(data_dir)
+            tables = {t: read_table(files[t]) for t in TABLES if t in files}
             source = f"{len(tables)} tables read from a data folder"
         else:
             from hxmetrics.datasets import load_sample
@@ -379,7 +402,7 @@ def run_report(
         progress=steps,
     )
     with steps.step("Checking for identifiers and writing the report"):
-        return report.write(target)
+        return report.write(target, inputs=inputs)
 
 
 def _positive_int(text: str) -> int:
