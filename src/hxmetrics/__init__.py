@@ -31,6 +31,7 @@ from hxmetrics.errors import (
     PrivacyError,
 )
 from hxmetrics.measures import *  # noqa: F403
+from hxmetrics.privacy import Disclosure
 from hxmetrics.measures import __all__ as _measures_all
 from hxmetrics.stakeholders import (
     StakeholderRegistry,
@@ -47,6 +48,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "ConvergenceError",
+    "Disclosure",
     "HxError",
     "InputTableError",
     "ParameterError",

@@ -31,7 +31,8 @@ class ParameterError(HxError, ValueError):
 
 
 class PrivacyError(HxError):
-    """A report would leak a personal identifier or reference an external resource."""
+    """An output would leak: a personal identifier, a group of people or records, or an
+    external resource (see :mod:`hxmetrics.privacy`)."""
 
 
 class ConvergenceError(HxError, RuntimeError):

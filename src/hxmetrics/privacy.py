@@ -6,13 +6,12 @@ measure's result) passes here. An output registers every table it will show in o
 of them, and only then are the tables read. :func:`suppress` is the same layer applied
 to one table (what a measure's ``min_n=`` does).
 
-The rules (tabular disclosure control, Hundepool et al. 2012, ch. 4)
----------------------------------------------------------------------
-A *cell* is a population: the rows of a *base* (a named row universe, such as the
-NPS answers of the responses table) that satisfy conditions ``column in values``. A
-row of a registered table is the cell ``where`` ∧ ``{b: row[b] for b in by}`` and
-``n`` says how many units it holds. Cells with the same base and conditions are the
-same cell, in whichever table they appear.
+The rules follow tabular disclosure control (Hundepool et al. 2012, ch. 4). A *cell*
+is a population: the rows of a *base* (a named row universe, such as the NPS answers
+of the responses table) that satisfy conditions ``column in values``. A row of a
+registered table is the cell ``where`` ∧ ``{b: row[b] for b in by}`` and ``n`` says
+how many units it holds. Cells with the same base and conditions are the same cell,
+in whichever table they appear.
 
 1. *Primary suppression* (the minimum-frequency rule): a cell with ``n < min_n`` is
    hidden.
@@ -20,28 +19,33 @@ same cell, in whichever table they appear.
    relations "total = sum of parts": the rows sharing all group values but one
    partition the cell that leaves that one out (with one group column, the table
    partitions its ``where``). Totals count as known whether or not they are shown.
-   No relation may hold exactly one hidden cell, or that cell is the total minus the
-   rest; where one does, the smallest shown part is hidden too, and so it is where
-   the hidden parts of a relation hold fewer than ``min_n`` units together (their
-   union would be a small group, its sum the total minus the shown parts). This is the
-   relation-by-relation heuristic of statistical agencies' cell suppression (as in
-   sdcTable's simple heuristic); it is not followed by the linear-programming audit
-   of tau-ARGUS, so a determined attacker combining many relations may narrow a
-   hidden cell to an interval, never to its value through one relation.
+   No relation may hold exactly one hidden cell (it would be the total minus the
+   rest), nor hidden cells that hold fewer than ``min_n`` units together (their union
+   would be a small group whose sum is the total minus the shown parts); where one
+   does, its smallest shown part is hidden too. This is the relation-by-relation
+   heuristic of cell suppression (as in R sdcTable's simple heuristic).
 3. *Nested populations*: two cells of one base where one's conditions imply the
    other's (a narrower ``where``, one more group column) differ by a population
-   too; when that difference holds between 1 and ``min_n - 1`` units, both are not
-   shown (the narrower is hidden). Cells of equal size and nested conditions are the
-   same people and are hidden together; :meth:`Disclosure.link` declares such cells
-   when their descriptions differ (a silo's answers and a role's answers).
-4. *Derived numbers*: a hidden cell hides every number of its row (counts, shares,
+   too; when that difference holds between 1 and ``min_n - 1`` units, the narrower
+   is hidden. Nested cells of equal size are the same people and are hidden
+   together; :meth:`Disclosure.link` declares such cells when their descriptions
+   differ (a silo's answers and a role's answers).
+4. *The audit*: relations combined can pin down a cell that each relation alone
+   protects. After the rules above reach a fixed point, the hidden cells are solved
+   for exactly (a hidden cell is determined when its unit vector lies in the row
+   space of the equations the shown numbers give, checked with the null space of each
+   connected block); a determined cell takes the smallest shown part of one of its
+   relations with it, and the rules run again. This is the purpose of tau-ARGUS's
+   audit, done by linear algebra rather than linear programming: a hidden cell can
+   still be bounded to an interval (and a count narrowed, knowing groups are not
+   empty), never recovered.
+5. *Derived numbers*: a hidden cell hides every number of its row (counts, shares,
    estimate, standard error, interval, exclusion counts); a row compared with a hidden
    reference (a difference, a p-value) is hidden; ranks are recomputed among the
    shown rows.
 
-The three rules are applied until nothing changes (a fixed point). Grouping by an
-identifier column (:data:`IDENTIFIER_COLUMNS`) is refused outright: its "groups"
-are people or records.
+Grouping by an identifier column (:data:`IDENTIFIER_COLUMNS`) is refused outright:
+its "groups" are people or records.
 
 References
 ----------
