@@ -112,6 +112,11 @@ def as_pandas(data: Any, *, table: str = "data") -> pd.DataFrame:
     return frame.to_pandas()
 
 
+def _plain(value: Any) -> Any:
+    """numpy scalars as Python ones: messages read ``1e+308``, not ``np.float64(1e+308)``."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
 def _no_cases() -> pd.DataFrame:
     return pd.DataFrame(columns=["column", "check", "failure_case", "index"])
 
@@ -129,7 +134,7 @@ def bad_rows(
     mask = np.asarray(mask, dtype=bool)
     rows = frame.loc[mask, list(columns)].head(5)
     examples = "; ".join(
-        f"row {idx}: " + ", ".join(f"{c}={row[c]!r}" for c in columns)
+        f"row {idx}: " + ", ".join(f"{c}={_plain(row[c])!r}" for c in columns)
         for idx, row in rows.iterrows()
     )
     cases = pd.DataFrame(
@@ -287,6 +292,40 @@ def _positive_weights(weights: np.ndarray) -> np.ndarray:
     if w.sum() <= 0:
         raise ParameterError("weights sum to zero: there is nothing to fit.")
     return w
+
+
+def check_identified(
+    model: str,
+    x: np.ndarray,
+    observed: np.ndarray,
+    weights: np.ndarray | None,
+    *,
+    observed_name: str,
+    repeats: str = "repeat purchase",
+) -> None:
+    """Refuse data that cannot identify a repeat-buying model.
+
+    Without any repeat purchase (every ``x`` is 0) the purchase rate has no
+    information beyond "low" and the optimiser runs to the bounds (rates near 0,
+    scales near 1e13, NaN standard errors); without observation time (every ``T``
+    or ``n`` is 0) there is nothing to fit at all. Rows of zero weight do not count.
+    """
+    w = np.ones(len(x)) if weights is None else np.asarray(weights, dtype=float)
+    counted = w > 0
+    n = float(w[counted].sum())
+    shown = f"{n:g} customers" if weights is not None else f"{int(counted.sum())} customers"
+    if not np.any(counted & (observed > 0)):
+        raise ParameterError(
+            f"{model}.fit: the data cannot identify the model: no observation time "
+            f"({observed_name} = 0 for all {shown}). Fit on customers observed for at "
+            "least one period (check observation_end and the unit)."
+        )
+    if not np.any(counted & (x > 0)):
+        raise ParameterError(
+            f"{model}.fit: the data cannot identify the model: no {repeats} at all "
+            f"(frequency = 0 for all {shown}), so the purchase and drop-out rates cannot "
+            "be told apart. Use a longer observation period or a coarser unit."
+        )
 
 
 class CLVModel(DisplayMixin):
@@ -716,6 +755,7 @@ class RepeatBuyingModel(CLVModel):
             w = wcols["weights"]
         if start is not None:
             [float(start.get(n, d)) for n, d in zip(self._param_names, self._start, strict=True)]
+        check_identified(type(self).__name__, x, big_t, w, observed_name="T")
         self._fit_collapsed((x, tx, big_t), w, unit=fit_unit, start=start)
         return self
 

@@ -24,6 +24,7 @@ from hxmetrics.measures.clv._base import (
     CLVModel,
     as_pandas,
     bad_rows,
+    check_identified,
     numeric_columns,
     resolve_fit_unit,
     wsum,
@@ -191,6 +192,9 @@ class BetaGeoBetaBinom(CLVModel):
         w = None
         if weights is not None:
             w = numeric_columns(frame, {"weights": weights})[1]["weights"]
+        check_identified(
+            type(self).__name__, x, n, w, observed_name="n_periods", repeats="repeat transaction"
+        )
         self._fit_collapsed((x, tx, n), w, unit=fit_unit, start=start)
         return self
 

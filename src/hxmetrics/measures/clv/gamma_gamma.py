@@ -113,6 +113,20 @@ class GammaGamma(CLVModel):
                 message="have repeat purchases but a monetary value <= 0 (the model is for "
                 "positive spend; drop refunds or model them separately)",
             )
+        # The likelihood needs a customer's total repeat spend x * zbar; an average of
+        # 1e308 is finite but that total is not (inf, with only a RuntimeWarning).
+        with np.errstate(over="ignore"):
+            bad = ~np.isfinite(x * z)
+        if bad.any():
+            raise bad_rows(
+                frame,
+                bad,
+                columns=[monetary_value, frequency],
+                check="finite_total_spend",
+                message=f"have a {monetary_value!r} so large that the total spend "
+                f"({frequency!r} x {monetary_value!r}) is not a finite number; express "
+                "amounts in a larger currency unit (e.g. thousands)",
+            )
         return frame, x, z
 
     def fit(

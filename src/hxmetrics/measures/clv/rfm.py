@@ -26,6 +26,7 @@ import datetime as dt
 from typing import Any
 
 import narwhals as nw
+import numpy as np
 import pandas as pd
 
 from hxmetrics.errors import InputTableError, ParameterError
@@ -172,8 +173,13 @@ def rfm_summary(
     require_columns(frame, needed, table="transactions")
     schema = frame.collect_schema()
     dtype = schema[time]
+    zone = getattr(dtype, "time_zone", None) if isinstance(dtype, nw.Datetime) else None
     if dtype == nw.Date:
         frame = frame.with_columns(nw.col(time).cast(nw.Datetime("us")))
+    elif zone is not None:
+        # Periods are calendar periods of the local time: a purchase at 23:30 on a
+        # Sunday in Berlin is in that week, whatever the UTC clock says.
+        frame = frame.with_columns(nw.col(time).dt.replace_time_zone(None))
     elif not isinstance(dtype, nw.Datetime) and dtype != nw.Datetime:
         raise InputTableError(
             f"transactions: column {time!r} must hold timestamps (datetime); got {dtype}. "
@@ -208,9 +214,10 @@ def rfm_summary(
                 }
             ),
         )
-    end = pd.Timestamp(observation_end)
+    _check_amount_total(frame, amount, needed)
+    end = _local(observation_end, zone, "observation_end")
     end_p = period_of(end, unit)
-    cal = pd.Timestamp(calibration_end) if calibration_end is not None else None
+    cal = _local(calibration_end, zone, "calibration_end") if calibration_end is not None else None
     if cal is not None and cal > end:
         raise ParameterError(f"calibration_end ({cal}) must not be after observation_end ({end}).")
     if end < pd.Timestamp(_EPOCH) or (cal is not None and cal < pd.Timestamp(_EPOCH)):
@@ -225,6 +232,13 @@ def rfm_summary(
     tx = tx.filter(~after_end)
     excluded = {"transactions_after_observation_end": n_after}
 
+    if cal is not None:
+        # After calibration_end but in its period: not in the calibration (after its
+        # end), nor in the holdout (whole periods after the calibration's last one).
+        after_cal = nw.col(time) > nw.lit(cal.to_pydatetime())
+        in_gap = after_cal & (nw.col(_P) == period_of(cal, unit))
+        n_gap = int(_collect(tx.select(in_gap.sum().alias("n")))["n"].iloc[0])
+        excluded["transactions_after_calibration_end_in_its_period"] = n_gap
     calib = tx if cal is None else tx.filter(nw.col(time) <= nw.lit(cal.to_pydatetime()))
     amt = amount if amount is not None else None
     base = _collect(_per_customer(calib, customer, amt))
@@ -255,10 +269,16 @@ def rfm_summary(
         per = [nw.len().alias("frequency_holdout")]
         if amount is not None:
             per.append(nw.col(_A).sum().alias("__hold_total"))
+        per.append(nw.col("__n").sum().alias("__hold_rows"))
         holdout = _collect(periods.group_by(customer).agg(*per)).set_index(customer)
         all_customers = _collect(tx.select(customer).unique())[customer]
         excluded["customers_first_purchase_after_calibration_end"] = int(
             (~all_customers.isin(out.index)).sum()
+        )
+        # Their holdout purchases belong to no customer of the result: count them.
+        newcomers = ~holdout.index.isin(out.index)
+        excluded["transactions_of_customers_first_purchase_after_calibration_end"] = int(
+            holdout.loc[newcomers, "__hold_rows"].sum()
         )
         holdout = holdout.reindex(out.index)
         out["frequency_holdout"] = holdout["frequency_holdout"].fillna(0).astype("int64").to_numpy()
@@ -280,6 +300,79 @@ def rfm_summary(
             "observation_end": str(end),
             "calibration_end": None if cal is None else str(cal),
             "excluded": excluded,
+            # The result protocol's metadata (one row per customer, so the counts of
+            # rows left out are here rather than in n_excluded_* columns).
+            "hxmetrics": {
+                "measure": "rfm_summary",
+                "unit": unit,
+                "time_zone": zone,
+                "excluded": dict(excluded),
+            },
         }
     )
     return out
+
+
+def _local(value: Any, zone: str | None, name: str) -> pd.Timestamp:
+    """A timestamp argument as local wall time of the time column's zone.
+
+    With tz-aware times, a tz-aware argument is converted to their zone and a naive one
+    read as local time there. With naive times, a tz-aware argument is ambiguous.
+    """
+    try:
+        ts = pd.Timestamp(value)
+    except (TypeError, ValueError) as exc:
+        raise ParameterError(f"{name} must be a timestamp; got {value!r}.") from exc
+    if pd.isna(ts):
+        raise ParameterError(f"{name} must be a timestamp; got {value!r}.")
+    if ts.tzinfo is None:
+        return ts
+    if zone is None:
+        raise ParameterError(
+            f"{name} ({ts}) has a time zone but the time column has none: compare like "
+            f"with like, e.g. pass {ts.tz_localize(None)} (local time) or localise the "
+            "column first (df[time].dt.tz_localize(...))."
+        )
+    return ts.tz_convert(zone).tz_localize(None)
+
+
+def _check_amount_total(frame: Any, amount: str | None, needed: list[str]) -> None:
+    """Refuse amounts whose total is not finite: every sum of them would overflow.
+
+    The total of the absolute amounts bounds every sum the summary forms (per period,
+    per customer, repeat purchases), so one finite total makes all of them finite.
+    """
+    if amount is None:
+        return
+    with np.errstate(over="ignore", invalid="ignore"):
+        total = _collect(
+            frame.select(
+                nw.col(amount).cast(nw.Float64).abs().sum().alias("total"),
+                nw.len().alias("n"),
+            )
+        )
+    value, n_rows = float(total["total"].iloc[0]), max(int(total["n"].iloc[0]), 1)
+    if np.isfinite(value):
+        return
+    # An overflowing sum of n terms has a term of at least 1/n of the largest float.
+    big = nw.col(amount).cast(nw.Float64).abs() >= float(np.finfo(np.float64).max) / n_rows
+    rows = invalid_rows(frame, big, columns=[amount])
+    shown = "; ".join(
+        f"row {label}: {value:g}" if label is not None and not pd.isna(label) else f"{value:g}"
+        for value, label in zip(rows[amount], rows["row"], strict=True)
+    )
+    n_big = int(_collect(frame.select(big.sum().alias("n")))["n"].iloc[0])
+    raise InputTableError(
+        f"transactions: column {amount!r} failed check finite_total: expected amounts whose "
+        f"sum is a finite number; {n_big} row(s) are so large that it is not, e.g. {shown}. "
+        "Hint: express amounts in a larger currency unit (e.g. thousands).",
+        table="transactions",
+        failure_cases=pd.DataFrame(
+            {
+                "column": amount,
+                "check": "finite_total",
+                "failure_case": rows[amount].tolist(),
+                "index": rows["row"].tolist(),
+            }
+        ),
+    )
