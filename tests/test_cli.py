@@ -75,3 +75,24 @@ def test_console_script_entry_point(files):
         [sys.executable, "-m", "hxmetrics.cli", "validate", str(bad)], capture_output=True
     )
     assert fail.returncode == 1
+
+
+def test_ctrl_c_prints_one_line_and_exits_130(files, capsys, monkeypatch):
+    """Found: Ctrl-C printed a long KeyboardInterrupt traceback."""
+    from hxmetrics import cli
+
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "_cmd_validate", interrupted)
+    good, _, _ = files
+    assert main(["validate", str(good)]) == 130
+    err = capsys.readouterr().err
+    assert err == "hxmetrics: interrupted\n"
+
+
+def test_version(capsys):
+    import hxmetrics
+
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out == f"hxmetrics {hxmetrics.__version__}\n"

@@ -507,3 +507,98 @@ def test_csv_cells_that_start_a_formula_are_neutralised(tmp_path):
     assert pd.api.types.is_float_dtype(got["nps"])
     parquet = pd.read_parquet(tmp_path / "out-parquet" / "by_touchpoint.parquet")
     assert sorted(parquet["touchpoint"]) == sorted(labels)
+
+
+# ------------------------------------------------------------ job files: named errors
+
+
+def _edit(work: Path, old: str, new: str, count: int = 1) -> Path:
+    job = work / "job.toml"
+    text = job.read_text()
+    assert old in text
+    job.write_text(text.replace(old, new, count))
+    return job
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        # Found: an unknown measure keyword was exit 3 (a TypeError at run time).
+        (
+            'by = ["silo"]',
+            'by = ["silo"]\nscroe = "score"',
+            "[[measure]] #1 (nps_by_silo): unknown option 'scroe' for nps; it takes score, by,"
+            " weights, method, confidence, min_n, random_state, n_resamples, prior. "
+            "Did you mean 'score'?",
+        ),
+        # Found: a string instead of a table was a traceback.
+        (
+            'where = { instrument = "nps" }',
+            'where = "instrument=nps"',
+            "[[measure]] #1 (nps_by_silo): where must be a table such as "
+            "where = { column = value }",
+        ),
+        (
+            'where = { instrument = "nps" }',
+            "where = { instrument = { a = 1 } }",
+            "where.instrument: expected a value or a list of values",
+        ),
+        ('name = "sample-job"', 'name = "sample-job"\nengin = "polars"', "Did you mean 'engine'?"),
+        ('format = "csv"', 'format = "csv"\ndri = "x"', "unknown key 'dri' in [output]"),
+        (
+            'keys = ["email", "phone"]',
+            'keys = ["email", "phone"]\nkey = "email"',
+            "unknown key 'key' in [stakeholders]; allowed: keys. Did you mean 'keys'?",
+        ),
+        ('keys = ["email", "phone"]', "keys = [1, 2]", "[stakeholders].keys"),
+    ],
+)
+def test_job_file_mistakes_are_usage_errors_at_load_time(workdir, capsys, old, new, message):
+    job = _edit(workdir, old, new)
+    with pytest.raises(jobs.JobError):
+        jobs.load_job(job)
+    assert main(["compute", "--job", str(job)]) == 2
+    assert message in capsys.readouterr().err
+    assert not (workdir / "out").exists()
+
+
+def test_a_where_that_matches_nothing_is_an_error(workdir, capsys):
+    """Found: `instrument = "NPS"` (wrong case) succeeded with a 0-row output."""
+    job = _edit(workdir, 'where = { instrument = "nps" }', 'where = { instrument = "NPS" }')
+    assert main(["compute", "--job", str(job)]) == 2
+    err = capsys.readouterr().err
+    assert "[[measure]] nps_by_silo: where {'instrument': 'NPS'} matches no rows" in err
+    assert not (workdir / "out").exists()
+
+
+def test_keys_given_as_a_string_are_one_key(workdir):
+    """Found: `keys = "email"` became ['e', 'm', 'a', 'i', 'l']."""
+    job = _edit(workdir, 'keys = ["email", "phone"]', 'keys = ["email"]')
+    assert main(["compute", "--job", str(job)]) == 0
+    listed = snapshot(workdir / "out")
+    job = _edit(workdir, 'keys = ["email"]', 'keys = "email"')
+    assert jobs.load_job(job).keys == ("email",)
+    assert main(["compute", "--job", str(job)]) == 0
+    again = snapshot(workdir / "out")
+    listed.pop("manifest.json")
+    again.pop("manifest.json")
+    assert again == listed
+
+
+def test_rows_a_measure_excludes_reach_the_manifest(workdir):
+    """Found: transactions after rfm_summary's observation_end were dropped and not in
+    the manifest (the count is in the result's attrs, not in an n_excluded column)."""
+    tx = pd.read_csv(workdir / "data" / "transactions.csv")
+    end = "2021-06-30"
+    after = int((pd.to_datetime(tx["timestamp"]) > pd.Timestamp(end)).sum())
+    assert after > 0
+    job = workdir / "job.toml"
+    job.write_text(
+        job.read_text()
+        + '\n[[measure]]\nname = "rfm"\nfunction = "rfm_summary"\ntable = "transactions"\n'
+        + f'customer = "source_id"\ntime = "timestamp"\nobservation_end = "{end}"\n'
+    )
+    assert main(["compute", "--job", str(job)]) == 0
+    manifest = json.loads((workdir / "out" / "manifest.json").read_text())
+    rfm = next(m for m in manifest["measures"] if m["name"] == "rfm")
+    assert rfm["excluded"]["transactions_after_observation_end"] == after

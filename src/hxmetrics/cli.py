@@ -1,7 +1,7 @@
 """The ``hxmetrics`` command.
 
 Exit codes: 0 success, 1 invalid input (a validation report is printed),
-2 usage error, 3 runtime failure.
+2 usage error, 3 runtime failure, 130 interrupted (Ctrl-C).
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ from hxmetrics.tables import TABLES, read_table, table_from_filename, validate
 __all__ = ["main"]
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_RUNTIME = 0, 1, 2, 3
+#: 128 + SIGINT, what shells report for a command stopped by Ctrl-C.
+EXIT_INTERRUPTED = 130
 
 
 class UsageError(HxError):
@@ -77,6 +79,9 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="hxmetrics", description="Human-experience analytics on a unified stakeholder model."
     )
+    from hxmetrics import __version__
+
+    parser.add_argument("--version", action="version", version=f"hxmetrics {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     from hxmetrics.report.main import add_report_arguments
 
@@ -125,6 +130,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(exc.code or 0)
     try:
         code: int = args.func(args)
+    except KeyboardInterrupt:
+        # Outputs are written atomically: an interrupted run left the previous ones.
+        print("hxmetrics: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
     except (UsageError, ParameterError) as exc:
         print(f"hxmetrics: error: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -34,8 +34,10 @@ A job file::
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import importlib.metadata as md
+import inspect
 import json
 import os
 import platform
@@ -104,6 +106,78 @@ def _expect(section: Mapping[str, Any], key: str, kind: type, where: str) -> Any
     return value
 
 
+def _check_keys(section: Mapping[str, Any], allowed: tuple[str, ...], where: str) -> None:
+    for key in section:
+        if key not in allowed:
+            raise JobError(
+                f"unknown key {key!r} in {where}; allowed: {', '.join(allowed)}."
+                + did_you_mean(key, allowed)
+            )
+
+
+def _section(raw: Mapping[str, Any], name: str) -> dict[str, Any]:
+    value = raw.get(name, {})
+    if not isinstance(value, dict):
+        raise JobError(f"[{name}] must be a table (a [{name}] section); got {value!r}.")
+    return value
+
+
+def _keys(section: Mapping[str, Any]) -> tuple[str, ...]:
+    """``keys``: one key column (a string) or a list of them, as the Python API takes."""
+    raw = section.get("keys", [])
+    if isinstance(raw, str):
+        return (raw,)
+    if not isinstance(raw, list) or not all(isinstance(k, str) and k for k in raw):
+        raise JobError(
+            f"[stakeholders].keys: expected a key column or a list of them, such as "
+            f'keys = ["email", "phone"]; got {raw!r}.'
+        )
+    return tuple(raw)
+
+
+_SCALARS = (str, int, float, bool, dt.date, dt.datetime)
+
+
+def _where(entry: Mapping[str, Any], label: str) -> dict[str, Any]:
+    """A measure's row filter: ``{column: value or [values]}``."""
+    raw = entry.get("where", {})
+    if not isinstance(raw, dict):
+        raise JobError(
+            f"{label}: where must be a table such as where = {{ column = value }} or "
+            f'where = {{ instrument = "nps", silo = ["workers", "partners"] }}; got {raw!r}.'
+        )
+    for column, value in raw.items():
+        values = value if isinstance(value, list) else [value]
+        if not values or not all(isinstance(v, _SCALARS) for v in values):
+            raise JobError(
+                f"{label}: where.{column}: expected a value or a list of values; got {value!r}."
+            )
+    return dict(raw)
+
+
+def _check_options(
+    function: Callable[..., Any], fname: str, options: Mapping[str, Any], label: str
+) -> None:
+    """Check a measure's options against the function's signature (usage error, exit 2)."""
+    params = list(inspect.signature(function).parameters.values())[1:]  # data first
+    if any(p.kind is p.VAR_KEYWORD for p in params):
+        return
+    names = [p.name for p in params if p.kind is not p.VAR_POSITIONAL]
+    for key in options:
+        if key not in names:
+            raise JobError(
+                f"{label}: unknown option {key!r} for {fname}; it takes {', '.join(names)}."
+                + did_you_mean(key, names)
+            )
+    missing = [
+        p.name
+        for p in params
+        if p.default is p.empty and p.kind is not p.VAR_POSITIONAL and p.name not in options
+    ]
+    if missing:
+        raise JobError(f"{label}: {fname} needs {', '.join(repr(m) for m in missing)}.")
+
+
 def _read_toml(path: Path) -> dict[str, Any]:
     try:
         return tomllib.loads(path.read_text())
@@ -151,7 +225,8 @@ def load_job(path: str | os.PathLike[str], *, engine: str | None = None) -> Job:
         if key not in known:
             raise JobError(f"{path}: unknown section [{key}]." + did_you_mean(key, known))
     base = path.parent
-    job = raw.get("job", {})
+    job = _section(raw, "job")
+    _check_keys(job, ("name", "engine"), "[job]")
     name = str(job.get("name", path.stem))
     engine = engine or str(job.get("engine", "pandas"))
     if engine not in ENGINES:
@@ -159,6 +234,7 @@ def load_job(path: str | os.PathLike[str], *, engine: str | None = None) -> Job:
 
     inputs = _inputs(raw, path)
     output = _expect(raw, "output", dict, str(path))
+    _check_keys(output, ("dir", "format"), "[output]")
     # The last component is not resolved: a symlink as the target is refused, not followed.
     out_dir = _outputs.output_path(base, str(_expect(output, "dir", str, "[output]")))
     try:
@@ -172,7 +248,9 @@ def load_job(path: str | os.PathLike[str], *, engine: str | None = None) -> Job:
     # None: no stakeholder model; (): resolve on every key column the rosters have.
     keys: tuple[str, ...] | None = None
     if "stakeholders" in raw:
-        keys = tuple(raw["stakeholders"].get("keys", ()))
+        stakeholders = _section(raw, "stakeholders")
+        _check_keys(stakeholders, ("keys",), "[stakeholders]")
+        keys = _keys(stakeholders)
         if not any(t in inputs for t in ROSTERS):
             raise JobError("[stakeholders] needs at least one roster in [inputs].")
 
@@ -200,9 +278,12 @@ def load_job(path: str | os.PathLike[str], *, engine: str | None = None) -> Job:
         table = str(_expect(entry, "table", str, where))
         if table not in inputs:
             raise JobError(f"{where}: table {table!r} is not among [inputs] {sorted(inputs)}.")
-        filters = dict(entry.pop("where", {}))
+        label = f"{where} ({mname})"
+        filters = _where(entry, label)
+        entry.pop("where", None)
         for k in ("name", "function", "table"):
             entry.pop(k)
+        _check_options(available[function], function, entry, label)
         specs.append(MeasureSpec(mname, function, table, filters, entry))
     if not specs:
         raise JobError(f"{path}: no [[measure]] entries: nothing to compute.")
@@ -270,12 +351,26 @@ def _versions() -> dict[str, str]:
 
 
 def _excluded(result: pd.DataFrame) -> dict[str, int]:
-    """Rows a measure left out, by reason, from its ``n_excluded_*`` columns."""
-    return {
+    """Rows a measure left out, by reason: its ``n_excluded_*`` columns (summed over
+    groups) and the ``{reason: count}`` of ``attrs["hxmetrics"]["excluded"]`` (or the
+    older ``attrs["excluded"]``), for what no group holds (rows after an
+    ``observation_end``, ...). A reason in both counts once (the larger figure)."""
+    out = {
         col.removeprefix("n_excluded_") or "total": int(result[col].sum())
         for col in result.columns
         if col.startswith("n_excluded")
     }
+    meta = result.attrs.get("hxmetrics")
+    for source in (
+        meta.get("excluded") if isinstance(meta, dict) else None,
+        result.attrs.get("excluded"),
+    ):
+        if not isinstance(source, Mapping):
+            continue
+        for reason, count in source.items():
+            if isinstance(count, (int, float)) and not isinstance(count, bool):
+                out[str(reason)] = max(out.get(str(reason), 0), int(count))
+    return out
 
 
 def run_job(job: Job) -> dict[str, Any]:
@@ -324,6 +419,15 @@ def run_job(job: Job) -> dict[str, Any]:
         frame = to_engine(tables[spec.table], job.engine)
         frame = _apply_where(frame, spec.where)
         rows_in = int(nw.from_native(frame).lazy().select(nw.len()).collect().item())
+        if rows_in == 0:
+            # An empty group is almost always a typo in a value (values are compared
+            # exactly, case included); a 0-row output would pass it silently.
+            what = f"where {spec.where!r} matches no rows" if spec.where else "has no rows"
+            raise JobError(
+                f"[[measure]] {spec.name}: {what} of table {spec.table!r} "
+                f"({len(tables[spec.table])} rows). Values are compared exactly, case "
+                "included; check them against the data."
+            )
         result = functions[spec.function](frame, **spec.options)
         results[spec.name] = result
         manifest_measures.append(
