@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from hxmetrics.errors import PrivacyError
@@ -25,13 +27,15 @@ __all__ = [
 
 
 # Any URL scheme followed by "//" (http, https, ftp, file, ...), protocol-relative
-# references in attributes and CSS, and the schemes that address a person.
+# references in attributes and CSS, and the schemes that address a person. Each comes
+# with a character string every match contains: a page without it skips that pattern's
+# scan (a long report is read five times otherwise).
 _URL_PATTERNS = (
-    re.compile(r"\b[a-z][a-z0-9+.\-]*://", re.IGNORECASE),
-    re.compile(r"""(?:src|href|action|poster|srcset)\s*=\s*["']?\s*//""", re.IGNORECASE),
-    re.compile(r"""url\(\s*["']?\s*(?!data:|#)[^)\s]""", re.IGNORECASE),
-    re.compile(r"@import\b", re.IGNORECASE),
-    re.compile(r"\b(?:mailto|tel|sms|callto):", re.IGNORECASE),
+    ("://", re.compile(r"\b[a-z][a-z0-9+.\-]*://", re.IGNORECASE)),
+    ("//", re.compile(r"""(?:src|href|action|poster|srcset)\s*=\s*["']?\s*//""", re.IGNORECASE)),
+    ("(", re.compile(r"""url\(\s*["']?\s*(?!data:|#)[^)\s]""", re.IGNORECASE)),
+    ("@", re.compile(r"@import\b", re.IGNORECASE)),
+    (":", re.compile(r"\b(?:mailto|tel|sms|callto):", re.IGNORECASE)),
 )
 # Embedded images are base64 payloads: not text a reader sees, and long enough to
 # contain digit runs by chance. They are skipped when looking for identifiers.
@@ -45,6 +49,10 @@ _SECTION = re.compile(r'<section[^>]*\bid="([^"]+)"')
 _PHONE_TAIL = 9
 _MIN_PHONE_DIGITS = 7
 _MIN_LITERAL = 4
+# What Python's str.strip() and the phone rule above mean on ASCII text, spelled out so
+# that PyArrow's regular expressions (RE2) read them the same way.
+_ASCII_SPACE = "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f "
+_ASCII_PHONE_VALUE = r"[0-9\t\n\x0b\x0c\r\x1c-\x1f ().+/-]+"
 
 
 def find_external_urls(text: str) -> list[str]:
@@ -70,7 +78,9 @@ def find_external_urls(text: str) -> list[str]:
     ['see https://example.org and <img src', 'img src="//cdn.example/x.png">']
     """
     hits: list[tuple[int, str]] = []
-    for pattern in _URL_PATTERNS:
+    for needle, pattern in _URL_PATTERNS:
+        if needle not in text:
+            continue
         for match in pattern.finditer(text):
             lo, hi = max(match.start() - 4, 0), min(match.end() + 24, len(text))
             hits.append((match.start(), text[lo:hi]))
@@ -128,6 +138,95 @@ def _section_at(document: str, offset: int) -> str:
     return f"section {ids[-1]!r}" if ids else "the report header"
 
 
+@dataclass
+class _Identifiers:
+    """Forbidden values, stripped and sorted into the two ways they are matched.
+
+    ``values`` keeps the caller's order (first occurrence); ``phone`` holds the
+    digits of phone-like values ("" otherwise) and ``literal`` the case-folded
+    value of every other value of at least 4 characters ("" otherwise).
+    """
+
+    values: pd.Series
+    phone: pd.Series
+    literal: pd.Series
+
+
+def _apply(values: pd.Series, function: Callable[[str], str]) -> pd.Series:
+    return pd.Series([function(v) for v in values], index=values.index, dtype="str")
+
+
+def _identifiers(forbidden: Iterable[str]) -> _Identifiers:
+    """Classify every value once, vectorised (millions of roster values are usual).
+
+    ASCII values (nearly all) go through pandas' string methods with explicit ASCII
+    character classes, which mean the same in Python's ``re`` and in PyArrow's RE2;
+    the few others go through the reference rules one by one, so Unicode digits,
+    spaces and case folding behave exactly as Python's ``str`` methods.
+    """
+    raw = pd.Series(list(forbidden), dtype=object)
+    raw = raw[~raw.isna().to_numpy()]
+    values = raw.astype("str").str.strip(_ASCII_SPACE)
+    ascii_ = values.str.isascii().to_numpy(dtype=bool)
+    if not ascii_.all():
+        values = values.where(ascii_, _apply(values[~ascii_], str.strip))
+    values = values[values.str.len().to_numpy() > 0].drop_duplicates()
+    ascii_ = values.str.isascii().to_numpy(dtype=bool)
+    digits = values.str.replace(r"[^0-9]", "", regex=True)
+    phone_like = values.str.fullmatch(_ASCII_PHONE_VALUE).to_numpy(dtype=bool, copy=True)
+    literal = values.str.lower()
+    if not ascii_.all():
+        other = values[~ascii_]
+        digits = digits.where(ascii_, _apply(other, _digits))
+        literal = literal.where(ascii_, _apply(other, str.casefold))
+        phone_like[~ascii_] = [bool(_PHONE_VALUE.match(v)) for v in other]
+    is_phone = phone_like & (digits.str.len().to_numpy() >= _MIN_PHONE_DIGITS)
+    is_literal = ~is_phone & (values.str.len().to_numpy() >= _MIN_LITERAL)
+    return _Identifiers(
+        values=values,
+        phone=digits.where(is_phone, ""),
+        literal=literal.where(is_literal, ""),
+    )
+
+
+def _codepoints(text: str) -> np.ndarray:
+    return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32).astype(
+        np.uint64
+    )
+
+
+def _trigram_keys(points: np.ndarray) -> np.ndarray:
+    # Three code points (21 bits each) packed into one exact 63-bit key.
+    return (points[:-2] << np.uint64(42)) | (points[1:-1] << np.uint64(21)) | points[2:]
+
+
+def _literal_windows(lowered: str, literals: pd.Series) -> set[str]:
+    """The slices of ``lowered`` that could equal a literal: same first 3 characters, same length.
+
+    A literal occurs in the text exactly when one of these slices equals it, so one
+    set membership test per literal replaces one scan of the text per literal.
+    """
+    if literals.empty or len(lowered) < 3:
+        return set()
+    pairs = pd.DataFrame(
+        {"prefix": literals.str.slice(0, 3), "length": literals.str.len().to_numpy()}
+    ).drop_duplicates()
+    points = _codepoints("".join(pairs["prefix"].tolist())).reshape(-1, 3)
+    keys = (points[:, 0] << np.uint64(42)) | (points[:, 1] << np.uint64(21)) | points[:, 2]
+    lengths_of: dict[int, list[int]] = {}
+    for key, length in zip(keys.tolist(), pairs["length"].tolist(), strict=True):
+        lengths_of.setdefault(key, []).append(length)
+    text_keys = _trigram_keys(_codepoints(lowered))
+    # A hash look-up (pandas) rather than np.isin, which sorts the text's keys.
+    known = pd.Series(text_keys).isin(np.fromiter(lengths_of, np.uint64)).to_numpy()
+    hits = np.flatnonzero(known)
+    return {
+        lowered[pos : pos + size]
+        for pos in hits.tolist()
+        for size in lengths_of[int(text_keys[pos])]
+    }
+
+
 def privacy_guard(document: str, *, forbidden: Iterable[str]) -> None:
     """Raise :class:`PrivacyError` if a forbidden identifier or an external URL is in a report.
 
@@ -142,6 +241,14 @@ def privacy_guard(document: str, *, forbidden: Iterable[str]) -> None:
     * any other value of at least 4 characters: case-insensitively, as substrings.
       Shorter values cannot be told from ordinary words and numbers and are not
       matched.
+
+    The text is read once, however many values there are: the phone-like runs of
+    digits are collected into a set of digit strings and a set of their last 9
+    digits, and the slices of the text that could hold a value (same first three
+    characters and same length as some value) into a set of strings; each value is
+    then one set look-up. This finds exactly what searching the text for each value
+    finds, in time linear in the text plus the values (millions of identifiers take
+    seconds, not minutes).
 
     The error names how many values were found and in which sections, with each value
     masked (the message may be logged).
@@ -170,23 +277,36 @@ def privacy_guard(document: str, *, forbidden: Iterable[str]) -> None:
     check_no_external_urls(document)
     text = _DATA_URI.sub("data:", html.unescape(document))
     lowered = text.casefold()
-    tokens = [(m.start(), _digits(m.group())) for m in _PHONE_TOKEN.finditer(text)]
+    ids = _identifiers(forbidden)
+    # Every phone-like run of the text, by its digits and by its last 9 digits, with
+    # the position of its first occurrence.
+    whole: dict[str, int] = {}
+    tails: dict[str, int] = {}
+    for match in _PHONE_TOKEN.finditer(text):
+        token = _digits(match.group())
+        whole.setdefault(token, match.start())
+        if len(token) >= _PHONE_TAIL:
+            tails.setdefault(token[-_PHONE_TAIL:], match.start())
+    phones = ids.phone[ids.phone.str.len().to_numpy() > 0]
+    phone_hit = phones.isin(list(whole)).to_numpy() | (
+        (phones.str.len().to_numpy() >= _PHONE_TAIL)
+        & phones.str.slice(-_PHONE_TAIL).isin(list(tails)).to_numpy()
+    )
+    literals = ids.literal[ids.literal.str.len().to_numpy() > 0]
+    literal_hit = literals.isin(list(_literal_windows(lowered, literals))).to_numpy()
+    hit = set(phones.index[phone_hit]) | set(literals.index[literal_hit])
     found: list[tuple[str, int]] = []
-    for raw in dict.fromkeys(forbidden):
-        if raw is None or (not isinstance(raw, str) and pd.isna(raw)):
-            continue
-        value = str(raw).strip()
-        if not value:
-            continue
-        digits = _digits(value)
-        if _PHONE_VALUE.match(value) and len(digits) >= _MIN_PHONE_DIGITS:
-            where = next((pos for pos, tok in tokens if _phone_match(tok, digits)), -1)
-        elif _EMAIL_VALUE.match(value) or len(value) >= _MIN_LITERAL:
-            where = lowered.find(value.casefold())
+    for label in ids.values.index[ids.values.index.isin(list(hit))]:
+        value = ids.values[label]
+        if label in phones.index:
+            digits = phones[label]
+            seen = [whole.get(digits, -1)]
+            if len(digits) >= _PHONE_TAIL:
+                seen.append(tails.get(digits[-_PHONE_TAIL:], -1))
+            where = min(p for p in seen if p >= 0)
         else:
-            continue
-        if where >= 0:
-            found.append((value, where))
+            where = lowered.find(literals[label])
+        found.append((value, where))
     if found:
         places = sorted({_section_at(text, pos) for _, pos in found})
         shown = ", ".join(_mask(v) for v, _ in found[:5])
@@ -223,12 +343,16 @@ def collect_identifiers(
     >>> collect_identifiers([roster])
     ['555 0101 22', 'a@x.org']
     """
-    values: set[str] = set()
+    parts: list[pd.Series] = []
     for table in tables:
         for column in columns:
             if column not in table.columns:
                 continue
-            for value in table[column].dropna().astype(str):
-                if value.strip():
-                    values.add(value.strip())
-    return sorted(values)
+            # Distinct values first: a column of millions holds far fewer values.
+            distinct = pd.Series(table[column].dropna().unique(), dtype=object).astype("str")
+            parts.append(pd.Series([v.strip() for v in distinct], dtype="str"))
+    if not parts:
+        return []
+    values = pd.concat(parts, ignore_index=True)
+    values = values[values.str.len().to_numpy() > 0].drop_duplicates()
+    return sorted(values.tolist())
