@@ -205,5 +205,10 @@ def test_bad_events_are_named():
     with pytest.raises(ParameterError, match=r"must be unique.*'customers' repeats \['c1'\]"):
         attribute(base, crosswalk=dup, episodes=episodes)
     stray = pd.concat([episodes, _eps([("P9", "worker", "gig", 0, None)])])
-    with pytest.raises(InputTableError, match=r"person_id.*P9"):
+    with pytest.raises(
+        InputTableError, match=r"person_id.*in_crosswalk.*<person_id, masked>"
+    ) as err:
         attribute(base, crosswalk=crosswalk, episodes=stray)
+    # The row is named, the person id is not (issue 10: no identifier in errors).
+    assert "P9" not in str(err.value)
+    assert "P9" not in err.value.failure_cases.to_string()

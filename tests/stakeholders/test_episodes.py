@@ -91,8 +91,11 @@ def test_roster_id_missing_from_crosswalk_is_named():
         "worker_id", [{"id": "w1", "engagement": "gig"}, {"id": "w7", "engagement": "gig"}]
     )
     cw = pd.DataFrame({"silo": ["workers"], "source_id": ["w1"], "person_id": ["P1"]})
-    with pytest.raises(InputTableError, match=r"'workers'.*row 1: 'w7'"):
+    with pytest.raises(InputTableError, match=r"'workers'.*row 1: <source_id, masked>") as err:
         role_episodes({"workers": workers}, cw)
+    # The row is named, the roster id is not (issue 10: no identifier in errors).
+    assert "w7" not in str(err.value)
+    assert "w7" not in err.value.failure_cases.to_string()
 
 
 def test_end_before_start_and_missing_engagement_are_named():
