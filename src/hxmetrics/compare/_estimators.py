@@ -336,7 +336,7 @@ def build_design(
     att = registry.attribute(rows)
     n = len(att)
     # _select checked that every silo is one of SILOS, so the codes are all >= 0.
-    silo = pd.Index(SILOS).get_indexer(att["silo"].astype("str"))
+    silo = pd.Index(SILOS).get_indexer(pd.Index(att["silo"].astype("str")))
     silo_text = np.asarray(SILOS, dtype=object)[silo]
     status = att["attribution"].astype("str").to_numpy(dtype=object)
     ok = status == "ok"
