@@ -11,8 +11,18 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hxmetrics.errors import InputTableError
-from hxmetrics.measures import cfa, csat, hx_index, mean_score, measurement_invariance, nps
+from hxmetrics.errors import InputTableError, ParameterError
+from hxmetrics.measures import (
+    cfa,
+    cronbach_alpha,
+    csat,
+    hx_index,
+    kaplan_meier,
+    mcdonald_omega,
+    mean_score,
+    measurement_invariance,
+    nps,
+)
 from hxmetrics.measures.index import sensitivity
 
 # --------------------------------------------------------------- huge weights
@@ -229,3 +239,35 @@ def test_cfa_model_round_trips_with_its_markers() -> None:
     fit = cfa(_two_factor_answers(300, 3), CROSS_MODEL)
     assert fit.model["f2"][0] == "d"
     assert fit.to_dict()["model"]["f2"] == ["d", "e", "f", "c"]
+
+
+def test_hx_index_refuses_weights_whose_sums_overflow() -> None:
+    data = _long({"a": 6, "b": 6}).assign(w=1.0)
+    data.loc[[0, 1], "w"] = 1e308
+    with pytest.raises(InputTableError, match=r"'w'.*weight_total.*row 0: 1e\+308; row 1") as err:
+        hx_index(data, ["hx1", "hx2"], group="grp", weights="w", min_n=1, n_boot=20)
+    assert "a-0" not in str(err.value)
+
+
+def test_hx_index_refuses_infinite_weights_by_row() -> None:
+    data = _long({"a": 6, "b": 6}).assign(w=1.0)
+    data.loc[3, "w"] = np.inf
+    with pytest.raises(InputTableError, match=r"'w'.*positive_weight.*row 3: inf") as err:
+        hx_index(data, ["hx1", "hx2"], group="grp", weights="w", min_n=1, n_boot=20)
+    assert "a-1" not in str(err.value)
+
+
+@pytest.mark.parametrize("measure", [cronbach_alpha, mcdonald_omega])
+def test_reliability_refuses_answers_whose_covariance_overflows(measure) -> None:
+    # Before: NaN with "RuntimeWarning: overflow encountered in matmul".
+    rng = np.random.default_rng(4)
+    wide = pd.DataFrame(rng.integers(1, 6, (30, 3)).astype(float), columns=["a", "b", "c"])
+    wide.loc[7, "b"] = 1e200
+    with pytest.raises(InputTableError, match=r"finite_covariance.*row 7, 'b': 1e\+200"):
+        measure(wide, items=["a", "b", "c"])
+
+
+def test_kaplan_meier_refuses_weights_whose_sum_overflows() -> None:
+    # Before: NaN survival with "RuntimeWarning: overflow encountered in accumulate".
+    with pytest.raises(ParameterError, match=r"positions \[0, 1\]"):
+        kaplan_meier([1, 2, 3, 4], [1, 0, 1, 1], weights=[1e308, 1e308, 1.0, 1.0])

@@ -698,8 +698,10 @@ def test_input_errors_are_actionable() -> None:
         hx_index(TINY, ["hx1"], group="gpr", min_n=1)
     bad = TINY.copy()
     bad.loc[0, "score"] = 7
-    with pytest.raises(InputTableError, match=r"'hx1' outside its scale \[1, 5\].*response r1: 7"):
+    # Issue 10: the row label, never the response id (an identifier column).
+    with pytest.raises(InputTableError, match=r"'hx1' outside its scale \[1, 5\].*row 0: 7") as err:
         hx_index(bad, ["hx1", "hx2"], **TINY_KW)
+    assert "r1" not in str(err.value)
     with pytest.raises(ParameterError, match=r"missing \['hx2'\]"):
         hx_index(TINY, ["hx1", "hx2"], weighting={"hx1": 1}, **TINY_KW)
     with pytest.raises(ParameterError, match="non-negative"):

@@ -921,4 +921,35 @@ def item_matrix(frame: Any, items: Sequence[str], *, table: str = "data") -> np.
         out[:, j] = num.to_numpy(dtype=float, na_value=np.nan)
     if not np.all(np.isfinite(out) | np.isnan(out)):
         raise ParameterError(f"{table}: items contain infinite values.")
+    # Covariances add n squared deviations (each at most (2 max|x|)²): answers of 1e200
+    # are finite but their covariance is not (NaN estimates with a RuntimeWarning).
+    limit = math.sqrt(float(np.finfo(np.float64).max) / (4.0 * max(len(out), 1)))
+    with np.errstate(invalid="ignore"):
+        big = np.abs(out) >= limit
+    if big.any():
+        from hxmetrics.errors import InputTableError
+
+        rows, cols = np.nonzero(big)
+        labels = [frame.index[r] for r in rows[:5]]
+        shown = "; ".join(
+            f"row {label}, {items[c]!r}: {out[r, c]:g}"
+            for label, r, c in zip(labels, rows[:5], cols[:5], strict=True)
+        )
+        raise InputTableError(
+            f"{table}: items failed check finite_covariance: expected answers smaller than "
+            f"{limit:.3g} in size (their covariances must be finite numbers); "
+            f"{int(big.sum())} answer(s) are not, e.g. {shown}. Recode the answers to "
+            "the instrument's scale.",
+            table=table,
+            failure_cases=pd.DataFrame(
+                {
+                    "column": [items[c] for c in cols[:5]],
+                    "check": "finite_covariance",
+                    "failure_case": [
+                        float(out[r, c]) for r, c in zip(rows[:5], cols[:5], strict=True)
+                    ],
+                    "index": labels,
+                }
+            ),
+        )
     return out

@@ -387,10 +387,13 @@ _NO_CASES = ["column", "check", "failure_case", "index"]
 
 
 def _raise_no_person(frame: Any, person_col: str) -> None:
-    ex = _to_pandas(frame.filter(nw.col(_P).is_null()).select(_R).head(5))
+    # Rows by label: the response id may be an identifier and stays out of the message.
+    labelled = _ROW in frame.columns
+    ex = _to_pandas(frame.filter(nw.col(_P).is_null()).select(_R, *([_ROW] * labelled)).head(5))
+    where = ", ".join(f"row {int(r)}" for r in ex[_ROW]) if labelled else f"{len(ex)} rows"
     raise InputTableError(
         f"column {person_col!r} (the person to cluster on) is missing for some answers, "
-        f"e.g. responses {ex[_R].tolist()}; attribute every response to a person "
+        f"e.g. {where}; attribute every response to a person "
         "or pass person=None to treat responses as independent.",
         table="responses",
         failure_cases=pd.DataFrame(
@@ -466,13 +469,20 @@ def _check_weighted_sums(
 
 
 def _raise_bad_weight(frame: Any, weights: str, bad_w: Any) -> None:
-    ex = _to_pandas(frame.filter(bad_w).select(_R, _W).head(5))
+    # Rows by label: the response id may be an identifier and stays out of the message.
+    labelled = _ROW in frame.columns
+    ex = _to_pandas(frame.filter(bad_w).select(_W, *([_ROW] if labelled else [])).head(5))
+    rows = ex[_ROW].astype(int).tolist() if labelled else [None] * len(ex)
+    shown = "; ".join(
+        (f"row {r}: " if r is not None else "") + f"{v:g}"
+        for r, v in zip(rows, ex[_W], strict=True)
+    )
     raise InputTableError(
-        f"survey weights in {weights!r} must be positive numbers; found "
-        f"{ex[_W].tolist()} for responses {ex[_R].tolist()}.",
+        f"responses: column {weights!r} failed check positive_weight: survey weights must "
+        f"be finite numbers greater than 0; found e.g. {shown}.",
         table="responses",
         failure_cases=pd.DataFrame(
-            {"column": weights, "check": "greater_than(0)", "failure_case": ex[_W], "index": None}
+            {"column": weights, "check": "greater_than(0)", "failure_case": ex[_W], "index": rows}
         ),
     )
 
@@ -493,13 +503,16 @@ def _check_scale(
     cases: list[dict[str, Any]] = []
     for item, row in outside.iterrows():
         lo, hi = row["_lo"], row["_hi"]
+        labelled = _ROW in frame.columns
         ex = _to_pandas(
             frame.filter((nw.col(_ITEM) == item) & ((nw.col(_SCORE) < lo) | (nw.col(_SCORE) > hi)))
-            .select(_R, _SCORE)
+            .select(_SCORE, *([_ROW] * labelled))
             .head(3)
         )
+        # Rows by label: the response id may be an identifier.
         examples = ", ".join(
-            f"response {r}: {v:g}" for r, v in zip(ex[_R], ex[_SCORE], strict=True)
+            (f"row {int(r)}: " if labelled else "") + f"{v:g}"
+            for r, v in zip(ex[_ROW] if labelled else ex[_SCORE], ex[_SCORE], strict=True)
         )
         lines.append(f"  item {item!r} outside its scale [{lo:g}, {hi:g}], e.g. {examples}")
         cases.extend(

@@ -105,6 +105,16 @@ def kaplan_meier(
         raise ParameterError("durations must be finite and >= 0.")
     if np.any(~np.isfinite(w)) or np.any(w < 0):
         raise ParameterError("weights must be finite and >= 0.")
+    with np.errstate(over="ignore"):
+        total = float(w.sum())
+    if not np.isfinite(total):
+        # Weights of 1e308 are finite, the numbers at risk (their sums) are not.
+        big = np.flatnonzero(w >= float(np.finfo(np.float64).max) / max(len(w), 1))
+        raise ParameterError(
+            f"weights sum to more than the largest number ({len(big)} weight(s) are too "
+            f"large, e.g. at positions {big[:5].tolist()}); weights matter only relative "
+            "to each other: divide them by their mean."
+        )
     times, inverse = np.unique(t, return_inverse=True)
     d = np.bincount(inverse, weights=w * e, minlength=len(times))
     c = np.bincount(inverse, weights=w * ~e, minlength=len(times))

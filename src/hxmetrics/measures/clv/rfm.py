@@ -15,6 +15,16 @@ per customer,
   periods after it up to ``observation_end``. Customers whose first purchase is after
   ``calibration_end`` are not in the calibration cohort; they are counted, not kept.
 
+Every transaction is in the calibration, in the holdout, or counted in
+``attrs["hxmetrics"]["excluded"]`` (``{reason: count}``): after ``observation_end``;
+after ``calibration_end`` but in its period (the calibration ends at ``calibration_end``
+and the holdout is whole periods after its period); of customers whose first purchase
+is after ``calibration_end``.
+
+Times with a time zone are read as local wall-clock time in that zone (a period is a
+local calendar day, week, ...); ``observation_end`` and ``calibration_end`` are then
+converted to that zone if they carry one, or read as local time there if not.
+
 The aggregation is written once with narwhals (period codes derived first, then plain
 ``min``/``max``/``len``/``sum`` per group), so it runs unchanged on pandas, Polars and
 DuckDB, with no Python loop over rows or customers.
@@ -132,11 +142,14 @@ def rfm_summary(
         Transaction value; adds ``monetary_value`` (and ``monetary_value_holdout``).
     observation_end : timestamp
         End of observation. Transactions after it are left out (counted in
-        ``attrs['excluded']``).
+        ``attrs['hxmetrics']['excluded']``). With tz-aware times, a naive timestamp is
+        local time in their zone; with naive times, it must be naive too.
     unit : {"h", "D", "W", "M", "Q", "Y"}, default "W"
         The calendar period time is counted in (ISO weeks for ``"W"``).
     calibration_end : timestamp, optional
-        Split into calibration (up to and including it) and holdout periods.
+        Split into calibration (transactions up to and including it) and holdout
+        (whole periods after its period). Transactions after it in its own period are
+        in neither and counted as excluded; a period boundary loses none.
 
     Returns
     -------
@@ -145,13 +158,16 @@ def rfm_summary(
         (periods), ``monetary_value`` if ``amount``; with ``calibration_end`` also
         ``frequency_holdout``, ``duration_holdout`` and ``monetary_value_holdout``.
         ``attrs``: ``hx_unit``, ``observation_end``, ``calibration_end`` and
-        ``excluded`` (rows or customers left out, by reason).
+        ``hxmetrics`` (``measure``, ``unit``, ``time_zone`` and ``excluded``: rows or
+        customers left out, ``{reason: count}``; also at ``attrs['excluded']``).
 
     Raises
     ------
     InputTableError
         Missing columns, a non-datetime time column, missing customers, times or
-        amounts (never dropped silently).
+        amounts (never dropped silently); amounts whose total is not a finite number.
+    ParameterError
+        A tz-aware ``observation_end``/``calibration_end`` with naive times.
 
     Examples
     --------
