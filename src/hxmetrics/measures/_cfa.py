@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 from scipy import optimize, stats
 
-from hxmetrics.errors import ConvergenceError, ParameterError
+from hxmetrics.errors import ConvergenceError, InputTableError, ParameterError
 
 __all__ = [
     "EQUALITY_KEYWORDS",
@@ -927,13 +927,11 @@ def item_matrix(frame: Any, items: Sequence[str], *, table: str = "data") -> np.
     with np.errstate(invalid="ignore"):
         big = np.abs(out) >= limit
     if big.any():
-        from hxmetrics.errors import InputTableError
-
-        rows, cols = np.nonzero(big)
-        labels = [frame.index[r] for r in rows[:5]]
+        at_row, at_col = np.nonzero(big)
+        labels = [frame.index[r] for r in at_row[:5]]
         shown = "; ".join(
             f"row {label}, {items[c]!r}: {out[r, c]:g}"
-            for label, r, c in zip(labels, rows[:5], cols[:5], strict=True)
+            for label, r, c in zip(labels, at_row[:5], at_col[:5], strict=True)
         )
         raise InputTableError(
             f"{table}: items failed check finite_covariance: expected answers smaller than "
@@ -943,10 +941,10 @@ def item_matrix(frame: Any, items: Sequence[str], *, table: str = "data") -> np.
             table=table,
             failure_cases=pd.DataFrame(
                 {
-                    "column": [items[c] for c in cols[:5]],
+                    "column": [items[c] for c in at_col[:5]],
                     "check": "finite_covariance",
                     "failure_case": [
-                        float(out[r, c]) for r, c in zip(rows[:5], cols[:5], strict=True)
+                        float(out[r, c]) for r, c in zip(at_row[:5], at_col[:5], strict=True)
                     ],
                     "index": labels,
                 }
