@@ -13,13 +13,16 @@ Nothing is dropped: a value that cannot be coerced is a failure, not a NaN.
 
 from __future__ import annotations
 
+import csv
+import datetime as dt
 import os
+import re
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 import pandas as pd
@@ -237,11 +240,16 @@ def read_table(path: str | os.PathLike[str]) -> pd.DataFrame:
     """Read a CSV or Parquet file as it is; giving values their types is :func:`validate`'s job.
 
     CSV values are read as text, so nothing is guessed before the contract coerces it.
+    A CSV file must be UTF-8 (a byte-order mark is allowed) with a header line of
+    distinct column names, and every row may have at most as many fields as the header.
 
     Raises
     ------
     ParameterError
-        If the file does not exist or is not ``.csv``/``.parquet``.
+        If the file does not exist, is not ``.csv``/``.parquet``, or cannot be read as
+        a table: an empty file, bytes that are not UTF-8, a repeated column name in the
+        header, a row with more fields than the header, a damaged Parquet file. The
+        message names the file, the problem and, where it is known, the line.
     """
     path = Path(path)
     suffix = path.suffix.lower()
@@ -252,8 +260,105 @@ def read_table(path: str | os.PathLike[str]) -> pd.DataFrame:
             f"{path}: expected a .csv or .parquet file, got {suffix or 'no suffix'!r}"
         )
     if suffix == ".csv":
-        return pd.read_csv(path, dtype=str, keep_default_na=True)
-    return pd.read_parquet(path)
+        return _read_csv(path)
+    try:
+        return pd.read_parquet(path)
+    except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
+        raise ParameterError(f"{path}: cannot be read as a Parquet file ({exc})") from None
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    header = _csv_header(path)
+    try:
+        # index_col=False: pandas would otherwise turn a first row with one field too
+        # many into an index column without a word; it warns instead, made an error here.
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            return pd.read_csv(
+                path, dtype=str, keep_default_na=True, encoding="utf-8", index_col=False
+            )
+    except UnicodeDecodeError:
+        raise ParameterError(_not_utf8(path)) from None
+    except pd.errors.ParserError as exc:
+        raise ParameterError(f"{path}: {_parser_problem(exc, header)}") from None
+    except pd.errors.ParserWarning:
+        raise ParameterError(f"{path}: {_long_row(path, header)}") from None
+
+
+def _csv_header(path: Path) -> list[str]:
+    """The header line as pandas will read it (blank lines skipped), checked for repeats.
+
+    pandas renames a repeated name (``score``, ``score.1``) without a word, so the
+    contract would read the first copy and carry the second along unseen.
+    """
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as file:
+            header = next((row for row in csv.reader(file) if row), None)
+    except UnicodeDecodeError:
+        raise ParameterError(_not_utf8(path)) from None
+    except csv.Error as exc:
+        raise ParameterError(f"{path}: the header line cannot be read as CSV ({exc})") from None
+    if header is None:
+        raise ParameterError(f"{path}: the file is empty (no header line)")
+    positions: dict[str, list[int]] = {}
+    for number, name in enumerate(header, start=1):
+        positions.setdefault(name, []).append(number)
+    repeated = [
+        f"{_shown_name(name)} (columns {' and '.join(map(str, at))})"
+        for name, at in positions.items()
+        if len(at) > 1
+    ]
+    if repeated:
+        raise ParameterError(
+            f"{path}: the header names a column more than once: {'; '.join(repeated)}. "
+            "Rename or drop the copies."
+        )
+    return header
+
+
+def _not_utf8(path: Path) -> str:
+    # Only on the error path: find the first line that does not decode. A newline byte
+    # never occurs inside a multi-byte UTF-8 character, so splitting on it is safe.
+    where = ""
+    with path.open("rb") as file:
+        for number, line in enumerate(file, start=1):
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                where = f" line {number} (byte {exc.start + 1} of the line)"
+                break
+    return (
+        f"{path}:{where} is not UTF-8 text; save the file as UTF-8 "
+        "(it may have been written as Latin-1 or Windows-1252)."
+    )
+
+
+_FIELDS = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
+
+
+def _long_row(path: Path, header: list[str]) -> str:
+    # Only on the error path: find the row pandas complained about, with its line.
+    with path.open(encoding="utf-8-sig", newline="") as file:
+        reader = csv.reader(file)
+        for row in reader:
+            if len(row) > len(header):
+                return (
+                    f"line {reader.line_num} has {len(row)} fields but the header has "
+                    f"{len(header)} columns (quote values that contain the separator)."
+                )
+    return f"a row has more fields than the header's {len(header)} columns."
+
+
+def _parser_problem(exc: Exception, header: list[str]) -> str:
+    found = _FIELDS.search(str(exc))
+    if found:
+        _, line, saw = found.groups()
+        return (
+            f"line {line} has {saw} fields but the header has {len(header)} columns "
+            "(quote values that contain the separator)."
+        )
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return f"cannot be read as CSV: {first}"
 
 
 def validate(df: pd.DataFrame, *, table: str) -> pd.DataFrame:
@@ -262,7 +367,8 @@ def validate(df: pd.DataFrame, *, table: str) -> pd.DataFrame:
     Parameters
     ----------
     df : pandas.DataFrame
-        The table to check. Extra columns are kept as they are.
+        The table to check, with one flat row of distinct column names. Extra
+        columns are kept as they are.
     table : str
         One of ``customers``, ``workers``, ``partners`` (rosters) or
         ``responses``, ``events``, ``transactions``, ``tickets`` (exhaust).
@@ -271,12 +377,16 @@ def validate(df: pd.DataFrame, *, table: str) -> pd.DataFrame:
     -------
     pandas.DataFrame
         A copy with every contract column coerced to its type; same rows, same order.
+        Timestamps are naive ``datetime64[ns]``: values with a UTC offset are
+        converted to UTC.
 
     Raises
     ------
     InputTableError
         Listing every failed check per column, with example values and row
         labels, a "did you mean" for a missing column, and ``.failure_cases``.
+        Values of identifier columns (emails, phones, ids, names) are masked
+        in both: the row label says where to look.
 
     Examples
     --------
@@ -290,77 +400,332 @@ def validate(df: pd.DataFrame, *, table: str) -> pd.DataFrame:
     hxmetrics.errors.InputTableError: table 'workers' failed 1 check(s) on 1 row(s):
       column 'engagement', check isin(...): 1 row(s), e.g. row 0: 'fulltime'
     """
-    if table not in SCHEMAS:
+    if not isinstance(table, str) or table not in SCHEMAS:
+        hint = did_you_mean(table, TABLES) if isinstance(table, str) else ""
         raise InputTableError(
-            f"unknown table {table!r}; the contract has {', '.join(TABLES)}."
-            + did_you_mean(table, TABLES),
-            table=table,
-            failure_cases=pd.DataFrame(columns=_CASE_COLUMNS),
+            f"unknown table {table!r}; the contract has {', '.join(TABLES)}." + hint,
+            table=str(table),
+            failure_cases=_no_cases(),
         )
     if not isinstance(df, pd.DataFrame):
         raise InputTableError(
             f"table {table!r}: expected a pandas DataFrame, got {type(df).__name__}.",
             table=table,
-            failure_cases=pd.DataFrame(columns=_CASE_COLUMNS),
+            failure_cases=_no_cases(),
         )
+    _check_column_names(df, table)
     schema = SCHEMAS[table]
+    df, scalar_cases = _non_scalar_values(df, schema)
     df, date_cases = _parse_datetimes(df, schema)
+    early = pd.concat([c for c in (scalar_cases, date_cases) if not c.empty] or [_no_cases()])
     try:
         with _without_pyspark_pandas_warning():
             coerced = schema.validate(df, lazy=True)
     except SchemaErrors as exc:
-        cases = pd.concat([date_cases, _tidy_failures(exc.failure_cases)], ignore_index=True)
+        cases = pd.concat(
+            [early, _not_already_reported(_tidy_failures(exc.failure_cases), early)],
+            ignore_index=True,
+        )
     else:
-        if not date_cases.empty:
-            cases = date_cases
-            raise InputTableError(_message(table, cases, df), table=table, failure_cases=cases)
+        if not early.empty:
+            _fail(table, early.reset_index(drop=True), df)
         # Cross-column rules run only once every column has its type, so a bad
         # date is reported as a bad date and not as a failed comparison.
         cases = _ordering_failures(coerced, _ORDERINGS.get(table, ()))
         if cases.empty:
             return coerced
-    raise InputTableError(_message(table, cases, df), table=table, failure_cases=cases)
+    _fail(table, cases, df)
 
 
 _CASE_COLUMNS = ["column", "check", "failure_case", "index"]
 
 
-def _parse_datetimes(
+def _no_cases() -> pd.DataFrame:
+    return pd.DataFrame(columns=_CASE_COLUMNS)
+
+
+def _cases(column: str, check: str, raw: pd.Series, bad: np.ndarray) -> pd.DataFrame:
+    """Failure rows for the positions ``bad`` of ``raw`` (positional, so repeated labels work)."""
+    return pd.DataFrame(
+        {
+            "column": column,
+            "check": check,
+            # object: Timestamps beyond datetime64[ns] must not be cast back to it.
+            "failure_case": pd.Series(raw.to_numpy(dtype=object)[bad], dtype=object),
+            "index": raw.index[bad],
+        }
+    )
+
+
+def _fail(table: str, cases: pd.DataFrame, df: pd.DataFrame) -> NoReturn:
+    cases = _masked(cases)
+    raise InputTableError(_message(table, cases, df), table=table, failure_cases=cases)
+
+
+def _check_column_names(df: pd.DataFrame, table: str) -> None:
+    """Refuse column layouts pandas allows but the contract cannot read unambiguously."""
+    if isinstance(df.columns, pd.MultiIndex):
+        raise InputTableError(
+            f"table {table!r}: the columns are a MultiIndex with {df.columns.nlevels} levels; "
+            "the contract needs one flat row of column names (join the levels first, e.g. "
+            "df.columns = ['_'.join(map(str, c)) for c in df.columns]).",
+            table=table,
+            failure_cases=pd.DataFrame(
+                {
+                    "column": ["<table>"],
+                    "check": ["flat_columns"],
+                    "failure_case": [f"MultiIndex with {df.columns.nlevels} levels"],
+                    "index": [None],
+                }
+            ),
+        )
+    counts = df.columns.value_counts(sort=False)
+    repeated = counts[counts > 1]
+    if len(repeated):
+        # Which copy would pandera check? Neither answer is safe: refuse.
+        names = [f"{_shown_name(name)} appears {n} times" for name, n in repeated.items()]
+        raise InputTableError(
+            f"table {table!r}: column names must be unique; {'; '.join(names)}. "
+            "Rename or drop the copies.",
+            table=table,
+            failure_cases=pd.DataFrame(
+                {
+                    "column": [str(name) for name in repeated.index],
+                    "check": "unique_column_names",
+                    "failure_case": [f"{n} times" for n in repeated],
+                    "index": [None] * len(repeated),
+                }
+            ),
+        )
+
+
+# The kinds of value `infer_dtype` names for object columns that hold only scalars:
+# those columns skip the per-value look below.
+_SCALAR_KINDS = frozenset(
+    {
+        "string",
+        "empty",
+        "integer",
+        "floating",
+        "mixed-integer-float",
+        "boolean",
+        "decimal",
+        "datetime",
+        "datetime64",
+        "date",
+        "time",
+        "timedelta",
+        "timedelta64",
+    }
+)
+
+
+def _is_non_scalar(value: object) -> bool:
+    # Bytes are scalars to pandas, but their text depends on an unknown encoding.
+    return isinstance(value, (bytes, bytearray)) or not pd.api.types.is_scalar(value)
+
+
+def _non_scalar_values(
     df: pd.DataFrame, schema: pa.DataFrameSchema
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Parse text timestamps in any ISO-like format, row by row.
+    """Report lists, dicts, sets, tuples and bytes in contract columns.
 
-    pandas infers one format from the first value, so "2024-01-01" followed by
-    "2024-01-01 10:00" would fail; ``format="mixed"`` parses each value on its own.
-    Values that do not parse are reported (never turned into NaT silently).
+    Coercing them to text would store their repr (``"['a']"``) as an id or a
+    category. They are blanked in the returned copy so the checks that follow see
+    a missing value (reported once, as this failure) instead of raising.
     """
     out = df
     parts = []
+    for name in schema.columns:
+        if name not in df.columns or df[name].dtype != object:
+            continue
+        raw = df[name]
+        if pd.api.types.infer_dtype(raw, skipna=True) in _SCALAR_KINDS:
+            continue
+        # Only object columns that mix kinds of value reach this per-value look.
+        bad = raw.map(_is_non_scalar).to_numpy(dtype=bool)
+        if not bad.any():
+            continue
+        parts.append(_cases(name, "scalar_value", raw, bad))
+        if out is df:
+            out = df.copy()
+        out[name] = raw.where(~bad, None)
+    return out, pd.concat(parts, ignore_index=True) if parts else _no_cases()
+
+
+# The contract's timestamp text: ISO 8601 date, optional time after a space or "T",
+# optional UTC offset. Month-first, day-first and compact forms are refused, not guessed.
+_ISO_TIMESTAMP = (
+    r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}(?::?\d{2})?)?)?"
+)
+# Given a match of the pattern above, an offset is a "Z", "+" or "-" after the time.
+_HAS_OFFSET = r"[T ]\d{2}:[^Z+-]*[Z+-]"
+# datetime64[ns] holds these instants and nothing outside them.
+_EARLIEST, _LATEST = pd.Timestamp.min, pd.Timestamp.max
+_NAT = np.datetime64("NaT", "ns")
+
+_COERCE_DATETIME = "coerce_dtype('datetime64[ns]')"
+_IN_BOUNDS = "datetime_in_bounds"
+_MIXED_ZONES = "naive_and_aware_mixed"
+
+
+def _parse_datetimes(
+    df: pd.DataFrame, schema: pa.DataFrameSchema
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Give every timestamp column naive UTC ``datetime64[ns]`` values, reporting what fails.
+
+    Text must be ISO 8601 (:data:`_ISO_TIMESTAMP`); each value may use its own variant.
+    A value with a UTC offset (``+05:00``, ``Z``) is converted to UTC; a column that
+    mixes values with and without an offset is refused, since the naive ones cannot be
+    placed in time. Values outside the range of ``datetime64[ns]`` are refused.
+    Failing values become NaT in the returned copy and are reported, never dropped.
+    """
+    out = df
+    parts: list[pd.DataFrame] = []
     for name, column in schema.columns.items():
         if name not in df.columns or str(column.dtype) != "datetime64[ns]":
             continue
         raw = df[name]
-        if pd.api.types.is_datetime64_any_dtype(raw):
+        if raw.dtype == "datetime64[ns]":
             continue
-        parsed = pd.to_datetime(raw, errors="coerce", format="mixed")
-        bad = parsed.isna() & raw.notna()
-        if bad.any():
-            parts.append(
-                pd.DataFrame(
-                    {
-                        "column": name,
-                        "check": "coerce_dtype('datetime64[ns]')",
-                        "failure_case": raw[bad].to_numpy(),
-                        "index": raw.index[bad],
-                    }
-                )
-            )
-            parsed = parsed.where(~bad)
+        values, failures = _timestamps(raw)
+        parts.extend(_cases(name, check, raw, bad) for check, bad in failures.items() if bad.any())
         if out is df:
             out = df.copy()
-        out[name] = parsed.astype("datetime64[ns]")
-    cases = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=_CASE_COLUMNS)
-    return out, cases
+        out[name] = pd.Series(values, index=raw.index, name=name)
+    return out, pd.concat(parts, ignore_index=True) if parts else _no_cases()
+
+
+def _timestamps(raw: pd.Series) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Naive UTC ``datetime64[ns]`` values of ``raw`` and a mask of rows per failed check."""
+    n = len(raw)
+    if pd.api.types.is_datetime64_any_dtype(raw.dtype):
+        typed = raw
+        if isinstance(raw.dtype, pd.DatetimeTZDtype):
+            typed = raw.dt.tz_convert("UTC").dt.tz_localize(None)
+        values, outside = _in_ns(pd.DatetimeIndex(typed))
+        return values, {_IN_BOUNDS: outside}
+    if isinstance(raw.dtype, pd.CategoricalDtype):
+        raw = raw.astype(object)
+    present = raw.notna().to_numpy(copy=True)
+    text = present.copy()
+    naive_obj = np.zeros(n, dtype=bool)
+    aware_obj = np.zeros(n, dtype=bool)
+    if raw.dtype == object and pd.api.types.infer_dtype(raw, skipna=True) != "string":
+        # Only object columns that mix kinds of value reach this per-value look.
+        kind = raw.map(_timestamp_kind).to_numpy()
+        text &= kind == "text"
+        naive_obj = present & (kind == "naive")
+        aware_obj = present & (kind == "aware")
+    elif not (pd.api.types.is_string_dtype(raw.dtype) or raw.dtype == object):
+        text[:] = False  # numbers or booleans: not a timestamp in the contract's terms
+
+    values = np.full(n, _NAT)
+    unreadable = present & ~(text | naive_obj | aware_obj)
+    outside = np.zeros(n, dtype=bool)
+    aware = aware_obj.copy()
+    if text.any():
+        rows = np.flatnonzero(text)
+        parsed, ok, has_offset, too_far = _parse_iso(raw if len(rows) == n else raw.iloc[rows])
+        values[rows] = parsed
+        unreadable[rows] = ~ok
+        aware[rows] = has_offset
+        outside[rows] = too_far
+    for rows, utc in ((naive_obj, False), (aware_obj, True)):
+        if rows.any():
+            stamps = pd.to_datetime(raw[rows].to_numpy(dtype=object), utc=utc, errors="coerce")
+            if utc:
+                stamps = stamps.tz_localize(None)
+            values[rows], outside[rows] = _in_ns(stamps)
+            unreadable[rows] = stamps.isna()
+    naive = present & ~aware & ~unreadable
+    aware &= ~unreadable
+    mixed = np.zeros(n, dtype=bool)
+    if naive.any() and aware.any():
+        # Name the fewer kind: they are the likely mistakes.
+        mixed = aware if aware.sum() <= naive.sum() else naive
+        values[mixed] = _NAT
+    return values, {_COERCE_DATETIME: unreadable, _IN_BOUNDS: outside & ~mixed, _MIXED_ZONES: mixed}
+
+
+def _timestamp_kind(value: object) -> str:
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, (dt.datetime, dt.date, np.datetime64)):
+        return "aware" if getattr(value, "tzinfo", None) is not None else "naive"
+    return "other"
+
+
+def _parse_iso(text: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Parse timestamp texts: values (ns, UTC), readable, has an offset, out of range.
+
+    The common case (clean text, one kind of offset or none) costs one pattern match
+    and one parse of the column, both vectorised; the rest only touches what needs it.
+    """
+    n = len(text)
+    ok = _iso(text)
+    if not ok.all():
+        # Surrounding blanks are harmless, but pandas reads "2024-01-01 " as NaT.
+        retry = np.flatnonzero(~ok)
+        stripped = text.iloc[retry].str.strip()
+        again = _iso(stripped)
+        if again.any():
+            text = text.copy()
+            text.iloc[retry[again]] = stripped.iloc[np.flatnonzero(again)]
+            ok[retry[again]] = True
+    values = np.full(n, _NAT)
+    outside = np.zeros(n, dtype=bool)
+    has_offset = np.zeros(n, dtype=bool)
+    good = np.flatnonzero(ok)
+    if not len(good):
+        return values, ok, has_offset, outside
+    checked = text if len(good) == n else text.iloc[good]
+    # The pattern has been checked: errors="coerce" only catches impossible dates such
+    # as 2024-02-30, reported as unreadable below.
+    try:
+        parts = [(good, pd.to_datetime(checked, format="ISO8601", errors="coerce"))]
+    except ValueError:
+        # Different offsets, or values with and without one: split them.
+        offset = checked.str.contains(_HAS_OFFSET).to_numpy(dtype=bool, na_value=False)
+        parts = [
+            (good[~offset], pd.to_datetime(checked[~offset], format="ISO8601", errors="coerce")),
+            (
+                good[offset],
+                pd.to_datetime(checked[offset], format="ISO8601", utc=True, errors="coerce"),
+            ),
+        ]
+    for rows, stamps in parts:
+        index = pd.DatetimeIndex(stamps)
+        if index.tz is not None:
+            has_offset[rows] = True
+            index = index.tz_convert("UTC").tz_localize(None)
+        values[rows], outside[rows] = _in_ns(index)
+        ok[rows] &= ~np.asarray(index.isna(), dtype=bool)
+    return values, ok, has_offset, outside
+
+
+def _iso(text: pd.Series) -> np.ndarray:
+    matched = text.str.fullmatch(_ISO_TIMESTAMP).to_numpy(dtype=bool, na_value=False)
+    return np.array(matched, dtype=bool)
+
+
+def _in_ns(stamps: pd.DatetimeIndex) -> tuple[np.ndarray, np.ndarray]:
+    """``stamps`` as ``datetime64[ns]`` (NaT where it cannot hold them) and where that is."""
+    outside = np.asarray((stamps < _EARLIEST) | (stamps > _LATEST), dtype=bool)
+    values = np.array(stamps.to_numpy())
+    # Blank them before the cast: numpy would wrap them around silently.
+    values[outside] = np.datetime64("NaT")
+    return values.astype("datetime64[ns]"), outside
+
+
+def _not_already_reported(cases: pd.DataFrame, early: pd.DataFrame) -> pd.DataFrame:
+    """Drop pandera's "missing value" for cells blanked because they were already reported."""
+    if early.empty or cases.empty:
+        return cases
+    seen = pd.MultiIndex.from_arrays([early["column"], early["index"]])
+    cell = pd.MultiIndex.from_arrays([cases["column"], cases["index"]])
+    again = cell.isin(seen) & (cases["check"] == "not_nullable").to_numpy()
+    return cases.loc[~again].reset_index(drop=True)
 
 
 def _ordering_failures(df: pd.DataFrame, rules: tuple[_Ordering, ...]) -> pd.DataFrame:
@@ -383,7 +748,7 @@ def _ordering_failures(df: pd.DataFrame, rules: tuple[_Ordering, ...]) -> pd.Dat
                 )
             )
     if not parts:
-        return pd.DataFrame(columns=_CASE_COLUMNS)
+        return _no_cases()
     return pd.concat(parts, ignore_index=True)
 
 
@@ -400,6 +765,81 @@ def _tidy_failures(raw: pd.DataFrame) -> pd.DataFrame:
     return cases.loc[~redundant, _CASE_COLUMNS].reset_index(drop=True)
 
 
+# Columns whose values identify a person or a person's record: errors show the row
+# label, never the value. TODO(lead): import IDENTIFIER_COLUMNS from hxmetrics.privacy
+# once it exists (privacy must not import this module).
+_IDENTIFIER_COLUMNS = frozenset(
+    {
+        "email",
+        "phone",
+        "source_id",
+        "customer_id",
+        "worker_id",
+        "partner_id",
+        "person_id",
+        "response_id",
+        "event_id",
+        "transaction_id",
+        "ticket_id",
+        "given_name",
+        "family_name",
+        "name",
+        "date_of_birth",
+        "address",
+        "postcode",
+    }
+)
+# A careless export puts an email or a phone number in any column (columns swapped, a
+# headerless file): values that look like one are masked wherever they are.
+_EMAIL = r"[^@\s]+@[^@\s]+\.[^@\s]+"
+_PHONE = r"\s*\+?[\d\s().-]+\s*"
+_PHONE_DIGITS = 9
+_DATE_START = r"\s*\d{4}-\d{1,2}-\d{1,2}"
+
+
+def _mask_marker(column: object) -> str:
+    return f"<{column}, masked>"
+
+
+def _looks_personal(text: pd.Series) -> pd.Series:
+    """Whether each text looks like an email address or a phone number (vectorised)."""
+    phone = (
+        text.str.fullmatch(_PHONE)
+        & (text.str.count(r"\d") >= _PHONE_DIGITS)
+        & ~text.str.match(_DATE_START)
+    )
+    return (text.str.contains(_EMAIL) | phone).fillna(False).astype(bool)
+
+
+def _shown_name(name: object) -> str:
+    """A column name for a message: quoted, unless it looks like an email or a phone."""
+    if bool(_looks_personal(pd.Series([str(name)], dtype=object)).iloc[0]):
+        return "<a column name that looks like an email or phone, masked>"
+    return repr(name)
+
+
+def _masked(cases: pd.DataFrame) -> pd.DataFrame:
+    """``cases`` with identifying values replaced by ``<column, masked>``.
+
+    Exceptions get logged, so ``failure_cases`` is masked too, not only the message.
+    Missing values stay as they are: "missing" identifies no one and is the finding.
+    """
+    if cases.empty:
+        return cases
+    value = cases["failure_case"]
+    present = value.notna().to_numpy()
+    hide = present & cases["column"].isin(_IDENTIFIER_COLUMNS).to_numpy()
+    others = present & ~hide
+    if others.any():
+        hide[others] = _looks_personal(value[others].astype(str)).to_numpy()
+    if not hide.any():
+        return cases
+    cases = cases.copy()
+    cases["failure_case"] = cases["failure_case"].astype(object)
+    cases.loc[hide, "failure_case"] = cases.loc[hide, "column"].map(_mask_marker)
+    return cases
+
+
 def _describe_check(check: Any) -> str:
     text = str(check)
     # pandera spells value sets out in full; keep messages short.
@@ -408,23 +848,51 @@ def _describe_check(check: Any) -> str:
     return text
 
 
+# What to do about a failed check, where the check's name does not say it.
+_HINTS = {
+    _COERCE_DATETIME: (
+        "timestamps are ISO 8601 text: YYYY-MM-DD, optionally followed by HH:MM[:SS[.fff]] "
+        "after a space or 'T' and a UTC offset (+01:00 or Z)"
+    ),
+    _IN_BOUNDS: "datetime64[ns] holds 1677-09-21 to 2262-04-11",
+    _MIXED_ZONES: (
+        "some values carry a UTC offset and others do not, so the naive ones cannot be "
+        "placed in time: give every value an offset, or none"
+    ),
+    "scalar_value": "a list, set, dict, tuple or bytes value is not text or a number",
+}
+
+
 def _message(table: str, cases: pd.DataFrame, df: pd.DataFrame) -> str:
     n_rows = cases["index"].dropna().nunique()
     n_checks = cases.groupby(["column", "check"], sort=False).ngroups
     rows = f" on {n_rows} row(s)" if n_rows else ""
     lines = [f"table {table!r} failed {n_checks} check(s){rows}:"]
+    # A headerless file makes its first row the header: never suggest such a name.
+    names = [str(c) for c in df.columns]
+    names = [
+        c
+        for c, personal in zip(names, _looks_personal(pd.Series(names, dtype=object)), strict=True)
+        if not personal
+    ]
     for (column, check), group in cases.groupby(["column", "check"], sort=False):
         label = _describe_check(check)
         if check == "column_in_dataframe":
             missing = str(group["failure_case"].iloc[0])
-            hint = did_you_mean(missing, [str(c) for c in df.columns])
+            hint = did_you_mean(missing, names)
             lines.append(f"  missing required column {missing!r}.{hint}")
             continue
+        marker = _mask_marker(column)
         examples = []
         for _, row in group.head(_EXAMPLES_PER_CHECK).iterrows():
             where = "" if pd.isna(row["index"]) else f"row {row['index']}: "
-            examples.append(f"{where}{row['failure_case']!r}")
+            value = row["failure_case"]
+            shown = value if isinstance(value, str) and value == marker else repr(value)
+            examples.append(f"{where}{shown}")
         count = len(group)
         where_col = "table-wide" if column == "<table>" else f"column {column!r}"
-        lines.append(f"  {where_col}, check {label}: {count} row(s), e.g. " + "; ".join(examples))
+        hint = f" ({_HINTS[check]})" if check in _HINTS else ""
+        lines.append(
+            f"  {where_col}, check {label}: {count} row(s), e.g. " + "; ".join(examples) + hint
+        )
     return "\n".join(lines)
