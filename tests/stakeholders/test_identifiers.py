@@ -123,6 +123,19 @@ def test_person_id_is_the_documented_hmac_of_the_representative_record():
     assert len(lone) >= 2
 
 
+def test_person_ids_are_rfc2104_hmac_for_long_and_non_ascii_ids():
+    # Ids longer than a SHA-256 block and outside ASCII: the per-person HMAC must equal
+    # the standard library's.
+    ids = ["x" * 200, "Zoë-ßø-7", "W\u4e2d\u6587", "0"]
+    df = pd.DataFrame({"worker_id": ids, "email": [f"{i}@x.org" for i in range(4)]})
+    cw, _ = resolve_identities({"workers": df}, secret=SECRET_B)
+    key = hmac.digest(SECRET_B, b"hxmetrics/person_id/v1", "sha256")
+    expected = [
+        "P" + hmac.digest(key, f"workers\x1f{i}".encode(), "sha256").hex()[:16] for i in ids
+    ]
+    assert cw["person_id"].tolist() == expected
+
+
 def test_two_secrets_give_disjoint_ids_and_the_same_grouping():
     cw_a, conflicts_a = resolve_identities(_rosters(), secret=SECRET_A)
     cw_b, conflicts_b = resolve_identities(_rosters(), secret=SECRET_B)

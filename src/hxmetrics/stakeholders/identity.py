@@ -844,14 +844,33 @@ def _person_ids(rec: _Records, labels: np.ndarray, secret: bytes) -> pd.Series:
     silo = pd.Series(np.asarray(rec.silos, dtype=object)[rec.node_silo[rep]], dtype="str")
     message = silo + "\x1f" + rec.node_source.iloc[rep].reset_index(drop=True)
     key = hmac.digest(secret, _PERSON_ID_CONTEXT, "sha256")
-    # HMAC has no vectorised implementation in numpy, pandas or Arrow: one C call per
-    # person (not per row), on bytes Arrow encodes without a Python loop.
-    digest = b"".join([hmac.digest(key, m, "sha256")[:8] for m in _utf8(message)])
+    digest = _hmac_sha256_prefixes(key, _utf8(message))
     ids = np.frombuffer(digest, dtype=">u8").astype(np.uint64)
     if _distinct(ids).size != ids.size:  # pragma: no cover
         # Probability about n^2 / 2^65 (3e-8 for a million persons).
         raise HxError("two persons share a 64-bit person id under this secret; use another.")
     return pd.Series(_format_ids(ids)[codes])
+
+
+def _hmac_sha256_prefixes(key: bytes, messages: list[bytes]) -> bytes:
+    """The first 8 bytes of HMAC-SHA256(key, m) of every message, concatenated.
+
+    HMAC has no vectorised implementation in numpy, pandas or Arrow, so this is one
+    loop step per person (never per row). It is RFC 2104 with the two padded key
+    blocks hashed once and their SHA-256 states copied per message: the same bytes as
+    :func:`hmac.digest` (checked by the tests), about four times faster.
+    """
+    block = key.ljust(64, b"\0")  # key is a 32-byte HMAC output: never longer than a block
+    inner = hashlib.sha256(bytes(b ^ 0x36 for b in block))
+    outer = hashlib.sha256(bytes(b ^ 0x5C for b in block))
+    parts = []
+    for m in messages:
+        h = inner.copy()
+        h.update(m)
+        o = outer.copy()
+        o.update(h.digest())
+        parts.append(o.digest()[:8])
+    return b"".join(parts)
 
 
 def _utf8(text: pd.Series) -> list[bytes]:
