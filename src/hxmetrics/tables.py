@@ -9,6 +9,7 @@ stakeholder model turns those into persons.
 ``validate(df, table=...)`` returns the coerced frame or raises
 :class:`~hxmetrics.errors.InputTableError` listing every failed check.
 Nothing is dropped: a value that cannot be coerced is a failure, not a NaN.
+Errors show the row label of an identifier (email, phone, id, name), never its value.
 """
 
 from __future__ import annotations
@@ -28,6 +29,9 @@ import numpy as np
 import pandas as pd
 
 from hxmetrics.errors import InputTableError, ParameterError, did_you_mean
+
+# Errors show the row label of these columns, never a value (privacy imports no tables).
+from hxmetrics.privacy import IDENTIFIER_COLUMNS
 
 
 @contextmanager
@@ -451,7 +455,9 @@ def _cases(column: str, check: str, raw: pd.Series, bad: np.ndarray) -> pd.DataF
             "column": column,
             "check": check,
             # object: Timestamps beyond datetime64[ns] must not be cast back to it.
-            "failure_case": pd.Series(raw.to_numpy(dtype=object)[bad], dtype=object),
+            "failure_case": pd.Series(
+                raw.iloc[np.flatnonzero(bad)].to_numpy(dtype=object), dtype=object
+            ),
             "index": raw.index[bad],
         }
     )
@@ -765,30 +771,6 @@ def _tidy_failures(raw: pd.DataFrame) -> pd.DataFrame:
     return cases.loc[~redundant, _CASE_COLUMNS].reset_index(drop=True)
 
 
-# Columns whose values identify a person or a person's record: errors show the row
-# label, never the value. TODO(lead): import IDENTIFIER_COLUMNS from hxmetrics.privacy
-# once it exists (privacy must not import this module).
-_IDENTIFIER_COLUMNS = frozenset(
-    {
-        "email",
-        "phone",
-        "source_id",
-        "customer_id",
-        "worker_id",
-        "partner_id",
-        "person_id",
-        "response_id",
-        "event_id",
-        "transaction_id",
-        "ticket_id",
-        "given_name",
-        "family_name",
-        "name",
-        "date_of_birth",
-        "address",
-        "postcode",
-    }
-)
 # A careless export puts an email or a phone number in any column (columns swapped, a
 # headerless file): values that look like one are masked wherever they are.
 _EMAIL = r"[^@\s]+@[^@\s]+\.[^@\s]+"
@@ -828,7 +810,7 @@ def _masked(cases: pd.DataFrame) -> pd.DataFrame:
         return cases
     value = cases["failure_case"]
     present = value.notna().to_numpy()
-    hide = present & cases["column"].isin(_IDENTIFIER_COLUMNS).to_numpy()
+    hide = present & cases["column"].isin(IDENTIFIER_COLUMNS).to_numpy()
     others = present & ~hide
     if others.any():
         hide[others] = _looks_personal(value[others].astype(str)).to_numpy()
