@@ -26,6 +26,7 @@ from hxmetrics.stakeholders import (
     resolution_scores,
     resolve_identities,
 )
+from hxmetrics.stakeholders.identity import secret_key
 
 from ._helpers import partition, roster
 
@@ -211,6 +212,11 @@ def test_new_secret_is_64_hex_digits_fresh_every_call_and_accepted():
     assert int(a, 16) >= 0
     resolve_identities(_rosters(), secret=a)
     pseudonymise(pd.DataFrame({"email": ["a@x"]}), ["email"], salt=b)
+    # The weakness rules never refuse a fresh secret (nor its bytes).
+    for _ in range(2000):
+        fresh = new_secret()
+        secret_key(fresh, name="secret")
+        secret_key(bytes.fromhex(fresh), name="secret")
 
 
 # --------------------------------------------------------------- weak secrets
@@ -230,6 +236,7 @@ _WEAK = [
     pytest.param("abcdefghijklmnopqrstuvwxyz", "too weak", id="alphabet"),
     pytest.param("0123456789abcdef", "too weak", id="counting"),
     pytest.param("12341234123412341234", "too weak", id="repeated"),
+    pytest.param("k3J9x!Qz" * 3, "too weak: a short pattern repeated", id="pattern"),
 ]
 
 

@@ -158,7 +158,8 @@ def _weakness(key: bytes) -> str | None:
     if float(np.mean(np.abs(np.diff(codes)) <= 1)) >= _MAX_RUN_SHARE:
         return "mostly repeated or consecutive characters"
     n = len(key)
-    if any(key == key[:p] * (n // p) + key[: n % p] for p in range(1, n // 2 + 1)):
+    # Periods up to 64: a longer repeated unit is itself a long enough secret.
+    if any(key == key[:p] * (n // p) + key[: n % p] for p in range(1, min(n // 2, 64) + 1)):
         return "a short pattern repeated"
     letters = re.sub(rb"[^a-z]", b"", key.lower())
     if letters and _WEAK_WORDS.fullmatch(letters):
