@@ -270,3 +270,19 @@ def test_same_findings_as_one_search_per_value(text, picks, extra):
     else:
         with pytest.raises(PrivacyError, match=rf"contains {expected} identifier\(s\)"):
             privacy_guard(document, forbidden=forbidden)
+
+
+def test_collect_identifiers_strips_like_str_strip_and_drops_blanks():
+    roster = pd.DataFrame(
+        {
+            "email": ["\u00a0a@x.org\u2003", "a@x.org", "\t\x1c", None, " Zoë "],
+            "worker_id": pd.array([123456, None, 123456, 7, 8], dtype="Int64"),
+        }
+    )
+    assert collect_identifiers([roster], columns=["email", "worker_id"]) == [
+        "123456",
+        "7",
+        "8",
+        "Zoë",
+        "a@x.org",
+    ]

@@ -156,6 +156,15 @@ def _apply(values: pd.Series, function: Callable[[str], str]) -> pd.Series:
     return pd.Series([function(v) for v in values], index=values.index, dtype="str")
 
 
+def _stripped(raw: pd.Series) -> pd.Series:
+    """Values as text, stripped as ``str.strip`` does; missing and blank values dropped."""
+    values = raw[~raw.isna().to_numpy()].astype("str").str.strip(_ASCII_SPACE)
+    ascii_ = values.str.isascii().to_numpy(dtype=bool)
+    if not ascii_.all():
+        values = values.where(ascii_, _apply(values[~ascii_], str.strip))
+    return values[values.str.len().to_numpy() > 0]
+
+
 def _identifiers(forbidden: Iterable[str]) -> _Identifiers:
     """Classify every value once, vectorised (millions of roster values are usual).
 
@@ -164,13 +173,7 @@ def _identifiers(forbidden: Iterable[str]) -> _Identifiers:
     the few others go through the reference rules one by one, so Unicode digits,
     spaces and case folding behave exactly as Python's ``str`` methods.
     """
-    raw = pd.Series(list(forbidden), dtype=object)
-    raw = raw[~raw.isna().to_numpy()]
-    values = raw.astype("str").str.strip(_ASCII_SPACE)
-    ascii_ = values.str.isascii().to_numpy(dtype=bool)
-    if not ascii_.all():
-        values = values.where(ascii_, _apply(values[~ascii_], str.strip))
-    values = values[values.str.len().to_numpy() > 0].drop_duplicates()
+    values = _stripped(pd.Series(list(forbidden), dtype=object)).drop_duplicates()
     ascii_ = values.str.isascii().to_numpy(dtype=bool)
     digits = values.str.replace(r"[^0-9]", "", regex=True)
     phone_like = values.str.fullmatch(_ASCII_PHONE_VALUE).to_numpy(dtype=bool, copy=True)
@@ -349,10 +352,7 @@ def collect_identifiers(
             if column not in table.columns:
                 continue
             # Distinct values first: a column of millions holds far fewer values.
-            distinct = pd.Series(table[column].dropna().unique(), dtype=object).astype("str")
-            parts.append(pd.Series([v.strip() for v in distinct], dtype="str"))
+            parts.append(_stripped(pd.Series(table[column].dropna().unique(), dtype=object)))
     if not parts:
         return []
-    values = pd.concat(parts, ignore_index=True)
-    values = values[values.str.len().to_numpy() > 0].drop_duplicates()
-    return sorted(values.tolist())
+    return sorted(pd.concat(parts, ignore_index=True).drop_duplicates().tolist())
