@@ -338,6 +338,28 @@ def test_email_or_phone_in_a_non_identifier_column_is_masked():
     assert "row 0: <engagement, masked>" in text
 
 
+def test_row_labels_that_identify_someone_become_positions():
+    df = valid("workers")
+    df.loc[1, "engagement"] = "fulltime"
+    by_email = df.set_index(pd.Index(["a@example.org", EMAIL, "c@example.org"]))
+    err = failure(by_email, "workers")
+    assert "column 'engagement', check isin(...): 1 row(s), e.g. row #1: 'fulltime'" in str(err)
+    assert err.failure_cases["index"].tolist() == ["#1"]
+    no_leak(err, EMAIL, "@example.org")
+    # Named after an identifier column: positions too, whatever the labels look like.
+    by_id = df.set_index("worker_id", drop=False)
+    by_id.index = ["a1", "a2", "a3"]
+    by_id.index.name = "worker_id"
+    err = failure(by_id, "workers")
+    assert "row #1: 'fulltime'" in str(err)
+    no_leak(err, "a2")
+    # Repeated identifying labels: no position to give, so the label is masked.
+    by_dup = df.set_index(pd.Index([EMAIL] * 3))
+    err = failure(by_dup, "workers")
+    assert "row <index, masked>: 'fulltime'" in str(err)
+    no_leak(err, EMAIL)
+
+
 def test_did_you_mean_never_suggests_an_email_header():
     # A headerless export: the first row became the header.
     df = pd.DataFrame([["x"]], columns=["customer_id@example.org"])

@@ -464,7 +464,7 @@ def _cases(column: str, check: str, raw: pd.Series, bad: np.ndarray) -> pd.DataF
 
 
 def _fail(table: str, cases: pd.DataFrame, df: pd.DataFrame) -> NoReturn:
-    cases = _masked(cases)
+    cases = _masked(cases, df.index)
     raise InputTableError(_message(table, cases, df), table=table, failure_cases=cases)
 
 
@@ -800,25 +800,37 @@ def _shown_name(name: object) -> str:
     return repr(name)
 
 
-def _masked(cases: pd.DataFrame) -> pd.DataFrame:
+def _masked(cases: pd.DataFrame, index: pd.Index) -> pd.DataFrame:
     """``cases`` with identifying values replaced by ``<column, masked>``.
 
     Exceptions get logged, so ``failure_cases`` is masked too, not only the message.
     Missing values stay as they are: "missing" identifies no one and is the finding.
+    Row labels that identify someone (an index of emails) become the row's position,
+    ``#3`` (or ``<index, masked>`` when labels repeat and the position is unknown).
     """
     if cases.empty:
         return cases
+    cases = cases.copy()
     value = cases["failure_case"]
     present = value.notna().to_numpy()
     hide = present & cases["column"].isin(IDENTIFIER_COLUMNS).to_numpy()
     others = present & ~hide
     if others.any():
         hide[others] = _looks_personal(value[others].astype(str)).to_numpy()
-    if not hide.any():
-        return cases
-    cases = cases.copy()
-    cases["failure_case"] = cases["failure_case"].astype(object)
-    cases.loc[hide, "failure_case"] = cases.loc[hide, "column"].map(_mask_marker)
+    if hide.any():
+        cases["failure_case"] = cases["failure_case"].astype(object)
+        cases.loc[hide, "failure_case"] = cases.loc[hide, "column"].map(_mask_marker)
+    labels = cases["index"]
+    has_label = labels.notna().to_numpy()
+    personal_index = any(str(name) in IDENTIFIER_COLUMNS for name in index.names) or bool(
+        has_label.any() and _looks_personal(labels[has_label].astype(str)).any()
+    )
+    if personal_index:
+        shown = pd.Series("<index, masked>", index=cases.index, dtype=object)
+        if index.is_unique:
+            at = pd.Series(index.get_indexer(labels[has_label]))
+            shown[has_label] = np.where(at >= 0, "#" + at.astype(str), "<index, masked>")
+        cases["index"] = shown.where(has_label, None)
     return cases
 
 
