@@ -144,6 +144,19 @@ def test_row_with_too_many_fields_names_the_line(tmp_path):
     assert "2 columns" in text
 
 
+def test_trailing_separators_do_not_shift_the_columns(tmp_path):
+    # pandas would make the first column the index and shift every value one left.
+    path = write(tmp_path, "events.csv", b"event_id,silo\ne1,workers,\ne2,customers,\n")
+    df = read_table(path)
+    assert df.to_dict("list") == {"event_id": ["e1", "e2"], "silo": ["workers", "customers"]}
+
+
+def test_first_row_too_long_is_not_an_index(tmp_path):
+    path = write(tmp_path, "events.csv", b"event_id,silo\ne1,workers,extra\n")
+    with pytest.raises(ParameterError, match=r"line 2 has 3 fields but the header has 2 columns"):
+        read_table(path)
+
+
 def test_latin1_bytes_name_the_line_and_the_encoding(tmp_path):
     path = write(tmp_path, "events.csv", "a,b\nx,y\ncaf\u00e9,2\n".encode("latin-1"))
     with pytest.raises(ParameterError) as info:
