@@ -102,7 +102,8 @@ class Resolution(NamedTuple):
     Attributes
     ----------
     crosswalk : pandas.DataFrame
-        One row per ``(silo, source_id)``: ``silo``, ``source_id``, ``person_id``,
+        One row per ``(silo, source_id)``: ``silo``, ``source_id``, ``person_id``
+        (a keyed hash under the secret, see :func:`resolve_identities`),
         ``matched_on`` (the key kinds that linked the record to another record of
         the same person, joined by ``"+"``; ``"none"`` for a person with one record).
     conflicts : pandas.DataFrame
