@@ -548,7 +548,7 @@ def _edit(work: Path, old: str, new: str, count: int = 1) -> Path:
         (
             'keys = ["email", "phone"]',
             'keys = ["email", "phone"]\nkey = "email"',
-            "unknown key 'key' in [stakeholders]; allowed: keys. Did you mean 'keys'?",
+            "unknown key 'key' in [stakeholders]; allowed: keys, secret_file. Did you mean 'keys'?",
         ),
         ('keys = ["email", "phone"]', "keys = [1, 2]", "[stakeholders].keys"),
     ],
@@ -593,8 +593,10 @@ def test_rows_a_measure_excludes_reach_the_manifest(workdir):
     after = int((pd.to_datetime(tx["timestamp"]) > pd.Timestamp(end)).sum())
     assert after > 0
     job = workdir / "job.toml"
+    # rfm_summary is per customer: only without disclosure control (min_n = 1).
     job.write_text(
-        job.read_text()
+        "[privacy]\nmin_n = 1\n"
+        + job.read_text()
         + '\n[[measure]]\nname = "rfm"\nfunction = "rfm_summary"\ntable = "transactions"\n'
         + f'customer = "source_id"\ntime = "timestamp"\nobservation_end = "{end}"\n'
     )

@@ -51,7 +51,8 @@ import narwhals as nw
 import pandas as pd
 
 from hxmetrics import _outputs
-from hxmetrics.errors import ParameterError, did_you_mean
+from hxmetrics.errors import ParameterError, PrivacyError, did_you_mean
+from hxmetrics.privacy import DEFAULT_MIN_N, Disclosure, check_group_columns, check_min_n
 from hxmetrics.tables import ROSTERS, SUFFIXES, TABLES, read_table, validate
 
 __all__ = ["ENGINES", "Job", "JobError", "job_inputs", "load_job", "run_job", "to_engine"]
@@ -86,6 +87,10 @@ class Job:
     keys: tuple[str, ...] | None
     measures: tuple[MeasureSpec, ...]
     raw: dict[str, Any] = field(repr=False)
+    #: Smallest group shown in every output of the job (``[privacy] min_n``); 1: none hidden.
+    min_n: int = DEFAULT_MIN_N
+    #: ``[stakeholders] secret_file``: the organisation's secret for person ids.
+    secret_file: Path | None = None
 
 
 def _measure_functions() -> dict[str, Callable[..., pd.DataFrame]]:
@@ -220,7 +225,7 @@ def load_job(path: str | os.PathLike[str], *, engine: str | None = None) -> Job:
     """Read and check a job file; every problem is a :class:`JobError`."""
     path = Path(path)
     raw = _read_toml(path)
-    known = {"job", "inputs", "output", "stakeholders", "measure"}
+    known = {"job", "inputs", "output", "stakeholders", "privacy", "measure"}
     for key in raw:
         if key not in known:
             raise JobError(f"{path}: unknown section [{key}]." + did_you_mean(key, known))
@@ -237,22 +242,38 @@ def load_job(path: str | os.PathLike[str], *, engine: str | None = None) -> Job:
     _check_keys(output, ("dir", "format"), "[output]")
     # The last component is not resolved: a symlink as the target is refused, not followed.
     out_dir = _outputs.output_path(base, str(_expect(output, "dir", str, "[output]")))
-    try:
-        _outputs.check_output_dir(out_dir, inputs=[*inputs.values(), path.resolve()])
-    except ParameterError as exc:
-        raise JobError(f"[output].dir: {exc}") from None
     fmt = str(output.get("format", "parquet"))
     if fmt not in FORMATS:
         raise JobError(f"[output].format must be one of {FORMATS}; got {fmt!r}.")
 
     # None: no stakeholder model; (): resolve on every key column the rosters have.
     keys: tuple[str, ...] | None = None
+    secret_file: Path | None = None
     if "stakeholders" in raw:
         stakeholders = _section(raw, "stakeholders")
-        _check_keys(stakeholders, ("keys",), "[stakeholders]")
+        _check_keys(stakeholders, ("keys", "secret_file"), "[stakeholders]")
         keys = _keys(stakeholders)
         if not any(t in inputs for t in ROSTERS):
             raise JobError("[stakeholders] needs at least one roster in [inputs].")
+        if "secret_file" in stakeholders:
+            rel = _expect(stakeholders, "secret_file", str, "[stakeholders]")
+            secret_file = (base / rel).resolve()
+            if not secret_file.is_file():
+                raise JobError(f"[stakeholders].secret_file: no such file {secret_file}")
+    read = [*inputs.values(), path.resolve(), *([secret_file] if secret_file else [])]
+    try:
+        _outputs.check_output_dir(out_dir, inputs=read)
+    except ParameterError as exc:
+        raise JobError(f"[output].dir: {exc}") from None
+
+    privacy = _section(raw, "privacy")
+    _check_keys(privacy, ("min_n",), "[privacy]")
+    try:
+        min_n = check_min_n(privacy.get("min_n", DEFAULT_MIN_N))
+    except ParameterError as exc:
+        raise JobError(f"[privacy].{exc}") from None
+    if min_n is None:  # TOML has no null; kept for the type checker and for dict input
+        raise JobError("[privacy].min_n must be a positive integer; 1 turns suppression off.")
 
     available = _measure_functions()
     specs = []
@@ -284,10 +305,138 @@ def load_job(path: str | os.PathLike[str], *, engine: str | None = None) -> Job:
         for k in ("name", "function", "table"):
             entry.pop(k)
         _check_options(available[function], function, entry, label)
+        _check_privacy(function, entry, label, min_n)
         specs.append(MeasureSpec(mname, function, table, filters, entry))
     if not specs:
         raise JobError(f"{path}: no [[measure]] entries: nothing to compute.")
-    return Job(path, name, engine, inputs, out_dir, fmt, keys, tuple(specs), raw)
+    return Job(
+        path,
+        name,
+        engine,
+        inputs,
+        out_dir,
+        fmt,
+        keys,
+        tuple(specs),
+        raw,
+        min_n=min_n,
+        secret_file=secret_file,
+    )
+
+
+# ---------------------------------------------------------------- disclosure control
+
+#: Measures whose ``n`` counts answers (rows with a value): their cells share one base
+#: per table and value column, so that two measures over the same answers (an NPS and a
+#: mean score, a broad and a narrower ``where``) are checked against each other.
+_ANSWER_MEASURES = ("nps", "csat", "ces", "mean_score")
+#: hx_index's pooled normalisations put every group's mean into every group's index.
+_POOLED = ("pooled_minmax", "pooled_zscore", "rank", "distance_to_reference")
+
+
+def _groups(function: str, options: Mapping[str, Any]) -> list[str]:
+    """A measure's group columns (``by``; hx_index: ``group``)."""
+    raw = options.get("group" if function == "hx_index" else "by")
+    if raw is None:
+        return []
+    return [raw] if isinstance(raw, str) else [str(c) for c in raw]
+
+
+def _check_privacy(function: str, options: Mapping[str, Any], label: str, min_n: int) -> None:
+    """What a measure may output under the job's ``min_n`` (usage errors, exit 2)."""
+    try:
+        check_group_columns(_groups(function, options), what=label)
+    except PrivacyError as exc:
+        raise JobError(str(exc)) from None
+    own = options.get("min_n")
+    if own is not None:
+        try:
+            own = check_min_n(own)
+        except ParameterError as exc:
+            raise JobError(f"{label}: {exc}") from None
+        if own is not None and own < min_n:
+            raise JobError(
+                f"{label}: min_n = {own} is below the job's [privacy] min_n = {min_n}; a "
+                "measure may only be stricter. Lower [privacy] min_n for the whole job "
+                "(it is written in the manifest) if that is really meant."
+            )
+    if min_n > 1 and function == "rfm_summary":
+        raise JobError(
+            f"{label}: rfm_summary writes one row per customer, which is per-person data; "
+            f"a job with disclosure control ([privacy] min_n = {min_n}) cannot write it. "
+            "Set [privacy] min_n = 1 to write it without suppression (recorded in the "
+            "manifest), or compute it with the Python API."
+        )
+    if min_n > 1 and function == "hx_index" and options.get("normalise") in _POOLED:
+        raise JobError(
+            f"{label}: normalise = {options['normalise']!r} puts the hidden groups' means "
+            "into every shown group's index; under disclosure control use the default "
+            "'minmax' (or set [privacy] min_n = 1)."
+        )
+
+
+def _bases(spec: MeasureSpec) -> tuple[str, str, str]:
+    """(base of the output's cells, its n column, base of the rows_in count)."""
+    if spec.function == "hx_index":
+        person = spec.options.get("person") or spec.options.get("response", "response_id")
+        # n counts persons; rows_in counts (response, item) rows: different units.
+        return f"{spec.table}:hx_index:{person}", "n", f"{spec.table}:hx_index:rows"
+    value = spec.options.get("score", "score")
+    base = f"{spec.table}:answers:{value}"
+    return base, "n", base
+
+
+def _protect(
+    job: Job,
+    results: Mapping[str, pd.DataFrame],
+    rows_in: Mapping[str, int],
+) -> tuple[dict[str, pd.DataFrame], dict[str, int | None], Disclosure]:
+    """Apply the job's disclosure control to every output and count at once.
+
+    Every output table and every measure's ``rows_in`` is registered in one
+    :class:`~hxmetrics.privacy.Disclosure`, so a group hidden in one output is hidden
+    wherever it appears and cannot be recovered by subtraction across outputs or the
+    manifest (nested ``where`` filters of one base included).
+    """
+    layer = Disclosure(job.min_n if job.min_n > 1 else None)
+    registered = []
+    for spec in job.measures:
+        if spec.function == "rfm_summary":  # only reachable with min_n = 1 (no control)
+            continue
+        base, n_column, rows_base = _bases(spec)
+        by = _groups(spec.function, spec.options)
+        layer.add(spec.name, results[spec.name], base=base, by=by, where=spec.where, n=n_column)
+        layer.add_count(
+            f"{spec.name}:rows_in", rows_in[spec.name], base=rows_base, where=spec.where
+        )
+        registered.append(spec)
+    shown = dict(results)
+    counts: dict[str, int | None] = dict(rows_in)
+    for spec in registered:
+        table = layer.table(spec.name)
+        own = spec.options.get("min_n")
+        if own is not None and own > job.min_n:
+            # A stricter threshold for this measure: applied within its own table
+            # (primary and complementary); across outputs the job's min_n governs.
+            strict = Disclosure(own)
+            strict.add(
+                spec.name,
+                results[spec.name],
+                base="own",
+                by=_groups(spec.function, spec.options),
+                n=_bases(spec)[1],
+            )
+            extra = strict.table(spec.name)
+            more = extra["suppressed"].to_numpy() & ~table["suppressed"].to_numpy()
+            # Counts become nullable (Int64) once anything may be hidden.
+            table = table.astype(extra.dtypes.to_dict())
+            table.loc[more] = extra.loc[more]
+            if rows_in[spec.name] < own:
+                counts[spec.name] = None
+        shown[spec.name] = table
+        if layer.count(f"{spec.name}:rows_in") is None:
+            counts[spec.name] = None
+    return shown, counts, layer
 
 
 def _sha256(path: Path) -> str:
@@ -373,6 +522,52 @@ def _excluded(result: pd.DataFrame) -> dict[str, int]:
     return out
 
 
+def _manifest_entry(spec: MeasureSpec, shown: pd.DataFrame, rows_in: int | None) -> dict[str, Any]:
+    hidden = int(shown["suppressed"].sum()) if "suppressed" in shown.columns else 0
+    entry: dict[str, Any] = {
+        "name": spec.name,
+        "function": spec.function,
+        "table": spec.table,
+        "where": spec.where,
+        "options": spec.options,
+        "rows_in": rows_in,
+        "rows_out": len(shown),
+        "rows_suppressed": hidden,
+        # Hidden rows show no counts, so their exclusions are not summed either.
+        "excluded": _excluded(shown[~shown["suppressed"].astype(bool)] if hidden else shown),
+    }
+    notes = []
+    if rows_in is None:
+        notes.append("rows_in is suppressed: the filtered population is a small group.")
+    if hidden:
+        notes.append(
+            f"{hidden} of {len(shown)} groups are suppressed; 'excluded' counts the "
+            "shown groups only (and rows outside every group)."
+        )
+    if notes:
+        entry["notes"] = notes
+    return entry
+
+
+def _privacy_manifest(job: Job, layer: Disclosure) -> dict[str, Any]:
+    if job.min_n <= 1:
+        return {
+            "min_n": job.min_n,
+            "note": "[privacy] min_n = 1: no disclosure control; every group is shown.",
+        }
+    summary = layer.summary()
+    return {
+        "min_n": job.min_n,
+        "rule": "primary suppression below min_n and secondary (complementary) "
+        "suppression across every output and count of the job (hxmetrics.privacy)",
+        "suppressed": {
+            str(row["table"]): int(row["hidden"])
+            for row in summary.to_dict("records")
+            if ":rows_in" not in str(row["table"])
+        },
+    }
+
+
 def run_job(job: Job) -> dict[str, Any]:
     """Run a checked job; returns the manifest (also written to the output dir).
 
@@ -393,14 +588,18 @@ def run_job(job: Job) -> dict[str, Any]:
         }
 
     attribution: dict[str, Any] = {}
+    secret: str | None = None
     if job.keys is not None:
         from hxmetrics.stakeholders import StakeholderRegistry
 
+        secret, secret_source = _secret(job)
+        attribution["person_id_secret"] = secret_source
         registry = StakeholderRegistry.from_rosters(
             customers=tables.get("customers"),
             workers=tables.get("workers"),
             partners=tables.get("partners"),
             keys=job.keys or None,
+            secret=secret,
             validate_rosters=False,  # validated above
         )
         for table in list(tables):
@@ -414,7 +613,7 @@ def run_job(job: Job) -> dict[str, Any]:
 
     functions = _measure_functions()
     results: dict[str, pd.DataFrame] = {}
-    manifest_measures = []
+    rows_counts: dict[str, int] = {}
     for spec in job.measures:
         frame = to_engine(tables[spec.table], job.engine)
         frame = _apply_where(frame, spec.where)
@@ -428,20 +627,20 @@ def run_job(job: Job) -> dict[str, Any]:
                 f"({len(tables[spec.table])} rows). Values are compared exactly, case "
                 "included; check them against the data."
             )
-        result = functions[spec.function](frame, **spec.options)
-        results[spec.name] = result
-        manifest_measures.append(
-            {
-                "name": spec.name,
-                "function": spec.function,
-                "table": spec.table,
-                "where": spec.where,
-                "options": spec.options,
-                "rows_in": rows_in,
-                "rows_out": len(result),
-                "excluded": _excluded(result),
-            }
-        )
+        options = dict(spec.options)
+        if spec.function in _ANSWER_MEASURES:
+            # The measure runs without its own suppression: the layer below sees the
+            # true counts of every output at once and hides consistently.
+            options["min_n"] = None
+        elif spec.function == "hx_index":
+            options["min_n"] = 1
+        results[spec.name] = functions[spec.function](frame, **options)
+        rows_counts[spec.name] = rows_in
+
+    shown, counts, layer = _protect(job, results, rows_counts)
+    manifest_measures = []
+    for spec in job.measures:
+        manifest_measures.append(_manifest_entry(spec, shown[spec.name], counts[spec.name]))
 
     manifest = {
         "job": job.name,
@@ -451,12 +650,48 @@ def run_job(job: Job) -> dict[str, Any]:
         "inputs": manifest_inputs,
         "attribution": attribution,
         "measures": manifest_measures,
+        "privacy": _privacy_manifest(job, layer),
         "output_format": job.output_format,
     }
     if recovered:
         manifest["recovered"] = recovered
-    _write_outputs(job, results, manifest)
+    _write_outputs(job, shown, manifest, secret=secret)
     return manifest
+
+
+SECRET_FILE = ".hxmetrics-secret"
+
+
+def _secret(job: Job) -> tuple[str, str]:
+    """The organisation's secret for person ids, and where it came from (never the
+    secret itself: the manifest records only the source).
+
+    ``[stakeholders] secret_file`` if given; else the one stored in the output folder by
+    an earlier run (so person ids stay stable); else a new one, stored there.
+    """
+    if job.secret_file is not None:
+        text = job.secret_file.read_text().strip()
+        if not text:
+            raise JobError(f"[stakeholders].secret_file {job.secret_file} is empty.")
+        return text, f"secret_file {job.secret_file}"
+    stored = job.output_dir / SECRET_FILE
+    if _outputs.is_owned(job.output_dir) and stored.is_file() and not stored.is_symlink():
+        text = stored.read_text().strip()
+        if text:
+            return text, f"stored in the output folder ({SECRET_FILE})"
+    from hxmetrics.stakeholders import new_secret
+
+    return new_secret(), f"generated by this run, stored in the output folder ({SECRET_FILE})"
+
+
+def _write_secret(secret: str) -> Callable[[Path], None]:
+    def write(target: Path) -> None:
+        # Created with mode 0600 (never readable by others, not even for a moment).
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secret + "\n")
+
+    return write
 
 
 def _writer(result: pd.DataFrame, fmt: str) -> Callable[[Path], None]:
@@ -470,7 +705,11 @@ def _writer(result: pd.DataFrame, fmt: str) -> Callable[[Path], None]:
 
 
 def _write_outputs(
-    job: Job, results: Mapping[str, pd.DataFrame], manifest: dict[str, Any]
+    job: Job,
+    results: Mapping[str, pd.DataFrame],
+    manifest: dict[str, Any],
+    *,
+    secret: str | None = None,
 ) -> list[str]:
     writers: dict[str, Callable[[Path], None]] = {
         f"{name}.{job.output_format}": _writer(result, job.output_format)
@@ -482,9 +721,15 @@ def _write_outputs(
         target.write_text(text)
 
     writers["manifest.json"] = write_manifest
+    if secret is not None and job.secret_file is None:
+        writers[SECRET_FILE] = _write_secret(secret)
     return _outputs.write_outputs(
         job.output_dir,
         writers,
         owner={"job": job.name},
-        inputs=[*job.inputs.values(), job.path.resolve()],
+        inputs=[
+            *job.inputs.values(),
+            job.path.resolve(),
+            *([job.secret_file] if job.secret_file else []),
+        ],
     )

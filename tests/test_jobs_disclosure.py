@@ -1,0 +1,362 @@
+"""Disclosure control in ``hxmetrics compute``: attacks on the written files and the
+manifest recover no suppressed value (issue 10).
+
+Each attack computes the true hidden value with the unsuppressed Python API and checks
+that the outputs of the job (files + manifest) do not give it back.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import hxmetrics as hx
+from hxmetrics import jobs
+from hxmetrics.cli import main
+from hxmetrics.stakeholders import StakeholderRegistry
+
+COUNTS = ("n", "promoters", "passives", "detractors")
+TYPES = [
+    "alumni_customer",
+    "alumni_partner",
+    "boomerang",
+    "customer_to_worker",
+    "gig_worker",
+    "none",
+    "worker_customer",
+    "worker_partner",
+]
+
+
+def _write_sample(folder: Path, *, partner_responses: int | None = None) -> Path:
+    org = hx.load_sample()
+    folder.mkdir()
+    responses = org.responses
+    if partner_responses is not None:
+        # The sample with tiny groups: only a few partners answered.
+        ids = responses.loc[responses["silo"] == "partners", "response_id"].unique()
+        drop = responses["silo"].eq("partners") & ~responses["response_id"].isin(
+            ids[:partner_responses]
+        )
+        responses = responses[~drop]
+    for table, frame in {
+        "customers": org.customers,
+        "workers": org.workers,
+        "partners": org.partners,
+        "responses": responses,
+    }.items():
+        frame.to_csv(folder / f"{table}.csv", index=False)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def sample(tmp_path_factory):
+    return _write_sample(tmp_path_factory.mktemp("sample") / "data")
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    return _write_sample(tmp_path_factory.mktemp("tiny") / "data", partner_responses=3)
+
+
+def attributed(data: Path) -> pd.DataFrame:
+    """The responses as the job sees them (roles and hybrid types attributed)."""
+    read = {
+        t: hx.tables.read_table(data / f"{t}.csv") for t in ("customers", "workers", "partners")
+    }
+    registry = StakeholderRegistry.from_rosters(**read)
+    responses = hx.tables.validate(hx.tables.read_table(data / "responses.csv"), table="responses")
+    return registry.attribute(responses, time="timestamp")
+
+
+def run(tmp: Path, data: Path, measures: str, *, privacy: str = "") -> tuple[dict, dict]:
+    """Run a job; returns (outputs by name, manifest)."""
+    job = tmp / "job.toml"
+    job.write_text(
+        f"{privacy}\n[inputs]\n"
+        + "".join(f"{t} = '{data / t}.csv'\n" for t in ("customers", "workers", "partners"))
+        + f"responses = '{data}/responses.csv'\n"
+        + "[stakeholders]\n[output]\ndir = 'out'\nformat = 'csv'\n"
+        + measures
+    )
+    assert main(["compute", "--job", str(job)]) == 0
+    manifest = json.loads((tmp / "out" / "manifest.json").read_text())
+    outputs = {
+        m["name"]: pd.read_csv(tmp / "out" / f"{m['name']}.csv") for m in manifest["measures"]
+    }
+    return outputs, manifest
+
+
+def measure(name: str, where: str, by: str = "", function: str = "nps", extra: str = "") -> str:
+    return (
+        f"[[measure]]\nname = '{name}'\nfunction = '{function}'\ntable = 'responses'\n"
+        f"where = {where}\nscore = 'score'\n" + (f"by = {by}\n" if by else "") + extra
+    )
+
+
+def rows_in(manifest: dict, name: str) -> int | None:
+    return next(m for m in manifest["measures"] if m["name"] == name)["rows_in"]
+
+
+NPS = "{ instrument = 'nps' }"
+
+
+# ---------------------------------------------------------------------------- attacks
+
+
+@pytest.mark.parametrize(
+    ("by", "function", "extra"),
+    [
+        ("['source_id']", "nps", ""),
+        ("['silo', 'email']", "nps", ""),
+        ("'person_id'", "mean_score", ""),
+    ],
+)
+def test_1_grouping_by_an_identifier_is_refused(tmp_path, sample, capsys, by, function, extra):
+    """Found: `by=["source_id"]` wrote every person's answer."""
+    job = tmp_path / "job.toml"
+    job.write_text(
+        f"[inputs]\nresponses = '{sample}/responses.csv'\nworkers = '{sample}/workers.csv'\n"
+        "[stakeholders]\n[output]\ndir = 'out'\n" + measure("per_person", NPS, by, function, extra)
+    )
+    assert main(["compute", "--job", str(job)]) == 2
+    assert "cannot group by" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_1b_hx_index_grouped_by_person_is_refused(tmp_path, sample, capsys):
+    job = tmp_path / "job.toml"
+    job.write_text(
+        f"[inputs]\nresponses = '{sample}/responses.csv'\n[output]\ndir = 'out'\n"
+        "[[measure]]\nname = 'x'\nfunction = 'hx_index'\ntable = 'responses'\n"
+        "where = { instrument = 'hx_core' }\nitems = ['hx1', 'hx2']\ngroup = 'source_id'\n"
+    )
+    assert main(["compute", "--job", str(job)]) == 2
+    assert "cannot group by 'source_id'" in capsys.readouterr().err
+
+
+def test_2_rows_in_minus_the_visible_groups(tmp_path, tiny):
+    """Found: a suppressed group's size was in the manifest's `rows_in`."""
+    truth = hx.nps(attributed(tiny).query("instrument == 'nps'"), "score", by="silo")
+    partners = truth.set_index("silo").loc["partners"]
+    assert partners["n"] == 3
+    out, manifest = run(tmp_path, tiny, measure("by_silo", NPS, "['silo']"))
+    table = out["by_silo"]
+    shown = table[~table["suppressed"]]
+    assert table.set_index("silo").loc["partners", "suppressed"]
+    assert table["suppressed"].sum() >= 2  # a single hidden group is the total minus the rest
+    total = rows_in(manifest, "by_silo")
+    excluded = next(m for m in manifest["measures"] if m["name"] == "by_silo")["excluded"]
+    for column in COUNTS:
+        candidates = {total - shown[column].sum()} if total is not None else set()
+        if total is not None:
+            candidates.add(total - shown[column].sum() - sum(excluded.values()))
+        assert int(partners[column]) not in candidates or column != "n"
+        # Every count of the hidden partners is blank.
+        assert pd.isna(table.set_index("silo").loc["partners", column])
+
+
+def test_3_a_narrower_where_does_not_give_back_one_answer(tmp_path, sample):
+    """Found: two measures (workers, workers minus one hybrid type) differed by one
+    answer. On the sample, one worker answer comes from a customer_to_worker person."""
+    answers = attributed(sample).query("instrument == 'nps' and silo == 'workers'")
+    assert answers["hybrid_type"].eq("customer_to_worker").sum() == 1
+    everyone = answers[answers["hybrid_type"].isin(TYPES)]
+    others = everyone[everyone["hybrid_type"] != "customer_to_worker"]
+    true_broad = hx.nps(everyone, "score")
+    true_narrow = hx.nps(others, "score")
+    assert true_broad["n"].iloc[0] - true_narrow["n"].iloc[0] == 1
+    narrow_types = [t for t in TYPES if t != "customer_to_worker"]
+    out, manifest = run(
+        tmp_path,
+        sample,
+        measure("workers", f"{{ instrument = 'nps', silo = 'workers', hybrid_type = {TYPES} }}")
+        + measure(
+            "workers_but_one",
+            f"{{ instrument = 'nps', silo = 'workers', hybrid_type = {narrow_types} }}",
+        ),
+    )
+    broad, narrow = out["workers"].iloc[0], out["workers_but_one"].iloc[0]
+    assert broad["suppressed"] or narrow["suppressed"]
+    for column in COUNTS:
+        # The difference of the two published figures would be the one answer.
+        assert pd.isna(broad[column]) or pd.isna(narrow[column])
+    a, b = rows_in(manifest, "workers"), rows_in(manifest, "workers_but_one")
+    assert a is None or b is None
+    # And the number shown is the true one (nothing perturbed).
+    if not broad["suppressed"]:
+        assert broad["nps"] == pytest.approx(true_broad["nps"].iloc[0])
+
+
+def test_4_hx_index_n_of_a_suppressed_group(tmp_path, tiny):
+    """Found: hx_index output kept `n` of a suppressed group and hid no neighbour."""
+    core = attributed(tiny).query("instrument == 'hx_core'")
+    items = [f"hx{i}" for i in range(1, 7)]
+    truth = hx.hx_index(core, items, group="silo", min_n=1, n_boot=0).set_index("silo")
+    assert truth.loc["partners", "n"] == 3
+    out, manifest = run(
+        tmp_path,
+        tiny,
+        "[[measure]]\nname = 'index'\nfunction = 'hx_index'\ntable = 'responses'\n"
+        f"where = {{ instrument = 'hx_core' }}\nitems = {items}\ngroup = 'silo'\nn_boot = 0\n",
+    )
+    table = out["index"].set_index("silo")
+    assert table.loc["partners", "suppressed"]
+    assert table["suppressed"].sum() >= 2
+    for column in ("n", "n_responses", "hx_index"):
+        assert pd.isna(table.loc["partners", column])
+    shown = table[~table["suppressed"]]
+    total = rows_in(manifest, "index")
+    if total is not None:
+        # rows_in counts (response, item) rows; per response: the number of items.
+        assert total / len(items) - shown["n_responses"].sum() != truth.loc["partners", "n"]
+
+
+def test_5_total_minus_visible_siblings_within_and_across_outputs(tmp_path, tiny):
+    """A total (one measure) minus the shown groups of another; and, within a two-way
+    table, every relation (a row or column of it, whose total another output shows)."""
+    data = attributed(tiny).query("instrument == 'nps'")
+    truth = hx.nps(data, "score", by="silo").set_index("silo")
+    out, _ = run(
+        tmp_path,
+        tiny,
+        measure("total", NPS)
+        + measure("by_silo", NPS, "['silo']")
+        + measure("by_silo_customer", NPS, "['silo', 'is_customer']"),
+    )
+    total = out["total"].iloc[0]
+    by_silo = out["by_silo"]
+    shown = by_silo[~by_silo["suppressed"]]
+    for column in COUNTS:
+        if not pd.isna(total[column]):
+            assert total[column] - shown[column].sum() != truth.loc["partners", column]
+    two_way = out["by_silo_customer"]
+    true_two_way = hx.nps(data, "score", by=["silo", "is_customer"])
+    # Primary rule: every true small cell is hidden.
+    small = true_two_way[true_two_way["n"] < 5][["silo", "is_customer"]]
+    merged = small.merge(two_way, on=["silo", "is_customer"])
+    assert merged["suppressed"].all()
+    # Secondary rule: no relation "total = sum of its parts" holds exactly one hidden
+    # cell. A silo's total is shown by by_silo (hidden there or not); a total over
+    # silos (one is_customer value) counts as known whether or not it is shown.
+    silo_total_hidden = by_silo.set_index("silo")["suppressed"]
+    for silo, parts in two_way.groupby("silo"):
+        if len(parts) > 1:
+            assert parts["suppressed"].sum() + silo_total_hidden[silo] != 1, silo
+    for value, parts in two_way.groupby("is_customer"):
+        if len(parts) > 1:
+            assert parts["suppressed"].sum() != 1, value
+    assert by_silo["suppressed"].sum() != 1
+
+
+def test_manifest_counts_of_hidden_groups_are_not_written(tmp_path, tiny):
+    out, manifest = run(
+        tmp_path,
+        tiny,
+        measure("partners", "{ instrument = 'nps', silo = 'partners' }")
+        + measure("by_silo", NPS, "['silo']"),
+    )
+    entry = next(m for m in manifest["measures"] if m["name"] == "partners")
+    assert entry["rows_in"] is None
+    assert "suppressed" in " ".join(entry["notes"])
+    assert out["partners"]["suppressed"].all()
+    assert manifest["privacy"]["min_n"] == 5
+    assert "3" not in json.dumps(entry["excluded"])
+
+
+def test_min_n_1_turns_suppression_off_and_says_so(tmp_path, tiny):
+    out, manifest = run(
+        tmp_path, tiny, measure("by_silo", NPS, "['silo']"), privacy="[privacy]\nmin_n = 1\n"
+    )
+    assert not out["by_silo"]["suppressed"].any()
+    assert out["by_silo"].set_index("silo").loc["partners", "n"] == 3
+    assert manifest["privacy"]["min_n"] == 1
+    assert "no disclosure control" in manifest["privacy"]["note"]
+
+
+def test_a_stricter_measure_min_n_is_applied(tmp_path, sample):
+    out, _ = run(tmp_path, sample, measure("by_silo", NPS, "['silo']", extra="min_n = 300\n"))
+    table = out["by_silo"].set_index("silo")
+    assert table.loc["partners", "suppressed"]  # 198 answers < 300
+    assert table["suppressed"].sum() >= 2
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (measure("x", NPS, "['silo']", extra="min_n = 2\n"), "below the job's [privacy] min_n"),
+        (
+            "[[measure]]\nname = 'rfm'\nfunction = 'rfm_summary'\ntable = 'responses'\n"
+            "customer = 'source_id'\ntime = 'timestamp'\nobservation_end = '2024-01-01'\n",
+            "per-person data",
+        ),
+        (
+            "[[measure]]\nname = 'ix'\nfunction = 'hx_index'\ntable = 'responses'\n"
+            "items = ['hx1']\ngroup = 'silo'\nnormalise = 'rank'\n",
+            "under disclosure control use the default",
+        ),
+        ("[privacy]\nmin_n = 0\n" + measure("x", NPS), "min_n must be a positive integer"),
+        ("[privacy]\nmin = 3\n" + measure("x", NPS), "Did you mean 'min_n'"),
+    ],
+)
+def test_privacy_usage_errors(tmp_path, sample, capsys, text, message):
+    job = tmp_path / "job.toml"
+    job.write_text(
+        f"[inputs]\nresponses = '{sample}/responses.csv'\n[output]\ndir = 'out'\n" + text
+    )
+    assert main(["compute", "--job", str(job)]) == 2
+    assert message in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------------- person ids
+
+
+def test_a_generated_secret_is_stored_0600_reused_and_never_in_the_manifest(tmp_path, sample):
+    """Found: person_id was an unsalted hash of the roster id."""
+    run(tmp_path, sample, measure("by_silo", NPS, "['silo']"))
+    secret_file = tmp_path / "out" / ".hxmetrics-secret"
+    secret = secret_file.read_text().strip()
+    assert len(secret) == 64
+    assert stat.S_IMODE(secret_file.stat().st_mode) == 0o600
+    manifest_text = (tmp_path / "out" / "manifest.json").read_text()
+    assert secret not in manifest_text
+    assert "generated by this run" in manifest_text
+    _, manifest = run(tmp_path, sample, measure("by_silo", NPS, "['silo']"))
+    assert secret_file.read_text().strip() == secret  # ids stay stable across runs
+    assert "stored in the output folder" in manifest["attribution"]["person_id_secret"]
+    assert secret not in json.dumps(manifest)
+    job = jobs.load_job(tmp_path / "job.toml")
+    assert jobs._secret(job)[0] == secret
+
+
+def test_a_given_secret_file_is_used_and_not_copied(tmp_path, sample, monkeypatch):
+    from hxmetrics.stakeholders import new_secret
+
+    secret = new_secret()
+    (tmp_path / "org.secret").write_text(secret + "\n")
+    seen = []
+    real = StakeholderRegistry.from_rosters.__func__
+
+    def spy(cls, **kwargs):
+        seen.append(kwargs.get("secret"))
+        return real(cls, **kwargs)
+
+    monkeypatch.setattr(StakeholderRegistry, "from_rosters", classmethod(spy))
+    job = tmp_path / "job.toml"
+    job.write_text(
+        f"[inputs]\nresponses = '{sample}/responses.csv'\nworkers = '{sample}/workers.csv'\n"
+        "[stakeholders]\nsecret_file = 'org.secret'\n[output]\ndir = 'out'\n"
+        + measure("by_silo", NPS, "['silo']")
+    )
+    assert main(["compute", "--job", str(job)]) == 0
+    assert seen == [secret]
+    assert not (tmp_path / "out" / ".hxmetrics-secret").exists()
+    text = (tmp_path / "out" / "manifest.json").read_text()
+    assert secret not in text
+    assert "org.secret" in text
+    assert os.environ.get("HXMETRICS_TEST_KILL_AT") is None
