@@ -604,3 +604,40 @@ def test_rows_a_measure_excludes_reach_the_manifest(workdir):
     manifest = json.loads((workdir / "out" / "manifest.json").read_text())
     rfm = next(m for m in manifest["measures"] if m["name"] == "rfm")
     assert rfm["excluded"]["transactions_after_observation_end"] == after
+
+
+@pytest.mark.parametrize("previous", [False, True])
+def test_a_failure_mid_run_changes_nothing(workdir, monkeypatch, previous):
+    """A measure failing after others ran, and a write failing after some files were
+    written: the tree (the previous output included) is exactly as before."""
+    job = workdir / "job.toml"
+    if previous:
+        assert main(["compute", "--job", str(job)]) == 0
+    before = snapshot(workdir.parent)
+    real = jobs._measure_functions
+
+    def failing_csat():
+        functions = dict(real())
+
+        def boom(*args, **kwargs):
+            raise RuntimeError("boom")
+
+        functions["csat"] = boom
+        return functions
+
+    monkeypatch.setattr(jobs, "_measure_functions", failing_csat)
+    assert main(["compute", "--job", str(job)]) == 3
+    assert snapshot(workdir.parent) == before
+    monkeypatch.setattr(jobs, "_measure_functions", real)
+    written = []
+    real_to_csv = pd.DataFrame.to_csv
+
+    def fail_second(self, *args, **kwargs):
+        written.append(1)
+        if len(written) == 2:
+            raise OSError("disk full")
+        return real_to_csv(self, *args, **kwargs)
+
+    monkeypatch.setattr(pd.DataFrame, "to_csv", fail_second)
+    assert main(["compute", "--job", str(job)]) == 3
+    assert snapshot(workdir.parent) == before

@@ -2,8 +2,10 @@
 
 ``hxmetrics compute --job job.toml`` runs it. Outputs are tidy tables (one file per
 measure) plus ``manifest.json`` (input checksums, versions, options, row counts,
-rows excluded and why). A failed run leaves no partial output: everything is written
-to a temporary directory beside the target and moved into place at the end.
+rows excluded and why). Every output and count passes one disclosure-control layer
+(:class:`hxmetrics.privacy.Disclosure`, ``[privacy] min_n``). Outputs go only into a
+folder hxmetrics owns (:mod:`hxmetrics._outputs`): a failed or killed run leaves the
+previous output as it was (or restorable by the next run), and nothing else changes.
 
 A job file::
 
@@ -18,6 +20,10 @@ A job file::
 
     [stakeholders]               # optional: resolve persons, attribute exhaust rows
     keys = ["email", "phone"]    # default: every key column the rosters have
+    secret_file = "org.secret"   # optional; default: generated, kept in the output folder
+
+    [privacy]
+    min_n = 5                    # default 5; 1 turns suppression off
 
     [output]
     dir = "out"
