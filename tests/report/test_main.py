@@ -509,15 +509,15 @@ def small() -> tuple[dict[str, pd.DataFrame], Report, str]:
     tables = {k: v for k, v in org.tables.items() if k != "transactions"}
     stream = io.StringIO()
     report = build_report(
-        tables, progress=Progress(total=len(SECTIONS) + 2, stream=stream, enabled=True)
+        tables, progress=Progress(total=len(SECTIONS) + 3, stream=stream, enabled=True)
     )
     return tables, report, stream.getvalue()
 
 
 def test_progress_lines_when_watched(small):
     lines = small[2].splitlines()
-    assert len(lines) == len(SECTIONS) + 2
-    assert lines[0].startswith("hxmetrics [1/9] Checking the tables")
+    assert len(lines) == len(SECTIONS) + 3
+    assert lines[0].startswith("hxmetrics [1/10] Checking the tables")
     assert all(re.search(r" \.\.\. done \(\d+\.\d s\)$", line) for line in lines)
 
 

@@ -295,7 +295,7 @@ def build_report(
             "the report needs the survey responses table (responses) for the experience "
             f"measures; got {sorted(tables)}."
         )
-    steps = Progress(total=len(SECTIONS) + 2, enabled=False) if progress is None else progress
+    steps = Progress(total=len(SECTIONS) + 3, enabled=False) if progress is None else progress
     with steps.step("Checking the tables against the contract"):
         checked = {t: validate(tables[t], table=t) for t in TABLES if t in tables}
     with steps.step("Resolving stakeholders and attributing exhaust rows"):
@@ -307,6 +307,10 @@ def build_report(
             confidence=confidence,
             random_state=random_state,
         )
+    with steps.step("Computing every measure and the disclosure plan"):
+        # Every number of every section is registered with one disclosure layer before
+        # anything is laid out, so that what is hidden is decided across all of them.
+        context.plan()
     report = Report(
         title=title,
         subtitle=context.subtitle(source),
@@ -379,7 +383,7 @@ def run_report(
     else:
         files, inputs = {}, []
     target = check_target(out, inputs=inputs)
-    steps = Progress(total=len(SECTIONS) + 4, enabled=progress)
+    steps = Progress(total=len(SECTIONS) + 5, enabled=progress)
     with steps.step("Reading the tables"):
         if job is not None:
             tables = {table: read_table(path) for table, path in files.items()}

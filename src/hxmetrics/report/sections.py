@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
@@ -29,7 +29,6 @@ from hxmetrics.measures.clv import BetaGeo, GammaGamma, customer_lifetime_value,
 from hxmetrics.measures.index import hx_index
 from hxmetrics.measures.invariance import InvarianceResult, measurement_invariance
 from hxmetrics.measures.nps import nps
-from hxmetrics.measures.privacy import suppress
 from hxmetrics.measures.reliability import reliability
 from hxmetrics.measures.satisfaction import ces, csat, mean_score
 from hxmetrics.measures.segments import compare_groups
@@ -43,6 +42,7 @@ from hxmetrics.plotting import (
     plot_overlap,
     style,
 )
+from hxmetrics.privacy import Disclosure
 from hxmetrics.report.builder import Kpi, Report, Section
 from hxmetrics.stakeholders import (
     HYBRID_RULES,
@@ -78,6 +78,18 @@ CLV_HORIZON = 52
 CLV_ANNUAL_DISCOUNT = 0.10
 CLV_WEEKLY_DISCOUNT = (1 + CLV_ANNUAL_DISCOUNT) ** (1 / 52) - 1
 TENURE_UNIT = "M"
+# Bases of the disclosure plan (see Context.plan): the row universes cells are drawn from.
+PERSONS = "persons"
+RECORDS = "records"
+NPS_BASE = "responses:nps"
+HX_BASE = "responses:hx_core"
+HX_PERSONS = "respondents:hx_core"
+BUYERS = "buyers"
+EPISODES = "episodes"
+LEAVERS = "leavers:worker"
+#: The answers the measures use (the usage table's "used" cell of each instrument).
+USED: dict[str, Any] = {"use": "used"}
+USE_REASONS = ("used", "role_not_held", "unknown_id", "outside_episodes", "missing_time")
 FIG_WIDTH = 7.6
 PCT_FMT = "{:.1f}"
 
@@ -243,6 +255,9 @@ class Context:
     random_state: int
     keys: tuple[str, ...] = ()
     missing_keys: tuple[str, ...] = ()
+    disclosure: Disclosure = field(default_factory=lambda: Disclosure(None))
+    planned: dict[str, Any] = field(default_factory=dict)
+    _links: list[tuple[tuple[str, Mapping[str, Any] | None], ...]] = field(default_factory=list)
 
     @classmethod
     def build(
@@ -280,6 +295,7 @@ class Context:
             random_state=random_state,
             keys=tuple(present),
             missing_keys=tuple(k for k in keys if k not in present),
+            disclosure=Disclosure(min_n),
         )
 
     # -- text around the sections ---------------------------------------------------
@@ -290,7 +306,9 @@ class Context:
     def subtitle(self, source: str | None) -> str:
         """One line under the title: the data, its size and the reference date."""
         parts = [] if source is None else [source.strip()[:1].upper() + source.strip()[1:]]
-        parts.append(f"{self.n_persons:,} people")
+        people = self.count("people")
+        if people is not None:
+            parts.append(f"{people:,} people")
         times = [
             pd.to_datetime(frame["opened" if name == "tickets" else "timestamp"])
             for name, frame in self.tables.items()
@@ -377,7 +395,7 @@ class Context:
             .size()
             .unstack("use", fill_value=0)
         )
-        reasons = ["used", "role_not_held", "unknown_id", "outside_episodes", "missing_time"]
+        reasons = list(USE_REASONS)
         for column in reasons:
             if column not in table.columns:
                 table[column] = 0
@@ -390,23 +408,21 @@ class Context:
 
     @cached_property
     def nps_by_role(self) -> pd.DataFrame:
-        """NPS, eNPS and partner NPS: answers to each silo's survey, by role."""
+        """NPS, eNPS and partner NPS: answers to each silo's survey, by role (unsuppressed)."""
         return nps(
             self.answers("nps", ["ltr"]),
             "score",
             by="role",
-            min_n=self.min_n,
             confidence=self.confidence,
         )
 
     @cached_property
     def nps_by_hybrid(self) -> pd.DataFrame:
-        """NPS by role and hybrid type (small groups and their complements suppressed)."""
+        """NPS by role and hybrid type (unsuppressed: the plan decides what is shown)."""
         return nps(
             self.answers("nps", ["ltr"]),
             "score",
             by=["role", "hybrid_type"],
-            min_n=self.min_n,
             confidence=self.confidence,
         )
 
@@ -433,7 +449,7 @@ class Context:
 
     @cached_property
     def csat_by_hybrid(self) -> pd.DataFrame | None:
-        return self._csat(by="hybrid_type", min_n=self.min_n)
+        return self._csat(by="hybrid_type")
 
     @cached_property
     def csat_overall(self) -> pd.DataFrame | None:
@@ -441,7 +457,7 @@ class Context:
 
     @cached_property
     def ces_by_hybrid(self) -> pd.DataFrame | None:
-        return self._ces(by="hybrid_type", min_n=self.min_n)
+        return self._ces(by="hybrid_type")
 
     @cached_property
     def ces_overall(self) -> pd.DataFrame | None:
@@ -505,6 +521,363 @@ class Context:
             unit=CLV_UNIT,
         )
 
+    # -- the disclosure plan ---------------------------------------------------------------
+    def plan(self) -> None:
+        """Compute every number the sections show, unsuppressed, and register it.
+
+        One :class:`~hxmetrics.privacy.Disclosure` decides, across every table, card,
+        figure and sentence of the report, which cells are hidden; it sees true counts
+        (every measure here runs with ``min_n=None``) and freezes at its first read, so
+        everything is registered here, before any section is laid out. The sections
+        then only format what the plan holds.
+
+        Cells are described consistently, so that one population in two tables is one
+        cell: persons are cells of base ``"persons"`` (``roles_ever``, ``roles_as_of``,
+        ``hybrid_type``, a hybrid label); survey answers are cells of
+        ``"responses:<instrument>"`` with ``use`` (the usage table) and, for used
+        answers, ``role`` and ``hybrid_type``; populations that are the same people
+        under other descriptions (a role's siloed and unified NPS and its answers) are
+        linked.
+        """
+        if self.planned:
+            return
+        d = self.disclosure
+        self._plan_persons(d)
+        self._plan_answers(d)
+        self._plan_comparisons(d)
+        self._plan_core(d)
+        self._plan_value(d)
+        self._plan_retention(d)
+        self._plan_quality(d)
+        for cells in self._links:
+            d.link(*cells)
+        self.planned["done"] = True
+
+    def _same(self, *cells: tuple[str, Mapping[str, Any] | None]) -> None:
+        """Cells that are the same people (hidden together), linked once all exist."""
+        self._links.append(cells)
+
+    def _plan_persons(self, d: Disclosure) -> None:
+        summary = self.registry.summary(self.as_of)
+        summary = summary.assign(roles=summary["roles"].astype("str"))
+        self.planned["roles"] = summary
+        d.add_count("people", self.n_persons, base=PERSONS)
+        ever = summary.loc[summary["n_ever"] > 0].rename(columns={"roles": "roles_ever"})
+        d.add("roles_ever", ever, base=PERSONS, by="roles_ever", n="n_ever")
+        now = summary.loc[summary["n_as_of"] > 0].rename(columns={"roles": "roles_as_of"})
+        d.add("roles_as_of", now, base=PERSONS, by="roles_as_of", n="n_as_of")
+        multi = ever.loc[ever["roles_ever"].str.contains("+", regex=False)]
+        self.planned["crossing"] = int(multi["n_ever"].sum())
+        if len(multi):
+            # The people in more than one role are the total of these rows.
+            crossing = {"roles_ever": multi["roles_ever"].tolist()}
+            d.add(
+                "roles_crossing", multi, base=PERSONS, by="roles_ever", where=crossing, n="n_ever"
+            )
+            d.add_count("crossing", self.planned["crossing"], base=PERSONS, where=crossing)
+        hybrids = self.hybrids
+        counts = hybrids["hybrid_type"].astype("str").value_counts().sort_index()
+        types = pd.DataFrame({"hybrid_type": counts.index.astype("str"), "n": counts.to_numpy()})
+        d.add("hybrid_types", types, base=PERSONS, by="hybrid_type")
+        as_type = dict(zip(types["hybrid_type"].tolist(), types["n"].tolist(), strict=True))
+        patterns: dict[str, int] = {}
+        for rule in HYBRID_RULES:
+            if rule.label not in hybrids.columns:
+                continue
+            n = int(hybrids[rule.label].fillna(False).astype(bool).sum())
+            patterns[rule.label] = n
+            if n == 0:
+                continue
+            d.add_count(f"pattern:{rule.label}", n, base=PERSONS, where={rule.label: True})
+            # A type is part of its pattern's people; when the two differ by fewer than
+            # min_n people they are (nearly) the same people: hidden together.
+            if rule.label in as_type and n - int(as_type[rule.label]) < self.min_n:
+                self._same((PERSONS, {rule.label: True}), (PERSONS, {"hybrid_type": rule.label}))
+        self.planned["patterns"] = patterns
+        d.add_count("records", self.n_records, base=RECORDS)
+        matched = self.registry.crosswalk["matched_on"].astype("str") != "none"
+        linked = _counts({"linked": [True, False]}, [int(matched.sum()), int((~matched).sum())])
+        d.add("records_linked", linked, base=RECORDS, by="linked")
+        conflicts = self.registry.conflicts
+        if len(conflicts):
+            kinds = (
+                conflicts.groupby("kind", sort=True)
+                .agg(conflicts=("conflict_id", "nunique"), records=("source_id", "size"))
+                .reset_index()
+            )
+            kinds["kind"] = kinds["kind"].astype("str")
+            self.planned["conflicts"] = kinds
+            d.add("conflicts", kinds, base="conflicts", by="kind", n="conflicts")
+            d.add("conflict_records", kinds, base="conflict_records", by="kind", n="records")
+            d.add_count(
+                "conflicts_total", int(conflicts["conflict_id"].nunique()), base="conflicts"
+            )
+            for kind in kinds["kind"]:
+                self._same(("conflicts", {"kind": kind}), ("conflict_records", {"kind": kind}))
+
+    def _plan_answers(self, d: Disclosure) -> None:
+        usage = self.usage()
+        self.planned["usage"] = usage
+        for row in usage.to_dict("records"):
+            instrument = str(row["instrument"])
+            base = f"responses:{instrument}"
+            reasons = [r for r in USE_REASONS if int(row[r]) > 0]
+            long = _counts({"use": reasons}, [int(row[r]) for r in reasons])
+            d.add(f"usage:{instrument}", long, base=base, by="use")
+            d.add_count(f"usage_total:{instrument}", int(row["responses"]), base=base)
+        d.add("nps_by_role", self.nps_by_role, base=NPS_BASE, by="role", where=USED)
+        d.add(
+            "nps_by_hybrid",
+            self.nps_by_hybrid,
+            base=NPS_BASE,
+            by=["role", "hybrid_type"],
+            where=USED,
+        )
+        self.planned["nps_roles"] = set(self.nps_by_role["role"].astype("str"))
+        missing = int(self.nps_by_role["n_excluded_missing"].fillna(0).sum())
+        self.planned["nps_missing"] = missing
+        if missing:
+            d.add_count("nps_missing", missing, base=NPS_BASE, where={**USED, "score": "missing"})
+        rows = self.answers("nps", ["ltr"])
+        for role in ROLES:
+            part = rows.loc[rows["role"] == role]
+            if part.empty or "none" not in set(part["hybrid_type"].astype("str")):
+                continue
+            result = nps(part, "score", by="hybrid_type", confidence=self.confidence)
+            compared = compare_groups(result, reference="none", correction="holm")
+            if compared.empty:
+                continue
+            # The role's groups again (cells of nps_by_hybrid): the shown ones are
+            # compared again at display time, Holm-adjusted among themselves.
+            d.add(
+                f"nps_part:{role}",
+                result,
+                base=NPS_BASE,
+                by="hybrid_type",
+                where={**USED, "role": role},
+                n=None,
+            )
+            # Differences and p-values of a group are numbers of its cell and of the
+            # reference's: hidden with either (the reference through compared_with).
+            d.add(
+                f"nps_diff:{role}",
+                compared,
+                base=NPS_BASE,
+                by="hybrid_type",
+                where={**USED, "role": role},
+                n=None,
+                compared_with={"hybrid_type": "none"},
+            )
+            self.planned[f"nps_diff:{role}"] = True
+        for name, grouped in (
+            ("csat_by_hybrid", self.csat_by_hybrid),
+            ("ces_by_hybrid", self.ces_by_hybrid),
+        ):
+            if grouped is not None:
+                base = "responses:csat" if name.startswith("csat") else "responses:ces"
+                d.add(name, grouped, base=base, by="hybrid_type", where=USED)
+        if self.csat_overall is not None:
+            d.add("csat_overall", self.csat_overall, base="responses:csat", where=USED)
+        if self.ces_overall is not None:
+            d.add("ces_overall", self.ces_overall, base="responses:ces", where=USED)
+
+    def _plan_comparisons(self, d: Disclosure) -> None:
+        results = self.comparisons
+        if not results:
+            return
+
+        def units(group: str, estimator: str) -> int:
+            est = results[group].estimates.set_index("estimator")
+            return int(_f(est.loc[estimator, "n_units"]))
+
+        roles = [g for g in ROLES if g in results]
+        if roles:
+            # Silo records partition everyone's siloed count: one table, one relation.
+            siloed = pd.DataFrame({"group": roles, "n": [units(g, "siloed") for g in roles]})
+            d.add("svu_siloed", siloed, base="nps:siloed", by="group")
+        for group in results:
+            where = _svu_where(group)
+            if group == "all":
+                d.add_count("svu_siloed:all", units(group, "siloed"), base="nps:siloed")
+            d.add_count(
+                f"svu_unified:{group}", units(group, "unified"), base="nps:unified", where=where
+            )
+            cells: list[tuple[str, Mapping[str, Any] | None]] = [
+                ("nps:siloed", where),
+                ("nps:unified", where),
+            ]
+            # The same role's NPS counted per answer: the same people, hidden together.
+            if group == "all" and self.planned["nps_roles"]:
+                cells.append((NPS_BASE, USED))
+            elif group in self.planned["nps_roles"]:
+                cells.append((NPS_BASE, {**USED, "role": group}))
+            self._same(*cells)
+
+    def _plan_core(self, d: Disclosure) -> None:
+        wide = self.hx_wide
+        if wide.empty:
+            return
+        items = list(HX_ITEMS)
+        floor = self.core_floor
+        rel = reliability(wide, items=items, by="role", min_n=floor, confidence=self.confidence)
+        self.planned["reliability"] = rel
+        complete = {**USED, "complete": True}
+        first = rel.drop_duplicates("role")[["role", "n"]]
+        d.add("reliability_n", first, base=HX_BASE, by="role", where=complete)
+        d.add("reliability", rel, base=HX_BASE, by="role", where=complete, n=None)
+        for key, group in (("hx_role", "role"), ("hx_type", "hybrid_type")):
+            result = hx_index(
+                self.hx_long,
+                items,
+                group=group,
+                person="person_id",
+                min_n=1,
+                confidence=self.confidence,
+                random_state=self.random_state,
+            )
+            self.planned[key] = result
+            d.add(key, result, base=HX_PERSONS, by=group)
+            d.add(f"{key}:responses", result, base=HX_BASE, by=group, where=USED, n="n_responses")
+            for value in result[group].astype("str"):
+                self._same((HX_PERSONS, {group: value}), (HX_BASE, {**USED, group: value}))
+
+    def _plan_value(self, d: Disclosure) -> None:
+        rfm = self.rfm
+        if rfm is None:
+            return
+        try:
+            bg = BetaGeo().fit(rfm)
+            gg = GammaGamma().fit(rfm)
+        except HxError as exc:
+            self.planned["clv_error"] = type(exc).__name__
+            return
+        value = customer_lifetime_value(
+            bg, gg, rfm, horizon=CLV_HORIZON, unit=CLV_UNIT, discount_rate=CLV_WEEKLY_DISCOUNT
+        )
+        hyb = self.hybrids.set_index("person_id")["hybrid_type"]
+        per_type = pd.DataFrame(
+            {"clv": value["clv"].to_numpy(), "hybrid_type": hyb.reindex(value.index).to_numpy()}
+        )
+        by_type = mean_score(per_type, "clv", by="hybrid_type", confidence=self.confidence)
+        self.planned.update(clv_models=(bg, gg), clv_value=value, clv_by_type=by_type)
+        d.add_count("buyers", len(rfm), base=BUYERS)
+        d.add("clv_by_type", by_type, base=BUYERS, by="hybrid_type")
+        repeat = rfm["frequency"].to_numpy() > 0
+        d.add(
+            "buyers_repeat",
+            _counts({"repeat": [True, False]}, [int(repeat.sum()), int((~repeat).sum())]),
+            base=BUYERS,
+            by="repeat",
+        )
+
+    def _plan_retention(self, d: Disclosure) -> None:
+        episodes = self.registry.episodes
+        if episodes.empty:
+            return
+        medians = median_tenure(
+            episodes, as_of=self.as_of, unit=TENURE_UNIT, by="role", confidence=self.confidence
+        )
+        medians = medians.assign(role=medians["role"].astype("str"))
+        self.planned["tenure"] = medians
+        d.add("tenure", medians, base=EPISODES, by="role")
+        status = pd.concat(
+            [
+                medians[["role"]].assign(status="ended", n=medians["n_events"]),
+                medians[["role"]].assign(status="running", n=medians["n_censored"]),
+            ],
+            ignore_index=True,
+        )
+        status = status.loc[status["n"] > 0]
+        d.add("tenure_status", status, base=EPISODES, by=["role", "status"])
+        if (episodes["role"].astype("str") == "worker").any():
+            boom = boomerang_summary(
+                episodes,
+                as_of=self.as_of,
+                role="worker",
+                unit=TENURE_UNIT,
+                confidence=self.confidence,
+            )
+            row = boom.iloc[0]
+            leavers, returned = int(row["n"]), int(row["n_returned"])
+            self.planned["boomerang"] = row
+            d.add_count("leavers", leavers, base=LEAVERS)
+            d.add(
+                "leavers_returned",
+                _counts({"returned": [True, False]}, [returned, leavers - returned]),
+                base=LEAVERS,
+                by="returned",
+            )
+            if returned and self.planned["patterns"].get("boomerang") == returned:
+                self._same((LEAVERS, {"returned": True}), (PERSONS, {"boomerang": True}))
+
+    def _plan_quality(self, d: Disclosure) -> None:
+        episodes = self.planned.get("tenure")
+        for name, frame in self.tables.items():
+            base = f"rows:{name}"
+            d.add_count(f"rows:{name}", len(frame), base=base)
+            if name in self.attributed:
+                counts = attribution_summary(self.attributed[name])
+                counts = counts.assign(attribution=counts["attribution"].astype("str"))
+                counts = counts.loc[counts["n"] > 0, ["attribution", "n"]]
+                d.add(f"attribution:{name}", counts, base=base, by="attribution")
+            role = ROLE_OF_SILO.get(name)
+            if name in ROSTERS and role is not None and episodes is not None:
+                # A roster's rows are its role's episodes when they count the same.
+                mine = episodes.loc[episodes["role"] == role, "n"]
+                if len(mine) and int(mine.iloc[0]) == len(frame):
+                    self._same((base, None), (EPISODES, {"role": role}))
+        rfm = self.rfm
+        if rfm is not None:
+            excluded = rfm.attrs.get("excluded", {})
+            for reason, n in sorted(excluded.items()):
+                if n:
+                    d.add_count(
+                        f"clv_excluded:{reason}",
+                        int(n),
+                        base="rows:transactions",
+                        where={"excluded": str(reason)},
+                    )
+            self.planned["clv_excluded"] = {str(k): int(v) for k, v in excluded.items() if v}
+
+    @property
+    def core_floor(self) -> int:
+        """Fewest respondents for reliability and the HX index: estimates need ten."""
+        return max(self.min_n, 10)
+
+    # -- reading the plan ----------------------------------------------------------------
+    def crossing(self) -> int | None:
+        """People who ever held more than one role, or None when hidden."""
+        if not self.planned["crossing"]:
+            return 0
+        return self.count("crossing")
+
+    def comparison_hidden(self, group: str) -> bool:
+        """Whether a group of the siloed-vs-unified comparison is hidden."""
+        return self.disclosure.is_hidden("nps:siloed", _svu_where(group))
+
+    def shown(self, name: str) -> pd.DataFrame:
+        """A registered table as it may be shown (hidden rows' numbers missing)."""
+        return self.disclosure.table(name)
+
+    def count(self, name: str) -> int | None:
+        """A registered count, or None when it is hidden."""
+        return self.disclosure.count(name)
+
+
+def _counts(labels: Mapping[str, Sequence[Any]], n: Sequence[int]) -> pd.DataFrame:
+    """A one-column partition with its counts, empty parts left out.
+
+    An empty part holds no one: it is shown as 0 and never hidden (hiding it would
+    only force hiding a neighbour).
+    """
+    ((column, values),) = labels.items()
+    frame = pd.DataFrame({column: list(values), "n": [int(v) for v in n]})
+    return frame.loc[frame["n"] > 0].reset_index(drop=True)
+
+
+def _svu_where(group: str) -> dict[str, str] | None:
+    return None if group == "all" else {"group": group}
+
 
 Builder = Callable[[Report, Context], None]
 
@@ -550,45 +923,59 @@ def overview(report: Report, ctx: Context) -> None:
             "most likely lies in, given how many people answered."
         ),
     )
+    people = ctx.count("people")
+    records = ctx.count("records")
+    crossing = ctx.crossing()
     kpis = [
-        Kpi("People", ctx.n_persons, fmt="{:,}", note=f"linked from {ctx.n_records:,} records"),
+        Kpi(
+            "People",
+            people,
+            fmt="{:,}",
+            note="linked from the silo records"
+            if records is None
+            else f"linked from {records:,} records",
+        ),
         Kpi(
             "People in more than one role",
-            ctx.n_crossing,
+            crossing,
             fmt="{:,}",
-            note=f"{_pct(ctx.n_crossing, ctx.n_persons)} of all people, ever",
+            note="ever"
+            if people is None or crossing is None
+            else f"{_pct(crossing, people)} of all people, ever",
         ),
     ]
+    by_role = ctx.shown("nps_by_role")
     for role in ROLES:
-        kpi = _nps_kpi(ctx.nps_by_role, role, ctx.confidence)
+        kpi = _nps_kpi(by_role, role, ctx.confidence)
         if kpi is not None:
             kpis.append(kpi)
-    if ctx.csat_overall is not None:
-        row = ctx.csat_overall.iloc[0]
+    for name, label, column, fmt, unit, note in (
+        ("csat_overall", "CSAT (top-2-box)", "csat", PCT_FMT, "%", "share answering 4 or 5 of 5"),
+        (
+            "ces_overall",
+            "Customer effort (CES)",
+            "ces",
+            "{:.2f}",
+            "",
+            "mean ease, 1 to 7 (7 = easiest)",
+        ),
+    ):
+        if getattr(ctx, name) is None:
+            continue
+        row = ctx.shown(name).iloc[0]
+        if bool(row["suppressed"]):
+            kpis.append(Kpi(label, None, note="suppressed: too few answers"))
+            continue
         kpis.append(
             Kpi(
-                "CSAT (top-2-box)",
-                float(row["csat"]),
+                label,
+                float(row[column]),
                 ci_low=float(row["ci_low"]),
                 ci_high=float(row["ci_high"]),
                 n=int(row["n"]),
-                fmt=PCT_FMT,
-                unit="%",
-                note="share answering 4 or 5 of 5",
-                confidence=ctx.confidence,
-            )
-        )
-    if ctx.ces_overall is not None:
-        row = ctx.ces_overall.iloc[0]
-        kpis.append(
-            Kpi(
-                "Customer effort (CES)",
-                float(row["ces"]),
-                ci_low=float(row["ci_low"]),
-                ci_high=float(row["ci_high"]),
-                n=int(row["n"]),
-                fmt="{:.2f}",
-                note="mean ease, 1 to 7 (7 = easiest)",
+                fmt=fmt,
+                unit=unit,
+                note=note,
                 confidence=ctx.confidence,
             )
         )
@@ -600,10 +987,13 @@ def overview(report: Report, ctx: Context) -> None:
 
 
 def _findings(ctx: Context) -> list[str]:
-    out = [
-        f"{ctx.n_crossing:,} of {ctx.n_persons:,} people ({_pct(ctx.n_crossing, ctx.n_persons)}) "
-        "have held more than one role; a siloed view counts them once per silo."
-    ]
+    out = []
+    people, crossing = ctx.count("people"), ctx.crossing()
+    if people is not None and crossing is not None:
+        out.append(
+            f"{crossing:,} of {people:,} people ({_pct(crossing, people)}) have held more "
+            "than one role; a siloed view counts them once per silo."
+        )
     for role, tests in _hybrid_differences(ctx).items():
         differs = tests.loc[tests["differs"].astype(bool)]
         for row in differs.to_dict("records"):
@@ -617,7 +1007,7 @@ def _findings(ctx: Context) -> list[str]:
                 "Holm's correction for multiple comparisons."
             )
     for group, comparison in ctx.comparisons.items():
-        if _comparison_suppressed(comparison, ctx.min_n):
+        if ctx.comparison_hidden(group):
             continue
         d = comparison.difference.iloc[0]
         if d["ci_low"] > 0 or d["ci_high"] < 0:
@@ -632,25 +1022,56 @@ def _findings(ctx: Context) -> list[str]:
 
 
 def _hybrid_differences(ctx: Context) -> dict[str, pd.DataFrame]:
-    """Per role: each hybrid type's NPS against 'none' (Holm-adjusted)."""
-    out = {}
-    rows = ctx.answers("nps", ["ltr"])
+    """Per role: each shown hybrid type's NPS against 'none' (Holm among the shown).
+
+    The plan hides the comparisons of hidden groups and every comparison of a role
+    whose reference is hidden; the p-values are adjusted among the comparisons shown
+    (a Holm adjustment over hidden groups would carry their p-values into the shown).
+    """
+    cached = ctx.planned.get("differences")
+    if cached is not None:
+        return dict(cached)
+    out: dict[str, pd.DataFrame] = {}
     for role in ROLES:
-        part = rows.loc[rows["role"] == role]
-        if part.empty or "none" not in set(part["hybrid_type"].astype("str")):
+        if f"nps_diff:{role}" not in ctx.planned:
             continue
-        result = nps(part, "score", by="hybrid_type", min_n=ctx.min_n, confidence=ctx.confidence)
-        if result["suppressed"].astype(bool).sum() >= len(result) - 1:
+        tests = ctx.shown(f"nps_diff:{role}")
+        allowed = set(tests.loc[~tests["suppressed"], "hybrid_type"].astype("str"))
+        part = ctx.shown(f"nps_part:{role}")
+        keep = ~part["suppressed"].astype(bool) & part["hybrid_type"].astype("str").isin(
+            allowed | {"none"}
+        )
+        part = part.loc[keep]
+        if not allowed or "none" not in set(part["hybrid_type"].astype("str")):
             continue
-        compared = compare_groups(result, reference="none", correction="holm")
+        compared = compare_groups(part, reference="none", correction="holm")
         if not compared.empty:
             out[role] = compared
-    return out
+    ctx.planned["differences"] = out
+    return dict(out)
 
 
 # ---------------------------------------------------------------------------------------
 # 2. Who crosses roles
 # ---------------------------------------------------------------------------------------
+def _shown_count(frame: pd.DataFrame, column: str, value: Any, n: str = "n") -> Any:
+    """One row's shown count in a registered table: <NA> if hidden, 0 if not registered.
+
+    Empty parts are not registered (see :func:`_counts`): they hold no one.
+    """
+    rows = frame.loc[frame[column].astype("str") == str(value)]
+    if rows.empty:
+        return 0
+    return rows[n].iloc[0]
+
+
+def _partly_hidden(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
+    """Mark a row suppressed when every count it has is hidden (zeros are shown)."""
+    values = frame[list(columns)]
+    hidden = values.isna().all(axis=1)
+    return frame.assign(suppressed=hidden.to_numpy())
+
+
 def crossing(report: Report, ctx: Context) -> None:
     """Overlap of roles, hybrid types and identity conflicts."""
     section = report.add_section(
@@ -664,33 +1085,51 @@ def crossing(report: Report, ctx: Context) -> None:
             "other (a former employee who became a customer)."
         ),
     )
-    summary = ctx.registry.summary(ctx.as_of)
-    shown = summary.loc[summary["n_ever"] > 0].reset_index(drop=True)
-    if not shown.empty:
-        fig, ax = new_figure(FIG_WIDTH, 0.9 + 0.34 * len(shown))
-        plot_overlap(shown, count="n_ever", roles=list(ROLES), ax=ax)
-        biggest = shown.loc[shown[list(ROLES)].sum(axis=1) > 1]
-        multi = ""
-        if not biggest.empty:
-            top = biggest.sort_values("n_ever", kind="stable").iloc[-1]
-            multi = (
-                f"; the largest combination of roles is {top['roles']} with "
+    summary = ctx.planned["roles"]
+    ever = ctx.shown("roles_ever")
+    people = ctx.count("people")
+    if not ever.empty:
+        fig, ax = new_figure(FIG_WIDTH, 0.9 + 0.34 * len(ever))
+        plot_overlap(ever, count="n_ever", roles=list(ROLES), ax=ax)
+        multi = ever.loc[ever["roles_ever"].str.contains("+", regex=False) & ~ever["suppressed"]]
+        crossing = ctx.crossing()
+        alt = "Bar chart of people by combination of roles ever held"
+        if crossing is not None and people is not None:
+            alt += f": {crossing:,} of {people:,} people hold more than one role"
+        if not multi.empty:
+            top = multi.sort_values("n_ever", kind="stable").iloc[-1]
+            alt += (
+                f"; the largest combination of roles is {top['roles_ever']} with "
                 f"{int(top['n_ever']):,} people"
             )
         section.add_figure(
             fig,
-            alt=(
-                f"Bar chart of people by combination of roles ever held: "
-                f"{ctx.n_crossing:,} of {ctx.n_persons:,} people hold more than one role"
-                f"{multi}."
-            ),
+            alt=alt + ".",
             caption="People by the combination of roles they have ever held; combinations "
             "of two or more roles in orange.",
         )
-    table = summary[["roles", "n_ever", "share_ever", "n_as_of", "share_as_of"]].copy()
+    now = ctx.shown("roles_as_of")
+    rows = []
+    for r in summary.itertuples(index=False):
+        if r.n_ever == 0 and r.n_as_of == 0:
+            continue
+        n_ever = _shown_count(ever, "roles_ever", r.roles, "n_ever")
+        n_now = _shown_count(now, "roles_as_of", r.roles, "n_as_of")
+        rows.append(
+            {
+                "roles": r.roles,
+                "n_ever": n_ever,
+                "share_ever": _share(n_ever, people),
+                "n_as_of": n_now,
+                "share_as_of": _share(n_now, people),
+            }
+        )
+    table = pd.DataFrame(rows)
+    for column in ("n_ever", "n_as_of"):
+        table[column] = table[column].astype("Int64")
+    table = _partly_hidden(table, ["n_ever", "n_as_of"])
     table["roles"] = table["roles"].astype("str").str.replace("+", " + ", regex=False)
     table["roles"] = table["roles"].replace({"none": "no role (as of the reference date)"})
-    table = table.loc[(table["n_ever"] > 0) | (table["n_as_of"] > 0)]
     _table(
         section,
         ctx,
@@ -702,43 +1141,54 @@ def crossing(report: Report, ctx: Context) -> None:
             "share_ever": "Share (ever)",
             "n_as_of": f"People (on {ctx.as_of:%Y-%m-%d})",
             "share_as_of": "Share",
+            "suppressed": "Suppressed",
         },
         number_formats={"share_ever": ".1%", "share_as_of": ".1%"},
     )
 
-    hybrids = ctx.hybrids
-    rows = []
+    types = ctx.shown("hybrid_types")
+    patterns = ctx.planned["patterns"]
+    prow = []
     for rule in HYBRID_RULES:
-        if rule.label not in hybrids.columns:
+        if rule.label not in patterns:
             continue
-        rows.append(
+        with_label = ctx.count(f"pattern:{rule.label}") if patterns[rule.label] else 0
+        prow.append(
             {
                 "pattern": hybrid_name(rule.label),
                 "kind": str(rule.kind).replace("_", " "),
-                "with_label": int(hybrids[rule.label].fillna(False).astype(bool).sum()),
-                "as_type": int((hybrids["hybrid_type"].astype("str") == rule.label).sum()),
+                "with_label": pd.NA if with_label is None else with_label,
+                "as_type": _shown_count(types, "hybrid_type", rule.label),
             }
         )
-    rows.append(
+    prow.append(
         {
             "pattern": hybrid_name("none"),
             "kind": "",
             "with_label": pd.NA,
-            "as_type": int((hybrids["hybrid_type"].astype("str") == "none").sum()),
+            "as_type": _shown_count(types, "hybrid_type", "none"),
         }
     )
-    patterns = pd.DataFrame(rows)
-    patterns["with_label"] = patterns["with_label"].astype("Int64")
+    pattern_table = pd.DataFrame(prow)
+    for column in ("with_label", "as_type"):
+        pattern_table[column] = pattern_table[column].astype("Int64")
+    hidden = pattern_table["as_type"].isna() & (
+        pattern_table["with_label"].isna() | (pattern_table["pattern"] == hybrid_name("none"))
+    )
+    pattern_table["suppressed"] = hidden.to_numpy()
+    # A hidden row shows no kind either: every cell after its name is blank.
+    pattern_table.loc[hidden, "kind"] = ""
     _table(
         section,
         ctx,
-        patterns,
+        pattern_table,
         caption="Hybrid patterns",
         labels={
             "pattern": "Pattern",
             "kind": "Kind",
             "with_label": "People with the pattern",
             "as_type": "People of this hybrid type",
+            "suppressed": "Suppressed",
         },
     )
     section.add_text(
@@ -746,17 +1196,16 @@ def crossing(report: Report, ctx: Context) -> None:
         "this list that applies, so that each person belongs to exactly one type. The "
         "experience measures below are broken down by hybrid type."
     )
-    conflicts = ctx.registry.conflicts
-    n_conflicts = int(conflicts["conflict_id"].nunique()) if len(conflicts) else 0
-    if n_conflicts:
-        kinds = (
-            conflicts.groupby("kind", sort=True)
-            .agg(conflicts=("conflict_id", "nunique"), records=("source_id", "size"))
-            .reset_index()
-        )
+    if "conflicts" in ctx.planned:
+        total = ctx.count("conflicts_total")
+        cases = ctx.shown("conflicts")
+        records = ctx.shown("conflict_records")[["kind", "records"]]
+        kinds = cases[["kind", "conflicts"]].merge(records, on="kind", how="left")
+        kinds["suppressed"] = (cases["suppressed"].to_numpy()) & kinds["records"].isna().to_numpy()
         kinds["kind"] = kinds["kind"].astype("str").str.replace("_", " ")
+        count = "Some" if total is None else f"{total:,}"
         section.add_note(
-            f"{n_conflicts:,} suspicious link(s) were found and not made: records that share "
+            f"{count} suspicious link(s) were found and not made: records that share "
             "a contact detail but disagree on something else (such as the birth year). They "
             "are kept as separate persons; review them in the source systems."
         )
@@ -765,10 +1214,21 @@ def crossing(report: Report, ctx: Context) -> None:
             ctx,
             kinds,
             caption="Links not made during identity resolution",
-            labels={"kind": "Reason", "conflicts": "Cases", "records": "Records involved"},
+            labels={
+                "kind": "Reason",
+                "conflicts": "Cases",
+                "records": "Records involved",
+                "suppressed": "Suppressed",
+            },
         )
     else:
         section.add_text("Identity resolution found no conflicting links.")
+
+
+def _share(n: Any, total: int | None) -> float:
+    if total is None or _missing(n) or not total:
+        return float("nan")
+    return float(n) / total
 
 
 # ---------------------------------------------------------------------------------------
@@ -818,8 +1278,7 @@ def experience(report: Report, ctx: Context) -> None:
             "When an interval includes the other group's score, the difference may be chance."
         ),
     )
-    by_role = ctx.nps_by_role
-    table = _nps_display(by_role)
+    table = _nps_display(ctx.shown("nps_by_role"))
     _table(
         section,
         ctx,
@@ -828,7 +1287,7 @@ def experience(report: Report, ctx: Context) -> None:
         labels={k: v for k, v in _NPS_LABELS.items() if k in table.columns},
         number_formats=_NPS_FORMATS,
     )
-    by_hybrid = ctx.nps_by_hybrid
+    by_hybrid = ctx.shown("nps_by_hybrid")
     differences = _hybrid_differences(ctx)
     section.add_text(
         "Below, each score is broken down by hybrid type. Each hybrid type is compared with "
@@ -865,6 +1324,7 @@ def experience(report: Report, ctx: Context) -> None:
             )
         section.add_figure(fig, alt=alt)
         table = part[["hybrid_type", "group", "n", "nps", "ci_low", "ci_high"]]
+        hidden = part["suppressed"].astype(bool).to_numpy()
         if role in differences:
             tests = differences[role][["hybrid_type", "difference", "p_adjusted", "differs"]]
             tests = tests.assign(hybrid_type=tests["hybrid_type"].astype("str"))
@@ -873,9 +1333,9 @@ def experience(report: Report, ctx: Context) -> None:
             )
             verdict = np.where(table["differs"].astype("boolean").fillna(False), "yes", "no")
             verdict = np.where(table["difference"].isna(), "", verdict)
-            verdict = np.where(table["hybrid_type"] == "none", "reference", verdict)
+            verdict = np.where((table["hybrid_type"] == "none") & ~hidden, "reference", verdict)
             table["differs"] = pd.Series(verdict, index=table.index, dtype="str")
-        table = table.assign(suppressed=part["suppressed"].to_numpy()).drop(columns="hybrid_type")
+        table = table.assign(suppressed=hidden).drop(columns="hybrid_type")
         _table(
             section,
             ctx,
@@ -890,20 +1350,20 @@ def experience(report: Report, ctx: Context) -> None:
             },
             number_formats={**_NPS_FORMATS, "difference": NPS_FMT, "p_adjusted": p_value},
         )
-    hidden = int(by_hybrid["suppressed"].astype(bool).sum())
-    if hidden:
+    n_hidden = int(by_hybrid["suppressed"].astype(bool).sum())
+    if n_hidden:
         section.add_note(
-            f"{hidden} group(s) are suppressed: fewer than {ctx.min_n} answers, or the "
-            "smallest neighbour of such a group (so that it cannot be worked out by "
-            "subtracting the other groups from the total).",
+            f"{n_hidden} group(s) are suppressed: fewer than {ctx.min_n} answers, or hidden "
+            "with such a group so that it cannot be worked out by subtracting the other "
+            "groups from a total shown anywhere in this report.",
             kind="warning",
         )
     _satisfaction(section, ctx)
 
 
 def _satisfaction(section: Section, ctx: Context) -> None:
-    result = ctx.csat_by_hybrid
-    effort = ctx.ces_by_hybrid
+    result = ctx.shown("csat_by_hybrid") if ctx.csat_by_hybrid is not None else None
+    effort = ctx.shown("ces_by_hybrid") if ctx.ces_by_hybrid is not None else None
     if result is None and effort is None:
         section.add_note("No CSAT or CES answers in the data: satisfaction is not shown.")
         return
@@ -989,10 +1449,6 @@ _GROUP_NAME = {
 }
 
 
-def _comparison_suppressed(result: SiloComparison, min_n: int) -> bool:
-    return bool((result.estimates["n_units"] < min_n).any())
-
-
 def siloed_unified(report: Report, ctx: Context) -> None:
     """The same NPS the way departments count it and per person."""
     section = report.add_section(
@@ -1015,7 +1471,7 @@ def siloed_unified(report: Report, ctx: Context) -> None:
     rows = []
     decomposition = []
     for group, result in results.items():
-        hidden = _comparison_suppressed(result, ctx.min_n)
+        hidden = ctx.comparison_hidden(group)
         est = result.estimates.set_index("estimator")
         for estimator in ("siloed", "unified"):
             rows.append(
@@ -1122,7 +1578,7 @@ def siloed_unified(report: Report, ctx: Context) -> None:
             "worker's answer to the customer survey) belong to the group too.",
         ]
     )
-    visible = [(g, r) for g, r in results.items() if not _comparison_suppressed(r, ctx.min_n)]
+    visible = [(g, r) for g, r in results.items() if not ctx.comparison_hidden(g)]
     if visible:
         group, result = max(
             visible, key=lambda item: abs(float(item[1].difference["difference"].iloc[0]))
@@ -1150,7 +1606,7 @@ def siloed_unified(report: Report, ctx: Context) -> None:
     flagged = [
         _GROUP_NAME[g]
         for g, r in results.items()
-        if r.simpson.get("kind", "none") != "none" and not _comparison_suppressed(r, ctx.min_n)
+        if r.simpson.get("kind", "none") != "none" and not ctx.comparison_hidden(g)
     ]
     if flagged:
         section.add_note(
@@ -1183,12 +1639,8 @@ def reliability_index(report: Report, ctx: Context) -> None:
         section.add_note("No answers to the core questions (hx_core): nothing to show.")
         return
     items = list(HX_ITEMS)
-    floor = max(ctx.min_n, 10)
-    rel = suppress(
-        reliability(wide, items=items, by="role", min_n=floor, confidence=ctx.confidence),
-        min_n=floor,
-        by=["role", "measure"],
-    )
+    floor = ctx.core_floor
+    rel = ctx.shown("reliability")
     rel["_o"] = rel["role"].astype("str").map({r: i for i, r in enumerate(ROLES)})
     rel = rel.sort_values(["_o", "measure"], kind="stable")
     _table(
@@ -1208,28 +1660,10 @@ def reliability_index(report: Report, ctx: Context) -> None:
         },
         number_formats=_ci_formats("estimate", "{:.3f}"),
     )
-    by_role = hx_index(
-        ctx.hx_long,
-        items,
-        group="role",
-        person="person_id",
-        min_n=floor,
-        confidence=ctx.confidence,
-        random_state=ctx.random_state,
-    )
-    by_type = hx_index(
-        ctx.hx_long,
-        items,
-        group="hybrid_type",
-        person="person_id",
-        min_n=floor,
-        confidence=ctx.confidence,
-        random_state=ctx.random_state,
-    )
-    # hx_index blanks small groups' estimates; suppress() also hides their counts and
-    # the smallest neighbour, as everywhere else in the report.
-    by_role = suppress(by_role, min_n=floor, by=["role"])
-    by_type = suppress(by_type, min_n=floor, by=["hybrid_type"])
+    # Groups shown with fewer than ten people keep their count but get no estimate:
+    # an index of a handful of people is too uncertain to report.
+    by_role = _floored(ctx.shown("hx_role"), floor)
+    by_type = _floored(ctx.shown("hx_type"), floor)
     frame_role = by_role.copy()
     frame_role["group"] = frame_role["role"].astype("str")
     frame_role["_o"] = frame_role["group"].map({r: i for i, r in enumerate(ROLES)})
@@ -1250,7 +1684,9 @@ def reliability_index(report: Report, ctx: Context) -> None:
         xlabel="HX index (0 to 100)",
         ax=ax,
     )
-    visible = frame_role.loc[~frame_role["suppressed"].astype(bool)]
+    visible = frame_role.loc[
+        ~frame_role["suppressed"].astype(bool) & frame_role["hx_index"].notna()
+    ]
     alt = "Dot plot of the HX index by role and by hybrid type with intervals."
     if not visible.empty:
         alt += (
@@ -1292,11 +1728,24 @@ _LEVEL_TEXT = {
 }
 
 
+def _floored(result: pd.DataFrame, floor: int) -> pd.DataFrame:
+    """Blank the index of shown groups smaller than ``floor`` (too few to estimate)."""
+    out = result.copy()
+    small = (out["n"].astype("Float64").fillna(0) < floor).to_numpy()
+    for column in ("hx_index", "ci_low", "ci_high", "se"):
+        if column in out.columns:
+            out[column] = out[column].astype(float)
+            out.loc[small, column] = np.nan
+    return out
+
+
 def _invariance(
     section: Section, ctx: Context, wide: pd.DataFrame, items: list[str], floor: int
 ) -> None:
     counts = wide["role"].value_counts()
-    groups = [r for r in ROLES if counts.get(r, 0) >= max(floor, 2 * len(items))]
+    rel = ctx.shown("reliability")
+    shown = set(rel.loc[~rel["suppressed"].astype(bool), "role"].astype("str"))
+    groups = [r for r in ROLES if r in shown and counts.get(r, 0) >= max(floor, 2 * len(items))]
     if len(groups) < 2:
         section.add_note(
             "Measurement invariance needs at least two roles with enough complete answers; "
@@ -1383,31 +1832,34 @@ def value_retention(report: Report, ctx: Context) -> None:
 
 def _clv(section: Section, ctx: Context) -> None:
     section.add_heading("Lifetime value")
-    rfm = ctx.rfm
-    if rfm is None:
+    if ctx.rfm is None:
         section.add_note("No attributable transactions in the data: lifetime value is not shown.")
         return
-    try:
-        bg = BetaGeo().fit(rfm)
-        gg = GammaGamma().fit(rfm)
-    except HxError as exc:
+    if "clv_error" in ctx.planned:
         section.add_note(
-            f"The lifetime value models could not be fitted ({type(exc).__name__}).",
+            f"The lifetime value models could not be fitted ({ctx.planned['clv_error']}).",
             kind="warning",
         )
         return
-    value = customer_lifetime_value(
-        bg, gg, rfm, horizon=CLV_HORIZON, unit=CLV_UNIT, discount_rate=CLV_WEEKLY_DISCOUNT
-    )
+    buyers = ctx.count("buyers")
+    if buyers is None:
+        section.add_note(
+            f"Lifetime value is suppressed: fewer than {ctx.min_n} customers with purchases."
+        )
+        return
+    bg, gg = ctx.planned["clv_models"]
+    value = ctx.planned["clv_value"]
     clv = value["clv"].to_numpy(dtype=float)
     total = float(clv.sum())
     top = np.sort(clv)[::-1][: max(1, math.ceil(0.1 * len(clv)))].sum()
+    repeat = ctx.shown("buyers_repeat")
+    repeaters = _shown_count(repeat, "repeat", True)
     section.add_kpis(
         [
-            Kpi("Customers with purchases", len(rfm), fmt="{:,}"),
+            Kpi("Customers with purchases", buyers, fmt="{:,}"),
             Kpi(
                 "Repeat buyers",
-                float((rfm["frequency"] > 0).mean() * 100),
+                None if _missing(repeaters) else float(100 * int(repeaters) / buyers),
                 fmt=PCT_FMT,
                 unit="%",
                 note="bought more than once",
@@ -1429,7 +1881,7 @@ def _clv(section: Section, ctx: Context) -> None:
     )
     fig, ax = new_figure(FIG_WIDTH, 3.4)
     plot_distribution(
-        value["clv"],
+        _top_coded(clv, ctx.min_n),
         log=True,
         floor=0.01,
         bins=40,
@@ -1477,13 +1929,7 @@ def _clv(section: Section, ctx: Context) -> None:
             ("p10", "p25", "median", "p75", "p90", "mean", "total"), "{:,.2f}"
         ),
     )
-    hyb = ctx.hybrids.set_index("person_id")["hybrid_type"]
-    per_type = pd.DataFrame(
-        {"clv": value["clv"].to_numpy(), "hybrid_type": hyb.reindex(value.index).to_numpy()}
-    )
-    by_type = _hybrid_sorted(
-        mean_score(per_type, "clv", by="hybrid_type", min_n=ctx.min_n, confidence=ctx.confidence)
-    )
+    by_type = _hybrid_sorted(ctx.shown("clv_by_type"))
     _table(
         section,
         ctx,
@@ -1522,6 +1968,19 @@ def _clv(section: Section, ctx: Context) -> None:
     )
 
 
+def _top_coded(values: np.ndarray, min_n: int) -> np.ndarray:
+    """Values clipped to the ``min_n``-th smallest and largest, for a histogram.
+
+    The outermost bars of a histogram can hold one customer each and show their
+    value; clipped, each end holds at least ``min_n`` customers (top- and
+    bottom-coding, as statistical agencies publish income distributions).
+    """
+    if values.size < 2 * min_n:
+        return values
+    ordered = np.sort(values)
+    return np.clip(values, ordered[min_n - 1], ordered[-min_n])
+
+
 def _retention(section: Section, ctx: Context) -> None:
     section.add_heading("Retention")
     episodes = ctx.registry.episodes
@@ -1531,16 +1990,23 @@ def _retention(section: Section, ctx: Context) -> None:
     curves = retention_curve(
         episodes, as_of=ctx.as_of, unit=TENURE_UNIT, by="role", confidence=ctx.confidence
     )
-    medians = suppress(
-        median_tenure(
-            episodes, as_of=ctx.as_of, unit=TENURE_UNIT, by="role", confidence=ctx.confidence
-        ),
-        min_n=ctx.min_n,
-        by=["role"],
-    )
+    medians = ctx.shown("tenure")
+    # Ended and still running are the parts of a role's episodes: shown as the plan says.
+    status = ctx.shown("tenure_status")
+    for column, kind in (("n_events", "ended"), ("n_censored", "running")):
+        part = status.loc[status["status"] == kind].set_index("role")["n"]
+        medians[column] = (
+            medians["role"].map(part).astype("Int64").where(medians["role"].isin(part.index), 0)
+        )
     shown_roles = [
         r for r in ROLES if r in set(medians.loc[~medians["suppressed"], "role"].astype("str"))
     ]
+    if not shown_roles:
+        section.add_note(
+            f"Retention is suppressed: every role has fewer than {ctx.min_n} episodes or is "
+            "hidden with one that has."
+        )
+        return
     # A curve's tail rests on a handful of long episodes: stop where fewer than
     # ``at_risk`` are still observed, as is usual for Kaplan-Meier plots.
     at_risk = max(10, ctx.min_n)
@@ -1612,13 +2078,13 @@ def _retention(section: Section, ctx: Context) -> None:
             "A missing median means more than half of the episodes are still running: the "
             "median has not been reached yet."
         )
-    if (episodes["role"].astype("str") == "worker").any():
-        boom = boomerang_summary(
-            episodes, as_of=ctx.as_of, role="worker", unit=TENURE_UNIT, confidence=ctx.confidence
-        )
-        boom = suppress(boom, min_n=ctx.min_n)
-        row = boom.iloc[0]
-        if bool(row["suppressed"]):
+    if "boomerang" in ctx.planned:
+        row = ctx.planned["boomerang"]
+        # The share of leavers who came back is a number of both parts: shown only
+        # when neither is hidden.
+        parts = ctx.shown("leavers_returned")
+        hidden = ctx.count("leavers") is None or bool(parts["suppressed"].any())
+        if hidden:
             section.add_text("Too few workers have left to report how many came back.")
         else:
             section.add_kpis(
@@ -1663,25 +2129,27 @@ def data_quality(report: Report, ctx: Context) -> None:
         ),
     )
     rows = []
-    for name, frame in ctx.tables.items():
+    attribution = {
+        "ok": "linked",
+        **{k: k for k in ("unknown_id", "outside_episodes", "missing_time")},
+    }
+    for name in ctx.tables:
         entry: dict[str, Any] = {
             "table": name,
             "kind": "roster" if name in ROSTERS else "exhaust",
-            "rows": len(frame),
+            "rows": _na(ctx.count(f"rows:{name}")),
         }
         if name in ctx.attributed:
-            counts = attribution_summary(ctx.attributed[name]).set_index("attribution")["n"]
+            shown = ctx.shown(f"attribution:{name}")
             entry.update(
                 {
-                    "linked": int(counts.get("ok", 0)),
-                    "unknown_id": int(counts.get("unknown_id", 0)),
-                    "outside_episodes": int(counts.get("outside_episodes", 0)),
-                    "missing_time": int(counts.get("missing_time", 0)),
+                    column: _shown_count(shown, "attribution", status)
+                    for status, column in attribution.items()
                 }
             )
         rows.append(entry)
     tables = pd.DataFrame(rows)
-    for column in ("linked", "unknown_id", "outside_episodes", "missing_time"):
+    for column in ("rows", *attribution.values()):
         if column not in tables.columns:
             tables[column] = pd.NA
         tables[column] = tables[column].astype("Int64")
@@ -1700,21 +2168,35 @@ def data_quality(report: Report, ctx: Context) -> None:
             "missing_time": "No time",
         },
     )
-    matched = ctx.registry.crosswalk["matched_on"].astype("str").value_counts()
+    records, people = ctx.count("records"), ctx.count("people")
+    linked = _shown_count(ctx.shown("records_linked"), "linked", True)
     linked_on = " or ".join(ctx.keys) if ctx.keys else "no column (every record is a person)"
-    text = (
-        f"Identity resolution: {ctx.n_records:,} roster records became {ctx.n_persons:,} "
-        f"persons; {ctx.n_records - int(matched.get('none', 0)):,} records were linked to at "
-        f"least one other record through a shared {linked_on}."
-    )
+    if records is None or people is None or _missing(linked):
+        text = (
+            "Identity resolution: roster records were linked into persons through a shared "
+            f"{linked_on} (the counts are suppressed: too few records)."
+        )
+    else:
+        text = (
+            f"Identity resolution: {records:,} roster records became {people:,} persons; "
+            f"{int(linked):,} records were linked to at least one other record through a "
+            f"shared {linked_on}."
+        )
     if ctx.missing_keys:
         text += f" Key column(s) asked for but found in no roster: {', '.join(ctx.missing_keys)}."
     section.add_text(text)
-    usage = ctx.usage()
+    usage = ctx.planned["usage"][["instrument", "items"]].copy()
+    usage["responses"] = [_na(ctx.count(f"usage_total:{i}")) for i in usage["instrument"]]
+    for reason in USE_REASONS:
+        usage[reason] = [
+            _shown_count(ctx.shown(f"usage:{i}"), "use", reason) for i in usage["instrument"]
+        ]
+    for column in ("responses", *USE_REASONS):
+        usage[column] = usage[column].astype("Int64")
     _table(
         section,
         ctx,
-        usage,
+        _partly_hidden(usage, ["responses", *USE_REASONS]),
         caption="Survey responses: used and left out",
         labels={
             "instrument": "Instrument",
@@ -1725,6 +2207,7 @@ def data_quality(report: Report, ctx: Context) -> None:
             "unknown_id": "Unknown id",
             "outside_episodes": "Outside every role",
             "missing_time": "No time",
+            "suppressed": "Suppressed",
         },
     )
     section.add_text(
@@ -1767,23 +2250,29 @@ def data_quality(report: Report, ctx: Context) -> None:
     section.add_list(_REFERENCES)
 
 
+def _na(value: int | None) -> Any:
+    return pd.NA if value is None else value
+
+
 def _exclusion_notes(ctx: Context) -> list[str]:
     out = []
-    missing = int(ctx.nps_by_role["n_excluded_missing"].fillna(0).sum())
-    if missing:
-        out.append(f"{missing:,} NPS answer(s) had no score and were left out.")
-    rfm = ctx.rfm
-    if rfm is not None:
-        excluded = rfm.attrs.get("excluded", {})
-        for reason, n in sorted(excluded.items()):
-            if n:
-                out.append(f"Lifetime value: {int(n):,} {str(reason).replace('_', ' ')}.")
-        tx = ctx.attributed["transactions"]
-        unlinked = int((tx["attribution"].astype("str") != "ok").sum())
-        if unlinked:
+    if ctx.planned["nps_missing"]:
+        missing = ctx.count("nps_missing")
+        count = "Some" if missing is None else f"{missing:,}"
+        out.append(f"{count} NPS answer(s) had no score and were left out.")
+    for reason in sorted(ctx.planned.get("clv_excluded", {})):
+        n = ctx.count(f"clv_excluded:{reason}")
+        what = str(reason).replace("_", " ")
+        out.append(f"Lifetime value: {'some' if n is None else f'{n:,}'} {what}.")
+    if "transactions" in ctx.attributed:
+        shown = ctx.shown("attribution:transactions")
+        left = shown.loc[shown["attribution"] != "ok"]
+        if len(left):
+            unlinked = left["n"]
+            count = "Some" if unlinked.isna().any() else f"{int(unlinked.sum()):,}"
             out.append(
-                f"Lifetime value: {unlinked:,} transaction(s) could not be linked to a "
-                "customer and were left out."
+                f"Lifetime value: {count} transaction(s) could not be linked to a customer "
+                "and were left out."
             )
     return out
 
