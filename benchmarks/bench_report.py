@@ -32,8 +32,10 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -87,22 +89,28 @@ def make_data(n_people: int, n_responses: int) -> Path:
     return folder
 
 
+def _cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 class _Steps:
     """A stand-in for :class:`hxmetrics.report.Progress` that records each step's time."""
 
     def __init__(self) -> None:
-        self.times: list[tuple[str, float, float]] = []
+        self.times: list[tuple[str, float, float, float]] = []
 
     def step(self, label: str) -> Any:
         steps = self
 
         class _Step:
             def __enter__(self) -> None:
-                self.t0 = time.perf_counter()
+                self.t0, self.c0 = time.perf_counter(), _cpu()
 
             def __exit__(self, *exc: object) -> None:
                 rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-                steps.times.append((label, time.perf_counter() - self.t0, rss))
+                wall, cpu = time.perf_counter() - self.t0, _cpu() - self.c0
+                steps.times.append((label, wall, cpu, rss))
 
         return _Step()
 
@@ -112,9 +120,9 @@ def child(folder: Path, *, profile: Path | None = None) -> dict[str, Any]:
     from hxmetrics.report.main import build_report, read_tables
 
     out: dict[str, Any] = {}
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), _cpu()
     tables = read_tables(folder)
-    out["read_s"] = time.perf_counter() - t0
+    out["read_s"], out["read_cpu"] = time.perf_counter() - t0, _cpu() - c0
     out["rows"] = {k: len(v) for k, v in tables.items()}
     out["rss_after_read_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     steps = _Steps()
@@ -124,31 +132,38 @@ def child(folder: Path, *, profile: Path | None = None) -> dict[str, Any]:
 
         profiler = cProfile.Profile()
         profiler.enable()
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), _cpu()
     report = build_report(tables, source="benchmark", progress=steps)  # type: ignore[arg-type]
-    out["build_s"] = time.perf_counter() - t0
+    out["build_s"], out["build_cpu"] = time.perf_counter() - t0, _cpu() - c0
     out["n_forbidden"] = len(report.forbidden)
-    target = folder / "report.html"
-    t0 = time.perf_counter()
+    # A fresh folder each run: the report refuses to overwrite a file it did not write.
+    target = Path(tempfile.mkdtemp(prefix="hxmetrics-bench-")) / "report.html"
+    t0, c0 = time.perf_counter(), _cpu()
     report.write(target)
-    out["write_s"] = time.perf_counter() - t0
+    out["write_s"], out["write_cpu"] = time.perf_counter() - t0, _cpu() - c0
     if profiler is not None:
         profiler.disable()
         profiler.dump_stats(str(profile))
     out["html_bytes"] = target.stat().st_size
+    shutil.rmtree(target.parent)
     out["steps"] = steps.times
     out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return out
 
 
-def _run_child(folder: Path) -> dict[str, Any]:
+def _run_child(folder: Path, *, code: Path | None = None) -> dict[str, Any]:
+    """Run :func:`child` in a fresh process; ``code``: a source tree to import instead."""
     env = dict(os.environ, OPENBLAS_NUM_THREADS=os.environ.get("OPENBLAS_NUM_THREADS", "1"))
+    here = Path(__file__).resolve().parent.parent
+    if code is not None:
+        env["PYTHONPATH"] = f"{code / 'src'}{os.pathsep}{here}"
     t0 = time.perf_counter()
     proc = subprocess.run(
         [sys.executable, "-m", "benchmarks.bench_report", "--child", str(folder)],
         capture_output=True,
         text=True,
         env=env,
+        cwd=here,
         check=False,
     )
     wall = time.perf_counter() - t0
@@ -157,6 +172,18 @@ def _run_child(folder: Path) -> dict[str, Any]:
     result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
     result["process_s"] = wall
     return result
+
+
+def baseline_tree(commit: str) -> Path:
+    """The package at an earlier commit (``git archive``), to time it side by side."""
+    folder = _BENCH_DIR / f"code-{commit}"
+    if not (folder / "src").is_dir():
+        folder.mkdir(parents=True, exist_ok=True)
+        archive = subprocess.run(
+            ["git", "archive", commit, "src"], capture_output=True, check=True
+        ).stdout
+        subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
+    return folder
 
 
 def _sample_folder() -> Path:
@@ -171,7 +198,13 @@ def _sample_folder() -> Path:
     return folder
 
 
-def _guard_section(n_ids: int) -> str:
+def _scan_per_value(document: str, forbidden: list[str]) -> int:
+    """The guard's search as first written (one search of the page per value): the baseline."""
+    text = document.casefold()
+    return sum(text.find(v.strip().casefold()) >= 0 for v in forbidden if len(v.strip()) >= 4)
+
+
+def _guard_section(n_ids: int, n_baseline: int) -> str:
     """The identifier guard alone: a report-sized page against ``n_ids`` identifiers."""
     import numpy as np
 
@@ -182,75 +215,99 @@ def _guard_section(n_ids: int) -> str:
     ids: list[str] = []
     for k, x in enumerate(numbers.tolist()):
         kind = k % 4
-        ids.append(
-            f"u{x}@example.org"
-            if kind == 0
-            else f"+1 ({x % 1000:03d}) {x // 1000 % 1000:03d}-{x % 10000:04d}"
-            if kind == 1
-            else f"C{x:09d}"
-            if kind == 2
-            else f"P{x:012x}"
-        )
+        if kind == 0:
+            ids.append(f"u{x}@example.org")
+        elif kind == 1:
+            ids.append(f"+1 ({x % 1000:03d}) {x // 1000 % 1000:03d}-{x % 10000:04d}")
+        elif kind == 2:
+            ids.append(f"C{x:09d}")
+        else:
+            ids.append(f"P{x:012x}")
     cell = "<td>{:,}</td><td>{:.1f}</td><td>[{:.1f}, {:.1f}]</td>"
     rows = "".join(
         "<tr>" + cell.format(int(v), v / 7, v / 9, v / 5) + "</tr>"
-        for v in rng.random(20_000) * 1e6
+        for v in rng.random(10_000) * 1e6
     )
     page = f"<html><body><section id='s'><table>{rows}</table></section></body></html>"
     t0 = time.perf_counter()
     privacy_guard(page, forbidden=ids)
     seconds = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    privacy_guard(page, forbidden=ids[:n_baseline])
+    small = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    _scan_per_value(page, ids[:n_baseline])
+    scan = time.perf_counter() - t0
     return (
-        f"Identifier guard alone: a {len(page) / 2**20:.1f} MiB page against {n_ids:,} "
-        f"identifiers (emails, phones, record ids, person ids): {seconds:.2f} s "
-        f"({seconds / n_ids * 1e6:.2f} µs per identifier)."
+        f"The identifier guard alone, on a {len(page) / 2**20:.2f} MiB page: {n_ids:,} "
+        f"identifiers (emails, phones, record ids, person ids) in {seconds:.2f} s "
+        f"({seconds / n_ids * 1e6:.2f} µs each). On the first {n_baseline:,}: "
+        f"{small:.3f} s, against {scan:.2f} s for one `str.find` over the page per "
+        f"identifier (the old design, its cheapest form): **{scan / small:.0f}x**."
+    )
+
+
+def _row(label: str, r: dict[str, Any]) -> str:
+    total = r["read_s"] + r["build_s"] + r["write_s"]
+    cpu = r["read_cpu"] + r["build_cpu"] + r["write_cpu"]
+    return (
+        f"| {label} | {r['persons']:,} | {r['rows']['responses']:,} | {r['n_forbidden']:,} | "
+        f"{r['read_s']:.1f} | {r['build_s']:.1f} | {r['write_s']:.1f} | **{total:.1f}** | "
+        f"{cpu:.1f} | {r['peak_rss_mb'] / 1024:,.2f} |"
     )
 
 
 def _table(results: list[tuple[str, dict[str, Any]]]) -> str:
     lines = [
-        "| data | persons | responses | read (s) | build (s) | write + guard (s) | "
-        "total (s) | peak RSS (MiB) |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| run | persons | responses | identifiers guarded | read (s) | build (s) | "
+        "write + guard (s) | total wall (s) | total CPU (s) | peak RSS (GiB) |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
-    for label, r in results:
-        persons = r.get("persons", "")
-        total = r["read_s"] + r["build_s"] + r["write_s"]
-        lines.append(
-            f"| {label} | {persons:,} | {r['rows']['responses']:,} | {r['read_s']:.1f} | "
-            f"{r['build_s']:.1f} | {r['write_s']:.1f} | **{total:.1f}** | "
-            f"{r['peak_rss_mb']:,.0f} |"
-        )
+    lines += [_row(label, r) for label, r in results]
     return "\n".join(lines)
 
 
 def _steps_table(results: list[tuple[str, dict[str, Any]]]) -> str:
     labels = [s[0] for s in results[-1][1]["steps"]]
-    head = "| step | " + " | ".join(label for label, _ in results) + " |"
+    head = "| step (CPU s; peak RSS GiB after it) | " + " | ".join(lab for lab, _ in results) + " |"
     lines = [head, "| --- |" + " ---: |" * len(results)]
-    for k, step in enumerate(labels):
+    for step in labels:
         cells = []
         for _, r in results:
-            s = r["steps"][k] if k < len(r["steps"]) else None
-            cells.append(f"{s[1]:.1f} s, {s[2]:,.0f} MiB" if s else "")
+            match = [s for s in r["steps"] if s[0] == step]
+            cells.append(f"{match[0][2]:.1f}; {match[0][3] / 1024:.2f}" if match else "")
         lines.append(f"| {step} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
-def run(quick: bool = False, sizes: tuple[tuple[int, int], ...] | None = None) -> str:
-    """Time the report at each size (fresh process each); return a Markdown section."""
+def run(
+    quick: bool = False,
+    sizes: tuple[tuple[int, int], ...] | None = None,
+    baseline: str | None = None,
+) -> str:
+    """Time the report at each size (fresh process each); return a Markdown section.
+
+    ``baseline``: a commit whose package is timed on the same data in the same run
+    (not at the largest size, where it does not finish in reasonable time).
+    """
     chosen = sizes if sizes is not None else (QUICK_SIZES if quick else SIZES)
+    if baseline is None:
+        baseline = os.environ.get("HXMETRICS_BENCH_BASELINE")
+    old = baseline_tree(baseline) if baseline else None
+    data = [("sample", 3000, _sample_folder())]
+    data += [(f"{r / 1e6:g}M answers", p, make_data(p, r)) for p, r in chosen]
     results: list[tuple[str, dict[str, Any]]] = []
-    sample = _run_child(_sample_folder())
-    sample["persons"] = 3000
-    results.append(("bundled sample", sample))
-    for n_people, n_responses in chosen:
-        folder = make_data(n_people, n_responses)
+    for k, (label, persons, folder) in enumerate(data):
+        largest = k == len(data) - 1 and len(data) > 2
+        if old is not None and not largest:
+            r = _run_child(folder, code=old)
+            r["persons"] = persons
+            results.append((f"{label}, before ({baseline})", r))
         r = _run_child(folder)
-        r["persons"] = n_people
-        results.append((f"simulated, {n_responses / 1e6:g}M answers", r))
-        print(f"[bench_report] {n_people} persons: {r}", file=sys.stderr, flush=True)
-    guard = _guard_section(20_000 if quick else 2_000_000)
+        r["persons"] = persons
+        results.append((f"{label}, now" if old is not None else label, r))
+        print(f"[bench_report] {label}: {r}", file=sys.stderr, flush=True)
+    guard = _guard_section(20_000 if quick else 4_000_000, 2_000 if quick else 20_000)
     return "\n\n".join(
         [
             "## The HTML report, end to end",
@@ -259,12 +316,14 @@ def run(quick: bool = False, sizes: tuple[tuple[int, int], ...] | None = None) -
             "attribute every exhaust row, every section), then `Report.write` (the "
             "identifier guard over every email, phone, record id and person id of the "
             "input, then the file). Peak RSS is the process's `ru_maxrss` (tables "
-            "included). Organisations from `simulate_organisation` with the survey rates "
-            "scaled to the number of answers (see `benchmarks/bench_report.py`). Target "
-            "(issue 10): the sample in seconds; 10M answers and 1M persons within 120 s "
-            "and 6 GiB on 2 cores.",
+            "included); CPU is user + system time of the process, steadier than wall "
+            "time on a shared machine. Organisations from `simulate_organisation` with "
+            "the survey rates scaled to the number of answers (see "
+            "`benchmarks/bench_report.py`). Target (issue 10): the sample in seconds; "
+            "10M answers and 1M persons within 120 s and 6 GiB on 2 cores.",
             _table(results),
-            "Time and peak RSS after each step (the report's progress steps):",
+            "CPU seconds of each step of `build_report` (the report's progress steps), and "
+            "the peak RSS after it:",
             _steps_table(results),
             guard,
         ]
@@ -277,6 +336,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", type=Path, help="with --child: write cProfile stats here")
     parser.add_argument("--make", nargs=2, type=int, metavar=("PERSONS", "RESPONSES"))
     parser.add_argument("--sizes", nargs="*", type=int, help="persons; answers = 10 x persons")
+    parser.add_argument("--baseline", help="also time the package at this commit")
     args = parser.parse_args(argv)
     if args.child is not None:
         print(json.dumps(child(args.child, profile=args.profile)))
@@ -285,7 +345,7 @@ def main(argv: list[str] | None = None) -> int:
         print(make_data(*args.make))
         return 0
     sizes = tuple((p, 10 * p) for p in args.sizes) if args.sizes else None
-    print(run(sizes=sizes))
+    print(run(sizes=sizes, baseline=args.baseline))
     return 0
 
 
