@@ -5,10 +5,13 @@ Every number comes from a public function of :mod:`hxmetrics.measures`,
 rows, calls them, and lays the results out. Adding a measure to the report is one
 more function ``(report, context) -> None`` in :data:`SECTIONS`.
 
-Privacy: every grouped table goes through small-group suppression (the measure's
-``min_n`` or :func:`hxmetrics.measures.privacy.suppress`, complementary suppression
-included) with the report's ``min_n``; no identifier of a person or record is
-ever put into a table, a figure or a sentence.
+Privacy: one :class:`hxmetrics.privacy.Disclosure` per report decides what may be
+shown. :meth:`Context.plan` computes every table, card, count and figure source
+unsuppressed and registers it before any section is laid out (primary suppression
+below the report's ``min_n``, complementary suppression across every table of the
+report, linked populations, comparisons with a hidden reference); the sections only
+format what the plan shows. No identifier of a person or record is ever put into a
+table, a figure or a sentence.
 """
 
 from __future__ import annotations
@@ -143,6 +146,8 @@ _REFERENCES = (
     "time. Biometrics 38, 29-41.",
     "Cameron, A. C. & Miller, D. L. (2015). A practitioner's guide to cluster-robust "
     "inference. Journal of Human Resources 50, 317-372.",
+    "Hundepool, A., Domingo-Ferrer, J., Franconi, L., Giessing, S., Schulte Nordholt, E., "
+    "Spicer, K. & de Wolf, P.-P. (2012). Statistical Disclosure Control. Wiley.",
     "Bickel, P. J., Hammel, E. A. & O'Connell, J. W. (1975). Sex bias in graduate "
     "admissions: data from Berkeley. Science 187, 398-404.",
 )
@@ -327,10 +332,10 @@ class Context:
         return (
             f"Made with hxmetrics {hxmetrics.__version__}. Intervals are "
             f"{_level(self.confidence)} confidence intervals. Groups with fewer than "
-            f"{self.min_n} people or answers are suppressed, together with the smallest "
-            "neighbouring group where needed so that they cannot be recovered by "
-            "subtraction. No name, email, phone number or record id from the input appears "
-            "in this report."
+            f"{self.min_n} people or answers are suppressed, together with other groups "
+            "where needed so that no hidden number can be recovered by subtraction from "
+            "any total, margin, difference or label shown anywhere in this report. No name, "
+            "email, phone number or record id from the input appears in this report."
         )
 
     # -- the stakeholder model --------------------------------------------------------
@@ -847,20 +852,24 @@ class Context:
     # -- reading the plan ----------------------------------------------------------------
     def crossing(self) -> int | None:
         """People who ever held more than one role, or None when hidden."""
+        self.plan()
         if not self.planned["crossing"]:
             return 0
         return self.count("crossing")
 
     def comparison_hidden(self, group: str) -> bool:
         """Whether a group of the siloed-vs-unified comparison is hidden."""
+        self.plan()
         return self.disclosure.is_hidden("nps:siloed", _svu_where(group))
 
     def shown(self, name: str) -> pd.DataFrame:
         """A registered table as it may be shown (hidden rows' numbers missing)."""
+        self.plan()
         return self.disclosure.table(name)
 
     def count(self, name: str) -> int | None:
         """A registered count, or None when it is hidden."""
+        self.plan()
         return self.disclosure.count(name)
 
 
@@ -1176,8 +1185,6 @@ def crossing(report: Report, ctx: Context) -> None:
         pattern_table["with_label"].isna() | (pattern_table["pattern"] == hybrid_name("none"))
     )
     pattern_table["suppressed"] = hidden.to_numpy()
-    # A hidden row shows no kind either: every cell after its name is blank.
-    pattern_table.loc[hidden, "kind"] = ""
     _table(
         section,
         ctx,
@@ -1387,13 +1394,13 @@ def _satisfaction(section: Section, ctx: Context) -> None:
         )
         satisfied = int(frame["in_box"].fillna(0).sum())
         answers = int(frame["n"].fillna(0).sum())
-        section.add_figure(
-            fig,
-            alt=(
-                "Dot plot of CSAT by hybrid type with intervals; in the groups shown, "
-                f"{satisfied:,} of {answers:,} answers are satisfied."
-            ),
+        alt = (
+            "Dot plot of CSAT by hybrid type with intervals; in the groups shown, "
+            f"{satisfied:,} of {answers:,} answers are satisfied."
         )
+        if frame["suppressed"].astype(bool).all():
+            alt = "CSAT by hybrid type: every group is suppressed."
+        section.add_figure(fig, alt=alt)
         _table(
             section,
             ctx,
@@ -2242,8 +2249,13 @@ def data_quality(report: Report, ctx: Context) -> None:
             "Retention: Kaplan-Meier by role with Greenwood intervals (log scale); median "
             "with the Brookmeyer-Crowley interval. Boomerangs: share of worker leavers who "
             "started again, Wilson interval.",
-            f"Privacy: groups with fewer than {ctx.min_n} answers or people are suppressed, "
-            "with complementary suppression; no identifier leaves the input.",
+            f"Privacy: groups with fewer than {ctx.min_n} answers or people are suppressed "
+            "(primary suppression), and so are other groups wherever a total, a margin, "
+            "another table or a difference would give a hidden one back (complementary "
+            "suppression across the whole report, relation by relation, with a linear "
+            "audit; Hundepool et al. 2012, ch. 4); differences from a hidden reference "
+            "are hidden; the lifetime-value histogram is top- and bottom-coded; no "
+            "identifier leaves the input.",
         ]
     )
     section.add_heading("References")
