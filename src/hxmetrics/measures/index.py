@@ -446,8 +446,9 @@ def _check_weighted_sums(
     if weights is None:
         return
     n_rows = int(stats["_hx_k"].sum())
-    # The bootstrap draws a person up to n times: its sums must stay finite n-fold.
-    n_max = max(int(stats.groupby(_P, dropna=False).ngroups), 1)
+    # The bootstrap draws a person up to n times (n persons in a group, fewer than the
+    # person x item rows): its sums must stay finite that many times over.
+    n_max = max(len(stats), 1)
     with np.errstate(over="ignore", invalid="ignore"):
         totals = {
             "w": np.array([stats[_W].sum() * n_max]),
