@@ -254,7 +254,7 @@ def test_5_total_minus_visible_siblings_within_and_across_outputs(tmp_path, tiny
     assert by_silo["suppressed"].sum() != 1
 
 
-def test_manifest_counts_of_hidden_groups_are_not_written(tmp_path, tiny):
+def test_manifest_counts_of_hidden_groups_are_not_written(tmp_path, tiny, capsys):
     out, manifest = run(
         tmp_path,
         tiny,
@@ -267,6 +267,9 @@ def test_manifest_counts_of_hidden_groups_are_not_written(tmp_path, tiny):
     assert out["partners"]["suppressed"].all()
     assert manifest["privacy"]["min_n"] == 5
     assert "3" not in json.dumps(entry["excluded"])
+    # The command's summary line does not print the hidden count either.
+    printed = capsys.readouterr().out
+    assert "partners: 1 rows (1 suppressed) from a suppressed count of rows" in printed
 
 
 def test_min_n_1_turns_suppression_off_and_says_so(tmp_path, tiny):

@@ -64,7 +64,10 @@ def _cmd_compute(args: argparse.Namespace) -> int:
         print(f"hxmetrics: the job failed: {type(exc).__name__}: {exc}", file=sys.stderr)
         return EXIT_RUNTIME
     for entry in manifest["measures"]:
-        print(f"ok      {entry['name']}: {entry['rows_out']} rows from {entry['rows_in']}")
+        source = "a suppressed count of" if entry["rows_in"] is None else entry["rows_in"]
+        hidden = entry.get("rows_suppressed", 0)
+        extra = f" ({hidden} suppressed)" if hidden else ""
+        print(f"ok      {entry['name']}: {entry['rows_out']} rows{extra} from {source} rows")
     print(f"wrote   {job.output_dir} ({job.output_format}, manifest.json)")
     return EXIT_OK
 
@@ -109,9 +112,13 @@ def _parser() -> argparse.ArgumentParser:
         "compute",
         help="run a batch job file: measures on your tables, tidy outputs and a manifest",
         description="Run the measures a TOML job file names on its input tables and "
-        "write one tidy file per measure plus manifest.json. Exit codes: 0 ok, 1 invalid "
-        "input, 2 usage error (a bad job file), 3 runtime failure. A failed run leaves "
-        "the output directory as it was.",
+        "write one tidy file per measure plus manifest.json. Groups smaller than "
+        "[privacy] min_n (default 5) are suppressed consistently across every output and "
+        "the manifest. Outputs go only into a folder hxmetrics created (or an empty one); "
+        "a failed, interrupted or killed run leaves the previous output as it was (the "
+        "next run restores it after a kill). Exit codes: 0 ok, 1 invalid input, 2 usage "
+        "error (a bad job file, an output path that is not hxmetrics'), 3 runtime "
+        "failure, 130 interrupted.",
     )
     com.add_argument("--job", required=True, metavar="JOB.toml")
     com.add_argument(
