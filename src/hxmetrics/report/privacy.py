@@ -142,9 +142,9 @@ def _section_at(document: str, offset: int) -> str:
 class _Identifiers:
     """Forbidden values, stripped and sorted into the two ways they are matched.
 
-    ``values`` keeps the caller's order (first occurrence); ``phone`` holds the
-    digits of phone-like values ("" otherwise) and ``literal`` the case-folded
-    value of every other value of at least 4 characters ("" otherwise).
+    ``values`` keeps the caller's order (repeats included); ``phone`` holds the
+    digits of the phone-like values and ``literal`` the case-folded text of every
+    other value of at least 4 characters, both labelled as in ``values``.
     """
 
     values: pd.Series
@@ -158,7 +158,8 @@ def _apply(values: pd.Series, function: Callable[[str], str]) -> pd.Series:
 
 def _stripped(raw: pd.Series) -> pd.Series:
     """Values as text, stripped as ``str.strip`` does; missing and blank values dropped."""
-    values = raw[~raw.isna().to_numpy()].astype("str").str.strip(_ASCII_SPACE)
+    # The str dtype turns None and NaN into missing values and anything else into str(x).
+    values = raw.astype("str").dropna().str.strip(_ASCII_SPACE)
     ascii_ = values.str.isascii().to_numpy(dtype=bool)
     if not ascii_.all():
         values = values.where(ascii_, _apply(values[~ascii_], str.strip))
@@ -171,25 +172,30 @@ def _identifiers(forbidden: Iterable[str]) -> _Identifiers:
     ASCII values (nearly all) go through pandas' string methods with explicit ASCII
     character classes, which mean the same in Python's ``re`` and in PyArrow's RE2;
     the few others go through the reference rules one by one, so Unicode digits,
-    spaces and case folding behave exactly as Python's ``str`` methods.
+    spaces and case folding behave exactly as Python's ``str`` methods. Each step
+    runs only on the values it can concern (digits only of phone-like values, case
+    folding only of the others).
     """
-    values = _stripped(pd.Series(list(forbidden), dtype=object)).drop_duplicates()
+    # Not de-duplicated here (a hash of millions of strings): the few values found are.
+    values = _stripped(pd.Series(list(forbidden), dtype=object))
     ascii_ = values.str.isascii().to_numpy(dtype=bool)
-    digits = values.str.replace(r"[^0-9]", "", regex=True)
     phone_like = values.str.fullmatch(_ASCII_PHONE_VALUE).to_numpy(dtype=bool, copy=True)
-    literal = values.str.lower()
     if not ascii_.all():
-        other = values[~ascii_]
-        digits = digits.where(ascii_, _apply(other, _digits))
-        literal = literal.where(ascii_, _apply(other, str.casefold))
-        phone_like[~ascii_] = [bool(_PHONE_VALUE.match(v)) for v in other]
-    is_phone = phone_like & (digits.str.len().to_numpy() >= _MIN_PHONE_DIGITS)
-    is_literal = ~is_phone & (values.str.len().to_numpy() >= _MIN_LITERAL)
-    return _Identifiers(
-        values=values,
-        phone=digits.where(is_phone, ""),
-        literal=literal.where(is_literal, ""),
-    )
+        phone_like[~ascii_] = [bool(_PHONE_VALUE.match(v)) for v in values[~ascii_]]
+    candidates = values[phone_like]
+    plain = candidates.str.isascii().to_numpy(dtype=bool)
+    digits = candidates.str.replace(r"[^0-9]", "", regex=True)
+    if not plain.all():
+        digits = digits.where(plain, _apply(candidates[~plain], _digits))
+    is_phone = digits.str.len().to_numpy() >= _MIN_PHONE_DIGITS
+    phone_like[phone_like] = is_phone
+    is_literal = ~phone_like & (values.str.len().to_numpy() >= _MIN_LITERAL)
+    others = values[is_literal]
+    plain = ascii_[is_literal]
+    literal = others.str.lower()
+    if not plain.all():
+        literal = literal.where(plain, _apply(others[~plain], str.casefold))
+    return _Identifiers(values=values, phone=digits[is_phone], literal=literal)
 
 
 def _codepoints(text: str) -> np.ndarray:
@@ -290,17 +296,21 @@ def privacy_guard(document: str, *, forbidden: Iterable[str]) -> None:
         whole.setdefault(token, match.start())
         if len(token) >= _PHONE_TAIL:
             tails.setdefault(token[-_PHONE_TAIL:], match.start())
-    phones = ids.phone[ids.phone.str.len().to_numpy() > 0]
+    phones = ids.phone
     phone_hit = phones.isin(list(whole)).to_numpy() | (
         (phones.str.len().to_numpy() >= _PHONE_TAIL)
         & phones.str.slice(-_PHONE_TAIL).isin(list(tails)).to_numpy()
     )
-    literals = ids.literal[ids.literal.str.len().to_numpy() > 0]
+    literals = ids.literal
     literal_hit = literals.isin(list(_literal_windows(lowered, literals))).to_numpy()
     hit = set(phones.index[phone_hit]) | set(literals.index[literal_hit])
     found: list[tuple[str, int]] = []
-    for label in ids.values.index[ids.values.index.isin(list(hit))]:
+    shown_values: set[str] = set()
+    for label in sorted(hit):
         value = ids.values[label]
+        if value in shown_values:
+            continue
+        shown_values.add(value)
         if label in phones.index:
             digits = phones[label]
             seen = [whole.get(digits, -1)]
