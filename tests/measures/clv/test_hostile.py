@@ -214,3 +214,13 @@ def test_bgbb_without_repeat_transactions_cannot_be_identified() -> None:
     opportunities = pd.DataFrame({"frequency": 0, "recency": 0, "n_periods": np.zeros(30, int)})
     with pytest.raises(ParameterError, match="n_periods = 0"):
         BetaGeoBetaBinom().fit(opportunities, unit="Y")
+
+
+def test_missing_values_are_reported_by_row_without_customer_ids() -> None:
+    # Before: the example rows printed every column, customer ids included.
+    tx = TX.assign(id=["cust-a", "cust-a", "cust-a", "cust-b", "cust-c", "cust-c"])
+    tx.loc[1, "ts"] = pd.NaT
+    tx.loc[4, "value"] = np.nan
+    with pytest.raises(InputTableError, match=r"row 1: missing ts; row 4: missing value") as err:
+        rfm_summary(tx, customer="id", time="ts", amount="value", observation_end="2024-02-04")
+    assert "cust-" not in str(err.value)

@@ -217,15 +217,24 @@ def rfm_summary(
     n_missing = int(_collect(frame.select(missing.sum().alias("n")))["n"].iloc[0])
     if n_missing:
         rows = invalid_rows(frame, missing, columns=needed)
+        # Which of the columns is missing, by row label: the customer column holds
+        # identifiers, whose values never enter a message.
+        gaps = rows[needed].isna()
+        shown = "; ".join(
+            (f"row {label}: " if label is not None and not pd.isna(label) else "")
+            + "missing "
+            + ", ".join(c for c in needed if gaps.loc[i, c])
+            for i, label in zip(rows.index, rows["row"], strict=True)
+        )
         raise InputTableError(
             f"transactions: {n_missing} row(s) have a missing {', '.join(needed)}; they "
-            f"cannot be placed in time or attributed. Examples:\n{rows.to_string()}",
+            f"cannot be placed in time or attributed, e.g. {shown}.",
             table="transactions",
             failure_cases=pd.DataFrame(
                 {
-                    "column": customer,
+                    "column": [", ".join(c for c in needed if gaps.loc[i, c]) for i in rows.index],
                     "check": "not_null",
-                    "failure_case": rows.to_dict("records"),
+                    "failure_case": None,
                     "index": rows["row"].tolist(),
                 }
             ),
