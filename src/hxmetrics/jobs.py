@@ -595,11 +595,11 @@ def run_job(job: Job) -> dict[str, Any]:
 
     attribution: dict[str, Any] = {}
     secret: str | None = None
+    secret_source: str | None = None
     if job.keys is not None:
         from hxmetrics.stakeholders import StakeholderRegistry
 
         secret, secret_source = _secret(job)
-        attribution["person_id_secret"] = secret_source
         registry = StakeholderRegistry.from_rosters(
             customers=tables.get("customers"),
             workers=tables.get("workers"),
@@ -659,6 +659,9 @@ def run_job(job: Job) -> dict[str, Any]:
         "privacy": _privacy_manifest(job, layer),
         "output_format": job.output_format,
     }
+    if secret_source is not None:
+        # Where the secret behind person ids came from; never the secret itself.
+        manifest["person_id_secret"] = secret_source
     if recovered:
         manifest["recovered"] = recovered
     _write_outputs(job, shown, manifest, secret=secret)
