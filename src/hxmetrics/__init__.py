@@ -31,12 +31,13 @@ from hxmetrics.errors import (
     PrivacyError,
 )
 from hxmetrics.measures import *  # noqa: F403
-from hxmetrics.privacy import Disclosure
 from hxmetrics.measures import __all__ as _measures_all
+from hxmetrics.privacy import Disclosure
 from hxmetrics.stakeholders import (
     StakeholderRegistry,
     attribute,
     classify_hybrids,
+    new_secret,
     pseudonymise,
     resolve_identities,
     role_episodes,
@@ -60,6 +61,7 @@ __all__ = [
     "attribute",
     "classify_hybrids",
     "load_sample",
+    "new_secret",
     "plot_decomposition",
     "plot_silo_bias",
     "pooled_vs_stratified",
