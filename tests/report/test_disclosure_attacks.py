@@ -398,3 +398,86 @@ def test_findings_and_alt_texts_name_no_hidden_group(tiny):
         for alt in tiny.page.alts:
             assert f"gap is for {group}" not in alt, alt
             assert f"NPS of {group}" not in alt, alt
+
+
+# -- every total shown with its parts: no single hidden part, no small hidden union ---------
+@pytest.fixture(scope="module")
+def mid(sample_tables) -> Built:
+    """The sample with a minimum that hides many groups (more secondary suppression)."""
+    return _build(sample_tables, min_n=60)
+
+
+def _check_partition(what: str, total: float | None, parts: list[float | None], min_n: int):
+    if total is None:
+        return
+    hidden = sum(p is None for p in parts)
+    assert hidden != 1, (what, total, parts)
+    rest = total - sum(p for p in parts if p is not None)
+    assert rest == 0 or rest >= min_n, (what, total, parts)
+
+
+def _card_number(built: Built, label: str) -> float | None:
+    found = [k for k in built.page.kpis if k and k[0] == label]
+    return number(found[0][1]) if found else None
+
+
+def _card_n(built: Built, label: str) -> float | None:
+    found = [k for k in built.page.kpis if k and k[0] == label]
+    sizes = [t for t in (found[0] if found else []) if t.startswith("n = ")]
+    return number(sizes[0][4:]) if sizes else None
+
+
+@pytest.mark.parametrize("which", ["sample", "tiny", "mid", "huge"])
+def test_no_total_gives_back_a_hidden_part(which, request):
+    built = request.getfixturevalue(which)
+    m = built.min_n
+    by_role = {r[0]: r for r in one_table(built, "Net Promoter Score by role")["rows"]}
+    for role in ROLES:
+        found = tables_of(
+            built, f"{INSTRUMENT_NAME[role]}: scores and differences from no hybrid pattern"
+        )
+        if found and INSTRUMENT_NAME[role] in by_role:
+            at = column(found[0], "Answers")
+            parts = [number(r[at]) for r in found[0]["rows"]]
+            _check_partition(role, number(by_role[INSTRUMENT_NAME[role]][1]), parts, m)
+    people = _card_number(built, "People")
+    patterns = one_table(built, "Hybrid patterns")
+    at = column(patterns, "People of this hybrid type")
+    _check_partition("types", people, [number(r[at]) for r in patterns["rows"]], m)
+    roles = one_table(built, "People by combination of roles")
+    for header in roles["header"][1:]:
+        if header.startswith("People"):
+            at = column(roles, header)
+            _check_partition(header, people, [number(r[at]) for r in roles["rows"]], m)
+    usage = one_table(built, "Survey responses: used and left out")
+    reasons = ["Used", "Role not held then", "Unknown id", "Outside every role", "No time"]
+    for cells in usage["rows"]:
+        parts = [number(cells[column(usage, h)]) for h in reasons]
+        _check_partition(cells[0], number(cells[column(usage, "Responses")]), parts, m)
+    inputs = one_table(built, "Input tables and how their rows were linked to persons")
+    statuses = ["Linked to a person in a role", "Unknown id", "Outside every role", "No time"]
+    for cells in inputs["rows"]:
+        if cells[1] == "exhaust":
+            parts = [number(cells[column(inputs, h)]) for h in statuses]
+            _check_partition(cells[0], number(cells[column(inputs, "Rows")]), parts, m)
+    for tab in tables_of(built, "Median time in the role (months)"):
+        for cells in tab["rows"]:
+            parts = [number(cells[column(tab, h)]) for h in ("Ended", "Still running")]
+            _check_partition(cells[0], number(cells[column(tab, "Episodes")]), parts, m)
+    for tab in tables_of(built, "CSAT (top-2-box) by hybrid type"):
+        at = column(tab, "Answers")
+        parts = [number(r[at]) for r in tab["rows"]]
+        _check_partition("csat", _card_n(built, "CSAT (top-2-box)"), parts, m)
+    for tab in tables_of(built, "Mean expected value by hybrid type (t interval)"):
+        at = column(tab, "Customers")
+        parts = [number(r[at]) for r in tab["rows"]]
+        _check_partition("clv", _card_number(built, "Customers with purchases"), parts, m)
+
+
+@pytest.mark.parametrize("which", ["mid"])
+def test_invariants_hold_at_a_middle_minimum(which, request):
+    built = request.getfixturevalue(which)
+    test_a_hidden_row_shows_no_number_in_any_table(which, request)
+    test_no_shown_count_is_below_the_minimum(which, request)
+    test_figures_get_no_number_of_a_hidden_group(which, request)
+    assert any(cells[-1] == "suppressed" for t in built.page.tables for cells in t["rows"])
