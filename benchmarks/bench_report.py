@@ -151,7 +151,29 @@ def child(folder: Path, *, profile: Path | None = None) -> dict[str, Any]:
     return out
 
 
-def _run_child(folder: Path, *, code: Path | None = None) -> dict[str, Any]:
+def compare_child(folder: Path) -> dict[str, Any]:
+    """Time ``siloed_vs_unified`` alone (NPS, everyone and customers) on a data folder."""
+    from hxmetrics.compare import siloed_vs_unified
+    from hxmetrics.report.main import read_tables
+    from hxmetrics.stakeholders import StakeholderRegistry
+    from hxmetrics.tables import validate
+
+    tables = read_tables(folder)
+    rosters = {k: tables[k] for k in ("customers", "workers", "partners")}
+    registry = StakeholderRegistry.from_rosters(**rosters, keys=["email", "phone"])
+    responses = validate(tables["responses"], table="responses")
+    registry.attribute(responses.head(10))  # build the attribution index outside the timing
+    out: dict[str, Any] = {"rows": int((responses["instrument"] == "nps").sum())}
+    for group in ("all", "customer"):
+        t0, c0 = time.perf_counter(), _cpu()
+        result = siloed_vs_unified(registry, responses, group=group)
+        out[group] = (time.perf_counter() - t0, _cpu() - c0)
+        out[f"{group}_estimate"] = float(result.difference["difference"].iloc[0])
+    out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return out
+
+
+def _run_child(folder: Path, *, code: Path | None = None, mode: str = "--child") -> dict[str, Any]:
     """Run :func:`child` in a fresh process; ``code``: a source tree to import instead."""
     env = dict(os.environ, OPENBLAS_NUM_THREADS=os.environ.get("OPENBLAS_NUM_THREADS", "1"))
     here = Path(__file__).resolve().parent.parent
@@ -159,7 +181,7 @@ def _run_child(folder: Path, *, code: Path | None = None) -> dict[str, Any]:
         env["PYTHONPATH"] = f"{code / 'src'}{os.pathsep}{here}"
     t0 = time.perf_counter()
     proc = subprocess.run(
-        [sys.executable, "-m", "benchmarks.bench_report", "--child", str(folder)],
+        [sys.executable, "-m", "benchmarks.bench_report", mode, str(folder)],
         capture_output=True,
         text=True,
         env=env,
@@ -247,6 +269,31 @@ def _guard_section(n_ids: int, n_baseline: int) -> str:
     )
 
 
+def _compare_section(folder: Path, old: Path | None, baseline: str | None) -> str:
+    """``siloed_vs_unified`` per call on the largest organisation, before and now."""
+    runs = [("now", _run_child(folder, mode="--compare"))]
+    if old is not None:
+        runs.insert(0, (f"before ({baseline})", _run_child(folder, code=old, mode="--compare")))
+    lines = [
+        f"`siloed_vs_unified` alone (NPS; {runs[-1][1]['rows']:,} answer rows; registry "
+        "and attribution index built beforehand), one fresh process each:",
+        "",
+        "| code | group all: wall (s) | CPU (s) | group customer: wall (s) | CPU (s) | "
+        "peak RSS (GiB) | gap siloed - unified (all) |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for label, r in runs:
+        lines.append(
+            f"| {label} | {r['all'][0]:.1f} | {r['all'][1]:.1f} | {r['customer'][0]:.1f} | "
+            f"{r['customer'][1]:.1f} | {r['peak_rss_mb'] / 1024:.2f} | {r['all_estimate']!r} |"
+        )
+    if len(runs) == 2:
+        ratio = runs[0][1]["customer"][1] / runs[1][1]["customer"][1]
+        lines.append("")
+        lines.append(f"CPU ratio before / now (group customer): **{ratio:.1f}x**.")
+    return "\n".join(lines)
+
+
 def _row(label: str, r: dict[str, Any]) -> str:
     total = r["read_s"] + r["build_s"] + r["write_s"]
     cpu = r["read_cpu"] + r["build_cpu"] + r["write_cpu"]
@@ -308,6 +355,7 @@ def run(
         results.append((f"{label}, now" if old is not None else label, r))
         print(f"[bench_report] {label}: {r}", file=sys.stderr, flush=True)
     guard = _guard_section(20_000 if quick else 4_000_000, 2_000 if quick else 20_000)
+    compare = _compare_section(data[-1][2], old, baseline)
     return "\n\n".join(
         [
             "## The HTML report, end to end",
@@ -326,6 +374,7 @@ def run(
             "the peak RSS after it:",
             _steps_table(results),
             guard,
+            compare,
         ]
     )
 
@@ -334,12 +383,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--child", type=Path, help="time one report on this data folder")
     parser.add_argument("--profile", type=Path, help="with --child: write cProfile stats here")
+    parser.add_argument("--compare", type=Path, help="time siloed_vs_unified on this folder")
     parser.add_argument("--make", nargs=2, type=int, metavar=("PERSONS", "RESPONSES"))
     parser.add_argument("--sizes", nargs="*", type=int, help="persons; answers = 10 x persons")
     parser.add_argument("--baseline", help="also time the package at this commit")
     args = parser.parse_args(argv)
     if args.child is not None:
         print(json.dumps(child(args.child, profile=args.profile)))
+        return 0
+    if args.compare is not None:
+        print(json.dumps(compare_child(args.compare)))
         return 0
     if args.make is not None:
         print(make_data(*args.make))
