@@ -193,28 +193,38 @@ def test_3_a_narrower_where_does_not_give_back_one_answer(tmp_path, sample):
         assert broad["nps"] == pytest.approx(true_broad["nps"].iloc[0])
 
 
-def test_4_hx_index_n_of_a_suppressed_group(tmp_path, tiny):
+@pytest.mark.parametrize(("data_name", "group"), [("tiny", "silo"), ("sample", "hybrid_type")])
+def test_4_hx_index_n_of_a_suppressed_group(tmp_path, request, data_name, group):
     """Found: hx_index output kept `n` of a suppressed group and hid no neighbour."""
-    core = attributed(tiny).query("instrument == 'hx_core'")
+    data = request.getfixturevalue(data_name)
+    core = attributed(data).query("instrument == 'hx_core'")
     items = [f"hx{i}" for i in range(1, 7)]
-    truth = hx.hx_index(core, items, group="silo", min_n=1, n_boot=0).set_index("silo")
-    assert truth.loc["partners", "n"] == 3
+    truth = hx.hx_index(core, items, group=group, min_n=1, n_boot=0)
+    truth = truth.assign(**{group: truth[group].astype(str)}).set_index(group)
+    small = truth.index[truth["n"] < 5]
+    assert len(small) >= 1  # there is something to protect
     out, manifest = run(
         tmp_path,
-        tiny,
+        data,
         "[[measure]]\nname = 'index'\nfunction = 'hx_index'\ntable = 'responses'\n"
-        f"where = {{ instrument = 'hx_core' }}\nitems = {items}\ngroup = 'silo'\nn_boot = 0\n",
+        f"where = {{ instrument = 'hx_core' }}\nitems = {items}\ngroup = '{group}'\n"
+        "n_boot = 0\n",
     )
-    table = out["index"].set_index("silo")
-    assert table.loc["partners", "suppressed"]
-    assert table["suppressed"].sum() >= 2
+    table = out["index"]
+    table = table.assign(**{group: table[group].astype(str)}).set_index(group)
+    assert table.loc[small, "suppressed"].all()
+    assert table["suppressed"].sum() >= 2  # a neighbour too
+    hidden = table.index[table["suppressed"]]
     for column in ("n", "n_responses", "hx_index"):
-        assert pd.isna(table.loc["partners", column])
+        assert table.loc[hidden, column].isna().all()
     shown = table[~table["suppressed"]]
+    # Shown numbers are the true ones.
+    assert shown["n"].tolist() == truth.loc[shown.index, "n"].tolist()
     total = rows_in(manifest, "index")
     if total is not None:
         # rows_in counts (response, item) rows; per response: the number of items.
-        assert total / len(items) - shown["n_responses"].sum() != truth.loc["partners", "n"]
+        remainder = total / len(items) - shown["n_responses"].sum()
+        assert remainder not in set(truth.loc[hidden, "n_responses"])
 
 
 def test_5_total_minus_visible_siblings_within_and_across_outputs(tmp_path, tiny):
@@ -363,3 +373,94 @@ def test_a_given_secret_file_is_used_and_not_copied(tmp_path, sample, monkeypatc
     assert secret not in text
     assert "org.secret" in text
     assert os.environ.get("HXMETRICS_TEST_KILL_AT") is None
+
+
+def _label(frame: pd.DataFrame, columns: list[str]) -> pd.Series:
+    """One key per row: the group labels as text (a missing label is 'nan')."""
+    return frame[columns].astype(str).apply(tuple, axis=1)
+
+
+@pytest.mark.parametrize("data_name", ["tiny", "sample"])
+def test_6_no_hidden_cell_follows_from_the_published_figures(tmp_path, request, data_name):
+    """An attacker independent of the layer: every figure the job publishes (files and
+    manifest) is a known cell; every relation "total = sum of parts" (the total, the
+    margins by silo and by hybrid type, the two-way table) with exactly one unknown
+    gives it, and what it gives is known from then on. Nothing hidden is recovered."""
+    data = request.getfixturevalue(data_name)
+    answers = attributed(data).query("instrument == 'nps'")
+    out, manifest = run(
+        tmp_path,
+        data,
+        measure("total", NPS)
+        + measure("by_silo", NPS, "['silo']")
+        + measure("by_hybrid", NPS, "['hybrid_type']")
+        + measure("two_way", NPS, "['silo', 'hybrid_type']"),
+    )
+    dims = {"by_silo": ["silo"], "by_hybrid": ["hybrid_type"], "two_way": ["silo", "hybrid_type"]}
+
+    def cell(columns: list[str], labels: tuple) -> frozenset:
+        return frozenset(zip(columns, labels, strict=True))
+
+    truth: dict[frozenset, int] = {frozenset(): len(answers)}
+    known: dict[frozenset, float] = {}
+    hidden: set[frozenset] = set()
+    if not out["total"]["suppressed"].iloc[0]:
+        known[frozenset()] = float(out["total"]["n"].iloc[0])
+    if rows_in(manifest, "total") is not None:
+        known[frozenset()] = float(rows_in(manifest, "total"))
+    for name, columns in dims.items():
+        true = hx.nps(answers, "score", by=columns)
+        for labels, n in zip(_label(true, columns), true["n"], strict=True):
+            truth[cell(columns, labels)] = int(n)
+            if n < 5:
+                hidden.add(cell(columns, labels))  # primary: must be hidden
+        table = out[name]
+        for labels, row in zip(_label(table, columns), table.itertuples(), strict=True):
+            key = cell(columns, labels)
+            if row.suppressed:
+                hidden.add(key)
+                assert pd.isna(row.n)
+            else:
+                assert key not in hidden, f"{key} has n < 5 and is shown"
+                assert row.n == truth[key]
+                known[key] = float(row.n)
+    assert hidden
+    silos = {dict(k)["silo"] for k in truth if set(dict(k)) == {"silo"}}
+    types = {dict(k)["hybrid_type"] for k in truth if set(dict(k)) == {"hybrid_type"}}
+    relations = [
+        (frozenset(), [cell(["silo"], (s,)) for s in silos]),
+        (frozenset(), [cell(["hybrid_type"], (t,)) for t in types]),
+    ]
+    for s in silos:
+        parts = [cell(["silo", "hybrid_type"], (s, t)) for t in types]
+        relations.append((cell(["silo"], (s,)), [p for p in parts if p in truth]))
+    for t in types:
+        parts = [cell(["silo", "hybrid_type"], (s, t)) for s in silos]
+        relations.append((cell(["hybrid_type"], (t,)), [p for p in parts if p in truth]))
+    assert not {k: v for k, v in _attack(known, relations).items() if k in hidden}
+    # Negative control: had only the small cells been hidden (each table on its own,
+    # the old behaviour), the same attacker recovers some of them exactly.
+    primary = {k: float(v) for k, v in truth.items() if v >= 5 or k == frozenset()}
+    gained = _attack(primary, relations)
+    assert any(gained[k] == truth[k] for k in gained if truth[k] < 5)
+
+
+def _attack(known: dict, relations: list) -> dict:
+    """Subtraction to a fixed point: a relation with one unknown cell gives it."""
+    known = dict(known)
+    recovered = {}
+    changed = True
+    while changed:
+        changed = False
+        for total, parts in relations:
+            unknown = [c for c in [total, *parts] if c not in known]
+            if len(unknown) != 1:
+                continue
+            (target,) = unknown
+            if target == total:
+                value = sum(known[p] for p in parts)
+            else:
+                value = known[total] - sum(known[p] for p in parts if p != target)
+            known[target] = recovered[target] = value
+            changed = True
+    return recovered
