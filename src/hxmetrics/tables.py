@@ -828,8 +828,9 @@ def _masked(cases: pd.DataFrame, index: pd.Index) -> pd.DataFrame:
     if personal_index:
         shown = pd.Series("<index, masked>", index=cases.index, dtype=object)
         if index.is_unique:
-            at = pd.Series(index.get_indexer(labels[has_label]))
-            shown[has_label] = np.where(at >= 0, "#" + at.astype(str), "<index, masked>")
+            at = index.get_indexer(pd.Index(labels[has_label]))
+            found = pd.Series(at, dtype="int64").astype(str)
+            shown[has_label] = np.where(at >= 0, "#" + found, "<index, masked>")
         cases["index"] = shown.where(has_label, None)
     return cases
 
