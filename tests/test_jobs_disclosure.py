@@ -464,3 +464,16 @@ def _attack(known: dict, relations: list) -> dict:
             known[target] = recovered[target] = value
             changed = True
     return recovered
+
+
+def test_the_stored_secret_survives_a_run_killed_between_the_renames(tmp_path, sample):
+    """Recovery runs before the secret is read: person ids stay stable after a kill."""
+    from tests.test_jobs import _dead_pid
+
+    run(tmp_path, sample, measure("by_silo", NPS, "['silo']"))
+    secret = (tmp_path / "out" / ".hxmetrics-secret").read_text()
+    (tmp_path / "out").rename(tmp_path / f".out.old-{_dead_pid()}-deadbeef")
+    _, manifest = run(tmp_path, sample, measure("by_silo", NPS, "['silo']"))
+    assert (tmp_path / "out" / ".hxmetrics-secret").read_text() == secret
+    assert "stored in the output folder" in manifest["person_id_secret"]
+    assert any("restored the previous output" in line for line in manifest["recovered"])
