@@ -481,3 +481,23 @@ def test_invariants_hold_at_a_middle_minimum(which, request):
     test_no_shown_count_is_below_the_minimum(which, request)
     test_figures_get_no_number_of_a_hidden_group(which, request)
     assert any(cells[-1] == "suppressed" for t in built.page.tables for cells in t["rows"])
+
+
+# -- individual values: percentiles and the lifetime-value histogram -------------------------
+def test_percentiles_and_histogram_ends_rest_on_at_least_min_n_people():
+    from hxmetrics.report.sections import _percentiles, _top_coded
+
+    values = np.concatenate([np.arange(1.0, 41.0), [5000.0]])  # one customer far out
+    clipped = _top_coded(values, MIN_N)
+    # The largest customer's value is gone; each end is shared by min_n customers.
+    assert 5000.0 not in clipped
+    assert (clipped == clipped.max()).sum() >= MIN_N
+    assert (clipped == clipped.min()).sum() >= MIN_N
+    shown = _percentiles(values, (0.1, 0.25, 0.5, 0.75, 0.9), MIN_N)
+    for share, value in zip((0.1, 0.25, 0.5, 0.75, 0.9), shown, strict=True):
+        if np.isnan(value):
+            assert min(share, 1 - share) * len(values) < MIN_N
+        else:
+            assert (values < value).sum() >= MIN_N - 1
+            assert (values > value).sum() >= MIN_N - 1
+    assert np.isnan(_percentiles(values[:9], (0.5,), MIN_N)[0])

@@ -1886,25 +1886,26 @@ def _clv(section: Section, ctx: Context) -> None:
             ),
         ]
     )
-    fig, ax = new_figure(FIG_WIDTH, 3.4)
-    plot_distribution(
-        _top_coded(clv, ctx.min_n),
-        log=True,
-        floor=0.01,
-        bins=40,
-        xlabel=f"expected value over the next {CLV_HORIZON} weeks (log scale)",
-        title="Customer lifetime value",
-        ax=ax,
-    )
-    section.add_figure(
-        fig,
-        alt=(
-            f"Histogram of expected {CLV_HORIZON}-week value per customer on a log scale: "
-            f"median {np.median(clv):,.2f}, mean {clv.mean():,.2f}; a few customers carry "
-            "much of the value."
-        ),
-    )
-    q10, q25, q50, q75, q90 = np.quantile(clv, [0.1, 0.25, 0.5, 0.75, 0.9])
+    if len(clv) >= 2 * ctx.min_n:
+        fig, ax = new_figure(FIG_WIDTH, 3.4)
+        plot_distribution(
+            _top_coded(clv, ctx.min_n),
+            log=True,
+            floor=0.01,
+            bins=40,
+            xlabel=f"expected value over the next {CLV_HORIZON} weeks (log scale)",
+            title="Customer lifetime value",
+            ax=ax,
+        )
+        section.add_figure(
+            fig,
+            alt=(
+                f"Histogram of expected {CLV_HORIZON}-week value per customer on a log "
+                f"scale: median {np.median(clv):,.2f}, mean {clv.mean():,.2f}; a few "
+                "customers carry much of the value."
+            ),
+        )
+    q10, q25, q50, q75, q90 = _percentiles(clv, (0.1, 0.25, 0.5, 0.75, 0.9), ctx.min_n)
     quantiles = pd.DataFrame(
         {
             "customers": [len(clv)],
@@ -1973,6 +1974,23 @@ def _clv(section: Section, ctx: Context) -> None:
         },
         number_formats=_ci_formats("estimate", "{:.3f}"),
     )
+
+
+def _percentiles(values: np.ndarray, shares: Sequence[float], min_n: int) -> list[float]:
+    """Percentiles of ``values``; NaN where fewer than ``min_n`` values lie on a side.
+
+    A percentile is one person's value (or between two): it is shown only when at
+    least ``min_n`` values lie below it and above it.
+
+    Examples
+    --------
+    >>> _percentiles(np.arange(20.0), (0.1, 0.5, 0.9), 5)
+    [nan, 9.5, nan]
+    """
+    return [
+        float(np.quantile(values, q)) if min(q, 1 - q) * len(values) >= min_n else float("nan")
+        for q in shares
+    ]
 
 
 def _top_coded(values: np.ndarray, min_n: int) -> np.ndarray:
