@@ -312,3 +312,16 @@ def test_summary_counts_each_rule() -> None:
     assert s.loc["nps_by_role", "hidden"] == 2
     assert s.loc["nps_by_role", "primary"] == 1
     assert s.loc["nps_by_role", "secondary"] == 1
+
+
+def test_a_missing_column_message_never_prints_an_email_header() -> None:
+    """A headerless export: its 'column names' are the first row's email and phone."""
+    from hxmetrics.errors import InputTableError, check_columns
+
+    with pytest.raises(InputTableError) as err:
+        check_columns(["ana@example.org", "+44 20 7946 0958", "scroe"], ["score"], table="t")
+    message = str(err.value)
+    assert "ana@example.org" not in message
+    assert "7946" not in message
+    assert "'scroe'" in message
+    assert "Did you mean 'scroe'" in message

@@ -80,9 +80,16 @@ def check_columns(columns: Iterable[str], required: Iterable[str], *, table: str
     have = list(columns)
     missing = [c for c in required if c not in have]
     if missing:
-        hints = "".join(did_you_mean(m, have) for m in missing)
+        # A headerless file's "column names" are its first row: never print an email or a
+        # phone number from it, nor suggest one.
+        from hxmetrics.privacy import shown_name
+
+        shown = [shown_name(c) for c in have]
+        safe = [str(c) for c, text in zip(have, shown, strict=True) if text == repr(c)]
+        hints = "".join(did_you_mean(m, safe) for m in missing)
         raise InputTableError(
-            f"{table}: the following columns were not found: {missing}; available: {have}.{hints}",
+            f"{table}: the following columns were not found: {missing}; "
+            f"available: [{', '.join(shown)}].{hints}",
             table=table,
             failure_cases=_missing_frame(missing),
         )

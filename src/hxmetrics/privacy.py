@@ -73,6 +73,8 @@ __all__ = [
     "Disclosure",
     "check_group_columns",
     "check_min_n",
+    "looks_personal",
+    "shown_name",
     "suppress",
 ]
 
@@ -132,6 +134,48 @@ def check_min_n(min_n: object) -> int | None:
             f"min_n must be a positive integer (e.g. {DEFAULT_MIN_N}) or None; got {min_n!r}."
         )
     return int(min_n)
+
+
+# A careless export puts an email or a phone number in any column (columns swapped, a
+# headerless file): values that look like one are masked wherever they are.
+_EMAIL = r"[^@\s]+@[^@\s]+\.[^@\s]+"
+_PHONE = r"\s*\+?[\d\s().-]+\s*"
+_PHONE_DIGITS = 9
+_DATE_START = r"\s*\d{4}-\d{1,2}-\d{1,2}"
+
+
+def looks_personal(text: pd.Series) -> pd.Series:
+    """Whether each text looks like an email address or a phone number (vectorised).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> looks_personal(pd.Series(["ana@example.org", "+44 20 7946 0958", "2024-01-02", "team"]))
+    0     True
+    1     True
+    2    False
+    3    False
+    dtype: bool
+    """
+    phone = (
+        text.str.fullmatch(_PHONE)
+        & (text.str.count(r"\d") >= _PHONE_DIGITS)
+        & ~text.str.match(_DATE_START)
+    )
+    return (text.str.contains(_EMAIL) | phone).fillna(False).astype(bool)
+
+
+def shown_name(name: object) -> str:
+    """A column name for a message: quoted, unless it looks like an email or a phone.
+
+    Examples
+    --------
+    >>> shown_name("score"), shown_name("ana@example.org")
+    ("'score'", '<a column name that looks like an email or phone, masked>')
+    """
+    if bool(looks_personal(pd.Series([str(name)], dtype=object)).iloc[0]):
+        return "<a column name that looks like an email or phone, masked>"
+    return repr(name)
 
 
 def check_group_columns(by: str | Iterable[str] | None, *, what: str = "by") -> None:

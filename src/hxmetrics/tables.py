@@ -31,7 +31,7 @@ import pandas as pd
 from hxmetrics.errors import InputTableError, ParameterError, did_you_mean
 
 # Errors show the row label of these columns, never a value (privacy imports no tables).
-from hxmetrics.privacy import IDENTIFIER_COLUMNS
+from hxmetrics.privacy import IDENTIFIER_COLUMNS, looks_personal, shown_name
 
 
 @contextmanager
@@ -308,7 +308,7 @@ def _csv_header(path: Path) -> list[str]:
     for number, name in enumerate(header, start=1):
         positions.setdefault(name, []).append(number)
     repeated = [
-        f"{_shown_name(name)} (columns {' and '.join(map(str, at))})"
+        f"{shown_name(name)} (columns {' and '.join(map(str, at))})"
         for name, at in positions.items()
         if len(at) > 1
     ]
@@ -489,7 +489,7 @@ def _check_column_names(df: pd.DataFrame, table: str) -> None:
     repeated = counts[counts > 1]
     if len(repeated):
         # Which copy would pandera check? Neither answer is safe: refuse.
-        names = [f"{_shown_name(name)} appears {n} times" for name, n in repeated.items()]
+        names = [f"{shown_name(name)} appears {n} times" for name, n in repeated.items()]
         raise InputTableError(
             f"table {table!r}: column names must be unique; {'; '.join(names)}. "
             "Rename or drop the copies.",
@@ -771,33 +771,8 @@ def _tidy_failures(raw: pd.DataFrame) -> pd.DataFrame:
     return cases.loc[~redundant, _CASE_COLUMNS].reset_index(drop=True)
 
 
-# A careless export puts an email or a phone number in any column (columns swapped, a
-# headerless file): values that look like one are masked wherever they are.
-_EMAIL = r"[^@\s]+@[^@\s]+\.[^@\s]+"
-_PHONE = r"\s*\+?[\d\s().-]+\s*"
-_PHONE_DIGITS = 9
-_DATE_START = r"\s*\d{4}-\d{1,2}-\d{1,2}"
-
-
 def _mask_marker(column: object) -> str:
     return f"<{column}, masked>"
-
-
-def _looks_personal(text: pd.Series) -> pd.Series:
-    """Whether each text looks like an email address or a phone number (vectorised)."""
-    phone = (
-        text.str.fullmatch(_PHONE)
-        & (text.str.count(r"\d") >= _PHONE_DIGITS)
-        & ~text.str.match(_DATE_START)
-    )
-    return (text.str.contains(_EMAIL) | phone).fillna(False).astype(bool)
-
-
-def _shown_name(name: object) -> str:
-    """A column name for a message: quoted, unless it looks like an email or a phone."""
-    if bool(_looks_personal(pd.Series([str(name)], dtype=object)).iloc[0]):
-        return "<a column name that looks like an email or phone, masked>"
-    return repr(name)
 
 
 def _masked(cases: pd.DataFrame, index: pd.Index) -> pd.DataFrame:
@@ -816,14 +791,14 @@ def _masked(cases: pd.DataFrame, index: pd.Index) -> pd.DataFrame:
     hide = present & cases["column"].isin(IDENTIFIER_COLUMNS).to_numpy()
     others = present & ~hide
     if others.any():
-        hide[others] = _looks_personal(value[others].astype(str)).to_numpy()
+        hide[others] = looks_personal(value[others].astype(str)).to_numpy()
     if hide.any():
         cases["failure_case"] = cases["failure_case"].astype(object)
         cases.loc[hide, "failure_case"] = cases.loc[hide, "column"].map(_mask_marker)
     labels = cases["index"]
     has_label = labels.notna().to_numpy()
     personal_index = any(str(name) in IDENTIFIER_COLUMNS for name in index.names) or bool(
-        has_label.any() and _looks_personal(labels[has_label].astype(str)).any()
+        has_label.any() and looks_personal(labels[has_label].astype(str)).any()
     )
     if personal_index:
         shown = pd.Series("<index, masked>", index=cases.index, dtype=object)
@@ -867,7 +842,7 @@ def _message(table: str, cases: pd.DataFrame, df: pd.DataFrame) -> str:
     names = [str(c) for c in df.columns]
     names = [
         c
-        for c, personal in zip(names, _looks_personal(pd.Series(names, dtype=object)), strict=True)
+        for c, personal in zip(names, looks_personal(pd.Series(names, dtype=object)), strict=True)
         if not personal
     ]
     for (column, check), group in cases.groupby(["column", "check"], sort=False):
