@@ -147,6 +147,19 @@ def _text(values: Any) -> np.ndarray:
     return pd.Series(values, dtype="object").astype("str").to_numpy(dtype=object)
 
 
+def _labels(values: pd.Series, *, missing: str) -> np.ndarray:
+    """:func:`_text` of a column, ``missing`` where it is missing.
+
+    A categorical column (what attribution returns) is decoded from its codes: one
+    ``str`` per category instead of one per row.
+    """
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        names = [str(c) for c in values.cat.categories]
+        out: np.ndarray = np.asarray([*names, missing], dtype=object)[values.cat.codes.to_numpy()]
+        return out
+    return _text(values.astype("object").fillna(missing))
+
+
 def _resolve_measure(
     measure: str, instrument: str | None, item: str | None, box: Sequence[float] | None
 ) -> _Measure:
@@ -338,7 +351,7 @@ def build_design(
     # _select checked that every silo is one of SILOS, so the codes are all >= 0.
     silo = pd.Index(SILOS).get_indexer(pd.Index(att["silo"].astype("str")))
     silo_text = np.asarray(SILOS, dtype=object)[silo]
-    status = att["attribution"].astype("str").to_numpy(dtype=object)
+    status = _labels(att["attribution"], missing="nan")
     ok = status == "ok"
 
     # Clusters are resolved persons; a silo id the registry cannot link is its own person.
@@ -376,8 +389,9 @@ def build_design(
             failure_cases=_cases("silo", f"group_{group}", group, None),
         )
 
-    hybrid = att["hybrid_type"].astype("object").fillna(_NOT_ATTRIBUTED)
-    hybrid_type = np.where(known, _text(hybrid), _NOT_ATTRIBUTED)
+    hybrid_type = np.where(
+        known, _labels(att["hybrid_type"], missing=_NOT_ATTRIBUTED), _NOT_ATTRIBUTED
+    )
     exclusions = _exclusions(status, recorded, held, n_missing, group)
     return _Design(
         response_id=_text(att["response_id"]),
