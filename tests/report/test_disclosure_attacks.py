@@ -47,6 +47,7 @@ COUNTS = {
     "Ended",
     "Still running",
     "Used",
+    "Left out",
     "Role not held then",
     "Unknown id",
     "Outside every role",
@@ -134,6 +135,13 @@ def tiny(tiny_tables) -> Built:
 
 
 @pytest.fixture(scope="module")
+def small() -> Built:
+    """A small simulated organisation (300 people): many groups near the minimum."""
+    org = hx.simulate_organisation(300, seed=3)
+    return _build(dict(org.tables), min_n=MIN_N)
+
+
+@pytest.fixture(scope="module")
 def huge(sample_tables) -> Built:
     return _build(sample_tables, min_n=HUGE)
 
@@ -172,7 +180,7 @@ def true_nps(used: pd.DataFrame, by: list[str]) -> pd.DataFrame:
 
 
 # -- every build: a hidden row shows nothing, a shown count is never small ---------------------
-@pytest.mark.parametrize("which", ["sample", "tiny", "huge"])
+@pytest.mark.parametrize("which", ["sample", "tiny", "small", "huge"])
 def test_a_hidden_row_shows_no_number_in_any_table(which, request):
     built = request.getfixturevalue(which)
     checked = 0
@@ -189,7 +197,7 @@ def test_a_hidden_row_shows_no_number_in_any_table(which, request):
         assert checked > 5
 
 
-@pytest.mark.parametrize("which", ["sample", "tiny", "huge"])
+@pytest.mark.parametrize("which", ["sample", "tiny", "small", "huge"])
 def test_no_shown_count_is_below_the_minimum(which, request):
     built = request.getfixturevalue(which)
     for tab in built.page.tables:
@@ -202,7 +210,7 @@ def test_no_shown_count_is_below_the_minimum(which, request):
                     assert value >= built.min_n, (tab["caption"], name, cells)
 
 
-@pytest.mark.parametrize("which", ["sample", "tiny", "huge"])
+@pytest.mark.parametrize("which", ["sample", "tiny", "small", "huge"])
 def test_figures_get_no_number_of_a_hidden_group(which, request):
     built = request.getfixturevalue(which)
     assert built.figures
@@ -427,7 +435,7 @@ def _card_n(built: Built, label: str) -> float | None:
     return number(sizes[0][4:]) if sizes else None
 
 
-@pytest.mark.parametrize("which", ["sample", "tiny", "mid", "huge"])
+@pytest.mark.parametrize("which", ["sample", "tiny", "small", "mid", "huge"])
 def test_no_total_gives_back_a_hidden_part(which, request):
     built = request.getfixturevalue(which)
     m = built.min_n
@@ -450,10 +458,12 @@ def test_no_total_gives_back_a_hidden_part(which, request):
             at = column(roles, header)
             _check_partition(header, people, [number(r[at]) for r in roles["rows"]], m)
     usage = one_table(built, "Survey responses: used and left out")
-    reasons = ["Used", "Role not held then", "Unknown id", "Outside every role", "No time"]
+    reasons = ["Role not held then", "Unknown id", "Outside every role", "No time"]
     for cells in usage["rows"]:
         parts = [number(cells[column(usage, h)]) for h in reasons]
-        _check_partition(cells[0], number(cells[column(usage, "Responses")]), parts, m)
+        _check_partition(cells[0], number(cells[column(usage, "Left out")]), parts, m)
+    # The number of all responses is not shown: with "Used" it would give the left-out.
+    assert "Responses" not in usage["header"]
     inputs = one_table(built, "Input tables and how their rows were linked to persons")
     statuses = ["Linked to a person in a role", "Unknown id", "Outside every role", "No time"]
     for cells in inputs["rows"]:

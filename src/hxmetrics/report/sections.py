@@ -93,6 +93,7 @@ LEAVERS = "leavers:worker"
 #: The answers the measures use (the usage table's "used" cell of each instrument).
 USED: dict[str, Any] = {"use": "used"}
 USE_REASONS = ("used", "role_not_held", "unknown_id", "outside_episodes", "missing_time")
+LEFT_OUT = USE_REASONS[1:]
 FIG_WIDTH = 7.6
 PCT_FMT = "{:.1f}"
 
@@ -626,10 +627,19 @@ class Context:
         for row in usage.to_dict("records"):
             instrument = str(row["instrument"])
             base = f"responses:{instrument}"
-            reasons = [r for r in USE_REASONS if int(row[r]) > 0]
-            long = _counts({"use": reasons}, [int(row[r]) for r in reasons])
-            d.add(f"usage:{instrument}", long, base=base, by="use")
-            d.add_count(f"usage_total:{instrument}", int(row["responses"]), base=base)
+            # "Used" is the total of the instrument's measure tables (the same cell).
+            # The responses left out are their own total, never summed with the used
+            # ones: a few unusable records must not hide the measures' totals, so the
+            # number of all responses is not shown (it would give the left-out back).
+            if int(row["used"]):
+                d.add_count(f"usage_used:{instrument}", int(row["used"]), base=base, where=USED)
+            reasons = [r for r in LEFT_OUT if int(row[r]) > 0]
+            if reasons:
+                left = {"use": list(LEFT_OUT)}
+                long = _counts({"use": reasons}, [int(row[r]) for r in reasons])
+                d.add(f"usage:{instrument}", long, base=base, by="use", where=left)
+                total = sum(int(row[r]) for r in reasons)
+                d.add_count(f"usage_left:{instrument}", total, base=base, where=left)
         d.add("nps_by_role", self.nps_by_role, base=NPS_BASE, by="role", where=USED)
         d.add(
             "nps_by_hybrid",
@@ -2210,24 +2220,32 @@ def data_quality(report: Report, ctx: Context) -> None:
     if ctx.missing_keys:
         text += f" Key column(s) asked for but found in no roster: {', '.join(ctx.missing_keys)}."
     section.add_text(text)
-    usage = ctx.planned["usage"][["instrument", "items"]].copy()
-    usage["responses"] = [_na(ctx.count(f"usage_total:{i}")) for i in usage["instrument"]]
-    for reason in USE_REASONS:
-        usage[reason] = [
-            _shown_count(ctx.shown(f"usage:{i}"), "use", reason) for i in usage["instrument"]
-        ]
-    for column in ("responses", *USE_REASONS):
-        usage[column] = usage[column].astype("Int64")
+    planned = ctx.planned["usage"]
+    usage = planned[["instrument", "items"]].copy()
+
+    def shown_usage(instrument: str, kind: str) -> Any:
+        row = planned.loc[planned["instrument"] == instrument].iloc[0]
+        if kind == "used":
+            return _na(ctx.count(f"usage_used:{instrument}")) if int(row["used"]) else 0
+        if not any(int(row[r]) for r in LEFT_OUT):
+            return 0
+        if kind == "left_out":
+            return _na(ctx.count(f"usage_left:{instrument}"))
+        return _shown_count(ctx.shown(f"usage:{instrument}"), "use", kind)
+
+    for kind in ("used", "left_out", *LEFT_OUT):
+        usage[kind] = [shown_usage(str(i), kind) for i in usage["instrument"]]
+        usage[kind] = usage[kind].astype("Int64")
     _table(
         section,
         ctx,
-        _partly_hidden(usage, ["responses", *USE_REASONS]),
+        _partly_hidden(usage, ["used", "left_out", *LEFT_OUT]),
         caption="Survey responses: used and left out",
         labels={
             "instrument": "Instrument",
             "items": "Items",
-            "responses": "Responses",
             "used": "Used",
+            "left_out": "Left out",
             "role_not_held": "Role not held then",
             "unknown_id": "Unknown id",
             "outside_episodes": "Outside every role",
