@@ -294,6 +294,27 @@ def _compare_section(folder: Path, old: Path | None, baseline: str | None) -> st
     return "\n".join(lines)
 
 
+def _machine() -> str:
+    from benchmarks.run import machine
+
+    return "; ".join(line.removeprefix("- ") for line in machine().splitlines()[:2])
+
+
+def _verdict(label: str, r: dict[str, Any]) -> str:
+    """The largest run against the target, and its three most expensive steps."""
+    cpu = r["read_cpu"] + r["build_cpu"] + r["write_cpu"]
+    gib = r["peak_rss_mb"] / 1024
+    top = sorted(r["steps"], key=lambda s: -s[2])[:3]
+    steps = "; ".join(f"{s[0].lower()} {s[2]:.0f} s" for s in top)
+    return (
+        f"{label}: {cpu:.0f} CPU seconds (the report runs mostly on one core, so about "
+        f"its wall time on an idle machine; target 120 s: "
+        f"{'met' if cpu <= 120 else 'not met'}), peak {gib:.2f} GiB (target 6 GiB: "
+        f"{'met' if gib <= 6 else 'not met'}). Most expensive steps (CPU): {steps}; the "
+        f"identifier guard and the write {r['write_cpu']:.1f} s."
+    )
+
+
 def _row(label: str, r: dict[str, Any]) -> str:
     total = r["read_s"] + r["build_s"] + r["write_s"]
     cpu = r["read_cpu"] + r["build_cpu"] + r["write_cpu"]
@@ -355,6 +376,7 @@ def run(
         results.append((f"{label}, now" if old is not None else label, r))
         print(f"[bench_report] {label}: {r}", file=sys.stderr, flush=True)
     guard = _guard_section(20_000 if quick else 4_000_000, 2_000 if quick else 20_000)
+    verdict = _verdict(*results[-1])
     compare = _compare_section(data[-1][2], old, baseline)
     return "\n\n".join(
         [
@@ -369,7 +391,9 @@ def run(
             "the survey rates scaled to the number of answers (see "
             "`benchmarks/bench_report.py`). Target (issue 10): the sample in seconds; "
             "10M answers and 1M persons within 120 s and 6 GiB on 2 cores.",
+            f"This run: {_machine()}.",
             _table(results),
+            verdict,
             "CPU seconds of each step of `build_report` (the report's progress steps), and "
             "the peak RSS after it:",
             _steps_table(results),
