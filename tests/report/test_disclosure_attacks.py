@@ -511,3 +511,13 @@ def test_percentiles_and_histogram_ends_rest_on_at_least_min_n_people():
             assert (values < value).sum() >= MIN_N - 1
             assert (values > value).sum() >= MIN_N - 1
     assert np.isnan(_percentiles(values[:9], (0.5,), MIN_N)[0])
+
+
+# -- a data set without some instruments: the plan registers only what exists -----------------
+def test_a_report_without_nps_answers_is_built(tiny_tables):
+    responses = tiny_tables["responses"]
+    tables = {**tiny_tables, "responses": responses.loc[responses["instrument"] != "nps"]}
+    built = _build(tables, min_n=MIN_N)
+    by_role = one_table(built, "Net Promoter Score by role")
+    assert by_role["rows"] == [["no rows"]]
+    assert "No NPS answers in the data" in built.html

@@ -559,6 +559,13 @@ class Context:
             d.link(*cells)
         self.planned["done"] = True
 
+    def _add(self, name: str, frame: pd.DataFrame, **options: Any) -> None:
+        """Register a table; an empty one is kept aside (it has no cell to show)."""
+        if len(frame):
+            self.disclosure.add(name, frame, **options)
+        else:
+            self.planned.setdefault("empty", {})[name] = frame
+
     def _same(self, *cells: tuple[str, Mapping[str, Any] | None]) -> None:
         """Cells that are the same people (hidden together), linked once all exist."""
         self._links.append(cells)
@@ -569,22 +576,22 @@ class Context:
         self.planned["roles"] = summary
         d.add_count("people", self.n_persons, base=PERSONS)
         ever = summary.loc[summary["n_ever"] > 0].rename(columns={"roles": "roles_ever"})
-        d.add("roles_ever", ever, base=PERSONS, by="roles_ever", n="n_ever")
+        self._add("roles_ever", ever, base=PERSONS, by="roles_ever", n="n_ever")
         now = summary.loc[summary["n_as_of"] > 0].rename(columns={"roles": "roles_as_of"})
-        d.add("roles_as_of", now, base=PERSONS, by="roles_as_of", n="n_as_of")
+        self._add("roles_as_of", now, base=PERSONS, by="roles_as_of", n="n_as_of")
         multi = ever.loc[ever["roles_ever"].str.contains("+", regex=False)]
         self.planned["crossing"] = int(multi["n_ever"].sum())
         if len(multi):
             # The people in more than one role are the total of these rows.
             crossing = {"roles_ever": multi["roles_ever"].tolist()}
-            d.add(
+            self._add(
                 "roles_crossing", multi, base=PERSONS, by="roles_ever", where=crossing, n="n_ever"
             )
             d.add_count("crossing", self.planned["crossing"], base=PERSONS, where=crossing)
         hybrids = self.hybrids
         counts = hybrids["hybrid_type"].astype("str").value_counts().sort_index()
         types = pd.DataFrame({"hybrid_type": counts.index.astype("str"), "n": counts.to_numpy()})
-        d.add("hybrid_types", types, base=PERSONS, by="hybrid_type")
+        self._add("hybrid_types", types, base=PERSONS, by="hybrid_type")
         as_type = dict(zip(types["hybrid_type"].tolist(), types["n"].tolist(), strict=True))
         patterns: dict[str, int] = {}
         for rule in HYBRID_RULES:
@@ -603,7 +610,7 @@ class Context:
         d.add_count("records", self.n_records, base=RECORDS)
         matched = self.registry.crosswalk["matched_on"].astype("str") != "none"
         linked = _counts({"linked": [True, False]}, [int(matched.sum()), int((~matched).sum())])
-        d.add("records_linked", linked, base=RECORDS, by="linked")
+        self._add("records_linked", linked, base=RECORDS, by="linked")
         conflicts = self.registry.conflicts
         if len(conflicts):
             kinds = (
@@ -613,8 +620,8 @@ class Context:
             )
             kinds["kind"] = kinds["kind"].astype("str")
             self.planned["conflicts"] = kinds
-            d.add("conflicts", kinds, base="conflicts", by="kind", n="conflicts")
-            d.add("conflict_records", kinds, base="conflict_records", by="kind", n="records")
+            self._add("conflicts", kinds, base="conflicts", by="kind", n="conflicts")
+            self._add("conflict_records", kinds, base="conflict_records", by="kind", n="records")
             d.add_count(
                 "conflicts_total", int(conflicts["conflict_id"].nunique()), base="conflicts"
             )
@@ -637,11 +644,11 @@ class Context:
             if reasons:
                 left = {"use": list(LEFT_OUT)}
                 long = _counts({"use": reasons}, [int(row[r]) for r in reasons])
-                d.add(f"usage:{instrument}", long, base=base, by="use", where=left)
+                self._add(f"usage:{instrument}", long, base=base, by="use", where=left)
                 total = sum(int(row[r]) for r in reasons)
                 d.add_count(f"usage_left:{instrument}", total, base=base, where=left)
-        d.add("nps_by_role", self.nps_by_role, base=NPS_BASE, by="role", where=USED)
-        d.add(
+        self._add("nps_by_role", self.nps_by_role, base=NPS_BASE, by="role", where=USED)
+        self._add(
             "nps_by_hybrid",
             self.nps_by_hybrid,
             base=NPS_BASE,
@@ -664,7 +671,7 @@ class Context:
                 continue
             # The role's groups again (cells of nps_by_hybrid): the shown ones are
             # compared again at display time, Holm-adjusted among themselves.
-            d.add(
+            self._add(
                 f"nps_part:{role}",
                 result,
                 base=NPS_BASE,
@@ -674,7 +681,7 @@ class Context:
             )
             # Differences and p-values of a group are numbers of its cell and of the
             # reference's: hidden with either (the reference through compared_with).
-            d.add(
+            self._add(
                 f"nps_diff:{role}",
                 compared,
                 base=NPS_BASE,
@@ -690,11 +697,11 @@ class Context:
         ):
             if grouped is not None:
                 base = "responses:csat" if name.startswith("csat") else "responses:ces"
-                d.add(name, grouped, base=base, by="hybrid_type", where=USED)
+                self._add(name, grouped, base=base, by="hybrid_type", where=USED)
         if self.csat_overall is not None:
-            d.add("csat_overall", self.csat_overall, base="responses:csat", where=USED)
+            self._add("csat_overall", self.csat_overall, base="responses:csat", where=USED)
         if self.ces_overall is not None:
-            d.add("ces_overall", self.ces_overall, base="responses:ces", where=USED)
+            self._add("ces_overall", self.ces_overall, base="responses:ces", where=USED)
 
     def _plan_comparisons(self, d: Disclosure) -> None:
         results = self.comparisons
@@ -709,7 +716,7 @@ class Context:
         if roles:
             # Silo records partition everyone's siloed count: one table, one relation.
             siloed = pd.DataFrame({"group": roles, "n": [units(g, "siloed") for g in roles]})
-            d.add("svu_siloed", siloed, base="nps:siloed", by="group")
+            self._add("svu_siloed", siloed, base="nps:siloed", by="group")
         for group in results:
             where = _svu_where(group)
             if group == "all":
@@ -738,8 +745,8 @@ class Context:
         self.planned["reliability"] = rel
         complete = {**USED, "complete": True}
         first = rel.drop_duplicates("role")[["role", "n"]]
-        d.add("reliability_n", first, base=HX_BASE, by="role", where=complete)
-        d.add("reliability", rel, base=HX_BASE, by="role", where=complete, n=None)
+        self._add("reliability_n", first, base=HX_BASE, by="role", where=complete)
+        self._add("reliability", rel, base=HX_BASE, by="role", where=complete, n=None)
         for key, group in (("hx_role", "role"), ("hx_type", "hybrid_type")):
             result = hx_index(
                 self.hx_long,
@@ -751,8 +758,10 @@ class Context:
                 random_state=self.random_state,
             )
             self.planned[key] = result
-            d.add(key, result, base=HX_PERSONS, by=group)
-            d.add(f"{key}:responses", result, base=HX_BASE, by=group, where=USED, n="n_responses")
+            self._add(key, result, base=HX_PERSONS, by=group)
+            self._add(
+                f"{key}:responses", result, base=HX_BASE, by=group, where=USED, n="n_responses"
+            )
             for value in result[group].astype("str"):
                 self._same((HX_PERSONS, {group: value}), (HX_BASE, {**USED, group: value}))
 
@@ -776,9 +785,9 @@ class Context:
         by_type = mean_score(per_type, "clv", by="hybrid_type", confidence=self.confidence)
         self.planned.update(clv_models=(bg, gg), clv_value=value, clv_by_type=by_type)
         d.add_count("buyers", len(rfm), base=BUYERS)
-        d.add("clv_by_type", by_type, base=BUYERS, by="hybrid_type")
+        self._add("clv_by_type", by_type, base=BUYERS, by="hybrid_type")
         repeat = rfm["frequency"].to_numpy() > 0
-        d.add(
+        self._add(
             "buyers_repeat",
             _counts({"repeat": [True, False]}, [int(repeat.sum()), int((~repeat).sum())]),
             base=BUYERS,
@@ -794,7 +803,7 @@ class Context:
         )
         medians = medians.assign(role=medians["role"].astype("str"))
         self.planned["tenure"] = medians
-        d.add("tenure", medians, base=EPISODES, by="role")
+        self._add("tenure", medians, base=EPISODES, by="role")
         status = pd.concat(
             [
                 medians[["role"]].assign(status="ended", n=medians["n_events"]),
@@ -803,7 +812,7 @@ class Context:
             ignore_index=True,
         )
         status = status.loc[status["n"] > 0]
-        d.add("tenure_status", status, base=EPISODES, by=["role", "status"])
+        self._add("tenure_status", status, base=EPISODES, by=["role", "status"])
         if (episodes["role"].astype("str") == "worker").any():
             boom = boomerang_summary(
                 episodes,
@@ -816,7 +825,7 @@ class Context:
             leavers, returned = int(row["n"]), int(row["n_returned"])
             self.planned["boomerang"] = row
             d.add_count("leavers", leavers, base=LEAVERS)
-            d.add(
+            self._add(
                 "leavers_returned",
                 _counts({"returned": [True, False]}, [returned, leavers - returned]),
                 base=LEAVERS,
@@ -834,7 +843,7 @@ class Context:
                 counts = attribution_summary(self.attributed[name])
                 counts = counts.assign(attribution=counts["attribution"].astype("str"))
                 counts = counts.loc[counts["n"] > 0, ["attribution", "n"]]
-                d.add(f"attribution:{name}", counts, base=base, by="attribution")
+                self._add(f"attribution:{name}", counts, base=base, by="attribution")
             role = ROLE_OF_SILO.get(name)
             if name in ROSTERS and role is not None and episodes is not None:
                 # A roster's rows are its role's episodes when they count the same.
@@ -875,6 +884,9 @@ class Context:
     def shown(self, name: str) -> pd.DataFrame:
         """A registered table as it may be shown (hidden rows' numbers missing)."""
         self.plan()
+        empty = self.planned.get("empty", {})
+        if name in empty:
+            return empty[name].assign(suppressed=pd.Series(dtype=bool))
         return self.disclosure.table(name)
 
     def count(self, name: str) -> int | None:
