@@ -249,7 +249,10 @@ def _ci_formats(column: str, fmt: Any) -> dict[str, Any]:
 class Context:
     """What every section needs: the checked tables, the stakeholder model, settings.
 
-    Results used by several sections are computed once (cached properties).
+    Results used by several sections are computed once (cached properties), without
+    suppression; :meth:`plan` registers every number the report will show with the
+    report's one :class:`~hxmetrics.privacy.Disclosure`, and the sections read what may
+    be shown through :meth:`shown`, :meth:`count` and :meth:`comparison_hidden`.
     """
 
     tables: dict[str, pd.DataFrame]
