@@ -9,20 +9,17 @@ Everything a notebook needs is reachable from ``hx.``::
     answers = registry.attribute(org.responses)
     hx.nps(answers[answers["instrument"] == "nps"], "score", by="hybrid_type")
 
-Importing hxmetrics registers the ``df.hx`` pandas accessor.
+Importing hxmetrics registers the ``df.hx`` pandas accessor and costs little more than
+importing pandas: the subpackages (and SciPy, statsmodels, pandera, matplotlib behind
+them) are imported when one of their names is first used.
 """
 
-from hxmetrics import accessor as _accessor  # noqa: F401  (registers df.hx)
-from hxmetrics.compare import (
-    SiloComparison,
-    SimpsonCheck,
-    plot_decomposition,
-    plot_silo_bias,
-    pooled_vs_stratified,
-    siloed_vs_unified,
-    simulate_silo_bias,
-)
-from hxmetrics.datasets import load_sample, simulate_organisation
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from hxmetrics import accessor as _accessor  # registers df.hx
 from hxmetrics.errors import (
     ConvergenceError,
     HxError,
@@ -30,48 +27,123 @@ from hxmetrics.errors import (
     ParameterError,
     PrivacyError,
 )
-from hxmetrics.measures import *  # noqa: F403
-from hxmetrics.measures import __all__ as _measures_all
-from hxmetrics.privacy import Disclosure
-from hxmetrics.stakeholders import (
-    StakeholderRegistry,
-    attribute,
-    classify_hybrids,
-    new_secret,
-    pseudonymise,
-    resolve_identities,
-    role_episodes,
-    silo_view,
-)
-from hxmetrics.tables import validate
+
+if TYPE_CHECKING:
+    from hxmetrics.compare import (
+        SiloComparison,
+        SimpsonCheck,
+        plot_decomposition,
+        plot_silo_bias,
+        pooled_vs_stratified,
+        siloed_vs_unified,
+        simulate_silo_bias,
+    )
+    from hxmetrics.datasets import load_sample, simulate_organisation
+    from hxmetrics.measures import *  # noqa: F403
+    from hxmetrics.privacy import Disclosure
+    from hxmetrics.stakeholders import (
+        StakeholderRegistry,
+        attribute,
+        classify_hybrids,
+        new_secret,
+        pseudonymise,
+        resolve_identities,
+        role_episodes,
+        silo_view,
+    )
+    from hxmetrics.tables import validate
 
 __version__ = "0.1.0"
 
+_MEASURES = (
+    "JOB_MEASURES",
+    "WORKER_MIN_N",
+    "BetaGeo",
+    "BetaGeoBetaBinom",
+    "GammaGamma",
+    "ModifiedBetaGeo",
+    "ParetoNBD",
+    "ShiftedBetaGeometric",
+    "boomerang_summary",
+    "ces",
+    "cfa",
+    "compare_groups",
+    "cronbach_alpha",
+    "csat",
+    "customer_lifetime_value",
+    "hx_index",
+    "index_weights",
+    "item_total",
+    "kaplan_meier",
+    "mcdonald_omega",
+    "mean_score",
+    "measurement_invariance",
+    "median_tenure",
+    "model_from_dict",
+    "nps",
+    "nps_margin",
+    "nps_sample_size",
+    "nps_test",
+    "plot_rank_intervals",
+    "reliability",
+    "retention_curve",
+    "rfm_summary",
+    "sensitivity",
+    "suppress",
+    "time_to_return",
+)
+#: Public name -> the module that owns it (imported on first use).
+_LAZY: dict[str, str] = {
+    **dict.fromkeys(
+        (
+            "SiloComparison",
+            "SimpsonCheck",
+            "plot_decomposition",
+            "plot_silo_bias",
+            "pooled_vs_stratified",
+            "siloed_vs_unified",
+            "simulate_silo_bias",
+        ),
+        "hxmetrics.compare",
+    ),
+    **dict.fromkeys(("load_sample", "simulate_organisation"), "hxmetrics.datasets"),
+    **dict.fromkeys(_MEASURES, "hxmetrics.measures"),
+    "Disclosure": "hxmetrics.privacy",
+    **dict.fromkeys(
+        (
+            "StakeholderRegistry",
+            "attribute",
+            "classify_hybrids",
+            "new_secret",
+            "pseudonymise",
+            "resolve_identities",
+            "role_episodes",
+            "silo_view",
+        ),
+        "hxmetrics.stakeholders",
+    ),
+    "validate": "hxmetrics.tables",
+}
+
 __all__ = [
     "ConvergenceError",
-    "Disclosure",
     "HxError",
     "InputTableError",
     "ParameterError",
     "PrivacyError",
-    "SiloComparison",
-    "SimpsonCheck",
-    "StakeholderRegistry",
     "__version__",
-    "attribute",
-    "classify_hybrids",
-    "load_sample",
-    "new_secret",
-    "plot_decomposition",
-    "plot_silo_bias",
-    "pooled_vs_stratified",
-    "pseudonymise",
-    "resolve_identities",
-    "role_episodes",
-    "silo_view",
-    "siloed_vs_unified",
-    "simulate_silo_bias",
-    "simulate_organisation",
-    "validate",
-    *_measures_all,
+    *_LAZY,
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'hxmetrics' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

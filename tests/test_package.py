@@ -1,0 +1,43 @@
+"""The package's front door: every public name resolves, and importing it stays light."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+import hxmetrics
+
+
+def test_every_lazy_name_resolves_to_the_object_its_module_owns() -> None:
+    import importlib
+
+    for name, module in hxmetrics._LAZY.items():
+        assert getattr(hxmetrics, name) is getattr(importlib.import_module(module), name)
+
+
+def test_the_package_lists_every_measure() -> None:
+    from hxmetrics import measures
+
+    assert set(hxmetrics._MEASURES) == set(measures.__all__)
+
+
+def test_an_unknown_name_is_an_attribute_error() -> None:
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        hxmetrics.nope
+
+
+def test_import_loads_no_heavy_dependency() -> None:
+    # Importing hxmetrics costs about what pandas costs: SciPy, statsmodels, pandera,
+    # matplotlib and pyspark load when a name that needs them is first used.
+    code = (
+        "import sys, hxmetrics, pandas as pd; "
+        "pd.DataFrame({'s': [1]}).hx; "
+        "print(sorted(m for m in ('scipy', 'statsmodels', 'pandera', 'matplotlib', "
+        "'pyspark', 'narwhals') if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == "[]"
