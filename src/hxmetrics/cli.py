@@ -11,18 +11,15 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from hxmetrics.errors import HxError, InputTableError, ParameterError
+from hxmetrics.errors import HxError, InputTableError, ParameterError, UsageError
 from hxmetrics.tables import TABLES, read_table, table_from_filename, validate
 
-__all__ = ["main"]
+# UsageError is defined in hxmetrics.errors; ``hxmetrics.cli.UsageError`` is kept for callers.
+__all__ = ["UsageError", "main"]
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_RUNTIME = 0, 1, 2, 3
 #: 128 + SIGINT, what shells report for a command stopped by Ctrl-C.
 EXIT_INTERRUPTED = 130
-
-
-class UsageError(HxError):
-    """The command line asks for something that cannot be done (exit code 2)."""
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
@@ -47,18 +44,15 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _cmd_compute(args: argparse.Namespace) -> int:
-    from hxmetrics.jobs import JobError, load_job, run_job
+    from hxmetrics.jobs import load_job, run_job
 
-    try:
-        job = load_job(args.job, engine=args.engine)
-    except JobError as exc:
-        raise UsageError(str(exc)) from None
+    job = load_job(args.job, engine=args.engine)  # a JobError is a UsageError: exit 2
     try:
         manifest = run_job(job)
     except InputTableError as exc:
         print(f"INVALID input ({exc.table})\n{exc}", file=sys.stderr)
         return EXIT_INVALID
-    except (HxError, UsageError):
+    except HxError:
         raise
     except Exception as exc:
         print(f"hxmetrics: the job failed: {type(exc).__name__}: {exc}", file=sys.stderr)

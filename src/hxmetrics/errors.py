@@ -1,6 +1,18 @@
-"""Every error hxmetrics raises derives from :class:`HxError`.
+"""Every error hxmetrics raises derives from :class:`HxError`; every warning it gives
+is an :class:`HxWarning`.
 
-Messages say what was expected, what was found, an example, and a hint.
+Messages say what was expected, what was found, an example, and a hint. All exception
+and warning classes of the package are defined here (the command line's
+:class:`UsageError` and the batch jobs' :class:`JobError` included), so that one
+``except HxError`` or one warnings filter on :class:`HxWarning` covers the package.
+
+Errors and their exit codes in the ``hxmetrics`` command:
+
+- :class:`InputTableError`: an input table breaks the data contract (exit 1);
+- :class:`UsageError` (a :class:`JobError` too), :class:`ParameterError`: the command
+  line, a job file or an argument asks for something that cannot be done (exit 2);
+- any other :class:`HxError` (:class:`ConvergenceError`, :class:`PrivacyError`): the run
+  failed (exit 3).
 """
 
 from __future__ import annotations
@@ -15,9 +27,12 @@ if TYPE_CHECKING:
 __all__ = [
     "ConvergenceError",
     "HxError",
+    "HxWarning",
     "InputTableError",
+    "JobError",
     "ParameterError",
     "PrivacyError",
+    "UsageError",
     "did_you_mean",
 ]
 
@@ -37,6 +52,43 @@ class PrivacyError(HxError):
 
 class ConvergenceError(HxError, RuntimeError):
     """A numerical fit did not converge; the message says what was tried."""
+
+
+class UsageError(HxError):
+    """The command line asks for something that cannot be done (exit code 2).
+
+    Also importable as ``hxmetrics.cli.UsageError``.
+    """
+
+
+class JobError(UsageError, ParameterError):
+    """A job file asks for something that cannot be done (a usage error, exit code 2).
+
+    The message names the section, key or ``[[measure]]`` at fault. Also importable as
+    ``hxmetrics.jobs.JobError``.
+    """
+
+
+class HxWarning(UserWarning):
+    """A statistical warning: a result was computed but should be read with care.
+
+    For example a fit that did not converge, a Heywood case (a negative or zero
+    residual variance in a factor model) or a reliability too low for an index built
+    on the items. Results also say so in their notes; the warning makes it visible
+    where nobody reads them. Filter all of them at once with
+    ``warnings.simplefilter("ignore", hxmetrics.errors.HxWarning)`` (or turn them into
+    errors with ``"error"``).
+
+    Examples
+    --------
+    >>> import warnings
+    >>> from hxmetrics.errors import HxWarning
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always", HxWarning)
+    ...     warnings.warn("Cronbach's alpha 0.0016 is below 0.5", HxWarning, stacklevel=1)
+    >>> caught[0].category.__name__
+    'HxWarning'
+    """
 
 
 class InputTableError(HxError, ValueError):

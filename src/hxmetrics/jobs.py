@@ -57,18 +57,15 @@ import narwhals as nw
 import pandas as pd
 
 from hxmetrics import _outputs
-from hxmetrics.errors import ParameterError, PrivacyError, did_you_mean
+from hxmetrics.errors import JobError, ParameterError, PrivacyError, did_you_mean
 from hxmetrics.privacy import DEFAULT_MIN_N, Disclosure, check_group_columns, check_min_n
 from hxmetrics.tables import ROSTERS, SUFFIXES, TABLES, read_table, validate
 
+# JobError is defined in hxmetrics.errors; ``hxmetrics.jobs.JobError`` is kept for callers.
 __all__ = ["ENGINES", "Job", "JobError", "job_inputs", "load_job", "run_job", "to_engine"]
 
 ENGINES = ("pandas", "polars", "duckdb", "spark")
 FORMATS = ("parquet", "csv")
-
-
-class JobError(ParameterError):
-    """The job file asks for something that cannot be done (a usage error)."""
 
 
 @dataclass(frozen=True)
