@@ -287,3 +287,18 @@ def test_collect_identifiers_strips_like_str_strip_and_drops_blanks():
         "Zoë",
         "a@x.org",
     ]
+
+
+@given(
+    values=st.lists(
+        st.one_of(st.none(), st.text(alphabet="a1٣²Zéß @.\u00a0\t-", max_size=9)), max_size=30
+    ),
+    min_digits=st.integers(0, 8),
+)
+def test_collect_identifiers_matches_the_plain_rules(values, min_digits):
+    # Distinct, stripped, non-blank, short digit-only values left out, sorted as sorted().
+    expected = {v.strip() for v in values if v is not None and v.strip()}
+    expected = {v for v in expected if not (v.isdigit() and len(v) < min_digits)}
+    table = pd.DataFrame({"email": pd.Series(values, dtype="object")})
+    got = collect_identifiers([table], columns=["email"], min_digits=min_digits)
+    assert got == sorted(expected)

@@ -331,7 +331,10 @@ def privacy_guard(document: str, *, forbidden: Iterable[str]) -> None:
 
 
 def collect_identifiers(
-    tables: Iterable[pd.DataFrame], *, columns: Sequence[str] = ("email", "phone")
+    tables: Iterable[pd.DataFrame],
+    *,
+    columns: Sequence[str] = ("email", "phone"),
+    min_digits: int = 0,
 ) -> list[str]:
     """Gather the distinct identifier values of the given columns from input tables.
 
@@ -341,11 +344,14 @@ def collect_identifiers(
         Rosters (or any tables); tables without a column are skipped for it.
     columns : sequence of str, default ("email", "phone")
         Columns holding personal identifiers.
+    min_digits : int, default 0
+        Values made only of digits (``str.isdigit``) and shorter than this are left
+        out: such numbers cannot be told from counts in a report's text.
 
     Returns
     -------
     list of str
-        Distinct non-blank values, sorted, ready for :func:`privacy_guard`.
+        Distinct non-blank values (stripped), sorted, ready for :func:`privacy_guard`.
 
     Examples
     --------
@@ -355,14 +361,33 @@ def collect_identifiers(
     ... )
     >>> collect_identifiers([roster])
     ['555 0101 22', 'a@x.org']
+    >>> ids = pd.DataFrame({"worker_id": ["1234", "123456", "W-1"]})
+    >>> collect_identifiers([ids], columns=["worker_id"], min_digits=6)
+    ['123456', 'W-1']
     """
     parts: list[pd.Series] = []
     for table in tables:
         for column in columns:
             if column not in table.columns:
                 continue
-            # Distinct values first: a column of millions holds far fewer values.
-            parts.append(_stripped(pd.Series(table[column].dropna().unique(), dtype=object)))
+            # Distinct values first (a column of millions holds far fewer), kept in
+            # pandas' string dtype: no Python object per value.
+            parts.append(_stripped(pd.Series(table[column].dropna().unique())))
     if not parts:
         return []
-    return sorted(pd.concat(parts, ignore_index=True).drop_duplicates().tolist())
+    values = pd.concat(parts, ignore_index=True).drop_duplicates()
+    if min_digits > 0:
+        values = values[~_short_number(values, min_digits)]
+    # Sorted by code point as sorted() does (UTF-8 byte order is code point order).
+    return values.sort_values(ignore_index=True).tolist()
+
+
+def _short_number(values: pd.Series, min_digits: int) -> np.ndarray:
+    """``v.isdigit() and len(v) < min_digits`` for each value (vectorised for ASCII)."""
+    short = values.str.len().to_numpy() < min_digits
+    ascii_ = values.str.isascii().to_numpy(dtype=bool)
+    out: np.ndarray = short & values.str.fullmatch("[0-9]+").to_numpy(dtype=bool, copy=True)
+    other = short & ~ascii_
+    if other.any():
+        out[other] = [v.isdigit() for v in values[other]]
+    return out
