@@ -237,3 +237,45 @@ def test_validation_keeps_rows_in_order(perm):
 )
 def test_table_from_filename(name, table):
     assert table_from_filename(name) == table
+
+
+# ------------------------------------------- issue 11: any frame narwhals accepts
+
+
+@pytest.mark.parametrize("kind", ["polars", "polars_lazy", "pyarrow"])
+@pytest.mark.parametrize("table", TABLES)
+def test_validate_accepts_polars_and_arrow_frames_as_pandas_does(table, kind):
+    pl = pytest.importorskip("polars")
+    df = valid(table).assign(extra=1)
+    if kind == "pyarrow":
+        import pyarrow as pa
+
+        other = pa.Table.from_pandas(df, preserve_index=False)
+    else:
+        other = pl.from_pandas(df)
+        other = other.lazy() if kind == "polars_lazy" else other
+    got = validate(other, table=table)
+    expected = validate(df, table=table)
+    assert isinstance(got, pd.DataFrame)
+    pd.testing.assert_frame_equal(got, expected, check_dtype=False)
+    for column in expected.columns:  # the contract's types, whatever the engine
+        assert got[column].dtype.kind == expected[column].dtype.kind, column
+
+
+def test_validate_polars_failures_read_as_pandas_failures():
+    pl = pytest.importorskip("polars")
+    df = valid("workers").assign(engagement=["gig", "fulltime", "gig"])
+    with pytest.raises(InputTableError) as from_pandas:
+        validate(df, table="workers")
+    with pytest.raises(InputTableError) as from_polars:
+        validate(pl.from_pandas(df), table="workers")
+    assert str(from_polars.value) == str(from_pandas.value)
+
+
+@pytest.mark.parametrize("value", [[1, 2], pd.Series([1, 2]), "a.csv"])
+def test_not_a_frame_message_is_unchanged(value):
+    with pytest.raises(
+        InputTableError,
+        match=rf"table 'events': expected a pandas DataFrame, got {type(value).__name__}\.$",
+    ):
+        validate(value, table="events")  # type: ignore[arg-type]

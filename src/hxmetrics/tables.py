@@ -56,6 +56,7 @@ __all__ = [
     "SCHEMAS",
     "SILOS",
     "TABLES",
+    "as_pandas",
     "read_table",
     "table_from_filename",
     "validate",
@@ -365,14 +366,57 @@ def _parser_problem(exc: Exception, header: list[str]) -> str:
     return f"cannot be read as CSV: {first}"
 
 
-def validate(df: pd.DataFrame, *, table: str) -> pd.DataFrame:
+def as_pandas(df: Any, *, table: str) -> pd.DataFrame:
+    """Any data frame narwhals accepts, as a pandas DataFrame (the tables' boundary).
+
+    pandas frames are returned as they are; eager Polars and PyArrow frames are
+    converted, lazy ones (Polars, DuckDB, ...) collected first. The contract's checks
+    then run on pandas, so every engine gets the same checks and the same messages.
+
+    Raises
+    ------
+    InputTableError
+        If ``df`` is not a data frame (a list, a Series, a path): the message names
+        the table and the type.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> from hxmetrics.tables import as_pandas
+    >>> as_pandas(pl.DataFrame({"worker_id": ["w1"]}), table="workers")
+      worker_id
+    0        w1
+    """
+    if isinstance(df, pd.DataFrame):
+        return df
+    import narwhals as nw
+
+    try:
+        # eager_or_interchange_only would refuse lazy frames; they are collected here.
+        frame = nw.from_native(df, allow_series=False)
+    except TypeError:
+        frame = None
+    if not isinstance(frame, nw.DataFrame | nw.LazyFrame):
+        raise InputTableError(
+            f"table {table!r}: expected a pandas DataFrame, got {type(df).__name__}.",
+            table=table,
+            failure_cases=_no_cases(),
+        )
+    eager = frame.collect() if isinstance(frame, nw.LazyFrame) else frame
+    out: pd.DataFrame = eager.to_pandas()
+    return out
+
+
+def validate(df: Any, *, table: str) -> pd.DataFrame:
     """Check ``df`` against the contract for ``table`` and return it coerced.
 
     Parameters
     ----------
-    df : pandas.DataFrame
+    df : pandas.DataFrame or any frame narwhals accepts
         The table to check, with one flat row of distinct column names. Extra
-        columns are kept as they are.
+        columns are kept as they are. Polars, PyArrow and other frames narwhals
+        accepts are converted to pandas first (lazy ones collected), see
+        :func:`as_pandas`.
     table : str
         One of ``customers``, ``workers``, ``partners`` (rosters) or
         ``responses``, ``events``, ``transactions``, ``tickets`` (exhaust).
@@ -411,12 +455,7 @@ def validate(df: pd.DataFrame, *, table: str) -> pd.DataFrame:
             table=str(table),
             failure_cases=_no_cases(),
         )
-    if not isinstance(df, pd.DataFrame):
-        raise InputTableError(
-            f"table {table!r}: expected a pandas DataFrame, got {type(df).__name__}.",
-            table=table,
-            failure_cases=_no_cases(),
-        )
+    df = as_pandas(df, table=table)
     _check_column_names(df, table)
     schema = SCHEMAS[table]
     df, scalar_cases = _non_scalar_values(df, schema)

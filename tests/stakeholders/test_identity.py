@@ -322,9 +322,14 @@ def test_key_in_no_roster_is_an_error_with_a_hint():
     df = pd.DataFrame({"customer_id": ["c1"], "e_mail": ["a"]})
     with pytest.raises(InputTableError, match=r"\['email'\].*Did you mean 'e_mail'"):
         resolve_identities({"customers": df}, keys=["email"])
-    # By default the rosters' own email / phone columns are the keys; none is an error.
-    with pytest.raises(InputTableError, match=r"\['email', 'phone'\] are in none"):
-        resolve_identities({"customers": df})
+    # By default the rosters' own email / phone columns are the keys; with neither, no
+    # record is linked (issue 11: ids-only rosters register) and a note says so, with
+    # the near miss.
+    cw, _ = resolve_identities({"customers": df})
+    assert cw["matched_on"].tolist() == ["none"]
+    (note,) = cw.attrs["hxmetrics"]["notes"]
+    assert "no key column (email, phone)" in note
+    assert "Did you mean 'e_mail'" in note
     only_email = pd.DataFrame({"customer_id": ["c1", "c2"], "email": ["a@x", "A@x "]})
     cw, _ = resolve_identities({"customers": only_email})
     assert cw["person_id"].nunique() == 1
@@ -348,11 +353,6 @@ def test_bad_birth_year_names_the_rows():
             {"workers": pd.DataFrame({"worker_id": ["w"], "email": ["a"]})},
             {"max_component_size": 1},
             "max_component_size must be at least 2",
-        ),
-        (
-            {"workers": pd.DataFrame({"worker_id": ["w"], "email": ["a"]})},
-            {"keys": ()},
-            "keys is empty",
         ),
         (
             {"workers": pd.DataFrame({"worker_id": ["w"], "email": ["a"]})},

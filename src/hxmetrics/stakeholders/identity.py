@@ -53,7 +53,7 @@ import pandas as pd
 from hxmetrics.errors import HxError, InputTableError, ParameterError, check_columns, did_you_mean
 from hxmetrics.privacy import IDENTIFIER_COLUMNS
 from hxmetrics.stakeholders._unionfind import bipartite_components, group_max, group_min
-from hxmetrics.tables import ID_COLUMN, SILOS
+from hxmetrics.tables import ID_COLUMN, SILOS, as_pandas
 
 __all__ = [
     "CONFLICT_KINDS",
@@ -428,20 +428,15 @@ def check_rosters(rosters: Mapping[str, pd.DataFrame]) -> dict[str, pd.DataFrame
     if not rosters:
         raise ParameterError("rosters is empty: pass at least one roster, e.g. {'workers': df}.")
     out: dict[str, pd.DataFrame] = {}
-    for silo, df in rosters.items():
+    for silo in rosters:
         if silo not in SILOS:
             raise ParameterError(
                 f"unknown silo {silo!r}; rosters are keyed by {', '.join(map(repr, SILOS))}."
                 + did_you_mean(str(silo), SILOS)
             )
-        if not isinstance(df, pd.DataFrame):
-            raise InputTableError(
-                f"table {silo!r}: expected a pandas DataFrame, got {type(df).__name__}.",
-                table=silo,
-                failure_cases=pd.DataFrame(columns=["column", "check", "failure_case", "index"]),
-            )
     for silo in sorted(rosters):
-        out[silo] = rosters[silo]
+        # Polars, PyArrow, lazy frames: converted here, at the boundary (the pandas path).
+        out[silo] = as_pandas(rosters[silo], table=silo)
     return out
 
 
@@ -580,14 +575,19 @@ def resolve_identities(
         Roster per silo (``customers``, ``workers``, ``partners``), one row per
         episode, with the silo's id column (``customer_id``, ``worker_id``,
         ``partner_id``, or ``source_id``) and the key columns. A key column may be
-        missing from some rosters, not from all.
+        missing from some rosters, not from all. Polars, PyArrow and other frames
+        narwhals accepts are converted to pandas (lazy frames collected).
     keys : str or sequence of str, optional
-        Key columns; each must be in at least one roster. One string is one column
-        (``keys="email"``). Default: ``email`` and ``phone``, those of them that the
-        rosters have. Values are normalised (see :func:`normalise_key`); columns
-        whose name contains ``email`` / ``phone`` get the email / phone rules.
-        Pseudonymised keys (:func:`pseudonymise`, one salt for every roster) link
-        exactly as the raw keys do.
+        Key columns; each must be in at least one roster (a named key in none is an
+        error: a typo). One string is one column (``keys="email"``). Default:
+        ``email`` and ``phone``, those of them that the rosters have. Values are
+        normalised (see :func:`normalise_key`); columns whose name contains
+        ``email`` / ``phone`` get the email / phone rules. Pseudonymised keys
+        (:func:`pseudonymise`, one salt for every roster) link exactly as the raw
+        keys do. ``keys=[]`` links nothing: one person per record
+        ``(silo, source_id)``, ``matched_on="none"``. Rosters without any default
+        key (a CRM export of ids only) get the same when ``keys`` is not given; in
+        both cases ``crosswalk.attrs["hxmetrics"]["notes"]`` says so.
     birth_year : str or None, default "birth_year"
         Column used as a conflict signal only: records with contradicting birth
         years are never merged through a shared key. ``None`` disables the check.
@@ -615,6 +615,8 @@ def resolve_identities(
         ``crosswalk`` (silo, source_id, person_id, matched_on), in order of first
         appearance (silos in the order customers, partners, workers), and
         ``conflicts`` (one row per record in a reported conflict).
+        ``crosswalk.attrs["hxmetrics"]`` holds ``keys`` (the key columns used) and
+        ``notes`` (e.g. that no key linked any record).
 
     Raises
     ------
@@ -645,22 +647,40 @@ def resolve_identities(
     rosters = check_rosters(rosters)
     key = _process_secret() if secret is None else secret_key(secret, name="secret")
     keys = check_keys(keys)
+    notes: list[str] = []
     if keys is None:
-        have = {c for df in rosters.values() for c in df.columns}
-        keys = tuple(k for k in DEFAULT_KEYS if k in have) or DEFAULT_KEYS
+        have = {str(c) for df in rosters.values() for c in df.columns}
+        keys = tuple(k for k in DEFAULT_KEYS if k in have)
+        if not keys:
+            # A CRM export of ids, a transaction log's customers: valid rosters that
+            # simply carry no contact key. Not an error; the result says so.
+            hints = "".join(did_you_mean(k, sorted(have)) for k in DEFAULT_KEYS)
+            notes.append(
+                f"no key column ({', '.join(DEFAULT_KEYS)}) in the rosters: no record is "
+                "linked to another, one person per record (silo, source_id). Name the key "
+                f"columns with keys=[...] to link records across silos.{hints}"
+            )
+    elif not keys:
+        notes.append(
+            "keys=[] (no key): no record is linked to another, one person per record "
+            "(silo, source_id)."
+        )
     if max_component_size < 2:
         raise ParameterError(f"max_component_size must be at least 2; got {max_component_size}.")
     if birth_year_tolerance < 0:
         raise ParameterError(f"birth_year_tolerance must be >= 0; got {birth_year_tolerance}.")
     rec = _collect(rosters, keys, birth_year, key_kinds, min_phone_digits)
-    return _resolve(rec, keys, float(birth_year_tolerance), max_component_size, key)
+    resolution = _resolve(rec, keys, float(birth_year_tolerance), max_component_size, key)
+    resolution.crosswalk.attrs["hxmetrics"] = {"keys": list(keys), "notes": notes}
+    return resolution
 
 
 def check_keys(keys: Any) -> tuple[str, ...] | None:
     """Key columns as a tuple of names; one string is one key, ``None`` stays ``None``.
 
-    :class:`ParameterError` for anything else than a column name or a list (tuple)
-    of distinct, non-empty column names.
+    An empty list is an empty tuple: no key, link nothing. :class:`ParameterError`
+    for anything else than a column name or a list (tuple) of distinct, non-empty
+    column names.
     """
     if keys is None:
         return None
@@ -678,8 +698,6 @@ def check_keys(keys: Any) -> tuple[str, ...] | None:
                 f"keys must hold non-empty column names (str); keys[{i}] is "
                 f"{'an empty string' if isinstance(k, str) else type(k).__name__}."
             )
-    if not keys:
-        raise ParameterError("keys is empty: name at least one key column, e.g. ('email',).")
     if len(set(keys)) != len(keys):
         raise ParameterError(f"keys has duplicates: {list(keys)}.")
     return keys
@@ -704,7 +722,11 @@ def _resolve(
     tokens = _Tokens(np.asarray(kind_offsets, dtype=np.int64), uniques)
     n_tok = tokens.n
     width = max(n_tok, 1)
-    pair = _distinct(np.concatenate(edge_nodes) * width + np.concatenate(edge_toks))
+    # The empty arrays first: with no key (keys=()) there are no edges at all.
+    none = np.zeros(0, dtype=np.int64)
+    pair = _distinct(
+        np.concatenate([none, *edge_nodes]) * width + np.concatenate([none, *edge_toks])
+    )
     edge_node, edge_tok = pair // width, pair % width
     tok_nodes = np.bincount(edge_tok, minlength=n_tok)
 

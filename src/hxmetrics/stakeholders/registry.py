@@ -14,7 +14,7 @@ from hxmetrics.stakeholders.episodes import ROLES, role_episodes
 from hxmetrics.stakeholders.hybrids import HybridRule, classify_hybrids
 from hxmetrics.stakeholders.identity import check_keys, resolve_identities, secret_key
 from hxmetrics.stakeholders.views import SiloView, silo_view
-from hxmetrics.tables import SILOS, validate
+from hxmetrics.tables import ROLE_OF_SILO, SILOS, as_pandas, validate
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -176,11 +176,16 @@ class StakeholderRegistry:
         Parameters
         ----------
         customers, workers, partners : pandas.DataFrame, optional
-            The rosters (at least one), per the table contract.
+            The rosters (at least one), per the table contract. Polars, PyArrow and
+            other frames narwhals accepts are converted to pandas here (lazy frames
+            collected).
         keys : str or sequence of str, optional
             Key columns for identity resolution (raw or pseudonymised); one string
             is one column (``keys="email"``); default ``email`` and ``phone``, those
-            the rosters have.
+            the rosters have. ``keys=[]`` links nothing: one person per record
+            (silo, source_id). Rosters with no default key (ids only) get the same
+            when ``keys`` is not given; :attr:`notes` says so. A named key column
+            in no roster is an error (a typo).
         secret : str or bytes, optional
             The organisation's secret key of the person ids (at least 16 bytes;
             :func:`~hxmetrics.stakeholders.new_secret` makes one). Pass the same
@@ -211,6 +216,8 @@ class StakeholderRegistry:
             secret_key(secret, name="secret")
         if validate_rosters:
             rosters = {s: validate(df, table=s) for s, df in rosters.items()}
+        else:
+            rosters = {s: as_pandas(df, table=s) for s, df in rosters.items()}
         crosswalk, conflicts = resolve_identities(
             rosters,
             keys=keys,
@@ -242,6 +249,12 @@ class StakeholderRegistry:
         return self._crosswalk
 
     @property
+    def notes(self) -> tuple[str, ...]:
+        """What the reader of any result must know, e.g. that no key linked any record."""
+        meta = self._crosswalk.attrs.get("hxmetrics", {})
+        return tuple(meta.get("notes", ()))
+
+    @property
     def conflicts(self) -> pd.DataFrame:
         """Suspicious merges that were reported and not made (see ``resolve_identities``)."""
         return self._conflicts
@@ -267,11 +280,32 @@ class StakeholderRegistry:
         silo: str = "silo",
         source_id: str = "source_id",
     ) -> pd.DataFrame:
-        """Add ``person_id``, the roles held at each row's time and ``hybrid_type``.
+        """Add ``person_id``, the roles held at each row's time, ``hybrid_type`` and ``role``.
 
-        See :func:`~hxmetrics.stakeholders.attribute`; the index is built once.
+        See :func:`~hxmetrics.stakeholders.attribute`; the index is built once. After
+        its columns comes ``role``: the role of the row's silo (``customers`` ->
+        ``customer``, :data:`~hxmetrics.tables.ROLE_OF_SILO`), categorical, missing
+        where the silo is missing or unknown. It is the door the row came through,
+        so ``nps(answers, "score", by="role")`` needs no mapping; the ``is_*``
+        columns say which roles the person held at the time.
+
+        Raises
+        ------
+        ParameterError
+            If ``events`` already has one of the added columns (``role`` included).
         """
-        return attribute_with_index(events, self.index, time=time, silo=silo, source_id=source_id)
+        events = as_pandas(events, table="events")
+        if "role" in events.columns:
+            raise ParameterError(
+                "events already has column(s) ['role'] that attribution adds; "
+                "drop or rename them first (e.g. events.drop(columns=[...]))."
+            )
+        out = attribute_with_index(events, self.index, time=time, silo=silo, source_id=source_id)
+        roles = pd.CategoricalDtype(list(ROLE_OF_SILO.values()))
+        # Through str: a categorical or Arrow silo column maps like a plain one.
+        silo_text = out[silo].astype("str").where(out[silo].notna())
+        out["role"] = silo_text.map(ROLE_OF_SILO).astype(roles)
+        return out
 
     @property
     def index(self) -> AttributionIndex:
