@@ -130,6 +130,7 @@ class _Design:
     n_clusters: int
     record: np.ndarray
     silo: np.ndarray
+    silo_code: np.ndarray
     roles: np.ndarray
     hybrid_type: np.ndarray
     exclusions: pd.DataFrame
@@ -348,8 +349,12 @@ def build_design(
     rows, n_missing = _select(responses, spec)
     att = registry.attribute(rows)
     n = len(att)
-    # _select checked that every silo is one of SILOS, so the codes are all >= 0.
-    silo = pd.Index(SILOS).get_indexer(pd.Index(att["silo"].astype("str")))
+    # _select checked that every silo is one of SILOS, so every row gets a code; three
+    # vectorised comparisons cost less than hashing every row's text.
+    silo_column = att["silo"].astype("str")
+    silo = np.full(n, -1, dtype=np.int64)
+    for code, name in enumerate(SILOS):
+        silo[(silo_column == name).to_numpy(dtype=bool)] = code
     silo_text = np.asarray(SILOS, dtype=object)[silo]
     status = _labels(att["attribution"], missing="nan")
     ok = status == "ok"
@@ -401,6 +406,7 @@ def build_design(
         n_clusters=len(cluster_uniques),
         record=record.astype(np.int64),
         silo=silo_text,
+        silo_code=silo,
         roles=_roles_text(att, ok),
         hybrid_type=hybrid_type.astype(object),
         exclusions=exclusions,
@@ -1233,7 +1239,7 @@ def _strata(
 
 def _overlap(design: _Design) -> pd.DataFrame:
     used = (design.weights > 0).any(axis=1)
-    silo_code = pd.Index(SILOS).get_indexer(pd.Index(design.silo[used]))
+    silo_code = design.silo_code[used]
     ind = np.zeros((design.n_clusters, len(SILOS)), dtype=np.int64)
     ind[design.cluster[used], silo_code] = 1
     counts = ind.T @ ind
