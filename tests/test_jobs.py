@@ -641,3 +641,53 @@ def test_a_failure_mid_run_changes_nothing(workdir, monkeypatch, previous):
     monkeypatch.setattr(pd.DataFrame, "to_csv", fail_second)
     assert main(["compute", "--job", str(job)]) == 3
     assert snapshot(workdir.parent) == before
+
+
+# ------------------------------------------------ errors inside a measure name the measure
+
+
+@pytest.mark.parametrize("engine", ["pandas", "polars"])
+@pytest.mark.parametrize(
+    ("old", "new", "measure", "column"),
+    [
+        ('by = ["silo"]', 'by = ["no_such_column"]', "nps_by_silo", "no_such_column"),
+        ('by = ["hybrid_type"]', 'by = ["hybrid_typ"]', "nps_by_hybrid", "hybrid_typ"),
+        ("box = [4, 5]", 'box = [4, 5]\nweights = "wieght"', "csat_overall", "wieght"),
+    ],
+)
+def test_a_bad_column_in_a_measure_names_the_measure(
+    workdir, capsys, engine, old, new, measure, column
+):
+    """Found (issue 11): a bad column in a measure reported `INVALID input (data)`
+    without saying which measure of the job asked for it."""
+    job = _edit(workdir, old, new)
+    assert main(["compute", "--job", str(job), "--engine", engine]) == 1
+    err = capsys.readouterr().err
+    function = "csat" if measure == "csat_overall" else "nps"
+    first = err.splitlines()[0]
+    assert first == f"INVALID input (responses) in [[measure]] {measure} ({function})"
+    assert f"[[measure]] {measure} ({function} on table 'responses'): " in err
+    assert f"columns were not found: [{column!r}]" in err
+    assert "(data)" not in err
+    assert "data:" not in err
+    assert not (workdir / "out").exists()
+
+
+def test_a_bad_column_raised_by_run_job_keeps_its_failure_cases(workdir):
+    job = jobs.load_job(_edit(workdir, 'by = ["silo"]', 'by = ["no_such_column"]'))
+    with pytest.raises(hx.InputTableError) as info:
+        jobs.run_job(job)
+    assert info.value.table == "responses"
+    assert info.value.measure == "nps_by_silo"
+    assert list(info.value.failure_cases["column"]) == ["no_such_column"]
+
+
+def test_a_bad_option_value_in_a_measure_is_a_usage_error_naming_it(workdir, capsys):
+    """A value the measure refuses (here an unknown method) is a job-file mistake: exit 2,
+    with the measure named (it was the bare ParameterError of nps)."""
+    job = _edit(workdir, 'by = ["silo"]', 'by = ["silo"]\nmethod = "wlad"')
+    assert main(["compute", "--job", str(job)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("hxmetrics: error: [[measure]] nps_by_silo (nps on table 'responses'): ")
+    assert "method must be one of" in err
+    assert not (workdir / "out").exists()

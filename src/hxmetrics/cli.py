@@ -50,7 +50,10 @@ def _cmd_compute(args: argparse.Namespace) -> int:
     try:
         manifest = run_job(job)
     except InputTableError as exc:
-        print(f"INVALID input ({exc.table})\n{exc}", file=sys.stderr)
+        where = f" in [[measure]] {exc.measure}" if exc.measure else ""
+        function = next((m.function for m in job.measures if m.name == exc.measure), "")
+        where += f" ({function})" if function else ""
+        print(f"INVALID input ({exc.table}){where}\n{exc}", file=sys.stderr)
         return EXIT_INVALID
     except HxError:
         raise

@@ -102,12 +102,23 @@ class InputTableError(HxError, ValueError):
         One row per failed check and value, with columns ``column``, ``check``,
         ``failure_case`` and ``index`` (row label in the input, missing for
         whole-table checks such as a missing column).
+    measure : str or None
+        In a batch job, the ``name`` of the ``[[measure]]`` whose options named what
+        the table lacks; ``None`` elsewhere.
     """
 
-    def __init__(self, message: str, *, table: str, failure_cases: pd.DataFrame) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        table: str,
+        failure_cases: pd.DataFrame,
+        measure: str | None = None,
+    ) -> None:
         super().__init__(message)
         self.table = table
         self.failure_cases = failure_cases
+        self.measure = measure
 
 
 def did_you_mean(name: str, candidates: Iterable[str]) -> str:

@@ -57,7 +57,13 @@ import narwhals as nw
 import pandas as pd
 
 from hxmetrics import _outputs
-from hxmetrics.errors import JobError, ParameterError, PrivacyError, did_you_mean
+from hxmetrics.errors import (
+    InputTableError,
+    JobError,
+    ParameterError,
+    PrivacyError,
+    did_you_mean,
+)
 from hxmetrics.privacy import DEFAULT_MIN_N, Disclosure, check_group_columns, check_min_n
 from hxmetrics.tables import ROSTERS, SUFFIXES, TABLES, read_table, validate
 
@@ -479,12 +485,17 @@ def to_engine(df: pd.DataFrame, engine: str) -> Any:
     raise ParameterError(f"engine must be one of {ENGINES}; got {engine!r}.")
 
 
-def _apply_where(frame: Any, where: Mapping[str, Any]) -> Any:
+def _label(spec: MeasureSpec) -> str:
+    """How errors name a measure of the job: its ``name``, function and table."""
+    return f"[[measure]] {spec.name} ({spec.function} on table {spec.table!r})"
+
+
+def _apply_where(frame: Any, where: Mapping[str, Any], label: str) -> Any:
     nwf = nw.from_native(frame)
     for column, value in where.items():
         if column not in nwf.columns:
             raise JobError(
-                f"where: column {column!r} not found; available {list(nwf.columns)}."
+                f"{label}: where: column {column!r} not found; available {list(nwf.columns)}."
                 + did_you_mean(column, nwf.columns)
             )
         values = value if isinstance(value, list) else [value]
@@ -619,7 +630,7 @@ def run_job(job: Job) -> dict[str, Any]:
     rows_counts: dict[str, int] = {}
     for spec in job.measures:
         frame = to_engine(tables[spec.table], job.engine)
-        frame = _apply_where(frame, spec.where)
+        frame = _apply_where(frame, spec.where, _label(spec))
         rows_in = int(nw.from_native(frame).lazy().select(nw.len()).collect().item())
         if rows_in == 0:
             # An empty group is almost always a typo in a value (values are compared
@@ -637,7 +648,7 @@ def run_job(job: Job) -> dict[str, Any]:
             options["min_n"] = None
         elif spec.function == "hx_index":
             options["min_n"] = 1
-        results[spec.name] = functions[spec.function](frame, **options)
+        results[spec.name] = _compute(functions[spec.function], frame, options, spec)
         rows_counts[spec.name] = rows_in
 
     shown, counts, layer = _protect(job, results, rows_counts)
@@ -663,6 +674,35 @@ def run_job(job: Job) -> dict[str, Any]:
         manifest["recovered"] = recovered
     _write_outputs(job, shown, manifest, secret=secret)
     return manifest
+
+
+def _compute(
+    function: Callable[..., pd.DataFrame],
+    frame: Any,
+    options: Mapping[str, Any],
+    spec: MeasureSpec,
+) -> pd.DataFrame:
+    """Run one measure; its input and argument errors name the measure of the job.
+
+    The measure itself only knows its ``data`` argument: a missing column would read
+    ``INVALID input (data)`` with no hint of which ``[[measure]]`` asked for it.
+    """
+    try:
+        return function(frame, **options)
+    except InputTableError as exc:
+        # Still an invalid input (exit 1): the job's table lacks what the measure needs.
+        message = str(exc).removeprefix(f"{exc.table}: ")
+        raise InputTableError(
+            f"{_label(spec)}: {message}",
+            table=spec.table,
+            failure_cases=exc.failure_cases,
+            measure=spec.name,
+        ) from None
+    except JobError:
+        raise
+    except ParameterError as exc:
+        # The measure's arguments are the job file's options: a job-file mistake (exit 2).
+        raise JobError(f"{_label(spec)}: {exc}") from None
 
 
 SECRET_FILE = ".hxmetrics-secret"
