@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hxmetrics.errors import InputTableError
+from hxmetrics.errors import InputTableError, ParameterError
 from hxmetrics.measures.tenure import (
     boomerang_summary,
     kaplan_meier,
@@ -165,3 +165,50 @@ def test_bad_episodes_are_rejected():
     ep.loc[0, "end"] = pd.Timestamp("2019-01-01")
     with pytest.raises(InputTableError, match="end before start"):
         retention_curve(ep, as_of="2022-01-01")
+
+
+# ------------------------------------------------ issue 11: no silent empty results
+
+
+@pytest.mark.parametrize("function", [retention_curve, median_tenure])
+def test_plural_silo_name_is_the_singular_role(function):
+    # ROLE_OF_SILO (hxmetrics.tables) is the one mapping: "workers" is the role "worker".
+    plural = function(_episodes(), as_of="2022-01-01", role="workers")
+    singular = function(_episodes(), as_of="2022-01-01", role="worker")
+    assert len(singular) > 0
+    pd.testing.assert_frame_equal(plural, singular)
+
+
+@pytest.mark.parametrize(
+    "function", [retention_curve, median_tenure, boomerang_summary, time_to_return]
+)
+def test_unknown_role_raises_naming_the_roles_present(function):
+    with pytest.raises(ParameterError, match=r"role 'boss'.*customer.*worker"):
+        function(_episodes(), as_of="2022-01-01", role="boss")
+    # A known role without episodes here is no better than a typo: no empty result.
+    with pytest.raises(ParameterError, match=r"role 'partner'.*roles present.*customer"):
+        function(_episodes(), as_of="2022-01-01", role="partner")
+
+
+def test_role_list_with_one_unknown_raises():
+    with pytest.raises(ParameterError, match=r"role 'custmer'"):
+        retention_curve(_episodes(), as_of="2022-01-01", role=["worker", "custmer"])
+    both = retention_curve(_episodes(), as_of="2022-01-01", role=["workers", "customer"], by="role")
+    assert set(both["role"]) == {"worker", "customer"}
+
+
+def test_boomerang_plural_role_matches_singular():
+    a = boomerang_summary(_episodes(), as_of="2022-01-01", role="workers")
+    b = boomerang_summary(_episodes(), as_of="2022-01-01", role="worker")
+    assert int(a["n"].iloc[0]) == int(b["n"].iloc[0]) > 0
+    assert a.attrs["role"] == "worker"
+
+
+@pytest.mark.parametrize(
+    "function", [retention_curve, median_tenure, boomerang_summary, time_to_return]
+)
+@pytest.mark.parametrize("as_of", [None, pd.NaT, "not a date"])
+def test_as_of_is_required_and_must_be_a_date(function, as_of):
+    # Tenure never defaults to "today": the same data must give the same numbers.
+    with pytest.raises(ParameterError, match=r"as_of"):
+        function(_episodes(), as_of=as_of)

@@ -17,6 +17,14 @@ Durations are in days divided by the unit's length: ``h`` 1/24, ``D`` 1, ``W`` 7
   read off the pointwise interval as R does.
 * :func:`boomerang_summary` and :func:`time_to_return`: the share of leavers who come
   back, and time to return as a censored survival curve.
+
+``as_of`` is required by every function here and never defaults to today: the same
+episodes give the same numbers on any day. ``None``, ``NaT`` or a value that is not a
+date raise :class:`~hxmetrics.errors.ParameterError`. ``role`` takes the roles of the
+episodes (``"worker"``); a silo name (``"workers"``) is read as its role through
+:data:`hxmetrics.tables.ROLE_OF_SILO`. A role the episodes do not have raises
+:class:`~hxmetrics.errors.ParameterError` listing the roles present: never an empty
+result.
 """
 
 from __future__ import annotations
@@ -27,8 +35,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from hxmetrics.errors import InputTableError, ParameterError, check_choice, check_columns
+from hxmetrics.errors import (
+    InputTableError,
+    ParameterError,
+    check_choice,
+    check_columns,
+    did_you_mean,
+)
 from hxmetrics.measures._inference import check_confidence, wilson_interval, z_critical
+from hxmetrics.tables import ROLE_OF_SILO
 
 __all__ = [
     "boomerang_summary",
@@ -180,6 +195,48 @@ def _median_from(km: pd.DataFrame) -> tuple[float, float, float]:
     )
 
 
+def _cutoff(as_of: Any) -> pd.Timestamp:
+    """``as_of`` as a timestamp; :class:`ParameterError` if missing or not a date."""
+    example = "e.g. as_of='2024-12-31' (the censoring date; tenure never assumes today)"
+    if as_of is None:
+        raise ParameterError(f"as_of is required: {example}.")
+    try:
+        cutoff = pd.Timestamp(as_of)
+    except (TypeError, ValueError) as exc:
+        raise ParameterError(
+            f"as_of must be a date; got {type(as_of).__name__} {as_of!r}: {example}."
+        ) from exc
+    if pd.isna(cutoff):
+        raise ParameterError(f"as_of is missing (NaT): {example}.")
+    return cutoff
+
+
+def _roles(episodes: pd.DataFrame, role: str | Sequence[str]) -> list[str]:
+    """The roles asked for, silo names read as roles; an absent role raises.
+
+    A role the episodes do not have would give an empty result without a word, the
+    same as a typo: both raise, naming the roles present.
+    """
+    check_columns(episodes.columns, ["role"], table="episodes")
+    asked = [role] if isinstance(role, str) else list(role)
+    present = sorted({str(r) for r in episodes["role"].dropna().unique()})
+    out = []
+    for r in asked:
+        if not isinstance(r, str):
+            raise ParameterError(
+                f"role must be a role name or a list of them; got {type(r).__name__} {r!r}."
+            )
+        # The one mapping of silos to roles: "workers" is the role "worker".
+        name = r if r in present else ROLE_OF_SILO.get(r, r)
+        if name not in present:
+            raise ParameterError(
+                f"no episodes with role {r!r}; roles present: {present or 'none'}."
+                + did_you_mean(r, present)
+            )
+        out.append(name)
+    return out
+
+
 def _durations(
     episodes: pd.DataFrame, *, as_of: Any, unit: str, role: str | Sequence[str] | None
 ) -> tuple[pd.DataFrame, dict[str, int]]:
@@ -191,12 +248,10 @@ def _durations(
         )
     check_columns(episodes.columns, ["person_id", "start", "end"], table="episodes")
     check_choice("unit", unit, list(UNIT_DAYS))
-    cutoff = pd.Timestamp(as_of)
+    cutoff = _cutoff(as_of)
     frame = episodes
     if role is not None:
-        check_columns(episodes.columns, ["role"], table="episodes")
-        roles = [role] if isinstance(role, str) else list(role)
-        frame = frame[frame["role"].isin(roles)]
+        frame = frame[frame["role"].isin(_roles(episodes, role))]
     start = pd.to_datetime(frame["start"])
     end = pd.to_datetime(frame["end"])
     bad = start.isna() | (end.notna() & (end < start))
@@ -260,13 +315,14 @@ def retention_curve(
         Role episodes (``person_id``, ``role``, ``engagement``, ``start``, ``end``,
         plus any grouping columns such as a merged ``hybrid_type``).
     as_of : timestamp
-        Censoring date for open episodes.
+        Censoring date for open episodes; required (``None`` raises, never "today").
     unit : str, default "M"
         Unit of the ``time`` column (see module notes).
     by : str or list of str, optional
         Group columns (``"role"``, ``"engagement"``, ``"hybrid_type"``, ...).
     role : str or list, optional
-        Keep only these roles.
+        Keep only these roles (``"worker"``; the silo name ``"workers"`` reads as its
+        role). A role the episodes do not have raises, listing the roles present.
     confidence, conf_type
         As in :func:`kaplan_meier`.
 
@@ -361,7 +417,8 @@ def _exits(
     """
     check_columns(episodes.columns, ["person_id", "role", "start", "end"], table="episodes")
     check_choice("unit", unit, list(UNIT_DAYS))
-    cutoff = pd.Timestamp(as_of)
+    cutoff = _cutoff(as_of)
+    (role,) = _roles(episodes, role)
     ep = episodes[episodes["role"] == role].copy()
     ep["start"] = pd.to_datetime(ep["start"])
     ep["end"] = pd.to_datetime(ep["end"])
@@ -406,6 +463,11 @@ def boomerang_summary(
     proportion with a Wilson interval: recent leavers have had less time to return, so
     read it with :func:`time_to_return`, which accounts for that.
 
+    ``as_of`` is required: ``as_of=None`` raises :class:`~hxmetrics.errors.ParameterError`
+    (it used to count no leaver at all, n=0, without a word), as in every tenure
+    function. ``role`` takes a role (``"worker"``) or its silo (``"workers"``); a role
+    the episodes do not have raises, listing the roles present.
+
     Returns
     -------
     pandas.DataFrame
@@ -413,6 +475,7 @@ def boomerang_summary(
         ``ci_low``, ``ci_high``, ``median_gap`` (median time to return among returners,
         in ``unit``).
     """
+    (role,) = _roles(episodes, role)  # "workers" -> "worker", as the result says
     exits, excluded = _exits(episodes, as_of=as_of, unit=unit, role=role)
     z = z_critical(check_confidence(confidence))
     cols, groups = _grouped(exits, by)
@@ -460,6 +523,7 @@ def time_to_return(
     Leavers who have not returned by ``as_of`` are censored there. The column
     ``returned`` = 1 - survival is the cumulative share back by ``time``.
     """
+    (role,) = _roles(episodes, role)  # "workers" -> "worker", as the result says
     exits, excluded = _exits(episodes, as_of=as_of, unit=unit, role=role)
     cols, groups = _grouped(exits, by)
     parts = []
