@@ -18,6 +18,8 @@ Examples
 
 from __future__ import annotations
 
+import inspect
+import types
 from collections.abc import Callable
 from typing import Any
 
@@ -26,16 +28,48 @@ import pandas as pd
 __all__ = ["HxAccessor"]
 
 
-def _delegate(name: str) -> Callable[..., Any]:
-    def method(self: HxAccessor, *args: Any, **kwargs: Any) -> Any:
+class _Measure:
+    """A measure of :mod:`hxmetrics.measures` as a method of :class:`HxAccessor`.
+
+    The method has the measure's signature without its data argument and the measure's
+    docstring, so that ``help(df.hx.nps)`` and Jupyter's ``df.hx.nps?`` show the
+    parameters. It is built on first use: importing hxmetrics (or ``df.hx``) must not
+    import the measures and SciPy behind them.
+    """
+
+    def __init__(self) -> None:
+        self._name = ""
+        self._function: Callable[..., Any] | None = None
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self._name = name
+
+    def _build(self) -> Callable[..., Any]:
         from hxmetrics import measures
 
-        return getattr(measures, name)(self._df, *args, **kwargs)
+        name = self._name
+        measure = getattr(measures, name)
 
-    method.__name__ = name
-    method.__qualname__ = f"HxAccessor.{name}"
-    method.__doc__ = f"``df.hx.{name}(...)`` is ``hxmetrics.{name}(df, ...)``; see its docs."
-    return method
+        def method(self: HxAccessor, /, *args: Any, **kwargs: Any) -> Any:
+            return measure(self._df, *args, **kwargs)
+
+        signature = inspect.signature(measure)
+        accessor = inspect.Parameter("self", inspect.Parameter.POSITIONAL_ONLY)
+        parameters = [accessor, *list(signature.parameters.values())[1:]]  # data first
+        method.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]
+        method.__name__ = name
+        method.__qualname__ = f"HxAccessor.{name}"
+        method.__doc__ = (
+            f"``df.hx.{name}(...)`` is ``hxmetrics.{name}(df, ...)``: the frame is the "
+            "data argument; the other parameters are the measure's.\n\n"
+            + inspect.cleandoc(measure.__doc__ or "")
+        )
+        return method
+
+    def __get__(self, obj: HxAccessor | None, objtype: type | None = None) -> Callable[..., Any]:
+        if self._function is None:
+            self._function = self._build()
+        return self._function if obj is None else types.MethodType(self._function, obj)
 
 
 @pd.api.extensions.register_dataframe_accessor("hx")
@@ -45,11 +79,11 @@ class HxAccessor:
     def __init__(self, df: pd.DataFrame) -> None:
         self._df = df
 
-    nps = _delegate("nps")
-    csat = _delegate("csat")
-    ces = _delegate("ces")
-    mean_score = _delegate("mean_score")
-    cronbach_alpha = _delegate("cronbach_alpha")
-    mcdonald_omega = _delegate("mcdonald_omega")
-    hx_index = _delegate("hx_index")
-    rfm_summary = _delegate("rfm_summary")
+    nps = _Measure()
+    csat = _Measure()
+    ces = _Measure()
+    mean_score = _Measure()
+    cronbach_alpha = _Measure()
+    mcdonald_omega = _Measure()
+    hx_index = _Measure()
+    rfm_summary = _Measure()
