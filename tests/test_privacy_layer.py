@@ -325,3 +325,12 @@ def test_a_missing_column_message_never_prints_an_email_header() -> None:
     assert "7946" not in message
     assert "'scroe'" in message
     assert "Did you mean 'scroe'" in message
+
+
+def test_an_empty_table_registers_and_reads_back_empty() -> None:
+    d = Disclosure(min_n=5)
+    empty = pd.DataFrame({"role": pd.Series([], dtype=str), "n": pd.Series([], dtype=np.int64)})
+    d.add("empty", empty, base="b", by="role")
+    d.add("other", _by_role(), base="b", by="role")
+    assert d.table("empty").empty
+    assert d.table("other")["suppressed"].sum() == 2

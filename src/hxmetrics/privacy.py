@@ -385,7 +385,9 @@ class Disclosure:
             refs = keys
         else:
             sizes = pd.to_numeric(frame[n], errors="coerce").to_numpy(dtype=float, na_value=0.0)
-            cells = np.array([self._cell(k, s) for k, s in zip(keys, sizes, strict=True)])
+            cells = np.array(
+                [self._cell(k, s) for k, s in zip(keys, sizes, strict=True)], dtype=np.int64
+            )
             refs = []
             self._add_relations(frame, base, group, common, cells, sizes)
         compared = None

@@ -538,11 +538,12 @@ def test_the_guard_refuses_an_identifier_at_write_time(small, tmp_path):
 
 
 def test_module_entry_point_options(tmp_path, capsys):
+    # A data folder that does not exist is a usage error: exit 2, as `hxmetrics report`.
     assert (
         module_main(
             ["--data", str(tmp_path / "nowhere"), "--out", str(tmp_path / "r.html"), "--quiet"]
         )
-        == 3
+        == 2
     )
     assert "not a directory" in capsys.readouterr().err
     with pytest.raises(SystemExit):
