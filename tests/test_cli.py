@@ -96,3 +96,25 @@ def test_version(capsys):
 
     assert main(["--version"]) == 0
     assert capsys.readouterr().out == f"hxmetrics {hxmetrics.__version__}\n"
+
+
+def test_verbose_shows_info_logs_on_stderr_and_quiet_by_default(files, capsys):
+    """Found (issue 11): no logging; `-v` shows the steps on stderr (INFO)."""
+    import logging
+
+    good, _, _ = files
+    package = logging.getLogger("hxmetrics")
+    handlers = list(package.handlers)
+    assert main(["validate", str(good)]) == 0
+    assert capsys.readouterr().err == ""
+    for argv in (["-v", "validate", str(good)], ["validate", "-v", str(good)]):
+        assert main(argv) == 0
+        err = capsys.readouterr().err
+        assert "hxmetrics.cli INFO: validated workers: 3 rows" in err
+        assert "DEBUG" not in err
+    assert main(["-vv", "validate", str(good)]) == 0
+    assert "DEBUG" in capsys.readouterr().err
+    # main() leaves the logging configuration as it found it.
+    assert package.handlers == handlers
+    assert main(["validate", str(good)]) == 0
+    assert capsys.readouterr().err == ""

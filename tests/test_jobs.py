@@ -691,3 +691,73 @@ def test_a_bad_option_value_in_a_measure_is_a_usage_error_naming_it(workdir, cap
     assert err.startswith("hxmetrics: error: [[measure]] nps_by_silo (nps on table 'responses'): ")
     assert "method must be one of" in err
     assert not (workdir / "out").exists()
+
+
+# ------------------------------------------------------------------------------ logging
+
+_ID_COLUMNS = {
+    "customers": ["customer_id", "email", "phone"],
+    "workers": ["worker_id", "email", "phone"],
+    "partners": ["partner_id", "email", "phone"],
+    "responses": ["response_id", "source_id"],
+    "transactions": ["transaction_id", "source_id"],
+}
+
+
+def _identifiers(data: Path) -> set[str]:
+    values: set[str] = set()
+    for table, columns in _ID_COLUMNS.items():
+        frame = pd.read_csv(data / f"{table}.csv", dtype=str)
+        for column in columns:
+            values.update(frame[column].dropna())
+    return values
+
+
+def test_a_compute_run_logs_its_steps_one_line_per_measure_and_no_identifier(workdir, caplog):
+    """Found (issue 11): no logging anywhere. A run logs its steps under the
+    ``hxmetrics`` logger: counts and names of tables and measures, never a value."""
+    import logging
+
+    caplog.set_level(logging.DEBUG, logger="hxmetrics")
+    assert main(["compute", "--job", str(workdir / "job.toml")]) == 0
+    records = [r for r in caplog.records if r.name.startswith("hxmetrics")]
+    assert records
+    # Module loggers (getLogger(__name__)) under the package's, never the root logger.
+    assert all(r.name.startswith("hxmetrics.") for r in records)
+    assert not [r for r in caplog.records if r.name == "root"]
+    info = [r.getMessage() for r in records if r.levelno == logging.INFO]
+    per_measure = [m for m in info if m.startswith("measure ")]
+    assert [m.split()[1] for m in per_measure] == ["nps_by_silo", "nps_by_hybrid", "csat_overall"]
+    assert per_measure[0].startswith("measure nps_by_silo (nps on responses): ")
+    manifest = json.loads((workdir / "out" / "manifest.json").read_text())
+    for line, entry in zip(per_measure, manifest["measures"], strict=True):
+        assert f"{entry['rows_out']} rows out" in line
+    # The steps: reading and validating each input, resolving, writing.
+    for table in ("customers", "workers", "partners", "responses", "transactions"):
+        assert any(m.startswith(f"validated {table}: ") for m in info), table
+    assert any(m.startswith("resolved stakeholders") for m in info)
+    assert any(m.startswith("wrote ") for m in info)
+    text = "\n".join(r.getMessage() for r in records)
+    leaked = {v for v in _identifiers(workdir / "data") if v in text}
+    assert leaked == set()
+    # Filter values (where) are values too: not logged.
+    assert "instrument" not in text
+
+
+def test_a_suppressed_count_is_not_logged(workdir, caplog):
+    """The log line of a measure says a hidden rows_in is suppressed, as the manifest."""
+    import logging
+
+    job = _edit(
+        workdir,
+        'where = { instrument = "csat" }',
+        'where = { instrument = "csat", source_id = "C000048" }',
+    )
+    caplog.set_level(logging.INFO, logger="hxmetrics")
+    assert main(["compute", "--job", str(job)]) == 0
+    manifest = json.loads((workdir / "out" / "manifest.json").read_text())
+    csat = next(m for m in manifest["measures"] if m["name"] == "csat_overall")
+    assert csat["rows_in"] is None
+    line = next(m for m in caplog.messages if m.startswith("measure csat_overall "))
+    assert "from a suppressed count of rows" in line
+    assert "C000048" not in caplog.text

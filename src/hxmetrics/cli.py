@@ -7,8 +7,10 @@ Exit codes: 0 success, 1 invalid input (a validation report is printed),
 from __future__ import annotations
 
 import argparse
+import contextlib
+import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from hxmetrics.errors import HxError, InputTableError, ParameterError, UsageError
@@ -21,6 +23,9 @@ EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_RUNTIME = 0, 1, 2, 3
 #: 128 + SIGINT, what shells report for a command stopped by Ctrl-C.
 EXIT_INTERRUPTED = 130
 
+#: The steps of a command (``-v`` shows them on stderr). Names of tables and counts only.
+logger = logging.getLogger(__name__)
+
 
 def _cmd_validate(args: argparse.Namespace) -> int:
     status = EXIT_OK
@@ -32,13 +37,18 @@ def _cmd_validate(args: argparse.Namespace) -> int:
                 f"{path}: cannot tell which table this is from its name; "
                 f"name it after a table ({', '.join(TABLES)}) or pass --table."
             )
+        logger.debug("reading a %s file as table %s", path.suffix.lstrip(".") or "?", table)
         df = read_table(path)
         try:
             checked = validate(df, table=table)
         except InputTableError as exc:
+            logger.info(
+                "invalid %s: %d rows, %d failed checks", table, len(df), len(exc.failure_cases)
+            )
             print(f"INVALID {path} ({table}, {len(df)} rows)\n{exc}\n")
             status = EXIT_INVALID
         else:
+            logger.info("validated %s: %d rows, %d columns", table, len(checked), checked.shape[1])
             print(f"ok      {path} ({table}, {len(checked)} rows, {checked.shape[1]} columns)")
     return status
 
@@ -75,6 +85,35 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return report_from_args(args)
 
 
+_VERBOSE_HELP = "show the steps on stderr (INFO logs); -vv also the details (DEBUG)"
+
+
+@contextlib.contextmanager
+def _log_to_stderr(verbosity: int) -> Iterator[None]:
+    """Show the ``hxmetrics`` loggers' records on stderr while a command runs.
+
+    The handler is removed afterwards: ``main()`` called from Python (or twice) leaves
+    the logging configuration as it found it.
+    """
+    if verbosity <= 0:
+        yield
+        return
+    level = logging.INFO if verbosity == 1 else logging.DEBUG
+    package = logging.getLogger("hxmetrics")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setLevel(level)
+    handler.setFormatter(logging.Formatter("%(name)s %(levelname)s: %(message)s"))
+    previous = package.level
+    # Lower the package's level only: a caller who asked for DEBUG keeps it.
+    package.setLevel(min(level, package.getEffectiveLevel()))
+    package.addHandler(handler)
+    try:
+        yield
+    finally:
+        package.removeHandler(handler)
+        package.setLevel(previous)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="hxmetrics", description="Human-experience analytics on a unified stakeholder model."
@@ -82,11 +121,19 @@ def _parser() -> argparse.ArgumentParser:
     from hxmetrics import __version__
 
     parser.add_argument("--version", action="version", version=f"hxmetrics {__version__}")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help=_VERBOSE_HELP)
+    # -v also after the command (hxmetrics compute --job j.toml -v); SUPPRESS keeps a
+    # -v given before the command when none follows it.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "-v", "--verbose", action="count", default=argparse.SUPPRESS, help=_VERBOSE_HELP
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     from hxmetrics.report.main import add_report_arguments
 
     rep = sub.add_parser(
         "report",
+        parents=[common],
         help="the main job: one self-contained HTML report (default: the bundled sample)",
         description="Validate the tables, resolve stakeholders, compute the measures and "
         "write one self-contained HTML report. With no --data/--job it runs on the bundled "
@@ -96,6 +143,7 @@ def _parser() -> argparse.ArgumentParser:
     rep.set_defaults(func=_cmd_report)
     val = sub.add_parser(
         "validate",
+        parents=[common],
         help="check CSV/Parquet files against the data contract",
         description="Check each file against the table contract. The table is inferred "
         "from the file name (responses.csv, workers_2025.parquet, ...) unless --table "
@@ -107,6 +155,7 @@ def _parser() -> argparse.ArgumentParser:
 
     com = sub.add_parser(
         "compute",
+        parents=[common],
         help="run a batch job file: measures on your tables, tidy outputs and a manifest",
         description="Run the measures a TOML job file names on its input tables and "
         "write one tidy file per measure plus manifest.json. Groups smaller than "
@@ -133,7 +182,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:  # argparse exits 2 on usage errors, 0 on --help
         return int(exc.code or 0)
     try:
-        code: int = args.func(args)
+        with _log_to_stderr(args.verbose):
+            code: int = args.func(args)
     except KeyboardInterrupt:
         # Outputs are written atomically: an interrupted run left the previous ones.
         print("hxmetrics: interrupted", file=sys.stderr)

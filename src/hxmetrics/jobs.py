@@ -45,6 +45,7 @@ import hashlib
 import importlib.metadata as md
 import inspect
 import json
+import logging
 import os
 import platform
 import tomllib
@@ -69,6 +70,11 @@ from hxmetrics.tables import ROSTERS, SUFFIXES, TABLES, read_table, validate
 
 # JobError is defined in hxmetrics.errors; ``hxmetrics.jobs.JobError`` is kept for callers.
 __all__ = ["ENGINES", "Job", "JobError", "job_inputs", "load_job", "run_job", "to_engine"]
+
+#: Steps of a run at INFO (one line per input, per measure, per write), details at DEBUG.
+#: Only names of tables and measures and counts are logged: never a value of the data
+#: (identifiers, ``where`` filters), never a count the disclosure control hides.
+logger = logging.getLogger(__name__)
 
 ENGINES = ("pandas", "polars", "duckdb", "spark")
 FORMATS = ("parquet", "csv")
@@ -318,6 +324,14 @@ def load_job(path: str | os.PathLike[str], *, engine: str | None = None) -> Job:
         specs.append(MeasureSpec(mname, function, table, filters, entry))
     if not specs:
         raise JobError(f"{path}: no [[measure]] entries: nothing to compute.")
+    logger.info(
+        "loaded job %s: %d measures on %d input tables (engine %s, min_n %d)",
+        name,
+        len(specs),
+        len(inputs),
+        engine,
+        min_n,
+    )
     return Job(
         path,
         name,
@@ -591,10 +605,16 @@ def run_job(job: Job) -> dict[str, Any]:
     # A run killed during an earlier write left the previous output aside: restore it
     # first, so that even a run that fails below leaves the output as it was.
     recovered = _outputs.recover(job.output_dir)
+    if recovered:
+        logger.info("cleaned up after a killed run: %d actions", len(recovered))
     tables: dict[str, pd.DataFrame] = {}
     manifest_inputs = {}
     for table, file in job.inputs.items():
+        logger.debug("reading %s (%s)", table, file.suffix.lstrip("."))
         tables[table] = validate(read_table(file), table=table)
+        logger.info(
+            "validated %s: %d rows, %d columns", table, len(tables[table]), tables[table].shape[1]
+        )
         manifest_inputs[table] = {
             "path": str(file),
             "sha256": _sha256(file),
@@ -608,6 +628,8 @@ def run_job(job: Job) -> dict[str, Any]:
         from hxmetrics.stakeholders import StakeholderRegistry
 
         secret, secret_source = _secret(job)
+        rosters = [t for t in ROSTERS if t in tables]
+        logger.debug("resolving stakeholders of %s on keys %s", rosters, list(job.keys) or "all")
         registry = StakeholderRegistry.from_rosters(
             customers=tables.get("customers"),
             workers=tables.get("workers"),
@@ -615,6 +637,12 @@ def run_job(job: Job) -> dict[str, Any]:
             keys=job.keys or None,
             secret=secret,
             validate_rosters=False,  # validated above
+        )
+        crosswalk = registry.crosswalk
+        logger.info(
+            "resolved stakeholders: %d roster records, %d persons",
+            len(crosswalk),
+            crosswalk["person_id"].nunique(),
         )
         for table in list(tables):
             if table in ROSTERS:
@@ -624,6 +652,7 @@ def run_job(job: Job) -> dict[str, Any]:
             status = attributed["attribution"].value_counts().to_dict()
             attribution[table] = {str(k): int(v) for k, v in status.items()}
             tables[table] = attributed
+            logger.debug("attributed %s: %s", table, attribution[table])
 
     functions = _measure_functions()
     results: dict[str, pd.DataFrame] = {}
@@ -648,13 +677,28 @@ def run_job(job: Job) -> dict[str, Any]:
             options["min_n"] = None
         elif spec.function == "hx_index":
             options["min_n"] = 1
+        # rows_in is not logged here: it may be a count the disclosure control hides.
+        logger.debug(
+            "computing %s (%s on %s, %s)", spec.name, spec.function, spec.table, job.engine
+        )
         results[spec.name] = _compute(functions[spec.function], frame, options, spec)
         rows_counts[spec.name] = rows_in
 
     shown, counts, layer = _protect(job, results, rows_counts)
     manifest_measures = []
     for spec in job.measures:
-        manifest_measures.append(_manifest_entry(spec, shown[spec.name], counts[spec.name]))
+        entry = _manifest_entry(spec, shown[spec.name], counts[spec.name])
+        manifest_measures.append(entry)
+        source = "a suppressed count of" if entry["rows_in"] is None else entry["rows_in"]
+        logger.info(
+            "measure %s (%s on %s): %d rows out, %d suppressed, from %s rows",
+            spec.name,
+            spec.function,
+            spec.table,
+            entry["rows_out"],
+            entry["rows_suppressed"],
+            source,
+        )
 
     manifest = {
         "job": job.name,
@@ -673,6 +717,7 @@ def run_job(job: Job) -> dict[str, Any]:
     if recovered:
         manifest["recovered"] = recovered
     _write_outputs(job, shown, manifest, secret=secret)
+    logger.info("wrote %d outputs (%s) and manifest.json", len(shown), job.output_format)
     return manifest
 
 
