@@ -228,3 +228,22 @@ def test_from_rosters_non_frame_error_is_unchanged():
         StakeholderRegistry.from_rosters(workers=[1, 2], validate_rosters=False)  # type: ignore[arg-type]
     with pytest.raises(InputTableError, match="expected a pandas DataFrame, got list"):
         resolve_identities({"workers": [1, 2]})
+
+
+def test_registry_attribute_on_polars_events_adds_role_and_keeps_its_errors():
+    reg = StakeholderRegistry.from_rosters(
+        customers=_ids_only("customers", ["c1"], "consumer"),
+        workers=_ids_only("workers", ["w1"], "gig"),
+        secret=SECRET,
+    )
+    events = pl.DataFrame(
+        {
+            "silo": ["workers", "customers"],
+            "source_id": ["w1", "c1"],
+            "timestamp": pd.to_datetime(["2024-01-01"] * 2),
+        }
+    )
+    out = reg.attribute(events)
+    assert out["role"].astype("str").tolist() == ["worker", "customer"]
+    with pytest.raises(ParameterError, match="events must be a DataFrame"):
+        reg.attribute([1, 2])  # type: ignore[arg-type]

@@ -294,8 +294,8 @@ class StakeholderRegistry:
         ParameterError
             If ``events`` already has one of the added columns (``role`` included).
         """
-        events = as_pandas(events, table="events")
-        if "role" in events.columns:
+        # attribute_with_index converts other frames (and words its own errors).
+        if "role" in list(getattr(events, "columns", ())):
             raise ParameterError(
                 "events already has column(s) ['role'] that attribution adds; "
                 "drop or rename them first (e.g. events.drop(columns=[...]))."
