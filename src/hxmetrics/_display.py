@@ -5,18 +5,26 @@ fit, overrides ``_display_title`` (one line: what it is, on how many rows),
 ``_display_frame`` (the summary table; default: ``self.summary()``) and
 ``_display_notes`` (short lines: exclusions, suppressed groups, convergence).
 ``print(result)`` and a notebook then show the same content, as text or as a table.
+
+A dataclass result mixes in :class:`DataclassDisplay` instead: its notebook HTML is a
+small table of its scalar fields followed by its frames (:func:`dataclass_html`); its
+``repr`` stays the dataclass's.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import dataclasses
+import datetime as dt
+from collections.abc import Mapping, Sequence
 from html import escape
+from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from hxmetrics.errors import HxError
 
-__all__ = ["DisplayMixin", "html_block", "text_block"]
+__all__ = ["DataclassDisplay", "DisplayMixin", "dataclass_html", "html_block", "text_block"]
 
 _MAX_ROWS = 30
 
@@ -164,3 +172,146 @@ class DisplayMixin:
     def _repr_html_(self) -> str:
         title, frame, notes = self._display_parts()
         return html_block(title, frame, notes=notes)
+
+
+# ------------------------------------------------------------------ dataclass results
+
+_SCALARS = (str, int, float, bool, np.generic, dt.date, dt.datetime, pd.Timestamp)
+#: A mapping or sequence of scalars up to this length is shown inline, like a scalar.
+_INLINE = 12
+
+
+def _is_scalar(value: Any) -> bool:
+    return value is None or isinstance(value, _SCALARS)
+
+
+def _scalar_text(value: Any) -> str:
+    from hxmetrics.privacy import looks_personal
+
+    text = str(value.item() if isinstance(value, np.generic) else value)
+    # A result never shows an email or phone number, even in a free-text field.
+    if isinstance(value, str) and bool(looks_personal(pd.Series([text], dtype=object)).iloc[0]):
+        return "<masked: looks like an email or phone>"
+    return text
+
+
+def _inline(value: Any) -> str | None:
+    """The text of a scalar or of a short mapping or sequence of scalars, else None."""
+    if _is_scalar(value):
+        return _scalar_text(value)
+    short = isinstance(value, (Mapping, list, tuple)) and len(value) <= _INLINE
+    if short and isinstance(value, Mapping) and all(_is_scalar(v) for v in value.values()):
+        return ", ".join(f"{_scalar_text(k)}: {_scalar_text(v)}" for k, v in value.items())
+    if short and isinstance(value, (list, tuple)) and all(_is_scalar(v) for v in value):
+        return ", ".join(_scalar_text(v) for v in value)
+    return None
+
+
+def _described(value: Any) -> str:
+    """A one-line description of a field that is neither a scalar nor a frame."""
+    if isinstance(value, Mapping):
+        return f"{type(value).__name__} of {len(value):,} entries"
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return f"{type(value).__name__} of {len(value):,} items"
+    if isinstance(value, np.ndarray):
+        return f"array of shape {value.shape}"
+    return type(value).__name__
+
+
+def _frame_html(name: str, frame: pd.DataFrame | pd.Series, max_rows: int) -> str:
+    from hxmetrics.privacy import IDENTIFIER_COLUMNS
+
+    if isinstance(frame, pd.Series):
+        shape = f"{len(frame):,} rows"
+        frame = frame.to_frame()
+        index = True
+    else:
+        shape = f"{len(frame):,} rows × {frame.shape[1]:,} columns"
+        index = not isinstance(frame.index, pd.RangeIndex)
+    heading = f"<p><strong>{escape(name)}</strong> ({shape}"
+    if IDENTIFIER_COLUMNS & {str(c) for c in frame.columns}:
+        # A roster or raw exhaust table (e.g. a data set's): its identifiers are personal
+        # data, never displayed; its shape and columns are enough to recognise it.
+        columns = ", ".join(escape(str(c)) for c in frame.columns)
+        return f"{heading}, with identifier columns: not shown)</p><p>columns: {columns}</p>"
+    shown, more = _limited(frame, max_rows)
+    html = heading + ")</p>" + shown.to_html(index=index, escape=True, border=0, na_rep="–")
+    if more:
+        html += f"<p><em>note:</em> {escape(more)}</p>"
+    return html
+
+
+def dataclass_html(obj: Any, *, max_rows: int = _MAX_ROWS) -> str:
+    """Notebook display of a dataclass: its scalar fields, then its frames.
+
+    Scalars (and short mappings or lists of scalars) form a small two-column table of
+    field name and value; each DataFrame or Series field follows as a table (the first
+    ``max_rows`` rows) under its name and shape. Other fields are named with their type
+    and size. A frame with identifier columns (``email``, ``source_id``, ...: a roster
+    or raw data) shows only its shape and columns; a text that looks like an email or a
+    phone number is masked. Never raises: an object that is not a dataclass shows its
+    ``repr``.
+
+    Parameters
+    ----------
+    obj : dataclass instance
+        The result.
+    max_rows : int, default 30
+        Rows shown per frame; the rest are counted in a note.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> import dataclasses
+    >>> @dataclasses.dataclass
+    ... class Fit:
+    ...     level: str
+    ...     n: int
+    >>> dataclass_html(Fit("metric", 120))  # doctest: +NORMALIZE_WHITESPACE
+    '<div><p><strong>Fit</strong></p><table><tr><th>level</th><td>metric</td></tr><tr><th>n</th><td>120</td></tr></table></div>'
+    """
+    try:
+        fields = [(f.name, getattr(obj, f.name)) for f in dataclasses.fields(obj)]
+    except (TypeError, AttributeError):
+        return f"<pre>{escape(repr(obj))}</pre>"
+    rows: list[str] = []
+    frames: list[str] = []
+    for name, value in fields:
+        if isinstance(value, (pd.DataFrame, pd.Series)):
+            frames.append(_frame_html(name, value, max_rows))
+            continue
+        text = _inline(value)
+        text = _described(value) if text is None else text
+        rows.append(f"<tr><th>{escape(name)}</th><td>{escape(text)}</td></tr>")
+    parts = [f"<div><p><strong>{escape(type(obj).__name__)}</strong></p>"]
+    if rows:
+        parts.append("<table>" + "".join(rows) + "</table>")
+    parts.extend(frames)
+    parts.append("</div>")
+    return "".join(parts)
+
+
+class DataclassDisplay:
+    """Give a dataclass result a notebook display (``_repr_html_``): see
+    :func:`dataclass_html`. Its ``repr`` stays the one the dataclass generates.
+
+    Examples
+    --------
+    >>> import dataclasses
+    >>> import pandas as pd
+    >>> @dataclasses.dataclass
+    ... class Check(DataclassDisplay):
+    ...     table: pd.DataFrame
+    ...     valid: bool
+    >>> html = Check(pd.DataFrame({"level": ["metric"]}), True)._repr_html_()
+    >>> html.startswith("<div><p><strong>Check</strong></p><table><tr><th>valid</th>")
+    True
+    >>> "<p><strong>table</strong> (1 rows × 1 columns)</p>" in html
+    True
+    """
+
+    def _repr_html_(self) -> str:
+        return dataclass_html(self)
