@@ -308,9 +308,10 @@ class Context:
         )
 
     # -- text around the sections ---------------------------------------------------
-    def person_ids(self) -> list[str]:
-        """Resolved person ids (never shown; the privacy guard refuses them)."""
-        return [str(p) for p in self.registry.crosswalk["person_id"].unique()]
+    def person_ids(self) -> pd.Index:
+        """Resolved person ids as strings (never shown; the privacy guard refuses them)."""
+        # An Index, not a list: millions of ids stay in one array.
+        return pd.Index(self.registry.crosswalk["person_id"].unique()).astype("str")
 
     def subtitle(self, source: str | None) -> str:
         """One line under the title: the data, its size and the reference date."""
@@ -370,7 +371,9 @@ class Context:
         status when that is not ``ok``, or ``"role_not_held"`` when the person did
         not hold the surveying silo's role at the time of the answer.
         """
-        frame = self.attributed["responses"].copy()
+        # A shallow copy: the new columns are added to this frame only, the attributed
+        # table's columns are shared (a deep copy costs gigabytes at 10M rows).
+        frame = self.attributed["responses"].copy(deep=False)
         role = frame["silo"].astype("str").map(ROLE_OF_SILO)
         held = np.zeros(len(frame), dtype=bool)
         for r in ROLES:
@@ -409,7 +412,10 @@ class Context:
             if column not in table.columns:
                 table[column] = 0
         table["responses"] = table[list(table.columns)].sum(axis=1)
-        items = frame.groupby("instrument", observed=True, sort=True)["item"].agg(
+        # The distinct (instrument, item) pairs first: a set over every answer row
+        # costs seconds at millions of rows, the pairs are a handful.
+        pairs = frame[["instrument", "item"]].drop_duplicates()
+        items = pairs.groupby("instrument", observed=True, sort=True)["item"].agg(
             lambda values: ", ".join(sorted({str(v) for v in values}))
         )
         table = table.join(items.rename("items")).reset_index()
@@ -487,8 +493,14 @@ class Context:
             silo = {v: k for k, v in ROLE_OF_SILO.items()}.get(group)
             if silo is not None and silo not in self.tables:
                 continue
+            # Only the NPS rows: siloed_vs_unified selects them itself, so the result is
+            # the same, without attributing every other answer again for each group.
             out[group] = siloed_vs_unified(
-                self.registry, responses, measure="nps", group=group, confidence=self.confidence
+                self.registry,
+                responses.loc[is_nps],
+                measure="nps",
+                group=group,
+                confidence=self.confidence,
             )
         return out
 

@@ -249,3 +249,37 @@ def test_sbg_discounted_payments_series():
     k = np.arange(0, 3000)
     direct = (m.survival(k) / (1.1**k)).sum()
     assert m.discounted_expected_payments(discount_rate=0.1) == pytest.approx(direct, rel=1e-10)
+
+
+@pytest.mark.parametrize("kind", ["bg", "mbg", "pnbd", "bgbb"])
+def test_clv_on_distinct_histories_is_bit_identical(kind, cdnow, donations):
+    # customer_lifetime_value evaluates the horizons once per distinct history and
+    # expands: every number must equal the per-customer evaluation exactly.
+    if kind == "bgbb":
+        # One row per donor (the file holds distinct histories with weights).
+        data = donations.loc[donations.index.repeat(3)].reset_index(drop=True)
+        model = BetaGeoBetaBinom().fit(donations, weights="weights", unit="Y")
+        cols = {"n_periods": "n_periods"}
+        result = customer_lifetime_value(
+            model, None, data, horizon=6, unit="Y", discount_rate=0.05, spend=25.0
+        )
+    else:
+        data = pd.concat([cdnow, cdnow.head(300)], ignore_index=True)
+        data.attrs.update(cdnow.attrs)
+        model = {"bg": BetaGeo, "mbg": ModifiedBetaGeo, "pnbd": ParetoNBD}[kind]().fit(cdnow)
+        cols = {"T": "T"}
+        gg = GammaGamma().fit(cdnow)
+        result = customer_lifetime_value(model, gg, data, horizon=13, unit="W", discount_rate=0.01)
+    horizon = result.attrs["horizon"]
+    direct = np.stack(
+        [model.conditional_expected_purchases(data, float(k), **cols) for k in range(horizon + 1)],
+        axis=1,
+    )
+    np.testing.assert_array_equal(result["expected_purchases"].to_numpy(), direct[:, -1])
+    discount = (1.0 + result.attrs["discount_rate"]) ** -np.arange(1.0, horizon + 1)
+    clv = (
+        result.attrs["margin"]
+        * result["expected_spend"].to_numpy()
+        * (np.diff(direct, axis=1) @ discount)
+    )
+    np.testing.assert_array_equal(result["clv"].to_numpy(), clv)

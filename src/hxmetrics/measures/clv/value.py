@@ -90,16 +90,10 @@ def customer_lifetime_value(
     steps = np.arange(0, int(horizon) + 1, dtype=float)
     if isinstance(transaction_model, BetaGeoBetaBinom):
         cols = {"frequency": frequency, "recency": recency, "n_periods": n_periods}
-        cum = np.stack(
-            [transaction_model.conditional_expected_purchases(frame, k, **cols) for k in steps],
-            axis=1,
-        )
+        cum = _cumulative_purchases(transaction_model, frame, steps, cols)
     elif isinstance(transaction_model, RepeatBuyingModel):
         cols = {"frequency": frequency, "recency": recency, "T": T}
-        cum = np.stack(
-            [transaction_model.conditional_expected_purchases(frame, k, **cols) for k in steps],
-            axis=1,
-        )
+        cum = _cumulative_purchases(transaction_model, frame, steps, cols)
     else:
         raise ParameterError(
             "transaction_model must be a fitted BetaGeo, ModifiedBetaGeo, ParetoNBD or "
@@ -131,3 +125,31 @@ def customer_lifetime_value(
         }
     )
     return out
+
+
+def _cumulative_purchases(
+    model: Any, frame: pd.DataFrame, steps: np.ndarray, cols: dict[str, str]
+) -> np.ndarray:
+    """Expected purchases by each horizon of ``steps``: an (n customers, len(steps)) array.
+
+    The prediction is a function of each customer's history columns alone, and
+    customers share few distinct histories (thousands among a million), so the
+    horizons after the first are evaluated once per distinct history and expanded:
+    the same floating-point operations on the same values, so the same numbers.
+    The first horizon runs on the whole frame, so that its checks (and their error
+    messages) see every row as before.
+    """
+    first = model.conditional_expected_purchases(frame, steps[0], **cols)
+    cum = np.empty((len(frame), len(steps)))
+    cum[:, 0] = first
+    if len(steps) == 1:
+        return cum
+    keys = frame[list(dict.fromkeys(cols.values()))]
+    # Groups numbered by first appearance: group k is row k of the distinct histories.
+    grouped = keys.groupby(list(keys.columns), sort=False, dropna=False)
+    codes = grouped.ngroup().to_numpy()
+    distinct = keys.drop_duplicates()
+    distinct.attrs.update(frame.attrs)
+    for pos, k in enumerate(steps[1:], start=1):
+        cum[:, pos] = model.conditional_expected_purchases(distinct, k, **cols)[codes]
+    return cum
