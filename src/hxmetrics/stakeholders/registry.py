@@ -301,10 +301,11 @@ class StakeholderRegistry:
                 "drop or rename them first (e.g. events.drop(columns=[...]))."
             )
         out = attribute_with_index(events, self.index, time=time, silo=silo, source_id=source_id)
-        roles = pd.CategoricalDtype(list(ROLE_OF_SILO.values()))
-        # Through str: a categorical or Arrow silo column maps like a plain one.
-        silo_text = out[silo].astype("str").where(out[silo].notna())
-        out["role"] = silo_text.map(ROLE_OF_SILO).astype(roles)
+        if "role" not in out.columns:  # until attribution.attribute adds it itself
+            roles = pd.CategoricalDtype(list(ROLE_OF_SILO.values()))
+            # Through str: a categorical or Arrow silo column maps like a plain one.
+            silo_text = out[silo].astype("str").where(out[silo].notna())
+            out["role"] = silo_text.map(ROLE_OF_SILO).astype(roles)
         return out
 
     @property
