@@ -17,16 +17,21 @@ them) are imported when one of their names is first used.
 from __future__ import annotations
 
 import importlib
+import logging
 from typing import TYPE_CHECKING, Any
 
 from hxmetrics import accessor as _accessor  # registers df.hx
 from hxmetrics.errors import (
     ConvergenceError,
     HxError,
+    HxWarning,
     InputTableError,
     ParameterError,
     PrivacyError,
 )
+
+# A library logs; the application decides where logs go (the CLI's -v shows them).
+logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 if TYPE_CHECKING:
     from hxmetrics.compare import (
@@ -128,6 +133,7 @@ _LAZY: dict[str, str] = {
 __all__ = [
     "ConvergenceError",
     "HxError",
+    "HxWarning",
     "InputTableError",
     "ParameterError",
     "PrivacyError",
