@@ -374,15 +374,33 @@ class Context:
         # A shallow copy: the new columns are added to this frame only, the attributed
         # table's columns are shared (a deep copy costs gigabytes at 10M rows).
         frame = self.attributed["responses"].copy(deep=False)
-        role = frame["silo"].astype("str").map(ROLE_OF_SILO)
+        # Both columns are worked out on integer codes of the few distinct silos and
+        # statuses (no string per row until the end): seconds saved at 10M rows.
+        silo_codes, silos = pd.factorize(frame["silo"])
+        roles = sorted({ROLE_OF_SILO[str(v)] for v in silos if str(v) in ROLE_OF_SILO})
+        of_silo = [
+            roles.index(ROLE_OF_SILO[str(v)]) if str(v) in ROLE_OF_SILO else -1 for v in silos
+        ]
+        # Index -1 (a missing silo) picks the appended -1: no role.
+        role_codes = np.asarray([*of_silo, -1], dtype=np.int64)[silo_codes]
         held = np.zeros(len(frame), dtype=bool)
         for r in ROLES:
-            flag = frame[f"is_{r}"].fillna(False).astype(bool).to_numpy()
-            held |= (role.to_numpy() == r) & flag
-        status = frame["attribution"].astype("str").to_numpy()
-        use = np.where(status != "ok", status, np.where(held, "used", "role_not_held"))
-        frame["role"] = role.astype("str")
-        frame["use"] = pd.Series(use, index=frame.index, dtype="str")
+            if r in roles:
+                flag = frame[f"is_{r}"].fillna(False).astype(bool).to_numpy()
+                held |= (role_codes == roles.index(r)) & flag
+        status_codes, statuses = pd.factorize(frame["attribution"])
+        names = [str(v) for v in statuses]
+        uses = list(dict.fromkeys([*(v for v in names if v != "ok"), "used", "role_not_held"]))
+        of_status = [uses.index(v) if v != "ok" else -2 for v in names]
+        use_codes = np.asarray([*of_status, -1], dtype=np.int64)[status_codes]
+        ok = use_codes == -2
+        use_codes[ok] = np.where(held[ok], uses.index("used"), uses.index("role_not_held"))
+        frame["role"] = pd.Series(
+            pd.Categorical.from_codes(role_codes, categories=roles), index=frame.index
+        ).astype("str")
+        frame["use"] = pd.Series(
+            pd.Categorical.from_codes(use_codes, categories=uses), index=frame.index
+        ).astype("str")
         return frame
 
     def answers(self, instrument: str, items: Sequence[str] | None = None) -> pd.DataFrame:
