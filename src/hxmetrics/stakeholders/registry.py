@@ -26,12 +26,14 @@ _COMBOS = (1, 2, 4, 3, 5, 6, 7, 0)
 
 
 def _mask(roles: pd.Series) -> np.ndarray:
-    text = roles.astype("str")
-    mask = np.zeros(len(text), dtype=np.int64)
-    for i, role in enumerate(ROLES):
-        has = text.str.split("+").apply(lambda parts, r=role: r in parts)
-        mask |= has.to_numpy(dtype=bool).astype(np.int64) << i
-    return mask
+    # A handful of distinct role combinations for millions of persons: decode each
+    # distinct text once and index with the codes.
+    codes, uniques = pd.factorize(roles.astype("str"), use_na_sentinel=False)
+    bits = np.array(
+        [sum(1 << i for i, r in enumerate(ROLES) if r in str(u).split("+")) for u in uniques],
+        dtype=np.int64,
+    )
+    return bits[codes] if len(codes) else np.zeros(0, dtype=np.int64)
 
 
 def _name(mask: int) -> str:
@@ -152,6 +154,7 @@ class StakeholderRegistry:
         self._episodes = episodes
         self._rules = rules
         self._hybrids: pd.DataFrame | None = None
+        self._hybrids_at: dict[pd.Timestamp, pd.DataFrame] = {}
         self._index: AttributionIndex | None = None
         self._views: dict[str, SiloView] = {}
 
@@ -270,7 +273,16 @@ class StakeholderRegistry:
             if self._hybrids is None:
                 self._hybrids = classify_hybrids(self._episodes, rules=self._rules, merged=True)
             return self._hybrids
-        return classify_hybrids(self._episodes, as_of=as_of, rules=self._rules, merged=True)
+        # Sections of a report ask for the same date several times: classify once per date.
+        try:
+            key = pd.Timestamp(as_of)
+        except (TypeError, ValueError):  # classify_hybrids words the error
+            return classify_hybrids(self._episodes, as_of=as_of, rules=self._rules, merged=True)
+        if key not in self._hybrids_at:
+            self._hybrids_at[key] = classify_hybrids(
+                self._episodes, as_of=as_of, rules=self._rules, merged=True
+            )
+        return self._hybrids_at[key]
 
     def attribute(
         self,
