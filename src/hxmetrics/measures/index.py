@@ -110,6 +110,7 @@ _SCORE = "_hx_score"
 _W = "_hx_w"
 _ROW = "_hx_row"
 _RC = "_hx_response_code"
+_IC = "_hx_item_code"
 
 
 # --------------------------------------------------------------------------- data
@@ -309,13 +310,13 @@ def _prepare(
     if counts["_bad_weight"] > 0 and weights is not None:
         _raise_bad_weight(frame, weights, bad_w)
 
-    frame = _integer_keys(frame)
+    frame = _integer_keys(frame, all_items)
     frame = frame.with_columns(
         (nw.col(_W) * nw.col(_SCORE)).alias("_hx_ws"),
         (nw.col(_W) * nw.col(_SCORE) * nw.col(_SCORE)).alias("_hx_wss"),
     )
     stats = _to_pandas(
-        frame.group_by([*group_cols, _P, _ITEM]).agg(
+        frame.group_by([*group_cols, _P, _IC]).agg(
             nw.col(_W).sum(),
             nw.col("_hx_ws").sum(),
             nw.col("_hx_wss").sum(),
@@ -325,6 +326,7 @@ def _prepare(
             nw.col(_SCORE).max().alias("_hx_max"),
         )
     )
+    stats = _item_names(stats, all_items)
     # A response answers an item once: a person's answers to an item in fewer
     # responses than answers means a repeated (response, item) row.
     if bool((stats["_hx_nr"] < stats["_hx_k"]).any()):
@@ -385,25 +387,40 @@ def _prepare(
     return data_out
 
 
-def _integer_keys(frame: Any) -> Any:
-    """Integer codes for the person (order-preserving) and the response (``_RC``).
+def _integer_keys(frame: Any, items: list[str]) -> Any:
+    """Integer codes for the person (order-preserving), the response and the item.
 
     Grouping and counting distinct values on integers is several times faster than
     on id strings in pandas. Person codes follow the sorted order of the ids, so
     that the persons' order below (and with it every bootstrap draw) is unchanged.
-    Other backends group on the values themselves (``_RC`` is the response column).
+    ``_RC`` and ``_IC`` are the response's and the item's codes; other backends group
+    on the values themselves (``_RC`` and ``_IC`` are copies of the columns).
     """
     native = frame.to_native() if isinstance(frame, nw.DataFrame) else None
+    as_is = [nw.col(_R).alias(_RC), nw.col(_ITEM).alias(_IC)]
     if not isinstance(native, pd.DataFrame):
-        return frame.with_columns(nw.col(_R).alias(_RC))
+        return frame.with_columns(as_is)
     try:
         person = pd.factorize(native[_P], sort=True)[0]
     except TypeError:
         # Ids of mixed types cannot be sorted: the sort in _prepare says so.
-        return frame.with_columns(nw.col(_R).alias(_RC))
+        return frame.with_columns(as_is)
     response = pd.factorize(native[_R])[0]
-    coded = native.assign(**{_P: person, _RC: response})
+    # Every kept row's item is one of ``items`` (rows of other items were excluded).
+    item = pd.Categorical(native[_ITEM], categories=items).codes.astype(np.int64)
+    coded = native.assign(**{_P: person, _RC: response, _IC: item})
     return nw.from_native(coded, eager_only=True)
+
+
+def _item_names(stats: pd.DataFrame, items: list[str]) -> pd.DataFrame:
+    """``_ITEM`` (the item's name) from ``_IC`` (its position in ``items``, or its name)."""
+    code = stats.pop(_IC)
+    if pd.api.types.is_integer_dtype(code.dtype):
+        names = np.asarray(items, dtype=object)[code.to_numpy()]
+        stats[_ITEM] = pd.Series(names, index=stats.index, dtype="str")
+    else:
+        stats[_ITEM] = code
+    return stats
 
 
 _NO_CASES = ["column", "check", "failure_case", "index"]

@@ -267,6 +267,9 @@ class Context:
     disclosure: Disclosure = field(default_factory=lambda: Disclosure(None))
     planned: dict[str, Any] = field(default_factory=dict)
     _links: list[tuple[tuple[str, Mapping[str, Any] | None], ...]] = field(default_factory=list)
+    _answers: dict[tuple[str, tuple[str, ...] | None], np.ndarray] = field(
+        default_factory=dict, repr=False
+    )
 
     @classmethod
     def build(
@@ -406,11 +409,17 @@ class Context:
     def answers(self, instrument: str, items: Sequence[str] | None = None) -> pd.DataFrame:
         """The used answers of an instrument (and items), with ``role`` and ``hybrid_type``."""
         frame = self.responses
-        rows = frame["instrument"].astype("str") == instrument
-        if items is not None:
-            rows &= frame["item"].astype("str").isin(list(items))
-        rows &= frame["use"] == "used"
-        return frame.loc[rows].reset_index(drop=True)
+        key = (instrument, None if items is None else tuple(items))
+        if key not in self._answers:
+            # The rows are found once per selection (the NPS answers serve several
+            # tables; each search converts millions of labels); a boolean mask is
+            # kept, not the rows, so that no copy outlives its caller.
+            rows = frame["instrument"].astype("str") == instrument
+            if items is not None:
+                rows &= frame["item"].astype("str").isin(list(items))
+            rows &= frame["use"] == "used"
+            self._answers[key] = rows.to_numpy(dtype=bool)
+        return frame.loc[self._answers[key]].reset_index(drop=True)
 
     def usage(self) -> pd.DataFrame:
         """Survey responses per instrument, by what happened to them.
