@@ -406,8 +406,14 @@ class Context:
         ).astype("str")
         return frame
 
-    def answers(self, instrument: str, items: Sequence[str] | None = None) -> pd.DataFrame:
-        """The used answers of an instrument (and items), with ``role`` and ``hybrid_type``."""
+    def answers(
+        self,
+        instrument: str,
+        items: Sequence[str] | None = None,
+        *,
+        columns: Sequence[str] | None = None,
+    ) -> pd.DataFrame:
+        """The used answers of an instrument (and items): every column, or only ``columns``."""
         frame = self.responses
         key = (instrument, None if items is None else tuple(items))
         if key not in self._answers:
@@ -419,7 +425,10 @@ class Context:
                 rows &= frame["item"].astype("str").isin(list(items))
             rows &= frame["use"] == "used"
             self._answers[key] = rows.to_numpy(dtype=bool)
-        return frame.loc[self._answers[key]].reset_index(drop=True)
+        chosen = self._answers[key]
+        if columns is not None:
+            return frame.loc[chosen, list(columns)].reset_index(drop=True)
+        return frame.loc[chosen].reset_index(drop=True)
 
     def usage(self) -> pd.DataFrame:
         """Survey responses per instrument, by what happened to them.
@@ -534,7 +543,10 @@ class Context:
     # -- the common core -----------------------------------------------------------------
     @cached_property
     def hx_long(self) -> pd.DataFrame:
-        return self.answers("hx_core", HX_ITEMS)
+        # Only the columns the index and the wide table read: this selection is kept
+        # for the whole report and is millions of rows at scale.
+        columns = ["response_id", "item", "score", "role", "hybrid_type", "person_id"]
+        return self.answers("hx_core", HX_ITEMS, columns=columns)
 
     @cached_property
     def hx_wide(self) -> pd.DataFrame:
