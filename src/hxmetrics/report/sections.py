@@ -399,10 +399,10 @@ class Context:
         ok = use_codes == -2
         use_codes[ok] = np.where(held[ok], uses.index("used"), uses.index("role_not_held"))
         frame["role"] = pd.Series(
-            pd.Categorical.from_codes(role_codes, categories=roles), index=frame.index
+            pd.Categorical.from_codes(role_codes, categories=pd.Index(roles)), index=frame.index
         ).astype("str")
         frame["use"] = pd.Series(
-            pd.Categorical.from_codes(use_codes, categories=uses), index=frame.index
+            pd.Categorical.from_codes(use_codes, categories=pd.Index(uses)), index=frame.index
         ).astype("str")
         return frame
 
