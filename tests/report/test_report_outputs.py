@@ -235,3 +235,66 @@ def test_report_write_checks_the_target_too(tmp_path):
         report.write(keep)
     assert keep.read_text() == "a\n1\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["keep.csv"]
+
+
+def _write_process(out: Path, kill_at: int | None, title: str) -> int:
+    """Write a small report in a child process (SIGKILLed at write step ``kill_at``)."""
+    import subprocess
+    import sys
+
+    env = {**os.environ, "MPLBACKEND": "Agg"}
+    env.pop("HXMETRICS_TEST_KILL_AT", None)
+    if kill_at is not None:
+        env["HXMETRICS_TEST_KILL_AT"] = str(kill_at)
+    code = (
+        "import sys; from hxmetrics.report import Report; "
+        "r = Report(title=sys.argv[2]); r.add_section('s', 'S').add_text('NPS 31.2'); "
+        "r.write(sys.argv[1])"
+    )
+    return subprocess.run([sys.executable, "-c", code, str(out), title], env=env).returncode
+
+
+@pytest.mark.parametrize("previous", [False, True], ids=["new", "replacing"])
+def test_a_report_killed_at_every_write_step_leaves_nothing_behind(tmp_path, previous):
+    """SIGKILL after the temporary file is created, and after it is written: the target
+    is the previous report or absent (never a partial one), and the next run removes
+    the leftover temporary file: the folder then holds the report and nothing else."""
+    out = tmp_path / "site" / "r.html"
+    out.parent.mkdir()
+    (out.parent / "notes.txt").write_text("mine")
+    if previous:
+        assert _write_process(out, None, "first") == 0
+    before = snapshot(out.parent)
+    for step in (1, 2):
+        assert _write_process(out, step, f"killed at {step}") == -9  # killed by SIGKILL
+        after_kill = snapshot(out.parent)
+        leftovers = set(after_kill) - set(before)
+        assert len(leftovers) == 1
+        assert next(iter(leftovers)).startswith(".r.html.hxmetrics-")
+        assert {k: after_kill[k] for k in before} == before  # the report is untouched
+        assert _write_process(out, None, f"after {step}") == 0
+        after = snapshot(out.parent)
+        assert set(after) == {"notes.txt", "r.html"}
+        assert after["notes.txt"] == before["notes.txt"]
+        assert f"after {step}" in out.read_text()
+        before = after
+
+
+def test_a_temporary_file_of_a_live_process_or_another_tool_is_left_alone(tmp_path):
+    from hxmetrics.report.builder import _remove_stale_temporaries, _temporary
+
+    target = tmp_path / "r.html"
+    alive = _temporary(target, os.getpid())
+    alive.write_bytes(b"<!DOCTYPE html>")
+    foreign = tmp_path / ".r.html.hxmetrics-999999999.tmp"
+    foreign.write_bytes(b"not a report")
+    unrelated = tmp_path / ".r.html.other-1.tmp"
+    unrelated.write_bytes(b"")
+    _remove_stale_temporaries(target)
+    assert alive.exists()
+    assert foreign.exists()
+    assert unrelated.exists()
+    dead = tmp_path / ".r.html.hxmetrics-999999999.tmp"
+    dead.write_bytes(b"<!DOCTYPE ht")
+    _remove_stale_temporaries(target)
+    assert not dead.exists()

@@ -13,9 +13,9 @@ import base64
 import math
 import os
 import re
-import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from glob import escape as glob_escape
 from html import escape
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from hxmetrics._outputs import _checkpoint
 from hxmetrics.errors import ParameterError
 from hxmetrics.plotting import DPI, figure_to_png
 from hxmetrics.report.privacy import check_no_external_urls, privacy_guard
@@ -602,18 +603,55 @@ class Report:
         else:
             check_no_external_urls(document)
         data = document.encode("utf-8")
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        _remove_stale_temporaries(target)
+        tmp = _temporary(target, os.getpid())
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
         try:
+            _checkpoint("report: temporary file created")
             with os.fdopen(fd, "wb") as handle:
                 handle.write(data)
                 handle.flush()
                 os.fsync(handle.fileno())
             os.chmod(tmp, 0o644)
+            _checkpoint("report: temporary file written")
             os.replace(tmp, target)
         except BaseException:
-            Path(tmp).unlink(missing_ok=True)
+            tmp.unlink(missing_ok=True)
             raise
         return target
+
+
+_TMP_INFIX = ".hxmetrics-"
+_DOCTYPE = b"<!DOCTYPE html>"
+
+
+def _temporary(target: Path, pid: int) -> Path:
+    """Where a report is written before it replaces ``target``: beside it, named by pid."""
+    return target.with_name(f".{target.name}{_TMP_INFIX}{pid}.tmp")
+
+
+def _remove_stale_temporaries(target: Path) -> None:
+    """Remove what a killed run left: our temporary files of processes that are gone.
+
+    Only a regular file named exactly as :func:`_temporary` names them, of a pid that
+    no longer exists, and empty or starting as a report starts, is removed.
+    """
+    prefix = f".{target.name}{_TMP_INFIX}"
+    for path in target.parent.glob(f"{glob_escape(prefix)}*.tmp"):
+        pid_text = path.name[len(prefix) : -len(".tmp")]
+        if not pid_text.isdigit() or path.is_symlink() or not path.is_file():
+            continue
+        try:
+            os.kill(int(pid_text), 0)
+            continue  # alive (a run writing now)
+        except ProcessLookupError:
+            pass
+        except PermissionError:  # alive, owned by someone else
+            continue
+        with path.open("rb") as handle:
+            head = handle.read(len(_DOCTYPE))
+        if _DOCTYPE.startswith(head):
+            path.unlink(missing_ok=True)
 
 
 def check_target(
