@@ -278,4 +278,4 @@ def test_not_a_frame_message_is_unchanged(value):
         InputTableError,
         match=rf"table 'events': expected a pandas DataFrame, got {type(value).__name__}\.$",
     ):
-        validate(value, table="events")  # type: ignore[arg-type]
+        validate(value, table="events")  # type: ignore[arg-type]  # not a frame, on purpose

@@ -221,10 +221,11 @@ def test_from_rosters_non_frame_error_is_unchanged():
     with pytest.raises(
         InputTableError, match=r"table 'workers': expected a pandas DataFrame, got list"
     ):
-        StakeholderRegistry.from_rosters(workers=[1, 2])  # type: ignore[arg-type]
+        StakeholderRegistry.from_rosters(workers=[1, 2])  # type: ignore[arg-type]  # wrong type on purpose
     with pytest.raises(
         InputTableError, match=r"table 'workers': expected a pandas DataFrame, got list"
     ):
+        # A list, not a frame, on purpose: the error is under test.
         StakeholderRegistry.from_rosters(workers=[1, 2], validate_rosters=False)  # type: ignore[arg-type]
     with pytest.raises(InputTableError, match="expected a pandas DataFrame, got list"):
         resolve_identities({"workers": [1, 2]})
@@ -246,4 +247,4 @@ def test_registry_attribute_on_polars_events_adds_role_and_keeps_its_errors():
     out = reg.attribute(events)
     assert out["role"].astype("str").tolist() == ["worker", "customer"]
     with pytest.raises(ParameterError, match="events must be a DataFrame"):
-        reg.attribute([1, 2])  # type: ignore[arg-type]
+        reg.attribute([1, 2])  # type: ignore[arg-type]  # wrong type on purpose
