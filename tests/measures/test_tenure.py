@@ -1,19 +1,25 @@
 """Tenure: Kaplan-Meier validated against R survival's output on the AML data."""
 
+import json
+
 import numpy as np
 import pandas as pd
+import polars as pl
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from hxmetrics.errors import InputTableError, ParameterError
+from hxmetrics.measures._result import is_result
 from hxmetrics.measures.tenure import (
+    KaplanMeier,
     boomerang_summary,
     kaplan_meier,
     median_tenure,
     retention_curve,
     time_to_return,
 )
+from hxmetrics.plotting import new_figure
 
 # survival::aml (Miller 1981): weeks to relapse, status 1 = relapse.
 MAINTAINED = ([9, 13, 13, 18, 23, 28, 31, 34, 45, 48, 161], [1, 1, 0, 1, 1, 0, 1, 1, 0, 1, 0])
@@ -23,7 +29,7 @@ NONMAINTAINED = ([5, 5, 8, 8, 12, 16, 23, 27, 30, 33, 43, 45], [1, 1, 1, 1, 1, 0
 def test_kaplan_meier_matches_r_survival_aml():
     # R: summary(survfit(Surv(time, status) ~ x, data = aml)), conf.type = "log"
     # (default): time, n.risk, n.event, survival, std.err, lower/upper 95% CI.
-    km = kaplan_meier(*MAINTAINED).query("n_event > 0")
+    km = kaplan_meier(*MAINTAINED).query("n_events > 0")
     expected = np.array(
         [
             [9, 11, 1, 0.909, 0.0867, 0.7541, 1.000],
@@ -35,12 +41,12 @@ def test_kaplan_meier_matches_r_survival_aml():
             [48, 2, 1, 0.184, 0.1535, 0.0359, 0.944],
         ]
     )
-    got = km[["time", "n_risk", "n_event", "survival", "se", "ci_low", "ci_high"]].to_numpy()
+    got = km[["time", "n_at_risk", "n_events", "survival", "se", "ci_low", "ci_high"]].to_numpy()
     np.testing.assert_allclose(got[:, :3], expected[:, :3])
     np.testing.assert_allclose(got[:, 3], expected[:, 3], atol=5e-4)
     np.testing.assert_allclose(got[:, 4:6], expected[:, 4:6], atol=5e-5)
     np.testing.assert_allclose(got[:, 6], expected[:, 6], atol=5e-4)
-    km0 = kaplan_meier(*NONMAINTAINED).query("n_event > 0")
+    km0 = kaplan_meier(*NONMAINTAINED).query("n_events > 0")
     # Nonmaintained: last rows 43 -> 0.0972 (0.0919; 0.0153, 0.620), 45 -> 0 (NaN).
     row = km0[km0.time == 43].iloc[0]
     assert (
@@ -143,7 +149,7 @@ def test_retention_curve_by_role_censors_at_as_of():
     curve = retention_curve(_episodes(), as_of="2022-01-01", unit="M", by="role")
     cust = curve[curve.role == "customer"]
     # The customer episode ends after as_of: censored at as_of, not an event.
-    assert cust["n_event"].sum() == 0
+    assert cust["n_events"].sum() == 0
     assert cust["n_censored"].sum() == 1
     assert set(curve["role"]) == {"customer", "worker"}
 
@@ -156,8 +162,8 @@ def test_boomerangs():
     assert summary[["n", "n_returned"]].iloc[0].tolist() == [3, 1]
     assert summary["median_gap"].iloc[0] == pytest.approx(151 / (365.25 / 12))
     curve = time_to_return(ep, as_of="2022-01-01", unit="D")
-    assert curve["n_event"].sum() == 1
-    assert curve.loc[curve.n_event > 0, "time"].iloc[0] == pytest.approx(151.0)
+    assert curve["n_events"].sum() == 1
+    assert curve.loc[curve.n_events > 0, "time"].iloc[0] == pytest.approx(151.0)
 
 
 def test_bad_episodes_are_rejected():
@@ -201,7 +207,7 @@ def test_boomerang_plural_role_matches_singular():
     a = boomerang_summary(_episodes(), as_of="2022-01-01", role="workers")
     b = boomerang_summary(_episodes(), as_of="2022-01-01", role="worker")
     assert int(a["n"].iloc[0]) == int(b["n"].iloc[0]) > 0
-    assert a.attrs["role"] == "worker"
+    assert a.attrs["hxmetrics"]["role"] == "worker"
 
 
 @pytest.mark.parametrize(
@@ -212,3 +218,173 @@ def test_as_of_is_required_and_must_be_a_date(function, as_of):
     # Tenure never defaults to "today": the same data must give the same numbers.
     with pytest.raises(ParameterError, match=r"as_of"):
         function(_episodes(), as_of=as_of)
+
+
+# ------------------------------------------ issue 11: a Kaplan-Meier fitted model
+
+
+def test_kaplan_meier_model_follows_the_model_protocol():
+    # Found: tenure had no fitted model (lifelines users expect a Kaplan-Meier fitter
+    # with fit() returning it, summary(), plot(ax=), a notebook display, saving).
+    t = MAINTAINED[0] + NONMAINTAINED[0]
+    e = MAINTAINED[1] + NONMAINTAINED[1]
+    model = KaplanMeier(confidence=0.95)
+    assert model.fit(t, e, unit="W") is model
+    # R: survfit(Surv(time, status) ~ 1, data = aml): median 27, 0.95LCL 18, 0.95UCL 45.
+    assert model.median_ == 27.0
+    assert model.median_ci_ == (18.0, 45.0)
+    summary = model.summary()
+    assert list(summary.columns) == [
+        "time",
+        "n_at_risk",
+        "n_events",
+        "n_censored",
+        "survival",
+        "se",
+        "ci_low",
+        "ci_high",
+    ]
+    assert summary.attrs["hxmetrics"]["measure"] == "kaplan_meier"
+    assert summary.attrs["hxmetrics"]["unit"] == "W"
+    # The function and the model are one implementation.
+    pd.testing.assert_frame_equal(kaplan_meier(t, e), model.params_)
+    assert model.survival_function_.loc[27.0] == pytest.approx(
+        summary.set_index("time").loc[27.0, "survival"]
+    )
+    _fig, ax = new_figure()
+    assert model.plot(ax=ax) is ax
+    assert len(ax.lines) == 1
+    html = model._repr_html_()
+    assert "KaplanMeier" in html
+    assert "median" in html
+    assert "median = 27 W" in repr(model)
+    state = json.loads(json.dumps(model.to_dict()))
+    back = KaplanMeier.from_dict(state)
+    pd.testing.assert_frame_equal(back.summary(), summary)
+    assert (back.median_, back.median_ci_, back.unit_) == (27.0, (18.0, 45.0), "W")
+
+
+def test_kaplan_meier_plot_ax_is_keyword_only_and_optional():
+    model = KaplanMeier().fit(*MAINTAINED)
+    with pytest.raises(TypeError):
+        model.plot(new_figure()[1])  # type: ignore[misc]  # ax is keyword-only on purpose
+    ax = model.plot(ci=False, label="maintained")
+    assert ax.get_legend() is not None
+
+
+def test_kaplan_meier_not_fitted_and_bad_state():
+    model = KaplanMeier()
+    with pytest.raises(ParameterError, match="not fitted"):
+        model.summary()
+    assert "not fitted" in repr(model)
+    with pytest.raises(ParameterError, match="BetaGeo"):
+        KaplanMeier.from_dict({"model": "BetaGeo"})
+    with pytest.raises(ParameterError, match="confidence"):
+        KaplanMeier(confidence=95)
+
+
+@pytest.mark.parametrize("engine", ["pandas", "polars"])
+def test_kaplan_meier_fits_columns_of_a_frame(engine):
+    frame = pd.DataFrame({"weeks": MAINTAINED[0], "relapse": MAINTAINED[1]})
+    data = frame if engine == "pandas" else pl.from_pandas(frame)
+    by_name = KaplanMeier().fit(data, duration="weeks", event="relapse")
+    pd.testing.assert_frame_equal(by_name.params_, kaplan_meier(*MAINTAINED))
+    pd.testing.assert_frame_equal(
+        kaplan_meier(data, duration="weeks", event="relapse"), kaplan_meier(*MAINTAINED)
+    )
+    with pytest.raises(ParameterError, match="event="):
+        KaplanMeier().fit(data, MAINTAINED[1], duration="weeks")
+
+
+def test_n_events_is_one_spelling():
+    # Found: n_event (curves) vs n_events (medians). One spelling: n_events, n_at_risk.
+    ep = _episodes()
+    for frame in (
+        kaplan_meier(*MAINTAINED),
+        retention_curve(ep, as_of="2022-01-01"),
+        time_to_return(ep, as_of="2022-01-01"),
+        median_tenure(ep, as_of="2022-01-01"),
+    ):
+        assert "n_events" in frame.columns
+        assert "n_event" not in frame.columns
+        assert "n_risk" not in frame.columns
+
+
+# ------------------------------- issue 11: grouped tenure results, one result builder
+
+
+def test_median_tenure_is_a_grouped_result():
+    out = median_tenure(_episodes(), as_of="2022-01-01", by="role")
+    assert is_result(out)
+    assert list(out.columns) == [
+        "measure",
+        "role",
+        "n",
+        "estimate",
+        "se",
+        "ci_low",
+        "ci_high",
+        "n_events",
+        "n_censored",
+        "n_excluded_episodes_starting_after_as_of",
+        "suppressed",
+    ]
+    assert str(out["n"].dtype) == "Int64"
+    assert str(out["n_events"].dtype) == "Int64"
+    assert out["measure"].tolist() == ["median_tenure"] * 2
+    meta = out.attrs["hxmetrics"]
+    assert (meta["measure"], meta["estimate"], meta["by"], meta["unit"]) == (
+        "median_tenure",
+        "estimate",
+        ["role"],
+        "M",
+    )
+    assert not out["suppressed"].any()
+
+
+def test_median_tenure_suppresses_small_groups():
+    # Found: tenure did no suppression at all (min_n was not even an argument).
+    out = median_tenure(_episodes(), as_of="2022-01-01", by="role", min_n=2)
+    # The customer group has one episode: hidden, and the worker group with it (the
+    # total of episodes minus the workers would give the customer's numbers back).
+    assert out["suppressed"].tolist() == [True, True]
+    assert out["n"].isna().all()
+    assert out["estimate"].isna().all()
+    assert out["n_events"].isna().all()
+    shown = median_tenure(_episodes(), as_of="2022-01-01", by="role", role="worker", min_n=2)
+    assert shown["suppressed"].tolist() == [False]
+    assert int(shown["n"].iloc[0]) == 6
+
+
+def test_episodes_after_as_of_are_counted_per_group():
+    ep = _episodes()
+    late = ep.iloc[[0]].assign(start=pd.Timestamp("2023-01-01"), end=pd.NaT)
+    out = median_tenure(pd.concat([ep, late]), as_of="2022-01-01", by="role")
+    assert out.set_index("role")["n_excluded_episodes_starting_after_as_of"].to_dict() == {
+        "customer": 0,
+        "worker": 1,
+    }
+    assert out.attrs["hxmetrics"]["excluded"] == {"episodes_starting_after_as_of": 1}
+
+
+def test_boomerang_summary_is_a_grouped_result_with_suppression():
+    out = boomerang_summary(_episodes(), as_of="2022-01-01", by="engagement")
+    assert is_result(out)
+    assert out["measure"].unique().tolist() == ["boomerang"]
+    assert str(out["n_returned"].dtype) == "Int64"
+    hidden = boomerang_summary(_episodes(), as_of="2022-01-01", by="engagement", min_n=4)
+    assert hidden["suppressed"].all()
+    assert hidden["n_returned"].isna().all()
+
+
+def test_tenure_accepts_polars_episodes():
+    # The measures take any frame narwhals reads; tenure refused anything but pandas.
+    ep = _episodes()
+    native = pl.from_pandas(ep)
+    pd.testing.assert_frame_equal(
+        median_tenure(native, as_of="2022-01-01", by="role"),
+        median_tenure(ep, as_of="2022-01-01", by="role"),
+    )
+    pd.testing.assert_frame_equal(
+        retention_curve(native, as_of="2022-01-01"), retention_curve(ep, as_of="2022-01-01")
+    )

@@ -29,12 +29,14 @@ result.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+import math
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import pandas as pd
 
+from hxmetrics._display import DisplayMixin
 from hxmetrics.errors import (
     InputTableError,
     ParameterError,
@@ -43,9 +45,14 @@ from hxmetrics.errors import (
     did_you_mean,
 )
 from hxmetrics.measures._inference import check_confidence, wilson_interval, z_critical
+from hxmetrics.measures._result import grouped_result
 from hxmetrics.tables import ROLE_OF_SILO
 
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
 __all__ = [
+    "KaplanMeier",
     "boomerang_summary",
     "kaplan_meier",
     "median_tenure",
@@ -65,71 +72,43 @@ CONF_TYPES = ("log", "log-log", "plain")
 EPISODE_COLUMNS = ("person_id", "role", "engagement", "start", "end")
 
 
-def kaplan_meier(
-    durations: Any,
-    events: Any,
-    *,
-    weights: Any = None,
-    confidence: float = 0.95,
-    conf_type: str = "log",
-) -> pd.DataFrame:
-    """Kaplan-Meier survival curve with Greenwood standard errors and intervals.
+#: Columns of a Kaplan-Meier table (:meth:`KaplanMeier.summary`, :func:`kaplan_meier`).
+KM_COLUMNS = (
+    "time",
+    "n_at_risk",
+    "n_events",
+    "n_censored",
+    "survival",
+    "se",
+    "ci_low",
+    "ci_high",
+)
 
-    Parameters
-    ----------
-    durations : array-like
-        Time to the event or to censoring (>= 0).
-    events : array-like of bool
-        True where the event was observed, False where censored.
-    weights : array-like, optional
-        Case weights (>= 0).
-    confidence : float, default 0.95
-    conf_type : {"log", "log-log", "plain"}, default "log"
-        Scale of the pointwise interval (see the module notes).
 
-    Returns
-    -------
-    pandas.DataFrame
-        One row per distinct time: ``time``, ``n_risk``, ``n_event``, ``n_censored``,
-        ``survival`` (just after ``time``), ``se`` (of the survival), ``ci_low``,
-        ``ci_high``. ``se`` and the interval are NaN once the curve reaches 0.
+def _as_pandas(data: Any, *, table: str) -> pd.DataFrame:
+    """A pandas frame from any frame narwhals reads (pandas, Polars, DuckDB, ...)."""
+    if isinstance(data, pd.DataFrame):
+        return data
+    from hxmetrics.measures._engine import to_narwhals
 
-    References
-    ----------
-    Kaplan, E. L. & Meier, P. (1958). Nonparametric estimation from incomplete
-    observations. *JASA* 53, 457-481. Greenwood, M. (1926). The natural duration of
-    cancer. *Reports on Public Health and Medical Subjects* 33.
+    try:
+        frame = to_narwhals(data)
+    except Exception as exc:  # narwhals raises TypeError/ValueError/its own errors
+        raise InputTableError(
+            f"{table} must be a data frame (pandas, Polars, DuckDB, ...); got "
+            f"{type(data).__name__}.",
+            table=table,
+            failure_cases=pd.DataFrame(columns=["column", "check", "failure_case", "index"]),
+        ) from exc
+    if hasattr(frame, "collect"):
+        frame = frame.collect()
+    return cast(pd.DataFrame, frame.to_pandas())
 
-    Examples
-    --------
-    The maintained arm of the AML data (R ``survival::aml``):
 
-    >>> km = kaplan_meier([9, 13, 13, 18, 23, 28, 31, 34, 45, 48, 161],
-    ...                   [1, 1, 0, 1, 1, 0, 1, 1, 0, 1, 0])
-    >>> km.loc[km.n_event > 0, ["time", "survival"]].round(3).head(3).to_numpy().tolist()
-    [[9.0, 0.909], [13.0, 0.818], [18.0, 0.716]]
-    """
-    check_choice("conf_type", conf_type, CONF_TYPES)
-    z = z_critical(check_confidence(confidence))
-    t = np.asarray(durations, dtype=float).ravel()
-    e = np.asarray(events).astype(bool).ravel()
-    w = np.ones(len(t)) if weights is None else np.asarray(weights, dtype=float).ravel()
-    if not (len(t) == len(e) == len(w)):
-        raise ParameterError("durations, events and weights must have the same length.")
-    if np.any(~np.isfinite(t)) or np.any(t < 0):
-        raise ParameterError("durations must be finite and >= 0.")
-    if np.any(~np.isfinite(w)) or np.any(w < 0):
-        raise ParameterError("weights must be finite and >= 0.")
-    with np.errstate(over="ignore"):
-        total = float(w.sum())
-    if not np.isfinite(total):
-        # Weights of 1e308 are finite, the numbers at risk (their sums) are not.
-        big = np.flatnonzero(w >= float(np.finfo(np.float64).max) / max(len(w), 1))
-        raise ParameterError(
-            f"weights sum to more than the largest number ({len(big)} weight(s) are too "
-            f"large, e.g. at positions {big[:5].tolist()}); weights matter only relative "
-            "to each other: divide them by their mean."
-        )
+def _km_arrays(
+    t: np.ndarray, e: np.ndarray, w: np.ndarray, *, z: float, conf_type: str
+) -> dict[str, np.ndarray]:
+    """The product-limit table of checked arrays (one entry per :data:`KM_COLUMNS`)."""
     times, inverse = np.unique(t, return_inverse=True)
     d = np.bincount(inverse, weights=w * e, minlength=len(times))
     c = np.bincount(inverse, weights=w * ~e, minlength=len(times))
@@ -154,21 +133,388 @@ def kaplan_meier(
             low = np.where(surv >= 1.0, 1.0, low)
             high = np.where(surv >= 1.0, 1.0, high)
     dead = (surv <= 0) | ~np.isfinite(sigma)
-    se = np.where(dead, np.nan, se)
-    low = np.where(dead, np.nan, low)
-    high = np.where(dead, np.nan, high)
-    return pd.DataFrame(
-        {
-            "time": times,
-            "n_risk": at_risk,
-            "n_event": d,
-            "n_censored": c,
-            "survival": surv,
-            "se": se,
-            "ci_low": low,
-            "ci_high": high,
+    return {
+        "time": times,
+        "n_at_risk": at_risk,
+        "n_events": d,
+        "n_censored": c,
+        "survival": surv,
+        "se": np.where(dead, np.nan, se),
+        "ci_low": np.where(dead, np.nan, low),
+        "ci_high": np.where(dead, np.nan, high),
+    }
+
+
+def _checked_arrays(
+    durations: Any, events: Any, weights: Any
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    t = np.asarray(durations, dtype=float).ravel()
+    e = np.ones(len(t), dtype=bool) if events is None else np.asarray(events).astype(bool).ravel()
+    w = np.ones(len(t)) if weights is None else np.asarray(weights, dtype=float).ravel()
+    if not (len(t) == len(e) == len(w)):
+        raise ParameterError("durations, events and weights must have the same length.")
+    if np.any(~np.isfinite(t)) or np.any(t < 0):
+        raise ParameterError("durations must be finite and >= 0.")
+    if np.any(~np.isfinite(w)) or np.any(w < 0):
+        raise ParameterError("weights must be finite and >= 0.")
+    with np.errstate(over="ignore"):
+        total = float(w.sum())
+    if not np.isfinite(total):
+        # Weights of 1e308 are finite, the numbers at risk (their sums) are not.
+        big = np.flatnonzero(w >= float(np.finfo(np.float64).max) / max(len(w), 1))
+        raise ParameterError(
+            f"weights sum to more than the largest number ({len(big)} weight(s) are too "
+            f"large, e.g. at positions {big[:5].tolist()}); weights matter only relative "
+            "to each other: divide them by their mean."
+        )
+    return t, e, w
+
+
+def _json_number(value: float) -> float | None:
+    return float(value) if math.isfinite(value) else None
+
+
+class KaplanMeier(DisplayMixin):
+    """Kaplan-Meier (product-limit) estimator as a fitted model.
+
+    The fitted-model protocol of hxmetrics (as lifelines' ``KaplanMeierFitter``):
+    :meth:`fit` returns the model; ``params_`` is the estimated curve (a
+    nonparametric model's parameters are the curve itself), ``survival_function_``
+    the survival by time, ``median_`` and ``median_ci_`` the median and its interval;
+    :meth:`summary` gives the table, :meth:`plot` draws the step curve on ``ax=``,
+    and :meth:`to_dict`/:meth:`from_dict` save and restore it as JSON.
+
+    Standard errors are Greenwood's. Intervals default to ``conf_type="log"`` (a
+    symmetric interval for log S, R ``survival``'s default); ``"log-log"`` (the
+    default of Stata and lifelines) and ``"plain"`` are available. The median's
+    interval is that of Brookmeyer & Crowley (1982), read off the pointwise interval
+    as R's ``print.survfit`` does.
+
+    Parameters
+    ----------
+    confidence : float, default 0.95
+        Level of the pointwise intervals and of the median's interval.
+    conf_type : {"log", "log-log", "plain"}, default "log"
+        Scale of the pointwise interval.
+
+    Attributes
+    ----------
+    params_ : pandas.DataFrame
+        One row per distinct time: ``time``, ``n_at_risk``, ``n_events``,
+        ``n_censored``, ``survival`` (just after ``time``), ``se`` (of the survival),
+        ``ci_low``, ``ci_high``. ``se`` and the interval are NaN once the curve
+        reaches 0.
+    survival_function_ : pandas.Series
+        ``survival`` indexed by ``time``.
+    median_ : float
+        First time the curve is at or below 0.5 (NaN if it never gets there).
+    median_ci_ : tuple of float
+        The median's interval (NaN where the interval's curve stays above 0.5).
+    n_, n_events_ : float
+        Total weight (units) and observed events.
+    unit_ : str or None
+        Unit of the durations, if given to :meth:`fit`.
+
+    References
+    ----------
+    Kaplan, E. L. & Meier, P. (1958). Nonparametric estimation from incomplete
+    observations. *JASA* 53, 457-481. Greenwood, M. (1926). The natural duration of
+    cancer. *Reports on Public Health and Medical Subjects* 33. Brookmeyer, R. &
+    Crowley, J. (1982). A confidence interval for the median survival time.
+    *Biometrics* 38, 29-41.
+
+    Examples
+    --------
+    The maintained arm of the AML data (R ``survival::aml``), in weeks:
+
+    >>> km = KaplanMeier().fit([9, 13, 13, 18, 23, 28, 31, 34, 45, 48, 161],
+    ...                        [1, 1, 0, 1, 1, 0, 1, 1, 0, 1, 0], unit="W")
+    >>> km.median_, km.median_ci_
+    (31.0, (18.0, nan))
+    >>> km.summary().query("n_events > 0")[["time", "survival"]].round(3).head(2)
+       time  survival
+    0   9.0     0.909
+    1  13.0     0.818
+    """
+
+    def __init__(self, *, confidence: float = 0.95, conf_type: str = "log") -> None:
+        check_choice("conf_type", conf_type, CONF_TYPES)
+        self.confidence = check_confidence(confidence)
+        self.conf_type = conf_type
+        self.params_: pd.DataFrame | None = None
+        self.median_: float | None = None
+        self.median_ci_: tuple[float, float] | None = None
+        self.n_: float | None = None
+        self.n_events_: float | None = None
+        self.unit_: str | None = None
+
+    def fit(
+        self,
+        durations: Any,
+        events: Any = None,
+        *,
+        duration: str | None = None,
+        event: str | None = None,
+        weights: Any = None,
+        unit: str | None = None,
+    ) -> KaplanMeier:
+        """Estimate the survival curve.
+
+        Two ways to pass the data: arrays, ``fit(durations, events)`` (as lifelines'
+        ``fit(T, E)``), or a frame and its column names,
+        ``fit(data, duration="tenure", event="left")``.
+
+        Parameters
+        ----------
+        durations : array-like or DataFrame
+            Time to the event or to censoring (>= 0); with ``duration=``, the frame
+            (pandas, Polars, DuckDB, ...) that holds the columns.
+        events : array-like of bool, optional
+            True where the event was observed, False where censored (default: every
+            event observed). Not with ``duration=``: use ``event=``.
+        duration, event : str, optional
+            Column names in the frame ``durations`` (``event`` omitted: every event
+            observed).
+        weights : array-like or str, optional
+            Case weights (>= 0), or their column with ``duration=``.
+        unit : str, optional
+            Unit of the durations (``"D"``, ``"W"``, ``"M"``, ...), recorded and shown.
+
+        Returns
+        -------
+        KaplanMeier
+            The fitted model (``self``).
+        """
+        if duration is not None:
+            if events is not None:
+                raise ParameterError(
+                    "KaplanMeier.fit: with duration= (a column of the data), give the "
+                    "event column as event=, not a second positional argument."
+                )
+            frame = _as_pandas(durations, table="data")
+            names = [duration] + [c for c in (event, weights) if isinstance(c, str)]
+            check_columns(frame.columns, names, table="data")
+            t_in: Any = frame[duration].to_numpy(dtype=float)
+            e_in: Any = None if event is None else frame[event].to_numpy()
+            w_in: Any = (
+                frame[weights].to_numpy(dtype=float) if isinstance(weights, str) else weights
+            )
+        else:
+            if event is not None:
+                raise ParameterError(
+                    "KaplanMeier.fit: event= names a column; pass duration= too, or give "
+                    "the events as the second argument."
+                )
+            t_in, e_in, w_in = durations, events, weights
+        if unit is not None:
+            check_choice("unit", unit, list(UNIT_DAYS))
+        t, e, w = _checked_arrays(t_in, e_in, w_in)
+        z = z_critical(self.confidence)
+        self._set_table(pd.DataFrame(_km_arrays(t, e, w, z=z, conf_type=self.conf_type)))
+        self.unit_ = unit
+        return self
+
+    def _set_table(self, table: pd.DataFrame) -> None:
+        self.params_ = table
+        self.median_, low, high = _median_from(table)
+        self.median_ci_ = (low, high)
+        self.n_ = float(table["n_events"].sum() + table["n_censored"].sum())
+        self.n_events_ = float(table["n_events"].sum())
+
+    def _fitted(self) -> pd.DataFrame:
+        if self.params_ is None:
+            raise ParameterError(
+                "KaplanMeier is not fitted yet: call fit(durations, events) first, or "
+                "from_dict(...) to restore a fitted model."
+            )
+        return self.params_
+
+    @property
+    def survival_function_(self) -> pd.Series:
+        """Survival just after each distinct time (a Series indexed by ``time``)."""
+        table = self._fitted()
+        return pd.Series(
+            table["survival"].to_numpy(),
+            index=pd.Index(table["time"], name="time"),
+            name="survival",
+        )
+
+    def summary(self) -> pd.DataFrame:
+        """The estimated curve: one row per distinct time.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns ``time``, ``n_at_risk``, ``n_events``, ``n_censored``,
+            ``survival``, ``se``, ``ci_low``, ``ci_high``; ``attrs["hxmetrics"]``
+            holds ``measure`` (``"kaplan_meier"``), ``confidence``, ``conf_type``,
+            ``unit``, ``n``, ``n_events`` and the median with its interval.
+        """
+        table = self._fitted().copy()
+        table.attrs["hxmetrics"] = {
+            "measure": "kaplan_meier",
+            "confidence": self.confidence,
+            "conf_type": self.conf_type,
+            "unit": self.unit_,
+            "n": self.n_,
+            "n_events": self.n_events_,
+            "median": self.median_,
+            "median_ci": list(self.median_ci_ or ()),
         }
-    )
+        return table
+
+    def plot(self, *, ax: Axes | None = None, ci: bool = True, label: str | None = None) -> Axes:
+        """Step curve of the survival with its pointwise interval.
+
+        Parameters
+        ----------
+        ax : matplotlib Axes, optional
+            Where to draw (a new figure if omitted).
+        ci : bool, default True
+            Shade the pointwise interval.
+        label : str, optional
+            Legend label of the curve.
+
+        Returns
+        -------
+        matplotlib.axes.Axes
+        """
+        from hxmetrics.plotting import PALETTE, _axes, style
+
+        table = self._fitted()
+        times = np.concatenate(([0.0], table["time"].to_numpy()))
+        surv = np.concatenate(([1.0], table["survival"].to_numpy()))
+        ax = _axes(ax, 6.4, 3.6)
+        with style():
+            ax.step(times, surv, where="post", color=PALETTE[0], label=label)
+            if ci:
+                low = np.concatenate(([1.0], table["ci_low"].to_numpy()))
+                high = np.concatenate(([1.0], table["ci_high"].to_numpy()))
+                ax.fill_between(
+                    times, low, high, step="post", color=PALETTE[0], alpha=0.2, linewidth=0
+                )
+            ax.set_ylim(0.0, 1.02)
+            ax.set_xlabel("time" if self.unit_ is None else f"time ({self.unit_})")
+            ax.set_ylabel("survival")
+            if label is not None:
+                ax.legend(frameon=False)
+        return ax
+
+    def _display_title(self) -> str:
+        if self.params_ is None:
+            return "KaplanMeier"
+        unit = f" {self.unit_}" if self.unit_ else ""
+        return (
+            f"KaplanMeier: n = {self.n_:g}, events = {self.n_events_:g}, median = "
+            f"{self.median_:.4g}{unit}"
+        )
+
+    def _display_notes(self) -> Sequence[str]:
+        if self.params_ is None or self.median_ci_ is None:
+            return ()
+        low, high = self.median_ci_
+        return (
+            f"{self.confidence:.0%} interval of the median: {low:.4g} to {high:.4g} "
+            f"({self.conf_type} scale, Brookmeyer & Crowley)",
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The fitted curve as plain numbers (JSON-ready); :meth:`from_dict` restores it."""
+        table = self._fitted()
+        return {
+            "model": "KaplanMeier",
+            "format": 1,
+            "confidence": self.confidence,
+            "conf_type": self.conf_type,
+            "unit": self.unit_,
+            "table": {
+                c: [_json_number(v) for v in table[c].to_numpy(dtype=float)] for c in KM_COLUMNS
+            },
+        }
+
+    @classmethod
+    def from_dict(cls, state: Mapping[str, Any]) -> KaplanMeier:
+        """Restore a model saved with :meth:`to_dict` (after a JSON round trip too)."""
+        if state.get("model") != "KaplanMeier":
+            raise ParameterError(
+                f"cannot restore a {state.get('model')!r} state with KaplanMeier.from_dict."
+            )
+        table = state.get("table") or {}
+        missing = [c for c in KM_COLUMNS if c not in table]
+        if missing:
+            raise ParameterError(f"KaplanMeier state lacks columns {missing}.")
+        model = cls(
+            confidence=state.get("confidence", 0.95), conf_type=state.get("conf_type", "log")
+        )
+        frame = pd.DataFrame(
+            {
+                c: np.array([np.nan if v is None else v for v in table[c]], dtype=float)
+                for c in KM_COLUMNS
+            }
+        )
+        model._set_table(frame)
+        unit = state.get("unit")
+        if unit is not None:
+            check_choice("unit", unit, list(UNIT_DAYS))
+        model.unit_ = unit
+        return model
+
+
+def kaplan_meier(
+    durations: Any,
+    events: Any = None,
+    *,
+    duration: str | None = None,
+    event: str | None = None,
+    weights: Any = None,
+    confidence: float = 0.95,
+    conf_type: str = "log",
+) -> pd.DataFrame:
+    """Kaplan-Meier survival curve with Greenwood standard errors and intervals.
+
+    The table of :class:`KaplanMeier` (``KaplanMeier(...).fit(...).summary()``): use
+    the model for the median, the plot and saving.
+
+    Parameters
+    ----------
+    durations : array-like or DataFrame
+        Time to the event or to censoring (>= 0); with ``duration=``, the frame.
+    events : array-like of bool, optional
+        True where the event was observed, False where censored (default: all).
+    duration, event : str, optional
+        Column names when ``durations`` is a frame.
+    weights : array-like or str, optional
+        Case weights (>= 0), or their column.
+    confidence : float, default 0.95
+    conf_type : {"log", "log-log", "plain"}, default "log"
+        Scale of the pointwise interval (see :class:`KaplanMeier`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per distinct time: ``time``, ``n_at_risk``, ``n_events``,
+        ``n_censored``, ``survival`` (just after ``time``), ``se`` (of the survival),
+        ``ci_low``, ``ci_high``. ``se`` and the interval are NaN once the curve
+        reaches 0. (The counts were ``n_risk`` and ``n_event`` before issue 11.)
+
+    References
+    ----------
+    Kaplan, E. L. & Meier, P. (1958). Nonparametric estimation from incomplete
+    observations. *JASA* 53, 457-481. Greenwood, M. (1926). The natural duration of
+    cancer. *Reports on Public Health and Medical Subjects* 33.
+
+    Examples
+    --------
+    The maintained arm of the AML data (R ``survival::aml``):
+
+    >>> km = kaplan_meier([9, 13, 13, 18, 23, 28, 31, 34, 45, 48, 161],
+    ...                   [1, 1, 0, 1, 1, 0, 1, 1, 0, 1, 0])
+    >>> km.loc[km.n_events > 0, ["time", "survival"]].round(3).head(3).to_numpy().tolist()
+    [[9.0, 0.909], [13.0, 0.818], [18.0, 0.716]]
+    """
+    model = KaplanMeier(confidence=confidence, conf_type=conf_type)
+    model.fit(durations, events, duration=duration, event=event, weights=weights)
+    return model._fitted().copy()
 
 
 def _first_below(times: np.ndarray, curve: np.ndarray, event_times: np.ndarray) -> float:
@@ -186,7 +532,7 @@ def _first_below(times: np.ndarray, curve: np.ndarray, event_times: np.ndarray) 
 
 
 def _median_from(km: pd.DataFrame) -> tuple[float, float, float]:
-    ev = km[km["n_event"] > 0]
+    ev = km[km["n_events"] > 0]
     times = ev["time"].to_numpy()
     return (
         _first_below(times, ev["survival"].to_numpy(), times),
@@ -237,15 +583,14 @@ def _roles(episodes: pd.DataFrame, role: str | Sequence[str]) -> list[str]:
     return out
 
 
+def _episodes_frame(episodes: Any) -> pd.DataFrame:
+    return _as_pandas(episodes, table="episodes")
+
+
 def _durations(
     episodes: pd.DataFrame, *, as_of: Any, unit: str, role: str | Sequence[str] | None
-) -> tuple[pd.DataFrame, dict[str, int]]:
-    if not isinstance(episodes, pd.DataFrame):
-        raise InputTableError(
-            f"episodes must be a pandas DataFrame; got {type(episodes).__name__}.",
-            table="episodes",
-            failure_cases=pd.DataFrame(columns=["column", "check", "failure_case", "index"]),
-        )
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Episodes with ``duration`` and ``event``, and the episodes left out (after as_of)."""
     check_columns(episodes.columns, ["person_id", "start", "end"], table="episodes")
     check_choice("unit", unit, list(UNIT_DAYS))
     cutoff = _cutoff(as_of)
@@ -277,17 +622,40 @@ def _durations(
     stop = e_.where(observed, cutoff)
     kept["duration"] = (stop - s).dt.total_seconds().to_numpy() / 86_400.0 / UNIT_DAYS[unit]
     kept["event"] = observed.to_numpy()
-    return kept, {"episodes_starting_after_as_of": int(future.sum())}
+    return kept, frame.loc[future]
 
 
-def _grouped(frame: pd.DataFrame, by: str | Sequence[str] | None) -> tuple[list[str], Any]:
-    """The group columns and ``(values, rows)`` per group, ``values`` a tuple."""
+def _group_columns(frame: pd.DataFrame, by: str | Sequence[str] | None) -> list[str]:
     cols = [] if by is None else ([by] if isinstance(by, str) else list(by))
     check_columns(frame.columns, cols, table="episodes")
+    return cols
+
+
+def _grouped(frame: pd.DataFrame, cols: list[str]) -> list[tuple[tuple[Any, ...], pd.DataFrame]]:
+    """``(values, rows)`` per group of ``cols``, ``values`` a tuple; sorted by values."""
     if not cols:
-        return cols, [((), frame)]
-    groups = frame.groupby(cols, sort=True, dropna=False)
-    return cols, ((key if isinstance(key, tuple) else (key,), part) for key, part in groups)
+        return [((), frame)]
+    groups = frame.groupby(cols, sort=True, dropna=False, observed=True)
+    return [(key if isinstance(key, tuple) else (key,), part) for key, part in groups]
+
+
+def _keys(frame: pd.DataFrame, cols: list[str], keys: list[tuple[Any, ...]]) -> pd.DataFrame:
+    """The groups' values as a frame, each column with the dtype it has in ``frame``."""
+    if not cols:
+        return pd.DataFrame(index=range(len(keys)))
+    out = pd.DataFrame(keys, columns=cols)
+    for c in cols:
+        out[c] = out[c].astype(frame[c].dtype)
+    return out
+
+
+def _per_group(left_out: pd.DataFrame, cols: list[str], keys: list[tuple[Any, ...]]) -> np.ndarray:
+    """Rows of ``left_out`` in each group of ``keys`` (0 where none)."""
+    if not cols:
+        return np.array([len(left_out)] * len(keys), dtype=np.int64)
+    counts = left_out.groupby(cols, sort=False, dropna=False, observed=True).size()
+    lookup = {(k if isinstance(k, tuple) else (k,)): int(v) for k, v in counts.items()}
+    return np.array([lookup.get(k, 0) for k in keys], dtype=np.int64)
 
 
 def _insert_groups(curve: pd.DataFrame, cols: list[str], keys: tuple[Any, ...]) -> pd.DataFrame:
@@ -297,8 +665,29 @@ def _insert_groups(curve: pd.DataFrame, cols: list[str], keys: tuple[Any, ...]) 
     return curve
 
 
+def _curves(
+    groups: list[tuple[tuple[Any, ...], pd.DataFrame]],
+    cols: list[str],
+    *,
+    time: str,
+    event: str,
+    unit: str,
+    confidence: float,
+    conf_type: str,
+) -> pd.DataFrame:
+    """One Kaplan-Meier table per group, the group columns first."""
+    parts = []
+    for keys, part in groups:
+        model = KaplanMeier(confidence=confidence, conf_type=conf_type)
+        model.fit(part[time].to_numpy(dtype=float), part[event].to_numpy(), unit=unit)
+        parts.append(_insert_groups(model._fitted().copy(), cols, keys))
+    if not parts:
+        return pd.DataFrame(columns=[*cols, *KM_COLUMNS])
+    return pd.concat(parts, ignore_index=True)
+
+
 def retention_curve(
-    episodes: pd.DataFrame,
+    episodes: Any,
     *,
     as_of: Any,
     unit: str = "M",
@@ -313,7 +702,8 @@ def retention_curve(
     ----------
     episodes : DataFrame
         Role episodes (``person_id``, ``role``, ``engagement``, ``start``, ``end``,
-        plus any grouping columns such as a merged ``hybrid_type``).
+        plus any grouping columns such as a merged ``hybrid_type``); pandas, Polars,
+        DuckDB, ...
     as_of : timestamp
         Censoring date for open episodes; required (``None`` raises, never "today").
     unit : str, default "M"
@@ -324,12 +714,17 @@ def retention_curve(
         Keep only these roles (``"worker"``; the silo name ``"workers"`` reads as its
         role). A role the episodes do not have raises, listing the roles present.
     confidence, conf_type
-        As in :func:`kaplan_meier`.
+        As in :class:`KaplanMeier`.
 
     Returns
     -------
     pandas.DataFrame
-        Group columns, then the :func:`kaplan_meier` columns, one row per time.
+        Group columns, then the :class:`KaplanMeier` table (``time``, ``n_at_risk``,
+        ``n_events``, ``n_censored``, ``survival``, ``se``, ``ci_low``, ``ci_high``),
+        one row per time. ``attrs["hxmetrics"]``: ``measure``, ``unit``, ``as_of``,
+        ``by``, ``confidence``, ``conf_type``, ``excluded``. A curve is not a grouped
+        result: its rows are times, so nothing is suppressed here; show curves only
+        for groups that a suppressed :func:`median_tenure` shows.
 
     Examples
     --------
@@ -339,31 +734,38 @@ def retention_curve(
     ...     "start": pd.to_datetime(["2020-01-01", "2020-01-01", "2021-01-01"]),
     ...     "end": pd.to_datetime(["2021-01-01", None, None])})
     >>> curve = retention_curve(ep, as_of="2022-01-01", unit="Y")
-    >>> curve[["n_risk", "n_event", "survival"]].round(2).to_numpy().tolist()
+    >>> curve[["n_at_risk", "n_events", "survival"]].round(2).to_numpy().tolist()
     [[3.0, 0.0, 1.0], [2.0, 1.0, 0.5], [1.0, 0.0, 0.5]]
     """
-    frame, excluded = _durations(episodes, as_of=as_of, unit=unit, role=role)
-    cols, groups = _grouped(frame, by)
-    parts = []
-    for keys, part in groups:
-        km = kaplan_meier(
-            part["duration"], part["event"], confidence=confidence, conf_type=conf_type
-        )
-        parts.append(_insert_groups(km, cols, keys))
-    out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
-    out.attrs.update(
-        {
-            "unit": unit,
-            "as_of": str(pd.Timestamp(as_of)),
-            "excluded": excluded,
-            "conf_type": conf_type,
-        }
+    episodes = _episodes_frame(episodes)
+    confidence = check_confidence(confidence)
+    check_choice("conf_type", conf_type, CONF_TYPES)
+    frame, left_out = _durations(episodes, as_of=as_of, unit=unit, role=role)
+    cols = _group_columns(frame, by)
+    out = _curves(
+        _grouped(frame, cols),
+        cols,
+        time="duration",
+        event="event",
+        unit=unit,
+        confidence=confidence,
+        conf_type=conf_type,
     )
+    excluded = {"episodes_starting_after_as_of": len(left_out)}
+    out.attrs["hxmetrics"] = {
+        "measure": "retention_curve",
+        "unit": unit,
+        "as_of": str(pd.Timestamp(as_of)),
+        "by": cols,
+        "confidence": confidence,
+        "conf_type": conf_type,
+        "excluded": excluded,
+    }
     return out
 
 
 def median_tenure(
-    episodes: pd.DataFrame,
+    episodes: Any,
     *,
     as_of: Any,
     unit: str = "M",
@@ -371,49 +773,91 @@ def median_tenure(
     role: str | Sequence[str] | None = None,
     confidence: float = 0.95,
     conf_type: str = "log",
+    min_n: int | None = None,
 ) -> pd.DataFrame:
     """Median tenure per group with its confidence interval.
 
-    Returns one row per group: group columns, ``n``, ``n_events``, ``n_censored``,
-    ``estimate`` (the median; NaN if the curve never falls to 0.5), ``ci_low`` and
-    ``ci_high`` (first times the pointwise interval's lower and upper curves fall to
-    0.5, Brookmeyer & Crowley 1982, as R's ``print.survfit``). No standard error is
-    reported: the interval is not a symmetric Wald interval.
+    Parameters
+    ----------
+    episodes, as_of, unit, by, role, confidence, conf_type
+        As in :func:`retention_curve`.
+    min_n : int, optional
+        Smallest group shown: groups with fewer episodes, and their complements, are
+        suppressed (:func:`hxmetrics.privacy.suppress`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The grouped result (:func:`~hxmetrics.measures._result.grouped_result`):
+        ``measure`` (``"median_tenure"``), group columns, ``n`` (episodes, Int64),
+        ``estimate`` (the median in ``unit``; NaN if the curve never falls to 0.5),
+        ``se`` (NaN: the interval is not a symmetric Wald interval), ``ci_low`` and
+        ``ci_high`` (first times the pointwise interval's lower and upper curves fall
+        to 0.5, Brookmeyer & Crowley 1982, as R's ``print.survfit``), ``n_events``,
+        ``n_censored``, ``n_excluded_episodes_starting_after_as_of`` and
+        ``suppressed``. ``attrs["hxmetrics"]`` adds ``unit``, ``as_of`` and
+        ``conf_type``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> ep = pd.DataFrame({"person_id": ["a", "b", "c"], "role": "worker",
+    ...     "start": pd.to_datetime(["2020-01-01", "2020-01-01", "2021-01-01"]),
+    ...     "end": pd.to_datetime(["2021-01-01", "2020-07-01", None])})
+    >>> out = median_tenure(ep, as_of="2022-01-01", unit="M", by="role")
+    >>> out[["measure", "role", "n", "estimate", "n_events"]].round(1)
+             measure    role  n  estimate  n_events
+    0  median_tenure  worker  3      12.0         2
     """
-    frame, excluded = _durations(episodes, as_of=as_of, unit=unit, role=role)
-    cols, groups = _grouped(frame, by)
-    rows = []
-    for keys, part in groups:
-        km = kaplan_meier(
-            part["duration"], part["event"], confidence=confidence, conf_type=conf_type
-        )
-        med, lo, hi = _median_from(km)
-        rows.append(
-            {
-                **dict(zip(cols, keys, strict=True)),
-                "n": len(part),
-                "n_events": int(part["event"].sum()),
-                "n_censored": int((~part["event"]).sum()),
-                "estimate": med,
-                "ci_low": lo,
-                "ci_high": hi,
-            }
-        )
-    out = pd.DataFrame(
-        rows, columns=[*cols, "n", "n_events", "n_censored", "estimate", "ci_low", "ci_high"]
+    episodes = _episodes_frame(episodes)
+    confidence = check_confidence(confidence)
+    check_choice("conf_type", conf_type, CONF_TYPES)
+    frame, left_out = _durations(episodes, as_of=as_of, unit=unit, role=role)
+    cols = _group_columns(frame, by)
+    groups = _grouped(frame, cols)
+    values = []
+    for _, part in groups:
+        model = KaplanMeier(confidence=confidence, conf_type=conf_type)
+        model.fit(part["duration"].to_numpy(dtype=float), part["event"].to_numpy(), unit=unit)
+        low, high = model.median_ci_ or (math.nan, math.nan)
+        events = int(part["event"].sum())
+        values.append((len(part), model.median_, low, high, events, len(part) - events))
+    table = np.array(values, dtype=float).reshape(len(values), 6)
+    keys = [k for k, _ in groups]
+    return grouped_result(
+        _keys(frame, cols, keys),
+        measure="median_tenure",
+        n=table[:, 0].astype(np.int64),
+        estimate=table[:, 1],
+        se=np.full(len(values), np.nan),
+        ci_low=table[:, 2],
+        ci_high=table[:, 3],
+        confidence=confidence,
+        method="brookmeyer_crowley",
+        min_n=min_n,
+        extra={
+            "n_events": table[:, 4].astype(np.int64),
+            "n_censored": table[:, 5].astype(np.int64),
+        },
+        excluded={"episodes_starting_after_as_of": _per_group(left_out, cols, keys)},
+        meta={
+            "unit": unit,
+            "as_of": str(pd.Timestamp(as_of)),
+            "conf_type": conf_type,
+            "excluded": {"episodes_starting_after_as_of": len(left_out)},
+        },
     )
-    out.attrs.update({"unit": unit, "as_of": str(pd.Timestamp(as_of)), "excluded": excluded})
-    return out
 
 
 def _exits(
     episodes: pd.DataFrame, *, as_of: Any, unit: str, role: str
-) -> tuple[pd.DataFrame, dict[str, int]]:
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """First exit of each person from ``role`` and the time to the next spell (if any).
 
     Overlapping episodes of the same person are merged into one spell (a concurrent
     second contract is not a departure); a spell starting on or after the end of the
-    previous one is a return.
+    previous one is a return. Also returns the episodes left out (starting after
+    ``as_of``).
     """
     check_columns(episodes.columns, ["person_id", "role", "start", "end"], table="episodes")
     check_choice("unit", unit, list(UNIT_DAYS))
@@ -423,6 +867,7 @@ def _exits(
     ep["start"] = pd.to_datetime(ep["start"])
     ep["end"] = pd.to_datetime(ep["end"])
     future = ep["start"] > cutoff
+    left_out = ep.loc[future]
     ep = ep.loc[~future]
     ep = ep.sort_values(["person_id", "start"], kind="stable")
     open_end = ep["end"].where(ep["end"].notna() & (ep["end"] <= cutoff), pd.Timestamp.max)
@@ -444,17 +889,18 @@ def _exits(
     stop = first_exit["next_start"].where(returned, cutoff)
     first_exit["time"] = (stop - first_exit["end"]).dt.total_seconds() / 86_400 / UNIT_DAYS[unit]
     first_exit["returned"] = returned.to_numpy()
-    return first_exit.reset_index(drop=True), {"episodes_starting_after_as_of": int(future.sum())}
+    return first_exit.reset_index(drop=True), left_out
 
 
 def boomerang_summary(
-    episodes: pd.DataFrame,
+    episodes: Any,
     *,
     as_of: Any,
     role: str = "worker",
     by: str | Sequence[str] | None = None,
     unit: str = "M",
     confidence: float = 0.95,
+    min_n: int | None = None,
 ) -> pd.DataFrame:
     """Share of leavers who came back, per group (by the exit spell's columns).
 
@@ -468,48 +914,67 @@ def boomerang_summary(
     function. ``role`` takes a role (``"worker"``) or its silo (``"workers"``); a role
     the episodes do not have raises, listing the roles present.
 
+    Parameters
+    ----------
+    episodes, as_of, role, by, unit, confidence
+        As in :func:`retention_curve` (``role`` one role here).
+    min_n : int, optional
+        Smallest group of leavers shown; smaller groups and their complements are
+        suppressed.
+
     Returns
     -------
     pandas.DataFrame
-        Group columns, ``n`` (leavers), ``n_returned``, ``estimate`` (share), ``se``,
-        ``ci_low``, ``ci_high``, ``median_gap`` (median time to return among returners,
-        in ``unit``).
+        The grouped result: ``measure`` (``"boomerang"``), group columns, ``n``
+        (leavers), ``estimate`` (share who returned, 0-1), ``se``, ``ci_low``,
+        ``ci_high``, ``n_returned``, ``median_gap`` (median time to return among
+        returners, in ``unit``), ``n_excluded_episodes_starting_after_as_of``,
+        ``suppressed``; ``attrs["hxmetrics"]`` adds ``role``, ``unit`` and ``as_of``.
     """
+    episodes = _episodes_frame(episodes)
     (role,) = _roles(episodes, role)  # "workers" -> "worker", as the result says
-    exits, excluded = _exits(episodes, as_of=as_of, unit=unit, role=role)
-    z = z_critical(check_confidence(confidence))
-    cols, groups = _grouped(exits, by)
+    exits, left_out = _exits(episodes, as_of=as_of, unit=unit, role=role)
+    confidence = check_confidence(confidence)
+    z = z_critical(confidence)
+    cols = _group_columns(exits, by)
+    groups = _grouped(exits, cols)
     rows = []
-    for keys, part in groups:
+    for _, part in groups:
         n = len(part)
         k = int(part["returned"].sum())
         p = k / n if n else float("nan")
         lo, hi = wilson_interval(p, n, z)
         gaps = part.loc[part["returned"], "time"]
-        rows.append(
-            {
-                **dict(zip(cols, keys, strict=True)),
-                "n": n,
-                "n_returned": k,
-                "estimate": p,
-                "se": float(np.sqrt(p * (1 - p) / n)) if n else float("nan"),
-                "ci_low": float(lo),
-                "ci_high": float(hi),
-                "median_gap": float(gaps.median()) if len(gaps) else float("nan"),
-            }
-        )
-    out = pd.DataFrame(
-        rows,
-        columns=[*cols, "n", "n_returned", "estimate", "se", "ci_low", "ci_high", "median_gap"],
+        se = float(np.sqrt(p * (1 - p) / n)) if n else float("nan")
+        gap = float(gaps.median()) if len(gaps) else float("nan")
+        rows.append((n, p, se, float(lo), float(hi), k, gap))
+    table = np.array(rows, dtype=float).reshape(len(rows), 7)
+    keys = [k for k, _ in groups]
+    return grouped_result(
+        _keys(exits, cols, keys),
+        measure="boomerang",
+        n=table[:, 0].astype(np.int64),
+        estimate=table[:, 1],
+        se=table[:, 2],
+        ci_low=table[:, 3],
+        ci_high=table[:, 4],
+        confidence=confidence,
+        method="wilson",
+        min_n=min_n,
+        extra={"n_returned": table[:, 5].astype(np.int64), "median_gap": table[:, 6]},
+        excluded={"episodes_starting_after_as_of": _per_group(left_out, cols, keys)},
+        meta={
+            "role": role,
+            "unit": unit,
+            "as_of": str(pd.Timestamp(as_of)),
+            "bounds": (0.0, 1.0),
+            "excluded": {"episodes_starting_after_as_of": len(left_out)},
+        },
     )
-    out.attrs.update(
-        {"unit": unit, "as_of": str(pd.Timestamp(as_of)), "excluded": excluded, "role": role}
-    )
-    return out
 
 
 def time_to_return(
-    episodes: pd.DataFrame,
+    episodes: Any,
     *,
     as_of: Any,
     role: str = "worker",
@@ -520,21 +985,34 @@ def time_to_return(
 ) -> pd.DataFrame:
     """Time from a leaver's exit to their return, as a censored Kaplan-Meier curve.
 
-    Leavers who have not returned by ``as_of`` are censored there. The column
-    ``returned`` = 1 - survival is the cumulative share back by ``time``.
+    Leavers who have not returned by ``as_of`` are censored there. The columns are
+    those of :func:`retention_curve`, plus ``returned`` = 1 - survival, the
+    cumulative share back by ``time``; ``attrs["hxmetrics"]`` adds ``role``.
     """
+    episodes = _episodes_frame(episodes)
     (role,) = _roles(episodes, role)  # "workers" -> "worker", as the result says
-    exits, excluded = _exits(episodes, as_of=as_of, unit=unit, role=role)
-    cols, groups = _grouped(exits, by)
-    parts = []
-    for keys, part in groups:
-        km = kaplan_meier(
-            part["time"], part["returned"], confidence=confidence, conf_type=conf_type
-        )
-        km["returned"] = 1.0 - km["survival"]
-        parts.append(_insert_groups(km, cols, keys))
-    out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
-    out.attrs.update(
-        {"unit": unit, "as_of": str(pd.Timestamp(as_of)), "excluded": excluded, "role": role}
+    confidence = check_confidence(confidence)
+    check_choice("conf_type", conf_type, CONF_TYPES)
+    exits, left_out = _exits(episodes, as_of=as_of, unit=unit, role=role)
+    cols = _group_columns(exits, by)
+    out = _curves(
+        _grouped(exits, cols),
+        cols,
+        time="time",
+        event="returned",
+        unit=unit,
+        confidence=confidence,
+        conf_type=conf_type,
     )
+    out["returned"] = 1.0 - out["survival"].astype(float)
+    out.attrs["hxmetrics"] = {
+        "measure": "time_to_return",
+        "role": role,
+        "unit": unit,
+        "as_of": str(pd.Timestamp(as_of)),
+        "by": cols,
+        "confidence": confidence,
+        "conf_type": conf_type,
+        "excluded": {"episodes_starting_after_as_of": len(left_out)},
+    }
     return out
