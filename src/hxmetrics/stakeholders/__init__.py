@@ -12,6 +12,7 @@ from hxmetrics.stakeholders.attribution import (
     attribution_summary,
 )
 from hxmetrics.stakeholders.episodes import EPISODE_COLUMNS, ROLES, merge_episodes, role_episodes
+from hxmetrics.stakeholders.evaluation import exact_matches, resolution_scores
 from hxmetrics.stakeholders.hybrids import (
     HYBRID_RULES,
     RULE_KINDS,
@@ -19,21 +20,18 @@ from hxmetrics.stakeholders.hybrids import (
     classify_hybrids,
     rules_table,
 )
-from hxmetrics.stakeholders.identity import (
-    CONFLICT_KINDS,
+from hxmetrics.stakeholders.keys import (
     DEFAULT_KEYS,
     MIN_SECRET_BYTES,
     PSEUDONYM_PREFIX,
-    Resolution,
-    exact_matches,
     new_secret,
     normalise_key,
     pseudonymise,
-    resolution_scores,
-    resolve_identities,
 )
+from hxmetrics.stakeholders.overlap import overlap_matrix, overlap_summary
 from hxmetrics.stakeholders.plots import plot_overlap
-from hxmetrics.stakeholders.registry import StakeholderRegistry, overlap_matrix, overlap_summary
+from hxmetrics.stakeholders.registry import StakeholderRegistry
+from hxmetrics.stakeholders.resolution import CONFLICT_KINDS, Resolution, resolve_identities
 from hxmetrics.stakeholders.views import SiloView, silo_view
 
 __all__ = [

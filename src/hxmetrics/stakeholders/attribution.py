@@ -36,9 +36,9 @@ import pandas as pd
 from hxmetrics.errors import ParameterError, check_columns
 from hxmetrics.stakeholders._lookup import positions
 from hxmetrics.stakeholders._lookup import text as _text
+from hxmetrics.stakeholders._rosters import row_error
 from hxmetrics.stakeholders.episodes import ROLES, _ns, merge_episodes, to_ns
 from hxmetrics.stakeholders.hybrids import classify_hybrids
-from hxmetrics.stakeholders.identity import _fail
 
 __all__ = ["ATTRIBUTION_COLUMNS", "STATUSES", "attribute", "attribution_summary"]
 
@@ -115,7 +115,7 @@ class AttributionIndex:
             silos[str(silo)] = (ids, cw_codes[mine])
         person_code = positions(episodes["person_id"], persons)
         if (person_code < 0).any():
-            raise _fail(
+            raise row_error(
                 "episodes",
                 "person_id",
                 "in_crosswalk",

@@ -27,7 +27,7 @@ import pandas as pd
 from hxmetrics.errors import check_columns
 from hxmetrics.stakeholders._lookup import positions
 from hxmetrics.stakeholders._lookup import text as _text
-from hxmetrics.stakeholders.identity import _fail, check_rosters, source_ids
+from hxmetrics.stakeholders._rosters import check_rosters, row_error, source_ids
 from hxmetrics.tables import ROLE_OF_SILO
 
 __all__ = ["EPISODE_COLUMNS", "ROLES", "merge_episodes", "role_episodes"]
@@ -52,7 +52,7 @@ _OPEN = np.iinfo(np.int64).max
 def to_ns(values: pd.Series, *, table: str, column: str) -> pd.Series:
     """Coerce to naive ``datetime64[ns]``; values that are not dates are an error."""
     if isinstance(values.dtype, pd.DatetimeTZDtype):
-        raise _fail(
+        raise row_error(
             table,
             column,
             "naive_datetime",
@@ -63,7 +63,9 @@ def to_ns(values: pd.Series, *, table: str, column: str) -> pd.Series:
         converted = pd.to_datetime(values, errors="coerce", format="mixed")
         bad = converted.isna() & values.notna()
         if bool(bad.any()):
-            raise _fail(table, column, "datetime", values[bad], "Use ISO dates, e.g. 2024-01-31.")
+            raise row_error(
+                table, column, "datetime", values[bad], "Use ISO dates, e.g. 2024-01-31."
+            )
         values = converted
     if values.dtype != np.dtype("datetime64[ns]"):
         values = values.astype("datetime64[ns]")
@@ -120,7 +122,7 @@ def role_episodes(rosters: Mapping[str, pd.DataFrame], crosswalk: pd.DataFrame) 
         lookup = positions(ids, cw["source_id"])
         missing = lookup < 0
         if missing.any():
-            raise _fail(
+            raise row_error(
                 silo,
                 "source_id",
                 "in_crosswalk",
@@ -130,12 +132,12 @@ def role_episodes(rosters: Mapping[str, pd.DataFrame], crosswalk: pd.DataFrame) 
         start = to_ns(df["start"], table=silo, column="start")
         end = to_ns(df["end"], table=silo, column="end")
         if bool(start.isna().any()):
-            raise _fail(
+            raise row_error(
                 silo, "start", "not_nullable", df["start"][start.isna()], "Every episode starts."
             )
         bad = end.notna() & (end < start)
         if bool(bad.any()):
-            raise _fail(
+            raise row_error(
                 silo,
                 "end",
                 "end_not_before_start",
@@ -144,7 +146,7 @@ def role_episodes(rosters: Mapping[str, pd.DataFrame], crosswalk: pd.DataFrame) 
             )
         missing_eng = df["engagement"].isna()
         if bool(missing_eng.any()):
-            raise _fail(
+            raise row_error(
                 silo,
                 "engagement",
                 "not_nullable",
@@ -204,7 +206,7 @@ def merge_episodes(episodes: pd.DataFrame) -> pd.DataFrame:
     )
     bad_role = ~episodes["role"].isin(ROLES)
     if bool(bad_role.any()):
-        raise _fail(
+        raise row_error(
             "episodes",
             "role",
             f"isin({list(ROLES)})",
@@ -214,7 +216,7 @@ def merge_episodes(episodes: pd.DataFrame) -> pd.DataFrame:
     start = to_ns(episodes["start"], table="episodes", column="start")
     end = to_ns(episodes["end"], table="episodes", column="end")
     if bool(start.isna().any()):
-        raise _fail(
+        raise row_error(
             "episodes",
             "start",
             "not_nullable",
@@ -224,7 +226,7 @@ def merge_episodes(episodes: pd.DataFrame) -> pd.DataFrame:
     for column in ("person_id", "engagement"):
         missing = episodes[column].isna()
         if bool(missing.any()):
-            raise _fail(
+            raise row_error(
                 "episodes",
                 column,
                 "not_nullable",

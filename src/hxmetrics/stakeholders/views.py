@@ -16,10 +16,11 @@ from typing import Any
 import pandas as pd
 
 from hxmetrics.errors import ParameterError, check_choice, check_columns
+from hxmetrics.stakeholders._rosters import source_ids
 from hxmetrics.stakeholders.attribution import STATUSES, AttributionIndex, attribute_with_index
 from hxmetrics.stakeholders.episodes import role_episodes
 from hxmetrics.stakeholders.hybrids import HybridRule, classify_hybrids
-from hxmetrics.stakeholders.identity import source_ids
+from hxmetrics.stakeholders.overlap import overlap_summary
 from hxmetrics.tables import ROLE_OF_SILO, SILOS
 
 __all__ = ["SiloView", "silo_view"]
@@ -104,8 +105,6 @@ class SiloView:
 
     def summary(self, *, as_of: Any = None) -> pd.DataFrame:
         """Counts of the department's "people" (own ids), ever and at ``as_of``."""
-        from hxmetrics.stakeholders.registry import overlap_summary
-
         return overlap_summary(self.hybrids(as_of=as_of))
 
 

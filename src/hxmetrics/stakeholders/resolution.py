@@ -1,0 +1,454 @@
+"""Identity resolution: link silo records into persons through shared keys.
+
+Every silo keeps its own id for a person (``customer_id``, ``worker_id``,
+``partner_id``). A *record* here is one ``(silo, source_id)``; a roster may hold
+several rows for it (one per episode). Records are linked when they carry the
+same normalised key value (email, phone, any external id), and links are
+transitive: the persons are the connected components of the bipartite graph
+record -- key value (union-find over key components, computed by
+:func:`scipy.sparse.csgraph.connected_components`, no Python loop per record).
+
+Suspicious merges are reported in a conflicts table and never silently made:
+
+* ``birth_year_mismatch``: a key value shared by records whose birth years
+  contradict (a household phone, a shared mailbox). The key is not used.
+* ``ambiguous_birth_year_bridge``: records without a birth year joined records
+  with contradicting birth years (A 1980 -- B ? -- C 1985). The records without a
+  birth year in that component are not linked through these keys (the key still
+  links the other records).
+* ``component_birth_year_mismatch`` / ``component_too_large``: a component that
+  still contradicts itself, or has more than ``max_component_size`` records. Its
+  most shared key is not used, and the graph is cut again.
+* ``unresolved_component``: still suspicious after the cuts: its records stay
+  separate persons.
+* ``record_birth_year_mismatch``: one record's own rows carry different birth
+  years; its birth year is ignored for the checks above.
+
+``person_id`` is ``"P"`` followed by 16 hex digits of a keyed hash (HMAC-SHA256,
+RFC 2104) of one member record's ``(silo, source_id)`` under a secret: without the
+secret, ids cannot be computed from roster ids, so hashing guessed ids (``C000001``,
+...) re-identifies no one. Pass the organisation's secret (:func:`new_secret` makes
+one; keep it with the rosters, not with the outputs) for ids that are stable across
+runs; without one, a random secret is drawn once per process and the ids are stable
+within that process only. The secret changes the ids and nothing else: which records
+form a person, which member names it (the member whose unkeyed 64-bit hash is smallest,
+so ids do not depend on the rows' order), the conflicts and the crosswalk's row order
+are the same under any secret. The crosswalk lists records in order of first
+appearance in the rosters (silos in the order customers, partners, workers).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import NamedTuple
+
+import numpy as np
+import pandas as pd
+
+from hxmetrics.errors import ParameterError, did_you_mean
+from hxmetrics.stakeholders._person_ids import (
+    _check_unique_hashes,
+    _distinct,
+    _group_min_hash,
+    _person_ids,
+)
+from hxmetrics.stakeholders._rosters import _collect, _Records, check_rosters
+from hxmetrics.stakeholders._unionfind import bipartite_components, group_max, group_min
+from hxmetrics.stakeholders.keys import (
+    DEFAULT_KEYS,
+    _process_secret,
+    check_keys,
+    secret_key,
+)
+
+__all__ = ["CONFLICT_KINDS", "Resolution", "resolve_identities"]
+
+#: Conflict kinds, in the order conflicts are numbered, and what was done about each.
+CONFLICT_KINDS: dict[str, str] = {
+    "birth_year_mismatch": "key_not_used",
+    "ambiguous_birth_year_bridge": "records_without_birth_year_not_linked",
+    "component_birth_year_mismatch": "key_not_used",
+    "component_too_large": "key_not_used",
+    "unresolved_component": "split_into_records",
+    "record_birth_year_mismatch": "birth_year_ignored",
+}
+_KIND_CODE = {kind: i for i, kind in enumerate(CONFLICT_KINDS)}
+
+# Rounds of "cut the most shared key of each suspicious component" before the
+# remaining suspicious components are split into their records.
+_MAX_ROUNDS = 10
+
+
+class Resolution(NamedTuple):
+    """The result of :func:`resolve_identities`.
+
+    Attributes
+    ----------
+    crosswalk : pandas.DataFrame
+        One row per ``(silo, source_id)``: ``silo``, ``source_id``, ``person_id``
+        (a keyed hash under the secret, see :func:`resolve_identities`),
+        ``matched_on`` (the key kinds that linked the record to another record of
+        the same person, joined by ``"+"``; ``"none"`` for a person with one record).
+    conflicts : pandas.DataFrame
+        One row per record involved in a suspicious merge: ``conflict_id``,
+        ``kind``, ``key``, ``silo``, ``source_id``, ``birth_year``, ``action``.
+        Raw key values never appear.
+    """
+
+    crosswalk: pd.DataFrame
+    conflicts: pd.DataFrame
+
+
+def resolve_identities(
+    rosters: Mapping[str, pd.DataFrame],
+    *,
+    keys: Sequence[str] | None = None,
+    birth_year: str | None = "birth_year",
+    birth_year_tolerance: int = 0,
+    max_component_size: int = 50,
+    key_kinds: Mapping[str, str] | None = None,
+    min_phone_digits: int = 7,
+    secret: str | bytes | None = None,
+) -> Resolution:
+    """Link roster records across (and within) silos into persons.
+
+    Parameters
+    ----------
+    rosters : mapping of str to pandas.DataFrame
+        Roster per silo (``customers``, ``workers``, ``partners``), one row per
+        episode, with the silo's id column (``customer_id``, ``worker_id``,
+        ``partner_id``, or ``source_id``) and the key columns. A key column may be
+        missing from some rosters, not from all. Polars, PyArrow and other frames
+        narwhals accepts are converted to pandas (lazy frames collected).
+    keys : str or sequence of str, optional
+        Key columns; each must be in at least one roster (a named key in none is an
+        error: a typo). One string is one column (``keys="email"``). Default:
+        ``email`` and ``phone``, those of them that the rosters have. Values are
+        normalised (see :func:`normalise_key`); columns whose name contains
+        ``email`` / ``phone`` get the email / phone rules. Pseudonymised keys
+        (:func:`pseudonymise`, one salt for every roster) link exactly as the raw
+        keys do. ``keys=[]`` links nothing: one person per record
+        ``(silo, source_id)``, ``matched_on="none"``. Rosters without any default
+        key (a CRM export of ids only) get the same when ``keys`` is not given; in
+        both cases ``crosswalk.attrs["hxmetrics"]["notes"]`` says so.
+    birth_year : str or None, default "birth_year"
+        Column used as a conflict signal only: records with contradicting birth
+        years are never merged through a shared key. ``None`` disables the check.
+    birth_year_tolerance : int, default 0
+        Birth years further apart than this contradict.
+    max_component_size : int, default 50
+        A person with more records than this is suspicious (a shared mailbox, a
+        placeholder phone): its most shared key is cut and the rest re-linked.
+    key_kinds : mapping, optional
+        Normalisation per key column (``email``, ``phone``, ``generic``),
+        overriding the guess from the name.
+    min_phone_digits : int, default 7
+        Shorter phone numbers are treated as missing.
+    secret : str or bytes, optional
+        The organisation's secret key of the person ids (HMAC-SHA256): at least
+        :data:`MIN_SECRET_BYTES` (16) bytes, not a common word, a run or a repeated
+        pattern; :func:`new_secret` makes one. Pass the same secret to every run
+        whose person ids must match. Default: a random secret drawn once per process,
+        so the ids are stable within the process only. The secret changes the ids,
+        never which records form a person, the conflicts or the row order.
+
+    Returns
+    -------
+    Resolution
+        ``crosswalk`` (silo, source_id, person_id, matched_on), in order of first
+        appearance (silos in the order customers, partners, workers), and
+        ``conflicts`` (one row per record in a reported conflict).
+        ``crosswalk.attrs["hxmetrics"]`` holds ``keys`` (the key columns used) and
+        ``notes`` (e.g. that no key linked any record).
+
+    Raises
+    ------
+    ParameterError
+        For a bad argument (a weak ``secret``: the message never repeats it).
+    InputTableError
+        For a roster that breaks the contract (identifier values are masked).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from hxmetrics.stakeholders import new_secret, resolve_identities
+    >>> customers = pd.DataFrame({"customer_id": ["c1", "c2"],
+    ...     "email": ["Ann@x.org", "bo@y.org"], "phone": [None, "555-010-2030"]})
+    >>> workers = pd.DataFrame({"worker_id": ["w1"], "email": ["ann@x.org "],
+    ...     "phone": ["+1 555 010 9999"]})
+    >>> secret = new_secret()  # stored with the rosters: the same ids in every run
+    >>> cw, conflicts = resolve_identities({"customers": customers, "workers": workers},
+    ...                                    secret=secret)
+    >>> cw[["silo", "source_id", "matched_on"]]
+            silo source_id matched_on
+    0  customers        c1      email
+    1  customers        c2       none
+    2    workers        w1      email
+    >>> cw["person_id"].nunique(), len(conflicts)
+    (2, 0)
+    """
+    rosters = check_rosters(rosters)
+    key = _process_secret() if secret is None else secret_key(secret, name="secret")
+    keys = check_keys(keys)
+    notes: list[str] = []
+    if keys is None:
+        have = {str(c) for df in rosters.values() for c in df.columns}
+        keys = tuple(k for k in DEFAULT_KEYS if k in have)
+        if not keys:
+            # A CRM export of ids, a transaction log's customers: valid rosters that
+            # simply carry no contact key. Not an error; the result says so.
+            hints = "".join(did_you_mean(k, sorted(have)) for k in DEFAULT_KEYS)
+            notes.append(
+                f"no key column ({', '.join(DEFAULT_KEYS)}) in the rosters: no record is "
+                "linked to another, one person per record (silo, source_id). Name the key "
+                f"columns with keys=[...] to link records across silos.{hints}"
+            )
+    elif not keys:
+        notes.append(
+            "keys=[] (no key): no record is linked to another, one person per record "
+            "(silo, source_id)."
+        )
+    if max_component_size < 2:
+        raise ParameterError(f"max_component_size must be at least 2; got {max_component_size}.")
+    if birth_year_tolerance < 0:
+        raise ParameterError(f"birth_year_tolerance must be >= 0; got {birth_year_tolerance}.")
+    rec = _collect(rosters, keys, birth_year, key_kinds, min_phone_digits)
+    resolution = _resolve(rec, keys, float(birth_year_tolerance), max_component_size, key)
+    resolution.crosswalk.attrs["hxmetrics"] = {"keys": list(keys), "notes": notes}
+    return resolution
+
+
+def _resolve(
+    rec: _Records, keys: tuple[str, ...], tol: float, max_size: int, secret: bytes
+) -> Resolution:
+    n_nodes = rec.node_hash.size
+    _check_unique_hashes(rec)
+    # Key tokens: one integer per (key column, normalised value).
+    edge_nodes, edge_toks, kind_offsets = [], [], [0]
+    uniques: list[pd.Series] = []
+    for k in keys:
+        vals = rec.key_values[k]
+        valid = vals.notna().to_numpy()
+        codes, uniq = pd.factorize(vals[valid])
+        uniques.append(pd.Series(uniq, dtype="str"))
+        edge_nodes.append(rec.row_node[valid])
+        edge_toks.append(codes.astype(np.int64) + kind_offsets[-1])
+        kind_offsets.append(kind_offsets[-1] + len(uniq))
+    tokens = _Tokens(np.asarray(kind_offsets, dtype=np.int64), uniques)
+    n_tok = tokens.n
+    width = max(n_tok, 1)
+    # The empty arrays first: with no key (keys=()) there are no edges at all.
+    none = np.zeros(0, dtype=np.int64)
+    pair = _distinct(
+        np.concatenate([none, *edge_nodes]) * width + np.concatenate([none, *edge_toks])
+    )
+    edge_node, edge_tok = pair // width, pair % width
+    tok_nodes = np.bincount(edge_tok, minlength=n_tok)
+
+    # Birth year per record; a record whose own rows disagree gets none.
+    known = ~np.isnan(rec.row_birth_year)
+    nlo = group_min(rec.row_node[known], rec.row_birth_year[known], n_nodes)
+    nhi = group_max(rec.row_node[known], rec.row_birth_year[known], n_nodes)
+    inconsistent = nhi - nlo > tol
+    node_lo = np.where(inconsistent, np.inf, nlo)
+    node_hi = np.where(inconsistent, -np.inf, nhi)
+    unknown = np.isinf(node_lo)
+
+    conflicts = _ConflictLog(edge_node, edge_tok, tokens)
+    conflicts.add_nodes("record_birth_year_mismatch", np.flatnonzero(inconsistent), rec.node_hash)
+
+    klo = group_min(edge_tok, node_lo[edge_node], n_tok)
+    khi = group_max(edge_tok, node_hi[edge_node], n_tok)
+    linking = tok_nodes >= 2
+    mismatch = linking & (khi - klo > tol)
+    conflicts.add_keys("birth_year_mismatch", np.flatnonzero(mismatch))
+    # Links are edges: a key can stop linking one record (an ambiguous bridge)
+    # and keep linking the others.
+    act_e = linking[edge_tok] & ~mismatch[edge_tok]
+
+    for round_ in range(_MAX_ROUNDS + 1):
+        labels = bipartite_components(n_nodes, n_tok, edge_node[act_e], edge_tok[act_e])
+        n_comp = int(labels.max()) + 1 if n_nodes else 0
+        size = np.bincount(labels, minlength=n_comp)
+        bad_by = group_max(labels, node_hi, n_comp) - group_min(labels, node_lo, n_comp) > tol
+        bad_size = size > max_size
+        bad = bad_by | bad_size
+        if not bad.any():
+            break
+        if round_ == _MAX_ROUNDS:
+            split = bad[labels]
+            conflicts.add_groups(
+                "unresolved_component",
+                np.flatnonzero(split),
+                _group_min_hash(labels, rec.node_hash, n_comp)[labels[split]],
+            )
+            act_e &= ~split[edge_node]
+            labels = labels.copy()
+            labels[split] = n_comp + np.arange(int(split.sum()))
+            break
+        e_comp = labels[edge_node]
+        # Records without a birth year that join contradicting birth years are
+        # ambiguous bridges: they are not linked through any key in that component.
+        bridge_e = act_e & bad_by[e_comp] & unknown[edge_node]
+        has_bridge = np.zeros(n_comp, dtype=bool)
+        has_bridge[e_comp[bridge_e]] = True
+        conflicts.add_keys("ambiguous_birth_year_bridge", _distinct(edge_tok[bridge_e]))
+        act_e &= ~bridge_e
+        # Otherwise cut the most shared key (ties: the first key column, then the
+        # smallest value: an order that does not depend on the rows' order).
+        need = bad & ~has_bridge
+        cand_e = act_e & need[e_comp]
+        if cand_e.any():
+            degree = np.bincount(edge_tok[act_e], minlength=n_tok)
+            comp_c, tok_c = e_comp[cand_e], edge_tok[cand_e]
+            order = np.lexsort((tokens.rank(tok_c), -degree[tok_c], comp_c))
+            comp_c, tok_c = comp_c[order], tok_c[order]
+            lead = np.r_[True, comp_c[1:] != comp_c[:-1]]
+            cut_comp, cut_tok = comp_c[lead], tok_c[lead]
+            too_large = bad_size[cut_comp]
+            conflicts.add_keys("component_too_large", cut_tok[too_large])
+            conflicts.add_keys("component_birth_year_mismatch", cut_tok[~too_large])
+            act_e &= ~np.isin(edge_tok, cut_tok)
+
+    n_comp = int(labels.max()) + 1 if n_nodes else 0
+    size = np.bincount(labels, minlength=n_comp)
+
+    # matched_on: key columns whose value links the record to another record.
+    link_e = act_e & (np.bincount(edge_tok[act_e], minlength=n_tok)[edge_tok] >= 2)
+    bits = np.zeros(n_nodes, dtype=np.int64)
+    np.bitwise_or.at(bits, edge_node[link_e], np.left_shift(1, tokens.kind(edge_tok[link_e])))
+    bits[size[labels] == 1] = 0
+    names = pd.Index(
+        [
+            "+".join(k for i, k in enumerate(keys) if m >> i & 1) or "none"
+            for m in range(2 ** len(keys))
+        ],
+        dtype="str",
+    )
+    crosswalk = pd.DataFrame(
+        {
+            "silo": pd.Series(pd.Index(rec.silos, dtype="str")[rec.node_silo], dtype="str"),
+            "source_id": rec.node_source,
+            "person_id": _person_ids(rec, labels, secret),
+            "matched_on": pd.Series(names[bits], dtype="str"),
+        }
+    )
+    return Resolution(crosswalk, conflicts.table(rec, keys, node_lo))
+
+
+class _Tokens:
+    """Key tokens: kind = which key column; rank = order by (column, value)."""
+
+    def __init__(self, offsets: np.ndarray, uniques: list[pd.Series]) -> None:
+        self.offsets = offsets
+        self.uniques = uniques
+        self.n = int(offsets[-1])
+
+    def kind(self, toks: np.ndarray) -> np.ndarray:
+        out: np.ndarray = np.searchsorted(self.offsets[1:], toks, side="right")
+        return out
+
+    def rank(self, toks: np.ndarray) -> np.ndarray:
+        """Rank of each token by (key column, value); computed for these tokens only."""
+        if toks.size == 0:
+            return np.zeros(0, dtype=np.int64)
+        kinds = self.kind(toks)
+        values = np.empty(toks.size, dtype=object)
+        for k in _distinct(kinds):
+            sel = kinds == k
+            values[sel] = self.uniques[k].to_numpy(dtype=object)[toks[sel] - self.offsets[k]]
+        frame = pd.DataFrame({"kind": kinds, "value": values})
+        order = frame.sort_values(["kind", "value"], kind="stable").index.to_numpy()
+        key = frame.iloc[order]
+        new = np.r_[
+            True,
+            (key["kind"].to_numpy()[1:] != key["kind"].to_numpy()[:-1])
+            | (key["value"].to_numpy()[1:] != key["value"].to_numpy()[:-1]),
+        ]
+        rank = np.empty(toks.size, dtype=np.int64)
+        rank[order] = np.cumsum(new) - 1
+        return rank
+
+
+class _ConflictLog:
+    """Collects conflicts as (kind, key column, group, record) arrays."""
+
+    def __init__(self, edge_node: np.ndarray, edge_tok: np.ndarray, tokens: _Tokens) -> None:
+        self.edge_node = edge_node
+        self.edge_tok = edge_tok
+        self.tokens = tokens
+        # (kind, key column or -1, token or -1, group hash or 0, record)
+        self.parts: list[tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+
+    def add_keys(self, kind: str, toks: np.ndarray) -> None:
+        if toks.size == 0:
+            return
+        hit = np.isin(self.edge_tok, toks)
+        tok = self.edge_tok[hit]
+        zeros = np.zeros(tok.size, dtype=np.uint64)
+        self.parts.append(
+            (_KIND_CODE[kind], self.tokens.kind(tok), tok, zeros, self.edge_node[hit])
+        )
+
+    def add_nodes(self, kind: str, nodes: np.ndarray, hashes: np.ndarray) -> None:
+        self.add_groups(kind, nodes, hashes[nodes])
+
+    def add_groups(self, kind: str, nodes: np.ndarray, groups: np.ndarray) -> None:
+        if nodes.size:
+            minus = np.full(nodes.size, -1, dtype=np.int64)
+            self.parts.append((_KIND_CODE[kind], minus, minus, groups.astype(np.uint64), nodes))
+
+    def table(self, rec: _Records, keys: tuple[str, ...], node_lo: np.ndarray) -> pd.DataFrame:
+        columns = {
+            "conflict_id": "int64",
+            "kind": "str",
+            "key": "str",
+            "silo": "str",
+            "source_id": "str",
+            "birth_year": "Int64",
+            "action": "str",
+        }
+        if not self.parts:
+            return pd.DataFrame({c: pd.Series(dtype=t) for c, t in columns.items()})
+        kind = np.concatenate([np.full(p[2].size, p[0]) for p in self.parts])
+        key = np.concatenate([p[1] for p in self.parts])
+        tok = np.concatenate([p[2] for p in self.parts])
+        group_hash = np.concatenate([p[3] for p in self.parts])
+        node = np.concatenate([p[4] for p in self.parts])
+        # The group of a key conflict is the key value, ranked by (column, value);
+        # of a record conflict, a record hash. Neither depends on the rows' order.
+        group = np.zeros(kind.size, dtype=np.int64)
+        is_tok = tok >= 0
+        group[is_tok] = self.tokens.rank(tok[is_tok])
+        by_hash = _distinct(group_hash[~is_tok])
+        group[~is_tok] = np.searchsorted(by_hash, group_hash[~is_tok])
+        frame = pd.DataFrame(
+            {
+                "k": kind,
+                "key_i": key,
+                "group": group,
+                "silo_i": rec.node_silo[node],
+                "source_id": rec.node_source.to_numpy(dtype=object)[node],
+                "node": node,
+            }
+        ).drop_duplicates(["k", "key_i", "group", "node"])
+        frame = frame.sort_values(["k", "key_i", "group", "silo_i", "source_id"], ignore_index=True)
+        lead = frame[["k", "key_i", "group"]].ne(frame[["k", "key_i", "group"]].shift()).any(axis=1)
+        kinds = np.array(list(CONFLICT_KINDS), dtype=object)
+        actions = np.array(list(CONFLICT_KINDS.values()), dtype=object)
+        key_names = np.array([*keys, None], dtype=object)
+        years = node_lo[frame["node"].to_numpy()]
+        k = frame["k"].to_numpy()
+        return pd.DataFrame(
+            {
+                "conflict_id": np.cumsum(lead.to_numpy()) - 1,
+                "kind": pd.Series(kinds[k], dtype="str"),
+                "key": pd.Series(key_names[frame["key_i"].to_numpy()], dtype="str"),
+                "silo": pd.Series(
+                    np.asarray(rec.silos, dtype=object)[frame["silo_i"]], dtype="str"
+                ),
+                "source_id": pd.Series(frame["source_id"].to_numpy(), dtype="str"),
+                "birth_year": pd.array(np.where(np.isinf(years), np.nan, years), dtype="Int64"),
+                "action": pd.Series(actions[k], dtype="str"),
+            }
+        )
