@@ -24,8 +24,15 @@ import pytest
 
 import hxmetrics as hx
 from hxmetrics.report import build_report, default_as_of
-from hxmetrics.report import sections as report_sections
-from hxmetrics.report.sections import INSTRUMENT_NAME, hybrid_name
+from hxmetrics.report.sections import (
+    INSTRUMENT_NAME,
+    crossing,
+    experience,
+    hybrid_name,
+    reliability_index,
+    siloed_unified,
+    value_retention,
+)
 from hxmetrics.tables import ROLE_OF_SILO
 from tests.report.test_main import _Page
 
@@ -93,8 +100,11 @@ def _build(tables: dict[str, pd.DataFrame], *, min_n: int) -> Built:
         return draw
 
     with pytest.MonkeyPatch.context() as patch:
-        for name in ("plot_estimates", "plot_overlap", "plot_curves"):
-            patch.setattr(report_sections, name, recording(name, getattr(report_sections, name)))
+        # Each section module draws with the plotting functions it imported.
+        for module in (crossing, experience, siloed_unified, reliability_index, value_retention):
+            for name in ("plot_estimates", "plot_overlap", "plot_curves"):
+                if hasattr(module, name):
+                    patch.setattr(module, name, recording(name, getattr(module, name)))
         document = build_report(tables, min_n=min_n).to_html()
     page = _Page()
     page.feed(document)
@@ -495,7 +505,7 @@ def test_invariants_hold_at_a_middle_minimum(which, request):
 
 # -- individual values: percentiles and the lifetime-value histogram -------------------------
 def test_percentiles_and_histogram_ends_rest_on_at_least_min_n_people():
-    from hxmetrics.report.sections import _percentiles, _top_coded
+    from hxmetrics.report.sections.value_retention import _percentiles, _top_coded
 
     values = np.concatenate([np.arange(1.0, 41.0), [5000.0]])  # one customer far out
     clipped = _top_coded(values, MIN_N)

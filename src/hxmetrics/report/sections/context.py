@@ -1,0 +1,410 @@
+"""What every section needs: the checked tables, the stakeholder model, the settings,
+the results several sections share, and reading the disclosure plan.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+import hxmetrics
+from hxmetrics.compare import SiloComparison, siloed_vs_unified
+from hxmetrics.measures.clv import rfm_summary
+from hxmetrics.measures.nps import nps
+from hxmetrics.measures.satisfaction import ces, csat
+from hxmetrics.privacy import Disclosure
+from hxmetrics.report.sections.formatting import (
+    level,
+)
+from hxmetrics.report.sections.plan import (
+    make_plan,
+    svu_where,
+)
+from hxmetrics.report.sections.settings import (
+    CLV_UNIT,
+    HX_ITEMS,
+    ROLES,
+    USE_REASONS,
+)
+from hxmetrics.stakeholders import (
+    StakeholderRegistry,
+)
+from hxmetrics.tables import EXHAUST, ROLE_OF_SILO, ROSTERS
+
+
+@dataclass
+class Context:
+    """What every section needs: the checked tables, the stakeholder model, settings.
+
+    Results used by several sections are computed once (cached properties), without
+    suppression; :meth:`plan` registers every number the report will show with the
+    report's one :class:`~hxmetrics.privacy.Disclosure`, and the sections read what may
+    be shown through :meth:`shown`, :meth:`count` and :meth:`comparison_hidden`.
+    """
+
+    tables: dict[str, pd.DataFrame]
+    registry: StakeholderRegistry
+    attributed: dict[str, pd.DataFrame]
+    as_of: pd.Timestamp
+    min_n: int
+    confidence: float
+    random_state: int
+    keys: tuple[str, ...] = ()
+    missing_keys: tuple[str, ...] = ()
+    disclosure: Disclosure = field(default_factory=lambda: Disclosure(None))
+    planned: dict[str, Any] = field(default_factory=dict)
+    links: list[tuple[tuple[str, Mapping[str, Any] | None], ...]] = field(default_factory=list)
+    _answers: dict[tuple[str, tuple[str, ...] | None], np.ndarray] = field(
+        default_factory=dict, repr=False
+    )
+
+    @classmethod
+    def build(
+        cls,
+        tables: Mapping[str, pd.DataFrame],
+        *,
+        as_of: pd.Timestamp,
+        min_n: int,
+        keys: tuple[str, ...],
+        confidence: float,
+        random_state: int,
+    ) -> Context:
+        """Resolve the stakeholders and attribute every exhaust table."""
+        rosters = {t: tables[t] for t in ROSTERS if t in tables}
+        present = [k for k in keys if any(k in df.columns for df in rosters.values())]
+        registry = StakeholderRegistry.from_rosters(
+            customers=rosters.get("customers"),
+            workers=rosters.get("workers"),
+            partners=rosters.get("partners"),
+            keys=present,
+            validate_rosters=False,
+        )
+        attributed = {}
+        for table in EXHAUST:
+            if table in tables:
+                time = "opened" if table == "tickets" else "timestamp"
+                attributed[table] = registry.attribute(tables[table], time=time)
+        return cls(
+            tables=dict(tables),
+            registry=registry,
+            attributed=attributed,
+            as_of=pd.Timestamp(as_of),
+            min_n=min_n,
+            confidence=confidence,
+            random_state=random_state,
+            keys=tuple(present),
+            missing_keys=tuple(k for k in keys if k not in present),
+            disclosure=Disclosure(min_n),
+        )
+
+    # -- text around the sections ---------------------------------------------------
+    def person_ids(self) -> pd.Index:
+        """Resolved person ids as strings (never shown; the privacy guard refuses them)."""
+        # An Index, not a list: millions of ids stay in one array.
+        return pd.Index(self.registry.crosswalk["person_id"].unique()).astype("str")
+
+    def subtitle(self, source: str | None) -> str:
+        """One line under the title: the data, its size and the reference date."""
+        parts = [] if source is None else [source.strip()[:1].upper() + source.strip()[1:]]
+        people = self.count("people")
+        if people is not None:
+            parts.append(f"{people:,} people")
+        times = [
+            pd.to_datetime(frame["opened" if name == "tickets" else "timestamp"])
+            for name, frame in self.tables.items()
+            if name in EXHAUST
+        ]
+        stamps = pd.concat(times) if times else pd.Series(dtype="datetime64[ns]")
+        if stamps.notna().any():
+            parts.append(
+                f"activity {stamps.min():%Y-%m-%d} to {stamps.max():%Y-%m-%d}",
+            )
+        parts.append(f"as of {self.as_of:%Y-%m-%d}")
+        return " · ".join(parts)
+
+    def footer(self) -> str:
+        """How the report was made (no timestamp, so that it is repeatable)."""
+        return (
+            f"Made with hxmetrics {hxmetrics.__version__}. Intervals are "
+            f"{level(self.confidence)} confidence intervals. Groups with fewer than "
+            f"{self.min_n} people or answers are suppressed, together with other groups "
+            "where needed so that no hidden number can be recovered by subtraction from "
+            "any total, margin, difference or label shown anywhere in this report. No name, "
+            "email, phone number or record id from the input appears in this report."
+        )
+
+    # -- the stakeholder model --------------------------------------------------------
+    @cached_property
+    def hybrids(self) -> pd.DataFrame:
+        """Per person: roles ever, roles at ``as_of``, hybrid labels and type."""
+        return self.registry.hybrids(self.as_of)
+
+    @property
+    def n_persons(self) -> int:
+        return int(self.registry.crosswalk["person_id"].nunique())
+
+    @property
+    def n_records(self) -> int:
+        return len(self.registry.crosswalk)
+
+    @cached_property
+    def n_crossing(self) -> int:
+        """Persons who ever held more than one role."""
+        return int(self.hybrids["roles_ever"].astype("str").str.contains("+", regex=False).sum())
+
+    # -- survey answers ----------------------------------------------------------------
+    @cached_property
+    def responses(self) -> pd.DataFrame:
+        """Attributed responses with ``role`` (the surveying silo's role) and ``use``.
+
+        ``use`` is the reason a row is used (``"used"``) or left out: its attribution
+        status when that is not ``ok``, or ``"role_not_held"`` when the person did
+        not hold the surveying silo's role at the time of the answer.
+        """
+        # A shallow copy: the new columns are added to this frame only, the attributed
+        # table's columns are shared (a deep copy costs gigabytes at 10M rows).
+        frame = self.attributed["responses"].copy(deep=False)
+        # Both columns are worked out on integer codes of the few distinct silos and
+        # statuses (no string per row until the end): seconds saved at 10M rows.
+        silo_codes, silos = pd.factorize(frame["silo"])
+        roles = sorted({ROLE_OF_SILO[str(v)] for v in silos if str(v) in ROLE_OF_SILO})
+        of_silo = [
+            roles.index(ROLE_OF_SILO[str(v)]) if str(v) in ROLE_OF_SILO else -1 for v in silos
+        ]
+        # Index -1 (a missing silo) picks the appended -1: no role.
+        role_codes = np.asarray([*of_silo, -1], dtype=np.int64)[silo_codes]
+        held = np.zeros(len(frame), dtype=bool)
+        for r in ROLES:
+            if r in roles:
+                flag = frame[f"is_{r}"].fillna(False).astype(bool).to_numpy()
+                held |= (role_codes == roles.index(r)) & flag
+        status_codes, statuses = pd.factorize(frame["attribution"])
+        names = [str(v) for v in statuses]
+        uses = list(dict.fromkeys([*(v for v in names if v != "ok"), "used", "role_not_held"]))
+        of_status = [uses.index(v) if v != "ok" else -2 for v in names]
+        use_codes = np.asarray([*of_status, -1], dtype=np.int64)[status_codes]
+        ok = use_codes == -2
+        use_codes[ok] = np.where(held[ok], uses.index("used"), uses.index("role_not_held"))
+        frame["role"] = pd.Series(
+            pd.Categorical.from_codes(role_codes, categories=pd.Index(roles)), index=frame.index
+        ).astype("str")
+        frame["use"] = pd.Series(
+            pd.Categorical.from_codes(use_codes, categories=pd.Index(uses)), index=frame.index
+        ).astype("str")
+        return frame
+
+    def answers(
+        self,
+        instrument: str,
+        items: Sequence[str] | None = None,
+        *,
+        columns: Sequence[str] | None = None,
+    ) -> pd.DataFrame:
+        """The used answers of an instrument (and items): every column, or only ``columns``."""
+        frame = self.responses
+        key = (instrument, None if items is None else tuple(items))
+        if key not in self._answers:
+            # The rows are found once per selection (the NPS answers serve several
+            # tables; each search converts millions of labels); a boolean mask is
+            # kept, not the rows, so that no copy outlives its caller.
+            rows = frame["instrument"].astype("str") == instrument
+            if items is not None:
+                rows &= frame["item"].astype("str").isin(list(items))
+            rows &= frame["use"] == "used"
+            self._answers[key] = rows.to_numpy(dtype=bool)
+        chosen = self._answers[key]
+        if columns is not None:
+            return frame.loc[chosen, list(columns)].reset_index(drop=True)
+        return frame.loc[chosen].reset_index(drop=True)
+
+    def usage(self) -> pd.DataFrame:
+        """Survey responses per instrument, by what happened to them.
+
+        A response is one person's answers to one instrument at one time (its items
+        share the respondent and the time, so they share the outcome).
+        """
+        frame = self.responses
+        per = frame.drop_duplicates(["instrument", "response_id", "use"])
+        table = (
+            per.groupby(["instrument", "use"], observed=True, sort=True)
+            .size()
+            .unstack("use", fill_value=0)
+        )
+        reasons = list(USE_REASONS)
+        for column in reasons:
+            if column not in table.columns:
+                table[column] = 0
+        table["responses"] = table[list(table.columns)].sum(axis=1)
+        # The distinct (instrument, item) pairs first: a set over every answer row
+        # costs seconds at millions of rows, the pairs are a handful.
+        pairs = frame[["instrument", "item"]].drop_duplicates()
+        items = pairs.groupby("instrument", observed=True, sort=True)["item"].agg(
+            lambda values: ", ".join(sorted({str(v) for v in values}))
+        )
+        table = table.join(items.rename("items")).reset_index()
+        return table[["instrument", "items", "responses", *reasons]]
+
+    @cached_property
+    def nps_by_role(self) -> pd.DataFrame:
+        """NPS, eNPS and partner NPS: answers to each silo's survey, by role (unsuppressed)."""
+        return nps(
+            self.answers("nps", ["ltr"]),
+            "score",
+            by="role",
+            confidence=self.confidence,
+        )
+
+    @cached_property
+    def nps_by_hybrid(self) -> pd.DataFrame:
+        """NPS by role and hybrid type (unsuppressed: the plan decides what is shown)."""
+        return nps(
+            self.answers("nps", ["ltr"]),
+            "score",
+            by=["role", "hybrid_type"],
+            confidence=self.confidence,
+        )
+
+    def _csat(self, **grouping: Any) -> pd.DataFrame | None:
+        """CSAT (top-2-box of 1-5) of the ``csat`` answers, or None without any."""
+        rows = self.answers("csat", ["overall"])
+        if rows.empty:
+            return None
+        return csat(rows, "score", scale=(1, 5), box=(4, 5), confidence=self.confidence, **grouping)
+
+    def _ces(self, **grouping: Any) -> pd.DataFrame | None:
+        """CES (mean of 1-7, higher is easier) of the ``ces`` answers, or None without any."""
+        rows = self.answers("ces", ["effort"])
+        if rows.empty:
+            return None
+        return ces(
+            rows,
+            "score",
+            scale=(1, 7),
+            polarity="higher_is_easier",
+            confidence=self.confidence,
+            **grouping,
+        )
+
+    @cached_property
+    def csat_by_hybrid(self) -> pd.DataFrame | None:
+        return self._csat(by="hybrid_type")
+
+    @cached_property
+    def csat_overall(self) -> pd.DataFrame | None:
+        return self._csat()
+
+    @cached_property
+    def ces_by_hybrid(self) -> pd.DataFrame | None:
+        return self._ces(by="hybrid_type")
+
+    @cached_property
+    def ces_overall(self) -> pd.DataFrame | None:
+        return self._ces()
+
+    # -- siloed vs unified ---------------------------------------------------------------
+    @cached_property
+    def comparisons(self) -> dict[str, SiloComparison]:
+        """NPS the siloed way and the unified way, for everyone and for each role."""
+        responses = self.tables["responses"]
+        is_nps = (responses["instrument"].astype("str") == "nps") & (
+            responses["item"].astype("str") == "ltr"
+        )
+        if not is_nps.any():
+            return {}
+        out = {}
+        for group in ("all", *ROLES):
+            silo = {v: k for k, v in ROLE_OF_SILO.items()}.get(group)
+            if silo is not None and silo not in self.tables:
+                continue
+            # Only the NPS rows: siloed_vs_unified selects them itself, so the result is
+            # the same, without attributing every other answer again for each group.
+            out[group] = siloed_vs_unified(
+                self.registry,
+                responses.loc[is_nps],
+                measure="nps",
+                group=group,
+                confidence=self.confidence,
+            )
+        return out
+
+    # -- the common core -----------------------------------------------------------------
+    @cached_property
+    def hx_long(self) -> pd.DataFrame:
+        # Only the columns the index and the wide table read: this selection is kept
+        # for the whole report and is millions of rows at scale.
+        columns = ["response_id", "item", "score", "role", "hybrid_type", "person_id"]
+        return self.answers("hx_core", HX_ITEMS, columns=columns)
+
+    @cached_property
+    def hx_wide(self) -> pd.DataFrame:
+        """One row per response: the core items, ``role``, ``hybrid_type``, ``person_id``."""
+        long = self.hx_long
+        if long.empty:
+            return pd.DataFrame(columns=["response_id", "role", "hybrid_type", *HX_ITEMS])
+        items = long.pivot(index="response_id", columns="item", values="score")
+        keys = long.groupby("response_id", sort=True)[["role", "hybrid_type", "person_id"]].first()
+        wide = keys.join(items).reset_index()
+        wide.columns = [str(c) for c in wide.columns]
+        for item in HX_ITEMS:
+            if item not in wide.columns:
+                wide[item] = np.nan
+        return wide
+
+    # -- lifetime value ----------------------------------------------------------------------
+    @cached_property
+    def rfm(self) -> pd.DataFrame | None:
+        if "transactions" not in self.attributed:
+            return None
+        tx = self.attributed["transactions"]
+        used = tx.loc[tx["attribution"].astype("str") == "ok"]
+        if used.empty:
+            return None
+        return rfm_summary(
+            used,
+            customer="person_id",
+            time="timestamp",
+            amount="amount",
+            observation_end=self.as_of,
+            unit=CLV_UNIT,
+        )
+
+    # -- the disclosure plan ---------------------------------------------------------------
+    def plan(self) -> None:
+        """Compute and register every number the sections show (once; see :func:`make_plan`)."""
+        make_plan(self)
+
+    @property
+    def core_floor(self) -> int:
+        """Fewest respondents for reliability and the HX index: estimates need ten."""
+        return max(self.min_n, 10)
+
+    # -- reading the plan ----------------------------------------------------------------
+    def crossing(self) -> int | None:
+        """People who ever held more than one role, or None when hidden."""
+        self.plan()
+        if not self.planned["crossing"]:
+            return 0
+        return self.count("crossing")
+
+    def comparison_hidden(self, group: str) -> bool:
+        """Whether a group of the siloed-vs-unified comparison is hidden."""
+        self.plan()
+        return self.disclosure.is_hidden("nps:siloed", svu_where(group))
+
+    def shown(self, name: str) -> pd.DataFrame:
+        """A registered table as it may be shown (hidden rows' numbers missing)."""
+        self.plan()
+        empty = self.planned.get("empty", {})
+        if name in empty:
+            return empty[name].assign(suppressed=pd.Series(dtype=bool))
+        return self.disclosure.table(name)
+
+    def count(self, name: str) -> int | None:
+        """A registered count, or None when it is hidden."""
+        self.plan()
+        return self.disclosure.count(name)

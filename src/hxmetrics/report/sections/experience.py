@@ -1,0 +1,254 @@
+"""Section 3, "Experience by role and hybrid type": NPS, eNPS, partner NPS, CSAT, CES."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from hxmetrics.measures.segments import compare_groups
+from hxmetrics.plotting import (
+    ROLE_COLORS,
+    new_figure,
+    plot_estimates,
+)
+from hxmetrics.report.builder import Report, Section
+from hxmetrics.report.sections.context import Context
+from hxmetrics.report.sections.formatting import (
+    FIG_WIDTH,
+    INSTRUMENT_NAME,
+    NPS_FMT,
+    PCT_FMT,
+    add_table,
+    ci_formats,
+    hybrid_sorted,
+    p_value,
+    row_at,
+)
+from hxmetrics.report.sections.settings import (
+    ROLES,
+)
+
+
+def hybrid_differences(ctx: Context) -> dict[str, pd.DataFrame]:
+    """Per role: each shown hybrid type's NPS against 'none' (Holm among the shown).
+
+    The plan hides the comparisons of hidden groups and every comparison of a role
+    whose reference is hidden; the p-values are adjusted among the comparisons shown
+    (a Holm adjustment over hidden groups would carry their p-values into the shown).
+    """
+    cached = ctx.planned.get("differences")
+    if cached is not None:
+        return dict(cached)
+    out: dict[str, pd.DataFrame] = {}
+    for role in ROLES:
+        if f"nps_diff:{role}" not in ctx.planned:
+            continue
+        tests = ctx.shown(f"nps_diff:{role}")
+        allowed = set(tests.loc[~tests["suppressed"], "hybrid_type"].astype("str"))
+        part = ctx.shown(f"nps_part:{role}")
+        keep = ~part["suppressed"].astype(bool) & part["hybrid_type"].astype("str").isin(
+            allowed | {"none"}
+        )
+        part = part.loc[keep]
+        if not allowed or "none" not in set(part["hybrid_type"].astype("str")):
+            continue
+        compared = compare_groups(part, reference="none", correction="holm")
+        if not compared.empty:
+            out[role] = compared
+    ctx.planned["differences"] = out
+    return dict(out)
+
+
+def _nps_display(result: pd.DataFrame) -> pd.DataFrame:
+    frame = result.copy()
+    frame["instrument"] = frame["role"].astype("str").map(INSTRUMENT_NAME)
+    frame["_role"] = frame["role"].astype("str").map({r: i for i, r in enumerate(ROLES)})
+    frame = frame.sort_values("_role", kind="stable")
+    columns = ["instrument", "n", "pct_promoters", "pct_detractors", "nps", "ci_low", "ci_high"]
+    return frame[[*columns, "suppressed"]]
+
+
+_NPS_LABELS = {
+    "instrument": "Measure",
+    "hybrid_type": "Hybrid type",
+    "n": "Answers",
+    "pct_promoters": "Promoters %",
+    "pct_detractors": "Detractors %",
+    "nps": "NPS",
+    "ci_low": "CI from",
+    "ci_high": "to",
+    "suppressed": "Suppressed",
+}
+_NPS_FORMATS = {
+    "pct_promoters": PCT_FMT,
+    "pct_detractors": PCT_FMT,
+    "nps": NPS_FMT,
+    "ci_low": NPS_FMT,
+    "ci_high": NPS_FMT,
+}
+
+
+def experience(report: Report, ctx: Context) -> None:
+    """NPS, eNPS, partner NPS, CSAT and CES by role and hybrid type."""
+    section = report.add_section(
+        "experience",
+        "Experience by role and hybrid type",
+        intro=(
+            "Net Promoter Score asks how likely someone is to recommend the company, from 0 "
+            "to 10; the score is the share of promoters (9-10) minus the share of detractors "
+            "(0-6), from -100 to +100. Customers answer it as customers (NPS), workers as "
+            "employees (eNPS) and partners as partners. Here each answer counts once and is "
+            "attributed to the person and the role they held when they answered; answers "
+            "given after the person had left that role are not counted (see Data quality). "
+            "When an interval includes the other group's score, the difference may be chance."
+        ),
+    )
+    table = _nps_display(ctx.shown("nps_by_role"))
+    add_table(
+        section,
+        ctx,
+        table,
+        caption="Net Promoter Score by role",
+        labels={k: v for k, v in _NPS_LABELS.items() if k in table.columns},
+        number_formats=_NPS_FORMATS,
+    )
+    by_hybrid = ctx.shown("nps_by_hybrid")
+    differences = hybrid_differences(ctx)
+    section.add_text(
+        "Below, each score is broken down by hybrid type. Each hybrid type is compared with "
+        "people with no hybrid pattern in the same role; the p-values are adjusted for the "
+        "number of comparisons (Holm), so 'yes' under 'Differs' means the difference is "
+        "unlikely to be chance."
+    )
+    for role in ROLES:
+        part = by_hybrid.loc[by_hybrid["role"].astype("str") == role]
+        if part.empty:
+            continue
+        part = hybrid_sorted(part)
+        section.add_heading(f"{INSTRUMENT_NAME[role]} by hybrid type")
+        fig, ax = new_figure(FIG_WIDTH, 0.75 + 0.36 * len(part))
+        plot_estimates(
+            part[["group", "nps", "ci_low", "ci_high", "n", "suppressed"]],
+            estimate="nps",
+            by="group",
+            reference=0,
+            xlabel="NPS (points, -100 to +100)",
+            color=ROLE_COLORS[role],
+            ax=ax,
+        )
+        visible = part.loc[~part["suppressed"].astype(bool)]
+        if visible.empty:
+            alt = f"{INSTRUMENT_NAME[role]} by hybrid type: every group is suppressed."
+        else:
+            top = row_at(visible, "nps", largest=True)
+            low = row_at(visible, "nps", largest=False)
+            alt = (
+                f"Dot plot of {INSTRUMENT_NAME[role]} by hybrid type with intervals: highest "
+                f"for {top['group']} ({NPS_FMT(top['nps'])}), lowest "
+                f"for {low['group']} ({NPS_FMT(low['nps'])})."
+            )
+        section.add_figure(fig, alt=alt)
+        table = part[["hybrid_type", "group", "n", "nps", "ci_low", "ci_high"]]
+        hidden = part["suppressed"].astype(bool).to_numpy()
+        if role in differences:
+            tests = differences[role][["hybrid_type", "difference", "p_adjusted", "differs"]]
+            tests = tests.assign(hybrid_type=tests["hybrid_type"].astype("str"))
+            table = table.assign(hybrid_type=table["hybrid_type"].astype("str")).merge(
+                tests, on="hybrid_type", how="left", validate="one_to_one"
+            )
+            verdict = np.where(table["differs"].astype("boolean").fillna(False), "yes", "no")
+            verdict = np.where(table["difference"].isna(), "", verdict)
+            verdict = np.where((table["hybrid_type"] == "none") & ~hidden, "reference", verdict)
+            table["differs"] = pd.Series(verdict, index=table.index, dtype="str")
+        table = table.assign(suppressed=hidden).drop(columns="hybrid_type")
+        add_table(
+            section,
+            ctx,
+            table,
+            caption=f"{INSTRUMENT_NAME[role]}: scores and differences from no hybrid pattern",
+            labels={
+                **_NPS_LABELS,
+                "group": "Hybrid type",
+                "difference": "Difference",
+                "p_adjusted": "Adjusted p",
+                "differs": "Differs",
+            },
+            number_formats={**_NPS_FORMATS, "difference": NPS_FMT, "p_adjusted": p_value},
+        )
+    n_hidden = int(by_hybrid["suppressed"].astype(bool).sum())
+    if n_hidden:
+        section.add_note(
+            f"{n_hidden} group(s) are suppressed: fewer than {ctx.min_n} answers, or hidden "
+            "with such a group so that it cannot be worked out by subtracting the other "
+            "groups from a total shown anywhere in this report.",
+            kind="warning",
+        )
+    _satisfaction(section, ctx)
+
+
+def _satisfaction(section: Section, ctx: Context) -> None:
+    result = ctx.shown("csat_by_hybrid") if ctx.csat_by_hybrid is not None else None
+    effort = ctx.shown("ces_by_hybrid") if ctx.ces_by_hybrid is not None else None
+    if result is None and effort is None:
+        section.add_note("No CSAT or CES answers in the data: satisfaction is not shown.")
+        return
+    section.add_heading("Customer satisfaction (CSAT) and effort (CES)")
+    section.add_text(
+        "CSAT is the share of customers who rate a contact 4 or 5 out of 5 (Wilson "
+        "interval). CES asks whether the company made it easy to get things done, from 1 "
+        "to 7, and reports the mean (t interval); higher is easier."
+    )
+    if result is not None:
+        frame = hybrid_sorted(result)
+        fig, ax = new_figure(FIG_WIDTH, 0.95 + 0.36 * len(frame))
+        plot_estimates(
+            frame[["group", "csat", "ci_low", "ci_high", "n", "suppressed"]],
+            estimate="csat",
+            by="group",
+            xlabel="CSAT (% satisfied)",
+            title="CSAT by hybrid type",
+            color=ROLE_COLORS["customer"],
+            ax=ax,
+        )
+        satisfied = int(frame["in_box"].fillna(0).sum())
+        answers = int(frame["n"].fillna(0).sum())
+        alt = (
+            "Dot plot of CSAT by hybrid type with intervals; in the groups shown, "
+            f"{satisfied:,} of {answers:,} answers are satisfied."
+        )
+        if frame["suppressed"].astype(bool).all():
+            alt = "CSAT by hybrid type: every group is suppressed."
+        section.add_figure(fig, alt=alt)
+        add_table(
+            section,
+            ctx,
+            frame[["group", "n", "in_box", "csat", "ci_low", "ci_high", "suppressed"]],
+            caption="CSAT (top-2-box) by hybrid type",
+            labels={
+                "group": "Hybrid type",
+                "n": "Answers",
+                "in_box": "Satisfied",
+                "csat": "CSAT %",
+                "ci_low": "CI from",
+                "ci_high": "to",
+                "suppressed": "Suppressed",
+            },
+            number_formats=ci_formats("csat", PCT_FMT),
+        )
+    if effort is not None:
+        frame = hybrid_sorted(effort)
+        add_table(
+            section,
+            ctx,
+            frame[["group", "n", "ces", "ci_low", "ci_high", "suppressed"]],
+            caption="Customer effort (CES, mean of 1-7) by hybrid type",
+            labels={
+                "group": "Hybrid type",
+                "n": "Answers",
+                "ces": "CES",
+                "ci_low": "CI from",
+                "ci_high": "to",
+                "suppressed": "Suppressed",
+            },
+            number_formats=ci_formats("ces", "{:.2f}"),
+        )
