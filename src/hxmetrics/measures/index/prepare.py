@@ -1,0 +1,456 @@
+"""The HX index's intake: long or wide answers reduced to per-person sufficient statistics."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import narwhals as nw
+import numpy as np
+import pandas as pd
+
+from hxmetrics.errors import (
+    InputTableError,
+    check_columns,
+    did_you_mean,
+)
+from hxmetrics.measures._engine import check_finite_sums
+from hxmetrics.measures.index.options import (
+    Scale,
+    _scales,
+)
+
+_P = "_hx_person"
+_R = "_hx_response"
+_ITEM = "_hx_item"
+_SCORE = "_hx_score"
+_W = "_hx_w"
+_ROW = "_hx_row"
+_RC = "_hx_response_code"
+_IC = "_hx_item_code"
+
+
+@dataclass
+class _Data:
+    """Sufficient statistics per (group, person, item), groups and persons sorted."""
+
+    group_cols: list[str]
+    keys: pd.DataFrame  # one row per group, sorted
+    items: list[str]  # core items first, then module items
+    n_core: int
+    low: np.ndarray  # (J,)
+    high: np.ndarray  # (J,)
+    w: np.ndarray  # (P, J) sum of survey weights of the answers
+    s: np.ndarray  # (P, J) weighted sum of scores
+    q: np.ndarray  # (P, J) weighted sum of squared scores
+    k: np.ndarray  # (P, J) number of answers
+    offsets: np.ndarray  # (G + 1,) person rows of group g: offsets[g]:offsets[g+1]
+    n_responses: np.ndarray  # (G,)
+    excluded: dict[str, int]
+    matrix: np.ndarray | None = None  # complete responses x core items (factor weights)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def n_groups(self) -> int:
+        return len(self.keys)
+
+    @property
+    def n_persons(self) -> np.ndarray:
+        return np.diff(self.offsets)
+
+    def group_sums(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        starts = self.offsets[:-1]
+        return (
+            np.add.reduceat(self.w, starts, axis=0),
+            np.add.reduceat(self.s, starts, axis=0),
+            np.add.reduceat(self.q, starts, axis=0),
+        )
+
+    def key_tuples(self) -> list[tuple[Any, ...]]:
+        return list(self.keys.itertuples(index=False, name=None))
+
+
+def _to_pandas(frame: Any) -> pd.DataFrame:
+    if isinstance(frame, nw.LazyFrame):
+        frame = frame.collect()
+    return frame.to_pandas()
+
+
+def _prepare(
+    data: Any,
+    items: list[str],
+    *,
+    group_cols: list[str],
+    person: str | None,
+    weights: str | None,
+    response: str,
+    scale: Scale,
+    module_items: list[str],
+    need_matrix: bool,
+) -> _Data:
+    all_items = items + module_items
+    low, high = _scales(scale, all_items)
+    try:
+        frame = nw.from_native(data)
+    except TypeError as exc:
+        raise InputTableError(
+            f"data must be a data frame (pandas, Polars, DuckDB, ...); got {type(data).__name__}.",
+            table="responses",
+            failure_cases=pd.DataFrame(columns=["column", "check", "failure_case", "index"]),
+        ) from exc
+    columns = list(frame.columns)
+    # Example rows in errors are shown by their label, never by an id's value.
+    if isinstance(frame, nw.DataFrame):
+        frame = frame.with_row_index(name=_ROW)
+    is_long = "item" in columns and "score" in columns
+    extra = [c for c in (person, weights) if c is not None]
+    if is_long:
+        check_columns(columns, [response, "item", "score", *group_cols, *extra], table="responses")
+    else:
+        if not all(i in columns for i in items):
+            missing = [i for i in items if i not in columns]
+            hint = did_you_mean(missing[0], columns)
+            raise InputTableError(
+                "data must be long (columns 'item' and 'score', one row per response x item) "
+                f"or wide (one column per item); found neither: no 'item'/'score' columns and "
+                f"items {missing} are not columns. Columns: {columns}.{hint}",
+                table="responses",
+                failure_cases=pd.DataFrame(
+                    {
+                        "column": missing,
+                        "check": "column_in_dataframe",
+                        "failure_case": missing,
+                        "index": None,
+                    }
+                ),
+            )
+        check_columns(columns, [*group_cols, *extra], table="responses")
+        if isinstance(frame, nw.LazyFrame):
+            frame = frame.collect()
+        if _ROW not in frame.columns:
+            frame = frame.with_row_index(name=_ROW)
+        present = [i for i in all_items if i in columns]
+        if response not in columns:
+            frame = frame.with_row_index(name=_R)
+            rcol = _R
+        else:
+            rcol = response
+        keep = list(dict.fromkeys([*group_cols, *extra, rcol, _ROW]))
+        frame = frame.select([*keep, *present]).with_columns(
+            [nw.col(c).cast(nw.Float64) for c in present]
+        )
+        frame = frame.unpivot(on=present, index=keep, variable_name="item", value_name="score")
+        response = rcol
+
+    person_col = person if person is not None else response
+    frame = frame.with_columns(
+        nw.col("item").cast(nw.String).alias(_ITEM),
+        nw.col("score").cast(nw.Float64).alias(_SCORE),
+        nw.col(person_col).alias(_P),
+        nw.col(response).alias(_R),
+        (nw.col(weights).cast(nw.Float64) if weights is not None else nw.lit(1.0)).alias(_W),
+    )
+    in_items = nw.col(_ITEM).is_in(all_items)
+    no_score = nw.col(_SCORE).is_null() | nw.col(_SCORE).is_nan()
+    no_group = nw.lit(False)
+    for c in group_cols:
+        no_group = no_group | nw.col(c).is_null()
+    kept = in_items & ~no_group & ~no_score
+    bad_w = (
+        nw.col(_W).is_null()
+        | nw.col(_W).is_nan()
+        | (nw.col(_W) <= 0)
+        | (nw.col(_W) == float("inf"))
+    )
+    counts = _to_pandas(
+        frame.select(
+            (~in_items).cast(nw.Int64).sum().alias("other_items"),
+            (in_items & no_group).cast(nw.Int64).sum().alias("missing_group"),
+            (in_items & ~no_group & no_score).cast(nw.Int64).sum().alias("missing_score"),
+            (kept & nw.col(_P).is_null()).cast(nw.Int64).sum().alias("_no_person"),
+            (kept & bad_w).cast(nw.Int64).sum().alias("_bad_weight"),
+        )
+    ).iloc[0]
+    excluded = {k: int(counts[k]) for k in ("other_items", "missing_group", "missing_score")}
+    frame = frame.filter(kept)
+    if counts["_no_person"] > 0:
+        _raise_no_person(frame, person_col)
+    if counts["_bad_weight"] > 0 and weights is not None:
+        _raise_bad_weight(frame, weights, bad_w)
+
+    frame = _integer_keys(frame, all_items)
+    frame = frame.with_columns(
+        (nw.col(_W) * nw.col(_SCORE)).alias("_hx_ws"),
+        (nw.col(_W) * nw.col(_SCORE) * nw.col(_SCORE)).alias("_hx_wss"),
+    )
+    stats = _to_pandas(
+        frame.group_by([*group_cols, _P, _IC]).agg(
+            nw.col(_W).sum(),
+            nw.col("_hx_ws").sum(),
+            nw.col("_hx_wss").sum(),
+            nw.len().alias("_hx_k"),
+            nw.col(_RC).n_unique().alias("_hx_nr"),
+            nw.col(_SCORE).min().alias("_hx_min"),
+            nw.col(_SCORE).max().alias("_hx_max"),
+        )
+    )
+    stats = _item_names(stats, all_items)
+    # A response answers an item once: a person's answers to an item in fewer
+    # responses than answers means a repeated (response, item) row.
+    if bool((stats["_hx_nr"] < stats["_hx_k"]).any()):
+        _raise_duplicates(frame, stats, response if is_long else rcol, is_long=is_long)
+    _check_scale(frame, stats, items=all_items, low=low, high=high)
+    _check_weighted_sums(frame, stats, weights=weights, is_long=is_long)
+    resp = _to_pandas(frame.group_by(group_cols).agg(nw.col(_RC).n_unique().alias("_hx_nresp")))
+    if stats.empty:
+        raise InputTableError(
+            f"no answers to items {all_items} were found (after excluding {excluded}).",
+            table="responses",
+            failure_cases=pd.DataFrame(columns=["column", "check", "failure_case", "index"]),
+        )
+
+    try:
+        stats = stats.sort_values([*group_cols, _P], kind="stable").reset_index(drop=True)
+    except TypeError as exc:
+        raise InputTableError(
+            f"group columns {group_cols} and the person column must each hold values of one "
+            f"type that can be sorted: {exc}",
+            table="responses",
+            failure_cases=pd.DataFrame(columns=["column", "check", "failure_case", "index"]),
+        ) from exc
+    by_group = stats.groupby(group_cols, sort=True, dropna=False)
+    keys = by_group.size().reset_index()[group_cols]
+    g_code = by_group.ngroup().to_numpy()
+    pair_code = stats.groupby([*group_cols, _P], sort=True, dropna=False).ngroup().to_numpy()
+    i_code = pd.Categorical(stats[_ITEM], categories=all_items).codes
+    n_pairs = int(pair_code.max()) + 1
+    shape = (n_pairs, len(all_items))
+    arrays = {}
+    for name, col in (("w", _W), ("s", "_hx_ws"), ("q", "_hx_wss"), ("k", "_hx_k")):
+        arr = np.zeros(shape)
+        arr[pair_code, i_code] = stats[col].to_numpy(dtype=float)
+        arrays[name] = arr
+    pair_group = np.zeros(n_pairs, dtype=np.int64)
+    pair_group[pair_code] = g_code
+    offsets = np.searchsorted(pair_group, np.arange(len(keys) + 1))
+
+    resp = keys.merge(resp, on=group_cols, how="left")
+    data_out = _Data(
+        group_cols=group_cols,
+        keys=keys,
+        items=all_items,
+        n_core=len(items),
+        low=low,
+        high=high,
+        w=arrays["w"],
+        s=arrays["s"],
+        q=arrays["q"],
+        k=arrays["k"],
+        offsets=offsets,
+        n_responses=resp["_hx_nresp"].to_numpy(dtype=np.int64),
+        excluded=excluded,
+    )
+    if need_matrix:
+        data_out.matrix = _response_matrix(frame, items)
+    return data_out
+
+
+def _integer_keys(frame: Any, items: list[str]) -> Any:
+    """Integer codes for the person (order-preserving), the response and the item.
+
+    Grouping and counting distinct values on integers is several times faster than
+    on id strings in pandas. Person codes follow the sorted order of the ids, so
+    that the persons' order below (and with it every bootstrap draw) is unchanged.
+    ``_RC`` and ``_IC`` are the response's and the item's codes; other backends group
+    on the values themselves (``_RC`` and ``_IC`` are copies of the columns).
+    """
+    native = frame.to_native() if isinstance(frame, nw.DataFrame) else None
+    as_is = [nw.col(_R).alias(_RC), nw.col(_ITEM).alias(_IC)]
+    if not isinstance(native, pd.DataFrame):
+        return frame.with_columns(as_is)
+    try:
+        person = pd.factorize(native[_P], sort=True)[0]
+    except TypeError:
+        # Ids of mixed types cannot be sorted: the sort in _prepare says so.
+        return frame.with_columns(as_is)
+    response = pd.factorize(native[_R])[0]
+    # Every kept row's item is one of ``items`` (rows of other items were excluded).
+    item = pd.Categorical(native[_ITEM], categories=items).codes.astype(np.int64)
+    coded = native.assign(**{_P: person, _RC: response, _IC: item})
+    return nw.from_native(coded, eager_only=True)
+
+
+def _item_names(stats: pd.DataFrame, items: list[str]) -> pd.DataFrame:
+    """``_ITEM`` (the item's name) from ``_IC`` (its position in ``items``, or its name)."""
+    code = stats.pop(_IC)
+    if pd.api.types.is_integer_dtype(code.dtype):
+        names = np.asarray(items, dtype=object)[code.to_numpy()]
+        stats[_ITEM] = pd.Series(names, index=stats.index, dtype="str")
+    else:
+        stats[_ITEM] = code
+    return stats
+
+
+_NO_CASES = ["column", "check", "failure_case", "index"]
+
+
+def _raise_no_person(frame: Any, person_col: str) -> None:
+    # Rows by label: the response id may be an identifier and stays out of the message.
+    labelled = _ROW in frame.columns
+    ex = _to_pandas(frame.filter(nw.col(_P).is_null()).select(_R, *([_ROW] * labelled)).head(5))
+    where = ", ".join(f"row {int(r)}" for r in ex[_ROW]) if labelled else f"{len(ex)} rows"
+    raise InputTableError(
+        f"column {person_col!r} (the person to cluster on) is missing for some answers, "
+        f"e.g. {where}; attribute every response to a person "
+        "or pass person=None to treat responses as independent.",
+        table="responses",
+        failure_cases=pd.DataFrame(
+            {"column": person_col, "check": "not_nullable", "failure_case": None, "index": None},
+            index=range(len(ex)),
+        ),
+    )
+
+
+def _raise_duplicates(frame: Any, stats: pd.DataFrame, response: str, *, is_long: bool) -> None:
+    dup = stats.loc[stats["_hx_nr"] < stats["_hx_k"], [_P, _ITEM]]
+    n_pairs = len(dup)
+    # Example rows: every answer of the first repeated (person, item) pairs, found by
+    # the internal columns so that no identifier value enters the message.
+    first = dup.head(3)
+    condition = nw.lit(False)
+    for person, item in zip(first[_P], first[_ITEM], strict=True):
+        condition = condition | ((nw.col(_P) == person) & (nw.col(_ITEM) == item))
+    ex = _to_pandas(
+        frame.filter(condition).select(_R, _ITEM, *([_ROW] if _ROW in frame.columns else []))
+    )
+    repeated = ex[ex.duplicated([_R, _ITEM], keep=False)]
+    rows = repeated[_ROW].astype(int).tolist() if _ROW in repeated.columns else []
+    where = ", ".join(f"row {r}" for r in rows[:6]) or "(a lazy frame has no row order)"
+    what = (
+        f"columns {response!r} and 'item' failed check unique: each response answers an "
+        "item once (one row per response x item)"
+        if is_long
+        else f"column {response!r} failed check unique: one row per response"
+    )
+    raise InputTableError(
+        f"responses: {what}; {n_pairs} (person, item) pair(s) have a repeated answer, e.g. "
+        f"{where}. Remove the repeated rows (keep one answer per response and item).",
+        table="responses",
+        failure_cases=pd.DataFrame(
+            {
+                "column": response if not is_long else f"{response}, item",
+                "check": "unique",
+                "failure_case": [f"row {r}" for r in rows[:6]] if rows else ["unknown row"],
+                "index": list(rows[:6]) if rows else [pd.NA],
+            }
+        ),
+    )
+
+
+def _check_weighted_sums(
+    frame: Any, stats: pd.DataFrame, *, weights: str | None, is_long: bool
+) -> None:
+    """Weights of 1e308 are finite, their sums are not: refuse them with example rows."""
+    if weights is None:
+        return
+    n_rows = int(stats["_hx_k"].sum())
+    # The bootstrap draws a person up to n times (n persons in a group, fewer than the
+    # person x item rows): its sums must stay finite that many times over.
+    n_max = max(len(stats), 1)
+    with np.errstate(over="ignore", invalid="ignore"):
+        totals = {
+            "w": np.array([stats[_W].sum() * n_max]),
+            "wx": np.array([stats["_hx_ws"].sum() * n_max]),
+            "wx2": np.array([stats["_hx_wss"].sum() * n_max]),
+        }
+    check_finite_sums(
+        frame,
+        totals,
+        answered=nw.lit(True),
+        n_rows=n_rows * n_max,
+        score=_SCORE,
+        weights=_W,
+        x=nw.col(_SCORE),
+        label_column=_ROW if _ROW in frame.columns else None,
+        names={_W: weights, _SCORE: "score"},
+        table="responses",
+    )
+
+
+def _raise_bad_weight(frame: Any, weights: str, bad_w: Any) -> None:
+    # Rows by label: the response id may be an identifier and stays out of the message.
+    labelled = _ROW in frame.columns
+    ex = _to_pandas(frame.filter(bad_w).select(_W, *([_ROW] if labelled else [])).head(5))
+    rows = ex[_ROW].astype(int).tolist() if labelled else [None] * len(ex)
+    shown = "; ".join(
+        (f"row {r}: " if r is not None else "") + f"{v:g}"
+        for r, v in zip(rows, ex[_W], strict=True)
+    )
+    raise InputTableError(
+        f"responses: column {weights!r} failed check positive_weight: survey weights must "
+        f"be finite numbers greater than 0; found e.g. {shown}.",
+        table="responses",
+        failure_cases=pd.DataFrame(
+            {"column": weights, "check": "greater_than(0)", "failure_case": ex[_W], "index": rows}
+        ),
+    )
+
+
+def _check_scale(
+    frame: Any, stats: pd.DataFrame, *, items: list[str], low: np.ndarray, high: np.ndarray
+) -> None:
+    codes = pd.Categorical(stats[_ITEM], categories=items).codes
+    mins = np.full(len(items), np.inf)
+    maxs = np.full(len(items), -np.inf)
+    np.minimum.at(mins, codes, stats["_hx_min"].to_numpy(dtype=float))
+    np.maximum.at(maxs, codes, stats["_hx_max"].to_numpy(dtype=float))
+    bad = (mins < low) | (maxs > high)
+    if not bad.any():
+        return
+    outside = pd.DataFrame({"_lo": low, "_hi": high}, index=pd.Index(items))[bad]
+    lines = []
+    cases: list[dict[str, Any]] = []
+    for item, row in outside.iterrows():
+        lo, hi = row["_lo"], row["_hi"]
+        labelled = _ROW in frame.columns
+        ex = _to_pandas(
+            frame.filter((nw.col(_ITEM) == item) & ((nw.col(_SCORE) < lo) | (nw.col(_SCORE) > hi)))
+            .select(_SCORE, *([_ROW] * labelled))
+            .head(3)
+        )
+        # Rows by label: the response id may be an identifier.
+        examples = ", ".join(
+            (f"row {int(r)}: " if labelled else "") + f"{v:g}"
+            for r, v in zip(ex[_ROW] if labelled else ex[_SCORE], ex[_SCORE], strict=True)
+        )
+        lines.append(f"  item {item!r} outside its scale [{lo:g}, {hi:g}], e.g. {examples}")
+        cases.extend(
+            {
+                "column": "score",
+                "check": f"in_range({lo:g}, {hi:g})",
+                "failure_case": v,
+                "index": None,
+            }
+            for v in ex[_SCORE]
+        )
+    raise InputTableError(
+        "scores must lie on the instrument's fixed scale (the index maps low -> 0 and "
+        "high -> 100):\n" + "\n".join(lines) + "\nHint: pass scale=(low, high) or a "
+        "{item: (low, high)} mapping matching the instrument.",
+        table="responses",
+        failure_cases=pd.DataFrame(cases),
+    )
+
+
+def _response_matrix(frame: Any, items: list[str]) -> np.ndarray:
+    long = _to_pandas(frame.filter(nw.col(_ITEM).is_in(items)).select(_R, _ITEM, _SCORE))
+    dup = long.duplicated([_R, _ITEM])
+    if dup.any():
+        ex = long.loc[dup, [_R, _ITEM]].head(3).to_numpy().tolist()
+        raise InputTableError(
+            f"each response may answer an item once; found repeats, e.g. (response, item) {ex}.",
+            table="responses",
+            failure_cases=pd.DataFrame(columns=["column", "check", "failure_case", "index"]),
+        )
+    wide = long.pivot(index=_R, columns=_ITEM, values=_SCORE).reindex(columns=items)
+    return wide.dropna().to_numpy(dtype=float)
