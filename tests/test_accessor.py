@@ -98,8 +98,8 @@ def test_the_method_uses_its_own_frame():
     a = pd.DataFrame({"ltr": [10, 10, 10, 10, 10]})
     b = pd.DataFrame({"ltr": [0, 0, 0, 0, 0]})
     nps_a, nps_b = a.hx.nps, b.hx.nps
-    assert nps_b("ltr", method="wald")["nps"].iloc[0] == -100
-    assert nps_a("ltr", method="wald")["nps"].iloc[0] == 100
+    assert nps_b("ltr", method="wald")["estimate"].iloc[0] == -100
+    assert nps_a("ltr", method="wald")["estimate"].iloc[0] == 100
 
 
 def test_accessing_the_accessor_does_not_import_the_measures():

@@ -86,7 +86,7 @@ def test_outputs_equal_the_api(sample_run):
     expected = hx.nps(answers, "score", by="silo")
     got = read(sample_run, "nps_by_silo", "csv")
     assert got["silo"].tolist() == expected["silo"].tolist()
-    for col in ("n", "promoters", "detractors", "nps", "ci_low", "ci_high"):
+    for col in ("n", "promoters", "detractors", "estimate", "ci_low", "ci_high"):
         assert got[col].to_numpy() == pytest.approx(expected[col].to_numpy(), rel=1e-12)
 
 
@@ -126,7 +126,7 @@ def test_polars_engine_gives_the_same_numbers(tmp_path, sample_run):
     assert main(["compute", "--job", str(job), "--engine", "polars"]) == 0
     pandas_result = read(sample_run, "nps_by_silo", "csv")
     polars_result = read(tmp_path / "out", "nps_by_silo", "parquet")
-    for col in ("n", "nps", "se", "ci_low", "ci_high"):
+    for col in ("n", "estimate", "se", "ci_low", "ci_high"):
         assert polars_result[col].to_numpy() == pytest.approx(pandas_result[col].to_numpy())
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
     assert manifest["engine"] == "polars"
@@ -503,8 +503,8 @@ def test_csv_cells_that_start_a_formula_are_neutralised(tmp_path):
         assert f",{label}" not in raw
     got = pd.read_csv(tmp_path / "out-csv" / "by_touchpoint.csv")
     assert sorted(got["touchpoint"]) == sorted(["'" + x for x in labels[:4]] + ["web"])
-    assert (got["nps"] < 0).any()  # negative numbers stay numbers
-    assert pd.api.types.is_float_dtype(got["nps"])
+    assert (got["estimate"] < 0).any()  # negative numbers stay numbers
+    assert pd.api.types.is_float_dtype(got["estimate"])
     parquet = pd.read_parquet(tmp_path / "out-parquet" / "by_touchpoint.parquet")
     assert sorted(parquet["touchpoint"]) == sorted(labels)
 

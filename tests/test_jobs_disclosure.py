@@ -190,7 +190,7 @@ def test_3_a_narrower_where_does_not_give_back_one_answer(tmp_path, sample):
     assert a is None or b is None
     # And the number shown is the true one (nothing perturbed).
     if not broad["suppressed"]:
-        assert broad["nps"] == pytest.approx(true_broad["nps"].iloc[0])
+        assert broad["estimate"] == pytest.approx(true_broad["estimate"].iloc[0])
 
 
 @pytest.mark.parametrize(("data_name", "group"), [("tiny", "silo"), ("sample", "hybrid_type")])

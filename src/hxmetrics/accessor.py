@@ -10,8 +10,8 @@ Examples
 >>> import pandas as pd
 >>> import hxmetrics  # registers the accessor
 >>> df = pd.DataFrame({"ltr": [10, 9, 8, 3, 10, 6], "segment": list("aabbab")})
->>> df.hx.nps(score="ltr", by="segment", method="wald")[["segment", "n", "nps"]]
-  segment  n         nps
+>>> df.hx.nps(score="ltr", by="segment", method="wald")[["segment", "n", "estimate"]]
+  segment  n    estimate
 0       a  3  100.000000
 1       b  3  -66.666667
 """

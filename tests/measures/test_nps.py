@@ -49,7 +49,7 @@ def test_wald_uses_the_trinomial_variance() -> None:
     # net-promoter-score, standard-error; p1 = 1/2, p0 = 1/3, p-1 = 1/6). The search
     # tool found the thread only through a dataset mirror, so its URL is not given.
     r = _row(nps(_answers(300, 200, 100), "ltr", method="wald"))
-    assert r["nps"] == pytest.approx(100 / 3)
+    assert r["estimate"] == pytest.approx(100 / 3)
     assert r["se"] == pytest.approx(100 * np.sqrt(5 / 9 / 600), rel=1e-12)
     assert r["ci_low"] == pytest.approx(100 / 3 - Z95 * r["se"], rel=1e-12)
     assert r["ci_high"] == pytest.approx(100 / 3 + Z95 * r["se"], rel=1e-12)
@@ -62,7 +62,7 @@ def test_adjusted_wald_adds_three_pseudo_respondents() -> None:
     r = _row(nps(_answers(5, 2, 3), "ltr"))
     p_t, d_t = 5.75 / 13, 3.75 / 13
     se = np.sqrt((p_t + d_t - (p_t - d_t) ** 2) / 13)
-    assert r["nps"] == pytest.approx(20.0)
+    assert r["estimate"] == pytest.approx(20.0)
     assert r["se"] == pytest.approx(100 * se, rel=1e-12)
     assert r["ci_low"] == pytest.approx(100 * (2 / 13 - Z95 * se), rel=1e-12)
     assert r["ci_high"] == pytest.approx(100 * (2 / 13 + Z95 * se), rel=1e-12)
@@ -71,7 +71,7 @@ def test_adjusted_wald_adds_three_pseudo_respondents() -> None:
     stats_ = nps_statistics(_answers(5, 2, 3), "ltr")
     stats_ = stats_.assign(promoters=5.75, passives=3.5, detractors=3.75)
     aug = _row(nps_from_statistics(stats_, method="wald"))
-    assert aug["nps"] == pytest.approx(100 * 2 / 13, rel=1e-12)
+    assert aug["estimate"] == pytest.approx(100 * 2 / 13, rel=1e-12)
     for col in ("se", "ci_low", "ci_high"):
         assert r[col] == pytest.approx(aug[col], rel=1e-12)
 
@@ -80,7 +80,7 @@ def test_intervals_never_leave_the_scale() -> None:
     everyone = _answers(12, 0, 0)
     for method in ("wald", "adjusted_wald", "bootstrap", "bayes"):
         r = _row(nps(everyone, "ltr", method=method, random_state=1))
-        assert r["nps"] == 100.0
+        assert r["estimate"] == 100.0
         assert -100 <= r["ci_low"] <= r["ci_high"] <= 100
     # Wald collapses to a point here; the adjusted interval does not.
     assert _row(nps(everyone, "ltr", method="wald"))["ci_low"] == 100.0
@@ -127,7 +127,7 @@ def test_bayes_posterior_moments_are_exact() -> None:
         assert r["posterior_median"] == pytest.approx(np.median(diff), abs=0.5)
         assert r["ci_low"] == pytest.approx(np.quantile(diff, 0.025), abs=0.8)
         assert r["ci_high"] == pytest.approx(np.quantile(diff, 0.975), abs=0.8)
-        assert r["nps"] == pytest.approx(44.0)  # the sample score is reported as is
+        assert r["estimate"] == pytest.approx(44.0)  # the sample score is reported as is
     with pytest.raises(ParameterError, match="prior"):
         nps(data, "ltr", method="bayes", prior="flat")
     with pytest.raises(ParameterError, match="positive"):
@@ -489,7 +489,7 @@ def test_weighted_nps_uses_the_linearised_variance() -> None:
     est = (w * y).sum() / w.sum()
     # Taylor linearisation of the ratio Σwy/Σw: v = Σ w²(y - R)² / (Σw)², row by row.
     v = (w**2 * (y - est) ** 2).sum() / w.sum() ** 2
-    assert r["nps"] == pytest.approx(100 * est, rel=1e-12)
+    assert r["estimate"] == pytest.approx(100 * est, rel=1e-12)
     assert r["se"] == pytest.approx(100 * np.sqrt(v), rel=1e-10)
     assert r["n_eff"] == pytest.approx(w.sum() ** 2 / (w**2).sum())
     assert r["deff"] == pytest.approx(300 * (w**2).sum() / w.sum() ** 2)
@@ -519,7 +519,7 @@ def test_worker_groups_below_five_are_suppressed() -> None:
     # b (2 answers) is suppressed; c (4) too; a (5) is shown.
     assert r["suppressed"].tolist() == [False, True, True]
     assert r.loc[1, ["n", "promoters", "detractors"]].isna().all()
-    assert np.isnan(r.loc[1, "nps"])
+    assert np.isnan(r.loc[1, "estimate"])
 
 
 @pytest.mark.parametrize("method", ["adjusted_wald", "wald", "bootstrap", "bayes"])
@@ -557,4 +557,4 @@ def test_nullable_integer_scores_and_categorical_groups() -> None:
     assert r["team"].astype(str).tolist() == ["b", "a"]  # the categories' order
     assert r["n"].tolist() == [3, 1]
     assert r["n_excluded_missing"].tolist() == [0, 1]
-    assert r["nps"].tolist() == pytest.approx([100 * 2 / 3, -100.0])
+    assert r["estimate"].tolist() == pytest.approx([100 * 2 / 3, -100.0])

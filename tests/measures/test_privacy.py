@@ -77,7 +77,7 @@ def test_suppressed_counts_cannot_be_recovered_from_totals() -> None:
     assert int(total["n"].iloc[0]) - visible == 3 + 12  # only the sum of two is known
     for column in ("n", "promoters", "passives", "detractors", "n_excluded_missing"):
         assert by_team.loc[by_team["suppressed"], column].isna().all()
-    for column in ("nps", "se", "ci_low", "ci_high", "pct_promoters", "n_eff", "deff"):
+    for column in ("estimate", "se", "ci_low", "ci_high", "pct_promoters", "n_eff", "deff"):
         assert by_team.loc[by_team["suppressed"], column].isna().all()
 
 

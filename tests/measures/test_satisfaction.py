@@ -29,7 +29,7 @@ def _csat_table(hits: int, n: int) -> pd.DataFrame:
 )
 def test_csat_wilson_reproduces_newcombe(hits, n, low, high) -> None:
     r = csat(_csat_table(hits, n), "overall", scale=(1, 5), box=(4, 5)).iloc[0]
-    assert r["csat"] == pytest.approx(100 * hits / n)
+    assert r["estimate"] == pytest.approx(100 * hits / n)
     # Newcombe prints proportions to 4 decimals: half a unit is 0.005 percentage points.
     assert r["ci_low"] == pytest.approx(low, abs=0.005)
     assert r["ci_high"] == pytest.approx(high, abs=0.005)
@@ -54,7 +54,7 @@ def test_csat_wald_and_adjusted_wald() -> None:
 def test_csat_box_and_scale_are_explicit_and_checked() -> None:
     df = pd.DataFrame({"overall": [1, 2, 3, 4, 5, 5]})
     top1 = csat(df, "overall", scale=(1, 5), box=(5,)).iloc[0]
-    assert top1["csat"] == pytest.approx(100 * 2 / 6)
+    assert top1["estimate"] == pytest.approx(100 * 2 / 6)
     bottom2 = csat(df, "overall", scale=(1, 5), box=[1, 2]).iloc[0]
     assert bottom2["in_box"] == 2
     with pytest.raises(TypeError):
@@ -73,16 +73,16 @@ def test_ces_polarity_reflects_effort_items() -> None:
     answers = [7, 6, 5, 2, 7, 4, 1]
     df = pd.DataFrame({"effort": answers})
     higher = ces(df, "effort", scale=(1, 7), polarity="higher_is_easier").iloc[0]
-    assert higher["ces"] == pytest.approx(np.mean(answers))
+    assert higher["estimate"] == pytest.approx(np.mean(answers))
     # An effort item (1 = very low effort) is reflected: x -> 1 + 7 - x.
     lower = ces(df, "effort", scale=(1, 7), polarity="lower_is_easier").iloc[0]
-    assert lower["ces"] == pytest.approx(np.mean(8 - np.array(answers)))
+    assert lower["estimate"] == pytest.approx(np.mean(8 - np.array(answers)))
     assert lower["se"] == pytest.approx(higher["se"])
     # The share on the easy side of the midpoint: 5, 6, 7 of 1-7; 1, 2, 3 when reflected.
     share = ces(df, "effort", scale=(1, 7), polarity="higher_is_easier", statistic="share")
-    assert share["ces"].iloc[0] == pytest.approx(100 * 4 / 7)
+    assert share["estimate"].iloc[0] == pytest.approx(100 * 4 / 7)
     share_low = ces(df, "effort", scale=(1, 7), polarity="lower_is_easier", statistic="share")
-    assert share_low["ces"].iloc[0] == pytest.approx(100 * 2 / 7)
+    assert share_low["estimate"].iloc[0] == pytest.approx(100 * 2 / 7)
     with pytest.raises(ParameterError, match="polarity"):
         ces(df, "effort", scale=(1, 7), polarity="up")
 
@@ -90,7 +90,7 @@ def test_ces_polarity_reflects_effort_items() -> None:
 def test_mean_score_t_interval_reproduces_r() -> None:
     # R: t.test(sleep$extra[1:10]): mean 0.75, 95 percent CI -0.5297804 2.0297804.
     r = mean_score(pd.DataFrame({"extra": SLEEP_1}), "extra").iloc[0]
-    assert r["mean"] == pytest.approx(0.75)
+    assert r["estimate"] == pytest.approx(0.75)
     assert r["sd"] == pytest.approx(np.std(SLEEP_1, ddof=1))
     assert r["ci_low"] == pytest.approx(-0.5297804, abs=5e-8)
     assert r["ci_high"] == pytest.approx(2.0297804, abs=5e-8)
@@ -101,7 +101,7 @@ def test_mean_score_interval_is_clipped_to_the_scale_and_needs_two_answers() -> 
     assert r["ci_low"] == 1.0
     assert r["ci_high"] == 5.0
     one = mean_score(pd.DataFrame({"x": [4.0]}), "x").iloc[0]
-    assert one["mean"] == 4.0
+    assert one["estimate"] == 4.0
     assert np.isnan(one["se"])
     assert np.isnan(one["ci_low"])
     with pytest.raises(InputTableError, match="from 1 to 5"):
@@ -118,7 +118,7 @@ def test_weighted_mean_uses_the_linearised_variance() -> None:
     m = (w * x).sum() / w.sum()
     # Linearised variance of the ratio mean: n/(n-1) Σ w²(x - m)² / (Σw)².
     v = 200 / 199 * (w**2 * (x - m) ** 2).sum() / w.sum() ** 2
-    assert r["mean"] == pytest.approx(m)
+    assert r["estimate"] == pytest.approx(m)
     assert r["se"] == pytest.approx(np.sqrt(v), rel=1e-10)
     assert r["ci_low"] == pytest.approx(m - stats.t.ppf(0.975, 199) * np.sqrt(v), rel=1e-10)
     assert r["deff"] == pytest.approx(200 * (w**2).sum() / w.sum() ** 2)
@@ -132,7 +132,7 @@ def test_weighted_share_uses_the_linearised_variance() -> None:
     y = (x >= 4).astype(float)
     p = (w * y).sum() / w.sum()
     v = (w**2 * (y - p) ** 2).sum() / w.sum() ** 2
-    assert r["csat"] == pytest.approx(100 * p)
+    assert r["estimate"] == pytest.approx(100 * p)
     assert r["se"] == pytest.approx(100 * np.sqrt(v), rel=1e-10)
     # Wilson with the effective n* = p(1-p)/v (Korn & Graubard 1998).
     n_star = p * (1 - p) / v

@@ -152,7 +152,9 @@ def grouped_result(
         frame[c] = frame[c].astype(keys[c].dtype)
     out = suppress(frame.drop(columns="suppressed"), min_n=min_n, by=by)
     out = _restore_dtypes(out, frame)
-    totals = {r: int(np.nansum(np.asarray(v, dtype=float))) for r, v in excluded.items()}
+    # Totals of the groups shown: a hidden group's exclusions must not be recoverable
+    # as "total minus the shown groups".
+    totals = {r: int(out[f"n_excluded_{r}"].sum(skipna=True)) for r in excluded}
     out.attrs["hxmetrics"] = {
         "measure": measure,
         "estimate": "estimate",

@@ -61,7 +61,8 @@ from hxmetrics.measures._inference import (
     z_critical,
     z_test,
 )
-from hxmetrics.measures.privacy import check_min_n, suppress
+from hxmetrics.measures._result import PROTOCOL_COLUMNS, grouped_result
+from hxmetrics.measures.privacy import check_min_n
 
 __all__ = [
     "METHODS",
@@ -81,26 +82,20 @@ PRIORS = {"jeffreys": 0.5, "uniform": 1.0}
 _COUNTS = ["detractors", "passives", "promoters"]
 _WEIGHTED = [f"sw_{c}" for c in _COUNTS] + [f"sw2_{c}" for c in _COUNTS]
 _STATS = ["n_excluded_missing", *_COUNTS]
+# The result's columns: a group column of one of these names would clash.
 _RESULT = [
-    "n",
+    *PROTOCOL_COLUMNS,
     "promoters",
     "passives",
     "detractors",
     "pct_promoters",
     "pct_passives",
     "pct_detractors",
-    "nps",
-    "se",
-    "ci_low",
-    "ci_high",
     "posterior_mean",
     "posterior_median",
-    "method",
-    "confidence",
     "n_eff",
     "deff",
     "n_excluded_missing",
-    "suppressed",
 ]
 # Draws held in memory at once by the bootstrap and the posterior sampler.
 _CHUNK = 3_000_000
@@ -138,7 +133,8 @@ def nps_statistics(
     >>> parts = [nps_statistics(df.iloc[:3], "ltr", by="team"),
     ...          nps_statistics(df.iloc[3:], "ltr", by="team")]
     >>> merged = nps_from_statistics(merge_partials(parts, by=["team"]))
-    >>> merged[["team", "n", "nps"]].equals(nps(df, "ltr", by="team")[["team", "n", "nps"]])
+    >>> whole = nps(df, "ltr", by="team")
+    >>> merged[["team", "n", "estimate"]].equals(whole[["team", "n", "estimate"]])
     True
     """
     inputs = prepare(data, score, by=by, weights=weights, reserved=_RESULT)
@@ -212,14 +208,18 @@ def nps(
     Returns
     -------
     pandas.DataFrame
-        One row per group, sorted: the group columns, ``n``, ``promoters``,
-        ``passives``, ``detractors`` (counts), ``pct_*`` (shares in %, weighted if
-        weights are given), ``nps`` (points), ``se``, ``ci_low``, ``ci_high``
-        (points), ``method``, ``confidence``, ``n_eff``, ``deff`` (Kish; n and 1
-        without weights), ``n_excluded_missing`` and ``suppressed``. ``bayes`` adds
-        ``posterior_mean`` and ``posterior_median`` (``se`` is then the posterior
-        standard deviation). For ``adjusted_wald`` ``se`` is the adjusted standard
-        error and the interval is centred on the adjusted score.
+        The grouped-result protocol (:mod:`hxmetrics.measures._result`), one row per
+        group, sorted: ``measure`` (``"nps"``), the group columns, ``n`` (answers,
+        Int64), ``estimate`` (NPS in points), ``se``, ``ci_low``, ``ci_high``
+        (points), then ``promoters``, ``passives``, ``detractors`` (counts, Int64),
+        ``pct_promoters``, ``pct_passives``, ``pct_detractors`` (shares in percent,
+        weighted if weights are given), ``n_eff``, ``deff`` (Kish; n and 1 without
+        weights), ``n_excluded_missing`` (Int64) and ``suppressed``. ``bayes`` adds
+        ``posterior_mean`` and ``posterior_median`` after ``pct_detractors`` (``se``
+        is then the posterior standard deviation). For ``adjusted_wald`` ``se`` is
+        the adjusted standard error and the interval is centred on the adjusted
+        score. ``attrs["hxmetrics"]`` records ``method``, ``confidence``, ``min_n``,
+        ``bounds`` (-100, 100), ``test`` (``"z"``), ``weighted`` and ``excluded``.
 
     References
     ----------
@@ -234,9 +234,9 @@ def nps(
     >>> import pandas as pd
     >>> df = pd.DataFrame({"ltr": [10, 9, 9, 10, 9, 8, 7, 3, 6, 0]})
     >>> r = nps(df, "ltr")
-    >>> r[["n", "promoters", "passives", "detractors", "nps"]]
-        n  promoters  passives  detractors   nps
-    0  10          5         2           3  20.0
+    >>> r[["measure", "n", "promoters", "passives", "detractors", "estimate"]]
+      measure   n  promoters  passives  detractors  estimate
+    0     nps  10          5         2           3      20.0
     >>> round(float(r["ci_low"].iloc[0]), 2), round(float(r["ci_high"].iloc[0]), 2)
     (-30.33, 61.1)
     """
@@ -343,44 +343,34 @@ def nps_from_statistics(
     ok = n > 0
     rng = np.random.default_rng(random_state)
     est = _intervals(p, q, d, variance, n_star, ok, method, confidence, rng, n_resamples, prior_a)
-    columns: dict[str, Any] = {
-        "n": n.astype(np.int64),
+    extra: dict[str, Any] = {
         "promoters": stats["promoters"].to_numpy(),
         "passives": stats["passives"].to_numpy(),
         "detractors": stats["detractors"].to_numpy(),
         "pct_promoters": 100 * p,
         "pct_passives": 100 * q,
         "pct_detractors": 100 * d,
-        "nps": np.where(ok, 100 * r, np.nan),
-        "se": est["se"],
-        "ci_low": est["low"],
-        "ci_high": est["high"],
     }
     if method == "bayes":
-        columns["posterior_mean"] = est["mean"]
-        columns["posterior_median"] = est["median"]
-    columns |= {
-        "method": method,
-        "confidence": confidence,
-        "n_eff": np.where(ok, n_eff, np.nan),
-        "deff": np.where(ok, deff, np.nan),
-        "n_excluded_missing": stats["n_excluded_missing"].to_numpy(),
-        "suppressed": np.zeros(n.size, dtype=bool),
-    }
-    out = frame_with(stats[by], columns)
-    if min_n is not None:
-        out = suppress(out, min_n=min_n, by=by)
-    out.attrs["hxmetrics"] = {
-        "measure": "nps",
-        "estimate": "nps",
-        "by": by,
-        "test": "z",
-        "bounds": (-100.0, 100.0),
-        "method": method,
-        "confidence": confidence,
-        "weighted": weighted,
-    }
-    return out
+        extra["posterior_mean"] = est["mean"]
+        extra["posterior_median"] = est["median"]
+    extra["n_eff"] = np.where(ok, n_eff, np.nan)
+    extra["deff"] = np.where(ok, deff, np.nan)
+    return grouped_result(
+        stats[by],
+        measure="nps",
+        n=n.astype(np.int64),
+        estimate=np.where(ok, 100 * r, np.nan),
+        se=est["se"],
+        ci_low=est["low"],
+        ci_high=est["high"],
+        confidence=confidence,
+        method=method,
+        min_n=min_n,
+        extra=extra,
+        excluded={"missing": stats["n_excluded_missing"].to_numpy()},
+        meta={"test": "z", "bounds": (-100.0, 100.0), "weighted": weighted},
+    )
 
 
 def _intervals(

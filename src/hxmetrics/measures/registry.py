@@ -7,7 +7,9 @@ partial statistics equal to the whole, one-row and all-identical inputs.
 
 Adding a measure is one call::
 
-    register(Measure("csat", partial(csat, scale=(1, 5), box=(4, 5)), ...))
+    register(Measure("csat", partial(csat, scale=(1, 5), box=(4, 5)),
+                     partial(csat_statistics, scale=(1, 5), box=(4, 5)),
+                     csat_from_statistics, bounds=(0.0, 100.0), values=(1.0, ...)))
 
 The contract a :class:`Measure` promises (the tests build a table with a numeric
 ``score`` column drawn from ``values``, a text ``segment`` column and a positive
@@ -17,6 +19,7 @@ The contract a :class:`Measure` promises (the tests build a table with a numeric
 * ``statistics(data, "score", by=..., weights=...)`` -> sufficient statistics, one
   row per group, that :func:`~hxmetrics.measures._engine.merge_partials` can add;
 * ``finish(statistics)`` -> the same result as ``function``;
+* the result follows the one protocol (:mod:`hxmetrics.measures._result`);
 * the estimate is in column ``estimate``, within ``bounds``, and so are ``ci_low``
   and ``ci_high`` (NaN allowed only when ``n < interval_min_n``).
 """
@@ -54,24 +57,25 @@ class Measure:
         ``statistics(data, score, *, by, weights) -> DataFrame`` of sums.
     finish : callable
         ``finish(statistics) -> DataFrame``, equal to ``function``'s result.
-    estimate : str
-        The estimate column.
     bounds : (float, float)
         Where the estimate and the interval must lie.
     values : tuple of float
         Valid answers the tests draw scores from.
     interval_min_n : int
         Smallest group with a defined interval (2 for t intervals).
+    estimate : str
+        The estimate column (``"estimate"``, the protocol's).
     """
 
     name: str
     function: Callable[..., pd.DataFrame]
     statistics: Callable[..., pd.DataFrame]
     finish: Callable[..., pd.DataFrame]
-    estimate: str
     bounds: tuple[float, float]
     values: tuple[float, ...]
     interval_min_n: int = 1
+    #: The estimate column: ``"estimate"`` for every measure of the result protocol.
+    estimate: str = "estimate"
 
 
 #: Every registered measure by name.
@@ -104,7 +108,6 @@ for _method in _NPS_METHODS:
             function=partial(_nps, **_opts),
             statistics=_nps_statistics,
             finish=partial(_nps_from_statistics, **_opts),
-            estimate="nps",
             bounds=(-100.0, 100.0),
             values=_LTR,
         )
@@ -115,56 +118,37 @@ for _method in _sat.SHARE_METHODS:
         Measure(
             name="csat" if _method == "wilson" else f"csat_{_method}",
             function=partial(_sat.csat, scale=(1, 5), box=(4, 5), method=_method),
-            statistics=partial(_sat._share_stats, scale=(1, 5), box=(4, 5)),
-            finish=partial(_sat._share_finish, name="csat", measure="csat", method=_method),
-            estimate="csat",
+            statistics=partial(_sat.csat_statistics, scale=(1, 5), box=(4, 5)),
+            finish=partial(_sat.csat_from_statistics, method=_method),
             bounds=(0.0, 100.0),
             values=_FIVE,
         )
     )
 
-register(
-    Measure(
-        name="ces",
-        function=partial(_sat.ces, scale=(1, 7), polarity="higher_is_easier"),
-        statistics=partial(_sat._mean_stats, scale=(1, 7), integer=True),
-        finish=partial(_sat._mean_finish, name="ces", measure="ces", scale=(1, 7)),
-        estimate="ces",
-        bounds=(1.0, 7.0),
-        values=_SEVEN,
-        interval_min_n=2,
+for _name, _ces in (
+    ("ces", _options(scale=(1, 7), polarity="higher_is_easier")),
+    ("ces_reflected", _options(scale=(1, 5), polarity="lower_is_easier")),
+    ("ces_share", _options(scale=(1, 7), polarity="higher_is_easier", statistic="share")),
+):
+    _share = _ces.get("statistic") == "share"
+    _low, _high = _ces["scale"]
+    register(
+        Measure(
+            name=_name,
+            function=partial(_sat.ces, **_ces),
+            statistics=partial(_sat.ces_statistics, **_ces),
+            finish=partial(_sat.ces_from_statistics, **_ces),
+            bounds=(0.0, 100.0) if _share else (float(_low), float(_high)),
+            values=tuple(float(v) for v in range(_low, _high + 1)),
+            interval_min_n=1 if _share else 2,
+        )
     )
-)
-register(
-    Measure(
-        name="ces_reflected",
-        function=partial(_sat.ces, scale=(1, 5), polarity="lower_is_easier"),
-        statistics=partial(_sat._mean_stats, scale=(1, 5), integer=True, reflect=True),
-        finish=partial(_sat._mean_finish, name="ces", measure="ces", scale=(1, 5)),
-        estimate="ces",
-        bounds=(1.0, 5.0),
-        values=_FIVE,
-        interval_min_n=2,
-    )
-)
-register(
-    Measure(
-        name="ces_share",
-        function=partial(_sat.ces, scale=(1, 7), polarity="higher_is_easier", statistic="share"),
-        statistics=partial(_sat._share_stats, scale=(1, 7), box=(5, 6, 7)),
-        finish=partial(_sat._share_finish, name="ces", measure="ces"),
-        estimate="ces",
-        bounds=(0.0, 100.0),
-        values=_SEVEN,
-    )
-)
 register(
     Measure(
         name="mean_score",
         function=partial(_sat.mean_score, scale=(1, 5)),
-        statistics=partial(_sat._mean_stats, scale=(1, 5)),
-        finish=partial(_sat._mean_finish, name="mean", measure="mean_score", scale=(1, 5)),
-        estimate="mean",
+        statistics=partial(_sat.mean_score_statistics, scale=(1, 5)),
+        finish=partial(_sat.mean_score_from_statistics, scale=(1, 5)),
         bounds=(1.0, 5.0),
         values=_FIVE,
         interval_min_n=2,

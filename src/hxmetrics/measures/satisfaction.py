@@ -64,14 +64,21 @@ from hxmetrics.measures._inference import (
     wilson_interval,
     z_critical,
 )
-from hxmetrics.measures.privacy import check_min_n, suppress
+from hxmetrics.measures._result import PROTOCOL_COLUMNS, grouped_result
+from hxmetrics.measures.privacy import check_min_n
 
 __all__ = [
     "POLARITIES",
     "SHARE_METHODS",
     "ces",
+    "ces_from_statistics",
+    "ces_statistics",
     "csat",
+    "csat_from_statistics",
+    "csat_statistics",
     "mean_score",
+    "mean_score_from_statistics",
+    "mean_score_statistics",
 ]
 
 SHARE_METHODS = ("wilson", "adjusted_wald", "wald")
@@ -82,22 +89,14 @@ _SHARE_STATS = ["n_excluded_missing", "in_box", "out_box"]
 _SHARE_WEIGHTED = ["sw_in_box", "sw_out_box", "sw2_in_box", "sw2_out_box"]
 _MEAN_STATS = ["n_excluded_missing", "n", "sum_x", "sum_x2"]
 _MEAN_WEIGHTED = ["sum_w", "sum_w2", "sum_wx", "sum_wx2", "sum_w2x", "sum_w2x2"]
+# The results' columns: a group column of one of these names would clash.
 _RESERVED = [
-    "n",
+    *PROTOCOL_COLUMNS,
     "in_box",
-    "csat",
-    "ces",
-    "mean",
     "sd",
-    "se",
-    "ci_low",
-    "ci_high",
-    "method",
-    "confidence",
     "n_eff",
     "deff",
     "n_excluded_missing",
-    "suppressed",
 ]
 
 
@@ -232,7 +231,6 @@ def _groups(stats: pd.DataFrame, base: list[str], extra: list[str]) -> tuple[lis
 def _share_finish(
     stats: pd.DataFrame,
     *,
-    name: str,
     measure: str,
     method: str = "wilson",
     confidence: float = 0.95,
@@ -274,37 +272,25 @@ def _share_finish(
         se, low, high = agresti_coull_interval(p, n_star, z)
     else:
         low, high = np.clip(p - z * se, 0, 1), np.clip(p + z * se, 0, 1)
-    out = frame_with(
+    return grouped_result(
         stats[by],
-        {
-            "n": n.astype(np.int64),
+        measure=measure,
+        n=n.astype(np.int64),
+        estimate=np.where(ok, 100 * p, np.nan),
+        se=np.where(ok, 100 * se, np.nan),
+        ci_low=np.where(ok, 100 * low, np.nan),
+        ci_high=np.where(ok, 100 * high, np.nan),
+        confidence=confidence,
+        method=method,
+        min_n=min_n,
+        extra={
             "in_box": stats["in_box"].to_numpy(),
-            name: np.where(ok, 100 * p, np.nan),
-            "se": np.where(ok, 100 * se, np.nan),
-            "ci_low": np.where(ok, 100 * low, np.nan),
-            "ci_high": np.where(ok, 100 * high, np.nan),
-            "method": method,
-            "confidence": confidence,
             "n_eff": np.where(ok, n_eff, np.nan),
             "deff": np.where(ok, deff, np.nan),
-            "n_excluded_missing": stats["n_excluded_missing"].to_numpy(),
-            "suppressed": np.zeros(n.size, dtype=bool),
         },
+        excluded={"missing": stats["n_excluded_missing"].to_numpy()},
+        meta={"test": "z", "bounds": (0.0, 100.0), "weighted": weighted, **(extra_attrs or {})},
     )
-    if min_n is not None:
-        out = suppress(out, min_n=min_n, by=by)
-    out.attrs["hxmetrics"] = {
-        "measure": measure,
-        "estimate": name,
-        "by": by,
-        "test": "z",
-        "bounds": (0.0, 100.0),
-        "method": method,
-        "confidence": confidence,
-        "weighted": weighted,
-        **(extra_attrs or {}),
-    }
-    return out
 
 
 # ---------------------------------------------------------------------------
@@ -381,7 +367,6 @@ def _mean_stats(
 def _mean_finish(
     stats: pd.DataFrame,
     *,
-    name: str,
     measure: str,
     scale: tuple[float, float] | None = None,
     confidence: float = 0.95,
@@ -423,43 +408,76 @@ def _mean_finish(
     if scale is not None:
         lo_s, hi_s = _check_scale(scale, integer=False)
         low, high = np.clip(low, lo_s, hi_s), np.clip(high, lo_s, hi_s)
-    out = frame_with(
+    bounds = _check_scale(scale, integer=False) if scale is not None else (-np.inf, np.inf)
+    return grouped_result(
         stats[by],
-        {
-            "n": stats["n"].to_numpy().astype(np.int64),
-            name: np.where(ok, m, np.nan),
+        measure=measure,
+        n=stats["n"].to_numpy().astype(np.int64),
+        estimate=np.where(ok, m, np.nan),
+        se=se,
+        ci_low=low,
+        ci_high=high,
+        confidence=confidence,
+        method="t",
+        min_n=min_n,
+        extra={
             "sd": sd,
-            "se": se,
-            "ci_low": low,
-            "ci_high": high,
-            "method": "t",
-            "confidence": confidence,
             "n_eff": np.where(ok, n_eff, np.nan),
             "deff": np.where(ok, deff, np.nan),
-            "n_excluded_missing": stats["n_excluded_missing"].to_numpy(),
-            "suppressed": np.zeros(n.size, dtype=bool),
         },
+        excluded={"missing": stats["n_excluded_missing"].to_numpy()},
+        meta={"test": "welch", "bounds": bounds, "weighted": weighted, **(extra_attrs or {})},
     )
-    if min_n is not None:
-        out = suppress(out, min_n=min_n, by=by)
-    bounds = _check_scale(scale, integer=False) if scale is not None else (-np.inf, np.inf)
-    out.attrs["hxmetrics"] = {
-        "measure": measure,
-        "estimate": name,
-        "by": by,
-        "test": "welch",
-        "bounds": bounds,
-        "method": "t",
-        "confidence": confidence,
-        "weighted": weighted,
-        **(extra_attrs or {}),
-    }
-    return out
 
 
 # ---------------------------------------------------------------------------
 # Public measures
 # ---------------------------------------------------------------------------
+
+
+def csat_statistics(
+    data: Any,
+    score: str,
+    *,
+    scale: tuple[int, int],
+    box: Sequence[int],
+    by: str | Sequence[str] | None = None,
+    weights: str | None = None,
+) -> pd.DataFrame:
+    """Sufficient statistics of CSAT per group, on any engine.
+
+    One row per group: the group columns, ``n_excluded_missing``, ``in_box``,
+    ``out_box`` (counts) and, with weights, ``sw_*`` (Σw) and ``sw2_*`` (Σw²) in and
+    out of the box. Statistics of parts of a table add up
+    (:func:`~hxmetrics.measures._engine.merge_partials`) to those of the whole, and
+    :func:`csat_from_statistics` finishes them into the result of :func:`csat`.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from hxmetrics.measures._engine import merge_partials
+    >>> df = pd.DataFrame({"overall": [5, 4, 2, 1, 5, 3], "team": list("aabbab")})
+    >>> parts = [csat_statistics(part, "overall", scale=(1, 5), box=(4, 5), by="team")
+    ...          for part in (df.iloc[:4], df.iloc[4:])]
+    >>> merged = csat_from_statistics(merge_partials(parts, by=["team"]))
+    >>> merged.equals(csat(df, "overall", scale=(1, 5), box=(4, 5), by="team"))
+    True
+    """
+    return _share_stats(data, score, scale=scale, box=box, by=by, weights=weights)
+
+
+def csat_from_statistics(
+    stats: pd.DataFrame,
+    *,
+    method: str = "wilson",
+    confidence: float = 0.95,
+    min_n: int | None = None,
+) -> pd.DataFrame:
+    """Finish :func:`csat_statistics` (possibly merged from parts) into the CSAT result.
+
+    Takes the options of :func:`csat` and returns the same frame.
+    """
+    return _share_finish(stats, measure="csat", method=method, confidence=confidence, min_n=min_n)
 
 
 def csat(
@@ -501,9 +519,13 @@ def csat(
     Returns
     -------
     pandas.DataFrame
-        The group columns, ``n``, ``in_box`` (count), ``csat`` (%), ``se``, ``ci_low``,
-        ``ci_high`` (%), ``method``, ``confidence``, ``n_eff``, ``deff``,
-        ``n_excluded_missing``, ``suppressed``.
+        The grouped-result protocol (:mod:`hxmetrics.measures._result`), one row per
+        group, sorted: ``measure`` (``"csat"``), the group columns, ``n`` (answers,
+        Int64), ``estimate`` (percent in the box), ``se``, ``ci_low``, ``ci_high``
+        (percent), ``in_box`` (count, Int64), ``n_eff``, ``deff`` (Kish; n and 1
+        without weights), ``n_excluded_missing`` (Int64), ``suppressed``.
+        ``attrs["hxmetrics"]`` records ``method``, ``confidence``, ``min_n``,
+        ``bounds`` (0, 100), ``test`` (``"z"``), ``weighted`` and ``excluded``.
 
     References
     ----------
@@ -516,15 +538,13 @@ def csat(
     >>> import pandas as pd
     >>> df = pd.DataFrame({"overall": [5] * 81 + [2] * 182})
     >>> r = csat(df, "overall", scale=(1, 5), box=(4, 5))
-    >>> r[["n", "in_box", "csat", "ci_low", "ci_high"]].round(2)
-         n  in_box   csat  ci_low  ci_high
-    0  263      81  30.80   25.53    36.62
+    >>> r[["measure", "n", "in_box", "estimate", "ci_low", "ci_high"]].round(2)
+      measure    n  in_box  estimate  ci_low  ci_high
+    0    csat  263      81      30.8   25.53    36.62
     """
     check_choice("method", method, SHARE_METHODS)
-    stats = _share_stats(data, score, scale=scale, box=box, by=by, weights=weights)
-    return _share_finish(
-        stats, name="csat", measure="csat", method=method, confidence=confidence, min_n=min_n
-    )
+    stats = csat_statistics(data, score, scale=scale, box=box, by=by, weights=weights)
+    return csat_from_statistics(stats, method=method, confidence=confidence, min_n=min_n)
 
 
 def _easy_box(scale: tuple[float, float], polarity: str) -> list[float]:
@@ -533,6 +553,91 @@ def _easy_box(scale: tuple[float, float], polarity: str) -> list[float]:
     points = np.arange(low, high + 1)
     side = points > mid if polarity == "higher_is_easier" else points < mid
     return [float(v) for v in points[side]]
+
+
+def ces_statistics(
+    data: Any,
+    score: str,
+    *,
+    scale: tuple[int, int],
+    polarity: str,
+    by: str | Sequence[str] | None = None,
+    weights: str | None = None,
+    statistic: str = "mean",
+) -> pd.DataFrame:
+    """Sufficient statistics of CES per group, on any engine.
+
+    For ``statistic="mean"`` those of :func:`mean_score_statistics` on the
+    (reflected, for ``"lower_is_easier"``) scores; for ``"share"`` those of
+    :func:`csat_statistics` with the easy side of the scale as the box. Parts merge
+    with :func:`~hxmetrics.measures._engine.merge_partials`; finish with
+    :func:`ces_from_statistics` and the same ``scale``, ``polarity`` and
+    ``statistic``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from hxmetrics.measures._engine import merge_partials
+    >>> df = pd.DataFrame({"effort": [7, 6, 5, 2, 7, 4]})
+    >>> opts = dict(scale=(1, 7), polarity="lower_is_easier")
+    >>> parts = [ces_statistics(df.iloc[:2], "effort", **opts),
+    ...          ces_statistics(df.iloc[2:], "effort", **opts)]
+    >>> merged = ces_from_statistics(merge_partials(parts), **opts)
+    >>> float(merged["estimate"].iloc[0]) == float(ces(df, "effort", **opts)["estimate"].iloc[0])
+    True
+    """
+    check_choice("polarity", polarity, POLARITIES)
+    check_choice("statistic", statistic, _STATISTICS)
+    bounds = _check_scale(scale, integer=True)
+    if statistic == "share":
+        box = _easy_box(bounds, polarity)
+        return _share_stats(data, score, scale=bounds, box=box, by=by, weights=weights)
+    return _mean_stats(
+        data,
+        score,
+        scale=bounds,
+        integer=True,
+        reflect=polarity == "lower_is_easier",
+        by=by,
+        weights=weights,
+    )
+
+
+def ces_from_statistics(
+    stats: pd.DataFrame,
+    *,
+    scale: tuple[int, int],
+    polarity: str,
+    statistic: str = "mean",
+    method: str = "wilson",
+    confidence: float = 0.95,
+    min_n: int | None = None,
+) -> pd.DataFrame:
+    """Finish :func:`ces_statistics` (possibly merged from parts) into the CES result.
+
+    Takes the options of :func:`ces` and returns the same frame.
+    """
+    check_choice("polarity", polarity, POLARITIES)
+    check_choice("statistic", statistic, _STATISTICS)
+    bounds = _check_scale(scale, integer=True)
+    attrs = {"polarity": polarity, "statistic": statistic, "scale": bounds}
+    if statistic == "share":
+        return _share_finish(
+            stats,
+            measure="ces",
+            method=method,
+            confidence=confidence,
+            min_n=min_n,
+            extra_attrs=attrs,
+        )
+    return _mean_finish(
+        stats,
+        measure="ces",
+        scale=bounds,
+        confidence=confidence,
+        min_n=min_n,
+        extra_attrs=attrs,
+    )
 
 
 def ces(
@@ -574,7 +679,8 @@ def ces(
     -------
     pandas.DataFrame
         Like :func:`mean_score` (``statistic="mean"``) or :func:`csat`
-        (``"share"``), with the estimate in a ``ces`` column.
+        (``"share"``), with ``measure`` ``"ces"``; ``attrs["hxmetrics"]`` adds
+        ``polarity``, ``statistic`` and ``scale``.
 
     References
     ----------
@@ -584,45 +690,74 @@ def ces(
     --------
     >>> import pandas as pd
     >>> df = pd.DataFrame({"effort": [7, 6, 5, 2, 7, 4]})
-    >>> float(ces(df, "effort", scale=(1, 7), polarity="higher_is_easier")["ces"].iloc[0])
-    5.166...
-    >>> float(ces(df, "effort", scale=(1, 7), polarity="lower_is_easier")["ces"].iloc[0])
+    >>> r = ces(df, "effort", scale=(1, 7), polarity="higher_is_easier")
+    >>> r["measure"].iloc[0], float(r["estimate"].iloc[0])
+    ('ces', 5.166...)
+    >>> float(ces(df, "effort", scale=(1, 7), polarity="lower_is_easier")["estimate"].iloc[0])
     2.833...
     """
     check_choice("polarity", polarity, POLARITIES)
     check_choice("statistic", statistic, _STATISTICS)
-    bounds = _check_scale(scale, integer=True)
-    attrs = {"polarity": polarity, "statistic": statistic, "scale": bounds}
     if statistic == "share":
         check_choice("method", method, SHARE_METHODS)
-        box = _easy_box(bounds, polarity)
-        stats = _share_stats(data, score, scale=bounds, box=box, by=by, weights=weights)
-        return _share_finish(
-            stats,
-            name="ces",
-            measure="ces",
-            method=method,
-            confidence=confidence,
-            min_n=min_n,
-            extra_attrs=attrs,
-        )
-    stats = _mean_stats(
-        data,
-        score,
-        scale=bounds,
-        integer=True,
-        reflect=polarity == "lower_is_easier",
-        by=by,
-        weights=weights,
+    stats = ces_statistics(
+        data, score, scale=scale, polarity=polarity, statistic=statistic, by=by, weights=weights
     )
-    return _mean_finish(
+    return ces_from_statistics(
         stats,
-        name="ces",
-        measure="ces",
-        scale=bounds,
+        scale=scale,
+        polarity=polarity,
+        statistic=statistic,
+        method=method,
         confidence=confidence,
         min_n=min_n,
-        extra_attrs=attrs,
+    )
+
+
+def mean_score_statistics(
+    data: Any,
+    score: str,
+    *,
+    by: str | Sequence[str] | None = None,
+    weights: str | None = None,
+    scale: tuple[float, float] | None = None,
+) -> pd.DataFrame:
+    """Sufficient statistics of a mean per group, on any engine.
+
+    One row per group: the group columns, ``n_excluded_missing``, ``n``, ``sum_x``,
+    ``sum_x2`` and, with weights, ``sum_w``, ``sum_w2``, ``sum_wx``, ``sum_wx2``,
+    ``sum_w2x``, ``sum_w2x2``. Parts merge with
+    :func:`~hxmetrics.measures._engine.merge_partials` (counts exactly, float sums up
+    to rounding); :func:`mean_score_from_statistics` finishes them.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from hxmetrics.measures._engine import merge_partials
+    >>> df = pd.DataFrame({"x": [1.0, 2.0, 4.0, 5.0], "g": list("abab")})
+    >>> parts = [mean_score_statistics(df.iloc[:1], "x", by="g"),
+    ...          mean_score_statistics(df.iloc[1:], "x", by="g")]
+    >>> mean_score_from_statistics(merge_partials(parts, by=["g"]))[["g", "n", "estimate"]]
+       g  n  estimate
+    0  a  2       2.5
+    1  b  2       3.5
+    """
+    return _mean_stats(data, score, scale=scale, by=by, weights=weights)
+
+
+def mean_score_from_statistics(
+    stats: pd.DataFrame,
+    *,
+    scale: tuple[float, float] | None = None,
+    confidence: float = 0.95,
+    min_n: int | None = None,
+) -> pd.DataFrame:
+    """Finish :func:`mean_score_statistics` (possibly merged) into the mean-score result.
+
+    Takes the options of :func:`mean_score` and returns the same frame.
+    """
+    return _mean_finish(
+        stats, measure="mean_score", scale=scale, confidence=confidence, min_n=min_n
     )
 
 
@@ -652,9 +787,13 @@ def mean_score(
     Returns
     -------
     pandas.DataFrame
-        The group columns, ``n``, ``mean``, ``sd``, ``se``, ``ci_low``, ``ci_high``
-        (``mean ± t(n - 1) se``; NaN when n < 2), ``method`` ("t"), ``confidence``,
-        ``n_eff``, ``deff``, ``n_excluded_missing``, ``suppressed``.
+        The grouped-result protocol (:mod:`hxmetrics.measures._result`), one row per
+        group, sorted: ``measure`` (``"mean_score"``), the group columns, ``n``
+        (answers, Int64), ``estimate`` (the mean), ``se``, ``ci_low``, ``ci_high``
+        (``mean ± t(n - 1) se``; NaN when n < 2), ``sd``, ``n_eff``, ``deff``,
+        ``n_excluded_missing`` (Int64), ``suppressed``. ``attrs["hxmetrics"]``
+        records ``method`` (``"t"``), ``confidence``, ``min_n``, ``bounds`` (the
+        scale, or ±inf), ``test`` (``"welch"``), ``weighted`` and ``excluded``.
 
     References
     ----------
@@ -669,12 +808,10 @@ def mean_score(
     >>> import pandas as pd
     >>> extra = [0.7, -1.6, -0.2, -1.2, -0.1, 3.4, 3.7, 0.8, 0.0, 2.0]
     >>> r = mean_score(pd.DataFrame({"extra": extra}), "extra")
-    >>> int(r["n"].iloc[0]), float(r["mean"].iloc[0])
+    >>> int(r["n"].iloc[0]), float(r["estimate"].iloc[0])
     (10, 0.75)
     >>> round(float(r["ci_low"].iloc[0]), 7), round(float(r["ci_high"].iloc[0]), 7)
     (-0.5297804, 2.0297804)
     """
-    stats = _mean_stats(data, score, scale=scale, by=by, weights=weights)
-    return _mean_finish(
-        stats, name="mean", measure="mean_score", scale=scale, confidence=confidence, min_n=min_n
-    )
+    stats = mean_score_statistics(data, score, scale=scale, by=by, weights=weights)
+    return mean_score_from_statistics(stats, scale=scale, confidence=confidence, min_n=min_n)
