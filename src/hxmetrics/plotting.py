@@ -231,6 +231,15 @@ def _as_frame(result: Any, what: str) -> pd.DataFrame:
     )
 
 
+def _protocol_meta(frame: pd.DataFrame) -> dict[str, Any] | None:
+    """``attrs["hxmetrics"]`` of a grouped result (the protocol of
+    :mod:`hxmetrics.measures._result`), read here without importing the measures."""
+    meta = frame.attrs.get("hxmetrics")
+    if isinstance(meta, dict) and "estimate" in meta and isinstance(meta.get("by"), list):
+        return meta
+    return None
+
+
 def _columns(value: str | Sequence[str] | None) -> list[str]:
     if value is None:
         return []
@@ -270,12 +279,17 @@ def plot_estimates(
     ----------
     result : DataFrame or object with ``summary()``
         A tidy result: one row per group with the group columns, the estimate and its
-        interval; ``n`` and ``suppressed`` are used when present.
+        interval; ``n`` and ``suppressed`` are used when present. Any grouped result
+        of :mod:`hxmetrics.measures` (``nps``, ``csat``, ``hx_index``, ...) works
+        unchanged: its ``attrs["hxmetrics"]`` name the groups and the measure.
     estimate : str, default "estimate"
-        Column of the point estimate (``"nps"``, ``"csat"``, ...).
+        Column of the point estimate (the protocol's ``"estimate"``; another name
+        for hand-made frames).
     by : str or list of str, optional
-        Group columns that label the rows, joined with " · ". Default: every column
-        that is neither numeric nor ``hue`` nor ``suppressed``.
+        Group columns that label the rows, joined with " · ". Default: the groups a
+        measure's result names in its attrs (the measure's name for an ungrouped
+        result); for other frames every column that is neither numeric nor ``hue``
+        nor ``suppressed``.
     hue : str, optional
         Column whose levels are drawn side by side within each row, with a legend.
     ci_low, ci_high : str
@@ -286,7 +300,7 @@ def plot_estimates(
     reference : float, optional
         Draw a vertical reference line here (0 for NPS, say).
     xlabel, title : str, optional
-        Axis label (default: the estimate column) and title.
+        Axis label (default: the measure's name, else the estimate column) and title.
     color : str, optional
         Colour of the dots and lines without ``hue`` (e.g. ``ROLE_COLORS["worker"]``);
         default the first colour of :data:`PALETTE`. With ``hue`` the palette is used.
@@ -299,7 +313,18 @@ def plot_estimates(
 
     Examples
     --------
+    Any measure's result, as it comes:
+
     >>> import pandas as pd
+    >>> from hxmetrics.measures.nps import nps
+    >>> answers = pd.DataFrame({"ltr": [10, 9, 3, 8, 10, 6, 9], "role": list("ccwwccw")})
+    >>> fig, ax = new_figure(5, 2)
+    >>> ax = plot_estimates(nps(answers, "ltr", by="role"), reference=0, ax=ax)
+    >>> [t.get_text() for t in ax.get_yticklabels()], ax.get_xlabel()
+    (['c', 'w'], 'nps')
+
+    or a hand-made frame:
+
     >>> res = pd.DataFrame({"role": ["customer", "worker"], "nps": [12.0, -4.0],
     ...                     "ci_low": [5.0, -15.0], "ci_high": [19.0, 7.0], "n": [400, 90]})
     >>> fig, ax = new_figure(5, 2)
@@ -311,7 +336,15 @@ def plot_estimates(
     check_columns(frame.columns, [estimate, ci_low, ci_high], table="result")
     if hue is not None:
         check_columns(frame.columns, [hue], table="result")
-    if by is None:
+    meta = _protocol_meta(frame)
+    if by is None and meta is not None:
+        # A grouped result names its groups; without groups its one row is the measure.
+        by_cols = [c for c in meta["by"] if c != hue and c in frame.columns]
+        if not by_cols and hue is None and "measure" in frame.columns:
+            by_cols = ["measure"]
+        if xlabel is None and estimate == meta["estimate"]:
+            xlabel = str(meta.get("measure", estimate))
+    elif by is None:
         skip = {hue, "suppressed"}
         by_cols = [
             c

@@ -408,6 +408,35 @@ def test_nps_test_checks_its_inputs() -> None:
         nps_test([9, 1], [1, 2], method="bayes")
 
 
+def test_nps_test_takes_frames_with_score(engine) -> None:
+    # Found (issue 11): nps_test(df_a, df_b) failed with a misleading message and
+    # took no score=; frames of any engine now work as nps() takes them.
+    a = pd.DataFrame({"ltr": [10, 9, 9, 8, 3, np.nan], "other": list("xxxxxx")})
+    b = pd.DataFrame({"ltr": [10.0, 6, 5, 7, 8, 2]})
+    expected = nps_test(a["ltr"], b["ltr"], method="wald")
+    got = nps_test(engine(a), engine(b), score="ltr", method="wald")
+    pd.testing.assert_frame_equal(got, expected)
+    paired = nps_test(engine(a), engine(b), score="ltr", paired=True)
+    pd.testing.assert_frame_equal(paired, nps_test(a["ltr"], b["ltr"], paired=True))
+
+
+def test_nps_test_says_what_to_pass() -> None:
+    a = pd.DataFrame({"ltr": [10, 9, 3]})
+    b = pd.DataFrame({"ltr": [8, 9, 0]})
+    with pytest.raises(ParameterError, match=r"a is a data frame.*score='ltr'"):
+        nps_test(a, b)
+    with pytest.raises(ParameterError, match="names a column of a data frame"):
+        nps_test(a["ltr"], b["ltr"], score="ltr")
+    with pytest.raises(InputTableError, match="ltrr"):
+        nps_test(a, b, score="ltrr")
+    with pytest.raises(InputTableError, match="numeric"):
+        nps_test(a.assign(ltr=["9", "8", "7"]), b, score="ltr")
+    # Series of any kind still work, without score=.
+    pl = pytest.importorskip("polars")
+    r = nps_test(pl.Series([10, 9, 3]), [8, 9, 0], method="wald")
+    assert r["nps_a"].iloc[0] == pytest.approx(100 / 3)
+
+
 # ---------------------------------------------------------------------------
 # Planning
 # ---------------------------------------------------------------------------

@@ -116,3 +116,43 @@ def test_two_group_columns_are_labelled_on_both_sides() -> None:
         ("workers", "s"),
     }
     assert compare_groups(result, reference={"silo": "workers", "region": "s"}).shape[0] == 3
+
+
+def test_compare_groups_takes_any_protocol_result() -> None:
+    # Found (issue 11): compare_groups(hx_index(...)) raised (flat attrs). Any result
+    # built by the one builder is compared, whatever its measure.
+    from hxmetrics.measures._result import grouped_result
+
+    keys = pd.DataFrame({"team": ["a", "b", "c", "d"]})
+    index_like = grouped_result(
+        keys,
+        measure="hx_index",
+        n=[40, 50, 60, 3],
+        estimate=[60.0, 70.0, 80.0, 10.0],
+        se=[2.0, 2.5, 3.0, 9.0],
+        ci_low=[56.0, 65.0, 74.0, 0.0],
+        ci_high=[64.0, 75.0, 86.0, 28.0],
+        confidence=0.95,
+        method="bootstrap",
+        min_n=5,
+    )
+    # d is below min_n, a (the smallest sibling) hides it from the total: b and c stay.
+    assert index_like["suppressed"].tolist() == [True, False, False, True]
+    c = compare_groups(index_like)
+    assert (c["team"].tolist(), c["team_other"].tolist()) == (["b"], ["c"])
+    se = np.sqrt(2.5**2 + 3.0**2)
+    assert c["difference"].iloc[0] == pytest.approx(-10.0)
+    assert c["p_value"].iloc[0] == pytest.approx(2 * stats.norm.sf(10.0 / se))
+    assert c.attrs["hxmetrics"]["measure"] == "hx_index"
+    # A package measure with hidden groups: Int64 n holds <NA>, the rest is compared.
+    df = pd.DataFrame(
+        {
+            "ltr": [10, 9, 9, 3, 2, 8, 10, 0, 9, 9, 7, 10, 9, 9, 1, 5],
+            "seg": list("aaaabbbbbccddddd"),
+        }
+    )
+    r = nps(df, "ltr", by="seg", min_n=3)
+    assert str(r["n"].dtype) == "Int64"
+    assert r["suppressed"].tolist() == [True, False, True, False]
+    c = compare_groups(r)
+    assert (c["seg"].tolist(), c["seg_other"].tolist()) == (["b"], ["d"])

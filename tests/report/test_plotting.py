@@ -211,3 +211,29 @@ def test_palette_and_report_colours_have_accessible_contrast():
         ("ink", colours["info-bg"]),
     ]:
         assert _contrast(colours[text], background) >= 4.5, (text, background)
+
+
+def test_plot_estimates_takes_any_measure_result_as_it_comes():
+    # Found (issue 11): plot_estimates(nps_result) failed (it wanted "estimate").
+    # A protocol result now plots unchanged: its attrs name the groups and the measure.
+    from hxmetrics.measures.nps import nps
+    from hxmetrics.measures.satisfaction import mean_score
+
+    answers = pd.DataFrame(
+        {"ltr": [10, 9, 3, 8, 10, 6, 9, 2], "role": list("ccwwccwp"), "team": list("xyxyxyxy")}
+    )
+    _fig, ax = new_figure(5, 3)
+    assert plot_estimates(nps(answers, "ltr", by="role"), reference=0, ax=ax) is ax
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["c", "p", "w"]
+    assert ax.get_xlabel() == "nps"
+    # Two group columns label "c · x"; an ungrouped result is labelled by its measure.
+    _fig, ax2 = new_figure(5, 3)
+    plot_estimates(nps(answers, "ltr", by=["role", "team"]), ax=ax2)
+    assert ax2.get_yticklabels()[0].get_text() == "c · x"
+    _fig, ax3 = new_figure(5, 2)
+    plot_estimates(mean_score(answers, "ltr"), ax=ax3)
+    assert [t.get_text() for t in ax3.get_yticklabels()] == ["mean_score"]
+    # Suppressed groups are shown as such.
+    _fig, ax4 = new_figure(5, 2)
+    plot_estimates(nps(answers, "ltr", by="role", min_n=3), ax=ax4)
+    assert "suppressed" in _texts(ax4)

@@ -45,12 +45,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import narwhals as nw
 import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
-from hxmetrics.errors import InputTableError, ParameterError, check_choice
-from hxmetrics.measures._engine import frame_with, prepare, rating_histogram
+from hxmetrics.errors import InputTableError, ParameterError, check_choice, check_columns
+from hxmetrics.measures._engine import (
+    column_names,
+    frame_with,
+    is_numeric_column,
+    prepare,
+    rating_histogram,
+    to_narwhals,
+)
 from hxmetrics.measures._inference import (
     cancel_rounding,
     check_confidence,
@@ -495,6 +503,43 @@ def _bayes(
 # ---------------------------------------------------------------------------
 
 
+def _frame_column(values: Any, name: str, score: str | None) -> Any:
+    """The scores of one sample: ``values`` itself, or its ``score`` column if a frame."""
+    try:
+        wrapped = nw.from_native(values, allow_series=True)
+    except TypeError:
+        wrapped = None
+    is_frame = isinstance(wrapped, (nw.DataFrame, nw.LazyFrame))
+    if score is None:
+        if is_frame:
+            raise ParameterError(
+                f"nps_test: {name} is a data frame; name its score column, e.g. "
+                f"nps_test(df_a, df_b, score='ltr'), or pass the scores themselves "
+                f"(a Series or an array)."
+            )
+        return values
+    if not isinstance(score, str):
+        raise ParameterError(f"score must name a column; got {score!r}.")
+    if not is_frame:
+        raise ParameterError(
+            f"nps_test: score={score!r} names a column of a data frame, but {name} is a "
+            f"{type(values).__name__}; pass frames with score=, or scores without it."
+        )
+    frame = to_narwhals(values)
+    check_columns(column_names(frame), [score], table=name)
+    if not is_numeric_column(frame, score):
+        raise InputTableError(
+            f"{name}: the score column {score!r} must be numeric (0-10 scores); found dtype "
+            f"{frame.collect_schema()[score]}.",
+            table=name,
+            failure_cases=pd.DataFrame(columns=["column", "check", "failure_case", "index"]),
+        )
+    column = frame.select(nw.col(score).cast(nw.Float64))
+    if isinstance(column, nw.LazyFrame):
+        column = column.collect()
+    return column[score].to_numpy()
+
+
 def _scores(values: Any, name: str) -> np.ndarray:
     try:
         arr = np.asarray(values, dtype=float)
@@ -536,6 +581,7 @@ def nps_test(
     a: Any,
     b: Any,
     *,
+    score: str | None = None,
     paired: bool = False,
     method: str = "adjusted_wald",
     confidence: float = 0.95,
@@ -544,10 +590,14 @@ def nps_test(
 
     Parameters
     ----------
-    a, b : array-like
-        0-10 scores (lists, numpy arrays, pandas or Polars series). Missing values
-        (NaN/None) are excluded and counted in ``n_excluded_missing``; for paired
-        samples a pair is excluded if either score is missing.
+    a, b : array-like or frame
+        0-10 scores (lists, numpy arrays, pandas or Polars series), or two frames
+        (any frame narwhals accepts) with the scores in the column ``score``.
+        Missing values (NaN/None) are excluded and counted in
+        ``n_excluded_missing``; for paired samples a pair is excluded if either
+        score is missing (pairs are matched by position).
+    score : str, optional
+        The 0-10 score column when ``a`` and ``b`` are frames (as in :func:`nps`).
     paired : bool
         False: independent samples, a z test on the difference with the trinomial
         variances ``(p + d - (p - d)²)/n`` of each sample (``method="wald"``), or
@@ -584,9 +634,18 @@ def nps_test(
     >>> r[["nps_a", "nps_b", "difference"]].round(2)
        nps_a  nps_b  difference
     0   40.0 -33.33       73.33
+
+    Two frames, as :func:`nps` takes them:
+
+    >>> import pandas as pd
+    >>> before = pd.DataFrame({"ltr": [10, 9, 9, 8, 3]})
+    >>> after = pd.DataFrame({"ltr": [10, 6, 5, 7, 8, 2]})
+    >>> float(nps_test(before, after, score="ltr", method="wald")["difference"].round(2).iloc[0])
+    73.33
     """
     confidence = check_confidence(confidence)
-    x, y = _scores(a, "a"), _scores(b, "b")
+    x = _scores(_frame_column(a, "a", score), "a")
+    y = _scores(_frame_column(b, "b", score), "b")
     if paired:
         if x.shape != y.shape:
             raise ParameterError(
