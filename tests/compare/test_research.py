@@ -8,8 +8,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from hxmetrics.compare import plot_silo_bias, siloed_vs_unified, simulate_silo_bias
-from hxmetrics.compare._estimators import build_design
+from hxmetrics.compare import plot_silo_bias, prepare_silos, siloed_vs_unified, simulate_silo_bias
 from hxmetrics.compare.research import (
     RESULT_COLUMNS,
     _generating_cells,
@@ -38,7 +37,7 @@ def test_redraw_model_is_the_simulators_model(org: Organisation) -> None:
 
 
 def test_generating_cells_explain_the_simulated_answers(org: Organisation) -> None:
-    design = build_design(_truth_registry(org), org.responses)
+    design = prepare_silos(_truth_registry(org), org.responses)
     mu, cell_nps, person = _generating_cells(org, design.response_id)
     assert len(mu) == len(design.y)
     # The simulator's own answers scatter around their cells' true NPS: the mean
@@ -66,7 +65,7 @@ def test_generating_cells_explain_the_simulated_answers(org: Organisation) -> No
 
 
 def test_redraws_have_the_cells_expectation(org: Organisation) -> None:
-    design = build_design(_truth_registry(org), org.responses)
+    design = prepare_silos(_truth_registry(org), org.responses)
     mu, cell_nps, person = _generating_cells(org, design.response_id)
     model = _LtrModel(org.truth.experience.params)
     reps = 300
@@ -96,7 +95,7 @@ def test_unified_is_unbiased_and_siloed_shows_the_implied_bias() -> None:
         hybrid_effects=[2.0],
         n_replications=200,
         n_organisations=2,
-        group="customer",
+        role="customer",
         random_state=20250101,
     )
     assert list(res.columns) == RESULT_COLUMNS
@@ -125,7 +124,7 @@ def test_organisation_wide_gap_matches_the_implied_double_counting() -> None:
         hybrid_effects=[2.0],
         n_replications=200,
         n_organisations=2,
-        group="all",
+        role="all",
         random_state=7,
     )
     r = res.set_index("estimator")
@@ -146,9 +145,9 @@ def test_full_pipeline_with_resolution_gives_the_same(org: Organisation) -> None
     reg = StakeholderRegistry.from_rosters(
         customers=org.customers, workers=org.workers, partners=org.partners
     )
-    for group in ("all", "customer"):
-        a = siloed_vs_unified(reg, org.responses, group=group).estimates
-        b = siloed_vs_unified(_truth_registry(org), org.responses, group=group).estimates
+    for role in ("all", "customer"):
+        a = siloed_vs_unified(reg, org.responses, role=role).estimates
+        b = siloed_vs_unified(_truth_registry(org), org.responses, role=role).estimates
         assert ((a["estimate"] - b["estimate"]).abs() <= 0.05 * b["se"]).all()
         assert ((a["n_units"] - b["n_units"]).abs() <= 0.005 * b["n_units"]).all()
 
@@ -197,5 +196,5 @@ def test_errors() -> None:
         simulate_silo_bias(hybrid_shares=[1.5])
     with pytest.raises(ParameterError, match="n_organisations"):
         simulate_silo_bias(n_replications=3, n_organisations=4)
-    with pytest.raises(ParameterError, match="group must be one of"):
-        simulate_silo_bias(group="everyone")
+    with pytest.raises(ParameterError, match="role must be one of"):
+        simulate_silo_bias(role="everyone")

@@ -15,9 +15,10 @@ from hxmetrics.compare import (
     ESTIMATORS,
     SiloComparison,
     plot_decomposition,
+    prepare_silos,
     siloed_vs_unified,
 )
-from hxmetrics.compare._estimators import build_design, vote_weights
+from hxmetrics.compare._design import vote_weights
 from hxmetrics.datasets import Organisation, simulate_organisation
 from hxmetrics.errors import InputTableError, ParameterError
 from hxmetrics.measures.nps import nps
@@ -36,7 +37,7 @@ def _estimate(res: SiloComparison) -> dict[str, float]:
 
 def test_estimators_by_hand_for_everyone(tiny: tuple[StakeholderRegistry, pd.DataFrame]) -> None:
     reg, responses = tiny
-    res = siloed_vs_unified(reg, responses, group="all")
+    res = siloed_vs_unified(reg, responses, role="all")
     est = _estimate(res)
     # siloed: records c1 (r1, r4: +100), w1 (-100), c2 (-100), c9 (+100) -> 0.
     assert est["siloed"] == pytest.approx(0.0)
@@ -56,7 +57,7 @@ def test_estimators_by_hand_for_everyone(tiny: tuple[StakeholderRegistry, pd.Dat
 
 def test_estimators_by_hand_for_customers(tiny: tuple[StakeholderRegistry, pd.DataFrame]) -> None:
     reg, responses = tiny
-    res = siloed_vs_unified(reg, responses, group="customer")
+    res = siloed_vs_unified(reg, responses, role="customer")
     est = _estimate(res)
     # siloed: customer records c1 (+100, +100), c2 (-100), c9 (+100) -> 100/3.
     assert est["siloed"] == pytest.approx(100 / 3)
@@ -99,25 +100,26 @@ def test_estimates_equal_the_weighted_measures(
     sample: Organisation, sample_registry: StakeholderRegistry, measure: str, kwargs: dict
 ) -> None:
     """Each estimator is the library's own weighted measure with the vote weights."""
-    design = build_design(sample_registry, sample.responses, measure=measure, **kwargs)
+    design = prepare_silos(sample_registry, sample.responses, measure=measure, **kwargs)
+    weights = design.weights("all")
     res = siloed_vs_unified(sample_registry, sample.responses, measure=measure, **kwargs)
     # Scores in design order, taken back from the responses table.
     item = {"nps": "ltr", "csat": "overall", "ces": "effort"}.get(measure, "hx3")
     r = sample.responses[sample.responses["item"] == item].set_index("response_id")
     score = r.loc[design.response_id, "score"].to_numpy(dtype=float)
     for k, name in enumerate(ESTIMATORS):
-        keep = design.weights[:, k] > 0
-        frame = pd.DataFrame({"score": score[keep], "w": design.weights[keep, k]})
+        keep = weights[:, k] > 0
+        frame = pd.DataFrame({"score": score[keep], "w": weights[keep, k]})
         if measure == "nps":
-            value = nps(frame, "score", weights="w")["nps"].iloc[0]
+            out = nps(frame, "score", weights="w")
         elif measure == "csat":
-            value = csat(frame, "score", scale=(1, 5), box=(4, 5), weights="w")["csat"].iloc[0]
+            out = csat(frame, "score", scale=(1, 5), box=(4, 5), weights="w")
         elif measure == "ces":
-            value = ces(frame, "score", scale=(1, 7), polarity="higher_is_easier", weights="w")[
-                "ces"
-            ].iloc[0]
+            out = ces(frame, "score", scale=(1, 7), polarity="higher_is_easier", weights="w")
         else:
-            value = mean_score(frame, "score", weights="w")["mean"].iloc[0]
+            out = mean_score(frame, "score", weights="w")
+        # The measures' estimate column (issue 11: "estimate"; before, the measure's name).
+        value = out["estimate" if "estimate" in out.columns else measure].iloc[0]
         assert res.estimates.loc[k, "estimate"] == pytest.approx(value, rel=1e-10, abs=1e-10), name
 
 
@@ -133,16 +135,17 @@ def test_covariance_equals_statsmodels_stacked_cluster_regression(
     indicators with the vote weights, cluster by person (statsmodels
     cov_type="cluster"); its small-sample factor is G/(G-1) (N-1)/(N-K), ours G/(G-1).
     """
-    design = build_design(sample_registry, sample.responses, group="worker")
-    res = siloed_vs_unified(sample_registry, sample.responses, group="worker")
+    design = prepare_silos(sample_registry, sample.responses)
+    weights = design.weights("worker")
+    res = siloed_vs_unified(sample_registry, sample.responses, role="worker")
     ys, xs, ws, gs = [], [], [], []
     for k in range(4):
-        keep = design.weights[:, k] > 0
+        keep = weights[:, k] > 0
         x = np.zeros((keep.sum(), 4))
         x[:, k] = 1.0
         ys.append(design.y[keep])
         xs.append(x)
-        ws.append(design.weights[keep, k])
+        ws.append(weights[keep, k])
         gs.append(design.cluster[keep])
     y, x, w, g = (np.concatenate(a) for a in (ys, xs, ws, gs))
     fit = sm.WLS(y, x, weights=w).fit(cov_type="cluster", cov_kwds={"groups": g})
@@ -157,9 +160,9 @@ def test_covariance_equals_statsmodels_stacked_cluster_regression(
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("group", ["all", "customer", "worker"])
+@pytest.mark.parametrize("role", ["all", "customer", "worker"])
 def test_clustered_se_agrees_with_person_bootstrap(
-    sample: Organisation, sample_registry: StakeholderRegistry, group: str
+    sample: Organisation, sample_registry: StakeholderRegistry, role: str
 ) -> None:
     """Done-when criterion: clustered SE within 10% of the person-level bootstrap.
 
@@ -167,7 +170,7 @@ def test_clustered_se_agrees_with_person_bootstrap(
     1/sqrt(2 * 2000) = 1.6%, small against the 10% tolerance.
     """
     res = siloed_vs_unified(
-        sample_registry, sample.responses, group=group, n_bootstrap=2000, random_state=11
+        sample_registry, sample.responses, role=role, n_resamples=2000, random_state=11
     )
     est = res.estimates
     # Issue 6: the clustered SE agrees with the person-level bootstrap within 10%.
@@ -182,8 +185,8 @@ def test_clustered_se_agrees_with_person_bootstrap(
 
 def test_bootstrap_is_reproducible(tiny: tuple[StakeholderRegistry, pd.DataFrame]) -> None:
     reg, responses = tiny
-    a = siloed_vs_unified(reg, responses, n_bootstrap=200, random_state=5)
-    b = siloed_vs_unified(reg, responses, n_bootstrap=200, random_state=5)
+    a = siloed_vs_unified(reg, responses, n_resamples=200, random_state=5)
+    b = siloed_vs_unified(reg, responses, n_resamples=200, random_state=5)
     pd.testing.assert_frame_equal(a.estimates, b.estimates)
 
 
@@ -193,18 +196,18 @@ def test_bootstrap_is_reproducible(tiny: tuple[StakeholderRegistry, pd.DataFrame
 @settings(max_examples=15)
 @given(
     seed=st.integers(0, 10_000),
-    group=st.sampled_from(["all", "customer", "worker", "partner"]),
+    role=st.sampled_from(["all", "customer", "worker", "partner"]),
     shuffle=st.integers(0, 10_000),
 )
-def test_decomposition_is_exact_and_order_free(seed: int, group: str, shuffle: int) -> None:
+def test_decomposition_is_exact_and_order_free(seed: int, role: str, shuffle: int) -> None:
     org = simulate_organisation(60, seed=seed, hybrid_share=0.5)
     reg = StakeholderRegistry.from_rosters(
         customers=org.customers, workers=org.workers, partners=org.partners
     )
     try:
-        res = siloed_vs_unified(reg, org.responses, group=group)
+        res = siloed_vs_unified(reg, org.responses, role=role)
     except InputTableError:
-        return  # a tiny organisation may have nobody in the group
+        return  # a tiny organisation may have nobody in the role
     dec = res.decomposition.set_index("component")["contribution"]
     parts = dec[list(COMPONENTS)].sum()
     gap = res.difference["difference"].iloc[0]
@@ -215,10 +218,10 @@ def test_decomposition_is_exact_and_order_free(seed: int, group: str, shuffle: i
         assert dec[name] == pytest.approx(est[a] - est[b], abs=1e-12)
     finite = res.estimates["estimate"].dropna()
     assert ((finite >= -100) & (finite <= 100)).all()
-    if group == "all":
+    if role == "all":
         assert dec["hybrid_experience"] == 0.0
     shuffled = org.responses.sample(frac=1.0, random_state=shuffle)
-    again = siloed_vs_unified(reg, shuffled, group=group)
+    again = siloed_vs_unified(reg, shuffled, role=role)
     np.testing.assert_allclose(again.estimates["estimate"], res.estimates["estimate"], atol=1e-9)
     np.testing.assert_allclose(again.estimates["se"], res.estimates["se"], atol=1e-9)
 
@@ -241,7 +244,7 @@ def test_without_hybrids_or_noise_siloed_equals_unified() -> None:
 
 
 def test_result_frames_are_tidy(sample: Organisation, sample_registry: StakeholderRegistry) -> None:
-    res = siloed_vs_unified(sample_registry, sample.responses, group="customer")
+    res = siloed_vs_unified(sample_registry, sample.responses, role="customer")
     assert res.estimates["estimator"].tolist() == list(ESTIMATORS)
     assert list(res.decomposition["component"]) == [*COMPONENTS, "total"]
     assert {"estimate", "se", "ci_low", "ci_high", "n_responses", "n_units"} <= set(
@@ -258,7 +261,7 @@ def test_result_frames_are_tidy(sample: Organisation, sample_registry: Stakehold
     assert (ov.to_numpy() == ov.to_numpy().T).all()
     assert (np.diag(ov) >= ov.to_numpy()).all()
     text = repr(res)
-    assert text.startswith("Siloed vs unified nps (group 'customer')")
+    assert text.startswith("Siloed vs unified nps (role 'customer')")
     assert "gap siloed - unified" in text
     assert "<table" in res._repr_html_()
     assert list(res.summary()["row"]) == [*ESTIMATORS, *COMPONENTS, "total"]
@@ -270,7 +273,7 @@ def test_plot_decomposition_returns_the_axes(
     import matplotlib.pyplot as plt
 
     reg, responses = tiny
-    res = siloed_vs_unified(reg, responses, group="customer")
+    res = siloed_vs_unified(reg, responses, role="customer")
     fig, ax = plt.subplots()
     assert plot_decomposition(res, ax=ax) is ax
     assert res.plot(ax=ax) is ax
@@ -288,15 +291,15 @@ def test_errors_say_what_is_wrong(tiny: tuple[StakeholderRegistry, pd.DataFrame]
     reg, responses = tiny
     with pytest.raises(ParameterError, match="measure must be one of"):
         siloed_vs_unified(reg, responses, measure="nsp")
-    with pytest.raises(ParameterError, match="group must be one of"):
-        siloed_vs_unified(reg, responses, group="customers")
+    with pytest.raises(ParameterError, match="role must be one of"):
+        siloed_vs_unified(reg, responses, role="clients")
     with pytest.raises(ParameterError, match="instrument and item"):
         siloed_vs_unified(reg, responses, measure="mean")
     with pytest.raises(ParameterError, match="StakeholderRegistry"):
         # wrong type on purpose: the runtime check is under test
         siloed_vs_unified(object(), responses)  # type: ignore[arg-type]
-    with pytest.raises(ParameterError, match="n_bootstrap"):
-        siloed_vs_unified(reg, responses, n_bootstrap=10)
+    with pytest.raises(ParameterError, match="n_resamples"):
+        siloed_vs_unified(reg, responses, n_resamples=10)
     with pytest.raises(InputTableError, match="not found"):
         siloed_vs_unified(reg, responses.drop(columns="timestamp"))
     with pytest.raises(InputTableError, match="no rows of instrument 'csat'"):
@@ -308,8 +311,8 @@ def test_errors_say_what_is_wrong(tiny: tuple[StakeholderRegistry, pd.DataFrame]
     dup = pd.concat([responses, responses.head(1)], ignore_index=True)
     with pytest.raises(InputTableError, match="response_id repeats"):
         siloed_vs_unified(reg, dup)
-    with pytest.raises(InputTableError, match="group 'partner'"):
-        siloed_vs_unified(reg, responses, group="partner")
+    with pytest.raises(InputTableError, match="role 'partner'"):
+        siloed_vs_unified(reg, responses, role="partner")
 
 
 def test_an_empty_estimator_is_missing_not_zero(
@@ -318,7 +321,7 @@ def test_an_empty_estimator_is_missing_not_zero(
     """Workers answered only the customer survey: no siloed eNPS, but a unified one."""
     reg, responses = tiny
     only_customers = responses[responses["silo"] == "customers"]
-    res = siloed_vs_unified(reg, only_customers, group="worker")
+    res = siloed_vs_unified(reg, only_customers, role="worker")
     est = res.estimates.set_index("estimator")
     assert np.isnan(est.loc["siloed", "estimate"])
     assert np.isnan(est.loc["siloed", "se"])
@@ -337,9 +340,9 @@ def test_other_frames_and_text_timestamps(
     import polars as pl
 
     reg, responses = tiny
-    base = siloed_vs_unified(reg, responses, group="customer").estimates
-    as_polars = siloed_vs_unified(reg, pl.from_pandas(responses), group="customer").estimates
+    base = siloed_vs_unified(reg, responses, role="customer").estimates
+    as_polars = siloed_vs_unified(reg, pl.from_pandas(responses), role="customer").estimates
     pd.testing.assert_frame_equal(base, as_polars)
     text = responses.assign(timestamp=responses["timestamp"].dt.strftime("%Y-%m-%d"))
-    as_text = siloed_vs_unified(reg, text, group="customer").estimates
+    as_text = siloed_vs_unified(reg, text, role="customer").estimates
     pd.testing.assert_frame_equal(base, as_text)

@@ -25,7 +25,11 @@ import numpy as np
 import pandas as pd
 from scipy.special import ndtr, ndtri
 
-from hxmetrics.compare._estimators import GROUPS, build_design, cluster_totals
+from hxmetrics._compat import renamed
+from hxmetrics.compare._axes import keyword_ax
+from hxmetrics.compare._design import prepare_silos
+from hxmetrics.compare._inference import cluster_totals
+from hxmetrics.compare._names import as_role
 from hxmetrics.errors import HxError, ParameterError, check_choice
 from hxmetrics.measures._inference import check_confidence, wilson_interval, z_critical
 from hxmetrics.tables import ROLE_OF_SILO
@@ -43,7 +47,7 @@ RESULT_COLUMNS = [
     "setting",
     "hybrid_share",
     "hybrid_effect",
-    "group",
+    "role",
     "estimator",
     "n_replications",
     "n_organisations",
@@ -209,7 +213,7 @@ def _one_organisation(
     hybrid_share: float,
     hybrid_effect: float,
     key_noise: float,
-    group: str,
+    role: str,
     n_draws: int,
     z: float,
     rng: np.random.Generator,
@@ -223,10 +227,10 @@ def _one_organisation(
         key_noise=key_noise,
         experience={"archetype_shift": _scaled_shifts(hybrid_effect)},
     )
-    design = build_design(_truth_registry(org), org.responses, measure="nps", group=group)
+    design = prepare_silos(_truth_registry(org), org.responses, measure="nps")
     mu, cell_nps, person = _generating_cells(org, design.response_id)
     model = _LtrModel(org.truth.experience.params)
-    w = design.weights[:, [0, 3]]
+    w = design.weights(role)[:, [0, 3]]
     a = w.sum(axis=0)
     truth = (w.T @ cell_nps) / a
     y = model.draw(rng, mu, person, n_draws)
@@ -248,6 +252,7 @@ def _one_organisation(
     }
 
 
+@renamed(group="role")
 def simulate_silo_bias(
     *,
     n_people: int = 300,
@@ -255,10 +260,10 @@ def simulate_silo_bias(
     hybrid_effects: Sequence[float] = (0.0, 1.0, 2.0),
     n_replications: int = 200,
     n_organisations: int = 4,
-    group: str = "all",
+    role: str = "all",
     key_noise: float = 0.05,
     confidence: float = 0.95,
-    random_state: int | None = None,
+    random_state: int | np.random.Generator | None = None,
 ) -> pd.DataFrame:
     """Bias and interval coverage of the siloed and unified NPS against the simulator's truth.
 
@@ -292,13 +297,14 @@ def simulate_silo_bias(
         Redraws per setting, spread evenly over the organisations.
     n_organisations : int, default 4
         Organisations simulated per setting.
-    group : {"all", "customer", "worker", "partner"}, default "all"
-        The target group (see :func:`~hxmetrics.compare.siloed_vs_unified`).
+    role : {"all", "customer", "worker", "partner"}, default "all"
+        The target role (see :func:`~hxmetrics.compare.siloed_vs_unified`); a silo's
+        plural name reads as its role. Formerly ``group`` (deprecated).
     key_noise : float, default 0.05
         Passed to the simulator (does not matter here: resolution uses the truth).
     confidence : float, default 0.95
         Level of the Wald intervals whose coverage is reported.
-    random_state : int, optional
+    random_state : int or numpy.random.Generator, optional
         Seed of the whole study (organisations and redraws).
 
     Returns
@@ -306,7 +312,7 @@ def simulate_silo_bias(
     pandas.DataFrame
         One row per setting and estimator (``siloed``, ``unified`` and
         ``difference`` = siloed - unified), columns :data:`RESULT_COLUMNS`:
-        ``setting`` (a label), ``hybrid_share``, ``hybrid_effect``, ``group``,
+        ``setting`` (a label), ``hybrid_share``, ``hybrid_effect``, ``role``,
         ``estimator``, ``n_replications``, ``n_organisations``, ``mean_persons``
         (persons in the unified estimate), ``truth`` (mean unified truth),
         ``target`` (what the estimator is judged against: the unified truth, or the
@@ -342,7 +348,7 @@ def simulate_silo_bias(
         raise ParameterError(
             f"n_organisations ({n_organisations}) cannot exceed n_replications ({n_replications})."
         )
-    check_choice("group", group, GROUPS)
+    role = as_role(role)
     confidence = check_confidence(confidence)
     z = z_critical(confidence)
     rng = np.random.default_rng(random_state)
@@ -360,7 +366,7 @@ def simulate_silo_bias(
                     hybrid_share=share,
                     hybrid_effect=effect,
                     key_noise=key_noise,
-                    group=group,
+                    role=role,
                     n_draws=int(draws),
                     z=z,
                     rng=rng,
@@ -396,7 +402,7 @@ def simulate_silo_bias(
                         "setting": f"hybrid_share={share:g}, hybrid_effect={effect:g}",
                         "hybrid_share": share,
                         "hybrid_effect": effect,
-                        "group": group,
+                        "role": role,
                         "estimator": name,
                         "n_replications": n,
                         "n_organisations": n_organisations,
@@ -415,7 +421,7 @@ def simulate_silo_bias(
                     }
                 )
     out = pd.DataFrame(rows, columns=RESULT_COLUMNS)
-    for col in ("setting", "group", "estimator"):
+    for col in ("setting", "role", "estimator"):
         out[col] = out[col].astype("str")
     out.attrs["hxmetrics"] = {"confidence": confidence, "n_people": int(n_people)}
     return out
@@ -426,7 +432,8 @@ def simulate_silo_bias(
 _METRICS = ("bias", "coverage", "rmse")
 
 
-def plot_silo_bias(result: pd.DataFrame, ax: Axes | None = None, *, metric: str = "bias") -> Axes:
+@keyword_ax
+def plot_silo_bias(result: pd.DataFrame, *, ax: Axes | None = None, metric: str = "bias") -> Axes:
     """Bias (or coverage, or RMSE) of the siloed and unified estimators across settings.
 
     x: hybrid share; one line per estimator and hybrid effect (siloed solid,
@@ -439,7 +446,7 @@ def plot_silo_bias(result: pd.DataFrame, ax: Axes | None = None, *, metric: str 
     result : pandas.DataFrame
         What :func:`simulate_silo_bias` returned.
     ax : matplotlib.axes.Axes, optional
-        Where to draw; a new figure if omitted.
+        Where to draw (keyword only); a new figure if omitted.
     metric : {"bias", "coverage", "rmse"}, default "bias"
 
     Returns
@@ -456,6 +463,10 @@ def plot_silo_bias(result: pd.DataFrame, ax: Axes | None = None, *, metric: str 
     'bias (NPS points)'
     """
     check_choice("metric", metric, _METRICS)
+    columns = getattr(result, "columns", [])
+    if "role" not in columns and "group" in columns:
+        # A study from before the role column was named role.
+        result = result.rename(columns={"group": "role"})
     missing = [c for c in RESULT_COLUMNS if c not in getattr(result, "columns", [])]
     if missing:
         raise ParameterError(
@@ -523,6 +534,6 @@ def plot_silo_bias(result: pd.DataFrame, ax: Axes | None = None, *, metric: str 
     else:
         ax.set_ylabel("RMSE (NPS points)")
     ax.set_xlabel("hybrid share")
-    ax.set_title(f"Siloed vs unified NPS, group {result['group'].iloc[0]!r}")
+    ax.set_title(f"Siloed vs unified NPS, role {result['role'].iloc[0]!r}")
     ax.legend(fontsize="small", ncol=2)
     return ax
