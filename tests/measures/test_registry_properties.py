@@ -7,6 +7,8 @@ partial statistics equal to the whole, one-row and all-identical inputs.
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -123,6 +125,31 @@ def test_merge_of_partials_equals_the_whole(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", NAMES)
+def test_merge_of_many_partials_keeps_the_protocol(name: str) -> None:
+    # The documented path for data in pieces: statistics per piece (any piece may be
+    # empty or miss a group), merge_partials, finish: the same frame and the same
+    # attrs["hxmetrics"] as the measure on the whole table.
+    measure = MEASURES[name]
+
+    @EXAMPLES
+    @given(
+        data=tables(measure, min_rows=2),
+        cuts=st.lists(st.floats(0.0, 1.0), min_size=1, max_size=4),
+    )
+    def check(data: pd.DataFrame, cuts: list[float]) -> None:
+        edges = [0, *sorted(round(c * len(data)) for c in cuts), len(data)]
+        pieces = [data.iloc[a:b] for a, b in pairwise(edges)]
+        for by, weights in ((["segment"], None), (["segment"], "w"), ([], None)):
+            parts = [measure.statistics(p, "score", by=by, weights=weights) for p in pieces]
+            merged = measure.finish(merge_partials(parts, by=by))
+            whole = measure.function(data, "score", by=by, weights=weights)
+            _assert_same(merged, whole)
+            assert merged.attrs["hxmetrics"] == whole.attrs["hxmetrics"]
+
+    check()
+
+
+@pytest.mark.parametrize("name", NAMES)
 def test_one_row_gives_a_defined_result(name: str) -> None:
     measure = MEASURES[name]
     for value in (measure.values[0], measure.values[-1]):
@@ -160,4 +187,6 @@ def test_every_measure_is_registered_once_with_a_known_estimate() -> None:
     assert {"nps", "csat", "ces", "mean_score"} <= set(MEASURES)
     for measure in MEASURES.values():
         data = pd.DataFrame({"score": list(measure.values), "segment": "north", "w": 1.0})
-        assert measure.estimate in measure.function(data, "score").columns
+        result = measure.function(data, "score")
+        assert measure.estimate == "estimate" == result.attrs["hxmetrics"]["estimate"]
+        assert measure.estimate in result.columns

@@ -21,6 +21,29 @@ Because counts and sums add, statistics computed on two parts of a table merge t
 the statistics of the whole (:func:`merge_partials`): counts exactly, float sums up
 to floating-point rounding (the order of additions differs).
 
+Data in pieces (files per day, partitions, shards on other machines) takes the
+same three steps for every measure that has sufficient statistics: statistics per
+piece, :func:`merge_partials`, finish. The finished frame (and its
+``attrs["hxmetrics"]``) equals the measure on the whole table:
+
+==============  ===============================  ====================================
+measure         statistics                       finish
+==============  ===============================  ====================================
+``nps``         ``nps_statistics``               ``nps_from_statistics``
+``csat``        ``csat_statistics``              ``csat_from_statistics``
+``ces``         ``ces_statistics``               ``ces_from_statistics``
+``mean_score``  ``mean_score_statistics``        ``mean_score_from_statistics``
+==============  ===============================  ====================================
+
+>>> import pandas as pd
+>>> from hxmetrics.measures.nps import nps, nps_from_statistics, nps_statistics
+>>> day1 = pd.DataFrame({"ltr": [10, 9, 3], "team": ["a", "a", "b"]})
+>>> day2 = pd.DataFrame({"ltr": [8, 0], "team": ["b", "b"]})
+>>> parts = [nps_statistics(day, "ltr", by="team") for day in (day1, day2)]
+>>> merged = nps_from_statistics(merge_partials(parts, by=["team"]))
+>>> merged.equals(nps(pd.concat([day1, day2]), "ltr", by="team"))
+True
+
 The public surface, for measure authors:
 
 * :func:`prepare` -> :class:`Inputs` -- check a measure's table arguments once
