@@ -3,14 +3,29 @@ is reported with table, column, check and example rows."""
 
 from __future__ import annotations
 
+import ast
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hxmetrics.errors import InputTableError
-from hxmetrics.tables import ROSTERS, TABLES, table_from_filename, validate
+import hxmetrics
+from hxmetrics.errors import InputTableError, ParameterError
+from hxmetrics.tables import (
+    ROLE_OF_SILO,
+    ROLES,
+    ROSTERS,
+    SILO_OF_ROLE,
+    SILOS,
+    TABLES,
+    role_of,
+    silo_of,
+    table_from_filename,
+    validate,
+)
 
 
 def valid(table: str) -> pd.DataFrame:
@@ -279,3 +294,65 @@ def test_not_a_frame_message_is_unchanged(value):
         match=rf"table 'events': expected a pandas DataFrame, got {type(value).__name__}\.$",
     ):
         validate(value, table="events")  # type: ignore[arg-type]  # not a frame, on purpose
+
+
+# ---- roles singular, silos plural, one mapping (issue 11)
+
+SRC = Path(hxmetrics.__file__).parent
+# The files of this helper's packages: they read the one mapping, never spell their own.
+OWN = [
+    *sorted((SRC / "stakeholders").glob("*.py")),
+    *sorted((SRC / "datasets").glob("*.py")),
+    SRC / "cli.py",
+    SRC / "_display.py",
+    SRC / "errors.py",
+]
+
+
+def test_roles_singular_silos_plural_one_mapping_both_ways() -> None:
+    assert ROLES == ("customer", "worker", "partner")
+    assert SILOS == ("customers", "workers", "partners")
+    assert {SILO_OF_ROLE[r]: r for r in ROLES} == ROLE_OF_SILO
+    assert tuple(SILO_OF_ROLE.values()) == SILOS
+
+
+@pytest.mark.parametrize("name", ["worker", "workers", "Workers ", "WORKER"])
+def test_role_of_and_silo_of_take_either_spelling(name: str) -> None:
+    assert role_of(name) == "worker"
+    assert silo_of(name) == "workers"
+
+
+@pytest.mark.parametrize("bad", ["employee", "", "workerz", 3, None])
+def test_unknown_role_or_silo_is_an_error_naming_both_spellings(bad: object) -> None:
+    with pytest.raises(ParameterError, match=r"customer.*customers"):
+        role_of(bad)  # type: ignore[arg-type]  # a wrong type on purpose
+    with pytest.raises(ParameterError, match=r"customer.*customers"):
+        silo_of(bad)  # type: ignore[arg-type]  # a wrong type on purpose
+
+
+def test_workerz_gets_a_hint() -> None:
+    with pytest.raises(ParameterError, match="Did you mean 'worker"):
+        role_of("workerz")
+
+
+def _role_silo_dicts(path: Path) -> list[int]:
+    """Lines of dict literals that map a role to a silo or a silo to a role."""
+    pairs = set(ROLE_OF_SILO.items()) | set(SILO_OF_ROLE.items())
+    lines = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Dict):
+            items = {
+                (k.value, v.value)
+                for k, v in zip(node.keys, node.values, strict=True)
+                if isinstance(k, ast.Constant) and isinstance(v, ast.Constant)
+            }
+            if items & pairs:
+                lines.append(node.lineno)
+        if isinstance(node, ast.DictComp) and "ROLE_OF_SILO.items()" in ast.unparse(node):
+            lines.append(node.lineno)  # an inverse rebuilt by hand
+    return lines
+
+
+def test_no_second_copy_of_the_role_silo_mapping_in_these_packages() -> None:
+    copies = {str(p.relative_to(SRC)): _role_silo_dicts(p) for p in OWN}
+    assert {p: lines for p, lines in copies.items() if lines} == {}

@@ -51,24 +51,102 @@ with _without_pyspark_pandas_warning():
 __all__ = [
     "ENGAGEMENTS",
     "EXHAUST",
+    "ROLES",
     "ROLE_OF_SILO",
     "ROSTERS",
     "SCHEMAS",
     "SILOS",
+    "SILO_OF_ROLE",
     "TABLES",
     "as_pandas",
     "read_table",
+    "role_of",
+    "silo_of",
     "table_from_filename",
     "validate",
 ]
 
-#: The silos and the role each one records.
+#: The silos and the role each one records: silos plural, roles singular. The one
+#: mapping of the package; :data:`SILO_OF_ROLE`, :data:`SILOS`, :data:`ROLES`,
+#: :func:`role_of` and :func:`silo_of` are read from it.
 ROLE_OF_SILO: dict[str, str] = {
     "customers": "customer",
     "workers": "worker",
     "partners": "partner",
 }
+#: The silo that records each role (``"worker"`` -> ``"workers"``).
+SILO_OF_ROLE: dict[str, str] = {role: silo for silo, role in ROLE_OF_SILO.items()}
 SILOS: tuple[str, ...] = tuple(ROLE_OF_SILO)
+ROLES: tuple[str, ...] = tuple(SILO_OF_ROLE)
+
+
+def _role_or_silo(name: object, what: str) -> str:
+    text = name.strip().lower() if isinstance(name, str) else None
+    if text in SILO_OF_ROLE:
+        return text
+    if text in ROLE_OF_SILO:
+        return ROLE_OF_SILO[text]
+    spellings = ", ".join(f"{r!r} or {s!r}" for r, s in SILO_OF_ROLE.items())
+    hint = did_you_mean(text, [*ROLES, *SILOS]) if text else ""
+    raise ParameterError(f"{what} must be a role or its silo: {spellings}; got {name!r}.{hint}")
+
+
+def role_of(name: str, *, what: str = "role") -> str:
+    """The role named by a role or a silo, in either spelling (``"workers"`` -> ``"worker"``).
+
+    Parameters
+    ----------
+    name : str
+        ``customer``/``customers``, ``worker``/``workers``, ``partner``/``partners``
+        (case and surrounding spaces ignored).
+    what : str, default "role"
+        The argument's name in the error message.
+
+    Returns
+    -------
+    str
+        The role (singular).
+
+    Raises
+    ------
+    ParameterError
+        For any other value, with both spellings and the nearest name.
+
+    Examples
+    --------
+    >>> role_of("workers"), role_of("Partner")
+    ('worker', 'partner')
+    """
+    return _role_or_silo(name, what)
+
+
+def silo_of(name: str, *, what: str = "silo") -> str:
+    """The silo named by a role or a silo, in either spelling (``"worker"`` -> ``"workers"``).
+
+    Parameters
+    ----------
+    name : str
+        A role or a silo (case and surrounding spaces ignored).
+    what : str, default "silo"
+        The argument's name in the error message.
+
+    Returns
+    -------
+    str
+        The silo (plural).
+
+    Raises
+    ------
+    ParameterError
+        For any other value, with both spellings and the nearest name.
+
+    Examples
+    --------
+    >>> silo_of("customer"), silo_of("workers")
+    ('customers', 'workers')
+    """
+    return SILO_OF_ROLE[_role_or_silo(name, what)]
+
 
 #: Engagement kinds allowed per role.
 ENGAGEMENTS: dict[str, tuple[str, ...]] = {

@@ -1,7 +1,10 @@
 """The unified stakeholder model: persons, their role episodes, hybrids, attribution.
 
 ``StakeholderRegistry.from_rosters(customers=..., workers=..., partners=...)`` is the
-entry point; the functions below are its parts, usable on their own.
+entry point; the functions below are its parts, usable on their own. Roles are
+singular (``customer``), silos plural (``customers``); :data:`ROLE_OF_SILO` (defined
+in :mod:`hxmetrics.tables`, the one mapping) and :func:`role_of` / :func:`silo_of`
+translate either spelling.
 """
 
 from hxmetrics.stakeholders.attribution import (
@@ -33,6 +36,7 @@ from hxmetrics.stakeholders.plots import plot_overlap
 from hxmetrics.stakeholders.registry import StakeholderRegistry
 from hxmetrics.stakeholders.resolution import CONFLICT_KINDS, Resolution, resolve_identities
 from hxmetrics.stakeholders.views import SiloView, silo_view
+from hxmetrics.tables import ROLE_OF_SILO, SILO_OF_ROLE, role_of, silo_of
 
 __all__ = [
     "ATTRIBUTION_COLUMNS",
@@ -43,7 +47,9 @@ __all__ = [
     "MIN_SECRET_BYTES",
     "PSEUDONYM_PREFIX",
     "ROLES",
+    "ROLE_OF_SILO",
     "RULE_KINDS",
+    "SILO_OF_ROLE",
     "STATUSES",
     "AttributionIndex",
     "HybridRule",
@@ -64,6 +70,8 @@ __all__ = [
     "resolution_scores",
     "resolve_identities",
     "role_episodes",
+    "role_of",
     "rules_table",
+    "silo_of",
     "silo_view",
 ]

@@ -28,12 +28,10 @@ from hxmetrics.errors import check_columns
 from hxmetrics.stakeholders._lookup import positions
 from hxmetrics.stakeholders._lookup import text as _text
 from hxmetrics.stakeholders._rosters import check_rosters, row_error, source_ids
-from hxmetrics.tables import ROLE_OF_SILO
+from hxmetrics.tables import ROLE_OF_SILO, ROLES, SILO_OF_ROLE
 
 __all__ = ["EPISODE_COLUMNS", "ROLES", "merge_episodes", "role_episodes"]
 
-#: The roles, in their canonical order.
-ROLES: tuple[str, ...] = tuple(ROLE_OF_SILO.values())
 #: Columns of the episodes table, in order.
 EPISODE_COLUMNS = [
     "person_id",
@@ -245,9 +243,7 @@ def merge_episodes(episodes: pd.DataFrame) -> pd.DataFrame:
     silo = (
         _text(episodes["silo"]).reset_index(drop=True)
         if "silo" in episodes.columns
-        else pd.Series(
-            np.array([_silo_of(r) for r in ROLES], dtype=object)[role_codes], dtype="str"
-        )
+        else pd.Series(np.array(list(SILO_OF_ROLE.values()), dtype=object)[role_codes], dtype="str")
     )
     source = (
         _text(episodes["source_id"]).reset_index(drop=True)
@@ -310,10 +306,6 @@ def _group_cummax(values: np.ndarray, first: np.ndarray) -> np.ndarray:
     best = np.maximum.accumulate(rank + lift) - lift
     out: np.ndarray = values[order[best]]
     return out
-
-
-def _silo_of(role: str) -> str:
-    return {r: s for s, r in ROLE_OF_SILO.items()}[role]
 
 
 def _episode_order(

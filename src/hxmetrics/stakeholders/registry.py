@@ -15,7 +15,7 @@ from hxmetrics.stakeholders.keys import check_keys, secret_key
 from hxmetrics.stakeholders.overlap import overlap_matrix, overlap_summary
 from hxmetrics.stakeholders.resolution import resolve_identities
 from hxmetrics.stakeholders.views import SiloView, silo_view
-from hxmetrics.tables import ROLE_OF_SILO, SILOS, as_pandas, validate
+from hxmetrics.tables import ROLE_OF_SILO, ROLES, SILOS, as_pandas, validate
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -228,7 +228,7 @@ class StakeholderRegistry:
             )
         out = attribute_with_index(events, self.index, time=time, silo=silo, source_id=source_id)
         if "role" not in out.columns:  # until attribution.attribute adds it itself
-            roles = pd.CategoricalDtype(list(ROLE_OF_SILO.values()))
+            roles = pd.CategoricalDtype(list(ROLES))
             # Through str: a categorical or Arrow silo column maps like a plain one.
             silo_text = out[silo].astype("str").where(out[silo].notna())
             out["role"] = silo_text.map(ROLE_OF_SILO).astype(roles)
