@@ -30,7 +30,7 @@ from hypothesis import strategies as st
 from scipy import optimize
 from scipy import stats as sps
 
-from hxmetrics.errors import InputTableError, ParameterError
+from hxmetrics.errors import HxWarning, InputTableError, ParameterError
 from hxmetrics.measures import _cfa
 from hxmetrics.measures.invariance import (
     CFA,
@@ -67,7 +67,9 @@ def hs_invariance(hs: pd.DataFrame):
     # semTools::measurementInvariance's default sequence: configural, loadings,
     # loadings + intercepts, loadings + intercepts + latent means.
     levels = ["configural", "metric", "scalar", ("loadings", "intercepts", "means")]
-    return measurement_invariance(hs, HS_MODEL, group="school", levels=levels)
+    # alpha of the visual and speed scales is 0.6-0.7 in each school
+    with pytest.warns(HxWarning, match="below 0.70"):
+        return measurement_invariance(hs, HS_MODEL, by="school", levels=levels)
 
 
 def close(value: float, printed: float, decimals: int = 3) -> bool:
@@ -188,7 +190,7 @@ def test_composite_reliability_matches_semtools(hs: pd.DataFrame) -> None:
 
 
 def test_configural_model_reproduces_lavaan_groups_chapter(hs: pd.DataFrame) -> None:
-    fit = cfa(hs, HS_MODEL, group="school")
+    fit = cfa(hs, HS_MODEL, by="school")
     fm = fit.fit_measures_
     # lavaan 0.5-16, cfa(HS.model, data = HolzingerSwineford1939, group = "school")
     assert close(fm["chisq"], 115.851)
@@ -228,7 +230,7 @@ def test_configural_model_reproduces_lavaan_groups_chapter(hs: pd.DataFrame) -> 
 
 
 def test_metric_model_reproduces_lavaan_groups_chapter(hs: pd.DataFrame) -> None:
-    fit = cfa(hs, HS_MODEL, group="school", equal="loadings")
+    fit = cfa(hs, HS_MODEL, by="school", equal="loadings")
     # lavaan 0.5-16, group.equal = c("loadings")
     assert close(fit.fit_measures_["chisq"], 124.044)
     assert fit.fit_measures_["df"] == 54
@@ -317,7 +319,7 @@ def test_strict_level_matches_an_independent_raw_data_likelihood(hs: pd.DataFram
     """No published strict fit for this example; check the strict model against a
     brute-force fit written independently: row-wise multivariate normal log-likelihood
     (scipy.stats), numerical gradients, a generic optimiser."""
-    fit = cfa(hs, HS_MODEL, group="school", equal="strict")
+    fit = cfa(hs, HS_MODEL, by="school", equal="strict")
     assert fit.fit_measures_["df"] == 69  # 108 moments - 39 parameters
     items = [f"x{i}" for i in range(1, 10)]
     groups = [hs.loc[hs["school"] == g, items].to_numpy() for g in fit.groups_["group"]]
@@ -530,7 +532,7 @@ def test_non_invariant_intercepts_are_detected() -> None:
         x[:, 2] += shift  # item 3 is easier in group c: intercept non-invariance
         rows.append(pd.DataFrame(x, columns=list("pqrst")).assign(grp=g))
     df = pd.concat(rows, ignore_index=True)
-    res = measurement_invariance(df, {"hx": list("pqrst")}, group="grp")
+    res = measurement_invariance(df, {"hx": list("pqrst")}, by="grp")
     t = res.table.set_index("level")
     assert bool(t.loc["metric", "invariant"]) is True
     assert bool(t.loc["scalar", "invariant"]) is False
@@ -541,7 +543,7 @@ def test_non_invariant_intercepts_are_detected() -> None:
     assert bool(v.loc["scalar", "valid"]) is False
     assert "rejected" in v.loc["scalar", "reason"]
     # the same data under the chi-square criterion
-    res2 = measurement_invariance(df, {"hx": list("pqrst")}, group="grp", criterion="chisq")
+    res2 = measurement_invariance(df, {"hx": list("pqrst")}, by="grp", criterion="chisq")
     assert res2.supported_level == "metric"
 
 
@@ -552,7 +554,7 @@ def test_non_invariant_loadings_are_detected() -> None:
         f = rng.normal(size=(1500, 1))
         x = f * lam + rng.normal(scale=0.5, size=(1500, 4))
         rows.append(pd.DataFrame(x, columns=list("pqrs")).assign(grp=g))
-    res = measurement_invariance(pd.concat(rows), {"hx": list("pqrs")}, group="grp")
+    res = measurement_invariance(pd.concat(rows), {"hx": list("pqrs")}, by="grp")
     assert res.supported_level == "configural"
     v = res.verdict.set_index("requires")
     assert bool(v.loc["configural", "valid"])
@@ -566,7 +568,7 @@ def test_reliability_per_group_is_reported(hs_invariance) -> None:
     rel = hs_invariance.reliability
     assert set(rel["school"]) == {"Pasteur", "Grant-White"}
     assert set(rel["scale"]) == {"visual", "textual", "speed"}
-    assert set(rel["measure"]) == {"alpha", "omega"}
+    assert set(rel["measure"]) == {"cronbach_alpha", "mcdonald_omega"}
     assert len(rel) == 2 * 3 * 2
     assert (rel["n"] == rel["school"].map({"Pasteur": 156, "Grant-White": 145})).all()
 
@@ -575,15 +577,17 @@ def test_rows_with_missing_answers_are_counted_not_silently_dropped(hs: pd.DataF
     df = hs.copy()
     df.loc[df.index[:4], "x5"] = np.nan
     df.loc[df.index[10], "school"] = None
-    fit = cfa(df, HS_MODEL, group="school")
+    fit = cfa(df, HS_MODEL, by="school")
     assert fit.n_excluded_ == 5
     assert fit.groups_["n"].sum() == 296
-    res = measurement_invariance(df, HS_MODEL, group="school", levels=["configural", "metric"])
+    res = measurement_invariance(
+        df, HS_MODEL, by="school", levels=["configural", "metric"], reliability=False
+    )
     assert res.n_excluded == 5
 
 
 def test_json_round_trip(hs_invariance, hs: pd.DataFrame) -> None:
-    fit = cfa(hs, HS_MODEL, group="school", equal="metric")
+    fit = cfa(hs, HS_MODEL, by="school", equal="metric")
     back = CFA.from_dict(json.loads(json.dumps(fit.to_dict())))
     pd.testing.assert_frame_equal(back.params_, fit.params_)
     assert back.fit_measures_ == pytest.approx(fit.fit_measures_)
@@ -599,7 +603,7 @@ def test_predict_factor_scores() -> None:
     f = rng.normal(size=(2000, 1))
     x = 2.0 + f * [1.0, 0.8, 0.9, 0.7] + rng.normal(scale=0.5, size=(2000, 4))
     df = pd.DataFrame(x, columns=list("abcd")).assign(team=np.repeat(["u", "v"], 1000))
-    fit = cfa(df, {"hx": list("abcd")}, group="team", equal="scalar")
+    fit = cfa(df, {"hx": list("abcd")}, by="team", equal="scalar")
     scores = fit.predict(df)
     assert list(scores.columns) == ["hx"]
     assert np.corrcoef(scores["hx"], f[:, 0])[0, 1] > 0.9
@@ -614,8 +618,8 @@ def test_predict_factor_scores() -> None:
 
 
 def test_reference_group_moves_the_latent_mean_not_the_fit(hs: pd.DataFrame) -> None:
-    a = cfa(hs, HS_MODEL, group="school", equal="scalar")
-    b = cfa(hs, HS_MODEL, group="school", equal="scalar", reference="Pasteur")
+    a = cfa(hs, HS_MODEL, by="school", equal="scalar")
+    b = cfa(hs, HS_MODEL, by="school", equal="scalar", reference="Pasteur")
     assert b.groups_["group"].iloc[0] == "Pasteur"
     assert a.fit_measures_["chisq"] == pytest.approx(b.fit_measures_["chisq"], rel=1e-9)
     ma = a.params_[(a.params_["kind"] == "factor mean") & a.params_["free"]]
@@ -631,7 +635,8 @@ def test_heywood_cases_are_reported() -> None:
     z = rng.normal(size=(200, 3))
     z = (z - z.mean(axis=0)) @ np.linalg.inv(np.linalg.cholesky(np.cov(z.T))).T
     df = pd.DataFrame(z @ np.linalg.cholesky(s).T, columns=list("abc"))
-    fit = cfa(df, {"h": list("abc")})
+    with pytest.warns(HxWarning, match=r"Heywood case: a ~~ a \[all\].*do not interpret"):
+        fit = cfa(df, {"h": list("abc")})
     assert fit.heywood_ == ["a ~~ a [all]"]
     assert fit.fit_measures_["chisq"] == 0.0
     theta_a = row(fit.params_, "all", "a", "~~", "a")["estimate"]
@@ -640,8 +645,8 @@ def test_heywood_cases_are_reported() -> None:
 
 def test_every_dataframe_engine_gives_the_same_fit(hs: pd.DataFrame, engine) -> None:
     # ``engine`` (tests/measures/conftest.py): pandas, Polars eager and lazy, DuckDB, PyArrow
-    a = cfa(hs, HS_MODEL, group="school")
-    b = cfa(engine(hs), HS_MODEL, group="school")
+    a = cfa(hs, HS_MODEL, by="school")
+    b = cfa(engine(hs), HS_MODEL, by="school")
     assert a.fit_measures_["chisq"] == pytest.approx(b.fit_measures_["chisq"], rel=1e-12)
     assert b.n_excluded_ == 0
 
@@ -651,8 +656,8 @@ def test_every_dataframe_engine_gives_the_same_fit(hs: pd.DataFrame, engine) -> 
 def test_fit_is_invariant_to_row_order(seed: int) -> None:
     hs = load_holzinger_swineford()
     shuffled = hs.sample(frac=1.0, random_state=seed)
-    a = cfa(hs, HS_MODEL, group="school", equal="metric")
-    b = cfa(shuffled, HS_MODEL, group="school", equal="metric")
+    a = cfa(hs, HS_MODEL, by="school", equal="metric")
+    b = cfa(shuffled, HS_MODEL, by="school", equal="metric")
     assert a.fit_measures_["chisq"] == pytest.approx(b.fit_measures_["chisq"], rel=1e-8)
     pd.testing.assert_frame_equal(a.params_, b.params_, atol=1e-6)
 
@@ -663,8 +668,8 @@ def test_fit_is_invariant_to_rescaling_items(scale: float, shift: float) -> None
     """ML is scale invariant: a linear rescaling of an item leaves chi-square unchanged."""
     hs = load_holzinger_swineford()
     moved = hs.assign(x4=hs["x4"] * scale + shift, x8=hs["x8"] * scale)
-    a = cfa(hs, HS_MODEL, group="school", equal="scalar")
-    b = cfa(moved, HS_MODEL, group="school", equal="scalar")
+    a = cfa(hs, HS_MODEL, by="school", equal="scalar")
+    b = cfa(moved, HS_MODEL, by="school", equal="scalar")
     assert a.fit_measures_["chisq"] == pytest.approx(b.fit_measures_["chisq"], rel=1e-7)
 
 
@@ -675,7 +680,7 @@ def test_missing_column_names_the_closest_one(hs: pd.DataFrame) -> None:
     with pytest.raises(InputTableError, match="Did you mean 'x1'"):
         cfa(hs, {"visual": ["x_1", "x2", "x3"]})
     with pytest.raises(InputTableError, match="schol"):
-        cfa(hs, HS_MODEL, group="schol")
+        cfa(hs, HS_MODEL, by="schol")
 
 
 def test_invalid_models_and_levels_are_rejected(hs: pd.DataFrame) -> None:
@@ -687,25 +692,188 @@ def test_invalid_models_and_levels_are_rejected(hs: pd.DataFrame) -> None:
     with pytest.raises(ParameterError, match="both as a factor and as an item"):
         cfa(hs, {"x1": ["x1", "x2", "x3"]})
     with pytest.raises(ParameterError, match="unknown constraint"):
-        cfa(hs, HS_MODEL, group="school", equal="loading")
+        cfa(hs, HS_MODEL, by="school", equal="loading")
     with pytest.raises(ParameterError, match="unknown level"):
-        measurement_invariance(hs, HS_MODEL, group="school", levels=["configural", "weak"])
+        measurement_invariance(hs, HS_MODEL, by="school", levels=["configural", "weak"])
     with pytest.raises(ParameterError, match="nested"):
-        measurement_invariance(hs, HS_MODEL, group="school", levels=["scalar", "metric"])
+        measurement_invariance(hs, HS_MODEL, by="school", levels=["scalar", "metric"])
     with pytest.raises(ParameterError, match="at least two groups"):
-        measurement_invariance(hs.assign(one="x"), HS_MODEL, group="one")
+        measurement_invariance(hs.assign(one="x"), HS_MODEL, by="one")
     with pytest.raises(ParameterError, match="criterion"):
-        measurement_invariance(hs, HS_MODEL, group="school", criterion="chen")
+        measurement_invariance(hs, HS_MODEL, by="school", criterion="chen")
 
 
 def test_tiny_groups_and_non_numeric_items_are_explained(hs: pd.DataFrame) -> None:
     df = hs.copy()
     df.loc[df.index[:5], "school"] = "tiny"
     with pytest.raises(ParameterError, match="no more respondents than items"):
-        cfa(df, HS_MODEL, group="school")
+        cfa(df, HS_MODEL, by="school")
     bad = hs.astype({"x3": object})
     bad.loc[bad.index[2], "x3"] = "n/a"
     with pytest.raises(ParameterError, match="must be numeric"):
         cfa(bad, HS_MODEL)
     with pytest.raises(ParameterError, match="not fitted"):
         CFA(HS_MODEL).summary()
+
+
+# --------------------------------------------------------------------------- issue 11
+
+
+def _teams(n: int = 300, seed: int = 9) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    f = rng.normal(size=(2 * n, 1))
+    x = 3.0 + f * [1.0, 0.8, 0.9, 0.7] + rng.normal(scale=0.6, size=(2 * n, 4))
+    wide = pd.DataFrame(x, columns=["hx1", "hx2", "hx3", "hx4"])
+    wide.insert(0, "response_id", [f"R{i:04d}" for i in range(2 * n)])
+    wide.insert(1, "role", np.repeat(["customer", "worker"], n))
+    wide.loc[[4, 8], "hx3"] = np.nan
+    return wide
+
+
+TEAM_MODEL = {"hx": ["hx1", "hx2", "hx3", "hx4"]}
+
+
+def test_group_is_now_by_and_the_old_name_warns(hs: pd.DataFrame) -> None:
+    # Issue 11: grouping was group= in cfa and measurement_invariance, by= elsewhere.
+    new = cfa(hs, HS_MODEL, by="school")
+    with pytest.warns(DeprecationWarning, match="'group' is deprecated, use 'by'"):
+        old = cfa(hs, HS_MODEL, group="school")
+    pd.testing.assert_frame_equal(old.params_, new.params_)
+    with pytest.warns(DeprecationWarning, match="'group' is deprecated"):
+        fitted = CFA(HS_MODEL).fit(hs, group="school")
+    pd.testing.assert_frame_equal(fitted.params_, new.params_)
+    assert new.by_ == "school"
+    with pytest.warns(DeprecationWarning, match="'group_' is deprecated, use 'by_'"):
+        assert new.group_ == "school"
+    with pytest.raises(ParameterError, match="pass 'by' only"):
+        cfa(hs, HS_MODEL, by="school", group="school")
+    wide = _teams()
+    a = measurement_invariance(wide, TEAM_MODEL, by="role", levels=["configural", "metric"])
+    with pytest.warns(DeprecationWarning, match="'group' is deprecated"):
+        b = measurement_invariance(wide, TEAM_MODEL, group="role", levels=["configural", "metric"])
+    pd.testing.assert_frame_equal(a.table, b.table)
+    assert a.settings["by"] == "role"
+
+
+def test_significance_is_now_confidence() -> None:
+    wide = _teams()
+    levels = ["configural", "metric", "scalar"]
+    new = measurement_invariance(wide, TEAM_MODEL, by="role", levels=levels, criterion="chisq")
+    with pytest.warns(DeprecationWarning, match="'significance' is deprecated, use 'confidence'"):
+        old = measurement_invariance(
+            wide, TEAM_MODEL, by="role", levels=levels, criterion="chisq", significance=0.05
+        )
+    pd.testing.assert_frame_equal(old.table, new.table)
+    assert new.settings["confidence"] == 0.95
+    assert old.settings["confidence"] == pytest.approx(0.95)
+    # a stricter test (p < 0.5 rejects) flags more steps, never fewer
+    loose = measurement_invariance(
+        wide, TEAM_MODEL, by="role", levels=levels, criterion="chisq", confidence=0.5
+    )
+    assert loose.table["invariant"].sum() <= new.table["invariant"].sum()
+    with pytest.raises(ParameterError, match="pass 'confidence' only"):
+        measurement_invariance(wide, TEAM_MODEL, by="role", confidence=0.9, significance=0.1)
+    with pytest.raises(ParameterError, match="confidence"):
+        measurement_invariance(wide, TEAM_MODEL, by="role", confidence=95)
+    with pytest.raises(TypeError, match="unexpected keyword"):
+        measurement_invariance(wide, TEAM_MODEL, by="role", alpha=0.05)
+
+
+def test_long_answers_fit_like_wide_ones() -> None:
+    # Issue 11: measurement_invariance and cfa needed wide answers.
+    wide = _teams()
+    long = wide.melt(id_vars=["response_id", "role"], var_name="item", value_name="score")
+    long = long.sample(frac=1.0, random_state=3)
+    a = cfa(wide, TEAM_MODEL, by="role", equal="metric")
+    b = cfa(long, TEAM_MODEL, by="role", equal="metric")
+    pd.testing.assert_frame_equal(a.params_, b.params_, check_exact=False, rtol=1e-7)
+    assert a.n_excluded_ == b.n_excluded_ == 2
+    ra = measurement_invariance(wide, TEAM_MODEL, by="role")
+    rb = measurement_invariance(long, TEAM_MODEL, by="role")
+    pd.testing.assert_frame_equal(ra.table, rb.table, check_exact=False, rtol=1e-7)
+    assert ra.reliability is not None
+    assert rb.reliability is not None
+    pd.testing.assert_frame_equal(ra.reliability, rb.reliability, check_exact=False, rtol=1e-9)
+    repeated = pd.concat([long, long.iloc[[0]]], ignore_index=True)
+    with pytest.raises(InputTableError, match="failed check unique") as e:
+        cfa(repeated, TEAM_MODEL, by="role")
+    assert "R0" not in str(e.value)
+
+
+def test_cfa_follows_the_model_protocol(hs: pd.DataFrame) -> None:
+    # Issue 11: CFA had no _repr_html_ and no model had plot(ax=).
+    from hxmetrics.plotting import new_figure
+
+    fit = cfa(hs, HS_MODEL, by="school")
+    assert isinstance(fit.fit(hs, by="school"), CFA)
+    _fig, ax = new_figure(5, 4)
+    assert fit.plot(ax=ax) is ax
+    assert len(ax.get_yticklabels()) == 9
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["Grant-White", "Pasteur"]
+    own = fit.plot()
+    assert own is not ax
+    html = fit._repr_html_()
+    assert html.startswith("<div><p><strong>CFA of visual, textual, speed (equal: none) in 2")
+    assert "<table" in html
+    assert "x9" in html
+    assert "0 row(s) left out" in html
+    assert "not fitted" in CFA(HS_MODEL)._repr_html_()
+    state = fit.to_dict()
+    assert state["by"] == "school"
+    back = CFA.from_dict(json.loads(json.dumps(state)))
+    pd.testing.assert_frame_equal(back.summary(), fit.summary())
+    # a state written before the rename (key "group") still loads
+    old_state = {("group" if k == "by" else k): v for k, v in state.items()}
+    assert CFA.from_dict(old_state).by_ == "school"
+
+
+def test_invariance_result_has_a_readable_repr_and_notebook_display(hs_invariance) -> None:
+    # Issue 11: "the invariance repr dumps a dataclass" and it had no _repr_html_.
+    text = repr(hs_invariance)
+    assert text.startswith(
+        "InvarianceResult: measurement invariance across 2 groups of 'school' (n = 301); "
+        "highest level supported: metric"
+    )
+    assert "table=" not in text
+    assert "valid: correlations, regression slopes and driver weights" in text
+    html = hs_invariance._repr_html_()
+    assert html.startswith("<div><p><strong>InvarianceResult</strong></p>")
+    assert "<p><strong>table</strong> (4 rows" in html
+    assert "<th>supported_level</th><td>metric</td>" in html
+
+
+def test_cfa_warns_when_the_fit_does_not_converge(monkeypatch: pytest.MonkeyPatch) -> None:
+    fit_ml = _cfa.fit_ml
+
+    def stuck(*args: object, **kwargs: object) -> _cfa.FitResult:
+        result = fit_ml(*args, **kwargs)  # type: ignore[arg-type]
+        result.converged = False
+        return result
+
+    monkeypatch.setattr(_cfa, "fit_ml", stuck)
+    wide = _teams()
+    with pytest.warns(HxWarning, match=r"CFA did not converge \(Fisher scoring"):
+        fit = cfa(wide, TEAM_MODEL)
+    assert not fit.converged_
+    with pytest.warns(HxWarning, match=r"level\(s\) \['configural', 'metric'\] did not conv"):
+        measurement_invariance(
+            wide, TEAM_MODEL, by="role", levels=["configural", "metric"], reliability=False
+        )
+
+
+def test_invariance_warns_once_of_heywood_cases() -> None:
+    s = np.array([[1.0, 0.8, 0.8], [0.8, 1.0, 0.5], [0.8, 0.5, 1.0]])
+    rng = np.random.default_rng(1)
+    parts = []
+    for team in ("u", "v"):
+        z = rng.normal(size=(200, 3))
+        z = (z - z.mean(axis=0)) @ np.linalg.inv(np.linalg.cholesky(np.cov(z.T))).T
+        parts.append(pd.DataFrame(z @ np.linalg.cholesky(s).T, columns=list("abc")).assign(t=team))
+    df = pd.concat(parts, ignore_index=True)
+    with pytest.warns(HxWarning, match="Heywood") as rec:
+        res = measurement_invariance(
+            df, {"h": list("abc")}, by="t", levels=["configural", "metric"], reliability=False
+        )
+    assert len(rec) == 1
+    assert "configural: a ~~ a [u]" in str(rec[0].message)
+    assert res.table["heywood"].tolist() == [2, 2]

@@ -25,8 +25,11 @@ References:
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import json
 import math
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -36,8 +39,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from hxmetrics.errors import InputTableError, ParameterError
+from hxmetrics.errors import HxWarning, InputTableError, ParameterError
+from hxmetrics.measures import _cfa
+from hxmetrics.measures._result import PROTOCOL_COLUMNS, is_result
 from hxmetrics.measures.reliability import (
+    LOW_RELIABILITY,
     _alpha_from_cov,
     _feldt,
     _omega_one,
@@ -47,6 +53,7 @@ from hxmetrics.measures.reliability import (
     mcdonald_omega,
     reliability,
 )
+from hxmetrics.measures.segments import compare_groups
 
 SUBSCALES = {
     "visual": ["x1", "x2", "x3"],
@@ -79,6 +86,13 @@ def true_omega(loadings: list[float], errors: list[float]) -> float:
     return a / (a + sum(errors))
 
 
+def low_warning(value: float) -> contextlib.AbstractContextManager[object]:
+    """An estimate below 0.70 warns (Nunnally & Bernstein 1994); others do not."""
+    if value < LOW_RELIABILITY:
+        return pytest.warns(HxWarning, match="below 0.70")
+    return contextlib.nullcontext()
+
+
 # --------------------------------------------------------------------------- alpha
 
 
@@ -87,7 +101,8 @@ def test_alpha_reproduces_cronbach_and_psych_on_holzinger_swineford(hs: pd.DataF
     # see the module docstring; measured agreement 2.4e-11.
     psych = {"visual": 0.6261171319, "textual": 0.8827069129, "speed": 0.6884550230}
     for scale, items in SUBSCALES.items():
-        res = cronbach_alpha(hs, items=items)
+        with low_warning(psych[scale]):
+            res = cronbach_alpha(hs, items=items)
         # Cronbach (1951) from the raw scores: item variances and the total's variance
         x = hs[items].to_numpy(dtype=float)
         k = len(items)
@@ -178,10 +193,13 @@ def test_omega_reproduces_the_closed_form_three_item_solution(hs: pd.DataFrame) 
         )
         theta = np.diag(s) - lam**2
         closed = lam.sum() ** 2 / (lam.sum() ** 2 + theta.sum())
-        res = mcdonald_omega(hs, items=items).iloc[0]
+        with low_warning(expected[scale]):
+            res = mcdonald_omega(hs, items=items)
+        # a proper solution: no note (low reliability only)
+        assert [n for n in res.attrs["hxmetrics"]["notes"] if "below" not in n] == []
+        res = res.iloc[0]
         assert res["estimate"] == pytest.approx(closed, abs=1e-10)
         assert closed == pytest.approx(expected[scale], abs=5e-7)
-        assert res["note"] == ""
 
 
 @pytest.mark.slow
@@ -253,9 +271,10 @@ def test_item_total_statistics_match_their_definitions(hs: pd.DataFrame) -> None
         assert res.loc[it, "r_item_rest"] == pytest.approx(np.corrcoef(x[it], rest)[0, 1])
         assert res.loc[it, "r_item_total"] == pytest.approx(np.corrcoef(x[it], total)[0, 1])
         others = [i for i in items if i != it]
-        assert res.loc[it, "alpha_if_deleted"] == pytest.approx(
-            cronbach_alpha(hs, items=others).loc[0, "estimate"]
-        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", HxWarning)  # alpha of 3 of these is low
+            alpha = cronbach_alpha(hs, items=others).loc[0, "estimate"]
+        assert res.loc[it, "alpha_if_deleted"] == pytest.approx(alpha)
         assert res.loc[it, "mean"] == pytest.approx(x[it].mean())
         assert res.loc[it, "sd"] == pytest.approx(x[it].std(ddof=1))
         assert res.loc[it, "n"] == 301
@@ -273,8 +292,8 @@ def test_listwise_and_pairwise_missing_handling_is_stated_and_correct(hs: pd.Dat
     lw = cronbach_alpha(df, items=items, missing="listwise")
     complete = df.dropna()
     assert lw.loc[0, "n"] == len(complete)
-    assert lw.loc[0, "n_excluded"] == len(df) - len(complete)
-    assert lw.loc[0, "n_rows"] == len(df)
+    assert lw.loc[0, "n_excluded_missing"] == len(df) - len(complete)
+    assert lw.loc[0, "n"] + lw.loc[0, "n_excluded_missing"] == len(df)
     assert lw.loc[0, "estimate"] == pytest.approx(
         cronbach_alpha(complete, items=items).loc[0, "estimate"]
     )
@@ -285,7 +304,7 @@ def test_listwise_and_pairwise_missing_handling_is_stated_and_correct(hs: pd.Dat
     # n is the smallest pairwise count
     m = df[items].notna().astype(int)
     assert pw.loc[0, "n"] == int((m.T @ m).to_numpy().min())
-    assert pw.loc[0, "n_excluded"] == int((df[items].notna().sum(axis=1) == 0).sum())
+    assert pw.loc[0, "n_excluded_missing"] == int((df[items].notna().sum(axis=1) == 0).sum())
     # without missing answers the two agree
     a = cronbach_alpha(hs, items=items, missing="pairwise").loc[0, "estimate"]
     b = cronbach_alpha(hs, items=items, missing="listwise").loc[0, "estimate"]
@@ -312,27 +331,40 @@ def test_by_group_equals_filtering_and_keeps_missing_keys(hs: pd.DataFrame) -> N
 
 
 def test_tiny_groups_are_suppressed_not_dropped(hs: pd.DataFrame) -> None:
+    # Issue 11: reliability suppressed with a note of its own; now the one
+    # disclosure-control layer hides the group and a complement (n too), no note.
     df = hs.copy()
     df.loc[df.index[:6], "school"] = "tiny"
-    res = reliability(df, scales={"visual": SUBSCALES["visual"]}, by="school", min_n=10)
+    res = reliability(df, scales={"textual": SUBSCALES["textual"]}, by="school", min_n=10)
+    assert "note" not in res.columns
     tiny = res[res["school"] == "tiny"]
     assert len(tiny) == 2  # alpha and omega rows stay
     assert tiny["suppressed"].all()
     assert tiny["estimate"].isna().all()
-    assert tiny["note"].str.contains("min_n").all()
-    assert not res[res["school"] != "tiny"]["suppressed"].any()
+    assert tiny["n"].isna().all()
+    # the complement: otherwise the tiny group's n follows from the total
+    assert res.loc[res["school"] != "tiny", "suppressed"].sum() == 2
+    assert res.drop_duplicates("school")["suppressed"].sum() == 2
+    assert res.attrs["hxmetrics"]["min_n"] == 10
+    with pytest.warns(HxWarning, match="school='tiny': Heywood case"):  # six rows
+        shown = reliability(df, scales={"textual": SUBSCALES["textual"]}, by="school", min_n=None)
+    assert not shown["suppressed"].any()
+    assert shown.loc[shown["school"] == "tiny", "n"].tolist() == [6, 6]
 
 
 def test_reliability_table_lists_both_measures_per_scale(hs: pd.DataFrame) -> None:
-    res = reliability(hs, scales=SUBSCALES, by="school")
-    assert list(res.columns[:3]) == ["school", "scale", "measure"]
+    with pytest.warns(HxWarning, match="below 0.70"):  # visual and speed
+        res = reliability(hs, scales=SUBSCALES, by="school")
+    assert list(res.columns[:4]) == ["measure", "school", "scale", "n"]
     assert len(res) == 2 * 3 * 2
     vis = res[(res["school"] == "Pasteur") & (res["scale"] == "visual")]
-    assert list(vis["measure"]) == ["alpha", "omega"]
-    two = reliability(hs, scales={"pair": ["x1", "x2"]})
-    assert list(two["measure"]) == ["alpha"]  # omega needs 3 items
+    assert list(vis["measure"]) == ["cronbach_alpha", "mcdonald_omega"]
+    with pytest.warns(HxWarning, match="below 0.70"):
+        two = reliability(hs, scales={"pair": ["x1", "x2"]})
+    assert list(two["measure"]) == ["cronbach_alpha"]  # omega needs 3 items
 
 
+@pytest.mark.filterwarnings("ignore:.*below 0.70:hxmetrics.errors.HxWarning")
 def test_every_dataframe_engine_gives_the_same_result(hs: pd.DataFrame, engine) -> None:
     # ``engine`` (tests/measures/conftest.py): pandas, Polars eager and lazy, DuckDB, PyArrow
     a = reliability(hs, scales={"speed": SUBSCALES["speed"]}, by="school")
@@ -343,6 +375,7 @@ def test_every_dataframe_engine_gives_the_same_result(hs: pd.DataFrame, engine) 
 # --------------------------------------------------------------------------- properties
 
 
+@pytest.mark.filterwarnings("ignore:.*below 0.70:hxmetrics.errors.HxWarning")
 @settings(max_examples=25, deadline=None)
 @given(
     seed=st.integers(0, 10_000),
@@ -370,9 +403,9 @@ def test_alpha_bounds_and_order_invariance(seed: int, n: int, k: int, perm_seed:
     level=st.sampled_from([0.8, 0.9, 0.95, 0.99]),
 )
 def test_feldt_interval_is_ordered_and_nested(alpha: float, n: int, k: int, level: float) -> None:
-    lo, hi = feldt_interval(alpha, n, k, level)
+    lo, hi = feldt_interval(alpha, n, k, confidence=level)
     assert lo < alpha < hi < 1.0
-    wider = feldt_interval(alpha, n, k, min(level + 0.005, 0.999))
+    wider = feldt_interval(alpha, n, k, confidence=min(level + 0.005, 0.999))
     assert wider[0] <= lo
     assert wider[1] >= hi
 
@@ -400,11 +433,180 @@ def test_errors_say_what_to_do(hs: pd.DataFrame) -> None:
         reliability(hs, scales=SUBSCALES, items=["x1", "x2"])
 
 
-def test_constant_items_give_a_note_not_a_crash() -> None:
+def test_constant_items_give_a_warning_not_a_crash() -> None:
     df = pd.DataFrame({"a": [1.0] * 20, "b": [1.0] * 20, "c": [1.0] * 20})
-    res = cronbach_alpha(df)
+    with pytest.warns(HxWarning, match="all rows: no estimate. Every item is constant"):
+        res = cronbach_alpha(df)
     assert math.isnan(res.loc[0, "estimate"])
-    assert "no variance" in res.loc[0, "note"]
-    om = mcdonald_omega(df)
+    assert "no variance" in res.attrs["hxmetrics"]["notes"][0]
+    with pytest.warns(HxWarning, match="no estimate. The one-factor fit failed.*singular"):
+        om = mcdonald_omega(df)
     assert math.isnan(om.loc[0, "estimate"])
-    assert "singular" in om.loc[0, "note"]
+
+
+# --------------------------------------------------------------------------- issue 11
+
+
+def _answers(n: int = 240, seed: int = 5) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    x = congeneric(rng, n, [1.0, 0.8, 0.9, 0.7], [0.5, 0.6, 0.5, 0.7])
+    wide = pd.DataFrame(x, columns=["hx1", "hx2", "hx3", "hx4"])
+    wide.loc[[3, 17], "hx2"] = np.nan
+    wide.insert(0, "response_id", [f"R{i:04d}" for i in range(n)])
+    wide.insert(1, "role", np.resize(["customer", "worker", "partner"], n))
+    return wide
+
+
+def _long(wide: pd.DataFrame) -> pd.DataFrame:
+    long = wide.melt(id_vars=["response_id", "role"], var_name="item", value_name="score")
+    return long.dropna(subset=["score"]).sample(frac=1.0, random_state=2)
+
+
+@pytest.mark.parametrize("missing", ["listwise", "pairwise"])
+def test_long_answers_give_the_same_result_as_wide_ones(missing: str) -> None:
+    # Issue 11: hx_index takes long answers, cronbach_alpha/reliability needed wide ones
+    # (a long frame failed with "item 'item' must be numeric").
+    wide = _answers()
+    long = _long(wide)
+    items = ["hx1", "hx2", "hx3", "hx4"]
+    for fn in (cronbach_alpha, mcdonald_omega, item_total):
+        a = fn(wide, items=items, by="role", missing=missing)
+        b = fn(long, by="role", missing=missing)
+        c = fn(long, items=items, by="role", missing=missing)
+        pd.testing.assert_frame_equal(a, b, check_exact=False, rtol=1e-12)
+        pd.testing.assert_frame_equal(b, c)
+    a = reliability(wide, scales={"hx": items}, by="role", missing=missing)
+    b = reliability(long, scales={"hx": items}, by="role", missing=missing)
+    pd.testing.assert_frame_equal(a, b, check_exact=False, rtol=1e-12)
+    assert a.attrs == b.attrs
+
+
+def test_long_answers_with_a_repeated_item_are_refused_by_row_position() -> None:
+    long = _long(_answers()).reset_index(drop=True)
+    long = pd.concat([long, long.iloc[[5]]], ignore_index=True).set_index("response_id")
+    long = long.reset_index()
+    with pytest.raises(InputTableError, match=r"responses: columns 'response_id' and 'item'") as e:
+        cronbach_alpha(long, by="role")
+    message = str(e.value)
+    assert "failed check unique" in message
+    assert f"rows [5, {len(long) - 1}]" in message
+    assert "R0" not in message  # no response id in the message
+    assert e.value.table == "responses"
+    assert e.value.failure_cases["index"].tolist() == [5, len(long) - 1]
+
+
+def test_long_answers_need_one_group_per_response() -> None:
+    long = _long(_answers()).reset_index(drop=True)
+    first = long.index[long["response_id"] == "R0007"]
+    long.loc[first[0], "role"] = "partner" if long.loc[first[0], "role"] != "partner" else "worker"
+    with pytest.raises(InputTableError, match="'role' failed check constant_within_response"):
+        reliability(long, by="role")
+
+
+def test_grouped_reliability_follows_the_result_protocol() -> None:
+    # Issue 11: reliability had its own columns (n_rows, n_excluded, note), int64 n and
+    # no attrs; compare_groups could not read it.
+    wide = _answers(600)
+    for fn, name in ((cronbach_alpha, "cronbach_alpha"), (mcdonald_omega, "mcdonald_omega")):
+        res = fn(wide, items=["hx1", "hx2", "hx3", "hx4"], by="role")
+        assert is_result(res)
+        assert list(res.columns) == [
+            "measure",
+            "role",
+            "n",
+            "estimate",
+            "se",
+            "ci_low",
+            "ci_high",
+            "n_items",
+            "missing",
+            "n_excluded_missing",
+            "suppressed",
+        ]
+        assert set(PROTOCOL_COLUMNS) <= set(res.columns)
+        assert (res["measure"] == name).all()
+        assert str(res["n"].dtype) == "Int64"
+        assert str(res["n_excluded_missing"].dtype) == "Int64"
+        meta = res.attrs["hxmetrics"]
+        assert meta["measure"] == name
+        assert meta["by"] == ["role"]
+        assert meta["excluded"] == {"missing": 2}
+        json.dumps(meta)
+        compared = compare_groups(res)
+        assert len(compared) == 3
+    rel = reliability(wide, items=["hx1", "hx2", "hx3", "hx4"], by="role")
+    assert rel.attrs["hxmetrics"]["measure"] == "reliability"
+    assert rel.attrs["hxmetrics"]["by"] == ["role", "scale"]
+    assert rel.attrs["hxmetrics"]["measures"] == ["cronbach_alpha", "mcdonald_omega"]
+    alpha = rel[rel["measure"] == "cronbach_alpha"].drop(columns="scale")
+    alone = cronbach_alpha(wide, items=["hx1", "hx2", "hx3", "hx4"], by="role")
+    pd.testing.assert_frame_equal(alpha.reset_index(drop=True), alone, check_like=False)
+
+
+def test_plot_estimates_draws_a_reliability_result() -> None:
+    from hxmetrics.plotting import new_figure, plot_estimates
+
+    res = cronbach_alpha(_answers(), items=["hx1", "hx2", "hx3", "hx4"], by="role")
+    _fig, ax = new_figure(4, 2)
+    assert plot_estimates(res, ax=ax) is ax
+
+
+def test_low_reliability_warns_with_its_threshold_and_what_to_do() -> None:
+    # Issue 11: "Reliability of 0.0016 on the index items" came without a word.
+    rng = np.random.default_rng(0)
+    noise = pd.DataFrame(rng.normal(size=(400, 6)), columns=[f"hx{i}" for i in range(1, 7)])
+    with pytest.warns(HxWarning, match=r"cronbach_alpha: below 0.70 for all rows") as rec:
+        res = cronbach_alpha(noise)
+    assert res.loc[0, "estimate"] < 0.2
+    message = str(rec[0].message)
+    assert "Nunnally & Bernstein 1994" in message
+    assert "item_total()" in message
+    assert res.attrs["hxmetrics"]["notes"] == [message]
+    with pytest.warns(HxWarning, match="mcdonald_omega"):
+        mcdonald_omega(noise)
+    # a reliable scale does not warn (warnings are errors in this suite)
+    good = cronbach_alpha(_answers(), items=["hx1", "hx2", "hx3", "hx4"])
+    assert good.loc[0, "estimate"] > LOW_RELIABILITY
+
+
+def test_low_reliability_of_a_suppressed_group_is_not_told() -> None:
+    rng = np.random.default_rng(1)
+    good = _answers(300)
+    bad = pd.DataFrame(rng.normal(size=(4, 4)), columns=["hx1", "hx2", "hx3", "hx4"])
+    both = pd.concat([good.assign(team="big"), bad.assign(team="small")], ignore_index=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        res = cronbach_alpha(both, items=["hx1", "hx2", "hx3", "hx4"], by="team", min_n=10)
+    assert res["suppressed"].all()  # small, and big as its complement
+    assert res.attrs["hxmetrics"]["notes"] == []
+
+
+def test_omega_warns_of_a_heywood_case() -> None:
+    # s12 s13 / s23 = 1.28 > s11 = 1: the one-factor solution needs a negative residual
+    s = np.array([[1.0, 0.8, 0.8], [0.8, 1.0, 0.5], [0.8, 0.5, 1.0]])
+    rng = np.random.default_rng(1)
+    z = rng.normal(size=(200, 3))
+    z = (z - z.mean(axis=0)) @ np.linalg.inv(np.linalg.cholesky(np.cov(z.T))).T
+    df = pd.DataFrame(z @ np.linalg.cholesky(s).T, columns=list("abc"))
+    with pytest.warns(HxWarning, match=r"all rows: Heywood case.*do not read omega"):
+        mcdonald_omega(df)
+
+
+def test_omega_warns_when_the_fit_does_not_converge(monkeypatch: pytest.MonkeyPatch) -> None:
+    fit_ml = _cfa.fit_ml
+
+    def stuck(*args: object, **kwargs: object) -> _cfa.FitResult:
+        result = fit_ml(*args, **kwargs)  # type: ignore[arg-type]
+        result.converged = False
+        return result
+
+    monkeypatch.setattr(_cfa, "fit_ml", stuck)
+    with pytest.warns(HxWarning, match="one-factor fit did not converge"):
+        mcdonald_omega(_answers(), items=["hx1", "hx2", "hx3", "hx4"])
+
+
+def test_feldt_interval_takes_confidence_by_keyword() -> None:
+    new = feldt_interval(0.85, 89, 7, confidence=0.9)
+    with pytest.warns(DeprecationWarning, match="confidence"):
+        old = feldt_interval(0.85, 89, 7, 0.9)
+    assert old == new

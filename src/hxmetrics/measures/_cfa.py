@@ -791,7 +791,7 @@ def standard_errors(spec: Spec, mom: Moments, theta: np.ndarray) -> tuple[np.nda
 # --------------------------------------------------------------------------- fit indices
 
 
-def _rmsea(chisq: float, df: int, N: int, G: int, level: float = 0.90) -> tuple[float, ...]:
+def _rmsea(chisq: float, df: int, N: int, G: int, confidence: float = 0.90) -> tuple[float, ...]:
     """RMSEA and its interval; lavaan multiplies by sqrt(G) for multiple groups
     (Steiger 1998), with N (the normal likelihood) in the denominator."""
     if df <= 0:
@@ -807,7 +807,7 @@ def _rmsea(chisq: float, df: int, N: int, G: int, level: float = 0.90) -> tuple[
             hi *= 2.0
         return float(optimize.brentq(lambda lam: stats.ncx2.cdf(chisq, df, lam) - prob, 1e-10, hi))
 
-    a = (1.0 - level) / 2.0
+    a = (1.0 - confidence) / 2.0
     lo = math.sqrt(ncp(1.0 - a) / (N * df)) * math.sqrt(G)
     hi = math.sqrt(ncp(a) / (N * df)) * math.sqrt(G)
     return est, lo, hi
@@ -951,3 +951,130 @@ def item_matrix(frame: Any, items: Sequence[str], *, table: str = "data") -> np.
             ),
         )
     return out
+
+
+#: The long form of answers, as :func:`hxmetrics.measures.index.hx_index` reads it: one
+#: row per response and item, the item's name in ``item`` and the answer in ``score``;
+#: the response (person) is named by the ``response`` argument (``"response_id"``).
+LONG_ITEM = "item"
+LONG_SCORE = "score"
+
+
+def is_long(frame: Any, items: Sequence[str] | None) -> bool:
+    """Long answers: ``item`` and ``score`` columns, and the items are not columns."""
+    columns = {str(c) for c in frame.columns}
+    if LONG_ITEM not in columns or LONG_SCORE not in columns:
+        return False
+    return items is None or not all(str(i) in columns for i in items)
+
+
+def wide_from_long(
+    frame: Any,
+    *,
+    response: str,
+    by: Sequence[str] = (),
+    items: Sequence[str] | None = None,
+    table: str = "responses",
+) -> Any:
+    """Long answers (one row per response and item) as a wide frame (one row per response).
+
+    The wide frame has the ``by`` columns and one float column per item, one row per
+    response in the order of its first row; an item a response did not answer (no row,
+    or a missing score) is NaN. Rows of items not in ``items`` are left out; with
+    ``items=None`` every item is kept, in sorted order (whatever the row order). A response
+    answering an item twice, a group column that changes within a response and a
+    non-numeric score raise :class:`~hxmetrics.errors.InputTableError` with example
+    row positions (never a response's id).
+    """
+    import pandas as pd
+
+    from hxmetrics.errors import check_columns
+
+    by = list(by)
+    check_columns(frame.columns, [response, LONG_ITEM, LONG_SCORE, *by], table=table)
+    frame = frame.reset_index(drop=True)  # positions, never the input's labels
+    names = frame[LONG_ITEM].astype("string")
+    if items is None:
+        keep = names.notna().to_numpy()
+        item_list = sorted(str(i) for i in pd.unique(names[keep]))
+    else:
+        item_list = [str(i) for i in items]
+        keep = names.isin(item_list).to_numpy(dtype=bool, na_value=False)
+    rows = np.flatnonzero(keep)
+    part = frame.iloc[rows]
+    score = part[LONG_SCORE]
+    num = pd.to_numeric(score, errors="coerce")
+    bad = (num.isna() & score.notna()).to_numpy()
+    if bad.any():
+        where = rows[bad][:5].tolist()
+        raise InputTableError(
+            f"{table}: column {LONG_SCORE!r} failed check numeric: expected numbers; "
+            f"{int(bad.sum())} value(s) are not, e.g. at row(s) {where}. Recode the answers "
+            "to numbers.",
+            table=table,
+            failure_cases=pd.DataFrame(
+                {"column": LONG_SCORE, "check": "numeric", "failure_case": None, "index": where}
+            ),
+        )
+    if part[response].isna().any():
+        where = rows[part[response].isna().to_numpy()][:5].tolist()
+        raise InputTableError(
+            f"{table}: column {response!r} failed check not_null: every answer needs its "
+            f"response; missing at row(s) {where}. Drop those rows or fill the column.",
+            table=table,
+            failure_cases=pd.DataFrame(
+                {"column": response, "check": "not_null", "failure_case": None, "index": where}
+            ),
+        )
+    r_codes, r_uniques = pd.factorize(part[response], sort=False)
+    i_codes = pd.Index(item_list).get_indexer(names.iloc[rows])
+    flat = pd.Series(r_codes.astype(np.int64) * len(item_list) + i_codes)
+    repeated = flat.duplicated(keep=False).to_numpy()
+    if repeated.any():
+        first = flat[repeated].drop_duplicates().head(3)
+        where = rows[np.flatnonzero(flat.isin(first).to_numpy())][:6].tolist()
+        n_pairs = int(flat[repeated].nunique())
+        raise InputTableError(
+            f"{table}: columns {response!r} and {LONG_ITEM!r} failed check unique: each "
+            f"response answers an item once (one row per response x item); {n_pairs} "
+            f"(response, item) pair(s) have a repeated answer, e.g. rows {where}. Remove "
+            "the repeated rows (keep one answer per response and item).",
+            table=table,
+            failure_cases=pd.DataFrame(
+                {
+                    "column": f"{response}, {LONG_ITEM}",
+                    "check": "unique",
+                    "failure_case": [f"row {r}" for r in where],
+                    "index": where,
+                }
+            ),
+        )
+    x = np.full((len(r_uniques), len(item_list)), np.nan)
+    x[r_codes, i_codes] = num.to_numpy(dtype=float, na_value=np.nan)
+    wide = pd.DataFrame(x, columns=item_list)
+    if by:
+        keys = part[by].reset_index(drop=True)
+        first_row = pd.Series(np.arange(len(part))).groupby(r_codes, sort=True).first()
+        firsts = keys.iloc[first_row.to_numpy()].reset_index(drop=True)
+        for c in by:
+            varies = keys[c].groupby(r_codes, sort=True, dropna=False).nunique(dropna=False) > 1
+            if bool(varies.any()):
+                code = int(np.flatnonzero(varies.to_numpy())[0])
+                where = rows[r_codes == code][:6].tolist()
+                raise InputTableError(
+                    f"{table}: column {c!r} failed check constant_within_response: a "
+                    f"response belongs to one group, but {int(varies.sum())} response(s) "
+                    f"have several values, e.g. rows {where}. Fix the group column.",
+                    table=table,
+                    failure_cases=pd.DataFrame(
+                        {
+                            "column": c,
+                            "check": "constant_within_response",
+                            "failure_case": None,
+                            "index": where,
+                        }
+                    ),
+                )
+            wide.insert(len(wide.columns) - len(item_list), c, firsts[c].to_numpy())
+            wide[c] = wide[c].astype(keys[c].dtype)
+    return wide

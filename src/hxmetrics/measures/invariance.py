@@ -13,23 +13,36 @@ the expected information, latent means fixed to 0 unless intercepts are held equ
 (then free in every group except the reference group), the independence baseline with
 group-specific variances and means for CFI/TLI, and the multi-group RMSEA multiplied
 by sqrt(G). Missing answers: complete cases (listwise), counted in ``n_excluded_``.
+
+Answers are wide (one column per item) or long, the form
+:func:`~hxmetrics.measures.index.hx_index` reads (one row per response and item:
+``response``, ``item``, ``score``); both give the same fit. A fit that does not converge
+and a Heywood case (a variance at or below zero, a standardised loading beyond 1) give an
+:class:`~hxmetrics.errors.HxWarning`.
 """
 
 from __future__ import annotations
 
 import itertools
 import math
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from hxmetrics.errors import ParameterError, check_choice, check_columns
+from hxmetrics._compat import deprecated_value, renamed, warn_renamed
+from hxmetrics._display import DataclassDisplay, html_block, text_block
+from hxmetrics.errors import HxWarning, ParameterError, check_choice, check_columns
 from hxmetrics.measures import _cfa
+from hxmetrics.measures._inference import check_confidence
 from hxmetrics.measures.reliability import reliability as _reliability
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 __all__ = ["CFA", "InvarianceResult", "cfa", "measurement_invariance"]
 
@@ -125,12 +138,24 @@ class CFA:
     groups_ : DataFrame
         ``group``, ``n`` (respondents used) and ``chisq`` (the group's contribution).
     n_excluded_ : int
-        Rows left out: an item missing, or (with ``group``) the group label missing.
+        Rows left out: an item missing, or (with ``by``) the group label missing.
+    by_ : str or None
+        The group column the model was fitted with.
     heywood_ : list of str
-        Variances estimated at or below zero (Heywood cases), e.g. ``"x1 ~~ x1 [a]"``;
-        empty for a proper solution.
+        Heywood cases: variances estimated at or below zero, e.g. ``"x1 ~~ x1 [a]"``,
+        and standardised loadings beyond 1; empty for a proper solution.
     converged_ : bool
         Whether the optimiser reached a zero gradient (``message_`` says how).
+
+    The model protocol: :meth:`fit` returns the model, ``params_`` and :meth:`summary`
+    hold the estimates, :meth:`plot` draws the loadings with their intervals,
+    :meth:`to_dict` / :meth:`from_dict` give a JSON round trip without refitting, and a
+    notebook shows the fit and the parameter table.
+
+    Warns
+    -----
+    HxWarning
+        From :meth:`fit`: the fit did not converge, or a Heywood case.
 
     References
     ----------
@@ -155,6 +180,10 @@ class CFA:
     3  q4     0.709  0.035
     >>> round(model.fit_measures_["chisq"], 3), model.fit_measures_["df"]
     (1.032, 2.0)
+    >>> import json
+    >>> again = CFA.from_dict(json.loads(json.dumps(model.to_dict())))
+    >>> again.summary().equals(model.summary())
+    True
     """
 
     def __init__(
@@ -171,38 +200,54 @@ class CFA:
 
     # ----------------------------------------------------------------- fitting
 
+    @renamed(group="by")
     def fit(
         self,
         data: Any,
         *,
-        group: str | None = None,
+        by: str | None = None,
         reference: Any = None,
+        response: str = "response_id",
     ) -> CFA:
-        """Fit to wide answers (one row per respondent, one column per item).
+        """Fit to wide or long answers.
 
         Parameters
         ----------
         data : DataFrame
-            pandas or any frame narwhals accepts.
-        group : str, optional
-            Column naming the group of each row (multi-group analysis).
+            Wide answers (one row per respondent, one column per item) or long ones
+            (one row per response and item: ``response``, ``item``, ``score``, as
+            :func:`~hxmetrics.measures.index.hx_index` reads them). pandas or any frame
+            narwhals accepts.
+        by : str, optional
+            Column naming the group of each row (multi-group analysis). ``group=`` is
+            its deprecated old name.
         reference : optional
             The reference group (listed first; its latent means are fixed to 0 when the
             intercepts are held equal). Default: the first label in sorted order.
+        response : str
+            Long answers only: the column naming the response.
 
         Returns
         -------
         CFA
             ``self``, fitted.
+
+        Warns
+        -----
+        HxWarning
+            The fit did not converge, or a Heywood case.
         """
-        mom, n_excluded = _moments(data, self.structure.items, group, reference)
-        return self._fit_moments(mom, group=group, n_excluded=n_excluded)
+        mom, n_excluded = _moments(data, self.structure.items, by, reference, response)
+        self._fit_moments(mom, by=by, n_excluded=n_excluded)
+        for message in self._problems():
+            warnings.warn(message, HxWarning, stacklevel=3)
+        return self
 
     def _fit_moments(
         self,
         mom: _cfa.Moments,
         *,
-        group: str | None,
+        by: str | None,
         n_excluded: int,
         start: np.ndarray | None = None,
     ) -> CFA:
@@ -213,7 +258,7 @@ class CFA:
             mom,
             spec,
             result.theta,
-            group=group,
+            by=by,
             n_excluded=n_excluded,
             converged=result.converged,
             iterations=result.iterations,
@@ -228,7 +273,7 @@ class CFA:
         spec: _cfa.Spec,
         theta: np.ndarray,
         *,
-        group: str | None,
+        by: str | None,
         n_excluded: int,
         converged: bool,
         iterations: int,
@@ -238,7 +283,7 @@ class CFA:
         self._mom = mom
         self._spec = spec
         self._theta = np.asarray(theta, dtype=float)
-        self.group_ = group
+        self.by_ = by
         self.n_excluded_ = int(n_excluded)
         self.converged_ = bool(converged)
         self.iterations_ = int(iterations)
@@ -269,6 +314,46 @@ class CFA:
             }
         )
         self.params_ = self._params_table()
+        # A standardised loading beyond 1 beside a negative residual variance is the same
+        # Heywood case, listed once (by the variance).
+        p = self.params_
+        proper = p[(p["kind"] == "residual variance") & (p["estimate"] > 0)]
+        loadings = p[p["op"] == "=~"].merge(
+            proper[["group", "lhs"]].rename(columns={"lhs": "rhs"}), on=["group", "rhs"]
+        )
+        beyond = loadings[np.abs(loadings["std_all"].to_numpy()) > 1.0 + 1e-8]
+        self.heywood_ += [
+            f"{r.lhs} =~ {r.rhs} [{r.group}] (standardised {r.std_all:.3f})"
+            for r in beyond.itertuples(index=False)
+        ]
+
+    @property
+    def group_(self) -> str | None:
+        """Deprecated: the group column, now :attr:`by_`."""
+        warn_renamed("CFA", "group_", "by_")
+        return self.by_
+
+    def _problems(self) -> list[str]:
+        """The fit's statistical problems, each as a message that says what to do."""
+        out = []
+        if not self.converged_:
+            out.append(
+                f"CFA did not converge ({self.message_}): the estimates, standard errors "
+                "and fit measures may be wrong. Check the model (every factor needs items "
+                "that covary; items keyed one way), drop near-constant items, or use more "
+                "respondents."
+            )
+        if self.heywood_:
+            shown = "; ".join(self.heywood_[:5])
+            more = len(self.heywood_) - 5
+            out.append(
+                f"CFA: Heywood case: {shown}{f' and {more} more' if more > 0 else ''} "
+                "(a variance at or below 0, or a standardised loading beyond 1). The model "
+                "does not fit these items as specified: look for an item that duplicates "
+                "another, a factor with too few items, or too few respondents, and do not "
+                "interpret these estimates."
+            )
+        return out
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "_theta"):
@@ -340,7 +425,6 @@ class CFA:
         out["ci_low"] = est - z_crit * se
         out["ci_high"] = est + z_crit * se
         return out[_PARAM_COLUMNS]
-        return out
 
     # ----------------------------------------------------------------- results
 
@@ -410,12 +494,12 @@ class CFA:
         frame = _cfa.to_pandas(data)
         s, spec, mom = self._spec.structure, self._spec, self._mom
         x = _cfa.item_matrix(frame, s.items)
-        if spec.G > 1 or self.group_ is not None:
-            if self.group_ is None or self.group_ not in frame.columns:
+        if spec.G > 1 or self.by_ is not None:
+            if self.by_ is None or self.by_ not in frame.columns:
                 raise ParameterError(
-                    f"data needs the group column {self.group_!r} the model was fitted with."
+                    f"data needs the group column {self.by_!r} the model was fitted with."
                 )
-            labels = frame[self.group_].to_numpy()
+            labels = frame[self.by_].to_numpy()
             lookup = {lab: g for g, lab in enumerate(mom.groups)}
             unknown = sorted({str(v) for v in labels if v not in lookup})
             if unknown:
@@ -446,7 +530,7 @@ class CFA:
             "model": self.model,
             "equal": sorted(self.equal),
             "meanstructure": bool(self._spec.meanstructure),
-            "group": self.group_,
+            "by": self.by_,
             "groups": [_plain(g) for g in mom.groups],
             "n": mom.n.tolist(),
             "mean": mom.mean.tolist(),
@@ -474,7 +558,8 @@ class CFA:
             mom,
             spec,
             np.asarray(state["theta"], dtype=float),
-            group=state["group"],
+            # "group" is the key of the states written before the by= rename
+            by=state["by"] if "by" in state else state.get("group"),
             n_excluded=state["n_excluded"],
             converged=state["converged"],
             iterations=state["iterations"],
@@ -482,6 +567,92 @@ class CFA:
             at_bound=list(state["at_bound"]),
         )
         return obj
+
+    def plot(self, *, ax: Axes | None = None, confidence: float = 0.95) -> Axes:
+        """Draw the loadings with their intervals (one row per loading, a colour per group).
+
+        Markers (loadings fixed to 1) are drawn without an interval.
+
+        Parameters
+        ----------
+        ax : matplotlib Axes, optional
+            Where to draw; default a new figure.
+        confidence : float
+            Level of the Wald intervals.
+
+        Returns
+        -------
+        matplotlib.axes.Axes
+
+        Examples
+        --------
+        >>> import numpy as np, pandas as pd
+        >>> from hxmetrics.plotting import new_figure
+        >>> rng = np.random.default_rng(3)
+        >>> x = rng.normal(size=(200, 1)) + rng.normal(scale=0.6, size=(200, 3))
+        >>> model = CFA({"f": ["a", "b", "c"]}).fit(pd.DataFrame(x, columns=list("abc")))
+        >>> fig, ax = new_figure(4, 2)
+        >>> model.plot(ax=ax) is ax
+        True
+        """
+        from hxmetrics.plotting import _axes, style
+
+        table = self.summary(confidence=confidence)
+        rows = table[table["op"] == "=~"]
+        labels = list(dict.fromkeys(f"{r.lhs} =~ {r.rhs}" for r in rows.itertuples()))
+        position = {label: i for i, label in enumerate(labels)}
+        groups = list(dict.fromkeys(rows["group"]))
+        with style():
+            ax = _axes(ax, 6.0, 0.9 + 0.35 * len(labels))
+            step = 0.6 / max(len(groups), 1)
+            for k, g in enumerate(groups):
+                part = rows[rows["group"] == g]
+                y = np.array([position[f"{r.lhs} =~ {r.rhs}"] for r in part.itertuples()])
+                y = y + (k - (len(groups) - 1) / 2.0) * step
+                est = part["estimate"].to_numpy(dtype=float)
+                low = np.nan_to_num(est - part["ci_low"].to_numpy(dtype=float))
+                high = np.nan_to_num(part["ci_high"].to_numpy(dtype=float) - est)
+                ax.errorbar(
+                    est,
+                    y,
+                    xerr=np.vstack([low, high]),
+                    fmt="o",
+                    capsize=2,
+                    label=str(g) if len(groups) > 1 else None,
+                )
+            ax.set_yticks(range(len(labels)), labels)
+            ax.set_ylim(len(labels) - 0.5, -0.5)
+            ax.axvline(0.0, color="0.6", linewidth=0.8)
+            ax.set_xlabel(f"loading ({confidence:.0%} interval; markers fixed at 1)")
+            if len(groups) > 1:
+                ax.legend(title=self.by_, loc="best")
+        return ax
+
+    # ----------------------------------------------------------------- display
+
+    def _title(self) -> str:
+        factors = ", ".join(self.structure.factors)
+        eq = ", ".join(sorted(self.equal)) or "none"
+        if not hasattr(self, "fit_measures_"):
+            return f"CFA of {factors} (equal: {eq}), not fitted"
+        fm = self.fit_measures_
+        groups = f" in {int(fm['n_groups'])} groups of {self.by_!r}" if self.by_ else ""
+        return (
+            f"CFA of {factors} (equal: {eq}){groups}: chisq = {fm['chisq']:.3f}, "
+            f"df = {fm['df']:.0f}, CFI = {fm['cfi']:.3f}, RMSEA = {fm['rmsea']:.3f}, "
+            f"SRMR = {fm['srmr']:.3f}, n = {fm['n']:.0f}"
+        )
+
+    def _notes(self) -> list[str]:
+        if not hasattr(self, "fit_measures_"):
+            return ["call .fit(data) first"]
+        notes = [f"{self.n_excluded_:,} row(s) left out (an item or the group missing)"]
+        notes += self._problems()
+        return notes
+
+    def _repr_html_(self) -> str:
+        frame = self.summary() if hasattr(self, "fit_measures_") else None
+        return html_block(self._title(), frame, notes=self._notes())
 
     def __repr__(self) -> str:
         status = "unfitted"
@@ -492,18 +663,26 @@ class CFA:
         return f"CFA(factors={list(self.structure.factors)}, equal=[{eq}], {status})"
 
 
+def _wide(data: Any, items: Sequence[str], by: str | None, response: str) -> Any:
+    """Wide answers as pandas; long ones pivoted to one row per response."""
+    frame = _cfa.to_pandas(data)
+    if _cfa.is_long(frame, items):
+        frame = _cfa.wide_from_long(frame, response=response, by=[] if by is None else [by])
+    return frame
+
+
 def _moments(
-    data: Any, items: Sequence[str], group: str | None, reference: Any
+    data: Any, items: Sequence[str], group: str | None, reference: Any, response: str
 ) -> tuple[_cfa.Moments, int]:
     """Complete-case sufficient statistics per group, and the number of rows left out."""
-    frame = _cfa.to_pandas(data)
+    frame = _wide(data, items, group, response)
     x = _cfa.item_matrix(frame, items)
     keep = ~np.isnan(x).any(axis=1)
     if group is None:
         labels = np.zeros(len(frame), dtype=int)
         uniques: list[Any] = ["all"]
         if reference is not None:
-            raise ParameterError("reference= needs group=.")
+            raise ParameterError("reference= needs by=.")
     else:
         check_columns(frame.columns, [group])
         col = frame[group]
@@ -533,32 +712,41 @@ def _moments(
     return mom, int((~keep).sum())
 
 
+@renamed(group="by")
 def cfa(
     data: Any,
     model: Mapping[str, Sequence[str]],
     *,
-    group: str | None = None,
+    by: str | None = None,
     equal: str | Iterable[str] = (),
     meanstructure: bool | None = None,
     reference: Any = None,
+    response: str = "response_id",
 ) -> CFA:
     """Fit a confirmatory factor model; shorthand for ``CFA(model, ...).fit(data, ...)``.
 
     Parameters
     ----------
     data : DataFrame
-        Wide answers, one column per item.
+        Wide answers (one column per item) or long ones (``response``, ``item``,
+        ``score``); see :meth:`CFA.fit`.
     model : mapping
         ``{"factor": ["item", ...]}``; see :class:`CFA`.
-    group, reference
-        See :meth:`CFA.fit`.
+    by, reference, response
+        See :meth:`CFA.fit` (``group=`` is the deprecated old name of ``by``).
     equal, meanstructure
         See :class:`CFA`.
 
     Returns
     -------
     CFA
-        The fitted model (``params_``, ``fit_measures_``, ``summary()``, ``predict()``).
+        The fitted model (``params_``, ``fit_measures_``, ``summary()``, ``predict()``,
+        ``plot()``).
+
+    Warns
+    -----
+    HxWarning
+        The fit did not converge, or a Heywood case.
 
     References
     ----------
@@ -576,7 +764,7 @@ def cfa(
     {'cfi': 1.0, 'rmsea': 0.0, 'srmr': 0.005}
     """
     return CFA(model, equal=equal, meanstructure=meanstructure).fit(
-        data, group=group, reference=reference
+        data, by=by, reference=reference, response=response
     )
 
 
@@ -584,7 +772,7 @@ def cfa(
 
 
 @dataclass
-class InvarianceResult:
+class InvarianceResult(DataclassDisplay):
     """The outcome of :func:`measurement_invariance`.
 
     Attributes
@@ -611,7 +799,10 @@ class InvarianceResult:
     n_excluded : int
         Rows left out (an item or the group label missing).
     settings : dict
-        The decision rule and its cut-offs.
+        The group column (``by``), the decision rule and its cut-offs.
+
+    ``print(result)`` shows the verdict and the fit table; a notebook shows every field
+    (:func:`hxmetrics._display.dataclass_html`).
     """
 
     table: pd.DataFrame
@@ -626,6 +817,27 @@ class InvarianceResult:
     def summary(self) -> pd.DataFrame:
         """The fit table (``table``)."""
         return self.table
+
+    def __repr__(self) -> str:
+        by = self.settings.get("by")
+        groups = f"{len(self.groups)} groups" + (f" of {by!r}" if by else "")
+        n = int(self.groups["n"].sum()) if "n" in self.groups else 0
+        title = (
+            f"InvarianceResult: measurement invariance across {groups} (n = {n:,}); "
+            f"highest level supported: {self.supported_level or 'none'}"
+        )
+        columns = [
+            c
+            for c in ("level", "chisq", "df", "cfi", "rmsea", "srmr", "delta_cfi", "supported")
+            if c in self.table.columns
+        ]
+        notes = [
+            f"{'valid' if r.valid else 'not valid'}: {r.comparison} ({r.reason})"
+            for r in self.verdict.itertuples(index=False)
+        ]
+        if self.n_excluded:
+            notes.append(f"{self.n_excluded:,} row(s) left out (an item or the group missing)")
+        return text_block(title, self.table[columns].round(3), notes=notes)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain, JSON-serialisable state (the fitted models included)."""
@@ -695,22 +907,25 @@ def _level_sets(levels: Sequence[str | Iterable[str]]) -> list[tuple[str, frozen
     return out
 
 
+@renamed(group="by")
 def measurement_invariance(
     data: Any,
     model: Mapping[str, Sequence[str]],
     *,
-    group: str,
+    by: str,
     levels: Sequence[str | Iterable[str]] = ("configural", "metric", "scalar", "strict"),
     criterion: str = "chen2007",
     delta_cfi: float = -0.010,
     delta_rmsea: float = 0.015,
     delta_srmr: tuple[float, float] = (0.030, 0.010),
-    significance: float = 0.05,
+    confidence: float = 0.95,
     configural_cfi: float = 0.90,
     configural_rmsea: float = 0.10,
     reference: Any = None,
     reliability: bool = True,
-    min_n: int = 10,
+    min_n: int | None = 10,
+    response: str = "response_id",
+    **deprecated: Any,
 ) -> InvarianceResult:
     """Test measurement invariance across groups with multi-group CFA.
 
@@ -724,8 +939,8 @@ def measurement_invariance(
       ``|delta_cfi|`` (ΔCFI <= -0.010) **and** RMSEA rises by at least ``delta_rmsea``
       (0.015) or SRMR by at least ``delta_srmr`` (0.030 for the loadings step, 0.010
       for the intercept and residual steps) (Chen 2007).
-    * ``"chisq"``: non-invariant when the chi-square difference test rejects at
-      ``significance``.
+    * ``"chisq"``: non-invariant when the chi-square difference test rejects at the
+      level ``1 - confidence`` (p < 0.05 with the default).
 
     The configural model must itself fit acceptably (CFI >= ``configural_cfi`` and
     RMSEA <= ``configural_rmsea``) for anything to be supported.
@@ -733,30 +948,42 @@ def measurement_invariance(
     Parameters
     ----------
     data : DataFrame
-        Wide answers (one column per item) with a group column.
+        Wide answers (one column per item) with a group column, or long ones (one row
+        per response and item: ``response``, ``item``, ``score`` and the group column,
+        as :func:`~hxmetrics.measures.index.hx_index` reads them).
     model : mapping
         ``{"factor": ["item", ...]}``; the first item of each factor is its marker.
-    group : str
-        The group column.
+    by : str
+        The group column (``group=`` is its deprecated old name).
     levels : sequence
         Level names, or sets of families held equal (e.g. ``("loadings",
         "intercepts", "means")`` to test equal latent means after scalar invariance).
         Each must contain the constraints of the one before.
-    criterion, delta_cfi, delta_rmsea, delta_srmr, significance
-        The decision rule and its cut-offs (above).
+    criterion, delta_cfi, delta_rmsea, delta_srmr, confidence
+        The decision rule and its cut-offs (above). ``significance=0.05`` is the
+        deprecated old spelling of ``confidence=0.95``.
     configural_cfi, configural_rmsea : float
         Minimum fit of the configural model.
     reference : optional
         Reference group (latent means fixed at 0); default the first in sorted order.
     reliability : bool
         Also report alpha and omega per group and factor.
-    min_n : int
+    min_n : int or None
         Groups smaller than this are suppressed in the reliability table.
+    response : str
+        Long answers only: the column naming the response.
 
     Returns
     -------
     InvarianceResult
         ``table``, ``verdict``, ``supported_level``, ``fits``, ``reliability``.
+
+    Warns
+    -----
+    HxWarning
+        A level's fit did not converge or has a Heywood case (one warning naming the
+        levels), and from the reliability table as in
+        :func:`~hxmetrics.measures.reliability.reliability`.
 
     References
     ----------
@@ -778,7 +1005,7 @@ def measurement_invariance(
     >>> answers = pd.DataFrame(x, columns=["q1", "q2", "q3", "q4"])
     >>> answers["silo"] = np.repeat(["customers", "workers", "partners"], 200)
     >>> res = measurement_invariance(answers, {"hx": ["q1", "q2", "q3", "q4"]},
-    ...                              group="silo")
+    ...                              by="silo")
     >>> res.table[["level", "df", "df_diff", "invariant"]]
             level    df  df_diff  invariant
     0  configural   6.0      NaN       <NA>
@@ -788,15 +1015,29 @@ def measurement_invariance(
     >>> res.supported_level
     'strict'
     """
+    confidence = deprecated_value(
+        "measurement_invariance",
+        deprecated,
+        "significance",
+        "confidence",
+        confidence,
+        default=0.95,
+        convert=lambda alpha: 1.0 - float(alpha),
+    )
+    if deprecated:
+        raise TypeError(
+            f"measurement_invariance() got unexpected keyword argument(s) {sorted(deprecated)}."
+        )
+    confidence = check_confidence(confidence)
+    significance = 1.0 - confidence
     check_choice("criterion", criterion, ("chen2007", "chisq"))
-    if not 0.0 < significance < 1.0:
-        raise ParameterError(f"significance must be between 0 and 1; got {significance!r}.")
     structure = _cfa.parse_model(model)
     ladder = _level_sets(levels)
-    mom, n_excluded = _moments(data, structure.items, group, reference)
+    frame = _wide(data, structure.items, by, response)
+    mom, n_excluded = _moments(frame, structure.items, by, reference, response)
     if mom.G < 2:
         raise ParameterError(
-            f"measurement invariance needs at least two groups; column {group!r} has "
+            f"measurement invariance needs at least two groups; column {by!r} has "
             f"{mom.G} ({list(mom.groups)})."
         )
 
@@ -808,8 +1049,9 @@ def measurement_invariance(
         if prev is not None:  # start from the previous level's estimates
             spec_l = _cfa.Spec(structure, mom.G, eq, True)
             start = _cfa.params_from_matrices(spec_l, prev._spec.fill(prev._theta), mom.n)
-        fits[name] = model_l._fit_moments(mom, group=group, n_excluded=n_excluded, start=start)
+        fits[name] = model_l._fit_moments(mom, by=by, n_excluded=n_excluded, start=start)
         prev = fits[name]
+    _warn_levels(fits)
 
     rows = []
     for k, (name, eq) in enumerate(ladder):
@@ -899,12 +1141,11 @@ def measurement_invariance(
 
     rel = None
     if reliability:
-        frame = _cfa.to_pandas(data)
         items = list(structure.items)
-        keep = frame[items].notna().all(axis=1) & frame[group].notna()
+        keep = frame[items].notna().all(axis=1) & frame[by].notna()
         scales = {f: its for f, its in structure.as_dict().items() if len(its) >= 2}
         if scales:
-            rel = _reliability(frame.loc[keep], scales=scales, by=group, min_n=min_n)
+            rel = _reliability(frame.loc[keep], scales=scales, by=by, min_n=min_n)
 
     return InvarianceResult(
         table=table,
@@ -915,12 +1156,38 @@ def measurement_invariance(
         groups=fits[ladder[0][0]].groups_[["group", "n"]].copy(),
         n_excluded=n_excluded,
         settings={
+            "by": by,
             "criterion": criterion,
             "delta_cfi": delta_cfi,
             "delta_rmsea": delta_rmsea,
             "delta_srmr": list(delta_srmr),
-            "significance": significance,
+            "confidence": confidence,
             "configural_cfi": configural_cfi,
             "configural_rmsea": configural_rmsea,
         },
     )
+
+
+def _warn_levels(fits: Mapping[str, CFA]) -> None:
+    """One HxWarning per kind of problem, naming the levels it concerns."""
+    stuck = [name for name, fit in fits.items() if not fit.converged_]
+    heywood = {name: fit.heywood_ for name, fit in fits.items() if fit.heywood_}
+    if stuck:
+        warnings.warn(
+            f"measurement_invariance: the fit of level(s) {stuck} did not converge; their "
+            "fit measures, and the steps that compare them, may be wrong. Check the model "
+            "in each group (cfa(data, model, by=...)), drop near-constant items, or merge "
+            "small groups.",
+            HxWarning,
+            stacklevel=4,
+        )
+    if heywood:
+        shown = "; ".join(f"{name}: {', '.join(cases[:3])}" for name, cases in heywood.items())
+        warnings.warn(
+            f"measurement_invariance: Heywood case(s) ({shown}): a variance at or below 0 "
+            "or a standardised loading beyond 1. The model does not fit these items in "
+            "some group: look for an item that duplicates another or too few respondents "
+            "in a group before reading the verdict.",
+            HxWarning,
+            stacklevel=4,
+        )

@@ -1,10 +1,21 @@
 """Reliability of multi-item scales: Cronbach's alpha, McDonald's omega, item analysis.
 
-Input is *wide*: one row per respondent, one numeric column per item (pivot long survey
-responses first, e.g. ``responses.pivot(index="response_id", columns="item",
-values="score")``). Every function takes ``by=`` for one row per group, states how
-missing answers were handled (``missing="listwise"`` or ``"pairwise"``) and suppresses
-groups smaller than ``min_n`` (the row stays, with the estimate blank and a note).
+Input is *wide* (one row per respondent, one numeric column per item) or *long*, the
+form :func:`~hxmetrics.measures.index.hx_index` reads: one row per response and item,
+with the item's name in ``item``, the answer in ``score`` and the response named by
+``response=`` (default ``"response_id"``). Both give the same result. Every function
+takes ``by=`` for one row per group and states how missing answers were handled
+(``missing="listwise"`` or ``"pairwise"``).
+
+:func:`cronbach_alpha`, :func:`mcdonald_omega` and :func:`reliability` return grouped
+results of the one protocol (:func:`hxmetrics.measures._result.grouped_result`):
+``measure``, the group columns, ``n``, ``estimate``, ``se``, ``ci_low``, ``ci_high``,
+``n_items``, ``missing``, ``n_excluded_missing``, ``suppressed``. Groups smaller than
+``min_n`` (and their complements) are hidden by the disclosure-control layer.
+
+Estimates below :data:`LOW_RELIABILITY` (0.70), a fit that did not converge and a
+Heywood case give an :class:`~hxmetrics.errors.HxWarning`; so does a shown group
+without an estimate. The same lines are kept in ``attrs["hxmetrics"]["notes"]``.
 
 Everything is computed from per-group sufficient statistics (pairwise counts, sums and
 cross-products), so the same numbers follow from the rows or from merged partial sums.
@@ -13,6 +24,7 @@ cross-products), so the same numbers follow from the rows or from merged partial
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -20,29 +32,59 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from hxmetrics.errors import HxError, ParameterError, check_choice, check_columns
+from hxmetrics.errors import HxError, HxWarning, ParameterError, check_choice, check_columns
 from hxmetrics.measures import _cfa
+from hxmetrics.measures._inference import check_confidence
+from hxmetrics.measures._result import grouped_result
+from hxmetrics.privacy import check_min_n, suppress
 
-__all__ = ["cronbach_alpha", "feldt_interval", "item_total", "mcdonald_omega", "reliability"]
+__all__ = [
+    "LOW_RELIABILITY",
+    "cronbach_alpha",
+    "feldt_interval",
+    "item_total",
+    "mcdonald_omega",
+    "reliability",
+]
 
 MISSING = ("listwise", "pairwise")
 
-_RESULT_COLUMNS = [
-    "n",
-    "n_items",
-    "estimate",
-    "se",
-    "ci_low",
-    "ci_high",
-    "n_rows",
-    "n_excluded",
-    "missing",
-    "suppressed",
-    "note",
-]
+#: Below this, a reliability estimate gives an :class:`~hxmetrics.errors.HxWarning`:
+#: 0.70 is the "modest reliability" Nunnally & Bernstein (1994, pp. 264-265) ask of
+#: scales used to compare groups in early research (0.80 for basic research, 0.90 or
+#: more for decisions about individuals). Lance, Butts & Michels (2006) trace the
+#: cut-off and its use.
+LOW_RELIABILITY = 0.70
+
+#: Result columns after the protocol's estimate columns, in order.
+_EXTRA = ("n_items", "missing")
 
 
 # --------------------------------------------------------------------------- preparation
+
+
+def _by_list(by: str | Sequence[str] | None) -> list[str]:
+    return [] if by is None else ([by] if isinstance(by, str) else [str(c) for c in by])
+
+
+def wide_answers(
+    data: Any,
+    items: Sequence[str] | None,
+    by: Sequence[str],
+    response: str,
+) -> tuple[Any, Sequence[str] | None]:
+    """Wide answers as pandas: long ones are pivoted (one row per response)."""
+    if isinstance(items, str):
+        raise ParameterError(
+            f"items must be a list of column names; got the string {items!r}. "
+            f"Hint: items=[{items!r}, ...]."
+        )
+    frame = _cfa.to_pandas(data)
+    if _cfa.is_long(frame, items):
+        frame = _cfa.wide_from_long(frame, response=response, by=by, items=items)
+        if items is None:
+            items = [c for c in frame.columns if c not in by]
+    return frame, items
 
 
 class _Prepared:
@@ -54,18 +96,14 @@ class _Prepared:
         items: Sequence[str] | None,
         by: str | Sequence[str] | None,
         missing: str,
+        response: str = "response_id",
     ) -> None:
         check_choice("missing", missing, MISSING)
-        frame = _cfa.to_pandas(data)
-        self.by = [] if by is None else ([by] if isinstance(by, str) else list(by))
+        self.by = _by_list(by)
+        frame, items = wide_answers(data, items, self.by, response)
         check_columns(frame.columns, self.by)
         if items is None:
             items = [c for c in frame.columns if c not in self.by]
-        elif isinstance(items, str):
-            raise ParameterError(
-                f"items must be a list of column names; got the string {items!r}. "
-                f"Hint: items=[{items!r}, ...]."
-            )
         self.items = [str(i) for i in items]
         if len(self.items) < 2:
             raise ParameterError(
@@ -125,8 +163,11 @@ class _Prepared:
         """Listwise: complete rows. Pairwise: the smallest pairwise count (conservative)."""
         return int(self.npair[g].min()) if self.npair[g].size else 0
 
-    def key_row(self, g: int) -> dict[str, Any]:
-        return {c: self.keys.iloc[g][c] for c in self.by}
+    def label(self, g: int) -> str:
+        """The group as text for a message (``team='north'``), or ``all rows``."""
+        if not self.by:
+            return "all rows"
+        return ", ".join(f"{c}={self.keys.iloc[g][c]!r}" for c in self.by)
 
 
 def _alpha_from_cov(s: np.ndarray) -> float:
@@ -162,7 +203,9 @@ def _feldt(alpha: float, df1: float, df2: float, confidence: float) -> tuple[flo
     return lo, hi
 
 
-def feldt_interval(alpha: float, n: int, k: int, confidence: float = 0.95) -> tuple[float, float]:
+def feldt_interval(
+    alpha: float, n: int, k: int, *args: float, confidence: float = 0.95
+) -> tuple[float, float]:
     """Feldt's F-based interval for alpha (Feldt 1965; Feldt, Woodruff & Salih 1987).
 
     ``(1 - alpha) / (1 - alpha_hat)`` is taken as F-distributed with ``n - 1`` and
@@ -170,50 +213,152 @@ def feldt_interval(alpha: float, n: int, k: int, confidence: float = 0.95) -> tu
     errors), giving ``[1 - (1 - a) F_{1-g/2}, 1 - (1 - a) F_{g/2}]`` with
     ``g = 1 - confidence`` (Feldt et al. 1987, p. 95, formulas 6 and 7).
 
+    Parameters
+    ----------
+    alpha : float
+        The estimated coefficient alpha.
+    n, k : int
+        Respondents and items.
+    confidence : float, keyword-only
+        Level of the interval (passing it as the fourth positional argument is
+        deprecated).
+
+    Returns
+    -------
+    tuple of float
+        ``(ci_low, ci_high)``; NaN when ``n < 2``, ``k < 2`` or alpha is not finite.
+
     Examples
     --------
     >>> lo, hi = feldt_interval(0.85, 89, 7)
     >>> round(lo, 4), round(hi, 4)
     (0.7971, 0.8932)
     """
+    if args:
+        if len(args) > 1:
+            raise ParameterError(
+                f"feldt_interval() takes alpha, n and k positionally; got {3 + len(args)} "
+                "positional arguments."
+            )
+        if confidence != 0.95:
+            raise ParameterError("feldt_interval(): pass confidence= only (keyword).")
+        warnings.warn(
+            "feldt_interval(): confidence as the fourth positional argument is deprecated, "
+            "pass confidence=... (the positional form goes in the next release).",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        confidence = args[0]
+    confidence = check_confidence(confidence)
     if n < 2 or k < 2 or not math.isfinite(alpha):
         return math.nan, math.nan
     return _feldt(alpha, n - 1, (n - 1) * (k - 1), confidence)
 
 
-def _check_common(confidence: float, min_n: int) -> None:
-    if not 0.0 < confidence < 1.0:
-        raise ParameterError(f"confidence must be strictly between 0 and 1; got {confidence!r}.")
-    if not isinstance(min_n, int | np.integer) or min_n < 2:
-        raise ParameterError(f"min_n must be an integer >= 2; got {min_n!r}.")
+# --------------------------------------------------------------------------- results
 
 
-def _frame(prep: _Prepared, rows: list[dict[str, Any]], columns: list[str]) -> pd.DataFrame:
-    out = pd.DataFrame(rows, columns=[*prep.by, *columns])
-    return out.reset_index(drop=True)
+class _Problems:
+    """Per-group problems found while estimating, warned about for shown groups only."""
+
+    def __init__(self) -> None:
+        self.items: list[tuple[str, int, str]] = []
+
+    def add(self, kind: str, g: int, text: str) -> None:
+        self.items.append((kind, g, text))
 
 
-def _base_row(prep: _Prepared, g: int, min_n: int) -> tuple[dict[str, Any], bool]:
-    n = prep.n_effective(g)
-    row = {
-        **prep.key_row(g),
-        "n": n,
-        "n_items": len(prep.items),
-        "estimate": math.nan,
-        "se": math.nan,
-        "ci_low": math.nan,
-        "ci_high": math.nan,
-        "n_rows": int(prep.n_rows[g]),
-        "n_excluded": int(prep.n_excluded[g]),
-        "missing": prep.missing,
-        "suppressed": False,
-        "note": "",
-    }
-    if n < min_n:
-        row["suppressed"] = True
-        row["note"] = f"suppressed: n = {n} < min_n = {min_n}"
-        return row, False
-    return row, True
+#: What each kind of problem means and what to do, after the groups it concerns.
+_ADVICE = {
+    "none": "no estimate. {detail}",
+    "convergence": (
+        "the one-factor fit did not converge, so the estimate may be wrong. Check that the "
+        "items covary positively (reverse-keyed items recoded), drop near-constant items, "
+        "or use more respondents."
+    ),
+    "heywood": (
+        "Heywood case: a residual variance is estimated at or below 0 (a standardised "
+        "loading of 1 or more), so the one-factor model does not fit these items. Check for "
+        "an item that duplicates another or is keyed the other way, and do not read omega "
+        "as the scale's reliability there."
+    ),
+}
+
+
+def _grouped(
+    prep: _Prepared,
+    *,
+    measure: str,
+    n: np.ndarray,
+    estimate: np.ndarray,
+    se: np.ndarray,
+    ci_low: np.ndarray,
+    ci_high: np.ndarray,
+    confidence: float,
+    method: str,
+    min_n: int | None,
+    problems: _Problems,
+) -> pd.DataFrame:
+    """The protocol result, then one HxWarning per kind of problem in the shown groups."""
+    out = grouped_result(
+        prep.keys[prep.by] if prep.by else pd.DataFrame(index=[0]),
+        measure=measure,
+        n=n,
+        estimate=estimate,
+        se=se,
+        ci_low=ci_low,
+        ci_high=ci_high,
+        confidence=confidence,
+        method=method,
+        min_n=min_n,
+        extra={
+            "n_items": np.full(prep.G, len(prep.items), dtype=np.int64),
+            "missing": np.full(prep.G, prep.missing, dtype=object),
+        },
+        excluded={"missing": prep.n_excluded},
+        meta={"items": list(prep.items), "missing": prep.missing},
+    )
+    shown = ~out["suppressed"].to_numpy(dtype=bool)
+    notes: list[str] = []
+    by_kind: dict[str, list[str]] = {}
+    details: dict[str, str] = {}
+    for kind, g, text in problems.items:
+        if shown[g]:
+            by_kind.setdefault(kind, []).append(prep.label(g))
+            details.setdefault(kind, text)
+    low = [
+        f"{prep.label(g)} ({estimate[g]:.3f})"
+        for g in range(prep.G)
+        if shown[g] and math.isfinite(estimate[g]) and estimate[g] < LOW_RELIABILITY
+    ]
+    for kind, labels in by_kind.items():
+        advice = _ADVICE[kind].format(detail=details[kind])
+        notes.append(f"{measure}: {_listed(labels)}: {advice}")
+    if low:
+        notes.append(
+            f"{measure}: below {LOW_RELIABILITY:.2f} for {_listed(low)}. The items hardly "
+            "measure one thing there (Nunnally & Bernstein 1994 ask at least 0.70 to "
+            "compare groups): check item_total() for items that do not belong (reverse-keyed, "
+            "another construct) before comparing groups or building an index on them."
+        )
+    for note in notes:
+        warnings.warn(note, HxWarning, stacklevel=4)
+    out.attrs["hxmetrics"]["notes"] = notes
+    return out
+
+
+def _listed(labels: list[str], limit: int = 5) -> str:
+    more = len(labels) - limit
+    return ", ".join(labels[:limit]) + (f" and {more} more group(s)" if more > 0 else "")
+
+
+def _check_common(confidence: float, min_n: int | None) -> tuple[float, int | None]:
+    return check_confidence(confidence), check_min_n(min_n)
+
+
+def _skipped(n: int, min_n: int | None) -> bool:
+    """Groups hidden anyway (fewer than ``min_n``) are not estimated."""
+    return min_n is not None and n < min_n
 
 
 # --------------------------------------------------------------------------- alpha
@@ -224,9 +369,10 @@ def cronbach_alpha(
     *,
     items: Sequence[str] | None = None,
     by: str | Sequence[str] | None = None,
+    response: str = "response_id",
     missing: str = "listwise",
     confidence: float = 0.95,
-    min_n: int = 10,
+    min_n: int | None = 10,
 ) -> pd.DataFrame:
     """Cronbach's coefficient alpha with Feldt's F-based confidence interval.
 
@@ -235,31 +381,44 @@ def cronbach_alpha(
     Parameters
     ----------
     data : DataFrame
-        Wide answers: one row per respondent, one numeric column per item (pandas, or
-        any frame narwhals accepts).
+        Wide answers (one row per respondent, one numeric column per item) or long
+        ones (one row per response and item: ``response``, ``item``, ``score``, the
+        form :func:`~hxmetrics.measures.index.hx_index` reads). pandas, or any frame
+        narwhals accepts.
     items : list of str, optional
-        The item columns; default every column not named in ``by``.
+        The items (wide: columns; long: values of ``item``); default every column not
+        named in ``by`` (long: every item).
     by : str or list of str, optional
         Group columns; one result row per group (missing group keys form their own
-        group, no row is dropped).
+        group, no row is dropped). In long answers a group column must not change
+        within a response.
+    response : str
+        Long answers only: the column naming the response (respondent). A response
+        answering an item twice is an error.
     missing : {"listwise", "pairwise"}
         ``"listwise"`` uses complete rows only. ``"pairwise"`` uses every answered pair
         (each covariance from the rows answering both items); ``n`` is then the smallest
         pairwise count, used for the interval. Stated in the ``missing`` column.
     confidence : float
         Level of the Feldt interval.
-    min_n : int
-        Groups with fewer usable respondents are suppressed (estimate left blank, a
-        note says why).
+    min_n : int or None
+        Groups with fewer usable respondents, and their complements, are suppressed
+        (:func:`hxmetrics.privacy.suppress`); None shows every group.
 
     Returns
     -------
     DataFrame
-        One row per group: the ``by`` columns, ``n``, ``n_items``, ``estimate`` (alpha),
-        ``se`` (normal-theory asymptotic SE), ``ci_low``, ``ci_high`` (Feldt),
-        ``n_rows`` (rows in the group), ``n_excluded`` (rows not used: incomplete under
-        listwise, no answer at all under pairwise), ``missing``, ``suppressed``,
-        ``note``.
+        The grouped-result protocol, one row per group: ``measure``
+        (``"cronbach_alpha"``), the ``by`` columns, ``n`` (respondents used),
+        ``estimate`` (alpha), ``se`` (normal-theory asymptotic SE), ``ci_low``,
+        ``ci_high`` (Feldt), ``n_items``, ``missing``, ``n_excluded_missing`` (rows not
+        used: incomplete under listwise, no answer at all under pairwise),
+        ``suppressed``; ``attrs["hxmetrics"]`` with ``notes``.
+
+    Warns
+    -----
+    HxWarning
+        An estimate below :data:`LOW_RELIABILITY`, or a shown group without one.
 
     References
     ----------
@@ -269,6 +428,8 @@ def cronbach_alpha(
     coefficient alpha. Applied Psychological Measurement 11, 93-103.
     van Zyl, J. M., Neudecker, H. & Nel, D. G. (2000). On the distribution of the
     maximum likelihood estimator of Cronbach's alpha. Psychometrika 65, 271-280.
+    Nunnally, J. C. & Bernstein, I. H. (1994). Psychometric Theory (3rd ed.).
+    McGraw-Hill, pp. 264-265.
 
     Examples
     --------
@@ -278,39 +439,53 @@ def cronbach_alpha(
     >>> answers = pd.DataFrame(true + rng.normal(size=(300, 4)), columns=list("abcd"))
     >>> answers["team"] = np.repeat(["north", "south"], 150)
     >>> res = cronbach_alpha(answers, items=list("abcd"), by="team")
-    >>> res[["team", "n", "estimate", "ci_low", "ci_high"]].round(3)
-        team    n  estimate  ci_low  ci_high
-    0  north  150     0.807   0.752    0.853
-    1  south  150     0.792   0.732    0.841
+    >>> res[["measure", "team", "n", "estimate", "ci_low", "ci_high"]].round(3)
+              measure   team    n  estimate  ci_low  ci_high
+    0  cronbach_alpha  north  150     0.807   0.752    0.853
+    1  cronbach_alpha  south  150     0.792   0.732    0.841
     """
-    _check_common(confidence, min_n)
-    prep = _Prepared(data, items, by, missing)
+    confidence, min_n = _check_common(confidence, min_n)
+    prep = _Prepared(data, items, by, missing, response)
     k = len(prep.items)
-    rows = []
+    n = np.array([prep.n_effective(g) for g in range(prep.G)], dtype=np.int64)
+    est, se, lo, hi = (np.full(prep.G, math.nan) for _ in range(4))
+    problems = _Problems()
     for g in range(prep.G):
-        row, ok = _base_row(prep, g, min_n)
-        if ok:
-            s = prep.cov[g]
-            if not np.all(np.isfinite(s)):
-                row["note"] = "an item pair has fewer than 2 joint answers"
-            else:
-                a = _alpha_from_cov(s)
-                if math.isnan(a):
-                    row["note"] = "every item is constant: the total score has no variance"
-                else:
-                    n = row["n"]
-                    row["estimate"] = a
-                    row["se"] = _alpha_se(s * (n - 1.0) / n, n)
-                    row["ci_low"], row["ci_high"] = feldt_interval(a, n, k, confidence)
-        rows.append(row)
-    return _frame(prep, rows, _RESULT_COLUMNS)
+        if _skipped(int(n[g]), min_n):
+            continue
+        s = prep.cov[g]
+        if not np.all(np.isfinite(s)):
+            problems.add("none", g, "An item pair has fewer than 2 joint answers.")
+            continue
+        a = _alpha_from_cov(s)
+        if math.isnan(a):
+            problems.add("none", g, "Every item is constant: the total score has no variance.")
+            continue
+        ng = int(n[g])
+        est[g] = a
+        se[g] = _alpha_se(s * (ng - 1.0) / ng, ng)
+        lo[g], hi[g] = feldt_interval(a, ng, k, confidence=confidence)
+    return _grouped(
+        prep,
+        measure="cronbach_alpha",
+        n=n,
+        estimate=est,
+        se=se,
+        ci_low=lo,
+        ci_high=hi,
+        confidence=confidence,
+        method="feldt",
+        min_n=min_n,
+        problems=problems,
+    )
 
 
 # --------------------------------------------------------------------------- omega
 
 
-def _omega_one(s_biased: np.ndarray, n: int) -> tuple[float, float, str]:
-    """Total omega from a one-factor ML model and its delta-method SE."""
+def _omega_one(s_biased: np.ndarray, n: int) -> tuple[float, float, list[tuple[str, str]]]:
+    """Total omega from a one-factor ML model, its delta-method SE and the problems
+    of the fit (``("convergence", message)``, ``("heywood", items)``)."""
     k = s_biased.shape[0]
     # Marker: the item with the largest summed absolute covariance (omega does not
     # depend on the marker, but a near-zero marker loading makes the fit ill-posed).
@@ -340,12 +515,12 @@ def _omega_one(s_biased: np.ndarray, n: int) -> tuple[float, float, str]:
     grad[spec.P_idx[0, 0, 0]] = float(lam.sum()) ** 2 * b / den2
     _, vcov = _cfa.standard_errors(spec, mom, fit.theta)
     se = math.sqrt(max(float(grad @ vcov @ grad), 0.0))
-    note = "" if fit.converged else "the one-factor fit did not fully converge"
+    problems: list[tuple[str, str]] = []
+    if not fit.converged:
+        problems.append(("convergence", fit.message))
     if fit.at_bound:
-        note = (
-            note + "; " if note else ""
-        ) + "a residual variance is estimated at or below 0 (Heywood case)"
-    return omega, se, note
+        problems.append(("heywood", f"{len(fit.at_bound)} variance(s) at the bound"))
+    return omega, se, problems
 
 
 def mcdonald_omega(
@@ -353,9 +528,10 @@ def mcdonald_omega(
     *,
     items: Sequence[str] | None = None,
     by: str | Sequence[str] | None = None,
+    response: str = "response_id",
     missing: str = "listwise",
     confidence: float = 0.95,
-    min_n: int = 10,
+    min_n: int | None = 10,
 ) -> pd.DataFrame:
     """McDonald's total omega from a one-factor maximum-likelihood model.
 
@@ -367,14 +543,22 @@ def mcdonald_omega(
 
     Parameters
     ----------
-    data, items, by, missing, confidence, min_n
-        As in :func:`cronbach_alpha`. At least 3 items (a one-factor model with two
-        items is not identified).
+    data, items, by, response, missing, confidence, min_n
+        As in :func:`cronbach_alpha` (wide or long answers). At least 3 items (a
+        one-factor model with two items is not identified).
 
     Returns
     -------
     DataFrame
-        Same columns as :func:`cronbach_alpha`, with ``estimate`` = omega.
+        Same columns as :func:`cronbach_alpha`, with ``measure`` ``"mcdonald_omega"``
+        and ``estimate`` = omega.
+
+    Warns
+    -----
+    HxWarning
+        An estimate below :data:`LOW_RELIABILITY`, a one-factor fit that did not
+        converge, a Heywood case (a residual variance at or below 0), or a shown group
+        without an estimate.
 
     References
     ----------
@@ -394,32 +578,46 @@ def mcdonald_omega(
          n  estimate     se  ci_low  ci_high
     0  300       0.8  0.019   0.762    0.837
     """
-    _check_common(confidence, min_n)
-    prep = _Prepared(data, items, by, missing)
+    confidence, min_n = _check_common(confidence, min_n)
+    prep = _Prepared(data, items, by, missing, response)
     if len(prep.items) < 3:
         raise ParameterError(
             f"omega needs at least 3 items (a one-factor model with {len(prep.items)} "
             "items is not identified); use cronbach_alpha for two items."
         )
     z = float(stats.norm.ppf(0.5 + confidence / 2.0))
-    rows = []
+    n = np.array([prep.n_effective(g) for g in range(prep.G)], dtype=np.int64)
+    est, se, lo, hi = (np.full(prep.G, math.nan) for _ in range(4))
+    problems = _Problems()
     for g in range(prep.G):
-        row, ok = _base_row(prep, g, min_n)
-        if ok:
-            n = row["n"]
-            s = prep.cov[g]
-            if not np.all(np.isfinite(s)):
-                row["note"] = "an item pair has fewer than 2 joint answers"
-            else:
-                try:
-                    om, se, note = _omega_one(s * (n - 1.0) / n, n)
-                except HxError as exc:
-                    row["note"] = f"one-factor fit failed: {exc}"
-                else:
-                    row.update(estimate=om, se=se, ci_low=om - z * se, ci_high=om + z * se)
-                    row["note"] = note
-        rows.append(row)
-    return _frame(prep, rows, _RESULT_COLUMNS)
+        ng = int(n[g])
+        if _skipped(ng, min_n):
+            continue
+        s = prep.cov[g]
+        if not np.all(np.isfinite(s)):
+            problems.add("none", g, "An item pair has fewer than 2 joint answers.")
+            continue
+        try:
+            om, sd, found = _omega_one(s * (ng - 1.0) / ng, ng)
+        except HxError as exc:
+            problems.add("none", g, f"The one-factor fit failed: {exc}")
+            continue
+        est[g], se[g], lo[g], hi[g] = om, sd, om - z * sd, om + z * sd
+        for kind, text in found:
+            problems.add(kind, g, text)
+    return _grouped(
+        prep,
+        measure="mcdonald_omega",
+        n=n,
+        estimate=est,
+        se=se,
+        ci_low=lo,
+        ci_high=hi,
+        confidence=confidence,
+        method="wald",
+        min_n=min_n,
+        problems=problems,
+    )
 
 
 # --------------------------------------------------------------------------- items
@@ -430,8 +628,9 @@ def item_total(
     *,
     items: Sequence[str] | None = None,
     by: str | Sequence[str] | None = None,
+    response: str = "response_id",
     missing: str = "listwise",
-    min_n: int = 10,
+    min_n: int | None = 10,
 ) -> pd.DataFrame:
     """Item analysis: corrected item-total correlation and alpha if the item is deleted.
 
@@ -442,15 +641,18 @@ def item_total(
 
     Parameters
     ----------
-    data, items, by, missing, min_n
-        As in :func:`cronbach_alpha`.
+    data, items, by, response, missing, min_n
+        As in :func:`cronbach_alpha` (wide or long answers). A group is suppressed as
+        in :func:`cronbach_alpha` (its own ``n`` below ``min_n``, or hidden as a
+        complement), and then shows no number at all.
 
     Returns
     -------
     DataFrame
         One row per group and item: the ``by`` columns, ``item``, ``n`` (answers used
-        for this item), ``mean``, ``sd``, ``r_item_rest`` (corrected), ``r_item_total``
-        (uncorrected), ``alpha_if_deleted``, ``missing``, ``suppressed``.
+        for this item, ``Int64``), ``mean``, ``sd``, ``r_item_rest`` (corrected),
+        ``r_item_total`` (uncorrected), ``alpha_if_deleted``, ``missing``,
+        ``suppressed``.
 
     References
     ----------
@@ -471,20 +673,23 @@ def item_total(
     2    c         0.58              0.40
     3    d        -0.02              0.77
     """
-    _check_common(0.95, min_n)
-    prep = _Prepared(data, items, by, missing)
+    _, min_n = _check_common(0.95, min_n)
+    prep = _Prepared(data, items, by, missing, response)
     k = len(prep.items)
+    groups = prep.keys[prep.by] if prep.by else pd.DataFrame(index=[0])
+    groups = groups.assign(n=[prep.n_effective(g) for g in range(prep.G)])
+    hidden = suppress(groups, min_n=min_n, by=prep.by)["suppressed"].to_numpy(dtype=bool)
     rows = []
     for g in range(prep.G):
         s = prep.cov[g]
-        suppressed = prep.n_effective(g) < min_n
+        suppressed = bool(hidden[g])
         total_var = float(s.sum())
         for i, it in enumerate(prep.items):
             rest = [j for j in range(k) if j != i]
             row: dict[str, Any] = {
-                **prep.key_row(g),
+                **{c: prep.keys.iloc[g][c] for c in prep.by},
                 "item": it,
-                "n": int(prep.npair[g][i, i]),
+                "n": pd.NA if suppressed else int(prep.npair[g][i, i]),
                 "mean": math.nan,
                 "sd": math.nan,
                 "r_item_rest": math.nan,
@@ -506,6 +711,7 @@ def item_total(
                 )
             rows.append(row)
     columns = [
+        *prep.by,
         "item",
         "n",
         "mean",
@@ -516,7 +722,12 @@ def item_total(
         "missing",
         "suppressed",
     ]
-    return _frame(prep, rows, columns)
+    out = pd.DataFrame(rows, columns=columns)
+    out["n"] = out["n"].astype("Int64")
+    out["suppressed"] = out["suppressed"].astype(bool)
+    for c in prep.by:
+        out[c] = out[c].astype(prep.keys[c].dtype)
+    return out
 
 
 # --------------------------------------------------------------------------- both
@@ -528,28 +739,41 @@ def reliability(
     scales: Mapping[str, Sequence[str]] | None = None,
     items: Sequence[str] | None = None,
     by: str | Sequence[str] | None = None,
+    response: str = "response_id",
     missing: str = "listwise",
     confidence: float = 0.95,
-    min_n: int = 10,
+    min_n: int | None = 10,
 ) -> pd.DataFrame:
     """Alpha and omega side by side, for one or several scales, per group.
 
     Parameters
     ----------
-    data, by, missing, confidence, min_n
-        As in :func:`cronbach_alpha`.
+    data, by, response, missing, confidence, min_n
+        As in :func:`cronbach_alpha` (wide or long answers).
     scales : mapping, optional
         ``{"scale name": [items...]}``; the same shape as a CFA ``model``. Default: one
-        scale named ``"scale"`` made of ``items`` (or every non-``by`` column).
+        scale named ``"scale"`` made of ``items`` (or every item).
     items : list of str, optional
         The items of the single scale when ``scales`` is not given.
 
     Returns
     -------
     DataFrame
-        Long: one row per group, scale and measure (``"alpha"``, ``"omega"``; omega only
-        for scales of 3 or more items), with the columns of :func:`cronbach_alpha` plus
-        ``scale`` and ``measure``.
+        The results of :func:`cronbach_alpha` and :func:`mcdonald_omega` (omega only
+        for scales of 3 or more items) stacked: one row per group, scale and
+        coefficient, ``measure`` naming the coefficient (``"cronbach_alpha"``,
+        ``"mcdonald_omega"``) and a ``scale`` column after the group columns. Rows are
+        group-major; scales keep their order, alpha before omega. Each coefficient is
+        suppressed as in its own function (the same groups, since they share ``n``).
+        ``attrs["hxmetrics"]`` has ``measure`` ``"reliability"``, ``by`` = the group
+        columns and ``"scale"``, ``measures`` (the coefficients), ``notes`` and
+        ``excluded`` (summed over the scales). Compare groups on one coefficient:
+        ``compare_groups(res[res["measure"] == "cronbach_alpha"])``.
+
+    Warns
+    -----
+    HxWarning
+        As :func:`cronbach_alpha` and :func:`mcdonald_omega`.
 
     Examples
     --------
@@ -557,32 +781,47 @@ def reliability(
     >>> rng = np.random.default_rng(7)
     >>> true = rng.normal(size=(300, 1))
     >>> answers = pd.DataFrame(true + rng.normal(size=(300, 4)), columns=list("abcd"))
-    >>> reliability(answers)[["scale", "measure", "estimate"]].round(3)
-       scale measure  estimate
-    0  scale   alpha     0.800
-    1  scale   omega     0.802
+    >>> reliability(answers)[["measure", "scale", "estimate"]].round(3)
+              measure  scale  estimate
+    0  cronbach_alpha  scale     0.800
+    1  mcdonald_omega  scale     0.802
     """
+    byl = _by_list(by)
+    if scales is not None and items is not None:
+        raise ParameterError("give either scales= or items=, not both.")
+    wanted = None if scales is None else [str(i) for its in scales.values() for i in its]
+    frame, items = wide_answers(data, items if scales is None else wanted, byl, response)
+    check_columns(frame.columns, byl)
     if scales is None:
         if items is None:
-            frame = _cfa.to_pandas(data)
-            byl = [] if by is None else ([by] if isinstance(by, str) else list(by))
             items = [c for c in frame.columns if c not in byl]
         scales = {"scale": list(items)}
-    elif items is not None:
-        raise ParameterError("give either scales= or items=, not both.")
     parts = []
     for name, its in scales.items():
         its = list(its)
-        for measure, fn in (("alpha", cronbach_alpha), ("omega", mcdonald_omega)):
-            if measure == "omega" and len(its) < 3:
+        for measure, fn in (("cronbach_alpha", cronbach_alpha), ("mcdonald_omega", mcdonald_omega)):
+            if measure == "mcdonald_omega" and len(its) < 3:
                 continue
-            res = fn(data, items=its, by=by, missing=missing, confidence=confidence, min_n=min_n)
-            nby = len(res.columns) - len(_RESULT_COLUMNS)
-            res.insert(nby, "measure", measure)
-            res.insert(nby, "scale", name)
+            res = fn(frame, items=its, by=by, missing=missing, confidence=confidence, min_n=min_n)
+            res.insert(1 + len(byl), "scale", pd.Series([name] * len(res), dtype="string"))
             parts.append(res)
+    metas = [p.attrs["hxmetrics"] for p in parts]
     out = pd.concat(parts, ignore_index=True)
-    byl = list(out.columns[: len(out.columns) - len(_RESULT_COLUMNS) - 2])
     if byl:  # group-major; scales keep the order given, alpha before omega
         out = out.sort_values(byl, kind="stable").reset_index(drop=True)
+    excluded: dict[str, int] = {}
+    for m in metas:
+        if m["measure"] == "cronbach_alpha":
+            for reason, count in m["excluded"].items():
+                excluded[reason] = excluded.get(reason, 0) + int(count)
+    out.attrs["hxmetrics"] = {
+        **metas[0],
+        "measure": "reliability",
+        "measures": list(dict.fromkeys(m["measure"] for m in metas)),
+        "by": [*byl, "scale"],
+        "method": {"cronbach_alpha": "feldt", "mcdonald_omega": "wald"},
+        "items": {name: list(its) for name, its in scales.items()},
+        "excluded": excluded,
+        "notes": [note for m in metas for note in m.get("notes", [])],
+    }
     return out
