@@ -152,7 +152,7 @@ def test_unit_mismatch_is_an_error(cdnow):
         m.probability_alive(days)
     with pytest.raises(ParameterError, match="never rescaled"):
         customer_lifetime_value(
-            m, None, cdnow, horizon=12, unit="M", discount_rate=0.01, spend=10.0
+            cdnow, m, None, horizon=12, unit="M", discount_rate_per_period=0.01, spend=10.0
         )
     with pytest.raises(ParameterError, match="unit"):
         BetaGeo().fit(cdnow, unit="D")
@@ -236,10 +236,12 @@ def test_bgbb_pmf_and_mean():
 def test_clv_discounting_and_spend(cdnow):
     bg = BetaGeo().fit(cdnow)
     gg = GammaGamma().fit(cdnow)
-    plain = customer_lifetime_value(bg, gg, cdnow.head(50), horizon=52, unit="W", discount_rate=0.0)
+    plain = customer_lifetime_value(
+        cdnow.head(50), bg, gg, horizon=52, unit="W", discount_rate_per_period=0.0
+    )
     np.testing.assert_allclose(plain["clv"], plain["expected_purchases"] * plain["expected_spend"])
     disc = customer_lifetime_value(
-        bg, gg, cdnow.head(50), horizon=52, unit="W", discount_rate=0.01, margin=0.3
+        cdnow.head(50), bg, gg, horizon=52, unit="W", discount_rate_per_period=0.01, margin=0.3
     )
     assert np.all(disc["clv"].to_numpy() < 0.3 * plain["clv"].to_numpy() + 1e-12)
 
@@ -248,7 +250,9 @@ def test_sbg_discounted_payments_series():
     m = ShiftedBetaGeometric.from_params(alpha=0.704, beta=1.182, unit="Y")
     k = np.arange(0, 3000)
     direct = (m.survival(k) / (1.1**k)).sum()
-    assert m.discounted_expected_payments(discount_rate=0.1) == pytest.approx(direct, rel=1e-10)
+    assert m.discounted_expected_payments(discount_rate_per_period=0.1) == pytest.approx(
+        direct, rel=1e-10
+    )
 
 
 @pytest.mark.parametrize("kind", ["bg", "mbg", "pnbd", "bgbb"])
@@ -261,7 +265,7 @@ def test_clv_on_distinct_histories_is_bit_identical(kind, cdnow, donations):
         model = BetaGeoBetaBinom().fit(donations, weights="weights", unit="Y")
         cols = {"n_periods": "n_periods"}
         result = customer_lifetime_value(
-            model, None, data, horizon=6, unit="Y", discount_rate=0.05, spend=25.0
+            data, model, None, horizon=6, unit="Y", discount_rate_per_period=0.05, spend=25.0
         )
     else:
         data = pd.concat([cdnow, cdnow.head(300)], ignore_index=True)
@@ -269,16 +273,20 @@ def test_clv_on_distinct_histories_is_bit_identical(kind, cdnow, donations):
         model = {"bg": BetaGeo, "mbg": ModifiedBetaGeo, "pnbd": ParetoNBD}[kind]().fit(cdnow)
         cols = {"T": "T"}
         gg = GammaGamma().fit(cdnow)
-        result = customer_lifetime_value(model, gg, data, horizon=13, unit="W", discount_rate=0.01)
-    horizon = result.attrs["horizon"]
+        result = customer_lifetime_value(
+            data, model, gg, horizon=13, unit="W", discount_rate_per_period=0.01
+        )
+    horizon = result.attrs["hxmetrics"]["horizon"]
     direct = np.stack(
         [model.conditional_expected_purchases(data, float(k), **cols) for k in range(horizon + 1)],
         axis=1,
     )
     np.testing.assert_array_equal(result["expected_purchases"].to_numpy(), direct[:, -1])
-    discount = (1.0 + result.attrs["discount_rate"]) ** -np.arange(1.0, horizon + 1)
+    discount = (1.0 + result.attrs["hxmetrics"]["discount_rate_per_period"]) ** -np.arange(
+        1.0, horizon + 1
+    )
     clv = (
-        result.attrs["margin"]
+        result.attrs["hxmetrics"]["margin"]
         * result["expected_spend"].to_numpy()
         * (np.diff(direct, axis=1) @ discount)
     )

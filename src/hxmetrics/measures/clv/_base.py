@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -35,11 +35,16 @@ from hxmetrics.errors import ConvergenceError, InputTableError, ParameterError, 
 from hxmetrics.measures._inference import check_confidence, z_critical
 from hxmetrics.measures.clv._optimize import trust_region_sr1
 
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
 __all__ = [
+    "PERIOD_DAYS",
     "UNITS",
     "CLVModel",
     "check_unit",
     "collapse",
+    "discount_per_period",
     "model_from_dict",
 ]
 
@@ -57,6 +62,27 @@ UNITS: dict[str, str] = {
 #: Attribute name under which frames carry their time unit.
 UNIT_ATTR = "hx_unit"
 
+#: Mean length of each unit in days (a year of 365.25 days), for converting an annual
+#: discount rate to a unit's period.
+PERIOD_DAYS: dict[str, float] = {
+    "h": 1.0 / 24.0,
+    "D": 1.0,
+    "W": 7.0,
+    "M": 365.25 / 12.0,
+    "Q": 365.25 / 4.0,
+    "Y": 365.25,
+}
+
+#: Default extent of a model's plot, in periods of its unit (about a year or so).
+DEFAULT_HORIZON: dict[str, float] = {
+    "h": 168.0,
+    "D": 365.0,
+    "W": 52.0,
+    "M": 12.0,
+    "Q": 8.0,
+    "Y": 5.0,
+}
+
 _BOUND = 30.0
 _REGISTRY: dict[str, type[CLVModel]] = {}
 
@@ -69,6 +95,70 @@ def check_unit(unit: Any) -> str:
             f"unit must be one of {allowed}; got {unit!r}." + did_you_mean(str(unit), list(UNITS))
         )
     return unit
+
+
+def discount_per_period(
+    function: str,
+    unit: str,
+    *,
+    annual_discount_rate: float | None,
+    discount_rate_per_period: float | None,
+    positive: bool = False,
+) -> tuple[float, float]:
+    """The discount rate per period of ``unit`` and per year, from exactly one of them.
+
+    ``per period = (1 + annual) ** (days in a period / 365.25) - 1``.
+
+    Parameters
+    ----------
+    function : str
+        Name of the caller (for messages).
+    unit : str
+        The period of the rate per period (one of :data:`UNITS`).
+    annual_discount_rate, discount_rate_per_period : float or None
+        Exactly one is given.
+    positive : bool, default False
+        Require a rate > 0 (an infinite sum diverges at 0).
+
+    Returns
+    -------
+    (float, float)
+        The rate per period and the same rate per year.
+
+    Examples
+    --------
+    >>> per_week, per_year = discount_per_period("f", "W", annual_discount_rate=0.1,
+    ...                                          discount_rate_per_period=None)
+    >>> round(per_week, 6), per_year
+    (0.001828, 0.1)
+    """
+    check_unit(unit)
+    given = [
+        (name, value)
+        for name, value in (
+            ("annual_discount_rate", annual_discount_rate),
+            ("discount_rate_per_period", discount_rate_per_period),
+        )
+        if value is not None
+    ]
+    if len(given) != 1:
+        raise ParameterError(
+            f"{function}(): give exactly one discount rate: annual_discount_rate= (per year, "
+            f"e.g. 0.10) or discount_rate_per_period= (per {unit!r} period, "
+            f"{UNITS[unit]}); got {len(given)}."
+        )
+    name, raw = given[0]
+    try:
+        value = float(raw)
+    except (TypeError, ValueError):
+        value = math.nan
+    if not math.isfinite(value) or value < 0 or (positive and value <= 0):
+        bound = "> 0 (the sum over all periods diverges otherwise)" if positive else ">= 0"
+        raise ParameterError(f"{function}(): {name} must be a number {bound}; got {raw!r}.")
+    years = PERIOD_DAYS[unit] / 365.25
+    if name == "annual_discount_rate":
+        return float((1.0 + value) ** years - 1.0), value
+    return value, float((1.0 + value) ** (1.0 / years) - 1.0)
 
 
 def frame_unit(data: Any) -> str | None:
@@ -569,9 +659,55 @@ class CLVModel(DisplayMixin):
     def _display_notes(self) -> Sequence[str]:
         if self.params_ is None:
             return ()
+        if self.n_ is None or self.log_likelihood_ is None:
+            # from_params(): given values (published estimates), no data behind them.
+            return (f"unit {self.unit_!r}, parameters given (not fitted to data here)",)
         return (
             f"unit {self.unit_!r}, n = {self.n_:g}, log-likelihood = {self.log_likelihood_:.4f}",
         )
+
+    # -- plot -----------------------------------------------------------------------
+    def _plot_curve(self, horizon: float | None) -> tuple[np.ndarray, np.ndarray, str, str, bool]:
+        """``(x, y, x label, y label, discrete)`` of the model's characteristic curve."""
+        raise NotImplementedError
+
+    def plot(self, *, ax: Axes | None = None, horizon: float | None = None) -> Axes:
+        """Draw the model's characteristic curve.
+
+        Repeat-buying models: expected repeat purchases of a new customer over time;
+        BG/BB: over opportunities; sBG: the share of a cohort still active;
+        Gamma-Gamma: the density of customers' mean spend per transaction. For
+        diagnostics against data see :mod:`hxmetrics.measures.clv.plotting`.
+
+        Parameters
+        ----------
+        ax : matplotlib Axes, optional
+            Where to draw (a new figure if omitted).
+        horizon : float, optional
+            Extent of the x axis, in the model's unit (periods, opportunities) or, for
+            Gamma-Gamma, in currency; a default per model and unit otherwise.
+
+        Returns
+        -------
+        matplotlib.axes.Axes
+        """
+        from hxmetrics.plotting import PALETTE, _axes, style
+
+        self._check_fitted()
+        if horizon is not None and not (math.isfinite(horizon) and horizon > 0):
+            raise ParameterError(f"horizon must be a positive number; got {horizon!r}.")
+        x, y, xlabel, ylabel, discrete = self._plot_curve(horizon)
+        ax = _axes(ax, 6.4, 3.6)
+        with style():
+            if discrete:
+                ax.plot(x, y, marker="o", color=PALETTE[0], label=type(self).__name__)
+            else:
+                ax.plot(x, y, color=PALETTE[0], label=type(self).__name__)
+            ax.set_xlabel(xlabel)
+            ax.set_ylabel(ylabel)
+            ax.set_ylim(bottom=0.0)
+            ax.legend(frameon=False)
+        return ax
 
     def to_dict(self) -> dict[str, Any]:
         """The fitted state as plain numbers (JSON-ready); :meth:`from_dict` restores it."""
@@ -590,6 +726,7 @@ class CLVModel(DisplayMixin):
             "covariance": None if cov is None else [[float(v) for v in row] for row in cov],
             "log_likelihood": self.log_likelihood_,
             "n": self.n_,
+            "fit_info": _jsonable(self.fit_info_),
         }
 
     @classmethod
@@ -620,7 +757,21 @@ class CLVModel(DisplayMixin):
         model.unit_ = None if unit is None and not target._needs_unit else check_unit(unit)
         n = state.get("n")
         model.n_ = None if n is None else float(n)
+        model.fit_info_ = dict(state.get("fit_info") or {})
         return model
+
+
+def _jsonable(value: Any) -> Any:
+    """Plain Python values (numpy scalars and arrays converted; NaN as None)."""
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
 
 
 def _covariances(
@@ -773,6 +924,17 @@ class RepeatBuyingModel(CLVModel):
 
     def _pmf(self, n: np.ndarray, t: np.ndarray) -> np.ndarray:
         raise NotImplementedError
+
+    def _plot_curve(self, horizon: float | None) -> tuple[np.ndarray, np.ndarray, str, str, bool]:
+        unit = str(self.unit_)
+        t = np.linspace(0.0, float(horizon or DEFAULT_HORIZON[unit]), 201)
+        return (
+            t,
+            self._expected(t),
+            f"time since the first purchase ({unit}: {UNITS.get(unit, unit)})",
+            "expected repeat purchases",
+            False,
+        )
 
     # -- public predictions ---------------------------------------------------------
     def expected_purchases(self, t: Any, *, unit: str | None = None) -> np.ndarray:

@@ -11,6 +11,7 @@ the term's share.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
@@ -228,6 +229,16 @@ class BetaGeoBetaBinom(CLVModel):
             - betaln(g, d)
         )
         return np.asarray(np.exp(log_alive - self._log_lik(x, tx, n)), dtype=float)
+
+    def _plot_curve(self, horizon: float | None) -> tuple[np.ndarray, np.ndarray, str, str, bool]:
+        n = np.arange(0.0, math.floor(horizon or 10.0) + 1.0)
+        return (
+            n,
+            self.expected_purchases(n),
+            f"opportunities ({self.unit_})",
+            "expected transactions of a new customer",
+            True,
+        )
 
     def expected_purchases(self, n: Any, *, unit: str | None = None) -> np.ndarray:
         """E[X(n)]: expected transactions of a new customer in ``n`` opportunities (Eq. 9)."""

@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
-from scipy.special import betaln, digamma
+from scipy.special import betaln, digamma, gammainccinv, gammaln
 
 from hxmetrics.errors import ParameterError
 from hxmetrics.measures.clv._base import (
@@ -178,6 +178,22 @@ class GammaGamma(CLVModel):
             },
         )
         return self
+
+    def _plot_curve(self, horizon: float | None) -> tuple[np.ndarray, np.ndarray, str, str, bool]:
+        # A customer's mean spend p / nu, nu ~ Gamma(q, rate gamma), is inverse gamma
+        # with shape q and scale p * gamma: P(M <= m) = Q(q, p * gamma / m).
+        p, q, g = self._p()
+        scale = p * g
+        top = float(horizon) if horizon else scale / float(gammainccinv(q, 0.99))
+        m = np.linspace(top / 400.0, top, 400)
+        log_pdf = q * np.log(scale) - gammaln(q) - (q + 1.0) * np.log(m) - scale / m
+        return (
+            m,
+            np.exp(log_pdf),
+            "mean spend per transaction of a customer",
+            "density across customers",
+            False,
+        )
 
     def population_mean_spend(self) -> float:
         """E[Z] = p gamma / (q - 1): mean spend per transaction across customers."""

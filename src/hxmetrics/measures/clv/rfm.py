@@ -154,12 +154,16 @@ def rfm_summary(
     Returns
     -------
     pandas.DataFrame
-        Indexed by customer id, sorted; columns ``frequency``, ``recency``, ``T``
+        One row per customer, sorted by customer id (the same order on every engine);
+        columns: the id (named ``customer``, so that the result joins to other tables
+        and survives ``to_csv(index=False)``), ``frequency``, ``recency``, ``T``
         (periods), ``monetary_value`` if ``amount``; with ``calibration_end`` also
         ``frequency_holdout``, ``duration_holdout`` and ``monetary_value_holdout``.
+        The index holds the ids too (unnamed), for lookups by customer.
         ``attrs``: ``hx_unit``, ``observation_end``, ``calibration_end`` and
-        ``hxmetrics`` (``measure``, ``unit``, ``time_zone`` and ``excluded``: rows or
-        customers left out, ``{reason: count}``; also at ``attrs['excluded']``).
+        ``hxmetrics`` (``measure``, ``customer``, ``unit``, ``time_zone`` and
+        ``excluded``: rows or customers left out, ``{reason: count}``; also at
+        ``attrs['excluded']``).
 
     Raises
     ------
@@ -178,10 +182,9 @@ def rfm_summary(
     ...     "value": [10.0, 5.0, 20.0, 7.0]})
     >>> rfm_summary(tx, customer="id", time="ts", amount="value",
     ...             observation_end="2024-01-31", unit="W")
-        frequency  recency  T  monetary_value
-    id
-    a           1        2  4            20.0
-    b           0        0  3             0.0
+      id  frequency  recency  T  monetary_value
+    a  a          1        2  4            20.0
+    b  b          0        0  3             0.0
     """
     check_unit(unit)
     frame = to_narwhals(transactions)
@@ -317,7 +320,7 @@ def rfm_summary(
             )
     for c in ("frequency", "recency", "T"):
         out[c] = out[c].astype("int64")
-    out = out.sort_index()
+    out = _by_customer(out, customer)
     out.attrs.update(
         {
             UNIT_ATTR: unit,
@@ -329,12 +332,33 @@ def rfm_summary(
             # rows left out are here rather than in n_excluded_* columns).
             "hxmetrics": {
                 "measure": "rfm_summary",
+                "customer": customer,
                 "unit": unit,
                 "time_zone": zone,
                 "excluded": dict(excluded),
             },
         }
     )
+    return out
+
+
+def _by_customer(out: pd.DataFrame, customer: str) -> pd.DataFrame:
+    """The customer id as the first column and as the index, rows sorted by it.
+
+    The order is the ids' own (numbers by value, text by code point), whatever the
+    engine returned: a categorical id (Polars ``Categorical``, pandas ``category``) is
+    sorted by its values, not by its categories' order, so every engine agrees. The
+    index keeps the ids (unnamed, so that ``reset_index`` and ``groupby(customer)``
+    are not ambiguous) for lookups and joins by customer.
+    """
+    ids = out.index.to_series()
+    if isinstance(ids.dtype, pd.CategoricalDtype):
+        ids = ids.astype(ids.dtype.categories.dtype)
+    order = np.argsort(ids.to_numpy(), kind="stable")
+    out = out.iloc[order]
+    values = ids.to_numpy()[order]
+    out.index = pd.Index(values, name=None)
+    out.insert(0, customer, values)
     return out
 
 

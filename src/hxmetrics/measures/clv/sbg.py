@@ -13,6 +13,7 @@ their log-likelihoods (Fader & Hardie's 2007 note on multi-cohort data).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
@@ -20,12 +21,14 @@ import numpy as np
 import pandas as pd
 from scipy.special import betaln, digamma
 
+from hxmetrics._compat import renamed
 from hxmetrics.errors import InputTableError, ParameterError
 from hxmetrics.measures.clv._base import (
     CLVModel,
     _no_cases,
     as_pandas,
     bad_rows,
+    discount_per_period,
     numeric_columns,
     resolve_fit_unit,
     wsum,
@@ -213,6 +216,16 @@ class ShiftedBetaGeometric(CLVModel):
             raise ParameterError("periods must be whole numbers >= 0.")
         return arr
 
+    def _plot_curve(self, horizon: float | None) -> tuple[np.ndarray, np.ndarray, str, str, bool]:
+        t = np.arange(0.0, math.floor(horizon or 10.0) + 1.0)
+        return (
+            t,
+            self.survival(t),
+            f"renewal periods ({self.unit_})",
+            "share of a cohort still active",
+            True,
+        )
+
     def survival(self, t: Any, *, unit: str | None = None) -> np.ndarray:
         """S(t): share of a new cohort still active after ``t`` renewal periods."""
         a, b = self._p()
@@ -241,35 +254,65 @@ class ShiftedBetaGeometric(CLVModel):
         """Expected number of a cohort of ``cohort_size`` still active after ``t`` periods."""
         return float(cohort_size) * self.survival(t, unit=unit)
 
+    @renamed(discount_rate="discount_rate_per_period")
     def discounted_expected_payments(
-        self, *, discount_rate: float, age: Any = 0, unit: str | None = None
+        self,
+        *,
+        annual_discount_rate: float | None = None,
+        discount_rate_per_period: float | None = None,
+        age: Any = 0,
+        unit: str | None = None,
     ) -> np.ndarray:
         """Expected discounted number of payments of a customer active at ``age``.
 
         A customer who has renewed ``age`` times pays now (period ``age``) and at every
         later period while active: ``sum_k S(age+k)/S(age) / (1+d)^k`` over ``k >= 0``
         (the "discounted expected residual lifetime" of Fader & Hardie 2010, counting the
-        current payment). ``discount_rate`` is per model unit.
+        current payment).
+
+        Parameters
+        ----------
+        annual_discount_rate : float, optional
+            Discount rate per year (> 0), converted to the model's period as
+            ``(1 + r) ** (days in a period / 365.25) - 1``.
+        discount_rate_per_period : float, optional
+            Discount rate ``d`` per period of the model's unit (> 0). Give exactly one
+            of the two; ``discount_rate=`` is the deprecated old name of this one.
+        age : int or array, default 0
+            Renewals so far.
+        unit : str, optional
+            If given, must be the model's unit.
         """
         a, b = self._p()
         ages = self._periods(age, unit)
-        d = float(discount_rate)
-        if not np.isfinite(d) or d <= 0:
-            raise ParameterError(
-                f"discount_rate must be > 0 per {self.unit_!r} period (the sum diverges "
-                f"otherwise); got {discount_rate!r}."
-            )
+        d, _ = discount_per_period(
+            "discounted_expected_payments",
+            str(self.unit_),
+            annual_discount_rate=annual_discount_rate,
+            discount_rate_per_period=discount_rate_per_period,
+            positive=True,
+        )
         return _hyp1(b + ages, a + b + ages, 1.0 / (1.0 + d))
 
+    @renamed(discount_rate="discount_rate_per_period")
     def customer_lifetime_value(
         self,
         *,
         value_per_period: float,
-        discount_rate: float,
+        annual_discount_rate: float | None = None,
+        discount_rate_per_period: float | None = None,
         age: Any = 0,
         unit: str | None = None,
     ) -> np.ndarray:
-        """Expected discounted value of a customer active at ``age`` (contractual CLV)."""
+        """Expected discounted value of a customer active at ``age`` (contractual CLV).
+
+        ``value_per_period`` times :meth:`discounted_expected_payments` (the same
+        discount rate arguments: ``annual_discount_rate=`` or
+        ``discount_rate_per_period=``, per period of the model's unit).
+        """
         return float(value_per_period) * self.discounted_expected_payments(
-            discount_rate=discount_rate, age=age, unit=unit
+            annual_discount_rate=annual_discount_rate,
+            discount_rate_per_period=discount_rate_per_period,
+            age=age,
+            unit=unit,
         )
