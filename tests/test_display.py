@@ -97,3 +97,56 @@ def test_display_never_raises():
             return "<odd & thing>"
 
     assert NotADataclass()._repr_html_() == "<pre>&lt;odd &amp; thing&gt;</pre>"
+
+
+# ---- containers of personal data: counts only (issue 11: StakeholderRegistry,
+# Organisation, Truth had no _repr_html_; Truth's repr printed every email).
+
+
+def _identifiers(org: Any) -> set[str]:
+    """Every id, email, phone and person id in a simulated organisation."""
+    values: set[str] = set()
+    frames = [*org.tables.values(), org.truth.crosswalk, org.truth.keys, org.truth.clv.latent]
+    for frame in frames:
+        for column in frame.columns:
+            if column in {"email", "phone", "person_id", "source_id", "shares_phone_with"} or (
+                str(column).endswith("_id")
+            ):
+                values.update(str(v) for v in frame[column].dropna().unique())
+    return values
+
+
+def test_containers_show_counts_and_never_an_identifier() -> None:
+    from hxmetrics.datasets import simulate_organisation
+    from hxmetrics.stakeholders import StakeholderRegistry, new_secret
+
+    org = simulate_organisation(150, seed=4)
+    registry = StakeholderRegistry.from_rosters(
+        customers=org.customers,
+        workers=org.workers,
+        partners=org.partners,
+        secret=new_secret(),
+    )
+    ids = _identifiers(org) | set(registry.crosswalk["person_id"])
+    assert len(ids) > 500
+    shown = {
+        "registry": (repr(registry), registry._repr_html_()),
+        "organisation": (repr(org), org._repr_html_()),
+        "truth": (repr(org.truth), org.truth._repr_html_()),
+        "clv truth": (repr(org.truth.clv), org.truth.clv._repr_html_()),
+        "experience truth": (repr(org.truth.experience), org.truth.experience._repr_html_()),
+    }
+    for name, (text, html) in shown.items():
+        assert "\n" not in text and len(text) < 300, (name, text)
+        assert html.startswith("<div>"), name
+        leaked = sorted(v for v in ids if v in text or v in html)
+        assert leaked == [], (name, leaked[:3])
+    registry_html = shown["registry"][1]
+    for count in (
+        len(org.customers),
+        len(registry.crosswalk),
+        registry.crosswalk["person_id"].nunique(),
+    ):
+        assert f">{count:,}<" in registry_html
+    assert f">{len(org.truth.hybrids):,}<" in shown["truth"][1]
+    assert f">{len(org.events):,}<" in shown["organisation"][1]

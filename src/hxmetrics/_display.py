@@ -9,6 +9,10 @@ fit, overrides ``_display_title`` (one line: what it is, on how many rows),
 A dataclass result mixes in :class:`DataclassDisplay` instead: its notebook HTML is a
 small table of its scalar fields followed by its frames (:func:`dataclass_html`); its
 ``repr`` stays the dataclass's.
+
+A container of personal data (a stakeholder registry, a data set and its truth) mixes
+in :class:`CountsDisplay`: a one-line ``repr`` and a notebook table of counts only,
+never a row of its tables.
 """
 
 from __future__ import annotations
@@ -24,7 +28,15 @@ import pandas as pd
 
 from hxmetrics.errors import HxError
 
-__all__ = ["DataclassDisplay", "DisplayMixin", "dataclass_html", "html_block", "text_block"]
+__all__ = [
+    "CountsDisplay",
+    "DataclassDisplay",
+    "DisplayMixin",
+    "counts_html",
+    "dataclass_html",
+    "html_block",
+    "text_block",
+]
 
 _MAX_ROWS = 30
 
@@ -315,3 +327,89 @@ class DataclassDisplay:
 
     def _repr_html_(self) -> str:
         return dataclass_html(self)
+
+
+# ------------------------------------------------------------- containers of personal data
+
+
+def _count_text(value: Any) -> str:
+    if isinstance(value, bool | np.bool_):
+        return str(bool(value))
+    if isinstance(value, int | np.integer):
+        return f"{int(value):,}"
+    text = _inline(value)
+    return _described(value) if text is None else text
+
+
+def counts_html(title: str, rows: Mapping[str, Any], *, notes: Sequence[str] = ()) -> str:
+    """Notebook display of counts: a title, a two-column table of name and value, notes.
+
+    Integers are shown with thousands separators; texts that look like an email or a
+    phone number are masked (as in :func:`dataclass_html`).
+
+    Parameters
+    ----------
+    title : str
+        Heading line.
+    rows : mapping of str to value
+        What is counted and its count (or a short scalar such as a date).
+    notes : sequence of str
+        Lines after the table.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> html = counts_html("Registry", {"persons": 1200, "silos": ["customers", "workers"]})
+    >>> html.startswith("<div><p><strong>Registry</strong></p><table><tr><th>persons</th>")
+    True
+    >>> "<td>1,200</td>" in html, "<td>customers, workers</td>" in html
+    (True, True)
+    """
+    body = "".join(
+        f"<tr><th>{escape(str(name))}</th><td>{escape(_count_text(value))}</td></tr>"
+        for name, value in rows.items()
+    )
+    parts = [f"<div><p><strong>{escape(title)}</strong></p>", f"<table>{body}</table>"]
+    parts.extend(f"<p><em>note:</em> {escape(n)}</p>" for n in notes)
+    parts.append("</div>")
+    return "".join(parts)
+
+
+class CountsDisplay:
+    """A one-line ``repr`` and a notebook table of counts, for containers of personal data.
+
+    The class defines ``_display_counts`` (the short summary: its ``repr`` is
+    ``Name(key=value, ...)``) and may define ``_display_rows`` (the notebook table;
+    default: the same counts) and ``_display_notes``. Neither ever shows a row of the
+    data. A dataclass using it must be declared with ``repr=False`` (a dataclass
+    otherwise writes its own ``__repr__`` over the mixin's).
+
+    Examples
+    --------
+    >>> class Roster(CountsDisplay):
+    ...     def _display_counts(self):
+    ...         return {"rows": 1200, "silos": ["workers"]}
+    >>> Roster()
+    Roster(rows=1200, silos=['workers'])
+    >>> Roster()._repr_html_().count("<tr>")
+    2
+    """
+
+    def _display_counts(self) -> dict[str, Any]:
+        raise NotImplementedError  # pragma: no cover - every user defines it
+
+    def _display_rows(self) -> dict[str, Any]:
+        return self._display_counts()
+
+    def _display_notes(self) -> Sequence[str]:
+        return ()
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{k}={v!r}" for k, v in self._display_counts().items())
+        return f"{type(self).__name__}({fields})"
+
+    def _repr_html_(self) -> str:
+        return counts_html(type(self).__name__, self._display_rows(), notes=self._display_notes())

@@ -7,11 +7,13 @@ from typing import Any
 
 import pandas as pd
 
+from hxmetrics._display import CountsDisplay
+
 __all__ = ["ClvTruth", "ExperienceTruth", "Organisation", "Truth"]
 
 
-@dataclass(frozen=True, eq=False)
-class ExperienceTruth:
+@dataclass(frozen=True, eq=False, repr=False)
+class ExperienceTruth(CountsDisplay):
     """The parameters the survey scores were drawn from.
 
     Every respondent-occasion has a latent experience ``eta = mu + b + w``:
@@ -49,9 +51,16 @@ class ExperienceTruth:
     ces: pd.DataFrame
     weights: pd.DataFrame
 
+    def _display_counts(self) -> dict[str, Any]:
+        return {
+            "cells": len(self.latent_mean),
+            "items": int(self.items["item"].nunique()) if "item" in self.items else 0,
+            "params": len(self.params),
+        }
 
-@dataclass(frozen=True, eq=False)
-class ClvTruth:
+
+@dataclass(frozen=True, eq=False, repr=False)
+class ClvTruth(CountsDisplay):
     """The purchase process behind ``transactions``.
 
     Attributes
@@ -72,9 +81,16 @@ class ClvTruth:
     params: dict[str, Any]
     latent: pd.DataFrame
 
+    def _display_counts(self) -> dict[str, Any]:
+        return {"customer_episodes": len(self.latent), "time_unit": self.params.get("time_unit")}
 
-@dataclass(frozen=True, eq=False)
-class Truth:
+    def _display_rows(self) -> dict[str, Any]:
+        numbers = {k: v for k, v in self.params.items() if isinstance(v, int | float)}
+        return {**self._display_counts(), **numbers}
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class Truth(CountsDisplay):
     """What really happened in a simulated organisation.
 
     Attributes
@@ -117,9 +133,28 @@ class Truth:
     unattributable: pd.DataFrame
     service: pd.DataFrame
 
+    def _display_counts(self) -> dict[str, Any]:
+        # Counts only: the truth holds every person's keys, never shown.
+        return {
+            "persons": len(self.hybrids),
+            "records": len(self.crosswalk),
+            "episodes": len(self.episodes),
+            "unattributable": len(self.unattributable),
+        }
 
-@dataclass(frozen=True, eq=False)
-class Organisation:
+    def _display_rows(self) -> dict[str, Any]:
+        rows = self._display_counts()
+        if "in_roster" in self.crosswalk:
+            rows["records in no roster"] = int((~self.crosswalk["in_roster"]).sum())
+        labels = [c for c in self.hybrids.columns if self.hybrids[c].dtype == bool]
+        rows |= {f"persons: {c}": int(self.hybrids[c].sum()) for c in labels}
+        if "shares_phone_with" in self.keys:
+            rows["persons sharing a phone"] = int(self.keys["shares_phone_with"].notna().sum())
+        return rows
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class Organisation(CountsDisplay):
     """A synthetic organisation: three silo rosters, four exhaust tables, the truth.
 
     Attributes
@@ -163,9 +198,16 @@ class Organisation:
             "tickets": self.tickets,
         }
 
+    def _display_counts(self) -> dict[str, Any]:
+        return {"persons": len(self.truth.hybrids), **{k: len(v) for k, v in self.tables.items()}}
+
+    def _display_rows(self) -> dict[str, Any]:
+        counts = self._display_counts()
+        rows: dict[str, Any] = {"persons": counts.pop("persons")}
+        rows |= {f"rows: {k}": v for k, v in counts.items()}
+        rows["window"] = f"[{self.start.date()}, {self.end.date()})"
+        return rows | {f"setting: {k}": v for k, v in self.settings.items()}
+
     def __repr__(self) -> str:
-        sizes = ", ".join(f"{k}={len(v)}" for k, v in self.tables.items())
-        return (
-            f"Organisation(persons={len(self.truth.hybrids)}, {sizes}, "
-            f"window=[{self.start.date()}, {self.end.date()}))"
-        )
+        sizes = ", ".join(f"{k}={v}" for k, v in self._display_counts().items())
+        return f"Organisation({sizes}, window=[{self.start.date()}, {self.end.date()}))"

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from hxmetrics._display import CountsDisplay
 from hxmetrics.errors import ParameterError, check_choice
 from hxmetrics.stakeholders.attribution import AttributionIndex, attribute_with_index
 from hxmetrics.stakeholders.episodes import role_episodes
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
 __all__ = ["StakeholderRegistry", "overlap_matrix", "overlap_summary"]
 
 
-class StakeholderRegistry:
+class StakeholderRegistry(CountsDisplay):
     """One stakeholder model over every silo's roster.
 
     Build it with :meth:`from_rosters`. It holds the crosswalk, the conflicts, the
@@ -153,12 +154,36 @@ class StakeholderRegistry:
             rules=rules,
         )
 
-    def __repr__(self) -> str:
-        return (
-            f"StakeholderRegistry(silos={sorted(self._rosters)}, records={len(self._crosswalk)}, "
-            f"persons={self._crosswalk['person_id'].nunique()}, episodes={len(self._episodes)}, "
-            f"conflicts={self._conflicts['conflict_id'].nunique()})"
-        )
+    def _display_counts(self) -> dict[str, Any]:
+        # Counts only: a registry holds personal data, its display never shows a row.
+        return {
+            "silos": sorted(self._rosters),
+            "records": len(self._crosswalk),
+            "persons": int(self._crosswalk["person_id"].nunique()),
+            "episodes": len(self._episodes),
+            "conflicts": int(self._conflicts["conflict_id"].nunique()),
+        }
+
+    def _display_rows(self) -> dict[str, Any]:
+        counts = self._display_counts()
+        silos_per_person = self._crosswalk.groupby("person_id", sort=False)["silo"].nunique()
+        rows: dict[str, Any] = {"silos": counts["silos"]}
+        records = self._crosswalk["silo"].value_counts()
+        rows |= {f"records: {s}": int(records.get(s, 0)) for s in SILOS if s in self._rosters}
+        rows |= {
+            "records": counts["records"],
+            "persons": counts["persons"],
+            "persons in more than one silo": int((silos_per_person > 1).sum()),
+            "episodes": counts["episodes"],
+            "conflicts (merges not made)": counts["conflicts"],
+        }
+        keys = self._crosswalk.attrs.get("hxmetrics", {}).get("keys")
+        if keys is not None:
+            rows["keys"] = list(keys) or "none"
+        return rows
+
+    def _display_notes(self) -> tuple[str, ...]:
+        return self.notes
 
     @property
     def crosswalk(self) -> pd.DataFrame:
