@@ -10,6 +10,7 @@ from hxmetrics.errors import InputTableError, ParameterError
 from hxmetrics.measures.clv import BetaGeo, rfm_summary
 from hxmetrics.measures.clv.plotting import (
     calibration_holdout_table,
+    cumulative_purchases_table,
     plot_calibration_holdout,
     plot_cumulative_purchases,
     plot_frequency_recency,
@@ -118,17 +119,17 @@ def test_simulated_log_fits_and_plots():
         calibration_end="2023-12-31",
     )
     model = BetaGeo().fit(rfm)
-    table = calibration_holdout_table(model, rfm)
+    table = calibration_holdout_table(rfm, model)
     assert table["n"].sum() == len(rfm)
     for draw in (
-        lambda ax: plot_calibration_holdout(model, rfm, ax=ax),
+        lambda ax: plot_calibration_holdout(rfm, model, ax=ax),
         lambda ax: plot_frequency_recency(model, T=52, max_frequency=10, ax=ax),
         lambda ax: plot_frequency_recency(
             model, T=52, max_frequency=10, kind="expected_purchases", horizon=4, ax=ax
         ),
         lambda ax: plot_cumulative_purchases(
-            model,
             tx,
+            model,
             customer="id",
             time="ts",
             observation_end="2024-06-30",
@@ -138,3 +139,26 @@ def test_simulated_log_fits_and_plots():
     ):
         _fig, ax = new_figure()
         assert draw(ax) is ax
+
+
+def test_diagnostics_take_the_data_first_and_the_old_order_warns():
+    rfm = rfm_summary(
+        TX,
+        customer="id",
+        time="ts",
+        observation_end="2024-03-31",
+        unit="D",
+        calibration_end="2024-01-05",
+    )
+    model = BetaGeo.from_params(r=0.243, alpha=4.414, a=0.793, b=2.426, unit="D")
+    new = calibration_holdout_table(rfm, model)
+    with pytest.warns(DeprecationWarning, match="data comes first"):
+        old = calibration_holdout_table(model, rfm)  # type: ignore[arg-type]  # old order
+    pd.testing.assert_frame_equal(old, new)
+    kwargs = {"customer": "id", "time": "ts", "observation_end": "2024-03-31"}
+    with pytest.warns(DeprecationWarning, match="data comes first"):
+        old = cumulative_purchases_table(model, TX, **kwargs)  # type: ignore[arg-type]
+    pd.testing.assert_frame_equal(old, cumulative_purchases_table(TX, model, **kwargs))
+    _fig, ax = new_figure()
+    with pytest.warns(DeprecationWarning, match="data comes first"):
+        assert plot_calibration_holdout(model, rfm, ax=ax) is ax  # type: ignore[arg-type]

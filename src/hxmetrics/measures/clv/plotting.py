@@ -1,4 +1,8 @@
-"""Diagnostics of the repeat-buying models; every function takes ``ax=`` and returns it.
+"""Diagnostics of the repeat-buying models; every plot takes ``ax=`` and returns it.
+
+The data come first, then the model (``plot_calibration_holdout(rfm, model)``), as
+everywhere in hxmetrics; the old order (model first) works for one release with a
+:class:`DeprecationWarning`.
 
 * :func:`plot_calibration_holdout`: mean holdout purchases, actual vs predicted, by
   calibration frequency (Fader, Hardie & Lee 2005, Fig. 4).
@@ -10,6 +14,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import narwhals as nw
@@ -19,7 +24,7 @@ from matplotlib.axes import Axes
 
 from hxmetrics.errors import ParameterError, check_columns
 from hxmetrics.measures._engine import to_narwhals
-from hxmetrics.measures.clv._base import RepeatBuyingModel, as_pandas
+from hxmetrics.measures.clv._base import CLVModel, RepeatBuyingModel, as_pandas
 from hxmetrics.measures.clv.rfm import _P, _period_expr, period_of
 from hxmetrics.plotting import PALETTE, _axes, style
 
@@ -42,8 +47,21 @@ def _check_model(model: Any) -> RepeatBuyingModel:
     return model
 
 
+def _data_first(function: str, data: Any, model: Any) -> tuple[Any, Any]:
+    """``(data, model)``, swapping the old order (a model first) with a warning."""
+    if isinstance(data, CLVModel) and not isinstance(model, CLVModel):
+        warnings.warn(
+            f"{function}(): the data comes first now, {function}(data, model, ...); the "
+            "old order (model, data) goes in the next release.",
+            DeprecationWarning,
+            stacklevel=3,
+        )
+        return model, data
+    return data, model
+
+
 def calibration_holdout_table(
-    model: RepeatBuyingModel, data: Any, *, max_frequency: int = 7
+    data: Any, model: RepeatBuyingModel, *, max_frequency: int = 7
 ) -> pd.DataFrame:
     """Mean actual and predicted holdout purchases by calibration frequency.
 
@@ -51,6 +69,7 @@ def calibration_holdout_table(
     ``frequency_holdout`` and ``duration_holdout``). Frequencies above
     ``max_frequency`` are pooled into the last row.
     """
+    data, model = _data_first("calibration_holdout_table", data, model)
     _check_model(model)
     frame = as_pandas(data)
     check_columns(
@@ -78,10 +97,11 @@ def calibration_holdout_table(
 
 
 def plot_calibration_holdout(
-    model: RepeatBuyingModel, data: Any, *, max_frequency: int = 7, ax: Axes | None = None
+    data: Any, model: RepeatBuyingModel, *, max_frequency: int = 7, ax: Axes | None = None
 ) -> Axes:
     """Actual vs predicted mean holdout purchases by calibration frequency."""
-    table = calibration_holdout_table(model, data, max_frequency=max_frequency)
+    data, model = _data_first("plot_calibration_holdout", data, model)
+    table = calibration_holdout_table(data, model, max_frequency=max_frequency)
     ax = _axes(ax, 6.4, 3.6)
     with style():
         ax.plot(table["frequency"], table["actual"], marker="o", color=PALETTE[0], label="actual")
@@ -144,8 +164,8 @@ def plot_frequency_recency(
 
 
 def cumulative_purchases_table(
-    model: RepeatBuyingModel,
     transactions: Any,
+    model: RepeatBuyingModel,
     *,
     customer: str,
     time: str,
@@ -156,6 +176,7 @@ def cumulative_purchases_table(
     Periods are counted in the model's unit, as in :func:`rfm_summary` (purchases in
     the same period count once). Expected = sum over customers of E[X(t - first_i)].
     """
+    transactions, model = _data_first("cumulative_purchases_table", transactions, model)
     _check_model(model)
     unit = str(model.unit_)
     frame = to_narwhals(transactions)
@@ -179,8 +200,8 @@ def cumulative_purchases_table(
 
 
 def plot_cumulative_purchases(
-    model: RepeatBuyingModel,
     transactions: Any,
+    model: RepeatBuyingModel,
     *,
     customer: str,
     time: str,
@@ -189,8 +210,9 @@ def plot_cumulative_purchases(
     ax: Axes | None = None,
 ) -> Axes:
     """Tracking plot: cumulative repeat purchases, actual vs expected, by period."""
+    transactions, model = _data_first("plot_cumulative_purchases", transactions, model)
     table = cumulative_purchases_table(
-        model, transactions, customer=customer, time=time, observation_end=observation_end
+        transactions, model, customer=customer, time=time, observation_end=observation_end
     )
     ax = _axes(ax, 6.4, 3.6)
     with style():
