@@ -258,7 +258,7 @@ def test_difference_plus_reference_does_not_give_back_a_hidden_nps(sample, sampl
             hidden = truth.loc[
                 (truth["role"] == role) & (truth["hybrid_type"].map(hybrid_name) == cells[0])
             ]
-            value = float(hidden["nps"].iloc[0])
+            value = float(hidden["estimate"].iloc[0])
             attacked += 1
             for text in cells[1:]:
                 shown = number(text)

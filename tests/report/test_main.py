@@ -209,15 +209,15 @@ def test_nps_by_role_matches_the_measure(page, api):
             f"{r.n:,}",
             f"{r.pct_promoters:.1f}",
             f"{r.pct_detractors:.1f}",
-            signed(r.nps),
+            signed(r.estimate),
             signed(r.ci_low),
             signed(r.ci_high),
         ]
         card = kpi(page, INSTRUMENT[r.role])
-        assert card[1] == signed(r.nps)
+        assert card[1] == signed(r.estimate)
         assert card[2] == f"95% CI {signed(r.ci_low)} to {signed(r.ci_high)}"
     # The sample is built so that the three scores differ in sign (customers positive).
-    assert result.set_index("role").loc["customer", "nps"] > 0
+    assert result.set_index("role").loc["customer", "estimate"] > 0
 
 
 def test_nps_by_hybrid_type_is_suppressed_like_the_measure(page, api):
@@ -236,7 +236,7 @@ def test_nps_by_hybrid_type_is_suppressed_like_the_measure(page, api):
             else:
                 assert shown[1:5] == [
                     f"{r.n:,}",
-                    signed(r.nps),
+                    signed(r.estimate),
                     signed(r.ci_low),
                     signed(r.ci_high),
                 ]
@@ -262,11 +262,11 @@ def test_csat_and_ces_match_the_measures(page, api):
     used = api["used"]
     csat = hx.csat(used[used["instrument"] == "csat"], "score", scale=(1, 5), box=(4, 5))
     card = kpi(page, "CSAT (top-2-box)")
-    assert card[1] == f"{csat['csat'].iloc[0]:.1f}%"
+    assert card[1] == f"{csat['estimate'].iloc[0]:.1f}%"
     ces = hx.ces(
         used[used["instrument"] == "ces"], "score", scale=(1, 7), polarity="higher_is_easier"
     )
-    assert kpi(page, "Customer effort (CES)")[1] == f"{ces['ces'].iloc[0]:.2f}"
+    assert kpi(page, "Customer effort (CES)")[1] == f"{ces['estimate'].iloc[0]:.2f}"
 
 
 def test_siloed_vs_unified_matches_compare(page, api):

@@ -64,7 +64,15 @@ def _nps_display(result: pd.DataFrame) -> pd.DataFrame:
     frame["instrument"] = frame["role"].astype("str").map(INSTRUMENT_NAME)
     frame["_role"] = frame["role"].astype("str").map({r: i for i, r in enumerate(ROLES)})
     frame = frame.sort_values("_role", kind="stable")
-    columns = ["instrument", "n", "pct_promoters", "pct_detractors", "nps", "ci_low", "ci_high"]
+    columns = [
+        "instrument",
+        "n",
+        "pct_promoters",
+        "pct_detractors",
+        "estimate",
+        "ci_low",
+        "ci_high",
+    ]
     return frame[[*columns, "suppressed"]]
 
 
@@ -74,7 +82,7 @@ _NPS_LABELS = {
     "n": "Answers",
     "pct_promoters": "Promoters %",
     "pct_detractors": "Detractors %",
-    "nps": "NPS",
+    "estimate": "NPS",
     "ci_low": "CI from",
     "ci_high": "to",
     "suppressed": "Suppressed",
@@ -82,7 +90,7 @@ _NPS_LABELS = {
 _NPS_FORMATS = {
     "pct_promoters": PCT_FMT,
     "pct_detractors": PCT_FMT,
-    "nps": NPS_FMT,
+    "estimate": NPS_FMT,
     "ci_low": NPS_FMT,
     "ci_high": NPS_FMT,
 }
@@ -128,8 +136,8 @@ def experience(report: Report, ctx: Context) -> None:
         section.add_heading(f"{INSTRUMENT_NAME[role]} by hybrid type")
         fig, ax = new_figure(FIG_WIDTH, 0.75 + 0.36 * len(part))
         plot_estimates(
-            part[["group", "nps", "ci_low", "ci_high", "n", "suppressed"]],
-            estimate="nps",
+            part[["group", "estimate", "ci_low", "ci_high", "n", "suppressed"]],
+            estimate="estimate",
             by="group",
             reference=0,
             xlabel="NPS (points, -100 to +100)",
@@ -140,15 +148,15 @@ def experience(report: Report, ctx: Context) -> None:
         if visible.empty:
             alt = f"{INSTRUMENT_NAME[role]} by hybrid type: every group is suppressed."
         else:
-            top = row_at(visible, "nps", largest=True)
-            low = row_at(visible, "nps", largest=False)
+            top = row_at(visible, "estimate", largest=True)
+            low = row_at(visible, "estimate", largest=False)
             alt = (
                 f"Dot plot of {INSTRUMENT_NAME[role]} by hybrid type with intervals: highest "
-                f"for {top['group']} ({NPS_FMT(top['nps'])}), lowest "
-                f"for {low['group']} ({NPS_FMT(low['nps'])})."
+                f"for {top['group']} ({NPS_FMT(top['estimate'])}), lowest "
+                f"for {low['group']} ({NPS_FMT(low['estimate'])})."
             )
         section.add_figure(fig, alt=alt)
-        table = part[["hybrid_type", "group", "n", "nps", "ci_low", "ci_high"]]
+        table = part[["hybrid_type", "group", "n", "estimate", "ci_low", "ci_high"]]
         hidden = part["suppressed"].astype(bool).to_numpy()
         if role in differences:
             tests = differences[role][["hybrid_type", "difference", "p_adjusted", "differs"]]
@@ -202,8 +210,8 @@ def _satisfaction(section: Section, ctx: Context) -> None:
         frame = hybrid_sorted(result)
         fig, ax = new_figure(FIG_WIDTH, 0.95 + 0.36 * len(frame))
         plot_estimates(
-            frame[["group", "csat", "ci_low", "ci_high", "n", "suppressed"]],
-            estimate="csat",
+            frame[["group", "estimate", "ci_low", "ci_high", "n", "suppressed"]],
+            estimate="estimate",
             by="group",
             xlabel="CSAT (% satisfied)",
             title="CSAT by hybrid type",
@@ -222,33 +230,33 @@ def _satisfaction(section: Section, ctx: Context) -> None:
         add_table(
             section,
             ctx,
-            frame[["group", "n", "in_box", "csat", "ci_low", "ci_high", "suppressed"]],
+            frame[["group", "n", "in_box", "estimate", "ci_low", "ci_high", "suppressed"]],
             caption="CSAT (top-2-box) by hybrid type",
             labels={
                 "group": "Hybrid type",
                 "n": "Answers",
                 "in_box": "Satisfied",
-                "csat": "CSAT %",
+                "estimate": "CSAT %",
                 "ci_low": "CI from",
                 "ci_high": "to",
                 "suppressed": "Suppressed",
             },
-            number_formats=ci_formats("csat", PCT_FMT),
+            number_formats=ci_formats("estimate", PCT_FMT),
         )
     if effort is not None:
         frame = hybrid_sorted(effort)
         add_table(
             section,
             ctx,
-            frame[["group", "n", "ces", "ci_low", "ci_high", "suppressed"]],
+            frame[["group", "n", "estimate", "ci_low", "ci_high", "suppressed"]],
             caption="Customer effort (CES, mean of 1-7) by hybrid type",
             labels={
                 "group": "Hybrid type",
                 "n": "Answers",
-                "ces": "CES",
+                "estimate": "CES",
                 "ci_low": "CI from",
                 "ci_high": "to",
                 "suppressed": "Suppressed",
             },
-            number_formats=ci_formats("ces", "{:.2f}"),
+            number_formats=ci_formats("estimate", "{:.2f}"),
         )

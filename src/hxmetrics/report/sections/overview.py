@@ -35,7 +35,7 @@ def _nps_kpi(result: pd.DataFrame, role: str, confidence: float) -> Kpi | None:
         return Kpi(INSTRUMENT_NAME[role], None, note="suppressed: too few answers")
     return Kpi(
         INSTRUMENT_NAME[role],
-        float(row["nps"]),
+        float(row["estimate"]),
         ci_low=float(row["ci_low"]),
         ci_high=float(row["ci_high"]),
         n=int(row["n"]),
@@ -86,16 +86,9 @@ def overview(report: Report, ctx: Context) -> None:
         kpi = _nps_kpi(by_role, role, ctx.confidence)
         if kpi is not None:
             kpis.append(kpi)
-    for name, label, column, fmt, unit, note in (
-        ("csat_overall", "CSAT (top-2-box)", "csat", PCT_FMT, "%", "share answering 4 or 5 of 5"),
-        (
-            "ces_overall",
-            "Customer effort (CES)",
-            "ces",
-            "{:.2f}",
-            "",
-            "mean ease, 1 to 7 (7 = easiest)",
-        ),
+    for name, label, fmt, unit, note in (
+        ("csat_overall", "CSAT (top-2-box)", PCT_FMT, "%", "share answering 4 or 5 of 5"),
+        ("ces_overall", "Customer effort (CES)", "{:.2f}", "", "mean ease, 1 to 7 (7 = easiest)"),
     ):
         if getattr(ctx, name) is None:
             continue
@@ -106,7 +99,7 @@ def overview(report: Report, ctx: Context) -> None:
         kpis.append(
             Kpi(
                 label,
-                float(row[column]),
+                float(row["estimate"]),
                 ci_low=float(row["ci_low"]),
                 ci_high=float(row["ci_high"]),
                 n=int(row["n"]),

@@ -156,17 +156,17 @@ def _clv(section: Section, ctx: Context) -> None:
     add_table(
         section,
         ctx,
-        by_type[["group", "n", "mean", "ci_low", "ci_high", "suppressed"]],
+        by_type[["group", "n", "estimate", "ci_low", "ci_high", "suppressed"]],
         caption="Mean expected value by hybrid type (t interval)",
         labels={
             "group": "Hybrid type",
             "n": "Customers",
-            "mean": "Mean value",
+            "estimate": "Mean value",
             "ci_low": "CI from",
             "ci_high": "to",
             "suppressed": "Suppressed",
         },
-        number_formats=ci_formats("mean", "{:,.2f}"),
+        number_formats=ci_formats("estimate", "{:,.2f}"),
     )
     params = pd.concat(
         [
@@ -251,7 +251,7 @@ def _retention(section: Section, ctx: Context) -> None:
     # ``at_risk`` are still observed, as is usual for Kaplan-Meier plots.
     at_risk = max(10, ctx.min_n)
     curves = curves.loc[
-        curves["role"].astype("str").isin(shown_roles) & (curves["n_risk"] >= at_risk)
+        curves["role"].astype("str").isin(shown_roles) & (curves["n_at_risk"] >= at_risk)
     ]
     # Each curve starts at 100% at time 0 (no one has left before they started).
     start = pd.DataFrame(
