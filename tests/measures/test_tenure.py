@@ -388,3 +388,13 @@ def test_tenure_accepts_polars_episodes():
     pd.testing.assert_frame_equal(
         retention_curve(native, as_of="2022-01-01"), retention_curve(ep, as_of="2022-01-01")
     )
+
+
+def test_boomerang_share_is_in_percent_like_every_share_estimate():
+    # Found: shares were 0-1 here and percent (0-100) in CSAT.
+    out = boomerang_summary(_episodes(), as_of="2022-01-01")
+    row = out.iloc[0]
+    assert row["estimate"] == pytest.approx(100 / 3)
+    assert 0 < row["ci_low"] < row["estimate"] < row["ci_high"] < 100
+    assert row["se"] == pytest.approx(100 * np.sqrt((1 / 3) * (2 / 3) / 3))
+    assert out.attrs["hxmetrics"]["bounds"] == (0.0, 100.0)

@@ -926,8 +926,9 @@ def boomerang_summary(
     -------
     pandas.DataFrame
         The grouped result: ``measure`` (``"boomerang"``), group columns, ``n``
-        (leavers), ``estimate`` (share who returned, 0-1), ``se``, ``ci_low``,
-        ``ci_high``, ``n_returned``, ``median_gap`` (median time to return among
+        (leavers), ``estimate`` (percent who returned, 0-100, as every share estimate;
+        it was a 0-1 share before issue 11), ``se``, ``ci_low``, ``ci_high`` (percent),
+        ``n_returned``, ``median_gap`` (median time to return among
         returners, in ``unit``), ``n_excluded_episodes_starting_after_as_of``,
         ``suppressed``; ``attrs["hxmetrics"]`` adds ``role``, ``unit`` and ``as_of``.
     """
@@ -947,7 +948,8 @@ def boomerang_summary(
         gaps = part.loc[part["returned"], "time"]
         se = float(np.sqrt(p * (1 - p) / n)) if n else float("nan")
         gap = float(gaps.median()) if len(gaps) else float("nan")
-        rows.append((n, p, se, float(lo), float(hi), k, gap))
+        # Percent (0-100), as every share estimate of a grouped result (CSAT too).
+        rows.append((n, 100 * p, 100 * se, 100 * float(lo), 100 * float(hi), k, gap))
     table = np.array(rows, dtype=float).reshape(len(rows), 7)
     keys = [k for k, _ in groups]
     return grouped_result(
@@ -967,7 +969,7 @@ def boomerang_summary(
             "role": role,
             "unit": unit,
             "as_of": str(pd.Timestamp(as_of)),
-            "bounds": (0.0, 1.0),
+            "bounds": (0.0, 100.0),
             "excluded": {"episodes_starting_after_as_of": len(left_out)},
         },
     )
