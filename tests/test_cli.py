@@ -118,3 +118,29 @@ def test_verbose_shows_info_logs_on_stderr_and_quiet_by_default(files, capsys):
     assert package.handlers == handlers
     assert main(["validate", str(good)]) == 0
     assert capsys.readouterr().err == ""
+
+
+def test_keys_with_no_column_means_no_key():
+    """Found (issue 11): ``--keys`` with no value was an argparse error (exit 2)."""
+    from hxmetrics.cli import _parser
+
+    report = ["report", "--out", "r.html"]
+    assert _parser().parse_args([*report, "--keys"]).keys == []
+    assert _parser().parse_args([*report, "--keys", "email"]).keys == ["email"]
+    assert _parser().parse_args(report).keys == ["email", "phone"]
+
+
+@pytest.mark.parametrize(("argv", "keys"), [(["--keys"], ()), ([], ("email", "phone"))])
+def test_keys_reach_the_report(argv, keys, monkeypatch, tmp_path, capsys):
+    """``--keys`` alone reaches the report as no key (the registry then links nothing)."""
+    import hxmetrics.report.main as report_main
+
+    seen = {}
+
+    def fake_run_report(data, **kwargs):
+        seen.update(kwargs)
+        return tmp_path / "r.html"
+
+    monkeypatch.setattr(report_main, "run_report", fake_run_report)
+    assert main(["report", "--out", str(tmp_path / "r.html"), *argv]) == 0
+    assert seen["keys"] == keys
