@@ -55,7 +55,7 @@ TINY = _long(
         ("r5", "w2", "workers", {"hx1": 3, "hx2": 2}),
     ]
 )
-TINY_KW = {"group": "grp", "person": "person_id", "min_n": 1, "n_boot": 50, "random_state": 0}
+TINY_KW = {"by": "grp", "person": "person_id", "min_n": 1, "n_resamples": 50, "random_state": 0}
 
 
 # --------------------------------------------------------------- hand-computed
@@ -67,7 +67,7 @@ def test_linear_equal_weights_by_hand() -> None:
     assert out["n"].tolist() == [2, 2]
     assert out["n_responses"].tolist() == [3, 2]
     # customers: (200/3 + 75) / 2 = 70.8333...; workers: (25 + 25) / 2 = 25
-    np.testing.assert_allclose(out["hx_index"], [(200 / 3 + 75) / 2, 25.0], rtol=1e-12)
+    np.testing.assert_allclose(out["estimate"], [(200 / 3 + 75) / 2, 25.0], rtol=1e-12)
     assert not out["suppressed"].any()
 
 
@@ -75,21 +75,21 @@ def test_budget_allocation_by_hand_and_rescaled_note() -> None:
     # 3 points to hx1, 1 point to hx2 -> weights 0.75 / 0.25 (points rescaled).
     out = hx_index(TINY, ["hx1", "hx2"], weighting={"hx1": 3, "hx2": 1}, **TINY_KW)
     # customers: 0.75 * 200/3 + 0.25 * 75 = 50 + 18.75 = 68.75; workers: 25
-    np.testing.assert_allclose(out["hx_index"], [68.75, 25.0], rtol=1e-12)
-    assert out.attrs["weights"] == {"hx1": 0.75, "hx2": 0.25}
-    assert any("rescaled" in n for n in out.attrs["notes"])
+    np.testing.assert_allclose(out["estimate"], [68.75, 25.0], rtol=1e-12)
+    assert out.attrs["hxmetrics"]["weights"] == {"hx1": 0.75, "hx2": 0.25}
+    assert any("rescaled" in n for n in out.attrs["hxmetrics"]["notes"])
     same = hx_index(TINY, ["hx1", "hx2"], weighting={"hx1": 0.75, "hx2": 0.25}, **TINY_KW)
-    assert not any("rescaled" in n for n in same.attrs["notes"])
+    assert not any("rescaled" in n for n in same.attrs["hxmetrics"]["notes"])
 
 
 def test_geometric_by_hand() -> None:
     plain = hx_index(TINY, ["hx1", "hx2"], aggregate="geometric", shift=0.0, **TINY_KW)
     # customers: sqrt(200/3 * 75) = sqrt(5000) = 70.7107; workers: sqrt(25 * 25) = 25
-    np.testing.assert_allclose(plain["hx_index"], [math.sqrt(5000.0), 25.0], rtol=1e-12)
+    np.testing.assert_allclose(plain["estimate"], [math.sqrt(5000.0), 25.0], rtol=1e-12)
     shifted = hx_index(TINY, ["hx1", "hx2"], aggregate="geometric", shift=1.0, **TINY_KW)
     # shift 1: sqrt((200/3 + 1) * 76) - 1 = sqrt(5143.33...) - 1 = 70.7176; workers still 25
     np.testing.assert_allclose(
-        shifted["hx_index"], [math.sqrt((200 / 3 + 1) * 76) - 1, 25.0], rtol=1e-12
+        shifted["estimate"], [math.sqrt((200 / 3 + 1) * 76) - 1, 25.0], rtol=1e-12
     )
     budget = hx_index(
         TINY,
@@ -100,7 +100,7 @@ def test_geometric_by_hand() -> None:
         **TINY_KW,
     )
     # (200/3)^0.75 * 75^0.25 = exp(0.75 * 4.19970 + 0.25 * 4.31749) = 68.669
-    np.testing.assert_allclose(budget["hx_index"].iloc[0], (200 / 3) ** 0.75 * 75**0.25)
+    np.testing.assert_allclose(budget["estimate"].iloc[0], (200 / 3) ** 0.75 * 75**0.25)
 
 
 def test_survey_weights_by_hand() -> None:
@@ -113,7 +113,7 @@ def test_survey_weights_by_hand() -> None:
     data["weight"] = data["response_id"].map({"r1": 1.0, "r2": 3.0})
     out = hx_index(data, ["hx1"], weights="weight", **TINY_KW)
     # weighted mean (1 * 5 + 3 * 1) / 4 = 2 -> 100 * (2 - 1) / 4 = 25
-    assert out["hx_index"].iloc[0] == pytest.approx(25.0)
+    assert out["estimate"].iloc[0] == pytest.approx(25.0)
 
 
 def test_pooled_normalisations_by_hand() -> None:
@@ -124,10 +124,10 @@ def test_pooled_normalisations_by_hand() -> None:
         for p in range(2):
             rows.append((f"{g}{p}", f"{g}{p}", g, {"hx1": v, "hx2": 4}))
     data = _long(rows)
-    kw = {**TINY_KW, "n_boot": 0}
+    kw = {**TINY_KW, "n_resamples": 0}
 
     def idx(**extra: object) -> np.ndarray:
-        return hx_index(data, ["hx1", "hx2"], **kw, **extra)["hx_index"].to_numpy()
+        return hx_index(data, ["hx1", "hx2"], **kw, **extra)["estimate"].to_numpy()
 
     # pooled min-max: hx1 (2, 3, 5) -> 0, 100/3, 100; hx2 ties everywhere -> 50
     np.testing.assert_allclose(idx(normalise="pooled_minmax"), [25, (100 / 3 + 50) / 2, 75])
@@ -176,12 +176,12 @@ def _hdi_2020(aggregate: Literal["linear", "geometric"]) -> pd.DataFrame:
     return hx_index(
         wide,
         ["health", "education", "income"],
-        group="country",
+        by="country",
         scale=scale,
         aggregate=aggregate,
         shift=0.0,
         min_n=1,
-        n_boot=0,
+        n_resamples=0,
     ).set_index("country")
 
 
@@ -197,16 +197,16 @@ def test_hdi_2020_geometric_fixed_goalposts() -> None:
     #   GNIpc 66,494 are NOT checked against the primary PDF.
     # Published to 3 decimals: +-0.0005 on 0-1 is +-0.05 index points.
     geo = _hdi_2020("geometric")
-    assert geo.loc["United States", "hx_index"] == pytest.approx(92.6, abs=0.05)  # 92.645
-    assert geo.loc["Norway", "hx_index"] == pytest.approx(95.7, abs=0.05)  # 95.704
+    assert geo.loc["United States", "estimate"] == pytest.approx(92.6, abs=0.05)  # 92.645
+    assert geo.loc["Norway", "estimate"] == pytest.approx(95.7, abs=0.05)  # 95.704
     # The United States case separates the aggregations: the arithmetic mean of the same
     # three indices is 0.9271, which the published 0.926 rules out. Norway cannot (its
     # arithmetic mean 0.9573 also rounds to 0.957), so it checks the goalposts only.
     arith = _hdi_2020("linear")
-    assert arith.loc["United States", "hx_index"] == pytest.approx(92.708, abs=5e-4)
-    assert abs(arith["hx_index"]["United States"] - 92.6) > 0.05
+    assert arith.loc["United States", "estimate"] == pytest.approx(92.708, abs=5e-4)
+    assert abs(arith["estimate"]["United States"] - 92.6) > 0.05
     # published to 3 decimals: +-0.0005 on 0-1 is +-0.05 index points
-    assert arith.loc["Norway", "hx_index"] == pytest.approx(95.7, abs=0.05)
+    assert arith.loc["Norway", "estimate"] == pytest.approx(95.7, abs=0.05)
 
 
 def test_hdi_2007_linear_budget_weights() -> None:
@@ -234,14 +234,14 @@ def test_hdi_2007_linear_budget_weights() -> None:
     out = hx_index(
         wide,
         ["le", "lit", "ger", "gdp"],
-        group="country",
+        by="country",
         scale=scale,
         weighting={"le": 3, "lit": 2, "ger": 1, "gdp": 3},
         min_n=1,
-        n_boot=0,
+        n_resamples=0,
     )
     # HDI 0.775 published to 3 decimals: +-0.0005 on 0-1 is +-0.05 index points.
-    assert out["hx_index"].iloc[0] == pytest.approx(77.5, abs=0.05)  # 77.489
+    assert out["estimate"].iloc[0] == pytest.approx(77.5, abs=0.05)  # 77.489
 
 
 def test_factor_loadings_match_statsmodels_principal_axis() -> None:
@@ -275,8 +275,10 @@ def test_factor_weights_recover_known_loadings() -> None:
     assert w["weight"].sum() == pytest.approx(1.0)
     # The same weights are used by hx_index(weighting="factor").
     wide["grp"] = np.where(np.arange(n) % 2 == 0, "a", "b")
-    out = hx_index(wide, ITEMS, group="grp", weighting="factor", scale=(-10, 10), n_boot=0)
-    np.testing.assert_allclose(list(out.attrs["weights"].values()), w["weight"], rtol=1e-12)
+    out = hx_index(wide, ITEMS, by="grp", weighting="factor", scale=(-10, 10), n_resamples=0)
+    np.testing.assert_allclose(
+        list(out.attrs["hxmetrics"]["weights"].values()), w["weight"], rtol=1e-12
+    )
 
 
 def test_factor_weights_reject_reverse_keyed_item() -> None:
@@ -363,24 +365,24 @@ def test_shifting_one_group_moves_only_that_group() -> None:
     data = _sim([0.2, 0.5, 0.8], 30, rng)
     low_group = data["grp"] == "g0"
     data.loc[low_group, "score"] = np.minimum(data.loc[low_group, "score"], 4)
-    kw = {"group": "grp", "person": "person_id", "n_boot": 200, "random_state": 3}
+    kw = {"by": "grp", "person": "person_id", "n_resamples": 200, "random_state": 3}
     before = hx_index(data, ITEMS, **kw).set_index("grp")
     shifted = data.copy()
     shifted.loc[low_group, "score"] += 1
     after = hx_index(shifted, ITEMS, **kw).set_index("grp")
     # +1 on a 1-5 scale is +25 index points, and nothing else moves.
-    assert after.loc["g0", "hx_index"] == pytest.approx(before.loc["g0", "hx_index"] + 25)
+    assert after.loc["g0", "estimate"] == pytest.approx(before.loc["g0", "estimate"] + 25)
     pd.testing.assert_frame_equal(after.loc[["g1", "g2"]], before.loc[["g1", "g2"]])
     # Contrast: a pooled normalisation lets one group's shift move the others.
     pooled_before = hx_index(data, ITEMS, **kw, normalise="pooled_zscore").set_index("grp")
     pooled_after = hx_index(shifted, ITEMS, **kw, normalise="pooled_zscore").set_index("grp")
-    assert not np.allclose(pooled_after.loc["g1", "hx_index"], pooled_before.loc["g1", "hx_index"])
+    assert not np.allclose(pooled_after.loc["g1", "estimate"], pooled_before.loc["g1", "estimate"])
 
 
 def test_group_index_does_not_depend_on_other_groups() -> None:
     rng = np.random.default_rng(2)
     data = _sim([0.3, 0.6, 0.9], 25, rng)
-    kw = {"group": "grp", "person": "person_id", "n_boot": 300, "random_state": 9}
+    kw = {"by": "grp", "person": "person_id", "n_resamples": 300, "random_state": 9}
     together = hx_index(data, ITEMS, **kw).set_index("grp")
     alone = hx_index(data[data["grp"] == "g1"], ITEMS, **kw).set_index("grp")
     # Same estimate AND the same bootstrap interval: resamples are keyed by group.
@@ -420,9 +422,9 @@ _PROPERTY = settings(max_examples=30)
     normalise=st.sampled_from(["minmax", "pooled_minmax", "rank"]),
 )
 def test_bounds_0_100(data: pd.DataFrame, aggregate: str, normalise: str) -> None:
-    kw = {**TINY_KW, "n_boot": 20}
+    kw = {**TINY_KW, "n_resamples": 20}
     out = hx_index(data, _items_of(data), aggregate=aggregate, normalise=normalise, **kw)
-    values = out[["hx_index", "ci_low", "ci_high"]].to_numpy()
+    values = out[["estimate", "ci_low", "ci_high"]].to_numpy()
     assert np.all((values >= -1e-9) & (values <= 100 + 1e-9))
 
 
@@ -430,14 +432,14 @@ def test_bounds_0_100(data: pd.DataFrame, aggregate: str, normalise: str) -> Non
 @given(data=_small_long(), seed=st.integers(0, 2**32 - 1))
 def test_row_order_invariance(data: pd.DataFrame, seed: int) -> None:
     shuffled = data.sample(frac=1.0, random_state=seed)
-    a = hx_index(data, _items_of(data), **{**TINY_KW, "n_boot": 30})
-    b = hx_index(shuffled, _items_of(data), **{**TINY_KW, "n_boot": 30})
+    a = hx_index(data, _items_of(data), **{**TINY_KW, "n_resamples": 30})
+    b = hx_index(shuffled, _items_of(data), **{**TINY_KW, "n_resamples": 30})
     pd.testing.assert_frame_equal(a, b)
 
 
 def test_unit_weights_equal_unweighted() -> None:
     data = _sim([0.3, 0.6], 25, np.random.default_rng(21))
-    kw = {"group": "grp", "person": "person_id", "n_boot": 200, "random_state": 2}
+    kw = {"by": "grp", "person": "person_id", "n_resamples": 200, "random_state": 2}
     plain = hx_index(data, ITEMS, **kw)
     unit = hx_index(data.assign(w=1.0), ITEMS, weights="w", **kw)
     pd.testing.assert_frame_equal(plain, unit)
@@ -449,7 +451,7 @@ def test_constant_weights_equal_unweighted(data: pd.DataFrame, c: float) -> None
     items = _items_of(data)
     plain = hx_index(data, items, **TINY_KW)
     scaled = hx_index(data.assign(w=c), items, weights="w", **TINY_KW)
-    cols = ["hx_index", "se", "ci_low", "ci_high"]
+    cols = ["estimate", "se", "ci_low", "ci_high"]
     np.testing.assert_allclose(scaled[cols], plain[cols], rtol=1e-9, atol=1e-9)
 
 
@@ -463,9 +465,9 @@ def test_geometric_never_exceeds_linear(data: pd.DataFrame, shift: float, normal
     # AM-GM: the weighted geometric mean of x + shift is at most the weighted
     # arithmetic mean of x + shift; subtracting shift keeps the order.
     items = _items_of(data)
-    kw = {**TINY_KW, "n_boot": 0, "normalise": normalise, "shift": shift}
-    lin = hx_index(data, items, aggregate="linear", **kw)["hx_index"]
-    geo = hx_index(data, items, aggregate="geometric", **kw)["hx_index"]
+    kw = {**TINY_KW, "n_resamples": 0, "normalise": normalise, "shift": shift}
+    lin = hx_index(data, items, aggregate="linear", **kw)["estimate"]
+    geo = hx_index(data, items, aggregate="geometric", **kw)["estimate"]
     assert np.all(geo.to_numpy() <= lin.to_numpy() + 1e-9)
 
 
@@ -477,7 +479,7 @@ def test_within_group_zscores_are_rejected(name: str) -> None:
     with pytest.raises(ParameterError, match="within-group z-scores are not offered"):
         hx_index(TINY, ["hx1", "hx2"], normalise=name, **TINY_KW)
     with pytest.raises(ParameterError, match="within-group"):
-        sensitivity(TINY, ["hx1", "hx2"], group="grp", normalisations=["minmax", name], min_n=1)
+        sensitivity(TINY, ["hx1", "hx2"], by="grp", normalisations=["minmax", name], min_n=1)
 
 
 @pytest.mark.parametrize("normalise", NORMALISATIONS)
@@ -488,8 +490,8 @@ def test_every_normalisation_keeps_between_group_differences(normalise: str) -> 
     data = _sim([0.5, 0.5], 40, rng)
     better = data["grp"] == "g1"
     data.loc[better, "score"] = np.minimum(data.loc[better, "score"] + 1, 5)
-    out = hx_index(data, ITEMS, group="grp", person="person_id", normalise=normalise, n_boot=0)
-    assert out.loc[1, "hx_index"] > out.loc[0, "hx_index"] + 1
+    out = hx_index(data, ITEMS, by="grp", person="person_id", normalise=normalise, n_resamples=0)
+    assert out.loc[1, "estimate"] > out.loc[0, "estimate"] + 1
 
 
 # ------------------------------------------------------------- reproducibility
@@ -498,7 +500,7 @@ def test_every_normalisation_keeps_between_group_differences(normalise: str) -> 
 def test_intervals_reproducible_under_random_state() -> None:
     rng = np.random.default_rng(8)
     data = _sim([0.3, 0.7], 30, rng)
-    kw = {"group": "grp", "person": "person_id", "n_boot": 200}
+    kw = {"by": "grp", "person": "person_id", "n_resamples": 200}
     a = hx_index(data, ITEMS, random_state=42, **kw)
     b = hx_index(data, ITEMS, random_state=42, **kw)
     c = hx_index(data, ITEMS, random_state=43, **kw)
@@ -512,7 +514,7 @@ def test_intervals_reproducible_under_random_state() -> None:
 def test_sensitivity_reproducible_under_random_state() -> None:
     rng = np.random.default_rng(10)
     data = _sim([0.45, 0.5, 0.55, 0.6], 30, rng)
-    kw = {"group": "grp", "person": "person_id", "n_draws": 300, "weight_noise": 0.2}
+    kw = {"by": "grp", "person": "person_id", "n_resamples": 300, "weight_noise": 0.2}
     a = sensitivity(data, ITEMS, random_state=7, **kw)
     b = sensitivity(data, ITEMS, random_state=7, **kw)
     c = sensitivity(data, ITEMS, random_state=8, **kw)
@@ -535,7 +537,7 @@ def test_bootstrap_interval_coverage_of_true_index() -> None:
     rng = np.random.default_rng(2024)
     pops = np.repeat([0.2, 0.4, 0.6, 0.8], 150)
     data = _sim(pops, 40, rng)
-    kw = {"group": "grp", "n_boot": 500, "random_state": 1}
+    kw = {"by": "grp", "n_resamples": 500, "random_state": 1}
     labels = [f"g{g}" for g in range(len(pops))]
     truth = {a: pd.Series([_true_index(p, a) for p in pops], index=labels) for a in AGGREGATIONS}
 
@@ -548,7 +550,7 @@ def test_bootstrap_interval_coverage_of_true_index() -> None:
         out = hx_index(data, ITEMS, person="person_id", aggregate=aggregate, **kw)
         assert 0.925 <= coverage(out, aggregate) <= 0.975
         # The estimate is unbiased for the population index (mean error ~ 0).
-        err = out.set_index("grp")["hx_index"] - truth[aggregate]
+        err = out.set_index("grp")["estimate"] - truth[aggregate]
         assert abs(err.mean()) < 0.2
     # Ignoring the clustering (each response its own person) under-covers badly:
     # this is what the person-level resampling protects against.
@@ -562,7 +564,7 @@ def test_sensitivity_recovers_known_ordering() -> None:
     # True ordering g3 > g2 > g1 > g0, well separated; g4 is a twin of g2.
     data = _sim([0.1, 0.35, 0.6, 0.9, 0.6], 150, rng)
     res = sensitivity(
-        data, ITEMS, group="grp", person="person_id", n_draws=400, weight_noise=0.3, random_state=3
+        data, ITEMS, by="grp", person="person_id", n_resamples=400, weight_noise=0.3, random_state=3
     )
     r = res.ranks.set_index("grp")
     assert r.loc["g3", "median_rank"] == 1
@@ -588,20 +590,20 @@ def test_sensitivity_without_randomness_is_the_nominal_ranking() -> None:
     res = sensitivity(
         data,
         ITEMS,
-        group="grp",
+        by="grp",
         person="person_id",
         normalisations=["minmax"],
         weightings=["equal"],
         aggregations=["linear"],
         resample=False,
-        n_draws=20,
+        n_resamples=20,
         random_state=0,
     )
     r = res.ranks
     np.testing.assert_array_equal(r["rank_low"], r["nominal_rank"])
     np.testing.assert_array_equal(r["rank_high"], r["nominal_rank"])
-    plain = hx_index(data, ITEMS, group="grp", person="person_id", n_boot=0)
-    np.testing.assert_allclose(r["nominal_index"], plain["hx_index"])
+    plain = hx_index(data, ITEMS, by="grp", person="person_id", n_resamples=0)
+    np.testing.assert_allclose(r["nominal_index"], plain["estimate"])
     assert r["p_first"].tolist() == [0.0, 0.0, 1.0]
 
 
@@ -616,7 +618,7 @@ def test_small_groups_suppressed_and_left_out_of_pooling() -> None:
     tiny["person_id"] += 10_000
     tiny["response_id"] += 10_000
     both = pd.concat([data, tiny], ignore_index=True)
-    kw = {"group": "grp", "person": "person_id", "min_n": 5, "n_boot": 100, "random_state": 0}
+    kw = {"by": "grp", "person": "person_id", "min_n": 5, "n_resamples": 100, "random_state": 0}
     out = hx_index(both, ITEMS, normalise="pooled_minmax", **kw).set_index("grp")
     assert out.loc["tiny", "suppressed"]
     # Issue 10: a suppressed group's n is hidden (it was shown, 3), and so is a
@@ -624,7 +626,7 @@ def test_small_groups_suppressed_and_left_out_of_pooling() -> None:
     assert out.loc["tiny", "n"] is pd.NA
     assert out.loc["g0", "suppressed"]
     for g in ("tiny", "g0"):
-        assert np.isnan(out.loc[g, ["hx_index", "se", "ci_low", "ci_high"]].astype(float)).all()
+        assert np.isnan(out.loc[g, ["estimate", "se", "ci_low", "ci_high"]].astype(float)).all()
     # Hidden groups take no part in pooling: the shown ones are as if they were absent.
     rest = data[data["grp"] != "g0"]
     without = hx_index(rest, ITEMS, normalise="pooled_minmax", **kw).set_index("grp")
@@ -645,15 +647,19 @@ def test_excluded_rows_are_counted() -> None:
     # r2's hx1 is now answered twice in this toy frame; use a fresh response id.
     extra.loc[1, "response_id"] = "r7"
     out = hx_index(pd.concat([data, extra], ignore_index=True), ["hx1", "hx2"], **TINY_KW)
-    assert out.attrs["excluded"] == {"other_items": 1, "missing_group": 1, "missing_score": 1}
-    np.testing.assert_allclose(out["hx_index"], [(200 / 3 + 75) / 2, 25.0])
+    assert out.attrs["hxmetrics"]["excluded"] == {
+        "other_items": 1,
+        "missing_group": 1,
+        "missing_score": 1,
+    }
+    np.testing.assert_allclose(out["estimate"], [(200 / 3 + 75) / 2, 25.0])
 
 
 def test_group_without_a_core_item_is_nan_with_note() -> None:
     data = TINY[~((TINY["grp"] == "workers") & (TINY["item"] == "hx2"))]
     out = hx_index(data, ["hx1", "hx2"], **TINY_KW)
-    assert np.isnan(out.loc[1, "hx_index"])
-    assert any("no answers to core items ['hx2']" in n for n in out.attrs["notes"])
+    assert np.isnan(out.loc[1, "estimate"])
+    assert any("no answers to core items ['hx2']" in n for n in out.attrs["hxmetrics"]["notes"])
 
 
 def test_group_specific_module_by_hand() -> None:
@@ -669,7 +675,7 @@ def test_group_specific_module_by_hand() -> None:
     # module: m1 mean 4 -> 75; extended: core 2/3, module 1/3 (its share of items)
     assert out.loc[0, "module_index"] == pytest.approx(75.0)
     assert out.loc[0, "extended_index"] == pytest.approx(2 / 3 * core + 1 / 3 * 75)
-    assert out.loc[0, "hx_index"] == pytest.approx(core)  # the core is untouched
+    assert out.loc[0, "estimate"] == pytest.approx(core)  # the core is untouched
     assert np.isnan(out.loc[1, "module_index"])
     lo, hi = out.loc[0, ["extended_ci_low", "extended_ci_high"]]
     assert lo <= out.loc[0, "extended_index"] <= hi
@@ -695,7 +701,7 @@ def test_wide_and_long_and_polars_agree() -> None:
 
 def test_input_errors_are_actionable() -> None:
     with pytest.raises(InputTableError, match="Did you mean 'grp'"):
-        hx_index(TINY, ["hx1"], group="gpr", min_n=1)
+        hx_index(TINY, ["hx1"], by="gpr", min_n=1)
     bad = TINY.copy()
     bad.loc[0, "score"] = 7
     # Issue 10: the row label, never the response id (an identifier column).
@@ -731,7 +737,7 @@ def test_plot_rank_intervals_returns_axes() -> None:
 
     rng = np.random.default_rng(3)
     data = _sim([0.2, 0.5, 0.8], 15, rng)
-    res = sensitivity(data, ITEMS, group="grp", person="person_id", n_draws=50, random_state=0)
+    res = sensitivity(data, ITEMS, by="grp", person="person_id", n_resamples=50, random_state=0)
     _, ax = plt.subplots()
     try:
         assert plot_rank_intervals(res, ax=ax) is ax

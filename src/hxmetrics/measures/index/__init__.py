@@ -35,13 +35,17 @@ item, one row per response) is accepted as it is: when the frame has no
 The package holds one concept per module: :mod:`.options` (the choices and their
 checks), :mod:`.prepare` (intake: answers to per-person sufficient statistics),
 :mod:`.weights`, :mod:`.scoring` (normalisation and aggregation), :mod:`.bootstrap`,
-:mod:`.group_modules` (group-specific items), :mod:`.measure` (:func:`hx_index`) and
+:mod:`.group_modules` (group-specific items), :mod:`.consistency` (the check that
+the core items measure one thing), :mod:`.model` (:class:`HXIndex`, the one
+implementation), :mod:`.measure` (:func:`hx_index`, its result in one call) and
 :mod:`.sensitivity`.
 """
 
 from __future__ import annotations
 
+from hxmetrics.measures.index.consistency import MIN_ALPHA
 from hxmetrics.measures.index.measure import hx_index
+from hxmetrics.measures.index.model import HXIndex
 from hxmetrics.measures.index.options import AGGREGATIONS, NORMALISATIONS
 from hxmetrics.measures.index.sensitivity import (
     SensitivityResult,
@@ -52,7 +56,9 @@ from hxmetrics.measures.index.weights import _one_factor_loadings, index_weights
 
 __all__ = [
     "AGGREGATIONS",
+    "MIN_ALPHA",
     "NORMALISATIONS",
+    "HXIndex",
     "SensitivityResult",
     "_one_factor_loadings",
     "hx_index",

@@ -6,7 +6,6 @@ from collections.abc import Hashable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from hxmetrics.errors import ParameterError
 from hxmetrics.measures.index.bootstrap import _summarise_reps
@@ -40,7 +39,7 @@ def _check_modules(
 
 
 def _add_modules(
-    out: pd.DataFrame,
+    core_index: np.ndarray,
     d: _Data,
     module_map: dict[tuple[Any, ...], list[str]],
     module_share: float | None,
@@ -49,7 +48,8 @@ def _add_modules(
     core_reps: np.ndarray | None,
     confidence: float,
     notes: list[str],
-) -> None:
+) -> dict[str, np.ndarray]:
+    """The module columns (``module_index``, ``extended_index`` and their intervals)."""
     keys = d.key_tuples()
     unknown = [k for k in module_map if k not in keys]
     if unknown:
@@ -60,10 +60,8 @@ def _add_modules(
         raise ParameterError(f"module_share must be between 0 and 1; got {module_share!r}.")
     cols = ["module_index", "module_ci_low", "module_ci_high"]
     cols += ["extended_index", "extended_ci_low", "extended_ci_high"]
-    for c in cols:
-        out[c] = np.nan
+    out = {c: np.full(d.n_groups, np.nan) for c in cols}
     w_all, s_all, _ = d.group_sums()
-    core_index = out["hx_index"].to_numpy()
     for key, its in module_map.items():
         g = keys.index(key)
         idx = [d.items.index(i) for i in its]
@@ -87,8 +85,8 @@ def _add_modules(
             return _aggregate(pair, np.array([1 - share, share]), spec.aggregate, spec.shift)
 
         m_point = module(w_all[g], s_all[g])
-        out.loc[g, "module_index"] = m_point
-        out.loc[g, "extended_index"] = combine(np.asarray(core_index[g]), np.asarray(m_point))
+        out["module_index"][g] = m_point
+        out["extended_index"][g] = combine(np.asarray(core_index[g]), np.asarray(m_point))
         if reps_sums is not None and core_reps is not None:
             rw, rs, _ = reps_sums
             m_reps = module(rw[:, g], rs[:, g])
@@ -99,6 +97,7 @@ def _add_modules(
                     "answers to some module item and were left out of its intervals."
                 )
             _, lo, hi = _summarise_reps(m_reps[:, None], confidence)
-            out.loc[g, ["module_ci_low", "module_ci_high"]] = [lo[0], hi[0]]
+            out["module_ci_low"][g], out["module_ci_high"][g] = lo[0], hi[0]
             _, lo, hi = _summarise_reps(combine(core_reps[:, g], m_reps)[:, None], confidence)
-            out.loc[g, ["extended_ci_low", "extended_ci_high"]] = [lo[0], hi[0]]
+            out["extended_ci_low"][g], out["extended_ci_high"][g] = lo[0], hi[0]
+    return out

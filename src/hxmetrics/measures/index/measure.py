@@ -1,50 +1,25 @@
-"""The HX index as a grouped measure: :func:`hx_index`."""
+"""The HX index as a grouped measure: :func:`hx_index` (the result of :class:`HXIndex`)."""
 
 from __future__ import annotations
 
 from collections.abc import Hashable, Mapping, Sequence
 from typing import Any, Literal
 
-import numpy as np
 import pandas as pd
 
-from hxmetrics.errors import ParameterError
-from hxmetrics.measures.index.bootstrap import (
-    _group_rngs,
-    _resampled_sums,
-    _summarise_reps,
-)
-from hxmetrics.measures.index.group_modules import (
-    _add_modules,
-    _check_modules,
-)
-from hxmetrics.measures.index.options import (
-    RandomState,
-    Scale,
-    Weighting,
-    _as_list,
-    _check_common,
-    _check_items,
-    _seed,
-)
-from hxmetrics.measures.index.prepare import _prepare
-from hxmetrics.measures.index.scoring import (
-    _check_point,
-    _hidden,
-    _index_from_sums,
-    _missing_item_notes,
-    _reference_index,
-    _Spec,
-)
-from hxmetrics.measures.index.weights import _resolve_weights
-from hxmetrics.measures.privacy import suppress
+from hxmetrics._compat import renamed
+from hxmetrics.measures.index.model import HXIndex
+from hxmetrics.measures.index.options import RandomState, Scale, Weighting
+
+__all__ = ["hx_index"]
 
 
+@renamed(group="by", n_boot="n_resamples")
 def hx_index(
     data: Any,
     items: Sequence[str],
     *,
-    group: str | Sequence[str],
+    by: str | Sequence[str],
     person: str | None = None,
     weights: str | None = None,
     weighting: Weighting = "equal",
@@ -56,9 +31,9 @@ def hx_index(
     modules: Mapping[Hashable, Sequence[str]] | None = None,
     module_share: float | None = None,
     response: str = "response_id",
-    n_boot: int = 1000,
+    n_resamples: int = 1000,
     confidence: float = 0.95,
-    min_n: int = 10,
+    min_n: int | None = 10,
     random_state: RandomState = None,
 ) -> pd.DataFrame:
     """Cross-group HX index on a fixed 0-100 scale, with person-clustered intervals.
@@ -72,9 +47,10 @@ def hx_index(
         accepts (pandas, Polars, DuckDB, ...).
     items : list of str
         The common core: items every group answers (e.g. ``hx1`` .. ``hx6``).
-        Rows of other items are ignored and counted in ``attrs["excluded"]``.
-    group : str or list of str
-        Column(s) naming the stakeholder group of each answer.
+        Rows of other items are ignored and counted in ``n_excluded_other_items``.
+    by : str or list of str
+        Column(s) naming the stakeholder group of each answer (``group=`` is the
+        deprecated old name).
     person : str, optional
         Column identifying the person; the bootstrap resamples persons, keeping all
         their answers together. ``None`` treats each response as its own person.
@@ -85,7 +61,7 @@ def hx_index(
         Item weights: equal; ``"factor"``, squared loadings of a one-factor
         principal-axis model of the pooled complete responses scaled to unit sum
         (OECD/JRC 2008, section 6.1); or a budget allocation ``{item: points}``
-        rescaled to sum to 1 (a note says so in ``attrs["notes"]``).
+        rescaled to sum to 1 (a note says so in ``attrs["hxmetrics"]["notes"]``).
     normalise : str, default "minmax"
         ``"minmax"``: ``100 * (mean - low) / (high - low)`` on the fixed ``scale``;
         the only choice under which a group's index ignores the other groups.
@@ -122,13 +98,15 @@ def hx_index(
         the items (``n_module / (n_core + n_module)``).
     response : str, default "response_id"
         Response id column (optional for wide data).
-    n_boot : int, default 1000
-        Bootstrap replicates; 0 skips the intervals.
+    n_resamples : int, default 1000
+        Bootstrap replicates; 0 skips the intervals (``n_boot=`` is the deprecated
+        old name).
     confidence : float, default 0.95
         Level of the percentile intervals.
-    min_n : int, default 10
-        Groups with fewer persons are reported with ``suppressed=True`` and NaN
-        estimates, and take no part in pooled normalisations.
+    min_n : int or None, default 10
+        Groups with fewer persons (and the neighbours that would give them back) are
+        reported with ``suppressed=True`` and every number hidden (``n`` too), and take
+        no part in pooled normalisations. None: no suppression.
     random_state : int, Generator or None
         Seed; the same seed gives the same intervals. Each group's resamples are
         keyed by its label, so they do not change when other groups are added.
@@ -136,11 +114,22 @@ def hx_index(
     Returns
     -------
     pandas.DataFrame
-        One row per group: the group columns, ``n`` (persons), ``n_responses``,
-        ``hx_index``, ``se``, ``ci_low``, ``ci_high``, ``suppressed`` (and the module
-        columns when ``modules`` is given). ``attrs`` holds ``weights`` (item ->
-        weight), ``normalise``, ``aggregate``, ``excluded`` (rows left out and why)
-        and ``notes``.
+        The grouped result protocol (:func:`~hxmetrics.measures._result.grouped_result`):
+        ``measure`` ("hx_index"), the group columns, ``n`` (persons, Int64),
+        ``estimate`` (the index), ``se``, ``ci_low``, ``ci_high``, ``n_responses``
+        (the module columns when ``modules`` is given), ``n_excluded_other_items``,
+        ``n_excluded_missing_score`` and ``suppressed``. ``attrs["hxmetrics"]`` holds
+        ``weights`` (item -> weight), ``normalise``, ``aggregate``, ``scale``,
+        ``alpha`` (Cronbach's alpha of the pooled core items), ``excluded`` (rows
+        left out and why, ``missing_group`` included) and ``notes``.
+        ``compare_groups`` and ``plot_estimates`` take it as it is.
+
+    Warns
+    -----
+    HxWarning
+        When the core items hardly measure one thing: Cronbach's alpha of the pooled
+        complete responses clearly below :data:`~hxmetrics.measures.index.MIN_ALPHA`
+        (see :mod:`~hxmetrics.measures.index.consistency`).
 
     References
     ----------
@@ -160,96 +149,30 @@ def hx_index(
     >>> from hxmetrics.measures.index import hx_index
     >>> wide = pd.DataFrame({"team": ["a", "a", "b", "b"],
     ...                      "hx1": [5, 4, 2, 3], "hx2": [4, 4, 3, 1]})
-    >>> out = hx_index(wide, ["hx1", "hx2"], group="team", min_n=1, n_boot=200,
+    >>> out = hx_index(wide, ["hx1", "hx2"], by="team", min_n=1, n_resamples=200,
     ...                random_state=0)
-    >>> out[["team", "n", "hx_index"]]
-      team  n  hx_index
+    >>> out[["team", "n", "estimate"]]
+      team  n  estimate
     0    a  2     81.25
     1    b  2     31.25
     """
-    items = _check_items(items)
-    group_cols = _as_list(group)
-    _check_common(normalise, aggregate, shift, min_n)
-    if isinstance(n_boot, bool) or not isinstance(n_boot, (int, np.integer)) or n_boot < 0:
-        raise ParameterError(f"n_boot must be a non-negative integer; got {n_boot!r}.")
-    if not 0 < confidence < 1:
-        raise ParameterError(f"confidence must be between 0 and 1; got {confidence!r}.")
-    module_map = _check_modules(modules, items)
-    module_items = list(dict.fromkeys(i for its in module_map.values() for i in its))
-    need_matrix = isinstance(weighting, str) and weighting == "factor"
-    d = _prepare(
-        data,
+    model = HXIndex(
         items,
-        group_cols=group_cols,
-        person=person,
-        weights=weights,
-        response=response,
+        weighting=weighting,
+        normalise=normalise,
+        aggregate=aggregate,
         scale=scale,
-        module_items=module_items,
-        need_matrix=need_matrix,
+        shift=shift,
+        reference=reference,
+        modules=modules,
+        module_share=module_share,
+        n_resamples=n_resamples,
+        confidence=confidence,
+        min_n=min_n,
+        random_state=random_state,
     )
-    item_w, _, _, notes = _resolve_weights(weighting, items, d.matrix)
-    spec = _Spec(normalise, aggregate, float(shift), _reference_index(reference, d))
-    active = ~_hidden(d, min_n)
-    if spec.reference is not None and not active[spec.reference]:
-        raise ParameterError(
-            f"reference group {reference!r} is suppressed: it has fewer than min_n={min_n} "
-            "persons, or hiding a smaller group required hiding it too."
-        )
-    notes = notes + _missing_item_notes(d, active)
-
-    sums = d.group_sums()
-    point = _index_from_sums(*sums, data=d, active=active, spec=spec, weights=item_w)
-    _check_point(point, d, active, spec)
-
-    g_count = d.n_groups
-    se = lo = hi = np.full(g_count, np.nan)
-    reps = None
-    if n_boot > 0:
-        rngs = _group_rngs(_seed(random_state), d.key_tuples())
-        reps_sums = _resampled_sums(d, rngs, n_boot)
-        reps = _index_from_sums(*reps_sums, data=d, active=active, spec=spec, weights=item_w)
-        se, lo, hi = _summarise_reps(reps, confidence)
-        failed = int(
-            (~np.isfinite(reps[:, active])).sum() - n_boot * (~np.isfinite(point[active])).sum()
-        )
-        if failed > 0:
-            notes.append(
-                f"{failed} bootstrap replicate(s) gave an undefined index and were left out."
-            )
-
-    out = d.keys.copy()
-    out["n"] = d.n_persons
-    out["n_responses"] = d.n_responses
-    out["hx_index"] = point
-    out["se"] = se
-    out["ci_low"] = lo
-    out["ci_high"] = hi
-    if module_map:
-        _add_modules(
-            out,
-            d,
-            module_map,
-            module_share,
-            spec,
-            reps_sums if n_boot > 0 else None,
-            reps,
-            confidence,
-            notes,
-        )
-    # One disclosure rule for every measure: n and counts of a hidden group are hidden
-    # too, and so is a neighbour whenever the total would give the hidden group back.
-    out = suppress(out, min_n=min_n, by=group_cols)
-    out.attrs = {
-        "weights": dict(zip(items, item_w.tolist(), strict=True)),
-        "normalise": normalise,
-        "aggregate": aggregate,
-        "shift": float(shift),
-        "scale": {i: (float(a), float(b)) for i, a, b in zip(d.items, d.low, d.high, strict=True)},
-        "n_boot": int(n_boot),
-        "confidence": float(confidence),
-        "min_n": int(min_n),
-        "excluded": d.excluded,
-        "notes": notes,
-    }
-    return out
+    # The warning points at the caller: _fit -> hx_index -> the alias wrapper -> caller.
+    fitted = model._fit(
+        data, by=by, person=person, weights=weights, response=response, stacklevel=4
+    )
+    return fitted._fitted()

@@ -12,6 +12,7 @@ from hxmetrics.errors import (
     check_choice,
     did_you_mean,
 )
+from hxmetrics.privacy import check_min_n
 
 #: Normalisations offered. Only ``"minmax"`` (fixed instrument scale) makes a
 #: group's index independent of the other groups; the others are pooled over
@@ -107,7 +108,7 @@ def _seed(random_state: RandomState) -> int:
     return int(random_state)
 
 
-def _check_common(normalise: str, aggregate: str, shift: float, min_n: int) -> None:
+def _check_common(normalise: str, aggregate: str, shift: float, min_n: int | None) -> None:
     if isinstance(normalise, str) and normalise.lower() in _WITHIN_GROUP:
         raise ParameterError(
             f"normalise={normalise!r}: within-group z-scores are not offered, because they "
@@ -119,5 +120,4 @@ def _check_common(normalise: str, aggregate: str, shift: float, min_n: int) -> N
     check_choice("aggregate", aggregate, AGGREGATIONS)
     if not (isinstance(shift, (int, float)) and math.isfinite(shift) and shift >= 0):
         raise ParameterError(f"shift must be a finite number >= 0; got {shift!r}.")
-    if isinstance(min_n, bool) or not isinstance(min_n, (int, np.integer)) or min_n < 1:
-        raise ParameterError(f"min_n must be a positive integer; got {min_n!r}.")
+    check_min_n(min_n)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,6 +16,7 @@ from hxmetrics.errors import (
     did_you_mean,
 )
 from hxmetrics.measures._engine import check_finite_sums
+from hxmetrics.measures.index.consistency import cronbach_alpha_long
 from hxmetrics.measures.index.options import (
     Scale,
     _scales,
@@ -47,7 +49,10 @@ class _Data:
     offsets: np.ndarray  # (G + 1,) person rows of group g: offsets[g]:offsets[g+1]
     n_responses: np.ndarray  # (G,)
     excluded: dict[str, int]
+    excluded_by_group: dict[str, np.ndarray] = field(default_factory=dict)  # reason -> (G,)
     matrix: np.ndarray | None = None  # complete responses x core items (factor weights)
+    alpha: float = math.nan  # Cronbach's alpha of the core items, pooled complete responses
+    n_alpha: int = 0  # complete responses behind ``alpha``
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -162,16 +167,26 @@ def _prepare(
         | (nw.col(_W) <= 0)
         | (nw.col(_W) == float("inf"))
     )
-    counts = _to_pandas(
-        frame.select(
-            (~in_items).cast(nw.Int64).sum().alias("other_items"),
-            (in_items & no_group).cast(nw.Int64).sum().alias("missing_group"),
-            (in_items & ~no_group & no_score).cast(nw.Int64).sum().alias("missing_score"),
-            (kept & nw.col(_P).is_null()).cast(nw.Int64).sum().alias("_no_person"),
-            (kept & bad_w).cast(nw.Int64).sum().alias("_bad_weight"),
-        )
-    ).iloc[0]
+    # One pass for the counts, per group: rows left out are reported per group (and
+    # hidden with it); rows without a group form the group of null keys.
+    flags = {
+        "other_items": ~in_items,
+        "missing_group": in_items & no_group,
+        "missing_score": in_items & ~no_group & no_score,
+        "_no_person": kept & nw.col(_P).is_null(),
+        "_bad_weight": kept & bad_w,
+    }
+    per_group = _to_pandas(
+        frame.select(*group_cols, *(f.cast(nw.Int64).alias(k) for k, f in flags.items()))
+        .group_by(group_cols)
+        .agg(nw.col(*flags).sum())
+    )
+    counts = per_group[["other_items", "missing_group", "missing_score", "_no_person"]].sum()
+    counts["_bad_weight"] = per_group["_bad_weight"].sum()
     excluded = {k: int(counts[k]) for k in ("other_items", "missing_group", "missing_score")}
+    per_group = per_group.loc[
+        ~per_group[group_cols].isna().any(axis=1), [*group_cols, "other_items", "missing_score"]
+    ]
     frame = frame.filter(kept)
     if counts["_no_person"] > 0:
         _raise_no_person(frame, person_col)
@@ -235,6 +250,7 @@ def _prepare(
     offsets = np.searchsorted(pair_group, np.arange(len(keys) + 1))
 
     resp = keys.merge(resp, on=group_cols, how="left")
+    by_group_excluded = keys.merge(per_group, on=group_cols, how="left")
     data_out = _Data(
         group_cols=group_cols,
         keys=keys,
@@ -249,10 +265,30 @@ def _prepare(
         offsets=offsets,
         n_responses=resp["_hx_nresp"].to_numpy(dtype=np.int64),
         excluded=excluded,
+        excluded_by_group={
+            reason: by_group_excluded[reason].fillna(0).to_numpy(dtype=np.int64)
+            for reason in ("other_items", "missing_score")
+        },
     )
+    data_out.alpha, data_out.n_alpha = cronbach_alpha_long(*_core_answers(frame, items), len(items))
     if need_matrix:
         data_out.matrix = _response_matrix(frame, items)
     return data_out
+
+
+def _core_answers(frame: Any, items: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(response code, item position, score) of the kept answers to the core ``items``."""
+    native = frame.to_native() if isinstance(frame, nw.DataFrame) else None
+    if isinstance(native, pd.DataFrame) and pd.api.types.is_integer_dtype(native[_IC].dtype):
+        # Codes from _integer_keys: item positions with the core items first.
+        item = native[_IC].to_numpy()
+        keep = item < len(items)
+        response = native[_RC].to_numpy()[keep]
+        return response, item[keep], native[_SCORE].to_numpy(dtype=float)[keep]
+    core = _to_pandas(frame.filter(nw.col(_ITEM).is_in(items)).select(_RC, _ITEM, _SCORE))
+    response = pd.factorize(core[_RC])[0]
+    item = pd.Categorical(core[_ITEM], categories=items).codes.astype(np.int64)
+    return response, item, core[_SCORE].to_numpy(dtype=float)
 
 
 def _integer_keys(frame: Any, items: list[str]) -> Any:

@@ -167,7 +167,7 @@ def _check_point(
         raise ParameterError(f"{label}the index is undefined for groups {keys}: {hint}")
 
 
-def _hidden(d: _Data, min_n: int) -> np.ndarray:
+def _hidden(d: _Data, min_n: int | None) -> np.ndarray:
     """Groups not shown: below ``min_n`` persons, and their complements.
 
     The same rule (:func:`hxmetrics.measures.privacy.suppress`) that hides the rows of

@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from hxmetrics._compat import renamed, warn_renamed
+from hxmetrics._display import DataclassDisplay
 from hxmetrics.errors import (
     ParameterError,
     check_columns,
@@ -18,6 +20,7 @@ from hxmetrics.measures.index.bootstrap import (
     _group_rngs,
     _resampled_sums,
 )
+from hxmetrics.measures.index.consistency import check_consistency
 from hxmetrics.measures.index.options import (
     AGGREGATIONS,
     NORMALISATIONS,
@@ -45,7 +48,7 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True)
-class SensitivityResult:
+class SensitivityResult(DataclassDisplay):
     """Monte Carlo uncertainty and sensitivity analysis of the HX index ranking.
 
     Attributes
@@ -100,11 +103,12 @@ def _weighting_labels(weightings: Sequence[Weighting]) -> list[str]:
     return labels
 
 
+@renamed(group="by", n_draws="n_resamples", level="confidence")
 def sensitivity(
     data: Any,
     items: Sequence[str],
     *,
-    group: str | Sequence[str],
+    by: str | Sequence[str],
     person: str | None = None,
     weights: str | None = None,
     normalisations: Sequence[str] = NORMALISATIONS,
@@ -116,8 +120,8 @@ def sensitivity(
     shift: float = 1.0,
     reference: Hashable | None = None,
     response: str = "response_id",
-    n_draws: int = 1000,
-    level: float = 0.90,
+    n_resamples: int = 1000,
+    confidence: float = 0.90,
     min_n: int = 10,
     random_state: RandomState = None,
 ) -> SensitivityResult:
@@ -129,12 +133,12 @@ def sensitivity(
     (the person-clustered bootstrap of :func:`hx_index`), recomputes every group's
     index and ranks the groups (1 = highest; ties share the better rank). Each
     group is summarised by its median rank and its rank interval (the central
-    ``level`` share of its ranks: 5th-95th percentile by default), as in the
+    ``confidence`` share of its ranks: 5th-95th percentile by default), as in the
     OECD/JRC (2008) Handbook, section 7.
 
     Parameters
     ----------
-    data, items, group, person, weights, scale, shift, reference, response, min_n
+    data, items, by, person, weights, scale, shift, reference, response, min_n
         As for :func:`hx_index`.
     normalisations : list of str, default all of :data:`NORMALISATIONS`
         Normalisations to sample; the first is the nominal one.
@@ -150,11 +154,12 @@ def sensitivity(
         Also resample persons within groups in every draw, so the rank intervals
         carry sampling uncertainty as well as modelling uncertainty. Factor weights
         are estimated once on the full data.
-    n_draws : int, default 1000
-        Monte Carlo draws.
-    level : float, default 0.90
+    n_resamples : int, default 1000
+        Monte Carlo draws (``n_draws=`` is the deprecated old name).
+    confidence : float, default 0.90
         Coverage of the rank interval (0.90: 5th to 95th percentile; the
-        percentiles are observed ranks, ``inverted_cdf``).
+        percentiles are observed ranks, ``inverted_cdf``). ``level=`` is the
+        deprecated old name.
     random_state : int, Generator or None
         Seed; the same seed reproduces every draw.
 
@@ -180,8 +185,8 @@ def sensitivity(
     >>> wide = pd.DataFrame({"team": list("aaabbbccc"),
     ...                      "hx1": [5, 4, 5, 3, 3, 4, 1, 2, 2],
     ...                      "hx2": [4, 5, 5, 3, 4, 3, 2, 1, 2]})
-    >>> res = sensitivity(wide, ["hx1", "hx2"], group="team", weightings=["equal"],
-    ...                   min_n=1, n_draws=200, random_state=1)
+    >>> res = sensitivity(wide, ["hx1", "hx2"], by="team", weightings=["equal"],
+    ...                   min_n=1, n_resamples=200, random_state=1)
     >>> res.ranks[["team", "nominal_rank", "median_rank", "rank_low", "rank_high"]]
       team  nominal_rank  median_rank  rank_low  rank_high
     0    a           1.0          1.0       1.0        1.0
@@ -189,7 +194,7 @@ def sensitivity(
     2    c           3.0          3.0       3.0        3.0
     """
     items = _check_items(items)
-    group_cols = _as_list(group)
+    group_cols = _as_list(by)
     norms = [normalisations] if isinstance(normalisations, str) else list(normalisations)
     aggs = [aggregations] if isinstance(aggregations, str) else list(aggregations)
     wts = [weightings] if isinstance(weightings, (str, Mapping)) else list(weightings)
@@ -200,10 +205,16 @@ def sensitivity(
     for n in norms:
         for a in aggs:
             _check_common(n, a, shift, min_n)
-    if isinstance(n_draws, bool) or not isinstance(n_draws, (int, np.integer)) or n_draws < 1:
-        raise ParameterError(f"n_draws must be a positive integer; got {n_draws!r}.")
-    if not 0 < level < 1:
-        raise ParameterError(f"level must be between 0 and 1; got {level!r}.")
+    if (
+        isinstance(n_resamples, bool)
+        or not isinstance(n_resamples, (int, np.integer))
+        or n_resamples < 1
+    ):
+        raise ParameterError(f"n_resamples must be a positive integer; got {n_resamples!r}.")
+    if isinstance(confidence, bool) or not (
+        isinstance(confidence, (int, float, np.floating)) and 0 < confidence < 1
+    ):
+        raise ParameterError(f"confidence must be between 0 and 1 (e.g. 0.90); got {confidence!r}.")
     if not (math.isfinite(weight_noise) and 0 <= weight_noise < 1):
         raise ParameterError(f"weight_noise must be in [0, 1); got {weight_noise!r}.")
     need_matrix = any(isinstance(w, str) and w == "factor" for w in wts)
@@ -218,6 +229,7 @@ def sensitivity(
         module_items=[],
         need_matrix=need_matrix,
     )
+    check_consistency(d.alpha, d.n_alpha, items, stacklevel=3)
     labels = _weighting_labels(wts)
     wvecs = [_resolve_weights(w, items, d.matrix)[0] for w in wts]
     ref = _reference_index(reference, d)
@@ -257,13 +269,13 @@ def sensitivity(
 
     seed = _seed(random_state)
     rng = np.random.default_rng([seed, 0])
-    pick_n = rng.integers(len(norms), size=n_draws)
-    pick_w = rng.integers(len(wts), size=n_draws)
-    pick_a = rng.integers(len(aggs), size=n_draws)
-    noise = rng.uniform(1 - weight_noise, 1 + weight_noise, size=(n_draws, len(items)))
+    pick_n = rng.integers(len(norms), size=n_resamples)
+    pick_w = rng.integers(len(wts), size=n_resamples)
+    pick_a = rng.integers(len(aggs), size=n_resamples)
+    noise = rng.uniform(1 - weight_noise, 1 + weight_noise, size=(n_resamples, len(items)))
     if resample:
-        rw, rs, rq = _resampled_sums(d, _group_rngs(seed, d.key_tuples()), n_draws)
-    index = np.full((n_draws, g_count), np.nan)
+        rw, rs, rq = _resampled_sums(d, _group_rngs(seed, d.key_tuples()), n_resamples)
+    index = np.full((n_resamples, g_count), np.nan)
     combos = np.unique(np.stack([pick_n, pick_w, pick_a], axis=1), axis=0)
     for ni, wi, ai in combos:
         sel = np.flatnonzero((pick_n == ni) & (pick_w == wi) & (pick_a == ai))
@@ -280,7 +292,7 @@ def sensitivity(
     index = np.where(active[None, :], index, np.nan)
     ranks = _ranks(index, active)
 
-    lo_q, hi_q = (1 - level) / 2, 1 - (1 - level) / 2
+    lo_q, hi_q = (1 - confidence) / 2, 1 - (1 - confidence) / 2
     summary = d.keys.copy()
     summary["n"] = d.n_persons
     summary["suppressed"] = ~active
@@ -305,20 +317,20 @@ def sensitivity(
         cols["p_first"].append(float(np.mean(r == 1)))
     for k, v in cols.items():
         summary[k] = v
-    summary["n_draws"] = n_valid
+    summary["n_draws"] = n_valid  # draws with a defined rank (a count column)
     # n and the counts of hidden groups are hidden too (the same rule as hx_index).
     order = list(summary.columns)
     summary = suppress(summary.drop(columns="suppressed"), min_n=min_n, by=group_cols)[order]
 
     draws = pd.DataFrame(
         {
-            "draw": np.repeat(np.arange(n_draws), g_count),
+            "draw": np.repeat(np.arange(n_resamples), g_count),
             "normalisation": np.asarray(norms, dtype=object)[np.repeat(pick_n, g_count)],
             "weighting": np.asarray(labels, dtype=object)[np.repeat(pick_w, g_count)],
             "aggregation": np.asarray(aggs, dtype=object)[np.repeat(pick_a, g_count)],
         }
     )
-    tiled = pd.concat([d.keys] * n_draws, ignore_index=True)
+    tiled = pd.concat([d.keys] * n_resamples, ignore_index=True)
     draws = pd.concat([draws, tiled], axis=1)
     draws["hx_index"] = index.ravel()
     draws["rank"] = ranks.ravel()
@@ -331,8 +343,8 @@ def sensitivity(
         "aggregations": aggs,
         "weight_noise": float(weight_noise),
         "resample": bool(resample),
-        "n_draws": int(n_draws),
-        "level": float(level),
+        "n_resamples": int(n_resamples),
+        "confidence": float(confidence),
         "min_n": int(min_n),
         "shift": float(shift),
         "excluded": d.excluded,
@@ -340,15 +352,18 @@ def sensitivity(
     return SensitivityResult(ranks=summary, scenarios=scenarios, draws=draws, settings=settings)
 
 
-def plot_rank_intervals(result: SensitivityResult | pd.DataFrame, ax: Axes | None = None) -> Axes:
+def plot_rank_intervals(
+    result: SensitivityResult | pd.DataFrame, *args: Any, ax: Axes | None = None
+) -> Axes:
     """Draw each group's rank interval, median rank and nominal rank.
 
     Parameters
     ----------
     result : SensitivityResult or DataFrame
         The output of :func:`sensitivity`, or its ``ranks`` frame.
-    ax : matplotlib Axes, optional
-        Where to draw; a new figure is made when omitted.
+    ax : matplotlib Axes, optional, keyword-only
+        Where to draw; a new figure is made when omitted. Passing it as the second
+        positional argument still works, with a DeprecationWarning.
 
     Returns
     -------
@@ -362,13 +377,21 @@ def plot_rank_intervals(result: SensitivityResult | pd.DataFrame, ax: Axes | Non
     >>> import pandas as pd
     >>> from hxmetrics.measures.index import sensitivity, plot_rank_intervals
     >>> wide = pd.DataFrame({"team": list("aabb"), "hx1": [5, 4, 2, 1], "hx2": [4, 4, 2, 2]})
-    >>> res = sensitivity(wide, ["hx1", "hx2"], group="team", weightings=["equal"],
-    ...                   min_n=1, n_draws=50, random_state=0)
+    >>> res = sensitivity(wide, ["hx1", "hx2"], by="team", weightings=["equal"],
+    ...                   min_n=1, n_resamples=50, random_state=0)
     >>> ax = plot_rank_intervals(res)
     >>> [t.get_text() for t in ax.get_yticklabels()]
     ['a', 'b']
     >>> import matplotlib.pyplot as plt; plt.close("all")
     """
+    if args:
+        if len(args) > 1 or ax is not None:
+            raise ParameterError(
+                "plot_rank_intervals() takes the result and ax= only; got extra positional "
+                "arguments."
+            )
+        warn_renamed("plot_rank_intervals", "ax as a positional argument", "ax=")
+        ax = args[0]
     ranks = result.ranks if isinstance(result, SensitivityResult) else result
     check_columns(
         ranks.columns,
