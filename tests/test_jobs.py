@@ -107,6 +107,10 @@ def test_manifest_records_inputs_options_and_exclusions(sample_run):
     assert manifest["versions"]["hxmetrics"] == hx.__version__
     by_name = {m["name"]: m for m in manifest["measures"]}
     assert by_name["nps_by_hybrid"]["options"]["min_n"] == 5
+    # How each result was computed (no longer columns of the result: attrs and here).
+    assert by_name["nps_by_silo"]["method"] == "adjusted_wald"
+    assert by_name["nps_by_silo"]["confidence"] == 0.95
+    assert by_name["csat_overall"]["measure"] == "csat"
     assert by_name["nps_by_silo"]["rows_in"] == 1447 + 198 + 887
     # Attribution reports every row's status: nothing disappears.
     status = manifest["attribution"]["responses"]
@@ -544,6 +548,12 @@ def _edit(work: Path, old: str, new: str, count: int = 1) -> Path:
             "where.instrument: expected a value or a list of values",
         ),
         ('name = "sample-job"', 'name = "sample-job"\nengin = "polars"', "Did you mean 'engine'?"),
+        # Found (issue 11): an unknown [job] key must never pass silently.
+        (
+            'name = "sample-job"',
+            'name = "sample-job"\ncolour = "red"',
+            "unknown key 'colour' in [job]",
+        ),
         ('format = "csv"', 'format = "csv"\ndri = "x"', "unknown key 'dri' in [output]"),
         (
             'keys = ["email", "phone"]',
@@ -598,7 +608,7 @@ def test_rows_a_measure_excludes_reach_the_manifest(workdir):
         "[privacy]\nmin_n = 1\n"
         + job.read_text()
         + '\n[[measure]]\nname = "rfm"\nfunction = "rfm_summary"\ntable = "transactions"\n'
-        + f'customer = "source_id"\ntime = "timestamp"\nobservation_end = "{end}"\n'
+        + f'customer = "person_id"\ntime = "timestamp"\nobservation_end = "{end}"\n'
     )
     assert main(["compute", "--job", str(job)]) == 0
     manifest = json.loads((workdir / "out" / "manifest.json").read_text())
@@ -761,3 +771,85 @@ def test_a_suppressed_count_is_not_logged(workdir, caplog):
     line = next(m for m in caplog.messages if m.startswith("measure csat_overall "))
     assert "from a suppressed count of rows" in line
     assert "C000048" not in caplog.text
+
+
+def _spy_keys(monkeypatch) -> list:
+    from hxmetrics.stakeholders import StakeholderRegistry
+
+    seen: list = []
+    real = StakeholderRegistry.from_rosters.__func__
+
+    def spy(cls, **kwargs):
+        seen.append(kwargs.get("keys"))
+        return real(cls, **kwargs)
+
+    monkeypatch.setattr(StakeholderRegistry, "from_rosters", classmethod(spy))
+    return seen
+
+
+def test_explicit_empty_keys_mean_no_keys(workdir, monkeypatch):
+    """Found (issue 11): `keys = []` became the default keys (`job.keys or None`); an
+    explicit empty list means no linking: one person per roster record."""
+    job = _edit(workdir, 'keys = ["email", "phone"]', "keys = []")
+    loaded = jobs.load_job(job)
+    assert loaded.keys == ()
+    assert loaded.stakeholders
+    seen = _spy_keys(monkeypatch)
+    jobs.run_job(loaded)
+    assert seen == [[]]
+    # Not given: the registry's default keys (None), as before.
+    job = _edit(workdir, "keys = []\n", "")
+    loaded = jobs.load_job(job)
+    assert loaded.keys is None
+    assert loaded.stakeholders
+    jobs.run_job(loaded)
+    assert seen == [[], None]
+
+
+RFM = '\n[[measure]]\nname = "rfm"\nfunction = "rfm_summary"\ntable = "transactions"\n'
+
+
+def test_rfm_output_has_the_pseudonymous_customer_id_sorted(workdir, tmp_path):
+    """Found (issue 11): an rfm_summary output had no customer id and its row order
+    depended on the engine. It now carries the keyed pseudonymous person_id (never a
+    raw id) and is sorted by it, the same on every engine."""
+    job = workdir / "job.toml"
+    job.write_text(
+        "[privacy]\nmin_n = 1\n"
+        + job.read_text()
+        + RFM
+        + 'customer = "person_id"\ntime = "timestamp"\nobservation_end = "2021-06-30"\n'
+    )
+    assert main(["compute", "--job", str(job)]) == 0
+    got = read(workdir / "out", "rfm", "csv")
+    assert got.columns[0] == "person_id"
+    assert got["person_id"].is_unique
+    assert got["person_id"].tolist() == sorted(got["person_id"])
+    secret = (workdir / "out" / ".hxmetrics-secret").read_text()
+    tx = pd.read_csv(workdir / "data" / "transactions.csv")
+    raw = (workdir / "out" / "rfm.csv").read_text()
+    assert not any(str(v) in raw for v in tx["source_id"].unique()[:50])
+    assert secret.strip() not in raw
+    pytest.importorskip("polars")
+    assert main(["compute", "--job", str(job), "--engine", "polars"]) == 0
+    again = read(workdir / "out", "rfm", "csv")
+    pd.testing.assert_frame_equal(again, got)
+
+
+@pytest.mark.parametrize(
+    ("stakeholders", "customer"),
+    [(True, "source_id"), (True, "email"), (False, "person_id")],
+)
+def test_rfm_refuses_raw_ids_and_unkeyed_ids(workdir, capsys, stakeholders, customer):
+    job = workdir / "job.toml"
+    text = "[privacy]\nmin_n = 1\n" + job.read_text()
+    if not stakeholders:
+        text = text.replace('[stakeholders]\nkeys = ["email", "phone"]\n', "")
+    job.write_text(
+        text + RFM + f'customer = "{customer}"\ntime = "timestamp"\n'
+        'observation_end = "2021-06-30"\n'
+    )
+    with pytest.raises(jobs.JobError, match="keyed pseudonymous 'person_id'"):
+        jobs.load_job(job)
+    assert main(["compute", "--job", str(job)]) == 2
+    assert "never a raw id" in capsys.readouterr().err

@@ -19,7 +19,8 @@ A job file::
     workers = "workers.csv"
 
     [stakeholders]               # optional: resolve persons, attribute exhaust rows
-    keys = ["email", "phone"]    # default: every key column the rosters have
+    keys = ["email", "phone"]    # default: every key column the rosters have;
+                                 # keys = []: no linking, one person per record
     secret_file = "org.secret"   # optional; default: generated, kept in the output folder
 
     [privacy]
@@ -49,6 +50,7 @@ import logging
 import os
 import platform
 import tomllib
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -99,6 +101,8 @@ class Job:
     inputs: dict[str, Path]
     output_dir: Path
     output_format: str
+    #: ``[stakeholders] keys`` as written: None when not given (every key column the
+    #: rosters have), ``()`` for ``keys = []`` (no linking: one person per record).
     keys: tuple[str, ...] | None
     measures: tuple[MeasureSpec, ...]
     raw: dict[str, Any] = field(repr=False)
@@ -106,6 +110,8 @@ class Job:
     min_n: int = DEFAULT_MIN_N
     #: ``[stakeholders] secret_file``: the organisation's secret for person ids.
     secret_file: Path | None = None
+    #: The job has a ``[stakeholders]`` section: resolve persons, attribute rows.
+    stakeholders: bool = False
 
 
 def _measure_functions() -> dict[str, Callable[..., pd.DataFrame]]:
@@ -142,9 +148,15 @@ def _section(raw: Mapping[str, Any], name: str) -> dict[str, Any]:
     return value
 
 
-def _keys(section: Mapping[str, Any]) -> tuple[str, ...]:
-    """``keys``: one key column (a string) or a list of them, as the Python API takes."""
-    raw = section.get("keys", [])
+def _keys(section: Mapping[str, Any]) -> tuple[str, ...] | None:
+    """``keys``: one key column (a string) or a list of them, as the Python API takes.
+
+    Not given: None (the registry's default, every key column the rosters have); an
+    empty list stays empty: no linking, one person per roster record.
+    """
+    if "keys" not in section:
+        return None
+    raw = section["keys"]
     if isinstance(raw, str):
         return (raw,)
     if not isinstance(raw, list) or not all(isinstance(k, str) and k for k in raw):
@@ -173,6 +185,32 @@ def _where(entry: Mapping[str, Any], label: str) -> dict[str, Any]:
                 f"{label}: where.{column}: expected a value or a list of values; got {value!r}."
             )
     return dict(raw)
+
+
+def _renamed_options(
+    function: Callable[..., Any], fname: str, options: dict[str, Any], label: str
+) -> dict[str, Any]:
+    """Old option names of a measure (``group`` for ``by``, ...) under their new names.
+
+    A job file written for an older release keeps working for one release: each old
+    name gives a :class:`DeprecationWarning` (and a log warning, which the CLI shows),
+    and both spellings at once are a job-file error.
+    """
+    renamed: Mapping[str, str] = getattr(function, "__hx_renamed__", {})
+    out = dict(options)
+    for old, new in renamed.items():
+        if old not in out:
+            continue
+        if new in out:
+            raise JobError(f"{label}: give {new!r} only; {old!r} is its old name.")
+        message = (
+            f"{label}: option {old!r} of {fname} is deprecated, use {new!r} (the old name "
+            "goes in the next release)."
+        )
+        warnings.warn(message, DeprecationWarning, stacklevel=2)
+        logger.warning("%s", message)
+        out[new] = out.pop(old)
+    return out
 
 
 def _check_options(
@@ -261,10 +299,11 @@ def load_job(path: str | os.PathLike[str], *, engine: str | None = None) -> Job:
     if fmt not in FORMATS:
         raise JobError(f"[output].format must be one of {FORMATS}; got {fmt!r}.")
 
-    # None: no stakeholder model; (): resolve on every key column the rosters have.
+    # None: the registry's default keys; (): no linking (one person per record).
     keys: tuple[str, ...] | None = None
     secret_file: Path | None = None
-    if "stakeholders" in raw:
+    has_stakeholders = "stakeholders" in raw
+    if has_stakeholders:
         stakeholders = _section(raw, "stakeholders")
         _check_keys(stakeholders, ("keys", "secret_file"), "[stakeholders]")
         keys = _keys(stakeholders)
@@ -319,8 +358,11 @@ def load_job(path: str | os.PathLike[str], *, engine: str | None = None) -> Job:
         entry.pop("where", None)
         for k in ("name", "function", "table"):
             entry.pop(k)
+        entry = _renamed_options(available[function], function, entry, label)
         _check_options(available[function], function, entry, label)
         _check_privacy(function, entry, label, min_n)
+        if function == "rfm_summary":
+            _check_rfm_id(entry, label, has_stakeholders)
         specs.append(MeasureSpec(mname, function, table, filters, entry))
     if not specs:
         raise JobError(f"{path}: no [[measure]] entries: nothing to compute.")
@@ -344,6 +386,7 @@ def load_job(path: str | os.PathLike[str], *, engine: str | None = None) -> Job:
         raw,
         min_n=min_n,
         secret_file=secret_file,
+        stakeholders=has_stakeholders,
     )
 
 
@@ -358,8 +401,8 @@ _POOLED = ("pooled_minmax", "pooled_zscore", "rank", "distance_to_reference")
 
 
 def _groups(function: str, options: Mapping[str, Any]) -> list[str]:
-    """A measure's group columns (``by``; hx_index: ``group``)."""
-    raw = options.get("group" if function == "hx_index" else "by")
+    """A measure's group columns: ``by`` (old names are renamed at load time)."""
+    raw = options.get("by")
     if raw is None:
         return []
     return [raw] if isinstance(raw, str) else [str(c) for c in raw]
@@ -395,6 +438,25 @@ def _check_privacy(function: str, options: Mapping[str, Any], label: str, min_n:
             f"{label}: normalise = {options['normalise']!r} puts the hidden groups' means "
             "into every shown group's index; under disclosure control use the default "
             "'minmax' (or set [privacy] min_n = 1)."
+        )
+
+
+#: The one customer id an ``rfm_summary`` output may carry: the keyed pseudonymous id
+#: of identity resolution (HMAC with the organisation's secret), never a raw roster id.
+RFM_ID = "person_id"
+
+
+def _check_rfm_id(options: Mapping[str, Any], label: str, stakeholders: bool) -> None:
+    """An ``rfm_summary`` output has one row per customer and its id, so that it joins to
+    other tables. Raw ids (``source_id``, e-mail, ...) never leave in an output; the
+    id written is the keyed pseudonymous ``person_id`` of ``[stakeholders]``."""
+    customer = options.get("customer")
+    if customer != RFM_ID or not stakeholders:
+        raise JobError(
+            f"{label}: rfm_summary writes one row per customer with the customer's id; in "
+            f"a job that id must be the keyed pseudonymous {RFM_ID!r} (never a raw id such "
+            f"as {customer!r}): add a [stakeholders] section (with the rosters in [inputs]) "
+            f"and set customer = {RFM_ID!r}."
         )
 
 
@@ -456,10 +518,31 @@ def _protect(
             table.loc[more] = extra.loc[more]
             if rows_in[spec.name] < own:
                 counts[spec.name] = None
-        shown[spec.name] = table
+        shown[spec.name] = _shown(table)
         if layer.count(f"{spec.name}:rows_in") is None:
             counts[spec.name] = None
     return shown, counts, layer
+
+
+def _shown(table: pd.DataFrame) -> pd.DataFrame:
+    """A protected output with metadata that agrees with it.
+
+    The measures run unsuppressed here, so ``attrs["hxmetrics"]["excluded"]`` totals
+    every group's exclusions, hidden groups' too: from it and the shown groups a
+    hidden group's count would follow. Each reason with an ``n_excluded_<reason>``
+    column is re-totalled over the rows shown (hidden rows hold <NA>).
+    """
+    meta = table.attrs.get("hxmetrics")
+    if not isinstance(meta, dict) or not isinstance(meta.get("excluded"), Mapping):
+        return table
+    excluded = dict(meta["excluded"])
+    for reason in list(excluded):
+        column = f"n_excluded_{reason}"
+        if column in table.columns:
+            excluded[reason] = int(pd.to_numeric(table[column]).sum(skipna=True))
+    out = table.copy()
+    out.attrs = {**table.attrs, "hxmetrics": {**meta, "excluded": excluded}}
+    return out
 
 
 def _sha256(path: Path) -> str:
@@ -531,12 +614,14 @@ def _excluded(result: pd.DataFrame) -> dict[str, int]:
     """Rows a measure left out, by reason: its ``n_excluded_*`` columns (summed over
     groups) and the ``{reason: count}`` of ``attrs["hxmetrics"]["excluded"]`` (or the
     older ``attrs["excluded"]``), for what no group holds (rows after an
-    ``observation_end``, ...). A reason in both counts once (the larger figure)."""
+    ``observation_end``, ...). A reason with a column counts the rows of that column
+    only: the attrs may total hidden groups too."""
     out = {
         col.removeprefix("n_excluded_") or "total": int(result[col].sum())
         for col in result.columns
         if col.startswith("n_excluded")
     }
+    per_group = set(out)
     meta = result.attrs.get("hxmetrics")
     for source in (
         meta.get("excluded") if isinstance(meta, dict) else None,
@@ -545,6 +630,8 @@ def _excluded(result: pd.DataFrame) -> dict[str, int]:
         if not isinstance(source, Mapping):
             continue
         for reason, count in source.items():
+            if str(reason) in per_group:
+                continue
             if isinstance(count, (int, float)) and not isinstance(count, bool):
                 out[str(reason)] = max(out.get(str(reason), 0), int(count))
     return out
@@ -564,6 +651,12 @@ def _manifest_entry(spec: MeasureSpec, shown: pd.DataFrame, rows_in: int | None)
         # Hidden rows show no counts, so their exclusions are not summed either.
         "excluded": _excluded(shown[~shown["suppressed"].astype(bool)] if hidden else shown),
     }
+    # The result's columns no longer repeat how it was computed; the manifest says it.
+    meta = shown.attrs.get("hxmetrics")
+    if isinstance(meta, Mapping):
+        for key in ("measure", "method", "confidence"):
+            if isinstance(meta.get(key), (str, int, float)):
+                entry[key] = meta[key]
     notes = []
     if rows_in is None:
         notes.append("rows_in is suppressed: the filtered population is a small group.")
@@ -624,17 +717,22 @@ def run_job(job: Job) -> dict[str, Any]:
     attribution: dict[str, Any] = {}
     secret: str | None = None
     secret_source: str | None = None
-    if job.keys is not None:
+    if job.stakeholders:
         from hxmetrics.stakeholders import StakeholderRegistry
 
         secret, secret_source = _secret(job)
         rosters = [t for t in ROSTERS if t in tables]
-        logger.debug("resolving stakeholders of %s on keys %s", rosters, list(job.keys) or "all")
+        logger.debug(
+            "resolving stakeholders of %s on keys %s",
+            rosters,
+            "(default)" if job.keys is None else (list(job.keys) or "none: one per record"),
+        )
         registry = StakeholderRegistry.from_rosters(
             customers=tables.get("customers"),
             workers=tables.get("workers"),
             partners=tables.get("partners"),
-            keys=job.keys or None,
+            # An explicit empty list means no keys (one person per record), not the default.
+            keys=None if job.keys is None else list(job.keys),
             secret=secret,
             validate_rosters=False,  # validated above
         )
@@ -681,7 +779,10 @@ def run_job(job: Job) -> dict[str, Any]:
         logger.debug(
             "computing %s (%s on %s, %s)", spec.name, spec.function, spec.table, job.engine
         )
-        results[spec.name] = _compute(functions[spec.function], frame, options, spec)
+        result = _compute(functions[spec.function], frame, options, spec)
+        if spec.function == "rfm_summary":
+            result = _by_customer(result, str(spec.options["customer"]))
+        results[spec.name] = result
         rows_counts[spec.name] = rows_in
 
     shown, counts, layer = _protect(job, results, rows_counts)
@@ -719,6 +820,21 @@ def run_job(job: Job) -> dict[str, Any]:
     _write_outputs(job, shown, manifest, secret=secret)
     logger.info("wrote %d outputs (%s) and manifest.json", len(shown), job.output_format)
     return manifest
+
+
+def _by_customer(result: pd.DataFrame, customer: str) -> pd.DataFrame:
+    """An ``rfm_summary`` output: the customer id as a column, rows sorted by it.
+
+    The same rows in the same order on every engine, so that the file joins to other
+    tables and two runs compare line by line.
+    """
+    out = result.copy()
+    if customer not in out.columns:
+        out.insert(0, customer, out.index.to_numpy())
+    out[customer] = out[customer].astype(str)
+    out = out.sort_values(customer, kind="stable").reset_index(drop=True)
+    out.attrs = dict(result.attrs)
+    return out
 
 
 def _compute(
