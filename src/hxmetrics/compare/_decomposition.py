@@ -154,9 +154,7 @@ def _strata(
     # (2 strata) table (each pair's rows added in row order; each stratum's pairs in
     # cluster order, where the table's other clusters only add zeros), without the
     # dense table, which has millions of rows times twice the number of strata.
-    pair_of_row = design.cluster.astype(np.int64) * h + codes
-    pairs, pair = np.unique(pair_of_row, return_inverse=True)
-    stratum = pairs % h
+    pair, stratum = design.pair, design.pair_stratum
     n_pair = np.column_stack([np.bincount(pair, weights=w[:, j]) for j in range(2)])
     t_pair = np.column_stack([np.bincount(pair, weights=w[:, j] * design.y) for j in range(2)])
     a = np.column_stack([np.bincount(stratum, weights=n_pair[:, j], minlength=h) for j in range(2)])
@@ -217,9 +215,14 @@ def _strata(
 
 def _overlap(design: SiloDesign, weights: np.ndarray) -> pd.DataFrame:
     used = (weights > 0).any(axis=1)
-    silo_code = design.silo_code[used]
-    ind = np.zeros((design.n_clusters, len(SILOS)), dtype=np.int64)
-    ind[design.cluster[used], silo_code] = 1
-    counts = ind.T @ ind
+    k = len(SILOS)
+    has = np.zeros((design.n_clusters, k), dtype=bool)
+    has[design.cluster[used], design.silo_code[used]] = True
+    # Persons by the set of silos they answered in (a bit mask), then per pair of silos
+    # the persons whose set holds both: the integer counts of the persons x silos
+    # indicator's cross-product, without the product.
+    per_set = np.bincount(has @ (1 << np.arange(k)), minlength=1 << k)
+    holds = (np.arange(1 << k)[:, None] >> np.arange(k)) & 1  # sets x silos, 0/1
+    counts = (holds * per_set[:, None]).T @ holds
     index = pd.Index(list(SILOS), dtype="str")
     return pd.DataFrame(counts, index=index, columns=index)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -115,6 +116,9 @@ class SiloDesign(DisplayMixin):
     stratum : numpy.ndarray
         Integer code of the (roles at response time, hybrid type) stratum; ``strata``
         names the codes.
+    pair, pair_stratum : numpy.ndarray
+        Integer code of each response's (person, stratum) pair, in person order, and
+        the stratum of each pair: what the stratified comparison sums over.
     n_missing : int
         Rows of the item without a score (left out of every estimator).
     """
@@ -132,6 +136,8 @@ class SiloDesign(DisplayMixin):
     held: Mapping[str, np.ndarray]
     stratum: np.ndarray
     strata: pd.DataFrame
+    pair: np.ndarray
+    pair_stratum: np.ndarray
     n_missing: int
     spec: Measure
 
@@ -182,7 +188,12 @@ class SiloDesign(DisplayMixin):
             recorded = np.ones(self.n_responses, dtype=bool)
         else:
             recorded = self.silo_code == SILOS.index(SILO_OF_ROLE[role])
-        return _exclusions(self.status, recorded, held, self.n_missing, role)
+        return _exclusions(self._status_masks, recorded, held, self.n_missing, role)
+
+    @cached_property
+    def _status_masks(self) -> dict[str, np.ndarray]:
+        """Which responses have each attribution status (compared once, for every role)."""
+        return {s: self.status == s for s in ("ok", *_EXCLUDED_STATUSES)}
 
     def compare(
         self,
@@ -263,18 +274,25 @@ class SiloDesign(DisplayMixin):
         return notes
 
 
+_EXCLUDED_STATUSES = ("unknown_id", "outside_episodes", "missing_time")
+
+
 def _exclusions(
-    status: np.ndarray, recorded: np.ndarray, held: np.ndarray, n_missing: int, role: str
+    status: Mapping[str, np.ndarray],
+    recorded: np.ndarray,
+    held: np.ndarray,
+    n_missing: int,
+    role: str,
 ) -> pd.DataFrame:
     rows: list[dict[str, Any]] = [
         {"reason": "missing_score", "n": n_missing, "excluded_from": ", ".join(ESTIMATORS)}
     ]
     later = "attributed, unified"
-    for reason in ("unknown_id", "outside_episodes", "missing_time"):
+    for reason in _EXCLUDED_STATUSES:
         rows.append(
             {
                 "reason": reason,
-                "n": int((recorded & (status == reason)).sum()),
+                "n": int((recorded & status[reason]).sum()),
                 "excluded_from": later,
             }
         )
@@ -282,7 +300,7 @@ def _exclusions(
         rows.append(
             {
                 "reason": f"not_{role}_at_response_time",
-                "n": int((recorded & (status == "ok") & ~held).sum()),
+                "n": int((recorded & status["ok"] & ~held).sum()),
                 "excluded_from": later,
             }
         )
@@ -397,6 +415,9 @@ def prepare_silos(
             "hybrid_type": hybrid_names[combos % len(hybrid_names)],
         }
     )
+    # (person, stratum) pairs in person order: each stratum's sums then add its
+    # persons' totals in person order, as a persons x strata table would.
+    pairs, pair = np.unique(cluster.astype(np.int64) * len(combos) + stratum, return_inverse=True)
     return SiloDesign(
         measure=spec.name,
         instrument=str(spec.instrument),
@@ -411,6 +432,8 @@ def prepare_silos(
         held=held,
         stratum=stratum,
         strata=strata,
+        pair=pair,
+        pair_stratum=pairs % len(combos),
         n_missing=n_missing,
         spec=spec,
     )
