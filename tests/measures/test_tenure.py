@@ -281,6 +281,10 @@ def test_kaplan_meier_not_fitted_and_bad_state():
         KaplanMeier.from_dict({"model": "BetaGeo"})
     with pytest.raises(ParameterError, match="confidence"):
         KaplanMeier(confidence=95)
+    # Nobody has left yet: the median is not reached (NaN), and the display says so.
+    censored = KaplanMeier().fit([3.0, 5.0], [0, 0])
+    assert np.isnan(censored.median_)
+    assert "median = not reached" in repr(censored)
 
 
 @pytest.mark.parametrize("engine", ["pandas", "polars"])

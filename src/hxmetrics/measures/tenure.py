@@ -404,10 +404,9 @@ class KaplanMeier(DisplayMixin):
         if self.params_ is None:
             return "KaplanMeier"
         unit = f" {self.unit_}" if self.unit_ else ""
-        return (
-            f"KaplanMeier: n = {self.n_:g}, events = {self.n_events_:g}, median = "
-            f"{self.median_:.4g}{unit}"
-        )
+        median = self.median_ if self.median_ is not None else math.nan
+        shown = f"{median:.4g}{unit}" if math.isfinite(median) else "not reached"
+        return f"KaplanMeier: n = {self.n_:g}, events = {self.n_events_:g}, median = {shown}"
 
     def _display_notes(self) -> Sequence[str]:
         if self.params_ is None or self.median_ci_ is None:
