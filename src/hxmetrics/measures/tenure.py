@@ -495,6 +495,7 @@ def kaplan_meier(
         ``n_censored``, ``survival`` (just after ``time``), ``se`` (of the survival),
         ``ci_low``, ``ci_high``. ``se`` and the interval are NaN once the curve
         reaches 0. (The counts were ``n_risk`` and ``n_event`` before issue 11.)
+        ``attrs["hxmetrics"]`` as in :meth:`KaplanMeier.summary`.
 
     References
     ----------
@@ -513,7 +514,7 @@ def kaplan_meier(
     """
     model = KaplanMeier(confidence=confidence, conf_type=conf_type)
     model.fit(durations, events, duration=duration, event=event, weights=weights)
-    return model._fitted().copy()
+    return model.summary()
 
 
 def _first_below(times: np.ndarray, curve: np.ndarray, event_times: np.ndarray) -> float:
