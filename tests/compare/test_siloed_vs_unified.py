@@ -346,3 +346,16 @@ def test_other_frames_and_text_timestamps(
     text = responses.assign(timestamp=responses["timestamp"].dt.strftime("%Y-%m-%d"))
     as_text = siloed_vs_unified(reg, text, role="customer").estimates
     pd.testing.assert_frame_equal(base, as_text)
+
+
+def test_errors_never_show_an_identifier(tiny: tuple[StakeholderRegistry, pd.DataFrame]) -> None:
+    """Issue 10: validation errors printed raw ids (here the repeated response ids)."""
+    reg, responses = tiny
+    ids = responses.assign(response_id=["id-" + c for c in "abcdef"])
+    dup = pd.concat([ids, ids.head(1)], ignore_index=True).set_index("response_id", drop=False)
+    with pytest.raises(InputTableError, match="response_id repeats") as info:
+        siloed_vs_unified(reg, dup)
+    assert "id-a" not in str(info.value)
+    assert "<response_id, masked>" in str(info.value)
+    cases = info.value.failure_cases
+    assert not cases.astype(str).apply(lambda c: c.str.contains("id-a")).any().any()

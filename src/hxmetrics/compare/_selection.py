@@ -121,21 +121,29 @@ def cases(column: str, check: str, case: Any, index: Any) -> pd.DataFrame:
 
 
 def raise_rows(rows: pd.DataFrame, bad: np.ndarray, column: str, check: str, expected: str) -> None:
-    """Raise :class:`InputTableError` naming the rows of ``column`` that are ``bad``."""
+    """Raise :class:`InputTableError` naming the rows of ``column`` that are ``bad``.
+
+    Values of an identifier column (:data:`hxmetrics.privacy.IDENTIFIER_COLUMNS`) are
+    masked, in the message and in ``failure_cases``; so are row labels that are not
+    integers (an index of ids).
+    """
+    from hxmetrics.privacy import IDENTIFIER_COLUMNS
+
     where = np.flatnonzero(bad)
-    examples = "; ".join(
-        f"row {rows.index[i]!r}: {rows[column].iloc[i]!r}" for i in where[:5].tolist()
-    )
+    masked = column in IDENTIFIER_COLUMNS
+    values = rows[column].iloc[where].to_numpy()
+    if masked:
+        values = np.full(len(where), f"<{column}, masked>", dtype=object)
+    index = rows.index[where]
+    if not pd.api.types.is_integer_dtype(rows.index.dtype):
+        index = pd.Index(np.full(len(where), "<index, masked>", dtype=object))
+    shown = str if masked else repr
+    examples = "; ".join(f"row {index[i]}: {shown(values[i])}" for i in range(min(5, len(where))))
     raise InputTableError(
         f"responses: column {column!r} must hold {expected}; {len(where)} row(s) do not, "
         f"e.g. {examples}.",
         table="responses",
         failure_cases=pd.DataFrame(
-            {
-                "column": column,
-                "check": check,
-                "failure_case": rows[column].iloc[where].to_numpy(),
-                "index": rows.index[where],
-            }
+            {"column": column, "check": check, "failure_case": values, "index": index}
         ),
     )
