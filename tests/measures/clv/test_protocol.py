@@ -221,6 +221,8 @@ def test_every_model_follows_the_protocol(fitted):
         assert isinstance(model.params_, dict)
         summary = model.summary()
         assert list(summary.columns) == ["parameter", "estimate", "se", "ci_low", "ci_high"]
+        assert summary.attrs["hxmetrics"]["model"] == type(model).__name__
+        assert summary.attrs["hxmetrics"]["unit"] == model.unit_
         html = model._repr_html_()
         assert type(model).__name__ in html
         assert "log-likelihood" in repr(model)

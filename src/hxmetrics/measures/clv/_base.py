@@ -633,8 +633,10 @@ class CLVModel(DisplayMixin):
         Returns
         -------
         pandas.DataFrame
-            Columns ``parameter``, ``estimate``, ``se``, ``ci_low``, ``ci_high``; the
-            frame's ``attrs`` hold ``log_likelihood``, ``n`` and ``unit``.
+            Columns ``parameter``, ``estimate``, ``se``, ``ci_low``, ``ci_high``;
+            ``attrs["hxmetrics"]`` holds ``model``, ``confidence``, ``method``,
+            ``log_likelihood``, ``n`` and ``unit`` (the last three also as flat
+            ``attrs`` for one release).
         """
         params = self._check_fitted()
         z = z_critical(check_confidence(confidence))
@@ -651,9 +653,14 @@ class CLVModel(DisplayMixin):
                 "ci_high": est * np.exp(z * se_log),
             }
         )
-        frame.attrs.update(
-            {"log_likelihood": self.log_likelihood_, "n": self.n_, "unit": self.unit_}
-        )
+        info = {"log_likelihood": self.log_likelihood_, "n": self.n_, "unit": self.unit_}
+        frame.attrs.update(info)
+        frame.attrs["hxmetrics"] = {
+            "model": type(self).__name__,
+            "confidence": float(confidence),
+            "method": "wald_log_scale",
+            **info,
+        }
         return frame
 
     def _display_notes(self) -> Sequence[str]:
