@@ -148,3 +148,32 @@ def test_errors() -> None:
         pooled_vs_stratified(df, "y", compare="g", by="s", levels=("x", "z"))
     with pytest.raises(ParameterError, match="at least one"):
         pooled_vs_stratified(df, "y", compare="g", by=[], levels=("a", "b"))
+
+
+def test_rows_left_out_are_counted_where_every_result_keeps_them() -> None:
+    """Issue 11: metadata lives in attrs["hxmetrics"] (here it was a flat attr), and the
+    rows without a value are said, not only counted."""
+    df = pd.DataFrame(
+        {"y": [1.0, 0.0, None, 1.0, 0.0, 1.0], "g": list("ababab"), "s": [1, 1, 1, 2, 2, 2]}
+    )
+    check = pooled_vs_stratified(df, "y", compare="g", by="s")
+    meta = check.table.attrs["hxmetrics"]
+    assert meta["excluded"] == {"missing": 1}
+    assert meta["confidence"] == 0.95
+    assert (meta["compare"], meta["by"], meta["levels"]) == ("g", ["s"], ["a", "b"])
+    assert "1 row(s) without a value in 'y' left out" in repr(check)
+    bad = df.assign(y=["x", 0.0, 1.0, 1.0, 0.0, 1.0])
+    with pytest.raises(InputTableError, match=r"^data: column 'y' must hold numbers"):
+        pooled_vs_stratified(bad, "y", compare="g", by="s")
+
+
+def test_any_frame_narwhals_accepts() -> None:
+    """Issue 11: every door accepts the frames the measures accept (here Polars)."""
+    import polars as pl
+
+    df = _ucb()
+    base = pooled_vs_stratified(df, "admitted", compare="sex", by="dept").table
+    other = pooled_vs_stratified(pl.from_pandas(df), "admitted", compare="sex", by="dept").table
+    pd.testing.assert_frame_equal(base, other)
+    with pytest.raises(ParameterError, match="data must be a DataFrame"):
+        pooled_vs_stratified([1, 2], "admitted", compare="sex", by="dept")

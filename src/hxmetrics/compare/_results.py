@@ -185,4 +185,9 @@ class SimpsonCheck(DisplayMixin):
             "majority": "Simpson reversal: most strata point the other way",
             "all": "Simpson reversal: every stratum points the other way",
         }[self.kind]
-        return [f"{verdict} (share of rows in opposite-sign strata {self.share_opposite:.2f})"]
+        notes = [f"{verdict} (share of rows in opposite-sign strata {self.share_opposite:.2f})"]
+        meta = self.table.attrs.get("hxmetrics", {})
+        missing = meta.get("excluded", {}).get("missing", 0)
+        if missing:
+            notes.append(f"{missing} row(s) without a value in {meta['value']!r} left out")
+        return notes

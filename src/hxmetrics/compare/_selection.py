@@ -14,18 +14,16 @@ from hxmetrics.tables import SILOS
 __all__ = ["as_frame", "cases", "labels", "raise_rows", "select_responses", "text"]
 
 
-def as_frame(responses: Any) -> pd.DataFrame:
-    """A pandas frame of ``responses`` (any eager frame narwhals accepts)."""
-    if isinstance(responses, pd.DataFrame):
-        return responses
+def as_frame(data: Any, *, name: str = "responses") -> pd.DataFrame:
+    """A pandas frame of ``data`` (any eager frame narwhals accepts)."""
+    if isinstance(data, pd.DataFrame):
+        return data
     try:
         import narwhals as nw
 
-        out: pd.DataFrame = nw.from_native(responses, eager_only=True).to_pandas()
+        out: pd.DataFrame = nw.from_native(data, eager_only=True).to_pandas()
     except TypeError:
-        raise ParameterError(
-            f"responses must be a DataFrame; got {type(responses).__name__}."
-        ) from None
+        raise ParameterError(f"{name} must be a DataFrame; got {type(data).__name__}.") from None
     return out
 
 
@@ -120,7 +118,15 @@ def cases(column: str, check: str, case: Any, index: Any) -> pd.DataFrame:
     )
 
 
-def raise_rows(rows: pd.DataFrame, bad: np.ndarray, column: str, check: str, expected: str) -> None:
+def raise_rows(
+    rows: pd.DataFrame,
+    bad: np.ndarray,
+    column: str,
+    check: str,
+    expected: str,
+    *,
+    table: str = "responses",
+) -> None:
     """Raise :class:`InputTableError` naming the rows of ``column`` that are ``bad``.
 
     Values of an identifier column (:data:`hxmetrics.privacy.IDENTIFIER_COLUMNS`) are
@@ -140,9 +146,9 @@ def raise_rows(rows: pd.DataFrame, bad: np.ndarray, column: str, check: str, exp
     shown = str if masked else repr
     examples = "; ".join(f"row {index[i]}: {shown(values[i])}" for i in range(min(5, len(where))))
     raise InputTableError(
-        f"responses: column {column!r} must hold {expected}; {len(where)} row(s) do not, "
+        f"{table}: column {column!r} must hold {expected}; {len(where)} row(s) do not, "
         f"e.g. {examples}.",
-        table="responses",
+        table=table,
         failure_cases=pd.DataFrame(
             {"column": column, "check": check, "failure_case": values, "index": index}
         ),

@@ -16,7 +16,7 @@ import pandas as pd
 
 from hxmetrics.compare._inference import cluster_totals, contrast, ratio_covariance
 from hxmetrics.compare._results import SimpsonCheck
-from hxmetrics.compare._selection import cases, raise_rows
+from hxmetrics.compare._selection import as_frame, cases, raise_rows
 from hxmetrics.errors import InputTableError, ParameterError, check_columns
 from hxmetrics.measures._inference import check_confidence, z_critical
 
@@ -40,7 +40,7 @@ def simpson_flag(pooled: float, diffs: np.ndarray, sizes: np.ndarray) -> tuple[f
 
 
 def pooled_vs_stratified(
-    data: pd.DataFrame,
+    data: Any,
     value: str,
     *,
     compare: str,
@@ -60,11 +60,13 @@ def pooled_vs_stratified(
 
     Parameters
     ----------
-    data : pandas.DataFrame
-        One row per observation.
+    data : DataFrame
+        One row per observation; pandas or any eager frame narwhals accepts (Polars,
+        PyArrow, ...).
     value : str
         Numeric column to average (e.g. 0/1 for a rate, or the NPS value +-100/0).
-        Rows with a missing value are excluded and counted in the table's notes.
+        Rows with a missing value are excluded, counted in
+        ``table.attrs["hxmetrics"]["excluded"]`` and said in the display's notes.
     compare : str
         Column with the two groups to compare.
     by : str or sequence of str
@@ -103,6 +105,7 @@ def pooled_vs_stratified(
     (-0.252, 'all')
     """
     confidence = check_confidence(confidence)
+    data = as_frame(data, name="data")
     by_cols = [by] if isinstance(by, str) else list(by)
     if not by_cols:
         raise ParameterError("by must name at least one strata column.")
@@ -112,7 +115,9 @@ def pooled_vs_stratified(
     y_all = pd.to_numeric(frame[value], errors="coerce")
     if (y_all.isna() & frame[value].notna()).any():
         bad = np.flatnonzero((y_all.isna() & frame[value].notna()).to_numpy())
-        raise_rows(frame, np.isin(np.arange(len(frame)), bad), value, "numeric", "numbers")
+        raise_rows(
+            frame, np.isin(np.arange(len(frame)), bad), value, "numeric", "numbers", table="data"
+        )
     if levels is None:
         found = sorted(frame[compare].dropna().unique().tolist())
         if len(found) != 2:
@@ -203,7 +208,14 @@ def pooled_vs_stratified(
     table["opposite_sign"] = np.sign(table["difference"]) == -np.sign(pooled)
     table.loc[table["level"] != "stratum", "opposite_sign"] = False
     table["level"] = table["level"].astype("str")
-    table.attrs["n_excluded_missing"] = n_missing
+    table.attrs["hxmetrics"] = {
+        "value": value,
+        "compare": compare,
+        "by": by_cols,
+        "levels": [a_lev, b_lev],
+        "confidence": confidence,
+        "excluded": {"missing": n_missing},
+    }
     return SimpsonCheck(
         table=table,
         pooled=pooled,
