@@ -12,6 +12,8 @@ from hxmetrics.measures._inference import (
     agresti_coull_interval,
     benjamini_hochberg,
     check_confidence,
+    check_n_resamples,
+    check_random_state,
     effective_n,
     holm,
     kish,
@@ -194,3 +196,46 @@ def test_corrections_leave_nan_out_of_the_family() -> None:
     assert holm(p)[[0, 2]].tolist() == pytest.approx([0.02, 0.04])
     assert np.isnan(holm(p)[1])
     assert np.isnan(benjamini_hochberg(np.array([np.nan]))).all()
+
+
+def test_shared_checks_of_n_resamples_and_random_state() -> None:
+    # Issue 11: resample counts and seeds were checked (and typed) differently per measure.
+    assert check_n_resamples(2000) == 2000
+    assert check_n_resamples(np.int64(0), minimum=0) == 0
+    for bad in (0, -5, 10.0, True, "100", None):
+        with pytest.raises(ParameterError, match="n_resamples must be a whole number >= 1"):
+            check_n_resamples(bad)
+    a = check_random_state(11).normal(size=4)
+    b = check_random_state(np.int32(11)).normal(size=4)
+    np.testing.assert_array_equal(a, b)
+    rng = np.random.default_rng(3)
+    assert check_random_state(rng) is rng
+    assert isinstance(check_random_state(None), np.random.Generator)
+    for bad in (1.5, True, -1, "seed"):
+        with pytest.raises(ParameterError, match="random_state must be None"):
+            check_random_state(bad)
+    with pytest.raises(ParameterError, match="default_rng"):
+        check_random_state(np.random.RandomState(1))
+
+
+def test_the_interval_and_factor_modules_import_scipy_only_when_used() -> None:
+    # Issue 11: importing a measure pulled scipy.stats (~0.5 s) before any interval was
+    # computed. These modules import scipy inside the functions that use it.
+    import ast
+    from pathlib import Path
+
+    import hxmetrics.measures as package
+
+    root = Path(package.__file__).parent
+    for name in ("_inference", "_cfa", "reliability", "invariance"):
+        tree = ast.parse((root / f"{name}.py").read_text(encoding="utf-8"))
+        top = [
+            node
+            for node in tree.body
+            if isinstance(node, ast.Import | ast.ImportFrom)
+            and any(
+                (getattr(node, "module", None) or alias.name).startswith("scipy")
+                for alias in node.names
+            )
+        ]
+        assert top == [], f"{name}.py imports scipy at module level"

@@ -33,7 +33,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from scipy import optimize, stats
 
 from hxmetrics.errors import ConvergenceError, InputTableError, ParameterError
 
@@ -733,6 +732,8 @@ def fit_ml(
     theta, F, grad, iters, ok = _scoring(spec, mom, theta0, max_iter)
     method = "Fisher scoring"
     if not ok:
+        from scipy import optimize
+
         origin = theta if math.isfinite(F) else theta0
         res = optimize.minimize(
             penalised,
@@ -794,6 +795,8 @@ def standard_errors(spec: Spec, mom: Moments, theta: np.ndarray) -> tuple[np.nda
 def _rmsea(chisq: float, df: int, N: int, G: int, confidence: float = 0.90) -> tuple[float, ...]:
     """RMSEA and its interval; lavaan multiplies by sqrt(G) for multiple groups
     (Steiger 1998), with N (the normal likelihood) in the denominator."""
+    from scipy import optimize, stats
+
     if df <= 0:
         return 0.0, 0.0, 0.0
     est = math.sqrt(max(chisq / N / df - 1.0 / N, 0.0)) * math.sqrt(G)
@@ -833,6 +836,8 @@ def _srmr(spec: Spec, mom: Moments, theta: np.ndarray) -> float:
 
 def fit_measures(spec: Spec, mom: Moments, fit: FitResult) -> dict[str, float]:
     """chi-square, df, p, CFI, TLI, RMSEA (+90% CI), SRMR, log-likelihood, AIC, BIC."""
+    from scipy import stats  # imported when used: scipy.stats costs ~0.5 s to import
+
     N, G, p = mom.N, mom.G, spec.structure.p
     chisq = max(float(N * fit.F), 0.0)  # an exact fit can round to -1e-13
     df = spec.df()

@@ -3,6 +3,9 @@
 Everything here is vectorised over groups: the arguments are numpy arrays (one
 entry per group) and so are the results. Nothing here touches rows.
 
+* the shared checks of the options every measure takes: :func:`check_confidence`,
+  :func:`check_n_resamples`, :func:`check_random_state` (``min_n``:
+  :func:`hxmetrics.privacy.check_min_n`);
 * critical values: :func:`z_critical`, :func:`t_critical`;
 * shares: :func:`wald_interval`, :func:`wilson_interval`, :func:`agresti_coull_interval`
   (Agresti & Coull's "adjusted Wald");
@@ -35,17 +38,19 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from scipy import stats
 
 from hxmetrics.errors import ParameterError, check_choice
 
 __all__ = [
     "CORRECTIONS",
+    "RandomState",
     "adjust_pvalues",
     "agresti_coull_interval",
     "benjamini_hochberg",
     "cancel_rounding",
     "check_confidence",
+    "check_n_resamples",
+    "check_random_state",
     "effective_n",
     "holm",
     "kish",
@@ -63,6 +68,10 @@ __all__ = [
 
 CORRECTIONS = ("holm", "bh", "none")
 
+#: What ``random_state=`` accepts everywhere: None (fresh entropy), a non-negative int
+#: seed, or a :class:`numpy.random.Generator` (used as is, so draws continue from it).
+RandomState = int | np.random.Generator | None
+
 
 def check_confidence(confidence: Any) -> float:
     """Return ``confidence`` as a float in (0, 1) or raise :class:`ParameterError`."""
@@ -79,13 +88,73 @@ def check_confidence(confidence: Any) -> float:
     return value
 
 
+def check_n_resamples(n_resamples: Any, *, minimum: int = 1) -> int:
+    """Return ``n_resamples`` as an int >= ``minimum`` or raise :class:`ParameterError`.
+
+    Examples
+    --------
+    >>> check_n_resamples(2000)
+    2000
+    >>> check_n_resamples(10.0)
+    Traceback (most recent call last):
+    ...
+    hxmetrics.errors.ParameterError: n_resamples must be a whole number >= 1 (e.g. 2000); got 10.0.
+    """
+    if (
+        isinstance(n_resamples, bool)
+        or not isinstance(n_resamples, int | np.integer)
+        or n_resamples < minimum
+    ):
+        raise ParameterError(
+            f"n_resamples must be a whole number >= {minimum} (e.g. 2000); got {n_resamples!r}."
+        )
+    return int(n_resamples)
+
+
+def check_random_state(random_state: Any) -> np.random.Generator:
+    """A :class:`numpy.random.Generator` from ``random_state`` (see :data:`RandomState`).
+
+    An int seeds a new generator (the same int, the same draws); a Generator is
+    returned as is; None draws fresh entropy. Anything else (a float, a bool, a legacy
+    ``numpy.random.RandomState``) raises :class:`ParameterError`.
+
+    Examples
+    --------
+    >>> a = check_random_state(7).integers(1000, size=3)
+    >>> b = check_random_state(7).integers(1000, size=3)
+    >>> bool((a == b).all())
+    True
+    >>> rng = np.random.default_rng(1)
+    >>> check_random_state(rng) is rng
+    True
+    """
+    if random_state is None or isinstance(random_state, np.random.Generator):
+        return np.random.default_rng(random_state)
+    seed = isinstance(random_state, int | np.integer) and not isinstance(random_state, bool)
+    if seed and random_state >= 0:
+        return np.random.default_rng(int(random_state))
+    hint = (
+        " Hint: numpy.random.default_rng(seed) replaces the legacy RandomState."
+        if isinstance(random_state, np.random.RandomState)
+        else ""
+    )
+    raise ParameterError(
+        "random_state must be None, a non-negative int seed or a numpy.random.Generator; "
+        f"got {random_state!r}.{hint}"
+    )
+
+
 def z_critical(confidence: float) -> float:
     """Two-sided standard normal critical value: 1.959964 for 0.95."""
+    from scipy import stats  # imported when used: scipy.stats costs ~0.5 s to import
+
     return float(stats.norm.ppf(0.5 + check_confidence(confidence) / 2.0))
 
 
 def t_critical(confidence: float, df: np.ndarray | float) -> np.ndarray:
     """Two-sided Student t critical values (NaN where ``df`` < 1)."""
+    from scipy import stats  # imported when used: scipy.stats costs ~0.5 s to import
+
     df = np.asarray(df, dtype=float)
     with np.errstate(invalid="ignore"):
         out = stats.t.ppf(0.5 + check_confidence(confidence) / 2.0, np.where(df >= 1, df, np.nan))
@@ -280,6 +349,8 @@ def z_test(difference: Any, se: Any) -> tuple[np.ndarray, np.ndarray]:
     A zero standard error gives ``p = 1`` for a zero difference and ``p = 0``
     otherwise (the limits), not NaN.
     """
+    from scipy import stats  # imported when used: scipy.stats costs ~0.5 s to import
+
     difference, se = _arr(difference), _arr(se)
     with np.errstate(invalid="ignore", divide="ignore"):
         z = difference / se

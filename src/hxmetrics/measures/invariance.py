@@ -32,13 +32,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from hxmetrics._compat import deprecated_value, renamed, warn_renamed
 from hxmetrics._display import DataclassDisplay, html_block, text_block
 from hxmetrics.errors import HxWarning, ParameterError, check_choice, check_columns
 from hxmetrics.measures import _cfa
-from hxmetrics.measures._inference import check_confidence
+from hxmetrics.measures._inference import check_confidence, z_critical
 from hxmetrics.measures.reliability import reliability as _reliability
 
 if TYPE_CHECKING:
@@ -368,7 +367,9 @@ class CFA:
         sd_x = np.sqrt(np.diagonal(sigma, axis1=1, axis2=2))
         sd_f = np.sqrt(np.clip(np.diagonal(P, axis1=1, axis2=2), 0.0, None))
         shared = spec.param_groups()
-        z_crit = float(stats.norm.ppf(0.5 + confidence / 2.0))
+        from scipy import stats
+
+        z_crit = z_critical(confidence)
         rows: list[dict[str, Any]] = []
 
         def add(
@@ -1031,6 +1032,8 @@ def measurement_invariance(
     confidence = check_confidence(confidence)
     significance = 1.0 - confidence
     check_choice("criterion", criterion, ("chen2007", "chisq"))
+    from scipy import stats  # imported when used: scipy.stats costs ~0.5 s to import
+
     structure = _cfa.parse_model(model)
     ladder = _level_sets(levels)
     frame = _wide(data, structure.items, by, response)
