@@ -611,3 +611,19 @@ def test_feldt_interval_takes_confidence_by_keyword() -> None:
     with pytest.warns(DeprecationWarning, match="confidence"):
         old = feldt_interval(0.85, 89, 7, 0.9)
     assert old == new
+
+
+def test_errors_show_row_positions_never_the_index_or_an_email() -> None:
+    # An index of response ids (what pivoting long answers gives) is personal data.
+    wide = _answers(40).set_index("response_id")
+    wide["hx3"] = wide["hx3"].astype(object)
+    wide.iloc[6, wide.columns.get_loc("hx3")] = "ana.lima@example.com"
+    with pytest.raises(ParameterError, match=r"at rows \[6\]") as e:
+        cronbach_alpha(wide, items=["hx1", "hx2", "hx3", "hx4"])
+    assert "R0006" not in str(e.value)
+    assert "example.com" not in str(e.value)
+    big = _answers(40).set_index("response_id")
+    big.iloc[7, big.columns.get_loc("hx2")] = 1e200
+    with pytest.raises(InputTableError, match=r"row 7, 'hx2'") as e2:
+        mcdonald_omega(big, items=["hx1", "hx2", "hx3", "hx4"])
+    assert "R0007" not in str(e2.value)

@@ -906,10 +906,16 @@ def to_pandas(data: Any, *, what: str = "data") -> Any:
 
 
 def item_matrix(frame: Any, items: Sequence[str], *, table: str = "data") -> np.ndarray:
-    """The item columns as a float matrix; non-numeric answers raise, NaN stays NaN."""
+    """The item columns as a float matrix; non-numeric answers raise, NaN stays NaN.
+
+    Errors show row positions (0 = the first row), never the frame's index labels (an
+    index of response ids or emails is personal data), and mask values that look like
+    an email or a phone number.
+    """
     import pandas as pd
 
     from hxmetrics.errors import check_columns
+    from hxmetrics.privacy import looks_personal
 
     check_columns(frame.columns, items, table=table)
     out = np.empty((len(frame), len(items)))
@@ -918,10 +924,16 @@ def item_matrix(frame: Any, items: Sequence[str], *, table: str = "data") -> np.
         num = pd.to_numeric(col, errors="coerce")
         bad = num.isna() & col.notna()
         if bad.any():
-            rows = list(frame.index[bad.to_numpy()][:3])
+            rows = np.flatnonzero(bad.to_numpy())[:3].tolist()
+            values = col[bad].head(3).astype(str)
+            masked = looks_personal(values.astype(object)).to_numpy()
+            shown = [
+                "<masked: looks like an email or phone>" if m else v
+                for v, m in zip(values.tolist(), masked, strict=True)
+            ]
             raise ParameterError(
                 f"{table}: item {it!r} must be numeric; non-numeric values such as "
-                f"{list(col[bad].head(3))} at rows {rows}. Recode the answers to numbers."
+                f"{shown} at rows {rows}. Recode the answers to numbers."
             )
         out[:, j] = num.to_numpy(dtype=float, na_value=np.nan)
     if not np.all(np.isfinite(out) | np.isnan(out)):
@@ -933,15 +945,15 @@ def item_matrix(frame: Any, items: Sequence[str], *, table: str = "data") -> np.
         big = np.abs(out) >= limit
     if big.any():
         at_row, at_col = np.nonzero(big)
-        labels = [frame.index[r] for r in at_row[:5]]
-        shown = "; ".join(
+        labels = [int(r) for r in at_row[:5]]
+        examples = "; ".join(
             f"row {label}, {items[c]!r}: {out[r, c]:g}"
             for label, r, c in zip(labels, at_row[:5], at_col[:5], strict=True)
         )
         raise InputTableError(
             f"{table}: items failed check finite_covariance: expected answers smaller than "
             f"{limit:.3g} in size (their covariances must be finite numbers); "
-            f"{int(big.sum())} answer(s) are not, e.g. {shown}. Recode the answers to "
+            f"{int(big.sum())} answer(s) are not, e.g. {examples}. Recode the answers to "
             "the instrument's scale.",
             table=table,
             failure_cases=pd.DataFrame(
