@@ -137,7 +137,8 @@ def test_containers_show_counts_and_never_an_identifier() -> None:
         "experience truth": (repr(org.truth.experience), org.truth.experience._repr_html_()),
     }
     for name, (text, html) in shown.items():
-        assert "\n" not in text and len(text) < 300, (name, text)
+        assert "\n" not in text, (name, text)
+        assert len(text) < 300, (name, text)
         assert html.startswith("<div>"), name
         leaked = sorted(v for v in ids if v in text or v in html)
         assert leaked == [], (name, leaked[:3])

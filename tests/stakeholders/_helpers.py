@@ -215,5 +215,8 @@ def slow_attribute(
         else:
             status = "ok"
         row["attribution"] = status
+        # The silo's role: its name without the plural "s" (a second implementation).
+        known_silo = isinstance(silo, str) and silo in ("customers", "workers", "partners")
+        row["role"] = silo[:-1] if known_silo else None
         out.append(row)
     return pd.DataFrame(out)

@@ -212,3 +212,60 @@ def test_bad_events_are_named():
     # The row is named, the person id is not (issue 10: no identifier in errors).
     assert "P9" not in str(err.value)
     assert "P9" not in err.value.failure_cases.to_string()
+
+
+def test_attribute_gives_the_role_of_each_rows_silo():
+    """Found (issue 11): attribute() added no ``role``, so ``by="role"`` needed a mapping."""
+    from hxmetrics.stakeholders import StakeholderRegistry
+    from hxmetrics.tables import ROLES
+
+    cw = pd.DataFrame(
+        {"silo": ["customers", "workers"], "source_id": ["c1", "w1"], "person_id": ["P1", "P1"]}
+    )
+    eps = pd.DataFrame(
+        {
+            "person_id": ["P1", "P1"],
+            "role": ["customer", "worker"],
+            "engagement": ["consumer", "full_time"],
+            "start": pd.to_datetime(["2020-01-01", "2021-01-01"]),
+            "end": pd.to_datetime([None, "2022-01-01"]),
+        }
+    )
+    events = pd.DataFrame(
+        {
+            "silo": pd.Series(["customers", "workers", None, "partners"], dtype="str"),
+            "source_id": ["c1", "w1", "c1", "x9"],
+            "timestamp": pd.to_datetime(["2021-06-01"] * 4),
+        }
+    )
+    out = attribute(events, crosswalk=cw, episodes=eps)
+    assert ATTRIBUTION_COLUMNS[-1] == "role"
+    assert list(out.columns[-len(ATTRIBUTION_COLUMNS) :]) == ATTRIBUTION_COLUMNS
+    assert list(out["role"].cat.categories) == list(ROLES)
+    assert out["role"].astype(object).tolist()[:2] == ["customer", "worker"]
+    assert out["role"].isna().tolist() == [False, False, True, False]
+    assert out["role"].iloc[3] == "partner"  # the door, even for an unknown id
+    # The registry and a silo view give the same column.
+    rosters = {
+        "customers": pd.DataFrame(
+            {
+                "customer_id": ["c1"],
+                "start": pd.to_datetime(["2020-01-01"]),
+                "end": pd.to_datetime([None]),
+                "engagement": ["consumer"],
+            }
+        ),
+        "workers": pd.DataFrame(
+            {
+                "worker_id": ["w1"],
+                "start": pd.to_datetime(["2021-01-01"]),
+                "end": pd.to_datetime(["2022-01-01"]),
+                "engagement": ["full_time"],
+            }
+        ),
+    }
+    reg = StakeholderRegistry.from_rosters(**rosters, keys=[])
+    for got in (reg.attribute(events), reg.silo_view("workers").attribute(events)):
+        pd.testing.assert_series_equal(got["role"], out["role"])
+    with pytest.raises(ParameterError, match="role"):
+        attribute(events.assign(role="x"), crosswalk=cw, episodes=eps)

@@ -85,7 +85,7 @@ def test_no_import_cycle_between_stakeholders_modules() -> None:
     def visit(module: str, path: list[str]) -> None:
         for dep in sorted(graph.get(module, ())):
             if dep in path:
-                cycles.append(path[path.index(dep) :] + [dep])
+                cycles.append([*path[path.index(dep) :], dep])
             elif len(path) < len(graph):
                 visit(dep, [*path, dep])
 

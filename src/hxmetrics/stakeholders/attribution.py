@@ -39,6 +39,7 @@ from hxmetrics.stakeholders._lookup import text as _text
 from hxmetrics.stakeholders._rosters import row_error
 from hxmetrics.stakeholders.episodes import ROLES, _ns, merge_episodes, to_ns
 from hxmetrics.stakeholders.hybrids import classify_hybrids
+from hxmetrics.tables import ROLE_OF_SILO
 
 __all__ = ["ATTRIBUTION_COLUMNS", "STATUSES", "attribute", "attribution_summary"]
 
@@ -51,6 +52,7 @@ ATTRIBUTION_COLUMNS = [
     *(f"{r}_engagement" for r in ROLES),
     "hybrid_type",
     "attribution",
+    "role",
 ]
 _OK, _UNKNOWN, _OUTSIDE, _NO_TIME, _OTHER = range(5)
 _INFO, _HYB = 6, 7
@@ -304,6 +306,14 @@ def attribute_with_index(
     new["attribution"] = pd.Categorical.from_codes(
         status, categories=pd.Index(STATUSES, dtype="str")
     )
+    # The door the row came through (its silo's role), so by="role" needs no mapping;
+    # the is_* columns say which roles the person held at the time. Through str: a
+    # categorical or Arrow silo column maps like a plain one.
+    silo_text = events[silo].astype("str").where(events[silo].notna())
+    new["role"] = pd.Categorical(
+        silo_text.map(ROLE_OF_SILO).to_numpy(dtype=object),
+        categories=pd.Index(ROLES, dtype="str"),
+    )
     out = events.copy(deep=False)
     for name, values in new.items():
         out[name] = values
@@ -395,8 +405,11 @@ def attribute(
         ``events`` with :data:`ATTRIBUTION_COLUMNS` added, same rows, same order:
         ``person_id``, ``is_customer``, ``is_worker``, ``is_partner``,
         ``customer_engagement``, ``worker_engagement``, ``partner_engagement``
-        (missing when the role is not held), ``hybrid_type`` and ``attribution``
-        (see the module docstring). Text columns are categorical.
+        (missing when the role is not held), ``hybrid_type``, ``attribution``
+        (see the module docstring) and ``role``: the role of the row's silo
+        (``customers`` -> ``customer``, :data:`~hxmetrics.tables.ROLE_OF_SILO`), missing
+        where the silo is missing or unknown, so ``nps(answers, "score", by="role")``
+        needs no mapping. Text columns are categorical.
 
     Examples
     --------

@@ -16,7 +16,7 @@ from hxmetrics.stakeholders.keys import check_keys, secret_key
 from hxmetrics.stakeholders.overlap import overlap_matrix, overlap_summary
 from hxmetrics.stakeholders.resolution import resolve_identities
 from hxmetrics.stakeholders.views import SiloView, silo_view
-from hxmetrics.tables import ROLE_OF_SILO, ROLES, SILOS, as_pandas, validate
+from hxmetrics.tables import SILOS, as_pandas, validate
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -245,19 +245,7 @@ class StakeholderRegistry(CountsDisplay):
         ParameterError
             If ``events`` already has one of the added columns (``role`` included).
         """
-        # attribute_with_index converts other frames (and words its own errors).
-        if "role" in list(getattr(events, "columns", ())):
-            raise ParameterError(
-                "events already has column(s) ['role'] that attribution adds; "
-                "drop or rename them first (e.g. events.drop(columns=[...]))."
-            )
-        out = attribute_with_index(events, self.index, time=time, silo=silo, source_id=source_id)
-        if "role" not in out.columns:  # until attribution.attribute adds it itself
-            roles = pd.CategoricalDtype(list(ROLES))
-            # Through str: a categorical or Arrow silo column maps like a plain one.
-            silo_text = out[silo].astype("str").where(out[silo].notna())
-            out["role"] = silo_text.map(ROLE_OF_SILO).astype(roles)
-        return out
+        return attribute_with_index(events, self.index, time=time, silo=silo, source_id=source_id)
 
     @property
     def index(self) -> AttributionIndex:
