@@ -550,6 +550,10 @@ def test_plot_estimates_draws_a_reliability_result() -> None:
     res = cronbach_alpha(_answers(), items=["hx1", "hx2", "hx3", "hx4"], by="role")
     _fig, ax = new_figure(4, 2)
     assert plot_estimates(res, ax=ax) is ax
+    both = reliability(_answers(), items=["hx1", "hx2", "hx3", "hx4"], by="role")
+    _fig, ax = new_figure(4, 3)
+    assert plot_estimates(both, hue="measure", ax=ax) is ax
+    assert len(ax.get_yticklabels()) == 3
 
 
 def test_low_reliability_warns_with_its_threshold_and_what_to_do() -> None:

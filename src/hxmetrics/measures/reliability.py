@@ -66,7 +66,7 @@ def _by_list(by: str | Sequence[str] | None) -> list[str]:
     return [] if by is None else ([by] if isinstance(by, str) else [str(c) for c in by])
 
 
-def wide_answers(
+def _wide_answers(
     data: Any,
     items: Sequence[str] | None,
     by: Sequence[str],
@@ -99,7 +99,7 @@ class _Prepared:
     ) -> None:
         check_choice("missing", missing, MISSING)
         self.by = _by_list(by)
-        frame, items = wide_answers(data, items, self.by, response)
+        frame, items = _wide_answers(data, items, self.by, response)
         check_columns(frame.columns, self.by)
         if items is None:
             items = [c for c in frame.columns if c not in self.by]
@@ -769,7 +769,8 @@ def reliability(
         ``attrs["hxmetrics"]`` has ``measure`` ``"reliability"``, ``by`` = the group
         columns and ``"scale"``, ``measures`` (the coefficients), ``notes`` and
         ``excluded`` (summed over the scales). Compare groups on one coefficient:
-        ``compare_groups(res[res["measure"] == "cronbach_alpha"])``.
+        ``compare_groups(res[res["measure"] == "cronbach_alpha"])``; plot both with
+        ``plot_estimates(res, hue="measure")``.
 
     Warns
     -----
@@ -791,7 +792,7 @@ def reliability(
     if scales is not None and items is not None:
         raise ParameterError("give either scales= or items=, not both.")
     wanted = None if scales is None else [str(i) for its in scales.values() for i in its]
-    frame, items = wide_answers(data, items if scales is None else wanted, byl, response)
+    frame, items = _wide_answers(data, items if scales is None else wanted, byl, response)
     check_columns(frame.columns, byl)
     if scales is None:
         if items is None:
