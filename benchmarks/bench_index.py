@@ -4,6 +4,11 @@ answer rows), its person-clustered bootstrap, and the sensitivity Monte Carlo.
 Run from the repository root::
 
     python -c "import benchmarks.bench_index as b; print(b.run())"
+    python -c "import benchmarks.bench_index as b; print(b.bootstrap_old_new())"
+
+The second times the bootstrap kernel (``_resampled_sums``) before and after issue 11
+side by side in one run, on the same data and seeds, and checks that both give the
+same sums.
 
 The data are generated here (vectorised, seeded): six stakeholder groups, persons
 with one to three responses to the six ``hx_core`` items on 1-5. Baselines:
@@ -26,6 +31,8 @@ import numpy as np
 import pandas as pd
 
 from hxmetrics.measures.index import hx_index, sensitivity
+from hxmetrics.measures.index.bootstrap import _group_rngs, _resampled_sums
+from hxmetrics.measures.index.prepare import _Data, _prepare
 
 ITEMS = [f"hx{j}" for j in range(1, 7)]
 
@@ -95,26 +102,32 @@ def run(quick: bool = False) -> str:
     n_loop = 2 if quick else 5
     data = make_responses(n_persons)
     n_rows = len(data)
-    kw = {"group": "grp", "person": "person_id", "min_n": 1}
+    kw = {"by": "grp", "person": "person_id", "min_n": 1}
 
     t_bare, _ = _time(lambda: data.groupby(["grp", "item"])["score"].mean(), repeat=3)
-    t_point, _ = _time(lambda: hx_index(data, ITEMS, n_boot=0, **kw), repeat=3)
-    t_boot, _ = _time(lambda: hx_index(data, ITEMS, n_boot=n_boot, random_state=0, **kw), repeat=3)
+    t_point, _ = _time(lambda: hx_index(data, ITEMS, n_resamples=0, **kw), repeat=3)
+    t_boot, _ = _time(
+        lambda: hx_index(data, ITEMS, n_resamples=n_boot, random_state=0, **kw), repeat=3
+    )
     t_loop, _ = _time(lambda: _loop_bootstrap(data, n_loop))
     t_sens, _ = _time(
-        lambda: sensitivity(data, ITEMS, n_draws=n_draws, weight_noise=0.2, random_state=0, **kw)
+        lambda: sensitivity(
+            data, ITEMS, n_resamples=n_draws, weight_noise=0.2, random_state=0, **kw
+        )
     )
     t_polars = float("nan")
     try:
         import polars as pl
 
         pdata = pl.from_pandas(data)
-        t_polars, _ = _time(lambda: hx_index(pdata, ITEMS, n_boot=0, **kw), repeat=3)
+        t_polars, _ = _time(lambda: hx_index(pdata, ITEMS, n_resamples=0, **kw), repeat=3)
     except ImportError:  # pragma: no cover - polars is a test extra
         pass
-    mem_boot = _peak_mb(lambda: hx_index(data, ITEMS, n_boot=n_boot, random_state=0, **kw))
+    mem_boot = _peak_mb(lambda: hx_index(data, ITEMS, n_resamples=n_boot, random_state=0, **kw))
     mem_sens = _peak_mb(
-        lambda: sensitivity(data, ITEMS, n_draws=n_draws, weight_noise=0.2, random_state=0, **kw)
+        lambda: sensitivity(
+            data, ITEMS, n_resamples=n_draws, weight_noise=0.2, random_state=0, **kw
+        )
     )
 
     boot_per_rep = max(t_boot - t_point, 1e-9) / n_boot
@@ -126,11 +139,11 @@ def run(quick: bool = False) -> str:
     )
     rows = [
         ("bare pandas groupby mean (baseline)", t_bare, 1.0, "-"),
-        ("hx_index, point estimate (n_boot=0), pandas", t_point, t_point / t_bare, "-"),
+        ("hx_index, point estimate (n_resamples=0), pandas", t_point, t_point / t_bare, "-"),
         ("hx_index, point estimate, Polars input", t_polars, t_polars / t_bare, "-"),
-        (f"hx_index, n_boot={n_boot}", t_boot, t_boot / t_bare, f"{mem_boot:.0f}"),
+        (f"hx_index, n_resamples={n_boot}", t_boot, t_boot / t_bare, f"{mem_boot:.0f}"),
         (
-            f"sensitivity, n_draws={n_draws} (20 scenarios, resampling, weight noise)",
+            f"sensitivity, n_resamples={n_draws} (20 scenarios, resampling, weight noise)",
             t_sens,
             t_sens / t_bare,
             f"{mem_sens:.0f}",
@@ -153,4 +166,96 @@ Bootstrap cost per replicate: vectorised (count matrix x person sufficient
 statistics) {boot_per_rep * 1e3:.2f} ms, versus {loop_per_rep * 1e3:.0f} ms for a pandas
 loop that samples persons, merges their answers back and regroups (measured over
 {n_loop} replicates): {speedup}.
+"""
+
+
+# ------------------------------------------------------- bootstrap kernel, old vs new
+
+
+def _old_resampled_sums(
+    data: _Data, rngs: list[np.random.Generator], n_rep: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The kernel before issue 11 (commit bb59649), kept to time it side by side."""
+    g_count, j = data.n_groups, len(data.items)
+    out = np.zeros((3, n_rep, g_count, j))
+    for g in range(g_count):
+        lo, hi = int(data.offsets[g]), int(data.offsets[g + 1])
+        n = hi - lo
+        stacked = np.concatenate([data.w[lo:hi], data.s[lo:hi], data.q[lo:hi]], axis=1)
+        chunk = max(1, 4_000_000 // n)
+        for start in range(0, n_rep, chunk):
+            stop = min(n_rep, start + chunk)
+            b = stop - start
+            picks = rngs[g].integers(0, n, size=(b, n), dtype=np.int32)
+            counts = np.empty((b, n))
+            for row in range(b):
+                counts[row] = np.bincount(picks[row], minlength=n)
+            res = counts @ stacked
+            out[0, start:stop, g] = res[:, :j]
+            out[1, start:stop, g] = res[:, j : 2 * j]
+            out[2, start:stop, g] = res[:, 2 * j :]
+    return out[0], out[1], out[2]
+
+
+def bootstrap_old_new(n_persons: int = 200_000, n_resamples: int = 300, repeat: int = 3) -> str:
+    """Time the bootstrap kernel before and after, alternating, on the same data and seeds.
+
+    CPU seconds (``time.process_time``, all threads) and wall seconds, best of
+    ``repeat``; the new kernel's sums are checked equal to the old ones.
+    """
+    data = make_responses(n_persons)
+    d = _prepare(
+        data,
+        ITEMS,
+        group_cols=["grp"],
+        person="person_id",
+        weights=None,
+        response="response_id",
+        scale=(1, 5),
+        module_items=[],
+        need_matrix=False,
+    )
+
+    def old() -> Any:
+        return _old_resampled_sums(d, _group_rngs(0, d.key_tuples()), n_resamples)
+
+    def new(workers: int | None) -> Any:
+        return _resampled_sums(
+            d, _group_rngs(0, d.key_tuples()), n_resamples, need_q=False, workers=workers
+        )
+
+    runs: dict[str, list[tuple[float, float]]] = {}
+    results: dict[str, Any] = {}
+    cases: list[tuple[str, Callable[[], Any]]] = [
+        ("old (before issue 11)", old),
+        ("new, one thread", lambda: new(1)),
+        ("new, default threads", lambda: new(None)),
+    ]
+    for _ in range(repeat):
+        for name, fn in cases:
+            w0, c0 = time.perf_counter(), time.process_time()
+            results[name] = fn()
+            runs.setdefault(name, []).append((time.perf_counter() - w0, time.process_time() - c0))
+    ref = results["old (before issue 11)"]
+    for name, res in results.items():
+        if not (np.array_equal(ref[0], res[0]) and np.array_equal(ref[1], res[1])):
+            raise AssertionError(f"{name}: sums differ from the old kernel")
+    base_wall = min(w for w, _ in runs["old (before issue 11)"])
+    base_cpu = min(c for _, c in runs["old (before issue 11)"])
+    rows = []
+    for name, _ in cases:
+        wall = min(w for w, _ in runs[name])
+        cpu = min(c for _, c in runs[name])
+        rows.append(
+            f"| {name} | {wall:.2f} | {base_wall / wall:.2f}x | {cpu:.2f} | {base_cpu / cpu:.2f}x |"
+        )
+    table = "\n".join(rows)
+    return f"""### HX index bootstrap kernel, before and after (one run)
+
+{d.n_persons.sum():,} persons in {d.n_groups} groups, {n_resamples} replicates; best of
+{repeat} alternating runs; sums identical (checked).
+
+| kernel | wall s | speed-up (wall) | CPU s | speed-up (CPU) |
+| --- | ---: | ---: | ---: | ---: |
+{table}
 """

@@ -44,7 +44,7 @@ def _add_modules(
     module_map: dict[tuple[Any, ...], list[str]],
     module_share: float | None,
     spec: _Spec,
-    reps_sums: tuple[np.ndarray, np.ndarray, np.ndarray] | None,
+    reps_sums: tuple[np.ndarray, np.ndarray, np.ndarray | None] | None,
     core_reps: np.ndarray | None,
     confidence: float,
     notes: list[str],

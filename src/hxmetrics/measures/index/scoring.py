@@ -19,11 +19,17 @@ def _safe_div(num: np.ndarray, den: np.ndarray) -> np.ndarray:
 
 
 def _pooled_moments(
-    w: np.ndarray, s: np.ndarray, q: np.ndarray, active: np.ndarray
+    w: np.ndarray, s: np.ndarray, q: np.ndarray | None, active: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Pooled (all reported groups) answer-level mean and SD per item; (..., J)."""
+    """Pooled (all reported groups) answer-level mean and SD per item; (..., J).
+
+    Without the sums of squares ``q`` (only ``"pooled_zscore"`` needs the SD), the SD
+    is NaN.
+    """
     wp = w[..., active, :].sum(axis=-2)
     mean = _safe_div(s[..., active, :].sum(axis=-2), wp)
+    if q is None:
+        return mean, np.full_like(mean, np.nan)
     var = _safe_div(q[..., active, :].sum(axis=-2), wp) - mean**2
     return mean, np.sqrt(np.clip(var, 0.0, None))
 
@@ -104,7 +110,7 @@ class _Spec:
 def _index_from_sums(
     w: np.ndarray,
     s: np.ndarray,
-    q: np.ndarray,
+    q: np.ndarray | None,
     *,
     data: _Data,
     active: np.ndarray,
@@ -113,7 +119,8 @@ def _index_from_sums(
 ) -> np.ndarray:
     """Index (..., G) from summed statistics (..., G, J) over the core items."""
     core = slice(0, data.n_core)
-    w, s, q = w[..., core], s[..., core], q[..., core]
+    w, s = w[..., core], s[..., core]
+    q = None if q is None else q[..., core]
     means = _safe_div(s, w)
     pooled_mean, pooled_sd = _pooled_moments(w, s, q, active)
     x = _normalise(
