@@ -281,7 +281,9 @@ def plot_estimates(
         A tidy result: one row per group with the group columns, the estimate and its
         interval; ``n`` and ``suppressed`` are used when present. Any grouped result
         of :mod:`hxmetrics.measures` (``nps``, ``csat``, ``hx_index``, ...) works
-        unchanged: its ``attrs["hxmetrics"]`` name the groups and the measure.
+        unchanged: its ``attrs["hxmetrics"]`` name the groups and the measure (a
+        result holding several measures per group draws them side by side, as
+        ``hue="measure"``).
     estimate : str, default "estimate"
         Column of the point estimate (the protocol's ``"estimate"``; another name
         for hand-made frames).
@@ -337,6 +339,9 @@ def plot_estimates(
     if hue is not None:
         check_columns(frame.columns, [hue], table="result")
     meta = _protocol_meta(frame)
+    several = "measure" in frame.columns and frame["measure"].nunique(dropna=False) > 1
+    if meta is not None and hue is None and several:
+        hue = "measure"  # several measures per group (reliability): side by side
     if by is None and meta is not None:
         # A grouped result names its groups; without groups its one row is the measure.
         by_cols = [c for c in meta["by"] if c != hue and c in frame.columns]

@@ -80,7 +80,10 @@ def compare_groups(
     Parameters
     ----------
     result : pandas.DataFrame
-        The result of a grouped measure, unchanged.
+        The result of a grouped measure, unchanged: any frame of the grouped-result
+        protocol (:mod:`hxmetrics.measures._result`; ``nps``, ``csat``, ``ces``,
+        ``mean_score``, ``hx_index``, ``reliability``, ``median_tenure``, ...). When
+        its ``measure`` column holds several measures, each is compared within itself.
     reference : optional
         None: every pair of groups. Otherwise the reference group (its value for one
         group column; a tuple or dict for several): each other group against it.
@@ -93,7 +96,8 @@ def compare_groups(
     Returns
     -------
     pandas.DataFrame
-        One row per comparison: the group columns and ``<column>_other`` for the
+        One row per comparison (``measure`` first when the result holds several):
+        the group columns and ``<column>_other`` for the
         group compared with, ``estimate``, ``estimate_other``, ``difference``, ``se``,
         ``statistic``, ``df`` (Welch t only), ``p_value``, ``p_adjusted``,
         ``differs``, ``correction``. Suppressed groups and groups without an
@@ -139,16 +143,32 @@ def compare_groups(
     usable = np.isfinite(est) & np.isfinite(se)
     if "suppressed" in frame.columns:
         usable &= ~frame["suppressed"].to_numpy(dtype=bool)
+    # A result may hold several measures per group (reliability: alpha and omega):
+    # only estimates of the same measure are compared.
+    kinds = (
+        frame["measure"].astype(str).to_numpy()
+        if "measure" in frame.columns
+        else np.zeros(len(frame), dtype=str)
+    )
+    several = len(set(kinds.tolist())) > 1
     if reference is None:
-        pairs = [(int(i), int(j)) for i, j in combinations(np.flatnonzero(usable), 2)]
+        pairs = [
+            (int(i), int(j))
+            for i, j in combinations(np.flatnonzero(usable), 2)
+            if kinds[i] == kinds[j]
+        ]
     else:
         ref_rows = _label_rows(frame, by, reference)
-        ref = int(ref_rows[0])
-        if not usable[ref]:
+        refs = {kinds[r]: int(r) for r in ref_rows[::-1]}
+        if not any(usable[r] for r in refs.values()):
             raise ParameterError(
                 f"the reference group {reference!r} is suppressed or has no estimate."
             )
-        pairs = [(int(i), ref) for i in np.flatnonzero(usable) if i != ref]
+        pairs = [
+            (int(i), refs[kinds[i]])
+            for i in np.flatnonzero(usable)
+            if kinds[i] in refs and usable[refs[kinds[i]]] and i != refs[kinds[i]]
+        ]
     a = np.array([i for i, _ in pairs], dtype=int)
     b = np.array([j for _, j in pairs], dtype=int)
     diff = est[a] - est[b]
@@ -164,6 +184,8 @@ def compare_groups(
         stat, p = z_test(diff, se_diff)
     p_adj = adjust_pvalues(p, correction)
     out = frame.loc[a, by].reset_index(drop=True)
+    if several:
+        out.insert(0, "measure", kinds[a])
     other = frame.loc[b, by].reset_index(drop=True)
     for column in by:
         out[f"{column}_other"] = other[column]
