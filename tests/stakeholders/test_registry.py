@@ -168,3 +168,24 @@ def test_registry_errors():
     with pytest.raises(ParameterError, match="must be a pandas DataFrame"):
         silo_view([1], "workers")
     assert "StakeholderRegistry(silos=['workers']" in repr(reg)
+
+
+def test_overlap_plot_ax_is_keyword_only_and_positional_warns(registry):
+    """Found (issue 11): ``ax`` was positional in some plots, keyword-only in others."""
+    import inspect
+    import warnings
+
+    assert inspect.signature(registry.plot_overlap).parameters["ax"].kind.name == "KEYWORD_ONLY"
+    fig, ax = plt.subplots()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert registry.plot_overlap(ax=ax) is ax
+    fig2, ax2 = plt.subplots()
+    with pytest.warns(DeprecationWarning, match="ax="):
+        assert registry.plot_overlap(ax2) is ax2
+    # The same picture either way.
+    assert [t.get_text() for t in ax.texts] == [t.get_text() for t in ax2.texts]
+    with pytest.raises(ParameterError, match="ax"):
+        registry.plot_overlap(ax2, ax=ax)
+    plt.close(fig)
+    plt.close(fig2)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -276,9 +277,38 @@ class StakeholderRegistry(CountsDisplay):
         return overlap_matrix(self.hybrids(as_of), column=column)
 
     def plot_overlap(
-        self, ax: Axes | None = None, *, as_of: Any = None, column: str = "roles_ever"
+        self,
+        *args: Any,
+        ax: Axes | None = None,
+        as_of: Any = None,
+        column: str = "roles_ever",
     ) -> Axes:
-        """Heat map of the overlap matrix (see :func:`~hxmetrics.stakeholders.plot_overlap`)."""
+        """Heat map of the overlap matrix (see :func:`~hxmetrics.stakeholders.plot_overlap`).
+
+        Parameters
+        ----------
+        ax : matplotlib Axes, optional
+            Where to draw (keyword-only; passing it by position is deprecated).
+        as_of, column
+            See :meth:`overlap_matrix`.
+
+        Returns
+        -------
+        matplotlib Axes
+        """
+        if args:
+            # Positional ax (the old signature) keeps working for one release.
+            if len(args) > 1 or ax is not None:
+                raise ParameterError(
+                    "plot_overlap() takes ax as a keyword only, once: plot_overlap(ax=ax)."
+                )
+            warnings.warn(
+                "plot_overlap(): passing ax by position is deprecated, use ax=... (the "
+                "positional form goes in the next release).",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            ax = args[0]
         from hxmetrics.stakeholders.plots import plot_overlap
 
         return plot_overlap(self.overlap_matrix(as_of, column=column), ax=ax)
