@@ -156,3 +156,27 @@ def test_compare_groups_takes_any_protocol_result() -> None:
     assert r["suppressed"].tolist() == [True, False, True, False]
     c = compare_groups(r)
     assert (c["seg"].tolist(), c["seg_other"].tolist()) == (["b"], ["d"])
+
+
+def test_confidence_is_the_threshold_and_alpha_is_deprecated() -> None:
+    # Found (issue 11): confidence was confidence, level, alpha or significance.
+    result = nps(
+        pd.DataFrame(
+            {"ltr": [10] * 30 + [0] * 10 + [10] * 18 + [0] * 22, "g": ["a"] * 40 + ["b"] * 40}
+        ),
+        "ltr",
+        by="g",
+    )
+    default = compare_groups(result)
+    assert default.attrs["hxmetrics"]["confidence"] == 0.95
+    p = float(default["p_adjusted"].iloc[0])
+    assert 0.001 < p < 0.05
+    assert bool(default["differs"].iloc[0])
+    assert not bool(compare_groups(result, confidence=0.999)["differs"].iloc[0])
+    with pytest.warns(DeprecationWarning, match="'alpha' is deprecated, use 'confidence'"):
+        old = compare_groups(result, alpha=0.05)
+    pd.testing.assert_frame_equal(old, default)
+    with pytest.raises(ParameterError, match="pass 'confidence' only"):
+        compare_groups(result, alpha=0.05, confidence=0.9)
+    with pytest.raises(ParameterError, match="unexpected argument"):
+        compare_groups(result, significance=0.05)

@@ -21,8 +21,15 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
+from hxmetrics._compat import deprecated_value
 from hxmetrics.errors import ParameterError, did_you_mean
-from hxmetrics.measures._inference import CORRECTIONS, adjust_pvalues, welch_df, z_test
+from hxmetrics.measures._inference import (
+    CORRECTIONS,
+    adjust_pvalues,
+    check_confidence,
+    welch_df,
+    z_test,
+)
 
 __all__ = ["compare_groups"]
 
@@ -73,7 +80,8 @@ def compare_groups(
     *,
     reference: Any = None,
     correction: str = "holm",
-    alpha: float = 0.05,
+    confidence: float = 0.95,
+    **deprecated: Any,
 ) -> pd.DataFrame:
     """Flag which groups of a measure's result differ, with a multiplicity correction.
 
@@ -90,8 +98,10 @@ def compare_groups(
     correction : {"holm", "bh", "none"}
         Holm's step-down (family-wise error rate), Benjamini-Hochberg (false
         discovery rate) or none.
-    alpha : float
-        A comparison ``differs`` when its adjusted p-value is below ``alpha``.
+    confidence : float
+        A comparison ``differs`` when its adjusted p-value is below
+        ``1 - confidence`` (0.05 for the default 0.95). ``alpha=0.05``, the old
+        spelling, still works for one release (with a :class:`DeprecationWarning`).
 
     Returns
     -------
@@ -132,8 +142,22 @@ def compare_groups(
             f"correction must be one of {', '.join(map(repr, CORRECTIONS))}; got {correction!r}."
             + did_you_mean(str(correction), CORRECTIONS)
         )
-    if not 0 < float(alpha) < 1:
-        raise ParameterError(f"alpha must lie between 0 and 1; got {alpha!r}.")
+    confidence = deprecated_value(
+        "compare_groups",
+        deprecated,
+        "alpha",
+        "confidence",
+        confidence,
+        default=0.95,
+        convert=lambda a: 1 - float(a),
+    )
+    if deprecated:
+        raise ParameterError(
+            f"compare_groups() got unexpected argument(s) {sorted(deprecated)}."
+            + did_you_mean(sorted(deprecated)[0], ["reference", "correction", "confidence"])
+        )
+    confidence = check_confidence(confidence)
+    alpha = round(1.0 - confidence, 12)  # 0.05, not 0.050000000000000044
     by = list(meta["by"])
     estimate = meta["estimate"]
     frame = result.reset_index(drop=True)
@@ -202,7 +226,7 @@ def compare_groups(
     out.attrs["hxmetrics"] = {
         "measure": meta.get("measure"),
         "compared": estimate,
-        "alpha": float(alpha),
+        "confidence": confidence,
         "by": by,
     }
     return out
