@@ -506,6 +506,11 @@ def test_bad_inputs_raise_clear_errors() -> None:
         nps(good, "ltr", min_n=0)
     with pytest.raises(ParameterError, match="n_resamples"):
         nps(good, "ltr", method="bootstrap", n_resamples=10)
+    # The shared checks of every measure (one intake): seeds are ints or Generators.
+    with pytest.raises(ParameterError, match="random_state"):
+        nps(good, "ltr", method="bootstrap", random_state=1.5)
+    with pytest.raises(ParameterError, match="random_state"):
+        nps(good, "ltr", method="bayes", random_state=np.random.RandomState(1))
 
 
 def test_weighted_nps_uses_the_linearised_variance() -> None:

@@ -62,6 +62,8 @@ from hxmetrics.measures._engine import (
 from hxmetrics.measures._inference import (
     cancel_rounding,
     check_confidence,
+    check_n_resamples,
+    check_random_state,
     effective_n,
     kish,
     t_critical,
@@ -287,14 +289,6 @@ def _prior_value(prior: str | float) -> float:
     return value
 
 
-def _check_resamples(n_resamples: Any) -> int:
-    if isinstance(n_resamples, bool) or not isinstance(n_resamples, (int, np.integer)):
-        raise ParameterError(f"n_resamples must be an integer >= 100; got {n_resamples!r}.")
-    if n_resamples < 100:
-        raise ParameterError(f"n_resamples must be at least 100; got {n_resamples}.")
-    return int(n_resamples)
-
-
 def nps_from_statistics(
     stats: pd.DataFrame,
     *,
@@ -313,7 +307,9 @@ def nps_from_statistics(
     check_choice("method", method, METHODS)
     confidence = check_confidence(confidence)
     min_n = check_min_n(min_n)
-    n_resamples = _check_resamples(n_resamples)
+    # Bootstrap and posterior intervals need at least a hundred draws.
+    n_resamples = check_n_resamples(n_resamples, minimum=100)
+    rng = check_random_state(random_state)
     prior_a = _prior_value(prior)
     by, weighted = _group_columns(stats)
     det = stats["detractors"].to_numpy(dtype=float)
@@ -349,7 +345,6 @@ def nps_from_statistics(
             n_eff, deff = n.copy(), np.where(n > 0, 1.0, np.nan)
             n_star = n
     ok = n > 0
-    rng = np.random.default_rng(random_state)
     est = _intervals(p, q, d, variance, n_star, ok, method, confidence, rng, n_resamples, prior_a)
     extra: dict[str, Any] = {
         "promoters": stats["promoters"].to_numpy(),
