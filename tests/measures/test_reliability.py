@@ -48,9 +48,13 @@ from hxmetrics.measures.reliability import (
     _feldt,
     _omega_one,
     cronbach_alpha,
+    cronbach_alpha_from_statistics,
+    cronbach_alpha_statistics,
     feldt_interval,
     item_total,
     mcdonald_omega,
+    mcdonald_omega_from_statistics,
+    mcdonald_omega_statistics,
     reliability,
 )
 from hxmetrics.measures.segments import compare_groups
@@ -564,6 +568,7 @@ def test_low_reliability_warns_with_its_threshold_and_what_to_do() -> None:
         res = cronbach_alpha(noise)
     assert res.loc[0, "estimate"] < 0.2
     message = str(rec[0].message)
+    assert rec[0].filename == __file__  # the warning points at the caller
     assert "Nunnally & Bernstein 1994" in message
     assert "item_total()" in message
     assert res.attrs["hxmetrics"]["notes"] == [message]
@@ -631,3 +636,46 @@ def test_errors_show_row_positions_never_the_index_or_an_email() -> None:
     with pytest.raises(InputTableError, match=r"row 7, 'hx2'") as e2:
         mcdonald_omega(big, items=["hx1", "hx2", "hx3", "hx4"])
     assert "R0007" not in str(e2.value)
+
+
+@pytest.mark.parametrize("missing", ["listwise", "pairwise"])
+def test_statistics_of_parts_merge_to_the_whole(missing: str) -> None:
+    # Issue 11: one aggregation layer; alpha and omega from merged partial sums.
+    from hxmetrics.measures._engine import merge_partials
+
+    wide = _answers(600)
+    items = ["hx1", "hx2", "hx3", "hx4"]
+    cuts = [wide.iloc[:100], wide.iloc[100:101], wide.iloc[101:420], wide.iloc[420:]]
+    parts = [cronbach_alpha_statistics(p, items=items, by="role", missing=missing) for p in cuts]
+    merged = merge_partials(parts, by=["role"])
+    whole = cronbach_alpha_statistics(wide, items=items, by="role", missing=missing)
+    pd.testing.assert_frame_equal(merged, whole, check_exact=False, rtol=1e-12)
+    for finish, direct in (
+        (cronbach_alpha_from_statistics, cronbach_alpha),
+        (mcdonald_omega_from_statistics, mcdonald_omega),
+    ):
+        a = finish(merged, items=items, missing=missing)
+        b = direct(wide, items=items, by="role", missing=missing)
+        pd.testing.assert_frame_equal(a, b, check_exact=False, rtol=1e-9)
+        assert a.attrs == b.attrs
+    assert mcdonald_omega_statistics is cronbach_alpha_statistics
+    # long answers give the same statistics
+    long = _long(wide)
+    pd.testing.assert_frame_equal(
+        cronbach_alpha_statistics(long, by="role", missing=missing),
+        whole,
+        check_exact=False,
+        rtol=1e-12,
+    )
+    # ungrouped: one row
+    one = merge_partials([cronbach_alpha_statistics(p, items=items) for p in cuts])
+    pd.testing.assert_frame_equal(
+        cronbach_alpha_from_statistics(one, items=items),
+        cronbach_alpha(wide, items=items),
+        check_exact=False,
+        rtol=1e-9,
+    )
+    with pytest.raises(ParameterError, match="must be one row"):
+        cronbach_alpha_from_statistics(pd.concat(parts).drop(columns="role"), items=items)
+    with pytest.raises(InputTableError, match="n:hx1:hx9"):
+        cronbach_alpha_from_statistics(merged, items=["hx1", "hx9"])

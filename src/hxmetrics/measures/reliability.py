@@ -18,7 +18,10 @@ Heywood case give an :class:`~hxmetrics.errors.HxWarning`; so does a shown group
 without an estimate. The same lines are kept in ``attrs["hxmetrics"]["notes"]``.
 
 Everything is computed from per-group sufficient statistics (pairwise counts, sums and
-cross-products), so the same numbers follow from the rows or from merged partial sums.
+cross-products), so the same numbers follow from the rows or from merged partial sums:
+:func:`cronbach_alpha_statistics` per part,
+:func:`~hxmetrics.measures._engine.merge_partials`, then
+:func:`cronbach_alpha_from_statistics` or :func:`mcdonald_omega_from_statistics`.
 """
 
 from __future__ import annotations
@@ -40,9 +43,13 @@ from hxmetrics.privacy import check_min_n, suppress
 __all__ = [
     "LOW_RELIABILITY",
     "cronbach_alpha",
+    "cronbach_alpha_from_statistics",
+    "cronbach_alpha_statistics",
     "feldt_interval",
     "item_total",
     "mcdonald_omega",
+    "mcdonald_omega_from_statistics",
+    "mcdonald_omega_statistics",
     "reliability",
 ]
 
@@ -144,19 +151,76 @@ class _Prepared:
         bounds = np.concatenate([[0], np.cumsum(np.bincount(ck, minlength=G))])
         x0, m = x0[order], m[order]
         self.npair = np.zeros((G, k, k))
-        self.cov = np.full((G, k, k), np.nan)
-        self.mean = np.full((G, k), np.nan)
+        self.sx = np.zeros((G, k, k))
+        self.sxx = np.zeros((G, k, k))
         for g in range(G):  # one set of BLAS products per group
             a, b = bounds[g], bounds[g + 1]
             xg, mg = x0[a:b], m[a:b]
-            n = mg.T @ mg
-            sx = xg.T @ mg
-            sxx = xg.T @ xg
-            with np.errstate(invalid="ignore", divide="ignore"):
-                cov = (sxx - sx * sx.T / n) / (n - 1.0)
-                self.mean[g] = np.diagonal(sx) / np.diagonal(n)
-            self.npair[g] = n
-            self.cov[g] = cov
+            self.npair[g] = mg.T @ mg
+            self.sx[g] = xg.T @ mg
+            self.sxx[g] = xg.T @ xg
+        self._finish()
+
+    def _finish(self) -> None:
+        """Covariances and means from the sums (the same from rows or merged parts)."""
+        n, sx, sxx = self.npair, self.sx, self.sxx
+        with np.errstate(invalid="ignore", divide="ignore"):
+            self.cov = (sxx - sx * np.swapaxes(sx, 1, 2) / n) / (n - 1.0)
+            self.mean = np.diagonal(sx, axis1=1, axis2=2) / np.diagonal(n, axis1=1, axis2=2)
+
+    @classmethod
+    def from_statistics(
+        cls, stats: Any, items: Sequence[str], missing: str, what: str
+    ) -> _Prepared:
+        """Rebuild from :func:`cronbach_alpha_statistics` (possibly merged parts)."""
+        check_choice("missing", missing, MISSING)
+        if isinstance(items, str) or len(items) < 2:
+            raise ParameterError(
+                f"{what}: items must list the (at least 2) items the statistics were "
+                f"computed on, in order; got {items!r}."
+            )
+        frame = _cfa.to_pandas(stats, what="stats")
+        self = cls.__new__(cls)
+        self.items = [str(i) for i in items]
+        self.missing = missing
+        columns = {name: _stat_columns(self.items, name) for name in _SUMS}
+        needed = ["n_rows", "n_excluded_missing", *(c for cs in columns.values() for c in cs)]
+        check_columns(frame.columns, needed, table="stats")
+        self.by = [c for c in frame.columns if c not in set(needed)]
+        frame = frame.reset_index(drop=True)
+        self.keys = frame[self.by] if self.by else pd.DataFrame(index=[0])
+        self.G = len(frame) if self.by else 1
+        if not self.by and len(frame) != 1:
+            raise ParameterError(
+                f"{what}: statistics without group columns must be one row; got "
+                f"{len(frame)} (merge the parts with merge_partials first)."
+            )
+        k = len(self.items)
+        self.n_rows = frame["n_rows"].to_numpy(dtype=np.int64)
+        self.n_excluded = frame["n_excluded_missing"].to_numpy(dtype=np.int64)
+        sums = {
+            name: frame[cs].to_numpy(dtype=float).reshape(self.G, k, k)
+            for name, cs in columns.items()
+        }
+        self.npair, self.sx, self.sxx = sums["n"], sums["sx"], sums["sxx"]
+        self._finish()
+        return self
+
+    def statistics(self) -> pd.DataFrame:
+        """The sums per group as one row each (see :func:`cronbach_alpha_statistics`)."""
+        k = len(self.items)
+        out = self.keys[self.by].copy() if self.by else pd.DataFrame(index=[0])
+        out = out.reset_index(drop=True)
+        out["n_rows"] = self.n_rows.astype(np.int64)
+        out["n_excluded_missing"] = self.n_excluded.astype(np.int64)
+        parts = [out]
+        for name, values in (("n", self.npair), ("sx", self.sx), ("sxx", self.sxx)):
+            flat = values.reshape(self.G, k * k)
+            block = pd.DataFrame(flat, columns=_stat_columns(self.items, name))
+            if name == "n":
+                block = block.astype(np.int64)
+            parts.append(block)
+        return pd.concat(parts, axis=1)
 
     def n_effective(self, g: int) -> int:
         """Listwise: complete rows. Pairwise: the smallest pairwise count (conservative)."""
@@ -167,6 +231,16 @@ class _Prepared:
         if not self.by:
             return "all rows"
         return ", ".join(f"{c}={self.keys.iloc[g][c]!r}" for c in self.by)
+
+
+#: The sums of the sufficient statistics: pairwise counts ``n`` (rows answering both
+#: items), ``sx`` (the sum of the first item over those rows) and ``sxx`` (the sum of
+#: the products).
+_SUMS = ("n", "sx", "sxx")
+
+
+def _stat_columns(items: Sequence[str], name: str) -> list[str]:
+    return [f"{name}:{a}:{b}" for a in items for b in items]
 
 
 def _alpha_from_cov(s: np.ndarray) -> float:
@@ -343,6 +417,7 @@ def _grouped(
             "another construct) before comparing groups or building an index on them."
         )
     for note in notes:
+        # user -> cronbach_alpha (or a finisher) -> _alpha_result -> _grouped
         warnings.warn(note, HxWarning, stacklevel=4)
     out.attrs["hxmetrics"]["notes"] = notes
     return out
@@ -447,6 +522,10 @@ def cronbach_alpha(
     """
     confidence, min_n = _check_common(confidence, min_n)
     prep = _Prepared(data, items, by, missing, response)
+    return _alpha_result(prep, confidence, min_n)
+
+
+def _alpha_result(prep: _Prepared, confidence: float, min_n: int | None) -> pd.DataFrame:
     k = len(prep.items)
     n = np.array([prep.n_effective(g) for g in range(prep.G)], dtype=np.int64)
     est, se, lo, hi = (np.full(prep.G, math.nan) for _ in range(4))
@@ -581,6 +660,10 @@ def mcdonald_omega(
     """
     confidence, min_n = _check_common(confidence, min_n)
     prep = _Prepared(data, items, by, missing, response)
+    return _omega_result(prep, confidence, min_n)
+
+
+def _omega_result(prep: _Prepared, confidence: float, min_n: int | None) -> pd.DataFrame:
     if len(prep.items) < 3:
         raise ParameterError(
             f"omega needs at least 3 items (a one-factor model with {len(prep.items)} "
@@ -619,6 +702,116 @@ def mcdonald_omega(
         min_n=min_n,
         problems=problems,
     )
+
+
+# --------------------------------------------------------------------------- partials
+
+
+def cronbach_alpha_statistics(
+    data: Any,
+    *,
+    items: Sequence[str] | None = None,
+    by: str | Sequence[str] | None = None,
+    response: str = "response_id",
+    missing: str = "listwise",
+) -> pd.DataFrame:
+    """Sufficient statistics of alpha and omega per group, to merge across parts.
+
+    Alpha and omega need only the pairwise counts and sums of the items in each group,
+    so a table too large for one machine (or held in pieces) is handled part by part:
+    compute the statistics of each part, add them up with
+    :func:`~hxmetrics.measures._engine.merge_partials`, and finish with
+    :func:`cronbach_alpha_from_statistics` or :func:`mcdonald_omega_from_statistics`.
+    The result equals the one of the whole table (counts exactly, the rest up to
+    rounding). With ``missing="listwise"`` a row counts when it answers every item of
+    ``items``. :func:`mcdonald_omega_statistics` is the same function.
+
+    Parameters
+    ----------
+    data, items, by, response, missing
+        As in :func:`cronbach_alpha` (wide or long answers).
+
+    Returns
+    -------
+    DataFrame
+        One row per group: the ``by`` columns, ``n_rows``, ``n_excluded_missing`` and,
+        for every ordered pair of items ``a``, ``b``: ``n:a:b`` (rows answering both),
+        ``sx:a:b`` (the sum of ``a`` over them) and ``sxx:a:b`` (the sum of ``a * b``).
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> from hxmetrics.measures._engine import merge_partials
+    >>> rng = np.random.default_rng(7)
+    >>> answers = pd.DataFrame(rng.normal(size=(300, 1)) + rng.normal(size=(300, 4)),
+    ...                        columns=list("abcd"))
+    >>> parts = [cronbach_alpha_statistics(p) for p in (answers[:120], answers[120:])]
+    >>> merged = cronbach_alpha_from_statistics(merge_partials(parts), items=list("abcd"))
+    >>> round(float(merged["estimate"].iloc[0]), 10) == round(
+    ...     float(cronbach_alpha(answers)["estimate"].iloc[0]), 10)
+    True
+    """
+    return _Prepared(data, items, by, missing, response).statistics()
+
+
+#: The statistics of omega are those of alpha.
+mcdonald_omega_statistics = cronbach_alpha_statistics
+
+
+def cronbach_alpha_from_statistics(
+    stats: Any,
+    *,
+    items: Sequence[str],
+    missing: str = "listwise",
+    confidence: float = 0.95,
+    min_n: int | None = 10,
+) -> pd.DataFrame:
+    """Finish :func:`cronbach_alpha_statistics` (possibly merged) into alpha.
+
+    Parameters
+    ----------
+    stats : DataFrame
+        The statistics; every column that is not a statistic is a group column.
+    items : list of str
+        The items the statistics were computed on, in their order.
+    missing : {"listwise", "pairwise"}
+        As the statistics were computed (recorded in the result).
+    confidence, min_n
+        As in :func:`cronbach_alpha`.
+
+    Returns
+    -------
+    DataFrame
+        The result of :func:`cronbach_alpha` on the whole table.
+    """
+    confidence, min_n = _check_common(confidence, min_n)
+    prep = _Prepared.from_statistics(stats, items, missing, "cronbach_alpha_from_statistics")
+    return _alpha_result(prep, confidence, min_n)
+
+
+def mcdonald_omega_from_statistics(
+    stats: Any,
+    *,
+    items: Sequence[str],
+    missing: str = "listwise",
+    confidence: float = 0.95,
+    min_n: int | None = 10,
+) -> pd.DataFrame:
+    """Finish :func:`mcdonald_omega_statistics` (possibly merged) into omega.
+
+    Parameters
+    ----------
+    stats, items, missing, confidence, min_n
+        As in :func:`cronbach_alpha_from_statistics`.
+
+    Returns
+    -------
+    DataFrame
+        The result of :func:`mcdonald_omega` on the whole table.
+    """
+    confidence, min_n = _check_common(confidence, min_n)
+    prep = _Prepared.from_statistics(stats, items, missing, "mcdonald_omega_from_statistics")
+    return _omega_result(prep, confidence, min_n)
 
 
 # --------------------------------------------------------------------------- items
