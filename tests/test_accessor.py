@@ -22,8 +22,11 @@ METHODS = [
     "mean_score",
     "cronbach_alpha",
     "mcdonald_omega",
+    "reliability",
     "hx_index",
+    "median_tenure",
     "rfm_summary",
+    "compare_groups",
 ]
 
 
@@ -111,3 +114,9 @@ def test_accessing_the_accessor_does_not_import_the_measures():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
     assert out.strip() == "False"
+
+
+def test_a_result_compares_its_groups_through_the_accessor():
+    df = pd.DataFrame({"ltr": [10, 9, 8, 3, 10, 6, 0, 2], "segment": list("aabbabbb")})
+    result = df.hx.nps(score="ltr", by="segment", method="wald")
+    pd.testing.assert_frame_equal(result.hx.compare_groups(), hx.compare_groups(result))

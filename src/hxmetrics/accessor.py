@@ -3,7 +3,8 @@
 Registered when :mod:`hxmetrics` is imported. Each method is the measure function of
 :mod:`hxmetrics.measures` with the frame as its first argument; nothing is computed
 here, so ``df.hx.nps(score="ltr", by="segment")`` equals
-``hxmetrics.nps(df, score="ltr", by="segment")``.
+``hxmetrics.nps(df, score="ltr", by="segment")``. A grouped result is a frame too:
+``result.hx.compare_groups()`` compares its groups.
 
 Examples
 --------
@@ -85,5 +86,9 @@ class HxAccessor:
     mean_score = _Measure()
     cronbach_alpha = _Measure()
     mcdonald_omega = _Measure()
+    reliability = _Measure()
     hx_index = _Measure()
+    median_tenure = _Measure()
     rfm_summary = _Measure()
+    #: On a measure's result: ``nps_result.hx.compare_groups(correction="bh")``.
+    compare_groups = _Measure()
