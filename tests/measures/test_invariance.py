@@ -877,3 +877,11 @@ def test_invariance_warns_once_of_heywood_cases() -> None:
     assert len(rec) == 1
     assert "configural: a ~~ a [u]" in str(rec[0].message)
     assert res.table["heywood"].tolist() == [2, 2]
+
+
+def test_long_answers_on_every_dataframe_engine(engine) -> None:
+    wide = _teams()
+    long = wide.melt(id_vars=["response_id", "role"], var_name="item", value_name="score")
+    a = cfa(long, TEAM_MODEL, by="role")
+    b = cfa(engine(long), TEAM_MODEL, by="role")
+    pd.testing.assert_frame_equal(a.params_, b.params_, check_exact=False, rtol=1e-9)

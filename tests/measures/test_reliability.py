@@ -679,3 +679,10 @@ def test_statistics_of_parts_merge_to_the_whole(missing: str) -> None:
         cronbach_alpha_from_statistics(pd.concat(parts).drop(columns="role"), items=items)
     with pytest.raises(InputTableError, match="n:hx1:hx9"):
         cronbach_alpha_from_statistics(merged, items=["hx1", "hx9"])
+
+
+def test_long_answers_on_every_dataframe_engine(engine) -> None:
+    long = _long(_answers()).reset_index(drop=True)
+    a = reliability(long, by="role")
+    b = reliability(engine(long), by="role")
+    pd.testing.assert_frame_equal(a, b, check_dtype=False, check_exact=False, rtol=1e-12)
