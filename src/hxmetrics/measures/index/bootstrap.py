@@ -51,85 +51,62 @@ def _workers(n_cells: int) -> int:
     return max(1, min(_MAX_WORKERS, os.cpu_count() or 1))
 
 
-def _columns(data: _Data, lo: int, hi: int, need_q: bool) -> tuple[np.ndarray, np.ndarray]:
-    """The distinct statistics columns of one group, and where each of w|s|q comes from.
-
-    Without survey weights a person's summed weight is the count of their answers,
-    the same for every item they always answer: equal columns are multiplied once.
-    A column of a product depends only on its own column of the right-hand matrix,
-    so dropping duplicates (and q when nothing needs it) changes no number.
-    """
-    blocks = [data.w[lo:hi], data.s[lo:hi]] + ([data.q[lo:hi]] if need_q else [])
-    full = np.concatenate(blocks, axis=1)
-    source = np.arange(full.shape[1])
-    j = data.w.shape[1]
-    for c in range(1, j):  # only the weight columns are often equal
-        for prev in range(c):
-            if source[prev] == prev and np.array_equal(full[:, c], full[:, prev]):
-                source[c] = prev
-                break
-    keep = np.flatnonzero(source == np.arange(full.shape[1]))
-    position = np.searchsorted(keep, source)
-    return np.ascontiguousarray(full[:, keep]), position
-
-
 def _resampled_sums(
     data: _Data,
     rngs: list[np.random.Generator],
     n_rep: int,
     *,
-    need_q: bool = True,
     workers: int | None = None,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Person-clustered bootstrap: (n_rep, G, J) sums, persons resampled within group.
 
-    Returns the resampled sums of weights, weighted scores and (``need_q``) weighted
-    squared scores; q is None otherwise. The draws of each group come from its own
+    Returns the resampled sums of weights, weighted scores and weighted squared
+    scores. The draws of each group come from its own
     generator, in order, on the calling thread; the tallies and products (numpy's
     bincount and BLAS release the GIL) run on ``workers`` threads, at most
     ``workers`` chunks in flight. Each chunk is the same computation on the same
     numbers whatever the thread count, so the result is identical with one thread or
-    several.
+    several. (Multiplying fewer columns, e.g. without the squares, is not done: it
+    saves little, the product being bound by reading the counts, and BLAS may round
+    a column differently when the matrix has another width.)
     """
     g_count, j = data.n_groups, len(data.items)
-    n_stats = 3 if need_q else 2
-    out = np.zeros((n_stats, n_rep, g_count, j))
+    out = np.zeros((3, n_rep, g_count, j))
     if workers is None:
         workers = _workers(n_rep * int(data.offsets[-1]))
 
-    def store(g: int, start: int, position: np.ndarray, res: np.ndarray) -> None:
+    def store(g: int, start: int, res: np.ndarray) -> None:
         stop = start + len(res)
-        full = res[:, position]
-        for k in range(n_stats):
-            out[k, start:stop, g] = full[:, k * j : (k + 1) * j]
+        for k in range(3):
+            out[k, start:stop, g] = res[:, k * j : (k + 1) * j]
 
-    def chunks() -> Iterator[tuple[int, int, np.ndarray, np.ndarray, np.ndarray]]:
+    def chunks() -> Iterator[tuple[int, int, np.ndarray, np.ndarray]]:
         for g in range(g_count):
             lo, hi = int(data.offsets[g]), int(data.offsets[g + 1])
             n = hi - lo
-            stacked, position = _columns(data, lo, hi, need_q)
+            stacked = np.concatenate([data.w[lo:hi], data.s[lo:hi], data.q[lo:hi]], axis=1)
             chunk = max(1, _MAX_CELLS // n)
             for start in range(0, n_rep, chunk):
                 b = min(n_rep, start + chunk) - start
                 # int32 draws are the same numbers as int64 (the generator draws
                 # 32-bit values below 2**32) in half the memory.
                 picks = rngs[g].integers(0, n, size=(b, n), dtype=np.int32)
-                yield g, start, position, picks, stacked
+                yield g, start, picks, stacked
 
     if workers <= 1:
-        for g, start, position, picks, stacked in chunks():
-            store(g, start, position, _tally(picks, stacked))
+        for g, start, picks, stacked in chunks():
+            store(g, start, _tally(picks, stacked))
     else:
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            pending: deque[tuple[int, int, np.ndarray, Future[np.ndarray]]] = deque()
-            for g, start, position, picks, stacked in chunks():
-                pending.append((g, start, position, pool.submit(_tally, picks, stacked)))
+            pending: deque[tuple[int, int, Future[np.ndarray]]] = deque()
+            for g, start, picks, stacked in chunks():
+                pending.append((g, start, pool.submit(_tally, picks, stacked)))
                 while len(pending) >= workers:
-                    g0, s0, p0, done = pending.popleft()
-                    store(g0, s0, p0, done.result())
-            for g0, s0, p0, done in pending:
-                store(g0, s0, p0, done.result())
-    return out[0], out[1], (out[2] if need_q else None)
+                    g0, s0, done = pending.popleft()
+                    store(g0, s0, done.result())
+            for g0, s0, done in pending:
+                store(g0, s0, done.result())
+    return out[0], out[1], out[2]
 
 
 def _summarise_reps(reps: np.ndarray, confidence: float) -> tuple[np.ndarray, ...]:

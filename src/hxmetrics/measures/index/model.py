@@ -264,7 +264,7 @@ class HXIndex(DisplayMixin):
         reps = reps_sums = None
         if n_rep > 0:
             rngs = _group_rngs(_seed(self.random_state), d.key_tuples())
-            reps_sums = _resampled_sums(d, rngs, n_rep, need_q=normalise == "pooled_zscore")
+            reps_sums = _resampled_sums(d, rngs, n_rep)
             reps = _index_from_sums(*reps_sums, data=d, active=active, spec=spec, weights=item_w)
             se, lo, hi = _summarise_reps(reps, confidence)
             failed = int(

@@ -274,9 +274,7 @@ def sensitivity(
     pick_a = rng.integers(len(aggs), size=n_resamples)
     noise = rng.uniform(1 - weight_noise, 1 + weight_noise, size=(n_resamples, len(items)))
     if resample:
-        rw, rs, rq = _resampled_sums(
-            d, _group_rngs(seed, d.key_tuples()), n_resamples, need_q="pooled_zscore" in norms
-        )
+        rw, rs, rq = _resampled_sums(d, _group_rngs(seed, d.key_tuples()), n_resamples)
     index = np.full((n_resamples, g_count), np.nan)
     combos = np.unique(np.stack([pick_n, pick_w, pick_a], axis=1), axis=0)
     for ni, wi, ai in combos:
@@ -287,7 +285,7 @@ def sensitivity(
             wv = (wm / wm.sum(axis=1, keepdims=True))[:, None, :]
         pq: np.ndarray | None
         if resample:
-            pw, ps, pq = rw[sel], rs[sel], (None if rq is None else rq[sel])
+            pw, ps, pq = rw[sel], rs[sel], rq[sel]
         else:
             pw, ps, pq = (np.broadcast_to(s, (len(sel), *s.shape)) for s in sums)
         spec = _Spec(norms[ni], aggs[ai], float(shift), ref)
