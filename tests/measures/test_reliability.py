@@ -686,3 +686,11 @@ def test_long_answers_on_every_dataframe_engine(engine) -> None:
     a = reliability(long, by="role")
     b = reliability(engine(long), by="role")
     pd.testing.assert_frame_equal(a, b, check_dtype=False, check_exact=False, rtol=1e-12)
+
+
+def test_the_response_column_is_not_an_item_by_default() -> None:
+    wide = _answers()
+    a = reliability(wide, by="role")
+    b = reliability(wide.drop(columns="response_id"), by="role")
+    pd.testing.assert_frame_equal(a, b)
+    assert a.attrs["hxmetrics"]["items"] == {"scale": ["hx1", "hx2", "hx3", "hx4"]}

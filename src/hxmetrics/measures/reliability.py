@@ -109,7 +109,7 @@ class _Prepared:
         frame, items = _wide_answers(data, items, self.by, response)
         check_columns(frame.columns, self.by)
         if items is None:
-            items = [c for c in frame.columns if c not in self.by]
+            items = [c for c in frame.columns if c not in {*self.by, response}]
         self.items = [str(i) for i in items]
         if len(self.items) < 2:
             raise ParameterError(
@@ -463,14 +463,15 @@ def cronbach_alpha(
         narwhals accepts.
     items : list of str, optional
         The items (wide: columns; long: values of ``item``); default every column not
-        named in ``by`` (long: every item).
+        named in ``by`` or ``response`` (long: every item).
     by : str or list of str, optional
         Group columns; one result row per group (missing group keys form their own
         group, no row is dropped). In long answers a group column must not change
         within a response.
     response : str
-        Long answers only: the column naming the response (respondent). A response
-        answering an item twice is an error.
+        The column naming the response (respondent) in long answers; a response
+        answering an item twice is an error. In wide answers it is only left out of
+        the default items.
     missing : {"listwise", "pairwise"}
         ``"listwise"`` uses complete rows only. ``"pairwise"`` uses every answered pair
         (each covariance from the rows answering both items); ``n`` is then the smallest
@@ -989,7 +990,7 @@ def reliability(
     check_columns(frame.columns, byl)
     if scales is None:
         if items is None:
-            items = [c for c in frame.columns if c not in byl]
+            items = [c for c in frame.columns if c not in {*byl, response}]
         scales = {"scale": list(items)}
     parts = []
     for name, its in scales.items():
