@@ -7,10 +7,16 @@ hidden group could be recovered as "total minus visible siblings". The rules, an
 the same layer applied across every table of a report or a batch job, are in
 :mod:`hxmetrics.privacy`; this module re-exports what the measures use.
 
-Worker instruments (eNPS, the HX core asked of workers) use
-:data:`WORKER_MIN_N` = 5 by default; customer and partner measures default to no
-suppression (``min_n=None``) in the Python API, while the report and batch jobs
-suppress every group below 5 by default.
+Every grouped measure suppresses in one place, its result builder
+(:func:`hxmetrics.measures._result.grouped_result`), which calls
+:func:`suppress`: the same rule, the same <NA>/NaN and the same ``suppressed`` flag
+for NPS, CSAT, the HX index, reliability and tenure alike.
+
+Worker instruments (eNPS, the HX core asked of workers) should use
+:data:`WORKER_MIN_N` = 5. In the Python API the answer measures (``nps``, ``csat``,
+``ces``, ``mean_score``) and tenure default to no suppression (``min_n=None``);
+``hx_index`` and ``reliability`` default to 10 (their estimates need that many
+people); the report and batch jobs suppress every group below 5 by default.
 """
 
 from __future__ import annotations
