@@ -133,6 +133,13 @@ def _alpha(data: Any, *, min_n: int | None) -> pd.DataFrame:
     return reliability.cronbach_alpha(data, items=ITEMS, by="segment", min_n=min_n)
 
 
+def _omega(data: Any, *, min_n: int | None) -> pd.DataFrame:
+    if min_n is None:
+        with pytest.warns(HxWarning, match="segment='tiny': no estimate"):
+            return reliability.mcdonald_omega(data, items=ITEMS, by="segment", min_n=min_n)
+    return reliability.mcdonald_omega(data, items=ITEMS, by="segment", min_n=min_n)
+
+
 def _reliability(data: Any, *, min_n: int | None) -> pd.DataFrame:
     if min_n is None:
         # Shown, the tiny group (3 people, 4 items) has no omega, and says so.
@@ -154,6 +161,7 @@ CASES: list[Case] = [
     *(_registered(name) for name in sorted(MEASURES)),
     Case("hx_index", _hx_index, _long_items),
     Case("cronbach_alpha", _alpha, _long_items),
+    Case("mcdonald_omega", _omega, _long_items),
     Case("reliability", _reliability, _long_items, by=("segment", "scale")),
     Case("median_tenure", _median_tenure, _episodes),
     Case("boomerang_summary", _boomerang, _episodes),
@@ -358,4 +366,5 @@ def test_every_grouped_measure_is_a_case() -> None:
     assert PROTOCOL_COLUMNS[:2] == ("measure", "n")
     names = {case.name for case in CASES}
     assert set(MEASURES) <= names
-    assert {"hx_index", "cronbach_alpha", "reliability", "median_tenure"} <= names
+    assert {"hx_index", "cronbach_alpha", "mcdonald_omega", "reliability"} <= names
+    assert {"median_tenure", "boomerang_summary"} <= names
