@@ -356,3 +356,37 @@ def _role_silo_dicts(path: Path) -> list[int]:
 def test_no_second_copy_of_the_role_silo_mapping_in_these_packages() -> None:
     copies = {str(p.relative_to(SRC)): _role_silo_dicts(p) for p in OWN}
     assert {p: lines for p, lines in copies.items() if lines} == {}
+
+
+def test_pandera_is_imported_only_when_a_table_is_validated():
+    """Found (issue 11): pandera (and pyspark through it) cost every import of tables."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "import hxmetrics.tables, hxmetrics.stakeholders, hxmetrics.datasets\n"
+        "from hxmetrics.tables import TABLES, ROLE_OF_SILO, role_of\n"
+        "assert 'pandera' not in sys.modules, 'pandera at import'\n"
+        "assert 'pyspark' not in sys.modules, 'pyspark at import'\n"
+        "import pandas as pd\n"
+        "from hxmetrics.tables import ROSTERS, validate\n"
+        "assert sorted(ROSTERS) == ['customers', 'partners', 'workers']\n"
+        "df = pd.DataFrame({'worker_id': ['w1'], 'start': ['2024-01-02'], 'end': [None],\n"
+        "                   'engagement': ['full_time']})\n"
+        "assert len(validate(df, table='workers')) == 1\n"
+        "assert 'pandera' in sys.modules\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-W", "error", "-c", code], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr[-800:]
+
+
+def test_schemas_are_the_same_objects_through_every_name():
+    from hxmetrics import tables
+
+    assert set(tables.SCHEMAS) == set(TABLES)
+    assert (*tables.ROSTER_TABLES, *tables.EXHAUST_TABLES) == tables.TABLES
+    assert tables.SCHEMAS["workers"] is ROSTERS["workers"]
+    assert tables.SCHEMAS["tickets"] is tables.EXHAUST["tickets"]

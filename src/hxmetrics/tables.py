@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import functools
 import os
 import re
 import warnings
@@ -23,7 +24,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import numpy as np
 import pandas as pd
@@ -44,16 +45,17 @@ def _without_pyspark_pandas_warning() -> Iterator[None]:
         yield
 
 
-with _without_pyspark_pandas_warning():
+if TYPE_CHECKING:
     import pandera.pandas as pa
-    from pandera.errors import SchemaErrors
 
 __all__ = [
     "ENGAGEMENTS",
     "EXHAUST",
+    "EXHAUST_TABLES",
     "ROLES",
     "ROLE_OF_SILO",
     "ROSTERS",
+    "ROSTER_TABLES",
     "SCHEMAS",
     "SILOS",
     "SILO_OF_ROLE",
@@ -155,22 +157,38 @@ ENGAGEMENTS: dict[str, tuple[str, ...]] = {
     "partner": ("supplier", "reseller", "driver", "host"),
 }
 
-_STR = pa.String
-_FINITE = pa.Check(lambda s: np.isfinite(s), name="finite")
-_TS = pa.DateTime
 _SEVERITIES = ("low", "medium", "high", "critical")
 
 
+@functools.cache
+def _pandera() -> Any:
+    """pandera, imported at the first validation, not with this module.
+
+    It costs about a second (pyspark included, when installed): most users of the
+    contract's names (silos, roles, tables) never validate a frame.
+    """
+    with _without_pyspark_pandas_warning():
+        import pandera.pandas
+
+    return pandera.pandas
+
+
+def _finite() -> pa.Check:
+    return _pandera().Check(lambda s: np.isfinite(s), name="finite")
+
+
 def _id(name: str) -> pa.Column:
-    return pa.Column(_STR, nullable=False, coerce=True, title=name)
+    pa = _pandera()
+    return pa.Column(pa.String, nullable=False, coerce=True, title=name)
 
 
 def _roster(role: str, id_column: str) -> pa.DataFrameSchema:
+    pa = _pandera()
     return pa.DataFrameSchema(
         {
             id_column: _id(id_column),
-            "email": pa.Column(_STR, nullable=True, required=False, coerce=True),
-            "phone": pa.Column(_STR, nullable=True, required=False, coerce=True),
+            "email": pa.Column(pa.String, nullable=True, required=False, coerce=True),
+            "phone": pa.Column(pa.String, nullable=True, required=False, coerce=True),
             "birth_year": pa.Column(
                 "Int64",
                 pa.Check.in_range(1900, 2100),
@@ -178,9 +196,9 @@ def _roster(role: str, id_column: str) -> pa.DataFrameSchema:
                 required=False,
                 coerce=True,
             ),
-            "start": pa.Column(_TS, nullable=False, coerce=True),
-            "end": pa.Column(_TS, nullable=True, coerce=True),
-            "engagement": pa.Column(_STR, pa.Check.isin(ENGAGEMENTS[role]), coerce=True),
+            "start": pa.Column(pa.DateTime, nullable=False, coerce=True),
+            "end": pa.Column(pa.DateTime, nullable=True, coerce=True),
+            "engagement": pa.Column(pa.String, pa.Check.isin(ENGAGEMENTS[role]), coerce=True),
         },
         unique=[id_column, "start"],
         name=f"{role}s",
@@ -189,25 +207,27 @@ def _roster(role: str, id_column: str) -> pa.DataFrameSchema:
 
 
 def _exhaust_keys() -> dict[str, pa.Column]:
+    pa = _pandera()
     return {
-        "silo": pa.Column(_STR, pa.Check.isin(SILOS), coerce=True),
+        "silo": pa.Column(pa.String, pa.Check.isin(SILOS), coerce=True),
         "source_id": _id("source_id"),
     }
 
 
 def _responses() -> pa.DataFrameSchema:
+    pa = _pandera()
     return pa.DataFrameSchema(
         {
             "response_id": _id("response_id"),
             **_exhaust_keys(),
-            "instrument": pa.Column(_STR, coerce=True),
-            "item": pa.Column(_STR, coerce=True),
-            "score": pa.Column(float, _FINITE, coerce=True),
-            "timestamp": pa.Column(_TS, coerce=True),
+            "instrument": pa.Column(pa.String, coerce=True),
+            "item": pa.Column(pa.String, coerce=True),
+            "score": pa.Column(float, _finite(), coerce=True),
+            "timestamp": pa.Column(pa.DateTime, coerce=True),
             "weight": pa.Column(
                 float, pa.Check.greater_than(0), nullable=False, required=False, coerce=True
             ),
-            "touchpoint": pa.Column(_STR, nullable=True, required=False, coerce=True),
+            "touchpoint": pa.Column(pa.String, nullable=True, required=False, coerce=True),
         },
         unique=["response_id", "item"],
         name="responses",
@@ -215,13 +235,14 @@ def _responses() -> pa.DataFrameSchema:
 
 
 def _events() -> pa.DataFrameSchema:
+    pa = _pandera()
     return pa.DataFrameSchema(
         {
             "event_id": _id("event_id"),
             **_exhaust_keys(),
-            "timestamp": pa.Column(_TS, coerce=True),
-            "event_type": pa.Column(_STR, coerce=True),
-            "touchpoint": pa.Column(_STR, nullable=True, required=False, coerce=True),
+            "timestamp": pa.Column(pa.DateTime, coerce=True),
+            "event_type": pa.Column(pa.String, coerce=True),
+            "touchpoint": pa.Column(pa.String, nullable=True, required=False, coerce=True),
         },
         unique=["event_id"],
         name="events",
@@ -229,12 +250,13 @@ def _events() -> pa.DataFrameSchema:
 
 
 def _transactions() -> pa.DataFrameSchema:
+    pa = _pandera()
     return pa.DataFrameSchema(
         {
             "transaction_id": _id("transaction_id"),
             **_exhaust_keys(),
-            "timestamp": pa.Column(_TS, coerce=True),
-            "amount": pa.Column(float, _FINITE, coerce=True),
+            "timestamp": pa.Column(pa.DateTime, coerce=True),
+            "amount": pa.Column(float, _finite(), coerce=True),
         },
         unique=["transaction_id"],
         name="transactions",
@@ -242,17 +264,18 @@ def _transactions() -> pa.DataFrameSchema:
 
 
 def _tickets() -> pa.DataFrameSchema:
+    pa = _pandera()
     return pa.DataFrameSchema(
         {
             "ticket_id": _id("ticket_id"),
             **_exhaust_keys(),
-            "opened": pa.Column(_TS, coerce=True),
-            "first_response": pa.Column(_TS, nullable=True, coerce=True),
-            "closed": pa.Column(_TS, nullable=True, coerce=True),
+            "opened": pa.Column(pa.DateTime, coerce=True),
+            "first_response": pa.Column(pa.DateTime, nullable=True, coerce=True),
+            "closed": pa.Column(pa.DateTime, nullable=True, coerce=True),
             "reopened": pa.Column("Int64", pa.Check.ge(0), coerce=True),
-            "severity": pa.Column(_STR, pa.Check.isin(_SEVERITIES), coerce=True),
-            "touchpoint": pa.Column(_STR, coerce=True),
-            "team": pa.Column(_STR, coerce=True),
+            "severity": pa.Column(pa.String, pa.Check.isin(_SEVERITIES), coerce=True),
+            "touchpoint": pa.Column(pa.String, coerce=True),
+            "team": pa.Column(pa.String, coerce=True),
         },
         unique=["ticket_id"],
         name="tickets",
@@ -260,20 +283,44 @@ def _tickets() -> pa.DataFrameSchema:
 
 
 #: Rosters: the silo tables companies already have, one row per episode.
-ROSTERS: dict[str, pa.DataFrameSchema] = {
-    "customers": _roster("customer", "customer_id"),
-    "workers": _roster("worker", "worker_id"),
-    "partners": _roster("partner", "partner_id"),
-}
+ROSTER_TABLES: tuple[str, ...] = SILOS
 #: Exhaust tables: what people leave behind.
-EXHAUST: dict[str, pa.DataFrameSchema] = {
-    "responses": _responses(),
-    "events": _events(),
-    "transactions": _transactions(),
-    "tickets": _tickets(),
-}
-SCHEMAS: dict[str, pa.DataFrameSchema] = {**ROSTERS, **EXHAUST}
-TABLES: tuple[str, ...] = tuple(SCHEMAS)
+EXHAUST_TABLES: tuple[str, ...] = ("responses", "events", "transactions", "tickets")
+#: Every table of the contract, rosters first.
+TABLES: tuple[str, ...] = (*ROSTER_TABLES, *EXHAUST_TABLES)
+
+
+@functools.cache
+def _schemas() -> dict[str, pa.DataFrameSchema]:
+    """The pandera schema of every table (built, and pandera imported, on first use)."""
+    return {
+        "customers": _roster("customer", "customer_id"),
+        "workers": _roster("worker", "worker_id"),
+        "partners": _roster("partner", "partner_id"),
+        "responses": _responses(),
+        "events": _events(),
+        "transactions": _transactions(),
+        "tickets": _tickets(),
+    }
+
+
+# ROSTERS, EXHAUST and SCHEMAS (table name -> pandera schema) are made on first access,
+# so that importing this module does not import pandera.
+_LAZY_SCHEMAS = {"ROSTERS": ROSTER_TABLES, "EXHAUST": EXHAUST_TABLES, "SCHEMAS": TABLES}
+if TYPE_CHECKING:
+    ROSTERS: dict[str, pa.DataFrameSchema]
+    EXHAUST: dict[str, pa.DataFrameSchema]
+    SCHEMAS: dict[str, pa.DataFrameSchema]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY_SCHEMAS:
+        schemas = _schemas()
+        value = {t: schemas[t] for t in _LAZY_SCHEMAS[name]}
+        globals()[name] = value  # the same dict on every later access
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 #: The id column of each roster, by silo.
 ID_COLUMN: dict[str, str] = {
@@ -299,7 +346,7 @@ class _Ordering:
 
 
 _ORDERINGS: dict[str, tuple[_Ordering, ...]] = {
-    **{silo: (_Ordering("start", "end"),) for silo in ROSTERS},
+    **{silo: (_Ordering("start", "end"),) for silo in ROSTER_TABLES},
     "tickets": (_Ordering("opened", "first_response"), _Ordering("opened", "closed")),
 }
 
@@ -526,7 +573,7 @@ def validate(df: Any, *, table: str) -> pd.DataFrame:
     hxmetrics.errors.InputTableError: table 'workers' failed 1 check(s) on 1 row(s):
       column 'engagement', check isin(...): 1 row(s), e.g. row 0: 'fulltime'
     """
-    if not isinstance(table, str) or table not in SCHEMAS:
+    if not isinstance(table, str) or table not in TABLES:
         hint = did_you_mean(table, TABLES) if isinstance(table, str) else ""
         raise InputTableError(
             f"unknown table {table!r}; the contract has {', '.join(TABLES)}." + hint,
@@ -535,7 +582,9 @@ def validate(df: Any, *, table: str) -> pd.DataFrame:
         )
     df = as_pandas(df, table=table)
     _check_column_names(df, table)
-    schema = SCHEMAS[table]
+    schema = _schemas()[table]
+    from pandera.errors import SchemaErrors
+
     df, scalar_cases = _non_scalar_values(df, schema)
     df, date_cases = _parse_datetimes(df, schema)
     early = pd.concat([c for c in (scalar_cases, date_cases) if not c.empty] or [_no_cases()])
