@@ -123,3 +123,17 @@ def test_registry_and_views_each_import_first(module: str) -> None:
         "from hxmetrics.stakeholders.views import SiloView\n"
     )
     subprocess.run([sys.executable, "-W", "error", "-c", code], check=True)
+
+
+def test_importing_the_package_does_not_import_scipy() -> None:
+    """Found (issue 11): import cost; scipy.sparse (0.8 s) is needed only to resolve."""
+    code = (
+        "import sys\n"
+        "import hxmetrics.stakeholders\n"
+        "assert 'scipy.sparse' not in sys.modules, 'scipy.sparse at import'\n"
+        "import pandas as pd\n"
+        "from hxmetrics.stakeholders import resolve_identities\n"
+        "rosters = {'workers': pd.DataFrame({'worker_id': ['a', 'b'], 'email': ['x@y', 'x@y']})}\n"
+        "assert resolve_identities(rosters)[0]['person_id'].nunique() == 1\n"
+    )
+    subprocess.run([sys.executable, "-W", "error", "-c", code], check=True)

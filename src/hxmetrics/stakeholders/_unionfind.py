@@ -9,8 +9,6 @@ in C in O(vertices + edges).
 from __future__ import annotations
 
 import numpy as np
-from scipy import sparse
-from scipy.sparse import csgraph
 
 __all__ = ["bipartite_components", "group_max", "group_min"]
 
@@ -27,6 +25,10 @@ def bipartite_components(
     n = n_left + n_right
     if n_left == 0:
         return np.zeros(0, dtype=np.int64)
+    # Here, not at the top: scipy.sparse costs most of the package's import time.
+    from scipy import sparse
+    from scipy.sparse import csgraph
+
     rows = np.asarray(left, dtype=np.int64)
     cols = np.asarray(right, dtype=np.int64) + n_left
     # Duplicate edges would be summed by the sparse constructor; the weights are
