@@ -190,3 +190,17 @@ def test_key_noise_changes_only_the_keys() -> None:
     assert not a.customers[key_cols].equals(b.customers[key_cols])
     assert a.customers["email"].notna().all()
     assert not b.customers["email"].notna().all()
+
+
+def test_importing_datasets_does_not_import_scipy() -> None:
+    """Found (issue 11): import cost; scipy is needed only when simulating."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "import hxmetrics.datasets\n"
+        "assert 'scipy' not in sys.modules, 'scipy at import'\n"
+        "assert len(hxmetrics.datasets.simulate_organisation(20, seed=1).truth.hybrids) == 20\n"
+    )
+    subprocess.run([sys.executable, "-W", "error", "-c", code], check=True)

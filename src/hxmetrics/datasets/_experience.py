@@ -16,7 +16,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.special import ndtr, ndtri
 
 from hxmetrics.tables import ENGAGEMENTS
 
@@ -34,6 +33,8 @@ from ._recipe import (
 def _ordinal_pmf(mean: np.ndarray, sd: float, thresholds: np.ndarray) -> np.ndarray:
     """P(category k) when y ~ N(mean, sd) is cut at ``thresholds`` (rows: means)."""
     cut = np.concatenate([[-np.inf], thresholds, [np.inf]])
+    from scipy.special import ndtr  # here: scipy is most of the package's import time
+
     cdf = ndtr((cut[None, :] - np.asarray(mean)[:, None]) / sd)
     out: np.ndarray = np.diff(cdf, axis=1)
     return out
@@ -42,6 +43,8 @@ def _ordinal_pmf(mean: np.ndarray, sd: float, thresholds: np.ndarray) -> np.ndar
 def _thresholds(baseline: list[float], loading: float) -> np.ndarray:
     """Cut points that give ``baseline`` when the latent mean is 0."""
     cum = np.cumsum(baseline)[:-1]
+    from scipy.special import ndtri
+
     out: np.ndarray = ndtri(cum) * math.sqrt(loading**2 + 1.0)
     return out
 
