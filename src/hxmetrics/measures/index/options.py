@@ -47,12 +47,14 @@ Weighting = str | Mapping[str, float]
 RandomState = int | np.random.Generator | None
 
 
-def _as_list(group: str | Sequence[str]) -> list[str]:
-    if isinstance(group, str):
-        return [group]
-    cols = list(group)
+def _as_list(by: str | Sequence[str]) -> list[str]:
+    if isinstance(by, str):
+        return [by]
+    cols = list(by)
     if not cols:
-        raise ParameterError("group must name at least one column; got an empty list.")
+        raise ParameterError(
+            "by must name at least one group column (the index compares groups); got an empty list."
+        )
     return cols
 
 
