@@ -635,8 +635,12 @@ def test_heywood_cases_are_reported() -> None:
     z = rng.normal(size=(200, 3))
     z = (z - z.mean(axis=0)) @ np.linalg.inv(np.linalg.cholesky(np.cov(z.T))).T
     df = pd.DataFrame(z @ np.linalg.cholesky(s).T, columns=list("abc"))
-    with pytest.warns(HxWarning, match=r"Heywood case: a ~~ a \[all\].*do not interpret"):
+    with pytest.warns(HxWarning, match=r"Heywood case: a ~~ a \[all\].*do not interpret") as rec:
         fit = cfa(df, {"h": list("abc")})
+    assert rec[0].filename == __file__  # the warning points at the caller
+    with pytest.warns(HxWarning, match="Heywood case") as rec:
+        CFA({"h": list("abc")}).fit(df)
+    assert rec[0].filename == __file__
     assert fit.heywood_ == ["a ~~ a [all]"]
     assert fit.fit_measures_["chisq"] == 0.0
     theta_a = row(fit.params_, "all", "a", "~~", "a")["estimate"]
@@ -875,6 +879,7 @@ def test_invariance_warns_once_of_heywood_cases() -> None:
             df, {"h": list("abc")}, by="t", levels=["configural", "metric"], reliability=False
         )
     assert len(rec) == 1
+    assert rec[0].filename == __file__
     assert "configural: a ~~ a [u]" in str(rec[0].message)
     assert res.table["heywood"].tolist() == [2, 2]
 

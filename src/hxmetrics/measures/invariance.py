@@ -236,11 +236,17 @@ class CFA:
         HxWarning
             The fit did not converge, or a Heywood case.
         """
-        mom, n_excluded = _moments(data, self.structure.items, by, reference, response)
-        self._fit_moments(mom, by=by, n_excluded=n_excluded)
-        for message in self._problems():
-            warnings.warn(message, HxWarning, stacklevel=3)
+        self._fit(data, by=by, reference=reference, response=response)
+        self._warn(stacklevel=4)  # _warn <- fit <- renamed's wrapper <- the caller
         return self
+
+    def _fit(self, data: Any, *, by: str | None, reference: Any, response: str) -> CFA:
+        mom, n_excluded = _moments(data, self.structure.items, by, reference, response)
+        return self._fit_moments(mom, by=by, n_excluded=n_excluded)
+
+    def _warn(self, *, stacklevel: int) -> None:
+        for message in self._problems():
+            warnings.warn(message, HxWarning, stacklevel=stacklevel)
 
     def _fit_moments(
         self,
@@ -764,9 +770,11 @@ def cfa(
     >>> {k: round(fit.fit_measures_[k], 3) for k in ("cfi", "rmsea", "srmr")}
     {'cfi': 1.0, 'rmsea': 0.0, 'srmr': 0.005}
     """
-    return CFA(model, equal=equal, meanstructure=meanstructure).fit(
+    fitted = CFA(model, equal=equal, meanstructure=meanstructure)._fit(
         data, by=by, reference=reference, response=response
     )
+    fitted._warn(stacklevel=4)  # _warn <- cfa <- renamed's wrapper <- the caller
+    return fitted
 
 
 # --------------------------------------------------------------------------- invariance
