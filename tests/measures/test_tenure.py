@@ -402,3 +402,20 @@ def test_boomerang_share_is_in_percent_like_every_share_estimate():
     assert 0 < row["ci_low"] < row["estimate"] < row["ci_high"] < 100
     assert row["se"] == pytest.approx(100 * np.sqrt((1 / 3) * (2 / 3) / 3))
     assert out.attrs["hxmetrics"]["bounds"] == (0.0, 100.0)
+
+
+def test_times_with_a_time_zone_are_read_as_local_wall_times():
+    # Spark (and Parquet) sources come back with UTC times: tenure read them and then
+    # failed comparing them with a naive as_of.
+    ep = _episodes()
+    utc = ep.assign(start=ep["start"].dt.tz_localize("UTC"), end=ep["end"].dt.tz_localize("UTC"))
+    for function in (median_tenure, boomerang_summary):
+        pd.testing.assert_frame_equal(
+            function(utc, as_of="2022-01-01"), function(ep, as_of="2022-01-01")
+        )
+    pd.testing.assert_frame_equal(
+        retention_curve(utc, as_of=pd.Timestamp("2022-01-01", tz="UTC")),
+        retention_curve(ep, as_of="2022-01-01"),
+    )
+    with pytest.raises(ParameterError, match="time zone"):
+        median_tenure(ep, as_of=pd.Timestamp("2022-01-01", tz="UTC"))

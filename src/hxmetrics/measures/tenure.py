@@ -557,6 +557,35 @@ def _cutoff(as_of: Any) -> pd.Timestamp:
     return cutoff
 
 
+def _wall_times(
+    start: pd.Series, end: pd.Series, cutoff: pd.Timestamp
+) -> tuple[pd.Series, pd.Series, pd.Timestamp]:
+    """Start, end and ``as_of`` as naive local (wall-clock) times.
+
+    Times with a time zone (a Spark or Parquet source gives UTC) are read as local
+    time in the zone of ``start``, as :func:`~hxmetrics.measures.clv.rfm_summary`
+    does; ``as_of`` is converted to that zone if it has one, or read as local time
+    there if not. With naive times, an ``as_of`` with a time zone is ambiguous.
+    """
+    start = pd.to_datetime(start)
+    end = pd.to_datetime(end)
+    zone = getattr(start.dt, "tz", None)
+    if zone is None and getattr(end.dt, "tz", None) is not None:
+        zone = end.dt.tz
+    if zone is None:
+        if cutoff.tzinfo is not None:
+            raise ParameterError(
+                f"as_of ({cutoff}) has a time zone but the episodes' start and end have "
+                f"none: pass a naive date, e.g. as_of='{cutoff.tz_localize(None).date()}'."
+            )
+        return start, end, cutoff
+    start = start.dt.tz_convert(zone).dt.tz_localize(None) if start.dt.tz else start
+    end = end.dt.tz_convert(zone).dt.tz_localize(None) if end.dt.tz else end
+    if cutoff.tzinfo is not None:
+        cutoff = cutoff.tz_convert(zone).tz_localize(None)
+    return start, end, cutoff
+
+
 def _roles(episodes: pd.DataFrame, role: str | Sequence[str]) -> list[str]:
     """The roles asked for, silo names read as roles; an absent role raises.
 
@@ -597,8 +626,7 @@ def _durations(
     frame = episodes
     if role is not None:
         frame = frame[frame["role"].isin(_roles(episodes, role))]
-    start = pd.to_datetime(frame["start"])
-    end = pd.to_datetime(frame["end"])
+    start, end, cutoff = _wall_times(frame["start"], frame["end"], cutoff)
     bad = start.isna() | (end.notna() & (end < start))
     if bad.any():
         rows = frame.loc[bad, ["person_id", "start", "end"]].head(5)
@@ -864,8 +892,7 @@ def _exits(
     cutoff = _cutoff(as_of)
     (role,) = _roles(episodes, role)
     ep = episodes[episodes["role"] == role].copy()
-    ep["start"] = pd.to_datetime(ep["start"])
-    ep["end"] = pd.to_datetime(ep["end"])
+    ep["start"], ep["end"], cutoff = _wall_times(ep["start"], ep["end"], cutoff)
     future = ep["start"] > cutoff
     left_out = ep.loc[future]
     ep = ep.loc[~future]
