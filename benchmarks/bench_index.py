@@ -227,7 +227,7 @@ def bootstrap_old_new(n_persons: int = 200_000, n_resamples: int = 300, repeat: 
     cases: list[tuple[str, Callable[[], Any]]] = [
         ("old (before issue 11)", old),
         ("new, one thread", lambda: new(1)),
-        ("new, default threads", lambda: new(None)),
+        ("new, 2 threads", lambda: new(2)),
     ]
     for _ in range(repeat):
         for name, fn in cases:

@@ -15,9 +15,13 @@ from hxmetrics.measures.index.prepare import _Data
 
 # Largest bootstrap count matrix (replicates x persons) held at once (per thread).
 _MAX_CELLS = 4_000_000
-# Threads for the tallies at most, and the smallest problem (replicates x persons)
-# worth them: below it the threads cost more than they save.
-_MAX_WORKERS = 4
+# Threads for the tallies at most. One (off) until the gain is measured on free cores:
+# on the shared 2-core machine of issue 11 (CPU shared per session) two threads gave
+# no gain in wall time and ~5-10% more CPU; benchmarks/bench_index.py
+# bootstrap_old_new() times 1 and 2 threads side by side. Any value gives the same
+# sums.
+_MAX_WORKERS = 1
+# The smallest problem (replicates x persons) worth threads.
 _PARALLEL_CELLS = 8_000_000
 
 
@@ -45,7 +49,7 @@ def _tally(picks: np.ndarray, stacked: np.ndarray) -> np.ndarray:
 
 
 def _workers(n_cells: int) -> int:
-    """Threads for the tallies: one per core, none for small problems."""
+    """Threads for the tallies: one per core up to ``_MAX_WORKERS``, one for small problems."""
     if n_cells < _PARALLEL_CELLS:
         return 1
     return max(1, min(_MAX_WORKERS, os.cpu_count() or 1))

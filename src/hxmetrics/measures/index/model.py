@@ -120,6 +120,8 @@ class HXIndex(DisplayMixin):
         grouped_result`: ``estimate`` is the index).
     notes_ : list of str
         What the reader should know (rescaled budget, missing items, low alpha, ...).
+    by_ : list of str
+        The group columns of the fit.
 
     Examples
     --------
@@ -169,6 +171,7 @@ class HXIndex(DisplayMixin):
         self.params_: dict[str, Any] | None = None
         self.result_: pd.DataFrame | None = None
         self.notes_: list[str] = []
+        self.by_: list[str] = []
 
     # ------------------------------------------------------------------ fitting
 
