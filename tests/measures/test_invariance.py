@@ -740,8 +740,9 @@ TEAM_MODEL = {"hx": ["hx1", "hx2", "hx3", "hx4"]}
 def test_group_is_now_by_and_the_old_name_warns(hs: pd.DataFrame) -> None:
     # Issue 11: grouping was group= in cfa and measurement_invariance, by= elsewhere.
     new = cfa(hs, HS_MODEL, by="school")
-    with pytest.warns(DeprecationWarning, match="'group' is deprecated, use 'by'"):
+    with pytest.warns(DeprecationWarning, match="'group' is deprecated, use 'by'") as rec:
         old = cfa(hs, HS_MODEL, group="school")
+    assert rec[0].filename == __file__
     pd.testing.assert_frame_equal(old.params_, new.params_)
     with pytest.warns(DeprecationWarning, match="'group' is deprecated"):
         fitted = CFA(HS_MODEL).fit(hs, group="school")
@@ -763,10 +764,11 @@ def test_significance_is_now_confidence() -> None:
     wide = _teams()
     levels = ["configural", "metric", "scalar"]
     new = measurement_invariance(wide, TEAM_MODEL, by="role", levels=levels, criterion="chisq")
-    with pytest.warns(DeprecationWarning, match="'significance' is deprecated, use 'confidence'"):
+    with pytest.warns(DeprecationWarning, match="'significance' is deprecated") as rec:
         old = measurement_invariance(
             wide, TEAM_MODEL, by="role", levels=levels, criterion="chisq", significance=0.05
         )
+    assert rec[0].filename == __file__  # shown to the caller (default filters)
     pd.testing.assert_frame_equal(old.table, new.table)
     assert new.settings["confidence"] == 0.95
     assert old.settings["confidence"] == pytest.approx(0.95)

@@ -23,17 +23,18 @@ and a Heywood case (a variance at or below zero, a standardised loading beyond 1
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import warnings
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 import pandas as pd
 
-from hxmetrics._compat import deprecated_value, renamed, warn_renamed
+from hxmetrics._compat import renamed, warn_renamed
 from hxmetrics._display import DataclassDisplay, html_block, text_block
 from hxmetrics.errors import HxWarning, ParameterError, check_choice, check_columns
 from hxmetrics.measures import _cfa
@@ -42,6 +43,8 @@ from hxmetrics.measures.reliability import reliability as _reliability
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
+
+_F = TypeVar("_F", bound=Callable[..., Any])
 
 __all__ = ["CFA", "InvarianceResult", "cfa", "measurement_invariance"]
 
@@ -916,7 +919,27 @@ def _level_sets(levels: Sequence[str | Iterable[str]]) -> list[tuple[str, frozen
     return out
 
 
+def _significance_as_confidence(func: _F) -> _F:
+    """Accept the old ``significance=0.05`` as ``confidence=0.95``, with a warning."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if "significance" in kwargs:
+            if "confidence" in kwargs:
+                raise ParameterError(
+                    f"{func.__name__}(): pass 'confidence' only; 'significance' is its old "
+                    "name (significance=0.05 is confidence=0.95)."
+                )
+            # warn_renamed <- this wrapper <- renamed()'s wrapper <- the caller
+            warn_renamed(func.__name__, "significance", "confidence", stacklevel=4)
+            kwargs["confidence"] = 1.0 - float(kwargs.pop("significance"))
+        return func(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
 @renamed(group="by")
+@_significance_as_confidence
 def measurement_invariance(
     data: Any,
     model: Mapping[str, Sequence[str]],
@@ -934,7 +957,6 @@ def measurement_invariance(
     reliability: bool = True,
     min_n: int | None = 10,
     response: str = "response_id",
-    **deprecated: Any,
 ) -> InvarianceResult:
     """Test measurement invariance across groups with multi-group CFA.
 
@@ -1024,19 +1046,6 @@ def measurement_invariance(
     >>> res.supported_level
     'strict'
     """
-    confidence = deprecated_value(
-        "measurement_invariance",
-        deprecated,
-        "significance",
-        "confidence",
-        confidence,
-        default=0.95,
-        convert=lambda alpha: 1.0 - float(alpha),
-    )
-    if deprecated:
-        raise TypeError(
-            f"measurement_invariance() got unexpected keyword argument(s) {sorted(deprecated)}."
-        )
     confidence = check_confidence(confidence)
     significance = 1.0 - confidence
     check_choice("criterion", criterion, ("chen2007", "chisq"))
@@ -1179,6 +1188,10 @@ def measurement_invariance(
     )
 
 
+#: warn <- _warn_levels <- measurement_invariance <- its two wrappers <- the caller
+_LEVELS_STACK = 5
+
+
 def _warn_levels(fits: Mapping[str, CFA]) -> None:
     """One HxWarning per kind of problem, naming the levels it concerns."""
     stuck = [name for name, fit in fits.items() if not fit.converged_]
@@ -1190,7 +1203,7 @@ def _warn_levels(fits: Mapping[str, CFA]) -> None:
             "in each group (cfa(data, model, by=...)), drop near-constant items, or merge "
             "small groups.",
             HxWarning,
-            stacklevel=4,
+            stacklevel=_LEVELS_STACK,
         )
     if heywood:
         shown = "; ".join(f"{name}: {', '.join(cases[:3])}" for name, cases in heywood.items())
@@ -1200,5 +1213,5 @@ def _warn_levels(fits: Mapping[str, CFA]) -> None:
             "some group: look for an item that duplicates another or too few respondents "
             "in a group before reading the verdict.",
             HxWarning,
-            stacklevel=4,
+            stacklevel=_LEVELS_STACK,
         )
