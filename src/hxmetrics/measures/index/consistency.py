@@ -99,8 +99,10 @@ def check_consistency(alpha: float, n: int, items: list[str], *, stacklevel: int
     if not upper < MIN_ALPHA:
         return None
     text = (
+        # No count in the text: a total of every group's responses, shown beside a
+        # table with hidden groups, would give their size back by subtraction.
         f"the core items {items} hardly measure one thing: Cronbach's alpha of the "
-        f"{n:,} complete responses is {alpha:.4f} ({CHECK_CONFIDENCE:.0%} interval up to "
+        f"complete responses is {alpha:.4f} ({CHECK_CONFIDENCE:.0%} interval up to "
         f"{upper:.3f}), below {MIN_ALPHA} (George & Mallery 2003: unacceptable), so one "
         "index adds up unrelated numbers. Check the items with "
         "hxmetrics.measures.reliability.item_total() (reverse-keyed items, another "
