@@ -128,6 +128,8 @@ def _long(n_persons: dict[str, int], seed: int = 0) -> pd.DataFrame:
     rows = []
     for grp, n in n_persons.items():
         for k in range(n):
+            # Items that measure one thing (the index warns about unrelated items).
+            latent = rng.normal()
             for item in ("hx1", "hx2"):
                 rows.append(
                     {
@@ -135,7 +137,7 @@ def _long(n_persons: dict[str, int], seed: int = 0) -> pd.DataFrame:
                         "person_id": f"{grp}-{k}",
                         "grp": grp,
                         "item": item,
-                        "score": float(rng.integers(1, 6)),
+                        "score": float(np.clip(np.round(3 + latent + rng.normal(0, 0.5)), 1, 5)),
                     }
                 )
     return pd.DataFrame(rows)
@@ -145,7 +147,7 @@ def test_hx_index_refuses_duplicate_response_item_rows() -> None:
     data = _long({"a": 4, "b": 3})
     dup = pd.concat([data, data.iloc[[5]]], ignore_index=True)
     with pytest.raises(InputTableError, match=r"response_id.*item") as err:
-        hx_index(dup, ["hx1", "hx2"], group="grp", min_n=1, n_boot=0)
+        hx_index(dup, ["hx1", "hx2"], by="grp", min_n=1, n_resamples=0)
     message = str(err.value)
     assert "row 5" in message
     assert f"row {len(dup) - 1}" in message
@@ -158,30 +160,30 @@ def test_hx_index_refuses_duplicate_rows_in_wide_data() -> None:
         {"response_id": ["r1", "r2", "r2"], "grp": "a", "hx1": [1, 2, 3], "hx2": [4, 5, 1]}
     )
     with pytest.raises(InputTableError, match="response_id"):
-        hx_index(wide, ["hx1", "hx2"], group="grp", min_n=1, n_boot=0)
+        hx_index(wide, ["hx1", "hx2"], by="grp", min_n=1, n_resamples=0)
 
 
 def test_hx_index_hides_counts_of_suppressed_groups_and_a_neighbour() -> None:
     data = _long({"a": 12, "b": 20, "c": 3})
-    out = hx_index(data, ["hx1", "hx2"], group="grp", min_n=5, n_boot=0).set_index("grp")
+    out = hx_index(data, ["hx1", "hx2"], by="grp", min_n=5, n_resamples=0).set_index("grp")
     # c is below min_n; a, the smallest neighbour, is hidden too: the total of every
     # group (which a query without `group` shows) minus b would give c back otherwise.
     assert out["suppressed"].tolist() == [True, False, True]
     for g in ("a", "c"):
         assert out.loc[g, "n"] is pd.NA
         assert out.loc[g, "n_responses"] is pd.NA
-        assert np.isnan(float(out.loc[g, "hx_index"]))
+        assert np.isnan(float(out.loc[g, "estimate"]))
     assert out.loc["b", "n"] == 20
     # The estimate columns are unchanged for shown groups.
-    alone = hx_index(data[data["grp"] == "b"], ["hx1", "hx2"], group="grp", min_n=5, n_boot=0)
-    assert out.loc["b", "hx_index"] == alone["hx_index"].iloc[0]
+    alone = hx_index(data[data["grp"] == "b"], ["hx1", "hx2"], by="grp", min_n=5, n_resamples=0)
+    assert out.loc["b", "estimate"] == alone["estimate"].iloc[0]
 
 
 def test_sensitivity_hides_the_same_groups_as_hx_index() -> None:
     data = _long({"a": 12, "b": 20, "c": 3, "d": 15})
-    kw = {"group": "grp", "min_n": 5}
-    shown = hx_index(data, ["hx1", "hx2"], n_boot=0, **kw)
-    res = sensitivity(data, ["hx1", "hx2"], n_draws=20, random_state=0, **kw)
+    kw = {"by": "grp", "min_n": 5}
+    shown = hx_index(data, ["hx1", "hx2"], n_resamples=0, **kw)
+    res = sensitivity(data, ["hx1", "hx2"], n_resamples=20, random_state=0, **kw)
     summary = res.summary()
     assert summary["suppressed"].tolist() == shown["suppressed"].tolist()
     assert summary.loc[summary["suppressed"], "n"].isna().all()
@@ -213,9 +215,9 @@ def _two_factor_answers(n: int, seed: int) -> pd.DataFrame:
 def test_invariance_keeps_the_markers_of_a_model_with_a_cross_loading() -> None:
     g1, g2 = _two_factor_answers(400, 1), _two_factor_answers(350, 2)
     both = pd.concat([g1.assign(grp="x"), g2.assign(grp="y")], ignore_index=True)
-    res = measurement_invariance(both, CROSS_MODEL, group="grp", levels=["configural", "metric"])
+    res = measurement_invariance(both, CROSS_MODEL, by="grp", levels=["configural", "metric"])
     configural = res.fits["configural"]
-    joint = cfa(both, CROSS_MODEL, group="grp")
+    joint = cfa(both, CROSS_MODEL, by="grp")
     # The configural model is cfa() per group: same fit, same estimates.
     assert configural.fit_measures_["chisq"] == pytest.approx(joint.fit_measures_["chisq"])
     est = configural.params_.set_index(["group", "lhs", "op", "rhs"])["estimate"]
@@ -245,7 +247,7 @@ def test_hx_index_refuses_weights_whose_sums_overflow() -> None:
     data = _long({"a": 6, "b": 6}).assign(w=1.0)
     data.loc[[0, 1], "w"] = 1e308
     with pytest.raises(InputTableError, match=r"'w'.*weight_total.*row 0: 1e\+308; row 1") as err:
-        hx_index(data, ["hx1", "hx2"], group="grp", weights="w", min_n=1, n_boot=20)
+        hx_index(data, ["hx1", "hx2"], by="grp", weights="w", min_n=1, n_resamples=20)
     assert "a-0" not in str(err.value)
 
 
@@ -253,7 +255,7 @@ def test_hx_index_refuses_infinite_weights_by_row() -> None:
     data = _long({"a": 6, "b": 6}).assign(w=1.0)
     data.loc[3, "w"] = np.inf
     with pytest.raises(InputTableError, match=r"'w'.*positive_weight.*row 3: inf") as err:
-        hx_index(data, ["hx1", "hx2"], group="grp", weights="w", min_n=1, n_boot=20)
+        hx_index(data, ["hx1", "hx2"], by="grp", weights="w", min_n=1, n_resamples=20)
     assert "a-1" not in str(err.value)
 
 
