@@ -237,3 +237,22 @@ def test_plot_estimates_takes_any_measure_result_as_it_comes():
     _fig, ax4 = new_figure(5, 2)
     plot_estimates(nps(answers, "ltr", by="role", min_n=3), ax=ax4)
     assert "suppressed" in _texts(ax4)
+
+
+def test_every_plotting_function_takes_ax_keyword_only():
+    # Found (issue 11): ax was positional in some plots and keyword-only in others.
+    import inspect
+
+    from hxmetrics import plotting
+
+    drawing = [
+        getattr(plotting, name)
+        for name in plotting.__all__
+        if callable(getattr(plotting, name))
+        and "ax" in inspect.signature(getattr(plotting, name)).parameters
+    ]
+    assert len(drawing) == 4
+    for function in drawing:
+        ax = inspect.signature(function).parameters["ax"]
+        assert ax.kind is inspect.Parameter.KEYWORD_ONLY, function.__name__
+        assert ax.default is None
