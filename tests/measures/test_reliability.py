@@ -694,3 +694,20 @@ def test_the_response_column_is_not_an_item_by_default() -> None:
     b = reliability(wide.drop(columns="response_id"), by="role")
     pd.testing.assert_frame_equal(a, b)
     assert a.attrs["hxmetrics"]["items"] == {"scale": ["hx1", "hx2", "hx3", "hx4"]}
+
+
+def test_long_answers_with_bad_scores_or_no_response_are_refused_by_row_position() -> None:
+    long = _long(_answers()).reset_index(drop=True)
+    text = long.assign(score=long["score"].astype(object))
+    text.loc[9, "score"] = "ana.lima@example.com"
+    with pytest.raises(InputTableError, match=r"'score' failed check numeric.*row\(s\) \[9\]") as e:
+        cronbach_alpha(text, by="role")
+    assert "example.com" not in str(e.value)
+    lost = long.astype({"response_id": object})
+    lost.loc[4, "response_id"] = None
+    with pytest.raises(InputTableError, match=r"'response_id' failed check not_null.*\[4\]"):
+        mcdonald_omega(lost, by="role")
+    renamed = long.rename(columns={"response_id": "rid"})
+    pd.testing.assert_frame_equal(
+        cronbach_alpha(renamed, by="role", response="rid"), cronbach_alpha(long, by="role")
+    )
