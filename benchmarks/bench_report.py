@@ -29,6 +29,7 @@ minutes and 6 GB on a 2-core, 24 GB machine.
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import os
 import resource
@@ -164,9 +165,11 @@ def compare_child(folder: Path) -> dict[str, Any]:
     responses = validate(tables["responses"], table="responses")
     registry.attribute(responses.head(10))  # build the attribution index outside the timing
     out: dict[str, Any] = {"rows": int((responses["instrument"] == "nps").sum())}
+    # role= since issue 11 (group= before): a baseline tree may have either.
+    name = "role" if "role" in inspect.signature(siloed_vs_unified).parameters else "group"
     for group in ("all", "customer"):
         t0, c0 = time.perf_counter(), _cpu()
-        result = siloed_vs_unified(registry, responses, group=group)
+        result = siloed_vs_unified(registry, responses, **{name: group})
         out[group] = (time.perf_counter() - t0, _cpu() - c0)
         out[f"{group}_estimate"] = float(result.difference["difference"].iloc[0])
     out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

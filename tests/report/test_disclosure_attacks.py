@@ -319,7 +319,7 @@ def test_hidden_counts_do_not_follow_from_figure_labels(tiny, tiny_tables):
         assert hidden_total == 0 or hidden_total >= MIN_N
     # the true siloed count of partners, from the unsuppressed API, is nowhere in the frame
     _, registry = _used(tiny_tables)
-    truth = hx.siloed_vs_unified(registry, tiny_tables["responses"], measure="nps", group="partner")
+    truth = hx.siloed_vs_unified(registry, tiny_tables["responses"], measure="nps", role="partner")
     n_partners = int(truth.estimates.set_index("estimator").loc["siloed", "n_units"])
     assert n_partners < MIN_N
     assert not (frame["n"].dropna().astype(int) == n_partners).any()

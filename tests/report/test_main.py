@@ -271,7 +271,7 @@ def test_csat_and_ces_match_the_measures(page, api):
 
 def test_siloed_vs_unified_matches_compare(page, api):
     org = api["org"]
-    result = hx.siloed_vs_unified(api["registry"], org.responses, measure="nps", group="all")
+    result = hx.siloed_vs_unified(api["registry"], org.responses, measure="nps", role="all")
     d = result.difference.iloc[0]
     tab = table(page, "Siloed and unified NPS and the gap between them (siloed minus unified)")
     cells = row(tab, "everyone")
@@ -308,7 +308,7 @@ def test_reliability_and_hx_index_match_the_measures(page, api):
             f"{r.ci_high:.3f}",
         ]
     index = hx.hx_index(
-        core, items, group="role", person="person_id", min_n=10, random_state=DEFAULT_SEED
+        core, items, by="role", person="person_id", min_n=10, random_state=DEFAULT_SEED
     )
     tab = table(page, "HX index by role and by hybrid type")
     for r in index.itertuples(index=False):
@@ -316,7 +316,7 @@ def test_reliability_and_hx_index_match_the_measures(page, api):
         assert cells[2:7] == [
             f"{r.n:,}",
             f"{r.n_responses:,}",
-            f"{r.hx_index:.1f}",
+            f"{r.estimate:.1f}",
             f"{r.ci_low:.1f}",
             f"{r.ci_high:.1f}",
         ]
@@ -336,7 +336,12 @@ def test_lifetime_value_and_tenure_match_the_models(page, api):
     bg = hx.BetaGeo().fit(rfm)
     gg = hx.GammaGamma().fit(rfm)
     value = hx.customer_lifetime_value(
-        bg, gg, rfm, horizon=CLV_HORIZON, unit=CLV_UNIT, discount_rate=CLV_WEEKLY_DISCOUNT
+        rfm,
+        bg,
+        gg,
+        horizon=CLV_HORIZON,
+        unit=CLV_UNIT,
+        discount_rate_per_period=CLV_WEEKLY_DISCOUNT,
     )
     assert kpi(page, f"Expected value, next {CLV_HORIZON} weeks")[1] == (
         f"{value['clv'].sum():,.0f}"

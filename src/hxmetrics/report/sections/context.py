@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 import hxmetrics
-from hxmetrics.compare import SiloComparison, siloed_vs_unified
+from hxmetrics.compare import SiloComparison, prepare_silos
 from hxmetrics.measures.clv import rfm_summary
 from hxmetrics.measures.nps import nps
 from hxmetrics.measures.satisfaction import ces, csat
@@ -34,7 +34,7 @@ from hxmetrics.report.sections.settings import (
 from hxmetrics.stakeholders import (
     StakeholderRegistry,
 )
-from hxmetrics.tables import EXHAUST, ROLE_OF_SILO, ROSTERS
+from hxmetrics.tables import EXHAUST, ROLE_OF_SILO, ROSTERS, SILO_OF_ROLE
 
 
 @dataclass
@@ -58,6 +58,8 @@ class Context:
     missing_keys: tuple[str, ...] = ()
     disclosure: Disclosure = field(default_factory=lambda: Disclosure(None))
     planned: dict[str, Any] = field(default_factory=dict)
+    #: Statistical warnings of the measures, by (topic, group), for the sections to show.
+    notes: dict[tuple[str, str], list[str]] = field(default_factory=dict)
     links: list[tuple[tuple[str, Mapping[str, Any] | None], ...]] = field(default_factory=list)
     _answers: dict[tuple[str, tuple[str, ...] | None], np.ndarray] = field(
         default_factory=dict, repr=False
@@ -316,20 +318,15 @@ class Context:
         )
         if not is_nps.any():
             return {}
+        # The NPS rows are selected, checked and attributed once for every comparison
+        # (the role-independent part of siloed_vs_unified; the same results).
+        design = prepare_silos(self.registry, responses.loc[is_nps], measure="nps")
         out = {}
-        for group in ("all", *ROLES):
-            silo = {v: k for k, v in ROLE_OF_SILO.items()}.get(group)
+        for role in ("all", *ROLES):
+            silo = SILO_OF_ROLE.get(role)
             if silo is not None and silo not in self.tables:
                 continue
-            # Only the NPS rows: siloed_vs_unified selects them itself, so the result is
-            # the same, without attributing every other answer again for each group.
-            out[group] = siloed_vs_unified(
-                self.registry,
-                responses.loc[is_nps],
-                measure="nps",
-                group=group,
-                confidence=self.confidence,
-            )
+            out[role] = design.compare(role=role, confidence=self.confidence)
         return out
 
     # -- the common core -----------------------------------------------------------------

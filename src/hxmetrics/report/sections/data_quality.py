@@ -112,8 +112,11 @@ def data_quality(report: Report, ctx: Context) -> None:
     )
     records, people = ctx.count("records"), ctx.count("people")
     linked = shown_count(ctx.shown("records_linked"), "linked", True)
-    linked_on = " or ".join(ctx.keys) if ctx.keys else "no column (every record is a person)"
-    if records is None or people is None or is_missing(linked):
+    linked_on = " or ".join(ctx.keys)
+    if not ctx.keys:
+        each = f"each of the {records:,} roster records" if records else "each roster record"
+        text = f"Identity resolution: no key column links records, so {each} is one person."
+    elif records is None or people is None or is_missing(linked):
         text = (
             "Identity resolution: roster records were linked into persons through a shared "
             f"{linked_on} (the counts are suppressed: too few records)."
@@ -127,6 +130,9 @@ def data_quality(report: Report, ctx: Context) -> None:
     if ctx.missing_keys:
         text += f" Key column(s) asked for but found in no roster: {', '.join(ctx.missing_keys)}."
     section.add_text(text)
+    # What the stakeholder model says about itself (e.g. that no key linked any record).
+    for note in ctx.registry.notes:
+        section.add_note(note)
     planned = ctx.planned["usage"]
     usage = planned[["instrument", "items"]].copy()
 

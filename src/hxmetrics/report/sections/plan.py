@@ -5,12 +5,14 @@ section is laid out (:meth:`Context.plan <hxmetrics.report.sections.context.Cont
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
+import numpy as np
 import pandas as pd
 
-from hxmetrics.errors import HxError
+from hxmetrics.errors import HxError, HxWarning
 from hxmetrics.measures.clv import BetaGeo, GammaGamma, customer_lifetime_value
 from hxmetrics.measures.index import hx_index
 from hxmetrics.measures.nps import nps
@@ -39,6 +41,8 @@ from hxmetrics.tables import ROLE_OF_SILO, ROSTERS
 
 if TYPE_CHECKING:
     from hxmetrics.report.sections.context import Context
+
+T = TypeVar("T")
 
 
 PERSONS = "persons"
@@ -273,27 +277,88 @@ def _plan_core(ctx: Context, d: Disclosure) -> None:
         return
     items = list(HX_ITEMS)
     floor = ctx.core_floor
-    rel = reliability(wide, items=items, by="role", min_n=floor, confidence=ctx.confidence)
+    rel = _reliability(wide, items, floor=floor, confidence=ctx.confidence, notes=ctx.notes)
     ctx.planned["reliability"] = rel
     complete = {**USED, "complete": True}
     first = rel.drop_duplicates("role")[["role", "n"]]
     _add(ctx, "reliability_n", first, base=HX_BASE, by="role", where=complete)
     _add(ctx, "reliability", rel, base=HX_BASE, by="role", where=complete, n=None)
     for key, group in (("hx_role", "role"), ("hx_type", "hybrid_type")):
-        result = hx_index(
+        result, said = recorded(
+            hx_index,
             ctx.hx_long,
             items,
-            group=group,
+            by=group,
             person="person_id",
             min_n=1,
             confidence=ctx.confidence,
             random_state=ctx.random_state,
         )
+        if said:
+            # The index's check of the items on every answer: its text carries the
+            # number of complete responses of everyone, a total the plan does not
+            # register, so the section says it in words only.
+            ctx.notes[("hx_index", "all")] = said
         ctx.planned[key] = result
         _add(ctx, key, result, base=HX_PERSONS, by=group)
         _add(ctx, f"{key}:responses", result, base=HX_BASE, by=group, where=USED, n="n_responses")
         for value in result[group].astype("str"):
             _same(ctx, (HX_PERSONS, {group: value}), (HX_BASE, {**USED, group: value}))
+
+
+def _reliability(
+    wide: pd.DataFrame,
+    items: list[str],
+    *,
+    floor: int,
+    confidence: float,
+    notes: dict[tuple[str, str], list[str]],
+) -> pd.DataFrame:
+    """Alpha and omega by role, unsuppressed (the plan decides what is shown).
+
+    A role with fewer than ``floor`` respondents keeps its count but gets no estimate.
+    Each role is estimated on its own, in the order ``by="role"`` gives, so that the
+    measure's warnings (a Heywood case, low reliability) are known per role: those of
+    a role that gets an estimate are kept in ``notes`` under ``("reliability", role)``
+    for the section to show; the others concern numbers that are never shown.
+    """
+    roles = wide["role"].astype("str")
+    parts = []
+    for role in sorted(set(roles)):
+        part, said = recorded(
+            reliability,
+            wide.loc[(roles == role).to_numpy()],
+            items=items,
+            by="role",
+            min_n=None,
+            confidence=confidence,
+        )
+        if said and int(part["n"].fillna(0).min()) >= floor:
+            notes[("reliability", role)] = said
+        parts.append(part)
+    rel = pd.concat(parts, ignore_index=True)
+    small = (rel["n"].fillna(0) < floor).to_numpy()
+    rel.loc[small, ["estimate", "se", "ci_low", "ci_high"]] = np.nan
+    return rel
+
+
+def recorded(function: Callable[..., T], *args: Any, **kwargs: Any) -> tuple[T, list[str]]:
+    """Call a measure and keep its statistical warnings (:class:`HxWarning`) as text.
+
+    The report shows them as notes where the numbers they concern are shown, instead
+    of letting them reach the console (or fail a run with warnings as errors). Other
+    warnings pass through unchanged.
+    """
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", HxWarning)
+        result = function(*args, **kwargs)
+    said = []
+    for w in caught:
+        if issubclass(w.category, HxWarning):
+            said.append(str(w.message))
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    return result, list(dict.fromkeys(said))
 
 
 def _plan_value(ctx: Context, d: Disclosure) -> None:
@@ -307,7 +372,12 @@ def _plan_value(ctx: Context, d: Disclosure) -> None:
         ctx.planned["clv_error"] = type(exc).__name__
         return
     value = customer_lifetime_value(
-        bg, gg, rfm, horizon=CLV_HORIZON, unit=CLV_UNIT, discount_rate=CLV_WEEKLY_DISCOUNT
+        rfm,
+        bg,
+        gg,
+        horizon=CLV_HORIZON,
+        unit=CLV_UNIT,
+        discount_rate_per_period=CLV_WEEKLY_DISCOUNT,
     )
     hyb = ctx.hybrids.set_index("person_id")["hybrid_type"]
     per_type = pd.DataFrame(

@@ -21,6 +21,7 @@ from hxmetrics.report.sections.formatting import (
     hybrid_sorted,
     signed,
 )
+from hxmetrics.report.sections.plan import recorded
 from hxmetrics.report.sections.settings import (
     HX_ITEMS,
     ROLES,
@@ -49,10 +50,22 @@ def reliability_index(report: Report, ctx: Context) -> None:
     rel = ctx.shown("reliability")
     rel["_o"] = rel["role"].astype("str").map({r: i for i, r in enumerate(ROLES)})
     rel = rel.sort_values(["_o", "measure"], kind="stable")
+    rel["measure"] = rel["measure"].astype("str").map(COEFFICIENT_NAME)
     add_table(
         section,
         ctx,
-        rel[["role", "measure", "n", "estimate", "ci_low", "ci_high", "n_excluded", "suppressed"]],
+        rel[
+            [
+                "role",
+                "measure",
+                "n",
+                "estimate",
+                "ci_low",
+                "ci_high",
+                "n_excluded_missing",
+                "suppressed",
+            ]
+        ],
         caption="Reliability of the six core questions by role",
         labels={
             "role": "Role",
@@ -61,11 +74,18 @@ def reliability_index(report: Report, ctx: Context) -> None:
             "estimate": "Estimate",
             "ci_low": "CI from",
             "ci_high": "to",
-            "n_excluded": "Incomplete (left out)",
+            "n_excluded_missing": "Incomplete (left out)",
             "suppressed": "Suppressed",
         },
         number_formats=ci_formats("estimate", "{:.3f}"),
     )
+    # What the coefficients' own checks found (a Heywood case, low reliability), for
+    # the roles whose estimates are shown.
+    shown = set(rel.loc[~rel["suppressed"].astype(bool), "role"].astype("str"))
+    for role in ROLES:
+        if role in shown:
+            for text in ctx.notes.get(("reliability", role), []):
+                section.add_note(text, kind="warning")
     # Groups shown with fewer than ten people keep their count but get no estimate:
     # an index of a handful of people is too uncertain to report.
     by_role = _floored(ctx.shown("hx_role"), floor)
@@ -81,23 +101,23 @@ def reliability_index(report: Report, ctx: Context) -> None:
             frame_type.assign(breakdown="hybrid type"),
         ],
         ignore_index=True,
-    )[["breakdown", "group", "n", "n_responses", "hx_index", "ci_low", "ci_high", "suppressed"]]
+    )[["breakdown", "group", "n", "n_responses", "estimate", "ci_low", "ci_high", "suppressed"]]
     fig, ax = new_figure(FIG_WIDTH, 0.95 + 0.34 * len(both))
     plot_estimates(
         both.assign(label=both["breakdown"] + ": " + both["group"]),
-        estimate="hx_index",
+        estimate="estimate",
         by="label",
         xlabel="HX index (0 to 100)",
         ax=ax,
     )
     visible = frame_role.loc[
-        ~frame_role["suppressed"].astype(bool) & frame_role["hx_index"].notna()
+        ~frame_role["suppressed"].astype(bool) & frame_role["estimate"].notna()
     ]
     alt = "Dot plot of the HX index by role and by hybrid type with intervals."
     if not visible.empty:
         alt += (
             " By role: "
-            + ", ".join(f"{r.group} {r.hx_index:.1f}" for r in visible.itertuples(index=False))
+            + ", ".join(f"{r.group} {r.estimate:.1f}" for r in visible.itertuples(index=False))
             + "."
         )
     section.add_figure(
@@ -116,16 +136,25 @@ def reliability_index(report: Report, ctx: Context) -> None:
             "group": "Group",
             "n": "People",
             "n_responses": "Responses",
-            "hx_index": "HX index",
+            "estimate": "HX index",
             "ci_low": "CI from",
             "ci_high": "to",
             "suppressed": "Suppressed",
         },
-        number_formats=ci_formats("hx_index", "{:.1f}"),
+        number_formats=ci_formats("estimate", "{:.1f}"),
     )
+    if ("hx_index", "all") in ctx.notes:
+        section.add_note(
+            "The six core questions hardly hang together across all answers (Cronbach's "
+            "alpha clearly below the usual bar): the index adds up numbers that measure "
+            "different things. Read it with care and look at the questions one by one.",
+            kind="warning",
+        )
     _invariance(section, ctx, wide, items, floor)
 
 
+#: The coefficients by the short names the report uses.
+COEFFICIENT_NAME = {"cronbach_alpha": "alpha", "mcdonald_omega": "omega"}
 _LEVEL_TEXT = {
     "configural": "the same questions measure the same thing",
     "metric": "relationships (such as driver weights) can be compared across groups",
@@ -138,7 +167,7 @@ def _floored(result: pd.DataFrame, floor: int) -> pd.DataFrame:
     """Blank the index of shown groups smaller than ``floor`` (too few to estimate)."""
     out = result.copy()
     small = (out["n"].astype("Float64").fillna(0) < floor).to_numpy()
-    for column in ("hx_index", "ci_low", "ci_high", "se"):
+    for column in ("estimate", "ci_low", "ci_high", "se"):
         if column in out.columns:
             out[column] = out[column].astype(float)
             out.loc[small, column] = np.nan
@@ -160,8 +189,9 @@ def _invariance(
         return
     data = wide.loc[wide["role"].isin(groups), [*items, "role"]]
     try:
-        result: InvarianceResult = measurement_invariance(
-            data, {"hx": items}, group="role", reliability=False, min_n=floor
+        result: InvarianceResult
+        result, said = recorded(
+            measurement_invariance, data, {"hx": items}, by="role", reliability=False, min_n=floor
         )
     except HxError as exc:
         section.add_note(
@@ -184,6 +214,8 @@ def _invariance(
         + " with increasingly strict equality constraints (Chen's 2007 cut-offs on the "
         "change in fit). " + text
     )
+    for text in said:
+        section.add_note(text, kind="warning")
     table = result.table[
         ["level", "chisq", "df", "cfi", "rmsea", "srmr", "delta_cfi", "delta_rmsea", "supported"]
     ]

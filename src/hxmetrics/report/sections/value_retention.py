@@ -331,9 +331,10 @@ def _retention(section: Section, ctx: Context) -> None:
                 [
                     Kpi(
                         "Leavers who came back",
-                        float(row["estimate"] * 100),
-                        ci_low=float(row["ci_low"] * 100),
-                        ci_high=float(row["ci_high"] * 100),
+                        # A share in percent (0-100), as every result gives shares.
+                        float(row["estimate"]),
+                        ci_low=float(row["ci_low"]),
+                        ci_high=float(row["ci_high"]),
                         n=int(row["n"]),
                         fmt=PCT_FMT,
                         unit="%",
