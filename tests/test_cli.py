@@ -144,3 +144,24 @@ def test_keys_reach_the_report(argv, keys, monkeypatch, tmp_path, capsys):
     monkeypatch.setattr(report_main, "run_report", fake_run_report)
     assert main(["report", "--out", str(tmp_path / "r.html"), *argv]) == 0
     assert seen["keys"] == keys
+
+
+@pytest.mark.parametrize("keys", [["--keys"], []])
+def test_report_runs_on_rosters_without_contact_keys(tmp_path, keys, capsys):
+    """Found (issue 11): key-less rosters (ids only) register, one person per record."""
+    from hxmetrics.datasets import simulate_organisation
+
+    org = simulate_organisation(120, seed=5)
+    data = tmp_path / "data"
+    data.mkdir()
+    for name, table in org.tables.items():
+        table.drop(columns=["email", "phone"], errors="ignore").to_csv(
+            data / f"{name}.csv", index=False
+        )
+    out = tmp_path / "report.html"
+    argv = ["report", "--data", str(data), "--out", str(out), "--quiet", *keys]
+    assert main(argv) == 0, capsys.readouterr().err
+    assert out.exists()
+    html = out.read_text()
+    assert "one person per record" in html
+    assert not any(e in html for e in org.customers["email"].dropna().head(50))
