@@ -22,6 +22,8 @@ from hxmetrics.measures.clv import (
 )
 from hxmetrics.plotting import new_figure
 
+from ..conftest import SPARK_PANDAS_WARNING
+
 SURVIVORS = pd.DataFrame(
     {"period": range(8), "survivors": [1000, 631, 468, 382, 326, 289, 262, 241]}
 )
@@ -266,3 +268,23 @@ def test_models_with_given_parameters_display_and_plot():
         BetaGeo().plot()
     with pytest.raises(ParameterError, match="horizon"):
         models[0].plot(horizon=-1)
+
+
+@pytest.mark.spark
+@pytest.mark.filterwarnings(SPARK_PANDAS_WARNING)
+def test_rfm_summary_on_spark_is_the_pandas_result(spark):
+    # rfm_summary failed on Spark (a sum of booleans; no duration arithmetic on
+    # timestamps): periods are counted from calendar fields there, the same numbers.
+    tx = _shuffled_log()
+    tx["ts"] = tx["ts"] + pd.to_timedelta(np.arange(len(tx)) * 7919, unit="s")
+    native = spark.createDataFrame(tx)
+    for unit in ("h", "D", "W", "M", "Q"):
+        kwargs = {
+            "customer": "id",
+            "time": "ts",
+            "amount": "value",
+            "observation_end": "2024-03-31",
+            "calibration_end": "2024-02-15",
+            "unit": unit,
+        }
+        pd.testing.assert_frame_equal(rfm_summary(native, **kwargs), rfm_summary(tx, **kwargs))

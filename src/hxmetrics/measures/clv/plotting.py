@@ -181,7 +181,9 @@ def cumulative_purchases_table(
     unit = str(model.unit_)
     frame = to_narwhals(transactions)
     end_p = period_of(observation_end, unit)
-    cp = frame.select(nw.col(customer), _period_expr(time, unit).alias(_P)).unique()
+    civil = frame.implementation.is_spark_like()
+    period = _period_expr(time, unit, civil=civil).alias(_P)
+    cp = frame.select(nw.col(customer), period).unique()
     if isinstance(cp, nw.LazyFrame):
         cp = cp.collect()
     table = cp.to_pandas()

@@ -52,8 +52,41 @@ _P = "__hx_period"
 _A = "__hx_amount"
 
 
-def _period_expr(time: str, unit: str) -> nw.Expr:
+def _days_since_epoch(col: nw.Expr) -> nw.Expr:
+    """Whole days from 1900-01-01 to the calendar date of ``col``, by integer arithmetic.
+
+    The proleptic Gregorian day count of a (year, month, day) (the "days from civil"
+    algorithm of H. Hinnant, for years >= 1900): used on engines without duration
+    arithmetic on timestamps (Spark), it gives the same day numbers as subtracting
+    the epoch.
+    """
+    year = col.dt.year().cast(nw.Int64)
+    month = col.dt.month().cast(nw.Int64)
+    day = col.dt.day().cast(nw.Int64)
+    early = (month <= 2).cast(nw.Int64)
+    y = year - early
+    era = y // 400
+    yoe = y - era * 400
+    shifted = month + 9 - 12 * (1 - early)  # March = 0, ..., February = 11
+    doy = (153 * shifted + 2) // 5 + day - 1
+    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
+    # 693901 = days from 0000-03-01 to 1900-01-01 in this count.
+    return era * 146097 + doe - 693901
+
+
+def _period_expr(time: str, unit: str, *, civil: bool = False) -> nw.Expr:
+    """The period index of each time (see :func:`period_of`).
+
+    ``civil=True`` counts hours, days and weeks from calendar fields (year, month,
+    day, hour) rather than from a duration: the same numbers, for engines that have
+    no duration arithmetic (Spark).
+    """
     col = nw.col(time)
+    if unit in _SECONDS and civil:
+        days = _days_since_epoch(col)
+        if unit == "h":
+            return days * 24 + col.dt.hour().cast(nw.Int64)
+        return days if unit == "D" else days // 7
     if unit in _SECONDS:
         secs = (col - nw.lit(_EPOCH)).dt.total_seconds()
         return (secs // _SECONDS[unit]).cast(nw.Int64)
@@ -86,6 +119,12 @@ def period_of(timestamp: Any, unit: str) -> int:
     if unit == "Q":
         return ts.year * 4 + (ts.month - 1) // 3
     return int(ts.year)
+
+
+def _count(condition: nw.Expr) -> nw.Expr:
+    """Rows where ``condition`` holds (booleans summed as integers: Spark refuses
+    a sum of booleans)."""
+    return condition.cast(nw.Int64).sum().alias("n")
 
 
 def _collect(frame: Any) -> pd.DataFrame:
@@ -217,7 +256,7 @@ def rfm_summary(
         missing = missing | nw.col(amount).is_null()
         if schema[amount].is_float():
             missing = missing | nw.col(amount).is_nan()
-    n_missing = int(_collect(frame.select(missing.sum().alias("n")))["n"].iloc[0])
+    n_missing = int(_collect(frame.select(_count(missing)))["n"].iloc[0])
     if n_missing:
         rows = invalid_rows(frame, missing, columns=needed)
         # Which of the columns is missing, by row label: the customer column holds
@@ -251,12 +290,13 @@ def rfm_summary(
     if end < pd.Timestamp(_EPOCH) or (cal is not None and cal < pd.Timestamp(_EPOCH)):
         raise ParameterError("dates before 1900-01-01 are not supported.")
 
-    cols = [nw.col(customer), _period_expr(time, unit).alias(_P), nw.col(time)]
+    civil = frame.implementation.is_spark_like()
+    cols = [nw.col(customer), _period_expr(time, unit, civil=civil).alias(_P), nw.col(time)]
     if amount is not None:
         cols.append(nw.col(amount).cast(nw.Float64).alias(_A))
     tx = frame.select(*cols)
     after_end = nw.col(time) > nw.lit(end.to_pydatetime())
-    n_after = int(_collect(tx.select(after_end.sum().alias("n")))["n"].iloc[0])
+    n_after = int(_collect(tx.select(_count(after_end)))["n"].iloc[0])
     tx = tx.filter(~after_end)
     excluded = {"transactions_after_observation_end": n_after}
 
@@ -265,7 +305,7 @@ def rfm_summary(
         # end), nor in the holdout (whole periods after the calibration's last one).
         after_cal = nw.col(time) > nw.lit(cal.to_pydatetime())
         in_gap = after_cal & (nw.col(_P) == period_of(cal, unit))
-        n_gap = int(_collect(tx.select(in_gap.sum().alias("n")))["n"].iloc[0])
+        n_gap = int(_collect(tx.select(_count(in_gap)))["n"].iloc[0])
         excluded["transactions_after_calibration_end_in_its_period"] = n_gap
     calib = tx if cal is None else tx.filter(nw.col(time) <= nw.lit(cal.to_pydatetime()))
     amt = amount if amount is not None else None
@@ -410,7 +450,7 @@ def _check_amount_total(frame: Any, amount: str | None, needed: list[str]) -> No
         f"row {label}: {value:g}" if label is not None and not pd.isna(label) else f"{value:g}"
         for value, label in zip(rows[amount], rows["row"], strict=True)
     )
-    n_big = int(_collect(frame.select(big.sum().alias("n")))["n"].iloc[0])
+    n_big = int(_collect(frame.select(_count(big)))["n"].iloc[0])
     raise InputTableError(
         f"transactions: column {amount!r} failed check finite_total: expected amounts whose "
         f"sum is a finite number; {n_big} row(s) are so large that it is not, e.g. {shown}. "
