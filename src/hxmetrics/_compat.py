@@ -51,19 +51,22 @@ def deprecated_value(
     *,
     default: Any = None,
     convert: Callable[[Any], Any] | None = None,
+    stacklevel: int = 4,
 ) -> Any:
     """Pop ``old`` from ``kwargs`` (warning) and return the value for ``new``.
 
     ``current`` is the value the new name received and ``default`` its default; both
     given (``current`` not the default) is a :class:`ParameterError`. ``convert``
     maps an old value to the new meaning (``alpha=0.05`` -> ``confidence=0.95``).
+    ``stacklevel`` 4 points the warning at the caller of the function that calls this
+    one; add one per wrapper in between (e.g. under :func:`renamed`).
     """
     if old not in kwargs:
         return current
     value = kwargs.pop(old)
     if current is not default and current != default:
         raise ParameterError(f"{function}(): pass {new!r} only; {old!r} is its old name.")
-    warn_renamed(function, old, new, stacklevel=4)
+    warn_renamed(function, old, new, stacklevel=stacklevel)
     return convert(value) if convert is not None else value
 
 
