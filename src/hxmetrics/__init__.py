@@ -36,10 +36,12 @@ logging.getLogger(__name__).addHandler(logging.NullHandler())
 if TYPE_CHECKING:
     from hxmetrics.compare import (
         SiloComparison,
+        SiloDesign,
         SimpsonCheck,
         plot_decomposition,
         plot_silo_bias,
         pooled_vs_stratified,
+        prepare_silos,
         siloed_vs_unified,
         simulate_silo_bias,
     )
@@ -56,38 +58,56 @@ if TYPE_CHECKING:
         role_episodes,
         silo_view,
     )
-    from hxmetrics.tables import validate
+    from hxmetrics.tables import role_of, silo_of, validate
 
 __version__ = "0.1.0"
 
 _MEASURES = (
+    "CFA",
     "JOB_MEASURES",
     "WORKER_MIN_N",
     "BetaGeo",
     "BetaGeoBetaBinom",
     "GammaGamma",
+    "HXIndex",
+    "InvarianceResult",
+    "KaplanMeier",
     "ModifiedBetaGeo",
     "ParetoNBD",
+    "SensitivityResult",
     "ShiftedBetaGeometric",
     "boomerang_summary",
     "ces",
+    "ces_from_statistics",
+    "ces_statistics",
     "cfa",
     "compare_groups",
     "cronbach_alpha",
+    "cronbach_alpha_from_statistics",
+    "cronbach_alpha_statistics",
     "csat",
+    "csat_from_statistics",
+    "csat_statistics",
     "customer_lifetime_value",
     "hx_index",
     "index_weights",
     "item_total",
     "kaplan_meier",
     "mcdonald_omega",
+    "mcdonald_omega_from_statistics",
+    "mcdonald_omega_statistics",
     "mean_score",
+    "mean_score_from_statistics",
+    "mean_score_statistics",
     "measurement_invariance",
     "median_tenure",
+    "merge_partials",
     "model_from_dict",
     "nps",
+    "nps_from_statistics",
     "nps_margin",
     "nps_sample_size",
+    "nps_statistics",
     "nps_test",
     "plot_rank_intervals",
     "reliability",
@@ -102,10 +122,12 @@ _LAZY: dict[str, str] = {
     **dict.fromkeys(
         (
             "SiloComparison",
+            "SiloDesign",
             "SimpsonCheck",
             "plot_decomposition",
             "plot_silo_bias",
             "pooled_vs_stratified",
+            "prepare_silos",
             "siloed_vs_unified",
             "simulate_silo_bias",
         ),
@@ -127,7 +149,7 @@ _LAZY: dict[str, str] = {
         ),
         "hxmetrics.stakeholders",
     ),
-    "validate": "hxmetrics.tables",
+    **dict.fromkeys(("role_of", "silo_of", "validate"), "hxmetrics.tables"),
 }
 
 __all__ = [

@@ -8,6 +8,7 @@ index), :mod:`~hxmetrics.measures.invariance` (multi-group CFA),
 :mod:`~hxmetrics.measures.clv` and :mod:`~hxmetrics.measures.tenure`.
 """
 
+from hxmetrics.measures._engine import merge_partials
 from hxmetrics.measures.clv import (
     BetaGeo,
     BetaGeoBetaBinom,
@@ -19,19 +20,48 @@ from hxmetrics.measures.clv import (
     model_from_dict,
     rfm_summary,
 )
-from hxmetrics.measures.index import hx_index, index_weights, plot_rank_intervals, sensitivity
-from hxmetrics.measures.invariance import cfa, measurement_invariance
-from hxmetrics.measures.nps import nps, nps_margin, nps_sample_size, nps_test
+from hxmetrics.measures.index import (
+    HXIndex,
+    SensitivityResult,
+    hx_index,
+    index_weights,
+    plot_rank_intervals,
+    sensitivity,
+)
+from hxmetrics.measures.invariance import CFA, InvarianceResult, cfa, measurement_invariance
+from hxmetrics.measures.nps import (
+    nps,
+    nps_from_statistics,
+    nps_margin,
+    nps_sample_size,
+    nps_statistics,
+    nps_test,
+)
 from hxmetrics.measures.privacy import WORKER_MIN_N, suppress
 from hxmetrics.measures.reliability import (
     cronbach_alpha,
+    cronbach_alpha_from_statistics,
+    cronbach_alpha_statistics,
     item_total,
     mcdonald_omega,
+    mcdonald_omega_from_statistics,
+    mcdonald_omega_statistics,
     reliability,
 )
-from hxmetrics.measures.satisfaction import ces, csat, mean_score
+from hxmetrics.measures.satisfaction import (
+    ces,
+    ces_from_statistics,
+    ces_statistics,
+    csat,
+    csat_from_statistics,
+    csat_statistics,
+    mean_score,
+    mean_score_from_statistics,
+    mean_score_statistics,
+)
 from hxmetrics.measures.segments import compare_groups
 from hxmetrics.measures.tenure import (
+    KaplanMeier,
     boomerang_summary,
     kaplan_meier,
     median_tenure,
@@ -51,33 +81,51 @@ JOB_MEASURES = (
 )
 
 __all__ = [
+    "CFA",
     "JOB_MEASURES",
     "WORKER_MIN_N",
     "BetaGeo",
     "BetaGeoBetaBinom",
     "GammaGamma",
+    "HXIndex",
+    "InvarianceResult",
+    "KaplanMeier",
     "ModifiedBetaGeo",
     "ParetoNBD",
+    "SensitivityResult",
     "ShiftedBetaGeometric",
     "boomerang_summary",
     "ces",
+    "ces_from_statistics",
+    "ces_statistics",
     "cfa",
     "compare_groups",
     "cronbach_alpha",
+    "cronbach_alpha_from_statistics",
+    "cronbach_alpha_statistics",
     "csat",
+    "csat_from_statistics",
+    "csat_statistics",
     "customer_lifetime_value",
     "hx_index",
     "index_weights",
     "item_total",
     "kaplan_meier",
     "mcdonald_omega",
+    "mcdonald_omega_from_statistics",
+    "mcdonald_omega_statistics",
     "mean_score",
+    "mean_score_from_statistics",
+    "mean_score_statistics",
     "measurement_invariance",
     "median_tenure",
+    "merge_partials",
     "model_from_dict",
     "nps",
+    "nps_from_statistics",
     "nps_margin",
     "nps_sample_size",
+    "nps_statistics",
     "nps_test",
     "plot_rank_intervals",
     "reliability",
