@@ -391,14 +391,11 @@ def _by_customer(out: pd.DataFrame, customer: str) -> pd.DataFrame:
     index keeps the ids (unnamed, so that ``reset_index`` and ``groupby(customer)``
     are not ambiguous) for lookups and joins by customer.
     """
-    ids = out.index.to_series()
-    if isinstance(ids.dtype, pd.CategoricalDtype):
-        ids = ids.astype(ids.dtype.categories.dtype)
-    order = np.argsort(ids.to_numpy(), kind="stable")
-    out = out.iloc[order]
-    values = ids.to_numpy()[order]
-    out.index = pd.Index(values, name=None)
-    out.insert(0, customer, values)
+    if isinstance(out.index.dtype, pd.CategoricalDtype):
+        out.index = out.index.astype(out.index.dtype.categories.dtype)
+    out = out.sort_index(kind="stable").rename_axis(None)
+    out.insert(0, customer, out.index.to_series().to_numpy(copy=False))
+    out[customer] = out[customer].astype(out.index.dtype)
     return out
 
 
