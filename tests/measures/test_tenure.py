@@ -298,6 +298,13 @@ def test_kaplan_meier_fits_columns_of_a_frame(engine):
     )
     with pytest.raises(ParameterError, match="event="):
         KaplanMeier().fit(data, MAINTAINED[1], duration="weeks")
+    weighted = frame.assign(w=2.0)
+    by_weight = KaplanMeier().fit(weighted, duration="weeks", event="relapse", weights="w")
+    pd.testing.assert_frame_equal(
+        by_weight.params_, kaplan_meier(*MAINTAINED, weights=np.full(11, 2.0))
+    )
+    all_events = KaplanMeier().fit(frame, duration="weeks")
+    assert all_events.n_events_ == 11
 
 
 def test_n_events_is_one_spelling():

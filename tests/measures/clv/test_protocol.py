@@ -146,6 +146,9 @@ def test_sbg_discount_rate_says_its_period():
     )
     with pytest.raises(ParameterError, match="> 0"):
         m.discounted_expected_payments(annual_discount_rate=0.0)
+    with pytest.warns(DeprecationWarning, match="discount_rate"):
+        old_payments = m.discounted_expected_payments(discount_rate=0.02)
+    assert old_payments == m.discounted_expected_payments(discount_rate_per_period=0.02)
 
 
 # ------------------------------------------- rfm_summary: the id, one order
