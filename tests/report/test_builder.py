@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import os
+import pickle
 import re
 import subprocess
 import sys
@@ -14,10 +16,12 @@ import pandas as pd
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from matplotlib.figure import Figure
 
 from hxmetrics.errors import ParameterError
-from hxmetrics.plotting import new_figure
+from hxmetrics.plotting import figure_to_png, new_figure, plot_estimates
 from hxmetrics.report import Kpi, PrivacyError, Report, find_external_urls
+from hxmetrics.report.builder import Section, settled_png
 from tests.report import demo
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -249,3 +253,58 @@ def test_write_is_atomic_and_guarded(tmp_path):
     assert not (tmp_path / "other.html").exists()
     with pytest.raises(ParameterError, match="does not exist"):
         report.write(tmp_path / "missing" / "r.html")
+
+
+# -- one render per figure ----------------------------------------------------------------------
+def _figures():
+    """Figures whose constrained layout moves on the first draws (long labels, a legend)."""
+    fig, ax = new_figure(7.6, 2.4)
+    frame = pd.DataFrame(
+        {
+            "group": ["a rather long group label", "b", "former worker, now customer"],
+            "estimate": [12.5, -40.0, 73.4],
+            "ci_low": [2.0, -55.0, 60.0],
+            "ci_high": [20.0, -20.0, 85.0],
+            "n": [120, 80, 40],
+        }
+    )
+    plot_estimates(frame, estimate="estimate", by="group", xlabel="NPS (points)", ax=ax)
+    yield fig
+    fig, ax = new_figure(4, 3)
+    ax.plot([0, 1, 2], [1000.0, 2e5, 3e6], label="a line with a legend")
+    ax.set_title("A title over two\nlines")
+    ax.legend(loc="best")
+    yield fig
+
+
+def test_a_figure_is_rendered_once_with_the_bytes_of_repeated_renders(monkeypatch):
+    # Issue 10 (report at scale): figure_to_png rendered each figure until two renders
+    # agreed (2-3 renders). The layout is settled without rendering, then one render
+    # gives the same bytes, whatever was drawn before.
+    saves: list[int] = []
+    real_save = Figure.savefig
+
+    def save(self, *args, **kwargs):
+        saves.append(1)
+        return real_save(self, *args, **kwargs)
+
+    for fig in _figures():
+        fresh = pickle.loads(pickle.dumps(fig))
+        expected = figure_to_png(pickle.loads(pickle.dumps(fig)))
+        monkeypatch.setattr(Figure, "savefig", save)
+        saves.clear()
+        section = Section("s", "S")
+        section.add_figure(fig, alt="A figure.")
+        assert len(saves) == 1
+        monkeypatch.setattr(Figure, "savefig", real_save)
+        html_png = section.to_html().split("base64,")[1].split('"')[0]
+        assert base64.b64decode(html_png) == expected
+        # Drawn before (as a notebook would): still the same bytes.
+        fresh.draw_without_rendering()
+        assert figure_to_png(fresh) == expected
+
+
+def test_a_figure_without_layout_engine_goes_through_figure_to_png():
+    fig = Figure(figsize=(2, 1))
+    fig.add_subplot().plot([0, 1], [1, 0])
+    assert settled_png(fig) == figure_to_png(fig)

@@ -553,3 +553,31 @@ def test_module_entry_point_options(tmp_path, capsys):
     assert "not a directory" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         module_main(["--min-n", "0"])
+
+
+def test_the_report_forbids_exactly_the_input_identifiers(api):
+    # Issue 10 (report at scale): the guard's list is found from the rosters and the
+    # exhaust rows linked to no one (a linked row's id is its roster record's id),
+    # unsorted; it holds the same values as input_identifiers over every row.
+    from hxmetrics.report.main import _identifiers, _unlinked_ids
+    from hxmetrics.report.sections import Context
+
+    org = api["org"]
+    tables = dict(org.tables)
+    extra = tables["events"].head(2).copy()
+    extra["event_id"] = [f"{v}-extra" for v in extra["event_id"]]
+    extra["source_id"] = ["C-not-in-any-roster", "W-not-in-any-roster"]
+    tables["events"] = pd.concat([tables["events"], extra], ignore_index=True)
+    ctx = Context.build(
+        {name: hx.validate(frame, table=name) for name, frame in tables.items()},
+        as_of=api["as_of"],
+        min_n=5,
+        keys=("email", "phone"),
+        confidence=0.95,
+        random_state=DEFAULT_SEED,
+    )
+    people = ctx.person_ids()
+    found = _identifiers(_unlinked_ids(tables, ctx.attributed), people).tolist()
+    assert "C-not-in-any-roster" in found
+    assert sorted(found) == input_identifiers(tables, person_ids=people)
+    assert len(found) == len(set(found))
