@@ -328,29 +328,9 @@ def test_every_engine_gives_the_pandas_result(case: Case, engine_name: str) -> N
     assert got.attrs == expected.attrs
 
 
-#: Cases that do not conform on Spark yet, with the reason (strict: fixing one fails here).
-SPARK_KNOWN = {
-    name: "tenure on Spark: the start/end columns come back tz-aware (the session's UTC) "
-    "and as_of stays naive, so tenure._durations compares them and raises TypeError"
-    for name in ("median_tenure", "boomerang_summary")
-}
-
-
 @pytest.mark.spark
 @pytest.mark.filterwarnings(SPARK_PANDAS_WARNING)
-@pytest.mark.parametrize(
-    "case",
-    [
-        pytest.param(
-            case,
-            marks=[pytest.mark.xfail(strict=True, reason=SPARK_KNOWN[case.name])]
-            if case.name in SPARK_KNOWN
-            else [],
-        )
-        for case in CASES
-    ],
-    ids=IDS,
-)
+@pytest.mark.parametrize("case", CASES, ids=IDS)
 def test_every_measure_on_spark(spark: Any, case: Case) -> None:
     # The session fixture starts the JVM once for all cases (see test_spark.py).
     data = case.data()
