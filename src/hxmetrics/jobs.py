@@ -37,6 +37,14 @@ A job file::
     where = { instrument = "nps" }
     score = "score"
     by = ["silo"]
+
+Outputs of grouped measures follow the one result protocol (``measure``, the group
+columns, ``n``, ``estimate``, ``se``, ``ci_low``, ``ci_high``, ...); how each was
+computed (``measure``, ``method``, ``confidence``) is in the manifest. An
+``rfm_summary`` output (only with ``[privacy] min_n = 1``: it is per-person data) has
+one row per customer, sorted by the customer's id, which must be the keyed
+pseudonymous ``person_id`` of ``[stakeholders]`` (``customer = "person_id"``): a raw
+roster id never leaves in an output.
 """
 
 from __future__ import annotations
