@@ -58,6 +58,8 @@ class Case:
     by: tuple[str, ...] = BY
     statistics: Callable[[Any], pd.DataFrame] | None = None
     finish: Callable[..., pd.DataFrame] | None = None
+    #: Rows of one unit that a piece must not split (a response's answers in long data).
+    rows_per_unit: int = 1
 
 
 @cache
@@ -140,6 +142,25 @@ def _omega(data: Any, *, min_n: int | None) -> pd.DataFrame:
     return reliability.mcdonald_omega(data, items=ITEMS, by="segment", min_n=min_n)
 
 
+def _alpha_statistics(data: Any) -> pd.DataFrame:
+    return reliability.cronbach_alpha_statistics(data, items=ITEMS, by="segment")
+
+
+def _alpha_finish(stats: pd.DataFrame, *, min_n: int | None) -> pd.DataFrame:
+    return reliability.cronbach_alpha_from_statistics(stats, items=ITEMS, min_n=min_n)
+
+
+def _omega_statistics(data: Any) -> pd.DataFrame:
+    return reliability.mcdonald_omega_statistics(data, items=ITEMS, by="segment")
+
+
+def _omega_finish(stats: pd.DataFrame, *, min_n: int | None) -> pd.DataFrame:
+    if min_n is None:
+        with pytest.warns(HxWarning, match="segment='tiny': no estimate"):
+            return reliability.mcdonald_omega_from_statistics(stats, items=ITEMS, min_n=min_n)
+    return reliability.mcdonald_omega_from_statistics(stats, items=ITEMS, min_n=min_n)
+
+
 def _reliability(data: Any, *, min_n: int | None) -> pd.DataFrame:
     if min_n is None:
         # Shown, the tiny group (3 people, 4 items) has no omega, and says so.
@@ -160,8 +181,22 @@ def _boomerang(data: Any, *, min_n: int | None) -> pd.DataFrame:
 CASES: list[Case] = [
     *(_registered(name) for name in sorted(MEASURES)),
     Case("hx_index", _hx_index, _long_items),
-    Case("cronbach_alpha", _alpha, _long_items),
-    Case("mcdonald_omega", _omega, _long_items),
+    Case(
+        "cronbach_alpha",
+        _alpha,
+        _long_items,
+        statistics=_alpha_statistics,
+        finish=_alpha_finish,
+        rows_per_unit=len(ITEMS),
+    ),
+    Case(
+        "mcdonald_omega",
+        _omega,
+        _long_items,
+        statistics=_omega_statistics,
+        finish=_omega_finish,
+        rows_per_unit=len(ITEMS),
+    ),
     Case("reliability", _reliability, _long_items, by=("segment", "scale")),
     Case("median_tenure", _median_tenure, _episodes),
     Case("boomerang_summary", _boomerang, _episodes),
@@ -308,7 +343,9 @@ def test_merge_of_partials(case: Case) -> None:
     assert case.statistics is not None
     assert case.finish is not None
     data = case.data()
-    pieces = [data.iloc[:17], data.iloc[17:17], data.iloc[17:60], data.iloc[60:]]
+    k = case.rows_per_unit
+    pieces = [data.iloc[: 17 * k], data.iloc[17 * k : 17 * k], data.iloc[17 * k : 60 * k]]
+    pieces.append(data.iloc[60 * k :])
     parts = [case.statistics(piece) for piece in pieces]
     for min_n in (None, MIN_N):
         merged = case.finish(merge_partials(parts, by=list(case.by)), min_n=min_n)
