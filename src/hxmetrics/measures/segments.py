@@ -19,7 +19,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats as sps
 
 from hxmetrics._compat import deprecated_value
 from hxmetrics.errors import ParameterError, did_you_mean
@@ -202,6 +201,8 @@ def compare_groups(
         with np.errstate(invalid="ignore", divide="ignore"):
             stat = diff / se_diff
         stat = np.where(se_diff == 0, np.where(diff == 0, 0.0, np.copysign(np.inf, diff)), stat)
+        from scipy import stats as sps  # imported when used: scipy.stats costs ~0.4 s
+
         p = 2 * sps.t.sf(np.abs(stat), np.where(np.isfinite(df), df, np.inf))
     else:
         df = np.full(len(pairs), np.nan)
