@@ -698,8 +698,15 @@ def settled_png(figure: Figure, *, dpi: int = DPI) -> bytes:
             finally:
                 figure.set_dpi(original)
             if settled:
-                buf = io.BytesIO()
-                figure.savefig(buf, format="png", dpi=dpi, metadata={"Software": None})
+                # Settled: the save's own layout pass would move nothing; skip it, as
+                # the save itself does for its drawing pass.
+                engine = figure.get_layout_engine()
+                figure.set_layout_engine("none")
+                try:
+                    buf = io.BytesIO()
+                    figure.savefig(buf, format="png", dpi=dpi, metadata={"Software": None})
+                finally:
+                    figure.set_layout_engine(engine)
                 return buf.getvalue()
     finally:
         FigureCanvasBase(figure)
