@@ -18,22 +18,10 @@ from hxmetrics.measures.clv import rfm_summary
 from hxmetrics.measures.nps import nps
 from hxmetrics.measures.satisfaction import ces, csat
 from hxmetrics.privacy import Disclosure
-from hxmetrics.report.sections.formatting import (
-    level,
-)
-from hxmetrics.report.sections.plan import (
-    make_plan,
-    svu_where,
-)
-from hxmetrics.report.sections.settings import (
-    CLV_UNIT,
-    HX_ITEMS,
-    ROLES,
-    USE_REASONS,
-)
-from hxmetrics.stakeholders import (
-    StakeholderRegistry,
-)
+from hxmetrics.report.sections.formatting import level
+from hxmetrics.report.sections.plan import make_plan, svu_where
+from hxmetrics.report.sections.settings import CLV_UNIT, HX_ITEMS, ROLES, USE_REASONS
+from hxmetrics.stakeholders import StakeholderRegistry
 from hxmetrics.tables import EXHAUST, ROLE_OF_SILO, ROSTERS, SILO_OF_ROLE
 
 

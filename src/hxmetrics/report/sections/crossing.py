@@ -6,10 +6,7 @@ from typing import Any
 
 import pandas as pd
 
-from hxmetrics.plotting import (
-    new_figure,
-    plot_overlap,
-)
+from hxmetrics.plotting import new_figure, plot_overlap
 from hxmetrics.report.builder import Report
 from hxmetrics.report.sections.context import Context
 from hxmetrics.report.sections.formatting import (
@@ -20,12 +17,8 @@ from hxmetrics.report.sections.formatting import (
     partly_hidden,
     shown_count,
 )
-from hxmetrics.report.sections.settings import (
-    ROLES,
-)
-from hxmetrics.stakeholders import (
-    HYBRID_RULES,
-)
+from hxmetrics.report.sections.settings import ROLES
+from hxmetrics.stakeholders import HYBRID_RULES
 
 
 def crossing(report: Report, ctx: Context) -> None:

@@ -17,11 +17,7 @@ from hxmetrics.report.sections.formatting import (
     partly_hidden,
     shown_count,
 )
-from hxmetrics.report.sections.settings import (
-    CLV_ANNUAL_DISCOUNT,
-    CLV_HORIZON,
-    LEFT_OUT,
-)
+from hxmetrics.report.sections.settings import CLV_ANNUAL_DISCOUNT, CLV_HORIZON, LEFT_OUT
 from hxmetrics.tables import ROSTERS
 
 REFERENCES = (

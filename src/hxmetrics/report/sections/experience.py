@@ -6,11 +6,7 @@ import numpy as np
 import pandas as pd
 
 from hxmetrics.measures.segments import compare_groups
-from hxmetrics.plotting import (
-    ROLE_COLORS,
-    new_figure,
-    plot_estimates,
-)
+from hxmetrics.plotting import ROLE_COLORS, new_figure, plot_estimates
 from hxmetrics.report.builder import Report, Section
 from hxmetrics.report.sections.context import Context
 from hxmetrics.report.sections.formatting import (
@@ -24,9 +20,7 @@ from hxmetrics.report.sections.formatting import (
     p_value,
     row_at,
 )
-from hxmetrics.report.sections.settings import (
-    ROLES,
-)
+from hxmetrics.report.sections.settings import ROLES
 
 
 def hybrid_differences(ctx: Context) -> dict[str, pd.DataFrame]:

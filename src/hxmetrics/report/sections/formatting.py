@@ -11,9 +11,7 @@ import numpy as np
 import pandas as pd
 
 from hxmetrics.report.builder import Section
-from hxmetrics.stakeholders import (
-    HYBRID_RULES,
-)
+from hxmetrics.stakeholders import HYBRID_RULES
 
 if TYPE_CHECKING:
     from hxmetrics.report.sections.context import Context

@@ -17,9 +17,7 @@ from hxmetrics.report.sections.formatting import (
     level,
     percent,
 )
-from hxmetrics.report.sections.settings import (
-    ROLES,
-)
+from hxmetrics.report.sections.settings import ROLES
 
 
 def _role_row(result: pd.DataFrame, role: str) -> pd.Series | None:

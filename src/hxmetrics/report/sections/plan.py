@@ -21,9 +21,7 @@ from hxmetrics.measures.satisfaction import mean_score
 from hxmetrics.measures.segments import compare_groups
 from hxmetrics.measures.tenure import boomerang_summary, median_tenure
 from hxmetrics.privacy import Disclosure
-from hxmetrics.report.sections.formatting import (
-    as_float,
-)
+from hxmetrics.report.sections.formatting import as_float
 from hxmetrics.report.sections.settings import (
     CLV_HORIZON,
     CLV_UNIT,
@@ -33,10 +31,7 @@ from hxmetrics.report.sections.settings import (
     ROLES,
     TENURE_UNIT,
 )
-from hxmetrics.stakeholders import (
-    HYBRID_RULES,
-    attribution_summary,
-)
+from hxmetrics.stakeholders import HYBRID_RULES, attribution_summary
 from hxmetrics.tables import ROLE_OF_SILO, ROSTERS
 
 if TYPE_CHECKING:

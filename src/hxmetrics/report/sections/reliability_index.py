@@ -7,10 +7,7 @@ import pandas as pd
 
 from hxmetrics.errors import HxError
 from hxmetrics.measures.invariance import InvarianceResult, measurement_invariance
-from hxmetrics.plotting import (
-    new_figure,
-    plot_estimates,
-)
+from hxmetrics.plotting import new_figure, plot_estimates
 from hxmetrics.report.builder import Report, Section
 from hxmetrics.report.sections.context import Context
 from hxmetrics.report.sections.formatting import (
@@ -22,10 +19,7 @@ from hxmetrics.report.sections.formatting import (
     signed,
 )
 from hxmetrics.report.sections.plan import recorded
-from hxmetrics.report.sections.settings import (
-    HX_ITEMS,
-    ROLES,
-)
+from hxmetrics.report.sections.settings import HX_ITEMS, ROLES
 
 
 def reliability_index(report: Report, ctx: Context) -> None:

@@ -10,11 +10,7 @@ import numpy as np
 import pandas as pd
 
 from hxmetrics.compare import COMPONENTS, plot_decomposition
-from hxmetrics.plotting import (
-    new_figure,
-    plot_estimates,
-    style,
-)
+from hxmetrics.plotting import new_figure, plot_estimates, style
 from hxmetrics.report.builder import Report
 from hxmetrics.report.sections.context import Context
 from hxmetrics.report.sections.formatting import (

@@ -9,11 +9,7 @@ import numpy as np
 import pandas as pd
 
 from hxmetrics.measures.tenure import retention_curve
-from hxmetrics.plotting import (
-    new_figure,
-    plot_curves,
-    plot_distribution,
-)
+from hxmetrics.plotting import new_figure, plot_curves, plot_distribution
 from hxmetrics.report.builder import Kpi, Report, Section
 from hxmetrics.report.sections.context import Context
 from hxmetrics.report.sections.formatting import (
@@ -26,12 +22,7 @@ from hxmetrics.report.sections.formatting import (
     level,
     shown_count,
 )
-from hxmetrics.report.sections.settings import (
-    CLV_ANNUAL_DISCOUNT,
-    CLV_HORIZON,
-    ROLES,
-    TENURE_UNIT,
-)
+from hxmetrics.report.sections.settings import CLV_ANNUAL_DISCOUNT, CLV_HORIZON, ROLES, TENURE_UNIT
 
 
 def value_retention(report: Report, ctx: Context) -> None:
