@@ -4,19 +4,27 @@ Input is a table of role episodes (columns ``person_id``, ``role``, ``engagement
 ``start``, ``end``; an open episode has ``end`` NaT), as produced by
 :mod:`hxmetrics.stakeholders`. An episode's tenure is ``end - start``; an open
 episode, or one ending after ``as_of``, is right-censored at ``as_of``; an episode
-starting after ``as_of`` is left out (and counted in ``attrs['excluded']``).
-Durations are in days divided by the unit's length: ``h`` 1/24, ``D`` 1, ``W`` 7,
-``M`` 365.25/12, ``Q`` 365.25/4, ``Y`` 365.25.
+starting after ``as_of`` is left out (and counted: ``attrs["hxmetrics"]["excluded"]``
+and, in grouped results, ``n_excluded_episodes_starting_after_as_of``). Durations are
+in days divided by the unit's length: ``h`` 1/24, ``D`` 1, ``W`` 7, ``M`` 365.25/12,
+``Q`` 365.25/4, ``Y`` 365.25. Episodes may be any frame narwhals reads (pandas,
+Polars, DuckDB, Spark); times with a time zone are read as local wall-clock times.
 
-* :func:`kaplan_meier`: the product-limit estimator (Kaplan & Meier 1958) with
-  Greenwood's variance. Intervals default to ``conf_type="log"`` (a symmetric interval
-  for log S, R ``survival``'s default); ``"log-log"`` (for log(-log S), the default of
-  Stata and lifelines) and ``"plain"`` are available.
+* :class:`KaplanMeier`: the product-limit estimator (Kaplan & Meier 1958) with
+  Greenwood's variance as a fitted model (``fit`` returns it; ``summary()``,
+  ``plot(ax=)``, ``median_``, ``to_dict``/``from_dict``). Intervals default to
+  ``conf_type="log"`` (a symmetric interval for log S, R ``survival``'s default);
+  ``"log-log"`` (for log(-log S), the default of Stata and lifelines) and ``"plain"``
+  are available. :func:`kaplan_meier` returns its table.
 * :func:`retention_curve`: Kaplan-Meier by role, engagement, hybrid type or any column.
 * :func:`median_tenure`: the median with the interval of Brookmeyer & Crowley (1982),
-  read off the pointwise interval as R does.
-* :func:`boomerang_summary` and :func:`time_to_return`: the share of leavers who come
-  back, and time to return as a censored survival curve.
+  read off the pointwise interval as R does; a grouped result (one row per group,
+  ``min_n`` suppression through :func:`hxmetrics.privacy.suppress`).
+* :func:`boomerang_summary` (a grouped result too) and :func:`time_to_return`: the
+  share of leavers who come back, and time to return as a censored survival curve.
+
+Counts are spelled ``n_at_risk``, ``n_events``, ``n_censored`` everywhere (the curves
+had ``n_risk`` and ``n_event`` before issue 11).
 
 ``as_of`` is required by every function here and never defaults to today: the same
 episodes give the same numbers on any day. ``None``, ``NaT`` or a value that is not a
