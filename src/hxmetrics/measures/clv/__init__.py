@@ -7,10 +7,14 @@
   :class:`ModifiedBetaGeo` (MBG/NBD), :class:`ParetoNBD`; for discrete opportunities
   :class:`BetaGeoBetaBinom` (BG/BB); for spend :class:`GammaGamma`; for contractual
   retention by cohort :class:`ShiftedBetaGeometric` (sBG).
-* :func:`customer_lifetime_value` combines a transaction model and a spend model with
-  an explicit horizon, unit and discount rate.
+* :func:`customer_lifetime_value` values the customers of ``data`` (first, as everywhere)
+  with a transaction model and a spend model, over an explicit horizon and unit, at a
+  discount rate that names its period: ``annual_discount_rate=`` or
+  ``discount_rate_per_period=``.
+* Every model follows the fitted-model protocol: ``fit`` returns it, ``params_``,
+  ``summary()``, ``plot(ax=)``, a notebook display, ``to_dict``/``from_dict``.
 * Per-model simulators with known parameters (:mod:`.simulate`) and diagnostics plots
-  (:mod:`.plotting`).
+  (:mod:`.plotting`, data first).
 """
 
 from hxmetrics.measures.clv._base import UNITS, CLVModel, model_from_dict
