@@ -334,3 +334,19 @@ def test_an_empty_table_registers_and_reads_back_empty() -> None:
     d.add("other", _by_role(), base="b", by="role")
     assert d.table("empty").empty
     assert d.table("other")["suppressed"].sum() == 2
+
+
+def test_exclusion_totals_in_attrs_count_only_the_rows_shown() -> None:
+    # A measure's attrs total its exclusions over every group; shown beside the visible
+    # groups' own counts, that total would give a hidden group's count by subtraction.
+    result = pd.DataFrame(
+        {"team": ["a", "b", "c"], "n": [3, 40, 12], "n_excluded_missing": [7, 2, 1]}
+    )
+    result.attrs["hxmetrics"] = {"excluded": {"missing": 10, "missing_group": 4}}
+    layer = Disclosure(min_n=5)
+    layer.add("result", result, base="result", by=["team"], n="n")
+    shown = layer.table("result")
+    assert shown["suppressed"].tolist() == [True, False, True]
+    # Only b is shown: its own count; a reason without a per-group column is kept.
+    assert shown.attrs["hxmetrics"]["excluded"] == {"missing": 2, "missing_group": 4}
+    assert result.attrs["hxmetrics"]["excluded"]["missing"] == 10  # the input is untouched

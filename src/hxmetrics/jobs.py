@@ -75,7 +75,13 @@ from hxmetrics.errors import (
     PrivacyError,
     did_you_mean,
 )
-from hxmetrics.privacy import DEFAULT_MIN_N, Disclosure, check_group_columns, check_min_n
+from hxmetrics.privacy import (
+    DEFAULT_MIN_N,
+    Disclosure,
+    check_group_columns,
+    check_min_n,
+    shown_totals,
+)
 from hxmetrics.tables import ROSTERS, SUFFIXES, TABLES, read_table, validate
 
 # JobError is defined in hxmetrics.errors; ``hxmetrics.jobs.JobError`` is kept for callers.
@@ -526,31 +532,11 @@ def _protect(
             table.loc[more] = extra.loc[more]
             if rows_in[spec.name] < own:
                 counts[spec.name] = None
-        shown[spec.name] = _shown(table)
+        # The strict layer may have hidden more rows: totals over the rows shown.
+        shown[spec.name] = shown_totals(table.copy())
         if layer.count(f"{spec.name}:rows_in") is None:
             counts[spec.name] = None
     return shown, counts, layer
-
-
-def _shown(table: pd.DataFrame) -> pd.DataFrame:
-    """A protected output with metadata that agrees with it.
-
-    The measures run unsuppressed here, so ``attrs["hxmetrics"]["excluded"]`` totals
-    every group's exclusions, hidden groups' too: from it and the shown groups a
-    hidden group's count would follow. Each reason with an ``n_excluded_<reason>``
-    column is re-totalled over the rows shown (hidden rows hold <NA>).
-    """
-    meta = table.attrs.get("hxmetrics")
-    if not isinstance(meta, dict) or not isinstance(meta.get("excluded"), Mapping):
-        return table
-    excluded = dict(meta["excluded"])
-    for reason in list(excluded):
-        column = f"n_excluded_{reason}"
-        if column in table.columns:
-            excluded[reason] = int(pd.to_numeric(table[column]).sum(skipna=True))
-    out = table.copy()
-    out.attrs = {**table.attrs, "hxmetrics": {**meta, "excluded": excluded}}
-    return out
 
 
 def _sha256(path: Path) -> str:

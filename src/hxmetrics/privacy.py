@@ -75,6 +75,7 @@ __all__ = [
     "check_min_n",
     "looks_personal",
     "shown_name",
+    "shown_totals",
     "suppress",
 ]
 
@@ -694,13 +695,17 @@ class Disclosure:
             A copy with a boolean ``suppressed`` column; every number of a hidden row
             (every numeric column but the group columns) is missing: ``<NA>`` in
             integer columns (``Int64`` once suppression is on), NaN in float ones.
+            A measure's ``attrs["hxmetrics"]["excluded"]`` totals are counted again
+            over the rows shown, for each reason with an ``n_excluded_<reason>``
+            column: a total over hidden rows too would give them back by subtraction.
         """
         spec = self._spec(name)
         if spec.frame is None:
             raise ParameterError(f"{name!r} is a count; read it with count().")
         hidden_cells = self._resolve()
         rows = self._row_hidden(spec, hidden_cells)
-        return _blank(spec.frame, rows, by=spec.by, ranks=spec.ranks, on=self.min_n is not None)
+        out = _blank(spec.frame, rows, by=spec.by, ranks=spec.ranks, on=self.min_n is not None)
+        return shown_totals(out)
 
     def _spec(self, name: str) -> _Table:
         if name not in self._tables:
@@ -788,6 +793,23 @@ def _blank(
             out.loc[~hidden, column] = shown.rank(method="min")
     out["suppressed"] = hidden
     return out
+
+
+def shown_totals(table: pd.DataFrame) -> pd.DataFrame:
+    """``attrs["hxmetrics"]["excluded"]`` re-totalled over the rows shown (hidden: <NA>).
+
+    Changes ``table.attrs`` in place and returns ``table``.
+    """
+    meta = table.attrs.get("hxmetrics")
+    if not isinstance(meta, dict) or not isinstance(meta.get("excluded"), Mapping):
+        return table
+    excluded = dict(meta["excluded"])
+    for reason in excluded:
+        column = f"n_excluded_{reason}"
+        if column in table.columns:
+            excluded[reason] = int(pd.to_numeric(table[column]).sum(skipna=True))
+    table.attrs = {**table.attrs, "hxmetrics": {**meta, "excluded": excluded}}
+    return table
 
 
 def suppress(
