@@ -10,12 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 from hxmetrics.errors import check_choice
-from hxmetrics.tables import ROLE_OF_SILO
+from hxmetrics.tables import ROLE_OF_SILO, ROLES, SILO_OF_ROLE
 
 __all__ = ["COMPONENTS", "DESCRIPTIONS", "ESTIMATORS", "GROUPS", "ROLES", "SILO_OF_ROLE", "as_role"]
-
-ROLES: tuple[str, ...] = tuple(ROLE_OF_SILO.values())
-SILO_OF_ROLE: dict[str, str] = {role: silo for silo, role in ROLE_OF_SILO.items()}
 
 #: The chain of estimators, from what departments report to the unified one.
 ESTIMATORS: tuple[str, ...] = ("siloed", "deduplicated", "attributed", "unified")
