@@ -245,6 +245,10 @@ def test_attribute_gives_the_role_of_each_rows_silo():
     assert out["role"].astype(object).tolist()[:2] == ["customer", "worker"]
     assert out["role"].isna().tolist() == [False, False, True, False]
     assert out["role"].iloc[3] == "partner"  # the door, even for an unknown id
+    # Any spelling of the silo column maps alike (mapped on its distinct values).
+    for dtype in ("category", "object", "string[pyarrow]"):
+        other = attribute(events.astype({"silo": dtype}), crosswalk=cw, episodes=eps)
+        pd.testing.assert_series_equal(other["role"], out["role"])
     # The registry and a silo view give the same column.
     rosters = {
         "customers": pd.DataFrame(
