@@ -52,7 +52,7 @@ def _rows_per_person(scale: float, *, n_people: int = 20_000) -> float:
     from hxmetrics.datasets import simulate_organisation
 
     rates = {k: v * scale for k, v in _DEFAULT_RATES.items()}
-    org = simulate_organisation(n_people, seed=7, experience={"survey_rate": rates})
+    org = simulate_organisation(n_people, random_state=7, experience={"survey_rate": rates})
     return len(org.tables["responses"]) / n_people
 
 
@@ -80,7 +80,7 @@ def make_data(n_people: int, n_responses: int) -> Path:
     scale = survey_scale(n_people, n_responses)
     rates = {k: v * scale for k, v in _DEFAULT_RATES.items()}
     t0 = time.perf_counter()
-    org = simulate_organisation(n_people, seed=11, experience={"survey_rate": rates})
+    org = simulate_organisation(n_people, random_state=11, experience={"survey_rate": rates})
     seconds = time.perf_counter() - t0
     folder.mkdir(parents=True, exist_ok=True)
     for name, frame in org.tables.items():

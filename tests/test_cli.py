@@ -151,7 +151,7 @@ def test_report_runs_on_rosters_without_contact_keys(tmp_path, keys, capsys):
     """Found (issue 11): key-less rosters (ids only) register, one person per record."""
     from hxmetrics.datasets import simulate_organisation
 
-    org = simulate_organisation(120, seed=5)
+    org = simulate_organisation(120, random_state=5)
     data = tmp_path / "data"
     data.mkdir()
     for name, table in org.tables.items():

@@ -120,7 +120,7 @@ def test_containers_show_counts_and_never_an_identifier() -> None:
     from hxmetrics.datasets import simulate_organisation
     from hxmetrics.stakeholders import StakeholderRegistry, new_secret
 
-    org = simulate_organisation(150, seed=4)
+    org = simulate_organisation(150, random_state=4)
     registry = StakeholderRegistry.from_rosters(
         customers=org.customers,
         workers=org.workers,

@@ -24,7 +24,7 @@ matplotlib.use("Agg")
 
 @pytest.fixture(scope="module")
 def org() -> Organisation:
-    return simulate_organisation(1500, seed=17, hybrid_share=0.4)
+    return simulate_organisation(1500, random_state=17, hybrid_share=0.4)
 
 
 def test_redraw_model_is_the_simulators_model(org: Organisation) -> None:

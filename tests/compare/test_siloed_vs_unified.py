@@ -201,7 +201,7 @@ def test_bootstrap_is_reproducible(tiny: tuple[StakeholderRegistry, pd.DataFrame
 )
 @example(seed=4323, role="partner", shuffle=0)  # the partners silo recorded no answer
 def test_decomposition_is_exact_and_order_free(seed: int, role: str, shuffle: int) -> None:
-    org = simulate_organisation(60, seed=seed, hybrid_share=0.5)
+    org = simulate_organisation(60, random_state=seed, hybrid_share=0.5)
     reg = StakeholderRegistry.from_rosters(
         customers=org.customers, workers=org.workers, partners=org.partners
     )
@@ -237,7 +237,7 @@ def test_decomposition_is_exact_and_order_free(seed: int, role: str, shuffle: in
 def test_without_hybrids_or_noise_siloed_equals_unified() -> None:
     """One record per person, one silo each, every answer attributable: no gap at all."""
     org = simulate_organisation(
-        150, seed=4, hybrid_share=0.0, experience={"unattributable_share": 0.0}
+        150, random_state=4, hybrid_share=0.0, experience={"unattributable_share": 0.0}
     )
     reg = StakeholderRegistry.from_rosters(
         customers=org.customers, workers=org.workers, partners=org.partners

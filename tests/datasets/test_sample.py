@@ -55,7 +55,7 @@ def test_load_sample_round_trips_exactly(sample_org: Organisation) -> None:
 
 
 def test_write_read_other_directory(tmp_path: Path) -> None:
-    org = simulate_organisation(60, seed=4, key_noise=0.3)
+    org = simulate_organisation(60, random_state=4, key_noise=0.3)
     write_organisation(org, tmp_path / "x")
     back = read_organisation(tmp_path / "x")
     for name, df in _frames(org).items():

@@ -33,7 +33,7 @@ def _all_frames(org: Organisation) -> dict[str, pd.DataFrame]:
     ],
 )
 def test_every_table_passes_the_contract_unchanged(n: int, seed: int, kwargs: dict) -> None:
-    org = simulate_organisation(n, seed=seed, **kwargs)
+    org = simulate_organisation(n, random_state=seed, **kwargs)
     assert set(org.tables) == set(TABLES)
     for name, df in org.tables.items():
         # validate() coerces; the generator already hands out coerced frames.
@@ -110,8 +110,8 @@ def test_tickets_are_consistent(org: Organisation) -> None:
 @settings(max_examples=10, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1), n=st.integers(1, 120))
 def test_same_seed_same_organisation(seed: int, n: int) -> None:
-    a = simulate_organisation(n, seed=seed)
-    b = simulate_organisation(n, seed=seed)
+    a = simulate_organisation(n, random_state=seed)
+    b = simulate_organisation(n, random_state=seed)
     fa, fb = _all_frames(a), _all_frames(b)
     for name in fa:
         pd.testing.assert_frame_equal(fa[name], fb[name], check_exact=True, obj=name)
@@ -119,11 +119,22 @@ def test_same_seed_same_organisation(seed: int, n: int) -> None:
     assert a.truth.clv.params == b.truth.clv.params
 
 
+def test_seed_is_the_old_name_of_random_state() -> None:
+    # Found (issue 11): seeds were `seed` here and `random_state` everywhere else.
+    with pytest.warns(DeprecationWarning, match="'seed' is deprecated, use 'random_state'"):
+        old = simulate_organisation(40, seed=3)
+    new = simulate_organisation(40, random_state=3)
+    assert new.settings["random_state"] == 3
+    fo, fn = _all_frames(old), _all_frames(new)
+    for name in fn:
+        pd.testing.assert_frame_equal(fo[name], fn[name], check_exact=True, obj=name)
+
+
 @settings(max_examples=10, deadline=None)
 @given(seed=st.integers(0, 2**31), n=st.integers(20, 120))
 def test_different_seeds_differ(seed: int, n: int) -> None:
-    a = simulate_organisation(n, seed=seed)
-    b = simulate_organisation(n, seed=seed + 1)
+    a = simulate_organisation(n, random_state=seed)
+    b = simulate_organisation(n, random_state=seed + 1)
     assert not a.truth.episodes["start"].equals(b.truth.episodes["start"])
     assert not a.truth.keys["email"].equals(b.truth.keys["email"])
 
@@ -131,7 +142,7 @@ def test_different_seeds_differ(seed: int, n: int) -> None:
 def test_overrides_reach_the_truth_and_the_data() -> None:
     org = simulate_organisation(
         300,
-        seed=5,
+        random_state=5,
         experience={"role_mean": {"worker": 1.0}, "ltr_loading": 2.0},
         clv={"r": 1.0, "alpha": 2.0},
     )
@@ -149,7 +160,7 @@ def test_overrides_reach_the_truth_and_the_data() -> None:
     [
         ({"n_people": 0}, "n_people"),
         ({"n_people": 2.5}, "n_people"),
-        ({"seed": -1}, "seed"),
+        ({"random_state": -1}, "random_state"),
         ({"hybrid_share": 1.5}, "hybrid_share"),
         ({"key_noise": 0.9}, "key_noise"),
         ({"start": "2020-01-01", "end": "2020-02-01"}, "180 days"),
@@ -181,8 +192,8 @@ def test_repr_has_sizes_not_identifiers(org: Organisation) -> None:
 def test_key_noise_changes_only_the_keys() -> None:
     # Each component draws from its own stream: the same people, episodes and
     # exhaust under more noise, so recall can be compared at fixed truth.
-    a = simulate_organisation(400, seed=9, key_noise=0.0)
-    b = simulate_organisation(400, seed=9, key_noise=0.3)
+    a = simulate_organisation(400, random_state=9, key_noise=0.0)
+    b = simulate_organisation(400, random_state=9, key_noise=0.3)
     pd.testing.assert_frame_equal(a.truth.episodes, b.truth.episodes)
     for name in ("responses", "events", "transactions", "tickets"):
         pd.testing.assert_frame_equal(a.tables[name], b.tables[name], obj=name)
@@ -201,6 +212,7 @@ def test_importing_datasets_does_not_import_scipy() -> None:
         "import sys\n"
         "import hxmetrics.datasets\n"
         "assert 'scipy' not in sys.modules, 'scipy at import'\n"
-        "assert len(hxmetrics.datasets.simulate_organisation(20, seed=1).truth.hybrids) == 20\n"
+        "org = hxmetrics.datasets.simulate_organisation(20, random_state=1)\n"
+        "assert len(org.truth.hybrids) == 20\n"
     )
     subprocess.run([sys.executable, "-W", "error", "-c", code], check=True)

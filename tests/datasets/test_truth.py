@@ -90,7 +90,9 @@ def _check_exhaust_inside(org: Organisation) -> None:
     key_noise=st.sampled_from([0.0, 0.05, 0.3]),
 )
 def test_truth_is_consistent(seed: int, n: int, hybrid_share: float, key_noise: float) -> None:
-    org = simulate_organisation(n, seed=seed, hybrid_share=hybrid_share, key_noise=key_noise)
+    org = simulate_organisation(
+        n, random_state=seed, hybrid_share=hybrid_share, key_noise=key_noise
+    )
     _check_ids_and_episodes(org)
     _check_labels(org)
     _check_exhaust_inside(org)

@@ -147,7 +147,7 @@ def tiny(tiny_tables) -> Built:
 @pytest.fixture(scope="module")
 def small() -> Built:
     """A small simulated organisation (300 people): many groups near the minimum."""
-    org = hx.simulate_organisation(300, seed=3)
+    org = hx.simulate_organisation(300, random_state=3)
     return _build(dict(org.tables), min_n=MIN_N)
 
 

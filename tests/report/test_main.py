@@ -510,7 +510,7 @@ def test_required_tables_and_invalid_input(api):
 # -- a small organisation: missing tables, progress, the guard at write time ----------------
 @pytest.fixture(scope="module")
 def small() -> tuple[dict[str, pd.DataFrame], Report, str]:
-    org = hx.simulate_organisation(300, seed=3)
+    org = hx.simulate_organisation(300, random_state=3)
     tables = {k: v for k, v in org.tables.items() if k != "transactions"}
     stream = io.StringIO()
     report = build_report(

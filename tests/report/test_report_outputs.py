@@ -39,7 +39,7 @@ def snapshot(root: Path) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def org():
-    return hx.simulate_organisation(300, seed=3)
+    return hx.simulate_organisation(300, random_state=3)
 
 
 @pytest.fixture

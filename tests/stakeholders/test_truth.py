@@ -30,7 +30,9 @@ def _truth(org):
 
 @pytest.fixture(scope="module")
 def org():
-    return datasets.simulate_organisation(n_people=3000, seed=0, hybrid_share=0.2, key_noise=0.05)
+    return datasets.simulate_organisation(
+        n_people=3000, random_state=0, hybrid_share=0.2, key_noise=0.05
+    )
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +59,7 @@ def test_noise_sweep_degrades_gracefully():
     # birth year on file), recall through missing keys; conflicts are reported.
     rows = []
     for noise in (0.0, 0.05, 0.2, 0.5):
-        org = datasets.simulate_organisation(n_people=3000, seed=0, key_noise=noise)
+        org = datasets.simulate_organisation(n_people=3000, random_state=0, key_noise=noise)
         cw, conflicts = resolve_identities(_rosters(org))
         s = resolution_scores(cw, _truth(org)).iloc[0]
         rows.append(

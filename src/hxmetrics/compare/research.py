@@ -222,7 +222,7 @@ def _one_organisation(
 
     org = simulate_organisation(
         n_people,
-        seed=seed,
+        random_state=seed,
         hybrid_share=hybrid_share,
         key_noise=key_noise,
         experience={"archetype_shift": _scaled_shifts(hybrid_effect)},

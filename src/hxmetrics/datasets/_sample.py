@@ -29,7 +29,7 @@ from ._model import ClvTruth, ExperienceTruth, Organisation, Truth
 __all__ = ["SAMPLE_SETTINGS", "load_sample", "read_organisation", "write_organisation"]
 
 #: The arguments of :func:`simulate_organisation` behind ``data/samples/``.
-SAMPLE_SETTINGS: dict[str, Any] = {"n_people": 3000, "seed": 20250101}
+SAMPLE_SETTINGS: dict[str, Any] = {"n_people": 3000, "random_state": 20250101}
 
 _TRUTH_FRAMES = ("crosswalk", "episodes", "hybrids", "keys", "unattributable", "service")
 _EXPERIENCE_FRAMES = ("latent_mean", "items", "nps", "csat", "ces", "weights")

@@ -4,7 +4,7 @@ Persons are drawn from archetypes (pure customers, workers, partners; concurrent
 and sequential hybrids), given role episodes, silo ids and noisy match keys, and
 then leave exhaust behind: survey responses from a one-factor experience model,
 interaction events, BG/NBD + Gamma-Gamma purchases and support tickets. Every
-draw comes from one ``numpy.random.Generator`` seeded by ``seed`` and is
+draw comes from one ``numpy.random.Generator`` seeded by ``random_state`` and is
 vectorised over episodes, so 100 000 persons take a few seconds.
 
 Time is handled in integer days (episodes) and integer seconds (exhaust)
@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from hxmetrics._compat import renamed
 from hxmetrics.errors import ParameterError
 
 from ._draws import _choice, _ids, _str, _to_ts
@@ -52,10 +53,11 @@ from ._recipe import (
 __all__ = ["ARCHETYPES", "DEFAULT_CLV", "DEFAULT_EXPERIENCE", "simulate_organisation"]
 
 
+@renamed(seed="random_state")
 def simulate_organisation(
     n_people: int = 3000,
     *,
-    seed: int = 0,
+    random_state: int = 0,
     hybrid_share: float = 0.2,
     key_noise: float = 0.05,
     start: str | pd.Timestamp = "2019-01-01",
@@ -69,9 +71,10 @@ def simulate_organisation(
     ----------
     n_people : int, default 3000
         Number of persons (each has one or more role episodes).
-    seed : int, default 0
-        Seed of the ``numpy.random.Generator``; the same arguments give the
-        same organisation.
+    random_state : int, default 0
+        Seed (a non-negative integer) of the ``numpy.random.SeedSequence`` whose
+        streams draw every component; the same arguments give the same organisation.
+        ``seed=`` is its old name (deprecated).
     hybrid_share : float, default 0.2
         Share of persons generated from a hybrid archetype (more than one role,
         or a boomerang re-hire). The rest are pure customers, workers, partners.
@@ -105,7 +108,7 @@ def simulate_organisation(
     Examples
     --------
     >>> from hxmetrics.datasets import simulate_organisation
-    >>> org = simulate_organisation(200, seed=1)
+    >>> org = simulate_organisation(200, random_state=1)
     >>> sorted(org.tables)
     ['customers', 'events', 'partners', 'responses', 'tickets', 'transactions', 'workers']
     >>> len(org.truth.hybrids)
@@ -117,8 +120,15 @@ def simulate_organisation(
         raise ParameterError(f"n_people must be an integer; got {n_people!r}.")
     if not 1 <= n_people <= 5_000_000:
         raise ParameterError(f"n_people must be between 1 and 5 000 000; got {n_people}.")
-    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
-        raise ParameterError(f"seed must be a non-negative integer; got {seed!r}.")
+    if (
+        isinstance(random_state, bool)
+        or not isinstance(random_state, int | np.integer)
+        or random_state < 0
+    ):
+        raise ParameterError(
+            "random_state must be a non-negative integer (the organisation is drawn from "
+            f"several streams of one seed); got {random_state!r}."
+        )
     for name, value, upper in (("hybrid_share", hybrid_share, 1.0), ("key_noise", key_noise, 0.5)):
         if not isinstance(value, int | float) or not 0 <= value <= upper:
             raise ParameterError(f"{name} must be a number in [0, {upper}]; got {value!r}.")
@@ -134,7 +144,7 @@ def simulate_organisation(
     clv_cfg = _merge_clv(clv)
     settings = {
         "n_people": int(n_people),
-        "seed": int(seed),
+        "random_state": int(random_state),
         "hybrid_share": float(hybrid_share),
         "key_noise": float(key_noise),
         "start": str(t0.date()),
@@ -142,7 +152,7 @@ def simulate_organisation(
     }
     # One independent stream per component: changing key_noise, say, changes the
     # keys and nothing else (same persons, episodes and exhaust).
-    streams = np.random.SeedSequence(int(seed)).spawn(8)
+    streams = np.random.SeedSequence(int(random_state)).spawn(8)
     rng_arch, rng_ep, rng_buy, rng_ids, rng_keys, rng_ev, rng_tk, rng_srv = (
         np.random.default_rng(s) for s in streams
     )

@@ -120,7 +120,7 @@ def test_parameter_recovery(name):
 def test_bgnbd_and_gamma_gamma_recover_the_simulated_organisation():
     # One organisation of 6,000 persons (~4,400 customer accounts over seven years),
     # its transaction log summarised with rfm_summary, then both models fitted.
-    org = simulate_organisation(6000, seed=11)
+    org = simulate_organisation(6000, random_state=11)
     truth = org.truth.clv.params
     assert truth["time_unit"] == "weeks"
     # Hourly periods: rfm_summary counts the purchases of one period as one, and with
