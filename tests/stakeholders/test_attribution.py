@@ -199,7 +199,7 @@ def test_bad_events_are_named():
             crosswalk=crosswalk,
             episodes=episodes,
         )
-    with pytest.raises(ParameterError, match="events must be a DataFrame"):
+    with pytest.raises(InputTableError, match="table 'events': expected a pandas DataFrame, got "):
         attribute([1, 2], crosswalk=crosswalk, episodes=episodes)
     dup = pd.concat([crosswalk, crosswalk.iloc[[0]]])
     with pytest.raises(ParameterError, match=r"must be unique.*'customers' repeats \['c1'\]"):

@@ -246,5 +246,5 @@ def test_registry_attribute_on_polars_events_adds_role_and_keeps_its_errors():
     )
     out = reg.attribute(events)
     assert out["role"].astype("str").tolist() == ["worker", "customer"]
-    with pytest.raises(ParameterError, match="events must be a DataFrame"):
+    with pytest.raises(InputTableError, match="table 'events': expected a pandas DataFrame, got "):
         reg.attribute([1, 2])  # type: ignore[arg-type]  # wrong type on purpose

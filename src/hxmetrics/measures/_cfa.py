@@ -886,23 +886,10 @@ def fit_measures(spec: Spec, mom: Moments, fit: FitResult) -> dict[str, float]:
 
 
 def to_pandas(data: Any, *, what: str = "data") -> Any:
-    """Any frame narwhals accepts (pandas, Polars, DuckDB relation, ...) as pandas."""
-    import pandas as pd
+    """Any frame narwhals accepts as pandas: :func:`hxmetrics.tables.as_pandas`."""
+    from hxmetrics.tables import as_pandas
 
-    if isinstance(data, pd.DataFrame):
-        return data
-    try:
-        import narwhals as nw
-
-        frame = nw.from_native(data, eager_only=False)
-        if isinstance(frame, nw.LazyFrame):
-            frame = frame.collect()
-        return frame.to_pandas()
-    except TypeError as exc:
-        raise ParameterError(
-            f"{what} must be a data frame (pandas, Polars, DuckDB, ... any frame narwhals "
-            f"accepts) with one column per item; got {type(data).__name__}."
-        ) from exc
+    return as_pandas(data, table=what)
 
 
 def item_matrix(frame: Any, items: Sequence[str], *, table: str = "data") -> np.ndarray:

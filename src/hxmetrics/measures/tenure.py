@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -54,7 +54,7 @@ from hxmetrics.errors import (
 )
 from hxmetrics.measures._inference import check_confidence, wilson_interval, z_critical
 from hxmetrics.measures._result import grouped_result
-from hxmetrics.tables import ROLE_OF_SILO
+from hxmetrics.tables import ROLE_OF_SILO, as_pandas
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -91,26 +91,6 @@ KM_COLUMNS = (
     "ci_low",
     "ci_high",
 )
-
-
-def _as_pandas(data: Any, *, table: str) -> pd.DataFrame:
-    """A pandas frame from any frame narwhals reads (pandas, Polars, DuckDB, ...)."""
-    if isinstance(data, pd.DataFrame):
-        return data
-    from hxmetrics.measures._engine import to_narwhals
-
-    try:
-        frame = to_narwhals(data)
-    except Exception as exc:  # narwhals raises TypeError/ValueError/its own errors
-        raise InputTableError(
-            f"{table} must be a data frame (pandas, Polars, DuckDB, ...); got "
-            f"{type(data).__name__}.",
-            table=table,
-            failure_cases=pd.DataFrame(columns=["column", "check", "failure_case", "index"]),
-        ) from exc
-    if hasattr(frame, "collect"):
-        frame = frame.collect()
-    return cast(pd.DataFrame, frame.to_pandas())
 
 
 def _km_arrays(
@@ -299,7 +279,7 @@ class KaplanMeier(DisplayMixin):
                     "KaplanMeier.fit: with duration= (a column of the data), give the "
                     "event column as event=, not a second positional argument."
                 )
-            frame = _as_pandas(durations, table="data")
+            frame = as_pandas(durations, table="data")
             names = [duration] + [c for c in (event, weights) if isinstance(c, str)]
             check_columns(frame.columns, names, table="data")
             t_in: Any = frame[duration].to_numpy(dtype=float)
@@ -621,7 +601,7 @@ def _roles(episodes: pd.DataFrame, role: str | Sequence[str]) -> list[str]:
 
 
 def _episodes_frame(episodes: Any) -> pd.DataFrame:
-    return _as_pandas(episodes, table="episodes")
+    return as_pandas(episodes, table="episodes")
 
 
 def _durations(

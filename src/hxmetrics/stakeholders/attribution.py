@@ -39,7 +39,7 @@ from hxmetrics.stakeholders._lookup import text as _text
 from hxmetrics.stakeholders._rosters import row_error
 from hxmetrics.stakeholders.episodes import ROLES, _ns, merge_episodes, to_ns
 from hxmetrics.stakeholders.hybrids import classify_hybrids
-from hxmetrics.tables import ROLE_OF_SILO
+from hxmetrics.tables import ROLE_OF_SILO, as_pandas
 
 __all__ = ["ATTRIBUTION_COLUMNS", "STATUSES", "attribute", "attribution_summary"]
 
@@ -259,7 +259,7 @@ def attribute_with_index(
     source_id: str = "source_id",
 ) -> pd.DataFrame:
     """:func:`attribute` with a prebuilt :class:`AttributionIndex` (what the registry calls)."""
-    events = _as_pandas(events)
+    events = as_pandas(events, table="events")
     check_columns(events.columns, [time, silo, source_id], table="events")
     clash = [c for c in ATTRIBUTION_COLUMNS if c in events.columns]
     if clash:
@@ -360,21 +360,6 @@ def _attribute_block(
             eng[r, several] = np.where(got, runs.engagement[np.maximum(hit, 0)], -1)
     out: np.ndarray = rows[:, _HYB]
     return out
-
-
-def _as_pandas(frame: Any) -> pd.DataFrame:
-    if isinstance(frame, pd.DataFrame):
-        return frame
-    try:
-        import narwhals as nw
-
-        native = nw.from_native(frame, eager_only=True)
-    except TypeError as exc:
-        raise ParameterError(
-            f"events must be a DataFrame (pandas, or any eager frame narwhals accepts); "
-            f"got {type(frame).__name__}."
-        ) from exc
-    return native.to_pandas()
 
 
 def attribute(

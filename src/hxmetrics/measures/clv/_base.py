@@ -189,17 +189,15 @@ def resolve_fit_unit(model_name: str, unit: str | None, data: Any) -> str:
 
 
 def as_pandas(data: Any, *, table: str = "data") -> pd.DataFrame:
-    """A pandas frame from a pandas/Polars/DuckDB frame or a mapping of columns."""
-    if isinstance(data, pd.DataFrame):
-        return data
+    """A pandas frame from a mapping of columns or any frame narwhals accepts.
+
+    Frames go through the package's one converter, :func:`hxmetrics.tables.as_pandas`.
+    """
     if isinstance(data, Mapping):
         return pd.DataFrame({k: np.atleast_1d(np.asarray(v)) for k, v in data.items()})
-    from hxmetrics.measures._engine import to_narwhals
+    from hxmetrics.tables import as_pandas as frame_as_pandas
 
-    frame = to_narwhals(data)
-    if hasattr(frame, "collect"):
-        frame = frame.collect()
-    return frame.to_pandas()
+    return frame_as_pandas(data, table=table)
 
 
 def _plain(value: Any) -> Any:

@@ -21,6 +21,7 @@ from hxmetrics.measures.index.options import (
     Scale,
     _scales,
 )
+from hxmetrics.tables import as_pandas
 
 _P = "_hx_person"
 _R = "_hx_response"
@@ -76,9 +77,8 @@ class _Data:
 
 
 def _to_pandas(frame: Any) -> pd.DataFrame:
-    if isinstance(frame, nw.LazyFrame):
-        frame = frame.collect()
-    return frame.to_pandas()
+    """The one converter of the package (:func:`hxmetrics.tables.as_pandas`)."""
+    return as_pandas(frame, table="responses")
 
 
 def _prepare(
