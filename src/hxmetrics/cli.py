@@ -134,25 +134,12 @@ def _parser() -> argparse.ArgumentParser:
     rep = sub.add_parser(
         "report",
         parents=[common],
-        conflict_handler="resolve",  # --keys is redefined below
         help="the main job: one self-contained HTML report (default: the bundled sample)",
         description="Validate the tables, resolve stakeholders, compute the measures and "
         "write one self-contained HTML report. With no --data/--job it runs on the bundled "
         "sample organisation.",
     )
     add_report_arguments(rep)
-    # ``--keys`` alone means no key: one person per record, so rosters of ids only
-    # (a CRM export, a transaction log's customers) register; "+" made it a usage error.
-    default_keys = rep.get_default("keys")
-    rep.add_argument(
-        "--keys",
-        nargs="*",
-        metavar="COLUMN",
-        default=default_keys,
-        help="roster columns that link one person's records (default: "
-        f"{' '.join(default_keys)}; those the rosters have); --keys alone: no key, "
-        "one person per record",
-    )
     rep.set_defaults(func=_cmd_report)
     val = sub.add_parser(
         "validate",

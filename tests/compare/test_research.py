@@ -198,3 +198,12 @@ def test_errors() -> None:
         simulate_silo_bias(n_replications=3, n_organisations=4)
     with pytest.raises(ParameterError, match="role must be one of"):
         simulate_silo_bias(role="everyone")
+
+
+def test_a_legacy_random_state_is_refused_as_everywhere() -> None:
+    # Found (issue 11): seeds were typed four ways; simulate_silo_bias alone still took a
+    # legacy numpy RandomState that every measure refuses.
+    with pytest.raises(ParameterError, match="default_rng"):
+        simulate_silo_bias(
+            n_people=200, n_replications=2, n_organisations=1, random_state=np.random.RandomState(1)
+        )

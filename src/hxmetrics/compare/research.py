@@ -31,7 +31,12 @@ from hxmetrics.compare._design import prepare_silos
 from hxmetrics.compare._inference import cluster_totals
 from hxmetrics.compare._names import as_role
 from hxmetrics.errors import HxError, ParameterError, check_choice
-from hxmetrics.measures._inference import check_confidence, wilson_interval, z_critical
+from hxmetrics.measures._inference import (
+    check_confidence,
+    check_random_state,
+    wilson_interval,
+    z_critical,
+)
 from hxmetrics.tables import ROLE_OF_SILO
 
 if TYPE_CHECKING:
@@ -351,7 +356,7 @@ def simulate_silo_bias(
     role = as_role(role)
     confidence = check_confidence(confidence)
     z = z_critical(confidence)
-    rng = np.random.default_rng(random_state)
+    rng = check_random_state(random_state)  # a legacy RandomState is refused, as everywhere
     per_org = np.full(n_organisations, n_replications // n_organisations)
     per_org[: n_replications % n_organisations] += 1
 

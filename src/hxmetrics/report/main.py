@@ -526,10 +526,13 @@ def add_report_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPa
     )
     parser.add_argument(
         "--keys",
-        nargs="+",
+        # "*": --keys alone means no key, one person per record, so rosters of ids
+        # only (a CRM export, a transaction log's customers) register.
+        nargs="*",
         metavar="COLUMN",
         default=["email", "phone"],
-        help="roster columns that link one person's records (default: email phone)",
+        help="roster columns that link one person's records (default: email phone; "
+        "those the rosters have); --keys alone: no key, one person per record",
     )
     parser.add_argument(
         "--quiet", action="store_true", help="no progress on stderr, even on a terminal"
