@@ -36,7 +36,9 @@ def test_the_wrapper_keeps_the_signature_and_lists_its_renames() -> None:
     import inspect
 
     assert list(inspect.signature(_measure).parameters) == ["data", "by", "n_resamples"]
-    assert _measure.__hx_renamed__ == {"group": "by", "n_boot": "n_resamples"}  # type: ignore[attr-defined]
+    # type: ignore: the decorator sets this attribute at run time; mypy cannot see it
+    renames = _measure.__hx_renamed__  # type: ignore[attr-defined]
+    assert renames == {"group": "by", "n_boot": "n_resamples"}
 
 
 def test_deprecated_value_converts_an_old_meaning() -> None:

@@ -66,7 +66,7 @@ def test_hx_warning_is_a_user_warning_that_can_be_filtered_alone():
     assert issubclass(errors.HxWarning, UserWarning)
     assert not issubclass(errors.HxWarning, errors.HxError)
     with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("ignore")
+        warnings.simplefilter("ignore")  # everything else off: the filter below alone
         warnings.simplefilter("always", errors.HxWarning)
         warnings.warn("reliability 0.0016 is below 0.5", errors.HxWarning, stacklevel=1)
         warnings.warn("something else", UserWarning, stacklevel=1)

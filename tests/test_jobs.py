@@ -125,6 +125,7 @@ def test_hybrid_groups_come_from_attribution(sample_run):
 
 
 def test_polars_engine_gives_the_same_numbers(tmp_path, sample_run):
+    # Polars is a test extra (CI installs it); without it this test cannot run.
     pytest.importorskip("polars")
     job = write_job(tmp_path, fmt="parquet")
     assert main(["compute", "--job", str(job), "--engine", "polars"]) == 0
@@ -830,6 +831,7 @@ def test_rfm_output_has_the_pseudonymous_customer_id_sorted(workdir, tmp_path):
     raw = (workdir / "out" / "rfm.csv").read_text()
     assert not any(str(v) in raw for v in tx["source_id"].unique()[:50])
     assert secret.strip() not in raw
+    # Polars is a test extra (CI installs it); without it this test cannot run.
     pytest.importorskip("polars")
     assert main(["compute", "--job", str(job), "--engine", "polars"]) == 0
     again = read(workdir / "out", "rfm", "csv")

@@ -260,6 +260,7 @@ def test_table_from_filename(name, table):
 @pytest.mark.parametrize("kind", ["polars", "polars_lazy", "pyarrow"])
 @pytest.mark.parametrize("table", TABLES)
 def test_validate_accepts_polars_and_arrow_frames_as_pandas_does(table, kind):
+    # Polars is a test extra (CI installs it); without it this test cannot run.
     pl = pytest.importorskip("polars")
     df = valid(table).assign(extra=1)
     if kind == "pyarrow":
@@ -278,6 +279,7 @@ def test_validate_accepts_polars_and_arrow_frames_as_pandas_does(table, kind):
 
 
 def test_validate_polars_failures_read_as_pandas_failures():
+    # Polars is a test extra (CI installs it); without it this test cannot run.
     pl = pytest.importorskip("polars")
     df = valid("workers").assign(engagement=["gig", "fulltime", "gig"])
     with pytest.raises(InputTableError) as from_pandas:

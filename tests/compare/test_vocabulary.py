@@ -111,13 +111,16 @@ def test_simulation_speaks_the_same_vocabulary() -> None:
         n_organisations=1,
         random_state=3,
     )
+    # type: ignore: kwargs is a dict of mixed values; mypy cannot match it to the keywords
     new = simulate_silo_bias(role="customers", **kwargs)  # type: ignore[arg-type]
     assert new["role"].unique().tolist() == ["customer"]
     with pytest.warns(DeprecationWarning, match="'group' is deprecated, use 'role'"):
+        # type: ignore: the old keyword on purpose, and a dict of mixed values
         old = simulate_silo_bias(group="customer", **kwargs)  # type: ignore[arg-type]
     pd.testing.assert_frame_equal(old, new)
     gen = simulate_silo_bias(
         role="customer",
+        # type: ignore: a dict of mixed values; mypy cannot match it to the keywords
         **{**kwargs, "random_state": np.random.default_rng(3)},  # type: ignore[arg-type]
     )
     pd.testing.assert_frame_equal(gen, new)

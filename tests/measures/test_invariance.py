@@ -852,6 +852,7 @@ def test_cfa_warns_when_the_fit_does_not_converge(monkeypatch: pytest.MonkeyPatc
     fit_ml = _cfa.fit_ml
 
     def stuck(*args: object, **kwargs: object) -> _cfa.FitResult:
+        # type: ignore: forwards the patched function's own arguments untyped
         result = fit_ml(*args, **kwargs)  # type: ignore[arg-type]
         result.converged = False
         return result

@@ -357,6 +357,7 @@ def test_merge_of_partials(case: Case) -> None:
 @pytest.mark.parametrize("engine_name", ENGINES)
 @pytest.mark.parametrize("case", CASES, ids=IDS)
 def test_every_engine_gives_the_pandas_result(case: Case, engine_name: str) -> None:
+    # An engine is a test extra; without it the case cannot run (CI installs every one).
     pytest.importorskip("polars" if engine_name.startswith("polars") else engine_name)
     data = case.data()
     expected = case.compute(data, min_n=MIN_N)
@@ -366,6 +367,7 @@ def test_every_engine_gives_the_pandas_result(case: Case, engine_name: str) -> N
 
 
 @pytest.mark.spark
+# pyspark's own notice that it does not fully support pandas 3 (see conftest).
 @pytest.mark.filterwarnings(SPARK_PANDAS_WARNING)
 @pytest.mark.parametrize("case", CASES, ids=IDS)
 def test_every_measure_on_spark(spark: Any, case: Case) -> None:

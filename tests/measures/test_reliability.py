@@ -155,6 +155,7 @@ def test_feldt_interval_covers_at_the_nominal_rate_for_parallel_items() -> None:
 
 
 @pytest.mark.slow
+# Many simulated samples have low alpha on purpose; the warning is tested elsewhere.
 @pytest.mark.filterwarnings("ignore:.*below 0.70:hxmetrics.errors.HxWarning")
 def test_alpha_standard_error_matches_the_sampling_spread() -> None:
     """The normal-theory asymptotic SE equals the Monte Carlo SD of alpha-hat."""
@@ -369,6 +370,7 @@ def test_reliability_table_lists_both_measures_per_scale(hs: pd.DataFrame) -> No
     assert list(two["measure"]) == ["cronbach_alpha"]  # omega needs 3 items
 
 
+# One school's speed subscale is below 0.70 (a true note); this test compares engines only.
 @pytest.mark.filterwarnings("ignore:.*below 0.70:hxmetrics.errors.HxWarning")
 def test_every_dataframe_engine_gives_the_same_result(hs: pd.DataFrame, engine) -> None:
     # ``engine`` (tests/measures/conftest.py): pandas, Polars eager and lazy, DuckDB, PyArrow
@@ -380,6 +382,7 @@ def test_every_dataframe_engine_gives_the_same_result(hs: pd.DataFrame, engine) 
 # --------------------------------------------------------------------------- properties
 
 
+# Random data has low alpha; this property is about invariance, the warning is tested elsewhere.
 @pytest.mark.filterwarnings("ignore:.*below 0.70:hxmetrics.errors.HxWarning")
 @settings(max_examples=25, deadline=None)
 @given(
@@ -606,6 +609,7 @@ def test_omega_warns_when_the_fit_does_not_converge(monkeypatch: pytest.MonkeyPa
     fit_ml = _cfa.fit_ml
 
     def stuck(*args: object, **kwargs: object) -> _cfa.FitResult:
+        # type: ignore: forwards the patched function's own arguments untyped
         result = fit_ml(*args, **kwargs)  # type: ignore[arg-type]
         result.converged = False
         return result

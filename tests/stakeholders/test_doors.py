@@ -11,6 +11,7 @@ from hxmetrics.tables import ROLE_OF_SILO
 
 from ._helpers import day
 
+# Polars is a test extra (CI installs it); without it this test cannot run.
 pl = pytest.importorskip("polars")
 
 SECRET = new_secret()

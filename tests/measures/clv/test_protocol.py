@@ -274,6 +274,7 @@ def test_models_with_given_parameters_display_and_plot():
 
 
 @pytest.mark.spark
+# pyspark's own notice that it does not fully support pandas 3 (see conftest).
 @pytest.mark.filterwarnings(SPARK_PANDAS_WARNING)
 def test_rfm_summary_on_spark_is_the_pandas_result(spark):
     # rfm_summary failed on Spark (a sum of booleans; no duration arithmetic on

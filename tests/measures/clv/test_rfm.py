@@ -157,8 +157,10 @@ def test_diagnostics_take_the_data_first_and_the_old_order_warns():
     pd.testing.assert_frame_equal(old, new)
     kwargs = {"customer": "id", "time": "ts", "observation_end": "2024-03-31"}
     with pytest.warns(DeprecationWarning, match="data comes first"):
+        # type: ignore: the old argument order on purpose (model first)
         old = cumulative_purchases_table(model, TX, **kwargs)  # type: ignore[arg-type]
     pd.testing.assert_frame_equal(old, cumulative_purchases_table(TX, model, **kwargs))
     _fig, ax = new_figure()
     with pytest.warns(DeprecationWarning, match="data comes first"):
+        # type: ignore: the old argument order on purpose (model first)
         assert plot_calibration_holdout(model, rfm, ax=ax) is ax  # type: ignore[arg-type]
