@@ -62,6 +62,9 @@ if TYPE_CHECKING:
 
 __version__ = "0.1.0"
 
+# The names of hxmetrics.measures, written out so that ``import hxmetrics`` need not
+# import the measures (SciPy behind them) to know them; tests/test_package.py fails
+# when this list and ``hxmetrics.measures.__all__`` differ.
 _MEASURES = (
     "CFA",
     "JOB_MEASURES",
