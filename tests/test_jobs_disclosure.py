@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import stat
 from pathlib import Path
 
@@ -525,3 +526,25 @@ def test_exclusions_of_hidden_groups_stay_hidden():
     # The measure's own total (hidden groups too) stays on the unprotected result only.
     assert visible != 3
     assert result.attrs["hxmetrics"]["excluded"] == {"missing": 3}
+
+
+def test_group_labels_that_are_emails_are_refused(tmp_path, sample, capsys):
+    """Hostile input (this round's review): a column not named like an identifier but
+    holding emails ('team') made one group per person, its email printed as the label."""
+    data = tmp_path / "data"
+    shutil.copytree(sample, data)
+    responses = pd.read_csv(data / "responses.csv")
+    responses["team"] = [f"person{i % 40}@example.org" for i in range(len(responses))]
+    responses.to_csv(data / "responses.csv", index=False)
+    job = tmp_path / "job.toml"
+    job.write_text(
+        "[inputs]\n"
+        + "".join(f"{t} = '{data / t}.csv'\n" for t in ("customers", "workers", "partners"))
+        + f"responses = '{data}/responses.csv'\n[output]\ndir = 'out'\nformat = 'csv'\n"
+        + measure("by_team", NPS, "['team']")
+    )
+    assert main(["compute", "--job", str(job)]) != 0
+    err = capsys.readouterr().err
+    assert "group column 'team' holds values that look like an email" in err
+    assert "@example.org" not in err
+    assert not (tmp_path / "out" / "by_team.csv").exists()

@@ -59,7 +59,7 @@ import os
 import platform
 import tomllib
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -80,6 +80,7 @@ from hxmetrics.privacy import (
     Disclosure,
     check_group_columns,
     check_min_n,
+    looks_personal,
     shown_totals,
 )
 from hxmetrics.tables import ROSTERS, SUFFIXES, TABLES, read_table, validate
@@ -422,6 +423,19 @@ def _groups(function: str, options: Mapping[str, Any]) -> list[str]:
     return [raw] if isinstance(raw, str) else [str(c) for c in raw]
 
 
+def _refuse_personal_labels(table: pd.DataFrame, by: Sequence[str], name: str) -> None:
+    """A group label that is an email or a phone number is a person, whatever the column
+    is called (``check_group_columns`` only knows identifier column names); the error
+    names the column, never the value."""
+    for column in by:
+        if column in table.columns and bool(looks_personal(table[column].astype(str)).any()):
+            raise PrivacyError(
+                f"measure {name!r}: group column {column!r} holds values that look like an "
+                "email or a phone number; each group would be one person. Group by a "
+                "role, a team, a touchpoint or a period instead."
+            )
+
+
 def _check_privacy(function: str, options: Mapping[str, Any], label: str, min_n: int) -> None:
     """What a measure may output under the job's ``min_n`` (usage errors, exit 2)."""
     try:
@@ -504,6 +518,7 @@ def _protect(
             continue
         base, n_column, rows_base = _bases(spec)
         by = _groups(spec.function, spec.options)
+        _refuse_personal_labels(results[spec.name], by, spec.name)
         layer.add(spec.name, results[spec.name], base=base, by=by, where=spec.where, n=n_column)
         layer.add_count(
             f"{spec.name}:rows_in", rows_in[spec.name], base=rows_base, where=spec.where
