@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 import hxmetrics
 from hxmetrics.errors import InputTableError, ParameterError
 from hxmetrics.tables import (
+    OPTIONAL_TABLES,
     ROLE_OF_SILO,
     ROLES,
     ROSTERS,
@@ -75,6 +76,15 @@ def valid(table: str) -> pd.DataFrame:
                 "amount": ["12.5", "-3"],
             }
         )
+    if table == "ticket_events":
+        return pd.DataFrame(
+            {
+                "ticket_id": ["k1", "k1", "k2"],
+                "status": ["opened", "resolved", "opened"],
+                "timestamp": ["2024-01-01", "2024-01-02 09:30", "2024-01-02"],
+                "team": ["t-a", None, "t-b"],
+            }
+        )
     assert table == "tickets"
     return pd.DataFrame(
         {
@@ -97,7 +107,7 @@ def failure(df: pd.DataFrame, table: str) -> InputTableError:
     return info.value
 
 
-@pytest.mark.parametrize("table", TABLES)
+@pytest.mark.parametrize("table", [*TABLES, *OPTIONAL_TABLES])
 def test_valid_frame_passes_with_same_rows_and_extra_columns_kept(table):
     df = valid(table).assign(extra=1)
     out = validate(df, table=table)
@@ -108,7 +118,7 @@ def test_valid_frame_passes_with_same_rows_and_extra_columns_kept(table):
     assert all(pd.api.types.is_datetime64_any_dtype(out[c]) for c in time_cols)
 
 
-@pytest.mark.parametrize("table", TABLES)
+@pytest.mark.parametrize("table", [*TABLES, *OPTIONAL_TABLES])
 def test_missing_column_named_with_did_you_mean(table):
     df = valid(table)
     first = df.columns[0]
@@ -121,7 +131,7 @@ def test_missing_column_named_with_did_you_mean(table):
     assert (err.failure_cases["check"] == "column_in_dataframe").any()
 
 
-@pytest.mark.parametrize("table", TABLES)
+@pytest.mark.parametrize("table", [*TABLES, *OPTIONAL_TABLES])
 def test_null_id_reported_with_row(table):
     df = valid(table)
     id_col = df.columns[0]
@@ -247,6 +257,8 @@ def test_validation_keeps_rows_in_order(perm):
         ("responses.csv", "responses"),
         ("workers_2025.parquet", "workers"),
         ("data/tickets-q1.csv", "tickets"),
+        ("ticket_events.csv", "ticket_events"),
+        ("ticket_events_2025.parquet", "ticket_events"),
         ("notes.csv", None),
     ],
 )
@@ -258,7 +270,7 @@ def test_table_from_filename(name, table):
 
 
 @pytest.mark.parametrize("kind", ["polars", "polars_lazy", "pyarrow"])
-@pytest.mark.parametrize("table", TABLES)
+@pytest.mark.parametrize("table", [*TABLES, *OPTIONAL_TABLES])
 def test_validate_accepts_polars_and_arrow_frames_as_pandas_does(table, kind):
     # Polars is a test extra (CI installs it); without it this test cannot run.
     pl = pytest.importorskip("polars")
@@ -392,3 +404,91 @@ def test_schemas_are_the_same_objects_through_every_name():
     assert (*tables.ROSTER_TABLES, *tables.EXHAUST_TABLES) == tables.TABLES
     assert tables.SCHEMAS["workers"] is ROSTERS["workers"]
     assert tables.SCHEMAS["tickets"] is tables.EXHAUST["tickets"]
+
+
+# ------------------------------------- issue 14: ticket_events, an optional table
+
+
+def test_ticket_events_is_optional_and_outside_tables():
+    """Code that walks TABLES (report, jobs, sample) never meets the optional table."""
+    from hxmetrics import tables
+
+    assert OPTIONAL_TABLES == ("ticket_events",)
+    assert "ticket_events" not in TABLES
+    assert "ticket_events" not in tables.SCHEMAS
+    assert set(tables.OPTIONAL) == {"ticket_events"}
+    schema = tables.OPTIONAL["ticket_events"]
+    assert list(schema.columns) == ["ticket_id", "status", "timestamp", "team"]
+    assert not schema.columns["team"].required
+    assert schema.columns["team"].nullable
+
+
+def test_ticket_events_without_team_passes_and_keeps_order():
+    df = valid("ticket_events").drop(columns="team").iloc[::-1]
+    out = validate(df, table="ticket_events")
+    assert list(out.index) == list(df.index)
+    assert out["timestamp"].dtype == "datetime64[ns]"
+
+
+def test_ticket_events_repeated_step_is_named_with_rows_and_masked_id():
+    df = pd.concat([valid("ticket_events"), valid("ticket_events").iloc[[1]]], ignore_index=True)
+    err = failure(df, "ticket_events")
+    text = str(err)
+    assert "table 'ticket_events'" in text
+    assert "multiple_fields_uniqueness" in text or "unique" in text
+    assert "row 3" in text
+    assert "'k1'" not in text  # ticket ids are identifiers: masked
+    assert "<ticket_id, masked>" in text
+
+
+def test_ticket_events_missing_status_and_bad_timestamp_are_listed_together():
+    df = valid("ticket_events")
+    df.loc[0, "status"] = None
+    df.loc[2, "timestamp"] = "02/01/2024"
+    err = failure(df, "ticket_events")
+    text = str(err)
+    assert "column 'status', check not_nullable: 1 row(s), e.g. row 0" in text
+    assert "column 'timestamp', check coerce_dtype('datetime64[ns]'): 1 row(s), e.g. row 2" in text
+
+
+def test_ticket_events_against_tickets_name_unknown_ticket_and_early_status():
+    tickets = valid("tickets")  # k1 opened 2024-01-01, k2 opened 2024-01-02
+    events = pd.DataFrame(
+        {
+            "ticket_id": ["k1", "k2", "k9", "k2"],
+            "status": ["opened", "opened", "opened", "triaged"],
+            "timestamp": ["2024-01-01", "2024-01-01 12:00", "2024-01-05", "2024-01-03"],
+        }
+    )
+    assert len(validate(events, table="ticket_events")) == 4  # nothing wrong on its own
+    with pytest.raises(InputTableError) as info:
+        validate(events, table="ticket_events", parents={"tickets": tickets})
+    err = info.value
+    text = str(err)
+    assert err.table == "ticket_events"
+    assert "column 'ticket_id', check ticket_id_in_tickets: 1 row(s), e.g. row 2:" in text
+    assert "'k9'" not in text
+    assert (
+        "column 'timestamp', check timestamp_not_before_tickets_opened: 1 row(s), e.g. row 1: "
+        "'timestamp=2024-01-01 12:00:00 < tickets.opened=2024-01-02 00:00:00'"
+    ) in text
+    cases = err.failure_cases
+    assert set(cases["check"]) == {
+        "ticket_id_in_tickets",
+        "timestamp_not_before_tickets_opened",
+    }
+    assert sorted(cases["index"]) == [1, 2]
+
+
+def test_ticket_events_parents_are_validated_and_checked():
+    events = valid("ticket_events")
+    tickets = valid("tickets")
+    out = validate(events, table="ticket_events", parents={"tickets": tickets})
+    assert len(out) == len(events)
+    bad = tickets.assign(severity=["low", "urgent"])
+    with pytest.raises(InputTableError, match="table 'tickets'"):
+        validate(events, table="ticket_events", parents={"tickets": bad})
+    with pytest.raises(ParameterError, match=r"refers to 'tickets'.*Did you mean 'tickets'"):
+        validate(events, table="ticket_events", parents={"ticket": tickets})
+    with pytest.raises(ParameterError, match="refers to no other table"):
+        validate(tickets, table="tickets", parents={"tickets": tickets})

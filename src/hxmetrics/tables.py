@@ -4,7 +4,10 @@ Rosters are what each silo keeps about its people (one row per relationship
 episode); exhaust tables are what people leave behind (survey answers,
 interactions, purchases, feedback tickets). Every exhaust row names the silo it
 came from and that silo's own id for the person (``silo``, ``source_id``): the
-stakeholder model turns those into persons.
+stakeholder model turns those into persons. Optional tables (:data:`OPTIONAL_TABLES`:
+``ticket_events``, the status history of tickets) hang off an exhaust table through
+its id instead; code that walks :data:`TABLES` never meets them, so a folder without
+them reads as before.
 
 ``validate(df, table=...)`` returns the coerced frame or raises
 :class:`~hxmetrics.errors.InputTableError` listing every failed check.
@@ -52,6 +55,8 @@ __all__ = [
     "ENGAGEMENTS",
     "EXHAUST",
     "EXHAUST_TABLES",
+    "OPTIONAL",
+    "OPTIONAL_TABLES",
     "ROLES",
     "ROLE_OF_SILO",
     "ROSTERS",
@@ -282,12 +287,39 @@ def _tickets() -> pa.DataFrameSchema:
     )
 
 
+def _ticket_events() -> pa.DataFrameSchema:
+    pa = _pandera()
+    return pa.DataFrameSchema(
+        {
+            "ticket_id": _id("ticket_id"),
+            "status": pa.Column(pa.String, nullable=False, coerce=True),
+            "timestamp": pa.Column(pa.DateTime, nullable=False, coerce=True),
+            "team": pa.Column(pa.String, nullable=True, required=False, coerce=True),
+        },
+        unique=["ticket_id", "timestamp", "status"],
+        name="ticket_events",
+    )
+
+
 #: Rosters: the silo tables companies already have, one row per episode.
 ROSTER_TABLES: tuple[str, ...] = SILOS
 #: Exhaust tables: what people leave behind.
 EXHAUST_TABLES: tuple[str, ...] = ("responses", "events", "transactions", "tickets")
 #: Every table of the contract, rosters first.
 TABLES: tuple[str, ...] = (*ROSTER_TABLES, *EXHAUST_TABLES)
+#: Optional tables: details of an exhaust table's rows, keyed by its id (no ``silo`` or
+#: ``source_id``). :func:`validate`, :func:`table_from_filename` and :data:`OPTIONAL`
+#: know them; they are kept out of :data:`TABLES`, so the report, batch jobs and the
+#: sample, which walk :data:`TABLES`, work with or without them.
+#:
+#: ``ticket_events``: one row per status change of a ticket. ``ticket_id`` (text, a
+#: ``tickets.ticket_id``), ``status`` (text, the organisation's own status names),
+#: ``timestamp`` (when the ticket took that status) and, optionally, ``team`` (who
+#: holds the ticket from that step on; empty where not recorded). ``(ticket_id,
+#: timestamp, status)`` is unique. Read by
+#: :func:`hxmetrics.measures.responsiveness.itr.itr_stages`.
+OPTIONAL_TABLES: tuple[str, ...] = ("ticket_events",)
+_CONTRACT: tuple[str, ...] = (*TABLES, *OPTIONAL_TABLES)
 
 
 @functools.cache
@@ -301,15 +333,23 @@ def _schemas() -> dict[str, pa.DataFrameSchema]:
         "events": _events(),
         "transactions": _transactions(),
         "tickets": _tickets(),
+        "ticket_events": _ticket_events(),
     }
 
 
-# ROSTERS, EXHAUST and SCHEMAS (table name -> pandera schema) are made on first access,
-# so that importing this module does not import pandera.
-_LAZY_SCHEMAS = {"ROSTERS": ROSTER_TABLES, "EXHAUST": EXHAUST_TABLES, "SCHEMAS": TABLES}
+# ROSTERS, EXHAUST, OPTIONAL and SCHEMAS (table name -> pandera schema) are made on
+# first access, so that importing this module does not import pandera. SCHEMAS holds
+# the schemas of TABLES; OPTIONAL those of OPTIONAL_TABLES.
+_LAZY_SCHEMAS = {
+    "ROSTERS": ROSTER_TABLES,
+    "EXHAUST": EXHAUST_TABLES,
+    "OPTIONAL": OPTIONAL_TABLES,
+    "SCHEMAS": TABLES,
+}
 if TYPE_CHECKING:
     ROSTERS: dict[str, pa.DataFrameSchema]
     EXHAUST: dict[str, pa.DataFrameSchema]
+    OPTIONAL: dict[str, pa.DataFrameSchema]
     SCHEMAS: dict[str, pa.DataFrameSchema]
 
 
@@ -350,13 +390,71 @@ _ORDERINGS: dict[str, tuple[_Ordering, ...]] = {
     "tickets": (_Ordering("opened", "first_response"), _Ordering("opened", "closed")),
 }
 
+
+@dataclass(frozen=True)
+class _Reference:
+    """A cross-table rule: ``column`` is a ``key`` of ``parent``, and ``time`` is not
+    before that parent row's ``since`` (a ticket's status cannot change before it opened)."""
+
+    parent: str
+    column: str
+    key: str
+    time: str
+    since: str
+
+    @property
+    def names(self) -> tuple[str, str]:
+        return (
+            f"{self.column}_in_{self.parent}",
+            f"{self.time}_not_before_{self.parent}_{self.since}",
+        )
+
+    def failures(self, df: pd.DataFrame, parent: pd.DataFrame) -> pd.DataFrame:
+        """Failure rows of ``df`` (coerced) against the coerced ``parent``."""
+        since = pd.Series(parent[self.since].to_numpy(), index=parent[self.key].to_numpy())
+        at = pd.Index(since.index).get_indexer(df[self.column])
+        known = at >= 0
+        opened = np.full(len(df), _NAT)
+        opened[known] = since.to_numpy()[at[known]]
+        time = df[self.time].to_numpy(dtype="datetime64[ns]")
+        early = known & ~np.isnat(opened) & (time < opened)
+        unknown_name, early_name = self.names
+        parts = []
+        if (~known).any():
+            parts.append(_cases(self.column, unknown_name, df[self.column], ~known))
+        if early.any():
+            text = pd.Series(
+                [
+                    f"{self.time}={pd.Timestamp(t)} < {self.parent}.{self.since}={pd.Timestamp(o)}"
+                    for t, o in zip(time[early], opened[early], strict=True)
+                ],
+                dtype=object,
+            )
+            parts.append(
+                pd.DataFrame(
+                    {
+                        "column": self.time,
+                        "check": early_name,
+                        "failure_case": text,
+                        "index": df.index[early],
+                    }
+                )
+            )
+        return pd.concat(parts, ignore_index=True) if parts else _no_cases()
+
+
+#: Cross-table rules, checked by :func:`validate` when the parent table is given.
+_REFERENCES: dict[str, _Reference] = {
+    "ticket_events": _Reference("tickets", "ticket_id", "ticket_id", "timestamp", "opened"),
+}
+
 _EXAMPLES_PER_CHECK = 5
 
 
 def table_from_filename(name: str) -> str | None:
     """Infer the table from a file name such as ``responses.csv`` or ``workers_2025.parquet``."""
     stem = name.rsplit("/", 1)[-1].split(".", 1)[0].lower()
-    for table in sorted(TABLES, key=len, reverse=True):
+    for table in sorted(_CONTRACT, key=len, reverse=True):
         if stem == table or stem.startswith(table + "_") or stem.startswith(table + "-"):
             return table
     return None
@@ -532,7 +630,7 @@ def as_pandas(df: Any, *, table: str) -> pd.DataFrame:
     return out
 
 
-def validate(df: Any, *, table: str) -> pd.DataFrame:
+def validate(df: Any, *, table: str, parents: dict[str, Any] | None = None) -> pd.DataFrame:
     """Check ``df`` against the contract for ``table`` and return it coerced.
 
     Parameters
@@ -543,8 +641,15 @@ def validate(df: Any, *, table: str) -> pd.DataFrame:
         accepts are converted to pandas first (lazy ones collected), see
         :func:`as_pandas`.
     table : str
-        One of ``customers``, ``workers``, ``partners`` (rosters) or
-        ``responses``, ``events``, ``transactions``, ``tickets`` (exhaust).
+        One of ``customers``, ``workers``, ``partners`` (rosters),
+        ``responses``, ``events``, ``transactions``, ``tickets`` (exhaust) or
+        ``ticket_events`` (optional, :data:`OPTIONAL_TABLES`).
+    parents : dict, optional
+        The tables ``table`` refers to, by name, for the cross-table checks:
+        ``{"tickets": tickets}`` for ``ticket_events`` (every ``ticket_id`` is a
+        ticket's, check ``ticket_id_in_tickets``; no status before the ticket
+        opened, check ``timestamp_not_before_tickets_opened``). The parent is
+        validated first (its errors name the parent table).
 
     Returns
     -------
@@ -573,13 +678,14 @@ def validate(df: Any, *, table: str) -> pd.DataFrame:
     hxmetrics.errors.InputTableError: table 'workers' failed 1 check(s) on 1 row(s):
       column 'engagement', check isin(...): 1 row(s), e.g. row 0: 'fulltime'
     """
-    if not isinstance(table, str) or table not in TABLES:
-        hint = did_you_mean(table, TABLES) if isinstance(table, str) else ""
+    if not isinstance(table, str) or table not in _CONTRACT:
+        hint = did_you_mean(table, _CONTRACT) if isinstance(table, str) else ""
         raise InputTableError(
-            f"unknown table {table!r}; the contract has {', '.join(TABLES)}." + hint,
+            f"unknown table {table!r}; the contract has {', '.join(_CONTRACT)}." + hint,
             table=str(table),
             failure_cases=_no_cases(),
         )
+    checked_parents = _checked_parents(table, parents)
     df = as_pandas(df, table=table)
     _check_column_names(df, table)
     schema = _schemas()[table]
@@ -602,9 +708,35 @@ def validate(df: Any, *, table: str) -> pd.DataFrame:
         # Cross-column rules run only once every column has its type, so a bad
         # date is reported as a bad date and not as a failed comparison.
         cases = _ordering_failures(coerced, _ORDERINGS.get(table, ()))
+        rule = _REFERENCES.get(table)
+        if rule is not None and rule.parent in checked_parents:
+            found = rule.failures(coerced, checked_parents[rule.parent])
+            cases = pd.concat([c for c in (cases, found) if not c.empty] or [_no_cases()])
+            cases = cases.reset_index(drop=True)
         if cases.empty:
             return coerced
     _fail(table, cases, df)
+
+
+def _checked_parents(table: str, parents: dict[str, Any] | None) -> dict[str, pd.DataFrame]:
+    """The parent tables of ``table`` given in ``parents``, validated."""
+    if parents is None:
+        return {}
+    rule = _REFERENCES.get(table)
+    allowed = [] if rule is None else [rule.parent]
+    if not isinstance(parents, dict):
+        raise ParameterError(
+            f"parents must be a dict of tables by name (e.g. {{'tickets': tickets}}); "
+            f"got {type(parents).__name__}."
+        )
+    unknown = [name for name in parents if name not in allowed]
+    if unknown:
+        refers = f"refers to {allowed[0]!r}" if allowed else "refers to no other table"
+        raise ParameterError(
+            f"validate(table={table!r}): {table!r} {refers}; parents names {unknown}."
+            + did_you_mean(str(unknown[0]), allowed)
+        )
+    return {name: validate(frame, table=name) for name, frame in parents.items()}
 
 
 _CASE_COLUMNS = ["column", "check", "failure_case", "index"]
@@ -996,6 +1128,8 @@ _HINTS = {
         "placed in time: give every value an offset, or none"
     ),
     "scalar_value": "a list, set, dict, tuple or bytes value is not text or a number",
+    "ticket_id_in_tickets": "every status change belongs to a ticket of the tickets table",
+    "timestamp_not_before_tickets_opened": "a ticket's status cannot change before it opened",
 }
 
 
