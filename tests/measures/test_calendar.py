@@ -169,6 +169,22 @@ def test_aware_input_in_another_zone_is_converted_to_the_calendar_zone() -> None
     assert out.tolist() == [0.0]  # 09:00 -> 09:00 New York
 
 
+@pytest.mark.parametrize("engine", ["polars", "pyarrow"])
+def test_polars_and_pyarrow_columns_keep_their_time_zone(engine: str) -> None:
+    # Mon 2026-01-12 08:00 -> 09:00 UTC is 09:00 -> 10:00 in Berlin: 1 h (0 if the zone
+    # were dropped and the times read as Berlin wall-clock times).
+    cal = BusinessCalendar.standard(tz="Europe/Berlin")
+    times = [dt.datetime(2026, 1, 12, 8), dt.datetime(2026, 1, 12, 9)]
+    if engine == "polars":
+        pl = pytest.importorskip("polars", reason="polars is an optional engine")
+        column = pl.Series(times).dt.replace_time_zone("UTC")
+    else:
+        pa = pytest.importorskip("pyarrow", reason="pyarrow is an optional engine")
+        column = pa.array(times, pa.timestamp("us", "UTC"))
+    assert cal.business_seconds(column[:1], column[1:]).tolist() == [HOUR]
+    assert clock_seconds(column[:1], column[1:]).tolist() == [HOUR]
+
+
 def test_missing_end_is_nan_and_a_single_as_of_broadcasts() -> None:
     cal = BusinessCalendar.standard()
     start = pd.Series(pd.to_datetime(["2026-01-05 09:00", "2026-01-06 09:00"]))

@@ -482,6 +482,10 @@ class _Times:
 def _datetime_index(values: Any, name: str) -> pd.DatetimeIndex:
     if isinstance(values, str | dt.datetime | dt.date | np.datetime64) or values is None:
         values = [values]
+    elif hasattr(values, "to_pandas") and not isinstance(values, pd.Series | pd.Index):
+        # Polars and PyArrow columns: through pandas, which keeps their time zone
+        # (their numpy conversion drops it).
+        values = values.to_pandas()
     dtype = getattr(values, "dtype", None)
     if isinstance(dtype, pd.DatetimeTZDtype) or (isinstance(dtype, np.dtype) and dtype.kind == "M"):
         return pd.DatetimeIndex(values).as_unit("ns")
