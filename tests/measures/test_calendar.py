@@ -7,8 +7,10 @@ slow per-day reference written independently here.
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import json
+import pickle
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -254,6 +256,9 @@ def test_calendar_is_immutable() -> None:
     cal = BusinessCalendar.standard()
     with pytest.raises(AttributeError, match="immutable"):
         cal.tz = "Europe/Berlin"  # type: ignore[misc]  # the point of the test
+    # Pickling (process pools) and copying rebuild it without setting attributes.
+    assert pickle.loads(pickle.dumps(cal)) == cal
+    assert copy.deepcopy(cal) == cal
     hours = cal.hours
     hours["Sat"] = (("09:00", "10:00"),)
     assert cal.hours["Sat"] == ()

@@ -303,6 +303,10 @@ tz='Europe/Berlin', holidays=['2026-12-25'])
         """Working seconds in a week without holidays."""
         return float(sum(b - a for spans in self._hours for a, b in spans))
 
+    def __reduce__(self) -> tuple[Any, tuple[dict[str, Any]]]:
+        # pickle and copy rebuild through the public state (attributes cannot be set).
+        return (type(self).from_dict, (self.to_dict(),))
+
     def _key(self) -> tuple[object, ...]:
         return (self._hours, self._tz, self._holidays)
 
