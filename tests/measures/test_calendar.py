@@ -166,9 +166,13 @@ def test_aware_input_in_another_zone_is_converted_to_the_calendar_zone() -> None
     assert cal.business_seconds(start, end).tolist() == [8 * HOUR, 1 * HOUR]
     # Naive times are wall-clock times in the calendar's zone, not UTC.
     assert cal.business_seconds(["2026-01-12 09:00"], ["2026-01-12 17:00"]).tolist() == [8 * HOUR]
-    # ISO strings with offsets are instants too.
-    out = cal.business_seconds(["2026-01-12T14:00:00+00:00"], ["2026-01-12T15:00:00+01:00"])
-    assert out.tolist() == [0.0]  # 09:00 -> 09:00 New York
+    # ISO strings with offsets are instants too, mixed offsets included: 14:00 UTC is
+    # 09:00 New York; 15:00+01:00 is 09:00 again (0 h), 17:00+02:00 is 10:00 (1 h).
+    out = cal.business_seconds(
+        ["2026-01-12T14:00:00+00:00"] * 2,
+        ["2026-01-12T15:00:00+01:00", "2026-01-12T17:00:00+02:00"],
+    )
+    assert out.tolist() == [0.0, HOUR]
 
 
 @pytest.mark.parametrize("engine", ["polars", "pyarrow"])

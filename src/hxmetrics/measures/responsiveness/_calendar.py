@@ -498,27 +498,30 @@ def _datetime_index(values: Any, name: str) -> pd.DatetimeIndex:
             f"{name}: expected timestamps, got numbers ({dtype}); convert them with "
             "pandas.to_datetime and the right unit first."
         )
-    try:
-        with warnings.catch_warnings():
-            # Mixed UTC offsets: pandas warns and returns objects; read them as instants.
-            warnings.simplefilter("ignore", FutureWarning)
-            parsed = pd.Index(pd.to_datetime(values, format="ISO8601"))
-        if not isinstance(parsed, pd.DatetimeIndex):
-            parsed = pd.Index(pd.to_datetime(values, format="ISO8601", utc=True))
-    except (ValueError, TypeError, OverflowError) as error:
-        raise ParameterError(
-            f"{name}: could not read the values as timestamps ({type(error).__name__}); "
-            "pass datetimes, datetime64 arrays or ISO 8601 strings."
-        ) from None
+    parsed: object = None
+    with warnings.catch_warnings():
+        # Mixed UTC offsets: pandas 2 warns and returns objects, pandas 3 raises; either
+        # way they are read as instants (utc=True) on the second try.
+        warnings.simplefilter("ignore", FutureWarning)
+        for utc in (False, True):
+            try:
+                parsed = pd.Index(pd.to_datetime(values, format="ISO8601", utc=utc))
+            except (ValueError, TypeError, OverflowError):
+                continue
+            if isinstance(parsed, pd.DatetimeIndex):
+                break
     if not isinstance(parsed, pd.DatetimeIndex):
-        raise ParameterError(f"{name}: could not read the values as timestamps.")
+        raise ParameterError(
+            f"{name}: could not read the values as timestamps; pass datetimes, "
+            "datetime64 arrays or ISO 8601 strings such as '2026-01-05 09:00'."
+        )
     return parsed.as_unit("ns")
 
 
 def _positions_text(mask: npt.NDArray[np.bool_]) -> str:
     positions = np.flatnonzero(mask)
     shown = ", ".join(str(p) for p in positions[:_SHOWN_POSITIONS])
-    more = f", ... ({len(positions)} rows)" if len(positions) > _SHOWN_POSITIONS else ""
+    more = f", ... ({len(positions)} in all)" if len(positions) > _SHOWN_POSITIONS else ""
     return f"[{shown}{more}]"
 
 
