@@ -38,7 +38,9 @@ result.
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -46,6 +48,7 @@ import pandas as pd
 
 from hxmetrics._display import DisplayMixin
 from hxmetrics.errors import (
+    HxWarning,
     InputTableError,
     ParameterError,
     check_choice,
@@ -63,6 +66,9 @@ __all__ = [
     "KaplanMeier",
     "boomerang_summary",
     "kaplan_meier",
+    "km_quantiles",
+    "km_restricted_mean",
+    "km_survival_at",
     "median_tenure",
     "retention_curve",
     "time_to_return",
@@ -91,58 +97,505 @@ KM_COLUMNS = (
     "ci_low",
     "ci_high",
 )
+#: Transforms of the Brookmeyer-Crowley quantile interval (statsmodels' ``quantile_ci``
+#: ``method=``; R survival's ``conf.type`` "log", "log-log", "plain", "arcsin", "logit").
+TRANSFORMS = ("log", "cloglog", "linear", "asinsqrt", "logit")
+#: Whose rule reads a quantile and its interval off the curve (see :meth:`KaplanMeier.quantile`).
+CONVENTIONS = ("survival", "statsmodels")
+#: The transform of each pointwise interval scale (``conf_type``).
+TRANSFORM_OF_CONF_TYPE = {"log": "log", "log-log": "cloglog", "plain": "linear"}
+#: Columns of :meth:`KaplanMeier.quantile` and :func:`km_quantiles` (after ``group``).
+QUANTILE_COLUMNS = ("quantile", "estimate", "ci_low", "ci_high")
+# "The curve is at p" within this tolerance: R survival's sqrt(.Machine$double.eps), in
+# quantile.survfit (findq) and print.survfit (survmean's minmin).
+_TOL = math.sqrt(float(np.finfo(np.float64).eps))
 
 
-def _km_arrays(
-    t: np.ndarray, e: np.ndarray, w: np.ndarray, *, z: float, conf_type: str
-) -> dict[str, np.ndarray]:
-    """The product-limit table of checked arrays (one entry per :data:`KM_COLUMNS`)."""
-    times, inverse = np.unique(t, return_inverse=True)
-    d = np.bincount(inverse, weights=w * e, minlength=len(times))
-    c = np.bincount(inverse, weights=w * ~e, minlength=len(times))
-    leaving = d + c
-    at_risk = leaving[::-1].cumsum()[::-1]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        factor = np.where(at_risk > 0, 1.0 - d / at_risk, 1.0)
-        surv = np.cumprod(factor)
-        term = np.where(d > 0, d / (at_risk * (at_risk - d)), 0.0)
-        sigma = np.sqrt(np.cumsum(term))  # se of log S (Greenwood)
-        se = surv * sigma
-        if conf_type == "log":
-            low, high = surv * np.exp(-z * sigma), np.minimum(surv * np.exp(z * sigma), 1.0)
-        elif conf_type == "plain":
-            low, high = np.clip(surv - z * se, 0, 1), np.clip(surv + z * se, 0, 1)
+@dataclass(frozen=True)
+class _Curves:
+    """Kaplan-Meier curves of one or more groups, stacked: one row per distinct time.
+
+    Rows ``bounds[g]:bounds[g + 1]`` are group ``g``'s, sorted by time. ``var_log`` is
+    Greenwood's variance of log S (the cumulative sum of d / (n (n - d))); it is
+    infinite from the row where the curve reaches 0.
+    """
+
+    time: np.ndarray
+    n_at_risk: np.ndarray
+    n_events: np.ndarray
+    n_censored: np.ndarray
+    survival: np.ndarray
+    var_log: np.ndarray
+    bounds: np.ndarray
+
+    @property
+    def n_groups(self) -> int:
+        return len(self.bounds) - 1
+
+    def row_groups(self) -> np.ndarray:
+        """Group number of each row."""
+        return np.repeat(np.arange(self.n_groups), np.diff(self.bounds))
+
+    def last_times(self) -> np.ndarray:
+        """Largest time of each group (censored or not; NaN for an empty group)."""
+        ends = self.bounds[1:]
+        out = np.full(self.n_groups, np.nan)
+        full = ends > self.bounds[:-1]
+        out[full] = self.time[ends[full] - 1]
+        return out
+
+    def events_only(self) -> _Curves:
+        """The rows with events (where the curve and its interval change)."""
+        rows = np.flatnonzero(self.n_events > 0)
+        return _Curves(
+            self.time[rows],
+            self.n_at_risk[rows],
+            self.n_events[rows],
+            self.n_censored[rows],
+            self.survival[rows],
+            self.var_log[rows],
+            np.searchsorted(rows, self.bounds),
+        )
+
+
+def _accumulate(
+    func: Any, values: np.ndarray, bounds: np.ndarray, *, reverse: bool = False
+) -> np.ndarray:
+    """``func`` (np.cumsum, np.cumprod) within each group, from the end if ``reverse``.
+
+    A loop over the groups: a running sum differenced at the group starts would lose
+    the precision of small groups after large ones (and an infinite Greenwood term,
+    where a curve reaches 0, would spill into the next group).
+    """
+    if len(bounds) == 2:
+        return func(values[::-1])[::-1] if reverse else func(values)
+    out = np.empty_like(values)
+    for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
+        if reverse:
+            out[a:b] = func(values[a:b][::-1])[::-1]
         else:
+            func(values[a:b], out=out[a:b])
+    return out
+
+
+def _km_curves(
+    t: np.ndarray,
+    e: np.ndarray,
+    w: np.ndarray | None,
+    codes: np.ndarray | None = None,
+    n_groups: int = 1,
+) -> _Curves:
+    """Product-limit curves of checked arrays, per group of ``codes`` (0..n_groups-1).
+
+    One sort does the work. The durations' IEEE bit patterns sort as the durations do
+    (all are >= 0, and -0.0 is made +0.0), so the sort key is the pattern shifted left
+    with the censoring flag in the lowest bit: without weights or groups a plain
+    ``np.sort`` of these integers (vectorised in numpy) replaces ``np.unique`` with
+    ``return_inverse`` (an argsort) and two ``bincount``. With weights or groups the
+    key is argsorted, and the groups put in order with a stable (radix) sort.
+    """
+    n = len(t)
+    grouped = codes is not None and n_groups > 1
+    if n == 0:
+        empty = np.zeros(0)
+        return _Curves(empty, empty, empty, empty, empty, empty, np.zeros(n_groups + 1, int))
+    # The shift drops the sign bit, so -0.0 sorts (and reads back) as +0.0.
+    key = t.view(np.uint64) << np.uint64(1)
+    key |= ~e
+    gs: np.ndarray | None = None
+    ws: np.ndarray | None = None
+    if not grouped and w is None:
+        skey = np.sort(key)
+    else:
+        order = np.argsort(key)
+        if grouped:
+            assert codes is not None
+            by_group = codes[order]
+            if n_groups <= np.iinfo(np.uint16).max:
+                by_group = by_group.astype(np.uint16)  # numpy radix-sorts 16-bit keys
+            order = order[np.argsort(by_group, kind="stable")]
+            gs = codes[order]
+        skey = key[order]
+        ws = None if w is None else w[order]
+    # A new time where the keys differ in more than the censoring bit.
+    new = np.empty(n, dtype=bool)
+    new[0] = True
+    np.greater(skey[1:] ^ skey[:-1], 1, out=new[1:])
+    if gs is not None:
+        new[1:] |= gs[1:] != gs[:-1]
+    starts = np.flatnonzero(new)
+    ends = np.append(starts[1:], n)
+    time = (skey[starts] >> np.uint64(1)).view(np.float64)
+    group_end: Any = n  # where each row's group ends in the sorted durations
+    if gs is not None:
+        first = np.flatnonzero(np.r_[True, gs[starts][1:] != gs[starts][:-1]])
+        bounds = np.append(first, len(starts))
+        obs_ends = np.append(starts[first][1:], n)
+        group_end = np.repeat(obs_ends, np.diff(bounds))
+    else:
+        bounds = np.array([0, len(starts)])
+    censored = skey & np.uint64(1)
+    if ws is None:
+        cum = np.empty(n + 1, dtype=np.uint64)
+        cum[0] = 0
+        np.cumsum(censored, out=cum[1:])
+        cens = (cum[ends] - cum[starts]).astype(np.int64)
+        c = cens.astype(float)
+        d = (ends - starts - cens).astype(float)
+        at_risk = (group_end - starts).astype(float)
+        # Every row holds a duration, so n >= 1: no guard needed (the same numbers).
+        surv, var_log = _curve_stats(at_risk, d, bounds, positive=True)
+    else:
+        flag = censored.astype(bool)
+        d = np.add.reduceat(ws * ~flag, starts)
+        c = np.add.reduceat(ws * flag, starts)
+        at_risk = _accumulate(np.cumsum, d + c, bounds, reverse=True)
+        surv, var_log = _curve_stats(at_risk, d, bounds)
+    return _Curves(time, at_risk, d, c, surv, var_log, bounds)
+
+
+def _curve_stats(
+    at_risk: np.ndarray, d: np.ndarray, bounds: np.ndarray, *, positive: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
+    """Survival (product of 1 - d/n) and Greenwood's variance of its log, per group.
+
+    ``positive``: every n > 0 (no weights), so 1 - d/n and d / (n (n - d)) need no
+    guard (d = 0 gives exactly 0 there); with weights a row may have n = 0.
+    """
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if positive:
+            factor = 1.0 - d / at_risk
+            term = d / (at_risk * (at_risk - d))
+        else:
+            factor = np.where(at_risk > 0, 1.0 - d / at_risk, 1.0)
+            term = np.where(d > 0, d / (at_risk * (at_risk - d)), 0.0)
+    return _accumulate(np.cumprod, factor, bounds), _accumulate(np.cumsum, term, bounds)
+
+
+def _band(
+    surv: np.ndarray, sigma: np.ndarray, z: float, transform: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """Pointwise interval of S on the transform's scale (R survival's survfit_confint).
+
+    ``sigma`` is the standard error of log S. Each interval is the set of p with
+    |g(S) - g(p)| <= z |g'(S)| se(S), the test statsmodels' ``quantile_ci`` inverts.
+    NaN where the curve has reached 0; (1, 1) before the first event.
+    """
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        if transform == "log":
+            low, high = surv * np.exp(-z * sigma), np.minimum(surv * np.exp(z * sigma), 1.0)
+        elif transform == "linear":
+            se = surv * sigma
+            low, high = np.clip(surv - z * se, 0, 1), np.clip(surv + z * se, 0, 1)
+        elif transform == "cloglog":
             log_s = np.log(surv)
             u = np.log(-log_s)
             se_u = sigma / np.abs(log_s)
             low = np.exp(-np.exp(u + z * se_u))
             high = np.exp(-np.exp(u - z * se_u))
+        elif transform == "logit":
+            half = z * sigma / (1.0 - surv)
+            logit = np.log(surv / (1.0 - surv))
+            low = 1.0 - 1.0 / (1.0 + np.exp(logit - half))
+            high = 1.0 - 1.0 / (1.0 + np.exp(logit + half))
+        else:  # asinsqrt: R's "arcsin"
+            half = 0.5 * z * sigma * np.sqrt(surv / (1.0 - surv))
+            angle = np.arcsin(np.sqrt(surv))
+            low = np.sin(np.maximum(0.0, angle - half)) ** 2
+            high = np.sin(np.minimum(np.pi / 2, angle + half)) ** 2
+        if transform != "log" and transform != "linear":
             low = np.where(surv >= 1.0, 1.0, low)
             high = np.where(surv >= 1.0, 1.0, high)
     dead = (surv <= 0) | ~np.isfinite(sigma)
+    return np.where(dead, np.nan, low), np.where(dead, np.nan, high)
+
+
+def _table(curves: _Curves, *, z: float, conf_type: str) -> pd.DataFrame:
+    """The :data:`KM_COLUMNS` table of a single curve."""
+    surv = curves.survival
+    sigma = np.sqrt(curves.var_log)
+    low, high = _band(surv, sigma, z, TRANSFORM_OF_CONF_TYPE[conf_type])
+    with np.errstate(invalid="ignore"):
+        se = surv * sigma
+    dead = (surv <= 0) | ~np.isfinite(sigma)
+    return pd.DataFrame(
+        {
+            "time": curves.time,
+            "n_at_risk": curves.n_at_risk,
+            "n_events": curves.n_events,
+            "n_censored": curves.n_censored,
+            "survival": surv,
+            "se": np.where(dead, np.nan, se),
+            "ci_low": low,
+            "ci_high": high,
+        }
+    )
+
+
+def _first_per_group(mask: np.ndarray, groups: np.ndarray, n_groups: int) -> np.ndarray:
+    """Row of the first True of ``mask`` in each group (rows sorted by group); -1 if none."""
+    rows = np.flatnonzero(mask)
+    out = np.full(n_groups, -1, dtype=np.int64)
+    if len(rows):
+        g = groups[rows]
+        first = np.r_[True, g[1:] != g[:-1]]
+        out[g[first]] = rows[first]
+    return out
+
+
+def _last_per_group(mask: np.ndarray, groups: np.ndarray, n_groups: int) -> np.ndarray:
+    """Row of the last True of ``mask`` in each group; -1 if none."""
+    rows = np.flatnonzero(mask)
+    out = np.full(n_groups, -1, dtype=np.int64)
+    if len(rows):
+        g = groups[rows]
+        last = np.r_[g[1:] != g[:-1], True]
+        out[g[last]] = rows[last]
+    return out
+
+
+def _pick(x: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """``x[rows]``, NaN where ``rows`` is -1."""
+    out = np.full(len(rows), np.nan)
+    ok = rows >= 0
+    out[ok] = x[rows[ok]]
+    return out
+
+
+def _smallest_at_least(
+    y: np.ndarray, floor: float, groups: np.ndarray, bounds: np.ndarray
+) -> np.ndarray:
+    """Per group, the first row holding the smallest ``y`` >= ``floor`` (-1 if none).
+
+    R's ``approx(y, 1:n, p, method="constant", f=1)`` after ``duplicated(y)`` is
+    dropped: for a monotone ``y`` the first row at or above ``floor``; for a band that
+    rises again, the row of the smallest value at or above it.
+    """
+    n_groups = len(bounds) - 1
+    vals = np.where(y >= floor, y, np.inf)  # NaN compares False
+    full = np.flatnonzero(np.diff(bounds) > 0)
+    smallest = np.full(n_groups, np.inf)
+    if len(full):
+        smallest[full] = np.minimum.reduceat(vals, bounds[full])
+    return _first_per_group(np.isfinite(vals) & (vals == smallest[groups]), groups, n_groups)
+
+
+def _findq(
+    x: np.ndarray, cdf: np.ndarray, bounds: np.ndarray, p: float, last: np.ndarray
+) -> np.ndarray:
+    """R survival's ``quantile.survfit`` rule (its ``findq``), on rows with events.
+
+    The first time the distribution 1 - S reaches ``p``; where it equals ``p`` over an
+    interval (within R's tolerance), the midpoint of that interval; where it equals
+    ``p`` to the end of follow-up, the midpoint of the time it got there and the last
+    time observed (``last``, censored or not). NaN if it never gets to ``p``.
+    """
+    groups = np.repeat(np.arange(len(bounds) - 1), np.diff(bounds))
+    at = _pick(x, _smallest_at_least(cdf, p - _TOL, groups, bounds))
+    beyond = _pick(x, _smallest_at_least(cdf, p + _TOL, groups, bounds))
+    out = (at + beyond) / 2.0
+    ends = bounds[1:] - 1
+    has = ends >= bounds[:-1]
+    final = np.full(len(ends), np.nan)
+    final[has] = cdf[ends[has]]
+    flat_to_end = np.abs(p - final) < _TOL
+    out = np.where(flat_to_end, (at + last) / 2.0, out)
+    return np.where(p < _TOL, np.nan, out)
+
+
+def _minmin(x: np.ndarray, y: np.ndarray, bounds: np.ndarray) -> np.ndarray:
+    """R survival's ``print.survfit`` median rule (``survmean``'s ``minmin``).
+
+    The first time the curve is at or below 0.5; if it is 0.5 there (within R's
+    tolerance) and falls further later, the midpoint of that time and the time it
+    first falls below. NaN if it never gets to 0.5.
+    """
+    n_groups = len(bounds) - 1
+    if n_groups == 1:  # one curve (a model's median): stop at the first crossing
+        below = y < 0.5 + _TOL
+        i = int(np.argmax(below)) if len(y) else 0
+        if not len(y) or not below[i]:
+            return np.array([np.nan])
+        if abs(y[i] - 0.5) < _TOL:
+            later = y[i + 1 :] < y[i]
+            j = int(np.argmax(later)) if len(later) else 0
+            if len(later) and later[j]:
+                return np.array([(x[i] + x[i + 1 + j]) / 2.0])
+        return np.array([x[i]])
+    groups = np.repeat(np.arange(n_groups), np.diff(bounds))
+    first = _first_per_group(y < 0.5 + _TOL, groups, n_groups)
+    at = _pick(x, first)
+    level = _pick(y, first)
+    after = np.arange(len(y)) > first[groups]
+    lower = _first_per_group(after & (y < level[groups]), groups, n_groups)
+    tie = (np.abs(level - 0.5) < _TOL) & (lower >= 0)
+    return np.where(tie, (at + _pick(x, lower)) / 2.0, at)
+
+
+def _g(x: np.ndarray | float, transform: str) -> Any:
+    """statsmodels' g-transformation of ``quantile_ci`` (and its derivative, below)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if transform == "cloglog":
+            return np.log(-np.log(x))
+        if transform == "linear":
+            return x
+        if transform == "log":
+            return np.log(x)
+        if transform == "logit":
+            return np.log(x / (1.0 - np.asarray(x)))
+        return np.arcsin(np.sqrt(x))
+
+
+def _g_prime(x: np.ndarray, transform: str) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if transform == "cloglog":
+            return -1.0 / (x * np.log(x))
+        if transform == "linear":
+            return np.ones_like(x)
+        if transform == "log":
+            return 1.0 / x
+        if transform == "logit":
+            return 1.0 / (x * (1.0 - x))
+        return 1.0 / (2.0 * np.sqrt(x) * np.sqrt(1.0 - x))
+
+
+def _quantile_table(
+    curves: _Curves, qs: np.ndarray, *, z: float, transform: str, convention: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Estimates and Brookmeyer-Crowley limits, arrays of shape (groups, quantiles)."""
+    last = curves.last_times()
+    ev = curves.events_only()
+    n_groups = ev.n_groups
+    shape = (n_groups, len(qs))
+    est, low, high = np.full(shape, np.nan), np.full(shape, np.nan), np.full(shape, np.nan)
+    sigma = np.sqrt(ev.var_log)
+    groups = ev.row_groups()
+    if convention == "survival":
+        band_low, band_high = _band(ev.survival, sigma, z, transform)
+        for j, p in enumerate(qs.tolist()):
+            est[:, j] = _findq(ev.time, 1.0 - ev.survival, ev.bounds, p, last)
+            low[:, j] = _findq(ev.time, 1.0 - band_low, ev.bounds, p, last)
+            high[:, j] = _findq(ev.time, 1.0 - band_high, ev.bounds, p, last)
+        return est, low, high
+    # statsmodels' SurvfuncRight.quantile and quantile_ci: the first event time with
+    # S < 1 - p, and the event times where |g(S) - g(1 - p)| / (g'(S) se(S)) <= z; the
+    # upper limit is the event time after the last accepted one (inf if it is the last).
+    with np.errstate(invalid="ignore", divide="ignore"):
+        se = ev.survival * sigma
+        g_s = _g(ev.survival, transform)
+        scale = _g_prime(ev.survival, transform) * se
+    next_row = np.arange(len(ev.time)) + 1
+    for j, p in enumerate(qs.tolist()):
+        est[:, j] = _pick(ev.time, _first_per_group(ev.survival < 1 - p, groups, n_groups))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            r = (g_s - _g(1 - p, transform)) / scale
+        accepted = np.abs(r) <= z
+        low[:, j] = _pick(ev.time, _first_per_group(accepted, groups, n_groups))
+        last_ok = _last_per_group(accepted, groups, n_groups)
+        after = np.where(last_ok >= 0, next_row[np.maximum(last_ok, 0)], -1)
+        to_end = (last_ok >= 0) & (after >= ev.bounds[1:])
+        high[:, j] = np.where(to_end, np.inf, _pick(ev.time, np.where(to_end, -1, after)))
+    return est, low, high
+
+
+def _survival_table(
+    curves: _Curves, at: np.ndarray, *, z: float, transform: str
+) -> dict[str, np.ndarray]:
+    """S, its se and pointwise interval at the times ``at``, per group (rows g-major).
+
+    Right-continuous: S(t) is the curve just after the last distinct time <= t (1
+    before the first); after the last time the last value carries on (R's
+    ``summary(survfit, times=, extend=TRUE)``).
+    """
+    n_groups = curves.n_groups
+    # after: the first row after t (S(t) is the row before it); from: the first row at
+    # or after t (the durations >= t are at risk at t, as R's summary counts them).
+    after = np.empty((n_groups, len(at)), dtype=np.int64)
+    from_ = np.empty((n_groups, len(at)), dtype=np.int64)
+    for g in range(n_groups):
+        a, b = int(curves.bounds[g]), int(curves.bounds[g + 1])
+        after[g] = a + np.searchsorted(curves.time[a:b], at, side="right")
+        from_[g] = a + np.searchsorted(curves.time[a:b], at, side="left")
+    nxt = after.ravel()
+    first = from_.ravel()
+    starts = np.repeat(curves.bounds[:-1], len(at))
+    ends = np.repeat(curves.bounds[1:], len(at))
+    before = nxt <= starts
+    if len(curves.time) == 0:  # no durations: nobody at risk, nothing happened
+        surv, var, risk = np.ones(len(nxt)), np.zeros(len(nxt)), np.zeros(len(nxt))
+    else:
+        top = len(curves.time) - 1
+        row = np.clip(nxt - 1, 0, top)
+        surv = np.where(before, 1.0, curves.survival[row])
+        var = np.where(before, 0.0, curves.var_log[row])
+        risk = np.where(first < ends, curves.n_at_risk[np.minimum(first, top)], 0.0)
+    sigma = np.sqrt(var)
+    low, high = _band(surv, sigma, z, transform)
+    with np.errstate(invalid="ignore"):
+        se = np.where((surv <= 0) | ~np.isfinite(sigma), np.nan, surv * sigma)
     return {
-        "time": times,
-        "n_at_risk": at_risk,
-        "n_events": d,
-        "n_censored": c,
+        "time": np.tile(at, n_groups),
+        "n_at_risk": risk,
         "survival": surv,
-        "se": np.where(dead, np.nan, se),
-        "ci_low": np.where(dead, np.nan, low),
-        "ci_high": np.where(dead, np.nan, high),
+        "se": se,
+        "ci_low": low,
+        "ci_high": high,
     }
+
+
+def _restricted_means(curves: _Curves, horizon: float) -> dict[str, np.ndarray]:
+    """Area under each curve up to ``horizon`` and its se (R survival's ``survmean``).
+
+    var = sum over event times t_j <= horizon of A_j^2 d_j / (n_j (n_j - d_j)), A_j the
+    area between t_j and the horizon (a term is 0 where n_j = d_j, as in R).
+    """
+    ev = curves.events_only()
+    keep = ev.time <= horizon
+    rows = np.flatnonzero(keep)
+    bounds = np.searchsorted(rows, ev.bounds)
+    t, s = ev.time[rows], ev.survival[rows]
+    n, d = ev.n_at_risk[rows], ev.n_events[rows]
+    nxt = np.append(t[1:], horizon)
+    nxt[bounds[1:][np.diff(bounds) > 0] - 1] = horizon  # each group's last: to the horizon
+    rect = (nxt - t) * s
+    with np.errstate(divide="ignore", invalid="ignore"):
+        hh = np.where(n - d == 0, 0.0, d / (n * (n - d)))
+    area_after = _accumulate(np.cumsum, rect, bounds, reverse=True)
+    n_groups = ev.n_groups
+    first = np.full(n_groups, float(horizon))
+    full = np.diff(bounds) > 0
+    first[full] = t[bounds[:-1][full]]
+    mean = first.copy()
+    var = np.zeros(n_groups)
+    if len(rows):
+        nonempty = bounds[:-1][full]
+        mean[full] += np.add.reduceat(rect, nonempty)
+        var[full] = np.add.reduceat(area_after**2 * hh, nonempty)
+    last = curves.last_times()
+    end_surv = np.ones(n_groups)
+    lastrow = curves.bounds[1:] - 1
+    has = curves.bounds[1:] > curves.bounds[:-1]
+    end_surv[has] = curves.survival[lastrow[has]]
+    beyond = ~(horizon <= last) & (end_surv > 0)
+    return {"estimate": mean, "se": np.sqrt(var), "beyond_follow_up": beyond}
 
 
 def _checked_arrays(
     durations: Any, events: Any, weights: Any
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    t = np.asarray(durations, dtype=float).ravel()
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Durations (float64, contiguous), events (bool) and weights (None if not given)."""
+    t = np.ascontiguousarray(np.asarray(durations, dtype=float).ravel())
     e = np.ones(len(t), dtype=bool) if events is None else np.asarray(events).astype(bool).ravel()
-    w = np.ones(len(t)) if weights is None else np.asarray(weights, dtype=float).ravel()
-    if not (len(t) == len(e) == len(w)):
+    if not len(t) == len(e):
         raise ParameterError("durations, events and weights must have the same length.")
-    if np.any(~np.isfinite(t)) or np.any(t < 0):
+    # min/max are single vectorised passes; a NaN makes both comparisons False.
+    if len(t) and not (t.min() >= 0 and t.max() < np.inf):
         raise ParameterError("durations must be finite and >= 0.")
+    if weights is None:
+        return t, e, None
+    w = np.asarray(weights, dtype=float).ravel()
+    if len(w) != len(t):
+        raise ParameterError("durations, events and weights must have the same length.")
     if np.any(~np.isfinite(w)) or np.any(w < 0):
         raise ParameterError("weights must be finite and >= 0.")
     with np.errstate(over="ignore"):
@@ -174,9 +627,35 @@ class KaplanMeier(DisplayMixin):
 
     Standard errors are Greenwood's. Intervals default to ``conf_type="log"`` (a
     symmetric interval for log S, R ``survival``'s default); ``"log-log"`` (the
-    default of Stata and lifelines) and ``"plain"`` are available. The median's
-    interval is that of Brookmeyer & Crowley (1982), read off the pointwise interval
-    as R's ``print.survfit`` does.
+    default of Stata and lifelines) and ``"plain"`` are available.
+
+    Quantiles (:meth:`quantile`) carry the interval of Brookmeyer & Crowley (1982):
+    the times at which the hypothesis S(t) = 1 - q is not rejected, on the scale of
+    a transform (``"log"``, R's default and ours; ``"cloglog"``, statsmodels'
+    default; ``"linear"``, ``"asinsqrt"``, ``"logit"``). Two conventions read them
+    off the step curve; they differ only where the curve (or an interval's curve)
+    equals 1 - q exactly over a stretch, or where an interval's curve rises again:
+
+    * ``"survival"`` (the default) is R survival's ``quantile.survfit``: the first
+      time the curve is at or below 1 - q, the midpoint of the stretch where it equals
+      1 - q; the limits read the same way off the pointwise interval's curves.
+    * ``"statsmodels"`` is statsmodels' ``SurvfuncRight.quantile`` and
+      ``quantile_ci`` (and SAS LIFETEST's): the first event time with S < 1 - q; the
+      limits are the first event time not rejected and the event time after the
+      last one not rejected (``inf`` if that is the last event time).
+
+    ``median_`` and ``median_ci_`` are R's ``print.survfit`` (its ``survmean``) on
+    the ``conf_type`` scale: the same as ``quantile(0.5, transform=...)`` with the
+    ``"survival"`` convention, except that where the curve stays at 0.5 to the end
+    of follow-up ``print.survfit`` gives the time it got there (``quantile.survfit``
+    the midpoint with the last time) and that, where an interval's curve crosses 0.5
+    more than once, ``print.survfit`` takes the first crossing.
+
+    :meth:`survival_at` gives S(t) with its interval (SLA attainment is 1 - S(t));
+    :meth:`restricted_mean` the area under the curve up to a horizon (R's
+    ``print(survfit, rmean=)``). :func:`km_quantiles`, :func:`km_survival_at` and
+    :func:`km_restricted_mean` compute the same for many groups at once, without a
+    model per group.
 
     Parameters
     ----------
@@ -195,9 +674,11 @@ class KaplanMeier(DisplayMixin):
     survival_function_ : pandas.Series
         ``survival`` indexed by ``time``.
     median_ : float
-        First time the curve is at or below 0.5 (NaN if it never gets there).
+        First time the curve is at or below 0.5 (NaN if it never gets there; the
+        midpoint where it equals 0.5 over a stretch, as R's ``print.survfit``).
     median_ci_ : tuple of float
-        The median's interval (NaN where the interval's curve stays above 0.5).
+        The median's interval read the same way off the pointwise interval's curves
+        (NaN where the interval's curve stays above 0.5).
     n_, n_events_ : float
         Total weight (units) and observed events.
     unit_ : str or None
@@ -229,9 +710,9 @@ class KaplanMeier(DisplayMixin):
         check_choice("conf_type", conf_type, CONF_TYPES)
         self.confidence = check_confidence(confidence)
         self.conf_type = conf_type
-        self.params_: pd.DataFrame | None = None
-        self.median_: float | None = None
-        self.median_ci_: tuple[float, float] | None = None
+        self._curves: _Curves | None = None
+        self._params: pd.DataFrame | None = None
+        self._median: tuple[float, float, float] | None = None
         self.n_: float | None = None
         self.n_events_: float | None = None
         self.unit_: str | None = None
@@ -297,25 +778,68 @@ class KaplanMeier(DisplayMixin):
         if unit is not None:
             check_choice("unit", unit, list(UNIT_DAYS))
         t, e, w = _checked_arrays(t_in, e_in, w_in)
-        z = z_critical(self.confidence)
-        self._set_table(pd.DataFrame(_km_arrays(t, e, w, z=z, conf_type=self.conf_type)))
+        self._set_curves(_km_curves(t, e, w))
         self.unit_ = unit
         return self
 
-    def _set_table(self, table: pd.DataFrame) -> None:
-        self.params_ = table
-        self.median_, low, high = _median_from(table)
-        self.median_ci_ = (low, high)
-        self.n_ = float(table["n_events"].sum() + table["n_censored"].sum())
-        self.n_events_ = float(table["n_events"].sum())
+    def _set_curves(self, curves: _Curves) -> None:
+        self._curves = curves
+        # The table and the median are computed when first asked for.
+        self._params = None
+        self._median = None
+        self._z = z_critical(self.confidence)
+        self.n_ = float(curves.n_events.sum() + curves.n_censored.sum())
+        self.n_events_ = float(curves.n_events.sum())
 
-    def _fitted(self) -> pd.DataFrame:
-        if self.params_ is None:
+    def _median_and_limits(self) -> tuple[float, float, float] | None:
+        if self._curves is None:
+            return None
+        if self._median is None:
+            ev = self._curves.events_only()
+            low, high = _band(ev.survival, np.sqrt(ev.var_log), self._z, self._transform)
+            self._median = (
+                float(_minmin(ev.time, ev.survival, ev.bounds)[0]),
+                float(_minmin(ev.time, low, ev.bounds)[0]),
+                float(_minmin(ev.time, high, ev.bounds)[0]),
+            )
+        return self._median
+
+    @property
+    def median_(self) -> float | None:
+        """First time the curve is at or below 0.5 (R's ``print.survfit``); None
+        before :meth:`fit`."""
+        median = self._median_and_limits()
+        return None if median is None else median[0]
+
+    @property
+    def median_ci_(self) -> tuple[float, float] | None:
+        """The median's interval (R's ``print.survfit``); None before :meth:`fit`."""
+        median = self._median_and_limits()
+        return None if median is None else (median[1], median[2])
+
+    @property
+    def _transform(self) -> str:
+        return TRANSFORM_OF_CONF_TYPE[self.conf_type]
+
+    def _fitted_curves(self) -> _Curves:
+        if self._curves is None:
             raise ParameterError(
                 "KaplanMeier is not fitted yet: call fit(durations, events) first, or "
                 "from_dict(...) to restore a fitted model."
             )
-        return self.params_
+        return self._curves
+
+    def _fitted(self) -> pd.DataFrame:
+        curves = self._fitted_curves()
+        if self._params is None:
+            self._params = _table(curves, z=self._z, conf_type=self.conf_type)
+        return self._params
+
+    @property
+    def params_(self) -> pd.DataFrame | None:
+        """The estimated curve (:data:`KM_COLUMNS`, one row per distinct time); None
+        before :meth:`fit`."""
+        return None if self._curves is None else self._fitted()
 
     @property
     def survival_function_(self) -> pd.Series:
@@ -350,6 +874,171 @@ class KaplanMeier(DisplayMixin):
             "median_ci": list(self.median_ci_ or ()),
         }
         return table
+
+    def quantile(
+        self,
+        q: float | Sequence[float] = 0.5,
+        *,
+        transform: str = "log",
+        convention: str = "survival",
+    ) -> pd.DataFrame:
+        """Quantiles of the time to the event with Brookmeyer-Crowley intervals.
+
+        The q-quantile is the time by which a share q has had the event (the curve
+        falls to 1 - q): ``q=0.5`` is the median, ``q=0.9`` the time by which 90% have.
+
+        Parameters
+        ----------
+        q : float or sequence of float, default 0.5
+            Probabilities, each strictly between 0 and 1.
+        transform : {"log", "cloglog", "linear", "asinsqrt", "logit"}, default "log"
+            Scale of the test inverted for the interval (statsmodels' ``quantile_ci``
+            ``method=``; R's ``conf.type`` "log", "log-log", "plain", "arcsin",
+            "logit"). The level is the model's ``confidence``.
+        convention : {"survival", "statsmodels"}, default "survival"
+            R survival's ``quantile.survfit`` or statsmodels' ``SurvfuncRight``
+            (see the class notes; they differ only at exact ties).
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per q: ``quantile`` (q), ``estimate``, ``ci_low``, ``ci_high``
+            (in the durations' unit; NaN where the curve, or the interval's curve,
+            never falls to 1 - q; ``inf`` upper limits only with the statsmodels
+            convention). ``attrs["hxmetrics"]``: ``measure``, ``confidence``,
+            ``transform``, ``convention``, ``unit``.
+
+        Examples
+        --------
+        >>> km = KaplanMeier().fit([9, 13, 13, 18, 23, 28, 31, 34, 45, 48, 161],
+        ...                        [1, 1, 0, 1, 1, 0, 1, 1, 0, 1, 0])
+        >>> km.quantile([0.25, 0.5])
+           quantile  estimate  ci_low  ci_high
+        0      0.25      18.0    13.0      NaN
+        1      0.50      31.0    18.0      NaN
+        """
+        curves = self._fitted_curves()
+        qs = _probabilities(q)
+        check_choice("transform", transform, TRANSFORMS)
+        check_choice("convention", convention, CONVENTIONS)
+        est, low, high = _quantile_table(
+            curves, qs, z=self._z, transform=transform, convention=convention
+        )
+        out = pd.DataFrame(
+            {"quantile": qs, "estimate": est[0], "ci_low": low[0], "ci_high": high[0]}
+        )
+        out.attrs["hxmetrics"] = {
+            "measure": "kaplan_meier_quantile",
+            "confidence": self.confidence,
+            "transform": transform,
+            "convention": convention,
+            "unit": self.unit_,
+        }
+        return out
+
+    def survival_at(self, times: float | Sequence[float]) -> pd.DataFrame:
+        """The survival at given times, with its se and pointwise interval.
+
+        A step lookup (right-continuous: at an event time, the value just after it);
+        before the first time S = 1; after the last time the last value carries on,
+        as R's ``summary(survfit, times=, extend=TRUE)`` (``n_at_risk`` then says 0).
+        The share that has had the event by t (an SLA's attainment) is 1 - S(t),
+        with the interval 1 - ``ci_high`` to 1 - ``ci_low``.
+
+        Parameters
+        ----------
+        times : float or sequence of float
+            Times (>= 0) in the durations' unit.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per time: ``time``, ``n_at_risk`` (weight of durations >= t),
+            ``survival``, ``se`` (Greenwood), ``ci_low``, ``ci_high`` (on the model's
+            ``conf_type`` scale and ``confidence``).
+
+        Examples
+        --------
+        >>> km = KaplanMeier().fit([9, 13, 13, 18, 23, 28, 31, 34, 45, 48, 161],
+        ...                        [1, 1, 0, 1, 1, 0, 1, 1, 0, 1, 0])
+        >>> km.survival_at([0, 13, 20]).round(3)
+           time  n_at_risk  survival     se  ci_low  ci_high
+        0   0.0       11.0     1.000  0.000   1.000      1.0
+        1  13.0       10.0     0.818  0.116   0.619      1.0
+        2  20.0        7.0     0.716  0.140   0.488      1.0
+        """
+        curves = self._fitted_curves()
+        at = _checked_times(times, "times")
+        out = pd.DataFrame(_survival_table(curves, at, z=self._z, transform=self._transform))
+        out.attrs["hxmetrics"] = {
+            "measure": "kaplan_meier_survival",
+            "confidence": self.confidence,
+            "conf_type": self.conf_type,
+            "unit": self.unit_,
+        }
+        return out
+
+    def restricted_mean(self, horizon: float | Sequence[float]) -> pd.DataFrame:
+        """Restricted mean time to the event: the area under the curve up to a horizon.
+
+        The mean of min(T, horizon), estimable under censoring where the mean is not.
+        Its se is R's (``print(survfit(...), rmean=horizon)``, ``survival:::survmean``):
+        the sum over event times t <= horizon of A(t)^2 d / (n (n - d)), A(t) the area
+        from t to the horizon. The interval is the Wald interval at ``confidence``.
+        A horizon after the last time observed (with the curve above 0 there) extends
+        the curve flat, as R does, and warns (:class:`~hxmetrics.errors.HxWarning`).
+
+        Parameters
+        ----------
+        horizon : float or sequence of float
+            Horizons (> 0) in the durations' unit.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per horizon: ``horizon``, ``estimate``, ``se``, ``ci_low``,
+            ``ci_high``.
+
+        Examples
+        --------
+        >>> km = KaplanMeier().fit([9, 13, 13, 18, 23, 28, 31, 34, 45, 48, 161],
+        ...                        [1, 1, 0, 1, 1, 0, 1, 1, 0, 1, 0])
+        >>> km.restricted_mean(40).round(2)  # R: rmean 28.8977, se(rmean) 3.46758
+           horizon  estimate    se  ci_low  ci_high
+        0     40.0      28.9  3.47    22.1    35.69
+        """
+        curves = self._fitted_curves()
+        rows = [_restricted_means(curves, h) for h in _checked_times(horizon, "horizon")]
+        beyond = [
+            float(h)
+            for h, r in zip(np.atleast_1d(horizon), rows, strict=True)
+            if r["beyond_follow_up"][0]
+        ]
+        if beyond:
+            warnings.warn(
+                f"restricted_mean: horizon {beyond[0]:g} is after the last time observed "
+                f"({curves.time[-1]:g}); the curve is extended flat to it (as R does), "
+                "an assumption. Use a horizon within the follow-up.",
+                HxWarning,
+                stacklevel=2,
+            )
+        est = np.array([r["estimate"][0] for r in rows])
+        se = np.array([r["se"][0] for r in rows])
+        out = pd.DataFrame(
+            {
+                "horizon": _checked_times(horizon, "horizon"),
+                "estimate": est,
+                "se": se,
+                "ci_low": est - self._z * se,
+                "ci_high": est + self._z * se,
+            }
+        )
+        out.attrs["hxmetrics"] = {
+            "measure": "restricted_mean",
+            "confidence": self.confidence,
+            "unit": self.unit_,
+        }
+        return out
 
     def plot(self, *, ax: Axes | None = None, ci: bool = True, label: str | None = None) -> Axes:
         """Step curve of the survival with its pointwise interval.
@@ -389,7 +1078,7 @@ class KaplanMeier(DisplayMixin):
         return ax
 
     def _display_title(self) -> str:
-        if self.params_ is None:
+        if self._curves is None:
             return "KaplanMeier"
         unit = f" {self.unit_}" if self.unit_ else ""
         median = self.median_ if self.median_ is not None else math.nan
@@ -397,7 +1086,7 @@ class KaplanMeier(DisplayMixin):
         return f"KaplanMeier: n = {self.n_:g}, events = {self.n_events_:g}, median = {shown}"
 
     def _display_notes(self) -> Sequence[str]:
-        if self.params_ is None or self.median_ci_ is None:
+        if self._curves is None or self.median_ci_ is None:
             return ()
         low, high = self.median_ci_
         return (
@@ -433,13 +1122,24 @@ class KaplanMeier(DisplayMixin):
         model = cls(
             confidence=state.get("confidence", 0.95), conf_type=state.get("conf_type", "log")
         )
-        frame = pd.DataFrame(
-            {
-                c: np.array([np.nan if v is None else v for v in table[c]], dtype=float)
-                for c in KM_COLUMNS
-            }
+        cols = {
+            c: np.array([np.nan if v is None else v for v in table[c]], dtype=float)
+            for c in ("time", "n_at_risk", "n_events", "n_censored")
+        }
+        # The curve is recomputed from the counts, as fit computes it: the same numbers.
+        bounds = np.array([0, len(cols["time"])])
+        surv, var_log = _curve_stats(cols["n_at_risk"], cols["n_events"], bounds)
+        model._set_curves(
+            _Curves(
+                cols["time"],
+                cols["n_at_risk"],
+                cols["n_events"],
+                cols["n_censored"],
+                surv,
+                var_log,
+                bounds,
+            )
         )
-        model._set_table(frame)
         unit = state.get("unit")
         if unit is not None:
             check_choice("unit", unit, list(UNIT_DAYS))
@@ -505,28 +1205,214 @@ def kaplan_meier(
     return model.summary()
 
 
-def _first_below(times: np.ndarray, curve: np.ndarray, event_times: np.ndarray) -> float:
-    """R's quantile rule: first time the curve is <= 0.5; at exactly 0.5, the midpoint."""
-    ok = np.isfinite(curve)
-    below = np.flatnonzero(ok & (curve <= 0.5 + 1e-12))
-    if len(below) == 0:
-        return float("nan")
-    i = below[0]
-    if abs(curve[i] - 0.5) < 1e-12:
-        later = event_times[event_times > times[i]]
-        if len(later):
-            return float((times[i] + later[0]) / 2.0)
-    return float(times[i])
+def _probabilities(q: Any) -> np.ndarray:
+    """``q`` (a float or a sequence) as an array of probabilities in (0, 1)."""
+    try:
+        qs = np.atleast_1d(np.asarray(q, dtype=float)).ravel()
+    except (TypeError, ValueError):
+        raise ParameterError(
+            f"q must be a probability or a list of them, e.g. q=(0.5, 0.9); got {q!r}."
+        ) from None
+    if len(qs) == 0 or not np.all((qs > 0) & (qs < 1)):
+        raise ParameterError(
+            f"q must lie strictly between 0 and 1 (0.5 is the median), e.g. q=(0.5, 0.9); "
+            f"got {q!r}."
+        )
+    return qs
 
 
-def _median_from(km: pd.DataFrame) -> tuple[float, float, float]:
-    ev = km[km["n_events"] > 0]
-    times = ev["time"].to_numpy()
-    return (
-        _first_below(times, ev["survival"].to_numpy(), times),
-        _first_below(times, ev["ci_low"].to_numpy(), times),
-        _first_below(times, ev["ci_high"].to_numpy(), times),
+def _checked_times(times: Any, name: str) -> np.ndarray:
+    try:
+        at = np.atleast_1d(np.asarray(times, dtype=float)).ravel()
+    except (TypeError, ValueError):
+        raise ParameterError(f"{name} must be numbers (>= 0); got {times!r}.") from None
+    if len(at) == 0 or not np.all(np.isfinite(at) & (at >= 0)):
+        raise ParameterError(f"{name} must be finite numbers >= 0; got {times!r}.")
+    return at
+
+
+def _grouped_curves(
+    durations: Any, events: Any, weights: Any, groups: Any
+) -> tuple[_Curves, pd.Index | None]:
+    """Checked arrays to curves, one per group label (sorted), and the labels."""
+    t, e, w = _checked_arrays(durations, events, weights)
+    if groups is None:
+        return _km_curves(t, e, w), None
+    labels = np.asarray(groups).ravel()
+    if len(labels) != len(t):
+        raise ParameterError(
+            f"groups must have one label per duration ({len(t)}); got {len(labels)}."
+        )
+    codes, uniques = pd.factorize(labels, sort=True, use_na_sentinel=False)
+    return _km_curves(t, e, w, codes, len(uniques)), pd.Index(uniques, name="group")
+
+
+def _with_groups(
+    columns: dict[str, np.ndarray], labels: pd.Index | None, per_group: int
+) -> pd.DataFrame:
+    if labels is None:
+        return pd.DataFrame(columns)
+    return pd.DataFrame({"group": np.repeat(labels.to_numpy(), per_group), **columns})
+
+
+def km_quantiles(
+    durations: Any,
+    events: Any = None,
+    *,
+    groups: Any = None,
+    weights: Any = None,
+    q: float | Sequence[float] = (0.5, 0.9),
+    confidence: float = 0.95,
+    transform: str = "log",
+    convention: str = "survival",
+) -> pd.DataFrame:
+    """Kaplan-Meier quantiles with Brookmeyer-Crowley intervals, for many groups at once.
+
+    The numbers of :meth:`KaplanMeier.quantile`, per group, from arrays: one sort of
+    all the durations, no model and no table per group (vectorised numpy; for
+    millions of durations in thousands of groups).
+
+    Parameters
+    ----------
+    durations : array-like
+        Time to the event or to censoring (>= 0).
+    events : array-like of bool, optional
+        True where the event was observed, False where censored (default: all).
+    groups : array-like, optional
+        A group label per duration (a team, a severity, ...); one curve per label.
+    weights : array-like, optional
+        Case weights (>= 0).
+    q : float or sequence of float, default (0.5, 0.9)
+        Probabilities strictly between 0 and 1.
+    confidence : float, default 0.95
+    transform : {"log", "cloglog", "linear", "asinsqrt", "logit"}, default "log"
+    convention : {"survival", "statsmodels"}, default "survival"
+        As in :meth:`KaplanMeier.quantile`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per group and q: ``group`` (only with ``groups=``, labels sorted),
+        ``quantile``, ``estimate``, ``ci_low``, ``ci_high``.
+
+    Examples
+    --------
+    >>> km_quantiles([2, 4, 4, 6, 8, 1, 3, 5, 7, 9], [1, 1, 0, 1, 0, 1, 1, 1, 1, 0],
+    ...              groups=list("aaaaabbbbb"), q=0.5)
+      group  quantile  estimate  ci_low  ci_high
+    0     a       0.5       6.0     4.0      NaN
+    1     b       0.5       5.0     3.0      NaN
+    """
+    confidence = check_confidence(confidence)
+    check_choice("transform", transform, TRANSFORMS)
+    check_choice("convention", convention, CONVENTIONS)
+    qs = _probabilities(q)
+    curves, labels = _grouped_curves(durations, events, weights, groups)
+    est, low, high = _quantile_table(
+        curves, qs, z=z_critical(confidence), transform=transform, convention=convention
     )
+    columns = {
+        "quantile": np.tile(qs, curves.n_groups),
+        "estimate": est.ravel(),
+        "ci_low": low.ravel(),
+        "ci_high": high.ravel(),
+    }
+    return _with_groups(columns, labels, len(qs))
+
+
+def km_survival_at(
+    durations: Any,
+    events: Any = None,
+    *,
+    times: float | Sequence[float],
+    groups: Any = None,
+    weights: Any = None,
+    confidence: float = 0.95,
+    transform: str = "log",
+) -> pd.DataFrame:
+    """Kaplan-Meier survival at given times with its interval, for many groups at once.
+
+    The numbers of :meth:`KaplanMeier.survival_at` per group (``transform`` maps to
+    ``conf_type``: "log" is "log", "cloglog" "log-log", "linear" "plain"; "asinsqrt"
+    and "logit" are R's "arcsin" and "logit"). SLA attainment at t is 1 - S(t).
+
+    Parameters
+    ----------
+    durations, events, groups, weights, confidence, transform
+        As in :func:`km_quantiles`.
+    times : float or sequence of float
+        Times (>= 0) in the durations' unit.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per group and time: ``group`` (with ``groups=``), ``time``,
+        ``n_at_risk``, ``survival``, ``se``, ``ci_low``, ``ci_high``.
+
+    Examples
+    --------
+    >>> km_survival_at([2, 4, 4, 6, 8], [1, 1, 0, 1, 0], times=[3, 6]).round(3)
+       time  n_at_risk  survival     se  ci_low  ci_high
+    0   3.0        4.0      0.80  0.179   0.516      1.0
+    1   6.0        2.0      0.30  0.239   0.063      1.0
+    """
+    confidence = check_confidence(confidence)
+    check_choice("transform", transform, TRANSFORMS)
+    at = _checked_times(times, "times")
+    curves, labels = _grouped_curves(durations, events, weights, groups)
+    columns = _survival_table(curves, at, z=z_critical(confidence), transform=transform)
+    return _with_groups(columns, labels, len(at))
+
+
+def km_restricted_mean(
+    durations: Any,
+    events: Any = None,
+    *,
+    horizon: float,
+    groups: Any = None,
+    weights: Any = None,
+    confidence: float = 0.95,
+) -> pd.DataFrame:
+    """Restricted mean time to the event up to ``horizon``, for many groups at once.
+
+    The numbers of :meth:`KaplanMeier.restricted_mean` per group (R's
+    ``print(survfit(...), rmean=horizon)``), with a Wald interval. No warning here:
+    ``beyond_follow_up`` says where the horizon is after a group's last time observed
+    (the curve then extended flat, as R does).
+
+    Parameters
+    ----------
+    durations, events, groups, weights, confidence
+        As in :func:`km_quantiles`.
+    horizon : float
+        The horizon (> 0) in the durations' unit.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per group: ``group`` (with ``groups=``), ``horizon``, ``estimate``,
+        ``se``, ``ci_low``, ``ci_high``, ``beyond_follow_up``.
+
+    Examples
+    --------
+    >>> km_restricted_mean([2, 4, 4, 6, 8], [1, 1, 0, 1, 0], horizon=6).round(3)
+       horizon  estimate     se  ci_low  ci_high  beyond_follow_up
+    0      6.0       4.8  0.716   3.398    6.202             False
+    """
+    confidence = check_confidence(confidence)
+    (h,) = _checked_times(horizon, "horizon")
+    curves, labels = _grouped_curves(durations, events, weights, groups)
+    res = _restricted_means(curves, h)
+    z = z_critical(confidence)
+    columns = {
+        "horizon": np.full(curves.n_groups, h),
+        "estimate": res["estimate"],
+        "se": res["se"],
+        "ci_low": res["estimate"] - z * res["se"],
+        "ci_high": res["estimate"] + z * res["se"],
+        "beyond_follow_up": res["beyond_follow_up"],
+    }
+    return _with_groups(columns, labels, 1)
 
 
 def _cutoff(as_of: Any) -> pd.Timestamp:
