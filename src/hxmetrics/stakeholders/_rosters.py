@@ -9,6 +9,7 @@ through :func:`row_error`, which masks identifier values.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
@@ -20,7 +21,14 @@ from hxmetrics.privacy import IDENTIFIER_COLUMNS
 from hxmetrics.stakeholders.keys import _as_text, _key_kind, normalise_key
 from hxmetrics.tables import ID_COLUMN, SILOS, as_pandas
 
-__all__ = ["check_rosters", "id_column_of", "row_error", "source_ids"]
+__all__ = [
+    "IDENTITY_COLUMNS",
+    "check_rosters",
+    "id_column_of",
+    "identity_frame",
+    "row_error",
+    "source_ids",
+]
 
 
 class _Records(NamedTuple):
@@ -205,3 +213,120 @@ def _record_hash(silo: str, ids: pd.Series) -> np.ndarray:
     salt = pd.util.hash_array(np.array([silo], dtype=object), categorize=False)
     with np.errstate(over="ignore"):
         return _mix(h ^ salt[0])
+
+
+# ------------------------------------------------------------------ identity columns
+
+#: Optional roster columns that describe a person (for probabilistic resolution).
+#: Each is a personal identifier (:data:`hxmetrics.privacy.IDENTIFIER_COLUMNS`):
+#: never a group column, never shown in an output or an error message.
+IDENTITY_COLUMNS: tuple[str, ...] = (
+    "given_name",
+    "family_name",
+    "date_of_birth",
+    "address",
+    "postcode",
+)
+
+_TEXT_COLUMNS = ("given_name", "family_name", "address")
+
+# Street types spelled out or abbreviated by different silos: one spelling each
+# (the usual postal abbreviations), so that "12 Mill Road" and "12 Mill Rd" agree.
+_STREET_TYPES = {
+    "road": "rd",
+    "street": "st",
+    "avenue": "ave",
+    "av": "ave",
+    "place": "pl",
+    "close": "cl",
+    "court": "ct",
+    "drive": "dr",
+    "lane": "ln",
+    "crescent": "cres",
+    "terrace": "tce",
+    "square": "sq",
+    "boulevard": "blvd",
+    "gardens": "gdns",
+    "highway": "hwy",
+    "parkway": "pkwy",
+}
+_STREET_PATTERN = r"\b(" + "|".join(_STREET_TYPES) + r")\b"
+
+
+def _clean_text(values: pd.Series, *, column: str, silo: str, keep: str) -> pd.Series:
+    """Lower-case text without accents, punctuation or repeated blanks; ``""`` -> missing."""
+    present = values.notna()
+    text_like = values[present].map(lambda v: isinstance(v, str))
+    if column != "postcode" and not bool(text_like.all()):
+        bad = values[present][~text_like.to_numpy()]
+        raise row_error(silo, column, "text", bad, f"{column} must be text or missing.")
+    text = _as_text(values).where(present)
+
+    def fold(v: object) -> object:
+        if not isinstance(v, str):
+            return v
+        decomposed = unicodedata.normalize("NFKD", v)
+        return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+    text = text.map(fold).astype("str")
+    text = text.str.lower().str.replace(keep, " ", regex=True)
+    text = text.str.replace(r"\s+", " ", regex=True).str.strip()
+    if column == "postcode":
+        text = text.str.replace(" ", "", regex=False).str.upper()
+    elif column == "address":
+        text = text.str.replace(_STREET_PATTERN, lambda m: _STREET_TYPES[m.group(1)], regex=True)
+    return text.where(text.str.len() > 0)
+
+
+def _clean_date(values: pd.Series, *, silo: str) -> pd.Series:
+    """Dates of birth as ``YYYY-MM-DD`` text (the same on every splink backend)."""
+    if pd.api.types.is_datetime64_any_dtype(values.dtype):
+        dates = pd.Series(values)
+    else:
+        present = values.notna() & values.astype("str").str.strip().ne("")
+        dates = pd.to_datetime(values.where(present), errors="coerce", format="ISO8601")
+        bad = present & dates.isna()
+        if bool(bad.any()):
+            raise row_error(
+                silo,
+                "date_of_birth",
+                "date",
+                values[bad],
+                "Dates of birth must be dates (YYYY-MM-DD) or missing.",
+            )
+    return dates.dt.strftime("%Y-%m-%d").astype("str")
+
+
+def identity_frame(
+    rosters: dict[str, pd.DataFrame], rec: _Records, columns: Sequence[str]
+) -> pd.DataFrame:
+    """One row per record: ``unique_id`` (the record's position) and normalised identity values.
+
+    A record's value is the first non-missing one among its roster rows. Text is
+    lower-cased and stripped of accents, punctuation and repeated blanks; postcodes
+    lose their blanks; dates of birth become ``YYYY-MM-DD``. A value of the wrong type
+    or a date that does not parse is an :class:`InputTableError` naming the row
+    (values masked: these columns are identifiers).
+    """
+    n_nodes = rec.node_hash.size
+    out = pd.DataFrame({"unique_id": np.arange(n_nodes, dtype=np.int64)})
+    parts: dict[str, list[pd.Series]] = {c: [] for c in columns}
+    for silo, df in rosters.items():
+        for c in columns:
+            if c not in df.columns:
+                parts[c].append(pd.Series(pd.NA, index=range(len(df)), dtype="str"))
+            elif c == "date_of_birth":
+                parts[c].append(_clean_date(df[c], silo=silo).reset_index(drop=True))
+            else:
+                keep = r"[^\w\s]" if c in _TEXT_COLUMNS else r"[^\w]"
+                parts[c].append(
+                    _clean_text(df[c], column=c, silo=silo, keep=keep).reset_index(drop=True)
+                )
+    for c in columns:
+        values = pd.concat(parts[c], ignore_index=True) if parts[c] else pd.Series(dtype="str")
+        frame = pd.DataFrame({"node": rec.row_node, "value": values.astype("str")})
+        firsts = frame.dropna(subset=["value"]).groupby("node", sort=True)["value"].first()
+        col = pd.Series(pd.NA, index=range(n_nodes), dtype="str")
+        col[firsts.index.to_numpy()] = firsts.to_numpy()
+        out[c] = col
+    return out

@@ -40,19 +40,26 @@ appearance in the rosters (silos in the order customers, partners, workers).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import NamedTuple
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 import pandas as pd
 
-from hxmetrics.errors import ParameterError, did_you_mean
+from hxmetrics.errors import InputTableError, ParameterError, check_choice, did_you_mean
 from hxmetrics.stakeholders._person_ids import (
     _check_unique_hashes,
     _distinct,
     _group_min_hash,
     _person_ids,
 )
-from hxmetrics.stakeholders._rosters import _collect, _Records, check_rosters
+from hxmetrics.stakeholders._rosters import (
+    IDENTITY_COLUMNS,
+    _collect,
+    _Records,
+    check_rosters,
+    identity_frame,
+)
 from hxmetrics.stakeholders._unionfind import bipartite_components, group_max, group_min
 from hxmetrics.stakeholders.keys import (
     DEFAULT_KEYS,
@@ -61,7 +68,20 @@ from hxmetrics.stakeholders.keys import (
     secret_key,
 )
 
-__all__ = ["CONFLICT_KINDS", "Resolution", "resolve_identities"]
+if TYPE_CHECKING:
+    from hxmetrics.stakeholders.probabilistic import LinkageModel
+
+__all__ = [
+    "CONFLICT_KINDS",
+    "CONFLICT_RULES",
+    "HOUSEHOLD_RULE",
+    "METHODS",
+    "Resolution",
+    "resolve_identities",
+]
+
+#: Resolution methods: exact keys only, or exact keys plus a linkage model's pairs.
+METHODS = ("exact", "probabilistic")
 
 #: Conflict kinds, in the order conflicts are numbered, and what was done about each.
 CONFLICT_KINDS: dict[str, str] = {
@@ -71,6 +91,31 @@ CONFLICT_KINDS: dict[str, str] = {
     "component_too_large": "key_not_used",
     "unresolved_component": "split_into_records",
     "record_birth_year_mismatch": "birth_year_ignored",
+    "household": "link_not_used",
+}
+
+#: The household rule of the probabilistic method, as data: a model link between
+#: records that share a home (each comparison in ``shared`` at or above its level) is
+#: made only if a personal comparison (one in ``personal``) reaches its level; else
+#: the records are different persons of one household (siblings, a couple, a parent
+#: and a child) and the link is reported as a ``household`` conflict. Levels are the
+#: comparison-vector values of the shipped template (:func:`default_settings`):
+#: address 1 = within 3 edits; given name 2 = Jaro-Winkler >= 0.88; date of birth 4 =
+#: equal or one typo. Twins (same date of birth) are not told apart.
+HOUSEHOLD_RULE: dict[str, dict[str, int]] = {
+    "shared": {"address": 1},
+    "personal": {"given_name": 2, "date_of_birth": 4},
+}
+
+#: Conflict rules and their defaults per method (``conflict_rules=`` overrides them).
+#: ``birth_year``: records with contradicting ``birth_year`` values are not merged
+#: (off in the probabilistic method when its model compares dates of birth: the
+#: fuzzy date comparison already weighs them, and the exact rule removed only true
+#: links on noisy rosters). ``household``: :data:`HOUSEHOLD_RULE` (probabilistic
+#: method; ``None`` turns it off).
+CONFLICT_RULES: dict[str, dict[str, Any]] = {
+    "exact": {"birth_year": True, "household": None},
+    "probabilistic": {"birth_year": "unless_date_of_birth_compared", "household": HOUSEHOLD_RULE},
 }
 _KIND_CODE = {kind: i for i, kind in enumerate(CONFLICT_KINDS)}
 
@@ -79,8 +124,15 @@ _KIND_CODE = {kind: i for i, kind in enumerate(CONFLICT_KINDS)}
 _MAX_ROUNDS = 10
 
 
-class Resolution(NamedTuple):
-    """The result of :func:`resolve_identities`.
+class _Tables(NamedTuple):
+    crosswalk: pd.DataFrame
+    conflicts: pd.DataFrame
+
+
+class Resolution(_Tables):
+    """The result of :func:`resolve_identities` (either method).
+
+    Unpacks as ``crosswalk, conflicts = resolve_identities(...)``.
 
     Attributes
     ----------
@@ -88,15 +140,59 @@ class Resolution(NamedTuple):
         One row per ``(silo, source_id)``: ``silo``, ``source_id``, ``person_id``
         (a keyed hash under the secret, see :func:`resolve_identities`),
         ``matched_on`` (the key kinds that linked the record to another record of
-        the same person, joined by ``"+"``; ``"none"`` for a person with one record).
+        the same person, joined by ``"+"``, ``"model"`` for a link by the linkage
+        model; ``"none"`` for a person with one record). The probabilistic method adds
+        ``match_probability`` (the highest probability among the links joining the
+        record to its person: 1.0 for an exact key; missing for a person with one
+        record) and ``matched_fields`` (the keys and compared columns that agreed,
+        exactly or within a fuzzy level, on those links).
     conflicts : pandas.DataFrame
         One row per record involved in a suspicious merge: ``conflict_id``,
         ``kind``, ``key``, ``silo``, ``source_id``, ``birth_year``, ``action``.
         Raw key values never appear.
+    review : pandas.DataFrame
+        Pairs of records whose match probability is in the review band (empty for the
+        exact method): ``silo_l``, ``source_id_l``, ``silo_r``, ``source_id_r``,
+        ``match_probability``, ``match_weight``, ``linked`` (the pair's link was
+        made), ``same_person`` (the records ended in one person, through this or other
+        links), then one column per comparison with its level's label ("Exact match on
+        given_name", "Jaro-Winkler distance of given_name >= 0.92", ...). For the data
+        owner's clerical review: roster ids, never a name, a date or an address.
+    model : LinkageModel or None
+        The linkage model used (fitted here or passed in); ``None`` for the exact
+        method. Save it (:meth:`LinkageModel.save`) to score later rosters with the
+        same weights.
     """
 
-    crosswalk: pd.DataFrame
-    conflicts: pd.DataFrame
+    review: pd.DataFrame
+    model: LinkageModel | None = None
+
+
+def _resolution(
+    crosswalk: pd.DataFrame,
+    conflicts: pd.DataFrame,
+    review: pd.DataFrame | None = None,
+    model: LinkageModel | None = None,
+) -> Resolution:
+    out = Resolution(crosswalk, conflicts)
+    out.review = _empty_review() if review is None else review
+    out.model = model
+    return out
+
+
+def _empty_review() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "silo_l": pd.Series(dtype="str"),
+            "source_id_l": pd.Series(dtype="str"),
+            "silo_r": pd.Series(dtype="str"),
+            "source_id_r": pd.Series(dtype="str"),
+            "match_probability": pd.Series(dtype="float64"),
+            "match_weight": pd.Series(dtype="float64"),
+            "linked": pd.Series(dtype="bool"),
+            "same_person": pd.Series(dtype="bool"),
+        }
+    )
 
 
 def resolve_identities(
@@ -109,8 +205,25 @@ def resolve_identities(
     key_kinds: Mapping[str, str] | None = None,
     min_phone_digits: int = 7,
     secret: str | bytes | None = None,
+    method: str = "exact",
+    model: LinkageModel | Mapping[str, Any] | str | Path | None = None,
+    settings: Mapping[str, Any] | None = None,
+    threshold: float | None = None,
+    review_band: tuple[float, float] | None = None,
+    conflict_rules: Mapping[str, Any] | None = None,
+    random_state: int | np.random.Generator | None = None,
+    backend: Any = "duckdb",
 ) -> Resolution:
     """Link roster records across (and within) silos into persons.
+
+    Two methods, one result. ``method="exact"`` (the default, no dependency) links
+    records that share a normalised key value. ``method="probabilistic"`` also links
+    records that a Fellegi-Sunter model (:class:`~hxmetrics.stakeholders.LinkageModel`,
+    fitted by splink: ``pip install 'hxmetrics[linkage]'``) scores at or above
+    ``threshold`` on the identity columns (``given_name``, ``family_name``,
+    ``date_of_birth``, ``address``, ``postcode``); the model's pairs and the exact
+    keys then go through the same connected components, conflict rules and person
+    ids.
 
     Parameters
     ----------
@@ -187,6 +300,22 @@ def resolve_identities(
     >>> cw["person_id"].nunique(), len(conflicts)
     (2, 0)
     """
+    check_choice("method", method, METHODS)
+    if method == "exact":
+        unused = {
+            "model": model,
+            "settings": settings,
+            "threshold": threshold,
+            "review_band": review_band,
+            "random_state": random_state,
+        }
+        given = [name for name, value in unused.items() if value is not None]
+        if given:
+            raise ParameterError(
+                f"{', '.join(given)} only apply to method='probabilistic'; got them with "
+                "method='exact'."
+            )
+    rules = _conflict_rules(method, conflict_rules)
     rosters = check_rosters(rosters)
     key = _process_secret() if secret is None else secret_key(secret, name="secret")
     keys = check_keys(keys)
@@ -194,7 +323,7 @@ def resolve_identities(
     if keys is None:
         have = {str(c) for df in rosters.values() for c in df.columns}
         keys = tuple(k for k in DEFAULT_KEYS if k in have)
-        if not keys:
+        if not keys and method == "exact":
             # A CRM export of ids, a transaction log's customers: valid rosters that
             # simply carry no contact key. Not an error; the result says so.
             hints = "".join(did_you_mean(k, sorted(have)) for k in DEFAULT_KEYS)
@@ -203,7 +332,7 @@ def resolve_identities(
                 "linked to another, one person per record (silo, source_id). Name the key "
                 f"columns with keys=[...] to link records across silos.{hints}"
             )
-    elif not keys:
+    elif not keys and method == "exact":
         notes.append(
             "keys=[] (no key): no record is linked to another, one person per record "
             "(silo, source_id)."
@@ -212,14 +341,304 @@ def resolve_identities(
         raise ParameterError(f"max_component_size must be at least 2; got {max_component_size}.")
     if birth_year_tolerance < 0:
         raise ParameterError(f"birth_year_tolerance must be >= 0; got {birth_year_tolerance}.")
-    rec = _collect(rosters, keys, birth_year, key_kinds, min_phone_digits)
-    resolution = _resolve(rec, keys, float(birth_year_tolerance), max_component_size, key)
-    resolution.crosswalk.attrs["hxmetrics"] = {"keys": list(keys), "notes": notes}
-    return resolution
+    if method == "exact":
+        rec = _collect(
+            rosters, keys, birth_year if rules["birth_year"] else None, key_kinds, min_phone_digits
+        )
+        resolution = _resolve(rec, keys, float(birth_year_tolerance), max_component_size, key)
+        resolution.crosswalk.attrs["hxmetrics"] = {
+            "keys": list(keys),
+            "method": "exact",
+            "notes": notes,
+        }
+        return resolution
+    return _resolve_probabilistic(
+        rosters,
+        keys=keys,
+        notes=notes,
+        rules=rules,
+        birth_year=birth_year,
+        birth_year_tolerance=float(birth_year_tolerance),
+        max_component_size=max_component_size,
+        key_kinds=key_kinds,
+        min_phone_digits=min_phone_digits,
+        secret=key,
+        model=model,
+        settings=settings,
+        threshold=threshold,
+        review_band=review_band,
+        random_state=random_state,
+        backend=backend,
+    )
+
+
+def _conflict_rules(method: str, given: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The conflict rules of ``method``, with the caller's overrides (checked)."""
+    rules = dict(CONFLICT_RULES[method])
+    if given is None:
+        return rules
+    if not isinstance(given, Mapping):
+        raise ParameterError(
+            "conflict_rules must be a mapping such as {'birth_year': False}; got "
+            f"{type(given).__name__}."
+        )
+    for name, value in given.items():
+        if name not in rules:
+            raise ParameterError(
+                f"unknown conflict rule {name!r}; rules: {sorted(rules)}."
+                + did_you_mean(str(name), rules)
+            )
+        if name == "birth_year" and not isinstance(value, bool):
+            raise ParameterError(
+                f"conflict_rules['birth_year'] must be True or False; got {value!r}."
+            )
+        if name == "household" and value is not None:
+            if method == "exact":
+                raise ParameterError(
+                    "conflict_rules['household'] applies to method='probabilistic' (it reads "
+                    "the model's comparison levels); the exact method has the birth_year rule."
+                )
+            if (
+                not isinstance(value, Mapping)
+                or set(value) != {"shared", "personal"}
+                or not all(
+                    isinstance(value[part], Mapping)
+                    and all(
+                        isinstance(c, str) and isinstance(v, int) for c, v in value[part].items()
+                    )
+                    for part in ("shared", "personal")
+                )
+            ):
+                raise ParameterError(
+                    "conflict_rules['household'] must look like HOUSEHOLD_RULE: "
+                    "{'shared': {comparison: level}, 'personal': {comparison: level}}, or None."
+                )
+        rules[name] = value
+    return rules
+
+
+def _check_band(
+    threshold: float | None, review_band: tuple[float, float] | None
+) -> tuple[float, tuple[float, float]]:
+    from hxmetrics.stakeholders.probabilistic import DEFAULT_REVIEW_BAND, DEFAULT_THRESHOLD
+
+    thr = DEFAULT_THRESHOLD if threshold is None else threshold
+    if isinstance(thr, bool) or not isinstance(thr, int | float) or not 0 < thr <= 1:
+        raise ParameterError(f"threshold must be a probability in (0, 1]; got {threshold!r}.")
+    band = DEFAULT_REVIEW_BAND if review_band is None else review_band
+    try:
+        low, high = (float(band[0]), float(band[1]))
+        ok = len(band) == 2 and 0 < low < high <= 1
+    except (TypeError, ValueError, IndexError):
+        ok = False
+    if not ok:
+        raise ParameterError(
+            f"review_band must be (low, high) with 0 < low < high <= 1; got {review_band!r}."
+        )
+    return float(thr), (low, high)
+
+
+def _resolve_probabilistic(
+    rosters: dict[str, pd.DataFrame],
+    *,
+    keys: tuple[str, ...],
+    notes: list[str],
+    rules: dict[str, Any],
+    birth_year: str | None,
+    birth_year_tolerance: float,
+    max_component_size: int,
+    key_kinds: Mapping[str, str] | None,
+    min_phone_digits: int,
+    secret: bytes,
+    model: LinkageModel | Mapping[str, Any] | str | Path | None,
+    settings: Mapping[str, Any] | None,
+    threshold: float | None,
+    review_band: tuple[float, float] | None,
+    random_state: int | np.random.Generator | None,
+    backend: Any,
+) -> Resolution:
+    from hxmetrics.stakeholders.probabilistic import LinkageModel, as_model
+
+    thr, band = _check_band(threshold, review_band)
+    if model is not None and settings is not None:
+        raise ParameterError(
+            "pass settings (to fit a new model) or model (a fitted one), not both."
+        )
+    have = {str(c) for df in rosters.values() for c in df.columns}
+    if model is None:
+        linkage = LinkageModel(settings)
+        columns = linkage._input_columns(rosters)
+        if not columns:
+            raise ParameterError(
+                "no usable comparison: the rosters have none of the identity columns "
+                f"{list(IDENTITY_COLUMNS)}. Add names or dates of birth, or use "
+                "method='exact' with key columns."
+            )
+    else:
+        linkage = as_model(model)
+        columns = list(linkage.columns_)
+        absent = [c for c in columns if c not in have]
+        if absent:
+            raise InputTableError(
+                f"the linkage model compares column(s) {absent} that are in none of the "
+                f"rosters ({', '.join(rosters)}).",
+                table=next(iter(rosters)),
+                failure_cases=pd.DataFrame(
+                    {
+                        "column": absent,
+                        "check": "column_in_dataframe",
+                        "failure_case": absent,
+                        "index": [None] * len(absent),
+                    }
+                ),
+            )
+    use_birth_year = rules["birth_year"]
+    if use_birth_year == "unless_date_of_birth_compared":
+        use_birth_year = "date_of_birth" not in columns
+    rec = _collect(
+        rosters, keys, birth_year if use_birth_year else None, key_kinds, min_phone_digits
+    )
+    frame = identity_frame(rosters, rec, columns)
+    if model is None:
+        linkage._fit_frame(frame, rec, keys, random_state, backend)
+    pairs = linkage._score_frame(frame, min(thr, band[0]), backend)
+    links = _model_links(pairs, linkage, thr, rules["household"], rec.node_hash)
+    resolution = _resolve(rec, keys, birth_year_tolerance, max_component_size, secret, links=links)
+    crosswalk, conflicts = resolution
+    review = _review(pairs, links, band, rec, crosswalk, linkage)
+    persons_unsure = crosswalk.loc[
+        crosswalk["match_probability"].lt(band[1]).fillna(False).astype(bool), "person_id"
+    ].nunique()
+    crosswalk.attrs["hxmetrics"] = {
+        "keys": list(keys),
+        "method": "probabilistic",
+        "threshold": thr,
+        "review_band": list(band),
+        "conflict_rules": {
+            "birth_year": bool(use_birth_year),
+            "household": rules["household"],
+        },
+        "n_links": int(links.used.sum()),
+        "n_review_pairs": len(review),
+        "n_persons_uncertain": int(persons_unsure),
+        "notes": [*notes, *linkage.notes_],
+    }
+    return _resolution(crosswalk, conflicts, review, linkage)
+
+
+class _Links(NamedTuple):
+    """Model pairs at or above the threshold, as links between records."""
+
+    node_l: np.ndarray
+    node_r: np.ndarray
+    probability: np.ndarray
+    household: np.ndarray  # bool: the household rule refuses the link
+    fields: np.ndarray  # bitmask over comparison columns that agreed
+    field_names: tuple[str, ...]
+    order: np.ndarray  # rank strings: weakest link first, then record hashes
+    pair_row: np.ndarray  # row of each link in the scored pairs
+    used: np.ndarray  # bool, filled by _resolve: the link joins its records
+
+
+def _model_links(
+    pairs: pd.DataFrame,
+    linkage: LinkageModel,
+    threshold: float,
+    household: Mapping[str, Mapping[str, int]] | None,
+    node_hash: np.ndarray,
+) -> _Links:
+    names = tuple(c[len("gamma_") :] for c in pairs.columns if c.startswith("gamma_"))
+    above = np.flatnonzero(pairs["match_probability"].to_numpy(dtype=float) >= threshold)
+    sub = pairs.iloc[above]
+    refuse = np.zeros(len(sub), dtype=bool)
+    if household is not None:
+        shared = np.ones(len(sub), dtype=bool)
+        personal = np.zeros(len(sub), dtype=bool)
+        usable = all(f"gamma_{c}" in sub for c in household["shared"])
+        for c, level in household["shared"].items():
+            if f"gamma_{c}" in sub:
+                shared &= sub[f"gamma_{c}"].to_numpy(dtype=np.int64) >= level
+        for c, level in household["personal"].items():
+            if f"gamma_{c}" in sub:
+                personal |= sub[f"gamma_{c}"].to_numpy(dtype=np.int64) >= level
+        if usable and household["shared"]:
+            refuse = shared & ~personal
+    fields = np.zeros(len(sub), dtype=np.int64)
+    for i, c in enumerate(names):
+        fields |= (sub[f"gamma_{c}"].to_numpy(dtype=np.int64) > 0).astype(np.int64) << i
+    node_l = sub["unique_id_l"].to_numpy(dtype=np.int64)
+    node_r = sub["unique_id_r"].to_numpy(dtype=np.int64)
+    prob = sub["match_probability"].to_numpy(dtype=float)
+    lo = np.minimum(node_hash[node_l], node_hash[node_r])
+    hi = np.maximum(node_hash[node_l], node_hash[node_r])
+    # Cut order among links: the weakest first; ties by the records' hashes (an order
+    # that does not depend on the rows' order).
+    order = np.array(
+        [f"{p:.15f}:{a:020d}:{b:020d}" for p, a, b in zip(prob, lo, hi, strict=True)],
+        dtype=object,
+    )
+    del linkage
+    return _Links(
+        node_l,
+        node_r,
+        prob,
+        refuse,
+        fields,
+        names,
+        order,
+        above,
+        np.zeros(len(sub), dtype=bool),
+    )
+
+
+def _review(
+    pairs: pd.DataFrame,
+    links: _Links,
+    band: tuple[float, float],
+    rec: _Records,
+    crosswalk: pd.DataFrame,
+    linkage: LinkageModel,
+) -> pd.DataFrame:
+    prob = pairs["match_probability"].to_numpy(dtype=float)
+    rows = np.flatnonzero((prob >= band[0]) & (prob < band[1]))
+    sub = pairs.iloc[rows]
+    node_l = sub["unique_id_l"].to_numpy(dtype=np.int64)
+    node_r = sub["unique_id_r"].to_numpy(dtype=np.int64)
+    linked = np.zeros(len(pairs), dtype=bool)
+    linked[links.pair_row[links.used]] = True
+    silos = np.asarray(rec.silos, dtype=object)
+    source = rec.node_source.to_numpy(dtype=object)
+    person = crosswalk["person_id"].to_numpy(dtype=object)
+    out = pd.DataFrame(
+        {
+            "silo_l": pd.Series(silos[rec.node_silo[node_l]], dtype="str"),
+            "source_id_l": pd.Series(source[node_l], dtype="str"),
+            "silo_r": pd.Series(silos[rec.node_silo[node_r]], dtype="str"),
+            "source_id_r": pd.Series(source[node_r], dtype="str"),
+            "match_probability": sub["match_probability"].to_numpy(dtype=float),
+            "match_weight": sub["match_weight"].to_numpy(dtype=float),
+            "linked": linked[rows],
+            "same_person": person[node_l] == person[node_r],
+        }
+    )
+    labels = linkage.level_labels()
+    for name in links.field_names:
+        level = sub[f"gamma_{name}"].to_numpy(dtype=np.int64)
+        out[name] = pd.Series([labels[name].get(int(v), str(v)) for v in level], dtype="str")
+    return out.sort_values(
+        ["match_probability", "silo_l", "source_id_l", "silo_r", "source_id_r"],
+        ascending=[False, True, True, True, True],
+        ignore_index=True,
+    )
 
 
 def _resolve(
-    rec: _Records, keys: tuple[str, ...], tol: float, max_size: int, secret: bytes
+    rec: _Records,
+    keys: tuple[str, ...],
+    tol: float,
+    max_size: int,
+    secret: bytes,
+    links: _Links | None = None,
 ) -> Resolution:
     n_nodes = rec.node_hash.size
     _check_unique_hashes(rec)
@@ -234,6 +653,17 @@ def _resolve(
         edge_nodes.append(rec.row_node[valid])
         edge_toks.append(codes.astype(np.int64) + kind_offsets[-1])
         kind_offsets.append(kind_offsets[-1] + len(uniq))
+    kinds = keys
+    if links is not None:
+        # Each model link is a token of the pseudo key "model" carried by its two
+        # records: the same components, cuts and conflicts as a shared key value.
+        kinds = (*keys, "model")
+        n_links = links.node_l.size
+        link_toks = np.arange(n_links, dtype=np.int64) + kind_offsets[-1]
+        edge_nodes += [links.node_l, links.node_r]
+        edge_toks += [link_toks, link_toks]
+        uniques.append(pd.Series(links.order, dtype="str"))
+        kind_offsets.append(kind_offsets[-1] + n_links)
     tokens = _Tokens(np.asarray(kind_offsets, dtype=np.int64), uniques)
     n_tok = tokens.n
     width = max(n_tok, 1)
@@ -265,6 +695,10 @@ def _resolve(
     # Links are edges: a key can stop linking one record (an ambiguous bridge)
     # and keep linking the others.
     act_e = linking[edge_tok] & ~mismatch[edge_tok]
+    if links is not None:
+        refused = link_toks[links.household]
+        conflicts.add_keys("household", refused)
+        act_e &= ~np.isin(edge_tok, refused)
 
     for round_ in range(_MAX_ROUNDS + 1):
         labels = bipartite_components(n_nodes, n_tok, edge_node[act_e], edge_tok[act_e])
@@ -320,8 +754,8 @@ def _resolve(
     bits[size[labels] == 1] = 0
     names = pd.Index(
         [
-            "+".join(k for i, k in enumerate(keys) if m >> i & 1) or "none"
-            for m in range(2 ** len(keys))
+            "+".join(k for i, k in enumerate(kinds) if m >> i & 1) or "none"
+            for m in range(2 ** len(kinds))
         ],
         dtype="str",
     )
@@ -333,7 +767,58 @@ def _resolve(
             "matched_on": pd.Series(names[bits], dtype="str"),
         }
     )
-    return Resolution(crosswalk, conflicts.table(rec, keys, node_lo))
+    if links is not None:
+        _link_evidence(
+            crosswalk, links, keys, act_e, edge_node, edge_tok, link_e, tokens, size[labels]
+        )
+    return _resolution(crosswalk, conflicts.table(rec, kinds, node_lo))
+
+
+def _link_evidence(
+    crosswalk: pd.DataFrame,
+    links: _Links,
+    keys: tuple[str, ...],
+    act_e: np.ndarray,
+    edge_node: np.ndarray,
+    edge_tok: np.ndarray,
+    link_e: np.ndarray,
+    tokens: _Tokens,
+    person_size: np.ndarray,
+) -> None:
+    """``match_probability`` and ``matched_fields`` of each record (in place)."""
+    n_nodes = len(crosswalk)
+    first_link = int(tokens.offsets[len(keys)])
+    is_link = edge_tok >= first_link
+    # A link is used when both of its records still carry it.
+    active = np.bincount(edge_tok[act_e & is_link] - first_link, minlength=links.node_l.size)
+    links.used[:] = active == 2
+    best = np.full(n_nodes, -np.inf)
+    key_e = link_e & ~is_link
+    best[edge_node[key_e]] = 1.0
+    used = np.flatnonzero(links.used)
+    np.maximum.at(best, links.node_l[used], links.probability[used])
+    np.maximum.at(best, links.node_r[used], links.probability[used])
+    best[person_size == 1] = -np.inf
+    # Fields: key columns (bits 0..k-1) then compared columns, over every used link.
+    bits = np.zeros(n_nodes, dtype=np.int64)
+    np.bitwise_or.at(bits, edge_node[key_e], np.left_shift(1, tokens.kind(edge_tok[key_e])))
+    shifted = links.fields[used] << len(keys)
+    np.bitwise_or.at(bits, links.node_l[used], shifted)
+    np.bitwise_or.at(bits, links.node_r[used], shifted)
+    bits[person_size == 1] = 0
+    field_names = (*keys, *links.field_names)
+    distinct, inverse = np.unique(bits, return_inverse=True)
+    text = np.array(
+        [
+            "+".join(f for i, f in enumerate(field_names) if int(m) >> i & 1) or "none"
+            for m in distinct
+        ],
+        dtype=object,
+    )
+    crosswalk["match_probability"] = pd.array(
+        np.where(np.isinf(best), np.nan, best), dtype="Float64"
+    )
+    crosswalk["matched_fields"] = pd.Series(text[inverse], dtype="str")
 
 
 class _Tokens:
