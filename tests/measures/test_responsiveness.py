@@ -485,3 +485,30 @@ def test_row_order_does_not_matter(table, seed):
     expected = responsiveness(table, as_of=AS_OF, sla={"high": "3h"})
     got = responsiveness(shuffled, as_of=AS_OF, sla={"high": "3h"})
     pd.testing.assert_frame_equal(got, expected)
+
+
+# -------------------------------------------------------------------- calendars
+
+
+def test_business_time_is_the_calendar_clock_and_never_exceeds_wall_time():
+    from hxmetrics.measures.responsiveness._calendar import BusinessCalendar, clock_seconds
+
+    tickets = _tickets(HAND)
+    wall = responsiveness(tickets, as_of=AS_OF, quantiles=(0.5, 0.9, 0.25))
+    always = BusinessCalendar(
+        {day: ("00:00", "24:00") for day in ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")}
+    )
+    same = responsiveness(tickets, as_of=AS_OF, quantiles=(0.5, 0.9, 0.25), calendar=always)
+    pd.testing.assert_frame_equal(same, wall, check_exact=False)  # a 24/7 calendar: wall
+    office = BusinessCalendar.standard(tz="Europe/Berlin")
+    business = responsiveness(
+        tickets, as_of=AS_OF, quantiles=(0.5, 0.9, 0.25), calendar=office, horizon=5.0
+    )
+    assert business.attrs["hxmetrics"]["business_time"]
+    for column in ("estimate", "q90", "q25", "backlog_age_q50"):
+        b, w = business[column].to_numpy(float), wall[column].to_numpy(float)
+        assert np.all(np.isnan(b) | (b <= w + 1e-9) | np.isnan(w)), column
+    # The open tickets' ages are the calendar's clock from opened to as_of.
+    ages = clock_seconds(tickets["opened"], [AS_OF] * len(tickets), calendar=office) / 3600
+    north = tickets["team"] == "north"
+    assert business["backlog_age_q50"].iloc[0] == pytest.approx(np.median(ages[north.to_numpy()]))
