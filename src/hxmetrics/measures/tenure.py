@@ -484,7 +484,6 @@ def _quantile_table(
         se = ev.survival * sigma
         g_s = _g(ev.survival, transform)
         scale = _g_prime(ev.survival, transform) * se
-    next_row = np.arange(len(ev.time)) + 1
     for j, p in enumerate(qs.tolist()):
         est[:, j] = _pick(ev.time, _first_per_group(ev.survival < 1 - p, groups, n_groups))
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -492,7 +491,7 @@ def _quantile_table(
         accepted = np.abs(r) <= z
         low[:, j] = _pick(ev.time, _first_per_group(accepted, groups, n_groups))
         last_ok = _last_per_group(accepted, groups, n_groups)
-        after = np.where(last_ok >= 0, next_row[np.maximum(last_ok, 0)], -1)
+        after = np.where(last_ok >= 0, last_ok + 1, -1)
         to_end = (last_ok >= 0) & (after >= ev.bounds[1:])
         high[:, j] = np.where(to_end, np.inf, _pick(ev.time, np.where(to_end, -1, after)))
     return est, low, high

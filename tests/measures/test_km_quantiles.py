@@ -1,0 +1,378 @@
+"""Kaplan-Meier quantiles, survival at times and restricted means (issue 14).
+
+Validated against R survival 3.5.3 (R 4.2.2, recorded below with the calls), statsmodels'
+``SurvfuncRight`` (run here, every transform), and a simulation with known truth.
+"""
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from hxmetrics.errors import HxWarning, ParameterError
+from hxmetrics.measures.tenure import (
+    KaplanMeier,
+    km_quantiles,
+    km_restricted_mean,
+    km_survival_at,
+)
+
+LUNG = pd.read_csv(Path(__file__).resolve().parents[1] / "data" / "lung.csv")
+# survival::aml (Miller 1981), both arms: weeks to relapse, status 1 = relapse.
+AML_TIME = [9, 13, 13, 18, 23, 28, 31, 34, 45, 48, 161]
+AML_TIME += [5, 5, 8, 8, 12, 16, 23, 27, 30, 33, 43, 45]
+AML_EVENT = [1, 1, 0, 1, 1, 0, 1, 1, 0, 1, 0]
+AML_EVENT += [1, 1, 1, 1, 1, 0, 1, 1, 1, 1, 1, 1]
+PROBS = [0.1, 0.25, 0.5, 0.75, 0.9]
+TRANSFORMS = ["log", "cloglog", "linear", "logit", "asinsqrt"]
+# R's conf.type for each transform.
+R_CONF_TYPE = {
+    "log": "log",
+    "cloglog": "log-log",
+    "linear": "plain",
+    "logit": "logit",
+    "asinsqrt": "arcsin",
+}
+NAN = float("nan")
+
+
+def _lung():
+    return LUNG["time"].to_numpy(float), LUNG["status"].to_numpy()
+
+
+def test_lung_data_is_r_lung():
+    # R: lung has 228 rows, 165 deaths (status 2 there, 1 here).
+    t, e = _lung()
+    assert (len(t), int(e.sum())) == (228, 165)
+    assert set(np.unique(e)) == {0, 1}
+
+
+def test_median_matches_r_print_survfit_on_lung():
+    # R 4.2.2, survival 3.5.3:
+    # > print(survfit(Surv(time, status) ~ 1, data = lung))
+    #        n events median 0.95LCL 0.95UCL
+    # [1,] 228    165    310     285     363
+    km = KaplanMeier().fit(*_lung())
+    assert km.median_ == 310.0
+    assert km.median_ci_ == (285.0, 363.0)
+    row = km.quantile(0.5).iloc[0]
+    assert (row["estimate"], row["ci_low"], row["ci_high"]) == (310.0, 285.0, 363.0)
+    grouped = km_quantiles(*_lung(), q=0.5)
+    assert grouped[["estimate", "ci_low", "ci_high"]].iloc[0].tolist() == [310.0, 285.0, 363.0]
+
+
+# R 4.2.2, survival 3.5.3, for each conf.type:
+# > f <- survfit(Surv(time, status) ~ 1, data = lung, conf.type = ct)
+# > quantile(f, probs = c(0.1, 0.25, 0.5, 0.75, 0.9))   # $quantile, $lower, $upper
+R_LUNG = {
+    "log": ([79, 170, 310, 550, 735], [60, 145, 285, 460, 689], [107, 197, 363, 654, NAN]),
+    "log-log": ([79, 170, 310, 550, 735], [54, 144, 284, 457, 687], [105, 194, 361, 643, NAN]),
+    "plain": ([79, 170, 310, 550, 735], [60, 145, 284, 457, 655], [107, 197, 361, 643, 883]),
+    "logit": ([79, 170, 310, 550, 735], [54, 144, 284, 457, 689], [105, 194, 361, 654, NAN]),
+    "arcsin": ([79, 170, 310, 550, 735], [59, 145, 284, 457, 687], [107, 194, 361, 643, NAN]),
+}
+# The same on survival::aml (both arms, ~ 1).
+R_AML = {
+    "log": ([8, 12, 27, 43, 48], [5, 8, 18, 31, 43], [18, 30, 48, NAN, NAN]),
+    "log-log": ([8, 12, 27, 43, 48], [5, 5, 13, 30, 43], [12, 23, 34, NAN, NAN]),
+    "plain": ([8, 12, 27, 43, 48], [5, 8, 18, 30, 34], [13, 27, 34, 48, NAN]),
+    "logit": ([8, 12, 27, 43, 48], [5, 5, 13, 30, 43], [12, 23, 43, NAN, NAN]),
+    "arcsin": ([8, 12, 27, 43, 48], [5, 8, 13, 30, 43], [12, 23, 34, NAN, NAN]),
+}
+
+
+@pytest.mark.parametrize("transform", TRANSFORMS)
+@pytest.mark.parametrize(
+    ("data", "reference"),
+    [((LUNG["time"], LUNG["status"]), R_LUNG), ((AML_TIME, AML_EVENT), R_AML)],
+    ids=["lung", "aml"],
+)
+def test_quantiles_match_r_quantile_survfit(transform, data, reference):
+    got = KaplanMeier().fit(*data).quantile(PROBS, transform=transform)
+    expected = np.array(reference[R_CONF_TYPE[transform]], dtype=float).T
+    np.testing.assert_array_equal(got[["estimate", "ci_low", "ci_high"]].to_numpy(), expected)
+    assert got["quantile"].tolist() == PROBS
+    many = km_quantiles(*data, q=PROBS, transform=transform)
+    pd.testing.assert_frame_equal(many, got, check_like=False)
+
+
+def test_print_survfit_and_quantile_survfit_differ_where_the_band_recrosses():
+    # On aml (conf.type "log") R's two functions disagree on the median's upper limit:
+    # > print(survfit(Surv(time, status) ~ 1, data = aml))   # median 27, LCL 18, UCL 45
+    # > quantile(survfit(...), 0.5)                          # 27, lower 18, upper 48
+    # The upper curve falls to 0.5 at 45 and rises above it again; print.survfit takes
+    # the first crossing, quantile.survfit the time of the smallest 1 - upper >= 0.5.
+    km = KaplanMeier().fit(AML_TIME, AML_EVENT)
+    assert (km.median_, km.median_ci_) == (27.0, (18.0, 45.0))
+    assert km.quantile(0.5).iloc[0, 1:].tolist() == [27.0, 18.0, 48.0]
+
+
+def test_ties_at_exactly_one_half_follow_each_peer():
+    # R 4.2.2, survival 3.5.3. S = 0.5 exactly from t = 2 to the end of follow-up (4):
+    # > f1 <- survfit(Surv(c(1, 2, 3, 4), c(1, 1, 0, 0)) ~ 1)
+    # > print(f1)               # median 2, 0.95LCL 1, 0.95UCL NA
+    # > quantile(f1, 0.5)       # quantile 3 (midpoint of 2 and the last time 4), lower 1
+    f1 = KaplanMeier().fit([1, 2, 3, 4], [1, 1, 0, 0])
+    assert f1.median_ == 2.0
+    assert f1.median_ci_[0] == 1.0
+    assert np.isnan(f1.median_ci_[1])
+    assert f1.quantile(0.5).iloc[0, 1:3].tolist() == [3.0, 1.0]
+    # S = 0.5 exactly between t = 3 and the next event at 4: both give the midpoint.
+    # > f2 <- survfit(Surv(1:6, rep(1, 6)) ~ 1)
+    # > print(f2)                         # median 3.5, 0.95LCL 2, 0.95UCL NA
+    # > quantile(f2, c(0.5, 1/3))         # 3.5 and 2.5; lower 2 and 1; upper NA NA
+    f2 = KaplanMeier().fit(np.arange(1.0, 7.0))
+    assert (f2.median_, f2.median_ci_[0]) == (3.5, 2.0)
+    q = f2.quantile([0.5, 1 / 3])
+    assert q["estimate"].tolist() == [3.5, 2.5]
+    assert q["ci_low"].tolist() == [2.0, 1.0]
+    assert q["ci_high"].isna().all()
+    # statsmodels (SAS) reads S < 0.5 strictly: the next event time, no midpoint.
+    from statsmodels.duration.survfunc import SurvfuncRight
+
+    for t, e, fitted in (([1, 2, 3, 4], [1, 1, 0, 0], f1), (list(range(1, 7)), [1] * 6, f2)):
+        ref = SurvfuncRight(np.array(t, float), np.array(e, float))
+        got = fitted.quantile(0.5, convention="statsmodels").iloc[0]
+        # statsmodels takes log(0) where the curve reaches 0 (f2): its numpy warning.
+        with np.errstate(divide="ignore", invalid="ignore"):
+            expected = [ref.quantile(0.5), *ref.quantile_ci(0.5, 0.05, method="log")]
+        np.testing.assert_array_equal(got[["estimate", "ci_low", "ci_high"]], expected)
+
+
+def _simulated_with_ties(seed=3, n=300):
+    rng = np.random.default_rng(seed)
+    t = rng.lognormal(3.0, 0.8, n)
+    c = rng.uniform(0, 80, n)
+    # Whole days: many ties, several exactly at the same time as censorings.
+    return np.ceil(np.minimum(t, c)), (t <= c).astype(int)
+
+
+@pytest.mark.parametrize("transform", TRANSFORMS)
+@pytest.mark.parametrize("confidence", [0.95, 0.9])
+@pytest.mark.parametrize("data", ["lung", "aml", "simulated"])
+def test_statsmodels_convention_matches_survfuncright(transform, confidence, data):
+    from statsmodels.duration.survfunc import SurvfuncRight
+
+    t, e = {
+        "lung": _lung(),
+        "aml": (np.array(AML_TIME, float), np.array(AML_EVENT)),
+        "simulated": _simulated_with_ties(),
+    }[data]
+    sf = SurvfuncRight(t, e.astype(float))
+    alpha = 1 - confidence
+    expected = np.array(
+        [[sf.quantile(p), *sf.quantile_ci(p, alpha=alpha, method=transform)] for p in PROBS],
+        dtype=float,
+    )
+    model = KaplanMeier(confidence=confidence).fit(t, e)
+    got = model.quantile(PROBS, transform=transform, convention="statsmodels")
+    np.testing.assert_array_equal(got[["estimate", "ci_low", "ci_high"]].to_numpy(), expected)
+    many = km_quantiles(
+        t, e, q=PROBS, confidence=confidence, transform=transform, convention="statsmodels"
+    )
+    pd.testing.assert_frame_equal(many, got)
+
+
+def test_survival_at_matches_r_summary():
+    # R 4.2.2, survival 3.5.3:
+    # > ss <- summary(survfit(Surv(time, status) ~ 1, data = lung), times = c(100, 200, 365, 500))
+    # > cbind(ss$time, ss$n.risk, ss$surv, ss$std.err, ss$lower, ss$upper)
+    expected = np.array(
+        [
+            [100, 196, 0.8639689676, 0.02271023043, 0.8205848921, 0.9096467462],
+            [200, 144, 0.6802728622, 0.03113457166, 0.6219071503, 0.7441161705],
+            [365, 65, 0.4092416245, 0.03582363817, 0.3447215818, 0.4858376035],
+            [500, 41, 0.2932691937, 0.03507781850, 0.2319821383, 0.3707475956],
+        ]
+    )
+    got = KaplanMeier().fit(*_lung()).survival_at([100, 200, 365, 500])
+    cols = ["time", "n_at_risk", "survival", "se", "ci_low", "ci_high"]
+    np.testing.assert_allclose(got[cols].to_numpy(), expected, rtol=1e-9)
+    many = km_survival_at(*_lung(), times=[100, 200, 365, 500])
+    pd.testing.assert_frame_equal(many, got, check_exact=False, rtol=1e-12)
+
+
+def test_survival_at_steps_and_ends():
+    km = KaplanMeier().fit([2, 4, 4, 6, 8], [1, 1, 0, 1, 0])
+    out = km.survival_at([0, 1.9, 2, 5.5, 8, 100])
+    # Right-continuous: S(2) already counts the event at 2; before it S = 1.
+    assert out["survival"].round(6).tolist() == [1.0, 1.0, 0.8, 0.6, 0.3, 0.3]
+    assert out["n_at_risk"].tolist() == [5.0, 5.0, 5.0, 2.0, 1.0, 0.0]
+    assert out.loc[0, ["se", "ci_low", "ci_high"]].tolist() == [0.0, 1.0, 1.0]
+    # SLA attainment 1 - S(t) with the interval turned round.
+    attained = 1 - out["survival"]
+    assert np.all(1 - out["ci_high"] <= attained + 1e-12)
+    assert np.all(attained <= 1 - out["ci_low"] + 1e-12)
+    # When everyone had the event the curve is 0 and its interval undefined.
+    dead = KaplanMeier().fit([1, 2]).survival_at([5])
+    assert dead["survival"].iloc[0] == 0.0
+    assert dead[["se", "ci_low", "ci_high"]].isna().all(axis=None)
+
+
+def test_restricted_mean_matches_r_survmean():
+    # R 4.2.2, survival 3.5.3 (print(fit, rmean = h) shows the same, rounded):
+    # > fit <- survfit(Surv(time, status) ~ 1, data = lung)
+    # > summary(fit, rmean = 500)$table[c("rmean", "se(rmean)")]    # 310.3344367 11.2460096
+    # > summary(fit, rmean = 1000)$table[c("rmean", "se(rmean)")]   # 375.16714365 19.43885937
+    # > print(survfit(Surv(time, status) ~ 1, data = aml), rmean = 40)  # 25.2395 2.6984
+    km = KaplanMeier().fit(*_lung())
+    got = km.restricted_mean([500, 1000])
+    np.testing.assert_allclose(got["estimate"], [310.3344367, 375.16714365], rtol=1e-9)
+    np.testing.assert_allclose(got["se"], [11.2460096, 19.43885937], rtol=1e-8)
+    z = 1.959963984540054
+    np.testing.assert_allclose(got["ci_low"], got["estimate"] - z * got["se"], rtol=1e-12)
+    aml = KaplanMeier().fit(AML_TIME, AML_EVENT).restricted_mean(40).iloc[0]
+    assert (round(aml["estimate"], 4), round(aml["se"], 4)) == (25.2395, 2.6984)
+    many = km_restricted_mean(*_lung(), horizon=500)
+    assert many["estimate"].iloc[0] == pytest.approx(310.3344367, rel=1e-9)
+    assert not many["beyond_follow_up"].iloc[0]
+
+
+def test_restricted_mean_is_the_area_under_the_curve():
+    # Without censoring the restricted mean is the sample mean of min(T, h), exactly.
+    rng = np.random.default_rng(1)
+    t = rng.exponential(5.0, 50)
+    got = KaplanMeier().fit(t).restricted_mean(4.0)["estimate"].iloc[0]
+    assert got == pytest.approx(np.minimum(t, 4.0).mean(), rel=1e-12)
+    # Before the first time the area is the horizon itself, with no uncertainty.
+    early = KaplanMeier().fit([5.0, 6.0]).restricted_mean(2.0).iloc[0]
+    assert (early["estimate"], early["se"]) == (2.0, 0.0)
+
+
+def test_restricted_mean_after_follow_up_warns_and_flags():
+    km = KaplanMeier().fit(AML_TIME, AML_EVENT)
+    with pytest.warns(HxWarning, match="after the last time observed"):
+        km.restricted_mean(500)
+    flagged = km_restricted_mean(AML_TIME, AML_EVENT, horizon=500)
+    assert flagged["beyond_follow_up"].iloc[0]
+    # A curve that reached 0 is known to stay there: no flag.
+    assert not km_restricted_mean([1, 2, 3], horizon=10)["beyond_follow_up"].iloc[0]
+
+
+def test_groups_equal_one_model_per_group():
+    t, e = _simulated_with_ties(seed=5, n=400)
+    rng = np.random.default_rng(5)
+    team = rng.choice(np.array(["north", "south", "east", "west"]), len(t))
+    w = rng.uniform(0.5, 2.0, len(t))
+    many = km_quantiles(t, e, groups=team, weights=w, q=(0.5, 0.9), transform="cloglog")
+    at = km_survival_at(t, e, groups=team, weights=w, times=[5, 20, 60])
+    rm = km_restricted_mean(t, e, groups=team, weights=w, horizon=30)
+    assert many["group"].unique().tolist() == ["east", "north", "south", "west"]
+    for name in ["east", "north", "south", "west"]:
+        keep = team == name
+        model = KaplanMeier().fit(t[keep], e[keep], weights=w[keep])
+        one = model.quantile([0.5, 0.9], transform="cloglog")
+        got = many[many["group"] == name].drop(columns="group").reset_index(drop=True)
+        pd.testing.assert_frame_equal(got, one, check_exact=False, rtol=1e-12)
+        got_at = at[at["group"] == name].drop(columns="group").reset_index(drop=True)
+        pd.testing.assert_frame_equal(
+            got_at, model.survival_at([5, 20, 60]), check_exact=False, rtol=1e-12
+        )
+        rm_one = model.restricted_mean(30).iloc[0]
+        rm_got = rm[rm["group"] == name].iloc[0]
+        assert rm_got["estimate"] == pytest.approx(rm_one["estimate"], rel=1e-12)
+        assert rm_got["se"] == pytest.approx(rm_one["se"], rel=1e-12)
+
+
+def test_simulation_intervals_cover_the_true_median_and_the_naive_median_is_biased():
+    # Exponential latencies (true median log 2 / rate) and uniform random censoring
+    # (about a third censored); 400 replications of 200 tickets, in one grouped call.
+    rng = np.random.default_rng(20261206)
+    reps, n, rate = 400, 200, 0.1
+    truth = np.log(2) / rate
+    latency = rng.exponential(1 / rate, (reps, n))
+    censor = rng.uniform(0, 25.0, (reps, n))
+    t = np.minimum(latency, censor).ravel()
+    e = (latency <= censor).ravel()
+    rep = np.repeat(np.arange(reps), n)
+    for transform in ("log", "cloglog"):
+        out = km_quantiles(t, e, groups=rep, q=0.5, transform=transform)
+        covered = ((out["ci_low"] <= truth) & (truth <= out["ci_high"])).mean()
+        # Monte Carlo error: sd = sqrt(0.95 * 0.05 / 400) = 0.0109; 3 sd either side.
+        assert 0.95 - 3 * 0.0109 <= covered <= 0.95 + 3 * 0.0109, (transform, covered)
+        # The Kaplan-Meier median is close to unbiased here (within 3%).
+        assert abs(out["estimate"].mean() / truth - 1) < 0.03
+    # The naive median of the closed tickets only is biased low: the slow ones are
+    # the ones still open when the observation window closes.
+    naive = np.array([np.median(t[rep == r][e[rep == r]]) for r in range(reps)])
+    assert naive.mean() < 0.85 * truth
+    assert np.mean(naive < truth) > 0.95
+
+
+def test_bad_input_raises():
+    km = KaplanMeier().fit(AML_TIME, AML_EVENT)
+    for q in (0, 1, 1.5, -0.1, [0.5, float("nan")], [], "half"):
+        with pytest.raises(ParameterError, match="q must"):
+            km.quantile(q)
+    with pytest.raises(ParameterError, match="transform"):
+        km.quantile(0.5, transform="probit")
+    with pytest.raises(ParameterError, match="convention"):
+        km.quantile(0.5, convention="sas")
+    with pytest.raises(ParameterError, match="times"):
+        km.survival_at([-1.0])
+    with pytest.raises(ParameterError, match="horizon"):
+        km.restricted_mean(float("inf"))
+    with pytest.raises(ParameterError, match="one label per duration"):
+        km_quantiles([1, 2, 3], groups=["a", "b"])
+    with pytest.raises(ParameterError, match="not fitted"):
+        KaplanMeier().quantile(0.5)
+
+
+def test_saved_model_gives_the_same_quantiles():
+    import json
+
+    km = KaplanMeier(conf_type="log-log").fit(*_lung())
+    back = KaplanMeier.from_dict(json.loads(json.dumps(km.to_dict())))
+    pd.testing.assert_frame_equal(back.quantile(PROBS), km.quantile(PROBS))
+    assert (back.median_, back.median_ci_) == (km.median_, km.median_ci_)
+    pd.testing.assert_frame_equal(back.params_, km.params_)
+
+
+durations = st.lists(
+    st.tuples(st.integers(0, 30).map(float), st.booleans()), min_size=1, max_size=40
+)
+
+
+def _quantiles(t, e, **kw):
+    return km_quantiles(t, e, q=(0.25, 0.5, 0.9), **kw)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    rows=durations, extra=st.integers(0, 5), convention=st.sampled_from(["survival", "statsmodels"])
+)
+def test_a_censored_observation_at_the_end_never_lowers_a_quantile(rows, extra, convention):
+    t = np.array([r[0] for r in rows])
+    e = np.array([r[1] for r in rows])
+    before = _quantiles(t, e, convention=convention)["estimate"].to_numpy()
+    t2 = np.append(t, t.max() + extra)
+    after = _quantiles(t2, np.append(e, False), convention=convention)["estimate"].to_numpy()
+    reached = ~np.isnan(before)
+    # A quantile reached before is reached later or not at all (NaN) after.
+    assert np.all(np.isnan(after[reached]) | (after[reached] >= before[reached]))
+
+
+@settings(max_examples=150, deadline=None)
+@given(rows=durations, convention=st.sampled_from(["survival", "statsmodels"]))
+def test_quantiles_within_the_observed_times_and_order_free(rows, convention):
+    t = np.array([r[0] for r in rows])
+    e = np.array([r[1] for r in rows])
+    out = _quantiles(t, e, convention=convention)
+    est = out["estimate"].dropna()
+    assert np.all(est <= t.max())
+    assert np.all(est >= t.min())
+    # Each quantile is no earlier than the one before it.
+    assert np.all(np.diff(out["estimate"].to_numpy()[~out["estimate"].isna()]) >= 0)
+    perm = np.random.default_rng(len(t)).permutation(len(t))
+    pd.testing.assert_frame_equal(_quantiles(t[perm], e[perm], convention=convention), out)
+    # Unit weights are no weights.
+    weighted = _quantiles(t, e, weights=np.ones(len(t)), convention=convention)
+    pd.testing.assert_frame_equal(weighted, out)
+    model = KaplanMeier().fit(t, e).quantile((0.25, 0.5, 0.9), convention=convention)
+    pd.testing.assert_frame_equal(model, out)
+    # The interval holds the estimate where both exist.
+    both = out.dropna()
+    assert np.all((both["ci_low"] <= both["estimate"]) & (both["estimate"] <= both["ci_high"]))
