@@ -20,6 +20,12 @@ def _all_frames(org: Organisation) -> dict[str, pd.DataFrame]:
     for name in ("latent_mean", "items", "nps", "csat", "ces", "weights"):
         out[f"experience.{name}"] = getattr(org.truth.experience, name)
     out["clv.latent"] = org.truth.clv.latent
+    assert org.ticket_events is not None
+    out["ticket_events"] = org.ticket_events
+    for name in ("itr", "ticket_paths", "follow_ups"):
+        frame = getattr(org.truth, name)
+        assert frame is not None
+        out[f"truth.{name}"] = frame
     return out
 
 
@@ -38,6 +44,11 @@ def test_every_table_passes_the_contract_unchanged(n: int, seed: int, kwargs: di
     for name, df in org.tables.items():
         # validate() coerces; the generator already hands out coerced frames.
         pd.testing.assert_frame_equal(validate(df, table=name), df)
+    # The optional status histories too, checked against their tickets.
+    events = org.ticket_events
+    assert events is not None
+    parents = {"tickets": org.tickets}
+    pd.testing.assert_frame_equal(validate(events, table="ticket_events", parents=parents), events)
 
 
 def test_dtypes_are_nanosecond_timestamps_and_string_ids(org: Organisation) -> None:
@@ -173,6 +184,10 @@ def test_overrides_reach_the_truth_and_the_data() -> None:
         ({"clv": {"gama": 1.0}}, "Did you mean 'gamma'"),
         ({"clv": {"q": 0.5}}, "q"),
         ({"clv": {"r": -1}}, "> 0"),
+        ({"ticket_stalls": 1}, "ticket_stalls must be True or False"),
+        ({"follow_ups": "yes"}, "follow_ups must be True or False"),
+        ({"follow_up_effect": 5.0}, "follow_up_effect"),
+        ({"follow_up_effect": True}, "follow_up_effect"),
     ],
 )
 def test_bad_arguments_raise_parameter_error(kwargs: dict, match: str) -> None:
@@ -186,7 +201,7 @@ def test_repr_has_sizes_not_identifiers(org: Organisation) -> None:
     text = repr(org)
     assert "persons=3000" in text
     assert "@" not in text
-    assert np.all([name in text for name in TABLES])
+    assert np.all([name in text for name in (*TABLES, "ticket_events")])
 
 
 def test_key_noise_changes_only_the_keys() -> None:
@@ -197,6 +212,9 @@ def test_key_noise_changes_only_the_keys() -> None:
     pd.testing.assert_frame_equal(a.truth.episodes, b.truth.episodes)
     for name in ("responses", "events", "transactions", "tickets"):
         pd.testing.assert_frame_equal(a.tables[name], b.tables[name], obj=name)
+    assert a.ticket_events is not None
+    assert b.ticket_events is not None
+    pd.testing.assert_frame_equal(a.ticket_events, b.ticket_events)
     key_cols = ["email", "phone", "birth_year"]
     assert not a.customers[key_cols].equals(b.customers[key_cols])
     assert a.customers["email"].notna().all()

@@ -6,6 +6,8 @@ touchpoints, teams and severities drawn from the recipe's mixes.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 import pandas as pd
 
@@ -62,12 +64,10 @@ def _tickets(
     role_arr: np.ndarray,
     a_sec: np.ndarray,
     b_sec: np.ndarray,
-    end_d: int,
     silo: np.ndarray,
     source_id: np.ndarray,
-    origin: np.datetime64,
-) -> pd.DataFrame:
-    """Support tickets: team, severity, response and resolution times, reopenings."""
+) -> dict[str, np.ndarray]:
+    """Support tickets' draws, in table order (by opening time): times in seconds."""
     tk_ep, tk_ts = _poisson_times(rng, a_sec, b_sec, _lookup(_TICKET_RATE, role_arr))
     m_tk = len(tk_ep)
     team = np.empty(m_tk, dtype=object)
@@ -88,28 +88,45 @@ def _tickets(
         60, np.rint(med_close * 3600 * np.exp(_RESOLUTION_SIGMA * rng.standard_normal(m_tk)))
     ).astype(np.int64)
     reopened = rng.poisson(reopen_rate)
-    first_at = tk_ts + first_s
-    closed_at = first_at + close_s
+    order = np.lexsort((np.arange(m_tk), tk_ts))
+    return {
+        "opened": tk_ts[order],
+        "first_s": first_s[order],
+        "close_s": close_s[order],
+        "reopened": reopened[order],
+        "severity": severity[order],
+        "touchpoint": tk_tp[order],
+        "team": team[order],
+        "silo": silo[tk_ep][order],
+        "source_id": source_id[tk_ep][order],
+    }
+
+
+def _ticket_table(
+    tk: Mapping[str, np.ndarray],
+    first_at: np.ndarray,
+    closed_at: np.ndarray,
+    end_d: int,
+    origin: np.datetime64,
+) -> pd.DataFrame:
+    """The tickets table: what is known at the window end (later times are empty)."""
     end_sec = end_d * _DAY
     nat = np.datetime64("NaT", "ns")
-    order = np.lexsort((np.arange(m_tk), tk_ts))
-    tickets = pd.DataFrame(
+    m_tk = len(tk["opened"])
+    return pd.DataFrame(
         {
             "ticket_id": _str(_ids("K", np.arange(1, m_tk + 1), 6)),
-            "silo": _str(silo[tk_ep][order]),
-            "source_id": _str(source_id[tk_ep][order]),
-            "opened": _to_ts(origin, tk_ts[order]),
-            "first_response": np.where(
-                first_at[order] < end_sec, _to_ts(origin, first_at[order]), nat
-            ),
-            "closed": np.where(closed_at[order] < end_sec, _to_ts(origin, closed_at[order]), nat),
-            "reopened": pd.array(reopened[order], dtype="Int64"),
-            "severity": _str(severity[order]),
-            "touchpoint": _str(tk_tp[order]),
-            "team": _str(team[order]),
+            "silo": _str(tk["silo"]),
+            "source_id": _str(tk["source_id"]),
+            "opened": _to_ts(origin, tk["opened"]),
+            "first_response": np.where(first_at < end_sec, _to_ts(origin, first_at), nat),
+            "closed": np.where(closed_at < end_sec, _to_ts(origin, closed_at), nat),
+            "reopened": pd.array(tk["reopened"], dtype="Int64"),
+            "severity": _str(tk["severity"]),
+            "touchpoint": _str(tk["touchpoint"]),
+            "team": _str(tk["team"]),
         }
     )
-    return tickets
 
 
 def _service_truth() -> pd.DataFrame:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import copy
 import math
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -23,6 +23,11 @@ from ._draws import _ids, _lookup, _poisson_times, _str, _take, _to_ts
 from ._model import ExperienceTruth
 from ._recipe import (
     _DAY,
+    _FOLLOW_UP_DELAY_MEDIAN_HOURS,
+    _FOLLOW_UP_DELAY_SIGMA,
+    _FOLLOW_UP_PROBABILITY,
+    _FOLLOW_UP_ROLE_FACTOR,
+    _FOLLOW_UP_TOUCHPOINT,
     _HX_ITEMS,
     _ID_FORMAT,
     _SURVEYED_EVENTS,
@@ -165,22 +170,33 @@ def _experience_truth(
     return truth, cell_mu
 
 
+def _score_draws(rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
+    """The noise of every score of ``n`` answers (the draws of the scoring, in order)."""
+    return {
+        "ltr": rng.standard_normal(n),
+        "hx_u": rng.random(n),
+        "hx": rng.standard_normal((n, len(_HX_ITEMS))),
+        "csat": rng.standard_normal(n),
+        "ces": rng.standard_normal(n),
+    }
+
+
 def _score_responses(
-    rng: np.random.Generator,
     cfg: Mapping[str, Any],
     eta: np.ndarray,
     kind: np.ndarray,
     touchpoint: np.ndarray,
     role: np.ndarray,
+    draws: Mapping[str, np.ndarray],
 ) -> dict[str, np.ndarray]:
     n = len(eta)
     out: dict[str, np.ndarray] = {}
     a = cfg["ltr_loading"]
     tau = _thresholds(cfg["ltr_baseline"], a)
-    out["ltr"] = np.searchsorted(tau, a * eta + rng.standard_normal(n)).astype(float)
-    out["hx_asked"] = (kind == 0) & (rng.random(n) < cfg["hx_core_share"])
+    out["ltr"] = np.searchsorted(tau, a * eta + draws["ltr"]).astype(float)
+    out["hx_asked"] = (kind == 0) & (draws["hx_u"] < cfg["hx_core_share"])
     thr = np.asarray(cfg["hx_thresholds"], dtype=float)
-    noise = rng.standard_normal((n, len(_HX_ITEMS)))
+    noise = draws["hx"]
     for j, item in enumerate(_HX_ITEMS):
         intercept = np.full(n, cfg["hx_intercepts"][j])
         for r, shifts in cfg["hx_intercept_shift"].items():
@@ -194,7 +210,7 @@ def _score_responses(
         tp = np.asarray(touchpoint, dtype=object)
         for name, value in cfg[f"{inst}_touchpoint_shift"].items():
             shift[tp == name] = value
-        out[inst] = 1.0 + np.searchsorted(t, load * eta + shift + rng.standard_normal(n))
+        out[inst] = 1.0 + np.searchsorted(t, load * eta + shift + draws[inst])
     return out
 
 
@@ -254,9 +270,12 @@ def _responses(
     n_accounts: Mapping[str, int],
     person_ids: np.ndarray,
     origin: np.datetime64,
-) -> tuple[pd.DataFrame, pd.DataFrame, ExperienceTruth, pd.DataFrame]:
-    """Long survey answers, the unattributable ones, the experience truth and the
-    unknown ids' records (``silo``, ``source_id``, ``person_id``) for the crosswalk."""
+    follow_up: tuple[np.random.Generator, float] | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame, ExperienceTruth, pd.DataFrame, _FollowUps]:
+    """Long survey answers, the unattributable ones, the experience truth, the
+    unknown ids' records (``silo``, ``source_id``, ``person_id``) for the crosswalk
+    and the follow-ups (events and truth; empty unless ``follow_up`` gives their
+    random stream and effect)."""
     n = len(person_ids)
     role_arr = ep["role"]
     ev_ep, ev_ts, ev_type, ev_tp = events
@@ -282,7 +301,8 @@ def _responses(
     person_effect = exp_cfg["person_sd"] * rng.standard_normal(n)
     occ_sd = math.sqrt(1.0 - exp_cfg["person_sd"] ** 2)
     eta = cell_mu[r_ep] + person_effect[ep["person"][r_ep]] + occ_sd * rng.standard_normal(n_r)
-    scores = _score_responses(rng, exp_cfg, eta, r_kind, r_tp, role_arr[r_ep])
+    draws = _score_draws(rng, n_r)
+    scores = _score_responses(exp_cfg, eta, r_kind, r_tp, role_arr[r_ep], draws)
 
     # Unattributable responses: unknown (legacy) ids and answers outside every episode.
     r_source = source_id[r_ep].copy()
@@ -315,6 +335,26 @@ def _responses(
     rnum = np.empty(n_r, dtype=np.int64)
     rnum[order] = np.arange(1, n_r + 1)
     rid = _ids("R", rnum, 7)
+    fu = _empty_follow_ups()
+    if follow_up is not None:
+        fu_rng, effect = follow_up
+        fu = _follow_ups(
+            fu_rng,
+            effect,
+            exp_cfg,
+            eta,
+            r_kind,
+            r_tp,
+            role_arr[r_ep],
+            draws,
+            scores,
+            r_ts,
+            silo[r_ep],
+            r_source,
+            rid,
+            end_d * _DAY,
+            origin,
+        )
     weight = np.round(1.0 / prop[r_ep], 4)
     resp = _long_responses(
         rid, rnum, r_ep, r_ts, r_kind, r_tp, scores, weight, silo, r_source, origin
@@ -338,4 +378,166 @@ def _responses(
             "person_id": person_ids[ep["person"][r_ep][unknown]],
         }
     )
-    return resp, unattributable, exp_truth, orphans_truth
+    return resp, unattributable, exp_truth, orphans_truth, fu
+
+
+class _FollowUps(NamedTuple):
+    """Follow-up events (the events table's columns) and their truth."""
+
+    events: pd.DataFrame
+    truth: pd.DataFrame
+    att_next_ltr: float | None
+
+
+_FOLLOW_UP_COLUMNS = {
+    "response_id": "str",
+    "silo": "str",
+    "source_id": "str",
+    "ltr": "int64",
+    "probability": "float64",
+    "followed_up": "bool",
+    "event_id": "str",
+    "follow_up_at": "datetime64[ns]",
+    "next_response_id": "str",
+    "effect_applied": "bool",
+    "expected_next_ltr_change": "float64",
+}
+
+
+def _empty_follow_ups() -> _FollowUps:
+    truth = pd.DataFrame({c: pd.Series([], dtype=t) for c, t in _FOLLOW_UP_COLUMNS.items()})
+    events = pd.DataFrame(
+        {
+            c: pd.Series([], dtype="datetime64[ns]" if c == "timestamp" else "str")
+            for c in ("event_id", "silo", "source_id", "timestamp", "event_type", "touchpoint")
+        }
+    )
+    return _FollowUps(events, truth, None)
+
+
+def _follow_ups(
+    rng: np.random.Generator,
+    effect: float,
+    cfg: Mapping[str, Any],
+    eta: np.ndarray,
+    kind: np.ndarray,
+    touchpoint: np.ndarray,
+    role: np.ndarray,
+    draws: Mapping[str, np.ndarray],
+    scores: dict[str, np.ndarray],
+    r_ts: np.ndarray,
+    r_silo: np.ndarray,
+    r_source: np.ndarray,
+    rid: np.ndarray,
+    end_sec: int,
+    origin: np.datetime64,
+) -> _FollowUps:
+    """Follow up relationship answers and shift the next answer of those followed up.
+
+    Answers are taken in order within each silo id: an answer's score (after any
+    shift from an earlier follow-up) decides whether it is followed up, with the
+    probability of its likelihood to recommend times the role's factor; a follow-up
+    before the window end is recorded; one before the id's next relationship answer
+    adds ``effect`` to that answer's latent experience. ``scores`` is updated in place
+    (only the shifted answers are re-scored, with their own noise).
+    """
+    from scipy.special import ndtr
+
+    rel = np.flatnonzero(kind == 0)
+    grp = pd.factorize(
+        pd.Series(r_silo[rel], dtype=object) + "\x1f" + pd.Series(r_source[rel], dtype=object)
+    )[0]
+    o = np.lexsort((rel, r_ts[rel], grp))
+    idx, grp = rel[o], grp[o]
+    m = len(idx)
+    same_next = np.r_[grp[1:] == grp[:-1], False] if m else np.zeros(0, bool)
+    nxt = np.where(same_next, np.r_[idx[1:], -1] if m else idx, -1)
+    starts = np.r_[True, grp[1:] != grp[:-1]] if m else np.zeros(0, bool)
+    rank = np.arange(m) - np.maximum.accumulate(np.where(starts, np.arange(m), 0))
+    u = rng.random(m)
+    delay = np.rint(
+        _FOLLOW_UP_DELAY_MEDIAN_HOURS
+        * 3600
+        * np.exp(_FOLLOW_UP_DELAY_SIGMA * rng.standard_normal(m))
+    ).astype(np.int64)
+    a = cfg["ltr_loading"]
+    tau = _thresholds(cfg["ltr_baseline"], a)
+    prob_by_ltr = np.asarray(_FOLLOW_UP_PROBABILITY, dtype=float)
+    factor = _lookup(_FOLLOW_UP_ROLE_FACTOR, role[idx]) if m else np.zeros(0)
+    shift = np.zeros(len(eta))
+    ltr = np.zeros(m, dtype=np.int64)
+    prob = np.zeros(m)
+    followed = np.zeros(m, dtype=bool)
+    applied = np.zeros(m, dtype=bool)
+    at = r_ts[idx] + delay
+    for k in range(int(rank.max()) + 1 if m else 0):
+        pos = np.flatnonzero(rank == k)
+        i = idx[pos]
+        ltr[pos] = np.searchsorted(tau, a * (eta[i] + shift[i]) + draws["ltr"][i])
+        prob[pos] = prob_by_ltr[ltr[pos]] * factor[pos]
+        followed[pos] = (u[pos] < prob[pos]) & (at[pos] < end_sec)
+        nx = nxt[pos]
+        ok = followed[pos] & (nx >= 0)
+        ok[ok] = at[pos][ok] < r_ts[nx[ok]]
+        applied[pos] = ok
+        shift[nx[ok]] = effect
+    hit = np.flatnonzero(shift != 0)
+    if len(hit):
+        sub = _score_responses(
+            cfg,
+            eta[hit] + shift[hit],
+            kind[hit],
+            touchpoint[hit],
+            role[hit],
+            {key: v[hit] for key, v in draws.items()},
+        )
+        for key, values in sub.items():
+            scores[key][hit] = values
+    # Expected change of the next likelihood to recommend: sum_k P(ltr > k) moves
+    # from Phi(a eta - tau_k) to Phi(a (eta + effect) - tau_k).
+    change = np.zeros(m)
+    nx_a = nxt[applied]
+    change[applied] = (
+        ndtr(a * (eta[nx_a] + effect)[:, None] - tau[None, :])
+        - ndtr(a * eta[nx_a][:, None] - tau[None, :])
+    ).sum(axis=1)
+
+    f_pos = np.flatnonzero(followed)
+    f_order = f_pos[np.lexsort((idx[f_pos], at[f_pos]))]
+    event_id = np.full(m, None, dtype=object)
+    event_id[f_order] = _ids("F", np.arange(1, len(f_order) + 1), 7)
+    f_role = role[idx[f_order]]
+    events = pd.DataFrame(
+        {
+            "event_id": _str(event_id[f_order]),
+            "silo": _str(r_silo[idx[f_order]]),
+            "source_id": _str(r_source[idx[f_order]]),
+            "timestamp": _to_ts(origin, at[f_order]),
+            "event_type": _str(np.full(len(f_order), "follow_up", dtype=object)),
+            "touchpoint": _str(
+                np.array([_FOLLOW_UP_TOUCHPOINT[str(r)] for r in f_role], dtype=object)
+            ),
+        }
+    )
+    keep = np.flatnonzero(prob > 0)
+    keep = keep[np.argsort(rid[idx[keep]], kind="stable")]
+    nat = np.datetime64("NaT", "ns")
+    next_id = np.full(m, None, dtype=object)
+    next_id[nxt >= 0] = rid[nxt[nxt >= 0]]
+    truth = pd.DataFrame(
+        {
+            "response_id": _str(rid[idx[keep]]),
+            "silo": _str(r_silo[idx[keep]]),
+            "source_id": _str(r_source[idx[keep]]),
+            "ltr": ltr[keep].astype(np.int64),
+            "probability": np.round(prob[keep], 10),
+            "followed_up": followed[keep],
+            "event_id": _str(event_id[keep]),
+            "follow_up_at": np.where(followed[keep], _to_ts(origin, at[keep]), nat),
+            "next_response_id": _str(next_id[keep]),
+            "effect_applied": applied[keep],
+            "expected_next_ltr_change": np.round(change[keep], 10),
+        }
+    )
+    att = float(change[applied].mean()) if applied.any() else None
+    return _FollowUps(events, truth, att)

@@ -122,6 +122,31 @@ class Truth(CountsDisplay):
         ``team, severity, median_first_response_hours, first_response_sigma,
         median_resolution_hours, resolution_sigma, reopen_rate``: the
         log-normal ticket-handling times.
+    itr : pandas.DataFrame or None
+        ``team, severity, status, visit_probability, visits_per_ticket,
+        median_hours``: for each status of the ticket histories, the share of
+        tickets that ever take it, the expected number of visits and the median
+        total hours a ticket spends in it among those taking it (without stalls,
+        whose parameters are in ``params['tickets']['stalls']``). ``closed`` is
+        final and has no row. None for an organisation written before histories.
+    ticket_paths : pandas.DataFrame or None
+        One row per ticket: ``ticket_id, team, severity, pauses`` (regular
+        ``waiting_on_customer`` visits), ``reopened``, ``stall_status`` (empty
+        when it did not stall), ``stall_hours``, and the uncensored
+        ``first_response_hours`` and ``closed_hours`` (from opening, also for
+        tickets still open at the window end: the times the censoring hides).
+    follow_ups : pandas.DataFrame or None
+        One row per relationship answer that could be followed up (probability
+        > 0): ``response_id, silo, source_id, ltr, probability, followed_up,
+        event_id, follow_up_at, next_response_id, effect_applied``
+        (the follow-up came before the id's next relationship answer, whose
+        latent experience it shifted) and ``expected_next_ltr_change`` (the
+        expected change of that answer's likelihood to recommend). Empty unless
+        simulated with ``follow_ups=True``.
+    params : dict
+        ``tickets`` (statuses, stage and stall parameters) and ``follow_ups``
+        (probabilities, delay, effect and ``att_next_ltr``, the mean expected
+        change over the answers shifted); empty for older organisations.
     """
 
     crosswalk: pd.DataFrame
@@ -132,6 +157,10 @@ class Truth(CountsDisplay):
     keys: pd.DataFrame
     unattributable: pd.DataFrame
     service: pd.DataFrame
+    itr: pd.DataFrame | None = None
+    ticket_paths: pd.DataFrame | None = None
+    follow_ups: pd.DataFrame | None = None
+    params: dict[str, Any] = field(default_factory=dict)
 
     def _display_counts(self) -> dict[str, Any]:
         # Counts only: the truth holds every person's keys, never shown.
@@ -171,6 +200,12 @@ class Organisation(CountsDisplay):
         in it, and an episode still running at ``end`` has ``end`` NaT.
     settings : dict
         The arguments of :func:`simulate_organisation` that made it.
+    ticket_events : pandas.DataFrame or None
+        The optional table of ticket status histories (``ticket_id, status,
+        timestamp, team``), valid under :func:`hxmetrics.tables.validate`
+        with the tickets as parent; not in :attr:`tables` (the optional tables
+        are outside :data:`hxmetrics.tables.TABLES`). None when read from a
+        folder written before histories.
     """
 
     customers: pd.DataFrame
@@ -184,6 +219,7 @@ class Organisation(CountsDisplay):
     start: pd.Timestamp
     end: pd.Timestamp
     settings: dict[str, Any] = field(default_factory=dict)
+    ticket_events: pd.DataFrame | None = None
 
     @property
     def tables(self) -> dict[str, pd.DataFrame]:
@@ -199,7 +235,10 @@ class Organisation(CountsDisplay):
         }
 
     def _display_counts(self) -> dict[str, Any]:
-        return {"persons": len(self.truth.hybrids), **{k: len(v) for k, v in self.tables.items()}}
+        counts = {"persons": len(self.truth.hybrids), **{k: len(v) for k, v in self.tables.items()}}
+        if self.ticket_events is not None:
+            counts["ticket_events"] = len(self.ticket_events)
+        return counts
 
     def _display_rows(self) -> dict[str, Any]:
         counts = self._display_counts()

@@ -127,6 +127,59 @@ _TEAM_TIMES = {
 }
 _FIRST_RESPONSE_SIGMA, _RESOLUTION_SIGMA = 1.0, 0.9
 
+# Status histories (the issue-to-resolution chain). A ticket moves
+#   opened -> triaged -> in_progress -> (waiting_on_customer -> in_progress)*
+#   -> resolved [-> reopened -> in_progress -> ... -> resolved] -> closed.
+# The first response of the tickets table is the first in_progress (the first move
+# out of triage). The first-response time is split between opened and triaged by a
+# Beta share; the time from first response to close is split between the statuses
+# by a Dirichlet of the statuses the ticket visits (waiting_on_customer only when it
+# pauses, reopened only when it is reopened), each status's share then spread evenly
+# at random over its visits.
+TICKET_STATUSES: tuple[str, ...] = (
+    "opened",
+    "triaged",
+    "in_progress",
+    "waiting_on_customer",
+    "resolved",
+    "reopened",
+    "closed",
+)
+_TRIAGE_SHARE = (2.0, 5.0)  # Beta(a, b): share of the first-response time spent in 'opened'
+# team: (pauses per ticket (Poisson mean), Dirichlet weights of
+#        in_progress, waiting_on_customer, resolved, reopened)
+_TEAM_STAGES: dict[str, tuple[float, tuple[float, float, float, float]]] = {
+    "customer_care": (0.3, (4.0, 2.0, 2.0, 1.0)),
+    "billing": (0.5, (3.0, 3.0, 2.0, 1.0)),
+    "tech_support": (0.9, (4.0, 4.0, 1.5, 1.5)),
+    "hr_ops": (0.4, (3.0, 2.0, 3.0, 1.0)),
+    "it_helpdesk": (0.6, (5.0, 2.0, 2.0, 1.0)),
+    "partner_desk": (0.5, (4.0, 3.0, 2.0, 1.0)),
+}
+# Stalls (ticket_stalls=True): a share of tickets stalls once, forgotten in the
+# triage queue (delaying first response and close) or waiting on the customer
+# (delaying close), for a heavy-tailed time: the backlog a real desk carries.
+_STALL_PROBABILITY = {
+    "customer_care": 0.06,
+    "billing": 0.12,
+    "tech_support": 0.15,
+    "hr_ops": 0.12,
+    "it_helpdesk": 0.15,
+    "partner_desk": 0.12,
+}
+_STALL_STAGE_MIX = {"triaged": 0.3, "waiting_on_customer": 0.7}
+_STALL_MEDIAN_DAYS, _STALL_SIGMA = 45.0, 1.5
+
+# Follow-ups of relationship answers (follow_ups=True): the probability that an
+# answer with likelihood to recommend 0..10 is followed up (teams call the angriest
+# first), times a factor per role; the delay is log-normal; a follow-up before the
+# person's next relationship answer (same silo id) shifts that answer's latent
+# experience by follow_up_effect.
+_FOLLOW_UP_PROBABILITY = (0.9, 0.85, 0.8, 0.7, 0.6, 0.5, 0.35, 0.08, 0.04, 0.0, 0.0)
+_FOLLOW_UP_ROLE_FACTOR = {"customer": 1.0, "worker": 0.6, "partner": 0.8}
+_FOLLOW_UP_TOUCHPOINT = {"customer": "phone", "worker": "in_person", "partner": "phone"}
+_FOLLOW_UP_DELAY_MEDIAN_HOURS, _FOLLOW_UP_DELAY_SIGMA = 20.0, 0.8
+
 #: The experience model. Every number can be overridden through ``experience=``.
 DEFAULT_EXPERIENCE: dict[str, Any] = {
     "role_mean": {"customer": 0.2, "worker": 0.0, "partner": -0.1},

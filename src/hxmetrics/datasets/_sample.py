@@ -4,6 +4,7 @@ Layout of a directory (``data/samples/`` holds the committed sample)::
 
     customers.csv workers.csv partners.csv            the rosters
     responses.csv events.csv transactions.csv tickets.csv
+    ticket_events.csv                                  optional (newer folders)
     truth/*.csv                                        truth frames
     truth/params.json                                  settings, parameters
     schema.json                                        dtype of every column
@@ -29,19 +30,31 @@ from ._model import ClvTruth, ExperienceTruth, Organisation, Truth
 __all__ = ["SAMPLE_SETTINGS", "load_sample", "read_organisation", "write_organisation"]
 
 #: The arguments of :func:`simulate_organisation` behind ``data/samples/``.
-SAMPLE_SETTINGS: dict[str, Any] = {"n_people": 3000, "random_state": 20250101}
+SAMPLE_SETTINGS: dict[str, Any] = {
+    "n_people": 3000,
+    "random_state": 20250101,
+    "ticket_stalls": True,
+}
 
 _TRUTH_FRAMES = ("crosswalk", "episodes", "hybrids", "keys", "unattributable", "service")
+# Truth frames added with the ticket histories and follow-ups: absent from older folders.
+_OPTIONAL_TRUTH = ("itr", "ticket_paths", "follow_ups")
 _EXPERIENCE_FRAMES = ("latent_mean", "items", "nps", "csat", "ces", "weights")
 
 
 def _frames(org: Organisation) -> dict[str, pd.DataFrame]:
     out = dict(org.tables)
+    if org.ticket_events is not None:
+        out["ticket_events"] = org.ticket_events
     for name in _TRUTH_FRAMES:
         out[f"truth/{name}"] = getattr(org.truth, name)
     for name in _EXPERIENCE_FRAMES:
         out[f"truth/experience_{name}"] = getattr(org.truth.experience, name)
     out["truth/clv_latent"] = org.truth.clv.latent
+    for name in _OPTIONAL_TRUTH:
+        frame = getattr(org.truth, name)
+        if frame is not None:
+            out[f"truth/{name}"] = frame
     return out
 
 
@@ -87,6 +100,7 @@ def write_organisation(org: Organisation, directory: str | Path) -> list[Path]:
         "end": str(org.end.date()),
         "experience": org.truth.experience.params,
         "clv": org.truth.clv.params,
+        **org.truth.params,
     }
     # The schema keeps column order (it is the order read back); params are sorted.
     for name, obj, sort in (("truth/params.json", params, True), ("schema.json", schema, False)):
@@ -118,8 +132,10 @@ def read_organisation(directory: str | Path) -> Organisation:
     Returns
     -------
     Organisation
-        Tables validated (and coerced) by :func:`hxmetrics.tables.validate`;
-        truth frames with the dtypes recorded in ``schema.json``.
+        Tables validated (and coerced) by :func:`hxmetrics.tables.validate`
+        (``ticket_events`` with the tickets as parent; None, like the newer truth
+        frames, when the folder predates it); truth frames with the dtypes
+        recorded in ``schema.json``.
     """
     root = Path(directory)
     schema_path = root / "schema.json"
@@ -133,6 +149,10 @@ def read_organisation(directory: str | Path) -> Organisation:
     frames = {name: _read(root / f"{name}.csv", dtypes) for name, dtypes in schema.items()}
     for table in TABLES:
         frames[table] = validate(frames[table], table=table)
+    if "ticket_events" in frames:
+        frames["ticket_events"] = validate(
+            frames["ticket_events"], table="ticket_events", parents={"tickets": frames["tickets"]}
+        )
     params = json.loads((root / "truth" / "params.json").read_text(encoding="utf-8"))
     experience = ExperienceTruth(
         params=params["experience"],
@@ -142,6 +162,10 @@ def read_organisation(directory: str | Path) -> Organisation:
         **{name: frames[f"truth/{name}"] for name in _TRUTH_FRAMES},
         experience=experience,
         clv=ClvTruth(params=params["clv"], latent=frames["truth/clv_latent"]),
+        itr=frames.get("truth/itr"),
+        ticket_paths=frames.get("truth/ticket_paths"),
+        follow_ups=frames.get("truth/follow_ups"),
+        params={k: params[k] for k in ("tickets", "follow_ups") if k in params},
     )
     return Organisation(
         **{table: frames[table] for table in TABLES},
@@ -149,6 +173,7 @@ def read_organisation(directory: str | Path) -> Organisation:
         start=pd.Timestamp(params["start"]).as_unit("ns"),
         end=pd.Timestamp(params["end"]).as_unit("ns"),
         settings=params["settings"],
+        ticket_events=frames.get("ticket_events"),
     )
 
 

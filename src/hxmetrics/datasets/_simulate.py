@@ -29,9 +29,10 @@ from hxmetrics.errors import ParameterError
 
 from ._draws import _choice, _ids, _str, _to_ts
 from ._episodes import _build_episodes, _silo_ids
-from ._exhaust import _events, _service_truth, _tickets
+from ._exhaust import _events, _service_truth, _ticket_table, _tickets
 from ._experience import _responses
 from ._hybrids import hybrid_labels
+from ._itr import _itr_params, _itr_truth, _stalls, _ticket_events
 from ._keys import _keys_truth, _person_keys, _rosters
 from ._model import Organisation, Truth
 from ._purchases import _clv_truth, _simulate_purchases, _transactions
@@ -39,6 +40,11 @@ from ._recipe import (
     _CLOSE_AFTER_DROPOUT,
     _CLOSE_DELAY_DAYS,
     _DAY,
+    _FOLLOW_UP_DELAY_MEDIAN_HOURS,
+    _FOLLOW_UP_DELAY_SIGMA,
+    _FOLLOW_UP_PROBABILITY,
+    _FOLLOW_UP_ROLE_FACTOR,
+    _FOLLOW_UP_TOUCHPOINT,
     _HYBRID_MIX,
     _OPEN,
     _PURE_MIX,
@@ -64,6 +70,9 @@ def simulate_organisation(
     end: str | pd.Timestamp = "2025-12-31",
     experience: Mapping[str, Any] | None = None,
     clv: Mapping[str, float] | None = None,
+    ticket_stalls: bool = False,
+    follow_ups: bool = False,
+    follow_up_effect: float = 0.5,
 ) -> Organisation:
     """Simulate an organisation's silo rosters and exhaust, with the ground truth.
 
@@ -92,12 +101,29 @@ def simulate_organisation(
         thresholds, rates); nested mappings are merged.
     clv : mapping, optional
         Overrides of :data:`DEFAULT_CLV` (``r, alpha, a, b, p, q, gamma``).
+    ticket_stalls : bool, default False
+        Let a share of tickets (by team) stall once, in ``triaged`` (delaying first
+        response and close) or ``waiting_on_customer`` (delaying close), for a
+        log-normal time (median 45 days): the backlog of old open tickets a real
+        desk carries at the window end. Off, the tickets are those of earlier
+        versions; the sample has it on.
+    follow_ups : bool, default False
+        Follow up relationship answers (the closed loop): the lower the likelihood
+        to recommend, the likelier a follow-up (times a factor per role), after a
+        log-normal delay (median 20 hours); each is an ``events`` row with
+        ``event_type`` ``follow_up`` and an ``F`` id. Off, answers and events are
+        those of earlier versions (the sample has it off).
+    follow_up_effect : float, default 0.5
+        With ``follow_ups``: the shift of the latent experience (latent sd 1) of
+        the person's next relationship answer (same silo id) when the follow-up
+        came before it. ``truth.follow_ups`` has the expected change of that
+        answer's likelihood to recommend.
 
     Returns
     -------
     Organisation
-        Rosters, exhaust tables (all valid under :func:`hxmetrics.tables.validate`)
-        and ``truth``.
+        Rosters, exhaust tables and the optional ``ticket_events`` (all valid under
+        :func:`hxmetrics.tables.validate`) and ``truth``.
 
     References
     ----------
@@ -140,6 +166,18 @@ def simulate_organisation(
             f"the window [start, end) must span at least 180 days; got {end_d} "
             f"({t0.date()} to {t1.date()})."
         )
+    for name, flag in (("ticket_stalls", ticket_stalls), ("follow_ups", follow_ups)):
+        if not isinstance(flag, bool | np.bool_):
+            raise ParameterError(f"{name} must be True or False; got {flag!r}.")
+    if (
+        isinstance(follow_up_effect, bool)
+        or not isinstance(follow_up_effect, int | float)
+        or not -3 <= follow_up_effect <= 3
+    ):
+        raise ParameterError(
+            "follow_up_effect must be a number in [-3, 3] (a shift of the latent "
+            f"experience, whose sd is 1); got {follow_up_effect!r}."
+        )
     exp_cfg = _merge_experience(experience)
     clv_cfg = _merge_clv(clv)
     settings = {
@@ -150,10 +188,18 @@ def simulate_organisation(
         "start": str(t0.date()),
         "end": str(t1.date()),
     }
+    # Added with the ticket histories and follow-ups; not written when off, so the
+    # settings of earlier organisations read the same.
+    if ticket_stalls:
+        settings["ticket_stalls"] = True
+    if follow_ups:
+        settings["follow_ups"] = True
+        settings["follow_up_effect"] = float(follow_up_effect)
     # One independent stream per component: changing key_noise, say, changes the
-    # keys and nothing else (same persons, episodes and exhaust).
-    streams = np.random.SeedSequence(int(random_state)).spawn(8)
-    rng_arch, rng_ep, rng_buy, rng_ids, rng_keys, rng_ev, rng_tk, rng_srv = (
+    # keys and nothing else (same persons, episodes and exhaust). Streams 8 and 9
+    # (ticket histories, follow-ups) came later: spawn(10)'s first eight are spawn(8)'s.
+    streams = np.random.SeedSequence(int(random_state)).spawn(10)
+    rng_arch, rng_ep, rng_buy, rng_ids, rng_keys, rng_ev, rng_tk, rng_srv, rng_itr, rng_fu = (
         np.random.default_rng(s) for s in streams
     )
     n = int(n_people)
@@ -207,10 +253,21 @@ def simulate_organisation(
     transactions = _transactions(rng_buy, buy, ep, cust, b_sec, clv_cfg, source_id, origin)
 
     # Tickets -----------------------------------------------------------------------
-    tickets = _tickets(rng_tk, role_arr, a_sec, b_sec, end_d, silo, source_id, origin)
+    tk = _tickets(rng_tk, role_arr, a_sec, b_sec, silo, source_id)
+    stalled, stall_status, stall_s = _stalls(rng_itr, tk["team"])
+    stall_status[~stalled] = None
+    applied = stalled & bool(ticket_stalls)
+    stall_triage = np.where(applied & (stall_status == "triaged"), stall_s, 0)
+    stall_wait = np.where(applied & (stall_status != "triaged"), stall_s, 0)
+    first_at = tk["opened"] + tk["first_s"] + stall_triage
+    closed_at = first_at + tk["close_s"] + stall_wait
+    tickets = _ticket_table(tk, first_at, closed_at, end_d, origin)
+    ticket_events, ticket_paths = _ticket_events(
+        rng_itr, tk, stall_status, stall_s, bool(ticket_stalls), end_d, origin
+    )
 
     # Survey responses ----------------------------------------------------------------
-    resp, unattributable, exp_truth, orphans = _responses(
+    resp, unattributable, exp_truth, orphans, fu = _responses(
         rng_srv,
         exp_cfg,
         archetype,
@@ -224,7 +281,13 @@ def simulate_organisation(
         n_accounts,
         person_ids,
         origin,
+        (rng_fu, float(follow_up_effect)) if follow_ups else None,
     )
+    if follow_ups:
+        # Follow-ups after the events at the same second (a stable sort keeps order).
+        events = pd.concat([events, fu.events], ignore_index=True)
+        events = events.iloc[np.argsort(events["timestamp"].to_numpy(), kind="stable")]
+        events = events.reset_index(drop=True)
 
     # Truth ----------------------------------------------------------------------------
     episodes = pd.DataFrame(
@@ -273,6 +336,13 @@ def simulate_organisation(
         keys=_keys_truth(keys, person_ids),
         unattributable=unattributable,
         service=_service_truth(),
+        itr=_itr_truth(),
+        ticket_paths=ticket_paths,
+        follow_ups=fu.truth,
+        params={
+            "tickets": _itr_params(bool(ticket_stalls)),
+            "follow_ups": _follow_up_params(follow_ups, follow_up_effect, fu.att_next_ltr),
+        },
     )
     return Organisation(
         customers=rosters["customers"],
@@ -286,4 +356,19 @@ def simulate_organisation(
         start=t0,
         end=t1,
         settings=settings,
+        ticket_events=ticket_events,
     )
+
+
+def _follow_up_params(enabled: bool, effect: float, att: float | None) -> dict[str, Any]:
+    return {
+        "enabled": bool(enabled),
+        "effect": float(effect) if enabled else 0.0,
+        "trigger": "relationship answers (instrument nps); probability by ltr 0..10",
+        "probability_by_ltr": list(_FOLLOW_UP_PROBABILITY),
+        "role_factor": dict(_FOLLOW_UP_ROLE_FACTOR),
+        "touchpoint": dict(_FOLLOW_UP_TOUCHPOINT),
+        "delay_median_hours": _FOLLOW_UP_DELAY_MEDIAN_HOURS,
+        "delay_sigma": _FOLLOW_UP_DELAY_SIGMA,
+        "att_next_ltr": None if att is None else round(att, 10),
+    }
