@@ -33,7 +33,7 @@ from hxmetrics._display import CountsDisplay
 from hxmetrics.errors import ParameterError
 from hxmetrics.tables import ID_COLUMN, ROLE_OF_SILO, SILOS
 
-from ._draws import _choice, _str
+from ._draws import _choice
 from ._recipe import _ENGAGEMENT_MIX
 
 __all__ = ["IDENTITY_COLUMNS", "IdentityRosters", "simulate_identity_rosters"]
@@ -380,30 +380,44 @@ def _postcodes(rng: np.random.Generator, n: int) -> np.ndarray:
     return _from_codes(codes)
 
 
-def _digits(numbers: np.ndarray, width: int, prefix: str = "") -> np.ndarray:
-    """Non-negative integers as zero-padded text after a prefix (a code-point matrix)."""
-    x = np.asarray(numbers, dtype=np.int64)
-    codes = np.empty((x.size, len(prefix) + width), dtype=np.uint32)
-    codes[:, : len(prefix)] = [ord(c) for c in prefix]
-    for j in range(width - 1, -1, -1):
-        codes[:, len(prefix) + j] = 48 + x % 10
-        x = x // 10
-    return _from_codes(codes)
+class _Texts:
+    """A growing vocabulary of texts; a column is integer codes into it (-1: missing).
+
+    Columns are built by ``take`` on a pandas string array: no Python string per record.
+    """
+
+    def __init__(self, *parts: np.ndarray) -> None:
+        self.parts = [np.asarray(p, dtype=object) for p in parts]
+        self.size = sum(p.size for p in self.parts)
+        self._array: Any = None
+
+    def add(self, texts: np.ndarray) -> np.ndarray:
+        """Append texts; returns their codes."""
+        codes = self.size + np.arange(len(texts), dtype=np.int64)
+        self.parts.append(np.asarray(texts, dtype=object))
+        self.size += len(texts)
+        self._array = None
+        return codes
+
+    def words(self, codes: np.ndarray) -> np.ndarray:
+        """The texts of some codes, as Python strings (for the few that get noise)."""
+        out: np.ndarray = np.concatenate(self.parts)[codes] if codes.size else np.zeros(0, object)
+        return out
+
+    def take(self, codes: np.ndarray) -> Any:
+        if self._array is None:
+            self._array = pd.array(np.concatenate(self.parts), dtype="str")
+        return self._array.take(np.asarray(codes, dtype=np.int64), allow_fill=True)
 
 
-def _blank(values: np.ndarray, missing: np.ndarray) -> np.ndarray:
-    """Text values as objects, ``None`` where ``missing``."""
-    out = np.asarray(values, dtype=object).copy()
-    out[missing] = None
-    return out
+def _numbered(prefix: str, numbers: np.ndarray, width: int) -> Any:
+    """``prefix`` + zero-padded numbers, as a pandas string array."""
+    text = pd.Series(np.asarray(numbers, dtype=np.int64)).astype("str").str.zfill(width)
+    return (prefix + text).array
 
 
-def _cat(*parts: Any) -> np.ndarray:
-    """Element-wise string concatenation (numpy.strings, no Python loop)."""
-    out = np.asarray(parts[0], dtype=str)
-    for p in parts[1:]:
-        out = np.strings.add(out, np.asarray(p, dtype=str))
-    return out
+def _with_missing(codes: np.ndarray, missing: np.ndarray) -> np.ndarray:
+    return np.where(missing, -1, codes)
 
 
 # --------------------------------------------------------------------------- persons
@@ -523,16 +537,6 @@ def _draw_persons(
     }
 
 
-_HOUSE_NUMBERS = np.arange(401).astype("<U3")
-
-
-def _address_text(number: np.ndarray, street: np.ndarray, stype: np.ndarray) -> np.ndarray:
-    """``"12 Maple Road"`` (numpy.strings on fixed-width text; one conversion to object)."""
-    text = _cat(_HOUSE_NUMBERS[number], " ", street, " ", stype)
-    out: np.ndarray = text.astype(object)
-    return out
-
-
 # --------------------------------------------------------------------------- records
 def _draw_records(rng: np.random.Generator, n: int, duplicate_rate: float) -> dict[str, np.ndarray]:
     """Records (silo, person) and their capture day: a person's silos from the
@@ -569,18 +573,6 @@ def _episodes(rng: np.random.Generator, captured: np.ndarray) -> dict[str, np.nd
     end = np.r_[end1, end2[second]]
     end = np.where(end >= _WINDOW_DAYS, -1, end)
     return {"record": rec, "start": start, "end": end}
-
-
-def _source_ids(rng: np.random.Generator, silo: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Silo ids numbered in random order (they say nothing about the person)."""
-    out = np.empty(silo.size, dtype=object)
-    number = np.zeros(silo.size, dtype=np.int64)
-    for code, s in enumerate(SILOS):
-        sel = np.flatnonzero(silo == code)
-        width = max(6, len(str(sel.size)))
-        number[sel] = rng.permutation(sel.size) + 1
-        out[sel] = _digits(number[sel], width, _ID_PREFIX[s])
-    return out, number
 
 
 def _dob_errors(rng: np.random.Generator, dob: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -774,16 +766,20 @@ def simulate_identity_rosters(
     )
     recs = _draw_records(rng_records, n, rates["duplicate_rate"])
     ep = _episodes(rng_records, recs["captured"])
-    source_id, id_number = _source_ids(rng_ids, recs["silo"])
+    id_number = _id_numbers(rng_ids, recs["silo"])
     p = recs["person"]
     m = p.size
     silo = recs["silo"]
     captured = recs["captured"]
 
-    # The identity as the silo captured it.
+    # Names: one vocabulary of given names, their short forms and initials, family
+    # names; the noisy texts are appended to it.
+    n_given = len(vocab["given"])
+    names = _Texts(vocab["given"], vocab["nick"], vocab["initial"], vocab["family"])
+    family_base = 3 * n_given
     old_name = per["changed"][p] & (captured < per["changed_on"][p])
     old_addr = per["moved"][p] & (captured < per["moved_on"][p])
-    family_code = np.where(old_name, per["birth_family"][p], per["family"][p])
+    family_code = family_base + np.where(old_name, per["birth_family"][p], per["family"][p])
     given_code = per["given"][p]
     pc = np.where(old_addr, per["pc0"][p], per["pc"][p])
     sname = np.where(old_addr, per["sname0"][p], per["sname"][p])
@@ -803,53 +799,53 @@ def simulate_identity_rosters(
     dob_hit = u[7] < rates["date_error_rate"]
     missing = {c: u[8 + i] < rates["missing_rate"] for i, c in enumerate(IDENTITY_COLUMNS)}
 
-    given = vocab["given"][given_code]
-    given = np.where(nick, vocab["nick"][given_code], given)
-    given = np.where(initial, vocab["initial"][given_code], given)
-    given[given_typo] = _typos(rng_typos, given[given_typo])
-    family = vocab["family"][family_code]
-    family[family_typo] = _typos(rng_typos, family[family_typo])
-    street = vocab["street"][sname]
-    street[address_typo] = _typos(rng_typos, street[address_typo])
-    postcode = per["postcode_names"][pc]
-    postcode[postcode_typo] = _postcode_typos(rng_typos, postcode[postcode_typo])
-    given, family = np.where(swapped, family, given), np.where(swapped, given, family)
+    given_code = np.where(nick, n_given + given_code, given_code)
+    given_code = np.where(initial, 2 * n_given + given_code, given_code)
+    given_code[given_typo] = names.add(_typos(rng_typos, names.words(given_code[given_typo])))
+    family_code[family_typo] = names.add(_typos(rng_typos, names.words(family_code[family_typo])))
+    given_code, family_code = (
+        np.where(swapped, family_code, given_code),
+        np.where(swapped, given_code, family_code),
+    )
+    streets = _Texts(vocab["street"])
+    sname = sname.copy()
+    sname[address_typo] = streets.add(_typos(rng_typos, streets.words(sname[address_typo])))
+    postcodes = _Texts(per["postcode_names"])
+    pc = pc.copy()
+    pc[postcode_typo] = postcodes.add(
+        _postcode_typos(rng_typos, postcodes.words(pc[postcode_typo]))
+    )
     dob = per["dob"][p]
     dob_kind = np.full(m, -1, dtype=np.int64)
     dob[dob_hit], dob_kind[dob_hit] = _dob_errors(rng_noise, dob[dob_hit])
+    dob[missing["date_of_birth"]] = np.datetime64("NaT")
 
     customers, partners = SILOS.index("customers"), SILOS.index("partners")
-    types = np.array(_STREET_TYPES)[stype]
-    if silo_styles:
-        abbr = np.array(_STREET_ABBR)[stype]
-        types = np.where(silo == customers, abbr, types)
-        upper = silo == partners
-        family[upper] = np.strings.upper(family[upper].astype(str)).astype(object)
-    address = _address_text(number, street, types)
-
-    values: dict[str, Any] = {
-        "given_name": given,
-        "family_name": family,
+    abbreviate = (silo == customers) if silo_styles else np.zeros(m, dtype=bool)
+    columns: dict[str, Any] = {
+        "given_name": names.take(_with_missing(given_code, missing["given_name"])),
+        "family_name": names.take(_with_missing(family_code, missing["family_name"])),
         "date_of_birth": dob,
-        "address": address,
-        "postcode": postcode,
+        "address": _address(
+            _with_missing(number, missing["address"]),
+            streets.take(sname),
+            stype + len(_STREET_TYPES) * abbreviate,
+        ),
+        "postcode": postcodes.take(_with_missing(pc, missing["postcode"])),
     }
-    for c, miss in missing.items():
-        if c == "date_of_birth":
-            values[c] = np.where(miss, np.datetime64("NaT", "D"), values[c])
-        else:
-            values[c] = _blank(values[c], miss)
     if contacts:
-        values |= _contacts(rng_contacts, per, vocab, p, silo, rates["missing_rate"])
+        columns |= _contacts(rng_contacts, per, p, silo, rates["missing_rate"])
 
-    rosters = _assemble(rng_records, values, ep, silo, source_id, id_number)
-    person_ids = _person_ids(n)
+    rosters = _assemble(
+        rng_records, columns, ep, silo, id_number, upper=partners if silo_styles else None
+    )
     order = np.lexsort((id_number, silo))
+    person_ids = _numbered("I", np.arange(1, n + 1), max(7, len(str(n))))
     truth = pd.DataFrame(
         {
-            "silo": _str(np.asarray(SILOS, dtype=object)[silo[order]]),
-            "source_id": _str(source_id[order]),
-            "person_id": _str(person_ids[p[order]]),
+            "silo": pd.array(np.asarray(SILOS, dtype=object), dtype="str").take(silo[order]),
+            "source_id": _source_ids(silo[order], id_number[order]),
+            "person_id": person_ids.take(p[order]),
         }
     )
     flags = {
@@ -866,8 +862,8 @@ def simulate_identity_rosters(
     noise = truth.copy()
     for k, v in flags.items():
         noise[k] = v[order]
-    kinds = np.array([*_DATE_ERRORS, "none"], dtype=object)
-    noise["dob_error"] = _str(kinds[dob_kind[order]])
+    kinds = pd.array(np.array([*_DATE_ERRORS, "none"], dtype=object), dtype="str")
+    noise["dob_error"] = kinds.take(dob_kind[order])
     for c, miss in missing.items():
         noise[f"missing_{c}"] = miss[order]
     return IdentityRosters(
@@ -879,69 +875,98 @@ def simulate_identity_rosters(
     )
 
 
-def _person_ids(n: int) -> np.ndarray:
-    width = max(7, len(str(n)))
-    return _digits(np.arange(1, n + 1), width, "I")
+_HOUSE_NUMBERS: Any = pd.array(np.arange(401).astype(str).astype(object), dtype="str")
+_TYPE_TEXTS: Any = pd.array(np.array([*_STREET_TYPES, *_STREET_ABBR], dtype=object), dtype="str")
+
+
+def _address(number: np.ndarray, street: Any, stype: np.ndarray) -> Any:
+    """``"12 Maple Road"``: missing where ``number`` is -1 (pandas string arrays)."""
+    return (
+        _HOUSE_NUMBERS.take(number, allow_fill=True) + " " + street + " " + _TYPE_TEXTS.take(stype)
+    )
+
+
+def _id_numbers(rng: np.random.Generator, silo: np.ndarray) -> np.ndarray:
+    """Silo ids are numbered in random order: they say nothing about the person."""
+    number = np.zeros(silo.size, dtype=np.int64)
+    for code in range(len(SILOS)):
+        sel = np.flatnonzero(silo == code)
+        number[sel] = rng.permutation(sel.size) + 1
+    return number
+
+
+def _source_ids(silo: np.ndarray, number: np.ndarray) -> Any:
+    """``C000123``, ``W-000123``, ``P9000123``: the silo's prefix and the number.
+
+    ``silo`` is sorted (blocks of one silo); the width of a silo's numbers is set by
+    its number of records, so a record's id is the same in every table.
+    """
+    parts = []
+    for code, s in enumerate(SILOS):
+        sel = silo == code
+        if sel.any():
+            width = max(6, len(str(int(number[sel].max()))))
+            parts.append(pd.Series(_numbered(_ID_PREFIX[s], number[sel], width)))
+    return pd.concat(parts, ignore_index=True).array if parts else pd.array([], dtype="str")
 
 
 def _contacts(
     rng: np.random.Generator,
-    per: dict[str, np.ndarray],
-    vocab: dict[str, np.ndarray],
+    per: dict[str, Any],
     p: np.ndarray,
     silo: np.ndarray,
     missing_rate: float,
-) -> dict[str, np.ndarray]:
+) -> dict[str, Any]:
     """Emails and phones per record (see ``contacts`` in the docstring)."""
+    vocab = _vocabularies()
     n = per["given"].size
     m = p.size
-    given = np.strings.lower(vocab["given"][per["given"]].astype(str))
-    family = np.strings.lower(vocab["family"][per["family"]].astype(str))
+    lower_given = pd.array(vocab["given"], dtype="str").take(per["given"])
+    given = pd.Series(lower_given).str.lower()
+    family = pd.Series(pd.array(vocab["family"], dtype="str").take(per["family"])).str.lower()
     # Shuffled numbers keep addresses unique without revealing the person's index.
-    personal = _cat(given, ".", family, (rng.permutation(n) + 1).astype(str), "@example.org")
-    work = _cat(
-        np.strings.slice(given, 0, 1),
-        ".",
-        family,
-        (rng.permutation(n) + 1).astype(str),
-        "@corp.example",
-    )
+    suffix = pd.Series(rng.permutation(n) + 1).astype("str")
+    personal = given + "." + family + suffix + "@example.org"
+    suffix = pd.Series(rng.permutation(n) + 1).astype("str")
+    work = given.str.slice(0, 1) + "." + family + suffix + "@corp.example"
     # Area code 555 is not in service: every number is fictional.
-    mobile = _digits(rng.choice(10**7, n, replace=False), 7, "555").astype(str)
+    mobile = np.asarray(_numbered("555", rng.choice(10**7, n, replace=False), 7), dtype=object)
     household = per["household"]
-    landline = _digits(rng.integers(0, 10**7, n), 7, "555").astype(str)
+    landline = rng.integers(0, 10**7, n)
     lead = pd.Series(np.arange(n)).groupby(household).transform("min").to_numpy()
-    landline = np.where(household >= 0, landline[lead], landline)
-    business = _digits(rng.integers(0, 10**7, m), 7, "555").astype(str)
+    landline = np.asarray(
+        _numbered("555", np.where(household >= 0, landline[lead], landline), 7), dtype=object
+    )
+    business = np.asarray(_numbered("555", rng.integers(0, 10**7, m), 7), dtype=object)
     workers, partners = SILOS.index("workers"), SILOS.index("partners")
     u = rng.random((4, m))
-    email = np.where(silo == workers, work[p], personal[p])
-    phone = np.where((household[p] >= 0) & (u[0] < 0.3), landline[p], mobile[p])
-    phone = np.where((silo == partners) & (u[1] < 0.5), business, phone)
-    a = np.strings.slice(phone, 0, 3)
-    b = np.strings.slice(phone, 3, 6)
-    c = np.strings.slice(phone, 6, 10)
-    styles = [_cat("+1 (", a, ") ", b, "-", c), phone, _cat(a, ".", b, ".", c)]
-    shown = np.select(
-        [silo == code for code in range(len(SILOS))],
-        [styles[_PHONE_STYLE[s]] for s in SILOS],
-        default="",
+    email = np.where(
+        silo == workers, work.to_numpy(dtype=object)[p], personal.to_numpy(dtype=object)[p]
     )
-    per["email"] = personal.astype(object)
-    per["phone"] = mobile.astype(object)
-    return {
-        "email": _blank(email, u[2] < missing_rate),
-        "phone": _blank(shown, u[3] < missing_rate),
-    }
+    phone = np.where((household[p] >= 0) & (u[0] < 0.3), landline[p], mobile[p])
+    phone = pd.Series(np.where((silo == partners) & (u[1] < 0.5), business, phone), dtype="str")
+    a, b, c = phone.str.slice(0, 3), phone.str.slice(3, 6), phone.str.slice(6, 10)
+    styles = {0: "+1 (" + a + ") " + b + "-" + c, 1: phone, 2: a + "." + b + "." + c}
+    shown = phone.copy()
+    for code, s in enumerate(SILOS):
+        sel = silo == code
+        shown[sel] = styles[_PHONE_STYLE[s]][sel]
+    per["email"] = personal.array
+    per["phone"] = pd.array(mobile, dtype="str")
+    email_s = pd.Series(email, dtype="str")
+    email_s[u[2] < missing_rate] = np.nan
+    shown[u[3] < missing_rate] = np.nan
+    return {"email": email_s.array, "phone": shown.array}
 
 
 def _assemble(
     rng: np.random.Generator,
-    values: dict[str, Any],
+    columns: dict[str, Any],
     ep: dict[str, np.ndarray],
     silo: np.ndarray,
-    source_id: np.ndarray,
     id_number: np.ndarray,
+    *,
+    upper: int | None,
 ) -> dict[str, pd.DataFrame]:
     """One roster per silo: id, identity columns, episode and engagement."""
     rec = ep["record"]
@@ -957,53 +982,65 @@ def _assemble(
         # Sorted by id, then start (ids are numbered: integer keys sort fast).
         rows = rows[np.lexsort((ep["start"][rows], id_number[rec[rows]]))]
         r = rec[rows]
-        frame: dict[str, Any] = {ID_COLUMN[s]: _str(source_id[r])}
-        for c, v in values.items():
+        frame: dict[str, Any] = {
+            ID_COLUMN[s]: _source_ids(np.full(r.size, code), id_number[r]),
+        }
+        for c, v in columns.items():
             if c == "date_of_birth":
-                frame[c] = pd.Series(v[r].astype("datetime64[ns]"))
+                frame[c] = v[r].astype("datetime64[ns]")
             else:
-                frame[c] = _str(v[r])
+                frame[c] = v.take(r)
+        if upper == code:
+            frame["family_name"] = pd.Series(frame["family_name"]).str.upper().array
         frame["start"] = start[rows]
         frame["end"] = end[rows]
-        frame["engagement"] = _str(_choice(rng, _ENGAGEMENT_MIX[ROLE_OF_SILO[s]], rows.size))
-        df = pd.DataFrame(frame)
-        out[s] = df
+        eng = _choice(rng, _ENGAGEMENT_MIX[ROLE_OF_SILO[s]], rows.size)
+        frame["engagement"] = pd.array(eng, dtype="str")
+        out[s] = pd.DataFrame(frame)
     return out
 
 
 def _persons_table(
-    per: dict[str, np.ndarray], vocab: dict[str, np.ndarray], person_ids: np.ndarray, contacts: bool
+    per: dict[str, Any], vocab: dict[str, np.ndarray], person_ids: Any, contacts: bool
 ) -> pd.DataFrame:
     def day(offsets: np.ndarray, keep: np.ndarray) -> np.ndarray:
         ts = (_WINDOW_START + offsets.astype("timedelta64[D]")).astype("datetime64[ns]")
         return np.where(keep, ts, np.datetime64("NaT", "ns"))
 
-    types = np.array(_STREET_TYPES)
     moved = per["moved"]
-    pcs = per["postcode_names"]
-    address = _address_text(per["number"], vocab["street"][per["sname"]], types[per["stype"]])
-    before = _address_text(per["number0"], vocab["street"][per["sname0"]], types[per["stype0"]])
+    streets = pd.array(vocab["street"].astype(object), dtype="str")
+    postcodes = pd.array(per["postcode_names"], dtype="str")
+    given = pd.array(vocab["given"], dtype="str")
+    family = pd.array(vocab["family"], dtype="str")
     household = per["household"]
     frame = {
-        "person_id": _str(person_ids),
-        "given_name": _str(vocab["given"][per["given"]]),
-        "family_name": _str(vocab["family"][per["family"]]),
-        "birth_family_name": _str(vocab["family"][per["birth_family"]]),
+        "person_id": person_ids,
+        "given_name": given.take(per["given"]),
+        "family_name": family.take(per["family"]),
+        "birth_family_name": family.take(per["birth_family"]),
         "name_changed_on": day(per["changed_on"], per["changed"]),
         "date_of_birth": per["dob"].astype("datetime64[ns]"),
-        "address": _str(address),
-        "postcode": _str(pcs[per["pc"]]),
-        "previous_address": _str(_blank(before, ~moved)),
-        "previous_postcode": _str(_blank(pcs[per["pc0"]], ~moved)),
+        "address": _address(per["number"], streets.take(per["sname"]), per["stype"]),
+        "postcode": postcodes.take(per["pc"]),
+        "previous_address": _address(
+            np.where(moved, per["number0"], -1), streets.take(per["sname0"]), per["stype0"]
+        ),
+        "previous_postcode": postcodes.take(np.where(moved, per["pc0"], -1), allow_fill=True),
         "moved_on": day(per["moved_on"], moved),
-        "household_id": _str(
-            _blank(
-                _digits(household + 1, max(6, len(str(household.max() + 1))), "F"), household < 0
-            )
+        "household_id": pd.array(
+            np.where(
+                household >= 0,
+                np.asarray(
+                    _numbered("F", household + 1, max(6, len(str(household.max() + 1)))),
+                    dtype=object,
+                ),
+                np.nan,
+            ),
+            dtype="str",
         ),
         "twin": per["twin"],
     }
     if contacts:
-        frame["email"] = _str(per["email"])
-        frame["phone"] = _str(per["phone"])
+        frame["email"] = per["email"]
+        frame["phone"] = per["phone"]
     return pd.DataFrame(frame)
