@@ -173,3 +173,24 @@ def test_sample_ticket_events_are_read_and_validated() -> None:
     assert org.truth.params["follow_ups"]["enabled"] is False
     assert org.truth.follow_ups is not None
     assert org.truth.follow_ups.empty
+
+
+def test_write_read_round_trip_with_histories_and_follow_ups(tmp_path: Path) -> None:
+    org = simulate_organisation(
+        1500, random_state=12, ticket_stalls=True, follow_ups=True, follow_up_effect=0.8
+    )
+    assert org.truth.follow_ups is not None
+    assert org.truth.follow_ups["followed_up"].any()
+    write_organisation(org, tmp_path)
+    back = read_organisation(tmp_path)
+    fa, fb = _frames(org), _frames(back)
+    assert list(fa) == list(fb)
+    for name in fa:
+        pd.testing.assert_frame_equal(fb[name], fa[name], check_exact=True, obj=name)
+    assert back.truth.params == json.loads(json.dumps(org.truth.params))
+    assert back.settings == org.settings
+    again = tmp_path / "again"
+    write_organisation(back, again)
+    for path in sorted(tmp_path.glob("*.csv")) + sorted((tmp_path / "truth").glob("*")):
+        rel = path.relative_to(tmp_path)
+        assert (again / rel).read_bytes() == path.read_bytes(), rel
