@@ -7,6 +7,8 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from hxmetrics.datasets._identity import (
     IDENTITY_COLUMNS,
@@ -321,3 +323,46 @@ def test_bad_arguments_are_named(kwargs: dict[str, object]) -> None:
     name = next(iter(kwargs))
     with pytest.raises(ParameterError, match=name):
         simulate_identity_rosters(**args)  # type: ignore[arg-type]  # bad types on purpose
+
+
+# --------------------------------------------------------------------------- properties
+@settings(max_examples=25, deadline=None)
+@given(
+    n_people=st.integers(2, 60),
+    seed=st.integers(0, 2**32 - 1),
+    typo=st.floats(0, 0.5),
+    missing=st.floats(0, 0.5),
+    household=st.floats(0, 0.9),
+    move=st.floats(0, 1),
+    contacts=st.booleans(),
+)
+def test_any_draw_is_valid_rosters_with_a_consistent_truth(
+    n_people: int,
+    seed: int,
+    typo: float,
+    missing: float,
+    household: float,
+    move: float,
+    contacts: bool,
+) -> None:
+    sim = simulate_identity_rosters(
+        n_people,
+        random_state=seed,
+        typo_rate=typo,
+        missing_rate=missing,
+        household_share=household,
+        move_rate=move,
+        name_change_rate=move,
+        duplicate_rate=typo,
+        contacts=contacts,
+    )
+    check_rosters(sim.rosters)
+    for silo, df in sim.rosters.items():
+        validate(df, table=silo)
+    assert set(sim.truth["person_id"]) == set(sim.persons["person_id"])
+    assert len(sim.persons) == n_people
+    assert not sim.truth.duplicated(["silo", "source_id"]).any()
+    n_records = sum(df[ID_COLUMN[s]].nunique() for s, df in sim.rosters.items())
+    assert n_records == len(sim.truth) == len(sim.noise)
+    in_house = sim.persons.dropna(subset=["household_id"])
+    assert (in_house.groupby("household_id").size() >= 2).all()

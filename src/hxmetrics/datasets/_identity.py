@@ -787,17 +787,22 @@ def simulate_identity_rosters(
     number = np.where(old_addr, per["number0"][p], per["number"][p])
 
     # Uniforms drawn whatever the rates: a record noisy at a rate is noisy at a higher one.
-    u = rng_noise.random((13, m))
-    nick = (u[0] < rates["nickname_rate"]) & (vocab["nick"][given_code] != "")
-    initial = u[1] < rates["initial_rate"]
+    # (One row at a time, in a fixed order: 13 rows of floats per record at once would
+    # be most of the memory at 10M records.)
+    def hit(rate: str) -> np.ndarray:
+        out: np.ndarray = rng_noise.random(m) < rates[rate]
+        return out
+
+    nick = hit("nickname_rate") & (vocab["nick"][given_code] != "")
+    initial = hit("initial_rate")
     nick &= ~initial
-    given_typo = (u[2] < rates["typo_rate"]) & ~initial
-    family_typo = u[3] < rates["typo_rate"]
-    address_typo = u[4] < rates["typo_rate"]
-    postcode_typo = u[5] < rates["typo_rate"]
-    swapped = u[6] < rates["swap_rate"]
-    dob_hit = u[7] < rates["date_error_rate"]
-    missing = {c: u[8 + i] < rates["missing_rate"] for i, c in enumerate(IDENTITY_COLUMNS)}
+    given_typo = hit("typo_rate") & ~initial
+    family_typo = hit("typo_rate")
+    address_typo = hit("typo_rate")
+    postcode_typo = hit("typo_rate")
+    swapped = hit("swap_rate")
+    dob_hit = hit("date_error_rate")
+    missing = {c: hit("missing_rate") for c in IDENTITY_COLUMNS}
 
     given_code = np.where(nick, n_given + given_code, given_code)
     given_code = np.where(initial, 2 * n_given + given_code, given_code)
@@ -859,7 +864,7 @@ def simulate_identity_rosters(
         "previous_address": old_addr,
         "postcode_typo": postcode_typo,
     }
-    noise = truth.copy()
+    noise = truth.copy(deep=False)  # the keys are shared (copy on write), not copied
     for k, v in flags.items():
         noise[k] = v[order]
     kinds = pd.array(np.array([*_DATE_ERRORS, "none"], dtype=object), dtype="str")
