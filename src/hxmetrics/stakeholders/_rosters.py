@@ -250,6 +250,59 @@ _STREET_TYPES = {
     "highway": "hwy",
     "parkway": "pkwy",
 }
+# Usual English short forms of given names, read as the full name so that "Bob Smith"
+# and "Robert Smith" compare as one given name (a short form of two names maps to
+# the more common one). Written for this module from common usage.
+_SHORT_FORMS = {
+    "full": {
+        "robert": ("bob", "bobby", "rob", "robbie", "bert"),
+        "william": ("bill", "billy", "will", "willy", "liam"),
+        "james": ("jim", "jimmy", "jamie"),
+        "john": ("johnny", "jack"),
+        "david": ("dave", "davy"),
+        "michael": ("mike", "mikey", "mick"),
+        "daniel": ("dan", "danny"),
+        "elizabeth": ("liz", "lizzie", "beth", "betty", "eliza", "libby"),
+        "thomas": ("tom", "tommy"),
+        "katherine": ("kate", "katie", "kathy", "kat", "kay"),
+        "joseph": ("joe", "joey"),
+        "christopher": ("chris", "kit"),
+        "jennifer": ("jen", "jenny"),
+        "richard": ("rick", "ricky", "rich", "richie", "dick"),
+        "margaret": ("maggie", "meg", "peggy", "margie", "marge"),
+        "peter": ("pete",),
+        "rebecca": ("becky", "becca"),
+        "andrew": ("andy", "drew"),
+        "susan": ("sue", "susie"),
+        "alexander": ("alex", "sasha"),
+        "victoria": ("vicky", "vicki", "tori"),
+        "samuel": ("sam", "sammy"),
+        "benjamin": ("ben", "benny"),
+        "patricia": ("pat", "patty", "trish"),
+        "matthew": ("matt", "matty"),
+        "anthony": ("tony",),
+        "nicholas": ("nick", "nicky"),
+        "jonathan": ("jon", "jonny"),
+        "isabel": ("bella", "izzy"),
+        "edward": ("ed", "eddie", "ted", "ned"),
+        "olivia": ("liv", "livvy"),
+        "stephen": ("steve", "stevie"),
+        "gregory": ("greg",),
+        "timothy": ("tim", "timmy"),
+        "kenneth": ("ken", "kenny"),
+        "lawrence": ("larry",),
+        "gerald": ("gerry", "jerry"),
+        "deborah": ("debbie", "deb"),
+        "jacqueline": ("jackie",),
+        "frederick": ("fred", "freddie"),
+        "charles": ("charlie", "chuck"),
+        "henry": ("harry", "hank"),
+    }
+}
+GIVEN_NAME_SHORT_FORMS: dict[str, str] = {
+    short: full for full, shorts in _SHORT_FORMS["full"].items() for short in shorts
+}
+
 _STREET_PATTERN = r"\b(" + "|".join(_STREET_TYPES) + r")\b"
 
 
@@ -273,6 +326,8 @@ def _clean_text(values: pd.Series, *, column: str, silo: str, keep: str) -> pd.S
     text = text.str.replace(r"\s+", " ", regex=True).str.strip()
     if column == "postcode":
         text = text.str.replace(" ", "", regex=False).str.upper()
+    elif column == "given_name":
+        text = text.replace(GIVEN_NAME_SHORT_FORMS)
     elif column == "address":
         text = text.str.replace(_STREET_PATTERN, lambda m: _STREET_TYPES[m.group(1)], regex=True)
     return text.where(text.str.len() > 0)

@@ -166,9 +166,11 @@ def default_settings(
 
     Comparisons (each only if its column is in ``columns``):
 
-    * ``given_name``, ``family_name``: exact, then Jaro-Winkler similarity at least
-      0.92, 0.88, 0.70 (splink's ``NameComparison``), with term-frequency adjustment
-      (a match on a rare name weighs more than on a common one).
+    * ``given_name``, ``family_name``: exact (with term-frequency adjustment: a match
+      on a rare name weighs more than on a common one), given and family name swapped,
+      Jaro-Winkler similarity at least 0.92, 0.88, one Damerau-Levenshtein edit (a
+      transposition in a short name), Jaro-Winkler at least 0.70. Usual English short
+      forms of given names were read as the full name before (``Bob`` -> ``robert``).
     * ``date_of_birth`` (``YYYY-MM-DD`` text): exact, one character edit (a typo),
       within a month, a year, ten years (``DateOfBirthComparison``).
     * ``address``: exact, Levenshtein distance 1, 3.
@@ -225,9 +227,9 @@ def default_settings(
             "method='exact' with key columns."
         )
     comparisons = []
-    for name in ("given_name", "family_name"):
+    for name, other in (("given_name", "family_name"), ("family_name", "given_name")):
         if name in have:
-            comparisons.append(cl.NameComparison(name).configure(term_frequency_adjustments=True))
+            comparisons.append(_name_comparison(name, other if other in have else None))
     if "date_of_birth" in have:
         comparisons.append(cl.DateOfBirthComparison("date_of_birth", input_is_string=True))
     if "address" in have:
@@ -270,6 +272,27 @@ def default_settings(
     return settings
 
 
+def _name_comparison(name: str, other: str | None) -> Any:
+    """Levels of a name: exact (tf), swapped with ``other``, fuzzy, typo, else."""
+    import splink.comparison_level_library as cll
+    import splink.comparison_library as cl
+
+    levels = [
+        cll.NullLevel(name),
+        cll.ExactMatchLevel(name, term_frequency_adjustments=True),
+    ]
+    if other is not None:
+        levels.append(cll.ColumnsReversedLevel(name, other, symmetrical=True))
+    levels += [
+        cll.JaroWinklerLevel(name, 0.92),
+        cll.JaroWinklerLevel(name, 0.88),
+        cll.DamerauLevenshteinLevel(name, 1),
+        cll.JaroWinklerLevel(name, 0.7),
+        cll.ElseLevel(),
+    ]
+    return cl.CustomComparison(levels, output_column_name=name)
+
+
 def _comparison_columns(settings: Mapping[str, Any], dialect: str) -> tuple[list[str], list[str]]:
     """(input columns the comparisons read, input columns the blocking rules read)."""
     splink = _splink()
@@ -306,7 +329,7 @@ def _prior(rec: _Records, frame: pd.DataFrame, keys: Sequence[str], recall: floa
     for k in keys:
         vals = rec.key_values[k]
         valid = vals.notna().to_numpy()
-        codes = pd.factorize(vals[valid])[0].astype(np.int64)
+        codes: np.ndarray = pd.factorize(vals[valid])[0].astype(np.int64)
         nodes.append(rec.row_node[valid])
         tokens.append(codes + offset)
         offset += int(codes.max()) + 1 if codes.size else 0

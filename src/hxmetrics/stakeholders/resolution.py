@@ -94,16 +94,19 @@ CONFLICT_KINDS: dict[str, str] = {
     "household": "link_not_used",
 }
 
-#: The household rule of the probabilistic method, as data: a model link between
-#: records that share a home (each comparison in ``shared`` at or above its level) is
-#: made only if a personal comparison (one in ``personal``) reaches its level; else
-#: the records are different persons of one household (siblings, a couple, a parent
-#: and a child) and the link is reported as a ``household`` conflict. Levels are the
-#: comparison-vector values of the shipped template (:func:`default_settings`):
-#: address 1 = within 3 edits; given name 2 = Jaro-Winkler >= 0.88; date of birth 4 =
-#: equal or one typo. Twins (same date of birth) are not told apart.
+#: The household rule of the probabilistic method, as data. A model link between
+#: records that share a home (every comparison in ``shared`` at or above its level) is
+#: refused when a comparison in ``different`` is known and at or below its level (the
+#: given names disagree: twins, siblings, a couple), or when no comparison in
+#: ``personal`` reaches its level (nothing personal agrees: a parent and a child whose
+#: given names or dates of birth are missing). A refused link is reported as a
+#: ``household`` conflict. Levels are comparison-vector values of the shipped template
+#: (:func:`~hxmetrics.stakeholders.probabilistic.default_settings`): address 1 = within
+#: 3 edits; given name 0 = no similarity level, 2 = one edit or closer; date of birth
+#: 4 = equal or one typo. Write your own for other settings.
 HOUSEHOLD_RULE: dict[str, dict[str, int]] = {
     "shared": {"address": 1},
+    "different": {"given_name": 0},
     "personal": {"given_name": 2, "date_of_birth": 4},
 }
 
@@ -400,18 +403,19 @@ def _conflict_rules(method: str, given: Mapping[str, Any] | None) -> dict[str, A
                 )
             if (
                 not isinstance(value, Mapping)
-                or set(value) != {"shared", "personal"}
+                or set(value) != {"shared", "different", "personal"}
                 or not all(
                     isinstance(value[part], Mapping)
                     and all(
                         isinstance(c, str) and isinstance(v, int) for c, v in value[part].items()
                     )
-                    for part in ("shared", "personal")
+                    for part in ("shared", "different", "personal")
                 )
             ):
                 raise ParameterError(
                     "conflict_rules['household'] must look like HOUSEHOLD_RULE: "
-                    "{'shared': {comparison: level}, 'personal': {comparison: level}}, or None."
+                    "{'shared': {comparison: level}, 'different': {comparison: level}, "
+                    "'personal': {comparison: level}}, or None."
                 )
         rules[name] = value
     return rules
@@ -551,18 +555,21 @@ def _model_links(
     above = np.flatnonzero(pairs["match_probability"].to_numpy(dtype=float) >= threshold)
     sub = pairs.iloc[above]
     refuse = np.zeros(len(sub), dtype=bool)
-    if household is not None:
-        shared = np.ones(len(sub), dtype=bool)
-        personal = np.zeros(len(sub), dtype=bool)
-        usable = all(f"gamma_{c}" in sub for c in household["shared"])
-        for c, level in household["shared"].items():
-            if f"gamma_{c}" in sub:
-                shared &= sub[f"gamma_{c}"].to_numpy(dtype=np.int64) >= level
-        for c, level in household["personal"].items():
-            if f"gamma_{c}" in sub:
-                personal |= sub[f"gamma_{c}"].to_numpy(dtype=np.int64) >= level
-        if usable and household["shared"]:
-            refuse = shared & ~personal
+    if household is not None and household["shared"]:
+        level = {c: sub[f"gamma_{c}"].to_numpy(dtype=np.int64) for c in names}
+        if all(c in level for c in household["shared"]):
+            shared = np.ones(len(sub), dtype=bool)
+            for c, at in household["shared"].items():
+                shared &= level[c] >= at
+            differ = np.zeros(len(sub), dtype=bool)
+            for c, at in household["different"].items():
+                if c in level:
+                    differ |= (level[c] >= 0) & (level[c] <= at)
+            personal = np.zeros(len(sub), dtype=bool)
+            for c, at in household["personal"].items():
+                if c in level:
+                    personal |= level[c] >= at
+            refuse = shared & (differ | ~personal)
     fields = np.zeros(len(sub), dtype=np.int64)
     for i, c in enumerate(names):
         fields |= (sub[f"gamma_{c}"].to_numpy(dtype=np.int64) > 0).astype(np.int64) << i
