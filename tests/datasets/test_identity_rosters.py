@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -11,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hxmetrics.datasets._identity import (
+    DEFAULT_MISSING,
     IDENTITY_COLUMNS,
     IdentityRosters,
     simulate_identity_rosters,
@@ -203,6 +205,73 @@ def test_missing_rate_is_recovered(n_big: int, column: str) -> None:
     assert rec[column].dropna().equals(rec[f"true_{column}"][rec[column].notna()].rename(column))
 
 
+def test_missing_rate_per_column(n_big: int) -> None:
+    rates = {"date_of_birth": 0.2, "postcode": 0.05}
+    sim = simulate_identity_rosters(n_big, random_state=10, **{**_CLEAN, "missing_rate": rates})
+    rec = _records(sim)
+    for column in IDENTITY_COLUMNS:
+        share = float(rec[column].isna().mean())
+        if column in rates:
+            assert _within(share, rates[column], len(rec)), column
+        else:
+            assert share == 0.0, column
+    assert sim.params["missing_rate"]["date_of_birth"] == 0.2
+    json.dumps(sim.params)  # plain values
+
+
+def test_default_missing_rates_are_recovered(n_big: int) -> None:
+    sim = simulate_identity_rosters(n_big, random_state=14, contacts=True)
+    records = pd.concat(
+        [df.drop_duplicates(ID_COLUMN[s]) for s, df in sim.rosters.items()], ignore_index=True
+    )
+    for column, rate in DEFAULT_MISSING.items():
+        assert _within(float(records[column].isna().mean()), rate, len(records)), column
+
+
+def test_nicknames_initials_and_swaps(n_big: int) -> None:
+    sim = simulate_identity_rosters(n_big, random_state=15, **{**_CLEAN, "nickname_rate": 1.0})
+    rec = _records(sim)
+    short = {"William": "Bill", "Elizabeth": "Liz", "Robert": "Bob"}
+    for full, nick in short.items():
+        mine = rec["true_given_name"] == full
+        assert mine.sum() > 0
+        assert (rec.loc[mine, "given_name"] == nick).all()
+    plain = rec["true_given_name"] == "Maria"  # no short form: unchanged
+    assert (rec.loc[plain, "given_name"] == "Maria").all()
+
+    sim = simulate_identity_rosters(n_big, random_state=15, **{**_CLEAN, "initial_rate": 0.1})
+    rec = _records(sim)
+    changed = rec["given_name"] != rec["true_given_name"]
+    assert _within(float(changed.mean()), 0.1, len(rec))
+    assert (rec.loc[changed, "given_name"] == rec.loc[changed, "true_given_name"].str[0]).all()
+
+    sim = simulate_identity_rosters(n_big, random_state=15, **{**_CLEAN, "swap_rate": 0.1})
+    rec = _records(sim)
+    swapped = rec["given_name"] != rec["true_given_name"]
+    assert _within(float(swapped.mean()), 0.1, len(rec))
+    assert (rec.loc[swapped, "given_name"] == rec.loc[swapped, "true_family_name"]).all()
+    assert (rec.loc[swapped, "family_name"] == rec.loc[swapped, "true_given_name"]).all()
+
+
+def test_silo_styles_normalise_back_to_the_identity() -> None:
+    sim = simulate_identity_rosters(3000, random_state=16, **{**_CLEAN, "silo_styles": True})
+    rec = _records(sim)
+    partners = rec["silo"] == "partners"
+    assert (rec.loc[partners, "family_name"] == rec.loc[partners, "family_name"].str.upper()).all()
+    assert (rec.loc[~partners, "family_name"] == rec.loc[~partners, "true_family_name"]).all()
+    assert rec["family_name"].str.casefold().equals(rec["true_family_name"].str.casefold())
+    customers = rec["silo"] == "customers"
+    way = rec["true_address"].str.endswith(" Way")  # "Way" has no shorter form
+    same = rec["address"] == rec["true_address"]
+    assert not (same & customers & ~way).any()
+    full = {"St": "Street", "Rd": "Road", "Ln": "Lane", "Ave": "Avenue", "Cl": "Close"}
+    full |= {"Dr": "Drive", "Pl": "Place", "Ct": "Court", "Way": "Way"}
+    words = rec.loc[customers, "address"].str.rsplit(" ", n=1)
+    expanded = words.str[0] + " " + words.str[1].map(full)
+    assert expanded.equals(rec.loc[customers, "true_address"].rename("address"))
+    assert (rec.loc[~customers, "address"] == rec.loc[~customers, "true_address"]).all()
+
+
 def test_date_error_rate_is_recovered(n_big: int) -> None:
     rate = 0.1
     sim = simulate_identity_rosters(n_big, random_state=11, **{**_CLEAN, "date_error_rate": rate})
@@ -316,6 +385,8 @@ def test_repr_shows_counts_only(sim: IdentityRosters) -> None:
         {"missing_rate": -0.1},
         {"household_share": True},
         {"contacts": "yes"},
+        {"missing_rate": {"birth_date": 0.1}},
+        {"missing_rate": {"postcode": 0.7}},
     ],
 )
 def test_bad_arguments_are_named(kwargs: dict[str, object]) -> None:

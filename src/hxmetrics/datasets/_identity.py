@@ -22,6 +22,7 @@ any data set.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -30,13 +31,13 @@ import numpy as np
 import pandas as pd
 
 from hxmetrics._display import CountsDisplay
-from hxmetrics.errors import ParameterError
+from hxmetrics.errors import ParameterError, did_you_mean
 from hxmetrics.tables import ID_COLUMN, ROLE_OF_SILO, SILOS
 
 from ._draws import _choice
 from ._recipe import _ENGAGEMENT_MIX
 
-__all__ = ["IDENTITY_COLUMNS", "IdentityRosters", "simulate_identity_rosters"]
+__all__ = ["DEFAULT_MISSING", "IDENTITY_COLUMNS", "IdentityRosters", "simulate_identity_rosters"]
 
 #: The identity columns of a roster (with ``contacts=True`` also ``email`` and ``phone``).
 IDENTITY_COLUMNS: tuple[str, ...] = (
@@ -46,6 +47,17 @@ IDENTITY_COLUMNS: tuple[str, ...] = (
     "address",
     "postcode",
 )
+
+#: Default share of records missing each column (see ``missing_rate``).
+DEFAULT_MISSING: dict[str, float] = {
+    "given_name": 0.005,
+    "family_name": 0.005,
+    "date_of_birth": 0.05,
+    "address": 0.03,
+    "postcode": 0.03,
+    "email": 0.1,
+    "phone": 0.1,
+}
 
 # --------------------------------------------------------------------------- name lists
 # Common given and family names (facts, in no particular source's order): the head of
@@ -603,6 +615,22 @@ def _dob_errors(rng: np.random.Generator, dob: np.ndarray) -> tuple[np.ndarray, 
     return wrong, k
 
 
+def _missing_rates(missing_rate: float | Mapping[str, float] | None) -> dict[str, float]:
+    columns = (*IDENTITY_COLUMNS, "email", "phone")
+    if missing_rate is None:
+        return dict(DEFAULT_MISSING)
+    if isinstance(missing_rate, Mapping):
+        for c in missing_rate:
+            if c not in columns:
+                raise ParameterError(
+                    f"missing_rate names an unknown column {c!r}; the columns are "
+                    f"{', '.join(columns)}." + did_you_mean(str(c), columns)
+                )
+        return {c: _check_rate(f"missing_rate[{c!r}]", missing_rate.get(c, 0.0)) for c in columns}
+    rate = _check_rate("missing_rate", missing_rate)
+    return dict.fromkeys(columns, rate)
+
+
 def _check_rate(name: str, value: Any, upper: float = 0.5) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= upper:
         raise ParameterError(f"{name} must be a number in [0, {upper}]; got {value!r}.")
@@ -616,7 +644,7 @@ def simulate_identity_rosters(
     typo_rate: float = 0.05,
     move_rate: float = 0.15,
     name_change_rate: float = 0.05,
-    missing_rate: float = 0.03,
+    missing_rate: float | Mapping[str, float] | None = None,
     household_share: float = 0.2,
     contacts: bool = False,
     nickname_rate: float = 0.3,
@@ -655,9 +683,12 @@ def simulate_identity_rosters(
     name_change_rate : float, default 0.05
         Share of persons whose family name changed on a date (a marriage);
         records captured before it carry the birth family name.
-    missing_rate : float, default 0.03
-        Per record and identity column (and ``email``, ``phone``), independently:
-        the value is missing.
+    missing_rate : float or mapping, optional
+        Per record and column, independently: the value is missing. One number for
+        every identity column (and ``email``, ``phone``), or a rate per column
+        (columns not named: never missing). Default :data:`DEFAULT_MISSING`: names
+        0.005 (rosters rarely lack a name), date of birth 0.05, address and postcode
+        0.03, email and phone 0.1.
     household_share : float, default 0.2
         Share of persons living in a household of two to four persons who share
         the family name, the address and the postcode (and move together): the
@@ -736,7 +767,6 @@ def simulate_identity_rosters(
         "typo_rate": _check_rate("typo_rate", typo_rate),
         "move_rate": _check_rate("move_rate", move_rate, 1.0),
         "name_change_rate": _check_rate("name_change_rate", name_change_rate, 1.0),
-        "missing_rate": _check_rate("missing_rate", missing_rate),
         "household_share": _check_rate("household_share", household_share, 0.9),
         "nickname_rate": _check_rate("nickname_rate", nickname_rate, 1.0),
         "initial_rate": _check_rate("initial_rate", initial_rate),
@@ -748,12 +778,17 @@ def simulate_identity_rosters(
     for name, flag in (("contacts", contacts), ("silo_styles", silo_styles)):
         if not isinstance(flag, bool):
             raise ParameterError(f"{name} must be True or False; got {flag!r}.")
+    missing_rates = _missing_rates(missing_rate)
     rng_persons, rng_records, rng_ids, rng_noise, rng_typos, rng_contacts = gens
     n = int(n_people)
     params: dict[str, Any] = {"n_people": n}
     if not isinstance(random_state, np.random.Generator):
         params["random_state"] = int(random_state)
-    params |= rates | {"contacts": contacts, "silo_styles": silo_styles}
+    params |= rates | {
+        "missing_rate": missing_rates,
+        "contacts": contacts,
+        "silo_styles": silo_styles,
+    }
 
     vocab = _vocabularies()
     per = _draw_persons(
@@ -789,8 +824,8 @@ def simulate_identity_rosters(
     # Uniforms drawn whatever the rates: a record noisy at a rate is noisy at a higher one.
     # (One row at a time, in a fixed order: 13 rows of floats per record at once would
     # be most of the memory at 10M records.)
-    def hit(rate: str) -> np.ndarray:
-        out: np.ndarray = rng_noise.random(m) < rates[rate]
+    def hit(rate: str | float) -> np.ndarray:
+        out: np.ndarray = rng_noise.random(m) < (rates[rate] if isinstance(rate, str) else rate)
         return out
 
     nick = hit("nickname_rate") & (vocab["nick"][given_code] != "")
@@ -802,7 +837,7 @@ def simulate_identity_rosters(
     postcode_typo = hit("typo_rate")
     swapped = hit("swap_rate")
     dob_hit = hit("date_error_rate")
-    missing = {c: hit("missing_rate") for c in IDENTITY_COLUMNS}
+    missing = {c: hit(missing_rates[c]) for c in IDENTITY_COLUMNS}
 
     given_code = np.where(nick, n_given + given_code, given_code)
     given_code = np.where(initial, 2 * n_given + given_code, given_code)
@@ -839,7 +874,7 @@ def simulate_identity_rosters(
         "postcode": postcodes.take(_with_missing(pc, missing["postcode"])),
     }
     if contacts:
-        columns |= _contacts(rng_contacts, per, p, silo, rates["missing_rate"])
+        columns |= _contacts(rng_contacts, per, p, silo, missing_rates)
 
     rosters = _assemble(
         rng_records, columns, ep, silo, id_number, upper=partners if silo_styles else None
@@ -920,7 +955,7 @@ def _contacts(
     per: dict[str, Any],
     p: np.ndarray,
     silo: np.ndarray,
-    missing_rate: float,
+    missing_rate: Mapping[str, float],
 ) -> dict[str, Any]:
     """Emails and phones per record (see ``contacts`` in the docstring)."""
     vocab = _vocabularies()
@@ -959,8 +994,8 @@ def _contacts(
     per["email"] = personal.array
     per["phone"] = pd.array(mobile, dtype="str")
     email_s = pd.Series(email, dtype="str")
-    email_s[u[2] < missing_rate] = np.nan
-    shown[u[3] < missing_rate] = np.nan
+    email_s[u[2] < missing_rate["email"]] = np.nan
+    shown[u[3] < missing_rate["phone"]] = np.nan
     return {"email": email_s.array, "phone": shown.array}
 
 
