@@ -1,0 +1,958 @@
+"""The issue-to-resolution chain: how tickets move through their stages, and where they wait.
+
+Input is the optional exhaust table ``ticket_events`` (:data:`hxmetrics.tables.OPTIONAL_TABLES`):
+one row per status change of a ticket, ``ticket_id``, ``status``, ``timestamp`` and,
+optionally, ``team`` (who holds the ticket from that step on). :func:`itr_stages` reads
+it against an ordered list of stages (``opened``, ``triaged``, ..., ``closed``) and the
+statuses that stop the clock (``waiting_on_customer``), and returns an
+:class:`ITRStages`: five grouped results, one row per group and stage.
+
+How a history is read
+---------------------
+* Events are ordered by time; events of one ticket at the same instant by their place in
+  ``stages``, then in ``pause``, then by status name, so that the result never depends
+  on the order of the rows.
+* A ticket enters the chain at its first event of the first stage (``stages[0]``); with
+  ``tickets=`` given, a ticket without such an event enters at ``tickets.opened`` (and a
+  ticket of ``tickets`` without any event is in the first stage since it opened).
+* A stage status moves the ticket to that stage (a *visit* starts when the stage
+  changes; the same stage again is no move). A move to an earlier stage is *rework*
+  (a loop back: a reopened ticket, a resolution sent back). A ``pause`` status stops
+  the clock until the next event that is not a pause status; the stage does not
+  change. Any other status (``assigned``, ``comment``) changes nothing but ends a
+  pause: they are counted in ``attrs["hxmetrics"]["other_statuses"]``.
+* Clock time is wall time without the paused stretches or, with ``calendar=``, business
+  time (working hours, holidays) through the calendar of
+  :mod:`hxmetrics.measures.responsiveness`. The last stage is where tickets end: no
+  time is counted in it; a ticket not in it at ``as_of`` is *open*.
+* Right-censoring, never dropping: a ticket still in a stage at ``as_of`` has spent *at
+  least* that long there; the time in a stage is estimated by Kaplan-Meier (the one
+  estimator of :class:`hxmetrics.measures.tenure.KaplanMeier`), so the slowest tickets,
+  the ones still open, count. Events after ``as_of`` are left out and counted.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, cast
+
+import numpy as np
+import pandas as pd
+
+from hxmetrics._display import DisplayMixin
+from hxmetrics.errors import InputTableError, ParameterError, check_choice, did_you_mean
+from hxmetrics.measures._inference import check_confidence, wilson_interval, z_critical
+from hxmetrics.measures._result import grouped_result
+from hxmetrics.measures.tenure import UNIT_DAYS, KaplanMeier
+from hxmetrics.privacy import check_group_columns
+from hxmetrics.tables import as_pandas, validate
+
+__all__ = ["ITRStages", "itr_stages"]
+
+#: The ``stage`` of the row of :attr:`ITRStages.rework` that counts loops from any stage.
+ANY_STAGE = "(any)"
+#: ``held_by`` of time whose holder no event (and no ``tickets.team``) names.
+NOT_RECORDED = "(not recorded)"
+
+_NS_PER_SECOND = 1_000_000_000
+_EXAMPLES = 5
+
+
+# -- the clock ---------------------------------------------------------------------------
+
+
+def _clock_seconds(start: np.ndarray, end: np.ndarray, calendar: Any) -> np.ndarray:
+    """Clock seconds between ``start`` and ``end`` (naive UTC ``datetime64[ns]``).
+
+    Wall time without a calendar; with one, the business time of the calendar module
+    (:func:`hxmetrics.measures.responsiveness._calendar.clock_seconds`). Paused
+    stretches never reach this function: they count zero (see :func:`_walk`).
+    """
+    if calendar is None:
+        return (end - start).astype("timedelta64[ns]").astype(np.int64) / _NS_PER_SECOND
+    try:
+        from hxmetrics.measures.responsiveness._calendar import clock_seconds
+    except ImportError:  # pragma: no cover - the calendar module lands with issue 14
+        raise ParameterError(
+            "itr_stages: calendar= needs hxmetrics.measures.responsiveness._calendar, "
+            "which this installation lacks; leave calendar=None for wall time."
+        ) from None
+    seconds = clock_seconds(pd.Series(start), pd.Series(end), calendar=calendar)
+    return np.asarray(seconds, dtype=float)
+
+
+# -- the result --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, repr=False)
+class ITRStages(DisplayMixin):
+    """The issue-to-resolution chain of a set of tickets: five grouped results.
+
+    Every frame is a grouped result (:func:`~hxmetrics.measures._result.grouped_result`:
+    ``measure``, the ``by`` columns, ``stage``, ``n``, ``estimate``, ``se``, ``ci_low``,
+    ``ci_high``, measure-specific columns, ``n_excluded_*``, ``suppressed``), one row
+    per group and stage, stages in chain order, suppressed with ``min_n``. Shares are
+    percent (0-100); times are clock time in ``unit``.
+
+    Attributes
+    ----------
+    reach : pandas.DataFrame
+        ``itr_reach``: percent of the group's tickets that reached each stage by
+        ``as_of`` (Wilson interval); ``n`` tickets, ``n_reached``, ``n_pending`` (open
+        tickets that have not reached the stage yet: the final share lies between
+        ``n_reached / n`` and ``(n_reached + n_pending) / n``), ``n_excluded_*``.
+    time : pandas.DataFrame
+        ``itr_time_in_stage``: Kaplan-Meier median clock time of a ticket's first visit
+        to each stage but the last, with the Brookmeyer-Crowley interval; ``n``
+        tickets that entered the stage, ``n_left`` (moved on, or back, by ``as_of``:
+        events), ``n_still_in`` (censored), ``median_completed_only`` (the naive median
+        of visits that ended: biased low, shown for comparison).
+    rework : pandas.DataFrame
+        ``itr_rework``: per stage, percent of the tickets that entered it which were
+        sent back from it to an earlier stage at least once (Wilson interval), and
+        ``n_loops`` (moves back from it); the first row of each group, stage
+        ``"(any)"``, is the percent of tickets with any loop back.
+    stalls : pandas.DataFrame
+        ``itr_stalls``: tickets open at ``as_of``, by the stage they are in (the stage
+        after which they stall): ``n`` open tickets of the group, ``n_stalled``,
+        ``estimate`` percent of the open tickets in that stage (Wilson), ``n_paused``
+        (clock stopped at ``as_of``), ``median_age`` (clock time in the stage so far).
+    teams : pandas.DataFrame or None
+        ``itr_team_time``: where the clock time of each stage goes, one row per group,
+        stage and ``held_by`` (the team holding the ticket): ``estimate`` percent of
+        the stage's clock time held by the team, a ratio estimate over tickets with
+        its linearised standard error (Cochran 1977, 6.3); ``n`` tickets the team
+        held in the stage, ``n_in_stage``, ``time_held`` (total, in ``unit``),
+        ``mean_time_held`` (per ticket held). None when neither ``ticket_events.team``
+        nor ``tickets`` names a team.
+    """
+
+    reach: pd.DataFrame
+    time: pd.DataFrame
+    rework: pd.DataFrame
+    stalls: pd.DataFrame
+    teams: pd.DataFrame | None
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """The result frames by name (``reach``, ``time``, ``rework``, ``stalls``, ``teams``)."""
+        out = {"reach": self.reach, "time": self.time, "rework": self.rework}
+        out["stalls"] = self.stalls
+        if self.teams is not None:
+            out["teams"] = self.teams
+        return out
+
+    def summary(self) -> pd.DataFrame:
+        """One row per group and stage: the headline number of each frame, side by side.
+
+        Columns: the ``by`` columns, ``stage``, ``n`` (tickets), ``pct_reached``,
+        ``median_time`` with ``median_ci_low``/``median_ci_high``, ``n_still_in``,
+        ``pct_sent_back``, ``n_stalled`` and ``median_age``. Values as in the frames,
+        so suppressed numbers stay hidden (NaN/<NA>).
+        """
+        by = list(self.reach.attrs["hxmetrics"]["by"])
+        keys = [*by]
+        reach = self.reach[[*keys, "n", "estimate"]].rename(columns={"estimate": "pct_reached"})
+        time = self.time[[*keys, "estimate", "ci_low", "ci_high", "n_still_in"]].rename(
+            columns={
+                "estimate": "median_time",
+                "ci_low": "median_ci_low",
+                "ci_high": "median_ci_high",
+            }
+        )
+        rework = self.rework.loc[self.rework["stage"] != ANY_STAGE, [*keys, "estimate"]]
+        rework = rework.rename(columns={"estimate": "pct_sent_back"})
+        stalls = self.stalls[[*keys, "n_stalled", "median_age"]]
+        out = reach
+        for part in (time, rework, stalls):
+            out = out.merge(part, on=keys, how="left", sort=False)
+        return out
+
+    def _display_title(self) -> str:
+        meta = self.reach.attrs.get("hxmetrics", {})
+        stages = " -> ".join(meta.get("stages", ()))
+        return f"ITRStages: {stages} (as of {meta.get('as_of')}, times in {meta.get('unit')})"
+
+
+# -- checks ------------------------------------------------------------------------------
+
+
+def _names(value: Any, what: str) -> tuple[str, ...]:
+    items = [value] if isinstance(value, str) else list(value or ())
+    if not all(isinstance(v, str) and v for v in items):
+        raise ParameterError(f"itr_stages: {what} must be status names (text); got {value!r}.")
+    repeated = sorted({v for v in items if items.count(v) > 1})
+    if repeated:
+        raise ParameterError(f"itr_stages: {what} names {repeated} more than once.")
+    return tuple(items)
+
+
+def _check_stage_names(
+    stages: tuple[str, ...], pause: tuple[str, ...], present: Sequence[str], *, has_tickets: bool
+) -> None:
+    both = sorted(set(stages) & set(pause))
+    if both:
+        raise ParameterError(
+            f"itr_stages: {both} is both a stage and a pause status; a pause keeps the "
+            "ticket in its stage: name it in one list only."
+        )
+    known = set(present)
+    shown = sorted(known)[:20]
+    more = f" and {len(known) - 20} more" if len(known) > 20 else ""
+    for what, names in (("stages", stages), ("pause", pause)):
+        for name in names:
+            if name in known or (what == "stages" and name == stages[0] and has_tickets):
+                continue
+            raise ParameterError(
+                f"itr_stages: {what} names {name!r}, which is not a status in table "
+                f"'ticket_events' (column 'status'); statuses present: {shown}{more}."
+                + did_you_mean(name, known)
+            )
+
+
+def _out_of_order(
+    events: pd.DataFrame, rows: np.ndarray, first_time: np.ndarray, stage0: str
+) -> InputTableError:
+    """The error for events before their ticket entered the first stage (positions only)."""
+    check = f"status_before_{stage0}"
+    cases = pd.DataFrame(
+        {
+            "column": "status",
+            "check": check,
+            "failure_case": [
+                f"{s!r} at {pd.Timestamp(t)} before {stage0!r} at {pd.Timestamp(f)}"
+                for s, t, f in zip(
+                    events["status"].to_numpy()[rows],
+                    events["timestamp"].to_numpy()[rows],
+                    first_time,
+                    strict=True,
+                )
+            ],
+            "index": rows,
+        }
+    )
+    examples = "; ".join(
+        f"row {i}: {text}"
+        for i, text in zip(
+            cases["index"][:_EXAMPLES], cases["failure_case"][:_EXAMPLES], strict=True
+        )
+    )
+    return InputTableError(
+        f"table 'ticket_events' failed 1 check(s) on {len(rows)} row(s) (rows are positions):\n"
+        f"  column 'status', check {check}: {len(rows)} row(s), e.g. {examples} "
+        f"(statuses out of order: a ticket's history starts with {stage0!r}, the first "
+        "of stages=; fix the timestamps or the stage order)",
+        table="ticket_events",
+        failure_cases=cases,
+    )
+
+
+def _cutoff(as_of: Any, latest: pd.Timestamp) -> pd.Timestamp:
+    if as_of is None:
+        return latest
+    try:
+        cutoff = pd.Timestamp(as_of)
+    except (TypeError, ValueError) as exc:
+        raise ParameterError(
+            f"itr_stages: as_of must be a date; got {type(as_of).__name__} {as_of!r}."
+        ) from exc
+    if pd.isna(cutoff):
+        raise ParameterError("itr_stages: as_of is missing (NaT); give a date or None.")
+    if cutoff.tzinfo is not None:  # the contract's timestamps are naive UTC
+        cutoff = cutoff.tz_convert("UTC").tz_localize(None)
+    return cutoff.as_unit("ns")
+
+
+# -- the walk through each history -------------------------------------------------------
+
+
+@dataclass
+class _Walk:
+    """Per-ticket and per-visit arrays of the chain (tickets are 0..n_tickets-1)."""
+
+    n_tickets: int
+    visit_ticket: np.ndarray
+    visit_stage: np.ndarray
+    visit_clock: np.ndarray  # seconds
+    visit_ended: np.ndarray
+    visit_back: np.ndarray  # the visit ended with a move to an earlier stage
+    last_paused: np.ndarray  # per ticket: clock stopped at as_of
+    held: pd.DataFrame | None  # ticket, stage, held_by, seconds
+
+
+def _walk(
+    ticket: np.ndarray,
+    time: np.ndarray,
+    stage: np.ndarray,
+    paused: np.ndarray,
+    team: np.ndarray | None,
+    *,
+    n_tickets: int,
+    n_stages: int,
+    cutoff: np.datetime64,
+    calendar: Any,
+) -> _Walk:
+    """Visits and held time of sorted events (every ticket's first event is its start)."""
+    n = len(ticket)
+    idx = np.arange(n)
+    first = np.ones(n, dtype=bool)
+    first[1:] = ticket[1:] != ticket[:-1]
+    last = np.ones(n, dtype=bool)
+    last[:-1] = first[1:]
+    # Stage after each event: the last stage event so far (every ticket starts with one).
+    current = stage[np.maximum.accumulate(np.where(stage >= 0, idx, 0))]
+    end = np.empty(n, dtype="datetime64[ns]")
+    end[:-1] = time[1:]
+    end[last] = cutoff
+    counted = ~paused & (current < n_stages - 1) & (end > time)
+    seconds = np.zeros(n)
+    if counted.any():
+        seconds[counted] = _clock_seconds(time[counted], end[counted], calendar)
+    new_visit = first.copy()
+    new_visit[1:] |= current[1:] != current[:-1]
+    visit = np.cumsum(new_visit) - 1
+    starts = np.flatnonzero(new_visit)
+    visit_ticket = ticket[starts]
+    visit_stage = current[starts]
+    visit_clock = np.bincount(visit, weights=seconds, minlength=len(starts))
+    ticket_last_visit = np.ones(len(starts), dtype=bool)
+    ticket_last_visit[:-1] = visit_ticket[1:] != visit_ticket[:-1]
+    visit_back = np.zeros(len(starts), dtype=bool)
+    visit_back[:-1] = ~ticket_last_visit[:-1] & (visit_stage[1:] < visit_stage[:-1])
+    held = None
+    if team is not None:
+        held = (
+            pd.DataFrame(
+                {"ticket": ticket[counted], "stage": current[counted], "held_by": team[counted]}
+            )
+            .assign(seconds=seconds[counted])
+            .groupby(["ticket", "stage", "held_by"], sort=True, observed=True)["seconds"]
+            .sum()
+            .reset_index()
+        )
+    return _Walk(
+        n_tickets=n_tickets,
+        visit_ticket=visit_ticket,
+        visit_stage=visit_stage,
+        visit_clock=visit_clock,
+        visit_ended=~ticket_last_visit,
+        visit_back=visit_back,
+        last_paused=np.asarray(paused[last], dtype=bool),
+        held=held,
+    )
+
+
+def _forward_fill(values: pd.Series, first: np.ndarray) -> np.ndarray:
+    """Last non-missing value so far within each ticket (missing before the first)."""
+    n = len(values)
+    idx = np.arange(n)
+    has = values.notna().to_numpy()
+    source = np.maximum.accumulate(np.where(has, idx, -1))
+    start = np.maximum.accumulate(np.where(first, idx, 0))
+    ok = source >= start
+    out = np.full(n, None, dtype=object)
+    out[ok] = values.to_numpy(dtype=object)[source[ok]]
+    return out
+
+
+# -- the measure -------------------------------------------------------------------------
+
+
+def itr_stages(
+    ticket_events: Any,
+    *,
+    stages: Sequence[str],
+    pause: Sequence[str] = (),
+    by: str | Sequence[str] | None = None,
+    tickets: Any = None,
+    as_of: Any = None,
+    calendar: Any = None,
+    unit: str = "h",
+    confidence: float = 0.95,
+    min_n: int | None = None,
+) -> ITRStages:
+    """The issue-to-resolution chain: reach, time, rework and stalls per stage.
+
+    Parameters
+    ----------
+    ticket_events : pandas.DataFrame or any frame narwhals reads
+        The status history (table ``ticket_events``: ``ticket_id``, ``status``,
+        ``timestamp``, optional ``team``), checked with
+        :func:`hxmetrics.tables.validate` (and against ``tickets`` when given).
+        Computed in pandas/numpy: other engines are collected first
+        (:func:`hxmetrics.tables.as_pandas`).
+    stages : sequence of str
+        The stages in order, first to last (e.g. ``["opened", "triaged",
+        "in_progress", "resolved", "closed"]``); at least two. Every name must be a
+        status of ``ticket_events`` (the first may be missing when ``tickets`` gives
+        the opening times). The last stage is where tickets end.
+    pause : sequence of str, optional
+        Statuses that stop the clock (e.g. ``["waiting_on_customer"]``) until the next
+        event that is not a pause status.
+    by : str or sequence of str, optional
+        Ticket-level columns to group by: columns of ``tickets`` when given
+        (``team``, ``severity``, ``silo``, ``touchpoint``), else columns of
+        ``ticket_events`` with one value per ticket. Identifier columns are refused.
+    tickets : pandas.DataFrame or any frame narwhals reads, optional
+        The ``tickets`` table: the population (a ticket without events is in the first
+        stage since ``opened``), opening times for histories that lack the first stage,
+        the default holder (``team``) before an event names one, and ``by`` columns.
+    as_of : date, optional
+        The censoring date: tickets still in a stage at ``as_of`` are censored there,
+        events after it are left out (and counted). Default: the latest timestamp of
+        ``ticket_events`` (and of ``tickets.opened``), never today. Timestamps are UTC
+        (the contract's); an ``as_of`` with a time zone is converted to UTC.
+    calendar : optional
+        A business calendar of :mod:`hxmetrics.measures.responsiveness` (working hours,
+        time zone, holidays): clock time is then business time. Default: wall time.
+    unit : {"h", "D", "W", "M", "Q", "Y"}, default "h"
+        Unit of every time in the result.
+    confidence : float, default 0.95
+        Level of every interval.
+    min_n : int, optional
+        Smallest count shown per row; smaller rows and their complements are suppressed.
+
+    Returns
+    -------
+    ITRStages
+        ``.reach``, ``.time``, ``.rework``, ``.stalls`` and ``.teams`` (grouped results,
+        described in :class:`ITRStages`), ``.summary()`` side by side. Every frame's
+        ``attrs["hxmetrics"]`` holds ``stages``, ``pause``, ``unit``, ``as_of``,
+        ``clock`` (``"wall"`` or ``"business"``), ``other_statuses`` (events of
+        statuses neither a stage nor a pause, by status) and ``excluded`` (totals:
+        ``tickets_opened_after_as_of``, ``tickets_without_first_stage``,
+        ``events_after_as_of``).
+
+    Raises
+    ------
+    InputTableError
+        ``ticket_events`` (or ``tickets``) breaks the contract, is empty, or a ticket
+        has a status before it entered the first stage (statuses out of order); the
+        message names table, column, check and rows (positions, ids masked).
+    ParameterError
+        A stage or pause name that is not a status of ``ticket_events`` (with the
+        nearest name), fewer than two stages, a name in both lists, a ``by`` column
+        that neither table has or that varies within a ticket, a bad ``unit``,
+        ``confidence`` or ``as_of``.
+
+    References
+    ----------
+    Kaplan, E. L. & Meier, P. (1958). Nonparametric estimation from incomplete
+    observations. *JASA* 53, 457-481. Brookmeyer, R. & Crowley, J. (1982). A confidence
+    interval for the median survival time. *Biometrics* 38, 29-41. Wilson, E. B. (1927).
+    Probable inference. *JASA* 22, 209-212. Cochran, W. G. (1977). *Sampling
+    Techniques*, 3rd ed., ch. 6 (ratio estimators).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> events = pd.DataFrame({
+    ...     "ticket_id": ["k1", "k1", "k1", "k2", "k2"],
+    ...     "status": ["opened", "resolved", "closed", "opened", "resolved"],
+    ...     "timestamp": pd.to_datetime(["2024-01-01 09:00", "2024-01-01 13:00",
+    ...         "2024-01-02 09:00", "2024-01-01 10:00", "2024-01-01 12:00"])})
+    >>> chain = itr_stages(events, stages=["opened", "resolved", "closed"],
+    ...                    as_of="2024-01-03")
+    >>> chain.reach[["stage", "n", "n_reached", "estimate"]]
+          stage  n  n_reached  estimate
+    0    opened  2          2     100.0
+    1  resolved  2          2     100.0
+    2    closed  2          1      50.0
+    >>> chain.time[["stage", "estimate", "n_left", "n_still_in"]]
+          stage  estimate  n_left  n_still_in
+    0    opened       3.0       2           0
+    1  resolved      20.0       1           1
+    """
+    confidence = check_confidence(confidence)
+    check_choice("unit", unit, list(UNIT_DAYS))
+    stage_names = _names(stages, "stages")
+    pause_names = _names(pause, "pause")
+    if len(stage_names) < 2:
+        raise ParameterError(
+            "itr_stages: stages needs at least two stages in order, first to last "
+            f"(e.g. ['opened', 'resolved', 'closed']); got {list(stage_names)}."
+        )
+    by_cols = [by] if isinstance(by, str) else list(by or ())
+    check_group_columns(by_cols)
+    raw = as_pandas(ticket_events, table="ticket_events")
+    if len(raw) == 0:
+        raise InputTableError(
+            "table 'ticket_events' has no rows: itr_stages needs the status history of "
+            "at least one ticket.",
+            table="ticket_events",
+            failure_cases=pd.DataFrame(
+                {
+                    "column": ["<table>"],
+                    "check": ["not_empty"],
+                    "failure_case": [0],
+                    "index": [None],
+                }
+            ),
+        )
+    parents = None
+    tk: pd.DataFrame | None = None
+    if tickets is not None:
+        tk = validate(tickets, table="tickets").reset_index(drop=True)
+        parents = {"tickets": tk}
+    events = validate(raw, table="ticket_events", parents=parents).reset_index(drop=True)
+    present = pd.unique(events["status"]).tolist()
+    _check_stage_names(stage_names, pause_names, present, has_tickets=tk is not None)
+    latest = events["timestamp"].max()
+    if tk is not None and len(tk):
+        latest = max(latest, tk["opened"].max())
+    cutoff = _cutoff(as_of, pd.Timestamp(latest))
+
+    # Tickets: 0..n-1, from tickets when given (the population), else from the events.
+    if tk is not None:
+        ticket_of_event = pd.Index(tk["ticket_id"]).get_indexer(events["ticket_id"])
+        n_tickets = len(tk)
+    else:
+        codes, _ = pd.factorize(events["ticket_id"], sort=True)
+        ticket_of_event = codes.astype(np.int64)
+        n_tickets = int(codes.max()) + 1
+    keys, group = _groups(by_cols, events, ticket_of_event, tk, n_tickets)
+
+    # Status kinds and the order of events at one instant.
+    status_code, status_names = pd.factorize(events["status"], sort=True)
+    names = list(status_names)
+    n_s, n_p = len(stage_names), len(pause_names)
+    order = {s: i for i, s in enumerate(stage_names)}
+    order.update({p: n_s + j for j, p in enumerate(pause_names)})
+    rank_of = np.array([order.get(s, n_s + n_p + k) for k, s in enumerate(names)], dtype=np.int64)
+    stage_of = np.array([order[s] if s in order and order[s] < n_s else -1 for s in names])
+    pause_of = np.array([s in pause_names for s in names], dtype=bool)
+    other = {s: 0 for s in names if s not in order}
+
+    t = events["timestamp"].to_numpy(dtype="datetime64[ns]")
+    ev_ticket = ticket_of_event.astype(np.int64)
+    ev_rank = rank_of[status_code]
+    ev_stage = stage_of[status_code]
+    ev_pause = pause_of[status_code]
+    ev_pos = np.arange(len(events))
+    ev_team = events["team"] if "team" in events.columns else None
+
+    # Tickets of `tickets` without a first-stage event enter at `opened` (a start row).
+    if tk is not None:
+        has_start = np.zeros(n_tickets, dtype=bool)
+        has_start[ev_ticket[ev_stage == 0]] = True
+        add = np.flatnonzero(~has_start)
+        ev_ticket = np.concatenate([ev_ticket, add])
+        t = np.concatenate([t, tk["opened"].to_numpy(dtype="datetime64[ns]")[add]])
+        ev_rank = np.concatenate([ev_rank, np.zeros(len(add), dtype=np.int64)])
+        ev_stage = np.concatenate([ev_stage, np.zeros(len(add), dtype=ev_stage.dtype)])
+        ev_pause = np.concatenate([ev_pause, np.zeros(len(add), dtype=bool)])
+        ev_pos = np.concatenate([ev_pos, np.full(len(add), -1)])
+        if ev_team is not None:
+            ev_team = pd.concat(
+                [ev_team.reset_index(drop=True), pd.Series([None] * len(add), dtype=object)],
+                ignore_index=True,
+            )
+
+    sort = np.lexsort((ev_rank, t.astype(np.int64), ev_ticket))
+    ev_ticket, t, ev_stage, ev_pause, ev_pos = (
+        a[sort] for a in (ev_ticket, t, ev_stage, ev_pause, ev_pos)
+    )
+    n = len(sort)
+    idx = np.arange(n)
+    first = np.ones(n, dtype=bool)
+    first[1:] = ev_ticket[1:] != ev_ticket[:-1]
+    run = np.cumsum(first) - 1
+    run_start = np.flatnonzero(first)
+    big = np.iinfo(np.int64).max
+    first_start = np.minimum.reduceat(np.where(ev_stage == 0, idx, big), run_start)
+    started = first_start < big
+    early = started[run] & (idx < first_start[run])
+    if early.any():
+        rows = np.flatnonzero(early)
+        raise _out_of_order(events, ev_pos[rows], t[first_start[run[rows]]], stage_names[0])
+
+    # Exclusions: no first stage (without tickets); entered after as_of.
+    run_ticket = ev_ticket[run_start]
+    without_first = np.zeros(n_tickets, dtype=bool)
+    without_first[run_ticket[~started]] = True
+    start_time = np.full(n_tickets, np.datetime64("NaT"), dtype="datetime64[ns]")
+    start_time[run_ticket[started]] = t[first_start[started]]
+    late = ~np.isnat(start_time) & (start_time > np.datetime64(cutoff.to_datetime64()))
+    in_chain = ~without_first & ~late & ~np.isnat(start_time)
+    after = (t > np.datetime64(cutoff.to_datetime64())) & (ev_pos >= 0)
+    events_after = np.bincount(group[ev_ticket[after & in_chain[ev_ticket]]], minlength=len(keys))
+    for s, k in zip(names, np.bincount(status_code, minlength=len(names)), strict=True):
+        if s in other:
+            other[s] = int(k)
+
+    keep = in_chain[ev_ticket] & ~after & (idx >= first_start[run])
+    team_values: np.ndarray | None = None
+    if ev_team is not None or (tk is not None and "team" in tk.columns):
+        if ev_team is not None:
+            team_series = ev_team.iloc[sort].reset_index(drop=True)
+        else:
+            team_series = pd.Series([None] * n, dtype=object)
+        filled = _forward_fill(team_series, first)
+        if tk is not None and "team" in tk.columns:
+            default = tk["team"].to_numpy(dtype=object)[ev_ticket]
+            filled = np.where(pd.isna(filled), default, filled)
+        team_values = np.where(pd.isna(filled), NOT_RECORDED, filled).astype(object)[keep]
+    walk = _walk(
+        ev_ticket[keep],
+        t[keep],
+        ev_stage[keep],
+        ev_pause[keep],
+        team_values,
+        n_tickets=n_tickets,
+        n_stages=n_s,
+        cutoff=np.datetime64(cutoff.to_datetime64()),
+        calendar=calendar,
+    )
+    excluded = {
+        "tickets_opened_after_as_of": np.bincount(group[late], minlength=len(keys)),
+        "tickets_without_first_stage": np.bincount(group[without_first], minlength=len(keys)),
+        "events_after_as_of": events_after,
+    }
+    meta = {
+        "stages": list(stage_names),
+        "pause": list(pause_names),
+        "unit": unit,
+        "as_of": str(cutoff),
+        "clock": "wall" if calendar is None else "business",
+        "other_statuses": other,
+    }
+    scale = 86_400.0 * UNIT_DAYS[unit]
+    build = _Builder(
+        keys=keys,
+        group=group,
+        in_chain=in_chain,
+        stages=stage_names,
+        walk=walk,
+        scale=scale,
+        confidence=confidence,
+        min_n=min_n,
+        meta=meta,
+    )
+    reach = build.reach(excluded)
+    totals = dict(reach.attrs["hxmetrics"]["excluded"])
+    time_frame = build.time(totals)
+    rework = build.rework(totals)
+    stalls = build.stalls(totals)
+    teams = build.teams(totals)
+    return ITRStages(reach=reach, time=time_frame, rework=rework, stalls=stalls, teams=teams)
+
+
+def _groups(
+    by: list[str],
+    events: pd.DataFrame,
+    ticket_of_event: np.ndarray,
+    tickets: pd.DataFrame | None,
+    n_tickets: int,
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """Group keys (one row per group, sorted) and each ticket's group."""
+    if not by:
+        return pd.DataFrame(index=range(1)), np.zeros(n_tickets, dtype=np.int64)
+    if tickets is not None:
+        missing = [c for c in by if c not in tickets.columns]
+        if missing:
+            raise ParameterError(
+                f"itr_stages: by names {missing}, not columns of table 'tickets'; it has "
+                f"{[str(c) for c in tickets.columns]}." + did_you_mean(missing[0], tickets.columns)
+            )
+        frame = tickets[by].reset_index(drop=True)
+    else:
+        missing = [c for c in by if c not in events.columns]
+        if missing:
+            raise ParameterError(
+                f"itr_stages: by names {missing}, not columns of table 'ticket_events' (give "
+                "tickets= to group by the tickets' columns)."
+                + did_you_mean(missing[0], events.columns)
+            )
+        per = events[by].assign(_ticket=ticket_of_event)
+        varies = [c for c in by if (per.groupby("_ticket")[c].nunique(dropna=False) > 1).any()]
+        if varies:
+            raise ParameterError(
+                f"itr_stages: by column {varies[0]!r} of table 'ticket_events' changes within "
+                "a ticket; group by a ticket-level column (give tickets= to use its columns)."
+            )
+        frame = per.groupby("_ticket", sort=True).first().reset_index(drop=True)[by]
+    index = pd.MultiIndex.from_frame(frame) if len(by) > 1 else pd.Index(frame[by[0]])
+    codes, uniques = pd.factorize(index, sort=True)
+    if (codes < 0).any():
+        raise ParameterError(
+            f"itr_stages: a by column ({', '.join(by)}) is missing for some tickets; fill "
+            "it (e.g. with 'unknown') so that every ticket is counted in a group."
+        )
+    if isinstance(uniques, pd.MultiIndex):
+        keys = uniques.to_frame(index=False)
+    else:
+        keys = pd.DataFrame({by[0]: np.asarray(uniques)})
+    for c in by:
+        keys[c] = keys[c].astype(frame[c].dtype)
+    return keys, codes.astype(np.int64)
+
+
+@dataclass
+class _Builder:
+    """The five frames from the walk (one row per group and stage, stages in order)."""
+
+    keys: pd.DataFrame
+    group: np.ndarray
+    in_chain: np.ndarray
+    stages: tuple[str, ...]
+    walk: _Walk
+    scale: float
+    confidence: float
+    min_n: int | None
+    meta: dict[str, Any]
+
+    def _rows(self, stages: Sequence[str]) -> pd.DataFrame:
+        """Group keys crossed with ``stages`` (group-major)."""
+        g = len(self.keys)
+        rows = self.keys.loc[np.repeat(np.arange(g), len(stages))].reset_index(drop=True)
+        rows["stage"] = pd.Categorical(
+            np.tile(np.asarray(stages, dtype=object), g), categories=list(stages), ordered=True
+        )
+        return rows
+
+    def _share(
+        self,
+        rows: pd.DataFrame,
+        measure: str,
+        n: np.ndarray,
+        k: np.ndarray,
+        extra: dict[str, Any],
+        excluded: dict[str, Any] | None,
+        totals: dict[str, int],
+    ) -> pd.DataFrame:
+        z = z_critical(self.confidence)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            p = np.where(n > 0, k / np.maximum(n, 1), np.nan)
+            se = np.sqrt(p * (1 - p) / n)
+        low, high = wilson_interval(p, n, z)
+        out = grouped_result(
+            rows,
+            measure=measure,
+            n=n.astype(np.int64),
+            estimate=100 * p,
+            se=100 * se,
+            ci_low=100 * low,
+            ci_high=100 * high,
+            confidence=self.confidence,
+            method="wilson",
+            min_n=self.min_n,
+            extra=extra,
+            excluded=excluded,
+            meta={**self.meta, "bounds": (0.0, 100.0)},
+        )
+        if excluded is None:
+            out.attrs["hxmetrics"]["excluded"] = dict(totals)
+        return out
+
+    def _per(self, ticket_values: np.ndarray) -> np.ndarray:
+        """Sum of a per-ticket 2-D array (tickets x stages) per group, as rows."""
+        g = len(self.keys)
+        out = np.zeros((g, ticket_values.shape[1]))
+        np.add.at(out, self.group, ticket_values)
+        return out.reshape(-1)
+
+    def reach(self, excluded: dict[str, np.ndarray]) -> pd.DataFrame:
+        w, s = self.walk, len(self.stages)
+        reached = np.zeros((w.n_tickets, s))
+        reached[w.visit_ticket, w.visit_stage] = 1.0
+        chain = self.in_chain.astype(float)[:, None]
+        current = self._current_stage()
+        is_open = self.in_chain & (current < s - 1)
+        pending = (reached == 0) & is_open[:, None]
+        n = self._per(np.repeat(chain, s, axis=1))
+        k = self._per(reached)
+        rows = self._rows(self.stages)
+        per_group = {r: np.repeat(v, s) for r, v in excluded.items()}
+        out = self._share(
+            rows,
+            "itr_reach",
+            n,
+            k,
+            {"n_reached": k.astype(np.int64), "n_pending": self._per(pending).astype(np.int64)},
+            per_group,
+            {},
+        )
+        # Totals over the groups shown, counted once per group (not once per stage).
+        first_rows = out["stage"] == self.stages[0]
+        out.attrs["hxmetrics"]["excluded"] = {
+            r: int(out.loc[first_rows, f"n_excluded_{r}"].sum(skipna=True)) for r in excluded
+        }
+        return out
+
+    def _current_stage(self) -> np.ndarray:
+        w = self.walk
+        current = np.full(w.n_tickets, -1, dtype=np.int64)
+        current[w.visit_ticket] = w.visit_stage  # the last visit of each ticket wins
+        return current
+
+    def time(self, totals: dict[str, int]) -> pd.DataFrame:
+        w, stages = self.walk, self.stages[:-1]
+        rows = self._rows(stages)
+        first_visit = np.ones(len(w.visit_ticket), dtype=bool)
+        pair = w.visit_ticket * len(self.stages) + w.visit_stage
+        _, first_at = np.unique(pair, return_index=True)
+        first_visit[:] = False
+        first_visit[first_at] = True
+        frame = pd.DataFrame(
+            {
+                "group": self.group[w.visit_ticket],
+                "stage": w.visit_stage,
+                "duration": w.visit_clock / self.scale,
+                "ended": w.visit_ended,
+            }
+        )[first_visit & (w.visit_stage < len(self.stages) - 1)]
+        parts = dict(list(frame.groupby(["group", "stage"], sort=False)))
+        values = []
+        for g in range(len(self.keys)):
+            for s in range(len(stages)):
+                part = parts.get((g, s))
+                if part is None or part.empty:
+                    values.append((0, math.nan, math.nan, math.nan, 0, 0, math.nan))
+                    continue
+                model = KaplanMeier(confidence=self.confidence)
+                model.fit(
+                    part["duration"].to_numpy(), part["ended"].to_numpy(), unit=self.meta["unit"]
+                )
+                low, high = model.median_ci_ or (math.nan, math.nan)
+                done = part.loc[part["ended"], "duration"]
+                naive = float(done.median()) if len(done) else math.nan
+                left = int(part["ended"].sum())
+                median = math.nan if model.median_ is None else model.median_
+                values.append((len(part), median, low, high, left, len(part) - left, naive))
+        table = np.array(values, dtype=float).reshape(len(values), 7)
+        out = grouped_result(
+            rows,
+            measure="itr_time_in_stage",
+            n=table[:, 0].astype(np.int64),
+            estimate=table[:, 1],
+            se=np.full(len(values), np.nan),
+            ci_low=table[:, 2],
+            ci_high=table[:, 3],
+            confidence=self.confidence,
+            method="brookmeyer_crowley",
+            min_n=self.min_n,
+            extra={
+                "n_left": table[:, 4].astype(np.int64),
+                "n_still_in": table[:, 5].astype(np.int64),
+                "median_completed_only": table[:, 6],
+            },
+            meta={**self.meta, "conf_type": "log", "visit": "first"},
+        )
+        out.attrs["hxmetrics"]["excluded"] = dict(totals)
+        return out
+
+    def rework(self, totals: dict[str, int]) -> pd.DataFrame:
+        w, s = self.walk, len(self.stages)
+        entered = np.zeros((w.n_tickets, s))
+        entered[w.visit_ticket, w.visit_stage] = 1.0
+        loops = np.zeros((w.n_tickets, s))
+        np.add.at(loops, (w.visit_ticket[w.visit_back], w.visit_stage[w.visit_back]), 1.0)
+        any_loop = loops.sum(axis=1)
+        n_any = self._per(self.in_chain.astype(float)[:, None])
+        k_any = self._per((any_loop > 0).astype(float)[:, None])
+        loops_any = self._per(any_loop[:, None])
+        n_stage = self._per(entered).reshape(len(self.keys), s)
+        k_stage = self._per((loops > 0).astype(float)).reshape(len(self.keys), s)
+        loops_stage = self._per(loops).reshape(len(self.keys), s)
+        n = np.column_stack([n_any, n_stage]).reshape(-1)
+        k = np.column_stack([k_any, k_stage]).reshape(-1)
+        count = np.column_stack([loops_any, loops_stage]).reshape(-1)
+        rows = self._rows((ANY_STAGE, *self.stages))
+        return self._share(
+            rows, "itr_rework", n, k, {"n_loops": count.astype(np.int64)}, None, totals
+        )
+
+    def stalls(self, totals: dict[str, int]) -> pd.DataFrame:
+        w, stages = self.walk, self.stages[:-1]
+        s = len(stages)
+        current = self._current_stage()
+        is_open = self.in_chain & (current >= 0) & (current < len(self.stages) - 1)
+        last_visit = np.ones(len(w.visit_ticket), dtype=bool)
+        last_visit[:-1] = w.visit_ticket[1:] != w.visit_ticket[:-1]
+        age = np.full(w.n_tickets, np.nan)
+        age[w.visit_ticket[last_visit]] = w.visit_clock[last_visit] / self.scale
+        paused = np.zeros(w.n_tickets, dtype=bool)
+        paused[np.unique(w.visit_ticket)] = w.last_paused
+        here = np.zeros((w.n_tickets, s))
+        open_rows = np.flatnonzero(is_open)
+        here[open_rows, current[open_rows]] = 1.0
+        n = self._per(np.repeat(is_open.astype(float)[:, None], s, axis=1))
+        k = self._per(here)
+        n_paused = self._per(here * paused[:, None])
+        med = np.full(len(self.keys) * s, np.nan)
+        frame = pd.DataFrame({"row": self.group * s + current, "age": age})[is_open]
+        ages = frame.groupby("row", sort=False)["age"].median()
+        med[ages.index.to_numpy(dtype=np.int64)] = ages.to_numpy(dtype=float)
+        return self._share(
+            self._rows(stages),
+            "itr_stalls",
+            n,
+            k,
+            {
+                "n_stalled": k.astype(np.int64),
+                "n_paused": n_paused.astype(np.int64),
+                "median_age": med,
+            },
+            None,
+            totals,
+        )
+
+    def teams(self, totals: dict[str, int]) -> pd.DataFrame | None:
+        held = self.walk.held
+        if held is None:
+            return None
+        held = held.assign(group=self.group[held["ticket"].to_numpy()])
+        # Per ticket and stage: the clock time of the stage (all holders).
+        stage_time = held.groupby(["ticket", "stage"], sort=False)["seconds"].transform("sum")
+        held = held.assign(stage_time=stage_time)
+        z = z_critical(self.confidence)
+        records = []
+        for key, part in held.groupby(["group", "stage"], sort=True):
+            g, s = (int(v) for v in cast("tuple[int, int]", key))
+            per_ticket = part.groupby("ticket", sort=False)["stage_time"].first()
+            x = per_ticket.to_numpy()
+            m = len(x)
+            total = float(x.sum())
+            for team, rows in part.groupby("held_by", sort=True):
+                y = pd.Series(0.0, index=per_ticket.index)
+                y.loc[rows["ticket"].to_numpy()] = rows.groupby("ticket")["seconds"].sum()
+                yv = y.to_numpy()
+                ratio = float(yv.sum() / total) if total > 0 else math.nan
+                if m > 1 and total > 0:
+                    resid = yv - ratio * x
+                    se = math.sqrt(float((resid**2).sum()) / (m * (m - 1))) / float(x.mean())
+                else:
+                    se = math.nan
+                time_held = float(yv.sum()) / self.scale
+                records.append((g, self.stages[s], team, len(rows), ratio, se, m, time_held))
+        cols = ["group", "stage", "held_by", "n", "ratio", "se", "m", "time"]
+        table = pd.DataFrame.from_records(records, columns=cols)
+        rows = self.keys.loc[table["group"].to_numpy()].reset_index(drop=True)
+        rows["stage"] = pd.Categorical(
+            table["stage"].to_numpy(dtype=object), categories=list(self.stages), ordered=True
+        )
+        rows["held_by"] = table["held_by"].to_numpy(dtype=object)
+        ratios, ses = table["ratio"].to_numpy(dtype=float), table["se"].to_numpy(dtype=float)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = table["time"].to_numpy(dtype=float) / table["n"].to_numpy(dtype=float)
+        out = grouped_result(
+            rows,
+            measure="itr_team_time",
+            n=table["n"].to_numpy(dtype=np.int64),
+            estimate=100 * ratios,
+            se=100 * ses,
+            ci_low=100 * np.clip(ratios - z * ses, 0, 1),
+            ci_high=100 * np.clip(ratios + z * ses, 0, 1),
+            confidence=self.confidence,
+            method="ratio_linearisation",
+            min_n=self.min_n,
+            extra={
+                "n_in_stage": table["m"].to_numpy(dtype=np.int64),
+                "time_held": table["time"].to_numpy(dtype=float),
+                "mean_time_held": mean,
+            },
+            meta={**self.meta, "bounds": (0.0, 100.0)},
+        )
+        out.attrs["hxmetrics"]["excluded"] = dict(totals)
+        return out
