@@ -652,7 +652,7 @@ def simulate_identity_rosters(
     swap_rate: float = 0.01,
     date_error_rate: float = 0.02,
     duplicate_rate: float = 0.05,
-    twin_share: float = 0.03,
+    twin_share: float = 0.01,
     silo_styles: bool = True,
 ) -> IdentityRosters:
     """Simulate rosters whose records share no clean key, with the true persons.
@@ -711,7 +711,7 @@ def simulate_identity_rosters(
         year off by one, or the 1st of January of the right year).
     duplicate_rate : float, default 0.05
         Per person and silo: a second record (another id) in the silo.
-    twin_share : float, default 0.03
+    twin_share : float, default 0.01
         Share of households whose first two members are twins (same date of birth).
     silo_styles : bool, default True
         Each silo's format: partners write family names in capitals, customers
