@@ -37,6 +37,7 @@ result.
 
 from __future__ import annotations
 
+import bisect
 import math
 import warnings
 from collections.abc import Mapping, Sequence
@@ -207,7 +208,9 @@ def _km_curves(
     if not grouped and w is None:
         skey = np.sort(key)
     else:
-        order = np.argsort(key)
+        # Stable with weights: tied weights are then added in the order given, as
+        # np.bincount adds them (the same sums to the last bit as before).
+        order = np.argsort(key, kind="stable" if w is not None else None)
         if grouped:
             assert codes is not None
             by_group = codes[order]
@@ -224,8 +227,8 @@ def _km_curves(
     if gs is not None:
         new[1:] |= gs[1:] != gs[:-1]
     starts = np.flatnonzero(new)
-    ends = np.append(starts[1:], n)
-    time = (skey[starts] >> np.uint64(1)).view(np.float64)
+    distinct = len(starts) == n
+    time = ((skey if distinct else skey[starts]) >> np.uint64(1)).view(np.float64)
     group_end: Any = n  # where each row's group ends in the sorted durations
     if gs is not None:
         first = np.flatnonzero(np.r_[True, gs[starts][1:] != gs[starts][:-1]])
@@ -235,20 +238,29 @@ def _km_curves(
     else:
         bounds = np.array([0, len(starts)])
     censored = skey & np.uint64(1)
-    if ws is None:
-        cum = np.empty(n + 1, dtype=np.uint64)
-        cum[0] = 0
+    if ws is None and distinct and gs is None:
+        # Every time distinct (continuous durations): one observation per row.
+        c = censored.astype(float)
+        d = 1.0 - c
+        at_risk = np.arange(n, 0, -1, dtype=float)
+        surv, var_log = _curve_stats(at_risk, d, bounds, positive=True)
+    elif ws is None:
+        # Counts as floats (exact below 2**53): censored ones from a running count.
+        cum = np.empty(n + 1, dtype=np.float64)
+        cum[0] = 0.0
         np.cumsum(censored, out=cum[1:])
-        cens = (cum[ends] - cum[starts]).astype(np.int64)
-        c = cens.astype(float)
-        d = (ends - starts - cens).astype(float)
+        pos = np.append(starts, n)
+        c = np.diff(cum[pos])
+        d = np.diff(pos).astype(float) - c
         at_risk = (group_end - starts).astype(float)
         # Every row holds a duration, so n >= 1: no guard needed (the same numbers).
         surv, var_log = _curve_stats(at_risk, d, bounds, positive=True)
     else:
         flag = censored.astype(bool)
-        d = np.add.reduceat(ws * ~flag, starts)
-        c = np.add.reduceat(ws * flag, starts)
+        row = np.cumsum(new) - 1
+        # bincount adds in order (reduceat adds pairwise): the sums of before, exactly.
+        d = np.bincount(row, weights=ws * ~flag, minlength=len(starts)).astype(float)
+        c = np.bincount(row, weights=ws * flag, minlength=len(starts)).astype(float)
         at_risk = _accumulate(np.cumsum, d + c, bounds, reverse=True)
         surv, var_log = _curve_stats(at_risk, d, bounds)
     return _Curves(time, at_risk, d, c, surv, var_log, bounds)
@@ -306,8 +318,10 @@ def _band(
         if transform != "log" and transform != "linear":
             low = np.where(surv >= 1.0, 1.0, low)
             high = np.where(surv >= 1.0, 1.0, high)
-    dead = (surv <= 0) | ~np.isfinite(sigma)
-    return np.where(dead, np.nan, low), np.where(dead, np.nan, high)
+    dead = ~(sigma < np.inf) | (surv <= 0)  # sigma is infinite once S reaches 0
+    if dead.any():
+        low, high = np.where(dead, np.nan, low), np.where(dead, np.nan, high)
+    return low, high
 
 
 def _table(curves: _Curves, *, z: float, conf_type: str) -> pd.DataFrame:
@@ -373,6 +387,9 @@ def _smallest_at_least(
     """
     n_groups = len(bounds) - 1
     vals = np.where(y >= floor, y, np.inf)  # NaN compares False
+    if n_groups == 1:
+        row = int(np.argmin(vals)) if len(vals) else 0
+        return np.array([row if len(vals) and vals[row] < np.inf else -1])
     full = np.flatnonzero(np.diff(bounds) > 0)
     smallest = np.full(n_groups, np.inf)
     if len(full):
@@ -391,8 +408,13 @@ def _findq(
     time observed (``last``, censored or not). NaN if it never gets to ``p``.
     """
     groups = np.repeat(np.arange(len(bounds) - 1), np.diff(bounds))
-    at = _pick(x, _smallest_at_least(cdf, p - _TOL, groups, bounds))
-    beyond = _pick(x, _smallest_at_least(cdf, p + _TOL, groups, bounds))
+    rows = _smallest_at_least(cdf, p - _TOL, groups, bounds)
+    at = _pick(x, rows)
+    level = _pick(cdf, rows)
+    beyond = at  # where the curve passes p (no stretch at p): the same row
+    tie = level < p + _TOL
+    if tie.any():
+        beyond = np.where(tie, _pick(x, _smallest_at_least(cdf, p + _TOL, groups, bounds)), at)
     out = (at + beyond) / 2.0
     ends = bounds[1:] - 1
     has = ends >= bounds[:-1]
@@ -401,6 +423,24 @@ def _findq(
     flat_to_end = np.abs(p - final) < _TOL
     out = np.where(flat_to_end, (at + last) / 2.0, out)
     return np.where(p < _TOL, np.nan, out)
+
+
+def _findq_monotone(x: np.ndarray, surv: np.ndarray, p: float, last: float) -> float:
+    """:func:`_findq` on one monotone curve by bisection (the same comparisons)."""
+    n = len(surv)
+    if n == 0 or p < _TOL:
+        return math.nan
+
+    def cdf(s: float) -> float:
+        return 1.0 - s
+
+    at = bisect.bisect_left(surv, p - _TOL, key=cdf)
+    if at == n:
+        return math.nan
+    if abs(p - cdf(surv[-1])) < _TOL:  # at p to the end of follow-up
+        return float((x[at] + last) / 2.0)
+    beyond = bisect.bisect_left(surv, p + _TOL, key=cdf)
+    return math.nan if beyond == n else float((x[at] + x[beyond]) / 2.0)
 
 
 def _minmin(x: np.ndarray, y: np.ndarray, bounds: np.ndarray) -> np.ndarray:
@@ -472,10 +512,15 @@ def _quantile_table(
     groups = ev.row_groups()
     if convention == "survival":
         band_low, band_high = _band(ev.survival, sigma, z, transform)
+        cdf_low, cdf_high = 1.0 - band_low, 1.0 - band_high
+        cdf = None if n_groups == 1 else 1.0 - ev.survival
         for j, p in enumerate(qs.tolist()):
-            est[:, j] = _findq(ev.time, 1.0 - ev.survival, ev.bounds, p, last)
-            low[:, j] = _findq(ev.time, 1.0 - band_low, ev.bounds, p, last)
-            high[:, j] = _findq(ev.time, 1.0 - band_high, ev.bounds, p, last)
+            if cdf is None:  # one curve: the estimate by bisection (S is monotone)
+                est[0, j] = _findq_monotone(ev.time, ev.survival, p, last[0])
+            else:
+                est[:, j] = _findq(ev.time, cdf, ev.bounds, p, last)
+            low[:, j] = _findq(ev.time, cdf_low, ev.bounds, p, last)
+            high[:, j] = _findq(ev.time, cdf_high, ev.bounds, p, last)
         return est, low, high
     # statsmodels' SurvfuncRight.quantile and quantile_ci: the first event time with
     # S < 1 - p, and the event times where |g(S) - g(1 - p)| / (g'(S) se(S)) <= z; the

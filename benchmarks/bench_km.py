@@ -1,0 +1,178 @@
+"""The shared Kaplan-Meier estimator against statsmodels' SurvfuncRight, side by side.
+
+    python benchmarks/bench_km.py            # 1,000,000 durations, 7 rounds
+    python benchmarks/bench_km.py --quick    # 100,000 durations, 3 rounds
+
+1,000,000 continuous durations (exponential latencies, uniform censoring: about a
+third censored; every time distinct) and the same rounded up to whole hours (many
+ties). Measured in one process, in interleaved rounds (a busy moment on a shared
+machine then slows both sides alike), and reported as the median over the rounds:
+
+* the curve: ``KaplanMeier().fit(t, e)`` against ``SurvfuncRight(t, e)`` (both give
+  the survival and Greenwood's se at every event time; hxmetrics builds its table and
+  the median on first use, statsmodels has neither);
+* the curve and the median with its 95% interval: ``fit(t, e).quantile(0.5)`` against
+  ``SurvfuncRight(t, e)`` then ``quantile(0.5)`` and ``quantile_ci(0.5)``;
+* 200 groups (teams): one ``km_quantiles(t, e, groups=team, q=(0.5, 0.9))`` against
+  a loop of ``SurvfuncRight`` with ``quantile`` and ``quantile_ci`` per group.
+
+The results are checked against statsmodels before the clock starts (the statsmodels
+convention gives the same numbers). Ratio = hxmetrics / statsmodels (below 1: faster).
+"""
+
+from __future__ import annotations
+
+import gc
+import importlib.metadata as md
+import os
+import platform
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+def make_data(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    latency = rng.exponential(10.0, n)
+    censor = rng.uniform(0.0, 30.0, n)
+    team = rng.integers(0, 200, n)
+    return np.minimum(latency, censor), latency <= censor, team
+
+
+def _median_time(fn: Callable[[], Any], rounds: list[float]) -> None:
+    gc.collect()
+    start = time.perf_counter()
+    fn()
+    rounds.append(time.perf_counter() - start)
+
+
+def _statsmodels_quantiles(t: np.ndarray, e: np.ndarray, team: np.ndarray) -> list[float]:
+    from statsmodels.duration.survfunc import SurvfuncRight
+
+    out = []
+    order = np.argsort(team, kind="stable")
+    bounds = np.flatnonzero(np.diff(team[order])) + 1
+    for idx in np.split(order, bounds):
+        sf = SurvfuncRight(t[idx], e[idx])
+        for p in (0.5, 0.9):
+            out += [sf.quantile(p), *sf.quantile_ci(p, 0.05, method="log")]
+    return out
+
+
+def _check(t: np.ndarray, e: np.ndarray, team: np.ndarray) -> None:
+    """A wrong result must not be timed: the same numbers as statsmodels."""
+    from statsmodels.duration.survfunc import SurvfuncRight
+
+    from hxmetrics.measures.tenure import KaplanMeier, km_quantiles
+
+    ef = e.astype(float)
+    sf = SurvfuncRight(t, ef)
+    km = KaplanMeier().fit(t, e)
+    table = km.params_
+    assert table is not None
+    events = table[table["n_events"] > 0]
+    np.testing.assert_allclose(events["survival"], sf.surv_prob, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(events["se"], sf.surv_prob_se, rtol=1e-8, atol=1e-12)
+    ours = km.quantile(0.5, transform="log", convention="statsmodels").iloc[0, 1:]
+    theirs = [sf.quantile(0.5), *sf.quantile_ci(0.5, 0.05, method="log")]
+    np.testing.assert_array_equal(ours.to_numpy(float), theirs)
+    grouped = km_quantiles(t, e, groups=team, q=(0.5, 0.9), convention="statsmodels")
+    expected = np.array(_statsmodels_quantiles(t, ef, team)).reshape(-1, 3)
+    np.testing.assert_array_equal(grouped[["estimate", "ci_low", "ci_high"]], expected)
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    versions = []
+    for name in ("hxmetrics", "numpy", "pandas", "statsmodels"):
+        try:
+            versions.append(f"{name} {md.version(name)}")
+        except md.PackageNotFoundError:
+            continue
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    return (
+        f"- Machine: {cpu}, {os.cpu_count()} cores, load average {load:.1f} at the start, "
+        f"{platform.system()} {platform.release()}\n"
+        f"- Python {platform.python_version()}; {', '.join(versions)}"
+    )
+
+
+def run(quick: bool = False) -> str:
+    """Time the Kaplan-Meier estimator; return a Markdown section with times and ratios."""
+    from statsmodels.duration.survfunc import SurvfuncRight
+
+    from hxmetrics.measures.tenure import KaplanMeier, km_quantiles
+
+    n, n_rounds = (100_000, 3) if quick else (1_000_000, 7)
+    t, e, team = make_data(n)
+    ef = e.astype(float)
+    hours = np.ceil(t)
+    _check(t, e, team)
+    _check(hours, e, team)
+    cases: list[tuple[str, Callable[[], Any], Callable[[], Any]]] = [
+        (
+            "curve, continuous",
+            lambda: KaplanMeier().fit(t, e),
+            lambda: SurvfuncRight(t, ef),
+        ),
+        (
+            "curve, whole hours (ties)",
+            lambda: KaplanMeier().fit(hours, e),
+            lambda: SurvfuncRight(hours, ef),
+        ),
+        (
+            "curve + median with 95% interval",
+            lambda: KaplanMeier().fit(t, e).quantile(0.5),
+            lambda: (lambda sf: (sf.quantile(0.5), sf.quantile_ci(0.5, 0.05, method="log")))(
+                SurvfuncRight(t, ef)
+            ),
+        ),
+        (
+            "200 teams, q = 0.5 and 0.9 with intervals",
+            lambda: km_quantiles(t, e, groups=team, q=(0.5, 0.9)),
+            lambda: _statsmodels_quantiles(t, ef, team),
+        ),
+    ]
+    times: dict[tuple[str, str], list[float]] = {}
+    for _ in range(n_rounds):
+        for name, ours, theirs in cases:
+            _median_time(ours, times.setdefault((name, "hxmetrics"), []))
+            _median_time(theirs, times.setdefault((name, "statsmodels"), []))
+    lines = [
+        "## Kaplan-Meier (tenure, responsiveness)",
+        "",
+        f"{n:,} durations (exponential latencies, uniform censoring, "
+        f"{1 - e.mean():.0%} censored); median seconds over {n_rounds} interleaved rounds;",
+        "results checked equal to statsmodels first. Ratio = hxmetrics / statsmodels.",
+        "",
+        machine(),
+        "",
+        "| case | hxmetrics (s) | statsmodels SurvfuncRight (s) | ratio |",
+        "| --- | ---: | ---: | ---: |",
+    ]
+    for name, _, _ in cases:
+        ours_s = statistics.median(times[(name, "hxmetrics")])
+        theirs_s = statistics.median(times[(name, "statsmodels")])
+        lines.append(f"| {name} | {ours_s:.3f} | {theirs_s:.3f} | {ours_s / theirs_s:.2f} |")
+    lines += [
+        "",
+        "Target (issue 14): the shared Kaplan-Meier at least as fast as SurvfuncRight "
+        "(ratio <= 1).",
+    ]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    print(run(quick="--quick" in sys.argv[1:]))
