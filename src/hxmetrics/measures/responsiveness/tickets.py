@@ -164,6 +164,42 @@ def _elapsed(start: pd.Series, stop: pd.Series, calendar: Any, zone: Any) -> np.
     return np.asarray(clock_seconds(start, stop, calendar=calendar), dtype=float)
 
 
+def _reopened(raw: pd.Series) -> np.ndarray:
+    """1.0 where a ticket was reopened (``reopened > 0``), 0.0 where not, NaN where
+    unknown; a value that is not a count >= 0 raises, naming the rows."""
+    values = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    bad = (raw.notna().to_numpy() & np.isnan(values)) | (values < 0)
+    if bad.any():
+        rows = _positions(bad)
+        raise InputTableError(
+            f"table {_TABLE!r}: column 'reopened' must count reopenings (whole numbers "
+            f">= 0); {int(bad.sum())} row(s) do not, e.g. at row positions {rows}.",
+            table=_TABLE,
+            failure_cases=pd.DataFrame(
+                {"column": "reopened", "check": "ge(0)", "failure_case": None, "index": rows}
+            ),
+        )
+    return np.where(np.isnan(values), np.nan, (values > 0).astype(float))
+
+
+def _unique_ids(df: pd.DataFrame) -> None:
+    """The contract's one row per ``ticket_id``: a repeated ticket would count twice."""
+    if "ticket_id" not in df.columns:
+        return
+    twice = df["ticket_id"].duplicated(keep=False).to_numpy() & df["ticket_id"].notna().to_numpy()
+    if twice.any():
+        rows = _positions(twice)
+        raise InputTableError(
+            f"table {_TABLE!r}: column 'ticket_id' must be unique; {int(twice.sum())} rows "
+            f"share an id with another row, e.g. at row positions {rows} (ids not shown). "
+            "Keep one row per ticket (its latest state).",
+            table=_TABLE,
+            failure_cases=pd.DataFrame(
+                {"column": "ticket_id", "check": "unique", "failure_case": None, "index": rows}
+            ),
+        )
+
+
 class _Prepared:
     """The tickets as censored times: one row per ticket kept, and the rows left out."""
 
@@ -195,6 +231,7 @@ def _prepare(
     df = as_pandas(tickets, table=_TABLE)
     needed = ["opened", "closed", *(["first_response"] if clock == "first_response" else [])]
     check_columns(df.columns, [*needed, *cols, *extra_columns], table=_TABLE)
+    _unique_ids(df)
     times = {c: _to_times(df, c) for c in _TIME_COLUMNS if c in df.columns}
     zones = [t.dt.tz for t in times.values() if getattr(t.dt, "tz", None) is not None]
     zone = zones[0] if zones else None
@@ -244,8 +281,7 @@ def _prepare(
     else:
         frame["_closing_answer"] = False
     if "reopened" in df.columns:
-        reopened = pd.to_numeric(df.loc[keep, "reopened"], errors="coerce")
-        frame["_reopened"] = (reopened > 0).astype(float).where(reopened.notna())
+        frame["_reopened"] = _reopened(df["reopened"])[keep]
     else:
         frame["_reopened"] = np.nan
     # The observation window of each ticket (as_of - opened) and, for the backlog
@@ -259,12 +295,19 @@ def _prepare(
 # ------------------------------------------------------------------------- groups
 
 
-def _split(frame: pd.DataFrame, cols: list[str]) -> tuple[pd.DataFrame, np.ndarray]:
-    """The groups' keys (sorted, with the columns' dtypes) and each row's group code."""
+def _split(prepared: _Prepared, cols: list[str]) -> tuple[pd.DataFrame, np.ndarray]:
+    """The groups' keys (sorted, with the columns' dtypes) and each kept row's group code.
+
+    Groups come from every row, the ones left out too: a team whose tickets were all
+    opened after ``as_of`` is a row with ``n`` 0 and its exclusions, not a gap.
+    """
+    frame = prepared.frame
     if not cols:
         return pd.DataFrame(index=range(1)), np.zeros(len(frame), dtype=np.int64)
-    grouper = frame.groupby(cols, sort=True, dropna=False, observed=True)
-    codes = grouper.ngroup().to_numpy(dtype=np.int64)
+    parts = [frame[cols], *(rows[cols] for rows in prepared.left_out.values() if len(rows))]
+    every = pd.concat(parts, ignore_index=True) if len(parts) > 1 else frame[cols]
+    grouper = every.groupby(cols, sort=True, dropna=False, observed=True)
+    codes = grouper.ngroup().to_numpy(dtype=np.int64)[: len(frame)]
     keys = grouper.size().index.to_frame(index=False)
     for c in cols:
         keys[c] = keys[c].astype(frame[c].dtype)
@@ -741,7 +784,7 @@ def _summary(
     common: dict[str, Any],
 ) -> pd.DataFrame:
     frame, cols = prepared.frame, prepared.cols
-    keys, codes = _split(frame, cols)
+    keys, codes = _split(prepared, cols)
     size = len(keys)
     t = frame["_time"].to_numpy(dtype=float)
     e = frame["_event"].to_numpy(dtype=bool)
@@ -842,7 +885,7 @@ def _attainment(
 ) -> pd.DataFrame:
     frame = prepared.frame
     cols = [*prepared.cols, *[k for k in sla_keys if k not in prepared.cols]]
-    keys, codes = _split(frame, cols)
+    keys, codes = _split(prepared, cols)
     size = len(keys)
     t = frame["_time"].to_numpy(dtype=float)
     e = frame["_event"].to_numpy(dtype=bool)
