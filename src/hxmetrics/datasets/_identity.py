@@ -13,7 +13,9 @@ even share the date of birth).
 Every draw is vectorised (no Python loop per record) and comes from one stream per
 component, so changing a noise rate changes that noise and nothing else. A record's
 noise flags come from uniforms drawn whatever the rate: a record noisy at a rate is
-noisy at every higher rate.
+noisy at every higher rate. Text columns are integer codes into vocabularies until the
+end, where a pandas string array takes them: 1M records (760 000 persons) take about
+4 s of CPU and 0.8 GB of memory.
 
 Name lists: a short list of common given and family names (facts) at the head of each
 frequency table, and names composed of syllables for the tail. No list is copied from
@@ -258,7 +260,7 @@ def _vocabularies() -> dict[str, np.ndarray]:
     return {
         "given": given,
         "family": family,
-        "street": street.astype("<U16"),  # text arrays: addresses are built with numpy.strings
+        "street": street,
         "nick": nick,
         "initial": initial,
     }
@@ -481,7 +483,6 @@ def _draw_persons(
     move_rate: float,
     name_change_rate: float,
 ) -> dict[str, np.ndarray]:
-    vocab = _vocabularies()
     household, twin_of = _households(rng, n, share, twin_share)
     given = _distinct_in_household(_zipf(rng, n, _N_GIVEN, _Q_GIVEN), household, _N_GIVEN)
     family = _zipf(rng, n, _N_FAMILY, _Q_FAMILY)
@@ -545,7 +546,6 @@ def _draw_persons(
         "moved_on": moved_on,
         "household": household,
         "twin": twin | np.isin(np.arange(n), twin_of[twin]),
-        "vocab_given": vocab["given"],
     }
 
 
@@ -632,7 +632,8 @@ def _missing_rates(missing_rate: float | Mapping[str, float] | None) -> dict[str
 
 
 def _check_rate(name: str, value: Any, upper: float = 0.5) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= upper:
+    number = int | float | np.integer | np.floating
+    if isinstance(value, bool) or not isinstance(value, number) or not 0 <= value <= upper:
         raise ParameterError(f"{name} must be a number in [0, {upper}]; got {value!r}.")
     return float(value)
 
@@ -1048,7 +1049,7 @@ def _persons_table(
         return np.where(keep, ts, np.datetime64("NaT", "ns"))
 
     moved = per["moved"]
-    streets = pd.array(vocab["street"].astype(object), dtype="str")
+    streets = pd.array(vocab["street"], dtype="str")
     postcodes = pd.array(per["postcode_names"], dtype="str")
     given = pd.array(vocab["given"], dtype="str")
     family = pd.array(vocab["family"], dtype="str")
