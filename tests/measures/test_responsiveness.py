@@ -287,6 +287,20 @@ def test_time_zones_measure_absolute_time():
     )
     with pytest.raises(ParameterError, match="time zone"):
         responsiveness(tickets, as_of=AS_OF.tz_localize("UTC"))
+    # Texts with different UTC offsets (an export across a daylight-saving change) are
+    # instants: 10:00+01:00 to 11:30+02:00 is half an hour.
+    texts = pd.DataFrame(
+        {
+            "team": "a",
+            "opened": ["2025-03-29 10:00+01:00", "2025-03-30 10:00+02:00"],
+            "first_response": ["2025-03-29 11:30+02:00", None],
+            "closed": None,
+        }
+    )
+    out = responsiveness(texts, as_of="2025-03-30 12:00+02:00", quantiles=(0.25, 0.5))
+    assert out["n_answered"].item() == 1
+    assert out["estimate"].item() == 0.5
+    assert out["backlog_age_q50"].item() == pytest.approx((2.0 + 25.0) / 2)
 
 
 def test_groups_by_silo_and_team_on_the_sample():

@@ -50,8 +50,9 @@ __all__ = ["CLOCKS", "TRANSFORMS", "UNIT_SECONDS", "responsiveness", "sla_attain
 UNIT_SECONDS: dict[str, float] = {"s": 1.0, "min": 60.0, "h": 3600.0, "D": 86_400.0, "W": 604_800.0}
 #: What stops a ticket's clock.
 CLOCKS = ("first_response", "closed")
-#: Scales of the pointwise interval of S(t), as statsmodels' ``quantile_ci`` names them.
-TRANSFORMS = ("log", "cloglog", "linear", "asinsqrt", "logit")
+#: Scales of the pointwise interval of S(t), as statsmodels' ``quantile_ci`` names them
+#: (the shared estimator's, :data:`hxmetrics.measures.tenure.TRANSFORMS`).
+TRANSFORMS: tuple[str, ...] = tuple(tenure.TRANSFORMS)
 
 _TABLE = "tickets"
 _TIME_COLUMNS = ("opened", "first_response", "closed")
@@ -89,8 +90,8 @@ def _to_times(df: pd.DataFrame, column: str) -> pd.Series:
         return pd.Series(pd.to_datetime(raw), index=df.index)
     try:
         parsed = pd.to_datetime(raw, errors="coerce", format="mixed")
-    except (TypeError, ValueError):  # mixed time zones and the like
-        parsed = pd.Series(pd.NaT, index=df.index, dtype="datetime64[ns]")
+    except (TypeError, ValueError):  # texts with different UTC offsets: instants
+        parsed = pd.to_datetime(raw, errors="coerce", format="mixed", utc=True)
     bad = (parsed.isna() & raw.notna()).to_numpy()
     if bad.any():
         rows = _positions(bad)
