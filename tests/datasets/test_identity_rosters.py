@@ -15,6 +15,7 @@ from hxmetrics.datasets._identity import (
     DEFAULT_MISSING,
     IDENTITY_COLUMNS,
     IdentityRosters,
+    _vocabularies,
     simulate_identity_rosters,
 )
 from hxmetrics.errors import InputTableError, ParameterError
@@ -323,6 +324,28 @@ def test_moves_and_name_changes(n_big: int) -> None:
     # Some persons show two addresses across their records: the move between silos.
     moved_between = rec.groupby("person_id")["address"].nunique()
     assert (moved_between >= 2).sum() > 0
+
+
+# --------------------------------------------------------------------------- name frequencies
+@pytest.mark.parametrize(
+    ("column", "vocab", "size", "q"),
+    [("given_name", "given", 4000, 3.0), ("family_name", "family", 60000, 10.0)],
+)
+def test_name_frequencies_follow_zipf_mandelbrot(
+    n_big: int, column: str, vocab: str, size: int, q: float
+) -> None:
+    # p(rank r) = (r + q)^-1 / sum_k (k + q)^-1: common names are common (term
+    # frequencies matter), with a long tail.
+    sim = simulate_identity_rosters(n_big, random_state=17, household_share=0.0)
+    names = sim.persons[column]
+    w = 1.0 / (np.arange(1, size + 1) + q)
+    expected = w / w.sum()
+    ranked = _vocabularies()[vocab][:10]
+    for name, p in zip(ranked, expected[:10], strict=True):
+        assert _within(float((names == name).mean()), float(p), len(names)), name
+    # The tail: the share of persons whose name is not among the 100 most common.
+    tail = float(1 - expected[:100].sum())
+    assert _within(float((~names.isin(_vocabularies()[vocab][:100])).mean()), tail, len(names))
 
 
 # --------------------------------------------------------------------------- households
