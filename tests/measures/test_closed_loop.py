@@ -388,16 +388,13 @@ def test_small_arm_is_suppressed() -> None:
     assert not out.share["suppressed"].iloc[0]
 
 
-def test_polars_input_gives_the_same_result(
-    simulated: tuple[pd.DataFrame, pd.DataFrame],
+def test_every_engine_gives_the_same_result(
+    simulated: tuple[pd.DataFrame, pd.DataFrame], engine: Any
 ) -> None:
-    pl = pytest.importorskip("polars")
     responses, followups = simulated
     head = responses[responses["source_id"].isin([f"c{i}" for i in range(300)])]
     expected = closed_loop(head, followups, as_of=AS_OF, design="matching")
-    got = closed_loop(
-        pl.from_pandas(head).lazy(), pl.from_pandas(followups), as_of=AS_OF, design="matching"
-    )
+    got = closed_loop(engine(head), engine(followups), as_of=AS_OF, design="matching")
     for name in ("share", "time", "effect"):
         pd.testing.assert_frame_equal(getattr(got, name), getattr(expected, name))
 
@@ -550,3 +547,22 @@ def test_answers_at_the_same_time_are_one_answer_with_their_mean() -> None:
         out = closed_loop(responses, fol, design="naive", as_of=t + 200 * H).effect.iloc[0]
         assert out["mean_followed_up"] == pytest.approx(6.0)
         assert out["estimate"] == pytest.approx(2.0)
+
+
+def test_missing_answers_are_counted_and_zoned_times_compared_in_utc() -> None:
+    t = T0
+    rows = [("a", 2.0, t), ("b", float("nan"), t), ("c", 3.0, t)]
+    responses = _answers(rows)
+    responses.loc[2, "source_id"] = None  # no person: cannot be followed up
+    fol = _contacts([("a", t + H)])
+    out = closed_loop(responses, fol, as_of=t + 100 * H)
+    share = out.share.iloc[0]
+    assert share["n"] == 1
+    assert share["n_excluded_missing"] == 2
+    # The same instants with time zones: a follow-up 1 h later in UTC is 1 h later.
+    zoned = _answers([("a", 2.0, t.tz_localize("Europe/Paris"))])
+    fol_zoned = _contacts([("a", (t + H).tz_localize("Europe/Paris").tz_convert("Asia/Tokyo"))])
+    got = closed_loop(zoned, fol_zoned, unit="h").time.iloc[0]
+    assert got["estimate"] == pytest.approx(1.0)
+    with pytest.raises(ParameterError, match="time zone"):
+        closed_loop(zoned, fol)
