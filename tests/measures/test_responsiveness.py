@@ -24,6 +24,8 @@ from hxmetrics.measures.responsiveness.tickets import (
     sla_attainment,
 )
 
+from .conftest import SPARK_PANDAS_WARNING
+
 AS_OF = pd.Timestamp("2025-03-31 18:00")
 
 
@@ -335,6 +337,15 @@ def test_every_engine_gives_the_pandas_result(engine):
     got = responsiveness(engine(tickets), as_of=AS_OF, sla={"high": "4h"})
     pd.testing.assert_frame_equal(got, expected, check_exact=False, rtol=1e-12)
     assert got.attrs == expected.attrs
+
+
+@pytest.mark.spark
+@pytest.mark.filterwarnings(SPARK_PANDAS_WARNING)
+def test_spark_gives_the_pandas_result(spark):
+    tickets = _tickets(HAND)
+    expected = responsiveness(tickets, as_of=AS_OF, sla={"high": "4h"})
+    got = responsiveness(spark.createDataFrame(tickets), as_of=AS_OF, sla={"high": "4h"})
+    pd.testing.assert_frame_equal(got, expected, check_exact=False, rtol=1e-12)
 
 
 # ------------------------------------------------------------------- bad input
