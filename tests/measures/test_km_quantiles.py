@@ -252,19 +252,22 @@ def test_restricted_mean_after_follow_up_warns_and_flags():
     assert not km_restricted_mean([1, 2, 3], horizon=10)["beyond_follow_up"].iloc[0]
 
 
-def test_groups_equal_one_model_per_group():
+@pytest.mark.parametrize("convention", ["survival", "statsmodels"])
+def test_groups_equal_one_model_per_group(convention):
     t, e = _simulated_with_ties(seed=5, n=400)
     rng = np.random.default_rng(5)
     team = rng.choice(np.array(["north", "south", "east", "west"]), len(t))
     w = rng.uniform(0.5, 2.0, len(t))
-    many = km_quantiles(t, e, groups=team, weights=w, q=(0.5, 0.9), transform="cloglog")
+    many = km_quantiles(
+        t, e, groups=team, weights=w, q=(0.5, 0.9), transform="cloglog", convention=convention
+    )
     at = km_survival_at(t, e, groups=team, weights=w, times=[5, 20, 60])
     rm = km_restricted_mean(t, e, groups=team, weights=w, horizon=30)
     assert many["group"].unique().tolist() == ["east", "north", "south", "west"]
     for name in ["east", "north", "south", "west"]:
         keep = team == name
         model = KaplanMeier().fit(t[keep], e[keep], weights=w[keep])
-        one = model.quantile([0.5, 0.9], transform="cloglog")
+        one = model.quantile([0.5, 0.9], transform="cloglog", convention=convention)
         got = many[many["group"] == name].drop(columns="group").reset_index(drop=True)
         pd.testing.assert_frame_equal(got, one, check_exact=False, rtol=1e-12)
         got_at = at[at["group"] == name].drop(columns="group").reset_index(drop=True)
@@ -376,3 +379,28 @@ def test_quantiles_within_the_observed_times_and_order_free(rows, convention):
     # The interval holds the estimate where both exist.
     both = out.dropna()
     assert np.all((both["ci_low"] <= both["estimate"]) & (both["estimate"] <= both["ci_high"]))
+
+
+def test_many_groups_take_the_vectorised_path_with_the_same_numbers(monkeypatch):
+    # Up to tenure._LOOP_GROUPS groups are looped over; beyond, whole-array passes.
+    # Both must give the numbers of one model per group, ties at 0.5 included.
+    from hxmetrics.measures import tenure
+
+    t, e = _simulated_with_ties(seed=11, n=600)
+    groups = np.random.default_rng(11).integers(0, 30, len(t)).astype(str)
+    # Two groups with the curve at exactly 0.5 (to the end; then falling further).
+    t = np.concatenate([t, [1, 2, 3, 4], np.arange(1.0, 7.0)])
+    e = np.concatenate([e, [1, 1, 0, 0], np.ones(6, int)])
+    groups = np.concatenate([groups, ["flat"] * 4, ["step"] * 6])
+    args = {"q": (0.25, 0.5, 0.9), "transform": "logit"}
+    looped = km_quantiles(t, e, groups=groups, **args)
+    monkeypatch.setattr(tenure, "_LOOP_GROUPS", 0)
+    vectorised = km_quantiles(t, e, groups=groups, **args)
+    pd.testing.assert_frame_equal(vectorised, looped)
+    flat = looped[looped["group"] == "flat"].set_index("quantile")
+    assert flat.loc[0.5, "estimate"] == 3.0  # R's quantile.survfit (see above)
+    for name in ["flat", "step", "0", "17"]:
+        keep = groups == name
+        one = KaplanMeier().fit(t[keep], e[keep]).quantile(**args)
+        got = vectorised[vectorised["group"] == name].drop(columns="group")
+        pd.testing.assert_frame_equal(got.reset_index(drop=True), one)

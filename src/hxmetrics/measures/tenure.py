@@ -38,6 +38,7 @@ result.
 from __future__ import annotations
 
 import bisect
+import itertools
 import math
 import warnings
 from collections.abc import Mapping, Sequence
@@ -110,6 +111,9 @@ QUANTILE_COLUMNS = ("quantile", "estimate", "ci_low", "ci_high")
 # "The curve is at p" within this tolerance: R survival's sqrt(.Machine$double.eps), in
 # quantile.survfit (findq) and print.survfit (survmean's minmin).
 _TOL = math.sqrt(float(np.finfo(np.float64).eps))
+# Up to this many groups a Python loop over them (a few numpy calls each) is faster than
+# vectorised passes over all rows.
+_LOOP_GROUPS = 2048
 
 
 @dataclass(frozen=True)
@@ -192,8 +196,9 @@ def _km_curves(
     (all are >= 0, and -0.0 is made +0.0), so the sort key is the pattern shifted left
     with the censoring flag in the lowest bit: without weights or groups a plain
     ``np.sort`` of these integers (vectorised in numpy) replaces ``np.unique`` with
-    ``return_inverse`` (an argsort) and two ``bincount``. With weights or groups the
-    key is argsorted, and the groups put in order with a stable (radix) sort.
+    ``return_inverse`` (an argsort) and two ``bincount``. With weights the key is
+    argsorted (stably); with groups, the groups are put in order first (a radix sort)
+    and each group's keys sorted in place.
     """
     n = len(t)
     grouped = codes is not None and n_groups > 1
@@ -203,42 +208,50 @@ def _km_curves(
     # The shift drops the sign bit, so -0.0 sorts (and reads back) as +0.0.
     key = t.view(np.uint64) << np.uint64(1)
     key |= ~e
-    gs: np.ndarray | None = None
+    obs_edges: np.ndarray | None = None  # where each group starts in the sorted keys
     ws: np.ndarray | None = None
-    if not grouped and w is None:
+    if grouped:
+        assert codes is not None
+        # The groups in order first (a radix sort for 16-bit codes, stable), then each
+        # group's keys sorted in place (with weights: stably, carrying the weights).
+        small = codes.astype(np.uint16) if n_groups <= np.iinfo(np.uint16).max else codes
+        order = np.argsort(small, kind="stable")
+        skey = key[order]
+        ws = None if w is None else w[order]
+        edges = [0, *np.cumsum(np.bincount(codes, minlength=n_groups)).tolist()]
+        obs_edges = np.array(edges)
+        for a, b in itertools.pairwise(edges):
+            if ws is None:
+                skey[a:b].sort()
+            else:
+                inner = np.argsort(skey[a:b], kind="stable")
+                skey[a:b] = skey[a:b][inner]
+                ws[a:b] = ws[a:b][inner]
+    elif w is None:
         skey = np.sort(key)
     else:
         # Stable with weights: tied weights are then added in the order given, as
         # np.bincount adds them (the same sums to the last bit as before).
-        order = np.argsort(key, kind="stable" if w is not None else None)
-        if grouped:
-            assert codes is not None
-            by_group = codes[order]
-            if n_groups <= np.iinfo(np.uint16).max:
-                by_group = by_group.astype(np.uint16)  # numpy radix-sorts 16-bit keys
-            order = order[np.argsort(by_group, kind="stable")]
-            gs = codes[order]
+        order = np.argsort(key, kind="stable")
         skey = key[order]
-        ws = None if w is None else w[order]
+        ws = w[order]
     # A new time where the keys differ in more than the censoring bit.
     new = np.empty(n, dtype=bool)
     new[0] = True
     np.greater(skey[1:] ^ skey[:-1], 1, out=new[1:])
-    if gs is not None:
-        new[1:] |= gs[1:] != gs[:-1]
+    if obs_edges is not None:
+        new[obs_edges[:-1][obs_edges[:-1] < n]] = True
     starts = np.flatnonzero(new)
     distinct = len(starts) == n
     time = ((skey if distinct else skey[starts]) >> np.uint64(1)).view(np.float64)
     group_end: Any = n  # where each row's group ends in the sorted durations
-    if gs is not None:
-        first = np.flatnonzero(np.r_[True, gs[starts][1:] != gs[starts][:-1]])
-        bounds = np.append(first, len(starts))
-        obs_ends = np.append(starts[first][1:], n)
-        group_end = np.repeat(obs_ends, np.diff(bounds))
+    if obs_edges is not None:
+        bounds = np.searchsorted(starts, obs_edges)
+        group_end = np.repeat(obs_edges[1:], np.diff(bounds))
     else:
         bounds = np.array([0, len(starts)])
     censored = skey & np.uint64(1)
-    if ws is None and distinct and gs is None:
+    if ws is None and distinct and obs_edges is None:
         # Every time distinct (continuous durations): one observation per row.
         c = censored.astype(float)
         d = 1.0 - c
@@ -387,9 +400,14 @@ def _smallest_at_least(
     """
     n_groups = len(bounds) - 1
     vals = np.where(y >= floor, y, np.inf)  # NaN compares False
-    if n_groups == 1:
-        row = int(np.argmin(vals)) if len(vals) else 0
-        return np.array([row if len(vals) and vals[row] < np.inf else -1])
+    if n_groups <= _LOOP_GROUPS:  # one argmin per group beats five passes over all rows
+        out = np.full(n_groups, -1, dtype=np.int64)
+        for g, (a, b) in enumerate(zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True)):
+            if b > a:
+                row = a + int(np.argmin(vals[a:b]))
+                if vals[row] < np.inf:
+                    out[g] = row
+        return out
     full = np.flatnonzero(np.diff(bounds) > 0)
     smallest = np.full(n_groups, np.inf)
     if len(full):
@@ -513,10 +531,15 @@ def _quantile_table(
     if convention == "survival":
         band_low, band_high = _band(ev.survival, sigma, z, transform)
         cdf_low, cdf_high = 1.0 - band_low, 1.0 - band_high
-        cdf = None if n_groups == 1 else 1.0 - ev.survival
+        few = n_groups <= _LOOP_GROUPS
+        cdf = None if few else 1.0 - ev.survival
+        edges = list(zip(ev.bounds[:-1].tolist(), ev.bounds[1:].tolist(), strict=True))
         for j, p in enumerate(qs.tolist()):
-            if cdf is None:  # one curve: the estimate by bisection (S is monotone)
-                est[0, j] = _findq_monotone(ev.time, ev.survival, p, last[0])
+            if cdf is None:  # the estimate by bisection of each curve (S is monotone)
+                est[:, j] = [
+                    _findq_monotone(ev.time[a:b], ev.survival[a:b], p, last[g])
+                    for g, (a, b) in enumerate(edges)
+                ]
             else:
                 est[:, j] = _findq(ev.time, cdf, ev.bounds, p, last)
             low[:, j] = _findq(ev.time, cdf_low, ev.bounds, p, last)
