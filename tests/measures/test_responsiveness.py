@@ -399,8 +399,9 @@ def test_bad_options_raise_parameter_error(option, match):
 
 def test_missing_column_names_the_table():
     tickets = _tickets(HAND).drop(columns="first_response")
-    with pytest.raises(Exception, match="first_response"):
+    with pytest.raises(InputTableError, match="first_response") as info:
         responsiveness(tickets, as_of=AS_OF)
+    assert info.value.table == "tickets"
     responsiveness(tickets, as_of=AS_OF, clock="closed")  # not needed for that clock
 
 

@@ -598,8 +598,9 @@ def responsiveness(
     ------
     InputTableError
         A ``closed`` or ``first_response`` before ``opened`` (the contract's
-        orderings), or a time column that is not dates, naming the table, column and
-        rows (never an identifier).
+        orderings), a time column that is not dates, a ``ticket_id`` on two rows or a
+        ``reopened`` that is not a count, naming the table, column and rows (never an
+        identifier); a missing column (:func:`hxmetrics.errors.check_columns`).
     ParameterError
         An unknown ``clock``, ``unit`` or ``transform``, a bad ``as_of``,
         ``quantiles``, ``horizon`` or ``sla``.
