@@ -2,14 +2,16 @@
 
 ``simulate_organisation`` draws persons from archetypes (pure and hybrid),
 gives them role episodes in three silos with noisy match keys, and lets them
-leave exhaust (survey answers, events, purchases, tickets). ``truth`` says who
-is who, which hybrid labels hold, and which parameters made every score, so
+leave exhaust (survey answers, events, purchases, tickets with their status
+histories, follow-ups of answers). ``truth`` says who is who, which hybrid labels
+hold, and which parameters made every score, ticket time and follow-up effect, so
 identity resolution and every measure can be checked against the truth.
 ``load_sample`` reads the committed sample in ``data/samples/``.
 """
 
 from hxmetrics.datasets._hybrids import LABELS as HYBRID_LABELS
 from hxmetrics.datasets._model import ClvTruth, ExperienceTruth, Organisation, Truth
+from hxmetrics.datasets._recipe import TICKET_STATUSES
 from hxmetrics.datasets._sample import (
     SAMPLE_SETTINGS,
     load_sample,
@@ -29,6 +31,7 @@ __all__ = [
     "DEFAULT_EXPERIENCE",
     "HYBRID_LABELS",
     "SAMPLE_SETTINGS",
+    "TICKET_STATUSES",
     "ClvTruth",
     "ExperienceTruth",
     "Organisation",

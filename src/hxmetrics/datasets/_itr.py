@@ -9,7 +9,8 @@ pauses), ``resolved`` and ``reopened`` (when it is reopened, as often as the tic
 table's ``reopened`` says) by a Dirichlet share, and each status's share over its
 visits by uniform spacings. A stall (``ticket_stalls=True``) adds one long wait in
 ``triaged`` or ``waiting_on_customer``. Statuses at or after the window end are not
-recorded: a ticket still open has a partial history.
+recorded: a ticket still open has a partial history (its ``reopened`` in the tickets
+table counts the reopenings of its whole history, the later ones not yet shown).
 """
 
 from __future__ import annotations

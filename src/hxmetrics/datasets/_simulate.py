@@ -141,6 +141,11 @@ def simulate_organisation(
     200
     >>> bool(org.truth.crosswalk.groupby(["silo", "source_id"]).size().eq(1).all())
     True
+    >>> org.ticket_events.columns.tolist()  # the optional status histories
+    ['ticket_id', 'status', 'timestamp', 'team']
+    >>> looped = simulate_organisation(200, random_state=1, follow_ups=True)
+    >>> sorted(looped.events.loc[looped.events["event_type"] == "follow_up", "touchpoint"].unique())
+    ['in_person', 'phone']
     """
     if isinstance(n_people, bool) or not isinstance(n_people, int | np.integer):
         raise ParameterError(f"n_people must be an integer; got {n_people!r}.")
