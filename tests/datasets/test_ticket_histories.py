@@ -217,3 +217,44 @@ def test_stalls_touch_only_the_stalled_tickets(stalled: Organisation) -> None:
     share = paths["stall_status"].notna().groupby(paths["team"]).agg(["sum", "size"])
     for team, (k, n) in share.iterrows():
         assert _binomial_ok(int(k), int(n), params["probability"][team]), team
+
+
+@pytest.mark.parametrize(
+    ("mu", "sigma", "cases"),
+    [
+        (math.log(10.0), 1.0, [(1.0, 2.0, 5.0)]),
+        (math.log(48.0), 0.9, [(0.7, 4.0, 5.0), (0.3, 4.0, 8.5)]),
+    ],
+)
+def test_quadrature_median_against_direct_draws(
+    mu: float, sigma: float, cases: list[tuple[float, float, float]]
+) -> None:
+    # The truth's medians come from a quadrature of D * S (D log-normal, S a mixture
+    # of Betas). Drawn here directly with numpy: the share of draws below it is
+    # Binomial(n, 1/2) around one half.
+    from hxmetrics.datasets._itr import _quantile_of_product
+
+    median = _quantile_of_product(mu, sigma, cases)
+    rng = np.random.default_rng(2024)
+    n = 400_000
+    weights = np.array([w for w, _, _ in cases])
+    which = rng.choice(len(cases), size=n, p=weights / weights.sum())
+    a = np.array([c[1] for c in cases])[which]
+    b = np.array([c[2] for c in cases])[which]
+    x = np.exp(mu + sigma * rng.standard_normal(n)) * rng.beta(a, b)
+    assert _binomial_ok(int((x <= median).sum()), n)
+    assert not _binomial_ok(int((x <= 1.02 * median).sum()), n)
+
+
+def test_itr_truth_scales_with_severity(org: Organisation) -> None:
+    itr, svc = org.truth.itr, org.truth.service
+    assert itr is not None
+    assert set(itr["status"]) == set(TICKET_STATUSES) - {"closed"}
+    wide = itr.pivot_table(index=["team", "status"], columns="severity", values="median_hours")
+    f = svc.groupby("severity")["median_resolution_hours"].sum()
+    for sev in ("low", "high", "critical"):
+        np.testing.assert_allclose(wide[sev] / wide["medium"], f[sev] / f["medium"], rtol=1e-6)
+    # Visit shares: 1 - exp(-rate) of the pauses and reopenings.
+    reopen = svc.groupby("team")["reopen_rate"].first()
+    got = itr[itr["status"] == "reopened"].groupby("team")["visit_probability"].first()
+    np.testing.assert_allclose(got, 1 - np.exp(-reopen.reindex(got.index)), rtol=1e-9)
