@@ -566,3 +566,15 @@ def test_missing_answers_are_counted_and_zoned_times_compared_in_utc() -> None:
     assert got["estimate"] == pytest.approx(1.0)
     with pytest.raises(ParameterError, match="time zone"):
         closed_loop(zoned, fol)
+
+
+def test_a_group_with_only_excluded_answers_is_a_row() -> None:
+    t = T0
+    rows = [("a", 2.0, t), ("b", 2.0, t + 500 * H), ("c", float("nan"), t)]
+    responses = _answers(rows, team=["north", "south", "west"])
+    out = closed_loop(responses, _contacts([]), by="team", as_of=t + 100 * H)
+    share = out.share.set_index("team")
+    assert share["n"].tolist() == [1, 0, 0]
+    assert share.loc["south", "n_excluded_after_as_of"] == 1
+    assert share.loc["west", "n_excluded_missing"] == 1
+    assert out.effect.attrs["hxmetrics"]["excluded"]["after_as_of"] == 1

@@ -620,11 +620,29 @@ def _bootstrap(
 # --------------------------------------------------------------------------- results
 
 
-def _groups(frame: pd.DataFrame, cols: list[str]) -> list[tuple[tuple[Any, ...], pd.DataFrame]]:
+def _groups(
+    frame: pd.DataFrame, cols: list[str], *others: pd.DataFrame
+) -> tuple[list[tuple[tuple[Any, ...], pd.DataFrame]], list[np.ndarray]]:
+    """The triggers of each group, and the rows of ``others`` in each group.
+
+    Groups come from every row (a group whose answers are all after ``as_of`` is a
+    row with n 0 and its exclusions, so that the exclusions add up).
+    """
     if not cols:
-        return [((), frame)]
-    grouped = frame.groupby(cols, sort=True, dropna=False, observed=True)
-    return [(k if isinstance(k, tuple) else (k,), part) for k, part in grouped]
+        return [((), frame)], [np.array([len(o)], dtype=np.int64) for o in others]
+    every = pd.concat([frame[cols], *(o[cols] for o in others)], ignore_index=True)
+    bounds = np.cumsum([len(frame), *(len(o) for o in others)])
+    groups, counts = [], []
+    for key, part in every.groupby(cols, sort=True, dropna=False, observed=True):
+        pos = part.index.to_numpy()
+        groups.append(
+            (key if isinstance(key, tuple) else (key,), frame.iloc[pos[pos < len(frame)]])
+        )
+        counts.append(
+            np.bincount(np.searchsorted(bounds, pos, side="right"), minlength=len(bounds))
+        )
+    table = np.array(counts, dtype=np.int64).reshape(len(counts), len(bounds))
+    return groups, [table[:, 1 + i] for i in range(len(others))]
 
 
 def _keys(frame: pd.DataFrame, cols: list[str], keys: list[tuple[Any, ...]]) -> pd.DataFrame:
@@ -634,14 +652,6 @@ def _keys(frame: pd.DataFrame, cols: list[str], keys: list[tuple[Any, ...]]) -> 
     for c in cols:
         out[c] = out[c].astype(frame[c].dtype)
     return out
-
-
-def _counts(rows: pd.DataFrame, cols: list[str], keys: list[tuple[Any, ...]]) -> np.ndarray:
-    if not cols:
-        return np.full(len(keys), len(rows), dtype=np.int64)
-    sizes = rows.groupby(cols, sort=False, dropna=False, observed=True).size()
-    lookup = {(k if isinstance(k, tuple) else (k,)): int(v) for k, v in sizes.items()}
-    return np.array([lookup.get(k, 0) for k in keys], dtype=np.int64)
 
 
 def _json_value(value: Any) -> Any:
@@ -739,7 +749,7 @@ class ClosedLoop(DisplayMixin):
         ax = _axes(ax, 6.4, 3.6)
         by = [str(c) for c in self.meta["by"]]
         with style():
-            for i, (keys, part) in enumerate(_groups(self.curve, by)):
+            for i, (keys, part) in enumerate(_groups(self.curve, by)[0]):
                 times = np.concatenate(([0.0], part["time"].to_numpy(dtype=float)))
                 done = np.concatenate(([0.0], part["followed_up"].to_numpy(dtype=float)))
                 label = ", ".join(str(k) for k in keys) or None
@@ -960,11 +970,8 @@ def closed_loop(
     )
     scale = _NS_PER_DAY * UNIT_DAYS[unit]
     frame = trig.frame
-    groups = _groups(frame, cols)
-    keys_list = [k for k, _ in groups]
-    keys = _keys(frame, cols, keys_list)
-    after = _counts(trig.after_as_of, cols, keys_list)
-    missing = _counts(trig.missing, cols, keys_list)
+    groups, (after, missing) = _groups(frame, cols, trig.after_as_of, trig.missing)
+    keys = _keys(frame, cols, [k for k, _ in groups])
     z = z_critical(confidence)
     window_unit = width / scale
     as_of_text = str(pd.Timestamp(cutoff))
