@@ -140,6 +140,45 @@ def test_pooled_stage_time_is_kaplan_meier_over_the_censored_visits():
     assert list(out["stage"]) == STAGES[:-1]  # no time in the last stage
 
 
+def test_other_quantiles_get_their_own_columns():
+    # opened, first visits: 1, 1, 2, 3 (left) and 1 (k5, censored). KM: S(1) = 3/5,
+    # S(2) = 3/10, S(3) = 0: median 2, 90th percentile 3.
+    out = chain().time
+    assert cell(out, "estimate", stage="opened") == 2.0
+    assert cell(out, "q90", stage="opened") == 3.0
+    assert {"q90_ci_low", "q90_ci_high"} <= set(out.columns)
+    assert out.attrs["hxmetrics"]["quantiles"] == [0.5, 0.9]
+    only = chain(quantiles=[0.5]).time
+    assert "q90" not in only.columns
+    with pytest.raises(ParameterError, match="quantiles"):
+        chain(quantiles=[1.5])
+
+
+def test_business_calendar_counts_working_hours_only():
+    from hxmetrics.measures.responsiveness._calendar import BusinessCalendar
+
+    calendar = BusinessCalendar.standard(tz="Europe/Berlin")
+    # Friday 16:00 to Monday 10:00 in Berlin: 2 working hours (66 wall hours).
+    local = pd.DataFrame(
+        {
+            "ticket_id": ["b1", "b1", "b1"],
+            "status": ["opened", "triaged", "closed"],
+            "timestamp": ["2026-12-04 16:00", "2026-12-07 10:00", "2026-12-07 12:00"],
+        }
+    )
+    stages = ["opened", "triaged", "closed"]
+    wall = itr_stages(local, stages=stages).time
+    business = itr_stages(local, stages=stages, calendar=calendar).time
+    assert cell(wall, "estimate", stage="opened") == 66.0
+    assert cell(business, "estimate", stage="opened") == 2.0
+    assert business.attrs["hxmetrics"]["clock"] == "business"
+    # The same instants with UTC offsets are placed in time, then read in Berlin.
+    utc = local.assign(timestamp=["2026-12-04 15:00Z", "2026-12-07 09:00Z", "2026-12-07 11:00Z"])
+    again = itr_stages(utc, stages=stages, calendar=calendar).time
+    assert cell(again, "estimate", stage="opened") == 2.0
+    assert cell(again, "estimate", stage="triaged") == 2.0
+
+
 def test_reach_counts_and_pending_open_tickets():
     out = chain().reach
     assert list(out["stage"]) == STAGES
@@ -447,7 +486,7 @@ def test_unknown_stage_name_is_named_with_the_nearest_status():
         ({"stages": ["opened"]}, "at least two stages"),
         ({"stages": ["opened", "opened", "closed"]}, "more than once"),
         ({"pause": ["closed"]}, "both a stage and a pause"),
-        ({"unit": "hours"}, "unit"),
+        ({"unit": "M"}, "unit"),
         ({"as_of": "soon"}, "as_of must be a date"),
         ({"by": "region"}, r"by names \['region'\]"),
     ],
@@ -633,6 +672,6 @@ def test_row_order_does_not_change_the_result(events, as_of, rnd):
 def test_stage_times_never_exceed_the_observation_window(events, as_of):
     out, used = run_with(events, as_of)
     window = (hours(as_of) - used["timestamp"].min()) / pd.Timedelta(hours=1)
-    for column in ("estimate", "ci_low", "ci_high", "median_completed_only"):
+    for column in ("estimate", "ci_low", "ci_high", "median_completed_only", "q90", "q90_ci_high"):
         values = out.time[column].dropna()
         assert (values <= window + 1e-9).all(), column

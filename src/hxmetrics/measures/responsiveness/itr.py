@@ -33,10 +33,10 @@ How a history is read
 
 from __future__ import annotations
 
-import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -45,7 +45,12 @@ from hxmetrics._display import DisplayMixin
 from hxmetrics.errors import InputTableError, ParameterError, check_choice, did_you_mean
 from hxmetrics.measures._inference import check_confidence, wilson_interval, z_critical
 from hxmetrics.measures._result import grouped_result
-from hxmetrics.measures.tenure import UNIT_DAYS, KaplanMeier
+from hxmetrics.measures.responsiveness.tickets import (
+    UNIT_SECONDS,
+    _check_quantiles,
+    _quantile_name,
+    _quantile_numbers,
+)
 from hxmetrics.privacy import check_group_columns
 from hxmetrics.tables import as_pandas, validate
 
@@ -63,24 +68,40 @@ _EXAMPLES = 5
 # -- the clock ---------------------------------------------------------------------------
 
 
-def _clock_seconds(start: np.ndarray, end: np.ndarray, calendar: Any) -> np.ndarray:
-    """Clock seconds between ``start`` and ``end`` (naive UTC ``datetime64[ns]``).
+def _clock_seconds(start: np.ndarray, end: np.ndarray, calendar: Any, *, utc: bool) -> np.ndarray:
+    """Clock seconds between ``start`` and ``end`` (naive ``datetime64[ns]``).
 
-    Wall time without a calendar; with one, the business time of the calendar module
-    (:func:`hxmetrics.measures.responsiveness._calendar.clock_seconds`). Paused
+    Wall time without a calendar; with one, the business time of the calendar's clock
+    (:func:`hxmetrics.measures.responsiveness._calendar.clock_seconds`), to which the
+    times are given as UTC instants when ``utc`` (the table had offsets: the contract
+    stored them as naive UTC), else as wall-clock times in the calendar's zone. Paused
     stretches never reach this function: they count zero (see :func:`_walk`).
     """
     if calendar is None:
         return (end - start).astype("timedelta64[ns]").astype(np.int64) / _NS_PER_SECOND
-    try:
-        from hxmetrics.measures.responsiveness._calendar import clock_seconds
-    except ImportError:  # pragma: no cover - the calendar module lands with issue 14
-        raise ParameterError(
-            "itr_stages: calendar= needs hxmetrics.measures.responsiveness._calendar, "
-            "which this installation lacks; leave calendar=None for wall time."
-        ) from None
-    seconds = clock_seconds(pd.Series(start), pd.Series(end), calendar=calendar)
-    return np.asarray(seconds, dtype=float)
+    from hxmetrics.measures.responsiveness._calendar import clock_seconds
+
+    begin, stop = pd.DatetimeIndex(start), pd.DatetimeIndex(end)
+    if utc:
+        begin, stop = begin.tz_localize("UTC"), stop.tz_localize("UTC")
+    return np.asarray(clock_seconds(begin, stop, calendar=calendar), dtype=float)
+
+
+def _has_offsets(raw: pd.Series) -> bool:
+    """Whether the input's timestamps carry a time zone or UTC offsets.
+
+    :func:`hxmetrics.tables.validate` stores such values as naive UTC and refuses a
+    column that mixes them with naive ones, so the first value tells.
+    """
+    if isinstance(raw.dtype, pd.DatetimeTZDtype):
+        return True
+    present = raw.dropna()
+    if present.empty or pd.api.types.is_datetime64_dtype(raw.dtype):
+        return False
+    value = present.iloc[0]
+    if isinstance(value, str):
+        return bool(re.search(r"[T ]\d{2}:[^Z+-]*(?:Z|[+-]\d{2}(?::?\d{2})?)\s*$", value))
+    return getattr(value, "tzinfo", None) is not None
 
 
 # -- the result --------------------------------------------------------------------------
@@ -104,11 +125,15 @@ class ITRStages(DisplayMixin):
         tickets that have not reached the stage yet: the final share lies between
         ``n_reached / n`` and ``(n_reached + n_pending) / n``), ``n_excluded_*``.
     time : pandas.DataFrame
-        ``itr_time_in_stage``: Kaplan-Meier median clock time of a ticket's first visit
-        to each stage but the last, with the Brookmeyer-Crowley interval; ``n``
-        tickets that entered the stage, ``n_left`` (moved on, or back, by ``as_of``:
-        events), ``n_still_in`` (censored), ``median_completed_only`` (the naive median
-        of visits that ended: biased low, shown for comparison).
+        ``itr_time_in_stage``: Kaplan-Meier quantiles of the clock time of a ticket's
+        first visit to each stage but the last (``estimate`` the first of
+        ``quantiles``, the median by default; ``q90``, ``q90_ci_low``, ``q90_ci_high``
+        for the others), with Brookmeyer-Crowley intervals (log transform, R's
+        default; NaN where the curve or its interval never falls that far; ``se``
+        NaN); ``n`` tickets that entered the stage, ``n_left`` (moved on, or back,
+        by ``as_of``: events), ``n_still_in`` (censored), ``median_completed_only``
+        (the naive median of the visits that ended: biased low, shown for
+        comparison).
     rework : pandas.DataFrame
         ``itr_rework``: per stage, percent of the tickets that entered it which were
         sent back from it to an earlier stage at least once (Wilson interval), and
@@ -292,6 +317,7 @@ def _walk(
     n_stages: int,
     cutoff: np.datetime64,
     calendar: Any,
+    utc: bool,
 ) -> _Walk:
     """Visits and held time of sorted events (every ticket's first event is its start)."""
     n = len(ticket)
@@ -308,7 +334,7 @@ def _walk(
     counted = ~paused & (current < n_stages - 1) & (end > time)
     seconds = np.zeros(n)
     if counted.any():
-        seconds[counted] = _clock_seconds(time[counted], end[counted], calendar)
+        seconds[counted] = _clock_seconds(time[counted], end[counted], calendar, utc=utc)
     new_visit = first.copy()
     new_visit[1:] |= current[1:] != current[:-1]
     visit = np.cumsum(new_visit) - 1
@@ -343,19 +369,6 @@ def _walk(
     )
 
 
-def _forward_fill(values: pd.Series, first: np.ndarray) -> np.ndarray:
-    """Last non-missing value so far within each ticket (missing before the first)."""
-    n = len(values)
-    idx = np.arange(n)
-    has = values.notna().to_numpy()
-    source = np.maximum.accumulate(np.where(has, idx, -1))
-    start = np.maximum.accumulate(np.where(first, idx, 0))
-    ok = source >= start
-    out = np.full(n, None, dtype=object)
-    out[ok] = values.to_numpy(dtype=object)[source[ok]]
-    return out
-
-
 # -- the measure -------------------------------------------------------------------------
 
 
@@ -369,6 +382,7 @@ def itr_stages(
     as_of: Any = None,
     calendar: Any = None,
     unit: str = "h",
+    quantiles: Sequence[float] = (0.5, 0.9),
     confidence: float = 0.95,
     min_n: int | None = None,
 ) -> ITRStages:
@@ -403,11 +417,18 @@ def itr_stages(
         events after it are left out (and counted). Default: the latest timestamp of
         ``ticket_events`` (and of ``tickets.opened``), never today. Timestamps are UTC
         (the contract's); an ``as_of`` with a time zone is converted to UTC.
-    calendar : optional
-        A business calendar of :mod:`hxmetrics.measures.responsiveness` (working hours,
-        time zone, holidays): clock time is then business time. Default: wall time.
-    unit : {"h", "D", "W", "M", "Q", "Y"}, default "h"
-        Unit of every time in the result.
+    calendar : BusinessCalendar, optional
+        A business calendar (:class:`~hxmetrics.measures.responsiveness._calendar.BusinessCalendar`:
+        working hours, time zone, holidays): clock time is then business time.
+        Naive timestamps are read as wall-clock times in the calendar's zone; when
+        ``ticket_events`` has UTC offsets (or a time zone) they are placed in time and
+        converted. Default: wall time.
+    unit : {"s", "min", "h", "D", "W"}, default "h"
+        Unit of every time in the result (as in :func:`responsiveness`: with a
+        calendar, ``"D"`` is 24 *working* hours; use ``"h"`` or ``"min"`` there).
+    quantiles : sequence of float, default (0.5, 0.9)
+        Kaplan-Meier quantiles of the time in each stage: the first is ``.time``'s
+        ``estimate``, the others columns ``q90``, ``q90_ci_low``, ``q90_ci_high``.
     confidence : float, default 0.95
         Level of every interval.
     min_n : int, optional
@@ -448,24 +469,32 @@ def itr_stages(
     --------
     >>> import pandas as pd
     >>> events = pd.DataFrame({
-    ...     "ticket_id": ["k1", "k1", "k1", "k2", "k2"],
-    ...     "status": ["opened", "resolved", "closed", "opened", "resolved"],
-    ...     "timestamp": pd.to_datetime(["2024-01-01 09:00", "2024-01-01 13:00",
-    ...         "2024-01-02 09:00", "2024-01-01 10:00", "2024-01-01 12:00"])})
+    ...     "ticket_id": ["k1", "k1", "k1", "k2", "k2", "k3", "k3", "k3"],
+    ...     "status": ["opened", "resolved", "closed", "opened", "resolved",
+    ...                "opened", "resolved", "closed"],
+    ...     "timestamp": pd.to_datetime([
+    ...         "2024-01-01 09:00", "2024-01-01 13:00", "2024-01-02 09:00",
+    ...         "2024-01-01 10:00", "2024-01-01 12:00",
+    ...         "2024-01-01 11:00", "2024-01-01 12:00", "2024-01-01 22:00"])})
     >>> chain = itr_stages(events, stages=["opened", "resolved", "closed"],
     ...                    as_of="2024-01-03")
-    >>> chain.reach[["stage", "n", "n_reached", "estimate"]]
+    >>> chain.reach[["stage", "n", "n_reached", "estimate"]].round(1)
           stage  n  n_reached  estimate
-    0    opened  2          2     100.0
-    1  resolved  2          2     100.0
-    2    closed  2          1      50.0
-    >>> chain.time[["stage", "estimate", "n_left", "n_still_in"]]
-          stage  estimate  n_left  n_still_in
-    0    opened       3.0       2           0
-    1  resolved      20.0       1           1
+    0    opened  3          3     100.0
+    1  resolved  3          3     100.0
+    2    closed  3          2      66.7
+
+    k2 is still resolved at ``as_of`` (36 hours, censored): the median time in
+    "resolved" is 20 hours, not the 15 of the two closed tickets.
+
+    >>> chain.time[["stage", "estimate", "n_left", "n_still_in", "median_completed_only"]]
+          stage  estimate  n_left  n_still_in  median_completed_only
+    0    opened       2.0       3           0                    2.0
+    1  resolved      20.0       2           1                   15.0
     """
     confidence = check_confidence(confidence)
-    check_choice("unit", unit, list(UNIT_DAYS))
+    check_choice("unit", unit, list(UNIT_SECONDS))
+    probs = _check_quantiles(quantiles)
     stage_names = _names(stages, "stages")
     pause_names = _names(pause, "pause")
     if len(stage_names) < 2:
@@ -582,17 +611,7 @@ def itr_stages(
             other[s] = int(k)
 
     keep = in_chain[ev_ticket] & ~after & (idx >= first_start[run])
-    team_values: np.ndarray | None = None
-    if ev_team is not None or (tk is not None and "team" in tk.columns):
-        if ev_team is not None:
-            team_series = ev_team.iloc[sort].reset_index(drop=True)
-        else:
-            team_series = pd.Series([None] * n, dtype=object)
-        filled = _forward_fill(team_series, first)
-        if tk is not None and "team" in tk.columns:
-            default = tk["team"].to_numpy(dtype=object)[ev_ticket]
-            filled = np.where(pd.isna(filled), default, filled)
-        team_values = np.where(pd.isna(filled), NOT_RECORDED, filled).astype(object)[keep]
+    team_values, team_labels = _holders(ev_team, tk, sort, ev_ticket, first, keep)
     walk = _walk(
         ev_ticket[keep],
         t[keep],
@@ -603,6 +622,7 @@ def itr_stages(
         n_stages=n_s,
         cutoff=np.datetime64(cutoff.to_datetime64()),
         calendar=calendar,
+        utc=calendar is not None and _has_offsets(raw["timestamp"]),
     )
     excluded = {
         "tickets_opened_after_as_of": np.bincount(group[late], minlength=len(keys)),
@@ -617,7 +637,7 @@ def itr_stages(
         "clock": "wall" if calendar is None else "business",
         "other_statuses": other,
     }
-    scale = 86_400.0 * UNIT_DAYS[unit]
+    scale = UNIT_SECONDS[unit]
     build = _Builder(
         keys=keys,
         group=group,
@@ -628,6 +648,8 @@ def itr_stages(
         confidence=confidence,
         min_n=min_n,
         meta=meta,
+        quantiles=probs,
+        team_labels=team_labels,
     )
     reach = build.reach(excluded)
     totals = dict(reach.attrs["hxmetrics"]["excluded"])
@@ -636,6 +658,43 @@ def itr_stages(
     stalls = build.stalls(totals)
     teams = build.teams(totals)
     return ITRStages(reach=reach, time=time_frame, rework=rework, stalls=stalls, teams=teams)
+
+
+def _holders(
+    ev_team: pd.Series | None,
+    tickets: pd.DataFrame | None,
+    sort: np.ndarray,
+    ticket: np.ndarray,
+    first: np.ndarray,
+    keep: np.ndarray,
+) -> tuple[np.ndarray | None, list[str] | None]:
+    """Who holds each (sorted, kept) event's ticket, as codes into the returned labels.
+
+    The last team an event of the ticket named, else ``tickets.team``, else
+    :data:`NOT_RECORDED`. None when no table names a team.
+    """
+    default = None if tickets is None or "team" not in tickets.columns else tickets["team"]
+    if ev_team is None and default is None:
+        return None, None
+    named = [v.dropna().astype(str) for v in (ev_team, default) if v is not None]
+    labels = sorted(set(pd.concat(named).unique())) if named else []
+    index = pd.Index(labels, dtype=object)
+    n = len(sort)
+    if ev_team is not None:
+        codes = index.get_indexer(ev_team.astype(object).where(ev_team.notna(), None))[sort]
+    else:
+        codes = np.full(n, -1, dtype=np.int64)
+    idx = np.arange(n)
+    source = np.maximum.accumulate(np.where(codes >= 0, idx, -1))
+    start = np.maximum.accumulate(np.where(first, idx, 0))
+    known = source >= start
+    filled = np.full(n, -1, dtype=np.int64)
+    filled[known] = codes[source[known]]
+    if default is not None:
+        fallback = index.get_indexer(default.astype(object).where(default.notna(), None))
+        filled = np.where(filled >= 0, filled, fallback[ticket])
+    filled = np.where(filled >= 0, filled, len(labels))
+    return filled[keep], [*labels, NOT_RECORDED]
 
 
 def _groups(
@@ -701,6 +760,8 @@ class _Builder:
     confidence: float
     min_n: int | None
     meta: dict[str, Any]
+    quantiles: list[float]
+    team_labels: list[str] | None
 
     def _rows(self, stages: Sequence[str]) -> pd.DataFrame:
         """Group keys crossed with ``stages`` (group-major)."""
@@ -748,9 +809,10 @@ class _Builder:
     def _per(self, ticket_values: np.ndarray) -> np.ndarray:
         """Sum of a per-ticket 2-D array (tickets x stages) per group, as rows."""
         g = len(self.keys)
-        out = np.zeros((g, ticket_values.shape[1]))
-        np.add.at(out, self.group, ticket_values)
-        return out.reshape(-1)
+        columns = [
+            np.bincount(self.group, weights=column, minlength=g) for column in ticket_values.T
+        ]
+        return np.column_stack(columns).reshape(-1)
 
     def reach(self, excluded: dict[str, np.ndarray]) -> pd.DataFrame:
         w, s = self.walk, len(self.stages)
@@ -788,56 +850,53 @@ class _Builder:
 
     def time(self, totals: dict[str, int]) -> pd.DataFrame:
         w, stages = self.walk, self.stages[:-1]
-        rows = self._rows(stages)
-        first_visit = np.ones(len(w.visit_ticket), dtype=bool)
+        s = len(stages)
+        size = len(self.keys) * s
         pair = w.visit_ticket * len(self.stages) + w.visit_stage
         _, first_at = np.unique(pair, return_index=True)
-        first_visit[:] = False
-        first_visit[first_at] = True
-        frame = pd.DataFrame(
-            {
-                "group": self.group[w.visit_ticket],
-                "stage": w.visit_stage,
-                "duration": w.visit_clock / self.scale,
-                "ended": w.visit_ended,
-            }
-        )[first_visit & (w.visit_stage < len(self.stages) - 1)]
-        parts = dict(list(frame.groupby(["group", "stage"], sort=False)))
-        values = []
-        for g in range(len(self.keys)):
-            for s in range(len(stages)):
-                part = parts.get((g, s))
-                if part is None or part.empty:
-                    values.append((0, math.nan, math.nan, math.nan, 0, 0, math.nan))
-                    continue
-                model = KaplanMeier(confidence=self.confidence)
-                model.fit(
-                    part["duration"].to_numpy(), part["ended"].to_numpy(), unit=self.meta["unit"]
-                )
-                low, high = model.median_ci_ or (math.nan, math.nan)
-                done = part.loc[part["ended"], "duration"]
-                naive = float(done.median()) if len(done) else math.nan
-                left = int(part["ended"].sum())
-                median = math.nan if model.median_ is None else model.median_
-                values.append((len(part), median, low, high, left, len(part) - left, naive))
-        table = np.array(values, dtype=float).reshape(len(values), 7)
+        first = np.zeros(len(pair), dtype=bool)
+        first[first_at] = True
+        first &= w.visit_stage < s
+        row = (self.group[w.visit_ticket] * s + w.visit_stage)[first]
+        duration = w.visit_clock[first] / self.scale
+        ended = w.visit_ended[first]
+        n = np.bincount(row, minlength=size)
+        left = np.bincount(row, weights=ended, minlength=size).astype(np.int64)
+        numbers = _quantile_numbers(
+            duration,
+            ended,
+            row,
+            size,
+            probs=self.quantiles,
+            confidence=self.confidence,
+            transform="log",
+        )
+        naive = np.full(size, np.nan)
+        done = pd.Series(duration[ended]).groupby(row[ended]).median()
+        naive[done.index.to_numpy(dtype=np.int64)] = done.to_numpy(dtype=float)
+        head = _quantile_name(self.quantiles[0])
+        extra: dict[str, Any] = {
+            name: values for name, values in numbers.items() if not name.startswith(head)
+        }
+        extra.update({"n_left": left, "n_still_in": n - left, "median_completed_only": naive})
         out = grouped_result(
-            rows,
+            self._rows(stages),
             measure="itr_time_in_stage",
-            n=table[:, 0].astype(np.int64),
-            estimate=table[:, 1],
-            se=np.full(len(values), np.nan),
-            ci_low=table[:, 2],
-            ci_high=table[:, 3],
+            n=n.astype(np.int64),
+            estimate=numbers[head],
+            se=np.full(size, np.nan),
+            ci_low=numbers[head + "_ci_low"],
+            ci_high=numbers[head + "_ci_high"],
             confidence=self.confidence,
             method="brookmeyer_crowley",
             min_n=self.min_n,
-            extra={
-                "n_left": table[:, 4].astype(np.int64),
-                "n_still_in": table[:, 5].astype(np.int64),
-                "median_completed_only": table[:, 6],
+            extra=extra,
+            meta={
+                **self.meta,
+                "transform": "log",
+                "visit": "first",
+                "quantiles": list(self.quantiles),
             },
-            meta={**self.meta, "conf_type": "log", "visit": "first"},
         )
         out.attrs["hxmetrics"]["excluded"] = dict(totals)
         return out
@@ -846,8 +905,8 @@ class _Builder:
         w, s = self.walk, len(self.stages)
         entered = np.zeros((w.n_tickets, s))
         entered[w.visit_ticket, w.visit_stage] = 1.0
-        loops = np.zeros((w.n_tickets, s))
-        np.add.at(loops, (w.visit_ticket[w.visit_back], w.visit_stage[w.visit_back]), 1.0)
+        back = w.visit_ticket[w.visit_back] * s + w.visit_stage[w.visit_back]
+        loops = np.bincount(back, minlength=w.n_tickets * s).reshape(w.n_tickets, s).astype(float)
         any_loop = loops.sum(axis=1)
         n_any = self._per(self.in_chain.astype(float)[:, None])
         k_any = self._per((any_loop > 0).astype(float)[:, None])
@@ -900,34 +959,46 @@ class _Builder:
 
     def teams(self, totals: dict[str, int]) -> pd.DataFrame | None:
         held = self.walk.held
-        if held is None:
+        if held is None or self.team_labels is None:
             return None
-        held = held.assign(group=self.group[held["ticket"].to_numpy()])
-        # Per ticket and stage: the clock time of the stage (all holders).
-        stage_time = held.groupby(["ticket", "stage"], sort=False)["seconds"].transform("sum")
-        held = held.assign(stage_time=stage_time)
+        # The ratio estimator of a team's share R = sum(y) / sum(x) over the tickets in
+        # the stage (y the team's clock time, x the stage's), and its linearised
+        # variance sum((y - R x)^2) / (m (m - 1) mean(x)^2) (Cochran 1977, 6.3), from
+        # sums: sum((y - R x)^2) = Syy - 2 R Syx + R^2 Sxx over all m tickets (y = 0
+        # where the team did not hold the ticket).
+        x = held.groupby(["ticket", "stage"], sort=False)["seconds"].transform("sum")
+        held = held.assign(
+            group=self.group[held["ticket"].to_numpy()],
+            x=x,
+            yy=held["seconds"] ** 2,
+            yx=held["seconds"] * x,
+        )
+        per_ticket = held.drop_duplicates(["ticket", "stage"])[["group", "stage", "x"]]
+        cell_sums = (
+            per_ticket.assign(xx=per_ticket["x"] ** 2)
+            .groupby(["group", "stage"], sort=True)
+            .agg(m=("x", "size"), sx=("x", "sum"), sxx=("xx", "sum"))
+        )
+        table = (
+            held.groupby(["group", "stage", "held_by"], sort=True)
+            .agg(n=("seconds", "size"), sy=("seconds", "sum"), syy=("yy", "sum"), syx=("yx", "sum"))
+            .join(cell_sums, on=["group", "stage"])
+            .reset_index()
+        )
         z = z_critical(self.confidence)
-        records = []
-        for key, part in held.groupby(["group", "stage"], sort=True):
-            g, s = (int(v) for v in cast("tuple[int, int]", key))
-            per_ticket = part.groupby("ticket", sort=False)["stage_time"].first()
-            x = per_ticket.to_numpy()
-            m = len(x)
-            total = float(x.sum())
-            for team, rows in part.groupby("held_by", sort=True):
-                y = pd.Series(0.0, index=per_ticket.index)
-                y.loc[rows["ticket"].to_numpy()] = rows.groupby("ticket")["seconds"].sum()
-                yv = y.to_numpy()
-                ratio = float(yv.sum() / total) if total > 0 else math.nan
-                if m > 1 and total > 0:
-                    resid = yv - ratio * x
-                    se = math.sqrt(float((resid**2).sum()) / (m * (m - 1))) / float(x.mean())
-                else:
-                    se = math.nan
-                time_held = float(yv.sum()) / self.scale
-                records.append((g, self.stages[s], team, len(rows), ratio, se, m, time_held))
-        cols = ["group", "stage", "held_by", "n", "ratio", "se", "m", "time"]
-        table = pd.DataFrame.from_records(records, columns=cols)
+        sx, m = table["sx"].to_numpy(dtype=float), table["m"].to_numpy(dtype=float)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            ratios = np.where(sx > 0, table["sy"].to_numpy(dtype=float) / sx, np.nan)
+            ss = (
+                table["syy"].to_numpy(dtype=float)
+                - 2 * ratios * table["syx"].to_numpy(dtype=float)
+                + ratios**2 * table["sxx"].to_numpy(dtype=float)
+            )
+            ses = np.where(m > 1, np.sqrt(np.clip(ss, 0, None) / (m * (m - 1))) / (sx / m), np.nan)
+        table["time"] = table["sy"] / self.scale
+        table["stage"] = np.asarray(self.stages, dtype=object)[table["stage"].to_numpy()]
+        table["held_by"] = np.asarray(self.team_labels, dtype=object)[table["held_by"].to_numpy()]
+        table["ratio"], table["se"] = ratios, ses
         rows = self.keys.loc[table["group"].to_numpy()].reset_index(drop=True)
         rows["stage"] = pd.Categorical(
             table["stage"].to_numpy(dtype=object), categories=list(self.stages), ordered=True
