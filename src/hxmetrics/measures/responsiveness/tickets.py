@@ -285,11 +285,12 @@ def _prepare(
         frame["_reopened"] = _reopened(df["reopened"])[keep]
     else:
         frame["_reopened"] = np.nan
-    # The observation window of each ticket (as_of - opened) and, for the backlog
-    # (opened and not closed by as_of), its age so far.
-    window = _elapsed(start, pd.Series(cutoff, index=start.index), calendar, zone) / scale
-    frame["_window"] = window
-    frame["_age"] = np.where(closed_by, np.nan, window)
+    # The backlog (opened and not closed by as_of): each ticket's age so far.
+    ages = np.full(len(frame), np.nan)
+    waiting = start[~closed_by]
+    at = pd.Series(cutoff, index=waiting.index)
+    ages[~closed_by] = _elapsed(waiting, at, calendar, zone) / scale
+    frame["_age"] = ages
     return _Prepared(frame, cols, left_out, cutoff, source)
 
 
