@@ -39,9 +39,10 @@ import numpy as np
 import pandas as pd
 
 from hxmetrics.errors import InputTableError, ParameterError, check_choice, check_columns
-from hxmetrics.measures import tenure
 from hxmetrics.measures._inference import check_confidence
 from hxmetrics.measures._result import grouped_result
+from hxmetrics.measures.tenure import TRANSFORMS as _KM_TRANSFORMS
+from hxmetrics.measures.tenure import km_quantiles, km_restricted_mean, km_survival_at
 from hxmetrics.tables import _ORDERINGS, _fail, _ordering_failures, as_pandas
 
 __all__ = ["CLOCKS", "TRANSFORMS", "UNIT_SECONDS", "responsiveness", "sla_attainment"]
@@ -52,7 +53,7 @@ UNIT_SECONDS: dict[str, float] = {"s": 1.0, "min": 60.0, "h": 3600.0, "D": 86_40
 CLOCKS = ("first_response", "closed")
 #: Scales of the pointwise interval of S(t), as statsmodels' ``quantile_ci`` names them
 #: (the shared estimator's, :data:`hxmetrics.measures.tenure.TRANSFORMS`).
-TRANSFORMS: tuple[str, ...] = tuple(tenure.TRANSFORMS)
+TRANSFORMS: tuple[str, ...] = tuple(_KM_TRANSFORMS)
 
 _TABLE = "tickets"
 _TIME_COLUMNS = ("opened", "first_response", "closed")
@@ -387,9 +388,7 @@ def _quantile_numbers(
 ) -> dict[str, np.ndarray]:
     """Kaplan-Meier quantiles with their Brookmeyer-Crowley intervals, per group code
     (the one estimator: :func:`hxmetrics.measures.tenure.km_quantiles`)."""
-    table = tenure.km_quantiles(
-        t, e, groups=codes, q=probs, confidence=confidence, transform=transform
-    )
+    table = km_quantiles(t, e, groups=codes, q=probs, confidence=confidence, transform=transform)
     out = {}
     for column, suffix in (("estimate", ""), ("ci_low", "_ci_low"), ("ci_high", "_ci_high")):
         values = _by_code(table, column, size, len(probs))
@@ -410,7 +409,7 @@ def _attained(
     """Percent within target per group code, its se and interval: 100 (1 - S(1)) of
     the time divided by the ticket's target
     (:func:`hxmetrics.measures.tenure.km_survival_at`)."""
-    table = tenure.km_survival_at(
+    table = km_survival_at(
         ratio, event, times=1.0, groups=codes, confidence=confidence, transform=transform
     )
     s = _by_code(table, "survival", size)[:, 0]
@@ -810,7 +809,7 @@ def _summary(
         for suffix in ("", "_ci_low", "_ci_high"):
             extra[name + suffix] = numbers[name + suffix]
     if math.isfinite(horizon) and horizon > 0:
-        rmst = tenure.km_restricted_mean(t, e, horizon=horizon, groups=codes)
+        rmst = km_restricted_mean(t, e, horizon=horizon, groups=codes)
         # Past a group's last time (its curve not at 0) the mean would extrapolate:
         # R extends the curve flat; here it is NaN.
         beyond = _by_code(rmst, "beyond_follow_up", size)[:, 0] > 0
