@@ -2,8 +2,8 @@
 
     python docs/plot_responsiveness.py
 
-On the bundled sample (:func:`hxmetrics.datasets.load_sample`): at each month end of
-2024 and 2025, the tickets opened in the 30 days before are measured as a dashboard
+On the bundled sample (:func:`hxmetrics.datasets.load_sample`): at each month end from
+January 2024 to November 2025, the tickets opened in the 30 days before are measured as a dashboard
 would see them that day (answers and closings after the month end have not happened
 yet). Three numbers per month: the median time to close of the tickets already closed
 (the naive dashboard number), the censored Kaplan-Meier median of
