@@ -37,7 +37,11 @@ AS_OF = "2024-04-01"
 
 
 def _simulate(
-    n_people: int, rng: np.random.Generator, *, effect: float = EFFECT
+    n_people: int,
+    rng: np.random.Generator,
+    *,
+    effect: float = EFFECT,
+    on_level: bool = False,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Responses (prior on day 0, trigger on day 30, next on day 60) and follow-ups.
 
@@ -49,7 +53,9 @@ def _simulate(
     A detractor (0-6) at the trigger is followed up with probability
     0.05 + 0.15 (6 - score), after U(0.5 h, 72 h): two thirds within the 48 h window.
     A follow-up within the window adds ``effect`` to the next answer; a late one, none
-    (the estimand is the effect of a follow-up within the window). Rounding commutes
+    (the estimand is the effect of a follow-up within the window). With ``on_level``
+    the probability is 0.65 for people whose level is below 4.5 and 0.05 for the others
+    (a confounder the trigger score only partly reflects). Rounding commutes
     with a whole-number shift, so the effect on the rounded score is exactly ``effect``.
     """
     level = rng.normal(5.0, 1.2, n_people)
@@ -60,6 +66,8 @@ def _simulate(
 
     prior, trig = answer(), answer()
     p = np.where(trig <= 6, 0.05 + 0.15 * (6 - trig), 0.0)
+    if on_level:  # teams know their unhappy people: selection on the level itself
+        p = np.where(trig <= 6, 0.05 + 0.6 * (level < 4.5), 0.0)
     followed = rng.random(n_people) < p
     delay_h = rng.uniform(0.5, 72.0, n_people)
     treated = followed & (delay_h <= 48)
@@ -132,6 +140,18 @@ def test_naive_comparison_is_biased_and_the_designs_recover_the_effect(
         assert row["interpretation"].startswith("effect (assumes"), design
         assert row["n_followed_up"] > 200
         assert row["n_not_followed_up"] > 200
+
+
+def test_matching_fails_and_did_holds_when_follow_up_depends_on_the_level() -> None:
+    """The designs' assumptions differ: here follow-up depends on the person's level,
+    which the trigger score reflects only partly. Matching on the score leaves the
+    followed-up less happy than their matches (no unmeasured confounding fails); the
+    prior-to-next change cancels the level (parallel trends holds)."""
+    responses, followups = _simulate(4000, np.random.default_rng(5), on_level=True)
+    matching = closed_loop(responses, followups, design="matching", as_of=AS_OF).effect
+    did = closed_loop(responses, followups, design="did", as_of=AS_OF).effect
+    assert matching["ci_high"].iloc[0] < EFFECT
+    assert did["ci_low"].iloc[0] <= EFFECT <= did["ci_high"].iloc[0]
 
 
 def test_did_uses_triggers_with_a_prior_answer_and_counts_the_others(
