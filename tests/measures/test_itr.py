@@ -17,7 +17,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hxmetrics.errors import InputTableError, ParameterError, PrivacyError
+from hxmetrics.errors import HxWarning, InputTableError, ParameterError, PrivacyError
+from hxmetrics.measures._result import is_result
 from hxmetrics.measures.responsiveness.itr import ANY_STAGE, ITRStages, itr_stages
 
 STAGES = ["opened", "triaged", "in_progress", "resolved", "closed"]
@@ -432,7 +433,9 @@ def test_excluded_tickets_and_events_are_counted_never_dropped_silently():
         "tickets_without_first_stage": 1,
         "events_after_as_of": 1,
     }
-    assert reach["n_excluded_events_after_as_of"].tolist() == [1, 1, 1]
+    # Counted once per group, where the chain starts (the first stage's row).
+    assert reach["n_excluded_events_after_as_of"].tolist() == [1, 0, 0]
+    assert reach["n_excluded_tickets_opened_after_as_of"].tolist() == [1, 0, 0]
     assert out.time.attrs["hxmetrics"]["excluded"] == meta["excluded"]
     assert cell(out.time, "n_still_in", stage="opened") == 1  # a is open at as_of
 
@@ -470,6 +473,65 @@ def test_summary_and_display_show_one_row_per_stage():
     assert "<table" in out._repr_html_()
 
 
+def test_statuses_that_look_like_a_stage_warn_and_stay_neutral():
+    events = pd.DataFrame(
+        history("a", [("opened", 0), ("closed", 1), ("reopened", 5), ("closed", 6)])
+    )
+    with pytest.warns(HxWarning, match=r"'reopened' \(like 'opened'\).*neutral"):
+        out = itr_stages(events, stages=["opened", "closed"], as_of=hours(9))
+    assert cell(out.rework, "n_loops", stage=ANY_STAGE) == 0  # read as the warning says
+    mapped = events.assign(status=events["status"].replace({"reopened": "opened"}))
+    again = itr_stages(mapped, stages=["opened", "closed"], as_of=hours(9))
+    assert cell(again.rework, "n_loops", stage="closed") == 1
+
+
+def test_a_team_that_looks_like_a_person_is_refused():
+    events = EVENTS.assign(team="ana@example.org")
+    with pytest.raises(PrivacyError, match="looks like an email") as info:
+        chain(events)
+    assert "ana@" not in str(info.value)
+
+
+def test_protocol_of_every_frame_with_groups_and_min_n():
+    # The shared checks of tests/measures/test_protocol.py, on each frame: columns and
+    # dtypes, attrs, exclusion totals over the rows shown, suppression of small groups.
+    sizes = {"east": 30, "north": 40, "south": 35, "tiny": 3}
+    rows = []
+    rng = np.random.default_rng(5)
+    i = 0
+    for segment, size in sizes.items():
+        for _ in range(size):
+            gaps = np.cumsum(rng.exponential(4.0, 4))
+            steps = list(zip(["opened", "triaged", "in_progress", "closed"], gaps, strict=True))
+            team = str(rng.choice(["desk", "field"]))
+            rows += history(f"p{i}", steps, segment=segment, team=team)
+            i += 1
+    events = pd.DataFrame(rows)
+    stages = ["opened", "triaged", "in_progress", "closed"]
+    late = history("late", [("opened", 500)], segment="east", team="desk")
+    events = pd.concat([events, pd.DataFrame(late)], ignore_index=True)
+    out = itr_stages(events, stages=stages, by="segment", as_of=hours(12), min_n=5)
+    for name, frame in out.tables().items():
+        assert is_result(frame), name
+        by = frame.attrs["hxmetrics"]["by"]
+        assert by[:2] == ["segment", "stage"]
+        assert list(frame.columns[: 2 + len(by)]) == ["measure", *by, "n"]
+        assert frame["suppressed"].dtype == bool
+        assert str(frame["n"].dtype) == "Int64"
+        for column in ("estimate", "se", "ci_low", "ci_high"):
+            assert frame[column].dtype == np.float64, (name, column)
+        shown = frame[~frame["suppressed"]]
+        excluded = frame.attrs["hxmetrics"]["excluded"]
+        assert excluded == out.reach.attrs["hxmetrics"]["excluded"]
+        assert excluded["tickets_opened_after_as_of"] >= 1  # "late" at least
+        for column in (c for c in frame.columns if c.startswith("n_excluded_")):
+            assert excluded[column.removeprefix("n_excluded_")] == int(shown[column].sum())
+        tiny = frame["segment"] == "tiny"
+        assert frame.loc[tiny, "suppressed"].all(), name
+        assert frame.loc[tiny, "estimate"].isna().all(), name
+        assert not frame["suppressed"].all(), name
+
+
 # -- errors -----------------------------------------------------------------------------
 
 
@@ -488,6 +550,7 @@ def test_unknown_stage_name_is_named_with_the_nearest_status():
         ({"pause": ["closed"]}, "both a stage and a pause"),
         ({"unit": "M"}, "unit"),
         ({"as_of": "soon"}, "as_of must be a date"),
+        ({"as_of": "2024-01-02 00:00+01:00"}, "has a time zone but the timestamps"),
         ({"by": "region"}, r"by names \['region'\]"),
     ],
 )

@@ -33,7 +33,9 @@ How a history is read
 
 from __future__ import annotations
 
+import difflib
 import re
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -42,7 +44,14 @@ import numpy as np
 import pandas as pd
 
 from hxmetrics._display import DisplayMixin
-from hxmetrics.errors import InputTableError, ParameterError, check_choice, did_you_mean
+from hxmetrics.errors import (
+    HxWarning,
+    InputTableError,
+    ParameterError,
+    PrivacyError,
+    check_choice,
+    did_you_mean,
+)
 from hxmetrics.measures._inference import check_confidence, wilson_interval, z_critical
 from hxmetrics.measures._result import grouped_result
 from hxmetrics.measures.responsiveness.tickets import (
@@ -51,7 +60,7 @@ from hxmetrics.measures.responsiveness.tickets import (
     _quantile_name,
     _quantile_numbers,
 )
-from hxmetrics.privacy import check_group_columns
+from hxmetrics.privacy import check_group_columns, looks_personal
 from hxmetrics.tables import as_pandas, validate
 
 __all__ = ["ITRStages", "itr_stages"]
@@ -113,7 +122,7 @@ class ITRStages(DisplayMixin):
 
     Every frame is a grouped result (:func:`~hxmetrics.measures._result.grouped_result`:
     ``measure``, the ``by`` columns, ``stage``, ``n``, ``estimate``, ``se``, ``ci_low``,
-    ``ci_high``, measure-specific columns, ``n_excluded_*``, ``suppressed``), one row
+    ``ci_high``, measure-specific columns, ``suppressed``), one row
     per group and stage, stages in chain order, suppressed with ``min_n``. Shares are
     percent (0-100); times are clock time in ``unit``.
 
@@ -123,7 +132,13 @@ class ITRStages(DisplayMixin):
         ``itr_reach``: percent of the group's tickets that reached each stage by
         ``as_of`` (Wilson interval); ``n`` tickets, ``n_reached``, ``n_pending`` (open
         tickets that have not reached the stage yet: the final share lies between
-        ``n_reached / n`` and ``(n_reached + n_pending) / n``), ``n_excluded_*``.
+        ``n_reached / n`` and ``(n_reached + n_pending) / n``), and what was left out,
+        counted once per group on its first stage's row (0 on the others):
+        ``n_excluded_tickets_opened_after_as_of``,
+        ``n_excluded_tickets_without_first_stage`` (no event of the first stage and
+        no ``tickets`` row to give the opening time), ``n_excluded_events_after_as_of``.
+        Every frame's ``attrs["hxmetrics"]["excluded"]`` has the totals over the
+        groups shown.
     time : pandas.DataFrame
         ``itr_time_in_stage``: Kaplan-Meier quantiles of the clock time of a ticket's
         first visit to each stage but the last (``estimate`` the first of
@@ -273,7 +288,30 @@ def _out_of_order(
     )
 
 
-def _cutoff(as_of: Any, latest: pd.Timestamp) -> pd.Timestamp:
+def _warn_lookalikes(others: list[str], named: list[str]) -> None:
+    """Warn about statuses outside stages and pause that look like one of them.
+
+    They are read as neutral events, so a ``"reopened"`` beside a stage ``"opened"``
+    would not move the ticket back, and a typo (``"resovled"``) would not resolve it.
+    """
+    found = {}
+    for status in others:
+        close = difflib.get_close_matches(status.lower(), [n.lower() for n in named], 1, 0.8)
+        if close:
+            found[status] = next(n for n in named if n.lower() == close[0])
+    if found:
+        pairs = ", ".join(f"{s!r} (like {n!r})" for s, n in found.items())
+        warnings.warn(
+            f"itr_stages: statuses {pairs} in table 'ticket_events' are neither stages nor "
+            "pause statuses, so they are read as neutral events (the stage does not "
+            "change). If they mean a stage, map them first, e.g. "
+            "events['status'].replace({'reopened': 'opened'}).",
+            HxWarning,
+            stacklevel=3,
+        )
+
+
+def _cutoff(as_of: Any, latest: pd.Timestamp, *, aware: bool) -> pd.Timestamp:
     if as_of is None:
         return latest
     try:
@@ -284,7 +322,14 @@ def _cutoff(as_of: Any, latest: pd.Timestamp) -> pd.Timestamp:
         ) from exc
     if pd.isna(cutoff):
         raise ParameterError("itr_stages: as_of is missing (NaT); give a date or None.")
-    if cutoff.tzinfo is not None:  # the contract's timestamps are naive UTC
+    if cutoff.tzinfo is not None:
+        if not aware:
+            raise ParameterError(
+                f"itr_stages: as_of ({cutoff}) has a time zone but the timestamps of "
+                "ticket_events have none: pass a naive time, e.g. "
+                f"as_of='{cutoff.tz_localize(None)}'."
+            )
+        # Timestamps with offsets are stored as naive UTC by the contract.
         cutoff = cutoff.tz_convert("UTC").tz_localize(None)
     return cutoff.as_unit("ns")
 
@@ -415,8 +460,10 @@ def itr_stages(
     as_of : date, optional
         The censoring date: tickets still in a stage at ``as_of`` are censored there,
         events after it are left out (and counted). Default: the latest timestamp of
-        ``ticket_events`` (and of ``tickets.opened``), never today. Timestamps are UTC
-        (the contract's); an ``as_of`` with a time zone is converted to UTC.
+        ``ticket_events`` (and of ``tickets.opened``), never today. When the
+        timestamps carry UTC offsets (the contract stores them as UTC), an ``as_of``
+        with a time zone is converted to UTC and a naive one is read as UTC; with
+        naive timestamps, ``as_of`` must be naive too.
     calendar : BusinessCalendar, optional
         A business calendar (:class:`~hxmetrics.measures.responsiveness._calendar.BusinessCalendar`:
         working hours, time zone, holidays): clock time is then business time.
@@ -530,7 +577,8 @@ def itr_stages(
     latest = events["timestamp"].max()
     if tk is not None and len(tk):
         latest = max(latest, tk["opened"].max())
-    cutoff = _cutoff(as_of, pd.Timestamp(latest))
+    aware = _has_offsets(raw["timestamp"])
+    cutoff = _cutoff(as_of, pd.Timestamp(latest), aware=aware)
 
     # Tickets: 0..n-1, from tickets when given (the population), else from the events.
     if tk is not None:
@@ -552,6 +600,7 @@ def itr_stages(
     stage_of = np.array([order[s] if s in order and order[s] < n_s else -1 for s in names])
     pause_of = np.array([s in pause_names for s in names], dtype=bool)
     other = {s: 0 for s in names if s not in order}
+    _warn_lookalikes(list(other), [*stage_names, *pause_names])
 
     t = events["timestamp"].to_numpy(dtype="datetime64[ns]")
     ev_ticket = ticket_of_event.astype(np.int64)
@@ -622,7 +671,7 @@ def itr_stages(
         n_stages=n_s,
         cutoff=np.datetime64(cutoff.to_datetime64()),
         calendar=calendar,
-        utc=calendar is not None and _has_offsets(raw["timestamp"]),
+        utc=aware,
     )
     excluded = {
         "tickets_opened_after_as_of": np.bincount(group[late], minlength=len(keys)),
@@ -678,6 +727,12 @@ def _holders(
         return None, None
     named = [v.dropna().astype(str) for v in (ev_team, default) if v is not None]
     labels = sorted(set(pd.concat(named).unique())) if named else []
+    if labels and looks_personal(pd.Series(labels, dtype=object)).any():
+        raise PrivacyError(
+            "itr_stages: a team (column 'team' of ticket_events or tickets) looks like an "
+            "email address or a phone number; the time per team would show a person. "
+            "Give teams, not people (or drop the column)."
+        )
     index = pd.Index(labels, dtype=object)
     n = len(sort)
     if ev_team is not None:
@@ -825,8 +880,14 @@ class _Builder:
         n = self._per(np.repeat(chain, s, axis=1))
         k = self._per(reached)
         rows = self._rows(self.stages)
-        per_group = {r: np.repeat(v, s) for r, v in excluded.items()}
-        out = self._share(
+        # Tickets that never entered the chain (and events after as_of) are counted once
+        # per group, on the row where the chain starts: the first stage's.
+        per_group = {}
+        for reason, counts in excluded.items():
+            column = np.zeros((len(self.keys), s), dtype=np.int64)
+            column[:, 0] = counts
+            per_group[reason] = column.reshape(-1)
+        return self._share(
             rows,
             "itr_reach",
             n,
@@ -835,12 +896,6 @@ class _Builder:
             per_group,
             {},
         )
-        # Totals over the groups shown, counted once per group (not once per stage).
-        first_rows = out["stage"] == self.stages[0]
-        out.attrs["hxmetrics"]["excluded"] = {
-            r: int(out.loc[first_rows, f"n_excluded_{r}"].sum(skipna=True)) for r in excluded
-        }
-        return out
 
     def _current_stage(self) -> np.ndarray:
         w = self.walk
