@@ -601,3 +601,13 @@ def test_a_group_with_only_excluded_answers_is_a_row() -> None:
     assert share.loc["south", "n_excluded_after_as_of"] == 1
     assert share.loc["west", "n_excluded_missing"] == 1
     assert out.effect.attrs["hxmetrics"]["excluded"]["after_as_of"] == 1
+
+
+def test_options_that_cannot_be_combined_or_are_too_small() -> None:
+    responses, followups = _tiny()
+    with pytest.raises(ParameterError, match="instrument="):
+        closed_loop(responses, followups, trigger=lambda df: df["score"] < 5, instrument="nps")
+    with pytest.raises(ParameterError, match="n_resamples"):
+        closed_loop(responses, followups, n_resamples=3)
+    with pytest.raises(ParameterError, match="unit"):
+        closed_loop(responses, followups, unit="fortnight")
