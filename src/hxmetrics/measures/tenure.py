@@ -15,7 +15,15 @@ Polars, DuckDB, Spark); times with a time zone are read as local wall-clock time
   ``plot(ax=)``, ``median_``, ``to_dict``/``from_dict``). Intervals default to
   ``conf_type="log"`` (a symmetric interval for log S, R ``survival``'s default);
   ``"log-log"`` (for log(-log S), the default of Stata and lifelines) and ``"plain"``
-  are available. :func:`kaplan_meier` returns its table.
+  are available. :func:`kaplan_meier` returns its table. ``quantile(q, transform=)``
+  gives any quantile with the interval of Brookmeyer & Crowley (1982) on five scales
+  (as statsmodels' ``quantile_ci``; R survival's ``quantile.survfit`` or statsmodels'
+  reading of the step curve), ``survival_at(times)`` S(t) with its interval (SLA
+  attainment is 1 - S(t)), ``restricted_mean(horizon)`` the area under the curve with
+  R's standard error.
+* :func:`km_quantiles`, :func:`km_survival_at`, :func:`km_restricted_mean`: the same
+  numbers for many groups at once from arrays (one sort, no model per group): the
+  engine of the responsiveness measures.
 * :func:`retention_curve`: Kaplan-Meier by role, engagement, hybrid type or any column.
 * :func:`median_tenure`: the median with the interval of Brookmeyer & Crowley (1982),
   read off the pointwise interval as R does; a grouped result (one row per group,
@@ -106,8 +114,6 @@ TRANSFORMS = ("log", "cloglog", "linear", "asinsqrt", "logit")
 CONVENTIONS = ("survival", "statsmodels")
 #: The transform of each pointwise interval scale (``conf_type``).
 TRANSFORM_OF_CONF_TYPE = {"log": "log", "log-log": "cloglog", "plain": "linear"}
-#: Columns of :meth:`KaplanMeier.quantile` and :func:`km_quantiles` (after ``group``).
-QUANTILE_COLUMNS = ("quantile", "estimate", "ci_low", "ci_high")
 # "The curve is at p" within this tolerance: R survival's sqrt(.Machine$double.eps), in
 # quantile.survfit (findq) and print.survfit (survmean's minmin).
 _TOL = math.sqrt(float(np.finfo(np.float64).eps))
