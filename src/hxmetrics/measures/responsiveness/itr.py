@@ -116,7 +116,7 @@ def _has_offsets(raw: pd.Series) -> bool:
 # -- the result --------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, repr=False)
+@dataclass(frozen=True, repr=False, eq=False)
 class ITRStages(DisplayMixin):
     """The issue-to-resolution chain of a set of tickets: five grouped results.
 
