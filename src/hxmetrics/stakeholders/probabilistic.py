@@ -130,7 +130,17 @@ def _backend(backend: Any) -> tuple[Any, str]:
         _splink()
         from splink import SparkAPI
 
-        return SparkAPI(spark_session=backend), "spark"
+        # splink's string similarity functions (Jaro-Winkler, ...) are Java UDFs in a jar
+        # shipped with splink: added to the running session (ADD JAR), then registered
+        # by SparkAPI.
+        from splink.internals.spark.jar_location import similarity_jar_location
+
+        backend.sql(f"ADD JAR '{similarity_jar_location()}'")
+        # Intermediate tables stay in the session's memory (persist) unless the session
+        # has a checkpoint directory, where splink writes them as parquet files.
+        has_dir = bool(backend.sparkContext.getCheckpointDir())
+        method = None if has_dir else "persist"
+        return SparkAPI(spark_session=backend, break_lineage_method=method), "spark"
     raise ParameterError(
         "backend must be 'duckdb' or a pyspark SparkSession; "
         f"got {backend if isinstance(backend, str) else type(backend).__name__!r}."
@@ -277,7 +287,7 @@ def _name_comparison(name: str, other: str | None) -> Any:
     import splink.comparison_level_library as cll
     import splink.comparison_library as cl
 
-    levels = [
+    levels: list[Any] = [
         cll.NullLevel(name),
         cll.ExactMatchLevel(name, term_frequency_adjustments=True),
     ]
@@ -624,7 +634,11 @@ class LinkageModel(DisplayMixin):
             pred = linker.inference.predict(threshold_match_probability=threshold)
             # Only ids, probabilities and levels leave the database, never a value.
             sql = f"select {', '.join(keep)} from {pred.physical_name}"
-            out = linker.misc.query_sql(sql, output_type="pandas")
+            if dialect == "spark":
+                # Through Arrow: pyspark's toPandas passes pandas 3 a deprecated keyword.
+                out = backend.sql(sql).toArrow().to_pandas()
+            else:
+                out = linker.misc.query_sql(sql, output_type="pandas")
         out = out.astype({"unique_id_l": "int64", "unique_id_r": "int64"})
         return out.sort_values(["unique_id_l", "unique_id_r"], ignore_index=True)
 

@@ -157,10 +157,11 @@ class Resolution(_Tables):
         Pairs of records whose match probability is in the review band (empty for the
         exact method): ``silo_l``, ``source_id_l``, ``silo_r``, ``source_id_r``,
         ``match_probability``, ``match_weight``, ``linked`` (the pair's link was
-        made), ``same_person`` (the records ended in one person, through this or other
-        links), then one column per comparison with its level's label ("Exact match on
-        given_name", "Jaro-Winkler distance of given_name >= 0.92", ...). For the data
-        owner's clerical review: roster ids, never a name, a date or an address.
+        made), ``household`` (the household rule refused it), ``same_person`` (the
+        records ended in one person, through this or other links), then one column
+        per comparison with its level's label ("Exact match on given_name",
+        "Jaro-Winkler distance of given_name >= 0.92", ...). For the data owner's
+        clerical review: roster ids, never a name, a date or an address.
     model : LinkageModel or None
         The linkage model used (fitted here or passed in); ``None`` for the exact
         method. Save it (:meth:`LinkageModel.save`) to score later rosters with the
@@ -193,6 +194,7 @@ def _empty_review() -> pd.DataFrame:
             "match_probability": pd.Series(dtype="float64"),
             "match_weight": pd.Series(dtype="float64"),
             "linked": pd.Series(dtype="bool"),
+            "household": pd.Series(dtype="bool"),
             "same_person": pd.Series(dtype="bool"),
         }
     )
@@ -481,21 +483,22 @@ def _resolve_probabilistic(
     else:
         linkage = as_model(model)
         columns = list(linkage.columns_)
-        absent = [c for c in columns if c not in have]
-        if absent:
-            raise InputTableError(
-                f"the linkage model compares column(s) {absent} that are in none of the "
-                f"rosters ({', '.join(rosters)}).",
-                table=next(iter(rosters)),
-                failure_cases=pd.DataFrame(
-                    {
-                        "column": absent,
-                        "check": "column_in_dataframe",
-                        "failure_case": absent,
-                        "index": [None] * len(absent),
-                    }
-                ),
-            )
+    absent = [c for c in columns if c not in have]
+    if absent:
+        what = "settings name" if model is None else "model compares"
+        raise InputTableError(
+            f"the linkage {what} column(s) {absent} that are in none of the "
+            f"rosters ({', '.join(rosters)}).",
+            table=next(iter(rosters)),
+            failure_cases=pd.DataFrame(
+                {
+                    "column": absent,
+                    "check": "column_in_dataframe",
+                    "failure_case": absent,
+                    "index": [None] * len(absent),
+                }
+            ),
+        )
     use_birth_year = rules["birth_year"]
     if use_birth_year == "unless_date_of_birth_compared":
         use_birth_year = "date_of_birth" not in columns
@@ -607,12 +610,16 @@ def _review(
     linkage: LinkageModel,
 ) -> pd.DataFrame:
     prob = pairs["match_probability"].to_numpy(dtype=float)
-    rows = np.flatnonzero((prob >= band[0]) & (prob < band[1]))
+    # [low, high); a band reaching 1 includes the pairs at 1.
+    upper = prob < band[1] if band[1] < 1 else prob <= 1
+    rows = np.flatnonzero((prob >= band[0]) & upper)
     sub = pairs.iloc[rows]
     node_l = sub["unique_id_l"].to_numpy(dtype=np.int64)
     node_r = sub["unique_id_r"].to_numpy(dtype=np.int64)
     linked = np.zeros(len(pairs), dtype=bool)
     linked[links.pair_row[links.used]] = True
+    refused = np.zeros(len(pairs), dtype=bool)
+    refused[links.pair_row[links.household]] = True
     silos = np.asarray(rec.silos, dtype=object)
     source = rec.node_source.to_numpy(dtype=object)
     person = crosswalk["person_id"].to_numpy(dtype=object)
@@ -625,6 +632,7 @@ def _review(
             "match_probability": sub["match_probability"].to_numpy(dtype=float),
             "match_weight": sub["match_weight"].to_numpy(dtype=float),
             "linked": linked[rows],
+            "household": refused[rows],
             "same_person": person[node_l] == person[node_r],
         }
     )
