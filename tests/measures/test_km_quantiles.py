@@ -404,3 +404,32 @@ def test_many_groups_take_the_vectorised_path_with_the_same_numbers(monkeypatch)
         one = KaplanMeier().fit(t[keep], e[keep]).quantile(**args)
         got = vectorised[vectorised["group"] == name].drop(columns="group")
         pd.testing.assert_frame_equal(got.reset_index(drop=True), one)
+
+
+# Three of 300 random tied data sets on which R's print.survfit and quantile.survfit
+# disagree (R 4.2.2, survival 3.5.3; all 300 x 5 conf.types agree with ours, both
+# functions). For each: f <- survfit(Surv(time, status) ~ 1, conf.type = "log");
+# summary(f)$table[c("median", "0.95LCL", "0.95UCL")] and quantile(f, 0.5).
+R_DISAGREE = [
+    (  # the upper curve recrosses 0.5: UCL 29 (print) vs 31 (quantile)
+        [22, 28, 15, 29, 16, 29, 18, 3, 4, 37, 25, 23, 31, 11, 15, 17, 26, 21, 11, 21],
+        [1, 1, 1, 0, 1, 1, 1, 1, 1, 0, 1, 1, 1, 1, 0, 0, 1, 1, 1, 1],
+        [22.0, 18.0, 29.0],
+        [22.0, 18.0, 31.0],
+    ),
+    (  # S = 0.5 from 4 to the end (9): 4 (print) vs 6.5 (quantile)
+        [5, 2, 4, 9, 3],
+        [0, 0, 1, 0, 1],
+        [4.0, 3.0, NAN],
+        [6.5, 3.0, NAN],
+    ),
+    ([22, 17], [0, 1], [17.0, 17.0, NAN], [19.5, 17.0, NAN]),
+]
+
+
+@pytest.mark.parametrize(("t", "e", "printed", "quantile"), R_DISAGREE)
+def test_print_survfit_and_quantile_survfit_on_random_data(t, e, printed, quantile):
+    km = KaplanMeier().fit(t, e)
+    np.testing.assert_array_equal([km.median_, *km.median_ci_], printed)
+    got = km.quantile(0.5)[["estimate", "ci_low", "ci_high"]].iloc[0].to_numpy()
+    np.testing.assert_array_equal(got, quantile)
