@@ -23,6 +23,12 @@ A job file::
                                  # keys = []: no linking, one person per record
     secret_file = "org.secret"   # optional; default: generated, kept in the output folder
 
+    [linkage]                    # optional, with [stakeholders]: how records are linked
+    method = "probabilistic"     # exact (default) | probabilistic (hxmetrics[linkage])
+    model_file = "linkage.json"  # optional: a saved LinkageModel (LinkageModel.save);
+                                 # default: a model fitted on these rosters
+    threshold = 0.9              # optional: match probability that links two records
+
     [privacy]
     min_n = 5                    # default 5; 1 turns suppression off
 
@@ -127,6 +133,12 @@ class Job:
     secret_file: Path | None = None
     #: The job has a ``[stakeholders]`` section: resolve persons, attribute rows.
     stakeholders: bool = False
+    #: ``[linkage] method``: ``exact`` (shared keys) or ``probabilistic`` (a model).
+    linkage_method: str = "exact"
+    #: ``[linkage] model_file``: a saved LinkageModel; None: fitted on the rosters.
+    model_file: Path | None = None
+    #: ``[linkage] threshold``; None: the library's default.
+    threshold: float | None = None
 
 
 def _measure_functions() -> dict[str, Callable[..., pd.DataFrame]]:
@@ -293,7 +305,7 @@ def load_job(path: str | os.PathLike[str], *, engine: str | None = None) -> Job:
     """Read and check a job file; every problem is a :class:`JobError`."""
     path = Path(path)
     raw = _read_toml(path)
-    known = {"job", "inputs", "output", "stakeholders", "privacy", "measure"}
+    known = {"job", "inputs", "output", "stakeholders", "linkage", "privacy", "measure"}
     for key in raw:
         if key not in known:
             raise JobError(f"{path}: unknown section [{key}]." + did_you_mean(key, known))
@@ -329,7 +341,13 @@ def load_job(path: str | os.PathLike[str], *, engine: str | None = None) -> Job:
             secret_file = (base / rel).resolve()
             if not secret_file.is_file():
                 raise JobError(f"[stakeholders].secret_file: no such file {secret_file}")
-    read = [*inputs.values(), path.resolve(), *([secret_file] if secret_file else [])]
+    method, model_file, threshold = _linkage(raw, base, has_stakeholders)
+    read = [
+        *inputs.values(),
+        path.resolve(),
+        *([secret_file] if secret_file else []),
+        *([model_file] if model_file else []),
+    ]
     try:
         _outputs.check_output_dir(out_dir, inputs=read)
     except ParameterError as exc:
@@ -402,7 +420,49 @@ def load_job(path: str | os.PathLike[str], *, engine: str | None = None) -> Job:
         min_n=min_n,
         secret_file=secret_file,
         stakeholders=has_stakeholders,
+        linkage_method=method,
+        model_file=model_file,
+        threshold=threshold,
     )
+
+
+_LINKAGE_METHODS = ("exact", "probabilistic")
+
+
+def _linkage(
+    raw: Mapping[str, Any], base: Path, has_stakeholders: bool
+) -> tuple[str, Path | None, float | None]:
+    """``[linkage]``: the resolution method, a saved model and the threshold."""
+    if "linkage" not in raw:
+        return "exact", None, None
+    linkage = _section(raw, "linkage")
+    if not has_stakeholders:
+        raise JobError("[linkage] needs a [stakeholders] section (it says how to link them).")
+    _check_keys(linkage, ("method", "model_file", "threshold"), "[linkage]")
+    method = str(linkage.get("method", "exact"))
+    if method not in _LINKAGE_METHODS:
+        raise JobError(
+            f"[linkage].method must be one of {', '.join(_LINKAGE_METHODS)}; got {method!r}."
+            + did_you_mean(method, _LINKAGE_METHODS)
+        )
+    model_file: Path | None = None
+    threshold: float | None = None
+    if "model_file" in linkage:
+        rel = _expect(linkage, "model_file", str, "[linkage]")
+        model_file = (base / rel).resolve()
+        if not model_file.is_file():
+            raise JobError(f"[linkage].model_file: no such file {model_file}")
+    if "threshold" in linkage:
+        value = linkage["threshold"]
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 1:
+            raise JobError(f"[linkage].threshold must be a number in (0, 1]; got {value!r}.")
+        threshold = float(value)
+    if method == "exact" and (model_file is not None or threshold is not None):
+        raise JobError(
+            '[linkage].model_file and threshold apply to method = "probabilistic"; '
+            "the method is exact."
+        )
+    return method, model_file, threshold
 
 
 # ---------------------------------------------------------------- disclosure control
@@ -724,6 +784,7 @@ def run_job(job: Job) -> dict[str, Any]:
         }
 
     attribution: dict[str, Any] = {}
+    linkage: dict[str, Any] | None = None
     secret: str | None = None
     secret_source: str | None = None
     if job.stakeholders:
@@ -736,15 +797,19 @@ def run_job(job: Job) -> dict[str, Any]:
             rosters,
             "(default)" if job.keys is None else (list(job.keys) or "none: one per record"),
         )
-        registry = StakeholderRegistry.from_rosters(
-            customers=tables.get("customers"),
-            workers=tables.get("workers"),
-            partners=tables.get("partners"),
-            # An explicit empty list means no keys (one person per record), not the default.
-            keys=None if job.keys is None else list(job.keys),
-            secret=secret,
-            validate_rosters=False,  # validated above
-        )
+        if job.linkage_method == "exact":
+            registry = StakeholderRegistry.from_rosters(
+                customers=tables.get("customers"),
+                workers=tables.get("workers"),
+                partners=tables.get("partners"),
+                # An explicit empty list means no keys (one person per record), not the
+                # default.
+                keys=None if job.keys is None else list(job.keys),
+                secret=secret,
+                validate_rosters=False,  # validated above
+            )
+        else:
+            registry, linkage = _probabilistic_registry(job, tables, rosters, secret)
         crosswalk = registry.crosswalk
         logger.info(
             "resolved stakeholders: %d roster records, %d persons",
@@ -821,6 +886,8 @@ def run_job(job: Job) -> dict[str, Any]:
         "privacy": _privacy_manifest(job, layer),
         "output_format": job.output_format,
     }
+    if linkage is not None:
+        manifest["linkage"] = linkage
     if secret_source is not None:
         # Where the secret behind person ids came from; never the secret itself.
         manifest["person_id_secret"] = secret_source
@@ -829,6 +896,52 @@ def run_job(job: Job) -> dict[str, Any]:
     _write_outputs(job, shown, manifest, secret=secret)
     logger.info("wrote %d outputs (%s) and manifest.json", len(shown), job.output_format)
     return manifest
+
+
+def _probabilistic_registry(
+    job: Job, tables: Mapping[str, Any], rosters: Sequence[str], secret: str
+) -> tuple[Any, dict[str, Any]]:
+    """The registry of ``[linkage] method = "probabilistic"`` and its manifest entry.
+
+    The manifest says how records were linked (method, threshold, the model's source
+    and checksum, counts of links, of pairs to review and of persons resting on an
+    uncertain link); never a roster value or id.
+    """
+    from hxmetrics.stakeholders.episodes import role_episodes
+    from hxmetrics.stakeholders.registry import StakeholderRegistry
+    from hxmetrics.stakeholders.resolution import resolve_identities
+    from hxmetrics.tables import as_pandas
+
+    frames = {t: as_pandas(tables[t], table=t) for t in rosters}
+    resolution = resolve_identities(
+        frames,
+        keys=None if job.keys is None else list(job.keys),
+        secret=secret,
+        method="probabilistic",
+        model=job.model_file,
+        threshold=job.threshold,
+        random_state=0,
+    )
+    crosswalk, conflicts = resolution
+    registry = StakeholderRegistry(
+        rosters=frames,
+        crosswalk=crosswalk,
+        conflicts=conflicts,
+        episodes=role_episodes(frames, crosswalk),
+    )
+    info = crosswalk.attrs["hxmetrics"]
+    entry: dict[str, Any] = {
+        "method": "probabilistic",
+        "threshold": info["threshold"],
+        "review_band": info["review_band"],
+        "model": "fitted on these rosters"
+        if job.model_file is None
+        else {"path": str(job.model_file), "sha256": _sha256(job.model_file)},
+        "links": info["n_links"],
+        "pairs_to_review": info["n_review_pairs"],
+        "persons_with_uncertain_links": info["n_persons_uncertain"],
+    }
+    return registry, entry
 
 
 def _by_customer(result: pd.DataFrame, customer: str) -> pd.DataFrame:

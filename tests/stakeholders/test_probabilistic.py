@@ -476,3 +476,87 @@ def test_spark_gives_the_duckdb_partition(sim, model, resolution, spark):
         res.review[["silo_l", "source_id_l", "silo_r", "source_id_r"]],
         resolution.review[["silo_l", "source_id_l", "silo_r", "source_id_r"]],
     )
+
+
+# --------------------------------------------------------------------------- jobs
+
+JOB = """
+[job]
+name = "linkage-job"
+
+[inputs]
+customers = "customers.csv"
+workers = "workers.csv"
+partners = "partners.csv"
+responses = "responses.csv"
+
+[stakeholders]
+
+[linkage]
+method = "probabilistic"
+model_file = "linkage.json"
+
+[output]
+dir = "out"
+format = "csv"
+
+[[measure]]
+name = "nps_by_hybrid"
+function = "nps"
+table = "responses"
+where = {{ instrument = "nps" }}
+score = "score"
+by = ["hybrid_type"]
+"""
+
+
+def test_a_job_selects_the_method_and_a_saved_model(sim, model, tmp_path):
+    from hxmetrics import jobs
+
+    for silo, df in sim.rosters.items():
+        df.to_csv(tmp_path / f"{silo}.csv", index=False)
+    rows = []
+    for silo, df in sim.rosters.items():
+        ids = df.iloc[:, 0].drop_duplicates().to_numpy()
+        for i, source_id in enumerate(ids):
+            rows.append((f"{silo}-{i}", silo, source_id, i % 11))
+    responses = pd.DataFrame(rows, columns=["response_id", "silo", "source_id", "score"])
+    responses = responses.assign(instrument="nps", item="ltr", timestamp="2024-06-01")
+    responses.to_csv(tmp_path / "responses.csv", index=False)
+    model.save(tmp_path / "linkage.json")
+    (tmp_path / "job.toml").write_text(JOB.format())
+    job = jobs.load_job(tmp_path / "job.toml")
+    assert (job.linkage_method, job.model_file) == ("probabilistic", tmp_path / "linkage.json")
+    manifest = jobs.run_job(job)
+    linkage = manifest["linkage"]
+    assert linkage["method"] == "probabilistic"
+    assert linkage["model"]["sha256"]
+    assert linkage["links"] > 0
+    out = pd.read_csv(tmp_path / "out" / "nps_by_hybrid.csv")
+    assert {"worker_customer", "partner_customer"} <= set(out["hybrid_type"])
+    # Nothing personal in the manifest or the output.
+    text = json.dumps(manifest, default=str) + (tmp_path / "out" / "nps_by_hybrid.csv").read_text()
+    values = _personal_values(sim.rosters)
+    assert not any(f'"{v}"' in text or f",{v}," in text for v in values if len(v) > 3)
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        ('method = "probabilistic"', 'method = "fuzzy"'),
+        ('model_file = "linkage.json"', 'model_file = "missing.json"'),
+        ('model_file = "linkage.json"', "threshold = 2"),
+        ('method = "probabilistic"', 'method = "exact"'),
+        ("[linkage]", "[linkage]\nmodel = 1"),
+    ],
+)
+def test_job_linkage_mistakes_are_named(tmp_path, edit, message):
+    from hxmetrics import jobs
+    from hxmetrics.errors import JobError
+
+    for name in ("customers", "workers", "partners", "responses"):
+        (tmp_path / f"{name}.csv").write_text("x\n")
+    (tmp_path / "linkage.json").write_text("{}")
+    (tmp_path / "job.toml").write_text(JOB.format().replace(edit, message))
+    with pytest.raises(JobError, match=r"\[linkage\]"):
+        jobs.load_job(tmp_path / "job.toml")
