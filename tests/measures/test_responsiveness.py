@@ -436,7 +436,10 @@ def test_simulation_naive_is_biased_ours_recovers_the_truth_and_covers():
     medians = {"fast": 2.0, "mid": 8.0, "slow": 20.0}
     replicates = 200
     sim, as_of = _simulate(rng, replicates, 200, medians)
-    out = responsiveness(sim, by="team", as_of=as_of, unit="h")
+    # SLA targets of 1.5 medians per kind (an SLA table keyed by any ticket column):
+    # truly met by Phi(log 1.5) = 65.8% of tickets.
+    targets = pd.DataFrame({"kind": list(medians), "target": [1.5 * m for m in medians.values()]})
+    out = responsiveness(sim, by="team", as_of=as_of, unit="h", sla=targets)
     out["kind"] = out["team"].str.rstrip("0123456789")
     answered = sim[sim["first_response"] <= as_of]
     naive = answered.groupby("team")["t"].median()  # the closed-only dashboard number
@@ -464,6 +467,18 @@ def test_simulation_naive_is_biased_ours_recovers_the_truth_and_covers():
         z = 1.959963984540054
         covered = (np.abs(mine["rmst"] - truth) <= z * mine["rmst_se"]).mean()
         assert abs(covered - 0.95) <= bound, (kind, covered)
+    # SLA attainment 1 - S(target): ours recovers and covers the truth; the share of
+    # the answered tickets answered within target (the dashboard's) is biased upwards.
+    from scipy.stats import norm
+
+    truth = 100 * norm.cdf(math.log(1.5))
+    met = answered["t"] <= 1.5 * answered["kind"].map(medians)
+    naive_met = 100 * met.groupby(answered["team"]).mean()
+    assert naive_met.mean() > truth + 10, naive_met.mean()
+    assert out["pct_sla_met"].mean() == pytest.approx(truth, abs=1.0)
+    covered = ((out["pct_sla_met_ci_low"] <= truth) & (truth <= out["pct_sla_met_ci_high"])).mean()
+    # 600 intervals: Monte Carlo error sqrt(0.95 * 0.05 / 600) = 0.0089, 3 of them.
+    assert abs(covered - 0.95) <= 3 * math.sqrt(0.95 * 0.05 / len(out)), covered
 
 
 # -------------------------------------------------------------------- properties
