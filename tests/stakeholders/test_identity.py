@@ -496,3 +496,14 @@ def test_resolution_scores_count_pairs():
     assert scores["recall"] == pytest.approx(1 / 3)
     assert scores["exact_persons"] == 0.0
     assert exact_matches(truth, truth)["person_id_true"].tolist() == ["x", "y"]
+
+
+def test_exact_matches_takes_found_ids_that_are_not_text():
+    # Cluster numbers as found person ids (a probabilistic linker's output): compared
+    # as text like everywhere in the scores; merging on int and str raised before.
+    truth = pd.DataFrame(
+        {"silo": ["workers"] * 3, "source_id": list("abc"), "person_id": list("xxy")}
+    )
+    found = truth.assign(person_id=[7, 7, 9])
+    assert exact_matches(found, truth)["person_id_found"].tolist() == ["7", "9"]
+    assert resolution_scores(found, truth).iloc[0]["exact_persons"] == pytest.approx(1.0)

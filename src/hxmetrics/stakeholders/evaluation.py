@@ -126,8 +126,10 @@ def exact_matches(crosswalk: pd.DataFrame, truth: pd.DataFrame) -> pd.DataFrame:
     1              y               q
     """
     both = _align(crosswalk, truth)
-    n_found = crosswalk.groupby("person_id").size().rename("n_found")
-    n_true = truth[["silo", "source_id", "person_id"]].drop_duplicates().groupby("person_id").size()
+    # Counted on the ids as text, as _align compares them (cluster numbers are ids too).
+    n_found = crosswalk["person_id"].astype("str").value_counts().rename("n_found")
+    true = truth[["silo", "source_id", "person_id"]].drop_duplicates().astype("str")
+    n_true = true["person_id"].value_counts()
     cells = both.groupby(["person_id_true", "person_id_found"]).size().rename("n").reset_index()
     cells = cells.merge(n_found.astype("int64"), left_on="person_id_found", right_index=True)
     cells = cells.merge(n_true.rename("n_true"), left_on="person_id_true", right_index=True)

@@ -148,12 +148,16 @@ def _prepare(
         response = rcol
 
     person_col = person if person is not None else response
-    frame = frame.with_columns(
+    # Only the columns read from here on: every later step (the filter above all)
+    # copies what the frame holds, and the caller's other columns can be gigabytes.
+    frame = frame.select(
+        *dict.fromkeys(group_cols),
         nw.col("item").cast(nw.String).alias(_ITEM),
         nw.col("score").cast(nw.Float64).alias(_SCORE),
         nw.col(person_col).alias(_P),
         nw.col(response).alias(_R),
         (nw.col(weights).cast(nw.Float64) if weights is not None else nw.lit(1.0)).alias(_W),
+        *([_ROW] if _ROW in frame.columns else []),
     )
     in_items = nw.col(_ITEM).is_in(all_items)
     no_score = nw.col(_SCORE).is_null() | nw.col(_SCORE).is_nan()
@@ -223,6 +227,10 @@ def _prepare(
             table="responses",
             failure_cases=pd.DataFrame(columns=["column", "check", "failure_case", "index"]),
         )
+    # The checks are done: from here on the answers are read for the consistency
+    # check (and the factor weights) only, and the check columns are not read again.
+    frame = frame.select(_RC, _IC, _ITEM, _SCORE)
+    stats = stats.drop(columns=["_hx_nr", "_hx_min", "_hx_max"])
 
     try:
         stats = stats.sort_values([*group_cols, _P], kind="stable").reset_index(drop=True)
@@ -248,6 +256,9 @@ def _prepare(
     pair_group = np.zeros(n_pairs, dtype=np.int64)
     pair_group[pair_code] = g_code
     offsets = np.searchsorted(pair_group, np.arange(len(keys) + 1))
+    # The (group, person, item) table is not read again: freed before the consistency
+    # check makes its own arrays (hundreds of MB at scale).
+    del stats, by_group, g_code, pair_code, i_code, pair_group
 
     resp = keys.merge(resp, on=group_cols, how="left")
     by_group_excluded = keys.merge(per_group, on=group_cols, how="left")
@@ -298,30 +309,51 @@ def _integer_keys(frame: Any, items: list[str]) -> Any:
     on id strings in pandas. Person codes follow the sorted order of the ids, so
     that the persons' order below (and with it every bootstrap draw) is unchanged.
     ``_RC`` and ``_IC`` are the response's and the item's codes; other backends group
-    on the values themselves (``_RC`` and ``_IC`` are copies of the columns).
+    on the values themselves (``_RC`` and ``_IC`` are copies of the columns). ``_R``
+    is dropped: from here on ``_RC`` stands for the response. On pandas the person
+    column becomes its codes too, and the item a categorical: the id strings
+    (hundreds of megabytes at millions of answers) are not copied by later steps.
     """
     native = frame.to_native() if isinstance(frame, nw.DataFrame) else None
     as_is = [nw.col(_R).alias(_RC), nw.col(_ITEM).alias(_IC)]
     if not isinstance(native, pd.DataFrame):
-        return frame.with_columns(as_is)
+        return frame.with_columns(as_is).drop(_R)
     try:
         person = pd.factorize(native[_P], sort=True)[0]
     except TypeError:
         # Ids of mixed types cannot be sorted: the sort in _prepare says so.
-        return frame.with_columns(as_is)
+        return frame.with_columns(as_is).drop(_R)
     response = pd.factorize(native[_R])[0]
     # Every kept row's item is one of ``items`` (rows of other items were excluded).
-    item = pd.Categorical(native[_ITEM], categories=items).codes.astype(np.int64)
-    coded = native.assign(**{_P: person, _RC: response, _IC: item})
+    # The few distinct labels are looked up, not every row's (which would make a
+    # Python string per row).
+    labels, uniques = pd.factorize(native[_ITEM])
+    item = pd.Index(items).get_indexer(uniques).astype(np.int64)[labels]
+    # The id strings are not read again: codes stand for them (one distinct code per
+    # distinct id), and the item's name is a categorical of its position.
+    coded = native.drop(columns=_R)
+    coded[_P] = person
+    coded[_RC] = response
+    coded[_IC] = item.astype(_smallest_int(len(items)))
+    coded[_ITEM] = pd.Categorical.from_codes(item, dtype=pd.CategoricalDtype(items))
     return nw.from_native(coded, eager_only=True)
+
+
+def _smallest_int(n: int) -> type[np.signedinteger[Any]]:
+    """The narrowest signed integer type that holds 0 .. n (item positions)."""
+    for kind in (np.int8, np.int16, np.int32):
+        if n <= np.iinfo(kind).max:
+            return kind
+    return np.int64
 
 
 def _item_names(stats: pd.DataFrame, items: list[str]) -> pd.DataFrame:
     """``_ITEM`` (the item's name) from ``_IC`` (its position in ``items``, or its name)."""
     code = stats.pop(_IC)
     if pd.api.types.is_integer_dtype(code.dtype):
-        names = np.asarray(items, dtype=object)[code.to_numpy()]
-        stats[_ITEM] = pd.Series(names, index=stats.index, dtype="str")
+        # A categorical: one byte per row, no string per row (millions of rows).
+        names = pd.Categorical.from_codes(code.to_numpy(), dtype=pd.CategoricalDtype(items))
+        stats[_ITEM] = pd.Series(names, index=stats.index)
     else:
         stats[_ITEM] = code
     return stats
@@ -357,9 +389,9 @@ def _raise_duplicates(frame: Any, stats: pd.DataFrame, response: str, *, is_long
     for person, item in zip(first[_P], first[_ITEM], strict=True):
         condition = condition | ((nw.col(_P) == person) & (nw.col(_ITEM) == item))
     ex = _to_pandas(
-        frame.filter(condition).select(_R, _ITEM, *([_ROW] if _ROW in frame.columns else []))
+        frame.filter(condition).select(_RC, _ITEM, *([_ROW] if _ROW in frame.columns else []))
     )
-    repeated = ex[ex.duplicated([_R, _ITEM], keep=False)]
+    repeated = ex[ex.duplicated([_RC, _ITEM], keep=False)]
     rows = repeated[_ROW].astype(int).tolist() if _ROW in repeated.columns else []
     where = ", ".join(f"row {r}" for r in rows[:6]) or "(a lazy frame has no row order)"
     what = (
@@ -479,14 +511,14 @@ def _check_scale(
 
 
 def _response_matrix(frame: Any, items: list[str]) -> np.ndarray:
-    long = _to_pandas(frame.filter(nw.col(_ITEM).is_in(items)).select(_R, _ITEM, _SCORE))
-    dup = long.duplicated([_R, _ITEM])
+    long = _to_pandas(frame.filter(nw.col(_ITEM).is_in(items)).select(_RC, _ITEM, _SCORE))
+    dup = long.duplicated([_RC, _ITEM])
     if dup.any():
-        ex = long.loc[dup, [_R, _ITEM]].head(3).to_numpy().tolist()
+        ex = long.loc[dup, [_RC, _ITEM]].head(3).to_numpy().tolist()
         raise InputTableError(
             f"each response may answer an item once; found repeats, e.g. (response, item) {ex}.",
             table="responses",
             failure_cases=pd.DataFrame(columns=["column", "check", "failure_case", "index"]),
         )
-    wide = long.pivot(index=_R, columns=_ITEM, values=_SCORE).reindex(columns=items)
+    wide = long.pivot(index=_RC, columns=_ITEM, values=_SCORE).reindex(columns=items)
     return wide.dropna().to_numpy(dtype=float)

@@ -360,8 +360,20 @@ class Context:
 
     # -- the disclosure plan ---------------------------------------------------------------
     def plan(self) -> None:
-        """Compute and register every number the sections show (once; see :func:`make_plan`)."""
+        """Compute and register every number the sections show (once; see :func:`make_plan`).
+
+        The per-answer working frames the plan needed (the used answers with their
+        role and use, the core answers and the row masks) are released afterwards:
+        the sections read the plan only, and at millions of answers these frames are
+        gigabytes that the rest of the report (and the privacy guard) would carry.
+        Asked for again, they are made again.
+        """
+        if self.planned:
+            return
         make_plan(self)
+        for name in ("responses", "hx_long"):
+            self.__dict__.pop(name, None)
+        self._answers.clear()
 
     @property
     def core_floor(self) -> int:
