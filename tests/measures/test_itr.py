@@ -552,6 +552,7 @@ def test_unknown_stage_name_is_named_with_the_nearest_status():
         ({"as_of": "soon"}, "as_of must be a date"),
         ({"as_of": "2024-01-02 00:00+01:00"}, "has a time zone but the timestamps"),
         ({"by": "region"}, r"by names \['region'\]"),
+        ({"by": "stage"}, "a column the result adds itself"),
     ],
 )
 def test_bad_options_are_parameter_errors(options, message):

@@ -20,7 +20,10 @@ How a history is read
   (a loop back: a reopened ticket, a resolution sent back). A ``pause`` status stops
   the clock until the next event that is not a pause status; the stage does not
   change. Any other status (``assigned``, ``comment``) changes nothing but ends a
-  pause: they are counted in ``attrs["hxmetrics"]["other_statuses"]``.
+  pause: they are counted in ``attrs["hxmetrics"]["other_statuses"]``, and one that
+  looks like a stage or pause name (``"reopened"`` beside ``"opened"``, a typo) gives
+  an :class:`~hxmetrics.errors.HxWarning`: map it first
+  (``events["status"].replace({"reopened": "opened"})``).
 * Clock time is wall time without the paused stretches or, with ``calendar=``, business
   time (working hours, holidays) through the calendar of
   :mod:`hxmetrics.measures.responsiveness`. The last stage is where tickets end: no
@@ -28,7 +31,14 @@ How a history is read
 * Right-censoring, never dropping: a ticket still in a stage at ``as_of`` has spent *at
   least* that long there; the time in a stage is estimated by Kaplan-Meier (the one
   estimator of :class:`hxmetrics.measures.tenure.KaplanMeier`), so the slowest tickets,
-  the ones still open, count. Events after ``as_of`` are left out and counted.
+  the ones still open, count (:func:`hxmetrics.measures.tenure.km_quantiles`).
+  Events after ``as_of`` are left out and counted.
+
+Why a result object of five frames: each question has its own unit and denominator
+(tickets for reach and rework, tickets that entered a stage for its time, open
+tickets for stalls, clock time for the teams), so each is a grouped result of its own,
+with one ``estimate`` and its interval, suppressed on its own counts;
+:meth:`ITRStages.summary` puts the headline numbers side by side.
 """
 
 from __future__ import annotations
@@ -551,6 +561,12 @@ def itr_stages(
         )
     by_cols = [by] if isinstance(by, str) else list(by or ())
     check_group_columns(by_cols)
+    taken = [c for c in by_cols if c in ("stage", "held_by")]
+    if taken:
+        raise ParameterError(
+            f"itr_stages: by names {taken}, a column the result adds itself (one row per "
+            "stage, and per team holding the ticket); rename it before grouping."
+        )
     raw = as_pandas(ticket_events, table="ticket_events")
     if len(raw) == 0:
         raise InputTableError(
