@@ -105,6 +105,9 @@ IDENTIFIER_COLUMNS = frozenset(
         "date_of_birth",
         "address",
         "postcode",
+        # A roster's external person id (a national or tax number, an HR number)
+        # when it is a linkage key.
+        "external_id",
     }
 )
 

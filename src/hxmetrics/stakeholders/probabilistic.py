@@ -119,6 +119,25 @@ def _splink_log(notes: list[str]) -> Iterator[None]:
         logger.propagate = old_propagate
 
 
+@contextlib.contextmanager
+def _dropped(db_api: Any) -> Iterator[Any]:
+    """``register`` for the roster frame; afterwards every table of the call is dropped
+    (the rosters' values do not outlive the call in the user's Spark session)."""
+    registered: list[Any] = []
+
+    def register(frame: pd.DataFrame) -> Any:
+        table = db_api.register(frame)
+        registered.append(table)
+        return table
+
+    try:
+        yield register
+    finally:
+        db_api.delete_tables_created_by_splink_from_db()
+        for table in registered:
+            table.drop_table_from_database_and_remove_from_cache(force_non_splink_table=True)
+
+
 def _backend(backend: Any) -> tuple[Any, str]:
     """A splink database API and its SQL dialect, for ``"duckdb"`` or a SparkSession."""
     if isinstance(backend, str) and backend == "duckdb":
@@ -572,8 +591,8 @@ class LinkageModel(DisplayMixin):
         )
         blocks = self.training_blocks or _training_blocks(used)
         notes: list[str] = []
-        with _splink_log(notes):
-            linker = splink.Linker(db_api.register(frame), settings, log_level=None)
+        with _splink_log(notes), _dropped(db_api) as register:
+            linker = splink.Linker(register(frame), settings, log_level=None)
             linker.training.estimate_u_using_random_sampling(max_pairs=self.max_pairs, seed=seed)
             for block in blocks:
                 try:
@@ -629,8 +648,8 @@ class LinkageModel(DisplayMixin):
         keep += [f"gamma_{n}" for n in names]
         if len(frame) < 2:
             return pd.DataFrame({c: pd.Series(dtype="float64") for c in keep})
-        with _splink_log(self.notes_):
-            linker = splink.Linker(db_api.register(frame), settings, log_level=None)
+        with _splink_log(self.notes_), _dropped(db_api) as register:
+            linker = splink.Linker(register(frame), settings, log_level=None)
             pred = linker.inference.predict(threshold_match_probability=threshold)
             # Only ids, probabilities and levels leave the database, never a value.
             sql = f"select {', '.join(keep)} from {pred.physical_name}"
