@@ -23,6 +23,13 @@ Suspicious merges are reported in a conflicts table and never silently made:
   separate persons.
 * ``record_birth_year_mismatch``: one record's own rows carry different birth
   years; its birth year is ignored for the checks above.
+* ``household`` (``method="probabilistic"``): a model link between records at one
+  address whose given names disagree, or where nothing personal agrees
+  (:data:`HOUSEHOLD_RULE`): not made.
+
+With ``method="probabilistic"``, each model link above the threshold is one more
+"key value" carried by its two records (the pseudo key ``model``): the same
+components, conflict rules, cuts (the weakest link first) and person ids.
 
 ``person_id`` is ``"P"`` followed by 16 hex digits of a keyed hash (HMAC-SHA256,
 RFC 2104) of one member record's ``(silo, source_id)`` under a secret: without the
@@ -269,22 +276,61 @@ def resolve_identities(
         whose person ids must match. Default: a random secret drawn once per process,
         so the ids are stable within the process only. The secret changes the ids,
         never which records form a person, the conflicts or the row order.
+    method : {"exact", "probabilistic"}, default "exact"
+        ``exact``: shared key values only (no dependency). ``probabilistic``: the
+        exact keys plus the links of a linkage model over the identity columns
+        (``given_name``, ``family_name``, ``date_of_birth``, ``address``,
+        ``postcode``; a roster may lack some, each is optional; values are
+        normalised per record: the first non-missing value of its rows, lower case,
+        no accents or punctuation, usual English short forms of given names read as
+        the full name, one spelling per street type, dates as ``YYYY-MM-DD``).
+    model : LinkageModel, dict or path, optional
+        A fitted :class:`~hxmetrics.stakeholders.probabilistic.LinkageModel`, its
+        :meth:`~LinkageModel.to_dict` or the path of its saved JSON: the rosters are
+        scored with its weights (a pipeline fits once, then scores every run).
+        Default: a model is fitted on these rosters (``Resolution.model``).
+    settings : dict, optional
+        A splink settings dict for the model fitted here (default: the shipped
+        template, :func:`~hxmetrics.stakeholders.probabilistic.default_settings`).
+    threshold : float, default 0.9
+        Match probability at or above which a scored pair links its records.
+    review_band : (float, float), default (0.5, 0.9)
+        Pairs with a probability in ``[low, high)`` go to ``Resolution.review``.
+    conflict_rules : mapping, optional
+        Overrides of :data:`CONFLICT_RULES`: ``{"birth_year": bool}`` (default: on for
+        the exact method; for the probabilistic one on only if the model does not
+        compare dates of birth) and ``{"household": rule or None}`` (probabilistic
+        method; default :data:`HOUSEHOLD_RULE`).
+    random_state : int or numpy Generator, optional
+        Seed of the model's random pairs (``u``), when a model is fitted here.
+    backend : "duckdb" or pyspark.sql.SparkSession, default "duckdb"
+        Where splink fits and scores. A model fitted on one backend scores on the
+        other (the shipped template is rebuilt in the other's SQL dialect).
 
     Returns
     -------
     Resolution
-        ``crosswalk`` (silo, source_id, person_id, matched_on), in order of first
-        appearance (silos in the order customers, partners, workers), and
-        ``conflicts`` (one row per record in a reported conflict).
-        ``crosswalk.attrs["hxmetrics"]`` holds ``keys`` (the key columns used) and
-        ``notes`` (e.g. that no key linked any record).
+        ``crosswalk`` (silo, source_id, person_id, matched_on; the probabilistic
+        method adds match_probability and matched_fields), in order of first
+        appearance (silos in the order customers, partners, workers),
+        ``conflicts`` (one row per record in a reported conflict), ``review`` (pairs
+        in the review band, empty for the exact method) and ``model``.
+        ``crosswalk.attrs["hxmetrics"]`` holds ``keys`` (the key columns used),
+        ``method``, ``notes`` (e.g. that no key linked any record) and, for the
+        probabilistic method, ``threshold``, ``review_band``, ``conflict_rules``,
+        ``n_links``, ``n_review_pairs`` and ``n_persons_uncertain`` (persons with a
+        record whose best link is below the review band's upper end).
 
     Raises
     ------
     ParameterError
-        For a bad argument (a weak ``secret``: the message never repeats it).
+        For a bad argument (a weak ``secret``: the message never repeats it; an
+        unknown method; settings and model together; no usable comparison; splink
+        not installed: the message names the ``hxmetrics[linkage]`` extra).
     InputTableError
-        For a roster that breaks the contract (identifier values are masked).
+        For a roster that breaks the contract (identifier values are masked): a date
+        of birth that does not parse, settings or a model naming a column that no
+        roster has, fewer than two records to fit a model on.
 
     Examples
     --------
