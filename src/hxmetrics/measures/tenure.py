@@ -312,35 +312,32 @@ def _band(
     |g(S) - g(p)| <= z |g'(S)| se(S), the test statsmodels' ``quantile_ci`` inverts.
     NaN where the curve has reached 0; (1, 1) before the first event.
     """
+    return _band_side(surv, sigma, -z, transform), _band_side(surv, sigma, z, transform)
+
+
+def _band_side(surv: np.ndarray, sigma: np.ndarray, zs: float, transform: str) -> np.ndarray:
+    """The lower (``zs`` = -z) or upper (``zs`` = z) curve of :func:`_band`."""
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         if transform == "log":
-            low, high = surv * np.exp(-z * sigma), np.minimum(surv * np.exp(z * sigma), 1.0)
+            out = surv * np.exp(zs * sigma)
+            if zs > 0:
+                out = np.minimum(out, 1.0)
         elif transform == "linear":
-            se = surv * sigma
-            low, high = np.clip(surv - z * se, 0, 1), np.clip(surv + z * se, 0, 1)
+            out = np.clip(surv + zs * (surv * sigma), 0, 1)
         elif transform == "cloglog":
             log_s = np.log(surv)
-            u = np.log(-log_s)
-            se_u = sigma / np.abs(log_s)
-            low = np.exp(-np.exp(u + z * se_u))
-            high = np.exp(-np.exp(u - z * se_u))
+            out = np.exp(-np.exp(np.log(-log_s) - zs * (sigma / np.abs(log_s))))
         elif transform == "logit":
-            half = z * sigma / (1.0 - surv)
-            logit = np.log(surv / (1.0 - surv))
-            low = 1.0 - 1.0 / (1.0 + np.exp(logit - half))
-            high = 1.0 - 1.0 / (1.0 + np.exp(logit + half))
+            half = zs * sigma / (1.0 - surv)
+            out = 1.0 - 1.0 / (1.0 + np.exp(np.log(surv / (1.0 - surv)) + half))
         else:  # asinsqrt: R's "arcsin"
-            half = 0.5 * z * sigma * np.sqrt(surv / (1.0 - surv))
-            angle = np.arcsin(np.sqrt(surv))
-            low = np.sin(np.maximum(0.0, angle - half)) ** 2
-            high = np.sin(np.minimum(np.pi / 2, angle + half)) ** 2
+            half = 0.5 * zs * sigma * np.sqrt(surv / (1.0 - surv))
+            angle = np.arcsin(np.sqrt(surv)) + half
+            out = np.sin(np.minimum(np.pi / 2, angle) if zs > 0 else np.maximum(0.0, angle)) ** 2
         if transform != "log" and transform != "linear":
-            low = np.where(surv >= 1.0, 1.0, low)
-            high = np.where(surv >= 1.0, 1.0, high)
+            out = np.where(surv >= 1.0, 1.0, out)
     dead = ~(sigma < np.inf) | (surv <= 0)  # sigma is infinite once S reaches 0
-    if dead.any():
-        low, high = np.where(dead, np.nan, low), np.where(dead, np.nan, high)
-    return low, high
+    return np.where(dead, np.nan, out) if dead.any() else out
 
 
 def _table(curves: _Curves, *, z: float, conf_type: str) -> pd.DataFrame:
@@ -449,6 +446,75 @@ def _findq(
     return np.where(p < _TOL, np.nan, out)
 
 
+def _quantile_one(
+    x: np.ndarray,
+    surv: np.ndarray,
+    var_log: np.ndarray,
+    last: float,
+    qs: np.ndarray,
+    *,
+    z: float,
+    transform: str,
+) -> np.ndarray:
+    """:func:`_findq` for one curve and its interval, the interval's curves computed
+    only over the rows that can hold the answer (the same numbers, less work).
+
+    With F = 1 - S nondecreasing: 1 - upper <= F, so the upper limit lies where F >=
+    p - tol; 1 - lower >= F, so once F exceeds the value of 1 - lower at the first row
+    with F >= p - tol, no later row can hold a smaller one. At a tie (a curve at p
+    over a stretch) the whole curve is searched, as :func:`_findq` does.
+    """
+    n = len(x)
+    out = np.full((3, len(qs)), np.nan)
+    if n == 0:
+        return out
+
+    def cdf(s: float) -> float:
+        return 1.0 - s
+
+    def side(lo: int, hi: int, zs: float) -> np.ndarray:
+        return 1.0 - _band_side(surv[lo:hi], np.sqrt(var_log[lo:hi]), zs, transform)
+
+    final = {-z: float(side(n - 1, n, -z)[0]), z: float(side(n - 1, n, z)[0])}
+    whole: dict[float, np.ndarray] = {}
+    for j, p in enumerate(qs.tolist()):
+        out[0, j] = _findq_monotone(x, surv, p, last)
+        if p < _TOL:
+            continue
+        first = bisect.bisect_left(surv, p - _TOL, key=cdf)
+        end = n
+        if first < n:
+            level = float(side(first, first + 1, -z)[0])
+            if level == level:  # not NaN
+                end = bisect.bisect_right(surv, level, key=cdf)
+        windows = {-z: (0, end), z: (first, n)}
+        for k, zs in ((1, -z), (2, z)):
+            lo, hi = windows[zs]
+            value = _findq_window(x, side(lo, hi, zs), lo, p, last, final[zs])
+            if value is None:
+                if zs not in whole:
+                    whole[zs] = side(0, n, zs)
+                bounds = np.array([0, n])
+                value = float(_findq(x, whole[zs], bounds, p, np.array([last]))[0])
+            out[k, j] = value
+    return out
+
+
+def _findq_window(
+    x: np.ndarray, cdf: np.ndarray, offset: int, p: float, last: float, final: float
+) -> float | None:
+    """:func:`_findq` on rows ``offset:`` known to hold the answer; None at a tie."""
+    vals = np.where(cdf >= p - _TOL, cdf, np.inf)
+    row = int(np.argmin(vals)) if len(vals) else 0
+    if not len(vals) or not vals[row] < np.inf:
+        return math.nan
+    if vals[row] < p + _TOL:
+        return None  # at p over a stretch: R looks past it
+    if abs(p - final) < _TOL:
+        return float((x[offset + row] + last) / 2.0)
+    return float(x[offset + row])
+
+
 def _findq_monotone(x: np.ndarray, surv: np.ndarray, p: float, last: float) -> float:
     """:func:`_findq` on one monotone curve by bisection (the same comparisons)."""
     n = len(surv)
@@ -465,6 +531,36 @@ def _findq_monotone(x: np.ndarray, surv: np.ndarray, p: float, last: float) -> f
         return float((x[at] + last) / 2.0)
     beyond = bisect.bisect_left(surv, p + _TOL, key=cdf)
     return math.nan if beyond == n else float((x[at] + x[beyond]) / 2.0)
+
+
+def _median_one(
+    x: np.ndarray, surv: np.ndarray, var_log: np.ndarray, *, z: float, transform: str
+) -> tuple[float, float, float]:
+    """:func:`_minmin` of one curve and of its interval's curves, the interval's curves
+    computed only where they can first fall to 0.5 (the same numbers, less work).
+
+    The lower curve is below S, so it gets there no later than S does (row m); the
+    upper curve is above S, so not before m. A curve at 0.5 (a tie) is searched whole.
+    """
+    n = len(x)
+    bounds = np.array([0, n])
+    est = float(_minmin(x, surv, bounds)[0])
+    if n == 0:
+        return est, math.nan, math.nan
+    m = bisect.bisect_right(surv, -(0.5 + _TOL), key=lambda s: -s)  # first S < 0.5 + tol
+    limits = []
+    for zs, (lo, hi) in ((-z, (0, min(m + 1, n))), (z, (m, n))):
+        band = _band_side(surv[lo:hi], np.sqrt(var_log[lo:hi]), zs, transform)
+        below = band < 0.5 + _TOL
+        row = int(np.argmax(below)) if len(below) else 0
+        if not len(below) or not below[row]:
+            limits.append(math.nan)
+        elif abs(band[row] - 0.5) < _TOL:  # at 0.5: where it falls further, searched whole
+            whole = _band_side(surv, np.sqrt(var_log), zs, transform)
+            limits.append(float(_minmin(x, whole, bounds)[0]))
+        else:
+            limits.append(float(x[lo + row]))
+    return est, limits[0], limits[1]
 
 
 def _minmin(x: np.ndarray, y: np.ndarray, bounds: np.ndarray) -> np.ndarray:
@@ -534,6 +630,11 @@ def _quantile_table(
     est, low, high = np.full(shape, np.nan), np.full(shape, np.nan), np.full(shape, np.nan)
     sigma = np.sqrt(ev.var_log)
     groups = ev.row_groups()
+    if convention == "survival" and n_groups == 1:
+        est[0], low[0], high[0] = _quantile_one(
+            ev.time, ev.survival, ev.var_log, float(last[0]), qs, z=z, transform=transform
+        )
+        return est, low, high
     if convention == "survival":
         band_low, band_high = _band(ev.survival, sigma, z, transform)
         cdf_low, cdf_high = 1.0 - band_low, 1.0 - band_high
@@ -869,11 +970,8 @@ class KaplanMeier(DisplayMixin):
             return None
         if self._median is None:
             ev = self._curves.events_only()
-            low, high = _band(ev.survival, np.sqrt(ev.var_log), self._z, self._transform)
-            self._median = (
-                float(_minmin(ev.time, ev.survival, ev.bounds)[0]),
-                float(_minmin(ev.time, low, ev.bounds)[0]),
-                float(_minmin(ev.time, high, ev.bounds)[0]),
+            self._median = _median_one(
+                ev.time, ev.survival, ev.var_log, z=self._z, transform=self._transform
             )
         return self._median
 
