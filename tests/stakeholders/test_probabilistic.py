@@ -560,3 +560,33 @@ def test_job_linkage_mistakes_are_named(tmp_path, edit, message):
     (tmp_path / "job.toml").write_text(JOB.format().replace(edit, message))
     with pytest.raises(JobError, match=r"\[linkage\]"):
         jobs.load_job(tmp_path / "job.toml")
+
+
+def test_identity_values_are_normalised_per_record():
+    from hxmetrics.stakeholders._rosters import _collect, check_rosters, identity_frame
+
+    rosters = check_rosters(
+        {
+            "workers": pd.DataFrame(
+                {
+                    "worker_id": ["w1", "w1", "w2"],
+                    "given_name": [None, " Zoë ", "Bob"],
+                    "family_name": ["O'Neil", "x", "SMITH-JONES"],
+                    "date_of_birth": pd.to_datetime(["1980-01-02", None, "1975-12-31"]),
+                    "address": ["12  Mill Road.", None, "3 High Street"],
+                    "postcode": ["ab1 2cd", None, 12345],
+                }
+            )
+        }
+    )
+    rec = _collect(rosters, (), None, None, 7)
+    frame = identity_frame(
+        rosters, rec, ["given_name", "family_name", "date_of_birth", "address", "postcode"]
+    )
+    assert frame.drop(columns="unique_id").to_dict("records") == [
+        # Each record takes the first non-missing value of its rows.
+        {"given_name": "zoe", "family_name": "o neil", "date_of_birth": "1980-01-02",
+         "address": "12 mill rd", "postcode": "AB12CD"},
+        {"given_name": "robert", "family_name": "smith jones", "date_of_birth": "1975-12-31",
+         "address": "3 high st", "postcode": "12345"},
+    ]  # fmt: skip

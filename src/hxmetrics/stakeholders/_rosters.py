@@ -321,7 +321,11 @@ def _clean_text(values: pd.Series, *, column: str, silo: str, keep: str) -> pd.S
         decomposed = unicodedata.normalize("NFKD", v)
         return "".join(c for c in decomposed if not unicodedata.combining(c))
 
-    text = text.map(fold).astype("str")
+    text = text.astype("str")
+    # Accents: only the few non-ASCII values go through Python.
+    accented = ~text.str.isascii().fillna(True).astype(bool)
+    if bool(accented.any()):
+        text = text.where(~accented, text[accented].map(fold))
     text = text.str.lower().str.replace(keep, " ", regex=True)
     text = text.str.replace(r"\s+", " ", regex=True).str.strip()
     if column == "postcode":
