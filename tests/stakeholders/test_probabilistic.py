@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import sys
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -590,3 +591,78 @@ def test_identity_values_are_normalised_per_record():
         {"given_name": "robert", "family_name": "smith jones", "date_of_birth": "1975-12-31",
          "address": "3 high st", "postcode": "12345"},
     ]  # fmt: skip
+
+
+# ------------------------------------------------------------ the shared graph step
+
+try:
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+except ImportError:  # pragma: no cover - hypothesis is a test extra
+    given = None
+
+
+def _links_resolution(n: int, edges: list[tuple[int, int, float]], refused: set[int]):
+    from hxmetrics.stakeholders._rosters import _collect, check_rosters
+    from hxmetrics.stakeholders.resolution import _Links, _resolve
+
+    rosters = check_rosters({"workers": pd.DataFrame({"worker_id": [f"w{i}" for i in range(n)]})})
+    rec = _collect(rosters, (), None, None, 7)
+    left = np.array([a for a, _, _ in edges], dtype=np.int64)
+    right = np.array([b for _, b, _ in edges], dtype=np.int64)
+    prob = np.array([p for _, _, p in edges], dtype=float)
+    household = np.array([i in refused for i in range(len(edges))], dtype=bool)
+    order = np.array([f"{p:.15f}:{i:020d}" for i, p in enumerate(prob)], dtype=object)
+    links = _Links(
+        left, right, prob, household, np.ones(len(edges), dtype=np.int64), ("given_name",),
+        order, np.arange(len(edges)), np.zeros(len(edges), dtype=bool),
+    )  # fmt: skip
+    return _resolve(rec, (), 0.0, 10**6, SECRET.encode(), links=links), links
+
+
+if given is not None:
+
+    @settings(max_examples=60, deadline=None)
+    @given(
+        st.integers(2, 25).flatmap(
+            lambda n: st.tuples(
+                st.just(n),
+                st.lists(
+                    st.tuples(
+                        st.integers(0, n - 1), st.integers(0, n - 1), st.floats(0.9, 1.0)
+                    ).filter(lambda e: e[0] != e[1]),
+                    max_size=40,
+                ),
+                st.sets(st.integers(0, 39), max_size=10),
+            )
+        )
+    )
+    def test_model_links_are_the_components_of_the_unrefused_links(case):
+        # The probabilistic method's pairs go through the exact method's graph step:
+        # without conflicts, persons are the connected components of the links the
+        # household rule leaves; every used link joins one person; the evidence
+        # columns follow the links.
+        from scipy.sparse import coo_array
+        from scipy.sparse.csgraph import connected_components
+
+        n, edges, refused = case
+        refused = {i for i in refused if i < len(edges)}
+        (cw, conflicts), links = _links_resolution(n, edges, refused)
+        kept = [e for i, e in enumerate(edges) if i not in refused]
+        graph = coo_array(
+            ([1] * len(kept), ([a for a, _, _ in kept], [b for _, b, _ in kept])), shape=(n, n)
+        )
+        expected = connected_components(graph, directed=False)[1]
+        found = pd.factorize(cw["person_id"])[0]
+        assert (pd.crosstab(found, expected) > 0).sum(axis=1).eq(1).all()
+        assert (pd.crosstab(expected, found) > 0).sum(axis=1).eq(1).all()
+        assert links.used.tolist() == [i not in refused for i in range(len(edges))]
+        assert set(conflicts["kind"]) <= {"household"}
+        best = {}
+        for i, (a, b, p) in enumerate(edges):
+            if i not in refused:
+                best[a] = max(best.get(a, 0.0), p)
+                best[b] = max(best.get(b, 0.0), p)
+        got = cw["match_probability"].astype("float64").fillna(-1.0).tolist()
+        assert got == [best.get(i, -1.0) for i in range(n)]
+        assert cw["matched_on"].eq("model").tolist() == [i in best for i in range(n)]
