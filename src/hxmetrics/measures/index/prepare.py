@@ -202,23 +202,24 @@ def _prepare(
         (nw.col(_W) * nw.col(_SCORE)).alias("_hx_ws"),
         (nw.col(_W) * nw.col(_SCORE) * nw.col(_SCORE)).alias("_hx_wss"),
     )
-    stats = _to_pandas(
-        frame.group_by([*group_cols, _P, _IC]).agg(
-            nw.col(_W).sum(),
-            nw.col("_hx_ws").sum(),
-            nw.col("_hx_wss").sum(),
-            nw.len().alias("_hx_k"),
-            nw.col(_RC).n_unique().alias("_hx_nr"),
-            nw.col(_SCORE).min().alias("_hx_min"),
-            nw.col(_SCORE).max().alias("_hx_max"),
-        )
-    )
+    sums = [nw.col(_W).sum(), nw.col("_hx_ws").sum(), nw.col("_hx_wss").sum()]
+    stats = _to_pandas(frame.group_by([*group_cols, _P, _IC]).agg(*sums, nw.len().alias("_hx_k")))
     stats = _item_names(stats, all_items)
     # A response answers an item once: a person's answers to an item in fewer
-    # responses than answers means a repeated (response, item) row.
-    if bool((stats["_hx_nr"] < stats["_hx_k"]).any()):
-        _raise_duplicates(frame, stats, response if is_long else rcol, is_long=is_long)
-    _check_scale(frame, stats, items=all_items, low=low, high=high)
+    # responses than answers means a repeated (response, item) row. Counting the
+    # distinct responses of every (group, person, item) is the memory peak of the
+    # whole intake at millions of answers, so it is done only when a cheap check
+    # finds some (response, item) pair more than once.
+    if _may_repeat(frame, len(all_items)):
+        repeats = _to_pandas(
+            frame.group_by([*group_cols, _P, _IC]).agg(
+                nw.len().alias("_hx_k"), nw.col(_RC).n_unique().alias("_hx_nr")
+            )
+        )
+        if bool((repeats["_hx_nr"] < repeats["_hx_k"]).any()):
+            repeats = _item_names(repeats, all_items)
+            _raise_duplicates(frame, repeats, response if is_long else rcol, is_long=is_long)
+    _check_scale(frame, _item_ranges(frame, all_items), items=all_items, low=low, high=high)
     _check_weighted_sums(frame, stats, weights=weights, is_long=is_long)
     resp = _to_pandas(frame.group_by(group_cols).agg(nw.col(_RC).n_unique().alias("_hx_nresp")))
     if stats.empty:
@@ -230,7 +231,6 @@ def _prepare(
     # The checks are done: from here on the answers are read for the consistency
     # check (and the factor weights) only, and the check columns are not read again.
     frame = frame.select(_RC, _IC, _ITEM, _SCORE)
-    stats = stats.drop(columns=["_hx_nr", "_hx_min", "_hx_max"])
 
     try:
         stats = stats.sort_values([*group_cols, _P], kind="stable").reset_index(drop=True)
@@ -345,6 +345,29 @@ def _smallest_int(n: int) -> type[np.signedinteger[Any]]:
         if n <= np.iinfo(kind).max:
             return kind
     return np.int64
+
+
+def _may_repeat(frame: Any, n_items: int) -> bool:
+    """Whether some (response, item) pair occurs more than once among the kept answers."""
+    native = frame.to_native() if isinstance(frame, nw.DataFrame) else None
+    if isinstance(native, pd.DataFrame) and pd.api.types.is_integer_dtype(native[_IC].dtype):
+        # Integer codes (_integer_keys): one sort of one integer per answer.
+        key = native[_RC].to_numpy(dtype=np.int64) * n_items + native[_IC].to_numpy()
+        key.sort()
+        return bool((key[1:] == key[:-1]).any())
+    pairs = frame.select(_RC, _IC)
+    distinct = _to_pandas(pairs.unique().select(nw.len().alias("n")))["n"].iloc[0]
+    return bool(int(distinct) < int(_to_pandas(pairs.select(nw.len().alias("n")))["n"].iloc[0]))
+
+
+def _item_ranges(frame: Any, items: list[str]) -> pd.DataFrame:
+    """Lowest and highest score of each item (``_ITEM``, ``_hx_min``, ``_hx_max``)."""
+    ranges = _to_pandas(
+        frame.group_by(_IC).agg(
+            nw.col(_SCORE).min().alias("_hx_min"), nw.col(_SCORE).max().alias("_hx_max")
+        )
+    )
+    return _item_names(ranges, items)
 
 
 def _item_names(stats: pd.DataFrame, items: list[str]) -> pd.DataFrame:
