@@ -433,3 +433,66 @@ def test_print_survfit_and_quantile_survfit_on_random_data(t, e, printed, quanti
     np.testing.assert_array_equal([km.median_, *km.median_ci_], printed)
     got = km.quantile(0.5)[["estimate", "ci_low", "ci_high"]].iloc[0].to_numpy()
     np.testing.assert_array_equal(got, quantile)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    rows=st.lists(
+        st.tuples(st.integers(0, 25).map(float), st.booleans(), st.floats(0.1, 3.0)),
+        min_size=1,
+        max_size=60,
+    ),
+    weighted=st.booleans(),
+    transform=st.sampled_from(TRANSFORMS),
+    confidence=st.sampled_from([0.6, 0.95, 0.99]),
+)
+def test_one_curve_shortcuts_equal_the_whole_curve_search(rows, weighted, transform, confidence):
+    # One curve computes its interval's curves only where the answer can lie (and the
+    # median likewise); many groups search whole curves. Same numbers, ties included.
+    from hxmetrics.measures import tenure
+
+    t = np.array([r[0] for r in rows])
+    e = np.array([r[1] for r in rows])
+    w = np.array([r[2] for r in rows]) if weighted else None
+    qs = [0.1, 0.25, 1 / 3, 0.5, 0.75, 0.9]
+    one = KaplanMeier(confidence=confidence).fit(t, e, weights=w).quantile(qs, transform=transform)
+    # A second group makes km_quantiles take the whole-curve path for the first.
+    many = km_quantiles(
+        np.append(t, 1.0),
+        np.append(e, True),
+        groups=np.append(np.zeros(len(t)), 1),
+        weights=None if w is None else np.append(w, 1.0),
+        q=qs,
+        confidence=confidence,
+        transform=transform,
+    )
+    first = many[many["group"] == 0].drop(columns="group").reset_index(drop=True)
+    pd.testing.assert_frame_equal(one, first)
+    for conf_type, band_transform in tenure.TRANSFORM_OF_CONF_TYPE.items():
+        km = KaplanMeier(confidence=confidence, conf_type=conf_type).fit(t, e, weights=w)
+        ev = km._curves.events_only()
+        sigma = np.sqrt(ev.var_log)
+        low, high = tenure._band(ev.survival, sigma, km._z, band_transform)
+        whole = [tenure._minmin(ev.time, c, ev.bounds)[0] for c in (ev.survival, low, high)]
+        np.testing.assert_array_equal([km.median_, *km.median_ci_], whole)
+
+
+def test_a_band_that_rises_again_follows_r():
+    # At 99% the log-log lower curve rises between t = 1 (0.24999) and t = 3 (0.25049),
+    # so R's rule (the smallest 1 - lower >= q) picks odd rows; ours must too. The one-
+    # curve shortcut must search up to where 1 - S passes that value, not stop early.
+    # R 4.2.2, survival 3.5.3:
+    # > f <- survfit(Surv(c(6, 12, 9, 5, 14, 1, 14, 11, 12, 3),
+    # +                   c(1, 0, 1, 0, 0, 1, 1, 1, 1, 1)) ~ 1,
+    # +              conf.type = "log-log", conf.int = 0.99)
+    # > quantile(f, c(0.1, 0.25, 0.5, 0.75, 0.9))
+    # $quantile 2 6 11 14 NA; $lower 3 3 3 1 11; $upper 9 12 NA NA NA
+    t = [6, 12, 9, 5, 14, 1, 14, 11, 12, 3]
+    e = [1, 0, 1, 0, 0, 1, 1, 1, 1, 1]
+    got = KaplanMeier(confidence=0.99).fit(t, e).quantile(PROBS, transform="cloglog")
+    expected = [
+        [2, 6, 11, 14, NAN],
+        [3, 3, 3, 1, 11],
+        [9, 12, NAN, NAN, NAN],
+    ]
+    np.testing.assert_array_equal(got[["estimate", "ci_low", "ci_high"]].to_numpy().T, expected)
