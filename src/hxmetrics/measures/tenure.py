@@ -1068,7 +1068,10 @@ class KaplanMeier(DisplayMixin):
             "logit"). The level is the model's ``confidence``.
         convention : {"survival", "statsmodels"}, default "survival"
             R survival's ``quantile.survfit`` or statsmodels' ``SurvfuncRight``
-            (see the class notes; they differ only at exact ties).
+            (see the class notes; they differ only at exact ties and where an
+            interval's curve rises again: with "cloglog", "logit" or "asinsqrt" at a
+            high level on few events R's rule can then put a limit on the wrong
+            side of the estimate, and so does ours, as R does).
 
         Returns
         -------
