@@ -1,9 +1,13 @@
 """Follow-ups of relationship answers (the closed loop): events, probabilities, effect.
 
-The effect is checked with an estimator written here from pandas: within cells of
-silo and prior likelihood to recommend (the only things the follow-up decision
-depends on besides chance), the mean next score of those followed up minus that of
-those not, weighted by the followed-up count (a saturated regression's ATT).
+The follow-up decision depends on the silo (role), the answer's likelihood to
+recommend and the person's persistent level (the known confounding), all in the
+truth's ``probability`` column. The effect is checked with an estimator written here
+from pandas that uses that known probability: the mean next score of those followed
+up minus the mean of those not, weighted by the odds p / (1 - p) (inverse probability
+weighting for the effect on the followed-up; Rosenbaum 1987, JASA 82, 387-394).
+Within cells of silo and prior score alone (what an analyst sees) the comparison is
+still confounded by the level.
 """
 
 from __future__ import annotations
@@ -46,10 +50,21 @@ def _pairs(org: Organisation) -> pd.DataFrame:
     return d
 
 
-def _matched(d: pd.DataFrame) -> tuple[float, float, float]:
-    """ATT within (silo, prior ltr) cells, its standard error, and the truth's ATT
-    over the same treated answers."""
-    est, var, truth, n = 0.0, 0.0, 0.0, 0
+def _weighted(d: pd.DataFrame) -> tuple[float, float, float]:
+    """Effect on the followed-up with the known probability (controls weighted by
+    p / (1 - p)), its standard error, and the truth's ATT over the same answers."""
+    t, c = d[d["treated"]], d[~d["treated"]]
+    w = (c["probability"] / (1 - c["probability"])).to_numpy()
+    y = c["next"].to_numpy()
+    control = float((w * y).sum() / w.sum())
+    est = float(t["next"].mean()) - control
+    var = t["next"].var() / len(t) + float((w**2 * (y - control) ** 2).sum()) / w.sum() ** 2
+    return est, math.sqrt(var), float(t["expected_next_ltr_change"].mean())
+
+
+def _matched(d: pd.DataFrame) -> tuple[float, float]:
+    """ATT within (silo, prior ltr) cells (what an analyst without the level can
+    match on) and its standard error."""
     parts = []
     for _, g in d.groupby(["silo", "ltr"]):
         t, c = g[g["treated"]], g[~g["treated"]]
@@ -60,16 +75,12 @@ def _matched(d: pd.DataFrame) -> tuple[float, float, float]:
                 len(t),
                 t["next"].mean() - c["next"].mean(),
                 t["next"].var() / len(t) + c["next"].var() / len(c),
-                t["expected_next_ltr_change"].mean(),
             )
         )
     n = sum(p[0] for p in parts)
-    for k, diff, v, tr in parts:
-        w = k / n
-        est += w * diff
-        var += w * w * v
-        truth += w * tr
-    return est, math.sqrt(var), truth
+    est = sum(k / n * diff for k, diff, _ in parts)
+    var = sum((k / n) ** 2 * v for k, _, v in parts)
+    return est, math.sqrt(var)
 
 
 def test_follow_up_effect_is_recovered_and_the_naive_comparison_is_confounded(
@@ -77,25 +88,31 @@ def test_follow_up_effect_is_recovered_and_the_naive_comparison_is_confounded(
 ) -> None:
     d = _pairs(followed)
     assert d["treated"].sum() > 1000
-    est, se, truth = _matched(d)
+    est, se, truth = _weighted(d)
     att = followed.truth.params["follow_ups"]["att_next_ltr"]
     assert truth == pytest.approx(att, abs=0.05)
     assert 0.3 < truth < 2.0
     assert abs(est - truth) <= 4 * se, (est, se, truth)
     assert est - 4 * se > 0  # visible: the interval excludes no effect
     # Naive: followed-up vs not, ignoring the prior score. Teams follow up the
-    # angriest, whose next answers are lower anyway: the naive difference is biased.
+    # angriest and the people they know to be unhappy, whose next answers are lower
+    # anyway: the naive difference is biased downward.
     t, c = d.loc[d["treated"], "next"], d.loc[~d["treated"], "next"]
     naive = t.mean() - c.mean()
     se_naive = math.sqrt(t.var() / len(t) + c.var() / len(c))
-    assert abs(naive - truth) > 4 * se_naive, (naive, se_naive, truth)
+    assert naive + 4 * se_naive < truth, (naive, se_naive, truth)
     assert d.loc[d["treated"], "ltr"].mean() < d.loc[~d["treated"], "ltr"].mean() - 1
+    # The followed-up are lower for good (the persistent level, sd 1) ...
+    assert d.loc[d["treated"], "level"].mean() < d.loc[~d["treated"], "level"].mean() - 0.5
+    # ... so matching on what the analyst sees (silo and score) is biased too.
+    matched, se_matched = _matched(d)
+    assert matched + 3 * se_matched < truth, (matched, se_matched, truth)
 
 
 def test_no_effect_gives_no_effect(followed: Organisation, no_effect: Organisation) -> None:
     # The same follow-up draws with effect 0: the estimator finds nothing, and the
     # answers are those of an organisation without follow-ups.
-    est, se, truth = _matched(_pairs(no_effect))
+    est, se, truth = _weighted(_pairs(no_effect))
     assert truth == 0.0
     assert abs(est) <= 4 * se, (est, se)
     plain = simulate_organisation(N, random_state=SEED)
@@ -150,8 +167,10 @@ def test_follow_up_probability_falls_with_the_score(followed: Organisation) -> N
     probs = params["probability_by_ltr"]
     assert all(a >= b for a, b in itertools.pairwise(probs))
     role = fu["silo"].map({"customers": "customer", "workers": "worker", "partners": "partner"})
-    expected = fu["ltr"].map(dict(enumerate(probs))) * role.map(params["role_factor"])
-    np.testing.assert_allclose(fu["probability"], expected, atol=1e-9)
+    base = fu["ltr"].map(dict(enumerate(probs))) * role.map(params["role_factor"])
+    odds = base / (1 - base) * np.exp(-params["level_log_odds"] * fu["level"])
+    np.testing.assert_allclose(fu["probability"], odds / (1 + odds), atol=1e-9)
+    assert params["level_log_odds"] > 0
     # Answers a month before the end: every follow-up drawn lies in the window, so
     # the count followed up is a sum of Bernoulli(probability).
     asked = o.responses.drop_duplicates("response_id").set_index("response_id")["timestamp"]
@@ -172,3 +191,7 @@ def test_follow_ups_off_leave_no_trace(org: Organisation) -> None:
     assert "follow_up" not in set(org.events["event_type"])
     assert org.truth.params["follow_ups"]["enabled"] is False
     assert org.truth.params["follow_ups"]["att_next_ltr"] is None
+    # Off, the truth reads as before the confounding by level came (no new column
+    # or parameter: the committed sample's files are unchanged).
+    assert "level" not in org.truth.follow_ups.columns
+    assert "level_log_odds" not in org.truth.params["follow_ups"]

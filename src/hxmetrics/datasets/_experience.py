@@ -25,6 +25,7 @@ from ._recipe import (
     _DAY,
     _FOLLOW_UP_DELAY_MEDIAN_HOURS,
     _FOLLOW_UP_DELAY_SIGMA,
+    _FOLLOW_UP_LEVEL_LOG_ODDS,
     _FOLLOW_UP_PROBABILITY,
     _FOLLOW_UP_ROLE_FACTOR,
     _FOLLOW_UP_TOUCHPOINT,
@@ -343,6 +344,9 @@ def _responses(
             effect,
             exp_cfg,
             eta,
+            person_effect[ep["person"][r_ep]] / exp_cfg["person_sd"]
+            if exp_cfg["person_sd"] > 0
+            else np.zeros(n_r),
             r_kind,
             r_tp,
             role_arr[r_ep],
@@ -381,6 +385,15 @@ def _responses(
     return resp, unattributable, exp_truth, orphans_truth, fu
 
 
+def _follow_up_probability(base: np.ndarray, level: np.ndarray) -> np.ndarray:
+    """The probability of a follow-up: the odds of ``base`` (by score and role) times
+    ``exp(-_FOLLOW_UP_LEVEL_LOG_ODDS * level)``, ``level`` the person's persistent
+    level in sd units (0 stays 0)."""
+    odds = base / (1.0 - base) * np.exp(-_FOLLOW_UP_LEVEL_LOG_ODDS * level)
+    out: np.ndarray = odds / (1.0 + odds)
+    return out
+
+
 class _FollowUps(NamedTuple):
     """Follow-up events (the events table's columns) and their truth."""
 
@@ -395,6 +408,7 @@ _FOLLOW_UP_COLUMNS = {
     "source_id": "str",
     "ltr": "int64",
     "probability": "float64",
+    "level": "float64",
     "followed_up": "bool",
     "event_id": "str",
     "follow_up_at": "datetime64[ns]",
@@ -405,7 +419,11 @@ _FOLLOW_UP_COLUMNS = {
 
 
 def _empty_follow_ups() -> _FollowUps:
-    truth = pd.DataFrame({c: pd.Series([], dtype=t) for c, t in _FOLLOW_UP_COLUMNS.items()})
+    # Without follow-ups the truth frame keeps the columns it had before ``level``
+    # came (the committed sample, simulated without follow-ups, stays byte-identical).
+    truth = pd.DataFrame(
+        {c: pd.Series([], dtype=t) for c, t in _FOLLOW_UP_COLUMNS.items() if c != "level"}
+    )
     events = pd.DataFrame(
         {
             c: pd.Series([], dtype="datetime64[ns]" if c == "timestamp" else "str")
@@ -420,6 +438,7 @@ def _follow_ups(
     effect: float,
     cfg: Mapping[str, Any],
     eta: np.ndarray,
+    level: np.ndarray,
     kind: np.ndarray,
     touchpoint: np.ndarray,
     role: np.ndarray,
@@ -435,11 +454,13 @@ def _follow_ups(
     """Follow up relationship answers and shift the next answer of those followed up.
 
     Answers are taken in order within each silo id: an answer's score (after any
-    shift from an earlier follow-up) decides whether it is followed up, with the
-    probability of its likelihood to recommend times the role's factor; a follow-up
-    before the window end is recorded; one before the id's next relationship answer
-    adds ``effect`` to that answer's latent experience. ``scores`` is updated in place
-    (only the shifted answers are re-scored, with their own noise).
+    shift from an earlier follow-up) and the person's persistent ``level`` (person
+    effect in sd units) decide whether it is followed up, with the probability of its
+    likelihood to recommend times the role's factor, its odds times
+    ``exp(-_FOLLOW_UP_LEVEL_LOG_ODDS * level)`` (the confounding: see ``_recipe``); a
+    follow-up before the window end is recorded; one before the id's next relationship
+    answer adds ``effect`` to that answer's latent experience. ``scores`` is updated in
+    place (only the shifted answers are re-scored, with their own noise).
     """
     from scipy.special import ndtr
 
@@ -474,7 +495,7 @@ def _follow_ups(
         pos = np.flatnonzero(rank == k)
         i = idx[pos]
         ltr[pos] = np.searchsorted(tau, a * (eta[i] + shift[i]) + draws["ltr"][i])
-        prob[pos] = prob_by_ltr[ltr[pos]] * factor[pos]
+        prob[pos] = _follow_up_probability(prob_by_ltr[ltr[pos]] * factor[pos], level[i])
         followed[pos] = (u[pos] < prob[pos]) & (at[pos] < end_sec)
         nx = nxt[pos]
         ok = followed[pos] & (nx >= 0)
@@ -531,6 +552,7 @@ def _follow_ups(
             "source_id": _str(r_source[idx[keep]]),
             "ltr": ltr[keep].astype(np.int64),
             "probability": np.round(prob[keep], 10),
+            "level": np.round(level[idx[keep]], 10),
             "followed_up": followed[keep],
             "event_id": _str(event_id[keep]),
             "follow_up_at": np.where(followed[keep], _to_ts(origin, at[keep]), nat),

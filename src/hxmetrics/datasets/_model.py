@@ -137,15 +137,20 @@ class Truth(CountsDisplay):
         tickets still open at the window end: the times the censoring hides).
     follow_ups : pandas.DataFrame or None
         One row per relationship answer that could be followed up (probability
-        > 0): ``response_id, silo, source_id, ltr, probability, followed_up,
-        event_id, follow_up_at, next_response_id, effect_applied``
+        > 0): ``response_id, silo, source_id, ltr, probability, level`` (the
+        person's persistent latent level in sd units, on which the probability
+        also depends: the known confounding; absent without follow-ups, as in
+        organisations made before it), ``followed_up, event_id,
+        follow_up_at, next_response_id, effect_applied``
         (the follow-up came before the id's next relationship answer, whose
         latent experience it shifted) and ``expected_next_ltr_change`` (the
         expected change of that answer's likelihood to recommend). Empty unless
         simulated with ``follow_ups=True``.
     params : dict
         ``tickets`` (statuses, stage and stall parameters) and ``follow_ups``
-        (probabilities, delay, effect and ``att_next_ltr``, the mean expected
+        (probabilities, ``level_log_odds`` and ``selection`` (the confounding,
+        with follow-ups on),
+        delay, effect and ``att_next_ltr``, the mean expected
         change over the answers shifted); empty for older organisations.
     """
 

@@ -42,6 +42,7 @@ from ._recipe import (
     _DAY,
     _FOLLOW_UP_DELAY_MEDIAN_HOURS,
     _FOLLOW_UP_DELAY_SIGMA,
+    _FOLLOW_UP_LEVEL_LOG_ODDS,
     _FOLLOW_UP_PROBABILITY,
     _FOLLOW_UP_ROLE_FACTOR,
     _FOLLOW_UP_TOUCHPOINT,
@@ -108,11 +109,19 @@ def simulate_organisation(
         desk carries at the window end. Off, the tickets are those of earlier
         versions; the sample has it on.
     follow_ups : bool, default False
-        Follow up relationship answers (the closed loop): the lower the likelihood
-        to recommend, the likelier a follow-up (times a factor per role), after a
-        log-normal delay (median 20 hours); each is an ``events`` row with
-        ``event_type`` ``follow_up`` and an ``F`` id. Off, answers and events are
-        those of earlier versions (the sample has it off).
+        Follow up relationship answers (the closed loop), with known confounding:
+        the lower the likelihood to recommend, the likelier a follow-up (times a
+        factor per role), and the lower the person's persistent level (their person
+        effect in sd units, which no table shows), the higher its odds (times
+        ``exp(-0.8 * level)``): teams call the angriest answers and the people they
+        know to be unhappy first. The followed-up would answer lower next time
+        without any follow-up, so the naive followed-up-vs-not comparison (and
+        matching on the score) is biased downward, while a difference in differences
+        from the person's prior answer is not (the level cancels).
+        ``truth.follow_ups`` has each answer's probability and the person's level.
+        The follow-up comes after a log-normal delay (median 20 hours); each is an
+        ``events`` row with ``event_type`` ``follow_up`` and an ``F`` id. Off,
+        answers and events are those of earlier versions (the sample has it off).
     follow_up_effect : float, default 0.5
         With ``follow_ups``: the shift of the latent experience (latent sd 1) of
         the person's next relationship answer (same silo id) when the follow-up
@@ -366,7 +375,7 @@ def simulate_organisation(
 
 
 def _follow_up_params(enabled: bool, effect: float, att: float | None) -> dict[str, Any]:
-    return {
+    params: dict[str, Any] = {
         "enabled": bool(enabled),
         "effect": float(effect) if enabled else 0.0,
         "trigger": "relationship answers (instrument nps); probability by ltr 0..10",
@@ -377,3 +386,18 @@ def _follow_up_params(enabled: bool, effect: float, att: float | None) -> dict[s
         "delay_sigma": _FOLLOW_UP_DELAY_SIGMA,
         "att_next_ltr": None if att is None else round(att, 10),
     }
+    if enabled:
+        # The confounding (only with follow-ups on, so that the parameters of
+        # organisations without them, the committed sample's among them, read as
+        # before): the odds of probability_by_ltr * role_factor times
+        # exp(-level_log_odds * level), level = the person's persistent latent level
+        # (person effect / person_sd), in truth.follow_ups["level"].
+        params["level_log_odds"] = _FOLLOW_UP_LEVEL_LOG_ODDS
+        params["selection"] = (
+            "odds of probability_by_ltr[ltr] * role_factor[role] times "
+            "exp(-level_log_odds * level), level = the person's persistent latent "
+            "level in sd units (no table shows it): the angriest answers and the "
+            "people known to be unhappy are followed up first, so the followed-up "
+            "would answer lower next time without a follow-up"
+        )
+    return params
