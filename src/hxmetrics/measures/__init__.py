@@ -5,7 +5,9 @@ One module per family: :mod:`~hxmetrics.measures.nps`,
 :mod:`~hxmetrics.measures.segments` (comparisons across groups),
 :mod:`~hxmetrics.measures.reliability`, :mod:`~hxmetrics.measures.index` (the HX
 index), :mod:`~hxmetrics.measures.invariance` (multi-group CFA),
-:mod:`~hxmetrics.measures.clv` and :mod:`~hxmetrics.measures.tenure`.
+:mod:`~hxmetrics.measures.clv`, :mod:`~hxmetrics.measures.tenure` and
+:mod:`~hxmetrics.measures.responsiveness` (tickets, the issue-to-resolution chain, the
+closed loop).
 """
 
 from hxmetrics.measures._engine import merge_partials
@@ -48,6 +50,16 @@ from hxmetrics.measures.reliability import (
     mcdonald_omega_statistics,
     reliability,
 )
+from hxmetrics.measures.responsiveness import (
+    BusinessCalendar,
+    ClosedLoop,
+    ITRStages,
+    clock_seconds,
+    closed_loop,
+    itr_stages,
+    responsiveness,
+    sla_attainment,
+)
 from hxmetrics.measures.satisfaction import (
     ces,
     ces_from_statistics,
@@ -86,8 +98,11 @@ __all__ = [
     "WORKER_MIN_N",
     "BetaGeo",
     "BetaGeoBetaBinom",
+    "BusinessCalendar",
+    "ClosedLoop",
     "GammaGamma",
     "HXIndex",
+    "ITRStages",
     "InvarianceResult",
     "KaplanMeier",
     "ModifiedBetaGeo",
@@ -99,6 +114,8 @@ __all__ = [
     "ces_from_statistics",
     "ces_statistics",
     "cfa",
+    "clock_seconds",
+    "closed_loop",
     "compare_groups",
     "cronbach_alpha",
     "cronbach_alpha_from_statistics",
@@ -110,6 +127,7 @@ __all__ = [
     "hx_index",
     "index_weights",
     "item_total",
+    "itr_stages",
     "kaplan_meier",
     "mcdonald_omega",
     "mcdonald_omega_from_statistics",
@@ -129,9 +147,11 @@ __all__ = [
     "nps_test",
     "plot_rank_intervals",
     "reliability",
+    "responsiveness",
     "retention_curve",
     "rfm_summary",
     "sensitivity",
+    "sla_attainment",
     "suppress",
     "time_to_return",
 ]
