@@ -155,14 +155,19 @@ class _Curves:
         out[full] = self.time[ends[full] - 1]
         return out
 
-    def events_only(self) -> _Curves:
-        """The rows with events (where the curve and its interval change)."""
+    def events_only(self, *, counts: bool = True) -> _Curves:
+        """The rows with events (where the curve and its interval change).
+
+        ``counts=False`` leaves out the counts (empty arrays): the quantiles and the
+        median need only times, survival and variance.
+        """
         rows = np.flatnonzero(self.n_events > 0)
+        none = np.zeros(0)
         return _Curves(
             self.time[rows],
-            self.n_at_risk[rows],
-            self.n_events[rows],
-            self.n_censored[rows],
+            self.n_at_risk[rows] if counts else none,
+            self.n_events[rows] if counts else none,
+            self.n_censored[rows] if counts else none,
             self.survival[rows],
             self.var_log[rows],
             np.searchsorted(rows, self.bounds),
@@ -624,7 +629,7 @@ def _quantile_table(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Estimates and Brookmeyer-Crowley limits, arrays of shape (groups, quantiles)."""
     last = curves.last_times()
-    ev = curves.events_only()
+    ev = curves.events_only(counts=False)
     n_groups = ev.n_groups
     shape = (n_groups, len(qs))
     est, low, high = np.full(shape, np.nan), np.full(shape, np.nan), np.full(shape, np.nan)
@@ -969,7 +974,7 @@ class KaplanMeier(DisplayMixin):
         if self._curves is None:
             return None
         if self._median is None:
-            ev = self._curves.events_only()
+            ev = self._curves.events_only(counts=False)
             self._median = _median_one(
                 ev.time, ev.survival, ev.var_log, z=self._z, transform=self._transform
             )
