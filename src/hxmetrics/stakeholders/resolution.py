@@ -25,7 +25,9 @@ Suspicious merges are reported in a conflicts table and never silently made:
   years; its birth year is ignored for the checks above.
 * ``household`` (``method="probabilistic"``): a model link between records at one
   address whose given names disagree, or where nothing personal agrees
-  (:data:`HOUSEHOLD_RULE`): not made.
+  (:data:`HOUSEHOLD_RULE`): not made; a key value (a landline, a family mailbox)
+  shared by records whose dates of birth lie more than a year apart, or whose given
+  names start with different letters: not used.
 
 With ``method="probabilistic"``, each model link above the threshold is one more
 "key value" carried by its two records (the pseudo key ``model``): the same
@@ -128,6 +130,10 @@ CONFLICT_RULES: dict[str, dict[str, Any]] = {
     "probabilistic": {"birth_year": "unless_date_of_birth_compared", "household": HOUSEHOLD_RULE},
 }
 _KIND_CODE = {kind: i for i, kind in enumerate(CONFLICT_KINDS)}
+
+# Years of birth further apart than this make a shared key value a household's
+# (probabilistic method, from the dates of birth; a typo rarely moves the year by more).
+_KEY_YEARS_APART = 1
 
 # Rounds of "cut the most shared key of each suspicious component" before the
 # remaining suspicious components are split into their records.
@@ -556,7 +562,25 @@ def _resolve_probabilistic(
         linkage._fit_frame(frame, rec, keys, random_state, backend)
     pairs = linkage._score_frame(frame, min(thr, band[0]), backend)
     links = _model_links(pairs, linkage, thr, rules["household"], rec.node_hash)
-    resolution = _resolve(rec, keys, birth_year_tolerance, max_component_size, secret, links=links)
+    key_years = None
+    if rules["household"] is not None and "date_of_birth" in frame:
+        key_years = pd.to_numeric(frame["date_of_birth"].str.slice(0, 4)).to_numpy(
+            dtype=float, na_value=np.nan
+        )
+    key_initials = None
+    if key_years is not None and "given_name" in frame:
+        first = frame["given_name"].str.slice(0, 1)
+        key_initials = pd.factorize(first)[0].astype(np.int64)  # -1: missing
+    resolution = _resolve(
+        rec,
+        keys,
+        birth_year_tolerance,
+        max_component_size,
+        secret,
+        links=links,
+        key_years=key_years,
+        key_initials=key_initials,
+    )
     crosswalk, conflicts = resolution
     review = _review(pairs, links, band, rec, crosswalk, linkage)
     persons_unsure = crosswalk.loc[
@@ -700,6 +724,8 @@ def _resolve(
     max_size: int,
     secret: bytes,
     links: _Links | None = None,
+    key_years: np.ndarray | None = None,
+    key_initials: np.ndarray | None = None,
 ) -> Resolution:
     n_nodes = rec.node_hash.size
     _check_unique_hashes(rec)
@@ -758,6 +784,22 @@ def _resolve(
     act_e = linking[edge_tok] & ~mismatch[edge_tok]
     if links is not None:
         refused = link_toks[links.household]
+        if key_years is not None and len(keys):
+            # A key value (a landline, a family mailbox) shared by records whose dates
+            # of birth lie years apart is a household's, not a person's: not used.
+            known_e = ~np.isnan(key_years[edge_node]) & (edge_tok < kind_offsets[len(keys)])
+            ylo = group_min(edge_tok[known_e], key_years[edge_node[known_e]], n_tok)
+            yhi = group_max(edge_tok[known_e], key_years[edge_node[known_e]], n_tok)
+            shared_key = linking & ~mismatch & (yhi - ylo > _KEY_YEARS_APART)
+            if key_initials is not None:
+                # ... or whose given names start with different letters (twins,
+                # a couple born the same year).
+                known_e = (key_initials[edge_node] >= 0) & (edge_tok < kind_offsets[len(keys)])
+                vals = key_initials[edge_node[known_e]].astype(float)
+                ilo = group_min(edge_tok[known_e], vals, n_tok)
+                ihi = group_max(edge_tok[known_e], vals, n_tok)
+                shared_key |= linking & ~mismatch & (ihi > ilo)
+            refused = np.concatenate([np.flatnonzero(shared_key), refused])
         conflicts.add_keys("household", refused)
         act_e &= ~np.isin(edge_tok, refused)
 
