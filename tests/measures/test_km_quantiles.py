@@ -496,3 +496,14 @@ def test_a_band_that_rises_again_follows_r():
         [9, 12, NAN, NAN, NAN],
     ]
     np.testing.assert_array_equal(got[["estimate", "ci_low", "ci_high"]].to_numpy().T, expected)
+
+
+def test_no_durations_tell_nothing():
+    km = KaplanMeier().fit([], [])
+    assert np.isnan(km.median_)
+    assert km.quantile([0.5, 0.9])[["estimate", "ci_low", "ci_high"]].isna().all(axis=None)
+    assert km.survival_at([1.0])[["survival", "se", "ci_low", "ci_high"]].isna().all(axis=None)
+    assert km.restricted_mean(3.0)[["estimate", "se"]].isna().all(axis=None)
+    out = km_restricted_mean([], horizon=3.0)
+    assert np.isnan(out["estimate"].iloc[0])
+    assert not out["beyond_follow_up"].iloc[0]

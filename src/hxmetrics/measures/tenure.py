@@ -700,8 +700,8 @@ def _survival_table(
     starts = np.repeat(curves.bounds[:-1], len(at))
     ends = np.repeat(curves.bounds[1:], len(at))
     before = nxt <= starts
-    if len(curves.time) == 0:  # no durations: nobody at risk, nothing happened
-        surv, var, risk = np.ones(len(nxt)), np.zeros(len(nxt)), np.zeros(len(nxt))
+    if len(curves.time) == 0:  # no durations: nothing is known
+        surv, var, risk = np.full(len(nxt), np.nan), np.zeros(len(nxt)), np.zeros(len(nxt))
     else:
         top = len(curves.time) - 1
         row = np.clip(nxt - 1, 0, top)
@@ -755,7 +755,9 @@ def _restricted_means(curves: _Curves, horizon: float) -> dict[str, np.ndarray]:
     lastrow = curves.bounds[1:] - 1
     has = curves.bounds[1:] > curves.bounds[:-1]
     end_surv[has] = curves.survival[lastrow[has]]
-    beyond = ~(horizon <= last) & (end_surv > 0)
+    beyond = has & ~(horizon <= last) & (end_surv > 0)
+    mean[~has] = np.nan  # a group without durations (only an empty input) tells nothing
+    var[~has] = np.nan
     return {"estimate": mean, "se": np.sqrt(var), "beyond_follow_up": beyond}
 
 
