@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pandas as pd
 import pytest
 
 from hxmetrics.cli import main
@@ -44,6 +45,21 @@ def test_table_given_explicitly_for_a_parquet_file(files, capsys):
     _, _, pq = files
     assert main(["validate", "--table", "tickets", str(pq)]) == 0
     assert "(tickets, 2 rows" in capsys.readouterr().out
+
+
+def test_the_optional_ticket_events_table_validates(tmp_path, capsys):
+    # An optional table of the contract (issue 14): --table ticket_events was refused.
+    events = pd.DataFrame(
+        {
+            "ticket_id": ["K1", "K1"],
+            "status": ["opened", "triaged"],
+            "timestamp": ["2025-01-01 09:00", "2025-01-01 10:00"],
+        }
+    )
+    path = tmp_path / "history.csv"
+    events.to_csv(path, index=False)
+    assert main(["validate", "--table", "ticket_events", str(path)]) == 0
+    assert "(ticket_events, 2 rows" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize(

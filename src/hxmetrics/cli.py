@@ -14,7 +14,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from hxmetrics.errors import HxError, InputTableError, ParameterError, UsageError
-from hxmetrics.tables import TABLES, read_table, table_from_filename, validate
+from hxmetrics.tables import OPTIONAL_TABLES, TABLES, read_table, table_from_filename, validate
 
 # UsageError is defined in hxmetrics.errors; ``hxmetrics.cli.UsageError`` is kept for callers.
 __all__ = ["UsageError", "main"]
@@ -35,7 +35,8 @@ def _cmd_validate(args: argparse.Namespace) -> int:
         if table is None:
             raise UsageError(
                 f"{path}: cannot tell which table this is from its name; "
-                f"name it after a table ({', '.join(TABLES)}) or pass --table."
+                f"name it after a table ({', '.join([*TABLES, *OPTIONAL_TABLES])}) or pass "
+                "--table."
             )
         logger.debug("reading a %s file as table %s", path.suffix.lstrip(".") or "?", table)
         df = read_table(path)
@@ -150,7 +151,7 @@ def _parser() -> argparse.ArgumentParser:
         "is given.",
     )
     val.add_argument("paths", nargs="+", metavar="PATH")
-    val.add_argument("--table", choices=TABLES, help="table of every PATH")
+    val.add_argument("--table", choices=[*TABLES, *OPTIONAL_TABLES], help="table of every PATH")
     val.set_defaults(func=_cmd_validate)
 
     com = sub.add_parser(
