@@ -24,14 +24,14 @@ Definitions (the rules every number follows)
   triggers). Presets read these instruments of the responses table (``instrument=``
   names another instrument with the same scale):
 
-  ================  ============  ==================================================
-  ``trigger``       instrument    triggering scores
-  ================  ============  ==================================================
-  ``"detractor"``   ``"nps"``     0-6 on the 0-10 likelihood-to-recommend item
-  ``"low_csat"``    ``"csat"``    1-2 on the 1-5 satisfaction item (bottom-2-box)
-  ``"high_effort"`` ``"ces"``     1-3 on the 1-7 CES 2.0 item ("easy to handle", 7 =
-                                  easiest, as in the simulator): disagreeing
-  ================  ============  ==================================================
+  =================  ============  ==================================================
+  ``trigger``        instrument    triggering scores
+  =================  ============  ==================================================
+  ``"detractor"``    ``"nps"``     0-6 on the 0-10 likelihood-to-recommend item
+  ``"low_csat"``     ``"csat"``    1-2 on the 1-5 satisfaction item (bottom-2-box)
+  ``"high_effort"``  ``"ces"``     1-3 on the 1-7 CES 2.0 item ("easy to handle", 7 =
+                                   easiest, as in the simulator): disagreeing
+  =================  ============  ==================================================
 
   Every item of the instrument is read (the sample has one per instrument: ``ltr``,
   ``overall``, ``effort``); a score off the scale raises
