@@ -177,6 +177,204 @@ def _boomerang(data: Any, *, min_n: int | None) -> pd.DataFrame:
     return tenure.boomerang_summary(data, as_of="2022-06-30", by="segment", min_n=min_n)
 
 
+def _whole_seconds(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """Times floored to the second: Spark holds microseconds, and refuses to truncate."""
+    for column in columns:
+        frame[column] = frame[column].dt.floor("s")
+    return frame
+
+
+# Responsiveness (issue 14): tickets with a segment; some unanswered, some opened after
+# as_of (n_excluded_opened_after_as_of), one SLA target.
+_resp = importlib.import_module("hxmetrics.measures.responsiveness.tickets")
+
+
+@cache
+def _tickets() -> pd.DataFrame:
+    """Tickets per segment: hours to first answer and to closing; some still open."""
+    rng = np.random.default_rng(7)
+    rows = []
+    start = pd.Timestamp("2025-01-01")
+    for segment, size in SIZES.items():
+        for i in range(size):
+            opened = start + pd.Timedelta(hours=float(rng.uniform(0, 24 * 62)))
+            answer = opened + pd.Timedelta(hours=float(rng.lognormal(2, 1)))
+            closed = answer + pd.Timedelta(hours=float(rng.lognormal(3, 1)))
+            reopened = int(rng.random() < 0.1)
+            rows.append((f"K{segment}{i}", segment, opened, answer, closed, reopened, "high"))
+    columns = ["ticket_id", "segment", "opened", "first_response", "closed", "reopened"]
+    frame = pd.DataFrame(rows, columns=[*columns, "severity"])
+    return _whole_seconds(frame, ["opened", "first_response", "closed"])
+
+
+def _responsiveness(data: Any, *, min_n: int | None) -> pd.DataFrame:
+    return _resp.responsiveness(
+        data, by="segment", as_of="2025-03-01", sla={"high": "12h"}, min_n=min_n
+    )
+
+
+def _sla_attainment(data: Any, *, min_n: int | None) -> pd.DataFrame:
+    return _resp.sla_attainment(
+        data, {"high": "12h"}, by="segment", as_of="2025-03-01", min_n=min_n
+    )
+
+
+# The closed loop (issue 14): three NPS answers per person (days 0, 30, 60); "tiny" has
+# one person, so that at most three triggers fall below MIN_N.
+_loop = importlib.import_module("hxmetrics.measures.responsiveness.closed_loop")
+CL_SIZES = {"east": 30, "north": 40, "south": 35, "tiny": 1}
+
+
+@cache
+def _cl_data() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """NPS answers per segment and follow-ups of most detractor answers.
+
+    Levels N(4.5, 1.5) make most answers detractors (0-6); three in four detractor
+    answers are followed up after U(0, 60) h, so most within the 48 h window: the
+    median time to follow-up is reached and both arms of the effect keep MIN_N people
+    in every group but the tiny one.
+    """
+    rng = np.random.default_rng(14)
+    segments = np.repeat(list(CL_SIZES), list(CL_SIZES.values()))
+    people = len(segments)
+    ids = np.array([f"p{i:03d}" for i in range(people)])
+    level = rng.normal(4.5, 1.5, people)
+    t0 = pd.Timestamp("2024-01-01")
+    scores, stamps = [], []
+    for day in (0, 30, 60):
+        scores.append(np.clip(np.round(level + rng.normal(0, 1.2, people)), 0, 10))
+        hours = rng.uniform(0, 20, people)
+        stamps.append(t0 + pd.to_timedelta(day * 24 + hours, "h"))
+    score = np.concatenate(scores)
+    timestamp = pd.DatetimeIndex(np.concatenate([np.asarray(s) for s in stamps]))
+    responses = pd.DataFrame(
+        {
+            "response_id": [f"r{i:04d}" for i in range(3 * people)],
+            "silo": "customers",
+            "source_id": np.tile(ids, 3),
+            "instrument": "nps",
+            "item": "ltr",
+            "score": score,
+            "timestamp": timestamp,
+            "segment": np.tile(segments, 3),
+        }
+    )
+    chosen = (score <= 6) & (rng.random(len(score)) < 0.75)
+    delay = pd.to_timedelta(rng.uniform(0, 60, len(score)), "h")
+    followups = pd.DataFrame(
+        {
+            "silo": "customers",
+            "source_id": responses["source_id"].to_numpy()[chosen],
+            "timestamp": (timestamp + delay)[chosen],
+        }
+    )
+    return _whole_seconds(responses, ["timestamp"]), _whole_seconds(followups, ["timestamp"])
+
+
+def _cl_responses() -> pd.DataFrame:
+    return _cl_data()[0]
+
+
+def _same_engine(data: Any, frame: pd.DataFrame) -> Any:
+    """``frame`` on the engine of ``data``: the two tables of a measure come from one place.
+
+    (On Spark, times are instants: a Spark table's timestamps come back with a time
+    zone, and closed_loop refuses to compare them with a pandas table's naive ones.)
+    """
+    module = type(data).__module__.split(".")[0]
+    if module == "pyspark":
+        return data.sparkSession.createDataFrame(frame)
+    if module == "polars":
+        return to_engine(frame, "polars_lazy" if type(data).__name__ == "LazyFrame" else "polars")
+    if module in ("duckdb", "pyarrow"):
+        return to_engine(frame, module)
+    return frame
+
+
+def _closed_loop(table: str, design: str = "did") -> Case:
+    def compute(data: Any, *, min_n: int | None) -> pd.DataFrame:
+        out = _loop.closed_loop(
+            data,
+            _same_engine(data, _cl_data()[1]),
+            by="segment",
+            as_of="2024-06-30",
+            design=design,
+            min_n=min_n,
+        )
+        result: pd.DataFrame = getattr(out, table)
+        return result
+
+    return Case(f"closed_loop_{table}_{design}", compute, _cl_responses)
+
+
+# The issue-to-resolution chain (issue 14): status histories with a segment and the team
+# holding the ticket; some tickets loop back, pause, are still open at as_of, or open
+# after it (n_excluded_tickets_opened_after_as_of, n_excluded_events_after_as_of).
+_itr = importlib.import_module("hxmetrics.measures.responsiveness.itr")
+ITR_STAGES = ["opened", "triaged", "in_progress", "resolved", "closed"]
+ITR_PAUSE = ["waiting_on_customer"]
+ITR_AS_OF = pd.Timestamp("2024-02-01")
+#: Group sizes of the chain. The team table crosses segment, stage and team: a tiny
+#: segment in only some of its cells makes complementary suppression (relation by
+#: relation, then the audit) spread to every row; a tiny segment in every cell of its
+#: plane takes one plane with it, the smallest other segment's ("east").
+ITR_SIZES = {"east": 20, "north": 40, "south": 40, "tiny": 4}
+
+
+@cache
+def _ticket_events() -> pd.DataFrame:
+    """One row per status change: ticket_id, status, timestamp, team, segment."""
+    rng = np.random.default_rng(21)
+    rows = []
+    t0 = pd.Timestamp("2024-01-01")
+    for segment, size in ITR_SIZES.items():
+        for i in range(size):
+            ticket = f"T{segment}{i}"
+            # The tiny segment: early, triaged, each team in turn, no hand-over; two of
+            # its tickets still open (a segment without open tickets, n = 0 on every
+            # stall row, makes the suppression audit hide every row: see the report).
+            tiny = segment == "tiny"
+            # Hours after t0; a few tickets open after as_of.
+            clock = float(rng.uniform(0, 24 * (5 if tiny else 33)))
+            steps = [("opened", "desk")]
+            if tiny or rng.random() < 0.8:  # some skip triage
+                steps.append(("triaged", "desk"))
+            worker = ("tier1", "tier2")[i % 2] if tiny else str(rng.choice(["tier1", "tier2"]))
+            steps.append(("in_progress", worker))
+            if not tiny and rng.random() < 0.3:  # the clock stops; another team may resume
+                steps.append(("waiting_on_customer", worker))
+                worker = str(rng.choice(["tier1", "tier2"]))
+                steps.append(("in_progress", worker))
+            steps.append(("resolved", worker))
+            if rng.random() < 0.15:  # sent back: rework from resolved
+                steps += [("in_progress", worker), ("resolved", worker)]
+            steps.append(("closed", "desk"))
+            for status, team in steps:
+                if tiny and i >= 2 and status == "closed":  # two tiny tickets still open
+                    clock = (ITR_AS_OF - t0) / pd.Timedelta(hours=1) + 24
+                rows.append((ticket, status, t0 + pd.Timedelta(hours=clock), team, segment))
+                clock += float(rng.exponential(60))
+    columns = ["ticket_id", "status", "timestamp", "team", "segment"]
+    return _whole_seconds(pd.DataFrame(rows, columns=columns), ["timestamp"])
+
+
+def _itr_stages(table: str) -> Case:
+    def compute(data: Any, *, min_n: int | None) -> pd.DataFrame:
+        out = _itr.itr_stages(
+            data,
+            stages=ITR_STAGES,
+            pause=ITR_PAUSE,
+            by="segment",
+            as_of=ITR_AS_OF,
+            min_n=min_n,
+        )
+        result: pd.DataFrame = getattr(out, table)
+        return result
+
+    by = ("segment", "stage", "held_by") if table == "teams" else ("segment", "stage")
+    return Case(f"itr_stages_{table}", compute, _ticket_events, by=by)
+
+
 #: Every grouped measure of the package. Adding a measure: add its case here.
 CASES: list[Case] = [
     *(_registered(name) for name in sorted(MEASURES)),
@@ -200,8 +398,21 @@ CASES: list[Case] = [
     Case("reliability", _reliability, _long_items, by=("segment", "scale")),
     Case("median_tenure", _median_tenure, _episodes),
     Case("boomerang_summary", _boomerang, _episodes),
+    Case("responsiveness", _responsiveness, _tickets),
+    Case("sla_attainment", _sla_attainment, _tickets, by=("segment", "severity")),
+    *(_closed_loop(table) for table in ("share", "time", "effect")),
+    _closed_loop("effect", "matching"),
+    _closed_loop("effect", "naive"),
+    *(_itr_stages(table) for table in ("reach", "time", "rework", "stalls", "teams")),
 ]
 IDS = [case.name for case in CASES]
+
+
+def _sort_key(column: pd.Series) -> list[Any]:
+    """A group column's values as sort keys: category codes if ordered, else text."""
+    if isinstance(column.dtype, pd.CategoricalDtype) and column.dtype.ordered:
+        return column.cat.codes.tolist()
+    return column.astype(str).tolist()
 
 
 def _float_columns(result: pd.DataFrame) -> list[str]:
@@ -267,8 +478,10 @@ def test_attrs(case: Case) -> None:
         lo, hi = meta["bounds"]
         estimates = shown["estimate"].dropna().to_numpy(dtype=float)
         assert np.all((estimates >= lo - 1e-9) & (estimates <= hi + 1e-9))
-    # Rows come sorted by their groups.
-    keys = result[list(case.by)].astype(str).apply(tuple, axis=1).tolist()
+    # Rows come sorted by their groups: as text, but an ordered categorical (the stages
+    # of a chain) by its categories' order.
+    columns = [_sort_key(result[c]) for c in case.by]
+    keys = list(zip(*columns, strict=True))
     assert keys == sorted(keys)
 
 
@@ -387,3 +600,7 @@ def test_every_grouped_measure_is_a_case() -> None:
     assert set(MEASURES) <= names
     assert {"hx_index", "cronbach_alpha", "mcdonald_omega", "reliability"} <= names
     assert {"median_tenure", "boomerang_summary"} <= names
+    assert {"responsiveness", "sla_attainment"} <= names
+    assert {f"closed_loop_{t}_did" for t in ("share", "time", "effect")} <= names
+    assert {"closed_loop_effect_matching", "closed_loop_effect_naive"} <= names
+    assert {f"itr_stages_{t}" for t in ("reach", "time", "rework", "stalls", "teams")} <= names
