@@ -160,7 +160,10 @@ def slow_hybrids(episodes: pd.DataFrame) -> pd.DataFrame:
             ]
             if not hits:
                 return False, math.nan
-            start, end = min(hits)
+            # The earliest re-hire, measured from the latest end before it: among
+            # episodes starting that day, the latest end (min of tuples took the
+            # earliest, against the rule, when an empty episode ended that day).
+            start, end = min(hits, key=lambda hit: (hit[0], -hit[1]))
             return True, (start - end) / 86_400e9
 
         boomerang, gap = after(w, w)

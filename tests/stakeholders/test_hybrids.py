@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 
 from hxmetrics.errors import ParameterError
 from hxmetrics.stakeholders import HYBRID_RULES, HybridRule, classify_hybrids, rules_table
@@ -156,6 +156,19 @@ def test_bad_rules_are_rejected(rule, message):
         classify_hybrids(eps, rules=[rule])
 
 
+@example(
+    # Found by hypothesis: two worker episodes start on the day of the first re-hire
+    # (an empty one ending that day); the reference took the first in row order
+    # (gap 1), the package the latest end (gap 0). Both now: the latest end.
+    _eps(
+        [
+            ("P0", "worker", "full_time", 1, 1),
+            ("P0", "customer", "consumer", 0, None),
+            ("P0", "worker", "full_time", 1, None),
+            ("P0", "worker", "full_time", 0, 0),
+        ]
+    )
+)
 @settings(max_examples=60)
 @given(episode_tables(max_rows=20))
 def test_labels_equal_the_slow_reference(eps):

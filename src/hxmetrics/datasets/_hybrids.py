@@ -49,12 +49,21 @@ def _starts_after_end(later: Sequence[_Span], earlier: Sequence[_Span]) -> bool:
 
 def _boomerang_gap(workers: Sequence[_Span]) -> float:
     """Gap (days) of the first re-hire: the earliest worker episode that starts
-    on/after the end of an earlier one, measured from the latest such end."""
-    for i, w in sorted(enumerate(workers), key=lambda t: (t[1][0], t[0])):
+    on/after the end of another one, measured from the latest such end.
+
+    Several episodes starting on that day are one re-hire: the latest end of any
+    other episode by then counts, whatever the rows' order (an empty episode ending
+    on the day another starts makes the gap 0).
+    """
+    best_start, best_gap = _INF, math.nan
+    for i, w in enumerate(workers):
         ends = [e[1] for j, e in enumerate(workers) if j != i and e[1] != _INF and w[0] >= e[1]]
-        if ends:
-            return w[0] - max(ends)
-    return math.nan
+        if not ends:
+            continue
+        gap = w[0] - max(ends)
+        if w[0] < best_start or (w[0] == best_start and gap < best_gap):
+            best_start, best_gap = w[0], gap
+    return best_gap
 
 
 def _days(ts: pd.Series) -> np.ndarray:
