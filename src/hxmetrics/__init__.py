@@ -152,6 +152,7 @@ _LAZY: dict[str, str] = {
     "Disclosure": "hxmetrics.privacy",
     **dict.fromkeys(
         (
+            "LinkageModel",
             "StakeholderRegistry",
             "attribute",
             "classify_hybrids",

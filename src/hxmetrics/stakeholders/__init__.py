@@ -4,7 +4,10 @@
 entry point; the functions below are its parts, usable on their own. Roles are
 singular (``customer``), silos plural (``customers``); :data:`ROLE_OF_SILO` (defined
 in :mod:`hxmetrics.tables`, the one mapping) and :func:`role_of` / :func:`silo_of`
-translate either spelling.
+translate either spelling. Identity resolution is exact (shared keys, union-find; the
+default) or probabilistic (``method="probabilistic"``: a Fellegi-Sunter
+:class:`LinkageModel` on names, dates of birth and addresses, through splink, the
+``[linkage]`` extra); both give one :class:`Resolution`.
 """
 
 from hxmetrics.stakeholders.attribution import (
@@ -33,17 +36,35 @@ from hxmetrics.stakeholders.keys import (
 )
 from hxmetrics.stakeholders.overlap import overlap_matrix, overlap_summary
 from hxmetrics.stakeholders.plots import plot_overlap
+from hxmetrics.stakeholders.probabilistic import (
+    DEFAULT_REVIEW_BAND,
+    DEFAULT_THRESHOLD,
+    LinkageModel,
+    default_settings,
+)
 from hxmetrics.stakeholders.registry import StakeholderRegistry
-from hxmetrics.stakeholders.resolution import CONFLICT_KINDS, Resolution, resolve_identities
+from hxmetrics.stakeholders.resolution import (
+    CONFLICT_KINDS,
+    CONFLICT_RULES,
+    HOUSEHOLD_RULE,
+    METHODS,
+    Resolution,
+    resolve_identities,
+)
 from hxmetrics.stakeholders.views import SiloView, silo_view
 from hxmetrics.tables import ROLE_OF_SILO, SILO_OF_ROLE, role_of, silo_of
 
 __all__ = [
     "ATTRIBUTION_COLUMNS",
     "CONFLICT_KINDS",
+    "CONFLICT_RULES",
     "DEFAULT_KEYS",
+    "DEFAULT_REVIEW_BAND",
+    "DEFAULT_THRESHOLD",
     "EPISODE_COLUMNS",
+    "HOUSEHOLD_RULE",
     "HYBRID_RULES",
+    "METHODS",
     "MIN_SECRET_BYTES",
     "PSEUDONYM_PREFIX",
     "ROLES",
@@ -53,12 +74,14 @@ __all__ = [
     "STATUSES",
     "AttributionIndex",
     "HybridRule",
+    "LinkageModel",
     "Resolution",
     "SiloView",
     "StakeholderRegistry",
     "attribute",
     "attribution_summary",
     "classify_hybrids",
+    "default_settings",
     "exact_matches",
     "merge_episodes",
     "new_secret",
