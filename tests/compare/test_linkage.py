@@ -80,7 +80,8 @@ def test_one_row_per_threshold_in_the_result_protocol(table):
     assert list(table["threshold"]) == sorted(THRESHOLDS)
     assert set(PROTOCOL_COLUMNS) <= set(table.columns)
     assert list(table.columns[:2]) == ["measure", "threshold"]
-    for c in ("n_links", "n_persons", "n_persons_multi_silo", "n_persons_uncertain"):
+    counts = ("n_links", "n_persons", "n_persons_multi_silo", "n_persons_uncertain")
+    for c in (*counts, "n_respondents_uncertain", "n_responses_uncertain"):
         assert str(table[c].dtype) == "Int64", c
     assert (table["measure"] == "nps").all()
     assert table.attrs["hxmetrics"]["by"] == ["threshold"]
@@ -112,6 +113,21 @@ def test_default_threshold_row_is_siloed_vs_unified_of_the_registry(registry, re
     assert np.allclose(table["siloed"], est.loc["siloed", "estimate"])
     assert np.allclose(table["difference"], table["siloed"] - table["estimate"])
     assert np.allclose(table["change"], table["estimate"] - meta["registry_estimate"])
+
+
+def test_respondents_resting_on_uncertain_links(registry, responses, table):
+    # Brute force at the registry's threshold: respondents whose answer counts in the
+    # unified estimate (attributed, with a score) and whose person is uncertain.
+    att = registry.attribute(responses)
+    counted = att[(att["attribution"] == "ok") & att["score"].notna()]
+    unsure = set(registry.uncertain_persons()["person_id"])
+    mine = counted[counted["person_id"].isin(unsure)]
+    row = table[table["at_registry_threshold"]].iloc[0]
+    assert row["n_respondents_uncertain"] == mine["person_id"].nunique() > 0
+    assert row["n_responses_uncertain"] == mine["response_id"].nunique()
+    assert (table["n_respondents_uncertain"] <= table["n_persons_uncertain"]).all()
+    assert (table["n_respondents_uncertain"] <= table["n_respondents"]).all()
+    assert (table["n_responses_uncertain"] <= table["n"]).all()
 
 
 def test_estimates_bracket_the_true_partition(sim, registry, responses, table):

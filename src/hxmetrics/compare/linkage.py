@@ -20,10 +20,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from hxmetrics.compare._design import prepare_silos
+from hxmetrics.compare._names import ESTIMATORS
 from hxmetrics.compare._siloed import siloed_vs_unified
 from hxmetrics.errors import ParameterError
 from hxmetrics.measures._result import grouped_result
 from hxmetrics.stakeholders.registry import StakeholderRegistry
+from hxmetrics.tables import as_pandas
 
 __all__ = ["DEFAULT_THRESHOLDS", "linkage_sensitivity"]
 
@@ -75,7 +78,9 @@ def linkage_sensitivity(
         made), ``n_persons`` (persons in the registry), ``n_persons_multi_silo``
         (persons with records in more than one silo), ``n_persons_uncertain``
         (:meth:`StakeholderRegistry.uncertain_persons`), ``n_respondents`` (persons
-        behind the unified estimate), ``siloed`` (the siloed estimate: it does not
+        behind the unified estimate), ``n_respondents_uncertain`` and
+        ``n_responses_uncertain`` (those of them, and their responses, that rest on
+        uncertain links), ``siloed`` (the siloed estimate: it does not
         depend on the linkage), ``difference`` (siloed - unified), ``change``
         (unified - the registry's own unified estimate) and ``at_registry_threshold``
         (the row of the registry's threshold), then ``suppressed``.
@@ -123,13 +128,31 @@ def linkage_sensitivity(
         "box": box,
         "confidence": confidence,
     }
-    own = siloed_vs_unified(registry, responses, **options)
+    own = siloed_vs_unified(registry, responses, **options)  # checks the arguments
     own_unified = _row(own.estimates, "unified")
+    # Who answered: the responses' records, to count the respondents resting on
+    # uncertain links (response ids only leave the design).
+    frame = as_pandas(responses, table="responses")
+    answered = pd.DataFrame(
+        {
+            "response_id": frame["response_id"].astype("str").to_numpy(),
+            "silo": frame["silo"].astype("str").to_numpy(),
+            "source_id": frame["source_id"].astype("str").to_numpy(),
+        }
+    ).drop_duplicates("response_id")
+    unified_column = list(ESTIMATORS).index("unified")
     rows = []
     for t in cuts:  # increasing: the lowest is scored first and its pairs kept for the rest
         linked = registry.relink(t)
-        result = siloed_vs_unified(linked, responses, **options)
+        design = prepare_silos(
+            linked, responses, measure=measure, instrument=instrument, item=item, box=box
+        )
+        result = design.compare(role=role, confidence=confidence)  # = siloed_vs_unified
+        used = design.weights(result.role)[:, unified_column] > 0
         unified = _row(result.estimates, "unified")
+        unsure = _uncertain_respondents(
+            linked, answered, pd.unique(design.response_id[used].astype(str))
+        )
         siloed = _row(result.estimates, "siloed")
         cw = linked.crosswalk
         silos = cw.groupby("person_id", sort=False)["silo"].nunique()
@@ -146,6 +169,8 @@ def linkage_sensitivity(
                 "n_persons_multi_silo": int((silos > 1).sum()),
                 "n_persons_uncertain": len(linked.uncertain_persons()),
                 "n_respondents": int(unified["n_persons"]),
+                "n_respondents_uncertain": unsure[0],
+                "n_responses_uncertain": unsure[1],
                 "siloed": float(siloed["estimate"]),
                 "at_registry_threshold": math.isclose(t, own_threshold),
             }
@@ -157,7 +182,10 @@ def linkage_sensitivity(
         for c in ("n_links", "n_persons", "n_persons_multi_silo", "n_persons_uncertain")
     }
     extra |= {
-        "n_respondents": table["n_respondents"].to_numpy(dtype=np.int64),
+        c: table[c].to_numpy(dtype=np.int64)
+        for c in ("n_respondents", "n_respondents_uncertain", "n_responses_uncertain")
+    }
+    extra |= {
         "siloed": table["siloed"].to_numpy(dtype=float),
         "difference": table["siloed"].to_numpy(dtype=float) - estimate,
         "change": estimate - float(own_unified["estimate"]),
@@ -181,6 +209,21 @@ def linkage_sensitivity(
             "registry_estimate": float(own_unified["estimate"]),
         },
     )
+
+
+def _uncertain_respondents(
+    registry: StakeholderRegistry, answered: pd.DataFrame, response_ids: np.ndarray
+) -> tuple[int, int]:
+    """Respondents of the unified estimate resting on uncertain links, and their responses."""
+    unsure = set(registry.uncertain_persons()["person_id"])
+    if not unsure or response_ids.size == 0:
+        return 0, 0
+    cw = registry.crosswalk[["silo", "source_id", "person_id"]]
+    rows = answered[answered["response_id"].isin(response_ids)].merge(
+        cw, on=["silo", "source_id"], how="inner"
+    )
+    rows = rows[rows["person_id"].isin(unsure)]
+    return int(rows["person_id"].nunique()), int(rows["response_id"].nunique())
 
 
 def _row(estimates: pd.DataFrame, estimator: str) -> pd.Series:

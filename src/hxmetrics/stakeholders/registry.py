@@ -580,6 +580,7 @@ class _ScoredPairs(LinkageModel):
     def __init__(self, model: LinkageModel) -> None:
         super().__init__()
         self.__dict__.update(model.__dict__)
+        self.notes_ = list(model.notes_)  # scoring's messages stay off the caller's model
         self._frame: pd.DataFrame | None = None
         self._pairs: pd.DataFrame | None = None
         self._at = 1.0
