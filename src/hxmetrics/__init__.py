@@ -138,6 +138,7 @@ _LAZY: dict[str, str] = {
             "SiloComparison",
             "SiloDesign",
             "SimpsonCheck",
+            "linkage_sensitivity",
             "plot_decomposition",
             "plot_silo_bias",
             "pooled_vs_stratified",

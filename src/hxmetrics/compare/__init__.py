@@ -9,7 +9,9 @@ to the stratified one (:func:`pooled_vs_stratified`, a Simpson's-paradox check).
 :func:`prepare_silos` does the role-independent part once, so that several roles of
 the same responses share it (``design.compare(role=...)``).
 :func:`simulate_silo_bias` studies both estimators on synthetic organisations with
-known truth. Definitions and the order of the decomposition: ``docs/compare.md``.
+known truth. :func:`linkage_sensitivity` shows how far the unified estimate moves with
+the threshold of a probabilistic identity resolution. Definitions and the order of the
+decomposition: ``docs/compare.md``.
 
 The modules follow the concepts: ``_names`` (estimators, components, roles),
 ``_measures`` (how a score becomes a value), ``_selection`` (reading and checking
@@ -26,6 +28,7 @@ from hxmetrics.compare._plots import plot_decomposition
 from hxmetrics.compare._results import SiloComparison, SimpsonCheck
 from hxmetrics.compare._siloed import siloed_vs_unified
 from hxmetrics.compare._simpson import pooled_vs_stratified
+from hxmetrics.compare.linkage import linkage_sensitivity
 from hxmetrics.compare.research import plot_silo_bias, simulate_silo_bias
 
 __all__ = [
@@ -36,6 +39,7 @@ __all__ = [
     "SiloComparison",
     "SiloDesign",
     "SimpsonCheck",
+    "linkage_sensitivity",
     "plot_decomposition",
     "plot_silo_bias",
     "pooled_vs_stratified",
