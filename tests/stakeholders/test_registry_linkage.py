@@ -254,3 +254,12 @@ def test_relink_recuts_the_same_pairs_without_refitting(registry, monkeypatch):
     # A higher threshold links fewer pairs: as many persons or more.
     assert persons == sorted(persons)
     assert persons[-1] > persons[0]
+
+
+def test_crosswalk_count_of_uncertain_persons_is_the_registry_s(registry):
+    # The crosswalk's (and a job manifest's) count was the persons whose best link is
+    # below the band's top: with the threshold at the band's top, always 0. It is now
+    # the persons the review band touches, as registry.uncertain_persons() lists them.
+    info = registry.crosswalk.attrs["hxmetrics"]
+    assert info["n_persons_uncertain"] == len(registry.uncertain_persons())
+    assert info["n_persons_uncertain"] > 0

@@ -325,7 +325,8 @@ def resolve_identities(
         ``method``, ``notes`` (e.g. that no key linked any record) and, for the
         probabilistic method, ``threshold``, ``review_band``, ``conflict_rules``,
         ``n_links``, ``n_review_pairs`` and ``n_persons_uncertain`` (persons with a
-        record whose best link is below the review band's upper end).
+        record in a pair scored inside the review band, linked or not, or whose best
+        link is below the band's upper end).
 
     Raises
     ------
@@ -583,9 +584,7 @@ def _resolve_probabilistic(
     )
     crosswalk, conflicts = resolution
     review = _review(pairs, links, band, rec, crosswalk, linkage)
-    persons_unsure = crosswalk.loc[
-        crosswalk["match_probability"].lt(band[1]).fillna(False).astype(bool), "person_id"
-    ].nunique()
+    persons_unsure = _uncertain_persons(crosswalk, review, band)
     crosswalk.attrs["hxmetrics"] = {
         "keys": list(keys),
         "method": "probabilistic",
@@ -601,6 +600,24 @@ def _resolve_probabilistic(
         "notes": [*notes, *linkage.notes_],
     }
     return _resolution(crosswalk, conflicts, review, linkage)
+
+
+def _uncertain_persons(crosswalk: pd.DataFrame, review: pd.DataFrame, band: Any) -> int:
+    """Persons resting on an uncertain link: a record in a pair scored inside the review
+    band (linked or not), or a record whose best link is below the band's upper end.
+
+    With the default threshold at the band's upper end every link made is above the
+    band, so the second kind alone counted no one; the first is what a reviewer sees.
+    """
+    sides = [
+        review[[f"silo_{side}", f"source_id_{side}"]].set_axis(["silo", "source_id"], axis=1)
+        for side in ("l", "r")
+    ]
+    touched = pd.concat(sides, ignore_index=True).astype("str").drop_duplicates()
+    records = crosswalk[["silo", "source_id", "person_id"]].astype("str")
+    in_review = records.merge(touched, on=["silo", "source_id"])["person_id"]
+    weak = crosswalk["match_probability"].lt(band[1]).fillna(False).astype(bool).to_numpy()
+    return int(pd.concat([in_review, records.loc[weak, "person_id"]]).nunique())
 
 
 class _Links(NamedTuple):
