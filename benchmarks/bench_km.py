@@ -1,7 +1,7 @@
 """The shared Kaplan-Meier estimator against statsmodels' SurvfuncRight, side by side.
 
-    python benchmarks/bench_km.py            # 1,000,000 durations, 7 rounds
-    python benchmarks/bench_km.py --quick    # 100,000 durations, 3 rounds
+    python -m benchmarks.bench_km            # 1,000,000 durations, 7 rounds
+    python -m benchmarks.bench_km --quick    # 100,000 durations, 3 rounds
     python -m benchmarks.run km              # the same section into docs/benchmarks.md
 
 1,000,000 continuous durations (exponential latencies, uniform censoring: about a
@@ -24,14 +24,10 @@ convention gives the same numbers). Ratio = hxmetrics / statsmodels (below 1: fa
 from __future__ import annotations
 
 import gc
-import importlib.metadata as md
-import os
-import platform
 import statistics
 import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -86,29 +82,6 @@ def _check(t: np.ndarray, e: np.ndarray, team: np.ndarray) -> None:
     grouped = km_quantiles(t, e, groups=team, q=(0.5, 0.9), convention="statsmodels")
     expected = np.array(_statsmodels_quantiles(t, ef, team)).reshape(-1, 3)
     np.testing.assert_array_equal(grouped[["estimate", "ci_low", "ci_high"]], expected)
-
-
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    versions = []
-    for name in ("hxmetrics", "numpy", "pandas", "statsmodels"):
-        try:
-            versions.append(f"{name} {md.version(name)}")
-        except md.PackageNotFoundError:
-            continue
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    return (
-        f"- Machine: {cpu}, {os.cpu_count()} cores, load average {load:.1f} at the start, "
-        f"{platform.system()} {platform.release()}\n"
-        f"- Python {platform.python_version()}; {', '.join(versions)}"
-    )
 
 
 def run(quick: bool = False) -> str:
@@ -188,4 +161,6 @@ def run(quick: bool = False) -> str:
 if __name__ == "__main__":  # pragma: no cover
     section = run(quick="--quick" in sys.argv[1:])
     title, rest = section.split("\n", 1)
+    from benchmarks.run import machine  # the one machine description of the benchmarks
+
     print(f"{title}\n\n{machine()}\n{rest}")
