@@ -36,10 +36,11 @@ from hxmetrics.stakeholders.resolution import (
     resolve_identities,
 )
 
-pytest.importorskip("splink")
-identity = pytest.importorskip("hxmetrics.datasets._identity")
-
-from hxmetrics.stakeholders.probabilistic import (  # noqa: E402
+pytest.importorskip(
+    "splink", reason="splink is the [linkage] extra, in the test extras: CI installs it"
+)
+from hxmetrics.datasets import _identity as identity
+from hxmetrics.stakeholders.probabilistic import (
     DEFAULT_REVIEW_BAND,
     DEFAULT_THRESHOLD,
     LinkageModel,
@@ -441,7 +442,7 @@ def test_missing_splink_names_the_extra(monkeypatch):
 
 @pytest.fixture(scope="module")
 def spark():
-    pytest.importorskip("pyspark")
+    pytest.importorskip("pyspark", reason="pyspark is a test extra (Spark in local mode)")
     import shutil
 
     if shutil.which("java") is None:
