@@ -284,6 +284,30 @@ def test_saved_model_scores_with_the_same_weights(sim, model, resolution, tmp_pa
     assert set(summary["comparison"]) == set(model.columns_)
 
 
+def test_save_writes_only_a_new_file_or_a_saved_model(model, tmp_path):
+    # Hostile: save() over an input wrote the model over it (a roster lost).
+    roster = tmp_path / "workers.csv"
+    roster.write_text("worker_id,given_name\nW1,Ann\n")
+    with pytest.raises(ParameterError, match="not a saved LinkageModel"):
+        model.save(roster)
+    assert roster.read_text() == "worker_id,given_name\nW1,Ann\n"
+    (tmp_path / "folder").mkdir()
+    link = tmp_path / "link.json"
+    link.symlink_to(roster)
+    for bad in (tmp_path / "folder", link, tmp_path / "missing" / "m.json"):
+        with pytest.raises(ParameterError, match="will not save the model"):
+            model.save(bad)
+    assert roster.read_text() == "worker_id,given_name\nW1,Ann\n"
+    path = model.save(tmp_path / "m.json")
+    assert model.save(path) == path  # a saved model is replaced
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "folder",
+        "link.json",
+        "m.json",
+        "workers.csv",
+    ]
+
+
 def test_partition_does_not_depend_on_row_order(sim, model, resolution):
     shuffled = {
         silo: df.sample(frac=1.0, random_state=7).reset_index(drop=True)

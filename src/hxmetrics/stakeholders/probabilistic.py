@@ -42,6 +42,7 @@ import contextlib
 import json
 import logging
 import math
+import os
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -793,9 +794,30 @@ class LinkageModel(DisplayMixin):
         return model
 
     def save(self, path: str | Path) -> Path:
-        """Write :meth:`to_dict` as JSON to ``path``; returns the path."""
+        """Write :meth:`to_dict` as JSON to ``path``; returns the path.
+
+        Only a new file or a model this method saved before is written: a symlink, a
+        folder or any other file at ``path`` (a roster, a job file) is refused before
+        anything is written, and the file is replaced in one rename, so a failed save
+        leaves the old model whole.
+        """
         target = Path(path)
-        target.write_text(json.dumps(self.to_dict(), indent=2) + "\n", encoding="utf-8")
+        text = json.dumps(self.to_dict(), indent=2) + "\n"
+        where = f"will not save the model over {target}"
+        if target.is_symlink() or target.is_dir():
+            raise ParameterError(f"{where}: it is a symbolic link or a folder.")
+        if not target.parent.is_dir():
+            raise ParameterError(f"{where}: its folder does not exist.")
+        if target.exists() and not _is_saved_model(target):
+            raise ParameterError(
+                f"{where}: the file there is not a saved LinkageModel. Choose a new path."
+            )
+        staging = target.with_name(f".{target.name}.tmp-{os.getpid()}")
+        try:
+            staging.write_text(text, encoding="utf-8")
+            os.replace(staging, target)
+        finally:
+            staging.unlink(missing_ok=True)
         return target
 
     @classmethod
@@ -809,6 +831,15 @@ class LinkageModel(DisplayMixin):
         except json.JSONDecodeError as exc:
             raise ParameterError(f"{source} is not JSON: {exc.msg} (line {exc.lineno}).") from exc
         return cls.from_dict(state)
+
+
+def _is_saved_model(path: Path) -> bool:
+    """Whether ``path`` holds JSON written by :meth:`LinkageModel.save`."""
+    try:
+        state = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return False
+    return isinstance(state, dict) and state.get("model") == "LinkageModel"
 
 
 def as_model(model: LinkageModel | Mapping[str, Any] | str | Path) -> LinkageModel:
