@@ -559,10 +559,15 @@ def _bases(spec: MeasureSpec) -> tuple[str, str, str]:
     return base, "n", base
 
 
+#: The counts of a probabilistic linkage that a manifest shows (through the privacy layer).
+_LINKAGE_COUNTS = ("links", "pairs_to_review", "persons_with_uncertain_links")
+
+
 def _protect(
     job: Job,
     results: Mapping[str, pd.DataFrame],
     rows_in: Mapping[str, int],
+    linkage: dict[str, Any] | None = None,
 ) -> tuple[dict[str, pd.DataFrame], dict[str, int | None], Disclosure]:
     """Apply the job's disclosure control to every output and count at once.
 
@@ -584,6 +589,15 @@ def _protect(
             f"{spec.name}:rows_in", rows_in[spec.name], base=rows_base, where=spec.where
         )
         registered.append(spec)
+    # The linkage counts of the manifest (pairs and persons): each its own population,
+    # hidden (None) when smaller than min_n, like every other count the job writes.
+    linkage_counts = [k for k in _LINKAGE_COUNTS if linkage is not None and k in linkage]
+    for key in linkage_counts:
+        assert linkage is not None
+        layer.add_count(f"linkage:{key}", int(linkage[key]), base=f"linkage:{key}")
+    for key in linkage_counts:
+        assert linkage is not None
+        linkage[key] = layer.count(f"linkage:{key}")
     shown = dict(results)
     counts: dict[str, int | None] = dict(rows_in)
     for spec in registered:
@@ -859,7 +873,7 @@ def run_job(job: Job) -> dict[str, Any]:
         results[spec.name] = result
         rows_counts[spec.name] = rows_in
 
-    shown, counts, layer = _protect(job, results, rows_counts)
+    shown, counts, layer = _protect(job, results, rows_counts, linkage)
     manifest_measures = []
     for spec in job.measures:
         entry = _manifest_entry(spec, shown[spec.name], counts[spec.name])

@@ -566,6 +566,28 @@ def test_a_job_selects_the_method_and_a_saved_model(sim, model, tmp_path):
     assert not any(f'"{v}"' in text or f",{v}," in text for v in values if len(v) > 3)
 
 
+def test_manifest_linkage_counts_pass_the_privacy_layer(tmp_path):
+    # The manifest's linkage counts were written as they were: 2 persons resting on
+    # uncertain links was shown with min_n = 10. Each count is its own population.
+    import dataclasses
+
+    from hxmetrics import jobs
+
+    (tmp_path / "job.toml").write_text(
+        '[job]\nname = "j"\n[inputs]\nresponses = "r.csv"\n[output]\ndir = "out"\n'
+        '[privacy]\nmin_n = 10\n[[measure]]\nname = "m"\nfunction = "nps"\n'
+        'table = "responses"\nscore = "score"\n'
+    )
+    (tmp_path / "r.csv").write_text("response_id\n")
+    job = dataclasses.replace(jobs.load_job(tmp_path / "job.toml"), measures=())
+    linkage = {"method": "probabilistic", "links": 500, "pairs_to_review": 12}
+    linkage["persons_with_uncertain_links"] = 2
+    jobs._protect(job, {}, {}, linkage)
+    assert linkage["persons_with_uncertain_links"] is None
+    assert (linkage["links"], linkage["pairs_to_review"]) == (500, 12)
+    assert linkage["method"] == "probabilistic"
+
+
 @pytest.mark.parametrize(
     ("edit", "message"),
     [
