@@ -189,6 +189,7 @@ def test_reach_counts_and_pending_open_tickets():
     assert out["n_pending"].tolist() == [0, 1, 1, 2, 2]
     assert out["estimate"].tolist() == [100.0, 60.0, 60.0, 60.0, 60.0]
     # Wilson (1927) for 3 of 5 at 95 %: 0.2307 to 0.8824 (computed by hand from the formula).
+    # The reference is written to 4 decimals (of a percentage): 1e-3 is its rounding.
     assert cell(out, "ci_low", stage="triaged") == pytest.approx(23.0724, abs=1e-3)
     assert cell(out, "ci_high", stage="triaged") == pytest.approx(88.2379, abs=1e-3)
 
@@ -372,6 +373,9 @@ def test_censored_median_recovers_a_known_stage_time_and_the_naive_one_does_not(
     }
     out = itr_stages(pd.DataFrame(rows), stages=["opened", "triaged"], as_of=hours(14 * 24)).time
     assert cell(out, "ci_low", stage="opened") <= 72.0 <= cell(out, "ci_high", stage="opened")
+    # One simulated sample: the median's sampling sd is about 3% of 72 h here (3,000
+    # exponential times, more with the censoring); 10% is about three of them, and its
+    # interval must hold 72 (just above). The naive one is 20% or more low.
     assert cell(out, "estimate", stage="opened") == pytest.approx(72.0, rel=0.1)
     assert cell(out, "median_completed_only", stage="opened") < 0.8 * 72.0
     assert cell(out, "n_still_in", stage="opened") > 0.2 * n
@@ -612,6 +616,8 @@ def test_polars_frames_give_the_same_result():
 
 # -- properties -------------------------------------------------------------------------
 
+# Each example computes the five ITR tables (about 0.3 s on 2 shared cores): hypothesis's
+# too_slow check and deadline are about its own speed, not ours.
 SHORT = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 

@@ -340,6 +340,8 @@ def test_every_engine_gives_the_pandas_result(engine):
 
 
 @pytest.mark.spark
+# pyspark warns on import that it does not fully support pandas 3; only pyspark.sql
+# is used here, never pyspark.pandas (the same filter as every Spark test).
 @pytest.mark.filterwarnings(SPARK_PANDAS_WARNING)
 def test_spark_gives_the_pandas_result(spark):
     tickets = _tickets(HAND)
@@ -452,6 +454,8 @@ def test_simulation_naive_is_biased_ours_recovers_the_truth_and_covers():
         teams = mine["team"]
         naive_mean = naive.loc[teams].mean()
         assert naive_mean < 0.8 * truth, (kind, naive_mean)  # biased low (about 0.7)
+        # The mean of 200 medians: its Monte Carlo error is about 1% of the truth
+        # here; 3% is three of them (the naive one is 30% low).
         assert mine["estimate"].mean() == pytest.approx(truth, rel=0.03), kind
         covered = ((mine["ci_low"] <= truth) & (truth <= mine["ci_high"])).mean()
         assert abs(covered - 0.95) <= bound, (kind, covered)
@@ -475,6 +479,9 @@ def test_simulation_naive_is_biased_ours_recovers_the_truth_and_covers():
     met = answered["t"] <= 1.5 * answered["kind"].map(medians)
     naive_met = 100 * met.groupby(answered["team"]).mean()
     assert naive_met.mean() > truth + 10, naive_met.mean()
+    # Mean of 600 percentages, each from 200 tickets (sd about 3.5 points): its Monte
+    # Carlo error is about 0.15 points, one point is six of them; the naive share is
+    # more than 10 points high.
     assert out["pct_sla_met"].mean() == pytest.approx(truth, abs=1.0)
     covered = ((out["pct_sla_met_ci_low"] <= truth) & (truth <= out["pct_sla_met_ci_high"])).mean()
     # 600 intervals: Monte Carlo error sqrt(0.95 * 0.05 / 600) = 0.0089, 3 of them.

@@ -490,6 +490,8 @@ def spark():
 
 
 @pytest.mark.spark
+# pyspark warns on import that it does not fully support pandas 3; only pyspark.sql
+# is used here, never pyspark.pandas (the same filter as every Spark test).
 @pytest.mark.filterwarnings("ignore:PySpark does not yet fully support pandas:FutureWarning")
 def test_spark_gives_the_duckdb_partition(sim, model, resolution, spark):
     # The model trained on DuckDB scores the same rosters on Spark (local mode): the
