@@ -1,7 +1,14 @@
-"""Suite-wide settings. Engine fixtures live next to the tests that use them."""
+"""Suite-wide settings, and the one local Spark session of every Spark test.
+
+Other engine fixtures live next to the tests that use them.
+"""
 
 import os
+import shutil
+from collections.abc import Iterator
+from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, settings
 
 # CI runs the same examples every time (derandomised) so a red build is reproducible;
@@ -15,3 +22,28 @@ settings.register_profile(
 )
 settings.register_profile("dev", deadline=None, max_examples=40)
 settings.load_profile("ci" if os.environ.get("CI") else "dev")
+
+
+@pytest.fixture(scope="session")
+def spark() -> Iterator[Any]:
+    """One local Spark session for all Spark tests (bound to 127.0.0.1, no UI)."""
+    pyspark = pytest.importorskip("pyspark", reason="pyspark is a test extra (local mode)")
+    if shutil.which("java") is None:
+        pytest.skip("Spark needs Java")
+    from pyspark.sql import SparkSession
+
+    del pyspark
+    session = (
+        SparkSession.builder.master("local[1]")
+        .appName("hxmetrics-tests")
+        .config("spark.driver.bindAddress", "127.0.0.1")
+        .config("spark.driver.host", "127.0.0.1")
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.shuffle.partitions", "2")
+        .config("spark.default.parallelism", "2")
+        .config("spark.sql.session.timeZone", "UTC")
+        .getOrCreate()
+    )
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    session.stop()

@@ -1,14 +1,13 @@
 """Engine fixtures for the measures: the same pandas table on every dataframe engine.
 
 ``engine`` is parametrised over pandas, Polars (eager and lazy), DuckDB and PyArrow;
-Spark (local mode) has its own session-scoped ``spark`` fixture, used by a handful
-of tests only (its JVM takes seconds to start).
+Spark (local mode) has its own session-scoped ``spark`` fixture (``tests/conftest.py``),
+used by a handful of tests only (its JVM takes seconds to start).
 """
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
@@ -58,28 +57,3 @@ def engine(request: pytest.FixtureRequest) -> Convert:
     # attributes at run time, which mypy cannot see.
     convert.engine = name  # type: ignore[attr-defined]
     return convert
-
-
-@pytest.fixture(scope="session")
-def spark() -> Iterator[Any]:
-    """One local Spark session for all Spark tests (bound to 127.0.0.1, no UI)."""
-    pyspark = pytest.importorskip("pyspark")
-    if shutil.which("java") is None:
-        pytest.skip("Spark needs Java")
-    from pyspark.sql import SparkSession
-
-    del pyspark
-    session = (
-        SparkSession.builder.master("local[1]")
-        .appName("hxmetrics-tests")
-        .config("spark.driver.bindAddress", "127.0.0.1")
-        .config("spark.driver.host", "127.0.0.1")
-        .config("spark.ui.enabled", "false")
-        .config("spark.sql.shuffle.partitions", "2")
-        .config("spark.default.parallelism", "2")
-        .config("spark.sql.session.timeZone", "UTC")
-        .getOrCreate()
-    )
-    session.sparkContext.setLogLevel("ERROR")
-    yield session
-    session.stop()
