@@ -1601,6 +1601,12 @@ def _cutoff(as_of: Any) -> pd.Timestamp:
     example = "e.g. as_of='2024-12-31' (the censoring date; tenure never assumes today)"
     if as_of is None:
         raise ParameterError(f"as_of is required: {example}.")
+    return _as_date(as_of, example=example)
+
+
+def _as_date(as_of: Any, *, example: str) -> pd.Timestamp:
+    """A given ``as_of`` as a timestamp, or :class:`ParameterError` naming ``example``
+    (shared by the censored-time measures: tenure, responsiveness)."""
     try:
         cutoff = pd.Timestamp(as_of)
     except (TypeError, ValueError) as exc:

@@ -42,7 +42,7 @@ from hxmetrics.errors import InputTableError, ParameterError, check_choice, chec
 from hxmetrics.measures._inference import check_confidence
 from hxmetrics.measures._result import grouped_result
 from hxmetrics.measures.tenure import TRANSFORMS as _KM_TRANSFORMS
-from hxmetrics.measures.tenure import km_quantiles, km_restricted_mean, km_survival_at
+from hxmetrics.measures.tenure import _as_date, km_quantiles, km_restricted_mean, km_survival_at
 from hxmetrics.tables import _ORDERINGS, _fail, _ordering_failures, as_pandas
 
 __all__ = ["CLOCKS", "TRANSFORMS", "UNIT_SECONDS", "responsiveness", "sla_attainment"]
@@ -132,15 +132,9 @@ def _as_of(value: Any, zone: Any, latest: pd.Timestamp | None) -> tuple[pd.Times
                 "pass as_of= (the time the table was extracted)."
             )
         return pd.Timestamp(latest), "latest timestamp in the table"
-    example = "e.g. as_of='2025-12-31 23:59' (the time the table was extracted)"
-    try:
-        cutoff = pd.Timestamp(value)
-    except (TypeError, ValueError) as exc:
-        raise ParameterError(
-            f"as_of must be a date; got {type(value).__name__} {value!r}: {example}."
-        ) from exc
-    if pd.isna(cutoff):
-        raise ParameterError(f"as_of is missing (NaT): {example}.")
+    cutoff = _as_date(
+        value, example="e.g. as_of='2025-12-31 23:59' (the time the table was extracted)"
+    )
     if cutoff.tzinfo is not None:
         if zone is None:
             raise ParameterError(
