@@ -146,6 +146,11 @@ class Truth(CountsDisplay):
         latent experience it shifted) and ``expected_next_ltr_change`` (the
         expected change of that answer's likelihood to recommend). Empty unless
         simulated with ``follow_ups=True``.
+    planted : dict
+        The effects planted by the optional simulation steps, one entry per step
+        (``"teams"``, ``"journeys"``, ``"instruments"``, ``"comments"``,
+        ``"invitations"``): what each step planted and the value a method should
+        recover (plain values or DataFrames). Empty when no such step ran.
     params : dict
         ``tickets`` (statuses, stage and stall parameters) and ``follow_ups``
         (probabilities, ``level_log_odds`` and ``selection`` (the confounding,
@@ -166,6 +171,7 @@ class Truth(CountsDisplay):
     ticket_paths: pd.DataFrame | None = None
     follow_ups: pd.DataFrame | None = None
     params: dict[str, Any] = field(default_factory=dict)
+    planted: dict[str, Any] = field(default_factory=dict)
 
     def _display_counts(self) -> dict[str, Any]:
         # Counts only: the truth holds every person's keys, never shown.
@@ -211,6 +217,10 @@ class Organisation(CountsDisplay):
         with the tickets as parent; not in :attr:`tables` (the optional tables
         are outside :data:`hxmetrics.tables.TABLES`). None when read from a
         folder written before histories.
+    teams, comments, invitations : pandas.DataFrame or None
+        The optional tables (:data:`hxmetrics.tables.OPTIONAL_TABLES`) of team
+        ownership of touchpoints, free-text comments and survey invitations;
+        None unless the step that makes them ran.
     """
 
     customers: pd.DataFrame
@@ -225,6 +235,9 @@ class Organisation(CountsDisplay):
     end: pd.Timestamp
     settings: dict[str, Any] = field(default_factory=dict)
     ticket_events: pd.DataFrame | None = None
+    teams: pd.DataFrame | None = None
+    comments: pd.DataFrame | None = None
+    invitations: pd.DataFrame | None = None
 
     @property
     def tables(self) -> dict[str, pd.DataFrame]:
@@ -241,8 +254,10 @@ class Organisation(CountsDisplay):
 
     def _display_counts(self) -> dict[str, Any]:
         counts = {"persons": len(self.truth.hybrids), **{k: len(v) for k, v in self.tables.items()}}
-        if self.ticket_events is not None:
-            counts["ticket_events"] = len(self.ticket_events)
+        for name in ("ticket_events", "teams", "comments", "invitations"):
+            frame = getattr(self, name)
+            if frame is not None:
+                counts[name] = len(frame)
         return counts
 
     def _display_rows(self) -> dict[str, Any]:
