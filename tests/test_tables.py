@@ -85,6 +85,33 @@ def valid(table: str) -> pd.DataFrame:
                 "team": ["t-a", None, "t-b"],
             }
         )
+    if table == "teams":
+        return pd.DataFrame(
+            {
+                "team": ["t-a", "t-b", "t-a"],
+                "touchpoint": ["app", "app", "store"],
+                "valid_from": ["2024-01-01", "2024-06-01", "2024-01-01"],
+                "valid_to": ["2024-06-01", None, None],
+            }
+        )
+    if table == "comments":
+        return pd.DataFrame(
+            {
+                "comment_id": ["m1", "m2"],
+                **keys,
+                "timestamp": ["2024-01-01"] * 2,
+                "text": ["slow delivery", ""],
+            }
+        )
+    if table == "invitations":
+        return pd.DataFrame(
+            {
+                "invitation_id": ["i1", "i2"],
+                **keys,
+                "instrument": ["nps", "csat"],
+                "sent": ["2024-01-01"] * 2,
+            }
+        )
     assert table == "tickets"
     return pd.DataFrame(
         {
@@ -413,10 +440,10 @@ def test_ticket_events_is_optional_and_outside_tables():
     """Code that walks TABLES (report, jobs, sample) never meets the optional table."""
     from hxmetrics import tables
 
-    assert OPTIONAL_TABLES == ("ticket_events",)
+    assert OPTIONAL_TABLES == ("ticket_events", "teams", "comments", "invitations")
     assert "ticket_events" not in TABLES
     assert "ticket_events" not in tables.SCHEMAS
-    assert set(tables.OPTIONAL) == {"ticket_events"}
+    assert set(tables.OPTIONAL) == set(OPTIONAL_TABLES)
     schema = tables.OPTIONAL["ticket_events"]
     assert list(schema.columns) == ["ticket_id", "status", "timestamp", "team"]
     assert not schema.columns["team"].required
@@ -492,3 +519,56 @@ def test_ticket_events_parents_are_validated_and_checked():
         validate(events, table="ticket_events", parents={"ticket": tickets})
     with pytest.raises(ParameterError, match="refers to no other table"):
         validate(tickets, table="tickets", parents={"tickets": tickets})
+
+
+# ------------------- issues 15-17: teams, comments and invitations, optional tables
+
+
+def test_teams_ownership_ending_before_it_starts_is_named():
+    df = valid("teams")
+    df.loc[1, "valid_to"] = "2024-05-01"
+    text = str(failure(df, "teams"))
+    assert "table 'teams'" in text
+    assert "check valid_to_not_before_valid_from: 1 row(s), e.g. row 1" in text
+
+
+def test_teams_missing_touchpoint_and_open_spell():
+    df = valid("teams")
+    df.loc[0, "touchpoint"] = None
+    text = str(failure(df, "teams"))
+    assert "column 'touchpoint', check not_nullable: 1 row(s), e.g. row 0" in text
+    # An open spell (no valid_to) is valid: the team still owns the touchpoint.
+    assert validate(valid("teams"), table="teams")["valid_to"].isna().sum() == 2
+
+
+def test_comment_text_is_never_shown_in_errors():
+    df = valid("comments")
+    df["text"] = ["write to ana@example.org", "call 555 0100"]
+    df["comment_id"] = ["m1", "m1"]  # a repeated id: the failure names rows, not values
+    df.loc[1, "timestamp"] = "yesterday"
+    text = str(failure(df, "comments"))
+    assert "row 1" in text
+    assert "ana@example.org" not in text
+    assert "555 0100" not in text
+    assert "'m1'" not in text
+
+
+def test_comments_keep_empty_and_missing_text():
+    df = valid("comments")
+    df.loc[1, "text"] = None
+    out = validate(df.assign(response_id=["r1", None]), table="comments")
+    assert len(out) == 2
+    assert out["text"].isna().sum() == 1
+
+
+def test_invitations_and_the_response_link_columns():
+    df = valid("invitations").assign(channel=["email", None])
+    out = validate(df, table="invitations")
+    assert out["sent"].dtype == "datetime64[ns]"
+    bad = df.copy()
+    bad.loc[0, "sent"] = None
+    assert "column 'sent', check not_nullable" in str(failure(bad, "invitations"))
+    responses = valid("responses").assign(invitation_id=["i1", None])
+    assert validate(responses, table="responses")["invitation_id"].isna().sum() == 1
+    tickets = valid("tickets").assign(description=["app crashes at login", None])
+    assert "description" in validate(tickets, table="tickets")

@@ -5,9 +5,10 @@ episode); exhaust tables are what people leave behind (survey answers,
 interactions, purchases, feedback tickets). Every exhaust row names the silo it
 came from and that silo's own id for the person (``silo``, ``source_id``): the
 stakeholder model turns those into persons. Optional tables (:data:`OPTIONAL_TABLES`:
-``ticket_events``, the status history of tickets) hang off an exhaust table through
-its id instead; code that walks :data:`TABLES` never meets them, so a folder without
-them reads as before.
+``ticket_events``, the status history of tickets; ``teams``, who owns each
+touchpoint; ``comments``, free text; ``invitations``, survey invitations) are kept
+out of :data:`TABLES`: code that walks :data:`TABLES` never meets them, so a folder
+without them reads as before.
 
 ``validate(df, table=...)`` returns the coerced frame or raises
 :class:`~hxmetrics.errors.InputTableError` listing every failed check.
@@ -233,6 +234,8 @@ def _responses() -> pa.DataFrameSchema:
                 float, pa.Check.greater_than(0), nullable=False, required=False, coerce=True
             ),
             "touchpoint": pa.Column(pa.String, nullable=True, required=False, coerce=True),
+            # The survey invitation the answer came from (``invitations.invitation_id``).
+            "invitation_id": pa.Column(pa.String, nullable=True, required=False, coerce=True),
         },
         unique=["response_id", "item"],
         name="responses",
@@ -281,6 +284,8 @@ def _tickets() -> pa.DataFrameSchema:
             "severity": pa.Column(pa.String, pa.Check.isin(_SEVERITIES), coerce=True),
             "touchpoint": pa.Column(pa.String, coerce=True),
             "team": pa.Column(pa.String, coerce=True),
+            # Free text: the ticket's description (may carry identifiers; never shown as is).
+            "description": pa.Column(pa.String, nullable=True, required=False, coerce=True),
         },
         unique=["ticket_id"],
         name="tickets",
@@ -301,14 +306,61 @@ def _ticket_events() -> pa.DataFrameSchema:
     )
 
 
+def _teams() -> pa.DataFrameSchema:
+    pa = _pandera()
+    return pa.DataFrameSchema(
+        {
+            "team": pa.Column(pa.String, nullable=False, coerce=True),
+            "touchpoint": pa.Column(pa.String, nullable=False, coerce=True),
+            "valid_from": pa.Column(pa.DateTime, nullable=False, coerce=True),
+            "valid_to": pa.Column(pa.DateTime, nullable=True, coerce=True),
+        },
+        unique=["team", "touchpoint", "valid_from"],
+        name="teams",
+    )
+
+
+def _comments() -> pa.DataFrameSchema:
+    pa = _pandera()
+    return pa.DataFrameSchema(
+        {
+            "comment_id": _id("comment_id"),
+            **_exhaust_keys(),
+            "timestamp": pa.Column(pa.DateTime, coerce=True),
+            # Empty or missing text is allowed here; the text measures count it as excluded.
+            "text": pa.Column(pa.String, nullable=True, coerce=True),
+            "response_id": pa.Column(pa.String, nullable=True, required=False, coerce=True),
+            "touchpoint": pa.Column(pa.String, nullable=True, required=False, coerce=True),
+        },
+        unique=["comment_id"],
+        name="comments",
+    )
+
+
+def _invitations() -> pa.DataFrameSchema:
+    pa = _pandera()
+    return pa.DataFrameSchema(
+        {
+            "invitation_id": _id("invitation_id"),
+            **_exhaust_keys(),
+            "instrument": pa.Column(pa.String, nullable=False, coerce=True),
+            "sent": pa.Column(pa.DateTime, nullable=False, coerce=True),
+            "channel": pa.Column(pa.String, nullable=True, required=False, coerce=True),
+        },
+        unique=["invitation_id"],
+        name="invitations",
+    )
+
+
 #: Rosters: the silo tables companies already have, one row per episode.
 ROSTER_TABLES: tuple[str, ...] = SILOS
 #: Exhaust tables: what people leave behind.
 EXHAUST_TABLES: tuple[str, ...] = ("responses", "events", "transactions", "tickets")
 #: Every table of the contract, rosters first.
 TABLES: tuple[str, ...] = (*ROSTER_TABLES, *EXHAUST_TABLES)
-#: Optional tables: details of an exhaust table's rows, keyed by its id (no ``silo`` or
-#: ``source_id``). :func:`validate`, :func:`table_from_filename` and :data:`OPTIONAL`
+#: Optional tables: details of an exhaust table's rows (``ticket_events``), the
+#: organisation's own structure (``teams``) and more exhaust (``comments``,
+#: ``invitations``). :func:`validate`, :func:`table_from_filename` and :data:`OPTIONAL`
 #: know them; they are kept out of :data:`TABLES`, so the report, batch jobs and the
 #: sample, which walk :data:`TABLES`, work with or without them.
 #:
@@ -318,7 +370,26 @@ TABLES: tuple[str, ...] = (*ROSTER_TABLES, *EXHAUST_TABLES)
 #: holds the ticket from that step on; empty where not recorded). ``(ticket_id,
 #: timestamp, status)`` is unique. Read by
 #: :func:`hxmetrics.measures.responsiveness.itr.itr_stages`.
-OPTIONAL_TABLES: tuple[str, ...] = ("ticket_events",)
+#:
+#: ``teams``: who owns each touchpoint, over time. ``team`` (text), ``touchpoint``
+#: (text), ``valid_from`` (datetime) and ``valid_to`` (datetime, on or after
+#: ``valid_from``; empty while the team still owns it). Whether two teams own one
+#: touchpoint at once is checked by :func:`hxmetrics.measures.ledger.check_teams`.
+#:
+#: ``comments``: free text as exhaust (``silo``, ``source_id`` like the exhaust
+#: tables). ``comment_id`` (id), ``timestamp``, ``text`` (may be empty or missing:
+#: the text measures count such rows as excluded) and, optionally, ``response_id``
+#: (the survey response it came with) and ``touchpoint``. Text can carry emails,
+#: phones and names: it is never shown as is, only redacted.
+#:
+#: ``invitations``: survey invitations. ``invitation_id`` (id), ``silo``,
+#: ``source_id``, ``instrument`` (text), ``sent`` (datetime) and, optionally,
+#: ``channel``. Responses name theirs in the optional ``responses.invitation_id``.
+#:
+#: Optional columns of exhaust tables: ``responses.invitation_id``,
+#: ``responses.touchpoint``, ``responses.weight``, ``events.touchpoint`` and
+#: ``tickets.description`` (free text, like ``comments.text``).
+OPTIONAL_TABLES: tuple[str, ...] = ("ticket_events", "teams", "comments", "invitations")
 _CONTRACT: tuple[str, ...] = (*TABLES, *OPTIONAL_TABLES)
 
 
@@ -334,6 +405,9 @@ def _schemas() -> dict[str, pa.DataFrameSchema]:
         "transactions": _transactions(),
         "tickets": _tickets(),
         "ticket_events": _ticket_events(),
+        "teams": _teams(),
+        "comments": _comments(),
+        "invitations": _invitations(),
     }
 
 
@@ -388,6 +462,7 @@ class _Ordering:
 _ORDERINGS: dict[str, tuple[_Ordering, ...]] = {
     **{silo: (_Ordering("start", "end"),) for silo in ROSTER_TABLES},
     "tickets": (_Ordering("opened", "first_response"), _Ordering("opened", "closed")),
+    "teams": (_Ordering("valid_from", "valid_to"),),
 }
 
 
@@ -643,7 +718,8 @@ def validate(df: Any, *, table: str, parents: dict[str, Any] | None = None) -> p
     table : str
         One of ``customers``, ``workers``, ``partners`` (rosters),
         ``responses``, ``events``, ``transactions``, ``tickets`` (exhaust) or
-        ``ticket_events`` (optional, :data:`OPTIONAL_TABLES`).
+        ``ticket_events``, ``teams``, ``comments``, ``invitations`` (optional,
+        :data:`OPTIONAL_TABLES`).
     parents : dict, optional
         The tables ``table`` refers to, by name, for the cross-table checks:
         ``{"tickets": tickets}`` for ``ticket_events`` (every ``ticket_id`` is a
@@ -1069,6 +1145,10 @@ def _tidy_failures(raw: pd.DataFrame) -> pd.DataFrame:
     return cases.loc[~redundant, _CASE_COLUMNS].reset_index(drop=True)
 
 
+# Identifiers, and free text that may carry them: their values are never shown.
+_MASKED_COLUMNS = IDENTIFIER_COLUMNS | {"comment_id", "invitation_id", "text", "description"}
+
+
 def _mask_marker(column: object) -> str:
     return f"<{column}, masked>"
 
@@ -1086,7 +1166,7 @@ def _masked(cases: pd.DataFrame, index: pd.Index) -> pd.DataFrame:
     cases = cases.copy()
     value = cases["failure_case"]
     present = value.notna().to_numpy()
-    hide = present & cases["column"].isin(IDENTIFIER_COLUMNS).to_numpy()
+    hide = present & cases["column"].isin(_MASKED_COLUMNS).to_numpy()
     others = present & ~hide
     if others.any():
         hide[others] = looks_personal(value[others].astype(str)).to_numpy()
