@@ -57,6 +57,7 @@ Spicer, K. & de Wolf, P.-P. (2012). Statistical Disclosure Control. Wiley. Ch. 4
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -69,11 +70,13 @@ from hxmetrics.errors import ParameterError, PrivacyError
 __all__ = [
     "DEFAULT_MIN_N",
     "IDENTIFIER_COLUMNS",
+    "PLACEHOLDERS",
     "WORKER_MIN_N",
     "Disclosure",
     "check_group_columns",
     "check_min_n",
     "looks_personal",
+    "redact_identifiers",
     "shown_name",
     "shown_totals",
     "suppress",
@@ -876,3 +879,181 @@ def suppress(
     out = layer.table("result")
     out.index = result.index
     return out
+
+
+# ---------------------------------------------------------------- identifiers in free text
+
+#: The typed placeholders :func:`redact_identifiers` writes, by kind.
+PLACEHOLDERS: dict[str, str] = {
+    "email": "[EMAIL]",
+    "url": "[URL]",
+    "name": "[NAME]",
+    "phone": "[PHONE]",
+    "id": "[ID]",
+    "number": "[NUMBER]",
+}
+
+# Local part as RFC 5322's dot-atom characters; domain labels of letters, digits, hyphens.
+_TEXT_EMAIL = re.compile(
+    r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+", re.ASCII
+)
+# A scheme or "www." up to the next space; trailing punctuation belongs to the sentence.
+_TEXT_URL = re.compile(
+    r"(?:\b(?:https?|ftp)://|\bwww\.)[^\s<>\"']*[^\s<>\"'.,;:!?)\]]", re.IGNORECASE
+)
+# Digit groups joined by one space, dot or dash, with an optional +country code and a
+# bracketed area code. Whether it is a phone is decided on its digits (_phone).
+_TEXT_PHONE = re.compile(
+    r"(?<![\w+])(?:\+\d{1,3}[ .-]?)?(?:\(\d{1,5}\)[ .-]?)?\d{1,8}(?:[ .-]\d{1,8}){0,6}(?!\w)"
+)
+# E.164 numbers have at most 15 digits; local numbers at least 7.
+_PHONE_MIN_DIGITS, _PHONE_MAX_DIGITS = 7, 15
+_TEXT_DATE = re.compile(
+    r"(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})|(\d{1,2})[-/.](\d{1,2})[-/.](\d{2}|\d{4})"
+)
+# Record ids: a short letter prefix and at least four digits (C000123, W-00042, #10234).
+_TEXT_ID = re.compile(r"(?<!\w)(?:[A-Za-z]{1,5}[-_]?|#)\d{4,}[A-Za-z0-9]*(?!\w)")
+# What is left of long digit runs (account and card numbers): six or more digits, single
+# spaces or dashes allowed between them.
+_TEXT_NUMBER = re.compile(r"(?<![\w.,])\d(?:[ -]?\d){5,}(?!\w)")
+
+
+def _is_date(text: str) -> bool:
+    found = _TEXT_DATE.fullmatch(text)
+    if found is None:
+        return False
+    g = found.groups()
+    if g[0] is not None:
+        return 1 <= int(g[1]) <= 12 and 1 <= int(g[2]) <= 31
+    a, b = int(g[3]), int(g[4])
+    return (1 <= a <= 31 and 1 <= b <= 12) or (1 <= a <= 12 and 1 <= b <= 31)
+
+
+def _phone(found: re.Match[str]) -> str:
+    text = found.group(0)
+    digits = sum(c.isdigit() for c in text)
+    formatted = text.startswith("+") or "(" in text or any(c in text for c in " .-")
+    if not formatted or not _PHONE_MIN_DIGITS <= digits <= _PHONE_MAX_DIGITS or _is_date(text):
+        return text  # a plain digit run is left to the number rule; a date stays
+    return PLACEHOLDERS["phone"]
+
+
+def _number(found: re.Match[str]) -> str:
+    text = found.group(0)
+    return text if _is_date(text) else PLACEHOLDERS["number"]
+
+
+def _names_pattern(names: Any) -> re.Pattern[str] | None:
+    if names is None:
+        return None
+    if isinstance(names, str):
+        names = [names]
+    values = pd.Series(list(names), dtype=object)
+    bad = ~values.map(lambda v: isinstance(v, str)) & values.notna()
+    if bad.any():
+        raise ParameterError(
+            "redact_identifiers: names must be text (e.g. a roster's given and family "
+            f"names); {int(bad.sum())} value(s) are not, e.g. at positions "
+            f"{np.flatnonzero(bad.to_numpy())[:5].tolist()}."
+        )
+    kept = {v.strip() for v in values.dropna() if len(v.strip()) >= 2}
+    if not kept:
+        return None
+    # Longest first, so that "Ana Lee" is replaced whole before "Ana".
+    parts = [r"\s+".join(map(re.escape, v.split())) for v in sorted(kept, key=len, reverse=True)]
+    return re.compile(r"(?<!\w)(?:" + "|".join(parts) + r")(?!\w)", re.IGNORECASE)
+
+
+def redact_identifiers(text: Any, *, names: Iterable[str] | str | None = None) -> Any:
+    """Replace personal identifiers in free text by typed placeholders (vectorised).
+
+    Before a comment, a ticket description or any free text is shown, written or
+    modelled, what identifies a person is replaced, in this order:
+
+    ============  ===============================================================
+    placeholder   what
+    ============  ===============================================================
+    ``[EMAIL]``   email addresses (``local@domain.tld``)
+    ``[URL]``     web addresses starting with a scheme (``https://``) or ``www.``
+    ``[NAME]``    the ``names`` given (whole words, any case; e.g. from rosters)
+    ``[PHONE]``   phone numbers: 7 to 15 digits in groups joined by spaces, dots or
+                  dashes, with an optional ``+`` country code and a bracketed area
+                  code (``+44 20 7946 0958``, ``(555) 574-5423``, ``555.574.5423``,
+                  ``555-1234``); calendar dates (``2024-03-15``, ``15.03.2024``)
+                  are not phones
+    ``[ID]``      record ids: up to five letters (or ``#``) and four or more digits
+                  (``C000123``, ``W-00042``, ``#10234``)
+    ``[NUMBER]``  remaining long digit runs: six or more digits, single spaces or
+                  dashes allowed between them (account and card numbers)
+    ============  ===============================================================
+
+    Ordinary numbers ("5 stars", "2 days", "3.5 out of 5", "in 2024") stay. The rules
+    are deliberately broad (a run of seven numbers separated by spaces reads as a
+    phone): a little more redaction is the price of never showing an identifier.
+    Names are matched in any case, so a roster name that is also a word ("Will",
+    "May") is redacted wherever the word occurs.
+
+    Parameters
+    ----------
+    text : str, pandas.Series or None
+        One text or a Series of texts (missing values stay missing).
+    names : iterable of str or str, optional
+        Names of people to redact (e.g. a roster's given and family names, and full
+        names). Missing values and names shorter than two characters are ignored.
+
+    Returns
+    -------
+    str, pandas.Series or None
+        The same shape as ``text`` (a Series keeps its index), redacted.
+
+    Raises
+    ------
+    ParameterError
+        If ``text`` is neither text nor a Series of texts, or ``names`` holds
+        something that is not text (positions named, values never shown).
+
+    Examples
+    --------
+    >>> redact_identifiers("Mail ana.lee@example.org or call +44 20 7946 0958 in 2 days")
+    'Mail [EMAIL] or call [PHONE] in 2 days'
+    >>> import pandas as pd
+    >>> redact_identifiers(pd.Series(["Ana was great, 5 stars", None]), names=["Ana"])
+    0    [NAME] was great, 5 stars
+    1                          NaN
+    dtype: str
+    """
+    names_re = _names_pattern(names)
+    if text is None:
+        return None
+    if isinstance(text, str):
+        return redact_identifiers(pd.Series([text], dtype=object), names=names).iloc[0]
+    if not isinstance(text, pd.Series):
+        raise ParameterError(
+            f"redact_identifiers: expected a text or a pandas Series of texts; got "
+            f"{type(text).__name__}."
+        )
+    values = text
+    if not (
+        pd.api.types.is_string_dtype(values.dtype) or pd.api.types.is_object_dtype(values.dtype)
+    ) or isinstance(values.dtype, pd.CategoricalDtype):
+        if values.notna().any():
+            raise ParameterError(
+                f"redact_identifiers: the Series must hold text; its dtype is {values.dtype}."
+            )
+    elif pd.api.types.is_object_dtype(values.dtype):
+        bad = values.notna().to_numpy() & ~values.map(lambda v: isinstance(v, str)).to_numpy(
+            dtype=bool
+        )
+        if bad.any():
+            raise ParameterError(
+                f"redact_identifiers: the Series must hold text or missing values; "
+                f"{int(bad.sum())} value(s) are not, e.g. at positions "
+                f"{np.flatnonzero(bad)[:5].tolist()} (values not shown)."
+            )
+    out = values.str.replace(_TEXT_EMAIL, PLACEHOLDERS["email"], regex=True)
+    out = out.str.replace(_TEXT_URL, PLACEHOLDERS["url"], regex=True)
+    if names_re is not None:
+        out = out.str.replace(names_re, PLACEHOLDERS["name"], regex=True)
+    out = out.str.replace(_TEXT_PHONE, _phone, regex=True)
+    out = out.str.replace(_TEXT_ID, PLACEHOLDERS["id"], regex=True)
+    return out.str.replace(_TEXT_NUMBER, _number, regex=True)
