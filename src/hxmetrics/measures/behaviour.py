@@ -150,7 +150,7 @@ def _by_columns(by: str | Sequence[str] | None) -> list[str]:
     for c in cols:
         if not isinstance(c, str):
             raise ParameterError(f"by must name columns; got {type(c).__name__} {c!r}.")
-        if c in _COLUMNS or c in SIGNALS or c in ("tenure_from", "in_role"):
+        if c in _COLUMNS or c in SIGNALS or c in ("n_activities", "tenure_from", "in_role"):
             raise ParameterError(
                 f"by={c!r} is a column of the profile itself; by names extra columns to "
                 "carry (e.g. 'hybrid_type')."
@@ -322,6 +322,73 @@ def _hazard(
     return out, beyond, at_risk
 
 
+def _hazard_delayed(
+    ep: pd.DataFrame,
+    start_ns: np.ndarray,
+    end_ns: np.ndarray,
+    open_end: np.ndarray,
+    cut_ns: int,
+    from_ns: int,
+    roles: list[str],
+    role_of_row: np.ndarray,
+    tenure: np.ndarray,
+    period_days: float,
+) -> tuple[np.ndarray, np.ndarray, dict[str, int], int]:
+    """1 - S(t + period) / S(t) from the product-limit estimator with delayed entry.
+
+    An episode started before ``observed_from`` is seen only from its tenure on that
+    date (left truncation): it joins the risk set there, not at 0. The estimator is
+    Kaplan-Meier's with the risk set at time u counting the episodes with entry < u
+    <= duration (Klein & Moeschberger 2003, Sec. 4.6; statsmodels' ``SurvfuncRight``
+    with ``entry=``). Episodes that ended by ``observed_from`` were never seen at risk:
+    left out and counted. Durations in days, censored at ``as_of`` as
+    :func:`~hxmetrics.measures.tenure.retention_curve` censors them.
+    """
+    role_ep = pd.Index(ROLES).get_indexer(pd.Index(ep["role"].astype(str)))
+    started = start_ns <= cut_ns
+    observed = ~open_end & (end_ns <= cut_ns)
+    stop = np.where(observed, end_ns, cut_ns)
+    duration = (stop - start_ns) / _NS_PER_DAY
+    entry = np.maximum(from_ns - start_ns, 0) / _NS_PER_DAY
+    seen = started & (duration > entry)
+    never_seen = int((started & ~seen & np.isin(role_ep, [ROLES.index(r) for r in roles])).sum())
+    out = np.full(len(tenure), np.nan)
+    beyond = np.zeros(len(tenure), dtype=bool)
+    counts: dict[str, int] = {}
+    for r in roles:  # one curve per role (two at most)
+        mine = seen & (role_ep == ROLES.index(r))
+        d, e, a = duration[mine], observed[mine], entry[mine]
+        counts[r] = int(mine.sum())
+        rows = np.flatnonzero((role_of_row == ROLES.index(r)) & np.isfinite(tenure))
+        if not len(rows) or not len(d):
+            continue
+        times, n_events = np.unique(d[e], return_counts=True)
+        # Risk set at u: durations >= u minus entries >= u (entered at or after u).
+        sd, sa = np.sort(d), np.sort(a)
+        at_risk = (len(sd) - np.searchsorted(sd, times, "left")) - (
+            len(sa) - np.searchsorted(sa, times, "left")
+        )
+        factor = 1.0 - n_events / at_risk
+        zero = factor <= 0
+        with np.errstate(divide="ignore"):
+            log_f = np.where(zero, 0.0, np.log(np.where(zero, 1.0, factor)))
+        cum_log = np.r_[0.0, np.cumsum(log_f)]
+        cum_zero = np.r_[0, np.cumsum(zero)]
+        t = tenure[rows]
+        i_now = np.searchsorted(times, t, side="right")
+        i_later = np.searchsorted(times, t + period_days, side="right")
+        dead_now = cum_zero[i_now] > 0
+        survive = np.where(
+            cum_zero[i_later] > cum_zero[i_now],
+            0.0,
+            np.exp(cum_log[i_later] - cum_log[i_now]),
+        )
+        known = (t + period_days <= d.max()) & ~dead_now
+        out[rows] = np.where(known, 1.0 - survive, np.nan)
+        beyond[rows] = ~known
+    return out, beyond, counts, never_seen
+
+
 def _check_window(window: Any) -> int:
     if isinstance(window, bool) or not isinstance(window, (int, np.integer)) or window < 2:
         raise ParameterError(
@@ -342,6 +409,7 @@ def behaviour_profile(
     window: int = 12,
     model: RepeatBuyingModel | None = None,
     unit: str | None = None,
+    observed_from: Any = None,
 ) -> pd.DataFrame:
     """One row per person and role: recency, frequency, trend, tenure and churn signal.
 
@@ -375,13 +443,22 @@ def behaviour_profile(
     unit : str, optional
         Time unit of the repeat-buying model (``"W"`` by default; the model's own
         when ``model`` is given, and it must agree).
+    observed_from : timestamp, optional
+        The date from which the episodes are observed, when the rosters hold only the
+        episodes running on or after it (a roster extract, the simulator's window):
+        an episode that started earlier joins the hazard's risk set at its tenure on
+        that date (delayed entry; without it, the long-serving survivors of earlier
+        cohorts, with none of their early leavers, make the hazard too low). Default:
+        the rosters hold every episode ever, and the hazard is the plain
+        Kaplan-Meier curve of :func:`~hxmetrics.measures.tenure.retention_curve`.
 
     Returns
     -------
     pandas.DataFrame
         Sorted by role (customer, worker, partner) and person: ``person_id``,
         ``role``, the ``by`` columns, ``recency_days``, ``frequency`` (Int64),
-        ``activity_trend``, ``tenure_days``, ``tenure_from`` (``"episode_start"`` or
+        ``n_activities`` (Int64: every activity on or before ``as_of``; with the rows
+        left out they add up to the input rows), ``activity_trend``, ``tenure_days``, ``tenure_from`` (``"episode_start"`` or
         ``"first_activity"``), ``in_role`` (boolean, missing without an episode),
         ``p_alive`` (customers) and ``leave_hazard`` (workers and partners); NaN
         where a signal does not apply or cannot be computed. ``attrs["hxmetrics"]``:
@@ -524,6 +601,7 @@ def behaviour_profile(
                 "from its episodes: pass the registry the rows were attributed with."
             )
         start_ns, _, ep_cut = _wall_ns(ep["start"], cutoff, table="episodes", column="start")
+        start_zone = getattr(ep["start"].dtype, "tz", None)
         end_ns, open_end, _ = _wall_ns(ep["end"], cutoff, table="episodes", column="end")
         ep_cut_ns = ep_cut.as_unit("ns").value
         person_index = pd.Index(np.asarray(persons, dtype=object).astype(str))
@@ -550,15 +628,43 @@ def behaviour_profile(
     if hazard_roles and ep is not None:
         eligible = from_episode & in_role
         t_hazard = np.where(eligible, tenure, np.nan)
-        hazard, beyond, at_risk = _hazard(
-            ep, ep_cut, hazard_roles, pair_role, t_hazard, period_days
-        )
+        if observed_from is None:
+            hazard, beyond, at_risk = _hazard(
+                ep, ep_cut, hazard_roles, pair_role, t_hazard, period_days
+            )
+            estimator = "kaplan_meier"
+        else:
+            from_ts = _local_cutoff(
+                _as_date(observed_from, example="e.g. observed_from='2019-01-01'"),
+                start_zone,
+                "episodes",
+            )
+            if from_ts > ep_cut:
+                raise ParameterError(
+                    f"observed_from ({from_ts}) is after as_of ({ep_cut}): nothing would "
+                    "be observed."
+                )
+            hazard, beyond, at_risk, never_seen = _hazard_delayed(
+                ep,
+                start_ns,
+                end_ns,
+                open_end,
+                ep_cut_ns,
+                from_ts.as_unit("ns").value,
+                hazard_roles,
+                pair_role,
+                t_hazard,
+                period_days,
+            )
+            missing["episodes_ended_before_observed_from"] = never_seen
+            estimator = "kaplan_meier_delayed_entry"
         is_h = np.isin(pair_role, [ROLES.index(r) for r in hazard_roles])
         missing["hazard_not_in_role_at_as_of"] = int((is_h & from_episode & ~in_role).sum())
         missing["hazard_without_episode"] = int((is_h & ~from_episode).sum())
         missing["hazard_beyond_follow_up"] = int((is_h & eligible & beyond).sum())
         churn_meta["hazard"] = {
-            "estimator": "kaplan_meier",
+            "estimator": estimator,
+            "observed_from": None if observed_from is None else str(observed_from),
             "definition": "1 - S(t + period) / S(t), t = tenure_days",
             "horizon_days": period_days,
             "episodes_per_role": at_risk,
@@ -617,6 +723,7 @@ def behaviour_profile(
         out = pd.concat([out, _carried(rows, pair, ns, source, by_cols, n_pairs)[order]], axis=1)
     out["recency_days"] = recency[order]
     out["frequency"] = pd.array(frequency[order], dtype="Int64")
+    out["n_activities"] = pd.array(np.bincount(pair, minlength=n_pairs)[order], dtype="Int64")
     out["activity_trend"] = trend[order]
     out["tenure_days"] = tenure[order]
     out["tenure_from"] = pd.array(
