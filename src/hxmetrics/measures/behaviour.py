@@ -458,8 +458,9 @@ def behaviour_profile(
         Sorted by role (customer, worker, partner) and person: ``person_id``,
         ``role``, the ``by`` columns, ``recency_days``, ``frequency`` (Int64),
         ``n_activities`` (Int64: every activity on or before ``as_of``; with the rows
-        left out they add up to the input rows), ``activity_trend``, ``tenure_days``, ``tenure_from`` (``"episode_start"`` or
-        ``"first_activity"``), ``in_role`` (boolean, missing without an episode),
+        left out they add up to the input rows), ``activity_trend``, ``tenure_days``,
+        ``tenure_from`` (``"episode_start"`` or ``"first_activity"``), ``in_role``
+        (boolean, missing without an episode),
         ``p_alive`` (customers) and ``leave_hazard`` (workers and partners); NaN
         where a signal does not apply or cannot be computed. ``attrs["hxmetrics"]``:
         ``measure``, ``as_of``, ``period``, ``period_days``, ``window``, the
