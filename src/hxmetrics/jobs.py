@@ -92,7 +92,16 @@ from hxmetrics.privacy import (
 from hxmetrics.tables import ROSTERS, SUFFIXES, TABLES, read_table, validate
 
 # JobError is defined in hxmetrics.errors; ``hxmetrics.jobs.JobError`` is kept for callers.
-__all__ = ["ENGINES", "Job", "JobError", "job_inputs", "load_job", "run_job", "to_engine"]
+__all__ = [
+    "ENGINES",
+    "Job",
+    "JobError",
+    "job_inputs",
+    "job_linkage",
+    "load_job",
+    "run_job",
+    "to_engine",
+]
 
 #: Steps of a run at INFO (one line per input, per measure, per write), details at DEBUG.
 #: Only names of tables and measures and counts are logged: never a value of the data
@@ -299,6 +308,17 @@ def job_inputs(path: str | os.PathLike[str]) -> dict[str, Path]:
     """
     path = Path(path)
     return _inputs(_read_toml(path), path)
+
+
+def job_linkage(path: str | os.PathLike[str]) -> tuple[str, Path | None, float | None]:
+    """How a job file links records (its ``[linkage]``): method, saved model, threshold.
+
+    ``hxmetrics report --job`` links as the job does without running its measures.
+    Without a ``[linkage]`` section: ``("exact", None, None)``.
+    """
+    path = Path(path)
+    raw = _read_toml(path)
+    return _linkage(raw, path.parent, "stakeholders" in raw)
 
 
 def load_job(path: str | os.PathLike[str], *, engine: str | None = None) -> Job:
@@ -921,28 +941,22 @@ def _probabilistic_registry(
     and checksum, counts of links, of pairs to review and of persons resting on an
     uncertain link); never a roster value or id.
     """
-    from hxmetrics.stakeholders.episodes import role_episodes
     from hxmetrics.stakeholders.registry import StakeholderRegistry
-    from hxmetrics.stakeholders.resolution import resolve_identities
     from hxmetrics.tables import as_pandas
 
     frames = {t: as_pandas(tables[t], table=t) for t in rosters}
-    resolution = resolve_identities(
-        frames,
+    # The registry keeps the model and the resolution arguments: relink() repeats them.
+    registry = StakeholderRegistry.from_rosters(
+        **frames,
         keys=None if job.keys is None else list(job.keys),
         secret=secret,
+        validate_rosters=False,
         method="probabilistic",
         model=job.model_file,
         threshold=job.threshold,
         random_state=0,
     )
-    crosswalk, conflicts = resolution
-    registry = StakeholderRegistry(
-        rosters=frames,
-        crosswalk=crosswalk,
-        conflicts=conflicts,
-        episodes=role_episodes(frames, crosswalk),
-    )
+    crosswalk = registry.crosswalk
     info = crosswalk.attrs["hxmetrics"]
     entry: dict[str, Any] = {
         "method": "probabilistic",

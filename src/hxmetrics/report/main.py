@@ -136,6 +136,14 @@ def _job_files(job: str | os.PathLike[str]) -> dict[str, Path]:
     return job_inputs(job)
 
 
+def _job_linkage(job: str | os.PathLike[str]) -> dict[str, Any]:
+    """The ``[linkage]`` of a job file: method, saved model and threshold."""
+    from hxmetrics.jobs import job_linkage
+
+    method, model, threshold = job_linkage(job)
+    return {"method": method, "model": model, "threshold": threshold}
+
+
 def _tables_from_job(job: str | os.PathLike[str]) -> dict[str, pd.DataFrame]:
     """The ``[inputs]`` of a job file (see :func:`hxmetrics.jobs.job_inputs`), read."""
     return {table: read_table(path) for table, path in _job_files(job).items()}
@@ -264,6 +272,9 @@ def build_report(
     confidence: float = 0.95,
     random_state: int = DEFAULT_SEED,
     progress: Progress | None = None,
+    method: str = "exact",
+    model: Any = None,
+    threshold: float | None = None,
 ) -> Report:
     """Compute every measure on the tables and lay them out as a report.
 
@@ -297,9 +308,23 @@ def build_report(
     confidence : float, default 0.95
         Level of every interval.
     random_state : int
-        Seed of the bootstrap intervals (fixed by default).
+        Seed of the bootstrap intervals (fixed by default), and of the linkage
+        model's fit with ``method="probabilistic"``.
     progress : Progress, optional
         Step progress on stderr (see :class:`~hxmetrics.report.Progress`).
+    method : {"exact", "probabilistic"}, default "exact"
+        How records of one person are linked across the silos, as in
+        :meth:`~hxmetrics.stakeholders.StakeholderRegistry.from_rosters`:
+        ``"probabilistic"`` scores record pairs on names, dates of birth and
+        addresses (needs ``hxmetrics[linkage]``). The report's footer says which.
+    model : LinkageModel or path, optional
+        With ``method="probabilistic"``: a saved linkage model
+        (:meth:`~hxmetrics.stakeholders.probabilistic.LinkageModel.save`), so that a
+        pipeline links with the same weights every run; default: fitted on the
+        rosters.
+    threshold : float, optional
+        With ``method="probabilistic"``: the match probability that links two
+        records (default: the library's).
 
     Returns
     -------
@@ -345,6 +370,9 @@ def build_report(
             keys=tuple(keys),
             confidence=confidence,
             random_state=random_state,
+            method=method,
+            model=model,
+            threshold=threshold,
         )
     with steps.step("Computing every measure and the disclosure plan"):
         # Every number of every section is registered with one disclosure layer before
@@ -376,6 +404,9 @@ def run_report(
     min_n: int = WORKER_MIN_N,
     keys: Sequence[str] = ("email", "phone"),
     progress: bool | None = None,
+    method: str | None = None,
+    model: str | os.PathLike[str] | None = None,
+    threshold: float | None = None,
 ) -> Path:
     """Build the report and write it to one self-contained HTML file.
 
@@ -396,6 +427,11 @@ def run_report(
         only if it is an hxmetrics report, never an input, a folder or a symlink.
     title, as_of, min_n, keys
         As in :func:`build_report`.
+    method, model, threshold
+        How records are linked, as in :func:`build_report`. Default: the job file's
+        ``[linkage]`` section (``method``, ``model_file``, ``threshold``) when ``job``
+        is given, else ``"exact"``; a value given here wins over the job file's (another
+        method than the job file's drops its model and threshold).
     progress : bool, optional
         Step progress on stderr; default: only when stderr is a terminal.
 
@@ -417,14 +453,25 @@ def run_report(
         raise ParameterError("give either a data directory or a job file, not both.")
     # Where the tables come from, then whether --out may be written: both before any
     # work, so that a bad --out fails in a second, not after the whole run.
+    linkage: dict[str, Any] = {"method": "exact", "model": None, "threshold": None}
     if job is not None:
         files = _job_files(job)
         inputs = [Path(job), *files.values()]
+        linkage = _job_linkage(job)
+        if linkage["model"] is not None:
+            inputs.append(Path(linkage["model"]))
     elif data_dir is not None:
         files = _table_files(data_dir)
         inputs = list(files.values())
     else:
         files, inputs = {}, []
+    if method is not None and method != linkage["method"]:
+        # Another method than the job file's: its model and threshold do not apply.
+        linkage = {"method": method, "model": None, "threshold": None}
+    given = {"model": model, "threshold": threshold}
+    linkage |= {k: v for k, v in given.items() if v is not None}
+    if model is not None:
+        inputs.append(Path(model))
     target = check_target(out, inputs=inputs)
     steps = Progress(total=len(SECTIONS) + 5, enabled=progress)
     with steps.step("Reading the tables"):
@@ -447,9 +494,22 @@ def run_report(
         min_n=min_n,
         keys=keys,
         progress=steps,
+        method=linkage["method"],
+        model=linkage["model"],
+        threshold=linkage["threshold"],
     )
     with steps.step("Checking for identifiers and writing the report"):
         return report.write(target, inputs=inputs)
+
+
+def _probability(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in (0, 1], got {text!r}") from None
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"expected a number in (0, 1], got {text!r}")
+    return value
 
 
 def _positive_int(text: str) -> int:
@@ -535,6 +595,27 @@ def add_report_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPa
         "those the rosters have); --keys alone: no key, one person per record",
     )
     parser.add_argument(
+        "--method",
+        choices=["exact", "probabilistic"],
+        default=None,
+        help="how records of one person are linked across silos: exact shared keys "
+        "(default) or a probabilistic record-linkage model (needs hxmetrics[linkage]); "
+        "default with --job: its [linkage] method",
+    )
+    parser.add_argument(
+        "--model",
+        metavar="FILE",
+        default=None,
+        help="with --method probabilistic: a saved linkage model (LinkageModel.save)",
+    )
+    parser.add_argument(
+        "--threshold",
+        metavar="P",
+        type=_probability,
+        default=None,
+        help="with --method probabilistic: the match probability that links two records",
+    )
+    parser.add_argument(
         "--quiet", action="store_true", help="no progress on stderr, even on a terminal"
     )
     return parser
@@ -555,6 +636,9 @@ def report_from_args(args: argparse.Namespace) -> int:
         min_n=args.min_n,
         keys=tuple(args.keys),
         progress=False if args.quiet else None,
+        method=args.method,
+        model=args.model,
+        threshold=args.threshold,
     )
     print(f"wrote {written}")
     return 0

@@ -14,6 +14,7 @@ import pandas as pd
 
 import hxmetrics
 from hxmetrics.compare import SiloComparison, prepare_silos
+from hxmetrics.errors import ParameterError
 from hxmetrics.measures.clv import rfm_summary
 from hxmetrics.measures.nps import nps
 from hxmetrics.measures.satisfaction import ces, csat
@@ -44,6 +45,8 @@ class Context:
     random_state: int
     keys: tuple[str, ...] = ()
     missing_keys: tuple[str, ...] = ()
+    #: How records were linked: ``"exact"`` (shared keys) or ``"probabilistic"``.
+    method: str = "exact"
     disclosure: Disclosure = field(default_factory=lambda: Disclosure(None))
     planned: dict[str, Any] = field(default_factory=dict)
     #: Statistical warnings of the measures, by (topic, group), for the sections to show.
@@ -63,16 +66,40 @@ class Context:
         keys: tuple[str, ...],
         confidence: float,
         random_state: int,
+        method: str = "exact",
+        model: Any = None,
+        threshold: float | None = None,
     ) -> Context:
-        """Resolve the stakeholders and attribute every exhaust table."""
+        """Resolve the stakeholders and attribute every exhaust table.
+
+        ``method``, ``model`` and ``threshold`` are those of
+        :meth:`~hxmetrics.stakeholders.StakeholderRegistry.from_rosters`: ``"exact"``
+        links records that share a key; ``"probabilistic"`` scores record pairs with a
+        linkage model (``model``: a saved one, else fitted on these rosters with
+        ``random_state``) and links those at or above ``threshold``.
+        """
         rosters = {t: tables[t] for t in ROSTERS if t in tables}
         present = [k for k in keys if any(k in df.columns for df in rosters.values())]
+        linkage: dict[str, Any] = {}
+        if method != "exact":
+            linkage = {
+                "method": method,
+                "model": model,
+                "threshold": threshold,
+                "random_state": random_state,
+            }
+        elif model is not None or threshold is not None:
+            raise ParameterError(
+                "model and threshold apply to method='probabilistic'; "
+                f"got method={method!r}."
+            )
         registry = StakeholderRegistry.from_rosters(
             customers=rosters.get("customers"),
             workers=rosters.get("workers"),
             partners=rosters.get("partners"),
             keys=present,
             validate_rosters=False,
+            **linkage,
         )
         attributed = {}
         for table in EXHAUST:
@@ -89,6 +116,7 @@ class Context:
             random_state=random_state,
             keys=tuple(present),
             missing_keys=tuple(k for k in keys if k not in present),
+            method=method,
             disclosure=Disclosure(min_n),
         )
 
@@ -125,7 +153,21 @@ class Context:
             f"{self.min_n} people or answers are suppressed, together with other groups "
             "where needed so that no hidden number can be recovered by subtraction from "
             "any total, margin, difference or label shown anywhere in this report. No name, "
-            "email, phone number or record id from the input appears in this report."
+            "email, phone number or record id from the input appears in this report. "
+            + self.linkage_note()
+        )
+
+    def linkage_note(self) -> str:
+        """One sentence: how records of one person were linked across the silos."""
+        if self.method == "exact":
+            keys = ", ".join(self.keys) if self.keys else "no key (one person per record)"
+            return f"Records were linked across silos by exact shared keys: {keys}."
+        info = self.registry.crosswalk.attrs.get("hxmetrics", {})
+        threshold = info.get("threshold")
+        at = "" if threshold is None else f" of at least {float(threshold):g}"
+        return (
+            "Records were linked across silos by a probabilistic record-linkage model "
+            f"(Fellegi-Sunter, splink): pairs with a match probability{at} are one person."
         )
 
     # -- the stakeholder model --------------------------------------------------------
