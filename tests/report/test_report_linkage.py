@@ -18,16 +18,16 @@ import pytest
 
 pytest.importorskip("splink", reason="the probabilistic method needs hxmetrics[linkage]")
 
-from hxmetrics.datasets import _identity as identity  # noqa: E402
-from hxmetrics.errors import ParameterError  # noqa: E402
-from hxmetrics.report.main import (  # noqa: E402
+from hxmetrics.datasets import _identity as identity
+from hxmetrics.errors import ParameterError
+from hxmetrics.report.main import (
     add_report_arguments,
     build_report,
     report_from_args,
 )
-from hxmetrics.report.sections import Context  # noqa: E402
-from hxmetrics.stakeholders.probabilistic import LinkageModel  # noqa: E402
-from hxmetrics.tables import ID_COLUMN  # noqa: E402
+from hxmetrics.report.sections import Context
+from hxmetrics.stakeholders.probabilistic import LinkageModel
+from hxmetrics.tables import ID_COLUMN
 
 
 @pytest.fixture(scope="module")

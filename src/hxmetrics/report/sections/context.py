@@ -90,8 +90,7 @@ class Context:
             }
         elif model is not None or threshold is not None:
             raise ParameterError(
-                "model and threshold apply to method='probabilistic'; "
-                f"got method={method!r}."
+                f"model and threshold apply to method='probabilistic'; got method={method!r}."
             )
         registry = StakeholderRegistry.from_rosters(
             customers=rosters.get("customers"),
