@@ -1,0 +1,350 @@
+"""Journeys: sessions, transitions, paths and Markov removal effects."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from hxmetrics.datasets import simulate_organisation
+from hxmetrics.datasets._journeys import add_journeys
+from hxmetrics.errors import InputTableError, ParameterError, PrivacyError
+from hxmetrics.measures.journeys import (
+    DEFAULT_GAP,
+    END,
+    NO_OUTCOME,
+    OUTCOME,
+    START,
+    Journeys,
+    journeys,
+    removal_effects,
+)
+from hxmetrics.stakeholders import attribute
+from tests.measures.conftest import to_engine
+
+T0 = pd.Timestamp("2025-03-01 09:00")
+
+
+def _events(paths: list[list[str]], *, person: list[str] | None = None) -> pd.DataFrame:
+    """One session per path (a day apart), steps a minute apart."""
+    rows = []
+    for i, path in enumerate(paths):
+        who = person[i] if person else f"p{i}"
+        for j, tp in enumerate(path):
+            rows.append((who, T0 + pd.Timedelta(days=i, minutes=j), tp))
+    return pd.DataFrame(rows, columns=["person_id", "timestamp", "touchpoint"])
+
+
+# --------------------------------------------------------------------------- reference
+
+
+def test_removal_effect_hand_example() -> None:
+    # Paths A > B -> outcome, A -> no outcome, B -> outcome. The chain: start -> A 2/3,
+    # start -> B 1/3, A -> B 1/2, A -> none 1/2, B -> outcome 1. P = 2/3 * 1/2 + 1/3 =
+    # 2/3; without A: 1/3 (RE = 1 - (1/3)/(2/3) = 0.5); without B: 0 (RE = 1). Worked by
+    # hand from the definition of Anderl et al. (2016), sec. 3.2.
+    ev = _events([["A", "B"], ["A"], ["B"]])
+    ev["converts"] = [False, True, False, True]
+    j = journeys(ev, outcome="converts", min_n=None)
+    assert j.removal is not None
+    got = dict(zip(j.removal["touchpoint"], j.removal["estimate"], strict=True))
+    assert got == pytest.approx({"A": 50.0, "B": 100.0}, abs=1e-12)
+    assert j.removal["p_outcome"].to_numpy() == pytest.approx([2 / 3, 2 / 3], abs=1e-12)
+    assert j.removal["p_outcome_without"].to_numpy() == pytest.approx([1 / 3, 0.0], abs=1e-12)
+    # Anderl's attribution weights: RE / sum RE = 1/3, 2/3.
+    assert j.removal["removal_share"].to_numpy() == pytest.approx([100 / 3, 200 / 3])
+    assert j.removal["rank"].tolist() == [2.0, 1.0]
+
+
+def _removal_by_solving(counts: np.ndarray, start: int, outcome: int) -> np.ndarray:
+    """The definition: make each state absorbing into 'no outcome' and solve again."""
+    m = counts.shape[0]
+    total = counts.sum(axis=1)
+    transient = np.flatnonzero((total > 0) & (np.arange(m) != outcome))
+    prob = counts[transient] / total[transient, None]
+
+    def p_outcome(q: np.ndarray, r: np.ndarray) -> float:
+        x = np.linalg.solve(np.eye(len(transient)) - q, r)
+        return float(x[list(transient).index(start)])
+
+    q, r = prob[:, transient], prob[:, outcome]
+    base = p_outcome(q, r)
+    out = np.full(m, np.nan)
+    for i, s in enumerate(transient):
+        if s == start:
+            continue
+        q_s, r_s = q.copy(), r.copy()
+        q_s[i], r_s[i] = 0.0, 0.0
+        out[s] = 1 - p_outcome(q_s, r_s) / base
+    return out
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_removal_effects_equal_resolving_the_chain_without_each_state(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    k = 6
+    m = k + 3  # touchpoints, start, outcome, no outcome
+    counts = rng.integers(0, 20, size=(m, m)).astype(float)
+    counts[k + 1 :] = 0  # absorbing
+    counts[:, k] = 0  # nothing returns to start
+    counts[k, k + 1 :] = 0  # start goes to a touchpoint first
+    ours, p = removal_effects(counts, start=k, outcome=k + 1)
+    assert 0 < p < 1
+    np.testing.assert_allclose(ours[:k], _removal_by_solving(counts, k, k + 1)[:k], rtol=1e-10)
+
+
+# --------------------------------------------------------------------------- sessions
+
+
+def test_gap_splits_sessions_strictly_after_the_gap() -> None:
+    ev = pd.DataFrame(
+        {
+            "person_id": ["a"] * 4,
+            "timestamp": [T0, T0 + DEFAULT_GAP, T0 + 2 * DEFAULT_GAP + pd.Timedelta("1s"), T0],
+            "touchpoint": ["app", "web", "store", "app"],
+        }
+    )
+    j = journeys(ev, min_n=None)
+    # 0 and 30 min: one session (a gap of exactly 30 minutes does not end it); the
+    # duplicate contact at T0 stays in it; 60 min + 1 s: a new session.
+    assert int(j.sessions["n_sessions"].iloc[0]) == 2
+    assert set(j.paths["path"]) == {"app > app > web", "store"}
+    j2 = journeys(ev, gap="10min", min_n=None)
+    assert int(j2.sessions["n_sessions"].iloc[0]) == 3
+
+
+def test_rows_sum_to_one_and_counts_reconcile_on_simulated_journeys() -> None:
+    org = add_journeys(simulate_organisation(n_people=400, random_state=2), random_state=5)
+    tr = org.truth
+    ev = attribute(org.events, crosswalk=tr.crosswalk, episodes=tr.episodes)
+    j = journeys(ev, by="role", min_n=None)
+    t = j.transitions
+    sums = t.groupby(["role", "from"], observed=True)["probability"].sum()
+    np.testing.assert_allclose(sums.to_numpy(), 1.0, rtol=1e-12)
+    s = j.sessions.set_index("role")
+    per_role = t.groupby("role", observed=True)["n"].sum()
+    for role, total in per_role.items():
+        # Every contact is entered once and every session is left once.
+        assert int(total) == int(s.loc[role, "n_events"]) + int(s.loc[role, "n_sessions"])
+        started = t[(t["role"] == role) & (t["from"] == START)]["n"].sum()
+        ended = t[(t["role"] == role) & (t["to"] == END)]["n"].sum()
+        assert int(started) == int(ended) == int(s.loc[role, "n_sessions"])
+    known = ev["person_id"].notna() & ev["touchpoint"].notna()
+    assert int(s["n_events"].sum()) == int(known.sum())
+    assert int(s["n_excluded_missing_person"].sum()) == int(ev["person_id"].isna().sum())
+    for role in j.sessions["role"]:
+        matrix = j.matrix(role)
+        np.testing.assert_allclose(matrix.sum(axis=1).to_numpy(), 1.0, rtol=1e-12)
+
+
+def _naive_transitions(ev: pd.DataFrame, gap: pd.Timedelta) -> dict[tuple[str, str], int]:
+    """Per person, in a loop: the obvious way (the reference for the vectorised one)."""
+    out: dict[tuple[str, str], int] = {}
+    frame = ev.sort_values(["person_id", "timestamp", "touchpoint"], kind="stable")
+    for _, rows in frame.groupby("person_id"):
+        previous_time, previous = None, START
+        for time, tp in zip(rows["timestamp"], rows["touchpoint"], strict=True):
+            if previous_time is not None and time - previous_time > gap:
+                out[(previous, END)] = out.get((previous, END), 0) + 1
+                previous = START
+            out[(previous, tp)] = out.get((previous, tp), 0) + 1
+            previous_time, previous = time, tp
+        out[(previous, END)] = out.get((previous, END), 0) + 1
+    return out
+
+
+events_strategy = st.lists(
+    st.tuples(
+        st.sampled_from(["a", "b", "c", "d"]),
+        st.integers(0, 240),  # minutes: ties and gaps around 30 min
+        st.sampled_from(["app", "web", "store"]),
+    ),
+    min_size=1,
+    max_size=40,
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(rows=events_strategy, seed=st.integers(0, 2**16))
+def test_order_invariance_and_the_naive_loop(rows: list[tuple[str, int, str]], seed: int) -> None:
+    ev = pd.DataFrame(rows, columns=["person_id", "minute", "touchpoint"])
+    ev["timestamp"] = T0 + pd.to_timedelta(ev["minute"], unit="min")
+    shuffled = ev.sample(frac=1.0, random_state=seed).reset_index(drop=True)
+    a = journeys(ev, min_n=None)
+    b = journeys(shuffled, min_n=None)
+    pd.testing.assert_frame_equal(a.transitions, b.transitions)
+    pd.testing.assert_frame_equal(a.paths, b.paths)
+    pd.testing.assert_frame_equal(a.sessions, b.sessions)
+    got = {(f, t): int(n) for f, t, n in a.transitions[["from", "to", "n"]].itertuples(index=False)}
+    assert got == _naive_transitions(ev, DEFAULT_GAP)
+    assert sum(got.values()) == len(ev) + int(a.sessions["n_sessions"].iloc[0])
+
+
+# --------------------------------------------------------------------------- outcome
+
+
+def test_outcome_table_credits_the_last_session_within_the_window() -> None:
+    ev = _events([["app", "web"], ["store"], ["app"]], person=["a", "a", "b"])
+    # a: sessions on day 0 and day 1; an outcome 2 hours after the day-1 session
+    # credits it (not day 0's); b's outcome comes 3 days after its session (window 2D),
+    # and an outcome of a person without sessions changes nothing.
+    out = pd.DataFrame(
+        {
+            "person_id": ["a", "b", "z"],
+            "timestamp": [
+                T0 + pd.Timedelta(days=1, hours=2),
+                T0 + pd.Timedelta(days=5),
+                T0,
+            ],
+        }
+    )
+    j = journeys(ev, outcome=out, outcome_window="2D", min_n=None)
+    t = j.transitions.set_index(["from", "to"])["n"]
+    assert int(t[("store", OUTCOME)]) == 1
+    assert int(t[("web", NO_OUTCOME)]) == 1
+    assert int(t[("app", NO_OUTCOME)]) == 1
+    assert int(j.sessions["n_converted"].iloc[0]) == 1
+    assert j.removal is not None
+    store = j.removal.set_index("touchpoint").loc["store"]
+    assert float(store["estimate"]) == pytest.approx(100.0)
+
+
+def test_outcome_matches_groups_when_the_table_has_them() -> None:
+    ev = _events([["app"], ["web"]], person=["a", "a"])
+    ev["role"] = ["customer", "worker"]
+    out = pd.DataFrame(
+        {"person_id": ["a"], "timestamp": [T0 + pd.Timedelta(days=2)], "role": ["customer"]}
+    )
+    j = journeys(ev, by="role", outcome=out, min_n=None)
+    conv = j.sessions.set_index("role")["n_converted"]
+    # The worker session is the person's last one, but the outcome is a customer's.
+    assert conv.to_dict() == {"customer": 1, "worker": 0}
+
+
+# --------------------------------------------------------------------------- recovery
+
+
+@pytest.fixture(scope="module")
+def planted() -> tuple[Journeys, dict[str, object]]:
+    org = add_journeys(simulate_organisation(n_people=2000, random_state=1), random_state=3)
+    tr = org.truth
+    ev = attribute(org.events, crosswalk=tr.crosswalk, episodes=tr.episodes)
+    rs = attribute(org.responses, crosswalk=tr.crosswalk, episodes=tr.episodes)
+    detractors = rs[(rs["item"] == "ltr") & (rs["score"] <= 6)]
+    j = journeys(ev, by="role", outcome=detractors, outcome_window="3D")
+    return j, tr.planted["journeys"]
+
+
+def test_planted_touchpoint_ranks_first_by_removal_effect(
+    planted: tuple[Journeys, dict[str, object]],
+) -> None:
+    j, truth = planted
+    assert j.removal is not None
+    rows = j.removal[j.removal["role"] == truth["role"]].set_index("touchpoint")
+    assert rows["rank"].idxmin() == truth["touchpoint"]
+    x = rows.loc[truth["touchpoint"]]
+    # With the planted step last in its session, the removal effect is the share of
+    # converting sessions that visit it: the draws' share up to the few detractor
+    # answers whose session an unrelated contact shifted (tolerance 0.02, counts 249).
+    assert float(x["estimate"]) / 100 == pytest.approx(truth["realised_p_detractor"], abs=0.02)
+    # Against the design value 0.7: binomial sd sqrt(.7 .3 / 249) = 0.029; 3 sd.
+    assert float(x["estimate"]) / 100 == pytest.approx(truth["expected_removal_effect"], abs=0.09)
+    others = rows.drop(index=truth["touchpoint"])["estimate"]
+    assert float(x["estimate"]) > float(others.max()) + 5
+
+
+def test_workers_and_partners_journeys_are_separate(
+    planted: tuple[Journeys, dict[str, object]],
+) -> None:
+    j, _ = planted
+    assert set(j.sessions["role"]) == {"customer", "worker", "partner"}
+    worker = j.transitions[j.transitions["role"] == "worker"]
+    assert {"onboarding", "shift_app", "intranet"} <= set(worker["from"])
+    assert "help_desk" not in set(worker["from"]) | set(worker["to"])
+
+
+# --------------------------------------------------------------------------- privacy
+
+
+def test_small_groups_and_rare_paths_are_hidden() -> None:
+    common = _events([["app", "web"]] * 6 + [["store"]] * 2, person=[*"abcdef", "a", "b"])
+    common["role"] = "customer"
+    workers = _events([["intranet"]] * 5, person=[*"vwxyz"])
+    workers["role"] = "worker"
+    few = _events([["portal"]] * 2, person=["x", "y"])
+    few["role"] = "partner"
+    j = journeys(pd.concat([common, workers, few], ignore_index=True), by="role", min_n=5)
+    s = j.sessions.set_index("role")
+    # Partners (2 persons) are hidden, and workers (the smallest other group) with them:
+    # the total of persons would give the partners back.
+    assert s["suppressed"].to_dict() == {"customer": False, "partner": True, "worker": True}
+    assert pd.isna(s.loc["partner", "n"])
+    part = j.transitions[j.transitions["role"] == "partner"]
+    assert part["suppressed"].all()
+    assert part["n"].isna().all()
+    # store: 2 persons; intranet and portal: hidden groups.
+    assert list(j.paths["path"]) == ["app > web"]
+    assert j.paths.attrs["hxmetrics"]["n_paths_suppressed"] == 3
+    cells = j.transitions[j.transitions["role"] == "customer"].set_index(["from", "to"])
+    assert bool(cells.loc[(START, "store"), "suppressed"])
+    assert not any("person" in c and c != "n_persons" for c in j.paths.columns)
+
+
+# --------------------------------------------------------------------------- errors
+
+
+def test_errors_name_the_problem() -> None:
+    ev = _events([["app", "web"]])
+    with pytest.raises(InputTableError, match="person_id") as info:
+        journeys(ev.drop(columns="person_id"))
+    assert info.value.table == "events"
+    with pytest.raises(InputTableError, match="must hold dates and times"):
+        journeys(ev.assign(timestamp=ev["timestamp"].astype(str)))
+    for bad in ("0min", "-5min", 0, None, "soon"):
+        with pytest.raises(ParameterError, match="gap"):
+            journeys(ev, gap=bad)
+    with pytest.raises(ParameterError, match="outcome_window"):
+        journeys(ev, outcome_window="0D")
+    with pytest.raises(InputTableError, match="no row has"):
+        journeys(ev.assign(touchpoint=None))
+    with pytest.raises(PrivacyError):
+        journeys(ev, by="person_id")
+    with pytest.raises(InputTableError, match="outcome"):
+        journeys(ev, outcome=pd.DataFrame({"when": [T0]}))
+    with pytest.raises(ParameterError, match="top_k"):
+        journeys(ev, top_k=0)
+
+
+# --------------------------------------------------------------------------- engines, display
+
+
+@pytest.mark.parametrize("engine", ["polars", "polars_lazy", "duckdb", "pyarrow"])
+def test_engines_give_the_pandas_result(engine: str) -> None:
+    ev = _events([["app", "web"], ["web"], ["app", "store", "web"]] * 3)
+    ev["role"] = "customer"
+    want = journeys(ev, by="role", min_n=None)
+    got = journeys(to_engine(ev, engine), by="role", min_n=None)
+    pd.testing.assert_frame_equal(
+        want.transitions, got.transitions, check_dtype=False, check_categorical=False
+    )
+    pd.testing.assert_frame_equal(want.paths, got.paths, check_dtype=False)
+
+
+def test_plot_and_display() -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ev = _events([["app", "web"], ["web"], ["app", "store", "web"]])
+    j = journeys(ev, min_n=None)
+    fig, ax = plt.subplots()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert j.plot(ax=ax) is ax
+    plt.close(fig)
+    assert "<strong>Journeys</strong>" in j._repr_html_()
