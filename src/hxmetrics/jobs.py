@@ -947,7 +947,9 @@ def _probabilistic_registry(
     frames = {t: as_pandas(tables[t], table=t) for t in rosters}
     # The registry keeps the model and the resolution arguments: relink() repeats them.
     registry = StakeholderRegistry.from_rosters(
-        **frames,
+        customers=frames.get("customers"),
+        workers=frames.get("workers"),
+        partners=frames.get("partners"),
         keys=None if job.keys is None else list(job.keys),
         secret=secret,
         validate_rosters=False,
