@@ -188,6 +188,9 @@ def test_suppressed_periods_show_no_estimate_and_take_part_in_no_change() -> Non
     after = np.flatnonzero(hidden) + 1
     after = after[after < len(t)]
     assert t.loc[after, CHANGE].isna().all(axis=None)
+    # Hidden changes leave the family: the adjustment runs over the shown p-values only
+    # (with the hidden ones in it, the shown adjusted p-values would depend on them).
+    np.testing.assert_array_equal(t["change_p_adjusted"], holm(t["change_p_value"]))
     # What is shown is the true figure.
     shown = ~hidden
     pd.testing.assert_frame_equal(
