@@ -689,17 +689,23 @@ def behaviour_profile(
             )
         else:
             tx_cut = cuts["transactions"]
+            # The summary by person id (not by an internal code): the same rows in the
+            # same order as rfm_summary of these transactions gives, so the fit and
+            # P(alive) are the model's own numbers for that summary, to the last bit.
+            person_values = pd.Index(persons)
             txc = pd.DataFrame(
                 {
-                    "customer": pair[tx_rows],
+                    "person_id": person_values.take(person[tx_rows]),
                     "timestamp": ns[tx_rows].view("datetime64[ns]"),
                 }
             )
             rfm = rfm_summary(
-                txc, customer="customer", time="timestamp", observation_end=tx_cut, unit=clv_unit
+                txc, customer="person_id", time="timestamp", observation_end=tx_cut, unit=clv_unit
             )
             fitted = model if model is not None else BetaGeo().fit(rfm)
-            p_alive[rfm["customer"].to_numpy()] = fitted.probability_alive(rfm)
+            code = person_values.get_indexer(pd.Index(rfm["person_id"]))
+            at = pd.Index(np.asarray(pair_keys)).get_indexer(code * len(ROLES) + customer)
+            p_alive[at] = fitted.probability_alive(rfm)
             churn_meta["p_alive"] = {
                 "model": type(fitted).__name__,
                 "fitted_here": model is None,
@@ -721,7 +727,15 @@ def behaviour_profile(
         }
     )
     if by_cols:
-        out = pd.concat([out, _carried(rows, pair, ns, source, by_cols, n_pairs)[order]], axis=1)
+        out = pd.concat(
+            [
+                out,
+                _carried(rows, pair, ns, source, by_cols, n_pairs)
+                .iloc[order]
+                .reset_index(drop=True),
+            ],
+            axis=1,
+        )
     out["recency_days"] = recency[order]
     out["frequency"] = pd.array(frequency[order], dtype="Int64")
     out["n_activities"] = pd.array(np.bincount(pair, minlength=n_pairs)[order], dtype="Int64")
