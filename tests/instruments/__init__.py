@@ -1,0 +1,1 @@
+"""Tests of hxmetrics.instruments (issue 17)."""
