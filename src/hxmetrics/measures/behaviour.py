@@ -48,6 +48,10 @@ Definitions (``as_of`` = the cut-off; a period is ``period`` long in days: ``D``
     ``t`` the person's ``tenure_days``. Missing for a person no longer in the role
     at ``as_of``, and where ``t + period`` is past the curve's last time (beyond
     follow-up the curve is unknown, as R's ``summary(survfit, extend = FALSE)``).
+    With ``observed_from`` (rosters that hold only the episodes running on or after
+    a date), episodes started earlier join the risk set at their tenure on that date
+    (delayed entry; Klein & Moeschberger 2003, Sec. 4.6): without it the survivors of
+    older cohorts, whose early leavers are missing, make the hazard too low.
 
 :func:`behaviour_summary` summarises a profile per role (or any of its columns): the
 mean of each signal with a t interval and the median with the distribution-free
@@ -64,7 +68,8 @@ References
 Fader, P. S., Hardie, B. G. S. & Lee, K. L. (2005). "Counting your customers" the easy
 way: an alternative to the Pareto/NBD model. *Marketing Science* 24(2), 275-284.
 Kaplan, E. L. & Meier, P. (1958). Nonparametric estimation from incomplete
-observations. *JASA* 53, 457-481. Conover, W. J. (1999). *Practical Nonparametric
+observations. *JASA* 53, 457-481. Klein, J. P. & Moeschberger, M. L. (2003).
+*Survival Analysis*, 2nd ed., Springer, Sec. 4.6. Conover, W. J. (1999). *Practical Nonparametric
 Statistics*, 3rd ed., Wiley, Sec. 3.2 (confidence interval for a quantile).
 """
 
