@@ -1330,8 +1330,11 @@ def response_propensity_weights(
     details = pd.DataFrame({"term": names, "coef": np.asarray(fit.params, dtype=float), "se": bse})
     if classes is not None:
         k = int(classes)
-        ranks = pd.Series(phat).rank(method="first").to_numpy()
-        cls = np.minimum((ranks - 1) * k // phat.size, k - 1).astype(np.int64)
+        # Cut at the quantiles of p-hat; equal propensities stay in one class, so
+        # there may be fewer than k classes (e.g. a single categorical covariate).
+        edges = np.unique(np.quantile(phat, np.linspace(0.0, 1.0, k + 1)[1:-1]))
+        _, cls = np.unique(np.searchsorted(edges, phat, side="left"), return_inverse=True)
+        k = int(cls.max()) + 1
         invited = np.bincount(cls, minlength=k).astype(float)
         responded = np.bincount(cls, weights=y, minlength=k)
         if np.any(responded == 0):
