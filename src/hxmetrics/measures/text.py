@@ -569,13 +569,14 @@ def _nmf(
         )
     seed = _seed(random_state)
     model = NMF(n_components=n_themes, init="nndsvda", random_state=seed, max_iter=500)
-    w = model.fit_transform(x)
+    with np.errstate(invalid="ignore"):  # an exact fit: sqrt of a rounding-negative error
+        w = model.fit_transform(x)
     total = w.sum(axis=1, keepdims=True)
     with np.errstate(invalid="ignore", divide="ignore"):
         weight = np.where(total > 0, w / total, 0.0)
     hits = weight >= threshold
     h = model.components_
-    top = np.argsort(-h, axis=1)[:, :n_top_terms]
+    top = np.argsort(-h, axis=1, kind="stable")[:, :n_top_terms]
     theme_names = [f"theme_{k + 1}" for k in range(n_themes)]
     term_table = pd.DataFrame(
         {
@@ -585,10 +586,11 @@ def _nmf(
             "weight": np.take_along_axis(h, top, axis=1).ravel(),
         }
     )
+    term_table = term_table.loc[term_table["weight"] > 0].reset_index(drop=True)
     info = {
         "seed": seed,
         "n_terms": int(terms.size),
-        "reconstruction_err": float(model.reconstruction_err_),
+        "reconstruction_err": float(np.nan_to_num(model.reconstruction_err_)),
         "n_iter": int(model.n_iter_),
     }
     return hits, weight, theme_names, term_table, info
@@ -724,7 +726,8 @@ def comment_themes(
         before data-driven themes are fitted, with emails, phones and other
         identifiers (which are always redacted).
     min_df, max_features : int
-        Data-driven themes: a word must occur in ``min_df`` comments; at most
+        Data-driven themes: a word must occur in ``max(min_df, min_n)`` comments (so
+        that no term of a theme comes from fewer than ``min_n`` comments); at most
         ``max_features`` words (the most frequent) enter the TF-IDF matrix
         (English stop words removed, sublinear term frequency).
     n_top_terms : int, default 8
@@ -799,7 +802,8 @@ def comment_themes(
             threshold=threshold,
             random_state=random_state,
             names=names,
-            min_df=min_df,
+            # A term shown must occur in at least min_n comments.
+            min_df=max(min_df, min_n or 1),
             max_features=max_features,
             n_top_terms=n_top_terms,
             drop_sentiment_words=drop_sentiment_words,
@@ -938,7 +942,8 @@ class ThemeImpactResult(DataclassDisplay):
     drivers : pandas.DataFrame or None
         :func:`hxmetrics.measures.drivers.key_drivers` over the theme indicators
         (0/1) with the score as outcome; None when it could not be fitted (the
-        reason in ``settings["drivers_note"]``).
+        reasons in ``settings["drivers_notes"]``). One fit per group: each group's
+        drivers are the themes that vary in it.
     settings : dict
         ``outcome``, the themes used as drivers, ``n_linked``, exclusions
         (``n_excluded_empty``, ``n_excluded_unlinked``), ``min_n``, the drivers'
@@ -1198,7 +1203,6 @@ def theme_impact(
         per,
         names,
         c,
-        n_total,
         outcome=outcome,
         method=method,
         n_resamples=n_resamples,
@@ -1217,7 +1221,7 @@ def theme_impact(
         "n_comments_without_themes_result": unmatched,
         "min_n": min_n,
         "confidence": confidence,
-        "drivers_note": note,
+        "drivers_notes": note,
     }
     return ThemeImpactResult(differences, drivers, settings)
 
@@ -1226,7 +1230,6 @@ def _theme_drivers(
     per: pd.DataFrame,
     names: list[str],
     c: _Comments,
-    n_total: np.ndarray,
     *,
     outcome: str,
     method: str,
@@ -1234,44 +1237,60 @@ def _theme_drivers(
     confidence: float,
     random_state: Any,
     min_n: int | None,
-) -> tuple[pd.DataFrame | None, str]:
+) -> tuple[pd.DataFrame | None, list[str]]:
+    """Key drivers of the score over the theme indicators, one fit per group.
+
+    One fit per group, because a theme may be mentioned in one group and never in
+    another (a constant driver cannot enter a fit): each group's drivers are the
+    themes that vary in it.
+    """
     from hxmetrics.errors import HxError
     from hxmetrics.measures.drivers import key_drivers
 
-    data = per[names].astype(float).reset_index(drop=True)
-    data["_score"] = per["_score"].to_numpy(dtype=float)
+    x = per[names].to_numpy(dtype=float)
+    y = per["_score"].to_numpy(dtype=float)
     g = per["_group"].to_numpy(dtype=np.int64)
-    for col in c.by:
-        data[col] = c.keys[col].to_numpy()[g]
-    # A theme no answer (or every answer) of a group mentions cannot be a driver there.
-    varying = [
-        t
-        for t in names
-        if (
-            data.groupby(g)[t].agg(["min", "max"]).pipe(lambda m: bool((m["max"] > m["min"]).all()))
-        )
-    ]
-    left_out = [t for t in names if t not in varying]
-    note = f"themes constant in a group, not drivers: {left_out}" if left_out else ""
-    if len(varying) < 1:
-        return None, note or "no theme varies"
-    data = data.rename(columns={"_score": outcome}) if outcome not in varying else data
-    target = outcome if outcome not in varying else "_score"
-    try:
-        out = key_drivers(
-            data,
-            target,
-            varying,
-            method=method,
-            by=c.by or None,
-            n_resamples=n_resamples,
-            confidence=confidence,
-            random_state=random_state,
-            min_n=min_n,
-        )
-    except HxError as exc:
-        return None, (note + "; " if note else "") + f"key drivers not fitted: {exc}"
-    return out, note
+    target = outcome if outcome not in names else "_outcome"
+    rng = check_random_state(random_state)
+    notes: list[str] = []
+    parts: list[pd.DataFrame] = []
+    for code in np.unique(g):
+        rows = g == code
+        label = ", ".join(f"{col}={c.keys[col].iloc[code]}" for col in c.by) or "all"
+        if min_n is not None and rows.sum() < min_n:
+            notes.append(f"{label}: fewer than min_n answers, no key drivers")
+            continue
+        xs = x[rows]
+        varying = [t for k, t in enumerate(names) if xs[:, k].min() < xs[:, k].max()]
+        constant = len(names) - len(varying)
+        if constant:
+            notes.append(f"{label}: {constant} theme(s) never (or always) mentioned, not drivers")
+        if not varying:
+            continue
+        data = pd.DataFrame(xs[:, [names.index(t) for t in varying]], columns=varying)
+        data[target] = y[rows]
+        try:
+            out = key_drivers(
+                data,
+                target,
+                varying,
+                method=method,
+                n_resamples=n_resamples,
+                confidence=confidence,
+                random_state=rng,
+                min_n=min_n,
+            )
+        except HxError as exc:
+            notes.append(f"{label}: key drivers not fitted: {exc}")
+            continue
+        for j, col in enumerate(c.by):
+            out.insert(1 + j, col, c.keys[col].iloc[code])
+        parts.append(out)
+    if not parts:
+        return None, notes
+    result = pd.concat(parts, ignore_index=True)
+    result.attrs = {"hxmetrics": {**parts[0].attrs.get("hxmetrics", {}), "by": c.by}}
+    return result, notes
 
 
 # --------------------------------------------------------------------------- verbatims

@@ -1,0 +1,659 @@
+"""Comments: sentiment (VADER), themes (rules and NMF), theme impact, verbatims."""
+
+from __future__ import annotations
+
+import re
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from hxmetrics.datasets import Organisation, simulate_organisation
+from hxmetrics.datasets._comments import THEMES, add_comments, theme_keywords
+from hxmetrics.errors import InputTableError, ParameterError, PrivacyError
+from hxmetrics.measures.text import (
+    NEGATIVE_THRESHOLD,
+    POSITIVE_THRESHOLD,
+    SentimentResult,
+    ThemeImpactResult,
+    ThemesResult,
+    _tone,
+    comment_sentiment,
+    comment_themes,
+    theme_impact,
+    verbatims,
+)
+
+from .conftest import to_engine
+
+
+@pytest.fixture(scope="module")
+def org() -> Organisation:
+    """3000 persons: about 570 customer, 380 worker and 70 partner comments."""
+    return add_comments(simulate_organisation(3000, random_state=1), random_state=2)
+
+
+def _frame(texts: list[object], **columns: list[object]) -> pd.DataFrame:
+    return pd.DataFrame(
+        {"comment_id": [f"c{i}" for i in range(len(texts))], "text": texts, **columns}
+    )
+
+
+# --------------------------------------------------------------------------- sentiment
+
+# The vaderSentiment README (3.3.2), "Demo, including example of non-English text":
+# the printed polarity_scores of its example sentences (Hutto & Gilbert 2014).
+README = [
+    ("VADER is smart, handsome, and funny.", 0.0, 0.254, 0.746, 0.8316),
+    ("VADER is smart, handsome, and funny!", 0.0, 0.248, 0.752, 0.8439),
+    ("VADER is VERY SMART, handsome, and FUNNY.", 0.0, 0.246, 0.754, 0.9227),
+    ("VADER is not smart, handsome, nor funny.", 0.646, 0.354, 0.0, -0.7424),
+    ("The book was good.", 0.0, 0.508, 0.492, 0.4404),
+    ("At least it isn't a horrible book.", 0.0, 0.678, 0.322, 0.431),
+    ("Today SUX!", 0.779, 0.221, 0.0, -0.5461),
+]
+
+
+def test_vader_readme_examples() -> None:
+    df = _frame([r[0] for r in README])
+    res = comment_sentiment(df, min_n=None)
+    assert isinstance(res, SentimentResult)
+    got = res.comments[["neg", "neu", "pos", "compound"]].to_numpy()
+    assert got.tolist() == [list(r[1:]) for r in README]  # exact: VADER rounds to 4 places
+    assert res.comments["compound"].iloc[0] == 0.8316
+    assert "text" not in res.comments.columns
+
+
+def test_tone_thresholds() -> None:
+    # The README's thresholds: positive >= 0.05, negative <= -0.05, neutral between.
+    assert POSITIVE_THRESHOLD == 0.05
+    assert NEGATIVE_THRESHOLD == -0.05
+    got = _tone(np.array([0.05, 0.0499, -0.0499, -0.05, 0.8, -0.8]))
+    assert got.tolist() == ["positive", "neutral", "neutral", "negative", "positive", "negative"]
+
+
+def test_group_summary_by_hand() -> None:
+    texts = [r[0] for r in README] * 3
+    df = _frame(texts, team=["a"] * 10 + ["b"] * 11)
+    res = comment_sentiment(df, by="team", min_n=None)
+    from scipy import stats
+
+    for team, part in res.comments.groupby("team"):
+        x = part["compound"].to_numpy()
+        row = res.groups.set_index("team").loc[team]
+        assert row["n"] == len(x)
+        assert row["estimate"] == pytest.approx(x.mean(), rel=1e-12)
+        low, high = stats.t.interval(0.95, len(x) - 1, loc=x.mean(), scale=stats.sem(x))
+        assert row["ci_low"] == pytest.approx(low, rel=1e-10)
+        assert row["ci_high"] == pytest.approx(high, rel=1e-10)
+        assert row["pct_positive"] == pytest.approx(100 * (x >= 0.05).mean())
+        assert row["pct_negative"] == pytest.approx(100 * (x <= -0.05).mean())
+        total = row["pct_positive"] + row["pct_neutral"] + row["pct_negative"]
+        assert total == pytest.approx(100.0)
+    meta = res.groups.attrs["hxmetrics"]
+    assert meta["measure"] == "comment_sentiment"
+    assert meta["by"] == ["team"]
+
+
+def test_empty_comments_counted() -> None:
+    df = _frame(["Great staff!", "", "   ", None, "\n\t", "Awful queue."], team=["a"] * 6)
+    res = comment_sentiment(df, by="team", min_n=None)
+    assert res.groups["n"].tolist() == [2]
+    assert res.groups["n_excluded_empty"].tolist() == [4]
+    assert res.comments["comment_id"].tolist() == ["c0", "c5"]
+    all_empty = comment_sentiment(_frame(["", None]), min_n=None)
+    assert all_empty.groups["n"].tolist() == [0]
+    assert all_empty.groups["n_excluded_empty"].tolist() == [2]
+    assert np.isnan(all_empty.groups["estimate"].iloc[0])
+
+
+def test_non_text_is_an_error_naming_the_column_and_rows() -> None:
+    with pytest.raises(InputTableError, match=r"column 'text' must hold text; its dtype is int64"):
+        comment_sentiment(pd.DataFrame({"text": [1, 2, 3]}))
+    mixed = pd.DataFrame({"text": ["fine", 5551234567, "ok", pd.Timestamp("2024-01-01")]})
+    with pytest.raises(InputTableError, match=r"2 row\(s\).*positions \[1, 3\]") as caught:
+        comment_sentiment(mixed)
+    assert "5551234567" not in str(caught.value)
+    with pytest.raises(InputTableError, match="not found"):
+        comment_sentiment(pd.DataFrame({"body": ["x"]}))
+    with pytest.raises(PrivacyError):
+        comment_sentiment(_frame(["x"], source_id=["s"]), by="source_id")
+    with pytest.raises(ParameterError, match="min_n"):
+        comment_sentiment(_frame(["x"]), min_n=0)
+
+
+def test_small_groups_suppressed_and_their_comments_left_out() -> None:
+    sizes = {"big": 30, "mid": 12, "tiny": 3}
+    team = np.repeat(list(sizes), list(sizes.values()))
+    rng = np.random.default_rng(0)
+    texts = rng.choice([r[0] for r in README], size=len(team)).tolist()
+    res = comment_sentiment(_frame(texts, team=team.tolist()), by="team", min_n=5)
+    shown = res.groups.set_index("team")["suppressed"]
+    # tiny is below 5; mid is hidden with it (else tiny = total - big - mid).
+    assert shown.to_dict() == {"big": False, "mid": True, "tiny": True}
+    assert set(res.comments["team"]) == {"big"}
+    assert res.settings["n_suppressed_comments"] == 15
+    assert res.groups.loc[res.groups["suppressed"], "estimate"].isna().all()
+
+
+@pytest.mark.parametrize("engine", ["pandas", "polars", "polars_lazy", "duckdb", "pyarrow"])
+def test_engines_agree(engine: str) -> None:
+    df = _frame([r[0] for r in README] * 2, team=["a", "b"] * 7)
+    want = comment_sentiment(df, by="team", min_n=None)
+    got = comment_sentiment(to_engine(df, engine), by="team", min_n=None)
+    pd.testing.assert_frame_equal(got.groups, want.groups)
+    pd.testing.assert_frame_equal(got.comments, want.comments, check_dtype=False)
+
+
+def test_simulated_tone_is_recovered(org: Organisation) -> None:
+    """The simulator's tone (by the score) against VADER's: the planted sentences are
+    unambiguous, so every comment falls in its planted class."""
+    res = comment_sentiment(org.comments, by="silo")
+    planted = org.truth.planted["comments"]["comments"].set_index("comment_id")["tone"]
+    tone = res.comments.set_index("comment_id")["tone"]
+    want = planted.loc[tone.index].map({1: "positive", 0: "neutral", -1: "negative"})
+    assert (tone == want).all()
+
+
+# --------------------------------------------------------------------------- themes
+
+
+def test_keyword_rules_and_spans() -> None:
+    df = _frame(
+        [
+            "The QUEUE was long; I waited  on\thold for ages",
+            "Queues everywhere, kind staff",
+            "nothing to say",
+            "",
+            "staffing was fine; my order #1234 came",
+        ]
+    )
+    rules = {
+        "waiting": ["queue", "wait*", "on hold"],
+        "staff": "staff",
+        "order": re.compile(r"order\s+#\d+"),
+    }
+    res = comment_themes(df, themes=rules, min_n=None)
+    assert isinstance(res, ThemesResult)
+    ind = res.comments.set_index("comment_id")
+    assert ind["waiting"].tolist() == [True, False, False, False]  # "Queues": no "*"
+    assert ind["staff"].tolist() == [False, True, False, False]
+    assert ind["order"].tolist() == [False, False, False, True]
+    assert ind["n_themes"].tolist() == [1, 1, 0, 1]
+    assert "c3" not in ind.index  # empty: excluded and counted
+    assert res.settings["n_excluded_empty"] == 1
+    text = df.set_index("comment_id")["text"]
+    got = [text[r.comment_id][r.start : r.end] for r in res.spans.itertuples()]
+    assert got == ["QUEUE", "waited", "on\thold", "staff", "order #1234"]
+    assert "text" not in res.comments.columns
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.lists(
+            st.sampled_from(["wait", "waiting", "Queue", "queues", "x", "on", "hold", "-", "\n"]),
+            max_size=8,
+        ).map(" ".join),
+        min_size=1,
+        max_size=12,
+    )
+)
+def test_spans_equal_one_search_per_comment(texts: list[str]) -> None:
+    """The one-pass scan over all comments gives the spans of a search in each."""
+    rules = {"w": ["wait*", "on hold"], "q": ["queue"]}
+    df = _frame(list(texts))
+    res = comment_themes(df, themes=rules, min_n=None, sentiment=False)
+    want = []
+    for i, t in enumerate(texts):
+        if not t.strip():
+            continue
+        for theme, pattern in (
+            ("w", r"(?<!\w)(?:wait\w*|on\s+hold)(?!\w)"),
+            ("q", r"(?<!\w)(?:queue)(?!\w)"),
+        ):
+            want += [(f"c{i}", theme, *m.span()) for m in re.finditer(pattern, t, re.I)]
+    got = list(res.spans[["comment_id", "theme", "start", "end"]].itertuples(index=False))
+    assert sorted(map(tuple, got)) == sorted(want)
+
+
+def test_bad_themes() -> None:
+    df = _frame(["a queue"])
+    for bad in ({}, {"x": []}, {"x": [3]}, {"": ["a"]}, {"x": ["*"]}, ["queue"]):
+        with pytest.raises(ParameterError, match="themes"):
+            comment_themes(df, themes=bad, min_n=None)  # type: ignore[arg-type]
+    with pytest.raises(ParameterError, match="column names of the result"):
+        comment_themes(df, themes={"comment_id": "queue"}, min_n=None)
+    with pytest.raises(ParameterError, match="n_themes=3"):
+        comment_themes(_frame(["a queue", "the wait"]), n_themes=3, min_n=None)
+    with pytest.raises(ParameterError, match="no words are left"):
+        comment_themes(_frame(["the a", "of the", "and"]), n_themes=1, min_n=None)
+    with pytest.raises(ParameterError, match="threshold"):
+        comment_themes(df, n_themes=1, threshold=0, min_n=None)
+
+
+def _f1(truth: np.ndarray, found: np.ndarray) -> float:
+    return float(2 * (truth & found).sum() / (truth.sum() + found.sum()))
+
+
+def test_keyword_rules_recover_planted_themes_exactly(org: Organisation) -> None:
+    """With the planted vocabularies as keyword rules, every mention is found and
+    nothing else (F1 = 1 for each of the 12 themes)."""
+    assert org.comments is not None
+    mentions = org.truth.planted["comments"]["mentions"]
+    for silo in ("customers", "workers", "partners"):
+        part = org.comments.loc[org.comments["silo"] == silo]
+        res = comment_themes(part, themes=theme_keywords(silo[:-1]), sentiment=False, min_n=None)
+        ind = res.comments.set_index("comment_id")
+        for theme in THEMES[silo[:-1]]:
+            truth = ind.index.isin(mentions.loc[mentions["theme"] == theme, "comment_id"])
+            assert _f1(truth, ind[theme].to_numpy()) == 1.0, theme
+
+
+@pytest.mark.parametrize("silo", ["customers", "workers"])
+def test_nmf_recovers_planted_themes(org: Organisation, silo: str) -> None:
+    """Data-driven themes (4 components) against the planted ones.
+
+    * Comments with one planted theme: the adjusted Rand index between the planted
+      theme and the NMF theme of largest weight is >= 0.9 (observed 1.0 for both
+      silos at this seed);
+    * every planted theme has an NMF theme whose indicators (weight share >= 0.3)
+      match its mentions with F1 >= 0.75 (observed 0.80 to 1.0; the lowest is a
+      theme whose comments often mention a second one).
+    """
+    from sklearn.metrics import adjusted_rand_score
+
+    assert org.comments is not None
+    planted = org.truth.planted["comments"]
+    part = org.comments.loc[org.comments["silo"] == silo]
+    res = comment_themes(part, n_themes=4, random_state=0, sentiment=False)
+    single = planted["comments"].query("n_themes == 1 and silo == @silo")[["comment_id"]]
+    single = single.merge(planted["mentions"], on="comment_id")
+    assert res.weights is not None
+    w = res.weights.set_index("comment_id").loc[single["comment_id"]].to_numpy()
+    assert adjusted_rand_score(single["theme"], w.argmax(axis=1)) >= 0.9
+    ind = res.comments.set_index("comment_id")
+    mentions = planted["mentions"]
+    for theme in THEMES[silo[:-1]]:
+        truth = ind.index.isin(mentions.loc[mentions["theme"] == theme, "comment_id"])
+        best = max(_f1(truth, ind[k].to_numpy()) for k in res.theme_names)
+        assert best >= 0.75, theme
+    assert res.terms is not None
+    assert set(res.terms["theme"]) == set(res.theme_names)
+
+
+def test_nmf_reproducible(org: Organisation) -> None:
+    assert org.comments is not None
+    part = org.comments.loc[org.comments["silo"] == "workers"]
+    a = comment_themes(part, n_themes=4, random_state=3, sentiment=False)
+    b = comment_themes(part, n_themes=4, random_state=3, sentiment=False)
+    assert a.weights is not None
+    assert b.weights is not None
+    pd.testing.assert_frame_equal(a.weights, b.weights)
+    pd.testing.assert_frame_equal(a.comments, b.comments)
+    assert a.terms is not None
+    assert b.terms is not None
+    pd.testing.assert_frame_equal(a.terms, b.terms)
+
+
+def test_nmf_weights_and_threshold(org: Organisation) -> None:
+    assert org.comments is not None
+    part = org.comments.loc[org.comments["silo"] == "customers"]
+    res = comment_themes(part, n_themes=4, threshold=0.5, random_state=0, sentiment=False)
+    assert res.weights is not None
+    w = res.weights[res.theme_names].to_numpy()
+    sums = w.sum(axis=1)
+    assert np.allclose(sums[sums > 0], 1.0)
+    assert ((w >= 0.5) == res.comments[res.theme_names].to_numpy()).all()
+    assert (res.comments["n_themes"] <= 2).all()  # at most 1 / threshold themes
+
+
+def test_theme_sentiment_and_volume(org: Organisation) -> None:
+    assert org.comments is not None
+    part = org.comments.loc[org.comments["silo"] == "customers"]
+    part = part.assign(half=np.where(np.arange(len(part)) % 2 == 0, "even", "odd"))
+    res = comment_themes(part, themes=theme_keywords("customer"), by="half")
+    sent = comment_sentiment(part).comments.set_index("comment_id")["compound"]
+    ind = res.comments.set_index("comment_id")
+    table = res.themes.set_index(["half", "theme"])
+    assert not table["suppressed"].any()
+    for (half, theme), row in table.iterrows():
+        on = ind.index[(ind["half"] == half) & ind[theme]]
+        x = sent.loc[on].to_numpy()
+        assert row["n"] == len(x)
+        assert row["estimate"] == pytest.approx(x.mean())
+        assert row["pct_comments"] == pytest.approx(100 * len(x) / (ind["half"] == half).sum())
+        assert row["pct_positive"] == pytest.approx(100 * (x >= 0.05).mean())
+    # Detractors mention wait_time more: its comments are negative on average;
+    # promoters praise the staff.
+    assert (table.xs("wait_time", level="theme")["ci_high"] < 0).all()
+    assert (table.xs("staff", level="theme")["ci_low"] > 0).all()
+
+
+def test_zero_mentions_are_hidden_cells() -> None:
+    """The disclosure layer hides a (group, theme) cell of 0 mentions like any cell
+    under min_n, and with two groups its complement too."""
+    df = _frame(["queue"] * 10 + ["staff"] * 10, team=["a"] * 10 + ["b"] * 10)
+    res = comment_themes(df, themes={"q": "queue", "s": "staff"}, by="team", min_n=5)
+    assert res.themes["suppressed"].all()
+    three = _frame(["queue"] * 20 + ["staff"] * 10, team=["a"] * 10 + ["c"] * 10 + ["b"] * 10)
+    res = comment_themes(three, themes={"q": "queue"}, by="team", min_n=5)
+    hidden = res.themes.set_index("team")["suppressed"]
+    assert hidden["b"]
+    assert hidden.sum() == 2  # b (0) and its smallest sibling (a tie: one of a, c)
+
+
+def test_terms_come_from_at_least_min_n_comments() -> None:
+    texts = ["queue queue long"] * 12 + ["billing error invoice"] * 12 + ["rare parrot"] * 4
+    res = comment_themes(_frame(texts), n_themes=3, random_state=0, min_n=5, sentiment=False)
+    assert res.terms is not None
+    assert not {"rare", "parrot"} & set(res.terms["term"])
+    volume = res.comments[res.theme_names].sum()
+    shown = set(res.terms["theme"])
+    assert all(volume[t] >= 5 for t in shown)
+    assert res.themes.loc[res.themes["n"].isna(), "suppressed"].all()
+    # Without a minimum, a word of four comments is a term.
+    free = comment_themes(_frame(texts), n_themes=3, random_state=0, min_n=None, sentiment=False)
+    assert free.terms is not None
+    assert "parrot" in set(free.terms["term"])
+
+
+# --------------------------------------------------------------------------- impact
+
+
+def _welch(x1: np.ndarray, x0: np.ndarray) -> tuple[float, float, float]:
+    from scipy import stats
+
+    test = stats.ttest_ind(x1, x0, equal_var=False)
+    ci = test.confidence_interval(0.95)
+    return float(x1.mean() - x0.mean()), float(ci.low), float(ci.high)
+
+
+def test_impact_difference_is_welch() -> None:
+    rng = np.random.default_rng(4)
+    n = 60
+    said = rng.random(n) < 0.4
+    score = np.clip(np.round(7 - 2 * said + rng.normal(0, 2, n)), 0, 10)
+    comments = pd.DataFrame(
+        {
+            "response_id": [f"r{i}" for i in range(n)],
+            "text": np.where(said, "the queue was long", "nice people").tolist(),
+        }
+    )
+    long = pd.DataFrame(
+        {
+            "response_id": [f"r{i}" for i in range(n)] * 2,
+            "item": ["ltr"] * n + ["csat"] * n,
+            "score": np.concatenate([score, np.ones(n)]),
+        }
+    )
+    res = theme_impact(comments, long, themes={"queue": "queue"}, n_resamples=0, min_n=5)
+    assert isinstance(res, ThemeImpactResult)
+    row = res.differences.iloc[0]
+    want = _welch(score[said], score[~said])
+    assert (row["estimate"], row["ci_low"], row["ci_high"]) == pytest.approx(want, rel=1e-10)
+    assert row["n_with"] == said.sum()
+    assert row["n_without"] == (~said).sum()
+    wide = pd.DataFrame({"response_id": [f"r{i}" for i in range(n)], "ltr": score})
+    again = theme_impact(comments, wide, themes={"queue": "queue"}, n_resamples=0, min_n=5)
+    pd.testing.assert_frame_equal(again.differences, res.differences)
+
+
+def test_impact_links_and_counts() -> None:
+    comments = pd.DataFrame(
+        {
+            "response_id": ["r1", "r1", "r2", None, "r9", "r3"] + [f"s{i}" for i in range(10)],
+            "text": ["queue", "fine", "nice", "queue", "queue", ""] + ["ok"] * 5 + ["queue"] * 5,
+        }
+    )
+    responses = pd.DataFrame(
+        {"response_id": ["r1", "r2", "r3", *[f"s{i}" for i in range(10)]], "ltr": range(13)}
+    )
+    res = theme_impact(comments, responses, themes={"q": "queue"}, n_resamples=0, min_n=2)
+    row = res.differences.iloc[0]
+    # r1 has two comments, one on the theme: one answer "with". None and r9 are unlinked,
+    # r3's comment is empty.
+    assert row["n_with"] == 1 + 5
+    assert row["n_without"] == 1 + 5
+    assert row["n_excluded_unlinked"] == 2
+    assert res.settings["n_excluded_empty"] == 1
+    assert res.settings["n_linked"] == 12
+
+
+def test_impact_hides_small_sides() -> None:
+    comments = pd.DataFrame(
+        {"response_id": [f"r{i}" for i in range(20)], "text": ["queue"] * 3 + ["fine"] * 17}
+    )
+    responses = pd.DataFrame({"response_id": [f"r{i}" for i in range(20)], "ltr": range(20)})
+    res = theme_impact(comments, responses, themes={"q": "queue"}, n_resamples=0, min_n=5)
+    row = res.differences.iloc[0]
+    assert row["suppressed"]
+    assert np.isnan(row["estimate"])
+    assert pd.isna(row["n_with"])
+    assert pd.isna(row["mean_with"])
+
+
+def test_impact_bad_input() -> None:
+    comments = pd.DataFrame({"response_id": ["r1"], "text": ["queue"]})
+    with pytest.raises(ParameterError, match="neither a column"):
+        theme_impact(
+            comments,
+            pd.DataFrame({"response_id": ["r1"], "item": ["x"], "score": [1]}),
+            themes={"q": "queue"},
+        )
+    with pytest.raises(InputTableError, match="must be numbers"):
+        theme_impact(
+            comments, pd.DataFrame({"response_id": ["r1"], "ltr": ["ten"]}), themes={"q": "queue"}
+        )
+    with pytest.raises(InputTableError, match="more than once"):
+        theme_impact(
+            comments,
+            pd.DataFrame({"response_id": ["r1", "r1"], "ltr": [1, 2]}),
+            themes={"q": "queue"},
+        )
+    with pytest.raises(InputTableError, match="response_id"):
+        theme_impact(pd.DataFrame({"text": ["q"]}), pd.DataFrame({"response_id": ["r1"]}))
+
+
+def test_impact_recovers_planted_effects(org: Organisation) -> None:
+    """Each role's two effect themes (a problem with beta < 0, a praise with beta > 0)
+    and two themes without effect: the Welch interval covers the planted expected
+    difference (truth conditional on the linked scores; see datasets._comments)."""
+    assert org.comments is not None
+    effects = org.truth.planted["comments"]["effects"].set_index(["silo", "theme"])
+    for silo in ("customers", "workers"):
+        part = org.comments.loc[org.comments["silo"] == silo]
+        res = theme_impact(
+            part,
+            org.responses,
+            themes=theme_keywords(silo[:-1]),
+            n_resamples=200,
+            random_state=1,
+        )
+        for row in res.differences.itertuples():
+            truth = effects.loc[(silo, row.theme), "expected_difference"]
+            assert row.ci_low <= truth <= row.ci_high, (silo, row.theme, row.estimate, truth)
+        drivers = res.drivers
+        assert drivers is not None
+        top = drivers.sort_values("rank")["driver"].iloc[0]
+        assert top in {"wait_time", "workload"}
+        assert drivers["estimate"].sum() == pytest.approx(drivers["r2"].iloc[0])
+
+
+def test_impact_with_data_driven_themes(org: Organisation) -> None:
+    """NMF themes found on the customers' comments: the theme whose top term is a
+    wait-time word has the planted effect within its interval."""
+    assert org.comments is not None
+    part = org.comments.loc[org.comments["silo"] == "customers"]
+    themes = comment_themes(part, n_themes=4, random_state=0, sentiment=False, min_n=None)
+    res = theme_impact(part, org.responses, themes=themes, n_resamples=0)
+    assert themes.terms is not None
+    top = themes.terms.loc[themes.terms["rank"] == 1].set_index("theme")["term"]
+    wait = [t for t, term in top.items() if term in {"time", "wait", "queue", "hold", "waiting"}]
+    assert len(wait) == 1
+    row = res.differences.set_index("theme").loc[wait[0]]
+    truth = (
+        org.truth.planted["comments"]["effects"]
+        .set_index(["silo", "theme"])
+        .loc[("customers", "wait_time"), "expected_difference"]
+    )
+    assert row["ci_low"] <= truth <= row["ci_high"]
+
+
+def test_impact_interval_coverage() -> None:
+    """Coverage of the Welch interval of the wait-time effect over 20 draws of the
+    comments of one organisation (the truth: the expected difference given the
+    scores). Nominal 95%; at least 16 of 20 required: P(X <= 15 | p = 0.95) = 1.6%."""
+    base = simulate_organisation(1500, random_state=21)
+    rules = theme_keywords("customer")
+    covered = 0
+    for seed in range(20):
+        org = add_comments(base, random_state=seed, descriptions=False)
+        assert org.comments is not None
+        part = org.comments.loc[org.comments["silo"] == "customers"]
+        res = theme_impact(part, org.responses, themes={"w": rules["wait_time"]}, n_resamples=0)
+        row = res.differences.iloc[0]
+        truth = (
+            org.truth.planted["comments"]["effects"]
+            .set_index(["silo", "theme"])
+            .loc[("customers", "wait_time"), "expected_difference"]
+        )
+        covered += int(row["ci_low"] <= truth <= row["ci_high"])
+    assert covered >= 16
+
+
+def test_impact_by_group_fits_each_group(org: Organisation) -> None:
+    rules = {**theme_keywords("customer"), **theme_keywords("worker")}
+    res = theme_impact(org.comments, org.responses, themes=rules, by="silo", n_resamples=0)
+    assert res.drivers is not None
+    fitted = res.drivers.groupby("silo")["driver"].apply(set).to_dict()
+    assert fitted["customers"] == set(THEMES["customer"])
+    assert fitted["workers"] == set(THEMES["worker"])
+    assert any("never (or always) mentioned" in n for n in res.settings["drivers_notes"])
+
+
+# --------------------------------------------------------------------------- verbatims
+
+
+def test_verbatims_never_from_small_groups() -> None:
+    sizes = {"big": 40, "mid": 6, "tiny": 3}
+    team = np.repeat(list(sizes), list(sizes.values()))
+    texts = [f"queue {t} comment {i}" for i, t in enumerate(team)]
+    df = _frame(texts, team=team.tolist())
+    out = verbatims(df, themes={"q": "queue"}, by="team", n=50, min_n=5, random_state=0)
+    assert set(out["team"]) == {"big"}  # tiny below 5, mid hidden with it
+    assert len(out) == 40
+    assert not out["text"].str.contains("tiny|mid").any()
+    assert out.attrs["hxmetrics"]["n_groups_suppressed"] == 2
+    assert list(out.columns) == ["theme", "team", "text"]
+    with pytest.raises(ParameterError, match="min_n cannot be None"):
+        verbatims(df, min_n=None)  # type: ignore[arg-type]
+    with pytest.raises(ParameterError, match="unknown theme"):
+        verbatims(df, themes={"q": "queue"}, theme="nope")
+
+
+def test_verbatims_draw() -> None:
+    df = _frame([f"queue {i}" for i in range(20)] + [f"staff {i}" for i in range(20)])
+    rules = {"q": "queue", "s": "staff"}
+    a = verbatims(df, themes=rules, n=3, random_state=1)
+    b = verbatims(df, themes=rules, n=3, random_state=1)
+    pd.testing.assert_frame_equal(a, b)
+    assert a.groupby("theme").size().to_dict() == {"q": 3, "s": 3}
+    assert a.loc[a["theme"] == "q", "text"].str.startswith("queue").all()
+    only = verbatims(df, themes=rules, theme="s", n=2, random_state=1)
+    assert set(only["theme"]) == {"s"}
+    every = verbatims(df, n=100, random_state=0)
+    assert len(every) == 40
+    assert set(every["theme"]) == {"all"}
+
+
+# --------------------------------------------------------------------------- privacy
+
+
+def _strings(frame: pd.DataFrame | None) -> str:
+    if frame is None:
+        return ""
+    cells = [str(c) for c in frame.columns]
+    for col in frame.columns:
+        cells += [str(v) for v in frame[col].tolist()]
+    return "\n".join(cells)
+
+
+def test_no_planted_identifier_in_any_output(org: Organisation) -> None:
+    """Every frame (and settings) of every function, on comments with planted emails
+    and phones, and on a table where one email and one phone recur often enough to
+    become a theme's top terms if they were not redacted."""
+    assert org.comments is not None
+    planted = org.truth.planted["comments"]["identifiers"]
+    values = planted["value"].tolist()
+    loud = pd.DataFrame(
+        {
+            "comment_id": [f"x{i}" for i in range(60)],
+            "response_id": [f"y{i}" for i in range(60)],
+            "silo": "customers",
+            "text": ["write to ana.lee@example.org about the queue"] * 30
+            + ["call zed on +44 20 7946 0958 about the fees"] * 30,
+        }
+    )
+    values += ["ana.lee@example.org", "+44 20 7946 0958"]
+    responses = pd.concat(
+        [
+            org.responses,
+            pd.DataFrame({"response_id": loud["response_id"], "item": "ltr", "score": 5.0}),
+        ],
+        ignore_index=True,
+    )
+    outputs: list[str] = []
+    terms: list[str] = []
+    for comments in (org.comments, loud):
+        s = comment_sentiment(comments, by="silo")
+        t_nmf = comment_themes(comments, n_themes=3, random_state=0, by="silo")
+        t_rules = comment_themes(comments, themes=theme_keywords("customer"), by="silo")
+        imp = theme_impact(comments, responses, themes=t_rules, n_resamples=0)
+        verb = verbatims(comments, themes=t_nmf, n=1000, random_state=0)
+        verb_all = verbatims(comments, n=1000, random_state=0, by="silo")
+        for frame in (
+            s.comments,
+            s.groups,
+            t_nmf.comments,
+            t_nmf.themes,
+            t_nmf.spans,
+            t_nmf.weights,
+            t_nmf.terms,
+            t_rules.comments,
+            t_rules.themes,
+            t_rules.spans,
+            imp.differences,
+            imp.drivers,
+            verb,
+            verb_all,
+        ):
+            outputs.append(_strings(frame))
+        assert t_nmf.terms is not None
+        terms += t_nmf.terms["term"].tolist()
+        outputs += [repr(s.settings), repr(t_nmf.settings), repr(imp.settings)]
+        assert len(verb_all) > 0
+    text = "\n".join(outputs)
+    # Without redaction the recurring email and phone would be top terms.
+    assert not {"ana", "lee", "example", "7946", "0958"} & set(terms)
+    for value in values:
+        assert value not in text, "a planted identifier survived"
+    # The redacted verbatims still say what kind of identifier was there.
+    assert "[EMAIL]" in text
+    assert "[PHONE]" in text
+
+
+def test_ticket_descriptions_are_comments_too(org: Organisation) -> None:
+    tickets = org.tickets
+    res = comment_sentiment(tickets, text="description", by="silo")
+    assert (res.groups["estimate"] < 0).all()  # descriptions are complaints
+    assert res.comments.columns[0] == "row"  # no comment_id: positions
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        themes = comment_themes(
+            tickets, text="description", themes=theme_keywords("customer"), sentiment=False
+        )
+    assert themes.settings["n_comments"] == len(tickets)
