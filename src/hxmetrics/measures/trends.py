@@ -138,6 +138,7 @@ D4 = 3.267
 #: predecessors and the true centre).
 NOMINAL_FALSE_ALARM = {"beyond_limits": 0.0026997960632601866, "run_of_8": 0.0078125}
 _RUN = 8
+_TITLES = {"laney": "Laney p'", "p": "p", "xmr": "XmR"}
 _MAX_PERIODS = 1_000_000
 # Working columns of the NPS test, dropped before the result is returned.
 _HELPERS = frozenset({"suppressed", "_p", "_d", "_n"})
@@ -682,7 +683,7 @@ class ControlChart(DataclassDisplay):
             if in_base.any() and not in_base.all():
                 ax.axvline(x[np.flatnonzero(in_base)[-1]], color="grey", linestyle=":")
             ax.set_xlabel("period")
-            ax.set_title(f"{self.method} chart of {self.measure}")
+            ax.set_title(f"{_TITLES[self.method]} chart of {self.measure}")
         return ax
 
 
