@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
+from hxmetrics.datasets import Organisation
 from hxmetrics.instruments._catalogue import InstrumentCatalogue
 
 
@@ -48,3 +50,20 @@ def simulated_answers(
                     )
                 )  # fmt: skip
     return pd.concat(frames, ignore_index=True)
+
+
+@pytest.fixture(scope="session")
+def simulated_org() -> Organisation:
+    """A simulated organisation with the instruments step (one wave, three teams)."""
+    from hxmetrics.datasets import simulate_organisation
+    from hxmetrics.datasets._instruments import add_instruments
+
+    org = simulate_organisation(n_people=1500, random_state=5)
+    return add_instruments(org, random_state=6)
+
+
+def with_persons(org: Organisation, instrument: str) -> pd.DataFrame:
+    """The instrument's answers with the true person of each silo id."""
+    responses = org.responses[org.responses["instrument"] == instrument]
+    crosswalk = org.truth.crosswalk[["silo", "source_id", "person_id"]]
+    return responses.merge(crosswalk, on=["silo", "source_id"], how="left", validate="m:1")

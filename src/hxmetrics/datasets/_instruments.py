@@ -62,7 +62,7 @@ _THRESHOLDS = (1.5, 2.5, 3.5, 4.5)
 #: Loadings and intercepts cycle through these (fixed, so every run shares the items).
 _LOADINGS = (1.0, 0.8, 1.1, 0.9)
 _INTERCEPTS = (3.1, 2.9, 3.2, 2.8)
-_RESIDUAL_SD = 0.7
+_RESIDUAL_SD = 0.55
 _WAVE_DAYS = 21
 _SERVED_BASE = 0.0
 _SKIP = 0.02
