@@ -348,3 +348,24 @@ def test_plot_and_display() -> None:
         assert j.plot(ax=ax) is ax
     plt.close(fig)
     assert "<strong>Journeys</strong>" in j._repr_html_()
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    rows=st.lists(
+        st.tuples(st.integers(0, 3), st.integers(-(2**40), 2**40), st.integers(0, 2)),
+        min_size=1,
+        max_size=50,
+    ),
+    big=st.booleans(),
+)
+def test_sort_order_sorts_like_lexsort(rows: list[tuple[int, int, int]], big: bool) -> None:
+    from hxmetrics.measures.journeys import _sort_order
+
+    a, b, c = (np.array(col, dtype=np.int64) for col in zip(*rows, strict=True))
+    if big:  # ranks that do not fit one int64: the lexsort fallback
+        a = a * np.int64(2**40)
+    order = _sort_order(a, b, c)
+    keys = np.c_[a, b, c][order]
+    want = np.c_[a, b, c][np.lexsort((c, b, a))]
+    np.testing.assert_array_equal(keys, want)

@@ -265,7 +265,16 @@ def _codes(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
     """Integer codes (-1: missing) and the distinct values, sorted where possible."""
     if isinstance(values.dtype, pd.CategoricalDtype):
         codes = values.cat.codes.to_numpy(dtype=np.int64)
-        return codes, pd.Index(values.cat.categories)
+        categories = pd.Index(values.cat.categories)
+        try:
+            order = np.argsort(categories.to_numpy(), kind="stable")
+        except TypeError:
+            return codes, categories
+        # The categories' order is the input's choice: ties sort by name, as for text.
+        rank = np.empty(len(order) + 1, dtype=np.int64)
+        rank[order] = np.arange(len(order))
+        rank[-1] = -1
+        return rank[codes], categories[order]
     try:
         codes, uniques = pd.factorize(values, sort=True)
     except TypeError:
@@ -284,9 +293,53 @@ def _groups(frame: pd.DataFrame, by: list[str]) -> tuple[np.ndarray, pd.DataFram
     return codes, keys
 
 
+def _sort_order(*keys: np.ndarray) -> np.ndarray:
+    """The order that sorts rows by ``keys`` (the first is the primary key).
+
+    Each key becomes a dense rank and the ranks one int64 (mixed radix), sorted once:
+    several times faster than :func:`numpy.lexsort` on millions of rows. Rows equal in
+    every key are interchangeable. Falls back to lexsort if the ranks do not fit.
+    """
+    ranks, sizes = [], []
+    for key in keys:
+        values = np.asarray(key)
+        if len(values) == 0:
+            return np.zeros(0, dtype=np.int64)
+        if values.dtype.kind in "iub":
+            low, high = int(values.min()), int(values.max())
+            if high - low < 2**24:
+                ranks.append(values.astype(np.int64) - low)
+                sizes.append(high - low + 1)
+                continue
+        order = np.argsort(values)
+        ordered = values[order]
+        dense = np.cumsum(np.r_[False, ordered[1:] != ordered[:-1]])
+        rank = np.empty(len(values), dtype=np.int64)
+        rank[order] = dense
+        ranks.append(rank)
+        sizes.append(int(dense[-1]) + 1)
+    if math.prod(sizes) >= 2**62:
+        return np.lexsort(tuple(reversed(keys)))
+    combined = ranks[0]
+    for rank, size in zip(ranks[1:], sizes[1:], strict=True):
+        combined = combined * np.int64(size) + rank
+    out: np.ndarray = np.argsort(combined)
+    return out
+
+
+def _distinct(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted distinct values and their counts: one sort (numpy's hash-based unique is
+    several times slower on millions of distinct int64 keys)."""
+    ordered = np.sort(values, kind="stable")
+    if len(ordered) == 0:
+        return ordered, np.zeros(0, dtype=np.int64)
+    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+    return ordered[starts], np.diff(np.r_[starts, len(ordered)])
+
+
 def _unique_count(key: np.ndarray, person: np.ndarray, n_persons: int, size: int) -> np.ndarray:
     """Distinct persons per key (keys in [0, size))."""
-    pair = np.unique(key.astype(np.int64) * np.int64(max(n_persons, 1)) + person)
+    pair, _ = _distinct(key.astype(np.int64) * np.int64(max(n_persons, 1)) + person)
     return np.bincount(pair // max(n_persons, 1), minlength=size)
 
 
@@ -495,7 +548,7 @@ def journeys(
 
     # One sort: group, person, time, state (ties by state name: order invariant).
     g, p, t, s = g_all[keep], p_all[keep], t_all[keep], s_all[keep]
-    order = np.lexsort((s, t, p, g))
+    order = _sort_order(g, p, t, s)
     g, p, t, s = g[order], p[order], t[order], s[order]
     n_ev = len(s)
     new = np.ones(n_ev, dtype=bool)
@@ -627,7 +680,7 @@ def _credit(
     per = np.r_[sp, o_person[ok]]
     tim = np.r_[s_end, o_time[ok]]
     kind = np.r_[np.zeros(n_s, dtype=np.int8), np.ones(int(ok.sum()), dtype=np.int8)]
-    order = np.lexsort((kind, tim, per, grp))
+    order = _sort_order(grp, per, tim, kind)
     pos = np.arange(len(order))
     is_session = kind[order] == 0
     last_session = np.maximum.accumulate(np.where(is_session, pos, -1))
@@ -657,7 +710,7 @@ def _sessions_table(
     min_n: int | None,
 ) -> pd.DataFrame:
     # Sessions per (group, person): the persons are the units.
-    pair, per_person = np.unique(sg * np.int64(max(n_persons, 1)) + sp, return_counts=True)
+    pair, per_person = _distinct(sg * np.int64(max(n_persons, 1)) + sp)
     pg = pair // max(n_persons, 1)
     persons = np.bincount(pg, minlength=n_groups)
     total = np.bincount(pg, weights=per_person, minlength=n_groups)
@@ -867,7 +920,7 @@ def _removal_table(
 ) -> pd.DataFrame:
     n_groups = len(keys)
     # Sessions (and converted sessions) visiting each touchpoint, persons visiting it.
-    visit = np.unique(session.astype(np.int64) * k + s)
+    visit, _ = _distinct(session.astype(np.int64) * k + s)
     v_session, v_state = visit // k, visit % k
     v_group = g[np.searchsorted(session, v_session)]
     cell = v_group * k + v_state

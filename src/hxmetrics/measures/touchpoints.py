@@ -62,7 +62,15 @@ from hxmetrics.measures._inference import (
     z_critical,
 )
 from hxmetrics.measures._result import grouped_result
-from hxmetrics.measures.journeys import _check_gap, _codes, _columns, _groups, _times
+from hxmetrics.measures.journeys import (
+    _check_gap,
+    _codes,
+    _columns,
+    _distinct,
+    _groups,
+    _sort_order,
+    _times,
+)
 from hxmetrics.privacy import check_group_columns, check_min_n
 from hxmetrics.tables import as_pandas
 
@@ -385,10 +393,10 @@ def touchpoint_summary(
     g, p, tp = g_all[keep], p_ev[keep], tp_all[keep]
 
     # Active persons per group; reached persons and contacts per (group, touchpoint).
-    active = np.bincount(np.unique(g * np.int64(n_persons) + p) // n_persons, minlength=n_g)
+    active = np.bincount(_distinct(g * np.int64(n_persons) + p)[0] // n_persons, minlength=n_g)
     has_tp = tp >= 0
     cell = g[has_tp] * np.int64(k) + tp[has_tp]
-    pair, per_person = np.unique(cell * np.int64(n_persons) + p[has_tp], return_counts=True)
+    pair, per_person = _distinct(cell * np.int64(n_persons) + p[has_tp])
     pc = pair // n_persons
     reached = np.bincount(pc, minlength=n_g * k)
     contacts = np.bincount(pc, weights=per_person, minlength=n_g * k)
@@ -598,7 +606,7 @@ def _lift(
     tim = np.r_[ta, te]
     kind = np.r_[np.zeros(n_a, dtype=np.int8), np.ones(len(pe), dtype=np.int8)]
     tpc = np.r_[np.full(n_a, -1), ke]
-    order = np.lexsort((kind, tim, per))
+    order = _sort_order(per, tim, kind)
     s_per, s_tim, s_tp = per[order], tim[order], tpc[order]
     is_answer = kind[order] == 0
     ans_pos = np.flatnonzero(is_answer)
