@@ -383,3 +383,37 @@ def test_the_result_and_its_plots() -> None:
     assert xmr.plot(ax=ax2, moving_range=True) is ax2
     with pytest.raises(ParameterError, match="XmR"):
         chart.plot(ax=ax, moving_range=True)
+
+
+def test_the_simulators_planted_team_shift_is_flagged() -> None:
+    # The simulator's teams step (datasets._teams.add_teams) plants a drop in one team's
+    # NPS from a known month; the team's answers are those at the touchpoints it owns at
+    # the answer's time. Quarterly NPS of that team, Laney chart, limits frozen on the
+    # quarters before the shift.
+    from hxmetrics.datasets import simulate_organisation
+    from hxmetrics.datasets._teams import add_teams
+
+    base = simulate_organisation(n_people=3000, random_state=3)
+    first_signal = {}
+    for score_shift in (-2, -1):
+        org = add_teams(base, random_state=3, score_shift=score_shift)
+        planted = org.truth.planted["teams"]
+        answers = org.responses[(org.responses["item"] == "ltr")]
+        spells = answers.merge(org.teams, on="touchpoint")
+        owned = (spells["timestamp"] >= spells["valid_from"]) & (
+            spells["valid_to"].isna() | (spells["timestamp"] < spells["valid_to"])
+        )
+        team = spells[owned & (spells["team"] == planted["team"])]
+        shift = pd.Timestamp(planted["shift_month"]).to_period("Q")
+        chart = control_chart(
+            team, measure="nps", period="Q", freeze=shift.start_time - pd.Timedelta(days=1)
+        )
+        assert chart.table["baseline"].sum() == (shift - chart.table["period"].iloc[0]).n
+        # Nothing flagged before the shift (the baseline is the stable process).
+        assert not chart.table.loc[chart.table["period"] < shift, "signal"].any()
+        first_signal[score_shift] = (chart.signals["period"].iloc[0] - shift).n
+    # -2 points on the 0-10 scale (NPS about -74 points, ~30 answers a quarter, ~5
+    # within-quarter sds): flagged in the shift's own quarter. -1 (the default, about -25
+    # NPS points, 1.5 sds) is flagged by the run rule, at the latest at the 8th quarter.
+    assert first_signal[-2] == 0
+    assert 0 <= first_signal[-1] <= 7
