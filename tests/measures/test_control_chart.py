@@ -339,6 +339,8 @@ def test_bad_input_gets_named_errors() -> None:
         control_chart(series, freeze="1999-06-01")
     with pytest.raises(ParameterError, match="at least 2"):
         control_chart(series, freeze=1)
+    with pytest.raises(ParameterError, match="at least two periods"):
+        control_chart(series.iloc[:1])
     with pytest.raises(ParameterError, match="trend is of 'nps'"):
         control_chart(series, measure="csat")
     with pytest.raises(ParameterError, match="needs measure="):

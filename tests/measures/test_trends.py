@@ -321,3 +321,22 @@ def test_weights_of_one_equal_no_weights(measure: str, cut: int) -> None:
     # variance, effective n): equal up to floating-point rounding.
     pd.testing.assert_frame_equal(weighted[columns], plain[columns], check_exact=False, rtol=1e-10)
     assert weighted["change_significant"].equals(plain["change_significant"])
+
+
+def test_weighted_nps_change_uses_the_intervals_effective_n() -> None:
+    # With weights, nps_test's variance (p + d - (p - d)²)/n uses the interval's
+    # effective n = per-answer variance / linearised variance, so the Wald change test
+    # is compare_groups' on the weighted Wald results (se² = linearised variance).
+    df = _answers(["2025-01", "2025-02"], [70, 90], seed=16, shift=0.3)
+    df["w"] = np.random.default_rng(16).uniform(0.3, 3.0, len(df))
+    t = trend(df, "nps", weights="w", method="wald")
+    by_month = nps(
+        df.assign(period=df["timestamp"].dt.to_period("M")),
+        "score",
+        by="period",
+        weights="w",
+        method="wald",
+    )
+    ref = compare_groups(by_month).iloc[0]
+    assert t.iloc[1]["change_se"] == pytest.approx(ref["se"], rel=1e-12)
+    assert t.iloc[1]["change_p_value"] == pytest.approx(ref["p_value"], rel=1e-10)
