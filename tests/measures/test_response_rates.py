@@ -263,6 +263,11 @@ def test_duplicate_invitation_and_bad_arguments() -> None:
         response_rates(inv, resp, partial_threshold=0)
     with pytest.raises(ParameterError, match="e must lie"):
         response_rates(inv, resp, e=1.5)
+    aware = inv.assign(sent=inv["sent"].dt.tz_localize("UTC"))
+    with pytest.raises(InputTableError, match="same_time_zone"):
+        check_invitations(aware, resp)
+    with pytest.raises(InputTableError, match=r"check datetime\); 1 row"):
+        check_invitations(inv.assign(sent=["2024-01-01", "soon"]), resp)
     inv["eligibility"] = ["eligible", "bounced"]
     with pytest.raises(InputTableError, match="eligibility_values"):
         response_rates(inv, resp, eligibility="eligibility")

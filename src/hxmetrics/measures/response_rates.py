@@ -138,6 +138,22 @@ def _failure(rows: np.ndarray, *, column: str, check: str, values: Any = None) -
     )
 
 
+def _times(frame: pd.DataFrame, column: str, table: str) -> pd.Series:
+    """A column as datetimes; values that are not dates are an InputTableError."""
+    raw = frame[column]
+    times = pd.to_datetime(raw, errors="coerce")
+    bad = (times.isna() & raw.notna()).to_numpy(dtype=bool)
+    if bad.any():
+        rows = np.flatnonzero(bad)
+        raise InputTableError(
+            f"{table}: {column} must hold dates and times (check datetime); {rows.size} "
+            f"row(s) do not, e.g. rows {rows[:_EXAMPLES].tolist()} (0-based positions).",
+            table=table,
+            failure_cases=_failure(rows, column=column, check="datetime"),
+        )
+    return times
+
+
 def check_invitations(
     invitations: Any,
     responses: Any,
@@ -232,9 +248,21 @@ def check_invitations(
     if ok.any():
         r_rows = np.flatnonzero(ok)
         i_rows = pos[ok]
-        ts = pd.to_datetime(resp["timestamp"]).to_numpy()[r_rows]
-        sent = pd.to_datetime(inv["sent"]).to_numpy()[i_rows]
-        before = ts < sent
+        ts_all = _times(resp, "timestamp", "responses")
+        sent_all = _times(inv, "sent", "invitations")
+        if (ts_all.dt.tz is None) != (sent_all.dt.tz is None):
+            raise InputTableError(
+                "responses.timestamp and invitations.sent: one has a time zone and the other "
+                "not (check same_time_zone); convert both to one zone (or both to naive "
+                "UTC) before linking them.",
+                table="responses",
+                failure_cases=_failure(
+                    np.array([], dtype=np.int64), column="timestamp", check="same_time_zone"
+                ),
+            )
+        ts = ts_all.iloc[r_rows].reset_index(drop=True)
+        sent = sent_all.iloc[i_rows].reset_index(drop=True)
+        before = (ts < sent).fillna(False).to_numpy(dtype=bool)
         if before.any():
             rows = r_rows[before]
             problems.append(
@@ -469,9 +497,10 @@ def _dispositions(
         inv["instrument"].astype("string").to_numpy(dtype=object), index=inv_ids
     )
     instrument_of = instrument_of[~instrument_of.index.duplicated()]
-    rows = rows[
-        rows["instrument"].to_numpy() == instrument_of.reindex(rows["invitation_id"]).to_numpy()
-    ]
+    same = pd.Series(rows["instrument"].to_numpy(), dtype="string").eq(
+        pd.Series(instrument_of.reindex(rows["invitation_id"]).to_numpy(), dtype="string")
+    )
+    rows = rows[same.fillna(False).to_numpy(dtype=bool)]
     if items is None:
         all_items = resp[["instrument", "item"]].astype("string").drop_duplicates()
         size = all_items.groupby("instrument")["item"].nunique()
