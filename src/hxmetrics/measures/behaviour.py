@@ -858,10 +858,11 @@ def behaviour_summary(
         The grouped result, one row per signal, statistic and group: ``measure`` (the
         signal), group columns, ``n`` (rows with the signal), ``estimate``, ``se``,
         ``ci_low``, ``ci_high``, ``statistic``, ``n_excluded_no_value`` (rows of the
-        group without the signal: missing, or not the role's signal), ``suppressed``.
-        A group in which no row has the signal (``p_alive`` of workers) has no row.
-        ``attrs["hxmetrics"]`` adds ``signals``, ``statistics`` and the profile's
-        ``as_of``.
+        group without the signal: missing, or not the role's signal), ``suppressed``;
+        sorted by group, then signal and statistic in the order asked. A group in
+        which no row has the signal (``p_alive`` of workers) has no row.
+        ``attrs["hxmetrics"]`` adds ``measures`` (the signals shown), ``signals``,
+        ``statistics``, ``excluded_by_signal`` and the profile's ``as_of``.
 
     Examples
     --------
@@ -899,6 +900,7 @@ def behaviour_summary(
     n_groups = len(keys_all)
     rows_per_group = np.bincount(group, minlength=n_groups)
     parts = []
+    part_groups: list[np.ndarray] = []
     totals: dict[str, int] = {}
     for signal in chosen:  # one pass per signal (a handful), vectorised over persons
         try:
@@ -951,15 +953,18 @@ def behaviour_summary(
                 excluded={"no_value": no_value.astype(np.int64)},
             )
             part["statistic"] = part["statistic"].astype("str")
-            totals[f"{signal}_{stat}_no_value"] = int(
-                part.attrs["hxmetrics"]["excluded"]["no_value"]
-            )
+            totals[f"{signal}_{stat}"] = int(part.attrs["hxmetrics"]["excluded"]["no_value"])
             parts.append(part)
+            part_groups.append(shown)
     if not parts:
         raise ParameterError(
             f"behaviour_summary: no row of the profile has any of the signals {chosen}."
         )
+    # Rows by group (sorted as the groups sort), then signal and statistic as asked.
+    groups_of_rows = np.concatenate(part_groups)
+    part_of_rows = np.repeat(np.arange(len(parts)), [len(g) for g in part_groups])
     out = pd.concat(parts, ignore_index=True)
+    out = out.iloc[np.lexsort((part_of_rows, groups_of_rows))].reset_index(drop=True)
     profile_meta = (
         getattr(profile, "attrs", {}).get("hxmetrics", {}) if hasattr(profile, "attrs") else {}
     )
@@ -970,9 +975,13 @@ def behaviour_summary(
         "confidence": confidence,
         "method": "t interval (mean); order-statistic interval, Conover 1999 (median)",
         "min_n": min_n,
+        # The measure column holds the signal of each row.
+        "measures": [s for s in chosen if s in set(out["measure"].astype(str))],
         "signals": chosen,
         "statistics": stats_asked,
-        "excluded": totals,
+        # Rows without the signal in the groups shown: in all, and per signal/statistic.
+        "excluded": {"no_value": sum(totals.values())},
+        "excluded_by_signal": totals,
         "as_of": profile_meta.get("as_of") if isinstance(profile_meta, dict) else None,
     }
     return out
