@@ -209,7 +209,7 @@ def zero_distance_gap(
     touchpoint: str = "touchpoint",
     time: str = "timestamp",
     team: str | None = "team",
-    require: str = "scalar",
+    require: str | None = "scalar",
     min_answered: float = 0.5,
     confidence: float = 0.95,
     min_n: int | None = WORKER_MIN_N,
@@ -241,9 +241,11 @@ def zero_distance_gap(
         one role to compare with it alone).
     touchpoint, time, team : str
         Columns of the answers (``team=None`` ignores a team column).
-    require : {"metric", "scalar", "strict"}
+    require : {"metric", "scalar", "strict"} or None
         The invariance level a practice needs before its gaps are given: ``"scalar"``
         for comparing means (the default, and the minimum the literature accepts).
+        None skips the test (the gaps are then given unchecked, ``invariance_level``
+        empty, and a note says so): for few answers, or a test done elsewhere.
     min_answered, confidence
         As in :func:`score_instrument`.
     min_n : int or None, default 5
@@ -283,7 +285,7 @@ def zero_distance_gap(
     cat = resolve_catalogue(catalogue)
     confidence = check_confidence(confidence)
     min_n = check_min_n(min_n)
-    if require not in LEVEL_ORDER[1:]:
+    if require is not None and require not in LEVEL_ORDER[1:]:
         raise ParameterError(
             f"require must be 'metric', 'scalar' or 'strict'; got {require!r}. Comparing "
             "means needs 'scalar' (Putnick & Bornstein 2016)."
@@ -321,13 +323,26 @@ def zero_distance_gap(
     prep_scores, excluded = subscale_scores(
         dataclasses.replace(prep, units=units, wide=wide), float(min_answered)
     )
-    inv, fits = invariance_by_subscale(
-        wide,
-        units["role"],
-        prep.subscales,
-        min_n=max(invariance_min_n, min_n or 0),
-        require=require,
-    )
+    if require is None:
+        inv = pd.DataFrame(
+            {
+                "subscale": list(prep.subscales),
+                "roles": "",
+                "n": pd.array([pd.NA] * len(prep.subscales), dtype="Int64"),
+                "supported_level": None,
+                "means_comparable": True,
+                "reason": "not tested (require=None)",
+            }
+        )
+        fits: dict[str, Any] = {}
+    else:
+        inv, fits = invariance_by_subscale(
+            wide,
+            units["role"],
+            prep.subscales,
+            min_n=max(invariance_min_n, min_n or 0),
+            require=require,
+        )
     side = np.where(units["role"].to_numpy(dtype=object) == self_role, 0, 1)
     team_codes, team_names = pd.factorize(units[_TEAM].astype(str), sort=True)
     T = len(team_names)
@@ -403,6 +418,8 @@ def zero_distance_gap(
             f"{counts['ambiguous_team']} answer row(s) fell on a touchpoint owned by two teams "
             "at once and were left out (check the ledger)"
         )
+    if require is None:
+        notes.append("invariance across roles was not tested (require=None): the gaps assume it")
     other = int((~wanted).sum())
     if other:
         notes.append(f"{other} respondent unit(s) in other roles were left out")

@@ -24,7 +24,6 @@ The steps, in order (each reuses the package's one implementation):
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import warnings
 from collections.abc import Mapping, Sequence
@@ -81,6 +80,7 @@ class Prepared:
     n_missing_score: int
     frame: pd.DataFrame
     rows: np.ndarray
+    unanswered: tuple[str, ...] = ()
 
 
 def resolve_catalogue(catalogue: InstrumentCatalogue | None) -> InstrumentCatalogue:
@@ -150,6 +150,8 @@ def prepare(
         keyed[answered],
         items,
     )
+    answered_items = wide.notna().any(axis=0)
+    kept = {s: i for s, i in subscales.items() if bool(answered_items[list(i)].any())}
     scales = {
         catalogue.scale(instrument, i) for i in items if catalogue.item(instrument, i).has_scale
     }
@@ -158,11 +160,12 @@ def prepare(
         instrument=instrument,
         units=units,
         wide=wide,
-        subscales=subscales,
+        subscales=kept,
         scale=scale,
         n_missing_score=int((~answered).sum()),
         frame=part,
         rows=rows,
+        unanswered=tuple(s for s in subscales if s not in kept),
     )
 
 
@@ -535,13 +538,10 @@ def score_instrument(
     byl = [] if by is None else ([by] if isinstance(by, str) else [str(c) for c in by])
     check_group_columns(byl)
     prep = prepare(responses, instrument, cat, unit=byl, person=person, role=role)
-    answered = prep.wide.notna().any(axis=0)
-    subscales = {s: i for s, i in prep.subscales.items() if bool(answered[list(i)].any())}
+    subscales = prep.subscales
     notes: list[str] = []
-    unanswered = [s for s in prep.subscales if s not in subscales]
-    if unanswered:
-        notes.append(f"subscale(s) without any answer left out: {', '.join(unanswered)}")
-    prep = dataclasses.replace(prep, subscales=subscales)
+    if prep.unanswered:
+        notes.append(f"subscale(s) without any answer left out: {', '.join(prep.unanswered)}")
     scores, excluded = subscale_scores(prep, float(min_answered))
     if prep.n_missing_score:
         notes.append(f"{prep.n_missing_score} answer row(s) without a score were left out")
