@@ -474,6 +474,8 @@ def test_other_bad_arguments() -> None:
         )
     with pytest.raises(ParameterError, match="time zone"):
         behaviour_profile(events, as_of=AS_OF.tz_localize("UTC"), episodes=episodes)
+    with pytest.raises(ParameterError, match="observed_from"):
+        behaviour_profile(events, as_of=AS_OF, episodes=episodes, observed_from="2026-01-01")
     with pytest.raises(ParameterError, match="events or transactions"):
         behaviour_profile(None, as_of=AS_OF)
     with pytest.raises(InputTableError, match="timestamps"):
@@ -522,6 +524,15 @@ def test_summary_means_medians_and_intervals() -> None:
     med = out[(out["statistic"] == "median") & (out["role"] == "partner")].iloc[0]
     assert (med["estimate"], med["ci_low"], med["ci_high"]) == (5.5, 2.0, 9.0)
     assert np.isnan(med["se"])
+    # Sorted by group, then statistic; the exclusions keyed by reason (the protocol).
+    assert out[["role", "statistic"]].to_numpy().tolist() == [
+        ["partner", "mean"],
+        ["partner", "median"],
+        ["worker", "mean"],
+        ["worker", "median"],
+    ]
+    assert out.attrs["hxmetrics"]["measures"] == ["recency_days"]
+    assert out.attrs["hxmetrics"]["excluded"] == {"no_value": 0}
 
 
 def test_summary_suppresses_small_groups() -> None:
