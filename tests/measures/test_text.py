@@ -657,3 +657,14 @@ def test_ticket_descriptions_are_comments_too(org: Organisation) -> None:
             tickets, text="description", themes=theme_keywords("customer"), sentiment=False
         )
     assert themes.settings["n_comments"] == len(tickets)
+
+
+def test_spans_when_lower_casing_changes_lengths() -> None:
+    """"İ" lower-cases to two characters: the rules then search the text as given, and
+    the offsets stay those of the caller's text."""
+    df = _frame(["İstanbul QUEUE", "a queue"])
+    res = comment_themes(df, themes={"q": "queue"}, min_n=None, sentiment=False)
+    assert res.spans[["comment_id", "start", "end"]].to_numpy().tolist() == [
+        ["c0", 9, 14],
+        ["c1", 2, 7],
+    ]

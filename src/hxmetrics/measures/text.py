@@ -425,13 +425,17 @@ def _keyword_regex(keyword: str) -> str:
     return body + (r"\w*" if star else "")
 
 
-def _rules(themes: Mapping[str, Any]) -> dict[str, list[re.Pattern[str]]]:
+# A rule: its case-insensitive pattern, and (keywords) the same on lower-cased text.
+_Rule = tuple[re.Pattern[str], re.Pattern[str] | None]
+
+
+def _rules(themes: Mapping[str, Any]) -> dict[str, list[_Rule]]:
     if not isinstance(themes, Mapping) or not themes:
         raise ParameterError(
             "themes must be a non-empty mapping of theme name to keywords or regular "
             "expressions, e.g. {'wait time': ['wait*', 'queue', 'on hold']}."
         )
-    out: dict[str, list[re.Pattern[str]]] = {}
+    out: dict[str, list[_Rule]] = {}
     for name, spec in themes.items():
         if not isinstance(name, str) or not name.strip():
             raise ParameterError(f"themes: a theme name must be a non-empty text; got {name!r}.")
@@ -446,17 +450,23 @@ def _rules(themes: Mapping[str, Any]) -> dict[str, list[re.Pattern[str]]]:
                 f"themes: theme {name!r} holds {type(other[0]).__name__}; use texts (keywords) "
                 "or compiled regular expressions (re.compile(...))."
             )
-        compiled: list[re.Pattern[str]] = []
+        compiled: list[_Rule] = []
         if keywords:
             joined = "|".join(_keyword_regex(k) for k in keywords)
-            compiled.append(re.compile(rf"(?<!\w)(?:{joined})(?!\w)", re.IGNORECASE))
-        compiled += [re.compile(p.pattern, p.flags | re.IGNORECASE) for p in patterns]
+            body = rf"(?<!\w)(?:{joined})(?!\w)"
+            # On lower-cased text, without IGNORECASE and behind a class of first
+            # letters the regex engine can skip to: about twice as fast.
+            lower = "|".join(_keyword_regex(k.lower()) for k in keywords)
+            first = "".join(sorted({k.strip().lower()[0] for k in keywords}))
+            fast = rf"(?=[{re.escape(first)}])(?<!\w)(?:{lower})(?!\w)"
+            compiled.append((re.compile(body, re.IGNORECASE), re.compile(fast)))
+        compiled += [(re.compile(p.pattern, p.flags | re.IGNORECASE), None) for p in patterns]
         out[name] = compiled
     return out
 
 
 def _match_rules(
-    texts: np.ndarray, rules: Mapping[str, list[re.Pattern[str]]]
+    texts: np.ndarray, rules: Mapping[str, list[_Rule]]
 ) -> tuple[np.ndarray, pd.DataFrame]:
     """Indicators (rows x themes) and spans (row, theme, start, end) of the rules.
 
@@ -464,15 +474,18 @@ def _match_rules(
     scans all comments in one pass of the regex engine; a match is placed in its
     comment by a binary search of the offsets.
     """
-    clean = [t.replace(_SEPARATOR, " ") for t in texts]
-    lengths = np.fromiter((len(t) for t in clean), dtype=np.int64, count=len(clean))
+    clean = pd.Series(texts, dtype=object).str.replace(_SEPARATOR, " ", regex=False)
+    lengths = clean.str.len().to_numpy(dtype=np.int64)
     offsets = np.concatenate([[0], np.cumsum(lengths + 1)[:-1]]) if len(clean) else lengths
-    joined = _SEPARATOR.join(clean)
+    joined = _SEPARATOR.join(clean.tolist())
+    lowered = joined.lower()
+    same = len(lowered) == len(joined)  # lower-casing kept every offset
     hits = np.zeros((len(clean), len(rules)), dtype=bool)
     spans = []
     for k, (name, patterns) in enumerate(rules.items()):
-        for pattern in patterns:
-            found = np.array([m.span() for m in pattern.finditer(joined)], dtype=np.int64)
+        for careful, fast in patterns:
+            pattern, text = (fast, lowered) if fast is not None and same else (careful, joined)
+            found = np.array([m.span() for m in pattern.finditer(text)], dtype=np.int64)
             if not found.size:
                 continue
             found = found[found[:, 1] > found[:, 0]]  # an empty match marks nothing
@@ -793,7 +806,7 @@ def comment_themes(
     if rules is not None:
         hits, spans = _match_rules(kept_text.to_numpy(dtype=object), rules)
         theme_names = list(rules)
-        top_terms = [" | ".join(p.pattern for p in rules[t]) for t in theme_names]
+        top_terms = [" | ".join(p.pattern for p, _ in rules[t]) for t in theme_names]
         method = "rules"
     else:
         hits, weight, theme_names, terms, info = _nmf(
