@@ -584,7 +584,12 @@ def team_ledger(
 
     # The ledger's rows: each team in every period from the first to the last period
     # with data in which it owned a touchpoint for at least part of the period.
+    attributed = rows["person_id"].notna().to_numpy()
+    credited, rev_meta = _credit(transactions, rows[attributed], revenue_rule, window, period, cut)
     p_lo, p_hi = rows["period"].min(), rows["period"].max()
+    if credited is not None and len(credited):
+        # A transaction credited after the last contact period still gets its row.
+        p_hi = max(p_hi, credited["period"].max())
     all_p = pd.period_range(p_lo, p_hi, freq=period)
     starts = all_p.start_time.to_numpy()
     ends = all_p.end_time.to_numpy()
@@ -596,6 +601,17 @@ def team_ledger(
     for k in range(len(spells)):  # one pass per ownership spell (a short table)
         on = (starts < spell_hi[k]) & (ends >= spell_lo[k])
         key_parts.append(pd.DataFrame({"team": spell_team[k], "period": all_p[on]}))
+    if credited is not None and len(credited):
+        # Revenue credited by last touch to a team in a period after it stopped
+        # owning the touchpoint (within the window) keeps its row.
+        key_parts.append(
+            pd.DataFrame(
+                {
+                    "team": credited["team"].to_numpy(dtype=object),
+                    "period": pd.PeriodIndex(credited["period"]),
+                }
+            )
+        )
     keys = (
         pd.concat(key_parts, ignore_index=True)
         .drop_duplicates()
@@ -605,7 +621,6 @@ def team_ledger(
     keys["team"] = keys["team"].astype("str")
     keys["period"] = keys["period"].astype(pd.PeriodDtype(period))
 
-    attributed = rows["person_id"].notna().to_numpy()
     unattributed = rows[~attributed].groupby(["team", "period"], observed=True).size()
     served = rows[attributed].drop_duplicates(["team", "period", "person_id", "role"])
     persons = served.drop_duplicates(["team", "period", "person_id"])
@@ -670,9 +685,7 @@ def team_ledger(
     extra["change_significant"] = significant.array
 
     extra.update(_service(tk, keys, sla, cut, confidence, min_n))
-    revenue, n_tx, rev_meta = _revenue(
-        transactions, rows[attributed], keys, revenue_rule, window, period, cut
-    )
+    revenue, n_tx = _revenue(credited, keys)
     extra["revenue"] = revenue
     extra["n_transactions"] = n_tx
 
@@ -870,18 +883,17 @@ def _service(
     return out
 
 
-def _revenue(
+def _credit(
     transactions: Any,
     contacts: pd.DataFrame,
-    keys: pd.DataFrame,
     rule: str,
     window: pd.Timedelta,
     period: str,
     cut: pd.Timestamp | None,
-) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
-    size = len(keys)
+) -> tuple[pd.DataFrame | None, dict[str, Any]]:
+    """Transactions credited to teams: ``tx``, ``team``, ``period``, ``share``."""
     if transactions is None:
-        return np.full(size, np.nan), np.zeros(size, np.int64), {}
+        return None, {}
     tx = as_pandas(transactions, table="transactions")
     check_columns(tx.columns, ["person_id", "timestamp", "amount"], table="transactions")
     t = _naive(tx["timestamp"], table="transactions", column="timestamp").to_numpy()
@@ -895,6 +907,9 @@ def _revenue(
         {"tx": np.arange(n_total), "person_id": person[keep], "t": t[keep], "amount": amount[keep]}
     )
     left = left[left["person_id"].notna()]
+    # One key dtype on both sides (an empty object column would not merge with text).
+    left["person_id"] = left["person_id"].astype("str")
+    contacts = contacts.assign(person_id=contacts["person_id"].astype("str"))
     if rule == "last_touch":
         right = contacts[["person_id", "t", "team"]].sort_values("t", kind="stable")
         joined = pd.merge_asof(
@@ -916,16 +931,23 @@ def _revenue(
         # Equal shares among the teams that served the person in the period: each
         # transaction sums to one whole in total.
         credited["share"] = credited["amount"] / k
-    credited["count"] = 1
-    credited["period"] = credited["period"].astype(keys["period"].dtype)
-    per = credited.groupby(["team", "period"], observed=True)[["share", "count"]].sum()
-    idx = pd.MultiIndex.from_frame(keys[["team", "period"]])
-    revenue = per["share"].reindex(idx).fillna(0.0).to_numpy()
-    n_tx = per["count"].reindex(idx).fillna(0).to_numpy()
-    attributed_total = float(credited["share"].sum())
-    n_attributed = int(credited["tx"].nunique())
+    credited["period"] = credited["period"].astype(pd.PeriodDtype(period))
     meta = {
-        "revenue_unattributed": total - attributed_total,
-        "n_transactions_unattributed": n_total - n_attributed,
+        "revenue_unattributed": total - float(credited["share"].sum()),
+        "n_transactions_unattributed": n_total - int(credited["tx"].nunique()),
     }
-    return revenue, n_tx.astype(np.int64), meta
+    return credited[["tx", "team", "period", "share"]], meta
+
+
+def _revenue(credited: pd.DataFrame | None, keys: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Revenue and transactions credited per ledger row (NaN revenue without transactions)."""
+    size = len(keys)
+    if credited is None:
+        return np.full(size, np.nan), np.zeros(size, np.int64)
+    per = credited.groupby(["team", "period"], observed=True).agg(
+        share=("share", "sum"), count=("tx", "size")
+    )
+    idx = pd.MultiIndex.from_frame(keys[["team", "period"]])
+    revenue = per["share"].reindex(idx).fillna(0.0).to_numpy(dtype=float)
+    n_tx = per["count"].reindex(idx).fillna(0).to_numpy(dtype=np.int64)
+    return revenue, n_tx
