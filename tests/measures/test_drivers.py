@@ -775,7 +775,7 @@ def test_bootstrap_columns_and_reproducibility() -> None:
     assert (a["r2"] < a["r2_ci_high"]).all()
     assert (a["se"] > 0).all()
     meta = a.attrs["hxmetrics"]
-    assert meta["method"] == "bootstrap_percentile"
+    assert meta["method"] == "bootstrap_bca"
     assert meta["n_resamples"] == 200
     assert meta["n_resamples_failed"] == 0
     none = key_drivers(df, "y", names, n_resamples=0)

@@ -33,11 +33,18 @@ grows as predictors are added and has a clear reading (the proportional reductio
 deviance). The subsets' models are fitted by Newton's method (at most
 :data:`LOGISTIC_MAX_DRIVERS` drivers); ``"relative_weights"`` is linear only.
 
-Intervals are bootstrap *percentile* intervals (Efron & Tibshirani 1993, ch. 13): rows
-are resampled with replacement within each group (``weights`` travel with their
-rows), the whole decomposition is recomputed on each resample, and the interval of a
-weight (``ci_low``, ``ci_high``), of its rank (``rank_low``, ``rank_high``) and of
-:math:`R^2` are the resamples' quantiles; ``se`` is their standard deviation.
+Intervals come from the nonparametric bootstrap: rows are resampled with replacement
+within each group (``weights`` travel with their rows) and the whole decomposition is
+recomputed on each resample. The interval of a weight (``ci_low``, ``ci_high``) and of
+R² is the *bias-corrected and accelerated* (BCa) interval (Efron 1987; Efron &
+Tibshirani 1993, ch. 14), its acceleration estimated by a delete-a-group jackknife
+(rows in at most 200 random groups; 50 for a logistic model); ``se`` is the resamples'
+standard deviation. The rank interval (``rank_low``, ``rank_high``) is the percentile
+interval of the resamples' ranks. Differences between groups
+(:func:`compare_key_drivers`) have percentile intervals. In this package's simulation
+(n = 300, three correlated drivers), 95% intervals from the default 1,000 resamples
+covered the population weights 0.944-0.960 of the time; from 200 resamples 0.917-0.95
+(the tails of few resamples are noisy): keep ``n_resamples`` near 1,000.
 
 References
 ----------
@@ -60,6 +67,7 @@ Goodnight, J. H. (1979). A tutorial on the SWEEP operator. The American Statisti
 33, 149-158.
 Castro, J., Gómez, D. & Tejada, J. (2009). Polynomial calculation of the Shapley value
 based on sampling. Computers & Operations Research 36, 1726-1730.
+Efron, B. (1987). Better bootstrap confidence intervals. JASA 82, 171-185.
 Efron, B. & Tibshirani, R. J. (1993). An Introduction to the Bootstrap. Chapman & Hall.
 """
 
@@ -116,6 +124,10 @@ EXACT_MAX_DRIVERS = 15
 LOGISTIC_MAX_DRIVERS = 12
 
 _TABLE = "data"
+# Groups of the delete-a-group jackknife that estimates the BCa acceleration (every row
+# its own group up to this many rows). Logistic models refit every subset per group.
+_JACK_GROUPS = 200
+_JACK_GROUPS_LOGISTIC = 50
 _MEASURE = "key_drivers"
 _TIDY_COLUMNS = (
     "estimate",
@@ -375,6 +387,8 @@ class _Fit:
     means: np.ndarray  # (k,)
     subsets: np.ndarray | None  # (2**k,) fit of every subset (shapley/dominance, exact)
     boot_subsets: np.ndarray | None = field(default=None, repr=False)
+    jack: np.ndarray | None = field(default=None, repr=False)  # (G, k) delete-a-group
+    jack_r2: np.ndarray | None = field(default=None, repr=False)  # (G,)
 
 
 def _decompose(
@@ -448,6 +462,21 @@ def _fit_group(
             boot_values[ok] = vals
             boot[ok] = _shapley_from_subsets(vals, k)
             boot_r2[ok] = vals[:, -1]
+            keep = _jackknife_weights(n, _JACK_GROUPS_LOGISTIC, rng) * freq
+            with np.errstate(all="ignore"):
+                jvals = _logistic_subsets(x, y, keep)
+            return _Fit(
+                weights,
+                r2,
+                np.full(k, np.nan),
+                boot,
+                boot_r2,
+                means,
+                values[0],
+                boot_values,
+                _shapley_from_subsets(jvals, k),
+                jvals[:, -1],
+            )
         return _Fit(weights, r2, np.full(k, np.nan), boot, boot_r2, means, values[0], boot_values)
     values_yx = np.column_stack([y, x])
     corr = _weighted_correlation(values_yx, w)[None]
@@ -459,10 +488,7 @@ def _fit_group(
     boot_r2 = np.full(n_resamples, np.nan)
     boot_subsets = None
     if n_resamples:
-        stack = np.empty((n_resamples, k + 1, k + 1))
-        for r in range(n_resamples):
-            idx = rng.integers(0, n, size=n)
-            stack[r] = _weighted_correlation(values_yx[idx], None if w is None else w[idx])
+        stack = _bootstrap_correlations(values_yx, w, n_resamples, rng)
         # A resample can draw a constant driver or collinear rows: it is left out of
         # the intervals and counted (attrs["hxmetrics"]["n_resamples_failed"]).
         good = np.asarray(np.isfinite(stack).all(axis=(1, 2)))
@@ -476,6 +502,11 @@ def _fit_group(
             if sb is not None:
                 boot_subsets = np.full((n_resamples, 1 << k), np.nan)
                 boot_subsets[good] = sb
+        base = np.ones(n) if w is None else w
+        jstack = _correlations(values_yx, base, _jackknife_weights(n, _JACK_GROUPS, rng) * base)
+        jack, jack_r2, _, _ = _decompose(jstack, method=method, perms=perms)
+    else:
+        jack, jack_r2 = None, None
     return _Fit(
         weights_b[0],
         float(r2_b[0]),
@@ -485,7 +516,61 @@ def _fit_group(
         means,
         None if subsets is None else subsets[0],
         boot_subsets,
+        jack,
+        jack_r2,
     )
+
+
+def _bootstrap_correlations(
+    values: np.ndarray, w: np.ndarray | None, n_resamples: int, rng: np.random.Generator
+) -> np.ndarray:
+    """Correlation matrices of ``n_resamples`` bootstrap resamples of the rows.
+
+    A resample is a vector of counts (how often each row was drawn), times the survey
+    weights; see :func:`_correlations`.
+    """
+    n, k1 = values.shape
+    base = np.ones(n) if w is None else w
+    out = np.empty((n_resamples, k1, k1))
+    chunk = max(1, int(4e6 // (n * k1)))
+    for start in range(0, n_resamples, chunk):
+        b = min(chunk, n_resamples - start)
+        weight = _resample_counts(n, b, rng) * base[None, :]
+        out[start : start + b] = _correlations(values, base, weight)
+    return out
+
+
+def _correlations(values: np.ndarray, base: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    """Weighted correlation matrices, one per row of ``weight`` ``(B, n)``.
+
+    The moments are batched matrix products, on the columns centred at the full
+    sample's (``base``-weighted) mean, which keeps the one-pass covariance free of
+    cancellation.
+    """
+    n, k1 = values.shape
+    centred = values - (base @ values) / base.sum()
+    out = np.empty((weight.shape[0], k1, k1))
+    chunk = max(1, int(4e6 // (n * k1)))
+    for start in range(0, weight.shape[0], chunk):
+        part = weight[start : start + chunk]
+        total = part.sum(axis=1)
+        first = part @ centred
+        second = np.matmul(np.swapaxes(part[:, :, None] * centred[None], 1, 2), centred)
+        cov = second - first[:, :, None] * first[:, None, :] / total[:, None, None]
+        sd = np.sqrt(np.einsum("bii->bi", cov))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            corr = cov / (sd[:, :, None] * sd[:, None, :])
+        corr[:, np.arange(k1), np.arange(k1)] = 1.0
+        out[start : start + len(part)] = corr
+    return out
+
+
+def _jackknife_weights(n: int, groups: int, rng: np.random.Generator) -> np.ndarray:
+    """``(G, n)`` 0/1 weights of the delete-a-group jackknife: rows fall at random into
+    ``G = min(n, groups)`` groups of (nearly) equal size; replicate g leaves group g out."""
+    g = min(n, groups)
+    block = rng.permutation(n) % g
+    return np.asarray(block[None, :] != np.arange(g)[:, None], dtype=float)
 
 
 def _resample_counts(n: int, n_resamples: int, rng: np.random.Generator) -> np.ndarray:
@@ -795,6 +880,47 @@ def _quantiles(boot: np.ndarray, confidence: float) -> tuple[np.ndarray, np.ndar
     return lo, hi
 
 
+def _bca(
+    boot: np.ndarray,
+    estimate: np.ndarray,
+    jack: np.ndarray | None,
+    confidence: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Bias-corrected and accelerated (BCa) bootstrap interval of each column.
+
+    Efron (1987); Efron & Tibshirani (1993, ch. 14.3): the bias correction
+    :math:`z_0 = \\Phi^{-1}(\\#\\{\\theta^*_b < \\hat\\theta\\} / B)` (ties count
+    half), the acceleration :math:`a = \\sum d_g^3 / (6 (\\sum d_g^2)^{3/2})` with
+    :math:`d_g = \\bar\\theta_{(\\cdot)} - \\theta_{(g)}` from the delete-a-group
+    jackknife, and the percentiles
+    :math:`\\Phi(z_0 + (z_0 + z_\\alpha) / (1 - a (z_0 + z_\\alpha)))` of the resamples.
+    """
+    from scipy.special import ndtr, ndtri
+
+    k = boot.shape[1]
+    ok = np.isfinite(boot).all(axis=1)
+    nan = np.full(k, np.nan)
+    if ok.sum() < 2:
+        return nan, nan
+    b = boot[ok]
+    below = (b < estimate).sum(axis=0) + 0.5 * (b == estimate).sum(axis=0)
+    share = np.clip(below / len(b), 0.5 / len(b), 1.0 - 0.5 / len(b))
+    z0 = ndtri(share)
+    accel = np.zeros(k)
+    if jack is not None and np.isfinite(jack).all() and len(jack) > 2:
+        d = jack.mean(axis=0) - jack
+        denom = 6.0 * (d**2).sum(axis=0) ** 1.5
+        with np.errstate(invalid="ignore", divide="ignore"):
+            accel = np.where(denom > 0, (d**3).sum(axis=0) / denom, 0.0)
+    alpha = (1.0 - confidence) / 2.0
+    out = []
+    for z_alpha in (ndtri(alpha), ndtri(1.0 - alpha)):
+        shifted = z0 + z_alpha
+        level = ndtr(z0 + shifted / (1.0 - accel * shifted))
+        out.append(np.array([np.quantile(b[:, j], level[j]) for j in range(k)]))
+    return out[0], out[1]
+
+
 # ---------------------------------------------------------------------------
 # Public API
 # ---------------------------------------------------------------------------
@@ -844,7 +970,7 @@ def key_drivers(
     n_resamples : int
         Bootstrap resamples for the intervals (0: no intervals).
     confidence : float
-        Level of the percentile intervals.
+        Level of the intervals (BCa for weights and R², percentile for ranks).
     random_state : int or numpy.random.Generator, optional
         Seed of the bootstrap (and of the sampled orders above 15 drivers).
     min_n : int, optional
@@ -858,7 +984,7 @@ def key_drivers(
         One row per (group, driver), the grouped-result protocol: ``measure``
         (``"key_drivers"``), the ``by`` columns, ``driver``, ``n`` (complete rows),
         ``estimate`` (the raw weight, on the R² scale), ``se`` (bootstrap standard
-        deviation), ``ci_low``/``ci_high`` (percentile interval), ``pct_of_r2`` (the
+        deviation), ``ci_low``/``ci_high`` (BCa interval), ``pct_of_r2`` (the
         weight as a percentage of R²; adds up to 100 in a group), ``rank`` (1 = most
         important) with its interval ``rank_low``/``rank_high``, ``r2`` with
         ``r2_ci_low``/``r2_ci_high``, ``driver_mean`` (the driver's mean: its
@@ -968,7 +1094,7 @@ def _tidy(
         ok = np.isfinite(fit.boot).all(axis=1)
         failed += int((~ok).sum())
         cols["se"].append(fit.boot[ok].std(axis=0, ddof=1) if ok.sum() > 1 else nan)
-        lo, hi = _quantiles(fit.boot, confidence)
+        lo, hi = _bca(fit.boot, w, fit.jack, confidence)
         cols["ci_low"].append(lo)
         cols["ci_high"].append(hi)
         cols["pct_of_r2"].append(100.0 * w / fit.r2)
@@ -977,7 +1103,8 @@ def _tidy(
         cols["rank_low"].append(np.floor(rlo))
         cols["rank_high"].append(np.ceil(rhi))
         cols["r2"].append(np.full(k, fit.r2))
-        r2lo, r2hi = _quantiles(fit.boot_r2[:, None], confidence)
+        jr2 = None if fit.jack_r2 is None else fit.jack_r2[:, None]
+        r2lo, r2hi = _bca(fit.boot_r2[:, None], np.array([fit.r2]), jr2, confidence)
         cols["r2_ci_low"].append(np.full(k, r2lo[0]))
         cols["r2_ci_high"].append(np.full(k, r2hi[0]))
         cols["driver_mean"].append(fit.means)
@@ -1020,7 +1147,7 @@ def _tidy(
         ci_low=flat["ci_low"],
         ci_high=flat["ci_high"],
         confidence=confidence,
-        method="bootstrap_percentile",
+        method="bootstrap_bca",
         min_n=min_n,
         extra=extra,
         excluded={
@@ -1268,7 +1395,8 @@ def compare_key_drivers(
     estimated as in :func:`key_drivers`; the difference ``weight(group) -
     weight(reference)`` has a bootstrap percentile interval from independent resamples
     of the two groups (rows resampled within each group), and a two-sided bootstrap
-    p-value (twice the smaller share of resampled differences on either side of 0).
+    p-value (twice the smaller share of resampled differences on either side of 0,
+    counted as ``(1 + count) / (B + 1)``).
 
     Parameters
     ----------
@@ -1369,7 +1497,10 @@ def compare_key_drivers(
             lo, hi = np.quantile(d, [alpha, 1.0 - alpha], axis=0)
             cols["ci_low"].append(lo)
             cols["ci_high"].append(hi)
-            p = 2.0 * np.minimum((d <= 0).mean(axis=0), (d >= 0).mean(axis=0))
+            # (1 + count) / (B + 1): a bootstrap p-value is never 0 (Davison & Hinkley
+            # 1997, eq. 4.11).
+            tail = np.minimum((d <= 0).sum(axis=0), (d >= 0).sum(axis=0))
+            p = 2.0 * (1.0 + tail) / (len(d) + 1.0)
             cols["p_value"].append(np.minimum(p, 1.0))
         else:
             for c in ("se", "ci_low", "ci_high", "p_value"):
@@ -1507,7 +1638,10 @@ def plot_key_drivers(result: pd.DataFrame, *, group: Any = None, ax: Axes | None
         )
     axes.set_xlabel("performance (driver mean)")
     axes.set_ylabel("importance (% of R²)")
-    axes.set_title("Key drivers: importance x performance")
+    title = "Key drivers: importance x performance"
+    if by_cols:
+        title += f" ({', '.join(str(v) for v in frame[by_cols].iloc[0])})"
+    axes.set_title(title)
     return axes
 
 
