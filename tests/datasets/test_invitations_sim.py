@@ -10,7 +10,10 @@ import pytest
 
 from hxmetrics.datasets import Organisation, simulate_organisation
 from hxmetrics.datasets._comments import add_comments
+from hxmetrics.datasets._instruments import add_instruments
 from hxmetrics.datasets._invitations import ROLE_LOG_ODDS, add_invitations
+from hxmetrics.datasets._journeys import add_journeys
+from hxmetrics.datasets._teams import add_teams
 from hxmetrics.errors import ParameterError
 from hxmetrics.measures.nps import nps
 from hxmetrics.measures.response_rates import check_invitations
@@ -137,6 +140,12 @@ def test_defaults_and_options(base: Organisation) -> None:
     inv_silos = half.invitations["silo"].value_counts()
     assert "workers" not in inv_silos.index  # roles not named are not invited
     assert "customers" in inv_silos.index
+    steeper = add_invitations(base, random_state=1, nps_log_odds=3.0)
+    default = add_invitations(base, random_state=1)
+    assert (
+        steeper.truth.planted["invitations"]["expected_bias"]
+        < default.truth.planted["invitations"]["expected_bias"]
+    )
     with pytest.raises(ParameterError, match="invite_share"):
         add_invitations(base, random_state=1, invite_share=1.5)
     with pytest.raises(ParameterError, match="unknown role"):
@@ -145,8 +154,12 @@ def test_defaults_and_options(base: Organisation) -> None:
         add_invitations(base, random_state=1, lag_days=-1)
 
 
-def test_after_comments_no_link_dangles(base: Organisation) -> None:
-    commented = add_comments(base, random_state=3)
+def test_after_the_other_steps_no_link_dangles(base: Organisation) -> None:
+    # The lead's order: teams -> journeys -> instruments -> comments -> invitations.
+    earlier = add_instruments(
+        add_journeys(add_teams(base, random_state=1), random_state=2), random_state=3
+    )
+    commented = add_comments(earlier, random_state=3)
     org = add_invitations(commented, random_state=4)
     linked = set(org.comments["response_id"].dropna())
     assert linked <= set(org.responses["response_id"])
@@ -155,6 +168,13 @@ def test_after_comments_no_link_dangles(base: Organisation) -> None:
     assert with_comment["invitation_id"].isna().all()
     assert org.truth.planted["comments"] is commented.truth.planted["comments"]
     check_invitations(org.invitations, org.responses)
+    validate(org.responses, table="responses")
+    # The other instruments' answers are not invited and all kept.
+    other = commented.responses["instrument"] != "nps"
+    kept_other = set(commented.responses.loc[other, "response_id"]) - set(
+        org.truth.planted["invitations"]["invitations"]["response_id"]
+    )
+    assert kept_other <= set(org.responses["response_id"])
 
 
 def test_runs_once(invited: Organisation) -> None:

@@ -6,26 +6,30 @@ responses to it (``responses.invitation_id``). What it planted is in
 
 How the invitations are made
 ----------------------------
-The simulator's relationship answers (instrument ``nps``, item ``ltr``, no touchpoint)
-are the answers the invited *would* give. Each such answer of a roster member (not an
-unattributable one, not one with a comment or a follow-up: those keep no invitation
-and stay as they are) is an occasion of a survey wave (the calendar quarter of the
-answer); a share ``invite_share`` of each role's occasions per wave is invited. The
-invitation is sent up to ``lag_days`` before the answer (never before the wave, the
-person's episode or the observation window starts), through a channel drawn per role.
+The simulator's relationship answers (instrument ``nps``, item ``ltr``; the teams step
+may have credited some to a touchpoint) are the answers the invited *would* give.
+Each such answer of a roster member (not an unattributable one, not one with a
+comment or a follow-up: those keep no invitation and stay as they are) is an occasion
+of a survey wave (the calendar quarter of the answer); a share ``invite_share`` of
+each role's occasions per wave is invited. The invitation is sent up to ``lag_days``
+before the answer (never before the wave, the person's episode or the observation
+window starts), through a channel drawn per role.
 
 An invited person answers with probability
 
 ``p = logistic(role_log_odds[role] + engagement_log_odds[role][engagement]
-+ tenure_log_odds (log(1 + tenure years) - log 3))``
+- nps_log_odds (NPS_g - NPS) / 100 + tenure_log_odds (log(1 + tenure years) - log 3))``
 
-with the tenure at the invitation. The answers of those who do not answer are
-removed from ``responses`` (every row of that response, all its instruments); the
-others get the ``invitation_id``. Response depends only on role, engagement and
-tenure (missing at random given them), while the likelihood to recommend depends on
-role and engagement (the experience model): so the respondents' unweighted NPS is
-biased against the invited population's, and inverse-propensity weights on those
-three covariates remove the bias.
+with the tenure at the invitation, ``NPS_g`` the NPS of the invited answers of the
+person's role x engagement group and ``NPS`` that of all invited answers (so the less
+satisfied groups answer more when ``nps_log_odds`` > 0, whatever earlier steps did to
+the scores; 0 by default). The answers of those who do not answer are removed from
+``responses`` (every row of that response, all its instruments); the others get the
+``invitation_id``. Response depends only on role, engagement and tenure (missing at
+random given them), while the likelihood to recommend depends on role and engagement
+(the experience model): so the respondents' unweighted NPS is biased against the
+invited population's, and inverse-propensity weights on those three covariates remove
+the bias.
 
 The truth is about the invited answers as drawn (a finite population):
 ``population_nps`` (their NPS), ``expected_respondent_nps`` =
@@ -91,15 +95,10 @@ def _share(name: str, value: float | Mapping[str, float]) -> dict[str, float]:
 def _occasions(org: Organisation, instrument: str, item: str) -> pd.DataFrame:
     """One row per relationship answer that can be invited, with its episode."""
     resp = org.responses
-    touch = (
-        resp["touchpoint"].isna().to_numpy(dtype=bool)
-        if "touchpoint" in resp.columns
-        else np.ones(len(resp), dtype=bool)
-    )
-    sel = (
-        (resp["instrument"].astype(str).to_numpy() == instrument)
-        & (resp["item"].astype(str).to_numpy() == item)
-        & touch
+    # Every answer to the item (the simulator's relationship answers; the teams step
+    # may credit some of them to a touchpoint, which does not make them transactional).
+    sel = (resp["instrument"].astype(str).to_numpy() == instrument) & (
+        resp["item"].astype(str).to_numpy() == item
     )
     if "invitation_id" in resp.columns:
         ids = resp["invitation_id"].astype("string")
@@ -142,6 +141,7 @@ def add_invitations(
     role_log_odds: Mapping[str, float] | None = None,
     engagement_log_odds: Mapping[str, Mapping[str, float]] | None = None,
     tenure_log_odds: float = 0.4,
+    nps_log_odds: float = 0.0,
     lag_days: float = 14.0,
 ) -> Organisation:
     """Invite people to the relationship survey; remove the answers of non-respondents.
@@ -153,8 +153,8 @@ def add_invitations(
     random_state : int or numpy.random.Generator
         Seed of the draws (the same seed, the same invitations).
     instrument, item : str
-        The relationship answers invited (default the ``nps`` / ``ltr`` answers
-        without a touchpoint); the invitation's ``instrument``.
+        The answers invited (default the ``nps`` / ``ltr`` relationship answers); the
+        invitation's ``instrument``.
     invite_share : float or mapping role -> float, default 1.0
         Share of each role's occasions per wave (calendar quarter) that are invited;
         the rest stay as answers without an invitation.
@@ -162,6 +162,11 @@ def add_invitations(
         Log-odds of answering (:data:`ROLE_LOG_ODDS`, :data:`ENGAGEMENT_LOG_ODDS`).
     tenure_log_odds : float, default 0.4
         Log-odds per unit of ``log(1 + tenure years)`` (centred at ``log 3``).
+    nps_log_odds : float, default 0.0
+        Log-odds per unit (100 NPS points) by which a role x engagement group's NPS
+        among the invited lies *below* that of all the invited: the less satisfied
+        groups answer more, whatever earlier steps did to the scores (e.g. 3; it raises
+        the bias and the weights' design effect).
     lag_days : float, default 14
         Longest time from invitation to answer.
 
@@ -201,7 +206,11 @@ def add_invitations(
         eng_lo = {
             str(r): {str(k): float(x) for k, x in v.items()} for r, v in engagement_log_odds.items()
         }
-    for name, value in (("tenure_log_odds", tenure_log_odds), ("lag_days", lag_days)):
+    for name, value in (
+        ("tenure_log_odds", tenure_log_odds),
+        ("nps_log_odds", nps_log_odds),
+        ("lag_days", lag_days),
+    ):
         if not np.isfinite(float(value)):
             raise ParameterError(f"{name} must be a finite number; got {value!r}.")
     if float(lag_days) < 0:
@@ -249,9 +258,17 @@ def add_invitations(
         .to_numpy(dtype=float)
     )
     role_effect = pd.Series(role_lo, dtype=float).reindex(role).fillna(0.0).to_numpy(dtype=float)
+    # The groups (role x engagement) whose invited answers have the lower NPS answer
+    # more: a function of the group, so response stays at random given the covariates.
+    category = np.where(occ["score"] >= 9, 1.0, np.where(occ["score"] <= 6, -1.0, 0.0))
+    group_nps = (
+        pd.Series(category).groupby([role, engagement]).transform("mean").to_numpy(dtype=float)
+    )
+    nps_effect = -float(nps_log_odds) * (group_nps - category.mean()) if m else np.zeros(0)
     logit = (
         role_effect
         + eng_effect
+        + nps_effect
         + float(tenure_log_odds) * (np.log1p(np.maximum(tenure_years, 0.0)) - np.log(3.0))
     )
     propensity = 1.0 / (1.0 + np.exp(-logit))
@@ -296,7 +313,6 @@ def add_invitations(
     new_resp["invitation_id"] = pd.array(values, dtype="string")
     new_resp = new_resp.reset_index(drop=True)
 
-    category = np.where(occ["score"] >= 9, 1.0, np.where(occ["score"] <= 6, -1.0, 0.0))
     truth_inv = pd.DataFrame(
         {
             "invitation_id": _str(inv_id),
@@ -345,6 +361,7 @@ def add_invitations(
             "role_log_odds": role_lo,
             "engagement_log_odds": eng_lo,
             "tenure_log_odds": float(tenure_log_odds),
+            "nps_log_odds": float(nps_log_odds),
             "tenure_covariate": "log(1 + tenure years at the invitation) - log(3)",
             "lag_days": float(lag_days),
             "wave": "calendar quarter of the answer",
