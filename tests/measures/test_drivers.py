@@ -1068,3 +1068,40 @@ def test_subsets_cover_every_combination() -> None:
             sub = corr[0][np.ix_([j + 1 for j in combo], [j + 1 for j in combo])]
             rhs = corr[0][[j + 1 for j in combo], 0]
             assert values[mask] == pytest.approx(rhs @ np.linalg.solve(sub, rhs), abs=1e-13)
+
+
+def _promoters(n: int = 400, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, 3))
+    eta = x @ [1.2, 0.6, 0.0] - 0.3
+    promoter = (rng.random(n) < 1 / (1 + np.exp(-eta))).astype(int)
+    return pd.DataFrame(x, columns=["ease", "speed", "price"]).assign(promoter=promoter)
+
+
+def test_logistic_bootstrap_intervals() -> None:
+    df = _promoters()
+    res = key_drivers(
+        df,
+        "promoter",
+        ["ease", "speed", "price"],
+        method="shapley",
+        model="logistic",
+        n_resamples=100,
+        random_state=4,
+    )
+    assert res["estimate"].sum() == pytest.approx(res["r2"].iloc[0], abs=1e-13)
+    assert res[["ci_low", "ci_high", "se"]].notna().all().all()
+    assert (res["ci_low"] < res["ci_high"]).all()
+    assert res["rank"].tolist() == [1, 2, 3]
+    assert res.attrs["hxmetrics"]["n_resamples_failed"] == 0
+
+
+def test_logistic_separation_warns() -> None:
+    from hxmetrics.errors import HxWarning
+
+    df = _promoters(n=60)
+    df["ease"] = np.where(df["promoter"] == 1, 1.0, -1.0) + 0.01 * np.arange(60)
+    with pytest.warns(HxWarning, match="separate the outcome"):
+        key_drivers(
+            df, "promoter", ["ease", "speed"], method="shapley", model="logistic", n_resamples=0
+        )

@@ -74,6 +74,7 @@ Efron, B. & Tibshirani, R. J. (1993). An Introduction to the Bootstrap. Chapman 
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -83,6 +84,7 @@ import pandas as pd
 
 from hxmetrics._display import DataclassDisplay
 from hxmetrics.errors import (
+    HxWarning,
     InputTableError,
     ParameterError,
     check_choice,
@@ -329,47 +331,65 @@ def _sweep_permutations(corr: np.ndarray, perms: np.ndarray) -> tuple[np.ndarray
 # ---------------------------------------------------------------------------
 
 
-def _logistic_loglik(x: np.ndarray, y: np.ndarray, freq: np.ndarray) -> np.ndarray:
+def _logistic_loglik(
+    x: np.ndarray, y: np.ndarray, freq: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Maximised log-likelihood of a logistic regression of ``y`` on ``x`` (plus an
     intercept), for each row of frequency weights ``freq`` ``(B, n)``, by Newton's
-    method vectorised over the rows of ``freq``."""
+    method vectorised over the rows of ``freq``; and whether each fit converged
+    (a fit whose coefficients run off to infinity, complete or quasi-complete
+    separation, has not)."""
     n, s = x.shape
-    design = np.column_stack([np.ones(n), x])
+    sd = x.std(axis=0)
+    design = np.column_stack([np.ones(n), (x - x.mean(axis=0)) / np.where(sd > 0, sd, 1.0)])
     b = freq.shape[0]
     beta = np.zeros((b, s + 1))
     ybar = (freq @ y) / freq.sum(axis=1)
-    beta[:, 0] = np.log(ybar / (1 - ybar))
-    for _ in range(100):
+    with np.errstate(divide="ignore", invalid="ignore"):
+        beta[:, 0] = np.log(ybar / (1 - ybar))
+    converged = np.zeros(b, dtype=bool)
+    # A tiny ridge keeps a (numerically) singular information matrix solvable; it moves
+    # no coefficient of a well-posed fit by more than about 1e-12 relative.
+    ridge = 1e-12 * np.eye(s + 1)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        for _ in range(100):
+            eta = beta @ design.T
+            prob = 1.0 / (1.0 + np.exp(-eta))
+            grad = (freq * (y - prob)) @ design
+            info = np.einsum("bn,ni,nj->bij", freq * prob * (1 - prob), design, design)
+            step = np.linalg.solve(info + ridge, grad[..., None])[..., 0]
+            step = np.where(np.isfinite(step), step, 0.0)
+            beta = beta + step
+            converged = np.abs(step).max(axis=1) < 1e-10
+            if converged.all():
+                break
+        # Separation: standardised coefficients this large mean fitted probabilities
+        # of 0 and 1, i.e. no finite maximum.
+        converged &= np.abs(beta[:, 1:]).max(axis=1, initial=0.0) < 30.0
         eta = beta @ design.T
-        prob = 1.0 / (1.0 + np.exp(-eta))
-        grad = (freq * (y - prob)) @ design
-        info = np.einsum("bn,ni,nj->bij", freq * prob * (1 - prob), design, design)
-        try:
-            step = np.linalg.solve(info, grad[..., None])[..., 0]
-        except np.linalg.LinAlgError:
-            step = np.full_like(beta, np.nan)
-        beta = beta + step
-        if not np.all(np.isfinite(step)) or np.max(np.abs(step)) < 1e-10:
-            break
-    eta = beta @ design.T
-    # log L = Σ f [y η - log(1 + e^η)], written stably.
-    loglik = (freq * (y * eta - np.logaddexp(0.0, eta))).sum(axis=1)
-    return np.asarray(loglik)
+        # log L = Σ f [y η - log(1 + e^η)], written stably.
+        loglik = (freq * (y * eta - np.logaddexp(0.0, eta))).sum(axis=1)
+    return np.asarray(loglik), converged
 
 
-def _logistic_subsets(x: np.ndarray, y: np.ndarray, freq: np.ndarray) -> np.ndarray:
-    """McFadden's pseudo-R² (1 - log L_S / log L_0) of every subset ``(B, 2**k)``."""
+def _logistic_subsets(
+    x: np.ndarray, y: np.ndarray, freq: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """McFadden's pseudo-R² (1 - log L_S / log L_0) of every subset ``(B, 2**k)``, and
+    whether every subset's fit converged ``(B,)``."""
     k = x.shape[1]
     ybar = (freq @ y) / freq.sum(axis=1)
     total = freq.sum(axis=1)
     with np.errstate(divide="ignore", invalid="ignore"):
         ll0 = total * (ybar * np.log(ybar) + (1 - ybar) * np.log(1 - ybar))
     out = np.zeros((freq.shape[0], 1 << k))
+    ok = np.ones(freq.shape[0], dtype=bool)
     for mask in range(1, 1 << k):
         cols = [j for j in range(k) if (mask >> j) & 1]
-        ll = _logistic_loglik(x[:, cols], y, freq)
+        ll, converged = _logistic_loglik(x[:, cols], y, freq)
         out[:, mask] = 1.0 - ll / ll0
-    return out
+        ok &= converged
+    return out, ok
 
 
 # ---------------------------------------------------------------------------
@@ -447,7 +467,17 @@ def _fit_group(
     means = (w @ x) / w.sum() if w is not None else x.mean(axis=0)
     if model == "logistic":
         freq = np.ones((1, n)) if w is None else w[None, :]
-        values = _logistic_subsets(x, y, freq)
+        values, converged = _logistic_subsets(x, y, freq)
+        if not converged[0]:
+            warnings.warn(
+                "key_drivers: a logistic model of the outcome on some drivers did not "
+                "converge: the drivers separate the outcome (almost) perfectly, so the "
+                "likelihood has no finite maximum and McFadden's pseudo-R² of those "
+                "models is at its limit. Read the weights with care; drop or merge the "
+                "driver that separates the outcome, or use a linear model.",
+                HxWarning,
+                stacklevel=4,
+            )
         weights = _shapley_from_subsets(values, k)[0]
         r2 = float(values[0, -1])
         boot = np.full((n_resamples, k), np.nan)
@@ -457,14 +487,13 @@ def _fit_group(
             counts = _resample_counts(n, n_resamples, rng)
             freq_b = counts if w is None else counts * w[None, :]
             ok = _binary_ok(y, counts)
-            with np.errstate(all="ignore"):
-                vals = _logistic_subsets(x, y, freq_b[ok])
+            vals, fitted = _logistic_subsets(x, y, freq_b[ok])
+            vals[~fitted] = np.nan  # a separated resample is left out (and counted)
             boot_values[ok] = vals
             boot[ok] = _shapley_from_subsets(vals, k)
             boot_r2[ok] = vals[:, -1]
             keep = _jackknife_weights(n, _JACK_GROUPS_LOGISTIC, rng) * freq
-            with np.errstate(all="ignore"):
-                jvals = _logistic_subsets(x, y, keep)
+            jvals, _ = _logistic_subsets(x, y, keep)
             return _Fit(
                 weights,
                 r2,
