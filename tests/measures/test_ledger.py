@@ -283,6 +283,55 @@ def test_revenue_after_ownership_ended_keeps_its_row() -> None:
     assert out["revenue"].sum() == 12.5
 
 
+def test_served_from_defaults_to_contacts() -> None:
+    ev = _events([("p1", "customer", "web", "2024-01-10")])
+    ans = _answers(np.random.default_rng(0), 20).assign(touchpoint="web")
+    ans["timestamp"] = pd.Timestamp("2024-02-01")
+    default = team_ledger(TEAMS, events=ev, responses=ans, period="Q", check_touchpoints=False)
+    c = default[default["team"] == "c"].iloc[0]
+    # Answers give the experience, not people served (a survey is not a contact).
+    assert (int(c["n"]), int(c["n_answers"])) == (1, 20)
+    assert default.attrs["hxmetrics"]["served_from"] == ["events"]
+    both = team_ledger(
+        TEAMS,
+        events=ev,
+        responses=ans,
+        period="Q",
+        served_from=["events", "responses"],
+        check_touchpoints=False,
+    )
+    expected = len({"p1", *ans["person_id"]})
+    assert int(both.loc[both["team"] == "c", "n"].iloc[0]) == expected
+    with pytest.raises(ParameterError, match="served_from"):
+        team_ledger(TEAMS, events=ev, served_from=["tickets"], check_touchpoints=False)
+
+
+def test_behaviour_profile_is_summarised_per_team_and_period() -> None:
+    ev = _events(
+        [
+            ("p1", "customer", "web", "2024-01-10"),
+            ("p2", "customer", "web", "2024-01-11"),
+            ("p3", "worker", "web", "2024-01-12"),
+            ("p1", "customer", "chat", "2024-01-13"),
+        ]
+    )
+    profile = pd.DataFrame(
+        {
+            "person_id": ["p1", "p2", "p3", "p9"],
+            "role": ["customer", "customer", "worker", "customer"],
+            "p_alive": [0.2, 0.6, np.nan, 0.9],
+            "leave_hazard": [np.nan, np.nan, 0.05, np.nan],
+        }
+    )
+    out = team_ledger(TEAMS, events=ev, behaviour=profile, period="Q", check_touchpoints=False)
+    c = out[out["team"] == "c"].iloc[0]
+    assert c["mean_p_alive"] == pytest.approx(0.4)
+    assert c["mean_leave_hazard"] == pytest.approx(0.05)
+    a = out[out["team"] == "a"].iloc[0]
+    assert a["mean_p_alive"] == pytest.approx(0.2)
+    assert np.isnan(a["mean_leave_hazard"])
+
+
 # ---------------------------------------------------------------- reconciliation
 
 

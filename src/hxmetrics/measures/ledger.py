@@ -332,6 +332,7 @@ def _rows(
     keep = ~pd.isna(team) & ~late
     out = pd.DataFrame(
         {
+            "source": table,
             "team": team[keep],
             "t": t[keep],
             "person_id": _text(df["person_id"])[keep],
@@ -400,6 +401,8 @@ def team_ledger(
     revenue_window: str | pd.Timedelta = "30D",
     sla: Any = None,
     as_of: Any = None,
+    served_from: Sequence[str] | None = None,
+    behaviour: Any = None,
     check_touchpoints: bool = True,
     confidence: float = 0.95,
     min_n: int | None = None,
@@ -449,6 +452,17 @@ def team_ledger(
     as_of : timestamp, optional
         Rows after it are left out (counted in the attrs); open tickets are censored
         there. Default: no cut; tickets censored at their latest time.
+    served_from : sequence of {"events", "tickets", "responses"}, optional
+        The tables whose rows count as serving a person (and as touches for
+        ``"last_touch"``). Default: events and tickets when either is given (a survey
+        answer is not a contact), else responses.
+    behaviour : DataFrame, optional
+        A :func:`hxmetrics.measures.behaviour.behaviour_profile` (one row per person
+        and role, at its own ``as_of``): adds ``mean_p_alive`` (customers served) and
+        ``mean_leave_hazard`` (workers and partners served), the mean churn signal of
+        the persons the team served in the period, through
+        :func:`~hxmetrics.measures.behaviour.behaviour_summary` (its suppression).
+        Optional: the ledger does not need the behaviour module otherwise.
     check_touchpoints : bool
         Refuse a ``teams`` touchpoint that no input row has (a typo); turn off for a
         touchpoint with no rows yet.
@@ -581,10 +595,17 @@ def team_ledger(
             failure_cases=_cases([("valid_from", "periods_with_data", None, None)]),
         )
     rows["period"] = _periods(rows["t"].to_numpy(), period)
+    given = sorted(counts)
+    if served_from is None:
+        contact = [x for x in ("events", "tickets") if x in given] or given
+    else:
+        contact = [str(x) for x in served_from]
+        for x in contact:
+            check_choice("served_from", x, given)
 
     # The ledger's rows: each team in every period from the first to the last period
     # with data in which it owned a touchpoint for at least part of the period.
-    attributed = rows["person_id"].notna().to_numpy()
+    attributed = rows["person_id"].notna().to_numpy() & rows["source"].isin(contact).to_numpy()
     credited, rev_meta = _credit(transactions, rows[attributed], revenue_rule, window, period, cut)
     p_lo, p_hi = rows["period"].min(), rows["period"].max()
     if credited is not None and len(credited):
@@ -621,7 +642,8 @@ def team_ledger(
     keys["team"] = keys["team"].astype("str")
     keys["period"] = keys["period"].astype(pd.PeriodDtype(period))
 
-    unattributed = rows[~attributed].groupby(["team", "period"], observed=True).size()
+    in_contact = rows["source"].isin(contact).to_numpy()
+    unattributed = rows[in_contact & ~attributed].groupby(["team", "period"], observed=True).size()
     served = rows[attributed].drop_duplicates(["team", "period", "person_id", "role"])
     persons = served.drop_duplicates(["team", "period", "person_id"])
     n_served = persons.groupby(["team", "period"], observed=True).size()
@@ -688,6 +710,8 @@ def team_ledger(
     revenue, n_tx = _revenue(credited, keys)
     extra["revenue"] = revenue
     extra["n_transactions"] = n_tx
+    if behaviour is not None:
+        extra.update(_behaviour(behaviour, served, keys, confidence, min_n))
 
     unowned = {k: v["unowned"] for k, v in counts.items()}
     out = grouped_result(
@@ -713,7 +737,7 @@ def team_ledger(
             "revenue_window": str(window) if revenue_rule == "last_touch" else None,
             "change_test": change_test,
             "multiple_comparison": "holm",
-            "served_from": sorted(counts),
+            "served_from": contact,
             "unowned": unowned,
             "no_touchpoint": {k: v["no_touchpoint"] for k, v in counts.items()},
             "after_as_of": {k: v["after_as_of"] for k, v in counts.items()},
@@ -880,6 +904,42 @@ def _service(
             out["n_tickets"] = merged["n"].fillna(0).to_numpy(dtype=np.int64)
             if sla is not None:
                 out["pct_sla_met"] = merged["pct_sla_met"].to_numpy(dtype=float)
+    return out
+
+
+def _behaviour(
+    profile: Any, served: pd.DataFrame, keys: pd.DataFrame, confidence: float, min_n: int | None
+) -> dict[str, np.ndarray]:
+    """Mean churn signal of the persons served per ledger row (behaviour_summary)."""
+    from hxmetrics.measures.behaviour import behaviour_summary
+
+    prof = as_pandas(profile, table="profile")
+    check_columns(prof.columns, ["person_id", "role"], table="profile")
+    signals = [c for c in ("p_alive", "leave_hazard") if c in prof.columns]
+    out: dict[str, np.ndarray] = {f"mean_{c}": np.full(len(keys), np.nan) for c in signals}
+    if not signals:
+        return out
+    prof = prof[["person_id", "role", *signals]].assign(
+        person_id=_text(prof["person_id"]), role=_text(prof["role"])
+    )
+    who = served[["team", "period", "person_id", "role"]].drop_duplicates()
+    joined = who.merge(prof, on=["person_id", "role"], how="inner")
+    if joined.empty:
+        return out
+    summary = behaviour_summary(
+        joined,
+        by=["team", "period"],
+        signals=signals,
+        statistics=["mean"],
+        confidence=confidence,
+        min_n=min_n,
+    )
+    for c in signals:
+        part = summary[summary["measure"] == c][["team", "period", "estimate"]].copy()
+        part["team"] = part["team"].astype("str")
+        part["period"] = part["period"].astype(keys["period"].dtype)
+        merged = keys.merge(part, on=["team", "period"], how="left")
+        out[f"mean_{c}"] = merged["estimate"].to_numpy(dtype=float)
     return out
 
 
