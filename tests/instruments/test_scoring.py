@@ -203,3 +203,14 @@ def test_options_are_checked() -> None:
         score_instrument(_hand_frame(), "customer_centricity", catalogue=CC, min_answered=0)
     with pytest.raises(ParameterError, match="InstrumentCatalogue"):
         score_instrument(_hand_frame(), "customer_centricity", catalogue="core")  # type: ignore[arg-type]
+
+
+def test_unattributed_answers_are_counted_not_scored() -> None:
+    frame = _hand_frame()
+    lost = frame.iloc[[0]].assign(person_id=None)
+    res = score_instrument(pd.concat([frame, lost], ignore_index=True), "customer_centricity",
+                           catalogue=CC, min_n=None, reliability=False, structure=False,
+                           invariance=False)  # fmt: skip
+    assert res.scores.attrs["hxmetrics"]["excluded_rows"] == {"missing_score": 0, "no_person": 1}
+    assert any("1 answer row(s) without a person" in n for n in res.notes)
+    assert int(res.scores["n"].iloc[0]) == 6

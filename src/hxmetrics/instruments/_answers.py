@@ -99,13 +99,13 @@ def unit_table(
     not answered), aligned by position.
     """
     cols = list(keys.columns)
-    if keys[cols].isna().any(axis=None):
-        bad = keys[cols].isna().any(axis=1).to_numpy()
+    if keys[cols[0]].isna().any():
+        bad = keys[cols[0]].isna().to_numpy(dtype=bool)
         where = np.flatnonzero(bad)[:5].tolist()
-        column = next(c for c in cols if keys[c].isna().any())
+        column = cols[0]
         raise InputTableError(
             f"responses: column {column!r} is empty at {int(bad.sum())} answer row(s), e.g. "
-            f"row(s) {where}; every answer needs its respondent and group. Fill or drop them.",
+            f"row(s) {where}; every answer needs its respondent. Fill or drop them.",
             table="responses",
             failure_cases=pd.DataFrame(
                 {"column": column, "check": "not_null", "failure_case": None, "index": where}

@@ -420,6 +420,11 @@ def zero_distance_gap(
         )
     if require is None:
         notes.append("invariance across roles was not tested (require=None): the gaps assume it")
+    if prep.n_no_person:
+        notes.append(
+            f"{prep.n_no_person} answer row(s) without a person or role (not attributed) "
+            "were left out"
+        )
     other = int((~wanted).sum())
     if other:
         notes.append(f"{other} respondent unit(s) in other roles were left out")
@@ -431,6 +436,7 @@ def zero_distance_gap(
         "method": "welch",
         "min_n": min_n,
         "excluded": {"no_team": counts["no_team"], "ambiguous_team": counts["ambiguous_team"]},
+        "excluded_rows": {"missing_score": prep.n_missing_score, "no_person": prep.n_no_person},
         "instrument": instrument,
         "self_role": self_role,
         "served": served_roles,

@@ -81,6 +81,7 @@ class Prepared:
     frame: pd.DataFrame
     rows: np.ndarray
     unanswered: tuple[str, ...] = ()
+    n_no_person: int = 0
 
 
 def resolve_catalogue(catalogue: InstrumentCatalogue | None) -> InstrumentCatalogue:
@@ -144,10 +145,13 @@ def prepare(
             keys[c] = part[c].to_numpy()
     items = [it.item for it in catalogue.items_of(instrument)]
     subscales = catalogue.subscales(instrument) or {instrument: items}
+    # An answer without a person (not attributed) or a role cannot be scored: counted.
+    no_person = (keys[person].isna() | keys["role"].isna()).to_numpy(dtype=bool)
+    use = np.flatnonzero(answered & ~no_person)
     units, wide = unit_table(
-        keys.iloc[np.flatnonzero(answered)].reset_index(drop=True),
-        part["item"].iloc[np.flatnonzero(answered)].reset_index(drop=True),
-        keyed[answered],
+        keys.iloc[use].reset_index(drop=True),
+        part["item"].iloc[use].reset_index(drop=True),
+        keyed[use],
         items,
     )
     answered_items = wide.notna().any(axis=0)
@@ -166,6 +170,7 @@ def prepare(
         frame=part,
         rows=rows,
         unanswered=tuple(s for s in subscales if s not in kept),
+        n_no_person=int((answered & no_person).sum()),
     )
 
 
@@ -545,6 +550,11 @@ def score_instrument(
     scores, excluded = subscale_scores(prep, float(min_answered))
     if prep.n_missing_score:
         notes.append(f"{prep.n_missing_score} answer row(s) without a score were left out")
+    if prep.n_no_person:
+        notes.append(
+            f"{prep.n_no_person} answer row(s) without a person or role (not attributed) "
+            "were left out"
+        )
     meta = {"instrument": instrument, "min_answered": float(min_answered)}
     table = group_scores(
         prep.units,
@@ -557,6 +567,10 @@ def score_instrument(
         subscales=subscales,
         meta=meta,
     )
+    table.attrs["hxmetrics"]["excluded_rows"] = {
+        "missing_score": prep.n_missing_score,
+        "no_person": prep.n_no_person,
+    }
     persons = pd.concat([prep.units, scores], axis=1)
     wide_by = pd.concat([prep.units[byl].reset_index(drop=True), prep.wide], axis=1)
     rel = None
