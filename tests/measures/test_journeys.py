@@ -289,8 +289,14 @@ def test_small_groups_and_rare_paths_are_hidden() -> None:
     # store: 2 persons; intranet and portal: hidden groups.
     assert list(j.paths["path"]) == ["app > web"]
     assert j.paths.attrs["hxmetrics"]["n_paths_suppressed"] == 3
+    # Rows of the matrix are its groups: "store" is left by 2 persons, so its row is
+    # hidden, and one of the smallest other rows (app, web, start: 6 persons each) with
+    # it; the cells of a row shown are all shown (start -> store: 2 sessions).
     cells = j.transitions[j.transitions["role"] == "customer"].set_index(["from", "to"])
-    assert bool(cells.loc[(START, "store"), "suppressed"])
+    hidden = cells.index[cells["suppressed"]].get_level_values("from").unique().tolist()
+    assert "store" in hidden
+    assert len(hidden) == 2
+    assert int(cells.loc[(START, "store"), "n"]) == 2
     assert not any("person" in c and c != "n_persons" for c in j.paths.columns)
 
 

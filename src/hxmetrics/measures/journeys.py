@@ -96,9 +96,12 @@ class Journeys(DataclassDisplay):
     transitions : pandas.DataFrame
         One row per observed transition: the ``by`` columns, ``from``, ``to``, ``n``
         (transitions), ``probability`` (``n`` over all transitions out of ``from``),
-        ``n_persons`` (distinct persons who made it) and ``suppressed``. Cells made by
-        fewer than ``min_n`` persons are hidden with their complements
-        (:func:`hxmetrics.privacy.suppress` on ``n_persons``).
+        ``n_persons`` (distinct persons who made it) and ``suppressed``. A row of the
+        matrix (the transitions out of one state) is a group: rows left by fewer than
+        ``min_n`` persons are hidden, with complementary rows
+        (:func:`hxmetrics.privacy.suppress`; the rows partition the group's
+        transitions); within a row shown, every cell is shown, as the category counts
+        of a group are for NPS.
     paths : pandas.DataFrame
         The ``top_k`` most frequent session paths per group: the ``by`` columns,
         ``rank``, ``path`` (``"app > web"``), ``length``, ``n`` (sessions),
@@ -603,7 +606,10 @@ def journeys(
         min_n,
     )
     hidden_groups = sessions["suppressed"].to_numpy(dtype=bool)
-    transitions = _transitions_table(keys, cols, counts, cell_persons, names, hidden_groups, min_n)
+    row_persons = _unique_count(tg * m + frm, tp, len(persons), n_groups * m).reshape(n_groups, m)
+    transitions = _transitions_table(
+        keys, cols, counts, cell_persons, row_persons, names, hidden_groups, min_n
+    )
     paths = _paths_table(
         keys,
         cols,
@@ -756,6 +762,11 @@ def _hide_groups(
 ) -> pd.DataFrame:
     """Blank the rows of groups hidden in the sessions table (every number)."""
     mask = hidden[group_code] if len(group_code) else np.zeros(0, dtype=bool)
+    return _hide_rows(frame, mask, by)
+
+
+def _hide_rows(frame: pd.DataFrame, mask: np.ndarray, by: list[str]) -> pd.DataFrame:
+    """Blank every number of the rows in ``mask`` and flag them suppressed."""
     if not mask.any():
         return frame
     frame = frame.copy()
@@ -783,6 +794,7 @@ def _transitions_table(
     cols: list[str],
     counts: np.ndarray,
     cell_persons: np.ndarray,
+    row_persons: np.ndarray,
     names: list[str],
     hidden_groups: np.ndarray,
     min_n: int | None,
@@ -801,15 +813,29 @@ def _transitions_table(
     )
     for c in cols:
         frame[c] = frame[c].astype(keys[c].dtype)
-    # Primary suppression on persons (a cell of one person's repeated steps is that
-    # person's behaviour); the relations are the transition counts, which add up to
-    # each state's visits in and out: a cell with few persons enters with its persons
-    # as its size, every other cell with its transitions.
-    few = frame["n_persons"].to_numpy(dtype=np.int64) < (min_n or 0)
-    shield = np.where(few, cell_persons[gi, fi, ti], counts[gi, fi, ti])
-    frame["_size"] = shield
-    frame = suppress(frame, min_n=min_n, by=[*cols, "from", "to"], n_column="_size")
-    frame = frame.drop(columns="_size")
+    # The group of a cell is its row: the persons leaving ``from`` (as the answers of a
+    # group are for NPS, whose category counts are shown within a group of min_n).
+    # Rows left by fewer than min_n persons are hidden, with complementary rows: the
+    # rows of a matrix partition its transitions (one group's matrix at a time: cells
+    # are not summed over groups in this output).
+    frame["suppressed"] = False
+    if min_n is not None:
+        row_key = gi * len(names) + fi
+        hidden_rows = np.zeros(len(frame), dtype=bool)
+        for code in range(len(keys)):  # one table per group (few), never per person
+            mine = gi == code
+            if not mine.any():
+                continue
+            rows, first_cell = np.unique(row_key[mine], return_index=True)
+            table = pd.DataFrame(
+                {
+                    "from": frame["from"].to_numpy()[mine][first_cell],
+                    "n": row_persons[code, rows % len(names)],
+                }
+            )
+            hidden = suppress(table, min_n=min_n, by=["from"])["suppressed"].to_numpy(bool)
+            hidden_rows[np.flatnonzero(mine)] = np.isin(row_key[mine], rows[hidden])
+        frame = _hide_rows(frame, hidden_rows, cols)
     frame = _hide_groups(frame, gi, hidden_groups, cols)
     frame.attrs["hxmetrics"] = {
         "measure": "transitions",
