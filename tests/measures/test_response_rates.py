@@ -593,3 +593,23 @@ def test_rates_on_the_simulated_invitations(invited_org) -> None:  # type: ignor
     got = raked.weights.groupby(rake_sample.set_index("response_id")["role"]).sum()
     assert (got / got.sum()).to_dict() == pytest.approx(shares, abs=1e-10)
     assert raked.weights.index.name == "response_id"
+
+
+def test_rake_and_weights_on_other_engines_and_plot(engine) -> None:  # type: ignore[no-untyped-def]
+    sample = pd.DataFrame({"role": ["a", "b", "b", "a", "b"], "t": ["x", "y", "x", "y", "y"]})
+    margins = {"role": {"a": 0.5, "b": 0.5}, "t": {"x": 0.3, "y": 0.7}}
+    want = rake(sample, margins)
+    got = rake(engine(sample), margins)
+    assert got.weights.to_numpy() == pytest.approx(want.weights.to_numpy(), rel=1e-12)
+    from hxmetrics.plotting import new_figure
+
+    _fig, ax = new_figure(4, 3)
+    assert want.plot(ax=ax) is ax
+    assert "deff" in ax.get_title(loc="left")  # the package style puts titles left
+
+
+def test_no_invitations_gives_an_empty_rate() -> None:
+    inv, resp = _tables([4, 0])
+    r = response_rates(inv.iloc[:0], resp[resp["invitation_id"].isna()])
+    assert r["n"].tolist() == [0]
+    assert np.isnan(r["estimate"].iloc[0])
