@@ -528,16 +528,15 @@ def behaviour_profile(
     cuts = {r.table: c for r, (_, c) in zip(rows, parts, strict=True)}
     excluded: dict[str, int] = {k: v for r in rows for k, v in r.excluded.items()}
     if sum(len(r.ns) for r in rows) == 0:
-        first = [
-            f"{t}: {n} row(s) after as_of"
-            for t, n in ((r.table, r.excluded[f"{r.table}_after_as_of"]) for r in rows)
-            if n
-        ]
+        later = sum(r.excluded[f"{r.table}_after_as_of"] for r in rows)
+        hint = (
+            f"as_of is before all the data ({later} row(s) after it): pick a later as_of"
+            if later
+            else "no row is left to profile"
+        )
         raise ParameterError(
             f"behaviour_profile: no activity of the roles {list(roles)} on or before as_of "
-            f"({cutoff}): as_of is before all the data"
-            + (f" ({'; '.join(first)})" if first else "")
-            + f"; rows left out: {excluded}. Pick a later as_of."
+            f"({cutoff}); {hint}. Rows left out, by reason: {excluded}."
         )
     # One clock for all: the cut-off of the first table (the same unless the tables
     # carry different time zones, when each table's rows were cut on its own clock).
