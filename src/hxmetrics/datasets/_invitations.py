@@ -50,7 +50,7 @@ import pandas as pd
 from hxmetrics.errors import ParameterError
 from hxmetrics.measures._inference import check_random_state
 
-from ._draws import _str
+from ._draws import _ids, _str
 from ._model import Organisation
 
 __all__ = [
@@ -283,7 +283,7 @@ def add_invitations(
     order = np.lexsort((occ["response_id"].to_numpy(), sent))
     number = np.empty(m, dtype=np.int64)
     number[order] = np.arange(1, m + 1)
-    inv_id = np.array([f"V{k:07d}" for k in number.tolist()], dtype=object)
+    inv_id = _ids("V", number, 7)
 
     invitations = pd.DataFrame(
         {
