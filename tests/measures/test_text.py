@@ -660,7 +660,7 @@ def test_ticket_descriptions_are_comments_too(org: Organisation) -> None:
 
 
 def test_spans_when_lower_casing_changes_lengths() -> None:
-    """"İ" lower-cases to two characters: the rules then search the text as given, and
+    """ "İ" lower-cases to two characters: the rules then search the text as given, and
     the offsets stay those of the caller's text."""
     df = _frame(["İstanbul QUEUE", "a queue"])
     res = comment_themes(df, themes={"q": "queue"}, min_n=None, sentiment=False)
@@ -668,3 +668,59 @@ def test_spans_when_lower_casing_changes_lengths() -> None:
         ["c0", 9, 14],
         ["c1", 2, 7],
     ]
+
+
+def test_row_order_does_not_matter() -> None:
+    rng = np.random.default_rng(8)
+    texts = rng.choice([r[0] for r in README] + ["queue", "", "the staff"], size=60).tolist()
+    df = _frame(texts, team=rng.choice(["a", "b", "c"], size=60).tolist())
+    shuffled = df.sample(frac=1.0, random_state=3)
+    a = comment_sentiment(df, by="team", min_n=5).groups
+    b = comment_sentiment(shuffled, by="team", min_n=5).groups
+    pd.testing.assert_frame_equal(a, b, rtol=1e-12)
+    rules = {"q": "queue", "s": "staff"}
+    ta = comment_themes(df, themes=rules, by="team").themes
+    tb = comment_themes(shuffled, themes=rules, by="team").themes
+    pd.testing.assert_frame_equal(ta, tb, rtol=1e-12)
+
+
+def test_results_display_and_plot(org: Organisation) -> None:
+    from hxmetrics.plotting import new_figure
+
+    assert org.comments is not None
+    part = org.comments.loc[org.comments["silo"] == "customers"]
+    rules = theme_keywords("customer")
+    results = [
+        comment_sentiment(org.comments, by="silo"),
+        comment_themes(part, themes=rules),
+        theme_impact(part, org.responses, themes=rules, n_resamples=0),
+    ]
+    for res in results:
+        html = res._repr_html_()
+        assert type(res).__name__ in html
+        assert "@" not in html
+        _, ax = new_figure()
+        assert res.plot(ax=ax) is ax
+        assert isinstance(res.summary(), pd.DataFrame)
+
+
+def test_impact_leaves_out_comments_the_themes_result_lacks() -> None:
+    """Comments of a group suppressed in the themes result have unknown themes: they
+    are counted, never read as "no theme"."""
+    n = 50
+    comments = pd.DataFrame(
+        {
+            "comment_id": [f"c{i}" for i in range(n)],
+            "response_id": [f"r{i}" for i in range(n)],
+            "team": ["a"] * 36 + ["b"] * 4 + ["c"] * 10,
+            "text": ["queue"] * 18 + ["fine"] * 18 + ["queue"] * 4 + ["fine"] * 10,
+        }
+    )
+    responses = pd.DataFrame({"response_id": comments["response_id"], "ltr": 5.0})
+    themes = comment_themes(comments, themes={"q": "queue"}, by="team", min_n=5)
+    assert set(themes.comments["team"]) == {"a"}  # b below 5, c hidden with it
+    res = theme_impact(comments, responses, themes=themes, n_resamples=0, min_n=5)
+    assert res.settings["n_excluded_not_in_themes"] == 14
+    assert res.settings["n_excluded_unlinked"] == 0
+    row = res.differences.iloc[0]
+    assert (row["n_with"], row["n_without"]) == (18, 18)

@@ -239,10 +239,6 @@ def _mean_t(
     return n.astype(np.int64), mean, se, mean - half, mean + half
 
 
-def _shown_rows(comments: _Comments, hidden_groups: np.ndarray) -> np.ndarray:
-    return comments.keep & ~hidden_groups[comments.codes]
-
-
 def _hidden_groups(comments: _Comments, min_n: int | None) -> np.ndarray:
     """Groups hidden (primary and complementary) by their count of non-empty comments."""
     size = len(comments.keys)
@@ -959,7 +955,8 @@ class ThemeImpactResult(DataclassDisplay):
         drivers are the themes that vary in it.
     settings : dict
         ``outcome``, the themes used as drivers, ``n_linked``, exclusions
-        (``n_excluded_empty``, ``n_excluded_unlinked``), ``min_n``, the drivers'
+        (``n_excluded_empty``, ``n_excluded_unlinked``, ``n_excluded_not_in_themes``:
+        comments a :class:`ThemesResult` does not hold), ``min_n``, the drivers'
         ``method``.
     """
 
@@ -1142,7 +1139,7 @@ def theme_impact(
         hits = np.zeros((len(ids), len(names)), dtype=bool)
         ok = matched >= 0
         hits[ok] = found[names].to_numpy(dtype=bool)[matched[ok]]
-        unmatched = int((~ok).sum())
+        themed = ok
     else:
         names_kept = comment_themes(
             c.frame.loc[c.keep].assign(**{_ID: np.arange(int(c.keep.sum()))}),
@@ -1155,14 +1152,16 @@ def theme_impact(
         )
         names = names_kept.theme_names
         hits = names_kept.comments[names].to_numpy(dtype=bool)
-        unmatched = 0
+        themed = np.ones(len(hits), dtype=bool)
     score = _scores(responses, outcome)
     rid = c.frame["response_id"].astype(object).to_numpy()[c.keep]
     linked_score = score.reindex(pd.Index(rid)).to_numpy(dtype=float)
-    linked = ~np.isnan(linked_score)
+    # A comment the themes result does not hold (its group was suppressed there) has
+    # unknown themes: left out and counted, never read as "no theme".
+    linked = ~np.isnan(linked_score) & themed
     size = len(c.keys)
     codes_all = c.codes[c.keep]
-    unlinked = np.bincount(codes_all[~linked], minlength=size)
+    unlinked = np.bincount(codes_all[~linked & themed], minlength=size)
 
     # One unit per response: any of its comments mentioning a theme counts.
     frame = pd.DataFrame(hits[linked], columns=names)
@@ -1230,8 +1229,8 @@ def theme_impact(
         "n_linked": len(per),
         "n_comments_linked": int(linked.sum()),
         "n_excluded_empty": int((~c.keep).sum()),
-        "n_excluded_unlinked": int((~linked).sum()),
-        "n_comments_without_themes_result": unmatched,
+        "n_excluded_unlinked": int((~linked & themed).sum()),
+        "n_excluded_not_in_themes": int((~themed).sum()),
         "min_n": min_n,
         "confidence": confidence,
         "drivers_notes": note,
