@@ -137,7 +137,9 @@ def run(quick: bool = False) -> str:
         wall: list[float] = []
         cpu = []
         _time(lambda: ours(events, transactions), wall, cpu)
-        lines.append(f"| {alone:,} | {alone // 10:,} | {wall[0]:.2f} | not run | |")
+        lines.append(
+            f"| {alone:,} | {alone // 10:,} | {wall[0]:.2f} ({cpu[0]:.1f} CPU s) | not run | |"
+        )
     return "\n".join(lines) + "\n"
 
 
