@@ -1006,6 +1006,8 @@ def key_drivers(
         Smallest group shown; smaller groups are neither estimated nor shown.
     n_permutations : int
         Random orders of entry for the sampled Shapley value (more than 15 drivers).
+        The bootstrap resamples walk the same orders (common random numbers), so the
+        interval reflects sampling of rows, and ``mc_se`` the sampling of orders.
 
     Returns
     -------
