@@ -194,6 +194,8 @@ def test_groups_and_suppression() -> None:
     assert hidden["estimate"].isna().all()
     with pytest.raises(PrivacyError):
         response_rates(inv, resp, by="source_id")
+    with pytest.raises(PrivacyError, match="invitation_id"):
+        response_rates(inv, resp, by="invitation_id")
 
 
 def test_engines(engine) -> None:  # type: ignore[no-untyped-def]

@@ -674,6 +674,8 @@ def response_rates(
     check_invitations(inv, resp, instruments=instruments)
     by_cols = [by] if isinstance(by, str) else list(by or ())
     check_group_columns(by_cols)
+    if "invitation_id" in by_cols:  # an id: one group per invitation (one person)
+        check_group_columns("source_id", what="by=['invitation_id'] (like source_id)")
     check_columns(
         inv.columns, [*by_cols, *([eligibility] if eligibility else [])], table="invitations"
     )
@@ -1477,7 +1479,13 @@ def with_weights(
                 f"responses: {rows.size} row(s) have no weight (check has_weight), e.g. rows "
                 f"{rows[:_EXAMPLES].tolist()} (0-based positions): their response_id is not "
                 "among the weights. Filter the responses to the weighted ones (e.g. those "
-                "linked to an invitation) or pass fill= (e.g. 1.0).",
+                "linked to an invitation) or pass fill= (e.g. 1.0)."
+                + (
+                    ""
+                    if series.index.name == "response_id"
+                    else " The weights are not indexed by response_id: rake a sample with a "
+                    "response_id column."
+                ),
                 table="responses",
                 failure_cases=_failure(rows, column="response_id", check="has_weight"),
             )
