@@ -1105,3 +1105,24 @@ def test_logistic_separation_warns() -> None:
         key_drivers(
             df, "promoter", ["ease", "speed"], method="shapley", model="logistic", n_resamples=0
         )
+
+
+def test_two_group_columns_and_tuple_reference() -> None:
+    df = _two_roles(seed=3)
+    df["wave"] = np.tile(["a", "b"], len(df) // 2)
+    res = key_drivers(df, "y", ["ease", "pay"], by=["role", "wave"], n_resamples=0)
+    assert list(res.columns[:4]) == ["measure", "role", "wave", "driver"]
+    assert len(res) == 8
+    assert res.attrs["hxmetrics"]["group_by"] == ["role", "wave"]
+    out = compare_key_drivers(
+        df,
+        "y",
+        ["ease", "pay"],
+        by=["role", "wave"],
+        reference=("customer", "b"),
+        n_resamples=30,
+        random_state=0,
+    )
+    assert out.attrs["hxmetrics"]["reference"] == ("customer", "b")
+    assert len(out) == 6
+    assert not ((out["role"] == "customer") & (out["wave"] == "b")).any()
