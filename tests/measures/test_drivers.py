@@ -569,8 +569,15 @@ def test_relative_weights_equal_squared_correlations_for_orthogonal_drivers() ->
 ATT = ["complaints", "privileges", "learning", "raises", "critical", "advance"]
 # Peer output: R 4.2.2, every subset refitted with summary(lm(rating ~ S, attitude))$r.squared
 # (2^6 fits), conditional dominance = mean gain of a driver over the subsets of each size
-# that lack it (Azen & Budescu 2003, Table 3 layout). Script in the test-file history:
-# /tmp peer.R of the "drivers" helper, session 5; values printed with digits = 15.
+# that lack it (Azen & Budescu 2003, Table 3 layout); printed with options(digits = 15):
+#   xs <- c("complaints", "privileges", "learning", "raises", "critical", "advance")
+#   v <- numeric(64)  # v[m + 1] = R² of the drivers whose bits are set in m
+#   for (m in 1:63) v[m + 1] <- summary(lm(reformulate(xs[bitwAnd(m, 2^(0:5)) > 0],
+#                                                 "rating"), attitude))$r.squared
+#   cond[j, s + 1] <- mean of v[m + 2^(j-1) + 1] - v[m + 1] over the m without bit j-1
+#                     and with s bits set; comp[i, j] <- 1 / 0 / 0.5 if
+#                     v[m + 2^(i-1) + 1] - v[m + 2^(j-1) + 1] is > 0 / < 0 / mixed
+#                     over the m holding neither.
 ATT_CONDITIONAL = [
     [
         0.6813141641088638,
