@@ -535,6 +535,14 @@ def test_summary_means_medians_and_intervals() -> None:
     assert out.attrs["hxmetrics"]["excluded"] == {"no_value": 0}
 
 
+def test_summary_without_any_value_is_empty() -> None:
+    prof = pd.DataFrame({"person_id": ["a", "b"], "role": "worker", "p_alive": np.nan})
+    out = behaviour_summary(prof, signals=["p_alive"])
+    assert len(out) == 0
+    assert is_result(out)
+    assert list(out.columns) == list(behaviour_summary(prof.assign(p_alive=0.5)).columns)
+
+
 def test_summary_suppresses_small_groups() -> None:
     prof = pd.DataFrame(
         {

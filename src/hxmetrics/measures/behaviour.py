@@ -859,7 +859,8 @@ def behaviour_summary(
         ``ci_low``, ``ci_high``, ``statistic``, ``n_excluded_no_value`` (rows of the
         group without the signal: missing, or not the role's signal), ``suppressed``;
         sorted by group, then signal and statistic in the order asked. A group in
-        which no row has the signal (``p_alive`` of workers) has no row.
+        which no row has the signal (``p_alive`` of workers) has no row; if no row has
+        any of them, the result is empty (the same columns).
         ``attrs["hxmetrics"]`` adds ``measures`` (the signals shown), ``signals``,
         ``statistics``, ``excluded_by_signal`` and the profile's ``as_of``.
 
@@ -955,10 +956,26 @@ def behaviour_summary(
             totals[f"{signal}_{stat}"] = int(part.attrs["hxmetrics"]["excluded"]["no_value"])
             parts.append(part)
             part_groups.append(shown)
-    if not parts:
-        raise ParameterError(
-            f"behaviour_summary: no row of the profile has any of the signals {chosen}."
+    if not parts:  # no row has any of the signals: an empty result, the same columns
+        empty = np.zeros(0)
+        parts.append(
+            grouped_result(
+                keys_all.iloc[:0],
+                measure="behaviour_summary",
+                n=empty.astype(np.int64),
+                estimate=empty,
+                se=empty,
+                ci_low=empty,
+                ci_high=empty,
+                confidence=confidence,
+                method="none",
+                min_n=min_n,
+                extra={"statistic": empty.astype(object)},
+                excluded={"no_value": empty.astype(np.int64)},
+            )
         )
+        parts[0]["statistic"] = parts[0]["statistic"].astype("str")
+        part_groups.append(np.zeros(0, dtype=np.int64))
     # Rows by group (sorted as the groups sort), then signal and statistic as asked.
     groups_of_rows = np.concatenate(part_groups)
     part_of_rows = np.repeat(np.arange(len(parts)), [len(g) for g in part_groups])
