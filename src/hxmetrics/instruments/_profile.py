@@ -92,5 +92,8 @@ def plot_profile(
     if title:
         ax.set_title(title)
     if len(groups) > 1 or by:
-        ax.legend(loc="best", fontsize=8)
+        if kind == "radar":  # outside the circle, clear of the axis labels
+            ax.legend(loc="upper left", bbox_to_anchor=(1.05, 1.0), fontsize=8)
+        else:
+            ax.legend(loc="best", fontsize=8)
     return ax
