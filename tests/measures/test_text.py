@@ -724,3 +724,21 @@ def test_impact_leaves_out_comments_the_themes_result_lacks() -> None:
     assert res.settings["n_excluded_unlinked"] == 0
     row = res.differences.iloc[0]
     assert (row["n_with"], row["n_without"]) == (18, 18)
+
+
+def test_missing_extra_names_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without vaderSentiment / scikit-learn the functions say which extra to install."""
+    import sys
+
+    from hxmetrics.measures import text
+
+    text._analyzer.cache_clear()
+    monkeypatch.setitem(sys.modules, "vaderSentiment", None)
+    monkeypatch.setitem(sys.modules, "vaderSentiment.vaderSentiment", None)
+    with pytest.raises(ImportError, match=r'pip install "hxmetrics\[text\]"'):
+        comment_sentiment(_frame(["fine"]))
+    monkeypatch.setitem(sys.modules, "sklearn.decomposition", None)
+    with pytest.raises(ImportError, match=r'pip install "hxmetrics\[text\]"'):
+        comment_themes(_frame(["a queue", "a wait"]), n_themes=1, sentiment=False, min_n=None)
+    monkeypatch.undo()
+    text._analyzer.cache_clear()

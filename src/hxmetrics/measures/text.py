@@ -111,7 +111,7 @@ _PLACEHOLDER_RE = re.compile("|".join(re.escape(p) for p in _PLACEHOLDERS.values
 def _analyzer() -> Any:
     try:
         from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
-    except ImportError as exc:  # pragma: no cover - the [text] extra is installed in tests
+    except ImportError as exc:
         raise ImportError(f"comment sentiment needs vaderSentiment: pip install {_EXTRA}") from exc
     return SentimentIntensityAnalyzer()
 
@@ -120,7 +120,7 @@ def _sklearn() -> tuple[Any, Any]:
     try:
         from sklearn.decomposition import NMF
         from sklearn.feature_extraction.text import TfidfVectorizer
-    except ImportError as exc:  # pragma: no cover - the [text] extra is installed in tests
+    except ImportError as exc:
         raise ImportError(f"data-driven themes need scikit-learn: pip install {_EXTRA}") from exc
     return TfidfVectorizer, NMF
 
