@@ -90,7 +90,15 @@ def test_gap_matches_welch_from_scipy() -> None:
         assert (row["ci_low"], row["ci_high"]) == pytest.approx((ci.low, ci.high), rel=1e-10)
         assert (int(row["n_self"]), int(row["n_served"])) == (len(own), len(served))
         assert row["refused_reason"] == ""
-    assert res.gaps.attrs["hxmetrics"]["excluded"] == {"no_team": 8, "ambiguous_team": 0}
+    meta = res.gaps.attrs["hxmetrics"]
+    assert meta["excluded_rows"] == {
+        "no_team": 8,  # two customers' four answers: one before any owner, one at no owner
+        "ambiguous_team": 0,
+        "missing_score": 0,
+        "no_person": 0,
+    }
+    assert meta["excluded"] == {"too_few_items": 0}
+    assert meta["bounds"] == [-4.0, 4.0]
     assert any("not tested" in n for n in res.notes)
 
 

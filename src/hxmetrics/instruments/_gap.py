@@ -435,13 +435,29 @@ def zero_distance_gap(
         "confidence": confidence,
         "method": "welch",
         "min_n": min_n,
-        "excluded": {"no_team": counts["no_team"], "ambiguous_team": counts["ambiguous_team"]},
-        "excluded_rows": {"missing_score": prep.n_missing_score, "no_person": prep.n_no_person},
+        # totals of the rows shown (a hidden team's count must not follow from them)
+        "excluded": {
+            "too_few_items": int(
+                out.loc[~out["suppressed"], "n_excluded_too_few_items"].sum(skipna=True)
+            )
+        },
+        # answer rows left out before any team or person was known
+        "excluded_rows": {
+            "no_team": counts["no_team"],
+            "ambiguous_team": counts["ambiguous_team"],
+            "missing_score": prep.n_missing_score,
+            "no_person": prep.n_no_person,
+        },
         "instrument": instrument,
         "self_role": self_role,
         "served": served_roles,
         "require": require,
         "notes": notes,
+        **(
+            {"bounds": [prep.scale[0] - prep.scale[1], prep.scale[1] - prep.scale[0]]}
+            if prep.scale
+            else {}
+        ),
     }
     if refused_msgs:
         warnings.warn(

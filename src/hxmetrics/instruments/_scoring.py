@@ -555,7 +555,9 @@ def score_instrument(
             f"{prep.n_no_person} answer row(s) without a person or role (not attributed) "
             "were left out"
         )
-    meta = {"instrument": instrument, "min_answered": float(min_answered)}
+    meta: dict[str, Any] = {"instrument": instrument, "min_answered": float(min_answered)}
+    if prep.scale is not None:
+        meta["bounds"] = list(prep.scale)
     table = group_scores(
         prep.units,
         scores,
