@@ -65,7 +65,9 @@ def test_lift_and_katz_interval_match_statsmodels(a: int, b: int, c: int, d: int
     row = lift.set_index("touchpoint").loc["help_desk"]
     ref = Table2x2(np.array([[a, b], [c, d]]))
     assert float(row["estimate"]) == pytest.approx(ref.riskratio, rel=1e-12)
-    assert float(row["se"]) == pytest.approx(ref.log_riskratio_se, rel=1e-12)
+    assert float(row["se_log"]) == pytest.approx(ref.log_riskratio_se, rel=1e-12)
+    # se on the estimate's scale: the delta method, RR * se(log RR).
+    assert float(row["se"]) == pytest.approx(ref.riskratio * ref.log_riskratio_se, rel=1e-12)
     low, high = ref.riskratio_confint(0.05)
     assert float(row["ci_low"]) == pytest.approx(low, rel=1e-9)
     assert float(row["ci_high"]) == pytest.approx(high, rel=1e-9)

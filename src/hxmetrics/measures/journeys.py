@@ -63,7 +63,13 @@ from hxmetrics._display import DataclassDisplay
 from hxmetrics.errors import InputTableError, ParameterError, check_columns
 from hxmetrics.measures._inference import check_confidence, t_interval
 from hxmetrics.measures._result import grouped_result
-from hxmetrics.privacy import DEFAULT_MIN_N, check_group_columns, check_min_n, suppress
+from hxmetrics.privacy import (
+    DEFAULT_MIN_N,
+    check_group_columns,
+    check_min_n,
+    shown_totals,
+    suppress,
+)
 from hxmetrics.tables import as_pandas
 
 __all__ = ["DEFAULT_GAP", "END", "NO_OUTCOME", "OUTCOME", "START", "Journeys", "journeys"]
@@ -979,7 +985,7 @@ def _removal_table(
         ci_high=np.nan,
         confidence=confidence,
         method="markov_removal",
-        min_n=min_n,
+        min_n=None,
         extra={
             "removal_share": share,
             "p_outcome": p_out[gi],
@@ -991,7 +997,16 @@ def _removal_table(
         },
         meta={"bounds": (0.0, 100.0), "order": 1},
     )
-    result = _hide_groups(result, gi, hidden_groups, cols)
+    # The group is the population (its persons, judged in ``sessions`` with
+    # complementary groups); a touchpoint's row is hidden with its group or when fewer
+    # than min_n persons visit it. Visitors of different touchpoints overlap: the rows
+    # are not parts of a total, so no complementary row is needed within a group.
+    if min_n is not None:
+        few = persons[gi, si] < min_n
+        result = _hide_rows(result, hidden_groups[gi] | few, [*cols, "touchpoint"])
+        meta = {**result.attrs["hxmetrics"], "min_n": min_n}
+        result.attrs = {**result.attrs, "hxmetrics": meta}
+        result = shown_totals(result)
     shown = ~result["suppressed"].to_numpy(dtype=bool)
     ranks = pd.Series(-result["estimate"].to_numpy(dtype=float)).where(shown)
     result["rank"] = ranks.groupby(gi).rank(method="min").to_numpy()

@@ -71,7 +71,7 @@ from hxmetrics.measures.journeys import (
     _sort_order,
     _times,
 )
-from hxmetrics.privacy import check_group_columns, check_min_n
+from hxmetrics.privacy import check_group_columns, check_min_n, shown_totals, suppress
 from hxmetrics.tables import as_pandas
 
 __all__ = ["DEFAULT_ITEMS", "TouchpointSummary", "touchpoint_summary"]
@@ -104,8 +104,9 @@ class TouchpointSummary(DataclassDisplay):
         ``"nps"``, ``"csat"``, ``"ces"``: the measures' own results by touchpoint
         and group, for the items that have answers with a touchpoint.
     lift : pandas.DataFrame or None
-        ``detractor_lift``: ``estimate`` the risk ratio, ``se`` of its logarithm,
-        the Katz interval; ``n`` answers; ``n_exposed`` (answers whose person touched
+        ``detractor_lift``: ``estimate`` the risk ratio, ``se`` its standard error
+        (delta method, ``RR * se_log``), the Katz interval (``se_log``: the standard
+        error of ``log RR`` it uses); ``n`` answers; ``n_exposed`` (answers whose person touched
         the touchpoint within ``window`` before), ``n_exposed_detractors``,
         ``pct_detractors_exposed``, ``n_unexposed``, ``n_unexposed_detractors``,
         ``pct_detractors_unexposed``; ``n_excluded_*``. A row is hidden also when
@@ -219,6 +220,76 @@ def _frame_keys(
     return out
 
 
+def _row_order(key_frame: pd.DataFrame) -> np.ndarray:
+    """The order that sorts result rows by their group columns, left to right."""
+    if key_frame.shape[1] == 0 or len(key_frame) == 0:
+        return np.arange(len(key_frame))
+    codes = [
+        pd.factorize(key_frame[c], sort=True, use_na_sentinel=False)[0].astype(np.int64)
+        for c in key_frame.columns
+    ]
+    return _sort_order(*codes)
+
+
+def _once(per_group: np.ndarray, row_group: np.ndarray) -> np.ndarray:
+    """A group's count on the group's first row, 0 on its other rows."""
+    first = np.zeros(len(row_group), dtype=bool)
+    first[np.unique(row_group, return_index=True)[1]] = True
+    return np.where(first, per_group[row_group], 0)
+
+
+def _by_group(
+    result: pd.DataFrame,
+    row_group: np.ndarray,
+    group_n: np.ndarray,
+    keys: pd.DataFrame,
+    by: list[str],
+    min_n: int | None,
+) -> pd.DataFrame:
+    """Suppress a result whose rows are touchpoints *within* a group (period x role).
+
+    The group is the population (reach: the active persons; lift: the answers), as the
+    answers of a group are for NPS; its touchpoint rows are not parts of a total, so
+    the disclosure layer judges the groups (with complementary groups), and a hidden
+    group hides all its rows.
+    """
+    if min_n is None:
+        return result
+    table = keys.reset_index(drop=True).copy()
+    table["n"] = group_n
+    hidden = suppress(table, min_n=min_n, by=list(keys.columns))["suppressed"].to_numpy(bool)
+    out = _hide_small_arms(result, hidden[row_group], by)
+    return _with_min_n(out, min_n)
+
+
+def _within_groups(
+    result: pd.DataFrame,
+    row_group: np.ndarray,
+    reach: pd.DataFrame,
+    by: list[str],
+    min_n: int | None,
+) -> pd.DataFrame:
+    """Contacts: persons reached per touchpoint within each group, suppressed within
+    the group (the touchpoints' contacts add up to the group's), and every row of a
+    group hidden in ``reach``."""
+    if min_n is None:
+        return result
+    mask = reach["suppressed"].to_numpy(dtype=bool).copy()
+    n = result["n"].to_numpy(dtype=np.int64, na_value=0)
+    for code in np.unique(row_group):  # one table per group (few), never per person
+        mine = np.flatnonzero(row_group == code)
+        table = pd.DataFrame({_TP: result[_TP].to_numpy()[mine], "n": n[mine]})
+        mask[mine] |= suppress(table, min_n=min_n, by=[_TP])["suppressed"].to_numpy(bool)
+    return _with_min_n(_hide_small_arms(result, mask, by), min_n)
+
+
+def _with_min_n(result: pd.DataFrame, min_n: int | None) -> pd.DataFrame:
+    meta = dict(result.attrs.get("hxmetrics", {}))
+    meta["min_n"] = min_n
+    result.attrs = {**result.attrs, "hxmetrics": meta}
+    return shown_totals(result)
+
+
 def _hide_small_arms(frame: pd.DataFrame, mask: np.ndarray, by: list[str]) -> pd.DataFrame:
     if not mask.any():
         return frame
@@ -288,8 +359,11 @@ def touchpoint_summary(
         Column names (the same in both tables).
     confidence : float, default 0.95
     min_n : int, optional
-        Smallest group shown (and, for the lift, smallest arm); None as for the answer
-        measures.
+        Smallest group shown; None as for the answer measures. The group is a role (and
+        period): its active persons (reach) or answers (lift), judged with
+        complementary groups, all its touchpoint rows hidden with it; contacts are
+        hidden below ``min_n`` persons reached (with complementary touchpoints of the
+        group), a lift row below ``min_n`` answers in either arm.
 
     Returns
     -------
@@ -405,12 +479,16 @@ def touchpoint_summary(
     rows = gi * k + ki
     key_frame = _frame_keys(keys, gcols, gi, tps, ki)
     key_frame = key_frame[[c for c in [_PERIOD, *cols] if c in key_frame.columns]]
+    # Rows sorted by the group columns in their order (touchpoint first by default).
+    sort = _row_order(key_frame)
+    gi, ki, rows = gi[sort], ki[sort], rows[sort]
+    key_frame = key_frame.iloc[sort].reset_index(drop=True)
     n_active = active[gi]
     share = reached[rows] / n_active
     z = z_critical(confidence)
     low, high = wilson_interval(share, n_active, z)
-    excl = {r: v[gi] for r, v in excluded_ev.items()}
-    # Exclusions are per group, not per touchpoint: shown on every row of the group.
+    # Exclusions are per group, not per touchpoint: counted once, on the group's first row.
+    excl = {r: _once(v, gi) for r, v in excluded_ev.items()}
     reach = grouped_result(
         key_frame,
         measure="touchpoint_reach",
@@ -421,7 +499,7 @@ def touchpoint_summary(
         ci_high=100 * high,
         confidence=confidence,
         method="wilson",
-        min_n=min_n,
+        min_n=None,
         extra={"n_reached": reached[rows]},
         excluded=excl,
         meta={
@@ -430,6 +508,7 @@ def touchpoint_summary(
             "n_events_without_touchpoint": int((~has_tp).sum()),
         },
     )
+    reach = _by_group(reach, gi, active, keys, cols, min_n)
     m = reached[rows].astype(float)
     mean = contacts[rows] / m
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -446,10 +525,11 @@ def touchpoint_summary(
         ci_high=c_high,
         confidence=confidence,
         method="t",
-        min_n=min_n,
+        min_n=None,
         extra={"n_contacts": contacts[rows].astype(np.int64)},
         meta={"bounds": (1.0, np.inf)},
     )
+    contacts_frame = _within_groups(contacts_frame, gi, reach, cols, min_n)
 
     scores: dict[str, pd.DataFrame] = {}
     lift = None
@@ -657,17 +737,21 @@ def _lift(
     key_frame[_TP] = pd.array(np.asarray(tps, dtype=object)[ki], dtype="str")
     order_cols = [c for c in [_PERIOD, _TP, *others] if c in key_frame.columns]
     key_frame = key_frame[order_cols]
+    sort = _row_order(key_frame)
+    key_frame = key_frame.iloc[sort].reset_index(drop=True)
+    gi, n1r, ar, n0r, cr = gi[sort], n1r[sort], ar[sort], n0r[sort], cr[sort]
+    rr, se, low, high, p1, p0 = rr[sort], se[sort], low[sort], high[sort], p1[sort], p0[sort]
     result = grouped_result(
         key_frame,
         measure="detractor_lift",
         n=n_all[gi],
         estimate=rr,
-        se=se,
+        se=rr * se,  # delta method: the standard error of RR itself
         ci_low=low,
         ci_high=high,
         confidence=confidence,
         method="katz_log",
-        min_n=min_n,
+        min_n=None,
         extra={
             "n_exposed": n1r,
             "n_exposed_detractors": ar,
@@ -675,8 +759,9 @@ def _lift(
             "n_unexposed": n0r,
             "n_unexposed_detractors": cr,
             "pct_detractors_unexposed": 100 * p0,
+            "se_log": se,
         },
-        excluded={r: v[gi] for r, v in excluded.items()},
+        excluded={r: _once(v, gi) for r, v in excluded.items()},
         meta={
             "bounds": (0.0, np.inf),
             "window": pd.Timedelta(window_ns),
@@ -686,6 +771,7 @@ def _lift(
         },
     )
     if min_n is not None:
+        result = _by_group(result, gi, n_all, keys, order_cols, min_n)
         small = (n1r < min_n) | (n0r < min_n)
-        result = _hide_small_arms(result, small, order_cols)
+        result = _with_min_n(_hide_small_arms(result, small, order_cols), min_n)
     return result
