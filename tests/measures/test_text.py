@@ -418,7 +418,8 @@ def test_impact_links_and_counts() -> None:
     # r3's comment is empty.
     assert row["n_with"] == 1 + 5
     assert row["n_without"] == 1 + 5
-    assert row["n_excluded_unlinked"] == 2
+    assert res.settings["n_excluded_unlinked"] == 2
+    assert "n_excluded_unlinked" not in res.differences.columns  # per group, not per theme
     assert res.settings["n_excluded_empty"] == 1
     assert res.settings["n_linked"] == 12
 

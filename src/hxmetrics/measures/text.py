@@ -669,6 +669,18 @@ class ThemesResult(DataclassDisplay):
         )
 
 
+def _by_group_then_theme(
+    parts: list[pd.DataFrame], by: list[str], themes: list[str]
+) -> pd.DataFrame:
+    """One table from the per-theme results: rows by group, then theme (an ordered
+    categorical in the themes' order), as every grouped result is sorted."""
+    table = pd.concat(parts, ignore_index=True)
+    table["theme"] = pd.Categorical(table["theme"], categories=themes, ordered=True)
+    table = table.sort_values([*by, "theme"], kind="stable").reset_index(drop=True)
+    table.attrs = parts[0].attrs
+    return table
+
+
 def _check_threshold(threshold: Any) -> float:
     try:
         value = float(threshold)
@@ -885,8 +897,7 @@ def comment_themes(
                 meta={"bounds": (-1.0, 1.0), "themes": method},
             )
         )
-    summary = pd.concat(parts, ignore_index=True)
-    summary.attrs = parts[0].attrs if parts else {}
+    summary = _by_group_then_theme(parts, c.by, theme_names)
 
     hidden = _hidden_groups(c, min_n)
     shown = ~hidden[codes]
@@ -1161,7 +1172,6 @@ def theme_impact(
     linked = ~np.isnan(linked_score) & themed
     size = len(c.keys)
     codes_all = c.codes[c.keep]
-    unlinked = np.bincount(codes_all[~linked & themed], minlength=size)
 
     # One unit per response: any of its comments mentioning a theme counts.
     frame = pd.DataFrame(hits[linked], columns=names)
@@ -1199,7 +1209,6 @@ def theme_impact(
             method="welch_t",
             min_n=min_n,
             extra={"n_with": n1, "n_without": n0, "mean_with": m1, "mean_without": m0},
-            excluded={"unlinked": unlinked},
             meta={"outcome": outcome},
         )
         if min_n is not None:
@@ -1208,8 +1217,7 @@ def theme_impact(
             small = suppress(sides, min_n=min_n, by=c.by)["suppressed"].to_numpy(dtype=bool)
             part = _blank(part, small, keep=[*c.by, "theme", "measure"])
         parts.append(part)
-    differences = pd.concat(parts, ignore_index=True)
-    differences.attrs = parts[0].attrs if parts else {}
+    differences = _by_group_then_theme(parts, c.by, names)
 
     drivers, note = _theme_drivers(
         per,
