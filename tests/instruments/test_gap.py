@@ -214,3 +214,19 @@ def test_bad_options_and_tables() -> None:
         zero_distance_gap(_hand(), teams=backwards, catalogue=ZD, require=None)
     with pytest.raises(InputTableError, match="valid_from"):
         zero_distance_gap(_hand(), teams=LEDGER.drop(columns="valid_from"), catalogue=ZD)
+
+
+def test_plot_and_display() -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    res = zero_distance_gap(_hand(), teams=LEDGER, catalogue=ZD, require=None, min_n=None)
+    ax = res.plot()
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["access autonomy"]
+    assert len(ax.get_legend().get_texts()) == 2
+    html = res._repr_html_()
+    assert "<strong>gaps</strong>" in html
+    assert "person_id" not in html
+    plt.close("all")
