@@ -743,3 +743,30 @@ def test_missing_extra_names_it(monkeypatch: pytest.MonkeyPatch) -> None:
         comment_themes(_frame(["a queue", "a wait"]), n_themes=1, sentiment=False, min_n=None)
     monkeypatch.undo()
     text._analyzer.cache_clear()
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["a", "b"]),
+            st.sampled_from([r[0] for r in README] + ["", "  ", None, "queue", "staff ok"]),
+        ),
+        min_size=1,
+        max_size=40,
+    )
+)
+def test_sentiment_counts_reconcile_and_bounds(rows: list[tuple[str, str | None]]) -> None:
+    df = _frame([t for _, t in rows], team=[g for g, _ in rows])
+    res = comment_sentiment(df, by="team", min_n=None)
+    groups = res.groups.set_index("team")
+    sizes = df.groupby("team").size()
+    for team, row in groups.iterrows():
+        assert row["n"] + row["n_excluded_empty"] == sizes[team]  # every row counted once
+        if row["n"] > 0:
+            assert -1 <= row["estimate"] <= 1
+            total = row["pct_positive"] + row["pct_neutral"] + row["pct_negative"]
+            assert total == pytest.approx(100.0)
+    assert len(res.comments) == int(groups["n"].sum())
+    themes = comment_themes(df, themes={"q": "queue"}, by="team", min_n=None, sentiment=False)
+    assert len(themes.comments) == int(groups["n"].sum())
