@@ -230,3 +230,12 @@ def test_plot_and_display() -> None:
     assert "<strong>gaps</strong>" in html
     assert "person_id" not in html
     plt.close("all")
+
+
+def test_refused_when_invariance_cannot_be_tested() -> None:
+    # 11 workers and 15 customers: fewer than 30 complete answer sets per role
+    with pytest.warns(HxWarning, match="refused for 1 practice"):
+        res = zero_distance_gap(_hand(), teams=LEDGER, catalogue=ZD, min_n=None)
+    assert res.gaps["estimate"].isna().all()
+    assert res.gaps["refused_reason"].str.contains("cannot be tested").all()
+    assert not res.invariance["means_comparable"].any()
