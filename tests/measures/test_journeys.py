@@ -375,3 +375,46 @@ def test_sort_order_sorts_like_lexsort(rows: list[tuple[int, int, int]], big: bo
     keys = np.c_[a, b, c][order]
     want = np.c_[a, b, c][np.lexsort((c, b, a))]
     np.testing.assert_array_equal(keys, want)
+
+
+def test_bootstrap_interval_of_the_removal_effect(
+    planted: tuple[Journeys, dict[str, object]],
+) -> None:
+    # The same journeys with 200 person-bootstrap replicates: the planted touchpoint's
+    # percentile interval covers the design value 0.7 and the draws' 0.65 (its
+    # half-width about 6 points here: the 249 converting sessions' binomial sd is 3).
+    j, truth = planted
+    org = add_journeys(simulate_organisation(n_people=2000, random_state=1), random_state=3)
+    tr = org.truth
+    ev = attribute(org.events, crosswalk=tr.crosswalk, episodes=tr.episodes)
+    rs = attribute(org.responses, crosswalk=tr.crosswalk, episodes=tr.episodes)
+    detractors = rs[(rs["item"] == "ltr") & (rs["score"] <= 6)]
+    boot = journeys(
+        ev[ev["role"] == "customer"],
+        by="role",
+        outcome=detractors,
+        outcome_window="3D",
+        n_resamples=200,
+        random_state=0,
+    )
+    assert boot.removal is not None
+    assert j.removal is not None
+    x = boot.removal.set_index("touchpoint").loc[truth["touchpoint"]]
+    same = j.removal.set_index(["role", "touchpoint"]).loc[("customer", truth["touchpoint"])]
+    assert float(x["estimate"]) == pytest.approx(float(same["estimate"]), rel=1e-12)
+    assert float(x["ci_low"]) <= 100 * truth["expected_removal_effect"] <= float(x["ci_high"])
+    assert float(x["ci_low"]) <= 100 * truth["realised_p_detractor"] <= float(x["ci_high"])
+    assert 1.0 < float(x["se"]) < 6.0
+    assert boot.removal.attrs["hxmetrics"]["n_resamples"] == 200
+    again = journeys(
+        ev[ev["role"] == "customer"],
+        by="role",
+        outcome=detractors,
+        outcome_window="3D",
+        n_resamples=200,
+        random_state=0,
+    )
+    assert again.removal is not None
+    pd.testing.assert_frame_equal(again.removal, boot.removal)
+    with pytest.raises(ParameterError, match="n_resamples"):
+        journeys(ev, outcome=detractors, n_resamples=-1)

@@ -52,6 +52,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -61,7 +62,12 @@ import pandas as pd
 
 from hxmetrics._display import DataclassDisplay
 from hxmetrics.errors import InputTableError, ParameterError, check_columns
-from hxmetrics.measures._inference import check_confidence, t_interval
+from hxmetrics.measures._inference import (
+    check_confidence,
+    check_n_resamples,
+    check_random_state,
+    t_interval,
+)
 from hxmetrics.measures._result import grouped_result
 from hxmetrics.privacy import (
     DEFAULT_MIN_N,
@@ -121,8 +127,9 @@ class Journeys(DataclassDisplay):
         of the group's summed removal effects), ``p_outcome`` and
         ``p_outcome_without`` (the chain's outcome probability with and without the
         touchpoint), ``n_sessions``, ``n_converted``, ``pct_converted`` (of the
-        sessions visiting it) and ``rank`` (1 = largest effect). ``se`` and the
-        interval are NaN (no sampling model is assumed). None without an outcome.
+        sessions visiting it) and ``rank`` (1 = largest effect). With ``n_resamples``,
+        ``se`` and a percentile interval from a bootstrap of persons; without, NaN.
+        None without an outcome.
     meta : dict
         ``gap`` (the timeout), ``outcome_window``, ``by``, ``min_n``, ``states``.
     """
@@ -424,6 +431,8 @@ def journeys(
     top_k: int = 10,
     confidence: float = 0.95,
     min_n: int | None = DEFAULT_MIN_N,
+    n_resamples: int = 0,
+    random_state: int | np.random.Generator | None = None,
 ) -> Journeys:
     """Sessions, the transition matrix, frequent paths and removal effects of journeys.
 
@@ -465,6 +474,13 @@ def journeys(
         Smallest number of persons behind any number shown (a group, a transition, a
         path, a touchpoint's removal effect). Default 5 (not None as for the answer
         measures): a rare path or transition describes one person's behaviour.
+    n_resamples : int, default 0
+        With an outcome: bootstrap replicates for the removal effects' standard errors
+        and percentile intervals, resampling persons (Poisson weights, one per person:
+        a person's sessions move together); 0: no interval (``se`` and the interval
+        NaN). The replicates loop over resamples, each one ``bincount``.
+    random_state : int or numpy.random.Generator, optional
+        Seed of the bootstrap.
 
     Returns
     -------
@@ -510,6 +526,8 @@ def journeys(
     """
     confidence = check_confidence(confidence)
     min_n = check_min_n(min_n)
+    n_resamples = check_n_resamples(n_resamples, minimum=0)
+    rng = check_random_state(random_state)
     gap_ns = _check_gap(gap, "gap")
     window_ns = _check_gap(outcome_window, "outcome_window")
     if isinstance(top_k, bool) or not isinstance(top_k, int | np.integer) or top_k < 1:
@@ -635,6 +653,15 @@ def journeys(
     )
     removal = None
     if has_outcome:
+        draws = None
+        if n_resamples > 0:
+            draws = np.full((n_resamples, n_groups, m), np.nan)
+            for b in range(n_resamples):  # one bincount per resample, never per person
+                weights = rng.poisson(1.0, len(persons)).astype(float)
+                boot = np.bincount(cell, weights=weights[tp], minlength=n_groups * m * m)
+                boot = boot.reshape(n_groups, m, m)
+                for code in range(n_groups):
+                    draws[b, code] = removal_effects(boot[code], start=k, outcome=k + 1)[0]
         removal = _removal_table(
             keys,
             cols,
@@ -650,6 +677,7 @@ def journeys(
             hidden_groups,
             min_n,
             confidence,
+            draws,
         )
     meta = {
         "gap": pd.Timedelta(gap_ns),
@@ -949,6 +977,7 @@ def _removal_table(
     hidden_groups: np.ndarray,
     min_n: int | None,
     confidence: float,
+    draws: np.ndarray | None,
 ) -> pd.DataFrame:
     n_groups = len(keys)
     # Sessions (and converted sessions) visiting each touchpoint, persons visiting it.
@@ -975,16 +1004,33 @@ def _removal_table(
         key_frame[c] = key_frame[c].astype(keys[c].dtype)
     key_frame["touchpoint"] = pd.array(np.asarray(names, dtype=object)[si], dtype="str")
     rank = pd.Series(-effect).groupby(gi).rank(method="min").to_numpy()
+    se = low = high = np.full(len(gi), np.nan)
+    method = "markov_removal"
+    n_boot = 0
+    if draws is not None:
+        # Percentile interval over the replicates in which the chain converts at all.
+        cells = draws[:, gi, si]
+        usable = np.isfinite(cells).sum(axis=0)
+        alpha = (1 - confidence) / 2
+        with np.errstate(invalid="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN cells: NaN
+            se = 100 * np.nanstd(cells, axis=0, ddof=1)
+            low = 100 * np.nanquantile(cells, alpha, axis=0)
+            high = 100 * np.nanquantile(cells, 1 - alpha, axis=0)
+        enough = usable >= 2
+        se, low, high = (np.where(enough, v, np.nan) for v in (se, low, high))
+        method = "markov_removal, person bootstrap (percentile)"
+        n_boot = int(draws.shape[0])
     result = grouped_result(
         key_frame,
         measure="removal_effect",
         n=persons[gi, si],
         estimate=100 * effect,
-        se=np.nan,
-        ci_low=np.nan,
-        ci_high=np.nan,
+        se=se,
+        ci_low=low,
+        ci_high=high,
         confidence=confidence,
-        method="markov_removal",
+        method=method,
         min_n=None,
         extra={
             "removal_share": share,
@@ -995,7 +1041,7 @@ def _removal_table(
             "pct_converted": 100 * n_conv[gi, si] / n_sessions[gi, si],
             "rank": rank,
         },
-        meta={"bounds": (0.0, 100.0), "order": 1},
+        meta={"bounds": (0.0, 100.0), "order": 1, "n_resamples": n_boot},
     )
     # The group is the population (its persons, judged in ``sessions`` with
     # complementary groups); a touchpoint's row is hidden with its group or when fewer
