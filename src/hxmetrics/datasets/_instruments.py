@@ -367,7 +367,8 @@ def add_instruments(
     new = pd.concat(frames, ignore_index=True)
     for c in resp.columns:
         if c not in new.columns:
-            new[c] = pd.Series([pd.NA] * len(new), dtype=resp[c].dtype)
+            # empty in the new rows, in the column's own dtype where it has a missing value
+            new[c] = resp[c].iloc[:0].reindex(new.index)
     if "weight" not in resp.columns:
         new = new.drop(columns="weight")
     columns = [*resp.columns, *(c for c in new.columns if c not in resp.columns)]
