@@ -11,6 +11,7 @@ import pytest
 
 from hxmetrics.datasets import Organisation, simulate_organisation
 from hxmetrics.datasets._instruments import DEFAULT_GAP, add_instruments
+from hxmetrics.errors import ParameterError
 from hxmetrics.instruments import BANKS, check_responses, load_bank
 from hxmetrics.tables import validate
 
@@ -132,9 +133,9 @@ def test_extra_response_columns_and_bad_options(org: Organisation) -> None:
     added = new.responses.iloc[len(extra) :]
     assert added["invitation_id"].isna().all()
     validate(new.responses, table="responses")
-    with pytest.raises(ValueError, match="unknown practice"):
+    with pytest.raises(ParameterError, match="unknown practice"):
         add_instruments(org, random_state=1, gap={"speed": 1.0})
-    with pytest.raises(ValueError, match="unknown zero_distance item"):
+    with pytest.raises(ParameterError, match="unknown zero_distance item"):
         add_instruments(org, random_state=1, non_invariant={"zd_xx": 1.0})
-    with pytest.raises(ValueError, match="must lie in the window"):
+    with pytest.raises(ParameterError, match="must lie in the window"):
         add_instruments(org, random_state=1, wave="2030-01-01")

@@ -32,6 +32,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from hxmetrics.errors import ParameterError
+
 from ._draws import _ids, _str
 from ._model import Organisation
 
@@ -205,16 +207,16 @@ def add_instruments(
     cc_subs = cat.subscales("customer_centricity")
     unknown = sorted(set(gaps) - set(zd_subs))
     if unknown:
-        raise ValueError(f"gap names unknown practice(s) {unknown}; practices: {list(zd_subs)}")
+        raise ParameterError(f"gap names unknown practice(s) {unknown}; practices: {list(zd_subs)}")
     zd_items = [i for its in zd_subs.values() for i in its]
     bad_items = sorted(set(shifts) - set(zd_items))
     if bad_items:
-        raise ValueError(f"non_invariant names unknown zero_distance item(s) {bad_items}")
+        raise ParameterError(f"non_invariant names unknown zero_distance item(s) {bad_items}")
 
     start = pd.Timestamp(wave) if wave is not None else org.end - pd.Timedelta(days=60)
     end = start + pd.Timedelta(days=_WAVE_DAYS)
     if not (org.start <= start and end <= org.end):
-        raise ValueError(
+        raise ParameterError(
             f"the wave [{start}, {end}) must lie in the window [{org.start}, {org.end})."
         )
 
@@ -223,12 +225,14 @@ def add_instruments(
     tps = np.asarray(sorted(ledger["touchpoint"].astype(str).unique()), dtype=object)
     at_start = _owners(ledger, tps, np.array([np.datetime64(start, "ns")]))[0]
     if (at_start < 0).all():
-        raise ValueError("no team owns a touchpoint at the wave's start.")
+        raise ParameterError("no team owns a touchpoint at the wave's start.")
     if gap_team is None:
         owned = np.bincount(at_start[at_start >= 0], minlength=len(teams_sorted))
         gap_team = str(teams_sorted[int(np.argmax(owned))])
     if gap_team not in set(teams_sorted):
-        raise ValueError(f"gap_team {gap_team!r} is not a team of the ledger {list(teams_sorted)}.")
+        raise ParameterError(
+            f"gap_team {gap_team!r} is not a team of the ledger {list(teams_sorted)}."
+        )
 
     # Respondents: role episodes spanning the wave, each answering with its role's rate.
     ep = org.truth.episodes
