@@ -1040,7 +1040,10 @@ def redact_identifiers(text: Any, *, names: Iterable[str] | str | None = None) -
             raise ParameterError(
                 f"redact_identifiers: the Series must hold text; its dtype is {values.dtype}."
             )
-    elif pd.api.types.is_object_dtype(values.dtype):
+    elif pd.api.types.is_object_dtype(values.dtype) and pd.api.types.infer_dtype(
+        values, skipna=True
+    ) not in ("string", "empty"):
+        # Checked in C first (infer_dtype); searched value by value only when mixed.
         bad = values.notna().to_numpy() & ~values.map(lambda v: isinstance(v, str)).to_numpy(
             dtype=bool
         )

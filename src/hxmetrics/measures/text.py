@@ -178,8 +178,16 @@ def _text_values(df: pd.DataFrame, column: str) -> pd.Series:
             )
     values = raw.astype(object)
     present = values.notna().to_numpy()
-    is_text = values.map(lambda v: isinstance(v, str)).to_numpy(dtype=bool)
-    bad = present & ~is_text
+    # A string dtype holds text; an object column is checked in C (infer_dtype) and
+    # only searched value by value when something else is in it.
+    mixed = pd.api.types.is_object_dtype(dtype) and (
+        pd.api.types.infer_dtype(values, skipna=True) not in ("string", "empty")
+    )
+    bad = (
+        present & ~values.map(lambda v: isinstance(v, str)).to_numpy(dtype=bool)
+        if mixed
+        else np.zeros(len(values), dtype=bool)
+    )
     if bad.any():
         rows = np.flatnonzero(bad)[:5].tolist()
         raise InputTableError(
