@@ -278,6 +278,7 @@ def test_errors_name_the_problem() -> None:
     with pytest.raises(InputTableError, match="person_id") as info:
         touchpoint_summary(events.drop(columns="person_id"))
     assert info.value.table == "events"
+    assert "attribute" in str(info.value)  # the hint: attribute the table first
     with pytest.raises(InputTableError, match="score") as info:
         touchpoint_summary(events, answers.drop(columns="score"))
     assert info.value.table == "responses"

@@ -243,6 +243,27 @@ def _check_gap(value: Any, name: str) -> int:
     return int(delta.value)
 
 
+_ATTRIBUTED = ("person_id", "role")
+
+
+def _require(columns: Any, required: Sequence[str], *, table: str) -> None:
+    """:func:`hxmetrics.errors.check_columns`, with a hint when the attribution's
+    columns are missing (the table was not attributed yet)."""
+    try:
+        check_columns(columns, required, table=table)
+    except InputTableError as error:
+        missing = set(error.failure_cases["column"])
+        if not missing & set(_ATTRIBUTED):
+            raise
+        raise InputTableError(
+            f"{error} Hint: person_id and role come from attribution: "
+            "hxmetrics.stakeholders.attribute(table, crosswalk=..., episodes=...) or "
+            "StakeholderRegistry.attribute(table).",
+            table=error.table,
+            failure_cases=error.failure_cases,
+        ) from None
+
+
 def _columns(value: Any, what: str) -> list[str]:
     cols = [] if value is None else [value] if isinstance(value, str) else list(value)
     if not all(isinstance(c, str) for c in cols):
@@ -539,16 +560,14 @@ def journeys(
     check_group_columns(cols)
     flag = outcome if isinstance(outcome, str) else None
     df = as_pandas(events, table=_TABLE)
-    check_columns(
-        df.columns, [person, order_by, state, *cols, *([flag] if flag else [])], table=_TABLE
-    )
+    _require(df.columns, [person, order_by, state, *cols, *([flag] if flag else [])], table=_TABLE)
     t_all, no_time = _times(df, order_by, _TABLE)
     g_all, keys = _groups(df, cols)
     n_groups = len(keys)
     person_values = df[person]
     table = None if outcome is None or flag else as_pandas(outcome, table="outcome")
     if table is not None:
-        check_columns(table.columns, [person, order_by], table="outcome")
+        _require(table.columns, [person, order_by], table="outcome")
         person_values = pd.concat([person_values, table[person]], ignore_index=True)
     p_codes, persons = _codes(person_values)
     p_all = p_codes[: len(df)]

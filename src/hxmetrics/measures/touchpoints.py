@@ -54,7 +54,7 @@ import numpy as np
 import pandas as pd
 
 from hxmetrics._display import DataclassDisplay
-from hxmetrics.errors import InputTableError, ParameterError, check_columns
+from hxmetrics.errors import InputTableError, ParameterError
 from hxmetrics.measures._inference import (
     check_confidence,
     t_interval,
@@ -68,6 +68,7 @@ from hxmetrics.measures.journeys import (
     _columns,
     _distinct,
     _groups,
+    _require,
     _sort_order,
     _times,
 )
@@ -419,7 +420,7 @@ def touchpoint_summary(
         raise ParameterError(f"items maps the measures nps, csat, ces to items; got {unknown}.")
 
     ev = as_pandas(events, table="events")
-    check_columns(ev.columns, [person, time, *cols], table="events")
+    _require(ev.columns, [person, time, *cols], table="events")
     t_ev, no_time = _times(ev, time, "events")
     period_ev = _period(ev, time, freq, "events")
     group_frame = ev[others].copy()
@@ -430,7 +431,7 @@ def touchpoint_summary(
     answers = None
     if responses is not None:
         answers = as_pandas(responses, table="responses")
-        check_columns(answers.columns, [person, time, "item", "score", *others], table="responses")
+        _require(answers.columns, [person, time, "item", "score", *others], table="responses")
         _times(answers, time, "responses")
 
     # Persons: one code space for both tables.
