@@ -469,6 +469,12 @@ def _rules(themes: Mapping[str, Any]) -> dict[str, list[_Rule]]:
     return out
 
 
+def _rule_text(spec: Any) -> str:
+    """A theme's keywords and patterns as the caller wrote them, for the summary."""
+    items = [spec] if isinstance(spec, str | re.Pattern) else list(spec)
+    return " | ".join(i.pattern if isinstance(i, re.Pattern) else str(i) for i in items)
+
+
 def _match_rules(
     texts: np.ndarray, rules: Mapping[str, list[_Rule]]
 ) -> tuple[np.ndarray, pd.DataFrame]:
@@ -629,7 +635,8 @@ class ThemesResult(DataclassDisplay):
         ``estimate`` (their mean VADER compound; NaN with ``sentiment=False``) with
         ``se`` and the t interval, ``pct_comments`` (0-100: share of the group's
         non-empty comments mentioning it), ``pct_positive``, ``pct_negative``,
-        ``top_terms`` (the keywords of a rule theme; the NMF theme's top terms),
+        ``top_terms`` (a rule theme's keywords and patterns as given; the NMF
+        theme's top terms),
         ``suppressed``. Suppression runs per theme over the groups (themes are not a
         partition of the comments: a comment may mention several or none).
     spans : pandas.DataFrame
@@ -822,7 +829,8 @@ def comment_themes(
     if rules is not None:
         hits, spans = _match_rules(kept_text.to_numpy(dtype=object), rules)
         theme_names = list(rules)
-        top_terms = [" | ".join(p.pattern for p, _ in rules[t]) for t in theme_names]
+        assert themes is not None
+        top_terms = [_rule_text(themes[t]) for t in theme_names]
         method = "rules"
     else:
         hits, weight, theme_names, terms, info = _nmf(
