@@ -800,7 +800,7 @@ def _check_group(
 @dataclass(frozen=True)
 class _Groups:
     keys: pd.DataFrame  # one row per group
-    fits: list[_Fit | None]  # None: below min_n, not estimated
+    fits: list[_Fit | None]  # None: below min_n or drivers + 2 rows: not estimated
     n: np.ndarray
     missing_outcome: np.ndarray
     missing_driver: np.ndarray
@@ -869,6 +869,11 @@ def _fit_groups(
         rows = np.nonzero(complete & (group_id == g))[0]
         if min_n is not None and len(rows) < min_n:
             fits.append(None)  # hidden anyway: not estimated, no check on its rows
+            continue
+        if by_cols and len(rows) < len(names) + 2:
+            # One group too small for the regression: its row says n and no estimate
+            # (the other groups are still estimated); one group alone is an error below.
+            fits.append(None)
             continue
         where = ""
         if by_cols:
@@ -1024,13 +1029,16 @@ def key_drivers(
         ``n_completely_dominated`` and ``n_conditionally_dominated`` (how many other
         drivers this one dominates), ``n_excluded_missing_outcome``,
         ``n_excluded_missing_driver`` (rows left out: no outcome; an outcome but a
-        driver missing) and ``suppressed``.
+        driver missing) and ``suppressed``. With ``by``, a group with fewer complete
+        rows than drivers + 2 is not estimated: its rows show ``n`` and no weights
+        (and are hidden when ``min_n`` is set); the other groups are estimated.
 
     Raises
     ------
     InputTableError
         A driver that is not numeric, constant or collinear with others; fewer complete
-        rows than drivers + 2; non-positive weights; a logistic outcome not 0/1.
+        rows than drivers + 2 (without ``by``); non-positive weights; a logistic
+        outcome not 0/1.
     ParameterError
         The outcome among the drivers; more than 15 drivers for dominance analysis;
         relative weights with a logistic model; an unknown method.
