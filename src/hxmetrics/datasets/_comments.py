@@ -49,7 +49,7 @@ import pandas as pd
 
 from hxmetrics.errors import ParameterError
 
-from ._draws import _str
+from ._draws import _ids, _str
 from ._model import Organisation
 
 __all__ = ["PREDICATES", "THEMES", "add_comments", "theme_keywords"]
@@ -293,7 +293,7 @@ def add_comments(
     mention_rows: list[pd.DataFrame] = []
     theme_rows: list[dict[str, Any]] = []
     effect_rows: list[dict[str, Any]] = []
-    comment_id = np.array([f"M{i + 1:07d}" for i in range(n)], dtype=object)
+    comment_id = _ids("M", np.arange(1, n + 1), 7)
     for silo_name, role in _ROLE_OF_SILO.items():
         at = np.flatnonzero(silo == silo_name)
         s = score[at]
