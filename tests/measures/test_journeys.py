@@ -323,6 +323,12 @@ def test_errors_name_the_problem() -> None:
         journeys(ev, outcome=pd.DataFrame({"when": [T0]}))
     with pytest.raises(ParameterError, match="top_k"):
         journeys(ev, top_k=0)
+    with pytest.raises(InputTableError, match="must be a flag"):
+        journeys(ev.assign(done=["yes", "no"]), outcome="done")
+    with pytest.raises(InputTableError, match="expected a pandas DataFrame"):
+        journeys(ev, outcome=[1, 2])
+    with pytest.raises(InputTableError, match="must hold dates"):
+        journeys(ev, outcome=pd.DataFrame({"person_id": ["p0"], "timestamp": ["2025-01-01"]}))
 
 
 # --------------------------------------------------------------------------- engines, display

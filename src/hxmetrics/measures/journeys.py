@@ -514,10 +514,10 @@ def journeys(
     InputTableError
         A missing column (named, with the table ``events`` or ``outcome``), an
         ``order_by`` column that is not datetime64, no row with a person, a time and
-        a state.
+        a state, an ``outcome`` that is neither a flag column nor a table.
     ParameterError
         ``gap`` or ``outcome_window`` not a positive duration, a bad ``top_k``, ``by``
-        naming an identifier column, ``outcome`` neither a column nor a table.
+        naming an identifier column.
 
     References
     ----------
@@ -590,7 +590,25 @@ def journeys(
         )
     flags_all = None
     if flag is not None:
-        flags_all = df[flag].fillna(False).to_numpy(dtype=bool)
+        raw = df[flag]
+        if not pd.api.types.is_bool_dtype(raw.dtype) and not (
+            raw.dtype == object and raw.dropna().map(type).isin([bool, np.bool_]).all()
+        ):
+            raise InputTableError(
+                f"table {_TABLE!r}: the outcome column {flag!r} must be a flag (True/False, "
+                f"missing = False); it has dtype {raw.dtype}. For dated outcomes (answers, "
+                "tickets, churn) pass a table as outcome=.",
+                table=_TABLE,
+                failure_cases=pd.DataFrame(
+                    {
+                        "column": [flag],
+                        "check": ["boolean"],
+                        "failure_case": [str(raw.dtype)],
+                        "index": [None],
+                    }
+                ),
+            )
+        flags_all = raw.fillna(False).to_numpy(dtype=bool)
 
     # One sort: group, person, time, state (ties by state name: order invariant).
     g, p, t, s = g_all[keep], p_all[keep], t_all[keep], s_all[keep]
