@@ -127,6 +127,12 @@ def test_reach_denominator_is_the_active_persons_of_the_role() -> None:
     assert float(contacts.loc[("app", "customer"), "estimate"]) == pytest.approx(2.0)
     assert int(contacts["n_contacts"].sum()) == int(events["touchpoint"].notna().sum())
     assert s.reach.attrs["hxmetrics"]["n_events_without_touchpoint"] == 1
+    gaps = events.assign(timestamp=[T0, pd.NaT, *[T0] * 5], person_id=["a", *[None], *"bcwwx"])
+    excluded = touchpoint_summary(gaps, period="M").reach.attrs["hxmetrics"]["n_events_excluded"]
+    assert excluded == {"missing_person": 1, "missing_time": 0}
+    gaps.loc[2, "timestamp"] = pd.NaT
+    excluded = touchpoint_summary(gaps, period="M").reach.attrs["hxmetrics"]["n_events_excluded"]
+    assert excluded == {"missing_person": 1, "missing_time": 1}
 
 
 def test_period_splits_reach_and_lift() -> None:

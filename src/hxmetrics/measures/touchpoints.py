@@ -507,6 +507,9 @@ def touchpoint_summary(
             "bounds": (0.0, 100.0),
             "denominator": "persons with at least one event in the group and period",
             "n_events_without_touchpoint": int((~has_tp).sum()),
+            # Every event left out, whatever its group (one without a time has no
+            # period: with period=, its group has no row to show it on).
+            "n_events_excluded": {r: int(v.sum()) for r, v in excluded_ev.items()},
         },
     )
     reach = _by_group(reach, gi, active, keys, cols, min_n)
