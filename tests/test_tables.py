@@ -572,3 +572,30 @@ def test_invitations_and_the_response_link_columns():
     assert validate(responses, table="responses")["invitation_id"].isna().sum() == 1
     tickets = valid("tickets").assign(description=["app crashes at login", None])
     assert "description" in validate(tickets, table="tickets")
+
+
+def test_teams_overlapping_ownership_is_refused_by_validate():
+    # The cross-row check lives beside the ledger (check_teams); validate runs it.
+    df = valid("teams")
+    df.loc[1, "valid_from"] = "2024-03-01"  # t-b takes 'app' while t-a still owns it
+    with pytest.raises(InputTableError, match="while another spell owns it"):
+        validate(df, table="teams")
+
+
+def test_responses_against_a_catalogue_and_their_invitations():
+    from hxmetrics.instruments import load_bank
+
+    responses = valid("responses")
+    catalogue = load_bank("core")
+    with pytest.raises(InputTableError, match="catalogue"):
+        # valid("responses") holds items the core bank does not know.
+        validate(responses, table="responses", instruments=catalogue)
+    with pytest.raises(ParameterError, match="applies to table 'responses'"):
+        validate(valid("workers"), table="workers", instruments=catalogue)
+    invitations = valid("invitations").assign(instrument="nps")
+    linked = responses.assign(invitation_id=["i1", "i9"])  # i9 was never sent
+    unlinked = responses.assign(invitation_id=["i1", None])  # one answer came uninvited
+    assert len(validate(unlinked, table="responses", parents={"invitations": invitations})) == 2
+    with pytest.raises(InputTableError) as info:
+        validate(linked, table="responses", parents={"invitations": invitations})
+    assert "'i9'" not in str(info.value)

@@ -705,7 +705,13 @@ def as_pandas(df: Any, *, table: str) -> pd.DataFrame:
     return out
 
 
-def validate(df: Any, *, table: str, parents: dict[str, Any] | None = None) -> pd.DataFrame:
+def validate(
+    df: Any,
+    *,
+    table: str,
+    parents: dict[str, Any] | None = None,
+    instruments: Any = None,
+) -> pd.DataFrame:
     """Check ``df`` against the contract for ``table`` and return it coerced.
 
     Parameters
@@ -724,8 +730,22 @@ def validate(df: Any, *, table: str, parents: dict[str, Any] | None = None) -> p
         The tables ``table`` refers to, by name, for the cross-table checks:
         ``{"tickets": tickets}`` for ``ticket_events`` (every ``ticket_id`` is a
         ticket's, check ``ticket_id_in_tickets``; no status before the ticket
-        opened, check ``timestamp_not_before_tickets_opened``). The parent is
-        validated first (its errors name the parent table).
+        opened, check ``timestamp_not_before_tickets_opened``);
+        ``{"invitations": invitations}`` for ``responses`` (every linked
+        ``invitation_id`` is an invitation's, sent to the same person, before the
+        answer: :func:`hxmetrics.measures.response_rates.check_invitations`). The
+        parent is validated first (its errors name the parent table).
+    instruments : InstrumentCatalogue, optional
+        With ``table="responses"``: check every answer against its item in the
+        catalogue (:func:`hxmetrics.instruments.check_responses`): an answer off its
+        item's scale, a fraction on a whole-number scale, an item not in the
+        catalogue, a role the item is not asked of; a warning names an item that
+        looks scored the wrong way round.
+
+    Notes
+    -----
+    ``teams`` is also checked across rows: two spells owning one touchpoint at
+    overlapping times (:func:`hxmetrics.measures.ledger.check_teams`).
 
     Returns
     -------
@@ -761,6 +781,10 @@ def validate(df: Any, *, table: str, parents: dict[str, Any] | None = None) -> p
             table=str(table),
             failure_cases=_no_cases(),
         )
+    if instruments is not None and table != "responses":
+        raise ParameterError(
+            f"instruments= checks answers: it applies to table 'responses', not {table!r}."
+        )
     checked_parents = _checked_parents(table, parents)
     df = as_pandas(df, table=table)
     _check_column_names(df, table)
@@ -790,8 +814,31 @@ def validate(df: Any, *, table: str, parents: dict[str, Any] | None = None) -> p
             cases = pd.concat([c for c in (cases, found) if not c.empty] or [_no_cases()])
             cases = cases.reset_index(drop=True)
         if cases.empty:
+            _cross_checks(coerced, table, checked_parents, instruments)
             return coerced
     _fail(table, cases, df)
+
+
+def _cross_checks(
+    coerced: pd.DataFrame, table: str, parents: dict[str, pd.DataFrame], instruments: Any
+) -> None:
+    """The checks written beside the measures that rely on them (each raises its own
+    :class:`~hxmetrics.errors.InputTableError`, naming the table and rows)."""
+    if table == "teams":
+        from hxmetrics.measures.ledger import check_teams
+
+        check_teams(coerced)
+    if table == "responses" and "invitations" in parents:
+        from hxmetrics.measures.response_rates import check_invitations
+
+        # Invitations name instruments: those of the catalogue when given, else
+        # those answered in these responses.
+        names = None if instruments is None else instruments.instruments
+        check_invitations(parents["invitations"], coerced, instruments=names)
+    if table == "responses" and instruments is not None:
+        from hxmetrics.instruments import check_responses
+
+        check_responses(coerced, instruments, table=table)
 
 
 def _checked_parents(table: str, parents: dict[str, Any] | None) -> dict[str, pd.DataFrame]:
@@ -800,6 +847,8 @@ def _checked_parents(table: str, parents: dict[str, Any] | None) -> dict[str, pd
         return {}
     rule = _REFERENCES.get(table)
     allowed = [] if rule is None else [rule.parent]
+    if table == "responses":
+        allowed = ["invitations"]
     if not isinstance(parents, dict):
         raise ParameterError(
             f"parents must be a dict of tables by name (e.g. {{'tickets': tickets}}); "
