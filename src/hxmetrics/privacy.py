@@ -102,6 +102,8 @@ IDENTIFIER_COLUMNS = frozenset(
         "event_id",
         "transaction_id",
         "ticket_id",
+        "comment_id",
+        "invitation_id",
         "name",
         "given_name",
         "family_name",

@@ -1195,7 +1195,7 @@ def _tidy_failures(raw: pd.DataFrame) -> pd.DataFrame:
 
 
 # Identifiers, and free text that may carry them: their values are never shown.
-_MASKED_COLUMNS = IDENTIFIER_COLUMNS | {"comment_id", "invitation_id", "text", "description"}
+_MASKED_COLUMNS = IDENTIFIER_COLUMNS | {"text", "description"}
 
 
 def _mask_marker(column: object) -> str:

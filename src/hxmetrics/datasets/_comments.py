@@ -48,6 +48,7 @@ import numpy as np
 import pandas as pd
 
 from hxmetrics.errors import ParameterError
+from hxmetrics.tables import ROLE_OF_SILO
 
 from ._draws import _ids, _str
 from ._model import Organisation
@@ -117,7 +118,6 @@ PREDICATES: dict[int, tuple[str, ...]] = {
     ),
     -1: ("was terrible", "was awful", "was really bad", "was horrible", "made me angry"),
 }
-_ROLE_OF_SILO = {"customers": "customer", "workers": "worker", "partners": "partner"}
 _OUTCOME_ITEM = "ltr"
 _PIVOT = 7.0
 
@@ -294,7 +294,7 @@ def add_comments(
     theme_rows: list[dict[str, Any]] = []
     effect_rows: list[dict[str, Any]] = []
     comment_id = _ids("M", np.arange(1, n + 1), 7)
-    for silo_name, role in _ROLE_OF_SILO.items():
+    for silo_name, role in ROLE_OF_SILO.items():
         at = np.flatnonzero(silo == silo_name)
         s = score[at]
         for theme, (vocabulary, alpha, beta) in THEMES[role].items():
@@ -357,7 +357,7 @@ def add_comments(
         t_silo = tickets["silo"].to_numpy(dtype=object)
         description = np.full(len(tickets), "", dtype=object)
         t_theme = np.full(len(tickets), "", dtype=object)
-        for silo_name, role in _ROLE_OF_SILO.items():
+        for silo_name, role in ROLE_OF_SILO.items():
             at = np.flatnonzero(t_silo == silo_name)
             names = list(THEMES[role])
             pick = rng.integers(0, len(names), at.size)
