@@ -480,6 +480,124 @@ def _key_drivers(data: Any, *, min_n: int | None) -> pd.DataFrame:
     return result
 
 
+# Touchpoints and journeys (issue 15): events of persons by segment at two touchpoints
+# ("tiny": app only), and one likelihood-to-recommend answer per person.
+_touchpoints = importlib.import_module("hxmetrics.measures.touchpoints")
+_journeys = importlib.import_module("hxmetrics.measures.journeys")
+
+
+@cache
+def _tp_events() -> pd.DataFrame:
+    rng = np.random.default_rng(9)
+    rows = []
+    t0 = pd.Timestamp("2025-01-01")
+    for segment, size in SIZES.items():
+        for i in range(size):
+            for _ in range(int(rng.integers(1, 6))):
+                tp = ["app", "web"][int(rng.integers(0, 2))] if segment != "tiny" else "app"
+                at = t0 + pd.Timedelta(hours=float(rng.uniform(0, 24 * 60)))
+                rows.append((f"{segment}{i}", segment, at, tp))
+    frame = pd.DataFrame(rows, columns=["person_id", "segment", "timestamp", "touchpoint"])
+    return _whole_seconds(frame, ["timestamp"])
+
+
+@cache
+def _tp_answers() -> pd.DataFrame:
+    rng = np.random.default_rng(10)
+    persons = _tp_events().drop_duplicates("person_id")
+    return pd.DataFrame(
+        {
+            "person_id": persons["person_id"].to_numpy(),
+            "segment": persons["segment"].to_numpy(),
+            "timestamp": pd.Timestamp("2025-03-15"),
+            "item": "ltr",
+            "score": rng.integers(0, 11, len(persons)).astype(float),
+        }
+    )
+
+
+def _touchpoint_case(table: str) -> Case:
+    def compute(data: Any, *, min_n: int | None) -> pd.DataFrame:
+        summary = _touchpoints.touchpoint_summary(
+            data, _tp_answers(), by=("touchpoint", "segment"), window="90D", min_n=min_n
+        )
+        result: pd.DataFrame = getattr(summary, table)
+        return result
+
+    return Case(f"touchpoints_{table}", compute, _tp_events, by=("touchpoint", "segment"))
+
+
+def _journeys_case(table: str) -> Case:
+    def compute(data: Any, *, min_n: int | None) -> pd.DataFrame:
+        out = _journeys.journeys(
+            data,
+            by="segment",
+            outcome=_tp_answers(),
+            outcome_window="90D",
+            gap="2h",
+            min_n=min_n,
+        )
+        result: pd.DataFrame = getattr(out, table)
+        return result
+
+    by = ("segment",) if table == "sessions" else ("segment", "touchpoint")
+    return Case(f"journeys_{table}", compute, _tp_events, by=by)
+
+
+# Comments (issue 16): short comments by segment, a few empty, each with a linked
+# likelihood to recommend; two caller-defined themes.
+_text = importlib.import_module("hxmetrics.measures.text")
+TEXT_THEMES = {"queue": "queue", "staff": "staff"}
+
+
+@cache
+def _comments() -> pd.DataFrame:
+    rng = np.random.default_rng(31)
+    segments = np.repeat(list(SIZES), list(SIZES.values()))
+    phrases = np.array(
+        [
+            "the queue was long and slow",
+            "staff were friendly and helpful",
+            "great staff but a terrible queue",
+            "nothing to add",
+            "the queue moved fast, lovely",
+            "rude staff",
+        ]
+    )
+    text = rng.choice(phrases, size=len(segments)).astype(object)
+    text[[1, 45]] = ""  # empty comments: counted as excluded
+    ltr = rng.integers(0, 11, len(segments)).astype(float)
+    return pd.DataFrame(
+        {
+            "comment_id": [f"m{j}" for j in range(len(segments))],
+            "response_id": [f"r{j}" for j in range(len(segments))],
+            "segment": segments,
+            "text": text,
+            "ltr": ltr,
+        }
+    )
+
+
+def _sentiment(data: Any, *, min_n: int | None) -> pd.DataFrame:
+    result: pd.DataFrame = _text.comment_sentiment(data, by="segment", min_n=min_n).groups
+    return result
+
+
+def _themes(data: Any, *, min_n: int | None) -> pd.DataFrame:
+    out = _text.comment_themes(data, themes=TEXT_THEMES, by="segment", min_n=min_n)
+    result: pd.DataFrame = out.themes
+    return result
+
+
+def _theme_impact(data: Any, *, min_n: int | None) -> pd.DataFrame:
+    scores = _comments()[["response_id", "ltr"]]
+    out = _text.theme_impact(
+        data, scores, themes=TEXT_THEMES, by="segment", min_n=min_n, n_resamples=0
+    )
+    result: pd.DataFrame = out.differences
+    return result
+
+
 #: Every grouped measure of the package. Adding a measure: add its case here.
 CASES: list[Case] = [
     *(_registered(name) for name in sorted(MEASURES)),
@@ -527,6 +645,11 @@ CASES: list[Case] = [
     ),
     Case("behaviour_summary", _behaviour_summary, _profile),
     Case("key_drivers", _key_drivers, _driver_data, by=("segment", "driver")),
+    *(_touchpoint_case(table) for table in ("reach", "contacts", "lift")),
+    *(_journeys_case(table) for table in ("sessions", "removal")),
+    Case("comment_sentiment", _sentiment, _comments),
+    Case("comment_themes", _themes, _comments, by=("segment", "theme")),
+    Case("theme_impact", _theme_impact, _comments, by=("segment", "theme")),
 ]
 IDS = [case.name for case in CASES]
 
@@ -734,3 +857,6 @@ def test_every_grouped_measure_is_a_case() -> None:
     assert {"closed_loop_effect_matching", "closed_loop_effect_naive"} <= names
     assert {f"itr_stages_{t}" for t in ("reach", "time", "rework", "stalls", "teams")} <= names
     assert {"trend_nps", "response_rate", "behaviour_summary", "key_drivers"} <= names
+    assert {f"touchpoints_{t}" for t in ("reach", "contacts", "lift")} <= names
+    assert {"journeys_sessions", "journeys_removal"} <= names
+    assert {"comment_sentiment", "comment_themes", "theme_impact"} <= names
