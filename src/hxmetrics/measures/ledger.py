@@ -317,14 +317,15 @@ def _rows(
     teams: pd.DataFrame,
     as_of: pd.Timestamp | None,
     extra: Sequence[str] = (),
-) -> tuple[pd.DataFrame, dict[str, int]]:
+) -> tuple[pd.DataFrame, dict[str, Any]]:
     """One exhaust table's rows credited to teams: ``team``, ``t``, ``person_id``, ..."""
     df = as_pandas(data, table=table)
     check_columns(df.columns, ["person_id", "role", "touchpoint", time, *extra], table=table)
     t = _naive(df[time], table=table, column=time).to_numpy()
     team = owner_at(teams, df["touchpoint"].to_numpy(dtype=object), t)
     late = np.zeros(len(df), bool) if as_of is None else (~np.isnat(t) & (t > np.datetime64(as_of)))
-    counts = {
+    counts: dict[str, Any] = {
+        "seen": {str(x) for x in df["touchpoint"].dropna().unique()},
         "no_touchpoint": int(df["touchpoint"].isna().sum()),
         "unowned": int((pd.isna(team) & df["touchpoint"].notna().to_numpy()).sum()),
         "after_as_of": int((late & ~pd.isna(team)).sum()),
@@ -371,15 +372,27 @@ def _breakdown(
     values += sorted(set(counts[column]) - set(values))
     if not values:
         return {}
-    full = keys.merge(pd.DataFrame({column: values}), how="cross")
-    full = full.merge(counts, on=["team", "period", column], how="left")
-    full["n"] = full["n"].fillna(0).astype(np.int64)
-    shown = suppress(full, min_n=min_n, by=["team", "period", column])
+    idx = pd.MultiIndex.from_frame(keys[["team", "period"]])
+    wide = (
+        counts.pivot_table(index=["team", "period"], columns=column, values="n", aggfunc="sum")
+        .reindex(index=idx, columns=values)
+        .fillna(0)
+        .to_numpy(dtype=np.int64)
+    )
+    hidden = np.zeros(wide.shape, dtype=bool)
+    if min_n is not None:
+        # Each row is a partition of the row's persons (exactly for hybrid types, a
+        # cover for roles): small cells and their complements are hidden row by row
+        # through the one disclosure layer. Rows with no small cell need nothing.
+        values_frame = pd.DataFrame({column: values})
+        for i in np.flatnonzero((wide < min_n).any(axis=1)):
+            cell = suppress(values_frame.assign(n=wide[i]), min_n=min_n, by=[column])
+            hidden[i] = cell["suppressed"].to_numpy(dtype=bool)
     out: dict[str, Any] = {}
-    for v in values:
-        part = shown[shown[column] == v]
-        merged = keys.merge(part[["team", "period", "n"]], on=["team", "period"], how="left")
-        out[f"{prefix}{v}"] = merged["n"].astype("Int64").array
+    for j, v in enumerate(values):
+        col = pd.array(wide[:, j], dtype="Int64")
+        col[hidden[:, j]] = pd.NA
+        out[f"{prefix}{v}"] = col
     return out
 
 
@@ -546,7 +559,7 @@ def team_ledger(
     spells = check_teams(teams)
 
     parts: list[pd.DataFrame] = []
-    counts: dict[str, dict[str, int]] = {}
+    counts: dict[str, dict[str, Any]] = {}
     answers = None
     if responses is not None:
         inst = instrument or _DEFAULT_INSTRUMENT[measure]
@@ -580,10 +593,7 @@ def team_ledger(
         tk["team"] = owner[keep]
         tk["period"] = _periods(opened[keep], period)
     if check_touchpoints:
-        seen: set[str] = set()
-        for name, data in (("responses", responses), ("events", events), ("tickets", tickets)):
-            if data is not None:
-                seen |= _touchpoint_set(as_pandas(data, table=name)["touchpoint"])
+        seen: set[str] = set().union(*[c["seen"] for c in counts.values()])
         check_teams(spells, touchpoints=seen)
     rows = pd.concat(parts, ignore_index=True)
     if len(rows) == 0:
