@@ -584,6 +584,20 @@ def test_small_groups_are_suppressed() -> None:
     assert ((cells == 0) | (cells >= 5)).all()
 
 
+def test_breakdown_hides_a_small_cell_and_its_complement() -> None:
+    rows = [(f"p{i}", "customer", "web", "2024-01-10") for i in range(12)]
+    rows += [(f"q{i}", "customer", "web", "2024-01-11") for i in range(3)]
+    ev = _events(rows)
+    ev["hybrid_type"] = ["none"] * 12 + ["worker_customer"] * 3
+    out = team_ledger(TEAMS, events=ev, period="Q", min_n=5, check_touchpoints=False)
+    c = out[out["team"] == "c"].iloc[0]
+    assert int(c["n"]) == 15
+    # 3 is below 5; 12 = 15 - 3 would give it away: both hidden.
+    assert pd.isna(c["n_served_hybrid_worker_customer"])
+    assert pd.isna(c["n_served_hybrid_none"])
+    assert int(c["n_served_customer"]) == 15
+
+
 def test_few_answers_hide_experience_and_change() -> None:
     ev = _events([(f"p{i}", "customer", "web", "2024-01-10") for i in range(10)])
     ev2 = _events([(f"q{i}", "customer", "web", "2024-04-10") for i in range(10)])
