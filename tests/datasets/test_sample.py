@@ -18,7 +18,7 @@ from hxmetrics.datasets import (
     write_organisation,
 )
 from hxmetrics.datasets._sample import _frames
-from hxmetrics.errors import HxError
+from hxmetrics.errors import HxError, ParameterError
 from hxmetrics.tables import validate
 
 SAMPLES = Path(__file__).resolve().parents[2] / "data" / "samples"
@@ -38,7 +38,9 @@ def test_committed_files_equal_the_generator(sample_org: Organisation, tmp_path:
     for rel in fresh:
         assert (tmp_path / rel).read_bytes() == (SAMPLES / rel).read_bytes(), f"{rel}: {HINT}"
     total = sum((SAMPLES / rel).stat().st_size for rel in committed)
-    assert total < 5_000_000
+    # A guard on the repository's size: 4.6 MB before the optional steps of issues
+    # 15-17 (teams, journeys, instrument answers, comments, invitations), 7.5 MB with.
+    assert total < 8_000_000
 
 
 def test_load_sample_round_trips_exactly(sample_org: Organisation) -> None:
@@ -102,22 +104,29 @@ def test_existing_files_unchanged_without_the_new_arguments(tmp_path: Path) -> N
         assert _sha(tmp_path / rel) == digest, rel
 
 
-def test_sample_differs_from_before_only_in_stalled_tickets(sample_org: Organisation) -> None:
-    # The sample has ticket_stalls on: every other table is as before; tickets differ
-    # only in the first response and close of the tickets that stalled.
+#: The optional steps of simulate_organisation (issues 15-17), in the sample since then.
+STEPS = ("teams", "journeys", "instruments", "comments", "invitations")
+
+
+def test_sample_differs_from_before_only_in_stalled_tickets(
+    tmp_path: Path,
+) -> None:
+    # Without its optional steps the sample has ticket_stalls on: every other table is
+    # as before; tickets differ only in the first response and close of the tickets
+    # that stalled.
+    base = simulate_organisation(**{k: v for k, v in SAMPLE_SETTINGS.items() if k not in STEPS})
+    write_organisation(base, tmp_path)
     for rel, digest in BEFORE_HISTORIES.items():
         if rel != "tickets.csv":
-            assert _sha(SAMPLES / rel) == digest, rel
+            assert _sha(tmp_path / rel) == digest, rel
     plain = simulate_organisation(3000, random_state=20250101).tickets
-    stalled = sample_org.truth.ticket_paths["stall_status"].notna().to_numpy()
+    stalled = base.truth.ticket_paths["stall_status"].notna().to_numpy()
     assert stalled.any()
     changed = ["first_response", "closed"]
     kept = [c for c in plain.columns if c not in changed]
-    pd.testing.assert_frame_equal(sample_org.tickets[kept], plain[kept])
-    pd.testing.assert_frame_equal(
-        sample_org.tickets.loc[~stalled, changed], plain.loc[~stalled, changed]
-    )
-    later = sample_org.tickets["closed"].fillna(pd.Timestamp.max) > plain["closed"].fillna(
+    pd.testing.assert_frame_equal(base.tickets[kept], plain[kept])
+    pd.testing.assert_frame_equal(base.tickets.loc[~stalled, changed], plain.loc[~stalled, changed])
+    later = base.tickets["closed"].fillna(pd.Timestamp.max) > plain["closed"].fillna(
         pd.Timestamp.max
     )
     assert later[stalled].sum() > 0
@@ -194,3 +203,52 @@ def test_write_read_round_trip_with_histories_and_follow_ups(tmp_path: Path) -> 
     for path in sorted(tmp_path.glob("*.csv")) + sorted((tmp_path / "truth").glob("*")):
         rel = path.relative_to(tmp_path)
         assert (again / rel).read_bytes() == path.read_bytes(), rel
+
+
+def test_optional_steps_leave_the_rest_of_the_organisation_as_it_was() -> None:
+    # The steps run last, each on its own stream: rosters, transactions and ticket
+    # histories are those of the organisation without them; the exhaust tables keep
+    # every row the steps do not own (invitations remove non-respondents' answers).
+    plain = simulate_organisation(300, random_state=8, ticket_stalls=True)
+    org = simulate_organisation(
+        300, random_state=8, ticket_stalls=True, **dict.fromkeys(STEPS, True)
+    )
+    for name in ("customers", "workers", "partners", "transactions"):
+        pd.testing.assert_frame_equal(org.tables[name], plain.tables[name], obj=name)
+    assert org.ticket_events is not None
+    assert plain.ticket_events is not None
+    pd.testing.assert_frame_equal(org.ticket_events, plain.ticket_events)
+    assert set(org.truth.planted) == set(STEPS)
+    for table in ("teams", "comments", "invitations"):
+        frame = getattr(org, table)
+        assert frame is not None
+        pd.testing.assert_frame_equal(validate(frame, table=table), frame, obj=table)
+    assert set(plain.events["event_id"]) <= set(org.events["event_id"])
+    assert org.settings["teams"] is True
+    # The same settings give the same organisation; an option reaches its step.
+    again = simulate_organisation(
+        300, random_state=8, ticket_stalls=True, **dict.fromkeys(STEPS, True)
+    )
+    pd.testing.assert_frame_equal(again.responses, org.responses)
+    fewer = simulate_organisation(300, random_state=8, comments={"share": 0.1})
+    assert fewer.comments is not None
+    assert len(fewer.comments) < len(org.comments)
+    assert fewer.settings["comments"] == {"share": 0.1}
+
+
+def test_optional_step_options_are_checked() -> None:
+    with pytest.raises(ParameterError, match="teams must be True, False or a mapping"):
+        simulate_organisation(50, random_state=1, teams="yes")
+    with pytest.raises(ParameterError, match="other than random_state"):
+        simulate_organisation(50, random_state=1, comments={"random_state": 3})
+
+
+def test_sample_has_every_optional_table_and_what_was_planted() -> None:
+    org = load_sample()
+    for table in ("teams", "comments", "invitations"):
+        frame = getattr(org, table)
+        assert frame is not None
+        assert len(frame) > 0
+    assert set(org.truth.planted) == set(STEPS)
+    assert org.truth.planted["teams"]["team"] == "digital"
+    assert isinstance(org.truth.planted["instruments"]["gap"], pd.DataFrame)

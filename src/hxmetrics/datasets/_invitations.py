@@ -310,7 +310,9 @@ def add_invitations(
         else np.full(len(new_resp), None, dtype=object)
     )
     values = np.where(new_link.notna().to_numpy(), new_link.to_numpy(dtype=object), old)
-    new_resp["invitation_id"] = pd.array(values, dtype="string")
+    # The dtype validate gives a text column (pandas' "str"), so a written and re-read
+    # organisation equals the simulated one.
+    new_resp["invitation_id"] = pd.Series(values, index=new_resp.index, dtype="str")
     new_resp = new_resp.reset_index(drop=True)
 
     truth_inv = pd.DataFrame(

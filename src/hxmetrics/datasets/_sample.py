@@ -5,8 +5,10 @@ Layout of a directory (``data/samples/`` holds the committed sample)::
     customers.csv workers.csv partners.csv            the rosters
     responses.csv events.csv transactions.csv tickets.csv
     ticket_events.csv                                  optional (newer folders)
+    teams.csv comments.csv invitations.csv             optional (the optional steps)
     truth/*.csv                                        truth frames
-    truth/params.json                                  settings, parameters
+    truth/params.json                                  settings, parameters, planted values
+    truth/planted_<step>_<name>.csv                    what an optional step planted
     schema.json                                        dtype of every column
 
 Rows are written in the order the generator produces (sorted), floats with
@@ -20,6 +22,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from hxmetrics.errors import HxError
@@ -34,18 +37,37 @@ SAMPLE_SETTINGS: dict[str, Any] = {
     "n_people": 3000,
     "random_state": 20250101,
     "ticket_stalls": True,
+    # Zero distance and listening (issues 15-17): team ownership with a planted shift,
+    # journeys, the instrument banks, comments, and invitations whose non-response
+    # biases the unweighted NPS (less satisfied people answer more: nps_log_odds).
+    # Fewer journey sessions and customer answers to the banks than the defaults keep
+    # the committed files small; the planted effects stay recoverable on it.
+    "teams": True,
+    "journeys": {"sessions_per_year": {"customer": 0.5, "worker": 0.5, "partner": 0.5}},
+    "instruments": {"response_rate": {"worker": 0.8, "customer": 0.15, "partner": 0.5}},
+    "comments": True,
+    "invitations": {"nps_log_odds": 3.0},
 }
 
 _TRUTH_FRAMES = ("crosswalk", "episodes", "hybrids", "keys", "unattributable", "service")
 # Truth frames added with the ticket histories and follow-ups: absent from older folders.
 _OPTIONAL_TRUTH = ("itr", "ticket_paths", "follow_ups")
+# Optional tables: absent from older folders and from organisations made without them.
+_OPTIONAL_TABLES = ("ticket_events", "teams", "comments", "invitations")
 _EXPERIENCE_FRAMES = ("latent_mean", "items", "nps", "csat", "ces", "weights")
+
+
+#: The optional steps of simulate_organisation, in order (their planted truth is kept
+#: as ``truth/planted_<step>_<name>`` frames and ``params["planted"][<step>]``).
+_PLANTED_STEPS = ("teams", "journeys", "instruments", "comments", "invitations")
 
 
 def _frames(org: Organisation) -> dict[str, pd.DataFrame]:
     out = dict(org.tables)
-    if org.ticket_events is not None:
-        out["ticket_events"] = org.ticket_events
+    for name in _OPTIONAL_TABLES:
+        frame = getattr(org, name)
+        if frame is not None:
+            out[name] = frame
     for name in _TRUTH_FRAMES:
         out[f"truth/{name}"] = getattr(org.truth, name)
     for name in _EXPERIENCE_FRAMES:
@@ -55,7 +77,46 @@ def _frames(org: Organisation) -> dict[str, pd.DataFrame]:
         frame = getattr(org.truth, name)
         if frame is not None:
             out[f"truth/{name}"] = frame
+    for step, planted in org.truth.planted.items():
+        for key, value in planted.items():
+            if isinstance(value, pd.DataFrame):
+                out[f"truth/planted_{step}_{key}"] = value
     return out
+
+
+def _plain(value: Any) -> Any:
+    """A planted value as JSON: numbers, text, lists, dicts (timestamps as ISO text)."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, pd.Timestamp):
+        return value.isoformat()
+    if isinstance(value, pd.Timedelta):
+        return str(value)
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def _planted_params(org: Organisation) -> dict[str, Any]:
+    return {
+        step: {k: _plain(v) for k, v in planted.items() if not isinstance(v, pd.DataFrame)}
+        for step, planted in org.truth.planted.items()
+    }
+
+
+def _planted(frames: dict[str, pd.DataFrame], params: dict[str, Any]) -> dict[str, Any]:
+    """``truth.planted`` read back: the JSON values and the ``truth/planted_*`` frames."""
+    planted: dict[str, Any] = {step: dict(v) for step, v in params.get("planted", {}).items()}
+    for name, frame in frames.items():
+        if not name.startswith("truth/planted_"):
+            continue
+        rest = name.removeprefix("truth/planted_")
+        step = next(s for s in _PLANTED_STEPS if rest.startswith(s + "_"))
+        planted.setdefault(step, {})[rest.removeprefix(step + "_")] = frame
+    # In the order the steps ran (params.json has its keys sorted).
+    return {step: planted[step] for step in _PLANTED_STEPS if step in planted}
 
 
 def _for_csv(df: pd.DataFrame) -> pd.DataFrame:
@@ -102,6 +163,8 @@ def write_organisation(org: Organisation, directory: str | Path) -> list[Path]:
         "clv": org.truth.clv.params,
         **org.truth.params,
     }
+    if org.truth.planted:
+        params["planted"] = _planted_params(org)
     # The schema keeps column order (it is the order read back); params are sorted.
     for name, obj, sort in (("truth/params.json", params, True), ("schema.json", schema, False)):
         path = root / name
@@ -153,6 +216,9 @@ def read_organisation(directory: str | Path) -> Organisation:
         frames["ticket_events"] = validate(
             frames["ticket_events"], table="ticket_events", parents={"tickets": frames["tickets"]}
         )
+    for table in ("teams", "comments", "invitations"):
+        if table in frames:
+            frames[table] = validate(frames[table], table=table)
     params = json.loads((root / "truth" / "params.json").read_text(encoding="utf-8"))
     experience = ExperienceTruth(
         params=params["experience"],
@@ -166,6 +232,7 @@ def read_organisation(directory: str | Path) -> Organisation:
         ticket_paths=frames.get("truth/ticket_paths"),
         follow_ups=frames.get("truth/follow_ups"),
         params={k: params[k] for k in ("tickets", "follow_ups") if k in params},
+        planted=_planted(frames, params),
     )
     return Organisation(
         **{table: frames[table] for table in TABLES},
@@ -174,6 +241,9 @@ def read_organisation(directory: str | Path) -> Organisation:
         end=pd.Timestamp(params["end"]).as_unit("ns"),
         settings=params["settings"],
         ticket_events=frames.get("ticket_events"),
+        teams=frames.get("teams"),
+        comments=frames.get("comments"),
+        invitations=frames.get("invitations"),
     )
 
 

@@ -18,6 +18,7 @@ draws the persons and runs the steps, each on its own random stream.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Mapping
 from typing import Any
 
@@ -74,6 +75,11 @@ def simulate_organisation(
     ticket_stalls: bool = False,
     follow_ups: bool = False,
     follow_up_effect: float = 0.5,
+    teams: bool | Mapping[str, Any] = False,
+    journeys: bool | Mapping[str, Any] = False,
+    instruments: bool | Mapping[str, Any] = False,
+    comments: bool | Mapping[str, Any] = False,
+    invitations: bool | Mapping[str, Any] = False,
 ) -> Organisation:
     """Simulate an organisation's silo rosters and exhaust, with the ground truth.
 
@@ -127,6 +133,29 @@ def simulate_organisation(
         the person's next relationship answer (same silo id) when the follow-up
         came before it. ``truth.follow_ups`` has the expected change of that
         answer's likelihood to recommend.
+    teams, journeys, instruments, comments, invitations : bool or mapping, default False
+        The optional steps of zero distance and listening, run in this order after
+        the rest, each on its own random stream; True runs a step with its defaults,
+        a mapping passes options to it. What each plants is in
+        ``truth.planted[<step>]``. Off, the organisation is that of earlier versions.
+
+        * ``teams`` (:func:`~hxmetrics.datasets._teams.add_teams`): the ``teams``
+          table (who owns each touchpoint, with one change of owner) and a planted
+          shift in one team's relationship answers from a known month.
+        * ``journeys`` (:func:`~hxmetrics.datasets._journeys.add_journeys`):
+          multi-touchpoint sessions as events, with a planted touchpoint visited
+          before detractor answers.
+        * ``instruments`` (:func:`~hxmetrics.datasets._instruments.add_instruments`):
+          answers to the zero-distance and customer-centricity banks (workers'
+          self-assessment, customers' and partners' experience), with a known gap
+          per practice for one team.
+        * ``comments`` (:func:`~hxmetrics.datasets._comments.add_comments`): the
+          ``comments`` table (themes with known sentiment and a known effect on the
+          linked score, a few planted identifiers) and ticket descriptions.
+        * ``invitations`` (:func:`~hxmetrics.datasets._invitations.add_invitations`):
+          the ``invitations`` table, with role- and tenure-dependent non-response
+          that biases the unweighted NPS by a known amount (non-respondents'
+          answers removed).
 
     Returns
     -------
@@ -209,6 +238,14 @@ def simulate_organisation(
     if follow_ups:
         settings["follow_ups"] = True
         settings["follow_up_effect"] = float(follow_up_effect)
+    steps = _optional_steps(
+        teams=teams,
+        journeys=journeys,
+        instruments=instruments,
+        comments=comments,
+        invitations=invitations,
+    )
+    settings |= {name: True if not options else dict(options) for name, options in steps}
     # One independent stream per component: changing key_noise, say, changes the
     # keys and nothing else (same persons, episodes and exhaust). Streams 8 and 9
     # (ticket histories, follow-ups) came later: spawn(10)'s first eight are spawn(8)'s.
@@ -358,7 +395,7 @@ def simulate_organisation(
             "follow_ups": _follow_up_params(follow_ups, follow_up_effect, fu.att_next_ltr),
         },
     )
-    return Organisation(
+    org = Organisation(
         customers=rosters["customers"],
         workers=rosters["workers"],
         partners=rosters["partners"],
@@ -372,6 +409,42 @@ def simulate_organisation(
         settings=settings,
         ticket_events=ticket_events,
     )
+    # The optional steps: each on its own stream (spawned after the ten above, so the
+    # rest of the organisation is the same with or without them).
+    step_streams = np.random.SeedSequence(int(random_state)).spawn(10 + len(_STEPS))[10:]
+    for name, options in steps:
+        rng = np.random.default_rng(step_streams[_STEPS.index(name)])
+        step = getattr(importlib.import_module(f"hxmetrics.datasets._{name}"), f"add_{name}")
+        org = step(org, random_state=rng, **options)
+    return org
+
+
+#: The optional steps, in the order they run (module ``_<step>``, function ``add_<step>``).
+_STEPS: tuple[str, ...] = ("teams", "journeys", "instruments", "comments", "invitations")
+
+
+def _optional_steps(**given: bool | Mapping[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """The steps to run, in order, with their options (True: the defaults)."""
+    out: list[tuple[str, dict[str, Any]]] = []
+    for name in _STEPS:
+        value = given[name]
+        if value is False or value is None:
+            continue
+        if value is True:
+            out.append((name, {}))
+        elif isinstance(value, Mapping):
+            bad = [k for k in value if not isinstance(k, str) or k == "random_state"]
+            if bad:
+                raise ParameterError(
+                    f"{name}= options are keyword arguments of add_{name} (other than "
+                    f"random_state); got {bad}."
+                )
+            out.append((name, dict(value)))
+        else:
+            raise ParameterError(
+                f"{name} must be True, False or a mapping of options; got {value!r}."
+            )
+    return out
 
 
 def _follow_up_params(enabled: bool, effect: float, att: float | None) -> dict[str, Any]:
