@@ -273,30 +273,40 @@ def owner_at(teams: pd.DataFrame, touchpoint: Any, timestamp: Any) -> np.ndarray
     ...          pd.to_datetime(["2024-02-14", "2024-02-15", "2024-02-14"])).tolist()
     ['a', 'b', None]
     """
-    tp = _text(pd.Series(np.asarray(touchpoint, dtype=object)))
-    ts = pd.Series(pd.to_datetime(np.asarray(timestamp))).astype("datetime64[ns]").to_numpy()
+    tp = pd.Series(touchpoint).reset_index(drop=True)
+    ts = pd.Series(pd.to_datetime(pd.Series(timestamp).reset_index(drop=True)))
+    if isinstance(ts.dtype, pd.DatetimeTZDtype):
+        ts = ts.dt.tz_convert("UTC").dt.tz_localize(None)
+    t = ts.to_numpy(dtype="datetime64[ns]")
     out = np.full(len(tp), None, dtype=object)
-    ok = ~pd.isna(tp) & ~np.isnat(ts)
-    if not ok.any() or len(teams) == 0:
+    if len(tp) == 0 or len(teams) == 0:
         return out
-    pos = np.flatnonzero(ok)
-    left = pd.DataFrame({"touchpoint": tp[pos], "t": ts[pos], "pos": pos}).sort_values(
-        "t", kind="stable"
-    )
-    right = pd.DataFrame(
-        {
-            "touchpoint": teams["touchpoint"].to_numpy(dtype=object),
-            "t": teams["valid_from"].to_numpy(),
-            "team": teams["team"].to_numpy(dtype=object),
-            "valid_to": teams["valid_to"].to_numpy(),
-        }
-    ).sort_values("t", kind="stable")
-    joined = pd.merge_asof(left, right, on="t", by="touchpoint", direction="backward")
-    until = joined["valid_to"].to_numpy()
-    inside = joined["team"].notna().to_numpy() & (
-        np.isnat(until) | (joined["t"].to_numpy() < until)
-    )
-    out[joined["pos"].to_numpy()[inside]] = joined["team"].to_numpy(dtype=object)[inside]
+    # Rows grouped by touchpoint once; each touchpoint's spells (sorted, never
+    # overlapping) are searched for all its rows at once: one pass per touchpoint of
+    # the teams table, never per row.
+    codes, names = pd.factorize(tp.astype("str").where(tp.notna()), use_na_sentinel=True)
+    order = np.argsort(codes, kind="stable")
+    sorted_codes = codes[order]
+    spell_tp = teams["touchpoint"].to_numpy(dtype=object)
+    spell_team = teams["team"].to_numpy(dtype=object)
+    lo_all = teams["valid_from"].to_numpy(dtype="datetime64[ns]")
+    hi_all = teams["valid_to"].to_numpy(dtype="datetime64[ns]")
+    lookup = pd.Index(names)
+    for name in pd.unique(spell_tp):
+        c = lookup.get_indexer([name])[0]
+        if c < 0:
+            continue
+        a, b = np.searchsorted(sorted_codes, [c, c + 1])
+        rows = order[a:b]
+        mine = np.flatnonzero(spell_tp == name)
+        mine = mine[np.argsort(lo_all[mine], kind="stable")]
+        when = t[rows]
+        j = np.searchsorted(lo_all[mine], when, side="right") - 1
+        hit = (j >= 0) & ~np.isnat(when)
+        jj = mine[np.where(hit, j, 0)]
+        end = hi_all[jj]
+        hit &= np.isnat(end) | (when < end)
+        out[rows[hit]] = spell_team[jj[hit]]
     return out
 
 
@@ -336,12 +346,13 @@ def _rows(
             "source": table,
             "team": team[keep],
             "t": t[keep],
-            "person_id": _text(df["person_id"])[keep],
-            "role": _text(df["role"])[keep],
+            # Text columns stay text arrays (no Python string per row).
+            "person_id": df["person_id"].astype("str").array[keep],
+            "role": df["role"].astype("str").array[keep],
         }
     )
     if "hybrid_type" in df.columns:
-        out["hybrid_type"] = _text(df["hybrid_type"])[keep]
+        out["hybrid_type"] = df["hybrid_type"].astype("str").array[keep]
     for c in extra:
         out[c] = df[c].to_numpy()[keep]
     return out, counts
@@ -605,6 +616,15 @@ def team_ledger(
             failure_cases=_cases([("valid_from", "periods_with_data", None, None)]),
         )
     rows["period"] = _periods(rows["t"].to_numpy(), period)
+    # Persons as integer codes (-1: no person), roles and teams as categories: every
+    # count below groups small integers, not text.
+    person_code, person_names = pd.factorize(rows["person_id"], use_na_sentinel=True)
+    rows["person_id"] = person_code
+    rows["role"] = rows["role"].astype("category")
+    rows["team"] = pd.Categorical(rows["team"].to_numpy(dtype=object))
+    if "hybrid_type" in rows.columns:
+        rows["hybrid_type"] = rows["hybrid_type"].astype("category")
+    persons_index = pd.Index(person_names)
     given = sorted(counts)
     if served_from is None:
         contact = [x for x in ("events", "tickets") if x in given] or given
@@ -615,8 +635,10 @@ def team_ledger(
 
     # The ledger's rows: each team in every period from the first to the last period
     # with data in which it owned a touchpoint for at least part of the period.
-    attributed = rows["person_id"].notna().to_numpy() & rows["source"].isin(contact).to_numpy()
-    credited, rev_meta = _credit(transactions, rows[attributed], revenue_rule, window, period, cut)
+    attributed = (person_code >= 0) & rows["source"].isin(contact).to_numpy()
+    credited, rev_meta = _credit(
+        transactions, rows[attributed], persons_index, revenue_rule, window, period, cut
+    )
     p_lo, p_hi = rows["period"].min(), rows["period"].max()
     if credited is not None and len(credited):
         # A transaction credited after the last contact period still gets its row.
@@ -653,7 +675,9 @@ def team_ledger(
     keys["period"] = keys["period"].astype(pd.PeriodDtype(period))
 
     in_contact = rows["source"].isin(contact).to_numpy()
-    unattributed = rows[in_contact & ~attributed].groupby(["team", "period"], observed=True).size()
+    unattributed = (
+        rows[in_contact & (person_code < 0)].groupby(["team", "period"], observed=True).size()
+    )
     served = rows[attributed].drop_duplicates(["team", "period", "person_id", "role"])
     persons = served.drop_duplicates(["team", "period", "person_id"])
     n_served = persons.groupby(["team", "period"], observed=True).size()
@@ -721,7 +745,7 @@ def team_ledger(
     extra["revenue"] = revenue
     extra["n_transactions"] = n_tx
     if behaviour is not None:
-        extra.update(_behaviour(behaviour, served, keys, confidence, min_n))
+        extra.update(_behaviour(behaviour, served, persons_index, keys, confidence, min_n))
 
     unowned = {k: v["unowned"] for k, v in counts.items()}
     out = grouped_result(
@@ -918,7 +942,12 @@ def _service(
 
 
 def _behaviour(
-    profile: Any, served: pd.DataFrame, keys: pd.DataFrame, confidence: float, min_n: int | None
+    profile: Any,
+    served: pd.DataFrame,
+    persons: pd.Index,
+    keys: pd.DataFrame,
+    confidence: float,
+    min_n: int | None,
 ) -> dict[str, np.ndarray]:
     """Mean churn signal of the persons served per ledger row (behaviour_summary)."""
     from hxmetrics.measures.behaviour import behaviour_summary
@@ -930,9 +959,11 @@ def _behaviour(
     if not signals:
         return out
     prof = prof[["person_id", "role", *signals]].assign(
-        person_id=_text(prof["person_id"]), role=_text(prof["role"])
+        person_id=persons.get_indexer(pd.Index(prof["person_id"].astype("str"))),
+        role=prof["role"].astype("str"),
     )
     who = served[["team", "period", "person_id", "role"]].drop_duplicates()
+    who = who.assign(team=who["team"].astype("str"), role=who["role"].astype("str"))
     joined = who.merge(prof, on=["person_id", "role"], how="inner")
     if joined.empty:
         return out
@@ -956,6 +987,7 @@ def _behaviour(
 def _credit(
     transactions: Any,
     contacts: pd.DataFrame,
+    persons: pd.Index,
     rule: str,
     window: pd.Timedelta,
     period: str,
@@ -968,7 +1000,8 @@ def _credit(
     check_columns(tx.columns, ["person_id", "timestamp", "amount"], table="transactions")
     t = _naive(tx["timestamp"], table="transactions", column="timestamp").to_numpy()
     amount = pd.to_numeric(tx["amount"], errors="coerce").to_numpy(dtype=float)
-    person = _text(tx["person_id"])
+    # Transactions' persons in the contacts' codes (-1: never served, or no person).
+    person = persons.get_indexer(pd.Index(tx["person_id"].astype("str")))
     keep = ~np.isnat(t) & ~np.isnan(amount)
     if cut is not None:
         keep &= t <= np.datetime64(cut)
@@ -976,10 +1009,8 @@ def _credit(
     left = pd.DataFrame(
         {"tx": np.arange(n_total), "person_id": person[keep], "t": t[keep], "amount": amount[keep]}
     )
-    left = left[left["person_id"].notna()]
-    # One key dtype on both sides (an empty object column would not merge with text).
-    left["person_id"] = left["person_id"].astype("str")
-    contacts = contacts.assign(person_id=contacts["person_id"].astype("str"))
+    left = left[left["person_id"] >= 0]
+    contacts = contacts.assign(team=contacts["team"].astype("str"))
     if rule == "last_touch":
         right = contacts[["person_id", "t", "team"]].sort_values("t", kind="stable")
         joined = pd.merge_asof(
