@@ -30,8 +30,9 @@ A ledger row (team, period) shows:
   a test: for NPS :func:`hxmetrics.measures.nps_test` (two independent samples,
   adjusted-Wald z test, Sauro & Lewis 2021); for CSAT a Wald z test on the two
   independent estimates (``(a - b) / sqrt(se_a² + se_b²)``). ``change_p_holm`` is
-  Holm's step-down adjustment over all the changes of the ledger (Holm 1979) and
-  ``change_significant`` reads it at ``1 - confidence``;
+  Holm's step-down adjustment over the changes the ledger shows (Holm 1979: a
+  suppressed row leaves the family) and ``change_significant`` reads it at
+  ``1 - confidence``;
 * responsiveness of the tickets opened at the team's touchpoints
   (:func:`hxmetrics.measures.responsiveness.responsiveness`, Kaplan-Meier medians
   with open tickets censored at ``as_of``): ``median_first_response_hours``,
@@ -734,11 +735,9 @@ def team_ledger(
     extra["change_ci_low"] = change["_ci_low"]
     extra["change_ci_high"] = change["_ci_high"]
     extra["change_p_value"] = change["_p"]
-    p_holm = _holm(change["_p"])
-    extra["change_p_holm"] = p_holm
-    significant = pd.Series(p_holm < 1 - confidence, dtype="boolean")
-    significant[np.isnan(p_holm)] = pd.NA
-    extra["change_significant"] = significant.array
+    # Placeholders in column order; filled after suppression (below).
+    extra["change_p_holm"] = np.full(len(keys), np.nan)
+    extra["change_significant"] = pd.array([pd.NA] * len(keys), dtype="boolean")
 
     extra.update(_service(tk, keys, sla, cut, confidence, min_n))
     revenue, n_tx = _revenue(credited, keys)
@@ -782,8 +781,14 @@ def team_ledger(
     for c in out.columns:
         if c.startswith("n_served_") or c in ("n_tickets", "n_transactions"):
             out[c] = out[c].astype("Int64")
-    hidden = out["suppressed"].to_numpy(dtype=bool)
-    out.loc[hidden, "change_significant"] = pd.NA
+    # Holm over the family of changes shown: suppression has blanked the hidden rows'
+    # p-values, so a hidden group neither enters nor moves the adjustment.
+    p_shown = out["change_p_value"].to_numpy(dtype=float)
+    p_holm = _holm(p_shown)
+    out["change_p_holm"] = p_holm
+    significant = pd.Series(p_holm < 1 - confidence, dtype="boolean")
+    significant[np.isnan(p_holm)] = pd.NA
+    out["change_significant"] = significant.array
     return out
 
 
