@@ -127,6 +127,60 @@ def test_check_teams_missing_column_and_values() -> None:
     assert err.value.failure_cases["index"].tolist() == [1]
 
 
+@settings(max_examples=150, deadline=None)
+@given(
+    spells=st.lists(
+        st.tuples(
+            st.sampled_from(["x", "y"]),
+            st.sampled_from(["t0", "t1"]),
+            st.integers(0, 30),
+            st.one_of(st.none(), st.integers(1, 10)),
+        ),
+        min_size=1,
+        max_size=6,
+    )
+)
+def test_check_teams_refuses_exactly_the_overlaps(
+    spells: list[tuple[str, str, int, int | None]],
+) -> None:
+    base = pd.Timestamp("2024-01-01")
+    teams = _teams(
+        [
+            (
+                team,
+                tp,
+                str(base + pd.Timedelta(days=lo)),
+                None if length is None else str(base + pd.Timedelta(days=lo + length)),
+            )
+            for team, tp, lo, length in spells
+        ]
+    )
+
+    def end(s: tuple[str, str, int, int | None]) -> float:
+        return float("inf") if s[3] is None else s[2] + s[3]
+
+    # Half-open [lo, end): two spells of one touchpoint overlap iff each starts
+    # before the other ends (brute force over every pair).
+    overlap = any(
+        a[1] == b[1] and a[2] < end(b) and b[2] < end(a)
+        for i, a in enumerate(spells)
+        for b in spells[i + 1 :]
+    )
+    if overlap:
+        with pytest.raises(InputTableError) as err:
+            check_teams(teams)
+        assert set(err.value.failure_cases["check"]) == {"overlapping_ownership"}
+    else:
+        spells_ok = check_teams(teams)
+        # Every (touchpoint, day) has at most one owner and owner_at finds it.
+        for tp in ("t0", "t1"):
+            days = [base + pd.Timedelta(days=d) for d in range(45)]
+            got = owner_at(spells_ok, [tp] * len(days), days)
+            for d, g in zip(range(45), got, strict=True):
+                owners = [s[0] for s in spells if s[1] == tp and s[2] <= d < end(s)]
+                assert (g,) == (tuple(owners) or (None,))
+
+
 def test_owner_at_half_open_spells() -> None:
     spells = check_teams(TEAMS)
     got = owner_at(
