@@ -598,6 +598,41 @@ def _theme_impact(data: Any, *, min_n: int | None) -> pd.DataFrame:
     return result
 
 
+# The team ledger (issue 15): one team per segment, each owning one touchpoint; the
+# period-over-period change is Holm-adjusted over the shown changes.
+_ledger = importlib.import_module("hxmetrics.measures.ledger")
+
+
+@cache
+def _ledger_answers() -> pd.DataFrame:
+    frame = _scores(tuple(float(v) for v in range(11)))
+    n = len(frame)
+    return pd.DataFrame(
+        {
+            "person_id": [f"P{i:04d}" for i in range(n)],
+            "role": "customer",
+            "touchpoint": "tp_" + frame["segment"].astype(str),
+            "timestamp": pd.Timestamp("2025-01-01") + pd.to_timedelta(np.arange(n), unit="h"),
+            "instrument": "nps",
+            "item": "ltr",
+            "score": frame["score"].to_numpy(),
+        }
+    )
+
+
+def _team_ledger(data: Any, *, min_n: int | None) -> pd.DataFrame:
+    teams = pd.DataFrame(
+        {
+            "team": list(SIZES),
+            "touchpoint": [f"tp_{s}" for s in SIZES],
+            "valid_from": pd.Timestamp("2024-01-01"),
+            "valid_to": pd.NaT,
+        }
+    )
+    result: pd.DataFrame = _ledger.team_ledger(teams, responses=data, period="Q", min_n=min_n)
+    return result
+
+
 #: Every grouped measure of the package. Adding a measure: add its case here.
 CASES: list[Case] = [
     *(_registered(name) for name in sorted(MEASURES)),
@@ -647,6 +682,13 @@ CASES: list[Case] = [
     Case("key_drivers", _key_drivers, _driver_data, by=("segment", "driver")),
     *(_touchpoint_case(table) for table in ("reach", "contacts", "lift")),
     *(_journeys_case(table) for table in ("sessions", "removal")),
+    Case(
+        "team_ledger",
+        _team_ledger,
+        _ledger_answers,
+        by=("team", "period"),
+        family_columns=("change_p_holm",),
+    ),
     Case("comment_sentiment", _sentiment, _comments),
     Case("comment_themes", _themes, _comments, by=("segment", "theme")),
     Case("theme_impact", _theme_impact, _comments, by=("segment", "theme")),
@@ -860,3 +902,4 @@ def test_every_grouped_measure_is_a_case() -> None:
     assert {f"touchpoints_{t}" for t in ("reach", "contacts", "lift")} <= names
     assert {"journeys_sessions", "journeys_removal"} <= names
     assert {"comment_sentiment", "comment_themes", "theme_impact"} <= names
+    assert "team_ledger" in names
