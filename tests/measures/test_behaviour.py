@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from scipy import stats
 
 from hxmetrics.datasets import simulate_organisation
-from hxmetrics.errors import HxWarning, InputTableError, ParameterError
+from hxmetrics.errors import HxWarning, InputTableError, ParameterError, PrivacyError
 from hxmetrics.measures._result import PROTOCOL_COLUMNS, is_result
 from hxmetrics.measures.behaviour import SIGNALS, behaviour_profile, behaviour_summary
 from hxmetrics.measures.clv import BetaGeo, rfm_summary
@@ -240,9 +240,10 @@ def _events_at(episodes: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
 
 
 def test_delayed_entry_hazard_matches_statsmodels() -> None:
-    """Reference: statsmodels 0.14 ``SurvfuncRight(time, status, entry=entry)``, whose
+    """Reference: statsmodels 0.15 ``SurvfuncRight(time, status, entry=entry)``, whose
     risk set at u is the subjects with entry < u <= time, as ours."""
-    sm = pytest.importorskip("statsmodels.api", reason="statsmodels is a core dependency")
+    import statsmodels.api as sm  # a core dependency: imported, never skipped
+
     rng = np.random.default_rng(7)
     as_of = pd.Timestamp("2025-01-01")
     ep = _random_episodes(rng, 400, as_of)
@@ -440,6 +441,17 @@ def test_missing_column_is_named() -> None:
         )
     with pytest.raises(InputTableError, match=r"episodes.*end"):
         behaviour_profile(events, as_of=AS_OF, episodes=episodes.drop(columns="end"))
+
+
+def test_an_identifier_is_not_carried_beside_person_id() -> None:
+    # Found in review: by="email" put each person's email in the profile; a summary by
+    # a silo id gave groups of one.
+    events, _transactions, episodes = _hand()
+    with pytest.raises(PrivacyError, match="cannot group by 'email'"):
+        behaviour_profile(events.assign(email="x"), as_of=AS_OF, episodes=episodes, by="email")
+    profile = behaviour_profile(events, as_of=AS_OF, episodes=episodes)
+    with pytest.raises(PrivacyError, match="cannot group by 'source_id'"):
+        behaviour_summary(profile.assign(source_id="S1"), by=["role", "source_id"])
 
 
 def test_as_of_before_all_data() -> None:

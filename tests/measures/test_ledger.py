@@ -317,6 +317,34 @@ def test_revenue_rules_and_split_ownership() -> None:
     assert served.attrs["hxmetrics"]["revenue_window"] is None
 
 
+def test_transactions_that_cannot_be_credited_are_counted_or_refused() -> None:
+    # Found in review: rows without a time or an amount vanished from every count.
+    ev = _events(
+        [("p1", "customer", "chat", "2024-02-10"), ("p2", "customer", "web", "2024-01-03")]
+    )
+    tx = pd.DataFrame(
+        {
+            "person_id": ["p1", "p1", "p1"],
+            "timestamp": pd.to_datetime(["2024-02-12", None, "2024-02-13"]),
+            "amount": [10.0, 20.0, None],
+        }
+    )
+    out = team_ledger(TEAMS, events=ev, transactions=tx, period="Q", revenue_window="30D")
+    meta = out.attrs["hxmetrics"]
+    assert meta["n_transactions_excluded"] == {
+        "missing_timestamp": 1,
+        "missing_amount": 1,
+        "after_as_of": 0,
+    }
+    # Every row is credited, unattributed or excluded with its reason.
+    credited = int(out["n_transactions"].astype(int).sum())
+    excluded = sum(meta["n_transactions_excluded"].values())
+    assert credited + meta["n_transactions_unattributed"] + excluded == len(tx)
+    text = tx.assign(amount=pd.Series([10.0, "x", 3.0], dtype=object))
+    with pytest.raises(InputTableError, match=r"'amount' must hold numbers; rows \[1\]"):
+        team_ledger(TEAMS, events=ev, transactions=text, period="Q")
+
+
 def test_revenue_after_ownership_ended_keeps_its_row() -> None:
     ev = _events(
         [("p1", "customer", "chat", "2024-02-10"), ("p2", "customer", "web", "2024-01-03")]

@@ -147,6 +147,19 @@ def test_response_rates_reproduce_outcomerate_from_tables() -> None:
     assert "AAPOR (2023)" in meta["source"]
 
 
+def test_a_score_that_is_not_a_number_is_refused_not_counted_as_unanswered() -> None:
+    # Found in review: text scores made a complete response a break-off, silently.
+    inv, resp = _tables(EXAMPLE_ANSWERED, eligibility=EXAMPLE_ELIGIBILITY)
+    resp["score"] = resp["score"].astype(object)
+    resp.loc[[1, 2], "score"] = "four"
+    with pytest.raises(InputTableError, match=r"score must hold numbers.*rows \[1, 2\]"):
+        response_rates(inv, resp, eligibility="eligibility")
+    # A missing score is an unanswered item, as before.
+    resp.loc[[1, 2], "score"] = None
+    row = response_rates(inv, resp, eligibility="eligibility").iloc[0]
+    assert (row["complete"], row["partial"]) == (3, 3)
+
+
 def test_wilson_interval_matches_statsmodels() -> None:
     from statsmodels.stats.proportion import proportion_confint
 

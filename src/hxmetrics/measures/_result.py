@@ -40,7 +40,7 @@ import numpy as np
 import pandas as pd
 
 from hxmetrics.errors import ParameterError
-from hxmetrics.privacy import check_min_n, suppress
+from hxmetrics.privacy import check_group_columns, check_min_n, suppress
 
 __all__ = ["PROTOCOL_COLUMNS", "grouped_result", "is_result", "result_meta"]
 
@@ -119,6 +119,8 @@ def grouped_result(
     keys = keys.reset_index(drop=True)
     size = len(keys)
     by = [str(c) for c in keys.columns]
+    # One door for every grouped measure: groups of an identifier column are people.
+    check_group_columns(by, what=f"{measure}: by")
     clash = [c for c in by if c in PROTOCOL_COLUMNS or c.startswith("n_excluded_")]
     if clash:
         raise ParameterError(

@@ -96,6 +96,7 @@ from hxmetrics.measures._result import grouped_result
 from hxmetrics.measures.clv import BetaGeo, rfm_summary
 from hxmetrics.measures.clv._base import RepeatBuyingModel, check_unit
 from hxmetrics.measures.tenure import UNIT_DAYS, _as_date, retention_curve
+from hxmetrics.privacy import check_group_columns
 from hxmetrics.tables import ROLE_OF_SILO, ROLES, as_pandas
 
 __all__ = ["SIGNALS", "behaviour_profile", "behaviour_summary"]
@@ -152,6 +153,9 @@ def _roles_asked(role: str | Sequence[str] | None) -> tuple[str, ...]:
 
 def _by_columns(by: str | Sequence[str] | None) -> list[str]:
     cols = [] if by is None else ([by] if isinstance(by, str) else list(by))
+    # The profile has one row per person already: an identifier carried beside
+    # person_id would put an email or a silo id in the output.
+    check_group_columns(cols)
     for c in cols:
         if not isinstance(c, str):
             raise ParameterError(f"by must name columns; got {type(c).__name__} {c!r}.")

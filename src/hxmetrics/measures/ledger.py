@@ -517,7 +517,8 @@ def team_ledger(
         ``attrs["hxmetrics"]`` adds ``period``, ``revenue_rule``, ``revenue_window``,
         ``change_test``, ``multiple_comparison``, ``served_from``, ``unowned``,
         ``no_touchpoint``, ``after_as_of``, ``revenue_unattributed``,
-        ``n_transactions_unattributed``, ``as_of``.
+        ``n_transactions_unattributed``, ``n_transactions_excluded`` (transactions
+        without a timestamp or an amount, or after ``as_of``: not credited), ``as_of``.
 
     Raises
     ------
@@ -1005,11 +1006,22 @@ def _credit(
     check_columns(tx.columns, ["person_id", "timestamp", "amount"], table="transactions")
     t = _naive(tx["timestamp"], table="transactions", column="timestamp").to_numpy()
     amount = pd.to_numeric(tx["amount"], errors="coerce").to_numpy(dtype=float)
+    not_number = np.isnan(amount) & tx["amount"].notna().to_numpy()
+    if not_number.any():
+        pos = np.flatnonzero(not_number)[:5].tolist()
+        raise InputTableError(
+            f"transactions: column 'amount' must hold numbers; rows {pos} (positions) do not.",
+            table="transactions",
+            failure_cases=_cases([("amount", "numeric", None, p) for p in pos]),
+        )
     # Transactions' persons in the contacts' codes (-1: never served, or no person).
     person = persons.get_indexer(pd.Index(tx["person_id"].astype("str")))
-    keep = ~np.isnat(t) & ~np.isnan(amount)
+    no_time, no_amount = np.isnat(t), np.isnan(amount)
+    keep = ~no_time & ~no_amount
+    after = np.zeros(len(tx), dtype=bool)
     if cut is not None:
-        keep &= t <= np.datetime64(cut)
+        after = keep & (t > np.datetime64(cut))
+        keep &= ~after
     n_total, total = int(keep.sum()), float(amount[keep].sum())
     left = pd.DataFrame(
         {"tx": np.arange(n_total), "person_id": person[keep], "t": t[keep], "amount": amount[keep]}
@@ -1041,6 +1053,12 @@ def _credit(
     meta = {
         "revenue_unattributed": total - float(credited["share"].sum()),
         "n_transactions_unattributed": n_total - int(credited["tx"].nunique()),
+        # Rows that cannot be credited, counted (never silently dropped).
+        "n_transactions_excluded": {
+            "missing_timestamp": int(no_time.sum()),
+            "missing_amount": int((~no_time & no_amount).sum()),
+            "after_as_of": int(after.sum()),
+        },
     }
     return credited[["tx", "team", "period", "share"]], meta
 

@@ -491,7 +491,18 @@ def _dispositions(
         }
     )
     if "score" in resp.columns:
-        answered = pd.to_numeric(resp["score"], errors="coerce").notna().to_numpy(dtype=bool)
+        numbers = pd.to_numeric(resp["score"], errors="coerce")
+        text = (numbers.isna() & resp["score"].notna()).to_numpy(dtype=bool)
+        if text.any():
+            # A score that is not a number is bad input, not an unanswered item.
+            at = np.flatnonzero(text)
+            raise InputTableError(
+                f"responses: score must hold numbers (check numeric); {at.size} row(s) "
+                f"do not, e.g. rows {at[:_EXAMPLES].tolist()} (0-based positions).",
+                table="responses",
+                failure_cases=_failure(at, column="score", check="numeric"),
+            )
+        answered = numbers.notna().to_numpy(dtype=bool)
         rows = rows[answered[has]]
     instrument_of = pd.Series(
         inv["instrument"].astype("string").to_numpy(dtype=object), index=inv_ids
