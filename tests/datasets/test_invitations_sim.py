@@ -110,8 +110,9 @@ def test_response_depends_on_role_and_covariates(invited: Organisation) -> None:
     workers = truth[truth["role"] == "worker"]
     gig = workers.loc[workers["engagement"] == "gig", "propensity"]
     interns = workers.loc[workers["engagement"] == "intern", "propensity"]
-    if len(gig) and len(interns):
-        assert gig.mean() > interns.mean()
+    assert len(gig) > 0
+    assert len(interns) > 0
+    assert gig.mean() > interns.mean()
     # Tenure: longer tenure, higher propensity within a role x engagement cell.
     cell = workers[workers["engagement"] == "full_time"]
     order = np.argsort(cell["tenure_years"].to_numpy())
