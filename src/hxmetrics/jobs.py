@@ -29,6 +29,10 @@ A job file::
                                  # default: a model fitted on these rosters
     threshold = 0.9              # optional: match probability that links two records
 
+    [instruments]                # optional: check every answer against its item
+    banks = ["core"]             # built-in banks: core, zero_distance, customer_centricity
+    catalogue = "items.toml"     # and/or your own catalogue (TOML or CSV)
+
     [privacy]
     min_n = 5                    # default 5; 1 turns suppression off
 
@@ -96,7 +100,9 @@ __all__ = [
     "ENGINES",
     "Job",
     "JobError",
+    "job_catalogue",
     "job_inputs",
+    "job_instruments",
     "job_linkage",
     "load_job",
     "run_job",
@@ -148,6 +154,10 @@ class Job:
     model_file: Path | None = None
     #: ``[linkage] threshold``; None: the library's default.
     threshold: float | None = None
+    #: ``[instruments] banks``: built-in item banks the answers are checked against.
+    banks: tuple[str, ...] = ()
+    #: ``[instruments] catalogue``: the organisation's own catalogue (TOML or CSV).
+    catalogue_file: Path | None = None
 
 
 def _measure_functions() -> dict[str, Callable[..., pd.DataFrame]]:
@@ -321,11 +331,31 @@ def job_linkage(path: str | os.PathLike[str]) -> tuple[str, Path | None, float |
     return _linkage(raw, path.parent, "stakeholders" in raw)
 
 
+def job_instruments(path: str | os.PathLike[str]) -> tuple[tuple[str, ...], Path | None]:
+    """What a job file checks answers against (its ``[instruments]``): banks, catalogue file.
+
+    ``hxmetrics report --job`` checks as the job does without running its measures.
+    Without an ``[instruments]`` section: ``((), None)``.
+    """
+    path = Path(path)
+    raw = _read_toml(path)
+    return _instruments(raw, path.parent, _inputs(raw, path))
+
+
 def load_job(path: str | os.PathLike[str], *, engine: str | None = None) -> Job:
     """Read and check a job file; every problem is a :class:`JobError`."""
     path = Path(path)
     raw = _read_toml(path)
-    known = {"job", "inputs", "output", "stakeholders", "linkage", "privacy", "measure"}
+    known = {
+        "job",
+        "inputs",
+        "output",
+        "stakeholders",
+        "linkage",
+        "instruments",
+        "privacy",
+        "measure",
+    }
     for key in raw:
         if key not in known:
             raise JobError(f"{path}: unknown section [{key}]." + did_you_mean(key, known))
@@ -362,11 +392,13 @@ def load_job(path: str | os.PathLike[str], *, engine: str | None = None) -> Job:
             if not secret_file.is_file():
                 raise JobError(f"[stakeholders].secret_file: no such file {secret_file}")
     method, model_file, threshold = _linkage(raw, base, has_stakeholders)
+    banks, catalogue_file = _instruments(raw, base, inputs)
     read = [
         *inputs.values(),
         path.resolve(),
         *([secret_file] if secret_file else []),
         *([model_file] if model_file else []),
+        *([catalogue_file] if catalogue_file else []),
     ]
     try:
         _outputs.check_output_dir(out_dir, inputs=read)
@@ -443,7 +475,69 @@ def load_job(path: str | os.PathLike[str], *, engine: str | None = None) -> Job:
         linkage_method=method,
         model_file=model_file,
         threshold=threshold,
+        banks=banks,
+        catalogue_file=catalogue_file,
     )
+
+
+def _instruments(
+    raw: Mapping[str, Any], base: Path, inputs: Mapping[str, Path]
+) -> tuple[tuple[str, ...], Path | None]:
+    """``[instruments]``: built-in banks and a catalogue file the answers are checked
+    against (the catalogue itself is read, and checked, when the job runs)."""
+    if "instruments" not in raw:
+        return (), None
+    section = _section(raw, "instruments")
+    _check_keys(section, ("banks", "catalogue"), "[instruments]")
+    if "responses" not in inputs:
+        raise JobError("[instruments] checks answers: it needs responses in [inputs].")
+    banks = section.get("banks", [])
+    if not isinstance(banks, list) or not all(isinstance(b, str) for b in banks):
+        raise JobError(f"[instruments].banks must be a list of bank names; got {banks!r}.")
+    from hxmetrics.instruments import BANKS
+
+    for bank in banks:
+        if bank not in BANKS:
+            raise JobError(
+                f"[instruments].banks: unknown bank {bank!r}; built in: {', '.join(BANKS)}."
+                + did_you_mean(bank, BANKS)
+            )
+    catalogue: Path | None = None
+    if "catalogue" in section:
+        rel = _expect(section, "catalogue", str, "[instruments]")
+        catalogue = (base / rel).resolve()
+        if not catalogue.is_file():
+            raise JobError(f"[instruments].catalogue: no such file {catalogue}")
+        if catalogue.suffix.lower() not in (".toml", ".csv"):
+            raise JobError(f"[instruments].catalogue: expected .toml or .csv, got {catalogue}")
+    if not banks and catalogue is None:
+        raise JobError("[instruments] names no banks and no catalogue: nothing to check.")
+    return tuple(banks), catalogue
+
+
+def job_catalogue(job: Job) -> Any:
+    """The instrument catalogue of a job (its ``[instruments]``), or None without one."""
+    if not job.banks and job.catalogue_file is None:
+        return None
+    return read_catalogue(job.banks, job.catalogue_file)
+
+
+def read_catalogue(banks: Sequence[str], file: Path | None) -> Any:
+    """Built-in banks plus a catalogue file (TOML or CSV), as one catalogue."""
+    from hxmetrics.instruments import InstrumentCatalogue, load_bank
+
+    parts = [load_bank(*banks)] if banks else []
+    if file is not None:
+        read = (
+            InstrumentCatalogue.from_csv
+            if file.suffix.lower() == ".csv"
+            else InstrumentCatalogue.from_toml
+        )
+        parts.append(read(file))
+    catalogue = parts[0]
+    for part in parts[1:]:
+        catalogue = catalogue + part
+    return catalogue
 
 
 _LINKAGE_METHODS = ("exact", "probabilistic")
@@ -805,9 +899,11 @@ def run_job(job: Job) -> dict[str, Any]:
         logger.info("cleaned up after a killed run: %d actions", len(recovered))
     tables: dict[str, pd.DataFrame] = {}
     manifest_inputs = {}
+    catalogue = job_catalogue(job)
     for table, file in job.inputs.items():
         logger.debug("reading %s (%s)", table, file.suffix.lstrip("."))
-        tables[table] = validate(read_table(file), table=table)
+        checks = {"instruments": catalogue} if table == "responses" else {}
+        tables[table] = validate(read_table(file), table=table, **checks)
         logger.info(
             "validated %s: %d rows, %d columns", table, len(tables[table]), tables[table].shape[1]
         )
@@ -922,6 +1018,14 @@ def run_job(job: Job) -> dict[str, Any]:
     }
     if linkage is not None:
         manifest["linkage"] = linkage
+    if catalogue is not None:
+        manifest["instruments"] = {
+            "banks": list(job.banks),
+            "catalogue": None
+            if job.catalogue_file is None
+            else {"path": str(job.catalogue_file), "sha256": _sha256(job.catalogue_file)},
+            "instruments": list(catalogue.instruments),
+        }
     if secret_source is not None:
         # Where the secret behind person ids came from; never the secret itself.
         manifest["person_id_secret"] = secret_source

@@ -144,6 +144,36 @@ def _job_linkage(job: str | os.PathLike[str]) -> dict[str, Any]:
     return {"method": method, "model": model, "threshold": threshold}
 
 
+def _job_catalogue(job: str | os.PathLike[str]) -> tuple[Any, list[Path]]:
+    """The instrument catalogue of a job file's ``[instruments]`` (None without one),
+    and the catalogue file read."""
+    from hxmetrics.jobs import job_instruments, read_catalogue
+
+    banks, file = job_instruments(job)
+    if not banks and file is None:
+        return None, []
+    return read_catalogue(banks, file), [] if file is None else [file]
+
+
+def _catalogue(specs: Sequence[str]) -> tuple[Any, list[Path]]:
+    """Banks by name and catalogue files by path, as one catalogue (and the files read)."""
+    from hxmetrics.instruments import BANKS
+    from hxmetrics.jobs import read_catalogue
+
+    banks = [s for s in specs if s in BANKS]
+    files = [Path(s) for s in specs if s not in BANKS]
+    for file in files:
+        if file.suffix.lower() not in (".toml", ".csv") or not file.is_file():
+            raise ParameterError(
+                f"--instruments: {str(file)!r} is neither a built-in bank "
+                f"({', '.join(BANKS)}) nor a .toml or .csv catalogue file."
+                + did_you_mean(str(file), list(BANKS))
+            )
+    if len(files) > 1:
+        raise ParameterError("--instruments: give at most one catalogue file.")
+    return read_catalogue(banks, files[0] if files else None), files
+
+
 def _tables_from_job(job: str | os.PathLike[str]) -> dict[str, pd.DataFrame]:
     """The ``[inputs]`` of a job file (see :func:`hxmetrics.jobs.job_inputs`), read."""
     return {table: read_table(path) for table, path in _job_files(job).items()}
@@ -275,6 +305,7 @@ def build_report(
     method: str = "exact",
     model: Any = None,
     threshold: float | None = None,
+    instruments: Any = None,
 ) -> Report:
     """Compute every measure on the tables and lay them out as a report.
 
@@ -325,6 +356,10 @@ def build_report(
     threshold : float, optional
         With ``method="probabilistic"``: the match probability that links two
         records (default: the library's).
+    instruments : InstrumentCatalogue, optional
+        Check every answer against its item in this catalogue before anything is
+        computed (:func:`hxmetrics.tables.validate` with ``instruments=``): an answer
+        off its item's scale or to an item the catalogue lacks stops the report.
 
     Returns
     -------
@@ -361,7 +396,13 @@ def build_report(
         )
     steps = Progress(total=len(SECTIONS) + 3, enabled=False) if progress is None else progress
     with steps.step("Checking the tables against the contract"):
-        checked = {t: validate(tables[t], table=t) for t in TABLES if t in tables}
+        checked = {
+            t: validate(
+                tables[t], table=t, **({"instruments": instruments} if t == "responses" else {})
+            )
+            for t in TABLES
+            if t in tables
+        }
     with steps.step("Resolving stakeholders and attributing exhaust rows"):
         context = Context.build(
             checked,
@@ -407,6 +448,7 @@ def run_report(
     method: str | None = None,
     model: str | os.PathLike[str] | None = None,
     threshold: float | None = None,
+    instruments: Sequence[str] | None = None,
 ) -> Path:
     """Build the report and write it to one self-contained HTML file.
 
@@ -432,6 +474,10 @@ def run_report(
         ``[linkage]`` section (``method``, ``model_file``, ``threshold``) when ``job``
         is given, else ``"exact"``; a value given here wins over the job file's (another
         method than the job file's drops its model and threshold).
+    instruments : sequence of str, optional
+        Built-in bank names (``core``, ``zero_distance``, ``customer_centricity``)
+        and/or catalogue files (``.toml``, ``.csv``) to check every answer against.
+        Default: the job file's ``[instruments]`` when ``job`` is given, else none.
     progress : bool, optional
         Step progress on stderr; default: only when stderr is a terminal.
 
@@ -465,6 +511,13 @@ def run_report(
         inputs = list(files.values())
     else:
         files, inputs = {}, []
+    catalogue = None
+    if instruments is not None:
+        catalogue, files_read = _catalogue(instruments)
+        inputs.extend(files_read)
+    elif job is not None:
+        catalogue, files_read = _job_catalogue(job)
+        inputs.extend(files_read)
     if method is not None and method != linkage["method"]:
         # Another method than the job file's: its model and threshold do not apply.
         linkage = {"method": method, "model": None, "threshold": None}
@@ -497,6 +550,7 @@ def run_report(
         method=linkage["method"],
         model=linkage["model"],
         threshold=linkage["threshold"],
+        instruments=catalogue,
     )
     with steps.step("Checking for identifiers and writing the report"):
         return report.write(target, inputs=inputs)
@@ -616,6 +670,15 @@ def add_report_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPa
         help="with --method probabilistic: the match probability that links two records",
     )
     parser.add_argument(
+        "--instruments",
+        nargs="+",
+        metavar="BANK_OR_FILE",
+        default=None,
+        help="check every answer against these item banks (core, zero_distance, "
+        "customer_centricity) and/or a catalogue file (.toml or .csv); default with "
+        "--job: its [instruments]",
+    )
+    parser.add_argument(
         "--quiet", action="store_true", help="no progress on stderr, even on a terminal"
     )
     return parser
@@ -639,6 +702,7 @@ def report_from_args(args: argparse.Namespace) -> int:
         method=args.method,
         model=args.model,
         threshold=args.threshold,
+        instruments=args.instruments,
     )
     print(f"wrote {written}")
     return 0
