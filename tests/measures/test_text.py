@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from hxmetrics.datasets import Organisation, simulate_organisation
 from hxmetrics.datasets._comments import THEMES, add_comments, theme_keywords
-from hxmetrics.errors import InputTableError, ParameterError, PrivacyError
+from hxmetrics.errors import HxWarning, InputTableError, ParameterError, PrivacyError
 from hxmetrics.measures.text import (
     NEGATIVE_THRESHOLD,
     POSITIVE_THRESHOLD,
@@ -149,8 +149,13 @@ def test_engines_agree(engine: str) -> None:
 
 
 def test_simulated_tone_is_recovered(org: Organisation) -> None:
-    """The simulator's tone (by the score) against VADER's: the planted sentences are
-    unambiguous, so every comment falls in its planted class."""
+    """The simulator's tone (by the score) against VADER's.
+
+    This holds by construction, not as evidence of VADER's accuracy: the simulator
+    writes each tone with sentence endings chosen for their VADER compound (about
+    +0.8, 0 and -0.75, see datasets._comments.PREDICATES) and theme words VADER does
+    not score, so every comment falls in its planted class. It checks the plumbing
+    (scores, thresholds, the tone column, ids), not the lexicon."""
     res = comment_sentiment(org.comments, by="silo")
     planted = org.truth.planted["comments"]["comments"].set_index("comment_id")["tone"]
     tone = res.comments.set_index("comment_id")["tone"]
@@ -461,8 +466,12 @@ def test_impact_bad_input() -> None:
 
 def test_impact_recovers_planted_effects(org: Organisation) -> None:
     """Each role's two effect themes (a problem with beta < 0, a praise with beta > 0)
-    and two themes without effect: the Welch interval covers the planted expected
-    difference (truth conditional on the linked scores; see datasets._comments)."""
+    and two themes without effect: every estimate lies within 4 of its standard errors
+    of the planted expected difference (truth conditional on the linked scores; see
+    datasets._comments). 4 SE, not the 95% interval, because 8 intervals at one seed
+    would all cover only 0.95**8 = 66% of the time; |z| > 4 has probability 6e-5 per
+    theme, while a flipped sign (planted -2.9 and +1.6, SE about 0.25) or an
+    estimate off by a point is caught. Coverage is tested over draws below."""
     assert org.comments is not None
     effects = org.truth.planted["comments"]["effects"].set_index(["silo", "theme"])
     for silo in ("customers", "workers"):
@@ -476,7 +485,8 @@ def test_impact_recovers_planted_effects(org: Organisation) -> None:
         )
         for row in res.differences.itertuples():
             truth = effects.loc[(silo, row.theme), "expected_difference"]
-            assert row.ci_low <= truth <= row.ci_high, (silo, row.theme, row.estimate, truth)
+            z = (row.estimate - truth) / row.se
+            assert abs(z) <= 4, (silo, row.theme, row.estimate, truth, row.se)
         drivers = res.drivers
         assert drivers is not None
         top = drivers.sort_values("rank")["driver"].iloc[0]
@@ -504,26 +514,65 @@ def test_impact_with_data_driven_themes(org: Organisation) -> None:
     assert row["ci_low"] <= truth <= row["ci_high"]
 
 
+def _conditional_sd(score: np.ndarray, p: np.ndarray) -> float:
+    """SD of the with-minus-without difference when the mentions are redrawn with
+    probabilities ``p`` and the scores kept: the delta method on
+    sum(m y)/sum(m) - sum((1-m) y)/sum(1-m), m ~ Bernoulli(p) independent."""
+    n1, n0 = p.sum(), (1 - p).sum()
+    mu1, mu0 = (p * score).sum() / n1, ((1 - p) * score).sum() / n0
+    grad = (score - mu1) / n1 + (score - mu0) / n0
+    return float(np.sqrt((p * (1 - p) * grad**2).sum()))
+
+
 def test_impact_interval_coverage() -> None:
-    """Coverage of the Welch interval of the wait-time effect over 20 draws of the
-    comments of one organisation (the truth: the expected difference given the
-    scores). Nominal 95%; at least 16 of 20 required: P(X <= 15 | p = 0.95) = 1.6%."""
+    """Coverage of the Welch intervals of the four customer themes (two with an
+    effect, two without) over 30 draws of the comments of one organisation (scores
+    fixed; the truth the expected difference given the scores), two-sided.
+
+    Welch's SE is the SE of resampled answers; with the scores held fixed only the
+    mentions vary, whose SD (``_conditional_sd``, from the planted probabilities) is
+    smaller (se / sd_cond about 1.1), so the interval over-covers this truth by design. The
+    expected coverage of each interval is q = 2 Phi(z * se / sd_cond) - 1 (normal
+    approximation), and the count covered must lie within 3 binomial SDs of sum(q),
+    plus 1 for the approximations (the 4 themes of a draw share their scores: the
+    binomial SD treats them as independent). At 50% (120 intervals; at seed 21:
+    62 covered, 65.4 expected, bound +-17.3) this fails when the SE is half (about 35
+    expected) or double (about 103) the right one, not only when it is too small. At
+    95% at least 108 of 120 must cover (P(X <= 107 | p = 0.95) = 0.8%; the expected
+    q is 0.965; 116 covered at seed 21)."""
+    from scipy import stats
+
     base = simulate_organisation(1500, random_state=21)
     rules = theme_keywords("customer")
-    covered = 0
-    for seed in range(20):
+    covered = {0.5: 0, 0.95: 0}
+    expected: dict[float, list[float]] = {0.5: [], 0.95: []}
+    for seed in range(30):
         org = add_comments(base, random_state=seed, descriptions=False)
         assert org.comments is not None
         part = org.comments.loc[org.comments["silo"] == "customers"]
-        res = theme_impact(part, org.responses, themes={"w": rules["wait_time"]}, n_resamples=0)
-        row = res.differences.iloc[0]
-        truth = (
-            org.truth.planted["comments"]["effects"]
-            .set_index(["silo", "theme"])
-            .loc[("customers", "wait_time"), "expected_difference"]
-        )
-        covered += int(row["ci_low"] <= truth <= row["ci_high"])
-    assert covered >= 16
+        planted = org.truth.planted["comments"]
+        truth = planted["effects"].set_index(["silo", "theme"]).loc["customers"]
+        spec = planted["themes"].set_index(["role", "theme"]).loc["customer"]
+        linked = planted["comments"]
+        score = linked.loc[linked["silo"] == "customers", "score"].to_numpy(dtype=float)
+        for confidence in covered:
+            res = theme_impact(
+                part, org.responses, themes=rules, n_resamples=0, confidence=confidence
+            )
+            z = stats.norm.ppf((1 + confidence) / 2)
+            for row in res.differences.itertuples():
+                planted_diff = truth.loc[row.theme, "expected_difference"]
+                covered[confidence] += int(row.ci_low <= planted_diff <= row.ci_high)
+                a, b = spec.loc[row.theme, ["alpha", "beta"]]
+                p = 1 / (1 + np.exp(-(a + b * (score - 7))))
+                sd_cond = _conditional_sd(score, p)
+                expected[confidence].append(2 * stats.norm.cdf(z * row.se / sd_cond) - 1)
+    q = np.array(expected[0.5])
+    assert len(q) == 120
+    bound = 3 * np.sqrt((q * (1 - q)).sum()) + 1
+    assert abs(covered[0.5] - q.sum()) <= bound, (covered, q.sum(), bound)
+    assert stats.binom.cdf(107, 120, 0.95) < 0.01
+    assert covered[0.95] >= 108, covered
 
 
 def test_impact_by_group_fits_each_group(org: Organisation) -> None:
@@ -613,7 +662,11 @@ def test_no_planted_identifier_in_any_output(org: Organisation) -> None:
         s = comment_sentiment(comments, by="silo")
         t_nmf = comment_themes(comments, n_themes=3, random_state=0, by="silo")
         t_rules = comment_themes(comments, themes=theme_keywords("customer"), by="silo")
-        imp = theme_impact(comments, responses, themes=t_rules, n_resamples=0)
+        if comments is loud:  # every loud answer scores 5: nothing for key drivers
+            with pytest.warns(HxWarning, match="outcome 'ltr' is constant"):
+                imp = theme_impact(comments, responses, themes=t_rules, n_resamples=0)
+        else:
+            imp = theme_impact(comments, responses, themes=t_rules, n_resamples=0)
         verb = verbatims(comments, themes=t_nmf, n=1000, random_state=0)
         verb_all = verbatims(comments, n=1000, random_state=0, by="silo")
         for frame in (
@@ -645,6 +698,104 @@ def test_no_planted_identifier_in_any_output(org: Organisation) -> None:
     # The redacted verbatims still say what kind of identifier was there.
     assert "[EMAIL]" in text
     assert "[PHONE]" in text
+
+
+def test_no_roster_name_in_any_output_with_names(org: Organisation) -> None:
+    """Issue 16: people's names in comments never reach an output when the caller
+    passes the rosters' names (names are redacted only from a given list: no model
+    finds them). Full names (given + family) of roster persons
+    (simulate_identity_rosters) are planted in a third of the customers' comments, and
+    one person's name in 40 of them, often enough to become a top term of a
+    data-driven theme if it were not redacted (checked, so the test can fail)."""
+    from hxmetrics.datasets import simulate_identity_rosters
+
+    assert org.comments is not None
+    rosters = simulate_identity_rosters(400, random_state=5).rosters
+    people = pd.concat(
+        [r[["given_name", "family_name"]] for r in rosters.values()], ignore_index=True
+    ).dropna()
+    names = sorted(set(people["given_name"]) | set(people["family_name"]))
+    # Planted: whole names of letters only, at least 4 letters (an initial "M" is a
+    # name of the list but cannot be checked as a word of the output).
+    ok = people.apply(lambda c: c.str.fullmatch(r"[A-Za-z]{4,}")).all(axis=1)
+    planted = people.loc[ok].drop_duplicates().head(60).reset_index(drop=True)
+    part = org.comments.loc[org.comments["silo"] == "customers"].reset_index(drop=True)
+    rng = np.random.default_rng(4)
+    at = rng.choice(len(part), size=len(part) // 3, replace=False)
+    who = planted.iloc[np.arange(len(at)) % len(planted)].reset_index(drop=True)
+    who.iloc[:40] = planted.iloc[0].to_numpy()
+    full = (who["given_name"] + " " + who["family_name"]).to_numpy(dtype=object)
+    text = part["text"].to_numpy(dtype=object).copy()
+    text[at] = text[at] + " Ask for " + full + " next time."
+    part = part.assign(text=text)
+    loud = {str(planted.iloc[0, 0]).lower(), str(planted.iloc[0, 1]).lower()}
+
+    unredacted = comment_themes(part, n_themes=4, random_state=0, sentiment=False)
+    assert unredacted.terms is not None
+    assert loud & set(unredacted.terms["term"]), "the planted name should be a top term"
+
+    t_nmf = comment_themes(part, n_themes=4, random_state=0, names=names)
+    t_rules = comment_themes(part, themes=theme_keywords("customer"), names=names)
+    imp_nmf = theme_impact(
+        part, org.responses, n_themes=4, names=names, n_resamples=50, random_state=0
+    )
+    imp_rules = theme_impact(part, org.responses, themes=t_nmf, n_resamples=0, names=names)
+    verb = verbatims(part, themes=t_nmf, n=1000, random_state=0, names=names)
+    verb_all = verbatims(part, n=1000, random_state=0, names=names)
+    frames = [
+        t_nmf.comments,
+        t_nmf.themes,
+        t_nmf.spans,
+        t_nmf.weights,
+        t_nmf.terms,
+        t_rules.comments,
+        t_rules.themes,
+        t_rules.spans,
+        imp_nmf.differences,
+        imp_nmf.drivers,
+        imp_rules.differences,
+        imp_rules.drivers,
+        verb,
+        verb_all,
+    ]
+    text_out = "\n".join(_strings(f) for f in frames) + "\n".join(
+        repr(r.settings) for r in (t_nmf, t_rules, imp_nmf, imp_rules)
+    )
+    assert len(verb_all) > len(at) // 2  # the planted comments are quoted, redacted
+    # theme_impact's own themes were fitted on the redacted texts: the same as the
+    # themes comment_themes fits with names= (same seed), not those without.
+    kw = {"n_themes": 4, "random_state": 0, "sentiment": False, "min_n": None}
+    for listed, same in ((names, True), (None, False)):
+        fitted = comment_themes(part, names=listed, **kw)  # type: ignore[arg-type]
+        again = theme_impact(part, org.responses, themes=fitted, n_resamples=0)
+        equal = np.allclose(
+            again.differences["estimate"], imp_nmf.differences["estimate"], equal_nan=True
+        )
+        assert equal == same
+    assert "[NAME]" in text_out
+    words = set(planted["given_name"].str.lower()) | set(planted["family_name"].str.lower())
+    found = set(re.findall(r"[a-z]+", text_out.lower())) & words
+    assert not found, "a planted name survived"
+
+
+def test_impact_warns_when_key_drivers_cannot_be_fitted() -> None:
+    """Two themes mentioned by exactly the same answers are collinear: no key drivers
+    for the group, said by an HxWarning (and kept in settings), the differences given."""
+    comments = pd.DataFrame(
+        {
+            "response_id": [f"r{i}" for i in range(12)],
+            "text": ["long queue, long wait"] * 6 + ["nice staff"] * 6,
+        }
+    )
+    responses = pd.DataFrame(
+        {"response_id": [f"r{i}" for i in range(12)], "ltr": [2, 3, 4, 3, 2, 4, 9, 8, 10, 9, 9, 8]}
+    )
+    rules = {"queue": "queue", "wait": "wait*"}
+    with pytest.warns(HxWarning, match=r"all: key drivers not fitted.*collinear"):
+        res = theme_impact(comments, responses, themes=rules, n_resamples=0)
+    assert res.drivers is None
+    assert any("key drivers not fitted" in n for n in res.settings["drivers_notes"])
+    assert res.differences["estimate"].tolist() == pytest.approx([-5.833333333333333] * 2)
 
 
 def test_ticket_descriptions_are_comments_too(org: Organisation) -> None:
@@ -717,7 +868,8 @@ def test_impact_leaves_out_comments_the_themes_result_lacks() -> None:
             "text": ["queue"] * 18 + ["fine"] * 18 + ["queue"] * 4 + ["fine"] * 10,
         }
     )
-    responses = pd.DataFrame({"response_id": comments["response_id"], "ltr": 5.0})
+    # Scores that vary (a constant score would leave no key drivers, with a warning).
+    responses = pd.DataFrame({"response_id": comments["response_id"], "ltr": np.arange(n) % 11})
     themes = comment_themes(comments, themes={"q": "queue"}, by="team", min_n=5)
     assert set(themes.comments["team"]) == {"a"}  # b below 5, c hidden with it
     res = theme_impact(comments, responses, themes=themes, n_resamples=0, min_n=5)

@@ -61,6 +61,7 @@ from __future__ import annotations
 
 import functools
 import re
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -69,7 +70,7 @@ import numpy as np
 import pandas as pd
 
 from hxmetrics._display import DataclassDisplay
-from hxmetrics.errors import InputTableError, ParameterError, check_columns
+from hxmetrics.errors import HxWarning, InputTableError, ParameterError, check_columns
 from hxmetrics.measures._inference import check_confidence, check_random_state, t_critical
 from hxmetrics.measures._result import grouped_result
 from hxmetrics.privacy import DEFAULT_MIN_N, check_group_columns, check_min_n, suppress
@@ -1072,6 +1073,7 @@ def theme_impact(
     n_themes: int = 8,
     text: str = "text",
     by: str | Sequence[str] | None = None,
+    names: Sequence[str] | None = None,
     method: str = "relative_weights",
     n_resamples: int = 1000,
     confidence: float = 0.95,
@@ -1109,6 +1111,12 @@ def theme_impact(
         The column of the text.
     by : str or sequence of str, optional
         Group columns of the comments.
+    names : sequence of str, optional
+        Names of people (e.g. a roster's given and family names), redacted with
+        emails, phones and other identifiers before data-driven themes are fitted
+        (:func:`comment_themes`), so that no name can shape a theme. Only the names
+        given are redacted; identifiers of other kinds always are. Not used with
+        ``themes=`` a :class:`ThemesResult` (fitted already: pass ``names`` there).
     method : str, default "relative_weights"
         The key-driver method (``"relative_weights"``, ``"shapley"``,
         ``"dominance"``).
@@ -1133,6 +1141,14 @@ def theme_impact(
         numbers, an outcome twice for one response.
     ParameterError
         An outcome that is neither a column nor an item.
+
+    Warns
+    -----
+    HxWarning
+        When the key drivers of a group cannot be fitted (e.g. two themes mentioned
+        by exactly the same answers are collinear): the warning names the group and
+        the reason, the differences are still given, and the reason is kept in
+        ``settings["drivers_notes"]``.
 
     References
     ----------
@@ -1160,25 +1176,26 @@ def theme_impact(
                 "the comments by comment_id; the comments have no comment_id column."
             )
         found = themes.indicators().drop_duplicates(_ID).set_index(_ID)
-        names = themes.theme_names
+        theme_names = themes.theme_names
         ids = c.ids[c.keep]
         matched = pd.Index(found.index).get_indexer(ids)
-        hits = np.zeros((len(ids), len(names)), dtype=bool)
+        hits = np.zeros((len(ids), len(theme_names)), dtype=bool)
         ok = matched >= 0
-        hits[ok] = found[names].to_numpy(dtype=bool)[matched[ok]]
+        hits[ok] = found[theme_names].to_numpy(dtype=bool)[matched[ok]]
         themed = ok
     else:
-        names_kept = comment_themes(
+        kept_themes = comment_themes(
             c.frame.loc[c.keep].assign(**{_ID: np.arange(int(c.keep.sum()))}),
             themes=themes,
             n_themes=n_themes,
             text=text,
             sentiment=False,
+            names=names,
             random_state=random_state,
             min_n=None,
         )
-        names = names_kept.theme_names
-        hits = names_kept.comments[names].to_numpy(dtype=bool)
+        theme_names = kept_themes.theme_names
+        hits = kept_themes.comments[theme_names].to_numpy(dtype=bool)
         themed = np.ones(len(hits), dtype=bool)
     score = _scores(responses, outcome)
     rid = c.frame["response_id"].astype(object).to_numpy()[c.keep]
@@ -1190,18 +1207,18 @@ def theme_impact(
     codes_all = c.codes[c.keep]
 
     # One unit per response: any of its comments mentioning a theme counts.
-    frame = pd.DataFrame(hits[linked], columns=names)
+    frame = pd.DataFrame(hits[linked], columns=theme_names)
     frame["_rid"] = rid[linked]
     frame["_group"] = codes_all[linked]
     frame["_score"] = linked_score[linked]
     per = frame.groupby("_rid", sort=True).agg(
-        {**dict.fromkeys(names, "max"), "_group": "first", "_score": "first"}
+        {**dict.fromkeys(theme_names, "max"), "_group": "first", "_score": "first"}
     )
     y = per["_score"].to_numpy(dtype=float)
     g = per["_group"].to_numpy(dtype=np.int64)
     n_total = np.bincount(g, minlength=size)
     parts = []
-    for theme in names:
+    for theme in theme_names:
         on = per[theme].to_numpy(dtype=bool)
         n1, m1, se1, _, _ = _mean_t(y[on], g[on], size, confidence)
         n0, m0, se0, _, _ = _mean_t(y[~on], g[~on], size, confidence)
@@ -1233,11 +1250,11 @@ def theme_impact(
             small = suppress(sides, min_n=min_n, by=c.by)["suppressed"].to_numpy(dtype=bool)
             part = _blank(part, small, keep=[*c.by, "theme", "measure"])
         parts.append(part)
-    differences = _by_group_then_theme(parts, c.by, names)
+    differences = _by_group_then_theme(parts, c.by, theme_names)
 
     drivers, note = _theme_drivers(
         per,
-        names,
+        theme_names,
         c,
         outcome=outcome,
         method=method,
@@ -1248,7 +1265,7 @@ def theme_impact(
     )
     settings = {
         "outcome": outcome,
-        "themes": names,
+        "themes": theme_names,
         "method": method,
         "n_linked": len(per),
         "n_comments_linked": int(linked.sum()),
@@ -1317,7 +1334,17 @@ def _theme_drivers(
                 min_n=min_n,
             )
         except HxError as exc:
-            notes.append(f"{label}: key drivers not fitted: {exc}")
+            note = f"{label}: key drivers not fitted: {exc}"
+            notes.append(note)
+            warnings.warn(
+                f"theme_impact: {note} The differences are still computed; this group's "
+                "key drivers are left out (settings['drivers_notes']). Remove the cause "
+                "named: merge or drop themes mentioned by the same answers (collinear), "
+                "use fewer themes for few answers; a score that does not vary has nothing "
+                "to explain.",
+                HxWarning,
+                stacklevel=3,
+            )
             continue
         for j, col in enumerate(c.by):
             out.insert(1 + j, col, c.keys[col].iloc[code])
