@@ -2,10 +2,10 @@
 
     python docs/plot_instruments.py
 
-On the bundled sample (:func:`hxmetrics.datasets.load_sample`). When the sample was
-written without the optional simulation steps, the teams ledger (``add_teams``) and the
-instruments wave (``add_instruments``) are simulated on it here with fixed seeds. The
-answers are attributed to persons with the stakeholder registry, then:
+On the bundled sample (:func:`hxmetrics.datasets.load_sample`), as it is: it carries the
+teams ledger (``org.teams``) and one wave of the zero-distance and customer-centricity
+banks (``org.responses``). The answers are attributed to persons with the stakeholder
+registry built from the sample's rosters, then:
 
 * ``docs/_static/instruments_zero_distance_profile.png``: the zero-distance profile by
   role (:func:`~hxmetrics.instruments.score_instrument`);
@@ -28,8 +28,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from hxmetrics.datasets import Organisation, load_sample
-from hxmetrics.datasets._instruments import add_instruments
+from hxmetrics.datasets import load_sample
 from hxmetrics.instruments import (
     BANKS,
     check_responses,
@@ -42,20 +41,8 @@ from hxmetrics.stakeholders import StakeholderRegistry
 STATIC = Path(__file__).resolve().parent / "_static"
 
 
-def organisation() -> Organisation:
-    """The sample, with the teams ledger and the instruments wave if it lacks them."""
-    org = load_sample()
-    if org.teams is None:
-        from hxmetrics.datasets._teams import add_teams
-
-        org = add_teams(org, random_state=1)
-    if "instruments" not in org.truth.planted:
-        org = add_instruments(org, random_state=3)
-    return org
-
-
 def main() -> None:
-    org = organisation()
+    org = load_sample()
     catalogue = load_bank(*BANKS)
     check_responses(org.responses, catalogue)
     registry = StakeholderRegistry.from_rosters(
@@ -96,7 +83,7 @@ def main() -> None:
         .round(2)
         .to_string()
     )
-    fig, ax = plt.subplots(figsize=(7.5, 4.5), layout="constrained")
+    fig, ax = plt.subplots(figsize=(8.5, 4.5), layout="constrained")
     gap.plot(ax=ax)
     own = planted["gap"][planted["gap"]["team"] == planted["gap_team"]].set_index("subscale")
     subs = list(dict.fromkeys(gap.gaps["subscale"].astype(str)))
@@ -105,7 +92,7 @@ def main() -> None:
     y = [i + (j - (k - 1) / 2) * 0.8 / k for i in range(len(subs))]  # the team's row
     ax.scatter(own["gap"].reindex(subs), y, marker="x", color="black", s=60,
                label=f"planted ({planted['gap_team']})", zorder=5)  # fmt: skip
-    ax.legend(loc="best", fontsize=8)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)  # off the data
     fig.savefig(STATIC / "instruments_gap.png", dpi=110)
 
 
