@@ -8,6 +8,8 @@
   instruments of the simulator and the sample), ``"zero_distance"`` (the six practices,
   with worker, customer and partner variants of each item) and ``"customer_centricity"``
   (the eight dimensions). Their items are written by the project and not yet validated.
+* :func:`scale_for`: the scale of the items answered in a table, which the measures
+  (``csat``, ``ces``, ``mean_score`` with ``instruments=``) take from the catalogue.
 * :func:`score_instrument`: long answers in; reverse keying, subscale scores per person
   and group, reliability, the subscale structure's CFA fit, invariance across roles and
   a maturity profile (:class:`InstrumentScores`).
@@ -20,6 +22,7 @@ from hxmetrics.instruments._banks import BANKS, load_bank
 from hxmetrics.instruments._catalogue import CATALOGUE_COLUMNS, InstrumentCatalogue, Item
 from hxmetrics.instruments._checks import check_responses, keying_check, response_failures
 from hxmetrics.instruments._gap import ZeroDistanceGap, zero_distance_gap
+from hxmetrics.instruments._scale import scale_for
 from hxmetrics.instruments._scoring import InstrumentScores, score_instrument
 
 __all__ = [
@@ -33,6 +36,7 @@ __all__ = [
     "keying_check",
     "load_bank",
     "response_failures",
+    "scale_for",
     "score_instrument",
     "zero_distance_gap",
 ]

@@ -108,6 +108,29 @@ _RESERVED = [
 # ---------------------------------------------------------------------------
 
 
+def _scale_from(
+    data: Any, scale: Any, instruments: Any, measure: str, *, required: bool = True
+) -> Any:
+    """``scale`` as given, or taken from the catalogue's items (``instruments=``)."""
+    if instruments is None:
+        if scale is None and required:
+            raise ParameterError(
+                f"{measure}: scale is required, e.g. scale=(1, 5) (scales vary), or pass "
+                "instruments=catalogue to take it from the items' scale."
+            )
+        return scale
+    from hxmetrics.instruments import scale_for
+
+    low, high = scale_for(data, instruments)
+    found = (int(low), int(high)) if low == round(low) and high == round(high) else (low, high)
+    if scale is not None and tuple(float(v) for v in scale) != (float(low), float(high)):
+        raise ParameterError(
+            f"{measure}: scale={tuple(scale)!r} differs from the catalogue's {found!r} for "
+            "these items; give one or the other."
+        )
+    return found
+
+
 def _check_scale(scale: Any, *, integer: bool) -> tuple[float, float]:
     try:
         low, high = scale
@@ -487,13 +510,14 @@ def csat(
     data: Any,
     score: str,
     *,
-    scale: tuple[int, int],
+    scale: tuple[int, int] | None = None,
     box: Sequence[int],
     by: str | Sequence[str] | None = None,
     weights: str | None = None,
     method: str = "wilson",
     confidence: float = 0.95,
     min_n: int | None = None,
+    instruments: Any = None,
 ) -> pd.DataFrame:
     """Customer satisfaction: the share of answers in ``box`` of ``scale``, in percent.
 
@@ -505,7 +529,8 @@ def csat(
         The rating column (whole numbers on ``scale``; missing answers are excluded
         and counted in ``n_excluded_missing``).
     scale : (int, int)
-        Lowest and highest scale points, e.g. ``(1, 5)``. Required: CSAT scales vary.
+        Lowest and highest scale points, e.g. ``(1, 5)``. Required (CSAT scales vary)
+        unless ``instruments`` gives it.
     box : sequence of int
         The points counted as satisfied, e.g. ``(4, 5)`` for top-2-box. Required.
     by : str or sequence of str, optional
@@ -518,6 +543,10 @@ def csat(
         Interval level.
     min_n : int, optional
         Suppress groups with fewer answers (and their complements).
+    instruments : InstrumentCatalogue, optional
+        Take ``scale`` from the catalogue (:func:`hxmetrics.instruments.scale_for`):
+        ``data`` has ``instrument`` and ``item`` columns whose items share one scale in
+        the catalogue; an item it lacks is an error, not a guess.
 
     Returns
     -------
@@ -546,6 +575,7 @@ def csat(
     0    csat  263      81      30.8   25.53    36.62
     """
     check_choice("method", method, SHARE_METHODS)
+    scale = _scale_from(data, scale, instruments, "csat")
     stats = csat_statistics(data, score, scale=scale, box=box, by=by, weights=weights)
     return csat_from_statistics(stats, method=method, confidence=confidence, min_n=min_n)
 
@@ -647,7 +677,7 @@ def ces(
     data: Any,
     score: str,
     *,
-    scale: tuple[int, int],
+    scale: tuple[int, int] | None = None,
     polarity: str,
     by: str | Sequence[str] | None = None,
     weights: str | None = None,
@@ -655,6 +685,7 @@ def ces(
     method: str = "wilson",
     confidence: float = 0.95,
     min_n: int | None = None,
+    instruments: Any = None,
 ) -> pd.DataFrame:
     """Customer Effort Score on an explicit scale and polarity; higher always means easier.
 
@@ -665,12 +696,12 @@ def ces(
     score : str
         The effort item (whole numbers on ``scale``).
     scale : (int, int)
-        E.g. ``(1, 7)`` for CES 2.0. Required.
+        E.g. ``(1, 7)`` for CES 2.0. Required unless ``instruments`` gives it.
     polarity : {"higher_is_easier", "lower_is_easier"}
         CES 2.0 ("the company made it easy", 7 = strongly agree) is
         ``"higher_is_easier"``; an effort item where 1 = very low effort is
         ``"lower_is_easier"`` and is reflected (``x -> low + high - x``). Required.
-    by, weights, confidence, min_n
+    by, weights, confidence, min_n, instruments
         As in :func:`csat`.
     statistic : {"mean", "share"}
         ``"mean"``: mean ease on the scale with a t interval. ``"share"``: percent
@@ -703,6 +734,7 @@ def ces(
     check_choice("statistic", statistic, _STATISTICS)
     if statistic == "share":
         check_choice("method", method, SHARE_METHODS)
+    scale = _scale_from(data, scale, instruments, "ces")
     stats = ces_statistics(
         data, score, scale=scale, polarity=polarity, statistic=statistic, by=by, weights=weights
     )
@@ -773,6 +805,7 @@ def mean_score(
     scale: tuple[float, float] | None = None,
     confidence: float = 0.95,
     min_n: int | None = None,
+    instruments: Any = None,
 ) -> pd.DataFrame:
     """Mean of a Likert or rating item per group, with a t interval.
 
@@ -782,8 +815,8 @@ def mean_score(
         Any frame narwhals accepts.
     score : str
         A numeric rating column; missing answers are excluded and counted.
-    by, weights, confidence, min_n
-        As in :func:`csat`.
+    by, weights, confidence, min_n, instruments
+        As in :func:`csat` (with ``instruments``, the scale is the items').
     scale : (float, float), optional
         If given, answers outside it are an error and the interval is clipped to it.
 
@@ -816,5 +849,6 @@ def mean_score(
     >>> round(float(r["ci_low"].iloc[0]), 7), round(float(r["ci_high"].iloc[0]), 7)
     (-0.5297804, 2.0297804)
     """
+    scale = _scale_from(data, scale, instruments, "mean_score", required=False)
     stats = mean_score_statistics(data, score, scale=scale, by=by, weights=weights)
     return mean_score_from_statistics(stats, scale=scale, confidence=confidence, min_n=min_n)
