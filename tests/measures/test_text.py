@@ -796,6 +796,17 @@ def test_impact_warns_when_key_drivers_cannot_be_fitted() -> None:
     assert res.drivers is None
     assert any("key drivers not fitted" in n for n in res.settings["drivers_notes"])
     assert res.differences["estimate"].tolist() == pytest.approx([-5.833333333333333] * 2)
+    # A group too small for a regression (3 answers, 2 varying themes: fewer than
+    # themes + 2) is a size rule like min_n: noted, no warning (warnings are errors).
+    small = theme_impact(
+        comments.iloc[[0, 6, 7]],
+        responses,
+        themes={"queue": "queue", "staff": "staff"},
+        n_resamples=0,
+        min_n=None,
+    )
+    assert small.drivers is None
+    assert any("fewer than themes + 2" in n for n in small.settings["drivers_notes"])
 
 
 def test_ticket_descriptions_are_comments_too(org: Organisation) -> None:

@@ -1145,10 +1145,12 @@ def theme_impact(
     Warns
     -----
     HxWarning
-        When the key drivers of a group cannot be fitted (e.g. two themes mentioned
-        by exactly the same answers are collinear): the warning names the group and
-        the reason, the differences are still given, and the reason is kept in
-        ``settings["drivers_notes"]``.
+        When the key drivers of a group cannot be fitted (two themes mentioned by
+        exactly the same answers are collinear; a score that does not vary): the
+        warning names the group and the reason, the differences are still given, and
+        the reason is kept in ``settings["drivers_notes"]``. Groups left out for
+        their size (fewer than ``min_n`` answers, or fewer than the themes + 2) and
+        themes that never vary in a group are only noted there.
 
     References
     ----------
@@ -1319,6 +1321,14 @@ def _theme_drivers(
         if constant:
             notes.append(f"{label}: {constant} theme(s) never (or always) mentioned, not drivers")
         if not varying:
+            continue
+        if rows.sum() < len(varying) + 2:
+            # Too few answers for a regression (a size rule, like min_n): a note, no
+            # warning; a fit that fails for any other reason warns below.
+            notes.append(
+                f"{label}: {int(rows.sum())} answers for {len(varying)} themes, fewer than "
+                "themes + 2: no key drivers"
+            )
             continue
         data = pd.DataFrame(xs[:, [names.index(t) for t in varying]], columns=varying)
         data[target] = y[rows]
