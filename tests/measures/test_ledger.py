@@ -697,6 +697,10 @@ def test_few_answers_hide_experience_and_change() -> None:
     assert (c["n"] == 10).all()
     assert c["estimate"].isna().all()
     assert c["change"].isna().all()
+    # Found in review: the hidden experience's answer count showed as 0 (a false
+    # number); it is hidden with the experience.
+    assert c["n_answers"].isna().all()
+    assert str(out["n_answers"].dtype) == "Int64"
 
 
 def test_as_of_cuts_rows_and_counts_them() -> None:

@@ -141,6 +141,9 @@ def grouped_result(
     for name, value in (extra or {}).items():
         if name in columns:
             raise ValueError(f"result column {name!r} given twice")
+        if isinstance(getattr(value, "dtype", None), pd.Int64Dtype):
+            columns[name] = pd.array(value, dtype="Int64")  # counts with missing values
+            continue
         arr = _array(name, value, size)
         integer = arr.dtype.kind in "iub" and arr.dtype.kind != "b"
         columns[name] = _int64(name, arr, size) if integer else arr

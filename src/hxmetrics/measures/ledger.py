@@ -724,7 +724,14 @@ def team_ledger(
         change, change_test = _changes(
             ans, keys, exp_cols, n_answers, shown, measure, method, confidence
         )
-    extra["n_answers"] = n_answers
+        # A period whose experience is hidden shows no count of answers either (not a
+        # false 0); a period without answers shows 0.
+        hidden = merged["suppressed"].fillna(False).to_numpy(dtype=bool)
+        answers_shown = pd.array(n_answers, dtype="Int64")
+        answers_shown[hidden] = pd.NA
+        extra["n_answers"] = answers_shown
+    else:
+        extra["n_answers"] = n_answers
     extra.update(_breakdown(served, keys, "role", "n_served_", min_n))
     if "hybrid_type" in served.columns:
         extra.update(_breakdown(persons, keys, "hybrid_type", "n_served_hybrid_", min_n))
