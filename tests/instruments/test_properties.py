@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import random
+from typing import Any
+
 import numpy as np
 import pandas as pd
 from hypothesis import given, settings
@@ -66,7 +69,7 @@ def _score(frame: pd.DataFrame, cat: InstrumentCatalogue) -> pd.DataFrame:
 
 @settings(max_examples=40)
 @given(answers, st.tuples(*[st.booleans()] * 4), st.randoms(use_true_random=False))
-def test_scoring_invariants(rows, reverse, rnd) -> None:  # type: ignore[no-untyped-def]
+def test_scoring_invariants(rows: list[Any], reverse: tuple[bool, ...], rnd: random.Random) -> None:
     cat = _catalogue(reverse)
     frame = _frame(rows)
     scores = _score(frame, cat)
@@ -95,7 +98,7 @@ def test_scoring_invariants(rows, reverse, rnd) -> None:  # type: ignore[no-unty
 
 @settings(max_examples=25)
 @given(answers)
-def test_gap_swaps_sign_with_the_sides(rows) -> None:  # type: ignore[no-untyped-def]
+def test_gap_swaps_sign_with_the_sides(rows: list[Any]) -> None:
     frame = _frame(rows)
     cat = _catalogue((False, True, False, False))
     one = zero_distance_gap(frame, teams=LEDGER, catalogue=cat, instrument="pulse",

@@ -4,6 +4,8 @@ and any frame narwhals reads gives the same result."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -53,7 +55,9 @@ def _gaps(data: pd.DataFrame, min_n: int | None) -> pd.DataFrame:
 
 
 @pytest.mark.parametrize("compute", [_scores, _gaps], ids=["scores", "gaps"])
-def test_protocol_columns_dtypes_and_attrs(compute) -> None:  # type: ignore[no-untyped-def]
+def test_protocol_columns_dtypes_and_attrs(
+    compute: Callable[[pd.DataFrame, int | None], pd.DataFrame],
+) -> None:
     data = _answers()
     results = {m: compute(data, m) for m in (None, 5)}
     for result in results.values():
