@@ -150,7 +150,9 @@ class Truth(CountsDisplay):
         The effects planted by the optional simulation steps, one entry per step
         (``"teams"``, ``"journeys"``, ``"instruments"``, ``"comments"``,
         ``"invitations"``): what each step planted and the value a method should
-        recover (plain values or DataFrames). Empty when no such step ran.
+        recover (plain values or DataFrames), as that step left the data (the
+        invitations step, last, removes non-respondents' answers after the others
+        counted theirs). Empty when no such step ran.
     params : dict
         ``tickets`` (statuses, stage and stall parameters) and ``follow_ups``
         (probabilities, ``level_log_odds`` and ``selection`` (the confounding,
