@@ -286,9 +286,12 @@ def test_small_groups_and_rare_paths_are_hidden() -> None:
     part = j.transitions[j.transitions["role"] == "partner"]
     assert part["suppressed"].all()
     assert part["n"].isna().all()
-    # store: 2 persons; intranet and portal: hidden groups.
-    assert list(j.paths["path"]) == ["app > web"]
-    assert j.paths.attrs["hxmetrics"]["n_paths_suppressed"] == 3
+    # store: 2 persons; intranet and portal: hidden groups. The customers' 8 sessions
+    # are shown in ``sessions``, so listing "app > web" (6) gave "store" back (8 - 6 =
+    # 2 sessions of 2 persons): it is hidden with it (before the one layer it was
+    # listed; found by the cross-table test below).
+    assert list(j.paths["path"]) == []
+    assert j.paths.attrs["hxmetrics"]["n_paths_suppressed"] == 4
     # Rows of the matrix are its groups: "store" is left by 2 persons, so its row is
     # hidden, and one of the smallest other rows (app, web, start: 6 persons each) with
     # it; the cells of a row shown are all shown (start -> store: 2 sessions).
@@ -449,3 +452,60 @@ def test_a_touchpoint_planted_in_workers_journeys_is_found() -> None:
     assert got == pytest.approx(truth["realised_p_detractor"], abs=0.03)
     customers = j.removal[j.removal["role"] == "customer"].set_index("touchpoint")
     assert "payroll_desk" not in customers.index
+
+
+def _cross_table_events() -> pd.DataFrame:
+    """Ten persons: "rare" visited by 2 (p0, p1), "mid" by 6 (p2-p7; 4 of its sessions
+    convert), "web" by all 10; every session one contact long."""
+    paths = [["rare"]] * 2 + [["mid"]] * 6 + [["web"]] * 10
+    who = ["p0", "p1", *(f"p{i}" for i in range(2, 8)), *(f"p{i}" for i in range(10))]
+    ev = _events(paths, person=who)
+    ev["converts"] = False
+    ev.loc[ev["touchpoint"].eq("mid").to_numpy().nonzero()[0][:4], "converts"] = True
+    return ev
+
+
+def test_a_count_hidden_in_one_table_is_hidden_in_every_table_of_the_result() -> None:
+    # Found: each table was suppressed on its own. "rare" (2 persons) hides its
+    # transitions row and "mid" (6 persons, the smallest other row) is hidden with it;
+    # but the removal table showed mid's n_converted (4 = the hidden mid -> (outcome)
+    # cell) and n_sessions (6 = the hidden row's total), the paths table showed path
+    # "mid" with the same numbers, and the sessions' n_sessions minus the listed paths
+    # gave the hidden path "rare" back (18 - 16 = 2 sessions of 2 persons).
+    ev = _cross_table_events()
+    full = journeys(ev, outcome="converts", min_n=None)
+    j = journeys(ev, outcome="converts", min_n=5)
+    rows = j.transitions.groupby("from")["suppressed"].all()
+    assert bool(rows["rare"])
+    assert bool(rows["mid"])
+    removal = j.removal.set_index("touchpoint")
+    assert removal is not None
+    for tp in ("rare", "mid"):
+        assert bool(removal.loc[tp, "suppressed"])
+        assert pd.isna(removal.loc[tp, "n_converted"])
+        assert pd.isna(removal.loc[tp, "n_sessions"])
+    assert not bool(removal.loc["web", "suppressed"])
+    # No listed path passes through a hidden transitions row.
+    hidden_states = set(rows.index[rows])
+    for path in j.paths["path"]:
+        assert not set(path.split(" > ")) & hidden_states
+    # The sessions not in a listed path are either none or several paths of at least
+    # min_n persons together (never one small path: total minus the rest).
+    listed = set(j.paths["path"])
+    rest = full.paths.loc[~full.paths["path"].isin(listed)]
+    n_sessions = int(j.sessions["n_sessions"].iloc[0])
+    assert n_sessions - int(j.paths["n"].sum()) == int(rest["n"].sum())
+    assert len(rest) != 1
+    assert len(rest) == 0 or int(rest["n_persons"].sum()) >= 5
+    # Without min_n nothing is hidden and the numbers are the true ones.
+    for frame in (full.sessions, full.transitions, full.paths, full.removal):
+        assert frame is not None
+        assert not frame["suppressed"].any()
+    f = full.removal.set_index("touchpoint")
+    assert (int(f.loc["mid", "n_sessions"]), int(f.loc["mid", "n_converted"])) == (6, 4)
+    assert set(full.paths["path"]) == {"rare", "mid", "web"}
+    # What is shown with min_n is the true figure.
+    shown = ~removal["suppressed"]
+    pd.testing.assert_series_equal(
+        removal.loc[shown, "n_converted"], f.loc[shown, "n_converted"], check_dtype=False
+    )

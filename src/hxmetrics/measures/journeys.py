@@ -71,10 +71,10 @@ from hxmetrics.measures._inference import (
 from hxmetrics.measures._result import grouped_result
 from hxmetrics.privacy import (
     DEFAULT_MIN_N,
+    Disclosure,
     check_group_columns,
     check_min_n,
     shown_totals,
-    suppress,
 )
 from hxmetrics.tables import as_pandas
 
@@ -652,6 +652,8 @@ def journeys(
     counts = np.bincount(cell, minlength=n_groups * m * m).reshape(n_groups, m, m)
     cell_persons = _unique_count(cell, tp, len(persons), n_groups * m * m).reshape(n_groups, m, m)
 
+    # Every table is computed whole, then passes one disclosure layer together
+    # (_disclose): a count hidden in one table is hidden in all of them.
     sessions = _sessions_table(
         keys,
         g,
@@ -664,31 +666,13 @@ def journeys(
         len(persons),
         excluded,
         confidence,
-        min_n,
     )
-    hidden_groups = sessions["suppressed"].to_numpy(dtype=bool)
     row_persons = _unique_count(tg * m + frm, tp, len(persons), n_groups * m).reshape(n_groups, m)
-    transitions = _transitions_table(
-        keys, cols, counts, cell_persons, row_persons, names, hidden_groups, min_n
-    )
-    paths = _paths_table(
-        keys,
-        cols,
-        s,
-        first,
-        new,
-        sg,
-        sp,
-        converted,
-        has_outcome,
-        k,
-        [str(x) for x in states],
-        len(persons),
-        top_k,
-        hidden_groups,
-        min_n,
+    path_counts, rare_persons, max_len = _path_counts(
+        s, first, new, sg, sp, converted, k, n_groups, min_n
     )
     removal = None
+    removal_cells = None
     if has_outcome:
         draws = None
         if n_resamples > 0:
@@ -699,7 +683,7 @@ def journeys(
                 boot = boot.reshape(n_groups, m, m)
                 for code in range(n_groups):
                     draws[b, code] = removal_effects(boot[code], start=k, outcome=k + 1)[0]
-        removal = _removal_table(
+        removal, removal_cells = _removal_table(
             keys,
             cols,
             counts,
@@ -711,11 +695,37 @@ def journeys(
             names,
             k,
             len(persons),
-            hidden_groups,
-            min_n,
             confidence,
             draws,
         )
+    sessions, row_hidden, listed, removal = _disclose(
+        min_n,
+        keys,
+        cols,
+        names,
+        k,
+        sessions,
+        row_persons,
+        path_counts,
+        rare_persons,
+        max_len,
+        removal,
+        removal_cells,
+    )
+    transitions = _transitions_table(keys, cols, counts, cell_persons, names, row_hidden, min_n)
+    paths = _paths_table(
+        keys,
+        cols,
+        path_counts,
+        listed,
+        np.bincount(sg, minlength=n_groups),
+        has_outcome,
+        k,
+        [str(x) for x in states],
+        max_len,
+        top_k,
+        min_n,
+    )
     meta = {
         "gap": pd.Timedelta(gap_ns),
         "outcome_window": pd.Timedelta(window_ns) if has_outcome else None,
@@ -784,7 +794,6 @@ def _sessions_table(
     n_persons: int,
     excluded: dict[str, np.ndarray],
     confidence: float,
-    min_n: int | None,
 ) -> pd.DataFrame:
     # Sessions per (group, person): the persons are the units.
     pair, per_person = _distinct(sg * np.int64(max(n_persons, 1)) + sp)
@@ -822,18 +831,10 @@ def _sessions_table(
         ci_high=high,
         confidence=confidence,
         method="t",
-        min_n=min_n,
+        min_n=None,
         extra=extra,
         excluded=excluded,
     )
-
-
-def _hide_groups(
-    frame: pd.DataFrame, group_code: np.ndarray, hidden: np.ndarray, by: list[str]
-) -> pd.DataFrame:
-    """Blank the rows of groups hidden in the sessions table (every number)."""
-    mask = hidden[group_code] if len(group_code) else np.zeros(0, dtype=bool)
-    return _hide_rows(frame, mask, by)
 
 
 def _hide_rows(frame: pd.DataFrame, mask: np.ndarray, by: list[str]) -> pd.DataFrame:
@@ -865,9 +866,8 @@ def _transitions_table(
     cols: list[str],
     counts: np.ndarray,
     cell_persons: np.ndarray,
-    row_persons: np.ndarray,
     names: list[str],
-    hidden_groups: np.ndarray,
+    row_hidden: np.ndarray,
     min_n: int | None,
 ) -> pd.DataFrame:
     gi, fi, ti = np.nonzero(counts)
@@ -884,30 +884,10 @@ def _transitions_table(
     )
     for c in cols:
         frame[c] = frame[c].astype(keys[c].dtype)
-    # The group of a cell is its row: the persons leaving ``from`` (as the answers of a
-    # group are for NPS, whose category counts are shown within a group of min_n).
-    # Rows left by fewer than min_n persons are hidden, with complementary rows: the
-    # rows of a matrix partition its transitions (one group's matrix at a time: cells
-    # are not summed over groups in this output).
+    # A row of the matrix (the transitions out of one state) is shown or hidden whole,
+    # as the layer decided (_disclose).
     frame["suppressed"] = False
-    if min_n is not None:
-        row_key = gi * len(names) + fi
-        hidden_rows = np.zeros(len(frame), dtype=bool)
-        for code in range(len(keys)):  # one table per group (few), never per person
-            mine = gi == code
-            if not mine.any():
-                continue
-            rows, first_cell = np.unique(row_key[mine], return_index=True)
-            table = pd.DataFrame(
-                {
-                    "from": frame["from"].to_numpy()[mine][first_cell],
-                    "n": row_persons[code, rows % len(names)],
-                }
-            )
-            hidden = suppress(table, min_n=min_n, by=["from"])["suppressed"].to_numpy(bool)
-            hidden_rows[np.flatnonzero(mine)] = np.isin(row_key[mine], rows[hidden])
-        frame = _hide_rows(frame, hidden_rows, cols)
-    frame = _hide_groups(frame, gi, hidden_groups, cols)
+    frame = _hide_rows(frame, row_hidden[gi, fi], cols)
     frame.attrs["hxmetrics"] = {
         "measure": "transitions",
         "by": cols,
@@ -917,24 +897,20 @@ def _transitions_table(
     return frame
 
 
-def _paths_table(
-    keys: pd.DataFrame,
-    cols: list[str],
+def _path_counts(
     s: np.ndarray,
     first: np.ndarray,
     new: np.ndarray,
     sg: np.ndarray,
     sp: np.ndarray,
     converted: np.ndarray,
-    has_outcome: bool,
     k: int,
-    state_names: list[str],
-    n_persons: int,
-    top_k: int,
-    hidden_groups: np.ndarray,
+    n_groups: int,
     min_n: int | None,
-) -> pd.DataFrame:
-    """Top paths per group: each session's states as one base-(k+1) integer."""
+) -> tuple[pd.DataFrame, np.ndarray, int]:
+    """Sessions, converted sessions and persons of every (group, path); a path is its
+    states as one base-(k+1) integer (-1: longer than fits). Also the distinct persons
+    per group of the paths taken by fewer than ``min_n`` persons (their union)."""
     base = k + 1
     max_len = max(1, math.floor(62 * math.log(2) / math.log(base))) if base > 1 else 62
     session = np.cumsum(new) - 1
@@ -949,11 +925,141 @@ def _paths_table(
     persons = frame.drop_duplicates(["g", "code", "p"]).groupby(["g", "code"], sort=False).size()
     agg["n_persons"] = persons
     agg = agg.reset_index().sort_values(["g", "n", "code"], ascending=[True, False, True])
-    group_sessions = np.bincount(sg, minlength=len(keys))
-    shown = agg["n_persons"].to_numpy() >= (min_n or 0)
-    shown &= ~hidden_groups[agg["g"].to_numpy()]
-    n_hidden = int((~shown).sum())
-    agg = agg.loc[shown]
+    agg = agg.reset_index(drop=True)
+    rare = np.zeros(n_groups, dtype=np.int64)
+    if min_n is not None:
+        few = persons.loc[persons < min_n]
+        sessions_few = frame.merge(
+            few.rename("_few").reset_index(), on=["g", "code"], how="inner"
+        ).drop_duplicates(["g", "p"])
+        rare = np.bincount(sessions_few["g"].to_numpy(dtype=np.int64), minlength=n_groups)
+    return agg, rare, max_len
+
+
+def _path_states(codes: np.ndarray, k: int, max_len: int) -> np.ndarray:
+    """(paths, k) bool: which states each path visits (every state for -1: unknown)."""
+    base = k + 1
+    out = np.zeros((len(codes), max(k, 1)), dtype=bool)
+    rest = codes.copy()
+    for _ in range(max_len):  # digits of the path codes (at most 62), never per path
+        d = rest % base
+        has = d > 0
+        out[np.flatnonzero(has), d[has] - 1] = True
+        rest //= base
+    out[codes < 0] = True
+    return out[:, :k]
+
+
+def _disclose(
+    min_n: int | None,
+    keys: pd.DataFrame,
+    cols: list[str],
+    names: list[str],
+    k: int,
+    sessions: pd.DataFrame,
+    row_persons: np.ndarray,
+    paths: pd.DataFrame,
+    small_persons: np.ndarray,
+    max_len: int,
+    removal: pd.DataFrame | None,
+    removal_cells: tuple[np.ndarray, np.ndarray] | None,
+) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, pd.DataFrame | None]:
+    """One disclosure layer (:class:`hxmetrics.privacy.Disclosure`) for every table.
+
+    Registered together: the groups (``sessions``: base "persons"), each group's
+    transition rows (base "transitions": a row's persons are its size; the rows of the
+    touchpoints partition the group's events, known from ``n_events``), each group's
+    paths (base "paths": paths taken by fewer than ``min_n`` persons are registered as
+    one cell, their union; the paths partition the group's sessions, known from
+    ``n_sessions``) and the removal rows, which refer to the transition rows' cells
+    (the persons visiting a touchpoint are the persons leaving it): a touchpoint's
+    row is hidden in the matrix and in ``removal`` together. Then every row of a hidden
+    group is hidden, and a path through a hidden row is not listed (its sessions and
+    conversions are the row's transitions). Returns the sessions shown, the hidden rows
+    ``(group, state)``, which paths may be listed, and the removal table shown.
+    """
+    n_groups, m = row_persons.shape
+    listed = np.ones(len(paths), dtype=bool)
+    if min_n is None:
+        return sessions, np.zeros((n_groups, m), dtype=bool), listed, removal
+    layer = Disclosure(min_n)
+    layer.add("sessions", sessions, base="persons", by=cols)
+    names_arr = np.asarray(names, dtype=object)
+    g_path = paths["g"].to_numpy(dtype=np.int64)
+    big = paths["n_persons"].to_numpy() >= min_n
+    for code in range(n_groups):  # a few tables per group (few), never per person
+        where = {c: keys[c].iloc[code] for c in cols}
+        states = np.flatnonzero(row_persons[code, :k] > 0)
+        rows = pd.DataFrame({"from": names_arr[states], "n": row_persons[code, states]})
+        layer.add(f"rows:{code}", rows, base="transitions", by=["from"], where=where)
+        mine = np.flatnonzero((g_path == code) & big)
+        table = pd.DataFrame(
+            {
+                "path": paths["code"].to_numpy()[mine].astype(str).astype(object),
+                "n": paths["n_persons"].to_numpy()[mine],
+            }
+        )
+        if small_persons[code] > 0:
+            table.loc[len(table)] = ["(rare paths)", small_persons[code]]
+        layer.add(f"paths:{code}", table, base="paths", by=["path"], where=where)
+    if removal is not None:
+        registered = removal.rename(columns={"touchpoint": "from"})
+        layer.add("removal", registered, base="transitions", by=[*cols, "from"], n=None)
+    shown_sessions = layer.table("sessions")
+    meta = {**shown_sessions.attrs["hxmetrics"], "min_n": min_n}
+    shown_sessions.attrs = {**shown_sessions.attrs, "hxmetrics": meta}
+    hidden_groups = shown_sessions["suppressed"].to_numpy(dtype=bool)
+    row_hidden = np.zeros((n_groups, m), dtype=bool)
+    row_hidden[hidden_groups] = True
+    listed = big & ~hidden_groups[g_path]
+    states_of = _path_states(paths["code"].to_numpy(dtype=np.int64), k, max_len)
+    for code in range(n_groups):
+        if hidden_groups[code]:
+            continue
+        states = np.flatnonzero(row_persons[code, :k] > 0)
+        hidden = layer.table(f"rows:{code}")["suppressed"].to_numpy(dtype=bool)
+        row_hidden[code, states[hidden]] = True
+        mine = np.flatnonzero((g_path == code) & big)
+        layer_hidden = layer.table(f"paths:{code}")["suppressed"].to_numpy(dtype=bool)
+        through = (states_of[mine] & row_hidden[code, :k]).any(axis=1)
+        listed[mine] = ~layer_hidden[: len(mine)] & ~through
+        # Hidden only here (through a hidden row): never the one path left out, whose
+        # count would be the group's sessions minus the rest.
+        left_out = int((~listed[mine]).sum()) + int(small_persons[code] > 0)
+        lonely = through & ~layer_hidden[: len(mine)]
+        if left_out == 1 and lonely.any() and listed[mine].any():
+            shown = mine[listed[mine]]
+            listed[shown[np.argmin(paths["n"].to_numpy()[shown])]] = False
+    if removal is not None and removal_cells is not None:
+        gi, _ = removal_cells
+        out = layer.table("removal").rename(columns={"from": "touchpoint"})
+        out = _hide_rows(out, hidden_groups[gi], [*cols, "touchpoint"])
+        meta = {**out.attrs["hxmetrics"], "min_n": min_n}
+        out.attrs = {**out.attrs, "hxmetrics": meta}
+        shown = ~out["suppressed"].to_numpy(dtype=bool)
+        ranks = pd.Series(-out["estimate"].to_numpy(dtype=float)).where(shown)
+        out["rank"] = ranks.groupby(gi).rank(method="min").to_numpy()
+        removal = shown_totals(out)
+    return shown_sessions, row_hidden, listed, removal
+
+
+def _paths_table(
+    keys: pd.DataFrame,
+    cols: list[str],
+    agg: pd.DataFrame,
+    listed: np.ndarray,
+    group_sessions: np.ndarray,
+    has_outcome: bool,
+    k: int,
+    state_names: list[str],
+    max_len: int,
+    top_k: int,
+    min_n: int | None,
+) -> pd.DataFrame:
+    """The ``top_k`` most frequent paths per group among those the layer lets through."""
+    base = k + 1
+    n_hidden = int((~listed).sum())
+    agg = agg.loc[listed].copy()
     agg["rank"] = agg.groupby("g").cumcount() + 1
     agg = agg.loc[agg["rank"] <= top_k]
     labels, lengths = [], []
@@ -1011,11 +1117,9 @@ def _removal_table(
     names: list[str],
     k: int,
     n_persons: int,
-    hidden_groups: np.ndarray,
-    min_n: int | None,
     confidence: float,
     draws: np.ndarray | None,
-) -> pd.DataFrame:
+) -> tuple[pd.DataFrame, tuple[np.ndarray, np.ndarray]]:
     n_groups = len(keys)
     # Sessions (and converted sessions) visiting each touchpoint, persons visiting it.
     visit, _ = _distinct(session.astype(np.int64) * k + s)
@@ -1080,17 +1184,4 @@ def _removal_table(
         },
         meta={"bounds": (0.0, 100.0), "order": 1, "n_resamples": n_boot},
     )
-    # The group is the population (its persons, judged in ``sessions`` with
-    # complementary groups); a touchpoint's row is hidden with its group or when fewer
-    # than min_n persons visit it. Visitors of different touchpoints overlap: the rows
-    # are not parts of a total, so no complementary row is needed within a group.
-    if min_n is not None:
-        few = persons[gi, si] < min_n
-        result = _hide_rows(result, hidden_groups[gi] | few, [*cols, "touchpoint"])
-        meta = {**result.attrs["hxmetrics"], "min_n": min_n}
-        result.attrs = {**result.attrs, "hxmetrics": meta}
-        result = shown_totals(result)
-    shown = ~result["suppressed"].to_numpy(dtype=bool)
-    ranks = pd.Series(-result["estimate"].to_numpy(dtype=float)).where(shown)
-    result["rank"] = ranks.groupby(gi).rank(method="min").to_numpy()
-    return result
+    return result, (gi, si)
