@@ -478,8 +478,9 @@ def test_a_count_hidden_in_one_table_is_hidden_in_every_table_of_the_result() ->
     rows = j.transitions.groupby("from")["suppressed"].all()
     assert bool(rows["rare"])
     assert bool(rows["mid"])
+    assert j.removal is not None
+    assert full.removal is not None
     removal = j.removal.set_index("touchpoint")
-    assert removal is not None
     for tp in ("rare", "mid"):
         assert bool(removal.loc[tp, "suppressed"])
         assert pd.isna(removal.loc[tp, "n_converted"])

@@ -333,3 +333,48 @@ def test_summary_plot_and_display() -> None:
         assert s.plot(ax=ax, kind=kind) is ax
         plt.close(fig)
     assert "<strong>TouchpointSummary</strong>" in s._repr_html_()
+
+
+def test_a_count_hidden_in_one_table_is_hidden_in_every_table_of_the_result() -> None:
+    # Found: reach, contacts and lift were suppressed apart. 20 customers: app reached
+    # 15, web 12, help_desk 3. Contacts hid help_desk (3 persons reached) and web (the
+    # smallest other touchpoint), but reach showed their n_reached (3 and 12: the
+    # contacts' hidden n), and the lift's n_exposed (one answer per person, after every
+    # contact) gave web's 12 again.
+    persons = [f"p{i}" for i in range(20)]
+    rows = [(p, T0, "app") for p in persons[:15]]
+    rows += [(p, T0 + pd.Timedelta(hours=1), "web") for p in persons[8:]]
+    rows += [(p, T0 + pd.Timedelta(hours=2), "help_desk") for p in persons[:3]]
+    events = pd.DataFrame(rows, columns=["person_id", "timestamp", "touchpoint"])
+    events["role"] = "customer"
+    answers = pd.DataFrame(
+        {
+            "person_id": persons,
+            "role": "customer",
+            "timestamp": T0 + pd.Timedelta(days=1),
+            "item": "ltr",
+            "score": np.tile([3.0, 9.0, 10.0, 6.0], 5),
+        }
+    )
+    full = touchpoint_summary(events, answers, min_n=None)
+    s = touchpoint_summary(events, answers, min_n=5)
+    assert s.lift is not None
+    assert full.lift is not None
+    contacts = s.contacts.set_index("touchpoint")
+    reach = s.reach.set_index("touchpoint")
+    lift = s.lift.set_index("touchpoint")
+    assert bool(contacts.loc["help_desk", "suppressed"])
+    assert bool(contacts.loc["web", "suppressed"])
+    for tp in contacts.index[contacts["suppressed"]]:
+        assert bool(reach.loc[tp, "suppressed"])
+        assert pd.isna(reach.loc[tp, "n_reached"])
+        assert bool(lift.loc[tp, "suppressed"])
+        assert pd.isna(lift.loc[tp, "n_exposed"])
+    assert not bool(reach.loc["app", "suppressed"])
+    assert int(reach.loc["app", "n_reached"]) == 15
+    # Without min_n nothing is hidden and the numbers are the true ones.
+    for frame in (full.reach, full.contacts, full.lift):
+        assert not frame["suppressed"].any()
+    r = full.reach.set_index("touchpoint")["n_reached"].astype(int).to_dict()
+    assert r == {"app": 15, "help_desk": 3, "web": 12}
+    assert int(full.lift.set_index("touchpoint").loc["web", "n_exposed"]) == 12

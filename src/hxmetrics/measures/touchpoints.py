@@ -72,7 +72,7 @@ from hxmetrics.measures.journeys import (
     _sort_order,
     _times,
 )
-from hxmetrics.privacy import check_group_columns, check_min_n, shown_totals, suppress
+from hxmetrics.privacy import Disclosure, check_group_columns, check_min_n, shown_totals
 from hxmetrics.tables import as_pandas
 
 __all__ = ["DEFAULT_ITEMS", "TouchpointSummary", "touchpoint_summary"]
@@ -237,51 +237,6 @@ def _once(per_group: np.ndarray, row_group: np.ndarray) -> np.ndarray:
     first = np.zeros(len(row_group), dtype=bool)
     first[np.unique(row_group, return_index=True)[1]] = True
     return np.where(first, per_group[row_group], 0)
-
-
-def _by_group(
-    result: pd.DataFrame,
-    row_group: np.ndarray,
-    group_n: np.ndarray,
-    keys: pd.DataFrame,
-    by: list[str],
-    min_n: int | None,
-) -> pd.DataFrame:
-    """Suppress a result whose rows are touchpoints *within* a group (period x role).
-
-    The group is the population (reach: the active persons; lift: the answers), as the
-    answers of a group are for NPS; its touchpoint rows are not parts of a total, so
-    the disclosure layer judges the groups (with complementary groups), and a hidden
-    group hides all its rows.
-    """
-    if min_n is None:
-        return result
-    table = keys.reset_index(drop=True).copy()
-    table["n"] = group_n
-    hidden = suppress(table, min_n=min_n, by=list(keys.columns))["suppressed"].to_numpy(bool)
-    out = _hide_small_arms(result, hidden[row_group], by)
-    return _with_min_n(out, min_n)
-
-
-def _within_groups(
-    result: pd.DataFrame,
-    row_group: np.ndarray,
-    reach: pd.DataFrame,
-    by: list[str],
-    min_n: int | None,
-) -> pd.DataFrame:
-    """Contacts: persons reached per touchpoint within each group, suppressed within
-    the group (the touchpoints' contacts add up to the group's), and every row of a
-    group hidden in ``reach``."""
-    if min_n is None:
-        return result
-    mask = reach["suppressed"].to_numpy(dtype=bool).copy()
-    n = result["n"].to_numpy(dtype=np.int64, na_value=0)
-    for code in np.unique(row_group):  # one table per group (few), never per person
-        mine = np.flatnonzero(row_group == code)
-        table = pd.DataFrame({_TP: result[_TP].to_numpy()[mine], "n": n[mine]})
-        mask[mine] |= suppress(table, min_n=min_n, by=[_TP])["suppressed"].to_numpy(bool)
-    return _with_min_n(_hide_small_arms(result, mask, by), min_n)
 
 
 def _with_min_n(result: pd.DataFrame, min_n: int | None) -> pd.DataFrame:
@@ -512,7 +467,6 @@ def touchpoint_summary(
             "n_events_excluded": {r: int(v.sum()) for r, v in excluded_ev.items()},
         },
     )
-    reach = _by_group(reach, gi, active, keys, cols, min_n)
     m = reached[rows].astype(float)
     mean = contacts[rows] / m
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -533,10 +487,10 @@ def touchpoint_summary(
         extra={"n_contacts": contacts[rows].astype(np.int64)},
         meta={"bounds": (1.0, np.inf)},
     )
-    contacts_frame = _within_groups(contacts_frame, gi, reach, cols, min_n)
 
     scores: dict[str, pd.DataFrame] = {}
     lift = None
+    lift_groups: dict[str, Any] | None = None
     meta: dict[str, Any] = {
         "window": pd.Timedelta(window_ns),
         "period": freq,
@@ -560,7 +514,7 @@ def touchpoint_summary(
             meta,
         )
         if "nps" in names:
-            lift = _lift(
+            lifted = _lift(
                 answers,
                 ev,
                 keep,
@@ -579,7 +533,68 @@ def touchpoint_summary(
                 min_n,
                 key_frame[[*others, _TP]].drop_duplicates(),
             )
+            if lifted is not None:
+                lift, lift_groups = lifted
+    if min_n is not None:
+        reach, contacts_frame, lift = _disclose(
+            min_n, keys, gcols, gi, active, reach, contacts_frame, lift, lift_groups
+        )
     return TouchpointSummary(reach, contacts_frame, scores, lift, meta)
+
+
+def _disclose(
+    min_n: int,
+    keys: pd.DataFrame,
+    gcols: list[str],
+    gi: np.ndarray,
+    active: np.ndarray,
+    reach: pd.DataFrame,
+    contacts: pd.DataFrame,
+    lift: pd.DataFrame | None,
+    lift_info: dict[str, Any] | None,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame | None]:
+    """One disclosure layer (:class:`hxmetrics.privacy.Disclosure`) for every table.
+
+    Registered together: the groups (period x role: their active persons, with
+    complementary groups), each group's touchpoints (the persons reached there: the
+    touchpoints' contacts add up to the group's, so they are complements of one
+    another), reach and contacts, whose rows both refer to the touchpoint's cell (a
+    reach numerator is the contacts' ``n``), and the lift's groups (their answers).
+    A touchpoint hidden in one table is hidden in all three: a lift row too, whose
+    ``n_exposed`` counts the persons reached when each answers once. Every row of a
+    hidden group is hidden, and a lift row when either arm has fewer than ``min_n``
+    answers.
+    """
+    layer = Disclosure(min_n)
+    groups = keys.reset_index(drop=True).copy()
+    groups["n"] = active
+    layer.add("groups", groups, base="active persons", by=gcols)
+    reached = contacts["n"].to_numpy(dtype=np.int64, na_value=0)
+    for code in np.unique(gi):  # one table per group (few), never per person
+        mine = np.flatnonzero(gi == code)
+        where = {c: keys[c].iloc[code] for c in gcols}
+        table = pd.DataFrame({_TP: contacts[_TP].to_numpy()[mine], "n": reached[mine]})
+        layer.add(f"touchpoints:{code}", table, base="reached persons", by=[_TP], where=where)
+    columns = [*gcols, _TP]
+    layer.add("reach", reach, base="reached persons", by=columns, n=None)
+    layer.add("contacts", contacts, base="reached persons", by=columns, n=None)
+    if lift_info is not None:
+        answers = lift_info["keys"].reset_index(drop=True).copy()
+        answers["n"] = lift_info["n"]
+        layer.add("lift groups", answers, base="answers", by=list(lift_info["keys"].columns))
+    hidden_groups = layer.table("groups")["suppressed"].to_numpy(dtype=bool)
+    by = [c for c in reach.columns if c in (_PERIOD, *gcols, _TP)]
+    reach = _with_min_n(_hide_small_arms(layer.table("reach"), hidden_groups[gi], by), min_n)
+    contacts = _with_min_n(_hide_small_arms(layer.table("contacts"), hidden_groups[gi], by), min_n)
+    if lift is not None and lift_info is not None:
+        hidden_answers = layer.table("lift groups")["suppressed"].to_numpy(dtype=bool)
+        mask = hidden_answers[lift_info["gi"]] | lift_info["small"]
+        # The touchpoint's cell, where the events have it (same period and group).
+        cells = contacts[columns].astype(object).assign(_hidden=contacts["suppressed"])
+        found = lift[columns].astype(object).merge(cells, on=columns, how="left")["_hidden"]
+        mask |= found.fillna(False).to_numpy(dtype=bool)
+        lift = _with_min_n(_hide_small_arms(lift, mask, lift_info["order"]), min_n)
+    return reach, contacts, lift
 
 
 def _scores(
@@ -656,7 +671,7 @@ def _lift(
     confidence: float,
     min_n: int | None,
     touched: pd.DataFrame,
-) -> pd.DataFrame | None:
+) -> tuple[pd.DataFrame, dict[str, Any]] | None:
     is_item = (answers["item"] == item).to_numpy()
     if not is_item.any():
         return None
@@ -774,8 +789,12 @@ def _lift(
             "test": None,
         },
     )
-    if min_n is not None:
-        result = _by_group(result, gi, n_all, keys, order_cols, min_n)
-        small = (n1r < min_n) | (n0r < min_n)
-        result = _with_min_n(_hide_small_arms(result, small, order_cols), min_n)
-    return result
+    # What the summary's one layer (_disclose) needs: the answer groups, the arms.
+    groups = {
+        "keys": keys,
+        "n": n_all,
+        "gi": gi,
+        "small": (n1r < (min_n or 0)) | (n0r < (min_n or 0)),
+        "order": order_cols,
+    }
+    return result, groups
