@@ -110,16 +110,19 @@ class Journeys(DataclassDisplay):
         (transitions), ``probability`` (``n`` over all transitions out of ``from``),
         ``n_persons`` (distinct persons who made it) and ``suppressed``. A row of the
         matrix (the transitions out of one state) is a group: rows left by fewer than
-        ``min_n`` persons are hidden, with complementary rows
-        (:func:`hxmetrics.privacy.suppress`; the rows partition the group's
-        transitions); within a row shown, every cell is shown, as the category counts
-        of a group are for NPS.
+        ``min_n`` persons are hidden, with complementary rows (the rows partition the
+        group's events); within a row shown, every cell is shown, as the category
+        counts of a group are for NPS. Every table of the result passes one
+        :class:`hxmetrics.privacy.Disclosure`: a row hidden here is hidden in
+        ``removal`` and no listed path passes through it.
     paths : pandas.DataFrame
         The ``top_k`` most frequent session paths per group: the ``by`` columns,
         ``rank``, ``path`` (``"app > web"``), ``length``, ``n`` (sessions),
         ``pct`` (percent of the group's sessions), ``n_persons``, with an outcome
         ``n_converted`` and ``pct_converted``. Paths taken by fewer than ``min_n``
-        persons are not listed (``attrs["hxmetrics"]["n_paths_suppressed"]``).
+        persons are not listed, nor the complementary paths that would give them back
+        from a group's or a touchpoint's sessions, nor paths through a hidden row of
+        the matrix (``attrs["hxmetrics"]["n_paths_suppressed"]``).
     removal : pandas.DataFrame or None
         With an outcome: grouped result (``measure`` ``"removal_effect"``), one row
         per group and touchpoint: ``estimate`` the removal effect in percent (0-100),
@@ -926,13 +929,23 @@ def _path_counts(
     agg["n_persons"] = persons
     agg = agg.reset_index().sort_values(["g", "n", "code"], ascending=[True, False, True])
     agg = agg.reset_index(drop=True)
-    rare = np.zeros(n_groups, dtype=np.int64)
+    # Rare paths (fewer than min_n persons): distinct persons per group, and per group
+    # and touchpoint among those that pass through it.
+    rare = np.zeros((n_groups, k + 1), dtype=np.int64)
     if min_n is not None:
         few = persons.loc[persons < min_n]
         sessions_few = frame.merge(
             few.rename("_few").reset_index(), on=["g", "code"], how="inner"
-        ).drop_duplicates(["g", "p"])
-        rare = np.bincount(sessions_few["g"].to_numpy(dtype=np.int64), minlength=n_groups)
+        ).drop_duplicates(["g", "code", "p"])
+        g_few = sessions_few["g"].to_numpy(dtype=np.int64)
+        p_few = sessions_few["p"].to_numpy(dtype=np.int64)
+        n_p = int(p_few.max()) + 1 if len(p_few) else 1
+        whole, _ = _distinct(g_few * n_p + p_few)
+        rare[:, k] = np.bincount(whole // n_p, minlength=n_groups)
+        row, x = np.nonzero(_path_states(sessions_few["code"].to_numpy(np.int64), k, max_len))
+        pairs, _ = _distinct((g_few[row] * np.int64(k) + x) * n_p + p_few[row])
+        counts = np.bincount(pairs // n_p, minlength=n_groups * k)
+        rare[:, :k] = counts.reshape(n_groups, k)
     return agg, rare, max_len
 
 
@@ -971,7 +984,8 @@ def _disclose(
     touchpoints partition the group's events, known from ``n_events``), each group's
     paths (base "paths": paths taken by fewer than ``min_n`` persons are registered as
     one cell, their union; the paths partition the group's sessions, known from
-    ``n_sessions``) and the removal rows, which refer to the transition rows' cells
+    ``n_sessions``; and the paths through each touchpoint partition its sessions, which
+    ``removal`` shows) and the removal rows, which refer to the transition rows' cells
     (the persons visiting a touchpoint are the persons leaving it): a touchpoint's
     row is hidden in the matrix and in ``removal`` together. Then every row of a hidden
     group is hidden, and a path through a hidden row is not listed (its sessions and
@@ -987,6 +1001,7 @@ def _disclose(
     names_arr = np.asarray(names, dtype=object)
     g_path = paths["g"].to_numpy(dtype=np.int64)
     big = paths["n_persons"].to_numpy() >= min_n
+    states_of = _path_states(paths["code"].to_numpy(dtype=np.int64), k, max_len)
     for code in range(n_groups):  # a few tables per group (few), never per person
         where = {c: keys[c].iloc[code] for c in cols}
         states = np.flatnonzero(row_persons[code, :k] > 0)
@@ -999,9 +1014,27 @@ def _disclose(
                 "n": paths["n_persons"].to_numpy()[mine],
             }
         )
-        if small_persons[code] > 0:
-            table.loc[len(table)] = ["(rare paths)", small_persons[code]]
+        if small_persons[code, k] > 0:
+            table.loc[len(table)] = ["(rare paths)", small_persons[code, k]]
         layer.add(f"paths:{code}", table, base="paths", by=["path"], where=where)
+        # The paths through each touchpoint partition its sessions, which ``removal``
+        # shows: a second relation over the same path cells (a path's cell "via x" is
+        # nested in its cell with the same persons: the layer hides them together).
+        through = states_of[mine]
+        for x in np.flatnonzero(through.any(axis=0) | (small_persons[code, :k] > 0)):
+            via = table.iloc[: len(mine)].loc[through[:, x]]
+            if small_persons[code, x] > 0:
+                via = pd.concat(
+                    [via, pd.DataFrame({"path": ["(rare paths)"], "n": [small_persons[code, x]]})],
+                    ignore_index=True,
+                )
+            layer.add(
+                f"paths:{code}:via:{x}",
+                via.reset_index(drop=True),
+                base="paths",
+                by=["path"],
+                where={**where, "(via)": names[x]},
+            )
     if removal is not None:
         registered = removal.rename(columns={"touchpoint": "from"})
         layer.add("removal", registered, base="transitions", by=[*cols, "from"], n=None)
@@ -1012,7 +1045,6 @@ def _disclose(
     row_hidden = np.zeros((n_groups, m), dtype=bool)
     row_hidden[hidden_groups] = True
     listed = big & ~hidden_groups[g_path]
-    states_of = _path_states(paths["code"].to_numpy(dtype=np.int64), k, max_len)
     for code in range(n_groups):
         if hidden_groups[code]:
             continue
@@ -1021,12 +1053,12 @@ def _disclose(
         row_hidden[code, states[hidden]] = True
         mine = np.flatnonzero((g_path == code) & big)
         layer_hidden = layer.table(f"paths:{code}")["suppressed"].to_numpy(dtype=bool)
-        through = (states_of[mine] & row_hidden[code, :k]).any(axis=1)
-        listed[mine] = ~layer_hidden[: len(mine)] & ~through
+        blocked = np.asarray((states_of[mine] & row_hidden[code, :k]).any(axis=1), dtype=bool)
+        listed[mine] = ~layer_hidden[: len(mine)] & ~blocked
         # Hidden only here (through a hidden row): never the one path left out, whose
         # count would be the group's sessions minus the rest.
-        left_out = int((~listed[mine]).sum()) + int(small_persons[code] > 0)
-        lonely = through & ~layer_hidden[: len(mine)]
+        left_out = int((~listed[mine]).sum()) + int(small_persons[code, k] > 0)
+        lonely = blocked & ~layer_hidden[: len(mine)]
         if left_out == 1 and lonely.any() and listed[mine].any():
             shown = mine[listed[mine]]
             listed[shown[np.argmin(paths["n"].to_numpy()[shown])]] = False

@@ -10,8 +10,9 @@ Inputs are *attributed* frames (:func:`hxmetrics.stakeholders.attribute` adds
 
 Any frame narwhals reads is converted with :func:`hxmetrics.tables.as_pandas` at the
 door; the computation is numpy on integer codes (sorts, ``bincount``), no loop per
-person or per row. Every frame passes the one disclosure layer
-(:func:`~hxmetrics.measures._result.grouped_result`).
+person or per row. With ``min_n``, reach, contacts and lift pass one disclosure layer
+together (:class:`hxmetrics.privacy.Disclosure`): a touchpoint hidden in one is hidden
+in all three.
 
 **Reach** (percent, 0-100) of touchpoint ``k`` among the persons of a group (a role) in
 a period: persons with at least one contact at ``k`` in the period, divided by the
