@@ -406,23 +406,22 @@ def _dead_pid() -> int:
 
 
 def _run_killed_at(step: int, argv: list[str]) -> int:
-    """Run the CLI in a forked child that SIGKILLs itself at write step ``step``;
-    returns the child's wait status (the signal number if it was killed, else -exit)."""
+    """Run the CLI in a child process that SIGKILLs itself at write step ``step``;
+    returns the signal number if it was killed, else minus its exit status (100 + the
+    CLI's code). A fresh interpreter, not a fork: forking a test process that runs
+    threads (BLAS, DuckDB, Arrow pools of earlier tests) can crash the child (SIGSEGV)."""
     import os
     import signal
+    import subprocess
+    import sys
 
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover - the child
-        try:
-            os.environ["HXMETRICS_TEST_KILL_AT"] = str(step)
-            code = main(argv)
-        finally:
-            os._exit(0 if "code" not in locals() else 100 + code)
-    _, status = os.waitpid(pid, 0)
-    if os.WIFSIGNALED(status):
-        assert os.WTERMSIG(status) == signal.SIGKILL
+    code = "import os, sys; from hxmetrics.cli import main; os._exit(100 + main(sys.argv[1:]))"
+    env = {**os.environ, "HXMETRICS_TEST_KILL_AT": str(step)}
+    done = subprocess.run([sys.executable, "-c", code, *argv], env=env, check=False)
+    if done.returncode < 0:
+        assert -done.returncode == signal.SIGKILL
         return signal.SIGKILL
-    return -os.WEXITSTATUS(status)
+    return -done.returncode
 
 
 def test_sigkill_at_every_write_step_is_recovered(workdir):
