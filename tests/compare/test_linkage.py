@@ -20,6 +20,7 @@ from hxmetrics.measures._result import PROTOCOL_COLUMNS, is_result
 from hxmetrics.stakeholders.episodes import role_episodes
 from hxmetrics.stakeholders.registry import StakeholderRegistry
 
+# Why: splink is an optional extra ([linkage]); CI installs it with the test extras.
 pytest.importorskip(
     "splink", reason="splink is the [linkage] extra, in the test extras: CI installs it"
 )

@@ -37,6 +37,7 @@ def test_the_sample_validates_clean_against_the_built_in_banks() -> None:
     banks = load_bank("core", "zero_distance", "customer_centricity")
     assert set(responses["instrument"]) == set(banks.instruments)
     assert response_failures(responses, banks).empty
+    # Why: warnings as errors: the sample must not trigger the keying check.
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         check_responses(responses, banks)
@@ -101,6 +102,7 @@ def test_a_reverse_keyed_item_scored_the_wrong_way_round_is_caught() -> None:
 def test_clean_answers_give_no_keying_warning() -> None:
     cat = load_bank("zero_distance")
     answers = simulated_answers(cat, "zero_distance", {"worker": 150, "customer": 100}, seed=4)
+    # Why: warnings as errors: clean answers must give no keying warning.
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         check_responses(answers, cat)

@@ -125,6 +125,7 @@ def test_small_sides_are_suppressed() -> None:
 def test_recovers_the_planted_gap(simulated_org: Organisation) -> None:
     planted = simulated_org.truth.planted["instruments"]
     answers = with_persons(simulated_org, "zero_distance")
+    # Why: warnings as errors: an invariant simulation must not be refused.
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # invariant by construction: no refusal
         res = zero_distance_gap(answers, teams=planted["teams"], catalogue=ZD)

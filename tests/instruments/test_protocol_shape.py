@@ -90,6 +90,7 @@ def test_protocol_columns_dtypes_and_attrs(
 
 
 def test_polars_input_gives_the_same_result() -> None:
+    # Why: polars is a test extra; CI installs it (the engines' equality is what is tested).
     pl = pytest.importorskip("polars", reason="polars is a test extra")
     data = _answers()
     pd.testing.assert_frame_equal(_scores(pl.from_pandas(data), 5), _scores(data, 5))

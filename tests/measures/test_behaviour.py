@@ -389,6 +389,7 @@ def test_order_of_rows_does_not_matter(rows, seed) -> None:
 
 
 def test_polars_input_gives_the_same_profile() -> None:
+    # Why: polars is an optional engine, a test extra that CI installs.
     pl = pytest.importorskip("polars", reason="polars is an optional engine")
     events, transactions, episodes = _hand()
     a = behaviour_profile(events, transactions, as_of=AS_OF, episodes=episodes, model=CDNOW)

@@ -607,6 +607,7 @@ def test_contract_violations_name_the_table():
 
 
 def test_polars_frames_give_the_same_result():
+    # Why: polars is an optional engine, a test extra that CI installs.
     pl = pytest.importorskip("polars", reason="polars is an optional engine (a test extra)")
     expected = chain(by="case")
     got = chain(pl.from_pandas(EVENTS), by="case")

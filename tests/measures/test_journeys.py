@@ -358,6 +358,7 @@ def test_plot_and_display() -> None:
     ev = _events([["app", "web"], ["web"], ["app", "store", "web"]])
     j = journeys(ev, min_n=None)
     fig, ax = plt.subplots()
+    # Why: warnings as errors: the plot must draw without a warning.
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert j.plot(ax=ax) is ax

@@ -469,6 +469,7 @@ def _owner_slow(teams: pd.DataFrame, tp: str, t: pd.Timestamp) -> str | None:
     return None
 
 
+# Why: brute-force reconciliation per example is slow; time limits only, assertions unchanged.
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(world=_worlds(), rule=st.sampled_from(["last_touch", "served_in_period"]))
 def test_reconciliation_nothing_double_counted(

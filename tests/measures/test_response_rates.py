@@ -139,6 +139,7 @@ def test_response_rates_reproduce_outcomerate_from_tables() -> None:
     assert row["n"] == 11
     assert row["e"] == pytest.approx(0.9, abs=1e-12)
     for name, value in OUTCOMERATE.items():
+        # Why: outcomerate prints the rates to three decimals: half a unit of the last digit.
         assert row[f"pct_{name.lower()}"] / 100 == pytest.approx(value, abs=5e-4), name
     assert row["estimate"] == pytest.approx(100 * 4 / 10.8, rel=1e-12)
     meta = r.attrs["hxmetrics"]
@@ -594,6 +595,7 @@ def test_weights_remove_the_planted_bias(invited_org: Organisation) -> None:
     assert 3 * mc_se < abs(expected) / 3  # the bound is tight enough to mean something
     assert covered >= 16, (covered, weighted_biases)
     plain_mc_se = np.std(biases, ddof=1) / np.sqrt(draws)
+    # Why: 3 Monte Carlo standard errors of the mean over the draws (computed above).
     assert np.mean(biases) == pytest.approx(expected, abs=3 * plain_mc_se)
     assert excluded >= draws - 1, (excluded, biases)
 

@@ -814,6 +814,7 @@ def test_ticket_descriptions_are_comments_too(org: Organisation) -> None:
     res = comment_sentiment(tickets, text="description", by="silo")
     assert (res.groups["estimate"] < 0).all()  # descriptions are complaints
     assert res.comments.columns[0] == "row"  # no comment_id: positions
+    # Why: warnings as errors: themes on ticket descriptions run without a warning.
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         themes = comment_themes(

@@ -233,6 +233,7 @@ def test_rows_without_a_timestamp_are_counted() -> None:
 
 
 def test_polars_input_gives_the_pandas_result() -> None:
+    # Why: polars is an optional engine, a test extra that CI installs.
     pl = pytest.importorskip("polars")
     df = _answers(["2025-01", "2025-02", "2025-03"], [30, 25, 35], seed=12)
     pd.testing.assert_frame_equal(

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+# Why: splink is an optional extra ([linkage]); CI installs it with the test extras.
 pytest.importorskip("splink", reason="the probabilistic method needs hxmetrics[linkage]")
 
 from hxmetrics.datasets import _identity as identity

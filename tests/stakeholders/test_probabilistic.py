@@ -36,6 +36,7 @@ from hxmetrics.stakeholders.resolution import (
     resolve_identities,
 )
 
+# Why: splink is an optional extra ([linkage]); CI installs it with the test extras.
 pytest.importorskip(
     "splink", reason="splink is the [linkage] extra, in the test extras: CI installs it"
 )

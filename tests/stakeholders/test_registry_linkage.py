@@ -22,6 +22,7 @@ from hxmetrics.tables import validate
 
 from .test_registry import _rosters
 
+# Why: splink is an optional extra ([linkage]); CI installs it with the test extras.
 pytest.importorskip(
     "splink", reason="splink is the [linkage] extra, in the test extras: CI installs it"
 )
