@@ -1101,26 +1101,7 @@ def _tidy(
     names = groups.drivers
     k = len(names)
     n_groups = len(groups.keys)
-    cols: dict[str, list[np.ndarray]] = {
-        c: []
-        for c in [
-            "estimate",
-            "se",
-            "ci_low",
-            "ci_high",
-            "pct_of_r2",
-            "rank",
-            "rank_low",
-            "rank_high",
-            "r2",
-            "r2_ci_low",
-            "r2_ci_high",
-            "driver_mean",
-            "mc_se",
-            "n_completely_dominated",
-            "n_conditionally_dominated",
-        ]
-    }
+    cols: dict[str, list[np.ndarray]] = {c: [] for c in _TIDY_COLUMNS}
     failed = 0
     for fit in groups.fits:
         nan = np.full(k, np.nan)

@@ -68,7 +68,7 @@ import numpy as np
 import pandas as pd
 
 from hxmetrics.errors import InputTableError, ParameterError, check_choice, check_columns
-from hxmetrics.measures._inference import check_confidence, z_critical, z_test
+from hxmetrics.measures._inference import check_confidence, holm, z_critical, z_test
 from hxmetrics.measures._result import grouped_result
 from hxmetrics.privacy import check_min_n, suppress
 from hxmetrics.tables import as_pandas
@@ -357,19 +357,6 @@ def _rows(
     for c in extra:
         out[c] = df[c].to_numpy()[keep]
     return out, counts
-
-
-def _holm(p: np.ndarray) -> np.ndarray:
-    """Holm's step-down adjusted p-values (NaN stays NaN)."""
-    out = np.full(p.shape, np.nan)
-    ok = np.flatnonzero(~np.isnan(p))
-    m = len(ok)
-    if m == 0:
-        return out
-    order = ok[np.argsort(p[ok], kind="stable")]
-    adj = np.minimum(1.0, np.maximum.accumulate((m - np.arange(m)) * p[order]))
-    out[order] = adj
-    return out
 
 
 def _breakdown(
@@ -792,7 +779,7 @@ def team_ledger(
     # Holm over the family of changes shown: suppression has blanked the hidden rows'
     # p-values, so a hidden group neither enters nor moves the adjustment.
     p_shown = out["change_p_value"].to_numpy(dtype=float)
-    p_holm = _holm(p_shown)
+    p_holm = holm(p_shown)
     out["change_p_holm"] = p_holm
     significant = pd.Series(p_holm < 1 - confidence, dtype="boolean")
     significant[np.isnan(p_holm)] = pd.NA
