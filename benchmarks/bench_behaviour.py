@@ -17,15 +17,14 @@ faster).
 
 from __future__ import annotations
 
-import gc
 import statistics
 import sys
-import time
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from benchmarks._timing import timed
 
 AS_OF = pd.Timestamp("2025-12-31")
 MONTH = 365.25 / 12
@@ -98,14 +97,6 @@ def _check(events: pd.DataFrame, transactions: pd.DataFrame) -> None:
     np.testing.assert_allclose(a["activity_trend"], b["activity_trend"], atol=1e-10)
 
 
-def _time(fn: Callable[[], Any], wall: list[float], cpu: list[float]) -> None:
-    gc.collect()
-    start, start_cpu = time.perf_counter(), time.process_time()
-    fn()
-    cpu.append(time.process_time() - start_cpu)
-    wall.append(time.perf_counter() - start)
-
-
 def run(quick: bool = False) -> str:
     """Time behaviour_profile; return a Markdown section with times and ratios."""
     sizes, n_rounds, alone = ((100_000,), 3, None) if quick else ((1_000_000,), 3, 10_000_000)
@@ -128,15 +119,15 @@ def run(quick: bool = False) -> str:
         w_pd: list[float] = []
         cpu: list[float] = []
         for _ in range(n_rounds):
-            _time(lambda e=events, t=transactions: ours(e, t), w_ours, cpu)
-            _time(lambda e=events, t=transactions: pandas_way(e, t), w_pd, cpu)
+            timed(lambda e=events, t=transactions: ours(e, t), w_ours, cpu)
+            timed(lambda e=events, t=transactions: pandas_way(e, t), w_pd, cpu)
         a, b = statistics.median(w_ours), statistics.median(w_pd)
         lines.append(f"| {n:,} | {n // 10:,} | {a:.2f} | {b:.2f} | {a / b:.3f} |")
     if alone:
         events, transactions = make_data(alone)
         wall: list[float] = []
         cpu = []
-        _time(lambda: ours(events, transactions), wall, cpu)
+        timed(lambda: ours(events, transactions), wall, cpu)
         lines.append(
             f"| {alone:,} | {alone // 10:,} | {wall[0]:.2f} ({cpu[0]:.1f} CPU s) | not run | |"
         )

@@ -28,13 +28,13 @@ import gc
 import resource
 import statistics
 import sys
-import time
 from collections import Counter
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from benchmarks._timing import timed
 
 TOUCHPOINTS = ("app", "web", "store", "help_desk", "chat", "phone", "email", "portal")
 GAP = pd.Timedelta(minutes=30)
@@ -106,14 +106,6 @@ def _check(events: pd.DataFrame) -> None:
     assert mine == dict(naive(events)), "journeys and the naive loop disagree"
 
 
-def _time(fn: Callable[[], Any], wall: list[float], cpu: list[float]) -> None:
-    gc.collect()
-    start, start_cpu = time.perf_counter(), time.process_time()
-    fn()
-    cpu.append(time.process_time() - start_cpu)
-    wall.append(time.perf_counter() - start)
-
-
 def _peak_gib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
 
@@ -126,8 +118,8 @@ def run(quick: bool = False) -> str:
     wall: dict[str, list[float]] = {}
     cpu: dict[str, list[float]] = {}
     for _ in range(n_rounds):
-        _time(lambda: ours(events), wall.setdefault("ours", []), cpu.setdefault("ours", []))
-        _time(lambda: naive(events), wall.setdefault("naive", []), cpu.setdefault("naive", []))
+        timed(lambda: ours(events), wall.setdefault("ours", []), cpu.setdefault("ours", []))
+        timed(lambda: naive(events), wall.setdefault("naive", []), cpu.setdefault("naive", []))
     result = ours(events)
     sessions = int(result.sessions["n_sessions"].iloc[0])
     ours_s, naive_s = statistics.median(wall["ours"]), statistics.median(wall["naive"])
@@ -151,7 +143,7 @@ def run(quick: bool = False) -> str:
         events = make_events(big, seed=1)
         w: list[float] = []
         c: list[float] = []
-        _time(lambda: ours(events), w, c)
+        timed(lambda: ours(events), w, c)
         scaled = naive_s * big / n
         lines.append(
             f"| {big:,} | {w[0]:.2f} | ~{scaled:.0f} (1M time x 10, not run) "

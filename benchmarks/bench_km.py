@@ -23,14 +23,15 @@ convention gives the same numbers). Ratio = hxmetrics / statsmodels (below 1: fa
 
 from __future__ import annotations
 
-import gc
-import statistics
 import sys
-import time
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+
+from benchmarks._timing import ratio_rows, side_by_side
+
+SIDES = ("hxmetrics", "statsmodels")
 
 
 def make_data(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -39,14 +40,6 @@ def make_data(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray
     censor = rng.uniform(0.0, 30.0, n)
     team = rng.integers(0, 200, n)
     return np.minimum(latency, censor), latency <= censor, team
-
-
-def _time(fn: Callable[[], Any], wall: list[float], cpu: list[float]) -> None:
-    gc.collect()
-    start, start_cpu = time.perf_counter(), time.process_time()
-    fn()
-    cpu.append(time.process_time() - start_cpu)
-    wall.append(time.perf_counter() - start)
 
 
 def _statsmodels_quantiles(t: np.ndarray, e: np.ndarray, team: np.ndarray) -> list[float]:
@@ -122,13 +115,8 @@ def run(quick: bool = False) -> str:
             lambda: _statsmodels_quantiles(t, ef, team),
         ),
     ]
-    wall: dict[tuple[str, str], list[float]] = {}
-    cpu: dict[tuple[str, str], list[float]] = {}
     with np.errstate(divide="ignore", invalid="ignore"):
-        for _ in range(n_rounds):
-            for name, ours, theirs in cases:
-                for who, fn in (("hxmetrics", ours), ("statsmodels", theirs)):
-                    _time(fn, wall.setdefault((name, who), []), cpu.setdefault((name, who), []))
+        wall, cpu = side_by_side(cases, SIDES, n_rounds)
     lines = [
         "## Kaplan-Meier (tenure, responsiveness)",
         "",
@@ -139,16 +127,7 @@ def run(quick: bool = False) -> str:
         "| case | hxmetrics (s) | statsmodels SurvfuncRight (s) | ratio | ratio of CPU times |",
         "| --- | ---: | ---: | ---: | ---: |",
     ]
-    for name, _, _ in cases:
-        ours_s = statistics.median(wall[(name, "hxmetrics")])
-        theirs_s = statistics.median(wall[(name, "statsmodels")])
-        ratio_cpu = statistics.median(cpu[(name, "hxmetrics")]) / statistics.median(
-            cpu[(name, "statsmodels")]
-        )
-        lines.append(
-            f"| {name} | {ours_s:.3f} | {theirs_s:.3f} | {ours_s / theirs_s:.2f} "
-            f"| {ratio_cpu:.2f} |"
-        )
+    lines += ratio_rows(cases, wall, cpu, SIDES, digits=3)
     lines += [
         "",
         "Seconds are wall-clock medians; the CPU-time ratio (process time, both sides",

@@ -24,15 +24,16 @@ Ratio = hxmetrics / plain pandas (below 1: faster).
 
 from __future__ import annotations
 
-import gc
-import statistics
 import sys
-import time
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from benchmarks._timing import ratio_rows, side_by_side
+
+SIDES = ("hxmetrics", "pandas")
 
 
 def make_data(n_events: int, seed: int = 0) -> dict[str, pd.DataFrame]:
@@ -82,14 +83,6 @@ def make_data(n_events: int, seed: int = 0) -> dict[str, pd.DataFrame]:
         }
     )
     return {"teams": teams, "events": events, "transactions": transactions}
-
-
-def _time(fn: Callable[[], Any], wall: list[float], cpu: list[float]) -> None:
-    gc.collect()
-    start, start_cpu = time.perf_counter(), time.process_time()
-    fn()
-    cpu.append(time.process_time() - start_cpu)
-    wall.append(time.perf_counter() - start)
 
 
 def _plain_owner(teams: pd.DataFrame, events: pd.DataFrame) -> pd.DataFrame:
@@ -163,12 +156,7 @@ def run(quick: bool = False) -> str:
             lambda: (_plain_served(teams, events), _plain_revenue(teams, events, tx)),
         ),
     ]
-    wall: dict[tuple[str, str], list[float]] = {}
-    cpu: dict[tuple[str, str], list[float]] = {}
-    for _ in range(n_rounds):
-        for name, ours, theirs in cases:
-            for who, fn in (("hxmetrics", ours), ("pandas", theirs)):
-                _time(fn, wall.setdefault((name, who), []), cpu.setdefault((name, who), []))
+    wall, cpu = side_by_side(cases, SIDES, n_rounds)
     lines = [
         "## Team ledger",
         "",
@@ -179,16 +167,7 @@ def run(quick: bool = False) -> str:
         "| case | hxmetrics (s) | plain pandas (s) | ratio | ratio of CPU times |",
         "| --- | ---: | ---: | ---: | ---: |",
     ]
-    for name, _, _ in cases:
-        ours_s = statistics.median(wall[(name, "hxmetrics")])
-        theirs_s = statistics.median(wall[(name, "pandas")])
-        ratio_cpu = statistics.median(cpu[(name, "hxmetrics")]) / statistics.median(
-            cpu[(name, "pandas")]
-        )
-        lines.append(
-            f"| {name} | {ours_s:.3f} | {theirs_s:.3f} | {ours_s / theirs_s:.2f} "
-            f"| {ratio_cpu:.2f} |"
-        )
+    lines += ratio_rows(cases, wall, cpu, SIDES, digits=3)
     lines += [
         "",
         "The plain way computes persons only (and revenue in the last case); the ledger",

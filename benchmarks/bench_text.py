@@ -23,16 +23,17 @@ Ratio = hxmetrics / plain (below 1: faster).
 
 from __future__ import annotations
 
-import gc
 import re
-import statistics
 import sys
-import time
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from benchmarks._timing import ratio_rows, side_by_side
+
+SIDES = ("hxmetrics", "plain")
 
 
 def make_comments(n: int, seed: int = 0) -> tuple[pd.DataFrame, dict[str, tuple[str, ...]]]:
@@ -61,14 +62,6 @@ def make_comments(n: int, seed: int = 0) -> tuple[pd.DataFrame, dict[str, tuple[
         }
     )
     return frame, {t: themes[t][0] for t in names}
-
-
-def _time(fn: Callable[[], Any], wall: list[float], cpu: list[float]) -> None:
-    gc.collect()
-    start, start_cpu = time.perf_counter(), time.process_time()
-    fn()
-    cpu.append(time.process_time() - start_cpu)
-    wall.append(time.perf_counter() - start)
 
 
 def _loop_rules(texts: list[str], rules: dict[str, tuple[str, ...]]) -> tuple[np.ndarray, list]:
@@ -157,12 +150,7 @@ def run(quick: bool = False) -> str:
             lambda: _plain_vader(texts),
         ),
     ]
-    wall: dict[tuple[str, str], list[float]] = {}
-    cpu: dict[tuple[str, str], list[float]] = {}
-    for _ in range(n_rounds):
-        for name, ours, theirs in cases:
-            for who, fn in (("hxmetrics", ours), ("plain", theirs)):
-                _time(fn, wall.setdefault((name, who), []), cpu.setdefault((name, who), []))
+    wall, cpu = side_by_side(cases, SIDES, n_rounds)
     distinct = frame["text"].nunique() / n
     lines = [
         "## Comment themes and sentiment (text)",
@@ -174,16 +162,7 @@ def run(quick: bool = False) -> str:
         "| case | hxmetrics (s) | plain way (s) | ratio | ratio of CPU times |",
         "| --- | ---: | ---: | ---: | ---: |",
     ]
-    for name, _, _ in cases:
-        ours_s = statistics.median(wall[(name, "hxmetrics")])
-        theirs_s = statistics.median(wall[(name, "plain")])
-        ratio_cpu = statistics.median(cpu[(name, "hxmetrics")]) / statistics.median(
-            cpu[(name, "plain")]
-        )
-        lines.append(
-            f"| {name} | {ours_s:.2f} | {theirs_s:.2f} | {ours_s / theirs_s:.2f} "
-            f"| {ratio_cpu:.2f} |"
-        )
+    lines += ratio_rows(cases, wall, cpu, SIDES, digits=2)
     lines += [
         "",
         "The plain ways: a Python loop over comments and themes with `re.finditer`",
