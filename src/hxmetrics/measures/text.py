@@ -71,7 +71,12 @@ import pandas as pd
 
 from hxmetrics._display import DataclassDisplay
 from hxmetrics.errors import HxWarning, InputTableError, ParameterError, check_columns
-from hxmetrics.measures._inference import check_confidence, check_random_state, t_critical
+from hxmetrics.measures._inference import (
+    check_confidence,
+    check_random_state,
+    t_interval,
+    welch_df,
+)
 from hxmetrics.measures._result import grouped_result
 from hxmetrics.privacy import DEFAULT_MIN_N, check_group_columns, check_min_n, suppress
 from hxmetrics.privacy import PLACEHOLDERS as _PLACEHOLDERS
@@ -244,8 +249,8 @@ def _mean_t(
         se = np.sqrt(ss / (n - 1) / n)
     se = np.where(n > 1, se, np.nan)
     mean = np.where(n > 0, mean, np.nan)
-    half = t_critical(confidence, n - 1) * se
-    return n.astype(np.int64), mean, se, mean - half, mean + half
+    low, high = t_interval(mean, se, n - 1, confidence)
+    return n.astype(np.int64), mean, se, low, high
 
 
 def _hidden_groups(comments: _Comments, min_n: int | None) -> np.ndarray:
@@ -1225,11 +1230,8 @@ def theme_impact(
         n1, m1, se1, _, _ = _mean_t(y[on], g[on], size, confidence)
         n0, m0, se0, _, _ = _mean_t(y[~on], g[~on], size, confidence)
         diff = m1 - m0
-        v1, v0 = se1**2, se0**2
-        se = np.sqrt(v1 + v0)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            df = (v1 + v0) ** 2 / (v1**2 / (n1 - 1) + v0**2 / (n0 - 1))
-        half = t_critical(confidence, df) * se
+        se = np.sqrt(se1**2 + se0**2)
+        low, high = t_interval(diff, se, welch_df(se1, n1, se0, n0), confidence)
         keys = c.keys.copy()
         keys["theme"] = theme
         part = grouped_result(
@@ -1238,8 +1240,8 @@ def theme_impact(
             n=n_total,
             estimate=diff,
             se=se,
-            ci_low=diff - half,
-            ci_high=diff + half,
+            ci_low=low,
+            ci_high=high,
             confidence=confidence,
             method="welch_t",
             min_n=min_n,
