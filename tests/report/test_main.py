@@ -45,12 +45,19 @@ from hxmetrics.tables import ROLE_OF_SILO
 
 SECTION_IDS = [
     "overview",
-    "stakeholders",
+    "trends",
     "experience",
+    "distributions",
+    "voices",
+    "zero-distance",
+    "people",
+    "stakeholders",
     "siloed-unified",
     "hx-index",
     "value-retention",
+    "response-rates",
     "data-quality",
+    "glossary",
 ]
 INSTRUMENT = {"customer": "Customer NPS", "worker": "Employee NPS (eNPS)", "partner": "Partner NPS"}
 
@@ -522,7 +529,7 @@ def small() -> tuple[dict[str, pd.DataFrame], Report, str]:
 def test_progress_lines_when_watched(small):
     lines = small[2].splitlines()
     assert len(lines) == len(SECTIONS) + 3
-    assert lines[0].startswith("hxmetrics [1/10] Checking the tables")
+    assert lines[0].startswith(f"hxmetrics [1/{len(SECTIONS) + 3}] Checking the tables")
     assert all(re.search(r" \.\.\. done \(\d+\.\d s\)$", line) for line in lines)
 
 

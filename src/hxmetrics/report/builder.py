@@ -195,10 +195,13 @@ class Section:
     and return the section, so calls can be chained.
     """
 
-    def __init__(self, id: str, title: str, *, intro: str | None = None) -> None:
+    def __init__(
+        self, id: str, title: str, *, intro: str | None = None, how_to_read: str | None = None
+    ) -> None:
         self.id = id
         self.title = title
         self.intro = intro
+        self.how_to_read = how_to_read
         self._parts: list[str] = []
         self._figures = 0
         self._tables = 0
@@ -392,7 +395,15 @@ class Section:
         return self
 
     def add_figure(
-        self, fig: Figure | Axes, *, alt: str, caption: str | None = None, dpi: int = DPI
+        self,
+        fig: Figure | Axes,
+        *,
+        alt: str,
+        caption: str | None = None,
+        dpi: int = DPI,
+        data: pd.DataFrame | None = None,
+        number_formats: Mapping[str, Formatter] | None = None,
+        labels: Mapping[str, str] | None = None,
     ) -> Section:
         """Embed a matplotlib figure as a PNG data URI.
 
@@ -411,6 +422,13 @@ class Section:
             Shown under the image.
         dpi : int, default 144
             Pixels per inch of the embedded image.
+        data : DataFrame, optional
+            The numbers the figure draws: shown as a table (formatted as by
+            :meth:`add_table`, with ``number_formats`` and ``labels``) behind a
+            "Data behind the figure" toggle under it, for readers who cannot see the
+            image or want the exact values.
+        number_formats, labels : mapping, optional
+            As in :meth:`add_table`, for ``data``.
 
         Notes
         -----
@@ -431,18 +449,33 @@ class Section:
         width, height = figure.get_size_inches()
         w = math.ceil(width * _CSS_PX_PER_INCH)
         h = math.ceil(height * _CSS_PX_PER_INCH)
-        data = base64.b64encode(png).decode("ascii")
+        encoded = base64.b64encode(png).decode("ascii")
         self._figures += 1
         cap = f"<figcaption>{_e(caption)}</figcaption>" if caption else ""
         self._parts.append(
-            f'<figure><img src="data:image/png;base64,{data}" width="{w}" height="{h}" '
+            f'<figure><img src="data:image/png;base64,{encoded}" width="{w}" height="{h}" '
             f'alt="{_e(alt.strip())}">{cap}</figure>'
         )
+        if data is not None:
+            if not isinstance(data, pd.DataFrame):
+                raise ParameterError(
+                    f"add_figure data must be a DataFrame; got {type(data).__name__}."
+                )
+            self._parts.append(
+                '<details class="figure-data"><summary>Data behind the figure</summary>'
+            )
+            self.add_table(data, number_formats=number_formats, labels=labels)
+            self._parts.append("</details>")
         return self
 
     def to_html(self) -> str:
         """Render the section."""
         intro = f'<div class="intro">{_paragraphs(self.intro)}</div>' if self.intro else ""
+        if self.how_to_read:
+            intro += (
+                '<details class="how-to-read"><summary>How to read this</summary>'
+                f"{_paragraphs(self.how_to_read)}</details>"
+            )
         return (
             f'<section id="{_e(self.id)}" aria-labelledby="{_e(self.id)}-h">'
             f'<h2 id="{_e(self.id)}-h">{_e(self.title)}</h2>'
@@ -506,7 +539,9 @@ class Report:
         ids = ", ".join(s.id for s in self.sections)
         return f"Report(title={self.title!r}, sections=[{ids}])"
 
-    def add_section(self, id: str, title: str, *, intro: str | None = None) -> Section:
+    def add_section(
+        self, id: str, title: str, *, intro: str | None = None, how_to_read: str | None = None
+    ) -> Section:
         """Append a section and return it.
 
         Parameters
@@ -518,6 +553,9 @@ class Report:
             Heading, also its entry in the table of contents.
         intro : str, optional
             Prose under the heading; blank lines separate paragraphs.
+        how_to_read : str, optional
+            A plain-words note on reading the section (what the numbers mean, what
+            the marks say), behind a "How to read this" toggle under the intro.
 
         Returns
         -------
@@ -531,7 +569,7 @@ class Report:
         if id in _RESERVED_IDS or any(s.id == id for s in self.sections):
             taken = sorted(_RESERVED_IDS | {s.id for s in self.sections})
             raise ParameterError(f"section id {id!r} is already taken; taken ids: {taken}.")
-        section = Section(id, title, intro=intro)
+        section = Section(id, title, intro=intro, how_to_read=how_to_read)
         self.sections.append(section)
         return section
 

@@ -30,6 +30,7 @@ from hxmetrics.report.progress import Progress
 from hxmetrics.report.sections import SECTIONS, Context
 from hxmetrics.tables import (
     ID_COLUMN,
+    OPTIONAL_TABLES,
     ROSTERS,
     SUFFIXES,
     TABLES,
@@ -55,11 +56,13 @@ DEFAULT_OUT = Path("hxmetrics-report.html")
 #: Seed of every random step (bootstrap intervals); fixed so that a report is repeatable.
 DEFAULT_SEED = 20240611
 # Columns holding personal identifiers or record ids: never shown in a report.
-_ID_COLUMNS = ("email", "phone", "source_id", *ID_COLUMN.values())
+_ID_COLUMNS = ("email", "phone", "source_id", "comment_id", "invitation_id", *ID_COLUMN.values())
 # Numeric ids this short cannot be told from counts in the text, so the guard skips
 # them (the report never prints an id; the guard is the second line of defence).
 _MIN_NUMERIC_ID = 6
-_TIME_COLUMNS = {"tickets": "opened"}
+_TIME_COLUMNS = {"tickets": "opened", "invitations": "sent"}
+#: Optional tables whose rows another table refers to, checked against it.
+_PARENTS = {"ticket_events": "tickets", "responses": "invitations"}
 
 
 def _time_column(table: str) -> str:
@@ -99,7 +102,7 @@ def read_tables(directory: str | os.PathLike[str]) -> dict[str, pd.DataFrame]:
     ['workers']
     """
     files = _table_files(directory)
-    return {t: read_table(files[t]) for t in TABLES if t in files}
+    return {t: read_table(files[t]) for t in (*TABLES, *OPTIONAL_TABLES) if t in files}
 
 
 def _table_files(directory: str | os.PathLike[str]) -> dict[str, Path]:
@@ -124,7 +127,8 @@ def _table_files(directory: str | os.PathLike[str]) -> dict[str, Path]:
         names = sorted(p.name for p in folder.iterdir() if p.is_file())[:10]
         raise ParameterError(
             f"{folder}: no table files found. Name each CSV/Parquet file after its table "
-            f"({', '.join(TABLES)}), e.g. responses.csv; found: {names or 'no files'}."
+            f"({', '.join((*TABLES, *OPTIONAL_TABLES))}), e.g. responses.csv; found: "
+            f"{names or 'no files'}."
         )
     return found
 
@@ -378,11 +382,12 @@ def build_report(
     min_n_checked = check_min_n(min_n)
     if min_n_checked is None:  # pragma: no cover - check_min_n returns None only for None
         raise ParameterError("min_n must be a positive integer.")
-    unknown = [t for t in tables if t not in TABLES]
+    contract = (*TABLES, *OPTIONAL_TABLES)
+    unknown = [t for t in tables if t not in contract]
     if unknown:
         raise ParameterError(
-            f"unknown table(s) {unknown}; the contract has {', '.join(TABLES)}."
-            + did_you_mean(str(unknown[0]), TABLES)
+            f"unknown table(s) {unknown}; the contract has {', '.join(contract)}."
+            + did_you_mean(str(unknown[0]), contract)
         )
     if not any(t in tables for t in ROSTERS):
         raise ParameterError(
@@ -396,13 +401,18 @@ def build_report(
         )
     steps = Progress(total=len(SECTIONS) + 3, enabled=False) if progress is None else progress
     with steps.step("Checking the tables against the contract"):
-        checked = {
-            t: validate(
-                tables[t], table=t, **({"instruments": instruments} if t == "responses" else {})
-            )
-            for t in TABLES
-            if t in tables
-        }
+        checked: dict[str, pd.DataFrame] = {}
+        # Parents first (the contract's order), so that a child is checked against
+        # its parent's checked rows: ticket events against tickets, responses
+        # against their invitations.
+        for t in sorted(
+            (t for t in contract if t in tables), key=lambda t: (t in _PARENTS, contract.index(t))
+        ):
+            options: dict[str, Any] = {"instruments": instruments} if t == "responses" else {}
+            parent = _PARENTS.get(t)
+            if parent in checked:
+                options["parents"] = {parent: checked[parent]}
+            checked[t] = validate(tables[t], table=t, **options)
     with steps.step("Resolving stakeholders and attributing exhaust rows"):
         context = Context.build(
             checked,
@@ -414,6 +424,7 @@ def build_report(
             method=method,
             model=model,
             threshold=threshold,
+            catalogue=instruments,
         )
     with steps.step("Computing every measure and the disclosure plan"):
         # Every number of every section is registered with one disclosure layer before
@@ -532,12 +543,16 @@ def run_report(
             tables = {table: read_table(path) for table, path in files.items()}
             source = f"{len(tables)} tables named in a job file"
         elif data_dir is not None:
-            tables = {t: read_table(files[t]) for t in TABLES if t in files}
+            tables = {t: read_table(files[t]) for t in (*TABLES, *OPTIONAL_TABLES) if t in files}
             source = f"{len(tables)} tables read from a data folder"
         else:
             from hxmetrics.datasets import load_sample
 
-            tables = dict(load_sample().tables)
+            sample = load_sample()
+            tables = dict(sample.tables)
+            for name in OPTIONAL_TABLES:
+                if getattr(sample, name, None) is not None:
+                    tables[name] = getattr(sample, name)
             source = "the bundled synthetic sample organisation"
     report = build_report(
         tables,

@@ -23,7 +23,14 @@ from hxmetrics.report.sections.formatting import level
 from hxmetrics.report.sections.plan import make_plan, svu_where
 from hxmetrics.report.sections.settings import CLV_UNIT, HX_ITEMS, ROLES, USE_REASONS
 from hxmetrics.stakeholders import StakeholderRegistry
-from hxmetrics.tables import EXHAUST, ROLE_OF_SILO, ROSTERS, SILO_OF_ROLE
+from hxmetrics.tables import EXHAUST_TABLES, ROLE_OF_SILO, ROSTERS, SILO_OF_ROLE
+
+#: The tables whose rows name a silo's record, and the time each row is attributed at.
+ATTRIBUTED: dict[str, str] = {
+    **{t: "opened" if t == "tickets" else "timestamp" for t in EXHAUST_TABLES},
+    "comments": "timestamp",
+    "invitations": "sent",
+}
 
 
 @dataclass
@@ -47,6 +54,8 @@ class Context:
     missing_keys: tuple[str, ...] = ()
     #: How records were linked: ``"exact"`` (shared keys) or ``"probabilistic"``.
     method: str = "exact"
+    #: The instrument catalogue answers were checked against (``--instruments``), if any.
+    catalogue: Any = None
     disclosure: Disclosure = field(default_factory=lambda: Disclosure(None))
     planned: dict[str, Any] = field(default_factory=dict)
     #: Statistical warnings of the measures, by (topic, group), for the sections to show.
@@ -69,6 +78,7 @@ class Context:
         method: str = "exact",
         model: Any = None,
         threshold: float | None = None,
+        catalogue: Any = None,
     ) -> Context:
         """Resolve the stakeholders and attribute every exhaust table.
 
@@ -101,9 +111,10 @@ class Context:
             **linkage,
         )
         attributed = {}
-        for table in EXHAUST:
+        # Every table of rows from a silo's record: the exhaust tables, the comments
+        # and the invitations (each row gets its person and the roles held then).
+        for table, time in ATTRIBUTED.items():
             if table in tables:
-                time = "opened" if table == "tickets" else "timestamp"
                 attributed[table] = registry.attribute(tables[table], time=time)
         return cls(
             tables=dict(tables),
@@ -116,6 +127,7 @@ class Context:
             keys=tuple(present),
             missing_keys=tuple(k for k in keys if k not in present),
             method=method,
+            catalogue=catalogue,
             disclosure=Disclosure(min_n),
         )
 
@@ -134,7 +146,7 @@ class Context:
         times = [
             pd.to_datetime(frame["opened" if name == "tickets" else "timestamp"])
             for name, frame in self.tables.items()
-            if name in EXHAUST
+            if name in EXHAUST_TABLES
         ]
         stamps = pd.concat(times) if times else pd.Series(dtype="datetime64[ns]")
         if stamps.notna().any():

@@ -79,6 +79,11 @@ def make_plan(ctx: Context) -> None:
     _plan_value(ctx, d)
     _plan_retention(ctx, d)
     _plan_quality(ctx, d)
+    # The sections that plan their own numbers (imported here: they import this module).
+    from hxmetrics.report.sections import PLANS
+
+    for section_plan in PLANS:
+        section_plan(ctx, d)
     for cells in ctx.links:
         d.link(*cells)
     ctx.planned["done"] = True
