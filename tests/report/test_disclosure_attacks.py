@@ -34,7 +34,7 @@ from hxmetrics.report.sections import (
     value_retention,
 )
 from hxmetrics.tables import ROLE_OF_SILO
-from tests.report.test_main import _Page
+from tests.report.html_page import Page
 
 MIN_N = 5
 HUGE = 10**6
@@ -69,7 +69,7 @@ EMPTY = {"–", "", "suppressed"}
 class Built:
     """One report: its parsed page, the frames its figures were drawn from, its truth."""
 
-    page: _Page
+    page: Page
     html: str
     figures: list[tuple[str, pd.DataFrame]] = field(default_factory=list)
     min_n: int = MIN_N
@@ -106,7 +106,7 @@ def _build(tables: dict[str, pd.DataFrame], *, min_n: int) -> Built:
                 if hasattr(module, name):
                     patch.setattr(module, name, recording(name, getattr(module, name)))
         document = build_report(tables, min_n=min_n).to_html()
-    page = _Page()
+    page = Page()
     page.feed(document)
     page.close()
     return Built(page=page, html=document, figures=figures, min_n=min_n)
