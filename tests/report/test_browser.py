@@ -138,7 +138,8 @@ def test_every_figure_decodes(rendered, sample_html):
     assert len(images) == sample_html.count("<img ")
     assert len(images) >= 9
     for complete, width, alt in images:
-        assert complete and width > 0, alt
+        assert complete, alt
+        assert width > 0, alt
 
 
 def test_every_section_is_laid_out(rendered, sample_html):
@@ -155,7 +156,8 @@ def test_screenshot_is_a_page(rendered, tmp_path):
     (tmp_path / "report.png").write_bytes(png)
     pixels = imread(io.BytesIO(png), format="png")
     # The window's size (the screenshot is of the viewport).
-    assert pixels.shape[1] == 1280 and 800 <= pixels.shape[0] <= 1000
+    assert pixels.shape[1] == 1280
+    assert 800 <= pixels.shape[0] <= 1000
     # Not blank: text and colour on the first screen (a white page has no spread).
     assert float(np.std(pixels[..., :3])) > 0.05
 
