@@ -33,7 +33,16 @@ from hxmetrics.errors import ParameterError
 from hxmetrics.plotting import DPI, figure_to_png, style
 from hxmetrics.report.privacy import check_no_external_urls, privacy_guard
 
-__all__ = ["GENERATOR_TAG", "Kpi", "Report", "Section", "check_target", "format_value"]
+__all__ = [
+    "GENERATOR_TAG",
+    "Kpi",
+    "Report",
+    "Section",
+    "Term",
+    "check_target",
+    "format_value",
+    "link_terms",
+]
 
 #: The first line of every report's head: how an existing file is recognised as a
 #: report hxmetrics wrote (and so may be replaced by a new one).
@@ -134,6 +143,123 @@ def _column_format(series: pd.Series) -> Formatter | None:
 
 
 @dataclass(frozen=True)
+class Term:
+    """A technical term of a report, linked to its plain-words definition.
+
+    Parameters
+    ----------
+    anchor : str
+        The ``id`` of the element that defines the term (``"g-omega"``), added by
+        :meth:`Section.add_definitions`.
+    definition : str
+        One or two plain sentences: the link's hover title.
+    forms : tuple of str
+        The words linked in the text ("omega", "McDonald's omega"). A form in lower
+        case matches in any case and in the plural ("interval", "Intervals"); a form
+        with a capital matches exactly ("NPS", "Holm").
+    """
+
+    anchor: str
+    definition: str
+    forms: tuple[str, ...]
+
+
+# A tag of the builder's own markup: attribute values are escaped (``>`` is ``&gt;``),
+# so a tag ends at the first ``>``.
+_TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9]*)[^>]*>")
+# Terms are linked in running text and in table headers only; never inside a link,
+# a data cell, a heading or a definition's own term.
+_LINKABLE = frozenset({"p", "li", "th", "caption", "figcaption"})
+_NO_LINK = frozenset(
+    {"a", "td", "h1", "h2", "h3", "h4", "dt", "summary", "title", "style", "script", "nav"}
+)
+_VOID = frozenset({"img", "br", "hr", "meta", "input", "wbr", "col", "source"})
+
+
+def _form_pattern(form: str) -> str:
+    # The text is matched as the page holds it: escaped ("Cronbach&#x27;s alpha").
+    words = [re.escape(_e(w)) for w in form.split()]
+    body = r"\s+".join(words)
+    if form == form.lower():
+        return f"(?i:{body})(?:e?s)?"
+    return body
+
+
+def _terms_pattern(terms: Sequence[Term]) -> re.Pattern[str]:
+    groups = []
+    for i, term in enumerate(terms):
+        # Longest forms first, so that "Holm adjustment" wins over "Holm".
+        forms = sorted(set(term.forms), key=lambda f: (-len(f), f))
+        groups.append(f"(?P<t{i}>{'|'.join(_form_pattern(f) for f in forms)})")
+    # Not inside a word, an entity (``&amp;``) or a hyphenated compound.
+    return re.compile(r"(?<![\w&#-])(?:" + "|".join(groups) + r")(?![\w-])")
+
+
+def link_terms(html: str, terms: Sequence[Term], *, pattern: re.Pattern[str] | None = None) -> str:
+    """Link the first use of each term in ``html`` to its definition.
+
+    Only text is touched (never a tag or an attribute value), and only running text
+    and table headers (paragraphs, list items, captions, ``th``); text inside a link,
+    a data cell or a heading is left alone. The link carries the definition as its
+    hover title, escaped: ``<a class="term" href="#g-omega" title="...">omega</a>``.
+
+    Parameters
+    ----------
+    html : str
+        Markup as the builder writes it (escaped text, well-formed tags).
+    terms : sequence of Term
+        The terms; each is linked once, at its first use.
+    pattern : re.Pattern, optional
+        The compiled pattern of ``terms`` (from a previous call), to save compiling.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> t = Term("g-omega", "How well the questions measure one thing.", ("omega",))
+    >>> link_terms('<p title="omega">Omega is 0.9; omega again.</p>', [t])
+    '<p title="omega"><a class="term" href="#g-omega" title="How well the questions \
+measure one thing.">Omega</a> is 0.9; omega again.</p>'
+    """
+    if not terms:
+        return html
+    compiled = pattern if pattern is not None else _terms_pattern(terms)
+    used: set[int] = set()
+
+    def replace(match: re.Match[str]) -> str:
+        index = int(next(k for k, v in match.groupdict().items() if v is not None)[1:])
+        if index in used:
+            return match.group(0)
+        used.add(index)
+        term = terms[index]
+        return (
+            f'<a class="term" href="#{_e(term.anchor)}" title="{_e(term.definition)}">'
+            f"{match.group(0)}</a>"
+        )
+
+    out: list[str] = []
+    stack: list[str] = []
+    pos = 0
+    for tag in _TAG.finditer(html):
+        text = html[pos : tag.start()]
+        if text:
+            linkable = any(t in _LINKABLE for t in stack) and not any(t in _NO_LINK for t in stack)
+            out.append(compiled.sub(replace, text) if linkable else text)
+        out.append(tag.group(0))
+        pos = tag.end()
+        closing, name = tag.group(1), tag.group(2).lower()
+        if closing:
+            if name in stack:
+                del stack[len(stack) - 1 - stack[::-1].index(name) :]
+        elif name not in _VOID and not tag.group(0).endswith("/>"):
+            stack.append(name)
+    out.append(html[pos:])
+    return "".join(out)
+
+
+@dataclass(frozen=True)
 class Kpi:
     """A headline number for :meth:`Section.add_kpis`.
 
@@ -205,6 +331,9 @@ class Section:
         self._parts: list[str] = []
         self._figures = 0
         self._tables = 0
+        # (alt text, has a data table) of each figure, for :meth:`Report.figures_without_data`.
+        self._figure_data: list[tuple[str, bool]] = []
+        self._anchors: list[str] = []
 
     def __repr__(self) -> str:
         return f"Section(id={self.id!r}, title={self.title!r}, parts={len(self._parts)})"
@@ -466,7 +595,45 @@ class Section:
             )
             self.add_table(data, number_formats=number_formats, labels=labels)
             self._parts.append("</details>")
+        self._figure_data.append((alt.strip(), data is not None))
         return self
+
+    def add_definitions(self, entries: Iterable[tuple[str, str, str]]) -> Section:
+        """Add a list of terms and their definitions (a glossary), each with an anchor.
+
+        Parameters
+        ----------
+        entries : iterable of (anchor, term, definition)
+            ``anchor`` is the ``id`` of the term's entry (a letter, then letters,
+            digits, ``-`` or ``_``), the target of the links :meth:`Report.link_terms`
+            makes; ``term`` and ``definition`` are escaped.
+        """
+        items = [(str(a), str(t), str(d)) for a, t, d in entries]
+        if not items:
+            raise ParameterError("add_definitions needs at least one entry.")
+        for anchor, _, _ in items:
+            if not _ID.match(anchor) or anchor in _RESERVED_IDS:
+                raise ParameterError(
+                    f"a definition's anchor must start with a letter and hold only letters, "
+                    f"digits, '-' and '_'; got {anchor!r}."
+                )
+        anchors = [a for a, _, _ in items]
+        repeated = sorted(
+            {a for a in anchors if anchors.count(a) > 1} | set(anchors) & set(self._anchors)
+        )
+        if repeated:
+            raise ParameterError(f"definition anchors must be unique; repeated: {repeated}.")
+        self._anchors.extend(anchors)
+        body = "".join(
+            f'<dt id="{_e(a)}">{_e(t)}</dt><dd>{_e(" ".join(d.split()))}</dd>' for a, t, d in items
+        )
+        self._parts.append(f'<dl class="glossary">{body}</dl>')
+        return self
+
+    @property
+    def figures_without_data(self) -> list[str]:
+        """The alt texts of this section's figures added without their ``data``."""
+        return [alt for alt, has in self._figure_data if not has]
 
     def to_html(self) -> str:
         """Render the section."""
@@ -534,6 +701,8 @@ class Report:
         self.lang = lang
         self.forbidden: list[str] = [str(v) for v in forbidden]
         self.sections: list[Section] = []
+        self._terms: tuple[Term, ...] = ()
+        self._unlinked: frozenset[str] = frozenset()
 
     def __repr__(self) -> str:
         ids = ", ".join(s.id for s in self.sections)
@@ -573,6 +742,34 @@ class Report:
         self.sections.append(section)
         return section
 
+    def link_terms(self, terms: Iterable[Term], *, skip: Iterable[str] = ()) -> None:
+        """Link each section's first use of every term to its definition.
+
+        Applied when the document is rendered (:meth:`to_html`), in each section's
+        text and table headers (see :func:`link_terms`). A term is linked only when
+        its anchor is defined in the report (:meth:`Section.add_definitions`).
+
+        Parameters
+        ----------
+        terms : iterable of Term
+            The terms, replacing any given before.
+        skip : iterable of str, optional
+            Ids of sections left unlinked (the glossary itself).
+        """
+        items = tuple(terms)
+        for term in items:
+            if not isinstance(term, Term) or not term.forms:
+                raise ParameterError(f"link_terms takes Term objects with forms; got {term!r}.")
+        self._terms = items
+        self._unlinked = frozenset(str(s) for s in skip)
+
+    def figures_without_data(self) -> list[tuple[str, str]]:
+        """Every figure added without its ``data`` table: (section id, alt text).
+
+        A report whose figures all carry their numbers returns an empty list.
+        """
+        return [(s.id, alt) for s in self.sections for alt in s.figures_without_data]
+
     def to_html(self) -> str:
         """Render the whole document as one string."""
         toc = "".join(f'<li><a href="#{_e(s.id)}">{_e(s.title)}</a></li>' for s in self.sections)
@@ -583,7 +780,15 @@ class Report:
         )
         subtitle = f'<p class="subtitle">{_e(self.subtitle)}</p>' if self.subtitle else ""
         footer = f"<footer>{_paragraphs(self.footer)}</footer>" if self.footer else ""
-        body = "\n".join(s.to_html() for s in self.sections)
+        defined = {a for s in self.sections for a in s._anchors}
+        terms = [t for t in self._terms if t.anchor in defined]
+        pattern = _terms_pattern(terms) if terms else None
+        body = "\n".join(
+            link_terms(s.to_html(), terms, pattern=pattern)
+            if terms and s.id not in self._unlinked
+            else s.to_html()
+            for s in self.sections
+        )
         return (
             "<!DOCTYPE html>\n"
             f'<html lang="{_e(self.lang)}">\n<head>\n<meta charset="utf-8">\n'
@@ -874,13 +1079,30 @@ body{margin:0 auto;max-width:1100px;padding:2rem 2.5rem 3rem;color:var(--ink);ba
 font:16px/1.55 system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif}
 header h1{font-size:2rem;line-height:1.2;margin:0 0 .35rem}
 .subtitle{color:var(--muted);margin:0 0 1.5rem;font-size:1.05rem}
-nav#contents{border:1px solid var(--line);border-radius:6px;padding:.8rem 1.2rem;margin:0 0 2rem;
-background:var(--soft)}
-nav#contents h2{font-size:.8rem;text-transform:uppercase;letter-spacing:.06em;color:var(--muted);
-margin:0 0 .4rem;border:0;padding:0}
-nav#contents ol{margin:0;padding-left:1.4rem;columns:2 18rem;column-gap:2rem}
-nav#contents li{margin:.15rem 0;break-inside:avoid}
+nav#contents{position:sticky;top:0;z-index:10;display:flex;align-items:center;gap:.6rem;
+margin:0 -2.5rem 2rem;padding:.4rem 2.5rem;background:#fff;border-bottom:1px solid var(--line);
+box-shadow:0 2px 4px rgba(31,35,40,.06)}
+nav#contents h2{flex:none;font-size:.75rem;text-transform:uppercase;letter-spacing:.06em;
+color:var(--muted);margin:0;border:0;padding:0}
+nav#contents ol{display:flex;flex-wrap:nowrap;gap:.15rem;margin:0;padding:.1rem 0;list-style:none;
+overflow-x:auto;white-space:nowrap;scrollbar-width:thin;counter-reset:toc;min-width:0}
+nav#contents li{flex:none;margin:0;counter-increment:toc}
+nav#contents a{display:block;padding:.2rem .5rem;border-radius:4px;font-size:.85rem;
+text-decoration:none}
+nav#contents a::before{content:counter(toc) ". ";color:var(--muted)}
+nav#contents a:hover,nav#contents a:focus{background:var(--soft);text-decoration:underline}
+section,[id^="g-"]{scroll-margin-top:3.25rem}
 a{color:var(--accent)}
+a.term{color:inherit;text-decoration:underline dotted var(--muted);text-underline-offset:.18em;
+cursor:help}
+a.term:hover,a.term:focus{color:var(--accent)}
+details{margin:.5rem 0 1.25rem}
+details>summary{cursor:pointer;color:var(--accent);font-size:.9rem;font-weight:600}
+details.how-to-read{border-left:4px solid var(--line);padding:.3rem 1rem;max-width:52rem}
+details.figure-data{margin-top:-1rem}
+dl.glossary{max-width:52rem}
+dl.glossary dt{font-weight:600;margin:.9rem 0 .1rem}
+dl.glossary dd{margin:0 0 0 1.2rem}
 section{margin:0 0 2.75rem}
 h2{font-size:1.45rem;line-height:1.25;margin:2.25rem 0 .75rem;padding-bottom:.3rem;
 border-bottom:2px solid var(--line)}
@@ -921,15 +1143,22 @@ margin:1rem 0;border-radius:0 6px 6px 0;max-width:52rem}
 .note-warning{border-left-color:var(--warn);background:var(--warn-bg)}
 footer{margin-top:3rem;padding-top:1rem;border-top:1px solid var(--line);color:var(--muted);
 font-size:.85rem}
-@media (max-width:700px){body{padding:1rem}.kpi-value{font-size:1.6rem}}
+@media (max-width:700px){body{padding:1rem}.kpi-value{font-size:1.6rem}
+nav#contents{margin:0 -1rem 1.5rem;padding:.35rem 1rem}nav#contents h2{display:none}}
 @media print{
-body{max-width:none;padding:0;font-size:10.5pt}
-nav#contents{background:none}
-a{color:inherit;text-decoration:none}
-h2{break-after:avoid}
-h3{break-after:avoid}
+:root{--ink:#000;--muted:#333;--line:#888;--soft:#fff;--accent:#000;--warn:#000;--warn-bg:#fff;
+--info-bg:#fff}
+body{max-width:none;padding:0;font-size:10.5pt;color:#000;background:#fff}
+nav#contents{display:none}
+a,a.term{color:inherit;text-decoration:none}
+h2,h3,caption{break-after:avoid}
 .table-wrap{overflow:visible}
 thead{display:table-header-group}
-tr,figure,.kpi,.note{break-inside:avoid}
+tbody tr:nth-child(even){background:none}
+tr,figure,.kpi,.note,dl.glossary dt,dl.glossary dd{break-inside:avoid}
+details>summary{list-style:none;color:#000}
+details>summary::-webkit-details-marker{display:none}
+details:not([open])>*{display:block}
+details::details-content{content-visibility:visible;display:block}
 }
 """.strip()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -11,14 +13,21 @@ from hxmetrics.report.builder import Report, Section
 from hxmetrics.report.sections.context import Context
 from hxmetrics.report.sections.formatting import (
     FIG_WIDTH,
+    FLAG_LABELS,
+    FLAG_REFERENCE,
     INSTRUMENT_NAME,
     NPS_FMT,
     PCT_FMT,
     add_table,
     ci_formats,
+    compare_shown,
+    flag_note,
+    flag_words,
     hybrid_sorted,
+    level,
     p_value,
     row_at,
+    signed,
 )
 from hxmetrics.report.sections.settings import ROLES
 
@@ -81,13 +90,37 @@ _NPS_LABELS = {
     "ci_high": "to",
     "suppressed": "Suppressed",
 }
-_NPS_FORMATS = {
+_NPS_FORMATS: dict[str, Any] = {
     "pct_promoters": PCT_FMT,
     "pct_detractors": PCT_FMT,
     "estimate": NPS_FMT,
     "ci_low": NPS_FMT,
     "ci_high": NPS_FMT,
 }
+
+
+HOW_TO_READ = (
+    "Each score comes with an interval: the range the true score is likely to be in. Wide "
+    "intervals mean few answers; quote the score with its interval and its number of "
+    "answers.\n\n"
+    "In the tables by hybrid type, each group is compared with a reference group (people "
+    "with no hybrid pattern). The flag says 'significantly higher' or 'significantly "
+    "lower' only when the difference is unlikely to be chance after allowing for the "
+    "number of groups compared (Holm adjustment); 'no clear difference' means the gap may "
+    "be chance. A suppressed group had too few answers to show: it has no score, no "
+    "difference and no flag.\n\n"
+    "These scores count answers (a person who answered twice counts twice). For one "
+    "number per person, quote the unified scores of 'Siloed vs unified'."
+)
+
+#: The columns of a figure's data table (the numbers the dot plot draws).
+_DOT_DATA = ["group", "n", "estimate", "ci_low", "ci_high"]
+
+
+def _drawn(frame: pd.DataFrame) -> pd.DataFrame:
+    """The rows a dot plot draws (shown, with an estimate), as its data table."""
+    keep = ~frame["suppressed"].astype(bool) & frame["estimate"].notna()
+    return frame.loc[keep, _DOT_DATA].reset_index(drop=True)
 
 
 def experience(report: Report, ctx: Context) -> None:
@@ -104,6 +137,7 @@ def experience(report: Report, ctx: Context) -> None:
             "given after the person had left that role are not counted (see Data quality). "
             "When an interval includes the other group's score, the difference may be chance."
         ),
+        how_to_read=HOW_TO_READ,
     )
     table = _nps_display(ctx.shown("nps_by_role"))
     add_table(
@@ -119,8 +153,8 @@ def experience(report: Report, ctx: Context) -> None:
     section.add_text(
         "Below, each score is broken down by hybrid type. Each hybrid type is compared with "
         "people with no hybrid pattern in the same role; the p-values are adjusted for the "
-        "number of comparisons (Holm), so 'yes' under 'Differs' means the difference is "
-        "unlikely to be chance."
+        "number of comparisons (Holm), so 'significantly higher' or 'lower' means the "
+        "difference is unlikely to be chance."
     )
     for role in ROLES:
         part = by_hybrid.loc[by_hybrid["role"].astype("str") == role]
@@ -149,7 +183,19 @@ def experience(report: Report, ctx: Context) -> None:
                 f"for {top['group']} ({NPS_FMT(top['estimate'])}), lowest "
                 f"for {low['group']} ({NPS_FMT(low['estimate'])})."
             )
-        section.add_figure(fig, alt=alt)
+        section.add_figure(
+            fig,
+            alt=alt,
+            data=_drawn(part),
+            labels={
+                "group": "Hybrid type",
+                "n": "Answers",
+                "estimate": "NPS",
+                "ci_low": f"{level(ctx.confidence)} CI from",
+                "ci_high": "to",
+            },
+            number_formats={k: v for k, v in _NPS_FORMATS.items() if k in _DOT_DATA},
+        )
         table = part[["hybrid_type", "group", "n", "estimate", "ci_low", "ci_high"]]
         hidden = part["suppressed"].astype(bool).to_numpy()
         if role in differences:
@@ -158,10 +204,13 @@ def experience(report: Report, ctx: Context) -> None:
             table = table.assign(hybrid_type=table["hybrid_type"].astype("str")).merge(
                 tests, on="hybrid_type", how="left", validate="one_to_one"
             )
-            verdict = np.where(table["differs"].astype("boolean").fillna(False), "yes", "no")
-            verdict = np.where(table["difference"].isna(), "", verdict)
-            verdict = np.where((table["hybrid_type"] == "none") & ~hidden, "reference", verdict)
-            table["differs"] = pd.Series(verdict, index=table.index, dtype="str")
+            words = [
+                flag_words(d, f) for d, f in zip(table["difference"], table["differs"], strict=True)
+            ]
+            verdict = np.where((table["hybrid_type"] == "none") & ~hidden, FLAG_REFERENCE, words)
+            table = table.drop(columns="differs").assign(
+                flag=pd.Series(verdict, index=table.index, dtype="str")
+            )
         table = table.assign(suppressed=hidden).drop(columns="hybrid_type")
         add_table(
             section,
@@ -171,12 +220,14 @@ def experience(report: Report, ctx: Context) -> None:
             labels={
                 **_NPS_LABELS,
                 "group": "Hybrid type",
-                "difference": "Difference",
-                "p_adjusted": "Adjusted p",
-                "differs": "Differs",
+                **FLAG_LABELS,
             },
             number_formats={**_NPS_FORMATS, "difference": NPS_FMT, "p_adjusted": p_value},
         )
+        if role in differences:
+            section.add_note(
+                flag_note("people with no hybrid pattern in the same role", ctx.confidence)
+            )
     n_hidden = int(by_hybrid["suppressed"].astype(bool).sum())
     if n_hidden:
         section.add_note(
@@ -220,29 +271,40 @@ def _satisfaction(section: Section, ctx: Context) -> None:
         )
         if frame["suppressed"].astype(bool).all():
             alt = "CSAT by hybrid type: every group is suppressed."
-        section.add_figure(fig, alt=alt)
-        add_table(
-            section,
-            ctx,
-            frame[["group", "n", "in_box", "estimate", "ci_low", "ci_high", "suppressed"]],
-            caption="CSAT (top-2-box) by hybrid type",
+        labels = {
+            "group": "Hybrid type",
+            "n": "Answers",
+            "in_box": "Satisfied",
+            "estimate": "CSAT %",
+            "ci_low": "CI from",
+            "ci_high": "to",
+            "suppressed": "Suppressed",
+        }
+        section.add_figure(
+            fig,
+            alt=alt,
+            data=_drawn(frame),
             labels={
-                "group": "Hybrid type",
-                "n": "Answers",
-                "in_box": "Satisfied",
-                "estimate": "CSAT %",
-                "ci_low": "CI from",
-                "ci_high": "to",
-                "suppressed": "Suppressed",
+                **{k: v for k, v in labels.items() if k in _DOT_DATA},
+                "ci_low": f"{level(ctx.confidence)} CI from",
             },
             number_formats=ci_formats("estimate", PCT_FMT),
         )
-    if effort is not None:
-        frame = hybrid_sorted(effort)
-        add_table(
+        _flagged_table(
             section,
             ctx,
-            frame[["group", "n", "estimate", "ci_low", "ci_high", "suppressed"]],
+            result,
+            ["group", "n", "in_box", "estimate", "ci_low", "ci_high"],
+            caption="CSAT (top-2-box) by hybrid type",
+            labels=labels,
+            number_formats={**ci_formats("estimate", PCT_FMT), "difference": signed(1)},
+        )
+    if effort is not None:
+        _flagged_table(
+            section,
+            ctx,
+            effort,
+            ["group", "n", "estimate", "ci_low", "ci_high"],
             caption="Customer effort (CES, mean of 1-7) by hybrid type",
             labels={
                 "group": "Hybrid type",
@@ -252,5 +314,44 @@ def _satisfaction(section: Section, ctx: Context) -> None:
                 "ci_high": "to",
                 "suppressed": "Suppressed",
             },
-            number_formats=ci_formats("estimate", "{:.2f}"),
+            number_formats={**ci_formats("estimate", "{:.2f}"), "difference": signed(2)},
+        )
+
+
+def _flagged_table(
+    section: Section,
+    ctx: Context,
+    result: pd.DataFrame,
+    columns: list[str],
+    *,
+    caption: str,
+    labels: dict[str, str],
+    number_formats: dict[str, Any],
+) -> None:
+    """A table by hybrid type with each shown group compared with 'none' (Holm)."""
+    frame = hybrid_sorted(result)
+    table = frame[columns]
+    tests = compare_shown(result, "hybrid_type", "none", confidence=ctx.confidence)
+    if tests is not None:
+        found = tests.set_index("hybrid_type")
+        keys = frame["hybrid_type"].astype("str")
+        table = table.assign(
+            difference=keys.map(found["difference"]).to_numpy(dtype=float),
+            p_adjusted=keys.map(found["p_adjusted"]).to_numpy(dtype=float),
+            flag=keys.map(found["flag"]).fillna("").to_numpy(dtype=object),
+        )
+    add_table(
+        section,
+        ctx,
+        table.assign(suppressed=frame["suppressed"]),
+        caption=caption,
+        labels={**labels, **FLAG_LABELS},
+        number_formats={**number_formats, "p_adjusted": p_value},
+    )
+    if tests is not None:
+        section.add_note(flag_note("people with no hybrid pattern", ctx.confidence))
+    else:
+        section.add_note(
+            "No group is compared with people with no hybrid pattern here: that reference "
+            "group, or every other group, is suppressed."
         )

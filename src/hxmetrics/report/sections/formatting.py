@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from hxmetrics.measures.segments import compare_groups
 from hxmetrics.report.builder import Section
 from hxmetrics.stakeholders import HYBRID_RULES
 
@@ -185,3 +186,94 @@ GROUP_NAME = {
 
 def na_if_none(value: int | None) -> Any:
     return pd.NA if value is None else value
+
+
+# ---------------------------------------------------------------------------------------
+# Significance flags on comparison tables
+# ---------------------------------------------------------------------------------------
+#: What a comparison's flag says, in plain words.
+FLAG_HIGHER = "significantly higher"
+FLAG_LOWER = "significantly lower"
+FLAG_NONE = "no clear difference"
+FLAG_REFERENCE = "reference"
+FLAG_LABELS = {
+    "difference": "Difference",
+    "p_adjusted": "Adjusted p",
+    "flag": "Compared with the reference",
+}
+
+
+def flag_words(difference: Any, differs: Any) -> str:
+    """The flag of one comparison: higher, lower or no clear difference ("" if none)."""
+    if is_missing(difference):
+        return ""
+    if is_missing(differs) or not bool(differs):
+        return FLAG_NONE
+    return FLAG_HIGHER if float(difference) > 0 else FLAG_LOWER
+
+
+def compare_shown(
+    result: pd.DataFrame, column: str, reference: str, *, confidence: float
+) -> pd.DataFrame | None:
+    """Each shown group of ``result`` against its shown reference, Holm among the shown.
+
+    Only rows that are shown with an estimate take part: a hidden row (or one whose
+    estimate is blanked) is neither compared nor counted in the Holm adjustment, and
+    when the reference itself is hidden nothing is compared.
+
+    Parameters
+    ----------
+    result : DataFrame
+        A grouped result as the plan shows it (:meth:`Context.shown`), with its
+        ``attrs`` (read by :func:`hxmetrics.measures.segments.compare_groups`).
+    column : str
+        The group column (one of the result's ``by``).
+    reference : str
+        The reference group's value in ``column``.
+    confidence : float
+        A group is flagged when its adjusted p-value is below ``1 - confidence``.
+
+    Returns
+    -------
+    DataFrame or None
+        One row per row of ``result``, in its order: ``column`` (as text),
+        ``difference`` (group minus reference), ``p_adjusted`` (Holm) and ``flag``
+        (plain words; "reference" on the reference row, "" where nothing is compared);
+        None when nothing can be compared.
+    """
+    keys = result[column].astype("str").reset_index(drop=True)
+    estimate = pd.to_numeric(result["estimate"], errors="coerce").reset_index(drop=True)
+    se = pd.to_numeric(result["se"], errors="coerce").reset_index(drop=True)
+    hidden = (
+        result["suppressed"].astype("boolean").fillna(False).astype(bool).reset_index(drop=True)
+        if "suppressed" in result.columns
+        else pd.Series(False, index=keys.index)
+    )
+    usable = (~hidden & estimate.notna() & se.notna()).to_numpy()
+    is_reference = (keys == reference).to_numpy()
+    if not (usable & is_reference).any() or not (usable & ~is_reference).any():
+        return None
+    shown = result.reset_index(drop=True).loc[usable]
+    shown.attrs = result.attrs
+    compared = compare_groups(shown, reference=reference, correction="holm", confidence=confidence)
+    tests = compared.assign(_key=compared[column].astype("str")).set_index("_key")
+    out = pd.DataFrame({column: keys})
+    out["difference"] = keys.map(tests["difference"]).astype(float)
+    out["p_adjusted"] = keys.map(tests["p_adjusted"]).astype(float)
+    differs = keys.map(tests["differs"])
+    flags = [flag_words(d, f) for d, f in zip(out["difference"], differs, strict=True)]
+    out["flag"] = pd.Series(flags, dtype="str")
+    out.loc[is_reference & usable, "flag"] = FLAG_REFERENCE
+    return out
+
+
+def flag_note(reference: str, confidence: float) -> str:
+    """The note under a flagged table: what the flag means and how it was computed."""
+    return (
+        f"Compared with the reference: each group against {reference}. 'Significantly "
+        "higher' or 'lower' means the difference is unlikely to be chance: its p-value, "
+        f"adjusted for the number of groups compared in the table (Holm), is below "
+        f"{1 - confidence:.2g}. 'No clear difference' means the gap may be chance, not "
+        "that the groups are equal. Suppressed groups are not compared, and only the "
+        "comparisons shown count in the adjustment."
+    )

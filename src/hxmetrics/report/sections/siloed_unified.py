@@ -24,6 +24,47 @@ from hxmetrics.report.sections.formatting import (
     row_at,
 )
 
+HOW_TO_READ = (
+    "Quote the unified number: each person counts once, with every answer filed under the "
+    "role they held when answering. The siloed number is what each department would "
+    "report from its own survey; it is shown so that the two can be reconciled.\n\n"
+    "The gap is siloed minus unified, with its interval and p-value (a small p-value means "
+    "the two ways of counting really differ). The second table splits the gap into its "
+    "three causes, which add up to it; the waterfall draws the largest gap step by step. "
+    "A suppressed group is not compared and its gap is not shown."
+)
+
+#: Reader-facing names of the decomposition's components (and the two ends).
+_STEP_NAME = {
+    "siloed": "siloed NPS",
+    "double_counting": "double counting",
+    "role_attribution": "role attribution",
+    "hybrid_experience": "hybrid experience",
+    "unified": "unified NPS",
+}
+
+
+def _waterfall_data(result: Any) -> pd.DataFrame:
+    """The bars of the waterfall: the siloed score, each step (-contribution), the unified.
+
+    Each step moves the score from one way of counting to the next, so it is the
+    component's contribution to the gap (siloed minus unified) with its sign turned.
+    """
+    est = result.estimates.set_index("estimator")
+    dec = result.decomposition.set_index("component")
+    rows = []
+    for name in ("siloed", *COMPONENTS, "unified"):
+        if name in COMPONENTS:
+            value = -as_float(dec.loc[name, "contribution"])
+            low = -as_float(dec.loc[name, "ci_high"])
+            high = -as_float(dec.loc[name, "ci_low"])
+        else:
+            value = as_float(est.loc[name, "estimate"])
+            low = as_float(est.loc[name, "ci_low"])
+            high = as_float(est.loc[name, "ci_high"])
+        rows.append({"step": _STEP_NAME[name], "value": value, "ci_low": low, "ci_high": high})
+    return pd.DataFrame(rows)
+
 
 def siloed_unified(report: Report, ctx: Context) -> None:
     """The same NPS the way departments count it and per person."""
@@ -39,6 +80,7 @@ def siloed_unified(report: Report, ctx: Context) -> None:
             "two side by side and splits the gap into its causes. Here each person has one "
             "vote, so the unified scores differ slightly from the per-answer scores above."
         ),
+        how_to_read=HOW_TO_READ,
     )
     results = ctx.comparisons
     if not results:
@@ -102,12 +144,23 @@ def siloed_unified(report: Report, ctx: Context) -> None:
             f" The largest gap is for {largest['group']}: {NPS_FMT(largest['siloed'])} "
             f"siloed vs {NPS_FMT(largest['unified'])} unified."
         )
+    drawn = side.loc[~side["suppressed"].astype(bool) & side["nps"].notna()]
     section.add_figure(
         fig,
         alt=alt,
         caption="Siloed: each silo record one vote, every answer the department recorded. "
         "Unified: each person one vote, answers filed under the roles held at the time. "
         "n = silo records (siloed) or persons (unified).",
+        data=drawn[["group", "view", "n", "nps", "ci_low", "ci_high"]].reset_index(drop=True),
+        labels={
+            "group": "Group",
+            "view": "Counted",
+            "n": "n",
+            "nps": "NPS",
+            "ci_low": f"{level(ctx.confidence)} CI from",
+            "ci_high": "to",
+        },
+        number_formats={"nps": NPS_FMT, "ci_low": NPS_FMT, "ci_high": NPS_FMT},
     )
     labels = {
         "group": "Group",
@@ -178,6 +231,14 @@ def siloed_unified(report: Report, ctx: Context) -> None:
             ),
             caption="Each bar in the middle is one cause of the gap; error bars are "
             f"{level(ctx.confidence)} intervals clustered by person.",
+            data=_waterfall_data(result),
+            labels={
+                "step": "Bar",
+                "value": "Points",
+                "ci_low": f"{level(ctx.confidence)} CI from",
+                "ci_high": "to",
+            },
+            number_formats={"value": NPS_FMT, "ci_low": NPS_FMT, "ci_high": NPS_FMT},
         )
     flagged = [
         GROUP_NAME[g]
