@@ -354,6 +354,13 @@ def _measure(sec: Section, ctx: Context, series: Series, unit: str) -> int:
     hidden = frame["suppressed"].to_numpy(dtype=bool)
     sec.add_heading(f"{series.label} by {unit}")
     visible = ~hidden & frame["estimate"].notna().to_numpy()
+    if not visible.any():
+        # Nothing to show but dashes: one sentence instead of an empty table.
+        sec.add_text(
+            f"Every {unit} of {series.label} with answers is suppressed (fewer than "
+            f"{ctx.min_n} answers, or hidden with such a {unit})."
+        )
+        return int(hidden.sum())
     chart = chart_of(frame) if visible.sum() >= 2 else None
     signals = _signal_text(chart, len(frame))
     if chart is not None:
