@@ -71,6 +71,22 @@ ROLE_PLURAL = {"customer": "Customers", "worker": "Workers", "partner": "Partner
 SENTIMENT_FMT = signed(2)
 IMPACT_FMT = signed(2)
 HIDDEN_LABEL = "(suppressed theme)"
+#: The columns of a role's theme table, in order.
+DISPLAY = [
+    "label",
+    "n",
+    "pct_comments",
+    "estimate",
+    "ci_low",
+    "ci_high",
+    "impact",
+    "impact_low",
+    "impact_high",
+    "n_with",
+    "n_without",
+    "p_adjusted",
+    "differs",
+]
 
 
 # ---------------------------------------------------------------------------- plan
@@ -417,6 +433,16 @@ def theme_rows(ctx: Context, role: str) -> pd.DataFrame:
     return rows.reset_index(drop=True)
 
 
+def _role_shown(ctx: Context, role: str) -> bool:
+    """Whether a role's number of comments is shown.
+
+    When it is hidden, nothing about the role's themes is shown either: a theme's
+    share of the comments would give the number back.
+    """
+    by_role = ctx.shown("voices:by_role")
+    return not by_role.loc[by_role["role"] == role, "suppressed"].astype(bool).all()
+
+
 def _both_shown(ctx: Context, role: str, theme: str) -> bool:
     split = ctx.shown(f"voices:answers:{role}:{theme}")
     return not bool(split["suppressed"].astype(bool).any())
@@ -438,13 +464,16 @@ def _role(out: Section, ctx: Context, role: str) -> None:
         for said in notes:
             out.add_note(f"{name}: {said}")
         return
+    if not _role_shown(ctx, role):
+        out.add_note(f"{name}: too few comments to show themes (suppressed).")
+        return
     rows = theme_rows(ctx, role)
     shown = rows.loc[~rows["suppressed"]]
     score = INSTRUMENT_NAME[role]
     add_table(
         out,
         ctx,
-        rows.drop(columns="theme"),
+        rows[[*DISPLAY, "suppressed"]],
         caption=f"{name}: comment themes, their tone and their impact on the likelihood "
         "to recommend",
         labels={
@@ -509,7 +538,7 @@ def _figures(out: Section, ctx: Context) -> None:
     """
     parts = []
     for role in ctx.planned.get("voices:roles", []):
-        if f"voices:themes:{role}" not in ctx.planned:
+        if f"voices:themes:{role}" not in ctx.planned or not _role_shown(ctx, role):
             continue
         rows = theme_rows(ctx, role)
         rows = rows.loc[~rows["suppressed"]]
