@@ -21,7 +21,7 @@ from matplotlib.figure import Figure
 from hxmetrics.errors import ParameterError
 from hxmetrics.plotting import figure_to_png, new_figure, plot_estimates
 from hxmetrics.report import Kpi, PrivacyError, Report, find_external_urls
-from hxmetrics.report.builder import Section, settled_png
+from hxmetrics.report.builder import Section, Term, settled_png
 from tests.report import demo
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -308,3 +308,147 @@ def test_a_figure_without_layout_engine_goes_through_figure_to_png():
     fig = Figure(figsize=(2, 1))
     fig.add_subplot().plot([0, 1], [1, 0])
     assert settled_png(fig) == figure_to_png(fig)
+
+
+# -- navigation, glossary links, figure data, print (issue 18 items 8 and 9) --------------------
+OMEGA = Term("g-omega", 'How well the questions measure "one" thing <together>.', ("omega",))
+NPS_TERM = Term("g-nps", "Promoters minus detractors.", ("NPS", "Net Promoter Score"))
+INTERVAL = Term("g-interval", "Where the true value likely is.", ("interval", "CI"))
+
+
+def _glossary_report(*parts: str) -> Report:
+    report = Report(title="t")
+    sec = report.add_section("s", "S", intro=parts[0] if parts else None)
+    for text in parts[1:]:
+        sec.add_text(text)
+    report.add_section("glossary", "Glossary").add_definitions(
+        [(t.anchor, t.anchor[2:], t.definition) for t in (OMEGA, NPS_TERM, INTERVAL)]
+    )
+    report.link_terms([OMEGA, NPS_TERM, INTERVAL], skip=("glossary",))
+    return report
+
+
+def _section_body(html: str, section_id: str) -> str:
+    return html.split(f'<section id="{section_id}"', 1)[1].split("</section>", 1)[0]
+
+
+def test_a_term_links_to_its_definition_once_per_section_with_an_escaped_title():
+    html = _glossary_report("Omega was 0.91 and omega again; NPS and eNPS.").to_html()
+    body = _section_body(html, "s")
+    title = "How well the questions measure &quot;one&quot; thing &lt;together&gt;."
+    assert f'<a class="term" href="#g-omega" title="{title}">Omega</a> was 0.91' in body
+    assert body.count('href="#g-omega"') == 1  # the first use only
+    assert '<a class="term" href="#g-nps" title="Promoters minus detractors.">NPS</a>' in body
+    assert "eNPS" in body
+    assert 'href="#g-nps">eNPS' not in body
+    assert "<together>" not in html
+    # The glossary's own entries are not linked, and carry the anchors.
+    glossary = _section_body(html, "glossary")
+    assert 'class="term"' not in glossary
+    assert '<dt id="g-omega">omega</dt>' in glossary
+
+
+def test_a_term_is_linked_again_in_each_section():
+    report = _glossary_report("An interval here.")
+    report.sections.insert(1, Section("t", "T", intro="Another interval there."))
+    html = report.to_html()
+    assert _section_body(html, "s").count('href="#g-interval"') == 1
+    assert _section_body(html, "t").count('href="#g-interval"') == 1
+
+
+def test_text_inside_tags_attributes_cells_and_headings_is_not_linked():
+    report = _glossary_report("No term in this intro at all, just words.")
+    sec = report.sections[0]
+    sec.add_heading("omega in a heading")
+    fig, ax = new_figure(2, 1.5)
+    ax.plot([0, 1], [0, 1])
+    sec.add_figure(fig, alt="The omega line rises from left to right.")
+    sec.add_table(pd.DataFrame({"group": ["omega"], "n": [3]}), caption="Counts")
+    html = report.to_html()
+    body = _section_body(html, "s")
+    assert "<h3>omega in a heading</h3>" in body
+    assert 'alt="The omega line rises from left to right."' in body
+    assert "<td>omega</td>" in body
+    assert 'class="term"' not in body
+    # A table header and a caption are linked (the first use in the section).
+    sec.add_table(pd.DataFrame({"omega": [0.9]}), caption="With an interval")
+    body = _section_body(report.to_html(), "s")
+    assert re.search(
+        r'<th scope="col" class="num"><a class="term" href="#g-omega"[^>]*>omega', body
+    )
+    assert re.search(r'<caption>With an <a class="term" href="#g-interval"[^>]*>interval</a>', body)
+
+
+def test_escaped_text_and_case_rules():
+    html = _glossary_report(
+        "Tom & Jerry's CIs; <NPS> counts. the ci is lower case, the Interval is not."
+    ).to_html()
+    body = _section_body(html, "s")
+    assert "Tom &amp; Jerry&#x27;s CIs; &lt;" in body  # entities intact, "CIs" not a form
+    assert '&lt;<a class="term" href="#g-nps"' in body  # text around an entity is linked
+    # "CI" has a capital: it matches exactly (not "ci"); "interval" matches any case.
+    assert (
+        '<a class="term" href="#g-interval" title="Where the true value likely is.">Interval</a>'
+        in body
+    )
+    assert ">ci</a>" not in body
+
+
+def test_terms_link_only_to_defined_anchors_and_reports_without_terms_are_unchanged():
+    report = Report(title="t")
+    report.add_section("s", "S", intro="omega here")
+    plain = report.to_html()
+    report.link_terms([OMEGA])  # no definition of g-omega in the report: no link
+    assert report.to_html() == plain
+    assert 'class="term"' not in plain
+    with pytest.raises(ParameterError, match="Term"):
+        report.link_terms(["omega"])  # type: ignore[list-item]
+
+
+def test_definitions_need_valid_unique_anchors():
+    sec = Report(title="t").add_section("g", "G")
+    with pytest.raises(ParameterError, match="anchor"):
+        sec.add_definitions([("1x", "x", "y")])
+    with pytest.raises(ParameterError, match="unique"):
+        sec.add_definitions([("g-a", "a", "b"), ("g-a", "a", "c")])
+    with pytest.raises(ParameterError, match="at least one"):
+        sec.add_definitions([])
+    sec.add_definitions([("g-a", "a <b>", "c & d")])
+    assert '<dt id="g-a">a &lt;b&gt;</dt><dd>c &amp; d</dd>' in sec.to_html()
+
+
+def test_every_figure_has_its_data_behind_a_toggle():
+    report = Report(title="t")
+    sec = report.add_section("s", "S")
+    fig, ax = new_figure(2, 1.5)
+    ax.plot([0, 1], [0, 1])
+    sec.add_figure(fig, alt="A rising line from zero to one.", data=pd.DataFrame({"x": [0, 1]}))
+    assert report.figures_without_data() == []
+    html = report.to_html()
+    details = re.search(r'<details class="figure-data">(.*?)</details>', html, re.S)
+    assert details is not None
+    assert details.group(1).startswith("<summary>Data behind the figure</summary>")
+    assert "<table>" in details.group(1)
+    sec.add_figure(fig, alt="The same line without its numbers.")
+    assert report.figures_without_data() == [("s", "The same line without its numbers.")]
+
+
+def test_sticky_contents_bar_and_print_css(page):
+    css = re.search(r"<style>(.*?)</style>", page, re.S).group(1)
+    nav = re.search(r"nav#contents\{([^}]*)\}", css).group(1)
+    assert "position:sticky" in nav
+    assert "top:0" in nav
+    # One scrolling row: 14 long titles never wrap into a tall bar.
+    toc = re.search(r"nav#contents ol\{([^}]*)\}", css).group(1)
+    assert "flex-wrap:nowrap" in toc
+    assert "overflow-x:auto" in toc
+    assert "@media (max-width:700px)" in css
+    printed = css.split("@media print{", 1)[1]
+    assert "nav#contents{display:none}" in printed
+    assert "details::details-content{content-visibility:visible" in printed
+    assert "tr,figure" in printed
+    assert "break-inside:avoid" in printed
+    assert "--muted:#333" in printed  # readable grey on paper
+    # Still one file, no script, the same policy.
+    assert "<script" not in page
+    assert "default-src 'none'; img-src data:; style-src 'unsafe-inline'" in page
