@@ -12,14 +12,18 @@ Three views of the survey answers, per role:
   performance quadrant.
 
 Privacy. The 0-10 counts are cells of the NPS answers (base ``"responses:nps"``,
-``use="used"``, the role) split by category and score, one table per role: within a
-category the scores add up to the category, so a small score hides a neighbour
-(complementary suppression). The categories themselves are shown whenever the
-role is (the NPS table of "Experience by role" already gives their shares and the
-role's count), so the split bar follows the role's cell. Item means are cells of the
-core answers (base ``"responses:hx_core"``) of one role and one item; the drivers'
-respondents (complete core answers with a recommend answer) are one cell per role,
-nested in the role's complete core responses.
+``use="used"``, the role), the same base as the NPS by role so that a role's total
+and its parts are judged together. Per role, the three categories partition the
+role's answers and the scores partition their category (one table per role: no total
+over roles is shown that would tie the roles' cells together), so a small score or
+category hides a neighbour (complementary suppression). A role whose split has a
+hidden category gets no stacked bar (a segment's position would give the hidden
+shares away). Item means are cells of the core answers (base
+``"responses:hx_core"``) of one role and one item (the answers to two items overlap:
+they are never parts of one total). The drivers' respondents (complete core answers
+with a recommend answer) are one count per role, nested in the role's complete core
+responses; a role's drivers are laid out only when its answers and item means are
+shown too.
 """
 
 from __future__ import annotations
@@ -118,26 +122,24 @@ def _plan_scores(ctx: Context, rows: pd.DataFrame) -> None:
             by=["category", "score"],
             where={**USED, "role": role},
         )
-    if roles:
-        split = []
-        for role in roles:
-            table = ctx.planned[_P + f"scores:{role}"]
-            total = int(table["n"].sum())
-            for cat in CATEGORIES:
-                n = int(table.loc[table["category"] == cat, "n"].sum())
-                split.append(
-                    {"role": role, "category": cat, "answers": n, "share": 100 * n / total}
-                )
-        # The split follows the role's cell (registered by nps_by_role): its shares are
-        # already given with the role's NPS, so they are shown whenever the role is.
+        split = pd.DataFrame(
+            {
+                "category": list(CATEGORIES),
+                "answers": [int(table.loc[table["category"] == c, "n"].sum()) for c in CATEGORIES],
+            }
+        )
+        split["share"] = 100 * split["answers"] / int(table["n"].sum())
+        ctx.planned[_P + f"categories:{role}"] = split
+        # The categories partition the role's answers (the cell of nps_by_role); an
+        # empty category holds no one and is shown as 0, never hidden.
         _add(
             ctx,
-            _P + "categories",
-            pd.DataFrame(split),
+            _P + f"categories:{role}",
+            split.loc[split["answers"] > 0].reset_index(drop=True),
             base=NPS_BASE,
-            by="role",
-            where=USED,
-            n=None,
+            by="category",
+            where={**USED, "role": role},
+            n="answers",
         )
 
 
@@ -230,9 +232,9 @@ _INTRO = (
 )
 _HOW_TO_READ = (
     "The bars give the share of a role's answers at each score (or in each category); "
-    "each role's bars add up to 100%. A score with few answers is suppressed and has no "
-    "bar, together with a neighbour in the same category so that it cannot be worked "
-    "out from the category's total.\n\n"
+    "each role's bars add up to 100%. A score or a category with few answers is "
+    "suppressed and has no bar, together with a neighbour so that it cannot be worked "
+    "out from the total.\n\n"
     "Item means are on the items' own scale (higher is better), each with its interval. "
     "Two shown means differ beyond chance when their intervals do not overlap; when "
     "they overlap, do not read a difference into them.\n\n"
@@ -253,83 +255,60 @@ def section(report: Report, ctx: Context) -> None:
         intro=_INTRO,
         how_to_read=_HOW_TO_READ,
     )
-    _scores(sec, ctx)
-    _items(sec, ctx)
-    _drivers(sec, ctx)
+    has_scores = bool(ctx.planned.get(_P + "score_roles"))
+    has_items = bool(ctx.planned.get(_P + "items"))
+    if not has_scores and not has_items:
+        sec.add_note(
+            "No answers to the recommend question (instrument 'nps', item 'ltr') or to the "
+            f"core questions (instrument 'hx_core', items {', '.join(HX_ITEMS)}) in the "
+            "data: the distributions, item means and key drivers need them."
+        )
+        return
+    shown_roles = _scores(sec, ctx)
+    item_roles = _items(sec, ctx)
+    if has_scores and has_items:
+        _drivers(sec, ctx, set(shown_roles) & set(item_roles))
 
 
 def _role_name(role: str) -> str:
     return GROUP_NAME.get(role, role)
 
 
-def _scores(sec: Section, ctx: Context) -> None:
+def _scores(sec: Section, ctx: Context) -> list[str]:
+    """The 0-10 bars and the promoter split; returns the roles whose answers are shown."""
     sec.add_heading("The 0-10 answers to the recommend question")
     roles: list[str] = ctx.planned.get(_P + "score_roles", [])
     if not roles:
         sec.add_note(
             "No answers to the recommend question (instrument 'nps', item 'ltr') in the "
-            "data: the 0-10 distribution and the promoter split need them."
+            "data: the 0-10 distribution, the promoter split and the key drivers need them."
         )
-        return
-    split = ctx.shown(_P + "categories")
-    shown_roles = [r for r in roles if not split.loc[split["role"] == r, "suppressed"].any()]
-    hidden_roles = [r for r in roles if r not in shown_roles]
-    drawn = []
+        return []
+    by_role = ctx.shown("nps_by_role")
+    hidden_role = set(by_role.loc[by_role["suppressed"].astype(bool), "role"].astype("str"))
+    shown_roles = [r for r in roles if r not in hidden_role]
+    drawn: list[dict[str, Any]] = []
     n_hidden = 0
     for role in shown_roles:
+        total = as_float(by_role.loc[by_role["role"].astype("str") == role, "n"].iloc[0])
         table = ctx.shown(_P + f"scores:{role}")
-        total = as_float(split.loc[split["role"] == role, "answers"].sum())
-        by_score = {int(s): row for s, row in zip(table["score"], table.itertuples(), strict=True)}
+        rows = {
+            int(s): (bool(h), n)
+            for s, h, n in zip(table["score"], table["suppressed"], table["n"], strict=True)
+        }
         for score in range(11):
-            row = by_score.get(score)
-            if row is not None and bool(row.suppressed):
+            hidden, n = rows.get(score, (False, 0))
+            if hidden:
                 n_hidden += 1
                 continue
-            n = 0 if row is None else int(as_float(row.n))
-            drawn.append({"role": role, "score": score, "answers": n, "share": 100 * n / total})
-    if shown_roles:
-        frame = pd.DataFrame(drawn)
-        fig, ax = new_figure(FIG_WIDTH, 3.4)
-        width = 0.8 / len(shown_roles)
-        for i, role in enumerate(shown_roles):
-            part = frame.loc[frame["role"] == role]
-            x = part["score"].to_numpy(float) + (i - (len(shown_roles) - 1) / 2) * width
-            ax.bar(
-                x,
-                part["share"].to_numpy(float),
-                width=width,
-                color=ROLE_COLORS[role],
-                label=INSTRUMENT_NAME[role],
+            count = int(as_float(n))
+            drawn.append(
+                {"role": role, "score": score, "answers": count, "share": 100 * count / total}
             )
-        ax.set_xticks(range(11))
-        ax.set_xlabel("Answer to 'How likely are you to recommend ...?' (0-10)")
-        ax.set_ylabel("% of the role's answers")
-        for edge in (6.5, 8.5):
-            ax.axvline(edge, color="grey", linestyle=":", linewidth=0.8)
-        ax.legend(frameon=False, fontsize="small")
-        modes = []
-        for role in shown_roles:
-            part = frame.loc[frame["role"] == role]
-            top = part.iloc[int(np.argmax(part["share"].to_numpy(float)))]
-            modes.append(
-                f"{_role_name(role)} {int(top['score'])} ({PCT_FMT.format(top['share'])}%)"
-            )
-        sec.add_figure(
-            fig,
-            alt=(
-                "Bar chart of the 0-10 answers to the recommend question by role; the most "
-                "common answer is " + ", ".join(modes) + "."
-            ),
-            caption=(
-                "Share of each role's answers at each score; dotted lines separate "
-                "detractors (0-6), passives (7-8) and promoters (9-10)."
-                + (f" {n_hidden} suppressed score(s) have no bar." if n_hidden else "")
-            ),
-            data=frame.assign(role=frame["role"].map(_role_name)),
-            labels={"role": "Role", "score": "Score", "answers": "Answers", "share": "Share %"},
-            number_formats={"share": PCT_FMT},
-        )
-        _split_bar(sec, split, shown_roles)
+    if drawn:
+        _score_bars(sec, pd.DataFrame(drawn), shown_roles, n_hidden)
+        _split_bar(sec, ctx, shown_roles)
+    hidden_roles = [r for r in roles if r in hidden_role]
     if hidden_roles:
         sec.add_note(
             "Suppressed (too few answers, or hidden with such a group): the answers of "
@@ -337,18 +316,88 @@ def _scores(sec: Section, ctx: Context) -> None:
             + "; they have no bar.",
             kind="warning",
         )
+    return shown_roles
 
 
-def _split_bar(sec: Section, split: pd.DataFrame, roles: list[str]) -> None:
-    frame = split.loc[split["role"].isin(roles)].copy()
-    fig, ax = new_figure(FIG_WIDTH, 0.9 + 0.5 * len(roles))
-    ys = np.arange(len(roles))[::-1]
-    for y, role in zip(ys, roles, strict=True):
+def _score_bars(sec: Section, frame: pd.DataFrame, roles: list[str], n_hidden: int) -> None:
+    fig, ax = new_figure(FIG_WIDTH, 3.4)
+    width = 0.8 / len(roles)
+    for i, role in enumerate(roles):
+        part = frame.loc[frame["role"] == role]
+        x = part["score"].to_numpy(float) + (i - (len(roles) - 1) / 2) * width
+        ax.bar(
+            x,
+            part["share"].to_numpy(float),
+            width=width,
+            color=ROLE_COLORS[role],
+            label=INSTRUMENT_NAME[role],
+        )
+    ax.set_xticks(range(11))
+    ax.set_xlabel("Answer to 'How likely are you to recommend ...?' (0-10)")
+    ax.set_ylabel("% of the role's answers")
+    for edge in (6.5, 8.5):
+        ax.axvline(edge, color="grey", linestyle=":", linewidth=0.8)
+    ax.legend(frameon=False, fontsize="small")
+    modes = []
+    for role in roles:
+        part = frame.loc[(frame["role"] == role) & (frame["answers"] > 0)]
+        if part.empty:
+            continue
+        top = part.iloc[int(np.argmax(part["share"].to_numpy(float)))]
+        modes.append(f"{_role_name(role)} {int(top['score'])} ({PCT_FMT.format(top['share'])}%)")
+    finding = (
+        "the most common answer shown is " + ", ".join(modes)
+        if modes
+        else "every score with answers is suppressed"
+    )
+    sec.add_figure(
+        fig,
+        alt=f"Bar chart of the 0-10 answers to the recommend question by role; {finding}.",
+        caption=(
+            "Share of each role's answers at each score; dotted lines separate "
+            "detractors (0-6), passives (7-8) and promoters (9-10)."
+            + (f" {n_hidden} suppressed score(s) have no bar." if n_hidden else "")
+        ),
+        data=frame.assign(role=frame["role"].map(_role_name)),
+        labels={"role": "Role", "score": "Score", "answers": "Answers", "share": "Share %"},
+        number_formats={"share": PCT_FMT},
+    )
+
+
+def _split_bar(sec: Section, ctx: Context, roles: list[str]) -> None:
+    """Stacked promoter / passive / detractor bars of the roles whose split is all shown.
+
+    A role with a hidden category gets no bar: a segment's position in a stacked bar
+    would give away the hidden shares before it.
+    """
+    whole, partial = [], []
+    parts = []
+    for role in roles:
+        shown = ctx.shown(_P + f"categories:{role}").set_index("category")
+        split = ctx.planned[_P + f"categories:{role}"].set_index("category")
+        if shown["suppressed"].astype(bool).any():
+            partial.append(role)
+            continue
+        whole.append(role)
+        # Empty categories are not registered: they hold no one (0%).
+        parts.append(split.reset_index().assign(role=role))
+    if partial:
+        sec.add_note(
+            "The promoter split of "
+            + ", ".join(_role_name(r) for r in partial)
+            + " is partly suppressed (a category with too few answers): no bar is drawn.",
+            kind="warning",
+        )
+    if not whole:
+        return
+    frame = pd.concat(parts, ignore_index=True)
+    fig, ax = new_figure(FIG_WIDTH, 0.9 + 0.5 * len(whole))
+    ys = np.arange(len(whole))[::-1]
+    for y, role in zip(ys, whole, strict=True):
         left = 0.0
         for cat in CATEGORIES:
-            share = as_float(
-                frame.loc[(frame["role"] == role) & (frame["category"] == cat), "share"].iloc[0]
-            )
+            mine = frame.loc[(frame["role"] == role) & (frame["category"] == cat), "share"]
+            share = as_float(mine.iloc[0])
             ax.barh(
                 y,
                 share,
@@ -367,36 +416,34 @@ def _split_bar(sec: Section, split: pd.DataFrame, roles: list[str]) -> None:
                     color="white",
                 )
             left += share
-    ax.set_yticks(ys, [INSTRUMENT_NAME[r] for r in roles])
+    ax.set_yticks(ys, [INSTRUMENT_NAME[r] for r in whole])
     ax.set_xlim(0, 100)
     ax.set_xlabel("% of the role's answers")
     ax.legend(
         frameon=False, fontsize="small", ncols=3, loc="lower center", bbox_to_anchor=(0.5, 1.0)
     )
-    parts = []
-    for role in roles:
+    said = []
+    for role in whole:
         mine = frame.loc[frame["role"] == role].set_index("category")["share"]
-        parts.append(
+        said.append(
             f"{_role_name(role)} {PCT_FMT.format(mine['promoter'])}% promoters and "
             f"{PCT_FMT.format(mine['detractor'])}% detractors"
         )
-    order = {c: i for i, c in enumerate(CATEGORIES)}
-    frame["_r"] = frame["role"].map({r: i for i, r in enumerate(roles)})
-    frame["_c"] = frame["category"].map(order)
-    frame = frame.sort_values(["_r", "_c"]).drop(columns=["_r", "_c", "suppressed"])
+    data = frame[["role", "category", "answers", "share"]].assign(
+        role=frame["role"].map(_role_name), category=frame["category"].map(CATEGORY_NAME)
+    )
     sec.add_figure(
         fig,
-        alt="Stacked bars of promoters, passives and detractors by role: " + "; ".join(parts) + ".",
+        alt="Stacked bars of promoters, passives and detractors by role: " + "; ".join(said) + ".",
         caption="Promoters, passives and detractors as shares of each role's answers.",
-        data=frame.assign(
-            role=frame["role"].map(_role_name), category=frame["category"].map(CATEGORY_NAME)
-        ),
+        data=data,
         labels={"role": "Role", "category": "Category", "answers": "Answers", "share": "Share %"},
         number_formats={"share": PCT_FMT},
     )
 
 
-def _items(sec: Section, ctx: Context) -> None:
+def _items(sec: Section, ctx: Context) -> list[str]:
+    """The item means; returns the roles whose every item mean is shown."""
     sec.add_heading("Core questions: mean score by role")
     names: list[str] = ctx.planned.get(_P + "items", [])
     if not names:
@@ -404,7 +451,7 @@ def _items(sec: Section, ctx: Context) -> None:
             "No answers to the core questions (instrument 'hx_core', items "
             f"{', '.join(HX_ITEMS)}) in the data: item means and key drivers need them."
         )
-        return
+        return []
     frame = pd.concat([ctx.shown(name) for name in names], ignore_index=True)
     hidden = frame["suppressed"].astype(bool)
     shown = frame.loc[~hidden]
@@ -459,6 +506,8 @@ def _items(sec: Section, ctx: Context) -> None:
             f"such a group ({', '.join(roles)}); they are neither drawn nor compared.",
             kind="warning",
         )
+    roles_hidden = set(frame.loc[hidden, "role"].astype("str"))
+    return sorted(set(frame["role"].astype("str")) - roles_hidden)
 
 
 _ITEM_LABELS = {
@@ -500,7 +549,13 @@ def _item_differences(shown: pd.DataFrame) -> str:
     )
 
 
-def _drivers(sec: Section, ctx: Context) -> None:
+def _drivers(sec: Section, ctx: Context, roles_shown: set[str]) -> None:
+    """Key drivers per role: only for roles whose answers are shown above too.
+
+    A role whose 0-10 answers or item means are hidden gets no drivers even when its
+    respondents' cell is shown: hiding more than the disclosure asks is always safe,
+    and the reader never sees a role's drivers without its answers.
+    """
     sec.add_heading("Key drivers of the recommend score")
     done: dict[str, bool] = ctx.planned.get(_P + "drivers", {})
     few: list[str] = ctx.planned.get(_P + "drivers_few", [])
@@ -522,7 +577,7 @@ def _drivers(sec: Section, ctx: Context) -> None:
         if role not in done:
             continue
         result = ctx.shown(_P + f"drivers:{role}")
-        if result["suppressed"].astype(bool).any():
+        if result["suppressed"].astype(bool).any() or role not in roles_shown:
             hidden.append(role)
             continue
         _role_drivers(sec, ctx, role, result)
@@ -560,7 +615,7 @@ def _role_drivers(sec: Section, ctx: Context, role: str, result: pd.DataFrame) -
     frame = quadrant(result.sort_values("rank", kind="stable").reset_index(drop=True))
     first = frame.iloc[0]
     sec.add_heading(f"Key drivers: {_role_name(role)}")
-    fig, ax = new_figure(FIG_WIDTH, 4.0)
+    fig, ax = new_figure(FIG_WIDTH, 3.4)
     x = frame["driver_mean"].to_numpy(float)
     y = frame["estimate"].to_numpy(float)
     low = y - frame["ci_low"].to_numpy(float)
