@@ -15,7 +15,7 @@ import pytest
 import hxmetrics as hx
 from hxmetrics.measures.privacy import WORKER_MIN_N
 from hxmetrics.measures.segments import compare_groups
-from hxmetrics.report import Report, default_as_of
+from hxmetrics.report import Report, build_report, default_as_of
 from hxmetrics.report.main import DEFAULT_SEED
 from hxmetrics.report.sections import experience, hybrid_name
 from hxmetrics.report.sections.formatting import (
@@ -41,7 +41,10 @@ def page(sample_html: str) -> Page:
 @pytest.fixture(scope="module")
 def used() -> pd.DataFrame:
     """The sample's answers used by the report (linked, role held), via the public API."""
-    org = hx.load_sample()
+    return _used(hx.load_sample())
+
+
+def _used(org) -> pd.DataFrame:
     registry = hx.StakeholderRegistry.from_rosters(
         customers=org.customers, workers=org.workers, partners=org.partners
     )
@@ -235,3 +238,40 @@ def test_a_hidden_reference_shows_no_comparison():
     assert "that reference group, or every other group, is suppressed" in html
     for word in (FLAG_HIGHER, FLAG_LOWER, FLAG_NONE):
         assert word not in html
+
+
+@pytest.fixture(scope="module")
+def small():
+    """A 600-person organisation with min_n 12: some hybrid groups hidden, others shown."""
+    org = hx.simulate_organisation(600, random_state=3)
+    tables = {k: v for k, v in org.tables.items() if k != "transactions"}
+    return _used(org), parse(build_report(tables, min_n=12).to_html())
+
+
+def test_hidden_groups_in_a_real_report_have_no_flag_no_difference_and_no_mark(small):
+    used, page = small
+    rows = used[used["instrument"] == "nps"]
+    result = hx.nps(rows[rows["role"] == "worker"], "score", by="hybrid_type", min_n=12)
+    caption = "Employee NPS (eNPS): scores and differences from no hybrid pattern"
+    tab = table(page, caption)
+    hidden = [r[0] for r in tab["rows"] if r[-1] == "suppressed"]
+    shown = [r[0] for r in tab["rows"] if r[-1] != "suppressed"]
+    # Seen: 5 groups hidden; no hybrid pattern, worker & customer and boomerang shown.
+    assert len(hidden) >= 1
+    assert len(shown) >= 3
+    # Holm over the shown comparisons only (checked cell by cell, hidden rows blank).
+    compared = _check(tab, result, "hybrid_type", "none", name=hybrid_name, diff_fmt=signed(1))
+    assert len(compared) == len(shown) - 1
+    # The figure's data (the dots drawn) holds the shown groups only.
+    at = next(i for i, t in enumerate(page.tables) if t["caption"] == caption)
+    drawn = page.tables[at - 1]
+    assert drawn["caption"] == ""
+    assert drawn["header"][0] == "Hybrid type"
+    assert sorted(r[0] for r in drawn["rows"]) == sorted(shown)
+    # A table whose reference is shown but every other group hidden compares nothing.
+    partner = table(page, "Partner NPS: scores and differences from no hybrid pattern")
+    assert partner["rows"][0][0] == "no hybrid pattern"
+    assert partner["rows"][0][-1] != "suppressed"
+    assert all(r[-1] == "suppressed" for r in partner["rows"][1:])
+    assert FLAG not in partner["header"]
+    assert "Adjusted p" not in partner["header"]
