@@ -144,6 +144,20 @@ def check_measure(
         ], cells
         assert cells[8] == ("yes" if c["signal"] else "no")
     window = result.iloc[-RECENT:].reset_index(drop=True)
+    # The recent table names the rules a shown quarter's chart point breaks.
+    for i, cells in enumerate(recent["rows"]):
+        at = len(labels) - len(recent["rows"]) + i
+        broken = []
+        if chart is not None and cells[0] not in hidden:
+            broken = [
+                text
+                for rule, text in (
+                    ("beyond_limits", "outside the limits"),
+                    ("run_of_8", "run of 8"),
+                )
+                if chart.table[f"signal_{rule}"].iloc[at]
+            ]
+        assert cells[8] == (f"signal ({', '.join(broken)})" if broken else ""), cells
     previous = result["period"].astype("str").shift(1).iloc[-RECENT:].tolist()
     raw = np.array(
         [
@@ -270,6 +284,33 @@ def test_small_periods_are_hidden_with_no_change_or_chart_point(small, small_htm
         assert alt is not None
         assert "shown quarters" in alt
     assert "are suppressed across the measures" in body
+    # A measure with no shown quarter is one sentence, not a table of dashes; one with a
+    # single shown quarter has its table but no chart.
+    assert "Partner NPS" not in found
+    assert f"Every quarter of Partner NPS with answers is suppressed (fewer than {MIN_N}" in body
+    assert found["Employee NPS (eNPS)"][0] is None
+    assert "Fewer than two quarters of Employee NPS (eNPS) can be shown" in body
+
+
+def test_a_planted_shift_is_a_signal(small):
+    # Every effort answer of 2025 is the worst (1 of 7): CES falls from about 5.3 to 1,
+    # far outside the limits of a stable process.
+    tables = dict(small)
+    responses = tables["responses"].copy()
+    late = (responses["item"] == "effort") & (responses["timestamp"] >= "2025-01-01")
+    responses.loc[late, "score"] = 1.0
+    tables["responses"] = responses
+    document = trends_only(tables, min_n=3)
+    spec = SERIES[-1]
+    result = api_trend(used_answers(tables), spec)
+    data, recent = pairs(document)["CES"]
+    hidden = check_measure(spec, result, data, recent, 3)
+    shown_2025 = [r for r in recent["rows"] if r[0].startswith("2025") and r[0] not in hidden]
+    assert shown_2025
+    assert all(r[8].startswith("signal (outside the limits") for r in shown_2025)
+    alt = next(a for a in parse(section_html(document)).alts if a and "of CES" in a)
+    assert "signal a shift: " in alt
+    assert all(r[0] in alt for r in shown_2025)
 
 
 def test_the_section_is_repeatable(small, small_html):

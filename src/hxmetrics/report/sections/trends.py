@@ -447,9 +447,10 @@ def _figure(
     ax.set_xlim(-0.5, len(x) - 0.5)
     ax.vlines(x[point], low[point], high[point], color=series.color, alpha=0.3, linewidth=2)
     ax.plot(x, np.where(point, value, np.nan), marker="o", markersize=3, color=series.color)
-    ax.plot(x, centre, color="grey", linewidth=1)
-    ax.plot(x, lcl, color="firebrick", linestyle="--", linewidth=1)
-    ax.plot(x, ucl, color="firebrick", linestyle="--", linewidth=1)
+    ax.axhline(chart.centre, color="grey", linewidth=1)
+    # The limits per period (they vary with its answers), drawn at shown points only.
+    for limit in (lcl, ucl):
+        ax.hlines(limit[point], x[point] - 0.45, x[point] + 0.45, color="firebrick", lw=1)
     ax.scatter(x[flagged], value[flagged], color="firebrick", s=30, zorder=3)
     ax.set_title(f"{series.label} by {unit}: Laney p' control chart")
     ax.set_ylabel(series.axis)
@@ -501,6 +502,12 @@ def _figure(
     sec.add_figure(
         fig,
         alt=alt,
+        caption=(
+            f"Dots: {series.label} per {unit}, with its {level(ctx.confidence)} interval "
+            f"(bars). Grey line: centre. Short red lines: that {unit}'s control limits. Red "
+            "dots: signals. "
+            f"Gaps: suppressed {unit}s or {unit}s without answers."
+        ),
         data=data,
         labels={k: v for k, v in labels_of.items() if k in data.columns},
         number_formats=formats,
