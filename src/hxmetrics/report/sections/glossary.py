@@ -170,8 +170,8 @@ GLOSSARY: dict[str, str] = {
     ),
     "unified vs siloed": (
         "Siloed: each department counts its own survey, so a person who is both worker "
-        "and customer counts twice. Unified: each person counts once, with every answer "
-        "filed under the role they held when answering. Quote the unified number."
+        "and customer counts twice. Unified, the number to quote: each person counts once, "
+        "with every answer filed under the role they held when answering."
     ),
     "hybrid": (
         "A person who holds, or has held, more than one role (a worker who is also a "
