@@ -162,7 +162,11 @@ def _plan_loop(ctx: Context) -> None:
     columns = ["person_id", "role", "instrument", "item", "score", "timestamp"]
     answers = ctx.answers("nps", ["ltr"], columns=columns)
     if answers.empty:
-        _note(ctx, "No NPS answers: the closed loop (detractors followed up) is not shown.")
+        _note(
+            ctx,
+            "No NPS answers: the closed loop (detractors followed up) and the removal "
+            "effects of touchpoints (what leads to detractors) are not shown.",
+        )
         return
     followups, source = _followups(ctx)
     if followups is None:
@@ -348,8 +352,7 @@ def _plan_gap(ctx: Context) -> None:
         catalogue = load_bank("zero_distance")
         source = "the built-in zero_distance bank"
     try:
-        # Its warning names the refused practices: the section says them in words.
-        gap, _ = recorded(
+        gap, said = recorded(
             zero_distance_gap,
             answers,
             teams=teams,
@@ -365,6 +368,9 @@ def _plan_gap(ctx: Context) -> None:
     )
     ctx.planned[_key("gap")] = gaps
     ctx.planned[_key("gap_source")] = source
+    # The refusals are said in words from the table; the measure's other warnings
+    # (reliability, a CFA problem) are shown as they are.
+    ctx.planned[_key("gap_said")] = [t for t in said if "gaps refused" not in t]
     # Respondents per team and side (the fewest over the practices: those scored).
     sides = gaps.groupby("team", sort=True)[["n_self", "n_served"]].min().reset_index()
     for name, column, where in (
@@ -797,8 +803,9 @@ def _show_ledger(sec: Section, ctx: Context) -> None:
         f"What each team that owns touchpoints did in {last} for the people it served "
         "there: people served, the share who had been served before, their NPS with its "
         f"interval and its change since {previous or 'the previous quarter'} (Holm-adjusted "
-        "among the changes shown), how fast tickets at its touchpoints were answered, and "
-        "the revenue credited by the last touch within 30 days."
+        "among the changes shown), how fast tickets opened at its touchpoints were answered "
+        "(whichever desk handled them, so these are not the desks above), and the revenue "
+        "credited by the last touch within 30 days."
     )
     add_table(
         sec,
@@ -884,8 +891,7 @@ def _show_journeys(sec: Section, ctx: Context) -> None:
         )
     _hidden_note(sec, ctx, len(gone), "role(s) are")
     if not ctx.planned.get(_key("journeys")):
-        sec.add_note("No NPS answers: removal effects (what leads to detractors) are not shown.")
-        return
+        return  # no NPS answers: said once with the closed loop
     removal = ctx.shown(_key("removal"))
     removal = removal.loc[~removal["suppressed"].astype(bool) & ~removal["role"].isin(gone)]
     n_hidden = int(ctx.shown(_key("removal"))["suppressed"].astype(bool).sum())
@@ -1028,7 +1034,8 @@ def _show_gap(sec: Section, ctx: Context) -> None:
         k = len(teams)
         for j, name in enumerate(teams):
             part = drawn.loc[drawn["team"] == name].set_index("subscale").reindex(practices)
-            y = np.arange(len(practices))[::-1] + (j - (k - 1) / 2) * 0.8 / k
+            # The first team at the top of each band, as in the legend.
+            y = np.arange(len(practices))[::-1] - (j - (k - 1) / 2) * 0.8 / k
             e = part["estimate"].to_numpy(dtype=float)
             lo = part["ci_low"].to_numpy(dtype=float)
             hi = part["ci_high"].to_numpy(dtype=float)
@@ -1047,7 +1054,10 @@ def _show_gap(sec: Section, ctx: Context) -> None:
         ax.set_yticklabels([s.replace("_", " ") for s in practices])
         ax.axvline(0.0, color="0.6", lw=1)
         ax.set_xlabel("gap: self-assessment minus the served's experience (1-5 scale)")
-        ax.legend(loc="best", fontsize=7, frameon=False)
+        ax.legend(
+            loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=min(k, 5), fontsize=7,
+            frameon=False,
+        )  # fmt: skip
         top = row_at(drawn, "estimate", largest=True)
         data = drawn[["team", "subscale", "estimate", "ci_low", "ci_high"]].reset_index(drop=True)
         sec.add_figure(
@@ -1069,3 +1079,4 @@ def _show_gap(sec: Section, ctx: Context) -> None:
         )
     _hidden_note(sec, ctx, len(set(frame.loc[hidden, "team"])), "team(s) are")
     _refusals(sec, frame.loc[~hidden])
+    _said(sec, ctx.planned.get(_key("gap_said"), []), set(frame.loc[hidden, "team"]))
