@@ -312,6 +312,9 @@ def _plan_boomerang(ctx: Context, flows: Mapping[str, Any]) -> None:
     )
     long = long.loc[long["n"] > 0].reset_index(drop=True)
     _add(ctx, "people:returns", long, base=LEAVERS, by=["left", "returned"])
+    # Each period's leavers (the parts of the retention section's leavers), also when
+    # one part is empty and the returns table has a single row for it.
+    _add(ctx, "people:leavers", result[["left", "n"]], base=LEAVERS, by="left")
     # The first exits are also episodes that ended: nested in each period's leavers,
     # so that those who left twice are never a small difference of shown counts.
     base = flows["base"]
@@ -324,7 +327,8 @@ def _plan_boomerang(ctx: Context, flows: Mapping[str, Any]) -> None:
         by="left",
         where=first,
     )
-    _registered(ctx).update({"people:returns", "people:first_exits"})
+    ctx.disclosure.add_count("people:first_exits_all", int(n.sum()), base=base, where=first)
+    _registered(ctx).update({"people:returns", "people:leavers", "people:first_exits"})
     for label in result["left"]:
         _same(ctx, (base, {**first, "left": label}), (LEAVERS, {"left": label}))
     _same(ctx, (base, first), (LEAVERS, None))
