@@ -282,9 +282,13 @@ def _rates_part(out: Section, ctx: Context, shown: pd.DataFrame) -> None:
         out.add_figure(
             fig,
             alt=(
-                "Dot and interval plot of response rates by survey and role: lowest "
-                f"{low['group']} at {float(low['estimate']):.1f}%, highest {high['group']} "
-                f"at {float(high['estimate']):.1f}%."
+                "Dot and interval plot of response rates by survey and role: "
+                + (
+                    f"{low['group']} at {float(low['estimate']):.1f}%."
+                    if len(drawn) == 1
+                    else f"lowest {low['group']} at {float(low['estimate']):.1f}%, highest "
+                    f"{high['group']} at {float(high['estimate']):.1f}%."
+                )
             ),
             caption=f"Lines: {level(ctx.confidence)} Wilson intervals. Hidden groups are not "
             "drawn.",
