@@ -239,11 +239,13 @@ def test_figures_have_alt_texts_and_data(voices_page):
     page = parse(voices_page)
     assert len(page.alts) == 2
     assert all(a is not None and len(a.split()) >= 6 for a in page.alts)
-    assert "sentiment" in page.alts[0] and "impact" in page.alts[1]
+    assert "sentiment" in page.alts[0]
+    assert "impact" in page.alts[1]
     assert voices_page.count('class="figure-data"') == 2
     # The impact figure's data: every theme of the three roles, as in the tables.
     data = [t for t in page.tables if t["header"][:3] == ["Role", "Theme", "Answers with"]]
-    assert len(data) == 1 and len(data[0]["rows"]) == 12
+    assert len(data) == 1
+    assert len(data[0]["rows"]) == 12
 
 
 def test_quotes_are_redacted_comments_of_their_theme(voices_page, sample):
@@ -277,7 +279,8 @@ def test_a_small_theme_shows_nothing(strict):
     rows = voices.theme_rows(ctx, "partner")
     hidden = rows.loc[rows["suppressed"]]
     shown = rows.loc[~rows["suppressed"]]
-    assert len(hidden) >= 1 and len(shown) >= 1
+    assert len(hidden) >= 1
+    assert len(shown) >= 1
     labels = ctx.planned["voices:theme_table:partner"].set_index("theme")["label"]
     hidden_labels = [labels[t] for t in hidden["theme"]]
     page = parse(fragment)
@@ -361,7 +364,9 @@ def test_planted_identifiers_never_appear(planted, tmp_path):
     customers = [text for label, text in said if "[NAME]" in text]
     assert customers, said  # the customers' quotes are shown, redacted
     for text in customers:
-        assert "[NAME] [NAME]" in text and "[EMAIL]" in text and "[PHONE]" in text
+        assert "[NAME] [NAME]" in text
+        assert "[EMAIL]" in text
+        assert "[PHONE]" in text
     for secret in ("Zelda", "Quarrington", "zelda.q@example.org", "7946", "0958"):
         assert secret.lower() not in document.lower()
     assert report.write(tmp_path / "voices.html").is_file()  # the guard passes
@@ -376,7 +381,8 @@ def test_repeatable(planted):
 # ---------------------------------------------------------------------- absent data
 def only_note(fragment: str) -> list[str]:
     page = parse(fragment)
-    assert page.tables == [] and page.alts == []
+    assert page.tables == []
+    assert page.alts == []
     return re.findall(r'class="note[^"]*"[^>]*>(.*?)</', fragment, flags=re.S)
 
 
@@ -406,4 +412,23 @@ def test_absent_comments_one_note(isolated, case):
     report = build_report(tables)
     fragment = section_html(report.to_html())
     notes = only_note(fragment)
-    assert len(notes) == 1 and "No comments in the data" in notes[0]
+    assert len(notes) == 1
+    assert "No comments in the data" in notes[0]
+
+
+def test_comments_without_answers_show_themes_without_impact():
+    org = hx.simulate_organisation(600, random_state=2, comments=True)
+    tables = {
+        "customers": org.customers,
+        "workers": org.workers,
+        "comments": org.comments.drop(columns="response_id"),
+    }
+    _, report = voices_only(tables)
+    fragment = section_html(report.to_html())
+    page = parse(fragment)
+    tab = table(page, "Customers: comment themes and their tone")
+    header = ["Theme (top words)", "Comments", "% of comments", "Sentiment", "95% CI from", "to"]
+    assert tab["header"] == header
+    assert len(tab["rows"]) == voices.N_THEMES
+    assert "impact of the themes on the score is not shown" in fragment
+    assert len(page.alts) == 1  # the sentiment figure; no impact figure

@@ -244,7 +244,9 @@ def _plan_impact(
     scored = ctx.nps_by_role.loc[ctx.nps_by_role["role"].astype("str") == role, "n"]
     if scored.empty:
         return
-    impact, said = recorded(
+    # Its warnings concern the key drivers (a group whose drivers cannot be fitted),
+    # which this section does not show: they are not repeated as notes.
+    impact, _ = recorded(
         theme_impact,
         comments,
         answers,
@@ -259,7 +261,6 @@ def _plan_impact(
     linked = int(impact.settings["n_linked"])
     if linked == 0:
         return
-    ctx.planned[f"voices:notes:{role}"].extend(said)
     ctx.planned[f"voices:impact:{role}"] = impact
     role_where = {**USED, "role": role}
     commented = partition({"commented": [True, False]}, [linked, int(scored.iloc[0]) - linked])
@@ -470,12 +471,16 @@ def _role(out: Section, ctx: Context, role: str) -> None:
     rows = theme_rows(ctx, role)
     shown = rows.loc[~rows["suppressed"]]
     score = INSTRUMENT_NAME[role]
+    linked = f"voices:impact_table:{role}" in ctx.planned
+    columns = DISPLAY if linked else DISPLAY[:6]
     add_table(
         out,
         ctx,
-        rows[[*DISPLAY, "suppressed"]],
+        rows[[*columns, "suppressed"]],
         caption=f"{name}: comment themes, their tone and their impact on the likelihood "
-        "to recommend",
+        "to recommend"
+        if linked
+        else f"{name}: comment themes and their tone",
         labels={
             "label": "Theme (top words)",
             "n": "Comments",
@@ -511,6 +516,11 @@ def _role(out: Section, ctx: Context, role: str) -> None:
             "with such a theme so that it cannot be worked out by subtraction. They show no "
             "number, no words and no quote.",
             kind="warning",
+        )
+    if not linked:
+        out.add_note(
+            f"{name}: no comment is linked (by response_id) to an answer of {score}, so "
+            "the impact of the themes on the score is not shown."
         )
     for said in notes:
         out.add_note(f"{name}: {said}")
