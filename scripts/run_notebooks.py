@@ -17,16 +17,25 @@ import argparse
 import os
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def run(path: Path, *, timeout: int, save: Path | None = None) -> float:
+def run(
+    path: Path,
+    *,
+    timeout: int,
+    save: Path | None = None,
+    env: Mapping[str, str] | None = None,
+) -> float:
     """Execute one notebook (in memory); return the seconds it took.
 
     With ``save``, the executed notebook (outputs included) is written there, for
-    reading the results; the notebook itself is never changed.
+    reading the results; the notebook itself is never changed. ``env`` replaces the
+    kernel's environment (the docs build passes one with matplotlib's inline backend,
+    so that figures become outputs; by default the kernel inherits this process's).
     """
     import nbformat
     from nbclient import NotebookClient
@@ -41,7 +50,10 @@ def run(path: Path, *, timeout: int, save: Path | None = None) -> float:
     )
     started = time.perf_counter()
     try:
-        client.execute()
+        if env is None:
+            client.execute()
+        else:
+            client.execute(env=dict(env))
     finally:
         if save is not None:
             save.mkdir(parents=True, exist_ok=True)
