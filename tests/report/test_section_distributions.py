@@ -10,12 +10,14 @@ as the section formats it.
 from __future__ import annotations
 
 import re
+from html import escape as html_escape
 
 import numpy as np
 import pandas as pd
 import pytest
 
 import hxmetrics as hx
+from hxmetrics.instruments import load_bank
 from hxmetrics.report import build_report, sections
 from hxmetrics.report import main as report_main
 from hxmetrics.report.main import DEFAULT_SEED
@@ -230,6 +232,11 @@ def test_how_to_read_and_intro(html):
     assert intro is not None
     assert len(intro.group(1).split()) >= 20
     assert "How to read this" in html
+    # The questions as worded in the built-in bank (the sample's instrument).
+    bank = load_bank("core")
+    for item in ITEMS:
+        wording = html_escape(bank.item("hx_core", item).wording)
+        assert f"<li>{item}: {wording}</li>" in html
 
 
 # -- suppression in a small report ---------------------------------------------------------------

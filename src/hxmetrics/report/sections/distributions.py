@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from hxmetrics.instruments import load_bank
 from hxmetrics.measures.drivers import driver_table, key_drivers
 from hxmetrics.measures.satisfaction import mean_score
 from hxmetrics.plotting import ROLE_COLORS, new_figure, plot_estimates
@@ -452,6 +453,7 @@ def _items(sec: Section, ctx: Context) -> list[str]:
             f"{', '.join(HX_ITEMS)}) in the data: item means and key drivers need them."
         )
         return []
+    _wording(sec, ctx)
     frame = pd.concat([ctx.shown(name) for name in names], ignore_index=True)
     hidden = frame["suppressed"].astype(bool)
     shown = frame.loc[~hidden]
@@ -495,7 +497,8 @@ def _items(sec: Section, ctx: Context) -> list[str]:
         labels={**_ITEM_LABELS, "suppressed": "Suppressed"},
         number_formats=ci_formats("estimate", "{:.2f}"),
     )
-    sec.add_text(_item_differences(shown))
+    if (shown.groupby("item")["role"].nunique() > 1).any():
+        sec.add_text(_item_differences(shown))
     said = ctx.notes.get(("distributions", "items"))
     if said and not shown.empty:
         sec.add_note(" ".join(said))
@@ -508,6 +511,27 @@ def _items(sec: Section, ctx: Context) -> list[str]:
         )
     roles_hidden = set(frame.loc[hidden, "role"].astype("str"))
     return sorted(set(frame["role"].astype("str")) - roles_hidden)
+
+
+def _wording(sec: Section, ctx: Context) -> None:
+    """The core questions as asked, from the report's catalogue or the built-in bank."""
+    catalogue = ctx.catalogue
+    source = "the instrument catalogue given to the report"
+    if catalogue is None or "hx_core" not in tuple(catalogue.instruments):
+        catalogue = load_bank("core")
+        source = "the built-in 'core' bank (answers to another wording may differ)"
+    asked = {it.item: it for it in catalogue.items_of("hx_core")}
+    lines = [f"{item}: {asked[item].wording}" for item in HX_ITEMS if item in asked]
+    if not lines:
+        return
+    first = asked[next(i for i in HX_ITEMS if i in asked)]
+    scale = ""
+    if first.has_scale:
+        scale = f", answered from {first.scale_min:g} to {first.scale_max:g}"
+        if len(first.labels) >= 2:
+            scale += f" ({first.labels[0]} to {first.labels[-1]})"
+    sec.add_text(f"The core questions, as worded in {source}{scale}:")
+    sec.add_list(lines)
 
 
 _ITEM_LABELS = {
@@ -586,7 +610,7 @@ def _drivers(sec: Section, ctx: Context, roles_shown: set[str]) -> None:
         amount = "too few" if n is None else f"only {n}"
         sec.add_note(
             f"No key drivers for {_role_name(role)}: {amount} complete respondents "
-            f"(at least {driver_floor(ctx)} are needed, ten per question)."
+            f"(at least {driver_floor(ctx):,} are needed, ten per question)."
         )
     if hidden:
         sec.add_note(
