@@ -24,7 +24,7 @@ from hxmetrics.report.main import OPTIONAL_TABLES, default_as_of
 from hxmetrics.report.sections.formatting import signed
 from hxmetrics.report.sections.zero_distance import SLA
 from hxmetrics.stakeholders import StakeholderRegistry
-from tests.report.html_page import parse, row, table
+from tests.report.html_page import kpi, parse, row, table
 
 RESPONSIVENESS = "Responsiveness per desk: median hours to first response and to close"
 SLA_DETAIL = "SLA attainment per desk and severity (first response within target)"
@@ -125,6 +125,16 @@ def test_responsiveness_per_desk_is_the_measures(sample, page):
     # On the sample: customer care answers first (3.9 h), hr_ops last (32.1 h).
     assert row(tab, "customer_care")[2] == "3.9"
     assert row(tab, "hr_ops")[2] == "32.1"
+    # The headline cards: every desk's tickets together.
+    everyone = responsiveness(tickets, by=None, as_of=sample["as_of"], sla=SLA).iloc[0]
+    card = kpi(page, "Median hours to first response, all desks")
+    assert card[1:4] == [
+        f"{everyone['estimate']:.1f} h",
+        f"95% CI {everyone['ci_low']:.1f} to {everyone['ci_high']:.1f}",
+        f"n = {int(everyone['n']):,}",
+    ]
+    card = kpi(page, "Tickets answered within their SLA target")
+    assert card[1] == f"{everyone['pct_sla_met']:.1f}%"
     detail = sla_attainment(tickets, SLA, by="team", as_of=sample["as_of"])
     sla = table(page, SLA_DETAIL)
     billing = detail.loc[(detail["team"] == "billing") & (detail["severity"] == "critical")]

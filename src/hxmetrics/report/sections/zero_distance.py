@@ -36,12 +36,13 @@ from hxmetrics.measures.ledger import team_ledger
 from hxmetrics.measures.responsiveness import closed_loop, responsiveness, sla_attainment
 from hxmetrics.plotting import PALETTE, ROLE_COLORS, new_figure, plot_estimates
 from hxmetrics.privacy import Disclosure
-from hxmetrics.report.builder import Report, Section
+from hxmetrics.report.builder import Kpi, Report, Section
 from hxmetrics.report.sections.formatting import (
     FIG_WIDTH,
     NPS_FMT,
     PCT_FMT,
     add_table,
+    as_float,
     p_value,
     row_at,
     signed,
@@ -143,6 +144,10 @@ def _plan_tickets(ctx: Context) -> None:
         frame["team"] = frame["team"].astype("str")
     ctx.planned[_key("first")] = first
     ctx.planned[_key("said")] = [*said_first, *said_close]
+    everyone, said_all = recorded(responsiveness, tickets, sla=sla, **{**common, "by": None})
+    ctx.planned[_key("said")] += said_all
+    # All tickets are the total of the desks' cells (one row, no group).
+    _register(ctx, "all_tickets", everyone, base=TICKETS)
     # The tickets of a desk are one cell of base "tickets": both clocks count them.
     _register(ctx, "first", first, base=TICKETS, by="team")
     _register(ctx, "close", closing, base=TICKETS, by="team")
@@ -464,6 +469,7 @@ def _show_tickets(sec: Section, ctx: Context) -> None:
     first = ctx.shown(_key("first")).sort_values("team", kind="stable").reset_index(drop=True)
     closing = ctx.shown(_key("close")).set_index("team")
     hidden = first["suppressed"].astype(bool).to_numpy()
+    _ticket_kpis(sec, ctx, sla_used=bool(ctx.planned.get(_key("sla_used"))))
     sec.add_heading("Responsiveness per desk")
     sla_used = bool(ctx.planned.get(_key("sla_used")))
     targets = ", ".join(f"{k} {v}" for k, v in SLA.items())
@@ -562,6 +568,42 @@ def _show_tickets(sec: Section, ctx: Context) -> None:
         _show_sla(sec, ctx)
     _hidden_note(sec, ctx, int(hidden.sum()), "desk(s) are")
     _said(sec, ctx.planned.get(_key("said"), []), set(first.loc[hidden, "team"].astype("str")))
+
+
+def _ticket_kpis(sec: Section, ctx: Context, *, sla_used: bool) -> None:
+    """Headline cards: every desk's tickets together."""
+    total = ctx.shown(_key("all_tickets"))
+    if total.empty:
+        return
+    rec = total.iloc[0]
+    hidden = bool(rec["suppressed"])
+    n = None if hidden else int(rec["n"])
+    cards = [
+        Kpi(
+            "Median hours to first response, all desks",
+            None if hidden else as_float(rec["estimate"]),
+            ci_low=None if hidden else as_float(rec["ci_low"]),
+            ci_high=None if hidden else as_float(rec["ci_high"]),
+            n=n,
+            unit=" h",
+            note="Kaplan-Meier, open tickets censored",
+            confidence=ctx.confidence,
+        )
+    ]
+    if sla_used:
+        cards.append(
+            Kpi(
+                "Tickets answered within their SLA target",
+                None if hidden else as_float(rec["pct_sla_met"]),
+                ci_low=None if hidden else as_float(rec["pct_sla_met_ci_low"]),
+                ci_high=None if hidden else as_float(rec["pct_sla_met_ci_high"]),
+                n=n,
+                unit="%",
+                note="targets by severity, see below",
+                confidence=ctx.confidence,
+            )
+        )
+    sec.add_kpis(cards)
 
 
 def _show_sla(sec: Section, ctx: Context) -> None:
