@@ -162,8 +162,19 @@ def test_key_drivers_match_the_measure(page, used):
     both = pd.concat([nps_rows(used), core_rows(used)], ignore_index=True)
     wide = hx.driver_table(both, ("nps", "ltr"), "hx_core", by="role")
     wide = wide.dropna(subset=["ltr", *ITEMS])
-    result = hx.key_drivers(
-        wide, "ltr", ITEMS, method="shapley", by="role", random_state=DEFAULT_SEED
+    # One decomposition per role (each role's bootstrap seeded alike).
+    result = pd.concat(
+        [
+            hx.key_drivers(
+                wide[wide["role"] == role].reset_index(drop=True),
+                "ltr",
+                ITEMS,
+                method="shapley",
+                random_state=DEFAULT_SEED,
+            ).assign(role=role)
+            for role in ROLES
+        ],
+        ignore_index=True,
     )
     for role, part in result.groupby("role"):
         first = part.iloc[0]
@@ -324,3 +335,20 @@ def test_no_core_answers_keeps_the_distribution():
         for cells in tab["rows"]:
             n = int(cells[at].replace(",", ""))
             assert n == 0 or n >= MIN_N, cells
+
+
+def test_a_role_whose_drivers_cannot_be_told_apart_leaves_the_others():
+    org = hx.simulate_organisation(300, random_state=3)
+    responses = org.responses.copy()
+    flat = (
+        (responses["silo"] == "workers")
+        & (responses["instrument"] == "hx_core")
+        & (responses["item"] == "hx3")
+    )
+    responses.loc[flat, "score"] = 3.0
+    html = alone({**org.tables, "responses": responses})
+    assert "No key drivers for workers: the questions cannot be told apart" in html
+    page = parse(html)
+    captions = [t["caption"] for t in page.tables if t["caption"].startswith("Key drivers")]
+    assert len(captions) == 1
+    assert captions[0].startswith("Key drivers for customers:")

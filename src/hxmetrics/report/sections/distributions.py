@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from hxmetrics.errors import HxError
 from hxmetrics.instruments import load_bank
 from hxmetrics.measures.drivers import driver_table, key_drivers
 from hxmetrics.measures.satisfaction import mean_score
@@ -179,9 +180,14 @@ def _plan_drivers(ctx: Context, d: Disclosure, nps_rows: pd.DataFrame, core: pd.
     ctx.planned[_P + "drivers_few"] = []
     if nps_rows.empty or core.empty:
         return
-    wide = driver_table(
-        pd.concat([nps_rows, core], ignore_index=True), ("nps", "ltr"), "hx_core", by="role"
-    )
+    try:
+        wide = driver_table(
+            pd.concat([nps_rows, core], ignore_index=True), ("nps", "ltr"), "hx_core", by="role"
+        )
+    except HxError as exc:
+        # The check's name only: an error's text may quote a row of the input.
+        ctx.planned[_P + "drivers_error"] = type(exc).__name__
+        return
     drivers = [i for i in HX_ITEMS if i in wide.columns]
     if len(drivers) < 2:
         return
@@ -200,20 +206,28 @@ def _plan_drivers(ctx: Context, d: Disclosure, nps_rows: pd.DataFrame, core: pd.
             ctx.planned[_P + "drivers_few"].append(role)
     if not enough:
         return
-    used = complete.loc[complete["role"].astype("str").isin(enough)]
-    result, said = recorded(
-        key_drivers,
-        used,
-        "ltr",
-        drivers,
-        method="shapley",
-        by="role",
-        confidence=ctx.confidence,
-        random_state=ctx.random_state,
-    )
-    result = result.assign(role=result["role"].astype("str"))
     for role in enough:
-        part = result.loc[result["role"] == role].reset_index(drop=True)
+        # One role at a time, so that a role whose answers cannot be decomposed (a
+        # question everyone answered alike, two questions answered identically) leaves
+        # the other roles their drivers.
+        rows = complete.loc[complete["role"].astype("str") == role].reset_index(drop=True)
+        try:
+            part, said = recorded(
+                key_drivers,
+                rows,
+                "ltr",
+                drivers,
+                method="shapley",
+                confidence=ctx.confidence,
+                random_state=ctx.random_state,
+            )
+        except HxError as exc:
+            ctx.planned[_P + "drivers_failed"] = {
+                **ctx.planned.get(_P + "drivers_failed", {}),
+                role: type(exc).__name__,
+            }
+            continue
+        part = part.assign(role=role)
         # The drivers' numbers follow the role's cell of respondents (n=None).
         _add(
             ctx, _P + f"drivers:{role}", part, base=HX_BASE, by="role", where=DRIVERS_WHERE, n=None
@@ -583,7 +597,15 @@ def _drivers(sec: Section, ctx: Context, roles_shown: set[str]) -> None:
     sec.add_heading("Key drivers of the recommend score")
     done: dict[str, bool] = ctx.planned.get(_P + "drivers", {})
     few: list[str] = ctx.planned.get(_P + "drivers_few", [])
-    if not done and not few:
+    failed: dict[str, str] = ctx.planned.get(_P + "drivers_failed", {})
+    if _P + "drivers_error" in ctx.planned:
+        sec.add_note(
+            "Key drivers could not be computed: the recommend and core answers could not "
+            "be put side by side, one row per response "
+            f"({ctx.planned[_P + 'drivers_error']}; an item answered twice in one response?)."
+        )
+        return
+    if not done and not few and not failed:
         sec.add_note(
             "Key drivers need answers to the recommend question and to the core "
             "questions in the same response; the data have none."
@@ -612,6 +634,13 @@ def _drivers(sec: Section, ctx: Context, roles_shown: set[str]) -> None:
             f"No key drivers for {_role_name(role)}: {amount} complete respondents "
             f"(at least {driver_floor(ctx):,} are needed, ten per question)."
         )
+    for role in ROLES:
+        if role in failed and role in roles_shown:
+            sec.add_note(
+                f"No key drivers for {_role_name(role)}: the questions cannot be told apart "
+                f"in its answers ({failed[role]}: a question answered alike by everyone, or "
+                "questions that move together exactly)."
+            )
     if hidden:
         sec.add_note(
             "Key drivers suppressed (too few respondents, or hidden with such a group): "
