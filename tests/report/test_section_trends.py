@@ -318,19 +318,26 @@ def test_the_section_is_repeatable(small, small_html):
 
 
 # -- absent data ----------------------------------------------------------------------------
-@pytest.mark.parametrize("what", ["no responses", "no NPS, CSAT or CES"])
+@pytest.mark.parametrize("what", ["no responses", "no NPS, CSAT or CES", "one month"])
 def test_absent_answers_give_one_note(small, what):
     tables = {k: small[k] for k in ("customers", "workers", "partners")}
-    if what != "no responses":
-        responses = small["responses"]
+    responses = small["responses"]
+    if what == "no NPS, CSAT or CES":
         keep = ~responses["instrument"].isin(["nps", "csat", "ces"])
         tables["responses"] = responses.loc[keep].reset_index(drop=True)
+    elif what == "one month":
+        # Every answer of the last month of 2025: one period, no change to show.
+        late = responses["timestamp"] >= "2025-12-01"
+        tables["responses"] = responses.loc[late].reset_index(drop=True)
     body = section_html(trends_only(tables))
     page = parse(body)
     assert page.tables == []
     assert page.alts == []
     assert body.count('class="note') == 1
-    assert "No dated NPS, CSAT or CES answers" in body
+    if what == "one month":
+        assert "falls in one month: there is no change to show" in body
+    else:
+        assert "No dated NPS, CSAT or CES answers" in body
     intro = re.search(r'<div class="intro"><p>(.*?)</p>', body)
     assert intro is not None
     assert len(intro.group(1).split()) >= 20

@@ -280,17 +280,18 @@ def _signal_text(chart: ControlChart | None, size: int) -> list[str]:
 # ---------------------------------------------------------------------------------------
 def _intro(ctx: Context) -> str:
     freq = ctx.planned.get("trends:period")
+    span = ctx.planned.get("trends:span")
     common = (
         "How each headline measure moves over time: customer NPS, employee NPS (eNPS), "
         "partner NPS, CSAT and CES, each computed per period from the same answers as "
         "'Experience by role and hybrid type', with its interval, its change from the "
         "period before, and a control chart that tells a real shift from ordinary noise."
     )
-    if freq is None:
+    if freq is None or span is None:
         return common
     unit = _UNIT[freq]
     return (
-        f"{common} The answers span {ctx.planned['trends:span']}, so the measures are "
+        f"{common} The answers span {span}, so the measures are "
         f"shown by {unit} (months for spans up to three years, quarters up to twenty "
         f"years, years beyond). Each table shows the last {RECENT} {unit}s, the recent "
         f"picture; each chart shows every {unit}."
@@ -319,6 +320,13 @@ def section(report: Report, ctx: Context) -> None:
     ctx.plan()
     keys = ctx.planned.get("trends:series", [])
     sec = report.add_section("trends", "Trends", intro=_intro(ctx), how_to_read=_how_to_read(ctx))
+    if not keys and ctx.planned.get("trends:one_period"):
+        sec.add_note(
+            "Every dated NPS, CSAT and CES answer falls in one "
+            f"{_UNIT[str(ctx.planned['trends:period'])]}: there is no change to show. "
+            "Answers spanning at least two periods would fill this section."
+        )
+        return
     if not keys:
         sec.add_note(
             "No dated NPS, CSAT or CES answers in the data: trends are not shown. Survey "
