@@ -49,7 +49,7 @@ from hxmetrics.report.sections.formatting import (
 )
 from hxmetrics.report.sections.plan import NPS_BASE, USED, _add, _same, partition, recorded
 from hxmetrics.report.sections.settings import ROLES
-from hxmetrics.tables import ROSTERS
+from hxmetrics.tables import ROLE_OF_SILO, ROSTERS
 
 if TYPE_CHECKING:
     from hxmetrics.report.sections.context import Context
@@ -101,11 +101,12 @@ def plan(ctx: Context, d: Disclosure) -> None:
     """
     comments = _comments(ctx)
     if comments is None:
+        held = "comments" in ctx.attributed and len(ctx.attributed["comments"]) > 0
+        what = "The comments in the data hold no text" if held else "No comments in the data"
         ctx.planned["voices:absent"] = (
-            "No comments in the data: themes, their sentiment and their impact on the "
-            "score are not shown. A comments table (comment_id, silo, source_id, "
-            "timestamp, text, and response_id to link a comment to its answer) fills "
-            "this section."
+            f"{what}: themes, their sentiment and their impact on the score are not "
+            "shown. A comments table with text (comment_id, silo, source_id, timestamp, "
+            "text, and response_id to link a comment to its answer) fills this section."
         )
         return
     names = _roster_names(ctx)
@@ -131,12 +132,14 @@ def _comments(ctx: Context) -> pd.DataFrame | None:
         return None
     text = frame["text"]
     written = text.notna().to_numpy() & (text.astype("str").str.strip() != "").to_numpy()
-    role = frame["role"].astype("str")
+    # The writing silo's role (the attribution adds it; from the silo otherwise).
+    role = (frame["role"] if "role" in frame else frame["silo"].map(ROLE_OF_SILO)).astype("str")
     keep = written & role.isin(list(ROLES)).to_numpy()
     if not keep.any():
         return None
     columns = ["comment_id", "text", "role", *(["response_id"] if "response_id" in frame else [])]
-    out = frame.loc[keep, columns].reset_index(drop=True)
+    out = frame.loc[keep, [c for c in columns if c != "role"]].reset_index(drop=True)
+    out["role"] = role.to_numpy()[keep]
     return out.assign(role=out["role"].astype("str"), text=out["text"].astype("str"))
 
 
