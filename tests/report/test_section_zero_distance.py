@@ -185,6 +185,14 @@ def test_closed_loop_is_the_measure(sample, page):
     # On the sample, ticket answers (the only follow-ups it holds) reach almost no
     # detractor within 48 hours: 0 of 205 customers' detractor answers.
     assert row(tab, "customer")[1:3] == ["205", "0"]
+    # The effect needs followed-up detractors: none among workers (not estimable); the
+    # partners' 2 usable answers are below min_n, and the customers' 8 are hidden with
+    # them (the roles partition the effect's answers).
+    effect = loop.effect.set_index("role")
+    assert int(effect.loc["partner", "n"]) == 2
+    assert row(tab, "worker")[6:9] == [f"{int(effect.loc['worker', 'n'])}", "–", "not estimable"]
+    assert row(tab, "partner")[6:9] == ["–", "–", "suppressed"]
+    assert row(tab, "customer")[6:9] == ["–", "–", "suppressed"]
 
 
 def test_team_ledger_is_the_measure(sample, page):

@@ -732,6 +732,14 @@ def _show_loop(sec: Section, ctx: Context) -> None:
         hidden = bool(rec["suppressed"])
         eff = effect.loc[role] if role in effect.index else None
         eff_hidden = hidden or eff is None or bool(eff["suppressed"]) or role in small
+        if hidden:
+            said = ""
+        elif eff is None:
+            said = "no answers before and after"
+        elif eff_hidden:
+            said = "suppressed"
+        else:
+            said = _signed_interval(eff["ci_low"], eff["ci_high"])
         rows.append(
             {
                 "role": role,
@@ -742,17 +750,11 @@ def _show_loop(sec: Section, ctx: Context) -> None:
                 "ci_high": rec["ci_high"],
                 "effect_n": np.nan if eff_hidden or eff is None else eff["n"],
                 "effect": np.nan if eff_hidden or eff is None else eff["estimate"],
-                "effect_ci": ""
-                if eff_hidden or eff is None
-                else _signed_interval(eff["ci_low"], eff["ci_high"]),
+                "effect_ci": said,
                 "suppressed": hidden,
             }
         )
     table = pd.DataFrame(rows)
-    table["effect_ci"] = [
-        v if v or s else "not estimable"
-        for v, s in zip(table["effect_ci"], table["suppressed"], strict=True)
-    ]
     add_table(
         sec,
         ctx,
@@ -778,10 +780,13 @@ def _show_loop(sec: Section, ctx: Context) -> None:
         },
     )
     _hidden_note(sec, ctx, int(table["suppressed"].sum()), "role(s) are")
-    if table["effect"].isna().all():
+    unknown = table["effect_ci"].isin(["not estimable", "no answers before and after"])
+    gone = (table["effect_ci"] == "suppressed") | table["suppressed"]
+    if bool(unknown.any()) and bool((unknown | gone).all()):
         sec.add_note(
-            "No role has enough detractors followed up, with an answer before and after, "
-            "to estimate the effect of the follow-up."
+            "No effect of the follow-up can be shown: too few detractors were followed up "
+            "and answered both before and after (where a role says suppressed, its groups "
+            "are too small to show)."
         )
     hidden_roles = set(table.loc[table["suppressed"].astype(bool), "role"].astype("str"))
     _said(sec, ctx.planned.get(_key("loop_said"), []), hidden_roles)
