@@ -186,6 +186,7 @@ def test_figures_have_alt_and_data(sample_html, page):
     assert all(len(a.split()) >= 6 for a in alts)
     assert alts[0].startswith("Dot and interval plot of eNPS by engagement kind")
     assert "highest in 2023 at 53.4" in alts[1]
+    assert "(211 to 276)" in alts[1]
     assert people.count("Data behind the figure") == 3
     assert 'class="how-to-read"' in people or "How to read this" in people
 

@@ -460,7 +460,7 @@ def _kinds_part(out: Section, ctx: Context, role: str) -> None:
             ),
             caption=f"Lines: {level(ctx.confidence)} intervals. Suppressed kinds are not drawn.",
             data=visible[_DRAWN].reset_index(drop=True),
-            labels={c: _KIND_LABELS[c] for c in _DRAWN},
+            labels={c: measure if c == "estimate" else _KIND_LABELS[c] for c in _DRAWN},
             number_formats=ci_formats("estimate", NPS_FMT),
         )
     formats: dict[str, Any] = {
@@ -525,14 +525,21 @@ def _flows_part(out: Section, ctx: Context) -> None:
         x = np.arange(len(drawn))
         ax.bar(x, drawn["turnover"].to_numpy(dtype=float), color="#4C72B0")
         ax.set_xticks(x, drawn["period"].tolist())
-        ax.set_ylabel("leavers per 100 workers")
-        ax.set_title(f"Worker turnover per {unit}")
+        ax.set_ylabel("leavers per 100 workers (bars)")
+        ax.set_title(f"Worker turnover and headcount per {unit}")
+        heads = drawn["at_start"].to_numpy(dtype=float)
+        twin = ax.twinx()
+        twin.plot(x, heads, marker="o", color="#333333")
+        twin.set_ylim(0, max(heads.max(), 1.0) * 1.15)
+        twin.set_ylabel("headcount at start (line)")
         high = row_at(drawn, "turnover", largest=True)
         out.add_figure(
             fig,
             alt=(
-                f"Bar chart of worker turnover per {unit}: highest in {high['period']} at "
-                f"{high['turnover']:.1f} leavers per 100 workers on average."
+                f"Bar chart of worker turnover per {unit} with the headcount at each "
+                f"start as a line ({int(heads.min()):,} to {int(heads.max()):,}): turnover "
+                f"highest in {high['period']} at {high['turnover']:.1f} leavers per 100 "
+                "workers on average."
             ),
             caption=f"The last {unit} ({last}) runs to {ctx.as_of:%Y-%m-%d} only.",
             data=drawn[list(_FLOW_DRAWN)].reset_index(drop=True),

@@ -67,14 +67,18 @@ def plan(ctx: Context, d: Disclosure) -> None:
     if frame is None or frame.empty or "invitations" not in ctx.attributed:
         return
     invited = _invited(ctx)
-    rates, said = recorded(
-        response_rates,
-        invited,
-        ctx.tables["responses"],
-        by=["instrument", "role"],
-        confidence=ctx.confidence,
-        min_n=None,
-    )
+    try:
+        rates, said = recorded(
+            response_rates,
+            invited,
+            ctx.tables["responses"],
+            by=["instrument", "role"],
+            confidence=ctx.confidence,
+            min_n=None,
+        )
+    except HxError as exc:
+        ctx.planned["response:rates_error"] = type(exc).__name__
+        return
     rates = rates.assign(
         instrument=rates["instrument"].astype("str"), role=rates["role"].astype("str")
     )
@@ -207,6 +211,13 @@ def section(report: Report, ctx: Context) -> None:
             "weighted NPS when the two differ and its interval is not much wider."
         ),
     )
+    if "response:rates_error" in ctx.planned:
+        out.add_note(
+            "The invitations and the responses do not fit together "
+            f"({ctx.planned['response:rates_error']}): no response rate is shown.",
+            kind="warning",
+        )
+        return
     rates = ctx.planned.get("response:rates")
     if rates is None:
         out.add_note(
@@ -359,13 +370,13 @@ def _weights_part(out: Section, ctx: Context, rates: pd.DataFrame) -> None:
         long = pd.concat(
             [
                 visible[["role"]].assign(
-                    kind="unweighted",
+                    NPS="unweighted",
                     estimate=visible["unweighted"],
                     ci_low=visible["u_low"],
                     ci_high=visible["u_high"],
                 ),
                 visible[["role"]].assign(
-                    kind="weighted",
+                    NPS="weighted",
                     estimate=visible["weighted"],
                     ci_low=visible["w_low"],
                     ci_high=visible["w_high"],
@@ -377,11 +388,10 @@ def _weights_part(out: Section, ctx: Context, rates: pd.DataFrame) -> None:
         plot_estimates(
             long,
             by="role",
-            hue="kind",
+            hue="NPS",
             n=None,
             reference=0.0,
             xlabel="NPS (-100 to +100)",
-            title="NPS of invited respondents, unweighted and weighted",
             ax=ax,
         )
         moved = visible["weighted"].astype(float) - visible["unweighted"].astype(float)
