@@ -133,7 +133,24 @@ SERIES: tuple[Series, ...] = (
 
 
 def choose_period(stamps: pd.Series) -> str:
-    """The period for a span of dates: months up to three years, years beyond twenty."""
+    """The period for a span of dates: months up to three years, years beyond twenty.
+
+    Parameters
+    ----------
+    stamps : pandas.Series
+        The answers' timestamps (naive datetimes).
+
+    Returns
+    -------
+    str
+        ``"M"`` for spans of up to :data:`MONTHLY_UP_TO` calendar months, ``"Q"`` up to
+        :data:`YEARLY_FROM`, ``"Y"`` beyond.
+
+    Examples
+    --------
+    >>> choose_period(pd.Series(pd.to_datetime(["2019-01-10", "2025-12-30"])))
+    'Q'
+    """
     first, last = pd.Timestamp(stamps.min()), pd.Timestamp(stamps.max())
     months = (last.year - first.year) * 12 + last.month - first.month + 1
     if months <= MONTHLY_UP_TO:
@@ -194,9 +211,9 @@ def plan(ctx: Context, d: Disclosure) -> None:
         ctx.planned[_name(series)] = result
         if said:
             ctx.notes[("trends", series.key)] = said
-        cells = result.loc[(result["n"] > 0).to_numpy(), ["period", "n", "estimate"]]
+        columns = ["period", "n", "estimate", "ci_low", "ci_high"]
+        cells = result.loc[(result["n"] > 0).to_numpy(), columns]
         cells = cells.assign(period=cells["period"].astype("str"))
-        cells = cells.assign(ci_low=result["ci_low"], ci_high=result["ci_high"])
         _add(
             ctx,
             _name(series),
@@ -223,6 +240,19 @@ def shown_series(ctx: Context, series: Series) -> pd.DataFrame:
     Every period of the trend is kept (a control chart needs its calendar); a hidden
     period loses every number and is ``suppressed``; a period after a hidden one loses
     its change (it was computed against the hidden one).
+
+    Parameters
+    ----------
+    ctx : Context
+        The report's context, planned.
+    series : Series
+        One of :data:`SERIES` with a planned trend.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The :func:`~hxmetrics.measures.trends.trend` table (its ``attrs`` kept, so that
+        :func:`~hxmetrics.measures.trends.control_chart` reads it) as it may be shown.
     """
     full: pd.DataFrame = ctx.planned[_name(series)]
     shown = ctx.shown(_name(series))
@@ -244,7 +274,21 @@ def shown_series(ctx: Context, series: Series) -> pd.DataFrame:
 
 
 def recent_changes(frame: pd.DataFrame, confidence: float) -> pd.DataFrame:
-    """The last :data:`RECENT` periods with the change's Holm p among those shown."""
+    """The last :data:`RECENT` periods with the change's Holm p among those shown.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        A :func:`shown_series` table.
+    confidence : float
+        A change is significant when its adjusted p-value is below ``1 - confidence``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The last rows with ``p_adjusted`` (Holm among the changes present in these rows)
+        and ``significant`` ("yes", "no", or "" without a change).
+    """
     recent = frame.iloc[-RECENT:].copy()
     adjusted = holm(recent["change_p_value"].to_numpy(dtype=float))
     recent["p_adjusted"] = adjusted
@@ -257,7 +301,18 @@ def recent_changes(frame: pd.DataFrame, confidence: float) -> pd.DataFrame:
 
 
 def chart_of(frame: pd.DataFrame) -> ControlChart | None:
-    """The Laney p' chart of the shown periods, or None with fewer than two of them."""
+    """The Laney p' chart of the shown periods, or None with fewer than two of them.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        A :func:`shown_series` table: hidden periods carry no estimate, so they enter
+        neither the centre, the limits, the moving ranges nor a run.
+
+    Returns
+    -------
+    ControlChart or None
+    """
     try:
         return control_chart(frame, method=CHART_METHOD, rules=RULES)
     except ParameterError:
