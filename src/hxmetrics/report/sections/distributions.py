@@ -497,7 +497,7 @@ def _items(sec: Section, ctx: Context) -> list[str]:
             data=shown.assign(role=shown["role"].map(_role_name))[
                 ["item", "role", "n", "estimate", "ci_low", "ci_high"]
             ],
-            labels=_ITEM_LABELS,
+            labels={**_ITEM_LABELS, "ci_low": f"{level(ctx.confidence)} CI from"},
             number_formats=ci_formats("estimate", "{:.2f}"),
         )
     table = frame.assign(role=frame["role"].map(_role_name))[
