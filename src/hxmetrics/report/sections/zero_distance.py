@@ -241,13 +241,20 @@ def _plan_ledger(ctx: Context) -> None:
             "table saying which team owns each touchpoint, and since when, would fill them).",
         )
         return
+    # Rows are credited to teams through their touchpoint: a table without one is left
+    # out (transactions are credited through the person's last touch).
     inputs = {
         name: _ok(ctx.attributed[name])
         for name in ("responses", "events", "tickets", "transactions")
-        if name in ctx.attributed and len(ctx.attributed[name])
+        if name in ctx.attributed
+        and len(ctx.attributed[name])
+        and (name == "transactions" or "touchpoint" in ctx.attributed[name].columns)
     }
     if not any(name in inputs for name in ("events", "tickets", "responses")):
-        _note(ctx, "No events, tickets or answers to credit to teams: no team ledger.")
+        _note(
+            ctx,
+            "No events, tickets or answers with a touchpoint to credit to teams: no team ledger.",
+        )
         return
     has_severity = "tickets" in inputs and "severity" in inputs["tickets"].columns
     try:
