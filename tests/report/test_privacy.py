@@ -191,6 +191,10 @@ def test_negative_control_near_misses_are_not_flagged(place):
         ("Zoë Quintero", "ZOË QUINTERO-SMITH"),
         ("+1 (415) 555-0199", "tel 0044 415 555 0199"),  # same last nine digits
         ("415-555-0199", "415.555.0199"),  # exactly the same digits
+        # A number joined to its neighbours by spaces (a period label after it, a count
+        # before it): found by its own digit groups, not only by the whole run.
+        ("555 123 4567", "5551234567 2019Q1"),
+        ("+1 415 555 0199", "2,680 12 415 555 0199 3"),
     ],
 )
 def test_substring_and_phone_tail_semantics(forbidden, planted):

@@ -118,6 +118,31 @@ def _digits(text: str) -> str:
     return "".join(ch for ch in text if ch.isdigit())
 
 
+#: A phone number is written in at most this many groups of digits (+44 20 7946 0958).
+_MAX_PHONE_GROUPS = 8
+_DIGIT_GROUP = re.compile(r"\d+")
+
+
+def _phone_spans(run: str) -> set[str]:
+    """The digits of every stretch of consecutive digit groups of a phone-like run.
+
+    A phone-like run can join a phone number to its neighbours ("5551234567 2019Q1":
+    the period label follows the number after a space); its digits as a whole then
+    match no phone. Every stretch of up to eight consecutive groups (those a phone
+    number is written in) with at least seven digits is a candidate, so the number is
+    found whatever stands beside it.
+    """
+    groups = _DIGIT_GROUP.findall(run)
+    spans = {"".join(groups)}
+    for start in range(len(groups)):
+        digits = ""
+        for group in groups[start : start + _MAX_PHONE_GROUPS]:
+            digits += group
+            if len(digits) >= _MIN_PHONE_DIGITS:
+                spans.add(digits)
+    return spans
+
+
 def _phone_match(a: str, b: str) -> bool:
     if a == b:
         return True
@@ -293,10 +318,10 @@ def privacy_guard(document: str, *, forbidden: Iterable[str]) -> None:
     whole: dict[str, int] = {}
     tails: dict[str, int] = {}
     for match in _PHONE_TOKEN.finditer(text):
-        token = _digits(match.group())
-        whole.setdefault(token, match.start())
-        if len(token) >= _PHONE_TAIL:
-            tails.setdefault(token[-_PHONE_TAIL:], match.start())
+        for token in _phone_spans(match.group()):
+            whole.setdefault(token, match.start())
+            if len(token) >= _PHONE_TAIL:
+                tails.setdefault(token[-_PHONE_TAIL:], match.start())
     phones = ids.phone
     phone_hit = phones.isin(list(whole)).to_numpy() | (
         (phones.str.len().to_numpy() >= _PHONE_TAIL)
