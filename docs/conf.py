@@ -93,7 +93,10 @@ html_theme_options = {
     "navbar_align": "left",
     # The navbar shows the first pages of the index's toctrees under their short
     # toctree titles (index.md), the rest under "More": one line on a laptop screen.
-    "header_links_before_dropdown": 6,
+    "header_links_before_dropdown": 5,
+    # The search as an icon (Ctrl+K still opens it): the wide search field would push
+    # itself and the theme switch onto a second row of the header.
+    "navbar_persistent": ["search-button"],
     "icon_links": [],
     "secondary_sidebar_items": ["page-toc"],
     "footer_start": ["copyright"],
