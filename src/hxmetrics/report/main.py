@@ -318,14 +318,18 @@ def build_report(
     time; then one section per topic (see :data:`hxmetrics.report.sections.SECTIONS`):
     overview, who crosses roles, experience by role and hybrid type, siloed vs
     unified, reliability and the HX index, lifetime value and retention, data
-    quality. A section whose tables are missing says so instead of failing.
+    quality. A section whose tables are missing says so in one note instead of
+    failing; rosters without contact keys give one person per record.
 
     Parameters
     ----------
     tables : mapping of str to DataFrame
         Contract tables by name: at least one roster (``customers``, ``workers``,
-        ``partners``) and ``responses``; ``transactions`` enables lifetime value.
-        Other exhaust tables are checked and counted.
+        ``partners``); everything else is optional. ``responses`` enables the
+        experience measures, ``transactions`` lifetime value; other tables are checked,
+        counted and used by the sections that read them. Without ``responses`` (an HR
+        roster, a transaction log) the report shows what the other tables hold and
+        says once, in each section of survey measures, that there are no answers.
     title : str, default "Human-experience report"
         The report's title.
     source : str, optional
@@ -393,11 +397,6 @@ def build_report(
         raise ParameterError(
             "the report needs at least one roster (customers, workers or partners) to "
             f"resolve the stakeholders; got only {sorted(tables)}."
-        )
-    if "responses" not in tables:
-        raise ParameterError(
-            "the report needs the survey responses table (responses) for the experience "
-            f"measures; got {sorted(tables)}."
         )
     steps = Progress(total=len(SECTIONS) + 3, enabled=False) if progress is None else progress
     with steps.step("Checking the tables against the contract"):

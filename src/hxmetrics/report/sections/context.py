@@ -14,7 +14,7 @@ import pandas as pd
 
 import hxmetrics
 from hxmetrics.compare import SiloComparison, prepare_silos
-from hxmetrics.errors import ParameterError
+from hxmetrics.errors import InputTableError, ParameterError
 from hxmetrics.measures.clv import rfm_summary
 from hxmetrics.measures.nps import nps
 from hxmetrics.measures.satisfaction import ces, csat
@@ -23,7 +23,7 @@ from hxmetrics.report.sections.formatting import level
 from hxmetrics.report.sections.plan import make_plan, svu_where
 from hxmetrics.report.sections.settings import CLV_UNIT, HX_ITEMS, ROLES, USE_REASONS
 from hxmetrics.stakeholders import StakeholderRegistry
-from hxmetrics.tables import EXHAUST_TABLES, ROLE_OF_SILO, ROSTERS, SILO_OF_ROLE
+from hxmetrics.tables import EXHAUST_TABLES, ROLE_OF_SILO, ROSTERS, SILO_OF_ROLE, validate
 
 #: The tables whose rows name a silo's record, and the time each row is attributed at.
 ATTRIBUTED: dict[str, str] = {
@@ -211,7 +211,7 @@ class Context:
         """
         # A shallow copy: the new columns are added to this frame only, the attributed
         # table's columns are shared (a deep copy costs gigabytes at 10M rows).
-        frame = self.attributed["responses"].copy(deep=False)
+        frame = self._attributed_responses().copy(deep=False)
         # Both columns are worked out on integer codes of the few distinct silos and
         # statuses (no string per row until the end): seconds saved at 10M rows.
         silo_codes, silos = pd.factorize(frame["silo"])
@@ -240,6 +240,27 @@ class Context:
             pd.Categorical.from_codes(use_codes, categories=pd.Index(uses)), index=frame.index
         ).astype("str")
         return frame
+
+    @property
+    def has_responses(self) -> bool:
+        """Whether the input holds survey responses (a ``responses`` table with rows).
+
+        Without them (an HR roster, a transaction log) the experience sections say so
+        once and stay out of the way; :attr:`responses` is then an empty frame with
+        the usual columns, so that every selection of answers is simply empty.
+        """
+        return len(self.attributed.get("responses", ())) > 0
+
+    def _attributed_responses(self) -> pd.DataFrame:
+        """The attributed responses, or an empty attributed frame when there are none."""
+        frame = self.attributed.get("responses")
+        if frame is not None:
+            return frame
+        columns = ("response_id", "silo", "source_id", "instrument", "item", "score", "timestamp")
+        empty = validate(
+            pd.DataFrame({c: pd.Series(dtype="str") for c in columns}), table="responses"
+        )
+        return self.registry.attribute(empty, time="timestamp")
 
     def answers(
         self,
@@ -371,6 +392,8 @@ class Context:
     @cached_property
     def comparisons(self) -> dict[str, SiloComparison]:
         """NPS the siloed way and the unified way, for everyone and for each role."""
+        if not self.has_responses:
+            return {}
         responses = self.tables["responses"]
         is_nps = (responses["instrument"].astype("str") == "nps") & (
             responses["item"].astype("str") == "ltr"
@@ -385,7 +408,13 @@ class Context:
             silo = SILO_OF_ROLE.get(role)
             if silo is not None and silo not in self.tables:
                 continue
-            out[role] = design.compare(role=role, confidence=self.confidence)
+            try:
+                out[role] = design.compare(role=role, confidence=self.confidence)
+            except InputTableError:
+                # No NPS answer belongs to this role (its roster is there, its survey
+                # is not): no comparison and no headline card for it.
+                if role == "all":
+                    raise
         return out
 
     # -- the common core -----------------------------------------------------------------

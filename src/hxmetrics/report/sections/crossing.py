@@ -7,7 +7,7 @@ from typing import Any
 import pandas as pd
 
 from hxmetrics.plotting import new_figure, plot_overlap
-from hxmetrics.report.builder import Report
+from hxmetrics.report.builder import Report, Section
 from hxmetrics.report.sections.context import Context
 from hxmetrics.report.sections.formatting import (
     FIG_WIDTH,
@@ -19,25 +19,51 @@ from hxmetrics.report.sections.formatting import (
 )
 from hxmetrics.report.sections.settings import ROLES
 from hxmetrics.stakeholders import HYBRID_RULES
+from hxmetrics.tables import ROSTERS
 
 
 def crossing(report: Report, ctx: Context) -> None:
     """Overlap of roles, hybrid types and identity conflicts."""
+    rosters = [t for t in ROSTERS if t in ctx.tables]
+    linked = len(rosters) > 1 and (bool(ctx.keys) or ctx.method != "exact")
+    if linked:
+        how = (
+            "Records from the customer, worker and partner lists were linked into persons "
+            "through shared contact details."
+        )
+    else:
+        how = (
+            f"The data hold one list of records per role ({', '.join(rosters)}), not linked "
+            "to one another, so each record is one person here."
+        )
     section = report.add_section(
         "stakeholders",
         "Who crosses roles",
         intro=(
-            "Records from the customer, worker and partner lists were linked into persons "
-            "through shared contact details. The chart counts each person once, in the "
-            "combination of roles they have ever held. Hybrid patterns describe how roles "
-            "combine: at the same time (a worker who is also a customer) or one after the "
-            "other (a former employee who became a customer)."
+            f"{how} The chart counts each person once, in the combination of roles they have "
+            "ever held. Hybrid patterns describe how roles combine: at the same time (a "
+            "worker who is also a customer) or one after the other (a former employee who "
+            "became a customer), and within one role (a re-hired worker, a gig worker)."
+        ),
+        how_to_read=(
+            "'Ever' counts everyone who held the roles at any time in the data; the column "
+            "dated on the reference date counts who holds them on that day, so the two "
+            "differ by the people who have left. A person can show several hybrid patterns "
+            "but belongs to exactly one hybrid type, the first pattern that applies; the "
+            "experience measures are broken down by that type. A dash means the number is "
+            "suppressed (too few people, or it would give a hidden one back)."
         ),
     )
     summary = ctx.planned["roles"]
     ever = ctx.shown("roles_ever")
     people = ctx.count("people")
-    if not ever.empty:
+    if len(rosters) == 1:
+        section.add_note(
+            f"Only the {rosters[0]} list is in the data: no one can hold two roles here. "
+            "Adding the other rosters, with a contact column such as email to link them, "
+            "would show who crosses roles."
+        )
+    elif not ever.empty:
         fig, ax = new_figure(FIG_WIDTH, 0.9 + 0.34 * len(ever))
         plot_overlap(ever, count="n_ever", roles=list(ROLES), ax=ax)
         multi = ever.loc[ever["roles_ever"].str.contains("+", regex=False) & ~ever["suppressed"]]
@@ -56,6 +82,14 @@ def crossing(report: Report, ctx: Context) -> None:
             alt=alt + ".",
             caption="People by the combination of roles they have ever held; combinations "
             "of two or more roles in orange.",
+            data=ever[["roles_ever", "n_ever", "suppressed"]].assign(
+                roles_ever=ever["roles_ever"].astype("str").str.replace("+", " + ", regex=False)
+            ),
+            labels={
+                "roles_ever": "Roles ever held",
+                "n_ever": "People",
+                "suppressed": "Suppressed",
+            },
         )
     now = ctx.shown("roles_as_of")
     rows = []
@@ -99,9 +133,10 @@ def crossing(report: Report, ctx: Context) -> None:
     patterns = ctx.planned["patterns"]
     prow = []
     for rule in HYBRID_RULES:
-        if rule.label not in patterns:
+        # A pattern no one shows is left out (an HR roster alone has no customer patterns).
+        if not patterns.get(rule.label):
             continue
-        with_label = ctx.count(f"pattern:{rule.label}") if patterns[rule.label] else 0
+        with_label = ctx.count(f"pattern:{rule.label}")
         prow.append(
             {
                 "pattern": hybrid_name(rule.label),
@@ -110,6 +145,12 @@ def crossing(report: Report, ctx: Context) -> None:
                 "as_type": shown_count(types, "hybrid_type", rule.label),
             }
         )
+    if not prow:
+        section.add_text(
+            "No one shows a hybrid pattern: every person is of the type 'no hybrid pattern'."
+        )
+        _conflicts(section, ctx, linked)
+        return
     prow.append(
         {
             "pattern": hybrid_name("none"),
@@ -143,6 +184,13 @@ def crossing(report: Report, ctx: Context) -> None:
         "this list that applies, so that each person belongs to exactly one type. The "
         "experience measures below are broken down by hybrid type."
     )
+    _conflicts(section, ctx, linked)
+
+
+def _conflicts(section: Section, ctx: Context, linked: bool) -> None:
+    """Links identity resolution did not make (only where records were linked at all)."""
+    if not linked:
+        return
     if "conflicts" in ctx.planned:
         total = ctx.count("conflicts_total")
         cases = ctx.shown("conflicts")

@@ -8,7 +8,7 @@ from typing import Any
 
 import pandas as pd
 
-from hxmetrics.report.builder import Report
+from hxmetrics.report.builder import Report, Section
 from hxmetrics.report.sections.context import Context
 from hxmetrics.report.sections.formatting import (
     add_table,
@@ -63,7 +63,16 @@ def data_quality(report: Report, ctx: Context) -> None:
         "Data quality and methods",
         intro=(
             "What went in, what was left out and why. Nothing is dropped silently: every "
-            "row that is not used is counted here with its reason."
+            "row that is not used is counted here with its reason, and the methods behind "
+            "every number are listed with their references."
+        ),
+        how_to_read=(
+            "Each input table is listed with its rows and, for tables of activity (answers, "
+            "purchases, tickets), how many rows were tied to a person holding a role at the "
+            "time. 'Unknown id' rows name a record no roster holds; 'outside every role' "
+            "rows fall outside the dates the person held a role. A dash is a count "
+            "suppressed to protect a small group. Rows left out here are left out of every "
+            "number in the report."
         ),
     )
     rows = []
@@ -109,9 +118,13 @@ def data_quality(report: Report, ctx: Context) -> None:
     records, people = ctx.count("records"), ctx.count("people")
     linked = shown_count(ctx.shown("records_linked"), "linked", True)
     linked_on = " or ".join(ctx.keys)
-    if not ctx.keys:
+    if not ctx.keys and ctx.method == "exact":
         each = f"each of the {records:,} roster records" if records else "each roster record"
-        text = f"Identity resolution: no key column links records, so {each} is one person."
+        absent = f" ({', '.join(ctx.missing_keys)})" if ctx.missing_keys else ""
+        text = (
+            f"Identity resolution: no key column{absent} links records, so {each} is one "
+            "person and no one is counted across silos."
+        )
     elif records is None or people is None or is_missing(linked):
         text = (
             "Identity resolution: roster records were linked into persons through a shared "
@@ -123,13 +136,23 @@ def data_quality(report: Report, ctx: Context) -> None:
             f"{int(linked):,} records were linked to at least one other record through a "
             f"shared {linked_on}."
         )
-    if ctx.missing_keys:
+    if ctx.missing_keys and (ctx.keys or ctx.method != "exact"):
         text += f" Key column(s) asked for but found in no roster: {', '.join(ctx.missing_keys)}."
     section.add_text(text)
     # What the stakeholder model says about itself (e.g. that no key linked any record).
     for note in ctx.registry.notes:
         section.add_note(note)
     planned = ctx.planned["usage"]
+    if not planned.empty:
+        _usage(section, ctx, planned)
+    notes = _exclusion_notes(ctx)
+    if notes:
+        section.add_list(notes)
+    _methods(section, ctx)
+
+
+def _usage(section: Section, ctx: Context, planned: pd.DataFrame) -> None:
+    """Survey responses per instrument: used and left out, by reason."""
     usage = planned[["instrument", "items"]].copy()
 
     def shown_usage(instrument: str, kind: str) -> Any:
@@ -168,9 +191,9 @@ def data_quality(report: Report, ctx: Context) -> None:
         "left out of the scores by role. Answers without a score are counted by each "
         "measure and left out."
     )
-    notes = _exclusion_notes(ctx)
-    if notes:
-        section.add_list(notes)
+
+
+def _methods(section: Section, ctx: Context) -> None:
     section.add_heading("Methods")
     section.add_list(
         [

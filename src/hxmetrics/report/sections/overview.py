@@ -1,6 +1,15 @@
-"""Section 1, "At a glance": headline cards and what stands out."""
+"""Section 1, "At a glance": headline cards and what stands out.
+
+The headline NPS of each role is the **unified** count (each person once in each
+role they held when answering, whichever department's survey they answered; see
+:func:`hxmetrics.compare.siloed_vs_unified`): one number per role, defined on its
+card, with a link to the section where the departments' (siloed) count differs.
+"""
 
 from __future__ import annotations
+
+import html
+from dataclasses import dataclass
 
 import pandas as pd
 
@@ -18,28 +27,113 @@ from hxmetrics.report.sections.formatting import (
     percent,
 )
 from hxmetrics.report.sections.settings import ROLES
+from hxmetrics.tables import ROSTERS
+
+#: Where the siloed count of the headline NPS is shown and its gap explained.
+SILOED_ANCHOR = "#siloed-unified"
+#: A person of each role, in the cards' definitions.
+ROLE_PERSON = {"customer": "a customer", "worker": "a worker", "partner": "a partner"}
 
 
-def _role_row(result: pd.DataFrame, role: str) -> pd.Series | None:
-    rows = result.loc[result["role"].astype("str") == role]
-    return None if rows.empty else rows.iloc[0]
+@dataclass(frozen=True)
+class LinkedKpi(Kpi):
+    """A card with one link under its note: to the section that explains its number.
+
+    Parameters
+    ----------
+    href : str
+        The link's target within the report (``"#siloed-unified"``).
+    link : str
+        The link's text.
+    """
+
+    href: str = ""
+    link: str = ""
+
+    def to_html(self) -> str:
+        """Render the card, the link last inside it."""
+        card = super().to_html()
+        if not self.href or not card.endswith("</div>"):
+            return card
+        anchor = (
+            f'<div class="kpi-note"><a href="{html.escape(self.href)}">'
+            f"{html.escape(self.link)}</a></div>"
+        )
+        return card[: -len("</div>")] + anchor + "</div>"
 
 
-def _nps_kpi(result: pd.DataFrame, role: str, confidence: float) -> Kpi | None:
-    row = _role_row(result, role)
+def headline_nps(ctx: Context) -> dict[str, pd.Series | None]:
+    """The headline NPS of each role: the unified estimate, or None where it is hidden.
+
+    Only roles with a siloed-vs-unified comparison are listed (roles with NPS
+    answers). The numbers are those of the comparison's ``unified`` estimator;
+    their count of persons is the plan's ``svu_unified:<role>`` cell, linked with
+    the role's siloed count and its answers, so that the card, the siloed-vs-unified
+    tables and the per-answer tables hide the role together.
+    """
+    out: dict[str, pd.Series | None] = {}
+    for role in ROLES:
+        result = ctx.comparisons.get(role)
+        if result is None:
+            continue
+        estimates = result.estimates
+        row = estimates.loc[estimates["estimator"] == "unified"].iloc[0]
+        if int(as_float(row["n_units"])) == 0:
+            continue
+        hidden = ctx.count(f"svu_unified:{role}") is None or ctx.comparison_hidden(role)
+        out[role] = None if hidden else row
+    return out
+
+
+def _nps_kpi(role: str, row: pd.Series | None, confidence: float) -> Kpi:
     if row is None:
-        return None
-    if bool(row["suppressed"]):
-        return Kpi(INSTRUMENT_NAME[role], None, note="suppressed: too few answers")
-    return Kpi(
+        return Kpi(INSTRUMENT_NAME[role], None, note="suppressed: small group")
+    return LinkedKpi(
         INSTRUMENT_NAME[role],
-        float(row["estimate"]),
-        ci_low=float(row["ci_low"]),
-        ci_high=float(row["ci_high"]),
-        n=int(row["n"]),
+        as_float(row["estimate"]),
+        ci_low=as_float(row["ci_low"]),
+        ci_high=as_float(row["ci_high"]),
+        n=int(as_float(row["n_units"])),
         fmt=NPS_FMT,
-        note="points, -100 to +100",
+        note=(
+            f"unified: people who were {ROLE_PERSON[role]} when answering (any survey), "
+            "each counted once"
+        ),
         confidence=confidence,
+        href=SILOED_ANCHOR,
+        link="where the siloed count differs",
+    )
+
+
+def _rosters(ctx: Context) -> list[str]:
+    return [t for t in ROSTERS if t in ctx.tables]
+
+
+def _linked(ctx: Context) -> bool:
+    """Whether records of one person can be linked across silos (keys, two rosters)."""
+    return len(_rosters(ctx)) > 1 and (bool(ctx.keys) or ctx.method != "exact")
+
+
+def _intro(ctx: Context) -> str:
+    text = (
+        "This report looks at the people your organisation serves, employs and works with "
+        "as one population. "
+    )
+    if _linked(ctx):
+        text += (
+            "Customer records, worker records and partner records were linked into persons, "
+            "so someone who is both a customer and an employee counts once, and every survey "
+            "answer is tied to the roles the person held when they gave it. "
+        )
+    else:
+        text += (
+            f"The data hold {', '.join(_rosters(ctx))} and {len(ctx.tables)} table(s) in "
+            "all; each section below shows what these tables allow and says in one note "
+            "what is missing. "
+        )
+    return text + (
+        f"Each estimate comes with its {level(ctx.confidence)} confidence interval: the range "
+        "the true value most likely lies in, given how many people it rests on."
     )
 
 
@@ -48,45 +142,61 @@ def overview(report: Report, ctx: Context) -> None:
     section = report.add_section(
         "overview",
         "At a glance",
-        intro=(
-            "This report looks at the people your organisation serves, employs and works "
-            "with as one population. Customer records, worker records and partner records "
-            "were linked into persons, so someone who is both a customer and an employee "
-            "counts once, and every survey answer is tied to the roles the person held when "
-            "they gave it. Each score comes with its "
-            f"{level(ctx.confidence)} confidence interval: the range the true value "
-            "most likely lies in, given how many people answered."
+        intro=_intro(ctx),
+        how_to_read=(
+            "Each card is one headline number with its interval and the number of people or "
+            "answers behind it (n). The NPS cards are the numbers to quote: the unified "
+            "count, each person once in each role they held when answering, whichever "
+            "department's survey they answered. The per-answer scores under 'Experience by "
+            "role' and each department's own (siloed) count under 'Siloed vs unified' "
+            "differ from them by design; the latter section shows by how much and why. CSAT "
+            "and CES rate single contacts, so they count each answer once. A card that "
+            "reads 'suppressed' rests on too few people to be shown."
         ),
     )
     people = ctx.count("people")
     records = ctx.count("records")
-    crossing = ctx.crossing()
-    kpis = [
+    kpis: list[Kpi] = [
         Kpi(
             "People",
             people,
             fmt="{:,}",
             note="linked from the silo records"
             if records is None
-            else f"linked from {records:,} records",
-        ),
-        Kpi(
-            "People in more than one role",
-            crossing,
-            fmt="{:,}",
-            note="ever"
-            if people is None or crossing is None
-            else f"{percent(crossing, people)} of all people, ever",
-        ),
+            else f"linked from {records:,} records"
+            if _linked(ctx)
+            else f"from {records:,} roster records",
+        )
     ]
-    by_role = ctx.shown("nps_by_role")
-    for role in ROLES:
-        kpi = _nps_kpi(by_role, role, ctx.confidence)
-        if kpi is not None:
-            kpis.append(kpi)
+    crossing = ctx.crossing()
+    if len(_rosters(ctx)) > 1:
+        kpis.append(
+            Kpi(
+                "People in more than one role",
+                crossing,
+                fmt="{:,}",
+                note="ever"
+                if people is None or crossing is None
+                else f"{percent(crossing, people)} of all people, ever",
+            )
+        )
+    for role, row in headline_nps(ctx).items():
+        kpis.append(_nps_kpi(role, row, ctx.confidence))
     for name, label, fmt, unit, note in (
-        ("csat_overall", "CSAT (top-2-box)", PCT_FMT, "%", "share answering 4 or 5 of 5"),
-        ("ces_overall", "Customer effort (CES)", "{:.2f}", "", "mean ease, 1 to 7 (7 = easiest)"),
+        (
+            "csat_overall",
+            "CSAT (top-2-box)",
+            PCT_FMT,
+            "%",
+            "share of rated contacts scored 4 or 5 of 5; each answer once",
+        ),
+        (
+            "ces_overall",
+            "Customer effort (CES)",
+            "{:.2f}",
+            "",
+            "mean ease, 1 to 7 (7 = easiest); each answer once",
+        ),
     ):
         if getattr(ctx, name) is None:
             continue
@@ -108,6 +218,12 @@ def overview(report: Report, ctx: Context) -> None:
             )
         )
     section.add_kpis(kpis)
+    if not ctx.has_responses:
+        section.add_note(
+            "No survey responses in the data: the experience scores (NPS, eNPS, partner "
+            "NPS, CSAT, CES and the HX index) are not shown. A responses table (one row per "
+            "answer) would fill them."
+        )
     findings = _findings(ctx)
     if findings:
         section.add_heading("What stands out")
@@ -117,7 +233,7 @@ def overview(report: Report, ctx: Context) -> None:
 def _findings(ctx: Context) -> list[str]:
     out = []
     people, crossing = ctx.count("people"), ctx.crossing()
-    if people is not None and crossing is not None:
+    if people is not None and crossing is not None and len(_rosters(ctx)) > 1:
         out.append(
             f"{crossing:,} of {people:,} people ({percent(crossing, people)}) have held more "
             "than one role; a siloed view counts them once per silo."
@@ -131,8 +247,8 @@ def _findings(ctx: Context) -> list[str]:
                 f"{INSTRUMENT_NAME[role]} among people of hybrid type "
                 f"'{hybrid_name(row['hybrid_type'])}' is {NPS_FMT(row['estimate'])}, "
                 f"{abs(difference):.1f} points {direction} than among people with no hybrid "
-                f"pattern ({NPS_FMT(row['estimate_other'])}); the difference holds after "
-                "Holm's correction for multiple comparisons."
+                f"pattern ({NPS_FMT(row['estimate_other'])}), counting each answer once; the "
+                "difference holds after Holm's correction for multiple comparisons."
             )
     for group, comparison in ctx.comparisons.items():
         if ctx.comparison_hidden(group):
@@ -142,8 +258,8 @@ def _findings(ctx: Context) -> list[str]:
             who = "everyone" if group == "all" else f"the {group} group"
             out.append(
                 f"Counted the siloed way, NPS for {who} is {NPS_FMT(d['siloed'])}; "
-                f"counting each person once in the roles they held, it is "
-                f"{NPS_FMT(d['unified'])} (gap {NPS_FMT(d['difference'])}, "
+                f"counting each person once in the roles they held (the headline count), it "
+                f"is {NPS_FMT(d['unified'])} (gap {NPS_FMT(d['difference'])}, "
                 f"{level(ctx.confidence)} CI {interval(d['ci_low'], d['ci_high'], NPS_FMT)})."
             )
     return out

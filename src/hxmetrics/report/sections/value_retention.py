@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
+from matplotlib.patches import Rectangle
 
 from hxmetrics.measures.tenure import retention_curve
 from hxmetrics.plotting import new_figure, plot_curves, plot_distribution
@@ -38,6 +39,14 @@ def value_retention(report: Report, ctx: Context) -> None:
             "role: the share still in the role after a given number of months, counting "
             "people who are still there as 'at least this long' (Kaplan-Meier)."
         ),
+        how_to_read=(
+            "Lifetime value is a forecast in the currency of the purchase amounts, per "
+            "customer and in total; the percentiles show how unequal it is (a few customers "
+            "carry much of it). A retention curve falls as people leave a role; where it "
+            "crosses 50% is the median time in the role, and a missing median means more "
+            "than half are still there. Shaded bands and 'CI' columns are confidence "
+            "intervals; a dash is a number suppressed to protect a small group."
+        ),
     )
     _clv(section, ctx)
     _retention(section, ctx)
@@ -46,7 +55,11 @@ def value_retention(report: Report, ctx: Context) -> None:
 def _clv(section: Section, ctx: Context) -> None:
     section.add_heading("Lifetime value")
     if ctx.rfm is None:
-        section.add_note("No attributable transactions in the data: lifetime value is not shown.")
+        section.add_note(
+            "No attributable transactions in the data: lifetime value is not shown. A "
+            "transactions table (one purchase per row, with its customer, time and amount) "
+            "would fill it."
+        )
         return
     if "clv_error" in ctx.planned:
         section.add_note(
@@ -103,8 +116,30 @@ def _clv(section: Section, ctx: Context) -> None:
             title="Customer lifetime value",
             ax=ax,
         )
+        # The bars as drawn (top- and bottom-coded values), read back from the axes;
+        # empty bars are left out, and a bar of fewer than min_n customers shows no
+        # count (a count in a table is a group's size: the report's minimum applies).
+        bars = pd.DataFrame(
+            [
+                {"low": p.get_x(), "high": p.get_x() + p.get_width(), "n": int(p.get_height())}
+                for p in ax.patches
+                if isinstance(p, Rectangle) and p.get_height() > 0
+            ],
+            columns=["low", "high", "n"],
+        )
+        small = (bars["n"] < ctx.min_n).to_numpy()
+        bars["n"] = bars["n"].astype("Int64").mask(small)
+        bars["suppressed"] = small
         section.add_figure(
             fig,
+            data=bars,
+            labels={
+                "low": "Value from",
+                "high": "to",
+                "n": "Customers",
+                "suppressed": "Suppressed",
+            },
+            number_formats={"low": "{:,.2f}", "high": "{:,.2f}"},
             alt=(
                 f"Histogram of expected {CLV_HORIZON}-week value per customer on a log "
                 f"scale: median {np.median(clv):,.2f}, mean {clv.mean():,.2f}; a few "
@@ -283,6 +318,15 @@ def _retention(section: Section, ctx: Context) -> None:
         + ".",
         caption=f"Shaded: {level(ctx.confidence)} intervals. Each curve stops where fewer "
         f"than {at_risk} episodes of the role are still under observation.",
+        data=curves[["role", "time", "retained", "low", "high"]],
+        labels={
+            "role": "Role",
+            "time": "Months in the role",
+            "retained": "% still in the role",
+            "low": "CI from",
+            "high": "to",
+        },
+        number_formats={"time": "{:.1f}", "retained": "{:.1f}", "low": "{:.1f}", "high": "{:.1f}"},
     )
     med = medians.copy()
     med["_o"] = med["role"].astype("str").map({r: i for i, r in enumerate(ROLES)})
