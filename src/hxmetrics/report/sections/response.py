@@ -5,8 +5,8 @@ and what non-response weights do to the NPS (where an ``invitations`` table exis
 
 - the response rates are cells of the invitations table's rows (base
   ``"rows:invitations"``, the base of its row count and attribution table in the data
-  quality section), by instrument and role, each split into answered and not
-  answered: a rate is shown only when both parts are;
+  quality section), by instrument and role, each split into complete, partial and
+  no answer: a rate is shown only when every part is;
 - the NPS of the answers linked to an invitation, unweighted and weighted, are cells
   of the used NPS answers (base ``"responses:nps"``, ``{"use": "used", "role": ...,
   "invited": True}``), nested in each role's NPS answers;
@@ -82,15 +82,20 @@ def plan(ctx: Context, d: Disclosure) -> None:
     rates = rates.assign(
         instrument=rates["instrument"].astype("str"), role=rates["role"].astype("str")
     )
-    answered = (rates["complete"] + rates["partial"] + rates["breakoff"]).to_numpy(dtype=int)
     ctx.planned["response:rates"] = rates
     ctx.planned["response:notes"] = said
     _add(ctx, "response:rates", rates, base=INVITATIONS, by=["instrument", "role"])
+    # Each row's invitations by outcome: the rate is complete over all, so the
+    # complete answers are a cell of their own (a partial answer is not complete).
+    complete = rates["complete"].to_numpy(dtype=int)
+    partial = (rates["partial"] + rates["breakoff"]).to_numpy(dtype=int)
     n = rates["n"].to_numpy(dtype=int)
+    keys = rates[["instrument", "role"]]
     parts = pd.concat(
         [
-            rates[["instrument", "role"]].assign(answered=True, n=answered),
-            rates[["instrument", "role"]].assign(answered=False, n=n - answered),
+            keys.assign(answered="complete", n=complete),
+            keys.assign(answered="partial", n=partial),
+            keys.assign(answered="none", n=n - complete - partial),
         ],
         ignore_index=True,
     )
@@ -260,7 +265,7 @@ _RATE_LABELS = {
     "instrument": "Survey",
     "role": "Role",
     "n": "Invited",
-    "complete": "Answered",
+    "complete": "Answered (complete)",
     "estimate": "Response rate %",
     "ci_low": "CI from",
     "ci_high": "to",
