@@ -130,24 +130,29 @@ def _plan_weights(ctx: Context, d: Disclosure, invited: pd.DataFrame) -> None:
     answers = ctx.answers(
         WEIGHTED, ["ltr"], columns=["response_id", "invitation_id", "role", "score"]
     )
-    group = mine.set_index(mine["invitation_id"].astype("str"))["engagement_group"]
-    linked = answers["invitation_id"].astype("str").map(group)
-    answers = answers.loc[linked.notna().to_numpy()].assign(engagement_group=linked.dropna())
+    ids = mine["invitation_id"].astype("str")
+    group = pd.Series(mine["engagement_group"].astype("str").to_numpy(), index=ids.to_numpy())
+    answers = answers.loc[answers["invitation_id"].astype("str").isin(group.index)]
     if answers.empty:
         return
-    # Raking the answers to the invited shares of the engagement groups (one margin)
-    # is the weighting-class adjustment: each answer's weight is the inverse of its
-    # group's response rate, what the propensity model with this one covariate gives,
-    # without fitting a model. A group nobody answered is pooled first.
-    answered = set(answers["engagement_group"])
-    role_of = mine["role"].astype("str")
-    targets = mine["engagement_group"].where(
-        mine["engagement_group"].isin(answered), role_of + ": other"
-    )
-    targets = targets.where(targets.isin(answered), "unanswered")
-    if (targets == "unanswered").any():
+    asked = answers["invitation_id"].astype("str").tolist()
+    # A group with fewer than min_n invitations or answers is not weighed on its own
+    # (its weight would show its response rate): pooled with its role's other kinds,
+    # then with everyone's. A group still without an answer cannot be represented.
+    role_of = pd.Series(mine["role"].astype("str").to_numpy(), index=group.index)
+    for pooled in (role_of + ": other", pd.Series("other", index=group.index)):
+        n_asked = group.map(group.value_counts())
+        n_answered = group.map(group.loc[asked].value_counts()).fillna(0)
+        group = group.where((n_asked >= ctx.min_n) & (n_answered >= ctx.min_n), pooled)
+    answered = set(group.loc[asked])
+    if not group.isin(answered).all():
         ctx.planned["response:unweighted_groups"] = True
-        targets = targets.loc[targets != "unanswered"]
+    targets = group.loc[group.isin(answered).to_numpy()]
+    # Raking the answers to the invited shares of the groups (one margin) is the
+    # weighting-class adjustment: each answer's weight is the inverse of its group's
+    # response rate, what the propensity model with this one covariate gives, without
+    # fitting a model.
+    answers = answers.assign(engagement_group=group.loc[asked].to_numpy())
     shares = targets.value_counts(normalize=True).sort_index()
     try:
         weights, said = recorded(
@@ -161,8 +166,8 @@ def _plan_weights(ctx: Context, d: Disclosure, invited: pd.DataFrame) -> None:
     ctx.planned["response:notes"] = [*ctx.planned["response:notes"], *said]
     if ctx.planned.get("response:unweighted_groups"):
         ctx.planned["response:notes"].append(
-            "Some invited groups gave no answer at all, not even pooled with their role: "
-            "the weights stand for the other invitations only."
+            "Some invitations belong to groups that gave no answer, even pooled with "
+            "the other roles: the weights stand for the other invitations only."
         )
     answers = answers.assign(role=answers["role"].astype("str"))
     weighted = with_weights(answers, weights)
