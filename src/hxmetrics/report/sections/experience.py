@@ -156,6 +156,7 @@ def experience(report: Report, ctx: Context) -> None:
         "number of comparisons (Holm), so 'significantly higher' or 'lower' means the "
         "difference is unlikely to be chance."
     )
+    explained = False  # the note on the flags, once, under the first flagged table
     for role in ROLES:
         part = by_hybrid.loc[by_hybrid["role"].astype("str") == role]
         if part.empty:
@@ -224,10 +225,9 @@ def experience(report: Report, ctx: Context) -> None:
             },
             number_formats={**_NPS_FORMATS, "difference": NPS_FMT, "p_adjusted": p_value},
         )
-        if role in differences:
-            section.add_note(
-                flag_note("people with no hybrid pattern in the same role", ctx.confidence)
-            )
+        if role in differences and not explained:
+            section.add_note(flag_note(_REFERENCE, ctx.confidence))
+            explained = True
     n_hidden = int(by_hybrid["suppressed"].astype(bool).sum())
     if n_hidden:
         section.add_note(
@@ -236,10 +236,16 @@ def experience(report: Report, ctx: Context) -> None:
             "groups from a total shown anywhere in this report.",
             kind="warning",
         )
-    _satisfaction(section, ctx)
+    _satisfaction(section, ctx, explained=explained)
 
 
-def _satisfaction(section: Section, ctx: Context) -> None:
+#: The reference of every comparison in this section, for the note on the flags.
+_REFERENCE = "people with no hybrid pattern (in the same role, for the NPS tables)"
+
+
+def _satisfaction(section: Section, ctx: Context, *, explained: bool) -> None:
+    """CSAT and CES by hybrid type; the flags explained under the first flagged table
+    unless ``explained`` already."""
     result = ctx.shown("csat_by_hybrid") if ctx.csat_by_hybrid is not None else None
     effort = ctx.shown("ces_by_hybrid") if ctx.ces_by_hybrid is not None else None
     if result is None and effort is None:
@@ -290,7 +296,7 @@ def _satisfaction(section: Section, ctx: Context) -> None:
             },
             number_formats=ci_formats("estimate", PCT_FMT),
         )
-        _flagged_table(
+        explained |= _flagged_table(
             section,
             ctx,
             result,
@@ -298,6 +304,7 @@ def _satisfaction(section: Section, ctx: Context) -> None:
             caption="CSAT (top-2-box) by hybrid type",
             labels=labels,
             number_formats={**ci_formats("estimate", PCT_FMT), "difference": signed(1)},
+            explain=not explained,
         )
     if effort is not None:
         _flagged_table(
@@ -315,6 +322,7 @@ def _satisfaction(section: Section, ctx: Context) -> None:
                 "suppressed": "Suppressed",
             },
             number_formats={**ci_formats("estimate", "{:.2f}"), "difference": signed(2)},
+            explain=not explained,
         )
 
 
@@ -327,8 +335,13 @@ def _flagged_table(
     caption: str,
     labels: dict[str, str],
     number_formats: dict[str, Any],
-) -> None:
-    """A table by hybrid type with each shown group compared with 'none' (Holm)."""
+    explain: bool = True,
+) -> bool:
+    """A table by hybrid type with each shown group compared with 'none' (Holm).
+
+    Returns whether any group is compared; the note on what the flags mean follows
+    the table when ``explain``.
+    """
     frame = hybrid_sorted(result)
     table = frame[columns]
     tests = compare_shown(result, "hybrid_type", "none", confidence=ctx.confidence)
@@ -348,10 +361,12 @@ def _flagged_table(
         labels={**labels, **FLAG_LABELS},
         number_formats={**number_formats, "p_adjusted": p_value},
     )
-    if tests is not None:
-        section.add_note(flag_note("people with no hybrid pattern", ctx.confidence))
-    else:
+    if tests is None:
         section.add_note(
             "No group is compared with people with no hybrid pattern here: that reference "
             "group, or every other group, is suppressed."
         )
+        return False
+    if explain:
+        section.add_note(flag_note(_REFERENCE, ctx.confidence))
+    return True
