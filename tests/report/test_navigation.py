@@ -4,8 +4,22 @@ figure's data behind a toggle, print-friendly CSS, one self-contained file.
 
 from __future__ import annotations
 
+import json
 import re
+import shutil
+import socket
+import subprocess
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
 
+import pandas as pd
+import pytest
+
+from hxmetrics.plotting import new_figure
+from hxmetrics.report import Report
 from hxmetrics.report.sections import SECTIONS
 from tests.report.html_page import parse
 
@@ -69,3 +83,117 @@ def test_print_css_and_one_self_contained_file(sample_html):
         r'<meta http-equiv="Content-Security-Policy" content="([^"]*)">', sample_html
     ) == ["default-src 'none'; img-src data:; style-src 'unsafe-inline'"]
     assert not re.search(r'(?:src|href)="(?!#|data:image/png;base64,)', sample_html)
+
+
+# -- in a browser: the bar at three widths, toggles open on paper ----------------------------
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMEDRIVER = shutil.which("chromedriver")
+
+
+def _call(base: str, method: str, path: str, body: Any = None) -> Any:
+    data = None if body is None else json.dumps(body).encode("utf-8")
+    request = urllib.request.Request(
+        base + path, method=method, data=data, headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=120) as response:
+        return json.loads(response.read())["value"]
+
+
+@pytest.fixture(scope="module")
+def chrome() -> Iterator[Callable[..., Any]]:
+    if CHROMIUM is None or CHROMEDRIVER is None:
+        pytest.skip("needs chromium and chromedriver (Debian's chromium-driver)")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
+    process = subprocess.Popen(
+        [CHROMEDRIVER, f"--port={port}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(200):
+            try:
+                _call(base, "GET", "/status")
+                break
+            except OSError:
+                time.sleep(0.05)
+        args = [
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+        ]
+        caps = {"browserName": "chrome", "goog:chromeOptions": {"binary": CHROMIUM, "args": args}}
+        session = _call(base, "POST", "/session", {"capabilities": {"alwaysMatch": caps}})
+        sid = session["sessionId"]
+
+        def run(method: str, path: str, body: Any = None) -> Any:
+            return _call(base, method, f"/session/{sid}{path}", body)
+
+        yield run
+        _call(base, "DELETE", f"/session/{sid}")
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def _fourteen_sections(path: Path) -> Path:
+    report = Report(title="Navigation")
+    for i in range(14):
+        sec = report.add_section(
+            f"s{i}",
+            f"Section {i}: a long title like experience by role and hybrid type",
+            intro="Some words. " * 80,
+        )
+        fig, ax = new_figure(3, 2)
+        ax.plot([0, 1], [0, 1])
+        sec.add_figure(
+            fig,
+            alt="A line that rises to the right.",
+            data=pd.DataFrame({"x": [0, 1], "y": [0, 1]}),
+        )
+    return report.write(path)
+
+
+def _script(run: Callable[..., Any], script: str) -> Any:
+    return run("POST", "/execute/sync", {"script": script, "args": []})
+
+
+def test_the_bar_stays_one_short_row_or_a_side_list_and_toggles_print_open(chrome, tmp_path):
+    page = _fourteen_sections(tmp_path / "nav.html")
+    nav = (
+        "const n = document.getElementById('contents'), o = n.querySelector('ol');"
+        "const r = n.getBoundingClientRect();"
+        "return [getComputedStyle(n).position, r.height, o.scrollWidth > o.clientWidth,"
+        " getComputedStyle(n).display];"
+    )
+    for width, position, scrolls in (
+        (390, "sticky", True),
+        (1280, "sticky", True),
+        (1600, "fixed", False),
+    ):
+        chrome("POST", "/window/rect", {"width": width, "height": 900})
+        chrome("POST", "/url", {"url": page.as_uri()})
+        pos, height, overflow, _ = _script(chrome, nav)
+        assert pos == position, width
+        if position == "sticky":
+            # 14 long titles: one row that scrolls sideways, never a tall wrapped block.
+            assert height < 60, (width, height)
+            assert overflow == scrolls
+        # Still on screen after scrolling down (sticky or fixed).
+        _script(chrome, "window.scrollTo(0, document.body.scrollHeight / 2);")
+        top = _script(
+            chrome, "return document.getElementById('contents').getBoundingClientRect().top;"
+        )
+        assert 0 <= top < 40, (width, top)
+    shown = "return document.querySelector('details.figure-data table').checkVisibility();"
+    assert _script(chrome, shown) is False  # a closed toggle on screen
+    chrome(
+        "POST",
+        "/goog/cdp/execute",
+        {"cmd": "Emulation.setEmulatedMedia", "params": {"media": "print"}},
+    )
+    assert _script(chrome, shown) is True  # open on paper
+    assert _script(chrome, nav)[3] == "none"  # no bar on paper

@@ -1145,6 +1145,14 @@ footer{margin-top:3rem;padding-top:1rem;border-top:1px solid var(--line);color:v
 font-size:.85rem}
 @media (max-width:700px){body{padding:1rem}.kpi-value{font-size:1.6rem}
 nav#contents{margin:0 -1rem 1.5rem;padding:.35rem 1rem}nav#contents h2{display:none}}
+@media (min-width:1480px){
+nav#contents{position:fixed;top:1.5rem;left:max(1rem,calc(50% - 550px - 14.5rem));width:13.5rem;
+max-height:calc(100vh - 3rem);overflow-y:auto;display:block;margin:0;padding:.6rem .4rem;
+border:1px solid var(--line);border-radius:6px;box-shadow:none}
+nav#contents h2{margin:0 0 .4rem .5rem}
+nav#contents ol{display:block;white-space:normal;overflow:visible}
+nav#contents a{padding:.25rem .5rem;line-height:1.3}
+}
 @media print{
 :root{--ink:#000;--muted:#333;--line:#888;--soft:#fff;--accent:#000;--warn:#000;--warn-bg:#fff;
 --info-bg:#fff}
