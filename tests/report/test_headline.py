@@ -14,7 +14,7 @@ import re
 import pytest
 
 import hxmetrics as hx
-from hxmetrics.report import build_report
+from hxmetrics.report import Report
 from tests.report.html_page import Page, kpi, parse, row, table
 
 INSTRUMENT = {"customer": "Customer NPS", "worker": "Employee NPS (eNPS)", "partner": "Partner NPS"}
@@ -117,11 +117,41 @@ def test_the_sections_say_how_to_read_them(sample_html):
     assert "numbers to quote" in overview
 
 
+def _context(tables: dict, *, min_n: int):
+    """The plan of a report on ``tables`` (every section's numbers registered)."""
+    from hxmetrics.report.main import DEFAULT_SEED, default_as_of
+    from hxmetrics.report.sections import Context
+
+    ctx = Context.build(
+        {name: hx.validate(frame, table=name) for name, frame in tables.items()},
+        as_of=default_as_of(tables),
+        min_n=min_n,
+        keys=("email", "phone"),
+        confidence=0.95,
+        random_state=DEFAULT_SEED,
+    )
+    ctx.plan()
+    return ctx
+
+
+def _laid_out(ctx, *sections) -> str:
+    """Only the given sections laid out from the plan (the others are not read here)."""
+    report = Report("Headline")
+    for section in sections:
+        section(report, ctx)
+    return report.to_html()
+
+
 @pytest.fixture(scope="module")
 def strict() -> str:
     """A small organisation whose partner NPS falls under a minimum of 20 people."""
+    from hxmetrics.report.sections.experience import experience
+    from hxmetrics.report.sections.overview import overview
+    from hxmetrics.report.sections.siloed_unified import siloed_unified
+
     org = hx.simulate_organisation(300, random_state=3)
-    return build_report(dict(org.tables), min_n=20).to_html()
+    ctx = _context(dict(org.tables), min_n=20)
+    return _laid_out(ctx, overview, experience, siloed_unified)
 
 
 def test_a_hidden_role_is_hidden_on_its_card_and_in_every_table(strict):
@@ -144,3 +174,26 @@ def test_a_hidden_role_is_hidden_on_its_card_and_in_every_table(strict):
     customer = kpi(page, INSTRUMENT["customer"])
     assert customer[1] == row(table(page, SVU_CAPTION), "customers")[2]
     assert customer[1] != "suppressed"
+
+
+def test_a_role_without_its_own_survey_hides_only_itself():
+    # Partners who answered no partner survey but some customer surveys: the partners'
+    # siloed count is 0 (no cell) and their unified count is 4 people. Only the partner
+    # card is hidden; before, the 0 made the plan hide customers and workers too.
+    from hxmetrics.report.sections.overview import overview
+
+    org = hx.simulate_organisation(300, random_state=3)
+    r = org.responses
+    tables = {**org.tables, "responses": r.loc[~((r.silo == "partners") & (r.instrument == "nps"))]}
+    ctx = _context(tables, min_n=5)
+    units = ctx.comparisons["partner"].estimates.set_index("estimator")["n_units"]
+    assert (units["siloed"], units["unified"]) == (0, 4)
+    assert ctx.comparison_hidden("partner")
+    assert ctx.count("svu_unified:partner") is None
+    page = parse(_laid_out(ctx, overview))
+    assert kpi(page, INSTRUMENT["partner"])[1] == "suppressed"
+    for role in ("customer", "worker"):
+        assert not ctx.comparison_hidden(role)
+        unified = ctx.comparisons[role].estimates.set_index("estimator").loc["unified"]
+        assert kpi(page, INSTRUMENT[role])[1] == signed(unified["estimate"])
+        assert ctx.count(f"svu_unified:{role}") == int(unified["n_units"])

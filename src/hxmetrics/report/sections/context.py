@@ -489,9 +489,20 @@ class Context:
         return self.count("crossing")
 
     def comparison_hidden(self, group: str) -> bool:
-        """Whether a group of the siloed-vs-unified comparison is hidden."""
+        """Whether a group of the siloed-vs-unified comparison is hidden.
+
+        Its unified and siloed counts are linked (hidden together); a group with no
+        unified count, or whose siloed count is 0 (no cell), is judged on what it has.
+        """
         self.plan()
-        return self.disclosure.is_hidden("nps:siloed", svu_where(group))
+        where = svu_where(group)
+        if not self.planned.get("svu_unified_units", {}).get(group):
+            return True
+        if self.disclosure.is_hidden("nps:unified", where):
+            return True
+        if self.planned["svu_siloed_units"].get(group):
+            return self.disclosure.is_hidden("nps:siloed", where)
+        return False
 
     def shown(self, name: str) -> pd.DataFrame:
         """A registered table as it may be shown (hidden rows' numbers missing)."""

@@ -247,28 +247,34 @@ def _plan_comparisons(ctx: Context, d: Disclosure) -> None:
         est = results[group].estimates.set_index("estimator")
         return int(as_float(est.loc[estimator, "n_units"]))
 
+    # A role can have a unified count without any record of its own silo answering
+    # (partners who answered only as customers): its siloed count is 0, no cell.
+    siloed = {g: units(g, "siloed") for g in results}
+    unified = {g: units(g, "unified") for g in results}
+    ctx.planned["svu_siloed_units"] = siloed
+    ctx.planned["svu_unified_units"] = unified
     roles = [g for g in ROLES if g in results]
     if roles:
         # Silo records partition everyone's siloed count: one table, one relation.
-        siloed = pd.DataFrame({"group": roles, "n": [units(g, "siloed") for g in roles]})
-        _add(ctx, "svu_siloed", siloed, base="nps:siloed", by="group")
+        parts = partition({"group": roles}, [siloed[g] for g in roles])
+        _add(ctx, "svu_siloed", parts, base="nps:siloed", by="group")
     for group in results:
         where = svu_where(group)
-        if group == "all":
-            d.add_count("svu_siloed:all", units(group, "siloed"), base="nps:siloed")
-        d.add_count(
-            f"svu_unified:{group}", units(group, "unified"), base="nps:unified", where=where
-        )
-        cells: list[tuple[str, Mapping[str, Any] | None]] = [
-            ("nps:siloed", where),
-            ("nps:unified", where),
-        ]
+        if group == "all" and siloed[group]:
+            d.add_count("svu_siloed:all", siloed[group], base="nps:siloed")
+        if not unified[group]:
+            continue
+        d.add_count(f"svu_unified:{group}", unified[group], base="nps:unified", where=where)
+        cells: list[tuple[str, Mapping[str, Any] | None]] = [("nps:unified", where)]
+        if siloed[group]:
+            cells.append(("nps:siloed", where))
         # The same role's NPS counted per answer: the same people, hidden together.
         if group == "all" and ctx.planned["nps_roles"]:
             cells.append((NPS_BASE, USED))
         elif group in ctx.planned["nps_roles"]:
             cells.append((NPS_BASE, {**USED, "role": group}))
-        _same(ctx, *cells)
+        if len(cells) > 1:
+            _same(ctx, *cells)
 
 
 def _plan_core(ctx: Context, d: Disclosure) -> None:

@@ -247,6 +247,34 @@ def _top_coded(values: np.ndarray, min_n: int) -> np.ndarray:
     return np.clip(values, ordered[min_n - 1], ordered[-min_n])
 
 
+#: Months between the rows of the retention curves' data table.
+RETENTION_STEP = 6
+
+
+def _every(curves: pd.DataFrame, step: int) -> pd.DataFrame:
+    """The step curves read at every ``step`` months, as drawn (the last step before).
+
+    A curve has a step per ended episode (hundreds); the table behind the figure gives
+    its value every few months, up to where the curve stops.
+
+    Examples
+    --------
+    >>> c = pd.DataFrame({"role": ["worker"] * 3, "time": [0.0, 4.0, 13.0],
+    ...                   "retained": [100.0, 90.0, 80.0], "low": [100.0, 85.0, 70.0],
+    ...                   "high": [100.0, 95.0, 90.0]})
+    >>> _every(c, 6)["retained"].tolist()
+    [100.0, 90.0, 90.0]
+    """
+    parts = []
+    for role, curve in curves.groupby("role", sort=False):
+        times = curve["time"].to_numpy(dtype=float)
+        at = np.arange(0.0, float(times.max()) + 1e-9, step)
+        rows = np.searchsorted(times, at, side="right") - 1
+        part = curve.iloc[rows][["retained", "low", "high"]].reset_index(drop=True)
+        parts.append(part.assign(role=str(role), time=at)[["role", "time", *part.columns]])
+    return pd.concat(parts, ignore_index=True)
+
+
 def _retention(section: Section, ctx: Context) -> None:
     section.add_heading("Retention")
     episodes = ctx.registry.episodes
@@ -318,7 +346,7 @@ def _retention(section: Section, ctx: Context) -> None:
         + ".",
         caption=f"Shaded: {level(ctx.confidence)} intervals. Each curve stops where fewer "
         f"than {at_risk} episodes of the role are still under observation.",
-        data=curves[["role", "time", "retained", "low", "high"]],
+        data=_every(curves, RETENTION_STEP),
         labels={
             "role": "Role",
             "time": "Months in the role",
@@ -326,7 +354,7 @@ def _retention(section: Section, ctx: Context) -> None:
             "low": "CI from",
             "high": "to",
         },
-        number_formats={"time": "{:.1f}", "retained": "{:.1f}", "low": "{:.1f}", "high": "{:.1f}"},
+        number_formats={"time": "{:.0f}", "retained": "{:.1f}", "low": "{:.1f}", "high": "{:.1f}"},
     )
     med = medians.copy()
     med["_o"] = med["role"].astype("str").map({r: i for i, r in enumerate(ROLES)})
