@@ -524,3 +524,85 @@ def test_verbatims_come_only_from_shown_themes_of_shown_roles(builds):
                 assert label in shown, (name, label, shown)
                 quoted += 1
     assert quoted >= 3
+
+
+# -- totals against their parts across sections --------------------------------------------
+def _partition(what: tuple, total: float | None, parts: list[float | None], min_n: int) -> int:
+    """A total shown with its parts: never one hidden part, never a small hidden rest."""
+    if total is None or not parts:
+        return 0
+    hidden = sum(p is None for p in parts)
+    assert hidden != 1, (what, total, parts)
+    rest = total - sum(p for p in parts if p is not None)
+    assert rest == 0 or rest >= min_n, (what, total, parts)
+    return 1
+
+
+def _rows_of_table(built: Built, name: str) -> float | None:
+    (tab,) = by_caption(built, "Input tables and how their rows were linked")
+    cells = [c for c in tab["rows"] if c[0] == name]
+    return number(cells[0][at(tab, "Rows")]) if cells else None
+
+
+def test_kinds_roles_desks_and_severities_give_back_no_hidden_part(builds):
+    checked = 0
+    for built in builds.values():
+        m = built.min_n
+        by_role = nps_by_role_rows(built)
+        # Engagement kinds and partner kinds: all of a role's NPS answers.
+        for caption, role in (
+            ("eNPS by engagement kind", "worker"),
+            ("Partner NPS by partner kind", "partner"),
+        ):
+            for tab in by_caption(built, caption):
+                total = number(by_role.get(INSTRUMENT_NAME[role], ["", "–"])[1])
+                parts = [number(c[at(tab, "Answers")]) for c in tab["rows"]]
+                checked += _partition((m, caption), total, parts, m)
+        # The invited answers: everyone and each role.
+        for tab in by_caption(built, "NPS of the answers linked to an invitation"):
+            rows = {c[0]: c for c in tab["rows"]}
+            if "everyone" in rows:
+                total = number(rows["everyone"][at(tab, "Answers")])
+                parts = [number(c[at(tab, "Answers")]) for k, c in rows.items() if k != "everyone"]
+                checked += _partition((m, "invited NPS"), total, parts, m)
+        # Tickets: each desk within all tickets, each severity within its desk.
+        for tab in by_caption(built, "Responsiveness per desk"):
+            desks = {c[0]: number(c[at(tab, "Tickets")]) for c in tab["rows"]}
+            checked += _partition(
+                (m, "desks"), _rows_of_table(built, "tickets"), list(desks.values()), m
+            )
+            for sla in by_caption(built, "SLA attainment per desk and severity"):
+                for desk, total in desks.items():
+                    parts = [number(c[at(sla, "Tickets")]) for c in sla["rows"] if c[0] == desk]
+                    checked += _partition((m, "severities", desk), total, parts, m)
+        # Comments: each role's within the comments table's rows.
+        for tab in by_caption(built, "Comments and their tone by role"):
+            parts = [number(c[at(tab, "Comments")]) for c in tab["rows"]]
+            checked += _partition((m, "comments"), _rows_of_table(built, "comments"), parts, m)
+    assert checked >= 10
+
+
+def test_no_complement_below_the_minimum(builds):
+    # Invited minus answered are the people who did not answer: a count as well.
+    checked = 0
+    for built in builds.values():
+        for tab in by_caption(built, "Response rate"):
+            answered = next(h for h in tab["header"] if h.startswith("Answered"))
+            for cells in tab["rows"]:
+                invited = number(cells[at(tab, "Invited")])
+                got = number(cells[at(tab, answered)])
+                if invited is None or got is None:
+                    continue
+                rest = invited - got
+                assert rest == 0 or rest >= built.min_n, (built.min_n, cells)
+                checked += 1
+        for tab in by_caption(built, "Closed loop by role"):
+            for cells in tab["rows"]:
+                total = number(cells[at(tab, "Detractor answers")])
+                got = number(cells[at(tab, "Followed up")])
+                if total is None or got is None:
+                    continue
+                rest = total - got
+                assert rest == 0 or rest >= built.min_n, (built.min_n, cells)
+                checked += 1
+    assert checked >= 4
