@@ -30,7 +30,7 @@ from tests.report.html_page import Page, parse, table
 
 INSTRUMENT = {"customer": "Customer NPS", "worker": "Employee NPS (eNPS)", "partner": "Partner NPS"}
 ITEMS = [f"hx{i}" for i in range(1, 7)]
-FLAG = "Compared with the reference"
+FLAG = "Flag"
 
 
 @pytest.fixture(scope="module")
@@ -160,10 +160,10 @@ def test_hx_index_flags_by_role_and_by_type(page, used):
 
 def test_every_flagged_table_says_what_the_flag_means(sample_html):
     body = sample_html.split('<section id="experience"', 1)[1].split("</section>", 1)[0]
-    assert body.count("Compared with the reference: each group against") == 1  # once
+    assert body.count("Flag: each group is compared with") == 1  # once
     assert "adjusted for the number of groups compared" in body
     hx_body = sample_html.split('<section id="hx-index"', 1)[1].split("</section>", 1)[0]
-    assert "by role, each role against customers" in hx_body
+    assert "by role, each role is compared with customers" in hx_body
 
 
 # -- suppression ------------------------------------------------------------------------------

@@ -199,7 +199,7 @@ FLAG_REFERENCE = "reference"
 FLAG_LABELS = {
     "difference": "Difference",
     "p_adjusted": "Adjusted p",
-    "flag": "Compared with the reference",
+    "flag": "Flag",
 }
 
 
@@ -270,7 +270,7 @@ def compare_shown(
 def flag_note(reference: str, confidence: float) -> str:
     """The note under a flagged table: what the flag means and how it was computed."""
     return (
-        f"Compared with the reference: each group against {reference}. 'Significantly "
+        f"Flag: each group is compared with {reference}. 'Significantly "
         "higher' or 'lower' means the difference is unlikely to be chance: its p-value, "
         f"adjusted for the number of groups compared in the table (Holm), is below "
         f"{1 - confidence:.2g}. 'No clear difference' means the gap may be chance, not "

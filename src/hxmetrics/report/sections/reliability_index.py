@@ -209,7 +209,7 @@ def reliability_index(report: Report, ctx: Context) -> None:
     )
     if flagged:
         section.add_note(
-            "Compared with the reference: by role, each role against customers; by hybrid "
+            "Flag: by role, each role is compared with customers; by hybrid "
             "type, each type against people with no hybrid pattern. 'Significantly higher' "
             "or 'lower' means the difference is unlikely to be chance: its p-value, adjusted "
             "for the number of groups compared in that breakdown (Holm), is below "
