@@ -410,6 +410,14 @@ def _determined(matrix: np.ndarray, column: int) -> bool:
     return bool(np.linalg.matrix_rank(np.vstack([matrix, unit])) == rank)
 
 
+def _worker_episodes_ended(built: Built) -> float | None:
+    for tab in by_caption(built, "Median time in the role (months)"):
+        for cells in tab["rows"]:
+            if cells[0] == "worker":
+                return number(cells[at(tab, "Ended")])
+    return None
+
+
 def test_hidden_headcounts_do_not_follow_from_their_neighbours(builds):
     checked = 0
     for built in builds.values():
@@ -435,6 +443,13 @@ def test_hidden_headcounts_do_not_follow_from_their_neighbours(builds):
                 for cell, coefficient in terms:
                     if cell in index:
                         line[index[cell]] += coefficient
+                if line.any():
+                    rows.append(line)
+            # Every worker episode that ended is a leaver of one of these years (the
+            # retention table's "Ended"; tests/report/test_section_people.py checks it).
+            ended = _worker_episodes_ended(built)
+            if ended is not None:
+                line = np.array([1.0 if j == 2 else 0.0 for _, j in unknown])
                 if line.any():
                     rows.append(line)
             matrix = np.array(rows) if rows else np.zeros((0, len(unknown)))
@@ -606,3 +621,11 @@ def test_no_complement_below_the_minimum(builds):
                 assert rest == 0 or rest >= built.min_n, (built.min_n, cells)
                 checked += 1
     assert checked >= 4
+
+
+def test_the_headcount_solver_finds_a_determined_cell():
+    # The attack itself: one hidden cell of an identity is found; two in one are not.
+    assert _determined(np.array([[1.0, 0.0], [0.0, 1.0]]), 0)
+    assert _determined(np.array([[1.0]]), 0)
+    assert not _determined(np.array([[1.0, 1.0]]), 0)
+    assert not _determined(np.zeros((0, 2)), 1)
