@@ -154,8 +154,21 @@ def _registered(ctx: Context) -> set[str]:
 
 
 # -- headcount and turnover -------------------------------------------------------------
+def period_label(period: pd.Period) -> str:
+    """A period as the tables show it: "year 2024" or "2024 Q1" (never a bare number).
+
+    Examples
+    --------
+    >>> period_label(pd.Period("2024", freq="Y")), period_label(pd.Period("2024Q1", freq="Q"))
+    ('year 2024', '2024 Q1')
+    """
+    if period.freqstr.startswith("Q"):
+        return f"{period.year} Q{period.quarter}"
+    return f"year {period.year}"
+
+
 def _period_labels(periods: pd.PeriodIndex) -> list[str]:
-    return [str(p) for p in periods]
+    return [period_label(p) for p in periods]
 
 
 def _plan_flows(ctx: Context) -> dict[str, Any] | None:
@@ -277,7 +290,7 @@ def _label_of(times: pd.Series, periods: pd.PeriodIndex) -> pd.Series:
     out = pd.Series(pd.NA, index=times.index, dtype="object")
     for p in periods:
         inside = (stamps >= p.start_time) & (stamps <= p.end_time)
-        out[inside.fillna(False).to_numpy()] = str(p)
+        out[inside.fillna(False).to_numpy()] = period_label(p)
     return out.fillna("open").astype("str")
 
 
@@ -512,7 +525,11 @@ def _flows_part(out: Section, ctx: Context) -> None:
         known = all(not is_missing(values[c]) for c in ("at_start", "left", "at_end"))
         average = (int(values["at_start"]) + int(values["at_end"])) / 2 if known else float("nan")
         values["turnover"] = 100 * int(values["left"]) / average if known and average else np.nan
-        values["suppressed"] = not known or is_missing(values["joined"])
+        # A row is marked suppressed only when every count of it is hidden; otherwise
+        # its hidden counts show as blanks, and its turnover needs all three.
+        values["suppressed"] = all(
+            is_missing(values[c]) for c in ("at_start", "joined", "left", "at_end")
+        )
         rows.append(values)
     table = pd.DataFrame(rows)
     for column in ("at_start", "joined", "left", "at_end"):
