@@ -452,3 +452,15 @@ def test_sticky_contents_bar_and_print_css(page):
     # Still one file, no script, the same policy.
     assert "<script" not in page
     assert "default-src 'none'; img-src data:; style-src 'unsafe-inline'" in page
+
+
+def test_a_toggle_links_its_own_first_use():
+    report = _glossary_report("An interval in the intro.")
+    sec = report.sections[0]
+    sec.how_to_read = "Read the interval as a range; the interval again."
+    sec.add_text("A later interval, not linked again.")
+    body = _section_body(report.to_html(), "s")
+    assert body.count('href="#g-interval"') == 2  # the intro and the toggle, once each
+    toggle = body.split('<details class="how-to-read">', 1)[1].split("</details>", 1)[0]
+    assert toggle.count('href="#g-interval"') == 1
+    assert "A later interval, not linked again." in body

@@ -91,17 +91,22 @@ def test_the_sample_glossary_is_last_with_every_entry(sample_html):
 
 def test_links_point_to_entries_with_the_definition_as_title(sample_html):
     links = LINK.findall(sample_html)
-    # Seen on the sample: 117 links over 13 sections.
+    # Seen on the sample: 227 links over 13 sections and their toggles.
     assert len(links) >= 60
     defined = set(re.findall(r'<dt id="(g-[^"]+)">', sample_html))
     by_anchor = {f"g-{slug(t)}": html.escape(d, quote=True) for t, d in GLOSSARY.items()}
     for anchor, title, _ in links:
         assert anchor in defined
         assert title == by_anchor[anchor]
-    # Each term at most once per section: its first use.
+    # Each term at most once per section (its first use), and once per toggle, which a
+    # reader opens on its own ("How to read this", a figure's data).
     for section_id in re.findall(r'<section id="([^"]+)"', sample_html):
-        anchors = [a for a, _, _ in LINK.findall(_body(sample_html, section_id))]
-        assert len(anchors) == len(set(anchors)), section_id
+        body = _body(sample_html, section_id)
+        toggles = re.findall(r"<details[^>]*>.*?</details>", body, re.S)
+        rest = re.sub(r"<details[^>]*>.*?</details>", "", body, flags=re.S)
+        for part in [rest, *toggles]:
+            anchors = [a for a, _, _ in LINK.findall(part)]
+            assert len(anchors) == len(set(anchors)), section_id
 
 
 @pytest.mark.parametrize(

@@ -198,8 +198,10 @@ def _terms_pattern(terms: Sequence[Term]) -> re.Pattern[str]:
 def link_terms(html: str, terms: Sequence[Term], *, pattern: re.Pattern[str] | None = None) -> str:
     """Link the first use of each term in ``html`` to its definition.
 
-    Only text is touched (never a tag or an attribute value), and only running text
-    and table headers (paragraphs, list items, captions, ``th``); text inside a link,
+    A toggle (``<details>``: "How to read this", a figure's data) is read on its own,
+    so the first use inside each toggle is linked too. Only text is touched (never a
+    tag or an attribute value), and only running text and table headers (paragraphs,
+    list items, captions, ``th``); text inside a link,
     a data cell or a heading is left alone. The link carries the definition as its
     hover title, escaped: ``<a class="term" href="#g-omega" title="...">omega</a>``.
 
@@ -226,10 +228,13 @@ measure one thing.">Omega</a> is 0.9; omega again.</p>'
     if not terms:
         return html
     compiled = pattern if pattern is not None else _terms_pattern(terms)
-    used: set[int] = set()
+    # The terms linked so far, per scope: the section, and each toggle (a reader opens
+    # "How to read this" or a figure's data alone, so its first use is linked again).
+    scopes: list[set[int]] = [set()]
 
     def replace(match: re.Match[str]) -> str:
         index = int(next(k for k, v in match.groupdict().items() if v is not None)[1:])
+        used = scopes[-1]
         if index in used:
             return match.group(0)
         used.add(index)
@@ -253,8 +258,12 @@ measure one thing.">Omega</a> is 0.9; omega again.</p>'
         if closing:
             if name in stack:
                 del stack[len(stack) - 1 - stack[::-1].index(name) :]
+            if name == "details" and len(scopes) > 1:
+                scopes.pop()
         elif name not in _VOID and not tag.group(0).endswith("/>"):
             stack.append(name)
+            if name == "details":
+                scopes.append(set())
     out.append(html[pos:])
     return "".join(out)
 
