@@ -580,6 +580,17 @@ def test_kinds_roles_desks_and_severities_give_back_no_hidden_part(builds):
                 total = number(rows["everyone"][at(tab, "Answers")])
                 parts = [number(c[at(tab, "Answers")]) for k, c in rows.items() if k != "everyone"]
                 checked += _partition((m, "invited NPS"), total, parts, m)
+            # A role's answers linked to an invitation, within all its answers: the
+            # answers without an invitation are the rest (their NPS follows as well).
+            for role in ROLES:
+                if role not in rows:
+                    continue
+                total = number(by_role.get(INSTRUMENT_NAME[role], ["", "–"])[1])
+                invited = number(rows[role][at(tab, "Answers")])
+                if total is not None and invited is not None:
+                    rest = total - invited
+                    assert rest == 0 or rest >= m, (m, role, "answers without invitation", rest)
+                    checked += 1
         # Tickets: each desk within all tickets, each severity within its desk.
         for tab in by_caption(built, "Responsiveness per desk"):
             desks = {c[0]: number(c[at(tab, "Tickets")]) for c in tab["rows"]}
