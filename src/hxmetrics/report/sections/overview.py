@@ -151,7 +151,7 @@ def overview(report: Report, ctx: Context) -> None:
             "role' and each department's own (siloed) count under 'Siloed vs unified' "
             "differ from them by design; the latter section shows by how much and why. CSAT "
             "and CES rate single contacts, so they count each answer once. A card that "
-            "reads 'suppressed' rests on too few people to be shown."
+            "reads 'suppressed' is hidden to protect a small group of people."
         ),
     )
     people = ctx.count("people")
