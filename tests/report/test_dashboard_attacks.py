@@ -640,3 +640,20 @@ def test_the_headcount_solver_finds_a_determined_cell():
     assert _determined(np.array([[1.0]]), 0)
     assert not _determined(np.array([[1.0, 1.0]]), 0)
     assert not _determined(np.zeros((0, 2)), 1)
+
+
+def test_key_drivers_only_for_roles_whose_item_means_are_shown(builds):
+    # A driver's performance is the role's item mean: never one the means table hides.
+    checked = 0
+    for built in builds.values():
+        means = by_caption(built, "Core questions: mean score by role")
+        shown = {
+            (c[0], c[1]): c[3] for t in means for c in t["rows"] if not is_hidden(c) and c[3] != "–"
+        }
+        for tab in by_caption(built, "Key drivers for "):
+            role = tab["caption"].strip()[len("Key drivers for ") :].split(":", 1)[0]
+            for cells in tab["rows"]:
+                assert (role, cells[0]) in shown, (built.min_n, role, cells)
+                assert cells[at(tab, "Performance")] == shown[(role, cells[0])], (role, cells)
+                checked += 1
+    assert checked >= 6
