@@ -979,31 +979,34 @@ def _show_journeys(sec: Section, ctx: Context) -> None:
             },
             number_formats={"estimate": PCT_FMT, "pct_converted": PCT_FMT},
         )
-        fig, ax = new_figure(FIG_WIDTH, 0.9 + 0.3 * len(best))
-        labels = [f"{r} · {t}" for r, t in zip(best["role"], best["touchpoint"], strict=True)]
-        y = np.arange(len(best))[::-1]
-        colors = [ROLE_COLORS.get(str(r), PALETTE[0]) for r in best["role"]]
-        ax.barh(y, best["estimate"].to_numpy(dtype=float), color=colors)
-        ax.set_yticks(y)
-        ax.set_yticklabels(labels)
-        ax.set_xlabel("removal effect (% fewer sessions followed by a detractor)")
-        lead = row_at(best, "estimate", largest=True)
-        sec.add_figure(
-            fig,
-            alt=(
-                "Bar chart of the largest removal effects per role: the largest is "
-                f"{lead['touchpoint']} for {lead['role']}s ({float(lead['estimate']):.1f}%)."
-            ),
-            data=table,
-            labels={
-                "role": "Role",
-                "touchpoint": "Touchpoint",
-                "n": "People visiting",
-                "estimate": "Removal effect %",
-                "pct_converted": "Followed by a detractor %",
-            },
-            number_formats={"estimate": PCT_FMT, "pct_converted": PCT_FMT},
-        )
+        # A touchpoint no session led through to an outcome has no effect (not estimable):
+        # its row is in the table, not in the chart; with no effect at all, no chart.
+        if best["estimate"].notna().any():
+            fig, ax = new_figure(FIG_WIDTH, 0.9 + 0.3 * len(best))
+            labels = [f"{r} · {t}" for r, t in zip(best["role"], best["touchpoint"], strict=True)]
+            y = np.arange(len(best))[::-1]
+            colors = [ROLE_COLORS.get(str(r), PALETTE[0]) for r in best["role"]]
+            ax.barh(y, best["estimate"].to_numpy(dtype=float), color=colors)
+            ax.set_yticks(y)
+            ax.set_yticklabels(labels)
+            ax.set_xlabel("removal effect (% fewer sessions followed by a detractor)")
+            lead = row_at(best, "estimate", largest=True)
+            sec.add_figure(
+                fig,
+                alt=(
+                    "Bar chart of the largest removal effects per role: the largest is "
+                    f"{lead['touchpoint']} for {lead['role']}s ({float(lead['estimate']):.1f}%)."
+                ),
+                data=table,
+                labels={
+                    "role": "Role",
+                    "touchpoint": "Touchpoint",
+                    "n": "People visiting",
+                    "estimate": "Removal effect %",
+                    "pct_converted": "Followed by a detractor %",
+                },
+                number_formats={"estimate": PCT_FMT, "pct_converted": PCT_FMT},
+            )
     _hidden_note(sec, ctx, n_hidden, "touchpoint row(s) are")
 
 
