@@ -232,6 +232,8 @@ def test_no_shown_count_is_below_the_minimum(which, request):
             if name not in COUNTS and not name.startswith("People (on "):
                 continue
             for cells in tab["rows"]:
+                if cells == ["no rows"]:  # an empty table's one cell
+                    continue
                 value = number(cells[position])
                 if value is not None and value != 0:
                     assert value >= built.min_n, (tab["caption"], name, cells)
@@ -552,4 +554,5 @@ def test_a_report_without_nps_answers_is_built(tiny_tables):
     built = _build(tables, min_n=MIN_N)
     by_role = one_table(built, "Net Promoter Score by role")
     assert by_role["rows"] == [["no rows"]]
-    assert "No NPS answers in the data" in built.html
+    # The page's text (glossary links wrap terms such as NPS in tags).
+    assert "No NPS answers in the data" in re.sub(r"<[^>]+>", "", built.html)

@@ -137,9 +137,9 @@ def test_nps_by_role_matches_the_measure(page, api):
             signed(r.ci_low),
             signed(r.ci_high),
         ]
-        card = kpi(page, INSTRUMENT[r.role])
-        assert card[1] == signed(r.estimate)
-        assert card[2] == f"95% CI {signed(r.ci_low)} to {signed(r.ci_high)}"
+        # The headline cards count each person once per role (the unified count), not
+        # each answer: they differ from this table (tests/report/test_headline.py).
+        assert kpi(page, INSTRUMENT[r.role])[1] != signed(r.estimate)
     # The sample is built so that the three scores differ in sign (customers positive).
     assert result.set_index("role").loc["customer", "estimate"] > 0
 
@@ -418,8 +418,9 @@ def test_folder_errors(tmp_path):
 
 def test_required_tables_and_invalid_input(api):
     org = api["org"]
-    with pytest.raises(ParameterError, match="responses"):
-        build_report({"workers": org.workers})
+    # A roster alone is enough (an HR extract): the experience sections say there are
+    # no answers (tests/report/test_any_data.py).
+    assert build_report({"workers": org.workers}).sections
     with pytest.raises(ParameterError, match="at least one roster"):
         build_report({"responses": org.responses})
     with pytest.raises(ParameterError, match="unknown table"):

@@ -191,8 +191,8 @@ def test_closed_loop_is_the_measure(sample, page):
     effect = loop.effect.set_index("role")
     assert int(effect.loc["partner", "n"]) == 2
     assert row(tab, "worker")[6:9] == [f"{int(effect.loc['worker', 'n'])}", "–", "not estimable"]
-    assert row(tab, "partner")[6:9] == ["–", "–", "suppressed"]
-    assert row(tab, "customer")[6:9] == ["–", "–", "suppressed"]
+    assert row(tab, "partner")[6:9] == ["–", "–", "hidden: small group"]
+    assert row(tab, "customer")[6:9] == ["–", "–", "hidden: small group"]
 
 
 def test_team_ledger_is_the_measure(sample, page):

@@ -54,6 +54,7 @@ from hxmetrics.report.sections.plan import (
     _same,
     partition,
     recorded,
+    split_hidden,
 )
 from hxmetrics.report.sections.settings import TENURE_UNIT
 
@@ -420,6 +421,11 @@ def _kinds_part(out: Section, ctx: Context, role: str) -> None:
         return
     shown = ctx.shown(f"people:nps:{role}").copy()
     hidden = shown["suppressed"].astype(bool)
+    # The kinds' answers add up to the role's: their promoter and detractor shares would
+    # give back a category of the role's split that the distributions section hides.
+    shares_hidden = split_hidden(ctx, role)
+    if shares_hidden:
+        shown[["pct_promoters", "pct_detractors"]] = np.nan
     reference = str(info["reference"])
     compared = kind_differences(ctx, role)
     shown["difference"] = np.nan
@@ -496,6 +502,12 @@ def _kinds_part(out: Section, ctx: Context, role: str) -> None:
     if compared is None and int((~hidden).sum()) >= 2:
         out.add_text(
             f"The largest kind ({kind_name(reference)}) is hidden or alone: no difference is shown."
+        )
+    if shares_hidden:
+        out.add_text(
+            "Promoter and detractor shares are not shown: the role's split into promoters, "
+            "passives and detractors has a suppressed part, which the kinds' shares would "
+            "give back."
         )
     for said in info["notes"]:
         out.add_note(said, kind="warning")

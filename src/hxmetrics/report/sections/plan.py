@@ -475,6 +475,37 @@ def _plan_quality(ctx: Context, d: Disclosure) -> None:
         ctx.planned["clv_excluded"] = {str(k): int(v) for k, v in excluded.items() if v}
 
 
+#: The promoter / passive / detractor split of a role's NPS answers (the distributions
+#: section registers each category as a cell of the role's answers).
+NPS_CATEGORIES = ("promoter", "passive", "detractor")
+
+
+def category_cell(role: str, category: str) -> tuple[str, dict[str, str]]:
+    """The cell of a role's NPS answers in one category (promoter, passive, detractor)."""
+    return NPS_BASE, {**USED, "role": role, "category": category}
+
+
+def categories_registered(ctx: Context, role: str) -> list[str]:
+    """The categories of a role's NPS answers registered as cells (those with answers)."""
+    split = ctx.planned.get(f"distributions:categories:{role}")
+    if split is None:
+        return []
+    held = split.loc[split["answers"] > 0, "category"].astype("str")
+    return [c for c in NPS_CATEGORIES if c in set(held)]
+
+
+def split_hidden(ctx: Context, role: str) -> bool:
+    """Whether a role's promoter/passive/detractor split has a hidden category.
+
+    Then no share of promoters or detractors of the role (or of parts of it that add
+    up to it) may be shown: with the number of answers, a share gives the hidden
+    count back.
+    """
+    return any(
+        ctx.disclosure.is_hidden(*category_cell(role, c)) for c in categories_registered(ctx, role)
+    )
+
+
 def partition(labels: Mapping[str, Sequence[Any]], n: Sequence[int]) -> pd.DataFrame:
     """A one-column partition with its counts, empty parts left out.
 

@@ -47,7 +47,13 @@ from hxmetrics.report.sections.formatting import (
     row_at,
     signed,
 )
-from hxmetrics.report.sections.plan import _add, recorded
+from hxmetrics.report.sections.plan import (
+    _add,
+    _same,
+    categories_registered,
+    category_cell,
+    recorded,
+)
 from hxmetrics.report.sections.settings import ROLES
 
 if TYPE_CHECKING:
@@ -160,6 +166,20 @@ def _plan_tickets(ctx: Context) -> None:
         ctx.planned[_key("said")] += said
         # A desk's tickets of each severity partition its tickets (nested cells).
         _register(ctx, "sla", detail, base=TICKETS, by=["team", "severity"])
+        # Tickets that met or missed their target are cells of their own (a share of a
+        # desk's tickets, with their number, tells the count): a small count hides the
+        # share and the counts of its row, with complementary suppression.
+        split = pd.concat(
+            [
+                detail[["team", "severity"]].assign(met="met", n=detail["n_met"]),
+                detail[["team", "severity"]].assign(met="missed", n=detail["n_missed"]),
+            ],
+            ignore_index=True,
+        )
+        split = split.loc[split["n"].fillna(0) > 0].reset_index(drop=True)
+        _register(ctx, "sla_met", split, base=TICKETS, by=["team", "severity", "met"])
+        desk = split.groupby(["team", "met"], sort=True)["n"].sum().reset_index()
+        _register(ctx, "sla_met_desk", desk, base=TICKETS, by=["team", "met"])
     ctx.planned[_key("sla_used")] = sla is not None
 
 
@@ -197,6 +217,11 @@ def _plan_loop(ctx: Context) -> None:
     ctx.planned[_key("loop_source")] = source
     ctx.planned[_key("loop_said")] = said
     _register(ctx, "loop_share", share.loc[share["n"] > 0], base=LOOP, by="role")
+    # A role's detractor answers are (nearly) the detractor category of its NPS answers,
+    # which the distributions section shows: the same people, hidden together.
+    for role in share.loc[share["n"] > 0, "role"]:
+        if "detractor" in categories_registered(ctx, str(role)):
+            _same(ctx, (LOOP, {"role": str(role)}), category_cell(str(role), "detractor"))
     usable = effect.loc[effect["n"] > 0].reset_index(drop=True)
     _register(ctx, "loop_effect", usable, base=LOOP_EFFECT, by="role")
     # The two arms of each effect are cells of their own: a small arm hides the effect
@@ -514,11 +539,18 @@ def _show_tickets(sec: Section, ctx: Context) -> None:
         }
     )
     if sla_used:
-        table["sla"] = first["pct_sla_met"].to_numpy()
+        # A desk whose met or missed count is hidden shows no attainment.
+        no_split = {t for (t,) in _met_hidden(ctx, "sla_met_desk", ["team"])}
+        off = first["team"].astype("str").isin(no_split).to_numpy()
+        table["sla"] = np.where(off, np.nan, first["pct_sla_met"].to_numpy(dtype=float))
         table["sla_ci"] = [
-            "" if h else _interval_text(lo, hi)
-            for h, lo, hi in zip(
-                hidden, first["pct_sla_met_ci_low"], first["pct_sla_met_ci_high"], strict=True
+            "" if h or o else _interval_text(lo, hi)
+            for h, o, lo, hi in zip(
+                hidden,
+                off,
+                first["pct_sla_met_ci_low"],
+                first["pct_sla_met_ci_high"],
+                strict=True,
             )
         ]
     table["suppressed"] = hidden
@@ -613,6 +645,15 @@ def _ticket_kpis(sec: Section, ctx: Context, *, sla_used: bool) -> None:
     sec.add_kpis(cards)
 
 
+def _met_hidden(ctx: Context, name: str, keys: list[str]) -> set[tuple[str, ...]]:
+    """The groups (by ``keys``) with a hidden met or missed cell in table ``name``."""
+    if not _registered(ctx, _key(name)):
+        return set()
+    split = ctx.shown(_key(name))
+    gone = split.loc[split["suppressed"].astype(bool), keys].astype("str")
+    return {tuple(row) for row in gone.itertuples(index=False)}
+
+
 def _show_sla(sec: Section, ctx: Context) -> None:
     detail = ctx.shown(_key("sla"))
     desks = ctx.shown(_key("first"))
@@ -639,6 +680,11 @@ def _show_sla(sec: Section, ctx: Context) -> None:
     table.loc[
         table["suppressed"].to_numpy(), ["n", "estimate", "ci_low", "ci_high", "n_met", "n_missed"]
     ] = np.nan
+    # A row whose met or missed count is hidden shows its tickets only.
+    split_gone = _met_hidden(ctx, "sla_met", ["team", "severity"])
+    keys = list(zip(table["team"].astype("str"), table["severity"].astype("str"), strict=True))
+    no_split = np.array([k in split_gone for k in keys], dtype=bool)
+    table.loc[no_split, ["estimate", "ci_low", "ci_high", "n_met", "n_missed"]] = np.nan
     table["target"] = table["severity"].map(SLA)
     table = table[
         [
@@ -673,7 +719,12 @@ def _show_sla(sec: Section, ctx: Context) -> None:
         },
         number_formats={"estimate": PCT_FMT, "ci_low": PCT_FMT, "ci_high": PCT_FMT},
     )
-    first = desks.loc[~desks["suppressed"].astype(bool) & desks["pct_sla_met"].notna()]
+    desks_off = {t for (t,) in _met_hidden(ctx, "sla_met_desk", ["team"])}
+    first = desks.loc[
+        ~desks["suppressed"].astype(bool)
+        & desks["pct_sla_met"].notna()
+        & ~desks["team"].astype("str").isin(desks_off)
+    ]
     if len(first):
         data = first[["team", "pct_sla_met", "pct_sla_met_ci_low", "pct_sla_met_ci_high", "n"]]
         data = data.sort_values("team").reset_index(drop=True)
@@ -744,7 +795,9 @@ def _show_loop(sec: Section, ctx: Context) -> None:
         elif eff is None:
             said = "no answers before and after"
         elif eff_hidden:
-            said = "suppressed"
+            # Not the word "suppressed": that marks a whole row hidden, and this row's
+            # share is shown; only its effect is withheld.
+            said = _EFFECT_HIDDEN
         else:
             said = _signed_interval(eff["ci_low"], eff["ci_high"])
         rows.append(
@@ -788,15 +841,18 @@ def _show_loop(sec: Section, ctx: Context) -> None:
     )
     _hidden_note(sec, ctx, int(table["suppressed"].sum()), "role(s) are")
     unknown = table["effect_ci"].isin(["not estimable", "no answers before and after"])
-    gone = (table["effect_ci"] == "suppressed") | table["suppressed"]
+    gone = (table["effect_ci"] == _EFFECT_HIDDEN) | table["suppressed"]
     if bool(unknown.any()) and bool((unknown | gone).all()):
         sec.add_note(
             "No effect of the follow-up can be shown: too few detractors were followed up "
-            "and answered both before and after (where a role says suppressed, its groups "
-            "are too small to show)."
+            "and answered both before and after (where a role's interval says "
+            f"{_EFFECT_HIDDEN!r}, its groups are too small to show)."
         )
     hidden_roles = set(table.loc[table["suppressed"].astype(bool), "role"].astype("str"))
     _said(sec, ctx.planned.get(_key("loop_said"), []), hidden_roles)
+
+
+_EFFECT_HIDDEN = "hidden: small group"
 
 
 def _signed_interval(low: Any, high: Any) -> str:
