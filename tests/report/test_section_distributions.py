@@ -103,7 +103,8 @@ def test_score_bars_show_the_counts_and_hide_small_scores(html, page, used):
     # The sample's partners gave 2 answers of 1: hidden, with a neighbour.
     assert ("partner", 2) in hidden
     assert (NAME["partner"], 1) not in shown
-    assert f"{len(hidden)} suppressed score(s) have no bar" in html
+    # The page's text (glossary links wrap terms such as "suppressed" in tags).
+    assert f"{len(hidden)} suppressed score(s) have no bar" in re.sub(r"<[^>]+>", "", html)
 
 
 def test_promoter_split_matches_nps(page, used):
@@ -330,9 +331,16 @@ def test_no_core_answers_keeps_the_distribution():
     page = parse(html)
     (split,) = tables_with(page, SPLIT_HEADER)
     assert {r[0] for r in split["rows"]} == {"customers", "workers"}
+    # The partners' split is listed with its hidden categories marked, shown ones kept.
+    (partial,) = [t for t in page.tables if t["caption"].startswith("Promoter split of the roles")]
+    assert {r[0] for r in partial["rows"]} == {"partners"}
+    assert any(r[-1] == "suppressed" for r in partial["rows"])
     for tab in page.tables:
         at = tab["header"].index("Answers")
         for cells in tab["rows"]:
+            if cells[-1] == "suppressed":
+                assert cells[at] == "–", cells
+                continue
             n = int(cells[at].replace(",", ""))
             assert n == 0 or n >= MIN_N, cells
 

@@ -400,8 +400,33 @@ def _split_bar(sec: Section, ctx: Context, roles: list[str]) -> None:
         sec.add_note(
             "The promoter split of "
             + ", ".join(_role_name(r) for r in partial)
-            + " is partly suppressed (a category with too few answers): no bar is drawn.",
+            + " is partly suppressed (a category with too few answers): no bar is drawn; "
+            "the categories that may be shown are in the table below.",
             kind="warning",
+        )
+        rows = [
+            ctx.shown(_P + f"categories:{role}").assign(role=role)[
+                ["role", "category", "answers", "share", "suppressed"]
+            ]
+            for role in partial
+        ]
+        table = pd.concat(rows, ignore_index=True)
+        table = table.assign(
+            role=table["role"].map(_role_name), category=table["category"].map(CATEGORY_NAME)
+        )
+        add_table(
+            sec,
+            ctx,
+            table,
+            caption="Promoter split of the roles with a suppressed category",
+            labels={
+                "role": "Role",
+                "category": "Category",
+                "answers": "Answers",
+                "share": "Share %",
+                "suppressed": "",
+            },
+            number_formats={"share": PCT_FMT},
         )
     if not whole:
         return

@@ -29,6 +29,7 @@ from hxmetrics.report.sections.formatting import (
     row_at,
     signed,
 )
+from hxmetrics.report.sections.plan import split_hidden
 from hxmetrics.report.sections.settings import ROLES
 
 
@@ -139,7 +140,13 @@ def experience(report: Report, ctx: Context) -> None:
         ),
         how_to_read=HOW_TO_READ,
     )
-    table = _nps_display(ctx.shown("nps_by_role"))
+    by_role = ctx.shown("nps_by_role").copy()
+    # A role whose promoter/passive/detractor split has a suppressed part (see the
+    # distributions section) shows no promoter or detractor share: with the number of
+    # answers, a share gives the hidden count back.
+    split_off = np.array([split_hidden(ctx, str(r)) for r in by_role["role"]], dtype=bool)
+    by_role.loc[split_off, ["pct_promoters", "pct_detractors"]] = np.nan
+    table = _nps_display(by_role)
     add_table(
         section,
         ctx,
@@ -148,6 +155,12 @@ def experience(report: Report, ctx: Context) -> None:
         labels={k: v for k, v in _NPS_LABELS.items() if k in table.columns},
         number_formats=_NPS_FORMATS,
     )
+    if split_off.any():
+        section.add_text(
+            "No promoter or detractor share is shown for "
+            + ", ".join(str(INSTRUMENT_NAME[str(r)]) for r in by_role["role"][split_off])
+            + ": a part of its split into promoters, passives and detractors is too small."
+        )
     by_hybrid = ctx.shown("nps_by_hybrid")
     differences = hybrid_differences(ctx)
     section.add_text(
