@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import html
 import io
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -364,6 +367,21 @@ def test_two_runs_are_byte_identical_and_quiet_off_a_terminal(sample_report, tmp
     assert again.read_bytes() == sample_report.read_bytes()
     # stderr is captured here, not a terminal: no progress lines.
     assert capsys.readouterr().err == ""
+
+
+def test_another_process_with_another_hash_seed_writes_the_same_bytes(sample_report, tmp_path):
+    # Set and dict orders of strings change with the hash seed of the process: a
+    # section whose order leaked from one would differ between runs here.
+    out = tmp_path / "seed.html"
+    env = {**os.environ, "PYTHONHASHSEED": "12345"}
+    subprocess.run(
+        [sys.executable, "-m", "hxmetrics.report", "--out", str(out)],
+        check=True,
+        env=env,
+        capture_output=True,
+        timeout=600,
+    )
+    assert out.read_bytes() == sample_report.read_bytes()
 
 
 # -- inputs -----------------------------------------------------------------------------------

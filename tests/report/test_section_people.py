@@ -250,7 +250,8 @@ def test_a_hidden_kind_has_no_number_no_mark_and_no_part_in_the_flags(small):
 def test_hidden_flows_are_not_drawn(small):
     tab = table(small["page"], FLOWS)
     data = [t for t in small["page"].tables if t["caption"] == "" and t["header"][0] == "Period"]
-    drawn = {r[0] for r in data[0]["rows"]} if data else set()
+    assert data  # the figure's data table (its rows are the periods drawn)
+    drawn = {r[0] for r in data[0]["rows"]}
     partly = [cells for cells in tab["rows"] if DASH in cells[1:5]]
     assert partly  # the setting hides some counts
     for cells in partly:

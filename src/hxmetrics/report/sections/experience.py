@@ -140,6 +140,12 @@ def experience(report: Report, ctx: Context) -> None:
         ),
         how_to_read=HOW_TO_READ,
     )
+    if not ctx.has_responses:
+        section.add_note(
+            "No survey responses in the data: NPS, eNPS, partner NPS, CSAT and CES need a "
+            "responses table (answers to the NPS, csat and ces instruments)."
+        )
+        return
     by_role = ctx.shown("nps_by_role").copy()
     # A role whose promoter/passive/detractor split has a suppressed part (see the
     # distributions section) shows no promoter or detractor share: with the number of

@@ -181,6 +181,39 @@ GLOSSARY: dict[str, str] = {
         "The human experience index: the six core questions put on one scale from 0 "
         "(every answer 1 of 5) to 100 (every answer 5 of 5)."
     ),
+    "control limits and signals": (
+        "The band a control chart expects a measure to stay in by chance alone. A point "
+        "outside it, or a long run on one side of the centre line, is a signal: "
+        "something probably changed."
+    ),
+    "R²": (
+        "The share of the differences in the outcome (here the 0-10 recommend score) "
+        "that the questions together account for, from 0 (none) to 1 (all)."
+    ),
+    "difference in differences": (
+        "Compares how much a score moved for those followed up with how much it moved "
+        "for those not: the effect, if both would otherwise have moved alike."
+    ),
+    "Wilson interval": (
+        "An interval for a share (a response rate, an SLA attainment) that stays "
+        "sensible for small groups and shares near 0% or 100%."
+    ),
+    "effective sample size": (
+        "How many unweighted answers would give the same precision as the weighted "
+        "ones: the number of answers divided by the design effect."
+    ),
+    "turnover": (
+        "Leavers in a period divided by the average headcount of the period (start and "
+        "end): 50% means as many left as half the people usually there."
+    ),
+    "engagement kind": (
+        "How a worker or partner is engaged: full time, part time, gig, contractor; "
+        "for partners, supplier, reseller, driver and the like."
+    ),
+    "desk": (
+        "The team that handles a ticket (the tickets' team), as opposed to the team "
+        "that owns a touchpoint in the team ledger."
+    ),
 }
 
 #: The words linked to each entry in the report's text (see :class:`Term`'s forms: a
@@ -224,6 +257,14 @@ FORMS: dict[str, tuple[str, ...]] = {
     "unified vs siloed": ("unified", "siloed"),
     "hybrid": ("hybrid",),
     "HX index": ("HX index",),
+    "control limits and signals": ("control limits", "signal"),
+    "R²": ("R²",),
+    "difference in differences": ("difference in differences",),
+    "Wilson interval": ("Wilson interval", "Wilson"),
+    "effective sample size": ("effective sample size", "effective n"),
+    "turnover": ("turnover",),
+    "engagement kind": ("engagement kind",),
+    "desk": ("desk",),
 }
 
 
