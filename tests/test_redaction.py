@@ -37,7 +37,9 @@ def phones(draw: st.DrawFn) -> str:
     area = draw(st.one_of(st.none(), st.from_regex(r"\A\d{2,4}\Z")))
     rest = draw(st.lists(st.from_regex(r"\A\d{2,4}\Z"), min_size=2, max_size=4))
     digits = sum(len(g) for g in [area or "", *rest]) + (len(country) - 1 if country else 0)
-    if digits < 9:
+    # At least 9 digits, as the docstring says: one group of 4 was not always enough
+    # ("01-01" + "1234" has 8 digits and reads as the date 01-01-1234).
+    while digits < 9:
         rest.append("1234")
         digits += 4
     if digits > 15:
