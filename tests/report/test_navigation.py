@@ -5,6 +5,7 @@ figure's data behind a toggle, print-friendly CSS, one self-contained file.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import socket
@@ -102,6 +103,9 @@ def _call(base: str, method: str, path: str, body: Any = None) -> Any:
 @pytest.fixture(scope="module")
 def chrome() -> Iterator[Callable[..., Any]]:
     if CHROMIUM is None or CHROMEDRIVER is None:
+        # As test_browser: .ci/run installs the browser and requires it.
+        if os.environ.get("HXMETRICS_REQUIRE_BROWSER"):
+            pytest.fail("HXMETRICS_REQUIRE_BROWSER is set but chromium/chromedriver are missing.")
         pytest.skip("needs chromium and chromedriver (Debian's chromium-driver)")
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
