@@ -93,7 +93,7 @@ from hxmetrics.privacy import (
     looks_personal,
     shown_totals,
 )
-from hxmetrics.tables import ROSTERS, SUFFIXES, TABLES, read_table, validate
+from hxmetrics.tables import OPTIONAL_TABLES, ROSTERS, SUFFIXES, TABLES, read_table, validate
 
 # JobError is defined in hxmetrics.errors; ``hxmetrics.jobs.JobError`` is kept for callers.
 __all__ = [
@@ -296,11 +296,14 @@ def _inputs(raw: Mapping[str, Any], path: Path) -> dict[str, Path]:
     if not inputs_raw:
         raise JobError(f"{path}: [inputs] names no table files.")
     inputs = {}
+    # The contract's tables and its optional ones (teams, comments, invitations, ticket
+    # events): the report reads them all; measures take the ones they need.
+    contract = (*TABLES, *OPTIONAL_TABLES)
     for table, rel in inputs_raw.items():
-        if table not in TABLES:
+        if table not in contract:
             raise JobError(
-                f"[inputs]: unknown table {table!r}; the contract has {', '.join(TABLES)}."
-                + did_you_mean(table, TABLES)
+                f"[inputs]: unknown table {table!r}; the contract has {', '.join(contract)}."
+                + did_you_mean(table, contract)
             )
         file = (path.parent / str(rel)).resolve()
         if not file.is_file():
@@ -308,7 +311,7 @@ def _inputs(raw: Mapping[str, Any], path: Path) -> dict[str, Path]:
         if file.suffix.lower() not in SUFFIXES:
             raise JobError(f"[inputs].{table}: expected .csv or .parquet, got {file}")
         inputs[table] = file
-    return {t: inputs[t] for t in TABLES if t in inputs}
+    return {t: inputs[t] for t in contract if t in inputs}
 
 
 def job_inputs(path: str | os.PathLike[str]) -> dict[str, Path]:

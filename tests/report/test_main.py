@@ -411,6 +411,14 @@ def test_a_job_file_names_the_inputs(api, tmp_path):
     tables = _tables_from_job(job)
     assert list(tables) == ["workers", "responses"]
     assert len(tables["responses"]) == len(org.responses)
+    # The optional tables too (a report reads comments, teams, invitations, ticket events).
+    _write_csvs({"comments": org.comments, "teams": org.teams}, tmp_path / "in")
+    both = tmp_path / "both.toml"
+    both.write_text(
+        '[inputs]\nworkers = "in/workers.csv"\nresponses = "in/responses.csv"\n'
+        'comments = "in/comments.csv"\nteams = "in/teams.csv"\n[output]\ndir = "out"\n'
+    )
+    assert list(_tables_from_job(both)) == ["workers", "responses", "teams", "comments"]
     bad = tmp_path / "bad.toml"
     bad.write_text('[inputs]\nworker = "in/workers.csv"\n')
     with pytest.raises(ParameterError, match="unknown table 'worker'"):
