@@ -578,13 +578,21 @@ def _correlations(values: np.ndarray, base: np.ndarray, weight: np.ndarray) -> n
     """
     n, k1 = values.shape
     centred = values - (base @ values) / base.sum()
+    # The products of every pair of columns, once: each weighting's second moments are
+    # then one matrix product with them (one BLAS call for a whole chunk of weightings,
+    # instead of a (B, n, k) temporary and a batched product per chunk).
+    upper = np.triu_indices(k1)
+    pairs = centred[:, upper[0]] * centred[:, upper[1]]
     out = np.empty((weight.shape[0], k1, k1))
     chunk = max(1, int(4e6 // (n * k1)))
     for start in range(0, weight.shape[0], chunk):
         part = weight[start : start + chunk]
         total = part.sum(axis=1)
         first = part @ centred
-        second = np.matmul(np.swapaxes(part[:, :, None] * centred[None], 1, 2), centred)
+        moments = part @ pairs
+        second = np.empty((len(part), k1, k1))
+        second[:, upper[0], upper[1]] = moments
+        second[:, upper[1], upper[0]] = moments
         cov = second - first[:, :, None] * first[:, None, :] / total[:, None, None]
         sd = np.sqrt(np.einsum("bii->bi", cov))
         with np.errstate(invalid="ignore", divide="ignore"):
