@@ -562,27 +562,41 @@ def _bootstrap_correlations(
     base = np.ones(n) if w is None else w
     out = np.empty((n_resamples, k1, k1))
     chunk = max(1, int(4e6 // (n * k1)))
+    columns = _centred_pairs(values, base)  # once for every resample
     for start in range(0, n_resamples, chunk):
         b = min(chunk, n_resamples - start)
         weight = _resample_counts(n, b, rng) * base[None, :]
-        out[start : start + b] = _correlations(values, base, weight)
+        out[start : start + b] = _correlations(values, base, weight, columns=columns)
     return out
 
 
-def _correlations(values: np.ndarray, base: np.ndarray, weight: np.ndarray) -> np.ndarray:
+def _centred_pairs(values: np.ndarray, base: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The columns centred at the ``base``-weighted mean, and the products of every pair
+    of them (upper triangle, row by row)."""
+    centred = values - (base @ values) / base.sum()
+    upper = np.triu_indices(values.shape[1])
+    return centred, centred[:, upper[0]] * centred[:, upper[1]]
+
+
+def _correlations(
+    values: np.ndarray,
+    base: np.ndarray,
+    weight: np.ndarray,
+    *,
+    columns: tuple[np.ndarray, np.ndarray] | None = None,
+) -> np.ndarray:
     """Weighted correlation matrices, one per row of ``weight`` ``(B, n)``.
 
-    The moments are batched matrix products, on the columns centred at the full
-    sample's (``base``-weighted) mean, which keeps the one-pass covariance free of
-    cancellation.
+    The moments are matrix products, on the columns centred at the full sample's
+    (``base``-weighted) mean, which keeps the one-pass covariance free of cancellation.
+    The products of every pair of columns are formed once (``columns``, from
+    :func:`_centred_pairs`, may be given when called again on the same rows): each
+    weighting's second moments are then one BLAS product with them, instead of a
+    ``(B, n, k)`` temporary and a batched product.
     """
     n, k1 = values.shape
-    centred = values - (base @ values) / base.sum()
-    # The products of every pair of columns, once: each weighting's second moments are
-    # then one matrix product with them (one BLAS call for a whole chunk of weightings,
-    # instead of a (B, n, k) temporary and a batched product per chunk).
+    centred, pairs = _centred_pairs(values, base) if columns is None else columns
     upper = np.triu_indices(k1)
-    pairs = centred[:, upper[0]] * centred[:, upper[1]]
     out = np.empty((weight.shape[0], k1, k1))
     chunk = max(1, int(4e6 // (n * k1)))
     for start in range(0, weight.shape[0], chunk):
