@@ -187,6 +187,7 @@ def test_every_notebook_is_rendered_on_the_site() -> None:
     assert not missing, f"notebooks not in the index's toctree: {missing}"
     # Read by MyST-NB from docs/notebooks/, where docs/conf.py executes them first
     # (so MyST-NB does not execute them again); nothing of that folder is committed.
+    # _conf_literal returns object (any literal of conf.py); here it is the list.
     assert "myst_nb" in _conf_literal("extensions")  # type: ignore[operator]
     assert _conf_literal("nb_execution_mode") == "off"
     conf = (DOCS / "conf.py").read_text(encoding="utf-8")

@@ -13,6 +13,7 @@ fails the run rather than passing it silently.
 from __future__ import annotations
 
 import base64
+import contextlib
 import io
 import json
 import os
@@ -75,11 +76,17 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[_Driver]:
+@contextlib.contextmanager
+def webdriver(args: list[str], *, logs: bool = False) -> Iterator[_Driver]:
+    """A ChromeDriver with one Chromium session (``args``), closed on exit.
+
+    Skips without the browser, except where ``HXMETRICS_REQUIRE_BROWSER`` is set.
+    ``logs``: keep the page's console messages (``/se/log``).
+    """
     if CHROMIUM is None or CHROMEDRIVER is None:
         if os.environ.get("HXMETRICS_REQUIRE_BROWSER"):
             pytest.fail("HXMETRICS_REQUIRE_BROWSER is set but chromium/chromedriver are missing.")
+        # The README's test command on a machine without the browser: skipped, said why.
         pytest.skip("needs Debian's chromium and chromium-driver (installed by .ci/run)")
     port = _free_port()
     process = subprocess.Popen(
@@ -93,12 +100,12 @@ def browser() -> Iterator[_Driver]:
                 break
             except OSError:
                 time.sleep(0.05)
-        options = {"binary": CHROMIUM, "args": ARGS}
-        capabilities = {
+        capabilities: dict[str, Any] = {
             "browserName": "chrome",
-            "goog:chromeOptions": options,
-            "goog:loggingPrefs": {"browser": "ALL"},
+            "goog:chromeOptions": {"binary": CHROMIUM, "args": args},
         }
+        if logs:
+            capabilities["goog:loggingPrefs"] = {"browser": "ALL"}
         opened = driver.call("POST", "/session", {"capabilities": {"alwaysMatch": capabilities}})
         driver.session = opened["sessionId"]
         yield driver
@@ -106,6 +113,12 @@ def browser() -> Iterator[_Driver]:
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[_Driver]:
+    with webdriver(ARGS, logs=True) as driver:
+        yield driver
 
 
 @pytest.fixture(scope="module")

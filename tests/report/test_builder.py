@@ -402,6 +402,7 @@ def test_terms_link_only_to_defined_anchors_and_reports_without_terms_are_unchan
     assert report.to_html() == plain
     assert 'class="term"' not in plain
     with pytest.raises(ParameterError, match="Term"):
+        # A plain string where a Term is needed: the wrong type on purpose (the error).
         report.link_terms(["omega"])  # type: ignore[list-item]
 
 

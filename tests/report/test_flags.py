@@ -222,6 +222,7 @@ def test_a_hidden_reference_shows_no_comparison():
     section = report.add_section("s", "S")
     experience._flagged_table(
         section,
+        # A stand-in with only what _flagged_table reads, not a full Context.
         Ctx(),  # type: ignore[arg-type]
         _result({"none"}),
         ["group", "n", "in_box", "estimate", "ci_low", "ci_high"],

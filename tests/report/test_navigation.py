@@ -4,14 +4,7 @@ figure's data behind a toggle, print-friendly CSS, one self-contained file.
 
 from __future__ import annotations
 
-import json
-import os
 import re
-import shutil
-import socket
-import subprocess
-import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +16,7 @@ from hxmetrics.plotting import new_figure
 from hxmetrics.report import Report
 from hxmetrics.report.sections import SECTIONS
 from tests.report.html_page import parse
+from tests.report.test_browser import ARGS, webdriver
 
 
 def _sections(page: str) -> list[str]:
@@ -87,60 +81,16 @@ def test_print_css_and_one_self_contained_file(sample_html):
 
 
 # -- in a browser: the bar at three widths, toggles open on paper ----------------------------
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMEDRIVER = shutil.which("chromedriver")
-
-
-def _call(base: str, method: str, path: str, body: Any = None) -> Any:
-    data = None if body is None else json.dumps(body).encode("utf-8")
-    request = urllib.request.Request(
-        base + path, method=method, data=data, headers={"Content-Type": "application/json"}
-    )
-    with urllib.request.urlopen(request, timeout=120) as response:
-        return json.loads(response.read())["value"]
-
-
 @pytest.fixture(scope="module")
 def chrome() -> Iterator[Callable[..., Any]]:
-    if CHROMIUM is None or CHROMEDRIVER is None:
-        # As test_browser: .ci/run installs the browser and requires it.
-        if os.environ.get("HXMETRICS_REQUIRE_BROWSER"):
-            pytest.fail("HXMETRICS_REQUIRE_BROWSER is set but chromium/chromedriver are missing.")
-        pytest.skip("needs chromium and chromedriver (Debian's chromium-driver)")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = int(s.getsockname()[1])
-    process = subprocess.Popen(
-        [CHROMEDRIVER, f"--port={port}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(200):
-            try:
-                _call(base, "GET", "/status")
-                break
-            except OSError:
-                time.sleep(0.05)
-        args = [
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-        ]
-        caps = {"browserName": "chrome", "goog:chromeOptions": {"binary": CHROMIUM, "args": args}}
-        session = _call(base, "POST", "/session", {"capabilities": {"alwaysMatch": caps}})
-        sid = session["sessionId"]
+    # The window's size is set by each test (the bar at three widths).
+    args = [a for a in ARGS if not a.startswith("--window-size")]
+    with webdriver(args) as driver:
 
         def run(method: str, path: str, body: Any = None) -> Any:
-            return _call(base, method, f"/session/{sid}{path}", body)
+            return driver.call(method, f"/session/{driver.session}{path}", body)
 
         yield run
-        _call(base, "DELETE", f"/session/{sid}")
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
 
 
 def _fourteen_sections(path: Path) -> Path:

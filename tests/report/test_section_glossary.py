@@ -71,6 +71,7 @@ def test_every_required_term_has_one_or_two_plain_sentences():
 def test_the_glossary_needs_no_data():
     # The section reads nothing from the context: any input, even none, gets it whole.
     report = Report(title="t")
+    # None where a Context is typed: on purpose, to show the section reads none of it.
     glossary.section(report, None)  # type: ignore[arg-type]
     page = report.to_html()
     ids = re.findall(r'<dt id="(g-[^"]+)">', page)

@@ -117,6 +117,7 @@ def flows_by_year(episodes: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
     for year in range(first, as_of.year + 1):
         lo = pd.Timestamp(year, 1, 1)
         hi = pd.Timestamp(year + 1, 1, 1) if year < as_of.year else as_of + pd.Timedelta(1, "ns")
+        # A one-line local helper (headcount on a day) kept beside its loop; E731 is style.
         at = lambda t: int(((w["start"] < t) & (end.isna() | (end >= t))).sum())  # noqa: E731
         rows.append(
             {

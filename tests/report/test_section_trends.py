@@ -243,6 +243,7 @@ def trends_only(tables: dict[str, pd.DataFrame], **options: object) -> str:
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr("hxmetrics.report.sections.PLANS", (trends.plan,))
         mp.setattr(report_main, "SECTIONS", (("Trends", trends.section),))
+        # options is a plain dict of keyword arguments (min_n=...): mypy cannot type it.
         return build_report(tables, **options).to_html()  # type: ignore[arg-type]
 
 
