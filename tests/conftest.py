@@ -8,8 +8,16 @@ import shutil
 from collections.abc import Iterator
 from typing import Any
 
-import pytest
-from hypothesis import HealthCheck, settings
+# One BLAS/OpenMP thread per test process: `pytest -n 2` runs two workers on two cores,
+# and BLAS's own threads on top of them oversubscribe the cores (the README's test command
+# took 12m51s without this and 7m42s with it, issue 18's note). Set before numpy is
+# imported by any test module; the workers inherit the environment. A value the caller
+# set wins.
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import pytest  # noqa: E402  (after the thread limits above, on purpose)
+from hypothesis import HealthCheck, settings  # noqa: E402  (same)
 
 # CI runs the same examples every time (derandomised) so a red build is reproducible;
 # locally hypothesis explores. Deadlines are off: CI machines are shared and timing is noise.
