@@ -1,0 +1,525 @@
+"""A job's inputs, scanned lazily on the job's engine.
+
+An ``[inputs]`` entry of a job file names one table's data. It may be
+
+- a file, ``"responses.csv"`` or ``"responses.parquet"``;
+- a glob, ``"data/responses-*.parquet"`` (every matching file, in sorted order; one format);
+- a folder, ``"data/responses/"``: every CSV or Parquet file below it (hidden files and
+  names starting with ``_``, such as Spark's ``_SUCCESS``, are skipped), hive-partitioned
+  when its sub-folders are named ``key=value`` (the keys become text columns);
+- a DuckDB database table, ``"duckdb:path/to/file.duckdb::table"`` (or ``::schema.table``);
+- on Spark, a catalogue table, ``"spark:db.table"``.
+
+Relative paths are relative to the job file. :func:`parse_input` checks an entry,
+:func:`scan` gives the engine's native frame without reading the data into Python:
+pandas reads eagerly (as :func:`hxmetrics.tables.read_table` always has), Polars scans
+(``scan_parquet``/``scan_csv``), DuckDB reads on the job's one connection
+(``read_parquet``/``read_csv``), Spark through ``spark.read``. CSV values are read as
+text on every engine, with pandas' default missing-value markers, so that the table
+contract (:func:`hxmetrics.tables.validate_lazy`) coerces the same text everywhere;
+Parquet and database columns keep their own types.
+"""
+
+from __future__ import annotations
+
+import glob as _glob
+import hashlib
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote
+
+import pandas as pd
+
+from hxmetrics.errors import JobError
+
+__all__ = [
+    "NA_VALUES",
+    "InputSpec",
+    "checksum",
+    "count_rows",
+    "parse_input",
+    "scan",
+]
+
+#: The text pandas reads as missing in a CSV file (``pandas.read_csv``'s default
+#: ``na_values``, with ``keep_default_na=True`` as :func:`hxmetrics.tables.read_table`
+#: reads): every engine reads the same cells as missing.
+NA_VALUES: tuple[str, ...] = (
+    "",
+    "#N/A",
+    "#N/A N/A",
+    "#NA",
+    "-1.#IND",
+    "-1.#QNAN",
+    "-NaN",
+    "-nan",
+    "1.#IND",
+    "1.#QNAN",
+    "<NA>",
+    "N/A",
+    "NA",
+    "NULL",
+    "NaN",
+    "None",
+    "n/a",
+    "nan",
+    "null",
+)
+
+_FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
+_TABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*){0,2}")
+#: Hive's name for a partition whose value is missing.
+_HIVE_NULL = "__HIVE_DEFAULT_PARTITION__"
+_ENGINES = ("pandas", "polars", "duckdb", "spark")
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """One checked ``[inputs]`` entry.
+
+    Attributes
+    ----------
+    text : str
+        The entry as written in the job file.
+    kind : {"file", "glob", "directory", "duckdb", "spark"}
+        What it names.
+    location : str
+        What the manifest shows: the absolute file, pattern or folder, or the table as
+        ``duckdb:/abs/file.duckdb::table`` / ``spark:db.table``.
+    files : tuple of Path
+        The data files, sorted (empty for a database table).
+    root : Path or None
+        The folder file names are relative to in the checksum (a glob's fixed part, the
+        folder), or the DuckDB database file.
+    table : str or None
+        The database or catalogue table.
+    format : {"csv", "parquet"} or None
+        The files' format.
+    hive : tuple of str
+        Partition keys of a hive-partitioned folder, outermost first.
+    """
+
+    text: str
+    kind: str
+    location: str
+    files: tuple[Path, ...] = ()
+    root: Path | None = None
+    table: str | None = None
+    format: str | None = None
+    hive: tuple[str, ...] = ()
+
+    @property
+    def path(self) -> Path | None:
+        """The one file of a ``file`` entry (None otherwise)."""
+        return self.files[0] if self.kind == "file" else None
+
+
+def _format_of(files: Sequence[Path], where: str) -> str:
+    formats = {_FORMATS.get(f.suffix.lower()) for f in files}
+    if None in formats:
+        odd = next(f for f in files if f.suffix.lower() not in _FORMATS)
+        raise JobError(f"{where}: expected .csv or .parquet files, got {odd}")
+    if len(formats) > 1:
+        raise JobError(
+            f"{where}: mixes CSV and Parquet files; one input is one format "
+            "(CSV is read as text, Parquet with its own types)."
+        )
+    return str(formats.pop())
+
+
+def _visible(rel: Path) -> bool:
+    # Spark and Hadoop write _SUCCESS, _metadata and .crc files beside the data.
+    return not any(part.startswith((".", "_")) for part in rel.parts)
+
+
+def _hive_keys(root: Path, files: Sequence[Path], where: str) -> tuple[str, ...]:
+    """The partition keys of a folder: every sub-folder named ``key=value``, the same
+    keys in the same order for every file; a flat folder has none."""
+    layouts = set()
+    for file in files:
+        parents = file.relative_to(root).parts[:-1]
+        keys = tuple(p.split("=", 1)[0] for p in parents if "=" in p)
+        if len(keys) != len(parents):
+            raise JobError(
+                f"{where}: {file.relative_to(root)} lies in a sub-folder not named "
+                "key=value; a folder input is flat or hive-partitioned (silo=workers/...)."
+            )
+        layouts.add(keys)
+    if len(layouts) > 1:
+        raise JobError(
+            f"{where}: the files are partitioned by different keys "
+            f"({' / '.join(sorted('/'.join(k) or '(none)' for k in layouts))})."
+        )
+    return layouts.pop()
+
+
+def _glob_root(pattern: str) -> Path:
+    parts = Path(pattern).parts
+    fixed = [p for p in parts[: next(i for i, p in enumerate(parts) if _glob.has_magic(p))]]
+    return Path(*fixed) if fixed else Path(".")
+
+
+def parse_input(raw: Any, *, base: Path, where: str) -> InputSpec:
+    """Check one ``[inputs]`` entry (relative paths are relative to ``base``).
+
+    Parameters
+    ----------
+    raw : str
+        The entry as written: a file, a glob, a folder, ``duckdb:file::table`` or
+        ``spark:db.table``.
+    base : Path
+        The job file's folder.
+    where : str
+        How errors name the entry (``[inputs].responses``).
+
+    Returns
+    -------
+    InputSpec
+
+    Raises
+    ------
+    JobError
+        No such file, a glob matching nothing, a folder without data files, mixed
+        formats, a malformed table name.
+
+    Examples
+    --------
+    >>> from pathlib import Path
+    >>> parse_input("spark:hx.responses", base=Path("."), where="[inputs].responses").kind
+    'spark'
+    """
+    if not isinstance(raw, str) or not raw:
+        raise JobError(f"{where}: expected a path (a string); got {raw!r}.")
+    if raw.startswith("spark:"):
+        name = raw.removeprefix("spark:")
+        if not _TABLE_NAME.fullmatch(name):
+            raise JobError(
+                f"{where}: {raw!r} is not a catalogue table; write spark:table or "
+                "spark:database.table."
+            )
+        return InputSpec(raw, "spark", f"spark:{name}", table=name)
+    if raw.startswith("duckdb:"):
+        file_part, sep, name = raw.removeprefix("duckdb:").rpartition("::")
+        if not sep or not file_part or not _TABLE_NAME.fullmatch(name):
+            raise JobError(
+                f"{where}: {raw!r} is not a DuckDB table; write "
+                "duckdb:path/to/file.duckdb::table (or ::schema.table)."
+            )
+        db = (base / file_part).resolve()
+        if not db.is_file():
+            raise JobError(f"{where}: no such DuckDB database file {db}")
+        return InputSpec(raw, "duckdb", f"duckdb:{db}::{name}", root=db, table=name)
+    target = base / raw
+    if _glob.has_magic(raw):
+        pattern = str(target.resolve().parent / target.name) if "**" not in raw else str(target)
+        root = _glob_root(pattern).resolve()
+        files = tuple(sorted(Path(p).resolve() for p in _glob.glob(pattern, recursive=True)))
+        files = tuple(f for f in files if f.is_file())
+        if not files:
+            raise JobError(f"{where}: no file matches {pattern}")
+        fmt = _format_of(files, where)
+        return InputSpec(raw, "glob", pattern, files=files, root=root, format=fmt)
+    resolved = target.resolve()
+    if resolved.is_dir():
+        files = tuple(
+            sorted(
+                f
+                for f in resolved.rglob("*")
+                if f.is_file()
+                and _visible(f.relative_to(resolved))
+                and f.suffix.lower() in _FORMATS
+            )
+        )
+        if not files:
+            raise JobError(f"{where}: the folder {resolved} holds no .csv or .parquet file")
+        fmt = _format_of(files, where)
+        hive = _hive_keys(resolved, files, where)
+        return InputSpec(
+            raw, "directory", str(resolved), files=files, root=resolved, format=fmt, hive=hive
+        )
+    if not resolved.is_file():
+        raise JobError(f"{where}: no such file {resolved}")
+    if resolved.suffix.lower() not in _FORMATS:
+        raise JobError(f"{where}: expected .csv or .parquet, got {resolved}")
+    return InputSpec(
+        raw,
+        "file",
+        str(resolved),
+        files=(resolved,),
+        root=resolved.parent,
+        format=_FORMATS[resolved.suffix.lower()],
+    )
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def checksum(spec: InputSpec) -> tuple[str | None, str | None]:
+    """The input's SHA-256 and, when there is none, why.
+
+    A file: over its bytes. A glob or a folder: over the text of its sorted
+    ``"<name relative to the folder>\\t<sha256 of the file>\\n"`` lines (so that a renamed,
+    added, removed or changed file changes it). A database table: ``None`` (a table has
+    no bytes of its own to hash; the reason says so).
+    """
+    if spec.kind == "file":
+        return _file_sha256(spec.files[0]), None
+    if spec.kind in ("glob", "directory"):
+        assert spec.root is not None  # set for every file input
+        lines = "".join(
+            f"{f.relative_to(spec.root).as_posix()}\t{_file_sha256(f)}\n" for f in spec.files
+        )
+        return hashlib.sha256(lines.encode()).hexdigest(), None
+    return None, (
+        "a database table has no file to checksum; its content is not fixed by this "
+        "manifest (rows counts it)"
+    )
+
+
+def count_rows(frame: Any) -> int:
+    """The number of rows of a native frame, counted on its engine (one number back)."""
+    if isinstance(frame, pd.DataFrame):
+        return len(frame)
+    import narwhals as nw
+
+    return int(nw.from_native(frame).lazy().select(nw.len()).collect().item())
+
+
+# ---------------------------------------------------------------- the engines
+
+
+def _partitions(spec: InputSpec, file: Path) -> dict[str, str | None]:
+    assert spec.root is not None
+    parents = file.relative_to(spec.root).parts[:-1]
+    out: dict[str, str | None] = {}
+    for part in parents:
+        key, value = part.split("=", 1)
+        text = unquote(value)
+        out[key] = None if text == _HIVE_NULL else text
+    return out
+
+
+def _scan_pandas(spec: InputSpec, connection: Any) -> pd.DataFrame:
+    from hxmetrics.tables import read_table
+
+    if spec.kind == "duckdb":
+        # The pandas engine reads its inputs into memory (as it always has).
+        relation = _duckdb_table(spec, connection)
+        out: pd.DataFrame = relation.df()
+        return out
+    frames = []
+    for file in spec.files:
+        frame = read_table(file)
+        for key, value in _partitions(spec, file).items():
+            frame[key] = pd.Series([value] * len(frame), index=frame.index, dtype="str")
+        frames.append(frame)
+    if len(frames) == 1:
+        return frames[0]
+    return pd.concat(frames, ignore_index=True)
+
+
+def _check_csv_headers(spec: InputSpec) -> None:
+    """The header checks of :func:`hxmetrics.tables.read_table` (a repeated column name,
+    not UTF-8, an empty file): they read the first line only, so the lazy engines get
+    the same errors as pandas for them."""
+    from hxmetrics.tables import _csv_header
+
+    for file in spec.files:
+        _csv_header(file)
+
+
+def _scan_polars(spec: InputSpec, connection: Any) -> Any:
+    import polars as pl
+
+    if spec.kind == "duckdb":
+        # DuckDB streams the table to Polars as record batches when the plan runs.
+        return _duckdb_table(spec, connection).pl(lazy=True)
+    files = [str(f) for f in spec.files]
+    if spec.format == "parquet":
+        return pl.scan_parquet(
+            files,
+            hive_partitioning=bool(spec.hive),
+            hive_schema={k: pl.String for k in spec.hive} if spec.hive else None,
+            try_parse_hive_dates=False,
+        )
+    _check_csv_headers(spec)
+
+    def one(file: str) -> Any:
+        return pl.scan_csv(
+            file,
+            infer_schema=False,
+            null_values=list(NA_VALUES),
+        )
+
+    if not spec.hive:
+        return pl.scan_csv(files, infer_schema=False, null_values=list(NA_VALUES))
+    # scan_csv has no hive partitioning: each file gets its partition values as text.
+    return pl.concat(
+        [
+            one(str(f)).with_columns(
+                pl.lit(v, dtype=pl.String).alias(k) for k, v in _partitions(spec, f).items()
+            )
+            for f in spec.files
+        ],
+        how="vertical",
+    )
+
+
+def _sql_list(values: Sequence[str]) -> str:
+    return "[" + ", ".join("'" + v.replace("'", "''") + "'" for v in values) + "]"
+
+
+def _duckdb_table(spec: InputSpec, connection: Any) -> Any:
+    """A DuckDB database table, attached read-only on ``connection`` (one attachment per
+    database file)."""
+    import duckdb
+
+    if connection is None:
+        connection = duckdb.connect()
+    assert spec.root is not None  # set for every database entry
+    assert spec.table is not None
+    alias = "hx_" + hashlib.sha256(str(spec.root).encode()).hexdigest()[:12]
+    attached = {
+        row[0] for row in connection.sql("select database_name from duckdb_databases()").fetchall()
+    }
+    if alias not in attached:
+        connection.execute(f"ATTACH {_sql_list([str(spec.root)])[1:-1]} AS {alias} (READ_ONLY)")
+    parts = spec.table.split(".")
+    qualified = ".".join(f'"{p}"' for p in [alias, *(["main"] if len(parts) == 1 else []), *parts])
+    try:
+        return connection.sql(f"SELECT * FROM {qualified}")
+    except duckdb.Error as exc:
+        raise JobError(f"{spec.text}: the table cannot be read ({exc})") from None
+
+
+def _scan_duckdb(spec: InputSpec, connection: Any) -> Any:
+    if connection is None:
+        raise JobError("the duckdb engine scans on the job's connection; none was given.")
+    if spec.kind == "duckdb":
+        return _duckdb_table(spec, connection)
+    files = _sql_list([str(f) for f in spec.files])
+    hive = "true" if spec.hive else "false"
+    if spec.format == "parquet":
+        return connection.sql(
+            f"SELECT * FROM read_parquet({files}, hive_partitioning = {hive}, "
+            "hive_types_autocast = false)"
+        )
+    _check_csv_headers(spec)
+    # The dialect is pandas' (comma, double quote doubled inside quotes), not sniffed.
+    return connection.sql(
+        f"SELECT * FROM read_csv({files}, header = true, all_varchar = true, "
+        f"delim = ',', quote = '\"', escape = '\"', nullstr = {_sql_list(NA_VALUES)}, "
+        f"hive_partitioning = {hive}, hive_types_autocast = false)"
+    )
+
+
+def spark_session(connection: Any = None) -> Any:
+    """``connection`` if given, else the active SparkSession (or a new local one)."""
+    if connection is not None:
+        return connection
+    from pyspark.sql import SparkSession
+
+    return SparkSession.getActiveSession() or SparkSession.builder.getOrCreate()
+
+
+def _scan_spark(spec: InputSpec, connection: Any) -> Any:
+    spark = spark_session(connection)
+    if spec.kind == "spark":
+        assert spec.table is not None
+        return spark.table(spec.table)
+    if spec.kind == "duckdb":
+        raise JobError(
+            f"{spec.text}: Spark cannot read a DuckDB database table; export it to Parquet "
+            "(COPY ... TO 'file.parquet') or run the job with engine duckdb or polars."
+        )
+    from pyspark.sql import functions as F
+
+    files = [str(f) for f in spec.files]
+    reader = spark.read
+    if spec.hive:
+        assert spec.root is not None
+        reader = reader.option("basePath", str(spec.root))
+    # Partition values stay text, as on the other engines (Spark would infer numbers).
+    key = "spark.sql.sources.partitionColumnTypeInference.enabled"
+    previous = spark.conf.get(key)
+    spark.conf.set(key, "false")
+    try:
+        if spec.format == "parquet":
+            return reader.parquet(*files)
+        _check_csv_headers(spec)
+        # Every value as text (no inferSchema), pandas' dialect (a quote doubled inside
+        # quotes), and a malformed row is an error rather than silently dropped.
+        frame = reader.csv(
+            files,
+            header=True,
+            inferSchema=False,
+            quote='"',
+            escape='"',
+            encoding="UTF-8",
+            mode="FAILFAST",
+        )
+    finally:
+        spark.conf.set(key, previous)
+    # spark.read.csv knows one null marker: pandas' others are mapped here, lazily.
+    na = list(NA_VALUES)
+    return frame.select(
+        *[
+            F.when(F.col(f"`{c}`").isin(na), F.lit(None).cast("string"))
+            .otherwise(F.col(f"`{c}`"))
+            .alias(c)
+            for c in frame.columns
+        ]
+    )
+
+
+def scan(spec: InputSpec, engine: str, *, connection: Any = None) -> Any:
+    """The input as the engine's native frame, not read into Python.
+
+    Parameters
+    ----------
+    spec : InputSpec
+        A checked entry (:func:`parse_input`).
+    engine : {"pandas", "polars", "duckdb", "spark"}
+        pandas reads eagerly (``pandas.DataFrame``); Polars gives a ``LazyFrame``,
+        DuckDB a relation on ``connection``, Spark a ``pyspark.sql.DataFrame``.
+    connection : duckdb.DuckDBPyConnection or SparkSession, optional
+        The job's DuckDB connection (required for engine duckdb; used for a
+        ``duckdb:`` table on pandas and Polars), or the SparkSession (default: the
+        active one).
+
+    Returns
+    -------
+    native frame
+        CSV columns are text (missing markers as missing); Parquet and database
+        columns keep their types; partition keys of a hive folder are text columns
+        after the file's own.
+
+    Raises
+    ------
+    JobError
+        A catalogue table on an engine other than Spark, a DuckDB table on Spark.
+    ParameterError
+        A CSV header that cannot be read (as :func:`hxmetrics.tables.read_table`).
+    """
+    if engine not in _ENGINES:
+        raise JobError(f"engine must be one of {_ENGINES}; got {engine!r}.")
+    if spec.kind == "spark" and engine != "spark":
+        raise JobError(
+            f"{spec.text}: a Spark catalogue table is read on engine spark only; "
+            f"the job runs on {engine}."
+        )
+    if engine == "pandas":
+        return _scan_pandas(spec, connection)
+    if engine == "polars":
+        return _scan_polars(spec, connection)
+    if engine == "duckdb":
+        return _scan_duckdb(spec, connection)
+    return _scan_spark(spec, connection)
