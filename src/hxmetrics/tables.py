@@ -72,6 +72,7 @@ __all__ = [
     "silo_of",
     "table_from_filename",
     "validate",
+    "validate_lazy",
 ]
 
 #: The silos and the role each one records: silos plural, roles singular. The one
@@ -819,6 +820,65 @@ def validate(
     _fail(table, cases, df)
 
 
+def validate_lazy(frame: Any, *, table: str, instruments: Any = None) -> Any:
+    """Check ``frame`` against the contract for ``table`` where its data live; return it coerced.
+
+    The engine path of :func:`validate`: the same checks, written once with narwhals,
+    run on the engine that holds the data (pandas, Polars, DuckDB, Spark). Every
+    check's count comes back in one aggregate (a one-row table); only when a check
+    fails are its first example rows fetched (five per check, with their 0-based
+    position in the input as read). The table itself is never collected.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame, polars.LazyFrame, polars.DataFrame, duckdb.DuckDBPyRelation or pyspark.sql.DataFrame
+        The table as read: CSV columns as text, Parquet columns typed.
+    table : str
+        A table of the contract, as in :func:`validate`.
+    instruments : InstrumentCatalogue, optional
+        pandas only (see :func:`validate`); on another engine it raises
+        :class:`~hxmetrics.errors.ParameterError` rather than skip the check.
+
+    Returns
+    -------
+    frame of the same engine and kind (lazy stays lazy)
+        The contract's columns coerced as :func:`validate` does: text, ``Int64``,
+        ``Float64`` (NaN as missing) and naive UTC timestamps (Polars: ``ns``;
+        DuckDB ``TIMESTAMP`` and Spark ``TIMESTAMP_NTZ``: microseconds); other
+        columns as they are, in the same order. Lazy: the coercion runs when the
+        result is.
+
+    Raises
+    ------
+    InputTableError
+        With the message :func:`validate` gives for the same data read into pandas
+        (same checks, counts, example rows and masking). ``failure_cases`` holds the
+        examples of each check (at most five; the message has the full counts).
+    ParameterError
+        For what an engine cannot check: ``instruments=`` and the cross-row check of
+        ``teams`` off pandas, and timestamps finer than a microsecond on DuckDB and
+        Spark (their timestamps hold microseconds).
+
+    Notes
+    -----
+    "row N" is the 0-based position in the input as read: Polars
+    ``with_row_index``, DuckDB ``row_number() OVER ()`` (DuckDB keeps insertion
+    order), Spark ``zipWithIndex``; positions are computed only on the error path.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> from hxmetrics.tables import validate_lazy
+    >>> workers = pl.LazyFrame({"worker_id": ["w1"], "start": ["2024-01-01"],
+    ...                         "end": [None], "engagement": ["gig"]})
+    >>> validate_lazy(workers, table="workers").collect()["start"].dtype
+    Datetime(time_unit='ns', time_zone=None)
+    """
+    from hxmetrics._engine_tables import validate_lazy as _validate_lazy
+
+    return _validate_lazy(frame, table=table, instruments=instruments)
+
+
 def _cross_checks(
     coerced: pd.DataFrame, table: str, parents: dict[str, pd.DataFrame], instruments: Any
 ) -> None:
@@ -886,9 +946,18 @@ def _cases(column: str, check: str, raw: pd.Series, bad: np.ndarray) -> pd.DataF
     )
 
 
-def _fail(table: str, cases: pd.DataFrame, df: pd.DataFrame) -> NoReturn:
+def _fail(
+    table: str,
+    cases: pd.DataFrame,
+    df: pd.DataFrame,
+    *,
+    counts: dict[tuple[str, str], int] | None = None,
+    n_rows: int | None = None,
+) -> NoReturn:
+    """Raise the contract's error for ``cases`` (``counts``/``n_rows``: see :func:`_message`)."""
     cases = _masked(cases, df.index)
-    raise InputTableError(_message(table, cases, df), table=table, failure_cases=cases)
+    message = _message(table, cases, df, counts=counts, n_rows=n_rows)
+    raise InputTableError(message, table=table, failure_cases=cases)
 
 
 def _check_column_names(df: pd.DataFrame, table: str) -> None:
@@ -1262,8 +1331,20 @@ _HINTS = {
 }
 
 
-def _message(table: str, cases: pd.DataFrame, df: pd.DataFrame) -> str:
-    n_rows = cases["index"].dropna().nunique()
+def _message(
+    table: str,
+    cases: pd.DataFrame,
+    df: pd.DataFrame,
+    *,
+    counts: dict[tuple[str, str], int] | None = None,
+    n_rows: int | None = None,
+) -> str:
+    """The error's text. ``cases`` holds every failure, or (on an engine, see
+    :func:`validate_lazy`) only the first examples of each check: then ``counts``
+    gives each (column, check)'s number of failing rows and ``n_rows`` the number of
+    rows failing any check."""
+    if n_rows is None:
+        n_rows = cases["index"].dropna().nunique()
     n_checks = cases.groupby(["column", "check"], sort=False).ngroups
     rows = f" on {n_rows} row(s)" if n_rows else ""
     lines = [f"table {table!r} failed {n_checks} check(s){rows}:"]
@@ -1288,7 +1369,7 @@ def _message(table: str, cases: pd.DataFrame, df: pd.DataFrame) -> str:
             value = row["failure_case"]
             shown = value if isinstance(value, str) and value == marker else repr(value)
             examples.append(f"{where}{shown}")
-        count = len(group)
+        count = len(group) if counts is None else counts[(column, check)]
         where_col = "table-wide" if column == "<table>" else f"column {column!r}"
         hint = f" ({_HINTS[check]})" if check in _HINTS else ""
         lines.append(

@@ -1,0 +1,750 @@
+"""The table contract checked on the engine that holds the data (:func:`validate_lazy`).
+
+Each check of :func:`hxmetrics.tables.validate` is written once here with narwhals
+expressions: coercion (a value that is present but does not cast is a failure),
+``isin``, not-null, numeric ranges, uniqueness, and the ordering rules (``end`` not
+before ``start``). All counts come back from ONE aggregate (a one-row table). Only when a
+check fails does the engine return its first example rows (five per check) with their
+0-based position in the input; the message and ``failure_cases`` are then built by
+:mod:`hxmetrics.tables`' own helpers, so the text is the pandas path's.
+
+The order of the checks in a message follows the pandas path (pandera's order): values
+that are not scalars, timestamps (unreadable, out of range, mixed offsets), uniqueness,
+missing columns, other coercions, then per column (schema order) missing values and the
+column's value checks; value checks are skipped on a column whose values do not
+coerce, and the ordering rules run only when everything else passed.
+
+Engine-specific code (narwhals has no portable form for these): the row position on the
+error path, building a timestamp from its integer parts, and naive-UTC conversion of
+typed timestamps.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import narwhals as nw
+import pandas as pd
+
+from hxmetrics import tables as _t
+from hxmetrics.errors import InputTableError, ParameterError, did_you_mean
+
+__all__ = ["validate_lazy"]
+
+_ROW = "__hx_row"
+_DUP = "__hx_dup"
+_EXAMPLES = _t._EXAMPLES_PER_CHECK
+
+# Python's str.strip() whitespace, which the pandas path strips around timestamps and
+# which float() ignores around numbers (every engine's regex reads these characters).
+_WS = "[\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+_STRIP = f"^{_WS}+|{_WS}+\\z"
+# tables._ISO_TIMESTAMP with ASCII digits (\d is Unicode in Python and Rust, ASCII in
+# Java and RE2; pandas cannot parse other digits anyway) and \z (Java's $ also matches
+# before a final newline).
+_ISO_BODY = r"[0-9]{4}-[0-9]{2}-[0-9]{2}(?:[T ][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]{1,9})?)?)?"
+_ISO = f"^{_ISO_BODY}(?:Z|[+-][0-9]{{2}}(?::?[0-9]{{2}})?)?\\z"
+_FLOAT = r"^[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?\z"
+_INF = r"^[+-]?[iI][nN][fF](?:[iI][nN][iI][tT][yY])?\z"
+_NAN = r"^[+-]?[nN][aA][nN]\z"
+# At most 18 digits always fit an Int64 (pandas takes up to 9223372036854775807).
+_INT = r"^-?[0-9]{1,18}\z"
+# datetime64[ns] bounds in microseconds and the nanoseconds below them (pandas'
+# Timestamp.min/max: -9223372036854775807 and 9223372036854775807 ns).
+_MIN_US, _MIN_SUB = -9_223_372_036_854_776, 193
+_MAX_US, _MAX_SUB = 9_223_372_036_854_775, 807
+_DAY_US = 86_400_000_000
+
+_NOT_NULL = "not_nullable"
+_UNIQUE = "multiple_fields_uniqueness"
+_MISSING = "column_in_dataframe"
+_SCALAR = "scalar_value"
+
+
+def _engine(native: Any) -> str:
+    if isinstance(native, pd.DataFrame):
+        return "pandas"
+    module = type(native).__module__.split(".")[0]
+    if module == "polars":
+        return "polars"
+    if module in ("duckdb", "_duckdb"):
+        return "duckdb"
+    if module == "pyspark":
+        return "spark"
+    return module
+
+
+def validate_lazy(frame: Any, *, table: str, instruments: Any = None) -> Any:
+    """See :func:`hxmetrics.tables.validate_lazy` (the public door)."""
+    if not isinstance(table, str) or table not in _t._CONTRACT:
+        hint = did_you_mean(table, _t._CONTRACT) if isinstance(table, str) else ""
+        raise InputTableError(
+            f"unknown table {table!r}; the contract has {', '.join(_t._CONTRACT)}." + hint,
+            table=str(table),
+            failure_cases=_t._no_cases(),
+        )
+    engine = _engine(frame)
+    if engine == "pandas":
+        return _t.validate(frame, table=table, instruments=instruments)
+    if engine not in ("polars", "duckdb", "spark"):
+        raise ParameterError(
+            f"validate_lazy(table={table!r}): expected a pandas DataFrame, a Polars "
+            f"LazyFrame or DataFrame, a DuckDB relation or a Spark DataFrame; got "
+            f"{type(frame).__module__}.{type(frame).__name__}."
+        )
+    if instruments is not None:
+        # check_responses compares answers with the catalogue row by row and fits
+        # correlations for its keying warning: written for pandas only, and never
+        # silently skipped.
+        raise ParameterError(
+            f"validate_lazy(table={table!r}, instruments=...): the instrument catalogue "
+            f"check runs on pandas only, not on {engine}; validate the answers with "
+            "tables.validate(..., instruments=...) on pandas, or leave instruments out."
+        )
+    if table == "teams":
+        # check_teams (overlapping ownership across rows) is written for pandas only;
+        # teams is never validated on an engine without it.
+        raise ParameterError(
+            f"validate_lazy(table='teams'): the ownership-overlap check of teams runs on "
+            f"pandas only, not on {engine}; teams is the organisation's own small table: "
+            "read it with tables.read_table and check it with tables.validate."
+        )
+    eager = engine == "polars" and not _is_lazy_polars(frame)
+    native = frame.lazy() if eager else frame
+    out = _Validation(native, table=table, engine=engine).run()
+    return out.collect() if eager else out
+
+
+def _is_lazy_polars(frame: Any) -> bool:
+    import polars as pl
+
+    return isinstance(frame, pl.LazyFrame)
+
+
+@dataclass
+class _Check:
+    """One check: failing rows are ``mask``; ``value`` is what ``failure_cases`` shows."""
+
+    column: str
+    check: str
+    mask: nw.Expr
+    value: str | None  # the work column whose value is the failure case
+    kind: str  # how to show it: "raw", "null", "coerced", "ordering"
+    target: str = "string"  # the column's kind: string, int, float, datetime
+    after_coerce: bool = False  # skipped when the column has coercion failures
+    extra: tuple[str, str] = ("", "")  # ordering: (earlier, later) work columns
+    rule: tuple[str, str] = ("", "")  # ordering: (earlier, later) column names
+    key: str = field(default="")
+
+
+class _Validation:
+    def __init__(self, native: Any, *, table: str, engine: str) -> None:
+        self.native = native
+        self.table = table
+        self.engine = engine
+        self.schema = _t._schemas()[table]
+        frame = nw.from_native(native).lazy()
+        self.names = list(frame.collect_schema().names())
+        # Same refusal, same text as the pandas path (names only, no data).
+        _t._check_column_names(pd.DataFrame(columns=pd.Index(self.names, dtype=object)), table)
+        self.dtypes = dict(frame.collect_schema().items())
+        self.present = [c for c in self.schema.columns if c in self.names]
+        self.missing = [
+            c for c, col in self.schema.columns.items() if col.required and c not in self.names
+        ]
+        self.work_name = {c: f"__hx{i}_v" for i, c in enumerate(self.present)}
+        self.checks: list[_Check] = []
+        self.mixed: dict[str, tuple[_Check, _Check]] = {}
+        self.bounds: dict[str, tuple[_Check, _Check]] = {}
+        self.fine: dict[str, str] = {}  # datetime column -> flag of sub-microsecond values
+
+    # -- building the work frame ---------------------------------------------------
+    def _target(self, name: str) -> str:
+        dtype = str(self.schema.columns[name].dtype)
+        if dtype.startswith("datetime64"):
+            return "datetime"
+        if dtype == "Int64":
+            return "int"
+        if dtype == "float64":
+            return "float"
+        return "string"
+
+    def work(self, frame: nw.LazyFrame) -> nw.LazyFrame:
+        """``frame`` with, per contract column, its coerced value and check flags."""
+        self.checks = []
+        early_scalar: list[_Check] = []
+        early_dates: list[_Check] = []
+        coerce: list[_Check] = []
+        per_column: list[_Check] = []
+        stage1: list[nw.Expr] = []
+        for i, name in enumerate(self.present):
+            p = f"__hx{i}_"
+            dtype = self.dtypes[name]
+            raw = nw.col(name)
+            if _is_non_scalar(dtype):
+                # Lists, structs, bytes: never a contract value (tables._non_scalar_values).
+                stage1.append(_present(raw).alias(p + "scalar"))
+                early_scalar.append(_Check(name, _SCALAR, nw.col(p + "scalar"), name, "raw"))
+                text = nw.lit(None, nw.String)
+                dtype = nw.String()
+            elif isinstance(dtype, (nw.Categorical, nw.Enum)):
+                text = raw.cast(nw.String)
+                dtype = nw.String()
+            else:
+                text = raw
+            stage1.append(text.alias(p + "raw"))
+        frame = frame.with_columns(stage1) if stage1 else frame
+
+        stage2: list[nw.Expr] = []
+        stage3: list[nw.Expr] = []
+        stage4: list[nw.Expr] = []
+        stage5: list[nw.Expr] = []
+        native_ts: list[str] = []
+        for i, name in enumerate(self.present):
+            p = f"__hx{i}_"
+            raw = nw.col(p + "raw")
+            dtype = self.dtypes[name]
+            if _is_non_scalar(dtype) or isinstance(dtype, (nw.Categorical, nw.Enum)):
+                dtype = nw.String()
+            target = self._target(name)
+            column = self.schema.columns[name]
+            value = p + "v"
+            fails_coerce: nw.Expr | None = None
+            if target == "datetime":
+                if dtype == nw.String:
+                    first, second, third = _timestamp_parts(raw, p)
+                    stage2.extend(first)
+                    stage3.extend(second)
+                    stage4.extend(third)
+                    native_ts.append(p)
+                    unreadable = _present(raw) & ~nw.col(p + "ok")
+                    naive = nw.col(p + "ok") & ~nw.col(p + "aware")
+                    aware = nw.col(p + "ok") & nw.col(p + "aware")
+                    outside = nw.col(p + "ok") & ~nw.col(p + "inb")
+                    early_dates.append(_Check(name, _t._COERCE_DATETIME, unreadable, name, "raw"))
+                    b_naive = _Check(name, _t._IN_BOUNDS, outside & naive, name, "raw")
+                    b_aware = _Check(name, _t._IN_BOUNDS, outside & aware, name, "raw")
+                    m_naive = _Check(name, _t._MIXED_ZONES, naive, name, "raw")
+                    m_aware = _Check(name, _t._MIXED_ZONES, aware, name, "raw")
+                    self.bounds[name] = (b_naive, b_aware)
+                    self.mixed[name] = (m_naive, m_aware)
+                    early_dates.extend([b_naive, b_aware, m_naive, m_aware])
+                    if self.engine != "polars":
+                        self.fine[name] = p + "fine"
+                        stage5.append(
+                            (nw.col(p + "valid") & (nw.col(p + "sub") != 0)).alias(p + "fine")
+                        )
+                elif isinstance(dtype, (nw.Datetime, nw.Date)):
+                    stage2.append(raw.alias(p + "typed"))
+                    native_ts.append(p)
+                else:
+                    # Numbers or booleans are not timestamps in the contract's terms.
+                    stage2.append(nw.lit(None, nw.String).alias(p + "typed"))
+                    native_ts.append(p)
+                    early_dates.append(
+                        _Check(name, _t._COERCE_DATETIME, _present(raw), name, "raw")
+                    )
+            elif target == "float":
+                coerced, bad = _to_float(raw, dtype)
+                stage2.append(coerced.alias(value))
+                fails_coerce = bad
+            elif target == "int":
+                coerced, bad = _to_int(raw, dtype)
+                stage2.append(coerced.alias(value))
+                fails_coerce = bad
+            else:
+                stage2.append((raw if dtype == nw.String else raw.cast(nw.String)).alias(value))
+            if fails_coerce is not None:
+                label = f"coerce_dtype('{column.dtype}')"
+                coerce.append(_Check(name, label, fails_coerce, name, "raw", after_coerce=False))
+            if not column.nullable:
+                per_column.append(
+                    _Check(name, _NOT_NULL, raw.is_null() & ~self._scalar_flag(i), None, "null",
+                           target=target)
+                )
+            for check in column.checks:
+                per_column.append(
+                    _Check(name, _check_label(check), _check_mask(check, nw.col(value)), value,
+                           "coerced", target=target, after_coerce=True)
+                )
+        for stage in (stage2, stage3, stage4, stage5):
+            if stage:
+                frame = frame.with_columns(stage)
+        if native_ts:
+            frame = self._timestamps(frame, native_ts)
+        unique = self._unique_checks()
+        ordering = [
+            _Check(
+                rule.later,
+                rule.name,
+                _present(nw.col(self.work_name[rule.later]))
+                & (nw.col(self.work_name[rule.later]) < nw.col(self.work_name[rule.earlier])),
+                None,
+                "ordering",
+                extra=(self.work_name[rule.earlier], self.work_name[rule.later]),
+                rule=(rule.earlier, rule.later),
+            )
+            for rule in _t._ORDERINGS.get(self.table, ())
+            if rule.earlier in self.work_name and rule.later in self.work_name
+        ]
+        self.checks = [*early_scalar, *early_dates, *unique, *coerce, *per_column, *ordering]
+        for k, check in enumerate(self.checks):
+            check.key = f"__hxc{k}"
+        return frame
+
+    def flagged(self, frame: nw.LazyFrame) -> nw.LazyFrame:
+        """``work(frame)`` with the uniqueness flag, a window (kept out of the result)."""
+        work = self.work(frame)
+        keys = [k for k in (self.schema.unique or []) if k in self.work_name]
+        if not keys:
+            return work
+        return work.with_columns((nw.len().over(*[self.work_name[k] for k in keys]) > 1).alias(_DUP))
+
+    def _scalar_flag(self, i: int) -> nw.Expr:
+        name = self.present[i]
+        if _is_non_scalar(self.dtypes[name]):
+            return nw.col(f"__hx{i}_scalar")
+        return nw.lit(value=False)
+
+    def _unique_checks(self) -> list[_Check]:
+        keys = [k for k in (self.schema.unique or []) if k in self.work_name]
+        if not keys:
+            return []
+        dup = nw.col(_DUP)
+        return [
+            _Check(k, _UNIQUE, dup, self.work_name[k], "coerced", target=self._target(k))
+            for k in keys
+        ]
+
+    def _timestamps(self, frame: nw.LazyFrame, prefixes: list[str]) -> nw.LazyFrame:
+        """Add ``<p>v``, the naive UTC timestamp, for each datetime column (engine code)."""
+        native = frame.to_native()
+        builder: Callable[[Any, list[str]], Any] = {
+            "polars": _polars_timestamps,
+            "duckdb": _duckdb_timestamps,
+            "spark": _spark_timestamps,
+        }[self.engine]
+        return nw.from_native(builder(native, prefixes)).lazy()
+
+    # -- running -------------------------------------------------------------------
+    def run(self) -> Any:
+        base = nw.from_native(self.native).lazy()
+        work = self.work(base)
+        out = work.select(
+            [nw.col(self.work_name[c]).alias(c) if c in self.work_name else nw.col(c)
+             for c in self.names]
+        )
+        counts = self._counts(self.flagged(base))
+        reported = self._reported(counts)
+        if not reported and not self.missing:
+            self._check_fine(counts)
+            return out.to_native()
+        self._fail(reported, counts)
+        raise AssertionError("unreachable")  # pragma: no cover - _fail raises
+
+    def _counts(self, work: nw.LazyFrame) -> dict[str, int]:
+        """Every check's number of failing rows, in one aggregate pass."""
+        aggs = [c.mask.fill_null(value=False).cast(nw.Int64).sum().alias(c.key) for c in self.checks]
+        aggs += [
+            nw.col(flag).fill_null(value=False).cast(nw.Int64).sum().alias(flag)
+            for flag in self.fine.values()
+        ]
+        if not aggs:
+            return {}
+        row = work.select(aggs).collect().rows(named=True)[0]
+        return {k: int(v or 0) for k, v in row.items()}
+
+    def _reported(self, counts: dict[str, int]) -> list[_Check]:
+        """The checks the pandas path reports, given every check's count."""
+        # Mixed offsets: the fewer kind is named (tables._timestamps); those rows are
+        # not also reported as out of range.
+        drop: set[int] = set()
+        for name, (m_naive, m_aware) in self.mixed.items():
+            b_naive, b_aware = self.bounds[name]
+            n_naive, n_aware = counts[m_naive.key], counts[m_aware.key]
+            drop.add(id(m_naive))
+            drop.add(id(m_aware))
+            if n_naive and n_aware:
+                if n_aware <= n_naive:
+                    drop.discard(id(m_aware))
+                    drop.add(id(b_aware))
+                else:
+                    drop.discard(id(m_naive))
+                    drop.add(id(b_naive))
+        uncoercible = {c.column for c in self.checks if c.check.startswith("coerce_dtype")
+                       and not c.check.endswith("('datetime64[ns]')") and counts[c.key]}
+        kept = [
+            c for c in self.checks
+            if id(c) not in drop and counts[c.key]
+            and not (c.after_coerce and c.column in uncoercible)
+        ]
+        others = [c for c in kept if c.kind != "ordering"]
+        if others or self.missing:
+            return others
+        return kept
+
+    def _check_fine(self, counts: dict[str, int]) -> None:
+        for name, flag in self.fine.items():
+            if counts.get(flag):
+                kind = {"duckdb": "DuckDB's TIMESTAMP", "spark": "Spark's TIMESTAMP_NTZ"}
+                raise ParameterError(
+                    f"table {self.table!r}, column {name!r}: {counts[flag]} value(s) carry "
+                    f"fractions of a second finer than a microsecond, which "
+                    f"{kind[self.engine]} cannot hold; validate on pandas or Polars "
+                    "(nanoseconds), or round the values to microseconds."
+                )
+
+    def _fail(self, reported: list[_Check], counts: dict[str, int]) -> None:
+        indexed = self.flagged(nw.from_native(_with_position(self.native, self.engine)).lazy())
+        by_key = {c.key: c for c in self.checks}
+        reported = [by_key[c.key] for c in reported]  # same checks, on the indexed frame
+        parts: list[pd.DataFrame] = []
+        totals: dict[tuple[str, str], int] = {}
+        for check in reported:
+            columns = [_ROW]
+            if check.kind == "ordering":
+                columns += list(check.extra)
+            elif check.value is not None:
+                columns.append(check.value)
+            rows = (
+                indexed.filter(check.mask.fill_null(value=False))
+                .select(columns)
+                .sort(_ROW)
+                .head(_EXAMPLES)
+                .collect()
+                .rows()
+            )
+            parts.append(self._cases(check, rows))
+            key = (check.column, check.check)
+            totals[key] = totals.get(key, 0) + counts[check.key]
+        missing = pd.DataFrame(
+            {
+                "column": self.table,
+                "check": _MISSING,
+                "failure_case": pd.Series(self.missing, dtype=object),
+                "index": pd.Series([None] * len(self.missing), dtype=object),
+            }
+        )
+        ordered = self._in_message_order(parts, missing)
+        cases = pd.concat(ordered, ignore_index=True) if ordered else _t._no_cases()
+        n_rows = 0
+        if reported:
+            any_bad = nw.any_horizontal(
+                *[c.mask.fill_null(value=False) for c in reported], ignore_nulls=True
+            )
+            row = self.flagged(nw.from_native(self.native).lazy())
+            n_rows = int(
+                row.select(any_bad.cast(nw.Int64).sum().alias("n")).collect().rows()[0][0] or 0
+            )
+        names = pd.DataFrame(columns=pd.Index(self.names, dtype=object))
+        _t._fail(self.table, cases, names, counts=totals, n_rows=n_rows)
+
+    def _in_message_order(self, parts: list[pd.DataFrame], missing: pd.DataFrame) -> list[pd.DataFrame]:
+        # Missing columns come after uniqueness and before the other coercions.
+        before = [p for p in parts if not p.empty and p["check"].iloc[0] in (
+            _SCALAR, _t._COERCE_DATETIME, _t._IN_BOUNDS, _t._MIXED_ZONES, _UNIQUE)]
+        after = [p for p in parts if not p.empty and p["check"].iloc[0] not in (
+            _SCALAR, _t._COERCE_DATETIME, _t._IN_BOUNDS, _t._MIXED_ZONES, _UNIQUE)]
+        return [*before, *([missing] if len(missing) else []), *after]
+
+    def _cases(self, check: _Check, rows: list[tuple[Any, ...]]) -> pd.DataFrame:
+        values: list[Any] = []
+        for row in rows:
+            if check.kind == "null":
+                values.append(pd.NaT if check.target == "datetime" else float("nan"))
+            elif check.kind == "ordering":
+                earlier, later = (pd.Timestamp(v) for v in row[1:3])
+                rule_earlier, rule_later = check.rule
+                values.append(f"{rule_later}={later} < {rule_earlier}={earlier}")
+            elif check.kind == "coerced":
+                values.append(_shown(row[1], check.target))
+            else:
+                values.append(row[1])
+        return pd.DataFrame(
+            {
+                "column": pd.Series([check.column] * len(rows), dtype=object),
+                "check": pd.Series([check.check] * len(rows), dtype=object),
+                "failure_case": pd.Series(values, dtype=object),
+                "index": pd.Series([int(r[0]) for r in rows], dtype=object),
+            }
+        )
+
+
+def _shown(value: Any, target: str) -> Any:
+    if value is None:
+        return pd.NaT if target == "datetime" else float("nan")
+    if target == "datetime":
+        return pd.Timestamp(value)
+    if target == "int":
+        return int(value)
+    if target == "float":
+        return float(value)
+    return value
+
+
+def _is_non_scalar(dtype: Any) -> bool:
+    return isinstance(dtype, (nw.List, nw.Array, nw.Struct, nw.Binary, nw.Object))
+
+
+def _check_label(check: Any) -> str:
+    """The check's name as pandera writes it in ``failure_cases``."""
+    return str(check.error) if check.error else str(check.name)
+
+
+def _check_mask(check: Any, value: nw.Expr) -> nw.Expr:
+    """Rows failing one of the schema's value checks (missing values pass, as in pandera)."""
+    stats = check.statistics or {}
+    name = check.name
+    if name == "isin":
+        ok = value.is_in(list(stats["allowed_values"]))
+    elif name == "in_range":
+        low = value >= stats["min_value"] if stats.get("include_min", True) else value > stats[
+            "min_value"]
+        high = value <= stats["max_value"] if stats.get("include_max", True) else value < stats[
+            "max_value"]
+        ok = low & high
+    elif name == "greater_than":
+        ok = value > stats["min_value"]
+    elif name == "greater_than_or_equal_to":
+        ok = value >= stats["min_value"]
+    elif name == "finite":
+        ok = value.is_finite()
+    else:  # pragma: no cover - a new kind of check in tables.py needs its engine form here
+        raise NotImplementedError(f"validate_lazy has no engine form of check {name!r}")
+    return _present(value) & ~ok
+
+
+def _to_float(raw: nw.Expr, dtype: Any) -> tuple[nw.Expr, nw.Expr]:
+    """``raw`` as Float64 (NaN as missing, as pandas reads it) and where it fails to cast."""
+    if dtype == nw.String:
+        text = raw.str.replace_all(_STRIP, "")
+        number = text.str.contains(_FLOAT)
+        inf = text.str.contains(_INF)
+        # Casts are strict on some engines: only text that reads as a number is cast.
+        value = (
+            nw.when(number)
+            .then(text)
+            .otherwise(nw.lit(None, nw.String))
+            .cast(nw.Float64)
+        )
+        value = (
+            nw.when(inf & text.str.starts_with("-"))
+            .then(nw.lit(float("-inf")))
+            .when(inf)
+            .then(nw.lit(float("inf")))
+            .otherwise(value)
+        )
+        bad = _present(raw) & ~(number | inf | text.str.contains(_NAN))
+    elif dtype.is_numeric() or dtype == nw.Boolean:
+        value = raw.cast(nw.Float64)
+        bad = nw.lit(value=False)
+    else:
+        value = nw.lit(None, nw.Float64)
+        bad = _present(raw)
+    value = nw.when(~value.is_nan()).then(value).otherwise(nw.lit(None, nw.Float64))
+    return value, bad
+
+
+def _to_int(raw: nw.Expr, dtype: Any) -> tuple[nw.Expr, nw.Expr]:
+    """``raw`` as Int64 and where it fails to cast (pandas' ``astype("Int64")``)."""
+    if dtype == nw.String:
+        ok = raw.str.contains(_INT)
+        value = nw.when(ok).then(raw).otherwise(nw.lit(None, nw.String)).cast(nw.Int64)
+        bad = _present(raw) & ~ok
+    elif dtype.is_integer() or dtype == nw.Boolean:
+        value = raw.cast(nw.Int64)
+        bad = nw.lit(value=False)
+    elif dtype.is_float():
+        whole = raw.is_finite() & (raw.round(0) == raw) & (raw.abs() < 9.2e18)
+        value = nw.when(whole).then(raw).otherwise(nw.lit(None, nw.Float64)).cast(nw.Int64)
+        bad = _present(raw) & ~raw.is_nan() & ~whole
+    else:
+        value = nw.lit(None, nw.Int64)
+        bad = _present(raw)
+    return value, bad
+
+
+def _timestamp_parts(
+    raw: nw.Expr, p: str
+) -> tuple[list[nw.Expr], list[nw.Expr], list[nw.Expr]]:
+    """Integer parts of ISO 8601 text (tables._parse_iso's rules), two stages of columns.
+
+    Stage 1: ``<p>t`` the stripped text where it matches the pattern. Stage 2: ``ok``
+    (a real date and time), ``aware`` (has an offset), ``d`` (days since 1970-01-01
+    of the local date), ``us`` (microseconds of the day minus the offset), ``sub``
+    (nanoseconds below the microsecond), ``inb`` (within datetime64[ns]) and
+    ``valid`` (ok and within).
+    """
+    stripped = raw.str.replace_all(_STRIP, "")
+    t0 = nw.when(stripped.str.contains(_ISO)).then(stripped).otherwise(nw.lit(None, nw.String))
+    t = nw.col(p + "t")
+    n = t.str.len_chars()
+
+    def part(start: int, length: int) -> nw.Expr:
+        return t.str.slice(start, length).cast(nw.Int64)
+
+    year, month, day = part(0, 4), part(5, 2), part(8, 2)
+    has_time = n > 10
+    hour = nw.when(has_time).then(part(11, 2)).otherwise(0)
+    minute = nw.when(has_time).then(part(14, 2)).otherwise(0)
+    has_sec = (n >= 19) & (t.str.slice(16, 1) == ":")
+    second = nw.when(has_sec).then(part(17, 2)).otherwise(0)
+    has_frac = t.str.contains(r"\.")
+    digits = t.str.replace_all(r"^[^.]*\.", "").str.replace_all(r"[Z+-].*\z", "")
+    frac9 = (
+        nw.when(has_frac)
+        .then(nw.concat_str([digits, nw.lit("000000000")]).str.slice(0, 9))
+        .otherwise(nw.lit("000000000"))
+    )
+    offset = t.str.replace_all(f"^{_ISO_BODY}", "")
+    aware = offset.str.len_chars() > 0
+    sign = nw.when(offset.str.starts_with("-")).then(-1).otherwise(1)
+    off_h = nw.when(offset.str.len_chars() >= 3).then(offset.str.slice(1, 2)).otherwise(
+        nw.lit("0")).cast(nw.Int64)
+    off_m_text = offset.str.replace_all(r"^[+-][0-9]{2}:?", "")
+    off_m = nw.when(off_m_text.str.len_chars() == 2).then(off_m_text).otherwise(
+        nw.lit("0")).cast(nw.Int64)
+    leap = ((year % 4) == 0) & (((year % 100) != 0) | ((year % 400) == 0))
+    month_days = (
+        nw.when(month == 2)
+        .then(nw.when(leap).then(29).otherwise(28))
+        .when(month.is_in([4, 6, 9, 11]))
+        .then(30)
+        .otherwise(31)
+    )
+    ok = (
+        _present(t)
+        & (month >= 1) & (month <= 12) & (day >= 1) & (day <= month_days)
+        & (hour <= 23) & (minute <= 59) & (second <= 59) & (off_h <= 23) & (off_m <= 59)
+    )
+    # Days from the civil date (H. Hinnant's algorithm), shifted by 400 years so that
+    # every division is of non-negative numbers (floor and truncation agree).
+    y = year - nw.when(month <= 2).then(1).otherwise(0) + 400
+    era = y // 400
+    yoe = y - era * 400
+    mp = nw.when(month > 2).then(month - 3).otherwise(month + 9)
+    doy = (153 * mp + 2) // 5 + day - 1
+    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
+    days = era * 146097 + doe - 719468 - 146097
+    micro = frac9.str.slice(0, 6).cast(nw.Int64)
+    sub = frac9.str.slice(6, 3).cast(nw.Int64)
+    us = (
+        (hour * 3600 + minute * 60 + second - sign * (off_h * 3600 + off_m * 60)) * 1_000_000
+        + micro
+    )
+    total = nw.col(p + "d") * _DAY_US + nw.col(p + "us")
+    inb = ((total > _MIN_US) & (total < _MAX_US)) | (
+        (total == _MAX_US) & (nw.col(p + "sub") <= _MAX_SUB)
+    ) | ((total == _MIN_US) & (nw.col(p + "sub") >= _MIN_SUB))
+    first = [t0.alias(p + "t")]
+    second_stage = [
+        ok.fill_null(value=False).alias(p + "ok"),
+        aware.fill_null(value=False).alias(p + "aware"),
+        days.alias(p + "d"),
+        us.alias(p + "us"),
+        sub.alias(p + "sub"),
+    ]
+    third = [
+        inb.fill_null(value=False).alias(p + "inb"),
+        (nw.col(p + "ok") & inb.fill_null(value=False)).alias(p + "valid"),
+    ]
+    return first, second_stage, third
+
+
+def _polars_timestamps(native: Any, prefixes: list[str]) -> Any:
+    import polars as pl
+
+    exprs = []
+    for p in prefixes:
+        names = native.collect_schema().names()
+        if p + "typed" in names:
+            exprs.append(_polars_typed(pl.col(p + "typed"), native.collect_schema()[p + "typed"]))
+        else:
+            ns = pl.col(p + "d") * (_DAY_US * 1000) + pl.col(p + "us") * 1000 + pl.col(p + "sub")
+            exprs.append(pl.when(pl.col(p + "valid")).then(pl.from_epoch(ns, time_unit="ns")))
+        exprs[-1] = exprs[-1].cast(pl.Datetime("ns")).alias(p + "v")
+    return native.with_columns(exprs)
+
+
+def _polars_typed(col: Any, dtype: Any) -> Any:
+    import polars as pl
+
+    if isinstance(dtype, pl.Datetime) and dtype.time_zone is not None:
+        return col.dt.convert_time_zone("UTC").dt.replace_time_zone(None)
+    if isinstance(dtype, (pl.Datetime, pl.Date)):
+        return col
+    return pl.lit(None, pl.Datetime("ns"))
+
+
+def _duckdb_timestamps(native: Any, prefixes: list[str]) -> Any:
+    types = dict(zip(native.columns, [str(t) for t in native.types], strict=True))
+    exprs = []
+    for p in prefixes:
+        if p + "typed" in types:
+            kind = types[p + "typed"].upper()
+            col = f'"{p}typed"'
+            if "WITH TIME ZONE" in kind:
+                expr = f"CAST(timezone('UTC', {col}) AS TIMESTAMP)"
+            elif kind.startswith(("TIMESTAMP", "DATE")):
+                expr = f"CAST({col} AS TIMESTAMP)"
+            else:
+                expr = "CAST(NULL AS TIMESTAMP)"
+        else:
+            expr = (
+                f'CASE WHEN "{p}valid" THEN make_timestamp(CAST("{p}d" AS BIGINT) * {_DAY_US} '
+                f'+ CAST("{p}us" AS BIGINT)) END'
+            )
+        exprs.append(f'{expr} AS "{p}v"')
+    return native.project(", ".join(["*", *exprs]))
+
+
+def _spark_timestamps(native: Any, prefixes: list[str]) -> Any:
+    from pyspark.sql import functions as F
+    from pyspark.sql import types as T
+
+    fields = {f.name: f.dataType for f in native.schema.fields}
+    exprs = {}
+    for p in prefixes:
+        if p + "typed" in fields:
+            kind = fields[p + "typed"]
+            col = F.col(f"`{p}typed`")
+            if isinstance(kind, T.TimestampType):
+                # An instant: its UTC wall clock, whatever the session's time zone.
+                tz = native.sparkSession.conf.get("spark.sql.session.timeZone")
+                expr = F.convert_timezone(F.lit(tz), F.lit("UTC"), col.cast("timestamp_ntz"))
+            elif isinstance(kind, (T.TimestampNTZType, T.DateType)):
+                expr = col.cast("timestamp_ntz")
+            else:
+                expr = F.lit(None).cast("timestamp_ntz")
+        else:
+            expr = F.when(
+                F.col(f"`{p}valid`"),
+                F.expr(
+                    f"timestampadd(MICROSECOND, `{p}us`, "
+                    f"CAST(date_from_unix_date(CAST(`{p}d` AS INT)) AS TIMESTAMP_NTZ))"
+                ),
+            )
+        exprs[p + "v"] = expr
+    return native.withColumns(exprs)
+
+
+def _with_position(native: Any, engine: str) -> Any:
+    """``native`` with ``__hx_row``, the 0-based position of each row as read (error path)."""
+    if engine == "polars":
+        return native.with_row_index(_ROW)
+    if engine == "duckdb":
+        # DuckDB keeps insertion order (preserve_insertion_order, on by default), and an
+        # empty window numbers the rows in that order.
+        return native.project(f'*, row_number() OVER () - 1 AS "{_ROW}"')
+    from pyspark.sql import types as T
+
+    # zipWithIndex numbers rows in partition order, which for a file is the file's order.
+    schema = T.StructType([*native.schema.fields, T.StructField(_ROW, T.LongType(), False)])
+    rdd = native.rdd.zipWithIndex().map(lambda pair: (*pair[0], pair[1]))
+    return native.sparkSession.createDataFrame(rdd, schema)
+
+
+def _present(expr: nw.Expr) -> nw.Expr:
+    return ~expr.is_null()
