@@ -338,6 +338,7 @@ def _histogram_pandas(
             out[name] = np.bincount(cell, weights=summed, minlength=size).reshape(
                 n_groups, n_values
             )
+    keys, counts, out = _drop_empty(keys, counts, out)
     return keys, counts, out, pd.Series(uniques)
 
 
@@ -375,15 +376,15 @@ def _histogram_lazy(
 ) -> _Histogram:
     lazy = frame.lazy() if isinstance(frame, nw.DataFrame) else frame
     derived = lazy.select(
-        *by,
+        *_key_exprs(lazy, by),
         nw.col(column),
         *[expr.cast(nw.Float64).alias(name) for name, expr in sums.items()],
     )
-    result = (
-        derived.group_by([*by, column])
-        .agg(nw.len().alias("__hx_n"), *[nw.col(name).sum() for name in sums])
-        .collect()
-        .to_pandas()
+    result = _collect_keyed(
+        derived.group_by([*by, column]).agg(
+            nw.len().alias("__hx_n"), *[nw.col(name).sum() for name in sums]
+        ),
+        by,
     )
     value_codes, uniques = pd.factorize(result[column], use_na_sentinel=False)
     group, keys = _factorise(result, by)
@@ -395,6 +396,7 @@ def _histogram_lazy(
         arr = np.zeros((n_groups, n_values), dtype=np.float64)
         np.add.at(arr, (group, value_codes), result[name].to_numpy(np.float64, na_value=0.0))
         out[name] = arr
+    keys, counts, out = _drop_empty(keys, counts, out)
     return keys, counts, out, pd.Series(uniques)
 
 
@@ -422,7 +424,7 @@ def _aggregate_pandas(
         # Nulls add nothing, as in a SQL SUM.
         values = np.where(np.isnan(values), 0.0, values)
         out[name] = np.bincount(cell, weights=values, minlength=size).reshape(n_groups, n_codes)
-    return Cells(keys, counts, out)
+    return Cells(*_drop_empty(keys, counts, out))
 
 
 def _checked_codes(codes: np.ndarray, n_codes: int) -> np.ndarray:
@@ -435,34 +437,138 @@ def _checked_codes(codes: np.ndarray, n_codes: int) -> np.ndarray:
     return codes
 
 
+def _group_codes(column: pd.Series) -> tuple[np.ndarray, Any]:
+    """Code per row (a missing key has a code of its own) and the key of each code.
+
+    A categorical column is coded already: its codes are taken as they are, with no
+    hashing of the rows (the missing key gets the code after the last category).
+    Unobserved categories make empty groups, which the callers drop after counting.
+    Any other column is factorised, once.
+    """
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        raw = column.cat.codes.to_numpy()
+        k = len(column.cat.categories)
+        codes = raw.astype(np.int64)
+        missing = raw < 0
+        if missing.any():
+            codes[missing] = k
+            return codes, pd.Categorical.from_codes([*range(k), -1], dtype=column.dtype)
+        return codes, pd.Categorical.from_codes(np.arange(k), dtype=column.dtype)
+    return pd.factorize(column, use_na_sentinel=False)
+
+
+#: Largest number of possible key combinations coded directly (mixed radix) rather
+#: than re-factorised; empty combinations are dropped after counting.
+_RADIX_LIMIT = 1 << 22
+
+
 def _factorise(native: pd.DataFrame, by: list[str]) -> tuple[np.ndarray, pd.DataFrame]:
-    """Integer group id per row and the key row of each group id."""
+    """Integer group id per row and the key row of each group id.
+
+    Group ids may include groups with no rows (unobserved categories, unused key
+    combinations): :func:`_drop_empty` removes them after counting.
+    """
     n_rows = len(native)
     if not by:
         return np.zeros(n_rows, dtype=np.int64), pd.DataFrame(index=pd.RangeIndex(1))
     if n_rows == 0:
         return np.zeros(0, dtype=np.int64), native[by].iloc[:0].reset_index(drop=True)
-    group = np.zeros(n_rows, dtype=np.int64)
-    uniques = []
-    for i, column in enumerate(by):
-        codes, values = pd.factorize(native[column], use_na_sentinel=False)
-        uniques.append(values)
-        if i == 0:
-            group = codes.astype(np.int64, copy=False)
-        else:
-            # Mixed radix, then re-factorise so the ids stay small.
-            group = group * len(values) + codes
-            group, _ = pd.factorize(group)
-            group = group.astype(np.int64)
+    coded = [_group_codes(native[column]) for column in by]
     if len(by) == 1:
-        keys = pd.DataFrame({by[0]: uniques[0]})
-        return group, keys
+        codes, values = coded[0]
+        return codes.astype(np.int64, copy=False), pd.DataFrame({by[0]: values})
+    sizes = [len(values) for _, values in coded]
+    if math.prod(sizes) <= max(_RADIX_LIMIT, 2 * n_rows):
+        # Mixed radix over the columns' codes: each id decodes to its keys directly.
+        group = coded[0][0].astype(np.int64, copy=True)
+        for (codes, _), size in zip(coded[1:], sizes[1:], strict=True):
+            group *= size
+            group += codes
+        ids = np.arange(math.prod(sizes), dtype=np.int64)
+        columns: dict[str, Any] = {}
+        for column, (_, values), size, stride in zip(
+            by, coded, sizes, _strides(sizes), strict=True
+        ):
+            columns[column] = pd.Series(values).take((ids // stride) % size).reset_index(drop=True)
+        return group, pd.DataFrame(columns)
+    group = coded[0][0].astype(np.int64, copy=True)
+    for codes, values in coded[1:]:
+        # Mixed radix, then re-factorise so the ids stay small.
+        group = group * len(values) + codes
+        group, _ = pd.factorize(group)
+        group = group.astype(np.int64)
     # Recover each group's key from its first row.
-    first = np.full(int(group.max()) + 1 if n_rows else 0, -1, dtype=np.int64)
+    first = np.full(int(group.max()) + 1, -1, dtype=np.int64)
     order = np.arange(n_rows - 1, -1, -1)
     first[group[order]] = order
     keys = native.iloc[first][by].reset_index(drop=True)
     return group, keys
+
+
+def _strides(sizes: list[int]) -> list[int]:
+    out = [1] * len(sizes)
+    for i in range(len(sizes) - 2, -1, -1):
+        out[i] = out[i + 1] * sizes[i + 1]
+    return out
+
+
+def _drop_empty(
+    keys: pd.DataFrame, counts: np.ndarray, sums: dict[str, np.ndarray]
+) -> tuple[pd.DataFrame, np.ndarray, dict[str, np.ndarray]]:
+    """Only the groups with rows (every row is counted in some cell)."""
+    if keys.shape[1] == 0:
+        return keys, counts, sums
+    keep = counts.sum(axis=1) > 0
+    if keep.all():
+        return keys, counts, sums
+    return (
+        keys.loc[keep].reset_index(drop=True),
+        counts[keep],
+        {name: arr[keep] for name, arr in sums.items()},
+    )
+
+
+def _key_exprs(frame: nw.LazyFrame[Any], by: list[str]) -> list[nw.Expr]:
+    """Group columns for an engine's group-by: a float key's NaN becomes null.
+
+    pandas has one missing value; Polars, DuckDB and Spark keep NaN and null apart
+    and would make two groups of them.
+    """
+    schema = frame.collect_schema()
+    return [
+        nw.when(~nw.col(c).is_nan()).then(nw.col(c)).alias(c) if schema[c].is_float() else nw.col(c)
+        for c in by
+    ]
+
+
+def _collect_keyed(aggregated: nw.LazyFrame[Any], by: list[str]) -> pd.DataFrame:
+    """Collect a small aggregated table, its group columns converted exactly.
+
+    Through Arrow: integers stay integers when a key is missing (not floats, which
+    would round ids beyond 2**53), text is text (pandas' ``str``) on every engine.
+    """
+    table = aggregated.collect().to_arrow()
+    out = table.drop_columns(by).to_pandas()
+    keys = table.select(by).to_pandas(types_mapper=_arrow_key_type)
+    for column in by:
+        out[column] = keys[column]
+    return out
+
+
+def _arrow_key_type(kind: Any) -> Any:
+    import pyarrow as pa
+
+    if pa.types.is_integer(kind):
+        return pd.UInt64Dtype() if kind == pa.uint64() else pd.Int64Dtype()
+    if pa.types.is_boolean(kind):
+        return pd.BooleanDtype()
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_string_view(kind):
+        return _STR
+    return None
+
+
+#: pandas' text dtype (``"str"``), the dtype of text group keys on every engine.
+_STR = pd.Series([], dtype="str").dtype
 
 
 def _aggregate_lazy(
@@ -474,7 +580,7 @@ def _aggregate_lazy(
 ) -> Cells:
     lazy = frame.lazy() if isinstance(frame, nw.DataFrame) else frame
     derived = lazy.select(
-        *by,
+        *_key_exprs(lazy, by),
         code.cast(nw.Int64).alias(_CODE),
         *[expr.cast(nw.Float64).alias(name) for name, expr in sums.items()],
     )
@@ -482,7 +588,7 @@ def _aggregate_lazy(
         nw.len().alias("__hx_n"),
         *[nw.col(name).sum() for name in sums],
     )
-    result = aggregated.collect().to_pandas()
+    result = _collect_keyed(aggregated, by)
     if result[_CODE].isna().any():
         raise ParameterError("the code expression gave nulls; end it with .otherwise(...).")
     codes = _checked_codes(result[_CODE].to_numpy().astype(np.int64), n_codes)
@@ -496,20 +602,36 @@ def _aggregate_lazy(
         arr = np.zeros((n_groups, n_codes), dtype=np.float64)
         np.add.at(arr, (group, codes), values)
         out[name] = arr
-    return Cells(keys, counts, out)
+    return Cells(*_drop_empty(keys, counts, out))
 
 
 def _normalise_keys(keys: pd.DataFrame) -> pd.DataFrame:
-    """Same key dtypes whatever the engine: text as pandas' string dtype."""
+    """One key dtype per kind of column, whatever the engine.
+
+    Text: pandas' ``str``. Integers: ``int64``, or ``Int64`` when a key is missing
+    (numpy integers cannot hold one). Booleans: ``bool``, or ``boolean`` with a
+    missing key. Floats stay floats; categoricals stay categoricals (sorted by their
+    categories' order). The rule depends on the keys' values, never on the engine.
+    """
     keys = keys.reset_index(drop=True)
     for column in keys.columns:
         col = keys[column]
-        if isinstance(col.dtype, pd.CategoricalDtype):
+        dtype = col.dtype
+        if isinstance(dtype, pd.CategoricalDtype):
             continue
-        if pd.api.types.is_string_dtype(col.dtype) or (
-            col.dtype == object and col.dropna().map(lambda v: isinstance(v, str)).all()
-        ):
-            keys[column] = col.astype("str")
+        if pd.api.types.is_bool_dtype(dtype):
+            keys[column] = col.astype("boolean" if col.isna().any() else bool)
+        elif pd.api.types.is_integer_dtype(dtype):
+            wide = "UInt64" if str(dtype).lower() == "uint64" else "Int64"
+            keys[column] = col.astype(wide if col.isna().any() else wide.lower())
+        elif isinstance(dtype, pd.StringDtype):
+            keys[column] = col.astype(_STR)
+        elif dtype.kind == "O":
+            present = col.dropna()
+            if present.map(lambda v: isinstance(v, str)).all():
+                keys[column] = col.astype(_STR)
+            elif len(present) and present.map(lambda v: isinstance(v, (bool, np.bool_))).all():
+                keys[column] = col.astype("boolean" if col.isna().any() else bool)
     return keys
 
 
