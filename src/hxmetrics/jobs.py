@@ -13,10 +13,15 @@ A job file::
     name = "quarterly-hx"
     engine = "pandas"            # pandas | polars | duckdb | spark
 
-    [inputs]                     # table = path (CSV or Parquet), relative to this file
-    responses = "responses.csv"
-    customers = "customers.csv"
-    workers = "workers.csv"
+    [inputs]                     # table = data, relative to this file:
+    responses = "responses.csv"  # a CSV or Parquet file,
+    customers = "customers/"     # a folder (hive-partitioned key=value/ sub-folders too),
+    workers = "workers-*.parquet"  # a glob, "duckdb:file.duckdb::table", "spark:db.table"
+
+    [engine]                     # optional: DuckDB's resources (other engines: see
+    memory_limit = "4GB"         # docs/engines.md); DuckDB spills to temp_directory
+    temp_directory = "tmp"       # beyond memory_limit
+    threads = 2
 
     [stakeholders]               # optional: resolve persons, attribute exhaust rows
     keys = ["email", "phone"]    # default: every key column the rosters have;
@@ -39,6 +44,8 @@ A job file::
     [output]
     dir = "out"
     format = "parquet"           # parquet | csv
+    partition_by = ["silo"]      # optional (parquet): outputs holding these columns are
+                                 # written as hive-partitioned folders
 
     [[measure]]
     name = "nps_by_silo"         # output file name
@@ -50,7 +57,12 @@ A job file::
 
 Outputs of grouped measures follow the one result protocol (``measure``, the group
 columns, ``n``, ``estimate``, ``se``, ``ci_low``, ``ci_high``, ...); how each was
-computed (``measure``, ``method``, ``confidence``) is in the manifest. An
+computed (``measure``, ``method``, ``confidence``) is in the manifest.
+
+On engine pandas the tables are read into memory; on Polars, DuckDB and Spark the
+whole run (scan, validation, identity resolution, attribution, aggregation) stays on
+the engine and only the small aggregated tables come back to Python (docs/engines.md).
+An
 ``rfm_summary`` output (only with ``[privacy] min_n = 1``: it is per-person data) has
 one row per customer, sorted by the customer's id, which must be the keyed
 pseudonymous ``person_id`` of ``[stakeholders]`` (``customer = "person_id"``): a raw
@@ -59,6 +71,7 @@ roster id never leaves in an output.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import importlib.metadata as md
@@ -67,9 +80,10 @@ import json
 import logging
 import os
 import platform
+import re
 import tomllib
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -77,7 +91,8 @@ from typing import Any
 import narwhals as nw
 import pandas as pd
 
-from hxmetrics import _outputs
+from hxmetrics import _outputs, _scan
+from hxmetrics._scan import InputSpec
 from hxmetrics.errors import (
     InputTableError,
     JobError,
@@ -93,7 +108,7 @@ from hxmetrics.privacy import (
     looks_personal,
     shown_totals,
 )
-from hxmetrics.tables import OPTIONAL_TABLES, ROSTERS, SUFFIXES, TABLES, read_table, validate
+from hxmetrics.tables import OPTIONAL_TABLES, ROSTERS, TABLES, validate
 
 # JobError is defined in hxmetrics.errors; ``hxmetrics.jobs.JobError`` is kept for callers.
 __all__ = [
@@ -134,7 +149,8 @@ class Job:
     path: Path
     name: str
     engine: str
-    inputs: dict[str, Path]
+    #: ``[inputs]``, checked: a file, a glob, a folder or a database table per table.
+    inputs: dict[str, InputSpec]
     output_dir: Path
     output_format: str
     #: ``[stakeholders] keys`` as written: None when not given (every key column the
@@ -158,6 +174,19 @@ class Job:
     banks: tuple[str, ...] = ()
     #: ``[instruments] catalogue``: the organisation's own catalogue (TOML or CSV).
     catalogue_file: Path | None = None
+    #: ``[engine]``: DuckDB's ``memory_limit``, ``temp_directory`` and ``threads``.
+    engine_options: dict[str, Any] = field(default_factory=dict)
+    #: ``[output] partition_by``: outputs holding these columns are partitioned folders.
+    partition_by: tuple[str, ...] = ()
+
+    def input_files(self) -> list[Path]:
+        """Every file the inputs read (data files and DuckDB databases)."""
+        out: list[Path] = []
+        for spec in self.inputs.values():
+            out.extend(spec.files)
+            if spec.kind == "duckdb" and spec.root is not None:
+                out.append(spec.root)
+        return out
 
 
 def _measure_functions() -> dict[str, Callable[..., pd.DataFrame]]:
@@ -291,11 +320,11 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise JobError(f"{path}: not valid TOML: {exc}") from None
 
 
-def _inputs(raw: Mapping[str, Any], path: Path) -> dict[str, Path]:
+def _inputs(raw: Mapping[str, Any], path: Path) -> dict[str, InputSpec]:
     inputs_raw = _expect(raw, "inputs", dict, str(path))
     if not inputs_raw:
         raise JobError(f"{path}: [inputs] names no table files.")
-    inputs = {}
+    inputs: dict[str, InputSpec] = {}
     # The contract's tables and its optional ones (teams, comments, invitations, ticket
     # events): the report reads them all; measures take the ones they need.
     contract = (*TABLES, *OPTIONAL_TABLES)
@@ -305,12 +334,7 @@ def _inputs(raw: Mapping[str, Any], path: Path) -> dict[str, Path]:
                 f"[inputs]: unknown table {table!r}; the contract has {', '.join(contract)}."
                 + did_you_mean(table, contract)
             )
-        file = (path.parent / str(rel)).resolve()
-        if not file.is_file():
-            raise JobError(f"[inputs].{table}: no such file {file}")
-        if file.suffix.lower() not in SUFFIXES:
-            raise JobError(f"[inputs].{table}: expected .csv or .parquet, got {file}")
-        inputs[table] = file
+        inputs[table] = _scan.parse_input(rel, base=path.parent, where=f"[inputs].{table}")
     return {t: inputs[t] for t in contract if t in inputs}
 
 
@@ -318,9 +342,20 @@ def job_inputs(path: str | os.PathLike[str]) -> dict[str, Path]:
     """The input files a job file names, by table (its ``[inputs]``), checked.
 
     ``hxmetrics report --job`` reads its tables from here without running the measures.
+    It reads one file per table: a glob, a folder or a database table is refused with
+    a :class:`JobError` naming it (``hxmetrics compute`` reads them).
     """
     path = Path(path)
-    return _inputs(_read_toml(path), path)
+    out = {}
+    for table, spec in _inputs(_read_toml(path), path).items():
+        if spec.path is None:
+            raise JobError(
+                f"[inputs].{table}: {spec.text!r} is a {spec.kind}; this command reads one "
+                "CSV or Parquet file per table (hxmetrics compute reads globs, folders "
+                "and database tables)."
+            )
+        out[table] = spec.path
+    return out
 
 
 def job_linkage(path: str | os.PathLike[str]) -> tuple[str, Path | None, float | None]:
@@ -351,6 +386,7 @@ def load_job(path: str | os.PathLike[str], *, engine: str | None = None) -> Job:
     raw = _read_toml(path)
     known = {
         "job",
+        "engine",
         "inputs",
         "output",
         "stakeholders",
@@ -371,13 +407,26 @@ def load_job(path: str | os.PathLike[str], *, engine: str | None = None) -> Job:
         raise JobError(f"engine must be one of {ENGINES}; got {engine!r}.")
 
     inputs = _inputs(raw, path)
+    for table, spec in inputs.items():
+        if spec.kind == "spark" and engine != "spark":
+            raise JobError(
+                f"[inputs].{table}: {spec.text!r} is a Spark catalogue table; it is read on "
+                f"engine spark only (the job runs on {engine})."
+            )
+        if spec.kind == "duckdb" and engine == "spark":
+            raise JobError(
+                f"[inputs].{table}: Spark cannot read the DuckDB table {spec.text!r}; export "
+                "it to Parquet (COPY ... TO 'file.parquet') or run on duckdb or polars."
+            )
+    engine_options = _engine_options(raw, base, engine)
     output = _expect(raw, "output", dict, str(path))
-    _check_keys(output, ("dir", "format"), "[output]")
+    _check_keys(output, ("dir", "format", "partition_by"), "[output]")
     # The last component is not resolved: a symlink as the target is refused, not followed.
     out_dir = _outputs.output_path(base, str(_expect(output, "dir", str, "[output]")))
     fmt = str(output.get("format", "parquet"))
     if fmt not in FORMATS:
         raise JobError(f"[output].format must be one of {FORMATS}; got {fmt!r}.")
+    partition_by = _partition_by(output, fmt)
 
     # None: the registry's default keys; (): no linking (one person per record).
     keys: tuple[str, ...] | None = None
@@ -395,9 +444,19 @@ def load_job(path: str | os.PathLike[str], *, engine: str | None = None) -> Job:
             if not secret_file.is_file():
                 raise JobError(f"[stakeholders].secret_file: no such file {secret_file}")
     method, model_file, threshold = _linkage(raw, base, has_stakeholders)
+    if method == "probabilistic" and engine != "pandas":
+        raise JobError(
+            f'[linkage] method = "probabilistic" runs on engine pandas only: the linkage '
+            "model prepares the roster records in pandas (hxmetrics.stakeholders."
+            f"probabilistic), which engine {engine} must not do with its inputs. Run this "
+            'job with engine = "pandas", or link with method = "exact" on the engine.'
+        )
     banks, catalogue_file = _instruments(raw, base, inputs)
+    files = [f for spec in inputs.values() for f in spec.files]
+    databases = [s.root for s in inputs.values() if s.kind == "duckdb" and s.root is not None]
     read = [
-        *inputs.values(),
+        *files,
+        *databases,
         path.resolve(),
         *([secret_file] if secret_file else []),
         *([model_file] if model_file else []),
@@ -480,11 +539,72 @@ def load_job(path: str | os.PathLike[str], *, engine: str | None = None) -> Job:
         threshold=threshold,
         banks=banks,
         catalogue_file=catalogue_file,
+        engine_options=engine_options,
+        partition_by=partition_by,
     )
 
 
+_SIZE = re.compile(r"\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)", re.IGNORECASE)
+
+
+def _engine_options(raw: Mapping[str, Any], base: Path, engine: str) -> dict[str, Any]:
+    """``[engine]``: DuckDB's resources (``memory_limit``, ``temp_directory``,
+    ``threads``), checked. Other engines take theirs from their own settings
+    (``POLARS_MAX_THREADS``, ``spark-submit --conf``): a run on them logs that these
+    are not applied."""
+    section = _section(raw, "engine")
+    _check_keys(section, ("memory_limit", "temp_directory", "threads"), "[engine]")
+    out: dict[str, Any] = {}
+    if "memory_limit" in section:
+        value = section["memory_limit"]
+        if not isinstance(value, str) or not _SIZE.fullmatch(value.strip()):
+            raise JobError(
+                f'[engine].memory_limit: expected a size such as "4GB" or "512MiB"; got {value!r}.'
+            )
+        out["memory_limit"] = value.strip()
+    if "temp_directory" in section:
+        rel = _expect(section, "temp_directory", str, "[engine]")
+        folder = (base / rel).resolve()
+        if folder.exists() and not folder.is_dir():
+            raise JobError(f"[engine].temp_directory: {folder} exists and is not a folder.")
+        out["temp_directory"] = str(folder)
+    if "threads" in section:
+        value = section["threads"]
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise JobError(f"[engine].threads: expected a positive integer; got {value!r}.")
+        out["threads"] = value
+    if out and engine != "duckdb":
+        logger.warning(
+            "[engine] %s apply to engine duckdb; engine %s takes its own settings "
+            "(docs/engines.md)",
+            ", ".join(sorted(out)),
+            engine,
+        )
+    return out
+
+
+def _partition_by(output: Mapping[str, Any], fmt: str) -> tuple[str, ...]:
+    """``[output] partition_by``: group columns whose values partition the outputs."""
+    if "partition_by" not in output:
+        return ()
+    raw = output["partition_by"]
+    columns = [raw] if isinstance(raw, str) else raw
+    if (
+        not isinstance(columns, list)
+        or not columns
+        or not all(isinstance(c, str) and c for c in columns)
+    ):
+        raise JobError(
+            f'[output].partition_by: expected a column or a list of them, such as ["silo"]; '
+            f"got {raw!r}."
+        )
+    if fmt != "parquet":
+        raise JobError('[output].partition_by writes Parquet folders: set format = "parquet".')
+    return tuple(columns)
+
+
 def _instruments(
-    raw: Mapping[str, Any], base: Path, inputs: Mapping[str, Path]
+    raw: Mapping[str, Any], base: Path, inputs: Mapping[str, Any]
 ) -> tuple[tuple[str, ...], Path | None]:
     """``[instruments]``: built-in banks and a catalogue file the answers are checked
     against (the catalogue itself is read, and checked, when the job runs)."""
@@ -802,7 +922,8 @@ def _apply_where(frame: Any, where: Mapping[str, Any], label: str) -> Any:
 
 def _versions() -> dict[str, str]:
     out = {"python": platform.python_version()}
-    for name in ("hxmetrics", "pandas", "numpy", "scipy", "narwhals", "pandera"):
+    engines = ("pyarrow", "polars", "duckdb", "pyspark")
+    for name in ("hxmetrics", "pandas", "numpy", "scipy", "narwhals", "pandera", *engines):
         try:
             out[name] = md.version(name)
         except md.PackageNotFoundError:  # pragma: no cover
@@ -892,6 +1013,11 @@ def _privacy_manifest(job: Job, layer: Disclosure) -> dict[str, Any]:
 def run_job(job: Job) -> dict[str, Any]:
     """Run a checked job; returns the manifest (also written to the output dir).
 
+    On engine pandas the inputs are read into memory. On Polars, DuckDB and Spark
+    every step runs on the engine's lazy frames (:func:`hxmetrics._scan.scan`,
+    :func:`hxmetrics.tables.validate_lazy`, exact identity resolution and attribution
+    on the engine, the measures' aggregations); only aggregated tables come back.
+
     Raises :class:`~hxmetrics.errors.InputTableError` (invalid input) before anything
     is written; any failure leaves the output directory as it was.
     """
@@ -900,102 +1026,32 @@ def run_job(job: Job) -> dict[str, Any]:
     recovered = _outputs.recover(job.output_dir)
     if recovered:
         logger.info("cleaned up after a killed run: %d actions", len(recovered))
-    tables: dict[str, pd.DataFrame] = {}
-    manifest_inputs = {}
     catalogue = job_catalogue(job)
-    for table, file in job.inputs.items():
-        logger.debug("reading %s (%s)", table, file.suffix.lstrip("."))
-        checks = {"instruments": catalogue} if table == "responses" else {}
-        tables[table] = validate(read_table(file), table=table, **checks)
-        logger.info(
-            "validated %s: %d rows, %d columns", table, len(tables[table]), tables[table].shape[1]
-        )
-        manifest_inputs[table] = {
-            "path": str(file),
-            "sha256": _sha256(file),
-            "rows": len(tables[table]),
-        }
-
-    attribution: dict[str, Any] = {}
-    linkage: dict[str, Any] | None = None
-    secret: str | None = None
-    secret_source: str | None = None
-    if job.stakeholders:
-        from hxmetrics.stakeholders import StakeholderRegistry
-
-        secret, secret_source = _secret(job)
-        rosters = [t for t in ROSTERS if t in tables]
-        logger.debug(
-            "resolving stakeholders of %s on keys %s",
-            rosters,
-            "(default)" if job.keys is None else (list(job.keys) or "none: one per record"),
-        )
-        if job.linkage_method == "exact":
-            registry = StakeholderRegistry.from_rosters(
-                customers=tables.get("customers"),
-                workers=tables.get("workers"),
-                partners=tables.get("partners"),
-                # An explicit empty list means no keys (one person per record), not the
-                # default.
-                keys=None if job.keys is None else list(job.keys),
-                secret=secret,
-                validate_rosters=False,  # validated above
+    with _connection(job) as connection:
+        tables, manifest_inputs = _read_inputs(job, catalogue, connection)
+        attribution: dict[str, Any] = {}
+        linkage: dict[str, Any] | None = None
+        secret: str | None = None
+        secret_source: str | None = None
+        if job.stakeholders:
+            secret, secret_source = _secret(job)
+            logger.debug(
+                "resolving stakeholders of %s on keys %s",
+                [t for t in ROSTERS if t in tables],
+                "(default)" if job.keys is None else (list(job.keys) or "none: one per record"),
             )
-        else:
-            registry, linkage = _probabilistic_registry(job, tables, rosters, secret)
-        crosswalk = registry.crosswalk
-        logger.info(
-            "resolved stakeholders: %d roster records, %d persons",
-            len(crosswalk),
-            crosswalk["person_id"].nunique(),
-        )
-        for table in list(tables):
-            if table in ROSTERS:
-                continue
-            time_col = "opened" if table == "tickets" else "timestamp"
-            attributed = registry.attribute(tables[table], time=time_col)
-            status = attributed["attribution"].value_counts().to_dict()
-            attribution[table] = {str(k): int(v) for k, v in status.items()}
-            tables[table] = attributed
-            logger.debug("attributed %s: %s", table, attribution[table])
-
-    functions = _measure_functions()
-    results: dict[str, pd.DataFrame] = {}
-    rows_counts: dict[str, int] = {}
-    for spec in job.measures:
-        frame = to_engine(tables[spec.table], job.engine)
-        frame = _apply_where(frame, spec.where, _label(spec))
-        rows_in = int(nw.from_native(frame).lazy().select(nw.len()).collect().item())
-        if rows_in == 0:
-            # An empty group is almost always a typo in a value (values are compared
-            # exactly, case included); a 0-row output would pass it silently.
-            what = f"where {spec.where!r} matches no rows" if spec.where else "has no rows"
-            raise JobError(
-                f"[[measure]] {spec.name}: {what} of table {spec.table!r} "
-                f"({len(tables[spec.table])} rows). Values are compared exactly, case "
-                "included; check them against the data."
-            )
-        options = dict(spec.options)
-        if spec.function in _ANSWER_MEASURES:
-            # The measure runs without its own suppression: the layer below sees the
-            # true counts of every output at once and hides consistently.
-            options["min_n"] = None
-        elif spec.function == "hx_index":
-            options["min_n"] = 1
-        # rows_in is not logged here: it may be a count the disclosure control hides.
-        logger.debug(
-            "computing %s (%s on %s, %s)", spec.name, spec.function, spec.table, job.engine
-        )
-        result = _compute(functions[spec.function], frame, options, spec)
-        if spec.function == "rfm_summary":
-            result = _by_customer(result, str(spec.options["customer"]))
-        results[spec.name] = result
-        rows_counts[spec.name] = rows_in
+            if job.engine == "pandas":
+                linkage = _attribute_pandas(job, tables, attribution, secret)
+            else:
+                _attribute_on_engine(job, tables, attribution, secret)
+        results, rows_counts = _run_measures(job, tables, manifest_inputs)
 
     shown, counts, layer = _protect(job, results, rows_counts, linkage)
     manifest_measures = []
     for spec in job.measures:
         entry = _manifest_entry(spec, shown[spec.name], counts[spec.name])
+        if _partitioned(job, shown[spec.name]):
+            entry["partitioned_by"] = list(job.partition_by)
         manifest_measures.append(entry)
         source = "a suppressed count of" if entry["rows_in"] is None else entry["rows_in"]
         logger.info(
@@ -1037,6 +1093,191 @@ def run_job(job: Job) -> dict[str, Any]:
     _write_outputs(job, shown, manifest, secret=secret)
     logger.info("wrote %d outputs (%s) and manifest.json", len(shown), job.output_format)
     return manifest
+
+
+@contextlib.contextmanager
+def _connection(job: Job) -> Iterator[Any]:
+    """The one connection of a run: DuckDB's (with ``[engine]``'s options; also for a
+    ``duckdb:`` input on pandas or Polars), the SparkSession on Spark, else None.
+
+    A DuckDB connection is closed when the run's results are in.
+    """
+    if job.engine == "spark":
+        yield _scan.spark_session()
+        return
+    if job.engine != "duckdb" and not any(s.kind == "duckdb" for s in job.inputs.values()):
+        yield None
+        return
+    import duckdb
+
+    config: dict[str, str | bool | int | float | list[str]] = (
+        dict(job.engine_options) if job.engine == "duckdb" else {}
+    )
+    if "temp_directory" in config:
+        Path(str(config["temp_directory"])).mkdir(parents=True, exist_ok=True)
+    connection = duckdb.connect(config=config)
+    try:
+        yield connection
+    finally:
+        connection.close()
+
+
+def _read_inputs(
+    job: Job, catalogue: Any, connection: Any
+) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    """Scan and validate every input on the job's engine; the manifest's inputs."""
+    tables: dict[str, Any] = {}
+    manifest_inputs: dict[str, dict[str, Any]] = {}
+    for table, spec in job.inputs.items():
+        logger.debug("reading %s (%s, %s)", table, spec.kind, spec.format or "table")
+        frame = _scan.scan(spec, job.engine, connection=connection)
+        checks = {"instruments": catalogue} if table == "responses" else {}
+        if job.engine == "pandas":
+            tables[table] = validate(frame, table=table, **checks)
+            rows = len(tables[table])
+        else:
+            # Counted on the scan: for Parquet and database tables the engine answers
+            # from metadata, without running the validation's plan.
+            rows = _scan.count_rows(frame)
+            tables[table] = _validate_on_engine(frame, table, checks, job.engine)
+        logger.info("validated %s: %d rows", table, rows)
+        sha, why = _scan.checksum(spec)
+        entry: dict[str, Any] = {"path": spec.location, "sha256": sha, "rows": rows}
+        if why is not None:
+            entry["sha256_note"] = why
+        if spec.kind in ("glob", "directory"):
+            entry["files"] = len(spec.files)
+        manifest_inputs[table] = entry
+    return tables, manifest_inputs
+
+
+def _validate_on_engine(frame: Any, table: str, checks: Mapping[str, Any], engine: str) -> Any:
+    """:func:`hxmetrics.tables.validate_lazy`: the contract checked on the engine."""
+    from hxmetrics.tables import validate_lazy
+
+    wanted = {k: v for k, v in checks.items() if v is not None}
+    accepted = inspect.signature(validate_lazy).parameters
+    for key in wanted:
+        if key not in accepted:
+            raise JobError(
+                f"[instruments]: checking answers against the catalogue is not available on "
+                f"engine {engine} (hxmetrics.tables.validate_lazy takes no {key}=); run the "
+                "job on pandas or without [instruments]."
+            )
+    return validate_lazy(frame, table=table, **wanted)
+
+
+def _time_column(table: str) -> str:
+    return "opened" if table == "tickets" else "timestamp"
+
+
+def _attribute_pandas(
+    job: Job, tables: dict[str, Any], attribution: dict[str, Any], secret: str
+) -> dict[str, Any] | None:
+    """Resolve persons and attribute every exhaust row in pandas (engine pandas)."""
+    from hxmetrics.stakeholders import StakeholderRegistry
+
+    linkage: dict[str, Any] | None = None
+    rosters = [t for t in ROSTERS if t in tables]
+    if job.linkage_method == "exact":
+        registry = StakeholderRegistry.from_rosters(
+            customers=tables.get("customers"),
+            workers=tables.get("workers"),
+            partners=tables.get("partners"),
+            # An explicit empty list means no keys (one person per record), not the default.
+            keys=None if job.keys is None else list(job.keys),
+            secret=secret,
+            validate_rosters=False,  # validated above
+        )
+    else:
+        registry, linkage = _probabilistic_registry(job, tables, rosters, secret)
+    crosswalk = registry.crosswalk
+    logger.info(
+        "resolved stakeholders: %d roster records, %d persons",
+        len(crosswalk),
+        crosswalk["person_id"].nunique(),
+    )
+    for table in list(tables):
+        if table in ROSTERS:
+            continue
+        attributed = registry.attribute(tables[table], time=_time_column(table))
+        status = attributed["attribution"].value_counts().to_dict()
+        attribution[table] = {str(k): int(status[k]) for k in sorted(status, key=str)}
+        tables[table] = attributed
+        logger.debug("attributed %s: %s", table, attribution[table])
+    return linkage
+
+
+def _attribute_on_engine(
+    job: Job, tables: dict[str, Any], attribution: dict[str, Any], secret: str
+) -> None:
+    """Exact identity resolution and as-of attribution on the engine's frames."""
+    from hxmetrics.stakeholders._engine_attribution import attribute_lazy, attribution_counts
+    from hxmetrics.stakeholders._engine_identity import resolve_exact_lazy
+
+    rosters = {t: tables[t] for t in ROSTERS if t in tables}
+    resolution = resolve_exact_lazy(
+        rosters, keys=None if job.keys is None else list(job.keys), secret=secret
+    )
+    if logger.isEnabledFor(logging.INFO):
+        # Two numbers back from the engine (the crosswalk stays there).
+        counts = (
+            nw.from_native(resolution.crosswalk)
+            .lazy()
+            .select(nw.len().alias("records"), nw.col("person_id").n_unique().alias("persons"))
+            .collect()
+        )
+        logger.info(
+            "resolved stakeholders: %d roster records, %d persons",
+            int(counts["records"][0]),
+            int(counts["persons"][0]),
+        )
+    for table in list(tables):
+        if table in ROSTERS:
+            continue
+        attributed = attribute_lazy(tables[table], resolution, time=_time_column(table))
+        status = attribution_counts(attributed)
+        attribution[table] = {str(k): int(status[k]) for k in sorted(status, key=str)}
+        tables[table] = attributed
+        logger.debug("attributed %s: %s", table, attribution[table])
+
+
+def _run_measures(
+    job: Job, tables: Mapping[str, Any], manifest_inputs: Mapping[str, Mapping[str, Any]]
+) -> tuple[dict[str, pd.DataFrame], dict[str, int]]:
+    """Every ``[[measure]]`` on the engine's frames; the (small) results as pandas."""
+    functions = _measure_functions()
+    results: dict[str, pd.DataFrame] = {}
+    rows_counts: dict[str, int] = {}
+    for spec in job.measures:
+        frame = _apply_where(tables[spec.table], spec.where, _label(spec))
+        rows_in = _scan.count_rows(frame)
+        if rows_in == 0:
+            # An empty group is almost always a typo in a value (values are compared
+            # exactly, case included); a 0-row output would pass it silently.
+            what = f"where {spec.where!r} matches no rows" if spec.where else "has no rows"
+            raise JobError(
+                f"[[measure]] {spec.name}: {what} of table {spec.table!r} "
+                f"({manifest_inputs[spec.table]['rows']} rows). Values are compared exactly, "
+                "case included; check them against the data."
+            )
+        options = dict(spec.options)
+        if spec.function in _ANSWER_MEASURES:
+            # The measure runs without its own suppression: the layer below sees the
+            # true counts of every output at once and hides consistently.
+            options["min_n"] = None
+        elif spec.function == "hx_index":
+            options["min_n"] = 1
+        # rows_in is not logged here: it may be a count the disclosure control hides.
+        logger.debug(
+            "computing %s (%s on %s, %s)", spec.name, spec.function, spec.table, job.engine
+        )
+        result = _compute(functions[spec.function], frame, options, spec)
+        if spec.function == "rfm_summary":
+            result = _by_customer(result, str(spec.options["customer"]))
+        results[spec.name] = result
+        rows_counts[spec.name] = rows_in
+    return results, rows_counts
 
 
 def _probabilistic_registry(
@@ -1170,6 +1411,38 @@ def _writer(result: pd.DataFrame, fmt: str) -> Callable[[Path], None]:
     return write
 
 
+def _partitioned(job: Job, result: pd.DataFrame) -> bool:
+    """Whether an output is written as a partitioned folder: ``[output] partition_by``
+    is given and the output holds every one of its columns."""
+    return bool(job.partition_by) and all(c in result.columns for c in job.partition_by)
+
+
+def _partitioned_writer(result: pd.DataFrame, columns: Sequence[str]) -> Callable[[Path], None]:
+    """A hive-partitioned Parquet folder (``silo=workers/part-0.parquet``, ...).
+
+    pyarrow writes it inside the staging folder the output layer gives; partition
+    values are URI-encoded in folder names (a ``/`` in a value cannot leave it), and
+    a missing value is ``__HIVE_DEFAULT_PARTITION__``.
+    """
+
+    def write(target: Path) -> None:
+        import pyarrow as pa
+        import pyarrow.dataset as ds
+
+        table = pa.Table.from_pandas(result, preserve_index=False)
+        ds.write_dataset(
+            table,
+            target,
+            format="parquet",
+            partitioning=list(columns),
+            partitioning_flavor="hive",
+            basename_template="part-{i}.parquet",
+            existing_data_behavior="error",
+        )
+
+    return write
+
+
 def _write_outputs(
     job: Job,
     results: Mapping[str, pd.DataFrame],
@@ -1177,10 +1450,12 @@ def _write_outputs(
     *,
     secret: str | None = None,
 ) -> list[str]:
-    writers: dict[str, Callable[[Path], None]] = {
-        f"{name}.{job.output_format}": _writer(result, job.output_format)
-        for name, result in results.items()
-    }
+    writers: dict[str, Callable[[Path], None]] = {}
+    for name, result in results.items():
+        if _partitioned(job, result):
+            writers[name] = _partitioned_writer(result, job.partition_by)
+        else:
+            writers[f"{name}.{job.output_format}"] = _writer(result, job.output_format)
     text = json.dumps(manifest, indent=2, default=str) + "\n"
 
     def write_manifest(target: Path) -> None:
@@ -1194,7 +1469,7 @@ def _write_outputs(
         writers,
         owner={"job": job.name},
         inputs=[
-            *job.inputs.values(),
+            *job.input_files(),
             job.path.resolve(),
             *([job.secret_file] if job.secret_file else []),
         ],
