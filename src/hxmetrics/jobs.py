@@ -452,6 +452,15 @@ def load_job(path: str | os.PathLike[str], *, engine: str | None = None) -> Job:
             'job with engine = "pandas", or link with method = "exact" on the engine.'
         )
     banks, catalogue_file = _instruments(raw, base, inputs)
+    if (banks or catalogue_file is not None) and engine != "pandas":
+        # hxmetrics.tables.validate_lazy checks the contract on the engine but not the
+        # answers against a catalogue (hxmetrics.instruments.check_responses is pandas).
+        raise JobError(
+            f"[instruments] checks answers against the item catalogue on engine pandas "
+            f"only; engine {engine} cannot run that check without reading the answers into "
+            "pandas. Run this job on pandas, or check the answers with hxmetrics report "
+            "--instruments before running it on the engine."
+        )
     files = [f for spec in inputs.values() for f in spec.files]
     databases = [s.root for s in inputs.values() if s.kind == "duckdb" and s.root is not None]
     read = [
