@@ -197,10 +197,9 @@ class _Validation:
             stage1.append(text.alias(p + "raw"))
         frame = frame.with_columns(stage1) if stage1 else frame
 
-        stage2: list[nw.Expr] = []
-        stage3: list[nw.Expr] = []
-        stage4: list[nw.Expr] = []
-        stage5: list[nw.Expr] = []
+        # Stage 0: coerced values and timestamp text; then the timestamp parts' stages;
+        # the last: flags read from them.
+        stages: list[list[nw.Expr]] = [[] for _ in range(7)]
         native_ts: list[str] = []
         for i, name in enumerate(self.present):
             p = f"__hx{i}_"
@@ -214,10 +213,8 @@ class _Validation:
             fails_coerce: nw.Expr | None = None
             if target == "datetime":
                 if dtype == nw.String:
-                    first, second, third = _timestamp_parts(raw, p)
-                    stage2.extend(first)
-                    stage3.extend(second)
-                    stage4.extend(third)
+                    for k, exprs in enumerate(_timestamp_parts(raw, p)):
+                        stages[k].extend(exprs)
                     native_ts.append(p)
                     unreadable = _present(raw) & ~nw.col(p + "ok")
                     naive = nw.col(p + "ok") & ~nw.col(p + "aware")
@@ -233,29 +230,29 @@ class _Validation:
                     early_dates.extend([b_naive, b_aware, m_naive, m_aware])
                     if self.engine != "polars":
                         self.fine[name] = p + "fine"
-                        stage5.append(
+                        stages[-1].append(
                             (nw.col(p + "valid") & (nw.col(p + "sub") != 0)).alias(p + "fine")
                         )
                 elif isinstance(dtype, (nw.Datetime, nw.Date)):
-                    stage2.append(raw.alias(p + "typed"))
+                    stages[0].append(raw.alias(p + "typed"))
                     native_ts.append(p)
                 else:
                     # Numbers or booleans are not timestamps in the contract's terms.
-                    stage2.append(nw.lit(None, nw.String).alias(p + "typed"))
+                    stages[0].append(nw.lit(None, nw.String).alias(p + "typed"))
                     native_ts.append(p)
                     early_dates.append(
                         _Check(name, _t._COERCE_DATETIME, _present(raw), name, "raw")
                     )
             elif target == "float":
                 coerced, bad = _to_float(raw, dtype)
-                stage2.append(coerced.alias(value))
+                stages[0].append(coerced.alias(value))
                 fails_coerce = bad
             elif target == "int":
                 coerced, bad = _to_int(raw, dtype)
-                stage2.append(coerced.alias(value))
+                stages[0].append(coerced.alias(value))
                 fails_coerce = bad
             else:
-                stage2.append((raw if dtype == nw.String else raw.cast(nw.String)).alias(value))
+                stages[0].append((raw if dtype == nw.String else raw.cast(nw.String)).alias(value))
             if fails_coerce is not None:
                 label = f"coerce_dtype('{column.dtype}')"
                 coerce.append(_Check(name, label, fails_coerce, name, "raw", after_coerce=False))
@@ -269,7 +266,7 @@ class _Validation:
                     _Check(name, _check_label(check), _check_mask(check, nw.col(value)), value,
                            "coerced", target=target, after_coerce=True)
                 )
-        for stage in (stage2, stage3, stage4, stage5):
+        for stage in stages:
             if stage:
                 frame = frame.with_columns(stage)
         if native_ts:
@@ -294,9 +291,8 @@ class _Validation:
             check.key = f"__hxc{k}"
         return frame
 
-    def flagged(self, frame: nw.LazyFrame) -> nw.LazyFrame:
-        """``work(frame)`` with the uniqueness flag, a window (kept out of the result)."""
-        work = self.work(frame)
+    def flagged(self, work: nw.LazyFrame) -> nw.LazyFrame:
+        """``work`` with the uniqueness flag, a window (kept out of the result)."""
         keys = [k for k in (self.schema.unique or []) if k in self.work_name]
         if not keys:
             return work
@@ -336,7 +332,8 @@ class _Validation:
             [nw.col(self.work_name[c]).alias(c) if c in self.work_name else nw.col(c)
              for c in self.names]
         )
-        counts = self._counts(self.flagged(base))
+        self.flagged_work = self.flagged(work)
+        counts = self._counts(self.flagged_work)
         reported = self._reported(counts)
         if not reported and not self.missing:
             self._check_fine(counts)
@@ -397,7 +394,9 @@ class _Validation:
                 )
 
     def _fail(self, reported: list[_Check], counts: dict[str, int]) -> None:
-        indexed = self.flagged(nw.from_native(_with_position(self.native, self.engine)).lazy())
+        indexed = self.flagged(
+            self.work(nw.from_native(_with_position(self.native, self.engine)).lazy())
+        )
         by_key = {c.key: c for c in self.checks}
         reported = [by_key[c.key] for c in reported]  # same checks, on the indexed frame
         parts: list[pd.DataFrame] = []
@@ -434,9 +433,8 @@ class _Validation:
             any_bad = nw.any_horizontal(
                 *[c.mask.fill_null(value=False) for c in reported], ignore_nulls=True
             )
-            row = self.flagged(nw.from_native(self.native).lazy())
             n_rows = int(
-                row.select(any_bad.cast(nw.Int64).sum().alias("n")).collect().rows()[0][0] or 0
+                self.flagged_work.select(any_bad.cast(nw.Int64).sum().alias("n")).collect().rows()[0][0] or 0
             )
         names = pd.DataFrame(columns=pd.Index(self.names, dtype=object))
         _t._fail(self.table, cases, names, counts=totals, n_rows=n_rows)
@@ -516,7 +514,7 @@ def _check_mask(check: Any, value: nw.Expr) -> nw.Expr:
     return _present(value) & ~ok
 
 
-def _to_float(raw: nw.Expr, dtype: Any) -> tuple[nw.Expr, nw.Expr]:
+def _to_float(raw: nw.Expr, dtype: Any) -> tuple[nw.Expr, nw.Expr | None]:
     """``raw`` as Float64 (NaN as missing, as pandas reads it) and where it fails to cast."""
     if dtype == nw.String:
         text = raw.str.replace_all(_STRIP, "")
@@ -539,7 +537,7 @@ def _to_float(raw: nw.Expr, dtype: Any) -> tuple[nw.Expr, nw.Expr]:
         bad = _present(raw) & ~(number | inf | text.str.contains(_NAN))
     elif dtype.is_numeric() or dtype == nw.Boolean:
         value = raw.cast(nw.Float64)
-        bad = nw.lit(value=False)
+        bad = None
     else:
         value = nw.lit(None, nw.Float64)
         bad = _present(raw)
@@ -547,7 +545,7 @@ def _to_float(raw: nw.Expr, dtype: Any) -> tuple[nw.Expr, nw.Expr]:
     return value, bad
 
 
-def _to_int(raw: nw.Expr, dtype: Any) -> tuple[nw.Expr, nw.Expr]:
+def _to_int(raw: nw.Expr, dtype: Any) -> tuple[nw.Expr, nw.Expr | None]:
     """``raw`` as Int64 and where it fails to cast (pandas' ``astype("Int64")``)."""
     if dtype == nw.String:
         ok = raw.str.contains(_INT)
@@ -555,7 +553,7 @@ def _to_int(raw: nw.Expr, dtype: Any) -> tuple[nw.Expr, nw.Expr]:
         bad = _present(raw) & ~ok
     elif dtype.is_integer() or dtype == nw.Boolean:
         value = raw.cast(nw.Int64)
-        bad = nw.lit(value=False)
+        bad = None
     elif dtype.is_float():
         whole = raw.is_finite() & (raw.round(0) == raw) & (raw.abs() < 9.2e18)
         value = nw.when(whole).then(raw).otherwise(nw.lit(None, nw.Float64)).cast(nw.Int64)
@@ -566,91 +564,107 @@ def _to_int(raw: nw.Expr, dtype: Any) -> tuple[nw.Expr, nw.Expr]:
     return value, bad
 
 
-def _timestamp_parts(
-    raw: nw.Expr, p: str
-) -> tuple[list[nw.Expr], list[nw.Expr], list[nw.Expr]]:
-    """Integer parts of ISO 8601 text (tables._parse_iso's rules), two stages of columns.
+def _timestamp_parts(raw: nw.Expr, p: str) -> list[list[nw.Expr]]:
+    """Integer parts of ISO 8601 text (tables._parse_iso's rules), in stages of columns.
 
-    Stage 1: ``<p>t`` the stripped text where it matches the pattern. Stage 2: ``ok``
-    (a real date and time), ``aware`` (has an offset), ``d`` (days since 1970-01-01
-    of the local date), ``us`` (microseconds of the day minus the offset), ``sub``
-    (nanoseconds below the microsecond), ``inb`` (within datetime64[ns]) and
-    ``valid`` (ok and within).
+    Each stage reads only the columns of the stages before it, which keeps every
+    engine's query small. The columns that matter after: ``ok`` (a real date and
+    time), ``aware`` (has an offset), ``d`` (days since 1970-01-01 of the local
+    date), ``us`` (microseconds of the day minus the offset), ``sub`` (nanoseconds
+    below the microsecond), ``inb`` (within datetime64[ns]) and ``valid`` (both).
     """
     stripped = raw.str.replace_all(_STRIP, "")
     t0 = nw.when(stripped.str.contains(_ISO)).then(stripped).otherwise(nw.lit(None, nw.String))
-    t = nw.col(p + "t")
+
+    def c(name: str) -> nw.Expr:
+        return nw.col(p + name)
+
+    t = c("t")
     n = t.str.len_chars()
 
     def part(start: int, length: int) -> nw.Expr:
         return t.str.slice(start, length).cast(nw.Int64)
 
-    year, month, day = part(0, 4), part(5, 2), part(8, 2)
     has_time = n > 10
-    hour = nw.when(has_time).then(part(11, 2)).otherwise(0)
-    minute = nw.when(has_time).then(part(14, 2)).otherwise(0)
     has_sec = (n >= 19) & (t.str.slice(16, 1) == ":")
-    second = nw.when(has_sec).then(part(17, 2)).otherwise(0)
-    has_frac = t.str.contains(r"\.")
     digits = t.str.replace_all(r"^[^.]*\.", "").str.replace_all(r"[Z+-].*\z", "")
     frac9 = (
-        nw.when(has_frac)
+        nw.when(t.str.contains(r"\."))
         .then(nw.concat_str([digits, nw.lit("000000000")]).str.slice(0, 9))
         .otherwise(nw.lit("000000000"))
     )
-    offset = t.str.replace_all(f"^{_ISO_BODY}", "")
-    aware = offset.str.len_chars() > 0
-    sign = nw.when(offset.str.starts_with("-")).then(-1).otherwise(1)
-    off_h = nw.when(offset.str.len_chars() >= 3).then(offset.str.slice(1, 2)).otherwise(
-        nw.lit("0")).cast(nw.Int64)
-    off_m_text = offset.str.replace_all(r"^[+-][0-9]{2}:?", "")
-    off_m = nw.when(off_m_text.str.len_chars() == 2).then(off_m_text).otherwise(
-        nw.lit("0")).cast(nw.Int64)
+    parts = [
+        part(0, 4).alias(p + "yr"),
+        part(5, 2).alias(p + "mo"),
+        part(8, 2).alias(p + "dy"),
+        nw.when(has_time).then(part(11, 2)).otherwise(0).alias(p + "h"),
+        nw.when(has_time).then(part(14, 2)).otherwise(0).alias(p + "mi"),
+        nw.when(has_sec).then(part(17, 2)).otherwise(0).alias(p + "s"),
+        frac9.alias(p + "frac"),
+        t.str.replace_all(f"^{_ISO_BODY}", "").alias(p + "off"),
+    ]
+    year, month, day, off = c("yr"), c("mo"), c("dy"), c("off")
+    off_m_text = off.str.replace_all(r"^[+-][0-9]{2}:?", "")
     leap = ((year % 4) == 0) & (((year % 100) != 0) | ((year % 400) == 0))
-    month_days = (
+    fields = [
+        c("frac").str.slice(0, 6).cast(nw.Int64).alias(p + "micro"),
+        c("frac").str.slice(6, 3).cast(nw.Int64).alias(p + "sub"),
+        (off.str.len_chars() > 0).fill_null(value=False).alias(p + "aware"),
+        nw.when(off.str.starts_with("-")).then(-1).otherwise(1).alias(p + "sign"),
+        nw.when(off.str.len_chars() >= 3)
+        .then(off.str.slice(1, 2))
+        .otherwise(nw.lit("0"))
+        .cast(nw.Int64)
+        .alias(p + "oh"),
+        nw.when(off_m_text.str.len_chars() == 2)
+        .then(off_m_text)
+        .otherwise(nw.lit("0"))
+        .cast(nw.Int64)
+        .alias(p + "om"),
+        # Days from the civil date (H. Hinnant's algorithm), shifted by 400 years so
+        # that every division is of non-negative numbers (floor and truncation agree).
+        (year - nw.when(month <= 2).then(1).otherwise(0) + 400).alias(p + "y"),
+        nw.when(month > 2).then(month - 3).otherwise(month + 9).alias(p + "mp"),
         nw.when(month == 2)
         .then(nw.when(leap).then(29).otherwise(28))
         .when(month.is_in([4, 6, 9, 11]))
         .then(30)
         .otherwise(31)
-    )
+        .alias(p + "dim"),
+    ]
     ok = (
         _present(t)
-        & (month >= 1) & (month <= 12) & (day >= 1) & (day <= month_days)
-        & (hour <= 23) & (minute <= 59) & (second <= 59) & (off_h <= 23) & (off_m <= 59)
+        & (month >= 1)
+        & (month <= 12)
+        & (day >= 1)
+        & (day <= c("dim"))
+        & (c("h") <= 23)
+        & (c("mi") <= 59)
+        & (c("s") <= 59)
+        & (c("oh") <= 23)
+        & (c("om") <= 59)
     )
-    # Days from the civil date (H. Hinnant's algorithm), shifted by 400 years so that
-    # every division is of non-negative numbers (floor and truncation agree).
-    y = year - nw.when(month <= 2).then(1).otherwise(0) + 400
-    era = y // 400
-    yoe = y - era * 400
-    mp = nw.when(month > 2).then(month - 3).otherwise(month + 9)
-    doy = (153 * mp + 2) // 5 + day - 1
-    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
-    days = era * 146097 + doe - 719468 - 146097
-    micro = frac9.str.slice(0, 6).cast(nw.Int64)
-    sub = frac9.str.slice(6, 3).cast(nw.Int64)
-    us = (
-        (hour * 3600 + minute * 60 + second - sign * (off_h * 3600 + off_m * 60)) * 1_000_000
-        + micro
-    )
-    total = nw.col(p + "d") * _DAY_US + nw.col(p + "us")
-    inb = ((total > _MIN_US) & (total < _MAX_US)) | (
-        (total == _MAX_US) & (nw.col(p + "sub") <= _MAX_SUB)
-    ) | ((total == _MIN_US) & (nw.col(p + "sub") >= _MIN_SUB))
-    first = [t0.alias(p + "t")]
-    second_stage = [
+    civil = [
         ok.fill_null(value=False).alias(p + "ok"),
-        aware.fill_null(value=False).alias(p + "aware"),
-        days.alias(p + "d"),
-        us.alias(p + "us"),
-        sub.alias(p + "sub"),
+        (c("y") // 400).alias(p + "era"),
+        ((153 * c("mp") + 2) // 5 + day - 1).alias(p + "doy"),
     ]
-    third = [
-        inb.fill_null(value=False).alias(p + "inb"),
-        (nw.col(p + "ok") & inb.fill_null(value=False)).alias(p + "valid"),
+    yoe = c("y") - c("era") * 400
+    seconds = c("h") * 3600 + c("mi") * 60 + c("s") - c("sign") * (c("oh") * 3600 + c("om") * 60)
+    days = [
+        (
+            c("era") * 146097 + yoe * 365 + yoe // 4 - yoe // 100 + c("doy") - 719468 - 146097
+        ).alias(p + "d"),
+        (seconds * 1_000_000 + c("micro")).alias(p + "us"),
     ]
-    return first, second_stage, third
+    total = c("d") * _DAY_US + c("us")
+    inb = (
+        ((total > _MIN_US) & (total < _MAX_US))
+        | ((total == _MAX_US) & (c("sub") <= _MAX_SUB))
+        | ((total == _MIN_US) & (c("sub") >= _MIN_SUB))
+    ).fill_null(value=False)
+    bounds = [inb.alias(p + "inb"), (c("ok") & inb).alias(p + "valid")]
+    return [[t0.alias(p + "t")], parts, fields, civil, days, bounds]
 
 
 def _polars_timestamps(native: Any, prefixes: list[str]) -> Any:

@@ -1,0 +1,371 @@
+"""The table contract on the engine (``validate_lazy``) gives what ``validate`` gives on pandas.
+
+The reference is always :func:`hxmetrics.tables.validate` on the same file read by
+:func:`hxmetrics.tables.read_table`: the coerced values (compared after collecting, in
+the test only) and, for bad input, the error's text and ``failure_cases``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import numpy as np
+import pandas as pd
+import polars as pl
+import pytest
+
+from hxmetrics import tables
+from hxmetrics.errors import InputTableError, ParameterError
+
+SAMPLES = Path(__file__).resolve().parents[1] / "data" / "samples"
+SPARK_PANDAS_WARNING = "ignore:PySpark does not yet fully support pandas:FutureWarning"
+
+# teams is refused off pandas (its cross-row check is pandas-only), tested below.
+SAMPLE_TABLES = [t for t in tables._CONTRACT if t != "teams"]
+
+Reader = Callable[[Path], Any]
+
+
+def _pandas(path: Path) -> pd.DataFrame:
+    return tables.read_table(path)
+
+
+def _polars(path: Path) -> pl.LazyFrame:
+    return pl.scan_csv(path, infer_schema=False)
+
+
+def _duckdb(path: Path) -> Any:
+    return duckdb.connect().read_csv(str(path), all_varchar=True)
+
+
+READERS: dict[str, Reader] = {"pandas": _pandas, "polars": _polars, "duckdb": _duckdb}
+
+
+def _native_kinds(out: Any) -> dict[str, str]:
+    """Each column's type as the engine holds it, in a few words."""
+    if isinstance(out, pl.LazyFrame | pl.DataFrame):
+        schema = out.collect_schema() if isinstance(out, pl.LazyFrame) else out.schema
+        return {n: str(t) for n, t in schema.items()}
+    if type(out).__module__.startswith("pyspark"):
+        return {f.name: f.dataType.simpleString() for f in out.schema.fields}
+    return dict(zip(out.columns, [str(t) for t in out.types], strict=True))
+
+
+_INTEGER_KINDS = ("Int64", "BIGINT", "bigint")
+
+
+def _collected(out: Any) -> pd.DataFrame:
+    """The engine's result as pandas (in the test only, to compare values); integer
+    columns the engine holds as integers are given pandas' nullable Int64 (Polars and
+    DuckDB hand nullable integers to pandas as floats)."""
+    if isinstance(out, pd.DataFrame):
+        return out
+    if isinstance(out, pl.LazyFrame):
+        df = out.collect().to_pandas()
+    elif isinstance(out, pl.DataFrame):
+        df = out.to_pandas()
+    elif type(out).__module__.startswith("pyspark"):
+        df = out.toPandas()
+    else:
+        df = out.df()
+    for name, kind in _native_kinds(out).items():
+        if kind in _INTEGER_KINDS:
+            df[name] = df[name].astype("Int64")
+    return df
+
+
+def _same_values(got: pd.DataFrame, want: pd.DataFrame) -> None:
+    assert list(got.columns) == list(want.columns)
+    assert len(got) == len(want)
+    for name in want.columns:
+        a, b = got[name], want[name]
+        if pd.api.types.is_datetime64_any_dtype(b.dtype):
+            assert pd.api.types.is_datetime64_any_dtype(a.dtype), name
+            assert getattr(a.dtype, "tz", None) is None, name
+            np.testing.assert_array_equal(
+                a.to_numpy(dtype="datetime64[ns]"), b.to_numpy(dtype="datetime64[ns]"), name
+            )
+        elif pd.api.types.is_float_dtype(b.dtype):
+            assert pd.api.types.is_float_dtype(a.dtype), name
+            # Bit for bit: the engine casts the same text to the same double.
+            np.testing.assert_array_equal(a.to_numpy(float), b.to_numpy(float), name)
+        elif str(b.dtype) == "Int64":
+            assert pd.api.types.is_integer_dtype(a.dtype), name
+            assert a.astype("Int64").equals(b), name
+        else:
+            assert a.isna().tolist() == b.isna().tolist(), name
+            assert a[b.notna()].astype(str).tolist() == b[b.notna()].astype(str).tolist(), name
+
+
+def _cell(value: Any) -> Any:
+    if value is None or value is pd.NaT or (isinstance(value, float) and math.isnan(value)):
+        return ("missing", type(value).__name__)
+    return (type(value).__name__, value)
+
+
+def _rows(cases: pd.DataFrame) -> list[tuple[Any, ...]]:
+    return [
+        (str(c), str(k), _cell(v), None if pd.isna(i) else int(i))
+        for c, k, v, i in zip(
+            cases["column"], cases["check"], cases["failure_case"], cases["index"], strict=True
+        )
+    ]
+
+
+def _first_examples(cases: pd.DataFrame) -> pd.DataFrame:
+    """pandas' failure cases cut to the engine's: the first five of each check."""
+    return cases.groupby(["column", "check"], sort=False, dropna=False).head(
+        tables._EXAMPLES_PER_CHECK
+    )
+
+
+def _error(run: Callable[[], Any]) -> InputTableError:
+    with pytest.raises(InputTableError) as info:
+        run()
+    return info.value
+
+
+# -- the sample tables ---------------------------------------------------------------
+@pytest.mark.parametrize("engine", ["polars", "duckdb"])
+@pytest.mark.parametrize("table", SAMPLE_TABLES)
+def test_sample_tables_validate_to_the_pandas_values(table: str, engine: str) -> None:
+    path = SAMPLES / f"{table}.csv"
+    want = tables.validate(tables.read_table(path), table=table)
+    got = tables.validate_lazy(READERS[engine](path), table=table)
+    assert type(got) is type(READERS[engine](path))  # lazy in, lazy out
+    _same_values(_collected(got), want)
+
+
+def test_pandas_frames_take_the_pandas_path() -> None:
+    df = tables.read_table(SAMPLES / "workers.csv")
+    pd.testing.assert_frame_equal(
+        tables.validate_lazy(df, table="workers"), tables.validate(df, table="workers")
+    )
+
+
+def test_eager_polars_stays_eager() -> None:
+    path = SAMPLES / "tickets.csv"
+    got = tables.validate_lazy(pl.read_csv(path, infer_schema=False), table="tickets")
+    assert isinstance(got, pl.DataFrame)
+    _same_values(got.to_pandas(), tables.validate(tables.read_table(path), table="tickets"))
+
+
+@pytest.mark.parametrize("engine", ["polars", "duckdb"])
+def test_typed_parquet_input(tmp_path: Path, engine: str) -> None:
+    """Typed columns (Parquet) are cast, not parsed: the same values again."""
+    want = tables.validate(tables.read_table(SAMPLES / "tickets.csv"), table="tickets")
+    path = tmp_path / "tickets.parquet"
+    want.to_parquet(path)
+    native = (
+        pl.scan_parquet(path) if engine == "polars" else duckdb.connect().read_parquet(str(path))
+    )
+    _same_values(_collected(tables.validate_lazy(native, table="tickets")), want)
+
+
+# -- bad input: the same error on every engine ---------------------------------------
+RESPONSES_HEADER = "response_id,silo,source_id,instrument,item,score,timestamp,weight\n"
+BAD = {
+    # A score that is not a number, a non-date, a silo outside isin, a missing
+    # instrument, a repeated (response_id, item): the ids are masked.
+    "responses": (
+        RESPONSES_HEADER
+        + "r1,workers,W-1,nps,ltr,x,2024-01-01,1\n"
+        + "r2,workers,W-2,nps,ltr,7,2024-13-45,1\n"
+        + "r3,worker,W-3,nps,ltr,7,2024-01-02 10:00:00,1\n"
+        + "r4,workers,W-4,,ltr,7,2024-01-02T10:00,1\n"
+        + "r5,workers,W-5,nps,ltr,7,2024-01-03,1\n"
+        + "r5,workers,W-5,nps,ltr,8,2024-01-03,0\n"
+    ),
+    # A missing required column, with a near spelling.
+    "workers": (
+        "worker_id,email,start,end,engagment\n"
+        "w1,a@example.com,2024-01-01,,gig\n"
+        "w2,b@example.com,2024-01-01,,gig\n"
+    ),
+    # An end before its start (checked once every value has its type).
+    "partners": (
+        "partner_id,email,phone,birth_year,start,end,engagement\n"
+        "p1,a@example.com,,1980,2024-01-01,2023-01-01,host\n"
+        "p2,b@example.com,,,2024-01-01,,driver\n"
+        "p3,c@example.com,,1990,2024-02-01 10:00:00,2024-02-01 09:59:59,host\n"
+    ),
+    # More than five failures of one check, an identifier that looks like an email,
+    # out-of-range counts and mixed UTC offsets.
+    "tickets": (
+        "ticket_id,silo,source_id,opened,first_response,closed,reopened,severity,touchpoint,team\n"
+        + "".join(
+            f"k{i},workers,W-{i},2024-01-0{1 + i % 3} 10:00:00{'+01:00' if i == 4 else ''},"
+            f",,{-1 if i % 2 else 0},{'urgent' if i < 7 else 'low'},app,it\n"
+            for i in range(9)
+        )
+        + "alice@example.com,workers,,2024-01-01,,,0,low,app,\n"
+    ),
+    # Text in a number column with nulls beside it; impossible dates and times.
+    "transactions": (
+        "transaction_id,silo,source_id,timestamp,amount\n"
+        "t1,customers,C1,2024-02-30,1.5\n"
+        "t2,customers,C1,2024-01-01 24:00,inf\n"
+        "t3,customers,C1,2024-01-01 10:00+24:00,1e3\n"
+        "t4,customers,C1,1500-01-01,\n"
+        "t5,customers,C1,  2024-01-01 ,one\n"
+        "t6,customers,C1,2024-1-01,2.\n"
+    ),
+}
+
+
+def _bad_file(tmp_path: Path, table: str) -> Path:
+    path = tmp_path / f"{table}.csv"
+    path.write_text(BAD[table], encoding="utf-8")
+    return path
+
+
+def _assert_same_error(got: InputTableError, want: InputTableError) -> None:
+    assert str(got) == str(want)
+    assert got.table == want.table
+    assert _rows(got.failure_cases) == _rows(_first_examples(want.failure_cases))
+
+
+@pytest.mark.parametrize("engine", ["polars", "duckdb"])
+@pytest.mark.parametrize("table", sorted(BAD))
+def test_bad_input_gets_the_pandas_error(tmp_path: Path, table: str, engine: str) -> None:
+    path = _bad_file(tmp_path, table)
+    want = _error(lambda: tables.validate(tables.read_table(path), table=table))
+    got = _error(lambda: tables.validate_lazy(READERS[engine](path), table=table))
+    _assert_same_error(got, want)
+
+
+def test_the_bad_inputs_fail_the_checks_they_are_meant_to(tmp_path: Path) -> None:
+    """The fixtures above exercise what the issue names (pandas path, the reference)."""
+    found: dict[str, set[str]] = {}
+    for table in BAD:
+        error = _error(lambda t=table: tables.validate(tables.read_table(_bad_file(tmp_path, t)), table=t))
+        found[table] = set(error.failure_cases["check"].astype(str))
+        assert "alice" not in str(error)
+    assert {"coerce_dtype('float64')", "coerce_dtype('datetime64[ns]')", "not_nullable",
+            "multiple_fields_uniqueness"} <= found["responses"]
+    assert any(c.startswith("isin(") for c in found["responses"])
+    assert found["workers"] == {"column_in_dataframe"}
+    assert found["partners"] == {"end_not_before_start"}
+    assert "naive_and_aware_mixed" in found["tickets"]
+    assert {"datetime_in_bounds", "coerce_dtype('datetime64[ns]')"} <= found["transactions"]
+    many = _error(lambda: tables.validate(tables.read_table(_bad_file(tmp_path, "tickets")),
+                                          table="tickets"))
+    assert (many.failure_cases["check"].astype(str).str.startswith("isin")).sum() > 5
+
+
+TIMESTAMPS = [
+    "2024-01-01",
+    "2024-01-01 10:00",
+    "2024-01-01T10:00:05",
+    "2024-01-01 10:00:05.5",
+    "2024-01-01 10:00:05.123456",
+    " 2024-03-01 00:00:00\t",
+    "2024-02-29 23:59:59",
+]
+AWARE = [
+    "2024-01-01 10:00Z",
+    "2024-01-01T10:00:00+05:30",
+    "2024-01-01 10:00-0800",
+    "2024-01-01 00:30+01",
+    "2023-12-31T23:59:59.999999-00:00",
+    "1970-01-01 00:00+23:59",
+]
+
+
+@pytest.mark.parametrize("engine", ["polars", "duckdb"])
+@pytest.mark.parametrize("values", [TIMESTAMPS, AWARE], ids=["naive", "aware"])
+def test_iso_timestamps_parse_to_the_pandas_values(engine: str, values: list[Any]) -> None:
+    events = pd.DataFrame(
+        {"ticket_id": [f"k{i}" for i in range(len(values))], "status": "open", "timestamp": values}
+    )
+    expected = tables.validate(events, table="ticket_events")
+    native: Any = pl.from_pandas(events).lazy()
+    if engine == "duckdb":
+        native = duckdb.connect().from_df(events)
+    _same_values(_collected(tables.validate_lazy(native, table="ticket_events")), expected)
+
+
+def test_finer_than_microseconds_is_refused_on_duckdb() -> None:
+    events = pd.DataFrame({"ticket_id": ["k1"], "status": ["open"],
+                           "timestamp": ["2024-01-01 10:00:00.123456789"]})
+    ok = tables.validate_lazy(pl.from_pandas(events).lazy(), table="ticket_events").collect()
+    assert ok["timestamp"].dt.nanosecond().item() == 123456789
+    with pytest.raises(ParameterError, match="finer than a microsecond"):
+        tables.validate_lazy(duckdb.connect().from_df(events), table="ticket_events")
+
+
+@pytest.mark.parametrize("engine", ["polars", "duckdb"])
+def test_what_the_engine_cannot_check_is_refused(engine: str) -> None:
+    teams = READERS[engine](SAMPLES / "teams.csv")
+    with pytest.raises(ParameterError, match="pandas only"):
+        tables.validate_lazy(teams, table="teams")
+    responses = READERS[engine](SAMPLES / "responses.csv")
+    with pytest.raises(ParameterError, match="pandas only"):
+        tables.validate_lazy(responses, table="responses", instruments=object())
+    with pytest.raises(InputTableError, match="unknown table"):
+        tables.validate_lazy(responses, table="respones")
+
+
+# -- nothing is materialised -----------------------------------------------------------
+def test_polars_input_is_not_collected(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only one-row aggregates come back on success; five-row examples on failure."""
+    heights: list[int] = []
+    collect = pl.LazyFrame.collect
+
+    def counted(self: pl.LazyFrame, *args: Any, **kwargs: Any) -> Any:
+        out = collect(self, *args, **kwargs)
+        heights.append(out.height)
+        return out
+
+    monkeypatch.setattr(pl.LazyFrame, "collect", counted)
+    out = tables.validate_lazy(_polars(SAMPLES / "responses.csv"), table="responses")
+    assert isinstance(out, pl.LazyFrame)
+    assert heights == [1]  # the aggregate of every check's count, nothing else
+    heights.clear()
+    path = SAMPLES / "responses.csv"
+    bad = _polars(path).with_columns(
+        pl.when(pl.int_range(pl.len()) % 100 == 3).then(pl.lit("x")).otherwise(pl.col("score"))
+        .alias("score")
+    )
+    error = _error(lambda: tables.validate_lazy(bad, table="responses"))
+    assert "coerce_dtype('float64')" in str(error)
+    assert max(heights) <= tables._EXAMPLES_PER_CHECK
+    assert len(heights) == 3  # counts, the examples of the one failed check, rows failing
+
+
+def test_duckdb_result_is_a_lazy_relation() -> None:
+    """The result is a query on the source, not a copy: later rows of the source show."""
+    con = duckdb.connect()
+    con.execute("CREATE TABLE events AS SELECT * FROM read_csv(?, all_varchar=true)",
+                [str(SAMPLES / "events.csv")])
+    out = tables.validate_lazy(con.table("events"), table="events")
+    assert isinstance(out, duckdb.DuckDBPyRelation)
+    n = con.table("events").count("*").fetchall()[0][0]
+    con.execute("INSERT INTO events (event_id, silo, source_id, timestamp, event_type) "
+                "VALUES ('zz', 'workers', 'W', '2030-01-01 00:00:00', 'late')")
+    assert out.count("*").fetchall()[0][0] == n + 1
+
+
+# -- Spark: one test function, the JVM is shared -------------------------------------
+@pytest.mark.spark
+@pytest.mark.filterwarnings(SPARK_PANDAS_WARNING)
+def test_spark_validates_like_pandas(spark: Any, tmp_path: Path) -> None:
+    from pyspark.sql import DataFrame
+
+    def read(path: Path) -> DataFrame:
+        return spark.read.csv(str(path), header=True)
+
+    for table in ("workers", "tickets", "ticket_events"):
+        path = SAMPLES / f"{table}.csv"
+        got = tables.validate_lazy(read(path), table=table)
+        assert isinstance(got, DataFrame)
+        _same_values(_collected(got), tables.validate(tables.read_table(path), table=table))
+    for table in sorted(BAD):
+        path = _bad_file(tmp_path, table)
+        want = _error(lambda p=path, t=table: tables.validate(tables.read_table(p), table=t))
+        got_error = _error(lambda p=path, t=table: tables.validate_lazy(read(p), table=t))
+        _assert_same_error(got_error, want)
