@@ -1,0 +1,543 @@
+"""As-of attribution on the engine: the rows stay where they are (DuckDB, Polars lazy, Spark).
+
+:func:`attribute_lazy` adds to an exhaust table the columns that
+:meth:`StakeholderRegistry.attribute <hxmetrics.stakeholders.StakeholderRegistry.attribute>`
+adds, with the same values and statuses, as a lazy query of the exhaust's own
+engine: nothing of the exhaust table is collected or converted to pandas.
+
+The plan (written once with narwhals; engine-specific code only where narwhals has
+no operation for it, said where):
+
+1. **Hybrid type per person**, from the episodes, by the rules of
+   :mod:`~hxmetrics.stakeholders.hybrids` (default :data:`HYBRID_RULES`): each rule
+   is a self-join of the episodes on ``person_id`` (a person has few episodes) or a
+   group-by; the persons each rule flags are stacked with the rule's precedence and
+   one group-by keeps the first rule per person. Persons without a label get
+   ``"none"``.
+2. **Role segments**: every start and end of a person's episodes is a boundary; at
+   each boundary one group-by over (person, boundary) records which roles the person
+   holds from there on, and with which engagement. Between two boundaries nothing
+   changes, so one as-of lookup of the segment starting at or before the row's time
+   answers all three roles at once (episodes are merged: a person holds at most one
+   episode per role at any time).
+3. **Id lookup**: an equi-join of ``(silo, source_id)`` on the crosswalk (with each
+   person's hybrid type), a left join: every row kept.
+4. **As-of lookup**: one backward as-of join by ``person_id`` on the row's time:
+   narwhals ``join_asof`` on Polars (``polars.LazyFrame.join_asof``, after sorting by
+   time, as Polars requires) and on DuckDB (narwhals emits DuckDB's ``ASOF LEFT
+   JOIN``; DuckDB relations of a connection other than the default one are joined
+   with the same SQL run on the relation's own connection, as narwhals runs it on
+   the default one). Spark has no as-of join (narwhals: not implemented): a left
+   *range join* ``person equal and segment start <= t < segment end`` in PySpark,
+   the segment's end being the next boundary of the person.
+5. The statuses, as :mod:`~hxmetrics.stakeholders.attribution` defines them:
+   ``unknown_id`` (the pair is in no roster, or silo or id missing), then
+   ``missing_time``, then ``outside_episodes`` (no role held), else ``ok``.
+
+What the resolution must give (the layout :func:`attribute_lazy` requires)
+--------------------------------------------------------------------------
+Any object with two attributes, native lazy frames of the exhaust's engine:
+
+``crosswalk``
+    ``silo`` (text), ``source_id`` (text), ``person_id`` (text); other columns are
+    ignored. One row per ``(silo, source_id)`` (checked: one aggregate of the
+    crosswalk). As :attr:`StakeholderRegistry.crosswalk`.
+``episodes``
+    The *merged* role episodes, as :attr:`StakeholderRegistry.episodes` /
+    :func:`~hxmetrics.stakeholders.role_episodes` give them: ``person_id`` (text),
+    ``role`` (text: ``customer``, ``worker``, ``partner``), ``engagement`` (text;
+    merged engagements joined by ``"+"``), ``start`` (naive timestamp, never
+    missing), ``end`` (naive timestamp, missing = open; the interval is
+    ``[start, end)``); other columns (``silo``, ``source_id``, ``n_records``) are
+    ignored. Merged means: overlapping or duplicated episodes of one person and role
+    are one episode (:func:`~hxmetrics.stakeholders.merge_episodes`), so a person
+    holds at most one episode per role at any time. This is not checked here
+    (a check is a self-join of the episodes): unmerged episodes give wrong roles.
+
+Differences from the pandas output (documented, tested)
+-------------------------------------------------------
+* Text columns the pandas path makes categorical (``person_id``, the engagements,
+  ``hybrid_type``, ``attribution``, ``role``) are plain text on every engine:
+  DuckDB and Spark have no categorical that a lazy query can build without first
+  listing the categories (a collect), and Polars' ``Categorical`` would make the
+  three engines differ. The values are the pandas categories' labels.
+* Row order: a lazy engine has none; the rows are the input's rows, each once.
+* On pandas input (engine ``"pandas"``) the pandas implementation itself runs
+  (:func:`~hxmetrics.stakeholders.attribution.attribute_with_index`): the frame is
+  in memory already, and its output (categoricals, row order) is the reference.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import Any, Literal
+
+import narwhals as nw
+import pandas as pd
+
+from hxmetrics.errors import ParameterError, check_columns
+from hxmetrics.stakeholders.attribution import (
+    ATTRIBUTION_COLUMNS,
+    STATUSES,
+    AttributionIndex,
+    attribute_with_index,
+)
+from hxmetrics.stakeholders.hybrids import HybridRule, _coerce_rules, classify_hybrids
+from hxmetrics.tables import ROLE_OF_SILO, ROLES
+
+__all__ = ["attribute_lazy", "attribution_counts"]
+
+TimeUnit = Literal["ns", "us", "ms", "s"]
+
+# Working columns; the prefix keeps them clear of the caller's names.
+_P = "__hx_person"
+_T = "__hx_time"
+_B = "__hx_boundary"
+_END = "__hx_segment_end"
+_KS, _KI = "__hx_key_silo", "__hx_key_source"
+_HELD = {r: f"__hx_held_{r}" for r in ROLES}
+_ENG = {r: f"__hx_eng_{r}" for r in ROLES}
+_RULE = "__hx_rule"
+
+
+def _engine(frame: Any) -> str:
+    """The engine name of a native frame (``pandas``, ``polars``, ``duckdb``, ``spark``)."""
+    if isinstance(frame, pd.DataFrame):
+        return "pandas"
+    try:
+        impl = nw.from_native(frame).implementation
+    except TypeError:
+        impl = None
+    if impl is nw.Implementation.POLARS:
+        return "polars"
+    if impl is nw.Implementation.DUCKDB:
+        return "duckdb"
+    if impl in (nw.Implementation.PYSPARK, nw.Implementation.PYSPARK_CONNECT):
+        return "spark"
+    raise ParameterError(
+        "attribute_lazy takes a pandas DataFrame, a polars LazyFrame/DataFrame, a DuckDB "
+        f"relation or a Spark DataFrame; got {type(frame).__name__}."
+    )
+
+
+def attribute_lazy(
+    exhaust: Any,
+    resolution: Any,
+    *,
+    time: str = "timestamp",
+    silo: str = "silo",
+    source_id: str = "source_id",
+    rules: Sequence[HybridRule] | pd.DataFrame | None = None,
+) -> Any:
+    """Add the person and the roles they held at each row's time, on the exhaust's engine.
+
+    Parameters
+    ----------
+    exhaust : native frame
+        A pandas DataFrame, polars LazyFrame (or DataFrame), DuckDB relation or Spark
+        DataFrame with a silo column, the silo's id column and a time column
+        (naive timestamps, e.g. from ``validate_lazy``).
+    resolution : object with ``crosswalk`` and ``episodes``
+        Native frames of the same engine, laid out as the module docstring says
+        (e.g. an ``EngineResolution``, or a registry's crosswalk and episodes).
+    time, silo, source_id : str
+        Column names in ``exhaust``.
+    rules : optional
+        Hybrid rules (default :data:`~hxmetrics.stakeholders.HYBRID_RULES`), as
+        :func:`~hxmetrics.stakeholders.classify_hybrids` takes them.
+
+    Returns
+    -------
+    native lazy frame
+        Of the exhaust's engine (pandas: a DataFrame; polars: a LazyFrame): the
+        exhaust's columns, then :data:`~hxmetrics.stakeholders.ATTRIBUTION_COLUMNS`
+        with the values of :meth:`StakeholderRegistry.attribute`, every row once.
+        Text columns are text, not categorical (module docstring).
+
+    Raises
+    ------
+    InputTableError
+        If a named column is missing.
+    ParameterError
+        If the exhaust already has an added column, the time column is not a naive
+        timestamp, the crosswalk or episodes are of another engine or lack a column,
+        or the crosswalk repeats a ``(silo, source_id)``.
+
+    Examples
+    --------
+    >>> import pandas as pd, polars as pl
+    >>> from types import SimpleNamespace
+    >>> cw = pl.LazyFrame({"silo": ["customers"], "source_id": ["c1"], "person_id": ["P1"]})
+    >>> eps = pl.LazyFrame({"person_id": ["P1"], "role": ["customer"],
+    ...     "engagement": ["consumer"], "start": [pd.Timestamp("2020-01-01")],
+    ...     "end": [pd.Timestamp("2021-01-01")]})
+    >>> events = pl.LazyFrame({"silo": ["customers", "customers", "workers"],
+    ...     "source_id": ["c1", "c1", "w9"],
+    ...     "timestamp": pd.to_datetime(["2020-06-01", "2021-01-01", "2020-06-01"])})
+    >>> out = attribute_lazy(events, SimpleNamespace(crosswalk=cw, episodes=eps))
+    >>> out = out.select("is_customer", "attribution", "role").sort("attribution")
+    >>> out.collect().rows()  # doctest: +NORMALIZE_WHITESPACE
+    [(True, 'ok', 'customer'), (False, 'outside_episodes', 'customer'),
+     (False, 'unknown_id', 'worker')]
+    """
+    engine = _engine(exhaust)
+    if engine == "pandas":
+        return _attribute_pandas(exhaust, resolution, time, silo, source_id, rules)
+    lf = nw.from_native(exhaust).lazy()
+    schema = lf.collect_schema()
+    check_columns(schema.names(), [time, silo, source_id], table="events")
+    clash = [c for c in ATTRIBUTION_COLUMNS if c in schema]
+    if clash:
+        raise ParameterError(
+            f"events already has column(s) {clash} that attribution adds; "
+            "drop or rename them first."
+        )
+    crosswalk = _part(resolution, "crosswalk", engine, ["silo", "source_id", "person_id"])
+    episodes = _part(
+        resolution, "episodes", engine, ["person_id", "role", "engagement", "start", "end"]
+    )
+    unit = _time_unit(schema[time], episodes.collect_schema(), time, engine)
+    _check_unique(crosswalk)
+
+    cast = nw.Datetime(unit) if unit else None
+    eps = episodes.select(
+        nw.col("person_id").cast(nw.String).alias(_P),
+        nw.col("role").cast(nw.String),
+        nw.col("engagement").cast(nw.String),
+        _as_time(nw.col("start"), cast),
+        _as_time(nw.col("end"), cast),
+    )
+    persons = crosswalk.select(
+        nw.col("silo").cast(nw.String).alias(_KS),
+        nw.col("source_id").cast(nw.String).alias(_KI),
+        nw.col("person_id").cast(nw.String).alias("person_id"),
+    )
+    hybrid = _hybrid_types(eps, _coerce_rules(rules))
+    ids = persons.join(hybrid, left_on="person_id", right_on=_P, how="left").select(
+        _KS, _KI, "person_id", nw.col("hybrid_type").fill_null(nw.lit("none"))
+    )
+    time_dtype = schema[time]
+    t = nw.col(time)
+    if time_dtype == nw.Date:
+        t = t.cast(nw.Datetime(unit or "us"))
+    rows = lf.with_columns(
+        nw.col(silo).cast(nw.String).alias(_KS),
+        nw.col(source_id).cast(nw.String).alias(_KI),
+        _as_time(t, cast).alias(_T),
+    ).join(ids, on=[_KS, _KI], how="left")
+    segments = _segments(eps)
+    if engine == "spark":
+        joined = _range_join_spark(rows, segments)
+    elif engine == "duckdb":
+        joined = _asof_duckdb(rows, segments)
+    else:
+        joined = _asof_polars(rows, segments)
+    return _finish(joined, list(schema.names()), silo).to_native()
+
+
+def _attribute_pandas(
+    exhaust: pd.DataFrame,
+    resolution: Any,
+    time: str,
+    silo: str,
+    source_id: str,
+    rules: Sequence[HybridRule] | pd.DataFrame | None,
+) -> pd.DataFrame:
+    crosswalk, episodes = resolution.crosswalk, resolution.episodes
+    for name, part in (("crosswalk", crosswalk), ("episodes", episodes)):
+        if not isinstance(part, pd.DataFrame):
+            raise ParameterError(
+                f"resolution.{name} is a {type(part).__name__}; the exhaust is a pandas "
+                "DataFrame: both must be of one engine."
+            )
+    hybrids = classify_hybrids(episodes, rules=rules, merged=True)
+    index = AttributionIndex.build(crosswalk, episodes, hybrids, merged=True)
+    return attribute_with_index(exhaust, index, time=time, silo=silo, source_id=source_id)
+
+
+def _part(resolution: Any, name: str, engine: str, required: list[str]) -> nw.LazyFrame[Any]:
+    try:
+        native = getattr(resolution, name)
+    except AttributeError:
+        raise ParameterError(
+            f"resolution has no {name!r}: pass an EngineResolution (crosswalk, episodes) "
+            "or an object with both."
+        ) from None
+    got = _engine(native)
+    if got != engine:
+        raise ParameterError(
+            f"resolution.{name} is a {got} frame, the exhaust a {engine} one: both must be "
+            "of one engine (scan the inputs with the same engine)."
+        )
+    frame = nw.from_native(native).lazy()
+    check_columns(frame.collect_schema().names(), required, table=name)
+    return frame
+
+
+def _time_unit(dtype: Any, eps_schema: Any, time: str, engine: str) -> TimeUnit | None:
+    """The time unit both sides of the as-of key are cast to (None: leave as is)."""
+    kinds = [("events", time, dtype), ("episodes", "start", eps_schema["start"])]
+    kinds.append(("episodes", "end", eps_schema["end"]))
+    units = []
+    for table, column, dt in kinds:
+        if dt == nw.Date and table == "events":
+            continue
+        if not dt == nw.Datetime:
+            raise ParameterError(
+                f"{table}: column {column!r} is {dt}, not a timestamp; the engine path "
+                "compares timestamps: validate the table first (validate_lazy coerces it)."
+            )
+        if dt.time_zone is not None and engine != "spark":
+            # Spark's TIMESTAMP is read in the session time zone (narwhals reports it);
+            # elsewhere a time zone is the caller's to drop, as on the pandas path.
+            raise ParameterError(
+                f"{table}: column {column!r} has time zone {dt.time_zone!r}; timestamps "
+                "in hxmetrics are naive UTC (convert and drop the zone first)."
+            )
+        units.append(dt.time_unit)
+    if engine == "spark":
+        return None  # one unit (microseconds); Spark compares its two timestamp types itself
+    finest: tuple[TimeUnit, ...] = ("ns", "us", "ms", "s")
+    for unit in finest:  # the finest wins: casting to it is exact
+        if unit in units:
+            return unit
+    return None  # pragma: no cover - units always holds the episodes' two
+
+
+def _as_time(expr: nw.Expr, cast: Any) -> nw.Expr:
+    return expr if cast is None else expr.cast(cast)
+
+
+def _check_unique(crosswalk: nw.LazyFrame[Any]) -> None:
+    """One aggregate: a repeated (silo, source_id) would duplicate exhaust rows."""
+    dup = (
+        crosswalk.group_by("silo", "source_id")
+        .agg(nw.len().alias("n"))
+        .filter(nw.col("n") > 1)
+        .group_by("silo")
+        .agg(nw.len().alias("n"))
+        .sort("silo")
+        .collect()
+    )
+    if len(dup):
+        silos, counts = dup["silo"].to_list(), dup["n"].to_list()
+        raise ParameterError(
+            "crosswalk: (silo, source_id) must be unique; repeated ids per silo: "
+            f"{dict(zip(silos, counts, strict=True))} (ids not shown)."
+        )
+
+
+def _hybrid_types(eps: nw.LazyFrame[Any], rules: tuple[HybridRule, ...]) -> nw.LazyFrame[Any]:
+    """``_P``, ``hybrid_type``: the first rule (in order) true of each person with a label.
+
+    The rules of :func:`~hxmetrics.stakeholders.classify_hybrids`, on the engine.
+    Persons no rule flags are absent (the caller fills ``"none"``).
+    """
+    flagged = []
+    for i, rule in enumerate(rules):
+        first = eps.filter(nw.col("role") == rule.first)
+        if rule.kind == "engagement":
+            # "full_time+gig" counts as both parts: match whole parts between "+".
+            padded = nw.concat_str([nw.lit("+"), nw.col("engagement"), nw.lit("+")])
+            hit = nw.any_horizontal(
+                *(padded.str.contains(f"+{k}+", literal=True) for k in rule.engagements),
+                ignore_nulls=True,
+            )
+            persons = first.filter(hit)
+        elif rule.kind == "first_after":
+            starts = eps.with_columns(
+                nw.when(nw.col("role") == rule.first).then(nw.col("start")).alias("a"),
+                nw.when(nw.col("role") == str(rule.second)).then(nw.col("start")).alias("b"),
+            )
+            persons = (
+                starts.group_by(_P)
+                .agg(nw.col("a").min(), nw.col("b").min())
+                .filter(~nw.col("a").is_null() & ~nw.col("b").is_null())
+                .filter(nw.col("b") > nw.col("a"))
+            )
+        else:
+            a = first.select(
+                _P,
+                nw.col("role").alias("role_a"),
+                nw.col("start").alias("start_a"),
+                nw.col("end").alias("end_a"),
+            )
+            if rule.kind == "sequential":
+                a = a.filter(~nw.col("end_a").is_null())
+            b = eps.filter(nw.col("role") == str(rule.second)).select(
+                _P,
+                nw.col("role").alias("role_b"),
+                nw.col("start").alias("start_b"),
+                nw.col("end").alias("end_b"),
+            )
+            pairs = a.join(b, on=_P, how="inner")
+            # Merged episodes of one person and role differ in (start, end).
+            same = (
+                (nw.col("role_a") == nw.col("role_b"))
+                & (nw.col("start_a") == nw.col("start_b"))
+                & (
+                    (nw.col("end_a") == nw.col("end_b"))
+                    | (nw.col("end_a").is_null() & nw.col("end_b").is_null())
+                ).fill_null(False)
+            )
+            if rule.kind == "concurrent":
+                cond = (nw.col("end_b").is_null() | (nw.col("start_a") < nw.col("end_b"))) & (
+                    nw.col("end_a").is_null() | (nw.col("start_b") < nw.col("end_a"))
+                )
+            else:  # sequential: b starts on/after the end of an earlier, ended a
+                cond = nw.col("start_b") >= nw.col("end_a")
+            persons = pairs.filter(cond & ~same)
+        flagged.append(persons.select(_P).unique().with_columns(nw.lit(i, nw.Int64).alias(_RULE)))
+    if not flagged:
+        return eps.select(_P, nw.lit("none").alias("hybrid_type")).filter(nw.lit(False))
+    first_rule = nw.concat(flagged, how="vertical").group_by(_P).agg(nw.col(_RULE).min())
+    label: Any = nw.lit(None, nw.String)
+    for i, rule in reversed(list(enumerate(rules))):
+        label = nw.when(nw.col(_RULE) == i).then(nw.lit(rule.label)).otherwise(label)
+    return first_rule.select(_P, label.alias("hybrid_type"))
+
+
+def _segments(eps: nw.LazyFrame[Any]) -> nw.LazyFrame[Any]:
+    """Per person and boundary: the roles held from that boundary to the next one."""
+    bounds = nw.concat(
+        [
+            eps.select(_P, nw.col("start").alias(_B)),
+            eps.filter(~nw.col("end").is_null()).select(_P, nw.col("end").alias(_B)),
+        ],
+        how="vertical",
+    ).unique()
+    at = bounds.join(eps, on=_P, how="inner")
+    holds = (nw.col("start") <= nw.col(_B)) & (
+        nw.col("end").is_null() | (nw.col(_B) < nw.col("end"))
+    )
+    flags = []
+    for r in ROLES:
+        held = holds & (nw.col("role") == r)
+        flags.append(held.cast(nw.Int8).alias(_HELD[r]))
+        flags.append(nw.when(held).then(nw.col("engagement")).alias(_ENG[r]))
+    return (
+        at.with_columns(*flags)
+        .group_by(_P, _B)
+        .agg(*(nw.col(_HELD[r]).max() for r in ROLES), *(nw.col(_ENG[r]).max() for r in ROLES))
+    )
+
+
+def _asof_duckdb(rows: nw.LazyFrame[Any], segments: nw.LazyFrame[Any]) -> nw.LazyFrame[Any]:
+    """DuckDB's ``ASOF LEFT JOIN``, on the relations' own connection.
+
+    narwhals' ``join_asof`` runs the same SQL with ``duckdb.sql`` (the default
+    connection), which cannot see relations of another connection (a scan with
+    ``connection=...``): here the right side becomes a temporary view of the
+    left side's connection and the query runs through ``DuckDBPyRelation.query``.
+    """
+    lhs, rhs = rows.to_native(), segments.to_native()
+    view = f"__hx_segments_{uuid.uuid4().hex}"
+    rhs.create_view(view, replace=True)
+    keep = [c for c in rhs.columns if c not in (_P, _B)]
+    sql = (
+        "SELECT lhs.*, "
+        + ", ".join(f'rhs."{c}"' for c in keep)
+        + f' FROM lhs ASOF LEFT JOIN "{view}" AS rhs'
+        + f' ON lhs."person_id" = rhs."{_P}" AND lhs."{_T}" >= rhs."{_B}"'
+    )
+    return nw.from_native(lhs.query("lhs", sql)).lazy()
+
+
+def _asof_polars(rows: nw.LazyFrame[Any], segments: nw.LazyFrame[Any]) -> nw.LazyFrame[Any]:
+    """``polars.LazyFrame.join_asof`` by person, backward on time.
+
+    Polars wants both sides sorted by the as-of key and, with ``by`` groups, cannot
+    check it and warns at every collect (narwhals passes no ``check_sortedness``):
+    both sides are sorted here, so the check is turned off natively. Rows without
+    a time sort first and match nothing.
+    """
+    lhs = rows.sort(_T, nulls_last=False).to_native()
+    rhs = segments.sort(_B).to_native()
+    joined = lhs.join_asof(
+        rhs,
+        left_on=_T,
+        right_on=_B,
+        by_left="person_id",
+        by_right=_P,
+        strategy="backward",
+        check_sortedness=False,
+    )
+    return nw.from_native(joined).lazy()
+
+
+def _range_join_spark(rows: nw.LazyFrame[Any], segments: nw.LazyFrame[Any]) -> nw.LazyFrame[Any]:
+    """A left range join (Spark has no as-of join; narwhals' is not implemented there)."""
+    ended = segments.with_columns(nw.col(_B).shift(-1).over(_P, order_by=_B).alias(_END))
+    lhs, rhs = rows.to_native(), ended.to_native()
+    cond = (
+        (lhs["person_id"] == rhs[_P])
+        & (rhs[_B] <= lhs[_T])
+        & (rhs[_END].isNull() | (lhs[_T] < rhs[_END]))
+    )
+    joined = lhs.join(rhs, on=cond, how="left").drop(_P, _B, _END)
+    return nw.from_native(joined).lazy()
+
+
+def _finish(joined: nw.LazyFrame[Any], columns: list[str], silo: str) -> nw.LazyFrame[Any]:
+    has_time = ~nw.col(_T).is_null()
+    known = ~nw.col("person_id").is_null()
+    held = {r: (nw.col(_HELD[r]).fill_null(0) == 1) & has_time for r in ROLES}
+    flagged = joined.with_columns(*(held[r].alias(f"is_{r}") for r in ROLES))
+    any_role = nw.any_horizontal(*(nw.col(f"is_{r}") for r in ROLES), ignore_nulls=True)
+    status = (
+        nw.when(~known)
+        .then(nw.lit(STATUSES[1]))
+        .otherwise(
+            nw.when(~has_time)
+            .then(nw.lit(STATUSES[3]))
+            .otherwise(nw.when(any_role).then(nw.lit(STATUSES[0])).otherwise(nw.lit(STATUSES[2])))
+        )
+    )
+    role: Any = nw.lit(None, nw.String)
+    for name, r in ROLE_OF_SILO.items():
+        role = nw.when(nw.col(_KS) == name).then(nw.lit(r)).otherwise(role)
+    return flagged.select(
+        *columns,
+        "person_id",
+        *(f"is_{r}" for r in ROLES),
+        *(nw.when(nw.col(f"is_{r}")).then(nw.col(_ENG[r])).alias(f"{r}_engagement") for r in ROLES),
+        "hybrid_type",
+        status.alias("attribution"),
+        role.alias("role"),
+    )
+
+
+def attribution_counts(frame: Any) -> dict[str, int]:
+    """Rows per attribution status (every status, zeros included), in one aggregate.
+
+    Parameters
+    ----------
+    frame : native frame
+        The output of :func:`attribute_lazy` (or of ``StakeholderRegistry.attribute``),
+        any engine.
+
+    Returns
+    -------
+    dict of str to int
+        ``{status: n}`` in the order of :data:`~hxmetrics.stakeholders.STATUSES`.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> attribution_counts(pl.LazyFrame({"attribution": ["ok", "ok", "unknown_id"]}))
+    {'ok': 2, 'unknown_id': 1, 'outside_episodes': 0, 'missing_time': 0, 'other_silo': 0}
+    """
+    lf = nw.from_native(frame)
+    check_columns(lf.collect_schema().names(), ["attribution"], table="attributed")
+    column = nw.col("attribution")
+    if lf.collect_schema()["attribution"] != nw.String:
+        column = column.cast(nw.String)  # a pandas categorical: count its labels
+    # One aggregate: a sum per status (indicators first, as the measures do).
+    counts = (
+        lf.lazy()
+        .select(*((column == s).cast(nw.Int64).alias(s) for s in STATUSES))
+        .select(nw.col(s).sum() for s in STATUSES)
+        .collect()
+    )
+    return {s: int(counts[s][0] or 0) for s in STATUSES}
