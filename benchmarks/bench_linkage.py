@@ -16,11 +16,16 @@ precision and recall against the truth are reported beside its time.
   the best the exact method can do without contacts: normalised given name + family
   name + date of birth, and family name + date of birth + postcode.
 * **probabilistic**: ``resolve_identities(method="probabilistic")`` with the shipped
-  template, split into fitting the model (``u`` on 2e6 random pairs, ``m`` by EM) and
-  scoring the rosters with the fitted model (blocking, scoring, components, conflicts,
+  template, split into fitting the model (on a random sample of at most
+  ``LinkageModel.max_records`` = 200,000 records: ``u`` on 2e6 random pairs, ``m`` by
+  EM) and scoring every record with the fitted model (normalising the identity values,
+  blocking, scoring in DuckDB with the threshold applied there, components, conflicts,
   person ids): a pipeline fits once and scores every run.
 
-Absolute times on a shared machine are noise; the simulator's time is not counted.
+Each step is reported with its wall and CPU seconds (CPU: this process, DuckDB's
+threads included; the steadier figure on a shared machine), the peak resident memory
+of the process after it, and the load average of the machine while it ran. Absolute
+times on a shared machine are noise; the simulator's time is not counted.
 ``run(quick=False) -> str`` gives the section for ``benchmarks/run.py``.
 """
 
@@ -29,6 +34,8 @@ from __future__ import annotations
 import argparse
 import gc
 import importlib.metadata as md
+import os
+import resource
 import time
 from typing import Any
 
@@ -65,6 +72,20 @@ def _timed(fn: Any) -> tuple[Any, float]:
     return value, time.perf_counter() - start
 
 
+def _step(fn: Any) -> tuple[Any, dict[str, float]]:
+    """``fn()`` and its wall and CPU seconds, peak RSS (GiB) after it, mean load."""
+    gc.collect()
+    load0 = os.getloadavg()[0]
+    start, start_cpu = time.perf_counter(), time.process_time()
+    value = fn()
+    cpu = time.process_time() - start_cpu
+    wall = time.perf_counter() - start
+    # ru_maxrss is in KiB on Linux: the process's peak so far (the simulator's included).
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    load = (load0 + os.getloadavg()[0]) / 2
+    return value, {"wall": wall, "cpu": cpu, "rss": rss, "load": load}
+
+
 def _versions() -> str:
     names = ("hxmetrics", "splink", "duckdb", "pandas", "numpy", "pyarrow")
     found = []
@@ -86,34 +107,48 @@ def run(quick: bool = False, *, records: int | None = None) -> str:
     keyed = _composite_keys(rosters)
     rows = []
 
-    exact, t_exact = _timed(
+    exact, t_exact = _step(
         lambda: resolve_identities(keyed, keys=["name_dob", "family_dob_postcode"], secret=SECRET)
     )
     s = resolution_scores(exact.crosswalk, sim.truth).iloc[0]
     rows.append(("exact, composite keys", t_exact, s["precision"], s["recall"]))
     del exact
-    model, t_fit = _timed(lambda: LinkageModel().fit(rosters, random_state=0))
-    prob, t_score = _timed(
+    model, t_fit = _step(lambda: LinkageModel().fit(rosters, random_state=0))
+    prob, t_score = _step(
         lambda: resolve_identities(rosters, method="probabilistic", model=model, secret=SECRET)
     )
     s = resolution_scores(prob.crosswalk, sim.truth).iloc[0]
-    rows.append(("probabilistic: fit the model", t_fit, float("nan"), float("nan")))
+    nan = float("nan")
+    rows.append(("probabilistic: fit the model", t_fit, nan, nan))
     rows.append(
         ("probabilistic: score with the fitted model", t_score, s["precision"], s["recall"])
     )
-    rows.append(("probabilistic: fit + score", t_fit + t_score, s["precision"], s["recall"]))
+    both = {
+        "wall": t_fit["wall"] + t_score["wall"],
+        "cpu": t_fit["cpu"] + t_score["cpu"],
+        "rss": max(t_fit["rss"], t_score["rss"]),
+        "load": (t_fit["load"] + t_score["load"]) / 2,
+    }
+    rows.append(("probabilistic: fit + score", both, s["precision"], s["recall"]))
     attrs = prob.crosswalk.attrs["hxmetrics"]
 
-    table = ["| method | seconds | records / s | pairwise precision | pairwise recall |"]
-    table.append("|---|---:|---:|---:|---:|")
-    for name, secs, p, r in rows:
+    table = [
+        "| method | wall s | CPU s | records / s (wall) | peak RSS GiB | load | "
+        "pairwise precision | pairwise recall |"
+    ]
+    table.append("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for name, t, p, r in rows:
         ps = "" if p != p else f"{p:.4f}"
         rs = "" if r != r else f"{r:.4f}"
-        table.append(f"| {name} | {secs:.1f} | {n / secs:,.0f} | {ps} | {rs} |")
+        table.append(
+            f"| {name} | {t['wall']:.1f} | {t['cpu']:.1f} | {n / t['wall']:,.0f} | "
+            f"{t['rss']:.2f} | {t['load']:.1f} | {ps} | {rs} |"
+        )
     lines = [
         f"Identity resolution of {n:,} roster records ({n_people:,} simulated persons, "
         "three silos, no email or phone); simulator time "
-        f"{t_sim:.1f} s not counted.",
+        f"{t_sim:.1f} s not counted. The model was fitted on a random sample of "
+        f"{model.n_fitted_records_:,} of the {model.n_records_:,} records.",
         "",
         *table,
         "",

@@ -206,10 +206,17 @@ def default_settings(
     * ``address``: exact, Levenshtein distance 1, 3.
     * ``postcode``: exact.
 
-    Candidate pairs (blocking rules): same date of birth; same given and family name;
-    same postcode and family-name initial; same address; same family name and birth
-    year; same given name and birth year. A pair of one person that no rule produces
-    is never scored: add rules for rosters noisier than that.
+    Candidate pairs (blocking rules): same date of birth and family name; same date of
+    birth and given name; same given and family name and birth year; same names and
+    day of the year; same names where a date of birth is missing; same date of birth
+    and name initials; given and family name swapped; same date of birth and
+    postcode; same postcode and family-name initial; same address. Every rule pairs
+    a date of birth or a name with a second identifier (or uses postcode or address,
+    whose values grow with the population), so the scored pairs grow about linearly
+    with the records: about 2 per record at 100,000 records (a date of birth alone
+    would give 28 per record at a million, growing with the square). A pair of one
+    person that no rule produces is never scored: add rules for rosters noisier than
+    that.
 
     Parameters
     ----------
@@ -239,7 +246,6 @@ def default_settings(
     splink = _splink()
     import splink.comparison_library as cl
 
-    block_on = splink.block_on
     if dialect not in ("duckdb", "spark"):
         raise ParameterError(f"dialect must be 'duckdb' or 'spark'; got {dialect!r}.")
     unknown = [c for c in columns if c not in IDENTITY_COLUMNS]
@@ -266,28 +272,7 @@ def default_settings(
         comparisons.append(cl.LevenshteinAtThresholds("address", [1, 3]))
     if "postcode" in have:
         comparisons.append(cl.ExactMatch("postcode"))
-    rules = []
-    year = "substr(date_of_birth, 1, 4)"
-    initial = "substr(family_name, 1, 1)"
-    for cols in (
-        ("date_of_birth",),
-        ("given_name", "family_name"),
-        ("postcode", "family_name"),
-        ("address",),
-        ("family_name", "date_of_birth"),
-        ("given_name", "date_of_birth"),
-    ):
-        if not set(cols) <= have:
-            continue
-        if cols == ("postcode", "family_name"):
-            rules.append(block_on("postcode", initial))
-        elif len(cols) == 2 and cols[1] == "date_of_birth":
-            rules.append(block_on(cols[0], year))
-        else:
-            rules.append(block_on(*cols))
-    if not rules:
-        # A lone column without a rule of its own (e.g. postcode only): block on it.
-        rules.append(block_on(*sorted(have)))
+    rules = _prediction_rules(have)
     creator = splink.SettingsCreator(
         link_type="dedupe_only",
         unique_id_column_name="unique_id",
@@ -300,6 +285,58 @@ def default_settings(
     )
     settings: dict[str, Any] = creator.get_settings(dialect).as_dict()
     return settings
+
+
+def _prediction_rules(have: set[str]) -> list[Any]:
+    """Blocking rules of the shipped template whose pairs grow about linearly with records.
+
+    A rule on a column of fixed cardinality alone (a date of birth: ~26,000 values; a
+    given name: a few thousand) yields pairs that grow with the square of the records
+    (28 million pairs per million records for the date of birth alone), so every rule
+    here pairs a date of birth or a name with a second identifier, or uses a key that
+    grows with the population (postcode, address).
+    """
+    from splink.blocking_rule_library import And, CustomRule
+
+    block_on = _splink().block_on
+    dob = "date_of_birth" in have
+    names = {"given_name", "family_name"} <= have
+    year = "substr(date_of_birth, 1, 4)"
+    month_day = "substr(date_of_birth, 6, 5)"
+    initial = {c: f"substr({c}, 1, 1)" for c in ("given_name", "family_name")}
+    rules: list[Any] = []
+    if dob:
+        rules += [block_on("date_of_birth", c) for c in ("family_name", "given_name") if c in have]
+    if names:
+        if dob:
+            # A typo in the date: the names and the year, or the names and month-day.
+            rules += [
+                block_on("given_name", "family_name", year),
+                block_on("given_name", "family_name", month_day),
+                # No date on one side: the names alone (a join on the names, filtered).
+                And(
+                    block_on("given_name", "family_name"),
+                    CustomRule("(l.date_of_birth IS NULL OR r.date_of_birth IS NULL)"),
+                ),
+                # Both names changed by a typo: the date and the initials.
+                block_on("date_of_birth", initial["given_name"], initial["family_name"]),
+            ]
+        else:
+            rules.append(block_on("given_name", "family_name"))
+        # Given and family name swapped between the records.
+        rules.append(CustomRule("l.given_name = r.family_name AND l.family_name = r.given_name"))
+    if dob and "postcode" in have:
+        rules.append(block_on("date_of_birth", "postcode"))
+    if "postcode" in have and "family_name" in have:
+        rules.append(block_on("postcode", initial["family_name"]))
+    if "address" in have:
+        rules.append(block_on("address"))
+    if not rules and dob:
+        rules.append(block_on("date_of_birth"))
+    if not rules:
+        # A lone column without a rule of its own (e.g. postcode only): block on it.
+        rules.append(block_on(*sorted(have)))
+    return rules
 
 
 def _name_comparison(name: str, other: str | None) -> Any:
@@ -383,6 +420,43 @@ def _prior(rec: _Records, frame: pd.DataFrame, keys: Sequence[str], recall: floa
     return float(min(max(pairs / recall / total, 1e-9), 0.5))
 
 
+def _sample_records(
+    rosters: dict[str, pd.DataFrame], rec: _Records, size: int, seed: int | None
+) -> tuple[dict[str, pd.DataFrame], _Records]:
+    """``size`` records drawn at random without replacement, each with all of its rows:
+    the rosters cut to those rows and their :class:`_Records`, renumbered."""
+    keep = _sample_nodes(rec.node_hash.size, size, seed)
+    row_keep = keep[rec.row_node]
+    out: dict[str, pd.DataFrame] = {}
+    start = 0
+    for silo, df in rosters.items():
+        mask = row_keep[start : start + len(df)]
+        out[silo] = df.iloc[np.flatnonzero(mask)]
+        start += len(df)
+    return out, _sample_rec(rec, keep)
+
+
+def _sample_nodes(n: int, size: int, seed: int | None) -> np.ndarray:
+    """Boolean mask of ``size`` of ``n`` records, drawn without replacement."""
+    keep = np.zeros(n, dtype=bool)
+    keep[np.random.default_rng(seed).choice(n, size, replace=False)] = True
+    return keep
+
+
+def _sample_rec(rec: _Records, keep: np.ndarray) -> _Records:
+    """The :class:`_Records` of the records in ``keep`` (with their rows), renumbered."""
+    new_node = np.cumsum(keep) - 1
+    row_keep = keep[rec.row_node]
+    return rec._replace(
+        node_silo=rec.node_silo[keep],
+        node_source=rec.node_source[keep].reset_index(drop=True),
+        node_hash=rec.node_hash[keep],
+        row_node=new_node[rec.row_node[row_keep]],
+        row_birth_year=rec.row_birth_year[row_keep],
+        key_values={k: v[row_keep].reset_index(drop=True) for k, v in rec.key_values.items()},
+    )
+
+
 def _int_seed(random_state: int | np.random.Generator | None) -> int | None:
     if random_state is None:
         return None
@@ -415,6 +489,15 @@ class LinkageModel(DisplayMixin):
         of birth) find; sets the prior probability that two records match.
     max_pairs : float, default 2e6
         Random pairs used to estimate ``u``.
+    max_records : int or None, default 200_000
+        The model is fitted on a random sample of at most this many records (``None``:
+        on every record). ``m`` and ``u`` are properties of pairs of one person and of
+        random pairs: a random sample of records estimates both without bias (as the
+        prior, the share of matching pairs among all pairs), while the pairs EM reads
+        grow with the square of the records (the date-of-birth block has 28 million
+        pairs at a million records). Scoring always reads every record. On the
+        simulator, a model fitted on half of the records scores within the stated
+        precision and recall of the one fitted on all (tests).
 
     Attributes
     ----------
@@ -441,6 +524,7 @@ class LinkageModel(DisplayMixin):
         training_blocks: Sequence[Sequence[str]] | None = None,
         prior_recall: float = _PRIOR_RECALL,
         max_pairs: float = 2e6,
+        max_records: int | None = 200_000,
     ) -> None:
         if settings is not None and not isinstance(settings, Mapping):
             raise ParameterError(
@@ -450,17 +534,27 @@ class LinkageModel(DisplayMixin):
             raise ParameterError(f"prior_recall must be in (0, 1]; got {prior_recall!r}.")
         if not (isinstance(max_pairs, int | float) and max_pairs >= 1):
             raise ParameterError(f"max_pairs must be at least 1; got {max_pairs!r}.")
+        if max_records is not None and (
+            isinstance(max_records, bool)
+            or not isinstance(max_records, int | np.integer)
+            or max_records < 2
+        ):
+            raise ParameterError(
+                f"max_records must be an integer of at least 2 or None; got {max_records!r}."
+            )
         self.settings = None if settings is None else dict(settings)
         self.training_blocks = (
             None if training_blocks is None else [tuple(b) for b in training_blocks]
         )
         self.prior_recall = float(prior_recall)
         self.max_pairs = float(max_pairs)
+        self.max_records = None if max_records is None else int(max_records)
         self.params_: dict[str, Any] | None = None
         self.columns_: tuple[str, ...] = ()
         self.template_: str = "default" if settings is None else "custom"
         self.dialect_: str | None = None
         self.n_records_: int | None = None
+        self.n_fitted_records_: int | None = None
         self.notes_: list[str] = []
 
     # -- fitting ---------------------------------------------------------------------
@@ -474,6 +568,9 @@ class LinkageModel(DisplayMixin):
     ) -> LinkageModel:
         """Estimate ``u`` on random pairs and ``m`` by EM on the rosters' records.
 
+        On at most ``max_records`` records, drawn at random (with ``random_state``)
+        after the rosters are checked whole.
+
         Parameters
         ----------
         rosters : mapping of str to DataFrame
@@ -482,7 +579,7 @@ class LinkageModel(DisplayMixin):
         keys : sequence of str, default ()
             Exact key columns (emails, external ids) whose links set the prior.
         random_state : int or numpy Generator, optional
-            Seed of the random pairs (reproducible ``u``).
+            Seed of the record sample and of the random pairs (reproducible model).
         backend : "duckdb" or pyspark.sql.SparkSession
             Where splink runs.
 
@@ -494,8 +591,14 @@ class LinkageModel(DisplayMixin):
         checked = check_rosters(rosters)
         rec = _collect(checked, tuple(keys), None, None, 7)
         columns = self._input_columns(checked)
+        seed = _int_seed(random_state)
+        n_all = rec.node_hash.size
+        if self.max_records is not None and n_all > self.max_records:
+            checked, rec = _sample_records(checked, rec, self.max_records, seed)
+        # The sample is drawn before the identity values are normalised: only the
+        # sampled records are.
         frame = identity_frame(checked, rec, columns)
-        return self._fit_frame(frame, rec, tuple(keys), random_state, backend)
+        return self._fit_frame(frame, rec, tuple(keys), seed, backend, n_all=n_all)
 
     def _input_columns(self, rosters: Mapping[str, pd.DataFrame]) -> list[str]:
         have = {str(c) for df in rosters.values() for c in df.columns}
@@ -564,7 +667,11 @@ class LinkageModel(DisplayMixin):
         keys: tuple[str, ...],
         random_state: int | np.random.Generator | None,
         backend: Any,
+        *,
+        n_all: int | None = None,
     ) -> LinkageModel:
+        """Fit on ``frame`` (or on a sample of ``max_records`` of its records);
+        ``n_all``: the records ``frame`` was sampled from, if it was."""
         if len(frame) < 2:
             raise InputTableError(
                 f"a linkage model needs at least 2 roster records to learn from; got "
@@ -582,6 +689,12 @@ class LinkageModel(DisplayMixin):
             )
         splink = _splink()
         seed = _int_seed(random_state)
+        n_all = len(frame) if n_all is None else n_all
+        if self.max_records is not None and len(frame) > self.max_records:
+            keep = _sample_nodes(len(frame), self.max_records, seed)
+            rec = _sample_rec(rec, keep)
+            frame = frame.iloc[np.flatnonzero(keep)].reset_index(drop=True)
+            frame["unique_id"] = np.arange(len(frame), dtype=np.int64)
         db_api, dialect = _backend(backend)
         columns = [c for c in frame.columns if c != "unique_id"]
         settings = self._settings_for(columns, dialect)
@@ -609,7 +722,14 @@ class LinkageModel(DisplayMixin):
         self.params_ = json.loads(json.dumps(params))
         self.columns_ = tuple(columns)
         self.dialect_ = dialect
-        self.n_records_ = len(frame)
+        self.n_records_ = n_all
+        self.n_fitted_records_ = len(frame)
+        if len(frame) < n_all:
+            notes.insert(
+                0,
+                f"fitted on a random sample of {len(frame):,} of the {n_all:,} records "
+                "(max_records).",
+            )
         self.notes_ = notes
         return self
 
@@ -757,6 +877,8 @@ class LinkageModel(DisplayMixin):
             "n_records": self.n_records_,
             "prior_recall": self.prior_recall,
             "max_pairs": self.max_pairs,
+            "max_records": self.max_records,
+            "n_fitted_records": self.n_fitted_records_,
             "training_blocks": None
             if self.training_blocks is None
             else [list(b) for b in self.training_blocks],
@@ -784,6 +906,8 @@ class LinkageModel(DisplayMixin):
             training_blocks=state.get("training_blocks"),
             prior_recall=float(state.get("prior_recall", _PRIOR_RECALL)),
             max_pairs=float(state.get("max_pairs", 2e6)),
+            # Saved before max_records existed: fitted on every record.
+            max_records=state.get("max_records"),
         )
         model.params_ = json.loads(json.dumps(dict(params)))
         model.template_ = str(state.get("template", "custom"))
@@ -791,6 +915,8 @@ class LinkageModel(DisplayMixin):
         model.columns_ = tuple(state.get("columns", ()))
         n = state.get("n_records")
         model.n_records_ = None if n is None else int(n)
+        fitted = state.get("n_fitted_records", n)
+        model.n_fitted_records_ = None if fitted is None else int(fitted)
         return model
 
     def save(self, path: str | Path) -> Path:
