@@ -172,11 +172,17 @@ def _transactions_sql(n_rows: int, n_customers: int) -> str:
     """
 
 
-def make_data(n_records: int, n_responses: int, n_transactions: int) -> Path:
-    """Generate the rosters, responses and transactions as Parquet once; return the folder."""
+def make_data(
+    n_records: int, n_responses: int, n_transactions: int, *, root: Path | None = None
+) -> Path:
+    """Generate the rosters, responses and transactions as Parquet once; return the folder.
+
+    The folder is ``r<records>_a<responses>_t<transactions>`` under ``root`` (default
+    ``$HXMETRICS_BENCH_DIR``); a folder with its ``DONE`` file is reused.
+    """
     import duckdb
 
-    folder = _BENCH_DIR / f"r{n_records}_a{n_responses}_t{n_transactions}"
+    folder = (root or _BENCH_DIR) / f"r{n_records}_a{n_responses}_t{n_transactions}"
     done = folder / "DONE"
     if done.exists():
         return folder
@@ -185,7 +191,10 @@ def make_data(n_records: int, n_responses: int, n_transactions: int) -> Path:
     n_persons = max(1, int(n_records / 1.5))
     t0 = time.perf_counter()
     con = duckdb.connect()
-    con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'; SET preserve_insertion_order = true")
+    con.execute(
+        f"SET memory_limit = '{MEMORY_LIMIT}'; SET preserve_insertion_order = true; "
+        "SET enable_progress_bar = false"
+    )
     queries = {silo: _roster_sql(silo, sizes[silo], n_persons) for silo, *_ in _SILOS} | {
         "responses": _responses_sql(n_responses, sizes),
         "transactions": _transactions_sql(n_transactions, sizes["customers"]),
@@ -367,7 +376,8 @@ def baseline(folder: Path, *, memory_limit: str = MEMORY_LIMIT, threads: int = 2
     con = duckdb.connect()
     con.execute(
         f"SET memory_limit = '{memory_limit}'; SET threads = {threads}; "
-        f"SET temp_directory = '{spill}'; SET preserve_insertion_order = false"
+        f"SET temp_directory = '{spill}'; SET preserve_insertion_order = false; "
+        "SET enable_progress_bar = false"
     )
     steps: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -433,6 +443,8 @@ engine = "{engine}"
 
 [engine]
 memory_limit = "{memory_limit}"
+temp_directory = "{work}/spill"
+threads = 2
 
 [inputs]
 customers = "{dir}/customers.parquet"
@@ -473,7 +485,9 @@ def write_job(folder: Path, engine: str, *, memory_limit: str = MEMORY_LIMIT) ->
     work = Path(tempfile.mkdtemp(prefix=f"job-{engine}-", dir=folder))
     job = work / "job.toml"
     job.write_text(
-        JOB_TOML.format(engine=engine, memory_limit=memory_limit, dir=folder, out=work / "out")
+        JOB_TOML.format(
+            engine=engine, memory_limit=memory_limit, dir=folder, work=work, out=work / "out"
+        )
     )
     return job
 
@@ -613,7 +627,9 @@ def attribution_child(folder: Path, *, rounds: int = 2) -> dict[str, Any]:
 
     secret = new_secret()
     con = duckdb.connect()
-    con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'; SET threads = 2")
+    con.execute(
+        f"SET memory_limit = '{MEMORY_LIMIT}'; SET threads = 2; SET enable_progress_bar = false"
+    )
     out: dict[str, Any] = {}
     t0 = time.perf_counter()
     rosters = {s: con.read_parquet(str(folder / f"{s}.parquet")) for s, *_ in _SILOS}
