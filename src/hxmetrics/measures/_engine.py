@@ -622,8 +622,11 @@ def _normalise_keys(keys: pd.DataFrame) -> pd.DataFrame:
         if pd.api.types.is_bool_dtype(dtype):
             keys[column] = col.astype("boolean" if col.isna().any() else bool)
         elif pd.api.types.is_integer_dtype(dtype):
-            wide = "UInt64" if str(dtype).lower() == "uint64" else "Int64"
-            keys[column] = col.astype(wide if col.isna().any() else wide.lower())
+            unsigned = str(dtype).lower() == "uint64"
+            if col.isna().any():
+                keys[column] = col.astype(pd.UInt64Dtype() if unsigned else pd.Int64Dtype())
+            else:
+                keys[column] = col.astype(np.uint64 if unsigned else np.int64)
         elif isinstance(dtype, pd.StringDtype):
             keys[column] = col.astype(_STR)
         elif dtype.kind == "O":

@@ -50,6 +50,18 @@ _EPOCH = dt.datetime(1900, 1, 1)
 _SECONDS = {"h": 3600, "D": 86_400, "W": 7 * 86_400}
 _P = "__hx_period"
 _A = "__hx_amount"
+_S = "__hx_status"
+_T = "__hx_time"
+_K = "__hx_rows"
+_Z = "__hx_size"
+# Where a transaction goes (see _statuses).
+_CALIBRATION, _HOLDOUT, _AFTER_END, _GAP, _MISSING = range(5)
+#: Sums of whole cents are 64-bit integers: the absolute amounts must add up to less
+#: than 2**62 cents (4.6e16 currency units), so that no partial sum can overflow.
+_MAX_CENTS = 2.0**62
+_MAX_AMOUNT = _MAX_CENTS / 100
+#: pandas' text dtype (``"str"``): a text customer id has it on every engine.
+_STR = pd.Series([], dtype="str").dtype
 
 
 def _days_since_epoch(col: nw.Expr) -> nw.Expr:
@@ -133,28 +145,165 @@ def _collect(frame: Any) -> pd.DataFrame:
     return frame.to_pandas()
 
 
-def _per_customer(tx: Any, customer: str, amount: str | None, prefix: str = "") -> Any:
-    """Customer-period rows (amounts added), then first/last period, count, totals."""
-    aggs = [nw.len().alias("__n_rows")]
+def _statuses(
+    time: str,
+    unit: str,
+    *,
+    missing: nw.Expr,
+    end: pd.Timestamp,
+    cal: pd.Timestamp | None,
+) -> nw.Expr:
+    """Each transaction's place: calibration, holdout, or a reason it is left out."""
+    after_end = nw.col(time) > nw.lit(end.to_pydatetime())
+    status = nw.when(missing).then(_MISSING).when(after_end).then(_AFTER_END)
+    if cal is not None:
+        # After calibration_end but in its period: not in the calibration (after its
+        # end), nor in the holdout (whole periods after the calibration's last one).
+        after_cal = nw.col(time) > nw.lit(cal.to_pydatetime())
+        status = (
+            status.when(after_cal & (nw.col(_P) == period_of(cal, unit)))
+            .then(_GAP)
+            .when(after_cal)
+            .then(_HOLDOUT)
+        )
+    return status.otherwise(_CALIBRATION)
+
+
+def _cents(amount: str, *, integer: bool, missing: nw.Expr) -> tuple[nw.Expr, nw.Expr]:
+    """An amount in whole cents (Int64), and its absolute value (for the overflow check).
+
+    Integer amounts are multiplied by 100, exactly. Other amounts are rounded to the
+    cent, half up, in double precision: ``floor(100 * x + 0.5)`` (two IEEE operations,
+    the same on every engine). Amounts too large for 64-bit cents are replaced by 0
+    here; their absolute values make the total fail the check that follows.
+    """
+    x = nw.col(amount)
+    size = nw.when(~missing).then(x.cast(nw.Float64).abs())
+    if integer:
+        ok = ~missing & (size < _MAX_AMOUNT)
+        return nw.when(ok).then(x.cast(nw.Int64) * 100).otherwise(0), size
+    ok = ~missing & (size < _MAX_AMOUNT)
+    clamped = nw.when(ok).then(x.cast(nw.Float64)).otherwise(0.0)
+    return (clamped * 100 + 0.5).floor().cast(nw.Int64), size
+
+
+def _summary_query(
+    frame: Any,
+    *,
+    customer: str,
+    time: str,
+    amount: str | None,
+    amount_integer: bool,
+    missing: nw.Expr,
+    unit: str,
+    end: pd.Timestamp,
+    cal: pd.Timestamp | None,
+    civil: bool,
+) -> Any:
+    """One lazy query: one row per customer (and one for a missing customer) with the
+    calibration, holdout and left-out counts and sums."""
+    # Derived columns first, plain sums after (the architecture's rule for engines).
+    status = _statuses(time, unit, missing=missing, end=end, cal=cal).alias(_S)
+    columns = [nw.col(customer), nw.col(_P), status]
+    sums = [nw.len().alias(_K)]
     if amount is not None:
-        aggs.append(nw.col(_A).sum().alias(_A))
-    periods = tx.group_by(customer, _P).agg(*aggs)
+        cents, size = _cents(amount, integer=amount_integer, missing=missing)
+        columns += [cents.alias(_A), size.alias(_Z)]
+        sums += [nw.col(_A).sum(), nw.col(_Z).sum()]
+    needed = [customer, time, *([amount] if amount is not None else [])]
+    # A missing time gets a placeholder period (its row is counted as missing, not
+    # placed): pandas cannot cast the NaN of a missing period to an integer.
+    rows = (
+        frame.select(*needed)
+        .with_columns(nw.col(time).fill_null(value=_EPOCH).alias(_T))
+        .with_columns(_period_expr(_T, unit, civil=civil).alias(_P))
+        .select(*columns)
+    )
+    # Customer-period cells: purchases of one period count once (amounts added).
+    periods = rows.group_by(customer, _P, _S).agg(*sums)
+    if amount is not None:
+        # DuckDB sums BIGINT as HUGEINT: back to 64 bits (the total was bounded).
+        periods = periods.with_columns(nw.col(_A).cast(nw.Int64))
+    s = nw.col(_S)
+    derived = [
+        nw.when(s == _CALIBRATION).then(nw.col(_P)).alias("first"),
+        (s == _CALIBRATION).cast(nw.Int64).alias("n_periods"),
+        (s == _HOLDOUT).cast(nw.Int64).alias("frequency_holdout"),
+        nw.when(s == _HOLDOUT).then(nw.col(_K)).alias("hold_rows"),
+        nw.when(s == _AFTER_END).then(nw.col(_K)).alias("after_end"),
+        nw.when(s == _GAP).then(nw.col(_K)).alias("gap"),
+        nw.when(s == _MISSING).then(nw.col(_K)).alias("missing"),
+    ]
     per = [
-        nw.col(_P).min().alias(f"{prefix}first"),
-        nw.col(_P).max().alias(f"{prefix}last"),
-        nw.len().alias(f"{prefix}n_periods"),
+        nw.col("first").min(),
+        nw.col("first").max().alias("last"),
+        *[
+            nw.col(c).sum()
+            for c in ("n_periods", "frequency_holdout", "hold_rows", "after_end", "gap", "missing")
+        ],
     ]
     if amount is not None:
-        per.append(nw.col(_A).sum().alias(f"{prefix}total"))
-    summary = periods.group_by(customer).agg(*per)
+        derived += [
+            nw.when(s == _CALIBRATION).then(nw.col(_A)).alias("total"),
+            nw.when(s == _HOLDOUT).then(nw.col(_A)).alias("hold_total"),
+        ]
+        per += [
+            nw.col("total").sum(),
+            nw.col("hold_total").sum(),
+            nw.col(_Z).sum(),
+        ]
+    summary = periods.with_columns(*derived).group_by(customer).agg(*per)
+    integers = ["n_periods", "frequency_holdout", "hold_rows", "after_end", "gap", "missing"]
     if amount is not None:
-        first_amount = (
-            periods.join(summary.select(customer, f"{prefix}first"), on=customer)
-            .filter(nw.col(_P) == nw.col(f"{prefix}first"))
-            .select(customer, nw.col(_A).alias(f"{prefix}first_amount"))
+        integers += ["total", "hold_total"]
+    summary = summary.with_columns(*[nw.col(c).cast(nw.Int64) for c in integers])
+    if amount is None:
+        return summary
+    # The amount of each customer's first calibration period (a join on the customer
+    # and that period: narwhals has no arg-min aggregation on every engine).
+    first_amount = (
+        periods.filter(s == _CALIBRATION)
+        .select(nw.col(customer), nw.col(_P), nw.col(_A).alias("first_amount"))
+        .join(
+            summary.select(nw.col(customer), nw.col("first").alias(_P)),
+            on=[customer, _P],
+            how="inner",
         )
-        summary = summary.join(first_amount, on=customer)
-    return summary
+        .select(customer, "first_amount")
+    )
+    return summary.join(first_amount, on=customer, how="left")
+
+
+def _collect_exact(query: Any) -> pd.DataFrame:
+    """The small per-customer table, integers exact (through Arrow, nullable) and the
+    customer id as text (``str``), integers or categories, the same on every engine."""
+    import pyarrow as pa
+
+    def mapper(kind: Any) -> Any:
+        if pa.types.is_integer(kind):
+            return pd.Int64Dtype()
+        if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+            return _STR
+        if pa.types.is_string_view(kind):
+            return _STR
+        return None
+
+    table = query.collect().to_arrow()
+    out = table.to_pandas(types_mapper=mapper)
+    for column in out.columns:
+        if isinstance(out[column].dtype, pd.Int64Dtype) and column not in ("first", "last"):
+            out[column] = out[column].fillna(0)
+    return out
+
+
+def _mean_amount(total_cents: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """Mean amount per purchase period from whole cents (0 without purchases).
+
+    One division of exact integers, so one rounding: the same float on every engine.
+    """
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = total_cents / (100 * n)
+    return np.where(n > 0, mean, 0.0)
 
 
 def rfm_summary(
@@ -256,32 +405,6 @@ def rfm_summary(
         missing = missing | nw.col(amount).is_null()
         if schema[amount].is_float():
             missing = missing | nw.col(amount).is_nan()
-    n_missing = int(_collect(frame.select(_count(missing)))["n"].iloc[0])
-    if n_missing:
-        rows = invalid_rows(frame, missing, columns=needed)
-        # Which of the columns is missing, by row label: the customer column holds
-        # identifiers, whose values never enter a message.
-        gaps = rows[needed].isna()
-        shown = "; ".join(
-            (f"row {label}: " if label is not None and not pd.isna(label) else "")
-            + "missing "
-            + ", ".join(c for c in needed if gaps.loc[i, c])
-            for i, label in zip(rows.index, rows["row"], strict=True)
-        )
-        raise InputTableError(
-            f"transactions: {n_missing} row(s) have a missing {', '.join(needed)}; they "
-            f"cannot be placed in time or attributed, e.g. {shown}.",
-            table="transactions",
-            failure_cases=pd.DataFrame(
-                {
-                    "column": [", ".join(c for c in needed if gaps.loc[i, c]) for i in rows.index],
-                    "check": "not_null",
-                    "failure_case": None,
-                    "index": rows["row"].tolist(),
-                }
-            ),
-        )
-    _check_amount_total(frame, amount, needed)
     end = _local(observation_end, zone, "observation_end")
     end_p = period_of(end, unit)
     cal = _local(calibration_end, zone, "calibration_end") if calibration_end is not None else None
@@ -290,73 +413,64 @@ def rfm_summary(
     if end < pd.Timestamp(_EPOCH) or (cal is not None and cal < pd.Timestamp(_EPOCH)):
         raise ParameterError("dates before 1900-01-01 are not supported.")
 
-    civil = frame.implementation.is_spark_like()
-    cols = [nw.col(customer), _period_expr(time, unit, civil=civil).alias(_P), nw.col(time)]
+    # One lazy query, collected once: every count, check and sum below is in it.
+    lazy = frame.lazy() if isinstance(frame, nw.DataFrame) else frame
+    # Amounts of 1e308 overflow the total of their sizes (refused just below); pandas
+    # runs the query as it is built, so the whole of it is inside.
+    with np.errstate(over="ignore", invalid="ignore"):
+        query = _summary_query(
+            lazy,
+            customer=customer,
+            time=time,
+            amount=amount,
+            amount_integer=amount is not None and schema[amount].is_integer(),
+            missing=missing,
+            unit=unit,
+            end=end,
+            cal=cal,
+            civil=frame.implementation.is_spark_like(),
+        )
+        base = _collect_exact(query)
+    counts = {
+        name: int(base[name].sum())
+        for name in ("missing", "after_end", "gap", "hold_rows", "n_periods")
+    }
+    if counts["missing"]:
+        _raise_missing(frame, missing, needed, counts["missing"])
     if amount is not None:
-        cols.append(nw.col(amount).cast(nw.Float64).alias(_A))
-    tx = frame.select(*cols)
-    after_end = nw.col(time) > nw.lit(end.to_pydatetime())
-    n_after = int(_collect(tx.select(_count(after_end)))["n"].iloc[0])
-    tx = tx.filter(~after_end)
-    excluded = {"transactions_after_observation_end": n_after}
-
+        _check_amount_total(frame, amount, float(base[_Z].sum()), missing)
+    excluded = {"transactions_after_observation_end": counts["after_end"]}
     if cal is not None:
-        # After calibration_end but in its period: not in the calibration (after its
-        # end), nor in the holdout (whole periods after the calibration's last one).
-        after_cal = nw.col(time) > nw.lit(cal.to_pydatetime())
-        in_gap = after_cal & (nw.col(_P) == period_of(cal, unit))
-        n_gap = int(_collect(tx.select(_count(in_gap)))["n"].iloc[0])
-        excluded["transactions_after_calibration_end_in_its_period"] = n_gap
-    calib = tx if cal is None else tx.filter(nw.col(time) <= nw.lit(cal.to_pydatetime()))
-    amt = amount if amount is not None else None
-    base = _collect(_per_customer(calib, customer, amt))
+        excluded["transactions_after_calibration_end_in_its_period"] = counts["gap"]
+    cohort = (base["n_periods"] > 0).to_numpy()
+    if cal is not None:
+        # Customers whose first purchase is after calibration_end, and their holdout
+        # purchases, belong to no row of the result: counted.
+        newcomers = ~cohort & ((base["frequency_holdout"] + base["gap"]) > 0).to_numpy()
+        excluded["customers_first_purchase_after_calibration_end"] = int(newcomers.sum())
+        excluded["transactions_of_customers_first_purchase_after_calibration_end"] = int(
+            base.loc[newcomers, "hold_rows"].sum()
+        )
+    base = base.loc[cohort]
     ref_p = end_p if cal is None else period_of(cal, unit)
     out = pd.DataFrame(index=pd.Index(base[customer], name=customer))
-    first = base["first"].to_numpy()
-    out["frequency"] = base["n_periods"].to_numpy() - 1
-    out["recency"] = base["last"].to_numpy() - first
+    first = base["first"].to_numpy(dtype=np.int64)
+    freq = base["n_periods"].to_numpy(dtype=np.int64) - 1
+    out["frequency"] = freq
+    out["recency"] = base["last"].to_numpy(dtype=np.int64) - first
     out["T"] = ref_p - first
     if amount is not None:
-        repeat_total = base["total"].to_numpy() - base["first_amount"].to_numpy()
-        freq = out["frequency"].to_numpy()
-        out["monetary_value"] = (
-            [0.0] * len(out)
-            if len(out) == 0
-            else (
-                pd.Series(repeat_total).where(freq > 0, 0.0).to_numpy()
-                / pd.Series(freq).where(freq > 0, 1).to_numpy()
-            )
+        repeat = base["total"].to_numpy(dtype=np.int64) - base["first_amount"].to_numpy(
+            dtype=np.int64
         )
+        out["monetary_value"] = _mean_amount(repeat, freq)
     if cal is not None:
-        cal_p = ref_p
-        hold = tx.filter(nw.col(_P) > cal_p)
-        aggs = [nw.len().alias("__n")]
+        f_h = base["frequency_holdout"].to_numpy(dtype=np.int64)
+        out["frequency_holdout"] = f_h
+        out["duration_holdout"] = np.full(len(out), end_p - ref_p, dtype=np.int64)
         if amount is not None:
-            aggs.append(nw.col(_A).sum().alias(_A))
-        periods = hold.group_by(customer, _P).agg(*aggs)
-        per = [nw.len().alias("frequency_holdout")]
-        if amount is not None:
-            per.append(nw.col(_A).sum().alias("__hold_total"))
-        per.append(nw.col("__n").sum().alias("__hold_rows"))
-        holdout = _collect(periods.group_by(customer).agg(*per)).set_index(customer)
-        all_customers = _collect(tx.select(customer).unique())[customer]
-        excluded["customers_first_purchase_after_calibration_end"] = int(
-            (~all_customers.isin(out.index)).sum()
-        )
-        # Their holdout purchases belong to no customer of the result: count them.
-        newcomers = ~holdout.index.isin(out.index)
-        excluded["transactions_of_customers_first_purchase_after_calibration_end"] = int(
-            holdout.loc[newcomers, "__hold_rows"].sum()
-        )
-        holdout = holdout.reindex(out.index)
-        out["frequency_holdout"] = holdout["frequency_holdout"].fillna(0).astype("int64").to_numpy()
-        out["duration_holdout"] = end_p - cal_p
-        if amount is not None:
-            tot = holdout["__hold_total"].fillna(0.0).to_numpy()
-            f_h = out["frequency_holdout"].to_numpy()
-            out["monetary_value_holdout"] = (
-                pd.Series(tot).where(f_h > 0, 0.0).to_numpy()
-                / pd.Series(f_h).where(f_h > 0, 1).to_numpy()
+            out["monetary_value_holdout"] = _mean_amount(
+                base["hold_total"].to_numpy(dtype=np.int64), f_h
             )
     for c in ("frequency", "recency", "T"):
         out[c] = out[c].astype("int64")
@@ -422,26 +536,44 @@ def _local(value: Any, zone: str | None, name: str) -> pd.Timestamp:
     return ts.tz_convert(zone).tz_localize(None)
 
 
-def _check_amount_total(frame: Any, amount: str | None, needed: list[str]) -> None:
-    """Refuse amounts whose total is not finite: every sum of them would overflow.
+def _raise_missing(frame: Any, missing: nw.Expr, needed: list[str], n_missing: int) -> None:
+    rows = invalid_rows(frame, missing, columns=needed)
+    # Which of the columns is missing, by row label: the customer column holds
+    # identifiers, whose values never enter a message.
+    gaps = rows[needed].isna()
+    shown = "; ".join(
+        (f"row {label}: " if label is not None and not pd.isna(label) else "")
+        + "missing "
+        + ", ".join(c for c in needed if gaps.loc[i, c])
+        for i, label in zip(rows.index, rows["row"], strict=True)
+    )
+    raise InputTableError(
+        f"transactions: {n_missing} row(s) have a missing {', '.join(needed)}; they "
+        f"cannot be placed in time or attributed, e.g. {shown}.",
+        table="transactions",
+        failure_cases=pd.DataFrame(
+            {
+                "column": [", ".join(c for c in needed if gaps.loc[i, c]) for i in rows.index],
+                "check": "not_null",
+                "failure_case": None,
+                "index": rows["row"].tolist(),
+            }
+        ),
+    )
+
+
+def _check_amount_total(frame: Any, amount: str, total: float, missing: nw.Expr) -> None:
+    """Refuse amounts whose total is too large for exact sums in whole cents.
 
     The total of the absolute amounts bounds every sum the summary forms (per period,
-    per customer, repeat purchases), so one finite total makes all of them finite.
+    per customer, repeat purchases), so one total below 2**62 cents makes all of them
+    exact 64-bit integers. Example rows (a second query, on this error only) are
+    those with an amount of at least 1/n of the limit.
     """
-    if amount is None:
+    if np.isfinite(total) and total < _MAX_AMOUNT:
         return
-    with np.errstate(over="ignore", invalid="ignore"):
-        total = _collect(
-            frame.select(
-                nw.col(amount).cast(nw.Float64).abs().sum().alias("total"),
-                nw.len().alias("n"),
-            )
-        )
-    value, n_rows = float(total["total"].iloc[0]), max(int(total["n"].iloc[0]), 1)
-    if np.isfinite(value):
-        return
-    # An overflowing sum of n terms has a term of at least 1/n of the largest float.
-    big = nw.col(amount).cast(nw.Float64).abs() >= float(np.finfo(np.float64).max) / n_rows
+    n_rows = max(int(_collect(frame.select(_count(~missing)))["n"].iloc[0]), 1)
+    big = ~missing & (nw.col(amount).cast(nw.Float64).abs() >= _MAX_AMOUNT / n_rows)
     rows = invalid_rows(frame, big, columns=[amount])
     shown = "; ".join(
         f"row {label}: {value:g}" if label is not None and not pd.isna(label) else f"{value:g}"
@@ -450,7 +582,8 @@ def _check_amount_total(frame: Any, amount: str | None, needed: list[str]) -> No
     n_big = int(_collect(frame.select(_count(big)))["n"].iloc[0])
     raise InputTableError(
         f"transactions: column {amount!r} failed check finite_total: expected amounts whose "
-        f"sum is a finite number; {n_big} row(s) are so large that it is not, e.g. {shown}. "
+        f"sum in whole cents is below 2**62 ({_MAX_AMOUNT:.3g} in total); {n_big} row(s) "
+        f"are so large that it is not, e.g. {shown}. "
         "Hint: express amounts in a larger currency unit (e.g. thousands).",
         table="transactions",
         failure_cases=pd.DataFrame(
