@@ -258,13 +258,26 @@ class _Validation:
                 coerce.append(_Check(name, label, fails_coerce, name, "raw", after_coerce=False))
             if not column.nullable:
                 per_column.append(
-                    _Check(name, _NOT_NULL, raw.is_null() & ~self._scalar_flag(i), None, "null",
-                           target=target)
+                    _Check(
+                        name,
+                        _NOT_NULL,
+                        raw.is_null() & ~self._scalar_flag(i),
+                        None,
+                        "null",
+                        target=target,
+                    )
                 )
             for check in column.checks:
                 per_column.append(
-                    _Check(name, _check_label(check), _check_mask(check, nw.col(value)), value,
-                           "coerced", target=target, after_coerce=True)
+                    _Check(
+                        name,
+                        _check_label(check),
+                        _check_mask(check, nw.col(value)),
+                        value,
+                        "coerced",
+                        target=target,
+                        after_coerce=True,
+                    )
                 )
         for stage in stages:
             if stage:
@@ -296,7 +309,9 @@ class _Validation:
         keys = [k for k in (self.schema.unique or []) if k in self.work_name]
         if not keys:
             return work
-        return work.with_columns((nw.len().over(*[self.work_name[k] for k in keys]) > 1).alias(_DUP))
+        return work.with_columns(
+            (nw.len().over(*[self.work_name[k] for k in keys]) > 1).alias(_DUP)
+        )
 
     def _scalar_flag(self, i: int) -> nw.Expr:
         name = self.present[i]
@@ -329,8 +344,10 @@ class _Validation:
         base = nw.from_native(self.native).lazy()
         work = self.work(base)
         out = work.select(
-            [nw.col(self.work_name[c]).alias(c) if c in self.work_name else nw.col(c)
-             for c in self.names]
+            [
+                nw.col(self.work_name[c]).alias(c) if c in self.work_name else nw.col(c)
+                for c in self.names
+            ]
         )
         self.flagged_work = self.flagged(work)
         counts = self._counts(self.flagged_work)
@@ -343,7 +360,9 @@ class _Validation:
 
     def _counts(self, work: nw.LazyFrame) -> dict[str, int]:
         """Every check's number of failing rows, in one aggregate pass."""
-        aggs = [c.mask.fill_null(value=False).cast(nw.Int64).sum().alias(c.key) for c in self.checks]
+        aggs = [
+            c.mask.fill_null(value=False).cast(nw.Int64).sum().alias(c.key) for c in self.checks
+        ]
         aggs += [
             nw.col(flag).fill_null(value=False).cast(nw.Int64).sum().alias(flag)
             for flag in self.fine.values()
@@ -370,11 +389,18 @@ class _Validation:
                 else:
                     drop.discard(id(m_naive))
                     drop.add(id(b_naive))
-        uncoercible = {c.column for c in self.checks if c.check.startswith("coerce_dtype")
-                       and not c.check.endswith("('datetime64[ns]')") and counts[c.key]}
+        uncoercible = {
+            c.column
+            for c in self.checks
+            if c.check.startswith("coerce_dtype")
+            and not c.check.endswith("('datetime64[ns]')")
+            and counts[c.key]
+        }
         kept = [
-            c for c in self.checks
-            if id(c) not in drop and counts[c.key]
+            c
+            for c in self.checks
+            if id(c) not in drop
+            and counts[c.key]
             and not (c.after_coerce and c.column in uncoercible)
         ]
         others = [c for c in kept if c.kind != "ordering"]
@@ -434,17 +460,32 @@ class _Validation:
                 *[c.mask.fill_null(value=False) for c in reported], ignore_nulls=True
             )
             n_rows = int(
-                self.flagged_work.select(any_bad.cast(nw.Int64).sum().alias("n")).collect().rows()[0][0] or 0
+                self.flagged_work.select(any_bad.cast(nw.Int64).sum().alias("n"))
+                .collect()
+                .rows()[0][0]
+                or 0
             )
         names = pd.DataFrame(columns=pd.Index(self.names, dtype=object))
         _t._fail(self.table, cases, names, counts=totals, n_rows=n_rows)
 
-    def _in_message_order(self, parts: list[pd.DataFrame], missing: pd.DataFrame) -> list[pd.DataFrame]:
+    def _in_message_order(
+        self, parts: list[pd.DataFrame], missing: pd.DataFrame
+    ) -> list[pd.DataFrame]:
         # Missing columns come after uniqueness and before the other coercions.
-        before = [p for p in parts if not p.empty and p["check"].iloc[0] in (
-            _SCALAR, _t._COERCE_DATETIME, _t._IN_BOUNDS, _t._MIXED_ZONES, _UNIQUE)]
-        after = [p for p in parts if not p.empty and p["check"].iloc[0] not in (
-            _SCALAR, _t._COERCE_DATETIME, _t._IN_BOUNDS, _t._MIXED_ZONES, _UNIQUE)]
+        before = [
+            p
+            for p in parts
+            if not p.empty
+            and p["check"].iloc[0]
+            in (_SCALAR, _t._COERCE_DATETIME, _t._IN_BOUNDS, _t._MIXED_ZONES, _UNIQUE)
+        ]
+        after = [
+            p
+            for p in parts
+            if not p.empty
+            and p["check"].iloc[0]
+            not in (_SCALAR, _t._COERCE_DATETIME, _t._IN_BOUNDS, _t._MIXED_ZONES, _UNIQUE)
+        ]
         return [*before, *([missing] if len(missing) else []), *after]
 
     def _cases(self, check: _Check, rows: list[tuple[Any, ...]]) -> pd.DataFrame:
@@ -498,10 +539,16 @@ def _check_mask(check: Any, value: nw.Expr) -> nw.Expr:
     if name == "isin":
         ok = value.is_in(list(stats["allowed_values"]))
     elif name == "in_range":
-        low = value >= stats["min_value"] if stats.get("include_min", True) else value > stats[
-            "min_value"]
-        high = value <= stats["max_value"] if stats.get("include_max", True) else value < stats[
-            "max_value"]
+        low = (
+            value >= stats["min_value"]
+            if stats.get("include_min", True)
+            else value > stats["min_value"]
+        )
+        high = (
+            value <= stats["max_value"]
+            if stats.get("include_max", True)
+            else value < stats["max_value"]
+        )
         ok = low & high
     elif name == "greater_than":
         ok = value > stats["min_value"]
@@ -521,12 +568,7 @@ def _to_float(raw: nw.Expr, dtype: Any) -> tuple[nw.Expr, nw.Expr | None]:
         number = text.str.contains(_FLOAT)
         inf = text.str.contains(_INF)
         # Casts are strict on some engines: only text that reads as a number is cast.
-        value = (
-            nw.when(number)
-            .then(text)
-            .otherwise(nw.lit(None, nw.String))
-            .cast(nw.Float64)
-        )
+        value = nw.when(number).then(text).otherwise(nw.lit(None, nw.String)).cast(nw.Float64)
         value = (
             nw.when(inf & text.str.starts_with("-"))
             .then(nw.lit(float("-inf")))
@@ -652,9 +694,9 @@ def _timestamp_parts(raw: nw.Expr, p: str) -> list[list[nw.Expr]]:
     yoe = c("y") - c("era") * 400
     seconds = c("h") * 3600 + c("mi") * 60 + c("s") - c("sign") * (c("oh") * 3600 + c("om") * 60)
     days = [
-        (
-            c("era") * 146097 + yoe * 365 + yoe // 4 - yoe // 100 + c("doy") - 719468 - 146097
-        ).alias(p + "d"),
+        (c("era") * 146097 + yoe * 365 + yoe // 4 - yoe // 100 + c("doy") - 719468 - 146097).alias(
+            p + "d"
+        ),
         (seconds * 1_000_000 + c("micro")).alias(p + "us"),
     ]
     total = c("d") * _DAY_US + c("us")

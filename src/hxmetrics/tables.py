@@ -831,7 +831,7 @@ def validate_lazy(frame: Any, *, table: str, instruments: Any = None) -> Any:
 
     Parameters
     ----------
-    frame : pandas.DataFrame, polars.LazyFrame, polars.DataFrame, duckdb.DuckDBPyRelation or pyspark.sql.DataFrame
+    frame : pandas, Polars (lazy or eager), DuckDB relation or Spark DataFrame
         The table as read: CSV columns as text, Parquet columns typed.
     table : str
         A table of the contract, as in :func:`validate`.
@@ -1369,7 +1369,7 @@ def _message(
             value = row["failure_case"]
             shown = value if isinstance(value, str) and value == marker else repr(value)
             examples.append(f"{where}{shown}")
-        count = len(group) if counts is None else counts[(column, check)]
+        count = len(group) if counts is None else counts[(str(column), str(check))]
         where_col = "table-wide" if column == "<table>" else f"column {column!r}"
         hint = f" ({_HINTS[check]})" if check in _HINTS else ""
         lines.append(
