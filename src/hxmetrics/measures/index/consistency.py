@@ -19,12 +19,51 @@ from __future__ import annotations
 
 import math
 import warnings
+from dataclasses import dataclass
 
 import numpy as np
 
 from hxmetrics.errors import HxWarning
 
-__all__ = ["MIN_ALPHA", "check_consistency", "cronbach_alpha_long"]
+
+@dataclass(frozen=True)
+class ItemMoments:
+    """Sums over the complete responses (those answering every core item).
+
+    ``n`` responses, ``sums[j]`` = Σ x_j and ``cross[j, l]`` = Σ x_j x_l: everything
+    alpha and the factor weights read, aggregated on the engine (sums of integer
+    scores are exact, so the same on every engine).
+    """
+
+    n: int
+    sums: np.ndarray
+    cross: np.ndarray
+
+    @classmethod
+    def of(cls, matrix: np.ndarray) -> ItemMoments:
+        """The moments of a (responses x items) matrix of complete responses."""
+        x = np.asarray(matrix, dtype=float)
+        return cls(int(x.shape[0]), x.sum(axis=0), x.T @ x)
+
+    def covariance(self) -> np.ndarray:
+        """Sample covariance matrix of the items (NaN with fewer than 2 responses)."""
+        if self.n < 2:
+            return np.full(self.cross.shape, np.nan)
+        return (self.cross - np.outer(self.sums, self.sums) / self.n) / (self.n - 1)
+
+    def alpha(self) -> float:
+        """Cronbach's alpha: k/(k-1) (1 - Σ var_j / var(total)); NaN if undefined."""
+        k = len(self.sums)
+        if k < 2 or self.n < 2:
+            return math.nan
+        cov = self.covariance()
+        total_var = float(cov.sum())
+        if not total_var > 0:
+            return math.nan
+        return k / (k - 1) * (1.0 - float(np.trace(cov)) / total_var)
+
+
+__all__ = ["MIN_ALPHA", "ItemMoments", "check_consistency", "cronbach_alpha_long"]
 
 #: Smallest Cronbach's alpha of the pooled core items for which :func:`hx_index` builds
 #: one index without an :class:`~hxmetrics.errors.HxWarning` (George & Mallery 2003:

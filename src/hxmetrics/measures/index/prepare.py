@@ -16,7 +16,7 @@ from hxmetrics.errors import (
     did_you_mean,
 )
 from hxmetrics.measures._engine import check_finite_sums
-from hxmetrics.measures.index.consistency import cronbach_alpha_long
+from hxmetrics.measures.index.consistency import ItemMoments
 from hxmetrics.measures.index.options import (
     Scale,
     _scales,
@@ -51,7 +51,7 @@ class _Data:
     n_responses: np.ndarray  # (G,)
     excluded: dict[str, int]
     excluded_by_group: dict[str, np.ndarray] = field(default_factory=dict)  # reason -> (G,)
-    matrix: np.ndarray | None = None  # complete responses x core items (factor weights)
+    matrix: ItemMoments | None = None  # moments of the complete responses (factor weights)
     alpha: float = math.nan  # Cronbach's alpha of the core items, pooled complete responses
     n_alpha: int = 0  # complete responses behind ``alpha``
     notes: list[str] = field(default_factory=list)
@@ -281,25 +281,71 @@ def _prepare(
             for reason in ("other_items", "missing_score")
         },
     )
-    data_out.alpha, data_out.n_alpha = cronbach_alpha_long(*_core_answers(frame, items), len(items))
+    # Alpha and the factor weights read the moments of the complete responses only,
+    # aggregated where the answers are (never the answers themselves).
+    moments = _core_moments(frame, items)
+    data_out.alpha, data_out.n_alpha = moments.alpha(), moments.n
     if need_matrix:
-        data_out.matrix = _response_matrix(frame, items)
+        data_out.matrix = moments
     return data_out
 
 
-def _core_answers(frame: Any, items: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(response code, item position, score) of the kept answers to the core ``items``."""
+def _core_moments(frame: Any, items: list[str]) -> ItemMoments:
+    """:class:`ItemMoments` of the responses that answer every core item.
+
+    pandas: from the coded answers, in numpy. Other engines: one query (a response's
+    answers side by side, the complete ones kept, their sums and cross-products
+    summed), so only k + k(k+1)/2 numbers come back.
+    """
+    k = len(items)
     native = frame.to_native() if isinstance(frame, nw.DataFrame) else None
     if isinstance(native, pd.DataFrame) and pd.api.types.is_integer_dtype(native[_IC].dtype):
         # Codes from _integer_keys: item positions with the core items first.
-        item = native[_IC].to_numpy()
-        keep = item < len(items)
+        item = native[_IC].to_numpy().astype(np.int64)
+        keep = item < k
         response = native[_RC].to_numpy()[keep]
-        return response, item[keep], native[_SCORE].to_numpy(dtype=float)[keep]
-    core = _to_pandas(frame.filter(nw.col(_ITEM).is_in(items)).select(_RC, _ITEM, _SCORE))
-    response = pd.factorize(core[_RC])[0]
-    item = pd.Categorical(core[_ITEM], categories=items).codes.astype(np.int64)
-    return response, item, core[_SCORE].to_numpy(dtype=float)
+        item, score = item[keep], native[_SCORE].to_numpy(dtype=float)[keep]
+        if response.size == 0:
+            return ItemMoments(0, np.zeros(k), np.zeros((k, k)))
+        n_resp = int(response.max()) + 1
+        complete = np.bincount(response, minlength=n_resp) == k
+        rank = np.cumsum(complete) - 1
+        rows = complete[response]
+        matrix = np.zeros((int(complete.sum()), k))
+        matrix[rank[response[rows]], item[rows]] = score[rows]
+        return ItemMoments.of(matrix)
+    lazy = frame.lazy() if isinstance(frame, nw.DataFrame) else frame
+    sides = [f"_hx_x{j}" for j in range(k)]
+    wide = (
+        lazy.filter(nw.col(_ITEM).is_in(items))
+        .select(
+            nw.col(_RC),
+            *[
+                nw.when(nw.col(_ITEM) == item).then(nw.col(_SCORE)).alias(side)
+                for item, side in zip(items, sides, strict=True)
+            ],
+        )
+        .group_by(_RC)
+        .agg(nw.len().alias("_hx_k"), *[nw.col(c).sum() for c in sides])
+        .filter(nw.col("_hx_k") == k)
+    )
+    pairs = [(j, m) for j in range(k) for m in range(j, k)]
+    products = wide.with_columns(
+        *[(nw.col(sides[j]) * nw.col(sides[m])).alias(f"_hx_p{j}_{m}") for j, m in pairs]
+    )
+    totals = _to_pandas(
+        products.select(
+            nw.len().alias("_hx_n"),
+            *[nw.col(c).sum() for c in sides],
+            *[nw.col(f"_hx_p{j}_{m}").sum() for j, m in pairs],
+        )
+    )
+    n = int(totals["_hx_n"].iloc[0])
+    sums = np.array([float(totals[c].fillna(0).iloc[0]) for c in sides])
+    cross = np.zeros((k, k))
+    for j, m in pairs:
+        cross[j, m] = cross[m, j] = float(totals[f"_hx_p{j}_{m}"].fillna(0).iloc[0])
+    return ItemMoments(n, sums, cross)
 
 
 def _integer_keys(frame: Any, items: list[str]) -> Any:
@@ -531,17 +577,3 @@ def _check_scale(
         table="responses",
         failure_cases=pd.DataFrame(cases),
     )
-
-
-def _response_matrix(frame: Any, items: list[str]) -> np.ndarray:
-    long = _to_pandas(frame.filter(nw.col(_ITEM).is_in(items)).select(_RC, _ITEM, _SCORE))
-    dup = long.duplicated([_RC, _ITEM])
-    if dup.any():
-        ex = long.loc[dup, [_RC, _ITEM]].head(3).to_numpy().tolist()
-        raise InputTableError(
-            f"each response may answer an item once; found repeats, e.g. (response, item) {ex}.",
-            table="responses",
-            failure_cases=pd.DataFrame(columns=["column", "check", "failure_case", "index"]),
-        )
-    wide = long.pivot(index=_RC, columns=_ITEM, values=_SCORE).reindex(columns=items)
-    return wide.dropna().to_numpy(dtype=float)

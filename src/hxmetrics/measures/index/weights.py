@@ -16,6 +16,7 @@ from hxmetrics.errors import (
     check_choice,
     did_you_mean,
 )
+from hxmetrics.measures.index.consistency import ItemMoments
 from hxmetrics.measures.index.options import (
     _WEIGHTINGS,
     Scale,
@@ -26,27 +27,33 @@ from hxmetrics.measures.index.prepare import _prepare
 
 
 def _one_factor_loadings(
-    matrix: np.ndarray, *, tol: float = 1e-10, max_iter: int = 2000
+    matrix: np.ndarray | ItemMoments, *, tol: float = 1e-10, max_iter: int = 2000
 ) -> np.ndarray:
     """Loadings of one common factor by iterated principal-axis factoring.
 
     Start from squared multiple correlations as communalities, put them on the
     diagonal of the correlation matrix, take the leading eigenpair, update the
     communalities with the squared loadings, repeat to convergence (Harman 1976).
+    ``matrix`` is the (responses x items) matrix of complete responses or its
+    :class:`~hxmetrics.measures.index.consistency.ItemMoments` (as aggregated on an
+    engine).
     """
-    n, p = matrix.shape
+    moments = matrix if isinstance(matrix, ItemMoments) else ItemMoments.of(matrix)
+    n, p = moments.n, len(moments.sums)
     if n < p + 2:
         raise ParameterError(
             f"factor weights need more complete responses than items; found {n} complete "
             f"responses for {p} items. Use weighting='equal' or a budget allocation."
         )
-    sd = matrix.std(axis=0)
+    cov = moments.covariance()
+    sd = np.sqrt(np.clip(np.diag(cov), 0, None))
     if np.any(sd == 0):
         raise ParameterError(
             "factor weights need every item to vary; items at positions "
             f"{np.flatnonzero(sd == 0).tolist()} are constant across the complete responses."
         )
-    corr = np.corrcoef(matrix, rowvar=False)
+    corr = cov / np.outer(sd, sd)
+    np.fill_diagonal(corr, 1.0)
     if p == 1:
         return np.ones(1)
     try:
@@ -75,7 +82,7 @@ def _one_factor_loadings(
 
 
 def _resolve_weights(
-    weighting: Weighting, items: list[str], matrix: np.ndarray | None
+    weighting: Weighting, items: list[str], matrix: np.ndarray | ItemMoments | None
 ) -> tuple[np.ndarray, str, np.ndarray | None, list[str]]:
     """Return (weights summing to 1, label, loadings or None, notes)."""
     notes: list[str] = []
@@ -107,7 +114,8 @@ def _resolve_weights(
         return np.full(len(items), 1.0 / len(items)), "equal", None, notes
     if matrix is None:  # pragma: no cover - callers always build it for "factor"
         raise ParameterError("factor weights need the response-level data.")
-    loadings = _one_factor_loadings(matrix)
+    moments = matrix if isinstance(matrix, ItemMoments) else ItemMoments.of(matrix)
+    loadings = _one_factor_loadings(moments)
     if np.any(loadings < 0):
         neg = [i for i, v in zip(items, loadings, strict=True) if v < 0]
         raise ParameterError(
@@ -116,7 +124,7 @@ def _resolve_weights(
         )
     squared = loadings**2
     notes.append(
-        f"factor weights from a one-factor principal-axis model of {len(matrix)} "
+        f"factor weights from a one-factor principal-axis model of {moments.n} "
         "complete responses (squared loadings scaled to unit sum)."
     )
     return squared / squared.sum(), "factor", loadings, notes
