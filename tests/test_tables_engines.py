@@ -297,6 +297,55 @@ def test_iso_timestamps_parse_to_the_pandas_values(engine: str, values: list[Any
     _same_values(_collected(tables.validate_lazy(native, table="ticket_events")), expected)
 
 
+@pytest.mark.parametrize("engine", ["polars", "duckdb"])
+def test_numbers_only_python_reads_are_refused(engine: str) -> None:
+    """pandas reads '1_000' (and other scripts' digits) as numbers; the engine says so."""
+    for text in ("1_000", "\u0661\u0662"):
+        tx = pd.DataFrame(
+            {
+                "transaction_id": ["t1", "t2"],
+                "silo": "customers",
+                "source_id": "C",
+                "timestamp": "2024-01-01",
+                "amount": ["2.5", text],
+            }
+        )
+        assert tables.validate(tx, table="transactions")["amount"].iloc[1] > 0
+        native: Any = pl.from_pandas(tx).lazy()
+        if engine == "duckdb":
+            native = duckdb.connect().from_df(tx)
+        with pytest.raises(ParameterError, match="numbers only Python reads"):
+            tables.validate_lazy(native, table="transactions")
+
+
+@pytest.mark.parametrize("engine", ["polars", "duckdb"])
+def test_blanks_around_values_are_stripped_as_python_does(engine: str) -> None:
+    blanks = ["\u3000", "\x1c", "\xa0", " \t", "\u2028"]
+    tx = pd.DataFrame(
+        {
+            "transaction_id": [f"t{i}" for i in range(len(blanks))],
+            "silo": "customers",
+            "source_id": "C",
+            "timestamp": [f"{b}2024-01-0{i + 1} 10:00{b}" for i, b in enumerate(blanks)],
+            # float() does not skip \x1c-\x1f, which str.strip() does (below).
+            "amount": [f"{b}1.{i}{b}".replace("\x1c", " ") for i, b in enumerate(blanks)],
+        }
+    )
+
+    def native(frame: pd.DataFrame) -> Any:
+        if engine == "duckdb":
+            return duckdb.connect().from_df(frame)
+        return pl.from_pandas(frame).lazy()
+
+    want = tables.validate(tx, table="transactions")
+    _same_values(_collected(tables.validate_lazy(native(tx), table="transactions")), want)
+    tx.loc[1, "amount"] = "\x1c1.5"
+    _assert_same_error(
+        _error(lambda: tables.validate_lazy(native(tx), table="transactions")),
+        _error(lambda: tables.validate(tx, table="transactions")),
+    )
+
+
 def test_finer_than_microseconds_is_refused_on_duckdb() -> None:
     events = pd.DataFrame(
         {"ticket_id": ["k1"], "status": ["open"], "timestamp": ["2024-01-01 10:00:00.123456789"]}

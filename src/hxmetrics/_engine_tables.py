@@ -37,10 +37,11 @@ _ROW = "__hx_row"
 _DUP = "__hx_dup"
 _EXAMPLES = _t._EXAMPLES_PER_CHECK
 
-# Python's str.strip() whitespace, which the pandas path strips around timestamps and
-# which float() ignores around numbers (every engine's regex reads these characters).
-_WS = "[\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
-_STRIP = f"^{_WS}+|{_WS}+\\z"
+# The characters Python's str.strip() removes, which the pandas path strips around
+# timestamps and float() ignores around numbers (every engine's trim takes a set).
+_WHITESPACE = "".join(c for c in map(chr, range(0x3001)) if c.isspace())
+# float() (pandas' cast of text) ignores the same, less the separators \x1c-\x1f.
+_NUMBER_BLANKS = "".join(c for c in _WHITESPACE if not "\x1c" <= c <= "\x1f")
 # tables._ISO_TIMESTAMP with ASCII digits (\d is Unicode in Python and Rust, ASCII in
 # Java and RE2; pandas cannot parse other digits anyway) and \z (Java's $ also matches
 # before a final newline).
@@ -49,6 +50,8 @@ _ISO = f"^{_ISO_BODY}(?:Z|[+-][0-9]{{2}}(?::?[0-9]{{2}})?)?\\z"
 _FLOAT = r"^[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?\z"
 _INF = r"^[+-]?[iI][nN][fF](?:[iI][nN][iI][tT][yY])?\z"
 _NAN = r"^[+-]?[nN][aA][nN]\z"
+# What Python's float() reads beyond _FLOAT: '_' between digits, any script's digits.
+_PYTHON_NUMBER = r"^[+-]?[\p{Nd}_]*(?:\.[\p{Nd}_]*)?(?:[eE][+-]?[\p{Nd}_]+)?\z"
 # At most 18 digits always fit an Int64 (pandas takes up to 9223372036854775807).
 _INT = r"^-?[0-9]{1,18}\z"
 # datetime64[ns] bounds in microseconds and the nanoseconds below them (pandas'
@@ -159,6 +162,7 @@ class _Validation:
         self.mixed: dict[str, tuple[_Check, _Check]] = {}
         self.bounds: dict[str, tuple[_Check, _Check]] = {}
         self.fine: dict[str, str] = {}  # datetime column -> flag of sub-microsecond values
+        self.exotic: dict[str, str] = {}  # number column -> flag of numbers only Python reads
 
     # -- building the work frame ---------------------------------------------------
     def _target(self, name: str) -> str:
@@ -244,9 +248,12 @@ class _Validation:
                         _Check(name, _t._COERCE_DATETIME, _present(raw), name, "raw")
                     )
             elif target == "float":
-                coerced, bad = _to_float(raw, dtype)
+                coerced, bad, exotic = _to_float(raw, dtype)
                 stages[0].append(coerced.alias(value))
                 fails_coerce = bad
+                if exotic is not None:
+                    stages[0].append(exotic.alias(p + "exotic"))
+                    self.exotic[name] = p + "exotic"
             elif target == "int":
                 coerced, bad = _to_int(raw, dtype)
                 stages[0].append(coerced.alias(value))
@@ -349,28 +356,49 @@ class _Validation:
                 for c in self.names
             ]
         )
-        self.flagged_work = self.flagged(work)
-        counts = self._counts(self.flagged_work)
+        self.base_work = work
+        counts = self._counts(work)
+        self._check_limits(counts)
         reported = self._reported(counts)
         if not reported and not self.missing:
-            self._check_fine(counts)
             return out.to_native()
         self._fail(reported, counts)
         raise AssertionError("unreachable")  # pragma: no cover - _fail raises
 
     def _counts(self, work: nw.LazyFrame) -> dict[str, int]:
-        """Every check's number of failing rows, in one aggregate pass."""
+        """Every check's number of failing rows: one query, one row back.
+
+        Uniqueness is counted by a group-by (rows of keys held more than once) joined to
+        the row checks' sums: a window over the keys costs several times more.
+        """
+        unique = [c for c in self.checks if c.check == _UNIQUE]
         aggs = [
-            c.mask.fill_null(value=False).cast(nw.Int64).sum().alias(c.key) for c in self.checks
+            c.mask.fill_null(value=False).cast(nw.Int64).sum().alias(c.key)
+            for c in self.checks
+            if c.check != _UNIQUE
         ]
         aggs += [
             nw.col(flag).fill_null(value=False).cast(nw.Int64).sum().alias(flag)
-            for flag in self.fine.values()
+            for flag in [*self.fine.values(), *self.exotic.values()]
         ]
-        if not aggs:
+        query = work.select(aggs) if aggs else None
+        if unique:
+            n = "__hx_n"
+            keys = [self.work_name[c.column] for c in unique]
+            dups = (
+                work.group_by(*keys)
+                .agg(nw.len().alias(n))
+                .filter(nw.col(n) > 1)
+                .select(nw.col(n).sum().alias(_DUP))
+            )
+            query = dups if query is None else query.join(dups, how="cross")
+        if query is None:
             return {}
-        row = work.select(aggs).collect().rows(named=True)[0]
-        return {k: int(v or 0) for k, v in row.items()}
+        row = query.collect().rows(named=True)[0]
+        counts = {k: int(v or 0) for k, v in row.items()}
+        for check in unique:
+            counts[check.key] = counts[_DUP]
+        return counts
 
     def _reported(self, counts: dict[str, int]) -> list[_Check]:
         """The checks the pandas path reports, given every check's count."""
@@ -408,7 +436,16 @@ class _Validation:
             return others
         return kept
 
-    def _check_fine(self, counts: dict[str, int]) -> None:
+    def _check_limits(self, counts: dict[str, int]) -> None:
+        """Refuse values the engine would read differently from pandas (never silently)."""
+        for name, flag in self.exotic.items():
+            if counts.get(flag):
+                raise ParameterError(
+                    f"table {self.table!r}, column {name!r}: {counts[flag]} value(s) are "
+                    "numbers only Python reads (digits grouped with '_', or digits of "
+                    f"another script); the {self.engine} path reads ASCII numbers only "
+                    "(1234.5, -1e3, inf, nan): validate on pandas, or rewrite the values."
+                )
         for name, flag in self.fine.items():
             if counts.get(flag):
                 kind = {"duckdb": "DuckDB's TIMESTAMP", "spark": "Spark's TIMESTAMP_NTZ"}
@@ -425,25 +462,26 @@ class _Validation:
         )
         by_key = {c.key: c for c in self.checks}
         reported = [by_key[c.key] for c in reported]  # same checks, on the indexed frame
+        # One check of the pandas path may be two here (out of range: naive and aware
+        # values): one fetch of the examples of both, in row order.
+        groups: dict[tuple[str, str], list[_Check]] = {}
+        for check in reported:
+            groups.setdefault((check.column, check.check), []).append(check)
         parts: list[pd.DataFrame] = []
         totals: dict[tuple[str, str], int] = {}
-        for check in reported:
+        for key, same in groups.items():
+            check = same[0]
             columns = [_ROW]
             if check.kind == "ordering":
                 columns += list(check.extra)
             elif check.value is not None:
                 columns.append(check.value)
-            rows = (
-                indexed.filter(check.mask.fill_null(value=False))
-                .select(columns)
-                .sort(_ROW)
-                .head(_EXAMPLES)
-                .collect()
-                .rows()
+            mask = nw.any_horizontal(
+                *[c.mask.fill_null(value=False) for c in same], ignore_nulls=True
             )
+            rows = indexed.filter(mask).select(columns).sort(_ROW).head(_EXAMPLES).collect().rows()
             parts.append(self._cases(check, rows))
-            key = (check.column, check.check)
-            totals[key] = totals.get(key, 0) + counts[check.key]
+            totals[key] = sum(counts[c.key] for c in same)
         missing = pd.DataFrame(
             {
                 "column": self.table,
@@ -460,7 +498,8 @@ class _Validation:
                 *[c.mask.fill_null(value=False) for c in reported], ignore_nulls=True
             )
             n_rows = int(
-                self.flagged_work.select(any_bad.cast(nw.Int64).sum().alias("n"))
+                self.flagged(self.base_work)
+                .select(any_bad.cast(nw.Int64).sum().alias("n"))
                 .collect()
                 .rows()[0][0]
                 or 0
@@ -561,10 +600,13 @@ def _check_mask(check: Any, value: nw.Expr) -> nw.Expr:
     return _present(value) & ~ok
 
 
-def _to_float(raw: nw.Expr, dtype: Any) -> tuple[nw.Expr, nw.Expr | None]:
-    """``raw`` as Float64 (NaN as missing, as pandas reads it) and where it fails to cast."""
+def _to_float(raw: nw.Expr, dtype: Any) -> tuple[nw.Expr, nw.Expr | None, nw.Expr | None]:
+    """``raw`` as Float64 (NaN as missing, as pandas reads it), where it fails to cast,
+    and where it is a number only Python's ``float`` reads (``1_000``, other scripts'
+    digits), which the engine refuses rather than read differently."""
+    exotic = None
     if dtype == nw.String:
-        text = raw.str.replace_all(_STRIP, "")
+        text = raw.str.strip_chars(_NUMBER_BLANKS)
         number = text.str.contains(_FLOAT)
         inf = text.str.contains(_INF)
         # Casts are strict on some engines: only text that reads as a number is cast.
@@ -577,6 +619,7 @@ def _to_float(raw: nw.Expr, dtype: Any) -> tuple[nw.Expr, nw.Expr | None]:
             .otherwise(value)
         )
         bad = _present(raw) & ~(number | inf | text.str.contains(_NAN))
+        exotic = bad & text.str.contains(_PYTHON_NUMBER) & text.str.contains(r"\p{Nd}")
     elif dtype.is_numeric() or dtype == nw.Boolean:
         value = raw.cast(nw.Float64)
         bad = None
@@ -584,7 +627,7 @@ def _to_float(raw: nw.Expr, dtype: Any) -> tuple[nw.Expr, nw.Expr | None]:
         value = nw.lit(None, nw.Float64)
         bad = _present(raw)
     value = nw.when(~value.is_nan()).then(value).otherwise(nw.lit(None, nw.Float64))
-    return value, bad
+    return value, bad, exotic
 
 
 def _to_int(raw: nw.Expr, dtype: Any) -> tuple[nw.Expr, nw.Expr | None]:
@@ -615,7 +658,7 @@ def _timestamp_parts(raw: nw.Expr, p: str) -> list[list[nw.Expr]]:
     date), ``us`` (microseconds of the day minus the offset), ``sub`` (nanoseconds
     below the microsecond), ``inb`` (within datetime64[ns]) and ``valid`` (both).
     """
-    stripped = raw.str.replace_all(_STRIP, "")
+    stripped = raw.str.strip_chars(_WHITESPACE)
     t0 = nw.when(stripped.str.contains(_ISO)).then(stripped).otherwise(nw.lit(None, nw.String))
 
     def c(name: str) -> nw.Expr:
