@@ -60,6 +60,13 @@ _CALIBRATION, _HOLDOUT, _AFTER_END, _GAP, _MISSING = range(5)
 #: than 2**62 cents (4.6e16 currency units), so that no partial sum can overflow.
 _MAX_CENTS = 2.0**62
 _MAX_AMOUNT = _MAX_CENTS / 100
+# The first period's amount rides in the low 42 bits of a 63-bit key (see
+# _summary_query): periods below 2**21 (hours until the year 2139) and cell amounts
+# below 2**41 cents (22 billion currency units).
+_PERIOD_BOUND = 1 << 21
+_CELL_BOUND = 1 << 41
+_CELL_SPAN = 1 << 42
+_NO_KEY = (1 << 63) - 1
 #: pandas' text dtype (``"str"``): a text customer id has it on every engine.
 _STR = pd.Series([], dtype="str").dtype
 
@@ -199,17 +206,37 @@ def _summary_query(
     end: pd.Timestamp,
     cal: pd.Timestamp | None,
     civil: bool,
+    first_by_window: bool = False,
 ) -> Any:
     """One lazy query: one row per customer (and one for a missing customer) with the
-    calibration, holdout and left-out counts and sums."""
-    # Derived columns first, plain sums after (the architecture's rule for engines).
-    status = _statuses(time, unit, missing=missing, end=end, cal=cal).alias(_S)
-    columns = [nw.col(customer), nw.col(_P), status]
-    sums = [nw.len().alias(_K)]
+    calibration, holdout and left-out counts and sums.
+
+    Rows -> customer-period cells (indicator columns derived first, then plain sums)
+    -> one row per customer. The amount of a customer's first calibration period is
+    the low bits of the smallest ``period * 2**42 + cents + 2**41`` over its cells (one
+    more ``min``, no join); that needs periods below 2**21 and cell amounts below 2**41
+    cents, which the caller checks, or else asks for ``first_by_window`` (a window
+    over the cells: exact for any amount, slower).
+    """
+    status = nw.col(_S)
+    indicators = {
+        "n_cal": status == _CALIBRATION,
+        "n_after": status == _AFTER_END,
+        "n_missing": status == _MISSING,
+    }
+    if cal is not None:
+        indicators |= {"n_hold": status == _HOLDOUT, "n_gap": status == _GAP}
+    derived = [cond.cast(nw.Int64).alias(name) for name, cond in indicators.items()]
     if amount is not None:
         cents, size = _cents(amount, integer=amount_integer, missing=missing)
-        columns += [cents.alias(_A), size.alias(_Z)]
-        sums += [nw.col(_A).sum(), nw.col(_Z).sum()]
+        derived += [
+            nw.when(status == _CALIBRATION).then(nw.col(_A)).otherwise(0).alias("a_cal"),
+            size.alias(_Z),
+        ]
+        if cal is not None:
+            derived.append(
+                nw.when(status == _HOLDOUT).then(nw.col(_A)).otherwise(0).alias("a_hold")
+            )
     needed = [customer, time, *([amount] if amount is not None else [])]
     # A missing time gets a placeholder period (its row is counted as missing, not
     # placed): pandas cannot cast the NaN of a missing period to an integer.
@@ -217,61 +244,82 @@ def _summary_query(
         frame.select(*needed)
         .with_columns(nw.col(time).fill_null(value=_EPOCH).alias(_T))
         .with_columns(_period_expr(_T, unit, civil=civil).alias(_P))
-        .select(*columns)
+        .with_columns(
+            _statuses(time, unit, missing=missing, end=end, cal=cal).alias(_S),
+            *([cents.alias(_A)] if amount is not None else []),
+        )
+        .select(customer, _P, *derived)
     )
+    summed = [name for name in (*indicators, "a_cal", "a_hold", _Z) if name in rows.columns]
     # Customer-period cells: purchases of one period count once (amounts added).
-    periods = rows.group_by(customer, _P, _S).agg(*sums)
+    cells = rows.group_by(customer, _P).agg(*[nw.col(c).sum() for c in summed])
+    n_cal = nw.col("n_cal")
+    per_cell = [
+        nw.when(n_cal > 0).then(nw.col(_P)).alias("first"),
+        (n_cal > 0).cast(nw.Int64).alias("n_periods"),
+    ]
+    if cal is not None:
+        per_cell.append((nw.col("n_hold") > 0).cast(nw.Int64).alias("frequency_holdout"))
     if amount is not None:
         # DuckDB sums BIGINT as HUGEINT: back to 64 bits (the total was bounded).
-        periods = periods.with_columns(nw.col(_A).cast(nw.Int64))
-    s = nw.col(_S)
-    derived = [
-        nw.when(s == _CALIBRATION).then(nw.col(_P)).alias("first"),
-        (s == _CALIBRATION).cast(nw.Int64).alias("n_periods"),
-        (s == _HOLDOUT).cast(nw.Int64).alias("frequency_holdout"),
-        nw.when(s == _HOLDOUT).then(nw.col(_K)).alias("hold_rows"),
-        nw.when(s == _AFTER_END).then(nw.col(_K)).alias("after_end"),
-        nw.when(s == _GAP).then(nw.col(_K)).alias("gap"),
-        nw.when(s == _MISSING).then(nw.col(_K)).alias("missing"),
-    ]
+        per_cell.append(nw.col("a_cal").cast(nw.Int64))
+        if first_by_window:
+            first_period = nw.when(n_cal > 0).then(nw.col(_P)).min().over(customer)
+            first_cell = nw.when((n_cal > 0) & (nw.col(_P) == first_period))
+            # otherwise(0), not null: pandas would hold the cents as floats.
+            per_cell.append(
+                first_cell.then(nw.col("a_cal").cast(nw.Int64)).otherwise(0).alias("first_amount")
+            )
+        else:
+            inside = (
+                (n_cal > 0)
+                & (nw.col(_P) < _PERIOD_BOUND)
+                & (nw.col("a_cal").cast(nw.Int64).abs() < _CELL_BOUND)
+            )
+            key = nw.col(_P) * _CELL_SPAN + nw.col("a_cal").cast(nw.Int64) + _CELL_BOUND
+            # Never null (pandas would hold the keys as floats, rounded): cells without
+            # a key get the largest one, never the minimum of a customer in the result.
+            per_cell.append(nw.when(inside).then(key).otherwise(_NO_KEY).alias("first_key"))
+    cells = cells.with_columns(*per_cell)
     per = [
         nw.col("first").min(),
         nw.col("first").max().alias("last"),
-        *[
-            nw.col(c).sum()
-            for c in ("n_periods", "frequency_holdout", "hold_rows", "after_end", "gap", "missing")
-        ],
+        nw.col("n_periods").sum(),
+        nw.col("n_after").sum(),
+        nw.col("n_missing").sum(),
     ]
-    if amount is not None:
-        derived += [
-            nw.when(s == _CALIBRATION).then(nw.col(_A)).alias("total"),
-            nw.when(s == _HOLDOUT).then(nw.col(_A)).alias("hold_total"),
-        ]
+    if cal is not None:
         per += [
-            nw.col("total").sum(),
-            nw.col("hold_total").sum(),
-            nw.col(_Z).sum(),
+            nw.col("frequency_holdout").sum(),
+            nw.col("n_hold").sum(),
+            nw.col("n_gap").sum(),
         ]
-    summary = periods.with_columns(*derived).group_by(customer).agg(*per)
-    integers = ["n_periods", "frequency_holdout", "hold_rows", "after_end", "gap", "missing"]
     if amount is not None:
-        integers += ["total", "hold_total"]
-    summary = summary.with_columns(*[nw.col(c).cast(nw.Int64) for c in integers])
-    if amount is None:
-        return summary
-    # The amount of each customer's first calibration period (a join on the customer
-    # and that period: narwhals has no arg-min aggregation on every engine).
-    first_amount = (
-        periods.filter(s == _CALIBRATION)
-        .select(nw.col(customer), nw.col(_P), nw.col(_A).alias("first_amount"))
-        .join(
-            summary.select(nw.col(customer), nw.col("first").alias(_P)),
-            on=[customer, _P],
-            how="inner",
+        per += [
+            nw.col("a_cal").sum(),
+            nw.col(_Z).sum(),
+            nw.col("first_amount").sum() if first_by_window else nw.col("first_key").min(),
+        ]
+        if cal is not None:
+            per.append(nw.col("a_hold").sum())
+    summary = cells.group_by(customer).agg(*per)
+    integers = [
+        c
+        for c in (
+            "n_periods",
+            "n_after",
+            "n_missing",
+            "frequency_holdout",
+            "n_hold",
+            "n_gap",
+            "a_cal",
+            "a_hold",
+            "first_key",
+            "first_amount",
         )
-        .select(customer, "first_amount")
-    )
-    return summary.join(first_amount, on=customer, how="left")
+        if c in summary.columns
+    ]
+    return summary.with_columns(*[nw.col(c).cast(nw.Int64) for c in integers])
 
 
 def _collect_exact(query: Any) -> pd.DataFrame:
@@ -294,6 +342,26 @@ def _collect_exact(query: Any) -> pd.DataFrame:
         if isinstance(out[column].dtype, pd.Int64Dtype) and column not in ("first", "last"):
             out[column] = out[column].fillna(0)
     return out
+
+
+def _first_key_fits(base: pd.DataFrame) -> bool:
+    """Whether every customer's first-period key was formed (see _summary_query):
+    periods below 2**21 and, bounding every cell's amount, each customer's total of
+    absolute amounts below 2**41 cents (with room for the float sum's rounding)."""
+    cohort = base["n_periods"] > 0
+    last = base.loc[cohort, "last"].to_numpy(dtype=np.float64)
+    size = base.loc[cohort, _Z].to_numpy(dtype=np.float64)
+    with np.errstate(over="ignore", invalid="ignore"):
+        return bool((last < _PERIOD_BOUND).all() and (size * 100 < _CELL_BOUND / 2).all())
+
+
+def _first_amount(base: pd.DataFrame, first: np.ndarray) -> np.ndarray:
+    """Cents of each customer's first calibration period, from its key (or, from the
+    window query, the cents themselves)."""
+    if "first_amount" in base.columns:
+        return base["first_amount"].to_numpy(dtype=np.int64)
+    key = base["first_key"].to_numpy(dtype=np.int64)
+    return key - first * _CELL_SPAN - _CELL_BOUND
 
 
 def _mean_amount(total_cents: np.ndarray, n: np.ndarray) -> np.ndarray:
@@ -415,41 +483,42 @@ def rfm_summary(
 
     # One lazy query, collected once: every count, check and sum below is in it.
     lazy = frame.lazy() if isinstance(frame, nw.DataFrame) else frame
+    options = {
+        "customer": customer,
+        "time": time,
+        "amount": amount,
+        "amount_integer": amount is not None and schema[amount].is_integer(),
+        "missing": missing,
+        "unit": unit,
+        "end": end,
+        "cal": cal,
+        "civil": frame.implementation.is_spark_like(),
+    }
     # Amounts of 1e308 overflow the total of their sizes (refused just below); pandas
     # runs the query as it is built, so the whole of it is inside.
     with np.errstate(over="ignore", invalid="ignore"):
-        query = _summary_query(
-            lazy,
-            customer=customer,
-            time=time,
-            amount=amount,
-            amount_integer=amount is not None and schema[amount].is_integer(),
-            missing=missing,
-            unit=unit,
-            end=end,
-            cal=cal,
-            civil=frame.implementation.is_spark_like(),
-        )
-        base = _collect_exact(query)
-    counts = {
-        name: int(base[name].sum())
-        for name in ("missing", "after_end", "gap", "hold_rows", "n_periods")
-    }
-    if counts["missing"]:
-        _raise_missing(frame, missing, needed, counts["missing"])
+        base = _collect_exact(_summary_query(lazy, **options))
+    n_missing = int(base["n_missing"].sum())
+    if n_missing:
+        _raise_missing(frame, missing, needed, n_missing)
     if amount is not None:
         _check_amount_total(frame, amount, float(base[_Z].sum()), missing)
-    excluded = {"transactions_after_observation_end": counts["after_end"]}
+        if not _first_key_fits(base):
+            # Amounts of billions in one period (or hourly periods after 2139): the
+            # first period's amount by a window instead, a second query.
+            with np.errstate(over="ignore", invalid="ignore"):
+                base = _collect_exact(_summary_query(lazy, first_by_window=True, **options))
+    excluded = {"transactions_after_observation_end": int(base["n_after"].sum())}
     if cal is not None:
-        excluded["transactions_after_calibration_end_in_its_period"] = counts["gap"]
+        excluded["transactions_after_calibration_end_in_its_period"] = int(base["n_gap"].sum())
     cohort = (base["n_periods"] > 0).to_numpy()
     if cal is not None:
         # Customers whose first purchase is after calibration_end, and their holdout
         # purchases, belong to no row of the result: counted.
-        newcomers = ~cohort & ((base["frequency_holdout"] + base["gap"]) > 0).to_numpy()
+        newcomers = ~cohort & ((base["n_hold"] + base["n_gap"]) > 0).to_numpy()
         excluded["customers_first_purchase_after_calibration_end"] = int(newcomers.sum())
         excluded["transactions_of_customers_first_purchase_after_calibration_end"] = int(
-            base.loc[newcomers, "hold_rows"].sum()
+            base.loc[newcomers, "n_hold"].sum()
         )
     base = base.loc[cohort]
     ref_p = end_p if cal is None else period_of(cal, unit)
@@ -460,9 +529,8 @@ def rfm_summary(
     out["recency"] = base["last"].to_numpy(dtype=np.int64) - first
     out["T"] = ref_p - first
     if amount is not None:
-        repeat = base["total"].to_numpy(dtype=np.int64) - base["first_amount"].to_numpy(
-            dtype=np.int64
-        )
+        first_amount = _first_amount(base, first)
+        repeat = base["a_cal"].to_numpy(dtype=np.int64) - first_amount
         out["monetary_value"] = _mean_amount(repeat, freq)
     if cal is not None:
         f_h = base["frequency_holdout"].to_numpy(dtype=np.int64)
@@ -470,7 +538,7 @@ def rfm_summary(
         out["duration_holdout"] = np.full(len(out), end_p - ref_p, dtype=np.int64)
         if amount is not None:
             out["monetary_value_holdout"] = _mean_amount(
-                base["hold_total"].to_numpy(dtype=np.int64), f_h
+                base["a_hold"].to_numpy(dtype=np.int64), f_h
             )
     for c in ("frequency", "recency", "T"):
         out[c] = out[c].astype("int64")
