@@ -293,6 +293,31 @@ def test_rfm_keeps_the_customer_id_in_cents() -> None:
     np.testing.assert_array_equal(out["monetary_value"].to_numpy(), expected.to_numpy())
 
 
+def test_rfm_amounts_too_large_for_the_key_take_the_exact_window_path() -> None:
+    # Amounts of billions in one period do not fit the low bits of the first-period
+    # key: a second query finds the first period's amount by a window, as exactly.
+    tx = pd.DataFrame(
+        {
+            "customer": pd.Series(["a", "a", "a", "b"], dtype="str"),
+            "ts": pd.to_datetime(["2024-01-01", "2024-01-20", "2024-01-22", "2024-01-03"]),
+            "amount": [3e10, 2e10, 0.01, 7.5],
+        }
+    )
+    kwargs = {
+        "customer": "customer",
+        "time": "ts",
+        "amount": "amount",
+        "observation_end": "2024-01-31",
+        "unit": "W",
+    }
+    expected = rfm_summary(tx, **kwargs)
+    # a: weeks 0 (3e10), 2 (2e10) and 3 (0.01): two repeat periods.
+    assert expected.loc["a", "monetary_value"] == (2_000_000_000_000 + 1) / 200
+    assert expected.loc["b", "monetary_value"] == 0.0
+    for engine in ("polars_lazy", "duckdb"):
+        _same(rfm_summary(_native(tx, engine), **kwargs), expected, engine)
+
+
 def test_float_sums_agree_to_rounding() -> None:
     # Survey weights and fractional scores are summed as floats: the order of the
     # additions differs between engines, so the results agree to rounding only
@@ -315,11 +340,18 @@ def test_float_sums_agree_to_rounding() -> None:
 @pytest.mark.filterwarnings(SPARK_PANDAS_WARNING)
 def test_job_measures_are_bit_identical_on_spark(spark: Any) -> None:
     # One test function: the JVM is shared, and each Spark query costs about a second.
+    from pyspark.sql import functions as F
+
     tables = _tables()
     natives = {
         name: spark.createDataFrame(pa.Table.from_pandas(df, preserve_index=False))
         for name, df in tables.items()
     }
+    # Naive times as Spark's naive timestamps (a pandas datetime arrives as Spark's
+    # zoned TIMESTAMP, which rfm_summary reads, rightly, as times in a zone).
+    natives["transactions"] = natives["transactions"].withColumn(
+        "ts", F.col("ts").cast("timestamp_ntz")
+    )
     for name, (table, call) in CALLS.items():
         _same(call(natives[table]), call(tables[table]), f"{name} on spark")
 
