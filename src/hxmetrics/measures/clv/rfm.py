@@ -25,9 +25,19 @@ Times with a time zone are read as local wall-clock time in that zone (a period 
 local calendar day, week, ...); ``observation_end`` and ``calibration_end`` are then
 converted to that zone if they carry one, or read as local time there if not.
 
-The aggregation is written once with narwhals (period codes derived first, then plain
-``min``/``max``/``len``/``sum`` per group), so it runs unchanged on pandas, Polars and
-DuckDB, with no Python loop over rows or customers.
+Money is counted in whole cents: an integer amount is multiplied by 100; any other
+(float, decimal) is rounded to the cent, half up, as ``floor(100 * x + 0.5)`` in double
+precision (two IEEE operations, the same on every engine: 1.255 is 1.25499... in
+binary and becomes 125 cents). The sums are 64-bit integers, exact in any order, and
+``monetary_value`` is ``cents / (100 * periods)``, one rounding: the same float on
+every engine. An amount with more than two decimals is rounded to the cent; totals
+of 2**62 cents (4.6e16 currency units) or more are refused.
+
+The aggregation is one lazy query per engine, written once with narwhals and collected
+once (rows -> customer-period cells -> one row per customer, with every count and
+check in it): pandas, Polars (eager or lazy), DuckDB and Spark give the same frame, bit
+for bit, with the customer id as text (``str``), integers or categories. Nothing but
+the per-customer table comes back from the engine.
 """
 
 from __future__ import annotations
