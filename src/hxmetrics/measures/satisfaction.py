@@ -16,7 +16,10 @@ Every measure is grouped (``by=``), weighted (``weights=``: Hájek estimates, Ki
 ``n_excluded_missing``, and suppresses small groups with ``min_n=``
 (:mod:`hxmetrics.measures.privacy`). The aggregation is written once with narwhals
 (:mod:`hxmetrics.measures._engine`), so it runs on pandas, Polars, DuckDB, PyArrow
-and Spark with identical results. Each measure returns the one grouped-result
+and Spark with identical results: bit for bit for whole-number scores (counts, and
+sums of whole numbers, which floats add exactly in any order); to rounding for
+fractional scores and survey weights, whose float sums depend on the engine's order
+of additions. Each measure returns the one grouped-result
 protocol (:mod:`hxmetrics.measures._result`; the estimate in ``estimate``) and has a
 ``*_statistics`` / ``*_from_statistics`` pair for data in pieces (statistics per
 piece, :func:`~hxmetrics.measures._engine.merge_partials`, finish).
