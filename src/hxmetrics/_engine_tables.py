@@ -830,19 +830,45 @@ def _spark_timestamps(native: Any, prefixes: list[str]) -> Any:
 
 
 def _with_position(native: Any, engine: str) -> Any:
-    """``native`` with ``__hx_row``, the 0-based position of each row as read (error path)."""
+    """``native`` with ``__hx_row``, the 0-based position of each row as read (error path
+    only: these are engine-specific, narwhals numbers rows of lazy frames only by an order)."""
     if engine == "polars":
         return native.with_row_index(_ROW)
     if engine == "duckdb":
         # DuckDB keeps insertion order (preserve_insertion_order, on by default), and an
         # empty window numbers the rows in that order.
         return native.project(f'*, row_number() OVER () - 1 AS "{_ROW}"')
-    from pyspark.sql import types as T
+    return _spark_with_position(native)
 
-    # zipWithIndex numbers rows in partition order, which for a file is the file's order.
-    schema = T.StructType([*native.schema.fields, T.StructField(_ROW, T.LongType(), False)])
-    rdd = native.rdd.zipWithIndex().map(lambda pair: (*pair[0], pair[1]))
-    return native.sparkSession.createDataFrame(rdd, schema)
+
+def _spark_with_position(native: Any) -> Any:
+    """Spark rows numbered in read order, in the JVM (no Python workers).
+
+    ``monotonically_increasing_id`` holds the partition in its upper bits and the row's
+    place in the partition in its lower 33; adding the rows of the partitions before
+    (one small aggregate: a count per partition) gives the position. Partitions of a
+    file follow the file's order.
+    """
+    from pyspark.sql import functions as F
+
+    pid, mid = "__hx_pid", "__hx_mid"
+    tagged = native.withColumn(pid, F.spark_partition_id()).withColumn(
+        mid, F.monotonically_increasing_id()
+    )
+    sizes = sorted(tuple(r) for r in tagged.groupBy(pid).count().collect())
+    offsets, total = [], 0
+    for partition, count in sizes:
+        offsets.append((int(partition), total))
+        total += int(count)
+    if not offsets:
+        return tagged.withColumn(_ROW, F.lit(0).cast("long")).drop(pid, mid)
+    start = native.sparkSession.createDataFrame(offsets, f"{pid} int, __hx_start long")
+    row = F.col(mid) - F.shiftleft(F.col(pid).cast("long"), 33) + F.col("__hx_start")
+    return (
+        tagged.join(F.broadcast(start), on=pid, how="left")
+        .withColumn(_ROW, row)
+        .drop(pid, mid, "__hx_start")
+    )
 
 
 def _present(expr: nw.Expr) -> nw.Expr:
