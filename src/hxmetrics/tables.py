@@ -863,7 +863,11 @@ def validate_lazy(frame: Any, *, table: str, instruments: Any = None) -> Any:
     -----
     "row N" is the 0-based position in the input as read: Polars
     ``with_row_index``, DuckDB ``row_number() OVER ()`` (DuckDB keeps insertion
-    order), Spark ``zipWithIndex``; positions are computed only on the error path.
+    order), Spark ``monotonically_increasing_id`` plus the rows of the partitions
+    before (partitions of a file follow the file); positions are computed only on
+    the error path. Timestamps are the ISO 8601 text :func:`validate` reads; numbers
+    are ASCII (``1_000`` and other scripts' digits, which Python reads, raise
+    :class:`~hxmetrics.errors.ParameterError` rather than be read differently).
 
     Examples
     --------
