@@ -24,8 +24,7 @@ from hxmetrics.errors import InputTableError, ParameterError
 SAMPLES = Path(__file__).resolve().parents[1] / "data" / "samples"
 SPARK_PANDAS_WARNING = "ignore:PySpark does not yet fully support pandas:FutureWarning"
 
-# teams is refused off pandas (its cross-row check is pandas-only), tested below.
-SAMPLE_TABLES = [t for t in tables._CONTRACT if t != "teams"]
+SAMPLE_TABLES = list(tables._CONTRACT)
 
 Reader = Callable[[Path], Any]
 
@@ -358,14 +357,49 @@ def test_finer_than_microseconds_is_refused_on_duckdb() -> None:
 
 @pytest.mark.parametrize("engine", ["polars", "duckdb"])
 def test_what_the_engine_cannot_check_is_refused(engine: str) -> None:
-    teams = READERS[engine](SAMPLES / "teams.csv")
-    with pytest.raises(ParameterError, match="pandas only"):
-        tables.validate_lazy(teams, table="teams")
     responses = READERS[engine](SAMPLES / "responses.csv")
     with pytest.raises(ParameterError, match="pandas only"):
         tables.validate_lazy(responses, table="responses", instruments=object())
     with pytest.raises(InputTableError, match="unknown table"):
         tables.validate_lazy(responses, table="respones")
+
+
+TEAMS = {
+    # Two spells of one touchpoint at once (one of them open), and a tie in valid_from.
+    "overlap": (
+        "team,touchpoint,valid_from,valid_to\n"
+        "a,chat,2024-01-01,2024-03-01\n"
+        "b,app,2024-01-01,\n"
+        "c,chat,2024-02-01,2024-04-01\n"
+        "d,app,2024-06-01,2024-07-01\n"
+        "e,mail,2024-01-01,2024-02-01\n"
+        "f,mail,2024-02-01,\n"
+        "g,web,2024-01-01,2024-02-01\n"
+        "h,web,2024-01-01,2024-03-01\n"
+    ),
+    # A spell that ends when it starts (the contract takes it, the ledger does not).
+    "empty spell": (
+        "team,touchpoint,valid_from,valid_to\n"
+        "a,chat,2024-01-01,2024-01-01\n"
+        "b,app,2024-01-01,2024-02-01\n"
+    ),
+}
+
+
+def _teams_file(tmp_path: Path, case: str) -> Path:
+    path = tmp_path / "teams.csv"
+    path.write_text(TEAMS[case], encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("engine", ["polars", "duckdb"])
+@pytest.mark.parametrize("case", sorted(TEAMS))
+def test_teams_across_rows_like_check_teams(tmp_path: Path, case: str, engine: str) -> None:
+    path = _teams_file(tmp_path, case)
+    want = _error(lambda: tables.validate(tables.read_table(path), table="teams"))
+    got = _error(lambda: tables.validate_lazy(READERS[engine](path), table="teams"))
+    assert str(got) == str(want)
+    pd.testing.assert_frame_equal(got.failure_cases, want.failure_cases)
 
 
 # -- nothing is materialised -----------------------------------------------------------
@@ -431,6 +465,10 @@ def test_spark_validates_like_pandas(spark: Any, tmp_path: Path) -> None:
     got = tables.validate_lazy(read(path), table="tickets")
     assert isinstance(got, DataFrame)
     _same_values(_collected(got), tables.validate(tables.read_table(path), table="tickets"))
+    path = _teams_file(tmp_path, "overlap")
+    want = _error(lambda: tables.validate(tables.read_table(path), table="teams"))
+    got_error = _error(lambda: tables.validate_lazy(read(path), table="teams"))
+    assert str(got_error) == str(want)
     for table in ("responses", "workers", "partners"):
         path = _bad_file(tmp_path, table)
         want = _error(lambda p=path, t=table: tables.validate(tables.read_table(p), table=t))

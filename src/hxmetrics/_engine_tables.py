@@ -106,14 +106,6 @@ def validate_lazy(frame: Any, *, table: str, instruments: Any = None) -> Any:
             f"check runs on pandas only, not on {engine}; validate the answers with "
             "tables.validate(..., instruments=...) on pandas, or leave instruments out."
         )
-    if table == "teams":
-        # check_teams (overlapping ownership across rows) is written for pandas only;
-        # teams is never validated on an engine without it.
-        raise ParameterError(
-            f"validate_lazy(table='teams'): the ownership-overlap check of teams runs on "
-            f"pandas only, not on {engine}; teams is the organisation's own small table: "
-            "read it with tables.read_table and check it with tables.validate."
-        )
     eager = engine == "polars" and not _is_lazy_polars(frame)
     native = frame.lazy() if eager else frame
     out = _Validation(native, table=table, engine=engine).run()
@@ -361,6 +353,8 @@ class _Validation:
         self._check_limits(counts)
         reported = self._reported(counts)
         if not reported and not self.missing:
+            if self.table == "teams":
+                _check_teams(out, self.native, self.engine)
             return out.to_native()
         self._fail(reported, counts)
         raise AssertionError("unreachable")  # pragma: no cover - _fail raises
@@ -827,6 +821,97 @@ def _spark_timestamps(native: Any, prefixes: list[str]) -> Any:
             )
         exprs[p + "v"] = expr
     return native.withColumns(exprs)
+
+
+def _check_teams(out: nw.LazyFrame, native: Any, engine: str) -> None:
+    """:func:`hxmetrics.measures.ledger.check_teams` on the engine: the same errors.
+
+    Spells end after they start; two spells never own one touchpoint at once (per
+    touchpoint, by ``valid_from``: a spell starting before the latest end of the spells
+    before it, or after an open one, clashes). Counts first (one row back); positions
+    and examples only when a rule fails.
+    """
+    from hxmetrics.measures.ledger import _cases
+
+    start, stop = nw.col("valid_from"), nw.col("valid_to")
+    early = _present(stop) & (stop <= start)
+    flagged = _teams_clash(out, ["valid_from"])
+    n_early, n_clash = (
+        flagged.select(
+            early.fill_null(value=False).cast(nw.Int64).sum().alias("early"),
+            nw.col("__hx_clash").cast(nw.Int64).sum().alias("clash"),
+        )
+        .collect()
+        .rows()[0]
+    )
+    if not (n_early or n_clash):
+        return
+    coerced = out.to_native()
+    indexed = nw.from_native(_with_position(coerced, engine)).lazy()
+    if n_early:
+        pos = [
+            int(r[0])
+            for r in indexed.filter(early.fill_null(value=False))
+            .select(_ROW)
+            .sort(_ROW)
+            .head(5)
+            .collect()
+            .rows()
+        ]
+        raise InputTableError(
+            f"teams: valid_to must be after valid_from (spells are [valid_from, valid_to)); "
+            f"rows {pos} (positions) end at or before they start. Leave valid_to empty "
+            "for a team that still owns the touchpoint.",
+            table="teams",
+            failure_cases=_cases([("valid_to", "valid_to_after_valid_from", None, p) for p in pos]),
+        )
+    clashes = _teams_clash(indexed, ["valid_from", _ROW]).filter(nw.col("__hx_clash"))
+    rows = nw.concat(
+        [
+            clashes.select(nw.col(_ROW).alias("p")),
+            clashes.select(nw.col("__hx_prev").alias("p")),
+        ]
+    )
+    pos = [int(r[0]) for r in rows.unique().sort("p").head(6).collect().rows()]
+    where = [
+        str(r[0])
+        for r in clashes.select("touchpoint").unique().sort("touchpoint").head(3).collect().rows()
+    ]
+    raise InputTableError(
+        f"teams: {int(n_clash)} spell(s) own a touchpoint while another spell "
+        f"owns it (touchpoint(s) {where}; rows {pos}, positions; columns touchpoint, "
+        "valid_from, valid_to). One touchpoint has one owner at a time: end the "
+        "earlier spell (valid_to) at or before the next one's valid_from.",
+        table="teams",
+        failure_cases=_cases([("valid_from", "overlapping_ownership", None, p) for p in pos]),
+    )
+
+
+def _teams_clash(frame: nw.LazyFrame, order: list[str]) -> nw.LazyFrame:
+    """``frame`` with ``__hx_clash`` (the spell starts before an earlier one of its
+    touchpoint ends) and, when ``order`` has the position, ``__hx_prev`` (the position of
+    the spell just before). Ties in ``valid_from`` change which rows are named, never
+    how many clash: positions break them on the error path, as the pandas path's
+    stable sort does."""
+    start, stop = nw.col("valid_from"), nw.col("valid_to")
+    frame = frame.with_columns(
+        # An open spell's end is later than any start: a flag, and its start as a stand-in.
+        stop.is_null().cast(nw.Int64).alias("__hx_open"),
+        nw.when(stop.is_null()).then(start).otherwise(stop).alias("__hx_end"),
+    )
+    frame = frame.with_columns(
+        nw.col("__hx_open").cum_max().over("touchpoint", order_by=order).alias("__hx_ro"),
+        nw.col("__hx_end").cum_max().over("touchpoint", order_by=order).alias("__hx_re"),
+    )
+    shifted = [
+        nw.col("__hx_ro").shift(1).over("touchpoint", order_by=order).alias("__hx_po"),
+        nw.col("__hx_re").shift(1).over("touchpoint", order_by=order).alias("__hx_pe"),
+    ]
+    if _ROW in order:
+        shifted.append(nw.col(_ROW).shift(1).over("touchpoint", order_by=order).alias("__hx_prev"))
+    frame = frame.with_columns(shifted)
+    clash = _present(nw.col("__hx_pe")) & ((nw.col("__hx_po") == 1) | (start < nw.col("__hx_pe")))
+    return frame.with_columns(clash.fill_null(value=False).alias("__hx_clash"))
 
 
 def _with_position(native: Any, engine: str) -> Any:
