@@ -1036,8 +1036,8 @@ def run_job(job: Job) -> dict[str, Any]:
     if recovered:
         logger.info("cleaned up after a killed run: %d actions", len(recovered))
     catalogue = job_catalogue(job)
-    with _connection(job) as connection:
-        tables, manifest_inputs = _read_inputs(job, catalogue, connection)
+    with _connection(job) as session:
+        tables, manifest_inputs = _read_inputs(job, catalogue, session.connection)
         attribution: dict[str, Any] = {}
         linkage: dict[str, Any] | None = None
         secret: str | None = None
@@ -1052,7 +1052,7 @@ def run_job(job: Job) -> dict[str, Any]:
             if job.engine == "pandas":
                 linkage = _attribute_pandas(job, tables, attribution, secret)
             else:
-                _attribute_on_engine(job, tables, attribution, secret)
+                _attribute_on_engine(job, tables, attribution, secret, session)
         results, rows_counts = _run_measures(job, tables, manifest_inputs)
 
     shown, counts, layer = _protect(job, results, rows_counts, linkage)
@@ -1104,31 +1104,84 @@ def run_job(job: Job) -> dict[str, Any]:
     return manifest
 
 
+@dataclass
+class _Session:
+    """The engine's side of a run: its one connection (DuckDB's, or the SparkSession)
+    and the intermediate tables kept on the engine (dropped when the run ends)."""
+
+    engine: str
+    connection: Any = None
+    scratch: Path | None = None
+    kept: list[Any] = field(default_factory=list)
+
+    def keep(self, frame: Any, name: str) -> Any:
+        """``frame`` computed once and kept on the engine, read back lazily.
+
+        The attributed exhaust tables are read by every measure; as lazy plans each
+        measure would recompute validation, identity joins and attribution. DuckDB keeps
+        the table in its own storage (spilling beyond ``memory_limit``), Spark persists it
+        on the executors (memory and disk), Polars streams it to a Parquet file in a
+        temporary folder and scans that. Nothing is collected to Python.
+        """
+        if self.engine == "duckdb":
+            table = f"hx_{name}_{len(self.kept)}"
+            frame.create(table)
+            self.kept.append(table)
+            return self.connection.table(table)
+        if self.engine == "spark":
+            from pyspark import StorageLevel
+
+            persisted = frame.persist(StorageLevel.MEMORY_AND_DISK)
+            self.kept.append(persisted)
+            return persisted
+        if self.engine == "polars":
+            import polars as pl
+
+            assert self.scratch is not None  # made for engine polars
+            file = self.scratch / f"{name}-{len(self.kept)}.parquet"
+            frame.sink_parquet(file)
+            self.kept.append(file)
+            return pl.scan_parquet(file)
+        return frame
+
+    def release(self) -> None:
+        for item in self.kept:
+            if self.engine == "spark":
+                item.unpersist()
+            elif self.engine == "duckdb":
+                self.connection.execute(f'DROP TABLE IF EXISTS "{item}"')
+        self.kept.clear()
+
+
 @contextlib.contextmanager
-def _connection(job: Job) -> Iterator[Any]:
-    """The one connection of a run: DuckDB's (with ``[engine]``'s options; also for a
-    ``duckdb:`` input on pandas or Polars), the SparkSession on Spark, else None.
+def _connection(job: Job) -> Iterator[_Session]:
+    """The session of a run: DuckDB's one connection (with ``[engine]``'s options; also
+    for a ``duckdb:`` input on pandas or Polars), the SparkSession on Spark, and for
+    Polars a temporary folder for the tables kept (:meth:`_Session.keep`).
 
-    A DuckDB connection is closed when the run's results are in.
+    What the run kept on the engine is dropped, and a DuckDB connection closed, when the
+    run's results are in.
     """
-    if job.engine == "spark":
-        yield _scan.spark_session()
-        return
-    if job.engine != "duckdb" and not any(s.kind == "duckdb" for s in job.inputs.values()):
-        yield None
-        return
-    import duckdb
+    session = _Session(job.engine)
+    with contextlib.ExitStack() as stack:
+        if job.engine == "spark":
+            session.connection = _scan.spark_session()
+        elif job.engine == "duckdb" or any(s.kind == "duckdb" for s in job.inputs.values()):
+            import duckdb
 
-    config: dict[str, str | bool | int | float | list[str]] = (
-        dict(job.engine_options) if job.engine == "duckdb" else {}
-    )
-    if "temp_directory" in config:
-        Path(str(config["temp_directory"])).mkdir(parents=True, exist_ok=True)
-    connection = duckdb.connect(config=config)
-    try:
-        yield connection
-    finally:
-        connection.close()
+            config: dict[str, str | bool | int | float | list[str]] = (
+                dict(job.engine_options) if job.engine == "duckdb" else {}
+            )
+            if "temp_directory" in config:
+                Path(str(config["temp_directory"])).mkdir(parents=True, exist_ok=True)
+            session.connection = duckdb.connect(config=config)
+            stack.callback(session.connection.close)
+        if job.engine == "polars":
+            import tempfile
+
+            session.scratch = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+        stack.callback(session.release)
+        yield session
 
 
 def _read_inputs(
@@ -1218,7 +1271,7 @@ def _attribute_pandas(
 
 
 def _attribute_on_engine(
-    job: Job, tables: dict[str, Any], attribution: dict[str, Any], secret: str
+    job: Job, tables: dict[str, Any], attribution: dict[str, Any], secret: str, session: _Session
 ) -> None:
     """Exact identity resolution and as-of attribution on the engine's frames."""
     from hxmetrics.stakeholders._engine_attribution import attribute_lazy, attribution_counts
@@ -1244,7 +1297,9 @@ def _attribute_on_engine(
     for table in list(tables):
         if table in ROSTERS:
             continue
-        attributed = attribute_lazy(tables[table], resolution, time=_time_column(table))
+        attributed = session.keep(
+            attribute_lazy(tables[table], resolution, time=_time_column(table)), table
+        )
         status = attribution_counts(attributed)
         attribution[table] = {str(k): int(status[k]) for k in sorted(status, key=str)}
         tables[table] = attributed
