@@ -147,8 +147,13 @@ def run(quick: bool = False, *, records: int | None = None) -> str:
     lines = [
         f"Identity resolution of {n:,} roster records ({n_people:,} simulated persons, "
         "three silos, no email or phone); simulator time "
-        f"{t_sim:.1f} s not counted. The model was fitted on a random sample of "
-        f"{model.n_fitted_records_:,} of the {model.n_records_:,} records.",
+        f"{t_sim:.1f} s not counted. The model was fitted on "
+        + (
+            f"a random sample of {model.n_fitted_records_:,} of the {model.n_records_:,} "
+            "records (max_records)."
+            if model.n_fitted_records_ != model.n_records_
+            else f"all {model.n_records_:,} records (at most max_records: no sample)."
+        ),
         "",
         *table,
         "",
