@@ -856,3 +856,194 @@ def test_rfm_refuses_raw_ids_and_unkeyed_ids(workdir, capsys, stakeholders, cust
         jobs.load_job(job)
     assert main(["compute", "--job", str(job)]) == 2
     assert "never a raw id" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- inputs, [engine], partitions
+
+SMALL = """
+[inputs]
+responses = "{responses}"
+
+[output]
+dir = "out"
+format = "parquet"
+{output}
+
+[[measure]]
+name = "nps_by_silo"
+function = "nps"
+table = "responses"
+where = {{ instrument = "nps" }}
+score = "score"
+by = ["silo"]
+"""
+
+
+def small_job(tmp_path: Path, responses: str, *, output: str = "", head: str = "") -> Path:
+    job = tmp_path / "small.toml"
+    job.write_text(head + SMALL.format(responses=responses, output=output))
+    return job
+
+
+def test_a_glob_and_a_folder_read_like_one_file(tmp_path):
+    """The same rows split over files (a glob, a hive-partitioned folder) give the
+    same output as the one CSV file; the manifest's checksum covers every file."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from hxmetrics.tables import read_table
+
+    raw = read_table(SAMPLE / "responses.csv")
+    data = tmp_path / "data"
+    data.mkdir()
+    raw.iloc[:9000].to_parquet(data / "responses-a.parquet", index=False)
+    raw.iloc[9000:].to_parquet(data / "responses-b.parquet", index=False)
+    pq.write_to_dataset(
+        pa.Table.from_pandas(raw, preserve_index=False), data / "hive", partition_cols=["silo"]
+    )
+    (data / "hive" / "_SUCCESS").write_text("")  # skipped, as Spark writes it
+    outputs = {}
+    for source in (
+        (SAMPLE / "responses.csv").as_posix(),
+        "data/responses-*.parquet",
+        "data/hive",
+    ):
+        job = small_job(tmp_path, source)
+        assert main(["compute", "--job", str(job)]) == 0
+        outputs[source] = pd.read_parquet(tmp_path / "out" / "nps_by_silo.parquet")
+        manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+        entry = manifest["inputs"]["responses"]
+        assert entry["rows"] == len(raw)
+        assert len(entry["sha256"]) == 64
+    first, *others = outputs.values()
+    for other in others:
+        pd.testing.assert_frame_equal(other, first, check_exact=True)
+    assert entry["files"] == 3
+    assert entry["path"] == str((data / "hive").resolve())
+    # A changed file changes the folder's checksum.
+    before = entry["sha256"]
+    victim = next((data / "hive").rglob("*.parquet"))
+    victim.write_bytes(victim.read_bytes() + b"\0")
+    from hxmetrics import _scan
+
+    spec = _scan.parse_input("data/hive", base=tmp_path, where="x")
+    assert _scan.checksum(spec)[0] != before
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        ('"nothing-*.parquet"', "no file matches"),
+        ('"empty"', "holds no .csv or .parquet file"),
+        ('"duckdb:missing.duckdb::t"', "no such DuckDB database file"),
+        ('"duckdb:x.duckdb"', "is not a DuckDB table"),
+        ('"spark:not a table"', "is not a catalogue table"),
+        ('"mixed"', "mixes CSV and Parquet"),
+    ],
+)
+def test_bad_inputs_are_job_file_errors(tmp_path, entry, message):
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "mixed").mkdir()
+    (tmp_path / "mixed" / "a.csv").write_text("x\n1\n")
+    (tmp_path / "mixed" / "b.parquet").write_bytes(b"")
+    job = small_job(tmp_path, "x").read_text().replace('"x"', entry)
+    (tmp_path / "small.toml").write_text(job)
+    with pytest.raises(jobs.JobError, match=message):
+        jobs.load_job(tmp_path / "small.toml")
+
+
+@pytest.mark.parametrize(
+    ("section", "message"),
+    [
+        ('[engine]\nmemory_limit = "lots"\n', "expected a size"),
+        ("[engine]\nthreads = 0\n", "positive integer"),
+        ('[engine]\nmemroy_limit = "4GB"\n', "Did you mean 'memory_limit'"),
+    ],
+)
+def test_engine_section_is_checked(tmp_path, section, message):
+    job = small_job(tmp_path, (SAMPLE / "responses.csv").as_posix(), head=section)
+    with pytest.raises(jobs.JobError, match=message):
+        jobs.load_job(job)
+
+
+def test_engine_section_configures_duckdb(tmp_path, monkeypatch):
+    duckdb = pytest.importorskip("duckdb", reason="DuckDB is a test extra")
+    job = small_job(
+        tmp_path,
+        (SAMPLE / "responses.csv").as_posix(),
+        head='[engine]\nmemory_limit = "512MB"\ntemp_directory = "spill"\nthreads = 1\n',
+    )
+    loaded = jobs.load_job(job, engine="duckdb")
+    seen = {}
+    real = duckdb.connect
+
+    def connect(*args, **kwargs):
+        connection = real(*args, **kwargs)
+        seen.update(
+            dict(
+                connection.sql(
+                    "SELECT name, value FROM duckdb_settings() WHERE name IN "
+                    "('memory_limit', 'threads', 'temp_directory')"
+                ).fetchall()
+            )
+        )
+        return connection
+
+    monkeypatch.setattr(duckdb, "connect", connect)
+    jobs.run_job(loaded)
+    assert seen["threads"] == "1"
+    assert seen["temp_directory"] == str((tmp_path / "spill").resolve())
+    assert seen["memory_limit"] in ("488.2 MiB", "512.0 MB")  # DuckDB shows it in its unit
+
+
+def test_partition_by_writes_a_hive_folder(tmp_path):
+    job = small_job(
+        tmp_path, (SAMPLE / "responses.csv").as_posix(), output='partition_by = ["silo"]'
+    )
+    assert main(["compute", "--job", str(job)]) == 0
+    out = tmp_path / "out"
+    assert sorted(p.name for p in (out / "nps_by_silo").iterdir()) == [
+        "silo=customers",
+        "silo=partners",
+        "silo=workers",
+    ]
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["measures"][0]["partitioned_by"] == ["silo"]
+    back = pd.read_parquet(out / "nps_by_silo")
+    (tmp_path / "plain").mkdir()
+    plain = small_job(tmp_path / "plain", (SAMPLE / "responses.csv").as_posix())
+    assert main(["compute", "--job", str(plain)]) == 0
+    expected = pd.read_parquet(tmp_path / "plain" / "out" / "nps_by_silo.parquet")
+    back["silo"] = back["silo"].astype(str)
+    pd.testing.assert_frame_equal(
+        back[expected.columns].sort_values("silo", ignore_index=True), expected, check_dtype=False
+    )
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="hxmetrics._outputs removes the files its marker lists, not folders: replacing "
+    "a partitioned output needs _remove_owned to remove a listed folder (lead's patch)",
+)
+def test_partition_by_output_is_replaced_by_the_next_run(tmp_path):
+    job = small_job(
+        tmp_path, (SAMPLE / "responses.csv").as_posix(), output='partition_by = ["silo"]'
+    )
+    assert main(["compute", "--job", str(job)]) == 0
+    assert main(["compute", "--job", str(job)]) == 0
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".out")] == []
+
+
+def test_partition_by_needs_parquet(tmp_path):
+    job = small_job(
+        tmp_path, (SAMPLE / "responses.csv").as_posix(), output='partition_by = ["silo"]'
+    )
+    job.write_text(job.read_text().replace('format = "parquet"', 'format = "csv"'))
+    with pytest.raises(jobs.JobError, match="set format"):
+        jobs.load_job(job)
+
+
+def test_report_job_inputs_refuse_what_it_cannot_read(tmp_path):
+    job = small_job(tmp_path, "spark:hx.responses")
+    with pytest.raises(jobs.JobError, match="reads one CSV or Parquet file per table"):
+        jobs.job_inputs(job)
