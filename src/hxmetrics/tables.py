@@ -854,10 +854,13 @@ def validate_lazy(frame: Any, *, table: str, instruments: Any = None) -> Any:
         With the message :func:`validate` gives for the same data read into pandas
         (same checks, counts, example rows and masking). ``failure_cases`` holds the
         examples of each check (at most five; the message has the full counts).
+        ``teams`` is also checked across rows on the engine, with the errors of
+        :func:`hxmetrics.measures.ledger.check_teams`.
     ParameterError
-        For what an engine cannot check: ``instruments=`` and the cross-row check of
-        ``teams`` off pandas, and timestamps finer than a microsecond on DuckDB and
-        Spark (their timestamps hold microseconds).
+        For what an engine cannot check: ``instruments=`` off pandas, timestamps
+        finer than a microsecond on DuckDB and Spark (their timestamps hold
+        microseconds), numbers only Python reads. Cross-table checks (``parents=``
+        of :func:`validate`) are not taken: validate_lazy has no ``parents``.
 
     Notes
     -----
