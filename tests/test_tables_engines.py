@@ -402,6 +402,61 @@ def test_teams_across_rows_like_check_teams(tmp_path: Path, case: str, engine: s
     pd.testing.assert_frame_equal(got.failure_cases, want.failure_cases)
 
 
+@pytest.mark.parametrize("engine", ["polars", "duckdb"])
+def test_ticket_events_against_their_tickets(tmp_path: Path, engine: str) -> None:
+    """parents={"tickets": ...}: an unknown ticket and a status before the ticket
+    opened, found by a join on the engine; the sample's events all fit theirs."""
+    tickets = SAMPLES / "tickets.csv"
+    events = tmp_path / "ticket_events.csv"
+    lines = (SAMPLES / "ticket_events.csv").read_text(encoding="utf-8").splitlines()
+    lines[3] = "K999999,opened,2019-01-02 08:21:52,it_helpdesk"
+    first = lines[1].split(",")
+    lines[5] = ",".join([first[0], "early", "2018-12-31 00:00:00", first[3]])
+    events.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    con = duckdb.connect()
+
+    def read(path: Path) -> Any:
+        if engine == "duckdb":
+            return con.read_csv(str(path), all_varchar=True)
+        return _polars(path)
+
+    ok = tables.validate_lazy(
+        read(SAMPLES / "ticket_events.csv"),
+        table="ticket_events",
+        parents={"tickets": read(tickets)},
+    )
+    _same_values(
+        _collected(ok),
+        tables.validate(
+            tables.read_table(SAMPLES / "ticket_events.csv"),
+            table="ticket_events",
+            parents={"tickets": tables.read_table(tickets)},
+        ),
+    )
+    want = _error(
+        lambda: tables.validate(
+            tables.read_table(events),
+            table="ticket_events",
+            parents={"tickets": tables.read_table(tickets)},
+        )
+    )
+    got = _error(
+        lambda: tables.validate_lazy(
+            read(events), table="ticket_events", parents={"tickets": read(tickets)}
+        )
+    )
+    assert {"ticket_id_in_tickets", "timestamp_not_before_tickets_opened"} <= set(
+        want.failure_cases["check"]
+    )
+    _assert_same_error(got, want)
+    with pytest.raises(ParameterError, match="pandas only"):
+        tables.validate_lazy(
+            read(SAMPLES / "responses.csv"),
+            table="responses",
+            parents={"invitations": read(SAMPLES / "invitations.csv")},
+        )
+
+
 # -- nothing is materialised -----------------------------------------------------------
 def test_polars_input_is_not_collected(monkeypatch: pytest.MonkeyPatch) -> None:
     """Only one-row aggregates come back on success; five-row examples on failure."""

@@ -79,7 +79,9 @@ def _engine(native: Any) -> str:
     return module
 
 
-def validate_lazy(frame: Any, *, table: str, instruments: Any = None) -> Any:
+def validate_lazy(
+    frame: Any, *, table: str, parents: dict[str, Any] | None = None, instruments: Any = None
+) -> Any:
     """See :func:`hxmetrics.tables.validate_lazy` (the public door)."""
     if not isinstance(table, str) or table not in _t._CONTRACT:
         hint = did_you_mean(table, _t._CONTRACT) if isinstance(table, str) else ""
@@ -90,7 +92,7 @@ def validate_lazy(frame: Any, *, table: str, instruments: Any = None) -> Any:
         )
     engine = _engine(frame)
     if engine == "pandas":
-        return _t.validate(frame, table=table, instruments=instruments)
+        return _t.validate(frame, table=table, parents=parents, instruments=instruments)
     if engine not in ("polars", "duckdb", "spark"):
         raise ParameterError(
             f"validate_lazy(table={table!r}): expected a pandas DataFrame, a Polars "
@@ -106,10 +108,44 @@ def validate_lazy(frame: Any, *, table: str, instruments: Any = None) -> Any:
             f"check runs on pandas only, not on {engine}; validate the answers with "
             "tables.validate(..., instruments=...) on pandas, or leave instruments out."
         )
+    checked = _checked_parents(table, parents, engine)
     eager = engine == "polars" and not _is_lazy_polars(frame)
     native = frame.lazy() if eager else frame
-    out = _Validation(native, table=table, engine=engine).run()
+    out = _Validation(native, table=table, engine=engine, parents=checked).run()
     return out.collect() if eager else out
+
+
+def _checked_parents(table: str, parents: Any, engine: str) -> dict[str, Any]:
+    """The parents of ``table``, validated on the engine (tables._checked_parents' rules)."""
+    if parents is None:
+        return {}
+    if table == "responses" and isinstance(parents, dict) and "invitations" in parents:
+        # check_invitations (hxmetrics.measures.response_rates) is written for pandas.
+        raise ParameterError(
+            f"validate_lazy(table='responses', parents={{'invitations': ...}}): the "
+            f"invitation check runs on pandas only, not on {engine}; validate on pandas, "
+            "or leave parents out."
+        )
+    if not isinstance(parents, dict):
+        _t._checked_parents(table, parents)  # raises the pandas path's refusal
+    rule = _t._REFERENCES.get(table)
+    allowed = [] if rule is None else [rule.parent]
+    unknown = [name for name in parents if name not in allowed]
+    if unknown:
+        refers = f"refers to {allowed[0]!r}" if allowed else "refers to no other table"
+        raise ParameterError(
+            f"validate(table={table!r}): {table!r} {refers}; parents names {unknown}."
+            + did_you_mean(str(unknown[0]), allowed)
+        )
+    out = {}
+    for name, frame in parents.items():
+        if _engine(frame) != engine:
+            raise ParameterError(
+                f"validate_lazy(table={table!r}): the parent {name!r} is on engine "
+                f"{_engine(frame)}, the table on {engine}; give both on one engine."
+            )
+        out[name] = validate_lazy(frame, table=name)
+    return out
 
 
 def _is_lazy_polars(frame: Any) -> bool:
@@ -135,8 +171,12 @@ class _Check:
 
 
 class _Validation:
-    def __init__(self, native: Any, *, table: str, engine: str) -> None:
+    def __init__(
+        self, native: Any, *, table: str, engine: str, parents: dict[str, Any] | None = None
+    ) -> None:
         self.native = native
+        self.parents = parents or {}
+        self.refs: list[_Check] = []
         self.table = table
         self.engine = engine
         self.schema = _t._schemas()[table]
@@ -352,12 +392,67 @@ class _Validation:
         counts = self._counts(work)
         self._check_limits(counts)
         reported = self._reported(counts)
-        if not reported and not self.missing:
-            if self.table == "teams":
-                _check_teams(out, self.native, self.engine)
-            return out.to_native()
-        self._fail(reported, counts)
+        if self.missing or any(c.kind != "ordering" for c in reported):
+            self._fail(reported, counts)
+        # Cross-table rules run once every column has its type, beside the ordering
+        # rules (tables.validate); one more aggregate, over a join with the parent.
+        found = self._references(work, counts)
+        reported += found
+        if reported:
+            self._fail(reported, counts)
+        if self.table == "teams":
+            _check_teams(out, self.native, self.engine)
+        return out.to_native()
         raise AssertionError("unreachable")  # pragma: no cover - _fail raises
+
+    def _joined(self, work: nw.LazyFrame) -> nw.LazyFrame:
+        """``work`` with the parent's ``since`` beside each row (a left join on the key;
+        the parent's keys are unique, so every row is kept once)."""
+        rule = _t._REFERENCES.get(self.table)
+        if rule is None or rule.parent not in self.parents:
+            return work
+        parent = (
+            nw.from_native(self.parents[rule.parent])
+            .lazy()
+            .select(nw.col(rule.key).alias("__hx_pkey"), nw.col(rule.since).alias("__hx_since"))
+            .with_columns(nw.lit(value=True).alias("__hx_known"))
+        )
+        return work.join(
+            parent, left_on=self.work_name[rule.column], right_on="__hx_pkey", how="left"
+        )
+
+    def _references(self, work: nw.LazyFrame, counts: dict[str, int]) -> list[_Check]:
+        """The cross-table rule of the table (tables._REFERENCES), counted on the engine."""
+        rule = _t._REFERENCES.get(self.table)
+        if rule is None or rule.parent not in self.parents:
+            return []
+        unknown_name, early_name = rule.names
+        known = nw.col("__hx_known").fill_null(value=False)
+        time = self.work_name[rule.time]
+        self.refs = [
+            _Check(rule.column, unknown_name, ~known, self.work_name[rule.column], "coerced"),
+            _Check(
+                rule.time,
+                early_name,
+                known & _present(nw.col("__hx_since")) & (nw.col(time) < nw.col("__hx_since")),
+                None,
+                "reference",
+                extra=("__hx_since", time),
+                rule=(f"{rule.parent}.{rule.since}", rule.time),
+            ),
+        ]
+        for k, check in enumerate(self.refs):
+            check.key = f"__hxr{k}"
+        row = (
+            self._joined(work)
+            .select(
+                [c.mask.fill_null(value=False).cast(nw.Int64).sum().alias(c.key) for c in self.refs]
+            )
+            .collect()
+            .rows(named=True)[0]
+        )
+        counts.update({k: int(v or 0) for k, v in row.items()})
+        return [c for c in self.refs if counts[c.key]]
 
     def _counts(self, work: nw.LazyFrame) -> dict[str, int]:
         """Every check's number of failing rows: one query, one row back.
@@ -451,10 +546,10 @@ class _Validation:
                 )
 
     def _fail(self, reported: list[_Check], counts: dict[str, int]) -> None:
-        indexed = self.flagged(
-            self.work(nw.from_native(_with_position(self.native, self.engine)).lazy())
+        indexed = self._joined(
+            self.flagged(self.work(nw.from_native(_with_position(self.native, self.engine)).lazy()))
         )
-        by_key = {c.key: c for c in self.checks}
+        by_key = {c.key: c for c in [*self.checks, *self.refs]}
         reported = [by_key[c.key] for c in reported]  # same checks, on the indexed frame
         # One check of the pandas path may be two here (out of range: naive and aware
         # values): one fetch of the examples of both, in row order.
@@ -466,7 +561,7 @@ class _Validation:
         for key, same in groups.items():
             check = same[0]
             columns = [_ROW]
-            if check.kind == "ordering":
+            if check.kind in ("ordering", "reference"):
                 columns += list(check.extra)
             elif check.value is not None:
                 columns.append(check.value)
@@ -492,7 +587,7 @@ class _Validation:
                 *[c.mask.fill_null(value=False) for c in reported], ignore_nulls=True
             )
             n_rows = int(
-                self.flagged(self.base_work)
+                self._joined(self.flagged(self.base_work))
                 .select(any_bad.cast(nw.Int64).sum().alias("n"))
                 .collect()
                 .rows()[0][0]
@@ -526,7 +621,7 @@ class _Validation:
         for row in rows:
             if check.kind == "null":
                 values.append(pd.NaT if check.target == "datetime" else float("nan"))
-            elif check.kind == "ordering":
+            elif check.kind in ("ordering", "reference"):
                 earlier, later = (pd.Timestamp(v) for v in row[1:3])
                 rule_earlier, rule_later = check.rule
                 values.append(f"{rule_later}={later} < {rule_earlier}={earlier}")

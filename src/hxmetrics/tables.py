@@ -820,7 +820,9 @@ def validate(
     _fail(table, cases, df)
 
 
-def validate_lazy(frame: Any, *, table: str, instruments: Any = None) -> Any:
+def validate_lazy(
+    frame: Any, *, table: str, parents: dict[str, Any] | None = None, instruments: Any = None
+) -> Any:
     """Check ``frame`` against the contract for ``table`` where its data live; return it coerced.
 
     The engine path of :func:`validate`: the same checks, written once with narwhals,
@@ -835,6 +837,11 @@ def validate_lazy(frame: Any, *, table: str, instruments: Any = None) -> Any:
         The table as read: CSV columns as text, Parquet columns typed.
     table : str
         A table of the contract, as in :func:`validate`.
+    parents : dict, optional
+        As in :func:`validate`, on the same engine: ``{"tickets": tickets}`` for
+        ``ticket_events`` is checked on the engine (a join); ``{"invitations": ...}``
+        for ``responses`` is pandas only (a :class:`~hxmetrics.errors.ParameterError`
+        elsewhere, never skipped).
     instruments : InstrumentCatalogue, optional
         pandas only (see :func:`validate`); on another engine it raises
         :class:`~hxmetrics.errors.ParameterError` rather than skip the check.
@@ -859,8 +866,7 @@ def validate_lazy(frame: Any, *, table: str, instruments: Any = None) -> Any:
     ParameterError
         For what an engine cannot check: ``instruments=`` off pandas, timestamps
         finer than a microsecond on DuckDB and Spark (their timestamps hold
-        microseconds), numbers only Python reads. Cross-table checks (``parents=``
-        of :func:`validate`) are not taken: validate_lazy has no ``parents``.
+        microseconds), numbers only Python reads, invitations as a parent.
 
     Notes
     -----
@@ -883,7 +889,7 @@ def validate_lazy(frame: Any, *, table: str, instruments: Any = None) -> Any:
     """
     from hxmetrics._engine_tables import validate_lazy as _validate_lazy
 
-    return _validate_lazy(frame, table=table, instruments=instruments)
+    return _validate_lazy(frame, table=table, parents=parents, instruments=instruments)
 
 
 def _cross_checks(
