@@ -12,7 +12,11 @@ The order of the checks in a message follows the pandas path (pandera's order): 
 that are not scalars, timestamps (unreadable, out of range, mixed offsets), uniqueness,
 missing columns, other coercions, then per column (schema order) missing values and the
 column's value checks; value checks are skipped on a column whose values do not
-coerce, and the ordering rules run only when everything else passed.
+coerce, and the ordering rules run only when everything else passed. Then, as on the
+pandas path, the cross-table rule (``ticket_events`` against ``parents={"tickets":
+...}``, a left join: one more one-row aggregate) and, for ``teams``, the ledger's
+cross-row checks (windows per touchpoint). Uniqueness is counted by a group-by joined
+to the one-row aggregate (same query); a window marks the rows only on the error path.
 
 Engine-specific code (narwhals has no portable form for these): the row position on the
 error path, building a timestamp from its integer parts, and naive-UTC conversion of
