@@ -496,7 +496,7 @@ class LinkageModel(DisplayMixin):
         prior, the share of matching pairs among all pairs), while the pairs EM reads
         grow with the square of the records (the date-of-birth block has 28 million
         pairs at a million records). Scoring always reads every record. On the
-        simulator, a model fitted on half of the records scores within the stated
+        simulator, a model fitted on 70% of the records scores within the stated
         precision and recall of the one fitted on all (tests).
 
     Attributes
