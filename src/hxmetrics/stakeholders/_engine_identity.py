@@ -355,9 +355,7 @@ def _check_key_columns(
                     )
 
 
-def _normalised(
-    column: str, *, kind: str, min_phone_digits: int, engine: _Engine
-) -> nw.Expr:
+def _normalised(column: str, *, kind: str, min_phone_digits: int, engine: _Engine) -> nw.Expr:
     """``keys.normalise_key`` as a narwhals expression (the same values, tested)."""
     text = nw.col(column).cast(nw.String).str.strip_chars(_WHITESPACE)
     hashed = text.str.starts_with(PSEUDONYM_PREFIX).fill_null(value=False)
@@ -414,7 +412,8 @@ class _Engine:
         self.non_digits = r"[^\p{Nd}]+" if name in ("duckdb", "spark") else r"\D+"
         self._prefix = f"hx_identity_{uuid.uuid4().hex[:12]}_"
         self._count = 0
-        self._anchor = frame.to_native() if name == "duckdb" else None
+        # DuckDB: an input relation, through which SQL reaches the rosters' connection.
+        self._anchor: Any = frame.to_native() if name == "duckdb" else None
         self._tables: dict[int, str] = {}  # id of a materialised DuckDB frame -> its table
 
     def materialise(self, lf: nw.LazyFrame[Any]) -> nw.LazyFrame[Any]:
@@ -427,14 +426,32 @@ class _Engine:
             self._count += 1
             name = f"{self._prefix}{self._count}"
             native.query("hx_src", f'CREATE TEMP TABLE "{name}" AS SELECT * FROM hx_src')
-            # Read through the anchor (an input roster), not through ``native``: the
-            # view of a query keeps its source's SQL, which may name a table dropped later.
-            out = nw.from_native(self._anchor.query("hx_src", f'SELECT * FROM "{name}"'))
-            self._tables[id(out)] = name
-            return out
+            return self._read(name)
         if self.name == "spark":
             return nw.from_native(native.localCheckpoint(eager=True))
         return lf  # pandas: every step already ran
+
+    def _read(self, name: str) -> nw.LazyFrame[Any]:
+        # Read through the anchor (an input roster), not through the frame written: the
+        # view of a query keeps its source's SQL, which may name a table dropped later.
+        out = nw.from_native(self._anchor.query("hx_src", f'SELECT * FROM "{name}"'))
+        self._tables[id(out)] = name
+        return out
+
+    def table_of(self, lf: nw.LazyFrame[Any]) -> str:
+        """The temporary table behind a materialised DuckDB frame."""
+        return self._tables[id(lf)]
+
+    def create(self, sql: str) -> nw.LazyFrame[Any]:
+        """A temporary table made by one SQL query (DuckDB only), as a lazy frame."""
+        self._count += 1
+        name = f"{self._prefix}{self._count}"
+        self._anchor.query("hx_src", f'CREATE TEMP TABLE "{name}" AS {sql}')
+        return self._read(name)
+
+    def fetch(self, sql: str) -> Any:
+        """The one value of a one-row, one-column SQL query (DuckDB only)."""
+        return self._anchor.query("hx_src", sql).fetchall()[0][0]
 
     def release(self, lf: nw.LazyFrame[Any] | None) -> None:
         """Free a materialised frame that nothing refers to any more."""
@@ -480,9 +497,7 @@ class _Engine:
         if self.name == "duckdb":
             import duckdb
 
-            schema = {
-                c: t for c, t in zip(native.columns, native.types, strict=True) if c != out
-            }
+            schema = {c: t for c, t in zip(native.columns, native.types, strict=True) if c != out}
             schema[out] = duckdb.sqltype("BIGINT" if dtype == "int64" else "VARCHAR")
 
             def chunk(df: pd.DataFrame) -> pd.DataFrame:
@@ -508,7 +523,8 @@ def _scalars(lf: nw.LazyFrame[Any], *exprs: nw.Expr) -> tuple[Any, ...]:
 
 def _to_pandas(lf: nw.LazyFrame[Any]) -> pd.DataFrame:
     """A small derived table (a conflict report part) as pandas."""
-    out: pd.DataFrame = lf.collect(backend="pandas").to_native()
+    # Through Arrow: Spark's own toPandas warns under pandas 3 (a deprecated keyword).
+    out: pd.DataFrame = lf.collect(backend="pyarrow").to_native().to_pandas()
     return out
 
 
@@ -538,9 +554,7 @@ def _person_id_function(secret: bytes) -> Callable[[np.ndarray], np.ndarray]:
 class _Run:
     """One resolution: the engine's materialised tables, the conflicts, the step counts."""
 
-    def __init__(
-        self, engine: _Engine, keys: tuple[str, ...], tol: float, max_size: int
-    ) -> None:
+    def __init__(self, engine: _Engine, keys: tuple[str, ...], tol: float, max_size: int) -> None:
         self.engine = engine
         self.keys = keys
         self.tol = tol
@@ -633,7 +647,9 @@ class _Run:
         ]
         raw = nw.concat(parts, how="vertical") if len(parts) > 1 else parts[0]
         edges = self.hold(
-            raw.join(self.rec.select("silo", "source_id", "h", "lo", "hi"), on=["silo", "source_id"])
+            raw.join(
+                self.rec.select("silo", "source_id", "h", "lo", "hi"), on=["silo", "source_id"]
+            )
             .select("h", "kind", "value", "lo", "hi")
             .unique(["h", "kind", "value"])
         )
@@ -683,28 +699,56 @@ class _Run:
         steps = 0
         while True:
             steps += 1
-            per_key = (
-                active.join(labels, on="h")
-                .group_by("kind", "value")
-                .agg(nw.col("lab").min().alias("klab"))
-            )
-            new = (
-                active.join(per_key, on=["kind", "value"])
-                .group_by("h")
-                .agg(nw.col("klab").min().alias("lab"))
-                .join(labels.select("h", nw.col("lab").alias("old")), on="h")
-                .select("h", "lab", (nw.col("lab") < nw.col("old")).alias("changed"))
-            )
-            new = self.hold(new)
+            if self.engine.name == "duckdb":
+                new, changed = self._duckdb_step(active, labels)
+            else:
+                per_key = (
+                    active.join(labels, on="h")
+                    .group_by("kind", "value")
+                    .agg(nw.col("lab").min().alias("klab"))
+                )
+                new = self.hold(
+                    active.join(per_key, on=["kind", "value"])
+                    .group_by("h")
+                    .agg(nw.col("klab").min().alias("lab"))
+                    .join(labels.select("h", nw.col("lab").alias("old")), on="h")
+                    .select("h", "lab", (nw.col("lab") < nw.col("old")).alias("changed"))
+                )
+                (changed,) = _scalars(new, nw.col("changed").cast(nw.Int64).sum())
             self.drop(labels)
             labels = new
-            (changed,) = _scalars(labels, nw.col("changed").cast(nw.Int64).sum())
             if not changed:
                 break
         self.steps.append(steps)
         out = self.hold(labels.select("h", "lab"))
         self.drop(labels)
         return out
+
+    def _duckdb_step(
+        self, active: nw.LazyFrame[Any], labels: nw.LazyFrame[Any]
+    ) -> tuple[nw.LazyFrame[Any], int]:
+        """The step above as one SQL statement over the two tables (DuckDB only).
+
+        The same joins and minima; written in SQL because each operation of DuckDB's
+        relation API is bound separately: the narwhals spelling cost ~0.3 s per step
+        on a 60-record chain, this one a few milliseconds.
+        """
+        eng = self.engine
+        a, lab = eng.table_of(active), eng.table_of(labels)
+        new = eng.create(
+            f"""WITH per_key AS (
+                SELECT a.kind, a.value, min(l.lab) AS klab
+                FROM "{a}" a JOIN "{lab}" l ON a.h = l.h GROUP BY a.kind, a.value),
+            per_record AS (
+                SELECT a.h, min(k.klab) AS lab
+                FROM "{a}" a JOIN per_key k ON a.kind = k.kind AND a.value = k.value
+                GROUP BY a.h)
+            SELECT p.h, p.lab, p.lab < l.lab AS changed
+            FROM per_record p JOIN "{lab}" l ON p.h = l.h"""
+        )
+        self._held.append(new)
+        changed = eng.fetch(f'SELECT count(*) FROM "{eng.table_of(new)}" WHERE changed')
+        return new, int(changed)
 
     def _rounds(self, active: nw.LazyFrame[Any]) -> nw.LazyFrame[Any]:
         tol, rec = self.tol, self.rec
@@ -744,10 +788,12 @@ class _Run:
                         "h",
                     )
                 )
+                unused = self.hold(active.join(bad_records.select("h"), on="h", how="anti"))
                 kept = self.hold(labels.join(bad.select("lab"), on="lab", how="anti"))
+                self.drop(active)
                 self.drop(labels)
-                labels = kept
                 self.drop(bad)
+                active, labels = unused, kept
                 break
             edges = (
                 active.join(labels, on="h")
@@ -818,9 +864,7 @@ class _Run:
 
     # -------------------------------------------------------------- the crosswalk
 
-    def _crosswalk(
-        self, labels: nw.LazyFrame[Any] | None, secret: bytes
-    ) -> nw.LazyFrame[Any]:
+    def _crosswalk(self, labels: nw.LazyFrame[Any] | None, secret: bytes) -> nw.LazyFrame[Any]:
         rec = self.rec.select("silo", "source_id", "h")
         if labels is None:
             rec = rec.with_columns(nw.col("h").alias("lab"))
@@ -853,7 +897,10 @@ class _Run:
                 .agg([nw.col(f).max() for f in flags])
             )
             matched = nw.concat_str(
-                [nw.when(nw.col(f) == 1).then(nw.lit(k)) for f, k in zip(flags, self.keys, strict=True)],
+                [
+                    nw.when(nw.col(f) == 1).then(nw.lit(k))
+                    for f, k in zip(flags, self.keys, strict=True)
+                ],
                 separator="+",
                 ignore_nulls=True,
             )
@@ -888,7 +935,7 @@ class _Conflicts:
                 part["value"] = pd.Series([None] * n, dtype=object)
             else:
                 part["grp"] = pd.array([pd.NA] * n, dtype="Int64")
-            part["lo"] = pd.array(pd.to_numeric(part["lo"].astype(object)), dtype="Int64")
+            part["lo"] = pd.to_numeric(part["lo"].astype(object)).astype("Int64")
             self.parts.append(part)
 
     def table(self, keys: tuple[str, ...]) -> pd.DataFrame:
@@ -921,7 +968,6 @@ class _Conflicts:
         if (~is_tok).any():
             hashes = frame["grp"].to_numpy(dtype=object)[~is_tok].astype(np.int64)
             group[~is_tok] = np.searchsorted(np.unique(hashes), hashes)
-        lo = pd.array(frame["lo"], dtype="Int64")
         table = pd.DataFrame(
             {
                 "k": k,
@@ -930,7 +976,7 @@ class _Conflicts:
                 "silo": frame["silo"].to_numpy(dtype=object),
                 "source_id": frame["source_id"].to_numpy(dtype=object),
                 "node": frame["h"].to_numpy(dtype=np.int64),
-                "lo": lo,
+                "lo": frame["lo"].astype("Int64"),
             }
         ).drop_duplicates(["k", "key_i", "group", "node"])
         # Silo order is alphabetical = the pandas path's canonical order of silo codes.
@@ -1021,9 +1067,9 @@ def _episodes(
         & (nw.col("open") == nw.col("prev_open"))
         & (nw.col("end_or_start") == nw.col("prev_end"))
     ).fill_null(value=False)
-    after = (
-        (nw.col("before_open") == 0) & (nw.col("start") >= nw.col("before_end"))
-    ).fill_null(value=False)
+    after = ((nw.col("before_open") == 0) & (nw.col("start") >= nw.col("before_end"))).fill_null(
+        value=False
+    )
     new = nw.col("prev_start").is_null() | (after & ~dup)
     rows = rows.with_columns(new.alias("new")).with_columns(
         window(nw.col("new").cast(nw.Int64).cum_sum()).cast(nw.Int64).alias("block")
