@@ -194,6 +194,8 @@ _ID = {"customers": "customer_id", "workers": "worker_id", "partners": "partner_
 # Other rules than the defaults: precedence changes, a same-role sequential rule,
 # first_after and engagement rules on other roles.
 _RULES = [
+    # Never true: no engagement is "time" ("full_time" is not a "time" engagement).
+    HybridRule("timer", "engagement", "worker", engagements=("time",)),
     HybridRule("partner_again", "sequential", "partner", "partner"),
     HybridRule("host", "engagement", "partner", engagements=("host",)),
     HybridRule("worker_then_customer", "first_after", "worker", "customer"),
@@ -213,8 +215,9 @@ def worlds(draw: Any) -> tuple[dict[str, pd.DataFrame], pd.DataFrame, Any]:
             for _ in range(draw(st.integers(0, 3))):
                 # Overlapping records of one person (merged), touching ones, gaps
                 # (boomerangs), zero-length ones and open ends.
-                start = t + draw(st.integers(-6, 8))
-                length = draw(st.one_of(st.none(), st.integers(0, 8)))
+                # Zero gaps (a touching re-start) and zero lengths drawn often.
+                start = t + draw(st.sampled_from([0, 0, 0, 1, 4, -1, -5, 8]))
+                length = draw(st.sampled_from([None, 0, 0, 1, 3, 8]))
                 end = None if length is None else start + length
                 k = len(rosters[silo])
                 email = draw(st.sampled_from([f"p{p}@x.org", f"p{p}@x.org", None]))
@@ -287,6 +290,12 @@ def _edge_world() -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
             {"id": "w2", "email": "a@x.org", "start": 5, "end": 8, "engagement": "gig"},
             {"id": "w3", "email": "a@x.org", "start": 15, "end": None, "engagement": "contract"},
             {"id": "w4", "email": "b@x.org", "start": 3, "end": 3, "engagement": "gig"},
+            # A re-start with no gap is a boomerang; a zero-length job alone is not.
+            {"id": "w5", "email": "c@x.org", "start": 0, "end": 5, "engagement": "full_time"},
+            {"id": "w6", "email": "c@x.org", "start": 5, "end": None, "engagement": "contract"},
+            {"id": "w7", "email": "d@x.org", "start": 4, "end": 4, "engagement": "contract"},
+            # A worker and customer from the same day: concurrent, not "first after".
+            {"id": "w8", "email": "e@x.org", "start": 2, "end": 6, "engagement": "full_time"},
         ],
     )
     customers = roster(
@@ -294,13 +303,29 @@ def _edge_world() -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
         [
             {"id": "c1", "email": "a@x.org", "start": 10, "end": None, "engagement": "consumer"},
             {"id": "c2", "email": None, "start": 2, "end": 4, "engagement": "business"},
+            {"id": "c3", "email": "e@x.org", "start": 2, "end": None, "engagement": "consumer"},
         ],
     )
-    t = [day(0), day(10), day(15), day(3), day(4), None, day(-1), day(12), day(8)]
+    t = [
+        day(0),
+        day(10),
+        day(15),
+        day(3),
+        day(4),
+        None,
+        day(-1),
+        day(12),
+        day(8),
+        day(5),
+        day(4),
+        day(2),
+    ]
     events = pd.DataFrame(
         {
-            "silo": ["workers"] * 4 + ["customers", "customers", "customers", None, "vendors"],
-            "source_id": ["w1", "w2", "w3", "w4", "c2", "c1", "c1", "w1", "w1"],
+            "silo": ["workers"] * 4
+            + ["customers", "customers", "customers", None, "vendors"]
+            + ["workers"] * 3,
+            "source_id": ["w1", "w2", "w3", "w4", "c2", "c1", "c1", "w1", "w1", "w5", "w7", "w8"],
             "timestamp": pd.Series(t, dtype="datetime64[ns]"),
         }
     )
@@ -325,9 +350,12 @@ def test_edge_world_has_every_status_and_engines_agree() -> None:
         "outside_episodes",  # before any episode of the person
         "unknown_id",  # missing silo
         "unknown_id",  # unknown silo
+        "ok",  # t == the instant of a re-start: the new job holds
+        "outside_episodes",  # a zero-length job holds nothing
+        "ok",
     ]
-    assert want["is_worker"].tolist() == [True, False, True] + [False] * 6
-    assert want["is_customer"].tolist() == [False, True, True] + [False] * 6
+    assert want["is_worker"].tolist() == [True, False, True] + [False] * 6 + [True, False, True]
+    assert want["is_customer"].tolist() == [False, True, True] + [False] * 8 + [True]
     plain = _plain(want)
     assert plain["worker_engagement"].tolist()[:3] == [
         "full_time+gig",
@@ -341,10 +369,19 @@ def test_edge_world_has_every_status_and_engines_agree() -> None:
         "gig_worker",
         "none",
     ]
-    assert plain["role"].tolist()[-2:] == [None, None]
+    assert plain["hybrid_type"].tolist()[-3:] == ["boomerang", "none", "worker_customer"]
+    assert plain["worker_engagement"].tolist()[-3:] == ["contract", None, "full_time"]
+    assert plain["role"].tolist()[7:9] == [None, None]
     con = duckdb.connect()
     for convert in (_to_polars, functools.partial(_to_duckdb, con=con)):
         _assert_same(attribute_lazy(convert(events), _resolution(reg, convert)), want)
+    # Other rules: same starts are not "first after"; "time" is no part of "full_time".
+    reg = _registry(frames, _RULES)
+    want = reg.attribute(events)
+    assert _plain(want)["hybrid_type"].tolist()[-3:] == ["boomerang", "none", "customer_worker"]
+    for convert in (_to_polars, functools.partial(_to_duckdb, con=con)):
+        got = attribute_lazy(convert(events), _resolution(reg, convert), rules=_RULES)
+        _assert_same(got, want)
 
 
 # ------------------------------------------------------------------ errors

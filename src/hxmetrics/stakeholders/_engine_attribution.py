@@ -98,7 +98,6 @@ _END = "__hx_segment_end"
 _KS, _KI = "__hx_key_silo", "__hx_key_source"
 _HELD = {r: f"__hx_held_{r}" for r in ROLES}
 _ENG = {r: f"__hx_eng_{r}" for r in ROLES}
-_RULE = "__hx_rule"
 
 
 def _engine(frame: Any) -> str:
@@ -329,14 +328,20 @@ def _check_unique(crosswalk: nw.LazyFrame[Any]) -> None:
 
 
 def _hybrid_types(eps: nw.LazyFrame[Any], rules: tuple[HybridRule, ...]) -> nw.LazyFrame[Any]:
-    """``_P``, ``hybrid_type``: the first rule (in order) true of each person with a label.
+    """``_P``, ``hybrid_type``: the first rule (in order) true of each person with episodes.
 
-    The rules of :func:`~hxmetrics.stakeholders.classify_hybrids`, on the engine.
-    Persons no rule flags are absent (the caller fills ``"none"``).
+    The rules of :func:`~hxmetrics.stakeholders.classify_hybrids`, on the engine, in
+    two group-bys: one over the pairs of a person's episodes (one self-join on the
+    person: ``concurrent`` and ``sequential`` rules), one over the episodes
+    (``engagement`` and ``first_after`` rules). Each rule is an indicator column
+    first, then a max per person (as the measures aggregate).
     """
-    flagged = []
+    pair_rules = [(i, r) for i, r in enumerate(rules) if r.kind in ("concurrent", "sequential")]
+    flag = {i: f"__hx_rule_{i}" for i in range(len(rules))}
+    per_episode: list[nw.Expr] = []
+    aggs: list[nw.Expr] = []
     for i, rule in enumerate(rules):
-        first = eps.filter(nw.col("role") == rule.first)
+        first = nw.col("role") == rule.first
         if rule.kind == "engagement":
             # "full_time+gig" counts as both parts: match whole parts between "+".
             padded = nw.concat_str([nw.lit("+"), nw.col("engagement"), nw.lit("+")])
@@ -344,58 +349,71 @@ def _hybrid_types(eps: nw.LazyFrame[Any], rules: tuple[HybridRule, ...]) -> nw.L
                 *(padded.str.contains(f"+{k}+", literal=True) for k in rule.engagements),
                 ignore_nulls=True,
             )
-            persons = first.filter(hit)
+            per_episode.append((first & hit).cast(nw.Int8).alias(flag[i]))
+            aggs.append(nw.col(flag[i]).max())
         elif rule.kind == "first_after":
-            starts = eps.with_columns(
-                nw.when(nw.col("role") == rule.first).then(nw.col("start")).alias("a"),
-                nw.when(nw.col("role") == str(rule.second)).then(nw.col("start")).alias("b"),
+            second = nw.col("role") == str(rule.second)
+            per_episode.append(nw.when(first).then(nw.col("start")).alias(f"{flag[i]}_a"))
+            per_episode.append(nw.when(second).then(nw.col("start")).alias(f"{flag[i]}_b"))
+            aggs.extend([nw.col(f"{flag[i]}_a").min(), nw.col(f"{flag[i]}_b").min()])
+    by_person = eps.with_columns(*per_episode).group_by(_P).agg(*aggs) if aggs else None
+    if by_person is None:
+        by_person = eps.select(_P).unique()
+    if pair_rules:
+        a = eps.select(
+            _P,
+            nw.col("role").alias("role_a"),
+            nw.col("start").alias("start_a"),
+            nw.col("end").alias("end_a"),
+        )
+        b = eps.select(
+            _P,
+            nw.col("role").alias("role_b"),
+            nw.col("start").alias("start_b"),
+            nw.col("end").alias("end_b"),
+        )
+        # Merged episodes of one person and role differ in (start, end).
+        same = (
+            (nw.col("role_a") == nw.col("role_b"))
+            & (nw.col("start_a") == nw.col("start_b"))
+            & (
+                (nw.col("end_a") == nw.col("end_b"))
+                | (nw.col("end_a").is_null() & nw.col("end_b").is_null())
+            ).fill_null(False)
+        )
+        overlap = (nw.col("end_b").is_null() | (nw.col("start_a") < nw.col("end_b"))) & (
+            nw.col("end_a").is_null() | (nw.col("start_b") < nw.col("end_a"))
+        )
+        # b starts on/after the end of an earlier, ended a.
+        after = ~nw.col("end_a").is_null() & (nw.col("start_b") >= nw.col("end_a"))
+        pair_flags = [
+            (
+                (nw.col("role_a") == r.first)
+                & (nw.col("role_b") == str(r.second))
+                & (overlap if r.kind == "concurrent" else after)
+                & ~same
             )
-            persons = (
-                starts.group_by(_P)
-                .agg(nw.col("a").min(), nw.col("b").min())
-                .filter(~nw.col("a").is_null() & ~nw.col("b").is_null())
-                .filter(nw.col("b") > nw.col("a"))
-            )
-        else:
-            a = first.select(
-                _P,
-                nw.col("role").alias("role_a"),
-                nw.col("start").alias("start_a"),
-                nw.col("end").alias("end_a"),
-            )
-            if rule.kind == "sequential":
-                a = a.filter(~nw.col("end_a").is_null())
-            b = eps.filter(nw.col("role") == str(rule.second)).select(
-                _P,
-                nw.col("role").alias("role_b"),
-                nw.col("start").alias("start_b"),
-                nw.col("end").alias("end_b"),
-            )
-            pairs = a.join(b, on=_P, how="inner")
-            # Merged episodes of one person and role differ in (start, end).
-            same = (
-                (nw.col("role_a") == nw.col("role_b"))
-                & (nw.col("start_a") == nw.col("start_b"))
-                & (
-                    (nw.col("end_a") == nw.col("end_b"))
-                    | (nw.col("end_a").is_null() & nw.col("end_b").is_null())
-                ).fill_null(False)
-            )
-            if rule.kind == "concurrent":
-                cond = (nw.col("end_b").is_null() | (nw.col("start_a") < nw.col("end_b"))) & (
-                    nw.col("end_a").is_null() | (nw.col("start_b") < nw.col("end_a"))
-                )
-            else:  # sequential: b starts on/after the end of an earlier, ended a
-                cond = nw.col("start_b") >= nw.col("end_a")
-            persons = pairs.filter(cond & ~same)
-        flagged.append(persons.select(_P).unique().with_columns(nw.lit(i, nw.Int64).alias(_RULE)))
-    if not flagged:
-        return eps.select(_P, nw.lit("none").alias("hybrid_type")).filter(nw.lit(False))
-    first_rule = nw.concat(flagged, how="vertical").group_by(_P).agg(nw.col(_RULE).min())
-    label: Any = nw.lit(None, nw.String)
+            .fill_null(False)
+            .cast(nw.Int8)
+            .alias(flag[i])
+            for i, r in pair_rules
+        ]
+        pairs = (
+            a.join(b, on=_P, how="inner")
+            .with_columns(*pair_flags)
+            .group_by(_P)
+            .agg(*(nw.col(flag[i]).max() for i, _ in pair_rules))
+        )
+        by_person = by_person.join(pairs, on=_P, how="left")
+    label: Any = nw.lit("none")
     for i, rule in reversed(list(enumerate(rules))):
-        label = nw.when(nw.col(_RULE) == i).then(nw.lit(rule.label)).otherwise(label)
-    return first_rule.select(_P, label.alias("hybrid_type"))
+        if rule.kind == "first_after":
+            a_min, b_min = nw.col(f"{flag[i]}_a"), nw.col(f"{flag[i]}_b")
+            true = (~a_min.is_null() & ~b_min.is_null() & (b_min > a_min)).fill_null(False)
+        else:
+            true = nw.col(flag[i]).fill_null(0) == 1
+        label = nw.when(true).then(nw.lit(rule.label)).otherwise(label)
+    return by_person.select(_P, label.alias("hybrid_type"))
 
 
 def _segments(eps: nw.LazyFrame[Any]) -> nw.LazyFrame[Any]:
