@@ -336,12 +336,25 @@ def _check_csv_headers(spec: InputSpec) -> None:
         _csv_header(file)
 
 
-def _scan_polars(spec: InputSpec, connection: Any) -> Any:
+def _scan_polars(spec: InputSpec, connection: Any, scratch: Path | None) -> Any:
     import polars as pl
 
     if spec.kind == "duckdb":
-        # DuckDB streams the table to Polars as record batches when the plan runs.
-        return _duckdb_table(spec, connection).pl(lazy=True)
+        if scratch is not None:
+            # DuckDB streams the table to a Parquet file (out of core) that Polars
+            # scans: a plan may read it several times, even at once, which one DuckDB
+            # connection cannot serve.
+            file = (
+                scratch
+                / f"duckdb-{hashlib.sha256(spec.location.encode()).hexdigest()[:12]}.parquet"
+            )
+            relation = _duckdb_table(spec, connection)
+            relation.write_parquet(str(file))
+            return pl.scan_parquet(file)
+        # Without a scratch folder: DuckDB streams record batches when the plan runs, on
+        # a cursor of its own (one plan reading it twice at once fails; jobs pass one).
+        cursor = None if connection is None else connection.cursor()
+        return _duckdb_table(spec, cursor).pl(lazy=True)
     files = [str(f) for f in spec.files]
     if spec.format == "parquet":
         return pl.scan_parquet(
@@ -480,7 +493,9 @@ def _scan_spark(spec: InputSpec, connection: Any) -> Any:
     )
 
 
-def scan(spec: InputSpec, engine: str, *, connection: Any = None) -> Any:
+def scan(
+    spec: InputSpec, engine: str, *, connection: Any = None, scratch: Path | None = None
+) -> Any:
     """The input as the engine's native frame, not read into Python.
 
     Parameters
@@ -494,6 +509,9 @@ def scan(spec: InputSpec, engine: str, *, connection: Any = None) -> Any:
         The job's DuckDB connection (required for engine duckdb; used for a
         ``duckdb:`` table on pandas and Polars), or the SparkSession (default: the
         active one).
+    scratch : Path, optional
+        A temporary folder of the run: on Polars, a ``duckdb:`` table is streamed to a
+        Parquet file there and scanned.
 
     Returns
     -------
@@ -519,7 +537,7 @@ def scan(spec: InputSpec, engine: str, *, connection: Any = None) -> Any:
     if engine == "pandas":
         return _scan_pandas(spec, connection)
     if engine == "polars":
-        return _scan_polars(spec, connection)
+        return _scan_polars(spec, connection, scratch)
     if engine == "duckdb":
         return _scan_duckdb(spec, connection)
     return _scan_spark(spec, connection)

@@ -1037,7 +1037,7 @@ def run_job(job: Job) -> dict[str, Any]:
         logger.info("cleaned up after a killed run: %d actions", len(recovered))
     catalogue = job_catalogue(job)
     with _connection(job) as session:
-        tables, manifest_inputs = _read_inputs(job, catalogue, session.connection)
+        tables, manifest_inputs = _read_inputs(job, catalogue, session)
         attribution: dict[str, Any] = {}
         linkage: dict[str, Any] | None = None
         secret: str | None = None
@@ -1185,14 +1185,14 @@ def _connection(job: Job) -> Iterator[_Session]:
 
 
 def _read_inputs(
-    job: Job, catalogue: Any, connection: Any
+    job: Job, catalogue: Any, session: _Session
 ) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
     """Scan and validate every input on the job's engine; the manifest's inputs."""
     tables: dict[str, Any] = {}
     manifest_inputs: dict[str, dict[str, Any]] = {}
     for table, spec in job.inputs.items():
         logger.debug("reading %s (%s, %s)", table, spec.kind, spec.format or "table")
-        frame = _scan.scan(spec, job.engine, connection=connection)
+        frame = _scan.scan(spec, job.engine, connection=session.connection, scratch=session.scratch)
         checks = {"instruments": catalogue} if table == "responses" else {}
         if job.engine == "pandas":
             tables[table] = validate(frame, table=table, **checks)
@@ -1263,6 +1263,13 @@ def _attribute_pandas(
         if table in ROSTERS:
             continue
         attributed = registry.attribute(tables[table], time=_time_column(table))
+        # The attributed columns as text, as every other engine has them (a pandas
+        # categorical group column would sort by its categories, text sorts by value):
+        # the same job gives the same rows in the same order on every engine.
+        categorical = [
+            c for c, dtype in attributed.dtypes.items() if isinstance(dtype, pd.CategoricalDtype)
+        ]
+        attributed = attributed.astype(dict.fromkeys(categorical, "str"))
         status = attributed["attribution"].value_counts().to_dict()
         attribution[table] = {str(k): int(status[k]) for k in sorted(status, key=str)}
         tables[table] = attributed
