@@ -64,8 +64,8 @@ _S = "__hx_status"
 _T = "__hx_time"
 _K = "__hx_rows"
 _Z = "__hx_size"
-# Where a transaction goes (see _statuses).
-_CALIBRATION, _HOLDOUT, _AFTER_END, _GAP, _MISSING = range(5)
+# The place of a transaction left out (see _summary_query); others have their period.
+_MISSING_ROW, _AFTER_END_ROW, _GAP_ROW = -1, -2, -3
 #: Sums of whole cents are 64-bit integers: the absolute amounts must add up to less
 #: than 2**62 cents (4.6e16 currency units), so that no partial sum can overflow.
 _MAX_CENTS = 2.0**62
@@ -162,30 +162,6 @@ def _collect(frame: Any) -> pd.DataFrame:
     return frame.to_pandas()
 
 
-def _statuses(
-    time: str,
-    unit: str,
-    *,
-    missing: nw.Expr,
-    end: pd.Timestamp,
-    cal: pd.Timestamp | None,
-) -> nw.Expr:
-    """Each transaction's place: calibration, holdout, or a reason it is left out."""
-    after_end = nw.col(time) > nw.lit(end.to_pydatetime())
-    status = nw.when(missing).then(_MISSING).when(after_end).then(_AFTER_END)
-    if cal is not None:
-        # After calibration_end but in its period: not in the calibration (after its
-        # end), nor in the holdout (whole periods after the calibration's last one).
-        after_cal = nw.col(time) > nw.lit(cal.to_pydatetime())
-        status = (
-            status.when(after_cal & (nw.col(_P) == period_of(cal, unit)))
-            .then(_GAP)
-            .when(after_cal)
-            .then(_HOLDOUT)
-        )
-    return status.otherwise(_CALIBRATION)
-
-
 def _cents(amount: str, *, integer: bool, missing: nw.Expr) -> tuple[nw.Expr, nw.Expr]:
     """An amount in whole cents (Int64), and its absolute value (for the overflow check).
 
@@ -228,65 +204,63 @@ def _summary_query(
     cents, which the caller checks, or else asks for ``first_by_window`` (a window
     over the cells: exact for any amount, slower).
     """
-    status = nw.col(_S)
-    indicators = {
-        "n_cal": status == _CALIBRATION,
-        "n_after": status == _AFTER_END,
-        "n_missing": status == _MISSING,
-    }
+    # Each row's place, in one integer: its period, or a negative code for a row left
+    # out. Cells are (customer, place), so the counts of rows left out are cell sizes.
+    after_end = nw.col(time) > nw.lit(end.to_pydatetime())
+    place = nw.when(missing).then(_MISSING_ROW).when(after_end).then(_AFTER_END_ROW)
     if cal is not None:
-        indicators |= {"n_hold": status == _HOLDOUT, "n_gap": status == _GAP}
-    derived = [cond.cast(nw.Int64).alias(name) for name, cond in indicators.items()]
+        # After calibration_end but in its period: not in the calibration (after its
+        # end), nor in the holdout (whole periods after the calibration's last one).
+        after_cal = nw.col(time) > nw.lit(cal.to_pydatetime())
+        place = place.when(after_cal & (nw.col(_P) == period_of(cal, unit))).then(_GAP_ROW)
+    located = place.otherwise(nw.col(_P))
+    needed = [customer, time, *([amount] if amount is not None else [])]
+    columns = [nw.col(customer), located.alias(_S)]
+    sums = [nw.len().alias(_K)]
     if amount is not None:
         cents, size = _cents(amount, integer=amount_integer, missing=missing)
-        derived += [
-            nw.when(status == _CALIBRATION).then(nw.col(_A)).otherwise(0).alias("a_cal"),
-            size.alias(_Z),
-        ]
-        if cal is not None:
-            derived.append(
-                nw.when(status == _HOLDOUT).then(nw.col(_A)).otherwise(0).alias("a_hold")
-            )
-    needed = [customer, time, *([amount] if amount is not None else [])]
+        columns += [cents.alias(_A), size.alias(_Z)]
+        sums += [nw.col(_A).sum(), nw.col(_Z).sum()]
     # A missing time gets a placeholder period (its row is counted as missing, not
     # placed): pandas cannot cast the NaN of a missing period to an integer.
     rows = (
         frame.select(*needed)
         .with_columns(nw.col(time).fill_null(value=_EPOCH).alias(_T))
         .with_columns(_period_expr(_T, unit, civil=civil).alias(_P))
-        .with_columns(
-            _statuses(time, unit, missing=missing, end=end, cal=cal).alias(_S),
-            *([cents.alias(_A)] if amount is not None else []),
-        )
-        .select(customer, _P, *derived)
+        .select(*columns)
     )
-    summed = [name for name in (*indicators, "a_cal", "a_hold", _Z) if name in rows.columns]
     # Customer-period cells: purchases of one period count once (amounts added).
-    cells = rows.group_by(customer, _P).agg(*[nw.col(c).sum() for c in summed])
-    n_cal = nw.col("n_cal")
+    cells = rows.group_by(customer, _S).agg(*sums)
+    at = nw.col(_S)
+    in_cal = (at >= 0) if cal is None else ((at >= 0) & (at <= period_of(cal, unit)))
+    k = nw.col(_K)
     per_cell = [
-        nw.when(n_cal > 0).then(nw.col(_P)).alias("first"),
-        (n_cal > 0).cast(nw.Int64).alias("n_periods"),
+        nw.when(in_cal).then(at).alias("first"),
+        in_cal.cast(nw.Int64).alias("n_periods"),
+        nw.when(at == _AFTER_END_ROW).then(k).otherwise(0).alias("n_after"),
+        nw.when(at == _MISSING_ROW).then(k).otherwise(0).alias("n_missing"),
     ]
     if cal is not None:
-        per_cell.append((nw.col("n_hold") > 0).cast(nw.Int64).alias("frequency_holdout"))
+        in_hold = at > period_of(cal, unit)
+        per_cell += [
+            in_hold.cast(nw.Int64).alias("frequency_holdout"),
+            nw.when(in_hold).then(k).otherwise(0).alias("n_hold"),
+            nw.when(at == _GAP_ROW).then(k).otherwise(0).alias("n_gap"),
+        ]
     if amount is not None:
         # DuckDB sums BIGINT as HUGEINT: back to 64 bits (the total was bounded).
-        per_cell.append(nw.col("a_cal").cast(nw.Int64))
+        a = nw.col(_A).cast(nw.Int64)
+        per_cell.append(nw.when(in_cal).then(a).otherwise(0).alias("a_cal"))
+        if cal is not None:
+            per_cell.append(nw.when(in_hold).then(a).otherwise(0).alias("a_hold"))
         if first_by_window:
-            first_period = nw.when(n_cal > 0).then(nw.col(_P)).min().over(customer)
-            first_cell = nw.when((n_cal > 0) & (nw.col(_P) == first_period))
+            first_period = nw.when(in_cal).then(at).min().over(customer)
+            first_cell = nw.when(in_cal & (at == first_period))
             # otherwise(0), not null: pandas would hold the cents as floats.
-            per_cell.append(
-                first_cell.then(nw.col("a_cal").cast(nw.Int64)).otherwise(0).alias("first_amount")
-            )
+            per_cell.append(first_cell.then(a).otherwise(0).alias("first_amount"))
         else:
-            inside = (
-                (n_cal > 0)
-                & (nw.col(_P) < _PERIOD_BOUND)
-                & (nw.col("a_cal").cast(nw.Int64).abs() < _CELL_BOUND)
-            )
-            key = nw.col(_P) * _CELL_SPAN + nw.col("a_cal").cast(nw.Int64) + _CELL_BOUND
+            inside = in_cal & (at < _PERIOD_BOUND) & (a.abs() < _CELL_BOUND)
+            key = at * _CELL_SPAN + a + _CELL_BOUND
             # Never null (pandas would hold the keys as floats, rounded): cells without
             # a key get the largest one, never the minimum of a customer in the result.
             per_cell.append(nw.when(inside).then(key).otherwise(_NO_KEY).alias("first_key"))
