@@ -214,3 +214,49 @@ def test_neutralise_csv():
     assert got["num"].tolist() == frame["num"].tolist()
     assert got["int"].tolist() == [-1] * 8
     assert frame["=cmd"].iloc[0] == "=1+1"  # the input is not modified
+
+
+def _write_partitioned(target: Path) -> None:
+    """A hive-partitioned output folder as jobs write it (pyarrow's layout)."""
+    for value in ("customers", "workers"):
+        part = target / f"silo={value}"
+        part.mkdir(parents=True)
+        (part / "part-0.parquet").write_bytes(b"PAR1")
+
+
+def test_a_partitioned_output_folder_is_replaced_by_the_next_run(tmp_path):
+    out = tmp_path / "out"
+    writers = {"nps_by_silo": _write_partitioned, "manifest.json": lambda p: p.write_text("{}")}
+    write_outputs(out, writers, owner={"job": "t"})
+    write_outputs(out, writers, owner={"job": "t"})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # no folder left aside
+    assert sorted(p.name for p in (out / "nps_by_silo").iterdir()) == [
+        "silo=customers",
+        "silo=workers",
+    ]
+
+
+def test_removing_a_partitioned_output_keeps_what_hxmetrics_did_not_write(tmp_path):
+    out = tmp_path / "out"
+    writers = {"nps_by_silo": _write_partitioned}
+    write_outputs(out, writers, owner={"job": "t"})
+    # Someone puts a file of their own, and a symlink to one outside, into the output.
+    outside = tmp_path / "theirs.txt"
+    outside.write_text("keep")
+    (out / "nps_by_silo" / "silo=workers" / "notes.txt").write_text("keep")
+    (out / "nps_by_silo" / "silo=customers" / "link.parquet").symlink_to(outside)
+    write_outputs(out, writers, owner={"job": "t"})
+    # The next run moved the old output aside and removed only what it had written:
+    # the folder aside stays, with the foreign file and the symlink, and nothing else.
+    left = [p for p in tmp_path.iterdir() if p.name.startswith(".out.old-")]
+    assert len(left) == 1
+    kept = sorted(str(p.relative_to(left[0])) for p in left[0].rglob("*"))
+    assert kept == [
+        ".hxmetrics-output",
+        "nps_by_silo",
+        "nps_by_silo/silo=customers",
+        "nps_by_silo/silo=customers/link.parquet",
+        "nps_by_silo/silo=workers",
+        "nps_by_silo/silo=workers/notes.txt",
+    ]
+    assert outside.read_text() == "keep"

@@ -218,11 +218,36 @@ def _remove_owned(folder: Path) -> bool:
         if path.is_symlink() or path.is_file():
             path.unlink()
             _checkpoint("removed a file")
-    if _foreign_entries(folder):
+        elif path.is_dir():
+            _remove_partitioned(path)
+    # Someone else's entry, or a listed folder holding something hxmetrics did not write.
+    if any(p.name != MARKER for p in folder.iterdir()):
         return False
     (folder / MARKER).unlink()
     folder.rmdir()
     return True
+
+
+#: What a partitioned output folder holds (pyarrow's hive layout as jobs write it):
+#: ``<column>=<value>`` folders and ``part-<i>.parquet`` files.
+_PARTITION_DIR = re.compile(r"[^=/]+=[^/]*")
+_PARTITION_FILE = re.compile(r"part-\d+\.parquet")
+
+
+def _remove_partitioned(folder: Path) -> None:
+    """Remove a partitioned output folder (one the marker lists): its ``part-<i>.parquet``
+    files and ``<column>=<value>`` folders, then itself. Anything else found in it
+    stays, with the folders above it; a symlink is left as it is, never followed."""
+    for entry in list(folder.iterdir()):
+        if entry.is_symlink():
+            continue
+        if entry.is_dir() and _PARTITION_DIR.fullmatch(entry.name):
+            _remove_partitioned(entry)
+        elif entry.is_file() and _PARTITION_FILE.fullmatch(entry.name):
+            entry.unlink()
+            _checkpoint("removed a file")
+    if not any(folder.iterdir()):
+        folder.rmdir()
 
 
 def recover(out_dir: Path) -> list[str]:
