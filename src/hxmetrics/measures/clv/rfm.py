@@ -62,6 +62,7 @@ _P = "__hx_period"
 _A = "__hx_amount"
 _S = "__hx_status"
 _T = "__hx_time"
+_M = "__hx_missing"
 _K = "__hx_rows"
 _Z = "__hx_size"
 # The place of a transaction left out (see _summary_query); others have their period.
@@ -207,7 +208,8 @@ def _summary_query(
     # Each row's place, in one integer: its period, or a negative code for a row left
     # out. Cells are (customer, place), so the counts of rows left out are cell sizes.
     after_end = nw.col(time) > nw.lit(end.to_pydatetime())
-    place = nw.when(missing).then(_MISSING_ROW).when(after_end).then(_AFTER_END_ROW)
+    is_missing = nw.col(_M)
+    place = nw.when(is_missing).then(_MISSING_ROW).when(after_end).then(_AFTER_END_ROW)
     if cal is not None:
         # After calibration_end but in its period: not in the calibration (after its
         # end), nor in the holdout (whole periods after the calibration's last one).
@@ -218,14 +220,14 @@ def _summary_query(
     columns = [nw.col(customer), located.alias(_S)]
     sums = [nw.len().alias(_K)]
     if amount is not None:
-        cents, size = _cents(amount, integer=amount_integer, missing=missing)
+        cents, size = _cents(amount, integer=amount_integer, missing=is_missing)
         columns += [cents.alias(_A), size.alias(_Z)]
         sums += [nw.col(_A).sum(), nw.col(_Z).sum()]
     # A missing time gets a placeholder period (its row is counted as missing, not
     # placed): pandas cannot cast the NaN of a missing period to an integer.
     rows = (
         frame.select(*needed)
-        .with_columns(nw.col(time).fill_null(value=_EPOCH).alias(_T))
+        .with_columns(nw.col(time).fill_null(value=_EPOCH).alias(_T), missing.alias(_M))
         .with_columns(_period_expr(_T, unit, civil=civil).alias(_P))
         .select(*columns)
     )
