@@ -182,6 +182,21 @@ def test_pandas_runs_the_registrys_own_code(table: str, time: str) -> None:
     assert counts == {s: int(raw[s]) for s in STATUSES}
 
 
+@pytest.mark.parametrize("engine", ["polars", "duckdb"])
+def test_the_engine_resolution_feeds_attribution(engine: str) -> None:
+    """Rosters resolved on the engine (resolve_exact_lazy), then attributed: the registry's."""
+    from hxmetrics.stakeholders._engine_identity import resolve_exact_lazy
+
+    s, reg = _sample()
+    con = duckdb.connect()
+    convert = _to_polars if engine == "polars" else functools.partial(_to_duckdb, con=con)
+    rosters = {k: convert(getattr(s, k)) for k in ("customers", "workers", "partners")}
+    resolution = resolve_exact_lazy(rosters, secret=SECRET)
+    tickets = _labelled(s.tickets)
+    got = attribute_lazy(convert(tickets), resolution, time="opened")
+    _assert_same(got, reg.attribute(tickets, time="opened"))
+
+
 # ------------------------------------------------------------------ generated worlds
 
 _ENG = {
