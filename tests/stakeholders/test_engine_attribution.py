@@ -420,6 +420,11 @@ def test_errors_name_the_table_column_and_check() -> None:
         attribute_lazy(
             lf, SimpleNamespace(crosswalk=_to_duckdb(reg.crosswalk, con), episodes=res.episodes)
         )
+    other = duckdb.connect()
+    with pytest.raises(ParameterError, match="different connections"):
+        attribute_lazy(
+            _to_duckdb(events, con), _resolution(reg, functools.partial(_to_duckdb, con=other))
+        )
     with pytest.raises(ParameterError, match=r"resolution has no 'episodes'"):
         attribute_lazy(lf, SimpleNamespace(crosswalk=res.crosswalk))
     with pytest.raises(InputTableError, match=r"episodes: .*\['end'\]"):

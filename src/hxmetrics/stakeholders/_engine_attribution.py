@@ -220,11 +220,19 @@ def attribute_lazy(
     t = nw.col(time)
     if time_dtype == nw.Date:
         t = t.cast(nw.Datetime(unit or "us"))
-    rows = lf.with_columns(
-        nw.col(silo).cast(nw.String).alias(_KS),
-        nw.col(source_id).cast(nw.String).alias(_KI),
-        _as_time(t, cast).alias(_T),
-    ).join(ids, on=[_KS, _KI], how="left")
+    try:
+        rows = lf.with_columns(
+            nw.col(silo).cast(nw.String).alias(_KS),
+            nw.col(source_id).cast(nw.String).alias(_KI),
+            _as_time(t, cast).alias(_T),
+        ).join(ids, on=[_KS, _KI], how="left")
+    except Exception as exc:  # DuckDB refuses relations of two connections: say so
+        if "different connections" not in str(exc):
+            raise
+        raise ParameterError(
+            "the exhaust and the resolution are DuckDB relations of different connections; "
+            "scan them with one connection."
+        ) from exc
     segments = _segments(eps)
     if engine == "spark":
         joined = _range_join_spark(rows, segments)
@@ -450,16 +458,17 @@ def _asof_duckdb(rows: nw.LazyFrame[Any], segments: nw.LazyFrame[Any]) -> nw.Laz
     left side's connection and the query runs through ``DuckDBPyRelation.query``.
     """
     lhs, rhs = rows.to_native(), segments.to_native()
-    view = f"__hx_segments_{uuid.uuid4().hex}"
+    tag = uuid.uuid4().hex  # names of this call only (the view stays for the query's life)
+    view, rows_name = f"__hx_segments_{tag}", f"__hx_rows_{tag}"
     rhs.create_view(view, replace=True)
     keep = [c for c in rhs.columns if c not in (_P, _B)]
     sql = (
-        "SELECT lhs.*, "
-        + ", ".join(f'rhs."{c}"' for c in keep)
-        + f' FROM lhs ASOF LEFT JOIN "{view}" AS rhs'
-        + f' ON lhs."person_id" = rhs."{_P}" AND lhs."{_T}" >= rhs."{_B}"'
+        "SELECT l.*, "
+        + ", ".join(f'r."{c}"' for c in keep)
+        + f' FROM "{rows_name}" AS l ASOF LEFT JOIN "{view}" AS r'
+        + f' ON l."person_id" = r."{_P}" AND l."{_T}" >= r."{_B}"'
     )
-    return nw.from_native(lhs.query("lhs", sql)).lazy()
+    return nw.from_native(lhs.query(rows_name, sql)).lazy()
 
 
 def _asof_polars(rows: nw.LazyFrame[Any], segments: nw.LazyFrame[Any]) -> nw.LazyFrame[Any]:
