@@ -421,8 +421,12 @@ def test_key_normalisation_is_the_pandas_one(engine, tmp_path) -> None:
     eng = _Engine(engine, nw.from_native(native).lazy())
     for kind in ("email", "phone", "generic"):
         for digits in (7, 10):
-            expr = _normalised("v", kind=kind, min_phone_digits=digits, engine=eng)
-            got = _collect(nw.from_native(native).lazy().select(expr.alias("v")).to_native())
+            lf = nw.from_native(native).lazy()
+            got = _collect(
+                _normalised(lf, "v", "v", kind=kind, min_phone_digits=digits, engine=eng)
+                .select("v")
+                .to_native()
+            )
             expected = normalise_key(df["v"], kind=kind, min_phone_digits=digits)
             assert got["v"].tolist() == pytest.approx(expected.tolist(), nan_ok=True), kind
 
@@ -485,7 +489,9 @@ def test_spark_matches_the_pandas_path(spark, sample, tmp_path) -> None:
     native = on(values)
     eng = _Engine("spark", nw.from_native(native))
     for kind in ("email", "phone"):
-        expr = _normalised("v", kind=kind, min_phone_digits=7, engine=eng)
-        got_v = _collect(nw.from_native(native).select(expr.alias("v")).to_native())["v"]
+        lf = _normalised(
+            nw.from_native(native), "v", "v", kind=kind, min_phone_digits=7, engine=eng
+        )
+        got_v = _collect(lf.select("v").to_native())["v"]
         expected = normalise_key(values["v"], kind=kind)
         assert got_v.tolist() == pytest.approx(expected.tolist(), nan_ok=True)

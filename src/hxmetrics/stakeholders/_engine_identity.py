@@ -42,6 +42,8 @@ Engine-specific pieces (everything else is narwhals):
   (chunks of 2,048 rows streamed through the function; a relation does not expose its
   connection, so ``create_function`` cannot be reached from it), Spark ``pandas_udf``
   (on the executors);
+* stripping whitespace on DuckDB: RE2 anchored at both ends, several times faster
+  than ``trim`` with a set of characters;
 * the regular expression of "not a digit" in phone numbers: Python's ``\\D`` (pandas,
   Polars) is Unicode-aware; DuckDB's RE2 and Spark's Java ``\\D`` are ASCII-only, so
   those two get ``[^\\p{Nd}]`` (the same Unicode decimal digits).
@@ -88,6 +90,8 @@ _KIND_CODE = {kind: i for i, kind in enumerate(CONFLICT_KINDS)}
 # The characters Python's str.strip() (and so pandas' .str.strip()) removes: the SQL
 # backends of narwhals strip only ASCII whitespace when none are named.
 _WHITESPACE = "".join(chr(c) for c in range(0x110000) if chr(c).isspace())
+_WHITESPACE_CLASS = "[" + "".join(f"\\x{{{ord(c):x}}}" for c in _WHITESPACE) + "]"
+_WHITESPACE_ENDS = f"^{_WHITESPACE_CLASS}+|{_WHITESPACE_CLASS}+$"
 # A uint64 record hash XOR the sign bit, read as int64, sorts like the unsigned hash:
 # engines without unsigned integers (Spark) take the same minimum.
 _SIGN = np.uint64(1 << 63)
@@ -355,17 +359,41 @@ def _check_key_columns(
                     )
 
 
-def _normalised(column: str, *, kind: str, min_phone_digits: int, engine: _Engine) -> nw.Expr:
-    """``keys.normalise_key`` as a narwhals expression (the same values, tested)."""
-    text = nw.col(column).cast(nw.String).str.strip_chars(_WHITESPACE)
-    hashed = text.str.starts_with(PSEUDONYM_PREFIX).fill_null(value=False)
-    if kind == "phone":
-        digits = text.str.replace_all(engine.non_digits, "").str.tail(10)
-        digits = nw.when(digits.str.len_chars() >= min_phone_digits).then(digits)
-        out = nw.when(hashed).then(text).otherwise(digits)
+def _normalised(
+    lf: nw.LazyFrame[Any],
+    column: str,
+    out: str,
+    *,
+    kind: str,
+    min_phone_digits: int,
+    engine: _Engine,
+) -> nw.LazyFrame[Any]:
+    """``lf`` with ``out = keys.normalise_key(column)`` (the same values, tested).
+
+    One stage per intermediate column: written as one expression, the SQL engines got
+    the stripped text and the digits spelled out again at every use (DuckDB evaluated
+    the regular expression a dozen times per phone: 70 s for a million records).
+    """
+    text, digits, value = f"{out}__text", f"{out}__digits", f"{out}__value"
+    raw = nw.col(column).cast(nw.String)
+    if engine.name == "duckdb":
+        # DuckDB's trim() with a set of characters is ~7x slower than RE2 anchored at
+        # both ends (1.8 s against 0.4 s for 600,000 emails); the same characters.
+        stripped = raw.str.replace_all(_WHITESPACE_ENDS, "")
     else:
-        out = nw.when(hashed).then(text).otherwise(text.str.to_lowercase())
-    return nw.when(out.str.len_chars() > 0).then(out)
+        stripped = raw.str.strip_chars(_WHITESPACE)
+    lf = lf.with_columns(stripped.alias(text))
+    hashed = nw.col(text).str.starts_with(PSEUDONYM_PREFIX).fill_null(value=False)
+    if kind == "phone":
+        lf = lf.with_columns(nw.col(text).str.replace_all(engine.non_digits, "").alias(digits))
+        lf = lf.with_columns(nw.col(digits).str.tail(10).alias(digits))
+        short = nw.col(digits).str.len_chars() < min_phone_digits
+        own: nw.Expr = nw.when(~short).then(nw.col(digits))
+    else:
+        own = nw.col(text).str.to_lowercase()
+    lf = lf.with_columns(nw.when(hashed).then(nw.col(text)).otherwise(own).alias(value))
+    lf = lf.with_columns(nw.when(nw.col(value).str.len_chars() > 0).then(nw.col(value)).alias(out))
+    return lf.drop(*(c for c in (text, digits, value) if c in lf.collect_schema().names()))
 
 
 def _rows(
@@ -392,12 +420,13 @@ def _rows(
         ).alias("by"),
     ]
     for i, k in enumerate(keys):
-        expr = (
-            _normalised(k, kind=kinds[k], min_phone_digits=min_phone_digits, engine=engine)
-            if k in present
-            else nw.lit(None, dtype=nw.String)
-        )
-        exprs.append(expr.alias(f"k{i}"))
+        if k in present:
+            lf = _normalised(
+                lf, k, f"k{i}", kind=kinds[k], min_phone_digits=min_phone_digits, engine=engine
+            )
+            exprs.append(nw.col(f"k{i}"))
+        else:
+            exprs.append(nw.lit(None, dtype=nw.String).alias(f"k{i}"))
     return lf.select(exprs)
 
 
