@@ -181,3 +181,14 @@ def test_report_runs_on_rosters_without_contact_keys(tmp_path, keys, capsys):
     html = out.read_text()
     assert "one person per record" in html
     assert not any(e in html for e in org.customers["email"].dropna().head(50))
+
+
+def test_spark_job_entry_point_usage(capsys):
+    """The spark-submit entry point parses its arguments before it starts Spark: a
+    missing job file is a usage error (exit 2) with no JVM started."""
+    from hxmetrics import spark_job
+
+    assert spark_job.main([]) == 2
+    assert "JOB.toml" in capsys.readouterr().err
+    assert spark_job.main(["--help"]) == 0
+    assert "spark-submit" in capsys.readouterr().out
