@@ -80,6 +80,13 @@ def _answers(seed: int = 5, n_responses: int = 240) -> pd.DataFrame:
     return df.astype({"response_id": "str", "person_id": "str", "item": "str", "team": "str"})
 
 
+def _wide(seed: int = 5) -> pd.DataFrame:
+    """The same answers wide: one row per response, one column per item."""
+    long = _answers(seed)
+    wide = long.pivot(index=["response_id", "person_id", "team"], columns="item", values="score")
+    return wide.reset_index().rename_axis(columns=None)
+
+
 def _transactions(seed: int = 3, n: int = 1500) -> pd.DataFrame:
     """A transaction log: text ids, times to the second, amounts with up to three
     decimals (half cents and values just below a half cent in binary, e.g. 1.255)."""
@@ -166,6 +173,12 @@ CALLS: dict[str, tuple[str, Call]] = {
             min_n=5,
         ),
     ),
+    "hx_index_wide": (
+        "wide",
+        lambda d: hx_index(
+            d, ITEMS, by="team", person="person_id", n_resamples=100, random_state=3, min_n=5
+        ),
+    ),
     "rfm_weeks": (
         "transactions",
         lambda d: rfm_summary(
@@ -206,7 +219,12 @@ CALLS: dict[str, tuple[str, Call]] = {
 
 
 def _tables() -> dict[str, pd.DataFrame]:
-    return {"responses": _responses(), "answers": _answers(), "transactions": _transactions()}
+    return {
+        "responses": _responses(),
+        "answers": _answers(),
+        "wide": _wide(),
+        "transactions": _transactions(),
+    }
 
 
 def _native(df: pd.DataFrame, engine: str, connection: Any = None) -> Any:
@@ -360,56 +378,66 @@ def test_job_measures_are_bit_identical_on_spark(spark: Any) -> None:
 
 
 @pytest.fixture
-def collected(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Heights of every table collected from a lazy engine frame, via narwhals or
-    Polars itself (``LazyFrame.collect``, ``DataFrame.to_pandas``)."""
-    heights: list[int] = []
+def collected(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, tuple[str, ...]]]:
+    """Height and columns of every table collected from a lazy engine frame, via
+    narwhals or Polars itself (``LazyFrame.collect``, ``DataFrame.to_pandas``)."""
+    seen: list[tuple[int, tuple[str, ...]]] = []
     nw_collect = nw.LazyFrame.collect
 
     def nw_wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
         out = nw_collect(self, *args, **kwargs)
-        heights.append(len(out))
+        seen.append((len(out), tuple(out.columns)))
         return out
 
     pl_collect = pl.LazyFrame.collect
 
     def pl_wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
         out = pl_collect(self, *args, **kwargs)
-        heights.append(out.height)
+        seen.append((out.height, tuple(out.columns)))
         return out
 
     pl_to_pandas = pl.DataFrame.to_pandas
 
     def pl_pandas_wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
-        heights.append(self.height)
+        seen.append((self.height, tuple(self.columns)))
         return pl_to_pandas(self, *args, **kwargs)
 
     monkeypatch.setattr(nw.LazyFrame, "collect", nw_wrapper)
     monkeypatch.setattr(pl.LazyFrame, "collect", pl_wrapper)
     monkeypatch.setattr(pl.DataFrame, "to_pandas", pl_pandas_wrapper)
-    return heights
+    return seen
 
 
 @pytest.mark.parametrize("engine", ["polars", "polars_lazy", "duckdb"])
-def test_the_engine_path_collects_only_aggregates(engine: str, collected: list[int]) -> None:
+def test_the_engine_path_collects_only_aggregates(
+    engine: str, collected: list[tuple[int, tuple[str, ...]]]
+) -> None:
     tables = _tables()
     for name, (table, call) in CALLS.items():
         if name == "hx_index_factor_geometric":
             # Without a person column each response is its own person: the index's
             # per-person statistics (what its bootstrap resamples) have one row per
-            # answer, by design. With persons (the call above) they are smaller.
+            # answer, by design. With persons (the other calls) they are smaller.
             continue
         collected.clear()
         call(_native(tables[table], engine))
         assert collected, f"{name}: nothing was collected (the guard saw no query)"
         # The largest aggregate here is one row per (group, person, item) of the HX
         # index (< 1/2 of its answers) or one per customer (< 1/10 of the log).
-        assert max(collected) < len(tables[table]) / 2, (name, engine, collected)
+        answers = len(tables[table]) * (len(ITEMS) if table == "wide" else 1)
+        assert max(h for h, _ in collected) < answers / 2, (name, engine, collected)
+        # And no table with the input's columns (a wide table is smaller than its
+        # aggregates, so its height alone would not tell).
+        inputs = set(tables[table].columns)
+        assert not [cols for _, cols in collected if inputs <= set(cols)], (name, engine)
 
 
-def test_the_guard_sees_a_materialised_input(collected: list[int]) -> None:
+def test_the_guard_sees_a_materialised_input(
+    collected: list[tuple[int, tuple[str, ...]]],
+) -> None:
     # The guard itself: collecting the whole input is seen.
     df = _responses()
     nw.from_native(_native(df, "polars_lazy")).collect()
     nw.from_native(_native(df, "duckdb")).collect()
-    assert collected.count(len(df)) >= 2
+    assert [h for h, _ in collected].count(len(df)) >= 2
+    assert all(set(df.columns) <= set(cols) for _, cols in collected)

@@ -130,9 +130,11 @@ def _prepare(
                 ),
             )
         check_columns(columns, [*group_cols, *extra], table="responses")
-        if isinstance(frame, nw.LazyFrame):
+        if isinstance(frame, nw.LazyFrame) and response not in columns:
+            # A lazy frame has no row order to number the responses by: a wide lazy
+            # table without a response column is collected (one with it stays lazy).
             frame = frame.collect()
-        if _ROW not in frame.columns:
+        if isinstance(frame, nw.DataFrame) and _ROW not in frame.columns:
             frame = frame.with_row_index(name=_ROW)
         present = [i for i in all_items if i in columns]
         if response not in columns:
@@ -140,11 +142,23 @@ def _prepare(
             rcol = _R
         else:
             rcol = response
-        keep = list(dict.fromkeys([*group_cols, *extra, rcol, _ROW]))
+        labels = [_ROW] if _ROW in frame.columns else []
+        keep = list(dict.fromkeys([*group_cols, *extra, rcol, *labels]))
         frame = frame.select([*keep, *present]).with_columns(
             [nw.col(c).cast(nw.Float64) for c in present]
         )
-        frame = frame.unpivot(on=present, index=keep, variable_name="item", value_name="score")
+        if isinstance(frame, nw.LazyFrame):
+            # One select per item, stacked: narwhals' unpivot on DuckDB reads the
+            # relation from the default connection and fails on any other.
+            frame = nw.concat(
+                [
+                    frame.select(*keep, nw.lit(item).alias("item"), nw.col(item).alias("score"))
+                    for item in present
+                ],
+                how="vertical",
+            )
+        else:
+            frame = frame.unpivot(on=present, index=keep, variable_name="item", value_name="score")
         response = rcol
 
     person_col = person if person is not None else response
