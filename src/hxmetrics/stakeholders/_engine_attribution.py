@@ -9,11 +9,11 @@ The plan (written once with narwhals; engine-specific code only where narwhals h
 no operation for it, said where):
 
 1. **Hybrid type per person**, from the episodes, by the rules of
-   :mod:`~hxmetrics.stakeholders.hybrids` (default :data:`HYBRID_RULES`): each rule
-   is a self-join of the episodes on ``person_id`` (a person has few episodes) or a
-   group-by; the persons each rule flags are stacked with the rule's precedence and
-   one group-by keeps the first rule per person. Persons without a label get
-   ``"none"``.
+   :mod:`~hxmetrics.stakeholders.hybrids` (default :data:`HYBRID_RULES`, or
+   ``rules=``), in two group-bys by person: one over the pairs of the person's
+   episodes (a self-join on ``person_id``: ``concurrent`` and ``sequential``
+   rules), one over the episodes (``engagement`` and ``first_after`` rules); the
+   first true rule in order names the person, else ``"none"``.
 2. **Role segments**: every start and end of a person's episodes is a boundary; at
    each boundary one group-by over (person, boundary) records which roles the person
    holds from there on, and with which engagement. Between two boundaries nothing
@@ -22,14 +22,15 @@ no operation for it, said where):
    episode per role at any time).
 3. **Id lookup**: an equi-join of ``(silo, source_id)`` on the crosswalk (with each
    person's hybrid type), a left join: every row kept.
-4. **As-of lookup**: one backward as-of join by ``person_id`` on the row's time:
-   narwhals ``join_asof`` on Polars (``polars.LazyFrame.join_asof``, after sorting by
-   time, as Polars requires) and on DuckDB (narwhals emits DuckDB's ``ASOF LEFT
-   JOIN``; DuckDB relations of a connection other than the default one are joined
-   with the same SQL run on the relation's own connection, as narwhals runs it on
-   the default one). Spark has no as-of join (narwhals: not implemented): a left
-   *range join* ``person equal and segment start <= t < segment end`` in PySpark,
-   the segment's end being the next boundary of the person.
+4. **As-of lookup**: one backward as-of join by ``person_id`` on the row's time.
+   Polars: ``polars.LazyFrame.join_asof`` after sorting both sides by time, called
+   natively to pass ``check_sortedness=False`` (narwhals' ``join_asof`` cannot, and
+   Polars then warns at every collect). DuckDB: its ``ASOF LEFT JOIN``, the SQL
+   narwhals' ``join_asof`` emits, run on the relations' own connection (narwhals
+   runs it with ``duckdb.sql``, on the default connection, which cannot read
+   relations of another one). Spark has no as-of join (narwhals: not implemented):
+   a left *range join* ``person equal and segment start <= t < segment end`` in
+   PySpark, the segment's end being the person's next boundary.
 5. The statuses, as :mod:`~hxmetrics.stakeholders.attribution` defines them:
    ``unknown_id`` (the pair is in no roster, or silo or id missing), then
    ``missing_time``, then ``outside_episodes`` (no role held), else ``ok``.
@@ -65,6 +66,15 @@ Differences from the pandas output (documented, tested)
 * On pandas input (engine ``"pandas"``) the pandas implementation itself runs
   (:func:`~hxmetrics.stakeholders.attribution.attribute_with_index`): the frame is
   in memory already, and its output (categoricals, row order) is the reference.
+
+Cost
+----
+The exhaust is read once. The crosswalk is read twice (the uniqueness check runs
+when :func:`attribute_lazy` is called; the rest is lazy) and the episodes about six
+times in the query: give them materialised (a DuckDB table, a cached Spark
+DataFrame, a Parquet scan), not as an unevaluated plan that each read would
+recompute. On DuckDB each call leaves one temporary view (``__hx_segments_<id>``)
+on the connection, which the returned relation reads.
 """
 
 from __future__ import annotations
