@@ -28,8 +28,9 @@ The hand-written baseline (:data:`BASELINE_SQL`) is what a DuckDB user would wri
 same numbers: normalise the keys, drop key values shared by contradicting birth years,
 connected components of the record-key graph by label propagation (a loop of joins until
 nothing changes), merged role episodes, the hybrid label of every person (the eight rules
-of :data:`hxmetrics.stakeholders.HYBRID_RULES`), the as-of join of every answer to each
-role's episodes, and the counts: attribution statuses, NPS promoters / passives /
+of :data:`hxmetrics.stakeholders.HYBRID_RULES`), one as-of join of every answer to the
+segments of its person's timeline (whether any role is held between two consecutive
+starts or ends), and the counts: attribution statuses, NPS promoters / passives /
 detractors by silo and by hybrid type. It does less than hxmetrics (no validation, no
 conflict report beyond the key rule, no person-id hashing, no privacy layer, no files but
 the counts): the ratio says what those cost.
@@ -322,9 +323,16 @@ CREATE TEMP TABLE hyb AS
 CREATE TEMP TABLE persons AS
     SELECT p.person, coalesce(h.hybrid_type, 'none') AS hybrid_type
     FROM (SELECT DISTINCT person FROM ep) p LEFT JOIN hyb h USING (person);
-CREATE TEMP TABLE ep_c AS SELECT person, start, "end" FROM ep WHERE role = 'customer';
-CREATE TEMP TABLE ep_w AS SELECT person, start, "end" FROM ep WHERE role = 'worker';
-CREATE TEMP TABLE ep_p AS SELECT person, start, "end" FROM ep WHERE role = 'partner';
+-- The roles a person holds between consecutive change points (starts and ends of any
+-- of their episodes): one as-of join finds each answer's segment.
+CREATE TEMP TABLE seg AS
+    WITH pts AS (
+        SELECT person, start AS t FROM ep
+        UNION SELECT person, "end" FROM ep WHERE "end" <> TIMESTAMP 'infinity'
+    )
+    SELECT pts.person, pts.t, count(ep.person) > 0 AS held
+    FROM pts LEFT JOIN ep ON ep.person = pts.person AND ep.start <= pts.t AND pts.t < ep."end"
+    GROUP BY pts.person, pts.t;
 -- Every answer, attributed as of its time, then counted (one pass).
 CREATE TEMP TABLE counts AS
     WITH a AS (
@@ -332,18 +340,13 @@ CREATE TEMP TABLE counts AS
         FROM read_parquet('{dir}/responses.parquet') r
         LEFT JOIN xwalk x USING (silo, source_id)
     ), held AS (
-        SELECT a.*, c."end" > a.timestamp AS is_c, w."end" > a.timestamp AS is_w,
-               p."end" > a.timestamp AS is_p
-        FROM a
-        ASOF LEFT JOIN ep_c c ON a.person = c.person AND a.timestamp >= c.start
-        ASOF LEFT JOIN ep_w w ON a.person = w.person AND a.timestamp >= w.start
-        ASOF LEFT JOIN ep_p p ON a.person = p.person AND a.timestamp >= p.start
+        SELECT a.*, s.held FROM a
+        ASOF LEFT JOIN seg s ON a.person = s.person AND a.timestamp >= s.t
     )
     SELECT held.silo, ps.hybrid_type,
         CASE WHEN held.person IS NULL THEN 'unknown_id'
              WHEN held.timestamp IS NULL THEN 'missing_time'
-             WHEN coalesce(is_c, false) OR coalesce(is_w, false) OR coalesce(is_p, false)
-                THEN 'ok'
+             WHEN coalesce(held.held, false) THEN 'ok'
              ELSE 'outside_episodes' END AS attribution,
         held.instrument = 'nps' AS is_nps,
         CASE WHEN held.instrument <> 'nps' THEN NULL WHEN held.score >= 9 THEN 'promoter'
@@ -548,7 +551,13 @@ def timed_process(argv: list[str], *, env: dict[str, str] | None = None) -> dict
 
 
 def _env() -> dict[str, str]:
-    return dict(os.environ, OPENBLAS_NUM_THREADS=os.environ.get("OPENBLAS_NUM_THREADS", "1"))
+    # Spark's Python workers must run this interpreter (the one with hxmetrics installed).
+    return dict(
+        os.environ,
+        OPENBLAS_NUM_THREADS=os.environ.get("OPENBLAS_NUM_THREADS", "1"),
+        PYSPARK_PYTHON=sys.executable,
+        PYSPARK_DRIVER_PYTHON=sys.executable,
+    )
 
 
 def run_job_cli(folder: Path, engine: str) -> dict[str, Any]:
