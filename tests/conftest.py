@@ -5,6 +5,7 @@ Other engine fixtures live next to the tests that use them.
 
 import os
 import shutil
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -39,6 +40,10 @@ def spark() -> Iterator[Any]:
     if shutil.which("java") is None:
         pytest.skip("Spark needs Java")
     from pyspark.sql import SparkSession
+
+    # Spark's Python workers (pandas UDFs of the engine path) run this interpreter, the
+    # one with hxmetrics and pandas, not the first python3 on PATH. A caller's setting wins.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
 
     del pyspark
     session = (
