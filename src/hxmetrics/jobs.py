@@ -1270,8 +1270,7 @@ def _attribute_pandas(
             c for c, dtype in attributed.dtypes.items() if isinstance(dtype, pd.CategoricalDtype)
         ]
         attributed = attributed.astype(dict.fromkeys(categorical, "str"))
-        status = attributed["attribution"].value_counts().to_dict()
-        attribution[table] = {str(k): int(status[k]) for k in sorted(status, key=str)}
+        attribution[table] = _status_counts(attributed["attribution"].value_counts().to_dict())
         tables[table] = attributed
         logger.debug("attributed %s: %s", table, attribution[table])
     return linkage
@@ -1307,10 +1306,20 @@ def _attribute_on_engine(
         attributed = session.keep(
             attribute_lazy(tables[table], resolution, time=_time_column(table)), table
         )
-        status = attribution_counts(attributed)
-        attribution[table] = {str(k): int(status[k]) for k in sorted(status, key=str)}
+        attribution[table] = _status_counts(attribution_counts(attributed))
         tables[table] = attributed
         logger.debug("attributed %s: %s", table, attribution[table])
+
+
+def _status_counts(counts: Mapping[Any, Any]) -> dict[str, int]:
+    """Every attribution status with its count (0 included), in the statuses' order:
+    the same manifest entry on every engine."""
+    from hxmetrics.stakeholders.attribution import STATUSES
+
+    out = {status: int(counts.get(status, 0)) for status in STATUSES}
+    for key in sorted(set(map(str, counts)) - set(STATUSES)):
+        out[key] = int(counts[key])
+    return out
 
 
 def _run_measures(
