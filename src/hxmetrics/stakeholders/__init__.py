@@ -8,8 +8,15 @@ translate either spelling. Identity resolution is exact (shared keys, union-find
 default) or probabilistic (``method="probabilistic"``: a Fellegi-Sunter
 :class:`LinkageModel` on names, dates of birth and addresses, through splink, the
 ``[linkage]`` extra); both give one :class:`Resolution`.
+
+On Polars, DuckDB and Spark the exact path runs where the data live:
+:func:`resolve_exact_lazy` (an :class:`EngineResolution`: crosswalk, conflict report and
+role episodes, the pandas path's values) and :func:`attribute_lazy` (the columns and
+statuses of :meth:`StakeholderRegistry.attribute`), with :func:`attribution_counts`.
 """
 
+from hxmetrics.stakeholders._engine_attribution import attribute_lazy, attribution_counts
+from hxmetrics.stakeholders._engine_identity import EngineResolution, resolve_exact_lazy
 from hxmetrics.stakeholders.attribution import (
     ATTRIBUTION_COLUMNS,
     STATUSES,
@@ -73,12 +80,15 @@ __all__ = [
     "SILO_OF_ROLE",
     "STATUSES",
     "AttributionIndex",
+    "EngineResolution",
     "HybridRule",
     "LinkageModel",
     "Resolution",
     "SiloView",
     "StakeholderRegistry",
     "attribute",
+    "attribute_lazy",
+    "attribution_counts",
     "attribution_summary",
     "classify_hybrids",
     "default_settings",
@@ -91,6 +101,7 @@ __all__ = [
     "plot_overlap",
     "pseudonymise",
     "resolution_scores",
+    "resolve_exact_lazy",
     "resolve_identities",
     "role_episodes",
     "role_of",
