@@ -517,7 +517,7 @@ def test_what_an_engine_cannot_do_is_refused(root: Path) -> None:
 
 @pytest.mark.spark
 @pytest.mark.filterwarnings(SPARK_PANDAS_WARNING)
-def test_spark(spark, root, baseline, guard, capsys) -> None:
+def test_spark(spark, root, baseline, runs, guard, capsys) -> None:
     """Spark (local mode), every case in one function (one JVM): the sample job from
     Parquet through the spark-submit entry point, from a catalogue table, and bad input."""
     from hxmetrics import spark_job
@@ -526,29 +526,33 @@ def test_spark(spark, root, baseline, guard, capsys) -> None:
     violations = list(guard.violations)
     conversions = guard.conversions
     _same_outputs(got, baseline)
-    ref = _run(root, "parquet", "pandas")
-    assert _without_engine(got.manifest) == _without_engine(ref.manifest)
+    assert _without_engine(got.manifest) == _without_engine(runs("parquet", "pandas").manifest)
     assert got.manifest["engine"] == "spark"
     # The session's time zone is restored after the run.
     assert spark.conf.get("spark.sql.session.timeZone") == "UTC"
 
-    # A catalogue table (a temporary view stands for one: spark.table reads both).
-    spark.read.parquet(
-        *[str(p) for p in sorted((root / "data").glob("responses-*.parquet"))]
-    ).createOrReplaceTempView("hx_responses")
-    job = root / "job-catalogue.toml"
-    job.write_text(
-        (root / "job-parquet.toml")
-        .read_text()
-        .replace('"data/responses-*.parquet"', '"spark:hx_responses"')
+    # A catalogue table (a temporary view stands for one: spark.table reads both), in a
+    # small job (no second full Spark run): the same output as the file on pandas.
+    files = sorted((root / "data").glob("responses-*.parquet"))
+    spark.read.parquet(*map(str, files)).createOrReplaceTempView("hx_responses")
+    small = (
+        '[inputs]\nresponses = "{}"\n[output]\ndir = "out"\n[[measure]]\nname = "nps"\n'
+        'function = "nps"\ntable = "responses"\nwhere = {{ instrument = "nps" }}\n'
+        'score = "score"\nby = "silo"\n'
     )
-    got = _run(root, "catalogue", "spark", call=lambda _: spark_job.main([str(job)]))
-    _same_outputs(got, baseline)
-    entry = got.manifest["inputs"]["responses"]
+    job = root / "job-catalogue.toml"
+    job.write_text(small.format("data/responses-*.parquet"))
+    assert main(["compute", "--job", str(job), "--engine", "pandas"]) == 0
+    expected = pd.read_parquet(root / "out" / "nps.parquet")
+    rows = json.loads((root / "out" / "manifest.json").read_text())["inputs"]["responses"]["rows"]
+    job.write_text(small.format("spark:hx_responses"))
+    assert spark_job.main([str(job)]) == 0
+    pd.testing.assert_frame_equal(pd.read_parquet(root / "out" / "nps.parquet"), expected)
+    entry = json.loads((root / "out" / "manifest.json").read_text())["inputs"]["responses"]
     assert entry["path"] == "spark:hx_responses"
     assert entry["sha256"] is None
     assert "database table" in entry["sha256_note"]
-    assert entry["rows"] == baseline.manifest["inputs"]["responses"]["rows"]
+    assert entry["rows"] == rows
 
     # Bad input: the same error and exit code as pandas.
     capsys.readouterr()
