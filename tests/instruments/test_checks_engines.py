@@ -284,3 +284,24 @@ def test_spark_checks_like_pandas(spark: Any, tmp_path: Path) -> None:
     got = _warning_texts(lambda: check_responses_lazy(spark.createDataFrame(answers), cat))
     assert len(want) == 1
     assert got == want
+
+
+@pytest.mark.parametrize("engine", ["polars", "duckdb"])
+def test_answers_without_their_response_give_the_pandas_error(engine: str) -> None:
+    cat = load_bank("zero_distance")
+    answers = _clean().astype({"response_id": object})
+    answers.loc[[7, 300, 301, 2000], "response_id"] = None  # 2000: a later subscale
+    with pytest.raises(InputTableError) as want:
+        check_responses(answers, cat)
+    native = pl.from_pandas(answers).lazy() if engine == "polars" else duckdb.from_df(answers)
+    with pytest.raises(InputTableError) as got:
+        check_responses_lazy(native, cat)
+    assert "empty at 3 answer row(s)" in str(want.value)
+    assert str(got.value) == str(want.value)
+    pd.testing.assert_frame_equal(got.value.failure_cases, want.value.failure_cases)
+    # without the column, keying_check's own message
+    with pytest.raises(InputTableError) as want:
+        check_responses(answers.drop(columns="response_id"), cat)
+    with pytest.raises(InputTableError) as got:
+        check_responses_lazy(pl.from_pandas(answers.drop(columns="response_id")).lazy(), cat)
+    assert str(got.value) == str(want.value)

@@ -464,6 +464,14 @@ def check_responses_lazy(
         *[checks[k].fill_null(value=False) for k in _ORDER if k in checks], ignore_nulls=True
     )
     aggs.append(any_bad.cast(nw.Int64).sum().alias("__hx_any"))
+    if keying and "response_id" in schema:
+        aggs.append(
+            (_in_scope() & nw.col("response_id").is_null())
+            .fill_null(value=False)
+            .cast(nw.Int64)
+            .sum()
+            .alias("__hx_no_rid")
+        )
     row = joined.select(aggs).collect().rows(named=True)[0]
     counts = {k: int(v or 0) for k, v in row.items()}
     if counts.get("bad_role"):
@@ -472,6 +480,12 @@ def check_responses_lazy(
     if failed:
         _raise_failures(native, engine, ref, role_col, checks, failed, counts, table)
     if keying:
+        # keying_check's own checks, in its order: the column, then empty responses
+        check_columns(
+            list(schema.names()), ["response_id", "instrument", "item", "score"], table=table
+        )
+        if counts["__hx_no_rid"]:
+            _raise_no_response(native, engine, ref, role_col, cat)
         found = _keying_lazy(joined, cat, min_n=min_n, confidence=confidence)
         _warn_keying(table, found, stacklevel=3)
 
@@ -646,6 +660,55 @@ def _raise_bad_role(
     )
 
 
+def _in_scope() -> Any:
+    """Rows the keying check reads: known items of subscales of at least three items."""
+    import narwhals.stable.v2 as nw
+
+    return ~nw.col(_P + "pos").is_null() & ~nw.col(_P + "sub").is_null()
+
+
+def _raise_no_response(
+    native: Any, engine: str, ref: Any, role_col: str | None, cat: InstrumentCatalogue
+) -> None:
+    """The error ``unit_table`` gives for answers without their response, as the pandas
+    path reaches it: for the first subscale (catalogue order) holding such answers, with
+    the rows' positions among that subscale's answers (error path only)."""
+    import narwhals.stable.v2 as nw
+
+    from hxmetrics._engine_tables import _ROW
+
+    indexed = _indexed(native, engine, ref, role_col)
+    empty = _in_scope() & nw.col("response_id").is_null()
+    held = {
+        (inst, sub): int(n)
+        for inst, sub, n in indexed.filter(empty)
+        .group_by("__hx_inst", _P + "sub")
+        .agg(nw.len().alias("n"))
+        .collect()
+        .rows()
+    }
+    inst, sub = next(
+        (i, s)
+        for i in cat.instruments
+        for s, items in cat.subscales(i).items()
+        if len(items) >= 3 and (i, s) in held
+    )
+    in_sub = _in_scope() & (nw.col("__hx_inst") == inst) & (nw.col(_P + "sub") == sub)
+    rows = [int(r[0]) for r in _examples(indexed, in_sub & nw.col("response_id").is_null(), [])]
+    before = indexed.filter(in_sub).select(
+        *[(nw.col(_ROW) < r).cast(nw.Int64).sum().alias(f"p{k}") for k, r in enumerate(rows)]
+    )
+    where = [int(v) for v in before.collect().rows()[0]]
+    raise InputTableError(
+        f"responses: column 'response_id' is empty at {held[(inst, sub)]} answer row(s), "
+        f"e.g. row(s) {where}; every answer needs its respondent. Fill or drop them.",
+        table="responses",
+        failure_cases=pd.DataFrame(
+            {"column": "response_id", "check": "not_null", "failure_case": None, "index": where}
+        ),
+    )
+
+
 def _raise_failures(
     native: Any,
     engine: str,
@@ -702,7 +765,7 @@ def _keying_lazy(
     z = z_critical(confidence)
     s, lo, hi = nw.col("__hx_score"), nw.col(_P + "lo"), nw.col(_P + "hi")
     keyed = nw.when(nw.col(_P + "rev")).then(lo + hi - s).otherwise(s)
-    scope = joined.filter(~nw.col(_P + "pos").is_null() & ~nw.col(_P + "sub").is_null())
+    scope = joined.filter(_in_scope())
     keys = ["__hx_inst", _P + "sub", "response_id"]
     units = (
         scope.with_columns(keyed.alias("__hx_x"))
