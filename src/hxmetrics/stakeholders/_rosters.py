@@ -9,9 +9,10 @@ through :func:`row_error`, which masks identifier values.
 
 from __future__ import annotations
 
+import functools
 import unicodedata
 from collections.abc import Mapping, Sequence
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -305,36 +306,157 @@ GIVEN_NAME_SHORT_FORMS: dict[str, str] = {
 
 _STREET_PATTERN = r"\b(" + "|".join(_STREET_TYPES) + r")\b"
 
+# Python's ``re`` (what pandas uses for these patterns) reads ``\w``, ``\s`` and ``\b``
+# as Unicode; on ASCII text they are these explicit classes, which pyarrow's RE2
+# evaluates in C++ without a Python call per value (``\s``: the ASCII characters
+# whose ``str.isspace()`` is true, including the separators 0x1c-0x1f).
+_ASCII_SPACE = r"[\t\n\x0b\x0c\r\x1c-\x1f ]"
+_ASCII_DROP = {
+    r"[^\w\s]": r"[^0-9A-Za-z_\t\n\x0b\x0c\r\x1c-\x1f ]",
+    r"[^\w]": r"[^0-9A-Za-z_]",
+}
+# One pass of lookups equals the regex's one pass only if no replacement is itself
+# replaced again; the tables keep it so (checked here, not assumed).
+assert not set(_STREET_TYPES.values()) & set(_STREET_TYPES)
+assert not set(GIVEN_NAME_SHORT_FORMS.values()) & set(GIVEN_NAME_SHORT_FORMS)
 
-def _clean_text(values: pd.Series, *, column: str, silo: str, keep: str) -> pd.Series:
-    """Lower-case text without accents, punctuation or repeated blanks; ``""`` -> missing."""
-    present = values.notna()
-    text_like = values[present].map(lambda v: isinstance(v, str))
-    if column != "postcode" and not bool(text_like.all()):
-        bad = values[present][~text_like.to_numpy()]
-        raise row_error(silo, column, "text", bad, f"{column} must be text or missing.")
-    text = _as_text(values).where(present)
 
-    def fold(v: object) -> object:
-        if not isinstance(v, str):
-            return v
-        decomposed = unicodedata.normalize("NFKD", v)
-        return "".join(c for c in decomposed if not unicodedata.combining(c))
+@functools.cache
+def _arrow() -> Any:
+    """pyarrow and its lookup tables, or None without pyarrow (an optional dependency).
 
-    text = text.astype("str")
-    # Accents: only the few non-ASCII values go through Python.
+    Without pyarrow the distinct values are cleaned with Python's ``re`` as before:
+    the same values, only slower.
+    """
+    try:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+    except ImportError:  # pragma: no cover - pyarrow comes with every extra and test env
+        return None
+
+    def table(values: Any) -> Any:
+        return pa.array(list(values), type=pa.large_string())
+
+    return (
+        pa,
+        pc,
+        {
+            "given_name": (table(GIVEN_NAME_SHORT_FORMS), table(GIVEN_NAME_SHORT_FORMS.values())),
+            "address": (table(_STREET_TYPES), table(_STREET_TYPES.values())),
+        },
+    )
+
+
+def _fold(v: object) -> object:
+    """``v`` without accents (NFKD, combining marks dropped); non-text unchanged."""
+    if not isinstance(v, str):
+        return v
+    decomposed = unicodedata.normalize("NFKD", v)
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def _clean_python(text: pd.Series, keep: str) -> pd.Series:
+    """Accents folded, lower case, ``keep`` and repeated blanks to one blank, stripped.
+
+    pandas runs these patterns through Python's ``re`` value by value: used for the
+    few distinct values that are not ASCII (and for a ``keep`` pattern without an
+    ASCII equivalent in :data:`_ASCII_DROP`).
+    """
     accented = ~text.str.isascii().fillna(True).astype(bool)
     if bool(accented.any()):
-        text = text.where(~accented, text[accented].map(fold))
+        text = text.where(~accented, text[accented].map(_fold))
     text = text.str.lower().str.replace(keep, " ", regex=True)
-    text = text.str.replace(r"\s+", " ", regex=True).str.strip()
+    return text.str.replace(r"\s+", " ", regex=True).str.strip()
+
+
+def _clean_ascii(text: Any, drop: str) -> Any:
+    """:func:`_clean_python` for ASCII values, in pyarrow (the same result on ASCII)."""
+    _, pc, _ = _arrow()
+    text = pc.utf8_lower(text)
+    text = pc.replace_substring_regex(text, pattern=drop, replacement=" ")
+    text = pc.replace_substring_regex(text, pattern=_ASCII_SPACE + "+", replacement=" ")
+    # After the blanks became one " ", str.strip() removes exactly the outer " ".
+    return pc.utf8_trim(text, characters=" ")
+
+
+def _lookup(text: Any, column: str) -> Any:
+    """Each value found in the column's table replaced by its entry; others kept."""
+    _, pc, tables = _arrow()
+    keys, values = tables[column]
+    at = pc.index_in(text, value_set=keys)
+    return pc.if_else(pc.is_valid(at), pc.take(values, at), text)
+
+
+def _street_words(text: Any) -> Any:
+    """Street types replaced word by word (``\\b(road|...)\\b`` with the table's lookup).
+
+    The text holds word characters separated by single blanks (the cleaning left
+    nothing else), so the regex's matches are exactly the blank-separated words equal
+    to a street type: split, look each word up, join.
+    """
+    pa, pc, _ = _arrow()
+    words = pc.split_pattern(text, pattern=" ")
+    if isinstance(words, pa.ChunkedArray):
+        words = words.combine_chunks()
+    flat = _lookup(words.values.cast(pa.large_string()), "address")
+    rebuilt = pa.LargeListArray.from_arrays(
+        pa.array(words.offsets, type=pa.int64()), flat, mask=words.is_null()
+    )
+    return pc.binary_join(rebuilt, pa.scalar(" ", type=pa.large_string()))
+
+
+def _clean_distinct(uniques: pd.Series, *, column: str, keep: str) -> pd.Series:
+    """The cleaned text of each distinct value (no missing values in ``uniques``)."""
+    arrow = _arrow()
+    # The pyarrow path needs an ASCII equivalent of ``keep``, and the word lookup of
+    # street types needs text of word characters and single blanks, which these give.
+    drop = _ASCII_DROP.get(keep) if arrow is not None else None
+    if drop is None:
+        out = _clean_python(uniques, keep)
+        if column == "postcode":
+            out = out.str.replace(" ", "", regex=False).str.upper()
+        elif column == "given_name":
+            out = out.replace(GIVEN_NAME_SHORT_FORMS)
+        elif column == "address":
+            out = out.str.replace(_STREET_PATTERN, lambda m: _STREET_TYPES[m.group(1)], regex=True)
+        return out.where(out.str.len() > 0)
+    pa = arrow[0]
+    ascii_ = uniques.str.isascii().astype(bool).to_numpy(copy=True)
+    out = pd.Series(pd.NA, index=uniques.index, dtype="str")
+    if ascii_.any():
+        arr = pa.array(uniques[ascii_].to_numpy(dtype=object), type=pa.large_string())
+        out[ascii_] = _clean_ascii(arr, drop).to_numpy(zero_copy_only=False)
+    if not ascii_.all():
+        out[~ascii_] = _clean_python(uniques[~ascii_], keep).to_numpy(dtype=object)
     if column == "postcode":
-        text = text.str.replace(" ", "", regex=False).str.upper()
-    elif column == "given_name":
-        text = text.replace(GIVEN_NAME_SHORT_FORMS)
-    elif column == "address":
-        text = text.str.replace(_STREET_PATTERN, lambda m: _STREET_TYPES[m.group(1)], regex=True)
-    return text.where(text.str.len() > 0)
+        out = out.str.replace(" ", "", regex=False).str.upper()
+    elif column in ("given_name", "address"):
+        arr = pa.array(out.to_numpy(dtype=object), type=pa.large_string())
+        arr = _lookup(arr, column) if column == "given_name" else _street_words(arr)
+        out = pd.Series(arr.to_numpy(zero_copy_only=False), index=uniques.index, dtype="str")
+    return out.where(out.str.len() > 0)
+
+
+def _clean_text(values: pd.Series, *, column: str, silo: str, keep: str) -> pd.Series:
+    """Lower-case text without accents, punctuation or repeated blanks; ``""`` -> missing.
+
+    Each distinct value is cleaned once (names and addresses repeat across records)
+    and the results are taken back by position; ASCII values are cleaned in pyarrow,
+    the rest with Python's ``re`` as before: the same values either way.
+    """
+    present = values.notna()
+    if column != "postcode" and pd.api.types.infer_dtype(values[present], skipna=True) not in (
+        "string",
+        "empty",
+    ):
+        text_like = values[present].map(lambda v: isinstance(v, str))
+        bad = values[present][~text_like.to_numpy()]
+        raise row_error(silo, column, "text", bad, f"{column} must be text or missing.")
+    text = _as_text(values).where(present).astype("str")
+    codes, uniques = pd.factorize(text)
+    cleaned = _clean_distinct(pd.Series(uniques, dtype="str"), column=column, keep=keep)
+    taken = cleaned.array.take(codes, allow_fill=True)
+    return pd.Series(taken, index=values.index, dtype="str")
 
 
 def _clean_date(values: pd.Series, *, silo: str) -> pd.Series:
