@@ -103,19 +103,20 @@ def validate_lazy(
             f"LazyFrame or DataFrame, a DuckDB relation or a Spark DataFrame; got "
             f"{type(frame).__module__}.{type(frame).__name__}."
         )
-    if instruments is not None:
-        # check_responses compares answers with the catalogue row by row and fits
-        # correlations for its keying warning: written for pandas only, and never
-        # silently skipped.
+    if instruments is not None and table != "responses":
         raise ParameterError(
-            f"validate_lazy(table={table!r}, instruments=...): the instrument catalogue "
-            f"check runs on pandas only, not on {engine}; validate the answers with "
-            "tables.validate(..., instruments=...) on pandas, or leave instruments out."
+            f"instruments= checks answers: it applies to table 'responses', not {table!r}."
         )
     checked = _checked_parents(table, parents, engine)
     eager = engine == "polars" and not _is_lazy_polars(frame)
     native = frame.lazy() if eager else frame
     out = _Validation(native, table=table, engine=engine, parents=checked).run()
+    if instruments is not None:
+        # The answers against the catalogue, on the engine, after the contract's
+        # coercion (tables.validate runs check_responses at the same point).
+        from hxmetrics.instruments._checks import check_responses_lazy
+
+        check_responses_lazy(out, instruments, table=table)
     return out.collect() if eager else out
 
 

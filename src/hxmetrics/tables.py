@@ -843,8 +843,9 @@ def validate_lazy(
         for ``responses`` is pandas only (a :class:`~hxmetrics.errors.ParameterError`
         elsewhere, never skipped).
     instruments : InstrumentCatalogue, optional
-        pandas only (see :func:`validate`); on another engine it raises
-        :class:`~hxmetrics.errors.ParameterError` rather than skip the check.
+        As in :func:`validate`, checked on the engine
+        (:func:`hxmetrics.instruments.check_responses_lazy`): the same message;
+        ``failure_cases`` holds the first five rows of each check.
 
     Returns
     -------
@@ -864,7 +865,7 @@ def validate_lazy(
         ``teams`` is also checked across rows on the engine, with the errors of
         :func:`hxmetrics.measures.ledger.check_teams`.
     ParameterError
-        For what an engine cannot check: ``instruments=`` off pandas, timestamps
+        For what an engine cannot check: timestamps
         finer than a microsecond on DuckDB and Spark (their timestamps hold
         microseconds), numbers only Python reads, invitations as a parent.
 

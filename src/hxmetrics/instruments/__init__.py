@@ -3,7 +3,8 @@
 * :class:`InstrumentCatalogue` (:class:`Item`): the questions, from TOML, CSV, a frame
   or code; :func:`check_responses` checks answers against it (an answer off its item's
   scale, an answer to an item not in the catalogue, a role not asked) and warns about an
-  item that looks scored the wrong way round.
+  item that looks scored the wrong way round; :func:`check_responses_lazy` does the
+  same where the answers live (Polars, DuckDB, Spark).
 * :func:`load_bank`: the built-in banks shipped with the package: ``"core"`` (the
   instruments of the simulator and the sample), ``"zero_distance"`` (the six practices,
   with worker, customer and partner variants of each item) and ``"customer_centricity"``
@@ -20,7 +21,12 @@
 
 from hxmetrics.instruments._banks import BANKS, load_bank
 from hxmetrics.instruments._catalogue import CATALOGUE_COLUMNS, InstrumentCatalogue, Item
-from hxmetrics.instruments._checks import check_responses, keying_check, response_failures
+from hxmetrics.instruments._checks import (
+    check_responses,
+    check_responses_lazy,
+    keying_check,
+    response_failures,
+)
 from hxmetrics.instruments._gap import ZeroDistanceGap, zero_distance_gap
 from hxmetrics.instruments._scale import scale_for
 from hxmetrics.instruments._scoring import InstrumentScores, score_instrument
@@ -33,6 +39,7 @@ __all__ = [
     "Item",
     "ZeroDistanceGap",
     "check_responses",
+    "check_responses_lazy",
     "keying_check",
     "load_bank",
     "response_failures",
