@@ -139,6 +139,7 @@ HOSTILE = [
     "Broadway",
     "streets street_ street1 1street",
     "12\tMill\nRoad\x0bEnd\x1cx\x1fy\x85z\u00a0w\u2003v",
+    "a\x1cb\x1d c\x1e\x1fd \x0bRoad\x0c",
     "Flat 3, 12-14 High Street, Old Town",
     "sq.square,Square;SQUARE",
     "Bob",
