@@ -501,3 +501,29 @@ def test_file_names_are_not_patterns(tmp_path: Path, engine: str) -> None:
     native = _scan.scan(spec, engine, connection=duckdb.connect())
     got = nw.from_native(native).lazy().select("x").collect()["x"].to_list()
     assert sorted(got) == ["1", "2", "3"]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a typed (Parquet) timestamp outside datetime64[ns]'s range (year 2300): pandas "
+    "gives InputTableError datetime_in_bounds, Polars a raw InvalidOperationError from the "
+    "cast to ns (its message quoting values), DuckDB accepts it; fix in "
+    "src/hxmetrics/_engine_tables.py (the typed Datetime/Date branch of the coercion: the "
+    "same _IN_BOUNDS check as for text) by the validation helper",
+)
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_typed_timestamp_out_of_bounds_is_the_same_error(tmp_path: Path, engine: str) -> None:
+    responses = read_table(SAMPLE / "responses.csv").iloc[:50].copy()
+    stamps = pd.to_datetime(responses["timestamp"]).astype("datetime64[s]")
+    stamps.iloc[6] = pd.Timestamp("2300-01-01")
+    responses["timestamp"] = stamps
+    file = tmp_path / "responses.parquet"
+    responses.to_parquet(file, index=False)
+    with pytest.raises(InputTableError) as expected:
+        validate(pd.read_parquet(file), table="responses")
+    native = (
+        pl.scan_parquet(file) if engine == "polars" else duckdb.connect().read_parquet(str(file))
+    )
+    with pytest.raises(InputTableError) as got:
+        nw.from_native(validate_lazy(native, table="responses")).lazy().collect()
+    assert str(got.value) == str(expected.value)
