@@ -259,6 +259,35 @@ def test_simulated_rosters_give_the_old_identity_frame():
         assert not new["address"].str.contains(r"\b(?:road|street|avenue)\b", regex=True).any()
 
 
+def test_identity_frame_with_absent_and_empty_columns_gives_the_old_frame():
+    n = len(HOSTILE)
+    rosters = check_rosters(
+        {
+            "workers": pd.DataFrame(
+                {
+                    "worker_id": [f"w{i % 7}" for i in range(n)],
+                    "given_name": HOSTILE,
+                    "family_name": HOSTILE[::-1],
+                    "date_of_birth": (["1980-01-02", None] * n)[:n],
+                    "address": HOSTILE,
+                    "postcode": HOSTILE[::-1],
+                }
+            ),
+            "customers": pd.DataFrame(
+                {
+                    "customer_id": ["c1", "c2", "c1"],
+                    "given_name": [None, None, None],
+                    "postcode": ["", " ", "AB1 2CD"],
+                }
+            ),
+        }
+    )
+    rec = _collect(rosters, (), None, None, 7)
+    for columns in (IDENTITY_COLUMNS, ["given_name"], ["address", "postcode"], []):
+        new = identity_frame(rosters, rec, columns)
+        pd.testing.assert_frame_equal(new, _old_identity_frame(rosters, rec, columns))
+
+
 def test_each_distinct_value_is_cleaned_once_and_only_non_ascii_in_python(monkeypatch):
     # The speed rests on this (the old code ran Python's re on each of the million
     # values: 2.7 CPU s here, 0.1 s now): a structural check, not a timing.

@@ -421,19 +421,24 @@ def _clean_distinct(uniques: pd.Series, *, column: str, keep: str) -> pd.Series:
             out = out.str.replace(_STREET_PATTERN, lambda m: _STREET_TYPES[m.group(1)], regex=True)
         return out.where(out.str.len() > 0)
     pa = arrow[0]
-    ascii_ = uniques.str.isascii().astype(bool).to_numpy(copy=True)
-    out = pd.Series(pd.NA, index=uniques.index, dtype="str")
-    if ascii_.any():
-        arr = pa.array(uniques[ascii_].to_numpy(dtype=object), type=pa.large_string())
-        out[ascii_] = _clean_ascii(arr, drop).to_numpy(zero_copy_only=False)
-    if not ascii_.all():
-        out[~ascii_] = _clean_python(uniques[~ascii_], keep).to_numpy(dtype=object)
+    text = pa.array(uniques).cast(pa.large_string())
+    ascii_ = uniques.str.isascii().astype(bool).to_numpy()
+    if ascii_.all():
+        cleaned = _clean_ascii(text, drop)
+    else:
+        # ASCII values in pyarrow, the others in Python; put back in their places.
+        rest = _clean_python(uniques[~ascii_], keep)
+        parts = [_clean_ascii(text.filter(pa.array(ascii_)), drop), pa.array(rest)]
+        places = np.concatenate([np.flatnonzero(ascii_), np.flatnonzero(~ascii_)])
+        cleaned = pa.concat_arrays([part.cast(pa.large_string()) for part in parts])
+        cleaned = cleaned.take(pa.array(np.argsort(places, kind="stable")))
+    if column == "given_name":
+        cleaned = _lookup(cleaned, column)
+    elif column == "address":
+        cleaned = _street_words(cleaned)
+    out = cleaned.to_pandas().set_axis(uniques.index)
     if column == "postcode":
         out = out.str.replace(" ", "", regex=False).str.upper()
-    elif column in ("given_name", "address"):
-        arr = pa.array(out.to_numpy(dtype=object), type=pa.large_string())
-        arr = _lookup(arr, column) if column == "given_name" else _street_words(arr)
-        out = pd.Series(arr.to_numpy(zero_copy_only=False), index=uniques.index, dtype="str")
     return out.where(out.str.len() > 0)
 
 
@@ -507,7 +512,5 @@ def identity_frame(
         values = pd.concat(parts[c], ignore_index=True) if parts[c] else pd.Series(dtype="str")
         frame = pd.DataFrame({"node": rec.row_node, "value": values.astype("str")})
         firsts = frame.dropna(subset=["value"]).groupby("node", sort=True)["value"].first()
-        col = pd.Series(pd.NA, index=range(n_nodes), dtype="str")
-        col[firsts.index.to_numpy()] = firsts.to_numpy()
-        out[c] = col
+        out[c] = firsts.astype("str").reindex(out.index)
     return out
