@@ -10,10 +10,12 @@ no operation for it, said where):
 
 1. **Hybrid type per person**, from the episodes, by the rules of
    :mod:`~hxmetrics.stakeholders.hybrids` (default :data:`HYBRID_RULES`, or
-   ``rules=``), in two group-bys by person: one over the pairs of the person's
-   episodes (a self-join on ``person_id``: ``concurrent`` and ``sequential``
-   rules), one over the episodes (``engagement`` and ``first_after`` rules); the
-   first true rule in order names the person, else ``"none"``.
+   ``rules=``), in two group-bys by person: one over the episodes (``engagement``,
+   ``first_after`` and ``sequential`` rules, as aggregates), one over the pairs of
+   the person's episodes of the rules' roles (a self-join on ``person_id``:
+   ``concurrent`` rules only); the first true rule in order names the person, else
+   ``"none"``. A ``sequential`` rule of one role (a boomerang) counts the role's
+   episodes, which is exact for merged episodes only (see below).
 2. **Role segments**: every start and end of a person's episodes is a boundary; at
    each boundary one group-by over (person, boundary) records which roles the person
    holds from there on, and with which engagement. Between two boundaries nothing
@@ -53,7 +55,8 @@ Any object with two attributes, native lazy frames of the exhaust's engine:
     ignored. Merged means: overlapping or duplicated episodes of one person and role
     are one episode (:func:`~hxmetrics.stakeholders.merge_episodes`), so a person
     holds at most one episode per role at any time. This is not checked here
-    (a check is a self-join of the episodes): unmerged episodes give wrong roles.
+    (a check is a self-join of the episodes): unmerged episodes give wrong roles
+    (and may give wrong boomerangs).
 
 Differences from the pandas output (documented, tested)
 -------------------------------------------------------
@@ -349,17 +352,29 @@ def _hybrid_types(eps: nw.LazyFrame[Any], rules: tuple[HybridRule, ...]) -> nw.L
     """``_P``, ``hybrid_type``: the first rule (in order) true of each person with episodes.
 
     The rules of :func:`~hxmetrics.stakeholders.classify_hybrids`, on the engine, in
-    two group-bys: one over the pairs of a person's episodes (one self-join on the
-    person: ``concurrent`` and ``sequential`` rules), one over the episodes
-    (``engagement`` and ``first_after`` rules). Each rule is an indicator column
-    first, then a max per person (as the measures aggregate).
+    one group-by over the episodes and, for ``concurrent`` rules only, one over the
+    pairs of a person's episodes (a self-join on the person, each side restricted to
+    the rules' roles). Each rule is an indicator (or a min/max/count) per episode
+    first, then an aggregate per person (as the measures aggregate):
+
+    * ``engagement``: max of "role ``first`` with one of the engagements";
+    * ``first_after``: the earliest start of each of the two roles;
+    * ``sequential`` with two roles: some ended ``first`` episode ends on or before
+      some ``second`` episode starts, i.e. the latest ``second`` start is on/after
+      the earliest ``first`` end (no pair needed: the two episodes differ);
+    * ``sequential`` of one role (a boomerang): two or more episodes of the role.
+      Merged episodes of one role never overlap (``a.start < b.end`` and
+      ``b.start < a.end`` fails), so of any two one starts on or after the other,
+      ended one ends: the pair exists exactly when there are two episodes;
+    * ``concurrent``: max over the pairs of "the two overlap" (different episodes).
     """
-    pair_rules = [(i, r) for i, r in enumerate(rules) if r.kind in ("concurrent", "sequential")]
+    pair_rules = [(i, r) for i, r in enumerate(rules) if r.kind == "concurrent"]
     flag = {i: f"__hx_rule_{i}" for i in range(len(rules))}
     per_episode: list[nw.Expr] = []
     aggs: list[nw.Expr] = []
     for i, rule in enumerate(rules):
         first = nw.col("role") == rule.first
+        second = nw.col("role") == str(rule.second)
         if rule.kind == "engagement":
             # "full_time+gig" counts as both parts: match whole parts between "+".
             padded = nw.concat_str([nw.lit("+"), nw.col("engagement"), nw.lit("+")])
@@ -370,21 +385,30 @@ def _hybrid_types(eps: nw.LazyFrame[Any], rules: tuple[HybridRule, ...]) -> nw.L
             per_episode.append((first & hit).cast(nw.Int8).alias(flag[i]))
             aggs.append(nw.col(flag[i]).max())
         elif rule.kind == "first_after":
-            second = nw.col("role") == str(rule.second)
             per_episode.append(nw.when(first).then(nw.col("start")).alias(f"{flag[i]}_a"))
             per_episode.append(nw.when(second).then(nw.col("start")).alias(f"{flag[i]}_b"))
             aggs.extend([nw.col(f"{flag[i]}_a").min(), nw.col(f"{flag[i]}_b").min()])
+        elif rule.kind == "sequential" and rule.first == rule.second:
+            per_episode.append(first.cast(nw.Int32).alias(flag[i]))
+            aggs.append(nw.col(flag[i]).sum())
+        elif rule.kind == "sequential":
+            ended = first & ~nw.col("end").is_null()
+            per_episode.append(nw.when(ended).then(nw.col("end")).alias(f"{flag[i]}_a"))
+            per_episode.append(nw.when(second).then(nw.col("start")).alias(f"{flag[i]}_b"))
+            aggs.extend([nw.col(f"{flag[i]}_a").min(), nw.col(f"{flag[i]}_b").max()])
     by_person = eps.with_columns(*per_episode).group_by(_P).agg(*aggs) if aggs else None
     if by_person is None:
         by_person = eps.select(_P).unique()
     if pair_rules:
-        a = eps.select(
+        firsts = sorted({r.first for _, r in pair_rules})
+        seconds = sorted({str(r.second) for _, r in pair_rules})
+        a = eps.filter(nw.col("role").is_in(firsts)).select(
             _P,
             nw.col("role").alias("role_a"),
             nw.col("start").alias("start_a"),
             nw.col("end").alias("end_a"),
         )
-        b = eps.select(
+        b = eps.filter(nw.col("role").is_in(seconds)).select(
             _P,
             nw.col("role").alias("role_b"),
             nw.col("start").alias("start_b"),
@@ -402,20 +426,12 @@ def _hybrid_types(eps: nw.LazyFrame[Any], rules: tuple[HybridRule, ...]) -> nw.L
         overlap = (nw.col("end_b").is_null() | (nw.col("start_a") < nw.col("end_b"))) & (
             nw.col("end_a").is_null() | (nw.col("start_b") < nw.col("end_a"))
         )
-        # b starts on/after the end of an earlier, ended a.
-        after = ~nw.col("end_a").is_null() & (nw.col("start_b") >= nw.col("end_a"))
-        pair_flags = [
-            (
-                (nw.col("role_a") == r.first)
-                & (nw.col("role_b") == str(r.second))
-                & (overlap if r.kind == "concurrent" else after)
-                & ~same
-            )
-            .fill_null(False)
-            .cast(nw.Int8)
-            .alias(flag[i])
-            for i, r in pair_rules
-        ]
+        pair_flags = []
+        for i, r in pair_rules:
+            hit = (nw.col("role_a") == r.first) & (nw.col("role_b") == str(r.second)) & overlap
+            if r.first == r.second:  # of two roles the episodes differ anyway
+                hit = hit & ~same
+            pair_flags.append(hit.fill_null(False).cast(nw.Int8).alias(flag[i]))
         pairs = (
             a.join(b, on=_P, how="inner")
             .with_columns(*pair_flags)
@@ -428,6 +444,13 @@ def _hybrid_types(eps: nw.LazyFrame[Any], rules: tuple[HybridRule, ...]) -> nw.L
         if rule.kind == "first_after":
             a_min, b_min = nw.col(f"{flag[i]}_a"), nw.col(f"{flag[i]}_b")
             true = (~a_min.is_null() & ~b_min.is_null() & (b_min > a_min)).fill_null(False)
+        elif rule.kind == "sequential" and rule.first == rule.second:
+            true = nw.col(flag[i]).fill_null(0) >= 2
+        elif rule.kind == "sequential":
+            end_min, start_max = nw.col(f"{flag[i]}_a"), nw.col(f"{flag[i]}_b")
+            true = (~end_min.is_null() & ~start_max.is_null() & (start_max >= end_min)).fill_null(
+                False
+            )
         else:
             true = nw.col(flag[i]).fill_null(0) == 1
         label = nw.when(true).then(nw.lit(rule.label)).otherwise(label)
@@ -435,14 +458,18 @@ def _hybrid_types(eps: nw.LazyFrame[Any], rules: tuple[HybridRule, ...]) -> nw.L
 
 
 def _segments(eps: nw.LazyFrame[Any]) -> nw.LazyFrame[Any]:
-    """Per person and boundary: the roles held from that boundary to the next one."""
+    """Per person and boundary: the roles held from that boundary to the next one.
+
+    A boundary repeated (an end that is another episode's start) is joined twice and
+    counted once by the group-by (max): cheaper than a ``unique`` of the boundaries.
+    """
     bounds = nw.concat(
         [
             eps.select(_P, nw.col("start").alias(_B)),
             eps.filter(~nw.col("end").is_null()).select(_P, nw.col("end").alias(_B)),
         ],
         how="vertical",
-    ).unique()
+    )
     at = bounds.join(eps, on=_P, how="inner")
     holds = (nw.col("start") <= nw.col(_B)) & (
         nw.col("end").is_null() | (nw.col(_B) < nw.col("end"))
