@@ -52,9 +52,13 @@ Engine-specific pieces (everything else is narwhals):
 from __future__ import annotations
 
 import hmac
+import shutil
+import tempfile
 import uuid
+import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import narwhals as nw
@@ -132,6 +136,10 @@ class EngineResolution:
     notes: tuple[str, ...] = ()
     engine: str = "pandas"
     steps: tuple[int, ...] = field(default=())
+    #: Polars: the scratch folder of the Parquet files the lazy frames above read
+    #: (removed when the resolution is garbage collected: keep the resolution while
+    #: its frames are read).
+    scratch: Any = field(default=None, repr=False, compare=False)
 
 
 def resolve_exact_lazy(
@@ -255,6 +263,7 @@ def resolve_exact_lazy(
         notes=tuple(notes),
         engine=engine.name,
         steps=tuple(run.steps),
+        scratch=engine.scratch,
     )
 
 
@@ -433,6 +442,15 @@ def _rows(
 # ----------------------------------------------------------------------------- engine
 
 
+class _Scratch:
+    """A private temporary folder, removed with everything in it when this object is
+    garbage collected (or at exit): keep it while frames reading its files are used."""
+
+    def __init__(self) -> None:
+        self.path = Path(tempfile.mkdtemp(prefix="hxmetrics-identity-"))
+        self._finalizer = weakref.finalize(self, shutil.rmtree, self.path, True)
+
+
 class _Engine:
     """The few operations narwhals has no lazy spelling for, per engine."""
 
@@ -444,13 +462,23 @@ class _Engine:
         # DuckDB: an input relation, through which SQL reaches the rosters' connection.
         self._anchor: Any = frame.to_native() if name == "duckdb" else None
         self._tables: dict[int, str] = {}  # id of a materialised DuckDB frame -> its table
+        # Polars: intermediate tables go to Parquet here (streamed, never held whole).
+        self.scratch: _Scratch | None = None
 
     def materialise(self, lf: nw.LazyFrame[Any]) -> nw.LazyFrame[Any]:
         """Compute ``lf`` once and return a lazy frame over the result."""
         native = lf.to_native()
         if self.name == "polars":
-            # Held by Polars (not converted): the next step's plan starts from it.
-            return nw.from_native(native.collect().lazy())
+            # Streamed to Parquet and scanned back (as jobs keep tables): the next
+            # step's plan starts from the file, and no table is held whole in memory.
+            import polars as pl
+
+            if self.scratch is None:
+                self.scratch = _Scratch()
+            self._count += 1
+            path = self.scratch.path / f"t{self._count}.parquet"
+            native.sink_parquet(path)
+            return nw.from_native(pl.scan_parquet(path))
         if self.name == "duckdb":
             self._count += 1
             name = f"{self._prefix}{self._count}"
