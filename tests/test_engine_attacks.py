@@ -402,14 +402,8 @@ def test_the_guard_sees_every_way_to_materialise(monkeypatch: pytest.MonkeyPatch
     assert missed == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="on Polars resolve_exact_lazy collects roster-sized tables into memory "
-    "(_Engine.materialise: LazyFrame.collect of the records, edges and labels, 3568 rows "
-    "for the sample); fix in src/hxmetrics/stakeholders/_engine_identity.py (sink to "
-    "Parquet in a scratch folder and scan it, as jobs._Session.keep does) by the identity "
-    "helper",
-)
+# Found by the review: _Engine.materialise collected the records, edges and labels;
+# it now streams them to Parquet in a scratch folder.
 def test_identity_on_polars_materialises_nothing_roster_sized(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
