@@ -1020,11 +1020,6 @@ def test_partition_by_writes_a_hive_folder(tmp_path):
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="hxmetrics._outputs removes the files its marker lists, not folders: replacing "
-    "a partitioned output needs _remove_owned to remove a listed folder (lead's patch)",
-)
 def test_partition_by_output_is_replaced_by_the_next_run(tmp_path):
     job = small_job(
         tmp_path, (SAMPLE / "responses.csv").as_posix(), output='partition_by = ["silo"]'
@@ -1032,6 +1027,7 @@ def test_partition_by_output_is_replaced_by_the_next_run(tmp_path):
     assert main(["compute", "--job", str(job)]) == 0
     assert main(["compute", "--job", str(job)]) == 0
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".out")] == []
+    assert len(pd.read_parquet(tmp_path / "out" / "nps_by_silo")) == 3
 
 
 def test_partition_by_needs_parquet(tmp_path):
