@@ -499,6 +499,21 @@ def test_bad_input_gives_the_same_error_on_every_engine(root, capsys, fmt) -> No
     assert not (job.parent / "out").exists()
 
 
+def test_the_catalogue_check_runs_on_every_engine(root: Path, capsys) -> None:
+    """[instruments] on the engine: the core bank alone lacks the sample's zero-distance
+    items, and every engine refuses the answers with the pandas message (exit 1)."""
+    text = (root / "job-csv.toml").read_text()
+    job = root / "catalogue.toml"
+    job.write_text(text.replace("[privacy]", '[instruments]\nbanks = ["core"]\n\n[privacy]'))
+    errors = {}
+    for engine in ("pandas", "polars", "duckdb"):
+        assert main(["compute", "--job", str(job), "--engine", engine]) == 1
+        errors[engine] = capsys.readouterr().err
+    assert "item_in_catalogue" in errors["pandas"]
+    assert errors["polars"] == errors["pandas"]
+    assert errors["duckdb"] == errors["pandas"]
+
+
 def test_what_an_engine_cannot_do_is_refused(root: Path) -> None:
     """No silent fallback: combinations an engine cannot run are job-file errors."""
     text = (root / "job-csv.toml").read_text()
@@ -507,11 +522,6 @@ def test_what_an_engine_cannot_do_is_refused(root: Path) -> None:
         "polars": (
             text.replace("[privacy]", '[linkage]\nmethod = "probabilistic"\n\n[privacy]'),
             "runs on engine pandas only",
-        ),
-        # The catalogue check is pandas-only.
-        "duckdb": (
-            text.replace("[privacy]", '[instruments]\nbanks = ["core"]\n\n[privacy]'),
-            "on engine pandas only",
         ),
     }
     for engine, (job_text, message) in cases.items():

@@ -72,6 +72,7 @@ roster id never leaves in an output.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import hashlib
 import importlib.metadata as md
@@ -452,15 +453,6 @@ def load_job(path: str | os.PathLike[str], *, engine: str | None = None) -> Job:
             'job with engine = "pandas", or link with method = "exact" on the engine.'
         )
     banks, catalogue_file = _instruments(raw, base, inputs)
-    if (banks or catalogue_file is not None) and engine != "pandas":
-        # hxmetrics.tables.validate_lazy checks the contract on the engine but not the
-        # answers against a catalogue (hxmetrics.instruments.check_responses is pandas).
-        raise JobError(
-            f"[instruments] checks answers against the item catalogue on engine pandas "
-            f"only; engine {engine} cannot run that check without reading the answers into "
-            "pandas. Run this job on pandas, or check the answers with hxmetrics report "
-            "--instruments before running it on the engine."
-        )
     files = [f for spec in inputs.values() for f in spec.files]
     databases = [s.root for s in inputs.values() if s.kind == "duckdb" and s.root is not None]
     read = [
@@ -1217,15 +1209,8 @@ def _validate_on_engine(frame: Any, table: str, checks: Mapping[str, Any], engin
     """:func:`hxmetrics.tables.validate_lazy`: the contract checked on the engine."""
     from hxmetrics.tables import validate_lazy
 
+    # The instrument catalogue too (instruments=): checked on the engine.
     wanted = {k: v for k, v in checks.items() if v is not None}
-    accepted = inspect.signature(validate_lazy).parameters
-    for key in wanted:
-        if key not in accepted:
-            raise JobError(
-                f"[instruments]: checking answers against the catalogue is not available on "
-                f"engine {engine} (hxmetrics.tables.validate_lazy takes no {key}=); run the "
-                "job on pandas or without [instruments]."
-            )
     return validate_lazy(frame, table=table, **wanted)
 
 
@@ -1286,6 +1271,14 @@ def _attribute_on_engine(
     rosters = {t: tables[t] for t in ROSTERS if t in tables}
     resolution = resolve_exact_lazy(
         rosters, keys=None if job.keys is None else list(job.keys), secret=secret
+    )
+    # Attribution reads the crosswalk and the episodes several times per exhaust table:
+    # computed once and kept on the engine (DuckDB spills them beyond memory_limit), not
+    # recomputed from the rosters at every read.
+    resolution = dataclasses.replace(
+        resolution,
+        crosswalk=session.keep(resolution.crosswalk, "crosswalk"),
+        episodes=session.keep(resolution.episodes, "episodes"),
     )
     if logger.isEnabledFor(logging.INFO):
         # Two numbers back from the engine (the crosswalk stays there).
