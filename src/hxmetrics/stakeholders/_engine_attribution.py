@@ -239,6 +239,8 @@ def attribute_lazy(
             nw.col(source_id).cast(nw.String).alias(_KI),
             _as_time(t, cast).alias(_T),
         ).join(ids, on=[_KS, _KI], how="left")
+        # The keys are no longer needed: a narrower sort and as-of (role reads the silo).
+        rows = rows.drop(_KS, _KI)
     except Exception as exc:  # DuckDB refuses relations of two connections: say so
         if "different connections" not in str(exc):
             raise
@@ -559,8 +561,9 @@ def _finish(joined: nw.LazyFrame[Any], columns: list[str], silo: str) -> nw.Lazy
         )
     )
     role: Any = nw.lit(None, nw.String)
+    silo_text = nw.col(silo).cast(nw.String)
     for name, r in ROLE_OF_SILO.items():
-        role = nw.when(nw.col(_KS) == name).then(nw.lit(r)).otherwise(role)
+        role = nw.when(silo_text == name).then(nw.lit(r)).otherwise(role)
     return flagged.select(
         *columns,
         "person_id",
