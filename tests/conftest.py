@@ -55,6 +55,9 @@ def spark() -> Iterator[Any]:
         .config("spark.sql.shuffle.partitions", "2")
         .config("spark.default.parallelism", "2")
         .config("spark.sql.session.timeZone", "UTC")
+        # The engine path's jobs keep (persist) their attributed tables: 2 GiB instead of
+        # local mode's default 1 GiB, which ran out in a hash aggregate of the sample job.
+        .config("spark.driver.memory", "2g")
         .getOrCreate()
     )
     session.sparkContext.setLogLevel("ERROR")

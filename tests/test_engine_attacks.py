@@ -258,14 +258,8 @@ def test_a_partition_value_like_hive_null_keeps_its_label(tmp_path: Path) -> Non
 # ---------------------------------------------------------------- safety
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="[engine] temp_directory inside [output] dir: the DuckDB run creates it (mkdir) "
-    "before the output check, which then refuses the folder it made ('nothing was "
-    "changed') on this and every later run; fix in src/hxmetrics/jobs.py (_engine_options: "
-    "refuse a temp_directory inside the output folder; _connection: no mkdir, DuckDB "
-    "creates and removes its folder) by the integration helper",
-)
+# Found by the review (the run made the spill folder, then refused the output folder
+# it had made): a temp_directory inside the output is now a job-file error.
 def test_a_spill_folder_inside_the_output_folder_locks_nothing_out(tmp_path: Path) -> None:
     (tmp_path / "responses.csv").write_bytes((SAMPLE / "responses.csv").read_bytes())
     (tmp_path / "job.toml").write_text(
@@ -275,8 +269,9 @@ def test_a_spill_folder_inside_the_output_folder_locks_nothing_out(tmp_path: Pat
     )
     job = str(tmp_path / "job.toml")
     first = main(["compute", "--job", job, "--engine", "duckdb"])
-    # Refused, it leaves nothing behind; run, it can run again.
-    assert first == 0 or not (tmp_path / "out").exists()
+    # A job-file error (exit 2) that leaves nothing behind, and the same the next time.
+    assert first == 2
+    assert not (tmp_path / "out").exists()
     assert main(["compute", "--job", job, "--engine", "duckdb"]) == first
 
 

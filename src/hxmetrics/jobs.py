@@ -428,6 +428,15 @@ def load_job(path: str | os.PathLike[str], *, engine: str | None = None) -> Job:
     if fmt not in FORMATS:
         raise JobError(f"[output].format must be one of {FORMATS}; got {fmt!r}.")
     partition_by = _partition_by(output, fmt)
+    if "temp_directory" in engine_options:
+        spill = Path(str(engine_options["temp_directory"])).resolve()
+        if spill == out_dir.resolve() or out_dir.resolve() in spill.parents:
+            # The output folder is replaced as a whole by each run: a spill folder in it
+            # would be made by this run and then refused as something it did not write.
+            raise JobError(
+                f"[engine].temp_directory {spill} is inside [output].dir {out_dir}; "
+                "choose a folder outside the output."
+            )
 
     # None: the registry's default keys; (): no linking (one person per record).
     keys: tuple[str, ...] | None = None
