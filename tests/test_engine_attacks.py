@@ -19,7 +19,7 @@ import pytest
 
 from hxmetrics import _scan
 from hxmetrics.cli import main
-from hxmetrics.errors import InputTableError
+from hxmetrics.errors import InputTableError, JobError
 from hxmetrics.tables import read_table, validate, validate_lazy
 from tests.test_jobs_engines import SAMPLE, install_guard
 
@@ -471,14 +471,9 @@ def test_rfm_errors_name_the_same_rows_on_every_engine(tmp_path: Path, engine, c
     assert capsys.readouterr().err == expected
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a folder input's file named with glob characters ('a[1].csv') is expanded "
-    "again as a pattern by Polars and DuckDB: a1.csv is read twice and a[1].csv never "
-    "(silently, while the manifest's checksum covers a[1].csv); fix in "
-    "src/hxmetrics/_scan.py (Polars scan_csv/scan_parquet glob=False; DuckDB: refuse or "
-    "escape names holding *, ? or [) by the integration helper",
-)
+# Found by the review: a listed file named with glob characters was read as a pattern
+# (a1.csv twice, a[1].csv never). Polars reads the names as names; DuckDB and Spark
+# (whose readers take every name as a pattern) refuse them.
 @pytest.mark.parametrize("engine", ENGINES)
 def test_file_names_are_not_patterns(tmp_path: Path, engine: str) -> None:
     data = tmp_path / "data"
@@ -487,6 +482,10 @@ def test_file_names_are_not_patterns(tmp_path: Path, engine: str) -> None:
         (data / name).write_text(f"x\n{value}\n")
     spec = _scan.parse_input("data", base=tmp_path, where="[inputs].responses")
     assert sorted(_scan.scan(spec, "pandas")["x"]) == ["1", "2", "3"]
+    if engine == "duckdb":
+        with pytest.raises(JobError, match="glob characters"):
+            _scan.scan(spec, engine, connection=duckdb.connect())
+        return
     native = _scan.scan(spec, engine, connection=duckdb.connect())
     got = nw.from_native(native).lazy().select("x").collect()["x"].to_list()
     assert sorted(got) == ["1", "2", "3"]

@@ -359,6 +359,7 @@ def _scan_polars(spec: InputSpec, connection: Any, scratch: Path | None) -> Any:
     if spec.format == "parquet":
         return pl.scan_parquet(
             files,
+            glob=False,  # the files are listed: a name is never a pattern
             hive_partitioning=bool(spec.hive),
             hive_schema={k: pl.String for k in spec.hive} if spec.hive else None,
             try_parse_hive_dates=False,
@@ -370,10 +371,11 @@ def _scan_polars(spec: InputSpec, connection: Any, scratch: Path | None) -> Any:
             file,
             infer_schema=False,
             null_values=list(NA_VALUES),
+            glob=False,
         )
 
     if not spec.hive:
-        return pl.scan_csv(files, infer_schema=False, null_values=list(NA_VALUES))
+        return pl.scan_csv(files, infer_schema=False, null_values=list(NA_VALUES), glob=False)
     # scan_csv has no hive partitioning: each file gets its partition values as text.
     return pl.concat(
         [
@@ -529,6 +531,16 @@ def scan(
     """
     if engine not in _ENGINES:
         raise JobError(f"engine must be one of {_ENGINES}; got {engine!r}.")
+    if engine in ("duckdb", "spark"):
+        # Their readers take every file name as a pattern: a listed file named a[1].csv
+        # would read a1.csv instead (silently). Refused rather than read wrong.
+        patterned = [f.name for f in spec.files if any(c in f.name for c in "*?[]{}")]
+        if patterned:
+            raise JobError(
+                f"{spec.text}: {len(patterned)} file name(s) hold glob characters "
+                f"(* ? [ ] {{ }}), e.g. {patterned[0]!r}; engine {engine} would read them as "
+                "patterns. Rename the files, or run on pandas or polars."
+            )
     if spec.kind == "spark" and engine != "spark":
         raise JobError(
             f"{spec.text}: a Spark catalogue table is read on engine spark only; "
