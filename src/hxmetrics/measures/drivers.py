@@ -539,19 +539,7 @@ def _fit_group(
     boot_subsets = None
     if n_resamples:
         stack = _bootstrap_correlations(values_yx, w, n_resamples, rng)
-        # A resample can draw a constant driver or collinear rows: it is left out of
-        # the intervals and counted (attrs["hxmetrics"]["n_resamples_failed"]).
-        good = np.asarray(np.isfinite(stack).all(axis=(1, 2)))
-        good[good] = np.linalg.eigvalsh(stack[good, 1:, 1:])[:, 0] > _SINGULAR * k
-        if good.any():
-            wb, rb, sb, _ = _decompose(
-                stack[good], method=method, perms=perms, keep=method == "dominance"
-            )
-            boot[good] = wb
-            boot_r2[good] = rb
-            if sb is not None:
-                boot_subsets = np.full((n_resamples, 1 << k), np.nan)
-                boot_subsets[good] = sb
+        boot, boot_r2, boot_subsets = _bootstrap_fits(stack, method=method, perms=perms)
         base = np.ones(n) if w is None else w
         jstack = _correlations(values_yx, base, _jackknife_weights(n, _JACK_GROUPS, rng) * base)
         jack, jack_r2, _, _ = _decompose(jstack, method=method, perms=perms)
@@ -569,6 +557,33 @@ def _fit_group(
         jack,
         jack_r2,
     )
+
+
+def _bootstrap_fits(
+    stack: np.ndarray, *, method: str, perms: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """The decomposition of each resample's correlation matrix ``stack`` ``(B, k+1, k+1)``:
+    weights ``(B, k)``, R² ``(B,)`` and (dominance) the subsets' R² ``(B, 2^k)``.
+
+    A resample can draw a constant driver or collinear rows: its row stays NaN, left out
+    of the intervals and counted (``attrs["hxmetrics"]["n_resamples_failed"]``).
+    """
+    n_resamples, k = stack.shape[0], stack.shape[1] - 1
+    boot = np.full((n_resamples, k), np.nan)
+    boot_r2 = np.full(n_resamples, np.nan)
+    boot_subsets = None
+    good = np.asarray(np.isfinite(stack).all(axis=(1, 2)))
+    good[good] = np.linalg.eigvalsh(stack[good, 1:, 1:])[:, 0] > _SINGULAR * k
+    if good.any():
+        wb, rb, sb, _ = _decompose(
+            stack[good], method=method, perms=perms, keep=method == "dominance"
+        )
+        boot[good] = wb
+        boot_r2[good] = rb
+        if sb is not None:
+            boot_subsets = np.full((n_resamples, 1 << k), np.nan)
+            boot_subsets[good] = sb
+    return boot, boot_r2, boot_subsets
 
 
 def _patterns(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
@@ -641,17 +656,7 @@ def _fit_patterns(
             b = min(chunk, n_resamples - start)
             draws = rng.poisson(counts, size=(b, len(rows))).astype(float)
             stack[start : start + b] = _correlations(rows, counts, draws, columns=columns)
-        good = np.asarray(np.isfinite(stack).all(axis=(1, 2)))
-        good[good] = np.linalg.eigvalsh(stack[good, 1:, 1:])[:, 0] > _SINGULAR * k
-        if good.any():
-            wb, rb, sb, _ = _decompose(
-                stack[good], method=method, perms=perms, keep=method == "dominance"
-            )
-            boot[good] = wb
-            boot_r2[good] = rb
-            if sb is not None:
-                boot_subsets = np.full((n_resamples, 1 << k), np.nan)
-                boot_subsets[good] = sb
+        boot, boot_r2, boot_subsets = _bootstrap_fits(stack, method=method, perms=perms)
         g = min(n, _JACK_GROUPS)
         block = rng.permutation(n) % g
         left_out = np.bincount(inverse * g + block, minlength=len(rows) * g).reshape(-1, g)
