@@ -24,7 +24,7 @@ from types import ModuleType
 
 import pytest
 
-duckdb = pytest.importorskip("duckdb")
+duckdb = pytest.importorskip("duckdb", reason="DuckDB is a test extra (CI installs it)")
 
 _BENCH = Path(__file__).resolve().parent.parent / "benchmarks" / "bench_engines.py"
 # A narrow responses table of a few million rows and a small roster: the responses

@@ -29,10 +29,10 @@ from hxmetrics.measures.clv import rfm_summary
 
 from .conftest import SPARK_PANDAS_WARNING
 
-duckdb = pytest.importorskip("duckdb")
-pl = pytest.importorskip("polars")
-pa = pytest.importorskip("pyarrow")
-nw = pytest.importorskip("narwhals")
+duckdb = pytest.importorskip("duckdb", reason="DuckDB is a test extra (CI installs it)")
+pl = pytest.importorskip("polars", reason="Polars is a test extra (CI installs it)")
+pa = pytest.importorskip("pyarrow", reason="pyarrow is a core dependency")
+nw = pytest.importorskip("narwhals", reason="narwhals is a core dependency")
 
 ITEMS = ["hx1", "hx2", "hx3", "hx4"]
 
