@@ -551,6 +551,7 @@ def test_what_an_engine_cannot_do_is_refused(root: Path) -> None:
 
 
 @pytest.mark.spark
+# pyspark warns on import that it does not support pandas 3; only pyspark.sql is used.
 @pytest.mark.filterwarnings(SPARK_PANDAS_WARNING)
 def test_spark(spark, root, baseline, runs, guard, capsys) -> None:
     """Spark (local mode), every case in one function (one JVM): the sample job from

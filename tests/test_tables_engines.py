@@ -509,6 +509,7 @@ def test_duckdb_result_is_a_lazy_relation() -> None:
 
 # -- Spark: one test function, the JVM is shared -------------------------------------
 @pytest.mark.spark
+# pyspark warns on import that it does not support pandas 3; only pyspark.sql is used.
 @pytest.mark.filterwarnings(SPARK_PANDAS_WARNING)
 def test_spark_validates_like_pandas(spark: Any, tmp_path: Path) -> None:
     from pyspark.sql import DataFrame

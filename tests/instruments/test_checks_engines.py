@@ -163,6 +163,7 @@ def test_the_sample_passes_on_the_engine_as_on_pandas(engine: str, no_pandas: No
     pd.testing.assert_frame_equal(got, want, check_exact=True)
     # The core bank alone does not know the banks' items: the same error as pandas.
     with pytest.raises(InputTableError) as on_pandas:
+        # fmt: skip below keeps the call on two readable lines (the formatter would split it).
         check_responses(tables.validate(tables.read_table(path), table="responses"),
                         load_bank("core"))  # fmt: skip
     with pytest.raises(InputTableError) as on_engine:
@@ -244,6 +245,7 @@ def test_a_text_score_and_a_foreign_frame_are_refused() -> None:
 
 
 def test_pandas_goes_to_check_responses() -> None:
+    # fmt: skip: one answer row, kept on two lines rather than one key per line.
     answers = pd.DataFrame(
         {"response_id": ["a"], "silo": "customers", "instrument": "csat", "item": "overall",
          "score": [6.0]}
@@ -259,6 +261,7 @@ def test_pandas_goes_to_check_responses() -> None:
 
 
 @pytest.mark.spark
+# pyspark warns on import that it does not support pandas 3; only pyspark.sql is used.
 @pytest.mark.filterwarnings(SPARK_PANDAS_WARNING)
 def test_spark_checks_like_pandas(spark: Any, tmp_path: Path) -> None:
     def read(path: Path) -> Any:

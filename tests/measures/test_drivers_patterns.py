@@ -77,7 +77,8 @@ def test_pattern_fit_equals_the_row_fit(monkeypatch) -> None:
     rows_fit = key_drivers(df, "y", NAMES, method="shapley", n_resamples=1000, random_state=5)
     monkeypatch.setattr(drivers, "PATTERN_MIN_ROWS", 1)
     pattern_fit = key_drivers(df, "y", NAMES, method="shapley", n_resamples=1000, random_state=5)
-    # The point estimates are functions of the same moments: equal up to float order.
+    # The point estimates are functions of the same moments: equal up to float order
+    # (per-pattern sums then weighted sums, instead of one sum over rows).
     for column in ("estimate", "r2", "pct_of_r2"):
         np.testing.assert_allclose(pattern_fit[column], rows_fit[column], rtol=1e-10, atol=1e-13)
     # Two independent bootstraps of B = 1000: the relative standard error of a
@@ -104,6 +105,7 @@ def test_pattern_jackknife_is_the_row_jackknife() -> None:
     # The pattern path (as in _fit_patterns): the rows left out, counted per pattern.
     left_out = np.bincount(inverse * g + block, minlength=len(rows) * g).reshape(-1, g)
     by_patterns = _correlations(rows, counts, counts[None, :] - left_out.T)
+    # Equal sums added in another order (per pattern, then across): float rounding only.
     np.testing.assert_allclose(by_patterns, by_rows, rtol=1e-9, atol=1e-12)
 
 

@@ -351,10 +351,13 @@ def test_float_sums_agree_to_rounding() -> None:
         expected = call(df)
         for engine in ("polars_lazy", "duckdb"):
             got = call(_native(df, engine))
+            # Weights and fractional scores are float sums, added in the engine's order:
+            # equal to rounding (the documented 1e-12), not bit for bit.
             pd.testing.assert_frame_equal(got, expected, check_exact=False, rtol=1e-12)
 
 
 @pytest.mark.spark
+# pyspark warns on import that it does not support pandas 3; only pyspark.sql is used.
 @pytest.mark.filterwarnings(SPARK_PANDAS_WARNING)
 def test_job_measures_are_bit_identical_on_spark(spark: Any) -> None:
     # One test function: the JVM is shared, and each Spark query costs about a second.

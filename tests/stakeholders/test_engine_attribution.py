@@ -464,6 +464,7 @@ def test_nothing_of_the_exhaust_is_collected(monkeypatch: pytest.MonkeyPatch) ->
 
 
 @pytest.mark.spark
+# pyspark warns on import that it does not support pandas 3; only pyspark.sql is used.
 @pytest.mark.filterwarnings(SPARK_PANDAS_WARNING)
 def test_spark_range_join_equals_the_registry(spark: Any) -> None:
     """One function (one JVM): the edge world under two rule sets, and the sample's tickets."""

@@ -419,6 +419,8 @@ def test_key_normalisation_is_the_pandas_one(engine, tmp_path) -> None:
                 .to_native()
             )
             expected = normalise_key(df["v"], kind=kind, min_phone_digits=digits)
+            # approx only so that missing keys (None/NaN) compare equal: the keys are text,
+            # so every present value must match exactly.
             assert got["v"].tolist() == pytest.approx(expected.tolist(), nan_ok=True), kind
 
 
@@ -451,6 +453,7 @@ def test_bad_arguments_are_named() -> None:
 
 
 @pytest.mark.spark
+# pyspark warns on import that it does not support pandas 3; only pyspark.sql is used.
 @pytest.mark.filterwarnings(SPARK_PANDAS_WARNING)
 def test_spark_matches_the_pandas_path(spark, sample, tmp_path) -> None:
     """One function (one JVM start for the file): sample, conflicts, chain, no keys."""
@@ -485,4 +488,5 @@ def test_spark_matches_the_pandas_path(spark, sample, tmp_path) -> None:
         )
         got_v = _collect(lf.select("v").to_native())["v"]
         expected = normalise_key(values["v"], kind=kind)
+        # approx only so that missing keys compare equal; present text keys match exactly.
         assert got_v.tolist() == pytest.approx(expected.tolist(), nan_ok=True)
