@@ -2,7 +2,7 @@
 
 Unweighted linear fits of many rows that repeat (rating scales) are fitted on the
 distinct rows with their counts and bootstrapped by the Poisson bootstrap
-(``drivers._fit_patterns``). The point estimates must equal the fit on every row, the
+(``drivers._pattern_resamples``). The point estimates must equal the fit on every row, the
 jackknife must be the row path's replicates exactly, and the intervals must keep their
 coverage (simulation with known truth below).
 """
@@ -102,7 +102,7 @@ def test_pattern_jackknife_is_the_row_jackknife() -> None:
     # The row path: replicate j leaves out the rows of group j.
     row_weights = (block[None, :] != np.arange(g)[:, None]).astype(float)
     by_rows = _correlations(values, np.ones(len(values)), row_weights)
-    # The pattern path (as in _fit_patterns): the rows left out, counted per pattern.
+    # The pattern path (as in _pattern_resamples): the rows left out, counted per pattern.
     left_out = np.bincount(inverse * g + block, minlength=len(rows) * g).reshape(-1, g)
     by_patterns = _correlations(rows, counts, counts[None, :] - left_out.T)
     # Equal sums added in another order (per pattern, then across): float rounding only.

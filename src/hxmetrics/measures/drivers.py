@@ -143,7 +143,7 @@ _TABLE = "data"
 _JACK_GROUPS = 200
 #: Unweighted linear fits of at least this many rows whose rows repeat (at most a
 #: quarter distinct) are fitted on the distinct rows with their counts
-#: (:func:`_fit_patterns`): the same estimates, a Poisson bootstrap.
+#: (:func:`_pattern_resamples`): the same estimates, a Poisson bootstrap.
 PATTERN_MIN_ROWS = 100_000
 _JACK_GROUPS_LOGISTIC = 50
 _MEASURE = "key_drivers"
@@ -525,11 +525,12 @@ def _fit_group(
         return _Fit(weights, r2, np.full(k, np.nan), boot, boot_r2, means, values[0], boot_values)
     values_yx = np.column_stack([y, x])
     patterns = _patterns(values_yx) if w is None else None
-    if patterns is not None:
-        return _fit_patterns(
-            *patterns, means, method=method, n_resamples=n_resamples, rng=rng, perms=perms
-        )
-    corr = _weighted_correlation(values_yx, w)[None]
+    if patterns is None:
+        fit_values, fit_weights = values_yx, w
+    else:
+        # The distinct rows with their counts: the same moments, so the same estimates.
+        fit_values, fit_weights = patterns[0], patterns[1]
+    corr = _weighted_correlation(fit_values, fit_weights)[None]
     weights_b, r2_b, subsets, gains = _decompose(corr, method=method, perms=perms, keep=True)
     mc_se = np.full(k, np.nan)
     if gains is not None:
@@ -538,10 +539,11 @@ def _fit_group(
     boot_r2 = np.full(n_resamples, np.nan)
     boot_subsets = None
     if n_resamples:
-        stack = _bootstrap_correlations(values_yx, w, n_resamples, rng)
+        if patterns is None:
+            stack, jstack = _row_resamples(values_yx, w, n_resamples, rng)
+        else:
+            stack, jstack = _pattern_resamples(*patterns, n_resamples, rng)
         boot, boot_r2, boot_subsets = _bootstrap_fits(stack, method=method, perms=perms)
-        base = np.ones(n) if w is None else w
-        jstack = _correlations(values_yx, base, _jackknife_weights(n, _JACK_GROUPS, rng) * base)
         jack, jack_r2, _, _ = _decompose(jstack, method=method, perms=perms)
     else:
         jack, jack_r2 = None, None
@@ -557,6 +559,17 @@ def _fit_group(
         jack,
         jack_r2,
     )
+
+
+def _row_resamples(
+    values: np.ndarray, w: np.ndarray | None, n_resamples: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Correlation matrices of the bootstrap resamples of the rows, then of the
+    delete-a-group jackknife replicates (drawn in that order)."""
+    stack = _bootstrap_correlations(values, w, n_resamples, rng)
+    base = np.ones(len(values)) if w is None else w
+    jstack = _correlations(values, base, _jackknife_weights(len(values), _JACK_GROUPS, rng) * base)
+    return stack, jstack
 
 
 def _bootstrap_fits(
@@ -614,68 +627,36 @@ def _patterns(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] |
     return values[first], counts, inverse
 
 
-def _fit_patterns(
+def _pattern_resamples(
     rows: np.ndarray,
     counts: np.ndarray,
     inverse: np.ndarray,
-    means: np.ndarray,
-    *,
-    method: str,
     n_resamples: int,
     rng: np.random.Generator,
-    perms: np.ndarray | None,
-) -> _Fit:
-    """:func:`_fit_group`'s linear fit on the distinct rows ``rows`` with their ``counts``.
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_row_resamples` on the distinct rows ``rows`` seen ``counts`` times.
 
-    Every statistic is a function of the weighted moments, so the point estimate equals
-    the fit on every row (up to the order of float additions). The bootstrap is the
-    Poisson bootstrap (Hanley & MacGibbon 2006; Chamandy et al. 2012): each row is drawn
-    Poisson(1) times, so a pattern seen ``c`` times is drawn Poisson(``c``) times, one
-    draw per pattern instead of one per row; for the large samples this path is taken
-    on (:data:`PATTERN_MIN_ROWS` rows or more) it approximates the multinomial resample
-    closely (the resample size varies by about its square root). The jackknife groups
-    are drawn for the rows as on the row path and counted per pattern: the same
-    replicates exactly.
+    The bootstrap is the Poisson bootstrap (Hanley & MacGibbon 2006; Chamandy et al.
+    2012): each row is drawn Poisson(1) times, so a pattern seen ``c`` times is drawn
+    Poisson(``c``) times, one draw per pattern instead of one per row; for the large
+    samples this path is taken on (:data:`PATTERN_MIN_ROWS` rows or more) it approximates
+    the multinomial resample closely (the resample size varies by about its square
+    root). The jackknife groups are drawn for the rows as on the row path and counted per
+    pattern (``inverse``: each row's pattern): the same replicates exactly.
     """
-    n = len(inverse)
-    k = rows.shape[1] - 1
-    corr = _weighted_correlation(rows, counts)[None]
-    weights_b, r2_b, subsets, gains = _decompose(corr, method=method, perms=perms, keep=True)
-    mc_se = np.full(k, np.nan)
-    if gains is not None:
-        mc_se = gains[0].std(axis=0, ddof=1) / np.sqrt(gains.shape[1])
-    boot = np.full((n_resamples, k), np.nan)
-    boot_r2 = np.full(n_resamples, np.nan)
-    boot_subsets = None
-    jack = jack_r2 = None
-    if n_resamples:
-        columns = _centred_pairs(rows, counts)
-        stack = np.empty((n_resamples, k + 1, k + 1))
-        chunk = max(1, int(4e6 // (len(rows) * (k + 1))))
-        for start in range(0, n_resamples, chunk):
-            b = min(chunk, n_resamples - start)
-            draws = rng.poisson(counts, size=(b, len(rows))).astype(float)
-            stack[start : start + b] = _correlations(rows, counts, draws, columns=columns)
-        boot, boot_r2, boot_subsets = _bootstrap_fits(stack, method=method, perms=perms)
-        g = min(n, _JACK_GROUPS)
-        block = rng.permutation(n) % g
-        left_out = np.bincount(inverse * g + block, minlength=len(rows) * g).reshape(-1, g)
-        jweights = counts[None, :] - left_out.T.astype(float)
-        jack, jack_r2, _, _ = _decompose(
-            _correlations(rows, counts, jweights, columns=columns), method=method, perms=perms
-        )
-    return _Fit(
-        weights_b[0],
-        float(r2_b[0]),
-        mc_se,
-        boot,
-        boot_r2,
-        means,
-        None if subsets is None else subsets[0],
-        boot_subsets,
-        jack,
-        jack_r2,
-    )
+    n, k1 = len(inverse), rows.shape[1]
+    columns = _centred_pairs(rows, counts)
+    stack = np.empty((n_resamples, k1, k1))
+    chunk = max(1, int(4e6 // (len(rows) * k1)))
+    for start in range(0, n_resamples, chunk):
+        b = min(chunk, n_resamples - start)
+        draws = rng.poisson(counts, size=(b, len(rows))).astype(float)
+        stack[start : start + b] = _correlations(rows, counts, draws, columns=columns)
+    g = min(n, _JACK_GROUPS)
+    block = rng.permutation(n) % g
+    left_out = np.bincount(inverse * g + block, minlength=len(rows) * g).reshape(-1, g)
+    jweights = counts[None, :] - left_out.T.astype(float)
+    return stack, _correlations(rows, counts, jweights, columns=columns)
 
 
 def _bootstrap_correlations(
