@@ -707,27 +707,51 @@ class LinkageModel(DisplayMixin):
         notes: list[str] = []
         with _splink_log(notes), _dropped(db_api) as register:
             linker = splink.Linker(register(frame), settings, log_level=None)
-            linker.training.estimate_u_using_random_sampling(max_pairs=self.max_pairs, seed=seed)
-            for block in blocks:
-                try:
-                    linker.training.estimate_parameters_using_expectation_maximisation(
-                        splink.block_on(*block)
-                    )
-                except Exception as exc:  # splink raises plain errors for empty blocks
-                    notes.append(
-                        f"EM on pairs blocked by {list(block)} failed ({type(exc).__name__}); "
-                        "its m values keep their starting values."
-                    )
-            params: dict[str, Any] = linker.misc.save_model_to_json()
-        self.params_ = json.loads(json.dumps(params))
+            params = self._train(linker, blocks, seed, notes)
+        return self._fitted(params, columns, dialect, n_all, len(frame), notes)
+
+    def _train(
+        self, linker: Any, blocks: Sequence[Sequence[str]], seed: int | None, notes: list[str]
+    ) -> dict[str, Any]:
+        """``u`` on random pairs, ``m`` by EM per training block; the splink model JSON.
+
+        Shared by the pandas path and the engine path
+        (:mod:`hxmetrics.stakeholders._engine_linkage`), whatever table ``linker`` reads.
+        """
+        splink = _splink()
+        linker.training.estimate_u_using_random_sampling(max_pairs=self.max_pairs, seed=seed)
+        for block in blocks:
+            try:
+                linker.training.estimate_parameters_using_expectation_maximisation(
+                    splink.block_on(*block)
+                )
+            except Exception as exc:  # splink raises plain errors for empty blocks
+                notes.append(
+                    f"EM on pairs blocked by {list(block)} failed ({type(exc).__name__}); "
+                    "its m values keep their starting values."
+                )
+        params: dict[str, Any] = linker.misc.save_model_to_json()
+        return params
+
+    def _fitted(
+        self,
+        params: Mapping[str, Any],
+        columns: Sequence[str],
+        dialect: str,
+        n_all: int,
+        n_fitted: int,
+        notes: list[str],
+    ) -> LinkageModel:
+        """Store a trained splink model and what it was fitted on; ``self``."""
+        self.params_ = json.loads(json.dumps(dict(params)))
         self.columns_ = tuple(columns)
         self.dialect_ = dialect
         self.n_records_ = n_all
-        self.n_fitted_records_ = len(frame)
-        if len(frame) < n_all:
+        self.n_fitted_records_ = n_fitted
+        if n_fitted < n_all:
             notes.insert(
                 0,
-                f"fitted on a random sample of {len(frame):,} of the {n_all:,} records "
+                f"fitted on a random sample of {n_fitted:,} of the {n_all:,} records "
                 "(max_records).",
             )
         self.notes_ = notes
