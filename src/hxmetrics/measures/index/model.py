@@ -33,7 +33,7 @@ from hxmetrics.measures.index.options import (
     _check_items,
     _seed,
 )
-from hxmetrics.measures.index.prepare import _prepare
+from hxmetrics.measures.index.prepare import BOOTSTRAP_BUCKETS, _prepare
 from hxmetrics.measures.index.scoring import (
     _check_point,
     _hidden,
@@ -223,6 +223,7 @@ class HXIndex(DisplayMixin):
         weights: str | None,
         response: str,
         stacklevel: int = 3,
+        buckets: int = BOOTSTRAP_BUCKETS,
     ) -> HXIndex:
         items = _check_items(self.items)
         group_cols = _as_list(by)
@@ -243,6 +244,8 @@ class HXIndex(DisplayMixin):
             scale=self.scale,
             module_items=module_items,
             need_matrix=isinstance(weighting, str) and weighting == "factor",
+            # Without resamples only each group's sums are needed: one unit per group.
+            buckets=buckets if n_rep > 0 else 1,
         )
         item_w, _, loadings, notes = _resolve_weights(weighting, items, d.matrix)
         reference = self.reference
@@ -266,6 +269,13 @@ class HXIndex(DisplayMixin):
         se = lo = hi = np.full(g_count, np.nan)
         reps = reps_sums = None
         if n_rep > 0:
+            n_large = int((d.n_persons > buckets).sum())
+            if n_large:
+                notes.append(
+                    f"{n_large} group(s) have more than {buckets} persons: their bootstrap "
+                    f"resamples {buckets} random groups of whole persons (buckets) instead "
+                    "of single persons."
+                )
             rngs = _group_rngs(_seed(self.random_state), d.key_tuples())
             reps_sums = _resampled_sums(d, rngs, n_rep)
             reps = _index_from_sums(*reps_sums, data=d, active=active, spec=spec, weights=item_w)

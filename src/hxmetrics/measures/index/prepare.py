@@ -1,4 +1,13 @@
-"""The HX index's intake: long or wide answers reduced to per-person sufficient statistics."""
+"""The HX index's intake: answers reduced to sufficient statistics per resampling unit.
+
+The unit is the person (what the bootstrap resamples) in every group of at most
+:data:`BOOTSTRAP_BUCKETS` persons. A larger group's persons are split into that many
+random groups ("buckets"; Wolter 2007, *Introduction to Variance Estimation*, 2nd ed.,
+ch. 2), each bucket the sum of its persons, and the bootstrap resamples buckets within
+the group: a cluster bootstrap whose clusters are buckets of whole persons. The
+table an engine returns thus has at most groups x ``BOOTSTRAP_BUCKETS`` x items rows,
+whatever the number of persons.
+"""
 
 from __future__ import annotations
 
@@ -31,11 +40,32 @@ _W = "_hx_w"
 _ROW = "_hx_row"
 _RC = "_hx_response_code"
 _IC = "_hx_item_code"
+_U = "_hx_unit"  # the resampling unit: the person's rank in its group, or its bucket
+_NP = "_hx_n_persons"
+_CELLS = "_hx_cells"
+
+#: Most resampling units (persons, or buckets of persons) per group in the bootstrap.
+#: A group with more persons is split into this many buckets by
+#: :func:`_bucket_hash`; with fewer (or as many), every person is its own unit and the
+#: results are those of a plain person bootstrap. 4096 buckets make the bootstrap's
+#: variance estimate biased by a factor (H - 1) / H >= 0.9998 (H buckets; Davison &
+#: Hinkley 1997, section 3.8) and its degrees of freedom large.
+BOOTSTRAP_BUCKETS = 4096
+
+# Primes below 2**31: every product of two residues stays below 2**62, so the hash is
+# the same exact int64 arithmetic on numpy, Polars, DuckDB (which checks overflow) and
+# Spark (ANSI mode raises on overflow).
+_PRIME_A = 2_147_483_647
+_PRIME_B = 2_147_483_629
 
 
 @dataclass
 class _Data:
-    """Sufficient statistics per (group, person, item), groups and persons sorted."""
+    """Sufficient statistics per (group, unit, item), groups and units sorted.
+
+    A unit is a person (groups of at most ``BOOTSTRAP_BUCKETS`` persons, in the
+    persons' sorted order) or a bucket of persons (larger groups).
+    """
 
     group_cols: list[str]
     keys: pd.DataFrame  # one row per group, sorted
@@ -43,11 +73,12 @@ class _Data:
     n_core: int
     low: np.ndarray  # (J,)
     high: np.ndarray  # (J,)
-    w: np.ndarray  # (P, J) sum of survey weights of the answers
-    s: np.ndarray  # (P, J) weighted sum of scores
-    q: np.ndarray  # (P, J) weighted sum of squared scores
-    k: np.ndarray  # (P, J) number of answers
-    offsets: np.ndarray  # (G + 1,) person rows of group g: offsets[g]:offsets[g+1]
+    w: np.ndarray  # (U, J) sum of survey weights of the answers
+    s: np.ndarray  # (U, J) weighted sum of scores
+    q: np.ndarray  # (U, J) weighted sum of squared scores
+    k: np.ndarray  # (U, J) number of answers
+    offsets: np.ndarray  # (G + 1,) unit rows of group g: offsets[g]:offsets[g+1]
+    persons: np.ndarray  # (G,) persons of each group
     n_responses: np.ndarray  # (G,)
     excluded: dict[str, int]
     excluded_by_group: dict[str, np.ndarray] = field(default_factory=dict)  # reason -> (G,)
@@ -62,6 +93,11 @@ class _Data:
 
     @property
     def n_persons(self) -> np.ndarray:
+        return self.persons
+
+    @property
+    def n_units(self) -> np.ndarray:
+        """Resampling units of each group (its persons, or its non-empty buckets)."""
         return np.diff(self.offsets)
 
     def group_sums(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -92,6 +128,7 @@ def _prepare(
     scale: Scale,
     module_items: list[str],
     need_matrix: bool,
+    buckets: int = BOOTSTRAP_BUCKETS,
 ) -> _Data:
     all_items = items + module_items
     low, high = _scales(scale, all_items)
@@ -217,24 +254,38 @@ def _prepare(
         (nw.col(_W) * nw.col(_SCORE) * nw.col(_SCORE)).alias("_hx_wss"),
     )
     sums = [nw.col(_W).sum(), nw.col("_hx_ws").sum(), nw.col("_hx_wss").sum()]
-    stats = _to_pandas(frame.group_by([*group_cols, _P, _IC]).agg(*sums, nw.len().alias("_hx_k")))
-    stats = _item_names(stats, all_items)
+    cells = frame.group_by([*group_cols, _P, _IC]).agg(*sums, nw.len().alias("_hx_k"))
+    on_engine = isinstance(frame, nw.LazyFrame)
+    if on_engine:
+        # Only (group, unit, item) sums come back: at most G x buckets x J rows.
+        stats = _item_names(_to_pandas(_engine_units(cells, group_cols, buckets)), all_items)
+    else:
+        # An eager frame is in memory already: its (group, person, item) sums come
+        # back as they are and are put into buckets in numpy (_bucket_rows), by the
+        # same rule as on an engine.
+        stats = _item_names(_to_pandas(cells), all_items)
     # A response answers an item once: a person's answers to an item in fewer
     # responses than answers means a repeated (response, item) row. Counting the
     # distinct responses of every (group, person, item) is the memory peak of the
     # whole intake at millions of answers, so it is done only when a cheap check
     # finds some (response, item) pair more than once.
     if _may_repeat(frame, len(all_items)):
-        repeats = _to_pandas(
-            frame.group_by([*group_cols, _P, _IC]).agg(
-                nw.len().alias("_hx_k"), nw.col(_RC).n_unique().alias("_hx_nr")
-            )
+        repeats = frame.group_by([*group_cols, _P, _IC]).agg(
+            nw.len().alias("_hx_k"), nw.col(_RC).n_unique().alias("_hx_nr")
         )
-        if bool((repeats["_hx_nr"] < repeats["_hx_k"]).any()):
-            repeats = _item_names(repeats, all_items)
-            _raise_duplicates(frame, repeats, response if is_long else rcol, is_long=is_long)
+        repeats = repeats.filter(nw.col("_hx_nr") < nw.col("_hx_k"))
+        if on_engine:
+            # The count and the first three (in the persons' order) come back, no more.
+            n_pairs = int(_to_pandas(repeats.select(nw.len().alias("n")))["n"].iloc[0])
+            first = repeats.sort([*group_cols, _P, _IC]).head(3) if n_pairs else None
+        else:
+            n_pairs, first = len(repeats), repeats.head(3)
+        if n_pairs and first is not None:
+            first = _item_names(_to_pandas(first), all_items)
+            _raise_duplicates(frame, first, n_pairs, response if is_long else rcol, is_long=is_long)
     _check_scale(frame, _item_ranges(frame, all_items), items=all_items, low=low, high=high)
-    _check_weighted_sums(frame, stats, weights=weights, is_long=is_long)
+    n_cells = int(stats[_CELLS].sum()) if on_engine else len(stats)
+    _check_weighted_sums(frame, stats, n_cells, weights=weights, is_long=is_long)
     resp = _to_pandas(frame.group_by(group_cols).agg(nw.col(_RC).n_unique().alias("_hx_nresp")))
     if stats.empty:
         raise InputTableError(
@@ -246,8 +297,9 @@ def _prepare(
     # check (and the factor weights) only, and the check columns are not read again.
     frame = frame.select(_RC, _IC, _ITEM, _SCORE)
 
+    unit = _U if on_engine else _P
     try:
-        stats = stats.sort_values([*group_cols, _P], kind="stable").reset_index(drop=True)
+        stats = stats.sort_values([*group_cols, unit], kind="stable").reset_index(drop=True)
     except TypeError as exc:
         raise InputTableError(
             f"group columns {group_cols} and the person column must each hold values of one "
@@ -258,7 +310,7 @@ def _prepare(
     by_group = stats.groupby(group_cols, sort=True, dropna=False)
     keys = by_group.size().reset_index()[group_cols]
     g_code = by_group.ngroup().to_numpy()
-    pair_code = stats.groupby([*group_cols, _P], sort=True, dropna=False).ngroup().to_numpy()
+    pair_code = stats.groupby([*group_cols, unit], sort=True, dropna=False).ngroup().to_numpy()
     i_code = pd.Categorical(stats[_ITEM], categories=all_items).codes
     n_pairs = int(pair_code.max()) + 1
     shape = (n_pairs, len(all_items))
@@ -270,7 +322,12 @@ def _prepare(
     pair_group = np.zeros(n_pairs, dtype=np.int64)
     pair_group[pair_code] = g_code
     offsets = np.searchsorted(pair_group, np.arange(len(keys) + 1))
-    # The (group, person, item) table is not read again: freed before the consistency
+    if on_engine:
+        persons = by_group[_NP].max().to_numpy(dtype=np.int64)
+    else:
+        persons = np.diff(offsets)
+        offsets = _bucket_rows(arrays, offsets, buckets)
+    # The (group, unit, item) table is not read again: freed before the consistency
     # check makes its own arrays (hundreds of MB at scale).
     del stats, by_group, g_code, pair_code, i_code, pair_group
 
@@ -288,6 +345,7 @@ def _prepare(
         q=arrays["q"],
         k=arrays["k"],
         offsets=offsets,
+        persons=persons,
         n_responses=resp["_hx_nresp"].to_numpy(dtype=np.int64),
         excluded=excluded,
         excluded_by_group={
@@ -360,6 +418,75 @@ def _core_moments(frame: Any, items: list[str]) -> ItemMoments:
     for j, m in pairs:
         cross[j, m] = cross[m, j] = float(totals[f"_hx_p{j}_{m}"].fillna(0).iloc[0])
     return ItemMoments(n, sums, cross)
+
+
+def _bucket_hash(rank: Any) -> Any:
+    """A person's pseudo-random integer in [0, 2**31 - 1) from its rank (1, 2, ...).
+
+    Written with ``%``, ``*`` and ``+`` of non-negative integers only, so that one
+    definition serves numpy int64 arrays and narwhals expressions, and every engine
+    computes the same numbers (engines' own hash functions differ). The two residues
+    of the rank modulo two primes identify every rank below 2**62 (Chinese remainder
+    theorem); the squares and cross products make the map non-linear, so that
+    neighbouring ranks (persons with neighbouring ids) fall in unrelated buckets
+    (``(a * r) mod p mod M`` would put runs of ranks in buckets a fixed step apart).
+    Every intermediate value is below 2**62 + 2**31: exact in int64.
+    """
+    a = rank % _PRIME_A
+    b = rank % _PRIME_B
+    a = (a * 1_103_515_245 + 12_345) % _PRIME_A
+    a = (a * a + b) % _PRIME_A
+    b = (b * 48_271 + a) % _PRIME_B
+    a = (a * b + 1_013_904_223) % _PRIME_A
+    return (a * a + b) % _PRIME_A
+
+
+def _engine_units(cells: Any, group_cols: list[str], buckets: int) -> Any:
+    """(group, unit, item) sums of the (group, person, item) sums ``cells``, on the engine.
+
+    A person's unit is its dense rank in the group's sorted persons minus one when the
+    group has at most ``buckets`` persons (every person its own unit, in the persons'
+    order), else ``_bucket_hash(rank) % buckets``. ``_NP`` is the group's persons,
+    ``_CELLS`` the (person, item) cells summed into the row.
+    """
+    rank = nw.col(_P).rank(method="dense").over(*group_cols).cast(nw.Int64)
+    ranked = cells.with_columns(rank.alias("_hx_rank"))
+    ranked = ranked.with_columns(nw.col("_hx_rank").max().over(*group_cols).alias(_NP))
+    r = nw.col("_hx_rank")
+    unit = nw.when(nw.col(_NP) <= buckets).then(r - 1).otherwise(_bucket_hash(r) % buckets)
+    return (
+        ranked.with_columns(unit.alias(_U))
+        .group_by([*group_cols, _U, _IC])
+        .agg(
+            nw.col(_W).sum(),
+            nw.col("_hx_ws").sum(),
+            nw.col("_hx_wss").sum(),
+            nw.col("_hx_k").sum(),
+            nw.len().alias(_CELLS),
+            nw.col(_NP).max(),
+        )
+    )
+
+
+def _bucket_rows(arrays: dict[str, np.ndarray], offsets: np.ndarray, buckets: int) -> np.ndarray:
+    """Per-person rows (groups' persons sorted) summed into units, as ``_engine_units``.
+
+    ``arrays`` are replaced by their unit rows; returns the units' offsets. Groups of at
+    most ``buckets`` persons keep their rows (each person a unit): then nothing changes.
+    """
+    sizes = np.diff(offsets)
+    if (sizes <= buckets).all():
+        return offsets
+    group = np.repeat(np.arange(len(sizes), dtype=np.int64), sizes)
+    rank = np.arange(int(offsets[-1]), dtype=np.int64) - offsets[:-1][group] + 1
+    unit = np.where(sizes[group] <= buckets, rank - 1, _bucket_hash(rank) % buckets)
+    keys, inverse = np.unique(group * buckets + unit, return_inverse=True)
+    order = np.argsort(inverse, kind="stable")
+    starts = np.searchsorted(inverse[order], np.arange(len(keys)))
+    for name, arr in arrays.items():
+        # Summed in the persons' order within each unit.
+        arrays[name] = np.add.reduceat(arr[order], starts, axis=0)
+    return np.searchsorted(keys // buckets, np.arange(len(sizes) + 1))
 
 
 def _integer_keys(frame: Any, items: list[str]) -> Any:
@@ -462,12 +589,11 @@ def _raise_no_person(frame: Any, person_col: str) -> None:
     )
 
 
-def _raise_duplicates(frame: Any, stats: pd.DataFrame, response: str, *, is_long: bool) -> None:
-    dup = stats.loc[stats["_hx_nr"] < stats["_hx_k"], [_P, _ITEM]]
-    n_pairs = len(dup)
-    # Example rows: every answer of the first repeated (person, item) pairs, found by
-    # the internal columns so that no identifier value enters the message.
-    first = dup.head(3)
+def _raise_duplicates(
+    frame: Any, first: pd.DataFrame, n_pairs: int, response: str, *, is_long: bool
+) -> None:
+    # Example rows: every answer of the first repeated (person, item) pairs (``first``),
+    # found by the internal columns so that no identifier value enters the message.
     condition = nw.lit(False)
     for person, item in zip(first[_P], first[_ITEM], strict=True):
         condition = condition | ((nw.col(_P) == person) & (nw.col(_ITEM) == item))
@@ -499,15 +625,19 @@ def _raise_duplicates(frame: Any, stats: pd.DataFrame, response: str, *, is_long
 
 
 def _check_weighted_sums(
-    frame: Any, stats: pd.DataFrame, *, weights: str | None, is_long: bool
+    frame: Any, stats: pd.DataFrame, n_cells: int, *, weights: str | None, is_long: bool
 ) -> None:
-    """Weights of 1e308 are finite, their sums are not: refuse them with example rows."""
+    """Weights of 1e308 are finite, their sums are not: refuse them with example rows.
+
+    ``stats`` are the sums per (group, unit, item), ``n_cells`` the (group, person,
+    item) cells behind them.
+    """
     if weights is None:
         return
     n_rows = int(stats["_hx_k"].sum())
-    # The bootstrap draws a person up to n times (n persons in a group, fewer than the
-    # person x item rows): its sums must stay finite that many times over.
-    n_max = max(len(stats), 1)
+    # The bootstrap draws a unit up to n times (n units in a group, fewer than the
+    # person x item cells): its sums must stay finite that many times over.
+    n_max = max(n_cells, 1)
     with np.errstate(over="ignore", invalid="ignore"):
         totals = {
             "w": np.array([stats[_W].sum() * n_max]),

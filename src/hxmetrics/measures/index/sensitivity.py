@@ -32,7 +32,7 @@ from hxmetrics.measures.index.options import (
     _check_items,
     _seed,
 )
-from hxmetrics.measures.index.prepare import _prepare
+from hxmetrics.measures.index.prepare import BOOTSTRAP_BUCKETS, _prepare
 from hxmetrics.measures.index.scoring import (
     _check_point,
     _hidden,
@@ -228,6 +228,8 @@ def sensitivity(
         scale=scale,
         module_items=[],
         need_matrix=need_matrix,
+        # Without resampling only each group's sums are needed: one unit per group.
+        buckets=BOOTSTRAP_BUCKETS if resample else 1,
     )
     check_consistency(d.alpha, d.n_alpha, items, stacklevel=3)
     labels = _weighting_labels(wts)
