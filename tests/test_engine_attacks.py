@@ -15,6 +15,7 @@ import tempfile
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from hxmetrics import _scan
@@ -364,13 +365,8 @@ def test_an_empty_selection_is_the_same_error_everywhere(tmp_path: Path, engine,
 # ---------------------------------------------------------------- the guard's honesty
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the materialisation guard of tests/test_jobs_engines.py misses DuckDB's .pl(), "
-    ".arrow()/.to_arrow_reader() (a RecordBatchReader counts 0 rows) and Polars' "
-    "collect_all/collect_batches; fix in tests/test_jobs_engines.py (install_guard) by the "
-    "integration helper",
-)
+# Found by the review: the guard missed DuckDB's .pl(), .arrow() (a reader) and the
+# Arrow stream protocol, and Polars' collect_all/collect_batches.
 def test_the_guard_sees_every_way_to_materialise(monkeypatch: pytest.MonkeyPatch) -> None:
     guard = install_guard(monkeypatch)
     spec = _scan.parse_input(str(SAMPLE / "responses.csv"), base=Path("."), where="x")
@@ -385,6 +381,7 @@ def test_the_guard_sees_every_way_to_materialise(monkeypatch: pytest.MonkeyPatch
             .lazy()
             .collect(backend="polars")
         ),
+        "pyarrow.table(relation)": lambda: pa.table(_scan.scan(spec, "duckdb", connection=con)),
         "polars.collect_all": lambda: pl.collect_all([_scan.scan(spec, "polars")]),
         "LazyFrame.collect_batches": lambda: list(_scan.scan(spec, "polars").collect_batches()),
     }

@@ -248,6 +248,35 @@ def _wrap(guard: Guard, owner: Any, name: str, monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setattr(owner, name, wrapped)
 
 
+def _wrap_reader(guard: Guard, owner: Any, name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A method giving a pyarrow RecordBatchReader: read whole (a test's data are small),
+    counted, and handed back as a fresh reader over the same batches."""
+    import pyarrow as pa
+
+    original = getattr(owner, name)
+
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        reader = original(*args, **kwargs)
+        table = guard.check(f"{owner.__name__}.{name}", reader.read_all())
+        return pa.RecordBatchReader.from_batches(table.schema, table.to_batches())
+
+    monkeypatch.setattr(owner, name, wrapped)
+
+
+def _wrap_batches(guard: Guard, owner: Any, name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A method giving an iterator of frames or rows: counted as a whole once consumed."""
+    original = getattr(owner, name)
+
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        parts = list(original(*args, **kwargs))
+        rows = sum(_shape(part)[0] if not hasattr(part, "asDict") else 1 for part in parts)
+        columns = _shape(parts[0])[1] if parts and not hasattr(parts[0], "asDict") else []
+        guard.check(f"{owner.__name__}.{name}", pd.DataFrame(index=range(rows), columns=columns))
+        return iter(parts)
+
+    monkeypatch.setattr(owner, name, wrapped)
+
+
 def install_guard(monkeypatch: pytest.MonkeyPatch) -> Guard:
     """Fail-safe record of materialisations: Polars collects and conversions, DuckDB
     fetches, Spark's collect/toPandas/toArrow (Spark's are patched only if pyspark is
@@ -270,26 +299,42 @@ def install_guard(monkeypatch: pytest.MonkeyPatch) -> Guard:
         return {name: mark(name, f) for name, f in real().items()}
 
     monkeypatch.setattr(jobs, "_measure_functions", marked)
-    for name in ("collect",):
-        _wrap(found, pl.LazyFrame, name, monkeypatch)
+    _wrap(found, pl.LazyFrame, "collect", monkeypatch)
+    _wrap_batches(found, pl.LazyFrame, "collect_batches", monkeypatch)
+    collect_all = pl.collect_all
+
+    def counted_collect_all(*args: Any, **kwargs: Any) -> Any:
+        frames = collect_all(*args, **kwargs)
+        for frame in frames:
+            found.check("polars.collect_all", frame)
+        return frames
+
+    monkeypatch.setattr(pl, "collect_all", counted_collect_all)
     for name in ("to_pandas", "to_arrow"):
         _wrap(found, pl.DataFrame, name, monkeypatch)
     relation = duckdb.DuckDBPyRelation
-    for name in (
-        "df",
-        "fetchdf",
-        "to_df",
-        "fetchall",
-        "fetchnumpy",
-        "arrow",
-        "fetch_arrow_table",
-        "to_arrow_table",
-    ):
-        _wrap(found, relation, name, monkeypatch)
     connection = duckdb.DuckDBPyConnection
-    for name in ("df", "fetchdf", "fetchall", "fetchnumpy", "fetch_arrow_table"):
-        if hasattr(connection, name):
-            _wrap(found, connection, name, monkeypatch)
+    # Every way DuckDB hands rows to Python (duckdb 2.0: .arrow() gives a reader).
+    eager = ("df", "fetchdf", "fetch_df", "to_df", "fetchall", "fetchmany", "fetchnumpy", "pl")
+    eager += ("fetch_arrow_table", "to_arrow_table", "fetch_df_chunk")
+    readers = ("arrow", "to_arrow_reader", "fetch_arrow_reader", "fetch_record_batch")
+    stream = relation.__arrow_c_stream__
+
+    def counted_stream(self: Any, requested_schema: Any = None) -> Any:
+        # The Arrow PyCapsule stream (pyarrow.table(relation), polars.DataFrame(relation)):
+        # counted through a second, unwatched fetch of the same relation.
+        found.check("DuckDBPyRelation.__arrow_c_stream__", fetch_table(self))
+        return stream(self, requested_schema)
+
+    fetch_table = relation.to_arrow_table
+    monkeypatch.setattr(relation, "__arrow_c_stream__", counted_stream)
+    for owner in (relation, connection):
+        for name in eager:
+            if hasattr(owner, name):
+                _wrap(found, owner, name, monkeypatch)
+        for name in readers:
+            if hasattr(owner, name):
+                _wrap_reader(found, owner, name, monkeypatch)
     try:
         # The class of the frames a local session makes (Spark 4: "classic"); its
         # methods override those of pyspark.sql.DataFrame, so patching the base class
@@ -301,8 +346,9 @@ def install_guard(monkeypatch: pytest.MonkeyPatch) -> Guard:
         except ImportError:  # without pyspark only Spark's part is off
             SparkFrame = None
     if SparkFrame is not None:
-        for name in ("collect", "toPandas", "toArrow"):
+        for name in ("collect", "toPandas", "toArrow", "tail"):
             _wrap(found, SparkFrame, name, monkeypatch)
+        _wrap_batches(found, SparkFrame, "toLocalIterator", monkeypatch)
     return found
 
 
