@@ -370,7 +370,7 @@ class _Splink:
                     "connection must be a duckdb.DuckDBPyConnection; got "
                     f"{type(connection).__name__}."
                 )
-            self.connection = connection
+            self.connection: Any = connection
             self.session = None
             self.dialect = "duckdb"
         else:
@@ -736,7 +736,7 @@ class _LinkRun(_Run):
             from pyspark.sql import functions as F
 
             def unsigned(c: Any) -> Any:
-                shifted = c.cast("decimal(20,0)") + F.lit(_OFFSET).cast("decimal(20,0)")
+                shifted = c.cast("decimal(20,0)") + F.lit(str(_OFFSET)).cast("decimal(20,0)")
                 return F.lpad(shifted.cast("decimal(20,0)").cast("string"), 20, "0")
 
             out = native.withColumn(
