@@ -168,7 +168,9 @@ def resolve_probabilistic_lazy(
     model, settings, threshold, review_band, conflict_rules, random_state
         As in :func:`~hxmetrics.stakeholders.resolve_identities` (``method=
         "probabilistic"``); ``random_state`` seeds the fit's record sample and random
-        pairs.
+        pairs. ``model`` may also be an unfitted
+        :class:`~hxmetrics.stakeholders.probabilistic.LinkageModel`: it is fitted here
+        with its options (``max_records``, ``max_pairs``, ``training_blocks``, ...).
     connection : duckdb.DuckDBPyConnection, optional
         DuckDB: the connection the relations were made on (default: the relations'
         own). Ignored on Spark.
@@ -231,8 +233,10 @@ def resolve_probabilistic_lazy(
         checked = tuple(k for k in DEFAULT_KEYS if k in have)
     _check_key_columns(checked, frames, columns, have)
     kinds = {k: _key_kind(k, key_kinds) for k in checked}
-    if model is None:
-        linkage = LinkageModel(settings)
+    # An unfitted LinkageModel is fitted here with its own options (max_records, ...).
+    fit = model is None or (isinstance(model, LinkageModel) and model.params_ is None)
+    if fit:
+        linkage = model if isinstance(model, LinkageModel) else LinkageModel(settings)
         if linkage.settings is None:
             compared = [c for c in IDENTITY_COLUMNS if c in have]
         else:
@@ -249,7 +253,7 @@ def resolve_probabilistic_lazy(
         compared = list(linkage.columns_)
     absent = [c for c in compared if c not in have]
     if absent:
-        what = "settings name" if model is None else "model compares"
+        what = "settings name" if fit else "model compares"
         raise InputTableError(
             f"the linkage {what} column(s) {absent} that are in none of the "
             f"rosters ({', '.join(frames)})." + did_you_mean(absent[0], have),
@@ -278,7 +282,7 @@ def resolve_probabilistic_lazy(
         columns=columns,
         compared=compared,
         linkage=linkage,
-        fit=model is None,
+        fit=fit,
         threshold=thr,
         band=band,
         household=rules["household"],
