@@ -235,7 +235,7 @@ def resolve_probabilistic_lazy(
     kinds = {k: _key_kind(k, key_kinds) for k in checked}
     # An unfitted LinkageModel is fitted here with its own options (max_records, ...).
     fit = model is None or (isinstance(model, LinkageModel) and model.params_ is None)
-    if fit:
+    if model is None or fit:
         linkage = model if isinstance(model, LinkageModel) else LinkageModel(settings)
         if linkage.settings is None:
             compared = [c for c in IDENTITY_COLUMNS if c in have]
