@@ -54,6 +54,10 @@ def hx_index(
     person : str, optional
         Column identifying the person; the bootstrap resamples persons, keeping all
         their answers together. ``None`` treats each response as its own person.
+        A group of more than ``hxmetrics.measures.index.prepare.BOOTSTRAP_BUCKETS``
+        (4096) persons is split into that many random buckets of whole persons, and
+        its bootstrap resamples the buckets (a cluster bootstrap; Wolter 2007, ch. 2);
+        a note says which. Smaller groups are resampled person by person.
     weights : str, optional
         Column of positive survey weights (per answer). Unit weights give the
         unweighted result.
@@ -100,7 +104,12 @@ def hx_index(
         Response id column (optional for wide data).
     n_resamples : int, default 1000
         Bootstrap replicates; 0 skips the intervals (``n_boot=`` is the deprecated
-        old name).
+        old name). On a lazy engine (Polars lazy, DuckDB, Spark) only sums per
+        (group, person or bucket, item) come back, at most groups x 4096 x items rows
+        (per group and item with 0), and the intervals are the same on every engine
+        for the same ``random_state`` (bit for bit when every weighted score is a whole
+        number; with fractional survey weights the engines' sums of a bucket may
+        differ in the last bits).
     confidence : float, default 0.95
         Level of the percentile intervals.
     min_n : int or None, default 10
@@ -133,6 +142,9 @@ def hx_index(
 
     References
     ----------
+    Wolter, K. M. (2007). Introduction to Variance Estimation, 2nd ed. New York:
+    Springer. Chapter 2 (the random group method: the buckets above 4096 persons).
+
     OECD/JRC (2008). Handbook on Constructing Composite Indicators: Methodology and
     User Guide. Paris: OECD. Sections 5 (normalisation), 6 (weighting and
     aggregation), 7 (uncertainty and sensitivity analysis).

@@ -99,7 +99,9 @@ class HXIndex(DisplayMixin):
     weighting, normalise, aggregate, scale, shift, reference, modules, module_share
         The index's construction; see :func:`~hxmetrics.measures.index.hx_index`.
     n_resamples : int, default 1000
-        Bootstrap replicates (persons resampled within groups); 0 skips intervals.
+        Bootstrap replicates (persons resampled within groups; buckets of persons in
+        groups of more than 4096 persons, see :func:`~hxmetrics.measures.index.
+        hx_index`); 0 skips intervals.
     confidence : float, default 0.95
         Level of the percentile intervals.
     min_n : int or None, default 10

@@ -152,8 +152,9 @@ def sensitivity(
         factor in every draw, then the weights are rescaled to sum to 1.
     resample : bool, default True
         Also resample persons within groups in every draw, so the rank intervals
-        carry sampling uncertainty as well as modelling uncertainty. Factor weights
-        are estimated once on the full data.
+        carry sampling uncertainty as well as modelling uncertainty (buckets of
+        persons in groups of more than 4096 persons, as :func:`hx_index` does).
+        Factor weights are estimated once on the full data.
     n_resamples : int, default 1000
         Monte Carlo draws (``n_draws=`` is the deprecated old name).
     confidence : float, default 0.90
