@@ -299,3 +299,41 @@ def test_splink_tables_are_dropped(sim, model):
     # What stays: the rosters and the results' own tables (crosswalk, review).
     assert len(after - {t for (t,) in before}) <= 3
     del out
+
+
+def test_the_engine_linkage_feeds_attribution(sim, model):
+    """Rosters linked on DuckDB, then attributed on DuckDB: the registry's attribution."""
+    from hxmetrics.stakeholders._engine_attribution import attribute_lazy
+    from hxmetrics.stakeholders.registry import StakeholderRegistry
+
+    registry = StakeholderRegistry.from_rosters(
+        **sim.rosters, secret=SECRET, method="probabilistic", model=model
+    )
+    # One event per roster record, at its first episode's start and a day before it.
+    events = pd.concat(
+        [
+            pd.DataFrame(
+                {"silo": silo, "source_id": df.iloc[:, 0].astype(str), "timestamp": df["start"]}
+            )
+            for silo, df in sim.rosters.items()
+        ],
+        ignore_index=True,
+    )
+    events = pd.concat(
+        [events, events.assign(timestamp=events["timestamp"] - pd.Timedelta(days=1))],
+        ignore_index=True,
+    )
+    events["row"] = np.arange(len(events), dtype=np.int64)
+    want = registry.attribute(events, time="timestamp").sort_values("row", ignore_index=True)
+    rels, con = _duckdb(sim.rosters)
+    resolution = resolve_probabilistic_lazy(rels, model=model, secret=SECRET)
+    con.register("events_src", events)
+    con.execute("CREATE TABLE events AS SELECT * FROM events_src")
+    got = _frame(attribute_lazy(con.table("events"), resolution, time="timestamp"))
+    got = got.sort_values("row", ignore_index=True)
+    assert list(got.columns) == list(want.columns)
+    for c in want.columns:
+        if c == "timestamp":
+            continue
+        assert got[c].astype(str).tolist() == want[c].astype(str).tolist(), c
+    assert set(want["attribution"].astype(str)) >= {"ok", "outside_episodes"}
