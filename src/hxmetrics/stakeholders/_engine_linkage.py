@@ -194,13 +194,28 @@ def resolve_probabilistic_lazy(
 
     Examples
     --------
-    >>> import duckdb, pandas as pd
+    >>> import duckdb
+    >>> from hxmetrics.datasets._identity import simulate_identity_rosters
+    >>> from hxmetrics.stakeholders import new_secret, resolve_identities
     >>> from hxmetrics.stakeholders._engine_linkage import resolve_probabilistic_lazy
+    >>> from hxmetrics.stakeholders.probabilistic import LinkageModel
+    >>> sim = simulate_identity_rosters(300, random_state=0)
+    >>> model = LinkageModel(max_pairs=1e5).fit(sim.rosters, random_state=0)
     >>> con = duckdb.connect()
-    >>> workers = con.sql("SELECT * FROM (VALUES ('w1', 'Ann', 'Lee', '1980-02-01'), "
-    ...     "('w2', 'Anne', 'Lee', '1980-02-01')) t(worker_id, given_name, family_name, "
-    ...     "date_of_birth)")
-    >>> out = resolve_probabilistic_lazy({"workers": workers}, model=fitted_model)  # doctest: +SKIP
+    >>> for silo, df in sim.rosters.items():
+    ...     _ = con.register(silo, df)
+    >>> rosters = {silo: con.table(silo) for silo in sim.rosters}
+    >>> secret = new_secret()
+    >>> out = resolve_probabilistic_lazy(rosters, model=model, secret=secret)
+    >>> ref = resolve_identities(sim.rosters, method="probabilistic", model=model,
+    ...                          secret=secret)
+    >>> out.attrs["n_links"] == ref.crosswalk.attrs["hxmetrics"]["n_links"]
+    True
+    >>> columns = ["silo", "source_id", "person_id", "matched_on"]
+    >>> got = out.crosswalk.select(*columns).order("silo, source_id").fetchall()
+    >>> want = ref.crosswalk[columns].sort_values(["silo", "source_id"])
+    >>> got == list(want.itertuples(index=False, name=None))
+    True
     """
     frames, engine = _frames(rosters)
     if engine.name not in LINKAGE_ENGINES:
