@@ -25,6 +25,7 @@ from hxmetrics.measures.index.prepare import (
     BOOTSTRAP_BUCKETS,
     _bucket_hash,
     _prepare,
+    _with_bucket_hash,
 )
 
 from ..conftest import ENGINES, SPARK_PANDAS_WARNING, to_engine
@@ -150,9 +151,9 @@ def test_bucketed_results_are_identical_on_spark(
         _same(_call(native, name, BUCKETS), expected[name], f"{name} on spark")
     # The hash in Spark's (ANSI) int64 arithmetic: no overflow, the numpy numbers.
     ranks = _RANKS
-    frame = spark.createDataFrame(pd.DataFrame({"r": ranks}))
-    got = nw.from_native(frame).select(_bucket_hash(nw.col("r")).alias("h")).collect()
-    assert got["h"].to_list() == _bucket_hash(np.array(ranks, dtype=np.int64)).tolist()
+    frame = nw.from_native(spark.createDataFrame(pd.DataFrame({"r": ranks})))
+    got = _with_bucket_hash(frame, "r", "h").sort("r").collect()["h"].to_list()
+    assert got == _bucket_hash(np.array(ranks, dtype=np.int64)).tolist()
 
 
 #: Ranks around the primes' and int64's edges (the hash must stay exact everywhere).
@@ -161,8 +162,8 @@ _RANKS = [1, 2, 3, _PRIME_A - 1, _PRIME_A, _PRIME_A + 1, 2**31, 2**40 + 7, 2**61
 
 @pytest.mark.parametrize("engine", ["polars_lazy", "duckdb"])
 def test_the_hash_is_the_same_integers_on_each_engine(engine: str) -> None:
-    frame = nw.from_native(to_engine(pd.DataFrame({"r": _RANKS}), engine))
-    got = frame.lazy().select(_bucket_hash(nw.col("r")).alias("h")).collect()["h"].to_list()
+    frame = nw.from_native(to_engine(pd.DataFrame({"r": _RANKS}), engine)).lazy()
+    got = _with_bucket_hash(frame, "r", "h").sort("r").collect()["h"].to_list()
     want = _bucket_hash(np.array(_RANKS, dtype=np.int64))
     assert got == want.tolist()
     assert ((want >= 0) & (want < _PRIME_A)).all()

@@ -12,6 +12,7 @@ whatever the number of persons.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -420,25 +421,48 @@ def _core_moments(frame: Any, items: list[str]) -> ItemMoments:
     return ItemMoments(n, sums, cross)
 
 
-def _bucket_hash(rank: Any) -> Any:
-    """A person's pseudo-random integer in [0, 2**31 - 1) from its rank (1, 2, ...).
+#: The bucket hash as steps on two integers ``a`` and ``b`` that both start as the
+#: person's rank (1, 2, ...): each step sets one of them from both. Only ``%``, ``*``
+#: and ``+`` of non-negative integers: one definition serves numpy int64 arrays and
+#: narwhals expressions, and every engine computes the same numbers (engines' own
+#: hash functions differ). The residues of the rank modulo two primes identify every
+#: rank below 2**62 (Chinese remainder theorem); the squares and cross products make
+#: the map non-linear, so that neighbouring ranks (persons with neighbouring ids) fall
+#: in unrelated buckets (``(c * r) mod p mod M`` would put runs of ranks in buckets a
+#: fixed step apart). Every intermediate value is below 2**62 + 2**31: exact in int64.
+_HASH_STEPS: tuple[tuple[str, Callable[[Any, Any], Any]], ...] = (
+    ("a", lambda a, b: a % _PRIME_A),
+    ("b", lambda a, b: b % _PRIME_B),
+    ("a", lambda a, b: (a * 1_103_515_245 + 12_345) % _PRIME_A),
+    ("a", lambda a, b: (a * a + b) % _PRIME_A),
+    ("b", lambda a, b: (b * 48_271 + a) % _PRIME_B),
+    ("a", lambda a, b: (a * b + 1_013_904_223) % _PRIME_A),
+    ("a", lambda a, b: (a * a + b) % _PRIME_A),
+)
 
-    Written with ``%``, ``*`` and ``+`` of non-negative integers only, so that one
-    definition serves numpy int64 arrays and narwhals expressions, and every engine
-    computes the same numbers (engines' own hash functions differ). The two residues
-    of the rank modulo two primes identify every rank below 2**62 (Chinese remainder
-    theorem); the squares and cross products make the map non-linear, so that
-    neighbouring ranks (persons with neighbouring ids) fall in unrelated buckets
-    (``(a * r) mod p mod M`` would put runs of ranks in buckets a fixed step apart).
-    Every intermediate value is below 2**62 + 2**31: exact in int64.
+
+def _bucket_hash(rank: np.ndarray) -> np.ndarray:
+    """A person's pseudo-random integer in [0, 2**31 - 1) from its rank (int64 >= 1)."""
+    a = b = np.asarray(rank, dtype=np.int64)
+    for name, step in _HASH_STEPS:
+        if name == "a":
+            a = step(a, b)
+        else:
+            b = step(a, b)
+    return a
+
+
+def _with_bucket_hash(frame: Any, rank: str, name: str) -> Any:
+    """``frame`` with column ``name``: :func:`_bucket_hash` of column ``rank``, on its engine.
+
+    One column per step: written as one expression, each use of ``a`` and ``b`` would
+    repeat the whole expression before it (thousands of terms in the engine's query).
     """
-    a = rank % _PRIME_A
-    b = rank % _PRIME_B
-    a = (a * 1_103_515_245 + 12_345) % _PRIME_A
-    a = (a * a + b) % _PRIME_A
-    b = (b * 48_271 + a) % _PRIME_B
-    a = (a * b + 1_013_904_223) % _PRIME_A
-    return (a * a + b) % _PRIME_A
+    frame = frame.with_columns(nw.col(rank).alias("_hx_a"), nw.col(rank).alias("_hx_b"))
+    for target, step in _HASH_STEPS:
+        value = step(nw.col("_hx_a"), nw.col("_hx_b"))
+        frame = frame.with_columns(value.alias(f"_hx_{target}"))
+    return frame.rename({"_hx_a": name}).drop("_hx_b")
 
 
 def _engine_units(cells: Any, group_cols: list[str], buckets: int) -> Any:
@@ -447,24 +471,29 @@ def _engine_units(cells: Any, group_cols: list[str], buckets: int) -> Any:
     A person's unit is its dense rank in the group's sorted persons minus one when the
     group has at most ``buckets`` persons (every person its own unit, in the persons'
     order), else ``_bucket_hash(rank) % buckets``. ``_NP`` is the group's persons,
-    ``_CELLS`` the (person, item) cells summed into the row.
+    ``_CELLS`` the (person, item) cells summed into the row. With one bucket no rank
+    is needed: every person's unit is 0.
     """
+    sums = [nw.col(_W).sum(), nw.col("_hx_ws").sum(), nw.col("_hx_wss").sum()]
+    counts = [nw.col("_hx_k").sum(), nw.len().alias(_CELLS)]
+    if buckets == 1:
+        persons = cells.group_by(group_cols).agg(nw.col(_P).n_unique().alias(_NP))
+        return (
+            cells.group_by([*group_cols, _IC])
+            .agg(*sums, *counts)
+            .join(persons, on=group_cols, how="left")
+            .with_columns(nw.lit(0, dtype=nw.Int64).alias(_U))
+        )
     rank = nw.col(_P).rank(method="dense").over(*group_cols).cast(nw.Int64)
     ranked = cells.with_columns(rank.alias("_hx_rank"))
     ranked = ranked.with_columns(nw.col("_hx_rank").max().over(*group_cols).alias(_NP))
+    ranked = _with_bucket_hash(ranked, "_hx_rank", "_hx_hash")
     r = nw.col("_hx_rank")
-    unit = nw.when(nw.col(_NP) <= buckets).then(r - 1).otherwise(_bucket_hash(r) % buckets)
+    unit = nw.when(nw.col(_NP) <= buckets).then(r - 1).otherwise(nw.col("_hx_hash") % buckets)
     return (
         ranked.with_columns(unit.alias(_U))
         .group_by([*group_cols, _U, _IC])
-        .agg(
-            nw.col(_W).sum(),
-            nw.col("_hx_ws").sum(),
-            nw.col("_hx_wss").sum(),
-            nw.col("_hx_k").sum(),
-            nw.len().alias(_CELLS),
-            nw.col(_NP).max(),
-        )
+        .agg(*sums, *counts, nw.col(_NP).max())
     )
 
 

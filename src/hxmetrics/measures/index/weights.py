@@ -196,6 +196,7 @@ def index_weights(
             scale=scale,
             module_items=[],
             need_matrix=True,
+            buckets=1,  # only the moments are read: one unit per group is enough
         )
         matrix = d.matrix
     w, _, loadings, _ = _resolve_weights(weighting, items, matrix)
