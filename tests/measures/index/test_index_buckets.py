@@ -377,3 +377,23 @@ def test_fractional_weights_agree_to_the_last_bits(answers: pd.DataFrame, engine
     want = _call(fractional, "linear", BUCKETS)
     got = _call(to_engine(fractional, engine), "linear", BUCKETS)
     pd.testing.assert_frame_equal(got, want, check_exact=False, rtol=1e-12)
+
+
+@pytest.mark.parametrize("engine", ["polars_lazy", "duckdb"])
+def test_repeated_answers_are_counted_on_the_engine(
+    answers: pd.DataFrame, collected: list[int], engine: str
+) -> None:
+    # The duplicate check counts the repeated (person, item) pairs on the engine and
+    # brings back three of them, not one row per (group, person, item).
+    from hxmetrics.errors import InputTableError
+
+    repeated = pd.concat([answers, answers.iloc[[4, 9, 30, 31]]], ignore_index=True)
+    with pytest.raises(InputTableError) as on_pandas:
+        _call(repeated, "linear", BUCKETS)
+    collected.clear()
+    with pytest.raises(InputTableError) as on_engine:
+        _call(to_engine(repeated, engine), "linear", BUCKETS)
+    count = "4 (person, item) pair(s) have a repeated answer"
+    assert count in str(on_pandas.value)
+    assert count in str(on_engine.value)
+    assert max(collected) <= len(answers["team"].unique()) * BUCKETS * len(ITEMS)
