@@ -336,6 +336,36 @@ def test_rfm_amounts_too_large_for_the_key_take_the_exact_window_path() -> None:
         _same(rfm_summary(_native(tx, engine), **kwargs), expected, engine)
 
 
+@pytest.mark.parametrize("engine", ["polars", "polars_lazy", "duckdb"])
+def test_rfm_errors_name_the_same_rows_on_each_engine(engine: str) -> None:
+    # Rows with a missing id, time or amount (and amounts too large for exact sums)
+    # are named by their row on every engine: the pandas label, on a lazy engine the
+    # position numbered there (its first five, in order), never by an id.
+    from hxmetrics.errors import InputTableError
+
+    tx = _transactions()
+    tx.loc[[1400, 7, 903, 12, 1201, 64], "customer"] = None
+    tx.loc[[7, 333], "amount"] = np.nan
+    tx.loc[1499, "ts"] = pd.NaT
+    kwargs = {"customer": "customer", "time": "ts", "amount": "amount"}
+    kwargs["observation_end"] = "2024-01-31"
+    with pytest.raises(InputTableError) as want:
+        rfm_summary(tx, **kwargs)
+    with pytest.raises(InputTableError) as got:
+        rfm_summary(_native(tx, engine), **kwargs)
+    assert str(got.value) == str(want.value)
+    assert "row 7: missing customer, amount; row 12: missing customer; row 64:" in str(got.value)
+    pd.testing.assert_frame_equal(got.value.failure_cases, want.value.failure_cases)
+    big = tx.dropna().reset_index(drop=True)
+    big.loc[[900, 30], "amount"] = 1e300
+    with pytest.raises(InputTableError) as want:
+        rfm_summary(big, **kwargs)
+    with pytest.raises(InputTableError) as got:
+        rfm_summary(_native(big, engine), **kwargs)
+    assert str(got.value) == str(want.value)
+    assert "row 30: 1e+300; row 900: 1e+300" in str(got.value)
+
+
 def test_float_sums_agree_to_rounding() -> None:
     # Survey weights and fractional scores are summed as floats: the order of the
     # additions differs between engines, so the results agree to rounding only

@@ -169,6 +169,23 @@ def test_sample_tables_equal_the_registry(engine: str, table: str, time: str) ->
     _assert_same(got, want)
 
 
+@pytest.mark.parametrize("engine", ["polars", "duckdb"])
+def test_rows_come_back_in_the_exhausts_order(engine: str) -> None:
+    """The joins reorder the rows; the output is put back in the exhaust's order, so
+    that "row N" in a later error message is the row's position in the input, as the
+    pandas path's label is (Spark: no order)."""
+    s, reg = _sample()
+    # Shuffled, so that neither time nor id order is the input's.
+    exhaust = s.events.sample(frac=1.0, random_state=4).reset_index(drop=True)
+    exhaust = _labelled(exhaust)
+    con = duckdb.connect()
+    convert = _to_polars if engine == "polars" else functools.partial(_to_duckdb, con=con)
+    got = _collect(attribute_lazy(convert(exhaust), _resolution(reg, convert)))
+    np.testing.assert_array_equal(got[ROW].to_numpy(), np.arange(len(exhaust)))
+    want = reg.attribute(exhaust, time="timestamp")
+    pd.testing.assert_frame_equal(_plain(got), _plain(want), check_dtype=False)
+
+
 @pytest.mark.parametrize(("table", "time"), SAMPLE_TABLES)
 def test_pandas_runs_the_registrys_own_code(table: str, time: str) -> None:
     s, reg = _sample()

@@ -731,13 +731,21 @@ def invalid_rows(
     *,
     columns: Sequence[str],
     limit: int = 5,
+    positions: bool = False,
 ) -> pd.DataFrame:
     """The first ``limit`` rows where ``condition`` holds, for an error message.
 
     Returns the ``columns`` plus ``row``: the index label for pandas, the position for
-    other eager frames, and missing for lazy frames (which have no row order).
+    other eager frames, and missing for lazy frames (which have no row order) unless
+    ``positions``: then the position of each row in the order the engine reads the
+    frame (numbered on the engine as :func:`hxmetrics.tables.validate_lazy` numbers
+    "row N": Polars ``with_row_index``, DuckDB ``row_number() OVER ()``, Spark by
+    partition), the first ``limit`` of them in that order. For a table read from a file
+    (and kept in order, as ``attribute_lazy`` keeps it) that is the pandas label.
     """
     frame = to_narwhals(data)
+    if positions and isinstance(frame, nw.LazyFrame):
+        return _rows_by_position(frame, condition, list(columns), limit)
     columns = list(columns)
     if isinstance(frame, nw.DataFrame) and frame.implementation.is_pandas():
         native = frame.to_native()
@@ -754,6 +762,42 @@ def invalid_rows(
     picked_lazy = frame.filter(condition).select(*columns).head(limit).collect().to_pandas()
     picked_lazy["row"] = None
     return picked_lazy
+
+
+def _rows_by_position(
+    frame: nw.LazyFrame[Any], condition: nw.Expr, columns: list[str], limit: int
+) -> pd.DataFrame:
+    """The first ``limit`` rows of a lazy frame where ``condition`` holds, by position.
+
+    The position is numbered on the engine by the one definition of "row N" that
+    validation uses (engine-specific: narwhals numbers the rows of a lazy frame only
+    by an order of its columns); only the few rows picked come back.
+    """
+    from hxmetrics._engine_tables import _with_position
+
+    impl = frame.implementation
+    if impl.is_polars():
+        engine = "polars"
+    elif impl is nw.Implementation.DUCKDB:
+        engine = "duckdb"
+    elif impl.is_spark_like():
+        engine = "spark"
+    else:  # other lazy backends (e.g. Dask, Ibis): no position to give
+        picked = frame.filter(condition).select(*columns).head(limit).collect().to_pandas()
+        picked["row"] = None
+        return picked
+    numbered = nw.from_native(_with_position(frame.to_native(), engine)).lazy()
+    picked = (
+        numbered.filter(condition)
+        .select(*columns, _ROW)
+        .sort(_ROW)
+        .head(limit)
+        .collect()
+        .to_pandas()
+    )
+    picked = picked.rename(columns={_ROW: "row"})
+    picked["row"] = picked["row"].astype(np.int64)
+    return picked.reset_index(drop=True)
 
 
 def frame_with(keys: pd.DataFrame, columns: Mapping[str, Any]) -> pd.DataFrame:

@@ -27,7 +27,9 @@ no operation for it, said where):
 4. **As-of lookup**: one backward as-of join by ``person_id`` on the row's time.
    Polars: ``polars.LazyFrame.join_asof`` after sorting both sides by time, called
    natively to pass ``check_sortedness=False`` (narwhals' ``join_asof`` cannot, and
-   Polars then warns at every collect). DuckDB: its ``ASOF LEFT JOIN``, the SQL
+   Polars then warns at every collect); steps 3 and 4 run on a narrow frame
+   (position, keys, time) that is sorted back by position and set beside the
+   exhaust's columns (:func:`_attribute_polars`). DuckDB: its ``ASOF LEFT JOIN``, the SQL
    narwhals' ``join_asof`` emits, run on the relations' own connection (narwhals
    runs it with ``duckdb.sql``, on the default connection, which cannot read
    relations of another one). Spark has no as-of join (narwhals: not implemented):
@@ -65,7 +67,11 @@ Differences from the pandas output (documented, tested)
   DuckDB and Spark have no categorical that a lazy query can build without first
   listing the categories (a collect), and Polars' ``Categorical`` would make the
   three engines differ. The values are the pandas categories' labels.
-* Row order: a lazy engine has none; the rows are the input's rows, each once.
+* Row order: on Polars and DuckDB the rows come back in the exhaust's order (each
+  row's position is numbered before the joins and the rows are put back by it), so
+  that "row N" in a later error message (e.g. ``rfm_summary``'s) is the row of the
+  input as read, as the pandas label is. Spark keeps no order: the rows are the
+  input's rows, each once.
 * On pandas input (engine ``"pandas"``) the pandas implementation itself runs
   (:func:`~hxmetrics.stakeholders.attribution.attribute_with_index`): the frame is
   in memory already, and its output (categoricals, row order) is the reference.
@@ -105,6 +111,7 @@ TimeUnit = Literal["ns", "us", "ms", "s"]
 
 # Working columns; the prefix keeps them clear of the caller's names.
 _P = "__hx_person"
+_POS = "__hx_position"
 _T = "__hx_time"
 _B = "__hx_boundary"
 _END = "__hx_segment_end"
@@ -233,6 +240,22 @@ def attribute_lazy(
     t = nw.col(time)
     if time_dtype == nw.Date:
         t = t.cast(nw.Datetime(unit or "us"))
+    if engine == "polars":
+        return _attribute_polars(
+            lf,
+            ids,
+            _segments(eps),
+            t=_as_time(t, cast),
+            silo=silo,
+            source_id=source_id,
+            columns=list(schema.names()),
+        )
+    if engine == "duckdb":
+        # Each row's position, to give the rows back in the exhaust's order (the joins
+        # reorder them): the same "row N" as the pandas path (labels of the input as
+        # read) in later error messages. Engine-specific: narwhals numbers the rows of
+        # a lazy frame only by an order of its columns.
+        lf = nw.from_native(_with_position(lf.to_native(), engine)).lazy()
     try:
         rows = lf.with_columns(
             nw.col(silo).cast(nw.String).alias(_KS),
@@ -250,12 +273,57 @@ def attribute_lazy(
         ) from exc
     segments = _segments(eps)
     if engine == "spark":
-        joined = _range_join_spark(rows, segments)
-    elif engine == "duckdb":
-        joined = _asof_duckdb(rows, segments)
-    else:
-        joined = _asof_polars(rows, segments)
-    return _finish(joined, list(schema.names()), silo).to_native()
+        return _finish(_range_join_spark(rows, segments), list(schema.names()), silo).to_native()
+    out = _finish(_asof_duckdb(rows, segments), list(schema.names()), silo)
+    return out.sort(_POS).drop(_POS).to_native()
+
+
+def _attribute_polars(
+    lf: nw.LazyFrame[Any],
+    ids: nw.LazyFrame[Any],
+    segments: nw.LazyFrame[Any],
+    *,
+    t: nw.Expr,
+    silo: str,
+    source_id: str,
+    columns: list[str],
+) -> Any:
+    """Polars: the lookups on a narrow frame (position, keys, time), put back in the
+    exhaust's order and set beside the exhaust's own columns.
+
+    The as-of join needs its rows sorted by time; sorting the narrow frame twice (by
+    time, then back by position) costs far less than sorting every column of the
+    exhaust. The exhaust is read once: ``cache()`` makes both branches of the
+    horizontal concatenation read one evaluation, so row ``i`` of each is the same
+    row (positions are numbered on that evaluation). Engine-specific: narwhals has
+    neither ``cache`` nor a horizontal concatenation of lazy frames.
+    """
+    import polars as pl
+
+    base = lf.to_native().with_row_index(_POS).cache()
+    narrow = (
+        nw.from_native(base)
+        .lazy()
+        .select(
+            _POS,
+            nw.col(silo).cast(nw.String).alias(_KS),
+            nw.col(source_id).cast(nw.String).alias(_KI),
+            t.alias(_T),
+        )
+    )
+    rows = narrow.join(ids, on=[_KS, _KI], how="left").drop(_KS, _KI)
+    looked_up = _asof_polars(rows, segments).sort(_POS).drop(_POS).to_native()
+    both = pl.concat([base.drop(_POS), looked_up], how="horizontal")
+    return _finish(nw.from_native(both).lazy(), columns, silo).to_native()
+
+
+def _with_position(native: Any, engine: str) -> Any:
+    """``native`` with ``_POS``, the 0-based position of each row in the order it is read."""
+    if engine == "polars":
+        return native.with_row_index(_POS)
+    # DuckDB keeps insertion order (preserve_insertion_order, on by default); an empty
+    # window numbers the rows in that order, streaming.
+    return native.project(f'*, row_number() OVER () - 1 AS "{_POS}"')
 
 
 def _attribute_pandas(
@@ -564,8 +632,10 @@ def _finish(joined: nw.LazyFrame[Any], columns: list[str], silo: str) -> nw.Lazy
     silo_text = nw.col(silo).cast(nw.String)
     for name, r in ROLE_OF_SILO.items():
         role = nw.when(silo_text == name).then(nw.lit(r)).otherwise(role)
+    position = [_POS] if _POS in joined.collect_schema() else []
     return flagged.select(
         *columns,
+        *position,
         "person_id",
         *(f"is_{r}" for r in ROLES),
         *(nw.when(nw.col(f"is_{r}")).then(nw.col(_ENG[r])).alias(f"{r}_engagement") for r in ROLES),

@@ -193,6 +193,7 @@ def _summary_query(
     end: pd.Timestamp,
     cal: pd.Timestamp | None,
     civil: bool,
+    ordered: bool = False,
     first_by_window: bool = False,
 ) -> Any:
     """One lazy query: one row per customer (and one for a missing customer) with the
@@ -305,7 +306,14 @@ def _summary_query(
         )
         if c in summary.columns
     ]
-    return summary.with_columns(*[nw.col(c).cast(nw.Int64) for c in integers])
+    summary = summary.with_columns(*[nw.col(c).cast(nw.Int64) for c in integers])
+    if ordered:
+        # Sorted on the engine (in parallel, where the engine has threads): the sort in
+        # pandas that follows (_by_customer) then only checks the order. Text and
+        # integer ids only, whose engine order is pandas' (code points, values); any
+        # other order is sorted again there.
+        summary = summary.sort(customer, nulls_last=True)
+    return summary
 
 
 def _collect_exact(query: Any) -> pd.DataFrame:
@@ -479,6 +487,7 @@ def rfm_summary(
         "end": end,
         "cal": cal,
         "civil": frame.implementation.is_spark_like(),
+        "ordered": schema[customer] == nw.String or schema[customer].is_integer(),
     }
     # Amounts of 1e308 overflow the total of their sizes (refused just below); pandas
     # runs the query as it is built, so the whole of it is inside.
@@ -562,8 +571,8 @@ def _by_customer(out: pd.DataFrame, customer: str) -> pd.DataFrame:
     if isinstance(out.index.dtype, pd.CategoricalDtype):
         out.index = out.index.astype(out.index.dtype.categories.dtype)
     out = out.sort_index(kind="stable").rename_axis(None)
-    out.insert(0, customer, out.index.to_series().to_numpy(copy=False))
-    out[customer] = out[customer].astype(out.index.dtype)
+    # The index's own array: no round trip of a million text ids through Python objects.
+    out.insert(0, customer, out.index.array)
     return out
 
 
@@ -591,7 +600,7 @@ def _local(value: Any, zone: str | None, name: str) -> pd.Timestamp:
 
 
 def _raise_missing(frame: Any, missing: nw.Expr, needed: list[str], n_missing: int) -> None:
-    rows = invalid_rows(frame, missing, columns=needed)
+    rows = invalid_rows(frame, missing, columns=needed, positions=True)
     # Which of the columns is missing, by row label: the customer column holds
     # identifiers, whose values never enter a message.
     gaps = rows[needed].isna()
@@ -628,7 +637,7 @@ def _check_amount_total(frame: Any, amount: str, total: float, missing: nw.Expr)
         return
     n_rows = max(int(_collect(frame.select(_count(~missing)))["n"].iloc[0]), 1)
     big = ~missing & (nw.col(amount).cast(nw.Float64).abs() >= _MAX_AMOUNT / n_rows)
-    rows = invalid_rows(frame, big, columns=[amount])
+    rows = invalid_rows(frame, big, columns=[amount], positions=True)
     shown = "; ".join(
         f"row {label}: {value:g}" if label is not None and not pd.isna(label) else f"{value:g}"
         for value, label in zip(rows[amount], rows["row"], strict=True)
