@@ -417,12 +417,8 @@ def test_identity_on_polars_materialises_nothing_roster_sized(
     assert guard.violations == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="hx_index on the engine collects one row per (group, person, item), as many "
-    "rows as the core answers (7638 for the sample), into pandas; fix in "
-    "src/hxmetrics/measures/index/prepare.py (_prepare's stats) by the measures helper",
-)
+# Found by the review: hx_index collected one row per (group, person, item); it now
+# brings back at most groups x BOOTSTRAP_BUCKETS x items rows.
 @pytest.mark.parametrize("engine", ENGINES)
 def test_hx_index_brings_back_only_aggregates(engine: str, monkeypatch: pytest.MonkeyPatch) -> None:
     from hxmetrics.measures import hx_index

@@ -24,6 +24,8 @@ scored:
 
 Uncertainty: a person-clustered bootstrap (persons resampled within each group,
 all of a person's answers kept together) gives ``se`` and percentile intervals;
+groups of more than :data:`BOOTSTRAP_BUCKETS` persons resample random buckets of
+whole persons (so that an engine returns a table of bounded size);
 :func:`sensitivity` adds a Monte Carlo over the modelling choices and reports
 each group's median rank and rank interval (Saisana, Saltelli & Tarantola 2005).
 
@@ -33,7 +35,8 @@ item, one row per response) is accepted as it is: when the frame has no
 ``item``/``score`` columns and every name in ``items`` is a column.
 
 The package holds one concept per module: :mod:`.options` (the choices and their
-checks), :mod:`.prepare` (intake: answers to per-person sufficient statistics),
+checks), :mod:`.prepare` (intake: answers to sufficient statistics per group, person or
+bucket of persons, and item),
 :mod:`.weights`, :mod:`.scoring` (normalisation and aggregation), :mod:`.bootstrap`,
 :mod:`.group_modules` (group-specific items), :mod:`.consistency` (the check that
 the core items measure one thing), :mod:`.model` (:class:`HXIndex`, the one
@@ -47,6 +50,7 @@ from hxmetrics.measures.index.consistency import MIN_ALPHA
 from hxmetrics.measures.index.measure import hx_index
 from hxmetrics.measures.index.model import HXIndex
 from hxmetrics.measures.index.options import AGGREGATIONS, NORMALISATIONS
+from hxmetrics.measures.index.prepare import BOOTSTRAP_BUCKETS
 from hxmetrics.measures.index.sensitivity import (
     SensitivityResult,
     plot_rank_intervals,
@@ -56,6 +60,7 @@ from hxmetrics.measures.index.weights import _one_factor_loadings, index_weights
 
 __all__ = [
     "AGGREGATIONS",
+    "BOOTSTRAP_BUCKETS",
     "MIN_ALPHA",
     "NORMALISATIONS",
     "HXIndex",
