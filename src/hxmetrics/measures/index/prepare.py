@@ -48,9 +48,14 @@ _CELLS = "_hx_cells"
 #: Most resampling units (persons, or buckets of persons) per group in the bootstrap.
 #: A group with more persons is split into this many buckets by
 #: :func:`_bucket_hash`; with fewer (or as many), every person is its own unit and the
-#: results are those of a plain person bootstrap. 4096 buckets make the bootstrap's
-#: variance estimate biased by a factor (H - 1) / H >= 0.9998 (H buckets; Davison &
-#: Hinkley 1997, section 3.8) and its degrees of freedom large.
+#: results are those of a plain person bootstrap. Resampling H clusters makes the
+#: bootstrap's variance (H - 1) / H of the clusters' unbiased estimate (Davison &
+#: Hinkley 1997, section 3.8, p. 100), H being the group's *non-empty* buckets: about
+#: 4096 (1 - exp(-N / 4096)) for N persons, so ~2590 just above 4096 persons (a random
+#: hash leaves ~37% of the buckets empty; ~1470 singletons, ~800 pairs, ~300 larger)
+#: and 4096 far above. The factor is thus >= 0.9996 for the variance (>= 0.9998 for the
+#: SE), and the SE's own sampling error (relative sd ~ 1 / sqrt(2 H), 1.1-1.4%) stays
+#: small; tests/measures/index/test_index_buckets_review.py checks both.
 BOOTSTRAP_BUCKETS = 4096
 
 # Primes below 2**31: every product of two residues stays below 2**62, so the hash is
@@ -87,6 +92,10 @@ class _Data:
     alpha: float = math.nan  # Cronbach's alpha of the core items, pooled complete responses
     n_alpha: int = 0  # complete responses behind ``alpha``
     notes: list[str] = field(default_factory=list)
+    # (G, J) sums of w, w x and w x^2 of each group, added up without the units: the
+    # point estimate reads these, so it does not depend on how persons are bucketed
+    # (float sums added in another order differ in the last bits).
+    totals: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
     @property
     def n_groups(self) -> int:
@@ -102,6 +111,8 @@ class _Data:
         return np.diff(self.offsets)
 
     def group_sums(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        if self.totals is not None:
+            return self.totals
         starts = self.offsets[:-1]
         return (
             np.add.reduceat(self.w, starts, axis=0),
@@ -200,13 +211,21 @@ def _prepare(
         response = rcol
 
     person_col = person if person is not None else response
+    person_expr = nw.col(person_col)
+    if not isinstance(frame.to_native(), pd.DataFrame) and isinstance(
+        frame.collect_schema()[person_col], (nw.Categorical, nw.Enum)
+    ):
+        # The persons' order (their ranks, hence the bootstrap's units) is the order of
+        # their ids' text on every engine; a categorical's own order (of its categories,
+        # or of first appearance) is not the same on each. pandas: see _integer_keys.
+        person_expr = person_expr.cast(nw.String)
     # Only the columns read from here on: every later step (the filter above all)
     # copies what the frame holds, and the caller's other columns can be gigabytes.
     frame = frame.select(
         *dict.fromkeys(group_cols),
         nw.col("item").cast(nw.String).alias(_ITEM),
         nw.col("score").cast(nw.Float64).alias(_SCORE),
-        nw.col(person_col).alias(_P),
+        person_expr.alias(_P),
         nw.col(response).alias(_R),
         (nw.col(weights).cast(nw.Float64) if weights is not None else nw.lit(1.0)).alias(_W),
         *([_ROW] if _ROW in frame.columns else []),
@@ -260,6 +279,9 @@ def _prepare(
     if on_engine:
         # Only (group, unit, item) sums come back: at most G x buckets x J rows.
         stats = _item_names(_to_pandas(_engine_units(cells, group_cols, buckets)), all_items)
+        # The point estimate's sums: one query whatever the units, so that bucketing
+        # (and n_resamples=0, which needs one unit per group) cannot move its last bits.
+        point = _item_names(_to_pandas(frame.group_by([*group_cols, _IC]).agg(*sums)), all_items)
     else:
         # An eager frame is in memory already: its (group, person, item) sums come
         # back as they are and are put into buckets in numpy (_bucket_rows), by the
@@ -325,8 +347,13 @@ def _prepare(
     offsets = np.searchsorted(pair_group, np.arange(len(keys) + 1))
     if on_engine:
         persons = by_group[_NP].max().to_numpy(dtype=np.int64)
+        totals = _group_totals(point, keys, all_items)
     else:
         persons = np.diff(offsets)
+        # The groups' sums over their persons, before any bucketing (see _Data.totals).
+        starts = offsets[:-1]
+        w_g, s_g, q_g = (np.add.reduceat(arrays[k], starts, axis=0) for k in ("w", "s", "q"))
+        totals = (w_g, s_g, q_g)
         offsets = _bucket_rows(arrays, offsets, buckets)
     # The (group, unit, item) table is not read again: freed before the consistency
     # check makes its own arrays (hundreds of MB at scale).
@@ -341,6 +368,7 @@ def _prepare(
         n_core=len(items),
         low=low,
         high=high,
+        totals=totals,
         w=arrays["w"],
         s=arrays["s"],
         q=arrays["q"],
@@ -497,6 +525,23 @@ def _engine_units(cells: Any, group_cols: list[str], buckets: int) -> Any:
     )
 
 
+def _group_totals(
+    point: pd.DataFrame, keys: pd.DataFrame, items: list[str]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(G, J) arrays of the (group, item) sums ``point``, groups in the order of ``keys``."""
+    group_cols = list(keys.columns)
+    index = keys.assign(_hx_g=np.arange(len(keys)))
+    rows = point.merge(index, on=group_cols, how="inner", validate="many_to_one")
+    g = rows["_hx_g"].to_numpy(dtype=np.int64)
+    j = pd.Categorical(rows[_ITEM], categories=items).codes
+    out = []
+    for col in (_W, "_hx_ws", "_hx_wss"):
+        arr = np.zeros((len(keys), len(items)))
+        arr[g, j] = rows[col].to_numpy(dtype=float)
+        out.append(arr)
+    return out[0], out[1], out[2]
+
+
 def _bucket_rows(arrays: dict[str, np.ndarray], offsets: np.ndarray, buckets: int) -> np.ndarray:
     """Per-person rows (groups' persons sorted) summed into units, as ``_engine_units``.
 
@@ -534,8 +579,12 @@ def _integer_keys(frame: Any, items: list[str]) -> Any:
     as_is = [nw.col(_R).alias(_RC), nw.col(_ITEM).alias(_IC)]
     if not isinstance(native, pd.DataFrame):
         return frame.with_columns(as_is).drop(_R)
+    ids = native[_P]
     try:
-        person = pd.factorize(native[_P], sort=True)[0]
+        if isinstance(ids.dtype, pd.CategoricalDtype):
+            # Sorted by the ids' values, as on every engine, not by the categories' order.
+            ids = ids.cat.set_categories(ids.cat.categories.sort_values())
+        person = pd.factorize(ids, sort=True)[0]
     except TypeError:
         # Ids of mixed types cannot be sorted: the sort in _prepare says so.
         return frame.with_columns(as_is).drop(_R)
