@@ -251,9 +251,19 @@ def resolve_exact_lazy(
         held = run.resolve(rows, key)
         kept.append(held)
         crosswalk = held.select("silo", "source_id", "person_id", "matched_on")
-        episodes = _episodes(frames, id_columns, columns, crosswalk)
+        if engine.name == "duckdb":
+            # DuckDB inlines a relation at every read: the ordered rows the episodes'
+            # three aggregates read are computed once, and so are the episodes (read by
+            # attribution several times); the rows' table is dropped below.
+            episodes = run.hold(
+                _episodes(frames, id_columns, columns, crosswalk, materialise=run.hold)
+            )
+            kept.append(episodes)
+        else:
+            episodes = _episodes(frames, id_columns, columns, crosswalk)
     finally:
-        # The crosswalk's table stays (the lazy results read it); nothing else does.
+        # The crosswalk's table stays (the lazy results read it), and on DuckDB the
+        # episodes' table; nothing else does.
         run.release(keep=kept)
     return EngineResolution(
         crosswalk=crosswalk.to_native(),
@@ -646,6 +656,10 @@ class _Run:
 
     def resolve(self, rows: Mapping[str, nw.LazyFrame[Any]], secret: bytes) -> nw.LazyFrame[Any]:
         eng, tol = self.engine, self.tol
+        if eng.name == "duckdb":
+            # The normalised keys are read twice (records, edges): computed once. DuckDB
+            # inlines a relation at every read (each read re-ran the regular expressions).
+            rows = {silo: self.hold(lf) for silo, lf in rows.items()}
         # Records: (silo, source_id), their hash and birth years (a record whose own
         # rows disagree has none: record_birth_year_mismatch).
         parts = []
@@ -1064,8 +1078,13 @@ def _episodes(
     id_columns: Mapping[str, str],
     columns: Mapping[str, list[str]],
     crosswalk: nw.LazyFrame[Any],
+    *,
+    materialise: Callable[[nw.LazyFrame[Any]], nw.LazyFrame[Any]] | None = None,
 ) -> nw.LazyFrame[Any]:
     """``role_episodes(rosters, crosswalk)`` (merged) as a lazy frame of the engine.
+
+    ``materialise``, if given, computes the ordered rows once (three aggregates read
+    them) and returns a frame over the result.
 
     The merge rule of :mod:`hxmetrics.stakeholders.episodes` with window functions:
     within (person, role), rows ordered by (start, end with open last, source_id,
@@ -1131,6 +1150,8 @@ def _episodes(
     rows = rows.with_columns(new.alias("new")).with_columns(
         window(nw.col("new").cast(nw.Int64).cum_sum()).cast(nw.Int64).alias("block")
     )
+    if materialise is not None:
+        rows = materialise(rows)
     block = [*group, "block"]
     sums = rows.group_by(*block).agg(
         nw.col("end_or_start").max().alias("last_end"),
