@@ -275,7 +275,27 @@ class _Validation:
                             (nw.col(p + "valid") & (nw.col(p + "sub") != 0)).alias(p + "fine")
                         )
                 elif isinstance(dtype, (nw.Datetime, nw.Date)):
-                    stages[0].append(raw.alias(p + "typed"))
+                    outside_typed = _typed_outside_ns(raw, dtype)
+                    typed = raw
+                    if outside_typed is not None:
+                        # datetime64[ns]'s range, as tables._timestamps checks typed values
+                        # (the check reports such a value before it is used).
+                        early_dates.append(
+                            _Check(
+                                name,
+                                _t._IN_BOUNDS,
+                                outside_typed,
+                                p + "raw",
+                                "coerced" if isinstance(dtype, nw.Datetime) else "raw",
+                                target="datetime",
+                            )
+                        )
+                        if self.engine == "polars":
+                            # Polars' cast to nanoseconds raises on it: nulled first.
+                            # DuckDB and Spark (microseconds) hold it: the column stays a
+                            # plain column there, as the later plans read it.
+                            typed = nw.when(~outside_typed).then(raw)
+                    stages[0].append(typed.alias(p + "typed"))
                     native_ts.append(p)
                 else:
                     # Numbers or booleans are not timestamps in the contract's terms.
@@ -654,6 +674,23 @@ def _shown(value: Any, target: str) -> Any:
     if target == "float":
         return float(value)
     return value
+
+
+def _typed_outside_ns(raw: nw.Expr, dtype: Any) -> nw.Expr | None:
+    """Typed values outside datetime64[ns]'s range (pandas' Timestamp.min/max), or None
+    when the type cannot hold one (nanoseconds) or carries a time zone (not checked
+    here: compared after conversion to UTC on the pandas path)."""
+    import datetime as dt
+
+    if isinstance(dtype, nw.Date):
+        # 1677-09-21 00:00 is before Timestamp.min; 2262-04-11 00:00 is in range.
+        return (raw < nw.lit(dt.date(1677, 9, 22))) | (raw > nw.lit(dt.date(2262, 4, 11)))
+    if dtype.time_unit == "ns" or dtype.time_zone is not None:
+        return None
+    # In microseconds: _MIN_US + 1 and _MAX_US (see the bounds above), exactly.
+    low = dt.datetime(1970, 1, 1) + dt.timedelta(microseconds=_MIN_US + 1)
+    high = dt.datetime(1970, 1, 1) + dt.timedelta(microseconds=_MAX_US)
+    return (raw < nw.lit(low)) | (raw > nw.lit(high))
 
 
 def _is_non_scalar(dtype: Any) -> bool:
