@@ -19,7 +19,7 @@ from hxmetrics.errors import InputTableError
 from hxmetrics.measures.index import HXIndex, hx_index, index_weights, sensitivity
 from hxmetrics.measures.index.prepare import BOOTSTRAP_BUCKETS, _bucket_hash, _Data, _prepare
 
-from ..conftest import to_engine
+from ..conftest import SPARK_PANDAS_WARNING, to_engine
 
 ITEMS = ["hx1", "hx2", "hx3"]
 M = BOOTSTRAP_BUCKETS
@@ -114,6 +114,16 @@ def test_the_edges_are_the_same_on_every_engine(edge: pd.DataFrame, engine: str)
     _same(_fit(to_engine(edge, engine)), _fit(edge), engine)
 
 
+@pytest.mark.spark
+# pyspark's own notice that it does not fully support pandas 3 (see tests/conftest.py).
+@pytest.mark.filterwarnings(SPARK_PANDAS_WARNING)
+def test_the_edges_are_the_same_on_spark(spark: Any, edge: pd.DataFrame) -> None:
+    import pyarrow as pa
+
+    native = spark.createDataFrame(pa.Table.from_pandas(edge, preserve_index=False))
+    _same(_fit(native), _fit(edge), "spark")
+
+
 # ------------------------------------------------------------------ the point estimate
 
 
@@ -200,6 +210,28 @@ def test_a_person_in_two_groups_is_a_unit_in_each() -> None:
         _same(_fit(to_engine(data, engine), buckets=16), _fit(data, buckets=16), engine)
 
 
+def test_one_person_with_many_answers_stays_in_one_unit() -> None:
+    # One person answers 400 times in a team of 300: all of them are one unit (its
+    # bucket), so the bootstrap draws them together (the SE is that of one heavy unit).
+    data = _answers(300, seed=17, responses=2)
+    heavy = data["person_id"].iloc[0]
+    many = pd.concat(
+        [
+            data[data["person_id"] == heavy].assign(response_id=lambda d, i=i: d["response_id"] + i)
+            for i in range(10**6, 10**6 + 400 * 10**4, 10**4)
+        ],
+        ignore_index=True,
+    )
+    data = pd.concat([data, many], ignore_index=True)
+    d = _units(data, buckets=16)
+    assert d.n_persons.tolist() == [300]
+    assert d.n_units[0] <= 16
+    # The heavy person's unit holds its 401 responses' answers: one row of k >= 401.
+    assert d.k.max() >= 401
+    for engine in OTHERS:
+        _same(_fit(to_engine(data, engine), buckets=16), _fit(data, buckets=16), engine)
+
+
 def test_a_group_of_one_person() -> None:
     data = _answers(30, seed=11, teams=2, responses=4)
     alone = data.loc[data["team"] == "t1", "person_id"].iloc[0]
@@ -228,7 +260,8 @@ def test_no_person_id_reaches_an_error_or_a_note(engine: str) -> None:
     no_person = data.assign(person_id=data["person_id"].where(data.index != 7, None))
     off_scale = data.assign(score=data["score"].where(data.index != 9, 9.0))
     huge = data.assign(w=data["w"].where(data.index != 11, 1e308))
-    for bad in (repeated, no_person, off_scale, huge):
+    zero = data.assign(w=data["w"].where(data.index != 13, 0.0))
+    for bad in (repeated, no_person, off_scale, huge, zero):
         with pytest.raises(InputTableError) as err:
             _fit(to_engine(bad, engine), buckets=16)
         shown += [str(err.value), err.value.failure_cases.to_csv()]
