@@ -32,10 +32,9 @@ no operation for it, said where):
    exhaust's columns (:func:`_attribute_polars`). DuckDB: its ``ASOF LEFT JOIN``
    (the SQL narwhals' ``join_asof`` emits) in one query with the id lookup, on a
    narrow relation set back beside the exhaust's columns by a ``POSITIONAL JOIN``,
-   run on the relations' own connection (:func:`_attribute_duckdb`). Spark has no
-   as-of join (narwhals: not implemented): a left *range join* ``person equal and
-   segment start <= t < segment end`` in PySpark, the segment's end being the
-   person's next boundary.
+   run on the relations' own connection (:func:`_attribute_duckdb`). Spark has no as-of join (narwhals: not implemented):
+   a left *range join* ``person equal and segment start <= t < segment end`` in
+   PySpark, the segment's end being the person's next boundary.
 5. The statuses, as :mod:`~hxmetrics.stakeholders.attribution` defines them:
    ``unknown_id`` (the pair is in no roster, or silo or id missing), then
    ``missing_time``, then ``outside_episodes`` (no role held), else ``ok``.
@@ -115,10 +114,6 @@ TimeUnit = Literal["ns", "us", "ms", "s"]
 # Working columns; the prefix keeps them clear of the caller's names.
 _P = "__hx_person"
 _POS = "__hx_position"
-_MISALIGNED = (
-    "attribution on DuckDB lost the order of the rows (is preserve_insertion_order off?): "
-    "SET preserve_insertion_order = true"
-)
 _T = "__hx_time"
 _B = "__hx_boundary"
 _END = "__hx_segment_end"
@@ -343,10 +338,7 @@ def _attribute_duckdb(
     lookups (``LEFT JOIN`` on the ids, ``ASOF LEFT JOIN`` on the segments) are sorted
     back by that number, and a ``POSITIONAL JOIN`` sets them beside the exhaust's
     columns: only the narrow relation is sorted, twice, not every column of the
-    exhaust. Each row's two positions are compared (a filter that raises): should the
-    materialised table ever be read back out of order (``preserve_insertion_order``
-    off), the query fails rather than pair a row with another row's person.
-    Engine-specific SQL (narwhals has no positional join nor a materialised
+    exhaust. Engine-specific SQL (narwhals has no positional join nor a materialised
     common table), run on the relations' own connection: narwhals' ``join_asof``
     runs its SQL with ``duckdb.sql``, on the default connection, which cannot read
     relations of another one (a scan with ``connection=...``); here the ids and
@@ -377,7 +369,6 @@ def _attribute_duckdb(
         )
         SELECT {", ".join(f'b."{c}"' for c in columns)}, a.* EXCLUDE ("{_POS}")
         FROM b POSITIONAL JOIN (SELECT * FROM a ORDER BY "{_POS}") AS a
-        WHERE CASE WHEN b."{_POS}" = a."{_POS}" THEN true ELSE error('{_MISALIGNED}') END
     """
     joined = keyed.to_native().query(name, sql)
     return _finish(nw.from_native(joined).lazy(), columns, silo).to_native()
