@@ -29,10 +29,10 @@ no operation for it, said where):
    natively to pass ``check_sortedness=False`` (narwhals' ``join_asof`` cannot, and
    Polars then warns at every collect); steps 3 and 4 run on a narrow frame
    (position, keys, time) that is sorted back by position and set beside the
-   exhaust's columns (:func:`_attribute_polars`). DuckDB: its ``ASOF LEFT JOIN``
-   (the SQL narwhals' ``join_asof`` emits) in one query with the id lookup, on a
-   narrow relation set back beside the exhaust's columns by a ``POSITIONAL JOIN``,
-   run on the relations' own connection (:func:`_attribute_duckdb`). Spark has no as-of join (narwhals: not implemented):
+   exhaust's columns (:func:`_attribute_polars`). DuckDB: its ``ASOF LEFT JOIN``, the SQL
+   narwhals' ``join_asof`` emits, run on the relations' own connection (narwhals
+   runs it with ``duckdb.sql``, on the default connection, which cannot read
+   relations of another one). Spark has no as-of join (narwhals: not implemented):
    a left *range join* ``person equal and segment start <= t < segment end`` in
    PySpark, the segment's end being the person's next boundary.
 5. The statuses, as :mod:`~hxmetrics.stakeholders.attribution` defines them:
@@ -82,10 +82,8 @@ The exhaust is read once. The crosswalk is read twice (the uniqueness check runs
 when :func:`attribute_lazy` is called; the rest is lazy) and the episodes about six
 times in the query: give them materialised (a DuckDB table, a cached Spark
 DataFrame, a Parquet scan), not as an unevaluated plan that each read would
-recompute. On DuckDB each call leaves two temporary views (``__hx_ids_<id>``,
-``__hx_segments_<id>``) on the connection, which the returned relation reads, and
-the query holds the exhaust once as a materialised common table (DuckDB spills it
-beyond ``memory_limit``).
+recompute. On DuckDB each call leaves one temporary view (``__hx_segments_<id>``)
+on the connection, which the returned relation reads.
 """
 
 from __future__ import annotations
@@ -252,6 +250,12 @@ def attribute_lazy(
             source_id=source_id,
             columns=list(schema.names()),
         )
+    if engine == "duckdb":
+        # Each row's position, to give the rows back in the exhaust's order (the joins
+        # reorder them): the same "row N" as the pandas path (labels of the input as
+        # read) in later error messages. Engine-specific: narwhals numbers the rows of
+        # a lazy frame only by an order of its columns.
+        lf = nw.from_native(_with_position(lf.to_native(), engine)).lazy()
     try:
         rows = lf.with_columns(
             nw.col(silo).cast(nw.String).alias(_KS),
@@ -270,15 +274,8 @@ def attribute_lazy(
     segments = _segments(eps)
     if engine == "spark":
         return _finish(_range_join_spark(rows, segments), list(schema.names()), silo).to_native()
-    return _attribute_duckdb(
-        lf,
-        ids,
-        segments,
-        t=_as_time(t, cast),
-        silo=silo,
-        source_id=source_id,
-        columns=list(schema.names()),
-    )
+    out = _finish(_asof_duckdb(rows, segments), list(schema.names()), silo)
+    return out.sort(_POS).drop(_POS).to_native()
 
 
 def _attribute_polars(
@@ -320,58 +317,13 @@ def _attribute_polars(
     return _finish(nw.from_native(both).lazy(), columns, silo).to_native()
 
 
-def _attribute_duckdb(
-    lf: nw.LazyFrame[Any],
-    ids: nw.LazyFrame[Any],
-    segments: nw.LazyFrame[Any],
-    *,
-    t: nw.Expr,
-    silo: str,
-    source_id: str,
-    columns: list[str],
-) -> Any:
-    """DuckDB: the lookups on a narrow relation (position, time, person), put back in
-    the exhaust's order and set beside the exhaust's own columns, in one query.
-
-    The exhaust (with its keys and time) is a ``MATERIALIZED`` common table read once:
-    its rows are numbered (``row_number() OVER ()``, in the order read), the narrow
-    lookups (``LEFT JOIN`` on the ids, ``ASOF LEFT JOIN`` on the segments) are sorted
-    back by that number, and a ``POSITIONAL JOIN`` sets them beside the exhaust's
-    columns: only the narrow relation is sorted, twice, not every column of the
-    exhaust. Engine-specific SQL (narwhals has no positional join nor a materialised
-    common table), run on the relations' own connection: narwhals' ``join_asof``
-    runs its SQL with ``duckdb.sql``, on the default connection, which cannot read
-    relations of another one (a scan with ``connection=...``); here the ids and
-    segments become temporary views of the exhaust's connection and the query runs
-    through ``DuckDBPyRelation.query``.
-    """
-    keyed = lf.with_columns(
-        nw.col(silo).cast(nw.String).alias(_KS),
-        nw.col(source_id).cast(nw.String).alias(_KI),
-        t.alias(_T),
-    )
-    tag = uuid.uuid4().hex  # names of this call only (the views stay for the query's life)
-    ids_view, seg_view, name = f"__hx_ids_{tag}", f"__hx_segments_{tag}", f"__hx_rows_{tag}"
-    ids.to_native().create_view(ids_view, replace=True)
-    segments.to_native().create_view(seg_view, replace=True)
-    held = [c for c in segments.collect_schema().names() if c not in (_P, _B)]
-    sql = f"""
-        WITH b AS MATERIALIZED (
-            SELECT *, row_number() OVER () - 1 AS "{_POS}" FROM "{name}"
-        ), r AS (
-            SELECT b."{_POS}", b."{_T}", i."person_id", i."hybrid_type"
-            FROM b LEFT JOIN "{ids_view}" AS i
-                ON b."{_KS}" = i."{_KS}" AND b."{_KI}" = i."{_KI}"
-        ), a AS (
-            SELECT r.*, {", ".join(f's."{c}"' for c in held)}
-            FROM r ASOF LEFT JOIN "{seg_view}" AS s
-                ON r."person_id" = s."{_P}" AND r."{_T}" >= s."{_B}"
-        )
-        SELECT {", ".join(f'b."{c}"' for c in columns)}, a.* EXCLUDE ("{_POS}")
-        FROM b POSITIONAL JOIN (SELECT * FROM a ORDER BY "{_POS}") AS a
-    """
-    joined = keyed.to_native().query(name, sql)
-    return _finish(nw.from_native(joined).lazy(), columns, silo).to_native()
+def _with_position(native: Any, engine: str) -> Any:
+    """``native`` with ``_POS``, the 0-based position of each row in the order it is read."""
+    if engine == "polars":
+        return native.with_row_index(_POS)
+    # DuckDB keeps insertion order (preserve_insertion_order, on by default); an empty
+    # window numbers the rows in that order, streaming.
+    return native.project(f'*, row_number() OVER () - 1 AS "{_POS}"')
 
 
 def _attribute_pandas(
@@ -604,6 +556,28 @@ def _segments(eps: nw.LazyFrame[Any]) -> nw.LazyFrame[Any]:
     )
 
 
+def _asof_duckdb(rows: nw.LazyFrame[Any], segments: nw.LazyFrame[Any]) -> nw.LazyFrame[Any]:
+    """DuckDB's ``ASOF LEFT JOIN``, on the relations' own connection.
+
+    narwhals' ``join_asof`` runs the same SQL with ``duckdb.sql`` (the default
+    connection), which cannot see relations of another connection (a scan with
+    ``connection=...``): here the right side becomes a temporary view of the
+    left side's connection and the query runs through ``DuckDBPyRelation.query``.
+    """
+    lhs, rhs = rows.to_native(), segments.to_native()
+    tag = uuid.uuid4().hex  # names of this call only (the view stays for the query's life)
+    view, rows_name = f"__hx_segments_{tag}", f"__hx_rows_{tag}"
+    rhs.create_view(view, replace=True)
+    keep = [c for c in rhs.columns if c not in (_P, _B)]
+    sql = (
+        "SELECT l.*, "
+        + ", ".join(f'r."{c}"' for c in keep)
+        + f' FROM "{rows_name}" AS l ASOF LEFT JOIN "{view}" AS r'
+        + f' ON l."person_id" = r."{_P}" AND l."{_T}" >= r."{_B}"'
+    )
+    return nw.from_native(lhs.query(rows_name, sql)).lazy()
+
+
 def _asof_polars(rows: nw.LazyFrame[Any], segments: nw.LazyFrame[Any]) -> nw.LazyFrame[Any]:
     """``polars.LazyFrame.join_asof`` by person, backward on time.
 
@@ -658,8 +632,10 @@ def _finish(joined: nw.LazyFrame[Any], columns: list[str], silo: str) -> nw.Lazy
     silo_text = nw.col(silo).cast(nw.String)
     for name, r in ROLE_OF_SILO.items():
         role = nw.when(silo_text == name).then(nw.lit(r)).otherwise(role)
+    position = [_POS] if _POS in joined.collect_schema() else []
     return flagged.select(
         *columns,
+        *position,
         "person_id",
         *(f"is_{r}" for r in ROLES),
         *(nw.when(nw.col(f"is_{r}")).then(nw.col(_ENG[r])).alias(f"{r}_engagement") for r in ROLES),
