@@ -454,12 +454,11 @@ def load_job(path: str | os.PathLike[str], *, engine: str | None = None) -> Job:
             if not secret_file.is_file():
                 raise JobError(f"[stakeholders].secret_file: no such file {secret_file}")
     method, model_file, threshold = _linkage(raw, base, has_stakeholders)
-    if method == "probabilistic" and engine != "pandas":
+    if method == "probabilistic" and engine == "polars":
         raise JobError(
-            f'[linkage] method = "probabilistic" runs on engine pandas only: the linkage '
-            "model prepares the roster records in pandas (hxmetrics.stakeholders."
-            f"probabilistic), which engine {engine} must not do with its inputs. Run this "
-            'job with engine = "pandas", or link with method = "exact" on the engine.'
+            '[linkage] method = "probabilistic" runs on engines pandas, duckdb and spark: '
+            "splink, which fits and scores the model, has no Polars backend. Run this job "
+            'with engine = "duckdb", or link with method = "exact" on Polars.'
         )
     banks, catalogue_file = _instruments(raw, base, inputs)
     files = [f for spec in inputs.values() for f in spec.files]
@@ -1053,7 +1052,7 @@ def run_job(job: Job) -> dict[str, Any]:
             if job.engine == "pandas":
                 linkage = _attribute_pandas(job, tables, attribution, secret)
             else:
-                _attribute_on_engine(job, tables, attribution, secret, session)
+                linkage = _attribute_on_engine(job, tables, attribution, secret, session)
         results, rows_counts = _run_measures(job, tables, manifest_inputs)
 
     shown, counts, layer = _protect(job, results, rows_counts, linkage)
@@ -1272,15 +1271,31 @@ def _attribute_pandas(
 
 def _attribute_on_engine(
     job: Job, tables: dict[str, Any], attribution: dict[str, Any], secret: str, session: _Session
-) -> None:
-    """Exact identity resolution and as-of attribution on the engine's frames."""
+) -> dict[str, Any] | None:
+    """Identity resolution (exact, or probabilistic through splink on DuckDB and Spark)
+    and as-of attribution on the engine's frames; the manifest's linkage entry of a
+    probabilistic run (None for an exact one)."""
     from hxmetrics.stakeholders._engine_attribution import attribute_lazy, attribution_counts
     from hxmetrics.stakeholders._engine_identity import resolve_exact_lazy
 
     rosters = {t: tables[t] for t in ROSTERS if t in tables}
-    resolution = resolve_exact_lazy(
-        rosters, keys=None if job.keys is None else list(job.keys), secret=secret
-    )
+    keys = None if job.keys is None else list(job.keys)
+    linkage: dict[str, Any] | None = None
+    if job.linkage_method == "probabilistic":
+        from hxmetrics.stakeholders._engine_linkage import resolve_probabilistic_lazy
+
+        resolution: Any = resolve_probabilistic_lazy(
+            rosters,
+            keys=keys,
+            secret=secret,
+            model=job.model_file,
+            threshold=job.threshold,
+            random_state=0,
+            connection=session.connection if job.engine == "duckdb" else None,
+        )
+        linkage = _linkage_entry(job, resolution.attrs)
+    else:
+        resolution = resolve_exact_lazy(rosters, keys=keys, secret=secret)
     # Attribution reads the crosswalk and the episodes several times per exhaust table:
     # computed once and kept on the engine (DuckDB spills them beyond memory_limit), not
     # recomputed from the rosters at every read.
@@ -1323,6 +1338,7 @@ def _attribute_on_engine(
         attribution[table] = _status_counts(attribution_counts(attributed))
         tables[table] = attributed
         logger.debug("attributed %s: %s", table, attribution[table])
+    return linkage
 
 
 def _columns_read(job: Job, table: str) -> set[str] | None:
@@ -1423,9 +1439,13 @@ def _probabilistic_registry(
         threshold=job.threshold,
         random_state=0,
     )
-    crosswalk = registry.crosswalk
-    info = crosswalk.attrs["hxmetrics"]
-    entry: dict[str, Any] = {
+    return registry, _linkage_entry(job, registry.crosswalk.attrs["hxmetrics"])
+
+
+def _linkage_entry(job: Job, info: Mapping[str, Any]) -> dict[str, Any]:
+    """The manifest's ``linkage`` of a probabilistic run, from the resolution's counts
+    (``crosswalk.attrs["hxmetrics"]`` on pandas, ``EngineLinkage.attrs`` on an engine)."""
+    return {
         "method": "probabilistic",
         "threshold": info["threshold"],
         "review_band": info["review_band"],
@@ -1436,7 +1456,6 @@ def _probabilistic_registry(
         "pairs_to_review": info["n_review_pairs"],
         "persons_with_uncertain_links": info["n_persons_uncertain"],
     }
-    return registry, entry
 
 
 def _by_customer(result: pd.DataFrame, customer: str) -> pd.DataFrame:

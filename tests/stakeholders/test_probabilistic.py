@@ -629,6 +629,25 @@ def test_a_job_selects_the_method_and_a_saved_model(sim, model, tmp_path):
     assert not any(f'"{v}"' in text or f",{v}," in text for v in values if len(v) > 3)
 
 
+def test_a_probabilistic_job_on_duckdb_gives_the_pandas_outputs(sim, model, tmp_path):
+    # Issue 13: the probabilistic path runs on DuckDB (splink on the job's connection,
+    # the rosters never in pandas). With a saved model, the same job gives the same
+    # output file and the same manifest as on pandas, the engine's name apart.
+    from hxmetrics import jobs
+
+    pytest.importorskip("duckdb", reason="DuckDB is in the test extras (CI installs it)")
+    test_a_job_selects_the_method_and_a_saved_model(sim, model, tmp_path)
+    want = pd.read_csv(tmp_path / "out" / "nps_by_hybrid.csv")
+    manifest_pandas = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    job = jobs.load_job(tmp_path / "job.toml", engine="duckdb")
+    manifest = jobs.run_job(job)
+    got = pd.read_csv(tmp_path / "out" / "nps_by_hybrid.csv")
+    pd.testing.assert_frame_equal(got, want)
+    assert manifest["engine"] == "duckdb"
+    assert manifest["linkage"] == manifest_pandas["linkage"]
+    assert manifest["attribution"] == manifest_pandas["attribution"]
+
+
 def test_manifest_linkage_counts_pass_the_privacy_layer(tmp_path):
     # The manifest's linkage counts were written as they were: 2 persons resting on
     # uncertain links was shown with min_n = 10. Each count is its own population.

@@ -13,10 +13,13 @@ On Polars, DuckDB and Spark the exact path runs where the data live:
 :func:`resolve_exact_lazy` (an :class:`EngineResolution`: crosswalk, conflict report and
 role episodes, the pandas path's values) and :func:`attribute_lazy` (the columns and
 statuses of :meth:`StakeholderRegistry.attribute`), with :func:`attribution_counts`.
+On DuckDB and Spark the probabilistic path runs there too, through splink's own backend:
+:func:`resolve_probabilistic_lazy` (an :class:`EngineLinkage`).
 """
 
 from hxmetrics.stakeholders._engine_attribution import attribute_lazy, attribution_counts
 from hxmetrics.stakeholders._engine_identity import EngineResolution, resolve_exact_lazy
+from hxmetrics.stakeholders._engine_linkage import EngineLinkage, resolve_probabilistic_lazy
 from hxmetrics.stakeholders.attribution import (
     ATTRIBUTION_COLUMNS,
     STATUSES,
@@ -80,6 +83,7 @@ __all__ = [
     "SILO_OF_ROLE",
     "STATUSES",
     "AttributionIndex",
+    "EngineLinkage",
     "EngineResolution",
     "HybridRule",
     "LinkageModel",
@@ -103,6 +107,7 @@ __all__ = [
     "resolution_scores",
     "resolve_exact_lazy",
     "resolve_identities",
+    "resolve_probabilistic_lazy",
     "role_episodes",
     "role_of",
     "rules_table",
