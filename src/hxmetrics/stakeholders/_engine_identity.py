@@ -705,7 +705,6 @@ class _Run:
 
     def _edges(self, rows: Mapping[str, nw.LazyFrame[Any]]) -> nw.LazyFrame[Any]:
         """Edges of the key values that link records; the conflicts of birth years."""
-        eng, tol = self.engine, self.tol
         parts = [
             lf.select(
                 nw.lit(silo, dtype=nw.String).alias("silo"),
@@ -724,7 +723,13 @@ class _Run:
             .select("h", "kind", "value", "lo", "hi")
             .unique(["h", "kind", "value"])
         )
-        tokens = (
+        self._linking(edges, self._key_tokens(edges))
+        return self.hold(self.linking.filter(~nw.col("mismatch")).select("h", "kind", "value"))
+
+    def _key_tokens(self, edges: nw.LazyFrame[Any]) -> nw.LazyFrame[Any]:
+        """Each key value that links two or more records, and whether their birth years
+        lie further apart than the tolerance (``mismatch``)."""
+        return (
             edges.group_by("kind", "value")
             .agg(
                 nw.len().alias("n"),
@@ -733,11 +738,16 @@ class _Run:
             )
             .filter(nw.col("n") >= 2)
             .with_columns(
-                ((nw.col("khi") - nw.col("klo")) > tol).fill_null(value=False).alias("mismatch")
+                ((nw.col("khi") - nw.col("klo")) > self.tol)
+                .fill_null(value=False)
+                .alias("mismatch")
             )
             .select("kind", "value", "mismatch")
         )
-        # Every edge of a key value that links records: conflicts list all its records.
+
+    def _linking(self, edges: nw.LazyFrame[Any], tokens: nw.LazyFrame[Any]) -> None:
+        """``self.linking``: every edge of a key value that links records (conflicts list
+        all its records); the birth-year conflicts recorded. ``edges`` is dropped."""
         self.linking = self.hold(
             edges.join(tokens, on=["kind", "value"]).select("h", "kind", "value", "mismatch")
         )
@@ -746,8 +756,6 @@ class _Run:
             "birth_year_mismatch",
             self.linking.filter(nw.col("mismatch")).select("kind", "value").unique(),
         )
-        del eng
-        return self.hold(self.linking.filter(~nw.col("mismatch")).select("h", "kind", "value"))
 
     def _add_token_conflicts(self, kind: str, tokens: nw.LazyFrame[Any]) -> None:
         self.conflicts.add(

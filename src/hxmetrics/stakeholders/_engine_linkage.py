@@ -776,7 +776,7 @@ class _LinkRun(_Run):
             self._fit(ident, rows)
         self.pairs = self._score(ident)
         self.links = self._link_table(self.pairs)
-        tol, n_keys = self.tol, len(self.real_keys)
+        n_keys = len(self.real_keys)
         parts = [
             lf.select(
                 nw.lit(silo, dtype=nw.String).alias("silo"),
@@ -802,27 +802,8 @@ class _LinkRun(_Run):
                 .select("h", "kind", "value", "lo", "hi")
             )
         edges = self.hold(nw.concat(keyed, how="vertical").unique(["h", "kind", "value"]))
-        tokens = self.hold(
-            edges.group_by("kind", "value")
-            .agg(
-                nw.len().alias("n"),
-                nw.col("lo").min().alias("klo"),
-                nw.col("hi").max().alias("khi"),
-            )
-            .filter(nw.col("n") >= 2)
-            .with_columns(
-                ((nw.col("khi") - nw.col("klo")) > tol).fill_null(value=False).alias("mismatch")
-            )
-            .select("kind", "value", "mismatch")
-        )
-        self.linking = self.hold(
-            edges.join(tokens, on=["kind", "value"]).select("h", "kind", "value", "mismatch")
-        )
-        self.drop(edges)
-        self._add_token_conflicts(
-            "birth_year_mismatch",
-            self.linking.filter(nw.col("mismatch")).select("kind", "value").unique(),
-        )
+        tokens = self.hold(self._key_tokens(edges))  # read again by the household rule
+        self._linking(edges, tokens)
         refused = [
             self.links.filter(nw.col("refused")).select(
                 nw.lit(n_keys, dtype=nw.Int64).alias("kind"), "value"
