@@ -277,6 +277,21 @@ def _plan_comparisons(ctx: Context, d: Disclosure) -> None:
             _same(ctx, *cells)
 
 
+def _persons_numbered(long: pd.DataFrame) -> pd.DataFrame:
+    """``long`` with each person as its number in the crosswalk's order (missing kept).
+
+    hx_index's bootstrap resamples persons in the order of their ids; the report's
+    pseudonyms are keyed by a secret drawn at every run, so their order (and with it the
+    intervals) would change from run to run. The crosswalk's order depends on the
+    rosters only: the same draws, and the same report, at every run.
+    """
+    ids = long["person_id"]
+    if not isinstance(ids.dtype, pd.CategoricalDtype):
+        ids = ids.astype("category")
+    codes = pd.array(ids.cat.codes.to_numpy(), dtype="Int64")
+    return long.assign(person_id=pd.Series(codes, index=long.index).mask(ids.isna()))
+
+
 def _plan_core(ctx: Context, d: Disclosure) -> None:
     wide = ctx.hx_wide
     if wide.empty:
@@ -292,7 +307,7 @@ def _plan_core(ctx: Context, d: Disclosure) -> None:
     for key, group in (("hx_role", "role"), ("hx_type", "hybrid_type")):
         result, said = recorded(
             hx_index,
-            ctx.hx_long,
+            _persons_numbered(ctx.hx_long),
             items,
             by=group,
             person="person_id",
