@@ -109,6 +109,8 @@ def _assert_same(reference, out) -> None:
     assert list(got_review.columns) == list(ref_review.columns)
     for c in ref_review.columns:
         if c in ("match_probability", "match_weight"):
+            # The same SQL on another engine: exp/log may differ in the last bits; match
+            # weights are log2 Bayes factors of order 10, so 1e-9 is a few hundred ulps.
             np.testing.assert_allclose(got_review[c], ref_review[c], rtol=0, atol=1e-9)
         else:
             assert got_review[c].astype(str).tolist() == ref_review[c].astype(str).tolist(), c
