@@ -234,20 +234,9 @@ def resolve_exact_lazy(
     run = _Run(engine, checked, float(birth_year_tolerance), max_component_size)
     kept: list[nw.LazyFrame[Any]] = []
     try:
-        rows = {
-            silo: _rows(
-                lf,
-                silo=silo,
-                id_column=id_columns[silo],
-                birth_year=birth_year if birth_year in columns[silo] else None,
-                keys=checked,
-                present=columns[silo],
-                kinds=kinds,
-                min_phone_digits=min_phone_digits,
-                engine=engine,
-            )
-            for silo, lf in frames.items()
-        }
+        rows = _silo_rows(
+            frames, id_columns, columns, birth_year, checked, kinds, min_phone_digits, engine
+        )
         held = run.resolve(rows, key)
         kept.append(held)
         crosswalk = held.select("silo", "source_id", "person_id", "matched_on")
@@ -413,6 +402,33 @@ def _normalised(
     lf = lf.with_columns(nw.when(hashed).then(nw.col(text)).otherwise(own).alias(value))
     lf = lf.with_columns(nw.when(nw.col(value).str.len_chars() > 0).then(nw.col(value)).alias(out))
     return lf.drop(*(c for c in (text, digits, value) if c in lf.collect_schema().names()))
+
+
+def _silo_rows(
+    frames: Mapping[str, Any],
+    id_columns: Mapping[str, str],
+    columns: Mapping[str, Any],
+    birth_year: str | None,
+    keys: tuple[str, ...],
+    kinds: Mapping[str, str],
+    min_phone_digits: int,
+    engine: Any,
+) -> dict[str, nw.LazyFrame[Any]]:
+    """:func:`_rows` of every silo (the birth year where the silo has that column)."""
+    return {
+        silo: _rows(
+            lf,
+            silo=silo,
+            id_column=id_columns[silo],
+            birth_year=birth_year if birth_year in columns[silo] else None,
+            keys=keys,
+            present=columns[silo],
+            kinds=kinds,
+            min_phone_digits=min_phone_digits,
+            engine=engine,
+        )
+        for silo, lf in frames.items()
+    }
 
 
 def _rows(

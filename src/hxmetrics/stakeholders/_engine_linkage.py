@@ -64,9 +64,9 @@ from hxmetrics.stakeholders._engine_identity import (
     _episodes,
     _frames,
     _id_column,
-    _rows,
     _Run,
     _scalars,
+    _silo_rows,
 )
 from hxmetrics.stakeholders._rosters import (
     _TEXT_COLUMNS,
@@ -306,20 +306,9 @@ def resolve_probabilistic_lazy(
     )
     kept: list[nw.LazyFrame[Any]] = []
     try:
-        rows = {
-            silo: _rows(
-                lf,
-                silo=silo,
-                id_column=id_columns[silo],
-                birth_year=by_column if by_column in columns[silo] else None,
-                keys=checked,
-                present=columns[silo],
-                kinds=kinds,
-                min_phone_digits=min_phone_digits,
-                engine=engine,
-            )
-            for silo, lf in frames.items()
-        }
+        rows = _silo_rows(
+            frames, id_columns, columns, by_column, checked, kinds, min_phone_digits, engine
+        )
         crosswalk = run.resolve(rows, key)
         kept.append(crosswalk)
         review = run.review_pairs(crosswalk)
