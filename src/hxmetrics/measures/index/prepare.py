@@ -129,6 +129,32 @@ def _to_pandas(frame: Any) -> pd.DataFrame:
     return as_pandas(frame, table="responses")
 
 
+def _number_lazy_rows(frame: nw.LazyFrame[Any], response: str) -> nw.LazyFrame[Any]:
+    """A wide lazy table without a response column, its rows numbered, never collected.
+
+    A Polars lazy frame keeps the order of its scan, so its rows are numbered lazily (the
+    numbers the same table gets in pandas). DuckDB and Spark relations have no row order
+    a query can rely on: such a table is refused rather than collected to number it.
+    """
+    if frame.implementation.is_polars():
+        return nw.from_native(frame.to_native().with_row_index(_ROW)).lazy()
+    raise InputTableError(
+        f"responses: a wide {frame.implementation} table without a response column "
+        f"({response!r}) has no row order to number its responses by; add a column "
+        "identifying each response (and name it with response=), or pass long data "
+        "(columns 'item' and 'score').",
+        table="responses",
+        failure_cases=pd.DataFrame(
+            {
+                "column": [response],
+                "check": "column_in_dataframe",
+                "failure_case": [response],
+                "index": None,
+            }
+        ),
+    )
+
+
 def _prepare(
     data: Any,
     items: list[str],
@@ -180,14 +206,13 @@ def _prepare(
             )
         check_columns(columns, [*group_cols, *extra], table="responses")
         if isinstance(frame, nw.LazyFrame) and response not in columns:
-            # A lazy frame has no row order to number the responses by: a wide lazy
-            # table without a response column is collected (one with it stays lazy).
-            frame = frame.collect()
+            frame = _number_lazy_rows(frame, response)
         if isinstance(frame, nw.DataFrame) and _ROW not in frame.columns:
             frame = frame.with_row_index(name=_ROW)
         present = [i for i in all_items if i in columns]
         if response not in columns:
-            frame = frame.with_row_index(name=_R)
+            # Each row is a response, numbered by its position (as labelled above).
+            frame = frame.with_columns(nw.col(_ROW).alias(_R))
             rcol = _R
         else:
             rcol = response

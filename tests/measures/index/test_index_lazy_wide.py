@@ -1,0 +1,97 @@
+"""hx_index on a wide lazy table without a response column: never collected whole.
+
+A wide table (one row per response, one column per item) without a response id is
+numbered by its rows. A Polars lazy frame has a row order (that of its scan), so it is
+numbered lazily; DuckDB and Spark relations have none that a query can rely on, so
+such a table is refused with an error saying which column to add, instead of being
+collected into memory to number it (issue 13: no input table comes back whole).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import narwhals as nw
+import numpy as np
+import pandas as pd
+import pytest
+
+from hxmetrics.errors import InputTableError
+from hxmetrics.measures.index import hx_index
+
+from ..conftest import to_engine
+
+ITEMS = ["hx1", "hx2", "hx3"]
+
+
+def _wide(n: int = 600, seed: int = 3) -> pd.DataFrame:
+    """Wide answers of three teams, integer scores 1-5 (every sum exact on any engine)."""
+    rng = np.random.default_rng(seed)
+    level = rng.normal(0, 1, n)
+    scores = {
+        item: np.clip(np.round(3 + level + rng.normal(0, 0.8, n)), 1, 5).astype(np.int64)
+        for item in ITEMS
+    }
+    return pd.DataFrame({"team": rng.choice(["a", "b", "c"], n), **scores})
+
+
+@pytest.fixture
+def collected(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Heights of every table collected from a lazy frame (narwhals' collect, which every
+    conversion of a lazy frame to pandas in the package goes through)."""
+    seen: list[int] = []
+    original = nw.LazyFrame.collect
+
+    def wrapped(self: Any, *args: Any, **kwargs: Any) -> Any:
+        out = original(self, *args, **kwargs)
+        seen.append(len(out))
+        return out
+
+    monkeypatch.setattr(nw.LazyFrame, "collect", wrapped)
+    return seen
+
+
+def _frame(result: Any) -> pd.DataFrame:
+    return result.table if hasattr(result, "table") else result
+
+
+def test_a_polars_lazy_wide_table_is_numbered_lazily(collected: list[int]) -> None:
+    wide = _wide()
+    lazy = to_engine(wide, "polars_lazy")
+    got = hx_index(lazy, ITEMS, by="team", n_resamples=0, min_n=5)
+    # Without resamples only the groups' sums come back: 3 teams x 3 items rows at most
+    # (the whole table, 600 rows, came back before).
+    assert collected, "nothing was collected: the guard saw no query"
+    assert max(collected) <= 3 * len(ITEMS)
+    want = hx_index(wide, ITEMS, by="team", n_resamples=0, min_n=5)
+    pd.testing.assert_frame_equal(_frame(got), _frame(want))
+
+
+def test_a_polars_lazy_wide_table_gives_the_pandas_intervals() -> None:
+    # Rows numbered in the scan's order are the pandas rows: with each response its own
+    # person the bootstrap's units, hence its draws, are the same.
+    wide = _wide(n=300, seed=8)
+    kwargs: dict[str, Any] = {"by": "team", "n_resamples": 200, "random_state": 4, "min_n": 5}
+    got = hx_index(to_engine(wide, "polars_lazy"), ITEMS, **kwargs)
+    want = hx_index(wide, ITEMS, **kwargs)
+    pd.testing.assert_frame_equal(_frame(got), _frame(want))
+
+
+def test_a_duckdb_wide_table_without_a_response_column_is_refused(
+    collected: list[int],
+) -> None:
+    relation = to_engine(_wide(), "duckdb")
+    with pytest.raises(InputTableError) as info:
+        hx_index(relation, ITEMS, by="team", n_resamples=0, min_n=5)
+    message = str(info.value)
+    assert "'response_id'" in message
+    assert "row order" in message
+    assert info.value.table == "responses"
+    assert list(info.value.failure_cases["column"]) == ["response_id"]
+    assert collected == [], "the table was collected before being refused"
+    # With a response column the same table is accepted, and not collected whole.
+    numbered = _wide().reset_index(names="response_id")
+    got = hx_index(to_engine(numbered, "duckdb"), ITEMS, by="team", n_resamples=0, min_n=5)
+    assert max(collected) <= 3 * len(ITEMS)
+    want = hx_index(numbered, ITEMS, by="team", n_resamples=0, min_n=5)
+    pd.testing.assert_frame_equal(_frame(got), _frame(want))
