@@ -24,17 +24,21 @@ no operation for it, said where):
    episode per role at any time).
 3. **Id lookup**: an equi-join of ``(silo, source_id)`` on the crosswalk (with each
    person's hybrid type), a left join: every row kept.
-4. **As-of lookup**: one backward as-of join by ``person_id`` on the row's time.
-   Polars: ``polars.LazyFrame.join_asof`` after sorting both sides by time, called
+4. **As-of lookup**: the segment of the row's person that holds the row's time.
+   Polars: one backward as-of join by ``person_id`` on the row's time,
+   ``polars.LazyFrame.join_asof`` after sorting both sides by time, called
    natively to pass ``check_sortedness=False`` (narwhals' ``join_asof`` cannot, and
    Polars then warns at every collect); steps 3 and 4 run on a narrow frame
    (position, keys, time) that is sorted back by position and set beside the
-   exhaust's columns (:func:`_attribute_polars`). DuckDB: its ``ASOF LEFT JOIN``, the SQL
-   narwhals' ``join_asof`` emits, run on the relations' own connection (narwhals
-   runs it with ``duckdb.sql``, on the default connection, which cannot read
-   relations of another one). Spark has no as-of join (narwhals: not implemented):
-   a left *range join* ``person equal and segment start <= t < segment end`` in
-   PySpark, the segment's end being the person's next boundary.
+   exhaust's columns (:func:`_attribute_polars`). DuckDB and Spark: a left *range
+   join* ``person equal and segment start <= t < segment end``, the segment's end
+   being the person's next boundary (the segments of a person do not overlap, so a
+   row matches at most one: the as-of join's answer). On DuckDB it is a hash join on
+   the person with the two comparisons checked in the probe (:func:`_range_join_duckdb`):
+   the exhaust streams through it, where DuckDB's ``ASOF JOIN`` sorts every exhaust
+   row with all its columns by person and time (measured: a third of the CPU time).
+   Spark has no as-of join (narwhals: not implemented), and its range join is the
+   same condition in PySpark.
 5. The statuses, as :mod:`~hxmetrics.stakeholders.attribution` defines them:
    ``unknown_id`` (the pair is in no roster, or silo or id missing), then
    ``missing_time``, then ``outside_episodes`` (no role held), else ``ok``.
@@ -67,12 +71,14 @@ Differences from the pandas output (documented, tested)
   DuckDB and Spark have no categorical that a lazy query can build without first
   listing the categories (a collect), and Polars' ``Categorical`` would make the
   three engines differ. The values are the pandas categories' labels.
-* Row order: on Polars the rows come back in the exhaust's order (each row's
-  position is numbered before the joins and the rows are put back by it), so that
-  "row N" in a later error message (e.g. ``rfm_summary``'s) is the row of the input
-  as read, as the pandas label is. DuckDB and Spark keep no order (on DuckDB the sort
-  back ran out of memory where the query must spill): the rows are the input's rows,
-  each once, and a later error names rows of the attributed table, not of the input.
+* Row order: on Polars and DuckDB the rows come back in the exhaust's order (each
+  row's position is numbered before the joins and the rows are put back by it), so
+  that "row N" in a later error message (e.g. ``rfm_summary``'s) is the row of the
+  input as read, as the pandas label is. On DuckDB that is an ``ORDER BY`` of the
+  numbered rows, which DuckDB spills beyond ``memory_limit`` (the out-of-core job of
+  ``tests/test_out_of_core.py`` runs under 128MB with it). Spark keeps no order: the
+  rows are the input's rows, each once, and a later error names rows of the
+  attributed table, not of the input.
 * On pandas input (engine ``"pandas"``) the pandas implementation itself runs
   (:func:`~hxmetrics.stakeholders.attribution.attribute_with_index`): the frame is
   in memory already, and its output (categoricals, row order) is the reference.
@@ -84,7 +90,8 @@ when :func:`attribute_lazy` is called; the rest is lazy) and the episodes about 
 times in the query: give them materialised (a DuckDB table, a cached Spark
 DataFrame, a Parquet scan), not as an unevaluated plan that each read would
 recompute. On DuckDB each call leaves one temporary view (``__hx_segments_<id>``)
-on the connection, which the returned relation reads.
+on the connection, which the returned relation reads, and the rows are sorted
+once, by their position (an integer), at the end.
 """
 
 from __future__ import annotations
@@ -251,9 +258,14 @@ def attribute_lazy(
             source_id=source_id,
             columns=list(schema.names()),
         )
-    # DuckDB gives the rows in the joins' order, not the exhaust's: sorting them back
-    # (ORDER BY position, or a positional join of the sorted lookups) ran out of memory
-    # in tests/test_out_of_core.py's job under a 128MB limit, where this query spills.
+    if engine == "duckdb":
+        # Each row's position, to put the rows back in the exhaust's order after the
+        # joins (which reorder them): "row N" of a later error is then the input's row,
+        # as on pandas. Engine-specific: narwhals numbers the rows of a lazy frame only
+        # by an order of its columns; an empty window numbers them as read (DuckDB keeps
+        # insertion order), streaming.
+        lf = nw.from_native(lf.to_native().project(f'*, row_number() OVER () AS "{_POS}"'))
+        lf = lf.lazy()
     try:
         rows = lf.with_columns(
             nw.col(silo).cast(nw.String).alias(_KS),
@@ -269,10 +281,14 @@ def attribute_lazy(
             "the exhaust and the resolution are DuckDB relations of different connections; "
             "scan them with one connection."
         ) from exc
-    segments = _segments(eps)
+    segments = _segments_with_end(_segments(eps))
     if engine == "spark":
         return _finish(_range_join_spark(rows, segments), list(schema.names()), silo).to_native()
-    return _finish(_asof_duckdb(rows, segments), list(schema.names()), silo).to_native()
+    out = _finish(_range_join_duckdb(rows, segments), list(schema.names()), silo)
+    # One sort, by an integer, of the finished rows: DuckDB spills it beyond
+    # memory_limit (a positional join of the sorted lookups beside a materialised
+    # exhaust, tried before, ran out of memory under 128MB).
+    return out.sort(_POS).drop(_POS).to_native()
 
 
 def _attribute_polars(
@@ -544,24 +560,32 @@ def _segments(eps: nw.LazyFrame[Any]) -> nw.LazyFrame[Any]:
     )
 
 
-def _asof_duckdb(rows: nw.LazyFrame[Any], segments: nw.LazyFrame[Any]) -> nw.LazyFrame[Any]:
-    """DuckDB's ``ASOF LEFT JOIN``, on the relations' own connection.
+def _segments_with_end(segments: nw.LazyFrame[Any]) -> nw.LazyFrame[Any]:
+    """Each segment's end: the person's next boundary (missing for the last one)."""
+    return segments.with_columns(nw.col(_B).shift(-1).over(_P, order_by=_B).alias(_END))
 
-    narwhals' ``join_asof`` runs the same SQL with ``duckdb.sql`` (the default
-    connection), which cannot see relations of another connection (a scan with
-    ``connection=...``): here the right side becomes a temporary view of the
-    left side's connection and the query runs through ``DuckDBPyRelation.query``.
+
+def _range_join_duckdb(rows: nw.LazyFrame[Any], segments: nw.LazyFrame[Any]) -> nw.LazyFrame[Any]:
+    """A left range join on DuckDB, on the relations' own connection.
+
+    narwhals' joins are equi-joins only; DuckDB plans this one as a hash join on the
+    person (the segments, a few per person, are the build side) checking the two
+    comparisons in the probe, so the rows stream through it unsorted. The right side
+    becomes a temporary view of the left side's connection and the query runs through
+    ``DuckDBPyRelation.query`` (``duckdb.sql`` runs on the default connection, which
+    cannot see relations of another one: a scan with ``connection=...``).
     """
     lhs, rhs = rows.to_native(), segments.to_native()
     tag = uuid.uuid4().hex  # names of this call only (the view stays for the query's life)
     view, rows_name = f"__hx_segments_{tag}", f"__hx_rows_{tag}"
     rhs.create_view(view, replace=True)
-    keep = [c for c in rhs.columns if c not in (_P, _B)]
+    keep = [c for c in rhs.columns if c not in (_P, _B, _END)]
     sql = (
         "SELECT l.*, "
         + ", ".join(f'r."{c}"' for c in keep)
-        + f' FROM "{rows_name}" AS l ASOF LEFT JOIN "{view}" AS r'
-        + f' ON l."person_id" = r."{_P}" AND l."{_T}" >= r."{_B}"'
+        + f' FROM "{rows_name}" AS l LEFT JOIN "{view}" AS r'
+        + f' ON l."person_id" = r."{_P}" AND r."{_B}" <= l."{_T}"'
+        + f' AND (r."{_END}" IS NULL OR l."{_T}" < r."{_END}")'
     )
     return nw.from_native(lhs.query(rows_name, sql)).lazy()
 
@@ -590,8 +614,7 @@ def _asof_polars(rows: nw.LazyFrame[Any], segments: nw.LazyFrame[Any]) -> nw.Laz
 
 def _range_join_spark(rows: nw.LazyFrame[Any], segments: nw.LazyFrame[Any]) -> nw.LazyFrame[Any]:
     """A left range join (Spark has no as-of join; narwhals' is not implemented there)."""
-    ended = segments.with_columns(nw.col(_B).shift(-1).over(_P, order_by=_B).alias(_END))
-    lhs, rhs = rows.to_native(), ended.to_native()
+    lhs, rhs = rows.to_native(), segments.to_native()
     cond = (
         (lhs["person_id"] == rhs[_P])
         & (rhs[_B] <= lhs[_T])
