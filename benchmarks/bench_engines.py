@@ -614,108 +614,6 @@ def pandas_reference(folder: Path) -> dict[str, Any]:
     return out
 
 
-def attribution_child(folder: Path, *, rounds: int = 2) -> dict[str, Any]:
-    """Attribution on the engine against the engine's own as-of join of one role.
-
-    DuckDB: :func:`attribute_lazy` of every answer (three roles, hybrid label, status,
-    every row kept) against ``ASOF LEFT JOIN`` of the same answers, already carrying
-    the person (not timed), onto the workers' episodes. Polars: the same against
-    ``join_asof`` (its sorts by time included: it needs them). The resolution is
-    computed and materialised first (not timed); both sides materialise their result
-    (a DuckDB table, a Polars DataFrame). Rounds interleaved; medians.
-    """
-    import statistics
-    from types import SimpleNamespace
-
-    import duckdb
-    import polars as pl
-
-    from hxmetrics.stakeholders import new_secret
-    from hxmetrics.stakeholders._engine_attribution import attribute_lazy
-    from hxmetrics.stakeholders._engine_identity import resolve_exact_lazy
-
-    secret = new_secret()
-    con = duckdb.connect()
-    con.execute(
-        f"SET memory_limit = '{MEMORY_LIMIT}'; SET threads = 2; SET enable_progress_bar = false"
-    )
-    out: dict[str, Any] = {}
-    t0 = time.perf_counter()
-    rosters = {s: con.read_parquet(str(folder / f"{s}.parquet")) for s, *_ in _SILOS}
-    res = resolve_exact_lazy(rosters, keys=["email", "phone"], secret=secret)
-    res.crosswalk.create("xw")
-    res.episodes.create("eps")
-    out["duckdb_resolve_s"] = time.perf_counter() - t0
-    con.execute(f"CREATE TABLE resp AS SELECT * FROM read_parquet('{folder}/responses.parquet')")
-    con.execute(
-        "CREATE TABLE resp_p AS SELECT r.*, x.person_id FROM resp r "
-        "JOIN xw x USING (silo, source_id)"
-    )
-    con.execute("CREATE TABLE eps_w AS SELECT * FROM eps WHERE role = 'worker'")
-    ns = SimpleNamespace(crosswalk=con.table("xw"), episodes=con.table("eps"))
-
-    def ours_duckdb() -> None:
-        attribute_lazy(con.table("resp"), ns).create("a_ours")
-        con.execute("DROP TABLE a_ours")
-
-    def theirs_duckdb() -> None:
-        con.execute(
-            'CREATE TABLE a_theirs AS SELECT r.*, w.start, w."end", w.engagement '
-            "FROM resp_p r ASOF LEFT JOIN eps_w w "
-            "ON r.person_id = w.person_id AND r.timestamp >= w.start"
-        )
-        con.execute("DROP TABLE a_theirs")
-
-    # Polars: the same data scanned lazily, the resolution collected once.
-    scans = {s: pl.scan_parquet(folder / f"{s}.parquet") for s, *_ in _SILOS}
-    t0 = time.perf_counter()
-    res_pl = resolve_exact_lazy(scans, keys=["email", "phone"], secret=secret)
-    cw_pl = nw_collect(res_pl.crosswalk)
-    eps_pl = nw_collect(res_pl.episodes)
-    out["polars_resolve_s"] = time.perf_counter() - t0
-    resp_pl = pl.read_parquet(folder / "responses.parquet")
-    resp_p_pl = resp_pl.join(
-        cw_pl.select("silo", "source_id", "person_id"), on=["silo", "source_id"]
-    )
-    eps_w_pl = eps_pl.filter(pl.col("role") == "worker")
-    ns_pl = SimpleNamespace(crosswalk=cw_pl.lazy(), episodes=eps_pl.lazy())
-
-    def ours_polars() -> None:
-        attribute_lazy(resp_pl.lazy(), ns_pl).collect()
-
-    def theirs_polars() -> None:
-        resp_p_pl.lazy().sort("timestamp").join_asof(
-            eps_w_pl.lazy().sort("start"),
-            left_on="timestamp",
-            right_on="start",
-            by="person_id",
-        ).collect()
-
-    cases = {
-        "duckdb": (ours_duckdb, theirs_duckdb),
-        "polars": (ours_polars, theirs_polars),
-    }
-    times: dict[str, list[float]] = {}
-    for _ in range(rounds):
-        for engine, pair in cases.items():
-            for side, fn in zip(("ours", "theirs"), pair, strict=True):
-                w0, c0 = time.perf_counter(), time.process_time()
-                fn()
-                times.setdefault(f"{engine}_{side}_wall", []).append(time.perf_counter() - w0)
-                times.setdefault(f"{engine}_{side}_cpu", []).append(time.process_time() - c0)
-    out |= {k: statistics.median(v) for k, v in times.items()}
-    out["rows"] = con.execute("SELECT count(*) FROM resp").fetchone()[0]  # type: ignore[index]  # fetchone is typed Optional; count(*) always gives a row
-    out["rounds"] = rounds
-    return out
-
-
-def nw_collect(frame: Any) -> Any:
-    """A Polars lazy frame collected (the resolution's small outputs, once)."""
-    import narwhals as nw
-
-    return nw.from_native(frame).lazy().collect().to_native()
-
-
 def _child_main(kind: str, folder: Path) -> int:
     t0, c0 = time.perf_counter(), _cpu()
     if kind == "baseline":
@@ -723,8 +621,6 @@ def _child_main(kind: str, folder: Path) -> int:
         result["summary"] = summarise(result["counts"])
     elif kind == "pandas":
         result = pandas_reference(folder)
-    elif kind == "attribution":
-        result = attribution_child(folder)
     else:
         raise SystemExit(f"unknown child {kind!r}")
     result["wall_s"], result["cpu_s"] = time.perf_counter() - t0, _cpu() - c0
@@ -784,10 +680,10 @@ def run(
     sizes: tuple[int, int, int] | None = None,
     spark: bool = True,
 ) -> str:
-    """The end-to-end, Spark and attribution comparisons; a Markdown section."""
+    """The end-to-end and Spark comparisons; a Markdown section."""
     big = sizes or (QUICK if quick else FULL)
     small = QUICK if quick else SPARK
-    lines = ["## Engines: the whole job on DuckDB under a memory limit, Spark, attribution", ""]
+    lines = ["## Engines: the whole job on DuckDB under a memory limit, and Spark", ""]
     lines.append(_machine_line())
     lines.append("")
 
@@ -886,28 +782,13 @@ def run(
             )
         lines.append("")
 
-    # 3. Item 7: attribution on the engine vs the engine's own as-of join of one role.
-    try:
-        att = run_child("attribution", folder2)["result"]
-    except RuntimeError as exc:
-        lines.append(f"Attribution on the engine could not be measured: {_last_line(str(exc))}")
-    else:
-        lines += [
-            f"Attribution of {att['rows']:,} answers ({small[0]:,} roster records), median of "
-            f"{att['rounds']} interleaved rounds:",
-            "",
-            "| engine | `attribute_lazy` (s) | as-of join of one role (s) | ratio of wall "
-            "times | ratio of CPU times | goal (1.5x) |",
-            "| --- | ---: | ---: | ---: | ---: | --- |",
-        ]
-        for engine in ("duckdb", "polars"):
-            ours, theirs = att[f"{engine}_ours_wall"], att[f"{engine}_theirs_wall"]
-            cpu = att[f"{engine}_ours_cpu"] / att[f"{engine}_theirs_cpu"]
-            lines.append(
-                f"| {engine} | {ours:.2f} | {theirs:.2f} | {ours / theirs:.2f} | {cpu:.2f} | "
-                f"{'met' if ours / theirs <= 1.5 else 'not met'} |"
-            )
-        lines.append("")
+    # Item 7 (attribution against the engine's own as-of join) is measured in one place:
+    # benchmarks/bench_engine_measures.py, its section engine_measures.
+    lines += [
+        "Attribution on the engine against the engine's own as-of join of one role (issue "
+        "13, item 7) is measured in the `engine_measures` section.",
+        "",
+    ]
     return "\n".join(lines)
 
 
