@@ -440,17 +440,7 @@ def test_hx_index_brings_back_only_aggregates(engine: str, monkeypatch: pytest.M
     "engine",
     [
         "polars",
-        pytest.param(
-            # Why: the sort back into input order ran out of memory under 128MB (b72b8ad).
-            "duckdb",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="attribute_lazy on DuckDB does not sort its rows back into the "
-                "input's order (the sort ran out of memory under tests/test_out_of_core.py's "
-                "128MB limit), so a job's rfm error names rows of the attributed table, not "
-                "the pandas path's rows (issue 13, open)",
-            ),
-        ),
+        "duckdb",
     ],
 )
 def test_rfm_errors_name_the_same_rows_on_every_engine(tmp_path: Path, engine, capsys) -> None:

@@ -173,16 +173,7 @@ def test_sample_tables_equal_the_registry(engine: str, table: str, time: str) ->
     "engine",
     [
         "polars",
-        pytest.param(
-            # Why: the sort back into input order ran out of memory under 128MB (b72b8ad).
-            "duckdb",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="DuckDB's rows are not sorted back into the exhaust's order: the "
-                "sort (ORDER BY position, or a positional join) ran out of memory in "
-                "tests/test_out_of_core.py's job under 128MB (issue 13, open)",
-            ),
-        ),
+        "duckdb",
     ],
 )
 def test_rows_come_back_in_the_exhausts_order(engine: str) -> None:
