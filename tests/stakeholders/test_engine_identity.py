@@ -388,6 +388,75 @@ def test_no_keys_and_an_absent_roster(engine, sample, tmp_path) -> None:
     assert "no key column" in ids_only.notes[0]
 
 
+def _episode_cases() -> dict[str, pd.DataFrame]:
+    """Episodes that exercise every branch of the merge rule: duplicates, an
+    episode touching the next (two episodes), one nested in an open one, overlaps whose
+    engagements first appear in an order that is not alphabetical, and the same kinds
+    in another order; non-ASCII ids (the person id hashes their UTF-8 bytes)."""
+    day = pd.Timestamp
+    rows = [
+        # W1 and W1b (one person by email): the same episode twice, then a touching
+        # episode (a new one).
+        ("W\u00e91", "2020-01-01", "2020-06-01", "gig"),
+        ("W1b", "2020-01-01", "2020-06-01", "gig"),
+        ("W\u00e91", "2020-06-01", "2020-09-01", "full_time"),
+        # W2: open from 2019, every later episode is in its block: part_time+gig+contract
+        # (first appearance, not alphabetical).
+        ("W2", "2019-01-01", None, "part_time"),
+        ("W2", "2019-03-01", "2019-04-01", "gig"),
+        ("W2", "2021-01-01", "2021-02-01", "contract"),
+        # W3: overlaps in a chain, then a gap: two blocks.
+        ("W3", "2018-01-01", "2018-05-01", "contract"),
+        ("W3", "2018-04-01", "2018-08-01", "full_time"),
+        ("W3", "2018-07-01", "2018-09-01", "contract"),
+        ("W3", "2019-01-01", "2019-02-01", "gig"),
+        # W4 and W4b (one person): the same start, open and closed: open sorts last
+        # (contract+gig).
+        ("W4", "2020-01-01", None, "gig"),
+        ("W4b", "2020-01-01", "2020-02-01", "contract"),
+    ]
+    workers = pd.DataFrame(
+        {
+            "worker_id": [r[0] for r in rows],
+            "email": ["\u00e9@x.org"] * 3 + ["b@x.org"] * 3 + ["c@x.org"] * 4 + ["d@x.org"] * 2,
+            "birth_year": pd.array([1980] * len(rows), dtype="Int64"),
+            "start": [day(r[1]) for r in rows],
+            "end": [pd.NaT if r[2] is None else day(r[2]) for r in rows],
+            "engagement": [r[3] for r in rows],
+        }
+    )
+    customers = pd.DataFrame(
+        {
+            "customer_id": ["C\u00fc1", "C2"],
+            "email": ["\u00e9@x.org", "b@x.org"],
+            "birth_year": pd.array([1980, 1980], dtype="Int64"),
+            "start": [day("2020-03-01"), day("2019-02-01")],
+            "end": [pd.NaT, day("2019-03-01")],
+            "engagement": ["consumer", "business"],
+        }
+    )
+    return {
+        "customers": validate(customers, table="customers"),
+        "workers": validate(workers, table="workers"),
+    }
+
+
+@pytest.mark.parametrize("engine", LAZY)
+def test_episode_merge_cases_match_the_pandas_path(engine, tmp_path) -> None:
+    """DuckDB merges episodes in its own SQL, the others with narwhals: both are the
+    pandas path's episodes, and DuckDB's person ids (HMAC in SQL) are its ids."""
+    rosters = _episode_cases()
+    on = _On(engine, tmp_path)
+    out = resolve_exact_lazy({s: on(df) for s, df in rosters.items()}, secret=SECRET)
+    _assert_same(out, rosters)
+    episodes = _collect(out.episodes)
+    # Not vacuous: merged blocks with several engagements in first-appearance order.
+    assert {"part_time+gig+contract", "contract+full_time", "contract+gig"} <= set(
+        episodes["engagement"]
+    )
+    assert episodes["n_records"].max() == 3
+
+
 @pytest.mark.parametrize("engine", LAZY)
 def test_key_normalisation_is_the_pandas_one(engine, tmp_path) -> None:
     values = [
