@@ -1294,16 +1294,17 @@ def _attribute_on_engine(
             connection=session.connection if job.engine == "duckdb" else None,
         )
         linkage = _linkage_entry(job, resolution.attrs)
-    else:
-        resolution = resolve_exact_lazy(rosters, keys=keys, secret=secret)
-    # Attribution reads the crosswalk and the episodes several times per exhaust table:
-    # computed once and kept on the engine (DuckDB spills them beyond memory_limit), not
-    # recomputed from the rosters at every read.
-    resolution = dataclasses.replace(
-        resolution,
-        crosswalk=session.keep(resolution.crosswalk, "crosswalk"),
-        episodes=session.keep(resolution.episodes, "episodes"),
-    )
+    with _unordered(session, job.engine == "duckdb" and job.linkage_method == "exact"):
+        if job.linkage_method == "exact":
+            resolution = resolve_exact_lazy(rosters, keys=keys, secret=secret)
+        # Attribution reads the crosswalk and the episodes several times per exhaust
+        # table: computed once and kept on the engine (DuckDB spills them beyond
+        # memory_limit), not recomputed from the rosters at every read.
+        resolution = dataclasses.replace(
+            resolution,
+            crosswalk=session.keep(resolution.crosswalk, "crosswalk"),
+            episodes=session.keep(resolution.episodes, "episodes"),
+        )
     if logger.isEnabledFor(logging.INFO):
         # Two numbers back from the engine (the crosswalk stays there).
         counts = (
@@ -1334,11 +1335,44 @@ def _attribute_on_engine(
                 .select([c for c in names if c in wanted or c == "attribution"])
                 .to_native()
             )
-        attributed = session.keep(attributed, table)
+        # The answer measures never name a row by its position: a table read by them
+        # only is kept in any order (DuckDB then writes it without ordering its chunks).
+        with _unordered(session, job.engine == "duckdb" and wanted is not None):
+            attributed = session.keep(attributed, table)
         attribution[table] = _status_counts(attribution_counts(attributed))
         tables[table] = attributed
         logger.debug("attributed %s: %s", table, attribution[table])
     return linkage
+
+
+@contextlib.contextmanager
+def _unordered(session: _Session, apply: bool) -> Iterator[None]:
+    """DuckDB: ``preserve_insertion_order = false`` while ``apply`` (the previous value
+    restored after).
+
+    Used where no row order matters: exact identity resolution on DuckDB (its tables
+    are joined, aggregated and kept, each row's values decided by keys, never by a
+    position), and keeping an attributed table that only the answer measures read
+    (they aggregate, and never name a row by its position). Without the order DuckDB
+    writes those tables without ordering their chunks, as the hand-written SQL of
+    ``benchmarks/bench_engines.py`` runs. Row positions need the order ("row N" of an
+    error: the 0-based place of a row in the input as read,
+    :func:`hxmetrics._engine_tables._with_position`): validation, the attribution of a
+    table another measure reads (``rfm_summary`` names rows), and the measures run
+    with DuckDB's default (order kept). Not for the probabilistic path: splink's
+    sampling is its own.
+    """
+    if not apply:
+        yield
+        return
+    con = session.connection
+    row = con.execute("SELECT current_setting('preserve_insertion_order')").fetchone()
+    previous = bool(row[0]) if row is not None else True
+    con.execute("SET preserve_insertion_order = false")
+    try:
+        yield
+    finally:
+        con.execute(f"SET preserve_insertion_order = {'true' if previous else 'false'}")
 
 
 def _columns_read(job: Job, table: str) -> set[str] | None:
