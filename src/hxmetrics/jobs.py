@@ -1306,18 +1306,19 @@ def _attribute_on_engine(
             episodes=session.keep(resolution.episodes, "episodes"),
         )
     if logger.isEnabledFor(logging.INFO):
-        # Two numbers back from the engine (the crosswalk stays there).
-        counts = (
-            nw.from_native(resolution.crosswalk)
-            .lazy()
-            .select(nw.len().alias("records"), nw.col("person_id").n_unique().alias("persons"))
-            .collect()
-        )
-        logger.info(
-            "resolved stakeholders: %d roster records, %d persons",
-            int(counts["records"][0]),
-            int(counts["persons"][0]),
-        )
+        records = getattr(resolution, "n_records", None)
+        persons = getattr(resolution, "n_persons", None)
+        if records is None or persons is None:
+            # Two numbers back from the engine (the crosswalk stays there); the exact
+            # resolution counted them already (a pass over the crosswalk less).
+            counts = (
+                nw.from_native(resolution.crosswalk)
+                .lazy()
+                .select(nw.len().alias("records"), nw.col("person_id").n_unique().alias("persons"))
+                .collect()
+            )
+            records, persons = int(counts["records"][0]), int(counts["persons"][0])
+        logger.info("resolved stakeholders: %d roster records, %d persons", records, persons)
     for table in list(tables):
         if table in ROSTERS:
             continue

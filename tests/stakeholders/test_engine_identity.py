@@ -196,6 +196,8 @@ def test_sample_rosters_match_the_pandas_path(engine, sample, tmp_path) -> None:
     # The sample has conflicts and links across silos: the test is not vacuous.
     assert len(out.conflicts) > 0
     assert got["matched_on"].ne("none").sum() > 100
+    # The counts a job logs, taken during the resolution.
+    assert (out.n_records, out.n_persons) == (len(got), got["person_id"].nunique())
     if engine == "pandas":
         # The native frame of the pandas engine has the pandas path's dtypes.
         assert dict(out.crosswalk.dtypes) == dict(reg.crosswalk.dtypes)

@@ -136,6 +136,10 @@ class EngineResolution:
     notes: tuple[str, ...] = ()
     engine: str = "pandas"
     steps: tuple[int, ...] = field(default=())
+    #: Roster records (rows of the crosswalk) and persons, counted during the
+    #: resolution (its uniqueness checks): a caller's log line needs no other pass.
+    n_records: int | None = None
+    n_persons: int | None = None
     #: Polars: the scratch folder of the Parquet files the lazy frames above read
     #: (removed when the resolution is garbage collected: keep the resolution while
     #: its frames are read).
@@ -259,6 +263,8 @@ def resolve_exact_lazy(
         notes=tuple(notes),
         engine=engine.name,
         steps=tuple(run.steps),
+        n_records=run.n_records,
+        n_persons=run.n_persons,
         scratch=engine.scratch,
     )
 
@@ -675,6 +681,8 @@ class _Run:
         self.tol = tol
         self.max_size = max_size
         self.steps: list[int] = []
+        self.n_records: int | None = None
+        self.n_persons: int | None = None
         self.conflicts = _Conflicts()
         self._held: list[nw.LazyFrame[Any]] = []
         # Materialised tables of the run: records, edges of linking key values, the
@@ -730,6 +738,7 @@ class _Run:
             )
         )
         n_rec, n_hash = _scalars(rec, nw.len(), nw.col("h").n_unique())
+        self.n_records = int(n_rec)
         if n_rec != n_hash:  # pragma: no cover - probability about n^2 / 2^65
             raise HxError("two silo records share a 64-bit id hash; please report this (ids only).")
         self.rec = rec
@@ -1044,6 +1053,7 @@ class _Run:
             out = out.with_columns(nw.lit("none", dtype=nw.String).alias("matched_on"))
         out = self.hold(out.select("silo", "source_id", "person_id", "matched_on", "lab"))
         n_persons, n_ids = _scalars(out, nw.col("lab").n_unique(), nw.col("person_id").n_unique())
+        self.n_persons = int(n_ids)
         if n_persons != n_ids:  # pragma: no cover - probability about n^2 / 2^65
             raise HxError("two persons share a 64-bit person id under this secret; use another.")
         self.release(keep=[out])
