@@ -117,3 +117,32 @@ def test_duckdb_job_processes_an_input_larger_than_its_memory_limit(
         f"the job grew by {grown / 2**20:.0f} MiB for an input of {size / 2**20:.0f} MiB "
         f"under memory_limit {_LIMIT_MB} MB"
     )
+
+
+def test_unordered_steps_restore_duckdbs_setting() -> None:
+    """The job's steps that need no row order run with preserve_insertion_order off
+    (less memory: DuckDB writes their tables without ordering the chunks); the setting
+    is restored after, also after an error, so positions ("row N") stay the input's."""
+    from hxmetrics import jobs
+
+    con = duckdb.connect()
+
+    def setting() -> bool:
+        row = con.execute("SELECT current_setting('preserve_insertion_order')").fetchone()
+        assert row is not None
+        return bool(row[0])
+
+    session = jobs._Session("duckdb", connection=con)
+    assert setting() is True
+    with jobs._unordered(session, True):
+        assert setting() is False
+    assert setting() is True
+    with jobs._unordered(session, False):
+        assert setting() is True
+    with pytest.raises(RuntimeError, match="boom"), jobs._unordered(session, True):
+        raise RuntimeError("boom")
+    assert setting() is True
+    con.execute("SET preserve_insertion_order = false")  # a caller's own choice is kept
+    with jobs._unordered(session, True):
+        assert setting() is False
+    assert setting() is False
