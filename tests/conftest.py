@@ -62,17 +62,39 @@ def spark() -> Iterator[Any]:
         .config("spark.driver.bindAddress", "127.0.0.1")
         .config("spark.driver.host", "127.0.0.1")
         .config("spark.ui.enabled", "false")
-        .config("spark.sql.shuffle.partitions", "2")
-        .config("spark.default.parallelism", "2")
         .config("spark.sql.session.timeZone", "UTC")
         # The engine path's jobs keep (persist) their attributed tables: 2 GiB instead of
         # local mode's default 1 GiB, which ran out in a hash aggregate of the sample job.
         .config("spark.driver.memory", "2g")
-        # Tests run tiny tables through many queries: compiling each query's generated code
-        # (Janino) costs more than running it. The interpreted path gives the same results
-        # (Spark's own suites run both); measured on the identity test's workload, one run
-        # each: 19-30 s without whole-stage code generation against 32-43 s with it.
+        # Speed only, never what a query returns. Tests run tiny tables through thousands
+        # of small queries, so Spark's fixed cost per query is the Spark chain's time (the
+        # critical path of `pytest -n 2`, one worker runs every Spark test). Measured side
+        # by side (tests/stakeholders/test_engine_attribution.py's and
+        # tests/measures/test_spark.py's Spark tests, 2 rounds, CPU seconds of the JVM and
+        # its Python workers plus pytest, runs alternated on a loaded machine): 58.9, 57.4
+        # and 55.6 s with session 8's settings (shuffle partitions 2, whole-stage code
+        # generation off), 24.2, 27.6 and 24.6 s with these. One run each, on top of these
+        # and the expressions interpreted: 47.0 s without the two JVM options below, 27.2 s
+        # with adaptive execution on, 21.8-23.8 s as they are.
+        # - One task per stage: a single local core runs the tasks one after the other.
+        .config("spark.sql.shuffle.partitions", "1")
+        .config("spark.default.parallelism", "1")
+        # - No adaptive re-planning at each shuffle (it re-optimises every query; the
+        #   tables are far too small for its gains).
+        .config("spark.sql.adaptive.enabled", "false")
+        # - No whole-stage code generation: compiling each query's generated Java
+        #   (Janino) costs more than running it on tiny tables (session 8, on the identity
+        #   test: 19-30 s without it, 32-43 s with it). Interpreting the expressions too
+        #   (spark.sql.codegen.factoryMode NO_CODEGEN, internal) gained nothing measurable.
         .config("spark.sql.codegen.wholeStage", "false")
+        # - The JVM's quick compiler only and one GC thread: a test JVM lives minutes on
+        #   two shared cores, where the optimising compiler's and G1's threads cost more
+        #   than they return.
+        .config("spark.driver.extraJavaOptions", "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC")
+        # - No waiting for data locality (one executor holds everything) and no console
+        #   progress bar.
+        .config("spark.locality.wait", "0")
+        .config("spark.ui.showConsoleProgress", "false")
         .getOrCreate()
     )
     session.sparkContext.setLogLevel("ERROR")
