@@ -282,8 +282,11 @@ def _summary_query(
             # a key get the largest one, never the minimum of a customer in the result.
             per_cell.append(nw.when(inside).then(packed).otherwise(_NO_KEY).alias("first_key"))
     cells = cells.with_columns(*per_cell)
+    # With the first period's key, the first period is its high bits (read after the
+    # collect): one ``min`` fewer over the cells.
+    keyed = amount is not None and not first_by_window
     per = [
-        nw.col("first").min(),
+        *([] if keyed else [nw.col("first").min()]),
         nw.col("first").max().alias("last"),
         nw.col("n_periods").sum(),
         nw.col("n_after").sum(),
@@ -551,6 +554,10 @@ def rfm_summary(
             # first period's amount by a window instead, a second query.
             with np.errstate(over="ignore", invalid="ignore"):
                 base = _collect_exact(_summary_query(lazy, first_by_window=True, **options))
+    if "first" not in base.columns:
+        # The high bits of the first period's key (formed for every cohort customer,
+        # as _first_key_fits checked): its period.
+        base["first"] = base["first_key"] // _CELL_SPAN
     if ids is not None:
         base[customer] = ids.array.take(base[key].to_numpy(dtype=np.int64))
     excluded = {"transactions_after_observation_end": int(base["n_after"].sum())}
