@@ -8,7 +8,10 @@ give them. The engine's output is collected and sorted here only, to compare.
 from __future__ import annotations
 
 import functools
+import json
+import re
 from collections.abc import Callable
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -26,6 +29,7 @@ import hxmetrics as hx
 from hxmetrics.errors import InputTableError, ParameterError
 from hxmetrics.stakeholders import STATUSES, HybridRule, StakeholderRegistry
 from hxmetrics.stakeholders._engine_attribution import attribute_lazy, attribution_counts
+from hxmetrics.stakeholders.attribution import ATTRIBUTION_COLUMNS
 
 from ._helpers import day, roster
 
@@ -190,6 +194,63 @@ def test_rows_come_back_in_the_exhausts_order(engine: str) -> None:
     np.testing.assert_array_equal(got[ROW].to_numpy(), np.arange(len(exhaust)))
     want = reg.attribute(exhaust, time="timestamp")
     pd.testing.assert_frame_equal(_plain(got), _plain(want), check_dtype=False)
+
+
+def test_duckdb_keeps_the_order_when_its_sort_spills(tmp_path: Path) -> None:
+    """The sort back into the exhaust's order holds when DuckDB spills it: a million
+    rows (the sample's events forty times, shuffled) under a 64MB memory limit, each
+    row's values those the registry gives its event."""
+    s, reg = _sample()
+    events = s.events.copy()
+    events["__base"] = np.arange(len(events), dtype=np.int64)
+    want = _plain(reg.attribute(events))[["__base", *ATTRIBUTION_COLUMNS]]
+    con = duckdb.connect(config={"memory_limit": "64MB", "threads": 2})
+    con.execute(f"SET temp_directory = '{tmp_path}'")
+    con.register("events_pd", pa.Table.from_pandas(events, preserve_index=False))
+    con.register("want_pd", pa.Table.from_pandas(want, preserve_index=False))
+    con.execute("CREATE TABLE want AS SELECT * FROM want_pd")
+    # Shuffled (neither time nor id order), then numbered in the stored order.
+    con.execute(
+        "CREATE TABLE big AS SELECT e.* FROM events_pd e, range(40) r(k) "
+        "ORDER BY hash(e.__base, r.k)"
+    )
+    con.execute(f"CREATE TABLE exhaust AS SELECT *, row_number() OVER () - 1 AS {ROW} FROM big")
+    n_rows = len(events) * 40
+    resolution = _resolution(reg, functools.partial(_to_duckdb, con=con))
+    query = attribute_lazy(con.table("exhaust"), resolution)
+    profile = tmp_path / "profile.json"
+    con.execute(f"SET enable_profiling = 'json'; SET profiling_output = '{profile}'")
+    query.create("out")
+    con.execute("PRAGMA disable_profiling")
+    # It did spill (DuckDB's own count of the query's bytes written to temp_directory).
+    assert json.loads(profile.read_text())["system"]["total_bytes_spilled"] > 0
+    moved = con.execute(
+        f"SELECT count(*), count(*) FILTER (WHERE {ROW} <> r) "
+        f"FROM (SELECT {ROW}, row_number() OVER () - 1 AS r FROM out)"
+    )
+    assert moved.fetchone() == (n_rows, 0)
+    differ = " OR ".join(f'o."{c}" IS DISTINCT FROM w."{c}"' for c in ATTRIBUTION_COLUMNS)
+    wrong = con.execute(
+        f"SELECT count(*), count(*) FILTER (WHERE {differ}) FROM out o JOIN want w USING (__base)"
+    )
+    assert wrong.fetchone() == (n_rows, 0)
+
+
+def test_duckdb_unordered_skips_the_sort_only() -> None:
+    """``ordered=False``: DuckDB's plan has no sort, and the rows are the same rows."""
+    s, reg = _sample()
+    exhaust = _labelled(s.events.sample(frac=1.0, random_state=7).reset_index(drop=True))
+    con = duckdb.connect()
+    convert = functools.partial(_to_duckdb, con=con)
+    resolution = _resolution(reg, convert)
+    ordered = attribute_lazy(convert(exhaust), resolution)
+    unordered = attribute_lazy(convert(exhaust), resolution, ordered=False)
+    # The operators of each plan, by the titles of EXPLAIN's boxes ("─ Order By ─").
+    operators = [set(re.findall(r"─ ([A-Za-z ]+?) ─", q.explain())) for q in (ordered, unordered)]
+    assert "Order By" in operators[0]
+    assert "Order By" not in operators[1]
+    assert operators[0] - operators[1] == {"Order By", "Streaming Window"}  # row_number()
+    _assert_same(unordered, reg.attribute(exhaust))
 
 
 @pytest.mark.parametrize(("table", "time"), SAMPLE_TABLES)
