@@ -164,3 +164,55 @@ def test_diagnostics_take_the_data_first_and_the_old_order_warns():
     with pytest.warns(DeprecationWarning, match="data comes first"):
         # type: ignore: the old argument order on purpose (model first)
         assert plot_calibration_holdout(model, rfm, ax=ax) is ax  # type: ignore[arg-type]
+
+
+def test_text_ids_on_pandas_grouped_as_codes_give_every_engines_table():
+    # On pandas the text ids are factorised once and grouped as integer codes (one
+    # hashing of the text instead of two); the table must be the one every engine
+    # gives: the same ids (dtype str), rows in code-point order, the same numbers, a
+    # customer whose only purchase is after observation_end counted and not kept.
+    ids = ["é", "B", "", "a ", "a", "Z", "B", "a", "é", "late"]
+    tx = pd.DataFrame(
+        {
+            "id": pd.Series(ids, dtype="str"),
+            "ts": pd.to_datetime(
+                [
+                    "2024-01-01",
+                    "2024-01-02",
+                    "2024-01-03",
+                    "2024-01-04",
+                    "2024-01-05",
+                    "2024-01-06",
+                    "2024-01-20",
+                    "2024-01-25",
+                    "2024-01-29",
+                    "2024-02-15",
+                ]
+            ),
+            "value": [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.5, 8.25, 9.0, 10.0],
+        }
+    )
+    kwargs = dict(customer="id", time="ts", amount="value", observation_end="2024-01-31", unit="W")
+    out = rfm_summary(tx, **kwargs)
+    assert out["id"].tolist() == ["", "B", "Z", "a", "a ", "é"]
+    assert out["id"].dtype == pd.Series([], dtype="str").dtype
+    assert out.attrs["excluded"]["transactions_after_observation_end"] == 1
+    # B: weeks 0 and 2 (Jan 2, Jan 20): one repeat of 7.50; é: weeks 0 and 4.
+    assert out.loc["B", ["frequency", "recency", "T", "monetary_value"]].tolist() == [1, 2, 4, 7.5]
+    assert out.loc["é", ["frequency", "recency", "monetary_value"]].tolist() == [1, 4, 9.0]
+    for native in (pl.from_pandas(tx).lazy(), duckdb.sql("select * from tx")):
+        pd.testing.assert_frame_equal(rfm_summary(native, **kwargs), out)
+    # Categories take the plain path (no codes): the same numbers.
+    as_category = rfm_summary(tx.astype({"id": "category"}), **kwargs)
+    np.testing.assert_array_equal(as_category["id"].astype(str), out["id"].astype(str))
+    for column in ("frequency", "recency", "T", "monetary_value"):
+        np.testing.assert_array_equal(as_category[column].to_numpy(), out[column].to_numpy())
+
+
+def test_a_missing_text_id_on_pandas_names_its_row_not_an_id():
+    bad = TX.copy()
+    bad.loc[3, "id"] = None
+    with pytest.raises(InputTableError, match="row 3: missing id") as info:
+        rfm_summary(bad, customer="id", time="ts", amount="value", observation_end="2024-03-31")
+    assert "'a'" not in str(info.value)
+    assert info.value.failure_cases["index"].tolist() == [3]
