@@ -76,8 +76,10 @@ Differences from the pandas output (documented, tested)
 * Row order: on Polars and DuckDB the rows come back in the exhaust's order (each
   row's position is numbered before the joins and the rows are put back by it), so
   that "row N" in a later error message (e.g. ``rfm_summary``'s) is the row of the
-  input as read, as the pandas label is. On DuckDB that is an ``ORDER BY`` of the
-  numbered rows, which DuckDB spills beyond ``memory_limit`` (the out-of-core job of
+  input as read, as the pandas label is. On DuckDB that is an ``ORDER BY`` of the rows
+  numbered as read (``row_number() OVER ()``, which follows the input's order while
+  ``preserve_insertion_order`` is on, DuckDB's default, as validation's "row N" does),
+  which DuckDB spills beyond ``memory_limit`` (the out-of-core job of
   ``tests/test_out_of_core.py`` runs under 128MB with it; ``ordered=False`` skips it
   for a caller that only aggregates). Spark keeps no order: the
   rows are the input's rows, each once, and a later error names rows of the
