@@ -1322,8 +1322,15 @@ def _attribute_on_engine(
     for table in list(tables):
         if table in ROSTERS:
             continue
-        attributed = attribute_lazy(tables[table], resolution, time=_time_column(table))
         wanted = _columns_read(job, table)
+        # Read by the answer measures only (wanted is known): they aggregate and never
+        # name a row by its position, so DuckDB need not sort the rows back into the
+        # input's order (at 1M records / 10M answers: 3.9 of the job's ~35 CPU seconds
+        # and 0.8 GiB of peak RSS). Another measure (rfm_summary names rows) gets them
+        # in order.
+        attributed = attribute_lazy(
+            tables[table], resolution, time=_time_column(table), ordered=wanted is None
+        )
         if wanted is not None:
             # Only what the measures read is kept (and the status, counted below): the
             # attributed table is about twice as wide as its input and writing the
