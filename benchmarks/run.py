@@ -90,18 +90,22 @@ def main(argv: list[str] | None = None) -> int:
     unknown = sorted(set(names) - set(available()))
     if unknown:
         parser.error(f"unknown benchmark(s) {unknown}; available: {available()}")
-    old = OUT.read_text() if OUT.exists() else ""
-    sections = dict(re.findall(r"<!-- bench:(\w+) -->\n(.*?)\n<!-- /bench:\1 -->", old, re.S))
+    fresh = {}
     for name in names:
         start = time.perf_counter()
         print(f"[bench] {name} ...", file=sys.stderr, flush=True)
         module = importlib.import_module(f"benchmarks.bench_{name}")
-        sections[name] = module.run(quick=args.quick).strip()
+        fresh[name] = module.run(quick=args.quick).strip()
         print(f"[bench] {name} done in {time.perf_counter() - start:.0f} s", file=sys.stderr)
     if args.quick:
         for name in names:
-            print(sections[name])
+            print(fresh[name])
         return 0
+    # Read the file only now, not before the runs (which can take an hour): a section
+    # written meanwhile by another run or by hand is kept, and only the run ones replaced.
+    old = OUT.read_text() if OUT.exists() else ""
+    sections = dict(re.findall(r"<!-- bench:(\w+) -->\n(.*?)\n<!-- /bench:\1 -->", old, re.S))
+    sections.update(fresh)
     header = (
         "# Benchmarks\n\n"
         "Written by `python -m benchmarks.run` (see `benchmarks/README.md`). Every ratio\n"
@@ -109,6 +113,10 @@ def main(argv: list[str] | None = None) -> int:
         "times on a shared machine are noise, the ratios are the result.\n\n"
         f"{machine()}\n"
     )
+    if "<!-- bench:" in old and set(names) != set(available()):
+        # The machine and run lines describe a run of every benchmark: kept as they were
+        # when only some ran (each section states its own conditions).
+        header = old[: old.index("<!-- bench:")].rstrip("\n") + "\n"
     body = "\n\n".join(section(n, sections[n]) for n in sorted(sections))
     OUT.parent.mkdir(exist_ok=True)
     OUT.write_text(f"{header}\n{body}\n")
