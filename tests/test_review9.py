@@ -138,6 +138,44 @@ def test_no_key_material_left_after_an_error(
     assert _key_tables(con) == []
 
 
+def _roster_with_a_missing_id() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "worker_id": ["w1", None, "w3"],
+            "email": ["a@x.org", "b@x.org", "c@x.org"],
+            "birth_year": pd.array([1980] * 3, dtype="Int64"),
+            "start": pd.to_datetime(["2020-01-01"] * 3),
+            "end": pd.to_datetime([None] * 3),
+            "engagement": ["gig"] * 3,
+        }
+    ).astype({"worker_id": "str"})
+
+
+# Finding (7015521): an unvalidated roster with a missing id. The pandas path
+# (resolve_identities) raises InputTableError "column 'worker_id' ... not_nullable";
+# HEAD 0907ea1's DuckDB path failed in the Python HMAC function (a crude error, not
+# silent). Since the HMAC runs in SQL, 'P' || NULL is NULL: DuckDB returns a crosswalk
+# row with a missing source_id AND a missing person_id, silently. Polars raises a
+# TypeError from its UDF (pre-existing, not the pandas error either).
+@pytest.mark.xfail(
+    strict=True,
+    reason="resolve_exact_lazy on DuckDB gives a null person_id for a null roster id "
+    "(silently, since the SQL HMAC); pandas raises InputTableError; Polars a TypeError",
+)
+@pytest.mark.parametrize("engine", ["duckdb", "polars"])
+def test_a_missing_roster_id_is_refused_as_on_pandas(engine: str) -> None:
+    from hxmetrics.errors import InputTableError
+    from hxmetrics.stakeholders import resolve_identities
+
+    w = _roster_with_a_missing_id()
+    with pytest.raises(InputTableError, match="not_nullable"):
+        resolve_identities({"workers": w}, secret=SECRET, method="exact")
+    frame = _duckdb(w, duckdb.connect()) if engine == "duckdb" else pl.from_pandas(w).lazy()
+    # The resolution runs when called (its tables are materialised): the error is due here.
+    with pytest.raises(InputTableError, match=r"worker_id.*not_nullable"):
+        resolve_exact_lazy({"workers": frame}, secret=SECRET)
+
+
 # ---------------------------------------------------------------- 3. range join
 
 
