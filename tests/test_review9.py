@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import time
-from types import SimpleNamespace
 from typing import Any
 
 import duckdb
@@ -22,7 +20,6 @@ import pytest
 
 from hxmetrics.measures.clv.rfm import rfm_summary
 from hxmetrics.measures.index import hx_index
-from hxmetrics.stakeholders._engine_attribution import attribute_lazy, attribution_counts
 from hxmetrics.stakeholders._engine_identity import _Engine, resolve_exact_lazy
 from hxmetrics.stakeholders._person_ids import _PERSON_ID_CONTEXT
 from hxmetrics.stakeholders.keys import secret_key
@@ -157,11 +154,6 @@ def _roster_with_a_missing_id() -> pd.DataFrame:
 # silent). Since the HMAC runs in SQL, 'P' || NULL is NULL: DuckDB returns a crosswalk
 # row with a missing source_id AND a missing person_id, silently. Polars raises a
 # TypeError from its UDF (pre-existing, not the pandas error either).
-@pytest.mark.xfail(
-    strict=True,
-    reason="resolve_exact_lazy on DuckDB gives a null person_id for a null roster id "
-    "(silently, since the SQL HMAC); pandas raises InputTableError; Polars a TypeError",
-)
 @pytest.mark.parametrize("engine", ["duckdb", "polars"])
 def test_a_missing_roster_id_is_refused_as_on_pandas(engine: str) -> None:
     from hxmetrics.errors import InputTableError
@@ -179,67 +171,11 @@ def test_a_missing_roster_id_is_refused_as_on_pandas(engine: str) -> None:
 # ---------------------------------------------------------------- 3. range join
 
 
-def _one_busy_worker(k: int, n: int) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """One worker with ``k`` separate one-day gigs (2k segment boundaries) and ``n``
-    answers of theirs spread over those days (half inside a gig)."""
-    eps = pd.DataFrame(
-        {
-            "person_id": ["P1"] * k,
-            "role": ["worker"] * k,
-            "engagement": ["gig"] * k,
-            "start": [DAY0 + pd.Timedelta(days=2 * i) for i in range(k)],
-            "end": [DAY0 + pd.Timedelta(days=2 * i + 1) for i in range(k)],
-            "silo": ["workers"] * k,
-            "source_id": ["w1"] * k,
-            "n_records": np.ones(k, dtype=np.int64),
-        }
-    )
-    cw = pd.DataFrame(
-        {"silo": ["workers"], "source_id": ["w1"], "person_id": ["P1"], "matched_on": ["none"]}
-    )
-    rng = np.random.default_rng(0)
-    hours = rng.integers(0, 2 * k * 24, n)
-    ev = pd.DataFrame(
-        {
-            "silo": ["workers"] * n,
-            "source_id": ["w1"] * n,
-            "timestamp": DAY0 + pd.to_timedelta(hours, unit="h"),
-            "score": rng.integers(0, 11, n),
-        }
-    )
-    return eps, cw, ev
-
-
-def _cpu_of_attribution(k: int, n: int) -> float:
-    eps, cw, ev = _one_busy_worker(k, n)
-    con = duckdb.connect()
-    res = SimpleNamespace(crosswalk=_duckdb(cw, con), episodes=_duckdb(eps, con))
-    start = time.process_time()
-    counts = attribution_counts(attribute_lazy(_duckdb(ev, con), res, ordered=False))
-    spent = time.process_time() - start
-    assert counts["ok"] + counts["outside_episodes"] == n
-    assert counts["ok"] > n // 3  # the gigs hold about half the answers
-    return spent
-
-
-# Finding (ee5164c): the left range join is planned as a hash join on the person with
-# both comparisons checked per candidate pair, so each answer is compared with every
-# segment of its person: O(answers x segments) per person, where the as-of join of
-# HEAD 0907ea1 was O(n log n). Measured (load ~4.5, 2 cores): 200k answers of one
-# worker, CPU s for 20 gigs / 2000 gigs: 0907ea1's ASOF 0.40 / 0.89, HEAD 0.33 / 5.74;
-# 100k answers and 16000 gigs: 27 s (0907ea1) / 50 s (HEAD). A ratio of CPU times in one
-# process is used (not an absolute time): 17x now, ~2x for an as-of join.
-@pytest.mark.xfail(
-    strict=True,
-    reason="DuckDB attribute_lazy's range join compares each answer with every segment "
-    "of its person (quadratic for a worker with thousands of gigs); ASOF was n log n",
-)
-def test_attribution_cost_does_not_grow_with_a_persons_segments() -> None:
-    n = 100_000
-    _cpu_of_attribution(20, n)  # warm-up (imports, first connection)
-    few = min(_cpu_of_attribution(20, n), _cpu_of_attribution(20, n))
-    many = _cpu_of_attribution(2000, n)
-    assert many <= 4 * few + 0.5, f"{many:.2f} CPU s with 2000 gigs, {few:.2f} with 20"
+# Finding (ee5164c), not a test here: the left range join compares each answer with
+# every segment of its person (a hash join on the person, then both comparisons), so a
+# worker with thousands of one-day gigs costs answers x segments (review 9 measured 0.33
+# CPU s with 20 gigs and 5.74 with 2,000, for 200k answers; 0907ea1's ASOF 0.40 / 0.89).
+# Speed is measured in benchmarks, never timed in CI: kept as an open item of issue 13.
 
 
 # ---------------------------------------------------------------- 4. rfm edges
@@ -339,11 +275,6 @@ def _wide(n: int = 200) -> pd.DataFrame:
 # attribute_lazy(ordered=True) (ee5164c, after this commit) rely on row_number() OVER ()
 # following the input's order, and a job keeps hx_index's table in that order. The
 # measures' contract is the same result on every engine; pandas and Polars give one.
-@pytest.mark.xfail(
-    strict=True,
-    reason="hx_index refuses a wide DuckDB table without response_id (InputTableError) "
-    "where pandas/Polars give a result; DuckDB could number rows as validation does",
-)
 def test_wide_hx_index_on_duckdb_equals_pandas() -> None:
     wide = _wide()
     kw: dict[str, Any] = {"by": "team", "n_resamples": 0, "min_n": 5}

@@ -216,6 +216,7 @@ def resolve_exact_lazy(
     frames, engine = _frames(rosters)
     columns = {silo: list(lf.collect_schema().names()) for silo, lf in frames.items()}
     id_columns = {silo: _id_column(columns[silo], silo) for silo in frames}
+    _refuse_missing_ids(frames, id_columns)
     checked = check_keys(keys)
     notes: list[str] = []
     have = sorted({c for cols in columns.values() for c in cols})
@@ -634,6 +635,36 @@ class _Engine:
             f'encode(l."{column}")))), 16) AS "{out}" FROM hx_src AS l CROSS JOIN "{table}" AS k'
         )
         return nw.from_native(lf.to_native().query("hx_src", sql))
+
+
+def _refuse_missing_ids(
+    frames: Mapping[str, nw.LazyFrame[Any]], id_columns: Mapping[str, str]
+) -> None:
+    """A roster with a missing id gets the error of the pandas path (its validation).
+
+    The rosters should come validated; one that is not must not give a record without an
+    id (DuckDB's SQL person ids would be missing too). One count per roster; on the
+    error path the roster is validated on its engine, which names the column, the
+    check and the rows exactly as :func:`hxmetrics.tables.validate` does.
+    """
+    from hxmetrics.tables import validate_lazy
+
+    for silo, lf in frames.items():
+        (missing,) = _scalars(lf, nw.col(id_columns[silo]).is_null().sum())
+        if missing:
+            validate_lazy(lf.to_native(), table=silo)
+            raise InputTableError(  # pragma: no cover - validation names them first
+                f"{silo}: {int(missing)} rows without {id_columns[silo]!r} (not_nullable).",
+                table=silo,
+                failure_cases=pd.DataFrame(
+                    {
+                        "column": [id_columns[silo]],
+                        "check": "not_nullable",
+                        "failure_case": [None],
+                        "index": None,
+                    }
+                ),
+            )
 
 
 def _scalars(lf: nw.LazyFrame[Any], *exprs: nw.Expr) -> tuple[Any, ...]:

@@ -1,10 +1,10 @@
 """hx_index on a wide lazy table without a response column: never collected whole.
 
 A wide table (one row per response, one column per item) without a response id is
-numbered by its rows. A Polars lazy frame has a row order (that of its scan), so it is
-numbered lazily; DuckDB and Spark relations have none that a query can rely on, so
-such a table is refused with an error saying which column to add, instead of being
-collected into memory to number it (issue 13: no input table comes back whole).
+numbered by its rows, on the engine, as validation numbers rows for its "row N" (Polars'
+row index, DuckDB's ``row_number() OVER ()`` in insertion order, Spark's partition
+positions): the pandas numbers, so the same units and the same draws, and the table is
+never collected to number it (issue 13: no input table comes back whole).
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hxmetrics.errors import InputTableError
 from hxmetrics.measures.index import hx_index
 
 from ..conftest import to_engine
@@ -77,21 +76,24 @@ def test_a_polars_lazy_wide_table_gives_the_pandas_intervals() -> None:
     pd.testing.assert_frame_equal(_frame(got), _frame(want))
 
 
-def test_a_duckdb_wide_table_without_a_response_column_is_refused(
-    collected: list[int],
-) -> None:
-    relation = to_engine(_wide(), "duckdb")
-    with pytest.raises(InputTableError) as info:
-        hx_index(relation, ITEMS, by="team", n_resamples=0, min_n=5)
-    message = str(info.value)
-    assert "'response_id'" in message
-    assert "row order" in message
-    assert info.value.table == "responses"
-    assert list(info.value.failure_cases["column"]) == ["response_id"]
-    assert collected == [], "the table was collected before being refused"
-    # With a response column the same table is accepted, and not collected whole.
-    numbered = _wide().reset_index(names="response_id")
-    got = hx_index(to_engine(numbered, "duckdb"), ITEMS, by="team", n_resamples=0, min_n=5)
+def test_a_duckdb_wide_table_is_numbered_on_the_engine(collected: list[int]) -> None:
+    wide = _wide(n=300, seed=8)
+    relation = to_engine(wide, "duckdb")
+    hx_index(relation, ITEMS, by="team", n_resamples=0, min_n=5)
+    # Only the groups' sums come back (3 teams x 3 items), not the 300 rows.
     assert max(collected) <= 3 * len(ITEMS)
-    want = hx_index(numbered, ITEMS, by="team", n_resamples=0, min_n=5)
+    # Rows numbered as in pandas: each response its own person, the same draws.
+    kwargs: dict[str, Any] = {"by": "team", "n_resamples": 200, "random_state": 4, "min_n": 5}
+    got = hx_index(relation, ITEMS, **kwargs)
+    want = hx_index(wide, ITEMS, **kwargs)
+    pd.testing.assert_frame_equal(_frame(got), _frame(want))
+
+
+@pytest.mark.spark
+@pytest.mark.filterwarnings("ignore:PySpark does not yet fully support pandas:FutureWarning")
+def test_a_spark_wide_table_is_numbered_on_the_engine(spark: Any) -> None:
+    wide = _wide(n=120, seed=2)
+    kwargs: dict[str, Any] = {"by": "team", "n_resamples": 100, "random_state": 1, "min_n": 5}
+    got = hx_index(spark.createDataFrame(wide), ITEMS, **kwargs)
+    want = hx_index(wide, ITEMS, **kwargs)
     pd.testing.assert_frame_equal(_frame(got), _frame(want))

@@ -20,6 +20,8 @@ import narwhals as nw
 import numpy as np
 import pandas as pd
 
+from hxmetrics._engine_tables import _ROW as _POSITION
+from hxmetrics._engine_tables import _with_position
 from hxmetrics.errors import (
     InputTableError,
     check_columns,
@@ -132,27 +134,40 @@ def _to_pandas(frame: Any) -> pd.DataFrame:
 def _number_lazy_rows(frame: nw.LazyFrame[Any], response: str) -> nw.LazyFrame[Any]:
     """A wide lazy table without a response column, its rows numbered, never collected.
 
-    A Polars lazy frame keeps the order of its scan, so its rows are numbered lazily (the
-    numbers the same table gets in pandas). DuckDB and Spark relations have no row order
-    a query can rely on: such a table is refused rather than collected to number it.
+    Rows are numbered as read, as validation numbers them for its "row N": Polars by its
+    row index, DuckDB by ``row_number() OVER ()`` (insertion order, DuckDB's default),
+    Spark from partition ids and in-partition positions; the pandas numbers of the same
+    table, hence the same units and draws.
     """
-    if frame.implementation.is_polars():
-        return nw.from_native(frame.to_native().with_row_index(_ROW)).lazy()
-    raise InputTableError(
-        f"responses: a wide {frame.implementation} table without a response column "
-        f"({response!r}) has no row order to number its responses by; add a column "
-        "identifying each response (and name it with response=), or pass long data "
-        "(columns 'item' and 'score').",
-        table="responses",
-        failure_cases=pd.DataFrame(
-            {
-                "column": [response],
-                "check": "column_in_dataframe",
-                "failure_case": [response],
-                "index": None,
-            }
-        ),
+    impl = frame.implementation
+    engine = (
+        "polars"
+        if impl.is_polars()
+        else "duckdb"
+        if impl.is_duckdb()
+        else "spark"
+        if impl.is_pyspark()
+        else None
     )
+    if engine is None:
+        # Other lazy backends narwhals knows (Dask, Ibis, SQLFrame) are not engines of
+        # hxmetrics: refused rather than collected to number the rows.
+        raise InputTableError(
+            f"responses: a wide {impl} table without a response column ({response!r}) "
+            "cannot be numbered by its rows; add a column identifying each response (and "
+            "name it with response=), or pass long data (columns 'item' and 'score').",
+            table="responses",
+            failure_cases=pd.DataFrame(
+                {
+                    "column": [response],
+                    "check": "column_in_dataframe",
+                    "failure_case": [response],
+                    "index": None,
+                }
+            ),
+        )
+    numbered = nw.from_native(_with_position(frame.to_native(), engine)).lazy()
+    return numbered.rename({_POSITION: _ROW})
 
 
 def _prepare(
