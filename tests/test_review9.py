@@ -229,11 +229,6 @@ def test_rfm_edges_are_the_same_on_every_engine(calibration_end: Any) -> None:
 # DuckDB (row 2 here), but the input's row on pandas (the label survives the filter:
 # row 4). attribute_lazy's docstring and jobs._unordered's promise "row N" = the input's
 # row; with `where` that holds on pandas only.
-@pytest.mark.xfail(
-    strict=True,
-    reason="with a job's where filter, rfm_summary's 'row N' on Polars/DuckDB counts the "
-    "filtered rows (row 2), pandas names the input's row (row 4)",
-)
 @pytest.mark.parametrize("engine", ["polars", "duckdb"])
 def test_rfm_row_after_a_where_filter_is_the_inputs_row(engine: str) -> None:
     from hxmetrics.errors import InputTableError
@@ -251,7 +246,8 @@ def test_rfm_row_after_a_where_filter_is_the_inputs_row(engine: str) -> None:
         rfm_summary(_apply_where(df, {"seg": "b"}, "m"), **kw)
     frame = pl.from_pandas(df).lazy() if engine == "polars" else _duckdb(df, duckdb.connect())
     with pytest.raises(InputTableError, match=r"row 4: missing c\."):
-        rfm_summary(_apply_where(frame, {"seg": "b"}, "m"), **kw)
+        # As a job calls it for rfm_summary: rows numbered before the filter.
+        rfm_summary(_apply_where(frame, {"seg": "b"}, "m", positions=True), **kw)
 
 
 # ---------------------------------------------------------------- 5. wide hx_index

@@ -101,6 +101,7 @@ from hxmetrics.errors import (
     PrivacyError,
     did_you_mean,
 )
+from hxmetrics.measures._engine import number_rows
 from hxmetrics.privacy import (
     DEFAULT_MIN_N,
     Disclosure,
@@ -916,14 +917,23 @@ def _label(spec: MeasureSpec) -> str:
     return f"[[measure]] {spec.name} ({spec.function} on table {spec.table!r})"
 
 
-def _apply_where(frame: Any, where: Mapping[str, Any], label: str) -> Any:
+def _apply_where(
+    frame: Any, where: Mapping[str, Any], label: str, *, positions: bool = False
+) -> Any:
+    """The rows of ``frame`` matching ``where``. With ``positions``, a lazy frame's rows
+    are numbered before the filter, so that a measure naming rows ("row N", as
+    rfm_summary does) names the input's rows, as pandas does by its index labels."""
     nwf = nw.from_native(frame)
-    for column, value in where.items():
+    for column in where:
         if column not in nwf.columns:
             raise JobError(
                 f"{label}: where: column {column!r} not found; available {list(nwf.columns)}."
                 + did_you_mean(column, nwf.columns)
             )
+    if positions and where and isinstance(nwf, nw.LazyFrame):
+        numbered = number_rows(nwf)
+        nwf = nwf if numbered is None else numbered
+    for column, value in where.items():
         values = value if isinstance(value, list) else [value]
         nwf = nwf.filter(nw.col(column).is_in(values))
     return nwf.to_native()
@@ -1425,7 +1435,9 @@ def _run_measures(
     results: dict[str, pd.DataFrame] = {}
     rows_counts: dict[str, int] = {}
     for spec in job.measures:
-        frame = _apply_where(tables[spec.table], spec.where, _label(spec))
+        # rfm_summary names rows by position in its errors: numbered before the filter.
+        named = spec.function == "rfm_summary"
+        frame = _apply_where(tables[spec.table], spec.where, _label(spec), positions=named)
         rows_in = _scan.count_rows(frame)
         if rows_in == 0:
             # An empty group is almost always a typo in a value (values are compared

@@ -764,14 +764,13 @@ def invalid_rows(
     return picked_lazy
 
 
-def _rows_by_position(
-    frame: nw.LazyFrame[Any], condition: nw.Expr, columns: list[str], limit: int
-) -> pd.DataFrame:
-    """The first ``limit`` rows of a lazy frame where ``condition`` holds, by position.
+def number_rows(frame: nw.LazyFrame[Any]) -> nw.LazyFrame[Any] | None:
+    """``frame`` with ``__hx_row``, each row's position as read, or ``None`` on a backend
+    that has none (not Polars, DuckDB or Spark).
 
-    The position is numbered on the engine by the one definition of "row N" that
-    validation uses (engine-specific: narwhals numbers the rows of a lazy frame only
-    by an order of its columns); only the few rows picked come back.
+    The one definition of "row N" that validation uses (Polars ``with_row_index``, DuckDB
+    ``row_number() OVER ()``, Spark by partition). A frame numbered before a filter
+    keeps its input's positions: :func:`invalid_rows` then names those.
     """
     from hxmetrics._engine_tables import _with_position
 
@@ -782,11 +781,26 @@ def _rows_by_position(
         engine = "duckdb"
     elif impl.is_spark_like():
         engine = "spark"
-    else:  # other lazy backends (e.g. Dask, Ibis): no position to give
+    else:
+        return None
+    return nw.from_native(_with_position(frame.to_native(), engine)).lazy()
+
+
+def _rows_by_position(
+    frame: nw.LazyFrame[Any], condition: nw.Expr, columns: list[str], limit: int
+) -> pd.DataFrame:
+    """The first ``limit`` rows of a lazy frame where ``condition`` holds, by position.
+
+    The position is numbered on the engine by the one definition of "row N" that
+    validation uses (engine-specific: narwhals numbers the rows of a lazy frame only
+    by an order of its columns), or read from ``__hx_row`` when the frame was numbered
+    before a filter (:func:`number_rows`); only the few rows picked come back.
+    """
+    numbered = frame if _ROW in frame.columns else number_rows(frame)
+    if numbered is None:  # other lazy backends (e.g. Dask, Ibis): no position to give
         picked = frame.filter(condition).select(*columns).head(limit).collect().to_pandas()
         picked["row"] = None
         return picked
-    numbered = nw.from_native(_with_position(frame.to_native(), engine)).lazy()
     picked = (
         numbered.filter(condition)
         .select(*columns, _ROW)
