@@ -188,22 +188,6 @@ def test_buckets_look_random() -> None:
 # ------------------------------------------------------------------ what comes back
 
 
-@pytest.fixture
-def collected(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Heights of every table collected from a lazy frame (narwhals' collect, which
-    every conversion of a lazy frame to pandas in the package goes through)."""
-    seen: list[int] = []
-    original = nw.LazyFrame.collect
-
-    def wrapped(self: Any, *args: Any, **kwargs: Any) -> Any:
-        out = original(self, *args, **kwargs)
-        seen.append(len(out))
-        return out
-
-    monkeypatch.setattr(nw.LazyFrame, "collect", wrapped)
-    return seen
-
-
 @pytest.mark.parametrize("engine", ["polars_lazy", "duckdb"])
 def test_the_engine_returns_at_most_groups_buckets_items_rows(
     answers: pd.DataFrame, collected: list[int], engine: str

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import narwhals as nw
 import numpy as np
 import pandas as pd
 import pytest
@@ -32,22 +31,6 @@ def _wide(n: int = 600, seed: int = 3) -> pd.DataFrame:
         for item in ITEMS
     }
     return pd.DataFrame({"team": rng.choice(["a", "b", "c"], n), **scores})
-
-
-@pytest.fixture
-def collected(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Heights of every table collected from a lazy frame (narwhals' collect, which every
-    conversion of a lazy frame to pandas in the package goes through)."""
-    seen: list[int] = []
-    original = nw.LazyFrame.collect
-
-    def wrapped(self: Any, *args: Any, **kwargs: Any) -> Any:
-        out = original(self, *args, **kwargs)
-        seen.append(len(out))
-        return out
-
-    monkeypatch.setattr(nw.LazyFrame, "collect", wrapped)
-    return seen
 
 
 def _frame(result: Any) -> pd.DataFrame:
