@@ -650,7 +650,8 @@ def _refuse_missing_ids(
     from hxmetrics.tables import validate_lazy
 
     for silo, lf in frames.items():
-        (missing,) = _scalars(lf, nw.col(id_columns[silo]).is_null().sum())
+        # As integers: Spark sums no booleans.
+        (missing,) = _scalars(lf, nw.col(id_columns[silo]).is_null().cast(nw.Int64).sum())
         if missing:
             validate_lazy(lf.to_native(), table=silo)
             raise InputTableError(  # pragma: no cover - validation names them first
