@@ -137,20 +137,26 @@ def _hand_pandas(df: pd.DataFrame) -> pd.DataFrame:
     kept = df[~after]
     period = (kept["ts"] - pd.Timestamp(EPOCH)).dt.days // 7
     cents = np.floor(kept["amount"].to_numpy() * 100 + 0.5).astype(np.int64)
+    per = _per_customer(kept["customer"], period, cents)
+    return _finish(per.reset_index(), n_after)
+
+
+def _per_customer(customer: pd.Series, period: pd.Series, amount: Any) -> pd.DataFrame:
+    """The two group-bys of both pandas queries: amounts summed per (customer, period),
+    then each customer's first and last period, periods, total and first period's sum."""
     cells = (
-        pd.DataFrame({"customer": kept["customer"], "p": period, "a": cents})
+        pd.DataFrame({"customer": customer, "p": period, "a": amount})
         .groupby(["customer", "p"], sort=True)["a"]
         .sum()
         .reset_index()
     )
-    per = cells.groupby("customer", sort=True).agg(
+    return cells.groupby("customer", sort=True).agg(
         first=("p", "min"),
         last=("p", "max"),
         n_periods=("p", "size"),
         total=("a", "sum"),
         first_a=("a", "first"),
     )
-    return _finish(per.reset_index(), n_after)
 
 
 def _hand_polars(lf: Any) -> pd.DataFrame:
@@ -229,20 +235,8 @@ def _ours(engine: str, data: Any) -> pd.DataFrame:
 def _rfm_only_pandas(df: pd.DataFrame) -> pd.DataFrame:
     kept = df[df["ts"] <= pd.Timestamp(END)]
     period = (kept["ts"] - pd.Timestamp(EPOCH)).dt.days // 7
-    cells = (
-        pd.DataFrame({"customer": kept["customer"], "p": period, "a": kept["amount"]})
-        .groupby(["customer", "p"], sort=True)["a"]
-        .sum()
-        .reset_index()
-    )
-    per = cells.groupby("customer", sort=True).agg(
-        first=("p", "min"),
-        last=("p", "max"),
-        n=("p", "size"),
-        total=("a", "sum"),
-        first_amount=("a", "first"),
-    )
-    freq = per["n"] - 1
+    per = _per_customer(kept["customer"], period, kept["amount"])
+    freq = per["n_periods"] - 1
     end_p = (pd.Timestamp(END) - pd.Timestamp(EPOCH)).days // 7
     return pd.DataFrame(
         {
@@ -250,7 +244,7 @@ def _rfm_only_pandas(df: pd.DataFrame) -> pd.DataFrame:
             "frequency": freq.to_numpy(),
             "recency": (per["last"] - per["first"]).to_numpy(),
             "T": (end_p - per["first"]).to_numpy(),
-            "monetary_value": ((per["total"] - per["first_amount"]) / freq.where(freq > 0, 1))
+            "monetary_value": ((per["total"] - per["first_a"]) / freq.where(freq > 0, 1))
             .where(freq > 0, 0.0)
             .to_numpy(),
         }

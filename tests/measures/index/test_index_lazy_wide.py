@@ -73,6 +73,8 @@ def test_a_duckdb_wide_table_is_numbered_on_the_engine(collected: list[int]) -> 
 
 
 @pytest.mark.spark
+# Why: PySpark 4.3 warns on import of its pandas helpers under pandas 3 (its own version
+# check, not a result of this test); pytest turns warnings into errors.
 @pytest.mark.filterwarnings("ignore:PySpark does not yet fully support pandas:FutureWarning")
 def test_a_spark_wide_table_is_numbered_on_the_engine(spark: Any) -> None:
     wide = _wide(n=120, seed=2)
