@@ -21,13 +21,12 @@ import numpy as np
 import pandas as pd
 
 from hxmetrics._engine_tables import _ROW as _POSITION
-from hxmetrics._engine_tables import _with_position
 from hxmetrics.errors import (
     InputTableError,
     check_columns,
     did_you_mean,
 )
-from hxmetrics.measures._engine import check_finite_sums
+from hxmetrics.measures._engine import check_finite_sums, number_rows
 from hxmetrics.measures.index.consistency import ItemMoments
 from hxmetrics.measures.index.options import (
     Scale,
@@ -139,23 +138,15 @@ def _number_lazy_rows(frame: nw.LazyFrame[Any], response: str) -> nw.LazyFrame[A
     Spark from partition ids and in-partition positions; the pandas numbers of the same
     table, hence the same units and draws.
     """
-    impl = frame.implementation
-    engine = (
-        "polars"
-        if impl.is_polars()
-        else "duckdb"
-        if impl.is_duckdb()
-        else "spark"
-        if impl.is_pyspark()
-        else None
-    )
-    if engine is None:
+    numbered = number_rows(frame)
+    if numbered is None:
         # Other lazy backends narwhals knows (Dask, Ibis, SQLFrame) are not engines of
         # hxmetrics: refused rather than collected to number the rows.
         raise InputTableError(
-            f"responses: a wide {impl} table without a response column ({response!r}) "
-            "cannot be numbered by its rows; add a column identifying each response (and "
-            "name it with response=), or pass long data (columns 'item' and 'score').",
+            f"responses: a wide {frame.implementation} table without a response column "
+            f"({response!r}) cannot be numbered by its rows; add a column identifying each "
+            "response (and name it with response=), or pass long data (columns 'item' and "
+            "'score').",
             table="responses",
             failure_cases=pd.DataFrame(
                 {
@@ -166,7 +157,6 @@ def _number_lazy_rows(frame: nw.LazyFrame[Any], response: str) -> nw.LazyFrame[A
                 }
             ),
         )
-    numbered = nw.from_native(_with_position(frame.to_native(), engine)).lazy()
     return numbered.rename({_POSITION: _ROW})
 
 
