@@ -931,7 +931,7 @@ def _apply_where(
                 + did_you_mean(column, nwf.columns)
             )
     if positions and where and isinstance(nwf, nw.LazyFrame):
-        numbered = number_rows(nwf)
+        numbered = number_rows(nwf, table=label)
         nwf = nwf if numbered is None else numbered
     for column, value in where.items():
         values = value if isinstance(value, list) else [value]

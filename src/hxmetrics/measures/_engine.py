@@ -764,15 +764,26 @@ def invalid_rows(
     return picked_lazy
 
 
-def number_rows(frame: nw.LazyFrame[Any]) -> nw.LazyFrame[Any] | None:
+def number_rows(frame: nw.LazyFrame[Any], *, table: str) -> nw.LazyFrame[Any] | None:
     """``frame`` with ``__hx_row``, each row's position as read, or ``None`` on a backend
     that has none (not Polars, DuckDB or Spark).
 
     The one definition of "row N" that validation uses (Polars ``with_row_index``, DuckDB
     ``row_number() OVER ()``, Spark by partition). A frame numbered before a filter
-    keeps its input's positions: :func:`invalid_rows` then names those.
+    keeps its input's positions: :func:`invalid_rows` then names those. A ``table`` with
+    a column of that name of its own is refused (it would be read as the positions).
     """
     from hxmetrics._engine_tables import _with_position
+
+    if _ROW in frame.columns:
+        raise InputTableError(
+            f"{table}: column {_ROW!r} is the name hxmetrics numbers rows by on an engine; "
+            "rename that column.",
+            table=table,
+            failure_cases=pd.DataFrame(
+                {"column": [_ROW], "check": "reserved_name", "failure_case": [_ROW], "index": None}
+            ),
+        )
 
     impl = frame.implementation
     if impl.is_polars():
@@ -796,7 +807,7 @@ def _rows_by_position(
     by an order of its columns), or read from ``__hx_row`` when the frame was numbered
     before a filter (:func:`number_rows`); only the few rows picked come back.
     """
-    numbered = frame if _ROW in frame.columns else number_rows(frame)
+    numbered = frame if _ROW in frame.columns else number_rows(frame, table="data")
     if numbered is None:  # other lazy backends (e.g. Dask, Ibis): no position to give
         picked = frame.filter(condition).select(*columns).head(limit).collect().to_pandas()
         picked["row"] = None

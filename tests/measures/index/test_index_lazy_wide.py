@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from hxmetrics.errors import InputTableError
 from hxmetrics.measures.index import hx_index
 
 from ..conftest import to_engine
@@ -82,3 +83,14 @@ def test_a_spark_wide_table_is_numbered_on_the_engine(spark: Any) -> None:
     got = hx_index(spark.createDataFrame(wide), ITEMS, **kwargs)
     want = hx_index(wide, ITEMS, **kwargs)
     pd.testing.assert_frame_equal(_frame(got), _frame(want))
+
+
+def test_a_column_named_like_the_row_numbers_is_refused_by_name() -> None:
+    # A hostile input (found in session 9's own check): the user's table has a column
+    # named __hx_row, the name rows are numbered by on an engine. It gave DuckDB's
+    # "DuplicateError" (or, read as positions, wrong rows); now a named refusal.
+    wide = _wide(n=60).assign(__hx_row=1)
+    with pytest.raises(InputTableError) as info:
+        hx_index(to_engine(wide, "duckdb"), ITEMS, by="team", n_resamples=0, min_n=5)
+    assert "'__hx_row'" in str(info.value)
+    assert list(info.value.failure_cases["check"]) == ["reserved_name"]

@@ -138,7 +138,7 @@ def _number_lazy_rows(frame: nw.LazyFrame[Any], response: str) -> nw.LazyFrame[A
     Spark from partition ids and in-partition positions; the pandas numbers of the same
     table, hence the same units and draws.
     """
-    numbered = number_rows(frame)
+    numbered = number_rows(frame, table="responses")
     if numbered is None:
         # Other lazy backends narwhals knows (Dask, Ibis, SQLFrame) are not engines of
         # hxmetrics: refused rather than collected to number the rows.
