@@ -226,7 +226,8 @@ def _summary_query(
     needed = [customer, time, *([amount] if amount is not None else [])]
     needed += [key] if key != customer else []
     columns = [nw.col(key), located.alias(_S)]
-    sums = [nw.len().alias(_K)]
+    # A cell's sums: its row count (``_K``, unless the cents carry it) and these columns.
+    count_rows, summed = True, []
     k = nw.col(_K)
     if amount is not None:
         cents, size = _cents(amount, integer=amount_integer, missing=is_missing)
@@ -236,9 +237,9 @@ def _summary_query(
             # used). One aggregate fewer on 10M rows (with a calibration, the holdout
             # cells need both, and the row count stays).
             cents = nw.when(is_missing | after_end).then(1).otherwise(cents)
-            sums, k = [], nw.col(_A)
+            count_rows, k = False, nw.col(_A)
         columns += [cents.alias(_A), size.alias(_Z)]
-        sums += [nw.col(_A).sum(), nw.col(_Z).sum()]
+        summed = [_A, _Z]
     # A missing time gets a placeholder period (its row is counted as missing, not
     # placed): pandas cannot cast the NaN of a missing period to an integer.
     rows = (
@@ -248,7 +249,11 @@ def _summary_query(
         .select(*columns)
     )
     # Customer-period cells: purchases of one period count once (amounts added).
-    cells = rows.group_by(key, _S).agg(*sums)
+    if key == _C:
+        cells = _sorted_cells(rows, count_rows=count_rows, summed=summed)
+    else:
+        sums = [nw.len().alias(_K)] if count_rows else []
+        cells = rows.group_by(key, _S).agg(*sums, *[nw.col(c).sum() for c in summed])
     at = nw.col(_S)
     in_cal = (at >= 0) if cal is None else ((at >= 0) & (at <= period_of(cal, unit)))
     per_cell = [
@@ -331,6 +336,66 @@ def _summary_query(
         # other order is sorted again there.
         summary = summary.sort(key, nulls_last=True)
     return summary
+
+
+def _sorted_cells(rows: Any, *, count_rows: bool, summed: list[str]) -> Any:
+    """pandas: the customer-period cells of rows keyed by customer codes (``_C``),
+    sorted by customer and place, by one sort in numpy.
+
+    The same cells as ``group_by(_C, _S).agg(...)`` (row count ``_K`` if
+    ``count_rows``, the sums of ``summed``, missing values skipped as pandas does),
+    faster than narwhals can say it on pandas, whose group-by on two columns hashes
+    the 10M (code, place) pairs (3.9 of 11 CPU seconds at 10M rows) and returns them
+    in no order, so that the group-by per customer that follows reads its cells at
+    random (0.4 s an aggregate, against 0.1 s over cells sorted by customer).
+
+    The codes are dense (0 to n - 1, -1 for a missing id) and the places a narrow
+    range, so a cell is one integer, ``code + 1`` in the high bits and the place
+    (less the lowest) in the low ones; sorting them puts each cell's rows together,
+    customers in order. Where the row numbers fit in the bits left, they ride in the
+    lowest bits of the same integers: a plain sort (SIMD) instead of an argsort.
+    """
+    native = rows.collect().to_native()
+    code = native[_C].to_numpy(dtype=np.int64)
+    place = native[_S].to_numpy(dtype=np.int64)
+    n = len(code)
+    lowest = int(place.min()) if n else 0
+    place_bits = (int(place.max()) - lowest).bit_length() if n else 0
+    row_bits = (n - 1).bit_length() if n else 0
+    code_bits = (int(code.max()) + 1).bit_length() if n else 0
+    if n == 0 or code_bits + place_bits > 62:
+        # No rows, or too many (customer, place) pairs for one integer: pandas' own
+        # group-by (the same cells, in another order).
+        sums = [nw.len().alias(_K)] if count_rows else []
+        return rows.group_by(_C, _S).agg(*sums, *[nw.col(c).sum() for c in summed])
+    # In place: each temporary of 10M integers costs its page faults.
+    cell = code + 1
+    cell <<= place_bits
+    cell |= place - lowest
+    if code_bits + place_bits + row_bits <= 62:
+        cell <<= row_bits
+        cell |= np.arange(n, dtype=np.int64)
+        cell.sort()
+        order = cell & ((1 << row_bits) - 1)
+        cell >>= row_bits
+    else:
+        order = np.argsort(cell)
+        cell = cell[order]
+    starts = np.flatnonzero(np.concatenate(([True], cell[1:] != cell[:-1])))
+    first_of_cell = cell[starts]
+    out = {
+        _C: (first_of_cell >> place_bits) - 1,
+        _S: (first_of_cell & ((1 << place_bits) - 1)) + lowest,
+    }
+    if count_rows:
+        out[_K] = np.diff(np.append(starts, n))
+    for c in summed:
+        values = native[c].to_numpy()
+        if values.dtype.kind == "f":
+            values = np.where(np.isnan(values), 0.0, values)  # skipped, as pandas does
+        out[c] = np.add.reduceat(values[order], starts)
+    # copy=False: one block per column, not stacked into one (0.8 s at 10M rows).
+    return nw.from_native(pd.DataFrame(out, copy=False), eager_only=True).lazy()
 
 
 def _from_arrow(table: Any) -> pd.DataFrame:
