@@ -1,6 +1,6 @@
 """rfm_summary's pandas cells by one sort (``_sorted_cells``) against the engines' group-by.
 
-On pandas, text ids are grouped as integer codes and the customer-period cells are
+On pandas, text and integer ids are grouped as integer codes and the customer-period cells are
 formed by sorting packed integers in numpy rather than by narwhals' group-by. These
 tests hold the two to the same cells, and the whole summary on pandas to the one
 Polars and DuckDB compute with the plain query, bit for bit.
@@ -103,10 +103,14 @@ _IDS = ["a", "b", "B", "é", "", "c 1", "zz"]
 _KWARGS = {"customer": "id", "time": "ts", "observation_end": "2024-03-31"}
 
 
-def _log(rows: list[tuple[int, int, int]]) -> pd.DataFrame:
+def _log(rows: list[tuple[int, int, int]], ids: str = "text") -> pd.DataFrame:
+    # Text ids, or integers (negative, large, unordered: any int64 is an id).
+    numbers = [-5, 2**62, 0, 3, 17, -(2**40), 9]
     return pd.DataFrame(
         {
-            "id": pd.Series([_IDS[i] for i, _, _ in rows], dtype="str"),
+            "id": pd.Series([_IDS[i] for i, _, _ in rows], dtype="str")
+            if ids == "text"
+            else pd.Series([numbers[i] for i, _, _ in rows], dtype=ids),
             # Hours over Jan-May 2024: some after observation_end, some after
             # calibration_end in its own week.
             "ts": pd.Timestamp("2024-01-01") + pd.to_timedelta([h for _, h, _ in rows], unit="h"),
@@ -133,9 +137,12 @@ def _log(rows: list[tuple[int, int, int]]) -> pd.DataFrame:
     unit=st.sampled_from(["h", "D", "W", "M"]),
     amount=st.sampled_from([None, "value"]),
     calibration_end=st.sampled_from([None, "2024-02-14 12:00"]),
+    ids=st.sampled_from(["text", "int64", "Int64"]),
 )
-def test_pandas_text_ids_give_the_engines_summary(rows, unit, amount, calibration_end) -> None:
-    tx = _log(rows)
+def test_pandas_ids_as_codes_give_the_engines_summary(
+    rows, unit, amount, calibration_end, ids
+) -> None:
+    tx = _log(rows, ids)
     kwargs = dict(_KWARGS, unit=unit, amount=amount, calibration_end=calibration_end)
     out = rfm_summary(tx, **kwargs)
     for native in (pl.from_pandas(tx).lazy(), duckdb.from_df(tx)):

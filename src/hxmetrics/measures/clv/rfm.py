@@ -415,25 +415,31 @@ def _from_arrow(table: Any) -> pd.DataFrame:
 
 
 def _customer_codes(frame: Any, customer: str) -> tuple[Any, str | None, Any]:
-    """On pandas, text customer ids as integer codes (a column ``_C``) and the distinct
-    ids, which the per-customer table takes back; elsewhere the frame as it is.
+    """On pandas, text or integer customer ids as dense integer codes (a column
+    ``_C``) and the distinct ids, which the per-customer table takes back; elsewhere
+    the frame as it is.
 
     narwhals groups a pandas frame with ``DataFrame.groupby``, which hashes the text
     ids once per group-by (twice in the summary: cells, then customers; 4.3 of 12.5
-    CPU seconds at 10M rows). Factorised once here, both group-bys hash integers. The
-    other engines group text natively (and DuckDB, Polars and Spark frames are never
-    materialised for it). A missing id gets code -1; its rows are missing anyway (the
-    query reads ``customer`` for that) and raise before any code is taken back.
+    CPU seconds at 10M rows). Factorised once here, both group-bys hash integers, and
+    the cells are formed by one sort of packed integers (:func:`_sorted_cells`), which
+    needs codes from 0 to n - 1: integer ids are factorised too (9.5 to 6.8 CPU s at
+    10M rows). The other engines group natively (and DuckDB, Polars and Spark frames
+    are never materialised for it). A missing id gets code -1; its rows are missing
+    anyway (the query reads ``customer`` for that) and raise before any code is taken
+    back.
     """
     if frame.implementation is not nw.Implementation.PANDAS:
         return frame, None, None
-    if frame.collect_schema()[customer] != nw.String:
+    dtype = frame.collect_schema()[customer]
+    if dtype != nw.String and not dtype.is_integer():
         return frame, None, None
     import pyarrow as pa
 
     native = frame.to_native()
     codes, uniques = pd.factorize(native[customer], use_na_sentinel=True)
-    # The ids as every engine gives them (through Arrow: text as ``str``).
+    # The ids as every engine gives them (through Arrow: text as ``str``, integers as
+    # ``Int64``).
     table = pa.Table.from_pandas(pd.DataFrame({customer: uniques}), preserve_index=False)
     ids = _from_arrow(table)[customer]
     native = native.assign(**{_C: codes.astype(np.int64)})
