@@ -37,7 +37,10 @@ The aggregation is one lazy query per engine, written once with narwhals and col
 once (rows -> customer-period cells -> one row per customer, with every count and
 check in it): pandas, Polars (eager or lazy), DuckDB and Spark give the same frame, bit
 for bit, with the customer id as text (``str``), integers or categories. Nothing but
-the per-customer table comes back from the engine.
+the per-customer table comes back from the engine. On pandas alone, the rows' group-by
+into customer-period cells is one sort in numpy (:func:`_sorted_cells`: the same cells,
+sorted, for which pandas' group-by on two columns is slow); the rows and every number
+per cell and per customer are still the query's.
 """
 
 from __future__ import annotations
