@@ -25,12 +25,12 @@ no operation for it, said where):
 3. **Id lookup**: an equi-join of ``(silo, source_id)`` on the crosswalk (with each
    person's hybrid type), a left join: every row kept.
 4. **As-of lookup**: the segment of the row's person that holds the row's time.
-   Polars: one backward as-of join by ``person_id`` on the row's time,
-   ``polars.LazyFrame.join_asof`` after sorting both sides by time, called
+   Polars: one backward as-of join on the row's time by an integer code of the
+   person, ``polars.LazyFrame.join_asof`` after sorting both sides by time, called
    natively to pass ``check_sortedness=False`` (narwhals' ``join_asof`` cannot, and
-   Polars then warns at every collect); steps 3 and 4 run on a narrow frame
-   (position, keys, time) that is sorted back by position and set beside the
-   exhaust's columns (:func:`_attribute_polars`). DuckDB and Spark: a left *range
+   Polars then warns at every collect); only integers are sorted (by time, then back
+   by position), and the text columns are looked up in the exhaust's order and set
+   beside the exhaust's own columns (:func:`_attribute_polars`). DuckDB and Spark: a left *range
    join* ``person equal and segment start <= t < segment end``, the segment's end
    being the person's next boundary (the segments of a person do not overlap, so a
    row matches at most one: the as-of join's answer). On DuckDB it is a hash join on
@@ -253,9 +253,6 @@ def attribute_lazy(
         nw.col("person_id").cast(nw.String).alias("person_id"),
     )
     hybrid = _hybrid_types(eps, _coerce_rules(rules))
-    ids = persons.join(hybrid, left_on="person_id", right_on=_P, how="left").select(
-        _KS, _KI, "person_id", nw.col("hybrid_type").fill_null(nw.lit("none"))
-    )
     time_dtype = schema[time]
     t = nw.col(time)
     if time_dtype == nw.Date:
@@ -263,13 +260,17 @@ def attribute_lazy(
     if engine == "polars":
         return _attribute_polars(
             lf,
-            ids,
-            _segments(eps),
+            persons,
+            eps,
+            hybrid,
             t=_as_time(t, cast),
             silo=silo,
             source_id=source_id,
             columns=list(schema.names()),
         )
+    ids = persons.join(hybrid, left_on="person_id", right_on=_P, how="left").select(
+        _KS, _KI, "person_id", nw.col("hybrid_type").fill_null(nw.lit("none"))
+    )
     if engine == "duckdb" and ordered:
         # Each row's position, to put the rows back in the exhaust's order after the
         # joins (which reorder them): "row N" of a later error is then the input's row,
@@ -307,40 +308,93 @@ def attribute_lazy(
 
 def _attribute_polars(
     lf: nw.LazyFrame[Any],
-    ids: nw.LazyFrame[Any],
-    segments: nw.LazyFrame[Any],
+    persons: nw.LazyFrame[Any],
+    eps: nw.LazyFrame[Any],
+    hybrid: nw.LazyFrame[Any],
     *,
     t: nw.Expr,
     silo: str,
     source_id: str,
     columns: list[str],
 ) -> Any:
-    """Polars: the lookups on a narrow frame (position, keys, time), put back in the
-    exhaust's order and set beside the exhaust's own columns.
+    """Polars: every per-row step on narrow integer columns; text gathered once, in order.
 
-    The as-of join needs its rows sorted by time; sorting the narrow frame twice (by
-    time, then back by position) costs far less than sorting every column of the
-    exhaust. The exhaust is read once: ``cache()`` makes both branches of the
-    horizontal concatenation read one evaluation, so row ``i`` of each is the same
-    row (positions are numbered on that evaluation). Engine-specific: narwhals has
-    neither ``cache`` nor a horizontal concatenation of lazy frames.
+    Where the time goes at 10M rows is moving text: a gather of one text column in a
+    random order (a sort, or a join's output) costs about as much as the as-of join
+    itself. So the plan carries integers through the sorts and looks text up only
+    where it must, in the exhaust's order:
+
+    * the id lookup is a left join that keeps the exhaust's order
+      (``maintain_order="left"``): ``person_id``, ``hybrid_type`` and the person's
+      code (an integer numbering the persons with episodes) come out in place;
+    * the as-of join runs on (position, code, time) sorted by time, against the
+      segments keyed by code, and returns each row's *kind* of segment: the number of
+      its (held, engagement) values, a few hundred distinct ones however many segments
+      there are; sorted back by position (integers only), the kinds' columns come from
+      that small table (a join that keeps the order);
+    * the exhaust's own columns are never moved: the result is the exhaust, the id
+      lookup and the kinds set side by side (a horizontal concatenation).
+
+    ``cache()`` makes each branch read one evaluation of the exhaust and of the id
+    lookup, so row ``i`` of each part is the same row. Engine-specific (narwhals has no
+    ``cache``, horizontal concatenation of lazy frames, ``maintain_order`` of joins or
+    as-of join option ``check_sortedness``): the rest is narwhals.
     """
     import polars as pl
 
-    base = lf.to_native().with_row_index(_POS).cache()
-    narrow = (
+    code, kind = "__hx_code", "__hx_kind"
+    attrs = [*_HELD.values(), *_ENG.values()]
+    # Numbered in the persons' order: the same number for a person wherever it is read.
+    coded = hybrid.with_row_index(code, order_by=_P)
+    segments = _segments(eps.join(coded.select(_P, code), on=_P, how="inner"), by=code)
+    # A kind's number is its rank among the distinct (held, engagement) rows (a struct
+    # rank: nulls are values, unlike a join's keys): the same number in both places
+    # it is read, with no join to the segments.
+    segments_k = (
+        segments.to_native().with_columns(pl.struct(attrs).rank("dense").alias(kind)).cache()
+    )
+    kinds = segments_k.select(kind, *attrs).unique(subset=[kind])
+    ids = persons.join(
+        coded.select(_P, code, "hybrid_type"), left_on="person_id", right_on=_P, how="left"
+    )
+    ids = ids.with_columns(nw.col("hybrid_type").fill_null(nw.lit("none"))).to_native()
+
+    base = lf.to_native().cache()
+    rows = (
         nw.from_native(base)
         .lazy()
         .select(
-            _POS,
             nw.col(silo).cast(nw.String).alias(_KS),
             nw.col(source_id).cast(nw.String).alias(_KI),
             t.alias(_T),
         )
     )
-    rows = narrow.join(ids, on=[_KS, _KI], how="left").drop(_KS, _KI)
-    looked_up = _asof_polars(rows, segments).sort(_POS).drop(_POS).to_native()
-    both = pl.concat([base.drop(_POS), looked_up], how="horizontal")
+    looked_up = (
+        rows.to_native()
+        .join(ids, on=[_KS, _KI], how="left", maintain_order="left")
+        .drop(_KS, _KI)
+        .cache()
+    )
+    # Rows without a time sort first and match nothing; persons without episodes have
+    # no code and match nothing.
+    by_time = looked_up.select(_T, code).with_row_index(_POS).sort(_T, nulls_last=False)
+    on_segments = by_time.join_asof(
+        segments_k.select(code, _B, kind).sort(_B),
+        left_on=_T,
+        right_on=_B,
+        by=code,
+        strategy="backward",
+        check_sortedness=False,  # both sides are sorted just above
+    )
+    held = (
+        on_segments.select(_POS, kind)
+        .sort(_POS)
+        .join(kinds, on=kind, how="left", maintain_order="left")
+        .select(attrs)
+    )
+    both = pl.concat(
+        [base, looked_up.select("person_id", "hybrid_type", _T), held], how="horizontal"
+    )
     return _finish(nw.from_native(both).lazy(), columns, silo).to_native()
 
 
@@ -545,20 +599,20 @@ def _hybrid_types(eps: nw.LazyFrame[Any], rules: tuple[HybridRule, ...]) -> nw.L
     return by_person.select(_P, label.alias("hybrid_type"))
 
 
-def _segments(eps: nw.LazyFrame[Any]) -> nw.LazyFrame[Any]:
-    """Per person and boundary: the roles held from that boundary to the next one.
+def _segments(eps: nw.LazyFrame[Any], *, by: str = _P) -> nw.LazyFrame[Any]:
+    """Per person (column ``by``) and boundary: the roles held from there to the next one.
 
     A boundary repeated (an end that is another episode's start) is joined twice and
     counted once by the group-by (max): cheaper than a ``unique`` of the boundaries.
     """
     bounds = nw.concat(
         [
-            eps.select(_P, nw.col("start").alias(_B)),
-            eps.filter(~nw.col("end").is_null()).select(_P, nw.col("end").alias(_B)),
+            eps.select(by, nw.col("start").alias(_B)),
+            eps.filter(~nw.col("end").is_null()).select(by, nw.col("end").alias(_B)),
         ],
         how="vertical",
     )
-    at = bounds.join(eps, on=_P, how="inner")
+    at = bounds.join(eps.select(by, "role", "engagement", "start", "end"), on=by, how="inner")
     holds = (nw.col("start") <= nw.col(_B)) & (
         nw.col("end").is_null() | (nw.col(_B) < nw.col("end"))
     )
@@ -569,7 +623,7 @@ def _segments(eps: nw.LazyFrame[Any]) -> nw.LazyFrame[Any]:
         flags.append(nw.when(held).then(nw.col("engagement")).alias(_ENG[r]))
     return (
         at.with_columns(*flags)
-        .group_by(_P, _B)
+        .group_by(by, _B)
         .agg(*(nw.col(_HELD[r]).max() for r in ROLES), *(nw.col(_ENG[r]).max() for r in ROLES))
     )
 
@@ -602,28 +656,6 @@ def _range_join_duckdb(rows: nw.LazyFrame[Any], segments: nw.LazyFrame[Any]) -> 
         + f' AND (r."{_END}" IS NULL OR l."{_T}" < r."{_END}")'
     )
     return nw.from_native(lhs.query(rows_name, sql)).lazy()
-
-
-def _asof_polars(rows: nw.LazyFrame[Any], segments: nw.LazyFrame[Any]) -> nw.LazyFrame[Any]:
-    """``polars.LazyFrame.join_asof`` by person, backward on time.
-
-    Polars wants both sides sorted by the as-of key and, with ``by`` groups, cannot
-    check it and warns at every collect (narwhals passes no ``check_sortedness``):
-    both sides are sorted here, so the check is turned off natively. Rows without
-    a time sort first and match nothing.
-    """
-    lhs = rows.sort(_T, nulls_last=False).to_native()
-    rhs = segments.sort(_B).to_native()
-    joined = lhs.join_asof(
-        rhs,
-        left_on=_T,
-        right_on=_B,
-        by_left="person_id",
-        by_right=_P,
-        strategy="backward",
-        check_sortedness=False,
-    )
-    return nw.from_native(joined).lazy()
 
 
 def _range_join_spark(rows: nw.LazyFrame[Any], segments: nw.LazyFrame[Any]) -> nw.LazyFrame[Any]:
