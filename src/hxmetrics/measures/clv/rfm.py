@@ -541,7 +541,8 @@ def rfm_summary(
     ------
     InputTableError
         Missing columns, a non-datetime time column, missing customers, times or
-        amounts (never dropped silently); amounts whose total is not a finite number.
+        amounts, in hours, days or weeks times before 1900-01-01 (never dropped
+        silently); amounts whose total is not a finite number.
     ParameterError
         A tz-aware ``observation_end``/``calibration_end`` with naive times.
 
@@ -585,6 +586,12 @@ def rfm_summary(
             failure_cases=pd.DataFrame(columns=["column", "check", "failure_case", "index"]),
         )
     missing = nw.col(customer).is_null() | nw.col(time).is_null()
+    if unit in _SECONDS:
+        # Hours, days and weeks are counted from 1900-01-01: an earlier time has a
+        # negative period, which the query would read as one of its codes for rows
+        # left out (-1, -2, -3) or leave out of every count. Such rows are refused
+        # with the missing ones (counted in the same query), each named by its row.
+        missing = missing | (nw.col(time) < nw.lit(_EPOCH))
     if amount is not None:
         missing = missing | nw.col(amount).is_null()
         if schema[amount].is_float():
@@ -620,7 +627,7 @@ def rfm_summary(
         base = _collect_exact(_summary_query(lazy, **options))
     n_missing = int(base["n_missing"].sum())
     if n_missing:
-        _raise_missing(frame, missing, needed, n_missing)
+        _raise_missing(frame, missing, needed, n_missing, time=time, unit=unit)
     if amount is not None:
         _check_amount_total(frame, amount, float(base[_Z].sum()), missing)
         if not _first_key_fits(base):
@@ -730,25 +737,36 @@ def _local(value: Any, zone: str | None, name: str) -> pd.Timestamp:
     return ts.tz_convert(zone).tz_localize(None)
 
 
-def _raise_missing(frame: Any, missing: nw.Expr, needed: list[str], n_missing: int) -> None:
+def _raise_missing(
+    frame: Any, missing: nw.Expr, needed: list[str], n_missing: int, *, time: str, unit: str
+) -> None:
+    """Refuse rows with a missing customer, time or amount, or (hours, days, weeks) a
+    time before 1900."""
     rows = invalid_rows(frame, missing, columns=needed, positions=True)
     # Which of the columns is missing, by row label: the customer column holds
     # identifiers, whose values never enter a message.
     gaps = rows[needed].isna()
+    absent = [", ".join(c for c in needed if gaps.loc[i, c]) for i in rows.index]
+    # A row with a missing value is reported as such (even if its time is early too).
+    columns = [a or time for a in absent]
     shown = "; ".join(
         (f"row {label}: " if label is not None and not pd.isna(label) else "")
-        + "missing "
-        + ", ".join(c for c in needed if gaps.loc[i, c])
-        for i, label in zip(rows.index, rows["row"], strict=True)
+        + (f"missing {a}" if a else f"{time} before 1900-01-01")
+        for label, a in zip(rows["row"], absent, strict=True)
+    )
+    early_note = (
+        f" or a {time} before 1900-01-01 (periods of {unit!r} count from it)"
+        if unit in _SECONDS
+        else ""
     )
     raise InputTableError(
-        f"transactions: {n_missing} row(s) have a missing {', '.join(needed)}; they "
-        f"cannot be placed in time or attributed, e.g. {shown}.",
+        f"transactions: {n_missing} row(s) have a missing {', '.join(needed)}{early_note}; "
+        f"they cannot be placed in time or attributed, e.g. {shown}.",
         table="transactions",
         failure_cases=pd.DataFrame(
             {
-                "column": [", ".join(c for c in needed if gaps.loc[i, c]) for i in rows.index],
-                "check": "not_null",
+                "column": columns,
+                "check": ["not_null" if a else "from_1900" for a in absent],
                 "failure_case": None,
                 "index": rows["row"].tolist(),
             }
