@@ -408,20 +408,17 @@ def _dead_pid() -> int:
 def _run_killed_at(step: int, argv: list[str]) -> int:
     """Run the CLI in a child process that SIGKILLs itself at write step ``step``;
     returns the signal number if it was killed, else minus its exit status (100 + the
-    CLI's code). A fresh interpreter, not a fork: forking a test process that runs
-    threads (BLAS, DuckDB, Arrow pools of earlier tests) can crash the child (SIGSEGV)."""
-    import os
+    CLI's code). The child is forked from a clean, pre-imported server
+    (:mod:`tests.report.forked`), never from this process."""
     import signal
-    import subprocess
-    import sys
 
-    code = "import os, sys; from hxmetrics.cli import main; os._exit(100 + main(sys.argv[1:]))"
-    env = {**os.environ, "HXMETRICS_TEST_KILL_AT": str(step)}
-    done = subprocess.run([sys.executable, "-c", code, *argv], env=env, check=False)
-    if done.returncode < 0:
-        assert -done.returncode == signal.SIGKILL
+    from tests.report import forked
+
+    status = forked.run_forked(forked.cli, step, argv)
+    if status < 0:
+        assert -status == signal.SIGKILL
         return signal.SIGKILL
-    return -done.returncode
+    return -status
 
 
 def test_sigkill_at_every_write_step_is_recovered(workdir):

@@ -21,6 +21,7 @@ from hxmetrics.errors import ParameterError
 from hxmetrics.report import Report, run_report
 from hxmetrics.report import main as report_main
 from hxmetrics.report.builder import GENERATOR_TAG, check_target
+from tests.report import forked
 
 
 def snapshot(root: Path) -> dict[str, str]:
@@ -238,20 +239,10 @@ def test_report_write_checks_the_target_too(tmp_path):
 
 
 def _write_process(out: Path, kill_at: int | None, title: str) -> int:
-    """Write a small report in a child process (SIGKILLed at write step ``kill_at``)."""
-    import subprocess
-    import sys
-
-    env = {**os.environ, "MPLBACKEND": "Agg"}
-    env.pop("HXMETRICS_TEST_KILL_AT", None)
-    if kill_at is not None:
-        env["HXMETRICS_TEST_KILL_AT"] = str(kill_at)
-    code = (
-        "import sys; from hxmetrics.report import Report; "
-        "r = Report(title=sys.argv[2]); r.add_section('s', 'S').add_text('NPS 31.2'); "
-        "r.write(sys.argv[1])"
-    )
-    return subprocess.run([sys.executable, "-c", code, str(out), title], env=env).returncode
+    """Write a small report in a child process (SIGKILLed at write step ``kill_at``),
+    forked from a clean, pre-imported server (:mod:`tests.report.forked`); its exit
+    status, or minus the signal that killed it."""
+    return forked.run_forked(forked.small_report, out, kill_at, title)
 
 
 @pytest.mark.parametrize("previous", [False, True], ids=["new", "replacing"])
