@@ -34,6 +34,7 @@ from hxmetrics.report import build_report
 from hxmetrics.report.sections import INSTRUMENT_NAME
 from tests.report.html_page import Page, parse
 from tests.report.test_disclosure_attacks import _used, _with_optional, number
+from tests.report.unrendered import figures_unrendered
 
 ROLES = ("customer", "worker", "partner")
 PLURAL = {"customer": "customers", "worker": "workers", "partner": "partners"}
@@ -69,7 +70,9 @@ def builds() -> dict[str, Built]:
             invitations=True,
         )
         tables = _with_optional(org)
-        document = build_report(tables, min_n=min_n).to_html()
+        # No pixels: the attacks read the page's text and tables (see unrendered).
+        with figures_unrendered():
+            document = build_report(tables, min_n=min_n).to_html()
         used, _ = _used(tables)
         out[key] = Built(parse(document), document, tables, min_n, used)
     return out

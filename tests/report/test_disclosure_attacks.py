@@ -35,6 +35,7 @@ from hxmetrics.report.sections import (
 )
 from hxmetrics.tables import OPTIONAL_TABLES, ROLE_OF_SILO
 from tests.report.html_page import Page
+from tests.report.unrendered import figures_unrendered
 
 MIN_N = 5
 HUGE = 10**6
@@ -105,7 +106,9 @@ def _build(tables: dict[str, pd.DataFrame], *, min_n: int) -> Built:
             for name in ("plot_estimates", "plot_overlap", "plot_curves"):
                 if hasattr(module, name):
                     patch.setattr(module, name, recording(name, getattr(module, name)))
-        document = build_report(tables, min_n=min_n).to_html()
+        # No pixels: every attack reads text and the recorded frames (see unrendered).
+        with figures_unrendered():
+            document = build_report(tables, min_n=min_n).to_html()
     page = Page()
     page.feed(document)
     page.close()
