@@ -33,14 +33,26 @@ settings.register_profile("dev", deadline=None, max_examples=40)
 settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
 
+# tryfirst: xdist's worker reads the groups in its own pytest_collection_modifyitems, which
+# runs before this conftest's otherwise (this file is loaded before the worker registers);
+# without it no test got a group and the Spark tests ran on both workers, two JVMs.
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Every test of the ``spark`` fixture in one xdist group (``--dist loadgroup`` in the
-    pytest options): one worker runs them all, so one JVM starts instead of one per
-    worker, and the other worker runs the rest meanwhile."""
+    """xdist groups (``--dist loadgroup`` in the pytest options), each run whole by one
+    worker:
+
+    * every test of the ``spark`` fixture in one group: one worker runs them all, so one
+      JVM starts instead of one per worker, and the other worker runs the rest meanwhile;
+    * every other test in the group of its module: a module-scoped fixture (a simulated
+      organisation, a built report, a job's outputs) is built once, not once on each
+      worker that xdist's load balancing would have sent some of the module's tests to.
+    """
     del config
     for item in items:
         if "spark" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.xdist_group("spark"))
+        else:
+            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::", 1)[0]))
 
 
 @pytest.fixture(scope="session")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -41,3 +42,13 @@ def test_import_loads_no_heavy_dependency() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
     assert out.strip() == "[]"
+
+
+def test_each_module_runs_whole_on_one_xdist_worker(request: pytest.FixtureRequest) -> None:
+    """tests/conftest.py puts each module's tests (and all Spark tests) in one xdist group;
+    pytest-xdist marks the group in the node id. Found: with pytest 9.2 (and without
+    ``tryfirst`` on the hook) the mark silently did nothing, so the Spark tests started a
+    JVM on each worker and module fixtures were built twice."""
+    if "PYTEST_XDIST_WORKER" not in os.environ:
+        pytest.skip("groups exist only under pytest -n (the README's test command)")
+    assert request.node.nodeid.endswith("@tests/test_package.py")
