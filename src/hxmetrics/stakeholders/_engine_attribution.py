@@ -317,47 +317,55 @@ def _attribute_polars(
     source_id: str,
     columns: list[str],
 ) -> Any:
-    """Polars: every per-row step on narrow integer columns; text gathered once, in order.
+    """Polars: integers through the joins and sorts; text gathered once, in order.
 
-    Where the time goes at 10M rows is moving text: a gather of one text column in a
-    random order (a sort, or a join's output) costs about as much as the as-of join
-    itself. So the plan carries integers through the sorts and looks text up only
-    where it must, in the exhaust's order:
+    At 10M rows the cost is in moving text: a join that keeps its left side's order,
+    or a sort, moves each text column in a random order (about 1 CPU s a column at
+    10M rows, as much as the as-of join), where gathering it from a small table by
+    an integer index costs a fraction of that. So:
 
-    * the id lookup is a left join that keeps the exhaust's order
-      (``maintain_order="left"``): ``person_id``, ``hybrid_type`` and the person's
-      code (an integer numbering the persons with episodes) come out in place;
-    * the as-of join runs on (position, code, time) sorted by time, against the
-      segments keyed by code, and returns each row's *kind* of segment: the number of
-      its (held, engagement) values, a few hundred distinct ones however many segments
-      there are; sorted back by position (integers only), the kinds' columns come from
-      that small table (a join that keeps the order);
-    * the exhaust's own columns are never moved: the result is the exhaust, the id
-      lookup and the kinds set side by side (a horizontal concatenation).
+    * every person of the crosswalk gets a number, its index in a table of the
+      persons (sorted by id: the same number wherever the table is read), with the
+      person's id and hybrid type; the episodes are keyed by that number;
+    * the id lookup (a left join, any order) and the as-of join (rows sorted by
+      time, by the person's number) carry integers only: each row's position, its
+      person's number and its segment's *kind*, the rank of the segment's (held,
+      engagement) values, a few hundred distinct ones however many segments there
+      are. Sorted back by position, the rows' text (``person_id``, ``hybrid_type``,
+      engagements) is gathered from the persons' and the kinds' tables by index;
+    * the exhaust's own columns are never moved: the result is the exhaust and the
+      looked-up columns side by side (a horizontal concatenation).
 
-    ``cache()`` makes each branch read one evaluation of the exhaust and of the id
-    lookup, so row ``i`` of each part is the same row. Engine-specific (narwhals has no
-    ``cache``, horizontal concatenation of lazy frames, ``maintain_order`` of joins or
-    as-of join option ``check_sortedness``): the rest is narwhals.
+    ``cache()`` makes both branches read one evaluation of the exhaust, so row ``i``
+    of each part is the same row. Engine-specific (narwhals has no ``cache``, no
+    horizontal concatenation of lazy frames, no gather by an index column and no
+    as-of option ``check_sortedness``); the segments and hybrid types are narwhals.
     """
     import polars as pl
 
-    code, kind = "__hx_code", "__hx_kind"
+    number, kind = "__hx_number", "__hx_kind"
     attrs = [*_HELD.values(), *_ENG.values()]
-    # Numbered in the persons' order: the same number for a person wherever it is read.
-    coded = hybrid.with_row_index(code, order_by=_P)
-    segments = _segments(eps.join(coded.select(_P, code), on=_P, how="inner"), by=code)
-    # A kind's number is its rank among the distinct (held, engagement) rows (a struct
-    # rank: nulls are values, unlike a join's keys): the same number in both places
-    # it is read, with no join to the segments.
-    segments_k = (
-        segments.to_native().with_columns(pl.struct(attrs).rank("dense").alias(kind)).cache()
+    people = (
+        persons.select(nw.col("person_id").alias(_P))
+        .unique()
+        .join(hybrid, on=_P, how="left")
+        .with_columns(nw.col("hybrid_type").fill_null(nw.lit("none")))
+        .to_native()
+        .sort(_P)
+        .with_row_index(number)
+        .cache()  # read four times: computed once
     )
-    kinds = segments_k.select(kind, *attrs).unique(subset=[kind])
-    ids = persons.join(
-        coded.select(_P, code, "hybrid_type"), left_on="person_id", right_on=_P, how="left"
+    segments = _segments(
+        eps.join(nw.from_native(people).lazy().select(_P, number), on=_P, how="inner"),
+        by=number,
+    ).to_native()
+    # A kind is the dense rank of the (held, engagement) row (a struct rank: nulls
+    # are values, as they are not in a join's keys): the same number wherever it is read.
+    segments = segments.with_columns(pl.struct(attrs).rank("dense").alias(kind)).cache()
+    kinds = segments.select(kind, *attrs).unique(subset=[kind]).sort(kind)
+    ids = persons.to_native().join(
+        people.select(pl.col(_P).alias("person_id"), number), on="person_id", how="left"
     )
-    ids = ids.with_columns(nw.col("hybrid_type").fill_null(nw.lit("none"))).to_native()
 
     base = lf.to_native().cache()
     rows = (
@@ -369,31 +377,47 @@ def _attribute_polars(
             t.alias(_T),
         )
     )
-    looked_up = (
-        rows.to_native()
-        .join(ids, on=[_KS, _KI], how="left", maintain_order="left")
-        .drop(_KS, _KI)
-        .cache()
-    )
     # Rows without a time sort first and match nothing; persons without episodes have
-    # no code and match nothing.
-    by_time = looked_up.select(_T, code).with_row_index(_POS).sort(_T, nulls_last=False)
+    # no segment and match nothing.
+    by_time = (
+        rows.to_native()
+        .with_row_index(_POS)
+        .join(ids.select(_KS, _KI, number), on=[_KS, _KI], how="left")
+        .select(_POS, _T, number)
+        .sort(_T, nulls_last=False)
+    )
     on_segments = by_time.join_asof(
-        segments_k.select(code, _B, kind).sort(_B),
+        segments.select(number, _B, kind).sort(_B),
         left_on=_T,
         right_on=_B,
-        by=code,
+        by=number,
         strategy="backward",
         check_sortedness=False,  # both sides are sorted just above
     )
-    held = (
-        on_segments.select(_POS, kind)
-        .sort(_POS)
-        .join(kinds, on=kind, how="left", maintain_order="left")
-        .select(attrs)
+    back = on_segments.select(_POS, number, kind).sort(_POS)
+    # The small tables set beside the rows (padded with nulls to the longer height),
+    # so that one select gathers from them by index; then only the rows are kept.
+    tables = pl.concat(
+        [
+            back,
+            people.select(
+                pl.col(_P).alias("__hx_person_id"), pl.col("hybrid_type").alias("__hx_hybrid")
+            ),
+            kinds.select(pl.col(c).alias(f"{c}_kind") for c in attrs),
+        ],
+        # Polars 2 names the padding concatenation "horizontal_extend" ("horizontal"
+        # requires equal heights there); before, "horizontal" padded.
+        how="horizontal_extend" if int(pl.__version__.split(".")[0]) >= 2 else "horizontal",
     )
+    looked_up = tables.select(
+        _POS,
+        pl.col("__hx_person_id").gather(pl.col(number)).alias("person_id"),
+        pl.col("__hx_hybrid").gather(pl.col(number)).alias("hybrid_type"),
+        *(pl.col(f"{c}_kind").gather(pl.col(kind) - 1).alias(c) for c in attrs),
+    ).filter(pl.col(_POS).is_not_null())
     both = pl.concat(
-        [base, looked_up.select("person_id", "hybrid_type", _T), held], how="horizontal"
+        [base, rows.to_native().select(_T), looked_up.drop(_POS)],
+        how="horizontal",
     )
     return _finish(nw.from_native(both).lazy(), columns, silo).to_native()
 
