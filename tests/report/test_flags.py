@@ -27,6 +27,7 @@ from hxmetrics.report.sections.formatting import (
 )
 from hxmetrics.tables import ROLE_OF_SILO
 from tests.report.html_page import Page, parse, table
+from tests.report.unrendered import figures_unrendered
 
 INSTRUMENT = {"customer": "Customer NPS", "worker": "Employee NPS (eNPS)", "partner": "Partner NPS"}
 ITEMS = [f"hx{i}" for i in range(1, 7)]
@@ -251,7 +252,9 @@ def small():
     """A 600-person organisation with min_n 12: some hybrid groups hidden, others shown."""
     org = hx.simulate_organisation(600, random_state=3)
     tables = {k: v for k, v in org.tables.items() if k != "transactions"}
-    return _used(org), parse(build_report(tables, min_n=12).to_html())
+    # No pixels: the tests read the page's text and tables (see unrendered).
+    with figures_unrendered():
+        return _used(org), parse(build_report(tables, min_n=12).to_html())
 
 
 def test_hidden_groups_in_a_real_report_have_no_flag_no_difference_and_no_mark(small):

@@ -29,6 +29,14 @@ from hxmetrics.report.main import (
 from hxmetrics.report.sections import Context
 from hxmetrics.stakeholders.probabilistic import LinkageModel
 from hxmetrics.tables import ID_COLUMN
+from tests.report.unrendered import figures_unrendered
+
+
+@pytest.fixture(autouse=True)
+def _no_pixels():
+    """These tests read a report's footer and text, never its pixels (see unrendered)."""
+    with figures_unrendered():
+        yield
 
 
 @pytest.fixture(scope="module")
