@@ -48,11 +48,17 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
       worker that xdist's load balancing would have sent some of the module's tests to.
     """
     del config
+    spark = []
     for item in items:
         if "spark" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.xdist_group("spark"))
+            spark.append(item)
         else:
             item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::", 1)[0]))
+    # The Spark group first (``--no-loadscope-reorder`` keeps this order): it is the
+    # longest unit of work, and started last it would finish alone after the rest.
+    first = {id(item) for item in spark}
+    items[:] = spark + [item for item in items if id(item) not in first]
 
 
 @pytest.fixture(scope="session")
