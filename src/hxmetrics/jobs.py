@@ -1129,9 +1129,9 @@ class _Session:
 
         The attributed exhaust tables are read by every measure; as lazy plans each
         measure would recompute validation, identity joins and attribution. DuckDB keeps
-        the table in its own storage (spilling beyond ``memory_limit``), Spark persists it
-        on the executors (memory and disk), Polars streams it to a Parquet file in a
-        temporary folder and scans that. Nothing is collected to Python.
+        the table in its own storage (spilling beyond ``memory_limit``), Spark keeps it
+        on the executors (a local checkpoint: memory and disk), Polars streams it to a
+        Parquet file in a temporary folder and scans that. Nothing is collected to Python.
         """
         if self.engine == "duckdb":
             table = f"hx_{name}_{len(self.kept)}"
@@ -1139,11 +1139,17 @@ class _Session:
             self.kept.append(table)
             return self.connection.table(table)
         if self.engine == "spark":
-            from pyspark import StorageLevel
-
-            persisted = frame.persist(StorageLevel.MEMORY_AND_DISK)
-            self.kept.append(persisted)
-            return persisted
+            # Computed now and kept on the executors with its lineage cut: every later
+            # query plans from one scan of the kept blocks. A persisted frame kept its
+            # whole plan (scan, validation, identity joins, attribution): Spark analysed
+            # it again, and compared it with the cache's plans, at every one of the dozens
+            # of queries that read it (most of the sample job's time on Spark). Like
+            # persist(MEMORY_AND_DISK), the blocks live on the executors; unlike it, a lost
+            # executor is not recomputed (the job fails), as for the identity resolution's
+            # own steps (stakeholders._engine_identity).
+            kept = frame.localCheckpoint(eager=True)
+            self.kept.append(kept)
+            return kept
         if self.engine == "polars":
             import polars as pl
 
@@ -1157,10 +1163,25 @@ class _Session:
     def release(self) -> None:
         for item in self.kept:
             if self.engine == "spark":
-                item.unpersist()
+                _free_checkpoint(item)
             elif self.engine == "duckdb":
                 self.connection.execute(f'DROP TABLE IF EXISTS "{item}"')
         self.kept.clear()
+
+
+def _free_checkpoint(frame: Any) -> None:
+    """Drop the blocks of a Spark frame made by ``localCheckpoint`` now.
+
+    ``DataFrame.unpersist`` does not: the blocks belong to the RDD under the frame's
+    plan (a ``LogicalRDD``), not to Spark's cache, and would stay until the JVM's
+    garbage collector reaches that RDD (in a long-lived session, up to
+    ``spark.cleaner.periodicGC.interval``, 30 minutes by default).
+    """
+    plan = frame._jdf.queryExecution().analyzed()
+    if plan.getClass().getSimpleName() == "LogicalRDD":
+        plan.rdd().unpersist(False)
+    else:  # pragma: no cover - localCheckpoint's plan is a LogicalRDD (Spark 3 and 4)
+        frame.unpersist()
 
 
 @contextlib.contextmanager
@@ -1434,11 +1455,12 @@ def _run_measures(
     functions = _measure_functions()
     results: dict[str, pd.DataFrame] = {}
     rows_counts: dict[str, int] = {}
+    matching = _rows_matching(job, tables)
     for spec in job.measures:
         # rfm_summary names rows by position in its errors: numbered before the filter.
         named = spec.function == "rfm_summary"
         frame = _apply_where(tables[spec.table], spec.where, _label(spec), positions=named)
-        rows_in = _scan.count_rows(frame)
+        rows_in = matching[spec.name]
         if rows_in == 0:
             # An empty group is almost always a typo in a value (values are compared
             # exactly, case included); a 0-row output would pass it silently.
@@ -1465,6 +1487,39 @@ def _run_measures(
         results[spec.name] = result
         rows_counts[spec.name] = rows_in
     return results, rows_counts
+
+
+def _rows_matching(job: Job, tables: Mapping[str, Any]) -> dict[str, int]:
+    """The rows each ``[[measure]]``'s ``where`` selects: one aggregate per table.
+
+    A count per measure was one query each; on Spark every query has a fixed cost of
+    about a second, more than counting the sample's rows (the sample job's five
+    measures of ``responses`` took five). The conditions are those of
+    :func:`_apply_where` (a missing value never matches, as ``filter`` drops it). A
+    measure whose ``where`` names a missing column is left out: :func:`_apply_where`
+    refuses it by name, in the measures' order, as before.
+    """
+    counted: dict[str, int] = {}
+    for name in dict.fromkeys(spec.table for spec in job.measures):
+        frame = nw.from_native(tables[name]).lazy()
+        columns = set(frame.collect_schema().names())
+        exprs: dict[str, nw.Expr] = {}
+        for spec in job.measures:
+            if spec.table != name or not set(spec.where) <= columns:
+                continue
+            if not spec.where:
+                exprs[spec.name] = nw.len()
+                continue
+            conditions = [
+                nw.col(column).is_in(value if isinstance(value, list) else [value])
+                for column, value in spec.where.items()
+            ]
+            match = nw.all_horizontal(*conditions, ignore_nulls=False).fill_null(value=False)
+            exprs[spec.name] = match.cast(nw.Int64).sum()
+        if exprs:
+            row = frame.select(**exprs).collect().rows(named=True)[0]
+            counted.update({k: int(v or 0) for k, v in row.items()})
+    return counted
 
 
 def _probabilistic_registry(
