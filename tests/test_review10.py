@@ -1,0 +1,352 @@
+"""Session 10's hostile review: rfm_summary's pandas cells and the Polars attribution plan.
+
+Each finding is a test that fails on the code as reviewed, marked
+``xfail(strict=True)`` with the finding's name (so it turns into a failure, and is
+noticed, once fixed); what the review found right is pinned by plain tests. The
+reference for ``rfm_summary`` is the same query on Polars and DuckDB (bit-identical
+frames), for attribution the registry's (pandas) ``attribute``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from types import SimpleNamespace
+
+import duckdb
+import numpy as np
+import pandas as pd
+import polars as pl
+import pytest
+
+from hxmetrics.errors import InputTableError, ParameterError
+from hxmetrics.measures.clv import rfm_summary
+from hxmetrics.measures.clv.rfm import period_of
+from hxmetrics.stakeholders._engine_attribution import attribute_lazy
+
+from .stakeholders._helpers import day
+from .stakeholders.test_attribution_polars_speedpath import (
+    _assert_equals_the_registry,
+    _events,
+    _world,
+)
+
+_KW = {"customer": "id", "time": "ts", "amount": "amt", "observation_end": "2022-06-30"}
+
+
+def _log(n: int = 400, seed: int = 0) -> pd.DataFrame:
+    """Text ids of 40 customers, hours over 2020-2022, amounts with cents, some negative."""
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame(
+        {
+            "id": pd.Series(rng.integers(0, 40, n).astype(str), dtype="str"),
+            "ts": pd.Timestamp("2020-01-01")
+            + pd.to_timedelta(rng.integers(0, 3 * 365 * 24, n), unit="h"),
+            "amt": rng.integers(-500, 5000, n) / 100,
+        }
+    )
+
+
+def _assert_engines_agree(tx: pd.DataFrame, **kwargs: object) -> pd.DataFrame:
+    """rfm_summary on pandas equals Polars' and DuckDB's, bit for bit (attrs too)."""
+    out = rfm_summary(tx, **kwargs)
+    for native in (pl.from_pandas(tx).lazy(), duckdb.connect().from_df(tx)):
+        other = rfm_summary(native, **kwargs)
+        pd.testing.assert_frame_equal(out, other, check_exact=True)
+        assert out.attrs == other.attrs
+    return out
+
+
+# --- rfm_summary: what is right --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "variant",
+    [
+        "Int64 ids",
+        "int8 ids",
+        "categorical ids",
+        "pyarrow text ids",
+        "Int64 amounts",
+        "Float64 amounts",
+        "pyarrow double amounts",
+        "pyarrow timestamps",
+        "one customer",
+        "one row",
+    ],
+)
+@pytest.mark.parametrize("unit", ["h", "W", "Q"])
+def test_pandas_cells_equal_the_engines_for_every_dtype(variant: str, unit: str) -> None:
+    tx = _log()
+    n = len(tx)
+    ints = pd.Series(np.random.default_rng(1).integers(-20, 20, n))
+    tx = {
+        "Int64 ids": lambda: tx.assign(id=ints.astype("Int64")),
+        "int8 ids": lambda: tx.assign(id=ints.astype("int8")),
+        "categorical ids": lambda: tx.astype({"id": "category"}),
+        "pyarrow text ids": lambda: tx.astype({"id": "string[pyarrow]"}),
+        "Int64 amounts": lambda: tx.assign(amt=ints.astype("Int64")),
+        "Float64 amounts": lambda: tx.astype({"amt": "Float64"}),
+        "pyarrow double amounts": lambda: tx.astype({"amt": "double[pyarrow]"}),
+        "pyarrow timestamps": lambda: tx.astype({"ts": "timestamp[us][pyarrow]"}),
+        "one customer": lambda: tx.assign(id="x"),
+        "one row": lambda: tx.iloc[:1],
+    }[variant]()
+    _assert_engines_agree(tx, **_KW, unit=unit)
+    _assert_engines_agree(tx, **_KW, unit=unit, calibration_end="2021-06-30")
+
+
+@pytest.mark.parametrize("calibration_end", [None, "2021-06-30"])
+@pytest.mark.parametrize("amount", [None, "amt"])
+def test_an_empty_log_gives_the_engines_empty_summary(calibration_end, amount) -> None:
+    kwargs = {**_KW, "amount": amount, "calibration_end": calibration_end}
+    out = _assert_engines_agree(_log().iloc[:0], **kwargs, unit="W")
+    assert len(out) == 0
+
+
+def test_amounts_of_billions_take_the_window_on_pandas_as_elsewhere() -> None:
+    # 1e15 in one week is beyond the packed key's 2**41 cents: the second query (a
+    # window over the sorted cells on pandas) gives the engines' numbers.
+    tx = _log()
+    tx.loc[[3, 7], "amt"] = [1e15, -3e14]
+    out = _assert_engines_agree(tx, **_KW, unit="W", calibration_end="2021-06-30")
+    assert out["monetary_value"].abs().max() > 1e12
+
+
+def test_hours_in_year_5000_on_pandas_equal_the_engines() -> None:
+    # Second-resolution times of year 5000 in hours: periods past 2**21 (the key's
+    # bound: the window query) and a wide range of places in the packed cells.
+    tx = _log()
+    tx["ts"] = (tx["ts"] + pd.DateOffset(years=3000)).astype("datetime64[s]")
+    kwargs = {**_KW, "observation_end": "5022-06-30"}
+    assert period_of(tx["ts"].min(), "h") >= 2**21  # the window query, not the key
+    out = _assert_engines_agree(tx, **kwargs, unit="h", calibration_end="5021-06-30")
+    assert out["frequency"].max() > 0
+
+
+@pytest.mark.parametrize("unit", ["h", "D", "W"])
+def test_a_calibration_end_on_a_period_boundary_loses_no_row(unit: str) -> None:
+    # Rows a second before, at and a second after a Monday midnight: at is in the
+    # calibration, after is in its period (left out, counted) in "W"/"D"/"h"
+    # alike; a cutoff a second earlier moves "at" into the gap of its period.
+    times = ["2021-01-03 23:59:59", "2021-01-04", "2021-01-04 00:00:01", "2021-01-11"]
+    tx = pd.DataFrame(
+        {
+            "id": pd.Series(["a", "a", "a", "b"], dtype="str"),
+            "ts": pd.to_datetime(times, format="mixed"),
+            "amt": [1.0, 2.0, 4.0, 8.0],
+        }
+    )
+    kwargs = {**_KW, "observation_end": "2021-03-01", "unit": unit}
+    out = _assert_engines_agree(tx, **kwargs, calibration_end="2021-01-04")
+    excluded = out.attrs["excluded"]
+    placed = out["frequency"].sum() + len(out) + out["frequency_holdout"].sum()
+    # Every row is placed (distinct periods) or counted.
+    gap = excluded["transactions_after_calibration_end_in_its_period"]
+    newcomers = excluded["transactions_of_customers_first_purchase_after_calibration_end"]
+    assert gap == 1
+    assert newcomers == 1  # b's only purchase is after the cutoff
+    assert out.loc["a", "frequency"] == 1  # Sunday's and Monday's periods
+    assert placed + gap + newcomers == 4
+
+
+def test_early_and_missing_times_are_told_apart_by_check() -> None:
+    tx = _log(20)
+    tx.loc[5, "ts"] = pd.Timestamp("1899-12-31 23:00")
+    tx.loc[7, "ts"] = pd.NaT
+    tx.loc[9, "ts"] = pd.Timestamp("1900-01-01")  # the epoch itself is period 0: kept
+    for native in (tx, pl.from_pandas(tx).lazy(), duckdb.connect().from_df(tx)):
+        with pytest.raises(InputTableError, match="2 row") as info:
+            rfm_summary(native, **_KW, unit="h")
+        cases = info.value.failure_cases
+        assert cases["index"].tolist() == [5, 7]
+        assert cases["check"].tolist() == ["from_1900", "not_null"]
+        assert cases["column"].tolist() == ["ts", "ts"]
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_a_nan_or_infinite_amount_is_refused_alike_on_every_engine(bad: float) -> None:
+    tx = _log(50)
+    tx.loc[5, "amt"] = bad
+    messages = []
+    for native in (tx, pl.from_pandas(tx).lazy(), duckdb.connect().from_df(tx)):
+        with pytest.raises(InputTableError) as info:
+            rfm_summary(native, **_KW, unit="W")
+        assert "row 5" in str(info.value)
+        messages.append(str(info.value))
+    assert len(set(messages)) == 1
+
+
+# --- rfm_summary: findings -------------------------------------------------------------
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="R1 ns-overflow: pandas datetime64[ns] times after 2192-04-11 overflow the "
+    "duration from 1900 (OverflowError) in hours, days and weeks; Polars and DuckDB "
+    "compute the summary",
+)
+@pytest.mark.parametrize("unit", ["h", "D", "W"])
+def test_nanosecond_times_after_2192_on_pandas(unit: str) -> None:
+    tx = pd.DataFrame(
+        {
+            "id": pd.Series(["a", "a", "b"], dtype="str"),
+            "ts": pd.Series(pd.to_datetime(["2200-01-01", "2230-01-01", "2240-01-01"])).astype(
+                "datetime64[ns]"
+            ),
+            "amt": [1.0, 2.0, 3.0],
+        }
+    )
+    kwargs = {**_KW, "observation_end": "2241-01-01", "unit": unit}
+    out = _assert_engines_agree(tx, **kwargs)
+    days = (dt.date(2241, 1, 1) - dt.date(2240, 1, 1)).days
+    if unit == "D":
+        assert out.loc["b", "T"] == days
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="R2 uint64-ids: ids of 2**63 or more fail with pyarrow's ArrowInvalid on "
+    "every engine, neither kept nor refused with a named InputTableError",
+)
+def test_unsigned_ids_beyond_int64_are_kept_or_refused_by_name() -> None:
+    tx = _log(30).assign(id=np.arange(30, dtype=np.uint64) % 7 + np.uint64(2**63))
+    out, error = _result_or_error(lambda: rfm_summary(tx, **_KW, unit="W"))
+    if error is not None:
+        assert isinstance(error, InputTableError)
+        assert "'id'" in str(error)
+    else:
+        assert sorted(out["id"].tolist()) == sorted(set(tx["id"].tolist()))
+
+
+def _result_or_error(call):
+    """The call's result, or the library error it raised (a fix may do either)."""
+    try:
+        return call(), None
+    except (InputTableError, ParameterError) as exc:
+        return None, exc
+
+
+# --- attribution on Polars: what is right ------------------------------------------------
+
+
+def _resolution(crosswalk: pd.DataFrame, episodes: pd.DataFrame) -> SimpleNamespace:
+    return SimpleNamespace(
+        crosswalk=pl.from_pandas(crosswalk).lazy(), episodes=pl.from_pandas(episodes).lazy()
+    )
+
+
+def _polars(events: pd.DataFrame, resolution: SimpleNamespace, *, lazy: bool = True):
+    frame = pl.from_pandas(events)
+    return attribute_lazy(frame.lazy() if lazy else frame, resolution).collect().to_pandas()
+
+
+_IDS = [("workers", "wa1"), ("customers", "ca1"), ("workers", "w39"), ("workers", "w3")]
+
+
+def _five_events() -> pd.DataFrame:
+    times = [day(5), day(12), day(40), None, day(3)]
+    return _events(times, [*_IDS, ("vendors", "x")])
+
+
+@pytest.fixture(scope="module")
+def world():
+    return _world()
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["eager", "null silo", "null source_id", "categorical silo", "ms times", "empty"],
+)
+def test_polars_attribution_equals_the_registry(world, case: str) -> None:
+    events = _five_events()
+    if case == "null silo":
+        events["silo"] = events["silo"].astype(object)
+        events.loc[1, "silo"] = None
+    elif case == "null source_id":
+        events["source_id"] = events["source_id"].astype(object)
+        events.loc[0, "source_id"] = None
+    elif case == "categorical silo":
+        events["silo"] = events["silo"].astype("category")
+    elif case == "ms times":
+        events["timestamp"] = events["timestamp"].astype("datetime64[ms]")
+    elif case == "empty":
+        events = events.iloc[:0]
+    got = _polars(events, _resolution(world.crosswalk, world.episodes), lazy=case != "eager")
+    _assert_equals_the_registry(got, world.attribute(events))
+
+
+@pytest.mark.parametrize("empty", ["roster", "episodes"])
+def test_polars_attribution_of_an_empty_roster_equals_pandas(world, empty: str) -> None:
+    crosswalk = world.crosswalk.iloc[:0] if empty == "roster" else world.crosswalk
+    episodes = world.episodes.iloc[:0]
+    events = _five_events()
+    resolution = SimpleNamespace(crosswalk=crosswalk, episodes=episodes)
+    want = attribute_lazy(events, resolution)  # the pandas implementation
+    got = _polars(events, _resolution(crosswalk, episodes))
+    _assert_equals_the_registry(got, want)
+    statuses = set(got["attribution"])
+    assert statuses == (
+        {"unknown_id"} if empty == "roster" else {"unknown_id", "missing_time", "outside_episodes"}
+    )
+
+
+def test_polars_attribution_of_random_rows_equals_the_registry(world) -> None:
+    # 3,000 rows of every id (and unknown ones), on, just before and between
+    # boundaries, some without a time.
+    rng = np.random.default_rng(0)
+    ids = list(zip(world.crosswalk["silo"], world.crosswalk["source_id"], strict=True))
+    ids += [("workers", "nobody"), ("vendors", "v")]
+    n = 3000
+    pick = rng.integers(0, len(ids), n)
+    offsets = rng.choice(np.array([0.0, 0.5, -1 / 86_400]), n)
+    days = rng.integers(-5, 100, n)
+    times = [
+        None if rng.random() < 0.05 else day(d + o) for d, o in zip(days, offsets, strict=True)
+    ]
+    events = _events(times, [ids[p] for p in pick])
+    want = world.attribute(events)
+    assert set(want["attribution"].astype(str)) >= {"ok", "outside_episodes", "unknown_id"}
+    _assert_equals_the_registry(_polars(events, _resolution(world.crosswalk, world.episodes)), want)
+
+
+# --- attribution: findings ----------------------------------------------------------------
+
+
+def _on(engine: str, events: pd.DataFrame, world) -> pd.DataFrame:
+    if engine == "polars":
+        return _polars(events, _resolution(world.crosswalk, world.episodes))
+    con = duckdb.connect()
+    resolution = SimpleNamespace(
+        crosswalk=con.from_df(world.crosswalk), episodes=con.from_df(world.episodes)
+    )
+    return attribute_lazy(con.from_df(events), resolution).df()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="A1 working-column names: an exhaust column named like a working column "
+    "(__hx_time, __hx_position, __hx_held_*, __hx_eng_*) makes Polars fail with a "
+    "DuplicateError and DuckDB fail, overwrite the column or read it as the segment's "
+    "roles (wrong attributions, silently); the registry keeps it",
+)
+@pytest.mark.parametrize("engine", ["polars", "duckdb"])
+@pytest.mark.parametrize(
+    "column", ["__hx_time", "__hx_position", "__hx_held_worker", "__hx_eng_worker"]
+)
+def test_an_exhaust_column_named_like_a_working_column(world, engine: str, column: str) -> None:
+    events = _five_events().assign(**{column: np.arange(100, 105)})
+    got, error = _result_or_error(lambda: _on(engine, events, world))
+    if error is not None:  # refused by name: acceptable
+        assert isinstance(error, ParameterError)
+        assert column in str(error)
+        return
+    want = world.attribute(events)
+    # Compare the registry's columns; the duplicate-free result must keep the user's.
+    assert list(got.columns) == list(want.columns)
+    assert got[column].tolist() == want[column].tolist()
+    assert got["attribution"].tolist() == want["attribution"].astype(str).tolist()
+    assert _labels(got["worker_engagement"]) == _labels(want["worker_engagement"])
+
+
+def _labels(column: pd.Series) -> list[object]:
+    return [None if pd.isna(v) else v for v in column.astype(object)]
