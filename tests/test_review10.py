@@ -218,6 +218,23 @@ def test_unsigned_ids_beyond_int64_are_kept_or_refused_by_name() -> None:
         assert sorted(out["id"].tolist()) == sorted(set(tx["id"].tolist()))
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="R3 negative-calendar-periods: in months, quarters and years a time before "
+    "year 1 (datetime64[s]) has a negative period, read as a code for rows left out: "
+    "an error counting cents as rows and naming no row (as before from_1900 in hours)",
+)
+@pytest.mark.parametrize("unit", ["M", "Q", "Y"])
+def test_a_time_before_year_1_is_refused_by_its_row(unit: str) -> None:
+    times = np.array(["-0001-12-15", "0001-03-01", "2020-01-01"], dtype="datetime64[s]")
+    tx = pd.DataFrame(
+        {"id": pd.Series(["a", "a", "b"], dtype="str"), "ts": times, "amt": [1.0, 2.0, 3.0]}
+    )
+    with pytest.raises(InputTableError, match="1 row") as info:
+        rfm_summary(tx, **_KW, unit=unit)
+    assert "row 0" in str(info.value)
+
+
 def _result_or_error(call):
     """The call's result, or the library error it raised (a fix may do either)."""
     try:
