@@ -39,6 +39,7 @@ __all__ = ["validate_lazy"]
 
 _ROW = "__hx_row"
 _DUP = "__hx_dup"
+_ROWS = "__hx_rows"
 _EXAMPLES = _t._EXAMPLES_PER_CHECK
 
 # The characters Python's str.strip() removes, which the pandas path strips around
@@ -87,6 +88,18 @@ def validate_lazy(
     frame: Any, *, table: str, parents: dict[str, Any] | None = None, instruments: Any = None
 ) -> Any:
     """See :func:`hxmetrics.tables.validate_lazy` (the public door)."""
+    return validate_counted(frame, table=table, parents=parents, instruments=instruments)[0]
+
+
+def validate_counted(
+    frame: Any, *, table: str, parents: dict[str, Any] | None = None, instruments: Any = None
+) -> tuple[Any, int]:
+    """:func:`validate_lazy` and the number of rows of the table.
+
+    The rows are counted by the validation's own aggregate (one more sum in the query
+    that counts every check), not by a query of their own: on Spark every query has a
+    fixed cost larger than counting a small table (a job counted each input so).
+    """
     if not isinstance(table, str) or table not in _t._CONTRACT:
         hint = did_you_mean(table, _t._CONTRACT) if isinstance(table, str) else ""
         raise InputTableError(
@@ -96,7 +109,8 @@ def validate_lazy(
         )
     engine = _engine(frame)
     if engine == "pandas":
-        return _t.validate(frame, table=table, parents=parents, instruments=instruments)
+        out = _t.validate(frame, table=table, parents=parents, instruments=instruments)
+        return out, len(out)
     if engine not in ("polars", "duckdb", "spark"):
         raise ParameterError(
             f"validate_lazy(table={table!r}): expected a pandas DataFrame, a Polars "
@@ -110,14 +124,15 @@ def validate_lazy(
     checked = _checked_parents(table, parents, engine)
     eager = engine == "polars" and not _is_lazy_polars(frame)
     native = frame.lazy() if eager else frame
-    out = _Validation(native, table=table, engine=engine, parents=checked).run()
+    validation = _Validation(native, table=table, engine=engine, parents=checked)
+    out = validation.run()
     if instruments is not None:
         # The answers against the catalogue, on the engine, after the contract's
         # coercion (tables.validate runs check_responses at the same point).
         from hxmetrics.instruments._checks import check_responses_lazy
 
         check_responses_lazy(out, instruments, table=table)
-    return out.collect() if eager else out
+    return (out.collect() if eager else out), validation.rows
 
 
 def _checked_parents(table: str, parents: Any, engine: str) -> dict[str, Any]:
@@ -184,6 +199,7 @@ class _Validation:
         self.refs: list[_Check] = []
         self.table = table
         self.engine = engine
+        self.rows = 0  # the table's rows, counted with the checks (run)
         self.schema = _t._schemas()[table]
         frame = nw.from_native(native).lazy()
         self.names = list(frame.collect_schema().names())
@@ -415,6 +431,7 @@ class _Validation:
         )
         self.base_work = work
         counts = self._counts(work)
+        self.rows = counts.pop(_ROWS)
         self._check_limits(counts)
         reported = self._reported(counts)
         if self.missing or any(c.kind != "ordering" for c in reported):
@@ -495,7 +512,9 @@ class _Validation:
             nw.col(flag).fill_null(value=False).cast(nw.Int64).sum().alias(flag)
             for flag in [*self.fine.values(), *self.exotic.values()]
         ]
-        query = work.select(aggs) if aggs else None
+        # The table's rows too, for a caller that reports them (validate_counted).
+        aggs.append(nw.len().alias(_ROWS))
+        query = work.select(aggs)
         if unique:
             n = "__hx_n"
             keys = [self.work_name[c.column] for c in unique]
@@ -505,9 +524,7 @@ class _Validation:
                 .filter(nw.col(n) > 1)
                 .select(nw.col(n).sum().alias(_DUP))
             )
-            query = dups if query is None else query.join(dups, how="cross")
-        if query is None:
-            return {}
+            query = query.join(dups, how="cross")
         row = query.collect().rows(named=True)[0]
         counts = {k: int(v or 0) for k, v in row.items()}
         for check in unique:

@@ -39,7 +39,6 @@ __all__ = [
     "NA_VALUES",
     "InputSpec",
     "checksum",
-    "count_rows",
     "parse_input",
     "scan",
 ]
@@ -282,15 +281,6 @@ def checksum(spec: InputSpec) -> tuple[str | None, str | None]:
         "a database table has no file to checksum; its content is not fixed by this "
         "manifest (rows counts it)"
     )
-
-
-def count_rows(frame: Any) -> int:
-    """The number of rows of a native frame, counted on its engine (one number back)."""
-    if isinstance(frame, pd.DataFrame):
-        return len(frame)
-    import narwhals as nw
-
-    return int(nw.from_native(frame).lazy().select(nw.len()).collect().item())
 
 
 # ---------------------------------------------------------------- the engines
