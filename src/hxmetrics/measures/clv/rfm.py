@@ -541,8 +541,8 @@ def rfm_summary(
     ------
     InputTableError
         Missing columns, a non-datetime time column, missing customers, times or
-        amounts, in hours, days or weeks times before 1900-01-01 (never dropped
-        silently); amounts whose total is not a finite number.
+        amounts, times before 1900-01-01 (never dropped silently); amounts whose
+        total is not a finite number.
     ParameterError
         A tz-aware ``observation_end``/``calibration_end`` with naive times.
 
@@ -586,12 +586,14 @@ def rfm_summary(
             failure_cases=pd.DataFrame(columns=["column", "check", "failure_case", "index"]),
         )
     missing = nw.col(customer).is_null() | nw.col(time).is_null()
-    if unit in _SECONDS:
-        # Hours, days and weeks are counted from 1900-01-01: an earlier time has a
-        # negative period, which the query would read as one of its codes for rows
-        # left out (-1, -2, -3) or leave out of every count. Such rows are refused
-        # with the missing ones (counted in the same query), each named by its row.
-        missing = missing | (nw.col(time) < nw.lit(_EPOCH))
+    # Dates before 1900-01-01 are not supported (as for observation_end): hours, days
+    # and weeks are counted from it, so an earlier time has a negative period, which the
+    # query would read as one of its codes for rows left out (-1, -2, -3) or leave out
+    # of every count; months, quarters and years are calendar numbers, negative before
+    # year 0 (review finding R3), and one rule for every unit is the simpler promise.
+    # Such rows are refused with the missing ones (counted in the same query), each
+    # named by its row.
+    missing = missing | (nw.col(time) < nw.lit(_EPOCH))
     if amount is not None:
         missing = missing | nw.col(amount).is_null()
         if schema[amount].is_float():
@@ -754,11 +756,7 @@ def _raise_missing(
         + (f"missing {a}" if a else f"{time} before 1900-01-01")
         for label, a in zip(rows["row"], absent, strict=True)
     )
-    early_note = (
-        f" or a {time} before 1900-01-01 (periods of {unit!r} count from it)"
-        if unit in _SECONDS
-        else ""
-    )
+    early_note = f" or a {time} before 1900-01-01 (dates before it are not supported)"
     raise InputTableError(
         f"transactions: {n_missing} row(s) have a missing {', '.join(needed)}{early_note}; "
         f"they cannot be placed in time or attributed, e.g. {shown}.",
