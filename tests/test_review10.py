@@ -179,6 +179,7 @@ def test_a_nan_or_infinite_amount_is_refused_alike_on_every_engine(bad: float) -
 # --- rfm_summary: findings -------------------------------------------------------------
 
 
+# A review finding, open: strict, so that its fix fails here until the mark is removed.
 @pytest.mark.xfail(
     strict=True,
     reason="R1 ns-overflow: pandas datetime64[ns] times after 2192-04-11 overflow the "
@@ -203,6 +204,7 @@ def test_nanosecond_times_after_2192_on_pandas(unit: str) -> None:
         assert out.loc["b", "T"] == days
 
 
+# A review finding, open: strict, so that its fix fails here until the mark is removed.
 @pytest.mark.xfail(
     strict=True,
     reason="R2 uint64-ids: ids of 2**63 or more fail with pyarrow's ArrowInvalid on "
@@ -218,6 +220,7 @@ def test_unsigned_ids_beyond_int64_are_kept_or_refused_by_name() -> None:
         assert sorted(out["id"].tolist()) == sorted(set(tx["id"].tolist()))
 
 
+# A review finding, open: strict, so that its fix fails here until the mark is removed.
 @pytest.mark.xfail(
     strict=True,
     reason="R3 negative-calendar-periods: in months, quarters and years a time before "
@@ -348,6 +351,7 @@ def _on(engine: str, events: pd.DataFrame, world) -> pd.DataFrame:
     return attribute_lazy(con.from_df(events), resolution).df()
 
 
+# A review finding, open: strict, so that its fix fails here until the mark is removed.
 @pytest.mark.xfail(
     strict=True,
     reason="A1 working-column names: an exhaust column named like a working column "
