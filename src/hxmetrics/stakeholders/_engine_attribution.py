@@ -199,7 +199,8 @@ def attribute_lazy(
     InputTableError
         If a named column is missing.
     ParameterError
-        If the exhaust already has an added column, the time column is not a naive
+        If the exhaust already has an added column or a column named ``__hx_...``
+        (reserved for the engine plan's working columns), the time column is not a naive
         timestamp, the crosswalk or episodes are of another engine or lack a column,
         or the crosswalk repeats a ``(silo, source_id)``.
 
@@ -231,6 +232,15 @@ def attribute_lazy(
         raise ParameterError(
             f"events already has column(s) {clash} that attribution adds; "
             "drop or rename them first."
+        )
+    # The engine plans name their working columns with this prefix; an exhaust column of
+    # that name would clash with one (Polars: DuplicateError; DuckDB: overwritten, or
+    # read as a segment's roles, silently). Refused by name (review finding A1).
+    reserved = [c for c in schema.names() if c.startswith("__hx_")]
+    if reserved:
+        raise ParameterError(
+            f"events has column(s) {reserved}: names starting with '__hx_' are reserved "
+            "for attribution's working columns on the engine; rename them first."
         )
     crosswalk = _part(resolution, "crosswalk", engine, ["silo", "source_id", "person_id"])
     episodes = _part(
