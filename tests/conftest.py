@@ -55,10 +55,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             spark.append(item)
         else:
             item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::", 1)[0]))
-    # The Spark group first (``--no-loadscope-reorder`` keeps this order): it is the
-    # longest unit of work, and started last it would finish alone after the rest.
-    first = {id(item) for item in spark}
-    items[:] = spark + [item for item in items if id(item) not in first]
+    # Under xdist, the Spark group first (``--no-loadscope-reorder`` keeps this order):
+    # it is the longest unit of work, and started last it would finish alone after the
+    # rest. Not in a serial run, where it would split a module's tests in two and set up
+    # its module fixtures twice (review finding C1).
+    if "PYTEST_XDIST_WORKER" in os.environ:
+        first = {id(item) for item in spark}
+        items[:] = spark + [item for item in items if id(item) not in first]
 
 
 @pytest.fixture(scope="session")

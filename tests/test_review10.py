@@ -1,8 +1,8 @@
 """Session 10's hostile review: rfm_summary's pandas cells and the Polars attribution plan.
 
-Each finding is a test that fails on the code as reviewed, marked
-``xfail(strict=True)`` with the finding's name (so it turns into a failure, and is
-noticed, once fixed); what the review found right is pinned by plain tests. The
+Each finding is a test that failed on the code as reviewed (a strict xfail with the
+finding's name until it was fixed, in this session: R1, R2, R3, A1); what the review
+found right is pinned by plain tests. The
 reference for ``rfm_summary`` is the same query on Polars and DuckDB (bit-identical
 frames), for attribution the registry's (pandas) ``attribute``.
 """
@@ -179,13 +179,7 @@ def test_a_nan_or_infinite_amount_is_refused_alike_on_every_engine(bad: float) -
 # --- rfm_summary: findings -------------------------------------------------------------
 
 
-# A review finding, open: strict, so that its fix fails here until the mark is removed.
-@pytest.mark.xfail(
-    strict=True,
-    reason="R1 ns-overflow: pandas datetime64[ns] times after 2192-04-11 overflow the "
-    "duration from 1900 (OverflowError) in hours, days and weeks; Polars and DuckDB "
-    "compute the summary",
-)
+# Review finding R1, fixed: `_period_expr` subtracts in microseconds (xfail removed).
 @pytest.mark.parametrize("unit", ["h", "D", "W"])
 def test_nanosecond_times_after_2192_on_pandas(unit: str) -> None:
     tx = pd.DataFrame(
@@ -204,12 +198,7 @@ def test_nanosecond_times_after_2192_on_pandas(unit: str) -> None:
         assert out.loc["b", "T"] == days
 
 
-# A review finding, open: strict, so that its fix fails here until the mark is removed.
-@pytest.mark.xfail(
-    strict=True,
-    reason="R2 uint64-ids: ids of 2**63 or more fail with pyarrow's ArrowInvalid on "
-    "every engine, neither kept nor refused with a named InputTableError",
-)
+# Review finding R2, fixed: `_from_arrow` maps uint64 to UInt64 (xfail removed).
 def test_unsigned_ids_beyond_int64_are_kept_or_refused_by_name() -> None:
     tx = _log(30).assign(id=np.arange(30, dtype=np.uint64) % 7 + np.uint64(2**63))
     out, error = _result_or_error(lambda: rfm_summary(tx, **_KW, unit="W"))
@@ -220,13 +209,7 @@ def test_unsigned_ids_beyond_int64_are_kept_or_refused_by_name() -> None:
         assert sorted(out["id"].tolist()) == sorted(set(tx["id"].tolist()))
 
 
-# A review finding, open: strict, so that its fix fails here until the mark is removed.
-@pytest.mark.xfail(
-    strict=True,
-    reason="R3 negative-calendar-periods: in months, quarters and years a time before "
-    "year 1 (datetime64[s]) has a negative period, read as a code for rows left out: "
-    "an error counting cents as rows and naming no row (as before from_1900 in hours)",
-)
+# Review finding R3, fixed: times before 1900-01-01 refused by row in every unit (xfail removed).
 @pytest.mark.parametrize("unit", ["M", "Q", "Y"])
 def test_a_time_before_year_1_is_refused_by_its_row(unit: str) -> None:
     times = np.array(["-0001-12-15", "0001-03-01", "2020-01-01"], dtype="datetime64[s]")
@@ -351,14 +334,7 @@ def _on(engine: str, events: pd.DataFrame, world) -> pd.DataFrame:
     return attribute_lazy(con.from_df(events), resolution).df()
 
 
-# A review finding, open: strict, so that its fix fails here until the mark is removed.
-@pytest.mark.xfail(
-    strict=True,
-    reason="A1 working-column names: an exhaust column named like a working column "
-    "(__hx_time, __hx_position, __hx_held_*, __hx_eng_*) makes Polars fail with a "
-    "DuplicateError and DuckDB fail, overwrite the column or read it as the segment's "
-    "roles (wrong attributions, silently); the registry keeps it",
-)
+# Review finding A1, fixed: `attribute_lazy` refuses `__hx_` columns by name (xfail removed).
 @pytest.mark.parametrize("engine", ["polars", "duckdb"])
 @pytest.mark.parametrize(
     "column", ["__hx_time", "__hx_position", "__hx_held_worker", "__hx_eng_worker"]

@@ -122,7 +122,11 @@ def _period_expr(time: str, unit: str, *, civil: bool = False) -> nw.Expr:
             return days * 24 + col.dt.hour().cast(nw.Int64)
         return days if unit == "D" else days // 7
     if unit in _SECONDS:
-        secs = (col - nw.lit(_EPOCH)).dt.total_seconds()
+        # In microseconds: pandas subtracts nanosecond times in int64 nanoseconds, which
+        # overflow from 1900 to after 2192-04-11 (review finding R1); microseconds
+        # reach 294,000 years. The cast floors (pandas, Polars, DuckDB alike) and periods
+        # are whole hours at the finest, so no time changes its period.
+        secs = (col.cast(nw.Datetime("us")) - nw.lit(_EPOCH)).dt.total_seconds()
         return (secs // _SECONDS[unit]).cast(nw.Int64)
     year = col.dt.year().cast(nw.Int64)
     month = col.dt.month().cast(nw.Int64)
@@ -402,10 +406,14 @@ def _sorted_cells(rows: Any, *, count_rows: bool, summed: list[str]) -> Any:
 
 
 def _from_arrow(table: Any) -> pd.DataFrame:
-    """An Arrow table in pandas: integers as ``Int64`` (exact, nullable), text as ``str``."""
+    """An Arrow table in pandas: integers as ``Int64`` (exact, nullable; unsigned 64-bit
+    ones as ``UInt64``, which holds ids of 2**63 and more: review finding R2), text as
+    ``str``."""
     import pyarrow as pa
 
     def mapper(kind: Any) -> Any:
+        if pa.types.is_uint64(kind):
+            return pd.UInt64Dtype()
         if pa.types.is_integer(kind):
             return pd.Int64Dtype()
         if pa.types.is_string(kind) or pa.types.is_large_string(kind):
