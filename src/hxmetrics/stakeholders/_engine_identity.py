@@ -549,7 +549,12 @@ class _Engine:
             if name is not None:
                 self._anchor.query("hx_src", f'DROP TABLE IF EXISTS "{name}"')
         elif self.name == "spark":
-            lf.to_native().unpersist()
+            # The blocks of a local checkpoint are its RDD's, under the frame's plan (a
+            # LogicalRDD): DataFrame.unpersist (Spark's cache) leaves them until the
+            # JVM's garbage collector reaches the RDD.
+            plan = lf.to_native()._jdf.queryExecution().analyzed()
+            if plan.getClass().getSimpleName() == "LogicalRDD":
+                plan.rdd().unpersist(False)
 
     def map_text(
         self,
