@@ -84,7 +84,7 @@ def spark() -> Iterator[Any]:
         .config("spark.driver.host", "127.0.0.1")
         .config("spark.ui.enabled", "false")
         .config("spark.sql.session.timeZone", "UTC")
-        # The engine path's jobs keep (persist) their attributed tables: 2 GiB instead of
+        # The engine path's jobs keep their attributed tables (local checkpoints): 2 GiB instead of
         # local mode's default 1 GiB, which ran out in a hash aggregate of the sample job.
         .config("spark.driver.memory", "2g")
         # Speed only, never what a query returns. Tests run tiny tables through thousands
