@@ -50,5 +50,7 @@ def test_each_module_runs_whole_on_one_xdist_worker(request: pytest.FixtureReque
     ``tryfirst`` on the hook) the mark silently did nothing, so the Spark tests started a
     JVM on each worker and module fixtures were built twice."""
     if "PYTEST_XDIST_WORKER" not in os.environ:
+        # Why: a serial run (-n 0) has no workers and so no groups to check; CI and the
+        # README's test command run under -n 2, where this test runs.
         pytest.skip("groups exist only under pytest -n (the README's test command)")
     assert request.node.nodeid.endswith("@tests/test_package.py")
