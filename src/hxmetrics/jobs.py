@@ -934,9 +934,13 @@ def _apply_where(
         numbered = number_rows(nwf, table=label)
         nwf = nwf if numbered is None else numbered
     for column, value in where.items():
-        values = value if isinstance(value, list) else [value]
-        nwf = nwf.filter(nw.col(column).is_in(values))
+        nwf = nwf.filter(_where_condition(column, value))
     return nwf.to_native()
+
+
+def _where_condition(column: str, value: Any) -> nw.Expr:
+    """``where``'s condition on one column: one value or a list of them."""
+    return nw.col(column).is_in(value if isinstance(value, list) else [value])
 
 
 def _versions() -> dict[str, str]:
@@ -1163,25 +1167,12 @@ class _Session:
     def release(self) -> None:
         for item in self.kept:
             if self.engine == "spark":
-                _free_checkpoint(item)
+                from hxmetrics.stakeholders._engine_identity import free_checkpoint
+
+                free_checkpoint(item)
             elif self.engine == "duckdb":
                 self.connection.execute(f'DROP TABLE IF EXISTS "{item}"')
         self.kept.clear()
-
-
-def _free_checkpoint(frame: Any) -> None:
-    """Drop the blocks of a Spark frame made by ``localCheckpoint`` now.
-
-    ``DataFrame.unpersist`` does not: the blocks belong to the RDD under the frame's
-    plan (a ``LogicalRDD``), not to Spark's cache, and would stay until the JVM's
-    garbage collector reaches that RDD (in a long-lived session, up to
-    ``spark.cleaner.periodicGC.interval``, 30 minutes by default).
-    """
-    plan = frame._jdf.queryExecution().analyzed()
-    if plan.getClass().getSimpleName() == "LogicalRDD":
-        plan.rdd().unpersist(False)
-    else:  # pragma: no cover - localCheckpoint's plan is a LogicalRDD (Spark 3 and 4)
-        frame.unpersist()
 
 
 @contextlib.contextmanager
@@ -1513,10 +1504,7 @@ def _rows_matching(job: Job, tables: Mapping[str, Any]) -> dict[str, int]:
             if not spec.where:
                 exprs[spec.name] = nw.len()
                 continue
-            conditions = [
-                nw.col(column).is_in(value if isinstance(value, list) else [value])
-                for column, value in spec.where.items()
-            ]
+            conditions = [_where_condition(c, v) for c, v in spec.where.items()]
             match = nw.all_horizontal(*conditions, ignore_nulls=False).fill_null(value=False)
             exprs[spec.name] = match.cast(nw.Int64).sum()
         if exprs:

@@ -549,12 +549,7 @@ class _Engine:
             if name is not None:
                 self._anchor.query("hx_src", f'DROP TABLE IF EXISTS "{name}"')
         elif self.name == "spark":
-            # The blocks of a local checkpoint are its RDD's, under the frame's plan (a
-            # LogicalRDD): DataFrame.unpersist (Spark's cache) leaves them until the
-            # JVM's garbage collector reaches the RDD.
-            plan = lf.to_native()._jdf.queryExecution().analyzed()
-            if plan.getClass().getSimpleName() == "LogicalRDD":
-                plan.rdd().unpersist(False)
+            free_checkpoint(lf.to_native())
 
     def map_text(
         self,
@@ -640,6 +635,22 @@ class _Engine:
             f'encode(l."{column}")))), 16) AS "{out}" FROM hx_src AS l CROSS JOIN "{table}" AS k'
         )
         return nw.from_native(lf.to_native().query("hx_src", sql))
+
+
+def free_checkpoint(frame: Any) -> None:
+    """Drop the blocks of a Spark frame made by ``localCheckpoint`` now (this module's
+    steps and the jobs' kept tables).
+
+    ``DataFrame.unpersist`` does not: the blocks belong to the RDD under the frame's
+    plan (a ``LogicalRDD``), not to Spark's cache, and would stay until the JVM's
+    garbage collector reaches that RDD (in a long-lived session, up to
+    ``spark.cleaner.periodicGC.interval``, 30 minutes by default).
+    """
+    plan = frame._jdf.queryExecution().analyzed()
+    if plan.getClass().getSimpleName() == "LogicalRDD":
+        plan.rdd().unpersist(False)
+    else:  # pragma: no cover - localCheckpoint's plan is a LogicalRDD (Spark 3 and 4)
+        frame.unpersist()
 
 
 def _refuse_missing_ids(
