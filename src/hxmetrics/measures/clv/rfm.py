@@ -259,8 +259,7 @@ def _summary_query(
     if key == _C:
         cells = _sorted_cells(rows, count_rows=count_rows, summed=summed)
     else:
-        sums = [nw.len().alias(_K)] if count_rows else []
-        cells = rows.group_by(key, _S).agg(*sums, *[nw.col(c).sum() for c in summed])
+        cells = _grouped_cells(rows, key, count_rows=count_rows, summed=summed)
     at = nw.col(_S)
     in_cal = (at >= 0) if cal is None else ((at >= 0) & (at <= period_of(cal, unit)))
     per_cell = [
@@ -345,6 +344,13 @@ def _summary_query(
     return summary
 
 
+def _grouped_cells(rows: Any, key: str, *, count_rows: bool, summed: list[str]) -> Any:
+    """The customer-period cells by the engine's group-by: the row count ``_K`` (if
+    ``count_rows``) and the sums of ``summed`` per (``key``, place)."""
+    sums = [nw.len().alias(_K)] if count_rows else []
+    return rows.group_by(key, _S).agg(*sums, *[nw.col(c).sum() for c in summed])
+
+
 def _sorted_cells(rows: Any, *, count_rows: bool, summed: list[str]) -> Any:
     """pandas: the customer-period cells of rows keyed by customer codes (``_C``),
     sorted by customer and place, by one sort in numpy.
@@ -373,8 +379,7 @@ def _sorted_cells(rows: Any, *, count_rows: bool, summed: list[str]) -> Any:
     if n == 0 or code_bits + place_bits > 62:
         # No rows, or too many (customer, place) pairs for one integer: pandas' own
         # group-by (the same cells, in another order).
-        sums = [nw.len().alias(_K)] if count_rows else []
-        return rows.group_by(_C, _S).agg(*sums, *[nw.col(c).sum() for c in summed])
+        return _grouped_cells(rows, _C, count_rows=count_rows, summed=summed)
     # In place: each temporary of 10M integers costs its page faults.
     cell = code + 1
     cell <<= place_bits
@@ -637,7 +642,7 @@ def rfm_summary(
         base = _collect_exact(_summary_query(lazy, **options))
     n_missing = int(base["n_missing"].sum())
     if n_missing:
-        _raise_missing(frame, missing, needed, n_missing, time=time, unit=unit)
+        _raise_missing(frame, missing, needed, n_missing, time=time)
     if amount is not None:
         _check_amount_total(frame, amount, float(base[_Z].sum()), missing)
         if not _first_key_fits(base):
@@ -748,10 +753,9 @@ def _local(value: Any, zone: str | None, name: str) -> pd.Timestamp:
 
 
 def _raise_missing(
-    frame: Any, missing: nw.Expr, needed: list[str], n_missing: int, *, time: str, unit: str
+    frame: Any, missing: nw.Expr, needed: list[str], n_missing: int, *, time: str
 ) -> None:
-    """Refuse rows with a missing customer, time or amount, or (hours, days, weeks) a
-    time before 1900."""
+    """Refuse rows with a missing customer, time or amount, or a time before 1900."""
     rows = invalid_rows(frame, missing, columns=needed, positions=True)
     # Which of the columns is missing, by row label: the customer column holds
     # identifiers, whose values never enter a message.
