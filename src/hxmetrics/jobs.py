@@ -79,6 +79,7 @@ import importlib.metadata as md
 import inspect
 import json
 import logging
+import math
 import os
 import platform
 import re
@@ -933,14 +934,78 @@ def _apply_where(
     if positions and where and isinstance(nwf, nw.LazyFrame):
         numbered = number_rows(nwf, table=label)
         nwf = nwf if numbered is None else numbered
+    schema = dict(nwf.collect_schema().items())
     for column, value in where.items():
-        nwf = nwf.filter(_where_condition(column, value))
+        nwf = nwf.filter(_where_condition(column, value, schema[column], label))
     return nwf.to_native()
 
 
-def _where_condition(column: str, value: Any) -> nw.Expr:
-    """``where``'s condition on one column: one value or a list of them."""
-    return nw.col(column).is_in(value if isinstance(value, list) else [value])
+def _where_kind(dtype: Any) -> str:
+    """What a ``where`` value must be to compare with a column of ``dtype``."""
+    if dtype == nw.Boolean:
+        return "boolean"
+    if dtype.is_integer():
+        return "integer"
+    if dtype.is_numeric():
+        return "number"
+    if dtype in (nw.String, nw.Categorical, nw.Enum):
+        return "text"
+    if dtype == nw.Datetime:
+        return "datetime"
+    if dtype == nw.Date:
+        return "date"
+    return "any"  # pandas object columns: compared as pandas compares them
+
+
+def _where_condition(column: str, value: Any, dtype: Any, label: str) -> nw.Expr:
+    """``where``'s condition on one column of ``dtype``: one value or a list of them.
+
+    The values must be of the column's kind, the same rule on every engine: pandas
+    compared ``1`` with ``"1"`` as unequal (a filter matching nothing) where Polars and
+    DuckDB raised their own type errors, and ``True`` equalled ``1.0``. Numbers compare
+    as numbers (``4`` matches a float 4.0); an integer column takes whole numbers only.
+    NaN is refused: pandas reads a missing float as NaN and would match it, the engines
+    would not.
+    """
+    values = value if isinstance(value, list) else [value]
+    kind = _where_kind(dtype)
+    expected: tuple[type, ...] = {
+        "boolean": (bool,),
+        "integer": (int, float),
+        "number": (int, float),
+        "text": (str,),
+        "datetime": (dt.datetime,),
+        "date": (dt.date,),
+        "any": (object,),
+    }[kind]
+    wrong = [
+        v
+        for v in values
+        if not isinstance(v, expected)
+        or (kind in ("integer", "number") and isinstance(v, bool))
+        or (kind == "integer" and isinstance(v, float) and not v.is_integer())
+        or (kind == "date" and isinstance(v, dt.datetime))
+        or (isinstance(v, float) and not math.isfinite(v))
+    ]
+    if kind == "datetime" and not wrong:
+        zoned = getattr(dtype, "time_zone", None) is not None
+        wrong = [v for v in values if (v.tzinfo is not None) != zoned]
+        kind = "time-zone-aware datetime" if zoned else "naive datetime"
+    if wrong:
+        raise JobError(
+            f"{label}: where.{column}: column {column!r} holds {kind} values ({dtype}); "
+            f"{wrong[0]!r} ({type(wrong[0]).__name__}) is not one."
+            + (
+                " A missing value is never matched: NaN and infinities are no where values."
+                if isinstance(wrong[0], float) and not math.isfinite(wrong[0])
+                else ""
+            )
+        )
+    if kind == "integer":
+        values = [int(v) for v in values]
+    elif kind == "number":
+        values = [float(v) for v in values]
+    return nw.col(column).is_in(values)
 
 
 def _versions() -> dict[str, str]:
@@ -1496,7 +1561,8 @@ def _rows_matching(job: Job, tables: Mapping[str, Any]) -> dict[str, int]:
     counted: dict[str, int] = {}
     for name in dict.fromkeys(spec.table for spec in job.measures):
         frame = nw.from_native(tables[name]).lazy()
-        columns = set(frame.collect_schema().names())
+        schema = dict(frame.collect_schema().items())
+        columns = set(schema)
         exprs: dict[str, nw.Expr] = {}
         for spec in job.measures:
             if spec.table != name or not set(spec.where) <= columns:
@@ -1504,7 +1570,9 @@ def _rows_matching(job: Job, tables: Mapping[str, Any]) -> dict[str, int]:
             if not spec.where:
                 exprs[spec.name] = nw.len()
                 continue
-            conditions = [_where_condition(c, v) for c, v in spec.where.items()]
+            conditions = [
+                _where_condition(c, v, schema[c], _label(spec)) for c, v in spec.where.items()
+            ]
             match = nw.all_horizontal(*conditions, ignore_nulls=False).fill_null(value=False)
             exprs[spec.name] = match.cast(nw.Int64).sum()
         if exprs:
