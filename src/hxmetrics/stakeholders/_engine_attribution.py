@@ -262,7 +262,6 @@ def attribute_lazy(
         nw.col("source_id").cast(nw.String).alias(_KI),
         nw.col("person_id").cast(nw.String).alias("person_id"),
     )
-    hybrid = _hybrid_types(eps, _coerce_rules(rules))
     time_dtype = schema[time]
     t = nw.col(time)
     if time_dtype == nw.Date:
@@ -272,12 +271,13 @@ def attribute_lazy(
             lf,
             persons,
             eps,
-            hybrid,
+            _coerce_rules(rules),
             t=_as_time(t, cast),
             silo=silo,
             source_id=source_id,
             columns=list(schema.names()),
         )
+    hybrid = _hybrid_types(eps, _coerce_rules(rules))
     ids = persons.join(hybrid, left_on="person_id", right_on=_P, how="left").select(
         _KS, _KI, "person_id", nw.col("hybrid_type").fill_null(nw.lit("none"))
     )
@@ -320,7 +320,7 @@ def _attribute_polars(
     lf: nw.LazyFrame[Any],
     persons: nw.LazyFrame[Any],
     eps: nw.LazyFrame[Any],
-    hybrid: nw.LazyFrame[Any],
+    rules: tuple[HybridRule, ...],
     *,
     t: nw.Expr,
     silo: str,
@@ -335,14 +335,19 @@ def _attribute_polars(
     an integer index costs a fraction of that. So:
 
     * every person of the crosswalk gets a number, its index in a table of the
-      persons (sorted by id: the same number wherever the table is read), with the
-      person's id and hybrid type; the episodes are keyed by that number;
+      persons (sorted by id: the same number wherever the table is read); the
+      episodes are keyed by that number, and the hybrid types and segments are
+      grouped by it (an integer key hashes cheaper than the text id);
     * the id lookup (a left join, any order) and the as-of join (rows sorted by
       time, by the person's number) carry integers only: each row's position, its
       person's number and its segment's *kind*, the rank of the segment's (held,
       engagement) values, a few hundred distinct ones however many segments there
-      are. Sorted back by position, the rows' text (``person_id``, ``hybrid_type``,
-      engagements) is gathered from the persons' and the kinds' tables by index;
+      are. Each row's *code* then says all that the added columns other than the
+      person's need: ``0`` unknown id, ``1`` no time, ``2`` no segment (outside the
+      episodes), ``2 + kind`` otherwise. Sorted back by position, the person's
+      ``person_id`` and ``hybrid_type`` are gathered from the persons' table by
+      number, the roles, engagements and status from a table of the codes (a few
+      hundred rows, the statuses as :func:`_finish` gives them);
     * the exhaust's own columns are never moved: the result is the exhaust and the
       looked-up columns side by side (a horizontal concatenation).
 
@@ -353,28 +358,36 @@ def _attribute_polars(
     """
     import polars as pl
 
-    number, kind = "__hx_number", "__hx_kind"
+    number, kind, code = "__hx_number", "__hx_kind", "__hx_code"
     attrs = [*_HELD.values(), *_ENG.values()]
-    people = (
+    numbers = (
         persons.select(nw.col("person_id").alias(_P))
         .unique()
-        .join(hybrid, on=_P, how="left")
-        .with_columns(nw.col("hybrid_type").fill_null(nw.lit("none")))
         .to_native()
         .sort(_P)
         .with_row_index(number)
-        .cache()  # read four times: computed once
+        .cache()  # read three times: computed once
     )
-    segments = _segments(
-        eps.join(nw.from_native(people).lazy().select(_P, number), on=_P, how="inner"),
-        by=number,
-    ).to_native()
+    # The episodes keyed by the person's number (as _P: the helpers group by it).
+    eps_n = eps.join(nw.from_native(numbers).lazy(), on=_P, how="inner").select(
+        nw.col(number).alias(_P), "role", "engagement", "start", "end"
+    )
+    hybrid = _hybrid_types(eps_n, rules).to_native()
+    # The persons' table: row i is person number i (sorted back after the join). The
+    # sorts are in the expressions: Polars 2.1 drops a frame's sort followed by a select
+    # of `when/then` on literals (`lf.sort("k").select(pl.when(...).then(pl.lit(..))...)`
+    # comes back unsorted), and a gather by position needs the order.
+    people = numbers.join(hybrid.rename({_P: number}), on=number, how="left").select(
+        pl.col(_P).sort_by(number).alias("__hx_person_id"),
+        pl.col("hybrid_type").fill_null("none").sort_by(number).alias("__hx_hybrid"),
+    )
+    segments = _segments(eps_n).to_native()
     # A kind is the dense rank of the (held, engagement) row (a struct rank: nulls
     # are values, as they are not in a join's keys): the same number wherever it is read.
     segments = segments.with_columns(pl.struct(attrs).rank("dense").alias(kind)).cache()
-    kinds = segments.select(kind, *attrs).unique(subset=[kind]).sort(kind)
+    codes = _codes_polars(segments.select(kind, *attrs).unique(subset=[kind]), kind)
     ids = persons.to_native().join(
-        people.select(pl.col(_P).alias("person_id"), number), on="person_id", how="left"
+        numbers.select(pl.col(_P).alias("person_id"), number), on="person_id", how="left"
     )
 
     base = lf.to_native().cache()
@@ -386,50 +399,95 @@ def _attribute_polars(
             nw.col(source_id).cast(nw.String).alias(_KI),
             t.alias(_T),
         )
+        .to_native()
     )
     # Rows without a time sort first and match nothing; persons without episodes have
     # no segment and match nothing.
     by_time = (
-        rows.to_native()
-        .with_row_index(_POS)
+        rows.with_row_index(_POS)
         .join(ids.select(_KS, _KI, number), on=[_KS, _KI], how="left")
         .select(_POS, _T, number)
         .sort(_T, nulls_last=False)
     )
     on_segments = by_time.join_asof(
-        segments.select(number, _B, kind).sort(_B),
+        segments.select(pl.col(_P).alias(number), _B, kind).sort(_B),
         left_on=_T,
         right_on=_B,
         by=number,
         strategy="backward",
         check_sortedness=False,  # both sides are sorted just above
     )
-    back = on_segments.select(_POS, number, kind).sort(_POS)
+    row_code = (
+        pl.when(pl.col(number).is_null())
+        .then(0)
+        .when(pl.col(_T).is_null())
+        .then(1)
+        .otherwise(pl.col(kind).fill_null(0) + 2)
+        .cast(pl.UInt32)
+    )
+    back = on_segments.select(_POS, number, row_code.alias(code)).sort(_POS)
     # The small tables set beside the rows (padded with nulls to the longer height),
     # so that one select gathers from them by index; then only the rows are kept.
     tables = pl.concat(
-        [
-            back,
-            people.select(
-                pl.col(_P).alias("__hx_person_id"), pl.col("hybrid_type").alias("__hx_hybrid")
-            ),
-            kinds.select(pl.col(c).alias(f"{c}_kind") for c in attrs),
-        ],
+        [back, people, codes],
         # Polars 2 names the padding concatenation "horizontal_extend" ("horizontal"
         # requires equal heights there); before, "horizontal" padded.
         how="horizontal_extend" if int(pl.__version__.split(".")[0]) >= 2 else "horizontal",
     )
+    added = [c for c in ATTRIBUTION_COLUMNS if c not in ("person_id", "hybrid_type", "role")]
     looked_up = tables.select(
         _POS,
         pl.col("__hx_person_id").gather(pl.col(number)).alias("person_id"),
         pl.col("__hx_hybrid").gather(pl.col(number)).alias("hybrid_type"),
-        *(pl.col(f"{c}_kind").gather(pl.col(kind) - 1).alias(c) for c in attrs),
+        *(pl.col(f"__hx_code_{c}").gather(pl.col(code)).alias(c) for c in added),
     ).filter(pl.col(_POS).is_not_null())
-    both = pl.concat(
-        [base, rows.to_native().select(_T), looked_up.drop(_POS)],
-        how="horizontal",
+    both = pl.concat([base, looked_up.drop(_POS)], how="horizontal")
+    added_columns = [*columns, *ATTRIBUTION_COLUMNS[:-1], _role(silo)]
+    return nw.from_native(both).lazy().select(*added_columns).to_native()
+
+
+def _codes_polars(kinds: Any, kind: str) -> Any:
+    """The added columns of each row code (Polars), row ``c`` for code ``c``.
+
+    Codes ``0``-``2``: unknown id, no time, no segment (no role held, the statuses'
+    order of :func:`_finish`); code ``2 + k``: a segment of kind ``k`` (``kinds``:
+    a native LazyFrame, one row per kind ``1..K`` in column ``kind``, any order, with
+    the held flags and engagements). Columns ``__hx_code_<name>`` for ``is_<role>``,
+    ``<role>_engagement`` and ``attribution``, as :func:`_finish` computes them
+    (a row with a time and a segment holds the segment's roles).
+    """
+    import polars as pl
+
+    def column(name: str) -> str:
+        return f"__hx_code_{name}"
+
+    held = {r: pl.col(_HELD[r]).fill_null(0) == 1 for r in ROLES}
+    status = pl.when(pl.any_horizontal(*held.values())).then(pl.lit(STATUSES[0]))
+    values = [
+        *(held[r].alias(column(f"is_{r}")) for r in ROLES),
+        *(pl.when(held[r]).then(pl.col(_ENG[r])).alias(column(f"{r}_engagement")) for r in ROLES),
+        status.otherwise(pl.lit(STATUSES[2])).alias(column("attribution")),
+    ]
+    # In kind order, sorted in the expressions (see the persons' table in
+    # _attribute_polars: Polars 2.1 drops a frame's sort before such a select).
+    from_kinds = kinds.select(v.sort_by(kind) for v in values)
+    special = pl.LazyFrame(
+        {
+            **{column(f"is_{r}"): [False] * 3 for r in ROLES},
+            **{column(f"{r}_engagement"): pl.Series([None] * 3, dtype=pl.String) for r in ROLES},
+            column("attribution"): [STATUSES[1], STATUSES[3], STATUSES[2]],
+        }
     )
-    return _finish(nw.from_native(both).lazy(), columns, silo).to_native()
+    return pl.concat([special, from_kinds], how="vertical")
+
+
+def _role(silo: str) -> nw.Expr:
+    """The silo's role (``ROLE_OF_SILO``; missing for any other silo)."""
+    role: Any = nw.lit(None, nw.String)
+    silo_text = nw.col(silo).cast(nw.String)
+    for name, r in ROLE_OF_SILO.items():
+        role = nw.when(silo_text == name).then(nw.lit(r)).otherwise(role)
+    return role.alias("role")
 
 
 def _attribute_pandas(
@@ -719,10 +777,6 @@ def _finish(joined: nw.LazyFrame[Any], columns: list[str], silo: str) -> nw.Lazy
             .otherwise(nw.when(any_role).then(nw.lit(STATUSES[0])).otherwise(nw.lit(STATUSES[2])))
         )
     )
-    role: Any = nw.lit(None, nw.String)
-    silo_text = nw.col(silo).cast(nw.String)
-    for name, r in ROLE_OF_SILO.items():
-        role = nw.when(silo_text == name).then(nw.lit(r)).otherwise(role)
     position = [_POS] if _POS in joined.collect_schema() else []
     return flagged.select(
         *columns,
@@ -732,7 +786,7 @@ def _finish(joined: nw.LazyFrame[Any], columns: list[str], silo: str) -> nw.Lazy
         *(nw.when(nw.col(f"is_{r}")).then(nw.col(_ENG[r])).alias(f"{r}_engagement") for r in ROLES),
         "hybrid_type",
         status.alias("attribution"),
-        role.alias("role"),
+        _role(silo),
     )
 
 
