@@ -33,7 +33,7 @@ from urllib.parse import unquote
 
 import pandas as pd
 
-from hxmetrics.errors import JobError
+from hxmetrics.errors import InputTableError, JobError
 
 __all__ = [
     "NA_VALUES",
@@ -261,6 +261,116 @@ def _file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _parquet_columns(path: Path) -> dict[str, str]:
+    """A Parquet file's columns and their types, from its footer (no data read).
+
+    Types that every engine reads alike count as one: dictionary-encoded values as
+    their values (pandas writes categoricals so), large and view strings as strings.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    out: dict[str, str] = {}
+    for field in pq.read_schema(path):
+        kind = field.type
+        if pa.types.is_dictionary(kind):
+            kind = kind.value_type
+        if pa.types.is_large_string(kind) or pa.types.is_string_view(kind):
+            kind = pa.string()
+        elif pa.types.is_large_binary(kind) or pa.types.is_binary_view(kind):
+            kind = pa.binary()
+        out[field.name] = str(kind)
+    return out
+
+
+def check_files_agree(spec: InputSpec, table: str) -> bool:
+    """Refuse an input whose files do not share one schema, on every engine alike.
+
+    The engines differ on such files: pandas stacks them (a column one file lacks is
+    missing there), Polars refuses with an error of its own, DuckDB reads every file
+    into the first one's types (2.5 of a float file became 2 after an integer file,
+    silently), Spark reads CSV columns by position. Every file must have the same
+    columns: CSV in the same order, Parquet of the same types (in any order). A
+    Parquet column of Arrow type ``null`` (only missing values, written without a type,
+    as pandas writes an all-None column) agrees with any type.
+
+    Returns
+    -------
+    bool
+        True when some Parquet files hold such ``null`` columns: the engine must read
+        the files into the others' types (:func:`scan` does).
+
+    Raises
+    ------
+    InputTableError
+        Naming the table, the first column that differs and two files that differ
+        on it, with how many files differ from the first.
+    """
+    if spec.format is None or len(spec.files) < 2:
+        return False
+    if spec.format == "csv":
+        from hxmetrics.tables import _csv_header
+
+        def columns(path: Path) -> dict[str, str]:
+            return {name: f"column {i + 1}" for i, name in enumerate(_csv_header(path))}
+
+    else:
+        columns = _parquet_columns
+    root = spec.root if spec.root is not None else spec.files[0].parent
+    schemas = {file: columns(file) for file in spec.files}
+    typed: dict[str, str] = {}  # each column's first type other than null
+    for schema in schemas.values():
+        for name, kind in schema.items():
+            if kind != "null":
+                typed.setdefault(name, kind)
+    first = schemas[spec.files[0]]
+
+    def clash(a: str, b: str) -> bool:
+        if spec.format == "parquet" and "absent" not in (a, b) and "null" in (a, b):
+            return False
+        return a != b
+
+    def first_clash(other: dict[str, str]) -> str | None:
+        for name in {**first, **other}:
+            if clash(first.get(name, "absent"), other.get(name, "absent")):
+                return name
+        # A type against the column's first type other than null (null agrees with all).
+        return next((c for c, kind in other.items() if clash(typed.get(c, kind), kind)), None)
+
+    differing: list[tuple[Path, str]] = []
+    for file, other in schemas.items():
+        clashing = first_clash(other)
+        if clashing is not None:
+            differing.append((file, clashing))
+    if differing:
+        from hxmetrics.privacy import shown_name
+
+        file, name = differing[0]
+        now = schemas[file].get(name, "absent")
+        ref = next(f for f, sch in schemas.items() if clash(sch.get(name, "absent"), now))
+        detail = (
+            f"{schemas[ref].get(name, 'absent')} in {ref.relative_to(root).as_posix()}, "
+            f"{now} in {file.relative_to(root).as_posix()}"
+        )
+        raise InputTableError(
+            f"{table}: the {len(spec.files)} files of {spec.text!r} do not share one schema: "
+            f"column {shown_name(name)}: {detail} ({len(differing)} of the {len(spec.files)} "
+            "files differ). Every file of an input must have the same columns (CSV: in the "
+            "same order; Parquet: of the same types); engines would read them differently. "
+            "Rewrite the files with one schema.",
+            table=table,
+            failure_cases=pd.DataFrame(
+                {
+                    "column": [name],
+                    "check": ["files_share_one_schema"],
+                    "failure_case": [detail],
+                    "index": [None],
+                }
+            ),
+        )
+    return any(kind == "null" for schema in schemas.values() for kind in schema.values())
+
+
 def checksum(spec: InputSpec) -> tuple[str | None, str | None]:
     """The input's SHA-256 and, when there is none, why.
 
@@ -326,7 +436,9 @@ def _check_csv_headers(spec: InputSpec) -> None:
         _csv_header(file)
 
 
-def _scan_polars(spec: InputSpec, connection: Any, scratch: Path | None) -> Any:
+def _scan_polars(
+    spec: InputSpec, connection: Any, scratch: Path | None, *, unify: bool = False
+) -> Any:
     import polars as pl
 
     if spec.kind == "duckdb":
@@ -347,8 +459,17 @@ def _scan_polars(spec: InputSpec, connection: Any, scratch: Path | None) -> Any:
         return _duckdb_table(spec, cursor).pl(lazy=True)
     files = [str(f) for f in spec.files]
     if spec.format == "parquet":
+        schema: dict[str, Any] | None = None
+        if unify:
+            # Null-typed columns of some files read into the others' types.
+            schema = {}
+            for path in files:
+                for name, dtype in pl.read_parquet_schema(path).items():
+                    if schema.get(name, pl.Null) == pl.Null:
+                        schema[name] = dtype
         return pl.scan_parquet(
             files,
+            schema=schema,
             glob=False,  # the files are listed: a name is never a pattern
             hive_partitioning=bool(spec.hive),
             hive_schema={k: pl.String for k in spec.hive} if spec.hive else None,
@@ -405,7 +526,7 @@ def _duckdb_table(spec: InputSpec, connection: Any) -> Any:
         raise JobError(f"{spec.text}: the table cannot be read ({exc})") from None
 
 
-def _scan_duckdb(spec: InputSpec, connection: Any) -> Any:
+def _scan_duckdb(spec: InputSpec, connection: Any, *, unify: bool = False) -> Any:
     if connection is None:
         raise JobError("the duckdb engine scans on the job's connection; none was given.")
     if spec.kind == "duckdb":
@@ -415,7 +536,9 @@ def _scan_duckdb(spec: InputSpec, connection: Any) -> Any:
     if spec.format == "parquet":
         return connection.sql(
             f"SELECT * FROM read_parquet({files}, hive_partitioning = {hive}, "
-            "hive_types_autocast = false)"
+            # Null-typed columns of some files read into the others' types (the files
+            # agree otherwise: check_files_agree).
+            f"hive_types_autocast = false, union_by_name = {'true' if unify else 'false'})"
         )
     _check_csv_headers(spec)
     # The dialect is pandas' (comma, double quote doubled inside quotes), not sniffed.
@@ -486,7 +609,12 @@ def _scan_spark(spec: InputSpec, connection: Any) -> Any:
 
 
 def scan(
-    spec: InputSpec, engine: str, *, connection: Any = None, scratch: Path | None = None
+    spec: InputSpec,
+    engine: str,
+    *,
+    connection: Any = None,
+    scratch: Path | None = None,
+    table: str | None = None,
 ) -> Any:
     """The input as the engine's native frame, not read into Python.
 
@@ -504,6 +632,8 @@ def scan(
     scratch : Path, optional
         A temporary folder of the run: on Polars, a ``duckdb:`` table is streamed to a
         Parquet file there and scanned.
+    table : str, optional
+        The contract table the input is read as, for errors (default: the entry).
 
     Returns
     -------
@@ -518,6 +648,8 @@ def scan(
         A catalogue table on an engine other than Spark, a DuckDB table on Spark.
     ParameterError
         A CSV header that cannot be read (as :func:`hxmetrics.tables.read_table`).
+    InputTableError
+        The files of a glob or folder do not share one schema (:func:`check_files_agree`).
     """
     if engine not in _ENGINES:
         raise JobError(f"engine must be one of {_ENGINES}; got {engine!r}.")
@@ -536,10 +668,29 @@ def scan(
             f"{spec.text}: a Spark catalogue table is read on engine spark only; "
             f"the job runs on {engine}."
         )
+    unify = check_files_agree(spec, table or spec.text)
     if engine == "pandas":
         return _scan_pandas(spec, connection)
     if engine == "polars":
-        return _scan_polars(spec, connection, scratch)
+        return _scan_polars(spec, connection, scratch, unify=unify)
     if engine == "duckdb":
-        return _scan_duckdb(spec, connection)
+        return _scan_duckdb(spec, connection, unify=unify)
+    if unify:
+        # Spark cannot read a null-typed Parquet column beside a typed one (checked:
+        # Spark 4, with and without mergeSchema or a given schema).
+        raise InputTableError(
+            f"{table or spec.text}: some files of {spec.text!r} hold a column of Arrow type "
+            "null (only missing values, written without a type) where others give it a "
+            "type; Spark cannot read them together. Write the column with its type (pandas: "
+            "astype before to_parquet) or run on pandas, polars or duckdb.",
+            table=table or spec.text,
+            failure_cases=pd.DataFrame(
+                {
+                    "column": [None],
+                    "check": ["files_share_one_schema"],
+                    "failure_case": ["null-typed column"],
+                    "index": [None],
+                }
+            ),
+        )
     return _scan_spark(spec, connection)

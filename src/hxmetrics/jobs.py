@@ -1279,7 +1279,13 @@ def _read_inputs(
     manifest_inputs: dict[str, dict[str, Any]] = {}
     for table, spec in job.inputs.items():
         logger.debug("reading %s (%s, %s)", table, spec.kind, spec.format or "table")
-        frame = _scan.scan(spec, job.engine, connection=session.connection, scratch=session.scratch)
+        frame = _scan.scan(
+            spec,
+            job.engine,
+            connection=session.connection,
+            scratch=session.scratch,
+            table=table,
+        )
         checks = {"instruments": catalogue} if table == "responses" else {}
         if job.engine == "pandas":
             tables[table] = validate(frame, table=table, **checks)
