@@ -52,7 +52,7 @@ def _parquet(folder: Path, *tables) -> Path:
 
 @pytest.mark.parametrize("engine", ENGINES)
 def test_an_integer_file_beside_a_float_file_is_refused_not_truncated(engine, tmp_path):
-    folder = _parquet(
+    _parquet(
         tmp_path / "d",
         pa.table({"a": pa.array([1, 2], pa.int64())}),
         pa.table({"a": pa.array([2.5], pa.float64())}),
@@ -72,7 +72,7 @@ def test_an_integer_file_beside_a_float_file_is_refused_not_truncated(engine, tm
 @pytest.mark.parametrize("engine", ENGINES)
 def test_a_clash_after_a_null_first_file_names_the_typed_files(engine, tmp_path):
     """The null-typed first file agrees with both; the message names the two that clash."""
-    folder = _parquet(
+    _parquet(
         tmp_path / "d",
         pa.table({"a": pa.array([None, None], pa.null())}),
         pa.table({"a": pa.array([1], pa.int64())}),
