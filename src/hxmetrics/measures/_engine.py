@@ -559,11 +559,21 @@ def _collect_keyed(aggregated: nw.LazyFrame[Any], by: list[str]) -> pd.DataFrame
     Through Arrow: integers stay integers when a key is missing (not floats, which
     would round ids beyond 2**53), text is text (pandas' ``str``) on every engine.
     """
+    schema = aggregated.collect_schema()
+    # A Polars Categorical has no order of categories of its own (Polars sorts it as
+    # text); Arrow hands over its dictionary in the order the values were first seen,
+    # which the groups' order would follow. Its categories are put in text order, as
+    # pandas' own categoricals are by default (an Enum keeps its declared order).
+    as_text = [
+        c for c in by if aggregated.implementation.is_polars() and schema[c] == nw.Categorical
+    ]
     table = aggregated.collect().to_arrow()
     out = table.drop_columns(by).to_pandas()
     keys = table.select(by).to_pandas(types_mapper=_arrow_key_type)
     for column in by:
         out[column] = keys[column]
+        if column in as_text:
+            out[column] = keys[column].cat.reorder_categories(sorted(keys[column].cat.categories))
     return out
 
 
