@@ -24,7 +24,7 @@ import functools
 import os
 import re
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -703,7 +703,23 @@ def as_pandas(df: Any, *, table: str) -> pd.DataFrame:
         )
     eager = frame.collect() if isinstance(frame, nw.LazyFrame) else frame
     out: pd.DataFrame = eager.to_pandas()
+    if eager.implementation.is_polars():
+        polars_categories_as_text(out, [c for c, d in eager.schema.items() if d == nw.Categorical])
     return out
+
+
+def polars_categories_as_text(frame: pd.DataFrame, columns: Sequence[str]) -> None:
+    """Put the categories of Polars ``Categorical`` columns, now pandas, in text order.
+
+    A Polars Categorical has no order of categories of its own (Polars sorts it as
+    text), but Arrow hands it over with its categories in the order the values were
+    first seen, which sorted groups would then follow: pandas' default categoricals
+    are in text order, and so is what Polars gives here (an Enum keeps its declared
+    order). Changes ``frame`` in place.
+    """
+    for column in columns:
+        values = frame[column]
+        frame[column] = values.cat.reorder_categories(sorted(values.cat.categories))
 
 
 def validate(

@@ -65,3 +65,23 @@ def test_an_enum_keeps_its_declared_order():
     shown = out.set_index(out["segment"].astype(object))
     for key in ("z", "y", "x"):
         assert shown.loc[key, "promoters"] == again.loc[key, "promoters"]
+
+
+def test_hx_index_by_a_polars_categorical_groups_like_pandas():
+    """hx_index collects its aggregates through tables.as_pandas: the same rule there."""
+    from pathlib import Path
+
+    from hxmetrics.measures import hx_index
+
+    sample = Path(__file__).resolve().parents[2] / "data" / "samples" / "responses.csv"
+    answers = pd.read_csv(sample)
+    core = answers[answers["instrument"] == "hx_core"].iloc[::-1].reset_index(drop=True)
+    # Reversed, the first silo seen is not the first in text order.
+    core["segment"] = pd.Categorical(core["silo"].str[0])
+    items = ["hx1", "hx2", "hx3", "hx4", "hx5", "hx6"]
+    expected = hx_index(core, items=items, by="segment", n_resamples=20, random_state=1)
+    assert expected["segment"].astype(object).tolist() == ["c", "p", "w"]
+    lazy = pl.from_pandas(core).lazy()
+    assert lazy.collect_schema()["segment"] == pl.Categorical
+    got = hx_index(lazy, items=items, by="segment", n_resamples=20, random_state=1)
+    pd.testing.assert_frame_equal(got, expected)

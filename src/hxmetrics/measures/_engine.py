@@ -85,6 +85,7 @@ import numpy as np
 import pandas as pd
 
 from hxmetrics.errors import InputTableError, ParameterError, check_columns
+from hxmetrics.tables import polars_categories_as_text
 
 __all__ = [
     "Cells",
@@ -559,21 +560,14 @@ def _collect_keyed(aggregated: nw.LazyFrame[Any], by: list[str]) -> pd.DataFrame
     Through Arrow: integers stay integers when a key is missing (not floats, which
     would round ids beyond 2**53), text is text (pandas' ``str``) on every engine.
     """
-    schema = aggregated.collect_schema()
-    # A Polars Categorical has no order of categories of its own (Polars sorts it as
-    # text); Arrow hands over its dictionary in the order the values were first seen,
-    # which the groups' order would follow. Its categories are put in text order, as
-    # pandas' own categoricals are by default (an Enum keeps its declared order).
-    as_text = [
-        c for c in by if aggregated.implementation.is_polars() and schema[c] == nw.Categorical
-    ]
     table = aggregated.collect().to_arrow()
     out = table.drop_columns(by).to_pandas()
     keys = table.select(by).to_pandas(types_mapper=_arrow_key_type)
     for column in by:
         out[column] = keys[column]
-        if column in as_text:
-            out[column] = keys[column].cat.reorder_categories(sorted(keys[column].cat.categories))
+    if aggregated.implementation.is_polars():
+        schema = aggregated.collect_schema()
+        polars_categories_as_text(out, [c for c in by if schema[c] == nw.Categorical])
     return out
 
 
