@@ -252,6 +252,11 @@ class _Validation:
             else:
                 text = raw
             stage1.append(text.alias(p + "raw"))
+            blanks = self._blanks(name)
+            if blanks and dtype == nw.String:
+                # The text without the blanks Python ignores, once: the coercion reads it
+                # several times, and Spark evaluates (and builds) each use again.
+                stage1.append(text.str.strip_chars(blanks).alias(p + "txt"))
         frame = frame.with_columns(stage1) if stage1 else frame
 
         # Stage 0: coerced values and timestamp text; then the timestamp parts' stages;
@@ -270,7 +275,7 @@ class _Validation:
             fails_coerce: nw.Expr | None = None
             if target == "datetime":
                 if dtype == nw.String:
-                    for k, exprs in enumerate(_timestamp_parts(raw, p)):
+                    for k, exprs in enumerate(_timestamp_parts(nw.col(p + "txt"), p)):
                         stages[k].extend(exprs)
                     native_ts.append(p)
                     unreadable = _present(raw) & ~nw.col(p + "ok")
@@ -321,7 +326,7 @@ class _Validation:
                         _Check(name, _t._COERCE_DATETIME, _present(raw), name, "raw")
                     )
             elif target == "float":
-                coerced, bad, exotic = _to_float(raw, dtype)
+                coerced, bad, exotic = _to_float(raw, dtype, nw.col(p + "txt"))
                 stages[0].append(coerced.alias(value))
                 fails_coerce = bad
                 if exotic is not None:
@@ -392,6 +397,16 @@ class _Validation:
         return work.with_columns(
             (nw.len().over(*[self.work_name[k] for k in keys]) > 1).alias(_DUP)
         )
+
+    def _blanks(self, name: str) -> str:
+        """The characters stripped around the text of column ``name`` before it is read
+        as a timestamp or a number ("" when its text is read as it is)."""
+        target = self._target(name)
+        if target == "datetime":
+            return _WHITESPACE
+        if target == "float":
+            return _NUMBER_BLANKS
+        return ""
 
     def _scalar_flag(self, i: int) -> nw.Expr:
         name = self.present[i]
@@ -748,13 +763,15 @@ def _check_mask(check: Any, value: nw.Expr) -> nw.Expr:
     return _present(value) & ~ok
 
 
-def _to_float(raw: nw.Expr, dtype: Any) -> tuple[nw.Expr, nw.Expr | None, nw.Expr | None]:
+def _to_float(
+    raw: nw.Expr, dtype: Any, text: nw.Expr
+) -> tuple[nw.Expr, nw.Expr | None, nw.Expr | None]:
     """``raw`` as Float64 (NaN as missing, as pandas reads it), where it fails to cast,
     and where it is a number only Python's ``float`` reads (``1_000``, other scripts'
-    digits), which the engine refuses rather than read differently."""
+    digits), which the engine refuses rather than read differently. ``text`` is text
+    ``raw`` without the blanks around it (``_NUMBER_BLANKS``)."""
     exotic = None
     if dtype == nw.String:
-        text = raw.str.strip_chars(_NUMBER_BLANKS)
         number = text.str.contains(_FLOAT)
         inf = text.str.contains(_INF)
         # Casts are strict on some engines: only text that reads as a number is cast.
@@ -797,8 +814,10 @@ def _to_int(raw: nw.Expr, dtype: Any) -> tuple[nw.Expr, nw.Expr | None]:
     return value, bad
 
 
-def _timestamp_parts(raw: nw.Expr, p: str) -> list[list[nw.Expr]]:
+def _timestamp_parts(stripped: nw.Expr, p: str) -> list[list[nw.Expr]]:
     """Integer parts of ISO 8601 text (tables._parse_iso's rules), in stages of columns.
+
+    ``stripped`` is the text without the whitespace around it (``_WHITESPACE``).
 
     Each stage reads only the columns of the stages before it, which keeps every
     engine's query small. The columns that matter after: ``ok`` (a real date and
@@ -806,7 +825,6 @@ def _timestamp_parts(raw: nw.Expr, p: str) -> list[list[nw.Expr]]:
     date), ``us`` (microseconds of the day minus the offset), ``sub`` (nanoseconds
     below the microsecond), ``inb`` (within datetime64[ns]) and ``valid`` (both).
     """
-    stripped = raw.str.strip_chars(_WHITESPACE)
     t0 = nw.when(stripped.str.contains(_ISO)).then(stripped).otherwise(nw.lit(None, nw.String))
 
     def c(name: str) -> nw.Expr:
