@@ -46,6 +46,7 @@ per cell and per customer are still the query's.
 from __future__ import annotations
 
 import datetime as dt
+import numbers
 from typing import Any
 
 import narwhals as nw
@@ -82,6 +83,7 @@ _PERIOD_BOUND = 1 << 21
 _CELL_BOUND = 1 << 41
 _CELL_SPAN = 1 << 42
 _NO_KEY = (1 << 63) - 1
+_UNKEYED = -1
 #: pandas' text dtype (``"str"``): a text customer id has it on every engine.
 _STR = pd.Series([], dtype="str").dtype
 
@@ -171,22 +173,35 @@ def _collect(frame: Any) -> pd.DataFrame:
     return frame.to_pandas()
 
 
-def _cents(amount: str, *, integer: bool, missing: nw.Expr) -> tuple[nw.Expr, nw.Expr]:
-    """An amount in whole cents (Int64), and its absolute value (for the overflow check).
+def _cents(amount: str, *, integer: bool, missing: nw.Expr) -> nw.Expr:
+    """An amount in whole cents (Int64).
 
     Integer amounts are multiplied by 100, exactly. Other amounts are rounded to the
     cent, half up, in double precision: ``floor(100 * x + 0.5)`` (two IEEE operations,
     the same on every engine). Amounts too large for 64-bit cents are replaced by 0
-    here; their absolute values make the total fail the check that follows.
+    here; they make the total of :func:`_amount_size` fail the check that follows.
     """
     x = nw.col(amount)
     size = nw.when(~missing).then(x.cast(nw.Float64).abs())
     if integer:
         ok = ~missing & (size < _MAX_AMOUNT)
-        return nw.when(ok).then(x.cast(nw.Int64) * 100).otherwise(0), size
+        return nw.when(ok).then(x.cast(nw.Int64) * 100).otherwise(0)
     ok = ~missing & (size < _MAX_AMOUNT)
     clamped = nw.when(ok).then(x.cast(nw.Float64)).otherwise(0.0)
-    return (clamped * 100 + 0.5).floor().cast(nw.Int64), size
+    return (clamped * 100 + 0.5).floor().cast(nw.Int64)
+
+
+def _amount_size(amount: str) -> nw.Expr:
+    """The total of the absolute amounts (a float, ``_Z``).
+
+    It bounds every sum of cents the summary forms (see :func:`_check_amount_total`).
+    One aggregate over the amount column alone, beside the summary, rather than a
+    float per row and per cell carried through its group-bys (120-190 MB at 10M rows).
+    Rows with a missing value (a NaN amount makes the total NaN) or a time before
+    1900 are in it too: the total is read only once no such row is found, and then
+    it is the total of the rows summarised.
+    """
+    return nw.col(amount).cast(nw.Float64).abs().sum().alias(_Z)
 
 
 def _summary_query(
@@ -237,7 +252,7 @@ def _summary_query(
     count_rows, summed = True, []
     k = nw.col(_K)
     if amount is not None:
-        cents, size = _cents(amount, integer=amount_integer, missing=is_missing)
+        cents = _cents(amount, integer=amount_integer, missing=is_missing)
         if cal is None:
             # One sum per cell carries both numbers a cell needs: the cents of a placed
             # cell, the row count of a cell left out (1 per row; its amounts are not
@@ -245,8 +260,8 @@ def _summary_query(
             # cells need both, and the row count stays).
             cents = nw.when(is_missing | after_end).then(1).otherwise(cents)
             count_rows, k = False, nw.col(_A)
-        columns += [cents.alias(_A), size.alias(_Z)]
-        summed = [_A, _Z]
+        columns.append(cents.alias(_A))
+        summed = [_A]
     # A missing time gets a placeholder period (its row is counted as missing, not
     # placed): pandas cannot cast the NaN of a missing period to an integer.
     rows = (
@@ -287,11 +302,14 @@ def _summary_query(
             # otherwise(0), not null: pandas would hold the cents as floats.
             per_cell.append(first_cell.then(a).otherwise(0).alias("first_amount"))
         else:
-            inside = in_cal & (at < _PERIOD_BOUND) & (a.abs() < _CELL_BOUND)
+            fits = (at < _PERIOD_BOUND) & (a.abs() < _CELL_BOUND)
             packed = at * _CELL_SPAN + a + _CELL_BOUND
-            # Never null (pandas would hold the keys as floats, rounded): cells without
-            # a key get the largest one, never the minimum of a customer in the result.
-            per_cell.append(nw.when(inside).then(packed).otherwise(_NO_KEY).alias("first_key"))
+            # Never null (pandas would hold the keys as floats, rounded): cells outside
+            # the calibration get the largest key, never the minimum of a customer in
+            # the result; calibration cells whose key does not fit get -1, below every
+            # key, which asks for the window query (_first_key_fits).
+            first_key = nw.when(in_cal & fits).then(packed).when(in_cal).then(_UNKEYED)
+            per_cell.append(first_key.otherwise(_NO_KEY).alias("first_key"))
     cells = cells.with_columns(*per_cell)
     # With the first period's key, the first period is its high bits (read after the
     # collect): one ``min`` fewer over the cells.
@@ -312,12 +330,16 @@ def _summary_query(
     if amount is not None:
         per += [
             nw.col("a_cal").sum(),
-            nw.col(_Z).sum(),
             nw.col("first_amount").sum() if first_by_window else nw.col("first_key").min(),
         ]
         if cal is not None:
             per.append(nw.col("a_hold").sum())
     summary = cells.group_by(key).agg(*per)
+    if amount is not None:
+        # One row, one number, joined to every customer's row in the same query (on
+        # Polars the input is scanned once for both).
+        size = frame.select(_amount_size(amount))
+        summary = summary.join(size, how="cross")
     integers = [
         c
         for c in (
@@ -474,14 +496,11 @@ def _collect_exact(query: Any) -> pd.DataFrame:
 
 
 def _first_key_fits(base: pd.DataFrame) -> bool:
-    """Whether every customer's first-period key was formed (see _summary_query):
-    periods below 2**21 and, bounding every cell's amount, each customer's total of
-    absolute amounts below 2**41 cents (with room for the float sum's rounding)."""
-    cohort = base["n_periods"] > 0
-    last = base.loc[cohort, "last"].to_numpy(dtype=np.float64)
-    size = base.loc[cohort, _Z].to_numpy(dtype=np.float64)
-    with np.errstate(over="ignore", invalid="ignore"):
-        return bool((last < _PERIOD_BOUND).all() and (size * 100 < _CELL_BOUND / 2).all())
+    """Whether every customer's first-period key was formed (see _summary_query): no
+    calibration cell had a period of 2**21 or more, or cents of 2**41 or more (its key
+    is then -1, the customer's minimum). Read once the total has bounded the cells'
+    sums, so that they are exact."""
+    return bool((base["first_key"].to_numpy(dtype=np.int64) != _UNKEYED).all())
 
 
 def _first_amount(base: pd.DataFrame, first: np.ndarray) -> np.ndarray:
@@ -598,7 +617,13 @@ def rfm_summary(
             table="transactions",
             failure_cases=pd.DataFrame(columns=["column", "check", "failure_case", "index"]),
         )
-    missing = nw.col(customer).is_null() | nw.col(time).is_null()
+    if schema[customer] == nw.Object:
+        _check_id_kinds(frame, customer)
+    gaps = nw.col(customer).is_null() | nw.col(time).is_null()
+    if amount is not None:
+        gaps = gaps | nw.col(amount).is_null()
+        if schema[amount].is_float():
+            gaps = gaps | nw.col(amount).is_nan()
     # Dates before 1900-01-01 are not supported (as for observation_end): hours, days
     # and weeks are counted from it, so an earlier time has a negative period, which the
     # query would read as one of its codes for rows left out (-1, -2, -3) or leave out
@@ -606,11 +631,7 @@ def rfm_summary(
     # year 0 (review finding R3), and one rule for every unit is the simpler promise.
     # Such rows are refused with the missing ones (counted in the same query), each
     # named by its row.
-    missing = missing | (nw.col(time) < nw.lit(_EPOCH))
-    if amount is not None:
-        missing = missing | nw.col(amount).is_null()
-        if schema[amount].is_float():
-            missing = missing | nw.col(amount).is_nan()
+    missing = gaps | (nw.col(time) < nw.lit(_EPOCH))
     end = _local(observation_end, zone, "observation_end")
     end_p = period_of(end, unit)
     cal = _local(calibration_end, zone, "calibration_end") if calibration_end is not None else None
@@ -639,12 +660,23 @@ def rfm_summary(
     # Amounts of 1e308 overflow the total of their sizes (refused just below); pandas
     # runs the query as it is built, so the whole of it is inside.
     with np.errstate(over="ignore", invalid="ignore"):
-        base = _collect_exact(_summary_query(lazy, **options))
+        try:
+            base = _collect_exact(_summary_query(lazy, **options))
+        except Exception:
+            # Engines that check their integer casts (DuckDB) raise their own error
+            # when a sum of cents passes 64 bits, before the total can refuse it: the
+            # checks below then run on their own, and this error is raised again only
+            # if neither refuses the rows.
+            if amount is not None:
+                _refuse_rows_first(frame, amount, missing, gaps, needed, time=time)
+            raise
     n_missing = int(base["n_missing"].sum())
     if n_missing:
-        _raise_missing(frame, missing, needed, n_missing, time=time)
+        _raise_missing(frame, missing, gaps, needed, n_missing, time=time)
     if amount is not None:
-        _check_amount_total(frame, amount, float(base[_Z].sum()), missing)
+        # The same total on every row (none without rows).
+        total = float(base[_Z].iloc[0]) if len(base) else 0.0
+        _check_amount_total(frame, amount, total, missing)
         if not _first_key_fits(base):
             # Amounts of billions in one period (or hourly periods after 2139): the
             # first period's amount by a window instead, a second query.
@@ -753,14 +785,29 @@ def _local(value: Any, zone: str | None, name: str) -> pd.Timestamp:
 
 
 def _raise_missing(
-    frame: Any, missing: nw.Expr, needed: list[str], n_missing: int, *, time: str
+    frame: Any,
+    missing: nw.Expr,
+    gaps: nw.Expr,
+    needed: list[str],
+    n_missing: int,
+    *,
+    time: str,
 ) -> None:
-    """Refuse rows with a missing customer, time or amount, or a time before 1900."""
+    """Refuse rows with a missing customer, time or amount (``gaps``), or a time before
+    1900 (the rest of the ``n_missing`` rows of ``missing``).
+
+    The message tells only what is true of the table's rows: missing values, early
+    times, or both (counted by one more query, on this error only).
+    """
+    n_gaps = int(_collect(frame.select(_count(gaps)))["n"].iloc[0])
+    told = [f"a missing {', '.join(needed)}"] if n_gaps else []
+    if n_gaps < n_missing:
+        told.append(f"a {time} before 1900-01-01 (dates before it are not supported)")
     rows = invalid_rows(frame, missing, columns=needed, positions=True)
     # Which of the columns is missing, by row label: the customer column holds
     # identifiers, whose values never enter a message.
-    gaps = rows[needed].isna()
-    absent = [", ".join(c for c in needed if gaps.loc[i, c]) for i in rows.index]
+    nulls = rows[needed].isna()
+    absent = [", ".join(c for c in needed if nulls.loc[i, c]) for i in rows.index]
     # A row with a missing value is reported as such (even if its time is early too).
     columns = [a or time for a in absent]
     shown = "; ".join(
@@ -768,9 +815,8 @@ def _raise_missing(
         + (f"missing {a}" if a else f"{time} before 1900-01-01")
         for label, a in zip(rows["row"], absent, strict=True)
     )
-    early_note = f" or a {time} before 1900-01-01 (dates before it are not supported)"
     raise InputTableError(
-        f"transactions: {n_missing} row(s) have a missing {', '.join(needed)}{early_note}; "
+        f"transactions: {n_missing} row(s) have {' or '.join(told)}; "
         f"they cannot be placed in time or attributed, e.g. {shown}.",
         table="transactions",
         failure_cases=pd.DataFrame(
@@ -779,6 +825,80 @@ def _raise_missing(
                 "check": ["not_null" if a else "from_1900" for a in absent],
                 "failure_case": None,
                 "index": rows["row"].tolist(),
+            }
+        ),
+    )
+
+
+def _refuse_rows_first(
+    frame: Any, amount: str, missing: nw.Expr, gaps: nw.Expr, needed: list[str], *, time: str
+) -> None:
+    """The checks of rows and amounts, in their order, by queries of their own (after
+    the summary query failed): missing values or early times, then the total."""
+    n_missing = int(_collect(frame.select(_count(missing)))["n"].iloc[0])
+    if n_missing:
+        _raise_missing(frame, missing, gaps, needed, n_missing, time=time)
+    total = _collect(frame.select(_amount_size(amount)))[_Z].iloc[0]
+    # A missing total is the sum of no rows (a NaN amount is a missing row, told above).
+    _check_amount_total(frame, amount, 0.0 if pd.isna(total) else float(total), missing)
+
+
+def _id_kind(value: Any) -> str:
+    """The kind of one id in a column of Python objects (see :func:`_check_id_kinds`)."""
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, bytes):
+        return "bytes"
+    if isinstance(value, bool | np.bool_):  # before numbers: True is an int in Python
+        return "boolean"
+    if isinstance(value, numbers.Number):
+        return "number"
+    return type(value).__name__
+
+
+def _check_id_kinds(frame: Any, customer: str) -> None:
+    """Refuse customer ids in a column of Python objects that are not of one kind.
+
+    Every engine gives the ids back as one typed column (through Arrow). A pandas
+    object column of ids of several kinds cannot come back as one: 1 and "a" raised
+    a raw ArrowTypeError (with an id in its message), True and 1 were one customer,
+    text beside bytes came back as bytes. Numbers of several types (1, 2.5, Decimal)
+    are one kind and come back as they did. Checked in C first (``infer_dtype``); the
+    ids are read one by one only when it finds several types. A Polars ``Object``
+    column holds Python objects that Polars groups by no value of theirs: refused as
+    a column, whatever its ids.
+    """
+    if frame.implementation.is_polars():
+        raise InputTableError(
+            f"transactions: column {customer!r} failed check one_kind: expected customer "
+            "ids of one type the engine groups by value (String or an integer type); got "
+            "Object (Python objects). Hint: cast it first, e.g. to String.",
+            table="transactions",
+            failure_cases=pd.DataFrame(
+                {"column": [customer], "check": "one_kind", "failure_case": "Object", "index": None}
+            ),
+        )
+    if not frame.implementation.is_pandas_like():
+        return  # no other engine holds Python objects
+    values = frame.to_native()[customer]
+    if pd.api.types.infer_dtype(values, skipna=True) not in ("mixed", "mixed-integer"):
+        return
+    kinds = values[values.notna().to_numpy()].map(_id_kind)
+    first = kinds.drop_duplicates()  # the first row of each kind, in the table's order
+    if len(first) < 2:
+        return
+    shown = " and ".join(f"{kind} (e.g. row {label})" for label, kind in first.items())
+    raise InputTableError(
+        f"transactions: column {customer!r} failed check one_kind: expected customer ids "
+        f"of one kind (text, numbers, ...); found {shown} (ids not shown). Hint: convert "
+        f"them to one first, e.g. df[{customer!r}].astype(str).",
+        table="transactions",
+        failure_cases=pd.DataFrame(
+            {
+                "column": customer,
+                "check": "one_kind",
+                "failure_case": first.tolist(),
+                "index": first.index.tolist(),
             }
         ),
     )
