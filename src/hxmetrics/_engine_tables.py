@@ -49,9 +49,17 @@ _WHITESPACE = "".join(c for c in map(chr, range(0x3001)) if c.isspace())
 _NUMBER_BLANKS = "".join(c for c in _WHITESPACE if not "\x1c" <= c <= "\x1f")
 # tables._ISO_TIMESTAMP with ASCII digits (\d is Unicode in Python and Rust, ASCII in
 # Java and RE2; pandas cannot parse other digits anyway) and \z (Java's $ also matches
-# before a final newline).
-_ISO_BODY = r"[0-9]{4}-[0-9]{2}-[0-9]{2}(?:[T ][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]{1,9})?)?)?"
-_ISO = f"^{_ISO_BODY}(?:Z|[+-][0-9]{{2}}(?::?[0-9]{{2}})?)?\\z"
+# before a final newline). The fields' ranges (month, day 01-31, hours, minutes,
+# seconds, the offset's) are in the pattern too: text outside them is unreadable on the
+# pandas path, as text the pattern refuses is; one match costs less than comparing each
+# parsed field (on Spark, every literal of a comparison is a round trip to the JVM).
+_MINUTE = "[0-5][0-9]"
+_HOUR = "(?:[01][0-9]|2[0-3])"
+_ISO_BODY = (
+    r"[0-9]{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])"
+    rf"(?:[T ]{_HOUR}:{_MINUTE}(?::{_MINUTE}(?:\.[0-9]{{1,9}})?)?)?"
+)
+_ISO = f"^{_ISO_BODY}(?:Z|[+-]{_HOUR}(?::?{_MINUTE})?)?\\z"
 _FLOAT = r"^[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?\z"
 _INF = r"^[+-]?[iI][nN][fF](?:[iI][nN][iI][tT][yY])?\z"
 _NAN = r"^[+-]?[nN][aA][nN]\z"
@@ -292,9 +300,8 @@ class _Validation:
                     early_dates.extend([b_naive, b_aware, m_naive, m_aware])
                     if self.engine != "polars":
                         self.fine[name] = p + "fine"
-                        stages[-1].append(
-                            (nw.col(p + "valid") & (nw.col(p + "sub") != 0)).alias(p + "fine")
-                        )
+                        fine = nw.col(p + "ok") & nw.col(p + "inb") & (nw.col(p + "sub") != 0)
+                        stages[-1].append(fine.alias(p + "fine"))
                 elif isinstance(dtype, (nw.Datetime, nw.Date)):
                     outside_typed = _typed_outside_ns(raw, dtype)
                     typed = raw
@@ -883,18 +890,9 @@ def _timestamp_parts(stripped: nw.Expr, p: str) -> list[list[nw.Expr]]:
         .otherwise(31)
         .alias(p + "dim"),
     ]
-    ok = (
-        _present(t)
-        & (month >= 1)
-        & (month <= 12)
-        & (day >= 1)
-        & (day <= c("dim"))
-        & (c("h") <= 23)
-        & (c("mi") <= 59)
-        & (c("s") <= 59)
-        & (c("oh") <= 23)
-        & (c("om") <= 59)
-    )
+    # The other fields' ranges are checked by the pattern (_ISO): only the month's
+    # length is left.
+    ok = _present(t) & (day <= c("dim"))
     civil = [
         ok.fill_null(value=False).alias(p + "ok"),
         (c("y") // 400).alias(p + "era"),
@@ -914,8 +912,10 @@ def _timestamp_parts(stripped: nw.Expr, p: str) -> list[list[nw.Expr]]:
         | ((total == _MAX_US) & (c("sub") <= _MAX_SUB))
         | ((total == _MIN_US) & (c("sub") >= _MIN_SUB))
     ).fill_null(value=False)
-    bounds = [inb.alias(p + "inb"), (c("ok") & inb).alias(p + "valid")]
-    return [[t0.alias(p + "t")], parts, fields, civil, days, bounds]
+    # ``valid`` reads ``inb`` in a stage of its own: written beside it, the whole range
+    # expression would be built (and, on Spark, sent to the JVM) twice.
+    valid = [(c("ok") & c("inb")).alias(p + "valid")]
+    return [[t0.alias(p + "t")], parts, fields, civil, days, [inb.alias(p + "inb")], valid]
 
 
 def _polars_timestamps(native: Any, prefixes: list[str]) -> Any:
