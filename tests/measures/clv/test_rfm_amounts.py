@@ -10,13 +10,18 @@ customer's key to -1, which asks for the window query: exactly the customers who
 key would be wrong, no more.
 """
 
+from typing import Any
+
 import duckdb
 import pandas as pd
 import polars as pl
+import pyarrow as pa
 import pytest
 
 from hxmetrics.errors import InputTableError
 from hxmetrics.measures.clv import rfm, rfm_summary
+
+from ..conftest import SPARK_PANDAS_WARNING
 
 _KW = {"customer": "id", "time": "ts", "amount": "v", "observation_end": "2024-02-25"}
 _KEY_BOUND = 2**41  # cents: a cell's amount must be below it in absolute value
@@ -155,3 +160,36 @@ def test_cell_sums_past_64_bits_are_refused_by_name_on_every_engine() -> None:
     for native in _natives(tx):
         with pytest.raises(InputTableError, match="row 3: missing id"):
             rfm_summary(native, **_KW, unit="W")
+
+
+@pytest.mark.spark
+# pyspark's own notice that it does not fully support pandas 3 (see conftest).
+@pytest.mark.filterwarnings(SPARK_PANDAS_WARNING)
+def test_sums_past_64_bits_and_the_keys_bound_on_spark(spark: Any) -> None:
+    # Spark 4 checks its sums (ANSI mode): the cell's 1.2e19 cents raised its own
+    # ARITHMETIC_OVERFLOW before the total was read; now pandas' error, word for word.
+    from pyspark.sql import functions as F
+
+    def native(tx: pd.DataFrame) -> Any:
+        frame = spark.createDataFrame(pa.Table.from_pandas(tx, preserve_index=False))
+        return frame.withColumn("ts", F.col("ts").cast("timestamp_ntz"))  # naive times
+
+    tx = pd.DataFrame(
+        {
+            "id": pd.Series(["a", "a", "a", "b"], dtype="str"),
+            "ts": pd.to_datetime(["2024-01-01", "2024-01-02", "2024-01-03", "2024-01-08"]),
+            "v": [4e16, 4e16, 4e16, 1.0],
+        }
+    )
+    with pytest.raises(InputTableError, match="finite_total") as want:
+        rfm_summary(tx, **_KW, unit="W")
+    with pytest.raises(InputTableError, match="finite_total") as got:
+        rfm_summary(native(tx), **_KW, unit="W")
+    assert str(got.value) == str(want.value)
+    # A first week of 2**41 cents (the window query) and of 2**41 - 1 (the key).
+    for cents in ([21_990_232_555.0, 0.52], [21_990_232_555.0, 0.51]):
+        log = _log(cents)
+        expected = rfm_summary(log, **_KW, unit="W")
+        pd.testing.assert_frame_equal(
+            rfm_summary(native(log), **_KW, unit="W"), expected, check_exact=True
+        )

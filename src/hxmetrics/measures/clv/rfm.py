@@ -663,8 +663,9 @@ def rfm_summary(
         try:
             base = _collect_exact(_summary_query(lazy, **options))
         except Exception:
-            # Engines that check their integer casts (DuckDB) raise their own error
-            # when a sum of cents passes 64 bits, before the total can refuse it: the
+            # Engines that check their integer arithmetic (DuckDB's casts, Spark's sums
+            # in ANSI mode) raise their own error when a sum of cents passes 64 bits,
+            # before the total can refuse it (tests/measures/clv/test_rfm_amounts.py): the
             # checks below then run on their own, and this error is raised again only
             # if neither refuses the rows.
             if amount is not None:
