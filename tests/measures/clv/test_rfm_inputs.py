@@ -137,7 +137,8 @@ def test_early_times_alone_are_told_as_such() -> None:
 
 def test_missing_and_early_rows_are_both_told() -> None:
     # Beyond the five example rows, which are all missing amounts: what is told is
-    # true of the table's rows, not only of the examples.
+    # true of the table's rows, not only of the examples. (It passed before too, when
+    # both were always told; it fails if the message is read from the examples.)
     tx = pd.DataFrame(
         {
             "id": pd.Series([f"c{i % 5}" for i in range(40)], dtype="str"),
