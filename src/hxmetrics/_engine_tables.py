@@ -353,7 +353,7 @@ class _Validation:
                     _Check(
                         name,
                         _NOT_NULL,
-                        raw.is_null() & ~self._scalar_flag(i),
+                        self._missing(i),
                         None,
                         "null",
                         target=target,
@@ -415,11 +415,14 @@ class _Validation:
             return _NUMBER_BLANKS
         return ""
 
-    def _scalar_flag(self, i: int) -> nw.Expr:
-        name = self.present[i]
-        if _is_non_scalar(self.dtypes[name]):
-            return nw.col(f"__hx{i}_scalar")
-        return nw.lit(value=False)
+    def _missing(self, i: int) -> nw.Expr:
+        """Rows where column ``i`` has no value (a non-scalar value is reported as such,
+        not as missing)."""
+        raw = nw.col(f"__hx{i}_raw")
+        if _is_non_scalar(self.dtypes[self.present[i]]):
+            return raw.is_null() & ~nw.col(f"__hx{i}_scalar")
+        # No "& ~False": on Spark a literal operand costs round trips to the JVM.
+        return raw.is_null()
 
     def _unique_checks(self) -> list[_Check]:
         keys = [k for k in (self.schema.unique or []) if k in self.work_name]
