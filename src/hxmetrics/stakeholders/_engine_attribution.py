@@ -361,6 +361,7 @@ def _attribute_polars(
 
     number, kind, code = "__hx_number", "__hx_kind", "__hx_code"
     attrs = [*_HELD.values(), *_ENG.values()]
+    persons = nw.from_native(persons.to_native().cache()).lazy()  # numbered, and the ids
     numbers = (
         persons.select(nw.col("person_id").alias(_P))
         .unique()
@@ -369,10 +370,12 @@ def _attribute_polars(
         .with_row_index(number)
         .cache()  # read three times: computed once
     )
-    # The episodes keyed by the person's number (as _P: the helpers group by it).
+    # The episodes keyed by the person's number (as _P: the helpers group by it),
+    # cached: the hybrid types and the segments read them six times.
     eps_n = eps.join(nw.from_native(numbers).lazy(), on=_P, how="inner").select(
         nw.col(number).alias(_P), "role", "engagement", "start", "end"
     )
+    eps_n = nw.from_native(eps_n.to_native().cache()).lazy()
     hybrid = _hybrid_types(eps_n, rules).to_native()
     # The persons' table: row i is person number i (sorted back after the join). The
     # sorts are in the expressions: Polars 2.1 drops a frame's sort followed by a select
