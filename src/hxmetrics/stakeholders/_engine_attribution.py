@@ -94,9 +94,10 @@ The exhaust is read once. The crosswalk is read twice (the uniqueness check runs
 when :func:`attribute_lazy` is called; the rest is lazy) and the episodes about six
 times in the query: give them materialised (a DuckDB table, a cached Spark
 DataFrame, a Parquet scan), not as an unevaluated plan that each read would
-recompute. On DuckDB each call leaves one temporary view (``__hx_segments_<id>``)
-on the connection, which the returned relation reads, and the rows are sorted
-once, by their position (an integer), at the end.
+recompute (Polars caches them within the query: one read of each). On DuckDB each
+call leaves one temporary view (``__hx_segments_<id>``) on the connection, which the
+returned relation reads, and the rows are sorted once, by their position (an
+integer), at the end.
 """
 
 from __future__ import annotations
