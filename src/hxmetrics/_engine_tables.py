@@ -778,8 +778,8 @@ def _to_float(
 ) -> tuple[nw.Expr, nw.Expr | None, nw.Expr | None]:
     """``raw`` as Float64 (NaN as missing, as pandas reads it), where it fails to cast,
     and where it is a number only Python's ``float`` reads (``1_000``, other scripts'
-    digits), which the engine refuses rather than read differently. ``text`` is text
-    ``raw`` without the blanks around it (``_NUMBER_BLANKS``)."""
+    digits), which the engine refuses rather than read differently. ``text`` is the text
+    of ``raw`` without the blanks around it (``_NUMBER_BLANKS``), a column of its own."""
     exotic = None
     if dtype == nw.String:
         number = text.str.contains(_FLOAT)
