@@ -21,14 +21,14 @@ from pathlib import Path
 
 import narwhals as nw
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from hxmetrics import _scan
 from hxmetrics.cli import main
 from hxmetrics.errors import InputTableError
 
-pa = pytest.importorskip("pyarrow", reason="pyarrow is a core dependency")
-pq = pytest.importorskip("pyarrow.parquet", reason="pyarrow is a core dependency")
 pl = pytest.importorskip("polars", reason="Polars is a test extra (CI installs it)")
 duckdb = pytest.importorskip("duckdb", reason="DuckDB is a test extra (CI installs it)")
 
