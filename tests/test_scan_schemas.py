@@ -147,3 +147,19 @@ def test_a_job_on_files_that_disagree_exits_1_naming_the_table(tmp_path, capsys)
     assert "INVALID input (responses)" in err
     assert "column 'score': int64 in 0.parquet, string in 1.parquet" in err
     assert not (tmp_path / "out").exists()
+
+
+def test_a_pandas_index_in_some_files_is_named_with_the_fix(tmp_path):
+    """pandas writes a shuffled frame's index as a column ``__index_level_0__``: the
+    message says so and how to write the files instead."""
+    answers = pd.DataFrame({"a": range(6)})
+    (tmp_path / "d").mkdir()
+    answers.iloc[:3].to_parquet(tmp_path / "d" / "0.parquet")
+    answers.iloc[[5, 3, 4]].to_parquet(tmp_path / "d" / "1.parquet")
+    with pytest.raises(InputTableError) as err:
+        _read(tmp_path, "d", "pandas")
+    assert "column '__index_level_0__': absent in 0.parquet, int64 in 1.parquet" in str(err.value)
+    assert str(err.value).endswith(
+        "('__index_level_0__' is a pandas index, which DataFrame.to_parquet writes when "
+        "the index is not a plain range: write the files with index=False.)"
+    )

@@ -357,7 +357,13 @@ def check_files_agree(spec: InputSpec, table: str) -> bool:
             f"column {shown_name(name)}: {detail} ({len(differing)} of the {len(spec.files)} "
             "files differ). Every file of an input must have the same columns (CSV: in the "
             "same order; Parquet: of the same types); engines would read them differently. "
-            "Rewrite the files with one schema.",
+            "Rewrite the files with one schema."
+            + (
+                f" ({name!r} is a pandas index, which DataFrame.to_parquet writes when the "
+                "index is not a plain range: write the files with index=False.)"
+                if re.fullmatch(r"__index_level_\d+__", name)
+                else ""
+            ),
             table=table,
             failure_cases=pd.DataFrame(
                 {
