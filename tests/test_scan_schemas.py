@@ -27,7 +27,7 @@ import pytest
 
 from hxmetrics import _scan
 from hxmetrics.cli import main
-from hxmetrics.errors import InputTableError
+from hxmetrics.errors import InputTableError, ParameterError
 
 pl = pytest.importorskip("polars", reason="Polars is a test extra (CI installs it)")
 duckdb = pytest.importorskip("duckdb", reason="DuckDB is a test extra (CI installs it)")
@@ -163,3 +163,12 @@ def test_a_pandas_index_in_some_files_is_named_with_the_fix(tmp_path):
         "('__index_level_0__' is a pandas index, which DataFrame.to_parquet writes when "
         "the index is not a plain range: write the files with index=False.)"
     )
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_single_csv_files_header_is_checked_on_every_engine(engine, tmp_path):
+    """The header checks of read_table run for one file too (a repeated name, which
+    pandas would rename silently), before any engine reads the rows."""
+    (tmp_path / "t.csv").write_text("a,b,a\n1,x,2\n")
+    with pytest.raises(ParameterError, match="names a column more than once"):
+        _read(tmp_path, "t.csv", engine)

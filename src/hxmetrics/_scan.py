@@ -305,19 +305,27 @@ def check_files_agree(spec: InputSpec, table: str) -> bool:
     InputTableError
         Naming the table, the first column that differs and two files that differ
         on it, with how many files differ from the first.
+    ParameterError
+        A CSV header that cannot be read (as :func:`hxmetrics.tables.read_table`),
+        checked in every CSV file, one or many.
     """
-    if spec.format is None or len(spec.files) < 2:
-        return False
     if spec.format == "csv":
+        # Every file's header, one file or many: the header checks of
+        # hxmetrics.tables.read_table (a repeated column name, not UTF-8, an empty file)
+        # read the first line only, so the lazy engines get pandas' errors for them.
         from hxmetrics.tables import _csv_header
 
-        def columns(path: Path) -> dict[str, str]:
-            return {name: f"column {i + 1}" for i, name in enumerate(_csv_header(path))}
-
+        schemas = {
+            file: {name: f"column {i + 1}" for i, name in enumerate(_csv_header(file))}
+            for file in spec.files
+        }
+    elif spec.format == "parquet" and len(spec.files) > 1:
+        schemas = {file: _parquet_columns(file) for file in spec.files}
     else:
-        columns = _parquet_columns
+        return False
+    if len(schemas) < 2:
+        return False
     root = spec.root if spec.root is not None else spec.files[0].parent
-    schemas = {file: columns(file) for file in spec.files}
     typed: dict[str, str] = {}  # each column's first type other than null
     for schema in schemas.values():
         for name, kind in schema.items():
@@ -432,16 +440,6 @@ def _scan_pandas(spec: InputSpec, connection: Any) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
-def _check_csv_headers(spec: InputSpec) -> None:
-    """The header checks of :func:`hxmetrics.tables.read_table` (a repeated column name,
-    not UTF-8, an empty file): they read the first line only, so the lazy engines get
-    the same errors as pandas for them."""
-    from hxmetrics.tables import _csv_header
-
-    for file in spec.files:
-        _csv_header(file)
-
-
 def _scan_polars(
     spec: InputSpec, connection: Any, scratch: Path | None, *, unify: bool = False
 ) -> Any:
@@ -481,7 +479,6 @@ def _scan_polars(
             hive_schema={k: pl.String for k in spec.hive} if spec.hive else None,
             try_parse_hive_dates=False,
         )
-    _check_csv_headers(spec)
 
     def one(file: str) -> Any:
         return pl.scan_csv(
@@ -546,7 +543,6 @@ def _scan_duckdb(spec: InputSpec, connection: Any, *, unify: bool = False) -> An
             # agree otherwise: check_files_agree).
             f"hive_types_autocast = false, union_by_name = {'true' if unify else 'false'})"
         )
-    _check_csv_headers(spec)
     # The dialect is pandas' (comma, double quote doubled inside quotes), not sniffed.
     return connection.sql(
         f"SELECT * FROM read_csv({files}, header = true, all_varchar = true, "
@@ -588,7 +584,6 @@ def _scan_spark(spec: InputSpec, connection: Any) -> Any:
     try:
         if spec.format == "parquet":
             return reader.parquet(*files)
-        _check_csv_headers(spec)
         # Every value as text (no inferSchema), pandas' dialect (a quote doubled inside
         # quotes), and a malformed row is an error rather than silently dropped.
         frame = reader.csv(

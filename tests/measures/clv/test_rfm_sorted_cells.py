@@ -88,12 +88,10 @@ def test_cells_equal_the_group_by(
     # Codes, places, row counts and cents are integers: equal exactly.
     exact = [c for c in want.columns if c != _Z]
     pd.testing.assert_frame_equal(got[exact], want[exact], check_exact=True)
-    # The amounts' sizes (_Z) are float sums: reduceat adds a cell's values one after the
-    # other, pandas' group-by with compensated (Kahan) summation, so the last bits may
-    # differ; the sizes only bound the cents' sums against overflow.
+    # A float column (_Z here) is summed in another order: reduceat adds a cell's values
+    # one after the other, pandas' group-by with compensated (Kahan) summation, so the
+    # last bits may differ. (rfm_summary itself now sums only integer cents per cell.)
     pd.testing.assert_frame_equal(got, want, check_exact=False, rtol=1e-12)
-    # Integer columns exactly; float sizes summed in another order (row order within
-    # a cell here, pandas' own there) agree to rounding: they only feed a bound check.
     for c in (_C, _S, _A, *([_K] if count_rows else [])):
         np.testing.assert_array_equal(_sorted(got)[c].to_numpy(), _sorted(want)[c].to_numpy())
 
