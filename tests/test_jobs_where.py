@@ -160,3 +160,19 @@ def test_a_job_compares_numbers_as_numbers_and_refuses_text(engine, data, tmp_pa
         "holds number values (Float64); '10' (str) is not one." in err
     )
     assert not (text.parent / "out").exists()
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_refused_value_that_may_identify_a_person_is_not_shown(engine):
+    """The message names the column and the kind, never an identifier's value: a value of
+    an identifier column, or one that looks like an email or a phone number."""
+    frame = _frame().assign(source_id=["C1", "C2", "C3", "C4"])
+    for where, secret in (
+        ({"source_id": 1234567}, "1234567"),
+        ({"score": "ana@example.org"}, "ana@example.org"),
+        ({"score": "+44 20 7946 0958"}, "7946"),
+    ):
+        with pytest.raises(JobError) as err:
+            jobs._apply_where(_on(engine, frame), where, "[[measure]] m")
+        assert secret not in str(err.value)
+        assert "a value (masked: it may identify a person)" in str(err.value)

@@ -105,6 +105,7 @@ from hxmetrics.errors import (
 from hxmetrics.measures._engine import number_rows
 from hxmetrics.privacy import (
     DEFAULT_MIN_N,
+    IDENTIFIER_COLUMNS,
     Disclosure,
     check_group_columns,
     check_min_n,
@@ -992,9 +993,13 @@ def _where_condition(column: str, value: Any, dtype: Any, label: str) -> nw.Expr
         wrong = [v for v in values if (v.tzinfo is not None) != zoned]
         kind = "time-zone-aware datetime" if zoned else "naive datetime"
     if wrong:
+        shown = repr(wrong[0])
+        text = pd.Series([str(wrong[0])], dtype=object)
+        if column in IDENTIFIER_COLUMNS or looks_personal(text)[0]:
+            shown = "a value (masked: it may identify a person)"
         raise JobError(
             f"{label}: where.{column}: column {column!r} holds {kind} values ({dtype}); "
-            f"{wrong[0]!r} ({type(wrong[0]).__name__}) is not one."
+            f"{shown} ({type(wrong[0]).__name__}) is not one."
             + (
                 " A missing value is never matched: NaN and infinities are no where values."
                 if isinstance(wrong[0], float) and not math.isfinite(wrong[0])
