@@ -34,9 +34,14 @@ no operation for it, said where):
    join* ``person equal and segment start <= t < segment end``, the segment's end
    being the person's next boundary (the segments of a person do not overlap, so a
    row matches at most one: the as-of join's answer). On DuckDB it is a hash join on
-   the person with the two comparisons checked in the probe (:func:`_range_join_duckdb`):
-   the exhaust streams through it, where DuckDB's ``ASOF JOIN`` sorts every exhaust
-   row with all its columns by person and time (5M answers under a 128MB limit: 5.4-6.3
+   the person and a time bucket with the two comparisons checked in the probe
+   (:func:`_range_join_duckdb`): a person with many segments (a gig worker with one
+   episode per gig) has them bucketed by time, so that an answer is compared with the
+   few segments of its bucket, not with every segment of its person (review finding
+   F2: 200,000 answers of one worker with 2,000 one-day gigs took 2.4 CPU s, 0.4 with
+   the buckets, 0.2 with 20 gigs); the exhaust streams through it, where DuckDB's
+   ``ASOF JOIN`` sorts every exhaust row with all its columns by person and time
+   (5M answers under a 128MB limit: 5.4-6.3
    CPU s for the range join's query against 15.2 for the ASOF one, neither sorted back;
    10M answers: 23-24 CPU s with the sort back against 25-30 for the ASOF one without).
    Spark has no as-of join (narwhals: not implemented), and its range join is the
@@ -97,7 +102,15 @@ DataFrame, a Parquet scan), not as an unevaluated plan that each read would
 recompute (Polars caches them within the query: one read of each). On DuckDB each
 call leaves one temporary view (``__hx_segments_<id>``) on the connection, which the
 returned relation reads, and the rows are sorted once, by their position (an
-integer), at the end.
+integer), at the end. DuckDB's query materialises the segments once (the join's two
+small tables read them); a person with more than ``_HEAVY_SEGMENTS`` (32) segments
+adds at most twice their segments to the join's build side, and an answer is compared
+with the segments of its time bucket: about two when the person's segments are spread
+over their span, at most all of the person's when a burst of them falls in one bucket.
+What still grows with a person's episodes is computed once per person, not per answer:
+the segments (each boundary against each episode of its person) and the pairs of the
+``concurrent`` hybrid rules, quadratic in the person's episodes (20,000 gigs of one
+worker: about 11 CPU s on DuckDB, with 1,000 answers as with 200,000).
 """
 
 from __future__ import annotations
@@ -752,13 +765,26 @@ def _segments_with_end(segments: nw.LazyFrame[Any]) -> nw.LazyFrame[Any]:
     return segments.with_columns(nw.col(_B).shift(-1).over(_P, order_by=_B).alias(_END))
 
 
+# A person with more role segments than this has them bucketed by time on DuckDB
+# (_range_join_duckdb): below it, an answer is compared with at most this many segments
+# of its person, as cheap as the bucket's lookup (the normal case: a few segments each).
+_HEAVY_SEGMENTS = 32
+_BUCKET = "__hx_bucket"
+_LO, _WIDTH, _N_BUCKETS = "__hx_bucket_origin", "__hx_bucket_width", "__hx_buckets"
+
+
 def _range_join_duckdb(rows: nw.LazyFrame[Any], segments: nw.LazyFrame[Any]) -> nw.LazyFrame[Any]:
     """A left range join on DuckDB, on the relations' own connection.
 
     narwhals' joins are equi-joins only; DuckDB plans this one as a hash join on the
-    person (the segments, a few per person, are the build side) checking the two
-    comparisons in the probe, so the rows stream through it unsorted. The right side
-    becomes a temporary view of the left side's connection and the query runs through
+    person and a time bucket, the segment's start and end checked in the probe, so the
+    rows stream through it unsorted (an ``ASOF JOIN`` sorts them all). A person with at
+    most :data:`_HEAVY_SEGMENTS` segments has one bucket (``0``); a heavier one (a gig
+    worker with one episode per gig) has as many equal-width buckets as segments
+    between their first and last boundary, each segment copied into every bucket it
+    overlaps, so that an answer is compared with the segments of its bucket only, not
+    with all of its person's (:func:`_bucketed_join_sql`). The right side becomes a
+    temporary view of the left side's connection and the query runs through
     ``DuckDBPyRelation.query`` (``duckdb.sql`` runs on the default connection, which
     cannot see relations of another one: a scan with ``connection=...``).
     """
@@ -767,14 +793,62 @@ def _range_join_duckdb(rows: nw.LazyFrame[Any], segments: nw.LazyFrame[Any]) -> 
     view, rows_name = f"__hx_segments_{tag}", f"__hx_rows_{tag}"
     rhs.create_view(view, replace=True)
     keep = [c for c in rhs.columns if c not in (_P, _B, _END)]
-    sql = (
+    return nw.from_native(lhs.query(rows_name, _bucketed_join_sql(rows_name, view, keep))).lazy()
+
+
+def _bucket_sql(time: str, widths: str) -> str:
+    """SQL: the bucket of ``time`` given a person's row of the widths table ``widths``.
+
+    Any non-decreasing function of the time is exact (a row in ``[start, end)`` falls in
+    a bucket between those of ``start`` and ``end``, all of which hold a copy of the
+    segment); ``epoch_us`` is one for every timestamp unit (nanoseconds truncated).
+    Times before the first boundary fall in bucket 0, after the last in the last one.
+    DuckDB's ``greatest``/``least`` skip missing values, so a missing time gets bucket
+    0, not a missing one: harmless for a row (its comparisons are missing: it matches
+    nothing), wrong for a segment's open end, which the caller maps to the last bucket.
+    """
+    step = f'(epoch_us({time}) - {widths}."{_LO}") // {widths}."{_WIDTH}"'
+    return f'LEAST(GREATEST({step}, 0), {widths}."{_N_BUCKETS}" - 1)'
+
+
+def _bucketed_join_sql(rows: str, segments: str, keep: list[str]) -> str:
+    """The left join of ``rows`` (``person_id``, ``_T``) on the bucketed ``segments``.
+
+    ``widths``: one row per person with more than :data:`_HEAVY_SEGMENTS` segments:
+    the first boundary, the number of buckets (the number of segments) and their width
+    in microseconds (the span over that number, rounded up: the last boundary falls in
+    the last bucket). ``buckets``: the segments, each with its bucket (light persons:
+    ``0``) or, a heavy person's, once per bucket it overlaps (the last segment, open,
+    up to the last bucket): at most twice as many rows as the person's segments, since
+    they tile the span. The segments are materialised once (both tables read them).
+    An answer of a heavy person is then compared with the segments overlapping its
+    bucket: about two when the person's segments are spread over their span, never
+    more than all of the person's (a burst of short segments shares a bucket).
+    """
+    lo, hi, n = f'min("{_B}")', f'max("{_B}")', "count(*)"
+    widths = (
+        f'SELECT "{_P}", epoch_us({lo}) AS "{_LO}", {n} AS "{_N_BUCKETS}", '
+        f'(epoch_us({hi}) - epoch_us({lo})) // {n} + 1 AS "{_WIDTH}" '
+        f'FROM seg GROUP BY "{_P}" HAVING {n} > {_HEAVY_SEGMENTS}'
+    )
+    first, last = _bucket_sql(f's."{_B}"', "w"), _bucket_sql(f's."{_END}"', "w")
+    last = f'CASE WHEN s."{_END}" IS NULL THEN w."{_N_BUCKETS}" - 1 ELSE {last} END'
+    buckets = (
+        f'SELECT s.*, UNNEST(CASE WHEN w."{_P}" IS NULL THEN [0] ELSE '
+        f'range({first}, {last} + 1) END) AS "{_BUCKET}" '
+        f'FROM seg AS s LEFT JOIN widths AS w ON s."{_P}" = w."{_P}"'
+    )
+    row = _bucket_sql(f'l."{_T}"', "w")
+    row_bucket = f'CASE WHEN w."{_P}" IS NULL THEN 0 ELSE {row} END'
+    return (
+        f'WITH seg AS MATERIALIZED (FROM "{segments}"), widths AS ({widths}), '
+        f"buckets AS ({buckets}) "
         "SELECT l.*, "
         + ", ".join(f'r."{c}"' for c in keep)
-        + f' FROM "{rows_name}" AS l LEFT JOIN "{view}" AS r'
-        + f' ON l."person_id" = r."{_P}" AND r."{_B}" <= l."{_T}"'
-        + f' AND (r."{_END}" IS NULL OR l."{_T}" < r."{_END}")'
+        + f' FROM "{rows}" AS l LEFT JOIN widths AS w ON l."person_id" = w."{_P}"'
+        + f' LEFT JOIN buckets AS r ON l."person_id" = r."{_P}" AND r."{_BUCKET}" = {row_bucket}'
+        + f' AND r."{_B}" <= l."{_T}" AND (r."{_END}" IS NULL OR l."{_T}" < r."{_END}")'
     )
-    return nw.from_native(lhs.query(rows_name, sql)).lazy()
 
 
 def _range_join_spark(rows: nw.LazyFrame[Any], segments: nw.LazyFrame[Any]) -> nw.LazyFrame[Any]:
