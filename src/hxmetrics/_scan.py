@@ -39,6 +39,7 @@ __all__ = [
     "NA_VALUES",
     "InputSpec",
     "checksum",
+    "is_uri",
     "parse_input",
     "scan",
 ]
@@ -70,6 +71,20 @@ NA_VALUES: tuple[str, ...] = (
 
 _FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 _TABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*){0,2}")
+# A URI (s3://, gs://, abfss://, hdfs://, https://, file://): taken as a path, it would
+# name a local folder "s3:" beside the job file (pathlib folds the double slash).
+_URI = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
+
+
+def is_uri(raw: str) -> bool:
+    """Whether ``raw`` starts with a URI scheme (``s3://...``), not a file path.
+
+    >>> is_uri("s3://bucket/out"), is_uri("out"), is_uri("C:/data/out")
+    (True, False, False)
+    """
+    return _URI.match(raw) is not None
+
+
 #: Hive's name for a partition whose value is missing.
 _HIVE_NULL = "__HIVE_DEFAULT_PARTITION__"
 _ENGINES = ("pandas", "polars", "duckdb", "spark")
@@ -211,6 +226,13 @@ def parse_input(raw: Any, *, base: Path, where: str) -> InputSpec:
         if not db.is_file():
             raise JobError(f"{where}: no such DuckDB database file {db}")
         return InputSpec(raw, "duckdb", f"duckdb:{db}::{name}", root=db, table=name)
+    if is_uri(raw):
+        raise JobError(
+            f"{where}: {raw!r} is a URI; inputs are files, folders and globs on a local or "
+            "mounted file system, DuckDB tables (duckdb:file.duckdb::table) and, on engine "
+            "spark, catalogue tables (spark:db.table). Mount the storage, copy the data "
+            "to a local folder, or register it as a table of Spark's catalogue."
+        )
     target = base / raw
     if _glob.has_magic(raw):
         pattern = str(target.resolve().parent / target.name) if "**" not in raw else str(target)
