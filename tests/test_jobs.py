@@ -601,7 +601,7 @@ def test_rows_a_measure_excludes_reach_the_manifest(workdir):
     end = "2021-06-30"
     after = int((pd.to_datetime(tx["timestamp"]) > pd.Timestamp(end)).sum())
     assert after > 0
-    job = workdir / "job.toml"
+    job = _with_secret_file(workdir)
     # rfm_summary is per customer: only without disclosure control (min_n = 1).
     job.write_text(
         "[privacy]\nmin_n = 1\n"
@@ -808,11 +808,20 @@ def test_explicit_empty_keys_mean_no_keys(workdir, monkeypatch):
 RFM = '\n[[measure]]\nname = "rfm"\nfunction = "rfm_summary"\ntable = "transactions"\n'
 
 
+def _with_secret_file(workdir: Path) -> Path:
+    """The job with ``[stakeholders] secret_file`` (an rfm output needs it), the file
+    beside the job, outside the output folder."""
+    from hxmetrics.stakeholders import new_secret
+
+    (workdir / "org.secret").write_text(new_secret() + "\n")
+    return _edit(workdir, "[stakeholders]\n", '[stakeholders]\nsecret_file = "org.secret"\n')
+
+
 def test_rfm_output_has_the_pseudonymous_customer_id_sorted(workdir, tmp_path):
     """Found (issue 11): an rfm_summary output had no customer id and its row order
     depended on the engine. It now carries the keyed pseudonymous person_id (never a
     raw id) and is sorted by it, the same on every engine."""
-    job = workdir / "job.toml"
+    job = _with_secret_file(workdir)
     job.write_text(
         "[privacy]\nmin_n = 1\n"
         + job.read_text()
@@ -824,7 +833,8 @@ def test_rfm_output_has_the_pseudonymous_customer_id_sorted(workdir, tmp_path):
     assert got.columns[0] == "person_id"
     assert got["person_id"].is_unique
     assert got["person_id"].tolist() == sorted(got["person_id"])
-    secret = (workdir / "out" / ".hxmetrics-secret").read_text()
+    assert not (workdir / "out" / ".hxmetrics-secret").exists()  # the key stays apart
+    secret = (workdir / "org.secret").read_text()
     tx = pd.read_csv(workdir / "data" / "transactions.csv")
     raw = (workdir / "out" / "rfm.csv").read_text()
     assert not any(str(v) in raw for v in tx["source_id"].unique()[:50])
@@ -853,6 +863,34 @@ def test_rfm_refuses_raw_ids_and_unkeyed_ids(workdir, capsys, stakeholders, cust
         jobs.load_job(job)
     assert main(["compute", "--job", str(job)]) == 2
     assert "never a raw id" in capsys.readouterr().err
+
+
+def test_rfm_ids_need_a_key_kept_apart_from_them(workdir, capsys):
+    """Found: an rfm output's person ids were written beside the key that made them (the
+    job's generated secret, stored in the output folder as .hxmetrics-secret): with
+    both, the HMAC of any guessed roster id gives its person id, and the ids were as
+    good as raw ones. A job writing person ids now needs [stakeholders] secret_file;
+    without it the job is refused before any work and nothing is written."""
+    job = workdir / "job.toml"
+    job.write_text(
+        "[privacy]\nmin_n = 1\n"
+        + job.read_text()
+        + RFM
+        + 'customer = "person_id"\ntime = "timestamp"\nobservation_end = "2021-06-30"\n'
+    )
+    before = snapshot(workdir.parent)
+    with pytest.raises(jobs.JobError, match="secret_file"):
+        jobs.load_job(job)
+    assert main(["compute", "--job", str(job)]) == 2
+    err = capsys.readouterr().err
+    assert "their key must be kept apart from them" in err
+    assert "[stakeholders] secret_file" in err
+    assert snapshot(workdir.parent) == before
+    # Named, the same job runs and writes the ids, and no key beside them.
+    _with_secret_file(workdir)
+    assert main(["compute", "--job", str(job)]) == 0
+    assert "person_id" in read(workdir / "out", "rfm", "csv").columns
+    assert not (workdir / "out" / ".hxmetrics-secret").exists()
 
 
 # ---------------------------------------------------------------- inputs, [engine], partitions

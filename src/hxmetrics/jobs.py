@@ -65,8 +65,9 @@ the engine and only the small aggregated tables come back to Python (docs/engine
 An
 ``rfm_summary`` output (only with ``[privacy] min_n = 1``: it is per-person data) has
 one row per customer, sorted by the customer's id, which must be the keyed
-pseudonymous ``person_id`` of ``[stakeholders]`` (``customer = "person_id"``): a raw
-roster id never leaves in an output.
+pseudonymous ``person_id`` of ``[stakeholders]`` (``customer = "person_id"``), keyed
+by the organisation's ``[stakeholders] secret_file`` (required then: the key is never
+stored beside the ids it keys): a raw roster id never leaves in an output.
 """
 
 from __future__ import annotations
@@ -529,7 +530,7 @@ def load_job(path: str | os.PathLike[str], *, engine: str | None = None) -> Job:
         _check_options(available[function], function, entry, label)
         _check_privacy(function, entry, label, min_n)
         if function == "rfm_summary":
-            _check_rfm_id(entry, label, has_stakeholders)
+            _check_rfm_id(entry, label, has_stakeholders, secret_file)
         specs.append(MeasureSpec(mname, function, table, filters, entry))
     if not specs:
         raise JobError(f"{path}: no [[measure]] entries: nothing to compute.")
@@ -791,10 +792,16 @@ def _check_privacy(function: str, options: Mapping[str, Any], label: str, min_n:
 RFM_ID = "person_id"
 
 
-def _check_rfm_id(options: Mapping[str, Any], label: str, stakeholders: bool) -> None:
+def _check_rfm_id(
+    options: Mapping[str, Any], label: str, stakeholders: bool, secret_file: Path | None
+) -> None:
     """An ``rfm_summary`` output has one row per customer and its id, so that it joins to
     other tables. Raw ids (``source_id``, e-mail, ...) never leave in an output; the
-    id written is the keyed pseudonymous ``person_id`` of ``[stakeholders]``."""
+    id written is the keyed pseudonymous ``person_id`` of ``[stakeholders]``, whose key
+    must be the organisation's ``secret_file``, kept apart from the outputs: the key
+    stored in the output folder (a job's default) would travel with the ids, and
+    whoever holds both can recompute the id of any roster id they guess (HMAC of the
+    silo and the id), which undoes the pseudonyms."""
     customer = options.get("customer")
     if customer != RFM_ID or not stakeholders:
         raise JobError(
@@ -802,6 +809,15 @@ def _check_rfm_id(options: Mapping[str, Any], label: str, stakeholders: bool) ->
             f"a job that id must be the keyed pseudonymous {RFM_ID!r} (never a raw id such "
             f"as {customer!r}): add a [stakeholders] section (with the rosters in [inputs]) "
             f"and set customer = {RFM_ID!r}."
+        )
+    if secret_file is None:
+        raise JobError(
+            f"{label}: rfm_summary writes each customer's keyed pseudonymous {RFM_ID!r}; "
+            "their key must be kept apart from them. Set [stakeholders] secret_file to "
+            "the organisation's secret (a file outside the output folder; "
+            "hxmetrics.stakeholders.new_secret() makes one). Without it the job would "
+            "store its key in the output folder, beside the ids, where anyone with the "
+            "folder could recompute the id of any roster id they guess."
         )
 
 
