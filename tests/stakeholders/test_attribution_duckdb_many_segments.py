@@ -3,8 +3,9 @@
 A gig worker with one episode per gig has hundreds of role segments. DuckDB's range
 join buckets such a person's segments by time (``_range_join_duckdb``), so that an
 answer is compared with the segments of its bucket, not with all of its person's. The
-output must not change: it equals the pandas registry's and that of the plain range
-join (every person in one bucket, the join before the buckets), ordered and not.
+output must not change: it equals the pandas registry's, with everyone bucketed, with
+the default threshold, and with nobody (the plain range join of before the buckets),
+ordered and not.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from ._helpers import day, roster
 SECRET = "3f9c2a7be1d04c6f8a5b9e2d7c1f0a6b"
 ROW = "__row"  # the test's row label, to compare rows whatever their order
 # Thresholds of "heavy": everyone bucketed (0), the module's own, nobody (the plain
-# range join of before the buckets: every person's segments in bucket 0).
+# range join of before the buckets, on the person alone).
 EVERYONE, NOBODY = 0, 10**9
 
 
@@ -170,27 +171,27 @@ def test_a_gig_workers_answer_meets_few_segments() -> None:
     reg = _registry(frames)
     con = duckdb.connect()
     view = _segments_view(con, reg)
-    # The join's own tables (its WITH clause), queried for the load of each bucket.
-    sql = engine._bucketed_join_sql("unused", view, [])
+    # The join's own tables (its WITH clause), queried for what each person's answer meets.
+    sql = engine._range_join_sql("unused", view, [])
     with_clause = sql[: sql.index(" SELECT l.*")]
+    p, bucket = engine._P, engine._BUCKET
     load = con.sql(
-        f'{with_clause} SELECT "{engine._P}", max(n), count(*) FROM (SELECT "{engine._P}", '
-        f'count(*) AS n FROM buckets GROUP BY "{engine._P}", "{engine._BUCKET}") GROUP BY 1'
+        f'{with_clause} SELECT "{p}", max(n), count(*) FROM (SELECT "{p}", count(*) AS n '
+        f'FROM heavy GROUP BY "{p}", "{bucket}") GROUP BY 1'
     ).fetchall()
-    per_person = {n_buckets: most for _, most, n_buckets in load}
-    segments = dict(con.sql(f'SELECT "{engine._P}", count(*) FROM {view} GROUP BY 1').fetchall())
+    light = dict(con.sql(f'{with_clause} SELECT "{p}", count(*) FROM light GROUP BY 1').fetchall())
+    segments = dict(con.sql(f'SELECT "{p}", count(*) FROM {view} GROUP BY 1').fetchall())
     assert max(segments.values()) > 500  # gig worker a: ~600 segments
-    heavy = [p for p, n in segments.items() if n > engine._HEAVY_SEGMENTS]
+    heavy = {q for q, n in segments.items() if n > engine._HEAVY_SEGMENTS}
     assert len(heavy) == 2
-    # Light persons: one bucket, all their segments. Heavy ones: one bucket per segment,
-    # none holding more than 3 (gaps of 0.5-2 days, gigs of 0.25, span / n per bucket).
+    # Heavy persons: one bucket per segment, none holding more than 3 (gaps of 0.5-2
+    # days, gigs of 0.25, span / n per bucket), and none of their segments in `light`.
+    assert {q for q, _, _ in load} == heavy
     for person, most, n_buckets in load:
-        if person in heavy:
-            assert n_buckets == segments[person]
-            assert most <= 3
-        else:
-            assert (n_buckets, most) == (1, segments[person])
-    assert per_person  # the query returned rows
+        assert n_buckets == segments[person]
+        assert most <= 3
+    # Light persons: all their segments, on the person alone (the plain range join).
+    assert light == {q: n for q, n in segments.items() if q not in heavy}
 
 
 def test_the_bucketed_join_is_the_plan_duckdb_runs() -> None:

@@ -766,8 +766,8 @@ def _segments_with_end(segments: nw.LazyFrame[Any]) -> nw.LazyFrame[Any]:
 
 
 # A person with more role segments than this has them bucketed by time on DuckDB
-# (_range_join_duckdb): below it, an answer is compared with at most this many segments
-# of its person, as cheap as the bucket's lookup (the normal case: a few segments each).
+# (_range_join_duckdb): up to it, an answer is compared with at most this many segments
+# of its person, about the cost of a bucket's lookup (the normal case: a few each).
 _HEAVY_SEGMENTS = 32
 _BUCKET = "__hx_bucket"
 _LO, _WIDTH, _N_BUCKETS = "__hx_bucket_origin", "__hx_bucket_width", "__hx_buckets"
@@ -777,13 +777,13 @@ def _range_join_duckdb(rows: nw.LazyFrame[Any], segments: nw.LazyFrame[Any]) -> 
     """A left range join on DuckDB, on the relations' own connection.
 
     narwhals' joins are equi-joins only; DuckDB plans this one as a hash join on the
-    person and a time bucket, the segment's start and end checked in the probe, so the
-    rows stream through it unsorted (an ``ASOF JOIN`` sorts them all). A person with at
-    most :data:`_HEAVY_SEGMENTS` segments has one bucket (``0``); a heavier one (a gig
-    worker with one episode per gig) has as many equal-width buckets as segments
-    between their first and last boundary, each segment copied into every bucket it
-    overlaps, so that an answer is compared with the segments of its bucket only, not
-    with all of its person's (:func:`_bucketed_join_sql`). The right side becomes a
+    person, the segment's start and end checked in the probe, so the rows stream
+    through it unsorted (an ``ASOF JOIN`` sorts them all). That compares an answer
+    with every segment of its person: a person with more than :data:`_HEAVY_SEGMENTS`
+    (a gig worker with one episode per gig) has their segments bucketed by time
+    instead, in equal-width buckets as many as the segments, and the hash join is on
+    the person and the answer's bucket, so that an answer meets the segments of its
+    bucket only (:func:`_range_join_sql`). The right side becomes a
     temporary view of the left side's connection and the query runs through
     ``DuckDBPyRelation.query`` (``duckdb.sql`` runs on the default connection, which
     cannot see relations of another one: a scan with ``connection=...``).
@@ -793,7 +793,7 @@ def _range_join_duckdb(rows: nw.LazyFrame[Any], segments: nw.LazyFrame[Any]) -> 
     view, rows_name = f"__hx_segments_{tag}", f"__hx_rows_{tag}"
     rhs.create_view(view, replace=True)
     keep = [c for c in rhs.columns if c not in (_P, _B, _END)]
-    return nw.from_native(lhs.query(rows_name, _bucketed_join_sql(rows_name, view, keep))).lazy()
+    return nw.from_native(lhs.query(rows_name, _range_join_sql(rows_name, view, keep))).lazy()
 
 
 def _bucket_sql(time: str, widths: str) -> str:
@@ -811,19 +811,25 @@ def _bucket_sql(time: str, widths: str) -> str:
     return f'LEAST(GREATEST({step}, 0), {widths}."{_N_BUCKETS}" - 1)'
 
 
-def _bucketed_join_sql(rows: str, segments: str, keep: list[str]) -> str:
-    """The left join of ``rows`` (``person_id``, ``_T``) on the bucketed ``segments``.
+def _range_join_sql(rows: str, segments: str, keep: list[str]) -> str:
+    """The left join of ``rows`` (``person_id``, ``_T``) on the role ``segments``.
 
-    ``widths``: one row per person with more than :data:`_HEAVY_SEGMENTS` segments:
-    the first boundary, the number of buckets (the number of segments) and their width
-    in microseconds (the span over that number, rounded up: the last boundary falls in
-    the last bucket). ``buckets``: the segments, each with its bucket (light persons:
-    ``0``) or, a heavy person's, once per bucket it overlaps (the last segment, open,
-    up to the last bucket): at most twice as many rows as the person's segments, since
-    they tile the span. The segments are materialised once (both tables read them).
-    An answer of a heavy person is then compared with the segments overlapping its
-    bucket: about two when the person's segments are spread over their span, never
-    more than all of the person's (a burst of short segments shares a bucket).
+    ``widths``: one row per *heavy* person, with more than :data:`_HEAVY_SEGMENTS`
+    segments: the first boundary, the number of buckets (the number of segments) and
+    their width in microseconds (the span over that number, rounded up: the last
+    boundary falls in the last bucket). ``light``: the other persons' segments, joined on
+    the person alone (the range join of before the buckets). ``heavy``: a heavy person's
+    segments, each once per bucket it overlaps (the last one, open, up to the last
+    bucket): fewer than twice the person's segments, since they tile the span.
+
+    Each row is left-joined to both; a light person's row finds its segment in
+    ``light``, a heavy one's in ``heavy``, and the columns are taken from the join of
+    its kind of person. An answer of a heavy person is compared with the segments
+    overlapping its bucket: about two when the person's segments are spread over their
+    span, never more than all of the person's (a burst of short segments shares a
+    bucket). With nobody heavy (the normal case) the two extra joins have empty build
+    sides, which DuckDB skips; the segments are materialised once (three tables read
+    them).
     """
     lo, hi, n = f'min("{_B}")', f'max("{_B}")', "count(*)"
     widths = (
@@ -831,23 +837,29 @@ def _bucketed_join_sql(rows: str, segments: str, keep: list[str]) -> str:
         f'(epoch_us({hi}) - epoch_us({lo})) // {n} + 1 AS "{_WIDTH}" '
         f'FROM seg GROUP BY "{_P}" HAVING {n} > {_HEAVY_SEGMENTS}'
     )
+    light = f'SELECT s.* FROM seg AS s ANTI JOIN widths AS w ON s."{_P}" = w."{_P}"'
     first, last = _bucket_sql(f's."{_B}"', "w"), _bucket_sql(f's."{_END}"', "w")
     last = f'CASE WHEN s."{_END}" IS NULL THEN w."{_N_BUCKETS}" - 1 ELSE {last} END'
-    buckets = (
-        f'SELECT s.*, UNNEST(CASE WHEN w."{_P}" IS NULL THEN [0] ELSE '
-        f'range({first}, {last} + 1) END) AS "{_BUCKET}" '
-        f'FROM seg AS s LEFT JOIN widths AS w ON s."{_P}" = w."{_P}"'
+    heavy = (
+        f'SELECT s.*, UNNEST(range({first}, {last} + 1)) AS "{_BUCKET}" '
+        f'FROM seg AS s JOIN widths AS w ON s."{_P}" = w."{_P}"'
     )
-    row = _bucket_sql(f'l."{_T}"', "w")
-    row_bucket = f'CASE WHEN w."{_P}" IS NULL THEN 0 ELSE {row} END'
+
+    def holds(seg: str) -> str:
+        return f'{seg}."{_B}" <= l."{_T}" AND ({seg}."{_END}" IS NULL OR l."{_T}" < {seg}."{_END}")'
+
+    row_bucket = _bucket_sql(f'l."{_T}"', "w")
+    picked = ", ".join(
+        f'CASE WHEN w."{_P}" IS NULL THEN a."{c}" ELSE b."{c}" END AS "{c}"' for c in keep
+    )
     return (
         f'WITH seg AS MATERIALIZED (FROM "{segments}"), widths AS ({widths}), '
-        f"buckets AS ({buckets}) "
-        "SELECT l.*, "
-        + ", ".join(f'r."{c}"' for c in keep)
-        + f' FROM "{rows}" AS l LEFT JOIN widths AS w ON l."person_id" = w."{_P}"'
-        + f' LEFT JOIN buckets AS r ON l."person_id" = r."{_P}" AND r."{_BUCKET}" = {row_bucket}'
-        + f' AND r."{_B}" <= l."{_T}" AND (r."{_END}" IS NULL OR l."{_T}" < r."{_END}")'
+        f"light AS ({light}), heavy AS ({heavy}) "
+        f"SELECT l.*, {picked}"
+        f' FROM "{rows}" AS l LEFT JOIN widths AS w ON l."person_id" = w."{_P}"'
+        f' LEFT JOIN light AS a ON l."person_id" = a."{_P}" AND {holds("a")}'
+        f' LEFT JOIN heavy AS b ON l."person_id" = b."{_P}"'
+        f' AND b."{_BUCKET}" = {row_bucket} AND {holds("b")}'
     )
 
 
