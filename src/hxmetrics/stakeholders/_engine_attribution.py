@@ -34,12 +34,12 @@ no operation for it, said where):
    join* ``person equal and segment start <= t < segment end``, the segment's end
    being the person's next boundary (the segments of a person do not overlap, so a
    row matches at most one: the as-of join's answer). On DuckDB it is a hash join on
-   the person and a time bucket with the two comparisons checked in the probe
-   (:func:`_range_join_duckdb`): a person with many segments (a gig worker with one
-   episode per gig) has them bucketed by time, so that an answer is compared with the
-   few segments of its bucket, not with every segment of its person (review finding
-   F2: 200,000 answers of one worker with 2,000 one-day gigs took 2.4 CPU s, 0.4 with
-   the buckets, 0.2 with 20 gigs); the exhaust streams through it, where DuckDB's
+   the person with the two comparisons checked in the probe (:func:`_range_join_duckdb`),
+   which compares an answer with every segment of its person: a person with more than
+   32 (a gig worker with one episode per gig) has their segments bucketed by time and
+   their answers joined on the person and the answer's bucket instead (review finding
+   F2: 200,000 answers of one worker with 2,000 one-day gigs took 2.3 CPU s, 0.35 with
+   the buckets, 0.2 with 20 gigs). The exhaust streams through it, where DuckDB's
    ``ASOF JOIN`` sorts every exhaust row with all its columns by person and time
    (5M answers under a 128MB limit: 5.4-6.3
    CPU s for the range join's query against 15.2 for the ASOF one, neither sorted back;
@@ -102,15 +102,17 @@ DataFrame, a Parquet scan), not as an unevaluated plan that each read would
 recompute (Polars caches them within the query: one read of each). On DuckDB each
 call leaves one temporary view (``__hx_segments_<id>``) on the connection, which the
 returned relation reads, and the rows are sorted once, by their position (an
-integer), at the end. DuckDB's query materialises the segments once (the join's two
-small tables read them); a person with more than ``_HEAVY_SEGMENTS`` (32) segments
-adds at most twice their segments to the join's build side, and an answer is compared
-with the segments of its time bucket: about two when the person's segments are spread
-over their span, at most all of the person's when a burst of them falls in one bucket.
-What still grows with a person's episodes is computed once per person, not per answer:
-the segments (each boundary against each episode of its person) and the pairs of the
-``concurrent`` hybrid rules, quadratic in the person's episodes (20,000 gigs of one
-worker: about 11 CPU s on DuckDB, with 1,000 answers as with 200,000).
+integer), at the end. The query materialises the segments once and counts each
+person's (three of its tables read them: about 0.25 CPU s per million persons, whatever
+the number of answers); a person with more than ``_HEAVY_SEGMENTS`` (32) segments adds
+fewer than twice their segments to the bucketed join's build side, and each of their
+answers is compared with the segments of its bucket: about two when the person's
+segments are spread over their span, at most all of the person's when a burst of them
+falls in one bucket. What still grows with a person's episodes is computed once per
+person, not per answer: the segments (each boundary against each episode of its
+person) and the pairs of the ``concurrent`` hybrid rules, quadratic in the person's
+episodes (20,000 gigs of one worker: about 11 CPU s on DuckDB, with 1,000 answers as
+with 200,000).
 """
 
 from __future__ import annotations
