@@ -152,16 +152,70 @@ def test_heavy_workers_equal_the_registry_and_the_plain_range_join() -> None:
     _assert_all_equal(events, reg)
 
 
+def test_infinite_times_fall_in_the_first_or_last_bucket() -> None:
+    """DuckDB timestamps can be +-infinity (pandas has none, so the reference here is the
+    plain range join): epoch_us is missing for them, and a heavy person's answer at
+    infinity must still meet the open last segment, a boundary at -infinity the first."""
+    frames, events = _heavy_world()
+    reg = _registry(frames)
+    con = duckdb.connect()
+    convert = functools.partial(_to_duckdb, con=con)
+    episodes = convert(reg.episodes)
+    episodes.create("eps")
+    # Gig worker a is also a partner from -infinity to day 3, and from day 50 to infinity.
+    con.execute(
+        'INSERT INTO eps (person_id, role, engagement, start, "end") '
+        "SELECT person_id, 'partner', 'driver', s::TIMESTAMP_NS, e::TIMESTAMP_NS "
+        "FROM (SELECT DISTINCT person_id FROM eps WHERE source_id = 'a'), "
+        "(VALUES ('-infinity', '2020-01-04'), ('2020-02-20', 'infinity')) v(s, e)"
+    )
+    convert(events).create("ev")
+    con.execute(
+        "INSERT INTO ev SELECT s, i, t::TIMESTAMP_NS, -1 FROM (VALUES ('workers', 'a'), "
+        "('workers', 'b'), ('customers', 'c2')) a(s, i), (VALUES ('infinity'), "
+        "('-infinity')) b(t)"
+    )
+    res = SimpleNamespace(crosswalk=convert(reg.crosswalk), episodes=con.table("eps"))
+    got = {}
+    for heavy in (EVERYONE, engine._HEAVY_SEGMENTS, NOBODY):
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(engine, "_HEAVY_SEGMENTS", heavy)
+            got[heavy] = attribute_lazy(con.table("ev"), res).fetchall()
+    assert got[EVERYONE] == got[NOBODY]
+    assert got[engine._HEAVY_SEGMENTS] == got[NOBODY]
+    # Worker a at +infinity: a worker (the open last gig) and a partner (to infinity).
+    statuses = {(r[0], r[1], r[2].year): r[-2] for r in got[NOBODY] if r[3] == -1}
+    assert statuses[("workers", "a", 9999)] == "ok"
+    assert statuses[("workers", "b", 9999)] == "outside_episodes"
+    assert statuses[("workers", "a", 1)] == "ok"  # a partner since -infinity
+    # The buckets span the finite boundaries only (one at -infinity would make them one).
+    (person,) = {r[4] for r in got[NOBODY] if r[:2] == ("workers", "a")}
+    most, n_buckets = _most_per_bucket(con, _segments_view(con, con.table("eps")))[person]
+    assert most <= 4 < n_buckets
+
+
 # ------------------------------------------------------------------ the bucketed path
 
 
-def _segments_view(con: duckdb.DuckDBPyConnection, reg: StakeholderRegistry) -> str:
+def _segments_view(con: duckdb.DuckDBPyConnection, episodes: Any) -> str:
     """The segments the join reads, as a view of ``con`` (the plan's own helpers)."""
-    eps = nw.from_native(_to_duckdb(reg.episodes, con)).select(
+    eps = nw.from_native(episodes).select(
         nw.col("person_id").alias(engine._P), "role", "engagement", "start", "end"
     )
     engine._segments_with_end(engine._segments(eps)).to_native().create_view("segments")
     return "segments"
+
+
+def _most_per_bucket(con: duckdb.DuckDBPyConnection, view: str) -> dict[str, tuple[int, int]]:
+    """Heavy person -> (most segments in one bucket, buckets), by the join's own tables."""
+    sql = engine._range_join_sql("unused", view, [])
+    with_clause = sql[: sql.index(" SELECT l.*")]
+    p, bucket = engine._P, engine._BUCKET
+    load = con.sql(
+        f'{with_clause} SELECT "{p}", max(n), count(*) FROM (SELECT "{p}", count(*) AS n '
+        f'FROM heavy GROUP BY "{p}", "{bucket}") GROUP BY 1'
+    ).fetchall()
+    return {person: (most, n_buckets) for person, most, n_buckets in load}
 
 
 def test_a_gig_workers_answer_meets_few_segments() -> None:
@@ -170,15 +224,11 @@ def test_a_gig_workers_answer_meets_few_segments() -> None:
     frames, _ = _heavy_world()
     reg = _registry(frames)
     con = duckdb.connect()
-    view = _segments_view(con, reg)
-    # The join's own tables (its WITH clause), queried for what each person's answer meets.
+    view = _segments_view(con, _to_duckdb(reg.episodes, con))
+    load = _most_per_bucket(con, view)
+    p = engine._P
     sql = engine._range_join_sql("unused", view, [])
     with_clause = sql[: sql.index(" SELECT l.*")]
-    p, bucket = engine._P, engine._BUCKET
-    load = con.sql(
-        f'{with_clause} SELECT "{p}", max(n), count(*) FROM (SELECT "{p}", count(*) AS n '
-        f'FROM heavy GROUP BY "{p}", "{bucket}") GROUP BY 1'
-    ).fetchall()
     light = dict(con.sql(f'{with_clause} SELECT "{p}", count(*) FROM light GROUP BY 1').fetchall())
     segments = dict(con.sql(f'SELECT "{p}", count(*) FROM {view} GROUP BY 1').fetchall())
     assert max(segments.values()) > 500  # gig worker a: ~600 segments
@@ -186,8 +236,8 @@ def test_a_gig_workers_answer_meets_few_segments() -> None:
     assert len(heavy) == 2
     # Heavy persons: one bucket per segment, none holding more than 3 (gaps of 0.5-2
     # days, gigs of 0.25, span / n per bucket), and none of their segments in `light`.
-    assert {q for q, _, _ in load} == heavy
-    for person, most, n_buckets in load:
+    assert set(load) == heavy
+    for person, (most, n_buckets) in load.items():
         assert n_buckets == segments[person]
         assert most <= 3
     # Light persons: all their segments, on the person alone (the plain range join).

@@ -805,12 +805,16 @@ def _bucket_sql(time: str, widths: str) -> str:
     a bucket between those of ``start`` and ``end``, all of which hold a copy of the
     segment); ``epoch_us`` is one for every timestamp unit (nanoseconds truncated).
     Times before the first boundary fall in bucket 0, after the last in the last one.
-    DuckDB's ``greatest``/``least`` skip missing values, so a missing time gets bucket
-    0, not a missing one: harmless for a row (its comparisons are missing: it matches
-    nothing), wrong for a segment's open end, which the caller maps to the last bucket.
+    ``epoch_us`` of an infinite timestamp is missing: ``-infinity`` falls in the first
+    bucket, ``infinity`` in the last. DuckDB's ``greatest``/``least`` skip missing
+    values, so a missing time gets bucket 0, not a missing one: harmless for a row (its
+    comparisons are missing: it matches nothing), wrong for a segment's open end, which
+    the caller maps to the last bucket.
     """
+    last = f'{widths}."{_N_BUCKETS}" - 1'
     step = f'(epoch_us({time}) - {widths}."{_LO}") // {widths}."{_WIDTH}"'
-    return f'LEAST(GREATEST({step}, 0), {widths}."{_N_BUCKETS}" - 1)'
+    infinite = f"CASE WHEN {time} > TIMESTAMP 'epoch' THEN {last} ELSE 0 END"
+    return f"LEAST(GREATEST(coalesce({step}, {infinite}), 0), {last})"
 
 
 def _range_join_sql(rows: str, segments: str, keep: list[str]) -> str:
@@ -833,10 +837,11 @@ def _range_join_sql(rows: str, segments: str, keep: list[str]) -> str:
     sides, which DuckDB skips; the segments are materialised once (three tables read
     them).
     """
-    lo, hi, n = f'min("{_B}")', f'max("{_B}")', "count(*)"
+    # Over the finite boundaries (epoch_us of an infinite one is missing: skipped).
+    lo, hi, n = f'min(epoch_us("{_B}"))', f'max(epoch_us("{_B}"))', "count(*)"
     widths = (
-        f'SELECT "{_P}", epoch_us({lo}) AS "{_LO}", {n} AS "{_N_BUCKETS}", '
-        f'(epoch_us({hi}) - epoch_us({lo})) // {n} + 1 AS "{_WIDTH}" '
+        f'SELECT "{_P}", {lo} AS "{_LO}", {n} AS "{_N_BUCKETS}", '
+        f'({hi} - {lo}) // {n} + 1 AS "{_WIDTH}" '
         f'FROM seg GROUP BY "{_P}" HAVING {n} > {_HEAVY_SEGMENTS}'
     )
     light = f'SELECT s.* FROM seg AS s ANTI JOIN widths AS w ON s."{_P}" = w."{_P}"'
