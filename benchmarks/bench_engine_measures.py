@@ -586,9 +586,9 @@ def _attribution_section(quick: bool) -> list[str]:
     from benchmarks.bench_engines import QUICK, SPARK, make_data
 
     n_records, n_answers, n_tx = QUICK if quick else SPARK
-    # One round at full size: three engines of three 10M-row calls take ~15 min on the
-    # shared 2-core machine; the CPU ratios beside the wall ones steady the reading.
-    rounds = 1
+    # Three rounds at full size (medians; ~2 min a round on 2 cores): one round's DuckDB
+    # ratios moved by 0.15 between runs of the same code (its sorts spill under 4GB).
+    rounds = 1 if quick else 3
     folder = make_data(n_records, n_answers, n_tx)
     results: dict[str, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory() as tmp:

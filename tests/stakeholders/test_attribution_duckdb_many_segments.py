@@ -19,7 +19,6 @@ import duckdb
 import narwhals as nw
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -29,27 +28,13 @@ from hxmetrics.stakeholders import _engine_attribution as engine
 from hxmetrics.stakeholders._engine_attribution import attribute_lazy
 
 from ._helpers import day, roster
+from .test_engine_attribution import _plain, _to_duckdb  # the same values, compared alike
 
 SECRET = "3f9c2a7be1d04c6f8a5b9e2d7c1f0a6b"
 ROW = "__row"  # the test's row label, to compare rows whatever their order
 # Thresholds of "heavy": everyone bucketed (0), the module's own, nobody (the plain
 # range join of before the buckets, on the person alone).
 EVERYONE, NOBODY = 0, 10**9
-
-
-def _to_duckdb(df: pd.DataFrame, con: duckdb.DuckDBPyConnection) -> Any:
-    return con.from_arrow(pa.Table.from_pandas(df, preserve_index=False))
-
-
-def _plain(frame: pd.DataFrame) -> pd.DataFrame:
-    """Values only: timestamps in ns, text and categoricals as objects, missing as None."""
-    out = {}
-    for c in frame.columns:
-        s = frame[c]
-        if pd.api.types.is_datetime64_any_dtype(s.dtype):
-            s = s.astype("datetime64[ns]")
-        out[c] = pd.Series([None if pd.isna(v) else v for v in s.astype(object)], dtype=object)
-    return pd.DataFrame(out)
 
 
 def _attribute(
