@@ -72,7 +72,7 @@ def test_an_output_uri_is_refused_and_nothing_is_written(uri, tmp_path, capsys):
     before = _files(tmp_path)
     assert main(["compute", "--job", str(job)]) == 2
     err = capsys.readouterr().err
-    assert f"[output].dir: {uri!r} is a URI" in err
+    assert f"[output].dir: '{uri.split('://')[0]}://...' is a URI" in err
     assert "local or mounted file system" in err
     assert _files(tmp_path) == before  # no "s3:" folder, nothing else
     assert not Path("s3:").exists()  # nor beside the working directory
@@ -84,10 +84,25 @@ def test_an_input_uri_is_refused_with_what_inputs_may_be(uri, tmp_path, capsys):
     before = _files(tmp_path)
     assert main(["compute", "--job", str(job)]) == 2
     err = capsys.readouterr().err
-    assert f"[inputs].responses: {uri!r} is a URI" in err
+    assert f"[inputs].responses: '{uri.split('://')[0]}://...' is a URI" in err
     assert "spark:db.table" in err  # says what an input may be instead
     assert "no such file" not in err
     assert _files(tmp_path) == before
+
+
+@pytest.mark.parametrize(
+    "uri", ["s3://AKIAEXAMPLE:s3cr3t@bucket/out", "https://ann.lee@example.org:pw@host/o"]
+)
+@pytest.mark.parametrize("where", ["out", "responses"])
+def test_a_uri_with_credentials_is_not_echoed(uri, where, tmp_path, capsys):
+    """Found: the refusal quoted the URI whole, so a user name, password or signed token
+    in it went to stderr (and to a pipeline's logs). Only the scheme is shown."""
+    job = _job(tmp_path, **{where: uri})
+    assert main(["compute", "--job", str(job)]) == 2
+    err = capsys.readouterr().err
+    assert "is a URI" in err
+    for secret in ("AKIAEXAMPLE", "s3cr3t", "ann.lee", "pw@", "bucket", "example.org"):
+        assert secret not in err
 
 
 @pytest.mark.parametrize("path", ["out", "sub/out", "C:/data/out", "s3:out", "my:folder"])

@@ -42,6 +42,7 @@ __all__ = [
     "is_uri",
     "parse_input",
     "scan",
+    "shown_uri",
 ]
 
 #: The text pandas reads as missing in a CSV file (``pandas.read_csv``'s default
@@ -83,6 +84,17 @@ def is_uri(raw: str) -> bool:
     (True, False, False)
     """
     return _URI.match(raw) is not None
+
+
+def shown_uri(raw: str) -> str:
+    """A URI as an error message shows it: its scheme only (a URI may carry a user name,
+    a password or a signed token, which never go into a message or a log).
+
+    >>> shown_uri("s3://AKIA:secret@bucket/out")
+    's3://...'
+    """
+    match = _URI.match(raw)
+    return (match.group(0) if match else "") + "..."
 
 
 #: Hive's name for a partition whose value is missing.
@@ -228,10 +240,11 @@ def parse_input(raw: Any, *, base: Path, where: str) -> InputSpec:
         return InputSpec(raw, "duckdb", f"duckdb:{db}::{name}", root=db, table=name)
     if is_uri(raw):
         raise JobError(
-            f"{where}: {raw!r} is a URI; inputs are files, folders and globs on a local or "
-            "mounted file system, DuckDB tables (duckdb:file.duckdb::table) and, on engine "
-            "spark, catalogue tables (spark:db.table). Mount the storage, copy the data "
-            "to a local folder, or register it as a table of Spark's catalogue."
+            f"{where}: {shown_uri(raw)!r} is a URI; inputs are files, folders and "
+            "globs on a local or mounted file system, DuckDB tables "
+            "(duckdb:file.duckdb::table) and, on engine spark, catalogue tables "
+            "(spark:db.table). Mount the storage, copy the data to a local folder, or "
+            "register it as a table of Spark's catalogue."
         )
     target = base / raw
     if _glob.has_magic(raw):

@@ -429,10 +429,11 @@ def load_job(path: str | os.PathLike[str], *, engine: str | None = None) -> Job:
     raw_dir = str(_expect(output, "dir", str, "[output]"))
     if _scan.is_uri(raw_dir):
         raise JobError(
-            f"[output].dir: {raw_dir!r} is a URI; hxmetrics writes its outputs only into a "
-            "folder on a local or mounted file system (it creates, marks and replaces that "
-            "folder itself, and nothing else). Write to a local folder and copy it to the "
-            "storage after the run, or mount the storage."
+            f"[output].dir: {_scan.shown_uri(raw_dir)!r} is a URI; hxmetrics writes "
+            "its outputs only into a folder on a local or mounted file system (it "
+            "creates, marks and replaces that folder itself, and nothing else). Write to "
+            "a local folder and copy it to the storage after the run, or mount the "
+            "storage."
         )
     # The last component is not resolved: a symlink as the target is refused, not followed.
     out_dir = _outputs.output_path(base, raw_dir)
